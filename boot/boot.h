@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/* Boot loaders and table builders. Pure functions: input bytes and a config
+ * in, writes into guest memory (through gm_ptr/gm_write only) out. No
+ * syscalls, no globals, so each one is unit-tested and fuzzed without KVM.
+ * Every function returns 0 or a negative errno and fills *e with a one-line
+ * message naming what was wrong. */
+#ifndef CVMM_BOOT_H
+#define CVMM_BOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/err.h"
+#include "vmm/mem.h"
+
+#define WUR __attribute__((warn_unused_result))
+
+/* ---- x86_64 kernels ---------------------------------------------------- */
+
+enum x86_boot_kind {
+	X86_BOOT_LINUX64 = 1, /* bzImage, 64-bit boot protocol: long mode, rsi = zero page */
+	X86_BOOT_PVH = 2,     /* ELF with XEN_ELFNOTE_PHYS32_ENTRY: 32-bit flat, ebx = start_info */
+};
+
+#define X86_SETUP_HDR_OFF 0x1f1
+#define X86_SETUP_HDR_MAX (0x290 - 0x1f1)
+
+struct x86_kernel {
+	enum x86_boot_kind kind;
+	uint64_t entry;     /* gpa of the first instruction */
+	uint64_t load_addr; /* [load_addr, load_end): memory the kernel claims, */
+	uint64_t load_end;  /* including a bzImage's init_size */
+	/* bzImage only: */
+	uint16_t version;            /* boot protocol version, e.g. 0x020f */
+	uint8_t setup_hdr[X86_SETUP_HDR_MAX]; /* image bytes 0x1f1.., copied into the zero page */
+	uint32_t setup_hdr_len;
+	uint32_t cmdline_max;      /* longest command line the kernel takes, without NUL */
+	uint64_t initrd_addr_max;  /* highest address the initrd's last byte may have */
+};
+
+/* Detects the format (bzImage by "HdrS", else ELF64 with a PVH note) and loads
+ * it. Rejects: unknown format, truncation, boot protocol < 2.12 or no
+ * XLF_KERNEL_64 (bzImage), ELF without PVH note, segments outside guest RAM or
+ * overlapping the low boot area (< X86_HIMEM_START), sizes that overflow. */
+WUR int x86_kernel_load(const struct guest_mem *m, const uint8_t *img, size_t size,
+			struct x86_kernel *k, struct err *e);
+WUR int x86_bzimage_load(const struct guest_mem *m, const uint8_t *img, size_t size,
+			 struct x86_kernel *k, struct err *e);
+WUR int x86_pvh_elf_load(const struct guest_mem *m, const uint8_t *img, size_t size,
+			 struct x86_kernel *k, struct err *e);
+
+/* Places the initrd as high as possible (page aligned) below both
+ * ram_end_below_4g and the kernel's initrd_addr_max (PVH: 4 GiB), above the
+ * kernel's load_end, and copies it. -ENOSPC with a message saying how much
+ * memory is needed when it does not fit. */
+WUR int x86_initrd_load(const struct guest_mem *m, uint64_t ram_end_below_4g,
+			const struct x86_kernel *k, const uint8_t *data, size_t size,
+			uint64_t *gpa, struct err *e);
+
+/* Writes the NUL-terminated command line at X86_CMDLINE_ADDR. Rejects lines
+ * longer than the kernel's cmdline_max (or X86_CMDLINE_MAX - 1). */
+WUR int x86_cmdline_write(const struct guest_mem *m, const struct x86_kernel *k,
+			  const char *cmdline, struct err *e);
+
+/* ---- memory map -------------------------------------------------------- */
+
+#define E820_RAM 1
+#define E820_RESERVED 2
+#define E820_ACPI 3
+
+struct e820_entry {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type;
+} __attribute__((packed));
+
+/* The guest's memory map for mem_size bytes of RAM laid out per
+ * arch/x86_64/layout.h: [0, EBDA) RAM, [EBDA, 1 MiB) reserved, [1 MiB,
+ * min(mem, MMIO hole)) RAM, and the rest from 4 GiB. Returns the count. */
+WUR int x86_e820_build(uint64_t mem_size, struct e820_entry *out, unsigned max,
+		       unsigned *n, struct err *e);
+
+/* Guest RAM regions for mem_size bytes: below the hole, and from 4 GiB. */
+unsigned x86_ram_layout(uint64_t mem_size, uint64_t gpa[2], uint64_t size[2]);
+
+/* ---- boot information -------------------------------------------------- */
+
+struct x86_boot_cfg {
+	uint64_t mem_size;
+	uint64_t initrd_gpa, initrd_size; /* size 0: none */
+	uint64_t rsdp_gpa;                /* 0: none */
+	/* The command line must already be at X86_CMDLINE_ADDR. */
+};
+
+/* bzImage: struct boot_params at X86_ZERO_PAGE_ADDR: the kernel's setup
+ * header, type_of_loader 0xff, CAN_USE_HEAP, cmd_line_ptr, ramdisk, e820,
+ * acpi_rsdp_addr. */
+WUR int x86_zero_page_write(const struct guest_mem *m, const struct x86_kernel *k,
+			    const struct x86_boot_cfg *cfg, struct err *e);
+
+/* PVH: struct hvm_start_info (version 1) at X86_PVH_INFO_ADDR with cmdline,
+ * initrd as module 0, rsdp and the memory map at X86_PVH_MEMMAP_ADDR. */
+WUR int x86_pvh_info_write(const struct guest_mem *m, const struct x86_boot_cfg *cfg,
+			   struct err *e);
+
+/* ---- firmware tables --------------------------------------------------- */
+
+/* Intel MP table (floating pointer + config table) at X86_MPTABLE_ADDR:
+ * ncpus processors (APIC id = index), one IOAPIC (id ncpus), ISA bus, 16
+ * identity-mapped ISA IRQs and LINT0/LINT1. */
+WUR int x86_mptable_write(const struct guest_mem *m, unsigned ncpus, struct err *e);
+
+struct acpi_mmio_dev {
+	const char *hid;    /* e.g. "LNRO0005" for virtio-mmio */
+	uint64_t base;
+	uint32_t size;
+	uint32_t gsi;
+};
+
+struct x86_acpi_cfg {
+	unsigned ncpus;
+	const struct acpi_mmio_dev *devs; /* described in the DSDT, _UID = index */
+	unsigned ndevs;
+};
+
+/* RSDP (rev 2) at X86_ACPI_ADDR, then XSDT, FADT (hardware-reduced, sleep
+ * control/status and reset registers at the layout.h ports), DSDT (\_S5,
+ * COM1, the mmio devices), MADT (one enabled LAPIC per vCPU, the IOAPIC,
+ * ISA interrupt overrides), all checksummed, all below X86_ACPI_END.
+ * *rsdp_gpa gets the RSDP address. */
+WUR int x86_acpi_write(const struct guest_mem *m, const struct x86_acpi_cfg *cfg,
+		       uint64_t *rsdp_gpa, struct err *e);
+
+#endif

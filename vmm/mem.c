@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#include "vmm/mem.h"
+
+#include <errno.h>
+#include <string.h>
+
+int gm_write(const struct guest_mem *m, uint64_t gpa, const void *src,
+	     uint64_t len)
+{
+	void *p = gm_ptr(m, gpa, len);
+	if (!p)
+		return -EFAULT;
+	if (len)
+		memcpy(p, src, len);
+	return 0;
+}
+
+int gm_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len)
+{
+	const void *p = gm_ptr(m, gpa, len);
+	if (!p)
+		return -EFAULT;
+	if (len)
+		memcpy(dst, p, len);
+	return 0;
+}
+
+int gm_fill(const struct guest_mem *m, uint64_t gpa, int c, uint64_t len)
+{
+	void *p = gm_ptr(m, gpa, len);
+	if (!p)
+		return -EFAULT;
+	if (len)
+		memset(p, c, len);
+	return 0;
+}
+
+int gm_add(struct guest_mem *m, uint64_t gpa, uint64_t size, void *host)
+{
+	if (m->n >= GM_MAX_REGIONS || size == 0 || gpa + size < gpa)
+		return -EINVAL;
+	for (unsigned i = 0; i < m->n; i++) {
+		const struct gm_region *r = &m->r[i];
+		if (gpa < r->gpa + r->size && r->gpa < gpa + size)
+			return -EINVAL;
+	}
+	m->r[m->n++] = (struct gm_region){ .gpa = gpa, .size = size, .host = host };
+	m->total += size;
+	return 0;
+}
