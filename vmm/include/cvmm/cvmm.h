@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/* libcvmm: run one KVM virtual machine from C.
+ *
+ * Every function returns 0 (or a count) on success and a negative errno on
+ * failure; a one-line message for the last failure is kept in the object
+ * involved (cvmm_config_error / cvmm_vm_error). No global state: any number
+ * of configs and VMs may live in one process. The library never calls exit()
+ * and installs no signal handlers. */
+#ifndef CVMM_CVMM_H
+#define CVMM_CVMM_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CVMM_API __attribute__((visibility("default")))
+#define CVMM_WUR __attribute__((warn_unused_result))
+
+const char *cvmm_version(void) CVMM_API;
+
+/* ---- configuration: plain data, validated by cvmm_vm_create ---------- */
+
+struct cvmm_config;
+
+CVMM_API CVMM_WUR int cvmm_config_new(struct cvmm_config **out);
+CVMM_API void cvmm_config_free(struct cvmm_config *cfg);
+/* The message of the last failed cvmm_config_* call on cfg ("" if none). */
+CVMM_API const char *cvmm_config_error(const struct cvmm_config *cfg);
+
+CVMM_API CVMM_WUR int cvmm_config_set_kernel(struct cvmm_config *cfg, const char *path);
+CVMM_API CVMM_WUR int cvmm_config_set_initrd(struct cvmm_config *cfg, const char *path);
+CVMM_API CVMM_WUR int cvmm_config_set_cmdline(struct cvmm_config *cfg, const char *cmdline);
+CVMM_API CVMM_WUR int cvmm_config_set_cpus(struct cvmm_config *cfg, unsigned cpus);
+CVMM_API CVMM_WUR int cvmm_config_set_memory(struct cvmm_config *cfg, uint64_t bytes);
+/* Console: guest serial output goes to out_fd, input comes from in_fd
+ * (-1: none). Both are borrowed and must stay open while the VM runs.
+ * Default: no input, output discarded. */
+CVMM_API CVMM_WUR int cvmm_config_set_console(struct cvmm_config *cfg, int in_fd, int out_fd);
+
+/* ---- the VM ----------------------------------------------------------- */
+
+struct cvmm_vm;
+
+enum cvmm_exit_reason {
+	CVMM_EXIT_NONE = 0,     /* still running */
+	CVMM_EXIT_POWEROFF,     /* guest powered off (ACPI S5) */
+	CVMM_EXIT_REBOOT,       /* guest asked for a reset (ACPI reset, i8042, triple fault is CRASH) */
+	CVMM_EXIT_CRASH,        /* triple fault / KVM_EXIT_SHUTDOWN, or an unhandled guest state */
+	CVMM_EXIT_STOPPED,      /* cvmm_vm_stop() was called */
+	CVMM_EXIT_ERROR,        /* KVM or internal failure; see cvmm_vm_error() */
+};
+
+struct cvmm_exit {
+	enum cvmm_exit_reason reason;
+	int vcpu;      /* vCPU that caused it, or -1 */
+	uint64_t rip;  /* its instruction pointer, where known */
+	uint32_t kvm_exit_reason; /* KVM_EXIT_* for CRASH/ERROR, else 0 */
+	char message[256];
+};
+
+/* Builds the VM from cfg (copied; cfg may be freed afterwards): opens and
+ * checks /dev/kvm, allocates guest memory, loads kernel and initrd, builds
+ * the firmware tables, creates the vCPUs and devices. The VM is paused.
+ * On failure *out is NULL and, if errbuf is not NULL, the message is copied
+ * there. */
+CVMM_API CVMM_WUR int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out,
+				     char *errbuf, unsigned long errlen);
+/* Starts the vCPU threads. */
+CVMM_API CVMM_WUR int cvmm_vm_start(struct cvmm_vm *vm);
+/* Asks the VM to stop; returns at once. Safe from any thread (not from a
+ * signal handler). */
+CVMM_API void cvmm_vm_stop(struct cvmm_vm *vm);
+/* A file descriptor that becomes readable when the VM has exited, for a
+ * caller's poll loop. Owned by the VM. */
+CVMM_API int cvmm_vm_exit_fd(const struct cvmm_vm *vm);
+/* Waits until the VM has exited and every vCPU thread is joined. */
+CVMM_API CVMM_WUR int cvmm_vm_wait(struct cvmm_vm *vm, struct cvmm_exit *exit);
+/* Stops (if needed), joins and frees everything. */
+CVMM_API void cvmm_vm_destroy(struct cvmm_vm *vm);
+CVMM_API const char *cvmm_vm_error(const struct cvmm_vm *vm);
+
+/* Feeds console input to the guest's serial port (what the CLI does with its
+ * terminal). Returns bytes taken (the UART FIFO may be full) or -errno. */
+CVMM_API int cvmm_vm_console_input(struct cvmm_vm *vm, const void *buf, unsigned long len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
