@@ -1,5 +1,240 @@
 /* SPDX-License-Identifier: MIT */
-int main(void)
+/* The cvmm command: a thin client of libcvmm. Owns the terminal and the
+ * process's signals; the library owns neither. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cvmm/cvmm.h"
+#include "vmm/cli/args.h"
+
+enum {
+	EXIT_POWEROFF = 0,
+	EXIT_SETUP = 1,
+	EXIT_REBOOT = 2,
+	EXIT_CRASH = 3,
+	EXIT_RUNTIME = 4,
+};
+
+#define CTRL_A 0x01
+#define CTRL_C 0x03
+
+struct console {
+	int in_fd;
+	bool is_tty, raw;
+	struct termios saved;
+	bool escape;              /* saw Ctrl-A */
+	uint8_t pending[256];     /* input the UART FIFO had no room for yet */
+	size_t npending;
+	bool eof;
+};
+
+static void console_raw(struct console *c)
 {
-	return 0;
+	c->is_tty = isatty(c->in_fd);
+	if (!c->is_tty || tcgetattr(c->in_fd, &c->saved) < 0)
+		return;
+	struct termios t = c->saved;
+	t.c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+	t.c_oflag &= ~(tcflag_t)OPOST;
+	t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL | ICANON | IEXTEN);
+	t.c_lflag |= ISIG; /* Ctrl-C stops the VM; Ctrl-A c passes one through */
+	t.c_cc[VQUIT] = _POSIX_VDISABLE;
+	t.c_cc[VSUSP] = _POSIX_VDISABLE;
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	if (tcsetattr(c->in_fd, TCSANOW, &t) == 0)
+		c->raw = true;
+}
+
+static void console_restore(struct console *c)
+{
+	if (c->raw)
+		tcsetattr(c->in_fd, TCSANOW, &c->saved);
+	c->raw = false;
+}
+
+/* Filters the escape sequences; returns false when the user asked to quit. */
+static bool console_filter(struct console *c, const uint8_t *in, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b = in[i];
+		if (c->escape) {
+			c->escape = false;
+			if (b == 'x' || b == 'X')
+				return false;
+			if (b == 'c' || b == 'C')
+				b = CTRL_C;
+			else if (b != CTRL_A)
+				continue;
+		} else if (b == CTRL_A && c->is_tty) {
+			c->escape = true;
+			continue;
+		}
+		if (c->npending < sizeof(c->pending))
+			c->pending[c->npending++] = b;
+	}
+	return true;
+}
+
+static void console_flush(struct console *c, struct cvmm_vm *vm)
+{
+	if (!c->npending)
+		return;
+	int n = cvmm_vm_console_input(vm, c->pending, c->npending);
+	if (n > 0) {
+		memmove(c->pending, c->pending + n, c->npending - (size_t)n);
+		c->npending -= (size_t)n;
+	}
+}
+
+static int exit_status(const struct cvmm_exit *ex, int signo)
+{
+	switch (ex->reason) {
+	case CVMM_EXIT_POWEROFF:
+		return EXIT_POWEROFF;
+	case CVMM_EXIT_REBOOT:
+		fprintf(stderr, "cvmm: %s\n", ex->message);
+		return EXIT_REBOOT;
+	case CVMM_EXIT_CRASH:
+		fprintf(stderr, "cvmm: %s\n", ex->message);
+		return EXIT_CRASH;
+	case CVMM_EXIT_STOPPED:
+		if (signo) {
+			fprintf(stderr, "cvmm: stopped by %s\n", strsignal(signo));
+			return 128 + signo;
+		}
+		return EXIT_POWEROFF;
+	default:
+		fprintf(stderr, "cvmm: %s\n", ex->message[0] ? ex->message : "VM failed");
+		return EXIT_RUNTIME;
+	}
+}
+
+static int run(struct cvmm_vm *vm, struct console *con, int sfd)
+{
+	int signo = 0;
+	int efd = cvmm_vm_exit_fd(vm);
+	for (;;) {
+		struct pollfd p[3] = {
+			{ .fd = efd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = con->eof || con->npending ? -1 : con->in_fd, .events = POLLIN },
+		};
+		int r = poll(p, 3, con->npending ? 10 : -1);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			break;
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				signo = (int)si.ssi_signo;
+				cvmm_vm_stop(vm);
+			}
+		}
+		if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+			uint8_t buf[128];
+			ssize_t n = read(con->in_fd, buf, sizeof(buf));
+			if (n <= 0) {
+				if (n == 0 || (errno != EINTR && errno != EAGAIN))
+					con->eof = true;
+			} else if (!console_filter(con, buf, (size_t)n)) {
+				cvmm_vm_stop(vm);
+			}
+		}
+		console_flush(con, vm);
+	}
+	struct cvmm_exit ex;
+	memset(&ex, 0, sizeof(ex));
+	if (cvmm_vm_wait(vm, &ex) < 0) {
+		fprintf(stderr, "cvmm: %s\n", cvmm_vm_error(vm));
+		return EXIT_RUNTIME;
+	}
+	return exit_status(&ex, signo);
+}
+
+static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
+{
+	int r = cvmm_config_set_kernel(cfg, o->kernel);
+	if (!r && o->initrd)
+		r = cvmm_config_set_initrd(cfg, o->initrd);
+	if (!r && o->cmdline)
+		r = cvmm_config_set_cmdline(cfg, o->cmdline);
+	if (!r)
+		r = cvmm_config_set_cpus(cfg, o->cpus);
+	if (!r)
+		r = cvmm_config_set_memory(cfg, o->memory);
+	if (!r)
+		r = cvmm_config_set_console(cfg, STDIN_FILENO, STDOUT_FILENO);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_opts o;
+	char err[256];
+	if (cli_parse(argc, argv, &o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cvmm: %s\n", err);
+		return EXIT_SETUP;
+	}
+	if (o.help) {
+		fputs(cli_usage, stdout);
+		return 0;
+	}
+	if (o.version) {
+		printf("cvmm %s\n", cvmm_version());
+		return 0;
+	}
+	struct cvmm_config *cfg;
+	if (cvmm_config_new(&cfg) < 0) {
+		fprintf(stderr, "cvmm: out of memory\n");
+		return EXIT_SETUP;
+	}
+	if (config_from_opts(cfg, &o) < 0) {
+		fprintf(stderr, "cvmm: %s\n", cvmm_config_error(cfg));
+		cvmm_config_free(cfg);
+		return EXIT_SETUP;
+	}
+	/* Signals become events on the control loop; vCPU threads block all. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd < 0) {
+		fprintf(stderr, "cvmm: signalfd: %s\n", strerror(errno));
+		cvmm_config_free(cfg);
+		return EXIT_SETUP;
+	}
+	struct cvmm_vm *vm;
+	int r = cvmm_vm_create(cfg, &vm, err, sizeof(err));
+	cvmm_config_free(cfg);
+	if (r < 0) {
+		fprintf(stderr, "cvmm: %s\n", err);
+		close(sfd);
+		return EXIT_SETUP;
+	}
+	struct console con = { .in_fd = STDIN_FILENO };
+	console_raw(&con);
+	int status;
+	if (cvmm_vm_start(vm) < 0) {
+		fprintf(stderr, "cvmm: %s\n", cvmm_vm_error(vm));
+		status = EXIT_RUNTIME;
+	} else {
+		status = run(vm, &con, sfd);
+	}
+	console_restore(&con);
+	cvmm_vm_destroy(vm);
+	close(sfd);
+	return status;
 }

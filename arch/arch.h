@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* The seam between the generic VMM and an architecture. The core calls only
+ * these; each arch/<name>/ implements them. */
+#ifndef CVMM_ARCH_H
+#define CVMM_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/err.h"
+
+struct vm;
+struct vcpu;
+
+#define ARCH_WUR __attribute__((warn_unused_result))
+
+/* Guest RAM regions for mem bytes; returns how many (<= GM_MAX_REGIONS). */
+unsigned arch_ram_layout(uint64_t mem, uint64_t *gpa, uint64_t *size);
+/* VM-wide state before vCPUs exist (irqchip, timers, ...). */
+ARCH_WUR int arch_vm_init(struct vm *vm, struct err *e);
+/* Legacy/platform devices on the buses. */
+ARCH_WUR int arch_devices_init(struct vm *vm, struct err *e);
+/* Per-vCPU state (CPUID, MSRs, local interrupt controller, FPU). */
+ARCH_WUR int arch_vcpu_init(struct vm *vm, struct vcpu *v, struct err *e);
+/* Loads kernel and initrd, writes boot info and firmware tables, and sets
+ * the boot vCPU's registers. */
+ARCH_WUR int arch_boot(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t *initrd,
+		       size_t isize, struct err *e);
+/* Instruction pointer of a vCPU, for error reports (0 if unknown). */
+uint64_t arch_vcpu_ip(struct vcpu *v);
+/* Default kernel command line. */
+const char *arch_default_cmdline(void);
+
+#endif

@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: MIT */
+/* x86_64: VM and vCPU setup, the legacy platform, and the boot flow. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "arch/arch.h"
+#include "arch/x86_64/cpuid.h"
+#include "arch/x86_64/layout.h"
+#include "boot/boot.h"
+#include "vmm/vm.h"
+
+/* ---- memory and VM ------------------------------------------------------- */
+
+unsigned arch_ram_layout(uint64_t mem, uint64_t *gpa, uint64_t *size)
+{
+	return x86_ram_layout(mem, gpa, size);
+}
+
+const char *arch_default_cmdline(void)
+{
+	return "console=ttyS0 panic=1";
+}
+
+int arch_vm_init(struct vm *vm, struct err *e)
+{
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_ADDR) < 0)
+		return err_set(e, errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+	uint64_t idmap = X86_IDENTITY_MAP_ADDR;
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+		return err_set(e, errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return err_set(e, errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return err_set(e, errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+	return 0;
+}
+
+int arch_devices_init(struct vm *vm, struct err *e)
+{
+	struct irq_line com1_irq = { vm_irq_set, vm, X86_COM1_IRQ };
+	struct sys_ctl sys = { vm_sys_event, vm };
+	int r = serial_init(&vm->com1, &com1_irq, vm->cfg.console_out);
+	if (r < 0)
+		return err_set(e, -r, "serial: %s", strerror(-r));
+	r = rtc_init(&vm->rtc, NULL, NULL);
+	if (r < 0) {
+		serial_destroy(&vm->com1);
+		return err_set(e, -r, "rtc: %s", strerror(-r));
+	}
+	r = i8042_init(&vm->i8042, &sys);
+	if (r < 0) {
+		rtc_destroy(&vm->rtc);
+		serial_destroy(&vm->com1);
+		return err_set(e, -r, "i8042: %s", strerror(-r));
+	}
+	acpi_pm_init(&vm->acpi_pm, &sys);
+	vm->devs_ready = true;
+	if ((r = bus_add(&vm->pio, X86_PORT_COM1, 8, &serial_ops, &vm->com1, "com1")) < 0 ||
+	    (r = bus_add(&vm->pio, X86_PORT_CMOS, 2, &rtc_ops, &vm->rtc, "rtc")) < 0 ||
+	    /* 0x60 data .. 0x64 command; 0x61 is the in-kernel PIT's. */
+	    (r = bus_add(&vm->pio, X86_PORT_I8042, 5, &i8042_ops, &vm->i8042, "i8042")) < 0 ||
+	    (r = bus_add(&vm->pio, X86_PORT_ACPI_SLEEP_CTL, 3, &acpi_pm_ops, &vm->acpi_pm,
+			 "acpi-pm")) < 0)
+		return err_set(e, -r, "cannot map the legacy devices");
+	return 0;
+}
+
+/* ---- vCPUs --------------------------------------------------------------- */
+
+#define MSR_IA32_TSC 0x10
+#define MSR_IA32_SYSENTER_CS 0x174
+#define MSR_IA32_SYSENTER_ESP 0x175
+#define MSR_IA32_SYSENTER_EIP 0x176
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MSR_MTRR_DEF_TYPE 0x2ff
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
+#define MSR_SYSCALL_MASK 0xc0000084
+#define MSR_KERNEL_GS_BASE 0xc0000102
+
+static int x86_set_cpuid(struct vm *vm, struct vcpu *v, struct err *e)
+{
+	unsigned max = 256;
+	struct kvm_cpuid2 *c = NULL;
+	for (;;) {
+		free(c);
+		c = calloc(1, sizeof(*c) + (max + 4) * sizeof(c->entries[0]));
+		if (!c)
+			return err_set(e, ENOMEM, "out of memory");
+		c->nent = max;
+		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			break;
+		if (errno != E2BIG || max >= 4096) {
+			int er = errno;
+			free(c);
+			return err_set(e, er, "KVM_GET_SUPPORTED_CPUID: %s", strerror(er));
+		}
+		max *= 2;
+	}
+	int tsc_khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+	int deadline = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+	unsigned n = c->nent;
+	int r = x86_cpuid_filter(c->entries, &n, max + 4, v->id, vm->cfg.cpus,
+				 tsc_khz > 0 ? (uint32_t)tsc_khz : 0, deadline);
+	if (r < 0) {
+		free(c);
+		return err_set(e, -r, "CPUID table full");
+	}
+	c->nent = n;
+	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
+		int er = errno;
+		free(c);
+		return err_set(e, er, "KVM_SET_CPUID2: %s", strerror(er));
+	}
+	free(c);
+	return 0;
+}
+
+static int x86_set_msrs(struct vcpu *v, struct err *e)
+{
+	static const struct {
+		uint32_t index;
+		uint64_t value;
+	} boot_msrs[] = {
+		{ MSR_IA32_SYSENTER_CS, 0 },  { MSR_IA32_SYSENTER_ESP, 0 },
+		{ MSR_IA32_SYSENTER_EIP, 0 }, { MSR_STAR, 0 },
+		{ MSR_CSTAR, 0 },             { MSR_KERNEL_GS_BASE, 0 },
+		{ MSR_SYSCALL_MASK, 0 },      { MSR_LSTAR, 0 },
+		{ MSR_IA32_TSC, 0 },          { MSR_IA32_MISC_ENABLE, 1 /* fast strings */ },
+		{ MSR_MTRR_DEF_TYPE, (1u << 11) | 6 /* MTRRs on, default write-back */ },
+	};
+	enum { N = sizeof(boot_msrs) / sizeof(boot_msrs[0]) };
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry ent[N];
+	} m;
+	memset(&m, 0, sizeof(m));
+	m.h.nmsrs = N;
+	for (unsigned i = 0; i < N; i++) {
+		m.ent[i].index = boot_msrs[i].index;
+		m.ent[i].data = boot_msrs[i].value;
+	}
+	int r = ioctl(v->fd, KVM_SET_MSRS, &m);
+	if (r != N)
+		return err_set(e, r < 0 ? errno : EINVAL, "KVM_SET_MSRS: set %d of %d boot MSRs",
+			       r, (int)N);
+	return 0;
+}
+
+#define APIC_LVT0 0x350
+#define APIC_LVT1 0x360
+#define APIC_MODE_NMI 0x4
+#define APIC_MODE_EXTINT 0x7
+
+static void lapic_set_lvt(struct kvm_lapic_state *s, unsigned reg, uint32_t mode)
+{
+	uint32_t v;
+	memcpy(&v, &s->regs[reg], 4);
+	v = (v & ~0x700u) | (mode << 8);
+	memcpy(&s->regs[reg], &v, 4);
+}
+
+static int x86_set_lapic(struct vcpu *v, struct err *e)
+{
+	struct kvm_lapic_state s;
+	if (ioctl(v->fd, KVM_GET_LAPIC, &s) < 0)
+		return err_set(e, errno, "KVM_GET_LAPIC: %s", strerror(errno));
+	lapic_set_lvt(&s, APIC_LVT0, APIC_MODE_EXTINT);
+	lapic_set_lvt(&s, APIC_LVT1, APIC_MODE_NMI);
+	if (ioctl(v->fd, KVM_SET_LAPIC, &s) < 0)
+		return err_set(e, errno, "KVM_SET_LAPIC: %s", strerror(errno));
+	return 0;
+}
+
+static int x86_set_fpu(struct vcpu *v, struct err *e)
+{
+	struct kvm_fpu fpu;
+	memset(&fpu, 0, sizeof(fpu));
+	fpu.fcw = 0x37f;
+	fpu.mxcsr = 0x1f80;
+	if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
+		return err_set(e, errno, "KVM_SET_FPU: %s", strerror(errno));
+	return 0;
+}
+
+int arch_vcpu_init(struct vm *vm, struct vcpu *v, struct err *e)
+{
+	int r = x86_set_cpuid(vm, v, e);
+	if (r == 0)
+		r = x86_set_msrs(v, e);
+	if (r == 0)
+		r = x86_set_lapic(v, e);
+	if (r == 0)
+		r = x86_set_fpu(v, e);
+	return r;
+}
+
+uint64_t arch_vcpu_ip(struct vcpu *v)
+{
+	struct kvm_regs regs;
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
+		return 0;
+	return regs.rip;
+}
+
+/* ---- boot ------------------------------------------------------------------ */
+
+/* GDT entry from base/limit/flags (flags: the access byte in bits 0-7 and
+ * the G/DB/L/AVL nibble in bits 12-15). */
+static uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
+{
+	return ((uint64_t)(base & 0xff000000u) << 32) | ((uint64_t)(flags & 0xf0ffu) << 40) |
+	       ((uint64_t)(limit & 0x000f0000u) << 32) | ((uint64_t)(base & 0x00ffffffu) << 16) |
+	       (uint64_t)(limit & 0x0000ffffu);
+}
+
+static struct kvm_segment seg_from_gdt(uint64_t ent, uint16_t sel)
+{
+	struct kvm_segment s = {
+		.base = (uint32_t)(((ent >> 16) & 0xffffff) | (((ent >> 56) & 0xff) << 24)),
+		.limit = (uint32_t)((ent & 0xffff) | (((ent >> 48) & 0xf) << 16)),
+		.selector = sel,
+		.type = (uint8_t)((ent >> 40) & 0xf),
+		.present = (uint8_t)((ent >> 47) & 1),
+		.dpl = (uint8_t)((ent >> 45) & 3),
+		.db = (uint8_t)((ent >> 54) & 1),
+		.s = (uint8_t)((ent >> 44) & 1),
+		.l = (uint8_t)((ent >> 53) & 1),
+		.g = (uint8_t)((ent >> 55) & 1),
+		.avl = (uint8_t)((ent >> 52) & 1),
+	};
+	if (s.g)
+		s.limit = (s.limit << 12) | 0xfff;
+	return s;
+}
+
+/* GDT slots: the Linux 64-bit boot protocol wants __BOOT_CS = 0x10 and
+ * __BOOT_DS = 0x18. */
+#define GDT_CODE 2
+#define GDT_DATA 3
+#define GDT_TSS 4
+
+#define CR0_PE (1ULL << 0)
+#define CR0_ET (1ULL << 4)
+#define CR0_NE (1ULL << 5)
+#define CR0_PG (1ULL << 31)
+#define CR4_PAE (1ULL << 5)
+#define EFER_LME (1ULL << 8)
+#define EFER_LMA (1ULL << 10)
+
+static int x86_write_page_tables(const struct guest_mem *m, struct err *e)
+{
+	/* Identity map [0, 4 GiB) with 2 MiB pages: PML4 -> PDPT -> 4 PDs. */
+	uint64_t pml4e = X86_PDPT_ADDR | 3;
+	int r = gm_fill(m, X86_PML4_ADDR, 0, 4096);
+	r = r ?: gm_write(m, X86_PML4_ADDR, &pml4e, 8);
+	r = r ?: gm_fill(m, X86_PDPT_ADDR, 0, 4096);
+	for (uint64_t i = 0; i < 4 && !r; i++) {
+		uint64_t pdpte = (X86_PD_ADDR + i * 4096) | 3;
+		r = gm_write(m, X86_PDPT_ADDR + i * 8, &pdpte, 8);
+		for (uint64_t j = 0; j < 512 && !r; j++) {
+			uint64_t pde = ((i * 512 + j) << 21) | 0x83; /* present, rw, 2 MiB */
+			r = gm_write(m, X86_PD_ADDR + i * 4096 + j * 8, &pde, 8);
+		}
+	}
+	return r ? err_set(e, EFAULT, "no guest memory for the boot page tables") : 0;
+}
+
+static int x86_setup_bsp(struct vm *vm, const struct x86_kernel *k, struct err *e)
+{
+	struct vcpu *v = &vm->vcpus[0];
+	bool lm = k->kind == X86_BOOT_LINUX64;
+	uint64_t gdt[5] = {
+		0,
+		0,
+		lm ? gdt_entry(0xa09b, 0, 0xfffff) : gdt_entry(0xc09b, 0, 0xfffff),
+		gdt_entry(0xc093, 0, 0xfffff),
+		gdt_entry(0x808b, 0, 0xfffff),
+	};
+	uint64_t idt = 0;
+	if (gm_write(&vm->mem, X86_GDT_ADDR, gdt, sizeof(gdt)) ||
+	    gm_write(&vm->mem, X86_IDT_ADDR, &idt, sizeof(idt)))
+		return err_set(e, EFAULT, "no guest memory for the boot GDT");
+
+	struct kvm_sregs sregs;
+	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+		return err_set(e, errno, "KVM_GET_SREGS: %s", strerror(errno));
+	sregs.gdt.base = X86_GDT_ADDR;
+	sregs.gdt.limit = sizeof(gdt) - 1;
+	sregs.idt.base = X86_IDT_ADDR;
+	sregs.idt.limit = 7;
+	sregs.cs = seg_from_gdt(gdt[GDT_CODE], GDT_CODE * 8);
+	struct kvm_segment data = seg_from_gdt(gdt[GDT_DATA], GDT_DATA * 8);
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
+	sregs.tr = seg_from_gdt(gdt[GDT_TSS], GDT_TSS * 8);
+	sregs.cr0 = CR0_PE | CR0_ET | CR0_NE;
+	sregs.cr4 = 0;
+	sregs.efer = 0;
+	if (lm) {
+		int r = x86_write_page_tables(&vm->mem, e);
+		if (r < 0)
+			return r;
+		sregs.cr3 = X86_PML4_ADDR;
+		sregs.cr4 |= CR4_PAE;
+		sregs.cr0 |= CR0_PG;
+		sregs.efer |= EFER_LME | EFER_LMA;
+	}
+	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
+		return err_set(e, errno, "KVM_SET_SREGS: %s", strerror(errno));
+
+	struct kvm_regs regs;
+	memset(&regs, 0, sizeof(regs));
+	regs.rflags = 2;
+	regs.rip = k->entry;
+	if (lm) {
+		regs.rsi = X86_ZERO_PAGE_ADDR;
+		regs.rsp = regs.rbp = X86_BOOT_STACK_ADDR;
+	} else {
+		regs.rbx = X86_PVH_INFO_ADDR;
+	}
+	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
+		return err_set(e, errno, "KVM_SET_REGS: %s", strerror(errno));
+	return 0;
+}
+
+int arch_boot(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t *initrd,
+	      size_t isize, struct err *e)
+{
+	struct x86_kernel k;
+	const struct guest_mem *m = &vm->mem;
+	int r = x86_kernel_load(m, kernel, ksize, &k, e);
+	if (r < 0)
+		return r;
+	r = x86_cmdline_write(m, &k, vm->cfg.cmdline, e);
+	if (r < 0)
+		return r;
+	struct x86_boot_cfg bc = { .mem_size = vm->cfg.memory };
+	if (initrd) {
+		uint64_t below4g = vm->cfg.memory < X86_MMIO_HOLE_START ? vm->cfg.memory
+									 : X86_MMIO_HOLE_START;
+		r = x86_initrd_load(m, below4g, &k, initrd, isize, &bc.initrd_gpa, e);
+		if (r < 0)
+			return r;
+		bc.initrd_size = isize;
+	}
+	r = x86_mptable_write(m, vm->cfg.cpus, e);
+	if (r < 0)
+		return r;
+	struct x86_acpi_cfg acfg = { .ncpus = vm->cfg.cpus };
+	r = x86_acpi_write(m, &acfg, &bc.rsdp_gpa, e);
+	if (r < 0)
+		return r;
+	if (k.kind == X86_BOOT_LINUX64)
+		r = x86_zero_page_write(m, &k, &bc, e);
+	else
+		r = x86_pvh_info_write(m, &bc, e);
+	if (r < 0)
+		return r;
+	return x86_setup_bsp(vm, &k, e);
+}

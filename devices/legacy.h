@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* Small legacy PC devices: CMOS RTC, the i8042 reset line, and the ACPI
+ * hardware-reduced sleep/reset registers. */
+#ifndef CVMM_LEGACY_H
+#define CVMM_LEGACY_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "devices/irq.h"
+#include "vmm/bus.h"
+
+/* MC146818-compatible CMOS RTC at ports 0x70/0x71. Time comes from
+ * now(ctx) (the host's clock unless a test injects one); the guest's
+ * writes to the time registers are kept as an offset. No alarm/periodic
+ * interrupts. */
+struct rtc {
+	pthread_mutex_t lock;
+	uint8_t index;
+	uint8_t cmos[128];
+	int64_t offset; /* seconds the guest moved the clock */
+	time_t (*now)(void *ctx);
+	void *now_ctx;
+};
+
+extern const struct bus_ops rtc_ops;
+__attribute__((warn_unused_result)) int rtc_init(struct rtc *r, time_t (*now)(void *), void *ctx);
+void rtc_destroy(struct rtc *r);
+
+/* i8042 at 0x60/0x64: enough for the CPU reset command (0xfe on 0x64). */
+struct i8042 {
+	struct sys_ctl sys;
+	uint8_t cmd_byte;
+	uint8_t pending_cmd;
+	uint8_t out; /* byte waiting in the output buffer */
+	uint8_t has_out;
+	pthread_mutex_t lock;
+};
+extern const struct bus_ops i8042_ops;
+__attribute__((warn_unused_result)) int i8042_init(struct i8042 *k, const struct sys_ctl *sys);
+void i8042_destroy(struct i8042 *k);
+
+/* ACPI sleep control (S5 -> power off), sleep status, reset register. */
+struct acpi_pm {
+	struct sys_ctl sys;
+};
+extern const struct bus_ops acpi_pm_ops;
+void acpi_pm_init(struct acpi_pm *p, const struct sys_ctl *sys);
+
+#endif

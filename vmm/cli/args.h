@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* Command-line parsing for the cvmm binary: argv -> plain options. Pure
+ * (no I/O besides the caller's buffers), so it is unit-tested and fuzzed. */
+#ifndef CVMM_CLI_ARGS_H
+#define CVMM_CLI_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cli_opts {
+	const char *kernel;  /* borrowed from argv */
+	const char *initrd;  /* borrowed, NULL: none */
+	const char *cmdline; /* borrowed, NULL: default */
+	unsigned cpus;
+	uint64_t memory; /* bytes */
+	bool help, version;
+};
+
+/* Returns 0, or -EINVAL with a one-line message in err. */
+__attribute__((warn_unused_result)) int cli_parse(int argc, char *const argv[],
+						  struct cli_opts *o, char *err, size_t errlen);
+/* "512M", "2G", "1048576K", "256" (MiB when no suffix) -> bytes. */
+__attribute__((warn_unused_result)) int cli_parse_size(const char *s, uint64_t *out);
+/* Decimal unsigned in [min, max]. */
+__attribute__((warn_unused_result)) int cli_parse_uint(const char *s, unsigned min, unsigned max,
+						       unsigned *out);
+extern const char cli_usage[];
+
+#endif

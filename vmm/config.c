@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* cvmm_config: plain data; validated in cvmm_vm_create. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/vm.h"
+
+#define API __attribute__((visibility("default")))
+
+API int cvmm_config_new(struct cvmm_config **out)
+{
+	struct cvmm_config *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->cpus = 1;
+	c->memory = 256ULL << 20;
+	c->console_in = -1;
+	c->console_out = -1;
+	*out = c;
+	return 0;
+}
+
+API void cvmm_config_free(struct cvmm_config *c)
+{
+	if (!c)
+		return;
+	free(c->kernel);
+	free(c->initrd);
+	free(c->cmdline);
+	free(c);
+}
+
+API const char *cvmm_config_error(const struct cvmm_config *c)
+{
+	return c->err.msg;
+}
+
+static int set_str(struct cvmm_config *c, char **dst, const char *v, const char *what)
+{
+	err_clear(&c->err);
+	if (!v || !*v)
+		return err_set(&c->err, EINVAL, "%s must not be empty", what);
+	char *s = strdup(v);
+	if (!s)
+		return err_set(&c->err, ENOMEM, "out of memory");
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+API int cvmm_config_set_kernel(struct cvmm_config *c, const char *path)
+{
+	return set_str(c, &c->kernel, path, "kernel path");
+}
+
+API int cvmm_config_set_initrd(struct cvmm_config *c, const char *path)
+{
+	return set_str(c, &c->initrd, path, "initrd path");
+}
+
+API int cvmm_config_set_cmdline(struct cvmm_config *c, const char *cmdline)
+{
+	err_clear(&c->err);
+	char *s = strdup(cmdline ? cmdline : "");
+	if (!s)
+		return err_set(&c->err, ENOMEM, "out of memory");
+	free(c->cmdline);
+	c->cmdline = s;
+	return 0;
+}
+
+API int cvmm_config_set_cpus(struct cvmm_config *c, unsigned cpus)
+{
+	err_clear(&c->err);
+	if (cpus == 0 || cpus > CVMM_MAX_CPUS)
+		return err_set(&c->err, EINVAL, "cpus must be between 1 and %d, got %u",
+			       CVMM_MAX_CPUS, cpus);
+	c->cpus = cpus;
+	return 0;
+}
+
+API int cvmm_config_set_memory(struct cvmm_config *c, uint64_t bytes)
+{
+	err_clear(&c->err);
+	if (bytes < CVMM_MIN_MEMORY)
+		return err_set(&c->err, EINVAL, "memory must be at least %llu MiB, got %llu bytes",
+			       CVMM_MIN_MEMORY >> 20, (unsigned long long)bytes);
+	if (bytes % 4096)
+		return err_set(&c->err, EINVAL, "memory must be a multiple of 4 KiB");
+	if (bytes > (1ULL << 46))
+		return err_set(&c->err, EINVAL, "memory too large: %llu bytes",
+			       (unsigned long long)bytes);
+	c->memory = bytes;
+	return 0;
+}
+
+API int cvmm_config_set_console(struct cvmm_config *c, int in_fd, int out_fd)
+{
+	err_clear(&c->err);
+	c->console_in = in_fd;
+	c->console_out = out_fd;
+	return 0;
+}

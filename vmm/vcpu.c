@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/* vCPU threads: the KVM_RUN loop and exit dispatch. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+#include "arch/arch.h"
+#include "vmm/vm.h"
+
+/* Port or MMIO access: dispatch every repetition of a (rep) string I/O. */
+static void vcpu_handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	unsigned size = run->io.size;
+	for (uint32_t i = 0; i < run->io.count; i++, data += size) {
+		if (run->io.direction == KVM_EXIT_IO_OUT)
+			bus_write(&v->vm->pio, run->io.port, data, size);
+		else
+			bus_read(&v->vm->pio, run->io.port, data, size);
+	}
+}
+
+static void vcpu_handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	unsigned len = run->mmio.len;
+	if (len == 0 || len > sizeof(run->mmio.data))
+		return;
+	if (run->mmio.is_write)
+		bus_write(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+	else
+		bus_read(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+}
+
+/* Returns false when the loop must end. */
+static bool vcpu_handle_exit(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct kvm_run *run = v->run;
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		vcpu_handle_io(v);
+		return true;
+	case KVM_EXIT_MMIO:
+		vcpu_handle_mmio(v);
+		return true;
+	case KVM_EXIT_INTR:
+		return true;
+	case KVM_EXIT_SHUTDOWN:
+		vm_request_exit(vm, CVMM_EXIT_CRASH, (int)v->id, arch_vcpu_ip(v), run->exit_reason,
+				"guest triple fault (vCPU %u, rip 0x%llx)", v->id,
+				(unsigned long long)arch_vcpu_ip(v));
+		return false;
+	case KVM_EXIT_SYSTEM_EVENT:
+		switch (run->system_event.type) {
+		case KVM_SYSTEM_EVENT_SHUTDOWN:
+			vm_request_exit(vm, CVMM_EXIT_POWEROFF, (int)v->id, 0, 0, "guest powered off");
+			break;
+		case KVM_SYSTEM_EVENT_RESET:
+			vm_request_exit(vm, CVMM_EXIT_REBOOT, (int)v->id, 0, 0, "guest reset");
+			break;
+		default:
+			vm_request_exit(vm, CVMM_EXIT_CRASH, (int)v->id, arch_vcpu_ip(v),
+					run->exit_reason, "guest system event %u (crash)",
+					run->system_event.type);
+		}
+		return false;
+	case KVM_EXIT_HLT:
+		vm_request_exit(vm, CVMM_EXIT_CRASH, (int)v->id, arch_vcpu_ip(v), run->exit_reason,
+				"guest halted for good (vCPU %u, rip 0x%llx)", v->id,
+				(unsigned long long)arch_vcpu_ip(v));
+		return false;
+	case KVM_EXIT_FAIL_ENTRY:
+		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, arch_vcpu_ip(v), run->exit_reason,
+				"KVM could not enter the guest (vCPU %u, hardware reason 0x%llx, "
+				"rip 0x%llx)", v->id,
+				(unsigned long long)run->fail_entry.hardware_entry_failure_reason,
+				(unsigned long long)arch_vcpu_ip(v));
+		return false;
+	case KVM_EXIT_INTERNAL_ERROR:
+		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, arch_vcpu_ip(v), run->exit_reason,
+				"KVM internal error (vCPU %u, suberror %u, rip 0x%llx)", v->id,
+				run->internal.suberror, (unsigned long long)arch_vcpu_ip(v));
+		return false;
+	default:
+		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, arch_vcpu_ip(v), run->exit_reason,
+				"unhandled KVM exit reason %u (vCPU %u, rip 0x%llx)",
+				run->exit_reason, v->id, (unsigned long long)arch_vcpu_ip(v));
+		return false;
+	}
+}
+
+/* Consumes a pending kick so that the next KVM_RUN does not fail at once. */
+static void vcpu_clear_kick(int sig)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	struct timespec zero = { 0, 0 };
+	while (sigtimedwait(&set, NULL, &zero) == sig)
+		;
+}
+
+/* All signals stay blocked in this thread; inside KVM_RUN only the kick
+ * signal is unblocked (KVM_SET_SIGNAL_MASK), so a kick makes KVM_RUN return
+ * EINTR and is never delivered to a handler: cvmm installs none. */
+static int vcpu_set_sigmask(struct vcpu *v)
+{
+	struct {
+		struct kvm_signal_mask m;
+		uint8_t set[8];
+	} km;
+	sigset_t set;
+	sigfillset(&set);
+	sigdelset(&set, v->vm->kick_signal);
+	km.m.len = 8;
+	memcpy(km.set, &set, 8);
+	return ioctl(v->fd, KVM_SET_SIGNAL_MASK, &km) < 0 ? -errno : 0;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	int r = vcpu_set_sigmask(v);
+	if (r < 0) {
+		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, 0, 0,
+				"vCPU %u: KVM_SET_SIGNAL_MASK: %s", v->id, strerror(-r));
+		return NULL;
+	}
+	while (!atomic_load(&vm->stopping)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			int er = errno;
+			if (er == EINTR) {
+				vcpu_clear_kick(vm->kick_signal);
+				v->run->immediate_exit = 0;
+				continue;
+			}
+			if (er == EAGAIN)
+				continue;
+			vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, arch_vcpu_ip(v), 0,
+					"vCPU %u: KVM_RUN failed: %s", v->id, strerror(er));
+			break;
+		}
+		v->exits++;
+		if (!vcpu_handle_exit(v))
+			break;
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *v)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	/* The thread inherits a fully blocked mask: process signals (SIGINT,
+	 * SIGTERM) go to the embedder's threads, never to a vCPU. */
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r)
+		return -r;
+	v->thread_started = true;
+	char name[16];
+	snprintf(name, sizeof(name), "cvmm-vcpu%u", v->id);
+	pthread_setname_np(v->thread, name);
+	return 0;
+}

@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: MIT */
+/* The builder and the VM lifecycle: config -> checks -> memory -> VM ->
+ * vCPUs -> devices -> kernel -> paused VM. Teardown mirrors it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "vmm/kvm.h"
+#include "vmm/vm.h"
+
+#define API __attribute__((visibility("default")))
+#define CVMM_KICK_SIGNAL (SIGRTMIN + 2)
+#define MAX_IMAGE_SIZE (2ULL << 30)
+
+API const char *cvmm_version(void)
+{
+	return CVMM_VERSION;
+}
+
+/* ---- hooks devices and vCPUs call -------------------------------------- */
+
+void vm_request_exit(struct vm *vm, enum cvmm_exit_reason reason, int vcpu, uint64_t rip,
+		     uint32_t kvm_reason, const char *fmt, ...)
+{
+	pthread_mutex_lock(&vm->exit_lock);
+	bool first = vm->exit.reason == CVMM_EXIT_NONE;
+	if (first) {
+		vm->exit.reason = reason;
+		vm->exit.vcpu = vcpu;
+		vm->exit.rip = rip;
+		vm->exit.kvm_exit_reason = kvm_reason;
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(vm->exit.message, sizeof(vm->exit.message), fmt, ap);
+		va_end(ap);
+		if (reason == CVMM_EXIT_ERROR)
+			err_set(&vm->err, EIO, "%s", vm->exit.message);
+	}
+	atomic_store(&vm->stopping, true);
+	pthread_mutex_unlock(&vm->exit_lock);
+	if (!first)
+		return;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		if (v->run)
+			v->run->immediate_exit = 1;
+		if (v->thread_started && !pthread_equal(v->thread, pthread_self()))
+			pthread_kill(v->thread, vm->kick_signal);
+	}
+	uint64_t one = 1;
+	ssize_t n = write(vm->exit_efd, &one, sizeof(one));
+	(void)n; /* an eventfd write of 1 cannot fail short of overflow */
+}
+
+void vm_irq_set(void *opaque, uint32_t gsi, int level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
+	ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
+}
+
+void vm_sys_event(void *opaque, enum sys_event ev, const char *why)
+{
+	struct vm *vm = opaque;
+	if (ev == SYS_EVENT_POWEROFF)
+		vm_request_exit(vm, CVMM_EXIT_POWEROFF, -1, 0, 0, "guest powered off (%s)", why);
+	else
+		vm_request_exit(vm, CVMM_EXIT_REBOOT, -1, 0, 0, "guest rebooted (%s)", why);
+}
+
+/* ---- building ------------------------------------------------------------ */
+
+struct image {
+	uint8_t *data; /* owned mapping */
+	size_t size;
+};
+
+static int image_map(const char *what, const char *path, struct image *img, struct err *e)
+{
+	img->data = NULL;
+	img->size = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, errno, "cannot open %s '%s': %s", what, path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int er = errno;
+		close(fd);
+		return err_set(e, er, "cannot stat %s '%s': %s", what, path, strerror(er));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(e, EINVAL, "%s '%s' is not a regular file", what, path);
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		return err_set(e, EINVAL, "%s '%s' is empty", what, path);
+	}
+	if ((uint64_t)st.st_size > MAX_IMAGE_SIZE) {
+		close(fd);
+		return err_set(e, EFBIG, "%s '%s' is too large (%lld bytes)", what, path,
+			       (long long)st.st_size);
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	int er = errno;
+	close(fd);
+	if (p == MAP_FAILED)
+		return err_set(e, er, "cannot map %s '%s': %s", what, path, strerror(er));
+	img->data = p;
+	img->size = (size_t)st.st_size;
+	return 0;
+}
+
+static void image_unmap(struct image *img)
+{
+	if (img->data)
+		munmap(img->data, img->size);
+	img->data = NULL;
+}
+
+static int vm_copy_config(struct vm *vm, const struct cvmm_config *c, struct err *e)
+{
+	vm->cfg = *c;
+	vm->cfg.kernel = c->kernel ? strdup(c->kernel) : NULL;
+	vm->cfg.initrd = c->initrd ? strdup(c->initrd) : NULL;
+	vm->cfg.cmdline = strdup(c->cmdline ? c->cmdline : arch_default_cmdline());
+	if ((c->kernel && !vm->cfg.kernel) || (c->initrd && !vm->cfg.initrd) || !vm->cfg.cmdline)
+		return err_set(e, ENOMEM, "out of memory");
+	err_clear(&vm->cfg.err);
+	if (!vm->cfg.kernel)
+		return err_set(e, EINVAL, "no kernel given");
+	if (vm->cfg.cpus == 0 || vm->cfg.cpus > CVMM_MAX_CPUS)
+		return err_set(e, EINVAL, "cpus must be between 1 and %d", CVMM_MAX_CPUS);
+	if (vm->cfg.memory < CVMM_MIN_MEMORY || vm->cfg.memory % 4096)
+		return err_set(e, EINVAL, "memory must be at least %llu MiB, in 4 KiB units",
+			       CVMM_MIN_MEMORY >> 20);
+	return 0;
+}
+
+static int vm_memory_init(struct vm *vm, struct err *e)
+{
+	uint64_t gpa[GM_MAX_REGIONS], size[GM_MAX_REGIONS];
+	unsigned n = arch_ram_layout(vm->cfg.memory, gpa, size);
+	for (unsigned i = 0; i < n; i++) {
+		void *p = mmap(NULL, size[i], PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return err_set(e, errno, "cannot allocate %llu MiB of guest memory: %s",
+				       (unsigned long long)(size[i] >> 20), strerror(errno));
+		vm->ram_map[i] = p;
+		vm->ram_len[i] = size[i];
+		madvise(p, size[i], MADV_DONTDUMP);
+		int r = gm_add(&vm->mem, gpa[i], size[i], p);
+		if (r < 0)
+			return err_set(e, -r, "bad memory layout");
+		struct kvm_userspace_memory_region region = {
+			.slot = i,
+			.guest_phys_addr = gpa[i],
+			.memory_size = size[i],
+			.userspace_addr = (uint64_t)(uintptr_t)p,
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+			return err_set(e, errno, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+	}
+	return 0;
+}
+
+static int vm_vcpus_init(struct vm *vm, struct err *e)
+{
+	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->run_size < (int)sizeof(struct kvm_run))
+		return err_set(e, EIO, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+	vm->vcpus = calloc(vm->cfg.cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return err_set(e, ENOMEM, "out of memory");
+	for (unsigned i = 0; i < vm->cfg.cpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		v->vm = vm;
+		v->id = i;
+		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+		if (v->fd < 0)
+			return err_set(e, errno, "KVM_CREATE_VCPU %u: %s", i, strerror(errno));
+		vm->nvcpus = i + 1;
+		void *run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				 v->fd, 0);
+		if (run == MAP_FAILED)
+			return err_set(e, errno, "mmap kvm_run: %s", strerror(errno));
+		v->run = run;
+		int r = arch_vcpu_init(vm, v, e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int vm_boot(struct vm *vm, struct err *e)
+{
+	struct image kernel, initrd = { 0 };
+	int r = image_map("kernel", vm->cfg.kernel, &kernel, e);
+	if (r < 0)
+		return r;
+	if (vm->cfg.initrd) {
+		r = image_map("initrd", vm->cfg.initrd, &initrd, e);
+		if (r < 0)
+			goto out;
+	}
+	r = arch_boot(vm, kernel.data, kernel.size, initrd.data, initrd.size, e);
+out:
+	image_unmap(&initrd);
+	image_unmap(&kernel);
+	return r;
+}
+
+static void vm_free(struct vm *vm);
+
+API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char *errbuf,
+		       unsigned long errlen)
+{
+	*out = NULL;
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		if (errbuf && errlen)
+			snprintf(errbuf, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	struct err *e = &vm->err;
+	vm->kvm_fd = vm->vm_fd = vm->exit_efd = -1;
+	vm->kick_signal = CVMM_KICK_SIGNAL;
+	vm->exit.vcpu = -1;
+	int r = pthread_mutex_init(&vm->exit_lock, NULL);
+	if (r) {
+		free(vm);
+		return -r;
+	}
+	r = vm_copy_config(vm, cfg, e);
+	if (r < 0)
+		goto fail;
+	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->exit_efd < 0) {
+		r = err_set(e, errno, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	/* Check the images exist before touching KVM, so that a typo in a
+	 * path is reported as such even on a host without KVM. */
+	if (access(vm->cfg.kernel, R_OK) < 0) {
+		r = err_set(e, errno, "cannot open kernel '%s': %s", vm->cfg.kernel,
+			    strerror(errno));
+		goto fail;
+	}
+	if (vm->cfg.initrd && access(vm->cfg.initrd, R_OK) < 0) {
+		r = err_set(e, errno, "cannot open initrd '%s': %s", vm->cfg.initrd,
+			    strerror(errno));
+		goto fail;
+	}
+	const char *dev = getenv("CVMM_KVM_DEVICE");
+	vm->kvm_fd = kvm_open_checked(dev ? dev : "/dev/kvm", e);
+	if (vm->kvm_fd < 0) {
+		r = vm->kvm_fd;
+		goto fail;
+	}
+	unsigned max = kvm_max_vcpus(vm->kvm_fd);
+	if (vm->cfg.cpus > max) {
+		r = err_set(e, EINVAL, "--cpus %u exceeds KVM's maximum of %u vCPUs per VM",
+			    vm->cfg.cpus, max);
+		goto fail;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		r = err_set(e, errno, "KVM_CREATE_VM: %s", strerror(errno));
+		goto fail;
+	}
+	r = arch_vm_init(vm, e);
+	if (r < 0)
+		goto fail;
+	r = vm_memory_init(vm, e);
+	if (r < 0)
+		goto fail;
+	r = vm_vcpus_init(vm, e);
+	if (r < 0)
+		goto fail;
+	r = arch_devices_init(vm, e);
+	if (r < 0)
+		goto fail;
+	r = vm_boot(vm, e);
+	if (r < 0)
+		goto fail;
+	*out = (struct cvmm_vm *)vm;
+	return 0;
+fail:
+	if (errbuf && errlen)
+		snprintf(errbuf, errlen, "%s", e->msg[0] ? e->msg : strerror(-r));
+	vm_free(vm);
+	return r < 0 ? r : -EIO;
+}
+
+API int cvmm_vm_start(struct cvmm_vm *handle)
+{
+	struct vm *vm = (struct vm *)handle;
+	if (vm->started)
+		return err_set(&vm->err, EALREADY, "VM already started");
+	vm->started = true;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		int r = vcpu_start(&vm->vcpus[i]);
+		if (r < 0) {
+			vm_request_exit(vm, CVMM_EXIT_ERROR, (int)i, 0, 0,
+					"cannot start vCPU thread %u: %s", i, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+API void cvmm_vm_stop(struct cvmm_vm *handle)
+{
+	vm_request_exit((struct vm *)handle, CVMM_EXIT_STOPPED, -1, 0, 0, "stopped by request");
+}
+
+API int cvmm_vm_exit_fd(const struct cvmm_vm *handle)
+{
+	return ((const struct vm *)handle)->exit_efd;
+}
+
+static void vm_join(struct vm *vm)
+{
+	if (vm->joined)
+		return;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		if (vm->vcpus[i].thread_started) {
+			pthread_join(vm->vcpus[i].thread, NULL);
+			vm->vcpus[i].thread_started = false;
+		}
+	}
+	vm->joined = true;
+}
+
+API int cvmm_vm_wait(struct cvmm_vm *handle, struct cvmm_exit *ex)
+{
+	struct vm *vm = (struct vm *)handle;
+	if (!vm->started)
+		return err_set(&vm->err, EINVAL, "VM was never started");
+	uint64_t v;
+	while (!atomic_load(&vm->stopping)) {
+		struct pollfd pfd = { .fd = vm->exit_efd, .events = POLLIN };
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return err_set(&vm->err, errno, "waiting for the VM: %s", strerror(errno));
+	}
+	ssize_t n = read(vm->exit_efd, &v, sizeof(v));
+	(void)n;
+	vm_join(vm);
+	if (ex) {
+		pthread_mutex_lock(&vm->exit_lock);
+		*ex = vm->exit;
+		pthread_mutex_unlock(&vm->exit_lock);
+	}
+	return 0;
+}
+
+static void vm_free(struct vm *vm)
+{
+	if (vm->started) {
+		if (!atomic_load(&vm->stopping))
+			vm_request_exit(vm, CVMM_EXIT_STOPPED, -1, 0, 0, "destroyed");
+		vm_join(vm);
+	}
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		if (v->run)
+			munmap(v->run, (size_t)vm->run_size);
+		if (v->fd >= 0)
+			close(v->fd);
+	}
+	free(vm->vcpus);
+	if (vm->devs_ready) {
+		serial_destroy(&vm->com1);
+		rtc_destroy(&vm->rtc);
+		i8042_destroy(&vm->i8042);
+	}
+	for (unsigned i = 0; i < GM_MAX_REGIONS; i++)
+		if (vm->ram_map[i])
+			munmap(vm->ram_map[i], vm->ram_len[i]);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->exit_efd >= 0)
+		close(vm->exit_efd);
+	free(vm->cfg.kernel);
+	free(vm->cfg.initrd);
+	free(vm->cfg.cmdline);
+	pthread_mutex_destroy(&vm->exit_lock);
+	free(vm);
+}
+
+API void cvmm_vm_destroy(struct cvmm_vm *handle)
+{
+	if (handle)
+		vm_free((struct vm *)handle);
+}
+
+API const char *cvmm_vm_error(const struct cvmm_vm *handle)
+{
+	return ((const struct vm *)handle)->err.msg;
+}
+
+API int cvmm_vm_console_input(struct cvmm_vm *handle, const void *buf, unsigned long len)
+{
+	struct vm *vm = (struct vm *)handle;
+	return (int)serial_input(&vm->com1, buf, len > 4096 ? 4096 : len);
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* The VM object: everything a running VM owns hangs off it (no globals). */
+#ifndef CVMM_VM_H
+#define CVMM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cvmm/cvmm.h"
+#include "devices/legacy.h"
+#include "devices/serial.h"
+#include "vmm/bus.h"
+#include "vmm/err.h"
+#include "vmm/mem.h"
+
+#define CVMM_MAX_CPUS 254 /* xAPIC ids, one IOAPIC id above them */
+#define CVMM_MIN_MEMORY (16ULL << 20)
+
+struct cvmm_config {
+	char *kernel;  /* owned */
+	char *initrd;  /* owned, NULL: none */
+	char *cmdline; /* owned, NULL: default */
+	unsigned cpus;
+	uint64_t memory;
+	int console_in, console_out; /* borrowed, -1: none */
+	struct err err;
+};
+
+struct vcpu {
+	struct vm *vm; /* borrowed back-pointer */
+	unsigned id;
+	int fd;              /* owned */
+	struct kvm_run *run; /* owned mapping of run_size bytes */
+	pthread_t thread;
+	bool thread_started;
+	uint64_t exits;
+};
+
+struct vm {
+	struct cvmm_config cfg; /* owned copy */
+	int kvm_fd, vm_fd;      /* owned */
+	int run_size;
+	int kick_signal;
+	struct guest_mem mem;
+	void *ram_map[GM_MAX_REGIONS]; /* owned mappings */
+	uint64_t ram_len[GM_MAX_REGIONS];
+	struct bus pio, mmio;
+	struct vcpu *vcpus; /* owned array of cfg.cpus */
+	unsigned nvcpus;    /* how many were created */
+
+	struct serial com1;
+	struct rtc rtc;
+	struct i8042 i8042;
+	struct acpi_pm acpi_pm;
+	bool devs_ready;
+
+	pthread_mutex_t exit_lock;
+	atomic_bool stopping;
+	struct cvmm_exit exit; /* under exit_lock */
+	int exit_efd;          /* owned eventfd, readable once the VM exited */
+	bool started, joined;
+	struct err err;
+};
+
+/* Ends the VM: records the first reason, kicks every vCPU out of KVM_RUN and
+ * signals exit_efd. Callable from any thread. */
+void vm_request_exit(struct vm *vm, enum cvmm_exit_reason reason, int vcpu, uint64_t rip,
+		     uint32_t kvm_reason, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Interrupt line hook for devices (KVM_IRQ_LINE). */
+void vm_irq_set(void *vm, uint32_t gsi, int level);
+/* System events from devices (power off, reset). */
+void vm_sys_event(void *vm, enum sys_event ev, const char *why);
+
+int vcpu_start(struct vcpu *v);
+
+#endif
