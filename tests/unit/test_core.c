@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the core pieces that need no KVM: bus dispatch, CPUID
+ * filtering, CLI parsing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "arch/x86_64/cpuid.h"
+#include "vmm/bus.h"
+#include "vmm/cli/args.h"
+
+/* ---- bus ---- */
+
+struct fake_dev {
+	uint64_t last_off;
+	unsigned last_len;
+	uint8_t last_data[8];
+	int reads, writes;
+};
+
+static void fake_read(void *d, uint64_t off, uint8_t *data, unsigned len)
+{
+	struct fake_dev *f = d;
+	f->reads++;
+	f->last_off = off;
+	f->last_len = len;
+	memset(data, 0x5a, len);
+}
+
+static void fake_write(void *d, uint64_t off, const uint8_t *data, unsigned len)
+{
+	struct fake_dev *f = d;
+	f->writes++;
+	f->last_off = off;
+	f->last_len = len;
+	memcpy(f->last_data, data, len);
+}
+
+static const struct bus_ops fake_ops = { .read = fake_read, .write = fake_write };
+
+static void test_bus_dispatch(void **state)
+{
+	(void)state;
+	struct bus b = { 0 };
+	struct fake_dev a = { 0 }, c = { 0 };
+	assert_int_equal(bus_add(&b, 0x3f8, 8, &fake_ops, &a, "a"), 0);
+	assert_int_equal(bus_add(&b, 0x60, 5, &fake_ops, &c, "c"), 0);
+	/* overlaps and empty ranges are refused */
+	assert_int_equal(bus_add(&b, 0x3fc, 8, &fake_ops, &a, "x"), -EINVAL);
+	assert_int_equal(bus_add(&b, 0x3f0, 9, &fake_ops, &a, "x"), -EINVAL);
+	assert_int_equal(bus_add(&b, 0x100, 0, &fake_ops, &a, "x"), -EINVAL);
+	assert_int_equal(bus_add(&b, UINT64_MAX - 1, 4, &fake_ops, &a, "x"), -EINVAL);
+	/* sorted: lookups find the right device and offset */
+	uint8_t d[4] = { 1, 2, 3, 4 };
+	assert_true(bus_write(&b, 0x3fb, d, 1));
+	assert_int_equal(a.writes, 1);
+	assert_int_equal(a.last_off, 3);
+	assert_true(bus_write(&b, 0x64, d, 1));
+	assert_int_equal(c.last_off, 4);
+	/* an access straddling the end of a range is not dispatched */
+	assert_false(bus_write(&b, 0x3fe, d, 4));
+	assert_int_equal(a.writes, 1);
+	/* unmapped reads give all-ones */
+	uint8_t r[4] = { 0 };
+	assert_false(bus_read(&b, 0x1000, r, 4));
+	assert_int_equal(r[0], 0xff);
+	assert_int_equal(r[3], 0xff);
+	assert_true(bus_read(&b, 0x3f8, r, 2));
+	assert_int_equal(r[0], 0x5a);
+	assert_null(bus_find(&b, 0x400, 1));
+	assert_non_null(bus_find(&b, 0x3ff, 1));
+}
+
+static void test_bus_full(void **state)
+{
+	(void)state;
+	struct bus b = { 0 };
+	struct fake_dev a = { 0 };
+	for (unsigned i = 0; i < BUS_MAX_RANGES; i++)
+		assert_int_equal(bus_add(&b, 0x1000 - i * 16, 16, &fake_ops, &a, "r"), 0);
+	assert_int_equal(bus_add(&b, 0x10000, 16, &fake_ops, &a, "r"), -ENOSPC);
+	for (unsigned i = 1; i < b.n; i++)
+		assert_true(b.r[i - 1].base < b.r[i].base);
+}
+
+/* ---- CPUID ---- */
+
+static struct kvm_cpuid_entry2 *find(struct kvm_cpuid_entry2 *e, unsigned n, uint32_t fn,
+				     uint32_t idx)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (e[i].function == fn && e[i].index == idx)
+			return &e[i];
+	return NULL;
+}
+
+static void test_cpuid_filter(void **state)
+{
+	(void)state;
+	struct kvm_cpuid_entry2 e[16];
+	memset(e, 0, sizeof(e));
+	unsigned n = 0;
+	e[n++] = (struct kvm_cpuid_entry2){ .function = 1, .ebx = 0xff000800, .edx = 1u << 28 };
+	e[n++] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 0 };
+	e[n++] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 1 };
+	e[n++] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 2 };
+	e[n++] = (struct kvm_cpuid_entry2){ .function = 4, .index = 0, .eax = 0x121 };
+	e[n++] = (struct kvm_cpuid_entry2){ .function = 0x80000008, .ecx = 0x3f };
+	assert_int_equal(x86_cpuid_filter(e, &n, 16, 3, 4, 2000000, 1), 0);
+	struct kvm_cpuid_entry2 *l1 = find(e, n, 1, 0);
+	assert_int_equal(l1->ebx >> 24, 3);          /* APIC id */
+	assert_int_equal((l1->ebx >> 16) & 0xff, 4); /* logical processors */
+	assert_int_equal(l1->ebx & 0xffff, 0x0800);  /* CLFLUSH size kept */
+	assert_true(l1->ecx & (1u << 31));           /* hypervisor */
+	assert_true(l1->ecx & (1u << 24));           /* TSC deadline */
+	assert_true(l1->edx & (1u << 28));
+	assert_int_equal(find(e, n, 0xb, 0)->ebx, 1);
+	assert_int_equal(find(e, n, 0xb, 1)->ebx, 4);
+	assert_int_equal(find(e, n, 0xb, 1)->eax, 2); /* shift for 4 cores */
+	assert_int_equal(find(e, n, 0xb, 1)->edx, 3);
+	assert_int_equal((find(e, n, 0xb, 2)->ecx >> 8) & 0xff, 0); /* invalid level */
+	assert_int_equal(find(e, n, 4, 0)->eax >> 26, 3);
+	assert_int_equal(find(e, n, 0x80000008, 0)->ecx & 0xff, 3);
+	struct kvm_cpuid_entry2 *sig = find(e, n, X86_CPUID_KVM_SIGNATURE, 0);
+	assert_non_null(sig);
+	char id[13] = { 0 };
+	memcpy(id, &sig->ebx, 4);
+	memcpy(id + 4, &sig->ecx, 4);
+	memcpy(id + 8, &sig->edx, 4);
+	assert_string_equal(id, "KVMKVMKVM");
+	assert_non_null(find(e, n, X86_CPUID_KVM_FEATURES, 0));
+	assert_int_equal(find(e, n, X86_CPUID_TIMING, 0)->eax, 2000000);
+	assert_int_equal(sig->eax, X86_CPUID_TIMING);
+}
+
+static void test_cpuid_single_and_full(void **state)
+{
+	(void)state;
+	struct kvm_cpuid_entry2 e[2];
+	memset(e, 0, sizeof(e));
+	unsigned n = 1;
+	e[0] = (struct kvm_cpuid_entry2){ .function = 1, .edx = 1u << 28 };
+	/* one vCPU: no HTT; no room for the KVM leaves -> -ENOSPC */
+	assert_int_equal(x86_cpuid_filter(e, &n, 2, 0, 1, 0, 0), -ENOSPC);
+	assert_false(e[0].edx & (1u << 28));
+	assert_false(e[0].ecx & (1u << 24));
+}
+
+/* ---- CLI ---- */
+
+static int parse(struct cli_opts *o, char *err, ...)
+{
+	char *argv[32] = { "cvmm" };
+	int argc = 1;
+	va_list ap;
+	va_start(ap, err);
+	for (char *a; (a = va_arg(ap, char *)) && argc < 31;)
+		argv[argc++] = a;
+	va_end(ap);
+	return cli_parse(argc, argv, o, err, 256);
+}
+
+static void test_cli_ok(void **state)
+{
+	(void)state;
+	struct cli_opts o;
+	char err[256];
+	assert_int_equal(parse(&o, err, "--kernel", "bz", "--initrd=ird", "--cpus", "2",
+			       "--memory", "512M", "-c", "console=ttyS0 quiet", NULL), 0);
+	assert_string_equal(o.kernel, "bz");
+	assert_string_equal(o.initrd, "ird");
+	assert_string_equal(o.cmdline, "console=ttyS0 quiet");
+	assert_int_equal(o.cpus, 2);
+	assert_int_equal(o.memory, 512ULL << 20);
+	assert_int_equal(parse(&o, err, "--help", NULL), 0);
+	assert_true(o.help);
+	assert_int_equal(parse(&o, err, "-V", NULL), 0);
+	assert_true(o.version);
+}
+
+static void test_cli_bad(void **state)
+{
+	(void)state;
+	struct cli_opts o;
+	char err[256];
+	assert_int_equal(parse(&o, err, NULL), -EINVAL);
+	assert_non_null(strstr(err, "--kernel"));
+	assert_int_equal(parse(&o, err, "--kernel", "k", "--cpus", "0", NULL), -EINVAL);
+	assert_non_null(strstr(err, "--cpus"));
+	assert_int_equal(parse(&o, err, "--kernel", "k", "--cpus", "two", NULL), -EINVAL);
+	assert_int_equal(parse(&o, err, "--kernel", "k", "--cpus", "99999999999", NULL), -EINVAL);
+	assert_int_equal(parse(&o, err, "--kernel", "k", "--memory", "0", NULL), -EINVAL);
+	assert_non_null(strstr(err, "--memory"));
+	assert_int_equal(parse(&o, err, "--kernel", "k", "--memory", "12Q", NULL), -EINVAL);
+	assert_int_equal(parse(&o, err, "--kernel", "k", "--bogus", NULL), -EINVAL);
+	assert_non_null(strstr(err, "--bogus"));
+	assert_int_equal(parse(&o, err, "--kernel", NULL), -EINVAL);
+	assert_non_null(strstr(err, "needs a value"));
+	assert_int_equal(parse(&o, err, "--help=yes", NULL), -EINVAL);
+	assert_int_equal(parse(&o, err, "stray", NULL), -EINVAL);
+}
+
+static void test_cli_sizes(void **state)
+{
+	(void)state;
+	uint64_t v;
+	assert_int_equal(cli_parse_size("256", &v), 0);
+	assert_int_equal(v, 256ULL << 20);
+	assert_int_equal(cli_parse_size("2G", &v), 0);
+	assert_int_equal(v, 2ULL << 30);
+	assert_int_equal(cli_parse_size("64KiB", &v), 0);
+	assert_int_equal(v, 64ULL << 10);
+	assert_int_equal(cli_parse_size("4096B", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(cli_parse_size("1g", &v), 0);
+	assert_int_equal(v, 1ULL << 30);
+	assert_int_not_equal(cli_parse_size("", &v), 0);
+	assert_int_not_equal(cli_parse_size("-1G", &v), 0);
+	assert_int_not_equal(cli_parse_size("1GG", &v), 0);
+	assert_int_not_equal(cli_parse_size("99999999999999999999", &v), 0);
+	assert_int_not_equal(cli_parse_size("17179869184T", &v), 0); /* overflows */
+	unsigned u;
+	assert_int_equal(cli_parse_uint("7", 1, 8, &u), 0);
+	assert_int_equal(u, 7);
+	assert_int_not_equal(cli_parse_uint("9", 1, 8, &u), 0);
+	assert_int_not_equal(cli_parse_uint("+1", 1, 8, &u), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bus_dispatch),   cmocka_unit_test(test_bus_full),
+		cmocka_unit_test(test_cpuid_filter),   cmocka_unit_test(test_cpuid_single_and_full),
+		cmocka_unit_test(test_cli_ok),         cmocka_unit_test(test_cli_bad),
+		cmocka_unit_test(test_cli_sizes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

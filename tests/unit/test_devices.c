@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the legacy devices against fake interrupt and system hooks. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arch/x86_64/layout.h"
+#include "devices/legacy.h"
+#include "devices/serial.h"
+
+struct fake_irq {
+	int level, rises;
+};
+
+static void fake_irq_set(void *ctx, uint32_t gsi, int level)
+{
+	struct fake_irq *f = ctx;
+	assert_int_equal(gsi, 4);
+	if (level && !f->level)
+		f->rises++;
+	f->level = level;
+}
+
+static uint8_t rd(struct serial *s, unsigned off)
+{
+	uint8_t v;
+	serial_ops.read(s, off, &v, 1);
+	return v;
+}
+
+static void wr(struct serial *s, unsigned off, uint8_t v)
+{
+	serial_ops.write(s, off, &v, 1);
+}
+
+static void test_serial_tx_and_thre(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	struct fake_irq fi = { 0 };
+	struct irq_line irq = { fake_irq_set, &fi, 4 };
+	struct serial s;
+	assert_int_equal(serial_init(&s, &irq, p[1]), 0);
+	assert_int_equal(rd(&s, 2) & 0x0f, 0x01); /* no interrupt pending */
+	wr(&s, 0, 'h');
+	wr(&s, 0, 'i');
+	char buf[4] = { 0 };
+	assert_int_equal(read(p[0], buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "hi");
+	assert_true(rd(&s, 5) & 0x60); /* THRE and TEMT */
+	assert_int_equal(fi.rises, 0);
+	/* enabling THRI with an empty THR raises the line; IIR read acks it */
+	wr(&s, 1, 0x02);
+	assert_int_equal(fi.level, 1);
+	assert_int_equal(rd(&s, 2) & 0x0f, 0x02);
+	assert_int_equal(fi.level, 0);
+	assert_int_equal(rd(&s, 2) & 0x0f, 0x01);
+	/* each write re-raises THRE: a new edge */
+	wr(&s, 0, 'x');
+	assert_int_equal(fi.level, 1);
+	assert_int_equal(fi.rises, 2);
+	/* DLAB: divisor latches, not data */
+	wr(&s, 3, 0x80);
+	wr(&s, 0, 0x01);
+	wr(&s, 1, 0x00);
+	assert_int_equal(rd(&s, 0), 0x01);
+	wr(&s, 3, 0x03);
+	assert_int_equal(rd(&s, 3), 0x03);
+	serial_destroy(&s);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void test_serial_rx(void **state)
+{
+	(void)state;
+	struct fake_irq fi = { 0 };
+	struct irq_line irq = { fake_irq_set, &fi, 4 };
+	struct serial s;
+	assert_int_equal(serial_init(&s, &irq, -1), 0);
+	uint8_t in[100];
+	for (int i = 0; i < 100; i++)
+		in[i] = (uint8_t)i;
+	/* the FIFO takes SERIAL_FIFO bytes, the caller keeps the rest */
+	assert_int_equal(serial_input(&s, in, sizeof(in)), SERIAL_FIFO);
+	assert_int_equal(fi.level, 0); /* RDI not enabled yet */
+	wr(&s, 1, 0x01);
+	assert_int_equal(fi.level, 1);
+	assert_int_equal(rd(&s, 2) & 0x0f, 0x04);
+	assert_true(rd(&s, 5) & 0x01);
+	for (int i = 0; i < SERIAL_FIFO; i++)
+		assert_int_equal(rd(&s, 0), i);
+	assert_false(rd(&s, 5) & 0x01);
+	assert_int_equal(fi.level, 0);
+	assert_int_equal(rd(&s, 0), 0); /* empty reads are harmless */
+	/* loopback: transmitted bytes come back, MSR mirrors MCR */
+	wr(&s, 4, 0x10 | 0x01 | 0x02);
+	assert_int_equal(rd(&s, 6) & 0x30, 0x30);
+	wr(&s, 0, 'L');
+	assert_int_equal(rd(&s, 0), 'L');
+	/* bad sizes and offsets are ignored, never crash */
+	uint8_t w[4] = { 0 };
+	serial_ops.write(&s, 0, w, 4);
+	serial_ops.read(&s, 9, w, 1);
+	assert_int_equal(w[0], 0xff);
+	serial_destroy(&s);
+}
+
+static time_t fixed_now(void *ctx)
+{
+	return *(time_t *)ctx;
+}
+
+static uint8_t cmos(struct rtc *r, uint8_t idx)
+{
+	uint8_t v;
+	rtc_ops.write(r, 0, &idx, 1);
+	rtc_ops.read(r, 1, &v, 1);
+	return v;
+}
+
+static void cmos_set(struct rtc *r, uint8_t idx, uint8_t v)
+{
+	rtc_ops.write(r, 0, &idx, 1);
+	rtc_ops.write(r, 1, &v, 1);
+}
+
+static void test_rtc(void **state)
+{
+	(void)state;
+	time_t now = 1700000000; /* 2023-11-14 22:13:20 UTC, a Tuesday */
+	struct rtc r;
+	assert_int_equal(rtc_init(&r, fixed_now, &now), 0);
+	assert_int_equal(cmos(&r, 0), 0x20);
+	assert_int_equal(cmos(&r, 2), 0x13);
+	assert_int_equal(cmos(&r, 4), 0x22);
+	assert_int_equal(cmos(&r, 7), 0x14);
+	assert_int_equal(cmos(&r, 8), 0x11);
+	assert_int_equal(cmos(&r, 9), 0x23);
+	assert_int_equal(cmos(&r, 0x32), 0x20);
+	assert_int_equal(cmos(&r, 0x0d), 0x80);
+	/* binary mode */
+	cmos_set(&r, 0x0b, 0x06);
+	assert_int_equal(cmos(&r, 4), 22);
+	/* the guest sets the clock one hour ahead: it stays ahead */
+	cmos_set(&r, 0x0b, 0x86);
+	cmos_set(&r, 4, 23);
+	cmos_set(&r, 0x0b, 0x06);
+	now += 10;
+	assert_int_equal(cmos(&r, 4), 23);
+	assert_int_equal(cmos(&r, 0), 30);
+	/* NMI bit in the index is masked off */
+	assert_int_equal(cmos(&r, 0x80 | 0x0d), 0x80);
+	rtc_destroy(&r);
+}
+
+struct fake_sys {
+	int poweroff, reset;
+};
+
+static void fake_event(void *ctx, enum sys_event ev, const char *why)
+{
+	struct fake_sys *f = ctx;
+	(void)why;
+	if (ev == SYS_EVENT_POWEROFF)
+		f->poweroff++;
+	else
+		f->reset++;
+}
+
+static void test_power_paths(void **state)
+{
+	(void)state;
+	struct fake_sys fs = { 0 };
+	struct sys_ctl sys = { fake_event, &fs };
+	struct acpi_pm pm;
+	acpi_pm_init(&pm, &sys);
+	uint8_t v = (X86_ACPI_S5_SLP_TYP << 2); /* no SLP_EN: nothing */
+	acpi_pm_ops.write(&pm, 0, &v, 1);
+	v = 3 << 2 | X86_ACPI_SLP_EN; /* S3 is not offered: ignored */
+	acpi_pm_ops.write(&pm, 0, &v, 1);
+	assert_int_equal(fs.poweroff, 0);
+	v = (X86_ACPI_S5_SLP_TYP << 2) | X86_ACPI_SLP_EN;
+	acpi_pm_ops.write(&pm, 0, &v, 1);
+	assert_int_equal(fs.poweroff, 1);
+	v = X86_ACPI_RESET_VALUE;
+	acpi_pm_ops.write(&pm, 2, &v, 1);
+	assert_int_equal(fs.reset, 1);
+
+	struct i8042 k;
+	assert_int_equal(i8042_init(&k, &sys), 0);
+	v = 0xaa;
+	i8042_ops.write(&k, 4, &v, 1);
+	i8042_ops.read(&k, 4, &v, 1);
+	assert_true(v & 1);
+	i8042_ops.read(&k, 0, &v, 1);
+	assert_int_equal(v, 0x55);
+	v = 0xfe;
+	i8042_ops.write(&k, 4, &v, 1);
+	assert_int_equal(fs.reset, 2);
+	i8042_destroy(&k);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_serial_tx_and_thre),
+		cmocka_unit_test(test_serial_rx),
+		cmocka_unit_test(test_rtc),
+		cmocka_unit_test(test_power_paths),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
