@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Bad input must give a one-line error on stderr and exit status 1, never a
+# crash. Needs no KVM: images are validated before /dev/kvm is opened.
+# usage: bad_input.sh CVMM [GOOD_BZIMAGE]
+set -u
+cvmm=$1
+good=${2:-}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+# expect STATUS PATTERN -- ARGS...: run cvmm, check status and stderr.
+expect() {
+	local want=$1 pattern=$2
+	shift 3
+	"$cvmm" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+	local st=$?
+	local lines
+	lines=$(wc -l <"$tmp/err")
+	if [[ $st -eq $want ]] && grep -qiE -- "$pattern" "$tmp/err" && { [[ $want -eq 0 ]] || [[ $lines -eq 1 ]]; }; then
+		pass=$((pass + 1))
+		echo "ok: cvmm $* -> $st: $(head -c 160 "$tmp/err")"
+	else
+		fail=$((fail + 1))
+		echo "FAIL: cvmm $* -> status $st (want $want), stderr ($lines lines):"
+		sed 's/^/    /' "$tmp/err"
+	fi
+}
+
+head -c 8192 /dev/urandom >"$tmp/garbage"
+: >"$tmp/empty"
+printf 'MZ' >"$tmp/tiny"
+# A bzImage-looking header that promises more than the file holds.
+python3 - "$tmp/trunc-hdr" <<'PY'
+import struct, sys
+b = bytearray(1024)
+b[0x1f1] = 4                        # setup_sects
+b[0x1fe:0x200] = b'\x55\xaa'
+b[0x202:0x206] = b'HdrS'
+struct.pack_into('<H', b, 0x206, 0x020f)
+b[0x211] = 1                        # LOADED_HIGH
+struct.pack_into('<H', b, 0x236, 1) # XLF_KERNEL_64
+struct.pack_into('<I', b, 0x260, 16 << 20)
+open(sys.argv[1], 'wb').write(b)
+PY
+
+expect 1 "no kernel" -- 
+expect 1 "unknown option" -- --kernel "$tmp/garbage" --frobnicate
+expect 1 "cannot open kernel.*No such file" -- --kernel "$tmp/nope"
+expect 1 "not a regular file" -- --kernel "$tmp"
+expect 1 "empty" -- --kernel "$tmp/empty"
+expect 1 "kernel|bzImage|ELF|format" -- --kernel "$tmp/garbage"
+expect 1 "kernel|bzImage|ELF|format|truncated" -- --kernel "$tmp/tiny"
+expect 1 "truncated|bzImage" -- --kernel "$tmp/trunc-hdr"
+expect 1 "cannot open initrd" -- --kernel "$tmp/garbage" --initrd "$tmp/nope"
+expect 1 "--memory" -- --kernel "$tmp/garbage" --memory 0
+expect 1 "--memory" -- --kernel "$tmp/garbage" --memory lots
+expect 1 "memory" -- --kernel "$tmp/garbage" --memory 1M
+expect 1 "--cpus" -- --kernel "$tmp/garbage" --cpus 0
+expect 1 "--cpus" -- --kernel "$tmp/garbage" --cpus -3
+expect 1 "cpus" -- --kernel "$tmp/garbage" --cpus 100000
+expect 1 "cpus" -- --kernel "$tmp/garbage" --cpus 255
+expect 1 "needs a value" -- --kernel
+expect 0 "" -- --help
+expect 0 "" -- --version
+if [[ -n $good && -f $good ]]; then
+	size=$(stat -c %s "$good")
+	head -c $((size / 2)) "$good" >"$tmp/half"
+	expect 1 "truncated|bzImage|ELF" -- --kernel "$tmp/half"
+	head -c 600 "$good" >"$tmp/hdr-only"
+	expect 1 "truncated|bzImage|ELF" -- --kernel "$tmp/hdr-only"
+	# A kernel too large for the memory given.
+	expect 1 "command line|cmdline|long" -- --kernel "$good" --cmdline "$(head -c 5000 /dev/zero | tr '\0' x)"
+fi
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]

@@ -1,0 +1,119 @@
+#!/bin/sh
+# KVM test cases: micro-guests and real Linux guests under cvmm. Runs where
+# /dev/kvm can boot Linux: inside the emulated test host (tests/vmhost/run)
+# or directly on a host with hardware KVM. POSIX sh + busybox only.
+#
+# env: CVMM (the binary), MG (dir with mg-check.elf/.bzimage), KIT (dir with
+# small-bzImage, small-vmlinux, stock-vmlinuz, guest.cpio.gz,
+# stock-guest.cpio.gz), ONLY (optional: run only cases whose name contains it)
+# prints: CASE <name> PASS|FAIL [reason], then "N passed, N failed".
+CVMM=${CVMM:-./cvmm}
+MG=${MG:-.}
+KIT=${KIT:-.}
+TMP=${TMPDIR:-/tmp}/cvmm-cases.$$
+mkdir -p "$TMP"
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); echo "CASE $1 PASS${2:+ $2}"; }
+bad() {
+	fail=$((fail + 1))
+	echo "CASE $1 FAIL: $2"
+	[ -f "$TMP/$1.out" ] && tail -n 15 "$TMP/$1.out" | sed 's/^/    | /'
+	[ -f "$TMP/$1.err" ] && tail -n 5 "$TMP/$1.err" | sed 's/^/    ! /'
+}
+want() { # name wanted-status timeout -- cvmm args ; output in $TMP/name.out
+	name=$1 wst=$2 tmo=$3
+	shift 4
+	case "$name" in *"${ONLY:-}"*) ;; *) return 1 ;; esac
+	start=$(date +%s)
+	timeout "$tmo" "$CVMM" "$@" </dev/null >"$TMP/$name.out" 2>"$TMP/$name.err"
+	st=$?
+	secs=$(($(date +%s) - start))
+	if [ "$st" -ne "$wst" ]; then
+		bad "$name" "exit status $st, wanted $wst (after ${secs}s)"
+		return 1
+	fi
+	return 0
+}
+has() { grep -q -- "$2" "$TMP/$1.out"; }
+
+# ---- micro-guests: tiny, so these take well under a second each ----------
+mg() { # name file cpus mem extra-cmdline
+	want "$1" 0 60 -- --kernel "$2" --cpus "$3" --memory "$4" \
+		--cmdline "mg.cpus=$3 mg.mem=$4 $5" ${6:+--initrd "$6"} || return
+	if has "$1" "MG DONE pass=[0-9]* fail=0" && ! has "$1" "MG FAIL"; then
+		ok "$1" "$(grep -o 'pass=[0-9]*' "$TMP/$1.out" | head -1)"
+	else
+		bad "$1" "micro-guest reported failures"
+	fi
+}
+if [ -f "$MG/mg-check.elf" ]; then
+	head -c 12345 /dev/zero | tr '\0' 'r' >"$TMP/initrd.bin"
+	mg mg-pvh-1cpu "$MG/mg-check.elf" 1 64M ""
+	mg mg-pvh-2cpu "$MG/mg-check.elf" 2 64M ""
+	mg mg-pvh-8cpu "$MG/mg-check.elf" 8 128M ""
+	mg mg-bzimage-2cpu "$MG/mg-check.bzimage" 2 64M ""
+	mg mg-bzimage-initrd "$MG/mg-check.bzimage" 2 64M "mg.initrd=12345" "$TMP/initrd.bin"
+	mg mg-pvh-initrd "$MG/mg-check.elf" 1 64M "mg.initrd=12345" "$TMP/initrd.bin"
+	mg mg-bzimage-above-4g "$MG/mg-check.bzimage" 2 3584M ""
+	# console input reaches the guest through the 8250 and comes back
+	n=mg-console-echo
+	case "$n" in *"${ONLY:-}"*)
+		(sleep 1; printf 'ping-from-host q') | timeout 60 "$CVMM" --kernel "$MG/mg-check.elf" \
+			--cmdline "mg.cpus=1 mg.mem=64M mg.echo=1" --memory 64M >"$TMP/$n.out" 2>"$TMP/$n.err"
+		st=$?
+		if [ $st -eq 0 ] && has $n "ping-from-host"; then ok $n; else bad $n "status $st, no echo"; fi
+	esac
+fi
+
+# ---- real Linux ---------------------------------------------------------
+linux() { # name kernel initrd cpus mem test [wanted-status]
+	want "$1" "${7:-0}" 300 -- --kernel "$2" --initrd "$3" --cpus "$4" --memory "$5" \
+		--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=$6 cvmm.marker=$1"
+}
+check_info() { # name cpus mem-MiB
+	n=$1
+	line=$(grep GUEST-INFO "$TMP/$n.out" | tail -1)
+	cpus=$(echo "$line" | sed -n 's/.*cpus=\([0-9]*\).*/\1/p')
+	memkb=$(echo "$line" | sed -n 's/.*memkb=\([0-9]*\).*/\1/p')
+	if [ -z "$line" ]; then bad $n "guest printed no GUEST-INFO"; return; fi
+	if [ "$cpus" != "$2" ]; then bad $n "guest saw $cpus CPUs, wanted $2"; return; fi
+	# MemTotal is RAM minus what the kernel keeps: at least 60% of it, at most all
+	lo=$(($3 * 1024 * 6 / 10)) hi=$(($3 * 1024))
+	if [ "$memkb" -lt "$lo" ] || [ "$memkb" -gt "$hi" ]; then
+		bad $n "guest MemTotal ${memkb} kB, wanted $lo..$hi"; return
+	fi
+	if ! grep -q "GUEST-CMDLINE.*cvmm.marker=$n" "$TMP/$n.out"; then
+		bad $n "command line did not reach the guest"; return
+	fi
+	ok $n "cpus=$cpus memkb=$memkb"
+}
+if [ -f "$KIT/small-bzImage" ]; then
+	linux small-bzimage-2cpu "$KIT/small-bzImage" "$KIT/guest.cpio.gz" 2 128M info &&
+		check_info small-bzimage-2cpu 2 128
+	linux small-pvh-2cpu "$KIT/small-vmlinux" "$KIT/guest.cpio.gz" 2 128M info &&
+		check_info small-pvh-2cpu 2 128
+	linux small-reboot "$KIT/small-bzImage" "$KIT/guest.cpio.gz" 1 64M reboot 2 &&
+		{ has small-reboot GUEST-REBOOTING && ok small-reboot || bad small-reboot "no GUEST-REBOOTING"; }
+	# SIGTERM while the guest runs: a clean stop with status 143
+	n=small-sigterm
+	case "$n" in *"${ONLY:-}"*)
+		"$CVMM" --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 64M \
+			--cmdline "console=ttyS0 quiet cvmm.test=sleep" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+		pid=$!
+		i=0
+		while [ $i -lt 240 ] && ! has $n GUEST-SLEEPING; do sleep 0.5; i=$((i + 1)); done
+		kill -TERM $pid
+		wait $pid
+		st=$?
+		if [ $st -eq 143 ] && has $n GUEST-SLEEPING; then ok $n; else bad $n "status $st"; fi
+	esac
+fi
+if [ -f "$KIT/stock-vmlinuz" ]; then
+	linux stock-2cpu "$KIT/stock-vmlinuz" "$KIT/stock-guest.cpio.gz" 2 256M info &&
+		check_info stock-2cpu 2 256
+fi
+rm -rf "$TMP"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
