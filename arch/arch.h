@@ -22,10 +22,13 @@ ARCH_WUR int arch_vm_init(struct vm *vm, struct err *e);
 ARCH_WUR int arch_devices_init(struct vm *vm, struct err *e);
 /* Per-vCPU state (CPUID, MSRs, local interrupt controller, FPU). */
 ARCH_WUR int arch_vcpu_init(struct vm *vm, struct vcpu *v, struct err *e);
-/* Loads kernel and initrd, writes boot info and firmware tables, and sets
- * the boot vCPU's registers. */
-ARCH_WUR int arch_boot(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t *initrd,
+/* Loads kernel and initrd into guest memory and writes the boot info and
+ * firmware tables; needs only vm->mem and vm->cfg (no KVM), so bad images
+ * are reported before /dev/kvm is touched. Fills vm->boot. */
+ARCH_WUR int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t *initrd,
 		       size_t isize, struct err *e);
+/* Sets the boot vCPU's registers for vm->boot. */
+ARCH_WUR int arch_boot_vcpu(struct vm *vm, struct err *e);
 /* Instruction pointer of a vCPU, for error reports (0 if unknown). */
 uint64_t arch_vcpu_ip(struct vcpu *v);
 /* Default kernel command line. */

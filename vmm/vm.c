@@ -149,7 +149,8 @@ static int vm_copy_config(struct vm *vm, const struct cvmm_config *c, struct err
 	return 0;
 }
 
-static int vm_memory_init(struct vm *vm, struct err *e)
+/* Guest RAM: anonymous mappings, one per region of the arch's layout. */
+static int vm_memory_alloc(struct vm *vm, struct err *e)
 {
 	uint64_t gpa[GM_MAX_REGIONS], size[GM_MAX_REGIONS];
 	unsigned n = arch_ram_layout(vm->cfg.memory, gpa, size);
@@ -165,11 +166,19 @@ static int vm_memory_init(struct vm *vm, struct err *e)
 		int r = gm_add(&vm->mem, gpa[i], size[i], p);
 		if (r < 0)
 			return err_set(e, -r, "bad memory layout");
+	}
+	return 0;
+}
+
+static int vm_memory_register(struct vm *vm, struct err *e)
+{
+	for (unsigned i = 0; i < vm->mem.n; i++) {
+		const struct gm_region *g = &vm->mem.r[i];
 		struct kvm_userspace_memory_region region = {
 			.slot = i,
-			.guest_phys_addr = gpa[i],
-			.memory_size = size[i],
-			.userspace_addr = (uint64_t)(uintptr_t)p,
+			.guest_phys_addr = g->gpa,
+			.memory_size = g->size,
+			.userspace_addr = (uint64_t)(uintptr_t)g->host,
 		};
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 			return err_set(e, errno, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
@@ -205,7 +214,7 @@ static int vm_vcpus_init(struct vm *vm, struct err *e)
 	return 0;
 }
 
-static int vm_boot(struct vm *vm, struct err *e)
+static int vm_load(struct vm *vm, struct err *e)
 {
 	struct image kernel, initrd = { 0 };
 	int r = image_map("kernel", vm->cfg.kernel, &kernel, e);
@@ -216,7 +225,7 @@ static int vm_boot(struct vm *vm, struct err *e)
 		if (r < 0)
 			goto out;
 	}
-	r = arch_boot(vm, kernel.data, kernel.size, initrd.data, initrd.size, e);
+	r = arch_load(vm, kernel.data, kernel.size, initrd.data, initrd.size, e);
 out:
 	image_unmap(&initrd);
 	image_unmap(&kernel);
@@ -252,18 +261,14 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 		r = err_set(e, errno, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	/* Check the images exist before touching KVM, so that a typo in a
-	 * path is reported as such even on a host without KVM. */
-	if (access(vm->cfg.kernel, R_OK) < 0) {
-		r = err_set(e, errno, "cannot open kernel '%s': %s", vm->cfg.kernel,
-			    strerror(errno));
+	/* Memory, kernel, initrd and tables first: bad images are reported as
+	 * such even on a host without KVM. */
+	r = vm_memory_alloc(vm, e);
+	if (r < 0)
 		goto fail;
-	}
-	if (vm->cfg.initrd && access(vm->cfg.initrd, R_OK) < 0) {
-		r = err_set(e, errno, "cannot open initrd '%s': %s", vm->cfg.initrd,
-			    strerror(errno));
+	r = vm_load(vm, e);
+	if (r < 0)
 		goto fail;
-	}
 	const char *dev = getenv("CVMM_KVM_DEVICE");
 	vm->kvm_fd = kvm_open_checked(dev ? dev : "/dev/kvm", e);
 	if (vm->kvm_fd < 0) {
@@ -284,7 +289,7 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 	r = arch_vm_init(vm, e);
 	if (r < 0)
 		goto fail;
-	r = vm_memory_init(vm, e);
+	r = vm_memory_register(vm, e);
 	if (r < 0)
 		goto fail;
 	r = vm_vcpus_init(vm, e);
@@ -293,7 +298,7 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 	r = arch_devices_init(vm, e);
 	if (r < 0)
 		goto fail;
-	r = vm_boot(vm, e);
+	r = arch_boot_vcpu(vm, e);
 	if (r < 0)
 		goto fail;
 	*out = (struct cvmm_vm *)vm;

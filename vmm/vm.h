@@ -47,6 +47,10 @@ struct vm {
 	void *ram_map[GM_MAX_REGIONS]; /* owned mappings */
 	uint64_t ram_len[GM_MAX_REGIONS];
 	struct bus pio, mmio;
+	struct {
+		uint32_t kind;  /* arch-specific boot protocol */
+		uint64_t entry; /* first instruction */
+	} boot;
 	struct vcpu *vcpus; /* owned array of cfg.cpus */
 	unsigned nvcpus;    /* how many were created */
 

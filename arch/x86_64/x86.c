@@ -271,10 +271,10 @@ static int x86_write_page_tables(const struct guest_mem *m, struct err *e)
 	return r ? err_set(e, EFAULT, "no guest memory for the boot page tables") : 0;
 }
 
-static int x86_setup_bsp(struct vm *vm, const struct x86_kernel *k, struct err *e)
+int arch_boot_vcpu(struct vm *vm, struct err *e)
 {
 	struct vcpu *v = &vm->vcpus[0];
-	bool lm = k->kind == X86_BOOT_LINUX64;
+	bool lm = vm->boot.kind == X86_BOOT_LINUX64;
 	uint64_t gdt[5] = {
 		0,
 		0,
@@ -316,7 +316,7 @@ static int x86_setup_bsp(struct vm *vm, const struct x86_kernel *k, struct err *
 	struct kvm_regs regs;
 	memset(&regs, 0, sizeof(regs));
 	regs.rflags = 2;
-	regs.rip = k->entry;
+	regs.rip = vm->boot.entry;
 	if (lm) {
 		regs.rsi = X86_ZERO_PAGE_ADDR;
 		regs.rsp = regs.rbp = X86_BOOT_STACK_ADDR;
@@ -328,7 +328,7 @@ static int x86_setup_bsp(struct vm *vm, const struct x86_kernel *k, struct err *
 	return 0;
 }
 
-int arch_boot(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t *initrd,
+int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t *initrd,
 	      size_t isize, struct err *e)
 {
 	struct x86_kernel k;
@@ -361,5 +361,7 @@ int arch_boot(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t 
 		r = x86_pvh_info_write(m, &bc, e);
 	if (r < 0)
 		return r;
-	return x86_setup_bsp(vm, &k, e);
+	vm->boot.kind = k.kind;
+	vm->boot.entry = k.entry;
+	return 0;
 }
