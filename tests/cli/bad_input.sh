@@ -17,12 +17,21 @@ expect() {
 	local st=$?
 	local lines
 	lines=$(wc -l <"$tmp/err")
-	if [[ $st -eq $want ]] && grep -qiE -- "$pattern" "$tmp/err" && { [[ $want -eq 0 ]] || [[ $lines -eq 1 ]]; }; then
+	local shown="$*"
+	shown=${shown:0:120}
+	local good=0
+	if [[ $want -eq 0 ]]; then
+		# success: something useful on stdout, nothing on stderr
+		[[ $st -eq 0 && -s $tmp/out && $lines -eq 0 ]] && grep -qiE -- "$pattern" "$tmp/out" && good=1
+	else
+		[[ $st -eq $want && $lines -eq 1 ]] && grep -qiE -- "$pattern" "$tmp/err" && good=1
+	fi
+	if [[ $good -eq 1 ]]; then
 		pass=$((pass + 1))
-		echo "ok: cvmm $* -> $st: $(head -c 160 "$tmp/err")"
+		echo "ok: cvmm $shown -> $st: $(head -c 160 "$tmp/err")"
 	else
 		fail=$((fail + 1))
-		echo "FAIL: cvmm $* -> status $st (want $want), stderr ($lines lines):"
+		echo "FAIL: cvmm $shown -> status $st (want $want), stderr ($lines lines):"
 		sed 's/^/    /' "$tmp/err"
 	fi
 }
@@ -61,8 +70,8 @@ expect 1 "--cpus" -- --kernel "$tmp/garbage" --cpus -3
 expect 1 "cpus" -- --kernel "$tmp/garbage" --cpus 100000
 expect 1 "cpus" -- --kernel "$tmp/garbage" --cpus 255
 expect 1 "needs a value" -- --kernel
-expect 0 "" -- --help
-expect 0 "" -- --version
+expect 0 "usage: cvmm" -- --help
+expect 0 "^cvmm [0-9]" -- --version
 if [[ -n $good && -f $good ]]; then
 	size=$(stat -c %s "$good")
 	head -c $((size / 2)) "$good" >"$tmp/half"
