@@ -34,6 +34,17 @@ static void acpi_pm_write(void *dev, uint64_t off, const uint8_t *data, unsigned
 	}
 }
 
+static void debug_exit_write(void *dev, uint64_t off, const uint8_t *data, unsigned len)
+{
+	struct debug_exit *d = dev;
+	if (d->exit && len >= 1)
+		d->exit(d->ctx, (data[0] << 1) | 1);
+}
+
+const struct bus_ops debug_exit_ops = {
+	.write = debug_exit_write,
+};
+
 const struct bus_ops acpi_pm_ops = {
 	.read = acpi_pm_read,
 	.write = acpi_pm_write,

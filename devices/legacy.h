@@ -48,4 +48,11 @@ struct acpi_pm {
 extern const struct bus_ops acpi_pm_ops;
 void acpi_pm_init(struct acpi_pm *p, const struct sys_ctl *sys);
 
+/* Test/benchmark exit port (QEMU isa-debug-exit compatible). */
+struct debug_exit {
+	void (*exit)(void *ctx, int code); /* NULL: ignored */
+	void *ctx;
+};
+extern const struct bus_ops debug_exit_ops;
+
 #endif

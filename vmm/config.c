@@ -95,6 +95,13 @@ API int cvmm_config_set_memory(struct cvmm_config *c, uint64_t bytes)
 	return 0;
 }
 
+API int cvmm_config_set_debug_exit(struct cvmm_config *c, int enabled)
+{
+	err_clear(&c->err);
+	c->debug_exit = enabled != 0;
+	return 0;
+}
+
 API int cvmm_config_set_console(struct cvmm_config *c, int in_fd, int out_fd)
 {
 	err_clear(&c->err);

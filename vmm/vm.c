@@ -71,6 +71,16 @@ void vm_irq_set(void *opaque, uint32_t gsi, int level)
 	ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
 }
 
+void vm_debug_exit(void *opaque, int code)
+{
+	struct vm *vm = opaque;
+	pthread_mutex_lock(&vm->exit_lock);
+	if (vm->exit.reason == CVMM_EXIT_NONE)
+		vm->exit.code = code;
+	pthread_mutex_unlock(&vm->exit_lock);
+	vm_request_exit(vm, CVMM_EXIT_DEBUG, -1, 0, 0, "debug exit, code %d", code);
+}
+
 void vm_sys_event(void *opaque, enum sys_event ev, const char *why)
 {
 	struct vm *vm = opaque;

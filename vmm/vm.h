@@ -25,6 +25,7 @@ struct cvmm_config {
 	unsigned cpus;
 	uint64_t memory;
 	int console_in, console_out; /* borrowed, -1: none */
+	bool debug_exit;
 	struct err err;
 };
 
@@ -58,6 +59,7 @@ struct vm {
 	struct rtc rtc;
 	struct i8042 i8042;
 	struct acpi_pm acpi_pm;
+	struct debug_exit debug_exit;
 	bool devs_ready;
 
 	pthread_mutex_t exit_lock;
@@ -75,6 +77,8 @@ void vm_request_exit(struct vm *vm, enum cvmm_exit_reason reason, int vcpu, uint
 
 /* Interrupt line hook for devices (KVM_IRQ_LINE). */
 void vm_irq_set(void *vm, uint32_t gsi, int level);
+/* The debug-exit port was written. */
+void vm_debug_exit(void *vm, int code);
 /* System events from devices (power off, reset). */
 void vm_sys_event(void *vm, enum sys_event ev, const char *why);
 

@@ -66,6 +66,13 @@ int arch_devices_init(struct vm *vm, struct err *e)
 	    (r = bus_add(&vm->pio, X86_PORT_ACPI_SLEEP_CTL, 3, &acpi_pm_ops, &vm->acpi_pm,
 			 "acpi-pm")) < 0)
 		return err_set(e, -r, "cannot map the legacy devices");
+	if (vm->cfg.debug_exit) {
+		vm->debug_exit = (struct debug_exit){ vm_debug_exit, vm };
+		r = bus_add(&vm->pio, X86_PORT_DEBUG_EXIT, 1, &debug_exit_ops, &vm->debug_exit,
+			    "debug-exit");
+		if (r < 0)
+			return err_set(e, -r, "cannot map the debug-exit port");
+	}
 	return 0;
 }
 

@@ -19,6 +19,8 @@ const char cli_usage[] =
 	"  -m, --memory SIZE    guest memory: bytes with K/M/G suffix, or MiB (default 256M)\n"
 	"  -h, --help           this text\n"
 	"  -V, --version        print the version\n"
+	"      --debug-exit     tests/benchmarks: a write of byte B to port 0x501 ends\n"
+	"                       cvmm with status (B << 1) | 1, as QEMU's isa-debug-exit\n"
 	"\n"
 	"Console: Ctrl-C stops the VM; Ctrl-A x quits; Ctrl-A c sends a Ctrl-C to the guest;\n"
 	"Ctrl-A Ctrl-A sends a Ctrl-A.\n"
@@ -99,7 +101,7 @@ static const struct {
 } cli_table[] = {
 	{ "kernel", 'k', true }, { "initrd", 'i', true }, { "cmdline", 'c', true },
 	{ "cpus", 0, true },     { "memory", 'm', true }, { "help", 'h', false },
-	{ "version", 'V', false },
+	{ "version", 'V', false }, { "debug-exit", 0, false },
 };
 
 int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_t errlen)
@@ -153,6 +155,7 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 			break;
 		case 5: o->help = true; break;
 		case 6: o->version = true; break;
+		case 7: o->debug_exit = true; break;
 		}
 	}
 	if (!o->help && !o->version && !o->kernel)

@@ -15,6 +15,7 @@ struct cli_opts {
 	unsigned cpus;
 	uint64_t memory; /* bytes */
 	bool help, version;
+	bool debug_exit;
 };
 
 /* Returns 0, or -EINVAL with a one-line message in err. */

@@ -111,6 +111,8 @@ static int exit_status(const struct cvmm_exit *ex, int signo)
 			return 128 + signo;
 		}
 		return EXIT_POWEROFF;
+	case CVMM_EXIT_DEBUG:
+		return ex->code & 0xff;
 	default:
 		fprintf(stderr, "cvmm: %s\n", ex->message[0] ? ex->message : "VM failed");
 		return EXIT_RUNTIME;
@@ -173,6 +175,8 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 		r = cvmm_config_set_memory(cfg, o->memory);
 	if (!r)
 		r = cvmm_config_set_console(cfg, STDIN_FILENO, STDOUT_FILENO);
+	if (!r && o->debug_exit)
+		r = cvmm_config_set_debug_exit(cfg, 1);
 	return r;
 }
 

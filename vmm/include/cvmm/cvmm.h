@@ -38,6 +38,10 @@ CVMM_API CVMM_WUR int cvmm_config_set_memory(struct cvmm_config *cfg, uint64_t b
  * (-1: none). Both are borrowed and must stay open while the VM runs.
  * Default: no input, output discarded. */
 CVMM_API CVMM_WUR int cvmm_config_set_console(struct cvmm_config *cfg, int in_fd, int out_fd);
+/* Tests and benchmarks: a byte written to I/O port 0x501 (x86) ends the VM
+ * with CVMM_EXIT_DEBUG and code = (byte << 1) | 1, as QEMU's isa-debug-exit.
+ * Off by default. */
+CVMM_API CVMM_WUR int cvmm_config_set_debug_exit(struct cvmm_config *cfg, int enabled);
 
 /* ---- the VM ----------------------------------------------------------- */
 
@@ -50,6 +54,7 @@ enum cvmm_exit_reason {
 	CVMM_EXIT_CRASH,        /* triple fault / KVM_EXIT_SHUTDOWN, or an unhandled guest state */
 	CVMM_EXIT_STOPPED,      /* cvmm_vm_stop() was called */
 	CVMM_EXIT_ERROR,        /* KVM or internal failure; see cvmm_vm_error() */
+	CVMM_EXIT_DEBUG,        /* debug-exit port written (tests); see code */
 };
 
 struct cvmm_exit {
@@ -57,6 +62,7 @@ struct cvmm_exit {
 	int vcpu;      /* vCPU that caused it, or -1 */
 	uint64_t rip;  /* its instruction pointer, where known */
 	uint32_t kvm_exit_reason; /* KVM_EXIT_* for CRASH/ERROR, else 0 */
+	int code;      /* CVMM_EXIT_DEBUG: (byte << 1) | 1 */
 	char message[256];
 };
 
