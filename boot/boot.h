@@ -76,11 +76,14 @@ struct e820_entry {
 
 /* The guest's memory map for mem_size bytes of RAM laid out per
  * arch/x86_64/layout.h: [0, EBDA) RAM, [EBDA, 1 MiB) reserved, [1 MiB,
- * min(mem, MMIO hole)) RAM, and the rest from 4 GiB. Returns the count. */
+ * min(mem, MMIO hole)) RAM, and the rest from 4 GiB. Sets *n to the number
+ * of entries (at most 4); -EINVAL for mem_size <= 1 MiB, -ENOSPC if max is
+ * too small. */
 WUR int x86_e820_build(uint64_t mem_size, struct e820_entry *out, unsigned max,
 		       unsigned *n, struct err *e);
 
-/* Guest RAM regions for mem_size bytes: below the hole, and from 4 GiB. */
+/* Guest RAM regions for mem_size bytes: below the hole, and from 4 GiB.
+ * Returns how many of gpa[]/size[] it filled (0, 1 or 2). */
 unsigned x86_ram_layout(uint64_t mem_size, uint64_t gpa[2], uint64_t size[2]);
 
 /* ---- boot information -------------------------------------------------- */
@@ -106,8 +109,12 @@ WUR int x86_pvh_info_write(const struct guest_mem *m, const struct x86_boot_cfg 
 /* ---- firmware tables --------------------------------------------------- */
 
 /* Intel MP table (floating pointer + config table) at X86_MPTABLE_ADDR:
- * ncpus processors (APIC id = index), one IOAPIC (id ncpus), ISA bus, 16
- * identity-mapped ISA IRQs and LINT0/LINT1. */
+ * ncpus processors (APIC id = index), one IOAPIC (id ncpus), ISA bus, ISA
+ * IRQ0 -> IOAPIC pin 2 and IRQs 1, 3..15 identity mapped (as in the MADT),
+ * LINT0 ExtINT and LINT1 NMI. The whole table must fit in the 1 KiB EBDA:
+ * -EINVAL for ncpus 0 or above X86_MPTABLE_MAX_CPUS (more vCPUs: rely on
+ * ACPI and skip the MP table). */
+#define X86_MPTABLE_MAX_CPUS 40
 WUR int x86_mptable_write(const struct guest_mem *m, unsigned ncpus, struct err *e);
 
 struct acpi_mmio_dev {
@@ -123,11 +130,17 @@ struct x86_acpi_cfg {
 	unsigned ndevs;
 };
 
+#define X86_ACPI_MAX_CPUS 254 /* xAPIC ids 0..253, IOAPIC id = ncpus */
+#define X86_ACPI_MAX_DEVS 1000 /* DSDT names V000..V999 */
+
 /* RSDP (rev 2) at X86_ACPI_ADDR, then XSDT, FADT (hardware-reduced, sleep
  * control/status and reset registers at the layout.h ports), DSDT (\_S5,
  * COM1, the mmio devices), MADT (one enabled LAPIC per vCPU, the IOAPIC,
  * ISA interrupt overrides), all checksummed, all below X86_ACPI_END.
- * *rsdp_gpa gets the RSDP address. */
+ * *rsdp_gpa gets the RSDP address. -EINVAL for ncpus 0 or above
+ * X86_ACPI_MAX_CPUS, a _HID that is not 7-8 chars of [A-Z0-9], or an mmio
+ * window not inside 32 bits; -ENOSPC if the tables do not fit. Devices use
+ * Memory32Fixed + Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive). */
 WUR int x86_acpi_write(const struct guest_mem *m, const struct x86_acpi_cfg *cfg,
 		       uint64_t *rsdp_gpa, struct err *e);
 
