@@ -27,15 +27,15 @@ enum x86_boot_kind {
 
 struct x86_kernel {
 	enum x86_boot_kind kind;
-	uint64_t entry;     /* gpa of the first instruction */
+	uint64_t entry;	    /* gpa of the first instruction */
 	uint64_t load_addr; /* [load_addr, load_end): memory the kernel claims, */
 	uint64_t load_end;  /* including a bzImage's init_size */
 	/* bzImage only: */
-	uint16_t version;            /* boot protocol version, e.g. 0x020f */
+	uint16_t version;		      /* boot protocol version, e.g. 0x020f */
 	uint8_t setup_hdr[X86_SETUP_HDR_MAX]; /* image bytes 0x1f1.., copied into the zero page */
 	uint32_t setup_hdr_len;
-	uint32_t cmdline_max;      /* longest command line the kernel takes, without NUL */
-	uint64_t initrd_addr_max;  /* highest address the initrd's last byte may have */
+	uint32_t cmdline_max;	  /* longest command line the kernel takes, without NUL */
+	uint64_t initrd_addr_max; /* highest address the initrd's last byte may have */
 };
 
 /* Detects the format (bzImage by "HdrS", else ELF64 with a PVH note) and loads
@@ -54,8 +54,8 @@ WUR int x86_pvh_elf_load(const struct guest_mem *m, const uint8_t *img, size_t s
  * kernel's load_end, and copies it. -ENOSPC with a message saying how much
  * memory is needed when it does not fit. */
 WUR int x86_initrd_load(const struct guest_mem *m, uint64_t ram_end_below_4g,
-			const struct x86_kernel *k, const uint8_t *data, size_t size,
-			uint64_t *gpa, struct err *e);
+			const struct x86_kernel *k, const uint8_t *data, size_t size, uint64_t *gpa,
+			struct err *e);
 
 /* Writes the NUL-terminated command line at X86_CMDLINE_ADDR. Rejects lines
  * longer than the kernel's cmdline_max (or X86_CMDLINE_MAX - 1). */
@@ -64,9 +64,9 @@ WUR int x86_cmdline_write(const struct guest_mem *m, const struct x86_kernel *k,
 
 /* ---- memory map -------------------------------------------------------- */
 
-#define E820_RAM 1
+#define E820_RAM      1
 #define E820_RESERVED 2
-#define E820_ACPI 3
+#define E820_ACPI     3
 
 struct e820_entry {
 	uint64_t addr;
@@ -79,8 +79,8 @@ struct e820_entry {
  * min(mem, MMIO hole)) RAM, and the rest from 4 GiB. Sets *n to the number
  * of entries (at most 4); -EINVAL for mem_size <= 1 MiB, -ENOSPC if max is
  * too small. */
-WUR int x86_e820_build(uint64_t mem_size, struct e820_entry *out, unsigned max,
-		       unsigned *n, struct err *e);
+WUR int x86_e820_build(uint64_t mem_size, struct e820_entry *out, unsigned max, unsigned *n,
+		       struct err *e);
 
 /* Guest RAM regions for mem_size bytes: below the hole, and from 4 GiB.
  * Returns how many of gpa[]/size[] it filled (0, 1 or 2). */
@@ -91,7 +91,7 @@ unsigned x86_ram_layout(uint64_t mem_size, uint64_t gpa[2], uint64_t size[2]);
 struct x86_boot_cfg {
 	uint64_t mem_size;
 	uint64_t initrd_gpa, initrd_size; /* size 0: none */
-	uint64_t rsdp_gpa;                /* 0: none */
+	uint64_t rsdp_gpa;		  /* 0: none */
 	/* The command line must already be at X86_CMDLINE_ADDR. */
 };
 
@@ -118,7 +118,7 @@ WUR int x86_pvh_info_write(const struct guest_mem *m, const struct x86_boot_cfg 
 WUR int x86_mptable_write(const struct guest_mem *m, unsigned ncpus, struct err *e);
 
 struct acpi_mmio_dev {
-	const char *hid;    /* e.g. "LNRO0005" for virtio-mmio */
+	const char *hid; /* e.g. "LNRO0005" for virtio-mmio */
 	uint64_t base;
 	uint32_t size;
 	uint32_t gsi;
@@ -130,7 +130,7 @@ struct x86_acpi_cfg {
 	unsigned ndevs;
 };
 
-#define X86_ACPI_MAX_CPUS 254 /* xAPIC ids 0..253, IOAPIC id = ncpus */
+#define X86_ACPI_MAX_CPUS 254  /* xAPIC ids 0..253, IOAPIC id = ncpus */
 #define X86_ACPI_MAX_DEVS 1000 /* DSDT names V000..V999 */
 
 /* RSDP (rev 2) at X86_ACPI_ADDR, then XSDT, FADT (hardware-reduced, sleep

@@ -355,9 +355,13 @@ int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t 
 			return r;
 		bc.initrd_size = isize;
 	}
-	r = x86_mptable_write(m, vm->cfg.cpus, e);
-	if (r < 0)
-		return r;
+	/* The MP table lives in the 1 KiB EBDA; kernels with more vCPUs than
+	 * fit there find them all through the ACPI MADT. */
+	if (vm->cfg.cpus <= X86_MPTABLE_MAX_CPUS) {
+		r = x86_mptable_write(m, vm->cfg.cpus, e);
+		if (r < 0)
+			return r;
+	}
 	struct x86_acpi_cfg acfg = { .ncpus = vm->cfg.cpus };
 	r = x86_acpi_write(m, &acfg, &bc.rsdp_gpa, e);
 	if (r < 0)

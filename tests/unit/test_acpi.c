@@ -297,8 +297,8 @@ static void check_fadt(const uint8_t *fadt)
 	check_gas_io8(fadt + 256, X86_PORT_ACPI_SLEEP_STS);
 	assert_memory_equal(fadt + 268, "CVMMCVMM", 8);
 	uint16_t iapc = rd16(fadt + 109);
-	assert_true(iapc & (1u << 2));    /* VGA not present */
-	assert_false(iapc & (1u << 5));   /* the CMOS RTC is there */
+	assert_true(iapc & (1u << 2));	      /* VGA not present */
+	assert_false(iapc & (1u << 5));	      /* the CMOS RTC is there */
 	assert_int_equal(rd16(fadt + 46), 0); /* no SCI */
 }
 
@@ -368,8 +368,8 @@ static struct reader *check_dsdt(const uint8_t *dsdt, const struct x86_acpi_cfg 
 	assert_string_equal(com->path, "COM1");
 	assert_string_equal(com->hid, "EISA:0105d041"); /* PNP0501 */
 	assert_int_equal(com->uid, 0);
-	const uint8_t com_crs[] = { 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08,
-				    0x22, 0x10, 0x00, 0x79, 0x00 };
+	const uint8_t com_crs[] = {0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01,
+				   0x08, 0x22, 0x10, 0x00, 0x79, 0x00};
 	assert_int_equal(com->crs_len, sizeof(com_crs));
 	assert_memory_equal(com->crs, com_crs, sizeof(com_crs));
 
@@ -414,7 +414,7 @@ static void run(struct fake_mem *f, unsigned ncpus, unsigned ndevs)
 	struct acpi_mmio_dev *devs = calloc(ndevs + 1, sizeof(*devs));
 	assert_non_null(devs);
 	build_devs(devs, ndevs);
-	struct x86_acpi_cfg cfg = { .ncpus = ncpus, .devs = devs, .ndevs = ndevs };
+	struct x86_acpi_cfg cfg = {.ncpus = ncpus, .devs = devs, .ndevs = ndevs};
 	uint64_t rsdp = 0;
 	struct err e;
 	err_clear(&e);
@@ -447,10 +447,10 @@ static void test_other_hids(void **state)
 {
 	struct fake_mem *f = *state;
 	struct acpi_mmio_dev devs[2] = {
-		{ .hid = "PNP0C0F", .base = 0xfed00000, .size = 0x400, .gsi = 23 },
-		{ .hid = "ACPI0007", .base = 0xffff0000, .size = 0x10000, .gsi = 0 },
+		{.hid = "PNP0C0F", .base = 0xfed00000, .size = 0x400, .gsi = 23},
+		{.hid = "ACPI0007", .base = 0xffff0000, .size = 0x10000, .gsi = 0},
 	};
-	struct x86_acpi_cfg cfg = { .ncpus = 3, .devs = devs, .ndevs = 2 };
+	struct x86_acpi_cfg cfg = {.ncpus = 3, .devs = devs, .ndevs = 2};
 	uint64_t rsdp = 0;
 	struct err e;
 	err_clear(&e);
@@ -463,8 +463,9 @@ static void test_other_hids(void **state)
 static void test_errors(void **state)
 {
 	struct fake_mem *f = *state;
-	struct acpi_mmio_dev dev = { .hid = "LNRO0005", .base = 0xd0000000, .size = 0x1000, .gsi = 5 };
-	struct x86_acpi_cfg cfg = { .ncpus = 0, .devs = &dev, .ndevs = 1 };
+	struct acpi_mmio_dev dev = {
+		.hid = "LNRO0005", .base = 0xd0000000, .size = 0x1000, .gsi = 5};
+	struct x86_acpi_cfg cfg = {.ncpus = 0, .devs = &dev, .ndevs = 1};
 	uint64_t rsdp = 0;
 	struct err e;
 
@@ -476,7 +477,7 @@ static void test_errors(void **state)
 	assert_non_null(strstr(e.msg, "vCPUs"));
 	cfg.ncpus = 1;
 
-	const char *bad_hids[] = { "lnro0005", "LNRO00051", "LNR", "LNRO-005", "" };
+	const char *bad_hids[] = {"lnro0005", "LNRO00051", "LNR", "LNRO-005", ""};
 	for (unsigned i = 0; i < sizeof(bad_hids) / sizeof(bad_hids[0]); i++) {
 		dev.hid = bad_hids[i];
 		err_clear(&e);
@@ -513,7 +514,7 @@ static void test_errors(void **state)
 	/* No RAM under the table area. */
 	struct fake_mem small;
 	assert_int_equal(fake_mem_init(&small, 0x90000), 0);
-	cfg = (struct x86_acpi_cfg){ .ncpus = 1 };
+	cfg = (struct x86_acpi_cfg){.ncpus = 1};
 	err_clear(&e);
 	assert_int_equal(x86_acpi_write(&small.m, &cfg, &rsdp, &e), -EFAULT);
 	fake_mem_free(&small);
@@ -526,9 +527,9 @@ static void test_aml_pkglen(void **state)
 	(void)state;
 	uint8_t out[4];
 	size_t len;
-	size_t bodies[] = { 0, 1, 61, 62, 63, 100, 0xffd, 0xffe, 0x1000, 0xffffc, 0xffffd,
-			    0x100000, 0xffffffb, 0xffffffc };
-	unsigned expect[] = { 1, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 0 };
+	size_t bodies[] = {0,	  1,	  61,	   62,	    63,	      100,	 0xffd,
+			   0xffe, 0x1000, 0xffffc, 0xffffd, 0x100000, 0xffffffb, 0xffffffc};
+	unsigned expect[] = {1, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 0};
 	for (unsigned i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
 		unsigned n = aml_pkglen_encode(bodies[i], out);
 		assert_int_equal(n, expect[i]);
@@ -545,7 +546,7 @@ static void test_aml_buffers(void **state)
 	size_t cap = 2 * 1024 * 1024;
 	uint8_t *buf = malloc(cap);
 	assert_non_null(buf);
-	size_t sizes[] = { 0, 5, 58, 59, 60, 300, 5000, 70000, 1100000 };
+	size_t sizes[] = {0, 5, 58, 59, 60, 300, 5000, 70000, 1100000};
 	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct aml a;
 		aml_init(&a, buf, cap);
@@ -573,18 +574,19 @@ static void test_aml_names(void **state)
 	struct aml a;
 	aml_init(&a, buf, sizeof(buf));
 	aml_namestring(&a, "\\_SB_.COM1");
-	const uint8_t dual[] = { '\\', 0x2e, '_', 'S', 'B', '_', 'C', 'O', 'M', '1' };
+	const uint8_t dual[] = {'\\', 0x2e, '_', 'S', 'B', '_', 'C', 'O', 'M', '1'};
 	assert_true(aml_ok(&a));
 	assert_int_equal(a.len, sizeof(dual));
 	assert_memory_equal(buf, dual, sizeof(dual));
 
 	aml_init(&a, buf, sizeof(buf));
 	aml_namestring(&a, "\\_SB.PCI0.S08");
-	const uint8_t multi[] = { '\\', 0x2f, 3, '_', 'S', 'B', '_', 'P', 'C', 'I', '0', 'S', '0', '8', '_' };
+	const uint8_t multi[] = {'\\', 0x2f, 3,	  '_', 'S', 'B', '_', 'P',
+				 'C',  'I',  '0', 'S', '0', '8', '_'};
 	assert_true(aml_ok(&a));
 	assert_memory_equal(buf, multi, sizeof(multi));
 
-	const char *bad[] = { "abcd", "TOOLONG", "A..B", "1ABC", "ABC.", "" };
+	const char *bad[] = {"abcd", "TOOLONG", "A..B", "1ABC", "ABC.", ""};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		aml_init(&a, buf, sizeof(buf));
 		aml_namestring(&a, bad[i]);
@@ -594,7 +596,7 @@ static void test_aml_names(void **state)
 
 	aml_init(&a, buf, sizeof(buf));
 	aml_eisaid(&a, "PNP0501");
-	const uint8_t eisa[] = { 0x0c, 0x41, 0xd0, 0x05, 0x01 };
+	const uint8_t eisa[] = {0x0c, 0x41, 0xd0, 0x05, 0x01};
 	assert_memory_equal(buf, eisa, sizeof(eisa));
 	aml_eisaid(&a, "PNP05G1");
 	assert_false(aml_ok(&a));
@@ -606,8 +608,8 @@ static void test_aml_names(void **state)
 	aml_integer(&a, 0x1234);
 	aml_integer(&a, 0x12345678);
 	aml_integer(&a, 0x123456789ULL);
-	const uint8_t ints[] = { 0x00, 0x01, 0x0a, 0x02, 0x0b, 0x34, 0x12, 0x0c, 0x78, 0x56,
-				 0x34, 0x12, 0x0e, 0x89, 0x67, 0x45, 0x23, 0x01, 0, 0, 0 };
+	const uint8_t ints[] = {0x00, 0x01, 0x0a, 0x02, 0x0b, 0x34, 0x12, 0x0c, 0x78, 0x56, 0x34,
+				0x12, 0x0e, 0x89, 0x67, 0x45, 0x23, 0x01, 0,	0,    0};
 	assert_int_equal(a.len, sizeof(ints));
 	assert_memory_equal(buf, ints, sizeof(ints));
 }

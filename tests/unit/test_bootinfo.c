@@ -98,7 +98,7 @@ static void test_zero_page_no_initrd(void **state)
 {
 	struct fake_mem *f = *state;
 	struct x86_kernel k = bz_kernel();
-	struct x86_boot_cfg cfg = { .mem_size = 64 * MiB };
+	struct x86_boot_cfg cfg = {.mem_size = 64 * MiB};
 	struct err e;
 	err_clear(&e);
 	assert_int_equal(x86_zero_page_write(&f->m, &k, &cfg, &e), 0);
@@ -113,7 +113,7 @@ static void test_zero_page_errors(void **state)
 {
 	struct fake_mem *f = *state;
 	struct x86_kernel k = bz_kernel();
-	struct x86_boot_cfg cfg = { .mem_size = 64 * MiB };
+	struct x86_boot_cfg cfg = {.mem_size = 64 * MiB};
 	struct err e;
 	k.kind = X86_BOOT_PVH;
 	err_clear(&e);
@@ -165,7 +165,7 @@ static void test_pvh_info(void **state)
 	assert_int_equal(modlist, X86_PVH_MEMMAP_ADDR + n * 24);
 
 	const uint8_t *mm = fake_at(f, X86_PVH_MEMMAP_ADDR, n * 24);
-	uint32_t types[] = { 1, 2, 1, 1 };
+	uint32_t types[] = {1, 2, 1, 1};
 	for (unsigned i = 0; i < n; i++) {
 		assert_int_equal(rd32(mm + i * 24 + 16), types[i]);
 		assert_int_equal(rd32(mm + i * 24 + 20), 0);
@@ -184,7 +184,7 @@ static void test_pvh_info(void **state)
 static void test_pvh_info_no_initrd(void **state)
 {
 	struct fake_mem *f = *state;
-	struct x86_boot_cfg cfg = { .mem_size = 64 * MiB };
+	struct x86_boot_cfg cfg = {.mem_size = 64 * MiB};
 	struct err e;
 	err_clear(&e);
 	assert_int_equal(x86_pvh_info_write(&f->m, &cfg, &e), 0);

@@ -182,7 +182,7 @@ static void test_truncated(void **state)
 	size_t size;
 	uint8_t *img = bz_make(&o, &size);
 
-	size_t cuts[] = { 0, 0x100, 0x205, 0x250, 5 * 512, 5 * 512 + 100 };
+	size_t cuts[] = {0, 0x100, 0x205, 0x250, 5 * 512, 5 * 512 + 100};
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
 		err_clear(&e);
 		int r = x86_bzimage_load(&f->m, img, cuts[i], &k, &e);
@@ -243,7 +243,7 @@ static void test_setup_sects_huge(void **state)
 	struct err e;
 	size_t size;
 	uint8_t *img = bz_make(&o, &size); /* 5*512 + 8192 bytes */
-	img[0x1f1] = 255;                   /* setup would need 128 KiB */
+	img[0x1f1] = 255;		   /* setup would need 128 KiB */
 	err_clear(&e);
 	assert_int_equal(x86_bzimage_load(&f->m, img, size, &k, &e), -EINVAL);
 	assert_non_null(strstr(e.msg, "truncated"));
@@ -332,7 +332,7 @@ static void test_two_regions(void **state)
 	struct x86_kernel k;
 	struct err e;
 	assert_int_equal(load(&f, &o, &k, &e), 0); /* ends at 20 MiB */
-	o.init_size = 32 * MiB;                     /* would end at 48 MiB: beyond the low region */
+	o.init_size = 32 * MiB;			   /* would end at 48 MiB: beyond the low region */
 	assert_int_equal(load(&f, &o, &k, &e), -ENOSPC);
 	fake_mem_free(&f);
 }

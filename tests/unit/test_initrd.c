@@ -131,7 +131,7 @@ static void test_empty_and_unmapped(void **state)
 {
 	struct fake_mem *f = *state;
 	struct x86_kernel k = kernel(4 * MiB, 0x7fffffff);
-	uint8_t d[16] = { 1 };
+	uint8_t d[16] = {1};
 	uint64_t gpa = 0;
 	struct err e;
 	err_clear(&e);

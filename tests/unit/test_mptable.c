@@ -127,7 +127,7 @@ static void check(struct fake_mem *f, unsigned ncpus)
 
 static void test_cpus(void **state)
 {
-	unsigned counts[] = { 1, 2, 8, X86_MPTABLE_MAX_CPUS };
+	unsigned counts[] = {1, 2, 8, X86_MPTABLE_MAX_CPUS};
 	for (unsigned i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
 		check(*state, counts[i]);
 }

@@ -14,13 +14,13 @@
 #include "boot/boot.h"
 #include "fake_mem.h"
 
-#define IMG_SIZE 0x3000
-#define DATA_OFF 0x1000
-#define DATA_LEN 0x800
-#define LOAD_GPA 0x200000ULL
+#define IMG_SIZE   0x3000
+#define DATA_OFF   0x1000
+#define DATA_LEN   0x800
+#define LOAD_GPA   0x200000ULL
 #define LOAD_MEMSZ 0x4000
-#define ENTRY (LOAD_GPA + 0x40)
-#define NOTE_OFF 0x400
+#define ENTRY	   (LOAD_GPA + 0x40)
+#define NOTE_OFF   0x400
 
 struct elf {
 	uint8_t b[IMG_SIZE];
@@ -291,12 +291,17 @@ static void test_two_regions(void **state)
 	assert_int_equal(fake_mem_init2(&f, 16 * MiB, 16 * MiB), 0);
 	struct elf x;
 	elf_make(&x);
-	/* A second PT_LOAD (in place of the note phdr: use section notes)
-	 * would be complex; instead move the one segment to 4 GiB. */
-	elf_phdr(&x, 0, 1, DATA_OFF, 4 * GiB, DATA_LEN, LOAD_MEMSZ);
-	elf_note(&x, NOTE_OFF, 0); /* entry must be 32-bit: 0 is outside */
+	/* A third program header: a second PT_LOAD in the region at 4 GiB. */
+	wr16(x.b + 56, 3);
+	elf_phdr(&x, 2, 1, DATA_OFF, 4 * GiB, DATA_LEN, LOAD_MEMSZ);
 	struct x86_kernel k;
 	struct err e;
+	assert_int_equal(load(&f, &x, &k, &e), 0);
+	assert_int_equal(k.load_addr, LOAD_GPA);
+	assert_int_equal(k.load_end, 4 * GiB + LOAD_MEMSZ);
+	assert_memory_equal(fake_at(&f, 4 * GiB, DATA_LEN), x.b + DATA_OFF, DATA_LEN);
+	/* The entry must lie in a loaded segment: not in the 4 GiB one. */
+	elf_phdr(&x, 0, 1, DATA_OFF, 8 * MiB, DATA_LEN, LOAD_MEMSZ);
 	assert_int_equal(load(&f, &x, &k, &e), -EINVAL);
 	/* A segment straddling the end of the low region is rejected. */
 	elf_make(&x);

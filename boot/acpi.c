@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+/* ACPI tables for x86_64 guests: RSDP (rev 2), XSDT, FADT (6.x,
+ * hardware-reduced), MADT and DSDT, laid out from X86_ACPI_ADDR, each
+ * 16-byte aligned and checksummed. The interrupt model matches the MP
+ * table: ISA IRQ0 -> GSI 2 (override), other ISA IRQs identity mapped. */
+#include "boot/boot.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/x86_64/layout.h"
+#include "boot/aml.h"
+#include "boot/le.h"
+
+#define ACPI_OEM_ID	"CVMM  "
+#define ACPI_CREATOR_ID "CVMM"
+#define ACPI_HDR_SIZE	36
+#define ACPI_ALIGN	16
+
+#define RSDP_SIZE    36
+#define RSDP_V1_SIZE 20
+
+/* FADT (ACPI 6.x, 5.2.9) offsets. */
+#define FADT_SIZE	       276
+#define FADT_REVISION	       6
+#define FADT_MINOR	       0
+#define FADT_DSDT	       40
+#define FADT_IAPC_BOOT_ARCH    109
+#define FADT_FLAGS	       112
+#define FADT_RESET_REG	       116
+#define FADT_RESET_VALUE       128
+#define FADT_MINOR_VERSION     131
+#define FADT_X_DSDT	       140
+#define FADT_SLEEP_CONTROL_REG 244
+#define FADT_SLEEP_STATUS_REG  256
+#define FADT_HYPERVISOR_ID     268
+#define FADT_F_RESET_REG_SUP   (1u << 10)
+#define FADT_F_HW_REDUCED_ACPI (1u << 20)
+#define IAPC_VGA_NOT_PRESENT   (1u << 2)
+
+/* Generic Address Structure */
+#define GAS_SYSTEM_IO	1
+#define GAS_ACCESS_BYTE 1
+
+/* MADT */
+#define MADT_REVISION	 5
+#define MADT_PCAT_COMPAT 1
+#define MADT_LAPIC	 0
+#define MADT_IOAPIC	 1
+#define MADT_ISO	 2
+#define MADT_LAPIC_NMI	 4
+
+static void acpi_gas_io8(uint8_t *p, uint16_t port)
+{
+	p[0] = GAS_SYSTEM_IO;
+	p[1] = 8; /* register bit width */
+	p[2] = 0; /* bit offset */
+	p[3] = GAS_ACCESS_BYTE;
+	le_put64(p + 4, port);
+}
+
+/* Writes a table header (length and checksum patched by acpi_hdr_end) at
+ * the next aligned offset; returns the table's offset. */
+static size_t acpi_hdr_begin(struct aml *a, const char sig[4], uint8_t rev, const char *table_id)
+{
+	aml_align(a, ACPI_ALIGN);
+	size_t start = a->len;
+	char tid[9];
+	snprintf(tid, sizeof(tid), "%-8s", table_id);
+	aml_bytes(a, sig, 4);
+	aml_le32(a, 0); /* length */
+	aml_byte(a, rev);
+	aml_byte(a, 0); /* checksum */
+	aml_bytes(a, ACPI_OEM_ID, 6);
+	aml_bytes(a, tid, 8);
+	aml_le32(a, 1); /* OEM revision */
+	aml_bytes(a, ACPI_CREATOR_ID, 4);
+	aml_le32(a, 1); /* creator revision */
+	return start;
+}
+
+static void acpi_hdr_end(struct aml *a, size_t start)
+{
+	if (!aml_ok(a))
+		return;
+	uint8_t *t = a->buf + start;
+	size_t len = a->len - start;
+	le_put32(t + 4, (uint32_t)len);
+	t[9] = 0;
+	t[9] = boot_csum8(t, len);
+}
+
+static void acpi_dsdt(struct aml *a, const struct x86_acpi_cfg *cfg)
+{
+	size_t dsdt = acpi_hdr_begin(a, "DSDT", 2, "CVMMDSDT");
+
+	/* \_S5_: SLP_TYPa, SLP_TYPb, reserved, reserved */
+	aml_name(a, "_S5_");
+	size_t pkg = aml_package_begin(a, 4);
+	aml_integer(a, X86_ACPI_S5_SLP_TYP);
+	aml_integer(a, 0);
+	aml_integer(a, 0);
+	aml_integer(a, 0);
+	aml_end(a, pkg);
+
+	size_t sb = aml_scope_begin(a, "\\_SB_");
+
+	size_t dev = aml_device_begin(a, "COM1");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0501");
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_CRS");
+	size_t buf = aml_buffer_begin(a);
+	aml_res_io16(a, X86_PORT_COM1, 8);
+	aml_res_irq(a, X86_COM1_IRQ);
+	aml_res_end(a);
+	aml_buffer_end(a, buf);
+	aml_end(a, dev);
+
+	for (unsigned i = 0; i < cfg->ndevs; i++) {
+		const struct acpi_mmio_dev *d = &cfg->devs[i];
+		char name[8];
+		snprintf(name, sizeof(name), "V%03u", i % 1000);
+		dev = aml_device_begin(a, name);
+		aml_name(a, "_HID");
+		aml_string(a, d->hid);
+		aml_name(a, "_UID");
+		aml_integer(a, i);
+		aml_name(a, "_CRS");
+		buf = aml_buffer_begin(a);
+		aml_res_mem32_fixed(a, (uint32_t)d->base, d->size, true);
+		aml_res_ext_irq(a, d->gsi, AML_INT_CONSUMER | AML_INT_EDGE);
+		aml_res_end(a);
+		aml_buffer_end(a, buf);
+		aml_end(a, dev);
+	}
+
+	aml_end(a, sb);
+	acpi_hdr_end(a, dsdt);
+}
+
+static void acpi_fadt(struct aml *a, uint64_t dsdt)
+{
+	size_t start = acpi_hdr_begin(a, "FACP", FADT_REVISION, "CVMMFACP");
+	aml_zeros(a, FADT_SIZE - ACPI_HDR_SIZE);
+	if (!aml_ok(a))
+		return;
+	uint8_t *f = a->buf + start;
+	le_put32(f + FADT_DSDT, (uint32_t)dsdt);
+	le_put16(f + FADT_IAPC_BOOT_ARCH, IAPC_VGA_NOT_PRESENT);
+	le_put32(f + FADT_FLAGS, FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP);
+	acpi_gas_io8(f + FADT_RESET_REG, X86_PORT_ACPI_RESET);
+	f[FADT_RESET_VALUE] = X86_ACPI_RESET_VALUE;
+	f[FADT_MINOR_VERSION] = FADT_MINOR;
+	le_put64(f + FADT_X_DSDT, dsdt);
+	acpi_gas_io8(f + FADT_SLEEP_CONTROL_REG, X86_PORT_ACPI_SLEEP_CTL);
+	acpi_gas_io8(f + FADT_SLEEP_STATUS_REG, X86_PORT_ACPI_SLEEP_STS);
+	memcpy(f + FADT_HYPERVISOR_ID, "CVMMCVMM", 8);
+	acpi_hdr_end(a, start);
+}
+
+static void acpi_madt(struct aml *a, unsigned ncpus)
+{
+	size_t start = acpi_hdr_begin(a, "APIC", MADT_REVISION, "CVMMAPIC");
+	aml_le32(a, (uint32_t)X86_LAPIC_ADDR);
+	aml_le32(a, MADT_PCAT_COMPAT);
+	for (unsigned i = 0; i < ncpus; i++) {
+		aml_byte(a, MADT_LAPIC);
+		aml_byte(a, 8);
+		aml_byte(a, (uint8_t)i); /* ACPI processor UID */
+		aml_byte(a, (uint8_t)i); /* APIC id */
+		aml_le32(a, 1);		 /* enabled */
+	}
+	aml_byte(a, MADT_IOAPIC);
+	aml_byte(a, 12);
+	aml_byte(a, (uint8_t)ncpus); /* IOAPIC id */
+	aml_byte(a, 0);
+	aml_le32(a, (uint32_t)X86_IOAPIC_ADDR);
+	aml_le32(a, 0); /* GSI base */
+
+	aml_byte(a, MADT_ISO);
+	aml_byte(a, 10);
+	aml_byte(a, 0); /* bus: ISA */
+	aml_byte(a, 0); /* source: IRQ0 */
+	aml_le32(a, 2); /* GSI 2 */
+	aml_le16(a, 0); /* conforms to the bus: edge, active high */
+
+	aml_byte(a, MADT_LAPIC_NMI);
+	aml_byte(a, 6);
+	aml_byte(a, 0xff); /* all processors */
+	aml_le16(a, 0);
+	aml_byte(a, 1); /* LINT1 */
+	acpi_hdr_end(a, start);
+}
+
+static void acpi_xsdt(struct aml *a, const uint64_t *tables, unsigned n)
+{
+	size_t start = acpi_hdr_begin(a, "XSDT", 1, "CVMMXSDT");
+	for (unsigned i = 0; i < n; i++)
+		aml_le64(a, tables[i]);
+	acpi_hdr_end(a, start);
+}
+
+static void acpi_rsdp(uint8_t *p, uint64_t xsdt)
+{
+	memcpy(p, "RSD PTR ", 8);
+	memcpy(p + 9, ACPI_OEM_ID, 6);
+	p[15] = 2;	     /* revision */
+	le_put32(p + 16, 0); /* no RSDT */
+	le_put32(p + 20, RSDP_SIZE);
+	le_put64(p + 24, xsdt);
+	p[8] = boot_csum8(p, RSDP_V1_SIZE);
+	p[32] = boot_csum8(p, RSDP_SIZE);
+}
+
+static int acpi_check_cfg(const struct x86_acpi_cfg *cfg, struct err *e)
+{
+	if (cfg->ncpus == 0 || cfg->ncpus > X86_ACPI_MAX_CPUS)
+		return err_set(e, EINVAL, "ACPI: %u vCPUs, 1 to %u supported", cfg->ncpus,
+			       X86_ACPI_MAX_CPUS);
+	if (cfg->ndevs > X86_ACPI_MAX_DEVS)
+		return err_set(e, EINVAL, "ACPI: %u devices, at most %u", cfg->ndevs,
+			       X86_ACPI_MAX_DEVS);
+	if (cfg->ndevs && !cfg->devs)
+		return err_set(e, EINVAL, "ACPI: %u devices but no list", cfg->ndevs);
+	for (unsigned i = 0; i < cfg->ndevs; i++) {
+		const struct acpi_mmio_dev *d = &cfg->devs[i];
+		size_t n = d->hid ? strnlen(d->hid, 9) : 0;
+		if (n < 7 || n > 8)
+			return err_set(e, EINVAL, "ACPI: device %u: _HID must be 7 or 8 characters",
+				       i);
+		for (size_t j = 0; j < n; j++) {
+			char c = d->hid[j];
+			if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+				return err_set(e, EINVAL,
+					       "ACPI: device %u: _HID \"%s\" is not [A-Z0-9]", i,
+					       d->hid);
+		}
+		if (d->size == 0 || d->base > UINT32_MAX || d->size - 1 > UINT32_MAX - d->base)
+			return err_set(e, EINVAL,
+				       "ACPI: device %u: [0x%llx, +0x%x) not a 32-bit MMIO window",
+				       i, (unsigned long long)d->base, d->size);
+	}
+	return 0;
+}
+
+int x86_acpi_write(const struct guest_mem *m, const struct x86_acpi_cfg *cfg, uint64_t *rsdp_gpa,
+		   struct err *e)
+{
+	int r = acpi_check_cfg(cfg, e);
+	if (r < 0)
+		return r;
+	const uint64_t area = X86_ACPI_END - X86_ACPI_ADDR;
+	uint8_t *base = gm_ptr(m, X86_ACPI_ADDR, area);
+	if (!base)
+		return err_set(e, EFAULT, "ACPI: [0x%llx, 0x%llx) is not in guest RAM",
+			       (unsigned long long)X86_ACPI_ADDR, (unsigned long long)X86_ACPI_END);
+	r = gm_fill(m, X86_ACPI_ADDR, 0, area);
+	if (r < 0)
+		return err_set(e, -r, "ACPI: clearing the table area failed");
+
+	struct aml a;
+	aml_init(&a, base, area);
+	aml_zeros(&a, RSDP_SIZE); /* filled in last */
+
+	aml_align(&a, ACPI_ALIGN);
+	uint64_t dsdt = X86_ACPI_ADDR + a.len;
+	acpi_dsdt(&a, cfg);
+
+	aml_align(&a, ACPI_ALIGN);
+	uint64_t tables[2];
+	tables[0] = X86_ACPI_ADDR + a.len;
+	acpi_fadt(&a, dsdt);
+
+	aml_align(&a, ACPI_ALIGN);
+	tables[1] = X86_ACPI_ADDR + a.len;
+	acpi_madt(&a, cfg->ncpus);
+
+	aml_align(&a, ACPI_ALIGN);
+	uint64_t xsdt = X86_ACPI_ADDR + a.len;
+	acpi_xsdt(&a, tables, 2);
+
+	if (a.overflow)
+		return err_set(e, ENOSPC,
+			       "ACPI: tables for %u vCPUs and %u devices exceed %llu bytes",
+			       cfg->ncpus, cfg->ndevs, (unsigned long long)area);
+	if (a.invalid)
+		return err_set(e, EINVAL, "ACPI: a name or value could not be encoded in AML");
+	acpi_rsdp(base, xsdt);
+	*rsdp_gpa = X86_ACPI_ADDR;
+	return 0;
+}

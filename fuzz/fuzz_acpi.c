@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/* ACPI tables from configurations decoded out of the input: a valid
+ * configuration must give tables that walk back from the RSDP with correct
+ * checksums and lengths, a MADT with one LAPIC per vCPU and a DSDT whose
+ * AML package lengths nest exactly. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/x86_64/layout.h"
+#include "boot/boot.h"
+#include "fuzz_common.h"
+
+#define MAX_DEVS 64
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const uint8_t *table(const struct guest_mem *m, uint64_t gpa, const char *sig)
+{
+	FZ_CHECK(gpa >= X86_ACPI_ADDR && gpa % 16 == 0);
+	const uint8_t *t = gm_ptr(m, gpa, 36);
+	FZ_CHECK(t && memcmp(t, sig, 4) == 0);
+	uint32_t len = fz_rd32(t + 4);
+	FZ_CHECK(len >= 36 && gpa + len <= X86_ACPI_END);
+	t = gm_ptr(m, gpa, len);
+	FZ_CHECK(fz_sum8(t, len) == 0);
+	return t;
+}
+
+static size_t pkglen(const uint8_t *p, const uint8_t *end, size_t *len)
+{
+	FZ_CHECK(p < end);
+	unsigned n = (p[0] >> 6) + 1;
+	FZ_CHECK((size_t)(end - p) >= n);
+	size_t v = n == 1 ? (size_t)(p[0] & 0x3f) : (size_t)(p[0] & 0xf);
+	for (unsigned i = 1; i < n; i++)
+		v |= (size_t)p[i] << (4 + 8 * (i - 1));
+	FZ_CHECK(v >= n && v <= (size_t)(end - p));
+	*len = v;
+	return n;
+}
+
+static const uint8_t *skip_name(const uint8_t *p, const uint8_t *end)
+{
+	if (p < end && *p == '\\')
+		p++;
+	FZ_CHECK(p < end);
+	unsigned nseg = 1;
+	if (*p == 0x2e) {
+		nseg = 2;
+		p++;
+	} else if (*p == 0x2f) {
+		FZ_CHECK(p + 1 < end);
+		nseg = p[1];
+		p += 2;
+	}
+	FZ_CHECK((size_t)(end - p) >= 4 * nseg);
+	return p + 4 * nseg;
+}
+
+static const uint8_t *skip_data(const uint8_t *p, const uint8_t *end)
+{
+	FZ_CHECK(p < end);
+	size_t len;
+	switch (*p) {
+	case 0x00:
+	case 0x01:
+		return p + 1;
+	case 0x0a:
+		return p + 2;
+	case 0x0b:
+		return p + 3;
+	case 0x0c:
+		return p + 5;
+	case 0x0e:
+		return p + 9;
+	case 0x0d: {
+		const uint8_t *z = memchr(p + 1, 0, (size_t)(end - p - 1));
+		FZ_CHECK(z != NULL);
+		return z + 1;
+	}
+	case 0x11:
+	case 0x12: {
+		const uint8_t *start = p + 1;
+		pkglen(start, end, &len);
+		return start + len;
+	}
+	}
+	FZ_CHECK(!"unknown data object");
+	return end;
+}
+
+static unsigned terms(const uint8_t *p, const uint8_t *end)
+{
+	unsigned devices = 0;
+	size_t len;
+	while (p < end) {
+		if (*p == 0x08) {
+			p = skip_data(skip_name(p + 1, end), end);
+		} else if (*p == 0x10 || (*p == 0x5b && p + 1 < end && p[1] == 0x82)) {
+			const uint8_t *start = p + (*p == 0x10 ? 1 : 2);
+			devices += *p != 0x10;
+			size_t n = pkglen(start, end, &len);
+			const uint8_t *send = start + len;
+			devices += terms(skip_name(start + n, send), send);
+			p = send;
+		} else {
+			FZ_CHECK(!"unknown AML opcode");
+		}
+		FZ_CHECK(p <= end);
+	}
+	return devices;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const struct guest_mem *m = fz_mem(2 * FZ_MiB, 0);
+	static const char *const hids[] = {"LNRO0005", "PNP0501", "ACPI0007", "QEMU0002"};
+	struct acpi_mmio_dev devs[MAX_DEVS];
+	char hidbuf[MAX_DEVS][16];
+	if (size < 2)
+		return 0;
+	unsigned ncpus = data[0] | (size > 2 && (data[1] & 0x80) ? 0x100u : 0);
+	unsigned ndevs = data[1] & 0x3f;
+	data += 2;
+	size -= 2;
+	unsigned i;
+	for (i = 0; i < ndevs && size >= 10; i++) {
+		uint8_t sel = data[0];
+		if (sel & 0x80) { /* raw HID bytes from the input */
+			size_t n = (sel & 7) + 3;
+			if (size < 10 + n)
+				break;
+			memcpy(hidbuf[i], data + 10, n);
+			hidbuf[i][n] = '\0';
+			devs[i].hid = hidbuf[i];
+		} else {
+			devs[i].hid = hids[sel & 3];
+		}
+		devs[i].base = (uint64_t)fz_rd32(data + 1) << (sel & 0x40 ? 4 : 0);
+		devs[i].size = (uint32_t)data[5] << ((sel >> 2) & 15);
+		devs[i].gsi = data[6] | (uint32_t)data[7] << 8;
+		size_t used = 10 + (sel & 0x80 ? (sel & 7) + 3 : 0);
+		data += used;
+		size -= used;
+	}
+	ndevs = i;
+
+	struct x86_acpi_cfg cfg = {.ncpus = ncpus, .devs = devs, .ndevs = ndevs};
+	uint64_t rsdp_gpa = 0;
+	struct err e;
+	err_clear(&e);
+	int r = x86_acpi_write(m, &cfg, &rsdp_gpa, &e);
+	fz_check_err(r, &e);
+	if (r < 0) {
+		FZ_CHECK(r == -EINVAL);
+		return 0;
+	}
+	FZ_CHECK(ncpus >= 1 && ncpus <= X86_ACPI_MAX_CPUS);
+
+	const uint8_t *rsdp = gm_ptr(m, rsdp_gpa, 36);
+	FZ_CHECK(rsdp && memcmp(rsdp, "RSD PTR ", 8) == 0);
+	FZ_CHECK(fz_sum8(rsdp, 20) == 0 && fz_sum8(rsdp, 36) == 0);
+	const uint8_t *xsdt = table(m, fz_rd64(rsdp + 24), "XSDT");
+	FZ_CHECK(fz_rd32(xsdt + 4) == 36 + 16);
+	const uint8_t *fadt = table(m, fz_rd64(xsdt + 36), "FACP");
+	const uint8_t *madt = table(m, fz_rd64(xsdt + 44), "APIC");
+	FZ_CHECK(fz_rd32(fadt + 4) == 276);
+	const uint8_t *dsdt = table(m, fz_rd64(fadt + 140), "DSDT");
+
+	unsigned lapics = 0;
+	const uint8_t *p = madt + 44, *end = madt + fz_rd32(madt + 4);
+	while (p < end) {
+		FZ_CHECK(p + 2 <= end && p[1] >= 2 && p + p[1] <= end);
+		lapics += p[0] == 0;
+		p += p[1];
+	}
+	FZ_CHECK(lapics == ncpus);
+
+	unsigned devices = terms(dsdt + 36, dsdt + fz_rd32(dsdt + 4));
+	FZ_CHECK(devices == 1 + ndevs);
+	return 0;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared by the fuzz targets: a fake guest memory allocated once per
+ * process (fuzz harness only; library code keeps no globals), and little
+ * helpers. */
+#ifndef CVMM_FUZZ_COMMON_H
+#define CVMM_FUZZ_COMMON_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/mem.h"
+
+#define FZ_MiB (1ULL << 20)
+#define FZ_GiB (1ULL << 30)
+
+/* Low RAM [0, low) and, if high, [4 GiB, 4 GiB + high). */
+static inline const struct guest_mem *fz_mem(uint64_t low, uint64_t high)
+{
+	static struct guest_mem m;
+	static int ready;
+	if (!ready) {
+		void *a = calloc(1, low);
+		if (!a || gm_add(&m, 0, low, a) < 0)
+			abort();
+		if (high) {
+			void *b = calloc(1, high);
+			if (!b || gm_add(&m, 4 * FZ_GiB, high, b) < 0)
+				abort();
+		}
+		ready = 1;
+	}
+	return &m;
+}
+
+#define FZ_CHECK(cond)                                                                             \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+static inline uint32_t fz_rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t fz_rd64(const uint8_t *p)
+{
+	return (uint64_t)fz_rd32(p) | (uint64_t)fz_rd32(p + 4) << 32;
+}
+
+static inline uint8_t fz_sum8(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+	for (size_t i = 0; i < n; i++)
+		s = (uint8_t)(s + p[i]);
+	return s;
+}
+
+/* A failed call must leave a message; a successful one none. */
+static inline void fz_check_err(int r, const struct err *e)
+{
+	if (r < 0)
+		FZ_CHECK(e->code == r && e->msg[0] != '\0');
+	else
+		FZ_CHECK(r == 0 && e->code == 0);
+}
+
+#endif
