@@ -91,6 +91,24 @@ static void acpi_hdr_end(struct aml *a, size_t start)
 	t[9] = boot_csum8(t, len);
 }
 
+/* A legacy ISA device: one I/O range and one ISA IRQ. */
+static void acpi_isa_dev(struct aml *a, const char *name, const char *eisaid, uint16_t port,
+			 uint8_t len, unsigned irq)
+{
+	size_t dev = aml_device_begin(a, name);
+	aml_name(a, "_HID");
+	aml_eisaid(a, eisaid);
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_CRS");
+	size_t buf = aml_buffer_begin(a);
+	aml_res_io16(a, port, len);
+	aml_res_irq(a, irq);
+	aml_res_end(a);
+	aml_buffer_end(a, buf);
+	aml_end(a, dev);
+}
+
 static void acpi_dsdt(struct aml *a, const struct x86_acpi_cfg *cfg)
 {
 	size_t dsdt = acpi_hdr_begin(a, "DSDT", 2, "CVMMDSDT");
@@ -106,30 +124,21 @@ static void acpi_dsdt(struct aml *a, const struct x86_acpi_cfg *cfg)
 
 	size_t sb = aml_scope_begin(a, "\\_SB_");
 
-	size_t dev = aml_device_begin(a, "COM1");
-	aml_name(a, "_HID");
-	aml_eisaid(a, "PNP0501");
-	aml_name(a, "_UID");
-	aml_integer(a, 0);
-	aml_name(a, "_CRS");
-	size_t buf = aml_buffer_begin(a);
-	aml_res_io16(a, X86_PORT_COM1, 8);
-	aml_res_irq(a, X86_COM1_IRQ);
-	aml_res_end(a);
-	aml_buffer_end(a, buf);
-	aml_end(a, dev);
+	acpi_isa_dev(a, "COM1", "PNP0501", X86_PORT_COM1, 8, X86_COM1_IRQ);
+	/* The CMOS RTC: hardware-reduced ACPI kernels only find it here. */
+	acpi_isa_dev(a, "RTC0", "PNP0B00", X86_PORT_CMOS, 2, X86_RTC_IRQ);
 
 	for (unsigned i = 0; i < cfg->ndevs; i++) {
 		const struct acpi_mmio_dev *d = &cfg->devs[i];
 		char name[8];
 		snprintf(name, sizeof(name), "V%03u", i % 1000);
-		dev = aml_device_begin(a, name);
+		size_t dev = aml_device_begin(a, name);
 		aml_name(a, "_HID");
 		aml_string(a, d->hid);
 		aml_name(a, "_UID");
 		aml_integer(a, i);
 		aml_name(a, "_CRS");
-		buf = aml_buffer_begin(a);
+		size_t buf = aml_buffer_begin(a);
 		aml_res_mem32_fixed(a, (uint32_t)d->base, d->size, true);
 		aml_res_ext_irq(a, d->gsi, AML_INT_CONSUMER | AML_INT_EDGE);
 		aml_res_end(a);

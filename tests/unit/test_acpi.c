@@ -48,7 +48,7 @@ struct dev_info {
 
 struct reader {
 	const uint8_t *p, *end;
-	struct dev_info devs[X86_ACPI_MAX_DEVS + 1];
+	struct dev_info devs[X86_ACPI_MAX_DEVS + 2]; /* COM1, RTC0, the mmio devices */
 	unsigned ndevs;
 	bool s5;
 	uint64_t s5_vals[4];
@@ -362,7 +362,7 @@ static struct reader *check_dsdt(const uint8_t *dsdt, const struct x86_acpi_cfg 
 	term_list(r, NULL, dsdt + 36, dsdt + len);
 	assert_true(r->s5);
 	assert_int_equal(r->s5_vals[0], X86_ACPI_S5_SLP_TYP);
-	assert_int_equal(r->ndevs, 1 + cfg->ndevs);
+	assert_int_equal(r->ndevs, 2 + cfg->ndevs);
 
 	struct dev_info *com = &r->devs[0];
 	assert_string_equal(com->path, "COM1");
@@ -373,9 +373,17 @@ static struct reader *check_dsdt(const uint8_t *dsdt, const struct x86_acpi_cfg 
 	assert_int_equal(com->crs_len, sizeof(com_crs));
 	assert_memory_equal(com->crs, com_crs, sizeof(com_crs));
 
+	struct dev_info *rtc = &r->devs[1];
+	assert_string_equal(rtc->path, "RTC0");
+	assert_string_equal(rtc->hid, "EISA:000bd041"); /* PNP0B00 */
+	const uint8_t rtc_crs[] = {0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01,
+				   0x02, 0x22, 0x00, 0x01, 0x79, 0x00};
+	assert_int_equal(rtc->crs_len, sizeof(rtc_crs));
+	assert_memory_equal(rtc->crs, rtc_crs, sizeof(rtc_crs));
+
 	for (unsigned i = 0; i < cfg->ndevs; i++) {
 		const struct acpi_mmio_dev *in = &cfg->devs[i];
-		struct dev_info *d = &r->devs[1 + i];
+		struct dev_info *d = &r->devs[2 + i];
 		char name[8];
 		snprintf(name, sizeof(name), "V%03u", i % 1000);
 		assert_string_equal(d->path, name);
