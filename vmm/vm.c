@@ -49,16 +49,20 @@ void vm_request_exit(struct vm *vm, enum cvmm_exit_reason reason, int vcpu, uint
 			err_set(&vm->err, EIO, "%s", vm->exit.message);
 	}
 	atomic_store(&vm->stopping, true);
+	/* Kick under exit_lock: vcpu_start creates threads under it too, so a
+	 * thread either is kicked here or starts after stopping was set. */
+	if (first) {
+		for (unsigned i = 0; i < vm->nvcpus; i++) {
+			struct vcpu *v = &vm->vcpus[i];
+			if (v->run)
+				v->run->immediate_exit = 1;
+			if (v->thread_started && !pthread_equal(v->thread, pthread_self()))
+				pthread_kill(v->thread, vm->kick_signal);
+		}
+	}
 	pthread_mutex_unlock(&vm->exit_lock);
 	if (!first)
 		return;
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-		if (v->run)
-			v->run->immediate_exit = 1;
-		if (v->thread_started && !pthread_equal(v->thread, pthread_self()))
-			pthread_kill(v->thread, vm->kick_signal);
-	}
 	uint64_t one = 1;
 	ssize_t n = write(vm->exit_efd, &one, sizeof(one));
 	(void)n; /* an eventfd write of 1 cannot fail short of overflow */
@@ -327,7 +331,9 @@ API int cvmm_vm_start(struct cvmm_vm *handle)
 		return err_set(&vm->err, EALREADY, "VM already started");
 	vm->started = true;
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		pthread_mutex_lock(&vm->exit_lock);
 		int r = vcpu_start(&vm->vcpus[i]);
+		pthread_mutex_unlock(&vm->exit_lock);
 		if (r < 0) {
 			vm_request_exit(vm, CVMM_EXIT_ERROR, (int)i, 0, 0,
 					"cannot start vCPU thread %u: %s", i, strerror(-r));

@@ -82,6 +82,7 @@ void vm_debug_exit(void *vm, int code);
 /* System events from devices (power off, reset). */
 void vm_sys_event(void *vm, enum sys_event ev, const char *why);
 
+/* Starts the vCPU thread; the caller holds vm->exit_lock. */
 int vcpu_start(struct vcpu *v);
 
 #endif
