@@ -57,6 +57,12 @@ if [ -f "$MG/mg-check.elf" ]; then
 	mg mg-bzimage-initrd "$MG/mg-check.bzimage" 2 64M "mg.initrd=12345" "$TMP/initrd.bin"
 	mg mg-pvh-initrd "$MG/mg-check.elf" 1 64M "mg.initrd=12345" "$TMP/initrd.bin"
 	mg mg-bzimage-above-4g "$MG/mg-check.bzimage" 2 3584M ""
+	# a triple fault ends cvmm with status 3 and says so; an i8042 reset with 2
+	want mg-triple-fault 3 60 -- --kernel "$MG/mg-check.elf" --memory 64M --cmdline "mg.end=crash" &&
+		{ has mg-triple-fault "MG CRASHING" && grep -q "triple fault" "$TMP/mg-triple-fault.err" &&
+			ok mg-triple-fault || bad mg-triple-fault "no crash report"; }
+	want mg-i8042-reset 2 60 -- --kernel "$MG/mg-check.bzimage" --memory 64M --cmdline "mg.end=reset" &&
+		{ has mg-i8042-reset "MG RESETTING" && ok mg-i8042-reset || bad mg-i8042-reset "no reset"; }
 	# console input reaches the guest through the 8250 and comes back
 	n=mg-console-echo
 	case "$n" in *"${ONLY:-}"*)

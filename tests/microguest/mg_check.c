@@ -21,6 +21,7 @@
 
 struct expect {
 	bool cpus_set, mem_set, initrd_set, echo;
+	int end; /* mg.end: 0 power off, 1 crash (triple fault), 2 i8042 reset */
 	uint64_t cpus, mem, initrd;
 };
 
@@ -52,6 +53,12 @@ static void check_args(const struct mg_boot *b, struct expect *x)
 			ok = mg_parse_u64(t.val, t.val_len, true, &v);
 			x->initrd_set = ok;
 			x->initrd = v;
+		} else if (mg_tok_is(&t, "mg.end")) {
+			ok = t.val_len == 5 && !memcmp(t.val, "crash", 5);
+			if (ok)
+				x->end = 1;
+			else if ((ok = t.val_len == 5 && !memcmp(t.val, "reset", 5)))
+				x->end = 2;
 		} else if (mg_tok_is(&t, "mg.echo")) {
 			ok = mg_parse_u64(t.val, t.val_len, false, &v) && v <= 1;
 			x->echo = ok && v == 1;
@@ -338,5 +345,20 @@ void mg_main(struct mg_boot *b)
 	}
 	if (x.echo)
 		echo();
+	if (x.end == 1) {
+		/* An empty IDT: the breakpoint faults, the fault faults, and the
+		 * double fault shuts the CPU down. */
+		mg_puts("MG CRASHING\n");
+		struct __attribute__((packed)) {
+			uint16_t limit;
+			uint64_t base;
+		} idtr = {0, 0};
+		__asm__ volatile("lidt %0; int3" : : "m"(idtr));
+	} else if (x.end == 2) {
+		mg_puts("MG RESETTING\n");
+		mg_outb(0x64, 0xfe);
+		for (;;)
+			__asm__ volatile("pause");
+	}
 	mg_done();
 }
