@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* Fuzzes the command-line parser: the input is split on NUL bytes into argv. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/cli/args.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size > 4096)
+		return 0;
+	char *buf = malloc(size + 1);
+	if (!buf)
+		return 0;
+	memcpy(buf, data, size);
+	buf[size] = '\0';
+	char *argv[65] = { "cvmm" };
+	int argc = 1;
+	for (size_t i = 0; i <= size && argc < 64;) {
+		argv[argc++] = buf + i;
+		i += strlen(buf + i) + 1;
+	}
+	struct cli_opts o;
+	char err[256];
+	if (cli_parse(argc, argv, &o, err, sizeof(err)) == 0) {
+		if (!o.help && !o.version && !o.kernel)
+			abort(); /* success without a kernel is a parser bug */
+		if (o.cpus == 0 || o.memory == 0)
+			abort();
+	} else if (!memchr(err, '\0', sizeof(err)) || !err[0]) {
+		abort(); /* every failure has a message */
+	}
+	uint64_t v;
+	(void)!cli_parse_size(buf, &v);
+	free(buf);
+	return 0;
+}
