@@ -90,8 +90,14 @@ check_info() { # name cpus mem-MiB
 	if [ "$memkb" -lt "$lo" ] || [ "$memkb" -gt "$hi" ]; then
 		bad $n "guest MemTotal ${memkb} kB, wanted $lo..$hi"; return
 	fi
+	if grep -q "CVMM-MODULE-FAILED" "$TMP/$n.out"; then
+		bad $n "a module failed to load"; return
+	fi
 	if ! grep -q "GUEST-CMDLINE.*cvmm.marker=$n" "$TMP/$n.out"; then
 		bad $n "command line did not reach the guest"; return
+	fi
+	if ! grep -q "GUEST-RTC 20[0-9][0-9]-" "$TMP/$n.out"; then
+		bad $n "no /dev/rtc0 in the guest (CMOS RTC not found)"; return
 	fi
 	ok $n "cpus=$cpus memkb=$memkb"
 }
