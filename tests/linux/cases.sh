@@ -5,7 +5,8 @@
 #
 # env: CVMM (the binary), MG (dir with mg-check.elf/.bzimage), KIT (dir with
 # small-bzImage, small-vmlinux, stock-vmlinuz, guest.cpio.gz,
-# stock-guest.cpio.gz), ONLY (optional: run only cases whose name contains it)
+# stock-guest.cpio.gz), ONLY / SKIP (optional: run only / skip the cases
+# whose name contains it)
 # prints: CASE <name> PASS|FAIL [reason], then "N passed, N failed".
 CVMM=${CVMM:-./cvmm}
 MG=${MG:-.}
@@ -15,6 +16,12 @@ mkdir -p "$TMP"
 pass=0
 fail=0
 
+selected() {
+	case "$1" in *"${ONLY:-}"*) ;; *) return 1 ;; esac
+	[ -z "${SKIP:-}" ] && return 0
+	case "$1" in *"$SKIP"*) return 1 ;; esac
+	return 0
+}
 ok() { pass=$((pass + 1)); echo "CASE $1 PASS${2:+ $2}"; }
 bad() {
 	fail=$((fail + 1))
@@ -25,7 +32,7 @@ bad() {
 want() { # name wanted-status timeout -- cvmm args ; output in $TMP/name.out
 	name=$1 wst=$2 tmo=$3
 	shift 4
-	case "$name" in *"${ONLY:-}"*) ;; *) return 1 ;; esac
+	selected "$name" || return 1
 	start=$(date +%s)
 	timeout "$tmo" "$CVMM" "$@" </dev/null >"$TMP/$name.out" 2>"$TMP/$name.err"
 	st=$?
@@ -65,12 +72,12 @@ if [ -f "$MG/mg-check.elf" ]; then
 		{ has mg-i8042-reset "MG RESETTING" && ok mg-i8042-reset || bad mg-i8042-reset "no reset"; }
 	# console input reaches the guest through the 8250 and comes back
 	n=mg-console-echo
-	case "$n" in *"${ONLY:-}"*)
+	selected $n && {
 		(sleep 1; printf 'ping-from-host q') | timeout 60 "$CVMM" --kernel "$MG/mg-check.elf" \
 			--cmdline "mg.cpus=1 mg.mem=64M mg.echo=1" --memory 64M >"$TMP/$n.out" 2>"$TMP/$n.err"
 		st=$?
 		if [ $st -eq 0 ] && has $n "ping-from-host"; then ok $n; else bad $n "status $st, no echo"; fi
-	esac
+	}
 fi
 
 # ---- real Linux ---------------------------------------------------------
@@ -110,7 +117,7 @@ if [ -f "$KIT/small-bzImage" ]; then
 		{ has small-reboot GUEST-REBOOTING && ok small-reboot || bad small-reboot "no GUEST-REBOOTING"; }
 	# SIGTERM while the guest runs: a clean stop with status 143
 	n=small-sigterm
-	case "$n" in *"${ONLY:-}"*)
+	selected $n && {
 		"$CVMM" --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 64M \
 			--cmdline "console=ttyS0 quiet cvmm.test=sleep" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 		pid=$!
@@ -120,7 +127,7 @@ if [ -f "$KIT/small-bzImage" ]; then
 		wait $pid
 		st=$?
 		if [ $st -eq 143 ] && has $n GUEST-SLEEPING; then ok $n; else bad $n "status $st"; fi
-	esac
+	}
 fi
 if [ -f "$KIT/stock-vmlinuz" ]; then
 	linux stock-2cpu "$KIT/stock-vmlinuz" "$KIT/stock-guest.cpio.gz" 2 256M info &&
