@@ -31,6 +31,9 @@ ARCH_WUR int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const
 ARCH_WUR int arch_boot_vcpu(struct vm *vm, struct err *e);
 /* Instruction pointer of a vCPU, for error reports (0 if unknown). */
 uint64_t arch_vcpu_ip(struct vcpu *v);
+/* Where virtio-mmio slot i lives and which GSI it raises; -ENOSPC past the
+ * last slot. */
+ARCH_WUR int arch_mmio_slot(unsigned i, uint64_t *base, uint32_t *gsi);
 /* Default kernel command line. */
 const char *arch_default_cmdline(void);
 

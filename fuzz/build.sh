@@ -12,8 +12,8 @@ CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parame
 	-I. -Ivmm/include"
 LIB="vmm/mem.c vmm/err.c boot/x86_kernel.c boot/x86_e820.c boot/x86_bootinfo.c
 	boot/x86_mptable.c boot/acpi.c boot/aml.c vmm/cli/args.c devices/serial.c
-	devices/rtc.c devices/i8042.c devices/acpi_pm.c"
-TARGETS="bzimage pvh_elf acpi mptable cli legacy"
+	devices/rtc.c devices/i8042.c devices/acpi_pm.c devices/virtio/queue.c"
+TARGETS="bzimage pvh_elf acpi mptable cli legacy virtqueue"
 
 mkdir -p fuzz/out
 for t in $TARGETS; do

@@ -21,10 +21,32 @@ API int cvmm_config_new(struct cvmm_config **out)
 	return 0;
 }
 
+API int cvmm_config_add_disk(struct cvmm_config *c, const char *path, unsigned flags,
+			     unsigned queues)
+{
+	err_clear(&c->err);
+	if (c->ndisks >= CVMM_MAX_DISKS)
+		return err_set(&c->err, E2BIG, "at most %d disks", CVMM_MAX_DISKS);
+	if (!path || !*path)
+		return err_set(&c->err, EINVAL, "disk path must not be empty");
+	if (flags & ~(CVMM_DISK_RO | CVMM_DISK_DIRECT))
+		return err_set(&c->err, EINVAL, "unknown disk flags 0x%x", flags);
+	if (queues == 0 || queues > BLK_MAX_QUEUES)
+		return err_set(&c->err, EINVAL, "disk queues must be 1..%d, got %u",
+			       BLK_MAX_QUEUES, queues);
+	char *p = strdup(path);
+	if (!p)
+		return err_set(&c->err, ENOMEM, "out of memory");
+	c->disks[c->ndisks++] = (struct vm_disk_cfg){ p, flags, queues };
+	return 0;
+}
+
 API void cvmm_config_free(struct cvmm_config *c)
 {
 	if (!c)
 		return;
+	for (unsigned i = 0; i < c->ndisks; i++)
+		free(c->disks[i].path);
 	free(c->kernel);
 	free(c->initrd);
 	free(c->cmdline);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "devices/virtio/mmio.h"
 #include "vmm/kvm.h"
 #include "vmm/vm.h"
 
@@ -150,6 +151,13 @@ static int vm_copy_config(struct vm *vm, const struct cvmm_config *c, struct err
 	vm->cfg.kernel = c->kernel ? strdup(c->kernel) : NULL;
 	vm->cfg.initrd = c->initrd ? strdup(c->initrd) : NULL;
 	vm->cfg.cmdline = strdup(c->cmdline ? c->cmdline : arch_default_cmdline());
+	for (unsigned i = 0; i < CVMM_MAX_DISKS; i++)
+		vm->cfg.disks[i].path = NULL; /* not the caller's: ours or none */
+	for (unsigned i = 0; i < c->ndisks; i++) {
+		vm->cfg.disks[i].path = strdup(c->disks[i].path);
+		if (!vm->cfg.disks[i].path)
+			return err_set(e, ENOMEM, "out of memory");
+	}
 	if ((c->kernel && !vm->cfg.kernel) || (c->initrd && !vm->cfg.initrd) || !vm->cfg.cmdline)
 		return err_set(e, ENOMEM, "out of memory");
 	err_clear(&vm->cfg.err);
@@ -246,6 +254,65 @@ out:
 	return r;
 }
 
+/* Opens the devices' backing files and gives each device its mmio slot,
+ * before anything is loaded (the tables describe the slots). */
+static int vm_devices_open(struct vm *vm, struct err *e)
+{
+	for (unsigned i = 0; i < vm->cfg.ndisks; i++) {
+		const struct vm_disk_cfg *d = &vm->cfg.disks[i];
+		struct blk_cfg bc = { .path = d->path,
+				      .ro = d->flags & CVMM_DISK_RO,
+				      .direct = d->flags & CVMM_DISK_DIRECT,
+				      .queues = d->queues };
+		int r = blk_open(&vm->blk[i], &bc, i, e);
+		if (r < 0)
+			return r;
+		struct vm_mmio_slot *s = &vm->mmio_slot[vm->nmmio];
+		if (arch_mmio_slot(vm->nmmio, &s->base, &s->gsi) < 0)
+			return err_set(e, ENOSPC, "too many devices");
+		s->kind = "blk";
+		vm->nmmio++;
+	}
+	return 0;
+}
+
+/* Wires each virtio device to KVM: its interrupt (irqfd), its registers on
+ * the MMIO bus, and one ioeventfd per queue straight to the queue's worker. */
+static int vm_devices_start(struct vm *vm, struct err *e)
+{
+	for (unsigned i = 0; i < vm->cfg.ndisks; i++) {
+		const struct vm_mmio_slot *s = &vm->mmio_slot[i];
+		int irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (irqfd < 0)
+			return err_set(e, errno, "eventfd: %s", strerror(errno));
+		struct kvm_irqfd kirq = { .fd = (uint32_t)irqfd, .gsi = s->gsi };
+		if (ioctl(vm->vm_fd, KVM_IRQFD, &kirq) < 0) {
+			int er = errno;
+			close(irqfd);
+			return err_set(e, er, "KVM_IRQFD: %s", strerror(er));
+		}
+		int r = blk_start(vm->blk[i], &vm->mem, irqfd, e);
+		if (r < 0)
+			return r;
+		r = bus_add(&vm->mmio, s->base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops,
+			    blk_vdev(vm->blk[i]), "virtio-blk");
+		if (r < 0)
+			return err_set(e, -r, "cannot map virtio-blk %u", i);
+		for (unsigned q = 0; q < blk_queues(vm->blk[i]); q++) {
+			struct kvm_ioeventfd io = {
+				.datamatch = q,
+				.addr = s->base + VIRTIO_MMIO_QUEUE_NOTIFY,
+				.len = 4,
+				.fd = blk_kick_fd(vm->blk[i], q),
+				.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+			};
+			if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
+				return err_set(e, errno, "KVM_IOEVENTFD: %s", strerror(errno));
+		}
+	}
+	return 0;
+}
+
 static void vm_free(struct vm *vm);
 
 API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char *errbuf,
@@ -277,6 +344,9 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 	}
 	/* Memory, kernel, initrd and tables first: bad images are reported as
 	 * such even on a host without KVM. */
+	r = vm_devices_open(vm, e);
+	if (r < 0)
+		goto fail;
 	r = vm_memory_alloc(vm, e);
 	if (r < 0)
 		goto fail;
@@ -310,6 +380,9 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 	if (r < 0)
 		goto fail;
 	r = arch_devices_init(vm, e);
+	if (r < 0)
+		goto fail;
+	r = vm_devices_start(vm, e);
 	if (r < 0)
 		goto fail;
 	r = arch_boot_vcpu(vm, e);
@@ -403,6 +476,8 @@ static void vm_free(struct vm *vm)
 			close(v->fd);
 	}
 	free(vm->vcpus);
+	for (unsigned i = 0; i < CVMM_MAX_DISKS; i++)
+		blk_destroy(vm->blk[i]);
 	if (vm->devs_ready) {
 		serial_destroy(&vm->com1);
 		rtc_destroy(&vm->rtc);
@@ -420,6 +495,8 @@ static void vm_free(struct vm *vm)
 	free(vm->cfg.kernel);
 	free(vm->cfg.initrd);
 	free(vm->cfg.cmdline);
+	for (unsigned i = 0; i < vm->cfg.ndisks; i++)
+		free(vm->cfg.disks[i].path);
 	pthread_mutex_destroy(&vm->exit_lock);
 	free(vm);
 }

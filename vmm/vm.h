@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cvmm/cvmm.h"
+#include "devices/blk.h"
 #include "devices/legacy.h"
 #include "devices/serial.h"
 #include "vmm/bus.h"
@@ -16,6 +17,12 @@
 #include "vmm/mem.h"
 
 #define CVMM_MAX_CPUS 254 /* xAPIC ids, one IOAPIC id above them */
+#define CVMM_MAX_DISKS 8
+
+struct vm_disk_cfg {
+	char *path; /* owned */
+	unsigned flags, queues;
+};
 #define CVMM_MIN_MEMORY (16ULL << 20)
 
 struct cvmm_config {
@@ -26,8 +33,18 @@ struct cvmm_config {
 	uint64_t memory;
 	int console_in, console_out; /* borrowed, -1: none */
 	bool debug_exit;
+	struct vm_disk_cfg disks[CVMM_MAX_DISKS];
+	unsigned ndisks;
 	struct err err;
 };
+
+/* A virtio-mmio slot: where a device sits and which GSI it raises. */
+struct vm_mmio_slot {
+	uint64_t base;
+	uint32_t gsi;
+	const char *kind;
+};
+#define CVMM_MAX_MMIO CVMM_MAX_DISKS
 
 struct vcpu {
 	struct vm *vm; /* borrowed back-pointer */
@@ -60,6 +77,9 @@ struct vm {
 	struct i8042 i8042;
 	struct acpi_pm acpi_pm;
 	struct debug_exit debug_exit;
+	struct blk *blk[CVMM_MAX_DISKS]; /* owned */
+	struct vm_mmio_slot mmio_slot[CVMM_MAX_MMIO];
+	unsigned nmmio;
 	bool devs_ready;
 
 	pthread_mutex_t exit_lock;

@@ -2,6 +2,7 @@
 /* x86_64: VM and vCPU setup, the legacy platform, and the boot flow. */
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -17,6 +18,19 @@
 unsigned arch_ram_layout(uint64_t mem, uint64_t *gpa, uint64_t *size)
 {
 	return x86_ram_layout(mem, gpa, size);
+}
+
+/* ISA IRQs free for devices (8 is the RTC's), then the rest of the IOAPIC. */
+static const uint8_t x86_virtio_gsis[] = { 5, 6, 7, 9, 10, 11, 12, 13, 14, 15,
+					   16, 17, 18, 19, 20, 21, 22, 23 };
+
+int arch_mmio_slot(unsigned i, uint64_t *base, uint32_t *gsi)
+{
+	if (i >= sizeof(x86_virtio_gsis) || i >= X86_VIRTIO_MMIO_MAX)
+		return -ENOSPC;
+	*base = X86_VIRTIO_MMIO_BASE + i * X86_VIRTIO_MMIO_SIZE;
+	*gsi = x86_virtio_gsis[i];
+	return 0;
 }
 
 const char *arch_default_cmdline(void)
@@ -343,7 +357,18 @@ int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t 
 	int r = x86_kernel_load(m, kernel, ksize, &k, e);
 	if (r < 0)
 		return r;
-	r = x86_cmdline_write(m, &k, vm->cfg.cmdline, e);
+	/* Devices are described in the DSDT; a kernel told not to use ACPI
+	 * finds them on its command line (CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES). */
+	char cmdline[X86_CMDLINE_MAX];
+	int n = snprintf(cmdline, sizeof(cmdline), "%s", vm->cfg.cmdline);
+	bool no_acpi = strstr(vm->cfg.cmdline, "acpi=off") != NULL;
+	for (unsigned i = 0; no_acpi && i < vm->nmmio && n > 0 && (size_t)n < sizeof(cmdline); i++)
+		n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n,
+			      " virtio_mmio.device=4K@0x%llx:%u",
+			      (unsigned long long)vm->mmio_slot[i].base, vm->mmio_slot[i].gsi);
+	if (n < 0 || (size_t)n >= sizeof(cmdline))
+		return err_set(e, E2BIG, "command line too long with the device list");
+	r = x86_cmdline_write(m, &k, cmdline, e);
 	if (r < 0)
 		return r;
 	struct x86_boot_cfg bc = { .mem_size = vm->cfg.memory };
@@ -362,7 +387,11 @@ int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t 
 		if (r < 0)
 			return r;
 	}
-	struct x86_acpi_cfg acfg = { .ncpus = vm->cfg.cpus };
+	struct acpi_mmio_dev devs[CVMM_MAX_MMIO];
+	for (unsigned i = 0; i < vm->nmmio; i++)
+		devs[i] = (struct acpi_mmio_dev){ "LNRO0005", vm->mmio_slot[i].base,
+						  X86_VIRTIO_MMIO_SIZE, vm->mmio_slot[i].gsi };
+	struct x86_acpi_cfg acfg = { .ncpus = vm->cfg.cpus, .devs = devs, .ndevs = vm->nmmio };
 	r = x86_acpi_write(m, &acfg, &bc.rsdp_gpa, e);
 	if (r < 0)
 		return r;

@@ -129,6 +129,115 @@ if [ -f "$KIT/small-bzImage" ]; then
 		if [ $st -eq 143 ] && has $n GUEST-SLEEPING; then ok $n; else bad $n "status $st"; fi
 	}
 fi
+# ---- virtio-blk ------------------------------------------------------------
+md5of() { # file offset-in-64k-blocks count
+	dd if="$1" bs=65536 skip="$2" count="$3" 2>/dev/null | md5sum | cut -c1-32
+}
+field() { sed -n "s/.*$2 \([0-9a-f]*\).*/\1/p" "$TMP/$1.out" | head -1; }
+mkdisk() { # file MiB: 1 MiB random pattern at the start, zeros after
+	dd if=/dev/zero of="$1" bs=1048576 count="$2" 2>/dev/null
+	dd if=/dev/urandom of="$1" bs=65536 count=16 conv=notrunc 2>/dev/null
+}
+blk_case() { # name kernel initrd disk-spec-extra cpus
+	n=$1
+	selected $n || return
+	mkdisk "$TMP/$n.img" 64
+	want $n 0 300 -- --kernel "$2" --initrd "$3" --cpus "$5" --memory 128M \
+		--disk "$TMP/$n.img$4" --cmdline "console=ttyS0 quiet panic=-1 cvmm.test=blk" || return
+	r=$(field $n GUEST-BLK-READ)
+	w=$(field $n GUEST-BLK-WROTE)
+	if [ "$r" != "$(md5of "$TMP/$n.img" 0 16)" ]; then bad $n "guest read other bytes than the host wrote"; return; fi
+	if [ -z "$w" ] || [ "$w" != "$(md5of "$TMP/$n.img" 32 16)" ]; then bad $n "the host file lacks what the guest wrote"; return; fi
+	if ! grep -q "GUEST-BLK-SIZE 131072 ro=0" "$TMP/$n.out"; then bad $n "wrong size or ro flag"; return; fi
+	if ! grep -q "GUEST-BLK-SERIAL cvmm0-" "$TMP/$n.out"; then bad $n "no serial (GET_ID)"; return; fi
+	ok $n "$(grep -o 'queues=[0-9]*' "$TMP/$n.out")"
+}
+if [ -f "$KIT/small-bzImage" ]; then
+	blk_case blk-small "$KIT/small-bzImage" "$KIT/guest.cpio.gz" "" 2
+	# Linux uses one queue per vCPU: offer 4 to 4 vCPUs, and 4 to 2.
+	blk_case blk-small-mq "$KIT/small-bzImage" "$KIT/guest.cpio.gz" ",queues=4" 4 &&
+		{ grep -q "queues=4" "$TMP/blk-small-mq.out" || bad blk-small-mq-queues "guest did not see 4 queues"; }
+	blk_case blk-small-mq-2cpu "$KIT/small-bzImage" "$KIT/guest.cpio.gz" ",queues=4" 2 &&
+		{ grep -q "queues=2" "$TMP/blk-small-mq-2cpu.out" || bad blk-small-mq-2cpu-queues "guest did not use 2 queues"; }
+	n=blk-acpi-off
+	if selected $n; then
+		mkdisk "$TMP/$n.img" 64
+		# without ACPI the guest resets at the end: status 2
+		want $n 2 300 -- --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 128M \
+			--disk "$TMP/$n.img" --cmdline "console=ttyS0 quiet panic=-1 acpi=off cvmm.test=blk" &&
+			{ [ "$(field $n GUEST-BLK-READ)" = "$(md5of "$TMP/$n.img" 0 16)" ] && ok $n "found via the command line" ||
+				bad $n "disk not usable with acpi=off"; }
+	fi
+	n=blk-ro
+	if selected $n; then
+		mkdisk "$TMP/$n.img" 16
+		before=$(md5sum <"$TMP/$n.img")
+		want $n 0 300 -- --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 128M \
+			--disk "$TMP/$n.img,ro" --cmdline "console=ttyS0 quiet panic=-1 cvmm.test=blk-ro" &&
+			if ! has $n "GUEST-BLK-RO ro=1"; then bad $n "guest does not see a read-only disk"
+			elif ! has $n "GUEST-BLK-RO-WRITE refused"; then bad $n "a write succeeded"
+			elif [ "$before" != "$(md5sum <"$TMP/$n.img")" ]; then bad $n "the image changed"
+			elif [ "$(field $n GUEST-BLK-READ)" != "$(md5of "$TMP/$n.img" 0 16)" ]; then bad $n "bad read"
+			else ok $n; fi
+	fi
+	n=blk-sigkill
+	if selected $n; then
+		mkdisk "$TMP/$n.img" 16
+		"$CVMM" --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 128M \
+			--disk "$TMP/$n.img" --cmdline "console=ttyS0 quiet cvmm.test=blk-kill" \
+			</dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+		pid=$!
+		i=0
+		while [ $i -lt 600 ] && ! has $n GUEST-FLUSHED; do sleep 0.2; i=$((i + 1)); done
+		kill -KILL $pid
+		wait $pid
+		w=$(field $n GUEST-FLUSHED)
+		if [ -n "$w" ] && [ "$w" = "$(md5of "$TMP/$n.img" 32 16)" ]; then ok $n "flushed data survived SIGKILL"
+		else bad $n "flushed data lost (guest said '$w')"; fi
+	fi
+	# The worker's seccomp filter kills a syscall outside its table (test
+	# builds make the worker call getppid() right after loading it).
+	n=blk-worker-seccomp
+	if selected $n; then
+		mkdisk "$TMP/$n.img" 16
+		CVMM_TEST_SECCOMP_VIOLATION=worker timeout 60 "$CVMM" --kernel "$MG/mg-check.elf" \
+			--memory 64M --disk "$TMP/$n.img" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err"
+		st=$?
+		if [ $st -eq 159 ]; then ok $n "killed by SIGSYS"; else bad $n "status $st, wanted 159 (SIGSYS)"; fi
+	fi
+	n=blk-locked
+	if selected $n; then
+		mkdisk "$TMP/$n.img" 16
+		"$CVMM" --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 128M \
+			--disk "$TMP/$n.img" --cmdline "console=ttyS0 quiet cvmm.test=sleep" \
+			</dev/null >"$TMP/$n.first" 2>&1 &
+		pid=$!
+		sleep 1
+		want $n 1 60 -- --kernel "$KIT/small-bzImage" --memory 64M --disk "$TMP/$n.img" &&
+			{ grep -q "in use" "$TMP/$n.err" && ok $n || bad $n "no lock error"; }
+		kill -TERM $pid
+		wait $pid
+	fi
+fi
+if [ -f "$KIT/stock-vmlinuz" ]; then
+	n=blk-stock-ext4
+	if selected $n; then
+		dd if=/dev/zero of="$TMP/$n.img" bs=1048576 count=64 2>/dev/null
+		want $n 0 300 -- --kernel "$KIT/stock-vmlinuz" --initrd "$KIT/stock-guest.cpio.gz" --cpus 2 \
+			--memory 256M --disk "$TMP/$n.img" \
+			--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=blk-ext4" &&
+			{
+				big=$(sed -n 's/.*GUEST-EXT4 hello=[0-9a-f]* big=\([0-9a-f]*\).*/\1/p' "$TMP/$n.out" | head -1)
+				host_big=$(debugfs -R "cat /big.bin" "$TMP/$n.img" 2>/dev/null | md5sum | cut -c1-32)
+				host_hello=$(debugfs -R "cat /hello.txt" "$TMP/$n.img" 2>/dev/null | md5sum | cut -c1-32)
+				if grep -q "FAILED" "$TMP/$n.out"; then bad $n "$(grep -o 'GUEST-[A-Z0-9-]*FAILED' "$TMP/$n.out" | head -1)"
+				elif [ -z "$big" ] || [ "$big" != "$host_big" ]; then bad $n "host sees other bytes in big.bin ($host_big vs $big)"
+				elif ! grep -q "hello=$host_hello" "$TMP/$n.out"; then bad $n "host sees another hello.txt"
+				elif ! grep -q "GUEST-EXT4-REREAD big=$big" "$TMP/$n.out"; then bad $n "remount read back other bytes"
+				else ok $n "mkfs.ext4, files match on the host"; fi
+			}
+	fi
+fi
 if [ -f "$KIT/stock-vmlinuz" ]; then
 	linux stock-2cpu "$KIT/stock-vmlinuz" "$KIT/stock-guest.cpio.gz" 2 256M info &&
 		check_info stock-2cpu 2 256

@@ -12,8 +12,49 @@ info() {
 	[ -e /dev/rtc0 ] && echo "GUEST-RTC $(cat /sys/class/rtc/rtc0/date 2>/dev/null)"
 	echo "GUEST-DATE $(date -u +%Y)"
 }
+# blk: the host wrote 1 MiB of pattern at the start of vda; report its hash,
+# write 1 MiB of our own at 2 MiB (flushed), report that hash too.
+blk_raw() {
+	echo "GUEST-BLK-READ $(dd if=/dev/vda bs=65536 count=16 2>/dev/null | md5sum | cut -c1-32)"
+	dd if=/dev/urandom of=/tmp/w bs=65536 count=16 2>/dev/null
+	dd if=/tmp/w of=/dev/vda bs=65536 seek=32 conv=fsync 2>/dev/null || echo "GUEST-BLK-WRITE-FAILED"
+	echo "GUEST-BLK-WROTE $(md5sum </tmp/w | cut -c1-32)"
+	echo "GUEST-BLK-SIZE $(cat /sys/block/vda/size) ro=$(cat /sys/block/vda/ro) queues=$(ls /sys/block/vda/mq | wc -l)"
+	echo "GUEST-BLK-SERIAL $(cat /sys/block/vda/serial 2>/dev/null)"
+}
+# Without ACPI the kernel cannot power off (it halts): reset instead.
+finish() {
+	if grep -q 'acpi=off' /proc/cmdline; then reboot -f; else poweroff -f; fi
+}
 case "$t" in
-info) info; poweroff -f ;;
+info) info; finish ;;
+blk) info; blk_raw; finish ;;
+blk-ro)
+	echo "GUEST-BLK-RO ro=$(cat /sys/block/vda/ro)"
+	echo "GUEST-BLK-READ $(dd if=/dev/vda bs=65536 count=16 2>/dev/null | md5sum | cut -c1-32)"
+	if dd if=/dev/zero of=/dev/vda bs=4096 count=1 oflag=direct conv=fsync 2>/dev/null; then
+		echo "GUEST-BLK-RO-WRITE ok"
+	else
+		echo "GUEST-BLK-RO-WRITE refused"
+	fi
+	poweroff -f ;;
+blk-ext4)
+	mkfs.ext4 -q -F /dev/vda >/dev/null 2>&1 || echo "GUEST-MKFS-FAILED"
+	mkdir -p /mnt && mount -t ext4 /dev/vda /mnt || echo "GUEST-MOUNT-FAILED"
+	i=0
+	while [ $i -lt 50 ]; do echo "line $i of the cvmm ext4 test" >>/mnt/hello.txt; i=$((i + 1)); done
+	dd if=/dev/urandom of=/mnt/big.bin bs=65536 count=64 2>/dev/null
+	sync
+	echo "GUEST-EXT4 hello=$(md5sum </mnt/hello.txt | cut -c1-32) big=$(md5sum </mnt/big.bin | cut -c1-32)"
+	umount /mnt || echo "GUEST-UMOUNT-FAILED"
+	mount -t ext4 -o ro /dev/vda /mnt && echo "GUEST-EXT4-REREAD big=$(md5sum </mnt/big.bin | cut -c1-32)"
+	umount /mnt
+	poweroff -f ;;
+blk-kill)
+	dd if=/dev/urandom of=/tmp/w bs=65536 count=16 2>/dev/null
+	dd if=/tmp/w of=/dev/vda bs=65536 seek=32 conv=fsync 2>/dev/null
+	echo "GUEST-FLUSHED $(md5sum </tmp/w | cut -c1-32)"
+	while :; do sleep 60; done ;;
 reboot) echo "GUEST-REBOOTING"; reboot -f ;;
 sleep) echo "GUEST-SLEEPING"; while :; do sleep 60; done ;;
 shell)

@@ -17,6 +17,9 @@ const char cli_usage[] =
 	"  -c, --cmdline STR    kernel command line (default: \"console=ttyS0 panic=1\")\n"
 	"      --cpus N         number of vCPUs (default 1)\n"
 	"  -m, --memory SIZE    guest memory: bytes with K/M/G suffix, or MiB (default 256M)\n"
+	"  -d, --disk PATH[,ro][,direct][,queues=N]\n"
+	"                       virtio-blk disk (repeatable, up to 8): ro opens it read-only,\n"
+	"                       direct uses O_DIRECT, queues=1..8 request queues\n"
 	"  -h, --help           this text\n"
 	"  -V, --version        print the version\n"
 	"      --debug-exit     tests/benchmarks: a write of byte B to port 0x501 ends\n"
@@ -83,6 +86,40 @@ int cli_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+int cli_parse_disk(const char *spec, char *path, size_t pathlen, unsigned *flags,
+		   unsigned *queues)
+{
+	const char *comma = strchr(spec, ',');
+	size_t plen = comma ? (size_t)(comma - spec) : strlen(spec);
+	if (plen == 0 || plen >= pathlen)
+		return -EINVAL;
+	memcpy(path, spec, plen);
+	path[plen] = '\0';
+	*flags = 0;
+	*queues = 1;
+	while (comma) {
+		const char *opt = comma + 1;
+		comma = strchr(opt, ',');
+		size_t n = comma ? (size_t)(comma - opt) : strlen(opt);
+		if (n == 2 && !strncmp(opt, "ro", 2)) {
+			*flags |= 1; /* CVMM_DISK_RO */
+		} else if (n == 6 && !strncmp(opt, "direct", 6)) {
+			*flags |= 2; /* CVMM_DISK_DIRECT */
+		} else if (n > 7 && !strncmp(opt, "queues=", 7)) {
+			char num[8];
+			if (n - 7 >= sizeof(num))
+				return -EINVAL;
+			memcpy(num, opt + 7, n - 7);
+			num[n - 7] = '\0';
+			if (cli_parse_uint(num, 1, 8, queues) < 0)
+				return -EINVAL;
+		} else {
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
 						      const char *fmt, ...)
 {
@@ -101,7 +138,7 @@ static const struct {
 } cli_table[] = {
 	{ "kernel", 'k', true }, { "initrd", 'i', true }, { "cmdline", 'c', true },
 	{ "cpus", 0, true },     { "memory", 'm', true }, { "help", 'h', false },
-	{ "version", 'V', false }, { "debug-exit", 0, false },
+	{ "version", 'V', false }, { "debug-exit", 0, false }, { "disk", 'd', true },
 };
 
 int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_t errlen)
@@ -156,6 +193,18 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 		case 5: o->help = true; break;
 		case 6: o->version = true; break;
 		case 7: o->debug_exit = true; break;
+		case 8: {
+			char path[4096];
+			unsigned fl, q;
+			if (o->ndisks >= sizeof(o->disks) / sizeof(o->disks[0]))
+				return fail(err, errlen, "--disk: at most %zu disks",
+					    sizeof(o->disks) / sizeof(o->disks[0]));
+			if (cli_parse_disk(val, path, sizeof(path), &fl, &q) < 0)
+				return fail(err, errlen,
+					    "--disk: '%s' is not PATH[,ro][,direct][,queues=N]", val);
+			o->disks[o->ndisks++] = val;
+			break;
+		}
 		}
 	}
 	if (!o->help && !o->version && !o->kernel)

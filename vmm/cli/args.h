@@ -14,6 +14,8 @@ struct cli_opts {
 	const char *cmdline; /* borrowed, NULL: default */
 	unsigned cpus;
 	uint64_t memory; /* bytes */
+	const char *disks[8]; /* borrowed --disk specs */
+	unsigned ndisks;
 	bool help, version;
 	bool debug_exit;
 };
@@ -26,6 +28,11 @@ __attribute__((warn_unused_result)) int cli_parse_size(const char *s, uint64_t *
 /* Decimal unsigned in [min, max]. */
 __attribute__((warn_unused_result)) int cli_parse_uint(const char *s, unsigned min, unsigned max,
 						       unsigned *out);
+/* "PATH[,ro][,direct][,queues=N]" -> path (copied into path, size
+ * pathlen), flags (CVMM_DISK_*), queues. */
+__attribute__((warn_unused_result)) int cli_parse_disk(const char *spec, char *path,
+						       size_t pathlen, unsigned *flags,
+						       unsigned *queues);
 extern const char cli_usage[];
 
 #endif

@@ -175,6 +175,13 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 		r = cvmm_config_set_memory(cfg, o->memory);
 	if (!r)
 		r = cvmm_config_set_console(cfg, STDIN_FILENO, STDOUT_FILENO);
+	for (unsigned i = 0; !r && i < o->ndisks; i++) {
+		char path[4096];
+		unsigned flags, queues;
+		r = cli_parse_disk(o->disks[i], path, sizeof(path), &flags, &queues);
+		if (!r)
+			r = cvmm_config_add_disk(cfg, path, flags, queues);
+	}
 	if (!r && o->debug_exit)
 		r = cvmm_config_set_debug_exit(cfg, 1);
 	return r;

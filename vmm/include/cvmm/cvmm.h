@@ -38,6 +38,14 @@ CVMM_API CVMM_WUR int cvmm_config_set_memory(struct cvmm_config *cfg, uint64_t b
  * (-1: none). Both are borrowed and must stay open while the VM runs.
  * Default: no input, output discarded. */
 CVMM_API CVMM_WUR int cvmm_config_set_console(struct cvmm_config *cfg, int in_fd, int out_fd);
+/* Adds a virtio-blk disk backed by the file (or block device) at path.
+ * flags: CVMM_DISK_RO (opened read-only, writes fail with IOERR),
+ * CVMM_DISK_DIRECT (O_DIRECT). queues: 1..8 request queues, one worker
+ * thread each. The image is locked (OFD lock) while the VM exists. */
+#define CVMM_DISK_RO 1u
+#define CVMM_DISK_DIRECT 2u
+CVMM_API CVMM_WUR int cvmm_config_add_disk(struct cvmm_config *cfg, const char *path,
+					   unsigned flags, unsigned queues);
 /* Tests and benchmarks: a byte written to I/O port 0x501 (x86) ends the VM
  * with CVMM_EXIT_DEBUG and code = (byte << 1) | 1, as QEMU's isa-debug-exit.
  * Off by default. */

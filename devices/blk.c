@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: MIT */
+#include "devices/blk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "devices/virtio/virtio.h"
+
+#define VIRTIO_BLK_F_SIZE_MAX 1
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_RO 5
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
+#define VIRTIO_BLK_F_MQ 12
+#define VIRTIO_BLK_F_DISCARD 13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+#define VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1
+
+/* ---- the device model: parsing --------------------------------------------- */
+
+struct blk_hdr {
+	uint32_t type;
+	uint32_t ioprio;
+	uint64_t sector;
+};
+
+struct blk_range {
+	uint64_t sector;
+	uint32_t num_sectors;
+	uint32_t flags;
+};
+
+static int blk_done(struct blk_req *r, uint8_t status)
+{
+	r->op = BLK_OP_DONE;
+	r->status = status;
+	r->written = 1;
+	return 0;
+}
+
+/* Sector range [sector, sector + bytes / 512) must lie inside the disk. */
+static bool in_range(const struct blk_geom *g, uint64_t sector, uint64_t bytes)
+{
+	uint64_t n = bytes / BLK_SECTOR;
+	return sector <= g->sectors && n <= g->sectors - sector;
+}
+
+static bool segs_ok(const struct blk_req *r)
+{
+	for (unsigned i = 0; i < r->niov; i++)
+		if (r->iov[i].iov_len > BLK_SIZE_MAX)
+			return false;
+	return true;
+}
+
+int blk_parse(const struct blk_geom *g, const struct vq_chain *c, struct blk_req *r)
+{
+	r->head = c->head;
+	r->niov = 0;
+	r->written = 0;
+	if (c->in_bytes == 0 || c->n_in == 0)
+		return -EINVAL;
+	const struct iovec *last = &c->iov[c->n_out + c->n_in - 1];
+	r->status_ptr = (uint8_t *)last->iov_base + last->iov_len - 1;
+
+	struct vq_cursor out, in;
+	vq_cursor_out(&out, c);
+	vq_cursor_in(&in, c);
+	struct blk_hdr h;
+	if (vq_cursor_read(&out, &h, sizeof(h)) != sizeof(h))
+		return blk_done(r, VIRTIO_BLK_S_IOERR);
+	uint64_t data_in = c->in_bytes - 1; /* the status byte is not data */
+	switch (h.type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT: {
+		bool rd = h.type == VIRTIO_BLK_T_IN;
+		if (!rd && g->ro)
+			return blk_done(r, VIRTIO_BLK_S_IOERR);
+		uint64_t len = rd ? data_in : vq_cursor_left(&out);
+		if (len % BLK_SECTOR || !in_range(g, h.sector, len))
+			return blk_done(r, VIRTIO_BLK_S_IOERR);
+		int n = vq_cursor_iov(rd ? &in : &out, len, r->iov, BLK_SEG_MAX);
+		if (n < 0)
+			return blk_done(r, VIRTIO_BLK_S_IOERR); /* more than seg_max segments */
+		r->niov = (unsigned)n;
+		if (!segs_ok(r))
+			return blk_done(r, VIRTIO_BLK_S_IOERR);
+		r->op = rd ? BLK_OP_READ : BLK_OP_WRITE;
+		r->offset = h.sector * BLK_SECTOR;
+		r->len = len;
+		r->written = (uint32_t)((rd ? len : 0) + 1);
+		return 0;
+	}
+	case VIRTIO_BLK_T_FLUSH:
+		r->op = BLK_OP_FLUSH;
+		r->written = 1;
+		return 0;
+	case VIRTIO_BLK_T_GET_ID: {
+		size_t n = data_in < BLK_ID_BYTES ? data_in : BLK_ID_BYTES;
+		size_t w = vq_cursor_write(&in, g->id, n);
+		r->op = BLK_OP_DONE;
+		r->status = VIRTIO_BLK_S_OK;
+		r->written = (uint32_t)w + 1;
+		return 0;
+	}
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES: {
+		if (g->ro)
+			return blk_done(r, VIRTIO_BLK_S_IOERR);
+		struct blk_range rg;
+		/* We advertise one range per request. */
+		if (vq_cursor_left(&out) != sizeof(rg) ||
+		    vq_cursor_read(&out, &rg, sizeof(rg)) != sizeof(rg))
+			return blk_done(r, VIRTIO_BLK_S_IOERR);
+		uint64_t bytes = (uint64_t)rg.num_sectors * BLK_SECTOR;
+		if (!in_range(g, rg.sector, bytes))
+			return blk_done(r, VIRTIO_BLK_S_IOERR);
+		if ((h.type == VIRTIO_BLK_T_DISCARD && rg.flags) ||
+		    (rg.flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
+			return blk_done(r, VIRTIO_BLK_S_UNSUPP);
+		r->op = h.type == VIRTIO_BLK_T_DISCARD ? BLK_OP_DISCARD : BLK_OP_WRITE_ZEROES;
+		r->offset = rg.sector * BLK_SECTOR;
+		r->len = bytes;
+		r->written = 1;
+		return 0;
+	}
+	default:
+		return blk_done(r, VIRTIO_BLK_S_UNSUPP);
+	}
+}
+
+/* ---- the device ------------------------------------------------------------ */
+
+struct blk_queue {
+	struct vq_worker w;
+	struct blk *b;
+	struct blk_req *free;
+	struct blk_req reqs[BLK_QUEUE_MAX];
+	struct vq_chain chain; /* scratch for vq_pop */
+	bool pushed;
+};
+
+struct blk {
+	struct virtio_dev vdev;
+	struct blk_geom geom;
+	int fd;
+	unsigned index, nq, nworkers;
+	bool direct, started;
+	struct blk_queue *q; /* owned, nq entries */
+};
+
+struct virtio_dev *blk_vdev(struct blk *b)
+{
+	return &b->vdev;
+}
+
+int blk_kick_fd(struct blk *b, unsigned q)
+{
+	return b->q[q].w.kick_fd;
+}
+
+unsigned blk_queues(const struct blk *b)
+{
+	return b->nq;
+}
+
+static void blk_finish(struct blk_queue *bq, struct blk_req *r)
+{
+	*r->status_ptr = r->status;
+	if (vq_push(&bq->w.q, r->head, r->written) < 0)
+		virtio_fail(&bq->b->vdev, bq->w.q.why);
+	bq->pushed = true;
+	r->next_free = bq->free;
+	bq->free = r;
+}
+
+static void blk_notify(struct blk_queue *bq)
+{
+	if (bq->pushed && vq_need_notify(&bq->w.q))
+		virtio_notify(&bq->b->vdev, VIRTIO_INT_USED);
+	bq->pushed = false;
+}
+
+/* The backend: one SQE per request, on the registered disk file. */
+static void blk_submit(struct blk_queue *bq, struct blk_req *r)
+{
+	struct io_uring_sqe *sqe = vq_worker_sqe(&bq->w);
+	if (!sqe) {
+		r->status = VIRTIO_BLK_S_IOERR;
+		blk_finish(bq, r);
+		return;
+	}
+	switch (r->op) {
+	case BLK_OP_READ:
+		io_uring_prep_readv(sqe, WORKER_FILE_DEV, r->iov, r->niov, r->offset);
+		break;
+	case BLK_OP_WRITE:
+		io_uring_prep_writev(sqe, WORKER_FILE_DEV, r->iov, r->niov, r->offset);
+		break;
+	case BLK_OP_FLUSH:
+		io_uring_prep_fsync(sqe, WORKER_FILE_DEV, IORING_FSYNC_DATASYNC);
+		break;
+	case BLK_OP_DISCARD:
+		io_uring_prep_fallocate(sqe, WORKER_FILE_DEV,
+					FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r->offset, r->len);
+		break;
+	case BLK_OP_WRITE_ZEROES:
+		io_uring_prep_fallocate(sqe, WORKER_FILE_DEV,
+					FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, r->offset, r->len);
+		break;
+	case BLK_OP_DONE:
+		break;
+	}
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data(sqe, r);
+	bq->w.inflight++;
+}
+
+static void blk_kick(struct vq_worker *w)
+{
+	struct blk_queue *bq = w->model;
+	for (;;) {
+		vq_disable_notify(&w->q);
+		while (bq->free) {
+			int r = vq_pop(&w->q, &bq->chain);
+			if (r == 0)
+				break;
+			if (r < 0) {
+				virtio_fail(&bq->b->vdev, w->q.why);
+				return;
+			}
+			struct blk_req *req = bq->free;
+			bq->free = req->next_free;
+			if (blk_parse(&bq->b->geom, &bq->chain, req) < 0) {
+				w->q.broken = true;
+				virtio_fail(&bq->b->vdev, "request without a status byte");
+				return;
+			}
+			if (req->op == BLK_OP_DONE)
+				blk_finish(bq, req);
+			else
+				blk_submit(bq, req);
+		}
+		if (!bq->free || !vq_enable_notify(&w->q))
+			break;
+	}
+	io_uring_submit(&w->ring);
+	blk_notify(bq);
+}
+
+static void blk_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop)
+{
+	struct blk_queue *bq = w->model;
+	struct blk_req *r = io_uring_cqe_get_data(cqe);
+	if (drop) {
+		r->next_free = bq->free;
+		bq->free = r;
+		return;
+	}
+	bool ok = cqe->res >= 0;
+	if ((r->op == BLK_OP_READ || r->op == BLK_OP_WRITE) && (uint64_t)cqe->res != r->len)
+		ok = false; /* short I/O on a regular file: treat as an error */
+	if (r->op == BLK_OP_READ && !ok)
+		r->written = 1;
+	r->status = ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+	blk_finish(bq, r);
+	blk_notify(bq);
+	/* Freed slots may let waiting chains through. */
+	if (w->active)
+		blk_kick(w);
+}
+
+static const struct vq_worker_ops blk_worker_ops = {
+	.kick = blk_kick,
+	.complete = blk_complete,
+};
+
+/* Config space: struct virtio_blk_config, little endian. */
+static void blk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, unsigned len)
+{
+	struct blk *b = d->model;
+	uint8_t cfg[60];
+	memset(cfg, 0, sizeof(cfg));
+	uint32_t v32;
+	uint16_t v16;
+	memcpy(cfg + 0, &b->geom.sectors, 8);
+	v32 = BLK_SIZE_MAX;
+	memcpy(cfg + 8, &v32, 4);
+	v32 = BLK_SEG_MAX;
+	memcpy(cfg + 12, &v32, 4);
+	v32 = BLK_SECTOR;
+	memcpy(cfg + 20, &v32, 4);
+	v16 = (uint16_t)b->nq;
+	memcpy(cfg + 34, &v16, 2);
+	v32 = UINT32_MAX / BLK_SECTOR; /* max_discard_sectors */
+	memcpy(cfg + 36, &v32, 4);
+	v32 = 1; /* max_discard_seg */
+	memcpy(cfg + 40, &v32, 4);
+	v32 = 1; /* discard_sector_alignment */
+	memcpy(cfg + 44, &v32, 4);
+	v32 = UINT32_MAX / BLK_SECTOR; /* max_write_zeroes_sectors */
+	memcpy(cfg + 48, &v32, 4);
+	v32 = 1; /* max_write_zeroes_seg */
+	memcpy(cfg + 52, &v32, 4);
+	cfg[56] = 1; /* write_zeroes_may_unmap */
+	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
+		memcpy(data, cfg + off, len);
+}
+
+static int blk_activate(struct virtio_dev *d)
+{
+	struct blk *b = d->model;
+	/* A driver may use fewer queues than offered (Linux uses at most one
+	 * per vCPU): serve the ready ones, leave the others' workers idle. */
+	if (!d->qcfg[0].ready)
+		return -EINVAL;
+	for (unsigned i = 0; i < b->nq; i++)
+		if (d->qcfg[i].ready)
+			vq_worker_activate(&b->q[i].w);
+	return atomic_load(&d->needs_reset) ? -EINVAL : 0;
+}
+
+static void blk_reset(struct virtio_dev *d)
+{
+	struct blk *b = d->model;
+	for (unsigned i = 0; i < b->nq; i++)
+		vq_worker_reset(&b->q[i].w);
+}
+
+static const struct virtio_dev_ops blk_ops = {
+	.device_id = VIRTIO_ID_BLOCK,
+	.config_read = blk_config_read,
+	.activate = blk_activate,
+	.reset = blk_reset,
+};
+
+int blk_open(struct blk **out, const struct blk_cfg *cfg, unsigned index, struct err *e)
+{
+	*out = NULL;
+	if (cfg->queues == 0 || cfg->queues > BLK_MAX_QUEUES)
+		return err_set(e, EINVAL, "disk '%s': queues must be 1..%d", cfg->path,
+			       BLK_MAX_QUEUES);
+	struct blk *b = calloc(1, sizeof(*b));
+	if (!b)
+		return err_set(e, ENOMEM, "out of memory");
+	b->fd = -1;
+	b->index = index;
+	b->nq = cfg->queues;
+	b->direct = cfg->direct;
+	b->geom.ro = cfg->ro;
+	int flags = (cfg->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (cfg->direct ? O_DIRECT : 0);
+	b->fd = open(cfg->path, flags);
+	int r;
+	if (b->fd < 0) {
+		r = err_set(e, errno, "cannot open disk '%s': %s", cfg->path, strerror(errno));
+		goto fail;
+	}
+	struct stat st;
+	if (fstat(b->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+		r = err_set(e, EINVAL, "disk '%s' is not a regular file or block device",
+			    cfg->path);
+		goto fail;
+	}
+	/* Two VMs must not share a writable image: an OFD lock, exclusive for
+	 * read-write, shared for read-only. */
+	struct flock fl = { .l_type = cfg->ro ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
+	if (fcntl(b->fd, F_OFD_SETLK, &fl) < 0) {
+		r = err_set(e, EBUSY, "disk '%s' is in use by another process (locked)",
+			    cfg->path);
+		goto fail;
+	}
+	uint64_t size = (uint64_t)st.st_size;
+	if (S_ISBLK(st.st_mode)) {
+		off_t end = lseek(b->fd, 0, SEEK_END);
+		size = end > 0 ? (uint64_t)end : 0;
+	}
+	b->geom.sectors = size / BLK_SECTOR;
+	/* A stable serial: the device index and the file's identity. */
+	snprintf(b->geom.id, sizeof(b->geom.id), "cvmm%u-%llx", index,
+		 (unsigned long long)(st.st_ino ^ ((uint64_t)st.st_dev << 32)));
+	*out = b;
+	return 0;
+fail:
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b);
+	return r;
+}
+
+int blk_start(struct blk *b, const struct guest_mem *mem, int irqfd, struct err *e)
+{
+	struct virtio_dev *d = &b->vdev;
+	pthread_mutex_init(&d->lock, NULL);
+	d->ops = &blk_ops;
+	d->model = b;
+	d->mem = mem;
+	d->irqfd = irqfd;
+	d->nqueues = b->nq;
+	d->queue_max = BLK_QUEUE_MAX;
+	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
+		      (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | (1ULL << VIRTIO_BLK_F_SIZE_MAX) |
+		      (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+		      (1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_BLK_F_DISCARD) |
+		      (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
+	if (b->geom.ro)
+		d->features |= 1ULL << VIRTIO_BLK_F_RO;
+	if (b->nq > 1)
+		d->features |= 1ULL << VIRTIO_BLK_F_MQ;
+	b->q = calloc(b->nq, sizeof(*b->q));
+	if (!b->q)
+		return err_set(e, ENOMEM, "out of memory");
+	b->started = true;
+	static const uint8_t ops[] = { IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC,
+				       IORING_OP_FALLOCATE };
+	for (unsigned i = 0; i < b->nq; i++) {
+		struct blk_queue *bq = &b->q[i];
+		bq->b = b;
+		for (unsigned k = 0; k < BLK_QUEUE_MAX; k++) {
+			bq->reqs[k].next_free = bq->free;
+			bq->free = &bq->reqs[k];
+		}
+		char name[32];
+		snprintf(name, sizeof(name), "cvmm-blk%u-q%u", b->index, i);
+		struct vq_worker_cfg wc = {
+			.ops = &blk_worker_ops,
+			.model = bq,
+			.dev_fds = &b->fd,
+			.ndev_fds = 1,
+			.ops_allowed = ops,
+			.nops = sizeof(ops),
+			.ring_entries = 2 * BLK_QUEUE_MAX,
+			.name = name,
+		};
+		int r = vq_worker_create(&bq->w, d, i, &wc, e);
+		b->nworkers = i + 1; /* destroy undoes even a half-made worker */
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void blk_destroy(struct blk *b)
+{
+	if (!b)
+		return;
+	if (b->started) {
+		for (unsigned i = 0; i < b->nworkers; i++)
+			vq_worker_destroy(&b->q[i].w);
+		pthread_mutex_destroy(&b->vdev.lock);
+		if (b->vdev.irqfd >= 0)
+			close(b->vdev.irqfd);
+	}
+	free(b->q);
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b);
+}

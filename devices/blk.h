@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* virtio-blk: the device model (request parsing and decisions, no
+ * syscalls) and its io_uring backend (one worker per queue). */
+#ifndef CVMM_BLK_H
+#define CVMM_BLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "devices/virtio/queue.h"
+#include "devices/virtio/worker.h"
+#include "vmm/err.h"
+
+#define BLK_SECTOR 512
+#define BLK_SEG_MAX 126           /* data segments per request, advertised */
+#define BLK_SIZE_MAX (1u << 20)   /* bytes per segment, advertised */
+#define BLK_ID_BYTES 20
+#define BLK_MAX_QUEUES 8
+#define BLK_QUEUE_MAX 256
+
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_T_DISCARD 11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+/* What the parser needs to know about the disk. */
+struct blk_geom {
+	uint64_t sectors;
+	bool ro;
+	char id[BLK_ID_BYTES];
+};
+
+enum blk_op {
+	BLK_OP_DONE,  /* answered already (status set, e.g. GET_ID, errors) */
+	BLK_OP_READ,
+	BLK_OP_WRITE,
+	BLK_OP_FLUSH,
+	BLK_OP_DISCARD,
+	BLK_OP_WRITE_ZEROES,
+};
+
+struct blk_req {
+	enum blk_op op;
+	uint8_t status;      /* for BLK_OP_DONE, and the final status otherwise */
+	uint16_t head;
+	uint64_t offset, len; /* bytes */
+	uint32_t written;    /* bytes written into the chain, status included */
+	uint8_t *status_ptr; /* last byte of the chain's writable part */
+	unsigned niov;
+	struct iovec iov[BLK_SEG_MAX];
+	struct blk_req *next_free;
+};
+
+/* Parses one chain into *r. Never fails: a malformed request becomes
+ * BLK_OP_DONE with IOERR/UNSUPP, except a chain with no writable byte for
+ * the status, which returns -EINVAL (the queue is unusable then). */
+__attribute__((warn_unused_result)) int blk_parse(const struct blk_geom *g,
+						  const struct vq_chain *c, struct blk_req *r);
+
+struct blk_cfg {
+	const char *path;
+	bool ro, direct;
+	unsigned queues;
+};
+
+struct blk;
+/* Opens and locks the disk file (the main thread). */
+__attribute__((warn_unused_result)) int blk_open(struct blk **out, const struct blk_cfg *cfg,
+						 unsigned index, struct err *e);
+/* Creates the virtio device and its workers; irqfd is owned by the caller
+ * until then, then by the device. */
+__attribute__((warn_unused_result)) int blk_start(struct blk *b, const struct guest_mem *mem,
+						  int irqfd, struct err *e);
+struct virtio_dev *blk_vdev(struct blk *b);
+/* The ioeventfd of queue q (owned by the device). */
+int blk_kick_fd(struct blk *b, unsigned q);
+unsigned blk_queues(const struct blk *b);
+void blk_destroy(struct blk *b);
+
+#endif

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* The virtio device layer between a transport (virtio-mmio now, virtio-pci
+ * later) and a device model (blk, net, ...). The transport owns registers,
+ * feature negotiation and status; the device model describes itself through
+ * virtio_dev_ops and serves its queues from per-queue workers. */
+#ifndef CVMM_VIRTIO_H
+#define CVMM_VIRTIO_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/virtio/queue.h"
+
+#define VIRTIO_ID_NET 1
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_VSOCK 19
+#define VIRTIO_ID_FS 26
+
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED 128
+
+#define VIRTIO_F_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+#define VIRTIO_RING_F_INDIRECT_DESC 28
+
+#define VIRTIO_INT_USED 1
+#define VIRTIO_INT_CONFIG 2
+
+#define VIRTIO_MAX_QUEUES 16
+
+struct virtio_dev;
+
+/* What a device model provides. All called with the device lock held, on a
+ * vCPU thread (register access) or the main thread (create/destroy). */
+struct virtio_dev_ops {
+	uint32_t device_id;
+	/* Reads/writes of the device-specific configuration space. */
+	void (*config_read)(struct virtio_dev *d, uint32_t off, uint8_t *data, unsigned len);
+	void (*config_write)(struct virtio_dev *d, uint32_t off, const uint8_t *data,
+			     unsigned len);
+	/* DRIVER_OK: the queues are configured (d->vq[] valid for ready ones).
+	 * Returns 0, or -errno to put the device in NEEDS_RESET. */
+	int (*activate)(struct virtio_dev *d);
+	/* Device reset by the driver: stop using the queues (wait for the
+	 * workers to drop them) before returning. */
+	void (*reset)(struct virtio_dev *d);
+};
+
+/* Per-queue configuration written by the driver through the transport. */
+struct virtio_queue_cfg {
+	uint16_t num; /* size the driver chose */
+	bool ready;
+	uint64_t desc, avail, used;
+};
+
+struct virtio_dev {
+	const struct virtio_dev_ops *ops; /* static const */
+	void *model;                      /* the device model's state, borrowed */
+	pthread_mutex_t lock;
+	uint64_t features;        /* offered */
+	uint64_t driver_features; /* accepted by the driver */
+	uint32_t status;
+	unsigned nqueues;
+	uint16_t queue_max;
+	struct virtio_queue_cfg qcfg[VIRTIO_MAX_QUEUES];
+	atomic_uint isr;            /* InterruptStatus, set by workers */
+	atomic_bool needs_reset;    /* a worker found its queue broken */
+	uint32_t config_generation;
+	/* transport selectors (virtio-mmio and virtio-pci both have them) */
+	uint32_t dev_features_sel, drv_features_sel, queue_sel;
+	int irqfd;                  /* owned eventfd: writes raise the device's interrupt */
+	const struct guest_mem *mem; /* borrowed */
+};
+
+/* Raises the device's interrupt for `why` (VIRTIO_INT_*). Any thread. */
+void virtio_notify(struct virtio_dev *d, unsigned why);
+/* A worker found a queue broken: NEEDS_RESET and a config interrupt. */
+void virtio_fail(struct virtio_dev *d, const char *why);
+
+#endif

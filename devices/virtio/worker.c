@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+#include "devices/virtio/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vmm/jail.h"
+
+enum { CMD_NONE, CMD_ACTIVATE, CMD_RESET, CMD_EXIT };
+
+/* ---- transport side (vCPU or main thread) ------------------------------- */
+
+static void worker_command(struct vq_worker *w, int cmd)
+{
+	pthread_mutex_lock(&w->lock);
+	w->cmd = cmd;
+	w->cmd_done = false;
+	pthread_mutex_unlock(&w->lock);
+	uint64_t one = 1;
+	ssize_t n = write(w->ctl_fd, &one, sizeof(one));
+	(void)n;
+	pthread_mutex_lock(&w->lock);
+	while (!w->cmd_done && !w->dead)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void vq_worker_activate(struct vq_worker *w)
+{
+	worker_command(w, CMD_ACTIVATE);
+}
+
+void vq_worker_reset(struct vq_worker *w)
+{
+	worker_command(w, CMD_RESET);
+}
+
+/* ---- worker thread ------------------------------------------------------- */
+
+struct io_uring_sqe *vq_worker_sqe(struct vq_worker *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	if (!sqe) {
+		io_uring_submit(&w->ring);
+		sqe = io_uring_get_sqe(&w->ring);
+	}
+	return sqe;
+}
+
+static void arm_read(struct vq_worker *w, int file, uint64_t *buf, uint64_t tag)
+{
+	struct io_uring_sqe *sqe = vq_worker_sqe(w);
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, file, buf, sizeof(*buf), 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, tag);
+}
+
+static void command_done(struct vq_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->cmd = CMD_NONE;
+	w->cmd_done = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void worker_activate(struct vq_worker *w)
+{
+	const struct virtio_queue_cfg *c = &w->dev->qcfg[w->qidx];
+	bool event_idx = w->dev->driver_features & (1ULL << VIRTIO_F_EVENT_IDX);
+	if (vq_init(&w->q, w->dev->mem, c->num, c->desc, c->avail, c->used, event_idx) < 0) {
+		virtio_fail(w->dev, "bad queue configuration");
+		return;
+	}
+	w->active = true;
+}
+
+/* Handles the pending command; returns false when the thread must exit. */
+static bool worker_handle_command(struct vq_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	int cmd = w->cmd;
+	pthread_mutex_unlock(&w->lock);
+	switch (cmd) {
+	case CMD_ACTIVATE:
+		worker_activate(w);
+		command_done(w);
+		if (w->active)
+			w->ops->kick(w); /* the driver may have queued before DRIVER_OK */
+		break;
+	case CMD_RESET:
+	case CMD_EXIT:
+		w->active = false;
+		w->draining = true;
+		if (cmd == CMD_EXIT)
+			w->exiting = true;
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+static void *worker_thread(void *arg)
+{
+	struct vq_worker *w = arg;
+	/* First act: the filter. Everything the thread needs is open. */
+	void *filter = w->filter;
+	w->filter = NULL;
+	if (jail_load(filter) < 0) {
+		virtio_fail(w->dev, "cannot install the worker's seccomp filter");
+		w->exiting = true;
+	}
+	if (w->test_violation)
+		(void)getppid(); /* test builds only: must be killed by SIGSYS */
+	arm_read(w, WORKER_FILE_CTL, &w->ctl_buf, WORKER_TAG_CTL);
+	arm_read(w, WORKER_FILE_KICK, &w->kick_buf, WORKER_TAG_KICK);
+	while (!(w->exiting && w->inflight == 0)) {
+		int r = io_uring_submit_and_wait(&w->ring, 1);
+		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+			virtio_fail(w->dev, "io_uring failed");
+			break;
+		}
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		io_uring_for_each_cqe(&w->ring, head, cqe)
+		{
+			seen++;
+			uint64_t tag = io_uring_cqe_get_data64(cqe);
+			if (tag == WORKER_TAG_CTL) {
+				arm_read(w, WORKER_FILE_CTL, &w->ctl_buf, WORKER_TAG_CTL);
+				worker_handle_command(w);
+			} else if (tag == WORKER_TAG_KICK) {
+				arm_read(w, WORKER_FILE_KICK, &w->kick_buf, WORKER_TAG_KICK);
+				if (w->active)
+					w->ops->kick(w);
+			} else {
+				w->inflight--;
+				w->ops->complete(w, cqe, !w->active);
+			}
+		}
+		io_uring_cq_advance(&w->ring, seen);
+		if (w->draining && w->inflight == 0) {
+			w->draining = false;
+			command_done(w);
+		}
+	}
+	pthread_mutex_lock(&w->lock);
+	w->dead = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* ---- creation ------------------------------------------------------------ */
+
+int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
+		     const struct vq_worker_cfg *cfg, struct err *e)
+{
+	memset(w, 0, sizeof(*w));
+	w->dev = dev;
+	w->qidx = qidx;
+	w->ops = cfg->ops;
+	w->model = cfg->model;
+	w->kick_fd = w->ctl_fd = -1;
+	snprintf(w->name, sizeof(w->name), "%s", cfg->name);
+	int r = -pthread_mutex_init(&w->lock, NULL);
+	if (r)
+		return err_set(e, -r, "mutex");
+	pthread_cond_init(&w->cond, NULL);
+	w->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->kick_fd < 0 || w->ctl_fd < 0)
+		return err_set(e, errno, "eventfd: %s", strerror(errno));
+
+	/* The ring: disabled, its files registered, restricted to fixed files
+	 * and the opcodes the device needs, then enabled. */
+	struct io_uring_params p = { .flags = IORING_SETUP_R_DISABLED };
+	r = io_uring_queue_init_params(cfg->ring_entries, &w->ring, &p);
+	if (r < 0)
+		return err_set(e, -r, "%s: io_uring_setup: %s", w->name, strerror(-r));
+	w->ring_ready = true;
+	int files[2 + WORKER_MAX_DEV_FILES] = { w->kick_fd, w->ctl_fd };
+	for (unsigned i = 0; i < cfg->ndev_fds && i < WORKER_MAX_DEV_FILES; i++)
+		files[2 + i] = cfg->dev_fds[i];
+	r = io_uring_register_files(&w->ring, files, 2 + cfg->ndev_fds);
+	if (r < 0)
+		return err_set(e, -r, "%s: registering files: %s", w->name, strerror(-r));
+	struct io_uring_restriction res[16];
+	unsigned nres = 0;
+	memset(res, 0, sizeof(res));
+	res[nres].opcode = IORING_RESTRICTION_SQE_OP;
+	res[nres++].sqe_op = IORING_OP_READ; /* the eventfds */
+	for (unsigned i = 0; i < cfg->nops && nres < 15; i++) {
+		res[nres].opcode = IORING_RESTRICTION_SQE_OP;
+		res[nres++].sqe_op = cfg->ops_allowed[i];
+	}
+	res[nres].opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED;
+	res[nres++].sqe_flags = IOSQE_FIXED_FILE;
+	/* Debian's liburing 2.3 does not export io_uring_register_restrictions
+	 * or io_uring_enable_rings: use the raw register call. */
+	r = io_uring_register(w->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res, nres);
+	if (r < 0)
+		return err_set(e, -r, "%s: io_uring restrictions: %s", w->name, strerror(-r));
+	r = io_uring_register(w->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+	if (r < 0)
+		return err_set(e, -r, "%s: enabling the ring: %s", w->name, strerror(-r));
+
+	int params[2] = { w->ring.ring_fd, dev->irqfd };
+	r = jail_build(JAIL_VIRTIO_WORKER, params, &w->filter, e);
+	if (r < 0)
+		return r;
+#ifdef CVMM_TEST_HOOKS
+	const char *t = getenv("CVMM_TEST_SECCOMP_VIOLATION");
+	w->test_violation = t && !strcmp(t, "worker");
+#endif
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&w->thread, NULL, worker_thread, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r)
+		return err_set(e, r, "%s: cannot start the worker thread: %s", w->name, strerror(r));
+	w->started = true;
+	pthread_setname_np(w->thread, w->name);
+	return 0;
+}
+
+void vq_worker_destroy(struct vq_worker *w)
+{
+	if (w->started) {
+		worker_command(w, CMD_EXIT);
+		pthread_join(w->thread, NULL);
+		w->started = false;
+	}
+	jail_free(w->filter);
+	w->filter = NULL;
+	if (w->ring_ready)
+		io_uring_queue_exit(&w->ring);
+	w->ring_ready = false;
+	if (w->kick_fd >= 0)
+		close(w->kick_fd);
+	if (w->ctl_fd >= 0)
+		close(w->ctl_fd);
+	w->kick_fd = w->ctl_fd = -1;
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+}

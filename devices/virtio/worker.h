@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* One worker thread per virtqueue. Created with the VM (on the main thread,
+ * which also builds its io_uring and its seccomp filter), it installs its
+ * filter first thing and then waits on its io_uring only: queue kicks
+ * (ioeventfd), commands from the transport (activate on DRIVER_OK, reset,
+ * exit) and the device's I/O all arrive as completions. */
+#ifndef CVMM_VIRTIO_WORKER_H
+#define CVMM_VIRTIO_WORKER_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/virtio/virtio.h"
+#include "vmm/err.h"
+
+struct vq_worker;
+
+/* Device-model hooks, called on the worker thread. */
+struct vq_worker_ops {
+	/* Serve the available chains of w->q (submit I/O or complete now). */
+	void (*kick)(struct vq_worker *w);
+	/* An I/O this worker submitted finished; `drop` is true when the queue
+	 * was reset meanwhile (free the request, do not touch the ring). */
+	void (*complete)(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop);
+};
+
+#define WORKER_FILE_KICK 0 /* registered file indices */
+#define WORKER_FILE_CTL 1
+#define WORKER_FILE_DEV 2  /* first device file */
+#define WORKER_MAX_DEV_FILES 4
+#define WORKER_TAG_KICK 1 /* user_data of the eventfd reads; I/O uses pointers */
+#define WORKER_TAG_CTL 2
+
+struct vq_worker_cfg {
+	const struct vq_worker_ops *ops;
+	void *model;              /* borrowed */
+	const int *dev_fds;       /* files the device's I/O may touch */
+	unsigned ndev_fds;
+	const uint8_t *ops_allowed; /* io_uring opcodes the device needs */
+	unsigned nops;
+	unsigned ring_entries;
+	const char *name;         /* thread name, e.g. "cvmm-blk0-q0" */
+};
+
+struct vq_worker {
+	struct virtio_dev *dev; /* borrowed */
+	unsigned qidx;
+	struct vq q; /* valid while active */
+	const struct vq_worker_ops *ops;
+	void *model;
+	struct io_uring ring;
+	bool ring_ready;
+	int kick_fd; /* owned: the queue's ioeventfd */
+	int ctl_fd;  /* owned: commands */
+	uint64_t kick_buf, ctl_buf;
+	void *filter; /* owned scmp_filter_ctx until the thread loads it */
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int cmd;       /* pending command, under lock */
+	bool cmd_done; /* under lock */
+	bool dead;     /* under lock: the thread has ended */
+	bool active, draining, exiting;
+	unsigned inflight;
+	char name[16];
+	int test_violation; /* test builds: make a syscall outside the filter */
+};
+
+/* Main thread: eventfds, restricted io_uring, seccomp filter, thread. */
+__attribute__((warn_unused_result)) int vq_worker_create(struct vq_worker *w,
+							 struct virtio_dev *dev, unsigned qidx,
+							 const struct vq_worker_cfg *cfg,
+							 struct err *e);
+/* Transport (vCPU thread, device lock held): start serving the queue with
+ * the driver's configuration in dev->qcfg[qidx]; returns once it started. */
+void vq_worker_activate(struct vq_worker *w);
+/* Stop serving; returns once every in-flight I/O finished. */
+void vq_worker_reset(struct vq_worker *w);
+/* Main thread: stop and join the thread, close everything. */
+void vq_worker_destroy(struct vq_worker *w);
+/* Worker thread: submit and forget an SQE slot. NULL if the SQ is full
+ * (only after the caller submitted more than ring_entries). */
+struct io_uring_sqe *vq_worker_sqe(struct vq_worker *w);
+
+#endif

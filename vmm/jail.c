@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+#include "vmm/jail.h"
+
+#include <errno.h>
+#include <seccomp.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#define RULE(sys, param, why) { SCMP_SYS(sys), #sys, param, why }
+
+static const struct jail_rule worker_rules[] = {
+	RULE(io_uring_enter, 0, "submit the queue's I/O and wait for completions, on its own ring"),
+	RULE(write, 1, "raise the device's interrupt through its irqfd"),
+	RULE(futex, -1, "the lock and condition variable shared with the transport"),
+	RULE(madvise, -1, "glibc releases the thread's stack when it exits"),
+	RULE(munmap, -1, "free() may give memory back when the thread exits"),
+	RULE(rt_sigprocmask, -1, "glibc masks signals while the thread exits"),
+	RULE(restart_syscall, -1, "resume an interrupted wait"),
+	RULE(exit, -1, "the thread exits"),
+};
+
+const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n)
+{
+	switch (kind) {
+	case JAIL_VIRTIO_WORKER:
+		*n = sizeof(worker_rules) / sizeof(worker_rules[0]);
+		return worker_rules;
+	}
+	*n = 0;
+	return NULL;
+}
+
+int jail_build(enum jail_kind kind, const int *params, void **out, struct err *e)
+{
+	unsigned n;
+	const struct jail_rule *rules = jail_rules(kind, &n);
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	if (!ctx)
+		return err_set(e, ENOMEM, "seccomp_init failed");
+	/* Without TSYNC (libseccomp's default): each thread loads its own. */
+	int r = 0;
+	for (unsigned i = 0; i < n && r == 0; i++) {
+		if (rules[i].param < 0)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].nr, 0);
+		else
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].nr, 1,
+					     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)params[rules[i].param]));
+		if (r < 0) {
+			seccomp_release(ctx);
+			return err_set(e, -r, "seccomp rule for %s: %s", rules[i].name, strerror(-r));
+		}
+	}
+	*out = ctx;
+	return 0;
+}
+
+int jail_load(void *ctx)
+{
+	int r = seccomp_load(ctx); /* also sets NO_NEW_PRIVS (libseccomp default) */
+	seccomp_release(ctx);
+	return r;
+}
+
+void jail_free(void *ctx)
+{
+	if (ctx)
+		seccomp_release(ctx);
+}
