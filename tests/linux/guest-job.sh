@@ -50,6 +50,12 @@ blk-ext4)
 	mount -t ext4 -o ro /dev/vda /mnt && echo "GUEST-EXT4-REREAD big=$(md5sum </mnt/big.bin | cut -c1-32)"
 	umount /mnt
 	poweroff -f ;;
+fio)
+	# bench/blk: the fio jobs on the first disk, bypassing the page cache
+	echo "GUEST-FIO-START"
+	sh /work/fio-jobs.sh /dev/vda --direct=1
+	echo "GUEST-FIO-END"
+	finish ;;
 blk-kill)
 	dd if=/dev/urandom of=/tmp/w bs=65536 count=16 2>/dev/null
 	dd if=/tmp/w of=/dev/vda bs=65536 seek=32 conv=fsync 2>/dev/null
