@@ -41,10 +41,40 @@ API int cvmm_config_add_disk(struct cvmm_config *c, const char *path, unsigned f
 	return 0;
 }
 
+API int cvmm_config_add_net(struct cvmm_config *c, const struct cvmm_net_config *net)
+{
+	err_clear(&c->err);
+	if (!net)
+		return err_set(&c->err, EINVAL, "no net configuration");
+	if (c->nnets >= CVMM_MAX_NETS)
+		return err_set(&c->err, E2BIG, "at most %d network interfaces", CVMM_MAX_NETS);
+	bool needs_target = net->backend != CVMM_NET_TAPFD;
+	if (net->backend < CVMM_NET_TAP || net->backend > CVMM_NET_STREAM_LISTEN)
+		return err_set(&c->err, EINVAL, "unknown net backend %d", (int)net->backend);
+	if (needs_target && (!net->target || !*net->target))
+		return err_set(&c->err, EINVAL, "net: a tap name or socket path is needed");
+	if (net->backend == CVMM_NET_TAPFD && net->fd < 0)
+		return err_set(&c->err, EBADF, "net: tapfd %d is not a file descriptor", net->fd);
+	if (net->queue_pairs > NET_MAX_PAIRS ||
+	    (net->queue_pairs > 1 && net->backend != CVMM_NET_TAP))
+		return err_set(&c->err, EINVAL, "net: queue pairs must be 1..%d (more than 1 only "
+						"for a tap)", NET_MAX_PAIRS);
+	if (net->has_mac && (net->mac[0] & 1))
+		return err_set(&c->err, EINVAL, "net: the MAC address is a multicast address");
+	struct cvmm_net_config n = *net;
+	n.target = NULL;
+	if (needs_target && !(n.target = strdup(net->target)))
+		return err_set(&c->err, ENOMEM, "out of memory");
+	c->nets[c->nnets++] = n;
+	return 0;
+}
+
 API void cvmm_config_free(struct cvmm_config *c)
 {
 	if (!c)
 		return;
+	for (unsigned i = 0; i < c->nnets; i++)
+		free((char *)c->nets[i].target);
 	for (unsigned i = 0; i < c->ndisks; i++)
 		free(c->disks[i].path);
 	free(c->kernel);

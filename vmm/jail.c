@@ -4,19 +4,30 @@
 #include <errno.h>
 #include <seccomp.h>
 #include <string.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 
-#define RULE(sys, param, why) { SCMP_SYS(sys), #sys, param, why }
+#define RULE(sys, param, why) { SCMP_SYS(sys), #sys, param, -1, why }
+#define IOCTL(req, why) { SCMP_SYS(ioctl), "ioctl(" #req ")", -1, (long)(req), why }
+
+#define WORKER_COMMON                                                                        \
+	RULE(io_uring_enter, 0, "submit the queue's I/O and wait for completions, on its own ring"), \
+	RULE(write, 1, "raise the device's interrupt through its irqfd"),                     \
+	RULE(futex, -1, "the lock and condition variable shared with the transport"),         \
+	RULE(madvise, -1, "glibc releases the thread's stack when it exits"),                 \
+	RULE(munmap, -1, "free() may give memory back when the thread exits"),                \
+	RULE(rt_sigprocmask, -1, "glibc masks signals while the thread exits"),               \
+	RULE(restart_syscall, -1, "resume an interrupted wait"),                              \
+	RULE(exit, -1, "the thread exits")
 
 static const struct jail_rule worker_rules[] = {
-	RULE(io_uring_enter, 0, "submit the queue's I/O and wait for completions, on its own ring"),
-	RULE(write, 1, "raise the device's interrupt through its irqfd"),
-	RULE(futex, -1, "the lock and condition variable shared with the transport"),
-	RULE(madvise, -1, "glibc releases the thread's stack when it exits"),
-	RULE(munmap, -1, "free() may give memory back when the thread exits"),
-	RULE(rt_sigprocmask, -1, "glibc masks signals while the thread exits"),
-	RULE(restart_syscall, -1, "resume an interrupted wait"),
-	RULE(exit, -1, "the thread exits"),
+	WORKER_COMMON,
+};
+
+static const struct jail_rule net_ctrl_rules[] = {
+	WORKER_COMMON,
+	IOCTL(TUNSETQUEUE, "attach the tap queues of the pairs the driver enables, detach the others"),
 };
 
 const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n)
@@ -25,6 +36,9 @@ const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n)
 	case JAIL_VIRTIO_WORKER:
 		*n = sizeof(worker_rules) / sizeof(worker_rules[0]);
 		return worker_rules;
+	case JAIL_NET_CTRL:
+		*n = sizeof(net_ctrl_rules) / sizeof(net_ctrl_rules[0]);
+		return net_ctrl_rules;
 	}
 	*n = 0;
 	return NULL;
@@ -40,7 +54,10 @@ int jail_build(enum jail_kind kind, const int *params, void **out, struct err *e
 	/* Without TSYNC (libseccomp's default): each thread loads its own. */
 	int r = 0;
 	for (unsigned i = 0; i < n && r == 0; i++) {
-		if (rules[i].param < 0)
+		if (rules[i].arg1 >= 0)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].nr, 1,
+					     SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)rules[i].arg1));
+		else if (rules[i].param < 0)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].nr, 0);
 		else
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].nr, 1,

@@ -9,12 +9,15 @@
 
 enum jail_kind {
 	JAIL_VIRTIO_WORKER, /* a virtqueue worker: params[0] its io_uring fd, [1] its irqfd */
+	JAIL_NET_CTRL,      /* virtio-net's control queue worker: the same, and it
+			     * attaches/detaches tap queues */
 };
 
 struct jail_rule {
 	int nr;           /* syscall number */
 	const char *name;
 	int param;        /* -1: any arguments; else arg0 must equal params[param] */
+	long arg1;        /* -1: any; else arg1 must equal it (ioctl requests) */
 	const char *why;
 };
 

@@ -158,6 +158,12 @@ static int vm_copy_config(struct vm *vm, const struct cvmm_config *c, struct err
 		if (!vm->cfg.disks[i].path)
 			return err_set(e, ENOMEM, "out of memory");
 	}
+	for (unsigned i = 0; i < CVMM_MAX_NETS; i++)
+		vm->cfg.nets[i].target = NULL;
+	for (unsigned i = 0; i < c->nnets; i++) {
+		if (c->nets[i].target && !(vm->cfg.nets[i].target = strdup(c->nets[i].target)))
+			return err_set(e, ENOMEM, "out of memory");
+	}
 	if ((c->kernel && !vm->cfg.kernel) || (c->initrd && !vm->cfg.initrd) || !vm->cfg.cmdline)
 		return err_set(e, ENOMEM, "out of memory");
 	err_clear(&vm->cfg.err);
@@ -254,8 +260,19 @@ out:
 	return r;
 }
 
+static int vm_mmio_slot_add(struct vm *vm, const char *kind, struct err *e)
+{
+	struct vm_mmio_slot *s = &vm->mmio_slot[vm->nmmio];
+	if (vm->nmmio >= CVMM_MAX_MMIO || arch_mmio_slot(vm->nmmio, &s->base, &s->gsi) < 0)
+		return err_set(e, ENOSPC, "too many devices");
+	s->kind = kind;
+	vm->nmmio++;
+	return 0;
+}
+
 /* Opens the devices' backing files and gives each device its mmio slot,
- * before anything is loaded (the tables describe the slots). */
+ * before anything is loaded (the tables describe the slots). Slots go to
+ * disks first, then network interfaces, in the order given. */
 static int vm_devices_open(struct vm *vm, struct err *e)
 {
 	for (unsigned i = 0; i < vm->cfg.ndisks; i++) {
@@ -267,48 +284,101 @@ static int vm_devices_open(struct vm *vm, struct err *e)
 		int r = blk_open(&vm->blk[i], &bc, i, e);
 		if (r < 0)
 			return r;
-		struct vm_mmio_slot *s = &vm->mmio_slot[vm->nmmio];
-		if (arch_mmio_slot(vm->nmmio, &s->base, &s->gsi) < 0)
-			return err_set(e, ENOSPC, "too many devices");
-		s->kind = "blk";
-		vm->nmmio++;
+		r = vm_mmio_slot_add(vm, "virtio-blk", e);
+		if (r < 0)
+			return r;
+	}
+	for (unsigned i = 0; i < vm->cfg.nnets; i++) {
+		const struct cvmm_net_config *c = &vm->cfg.nets[i];
+		struct net_cfg nc = { .backend = (enum net_backend)c->backend,
+				      .target = c->target,
+				      .fd = c->fd,
+				      .pairs = c->queue_pairs,
+				      .has_mac = c->has_mac };
+		memcpy(nc.mac, c->mac, 6);
+		int r = net_open(&vm->net[i], &nc, i, e);
+		if (r < 0)
+			return r;
+		r = vm_mmio_slot_add(vm, "virtio-net", e);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
 
-/* Wires each virtio device to KVM: its interrupt (irqfd), its registers on
- * the MMIO bus, and one ioeventfd per queue straight to the queue's worker. */
+/* Wires one virtio device to KVM: its registers on the MMIO bus and one
+ * ioeventfd per queue straight to the queue's worker. */
+static int vm_virtio_wire(struct vm *vm, struct vm_mmio_slot *s, struct virtio_dev *vdev,
+			  const int *kick_fds, unsigned nq, struct err *e)
+{
+	s->vdev = vdev;
+	int r = bus_add(&vm->mmio, s->base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, vdev, s->kind);
+	if (r < 0)
+		return err_set(e, -r, "cannot map %s at 0x%llx", s->kind,
+			       (unsigned long long)s->base);
+	for (unsigned q = 0; q < nq; q++) {
+		struct kvm_ioeventfd io = {
+			.datamatch = q,
+			.addr = s->base + VIRTIO_MMIO_QUEUE_NOTIFY,
+			.len = 4,
+			.fd = kick_fds[q],
+			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+		};
+		if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
+			return err_set(e, errno, "KVM_IOEVENTFD: %s", strerror(errno));
+	}
+	return 0;
+}
+
+/* A device's interrupt: an eventfd KVM turns into the slot's GSI. */
+static int vm_irqfd(struct vm *vm, const struct vm_mmio_slot *s, struct err *e)
+{
+	int irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (irqfd < 0)
+		return err_set(e, errno, "eventfd: %s", strerror(errno));
+	struct kvm_irqfd kirq = { .fd = (uint32_t)irqfd, .gsi = s->gsi };
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &kirq) < 0) {
+		int er = errno;
+		close(irqfd);
+		return err_set(e, er, "KVM_IRQFD: %s", strerror(er));
+	}
+	return irqfd;
+}
+
+/* Starts each virtio device (its workers) and wires it to KVM. */
 static int vm_devices_start(struct vm *vm, struct err *e)
 {
-	for (unsigned i = 0; i < vm->cfg.ndisks; i++) {
-		const struct vm_mmio_slot *s = &vm->mmio_slot[i];
-		int irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	unsigned slot = 0;
+	int kicks[VIRTIO_MAX_QUEUES];
+	for (unsigned i = 0; i < vm->cfg.ndisks; i++, slot++) {
+		struct vm_mmio_slot *s = &vm->mmio_slot[slot];
+		int irqfd = vm_irqfd(vm, s, e);
 		if (irqfd < 0)
-			return err_set(e, errno, "eventfd: %s", strerror(errno));
-		struct kvm_irqfd kirq = { .fd = (uint32_t)irqfd, .gsi = s->gsi };
-		if (ioctl(vm->vm_fd, KVM_IRQFD, &kirq) < 0) {
-			int er = errno;
-			close(irqfd);
-			return err_set(e, er, "KVM_IRQFD: %s", strerror(er));
-		}
+			return irqfd;
 		int r = blk_start(vm->blk[i], &vm->mem, irqfd, e);
 		if (r < 0)
 			return r;
-		r = bus_add(&vm->mmio, s->base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops,
-			    blk_vdev(vm->blk[i]), "virtio-blk");
+		unsigned nq = blk_queues(vm->blk[i]);
+		for (unsigned q = 0; q < nq; q++)
+			kicks[q] = blk_kick_fd(vm->blk[i], q);
+		r = vm_virtio_wire(vm, s, blk_vdev(vm->blk[i]), kicks, nq, e);
 		if (r < 0)
-			return err_set(e, -r, "cannot map virtio-blk %u", i);
-		for (unsigned q = 0; q < blk_queues(vm->blk[i]); q++) {
-			struct kvm_ioeventfd io = {
-				.datamatch = q,
-				.addr = s->base + VIRTIO_MMIO_QUEUE_NOTIFY,
-				.len = 4,
-				.fd = blk_kick_fd(vm->blk[i], q),
-				.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
-			};
-			if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
-				return err_set(e, errno, "KVM_IOEVENTFD: %s", strerror(errno));
-		}
+			return r;
+	}
+	for (unsigned i = 0; i < vm->cfg.nnets; i++, slot++) {
+		struct vm_mmio_slot *s = &vm->mmio_slot[slot];
+		int irqfd = vm_irqfd(vm, s, e);
+		if (irqfd < 0)
+			return irqfd;
+		int r = net_start(vm->net[i], &vm->mem, irqfd, e);
+		if (r < 0)
+			return r;
+		unsigned nq = net_queues(vm->net[i]);
+		for (unsigned q = 0; q < nq; q++)
+			kicks[q] = net_kick_fd(vm->net[i], q);
+		r = vm_virtio_wire(vm, s, net_vdev(vm->net[i]), kicks, nq, e);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -478,6 +548,8 @@ static void vm_free(struct vm *vm)
 	free(vm->vcpus);
 	for (unsigned i = 0; i < CVMM_MAX_DISKS; i++)
 		blk_destroy(vm->blk[i]);
+	for (unsigned i = 0; i < CVMM_MAX_NETS; i++)
+		net_destroy(vm->net[i]);
 	if (vm->devs_ready) {
 		serial_destroy(&vm->com1);
 		rtc_destroy(&vm->rtc);
@@ -497,6 +569,8 @@ static void vm_free(struct vm *vm)
 	free(vm->cfg.cmdline);
 	for (unsigned i = 0; i < vm->cfg.ndisks; i++)
 		free(vm->cfg.disks[i].path);
+	for (unsigned i = 0; i < vm->cfg.nnets; i++)
+		free((char *)vm->cfg.nets[i].target);
 	pthread_mutex_destroy(&vm->exit_lock);
 	free(vm);
 }

@@ -11,6 +11,7 @@
 #include "cvmm/cvmm.h"
 #include "devices/blk.h"
 #include "devices/legacy.h"
+#include "devices/net.h"
 #include "devices/serial.h"
 #include "vmm/bus.h"
 #include "vmm/err.h"
@@ -18,6 +19,7 @@
 
 #define CVMM_MAX_CPUS 254 /* xAPIC ids, one IOAPIC id above them */
 #define CVMM_MAX_DISKS 8
+#define CVMM_MAX_NETS 4
 
 struct vm_disk_cfg {
 	char *path; /* owned */
@@ -35,6 +37,8 @@ struct cvmm_config {
 	bool debug_exit;
 	struct vm_disk_cfg disks[CVMM_MAX_DISKS];
 	unsigned ndisks;
+	struct cvmm_net_config nets[CVMM_MAX_NETS]; /* target owned */
+	unsigned nnets;
 	struct err err;
 };
 
@@ -43,8 +47,9 @@ struct vm_mmio_slot {
 	uint64_t base;
 	uint32_t gsi;
 	const char *kind;
+	struct virtio_dev *vdev; /* borrowed from the device */
 };
-#define CVMM_MAX_MMIO CVMM_MAX_DISKS
+#define CVMM_MAX_MMIO (CVMM_MAX_DISKS + CVMM_MAX_NETS)
 
 struct vcpu {
 	struct vm *vm; /* borrowed back-pointer */
@@ -78,6 +83,7 @@ struct vm {
 	struct acpi_pm acpi_pm;
 	struct debug_exit debug_exit;
 	struct blk *blk[CVMM_MAX_DISKS]; /* owned */
+	struct net *net[CVMM_MAX_NETS];  /* owned */
 	struct vm_mmio_slot mmio_slot[CVMM_MAX_MMIO];
 	unsigned nmmio;
 	bool devs_ready;

@@ -86,6 +86,9 @@ static void mmio_set_status(struct virtio_dev *d, uint32_t v)
 		return;
 	}
 	uint32_t old = d->status;
+	/* Only a reset clears bits (the driver must not, virtio 1.2 2.1.2):
+	 * else DRIVER_OK could go and come back, activating twice. */
+	v |= old;
 	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
 		/* Accept only a subset of what we offered, with VERSION_1. */
 		if ((d->driver_features & ~d->features) ||
@@ -94,6 +97,10 @@ static void mmio_set_status(struct virtio_dev *d, uint32_t v)
 	}
 	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
 		if (!(v & VIRTIO_STATUS_FEATURES_OK) || d->ops->activate(d) < 0) {
+			/* A failed activate may have started some queues; with
+			 * DRIVER_OK clear, the driver's reset would not stop them. */
+			if (v & VIRTIO_STATUS_FEATURES_OK)
+				d->ops->reset(d);
 			d->status = v & ~(uint32_t)VIRTIO_STATUS_DRIVER_OK;
 			atomic_store(&d->needs_reset, true);
 			return;
@@ -120,7 +127,7 @@ static uint32_t mmio_read_reg(struct virtio_dev *d, uint64_t off)
 	case REG_INTERRUPT_STATUS: return atomic_load(&d->isr);
 	case REG_STATUS: return status_of(d);
 	case REG_SHM_LEN_LOW: case REG_SHM_LEN_HIGH: return 0xffffffff; /* no shared memory */
-	case REG_CONFIG_GENERATION: return d->config_generation;
+	case REG_CONFIG_GENERATION: return __atomic_load_n(&d->config_generation, __ATOMIC_SEQ_CST);
 	default: return 0;
 	}
 }

@@ -232,6 +232,11 @@ int vq_pop(struct vq *q, struct vq_chain *c)
 	return 1;
 }
 
+void vq_unpop(struct vq *q, uint16_t n)
+{
+	q->last_avail = (uint16_t)(q->last_avail - n);
+}
+
 int vq_push(struct vq *q, uint16_t head, uint32_t written)
 {
 	if (q->broken)

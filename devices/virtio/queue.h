@@ -68,6 +68,12 @@ __attribute__((warn_unused_result)) int vq_init(struct vq *q, const struct guest
  * just became) broken: q->why says why. */
 __attribute__((warn_unused_result)) int vq_pop(struct vq *q, struct vq_chain *c);
 
+/* Gives back the last n chains vq_pop took, unused (they are still in the
+ * available ring, which the driver does not touch until we use them): for
+ * a device that found it cannot finish with them yet, e.g. virtio-net RX
+ * when a packet needs more buffers than the driver posted. */
+void vq_unpop(struct vq *q, uint16_t n);
+
 /* Returns a chain to the driver with `written` bytes written into its
  * writable part. The queue keeps no per-chain state, so it cannot clamp:
  * the caller passes the count it really wrote (at most the chain's

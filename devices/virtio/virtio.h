@@ -32,7 +32,7 @@
 #define VIRTIO_INT_USED 1
 #define VIRTIO_INT_CONFIG 2
 
-#define VIRTIO_MAX_QUEUES 16
+#define VIRTIO_MAX_QUEUES 24 /* virtio-net: 8 pairs and a control queue */
 
 struct virtio_dev;
 

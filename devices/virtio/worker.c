@@ -101,6 +101,8 @@ static bool worker_handle_command(struct vq_worker *w)
 		w->draining = true;
 		if (cmd == CMD_EXIT)
 			w->exiting = true;
+		if (w->inflight && w->ops->quiesce)
+			w->ops->quiesce(w);
 		break;
 	default:
 		break;
@@ -137,6 +139,8 @@ static void *worker_thread(void *arg)
 			if (tag == WORKER_TAG_CTL) {
 				arm_read(w, WORKER_FILE_CTL, &w->ctl_buf, WORKER_TAG_CTL);
 				worker_handle_command(w);
+			} else if (tag == WORKER_TAG_IGNORE) {
+				/* a cancel's own completion */
 			} else if (tag == WORKER_TAG_KICK) {
 				arm_read(w, WORKER_FILE_KICK, &w->kick_buf, WORKER_TAG_KICK);
 				if (w->active)
@@ -187,6 +191,8 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	if (r < 0)
 		return err_set(e, -r, "%s: io_uring_setup: %s", w->name, strerror(-r));
 	w->ring_ready = true;
+	if (cfg->ndev_fds > WORKER_MAX_DEV_FILES)
+		return err_set(e, E2BIG, "%s: too many files", w->name);
 	int files[2 + WORKER_MAX_DEV_FILES] = { w->kick_fd, w->ctl_fd };
 	for (unsigned i = 0; i < cfg->ndev_fds && i < WORKER_MAX_DEV_FILES; i++)
 		files[2 + i] = cfg->dev_fds[i];
@@ -199,6 +205,8 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	res[nres].opcode = IORING_RESTRICTION_SQE_OP;
 	res[nres++].sqe_op = IORING_OP_READ; /* the eventfds */
 	for (unsigned i = 0; i < cfg->nops && nres < 15; i++) {
+		if (cfg->ops_allowed[i] == IORING_OP_READ)
+			continue;
 		res[nres].opcode = IORING_RESTRICTION_SQE_OP;
 		res[nres++].sqe_op = cfg->ops_allowed[i];
 	}
@@ -213,8 +221,8 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	if (r < 0)
 		return err_set(e, -r, "%s: enabling the ring: %s", w->name, strerror(-r));
 
-	int params[2] = { w->ring.ring_fd, dev->irqfd };
-	r = jail_build(JAIL_VIRTIO_WORKER, params, &w->filter, e);
+	int params[3] = { w->ring.ring_fd, dev->irqfd, cfg->jail_fd };
+	r = jail_build(cfg->jail, params, &w->filter, e);
 	if (r < 0)
 		return r;
 #ifdef CVMM_TEST_HOOKS

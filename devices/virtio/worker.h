@@ -14,6 +14,7 @@
 
 #include "devices/virtio/virtio.h"
 #include "vmm/err.h"
+#include "vmm/jail.h"
 
 struct vq_worker;
 
@@ -24,14 +25,19 @@ struct vq_worker_ops {
 	/* An I/O this worker submitted finished; `drop` is true when the queue
 	 * was reset meanwhile (free the request, do not touch the ring). */
 	void (*complete)(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop);
+	/* Optional: the queue is being reset or the worker is exiting while I/O
+	 * is in flight; cancel what may never complete by itself (a read on a
+	 * tap or socket). Cancel SQEs carry WORKER_TAG_IGNORE. */
+	void (*quiesce)(struct vq_worker *w);
 };
 
 #define WORKER_FILE_KICK 0 /* registered file indices */
 #define WORKER_FILE_CTL 1
 #define WORKER_FILE_DEV 2  /* first device file */
-#define WORKER_MAX_DEV_FILES 4
+#define WORKER_MAX_DEV_FILES 16
 #define WORKER_TAG_KICK 1 /* user_data of the eventfd reads; I/O uses pointers */
 #define WORKER_TAG_CTL 2
+#define WORKER_TAG_IGNORE 3 /* completions nobody waits for (cancels) */
 
 struct vq_worker_cfg {
 	const struct vq_worker_ops *ops;
@@ -42,6 +48,8 @@ struct vq_worker_cfg {
 	unsigned nops;
 	unsigned ring_entries;
 	const char *name;         /* thread name, e.g. "cvmm-blk0-q0" */
+	enum jail_kind jail;      /* its seccomp table (default: JAIL_VIRTIO_WORKER) */
+	int jail_fd;              /* params[2] of the table, e.g. the tap queue */
 };
 
 struct vq_worker {

@@ -12,38 +12,7 @@ CVMM=${CVMM:-./cvmm}
 MG=${MG:-.}
 KIT=${KIT:-.}
 TMP=${TMPDIR:-/tmp}/cvmm-cases.$$
-mkdir -p "$TMP"
-pass=0
-fail=0
-
-selected() {
-	case "$1" in *"${ONLY:-}"*) ;; *) return 1 ;; esac
-	[ -z "${SKIP:-}" ] && return 0
-	case "$1" in *"$SKIP"*) return 1 ;; esac
-	return 0
-}
-ok() { pass=$((pass + 1)); echo "CASE $1 PASS${2:+ $2}"; }
-bad() {
-	fail=$((fail + 1))
-	echo "CASE $1 FAIL: $2"
-	[ -f "$TMP/$1.out" ] && tail -n 15 "$TMP/$1.out" | sed 's/^/    | /'
-	[ -f "$TMP/$1.err" ] && tail -n 5 "$TMP/$1.err" | sed 's/^/    ! /'
-}
-want() { # name wanted-status timeout -- cvmm args ; output in $TMP/name.out
-	name=$1 wst=$2 tmo=$3
-	shift 4
-	selected "$name" || return 1
-	start=$(date +%s)
-	timeout "$tmo" "$CVMM" "$@" </dev/null >"$TMP/$name.out" 2>"$TMP/$name.err"
-	st=$?
-	secs=$(($(date +%s) - start))
-	if [ "$st" -ne "$wst" ]; then
-		bad "$name" "exit status $st, wanted $wst (after ${secs}s)"
-		return 1
-	fi
-	return 0
-}
-has() { grep -q -- "$2" "$TMP/$1.out"; }
+. ./lib.sh
 
 # ---- micro-guests: tiny, so these take well under a second each ----------
 mg() { # name file cpus mem extra-cmdline
@@ -241,6 +210,18 @@ fi
 if [ -f "$KIT/stock-vmlinuz" ]; then
 	linux stock-2cpu "$KIT/stock-vmlinuz" "$KIT/stock-guest.cpio.gz" 2 256M info &&
 		check_info stock-2cpu 2 256
+fi
+# ---- virtio-net: in a network namespace of their own --------------------------
+case "${ONLY:-net}" in net*) netsel=1 ;; *) netsel=0 ;; esac
+case "net-" in *"${SKIP:-@}"*) netsel=0 ;; esac
+if [ -f "$KIT/small-bzImage" ] && [ $netsel -eq 1 ]; then
+	if command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
+		TMP=$TMP/net unshare -n sh ./net-cases.sh 2>&1 | tee "$TMP/net.log"
+		pass=$((pass + $(grep -c '^CASE [^ ]* PASS' "$TMP/net.log")))
+		fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/net.log")))
+	else
+		bad net-netns "cannot create a network namespace (unshare -n)"
+	fi
 fi
 rm -rf "$TMP"
 echo "$pass passed, $fail failed"

@@ -22,6 +22,41 @@ blk_raw() {
 	echo "GUEST-BLK-SIZE $(cat /sys/block/vda/size) ro=$(cat /sys/block/vda/ro) queues=$(ls /sys/block/vda/mq | wc -l)"
 	echo "GUEST-BLK-SERIAL $(cat /sys/block/vda/serial 2>/dev/null)"
 }
+# net: cvmm.ip=A/N cvmm.peer=B [cvmm.gw=G]. Configure eth0, ping the peer,
+# then two byte-exact TCP transfers: receive on port 5001 (the host sends
+# after GUEST-NET-READY), send /tmp/tx to the peer's port 5002.
+arg() { sed -n "s/.*cvmm\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+net_up() {
+	ip link set lo up
+	ip link set eth0 up || echo "GUEST-NET-FAILED no eth0"
+	ip addr add "$(arg ip)" dev eth0
+	[ -n "$(arg gw)" ] && ip route add default via "$(arg gw)"
+	echo "GUEST-NET-MAC $(cat /sys/class/net/eth0/address)"
+	echo "GUEST-NET-QUEUES rx=$(ls -d /sys/class/net/eth0/queues/rx-* | wc -l)"
+}
+net_test() {
+	net_up
+	peer=$(arg peer)
+	if ping -c 3 -W 10 "$peer" >/tmp/ping 2>&1; then
+		echo "GUEST-PING ok $(grep -o '[0-9]* packets received' /tmp/ping)"
+	else
+		echo "GUEST-PING failed"; cat /tmp/ping
+	fi
+	mb=$(arg mb)
+	dd if=/dev/urandom of=/tmp/tx bs=65536 count=$((${mb:-4} * 16)) 2>/dev/null
+	echo "GUEST-NET-TX-MD5 $(md5sum </tmp/tx | cut -c1-32)"
+	# nc quits when its stdin ends: give the listener a fifo kept open
+	mkfifo /tmp/hold
+	timeout 300 nc -l -p 5001 </tmp/hold >/tmp/rx &
+	ncpid=$!
+	exec 3>/tmp/hold
+	sleep 0.5
+	echo "GUEST-NET-READY"
+	timeout 300 nc "$peer" 5002 </tmp/tx || echo "GUEST-NET-SEND-FAILED"
+	wait $ncpid
+	exec 3>&-
+	echo "GUEST-NET-RX $(md5sum </tmp/rx | cut -c1-32) $(wc -c </tmp/rx)"
+}
 # Without ACPI the kernel cannot power off (it halts): reset instead.
 finish() {
 	if grep -q 'acpi=off' /proc/cmdline; then reboot -f; else poweroff -f; fi
@@ -61,6 +96,34 @@ blk-kill)
 	dd if=/tmp/w of=/dev/vda bs=65536 seek=32 conv=fsync 2>/dev/null
 	echo "GUEST-FLUSHED $(md5sum </tmp/w | cut -c1-32)"
 	while :; do sleep 60; done ;;
+net) net_test; finish ;;
+net-serve) # VM to VM: receive on 5001, report what came
+	net_up
+	mkfifo /tmp/hold; timeout 300 nc -l -p 5001 </tmp/hold >/tmp/rx & pid=$!; exec 3>/tmp/hold
+	wait $pid
+	echo "GUEST-NET-RX $(md5sum </tmp/rx | cut -c1-32) $(wc -c </tmp/rx)"
+	finish ;;
+net-send) # ping the peer (unless cvmm.noping), send cvmm.mb MiB to its port 5001
+	net_up
+	peer=$(arg peer)
+	if [ -z "$(arg noping)" ]; then
+		ping -c 3 -W 10 "$peer" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"
+	fi
+	dd if=/dev/urandom of=/tmp/tx bs=65536 count=$(($(arg mb) * 16)) 2>/dev/null
+	echo "GUEST-NET-TX-MD5 $(md5sum </tmp/tx | cut -c1-32)"
+	i=0
+	until timeout 300 nc "$peer" 5001 </tmp/tx; do
+		i=$((i + 1)); [ $i -gt 20 ] && { echo "GUEST-NET-SEND-FAILED"; break; }; sleep 0.5
+	done
+	finish ;;
+net-flood) # stay up while the host floods us, then ping
+	net_up
+	echo "GUEST-NET-UP"
+	sleep 14
+	echo "GUEST-RX-PACKETS $(cat /sys/class/net/eth0/statistics/rx_packets)"
+	ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"
+	finish ;;
+net-ping) net_up; ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"; finish ;;
 reboot) echo "GUEST-REBOOTING"; reboot -f ;;
 sleep) echo "GUEST-SLEEPING"; while :; do sleep 60; done ;;
 shell)

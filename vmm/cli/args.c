@@ -20,6 +20,16 @@ const char cli_usage[] =
 	"  -d, --disk PATH[,ro][,direct][,queues=N]\n"
 	"                       virtio-blk disk (repeatable, up to 8): ro opens it read-only,\n"
 	"                       direct uses O_DIRECT, queues=1..8 request queues\n"
+	"  -n, --net SPEC       virtio-net interface (repeatable, up to 4). SPEC is one of\n"
+	"                         NAME or tap=NAME[,queues=N]  a tap, opened or created\n"
+	"                                (queues=1..8 pairs: a multi_queue tap)\n"
+	"                         tapfd=N      an open tap passed in as descriptor N\n"
+	"                         passt=PATH   connect to passt's socket (no root needed)\n"
+	"                         stream=PATH[,listen]  a unix stream socket with length-\n"
+	"                                prefixed frames (QEMU -netdev stream); listen\n"
+	"                                creates it and waits for a peer (VM to VM)\n"
+	"                       each with optional ,mac=52:54:00:xx:xx:xx (default: a stable\n"
+	"                       address derived from the backend)\n"
 	"  -h, --help           this text\n"
 	"  -V, --version        print the version\n"
 	"      --debug-exit     tests/benchmarks: a write of byte B to port 0x501 ends\n"
@@ -120,6 +130,103 @@ int cli_parse_disk(const char *spec, char *path, size_t pathlen, unsigned *flags
 	return 0;
 }
 
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+int cli_parse_mac(const char *s, uint8_t mac[6])
+{
+	if (strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			return -EINVAL;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return (mac[0] & 1) ? -EINVAL : 0; /* multicast */
+}
+
+/* Copies the n bytes at s into a NUL-terminated buffer. */
+static int copy_field(char *dst, size_t dlen, const char *s, size_t n)
+{
+	if (n == 0 || n >= dlen)
+		return -EINVAL;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+int cli_parse_net(const char *spec, struct cvmm_net_config *out, char *target, size_t tlen)
+{
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	target[0] = '\0';
+	const char *p = spec;
+	bool first = true, listen = false;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		if (n == 0)
+			return -EINVAL;
+		const char *eq = memchr(p, '=', n);
+		size_t klen = eq ? (size_t)(eq - p) : n;
+		const char *v = eq ? eq + 1 : NULL;
+		size_t vlen = eq ? n - klen - 1 : 0;
+		char val[256];
+		if (v && copy_field(val, sizeof(val), v, vlen) < 0)
+			return -EINVAL;
+#define KEY(k) (klen == sizeof(k) - 1 && !strncmp(p, k, klen))
+		if (first && !v) { /* "tap0": the short form of tap=tap0 */
+			if (copy_field(target, tlen, p, n) < 0)
+				return -EINVAL;
+			out->backend = CVMM_NET_TAP;
+		} else if (first && (KEY("tap") || KEY("stream") || KEY("passt"))) {
+			if (copy_field(target, tlen, v, vlen) < 0)
+				return -EINVAL;
+			out->backend = KEY("tap") ? CVMM_NET_TAP : CVMM_NET_STREAM;
+		} else if (first && KEY("tapfd")) {
+			unsigned fd;
+			if (cli_parse_uint(val, 0, 1u << 30, &fd) < 0)
+				return -EINVAL;
+			out->fd = (int)fd;
+			out->backend = CVMM_NET_TAPFD;
+		} else if (!first && v && KEY("mac")) {
+			if (cli_parse_mac(val, out->mac) < 0)
+				return -EINVAL;
+			out->has_mac = 1;
+		} else if (!first && v && KEY("queues")) {
+			if (cli_parse_uint(val, 1, 8, &out->queue_pairs) < 0)
+				return -EINVAL;
+		} else if (!first && !v && KEY("listen")) {
+			listen = true;
+		} else {
+			return -EINVAL;
+		}
+#undef KEY
+		first = false;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	if (listen) {
+		if (out->backend != CVMM_NET_STREAM || !strncmp(spec, "passt=", 6))
+			return -EINVAL;
+		out->backend = CVMM_NET_STREAM_LISTEN;
+	}
+	if (out->queue_pairs > 1 && out->backend != CVMM_NET_TAP)
+		return -EINVAL;
+	out->target = target[0] ? target : NULL;
+	return 0;
+}
+
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
 						      const char *fmt, ...)
 {
@@ -139,6 +246,7 @@ static const struct {
 	{ "kernel", 'k', true }, { "initrd", 'i', true }, { "cmdline", 'c', true },
 	{ "cpus", 0, true },     { "memory", 'm', true }, { "help", 'h', false },
 	{ "version", 'V', false }, { "debug-exit", 0, false }, { "disk", 'd', true },
+	{ "net", 'n', true },
 };
 
 int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_t errlen)
@@ -203,6 +311,20 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 				return fail(err, errlen,
 					    "--disk: '%s' is not PATH[,ro][,direct][,queues=N]", val);
 			o->disks[o->ndisks++] = val;
+			break;
+		}
+		case 9: {
+			char target[4096];
+			struct cvmm_net_config nc;
+			if (o->nnets >= sizeof(o->nets) / sizeof(o->nets[0]))
+				return fail(err, errlen, "--net: at most %zu interfaces",
+					    sizeof(o->nets) / sizeof(o->nets[0]));
+			if (cli_parse_net(val, &nc, target, sizeof(target)) < 0)
+				return fail(err, errlen,
+					    "--net: '%s' is not NAME, tap=NAME[,queues=N], tapfd=N, "
+					    "passt=PATH or stream=PATH[,listen] (each with optional "
+					    ",mac=XX:XX:XX:XX:XX:XX)", val);
+			o->nets[o->nnets++] = val;
 			break;
 		}
 		}

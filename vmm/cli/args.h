@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cvmm/cvmm.h"
+
 struct cli_opts {
 	const char *kernel;  /* borrowed from argv */
 	const char *initrd;  /* borrowed, NULL: none */
@@ -16,6 +18,8 @@ struct cli_opts {
 	uint64_t memory; /* bytes */
 	const char *disks[8]; /* borrowed --disk specs */
 	unsigned ndisks;
+	const char *nets[4]; /* borrowed --net specs */
+	unsigned nnets;
 	bool help, version;
 	bool debug_exit;
 };
@@ -33,6 +37,14 @@ __attribute__((warn_unused_result)) int cli_parse_uint(const char *s, unsigned m
 __attribute__((warn_unused_result)) int cli_parse_disk(const char *spec, char *path,
 						       size_t pathlen, unsigned *flags,
 						       unsigned *queues);
+/* --net: "NAME" (short for tap=NAME), "tap=NAME[,queues=N]",
+ * "tapfd=N", "stream=PATH[,listen]", "passt=PATH", each with ",mac=MAC".
+ * Fills *out; its target points into `target` (size tlen). */
+__attribute__((warn_unused_result)) int cli_parse_net(const char *spec,
+						      struct cvmm_net_config *out,
+						      char *target, size_t tlen);
+/* "52:54:00:12:34:56" -> mac; -EINVAL unless six hex pairs and unicast. */
+__attribute__((warn_unused_result)) int cli_parse_mac(const char *s, uint8_t mac[6]);
 extern const char cli_usage[];
 
 #endif

@@ -182,6 +182,13 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 		if (!r)
 			r = cvmm_config_add_disk(cfg, path, flags, queues);
 	}
+	for (unsigned i = 0; !r && i < o->nnets; i++) {
+		char target[4096];
+		struct cvmm_net_config nc;
+		r = cli_parse_net(o->nets[i], &nc, target, sizeof(target));
+		if (!r)
+			r = cvmm_config_add_net(cfg, &nc);
+	}
 	if (!r && o->debug_exit)
 		r = cvmm_config_set_debug_exit(cfg, 1);
 	return r;

@@ -46,6 +46,36 @@ CVMM_API CVMM_WUR int cvmm_config_set_console(struct cvmm_config *cfg, int in_fd
 #define CVMM_DISK_DIRECT 2u
 CVMM_API CVMM_WUR int cvmm_config_add_disk(struct cvmm_config *cfg, const char *path,
 					   unsigned flags, unsigned queues);
+/* Adds a virtio-net interface. Backends:
+ * - CVMM_NET_TAP: target is a tap name; opened, or created when missing
+ *   (creating needs CAP_NET_ADMIN), with IFF_VNET_HDR, and IFF_MULTI_QUEUE
+ *   when queue_pairs > 1 (one fd and one RX + one TX worker per pair);
+ * - CVMM_NET_TAPFD: fd is an open tap (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)
+ *   a manager opened; cvmm dups it, so the caller may close its own;
+ * - CVMM_NET_STREAM: target is a unix stream socket to connect to (passt,
+ *   QEMU's -netdev stream server, another cvmm listening): frames go as a
+ *   4-byte big-endian length and the Ethernet frame;
+ * - CVMM_NET_STREAM_LISTEN: the same, but cvmm creates the socket at
+ *   target and cvmm_vm_create waits for one peer to connect (a pending,
+ *   blocked SIGINT/SIGTERM/SIGHUP ends the wait with -EINTR).
+ * mac: has_mac 0 picks a stable locally administered address derived from
+ * the backend (tap name or socket path) and the interface's index. */
+enum cvmm_net_backend {
+	CVMM_NET_TAP = 1,
+	CVMM_NET_TAPFD,
+	CVMM_NET_STREAM,
+	CVMM_NET_STREAM_LISTEN,
+};
+struct cvmm_net_config {
+	enum cvmm_net_backend backend;
+	const char *target;   /* tap name or socket path (copied) */
+	int fd;               /* CVMM_NET_TAPFD */
+	unsigned queue_pairs; /* 1..8, tap only; 0 means 1 */
+	int has_mac;
+	uint8_t mac[6];
+};
+CVMM_API CVMM_WUR int cvmm_config_add_net(struct cvmm_config *cfg,
+					  const struct cvmm_net_config *net);
 /* Tests and benchmarks: a byte written to I/O port 0x501 (x86) ends the VM
  * with CVMM_EXIT_DEBUG and code = (byte << 1) | 1, as QEMU's isa-debug-exit.
  * Off by default. */

@@ -1,0 +1,196 @@
+#!/bin/sh
+# virtio-net cases, run by cases.sh inside a network namespace of their own
+# (unshare -n) as root: real taps, passt, two cvmm processes talking.
+# env: CVMM, KIT (small-bzImage, guest.cpio.gz), TMP, ONLY/SKIP; tools on
+# PATH: ip (iproute2), nettool (tests/tools), passt (optional).
+CVMM=${CVMM:-./cvmm}
+export PATH="$PWD:$PATH"
+# iproute2 (busybox sh runs its own applet for a bare "ip"): IP names it.
+IP=${IP:-ip}
+KIT=${KIT:-.}
+TMP=${TMP:-/tmp/cvmm-net.$$}
+. ./lib.sh
+K="--kernel $KIT/small-bzImage --initrd $KIT/guest.cpio.gz"
+CMD="console=ttyS0 quiet panic=-1"
+$IP link set lo up
+
+mkdata() { dd if=/dev/urandom of="$1" bs=65536 count=$(($2 * 16)) 2>/dev/null; }
+md5() { md5sum <"$1" | cut -c1-32; }
+gfield() { sed -n "s/.*$2 \([^ ]*\).*/\1/p" "$TMP/$1.out" | head -1; }
+wait_for() { # name pattern seconds
+	i=0
+	while [ $i -lt $(($3 * 5)) ] && ! has "$1" "$2"; do sleep 0.2; i=$((i + 1)); done
+	has "$1" "$2"
+}
+# A listener for what the guest sends to port $2. busybox nc quits when
+# its stdin ends, so stdin is a fifo held open on fd 4; host_listened waits
+# until the connection closed and the file is complete.
+host_listen() { # file port
+	rm -f "$TMP/hold"
+	mkfifo "$TMP/hold"
+	timeout 600 nc -l -p "$2" <"$TMP/hold" >"$1" &
+	lpid=$!
+	exec 4>"$TMP/hold"
+}
+host_listened() {
+	wait $lpid
+	exec 4>&-
+}
+
+# The two-way exchange with a guest running cvmm.test=net on the far side
+# of a tap: starts cvmm (args after the name), sends MB MiB to the guest,
+# checks both transfers byte for byte, the ping, and the exit status.
+exchange() { # name guest-ip mb -- cvmm args...
+	n=$1 gip=$2 mb=$3
+	shift 4
+	mkdata "$TMP/$n.tx" "$mb"
+	host_listen "$TMP/$n.rx" 5002
+	timeout 500 "$@" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	pid=$!
+	if ! wait_for $n GUEST-NET-READY 300; then
+		kill $pid 2>/dev/null
+		wait $pid
+		bad $n "the guest never got ready"
+		return 1
+	fi
+	start=$(date +%s)
+	timeout 300 nc "$gip" 5001 <"$TMP/$n.tx" || echo "host nc failed" >>"$TMP/$n.err"
+	wait $pid
+	st=$?
+	host_listened
+	secs=$(($(date +%s) - start))
+	if [ $st -ne 0 ]; then bad $n "cvmm exit status $st"; return 1; fi
+	if ! has $n "GUEST-PING ok"; then bad $n "the guest could not ping the host"; return 1; fi
+	if [ "$(gfield $n GUEST-NET-TX-MD5)" != "$(md5 "$TMP/$n.rx")" ]; then
+		bad $n "guest->host bytes differ ($(wc -c <"$TMP/$n.rx") bytes arrived)"; return 1
+	fi
+	if [ "$(gfield $n GUEST-NET-RX)" != "$(md5 "$TMP/$n.tx")" ]; then
+		bad $n "host->guest bytes differ: $(grep GUEST-NET-RX "$TMP/$n.out")"; return 1
+	fi
+	echo "    $n: ${mb} MiB each way in ${secs}s"
+	return 0
+}
+
+n=net-tap
+if selected $n; then
+	$IP tuntap add dev cvt0 mode tap
+	$IP addr add 10.0.2.1/24 dev cvt0
+	$IP link set cvt0 up
+	exchange $n 10.0.2.2 8 -- "$CVMM" $K --cpus 2 --memory 256M --net cvt0 \
+		--cmdline "$CMD cvmm.test=net cvmm.ip=10.0.2.2/24 cvmm.peer=10.0.2.1 cvmm.mb=8" &&
+		{
+			mac=$(gfield $n GUEST-NET-MAC)
+			case $mac in
+			02:*) ok $n "ping, 8 MiB each way byte-exact, mac $mac" ;;
+			*) bad $n "default MAC $mac is not locally administered" ;;
+			esac
+		}
+	$IP link del cvt0
+fi
+
+# A tap opened by a "manager" that then drops to an unprivileged user:
+# cvmm runs with no capabilities and gets the tap as a descriptor.
+n=net-tapfd
+if selected $n; then
+	$IP tuntap add dev cvt1 mode tap
+	$IP addr add 10.0.4.1/24 dev cvt1
+	$IP link set cvt1 up
+	chmod 666 /dev/kvm
+	exchange $n 10.0.4.2 2 -- nettool tapfd cvt1 65534 "$CVMM" $K --memory 256M \
+		--net "tapfd={fd},mac=52:54:00:12:34:56" \
+		--cmdline "$CMD cvmm.test=net cvmm.ip=10.0.4.2/24 cvmm.peer=10.0.4.1 cvmm.mb=2" &&
+		{ [ "$(gfield $n GUEST-NET-MAC)" = 52:54:00:12:34:56 ] && ok $n "unprivileged cvmm, mac=52:54:00:12:34:56" ||
+			bad $n "the guest has MAC $(gfield $n GUEST-NET-MAC), not the one given"; }
+	$IP link del cvt1
+fi
+
+# Four queue pairs on a multi_queue tap, four vCPUs: the guest enables all
+# four pairs over the control queue.
+n=net-mq
+if selected $n; then
+	$IP tuntap add dev cvt2 mode tap multi_queue
+	$IP addr add 10.0.5.1/24 dev cvt2
+	$IP link set cvt2 up
+	exchange $n 10.0.5.2 4 -- "$CVMM" $K --cpus 4 --memory 256M --net tap=cvt2,queues=4 \
+		--cmdline "$CMD cvmm.test=net cvmm.ip=10.0.5.2/24 cvmm.peer=10.0.5.1 cvmm.mb=4" &&
+		{ has $n "GUEST-NET-QUEUES rx=4" && ok $n "4 queue pairs" ||
+			bad $n "the guest did not get 4 RX queues: $(grep GUEST-NET-QUEUES "$TMP/$n.out")"; }
+	$IP link del cvt2
+fi
+
+# The host floods the guest with broadcast frames for a while; cvmm stays
+# up and the guest still answers afterwards.
+n=net-flood
+if selected $n; then
+	$IP tuntap add dev cvt3 mode tap
+	$IP addr add 10.0.6.1/24 dev cvt3
+	$IP link set cvt3 up
+	timeout 500 "$CVMM" $K --memory 128M --net cvt3 \
+		--cmdline "$CMD cvmm.test=net-flood cvmm.ip=10.0.6.2/24 cvmm.peer=10.0.6.1" \
+		</dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	pid=$!
+	if wait_for $n GUEST-NET-UP 300; then
+		nettool flood cvt3 10 >"$TMP/$n.flood"
+		touch "$TMP/$n.done"
+	fi
+	wait $pid
+	st=$?
+	if [ $st -ne 0 ]; then bad $n "cvmm exit status $st"
+	elif ! has $n "GUEST-PING ok"; then bad $n "no ping after the flood"
+	else ok $n "$(cat "$TMP/$n.flood") $(grep -o 'GUEST-RX-PACKETS [0-9]*' "$TMP/$n.out")"; fi
+	$IP link del cvt3
+fi
+
+# Two cvmm processes joined by a stream socket: no tap, no bridge.
+n=net-vm2vm
+if selected $n; then
+	sock=$TMP/vm2vm.sock
+	timeout 500 "$CVMM" $K --memory 128M --net "stream=$sock,listen" \
+		--cmdline "$CMD cvmm.test=net-serve cvmm.ip=10.0.7.1/24" \
+		</dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	a=$!
+	i=0
+	while [ $i -lt 50 ] && [ ! -S "$sock" ]; do sleep 0.1; i=$((i + 1)); done
+	timeout 500 "$CVMM" $K --memory 128M --net "stream=$sock" \
+		--cmdline "$CMD cvmm.test=net-send cvmm.ip=10.0.7.2/24 cvmm.peer=10.0.7.1 cvmm.mb=4" \
+		</dev/null >"$TMP/$n.b.out" 2>"$TMP/$n.b.err"
+	stb=$?
+	wait $a
+	sta=$?
+	sent=$(sed -n 's/.*GUEST-NET-TX-MD5 \([0-9a-f]*\).*/\1/p' "$TMP/$n.b.out")
+	if [ $sta -ne 0 ] || [ $stb -ne 0 ]; then bad $n "exit status $sta (listener), $stb (connector)"
+	elif ! grep -q "GUEST-PING ok" "$TMP/$n.b.out"; then bad $n "no ping between the VMs"
+	elif [ -z "$sent" ] || [ "$(gfield $n GUEST-NET-RX)" != "$sent" ]; then bad $n "bytes differ"
+	else ok $n "ping and 4 MiB byte-exact VM to VM"; fi
+fi
+
+# passt: an unprivileged user's networking. The guest reaches a TCP server
+# on the host's loopback through passt's gateway mapping.
+n=net-passt
+if selected $n; then
+	if ! command -v passt >/dev/null; then
+		bad $n "passt is not installed"
+	else
+		$IP link add dummy0 type dummy
+		$IP addr add 192.168.77.10/24 dev dummy0
+		$IP link set dummy0 up
+		$IP route add default via 192.168.77.1
+		passt -f -q -1 -s "$TMP/passt.sock" >"$TMP/$n.passt" 2>&1 &
+		pp=$!
+		i=0
+		while [ $i -lt 50 ] && [ ! -S "$TMP/passt.sock" ]; do sleep 0.1; i=$((i + 1)); done
+		host_listen "$TMP/$n.rx" 5001
+		want $n 0 300 -- $K --memory 128M --net "passt=$TMP/passt.sock" \
+			--cmdline "$CMD cvmm.test=net-send cvmm.ip=192.168.77.10/24 cvmm.gw=192.168.77.1 cvmm.peer=192.168.77.1 cvmm.mb=2 cvmm.noping=1"
+		st=$?
+		host_listened
+		[ $st -eq 0 ] &&
+			{ [ "$(gfield $n GUEST-NET-TX-MD5)" = "$(md5 "$TMP/$n.rx")" ] &&
+				ok $n "2 MiB to the host's loopback through passt, byte-exact" ||
+				bad $n "bytes differ ($(wc -c <"$TMP/$n.rx") arrived)"; }
+		kill $pp 2>/dev/null
+		$IP link del dummy0
+	fi
+fi
+rm -rf "$TMP"
+echo "$pass passed, $fail failed"
