@@ -78,7 +78,7 @@ static uint8_t rtc_read_reg(struct rtc *r, uint8_t idx)
 	case RTC_WDAY: return to_reg(r, (unsigned)tm.tm_wday + 1);
 	case RTC_MDAY: return to_reg(r, (unsigned)tm.tm_mday);
 	case RTC_MON: return to_reg(r, (unsigned)tm.tm_mon + 1);
-	case RTC_YEAR: return to_reg(r, (unsigned)(tm.tm_year % 100));
+	case RTC_YEAR: return to_reg(r, (unsigned)((1900 + tm.tm_year) % 100)); /* < 1900 too */
 	default: return to_reg(r, (unsigned)(1900 + tm.tm_year) / 100); /* century */
 	}
 }

@@ -1,43 +1,110 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Builds the libFuzzer targets into fuzz/out/. Run from anywhere:
-#   fuzz/build.sh            build all targets
-#   fuzz/build.sh run [SEC]  build, then run each for SEC seconds (default 60)
-#                            on a scratch copy of its seed corpus
+# Builds the libFuzzer targets listed in fuzz/targets into fuzz/out/. Run
+# from anywhere:
+#   fuzz/build.sh                        build all targets
+#   fuzz/build.sh run [SEC] [NAME...]    build, then run each target (or the
+#                                        named ones) for SEC seconds (default
+#                                        60) on a scratch copy of its seeds;
+#                                        prints FUZZ fuzz_NAME PASS|FAIL lines
+#   fuzz/build.sh cover [SEC] [NAME...]  the same with clang source-based
+#                                        coverage instead of the sanitizers,
+#                                        from the seeds alone, then an
+#                                        llvm-cov report on the sources each
+#                                        target is about (fuzz/targets)
+# A crash leaves its input in fuzz/out/crash_NAME_*; once fixed, keep it in
+# fuzz/regress/NAME/ (the unit suite replays it forever).
 set -eu
 cd "$(dirname "$0")/.."
 CC=${CC:-clang}
-CFLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+LLVM_PROFDATA=${LLVM_PROFDATA:-llvm-profdata}
+LLVM_COV=${LLVM_COV:-llvm-cov}
+FLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
+	-Wno-missing-field-initializers -Wshadow -Wmissing-prototypes -Wstrict-prototypes
+	-Wvla
 	-I. -Ivmm/include"
-LIB="vmm/mem.c vmm/err.c boot/x86_kernel.c boot/x86_e820.c boot/x86_bootinfo.c
-	boot/x86_mptable.c boot/acpi.c boot/aml.c vmm/cli/args.c devices/serial.c
-	devices/rtc.c devices/i8042.c devices/acpi_pm.c devices/virtio/queue.c"
-TARGETS="bzimage pvh_elf acpi mptable cli legacy virtqueue"
+# Library sources compiled once into an archive; a target links what it uses.
+LIB="vmm/mem.c vmm/err.c vmm/bus.c vmm/jail.c boot/x86_kernel.c boot/x86_e820.c
+	boot/x86_bootinfo.c boot/x86_mptable.c boot/acpi.c boot/aml.c vmm/cli/args.c
+	devices/serial.c devices/rtc.c devices/i8042.c devices/acpi_pm.c devices/blk.c
+	devices/virtio/queue.c devices/virtio/mmio.c devices/virtio/worker.c"
+LIBS="-luring -lseccomp -lpthread"
 
-mkdir -p fuzz/out
-for t in $TARGETS; do
-	echo "CC fuzz/out/fuzz_$t"
-	# shellcheck disable=SC2086
-	$CC $CFLAGS "fuzz/fuzz_$t.c" $LIB -lpthread -o "fuzz/out/fuzz_$t"
+mode=${1:-build}
+secs=${2:-60}
+all=$(sed -e 's/#.*//' fuzz/targets | awk 'NF { print $1 }')
+targets=$all
+if [ $# -gt 2 ]; then
+	shift 2
+	targets=$*
+fi
+for t in $targets; do
+	if ! echo "$all" | grep -qx "$t"; then
+		echo "fuzz/build.sh: no target '$t' in fuzz/targets" >&2
+		exit 2
+	fi
 done
 
-if [ "${1:-}" = run ]; then
-	secs=${2:-60}
+case $mode in
+build | run)
+	out=fuzz/out
+	CFLAGS="$FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+	;;
+cover)
+	out=fuzz/out/cover
+	CFLAGS="$FLAGS -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping"
+	;;
+*)
+	echo "usage: fuzz/build.sh [run|cover [SEC] [NAME...]]" >&2
+	exit 2
+	;;
+esac
+jobs=$(nproc 2>/dev/null || echo 2)
+export CC CFLAGS LIBS out
+
+mkdir -p "$out/obj"
+rm -f "$out"/obj/*.o "$out/libcvmm-fuzz.a"
+echo "CC $out/libcvmm-fuzz.a"
+# shellcheck disable=SC2086,SC2016
+printf '%s\n' $LIB | xargs -P "$jobs" -I{} sh -c \
+	'$CC $CFLAGS -c "$1" -o "$out/obj/$(echo "$1" | tr / _).o"' sh {}
+ar rcs "$out/libcvmm-fuzz.a" "$out"/obj/*.o
+# shellcheck disable=SC2086,SC2016
+printf '%s\n' $targets | xargs -P "$jobs" -I{} sh -c \
+	'echo "CC $out/fuzz_$1" && $CC $CFLAGS "fuzz/fuzz_$1.c" "$out/libcvmm-fuzz.a" $LIBS \
+	-o "$out/fuzz_$1"' sh {}
+
+if [ "$mode" = run ]; then
 	failed=0
-	for t in $TARGETS; do
-		work="fuzz/out/corpus_$t"
+	for t in $targets; do
+		work="$out/corpus_$t"
 		mkdir -p "$work" "fuzz/corpus/$t"
 		echo "RUN fuzz_$t for ${secs}s"
-		if "fuzz/out/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 \
-			-artifact_prefix="fuzz/out/crash_${t}_" "$work" "fuzz/corpus/$t" \
-			>"fuzz/out/$t.log" 2>&1; then
-			echo "FUZZ fuzz_$t PASS $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "fuzz/out/$t.log" | grep -o '[0-9]*$') execs"
+		if "$out/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 \
+			-artifact_prefix="$out/crash_${t}_" "$work" "fuzz/corpus/$t" \
+			>"$out/$t.log" 2>&1; then
+			echo "FUZZ fuzz_$t PASS $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$out/$t.log" | grep -o '[0-9]*$') execs"
 		else
 			failed=1
-			echo "FUZZ fuzz_$t FAIL (input kept in fuzz/out/crash_${t}_*)"
-			tail -30 "fuzz/out/$t.log"
+			echo "FUZZ fuzz_$t FAIL (input kept in $out/crash_${t}_*)"
+			tail -30 "$out/$t.log"
 		fi
 	done
 	exit $failed
+fi
+
+if [ "$mode" = cover ]; then
+	for t in $targets; do
+		work="$out/corpus_$t"
+		rm -rf "$work" "$out/$t.profraw"
+		mkdir -p "$work"
+		echo "COVER fuzz_$t for ${secs}s"
+		LLVM_PROFILE_FILE="$out/$t.profraw" "$out/fuzz_$t" -max_total_time="$secs" \
+			-print_final_stats=1 "$work" "fuzz/corpus/$t" >"$out/$t.log" 2>&1 || true
+		"$LLVM_PROFDATA" merge -sparse "$out/$t.profraw" -o "$out/$t.profdata"
+		srcs=$(sed -e 's/#.*//' fuzz/targets | awk -v t="$t" '$1 == t { $1 = ""; print }')
+		# shellcheck disable=SC2086
+		"$LLVM_COV" report "$out/fuzz_$t" -instr-profile="$out/$t.profdata" $srcs |
+			tee "$out/$t.cover"
+	done
 fi

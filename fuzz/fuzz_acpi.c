@@ -160,12 +160,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *rsdp = gm_ptr(m, rsdp_gpa, 36);
 	FZ_CHECK(rsdp && memcmp(rsdp, "RSD PTR ", 8) == 0);
 	FZ_CHECK(fz_sum8(rsdp, 20) == 0 && fz_sum8(rsdp, 36) == 0);
+	FZ_CHECK(rsdp[15] == 2 && fz_rd32(rsdp + 20) == 36);
 	const uint8_t *xsdt = table(m, fz_rd64(rsdp + 24), "XSDT");
 	FZ_CHECK(fz_rd32(xsdt + 4) == 36 + 16);
 	const uint8_t *fadt = table(m, fz_rd64(xsdt + 36), "FACP");
 	const uint8_t *madt = table(m, fz_rd64(xsdt + 44), "APIC");
 	FZ_CHECK(fz_rd32(fadt + 4) == 276);
 	const uint8_t *dsdt = table(m, fz_rd64(fadt + 140), "DSDT");
+	FZ_CHECK(fz_rd32(fadt + 40) == fz_rd64(fadt + 140)); /* DSDT and X_DSDT agree */
+
+	/* No two tables (nor the RSDP) overlap. */
+	const uint8_t *all[5] = {rsdp, xsdt, fadt, madt, dsdt};
+	for (int a = 0; a < 5; a++) {
+		size_t la = a ? fz_rd32(all[a] + 4) : 36;
+		for (int b = a + 1; b < 5; b++) {
+			size_t lb = fz_rd32(all[b] + 4);
+			FZ_CHECK(all[a] + la <= all[b] || all[b] + lb <= all[a]);
+		}
+	}
 
 	unsigned lapics = 0;
 	const uint8_t *p = madt + 44, *end = madt + fz_rd32(madt + 4);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmm/err.h"
 #include "vmm/mem.h"
 
 #define FZ_MiB (1ULL << 20)

@@ -1,7 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /* Fuzzes the legacy devices a guest drives with port I/O: 8250, CMOS RTC,
- * i8042 and the ACPI PM registers. The input is a sequence of 3-byte ops:
- * [device/op, offset, value]; bytes written by the UART go nowhere. */
+ * i8042, the ACPI PM registers and the debug exit port, as the PIO bus
+ * dispatches to them (offset inside each device's window, 1, 2 or 4
+ * bytes). The input is a sequence of 3-byte ops [op, offset, value]:
+ *   op & 7         0 serial, 1 rtc, 2 i8042, 3 acpi_pm, 4 host input to the
+ *                  UART (offset and value as two bytes), 5 the RTC's clock
+ *                  moves by offset | value << 8 seconds, 6 the guest sets
+ *                  the RTC's time (values from offset and value) and reads
+ *                  it back, 7 the debug exit port
+ *   op & 8         write (else read)
+ *   (op >> 4) & 3  width 1 << n (8 becomes 4)
+ * Invariants: the UART's receive FIFO holds what a model FIFO holds (host
+ * input, loopback) and gives it back in order; LSR.DR says whether it has
+ * data; the interrupt line follows the enabled conditions; accesses that
+ * are not 1 byte wide change nothing; the RTC's time registers hold valid
+ * BCD or binary values, register A never shows UIP, C clears on read, D
+ * says the battery is good, and a time the guest sets reads back as set;
+ * system events are poweroff or reset with a reason. Bytes the UART sends
+ * go nowhere. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,64 +25,253 @@
 
 #include "devices/legacy.h"
 #include "devices/serial.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+struct model {
+	int line; /* the UART's interrupt line as the device last set it */
+	time_t now;
+	uint8_t fifo[SERIAL_FIFO];
+	unsigned head, count;
+	int exit_code;
+};
+
 static void irq_set(void *ctx, uint32_t gsi, int level)
 {
-	int *line = ctx;
-	if (gsi != 4 || (level != 0 && level != 1))
-		abort();
-	*line = level;
+	struct model *m = ctx;
+	FZ_CHECK(gsi == 4 && (level == 0 || level == 1));
+	FZ_CHECK(level != m->line); /* only changes are signalled */
+	m->line = level;
 }
 
 static void sys_ev(void *ctx, enum sys_event ev, const char *why)
 {
 	(void)ctx;
-	if ((ev != SYS_EVENT_POWEROFF && ev != SYS_EVENT_RESET) || !why)
-		abort();
+	FZ_CHECK((ev == SYS_EVENT_POWEROFF || ev == SYS_EVENT_RESET) && why && why[0]);
 }
 
-static time_t fixed(void *ctx)
+static void debug_exit(void *ctx, int code)
 {
-	(void)ctx;
-	return 1700000000;
+	struct model *m = ctx;
+	m->exit_code = code;
 }
+
+static time_t clock_now(void *ctx)
+{
+	const struct model *m = ctx;
+	return m->now;
+}
+
+static void fifo_push(struct model *m, uint8_t c)
+{
+	if (m->count < SERIAL_FIFO)
+		m->fifo[(m->head + m->count++) % SERIAL_FIFO] = c;
+}
+
+/* ---- 8250 ----------------------------------------------------------------- */
+
+#define LCR_DLAB 0x80
+#define MCR_LOOP 0x10
+#define LSR_DR	 0x01
+
+static void serial_check(const struct serial *s, const struct model *m)
+{
+	FZ_CHECK(s->rx_count == m->count && s->rx_count <= SERIAL_FIFO);
+	bool level = ((s->ier & 1) && s->rx_count) || ((s->ier & 2) && s->thre_pending);
+	FZ_CHECK(s->irq_level == level && m->line == (int)level);
+	FZ_CHECK(!(s->ier & 0xf0) && !(s->mcr & 0xe0));
+}
+
+static void serial_op(struct serial *s, struct model *m, bool wr, uint8_t off, uint8_t *val,
+		      unsigned len)
+{
+	struct serial before = *s;
+	if (wr) {
+		bool tx = off == 0 && !(s->lcr & LCR_DLAB);
+		bool loop = s->mcr & MCR_LOOP;
+		serial_ops.write(s, off, val, len);
+		if (len == 1 && tx && loop)
+			fifo_push(m, val[0]);
+		if (len == 1 && off == 2 && (val[0] & 2))
+			m->count = 0; /* FCR: clear the receive FIFO */
+	} else {
+		serial_ops.read(s, off, val, len);
+		if (len == 1 && off == 0 && !(before.lcr & LCR_DLAB)) {
+			uint8_t want = 0;
+			if (m->count) {
+				want = m->fifo[m->head];
+				m->head = (m->head + 1) % SERIAL_FIFO;
+				m->count--;
+			}
+			FZ_CHECK(val[0] == want);
+		}
+		if (len == 1 && off == 5)
+			FZ_CHECK(!!(val[0] & LSR_DR) == (before.rx_count > 0));
+		if (len == 1 && off == 7)
+			FZ_CHECK(val[0] == before.scr);
+	}
+	if (len != 1) {
+		/* Ignored: all-ones reads, no state change. */
+		for (unsigned i = 0; !wr && i < len; i++)
+			FZ_CHECK(val[i] == 0xff);
+		FZ_CHECK(memcmp(&before.ier, &s->ier, sizeof(*s) - offsetof(struct serial, ier)) ==
+			 0);
+	}
+	serial_check(s, m);
+}
+
+/* ---- RTC ------------------------------------------------------------------ */
+
+enum { RTC_SEC = 0, RTC_MIN = 2, RTC_HOUR = 4, RTC_MDAY = 7, RTC_MON = 8, RTC_YEAR = 9,
+       RTC_A = 10, RTC_B = 11, RTC_C = 12, RTC_D = 13, RTC_CENTURY = 0x32 };
+#define B_BIN 0x04
+#define B_SET 0x80
+
+static uint8_t rtc_get(struct rtc *r, uint8_t idx)
+{
+	uint8_t v = idx;
+	rtc_ops.write(r, 0, &v, 1);
+	rtc_ops.read(r, 1, &v, 1);
+	return v;
+}
+
+static void rtc_put(struct rtc *r, uint8_t idx, uint8_t v)
+{
+	rtc_ops.write(r, 0, &idx, 1);
+	rtc_ops.write(r, 1, &v, 1);
+}
+
+static unsigned rtc_val(const struct rtc *r, uint8_t v)
+{
+	if (r->cmos[RTC_B] & B_BIN)
+		return v;
+	FZ_CHECK((v & 0xf) <= 9 && (v >> 4) <= 9); /* valid BCD */
+	return (v >> 4) * 10 + (v & 0xf);
+}
+
+static uint8_t rtc_enc(const struct rtc *r, unsigned v)
+{
+	return (r->cmos[RTC_B] & B_BIN) ? (uint8_t)v : (uint8_t)((v / 10) << 4 | v % 10);
+}
+
+/* After a guest access: what reading the registers must show. */
+static void rtc_check(struct rtc *r)
+{
+	uint8_t idx = r->index;
+	FZ_CHECK(idx < 128 && !(r->cmos[RTC_A] & 0x80) && r->cmos[RTC_D] == 0x80);
+	if (!(r->cmos[RTC_B] & B_SET)) {
+		FZ_CHECK(rtc_val(r, rtc_get(r, RTC_SEC)) <= 59);
+		FZ_CHECK(rtc_val(r, rtc_get(r, RTC_MIN)) <= 59);
+		FZ_CHECK(rtc_val(r, rtc_get(r, RTC_HOUR)) <= 23);
+		unsigned mday = rtc_val(r, rtc_get(r, RTC_MDAY));
+		unsigned mon = rtc_val(r, rtc_get(r, RTC_MON));
+		FZ_CHECK(mday >= 1 && mday <= 31 && mon >= 1 && mon <= 12);
+		FZ_CHECK(rtc_val(r, rtc_get(r, RTC_YEAR)) <= 99);
+	}
+	FZ_CHECK(rtc_get(r, RTC_D) == 0x80);
+	uint8_t c = rtc_get(r, RTC_C);
+	(void)c;
+	FZ_CHECK(rtc_get(r, RTC_C) == 0); /* read clears */
+	uint8_t back = idx;
+	rtc_ops.write(r, 0, &back, 1);
+}
+
+/* The guest sets a valid time and reads it back, the clock standing. */
+static void rtc_set_time(struct rtc *r, uint8_t a, uint8_t b)
+{
+	unsigned t[6] = {a % 60, b % 60, (unsigned)(a ^ b) % 24, 1 + b % 28, 1 + a % 12,
+			 (unsigned)(a + b) % 100};
+	static const uint8_t reg[6] = {RTC_SEC, RTC_MIN, RTC_HOUR, RTC_MDAY, RTC_MON, RTC_YEAR};
+	unsigned century = 19 + (a >> 6) % 3;
+	uint8_t old_b = rtc_get(r, RTC_B);
+	rtc_put(r, RTC_B, (uint8_t)((old_b | B_SET) & ~0x70)); /* no interrupt enables */
+	for (int i = 0; i < 6; i++)
+		rtc_put(r, reg[i], rtc_enc(r, t[i]));
+	rtc_put(r, RTC_CENTURY, rtc_enc(r, century));
+	rtc_put(r, RTC_B, (uint8_t)(rtc_get(r, RTC_B) & ~B_SET));
+	for (int i = 0; i < 6; i++)
+		FZ_CHECK(rtc_val(r, rtc_get(r, reg[i])) == t[i]);
+	FZ_CHECK(rtc_val(r, rtc_get(r, RTC_CENTURY)) == century);
+}
+
+/* ---- the script ------------------------------------------------------------ */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int line = 0;
-	struct irq_line irq = { irq_set, &line, 4 };
-	struct sys_ctl sys = { sys_ev, NULL };
+	struct model m = {.now = 1700000000};
+	struct irq_line irq = {irq_set, &m, 4};
+	struct sys_ctl sys = {sys_ev, NULL};
+	struct debug_exit dx = {debug_exit, &m};
 	struct serial s;
 	struct rtc r;
 	struct i8042 k;
 	struct acpi_pm pm;
-	if (serial_init(&s, &irq, -1) || rtc_init(&r, fixed, NULL) || i8042_init(&k, &sys))
+	if (serial_init(&s, &irq, -1) || rtc_init(&r, clock_now, &m) || i8042_init(&k, &sys))
 		abort();
 	acpi_pm_init(&pm, &sys);
 	for (size_t i = 0; i + 3 <= size; i += 3) {
-		uint8_t op = data[i], off = data[i + 1], val[8] = { data[i + 2] };
-		unsigned len = 1u << ((op >> 4) & 3); /* 1, 2, 4, 8 */
-		int wr = op & 8;
-		const struct bus_ops *ops;
-		void *dev;
+		uint8_t op = data[i], off = data[i + 1], val[8] = {data[i + 2], off, 0x5a, 0xa5};
+		unsigned len = 1u << ((op >> 4) & 3);
+		bool wr = op & 8;
+		if (len == 8)
+			len = 4; /* port I/O is at most 4 bytes */
 		switch (op & 7) {
-		case 0: ops = &serial_ops; dev = &s; break;
-		case 1: ops = &rtc_ops; dev = &r; break;
-		case 2: ops = &i8042_ops; dev = &k; break;
-		case 3: ops = &acpi_pm_ops; dev = &pm; break;
-		case 4: serial_input(&s, &data[i + 1], 2); continue;
-		default: continue;
+		case 0:
+			if (off % 8 + len <= 8)
+				serial_op(&s, &m, wr, off % 8, val, len);
+			break;
+		case 1:
+			if (off % 2 + len <= 2) {
+				if (wr)
+					rtc_ops.write(&r, off % 2, val, len);
+				else
+					rtc_ops.read(&r, off % 2, val, len);
+				rtc_check(&r);
+			}
+			break;
+		case 2:
+			if (off % 5 + len <= 5) {
+				if (wr)
+					i8042_ops.write(&k, off % 5, val, len);
+				else
+					i8042_ops.read(&k, off % 5, val, len);
+			}
+			break;
+		case 3:
+			if (off % 3 + len <= 3) {
+				if (wr)
+					acpi_pm_ops.write(&pm, off % 3, val, len);
+				else
+					acpi_pm_ops.read(&pm, off % 3, val, len);
+			}
+			break;
+		case 4: {
+			size_t n = serial_input(&s, &data[i + 1], 2);
+			FZ_CHECK(n <= 2);
+			if (!(s.mcr & MCR_LOOP))
+				FZ_CHECK(n == (m.count + 2 <= SERIAL_FIFO ? 2 : SERIAL_FIFO - m.count));
+			for (size_t j = 0; j < n; j++)
+				fifo_push(&m, data[i + 1 + j]);
+			serial_check(&s, &m);
+			break;
 		}
-		if (wr) {
-			if (ops->write)
-				ops->write(dev, off % 8, val, len);
-		} else if (ops->read) {
-			ops->read(dev, off % 8, val, len);
+		case 5:
+			m.now += off | data[i + 2] << 8;
+			rtc_check(&r);
+			break;
+		case 6:
+			rtc_set_time(&r, off, data[i + 2]);
+			rtc_check(&r);
+			break;
+		case 7:
+			if (wr && len == 1) { /* QEMU's isa-debug-exit: (v << 1) | 1 */
+				m.exit_code = -1;
+				debug_exit_ops.write(&dx, 0, val, 1);
+				FZ_CHECK(m.exit_code == (val[0] << 1 | 1));
+			}
+			break;
 		}
-		if (s.rx_count > SERIAL_FIFO)
-			abort();
 	}
 	serial_destroy(&s);
 	rtc_destroy(&r);

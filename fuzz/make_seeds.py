@@ -63,6 +63,78 @@ def acpi_cfg(ncpus, devs):
     return bytes(out)
 
 
+def chain_seed(n_out, n_in, codes, ops):
+    """fuzz_chain: segment counts, length codes, then [op, n] ops."""
+    out = struct.pack("<HHB", n_out, n_in, len(codes)) + bytes(codes)
+    for op, n in ops:
+        out += struct.pack("<BH", op, n)
+    return out
+
+
+def chain_op(kind, cursor, param=0):
+    return kind | cursor << 3 | param << 5
+
+
+MMIO_REGS = [0x000, 0x004, 0x008, 0x00C, 0x010, 0x014, 0x020, 0x024, 0x030, 0x034, 0x038,
+             0x044, 0x050, 0x060, 0x064, 0x070, 0x080, 0x084, 0x090, 0x094, 0x0A0, 0x0A4,
+             0x0AC, 0x0B0, 0x0B4, 0x0B8, 0x0BC, 0x0FC, 0x100, 0x104, 0x108, 0x13C, 0x140]
+
+
+def mmio_seed(queues, flags, features, ops):
+    """fuzz_mmio: header, then 6-byte ops (see fuzz_mmio.c)."""
+    out = bytes([queues - 1, flags]) + struct.pack("<Q", features)
+    for op in ops:
+        out += op
+    return out
+
+
+def mr(off, width=4):
+    return struct.pack("<BBI", 8 | {1: 0, 2: 1, 4: 2, 8: 3}[width], MMIO_REGS.index(off), 0)
+
+
+def mw(off, value, width=4):
+    return struct.pack("<BBI", 8 | 4 | {1: 0, 2: 1, 4: 2, 8: 3}[width], MMIO_REGS.index(off), value)
+
+
+def mmio_probe(queues=1, rings=((0x1000, 0x2000, 0x3000),), num=16, event_idx=True):
+    """What Linux's virtio_mmio driver does up to DRIVER_OK."""
+    ops = [mr(0x000), mr(0x004), mr(0x008), mr(0x00C), mw(0x070, 0), mw(0x070, 1),
+           mw(0x070, 3), mw(0x014, 1), mr(0x010), mw(0x014, 0), mr(0x010),
+           mw(0x024, 1), mw(0x020, 1), mw(0x024, 0), mw(0x020, (1 << 29) if event_idx else 0),
+           mw(0x070, 0xB), mr(0x070)]
+    for q, (desc, avail, used) in enumerate(rings):
+        ops += [mw(0x030, q), mr(0x044), mr(0x034), mw(0x038, num), mw(0x080, desc),
+                mw(0x084, 0), mw(0x090, avail), mw(0x094, 0), mw(0x0A0, used), mw(0x0A4, 0),
+                mw(0x044, 1)]
+    ops += [mw(0x070, 0xF), mr(0x070), mr(0x0FC), mr(0x100), mr(0x104, 1), mr(0x108, 8)]
+    return ops
+
+
+def blk_req(k, t, sec, ndata, hdr=0, status=0, codes=(), rng=None):
+    """fuzz_blk: one structured request (see fuzz_blk.c)."""
+    out = bytes([k, t, sec, ndata | hdr << 3 | status << 5]) + bytes(codes)
+    if rng:
+        out += bytes(rng)
+    return out
+
+
+def blk_raw(descs, hdr):
+    out = bytes([3, len(descs) - 1])
+    for addr, length, flags, nxt in descs:
+        out += struct.pack("<QIHH", addr, length, flags, nxt)
+    return out + hdr
+
+
+def initrd_seed(sel, cls, mem, end, amax, isize, below4g=0, head=b""):
+    """fuzz_initrd: selectors, size class, v1..v5, the initrd's first bytes."""
+    return bytes([sel, cls]) + struct.pack("<QQQQQ", mem, end, amax, isize, below4g) + head
+
+
+def pio(kind, off, val=0, wr=False, width=1):
+    """fuzz_legacy: one 3-byte op."""
+    return bytes([kind | (8 if wr else 0) | {1: 0, 2: 1, 4: 2}[width] << 4, off, val])
+
+
 def main():
     put("bzimage", "relocatable", bzimage())
     put("bzimage", "fixed_2m", bzimage(reloc=0, pref=0x200000))
@@ -77,6 +149,85 @@ def main():
     put("mptable", "eight", bytes([8, 0, 0, 0, 1]))
     put("mptable", "forty", bytes([40, 0, 0, 0, 1]))
     put("mptable", "too_many", bytes([41, 0, 0, 0, 1]))
+    # chain: a header, data and a status byte; many tiny segments; big ones
+    put("chain", "blk_like", chain_seed(2, 2, [16, 200 + 12, 200 + 12, 1], [
+        (chain_op(0, 0), 16), (chain_op(3, 0, 2), 600), (chain_op(4, 0), 0),
+        (chain_op(1, 2), 300), (chain_op(3, 2, 4), 282), (chain_op(1, 2), 2),
+        (chain_op(6, 3, 2), 0), (chain_op(5, 2), 0), (chain_op(7, 2), 0)]))
+    put("chain", "many_small", chain_seed(300, 700, [1, 0, 3, 23, 0], [
+        (chain_op(2, 0), 100), (chain_op(3, 0, 4), 40), (chain_op(3, 0, 7), 0),
+        (chain_op(1, 3), 5000), (chain_op(3, 2, 6), 900), (chain_op(0, 1), 9999),
+        (chain_op(2, 2, 7), 0), (chain_op(3, 3, 5), 64)]))
+    put("chain", "empty_parts", chain_seed(0, 3, [0], [
+        (chain_op(0, 0), 1), (chain_op(1, 2), 1), (chain_op(3, 2, 0), 0),
+        (chain_op(3, 2, 1), 1)]))
+    # mmio: Linux's probe on 1 and 3 queues, with and without queue checks
+    put("mmio", "probe", mmio_seed(1, 0, (1 << 32) | (1 << 29) | (1 << 28) | 0x3F,
+                                   mmio_probe() + [mr(0x060), mw(0x064, 1), mw(0x070, 0)]))
+    put("mmio", "probe_checked", mmio_seed(2, 2 << 3 | 5, (1 << 32) | (1 << 29),
+                                           mmio_probe() + [
+                                               struct.pack("<BBI", 0xE0, 0, 7), mr(0x060),
+                                               mr(0x070), mw(0x064, 3), mw(0x070, 0)]))
+    put("mmio", "three_queues", mmio_seed(3, 3 << 3 | 4, (1 << 32) | 0xFF, mmio_probe(
+        3, ((0x1000, 0x2000, 0x3000), (0x4000, 0x5000, 0x6000), (0xFFFF0, 0x2000, 0x3000)),
+        num=8, event_idx=False)))
+    put("mmio", "bad_features", mmio_seed(1, 0x80 | 1, 0x3F, [
+        mw(0x070, 3), mw(0x024, 1), mw(0x020, 3), mw(0x070, 0xB), mr(0x070),
+        mw(0x070, 0xF), mr(0x070), mw(0x070, 0)]))
+    # blk: one of each request type on a 128-sector disk; a read-only big
+    # disk with out-of-range and oversized requests; raw descriptors
+    put("blk", "each_type", bytes([0x13]) + b"".join([
+        blk_req(0, 0, 8, 2, codes=[0x00, 0x01]),
+        blk_req(0, 1, 0, 1, hdr=1, codes=[0x07]),
+        blk_req(0, 2, 0, 0),
+        blk_req(0, 3, 0, 1, codes=[0x40 | 20]),
+        blk_req(0, 4, 0, 0, rng=[4, 8, 0]),
+        blk_req(8, 5, 0, 0, rng=[0, 16, 1]),
+        blk_req(0, 6, 0, 0),
+        blk_req(0, 0, 0, 1, status=1, codes=[0x00]),
+        blk_req(8, 0, 0x81, 3, hdr=3, codes=[0x00, 0x00, 0x00])]))
+    put("blk", "ro_big", bytes([0x2E]) + b"".join([
+        blk_req(0, 1, 0, 1, codes=[0x00]),
+        blk_req(0, 0, 0x80, 1, codes=[0x00]),
+        blk_req(0, 0, 0x81, 1, codes=[0x00]),
+        blk_req(0, 0, 0, 1, codes=[0x80]),
+        blk_req(0, 0, 0, 1, codes=[0x41]),
+        blk_req(0, 3, 0, 1, codes=[0x40 | 4]),
+        blk_req(4, 0, 0, 1, codes=[0x00]),
+        blk_req(2, 0, 0, 1, status=2, codes=[0x00])]))
+    # initrd: 512 MiB and a 20 MiB kernel; 8 GiB and no initrd_addr_max;
+    # a kernel that fills RAM; an old kernel's 896 MiB limit on 2 GiB; a
+    # kernel end that wraps; an initrd over 3 GiB; ram_end beyond RAM
+    mib = 1 << 20
+    put("initrd", "typical", initrd_seed(0x00, 2, 512 * mib // 4096, 20 * mib, 0, 255,
+                                         head=b"070701"))
+    put("initrd", "high_ram", initrd_seed(0x31, 0, 8 << 30, 0, 2**64 - 1, 12345))
+    put("initrd", "no_room", initrd_seed(0x00, 0, 64 * mib // 4096, 63 * mib, 0, 8191))
+    put("initrd", "old_limit", initrd_seed(0x11, 2, 2 << 30, 0, 0, 1023))
+    put("initrd", "wrapping_end", initrd_seed(0x08, 0, 0, 0, 0, 100))
+    put("initrd", "too_big", initrd_seed(0x02, 3, 0, 0, 0, 5))
+    put("initrd", "ram_end_lies", initrd_seed(0x43, 0, 100, 0, 0, 4096, below4g=2 << 30))
+    # legacy: a UART session (divisor, FIFO, loopback, host input), an RTC
+    # session (binary mode, set time, clock moving), i8042 and ACPI PM
+    put("legacy", "uart", b"".join([
+        pio(0, 3, 0x80, True), pio(0, 0, 1, True), pio(0, 1, 0, True), pio(0, 3, 3, True),
+        pio(0, 2, 7, True), pio(0, 1, 3, True), pio(0, 2), pio(0, 4, 0x1B, True),
+        pio(0, 0, 0x41, True), pio(0, 5), pio(0, 0), pio(0, 4, 0x0B, True),
+        pio(4, ord("h"), ord("i")), pio(0, 2), pio(0, 0), pio(0, 0), pio(0, 6),
+        pio(0, 7, 0x55, True), pio(0, 7), pio(0, 0, 0, False, 4), pio(0, 2, 2, True)]))
+    put("legacy", "rtc", b"".join([
+        pio(1, 0, 0x0A, True), pio(1, 1), pio(1, 0, 0x00, True), pio(1, 1),
+        pio(1, 0, 0x04, True), pio(1, 1), pio(1, 0, 0x0B, True), pio(1, 1, 0x06, True),
+        pio(6, 0x47, 0x1D), pio(5, 0x10, 0x0E), pio(1, 0, 0x32, True), pio(1, 1),
+        pio(1, 0, 0x8B, True), pio(1, 1, 0x02, True), pio(6, 0xC0, 0x63),
+        pio(1, 0, 0x0C, True), pio(1, 1), pio(1, 0, 0x0D, True), pio(1, 1)]))
+    put("legacy", "i8042_pm", b"".join([
+        pio(2, 4, 0xAA, True), pio(2, 4), pio(2, 0), pio(2, 4, 0x60, True),
+        pio(2, 0, 0x47, True), pio(2, 4, 0x20, True), pio(2, 0), pio(3, 1),
+        pio(3, 0, 0x34, True), pio(3, 2, 1, True), pio(2, 4, 0xFE, True),
+        pio(7, 0, 3, True)]))
+    put("blk", "raw", bytes([0x03]) + blk_raw(
+        [(0x10000, 16, 1, 1), (0x11000, 513, 2, 0)], struct.pack("<IIQ", 0, 0, 0)))
 
 
 if __name__ == "__main__":
