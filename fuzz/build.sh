@@ -5,14 +5,18 @@
 #   fuzz/build.sh                        build all targets
 #   fuzz/build.sh run [SEC] [NAME...]    build, then run each target (or the
 #                                        named ones) for SEC seconds (default
-#                                        60) on a scratch copy of its seeds;
-#                                        prints FUZZ fuzz_NAME PASS|FAIL lines
+#                                        60) on a scratch corpus kept in
+#                                        fuzz/out/corpus_NAME, grown from its
+#                                        seeds; prints FUZZ fuzz_NAME PASS|FAIL
 #   fuzz/build.sh cover [SEC] [NAME...]  the same with clang source-based
 #                                        coverage instead of the sanitizers,
 #                                        from the seeds alone, then an
 #                                        llvm-cov report on the sources each
-#                                        target is about (fuzz/targets)
-# A crash leaves its input in fuzz/out/crash_NAME_*; once fixed, keep it in
+#                                        target is about (fuzz/targets), per
+#                                        function in fuzz/out/cover/NAME.functions
+# A new target is fuzz/fuzz_NAME.c, its line in fuzz/targets and seeds in
+# fuzz/corpus/NAME/ (plus its library sources in LIB below if new). A crash
+# leaves its input in fuzz/out/crash_NAME_*; once fixed, keep it in
 # fuzz/regress/NAME/ (the unit suite replays it forever).
 set -eu
 cd "$(dirname "$0")/.."
@@ -27,7 +31,8 @@ FLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-paramet
 LIB="vmm/mem.c vmm/err.c vmm/bus.c vmm/jail.c boot/x86_kernel.c boot/x86_e820.c
 	boot/x86_bootinfo.c boot/x86_mptable.c boot/acpi.c boot/aml.c vmm/cli/args.c
 	devices/serial.c devices/rtc.c devices/i8042.c devices/acpi_pm.c devices/blk.c
-	devices/virtio/queue.c devices/virtio/mmio.c devices/virtio/worker.c"
+	devices/virtio/queue.c devices/virtio/mmio.c devices/virtio/worker.c devices/net.c
+	devices/net_model.c"
 LIBS="-luring -lseccomp -lpthread"
 
 mode=${1:-build}
@@ -106,5 +111,8 @@ if [ "$mode" = cover ]; then
 		# shellcheck disable=SC2086
 		"$LLVM_COV" report "$out/fuzz_$t" -instr-profile="$out/$t.profdata" $srcs |
 			tee "$out/$t.cover"
+		# shellcheck disable=SC2086
+		"$LLVM_COV" report -show-functions "$out/fuzz_$t" -instr-profile="$out/$t.profdata" \
+			$srcs >"$out/$t.functions"
 	done
 fi

@@ -135,6 +135,16 @@ def pio(kind, off, val=0, wr=False, width=1):
     return bytes([kind | (8 if wr else 0) | {1: 0, 2: 1, 4: 2}[width] << 4, off, val])
 
 
+def net_seed(log2, flags, plen, descs, avail):
+    """fuzz_net: queue size, knobs, RX length, descriptor table, avail ring."""
+    qs = 1 << ((log2 & 0x7F) % 7)
+    table = bytearray(16 * qs)
+    for i, (addr, length, dflags, nxt) in enumerate(descs):
+        struct.pack_into("<QIHH", table, 16 * i, addr, length, dflags, nxt)
+    ring = struct.pack("<HH", 0, len(avail)) + b"".join(struct.pack("<H", h) for h in avail)
+    return bytes([log2, flags]) + struct.pack("<H", plen) + bytes(table) + ring
+
+
 def main():
     put("bzimage", "relocatable", bzimage())
     put("bzimage", "fixed_2m", bzimage(reloc=0, pref=0x200000))
@@ -226,6 +236,12 @@ def main():
         pio(2, 0, 0x47, True), pio(2, 4, 0x20, True), pio(2, 0), pio(3, 1),
         pio(3, 0, 0x34, True), pio(3, 2, 1, True), pio(2, 4, 0xFE, True),
         pio(7, 0, 3, True)]))
+    # net: TX chains (header + frame), then writable RX buffers, one-buffer
+    # and mergeable; sane knob on
+    net_descs = [(0x0, 12, 1, 1), (0x100, 60, 0, 0), (0x200, 1514, 0, 0), (0x800, 12, 1, 3),
+                 (0x900, 64, 0, 0), (0x1000, 2048, 2, 0), (0x1800, 1526, 2, 0), (0x2000, 100, 2, 0)]
+    put("net", "tx_rx", net_seed(3, 1 | 3 << 1, 0x0800, net_descs, [0, 2, 3, 5, 6, 7]))
+    put("net", "mergeable", net_seed(3 | 0x80, 1 | 5 << 1, 0xFFFF, net_descs, [5, 6, 7, 0]))
     put("blk", "raw", bytes([0x03]) + blk_raw(
         [(0x10000, 16, 1, 1), (0x11000, 513, 2, 0)], struct.pack("<IIQ", 0, 0, 0)))
 
