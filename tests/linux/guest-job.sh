@@ -116,6 +116,17 @@ net-send) # ping the peer (unless cvmm.noping), send cvmm.mb MiB to its port 500
 		i=$((i + 1)); [ $i -gt 20 ] && { echo "GUEST-NET-SEND-FAILED"; break; }; sleep 0.5
 	done
 	finish ;;
+iperf) # bench/net: TCP both ways with iperf3 against the peer, and ping RTT
+	net_up
+	peer=$(arg peer)
+	ping -c 3 -W 10 "$peer" >/dev/null 2>&1
+	for dir in tx rx; do
+		flag=""; [ $dir = rx ] && flag=-R
+		r=$(iperf3 -c "$peer" -t "$(arg secs)" -f m $flag 2>&1 | grep -E 'receiver$' | tail -1)
+		echo "BENCH-NET $dir $(echo "$r" | awk '{for (i = 1; i < NF; i++) if ($(i+1) == "Mbits/sec") print $i}')"
+	done
+	echo "BENCH-NET rtt $(ping -c 20 -i 0.2 "$peer" 2>/dev/null | sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p')"
+	finish ;;
 net-flood) # stay up while the host floods us, then ping
 	net_up
 	echo "GUEST-NET-UP"
