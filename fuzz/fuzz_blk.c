@@ -170,8 +170,8 @@ static uint32_t seg_len(uint8_t c)
 
 /* Adds a buffer of len bytes holding src (if any) as the chain's next
  * segment. */
-static bool add_seg(struct guest *g, struct seg *segs, unsigned *n, const void *src,
-		    uint32_t len, uint16_t flags)
+static bool add_seg(struct guest *g, struct seg *segs, unsigned *n, const void *src, uint32_t len,
+		    uint16_t flags)
 {
 	uint64_t at = alloc_buf(g, len ? len : 1);
 	if (!at)
@@ -376,7 +376,7 @@ static void serve(const struct blk_geom *g, const struct vq_chain *c, struct blk
 	case BLK_OP_WRITE_ZEROES:
 		FZ_CHECK(has_hdr && !g->ro && r->written == 1);
 		FZ_CHECK(h.type == (r->op == BLK_OP_DISCARD ? VIRTIO_BLK_T_DISCARD
-							     : VIRTIO_BLK_T_WRITE_ZEROES));
+							    : VIRTIO_BLK_T_WRITE_ZEROES));
 		check_range(g, r);
 		if (small)
 			memset(disk + r->offset, 0, r->len);
@@ -388,7 +388,8 @@ static void serve(const struct blk_geom *g, const struct vq_chain *c, struct blk
 		if (!has_hdr) {
 			FZ_CHECK(r->status == VIRTIO_BLK_S_IOERR && r->written == 1);
 		} else if (h.type == VIRTIO_BLK_T_GET_ID) {
-			uint64_t n = c->in_bytes - 1 < BLK_ID_BYTES ? c->in_bytes - 1 : BLK_ID_BYTES;
+			uint64_t n =
+				c->in_bytes - 1 < BLK_ID_BYTES ? c->in_bytes - 1 : BLK_ID_BYTES;
 			uint8_t id[BLK_ID_BYTES];
 			FZ_CHECK(r->status == VIRTIO_BLK_S_OK && r->written == n + 1);
 			vq_cursor_in(&cur, c);
@@ -443,8 +444,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		for (unsigned i = 0; i < c.n_out + c.n_in; i++) {
-			uint64_t end = (uint64_t)((uint8_t *)c.iov[i].iov_base - g.mem) +
-				       c.iov[i].iov_len;
+			uint64_t end =
+				(uint64_t)((uint8_t *)c.iov[i].iov_base - g.mem) + c.iov[i].iov_len;
 			if (end > g.dirty)
 				g.dirty = end;
 		}

@@ -41,10 +41,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const unsigned iov_max[8] = {0, 1, 2, 3, 8, 64, 126, VQ_MAX_SEGS};
 
 struct part {
-	unsigned first, n;		   /* segments [first, first + n) of the chain */
-	size_t bytes;			   /* sum of their lengths */
-	size_t start[VQ_MAX_SEGS];	   /* offset of segment first + i in the part */
-	uint8_t *flat;			   /* the model: the part's bytes in order */
+	unsigned first, n;	   /* segments [first, first + n) of the chain */
+	size_t bytes;		   /* sum of their lengths */
+	size_t start[VQ_MAX_SEGS]; /* offset of segment first + i in the part */
+	uint8_t *flat;		   /* the model: the part's bytes in order */
 };
 
 struct cur {

@@ -25,9 +25,9 @@
 #include "boot/boot.h"
 #include "fuzz_common.h"
 
-#define PAGE	 4096ULL
-#define BUF_MAX	 (4 * FZ_MiB)
-#define MEM_TOP	 (1ULL << 52)
+#define PAGE	4096ULL
+#define BUF_MAX (4 * FZ_MiB)
+#define MEM_TOP (1ULL << 52)
 
 typedef unsigned __int128 u128;
 
@@ -56,30 +56,42 @@ static uint8_t *host_ram(uint64_t *len)
 static uint64_t pick_mem(unsigned sel, uint64_t v, uint64_t host)
 {
 	switch (sel) {
-	case 0: return (v % (host / PAGE + 1)) * PAGE;
-	case 1: return v % MEM_TOP;
-	case 2: return host;
-	default: return X86_HIMEM_START + (v & 0xffff) * PAGE;
+	case 0:
+		return (v % (host / PAGE + 1)) * PAGE;
+	case 1:
+		return v % MEM_TOP;
+	case 2:
+		return host;
+	default:
+		return X86_HIMEM_START + (v & 0xffff) * PAGE;
 	}
 }
 
 static uint64_t pick_end(unsigned sel, uint64_t v)
 {
 	switch (sel) {
-	case 0: return X86_HIMEM_START + (uint32_t)v;
-	case 1: return v;
-	case 2: return UINT64_MAX - (v & 0xffff);
-	default: return v & 0xfffff;
+	case 0:
+		return X86_HIMEM_START + (uint32_t)v;
+	case 1:
+		return v;
+	case 2:
+		return UINT64_MAX - (v & 0xffff);
+	default:
+		return v & 0xfffff;
 	}
 }
 
 static uint64_t pick_max(unsigned sel, uint64_t v)
 {
 	switch (sel) {
-	case 0: return 0x7fffffff;
-	case 1: return 0x37ffffff;
-	case 2: return (uint32_t)v;
-	default: return v;
+	case 0:
+		return 0x7fffffff;
+	case 1:
+		return 0x37ffffff;
+	case 2:
+		return (uint32_t)v;
+	default:
+		return v;
 	}
 }
 
@@ -89,9 +101,12 @@ static size_t pick_size(uint8_t cls, uint64_t v)
 		return 0;
 	switch (cls & 3) {
 	case 0:
-	case 1: return 1 + (size_t)(v & 0xffff);
-	case 2: return (size_t)(v % (BUF_MAX / PAGE) + 1) * PAGE - (cls >> 2);
-	default: return (size_t)(X86_MMIO_HOLE_START + 1 + v % (SIZE_MAX - X86_MMIO_HOLE_START));
+	case 1:
+		return 1 + (size_t)(v & 0xffff);
+	case 2:
+		return (size_t)(v % (BUF_MAX / PAGE) + 1) * PAGE - (cls >> 2);
+	default:
+		return (size_t)(X86_MMIO_HOLE_START + 1 + v % (SIZE_MAX - X86_MMIO_HOLE_START));
 	}
 }
 
@@ -194,4 +209,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(same); /* inside guest RAM, with the initrd's bytes */
 	return 0;
 }
-

@@ -123,8 +123,19 @@ static void serial_op(struct serial *s, struct model *m, bool wr, uint8_t off, u
 
 /* ---- RTC ------------------------------------------------------------------ */
 
-enum { RTC_SEC = 0, RTC_MIN = 2, RTC_HOUR = 4, RTC_MDAY = 7, RTC_MON = 8, RTC_YEAR = 9,
-       RTC_A = 10, RTC_B = 11, RTC_C = 12, RTC_D = 13, RTC_CENTURY = 0x32 };
+enum {
+	RTC_SEC = 0,
+	RTC_MIN = 2,
+	RTC_HOUR = 4,
+	RTC_MDAY = 7,
+	RTC_MON = 8,
+	RTC_YEAR = 9,
+	RTC_A = 10,
+	RTC_B = 11,
+	RTC_C = 12,
+	RTC_D = 13,
+	RTC_CENTURY = 0x32
+};
 #define B_BIN 0x04
 #define B_SET 0x80
 
@@ -180,8 +191,8 @@ static void rtc_check(struct rtc *r)
 /* The guest sets a valid time and reads it back, the clock standing. */
 static void rtc_set_time(struct rtc *r, uint8_t a, uint8_t b)
 {
-	unsigned t[6] = {a % 60, b % 60, (unsigned)(a ^ b) % 24, 1 + b % 28, 1 + a % 12,
-			 (unsigned)(a + b) % 100};
+	unsigned t[6] = {a % 60,     b % 60,	 (unsigned)(a ^ b) % 24,
+			 1 + b % 28, 1 + a % 12, (unsigned)(a + b) % 100};
 	static const uint8_t reg[6] = {RTC_SEC, RTC_MIN, RTC_HOUR, RTC_MDAY, RTC_MON, RTC_YEAR};
 	unsigned century = 19 + (a >> 6) % 3;
 	uint8_t old_b = rtc_get(r, RTC_B);
@@ -250,7 +261,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size_t n = serial_input(&s, &data[i + 1], 2);
 			FZ_CHECK(n <= 2);
 			if (!(s.mcr & MCR_LOOP))
-				FZ_CHECK(n == (m.count + 2 <= SERIAL_FIFO ? 2 : SERIAL_FIFO - m.count));
+				FZ_CHECK(n ==
+					 (m.count + 2 <= SERIAL_FIFO ? 2 : SERIAL_FIFO - m.count));
 			for (size_t j = 0; j < n; j++)
 				fifo_push(&m, data[i + 1 + j]);
 			serial_check(&s, &m);

@@ -33,19 +33,19 @@
 #include "devices/virtio/mmio.h"
 #include "fuzz_common.h"
 
-#define MEM_SIZE     (1 * FZ_MiB)
-#define CFG_BYTES    64
-#define REG_STATUS   0x070
-#define REG_CONFIG   0x100
-#define OP_BYTES     6
-#define VERSION_1    (1ULL << VIRTIO_F_VERSION_1)
-#define FAKE_ID      42
+#define MEM_SIZE   (1 * FZ_MiB)
+#define CFG_BYTES  64
+#define REG_STATUS 0x070
+#define REG_CONFIG 0x100
+#define OP_BYTES   6
+#define VERSION_1  (1ULL << VIRTIO_F_VERSION_1)
+#define FAKE_ID	   42
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct model {
-	int mode;	  /* what activate does, [1] bits 3-4 */
-	bool active;	  /* activate was called and no reset since */
+	int mode;    /* what activate does, [1] bits 3-4 */
+	bool active; /* activate was called and no reset since */
 	unsigned activations, resets;
 	struct virtio_queue_cfg qcfg[VIRTIO_MAX_QUEUES]; /* at activate */
 	uint64_t driver_features;			 /* at activate */
@@ -68,8 +68,7 @@ static void fake_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, 
 		memcpy(data, m->config + off, len);
 }
 
-static void fake_config_write(struct virtio_dev *d, uint32_t off, const uint8_t *data,
-			      unsigned len)
+static void fake_config_write(struct virtio_dev *d, uint32_t off, const uint8_t *data, unsigned len)
 {
 	struct model *m = d->model;
 	FZ_CHECK(off < 0x100 && len <= 0x100 - off);
@@ -161,8 +160,8 @@ static bool snap_same(struct snap *a, struct virtio_dev *d)
 	return memcmp(a, &b, sizeof(b)) == 0;
 }
 
-static void check_read(struct virtio_dev *d, const struct snap *before, uint64_t off,
-		       unsigned len, const uint8_t *data)
+static void check_read(struct virtio_dev *d, const struct snap *before, uint64_t off, unsigned len,
+		       const uint8_t *data)
 {
 	if (off >= REG_CONFIG)
 		return;
@@ -175,22 +174,41 @@ static void check_read(struct virtio_dev *d, const struct snap *before, uint64_t
 	memcpy(&v, data, 4);
 	bool qok = before->queue_sel < d->nqueues;
 	switch (off) {
-	case 0x000: FZ_CHECK(v == 0x74726976); break;
-	case 0x004: FZ_CHECK(v == 2); break;
-	case 0x008: FZ_CHECK(v == FAKE_ID); break;
-	case 0x00c: FZ_CHECK(v == VIRTIO_MMIO_VENDOR); break;
+	case 0x000:
+		FZ_CHECK(v == 0x74726976);
+		break;
+	case 0x004:
+		FZ_CHECK(v == 2);
+		break;
+	case 0x008:
+		FZ_CHECK(v == FAKE_ID);
+		break;
+	case 0x00c:
+		FZ_CHECK(v == VIRTIO_MMIO_VENDOR);
+		break;
 	case 0x010:
-		FZ_CHECK(v == (before->dev_sel < 2 ? (uint32_t)(d->features >> (32 * before->dev_sel))
-						   : 0));
+		FZ_CHECK(v == (before->dev_sel < 2
+				       ? (uint32_t)(d->features >> (32 * before->dev_sel))
+				       : 0));
 		break;
-	case 0x034: FZ_CHECK(v == (qok ? d->queue_max : 0)); break;
-	case 0x044: FZ_CHECK(v == (qok ? before->qcfg[before->queue_sel].ready : 0)); break;
-	case 0x060: FZ_CHECK(v == before->isr); break;
+	case 0x034:
+		FZ_CHECK(v == (qok ? d->queue_max : 0));
+		break;
+	case 0x044:
+		FZ_CHECK(v == (qok ? before->qcfg[before->queue_sel].ready : 0));
+		break;
+	case 0x060:
+		FZ_CHECK(v == before->isr);
+		break;
 	case 0x070:
-		FZ_CHECK(v == (before->status | (before->needs_reset ? VIRTIO_STATUS_NEEDS_RESET : 0)));
+		FZ_CHECK(v ==
+			 (before->status | (before->needs_reset ? VIRTIO_STATUS_NEEDS_RESET : 0)));
 		break;
-	case 0x0fc: FZ_CHECK(v == before->config_generation); break;
-	default: break;
+	case 0x0fc:
+		FZ_CHECK(v == before->config_generation);
+		break;
+	default:
+		break;
 	}
 }
 

@@ -56,10 +56,12 @@ def pvh_elf(section_note=False):
     return bytes(b)
 
 
-def acpi_cfg(ncpus, devs):
-    out = bytearray([ncpus & 0xFF, len(devs) & 0x3F])
+def acpi_cfg(ncpus, devs, many=None):
+    out = bytearray([ncpus & 0xFF, (len(devs) & 0x3F) | (0x40 if many else 0)])
     for sel, base, size_byte, gsi in devs:
         out += bytes([sel]) + struct.pack("<IBHH", base, size_byte, gsi, 0)
+    if many:
+        out += struct.pack("<H", many)
     return bytes(out)
 
 
@@ -155,6 +157,8 @@ def main():
     virtio = [(0x00 | (12 << 2), 0xD0000000 + i * 0x1000, 1, 5 + i) for i in range(3)]
     put("acpi", "four_cpus_virtio", acpi_cfg(4, virtio))
     put("acpi", "max_cpus", acpi_cfg(254, virtio[:1]))
+    put("acpi", "many_devices", acpi_cfg(2, virtio, many=700))
+    put("acpi", "too_many_devices", acpi_cfg(2, virtio, many=1001))
     put("mptable", "one", bytes([1, 0, 0, 0, 1]))
     put("mptable", "eight", bytes([8, 0, 0, 0, 1]))
     put("mptable", "forty", bytes([40, 0, 0, 0, 1]))
