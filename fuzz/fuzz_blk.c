@@ -17,6 +17,9 @@
  *             k & 3 == 2: the WRITE flag of one descriptor is flipped
  *             k & 4: the data goes the other way than the type wants
  *             k & 8: the chain sits in an indirect table
+ *             k & 0x10 with shape & 7 == 7: 100 + [next byte] data
+ *               segments of the first length code, in an indirect
+ *               table (past BLK_SEG_MAX)
  *             type & 7: IN, OUT, FLUSH, GET_ID, DISCARD, WRITE_ZEROES,
  *               2 (unknown), or type >> 3
  *             sector: low 7 bits, counted back from the disk's end if bit 7
@@ -47,7 +50,8 @@
 #define AVAIL_GPA 0x400ULL
 #define USED_GPA  0x800ULL
 #define DATA_GPA  0x1000ULL
-#define DISK_MAX  128 /* sectors of the model disk; larger disks do no I/O */
+#define DISK_MAX  128	      /* sectors of the model disk; larger disks do no I/O */
+#define MANY_MAX  (100 + 255) /* data segments of a request, at most */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -185,7 +189,7 @@ static bool add_seg(struct guest *g, struct seg *segs, unsigned *n, const void *
 /* A structured request. */
 static bool add_request(struct guest *g, uint8_t k, struct in *in, uint64_t disk)
 {
-	struct seg segs[16];
+	static struct seg segs[MANY_MAX + 8];
 	unsigned n = 0;
 	uint8_t t = take(in), sec = take(in), shape = take(in);
 	uint32_t type = (t & 7) < 6 ? types[t & 7] : (t & 7) == 6 ? 2 : (uint32_t)(t >> 3);
@@ -199,9 +203,12 @@ static bool add_request(struct guest *g, uint8_t k, struct in *in, uint64_t disk
 	put32(h, type);
 	put32(h + 4, 0);
 	put64(h + 8, sec & 0x80 ? disk - (sec & 0x7f) : sec);
-	uint32_t dlen[8];
+	static uint32_t dlen[MANY_MAX];
+	bool many = (k & 0x10) && ndata == 7;
+	if (many)
+		ndata = 100 + take(in);
 	for (unsigned i = 0; i < ndata; i++)
-		dlen[i] = seg_len(take(in));
+		dlen[i] = many && i ? dlen[0] : seg_len(take(in));
 
 	if (type == VIRTIO_BLK_T_DISCARD || type == VIRTIO_BLK_T_WRITE_ZEROES) {
 		/* The header, then one range as the data. */
@@ -243,7 +250,7 @@ static bool add_request(struct guest *g, uint8_t k, struct in *in, uint64_t disk
 	}
 	if ((k & 3) == 2)
 		segs[shape % n].flags ^= VRING_DESC_F_WRITE;
-	return publish(g, segs, n, k & 8);
+	return publish(g, segs, n, many || (k & 8));
 }
 
 /* A raw request: descriptors from the input. */

@@ -246,6 +246,9 @@ def main():
                  (0x900, 64, 0, 0), (0x1000, 2048, 2, 0), (0x1800, 1526, 2, 0), (0x2000, 100, 2, 0)]
     put("net", "tx_rx", net_seed(3, 1 | 3 << 1, 0x0800, net_descs, [0, 2, 3, 5, 6, 7]))
     put("net", "mergeable", net_seed(3 | 0x80, 1 | 5 << 1, 0xFFFF, net_descs, [5, 6, 7, 0]))
+    put("blk", "many_segments", bytes([0x13]) + b"".join([
+        blk_req(0x10, 0, 0, 7, codes=[20, 0x00]),
+        blk_req(0x10, 1, 0, 7, codes=[50, 0x00])]))
     put("blk", "raw", bytes([0x03]) + blk_raw(
         [(0x10000, 16, 1, 1), (0x11000, 513, 2, 0)], struct.pack("<IIQ", 0, 0, 0)))
 
