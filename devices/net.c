@@ -758,7 +758,12 @@ int net_open(struct net **out, const struct net_cfg *cfg, unsigned index, struct
 		memcpy(n->mac, cfg->mac, 6);
 	} else {
 		char seed[160];
-		snprintf(seed, sizeof(seed), "%s:%s", stream ? "stream" : "tap",
+		/* The two ends of a stream share its path: the listener and
+		 * the connector must not get the same address. */
+		static const char *const kind[] = { [NET_TAP] = "tap", [NET_TAPFD] = "tap",
+						    [NET_STREAM] = "stream",
+						    [NET_STREAM_LISTEN] = "stream-listen" };
+		snprintf(seed, sizeof(seed), "%s:%s", kind[cfg->backend],
 			 cfg->backend == NET_TAPFD ? ifname : cfg->target);
 		net_default_mac(seed, index, n->mac);
 	}
