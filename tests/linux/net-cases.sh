@@ -42,6 +42,21 @@ host_listened() {
 	exec 4>&-
 }
 
+# A tap with the host's address on it: NAME ADDR/LEN [multi_queue].
+mktap() {
+	$IP tuntap add dev "$1" mode tap ${3:-}
+	$IP addr add "$2" dev "$1"
+	$IP link set "$1" up
+}
+# Cases with a known fault run only when asked for by name (ONLY=NAME);
+# otherwise they say so. opt_in NAME WHY; true when the case should run.
+opt_in() {
+	case "${ONLY:-}" in
+	*"$1"*) selected "$1" ;;
+	*) echo "NOTE $1 not run by default: $2"; return 1 ;;
+	esac
+}
+
 # The two-way exchange with a guest running cvmm.test=net on the far side
 # of a tap: starts cvmm (args after the name), sends MB MiB to the guest,
 # checks both transfers byte for byte, the ping, and the exit status.
@@ -78,9 +93,7 @@ exchange() { # name guest-ip mb -- cvmm args...
 
 n=net-tap
 if selected $n; then
-	$IP tuntap add dev cvt0 mode tap
-	$IP addr add 10.0.2.1/24 dev cvt0
-	$IP link set cvt0 up
+	mktap cvt0 10.0.2.1/24
 	exchange $n 10.0.2.2 8 -- "$CVMM" $K --cpus 2 --memory 256M --net cvt0 \
 		--cmdline "$CMD cvmm.test=net cvmm.ip=10.0.2.2/24 cvmm.peer=10.0.2.1 cvmm.mb=8" &&
 		{
@@ -97,9 +110,7 @@ fi
 # cvmm runs with no capabilities and gets the tap as a descriptor.
 n=net-tapfd
 if selected $n; then
-	$IP tuntap add dev cvt1 mode tap
-	$IP addr add 10.0.4.1/24 dev cvt1
-	$IP link set cvt1 up
+	mktap cvt1 10.0.4.1/24
 	chmod 666 /dev/kvm
 	exchange $n 10.0.4.2 2 -- nettool tapfd cvt1 65534 "$CVMM" $K --memory 256M \
 		--net "tapfd={fd},mac=52:54:00:12:34:56" \
@@ -114,11 +125,8 @@ fi
 # more than one pair the guest stalls after its first exchanges; this case
 # runs only when asked for (ONLY=net-mq) until that is fixed.
 n=net-mq
-case "${ONLY:-}" in *net-mq*) ;; *) echo "NOTE net-mq not run by default: known multi-queue hang" ;; esac
-if selected $n && case "${ONLY:-}" in *net-mq*) true ;; *) false ;; esac; then
-	$IP tuntap add dev cvt2 mode tap multi_queue
-	$IP addr add 10.0.5.1/24 dev cvt2
-	$IP link set cvt2 up
+if opt_in $n "known multi-queue hang"; then
+	mktap cvt2 10.0.5.1/24 multi_queue
 	exchange $n 10.0.5.2 4 -- "$CVMM" $K --cpus 4 --memory 256M --net tap=cvt2,queues=4 \
 		--cmdline "$CMD cvmm.test=net cvmm.ip=10.0.5.2/24 cvmm.peer=10.0.5.1 cvmm.mb=4" &&
 		{ has $n "GUEST-NET-QUEUES rx=4" && ok $n "4 queue pairs" ||
@@ -130,9 +138,7 @@ fi
 # up and the guest still answers afterwards.
 n=net-flood
 if selected $n; then
-	$IP tuntap add dev cvt3 mode tap
-	$IP addr add 10.0.6.1/24 dev cvt3
-	$IP link set cvt3 up
+	mktap cvt3 10.0.6.1/24
 	timeout 500 "$CVMM" $K --memory 128M --net cvt3 \
 		--cmdline "$CMD cvmm.test=net-flood cvmm.ip=10.0.6.2/24 cvmm.peer=10.0.6.1" \
 		</dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
@@ -153,8 +159,7 @@ fi
 # KNOWN BUG: no traffic passes yet (both ends had the same default MAC, now
 # fixed, but that was not the only fault); runs only with ONLY=net-vm2vm.
 n=net-vm2vm
-case "${ONLY:-}" in *net-vm2vm*) ;; *) echo "NOTE net-vm2vm not run by default: stream backend passes no traffic yet" ;; esac
-if selected $n && case "${ONLY:-}" in *net-vm2vm*) true ;; *) false ;; esac; then
+if opt_in $n "stream backend passes no traffic yet"; then
 	sock=$TMP/vm2vm.sock
 	timeout 500 "$CVMM" $K --memory 128M --net "stream=$sock,listen" \
 		--cmdline "$CMD cvmm.test=net-serve cvmm.ip=10.0.7.1/24" \
@@ -180,8 +185,7 @@ fi
 # KNOWN ISSUE: passt did not create its socket inside the test host (not yet
 # diagnosed); this case runs only when asked for (ONLY=net-passt).
 n=net-passt
-case "${ONLY:-}" in *net-passt*) ;; *) echo "NOTE net-passt not run by default: passt fails to start in the test host" ;; esac
-if selected $n && case "${ONLY:-}" in *net-passt*) true ;; *) false ;; esac; then
+if opt_in $n "passt fails to start in the test host"; then
 	if ! command -v passt >/dev/null; then
 		bad $n "passt is not installed"
 	else
