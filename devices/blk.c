@@ -229,13 +229,11 @@ static void blk_kick(struct vq_worker *w)
 	for (;;) {
 		vq_disable_notify(&w->q);
 		while (bq->free) {
-			int r = vq_pop(&w->q, &bq->chain);
+			int r = vq_worker_pop(w, &bq->chain);
+			if (r < 0)
+				return;
 			if (r == 0)
 				break;
-			if (r < 0) {
-				virtio_fail(&bq->b->vdev, w->q.why);
-				return;
-			}
 			struct blk_req *req = bq->free;
 			bq->free = req->next_free;
 			if (blk_parse(&bq->b->geom, &bq->chain, req) < 0) {

@@ -85,6 +85,7 @@ struct net {
 	bool ufo;               /* the tap takes TUN_F_UFO */
 	atomic_uint active_pairs;
 	atomic_bool link_up;
+	atomic_int steer_errno; /* the control worker's first TUNSETQUEUE failure */
 	struct net_rxq *rx[NET_MAX_PAIRS];
 	struct net_txq *tx[NET_MAX_PAIRS];
 	struct net_ctrlq *ctrl;
@@ -319,14 +320,11 @@ static void tx_kick(struct vq_worker *w)
 	for (;;) {
 		vq_disable_notify(&w->q);
 		while (tq->free && !tq->busy) {
-			int r = vq_pop(&w->q, &tq->chain);
+			int r = vq_worker_pop(w, &tq->chain);
+			if (r < 0)
+				return;
 			if (r == 0)
 				break;
-			if (r < 0) {
-				virtio_fail(&n->vdev, w->q.why);
-				w->active = false;
-				return;
-			}
 			struct net_tx_req *req = tq->free;
 			tq->free = req->next_free;
 			req->head = tq->chain.head;
@@ -415,14 +413,44 @@ static const struct vq_worker_ops tx_ops = {
 
 /* Attaches the tap queues of the first `pairs` pairs and detaches the
  * others, so that the kernel steers flows only to queues being read. */
-static void tap_steer(struct net *n, unsigned pairs)
+static int tap_steer(struct net *n, unsigned pairs)
 {
+	int first = 0;
 	for (unsigned i = 0; !n->stream && n->pairs > 1 && i < n->nfds; i++) {
 		struct ifreq ifr = { .ifr_flags = i < pairs ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE };
-		if (ioctl(n->fds[i], TUNSETQUEUE, &ifr) < 0 && errno != EINVAL)
-			fprintf(stderr, "cvmm: net%u: TUNSETQUEUE on queue %u: %s\n", n->index, i,
-				strerror(errno));
+		/* EINVAL: already in that state. No message here: the control
+		 * worker's filter has no write to stderr. */
+		if (ioctl(n->fds[i], TUNSETQUEUE, &ifr) < 0 && errno != EINVAL && !first)
+			first = errno;
 	}
+	return first;
+}
+
+/* One control command: its ack, or -1 when the chain has no room for one. */
+static int ctrl_command(struct vq_worker *w, struct net_ctrlq *cq)
+{
+	struct net *n = cq->n;
+	unsigned pairs;
+	int ack = net_ctrl_parse(&cq->chain, n->pairs, has_feature(n, VIRTIO_NET_F_MQ), &pairs);
+	if (ack < 0)
+		return -1;
+	if (pairs) {
+		int er = tap_steer(n, pairs);
+		if (er)
+			atomic_store(&n->steer_errno, er);
+		atomic_store(&n->active_pairs, pairs);
+		/* Wake every RX worker: newly enabled ones start reading,
+		 * disabled ones cancel their read. */
+		for (unsigned i = 0; i < n->pairs; i++) {
+			struct io_uring_sqe *sqe = vq_worker_sqe(w);
+			if (!sqe)
+				break;
+			io_uring_prep_write(sqe, WORKER_FILE_DEV + (int)i, &eventfd_one, 8, 0);
+			sqe->flags |= IOSQE_FIXED_FILE;
+			io_uring_sqe_set_data64(sqe, WORKER_TAG_IGNORE);
+		}
+	}
+	return ack;
 }
 
 static void ctrl_kick(struct vq_worker *w)
@@ -431,45 +459,35 @@ static void ctrl_kick(struct vq_worker *w)
 	struct net *n = cq->n;
 	bool pushed = false;
 	for (;;) {
-		int r = vq_pop(&w->q, &cq->chain);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			virtio_fail(&n->vdev, w->q.why);
-			w->active = false;
-			return;
-		}
-		unsigned pairs;
-		int ack = net_ctrl_parse(&cq->chain, n->pairs, has_feature(n, VIRTIO_NET_F_MQ), &pairs);
-		if (ack < 0) {
-			w->q.broken = true;
-			virtio_fail(&n->vdev, "control command without an ack byte");
-			w->active = false;
-			return;
-		}
-		if (pairs) {
-			tap_steer(n, pairs);
-			atomic_store(&n->active_pairs, pairs);
-			/* Wake every RX worker: newly enabled ones start reading,
-			 * disabled ones cancel their read. */
-			for (unsigned i = 0; i < n->pairs; i++) {
-				struct io_uring_sqe *sqe = vq_worker_sqe(w);
-				if (!sqe)
-					break;
-				io_uring_prep_write(sqe, WORKER_FILE_DEV + (int)i, &eventfd_one, 8, 0);
-				sqe->flags |= IOSQE_FIXED_FILE;
-				io_uring_sqe_set_data64(sqe, WORKER_TAG_IGNORE);
+		vq_disable_notify(&w->q);
+		for (;;) {
+			int r = vq_worker_pop(w, &cq->chain);
+			if (r < 0)
+				return;
+			if (r == 0)
+				break;
+			int ack = ctrl_command(w, cq);
+			if (ack < 0) {
+				w->q.broken = true;
+				virtio_fail(&n->vdev, "control command without an ack byte");
+				w->active = false;
+				return;
 			}
+			struct vq_cursor cur;
+			vq_cursor_in(&cur, &cq->chain);
+			uint8_t a = (uint8_t)ack;
+			vq_cursor_write(&cur, &a, 1);
+			if (vq_push(&w->q, cq->chain.head, 1) < 0) {
+				virtio_fail(&n->vdev, "broken control queue");
+				w->active = false;
+				return;
+			}
+			pushed = true;
 		}
-		struct vq_cursor cur;
-		vq_cursor_in(&cur, &cq->chain);
-		uint8_t a = (uint8_t)ack;
-		vq_cursor_write(&cur, &a, 1);
-		if (vq_push(&w->q, cq->chain.head, 1) < 0) {
-			virtio_fail(&n->vdev, "broken control queue");
-			return;
-		}
-		pushed = true;
+		/* Re-enable kicks, then look again: a command queued meanwhile
+		 * came without one. */
+		if (!vq_enable_notify(&w->q))
+			break;
 	}
 	io_uring_submit(&w->ring);
 	if (pushed && vq_need_notify(&w->q))
@@ -530,7 +548,9 @@ static int net_activate(struct virtio_dev *d)
 	if (!n->stream && ioctl(n->fds[0], TUNSETOFFLOAD, tap_offloads(n)) < 0)
 		fprintf(stderr, "cvmm: net%u: TUNSETOFFLOAD: %s\n", n->index, strerror(errno));
 	atomic_store(&n->active_pairs, 1);
-	tap_steer(n, 1);
+	int er = tap_steer(n, 1);
+	if (er)
+		fprintf(stderr, "cvmm: net%u: TUNSETQUEUE: %s\n", n->index, strerror(er));
 	for (unsigned i = 0; i < 2 * n->pairs; i++)
 		if (d->qcfg[i].ready)
 			vq_worker_activate(i % 2 ? &n->tx[i / 2]->w : &n->rx[i / 2]->w);
@@ -897,6 +917,10 @@ void net_destroy(struct net *n)
 {
 	if (!n)
 		return;
+	int er = atomic_load(&n->steer_errno);
+	if (er)
+		fprintf(stderr, "cvmm: net%u: attaching/detaching tap queues failed: %s\n",
+			n->index, strerror(er));
 	if (n->started) {
 		unsigned made = 0;
 		for (unsigned p = 0; p < n->pairs; p++) {

@@ -266,6 +266,7 @@ static int vm_mmio_slot_add(struct vm *vm, const char *kind, struct err *e)
 	if (vm->nmmio >= CVMM_MAX_MMIO || arch_mmio_slot(vm->nmmio, &s->base, &s->gsi) < 0)
 		return err_set(e, ENOSPC, "too many devices");
 	s->kind = kind;
+	snprintf(s->name, sizeof(s->name), "%s@0x%llx", kind, (unsigned long long)s->base);
 	vm->nmmio++;
 	return 0;
 }
@@ -312,6 +313,7 @@ static int vm_virtio_wire(struct vm *vm, struct vm_mmio_slot *s, struct virtio_d
 			  const int *kick_fds, unsigned nq, struct err *e)
 {
 	s->vdev = vdev;
+	vdev->name = s->name;
 	int r = bus_add(&vm->mmio, s->base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, vdev, s->kind);
 	if (r < 0)
 		return err_set(e, -r, "cannot map %s at 0x%llx", s->kind,
@@ -538,6 +540,9 @@ static void vm_free(struct vm *vm)
 			vm_request_exit(vm, CVMM_EXIT_STOPPED, -1, 0, 0, "destroyed");
 		vm_join(vm);
 	}
+	for (unsigned i = 0; i < vm->nmmio; i++)
+		if (vm->mmio_slot[i].vdev)
+			virtio_tell_failure(vm->mmio_slot[i].vdev, vm->mmio_slot[i].name);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		if (v->run)

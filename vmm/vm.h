@@ -47,6 +47,7 @@ struct vm_mmio_slot {
 	uint64_t base;
 	uint32_t gsi;
 	const char *kind;
+	char name[40];           /* kind@base, for messages */
 	struct virtio_dev *vdev; /* borrowed from the device */
 };
 #define CVMM_MAX_MMIO (CVMM_MAX_DISKS + CVMM_MAX_NETS)

@@ -2,6 +2,7 @@
 #include "devices/virtio/mmio.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -47,7 +48,8 @@ void virtio_notify(struct virtio_dev *d, unsigned why)
 
 void virtio_fail(struct virtio_dev *d, const char *why)
 {
-	(void)why;
+	const char *none = NULL;
+	atomic_compare_exchange_strong(&d->fail_why, &none, why ? why : "queue broken");
 	atomic_store(&d->needs_reset, true);
 	virtio_notify(d, VIRTIO_INT_CONFIG);
 }
@@ -62,9 +64,19 @@ static void set_high(uint64_t *v, uint32_t x)
 	*v = (*v & 0xffffffffULL) | ((uint64_t)x << 32);
 }
 
+void virtio_tell_failure(struct virtio_dev *d, const char *name)
+{
+	const char *why = atomic_load(&d->fail_why);
+	if (why && !atomic_exchange(&d->fail_told, true))
+		fprintf(stderr, "cvmm: %s: device needs reset: %s\n", name, why);
+}
+
 static uint32_t status_of(struct virtio_dev *d)
 {
-	return d->status | (atomic_load(&d->needs_reset) ? VIRTIO_STATUS_NEEDS_RESET : 0);
+	if (!atomic_load(&d->needs_reset))
+		return d->status;
+	virtio_tell_failure(d, d->name ? d->name : "virtio device");
+	return d->status | VIRTIO_STATUS_NEEDS_RESET;
 }
 
 static void mmio_reset(struct virtio_dev *d)
@@ -75,6 +87,8 @@ static void mmio_reset(struct virtio_dev *d)
 	d->driver_features = 0;
 	atomic_store(&d->isr, 0);
 	atomic_store(&d->needs_reset, false);
+	atomic_store(&d->fail_why, NULL);
+	atomic_store(&d->fail_told, false);
 	memset(d->qcfg, 0, sizeof(d->qcfg));
 	d->dev_features_sel = d->drv_features_sel = d->queue_sel = 0;
 }

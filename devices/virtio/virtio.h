@@ -71,16 +71,24 @@ struct virtio_dev {
 	struct virtio_queue_cfg qcfg[VIRTIO_MAX_QUEUES];
 	atomic_uint isr;            /* InterruptStatus, set by workers */
 	atomic_bool needs_reset;    /* a worker found its queue broken */
+	/* Why, for the log: the first reason since the last reset. Workers
+	 * may not write to stderr (their filter), so the transport prints it
+	 * when the driver reads the status. */
+	_Atomic(const char *) fail_why;
+	atomic_bool fail_told;
 	uint32_t config_generation;
 	/* transport selectors (virtio-mmio and virtio-pci both have them) */
 	uint32_t dev_features_sel, drv_features_sel, queue_sel;
 	int irqfd;                  /* owned eventfd: writes raise the device's interrupt */
 	const struct guest_mem *mem; /* borrowed */
+	const char *name;            /* for messages, e.g. "virtio-net@0xd0001000" */
 };
 
 /* Raises the device's interrupt for `why` (VIRTIO_INT_*). Any thread. */
 void virtio_notify(struct virtio_dev *d, unsigned why);
 /* A worker found a queue broken: NEEDS_RESET and a config interrupt. */
 void virtio_fail(struct virtio_dev *d, const char *why);
+/* Prints why the device failed, once per failure (transport threads). */
+void virtio_tell_failure(struct virtio_dev *d, const char *name);
 
 #endif

@@ -52,6 +52,16 @@ struct io_uring_sqe *vq_worker_sqe(struct vq_worker *w)
 	return sqe;
 }
 
+int vq_worker_pop(struct vq_worker *w, struct vq_chain *c)
+{
+	int r = vq_pop(&w->q, c);
+	if (r < 0) {
+		virtio_fail(w->dev, w->q.why);
+		w->active = false; /* nothing more from a broken queue */
+	}
+	return r;
+}
+
 static void arm_read(struct vq_worker *w, int file, uint64_t *buf, uint64_t tag)
 {
 	struct io_uring_sqe *sqe = vq_worker_sqe(w);

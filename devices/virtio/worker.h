@@ -91,6 +91,10 @@ void vq_worker_reset(struct vq_worker *w);
 void vq_worker_destroy(struct vq_worker *w);
 /* Worker thread: submit and forget an SQE slot. NULL if the SQ is full
  * (only after the caller submitted more than ring_entries). */
+/* Worker side: the next chain of the worker's queue (1), none (0), or a
+ * broken queue (< 0: the device is marked NEEDS_RESET and the worker stops
+ * serving the queue). */
+int vq_worker_pop(struct vq_worker *w, struct vq_chain *c);
 struct io_uring_sqe *vq_worker_sqe(struct vq_worker *w);
 
 #endif

@@ -107,13 +107,17 @@ net-send) # ping the peer (unless cvmm.noping), send cvmm.mb MiB to its port 500
 	net_up
 	peer=$(arg peer)
 	if [ -z "$(arg noping)" ]; then
+		# The peer may be a VM still booting: wait for it (2 min at most),
+		# then the real check.
+		i=0
+		until ping -c 1 -W 2 "$peer" >/dev/null 2>&1 || [ $i -ge 60 ]; do i=$((i + 1)); done
 		ping -c 3 -W 10 "$peer" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"
 	fi
 	dd if=/dev/urandom of=/tmp/tx bs=65536 count=$(($(arg mb) * 16)) 2>/dev/null
 	echo "GUEST-NET-TX-MD5 $(md5sum </tmp/tx | cut -c1-32)"
 	i=0
 	until timeout 300 nc "$peer" 5001 </tmp/tx; do
-		i=$((i + 1)); [ $i -gt 20 ] && { echo "GUEST-NET-SEND-FAILED"; break; }; sleep 0.5
+		i=$((i + 1)); [ $i -gt 120 ] && { echo "GUEST-NET-SEND-FAILED"; break; }; sleep 0.5
 	done
 	finish ;;
 iperf) # bench/net: TCP both ways with iperf3 against the peer, and ping RTT
