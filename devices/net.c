@@ -225,14 +225,8 @@ static void rx_drain(struct net_rxq *rq)
 static void rx_cancel(struct vq_worker *w)
 {
 	struct net_rxq *rq = w->model;
-	if (!rq->reading)
-		return;
-	struct io_uring_sqe *sqe = vq_worker_sqe(w);
-	if (!sqe)
-		return;
-	io_uring_prep_cancel(sqe, rq, 0);
-	io_uring_sqe_set_data64(sqe, WORKER_TAG_IGNORE);
-	io_uring_submit(&w->ring);
+	if (rq->reading)
+		vq_worker_cancel(w, rq);
 }
 
 static void rx_kick(struct vq_worker *w)

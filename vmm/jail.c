@@ -30,6 +30,30 @@ static const struct jail_rule net_ctrl_rules[] = {
 	IOCTL(TUNSETQUEUE, "attach the tap queues of the pairs the driver enables, detach the others"),
 };
 
+/* Sanitizer builds only (tests): the ASan/UBSan runtime maps shadow and
+ * allocator memory and swaps signal stacks on any thread. Release builds
+ * never carry these rules. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+#define CVMM_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#define CVMM_SANITIZED 1
+#endif
+#endif
+#ifdef CVMM_SANITIZED
+static const struct jail_rule sanitizer_rules[] = {
+	RULE(mmap, -1, "sanitizer runtime: shadow and allocator memory"),
+	RULE(munmap, -1, "sanitizer runtime: frees what it mapped"),
+	RULE(mprotect, -1, "sanitizer runtime: guard pages"),
+	RULE(sigaltstack, -1, "sanitizer runtime: per-thread alternate signal stack"),
+	RULE(madvise, -1, "sanitizer runtime: releases allocator memory"),
+	RULE(getpid, -1, "sanitizer runtime: reports"),
+	RULE(gettid, -1, "sanitizer runtime: reports"),
+	RULE(write, -1, "sanitizer runtime: writes its report to stderr"),
+	RULE(exit_group, -1, "sanitizer runtime: exits after a report"),
+};
+#endif
+
 const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n)
 {
 	switch (kind) {
@@ -67,6 +91,14 @@ int jail_build(enum jail_kind kind, const int *params, void **out, struct err *e
 			return err_set(e, -r, "seccomp rule for %s: %s", rules[i].name, strerror(-r));
 		}
 	}
+#ifdef CVMM_SANITIZED
+	for (unsigned i = 0; i < sizeof(sanitizer_rules) / sizeof(sanitizer_rules[0]) && r == 0; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sanitizer_rules[i].nr, 0);
+	if (r < 0) {
+		seccomp_release(ctx);
+		return err_set(e, -r, "seccomp sanitizer rules: %s", strerror(-r));
+	}
+#endif
 	*out = ctx;
 	return 0;
 }

@@ -62,6 +62,20 @@ int vq_worker_pop(struct vq_worker *w, struct vq_chain *c)
 	return r;
 }
 
+void vq_worker_cancel(struct vq_worker *w, const void *io)
+{
+	struct io_uring_sqe *sqe = vq_worker_sqe(w);
+	if (!sqe)
+		return;
+	io_uring_prep_cancel(sqe, (void *)io, 0);
+	/* The ring's restrictions require the flag on every SQE, cancels
+	 * included (without it the kernel refuses the cancel with -EACCES and
+	 * the read it was for may never end). */
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, WORKER_TAG_IGNORE);
+	io_uring_submit(&w->ring);
+}
+
 static void arm_read(struct vq_worker *w, int file, uint64_t *buf, uint64_t tag)
 {
 	struct io_uring_sqe *sqe = vq_worker_sqe(w);

@@ -95,6 +95,10 @@ void vq_worker_destroy(struct vq_worker *w);
  * broken queue (< 0: the device is marked NEEDS_RESET and the worker stops
  * serving the queue). */
 int vq_worker_pop(struct vq_worker *w, struct vq_chain *c);
+/* Worker side: asks the kernel to cancel the in-flight I/O whose user_data
+ * is `io` (its completion then arrives with -ECANCELED). Needs
+ * IORING_OP_ASYNC_CANCEL in the worker's allowed opcodes. */
+void vq_worker_cancel(struct vq_worker *w, const void *io);
 struct io_uring_sqe *vq_worker_sqe(struct vq_worker *w);
 
 #endif
