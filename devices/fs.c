@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -230,6 +231,25 @@ static const struct virtio_dev_ops fs_dev_ops = {
 	.reset = fs_reset,
 };
 
+/* Each inode the guest holds is an O_PATH descriptor (and each open file
+ * one more): 1024, the usual soft limit, is far too few for a directory of
+ * 10,000 entries. Raise the soft limit to what the table can hold (the hard
+ * limit too where we may); the limit is the process's, as for virtiofsd. */
+static void fs_raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want = FS_MAX_INODES + FS_MAX_FH + 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max < want) {
+		struct rlimit up = { want, want };
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 int fs_open(struct fs **out, const struct fs_cfg *cfg, unsigned index, struct err *e)
 {
 	*out = NULL;
@@ -241,6 +261,7 @@ int fs_open(struct fs **out, const struct fs_cfg *cfg, unsigned index, struct er
 		return err_set(e, ENOMEM, "out of memory");
 	f->index = index;
 	memcpy(f->tag, cfg->tag, tl);
+	fs_raise_nofile();
 	int fd = open(cfg->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		int er = errno;

@@ -22,7 +22,9 @@ fs_prepare() { # dir
 fs_state() { # dir: what must not change outside the rw share
 	(cd "$1" && ls -a . ro ro/sub && stat -c '%n %s %Y %a %h %i' . sentinel ro ro/keep.txt ro/sub &&
 		md5sum ro/keep.txt)
-	md5sum /etc/passwd
+	ls -l /etc/passwd 2>&1 # a link the guest made to it must not create or change it
+	[ -e /etc/passwd ] && md5sum /etc/passwd
+	true
 }
 fs_case() { # name kernel initrd
 	n=$1
