@@ -269,7 +269,7 @@ int fs_open(struct fs **out, const struct fs_cfg *cfg, unsigned index, struct er
 		return err_set(e, er, "fs '%s': cannot open directory '%s': %s", cfg->tag,
 			       cfg->path, strerror(er));
 	}
-	int r = fs_srv_init(&f->srv, fd, cfg->ro); /* takes fd */
+	int r = fs_srv_init(&f->srv, fd, cfg->ro, FS_MAX_INODES); /* takes fd */
 	if (r < 0) {
 		free(f);
 		return err_set(e, -r, "fs '%s': '%s': %s", cfg->tag, cfg->path, strerror(-r));

@@ -125,10 +125,11 @@ struct fs_srv {
 	bool ro;
 	bool inited;          /* FUSE_INIT seen */
 	uint32_t minor;       /* negotiated */
-	struct fs_inode *ino; /* owned, FS_MAX_INODES */
+	struct fs_inode *ino; /* owned, cap entries */
+	uint32_t cap;         /* inode table size, at most FS_MAX_INODES */
 	uint32_t nino;        /* slots ever used */
 	uint32_t ffree;       /* free list head (index + 1) */
-	uint32_t *hash;       /* owned, FS_MAX_INODES buckets (index + 1) */
+	uint32_t *hash;       /* owned, cap buckets (index + 1) */
 	struct fs_fh fh[FS_MAX_FH];
 	fs_file_hook hook;
 	void *hook_opaque;
@@ -136,8 +137,10 @@ struct fs_srv {
 	uint8_t *dentbuf;     /* owned, getdents64 scratch */
 };
 
-/* root_fd (an O_PATH directory) is taken. */
-__attribute__((warn_unused_result)) int fs_srv_init(struct fs_srv *s, int root_fd, bool ro);
+/* root_fd (an O_PATH directory) is taken. cap: live inodes at most, 2 ..
+ * FS_MAX_INODES (the device uses FS_MAX_INODES; tests and the fuzzer less). */
+__attribute__((warn_unused_result)) int fs_srv_init(struct fs_srv *s, int root_fd, bool ro,
+						    uint32_t cap);
 void fs_srv_destroy(struct fs_srv *s);
 /* Serves one parsed request; *o says what to answer (or what I/O to do
  * first). Thread-safe. */

@@ -52,10 +52,10 @@ static int openat2_one(int dirfd, const char *name, int flags, mode_t mode)
 
 /* ---- the inode table ------------------------------------------------------ */
 
-static uint32_t hash_of(uint64_t dev, uint64_t ino)
+static uint32_t hash_of(const struct fs_srv *s, uint64_t dev, uint64_t ino)
 {
 	uint64_t h = (ino * 0x9E3779B97F4A7C15ULL) ^ (dev * 0xC2B2AE3D27D4EB4FULL);
-	return (uint32_t)(h >> 40) % FS_MAX_INODES;
+	return (uint32_t)(h >> 40) % s->cap;
 }
 
 static uint64_t nodeid_of(const struct fs_srv *s, uint32_t idx)
@@ -79,7 +79,7 @@ static struct fs_inode *ino_get(struct fs_srv *s, uint64_t nodeid, uint32_t *idx
 
 static struct fs_inode *ino_find(struct fs_srv *s, uint64_t dev, uint64_t ino, uint32_t *idx)
 {
-	for (uint32_t k = s->hash[hash_of(dev, ino)]; k; k = s->ino[k - 1].hnext) {
+	for (uint32_t k = s->hash[hash_of(s, dev, ino)]; k; k = s->ino[k - 1].hnext) {
 		struct fs_inode *i = &s->ino[k - 1];
 		if (i->dev == dev && i->ino == ino) {
 			*idx = k - 1;
@@ -92,7 +92,7 @@ static struct fs_inode *ino_find(struct fs_srv *s, uint64_t dev, uint64_t ino, u
 static void hash_del(struct fs_srv *s, uint32_t idx)
 {
 	struct fs_inode *i = &s->ino[idx];
-	uint32_t *p = &s->hash[hash_of(i->dev, i->ino)];
+	uint32_t *p = &s->hash[hash_of(s, i->dev, i->ino)];
 	while (*p && *p != idx + 1)
 		p = &s->ino[*p - 1].hnext;
 	if (*p)
@@ -144,7 +144,7 @@ static int ino_add(struct fs_srv *s, int fd, const struct stat *st, uint32_t par
 	if (s->ffree) {
 		idx = s->ffree - 1;
 		s->ffree = s->ino[idx].fnext;
-	} else if (s->nino < FS_MAX_INODES) {
+	} else if (s->nino < s->cap) {
 		idx = s->nino++;
 		s->ino[idx].gen = 1;
 	} else {
@@ -161,7 +161,7 @@ static int ino_add(struct fs_srv *s, int fd, const struct stat *st, uint32_t par
 	i->parent = parent;
 	s->ino[parent].kids++;
 	snprintf(i->name, sizeof(i->name), "%s", name);
-	uint32_t h = hash_of(i->dev, i->ino);
+	uint32_t h = hash_of(s, i->dev, i->ino);
 	i->hnext = s->hash[h];
 	s->hash[h] = idx + 1;
 	return (int)idx;
@@ -340,14 +340,19 @@ static void fh_release(struct fs_srv *s, unsigned k)
 
 /* ---- set-up ------------------------------------------------------------------ */
 
-int fs_srv_init(struct fs_srv *s, int root_fd, bool ro)
+int fs_srv_init(struct fs_srv *s, int root_fd, bool ro, uint32_t cap)
 {
 	memset(s, 0, sizeof(*s));
+	if (cap < 2 || cap > FS_MAX_INODES) {
+		close(root_fd);
+		return -EINVAL;
+	}
+	s->cap = cap;
 	for (unsigned k = 0; k < FS_MAX_FH; k++)
 		s->fh[k].fd = -1;
 	s->ro = ro;
-	s->ino = calloc(FS_MAX_INODES, sizeof(*s->ino));
-	s->hash = calloc(FS_MAX_INODES, sizeof(*s->hash));
+	s->ino = calloc(cap, sizeof(*s->ino));
+	s->hash = calloc(cap, sizeof(*s->hash));
 	s->dirbuf = malloc(FS_MAX_DIRBUF);
 	s->dentbuf = malloc(DENTBUF);
 	struct stat st;
@@ -368,7 +373,7 @@ int fs_srv_init(struct fs_srv *s, int root_fd, bool ro)
 	root->dev = st.st_dev;
 	root->ino = st.st_ino;
 	root->mode = st.st_mode;
-	uint32_t h = hash_of(root->dev, root->ino);
+	uint32_t h = hash_of(s, root->dev, root->ino);
 	s->hash[h] = 1;
 	return 0;
 fail:

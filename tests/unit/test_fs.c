@@ -303,11 +303,11 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-static void srv_up(struct fs_srv *s, bool ro_share)
+static void srv_up_cap(struct fs_srv *s, bool ro_share, uint32_t cap)
 {
 	int fd = open(env.share, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_int_equal(fs_srv_init(s, fd, ro_share), 0);
+	assert_int_equal(fs_srv_init(s, fd, ro_share, cap), 0);
 	/* Before INIT: nothing. */
 	assert_int_equal(call(s, FUSE_GETATTR, 1, &(struct fuse_getattr_in){ 0 },
 			      sizeof(struct fuse_getattr_in), NULL, NULL, NULL),
@@ -323,6 +323,11 @@ static void srv_up(struct fs_srv *s, bool ro_share)
 	assert_int_equal(out.minor, 38);
 	assert_int_equal(out.flags, FUSE_DO_READDIRPLUS | FUSE_BIG_WRITES);
 	assert_int_equal(out.max_write, FS_MAX_WRITE);
+}
+
+static void srv_up(struct fs_srv *s, bool ro_share)
+{
+	srv_up_cap(s, ro_share, 64);
 }
 
 static void sentinel_untouched(void)
@@ -571,6 +576,37 @@ static void test_srv_readonly(void **state)
 	fs_srv_destroy(s);
 }
 
+/* A full inode table answers ENFILE; a forgotten slot comes back with
+ * another generation, so the old nodeid is stale. No descriptor leaks. */
+static void test_srv_table_full(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	int probe = open("/dev/null", O_RDONLY);
+	close(probe);
+	srv_up_cap(s, false, 3);
+	int err;
+	uint64_t file = lookup(s, 1, "file", &err);
+	assert_int_equal(err, 0);
+	lookup(s, 1, "sub", &err);
+	assert_int_equal(err, 0);
+	lookup(s, 1, "rel", &err);
+	assert_int_equal(err, -ENFILE);
+	struct fuse_forget_in fg = { .nlookup = 1 };
+	(void)call(s, FUSE_FORGET, file, &fg, sizeof(fg), NULL, NULL, NULL);
+	uint64_t rel = lookup(s, 1, "rel", &err);
+	assert_int_equal(err, 0);
+	assert_int_equal(rel & 0xffffffff, file & 0xffffffff); /* the same slot */
+	assert_int_not_equal(rel, file);
+	struct fuse_getattr_in ga = { 0 };
+	assert_int_equal(call(s, FUSE_GETATTR, file, &ga, sizeof(ga), NULL, NULL, NULL), -ESTALE);
+	assert_int_equal(call(s, FUSE_DESTROY, 0, NULL, 0, NULL, NULL, NULL), 0);
+	fs_srv_destroy(s);
+	int after = open("/dev/null", O_RDONLY);
+	assert_int_equal(after, probe);
+	close(after);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -580,6 +616,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_srv_rw, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_readonly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_table_full, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
