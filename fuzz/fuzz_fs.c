@@ -122,8 +122,12 @@ static void one(size_t len, unsigned nseg, uint32_t inlen, uint64_t *last_node, 
 		FZ_CHECK(out.io_len <= req.room);
 		struct iovec iov[FS_IOV_MAX];
 		int n = fs_reply_iov(&ch, out.io_len, iov, FS_IOV_MAX);
-		ssize_t got = n > 0 ? preadv(out.io_fd, iov, n, (off_t)out.io_off) : 0;
-		written = (uint32_t)(16 + (got > 0 ? got : 0));
+		if (n < 0) { /* as the worker: no room even for the header */
+			written = fs_reply(&ch, req.h.unique, -EINVAL, NULL, 0);
+		} else {
+			ssize_t got = n > 0 ? preadv(out.io_fd, iov, n, (off_t)out.io_off) : 0;
+			written = (uint32_t)(16 + (got > 0 ? got : 0));
+		}
 	} else {
 		FZ_CHECK(out.io == FS_IO_NONE); /* read-only: no WRITE gets through */
 		written = req.noreply ? 0 : fs_reply(&ch, req.h.unique, out.error, out.data, out.len);
