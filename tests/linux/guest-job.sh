@@ -168,6 +168,10 @@ blk-kill)
 	while :; do sleep 60; done ;;
 net) net_test; finish ;;
 fs) fs_test; finish ;;
+fs-bench) # bench/fs: the workload on the share "bench"
+	mkdir -p /mnt/b && mount -t virtiofs bench /mnt/b && sh /work/fs-work.sh /mnt/b guest
+	umount /mnt/b
+	finish ;;
 net-serve) # VM to VM: receive on 5001, report what came
 	net_up
 	mkfifo /tmp/hold; timeout 300 nc -l -p 5001 </tmp/hold >/tmp/rx & pid=$!; exec 3>/tmp/hold
