@@ -20,9 +20,9 @@
 #include "devices/virtio/virtio.h"
 #include "devices/virtio/worker.h"
 
-#define FS_NQUEUES 2
+#define FS_NQUEUES   2
 #define FS_QUEUE_MAX 256
-#define FS_REQS 16 /* request slots per queue (only READ/WRITE stay in flight) */
+#define FS_REQS	     16 /* request slots per queue (only READ/WRITE stay in flight) */
 
 struct fs_slot {
 	struct fs_req req;
@@ -172,8 +172,9 @@ static void fs_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop
 			fs_answer(fq, s);
 		} else {
 			/* The data is in place: only the header is left. */
-			struct fuse_out_header oh = { .len = (uint32_t)sizeof(oh) + (uint32_t)cqe->res,
-						      .unique = s->req.h.unique };
+			struct fuse_out_header oh = {.len = (uint32_t)sizeof(oh) +
+							    (uint32_t)cqe->res,
+						     .unique = s->req.h.unique};
 			struct vq_cursor in;
 			vq_cursor_in(&in, &s->chain);
 			vq_cursor_write(&in, &oh, sizeof(oh));
@@ -242,7 +243,7 @@ static void fs_raise_nofile(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
 		return;
 	if (rl.rlim_max < want) {
-		struct rlimit up = { want, want };
+		struct rlimit up = {want, want};
 		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
 			return;
 	}
@@ -292,7 +293,7 @@ int fs_start(struct fs *f, const struct guest_mem *mem, int irqfd, struct err *e
 	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
 		      (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	f->started = true;
-	static const uint8_t ops[] = { IORING_OP_READV, IORING_OP_WRITEV };
+	static const uint8_t ops[] = {IORING_OP_READV, IORING_OP_WRITEV};
 	for (unsigned i = 0; i < FS_NQUEUES; i++) {
 		struct fs_queue *fq = &f->q[i];
 		fq->f = f;

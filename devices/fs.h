@@ -26,19 +26,19 @@
 #include "devices/virtio/queue.h"
 #include "vmm/err.h"
 
-#define FS_TAG_MAX 36          /* virtio_fs_config.tag, not NUL-terminated */
-#define FS_ARGS_MAX (16384 + 64) /* request arguments we copy (WRITE data excepted) */
-#define FS_NAME_MAX 255        /* one path component */
-#define FS_SYMLINK_MAX 4095    /* a symlink's target */
-#define FS_MAX_RW (1u << 20)   /* READ/WRITE size, at most (max_write is less) */
-#define FS_MAX_WRITE (128u << 10) /* max_write we offer */
-#define FS_MAX_PAGES 32        /* max_pages we offer */
-#define FS_MAX_DIRBUF (128u << 10) /* READDIR(PLUS) reply, at most */
-#define FS_IOV_MAX 260         /* segments of one READ or WRITE */
-#define FS_MAX_INODES 65536    /* live inodes (the root included) */
-#define FS_MAX_FH 1024         /* open files and directories */
-#define FS_FORGET_MAX ((FS_ARGS_MAX - 8) / 16) /* BATCH_FORGET entries */
-#define FS_OUT_SMALL 256       /* largest fixed-size reply (entry + open) */
+#define FS_TAG_MAX     36	    /* virtio_fs_config.tag, not NUL-terminated */
+#define FS_ARGS_MAX    (16384 + 64) /* request arguments we copy (WRITE data excepted) */
+#define FS_NAME_MAX    255	    /* one path component */
+#define FS_SYMLINK_MAX 4095	    /* a symlink's target */
+#define FS_MAX_RW      (1u << 20)   /* READ/WRITE size, at most (max_write is less) */
+#define FS_MAX_WRITE   (128u << 10) /* max_write we offer */
+#define FS_MAX_PAGES   32	    /* max_pages we offer */
+#define FS_MAX_DIRBUF  (128u << 10) /* READDIR(PLUS) reply, at most */
+#define FS_IOV_MAX     260	    /* segments of one READ or WRITE */
+#define FS_MAX_INODES  65536	    /* live inodes (the root included) */
+#define FS_MAX_FH      1024	    /* open files and directories */
+#define FS_FORGET_MAX  ((FS_ARGS_MAX - 8) / 16) /* BATCH_FORGET entries */
+#define FS_OUT_SMALL   256			/* largest fixed-size reply (entry + open) */
 
 /* ---- the message model ---------------------------------------------------- */
 
@@ -47,13 +47,13 @@
  * in guest memory as iov[]. */
 struct fs_req {
 	struct fuse_in_header h;
-	int error;              /* set by fs_parse: reply with this (negative errno) */
-	bool noreply;           /* FORGET/BATCH_FORGET: no reply is sent */
-	uint32_t arglen;        /* bytes in args */
-	uint32_t room;          /* writable bytes past the out header */
-	const char *name;       /* first NUL-terminated name in args, or NULL */
-	const char *name2;      /* second (RENAME, SYMLINK's target, LINK none) */
-	unsigned niov;          /* WRITE: the data, in guest memory */
+	int error;	   /* set by fs_parse: reply with this (negative errno) */
+	bool noreply;	   /* FORGET/BATCH_FORGET: no reply is sent */
+	uint32_t arglen;   /* bytes in args */
+	uint32_t room;	   /* writable bytes past the out header */
+	const char *name;  /* first NUL-terminated name in args, or NULL */
+	const char *name2; /* second (RENAME, SYMLINK's target, LINK none) */
+	unsigned niov;	   /* WRITE: the data, in guest memory */
 	struct iovec iov[FS_IOV_MAX];
 	_Alignas(8) uint8_t args[FS_ARGS_MAX];
 };
@@ -82,22 +82,22 @@ bool fs_name_ok(const char *name);
 /* ---- the server ------------------------------------------------------------ */
 
 struct fs_inode {
-	int fd;           /* owned O_PATH | O_NOFOLLOW handle, -1 when free */
-	uint32_t gen;     /* bumped at each reuse of the slot */
+	int fd;		  /* owned O_PATH | O_NOFOLLOW handle, -1 when free */
+	uint32_t gen;	  /* bumped at each reuse of the slot */
 	uint64_t nlookup; /* references the guest holds */
 	uint64_t dev, ino;
-	uint32_t mode;    /* file type bits at lookup */
-	uint32_t parent;  /* index of the directory it was found in */
-	uint32_t kids;    /* inodes whose parent this is (they pin it) */
-	uint32_t hnext;   /* hash chain (index + 1, 0: end) */
-	uint32_t fnext;   /* free list (index + 1, 0: end) */
+	uint32_t mode;		    /* file type bits at lookup */
+	uint32_t parent;	    /* index of the directory it was found in */
+	uint32_t kids;		    /* inodes whose parent this is (they pin it) */
+	uint32_t hnext;		    /* hash chain (index + 1, 0: end) */
+	uint32_t fnext;		    /* free list (index + 1, 0: end) */
 	char name[FS_NAME_MAX + 1]; /* its name in parent (to reopen it) */
 };
 
 struct fs_fh {
-	int fd;        /* owned, -1 when free */
+	int fd; /* owned, -1 when free */
 	uint32_t gen;
-	uint32_t ino;  /* inode index */
+	uint32_t ino; /* inode index */
 	bool dir;
 };
 
@@ -105,13 +105,13 @@ struct fs_fh {
 enum fs_io { FS_IO_NONE, FS_IO_READ, FS_IO_WRITE };
 
 struct fs_out {
-	int error;           /* negative errno, 0 */
-	size_t len;          /* payload bytes in data */
-	const void *data;    /* small[] or the server's dir buffer */
+	int error;	  /* negative errno, 0 */
+	size_t len;	  /* payload bytes in data */
+	const void *data; /* small[] or the server's dir buffer */
 	_Alignas(8) uint8_t small[FS_OUT_SMALL];
-	enum fs_io io;       /* READ/WRITE to do, then reply */
-	int io_fd;           /* borrowed: the open file */
-	unsigned io_slot;    /* its index in the registered-file table */
+	enum fs_io io;	  /* READ/WRITE to do, then reply */
+	int io_fd;	  /* borrowed: the open file */
+	unsigned io_slot; /* its index in the registered-file table */
 	uint64_t io_off;
 	uint32_t io_len;
 };
@@ -123,18 +123,18 @@ typedef void (*fs_file_hook)(void *opaque, unsigned slot, int fd);
 struct fs_srv {
 	pthread_mutex_t lock; /* the hiprio and request workers share the tables */
 	bool ro;
-	bool inited;          /* FUSE_INIT seen */
-	uint32_t minor;       /* negotiated */
+	bool inited;	      /* FUSE_INIT seen */
+	uint32_t minor;	      /* negotiated */
 	struct fs_inode *ino; /* owned, cap entries */
-	uint32_t cap;         /* inode table size, at most FS_MAX_INODES */
-	uint32_t nino;        /* slots ever used */
-	uint32_t ffree;       /* free list head (index + 1) */
-	uint32_t *hash;       /* owned, cap buckets (index + 1) */
+	uint32_t cap;	      /* inode table size, at most FS_MAX_INODES */
+	uint32_t nino;	      /* slots ever used */
+	uint32_t ffree;	      /* free list head (index + 1) */
+	uint32_t *hash;	      /* owned, cap buckets (index + 1) */
 	struct fs_fh fh[FS_MAX_FH];
 	fs_file_hook hook;
 	void *hook_opaque;
-	uint8_t *dirbuf;      /* owned, FS_MAX_DIRBUF */
-	uint8_t *dentbuf;     /* owned, getdents64 scratch */
+	uint8_t *dirbuf;  /* owned, FS_MAX_DIRBUF */
+	uint8_t *dentbuf; /* owned, getdents64 scratch */
 };
 
 /* root_fd (an O_PATH directory) is taken. cap: live inodes at most, 2 ..

@@ -15,7 +15,7 @@ struct fs_opspec {
 	bool known;
 };
 
-#define OP(op, size, n) [op] = { (uint16_t)(size), (n), true }
+#define OP(op, size, n) [op] = {(uint16_t)(size), (n), true}
 static const struct fs_opspec fs_ops[] = {
 	OP(FUSE_LOOKUP, 0, 1),
 	OP(FUSE_FORGET, sizeof(struct fuse_forget_in), 0),
@@ -175,7 +175,7 @@ int fs_parse(const struct vq_chain *c, struct fs_req *r)
 uint32_t fs_reply(const struct vq_chain *c, uint64_t unique, int error, const void *payload,
 		  size_t n)
 {
-	struct fuse_out_header oh = { .error = error, .unique = unique };
+	struct fuse_out_header oh = {.error = error, .unique = unique};
 	if (c->in_bytes < sizeof(oh))
 		return 0;
 	if (n > c->in_bytes - sizeof(oh)) {

@@ -36,8 +36,8 @@
 #include "devices/fs.h"
 
 #define RESOLVE_FLAGS (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
-#define DENTBUF 32768
-#define TIMEOUT_S 1 /* entry and attribute cache time we give the guest */
+#define DENTBUF	      32768
+#define TIMEOUT_S     1 /* entry and attribute cache time we give the guest */
 
 static int openat2_one(int dirfd, const char *name, int flags, mode_t mode)
 {
@@ -193,8 +193,7 @@ static int stat_fd(int fd, struct stat *st)
 }
 
 /* LOOKUP of one component under parent: a reference the guest holds. */
-static int do_lookup(struct fs_srv *s, uint32_t parent, const char *name,
-		     struct fuse_entry_out *e)
+static int do_lookup(struct fs_srv *s, uint32_t parent, const char *name, struct fuse_entry_out *e)
 {
 	int fd = openat2_one(s->ino[parent].fd, name, O_PATH, 0);
 	if (fd < 0)
@@ -511,15 +510,15 @@ static int op_setattr(struct fs_srv *s, const struct fs_req *r, uint32_t idx, st
 		}
 	}
 	if (in->valid & (FATTR_ATIME | FATTR_MTIME)) {
-		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+		struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
 		if (in->valid & FATTR_ATIME_NOW)
 			ts[0].tv_nsec = UTIME_NOW;
 		else if (in->valid & FATTR_ATIME)
-			ts[0] = (struct timespec){ (time_t)in->atime, in->atimensec };
+			ts[0] = (struct timespec){(time_t)in->atime, in->atimensec};
 		if (in->valid & FATTR_MTIME_NOW)
 			ts[1].tv_nsec = UTIME_NOW;
 		else if (in->valid & FATTR_MTIME)
-			ts[1] = (struct timespec){ (time_t)in->mtime, in->mtimensec };
+			ts[1] = (struct timespec){(time_t)in->mtime, in->mtimensec};
 		at_name(s, idx, &dirfd, &name);
 		if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
@@ -558,7 +557,7 @@ static int op_create(struct fs_srv *s, const struct fs_req *r, uint32_t parent, 
 		return rc;
 	}
 	uint32_t idx = (uint32_t)(e.nodeid & 0xffffffffu) - 1;
-	struct fuse_open_out oo = { 0 };
+	struct fuse_open_out oo = {0};
 	rc = fh_add(s, fd, idx, false, &oo.fh);
 	if (rc < 0) {
 		do_forget(s, e.nodeid, 1);

@@ -34,7 +34,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const uint32_t in_sizes[8] = { 0, 8, 16, 40, 200, 4096, 65536, 17 };
+static const uint32_t in_sizes[8] = {0, 8, 16, 40, 200, 4096, 65536, 17};
 
 static char share[64];
 
@@ -77,13 +77,13 @@ static void layout(size_t len, unsigned nseg, uint32_t inlen)
 		size_t part = s + 1 == nseg ? len - off : (len - off) / 2 + 1;
 		if (part > len - off)
 			part = len - off;
-		ch.iov[i++] = (struct iovec){ msg + off, part };
+		ch.iov[i++] = (struct iovec){msg + off, part};
 		off += part;
 	}
 	ch.n_out = i;
 	ch.out_bytes = len;
 	if (inlen) {
-		ch.iov[i++] = (struct iovec){ inbuf, inlen };
+		ch.iov[i++] = (struct iovec){inbuf, inlen};
 		ch.n_in = 1;
 		ch.in_bytes = inlen;
 	}
@@ -130,7 +130,8 @@ static void one(size_t len, unsigned nseg, uint32_t inlen, uint64_t *last_node, 
 		}
 	} else {
 		FZ_CHECK(out.io == FS_IO_NONE); /* read-only: no WRITE gets through */
-		written = req.noreply ? 0 : fs_reply(&ch, req.h.unique, out.error, out.data, out.len);
+		written =
+			req.noreply ? 0 : fs_reply(&ch, req.h.unique, out.error, out.data, out.len);
 		if (!out.error && out.len >= sizeof(struct fuse_entry_out) &&
 		    (req.h.opcode == FUSE_LOOKUP || req.h.opcode == FUSE_CREATE)) {
 			struct fuse_entry_out e;
@@ -160,8 +161,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(fs_srv_init(&srv, root, true, 8) == 0);
 	uint64_t last_node = 1, last_fh = 0;
 	if (data[0] & 1) {
-		struct fuse_in_header h = { .len = 40 + 64, .opcode = FUSE_INIT, .unique = 1 };
-		struct fuse_init_in in = { .major = 7, .minor = 38, .flags = 0xffffffff };
+		struct fuse_in_header h = {.len = 40 + 64, .opcode = FUSE_INIT, .unique = 1};
+		struct fuse_init_in in = {.major = 7, .minor = 38, .flags = 0xffffffff};
 		memcpy(msg, &h, sizeof(h));
 		memcpy(msg + sizeof(h), &in, sizeof(in));
 		one(sizeof(h) + sizeof(in), 1, 4096, &last_node, &last_fh);

@@ -32,11 +32,11 @@ static struct fs_out ro;
 static struct vq_chain *chain(size_t len, size_t inlen)
 {
 	memset(&ch, 0, sizeof(ch));
-	ch.iov[0] = (struct iovec){ outbuf, len };
+	ch.iov[0] = (struct iovec){outbuf, len};
 	ch.out_bytes = len;
 	ch.n_out = 1;
 	if (inlen) {
-		ch.iov[1] = (struct iovec){ inbuf, inlen };
+		ch.iov[1] = (struct iovec){inbuf, inlen};
 		ch.in_bytes = inlen;
 		ch.n_in = 1;
 	}
@@ -58,8 +58,8 @@ static size_t build(uint32_t op, uint64_t nodeid, const void *arg, size_t alen, 
 		memcpy(outbuf + len, n2, strlen(n2) + 1);
 		len += strlen(n2) + 1;
 	}
-	struct fuse_in_header h = { .len = (uint32_t)len, .opcode = op, .unique = 77,
-				    .nodeid = nodeid };
+	struct fuse_in_header h = {
+		.len = (uint32_t)len, .opcode = op, .unique = 77, .nodeid = nodeid};
 	memcpy(outbuf, &h, sizeof(h));
 	return len;
 }
@@ -81,8 +81,8 @@ static void test_parse_lookup(void **state)
 	assert_int_equal(rq.room, 4096 - sizeof(struct fuse_out_header));
 	/* The header split across segments parses the same. */
 	memset(&ch, 0, sizeof(ch));
-	ch.iov[0] = (struct iovec){ outbuf, 7 };
-	ch.iov[1] = (struct iovec){ outbuf + 7, n - 7 };
+	ch.iov[0] = (struct iovec){outbuf, 7};
+	ch.iov[1] = (struct iovec){outbuf + 7, n - 7};
 	ch.n_out = 2;
 	ch.out_bytes = n;
 	assert_int_equal(fs_parse(&ch, &rq), 0);
@@ -97,7 +97,7 @@ static void test_parse_hostile(void **state)
 	build(FUSE_GETATTR, 1, NULL, 0, NULL, NULL);
 	assert_int_equal(fs_parse(chain(39, 64), &rq), -EINVAL);
 	/* The header's len disagrees with the chain, both ways. */
-	struct fuse_getattr_in ga = { 0 };
+	struct fuse_getattr_in ga = {0};
 	size_t n = build(FUSE_GETATTR, 1, &ga, sizeof(ga), NULL, NULL);
 	assert_int_equal(fs_parse(chain(n + 8, 64), &rq), 0);
 	assert_int_equal(rq.error, -EINVAL);
@@ -124,12 +124,12 @@ static void test_parse_hostile(void **state)
 	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
 	assert_int_not_equal(rq.error, 0);
 	/* Names that are not one component. */
-	const char *badnames[] = { "..", ".", "a/b", "/etc", "" };
+	const char *badnames[] = {"..", ".", "a/b", "/etc", ""};
 	for (unsigned i = 0; i < 5; i++) {
 		n = build(FUSE_LOOKUP, 1, NULL, 0, badnames[i], NULL);
 		assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
 		assert_int_not_equal(rq.error, 0);
-		n = build(FUSE_MKDIR, 1, &(struct fuse_mkdir_in){ 0755, 0 },
+		n = build(FUSE_MKDIR, 1, &(struct fuse_mkdir_in){0755, 0},
 			  sizeof(struct fuse_mkdir_in), badnames[i], NULL);
 		assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
 		assert_int_equal(rq.error, -EINVAL);
@@ -142,7 +142,7 @@ static void test_parse_hostile(void **state)
 	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
 	assert_int_equal(rq.error, -EINVAL);
 	/* RENAME's second name "..", or missing. */
-	struct fuse_rename_in rn = { .newdir = 1 };
+	struct fuse_rename_in rn = {.newdir = 1};
 	n = build(FUSE_RENAME, 1, &rn, sizeof(rn), "a", "..");
 	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
 	assert_int_equal(rq.error, -EINVAL);
@@ -150,7 +150,7 @@ static void test_parse_hostile(void **state)
 	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
 	assert_int_equal(rq.error, -EINVAL);
 	/* Huge counts and sizes. */
-	struct fuse_batch_forget_in bf = { .count = 0xffffffff };
+	struct fuse_batch_forget_in bf = {.count = 0xffffffff};
 	n = build(FUSE_BATCH_FORGET, 0, &bf, sizeof(bf), NULL, NULL);
 	assert_int_equal(fs_parse(chain(n, 0), &rq), 0);
 	assert_int_equal(rq.error, -EINVAL);
@@ -159,11 +159,11 @@ static void test_parse_hostile(void **state)
 	n = build(FUSE_BATCH_FORGET, 0, &bf, sizeof(bf), NULL, NULL);
 	assert_int_equal(fs_parse(chain(n, 0), &rq), 0);
 	assert_int_equal(rq.error, -EINVAL);
-	struct fuse_read_in rd = { .size = 0x80000000u };
+	struct fuse_read_in rd = {.size = 0x80000000u};
 	n = build(FUSE_READ, 2, &rd, sizeof(rd), NULL, NULL);
 	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
 	assert_int_equal(rq.error, -EINVAL);
-	struct fuse_write_in wr = { .size = 100 }; /* no data follows */
+	struct fuse_write_in wr = {.size = 100}; /* no data follows */
 	n = build(FUSE_WRITE, 2, &wr, sizeof(wr), NULL, NULL);
 	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
 	assert_int_equal(rq.error, -EINVAL);
@@ -172,8 +172,8 @@ static void test_parse_hostile(void **state)
 	assert_int_equal(fs_parse(chain(n + 16, 64), &rq), 0);
 	assert_int_equal(rq.error, -EINVAL);
 	/* Arguments larger than we copy. */
-	struct fuse_in_header big = { .len = FS_ARGS_MAX + 4096, .opcode = FUSE_SYMLINK,
-				      .unique = 5 };
+	struct fuse_in_header big = {
+		.len = FS_ARGS_MAX + 4096, .opcode = FUSE_SYMLINK, .unique = 5};
 	memcpy(outbuf, &big, sizeof(big));
 	assert_int_equal(fs_parse(chain(big.len, 64), &rq), 0);
 	assert_int_equal(rq.error, -E2BIG);
@@ -289,7 +289,7 @@ static int setup(void **state)
 	if (symlink("..", p) < 0)
 		return -1;
 	/* atime far in the past: any read of the sentinel would move it */
-	struct timespec ts[2] = { { 1000, 0 }, { 1000, 0 } };
+	struct timespec ts[2] = {{1000, 0}, {1000, 0}};
 	utimensat(AT_FDCWD, env.sentinel, ts, 0);
 	stat(env.sentinel, &env.sentinel_st);
 	return 0;
@@ -309,11 +309,13 @@ static void srv_up_cap(struct fs_srv *s, bool ro_share, uint32_t cap)
 	assert_true(fd >= 0);
 	assert_int_equal(fs_srv_init(s, fd, ro_share, cap), 0);
 	/* Before INIT: nothing. */
-	assert_int_equal(call(s, FUSE_GETATTR, 1, &(struct fuse_getattr_in){ 0 },
+	assert_int_equal(call(s, FUSE_GETATTR, 1, &(struct fuse_getattr_in){0},
 			      sizeof(struct fuse_getattr_in), NULL, NULL, NULL),
 			 -EIO);
-	struct fuse_init_in in = { .major = 7, .minor = 38, .max_readahead = 65536,
-				   .flags = FUSE_DO_READDIRPLUS | FUSE_BIG_WRITES };
+	struct fuse_init_in in = {.major = 7,
+				  .minor = 38,
+				  .max_readahead = 65536,
+				  .flags = FUSE_DO_READDIRPLUS | FUSE_BIG_WRITES};
 	size_t len;
 	assert_int_equal(call(s, FUSE_INIT, 0, &in, sizeof(in), NULL, NULL, &len), 0);
 	struct fuse_init_out out;
@@ -341,7 +343,7 @@ static void sentinel_untouched(void)
 
 static uint64_t open_fh(struct fs_srv *s, uint64_t node, uint32_t flags, int *err)
 {
-	struct fuse_open_in oi = { .flags = flags };
+	struct fuse_open_in oi = {.flags = flags};
 	size_t len;
 	*err = call(s, FUSE_OPEN, node, &oi, sizeof(oi), NULL, NULL, &len);
 	struct fuse_open_out oo;
@@ -362,13 +364,13 @@ static void test_srv_rw(void **state)
 	assert_int_equal(lookup(s, 1, "file", NULL), file);
 	uint64_t fh = open_fh(s, file, O_RDWR, &err);
 	assert_int_equal(err, 0);
-	struct fuse_read_in rd = { .fh = fh, .offset = 0, .size = 100 };
+	struct fuse_read_in rd = {.fh = fh, .offset = 0, .size = 100};
 	size_t len;
 	assert_int_equal(call(s, FUSE_READ, file, &rd, sizeof(rd), NULL, NULL, &len), 0);
 	assert_int_equal(len, 6);
 	assert_memory_equal(inbuf + 16, "inside", 6);
 	/* WRITE: fixed part then data, which stays "in guest memory". */
-	struct fuse_write_in wr = { .fh = fh, .offset = 6, .size = 5 };
+	struct fuse_write_in wr = {.fh = fh, .offset = 6, .size = 5};
 	size_t n = build(FUSE_WRITE, file, &wr, sizeof(wr), NULL, NULL);
 	memcpy(outbuf + n, "-more", 5);
 	((struct fuse_in_header *)(void *)outbuf)->len = (uint32_t)(n + 5);
@@ -377,7 +379,7 @@ static void test_srv_rw(void **state)
 	fs_srv_handle(s, &rq, &ro);
 	assert_int_equal(ro.io, FS_IO_WRITE);
 	assert_int_equal(pwritev(ro.io_fd, rq.iov, (int)rq.niov, (off_t)ro.io_off), 5);
-	char p[256], buf[64] = { 0 };
+	char p[256], buf[64] = {0};
 	snprintf(p, sizeof(p), "%s/file", env.share);
 	int fd = open(p, O_RDONLY);
 	assert_int_equal(read(fd, buf, sizeof(buf)), 11);
@@ -388,21 +390,21 @@ static void test_srv_rw(void **state)
 	assert_int_equal(call(s, FUSE_READ, file, &rd, sizeof(rd), NULL, NULL, NULL), -EBADF);
 	rd.fh = fh + (1ULL << 32);
 	assert_int_equal(call(s, FUSE_READ, file, &rd, sizeof(rd), NULL, NULL, NULL), -EBADF);
-	struct fuse_release_in rl = { .fh = fh };
+	struct fuse_release_in rl = {.fh = fh};
 	assert_int_equal(call(s, FUSE_RELEASE, file, &rl, sizeof(rl), NULL, NULL, NULL), 0);
 	assert_int_equal(call(s, FUSE_RELEASE, file, &rl, sizeof(rl), NULL, NULL, NULL), -EBADF);
 	/* CREATE, MKDIR, RENAME, LINK, SYMLINK, READDIR, UNLINK. */
-	struct fuse_create_in ci = { .flags = O_RDWR, .mode = 0644 | S_IFREG, .umask = 022 };
+	struct fuse_create_in ci = {.flags = O_RDWR, .mode = 0644 | S_IFREG, .umask = 022};
 	assert_int_equal(call(s, FUSE_CREATE, 1, &ci, sizeof(ci), "made", NULL, &len), 0);
 	assert_int_equal(len, sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out));
-	struct fuse_mkdir_in mi = { .mode = 0755, .umask = 0 };
+	struct fuse_mkdir_in mi = {.mode = 0755, .umask = 0};
 	assert_int_equal(call(s, FUSE_MKDIR, 1, &mi, sizeof(mi), "newdir", NULL, NULL), 0);
 	uint64_t nd = lookup(s, 1, "newdir", NULL);
-	struct fuse_rename_in rn = { .newdir = nd };
+	struct fuse_rename_in rn = {.newdir = nd};
 	assert_int_equal(call(s, FUSE_RENAME, 1, &rn, sizeof(rn), "made", "moved", NULL), 0);
 	snprintf(p, sizeof(p), "%s/newdir/moved", env.share);
 	assert_int_equal(access(p, F_OK), 0);
-	struct fuse_link_in li = { .oldnodeid = lookup(s, nd, "moved", NULL) };
+	struct fuse_link_in li = {.oldnodeid = lookup(s, nd, "moved", NULL)};
 	assert_int_equal(call(s, FUSE_LINK, 1, &li, sizeof(li), "hard", NULL, NULL), 0);
 	struct stat st;
 	snprintf(p, sizeof(p), "%s/hard", env.share);
@@ -416,11 +418,11 @@ static void test_srv_rw(void **state)
 	assert_int_equal(call(s, FUSE_UNLINK, 1, NULL, 0, "hard", NULL, NULL), 0);
 	assert_int_not_equal(access(p, F_OK), 0);
 	/* READDIRPLUS of the root lists what is there. */
-	struct fuse_open_in oi = { .flags = O_RDONLY };
+	struct fuse_open_in oi = {.flags = O_RDONLY};
 	assert_int_equal(call(s, FUSE_OPENDIR, 1, &oi, sizeof(oi), NULL, NULL, NULL), 0);
 	struct fuse_open_out oo;
 	memcpy(&oo, inbuf + 16, sizeof(oo));
-	struct fuse_read_in rdd = { .fh = oo.fh, .size = 8192 };
+	struct fuse_read_in rdd = {.fh = oo.fh, .size = 8192};
 	assert_int_equal(call(s, FUSE_READDIRPLUS, 1, &rdd, sizeof(rdd), NULL, NULL, &len), 0);
 	assert_true(len > 0);
 	assert_non_null(memmem(inbuf + 16, len, "newdir", 6));
@@ -430,7 +432,7 @@ static void test_srv_rw(void **state)
 	assert_int_equal(call(s, FUSE_READDIR, 1, &rdd, sizeof(rdd), NULL, NULL, &len), 0);
 	assert_int_equal(len, 0);
 	/* SETATTR: mode, size, times. */
-	struct fuse_setattr_in sa = { .valid = FATTR_MODE | FATTR_SIZE, .mode = 0600, .size = 3 };
+	struct fuse_setattr_in sa = {.valid = FATTR_MODE | FATTR_SIZE, .mode = 0600, .size = 3};
 	assert_int_equal(call(s, FUSE_SETATTR, file, &sa, sizeof(sa), NULL, NULL, NULL), 0);
 	snprintf(p, sizeof(p), "%s/file", env.share);
 	assert_int_equal(stat(p, &st), 0);
@@ -439,9 +441,9 @@ static void test_srv_rw(void **state)
 	/* STATFS, then FORGET makes the nodeid stale. */
 	assert_int_equal(call(s, FUSE_STATFS, 1, NULL, 0, NULL, NULL, &len), 0);
 	uint64_t sub = lookup(s, 1, "sub", NULL);
-	struct fuse_forget_in fg = { .nlookup = 2 }; /* LOOKUP and READDIRPLUS each took one */
+	struct fuse_forget_in fg = {.nlookup = 2}; /* LOOKUP and READDIRPLUS each took one */
 	(void)call(s, FUSE_FORGET, sub, &fg, sizeof(fg), NULL, NULL, NULL);
-	assert_int_equal(call(s, FUSE_GETATTR, sub, &(struct fuse_getattr_in){ 0 },
+	assert_int_equal(call(s, FUSE_GETATTR, sub, &(struct fuse_getattr_in){0},
 			      sizeof(struct fuse_getattr_in), NULL, NULL, NULL),
 			 -ESTALE);
 	sentinel_untouched();
@@ -472,7 +474,7 @@ static void test_srv_escapes(void **state)
 	assert_int_equal(call(s, FUSE_READLINK, rel, NULL, 0, NULL, NULL, &len), 0);
 	assert_int_equal(len, 11);
 	assert_memory_equal(inbuf + 16, "../sentinel", 11);
-	struct fuse_getattr_in ga = { 0 };
+	struct fuse_getattr_in ga = {0};
 	assert_int_equal(call(s, FUSE_GETATTR, abs, &ga, sizeof(ga), NULL, NULL, NULL), 0);
 	struct fuse_attr_out ao;
 	memcpy(&ao, inbuf + 16, sizeof(ao));
@@ -485,17 +487,17 @@ static void test_srv_escapes(void **state)
 	assert_int_not_equal(err, 0);
 	open_fh(s, rel, O_RDWR, &err);
 	assert_int_not_equal(err, 0);
-	struct fuse_open_in oi = { .flags = O_RDONLY };
+	struct fuse_open_in oi = {.flags = O_RDONLY};
 	assert_int_not_equal(call(s, FUSE_OPENDIR, dl, &oi, sizeof(oi), NULL, NULL, NULL), 0);
 	/* Creating through a link's name, or under a link. */
-	struct fuse_create_in ci = { .flags = O_WRONLY | O_TRUNC, .mode = 0644 };
+	struct fuse_create_in ci = {.flags = O_WRONLY | O_TRUNC, .mode = 0644};
 	assert_int_not_equal(call(s, FUSE_CREATE, 1, &ci, sizeof(ci), "abs", NULL, NULL), 0);
 	assert_int_not_equal(call(s, FUSE_CREATE, dl, &ci, sizeof(ci), "sentinel", NULL, NULL), 0);
-	struct fuse_mkdir_in mi = { .mode = 0755 };
+	struct fuse_mkdir_in mi = {.mode = 0755};
 	assert_int_not_equal(call(s, FUSE_MKDIR, dl, &mi, sizeof(mi), "x", NULL, NULL), 0);
 	assert_int_not_equal(call(s, FUSE_UNLINK, dl, NULL, 0, "sentinel", NULL, NULL), 0);
 	/* SETATTR on a link changes neither it nor its target. */
-	struct fuse_setattr_in sa = { .valid = FATTR_MODE | FATTR_SIZE, .mode = 0777 };
+	struct fuse_setattr_in sa = {.valid = FATTR_MODE | FATTR_SIZE, .mode = 0777};
 	assert_int_not_equal(call(s, FUSE_SETATTR, abs, &sa, sizeof(sa), NULL, NULL, NULL), 0);
 	/* A guest-made link to the sentinel is stored as a link, not followed. */
 	assert_int_equal(call(s, FUSE_SYMLINK, 1, NULL, 0, "evil", env.sentinel, NULL), 0);
@@ -503,27 +505,28 @@ static void test_srv_escapes(void **state)
 	open_fh(s, evil, O_WRONLY, &err);
 	assert_int_not_equal(err, 0);
 	/* RENAME to a directory that is a link, or not ours. */
-	struct fuse_rename_in rn = { .newdir = dl };
+	struct fuse_rename_in rn = {.newdir = dl};
 	assert_int_not_equal(call(s, FUSE_RENAME, 1, &rn, sizeof(rn), "file", "stolen", NULL), 0);
 	rn.newdir = 0x0000000700000001ULL; /* the root's index, another generation */
 	assert_int_equal(call(s, FUSE_RENAME, 1, &rn, sizeof(rn), "file", "x", NULL), -ESTALE);
 	/* Forged nodeids. */
-	const uint64_t forged[] = { 0, 2000, 0xffffffffULL, 1ULL << 32 | 1, 0xdeadbeef00000003ULL };
+	const uint64_t forged[] = {0, 2000, 0xffffffffULL, 1ULL << 32 | 1, 0xdeadbeef00000003ULL};
 	for (unsigned i = 0; i < 5; i++)
-		assert_int_equal(call(s, FUSE_GETATTR, forged[i], &ga, sizeof(ga), NULL, NULL, NULL),
-				 -ESTALE);
+		assert_int_equal(
+			call(s, FUSE_GETATTR, forged[i], &ga, sizeof(ga), NULL, NULL, NULL),
+			-ESTALE);
 	/* LINK from a forged node. */
-	struct fuse_link_in li = { .oldnodeid = 0x1234567800000002ULL };
+	struct fuse_link_in li = {.oldnodeid = 0x1234567800000002ULL};
 	assert_int_equal(call(s, FUSE_LINK, 1, &li, sizeof(li), "l2", NULL, NULL), -ESTALE);
 	/* No device nodes on the host. */
-	struct fuse_mknod_in mk = { .mode = S_IFCHR | 0666, .rdev = 0x0103 };
+	struct fuse_mknod_in mk = {.mode = S_IFCHR | 0666, .rdev = 0x0103};
 	assert_int_equal(call(s, FUSE_MKNOD, 1, &mk, sizeof(mk), "null", NULL, NULL), -EPERM);
 	mk.mode = S_IFBLK | 0666;
 	assert_int_equal(call(s, FUSE_MKNOD, 1, &mk, sizeof(mk), "sda", NULL, NULL), -EPERM);
 	/* BATCH_FORGET of nodeids that are not ours is harmless. */
 	uint8_t bfb[sizeof(struct fuse_batch_forget_in) + 2 * sizeof(struct fuse_forget_one)];
-	struct fuse_batch_forget_in bf = { .count = 2 };
-	struct fuse_forget_one fo[2] = { { 0xffffffffffffULL, 5 }, { 1, 1000 } };
+	struct fuse_batch_forget_in bf = {.count = 2};
+	struct fuse_forget_one fo[2] = {{0xffffffffffffULL, 5}, {1, 1000}};
 	memcpy(bfb, &bf, sizeof(bf));
 	memcpy(bfb + sizeof(bf), fo, sizeof(fo));
 	(void)call(s, FUSE_BATCH_FORGET, 0, bfb, sizeof(bfb), NULL, NULL, NULL);
@@ -551,24 +554,24 @@ static void test_srv_readonly(void **state)
 	assert_int_equal(err, -EROFS);
 	uint64_t fh = open_fh(s, file, O_RDONLY, &err);
 	assert_int_equal(err, 0);
-	struct fuse_create_in ci = { .flags = O_RDWR, .mode = 0644 };
+	struct fuse_create_in ci = {.flags = O_RDWR, .mode = 0644};
 	assert_int_equal(call(s, FUSE_CREATE, 1, &ci, sizeof(ci), "new", NULL, NULL), -EROFS);
-	struct fuse_mkdir_in mi = { .mode = 0755 };
+	struct fuse_mkdir_in mi = {.mode = 0755};
 	assert_int_equal(call(s, FUSE_MKDIR, 1, &mi, sizeof(mi), "d", NULL, NULL), -EROFS);
 	assert_int_equal(call(s, FUSE_UNLINK, 1, NULL, 0, "file", NULL, NULL), -EROFS);
 	assert_int_equal(call(s, FUSE_RMDIR, 1, NULL, 0, "sub", NULL, NULL), -EROFS);
 	assert_int_equal(call(s, FUSE_SYMLINK, 1, NULL, 0, "l", "x", NULL), -EROFS);
-	struct fuse_setattr_in sa = { .valid = FATTR_MODE, .mode = 0777 };
+	struct fuse_setattr_in sa = {.valid = FATTR_MODE, .mode = 0777};
 	assert_int_equal(call(s, FUSE_SETATTR, file, &sa, sizeof(sa), NULL, NULL, NULL), -EROFS);
-	struct fuse_rename_in rn = { .newdir = 1 };
+	struct fuse_rename_in rn = {.newdir = 1};
 	assert_int_equal(call(s, FUSE_RENAME, 1, &rn, sizeof(rn), "file", "f2", NULL), -EROFS);
-	struct fuse_link_in li = { .oldnodeid = file };
+	struct fuse_link_in li = {.oldnodeid = file};
 	assert_int_equal(call(s, FUSE_LINK, 1, &li, sizeof(li), "f3", NULL, NULL), -EROFS);
-	struct fuse_mknod_in mk = { .mode = S_IFIFO | 0644 };
+	struct fuse_mknod_in mk = {.mode = S_IFIFO | 0644};
 	assert_int_equal(call(s, FUSE_MKNOD, 1, &mk, sizeof(mk), "p", NULL, NULL), -EROFS);
-	struct fuse_fallocate_in fa = { .fh = fh, .length = 4096 };
+	struct fuse_fallocate_in fa = {.fh = fh, .length = 4096};
 	assert_int_equal(call(s, FUSE_FALLOCATE, file, &fa, sizeof(fa), NULL, NULL, NULL), -EROFS);
-	struct fuse_write_in wr = { .fh = fh, .size = 0 };
+	struct fuse_write_in wr = {.fh = fh, .size = 0};
 	assert_int_equal(call(s, FUSE_WRITE, file, &wr, sizeof(wr), NULL, NULL, NULL), -EROFS);
 	char p[256];
 	snprintf(p, sizeof(p), "%s/new", env.share);
@@ -592,13 +595,13 @@ static void test_srv_table_full(void **state)
 	assert_int_equal(err, 0);
 	lookup(s, 1, "rel", &err);
 	assert_int_equal(err, -ENFILE);
-	struct fuse_forget_in fg = { .nlookup = 1 };
+	struct fuse_forget_in fg = {.nlookup = 1};
 	(void)call(s, FUSE_FORGET, file, &fg, sizeof(fg), NULL, NULL, NULL);
 	uint64_t rel = lookup(s, 1, "rel", &err);
 	assert_int_equal(err, 0);
 	assert_int_equal(rel & 0xffffffff, file & 0xffffffff); /* the same slot */
 	assert_int_not_equal(rel, file);
-	struct fuse_getattr_in ga = { 0 };
+	struct fuse_getattr_in ga = {0};
 	assert_int_equal(call(s, FUSE_GETATTR, file, &ga, sizeof(ga), NULL, NULL, NULL), -ESTALE);
 	assert_int_equal(call(s, FUSE_DESTROY, 0, NULL, 0, NULL, NULL, NULL), 0);
 	fs_srv_destroy(s);
