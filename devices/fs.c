@@ -276,6 +276,7 @@ int fs_open(struct fs **out, const struct fs_cfg *cfg, unsigned index, struct er
 		return err_set(e, -r, "fs '%s': '%s': %s", cfg->tag, cfg->path, strerror(-r));
 	}
 	f->srv_ready = true;
+	f->srv.xattr = cfg->xattr;
 	*out = f;
 	return 0;
 }

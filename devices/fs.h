@@ -52,7 +52,8 @@ struct fs_req {
 	uint32_t arglen;   /* bytes in args */
 	uint32_t room;	   /* writable bytes past the out header */
 	const char *name;  /* first NUL-terminated name in args, or NULL */
-	const char *name2; /* second (RENAME, SYMLINK's target, LINK none) */
+	const char *name2; /* second (RENAME, SYMLINK's target), SETXATTR's value */
+	uint32_t vlen;	   /* SETXATTR: the value's length */
 	unsigned niov;	   /* WRITE: the data, in guest memory */
 	struct iovec iov[FS_IOV_MAX];
 	_Alignas(8) uint8_t args[FS_ARGS_MAX];
@@ -123,6 +124,7 @@ typedef void (*fs_file_hook)(void *opaque, unsigned slot, int fd);
 struct fs_srv {
 	pthread_mutex_t lock; /* the hiprio and request workers share the tables */
 	bool ro;
+	bool xattr;	      /* serve the xattr calls (else ENOSYS, as virtiofsd) */
 	bool inited;	      /* FUSE_INIT seen */
 	uint32_t minor;	      /* negotiated */
 	struct fs_inode *ino; /* owned, cap entries */
@@ -153,7 +155,7 @@ void fs_srv_write_done(struct fs_out *o, int64_t res);
 struct fs_cfg {
 	const char *tag;
 	const char *path;
-	bool ro;
+	bool ro, xattr;
 };
 
 struct fs;

@@ -13,9 +13,11 @@ struct fs_opspec {
 	uint16_t fixed;
 	uint8_t names;
 	bool known;
+	bool xattr; /* the name is an attribute name, not a path component */
 };
 
-#define OP(op, size, n) [op] = {(uint16_t)(size), (n), true}
+#define OP(op, size, n)	 [op] = {(uint16_t)(size), (n), true, false}
+#define XOP(op, size, n) [op] = {(uint16_t)(size), (n), true, true}
 static const struct fs_opspec fs_ops[] = {
 	OP(FUSE_LOOKUP, 0, 1),
 	OP(FUSE_FORGET, sizeof(struct fuse_forget_in), 0),
@@ -48,8 +50,15 @@ static const struct fs_opspec fs_ops[] = {
 	OP(FUSE_READDIRPLUS, sizeof(struct fuse_read_in), 0),
 	OP(FUSE_RENAME2, sizeof(struct fuse_rename2_in), 2),
 	OP(FUSE_LSEEK, sizeof(struct fuse_lseek_in), 0),
+	/* SETXATTR: the 8-byte form (FUSE_SETXATTR_EXT is not offered), a
+	 * name, then `size` bytes of value. */
+	XOP(FUSE_SETXATTR, FUSE_COMPAT_SETXATTR_IN_SIZE, 1),
+	XOP(FUSE_GETXATTR, sizeof(struct fuse_getxattr_in), 1),
+	XOP(FUSE_LISTXATTR, sizeof(struct fuse_getxattr_in), 0),
+	XOP(FUSE_REMOVEXATTR, 0, 1),
 };
 #undef OP
+#undef XOP
 
 bool fs_name_ok(const char *name)
 {
@@ -90,6 +99,7 @@ int fs_parse(const struct vq_chain *c, struct fs_req *r)
 	r->noreply = false;
 	r->arglen = 0;
 	r->name = r->name2 = NULL;
+	r->vlen = 0;
 	r->niov = 0;
 	uint64_t room = c->in_bytes > sizeof(struct fuse_out_header)
 				? c->in_bytes - sizeof(struct fuse_out_header)
@@ -146,7 +156,9 @@ int fs_parse(const struct vq_chain *c, struct fs_req *r)
 		if (!target && !fs_name_ok(r->name2))
 			return fail(r, -EINVAL);
 	}
-	if (r->name && !fs_name_ok(r->name))
+	if (r->name && sp->xattr && !*r->name)
+		return fail(r, -EINVAL);
+	if (r->name && !sp->xattr && !fs_name_ok(r->name))
 		return fail(r, op == FUSE_LOOKUP ? -ENOENT : -EINVAL);
 	switch (op) {
 	case FUSE_READ:
@@ -156,6 +168,24 @@ int fs_parse(const struct vq_chain *c, struct fs_req *r)
 		memcpy(&rd, r->args, sizeof(rd));
 		if (rd.size > FS_MAX_RW)
 			return fail(r, -EINVAL);
+		break;
+	}
+	case FUSE_SETXATTR: {
+		/* The value follows the name, exactly its size. */
+		uint32_t size;
+		memcpy(&size, r->args, sizeof(size));
+		if (size != r->arglen - off)
+			return fail(r, -EINVAL);
+		r->name2 = (const char *)r->args + off; /* the value (not a string) */
+		r->vlen = size;
+		break;
+	}
+	case FUSE_GETXATTR:
+	case FUSE_LISTXATTR: {
+		uint32_t size;
+		memcpy(&size, r->args, sizeof(size));
+		if (size > FS_MAX_DIRBUF)
+			return fail(r, -E2BIG);
 		break;
 	}
 	case FUSE_BATCH_FORGET: {

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "devices/fs.h"
@@ -689,6 +690,51 @@ static int op_rename(struct fs_srv *s, const struct fs_req *r, uint32_t olddir)
 	return 0;
 }
 
+/* The xattr calls act on a descriptor reopened O_RDONLY: regular files and
+ * directories only (no descriptor of a link or device is ever opened). */
+static int xattr_fd(struct fs_srv *s, uint32_t idx)
+{
+	uint32_t mode = s->ino[idx].mode;
+	if (!S_ISREG(mode) && !S_ISDIR(mode))
+		return -EOPNOTSUPP;
+	return reopen(s, idx, S_ISDIR(mode) ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+}
+
+static int op_xattr(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
+{
+	if (!s->xattr)
+		return -ENOSYS;
+	int fd = xattr_fd(s, idx);
+	if (fd < 0)
+		return fd;
+	uint32_t op = r->h.opcode;
+	ssize_t n = 0;
+	if (op == FUSE_GETXATTR || op == FUSE_LISTXATTR) {
+		uint32_t size = ARG(r, struct fuse_getxattr_in).size;
+		if (size > r->room)
+			size = r->room;
+		void *buf = size ? s->dirbuf : NULL;
+		n = op == FUSE_GETXATTR ? fgetxattr(fd, r->name, buf, size)
+					: flistxattr(fd, buf, size);
+		if (n >= 0 && !size) {
+			struct fuse_getxattr_out *go = out_small(o, sizeof(*go));
+			go->size = (uint32_t)n;
+		} else if (n >= 0) {
+			o->data = s->dirbuf;
+			o->len = (size_t)n;
+		}
+	} else if (op == FUSE_SETXATTR) {
+		int flags = (int)ARG(r, struct fuse_setxattr_in).flags;
+		n = fsetxattr(fd, r->name, r->name2, r->vlen,
+			      flags & (XATTR_CREATE | XATTR_REPLACE));
+	} else {
+		n = fremovexattr(fd, r->name);
+	}
+	int err = n < 0 ? -errno : 0;
+	close(fd);
+	return err;
+}
+
 static int op_statfs(struct fs_srv *s, uint32_t idx, struct fs_out *o)
 {
 	struct statfs sf;
@@ -721,6 +767,8 @@ static bool mutating(uint32_t op)
 	case FUSE_WRITE:
 	case FUSE_CREATE:
 	case FUSE_FALLOCATE:
+	case FUSE_SETXATTR:
+	case FUSE_REMOVEXATTR:
 		return true;
 	default:
 		return false;
@@ -872,6 +920,11 @@ static int serve(struct fs_srv *s, const struct fs_req *r, struct fs_out *o)
 			return -errno;
 		return 0;
 	}
+	case FUSE_GETXATTR:
+	case FUSE_LISTXATTR:
+	case FUSE_SETXATTR:
+	case FUSE_REMOVEXATTR:
+		return op_xattr(s, r, idx, o);
 	case FUSE_LSEEK: {
 		const struct fuse_lseek_in *in = &ARG(r, struct fuse_lseek_in);
 		struct fs_fh *f = fh_get(s, in->fh, false, NULL);

@@ -159,6 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int root = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	FZ_CHECK(root >= 0);
 	FZ_CHECK(fs_srv_init(&srv, root, true, 8) == 0);
+	srv.xattr = true;
 	uint64_t last_node = 1, last_fh = 0;
 	if (data[0] & 1) {
 		struct fuse_in_header h = {.len = 40 + 64, .opcode = FUSE_INIT, .unique = 1};

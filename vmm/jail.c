@@ -63,6 +63,10 @@ static const struct jail_rule fs_rules[] = {
 	RULE(fallocate, -1, "FALLOCATE"),
 	RULE(fsync, -1, "FSYNC, FSYNCDIR"),
 	RULE(fdatasync, -1, "FSYNC with FUSE_FSYNC_FDATASYNC"),
+	RULE(fgetxattr, -1, "GETXATTR (shares with xattr only)"),
+	RULE(flistxattr, -1, "LISTXATTR (shares with xattr only)"),
+	RULE(fsetxattr, -1, "SETXATTR (shares with xattr only)"),
+	RULE(fremovexattr, -1, "REMOVEXATTR (shares with xattr only)"),
 };
 
 const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n)

@@ -314,7 +314,10 @@ static int vm_devices_open(struct vm *vm, struct err *e)
 	}
 	for (unsigned i = 0; i < vm->cfg.nfs; i++) {
 		const struct vm_fs_cfg *c = &vm->cfg.fs[i];
-		struct fs_cfg fc = { .tag = c->tag, .path = c->path, .ro = c->flags & CVMM_FS_RO };
+		struct fs_cfg fc = { .tag = c->tag,
+				     .path = c->path,
+				     .ro = c->flags & CVMM_FS_RO,
+				     .xattr = c->flags & CVMM_FS_XATTR };
 		int r = fs_open(&vm->fs[i], &fc, i, e);
 		if (r < 0)
 			return r;

@@ -610,6 +610,66 @@ static void test_srv_table_full(void **state)
 	close(after);
 }
 
+/* xattr calls: ENOSYS unless the share has xattr on; then set, get (size
+ * probe and value), list, remove, where the host file system allows. */
+static void test_srv_xattr(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	srv_up(s, false);
+	int err;
+	uint64_t file = lookup(s, 1, "file", &err);
+	uint64_t abs = lookup(s, 1, "abs", &err);
+	uint8_t a[64];
+	struct fuse_setxattr_in si = {.size = 2};
+	memcpy(a, &si, 8);
+	memcpy(a + 8, "user.cvmm\0v1", 12);
+	assert_int_equal(call(s, FUSE_SETXATTR, file, a, 20, NULL, NULL, NULL), -ENOSYS);
+	/* A value whose size disagrees with the bytes sent. */
+	si.size = 5;
+	memcpy(a, &si, 8);
+	assert_int_equal(call(s, FUSE_SETXATTR, file, a, 20, NULL, NULL, NULL), -EINVAL);
+	s->xattr = true;
+	si.size = 2;
+	memcpy(a, &si, 8);
+	int r = call(s, FUSE_SETXATTR, file, a, 20, NULL, NULL, NULL);
+	if (r == -EOPNOTSUPP) { /* the host file system has no user xattrs */
+		fs_srv_destroy(s);
+		skip();
+	}
+	assert_int_equal(r, 0);
+	struct fuse_getxattr_in gi = {.size = 0};
+	size_t len;
+	assert_int_equal(call(s, FUSE_GETXATTR, file, &gi, sizeof(gi), "user.cvmm", NULL, &len), 0);
+	struct fuse_getxattr_out go;
+	memcpy(&go, inbuf + 16, sizeof(go));
+	assert_int_equal(go.size, 2);
+	gi.size = 64;
+	assert_int_equal(call(s, FUSE_GETXATTR, file, &gi, sizeof(gi), "user.cvmm", NULL, &len), 0);
+	assert_int_equal(len, 2);
+	assert_memory_equal(inbuf + 16, "v1", 2);
+	gi.size = 1;
+	assert_int_equal(call(s, FUSE_GETXATTR, file, &gi, sizeof(gi), "user.cvmm", NULL, &len),
+			 -ERANGE);
+	gi.size = 256;
+	assert_int_equal(call(s, FUSE_LISTXATTR, file, &gi, sizeof(gi), NULL, NULL, &len), 0);
+	assert_non_null(memmem(inbuf + 16, len, "user.cvmm", 10));
+	assert_int_equal(call(s, FUSE_REMOVEXATTR, file, NULL, 0, "user.cvmm", NULL, NULL), 0);
+	assert_int_equal(call(s, FUSE_GETXATTR, file, &gi, sizeof(gi), "user.cvmm", NULL, &len),
+			 -ENODATA);
+	/* Never on a link (nor through it). */
+	assert_int_equal(call(s, FUSE_GETXATTR, abs, &gi, sizeof(gi), "user.cvmm", NULL, &len),
+			 -EOPNOTSUPP);
+	fs_srv_destroy(s);
+	srv_up(s, true); /* a read-only share refuses SETXATTR and REMOVEXATTR */
+	s->xattr = true;
+	file = lookup(s, 1, "file", &err);
+	assert_int_equal(call(s, FUSE_SETXATTR, file, a, 20, NULL, NULL, NULL), -EROFS);
+	assert_int_equal(call(s, FUSE_REMOVEXATTR, file, NULL, 0, "user.cvmm", NULL, NULL), -EROFS);
+	sentinel_untouched();
+	fs_srv_destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +680,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_srv_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_table_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_xattr, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
