@@ -434,6 +434,9 @@ static int op_init(struct fs_srv *s, const struct fs_req *r, struct fs_out *o)
 	memcpy(&in, r->args, r->arglen < sizeof(in) ? r->arglen : sizeof(in));
 	if (in.major < 7)
 		return -EPROTO;
+	/* A driver that starts over (a reset without DESTROY) holds nothing. */
+	if (s->inited)
+		release_all(s);
 	struct fuse_init_out *out = out_small(o, sizeof(*out));
 	out->major = FUSE_KERNEL_VERSION;
 	out->minor = FUSE_KERNEL_MINOR_VERSION;

@@ -446,6 +446,13 @@ static void test_srv_rw(void **state)
 	assert_int_equal(call(s, FUSE_GETATTR, sub, &(struct fuse_getattr_in){0},
 			      sizeof(struct fuse_getattr_in), NULL, NULL, NULL),
 			 -ESTALE);
+	/* A second INIT (a driver starting over) drops the old references. */
+	struct fuse_init_in in = {.major = 7, .minor = 31};
+	assert_int_equal(call(s, FUSE_INIT, 0, &in, sizeof(in), NULL, NULL, &len), 0);
+	assert_int_equal(len, sizeof(struct fuse_init_out));
+	assert_int_equal(call(s, FUSE_GETATTR, file, &(struct fuse_getattr_in){0},
+			      sizeof(struct fuse_getattr_in), NULL, NULL, NULL),
+			 -ESTALE);
 	sentinel_untouched();
 	fs_srv_destroy(s);
 }
