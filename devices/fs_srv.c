@@ -272,9 +272,10 @@ static int reopen(struct fs_srv *s, uint32_t idx, int flags)
 	return fd;
 }
 
-/* The name still names inode idx (and it is not a symlink): for calls
- * that take a name and have no no-follow form (fchmodat). */
-static int check_name(struct fs_srv *s, uint32_t idx, int *dirfd, const char **name)
+/* The name still names inode idx (and, unless link_ok, it is not a
+ * symlink): for calls that take a name, and those that have no no-follow
+ * form (fchmodat). */
+static int check_name(struct fs_srv *s, uint32_t idx, bool link_ok, int *dirfd, const char **name)
 {
 	at_name(s, idx, dirfd, name);
 	struct stat st;
@@ -282,7 +283,7 @@ static int check_name(struct fs_srv *s, uint32_t idx, int *dirfd, const char **n
 		return errno == ENOENT ? -ESTALE : -errno;
 	if (st.st_dev != s->ino[idx].dev || st.st_ino != s->ino[idx].ino)
 		return -ESTALE;
-	if (S_ISLNK(st.st_mode))
+	if (S_ISLNK(st.st_mode) && !link_ok)
 		return -EOPNOTSUPP;
 	return 0;
 }
@@ -485,7 +486,7 @@ static int op_setattr(struct fs_srv *s, const struct fs_req *r, uint32_t idx, st
 	int dirfd, rc;
 	const char *name;
 	if (in->valid & FATTR_MODE) {
-		if ((rc = check_name(s, idx, &dirfd, &name)) < 0)
+		if ((rc = check_name(s, idx, false, &dirfd, &name)) < 0)
 			return rc;
 		if (fchmodat(dirfd, name, in->mode & 07777, 0) < 0)
 			return -errno;
@@ -523,7 +524,8 @@ static int op_setattr(struct fs_srv *s, const struct fs_req *r, uint32_t idx, st
 			ts[1].tv_nsec = UTIME_NOW;
 		else if (in->valid & FATTR_MTIME)
 			ts[1] = (struct timespec){(time_t)in->mtime, in->mtimensec};
-		at_name(s, idx, &dirfd, &name);
+		if ((rc = check_name(s, idx, true, &dirfd, &name)) < 0)
+			return rc;
 		if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 	}
@@ -854,8 +856,16 @@ static int serve(struct fs_srv *s, const struct fs_req *r, struct fs_out *o)
 			return -ESTALE;
 		if (S_ISDIR(oi->mode))
 			return -EPERM;
-		if (linkat(oi->fd, "", i->fd, r->name, AT_EMPTY_PATH) < 0)
-			return -errno;
+		/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; without it, link by
+		 * the source's name once it is checked to be the inode. */
+		if (linkat(oi->fd, "", i->fd, r->name, AT_EMPTY_PATH) < 0) {
+			int er = -errno, dirfd;
+			const char *name;
+			if (er != -ENOENT || check_name(s, old, true, &dirfd, &name) < 0)
+				return er;
+			if (linkat(dirfd, name, i->fd, r->name, 0) < 0)
+				return -errno;
+		}
 		return entry_reply(s, idx, r->name, o);
 	}
 	case FUSE_OPEN:
