@@ -90,11 +90,11 @@ static void fs_answer(struct fs_queue *fq, struct fs_slot *s)
 }
 
 /* The registered-file table follows the server's open files. */
-static void fs_file_slot(void *opaque, unsigned slot, int fd)
+static int fs_file_slot(void *opaque, unsigned slot, int fd)
 {
 	struct fs_queue *fq = opaque;
 	int r = io_uring_register_files_update(&fq->w.ring, WORKER_FILE_DEV + slot, &fd, 1);
-	(void)r; /* on failure the slot stays empty or stale: I/O on it fails EBADF */
+	return r < 0 ? r : (r == 1 ? 0 : -EIO);
 }
 
 static void fs_submit(struct fs_queue *fq, struct fs_slot *s)

@@ -96,7 +96,8 @@ struct fs_inode {
 };
 
 struct fs_fh {
-	int fd; /* owned, -1 when free */
+	int fd;	       /* owned, -1 when free */
+	bool poisoned; /* its registered slot could not be cleared: never reuse */
 	uint32_t gen;
 	uint32_t ino; /* inode index */
 	bool dir;
@@ -118,8 +119,9 @@ struct fs_out {
 };
 
 /* Called (on the worker) when an open file gets or loses (fd -1) its
- * registered-file slot. */
-typedef void (*fs_file_hook)(void *opaque, unsigned slot, int fd);
+ * registered-file slot. Returns 0 or -errno: an open whose slot cannot be
+ * set fails; a slot that cannot be cleared is never used again. */
+typedef int (*fs_file_hook)(void *opaque, unsigned slot, int fd);
 
 struct fs_srv {
 	pthread_mutex_t lock; /* the hiprio and request workers share the tables */

@@ -308,8 +308,15 @@ static int fh_add(struct fs_srv *s, int fd, uint32_t ino, bool dir, uint64_t *ou
 {
 	for (unsigned k = 0; k < FS_MAX_FH; k++) {
 		struct fs_fh *f = &s->fh[k];
-		if (f->fd >= 0)
+		if (f->fd >= 0 || f->poisoned)
 			continue;
+		if (!dir && s->hook) {
+			int r = s->hook(s->hook_opaque, k, fd);
+			if (r < 0) {
+				close(fd);
+				return r;
+			}
+		}
 		f->fd = fd;
 		f->ino = ino;
 		f->dir = dir;
@@ -318,8 +325,6 @@ static int fh_add(struct fs_srv *s, int fd, uint32_t ino, bool dir, uint64_t *ou
 			f->gen = 1;
 		s->ino[ino].nlookup++; /* an open file pins its inode */
 		*out = ((uint64_t)f->gen << 32) | k;
-		if (!dir && s->hook)
-			s->hook(s->hook_opaque, k, fd);
 		return 0;
 	}
 	close(fd);
@@ -329,8 +334,8 @@ static int fh_add(struct fs_srv *s, int fd, uint32_t ino, bool dir, uint64_t *ou
 static void fh_release(struct fs_srv *s, unsigned k)
 {
 	struct fs_fh *f = &s->fh[k];
-	if (!f->dir && s->hook)
-		s->hook(s->hook_opaque, k, -1);
+	if (!f->dir && s->hook && s->hook(s->hook_opaque, k, -1) < 0)
+		f->poisoned = true;
 	close(f->fd);
 	f->fd = -1;
 	uint32_t ino = f->ino;

@@ -586,6 +586,52 @@ static void test_srv_readonly(void **state)
 	fs_srv_destroy(s);
 }
 
+/* The registered-file hook: an OPEN whose slot cannot be set fails (and
+ * closes its descriptor); a slot that cannot be cleared is not reused. */
+static int hook_calls, hook_fail_set, hook_fail_clear;
+static int test_hook(void *opaque, unsigned slot, int fd)
+{
+	(void)opaque;
+	(void)slot;
+	hook_calls++;
+	if (fd >= 0 && hook_fail_set)
+		return -EBUSY;
+	if (fd < 0 && hook_fail_clear)
+		return -EIO;
+	return 0;
+}
+
+static void test_srv_file_hook(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	int probe = open("/dev/null", O_RDONLY);
+	close(probe);
+	srv_up(s, false);
+	s->hook = test_hook;
+	int err;
+	uint64_t file = lookup(s, 1, "file", &err);
+	hook_fail_set = 1;
+	open_fh(s, file, O_RDONLY, &err);
+	assert_int_equal(err, -EBUSY);
+	hook_fail_set = 0;
+	uint64_t fh = open_fh(s, file, O_RDONLY, &err);
+	assert_int_equal(err, 0);
+	assert_int_equal(fh & 0xffffffff, 0);
+	hook_fail_clear = 1;
+	struct fuse_release_in rl = {.fh = fh};
+	assert_int_equal(call(s, FUSE_RELEASE, file, &rl, sizeof(rl), NULL, NULL, NULL), 0);
+	hook_fail_clear = 0;
+	uint64_t fh2 = open_fh(s, file, O_RDONLY, &err);
+	assert_int_equal(err, 0);
+	assert_int_equal(fh2 & 0xffffffff, 1); /* slot 0 stays out of use */
+	assert_int_equal(hook_calls, 4);
+	fs_srv_destroy(s);
+	int after = open("/dev/null", O_RDONLY);
+	assert_int_equal(after, probe);
+	close(after);
+}
+
 /* A full inode table answers ENFILE; a forgotten slot comes back with
  * another generation, so the old nodeid is stale. No descriptor leaks. */
 static void test_srv_table_full(void **state)
@@ -688,6 +734,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_srv_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_table_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_xattr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_file_hook, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
