@@ -81,3 +81,7 @@ if [ -f "$KIT/small-bzImage" ]; then
 		if [ $st -eq 159 ]; then ok $n "killed by SIGSYS"; else bad $n "status $st, wanted 159 (SIGSYS)"; fi
 	fi
 fi
+# Debian's stock kernel: fuse and virtiofs are modules its initramfs loads.
+if [ -f "$KIT/stock-vmlinuz" ]; then
+	fs_case fs-stock "$KIT/stock-vmlinuz" "$KIT/stock-guest.cpio.gz"
+fi
