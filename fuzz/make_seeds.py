@@ -251,6 +251,53 @@ def main():
         blk_req(0x10, 1, 0, 7, codes=[50, 0x00])]))
     put("blk", "raw", bytes([0x03]) + blk_raw(
         [(0x10000, 16, 1, 1), (0x11000, 513, 2, 0)], struct.pack("<IIQ", 0, 0, 0)))
+    # fs: a read-only share's session (INIT is automatic with bit 0), then
+    # hostile messages.
+    ok = 0x20 | 5 << 2            # header len fixed up, 4096 writable bytes
+    node, fh = 0x40, 0x80         # use the last nodeid / fh a reply gave
+    put("fs", "session", bytes([1]) + b"".join([
+        fs_msg(ok, 1, 1, b"sub\0"),                                   # LOOKUP
+        fs_msg(ok, 1, 1, b"file\0"),
+        fs_msg(ok | node, 3, 1, struct.pack("<IIQ", 0, 0, 0)),         # GETATTR
+        fs_msg(ok | node, 14, 1, struct.pack("<II", 0, 0)),            # OPEN
+        fs_msg(ok | node | fh, 15, 1, struct.pack("<QQIIQII", 0, 0, 8, 0, 0, 0, 0)),  # READ
+        fs_msg(ok | node | fh, 25, 1, struct.pack("<QIIQ", 0, 0, 0, 0)),  # FLUSH
+        fs_msg(ok | node | fh, 46, 1, struct.pack("<QQII", 0, 0, 3, 0)),  # LSEEK
+        fs_msg(ok | node | fh, 18, 1, struct.pack("<QIIQ", 0, 0, 0, 0)),  # RELEASE
+        fs_msg(ok, 27, 1, struct.pack("<II", 0, 0)),                   # OPENDIR root
+        fs_msg(ok | fh, 44, 1, struct.pack("<QQIIQII", 0, 0, 4096, 0, 0, 0, 0)),  # READDIRPLUS
+        fs_msg(ok | fh, 28, 1, struct.pack("<QQIIQII", 0, 0, 100, 0, 0, 0, 0)),   # READDIR
+        fs_msg(ok | fh, 29, 1, struct.pack("<QIIQ", 0, 0, 0, 0)),      # RELEASEDIR
+        fs_msg(ok, 1, 1, b"up\0"),
+        fs_msg(ok | node, 5, 1, b""),                                  # READLINK
+        fs_msg(ok | node, 1, 1, b"file\0"),                           # LOOKUP under a link
+        fs_msg(ok, 17, 1, b""),                                        # STATFS
+        fs_msg(ok, 9, 1, struct.pack("<II", 0o755, 0) + b"d\0"),      # MKDIR (EROFS)
+        fs_msg(ok, 2, 1, struct.pack("<Q", 1)),                        # FORGET
+        fs_msg(ok, 38, 1, b""),                                        # DESTROY
+    ]))
+    put("fs", "hostile", bytes([1]) + b"".join([
+        fs_msg(5 << 2, 3, 1, b"\0" * 16, hdr_len=4000),               # len disagrees
+        fs_msg(ok, 7, 1, b""),                                         # unknown opcode
+        fs_msg(ok, 4000, 1, b""),
+        fs_msg(ok, 1, 1, b"noterm"),                                   # name without NUL
+        fs_msg(ok, 1, 1, b"..\0"),
+        fs_msg(ok, 1, 1, b"a/b\0"),
+        fs_msg(ok, 42, 1, struct.pack("<II", 0xFFFFFFFF, 0)),          # BATCH_FORGET count
+        fs_msg(ok, 42, 1, struct.pack("<II", 2, 0) + struct.pack("<QQ", 1, 5) * 2),
+        fs_msg(ok, 15, 1, struct.pack("<QQIIQII", 0, 0, 0x7FFFFFFF, 0, 0, 0, 0)),  # READ size
+        fs_msg(ok, 16, 1, struct.pack("<QQIIQII", 0, 0, 100, 0, 0, 0, 0)),         # WRITE
+        fs_msg(ok, 3, 0xdeadbeef00000002, struct.pack("<IIQ", 0, 0, 0)),           # forged node
+        fs_msg(0x21, 1, 1, b"file\0"),                                # no writable part, 2 segs
+        fs_msg(0x20 | 1 << 2, 1, 1, b"file\0"),                       # 8 writable bytes
+    ]) + bytes([0, 10, 0]) + b"0123456789")                            # shorter than a header
+
+
+def fs_msg(k, opcode, nodeid, args, hdr_len=None):
+    """fuzz_fs: [k][len] then a fuse_in_header and its arguments."""
+    body = struct.pack("<IIQQIIII", hdr_len or 40 + len(args), opcode, 7, nodeid, 0, 0, 0, 0)
+    body += args
+    return bytes([k]) + struct.pack("<H", len(body)) + body
 
 
 if __name__ == "__main__":

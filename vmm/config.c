@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "vmm/vm.h"
 
@@ -69,6 +70,38 @@ API int cvmm_config_add_net(struct cvmm_config *c, const struct cvmm_net_config 
 	return 0;
 }
 
+API int cvmm_config_add_fs(struct cvmm_config *c, const char *tag, const char *path,
+			   unsigned flags)
+{
+	err_clear(&c->err);
+	if (c->nfs >= CVMM_MAX_FS)
+		return err_set(&c->err, E2BIG, "at most %d shared directories", CVMM_MAX_FS);
+	size_t tl = tag ? strlen(tag) : 0;
+	if (tl == 0 || tl > FS_TAG_MAX)
+		return err_set(&c->err, EINVAL, "fs: the tag must be 1..%d bytes, got %zu",
+			       FS_TAG_MAX, tl);
+	for (unsigned i = 0; i < c->nfs; i++)
+		if (!strcmp(c->fs[i].tag, tag))
+			return err_set(&c->err, EEXIST, "fs: tag '%s' given twice", tag);
+	if (!path || !*path)
+		return err_set(&c->err, EINVAL, "fs '%s': the path must not be empty", tag);
+	if (flags & ~(CVMM_FS_RO | CVMM_FS_XATTR))
+		return err_set(&c->err, EINVAL, "unknown fs flags 0x%x", flags);
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return err_set(&c->err, errno, "fs '%s': '%s': %s", tag, path, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return err_set(&c->err, ENOTDIR, "fs '%s': '%s' is not a directory", tag, path);
+	char *t = strdup(tag), *p = strdup(path);
+	if (!t || !p) {
+		free(t);
+		free(p);
+		return err_set(&c->err, ENOMEM, "out of memory");
+	}
+	c->fs[c->nfs++] = (struct vm_fs_cfg){ t, p, flags };
+	return 0;
+}
+
 API void cvmm_config_free(struct cvmm_config *c)
 {
 	if (!c)
@@ -77,6 +110,10 @@ API void cvmm_config_free(struct cvmm_config *c)
 		free((char *)c->nets[i].target);
 	for (unsigned i = 0; i < c->ndisks; i++)
 		free(c->disks[i].path);
+	for (unsigned i = 0; i < c->nfs; i++) {
+		free(c->fs[i].tag);
+		free(c->fs[i].path);
+	}
 	free(c->kernel);
 	free(c->initrd);
 	free(c->cmdline);

@@ -5,10 +5,12 @@
 #include <seccomp.h>
 #include <string.h>
 #include <linux/if_tun.h>
+#include <linux/io_uring.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 
 #define RULE(sys, param, why) { SCMP_SYS(sys), #sys, param, -1, why }
+#define RULE2(sys, param, a1, why) { SCMP_SYS(sys), #sys "(" #a1 ")", param, (long)(a1), why }
 #define IOCTL(req, why) { SCMP_SYS(ioctl), "ioctl(" #req ")", -1, (long)(req), why }
 
 #define WORKER_COMMON                                                                        \
@@ -28,6 +30,43 @@ static const struct jail_rule worker_rules[] = {
 static const struct jail_rule net_ctrl_rules[] = {
 	WORKER_COMMON,
 	IOCTL(TUNSETQUEUE, "attach the tap queues of the pairs the driver enables, detach the others"),
+};
+
+/* The FUSE server's host calls. Every path argument it passes is one
+ * component (no '/', not "." or "..") or "" with AT_EMPTY_PATH, relative
+ * to an O_PATH handle beneath the share; seccomp cannot check strings, so
+ * the confinement itself is openat2's RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS
+ * and the server's checks (docs/architecture.md). No open(), no execve, no
+ * sockets. */
+static const struct jail_rule fs_rules[] = {
+	WORKER_COMMON,
+	RULE2(io_uring_register, 0, IORING_REGISTER_FILES_UPDATE,
+	      "put an opened file into (or take it out of) the ring's sparse file table"),
+	RULE(openat2, -1, "resolve one name beneath a directory handle (RESOLVE_BENEATH, no symlinks)"),
+	RULE(close, -1, "drop a handle the guest forgot or released"),
+	RULE(newfstatat, -1, "GETATTR and identity checks (AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW)"),
+	RULE(fstatfs, -1, "STATFS"),
+	RULE(getdents64, -1, "READDIR(PLUS)"),
+	RULE(lseek, -1, "READDIR offsets, LSEEK"),
+	RULE(readlinkat, -1, "READLINK on the link's own handle"),
+	RULE(symlinkat, -1, "SYMLINK (never followed on the host)"),
+	RULE(mkdirat, -1, "MKDIR"),
+	RULE(mknodat, -1, "MKNOD (regular files, FIFOs, sockets only)"),
+	RULE(unlinkat, -1, "UNLINK, RMDIR"),
+	RULE(renameat, -1, "RENAME (glibc's renameat2 without flags)"),
+	RULE(renameat2, -1, "RENAME2 between two directory handles of the share"),
+	RULE(linkat, -1, "LINK (AT_EMPTY_PATH on the source handle)"),
+	RULE(fchmodat, -1, "SETATTR mode, after checking the name is the inode and no symlink"),
+	RULE(fchownat, -1, "SETATTR uid/gid (AT_EMPTY_PATH, no follow)"),
+	RULE(utimensat, -1, "SETATTR times (AT_SYMLINK_NOFOLLOW)"),
+	RULE(ftruncate, -1, "SETATTR size"),
+	RULE(fallocate, -1, "FALLOCATE"),
+	RULE(fsync, -1, "FSYNC, FSYNCDIR"),
+	RULE(fdatasync, -1, "FSYNC with FUSE_FSYNC_FDATASYNC"),
+	RULE(fgetxattr, -1, "GETXATTR (shares with xattr only)"),
+	RULE(flistxattr, -1, "LISTXATTR (shares with xattr only)"),
+	RULE(fsetxattr, -1, "SETXATTR (shares with xattr only)"),
+	RULE(fremovexattr, -1, "REMOVEXATTR (shares with xattr only)"),
 };
 
 /* Sanitizer builds only (tests): the ASan/UBSan runtime maps shadow and
@@ -63,6 +102,9 @@ const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n)
 	case JAIL_NET_CTRL:
 		*n = sizeof(net_ctrl_rules) / sizeof(net_ctrl_rules[0]);
 		return net_ctrl_rules;
+	case JAIL_FS_WORKER:
+		*n = sizeof(fs_rules) / sizeof(fs_rules[0]);
+		return fs_rules;
 	}
 	*n = 0;
 	return NULL;
@@ -78,7 +120,11 @@ int jail_build(enum jail_kind kind, const int *params, void **out, struct err *e
 	/* Without TSYNC (libseccomp's default): each thread loads its own. */
 	int r = 0;
 	for (unsigned i = 0; i < n && r == 0; i++) {
-		if (rules[i].arg1 >= 0)
+		if (rules[i].arg1 >= 0 && rules[i].param >= 0)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].nr, 2,
+					     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)params[rules[i].param]),
+					     SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)rules[i].arg1));
+		else if (rules[i].arg1 >= 0)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].nr, 1,
 					     SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)rules[i].arg1));
 		else if (rules[i].param < 0)

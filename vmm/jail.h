@@ -11,13 +11,17 @@ enum jail_kind {
 	JAIL_VIRTIO_WORKER, /* a virtqueue worker: params[0] its io_uring fd, [1] its irqfd */
 	JAIL_NET_CTRL,      /* virtio-net's control queue worker: the same, and it
 			     * attaches/detaches tap queues */
+	JAIL_FS_WORKER,     /* a virtio-fs worker: the same, and the metadata calls
+			     * of the FUSE server, each relative to a directory
+			     * handle beneath the share */
 };
 
 struct jail_rule {
 	int nr;           /* syscall number */
 	const char *name;
 	int param;        /* -1: any arguments; else arg0 must equal params[param] */
-	long arg1;        /* -1: any; else arg1 must equal it (ioctl requests) */
+	long arg1;        /* -1: any; else arg1 must equal it (ioctl requests; with
+			   * param, both must match) */
 	const char *why;
 };
 

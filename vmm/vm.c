@@ -164,6 +164,14 @@ static int vm_copy_config(struct vm *vm, const struct cvmm_config *c, struct err
 		if (c->nets[i].target && !(vm->cfg.nets[i].target = strdup(c->nets[i].target)))
 			return err_set(e, ENOMEM, "out of memory");
 	}
+	for (unsigned i = 0; i < CVMM_MAX_FS; i++)
+		vm->cfg.fs[i].tag = vm->cfg.fs[i].path = NULL;
+	for (unsigned i = 0; i < c->nfs; i++) {
+		vm->cfg.fs[i].tag = strdup(c->fs[i].tag);
+		vm->cfg.fs[i].path = strdup(c->fs[i].path);
+		if (!vm->cfg.fs[i].tag || !vm->cfg.fs[i].path)
+			return err_set(e, ENOMEM, "out of memory");
+	}
 	if ((c->kernel && !vm->cfg.kernel) || (c->initrd && !vm->cfg.initrd) || !vm->cfg.cmdline)
 		return err_set(e, ENOMEM, "out of memory");
 	err_clear(&vm->cfg.err);
@@ -273,7 +281,8 @@ static int vm_mmio_slot_add(struct vm *vm, const char *kind, struct err *e)
 
 /* Opens the devices' backing files and gives each device its mmio slot,
  * before anything is loaded (the tables describe the slots). Slots go to
- * disks first, then network interfaces, in the order given. */
+ * disks first, then network interfaces, then shared directories, in the
+ * order given. */
 static int vm_devices_open(struct vm *vm, struct err *e)
 {
 	for (unsigned i = 0; i < vm->cfg.ndisks; i++) {
@@ -301,6 +310,19 @@ static int vm_devices_open(struct vm *vm, struct err *e)
 		if (r < 0)
 			return r;
 		r = vm_mmio_slot_add(vm, "virtio-net", e);
+		if (r < 0)
+			return r;
+	}
+	for (unsigned i = 0; i < vm->cfg.nfs; i++) {
+		const struct vm_fs_cfg *c = &vm->cfg.fs[i];
+		struct fs_cfg fc = { .tag = c->tag,
+				     .path = c->path,
+				     .ro = c->flags & CVMM_FS_RO,
+				     .xattr = c->flags & CVMM_FS_XATTR };
+		int r = fs_open(&vm->fs[i], &fc, i, e);
+		if (r < 0)
+			return r;
+		r = vm_mmio_slot_add(vm, "virtio-fs", e);
 		if (r < 0)
 			return r;
 	}
@@ -379,6 +401,21 @@ static int vm_devices_start(struct vm *vm, struct err *e)
 		for (unsigned q = 0; q < nq; q++)
 			kicks[q] = net_kick_fd(vm->net[i], q);
 		r = vm_virtio_wire(vm, s, net_vdev(vm->net[i]), kicks, nq, e);
+		if (r < 0)
+			return r;
+	}
+	for (unsigned i = 0; i < vm->cfg.nfs; i++, slot++) {
+		struct vm_mmio_slot *s = &vm->mmio_slot[slot];
+		int irqfd = vm_irqfd(vm, s, e);
+		if (irqfd < 0)
+			return irqfd;
+		int r = fs_start(vm->fs[i], &vm->mem, irqfd, e);
+		if (r < 0)
+			return r;
+		unsigned nq = fs_queues(vm->fs[i]);
+		for (unsigned q = 0; q < nq; q++)
+			kicks[q] = fs_kick_fd(vm->fs[i], q);
+		r = vm_virtio_wire(vm, s, fs_vdev(vm->fs[i]), kicks, nq, e);
 		if (r < 0)
 			return r;
 	}
@@ -555,6 +592,8 @@ static void vm_free(struct vm *vm)
 		blk_destroy(vm->blk[i]);
 	for (unsigned i = 0; i < CVMM_MAX_NETS; i++)
 		net_destroy(vm->net[i]);
+	for (unsigned i = 0; i < CVMM_MAX_FS; i++)
+		fs_destroy(vm->fs[i]);
 	if (vm->devs_ready) {
 		serial_destroy(&vm->com1);
 		rtc_destroy(&vm->rtc);
@@ -576,6 +615,10 @@ static void vm_free(struct vm *vm)
 		free(vm->cfg.disks[i].path);
 	for (unsigned i = 0; i < vm->cfg.nnets; i++)
 		free((char *)vm->cfg.nets[i].target);
+	for (unsigned i = 0; i < CVMM_MAX_FS; i++) {
+		free(vm->cfg.fs[i].tag);
+		free(vm->cfg.fs[i].path);
+	}
 	pthread_mutex_destroy(&vm->exit_lock);
 	free(vm);
 }

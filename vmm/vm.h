@@ -10,6 +10,7 @@
 
 #include "cvmm/cvmm.h"
 #include "devices/blk.h"
+#include "devices/fs.h"
 #include "devices/legacy.h"
 #include "devices/net.h"
 #include "devices/serial.h"
@@ -20,10 +21,15 @@
 #define CVMM_MAX_CPUS 254 /* xAPIC ids, one IOAPIC id above them */
 #define CVMM_MAX_DISKS 8
 #define CVMM_MAX_NETS 4
+#define CVMM_MAX_FS 4
 
 struct vm_disk_cfg {
 	char *path; /* owned */
 	unsigned flags, queues;
+};
+struct vm_fs_cfg {
+	char *tag, *path; /* owned */
+	unsigned flags;
 };
 #define CVMM_MIN_MEMORY (16ULL << 20)
 
@@ -39,6 +45,8 @@ struct cvmm_config {
 	unsigned ndisks;
 	struct cvmm_net_config nets[CVMM_MAX_NETS]; /* target owned */
 	unsigned nnets;
+	struct vm_fs_cfg fs[CVMM_MAX_FS];
+	unsigned nfs;
 	struct err err;
 };
 
@@ -50,7 +58,7 @@ struct vm_mmio_slot {
 	char name[40];           /* kind@base, for messages */
 	struct virtio_dev *vdev; /* borrowed from the device */
 };
-#define CVMM_MAX_MMIO (CVMM_MAX_DISKS + CVMM_MAX_NETS)
+#define CVMM_MAX_MMIO (CVMM_MAX_DISKS + CVMM_MAX_NETS + CVMM_MAX_FS)
 
 struct vcpu {
 	struct vm *vm; /* borrowed back-pointer */
@@ -85,6 +93,7 @@ struct vm {
 	struct debug_exit debug_exit;
 	struct blk *blk[CVMM_MAX_DISKS]; /* owned */
 	struct net *net[CVMM_MAX_NETS];  /* owned */
+	struct fs *fs[CVMM_MAX_FS];      /* owned */
 	struct vm_mmio_slot mmio_slot[CVMM_MAX_MMIO];
 	unsigned nmmio;
 	bool devs_ready;

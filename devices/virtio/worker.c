@@ -217,10 +217,20 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	w->ring_ready = true;
 	if (cfg->ndev_fds > WORKER_MAX_DEV_FILES)
 		return err_set(e, E2BIG, "%s: too many files", w->name);
-	int files[2 + WORKER_MAX_DEV_FILES] = { w->kick_fd, w->ctl_fd };
-	for (unsigned i = 0; i < cfg->ndev_fds && i < WORKER_MAX_DEV_FILES; i++)
+	if (cfg->sparse_files > 4096)
+		return err_set(e, E2BIG, "%s: too many sparse files", w->name);
+	unsigned nfiles = 2 + cfg->ndev_fds + cfg->sparse_files;
+	int *files = malloc(nfiles * sizeof(*files));
+	if (!files)
+		return err_set(e, ENOMEM, "out of memory");
+	files[0] = w->kick_fd;
+	files[1] = w->ctl_fd;
+	for (unsigned i = 0; i < cfg->ndev_fds; i++)
 		files[2 + i] = cfg->dev_fds[i];
-	r = io_uring_register_files(&w->ring, files, 2 + cfg->ndev_fds);
+	for (unsigned i = 2 + cfg->ndev_fds; i < nfiles; i++)
+		files[i] = -1; /* sparse */
+	r = io_uring_register_files(&w->ring, files, nfiles);
+	free(files);
 	if (r < 0)
 		return err_set(e, -r, "%s: registering files: %s", w->name, strerror(-r));
 	struct io_uring_restriction res[16];
@@ -228,11 +238,15 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	memset(res, 0, sizeof(res));
 	res[nres].opcode = IORING_RESTRICTION_SQE_OP;
 	res[nres++].sqe_op = IORING_OP_READ; /* the eventfds */
-	for (unsigned i = 0; i < cfg->nops && nres < 15; i++) {
+	for (unsigned i = 0; i < cfg->nops && nres < 14; i++) {
 		if (cfg->ops_allowed[i] == IORING_OP_READ)
 			continue;
 		res[nres].opcode = IORING_RESTRICTION_SQE_OP;
 		res[nres++].sqe_op = cfg->ops_allowed[i];
+	}
+	if (cfg->sparse_files) {
+		res[nres].opcode = IORING_RESTRICTION_REGISTER_OP;
+		res[nres++].register_op = IORING_REGISTER_FILES_UPDATE;
 	}
 	res[nres].opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED;
 	res[nres++].sqe_flags = IOSQE_FIXED_FILE;

@@ -70,6 +70,17 @@ expect 1 "--cpus" -- --kernel "$tmp/garbage" --cpus -3
 expect 1 "cpus" -- --kernel "$tmp/garbage" --cpus 100000
 expect 1 "cpus" -- --kernel "$tmp/garbage" --cpus 255
 expect 1 "needs a value" -- --kernel
+# --fs: missing tag or path, a tag over 36 bytes, a path that is no directory
+mkdir -p "$tmp/share"
+expect 1 "--fs" -- --kernel "$tmp/garbage" --fs "path=$tmp/share"
+expect 1 "--fs" -- --kernel "$tmp/garbage" --fs "tag=x"
+expect 1 "--fs" -- --kernel "$tmp/garbage" --fs "tag=,path=$tmp/share"
+expect 1 "--fs" -- --kernel "$tmp/garbage" --fs "tag=$(head -c 37 /dev/zero | tr '\0' t),path=$tmp/share"
+# path= takes the rest of the spec (paths may hold commas): ",rw" is part of it
+expect 1 "share,rw.*No such file" -- --kernel "$tmp/garbage" --fs "tag=x,path=$tmp/share,rw"
+expect 1 "not a directory" -- --kernel "$tmp/garbage" --fs "tag=x,path=$tmp/garbage"
+expect 1 "No such file" -- --kernel "$tmp/garbage" --fs "tag=x,path=$tmp/nope"
+expect 1 "given twice" -- --kernel "$tmp/garbage" --fs "tag=x,path=$tmp/share" --fs "tag=x,path=$tmp/share"
 expect 0 "usage: cvmm" -- --help
 expect 0 "^cvmm [0-9]" -- --version
 if [[ -n $good && -f $good ]]; then

@@ -211,6 +211,8 @@ if [ -f "$KIT/stock-vmlinuz" ]; then
 	linux stock-2cpu "$KIT/stock-vmlinuz" "$KIT/stock-guest.cpio.gz" 2 256M info &&
 		check_info stock-2cpu 2 256
 fi
+# ---- virtio-fs -------------------------------------------------------------
+. ./fs-cases.sh
 # ---- virtio-net: in a network namespace of their own --------------------------
 case "${ONLY:-net}" in net*) netsel=1 ;; *) netsel=0 ;; esac
 case "net-" in *"${SKIP:-@}"*) netsel=0 ;; esac

@@ -57,6 +57,76 @@ net_test() {
 	exec 3>&-
 	echo "GUEST-NET-RX $(md5sum </tmp/rx | cut -c1-32) $(wc -c </tmp/rx)"
 }
+# fs: the virtio-fs exercise (tests/linux/fs-cases.sh prepared the shares
+# "rw" and "ro" on the host). Every problem prints GUEST-FS-FAILED <what>;
+# the host then checks what landed in the directories, and what did not.
+fs_test() {
+	m=/mnt/rw r=/mnt/ro
+	nok() { echo "GUEST-FS-FAILED $*"; }
+	mkdir -p $m $r
+	mount -t virtiofs rw $m || nok mount-rw
+	mount -t virtiofs ro $r || nok mount-ro
+	[ "$(cat $m/hello.txt)" = "hello from the host" ] || nok read-host-file
+	echo "GUEST-FS-BIG $(md5sum <$m/big.bin | cut -c1-32)"
+	cp $m/big.bin $m/big.copy || nok copy
+	echo "line one" >$m/new.txt || nok create
+	echo "line two" >>$m/new.txt || nok append
+	dd if=/dev/urandom of=/tmp/gbig bs=65536 count=64 2>/dev/null
+	cp /tmp/gbig $m/gbig.bin && sync || nok write-big
+	echo 3 >/proc/sys/vm/drop_caches
+	cmp /tmp/gbig $m/gbig.bin || nok big-reread
+	echo "GUEST-FS-GBIG $(md5sum </tmp/gbig | cut -c1-32)"
+	printf 0123456789 >$m/trunc.txt
+	truncate -s 4 $m/trunc.txt || nok truncate
+	[ "$(cat $m/trunc.txt)" = 0123 ] || nok truncate-read
+	echo moved >$m/a.txt
+	mv $m/a.txt $m/b.txt || nok rename
+	[ -e $m/a.txt ] && nok rename-left-old
+	ln $m/b.txt $m/c.txt || nok link
+	[ "$(stat -c %h $m/b.txt)" = 2 ] || nok link-count
+	ln -s b.txt $m/sl || nok symlink
+	[ "$(readlink $m/sl)" = b.txt ] || nok readlink
+	[ "$(cat $m/sl)" = moved ] || nok read-via-symlink
+	mkdir -p $m/d1/d2 || nok mkdir
+	echo deep >$m/d1/d2/f
+	mv $m/d1/d2 $m/d2moved || nok rename-dir
+	rmdir $m/d1 || nok rmdir
+	rm $m/c.txt || nok unlink
+	echo p >$m/perm.txt
+	chmod 640 $m/perm.txt || nok chmod
+	chown 1234:5678 $m/perm.txt || nok chown
+	[ "$(stat -c %a $m/hostmode)" = 600 ] || nok host-mode
+	fallocate -l 65536 $m/falloc.bin || nok fallocate
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	n=$(ls $m/many | wc -l)
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	echo "GUEST-FS-READDIR n=$n secs=$(awk "BEGIN { print $t1 - $t0 }")"
+	[ "$(ls -l $m/many | wc -l)" -gt 10000 ] || nok readdir-stat
+	# Escapes. The sentinel's host path also exists in the guest, with other
+	# bytes: a link followed on the host would show the host's.
+	s=$(arg sentinel)
+	mkdir -p "${s%/*}" && echo guest-side >"$s"
+	[ "$(cat $m/hostlink-abs 2>/dev/null)" = guest-side ] || nok abs-link-not-guest-side
+	cat $m/hostlink-rel >/dev/null 2>&1 && nok rel-link-readable
+	ln -s "$s" $m/guestlink || nok guest-symlink
+	echo pwned >$m/guestlink || nok write-guest-link
+	ln -s /etc/passwd $m/pw
+	echo pwned >>$m/pw
+	cat $m/../sentinel >/dev/null 2>&1 && nok dotdot
+	cat $m/sub/../../sentinel >/dev/null 2>&1 && nok dotdot-chain
+	mv $m/b.txt /tmp/b.txt || nok rename-out
+	[ "$(cat /tmp/b.txt)" = moved ] || nok rename-out-content
+	# The read-only share: reads work, every write is refused.
+	[ "$(cat $r/keep.txt)" = "read only" ] || nok ro-read
+	for op in "echo x >$r/new" "echo x >>$r/keep.txt" "rm $r/keep.txt" "mkdir $r/dir" \
+		"chmod 777 $r/keep.txt" "mv $r/keep.txt $r/moved" "ln -s x $r/sl" "ln $r/keep.txt $r/hl" \
+		"touch $r/keep.txt" "truncate -s 0 $r/keep.txt" "rmdir $r/sub" "mknod $r/fifo p"; do
+		sh -c "$op" 2>/dev/null && nok "ro-share-allowed: $op"
+	done
+	umount $m || nok umount-rw
+	umount $r || nok umount-ro
+	echo "GUEST-FS-DONE"
+}
 # Without ACPI the kernel cannot power off (it halts): reset instead.
 finish() {
 	if grep -q 'acpi=off' /proc/cmdline; then reboot -f; else poweroff -f; fi
@@ -97,6 +167,11 @@ blk-kill)
 	echo "GUEST-FLUSHED $(md5sum </tmp/w | cut -c1-32)"
 	while :; do sleep 60; done ;;
 net) net_test; finish ;;
+fs) fs_test; finish ;;
+fs-bench) # bench/fs: the workload on the share "bench"
+	mkdir -p /mnt/b && mount -t virtiofs bench /mnt/b && sh /work/fs-work.sh /mnt/b guest
+	umount /mnt/b
+	finish ;;
 net-serve) # VM to VM: receive on 5001, report what came
 	net_up
 	mkfifo /tmp/hold; timeout 300 nc -l -p 5001 </tmp/hold >/tmp/rx & pid=$!; exec 3>/tmp/hold

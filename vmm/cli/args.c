@@ -30,6 +30,11 @@ const char cli_usage[] =
 	"                                creates it and waits for a peer (VM to VM)\n"
 	"                       each with optional ,mac=52:54:00:xx:xx:xx (default: a stable\n"
 	"                       address derived from the backend)\n"
+	"      --fs tag=TAG,path=DIR[,ro][,xattr]\n"
+	"                       share the host directory DIR with the guest as virtio-fs\n"
+	"                       (repeatable, up to 4): mount -t virtiofs TAG /mnt in the\n"
+	"                       guest; TAG is 1..36 bytes; ro refuses every write; xattr\n"
+	"                       serves extended attributes\n"
 	"  -h, --help           this text\n"
 	"  -V, --version        print the version\n"
 	"      --debug-exit     tests/benchmarks: a write of byte B to port 0x501 ends\n"
@@ -128,6 +133,53 @@ int cli_parse_disk(const char *spec, char *path, size_t pathlen, unsigned *flags
 		}
 	}
 	return 0;
+}
+
+int cli_parse_fs(const char *spec, char *tag, size_t taglen, char *path, size_t pathlen,
+		 unsigned *flags)
+{
+	tag[0] = path[0] = '\0';
+	*flags = 0;
+	const char *opt = spec;
+	while (opt) {
+		const char *comma = strchr(opt, ',');
+		size_t n = comma ? (size_t)(comma - opt) : strlen(opt);
+		if (n == 2 && !strncmp(opt, "ro", 2)) {
+			*flags |= 1; /* CVMM_FS_RO */
+		} else if (n == 5 && !strncmp(opt, "xattr", 5)) {
+			*flags |= 2; /* CVMM_FS_XATTR */
+		} else if (n > 4 && !strncmp(opt, "tag=", 4)) {
+			if (n - 4 > 36 || n - 4 >= taglen || tag[0])
+				return -EINVAL;
+			memcpy(tag, opt + 4, n - 4);
+			tag[n - 4] = '\0';
+		} else if (n > 5 && !strncmp(opt, "path=", 5)) {
+			/* The path is the rest: it may hold commas, so it comes last
+			 * but for trailing ",ro" and ",xattr". */
+			const char *end = opt + strlen(opt);
+			for (;;) {
+				if (end - opt >= 8 && !strncmp(end - 3, ",ro", 3)) {
+					end -= 3;
+					*flags |= 1;
+				} else if (end - opt >= 11 && !strncmp(end - 6, ",xattr", 6)) {
+					end -= 6;
+					*flags |= 2;
+				} else {
+					break;
+				}
+			}
+			size_t pl = (size_t)(end - (opt + 5));
+			if (pl == 0 || pl >= pathlen || path[0])
+				return -EINVAL;
+			memcpy(path, opt + 5, pl);
+			path[pl] = '\0';
+			break;
+		} else {
+			return -EINVAL;
+		}
+		opt = comma ? comma + 1 : NULL;
+	}
+	return tag[0] && path[0] ? 0 : -EINVAL;
 }
 
 static int hexval(char ch)
@@ -246,7 +298,7 @@ static const struct {
 	{ "kernel", 'k', true }, { "initrd", 'i', true }, { "cmdline", 'c', true },
 	{ "cpus", 0, true },     { "memory", 'm', true }, { "help", 'h', false },
 	{ "version", 'V', false }, { "debug-exit", 0, false }, { "disk", 'd', true },
-	{ "net", 'n', true },
+	{ "net", 'n', true },    { "fs", 0, true },
 };
 
 int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_t errlen)
@@ -325,6 +377,19 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 					    "passt=PATH or stream=PATH[,listen] (each with optional "
 					    ",mac=XX:XX:XX:XX:XX:XX)", val);
 			o->nets[o->nnets++] = val;
+			break;
+		}
+		case 10: {
+			char tag[64], path[4096];
+			unsigned fl;
+			if (o->nfs >= sizeof(o->fs) / sizeof(o->fs[0]))
+				return fail(err, errlen, "--fs: at most %zu shared directories",
+					    sizeof(o->fs) / sizeof(o->fs[0]));
+			if (cli_parse_fs(val, tag, sizeof(tag), path, sizeof(path), &fl) < 0)
+				return fail(err, errlen,
+					    "--fs: '%s' is not tag=TAG,path=DIR[,ro][,xattr] (TAG 1..36 "
+					    "bytes)", val);
+			o->fs[o->nfs++] = val;
 			break;
 		}
 		}

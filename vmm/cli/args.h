@@ -20,6 +20,8 @@ struct cli_opts {
 	unsigned ndisks;
 	const char *nets[4]; /* borrowed --net specs */
 	unsigned nnets;
+	const char *fs[4]; /* borrowed --fs specs */
+	unsigned nfs;
 	bool help, version;
 	bool debug_exit;
 };
@@ -43,6 +45,12 @@ __attribute__((warn_unused_result)) int cli_parse_disk(const char *spec, char *p
 __attribute__((warn_unused_result)) int cli_parse_net(const char *spec,
 						      struct cvmm_net_config *out,
 						      char *target, size_t tlen);
+/* --fs: "tag=TAG,path=DIR[,ro][,xattr]" (any order; path= takes the rest
+ * of the spec, less trailing ",ro" and ",xattr") -> tag, path, flags
+ * (CVMM_FS_RO, CVMM_FS_XATTR). TAG is 1..36 bytes. */
+__attribute__((warn_unused_result)) int cli_parse_fs(const char *spec, char *tag, size_t taglen,
+						     char *path, size_t pathlen,
+						     unsigned *flags);
 /* "52:54:00:12:34:56" -> mac; -EINVAL unless six hex pairs and unicast. */
 __attribute__((warn_unused_result)) int cli_parse_mac(const char *s, uint8_t mac[6]);
 extern const char cli_usage[];

@@ -189,6 +189,13 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 		if (!r)
 			r = cvmm_config_add_net(cfg, &nc);
 	}
+	for (unsigned i = 0; !r && i < o->nfs; i++) {
+		char tag[64], path[4096];
+		unsigned flags;
+		r = cli_parse_fs(o->fs[i], tag, sizeof(tag), path, sizeof(path), &flags);
+		if (!r)
+			r = cvmm_config_add_fs(cfg, tag, path, flags);
+	}
 	if (!r && o->debug_exit)
 		r = cvmm_config_set_debug_exit(cfg, 1);
 	return r;

@@ -76,6 +76,19 @@ struct cvmm_net_config {
 };
 CVMM_API CVMM_WUR int cvmm_config_add_net(struct cvmm_config *cfg,
 					  const struct cvmm_net_config *net);
+/* Adds a virtio-fs share: the host directory at path, seen by the guest
+ * as `mount -t virtiofs TAG DIR`. tag: 1..36 bytes, unique per VM. flags:
+ * CVMM_FS_RO (every write is refused with EROFS), CVMM_FS_XATTR (serve
+ * extended attributes of regular files and directories; off by default, as
+ * in virtiofsd, since the guest then asks for security.capability before
+ * every write). The guest can reach
+ * nothing outside the directory: names are resolved one component at a
+ * time beneath it and symlinks are never followed on the host. uid/gid
+ * pass through unchanged. Up to 4 shares. */
+#define CVMM_FS_RO 1u
+#define CVMM_FS_XATTR 2u
+CVMM_API CVMM_WUR int cvmm_config_add_fs(struct cvmm_config *cfg, const char *tag,
+					 const char *path, unsigned flags);
 /* Tests and benchmarks: a byte written to I/O port 0x501 (x86) ends the VM
  * with CVMM_EXIT_DEBUG and code = (byte << 1) | 1, as QEMU's isa-debug-exit.
  * Off by default. */

@@ -1,0 +1,88 @@
+#!/bin/sh
+# virtio-fs cases, sourced by cases.sh (same helpers and counters): the
+# guest mounts two shares (rw and ro) and runs guest-job.sh's fs exercise;
+# then the host checks the directories byte for byte, and that nothing
+# outside them was read or written.
+fs_prepare() { # dir
+	d=$1
+	rm -rf "$d"
+	mkdir -p "$d/share/many" "$d/share/sub" "$d/ro/sub"
+	echo "hello from the host" >"$d/share/hello.txt"
+	dd if=/dev/urandom of="$d/share/big.bin" bs=65536 count=128 2>/dev/null
+	echo secret >"$d/share/hostmode"
+	chmod 600 "$d/share/hostmode"
+	(cd "$d/share/many" && seq 1 10000 | sed 's/^/entry-with-a-longish-name-/' | xargs touch)
+	# Outside the share: a sentinel, reached from inside by host-made links.
+	echo "host sentinel: must stay unread" >"$d/sentinel"
+	touch -t 200001010000 "$d/sentinel" # atime = mtime: any read moves atime
+	ln -s "$d/sentinel" "$d/share/hostlink-abs"
+	ln -s ../sentinel "$d/share/hostlink-rel"
+	echo "read only" >"$d/ro/keep.txt"
+}
+fs_state() { # dir: what must not change outside the rw share
+	(cd "$1" && ls -a . ro ro/sub && stat -c '%n %s %Y %a %h %i' . sentinel ro ro/keep.txt ro/sub &&
+		md5sum ro/keep.txt)
+	ls -l /etc/passwd 2>&1 # a link the guest made to it must not create or change it
+	[ -e /etc/passwd ] && md5sum /etc/passwd
+	true
+}
+fs_case() { # name kernel initrd
+	n=$1
+	selected $n || return
+	d=$TMP/$n.d
+	fs_prepare "$d"
+	s_atime=$(stat -c %X "$d/sentinel")
+	s_md5=$(cat "$d/sentinel" | md5sum | cut -c1-32)
+	touch -t 200001010000 "$d/sentinel"
+	s_atime=$(stat -c %X "$d/sentinel")
+	fs_state "$d" >"$TMP/$n.before"
+	big=$(md5sum <"$d/share/big.bin" | cut -c1-32)
+	want $n 0 300 -- --kernel "$2" --initrd "$3" --cpus 2 --memory 256M \
+		--fs "tag=rw,path=$d/share" --fs "tag=ro,path=$d/ro,ro" \
+		--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=fs cvmm.sentinel=$d/sentinel" || return
+	secs_=$secs
+	sh_=$d/share
+	# First the sentinel's atime (reading it below would move it).
+	if [ "$(stat -c %X "$d/sentinel")" != "$s_atime" ]; then bad $n "the sentinel outside the share was read (atime moved)"; return; fi
+	if [ "$(md5sum <"$d/sentinel" | cut -c1-32)" != "$s_md5" ]; then bad $n "the sentinel outside the share was written"; return; fi
+	fs_state "$d" >"$TMP/$n.after"
+	if ! cmp -s "$TMP/$n.before" "$TMP/$n.after"; then
+		bad $n "something outside the rw share changed: $(diff "$TMP/$n.before" "$TMP/$n.after" | grep '^[-+][^-+]' | head -3 | tr '\n' ' ')"
+		return
+	fi
+	if grep -q GUEST-FS-FAILED "$TMP/$n.out"; then bad $n "guest: $(grep GUEST-FS-FAILED "$TMP/$n.out" | head -3 | tr '\n' ' ')"; return; fi
+	if ! has $n GUEST-FS-DONE; then bad $n "the guest did not finish"; return; fi
+	why=""
+	[ "$(field $n GUEST-FS-BIG)" = "$big" ] || why="guest read other bytes of big.bin"
+	cmp -s "$sh_/big.bin" "$sh_/big.copy" || why="big.copy differs from big.bin"
+	[ "$(md5sum <"$sh_/gbig.bin" | cut -c1-32)" = "$(field $n GUEST-FS-GBIG)" ] || why="gbig.bin on the host differs from what the guest wrote"
+	[ "$(printf 'line one\nline two\n' | md5sum)" = "$(md5sum <"$sh_/new.txt")" ] || why="new.txt (create+append)"
+	[ "$(cat "$sh_/trunc.txt")" = 0123 ] || why="trunc.txt not truncated"
+	[ -e "$sh_/a.txt" ] || [ -e "$sh_/b.txt" ] || [ -e "$sh_/c.txt" ] && why="a/b/c.txt left behind"
+	[ -L "$sh_/sl" ] && [ "$(readlink "$sh_/sl")" = b.txt ] || why="symlink sl"
+	[ "$(cat "$sh_/d2moved/f" 2>/dev/null)" = deep ] && [ ! -e "$sh_/d1" ] || why="directory rename/rmdir"
+	[ "$(stat -c '%a %u %g' "$sh_/perm.txt")" = "640 1234 5678" ] || why="perm.txt mode/owner: $(stat -c '%a %u %g' "$sh_/perm.txt")"
+	[ "$(stat -c %s "$sh_/falloc.bin")" = 65536 ] || why="fallocate"
+	[ -L "$sh_/guestlink" ] && [ "$(readlink "$sh_/guestlink")" = "$d/sentinel" ] || why="guest symlink not stored as a link"
+	[ -L "$sh_/pw" ] && [ "$(readlink "$sh_/pw")" = /etc/passwd ] || why="pw link"
+	[ "$(ls "$sh_/many" | wc -l)" = 10000 ] || why="many/ changed"
+	grep -q "GUEST-FS-READDIR n=10000 " "$TMP/$n.out" || why="guest listed $(sed -n 's/.*GUEST-FS-READDIR n=\([0-9]*\).*/\1/p' "$TMP/$n.out") of 10000 entries"
+	[ -z "$why" ] || { bad $n "$why"; return; }
+	ok $n "readdir of 10000 took $(sed -n 's/.*GUEST-FS-READDIR n=[0-9]* secs=\([0-9.]*\).*/\1/p' "$TMP/$n.out") s in the guest; cvmm ran ${secs_} s"
+}
+if [ -f "$KIT/small-bzImage" ]; then
+	fs_case fs-small "$KIT/small-bzImage" "$KIT/guest.cpio.gz"
+	# The worker's seccomp filter: a call outside its table kills cvmm.
+	n=fs-worker-seccomp
+	if selected $n && [ -f "$MG/mg-check.elf" ]; then
+		mkdir -p "$TMP/$n.d"
+		CVMM_TEST_SECCOMP_VIOLATION=worker timeout 60 "$CVMM" --kernel "$MG/mg-check.elf" \
+			--memory 64M --fs "tag=x,path=$TMP/$n.d" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err"
+		st=$?
+		if [ $st -eq 159 ]; then ok $n "killed by SIGSYS"; else bad $n "status $st, wanted 159 (SIGSYS)"; fi
+	fi
+fi
+# Debian's stock kernel: fuse and virtiofs are modules its initramfs loads.
+if [ -f "$KIT/stock-vmlinuz" ]; then
+	fs_case fs-stock "$KIT/stock-vmlinuz" "$KIT/stock-guest.cpio.gz"
+fi

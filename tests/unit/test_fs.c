@@ -1,0 +1,740 @@
+/* SPDX-License-Identifier: MIT */
+/* virtio-fs: the FUSE message parser against hostile chains, and the
+ * server's operations against a real temporary directory, escape
+ * attempts included (a sentinel outside the share must stay unread and
+ * unwritten). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "devices/fs.h"
+
+/* ---- chains ------------------------------------------------------------------ */
+
+static uint8_t outbuf[FS_ARGS_MAX + 8192];
+static uint8_t inbuf[256 * 1024];
+static struct vq_chain ch;
+static struct fs_req rq;
+static struct fs_out ro;
+
+/* One readable segment of `len` bytes of outbuf, one writable of inlen. */
+static struct vq_chain *chain(size_t len, size_t inlen)
+{
+	memset(&ch, 0, sizeof(ch));
+	ch.iov[0] = (struct iovec){outbuf, len};
+	ch.out_bytes = len;
+	ch.n_out = 1;
+	if (inlen) {
+		ch.iov[1] = (struct iovec){inbuf, inlen};
+		ch.in_bytes = inlen;
+		ch.n_in = 1;
+	}
+	return &ch;
+}
+
+/* Writes a request into outbuf: header, fixed args, then strings. */
+static size_t build(uint32_t op, uint64_t nodeid, const void *arg, size_t alen, const char *n1,
+		    const char *n2)
+{
+	size_t len = sizeof(struct fuse_in_header);
+	memcpy(outbuf + len, arg, alen);
+	len += alen;
+	if (n1) {
+		memcpy(outbuf + len, n1, strlen(n1) + 1);
+		len += strlen(n1) + 1;
+	}
+	if (n2) {
+		memcpy(outbuf + len, n2, strlen(n2) + 1);
+		len += strlen(n2) + 1;
+	}
+	struct fuse_in_header h = {
+		.len = (uint32_t)len, .opcode = op, .unique = 77, .nodeid = nodeid};
+	memcpy(outbuf, &h, sizeof(h));
+	return len;
+}
+
+static struct fuse_out_header reply_hdr(void)
+{
+	struct fuse_out_header oh;
+	memcpy(&oh, inbuf, sizeof(oh));
+	return oh;
+}
+
+static void test_parse_lookup(void **state)
+{
+	(void)state;
+	size_t n = build(FUSE_LOOKUP, 1, NULL, 0, "file.txt", NULL);
+	assert_int_equal(fs_parse(chain(n, 4096), &rq), 0);
+	assert_int_equal(rq.error, 0);
+	assert_string_equal(rq.name, "file.txt");
+	assert_int_equal(rq.room, 4096 - sizeof(struct fuse_out_header));
+	/* The header split across segments parses the same. */
+	memset(&ch, 0, sizeof(ch));
+	ch.iov[0] = (struct iovec){outbuf, 7};
+	ch.iov[1] = (struct iovec){outbuf + 7, n - 7};
+	ch.n_out = 2;
+	ch.out_bytes = n;
+	assert_int_equal(fs_parse(&ch, &rq), 0);
+	assert_int_equal(rq.error, 0);
+	assert_string_equal(rq.name, "file.txt");
+}
+
+static void test_parse_hostile(void **state)
+{
+	(void)state;
+	/* Fewer readable bytes than a header: nothing to answer. */
+	build(FUSE_GETATTR, 1, NULL, 0, NULL, NULL);
+	assert_int_equal(fs_parse(chain(39, 64), &rq), -EINVAL);
+	/* The header's len disagrees with the chain, both ways. */
+	struct fuse_getattr_in ga = {0};
+	size_t n = build(FUSE_GETATTR, 1, &ga, sizeof(ga), NULL, NULL);
+	assert_int_equal(fs_parse(chain(n + 8, 64), &rq), 0);
+	assert_int_equal(rq.error, -EINVAL);
+	assert_int_equal(rq.h.unique, 77);
+	assert_int_equal(fs_parse(chain(n - 8, 64), &rq), 0);
+	assert_int_equal(rq.error, -EINVAL);
+	((struct fuse_in_header *)(void *)outbuf)->len = 0xffffffff;
+	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
+	assert_int_equal(rq.error, -EINVAL);
+	/* Fixed argument shorter than the opcode's. */
+	n = build(FUSE_GETATTR, 1, &ga, 4, NULL, NULL);
+	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
+	assert_int_equal(rq.error, -EINVAL);
+	/* Unknown opcodes, a gap in the table and past its end. */
+	n = build(7, 1, NULL, 0, NULL, NULL);
+	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
+	assert_int_equal(rq.error, -ENOSYS);
+	n = build(0xdeadbeef, 1, NULL, 0, NULL, NULL);
+	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
+	assert_int_equal(rq.error, -ENOSYS);
+	assert_false(rq.noreply);
+	/* A name without its NUL. */
+	n = build(FUSE_LOOKUP, 1, "abc", 3, NULL, NULL);
+	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
+	assert_int_not_equal(rq.error, 0);
+	/* Names that are not one component. */
+	const char *badnames[] = {"..", ".", "a/b", "/etc", ""};
+	for (unsigned i = 0; i < 5; i++) {
+		n = build(FUSE_LOOKUP, 1, NULL, 0, badnames[i], NULL);
+		assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
+		assert_int_not_equal(rq.error, 0);
+		n = build(FUSE_MKDIR, 1, &(struct fuse_mkdir_in){0755, 0},
+			  sizeof(struct fuse_mkdir_in), badnames[i], NULL);
+		assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
+		assert_int_equal(rq.error, -EINVAL);
+	}
+	/* A name longer than NAME_MAX. */
+	char longname[300];
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[299] = 0;
+	n = build(FUSE_UNLINK, 1, NULL, 0, longname, NULL);
+	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
+	assert_int_equal(rq.error, -EINVAL);
+	/* RENAME's second name "..", or missing. */
+	struct fuse_rename_in rn = {.newdir = 1};
+	n = build(FUSE_RENAME, 1, &rn, sizeof(rn), "a", "..");
+	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
+	assert_int_equal(rq.error, -EINVAL);
+	n = build(FUSE_RENAME, 1, &rn, sizeof(rn), "a", NULL);
+	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
+	assert_int_equal(rq.error, -EINVAL);
+	/* Huge counts and sizes. */
+	struct fuse_batch_forget_in bf = {.count = 0xffffffff};
+	n = build(FUSE_BATCH_FORGET, 0, &bf, sizeof(bf), NULL, NULL);
+	assert_int_equal(fs_parse(chain(n, 0), &rq), 0);
+	assert_int_equal(rq.error, -EINVAL);
+	assert_true(rq.noreply);
+	bf.count = 2; /* but no entries follow */
+	n = build(FUSE_BATCH_FORGET, 0, &bf, sizeof(bf), NULL, NULL);
+	assert_int_equal(fs_parse(chain(n, 0), &rq), 0);
+	assert_int_equal(rq.error, -EINVAL);
+	struct fuse_read_in rd = {.size = 0x80000000u};
+	n = build(FUSE_READ, 2, &rd, sizeof(rd), NULL, NULL);
+	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
+	assert_int_equal(rq.error, -EINVAL);
+	struct fuse_write_in wr = {.size = 100}; /* no data follows */
+	n = build(FUSE_WRITE, 2, &wr, sizeof(wr), NULL, NULL);
+	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
+	assert_int_equal(rq.error, -EINVAL);
+	wr.size = 0xffffffff;
+	n = build(FUSE_WRITE, 2, &wr, sizeof(wr), NULL, NULL);
+	assert_int_equal(fs_parse(chain(n + 16, 64), &rq), 0);
+	assert_int_equal(rq.error, -EINVAL);
+	/* Arguments larger than we copy. */
+	struct fuse_in_header big = {
+		.len = FS_ARGS_MAX + 4096, .opcode = FUSE_SYMLINK, .unique = 5};
+	memcpy(outbuf, &big, sizeof(big));
+	assert_int_equal(fs_parse(chain(big.len, 64), &rq), 0);
+	assert_int_equal(rq.error, -E2BIG);
+	/* A symlink target may hold '/', but not be empty. */
+	n = build(FUSE_SYMLINK, 1, NULL, 0, "l", "/etc/passwd");
+	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
+	assert_int_equal(rq.error, 0);
+	n = build(FUSE_SYMLINK, 1, NULL, 0, "l", "");
+	assert_int_equal(fs_parse(chain(n, 64), &rq), 0);
+	assert_int_equal(rq.error, -EINVAL);
+}
+
+static void test_reply(void **state)
+{
+	(void)state;
+	build(FUSE_GETATTR, 1, NULL, 0, NULL, NULL);
+	uint8_t payload[100];
+	memset(payload, 0x5a, sizeof(payload));
+	assert_int_equal(fs_reply(chain(40, 8), 9, 0, payload, 10), 0); /* no room for a header */
+	assert_int_equal(fs_reply(chain(40, 64), 9, 0, payload, 100), 16); /* payload too big */
+	assert_int_equal(reply_hdr().error, -EINVAL);
+	assert_int_equal(reply_hdr().unique, 9);
+	assert_int_equal(fs_reply(chain(40, 200), 9, 0, payload, 100), 116);
+	assert_int_equal(reply_hdr().len, 116);
+	assert_memory_equal(inbuf + 16, payload, 100);
+	struct iovec iov[4];
+	assert_int_equal(fs_reply_iov(chain(40, 8), 100, iov, 4), -ENOSPC);
+	assert_int_equal(fs_reply_iov(chain(40, 116), 4096, iov, 4), 1);
+	assert_int_equal(iov[0].iov_len, 100);
+}
+
+/* ---- the server against a real directory ------------------------------------------ */
+
+struct env {
+	char top[64], share[96], sentinel[96];
+	struct stat sentinel_st;
+	struct fs_srv srv;
+};
+static struct env env;
+
+/* One request through the parser and the server; READ and WRITE are done
+ * here with preadv/pwritev (the device uses io_uring). Returns the error;
+ * the reply payload is at inbuf + 16, *len bytes. */
+static int call(struct fs_srv *s, uint32_t op, uint64_t nodeid, const void *arg, size_t alen,
+		const char *n1, const char *n2, size_t *len)
+{
+	size_t n = build(op, nodeid, arg, alen, n1, n2);
+	memset(inbuf, 0, 4096);
+	if (fs_parse(chain(n, sizeof(inbuf)), &rq) < 0)
+		return -1000;
+	fs_srv_handle(s, &rq, &ro);
+	if (ro.io == FS_IO_READ) {
+		struct iovec iov[FS_IOV_MAX];
+		int k = fs_reply_iov(&ch, ro.io_len, iov, FS_IOV_MAX);
+		ssize_t r = preadv(ro.io_fd, iov, k, (off_t)ro.io_off);
+		if (len)
+			*len = r < 0 ? 0 : (size_t)r;
+		return r < 0 ? -errno : 0;
+	}
+	if (ro.io == FS_IO_WRITE) {
+		ssize_t r = pwritev(ro.io_fd, rq.iov, (int)rq.niov, (off_t)ro.io_off);
+		fs_srv_write_done(&ro, r < 0 ? -errno : r);
+	}
+	fs_reply(&ch, rq.h.unique, ro.error, ro.data, ro.len);
+	if (len)
+		*len = ro.len;
+	return ro.error;
+}
+
+static uint64_t lookup(struct fs_srv *s, uint64_t parent, const char *name, int *err)
+{
+	size_t len;
+	int r = call(s, FUSE_LOOKUP, parent, NULL, 0, name, NULL, &len);
+	if (err)
+		*err = r;
+	if (r)
+		return 0;
+	struct fuse_entry_out e;
+	memcpy(&e, inbuf + 16, sizeof(e));
+	return e.nodeid;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(env.top, sizeof(env.top), "/tmp/cvmm-fs-test.XXXXXX");
+	if (!mkdtemp(env.top))
+		return -1;
+	snprintf(env.share, sizeof(env.share), "%s/share", env.top);
+	snprintf(env.sentinel, sizeof(env.sentinel), "%s/sentinel", env.top);
+	mkdir(env.share, 0755);
+	char p[256];
+	write_file(env.sentinel, "outside");
+	snprintf(p, sizeof(p), "%s/file", env.share);
+	write_file(p, "inside");
+	snprintf(p, sizeof(p), "%s/sub", env.share);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/rel", env.share);
+	if (symlink("../sentinel", p) < 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/abs", env.share);
+	if (symlink(env.sentinel, p) < 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/dirlink", env.share);
+	if (symlink("..", p) < 0)
+		return -1;
+	/* atime far in the past: any read of the sentinel would move it */
+	struct timespec ts[2] = {{1000, 0}, {1000, 0}};
+	utimensat(AT_FDCWD, env.sentinel, ts, 0);
+	stat(env.sentinel, &env.sentinel_st);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", env.top);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void srv_up_cap(struct fs_srv *s, bool ro_share, uint32_t cap)
+{
+	int fd = open(env.share, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(fs_srv_init(s, fd, ro_share, cap), 0);
+	/* Before INIT: nothing. */
+	assert_int_equal(call(s, FUSE_GETATTR, 1, &(struct fuse_getattr_in){0},
+			      sizeof(struct fuse_getattr_in), NULL, NULL, NULL),
+			 -EIO);
+	struct fuse_init_in in = {.major = 7,
+				  .minor = 38,
+				  .max_readahead = 65536,
+				  .flags = FUSE_DO_READDIRPLUS | FUSE_BIG_WRITES};
+	size_t len;
+	assert_int_equal(call(s, FUSE_INIT, 0, &in, sizeof(in), NULL, NULL, &len), 0);
+	struct fuse_init_out out;
+	memcpy(&out, inbuf + 16, sizeof(out));
+	assert_int_equal(len, sizeof(out));
+	assert_int_equal(out.major, 7);
+	assert_int_equal(out.minor, 38);
+	assert_int_equal(out.flags, FUSE_DO_READDIRPLUS | FUSE_BIG_WRITES);
+	assert_int_equal(out.max_write, FS_MAX_WRITE);
+}
+
+static void srv_up(struct fs_srv *s, bool ro_share)
+{
+	srv_up_cap(s, ro_share, 64);
+}
+
+static void sentinel_untouched(void)
+{
+	struct stat st;
+	assert_int_equal(stat(env.sentinel, &st), 0);
+	assert_int_equal(st.st_atim.tv_sec, env.sentinel_st.st_atim.tv_sec);
+	assert_int_equal(st.st_mtim.tv_sec, env.sentinel_st.st_mtim.tv_sec);
+	assert_int_equal(st.st_size, 7);
+}
+
+static uint64_t open_fh(struct fs_srv *s, uint64_t node, uint32_t flags, int *err)
+{
+	struct fuse_open_in oi = {.flags = flags};
+	size_t len;
+	*err = call(s, FUSE_OPEN, node, &oi, sizeof(oi), NULL, NULL, &len);
+	struct fuse_open_out oo;
+	memcpy(&oo, inbuf + 16, sizeof(oo));
+	return oo.fh;
+}
+
+static void test_srv_rw(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	srv_up(s, false);
+	int err;
+	uint64_t file = lookup(s, 1, "file", &err);
+	assert_int_equal(err, 0);
+	assert_int_not_equal(file, 1);
+	/* The same host inode gets the same nodeid. */
+	assert_int_equal(lookup(s, 1, "file", NULL), file);
+	uint64_t fh = open_fh(s, file, O_RDWR, &err);
+	assert_int_equal(err, 0);
+	struct fuse_read_in rd = {.fh = fh, .offset = 0, .size = 100};
+	size_t len;
+	assert_int_equal(call(s, FUSE_READ, file, &rd, sizeof(rd), NULL, NULL, &len), 0);
+	assert_int_equal(len, 6);
+	assert_memory_equal(inbuf + 16, "inside", 6);
+	/* WRITE: fixed part then data, which stays "in guest memory". */
+	struct fuse_write_in wr = {.fh = fh, .offset = 6, .size = 5};
+	size_t n = build(FUSE_WRITE, file, &wr, sizeof(wr), NULL, NULL);
+	memcpy(outbuf + n, "-more", 5);
+	((struct fuse_in_header *)(void *)outbuf)->len = (uint32_t)(n + 5);
+	assert_int_equal(fs_parse(chain(n + 5, 4096), &rq), 0);
+	assert_int_equal(rq.error, 0);
+	fs_srv_handle(s, &rq, &ro);
+	assert_int_equal(ro.io, FS_IO_WRITE);
+	assert_int_equal(pwritev(ro.io_fd, rq.iov, (int)rq.niov, (off_t)ro.io_off), 5);
+	char p[256], buf[64] = {0};
+	snprintf(p, sizeof(p), "%s/file", env.share);
+	int fd = open(p, O_RDONLY);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 11);
+	close(fd);
+	assert_string_equal(buf, "inside-more");
+	/* A forged fh: another index, another generation. */
+	rd.fh = fh + 1;
+	assert_int_equal(call(s, FUSE_READ, file, &rd, sizeof(rd), NULL, NULL, NULL), -EBADF);
+	rd.fh = fh + (1ULL << 32);
+	assert_int_equal(call(s, FUSE_READ, file, &rd, sizeof(rd), NULL, NULL, NULL), -EBADF);
+	struct fuse_release_in rl = {.fh = fh};
+	assert_int_equal(call(s, FUSE_RELEASE, file, &rl, sizeof(rl), NULL, NULL, NULL), 0);
+	assert_int_equal(call(s, FUSE_RELEASE, file, &rl, sizeof(rl), NULL, NULL, NULL), -EBADF);
+	/* CREATE, MKDIR, RENAME, LINK, SYMLINK, READDIR, UNLINK. */
+	struct fuse_create_in ci = {.flags = O_RDWR, .mode = 0644 | S_IFREG, .umask = 022};
+	assert_int_equal(call(s, FUSE_CREATE, 1, &ci, sizeof(ci), "made", NULL, &len), 0);
+	assert_int_equal(len, sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out));
+	struct fuse_mkdir_in mi = {.mode = 0755, .umask = 0};
+	assert_int_equal(call(s, FUSE_MKDIR, 1, &mi, sizeof(mi), "newdir", NULL, NULL), 0);
+	uint64_t nd = lookup(s, 1, "newdir", NULL);
+	struct fuse_rename_in rn = {.newdir = nd};
+	assert_int_equal(call(s, FUSE_RENAME, 1, &rn, sizeof(rn), "made", "moved", NULL), 0);
+	snprintf(p, sizeof(p), "%s/newdir/moved", env.share);
+	assert_int_equal(access(p, F_OK), 0);
+	struct fuse_link_in li = {.oldnodeid = lookup(s, nd, "moved", NULL)};
+	assert_int_equal(call(s, FUSE_LINK, 1, &li, sizeof(li), "hard", NULL, NULL), 0);
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/hard", env.share);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_nlink, 2);
+	/* The renamed file can still be reopened (its name was kept current). */
+	fh = open_fh(s, li.oldnodeid, O_RDONLY, &err);
+	assert_int_equal(err, 0);
+	rl.fh = fh;
+	assert_int_equal(call(s, FUSE_RELEASE, li.oldnodeid, &rl, sizeof(rl), NULL, NULL, NULL), 0);
+	assert_int_equal(call(s, FUSE_UNLINK, 1, NULL, 0, "hard", NULL, NULL), 0);
+	assert_int_not_equal(access(p, F_OK), 0);
+	/* READDIRPLUS of the root lists what is there. */
+	struct fuse_open_in oi = {.flags = O_RDONLY};
+	assert_int_equal(call(s, FUSE_OPENDIR, 1, &oi, sizeof(oi), NULL, NULL, NULL), 0);
+	struct fuse_open_out oo;
+	memcpy(&oo, inbuf + 16, sizeof(oo));
+	struct fuse_read_in rdd = {.fh = oo.fh, .size = 8192};
+	assert_int_equal(call(s, FUSE_READDIRPLUS, 1, &rdd, sizeof(rdd), NULL, NULL, &len), 0);
+	assert_true(len > 0);
+	assert_non_null(memmem(inbuf + 16, len, "newdir", 6));
+	assert_non_null(memmem(inbuf + 16, len, "dirlink", 7));
+	/* A tiny READDIR size: no entry fits, nothing overflows. */
+	rdd.size = 8;
+	assert_int_equal(call(s, FUSE_READDIR, 1, &rdd, sizeof(rdd), NULL, NULL, &len), 0);
+	assert_int_equal(len, 0);
+	/* SETATTR: mode, size, times. */
+	struct fuse_setattr_in sa = {.valid = FATTR_MODE | FATTR_SIZE, .mode = 0600, .size = 3};
+	assert_int_equal(call(s, FUSE_SETATTR, file, &sa, sizeof(sa), NULL, NULL, NULL), 0);
+	snprintf(p, sizeof(p), "%s/file", env.share);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_size, 3);
+	/* STATFS, then FORGET makes the nodeid stale. */
+	assert_int_equal(call(s, FUSE_STATFS, 1, NULL, 0, NULL, NULL, &len), 0);
+	uint64_t sub = lookup(s, 1, "sub", NULL);
+	struct fuse_forget_in fg = {.nlookup = 2}; /* LOOKUP and READDIRPLUS each took one */
+	(void)call(s, FUSE_FORGET, sub, &fg, sizeof(fg), NULL, NULL, NULL);
+	assert_int_equal(call(s, FUSE_GETATTR, sub, &(struct fuse_getattr_in){0},
+			      sizeof(struct fuse_getattr_in), NULL, NULL, NULL),
+			 -ESTALE);
+	/* A second INIT (a driver starting over) drops the old references. */
+	struct fuse_init_in in = {.major = 7, .minor = 31};
+	assert_int_equal(call(s, FUSE_INIT, 0, &in, sizeof(in), NULL, NULL, &len), 0);
+	assert_int_equal(len, sizeof(struct fuse_init_out));
+	assert_int_equal(call(s, FUSE_GETATTR, file, &(struct fuse_getattr_in){0},
+			      sizeof(struct fuse_getattr_in), NULL, NULL, NULL),
+			 -ESTALE);
+	sentinel_untouched();
+	fs_srv_destroy(s);
+}
+
+static void test_srv_escapes(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	srv_up(s, false);
+	int err;
+	/* No climbing: ".." and paths are refused before the server sees them. */
+	lookup(s, 1, "..", &err);
+	assert_int_not_equal(err, 0);
+	lookup(s, 1, "sub/../..", &err);
+	assert_int_not_equal(err, 0);
+	lookup(s, 1, "/etc", &err);
+	assert_int_not_equal(err, 0);
+	/* Symlinks: a handle on the link itself, never its target. */
+	uint64_t rel = lookup(s, 1, "rel", &err);
+	assert_int_equal(err, 0);
+	uint64_t abs = lookup(s, 1, "abs", &err);
+	assert_int_equal(err, 0);
+	uint64_t dl = lookup(s, 1, "dirlink", &err);
+	assert_int_equal(err, 0);
+	size_t len;
+	assert_int_equal(call(s, FUSE_READLINK, rel, NULL, 0, NULL, NULL, &len), 0);
+	assert_int_equal(len, 11);
+	assert_memory_equal(inbuf + 16, "../sentinel", 11);
+	struct fuse_getattr_in ga = {0};
+	assert_int_equal(call(s, FUSE_GETATTR, abs, &ga, sizeof(ga), NULL, NULL, NULL), 0);
+	struct fuse_attr_out ao;
+	memcpy(&ao, inbuf + 16, sizeof(ao));
+	assert_true(S_ISLNK(ao.attr.mode));
+	lookup(s, dl, "sentinel", &err); /* through a link to ".." */
+	assert_int_equal(err, -ENOTDIR);
+	lookup(s, dl, "share", &err);
+	assert_int_equal(err, -ENOTDIR);
+	open_fh(s, abs, O_RDONLY, &err);
+	assert_int_not_equal(err, 0);
+	open_fh(s, rel, O_RDWR, &err);
+	assert_int_not_equal(err, 0);
+	struct fuse_open_in oi = {.flags = O_RDONLY};
+	assert_int_not_equal(call(s, FUSE_OPENDIR, dl, &oi, sizeof(oi), NULL, NULL, NULL), 0);
+	/* Creating through a link's name, or under a link. */
+	struct fuse_create_in ci = {.flags = O_WRONLY | O_TRUNC, .mode = 0644};
+	assert_int_not_equal(call(s, FUSE_CREATE, 1, &ci, sizeof(ci), "abs", NULL, NULL), 0);
+	assert_int_not_equal(call(s, FUSE_CREATE, dl, &ci, sizeof(ci), "sentinel", NULL, NULL), 0);
+	struct fuse_mkdir_in mi = {.mode = 0755};
+	assert_int_not_equal(call(s, FUSE_MKDIR, dl, &mi, sizeof(mi), "x", NULL, NULL), 0);
+	assert_int_not_equal(call(s, FUSE_UNLINK, dl, NULL, 0, "sentinel", NULL, NULL), 0);
+	/* SETATTR on a link changes neither it nor its target. */
+	struct fuse_setattr_in sa = {.valid = FATTR_MODE | FATTR_SIZE, .mode = 0777};
+	assert_int_not_equal(call(s, FUSE_SETATTR, abs, &sa, sizeof(sa), NULL, NULL, NULL), 0);
+	/* A guest-made link to the sentinel is stored as a link, not followed. */
+	assert_int_equal(call(s, FUSE_SYMLINK, 1, NULL, 0, "evil", env.sentinel, NULL), 0);
+	uint64_t evil = lookup(s, 1, "evil", NULL);
+	open_fh(s, evil, O_WRONLY, &err);
+	assert_int_not_equal(err, 0);
+	/* RENAME to a directory that is a link, or not ours. */
+	struct fuse_rename_in rn = {.newdir = dl};
+	assert_int_not_equal(call(s, FUSE_RENAME, 1, &rn, sizeof(rn), "file", "stolen", NULL), 0);
+	rn.newdir = 0x0000000700000001ULL; /* the root's index, another generation */
+	assert_int_equal(call(s, FUSE_RENAME, 1, &rn, sizeof(rn), "file", "x", NULL), -ESTALE);
+	/* Forged nodeids. */
+	const uint64_t forged[] = {0, 2000, 0xffffffffULL, 1ULL << 32 | 1, 0xdeadbeef00000003ULL};
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(
+			call(s, FUSE_GETATTR, forged[i], &ga, sizeof(ga), NULL, NULL, NULL),
+			-ESTALE);
+	/* LINK from a forged node. */
+	struct fuse_link_in li = {.oldnodeid = 0x1234567800000002ULL};
+	assert_int_equal(call(s, FUSE_LINK, 1, &li, sizeof(li), "l2", NULL, NULL), -ESTALE);
+	/* No device nodes on the host. */
+	struct fuse_mknod_in mk = {.mode = S_IFCHR | 0666, .rdev = 0x0103};
+	assert_int_equal(call(s, FUSE_MKNOD, 1, &mk, sizeof(mk), "null", NULL, NULL), -EPERM);
+	mk.mode = S_IFBLK | 0666;
+	assert_int_equal(call(s, FUSE_MKNOD, 1, &mk, sizeof(mk), "sda", NULL, NULL), -EPERM);
+	/* BATCH_FORGET of nodeids that are not ours is harmless. */
+	uint8_t bfb[sizeof(struct fuse_batch_forget_in) + 2 * sizeof(struct fuse_forget_one)];
+	struct fuse_batch_forget_in bf = {.count = 2};
+	struct fuse_forget_one fo[2] = {{0xffffffffffffULL, 5}, {1, 1000}};
+	memcpy(bfb, &bf, sizeof(bf));
+	memcpy(bfb + sizeof(bf), fo, sizeof(fo));
+	(void)call(s, FUSE_BATCH_FORGET, 0, bfb, sizeof(bfb), NULL, NULL, NULL);
+	assert_int_equal(call(s, FUSE_GETATTR, 1, &ga, sizeof(ga), NULL, NULL, NULL), 0);
+	sentinel_untouched();
+	char p[256];
+	snprintf(p, sizeof(p), "%s/stolen", env.top);
+	assert_int_not_equal(access(p, F_OK), 0);
+	fs_srv_destroy(s);
+}
+
+static void test_srv_readonly(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	srv_up(s, true);
+	int err;
+	uint64_t file = lookup(s, 1, "file", &err);
+	assert_int_equal(err, 0);
+	open_fh(s, file, O_WRONLY, &err);
+	assert_int_equal(err, -EROFS);
+	open_fh(s, file, O_RDWR, &err);
+	assert_int_equal(err, -EROFS);
+	open_fh(s, file, O_RDONLY | O_TRUNC, &err);
+	assert_int_equal(err, -EROFS);
+	uint64_t fh = open_fh(s, file, O_RDONLY, &err);
+	assert_int_equal(err, 0);
+	struct fuse_create_in ci = {.flags = O_RDWR, .mode = 0644};
+	assert_int_equal(call(s, FUSE_CREATE, 1, &ci, sizeof(ci), "new", NULL, NULL), -EROFS);
+	struct fuse_mkdir_in mi = {.mode = 0755};
+	assert_int_equal(call(s, FUSE_MKDIR, 1, &mi, sizeof(mi), "d", NULL, NULL), -EROFS);
+	assert_int_equal(call(s, FUSE_UNLINK, 1, NULL, 0, "file", NULL, NULL), -EROFS);
+	assert_int_equal(call(s, FUSE_RMDIR, 1, NULL, 0, "sub", NULL, NULL), -EROFS);
+	assert_int_equal(call(s, FUSE_SYMLINK, 1, NULL, 0, "l", "x", NULL), -EROFS);
+	struct fuse_setattr_in sa = {.valid = FATTR_MODE, .mode = 0777};
+	assert_int_equal(call(s, FUSE_SETATTR, file, &sa, sizeof(sa), NULL, NULL, NULL), -EROFS);
+	struct fuse_rename_in rn = {.newdir = 1};
+	assert_int_equal(call(s, FUSE_RENAME, 1, &rn, sizeof(rn), "file", "f2", NULL), -EROFS);
+	struct fuse_link_in li = {.oldnodeid = file};
+	assert_int_equal(call(s, FUSE_LINK, 1, &li, sizeof(li), "f3", NULL, NULL), -EROFS);
+	struct fuse_mknod_in mk = {.mode = S_IFIFO | 0644};
+	assert_int_equal(call(s, FUSE_MKNOD, 1, &mk, sizeof(mk), "p", NULL, NULL), -EROFS);
+	struct fuse_fallocate_in fa = {.fh = fh, .length = 4096};
+	assert_int_equal(call(s, FUSE_FALLOCATE, file, &fa, sizeof(fa), NULL, NULL, NULL), -EROFS);
+	struct fuse_write_in wr = {.fh = fh, .size = 0};
+	assert_int_equal(call(s, FUSE_WRITE, file, &wr, sizeof(wr), NULL, NULL, NULL), -EROFS);
+	char p[256];
+	snprintf(p, sizeof(p), "%s/new", env.share);
+	assert_int_not_equal(access(p, F_OK), 0);
+	fs_srv_destroy(s);
+}
+
+/* The registered-file hook: an OPEN whose slot cannot be set fails (and
+ * closes its descriptor); a slot that cannot be cleared is not reused. */
+static int hook_calls, hook_fail_set, hook_fail_clear;
+static int test_hook(void *opaque, unsigned slot, int fd)
+{
+	(void)opaque;
+	(void)slot;
+	hook_calls++;
+	if (fd >= 0 && hook_fail_set)
+		return -EBUSY;
+	if (fd < 0 && hook_fail_clear)
+		return -EIO;
+	return 0;
+}
+
+static void test_srv_file_hook(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	int probe = open("/dev/null", O_RDONLY);
+	close(probe);
+	srv_up(s, false);
+	s->hook = test_hook;
+	int err;
+	uint64_t file = lookup(s, 1, "file", &err);
+	hook_fail_set = 1;
+	open_fh(s, file, O_RDONLY, &err);
+	assert_int_equal(err, -EBUSY);
+	hook_fail_set = 0;
+	uint64_t fh = open_fh(s, file, O_RDONLY, &err);
+	assert_int_equal(err, 0);
+	assert_int_equal(fh & 0xffffffff, 0);
+	hook_fail_clear = 1;
+	struct fuse_release_in rl = {.fh = fh};
+	assert_int_equal(call(s, FUSE_RELEASE, file, &rl, sizeof(rl), NULL, NULL, NULL), 0);
+	hook_fail_clear = 0;
+	uint64_t fh2 = open_fh(s, file, O_RDONLY, &err);
+	assert_int_equal(err, 0);
+	assert_int_equal(fh2 & 0xffffffff, 1); /* slot 0 stays out of use */
+	assert_int_equal(hook_calls, 4);
+	fs_srv_destroy(s);
+	int after = open("/dev/null", O_RDONLY);
+	assert_int_equal(after, probe);
+	close(after);
+}
+
+/* A full inode table answers ENFILE; a forgotten slot comes back with
+ * another generation, so the old nodeid is stale. No descriptor leaks. */
+static void test_srv_table_full(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	int probe = open("/dev/null", O_RDONLY);
+	close(probe);
+	srv_up_cap(s, false, 3);
+	int err;
+	uint64_t file = lookup(s, 1, "file", &err);
+	assert_int_equal(err, 0);
+	lookup(s, 1, "sub", &err);
+	assert_int_equal(err, 0);
+	lookup(s, 1, "rel", &err);
+	assert_int_equal(err, -ENFILE);
+	struct fuse_forget_in fg = {.nlookup = 1};
+	(void)call(s, FUSE_FORGET, file, &fg, sizeof(fg), NULL, NULL, NULL);
+	uint64_t rel = lookup(s, 1, "rel", &err);
+	assert_int_equal(err, 0);
+	assert_int_equal(rel & 0xffffffff, file & 0xffffffff); /* the same slot */
+	assert_int_not_equal(rel, file);
+	struct fuse_getattr_in ga = {0};
+	assert_int_equal(call(s, FUSE_GETATTR, file, &ga, sizeof(ga), NULL, NULL, NULL), -ESTALE);
+	assert_int_equal(call(s, FUSE_DESTROY, 0, NULL, 0, NULL, NULL, NULL), 0);
+	fs_srv_destroy(s);
+	int after = open("/dev/null", O_RDONLY);
+	assert_int_equal(after, probe);
+	close(after);
+}
+
+/* xattr calls: ENOSYS unless the share has xattr on; then set, get (size
+ * probe and value), list, remove, where the host file system allows. */
+static void test_srv_xattr(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	srv_up(s, false);
+	int err;
+	uint64_t file = lookup(s, 1, "file", &err);
+	uint64_t abs = lookup(s, 1, "abs", &err);
+	uint8_t a[64];
+	struct fuse_setxattr_in si = {.size = 2};
+	memcpy(a, &si, 8);
+	memcpy(a + 8, "user.cvmm\0v1", 12);
+	assert_int_equal(call(s, FUSE_SETXATTR, file, a, 20, NULL, NULL, NULL), -ENOSYS);
+	/* A value whose size disagrees with the bytes sent. */
+	si.size = 5;
+	memcpy(a, &si, 8);
+	assert_int_equal(call(s, FUSE_SETXATTR, file, a, 20, NULL, NULL, NULL), -EINVAL);
+	s->xattr = true;
+	si.size = 2;
+	memcpy(a, &si, 8);
+	int r = call(s, FUSE_SETXATTR, file, a, 20, NULL, NULL, NULL);
+	if (r == -EOPNOTSUPP) { /* the host file system has no user xattrs */
+		fs_srv_destroy(s);
+		skip();
+	}
+	assert_int_equal(r, 0);
+	struct fuse_getxattr_in gi = {.size = 0};
+	size_t len;
+	assert_int_equal(call(s, FUSE_GETXATTR, file, &gi, sizeof(gi), "user.cvmm", NULL, &len), 0);
+	struct fuse_getxattr_out go;
+	memcpy(&go, inbuf + 16, sizeof(go));
+	assert_int_equal(go.size, 2);
+	gi.size = 64;
+	assert_int_equal(call(s, FUSE_GETXATTR, file, &gi, sizeof(gi), "user.cvmm", NULL, &len), 0);
+	assert_int_equal(len, 2);
+	assert_memory_equal(inbuf + 16, "v1", 2);
+	gi.size = 1;
+	assert_int_equal(call(s, FUSE_GETXATTR, file, &gi, sizeof(gi), "user.cvmm", NULL, &len),
+			 -ERANGE);
+	gi.size = 256;
+	assert_int_equal(call(s, FUSE_LISTXATTR, file, &gi, sizeof(gi), NULL, NULL, &len), 0);
+	assert_non_null(memmem(inbuf + 16, len, "user.cvmm", 10));
+	assert_int_equal(call(s, FUSE_REMOVEXATTR, file, NULL, 0, "user.cvmm", NULL, NULL), 0);
+	assert_int_equal(call(s, FUSE_GETXATTR, file, &gi, sizeof(gi), "user.cvmm", NULL, &len),
+			 -ENODATA);
+	/* Never on a link (nor through it). */
+	assert_int_equal(call(s, FUSE_GETXATTR, abs, &gi, sizeof(gi), "user.cvmm", NULL, &len),
+			 -EOPNOTSUPP);
+	fs_srv_destroy(s);
+	srv_up(s, true); /* a read-only share refuses SETXATTR and REMOVEXATTR */
+	s->xattr = true;
+	file = lookup(s, 1, "file", &err);
+	assert_int_equal(call(s, FUSE_SETXATTR, file, a, 20, NULL, NULL, NULL), -EROFS);
+	assert_int_equal(call(s, FUSE_REMOVEXATTR, file, NULL, 0, "user.cvmm", NULL, NULL), -EROFS);
+	sentinel_untouched();
+	fs_srv_destroy(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_lookup),
+		cmocka_unit_test(test_parse_hostile),
+		cmocka_unit_test(test_reply),
+		cmocka_unit_test_setup_teardown(test_srv_rw, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_escapes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_readonly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_table_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_xattr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_file_hook, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
