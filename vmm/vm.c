@@ -164,6 +164,9 @@ static int vm_copy_config(struct vm *vm, const struct cvmm_config *c, struct err
 		if (c->nets[i].target && !(vm->cfg.nets[i].target = strdup(c->nets[i].target)))
 			return err_set(e, ENOMEM, "out of memory");
 	}
+	vm->cfg.vsock_path = NULL;
+	if (c->vsock_path && !(vm->cfg.vsock_path = strdup(c->vsock_path)))
+		return err_set(e, ENOMEM, "out of memory");
 	if ((c->kernel && !vm->cfg.kernel) || (c->initrd && !vm->cfg.initrd) || !vm->cfg.cmdline)
 		return err_set(e, ENOMEM, "out of memory");
 	err_clear(&vm->cfg.err);
@@ -272,7 +275,7 @@ static int vm_mmio_slot_add(struct vm *vm, const char *kind, struct err *e)
 
 /* Opens the devices' backing files and gives each device its mmio slot,
  * before anything is loaded (the tables describe the slots). Slots go to
- * disks first, then network interfaces, in the order given. */
+ * disks first, then network interfaces, in the order given, then vsock. */
 static int vm_devices_open(struct vm *vm, struct err *e)
 {
 	for (unsigned i = 0; i < vm->cfg.ndisks; i++) {
@@ -300,6 +303,15 @@ static int vm_devices_open(struct vm *vm, struct err *e)
 		if (r < 0)
 			return r;
 		r = vm_mmio_slot_add(vm, "virtio-net", e);
+		if (r < 0)
+			return r;
+	}
+	if (vm->cfg.vsock_path) {
+		struct vsock_cfg vc = { .guest_cid = vm->cfg.vsock_cid, .path = vm->cfg.vsock_path };
+		int r = vsock_open(&vm->vsock, &vc, e);
+		if (r < 0)
+			return r;
+		r = vm_mmio_slot_add(vm, "virtio-vsock", e);
 		if (r < 0)
 			return r;
 	}
@@ -377,6 +389,21 @@ static int vm_devices_start(struct vm *vm, struct err *e)
 		for (unsigned q = 0; q < nq; q++)
 			kicks[q] = net_kick_fd(vm->net[i], q);
 		r = vm_virtio_wire(vm, s, net_vdev(vm->net[i]), kicks, nq, e);
+		if (r < 0)
+			return r;
+	}
+	if (vm->vsock) {
+		struct vm_mmio_slot *s = &vm->mmio_slot[slot];
+		int irqfd = vm_irqfd(vm, s, e);
+		if (irqfd < 0)
+			return irqfd;
+		int r = vsock_start(vm->vsock, &vm->mem, irqfd, e);
+		if (r < 0)
+			return r;
+		unsigned nq = vsock_queues(vm->vsock);
+		for (unsigned q = 0; q < nq; q++)
+			kicks[q] = vsock_kick_fd(vm->vsock, q);
+		r = vm_virtio_wire(vm, s, vsock_vdev(vm->vsock), kicks, nq, e);
 		if (r < 0)
 			return r;
 	}
@@ -550,6 +577,7 @@ static void vm_free(struct vm *vm)
 		blk_destroy(vm->blk[i]);
 	for (unsigned i = 0; i < CVMM_MAX_NETS; i++)
 		net_destroy(vm->net[i]);
+	vsock_destroy(vm->vsock);
 	if (vm->devs_ready) {
 		serial_destroy(&vm->com1);
 		rtc_destroy(&vm->rtc);
@@ -571,6 +599,7 @@ static void vm_free(struct vm *vm)
 		free(vm->cfg.disks[i].path);
 	for (unsigned i = 0; i < vm->cfg.nnets; i++)
 		free((char *)vm->cfg.nets[i].target);
+	free(vm->cfg.vsock_path);
 	pthread_mutex_destroy(&vm->exit_lock);
 	free(vm);
 }

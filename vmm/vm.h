@@ -13,6 +13,7 @@
 #include "devices/legacy.h"
 #include "devices/net.h"
 #include "devices/serial.h"
+#include "devices/vsock.h"
 #include "vmm/bus.h"
 #include "vmm/err.h"
 #include "vmm/mem.h"
@@ -39,8 +40,12 @@ struct cvmm_config {
 	unsigned ndisks;
 	struct cvmm_net_config nets[CVMM_MAX_NETS]; /* target owned */
 	unsigned nnets;
+	char *vsock_path; /* owned, NULL: no vsock device */
+	uint64_t vsock_cid;
 	struct err err;
 };
+/* sun_path (108) less "_4294967295" and its NUL */
+#define CVMM_VSOCK_PATH_MAX 96
 
 /* A virtio-mmio slot: where a device sits and which GSI it raises. */
 struct vm_mmio_slot {
@@ -49,7 +54,7 @@ struct vm_mmio_slot {
 	const char *kind;
 	struct virtio_dev *vdev; /* borrowed from the device */
 };
-#define CVMM_MAX_MMIO (CVMM_MAX_DISKS + CVMM_MAX_NETS)
+#define CVMM_MAX_MMIO (CVMM_MAX_DISKS + CVMM_MAX_NETS + 1)
 
 struct vcpu {
 	struct vm *vm; /* borrowed back-pointer */
@@ -84,6 +89,7 @@ struct vm {
 	struct debug_exit debug_exit;
 	struct blk *blk[CVMM_MAX_DISKS]; /* owned */
 	struct net *net[CVMM_MAX_NETS];  /* owned */
+	struct vsock *vsock;             /* owned, NULL: none */
 	struct vm_mmio_slot mmio_slot[CVMM_MAX_MMIO];
 	unsigned nmmio;
 	bool devs_ready;

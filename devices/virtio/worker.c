@@ -191,12 +191,20 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	if (r < 0)
 		return err_set(e, -r, "%s: io_uring_setup: %s", w->name, strerror(-r));
 	w->ring_ready = true;
-	if (cfg->ndev_fds > WORKER_MAX_DEV_FILES)
+	if (cfg->ndev_fds > WORKER_MAX_DEV_FILES || cfg->nsparse > WORKER_MAX_SPARSE)
 		return err_set(e, E2BIG, "%s: too many files", w->name);
-	int files[2 + WORKER_MAX_DEV_FILES] = { w->kick_fd, w->ctl_fd };
-	for (unsigned i = 0; i < cfg->ndev_fds && i < WORKER_MAX_DEV_FILES; i++)
+	unsigned nfiles = 2 + cfg->ndev_fds + cfg->nsparse;
+	int *files = malloc(nfiles * sizeof(*files));
+	if (!files)
+		return err_set(e, ENOMEM, "out of memory");
+	files[0] = w->kick_fd;
+	files[1] = w->ctl_fd;
+	for (unsigned i = 0; i < cfg->ndev_fds; i++)
 		files[2 + i] = cfg->dev_fds[i];
-	r = io_uring_register_files(&w->ring, files, 2 + cfg->ndev_fds);
+	for (unsigned i = 2 + cfg->ndev_fds; i < nfiles; i++)
+		files[i] = -1; /* empty until the ring installs a socket there */
+	r = io_uring_register_files(&w->ring, files, nfiles);
+	free(files);
 	if (r < 0)
 		return err_set(e, -r, "%s: registering files: %s", w->name, strerror(-r));
 	struct io_uring_restriction res[16];

@@ -50,7 +50,11 @@ struct vq_worker_cfg {
 	const char *name;         /* thread name, e.g. "cvmm-blk0-q0" */
 	enum jail_kind jail;      /* its seccomp table (default: JAIL_VIRTIO_WORKER) */
 	int jail_fd;              /* params[2] of the table, e.g. the tap queue */
+	unsigned nsparse;         /* empty registered-file slots after dev_fds, for
+				   * sockets the ring itself creates (accept/socket
+				   * "direct"); at most WORKER_MAX_SPARSE */
 };
+#define WORKER_MAX_SPARSE 1000
 
 struct vq_worker {
 	struct virtio_dev *dev; /* borrowed */

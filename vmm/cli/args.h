@@ -20,6 +20,7 @@ struct cli_opts {
 	unsigned ndisks;
 	const char *nets[4]; /* borrowed --net specs */
 	unsigned nnets;
+	const char *vsock; /* borrowed --vsock spec, NULL: none */
 	bool help, version;
 	bool debug_exit;
 };
@@ -43,6 +44,10 @@ __attribute__((warn_unused_result)) int cli_parse_disk(const char *spec, char *p
 __attribute__((warn_unused_result)) int cli_parse_net(const char *spec,
 						      struct cvmm_net_config *out,
 						      char *target, size_t tlen);
+/* --vsock: "cid=N,socket=PATH" (either order, each once): N in
+ * 3..2^32 - 2; PATH copied into path (size plen). */
+__attribute__((warn_unused_result)) int cli_parse_vsock(const char *spec, uint64_t *cid,
+							char *path, size_t plen);
 /* "52:54:00:12:34:56" -> mac; -EINVAL unless six hex pairs and unicast. */
 __attribute__((warn_unused_result)) int cli_parse_mac(const char *s, uint8_t mac[6]);
 extern const char cli_usage[];
