@@ -57,6 +57,43 @@ net_test() {
 	exec 3>&-
 	echo "GUEST-NET-RX $(md5sum </tmp/rx | cut -c1-32) $(wc -c </tmp/rx)"
 }
+# vsock: both ends of tests/linux/vsock-cases.sh's scenario, guest side.
+# Listeners for the host's connections in the background, our own
+# connections to the host in turn, results on the console; then a device
+# reset (the driver unbound and bound again) with a connection open.
+vsock_test() {
+	vt=/work/vsocktool
+	big=$(($(arg mb) * 1048576)) many=$(arg many)
+	$vt listen vsock:5000 recv $big >/tmp/l5000 2>&1 & p1=$!
+	$vt listen vsock:5001 recv 1048576 "$many" >/tmp/l5001 2>&1 & p2=$!
+	$vt listen vsock:5002 send $big >/tmp/l5002 2>&1 & p3=$!
+	$vt listen vsock:5003 hold "$(arg hold)" >/tmp/l5003 2>&1 & p4=$!
+	sleep 0.5
+	echo "GUEST-VSOCK-READY"
+	$vt connect vsock:2:6000 send $big >/tmp/c6000 2>&1
+	echo "GUEST-VSOCK-C6000 $? $(grep VT /tmp/c6000 | head -1)"
+	$vt connect vsock:2:6001 send 1048576 "$many" >/tmp/c6001 2>&1
+	echo "GUEST-VSOCK-C6001 $? sent=$(grep -c SENT /tmp/c6001)"
+	$vt connect vsock:2:6999 refused >/tmp/c6999 2>&1
+	echo "GUEST-VSOCK-C6999 $? $(grep VT /tmp/c6999 | head -1)"
+	wait $p1; echo "GUEST-VSOCK-L5000 $? $(grep VT /tmp/l5000 | tail -1)"
+	wait $p2; echo "GUEST-VSOCK-L5001 $? ok=$(grep -c RECV-OK /tmp/l5001)"
+	wait $p3; echo "GUEST-VSOCK-L5002 $? $(grep VT /tmp/l5002 | tail -1)"
+	wait $p4; echo "GUEST-VSOCK-L5003 $? $(grep VT /tmp/l5003 | tail -1)"
+	# Device reset with a connection open: the host's client must see it end.
+	dev=$(ls /sys/bus/virtio/drivers/vmw_vsock_virtio_transport | grep virtio | head -1)
+	$vt listen vsock:5010 hold 60 >/tmp/l5010 2>&1 &
+	sleep 0.5
+	echo "GUEST-VSOCK-RESET-READY $dev"
+	sleep 3
+	echo "$dev" >/sys/bus/virtio/drivers/vmw_vsock_virtio_transport/unbind
+	echo "GUEST-VSOCK-UNBOUND $?"
+	sleep 4
+	echo "$dev" >/sys/bus/virtio/drivers/vmw_vsock_virtio_transport/bind
+	sleep 0.5
+	$vt connect vsock:2:6002 send 1048576 >/tmp/c6002 2>&1
+	echo "GUEST-VSOCK-C6002 $? $(grep VT /tmp/c6002 | head -1)"
+}
 # Without ACPI the kernel cannot power off (it halts): reset instead.
 finish() {
 	if grep -q 'acpi=off' /proc/cmdline; then reboot -f; else poweroff -f; fi
@@ -97,6 +134,7 @@ blk-kill)
 	echo "GUEST-FLUSHED $(md5sum </tmp/w | cut -c1-32)"
 	while :; do sleep 60; done ;;
 net) net_test; finish ;;
+vsock) vsock_test; finish ;;
 net-serve) # VM to VM: receive on 5001, report what came
 	net_up
 	mkfifo /tmp/hold; timeout 300 nc -l -p 5001 </tmp/hold >/tmp/rx & pid=$!; exec 3>/tmp/hold
