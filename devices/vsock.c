@@ -83,6 +83,7 @@ struct vsock {
 	uint64_t cid;
 	char *path;      /* owned */
 	int listen_fd;   /* owned */
+	bool bound;      /* we created the socket file at path (removed at the end) */
 	int rx_kick_fd;  /* owned: the RX queue's ioeventfd */
 	int evt_kick_fd; /* owned: the event queue's (never read) */
 	struct vq_worker w; /* the TX queue's worker, serving everything */
@@ -986,15 +987,30 @@ int vsock_open(struct vsock **out, const struct vsock_cfg *cfg, struct err *e)
 			r = err_set(e, EEXIST, "vsock: '%s' exists and is not a socket", cfg->path);
 			goto fail;
 		}
-		unlink(cfg->path); /* a stale socket from an earlier run */
+		/* A stale socket from an earlier run is replaced; a live one
+		 * (another VM's) is not. */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool live = probe >= 0 && connect(probe, (struct sockaddr *)&a, sizeof(a)) == 0;
+		if (probe >= 0)
+			close(probe);
+		if (live) {
+			r = err_set(e, EADDRINUSE, "vsock: '%s' is in use by another process",
+				    cfg->path);
+			goto fail;
+		}
+		unlink(cfg->path);
 	}
 	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (v->listen_fd < 0) {
 		r = err_set(e, errno, "socket: %s", strerror(errno));
 		goto fail;
 	}
-	if (bind(v->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(v->listen_fd, 128) < 0) {
+	if (bind(v->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		r = err_set(e, errno, "vsock: cannot listen on '%s': %s", cfg->path, strerror(errno));
+		goto fail;
+	}
+	v->bound = true;
+	if (listen(v->listen_fd, 128) < 0) {
 		r = err_set(e, errno, "vsock: cannot listen on '%s': %s", cfg->path, strerror(errno));
 		goto fail;
 	}
@@ -1075,10 +1091,10 @@ void vsock_destroy(struct vsock *v)
 		close(v->rx_kick_fd);
 	if (v->evt_kick_fd >= 0)
 		close(v->evt_kick_fd);
-	if (v->listen_fd >= 0) {
+	if (v->listen_fd >= 0)
 		close(v->listen_fd);
+	if (v->bound)
 		unlink(v->path);
-	}
 	if (v->arena)
 		munmap(v->arena, v->arena_len);
 	free(v->conns);
