@@ -135,6 +135,17 @@ blk-kill)
 	while :; do sleep 60; done ;;
 net) net_test; finish ;;
 vsock) vsock_test; finish ;;
+vsock-bench) # bench/vsock, guest side: sink and echo for the host, then ours
+	vt=/work/vsocktool n=$(($(arg mb) * 1048576))
+	$vt listen vsock:7001 sink $n >/tmp/b7001 2>&1 & p1=$!
+	$vt listen vsock:7002 echo >/tmp/b7002 2>&1 & p2=$!
+	sleep 0.5
+	echo "GUEST-VSOCK-READY"
+	$vt connect vsock:2:7000 source $n | sed 's/^/BENCH-VSOCK g2h-tput /'
+	$vt connect vsock:2:7003 rtt "$(arg rtts)" | sed 's/^/BENCH-VSOCK g2h-rtt /'
+	wait $p1 $p2
+	sed 's/^/BENCH-VSOCK h2g-sink /' /tmp/b7001
+	finish ;;
 net-serve) # VM to VM: receive on 5001, report what came
 	net_up
 	mkfifo /tmp/hold; timeout 300 nc -l -p 5001 </tmp/hold >/tmp/rx & pid=$!; exec 3>/tmp/hold

@@ -134,6 +134,8 @@ if [ -z "$rss0" ] || [ -z "$rss1" ]; then
 	bad vsock-slow-reader "no RSS readings ('$rss0', '$rss1')"
 elif [ "$alive" -ne 1 ]; then
 	bad vsock-slow-reader "cvmm died"
+elif grep -q SENT "$TMP/c5003"; then
+	bad vsock-slow-reader "all $MB MiB went into a guest that reads nothing: $(cat "$TMP/c5003")"
 elif [ $((rss1 - rss0)) -gt $SLOW_RSS_KB ]; then
 	bad vsock-slow-reader "cvmm's RSS grew from $rss0 kB to $rss1 kB"
 elif ! has vsock "GUEST-VSOCK-L5003 0"; then

@@ -9,6 +9,8 @@
  * MODE, on each connection:
  *   send N     write N bytes of the pattern, shut down writing, wait for EOF
  *   recv N     read to EOF; the bytes must be the pattern and N of them
+ *   source N   (benchmarks) write N zero bytes, unchecked, then as send
+ *   sink N     (benchmarks) read to EOF, unchecked; N bytes must arrive
  *   echo       write back what is read, until EOF
  *   hold S     read nothing for S seconds, then close
  *   rtt N      N round trips of 64 bytes against an echo peer; prints the mean
@@ -135,6 +137,50 @@ static int do_recv(int fd, uint64_t n, int id)
 	printf("VT %d RECV-OK %llu in %.2fs (%.1f MiB/s)\n", id, (unsigned long long)n, s,
 	       (double)n / 1048576.0 / (s > 0 ? s : 1e-9));
 	return 0;
+}
+
+static int do_source(int fd, uint64_t n, int id)
+{
+	static uint8_t buf[65536];
+	double t0 = now();
+	for (uint64_t off = 0; off < n;) {
+		size_t k = n - off < sizeof(buf) ? (size_t)(n - off) : sizeof(buf);
+		if (write_all(fd, buf, k) < 0) {
+			printf("VT %d SOURCE-FAILED at %llu: %s\n", id, (unsigned long long)off,
+			       strerror(errno));
+			return 1;
+		}
+		off += k;
+	}
+	shutdown(fd, SHUT_WR);
+	char c;
+	while (read(fd, &c, 1) > 0) {
+	}
+	double s = now() - t0;
+	printf("VT %d SOURCED %llu in %.2fs (%.1f MiB/s)\n", id, (unsigned long long)n, s,
+	       (double)n / 1048576.0 / (s > 0 ? s : 1e-9));
+	return 0;
+}
+
+static int do_sink(int fd, uint64_t n, int id)
+{
+	static uint8_t buf[65536];
+	uint64_t got = 0;
+	double t0 = now();
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (got == 0)
+			t0 = now(); /* from the first byte: connection set-up excluded */
+		got += (uint64_t)r;
+	}
+	double s = now() - t0;
+	printf("VT %d SANK %llu in %.2fs (%.1f MiB/s)\n", id, (unsigned long long)got, s,
+	       (double)got / 1048576.0 / (s > 0 ? s : 1e-9));
+	return got == n ? 0 : 1;
 }
 
 static int do_echo(int fd, int id)
@@ -290,6 +336,10 @@ static int run_mode(int fd, const char *mode, const char *arg, int id)
 		return do_recv(fd, n, id);
 	if (!strcmp(mode, "echo"))
 		return do_echo(fd, id);
+	if (!strcmp(mode, "source"))
+		return do_source(fd, n, id);
+	if (!strcmp(mode, "sink"))
+		return do_sink(fd, n, id);
 	if (!strcmp(mode, "rtt"))
 		return do_rtt(fd, n, id);
 	if (!strcmp(mode, "hold")) {
