@@ -42,13 +42,13 @@
 #include "devices/virtio/virtio.h"
 #include "devices/virtio/worker.h"
 
-#define FILE_RXKICK (WORKER_FILE_DEV)
-#define FILE_LISTEN (WORKER_FILE_DEV + 1)
+#define FILE_RXKICK  (WORKER_FILE_DEV)
+#define FILE_LISTEN  (WORKER_FILE_DEV + 1)
 #define FILE_CONN(i) (WORKER_FILE_DEV + 2 + (int)(i))
-#define TAG_RXKICK 16 /* device-level ops; connection ops are (idx + 1) << 8 | kind */
-#define HASH_SIZE 256
-#define MAX_RST 64
-#define WANT_WORDS (VSOCK_MAX_CONNS / 64)
+#define TAG_RXKICK   16 /* device-level ops; connection ops are (idx + 1) << 8 | kind */
+#define HASH_SIZE    256
+#define MAX_RST	     64
+#define WANT_WORDS   (VSOCK_MAX_CONNS / 64)
 
 enum { K_RECV = 1, K_SEND, K_CTL, K_QUIESCE };
 enum ctl_op { CTL_NONE, CTL_ACCEPT, CTL_SOCKET, CTL_CONNECT, CTL_SHUT_WR, CTL_SHUT_RDWR };
@@ -59,19 +59,19 @@ struct vsock_conn {
 	uint32_t host_port, guest_port;
 	unsigned hnext; /* hash chain: index + 1, 0 ends */
 	bool hashed;
-	bool has_sock;  /* a socket sits in the slot */
+	bool has_sock; /* a socket sits in the slot */
 	bool recving, sending;
 	enum ctl_op ctl; /* the control op in flight */
-	bool host_eof;   /* the socket ended: we send the guest no more */
-	bool shut_sent;  /* SHUTDOWN(SEND) told to the guest */
+	bool host_eof;	 /* the socket ended: we send the guest no more */
+	bool shut_sent;	 /* SHUTDOWN(SEND) told to the guest */
 	bool shut_wr_done, shut_done;
-	bool flush;      /* closing: write what we hold first */
+	bool flush; /* closing: write what we hold first */
 	bool need_request, need_response, need_rst, need_credit, need_credit_req;
 	bool credit_req_sent;
 	bool touched; /* its buffers were written: give the pages back when freed */
-	uint8_t *txb;  /* guest -> socket ring, VSOCK_TX_BUF (arena) */
+	uint8_t *txb; /* guest -> socket ring, VSOCK_TX_BUF (arena) */
 	size_t tx_head, tx_len, ok_left;
-	uint8_t *rxb;  /* socket -> guest, VSOCK_RX_BUF (arena) */
+	uint8_t *rxb; /* socket -> guest, VSOCK_RX_BUF (arena) */
 	size_t rx_off, rx_len;
 	char line[VSOCK_LINE_MAX];
 	size_t line_len;
@@ -81,17 +81,17 @@ struct vsock_conn {
 struct vsock {
 	struct virtio_dev vdev;
 	uint64_t cid;
-	char *path;      /* owned */
-	int listen_fd;   /* owned */
-	bool bound;      /* we created the socket file at path (removed at the end) */
-	int rx_kick_fd;  /* owned: the RX queue's ioeventfd */
-	int evt_kick_fd; /* owned: the event queue's (never read) */
+	char *path;	    /* owned */
+	int listen_fd;	    /* owned */
+	bool bound;	    /* we created the socket file at path (removed at the end) */
+	int rx_kick_fd;	    /* owned: the RX queue's ioeventfd */
+	int evt_kick_fd;    /* owned: the event queue's (never read) */
 	struct vq_worker w; /* the TX queue's worker, serving everything */
 	bool started, worker_made;
 	/* worker state */
 	struct vq rxq;
 	bool rx_dead;
-	bool armed;     /* RX-kick read and accept armed since activation */
+	bool armed;	/* RX-kick read and accept armed since activation */
 	bool accepting; /* an accept is in flight */
 	bool accept_failed;
 	uint64_t kick_buf;
@@ -106,7 +106,7 @@ struct vsock {
 	uint64_t dropped, accept_errors;
 	struct vq_chain txchain, rxchain;
 	struct vsock_conn *conns; /* owned, VSOCK_MAX_CONNS */
-	uint8_t *arena;           /* owned mapping */
+	uint8_t *arena;		  /* owned mapping */
 	size_t arena_len;
 };
 
@@ -622,7 +622,7 @@ static void rx_service(struct vsock *v)
 		if (r == 0) {
 			if (vq_enable_notify(q))
 				continue; /* more buffers arrived meanwhile */
-			break;        /* wait for the driver's kick */
+			break;		  /* wait for the driver's kick */
 		}
 		uint32_t n = 0;
 		if (v->rxchain.in_bytes >= VSOCK_HDR_LEN) {
@@ -951,10 +951,11 @@ int vsock_open(struct vsock **out, const struct vsock_cfg *cfg, struct err *e)
 	if (cfg->guest_cid < VSOCK_MIN_GUEST_CID || cfg->guest_cid >= 0xffffffffULL)
 		return err_set(e, EINVAL, "vsock: cid must be 3..4294967294, got %llu",
 			       (unsigned long long)cfg->guest_cid);
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	/* PATH_<port> must fit too. */
 	if (!cfg->path || !*cfg->path || strlen(cfg->path) + 11 >= sizeof(a.sun_path))
-		return err_set(e, EINVAL, "vsock: socket path '%s' is empty or longer than %zu bytes",
+		return err_set(e, EINVAL,
+			       "vsock: socket path '%s' is empty or longer than %zu bytes",
 			       cfg->path ? cfg->path : "", sizeof(a.sun_path) - 12);
 	struct vsock *v = calloc(1, sizeof(*v));
 	if (!v)
@@ -1006,12 +1007,14 @@ int vsock_open(struct vsock **out, const struct vsock_cfg *cfg, struct err *e)
 		goto fail;
 	}
 	if (bind(v->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		r = err_set(e, errno, "vsock: cannot listen on '%s': %s", cfg->path, strerror(errno));
+		r = err_set(e, errno, "vsock: cannot listen on '%s': %s", cfg->path,
+			    strerror(errno));
 		goto fail;
 	}
 	v->bound = true;
 	if (listen(v->listen_fd, 128) < 0) {
-		r = err_set(e, errno, "vsock: cannot listen on '%s': %s", cfg->path, strerror(errno));
+		r = err_set(e, errno, "vsock: cannot listen on '%s': %s", cfg->path,
+			    strerror(errno));
 		goto fail;
 	}
 	*out = v;
@@ -1039,11 +1042,10 @@ int vsock_start(struct vsock *v, const struct guest_mem *mem, int irqfd, struct 
 	if (v->rx_kick_fd < 0 || v->evt_kick_fd < 0)
 		return err_set(e, errno, "eventfd: %s", strerror(errno));
 	static const uint8_t allowed[] = {
-		IORING_OP_READ,     IORING_OP_RECV,    IORING_OP_SEND,
-		IORING_OP_ACCEPT,   IORING_OP_SOCKET,  IORING_OP_CONNECT,
-		IORING_OP_SHUTDOWN, IORING_OP_ASYNC_CANCEL,
+		IORING_OP_READ,	  IORING_OP_RECV,    IORING_OP_SEND,	 IORING_OP_ACCEPT,
+		IORING_OP_SOCKET, IORING_OP_CONNECT, IORING_OP_SHUTDOWN, IORING_OP_ASYNC_CANCEL,
 	};
-	int fds[2] = { v->rx_kick_fd, v->listen_fd };
+	int fds[2] = {v->rx_kick_fd, v->listen_fd};
 	struct vq_worker_cfg wc = {
 		.ops = &vsock_worker_ops,
 		.model = v,

@@ -20,11 +20,11 @@
 #include "devices/virtio/queue.h"
 #include "vmm/err.h"
 
-#define VSOCK_HOST_CID 2
+#define VSOCK_HOST_CID	    2
 #define VSOCK_MIN_GUEST_CID 3
-#define VSOCK_HDR_LEN 44      /* struct virtio_vsock_hdr, little endian, packed */
-#define VSOCK_QUEUE_MAX 256
-#define VSOCK_MAX_PKT (64 * 1024) /* payload of one packet, either way (Linux's limit) */
+#define VSOCK_HDR_LEN	    44 /* struct virtio_vsock_hdr, little endian, packed */
+#define VSOCK_QUEUE_MAX	    256
+#define VSOCK_MAX_PKT	    (64 * 1024) /* payload of one packet, either way (Linux's limit) */
 /* Per connection, guest -> socket: what we advertise as buf_alloc; the
  * guest may not have more unforwarded bytes in flight than this. */
 #define VSOCK_TX_BUF (256 * 1024)
@@ -33,8 +33,8 @@
 #define VSOCK_RX_BUF (64 * 1024)
 /* Connections at once; each is a registered file of the worker's io_uring,
  * which must stay under RLIMIT_NOFILE (1024 by default). */
-#define VSOCK_MAX_CONNS 512
-#define VSOCK_LINE_MAX 64 /* "CONNECT <port>\n" from a host client */
+#define VSOCK_MAX_CONNS	      512
+#define VSOCK_LINE_MAX	      64	 /* "CONNECT <port>\n" from a host client */
 #define VSOCK_FIRST_HOST_PORT (1u << 30) /* host ports we pick (as Firecracker) */
 
 #define VSOCK_TYPE_STREAM 1
@@ -49,7 +49,7 @@ enum vsock_op {
 	VSOCK_OP_CREDIT_UPDATE = 6,
 	VSOCK_OP_CREDIT_REQUEST = 7,
 };
-#define VSOCK_SHUTDOWN_RCV 1  /* the sender will receive no more */
+#define VSOCK_SHUTDOWN_RCV  1 /* the sender will receive no more */
 #define VSOCK_SHUTDOWN_SEND 2 /* the sender will send no more */
 
 struct vsock_hdr {
@@ -72,16 +72,16 @@ void vsock_hdr_encode(const struct vsock_hdr *h, uint8_t b[VSOCK_HDR_LEN]);
  * with a reset), -EINVAL for one to drop (shorter than a header, payload
  * longer than the chain or VSOCK_MAX_PKT, wrong source or destination CID,
  * unknown op). */
-__attribute__((warn_unused_result)) int vsock_tx_parse(const struct vq_chain *c,
-						       uint64_t guest_cid, struct vsock_hdr *h);
+__attribute__((warn_unused_result)) int vsock_tx_parse(const struct vq_chain *c, uint64_t guest_cid,
+						       struct vsock_hdr *h);
 
 /* Credit (virtio 1.2, 5.10.6.3), from the device's point of view. All
  * counters wrap at 2^32 as the spec's do. */
 struct vsock_credit {
-	uint32_t rx_cnt;   /* payload bytes received from the guest */
-	uint32_t fwd_cnt;  /* of those, bytes written to the socket */
-	uint32_t fwd_sent; /* fwd_cnt as last told to the guest */
-	uint32_t tx_cnt;   /* payload bytes sent to the guest */
+	uint32_t rx_cnt;		       /* payload bytes received from the guest */
+	uint32_t fwd_cnt;		       /* of those, bytes written to the socket */
+	uint32_t fwd_sent;		       /* fwd_cnt as last told to the guest */
+	uint32_t tx_cnt;		       /* payload bytes sent to the guest */
 	uint32_t peer_buf_alloc, peer_fwd_cnt; /* the guest's, from its last header */
 };
 /* Bytes we may send to the guest now; 0 when a hostile guest's counters
@@ -92,12 +92,12 @@ bool vsock_credit_update_due(const struct vsock_credit *c);
 
 enum vsock_state {
 	VSOCK_FREE = 0,
-	VSOCK_ACCEPTING,   /* slot reserved for the next host client */
-	VSOCK_HOST_LINE,   /* host client connected, reading "CONNECT <port>\n" */
-	VSOCK_HOST_REQUEST,/* REQUEST sent to the guest, waiting for RESPONSE */
+	VSOCK_ACCEPTING,	/* slot reserved for the next host client */
+	VSOCK_HOST_LINE,	/* host client connected, reading "CONNECT <port>\n" */
+	VSOCK_HOST_REQUEST,	/* REQUEST sent to the guest, waiting for RESPONSE */
 	VSOCK_GUEST_CONNECTING, /* guest REQUEST: connecting to PATH_P */
 	VSOCK_ESTABLISHED,
-	VSOCK_CLOSING,     /* finishing: RST to deliver, data to flush, I/O to end */
+	VSOCK_CLOSING, /* finishing: RST to deliver, data to flush, I/O to end */
 };
 
 struct vsock_cstate {
@@ -108,14 +108,14 @@ struct vsock_cstate {
 };
 
 enum vsock_action {
-	VSOCK_A_DROP,      /* nothing to do */
+	VSOCK_A_DROP,	   /* nothing to do */
 	VSOCK_A_ESTABLISH, /* the guest accepted our REQUEST: answer OK, splice */
-	VSOCK_A_DATA,      /* h->len payload bytes to queue for the socket (counted) */
-	VSOCK_A_CREDIT,    /* send a CREDIT_UPDATE */
+	VSOCK_A_DATA,	   /* h->len payload bytes to queue for the socket (counted) */
+	VSOCK_A_CREDIT,	   /* send a CREDIT_UPDATE */
 	VSOCK_A_SHUTDOWN,  /* the guest shut one direction: stop reading or shut our write */
-	VSOCK_A_FINISH,    /* the guest shut both: RST it, flush, then close the socket */
-	VSOCK_A_CLOSE,     /* the guest reset: close the socket, no reply */
-	VSOCK_A_RESET,     /* protocol violation: RST the guest, close the socket */
+	VSOCK_A_FINISH,	   /* the guest shut both: RST it, flush, then close the socket */
+	VSOCK_A_CLOSE,	   /* the guest reset: close the socket, no reply */
+	VSOCK_A_RESET,	   /* protocol violation: RST the guest, close the socket */
 };
 /* A guest packet for a known connection: updates the state and credit and
  * says what to do. A guest that sends more than its credit, sends after

@@ -82,7 +82,7 @@ uint32_t vsock_peer_credit(const struct vsock_credit *c)
 
 bool vsock_credit_update_due(const struct vsock_credit *c)
 {
-	uint32_t unseen = c->fwd_cnt - c->fwd_sent;    /* freed, not yet told */
+	uint32_t unseen = c->fwd_cnt - c->fwd_sent;   /* freed, not yet told */
 	uint32_t seen_used = c->rx_cnt - c->fwd_sent; /* what the guest thinks we hold */
 	if (unseen == 0)
 		return false;

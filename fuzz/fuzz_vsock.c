@@ -20,12 +20,12 @@
 #include "devices/vsock.h"
 #include "fuzz_common.h"
 
-#define MEM_GPA 0x10000ULL
-#define MEM_SIZE 0x20000ULL
-#define DESC_OFF 0x0ULL
+#define MEM_GPA	  0x10000ULL
+#define MEM_SIZE  0x20000ULL
+#define DESC_OFF  0x0ULL
 #define AVAIL_OFF 0x1000ULL
-#define USED_OFF 0x2000ULL
-#define BUF_OFF 0x3000ULL
+#define USED_OFF  0x2000ULL
+#define BUF_OFF	  0x3000ULL
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -122,13 +122,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sanitize(mem, qs);
 
 	struct vq q;
-	if (vq_init(&q, m, qs, MEM_GPA + DESC_OFF, MEM_GPA + AVAIL_OFF, MEM_GPA + USED_OFF, false) < 0)
+	if (vq_init(&q, m, qs, MEM_GPA + DESC_OFF, MEM_GPA + AVAIL_OFF, MEM_GPA + USED_OFF, false) <
+	    0)
 		return 0;
-	static const enum vsock_state start[] = { VSOCK_HOST_REQUEST, VSOCK_GUEST_CONNECTING,
-						  VSOCK_ESTABLISHED,  VSOCK_HOST_LINE,
-						  VSOCK_CLOSING,      VSOCK_FREE,
-						  VSOCK_ACCEPTING };
-	struct vsock_cstate s = { .state = start[(hdr[1] & 7) % 7] };
+	static const enum vsock_state start[] = {VSOCK_HOST_REQUEST, VSOCK_GUEST_CONNECTING,
+						 VSOCK_ESTABLISHED,  VSOCK_HOST_LINE,
+						 VSOCK_CLOSING,	     VSOCK_FREE,
+						 VSOCK_ACCEPTING};
+	struct vsock_cstate s = {.state = start[(hdr[1] & 7) % 7]};
 	uint32_t fwd_step = (uint32_t)(hdr[1] >> 3) * 4096;
 	static struct vq_chain c;
 	for (unsigned i = 0; i < qs; i++) {
@@ -154,7 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				FZ_CHECK(s.cr.rx_cnt == rx_before);
 			FZ_CHECK(s.cr.rx_cnt - s.cr.fwd_cnt <= VSOCK_TX_BUF);
 			if (a == VSOCK_A_CLOSE || a == VSOCK_A_RESET || a == VSOCK_A_FINISH)
-				s = (struct vsock_cstate){ .state = start[i % 7] };
+				s = (struct vsock_cstate){.state = start[i % 7]};
 		}
 		/* the socket takes some of what we hold; we send some back */
 		uint32_t held = s.cr.rx_cnt - s.cr.fwd_cnt;

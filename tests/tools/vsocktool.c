@@ -235,7 +235,7 @@ static int unix_addr(const char *path, struct sockaddr_un *a)
 static int open_conn(const char *ep)
 {
 	if (!strncmp(ep, "vsock:", 6)) {
-		struct sockaddr_vm a = { .svm_family = AF_VSOCK };
+		struct sockaddr_vm a = {.svm_family = AF_VSOCK};
 		unsigned cid, port;
 		if (sscanf(ep + 6, "%u:%u", &cid, &port) != 2)
 			return errno = EINVAL, -1;
@@ -306,7 +306,7 @@ static int open_listener(const char *ep)
 {
 	int s;
 	if (!strncmp(ep, "vsock:", 6)) {
-		struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY };
+		struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY};
 		a.svm_port = (unsigned)strtoul(ep + 6, NULL, 10);
 		s = socket(AF_VSOCK, SOCK_STREAM, 0);
 		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0)

@@ -85,9 +85,15 @@ static void tx_chain(struct rig *r, const struct vsock_hdr *h, size_t plen, cons
 
 static struct vsock_hdr pkt(uint16_t op, uint32_t len)
 {
-	return (struct vsock_hdr){ .src_cid = GCID, .dst_cid = VSOCK_HOST_CID, .src_port = 1234,
-				   .dst_port = 5000, .len = len, .type = VSOCK_TYPE_STREAM,
-				   .op = op, .buf_alloc = 262144, .fwd_cnt = 0 };
+	return (struct vsock_hdr){.src_cid = GCID,
+				  .dst_cid = VSOCK_HOST_CID,
+				  .src_port = 1234,
+				  .dst_port = 5000,
+				  .len = len,
+				  .type = VSOCK_TYPE_STREAM,
+				  .op = op,
+				  .buf_alloc = 262144,
+				  .fwd_cnt = 0};
 }
 
 /* ---- headers ---- */
@@ -95,8 +101,16 @@ static struct vsock_hdr pkt(uint16_t op, uint32_t len)
 static void test_hdr_roundtrip(void **state)
 {
 	(void)state;
-	struct vsock_hdr h = { 0x1122334455667788ULL, 0x99aabbccddeeff00ULL, 0xdeadbeef, 7,
-			       65536, 1, 5, 3, 0x40000, 0xfffffffe };
+	struct vsock_hdr h = {0x1122334455667788ULL,
+			      0x99aabbccddeeff00ULL,
+			      0xdeadbeef,
+			      7,
+			      65536,
+			      1,
+			      5,
+			      3,
+			      0x40000,
+			      0xfffffffe};
 	uint8_t b[VSOCK_HDR_LEN];
 	vsock_hdr_encode(&h, b);
 	/* little endian, packed, in the spec's order */
@@ -118,14 +132,14 @@ static void test_tx_parse_ok(void **state)
 {
 	struct rig *r = rig(state);
 	struct vsock_hdr h = pkt(VSOCK_OP_RW, 100), g;
-	uint32_t one[] = { VSOCK_HDR_LEN + 100 };
+	uint32_t one[] = {VSOCK_HDR_LEN + 100};
 	tx_chain(r, &h, 100, one, 1);
 	assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), 0);
 	assert_int_equal(g.len, 100);
 	assert_int_equal(g.src_port, 1234);
 	/* the header split over three segments, payload in a fourth */
 	rig(state);
-	uint32_t split[] = { 10, 20, 14, 100 };
+	uint32_t split[] = {10, 20, 14, 100};
 	tx_chain(r, &h, 100, split, 4);
 	assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), 0);
 	assert_int_equal(g.dst_port, 5000);
@@ -133,7 +147,7 @@ static void test_tx_parse_ok(void **state)
 	/* a control op's payload is ignored */
 	rig(state);
 	h = pkt(VSOCK_OP_REQUEST, 8);
-	uint32_t ctl[] = { VSOCK_HDR_LEN + 8 };
+	uint32_t ctl[] = {VSOCK_HDR_LEN + 8};
 	tx_chain(r, &h, 8, ctl, 1);
 	assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), 0);
 	assert_int_equal(g.len, 0);
@@ -145,20 +159,20 @@ static void test_tx_parse_hostile(void **state)
 	struct vsock_hdr g;
 	/* shorter than a header */
 	struct vsock_hdr h = pkt(VSOCK_OP_RW, 0);
-	uint32_t short_[] = { VSOCK_HDR_LEN - 1 };
+	uint32_t short_[] = {VSOCK_HDR_LEN - 1};
 	tx_chain(r, &h, 0, short_, 1);
 	assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), -EINVAL);
 	/* len beyond the chain, len huge, len beyond VSOCK_MAX_PKT */
-	uint32_t lens[] = { 0xffffffffu, 101, VSOCK_MAX_PKT + 1 };
+	uint32_t lens[] = {0xffffffffu, 101, VSOCK_MAX_PKT + 1};
 	for (unsigned i = 0; i < 3; i++) {
 		rig(state);
 		h = pkt(VSOCK_OP_RW, lens[i]);
-		uint32_t seg[] = { VSOCK_HDR_LEN + (i == 2 ? VSOCK_MAX_PKT + 1 : 100) };
+		uint32_t seg[] = {VSOCK_HDR_LEN + (i == 2 ? VSOCK_MAX_PKT + 1 : 100)};
 		tx_chain(r, &h, 0, seg, 1);
 		assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), -EINVAL);
 	}
 	/* wrong source CID (spoofing another guest), wrong destination */
-	uint32_t seg[] = { VSOCK_HDR_LEN };
+	uint32_t seg[] = {VSOCK_HDR_LEN};
 	rig(state);
 	h = pkt(VSOCK_OP_REQUEST, 0);
 	h.src_cid = 4;
@@ -175,7 +189,7 @@ static void test_tx_parse_hostile(void **state)
 	tx_chain(r, &h, 0, seg, 1);
 	assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), -EINVAL);
 	/* unknown ops */
-	uint16_t ops[] = { VSOCK_OP_INVALID, 8, 0xffff };
+	uint16_t ops[] = {VSOCK_OP_INVALID, 8, 0xffff};
 	for (unsigned i = 0; i < 3; i++) {
 		rig(state);
 		h = pkt(ops[i], 0);
@@ -196,7 +210,7 @@ static void test_tx_parse_hostile(void **state)
 static void test_credit(void **state)
 {
 	(void)state;
-	struct vsock_credit c = { .peer_buf_alloc = 1000 };
+	struct vsock_credit c = {.peer_buf_alloc = 1000};
 	assert_int_equal(vsock_peer_credit(&c), 1000);
 	c.tx_cnt = 600;
 	assert_int_equal(vsock_peer_credit(&c), 400);
@@ -205,13 +219,14 @@ static void test_credit(void **state)
 	c.tx_cnt = 1600;
 	assert_int_equal(vsock_peer_credit(&c), 0);
 	/* wrap-around of the 32-bit counters */
-	c = (struct vsock_credit){ .peer_buf_alloc = 1000, .tx_cnt = 100, .peer_fwd_cnt = 0xffffff00u };
+	c = (struct vsock_credit){
+		.peer_buf_alloc = 1000, .tx_cnt = 100, .peer_fwd_cnt = 0xffffff00u};
 	assert_int_equal(vsock_peer_credit(&c), 1000 - 356);
 	/* a hostile guest claims it forwarded more than we sent */
-	c = (struct vsock_credit){ .peer_buf_alloc = 1000, .tx_cnt = 100, .peer_fwd_cnt = 5000 };
+	c = (struct vsock_credit){.peer_buf_alloc = 1000, .tx_cnt = 100, .peer_fwd_cnt = 5000};
 	assert_int_equal(vsock_peer_credit(&c), 0);
 	/* the guest hears about freed space once enough was freed */
-	c = (struct vsock_credit){ 0 };
+	c = (struct vsock_credit){0};
 	assert_false(vsock_credit_update_due(&c));
 	c.rx_cnt = 1000;
 	c.fwd_cnt = 1000;
@@ -221,7 +236,7 @@ static void test_credit(void **state)
 	c.fwd_sent = c.fwd_cnt;
 	assert_false(vsock_credit_update_due(&c));
 	/* the guest believes we are nearly full: any freed byte counts */
-	c = (struct vsock_credit){ .rx_cnt = VSOCK_TX_BUF, .fwd_cnt = 10 };
+	c = (struct vsock_credit){.rx_cnt = VSOCK_TX_BUF, .fwd_cnt = 10};
 	assert_true(vsock_credit_update_due(&c));
 }
 
@@ -230,7 +245,7 @@ static void test_credit(void **state)
 static void test_state_host_initiated(void **state)
 {
 	(void)state;
-	struct vsock_cstate s = { .state = VSOCK_HOST_REQUEST };
+	struct vsock_cstate s = {.state = VSOCK_HOST_REQUEST};
 	struct vsock_hdr h = pkt(VSOCK_OP_RESPONSE, 0);
 	h.buf_alloc = 4096;
 	h.fwd_cnt = 0;
@@ -271,7 +286,7 @@ static void test_state_host_initiated(void **state)
 static void test_state_shutdown(void **state)
 {
 	(void)state;
-	struct vsock_cstate s = { .state = VSOCK_ESTABLISHED };
+	struct vsock_cstate s = {.state = VSOCK_ESTABLISHED};
 	struct vsock_hdr h = pkt(VSOCK_OP_SHUTDOWN, 0);
 	h.flags = VSOCK_SHUTDOWN_SEND;
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_SHUTDOWN);
@@ -285,11 +300,11 @@ static void test_state_shutdown(void **state)
 	h.flags = VSOCK_SHUTDOWN_RCV;
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_FINISH);
 	/* both at once */
-	s = (struct vsock_cstate){ .state = VSOCK_ESTABLISHED };
+	s = (struct vsock_cstate){.state = VSOCK_ESTABLISHED};
 	h.flags = VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND | 0xf0;
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_FINISH);
 	/* reset */
-	s = (struct vsock_cstate){ .state = VSOCK_ESTABLISHED };
+	s = (struct vsock_cstate){.state = VSOCK_ESTABLISHED};
 	h = pkt(VSOCK_OP_RST, 0);
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_CLOSE);
 }
@@ -299,7 +314,7 @@ static void test_state_other(void **state)
 	(void)state;
 	struct vsock_hdr h = pkt(VSOCK_OP_RW, 10);
 	/* the guest sends before it was answered */
-	struct vsock_cstate s = { .state = VSOCK_GUEST_CONNECTING };
+	struct vsock_cstate s = {.state = VSOCK_GUEST_CONNECTING};
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_RESET);
 	s.state = VSOCK_HOST_REQUEST;
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_RESET);
@@ -308,9 +323,9 @@ static void test_state_other(void **state)
 	h = pkt(VSOCK_OP_RST, 0);
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_CLOSE);
 	/* states the guest does not know */
-	enum vsock_state quiet[] = { VSOCK_FREE, VSOCK_ACCEPTING, VSOCK_HOST_LINE, VSOCK_CLOSING };
+	enum vsock_state quiet[] = {VSOCK_FREE, VSOCK_ACCEPTING, VSOCK_HOST_LINE, VSOCK_CLOSING};
 	for (unsigned i = 0; i < 4; i++) {
-		s = (struct vsock_cstate){ .state = quiet[i] };
+		s = (struct vsock_cstate){.state = quiet[i]};
 		h = pkt(VSOCK_OP_RW, 10);
 		assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_DROP);
 		assert_int_equal(s.cr.rx_cnt, 0);
@@ -344,10 +359,14 @@ static void test_connect_line(void **state)
 	assert_int_equal(parse("CONNECT 12", &port, &used), 0);
 	/* hostile */
 	const char *bad[] = {
-		"CONNECT 4294967296\n", "CONNECT 99999999999999999999\n", "CONNECT -1\n",
-		"CONNECT abc\n", "CONNECT \n", "CONNECT\n", "CONNECT  5\n", "CONNECT 5 \n",
-		"CONNECT 0x10\n", "connect 5\n", "LISTEN 5\n", "X", "CONNECT 5\r\r\n",
-		"\n", "CONNECT +5\n",
+		"CONNECT 4294967296\n", "CONNECT 99999999999999999999\n",
+		"CONNECT -1\n",		"CONNECT abc\n",
+		"CONNECT \n",		"CONNECT\n",
+		"CONNECT  5\n",		"CONNECT 5 \n",
+		"CONNECT 0x10\n",	"connect 5\n",
+		"LISTEN 5\n",		"X",
+		"CONNECT 5\r\r\n",	"\n",
+		"CONNECT +5\n",
 	};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(parse(bad[i], &port, &used), -EINVAL);
@@ -384,26 +403,39 @@ static void test_cli_vsock(void **state)
 	assert_int_equal(cli_parse_vsock("socket=/a,cid=4294967294", &cid, path, sizeof(path)), 0);
 	assert_int_equal(cid, 4294967294u);
 	const char *bad[] = {
-		"cid=2,socket=/a", "cid=1,socket=/a", "cid=0,socket=/a", "cid=4294967295,socket=/a",
-		"cid=x,socket=/a", "cid=3", "socket=/a", "cid=3,socket=", "cid=3,socket=/a,cid=4",
-		"cid=3,socket=/a,foo", "", ",", "cid=3,,socket=/a", "cid=-3,socket=/a",
+		"cid=2,socket=/a",
+		"cid=1,socket=/a",
+		"cid=0,socket=/a",
+		"cid=4294967295,socket=/a",
+		"cid=x,socket=/a",
+		"cid=3",
+		"socket=/a",
+		"cid=3,socket=",
+		"cid=3,socket=/a,cid=4",
+		"cid=3,socket=/a,foo",
+		"",
+		",",
+		"cid=3,,socket=/a",
+		"cid=-3,socket=/a",
 		"cid=99999999999999999999,socket=/a",
 	};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(cli_parse_vsock(bad[i], &cid, path, sizeof(path)), -EINVAL);
 	char small[4];
-	assert_int_equal(cli_parse_vsock("cid=3,socket=/abcd", &cid, small, sizeof(small)), -EINVAL);
+	assert_int_equal(cli_parse_vsock("cid=3,socket=/abcd", &cid, small, sizeof(small)),
+			 -EINVAL);
 	/* the whole command line */
 	struct cli_opts o;
 	char err[256];
-	char *argv[] = { "cvmm", "-k", "k", "--vsock", "cid=5,socket=/x", NULL };
+	char *argv[] = {"cvmm", "-k", "k", "--vsock", "cid=5,socket=/x", NULL};
 	assert_int_equal(cli_parse(5, argv, &o, err, sizeof(err)), 0);
 	assert_string_equal(o.vsock, "cid=5,socket=/x");
-	char *twice[] = { "cvmm", "-k", "k", "--vsock", "cid=5,socket=/x", "--vsock",
-			  "cid=6,socket=/y", NULL };
+	char *twice[] = {
+		"cvmm", "-k", "k", "--vsock", "cid=5,socket=/x", "--vsock", "cid=6,socket=/y",
+		NULL};
 	assert_int_equal(cli_parse(7, twice, &o, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "one vsock"));
-	char *badcid[] = { "cvmm", "-k", "k", "--vsock", "cid=2,socket=/x", NULL };
+	char *badcid[] = {"cvmm", "-k", "k", "--vsock", "cid=2,socket=/x", NULL};
 	assert_int_equal(cli_parse(5, badcid, &o, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "--vsock"));
 }
