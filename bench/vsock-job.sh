@@ -15,6 +15,7 @@ num() { sed -n 's/.*(\([0-9.]*\) MiB\/s).*/\1/p' | head -1; }
 us() { sed -n 's/.*RTT \([0-9.]*\) us.*/\1/p' | head -1; }
 i=0
 while [ $i -lt "$ROUNDS" ]; do
+	rm -f /tmp/bench.out # the wait below must not see the last round's READY
 	$VT listen "unix:${S}_7000" sink $N >/tmp/h7000 2>&1 &
 	$VT listen "unix:${S}_7003" echo >/tmp/h7003 2>&1 &
 	./cvmm --kernel small-bzImage --initrd guest.cpio.gz --cpus 2 --memory 256M \
@@ -23,7 +24,10 @@ while [ $i -lt "$ROUNDS" ]; do
 		</dev/null >/tmp/bench.out 2>&1 &
 	pid=$!
 	k=0
-	while [ $k -lt 600 ] && ! grep -q GUEST-VSOCK-READY /tmp/bench.out; do sleep 0.2; k=$((k + 1)); done
+	while [ $k -lt 600 ] && ! grep -q GUEST-VSOCK-READY /tmp/bench.out 2>/dev/null; do
+		sleep 0.2
+		k=$((k + 1))
+	done
 	echo "RESULT h2g-tput $($VT connect "fc:$S:7001" source $N | num) MiB/s"
 	echo "RESULT h2g-rtt $($VT connect "fc:$S:7002" rtt "$RTTS" | us) us"
 	wait $pid

@@ -318,6 +318,8 @@ static void conn_progress(struct vsock *v, struct vsock_conn *c)
 			ctl_shutdown(v, c, SHUT_WR);
 			c->shut_wr_done = true;
 		}
+		if (c->s.guest_no_rcv)
+			c->rx_len = 0; /* the guest said it reads no more */
 		uint32_t credit = vsock_peer_credit(&c->s.cr);
 		if (credit)
 			c->credit_req_sent = false;
