@@ -68,6 +68,7 @@ vsock_test() {
 	$vt listen vsock:5001 recv 1048576 "$many" >/tmp/l5001 2>&1 & p2=$!
 	$vt listen vsock:5002 send $big >/tmp/l5002 2>&1 & p3=$!
 	$vt listen vsock:5003 hold "$(arg hold)" >/tmp/l5003 2>&1 & p4=$!
+	$vt listen vsock:5004 hold 1 >/tmp/l5004 2>&1 & p5=$!
 	sleep 0.5
 	echo "GUEST-VSOCK-READY"
 	$vt connect vsock:2:6000 send $big >/tmp/c6000 2>&1
@@ -80,6 +81,7 @@ vsock_test() {
 	wait $p2; echo "GUEST-VSOCK-L5001 $? ok=$(grep -c RECV-OK /tmp/l5001)"
 	wait $p3; echo "GUEST-VSOCK-L5002 $? $(grep VT /tmp/l5002 | tail -1)"
 	wait $p4; echo "GUEST-VSOCK-L5003 $? $(grep VT /tmp/l5003 | tail -1)"
+	wait $p5; echo "GUEST-VSOCK-L5004 $? $(grep VT /tmp/l5004 | tail -1)"
 	# Device reset with a connection open: the host's client must see it end.
 	dev=$(ls /sys/bus/virtio/drivers/vmw_vsock_virtio_transport | grep virtio | head -1)
 	$vt listen vsock:5010 hold 60 >/tmp/l5010 2>&1 &

@@ -9,6 +9,11 @@
 #   vsock-refused-guest   guest connects to a port with no PATH_P: reset
 #   vsock-early-close     host client closes while the guest sends: the
 #                         guest's send fails instead of hanging
+#   vsock-guest-closes    guest closes without reading while the host
+#                         sends: the host's send fails instead of hanging
+#   vsock-bad-line        host clients with a bad CONNECT line (non-numeric,
+#                         out of range, too long without a newline, a NUL):
+#                         cvmm closes them, and still serves the next one
 #   vsock-slow-reader     guest never reads while the host pushes: cvmm's RSS
 #                         stays within SLOW_RSS_KB of before, cvmm stays up
 #   vsock-reset           device reset (driver unbound) with a connection
@@ -67,6 +72,10 @@ $VT connect "fc:$S:5001" send 1048576 "$MANY" >"$TMP/c5001" 2>&1
 $VT connect "fc:$S:5999" refused >"$TMP/c5999" 2>&1
 echo "st=$?" >>"$TMP/c5999"
 $VT connect "fc:$S:5002" hold 1 >"$TMP/c5002" 2>&1
+$VT connect "fc:$S:5004" send $BIG >"$TMP/c5004" 2>&1
+for line in 'CONNECT abc\n' 'CONNECT 4294967296\n' "CONNECT $(printf '%0100d' 5)" 'CONNECT 5\0\n' 'LISTEN 5\n'; do
+	$VT connect "unix:$S" raw "$line" >>"$TMP/badline" 2>&1
+done
 # The guest holds port 5003 without reading for HOLD seconds.
 rss0=$(rss $pid)
 VSOCKTOOL_TIMEOUT=12 $VT connect "fc:$S:5003" send $BIG >"$TMP/c5003" 2>&1 &
@@ -129,6 +138,18 @@ case "$l" in
 *SEND-FAILED*) ok vsock-early-close "guest: ${l#*VT 0 }" ;;
 *) bad vsock-early-close "guest: '$l'" ;;
 esac
+# the guest closes without reading: the host's send fails
+if grep -q "SEND-FAILED" "$TMP/c5004" && has vsock "GUEST-VSOCK-L5004 0"; then
+	ok vsock-guest-closes "host: $(grep -o 'SEND-FAILED.*' "$TMP/c5004")"
+else
+	bad vsock-guest-closes "host: $(cat "$TMP/c5004"); guest: '$(gline GUEST-VSOCK-L5004)'"
+fi
+# bad CONNECT lines are closed, and cvmm goes on serving (the cases after)
+if [ "$(grep -c RAW-CLOSED "$TMP/badline")" -eq 5 ] && [ "$alive" -eq 1 ]; then
+	ok vsock-bad-line "5 bad lines, each closed"
+else
+	bad vsock-bad-line "$(cat "$TMP/badline")"
+fi
 # slow reader
 if [ -z "$rss0" ] || [ -z "$rss1" ]; then
 	bad vsock-slow-reader "no RSS readings ('$rss0', '$rss1')"

@@ -14,6 +14,9 @@
  *   echo       write back what is read, until EOF
  *   hold S     read nothing for S seconds, then close
  *   rtt N      N round trips of 64 bytes against an echo peer; prints the mean
+ *   raw TEXT   (unix: only) write TEXT (C escapes \n, \r, \0 honoured) and
+ *              expect the peer to close without a byte: cvmm's answer to a
+ *              bad CONNECT line
  *   refused    the connection must fail (connect error, reset, or EOF before
  *              "OK"); succeeds only then
  * COUNT (default 1): connections at once (connect) or to accept (listen),
@@ -386,6 +389,36 @@ int main(int argc, char **argv)
 			if (p)
 				continue;
 			int fd = open_conn(ep);
+			if (!strcmp(mode, "raw")) {
+				if (fd < 0) {
+					printf("VT %d CONNECT-FAILED %s\n", i, strerror(errno));
+					_exit(1);
+				}
+				char buf[512];
+				size_t n = 0;
+				for (const char *t = arg ? arg : ""; *t && n < sizeof(buf); t++) {
+					char ch = *t;
+					if (ch == '\\' && t[1]) {
+						t++;
+						ch = *t == 'n'	 ? '\n'
+						     : *t == 'r' ? '\r'
+						     : *t == '0' ? '\0'
+								 : *t;
+					}
+					buf[n++] = ch;
+				}
+				if (write_all(fd, buf, n) < 0) {
+					printf("VT %d RAW-CLOSED (on write)\n", i);
+					_exit(0);
+				}
+				ssize_t r = read(fd, buf, sizeof(buf));
+				if (r <= 0) {
+					printf("VT %d RAW-CLOSED\n", i);
+					_exit(0);
+				}
+				printf("VT %d RAW-ANSWERED %.*s\n", i, (int)r, buf);
+				_exit(1);
+			}
 			if (!strcmp(mode, "refused")) {
 				if (fd >= 0) {
 					/* reset may come on first use */
