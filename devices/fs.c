@@ -314,6 +314,7 @@ int fs_start(struct fs *f, const struct guest_mem *mem, int irqfd, struct err *e
 			.ops_allowed = i == 0 ? NULL : ops,
 			.nops = i == 0 ? 0 : sizeof(ops),
 			.sparse_files = i == 0 ? 0 : FS_MAX_FH,
+			.files_update = i != 0,
 			.ring_entries = 2 * FS_REQS,
 			.name = name,
 			.jail = JAIL_FS_WORKER,

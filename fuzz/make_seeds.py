@@ -147,6 +147,28 @@ def net_seed(log2, flags, plen, descs, avail):
     return bytes([log2, flags]) + struct.pack("<H", plen) + bytes(table) + ring
 
 
+def vsock_hdr(op, length=0, flags=0, buf_alloc=262144, fwd_cnt=0, typ=1, src=3, dst=2,
+              sport=1234, dport=5000):
+    """struct virtio_vsock_hdr, 44 bytes little endian."""
+    return struct.pack("<QQIIIHHIII", src, dst, sport, dport, length, typ, op, flags,
+                       buf_alloc, fwd_cnt)
+
+
+def vsock_seed(knobs, state, line, pkts):
+    """fuzz_vsock: knobs (queue size, sane), starting state, a CONNECT line,
+    then one descriptor per packet laid out back to back in the buffer area
+    (0x13000), the avail ring, the packet bytes."""
+    qs = 1 << ((knobs & 0x7F) % 7)
+    table = bytearray(16 * qs)
+    buf = b""
+    for i, p in enumerate(pkts):
+        struct.pack_into("<QIHH", table, 16 * i, 0x13000 + len(buf), len(p), 0, 0)
+        buf += p
+    ring = struct.pack("<HH", 0, len(pkts)) + b"".join(struct.pack("<H", i) for i in range(len(pkts)))
+    ring += bytes(4 + 2 * qs - len(ring))
+    return bytes([knobs, state, len(line)]) + line + bytes(table) + ring + buf
+
+
 def main():
     put("bzimage", "relocatable", bzimage())
     put("bzimage", "fixed_2m", bzimage(reloc=0, pref=0x200000))
@@ -246,6 +268,18 @@ def main():
                  (0x900, 64, 0, 0), (0x1000, 2048, 2, 0), (0x1800, 1526, 2, 0), (0x2000, 100, 2, 0)]
     put("net", "tx_rx", net_seed(3, 1 | 3 << 1, 0x0800, net_descs, [0, 2, 3, 5, 6, 7]))
     put("net", "mergeable", net_seed(3 | 0x80, 1 | 5 << 1, 0xFFFF, net_descs, [5, 6, 7, 0]))
+    # vsock: a host-initiated connection accepted, data both ways, credit,
+    # shutdown; a guest REQUEST; hostile headers
+    put("vsock", "host_initiated", vsock_seed(4, 0, b"CONNECT 5000\n", [
+        vsock_hdr(2), vsock_hdr(5, 100) + bytes(100), vsock_hdr(7), vsock_hdr(6, fwd_cnt=10),
+        vsock_hdr(5, 65536) + bytes(64), vsock_hdr(4, flags=2), vsock_hdr(5, 1) + b"x",
+        vsock_hdr(4, flags=3), vsock_hdr(3)]))
+    put("vsock", "established", vsock_seed(3 | 0x80, 2 | 3 << 3, b"CONNECT 4294967295\r\nxyz", [
+        vsock_hdr(5, 4000) + bytes(4000), vsock_hdr(5, 2000) + bytes(2000),
+        vsock_hdr(1), vsock_hdr(2, typ=2), vsock_hdr(5, 10, src=4) + bytes(10)]))
+    put("vsock", "bad_lines", vsock_seed(2, 1, b"CONNECT 99999999999\n", [
+        vsock_hdr(5, 1 << 31), vsock_hdr(9), vsock_hdr(1, dst=1), vsock_hdr(3)]))
+
     put("blk", "many_segments", bytes([0x13]) + b"".join([
         blk_req(0x10, 0, 0, 7, codes=[20, 0x00]),
         blk_req(0x10, 1, 0, 7, codes=[50, 0x00])]))

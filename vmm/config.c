@@ -102,10 +102,32 @@ API int cvmm_config_add_fs(struct cvmm_config *c, const char *tag, const char *p
 	return 0;
 }
 
+API int cvmm_config_set_vsock(struct cvmm_config *c, uint64_t guest_cid, const char *uds_path)
+{
+	err_clear(&c->err);
+	if (guest_cid < VSOCK_MIN_GUEST_CID || guest_cid >= 0xffffffffULL)
+		return err_set(&c->err, EINVAL, "vsock: cid must be 3..4294967294, got %llu",
+			       (unsigned long long)guest_cid);
+	if (!uds_path || !*uds_path)
+		return err_set(&c->err, EINVAL, "vsock: a socket path is needed");
+	if (strlen(uds_path) > CVMM_VSOCK_PATH_MAX)
+		return err_set(&c->err, ENAMETOOLONG,
+			       "vsock: socket path longer than %d bytes (PATH_<port> must fit)",
+			       CVMM_VSOCK_PATH_MAX);
+	char *p = strdup(uds_path);
+	if (!p)
+		return err_set(&c->err, ENOMEM, "out of memory");
+	free(c->vsock_path);
+	c->vsock_path = p;
+	c->vsock_cid = guest_cid;
+	return 0;
+}
+
 API void cvmm_config_free(struct cvmm_config *c)
 {
 	if (!c)
 		return;
+	free(c->vsock_path);
 	for (unsigned i = 0; i < c->nnets; i++)
 		free((char *)c->nets[i].target);
 	for (unsigned i = 0; i < c->ndisks; i++)

@@ -172,6 +172,9 @@ static int vm_copy_config(struct vm *vm, const struct cvmm_config *c, struct err
 		if (!vm->cfg.fs[i].tag || !vm->cfg.fs[i].path)
 			return err_set(e, ENOMEM, "out of memory");
 	}
+	vm->cfg.vsock_path = NULL;
+	if (c->vsock_path && !(vm->cfg.vsock_path = strdup(c->vsock_path)))
+		return err_set(e, ENOMEM, "out of memory");
 	if ((c->kernel && !vm->cfg.kernel) || (c->initrd && !vm->cfg.initrd) || !vm->cfg.cmdline)
 		return err_set(e, ENOMEM, "out of memory");
 	err_clear(&vm->cfg.err);
@@ -282,7 +285,7 @@ static int vm_mmio_slot_add(struct vm *vm, const char *kind, struct err *e)
 /* Opens the devices' backing files and gives each device its mmio slot,
  * before anything is loaded (the tables describe the slots). Slots go to
  * disks first, then network interfaces, then shared directories, in the
- * order given. */
+ * order given, then vsock. */
 static int vm_devices_open(struct vm *vm, struct err *e)
 {
 	for (unsigned i = 0; i < vm->cfg.ndisks; i++) {
@@ -323,6 +326,15 @@ static int vm_devices_open(struct vm *vm, struct err *e)
 		if (r < 0)
 			return r;
 		r = vm_mmio_slot_add(vm, "virtio-fs", e);
+		if (r < 0)
+			return r;
+	}
+	if (vm->cfg.vsock_path) {
+		struct vsock_cfg vc = { .guest_cid = vm->cfg.vsock_cid, .path = vm->cfg.vsock_path };
+		int r = vsock_open(&vm->vsock, &vc, e);
+		if (r < 0)
+			return r;
+		r = vm_mmio_slot_add(vm, "virtio-vsock", e);
 		if (r < 0)
 			return r;
 	}
@@ -416,6 +428,21 @@ static int vm_devices_start(struct vm *vm, struct err *e)
 		for (unsigned q = 0; q < nq; q++)
 			kicks[q] = fs_kick_fd(vm->fs[i], q);
 		r = vm_virtio_wire(vm, s, fs_vdev(vm->fs[i]), kicks, nq, e);
+		if (r < 0)
+			return r;
+	}
+	if (vm->vsock) {
+		struct vm_mmio_slot *s = &vm->mmio_slot[slot];
+		int irqfd = vm_irqfd(vm, s, e);
+		if (irqfd < 0)
+			return irqfd;
+		int r = vsock_start(vm->vsock, &vm->mem, irqfd, e);
+		if (r < 0)
+			return r;
+		unsigned nq = vsock_queues(vm->vsock);
+		for (unsigned q = 0; q < nq; q++)
+			kicks[q] = vsock_kick_fd(vm->vsock, q);
+		r = vm_virtio_wire(vm, s, vsock_vdev(vm->vsock), kicks, nq, e);
 		if (r < 0)
 			return r;
 	}
@@ -594,6 +621,7 @@ static void vm_free(struct vm *vm)
 		net_destroy(vm->net[i]);
 	for (unsigned i = 0; i < CVMM_MAX_FS; i++)
 		fs_destroy(vm->fs[i]);
+	vsock_destroy(vm->vsock);
 	if (vm->devs_ready) {
 		serial_destroy(&vm->com1);
 		rtc_destroy(&vm->rtc);
@@ -619,6 +647,7 @@ static void vm_free(struct vm *vm)
 		free(vm->cfg.fs[i].tag);
 		free(vm->cfg.fs[i].path);
 	}
+	free(vm->cfg.vsock_path);
 	pthread_mutex_destroy(&vm->exit_lock);
 	free(vm);
 }

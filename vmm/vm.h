@@ -14,6 +14,7 @@
 #include "devices/legacy.h"
 #include "devices/net.h"
 #include "devices/serial.h"
+#include "devices/vsock.h"
 #include "vmm/bus.h"
 #include "vmm/err.h"
 #include "vmm/mem.h"
@@ -47,8 +48,12 @@ struct cvmm_config {
 	unsigned nnets;
 	struct vm_fs_cfg fs[CVMM_MAX_FS];
 	unsigned nfs;
+	char *vsock_path; /* owned, NULL: no vsock device */
+	uint64_t vsock_cid;
 	struct err err;
 };
+/* sun_path (108) less "_4294967295" and its NUL */
+#define CVMM_VSOCK_PATH_MAX 96
 
 /* A virtio-mmio slot: where a device sits and which GSI it raises. */
 struct vm_mmio_slot {
@@ -58,7 +63,7 @@ struct vm_mmio_slot {
 	char name[40];           /* kind@base, for messages */
 	struct virtio_dev *vdev; /* borrowed from the device */
 };
-#define CVMM_MAX_MMIO (CVMM_MAX_DISKS + CVMM_MAX_NETS + CVMM_MAX_FS)
+#define CVMM_MAX_MMIO (CVMM_MAX_DISKS + CVMM_MAX_NETS + CVMM_MAX_FS + 1)
 
 struct vcpu {
 	struct vm *vm; /* borrowed back-pointer */
@@ -94,6 +99,7 @@ struct vm {
 	struct blk *blk[CVMM_MAX_DISKS]; /* owned */
 	struct net *net[CVMM_MAX_NETS];  /* owned */
 	struct fs *fs[CVMM_MAX_FS];      /* owned */
+	struct vsock *vsock;             /* owned, NULL: none */
 	struct vm_mmio_slot mmio_slot[CVMM_MAX_MMIO];
 	unsigned nmmio;
 	bool devs_ready;

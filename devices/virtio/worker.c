@@ -215,10 +215,8 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	if (r < 0)
 		return err_set(e, -r, "%s: io_uring_setup: %s", w->name, strerror(-r));
 	w->ring_ready = true;
-	if (cfg->ndev_fds > WORKER_MAX_DEV_FILES)
+	if (cfg->ndev_fds > WORKER_MAX_DEV_FILES || cfg->sparse_files > WORKER_MAX_SPARSE)
 		return err_set(e, E2BIG, "%s: too many files", w->name);
-	if (cfg->sparse_files > 4096)
-		return err_set(e, E2BIG, "%s: too many sparse files", w->name);
 	unsigned nfiles = 2 + cfg->ndev_fds + cfg->sparse_files;
 	int *files = malloc(nfiles * sizeof(*files));
 	if (!files)
@@ -228,7 +226,7 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	for (unsigned i = 0; i < cfg->ndev_fds; i++)
 		files[2 + i] = cfg->dev_fds[i];
 	for (unsigned i = 2 + cfg->ndev_fds; i < nfiles; i++)
-		files[i] = -1; /* sparse */
+		files[i] = -1; /* empty: filled by the worker or by the ring itself */
 	r = io_uring_register_files(&w->ring, files, nfiles);
 	free(files);
 	if (r < 0)
@@ -244,7 +242,7 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 		res[nres].opcode = IORING_RESTRICTION_SQE_OP;
 		res[nres++].sqe_op = cfg->ops_allowed[i];
 	}
-	if (cfg->sparse_files) {
+	if (cfg->files_update) {
 		res[nres].opcode = IORING_RESTRICTION_REGISTER_OP;
 		res[nres++].register_op = IORING_REGISTER_FILES_UPDATE;
 	}

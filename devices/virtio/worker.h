@@ -47,14 +47,18 @@ struct vq_worker_cfg {
 	const uint8_t *ops_allowed; /* io_uring opcodes the device needs */
 	unsigned nops;
 	unsigned ring_entries;
-	/* Empty registered-file slots after the device files, which the
-	 * worker fills and clears itself (IORING_REGISTER_FILES_UPDATE, then
-	 * the one register opcode its ring allows); virtio-fs's open files. */
+	/* Empty registered-file slots after the device files (at most
+	 * WORKER_MAX_SPARSE): filled by the ring itself (accept/socket
+	 * "direct": vsock's connections) or, with files_update, by the worker
+	 * (IORING_REGISTER_FILES_UPDATE, then the one register opcode its
+	 * ring allows: virtio-fs's open files). */
 	unsigned sparse_files;
+	bool files_update;
 	const char *name;         /* thread name, e.g. "cvmm-blk0-q0" */
 	enum jail_kind jail;      /* its seccomp table (default: JAIL_VIRTIO_WORKER) */
 	int jail_fd;              /* params[2] of the table, e.g. the tap queue */
 };
+#define WORKER_MAX_SPARSE 4096
 
 struct vq_worker {
 	struct virtio_dev *dev; /* borrowed */

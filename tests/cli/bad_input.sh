@@ -81,6 +81,23 @@ expect 1 "share,rw.*No such file" -- --kernel "$tmp/garbage" --fs "tag=x,path=$t
 expect 1 "not a directory" -- --kernel "$tmp/garbage" --fs "tag=x,path=$tmp/garbage"
 expect 1 "No such file" -- --kernel "$tmp/garbage" --fs "tag=x,path=$tmp/nope"
 expect 1 "given twice" -- --kernel "$tmp/garbage" --fs "tag=x,path=$tmp/share" --fs "tag=x,path=$tmp/share"
+expect 1 "--vsock" -- --kernel "$tmp/garbage" --vsock cid=2,socket="$tmp/v.sock"
+expect 1 "--vsock" -- --kernel "$tmp/garbage" --vsock cid=4294967295,socket="$tmp/v.sock"
+expect 1 "--vsock" -- --kernel "$tmp/garbage" --vsock cid=x,socket="$tmp/v.sock"
+expect 1 "--vsock" -- --kernel "$tmp/garbage" --vsock cid=3
+expect 1 "--vsock" -- --kernel "$tmp/garbage" --vsock socket="$tmp/v.sock"
+expect 1 "--vsock" -- --kernel "$tmp/garbage" --vsock cid=3,socket="$tmp/v.sock",port=4
+expect 1 "--vsock.*96 bytes" -- --kernel "$tmp/garbage" --vsock cid=3,socket="/$(head -c 120 /dev/zero | tr '\0' x)"
+expect 1 "one vsock" -- --kernel "$tmp/garbage" --vsock cid=3,socket=/a --vsock cid=4,socket=/b
+expect 1 "vsock.*not a socket" -- --kernel "$tmp/garbage" --vsock cid=3,socket="$tmp/garbage"
+expect 1 "vsock.*cannot listen" -- --kernel "$tmp/garbage" --vsock cid=3,socket="$tmp/nodir/v.sock"
+# a socket another process listens on is not taken over
+python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); time.sleep(30)' "$tmp/live.sock" &
+lpid=$!
+for _ in $(seq 50); do [[ -S $tmp/live.sock ]] && break; sleep 0.1; done
+expect 1 "vsock.*in use" -- --kernel "$tmp/garbage" --vsock cid=3,socket="$tmp/live.sock"
+kill $lpid 2>/dev/null
+wait $lpid 2>/dev/null
 expect 0 "usage: cvmm" -- --help
 expect 0 "^cvmm [0-9]" -- --version
 if [[ -n $good && -f $good ]]; then

@@ -225,6 +225,14 @@ if [ -f "$KIT/small-bzImage" ] && [ $netsel -eq 1 ]; then
 		bad net-netns "cannot create a network namespace (unshare -n)"
 	fi
 fi
+# ---- virtio-vsock: one guest, both directions (vsock-cases.sh) -----------------
+case "${ONLY:-vsock}" in *vsock*) vsel=1 ;; *) vsel=0 ;; esac
+case "vsock-" in *"${SKIP:-@}"*) vsel=0 ;; esac
+if [ -f "$KIT/small-bzImage" ] && [ $vsel -eq 1 ]; then
+	TMP=$TMP/vsock sh ./vsock-cases.sh 2>&1 | tee "$TMP/vsock.log"
+	pass=$((pass + $(grep -c '^CASE [^ ]* PASS' "$TMP/vsock.log")))
+	fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/vsock.log")))
+fi
 rm -rf "$TMP"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

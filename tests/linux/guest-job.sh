@@ -127,6 +127,45 @@ fs_test() {
 	umount $r || nok umount-ro
 	echo "GUEST-FS-DONE"
 }
+# vsock: both ends of tests/linux/vsock-cases.sh's scenario, guest side.
+# Listeners for the host's connections in the background, our own
+# connections to the host in turn, results on the console; then a device
+# reset (the driver unbound and bound again) with a connection open.
+vsock_test() {
+	vt=/work/vsocktool
+	big=$(($(arg mb) * 1048576)) many=$(arg many)
+	$vt listen vsock:5000 recv $big >/tmp/l5000 2>&1 & p1=$!
+	$vt listen vsock:5001 recv 1048576 "$many" >/tmp/l5001 2>&1 & p2=$!
+	$vt listen vsock:5002 send $big >/tmp/l5002 2>&1 & p3=$!
+	$vt listen vsock:5003 hold "$(arg hold)" >/tmp/l5003 2>&1 & p4=$!
+	$vt listen vsock:5004 hold 1 >/tmp/l5004 2>&1 & p5=$!
+	sleep 0.5
+	echo "GUEST-VSOCK-READY"
+	$vt connect vsock:2:6000 send $big >/tmp/c6000 2>&1
+	echo "GUEST-VSOCK-C6000 $? $(grep VT /tmp/c6000 | head -1)"
+	$vt connect vsock:2:6001 send 1048576 "$many" >/tmp/c6001 2>&1
+	echo "GUEST-VSOCK-C6001 $? sent=$(grep -c SENT /tmp/c6001)"
+	$vt connect vsock:2:6999 refused >/tmp/c6999 2>&1
+	echo "GUEST-VSOCK-C6999 $? $(grep VT /tmp/c6999 | head -1)"
+	wait $p1; echo "GUEST-VSOCK-L5000 $? $(grep VT /tmp/l5000 | tail -1)"
+	wait $p2; echo "GUEST-VSOCK-L5001 $? ok=$(grep -c RECV-OK /tmp/l5001)"
+	wait $p3; echo "GUEST-VSOCK-L5002 $? $(grep VT /tmp/l5002 | tail -1)"
+	wait $p4; echo "GUEST-VSOCK-L5003 $? $(grep VT /tmp/l5003 | tail -1)"
+	wait $p5; echo "GUEST-VSOCK-L5004 $? $(grep VT /tmp/l5004 | tail -1)"
+	# Device reset with a connection open: the host's client must see it end.
+	dev=$(ls /sys/bus/virtio/drivers/vmw_vsock_virtio_transport | grep virtio | head -1)
+	$vt listen vsock:5010 hold 60 >/tmp/l5010 2>&1 &
+	sleep 0.5
+	echo "GUEST-VSOCK-RESET-READY $dev"
+	sleep 3
+	echo "$dev" >/sys/bus/virtio/drivers/vmw_vsock_virtio_transport/unbind
+	echo "GUEST-VSOCK-UNBOUND $?"
+	sleep 4
+	echo "$dev" >/sys/bus/virtio/drivers/vmw_vsock_virtio_transport/bind
+	sleep 0.5
+	$vt connect vsock:2:6002 send 1048576 >/tmp/c6002 2>&1
+	echo "GUEST-VSOCK-C6002 $? $(grep VT /tmp/c6002 | head -1)"
+}
 # Without ACPI the kernel cannot power off (it halts): reset instead.
 finish() {
 	if grep -q 'acpi=off' /proc/cmdline; then reboot -f; else poweroff -f; fi
@@ -171,6 +210,18 @@ fs) fs_test; finish ;;
 fs-bench) # bench/fs: the workload on the share "bench"
 	mkdir -p /mnt/b && mount -t virtiofs bench /mnt/b && sh /work/fs-work.sh /mnt/b guest
 	umount /mnt/b
+	finish ;;
+vsock) vsock_test; finish ;;
+vsock-bench) # bench/vsock, guest side: sink and echo for the host, then ours
+	vt=/work/vsocktool n=$(($(arg mb) * 1048576))
+	$vt listen vsock:7001 sink $n >/tmp/b7001 2>&1 & p1=$!
+	$vt listen vsock:7002 echo >/tmp/b7002 2>&1 & p2=$!
+	sleep 0.5
+	echo "GUEST-VSOCK-READY"
+	$vt connect vsock:2:7000 source $n | sed 's/^/BENCH-VSOCK g2h-tput /'
+	$vt connect vsock:2:7003 rtt "$(arg rtts)" | sed 's/^/BENCH-VSOCK g2h-rtt /'
+	wait $p1 $p2
+	sed 's/^/BENCH-VSOCK h2g-sink /' /tmp/b7001
 	finish ;;
 net-serve) # VM to VM: receive on 5001, report what came
 	net_up

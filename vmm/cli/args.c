@@ -35,6 +35,11 @@ const char cli_usage[] =
 	"                       (repeatable, up to 4): mount -t virtiofs TAG /mnt in the\n"
 	"                       guest; TAG is 1..36 bytes; ro refuses every write; xattr\n"
 	"                       serves extended attributes\n"
+	"      --vsock cid=N,socket=PATH\n"
+	"                       virtio-vsock with the guest's CID N (3 or more); host side\n"
+	"                       on unix sockets (Firecracker's protocol): clients of PATH\n"
+	"                       write \"CONNECT <port>\\n\" to reach a guest port; guest\n"
+	"                       connections to CID 2 port P go to PATH_P\n"
 	"  -h, --help           this text\n"
 	"  -V, --version        print the version\n"
 	"      --debug-exit     tests/benchmarks: a write of byte B to port 0x501 ends\n"
@@ -279,6 +284,35 @@ int cli_parse_net(const char *spec, struct cvmm_net_config *out, char *target, s
 	return 0;
 }
 
+int cli_parse_vsock(const char *spec, uint64_t *cid, char *path, size_t plen)
+{
+	bool have_cid = false, have_path = false;
+	const char *p = spec;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		if (n > 4 && !strncmp(p, "cid=", 4) && !have_cid) {
+			char num[16];
+			unsigned v;
+			if (copy_field(num, sizeof(num), p + 4, n - 4) < 0 ||
+			    cli_parse_uint(num, 3, 0xfffffffeu, &v) < 0)
+				return -EINVAL;
+			*cid = v;
+			have_cid = true;
+		} else if (n > 7 && !strncmp(p, "socket=", 7) && !have_path) {
+			if (copy_field(path, plen, p + 7, n - 7) < 0)
+				return -EINVAL;
+			have_path = true;
+		} else {
+			return -EINVAL;
+		}
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return have_cid && have_path ? 0 : -EINVAL;
+}
+
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
 						      const char *fmt, ...)
 {
@@ -298,7 +332,7 @@ static const struct {
 	{ "kernel", 'k', true }, { "initrd", 'i', true }, { "cmdline", 'c', true },
 	{ "cpus", 0, true },     { "memory", 'm', true }, { "help", 'h', false },
 	{ "version", 'V', false }, { "debug-exit", 0, false }, { "disk", 'd', true },
-	{ "net", 'n', true },    { "fs", 0, true },
+	{ "net", 'n', true },    { "fs", 0, true },    { "vsock", 0, true },
 };
 
 int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_t errlen)
@@ -390,6 +424,22 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 					    "--fs: '%s' is not tag=TAG,path=DIR[,ro][,xattr] (TAG 1..36 "
 					    "bytes)", val);
 			o->fs[o->nfs++] = val;
+			break;
+		}
+		case 11: {
+			char path[4096];
+			uint64_t cid;
+			if (o->vsock)
+				return fail(err, errlen, "--vsock: one vsock device per VM");
+			if (cli_parse_vsock(val, &cid, path, sizeof(path)) < 0)
+				return fail(err, errlen,
+					    "--vsock: '%s' is not cid=N,socket=PATH (N from 3 to "
+					    "4294967294)", val);
+			if (strlen(path) > 96)
+				return fail(err, errlen,
+					    "--vsock: the socket path is longer than 96 bytes "
+					    "(PATH_<port> must fit in a socket address)");
+			o->vsock = val;
 			break;
 		}
 		}

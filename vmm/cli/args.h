@@ -22,6 +22,7 @@ struct cli_opts {
 	unsigned nnets;
 	const char *fs[4]; /* borrowed --fs specs */
 	unsigned nfs;
+	const char *vsock; /* borrowed --vsock spec, NULL: none */
 	bool help, version;
 	bool debug_exit;
 };
@@ -51,6 +52,10 @@ __attribute__((warn_unused_result)) int cli_parse_net(const char *spec,
 __attribute__((warn_unused_result)) int cli_parse_fs(const char *spec, char *tag, size_t taglen,
 						     char *path, size_t pathlen,
 						     unsigned *flags);
+/* --vsock: "cid=N,socket=PATH" (either order, each once): N in
+ * 3..2^32 - 2; PATH copied into path (size plen). */
+__attribute__((warn_unused_result)) int cli_parse_vsock(const char *spec, uint64_t *cid,
+							char *path, size_t plen);
 /* "52:54:00:12:34:56" -> mac; -EINVAL unless six hex pairs and unicast. */
 __attribute__((warn_unused_result)) int cli_parse_mac(const char *s, uint8_t mac[6]);
 extern const char cli_usage[];

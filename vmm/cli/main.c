@@ -196,6 +196,13 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 		if (!r)
 			r = cvmm_config_add_fs(cfg, tag, path, flags);
 	}
+	if (!r && o->vsock) {
+		char path[4096];
+		uint64_t cid;
+		r = cli_parse_vsock(o->vsock, &cid, path, sizeof(path));
+		if (!r)
+			r = cvmm_config_set_vsock(cfg, cid, path);
+	}
 	if (!r && o->debug_exit)
 		r = cvmm_config_set_debug_exit(cfg, 1);
 	return r;

@@ -89,6 +89,20 @@ CVMM_API CVMM_WUR int cvmm_config_add_net(struct cvmm_config *cfg,
 #define CVMM_FS_XATTR 2u
 CVMM_API CVMM_WUR int cvmm_config_add_fs(struct cvmm_config *cfg, const char *tag,
 					 const char *path, unsigned flags);
+/* Gives the VM a virtio-vsock device (one per VM; a second call replaces
+ * the first) with the guest's context id guest_cid (3..2^32 - 2) and the
+ * host side on unix sockets, as Firecracker and Cloud Hypervisor do:
+ * - cvmm_vm_create creates a listening socket at uds_path (a stale socket
+ *   there is replaced). A host client connects, writes "CONNECT <port>\n"
+ *   and, once a guest program listening on that vsock port accepted, reads
+ *   "OK <host_port>\n" followed by the stream; if nothing listens in the
+ *   guest, the client's connection is closed.
+ * - a guest connection to CID 2, port P is connected to the unix socket
+ *   "<uds_path>_P"; if nothing listens there the guest gets a reset.
+ * uds_path is copied; it must leave room for "_4294967295" in a socket
+ * address (at most 96 bytes). */
+CVMM_API CVMM_WUR int cvmm_config_set_vsock(struct cvmm_config *cfg, uint64_t guest_cid,
+					    const char *uds_path);
 /* Tests and benchmarks: a byte written to I/O port 0x501 (x86) ends the VM
  * with CVMM_EXIT_DEBUG and code = (byte << 1) | 1, as QEMU's isa-debug-exit.
  * Off by default. */

@@ -1,0 +1,1107 @@
+/* SPDX-License-Identifier: MIT */
+/* virtio-vsock (virtio 1.2, section 5.10), host side on unix sockets. The
+ * pure part (headers, credit, the connection state machine, the CONNECT
+ * line) is vsock_model.c; here is the worker that moves packets between the
+ * queues and the sockets through io_uring.
+ *
+ * One worker for the device, not one per queue: every connection is shared
+ * by both directions (a guest TX packet can answer, reset or give credit to
+ * what RX is about to deliver), so a single owner of the connection table,
+ * the RX queue and the TX queue needs no lock and has no ordering races.
+ * It is the TX queue's vq_worker; the RX queue's ioeventfd is one of its
+ * registered files (a read on it is always armed), and the event queue is
+ * never used (cvmm sends no events).
+ *
+ * Every socket operation is an io_uring op on a registered ("direct") file:
+ * the listener is registered at start, accepted and connected sockets are
+ * created by the ring itself (IORING_OP_ACCEPT / IORING_OP_SOCKET into an
+ * empty slot), so the worker keeps the plain virtqueue-worker seccomp table
+ * and its ring stays restricted to fixed files. A finished connection's
+ * socket is shut down (IORING_OP_SHUTDOWN: the peer sees EOF) and released
+ * when its slot is reused: IORING_OP_CLOSE cannot take IOSQE_FIXED_FILE,
+ * which the ring's restrictions require.
+ *
+ * Bounded memory: VSOCK_MAX_CONNS connections, each with a guest->socket
+ * ring of VSOCK_TX_BUF (the buf_alloc we advertise: a guest that sends more
+ * than its credit is reset) and a socket->guest buffer of VSOCK_RX_BUF that
+ * is refilled only once delivered and only up to the guest's credit; all of
+ * it one arena mapped at start, pages given back when a connection ends. */
+#include "devices/vsock.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "devices/virtio/virtio.h"
+#include "devices/virtio/worker.h"
+
+#define FILE_RXKICK  (WORKER_FILE_DEV)
+#define FILE_LISTEN  (WORKER_FILE_DEV + 1)
+#define FILE_CONN(i) (WORKER_FILE_DEV + 2 + (int)(i))
+#define TAG_RXKICK   16 /* device-level ops; connection ops are (idx + 1) << 8 | kind */
+#define HASH_SIZE    256
+#define MAX_RST	     64
+#define WANT_WORDS   (VSOCK_MAX_CONNS / 64)
+
+enum { K_RECV = 1, K_SEND, K_CTL, K_QUIESCE };
+enum ctl_op { CTL_NONE, CTL_ACCEPT, CTL_SOCKET, CTL_CONNECT, CTL_SHUT_WR, CTL_SHUT_RDWR };
+
+struct vsock_conn {
+	struct vsock_cstate s;
+	unsigned idx;
+	uint32_t host_port, guest_port;
+	unsigned hnext; /* hash chain: index + 1, 0 ends */
+	bool hashed;
+	bool has_sock; /* a socket sits in the slot */
+	bool recving, sending;
+	enum ctl_op ctl; /* the control op in flight */
+	bool host_eof;	 /* the socket ended: we send the guest no more */
+	bool shut_sent;	 /* SHUTDOWN(SEND) told to the guest */
+	bool shut_wr_done, shut_done;
+	bool flush; /* closing: write what we hold first */
+	bool need_request, need_response, need_rst, need_credit, need_credit_req;
+	bool credit_req_sent;
+	bool touched; /* its buffers were written: give the pages back when freed */
+	uint8_t *txb; /* guest -> socket ring, VSOCK_TX_BUF (arena) */
+	size_t tx_head, tx_len, ok_left;
+	uint8_t *rxb; /* socket -> guest, VSOCK_RX_BUF (arena) */
+	size_t rx_off, rx_len;
+	char line[VSOCK_LINE_MAX];
+	size_t line_len;
+	struct sockaddr_un addr; /* PATH_P, for the connect in flight */
+};
+
+struct vsock {
+	struct virtio_dev vdev;
+	uint64_t cid;
+	char *path;	    /* owned */
+	int listen_fd;	    /* owned */
+	bool bound;	    /* we created the socket file at path (removed at the end) */
+	int rx_kick_fd;	    /* owned: the RX queue's ioeventfd */
+	int evt_kick_fd;    /* owned: the event queue's (never read) */
+	struct vq_worker w; /* the TX queue's worker, serving everything */
+	bool started, worker_made;
+	/* worker state */
+	struct vq rxq;
+	bool rx_dead;
+	bool armed;	/* RX-kick read and accept armed since activation */
+	bool accepting; /* an accept is in flight */
+	bool accept_failed;
+	uint64_t kick_buf;
+	uint32_t next_port;
+	unsigned rr; /* round-robin start for RX service */
+	unsigned free_hint;
+	uint64_t want[WANT_WORDS]; /* connections with something for the guest */
+	unsigned hash[HASH_SIZE];
+	struct vsock_hdr rst[MAX_RST]; /* resets for connections we do not know */
+	unsigned nrst;
+	bool rx_pushed, tx_pushed;
+	uint64_t dropped, accept_errors;
+	struct vq_chain txchain, rxchain;
+	struct vsock_conn *conns; /* owned, VSOCK_MAX_CONNS */
+	uint8_t *arena;		  /* owned mapping */
+	size_t arena_len;
+};
+
+static uint64_t tag(const struct vsock_conn *c, unsigned kind)
+{
+	return ((uint64_t)(c->idx + 1) << 8) | kind;
+}
+
+static unsigned hash_of(uint32_t host_port, uint32_t guest_port)
+{
+	return (host_port * 2654435761u ^ guest_port * 40503u) % HASH_SIZE;
+}
+
+static struct vsock_conn *lookup(struct vsock *v, uint32_t host_port, uint32_t guest_port)
+{
+	for (unsigned i = v->hash[hash_of(host_port, guest_port)]; i; i = v->conns[i - 1].hnext) {
+		struct vsock_conn *c = &v->conns[i - 1];
+		if (c->host_port == host_port && c->guest_port == guest_port)
+			return c;
+	}
+	return NULL;
+}
+
+static void hash_add(struct vsock *v, struct vsock_conn *c)
+{
+	unsigned h = hash_of(c->host_port, c->guest_port);
+	c->hnext = v->hash[h];
+	v->hash[h] = c->idx + 1;
+	c->hashed = true;
+}
+
+static void hash_del(struct vsock *v, struct vsock_conn *c)
+{
+	if (!c->hashed)
+		return;
+	unsigned *p = &v->hash[hash_of(c->host_port, c->guest_port)];
+	while (*p && *p != c->idx + 1)
+		p = &v->conns[*p - 1].hnext;
+	if (*p)
+		*p = c->hnext;
+	c->hashed = false;
+}
+
+static void want(struct vsock *v, const struct vsock_conn *c, bool on)
+{
+	uint64_t bit = 1ULL << (c->idx % 64);
+	if (on)
+		v->want[c->idx / 64] |= bit;
+	else
+		v->want[c->idx / 64] &= ~bit;
+}
+
+static struct vsock_conn *conn_alloc(struct vsock *v)
+{
+	for (unsigned k = 0; k < VSOCK_MAX_CONNS; k++) {
+		unsigned i = (v->free_hint + k) % VSOCK_MAX_CONNS;
+		struct vsock_conn *c = &v->conns[i];
+		if (c->s.state == VSOCK_FREE) {
+			v->free_hint = i + 1;
+			uint8_t *txb = c->txb, *rxb = c->rxb;
+			memset(c, 0, sizeof(*c));
+			c->idx = i;
+			c->txb = txb;
+			c->rxb = rxb;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static void conn_release(struct vsock *v, struct vsock_conn *c)
+{
+	hash_del(v, c);
+	want(v, c, false);
+	if (c->touched) {
+		/* Pages back to the host; madvise is in the worker's table. */
+		madvise(c->txb, VSOCK_TX_BUF, MADV_DONTNEED);
+		madvise(c->rxb, VSOCK_RX_BUF, MADV_DONTNEED);
+	}
+	c->touched = false;
+	c->s.state = VSOCK_FREE;
+}
+
+static struct io_uring_sqe *sqe_on(struct vsock *v, uint64_t t)
+{
+	struct io_uring_sqe *sqe = vq_worker_sqe(&v->w);
+	if (!sqe)
+		return NULL;
+	io_uring_sqe_set_data64(sqe, t);
+	return sqe;
+}
+
+static void submit(struct vsock *v, struct io_uring_sqe *sqe)
+{
+	sqe->flags |= IOSQE_FIXED_FILE;
+	v->w.inflight++;
+}
+
+static void arm_rxkick(struct vsock *v)
+{
+	struct io_uring_sqe *sqe = sqe_on(v, TAG_RXKICK);
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, FILE_RXKICK, &v->kick_buf, sizeof(v->kick_buf), 0);
+	submit(v, sqe);
+}
+
+static void arm_accept(struct vsock *v)
+{
+	if (v->accepting || v->accept_failed || !v->w.active)
+		return;
+	struct vsock_conn *c = conn_alloc(v);
+	if (!c)
+		return; /* every slot busy: clients wait in the backlog */
+	struct io_uring_sqe *sqe = sqe_on(v, tag(c, K_CTL));
+	if (!sqe)
+		return;
+	c->s.state = VSOCK_ACCEPTING;
+	io_uring_prep_accept_direct(sqe, FILE_LISTEN, NULL, NULL, 0, (unsigned)FILE_CONN(c->idx));
+	submit(v, sqe);
+	c->ctl = CTL_ACCEPT;
+	v->accepting = true;
+}
+
+static void ctl_shutdown(struct vsock *v, struct vsock_conn *c, int how)
+{
+	struct io_uring_sqe *sqe = sqe_on(v, tag(c, K_CTL));
+	if (!sqe)
+		return;
+	io_uring_prep_shutdown(sqe, FILE_CONN(c->idx), how);
+	submit(v, sqe);
+	c->ctl = how == SHUT_WR ? CTL_SHUT_WR : CTL_SHUT_RDWR;
+}
+
+static void conn_recv(struct vsock *v, struct vsock_conn *c, void *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = sqe_on(v, tag(c, K_RECV));
+	if (!sqe)
+		return;
+	io_uring_prep_recv(sqe, FILE_CONN(c->idx), buf, len, 0);
+	submit(v, sqe);
+	c->recving = true;
+	c->touched = true;
+}
+
+static void conn_send(struct vsock *v, struct vsock_conn *c)
+{
+	if (!c->has_sock || c->sending || c->tx_len == 0)
+		return;
+	size_t n = VSOCK_TX_BUF - c->tx_head;
+	if (n > c->tx_len)
+		n = c->tx_len;
+	struct io_uring_sqe *sqe = sqe_on(v, tag(c, K_SEND));
+	if (!sqe)
+		return;
+	io_uring_prep_send(sqe, FILE_CONN(c->idx), c->txb + c->tx_head, n, MSG_NOSIGNAL);
+	submit(v, sqe);
+	c->sending = true;
+}
+
+/* Whether c has a packet for the guest. */
+static bool rx_pending(const struct vsock_conn *c)
+{
+	if (c->need_rst || c->need_request || c->need_response || c->need_credit ||
+	    c->need_credit_req)
+		return true;
+	if (c->s.state != VSOCK_ESTABLISHED)
+		return false;
+	if (c->rx_len && vsock_peer_credit(&c->s.cr) > 0)
+		return true;
+	return c->host_eof && !c->rx_len && !c->shut_sent;
+}
+
+/* Ends a connection: RST to the guest if rst (and the guest knows it),
+ * what we hold for the socket written first if flush, then the socket
+ * shut down and the slot freed once no I/O is left. */
+static void conn_progress(struct vsock *v, struct vsock_conn *c);
+
+static void conn_close(struct vsock *v, struct vsock_conn *c, bool rst, bool flush)
+{
+	bool guest_knows = c->s.state >= VSOCK_HOST_REQUEST && c->s.state != VSOCK_CLOSING;
+	hash_del(v, c); /* the guest may reuse the ports at once */
+	c->s.state = VSOCK_CLOSING;
+	c->need_request = c->need_response = c->need_credit = c->need_credit_req = false;
+	c->need_rst = rst && guest_knows;
+	c->flush = flush;
+	if (!flush)
+		c->tx_len = 0;
+	c->rx_len = 0;
+	conn_progress(v, c);
+}
+
+static void conn_progress(struct vsock *v, struct vsock_conn *c)
+{
+	switch (c->s.state) {
+	case VSOCK_FREE:
+	case VSOCK_ACCEPTING:
+	case VSOCK_HOST_REQUEST:
+	case VSOCK_GUEST_CONNECTING:
+		break;
+	case VSOCK_HOST_LINE:
+		if (!c->recving)
+			conn_recv(v, c, c->line + c->line_len, sizeof(c->line) - c->line_len);
+		break;
+	case VSOCK_ESTABLISHED: {
+		conn_send(v, c);
+		if (c->s.guest_no_send && !c->shut_wr_done && !c->tx_len && !c->sending &&
+		    c->ctl == CTL_NONE) {
+			ctl_shutdown(v, c, SHUT_WR);
+			c->shut_wr_done = true;
+		}
+		if (c->s.guest_no_rcv)
+			c->rx_len = 0; /* the guest said it reads no more */
+		uint32_t credit = vsock_peer_credit(&c->s.cr);
+		if (credit)
+			c->credit_req_sent = false;
+		if (!c->recving && !c->host_eof && !c->s.guest_no_rcv && !c->rx_len && credit)
+			conn_recv(v, c, c->rxb, credit < VSOCK_RX_BUF ? credit : VSOCK_RX_BUF);
+		/* Out of credit with something to send: ask once (the guest also
+		 * updates us by itself as it reads). */
+		if (!credit && !c->credit_req_sent && !c->s.guest_no_rcv &&
+		    (c->rx_len || !c->host_eof)) {
+			c->need_credit_req = true;
+			c->credit_req_sent = true;
+		}
+		if (vsock_credit_update_due(&c->s.cr))
+			c->need_credit = true;
+		break;
+	}
+	case VSOCK_CLOSING:
+		if (c->flush && (c->tx_len || c->sending)) {
+			conn_send(v, c);
+			break;
+		}
+		if (c->has_sock && !c->shut_done && c->ctl == CTL_NONE) {
+			ctl_shutdown(v, c, SHUT_RDWR);
+			break;
+		}
+		if (!c->recving && !c->sending && c->ctl == CTL_NONE && !c->need_rst &&
+		    (!c->has_sock || c->shut_done)) {
+			conn_release(v, c);
+			arm_accept(v); /* a slot is free again */
+			return;
+		}
+		break;
+	}
+	want(v, c, rx_pending(c));
+}
+
+static void queue_rst(struct vsock *v, const struct vsock_hdr *h)
+{
+	if (v->nrst == MAX_RST) {
+		v->dropped++; /* the guest times out instead */
+		return;
+	}
+	v->rst[v->nrst++] = (struct vsock_hdr){
+		.src_cid = VSOCK_HOST_CID,
+		.dst_cid = v->cid,
+		.src_port = h->dst_port,
+		.dst_port = h->src_port,
+		.type = VSOCK_TYPE_STREAM,
+		.op = VSOCK_OP_RST,
+	};
+}
+
+/* ---- guest -> host: the TX queue ------------------------------------------- */
+
+static void guest_connect(struct vsock *v, const struct vsock_hdr *h)
+{
+	struct vsock_conn *c = conn_alloc(v);
+	if (!c) {
+		queue_rst(v, h);
+		return;
+	}
+	int n = snprintf(c->addr.sun_path, sizeof(c->addr.sun_path), "%s_%u", v->path, h->dst_port);
+	if (n < 0 || (size_t)n >= sizeof(c->addr.sun_path)) {
+		queue_rst(v, h);
+		return;
+	}
+	c->addr.sun_family = AF_UNIX;
+	struct io_uring_sqe *sqe = sqe_on(v, tag(c, K_CTL));
+	if (!sqe) {
+		queue_rst(v, h);
+		return;
+	}
+	c->host_port = h->dst_port;
+	c->guest_port = h->src_port;
+	c->s.state = VSOCK_GUEST_CONNECTING;
+	c->s.cr.peer_buf_alloc = h->buf_alloc;
+	c->s.cr.peer_fwd_cnt = h->fwd_cnt;
+	hash_add(v, c);
+	io_uring_prep_socket_direct(sqe, AF_UNIX, SOCK_STREAM, 0, (unsigned)FILE_CONN(c->idx), 0);
+	submit(v, sqe);
+	c->ctl = CTL_SOCKET;
+}
+
+static void copy_in(struct vsock_conn *c, const struct vq_chain *chain, uint32_t len)
+{
+	struct vq_cursor cur;
+	vq_cursor_out(&cur, chain);
+	vq_cursor_skip(&cur, VSOCK_HDR_LEN);
+	size_t tail = (c->tx_head + c->tx_len) % VSOCK_TX_BUF;
+	size_t first = VSOCK_TX_BUF - tail < len ? VSOCK_TX_BUF - tail : len;
+	size_t got = vq_cursor_read(&cur, c->txb + tail, first);
+	if (got == first && first < len)
+		got += vq_cursor_read(&cur, c->txb, len - first);
+	c->tx_len += got;
+	c->touched = true;
+}
+
+static void tx_packet(struct vsock *v, const struct vq_chain *chain)
+{
+	struct vsock_hdr h;
+	int r = vsock_tx_parse(chain, v->cid, &h);
+	if (r == -EPROTONOSUPPORT) {
+		if (h.op != VSOCK_OP_RST)
+			queue_rst(v, &h);
+		return;
+	}
+	if (r < 0) {
+		v->dropped++;
+		return;
+	}
+	struct vsock_conn *c = lookup(v, h.dst_port, h.src_port);
+	if (!c) {
+		if (h.op == VSOCK_OP_REQUEST)
+			guest_connect(v, &h);
+		else if (h.op != VSOCK_OP_RST)
+			queue_rst(v, &h);
+		return;
+	}
+	switch (vsock_guest_event(&c->s, &h)) {
+	case VSOCK_A_DROP:
+	case VSOCK_A_SHUTDOWN:
+		break;
+	case VSOCK_A_ESTABLISH: {
+		/* Tell the client, ahead of anything the guest sends. */
+		int n = snprintf((char *)c->txb, VSOCK_TX_BUF, "OK %u\n", c->host_port);
+		c->tx_head = 0;
+		c->tx_len = c->ok_left = (size_t)n;
+		c->touched = true;
+		break;
+	}
+	case VSOCK_A_DATA:
+		copy_in(c, chain, h.len);
+		break;
+	case VSOCK_A_CREDIT:
+		c->need_credit = true;
+		break;
+	case VSOCK_A_FINISH:
+		conn_close(v, c, true, true);
+		return;
+	case VSOCK_A_CLOSE:
+		conn_close(v, c, false, false);
+		return;
+	case VSOCK_A_RESET:
+		conn_close(v, c, true, false);
+		return;
+	}
+	conn_progress(v, c);
+}
+
+static void tx_drain(struct vsock *v)
+{
+	struct vq *q = &v->w.q;
+	for (;;) {
+		vq_disable_notify(q);
+		for (;;) {
+			int r = vq_pop(q, &v->txchain);
+			if (r == 0)
+				break;
+			if (r < 0) {
+				virtio_fail(&v->vdev, q->why ? q->why : "broken TX queue");
+				v->w.active = false;
+				return;
+			}
+			tx_packet(v, &v->txchain);
+			if (vq_push(q, v->txchain.head, 0) < 0) {
+				virtio_fail(&v->vdev, "broken TX queue");
+				v->w.active = false;
+				return;
+			}
+			v->tx_pushed = true;
+		}
+		if (!vq_enable_notify(q))
+			break;
+	}
+}
+
+/* ---- host -> guest: the RX queue ------------------------------------------- */
+
+static void hdr_for(const struct vsock *v, const struct vsock_conn *c, uint16_t op,
+		    struct vsock_hdr *h)
+{
+	*h = (struct vsock_hdr){
+		.src_cid = VSOCK_HOST_CID,
+		.dst_cid = v->cid,
+		.src_port = c->host_port,
+		.dst_port = c->guest_port,
+		.type = VSOCK_TYPE_STREAM,
+		.op = op,
+		.buf_alloc = VSOCK_TX_BUF,
+		.fwd_cnt = c->s.cr.fwd_cnt,
+	};
+}
+
+/* Writes c's next packet into the chain; returns the bytes written. */
+static uint32_t rx_conn_packet(struct vsock *v, struct vsock_conn *c, const struct vq_chain *chain)
+{
+	struct vsock_hdr h;
+	const uint8_t *data = NULL;
+	uint32_t len = 0;
+	uint32_t credit = vsock_peer_credit(&c->s.cr);
+	if (c->need_rst) {
+		hdr_for(v, c, VSOCK_OP_RST, &h);
+		c->need_rst = false;
+	} else if (c->need_request) {
+		hdr_for(v, c, VSOCK_OP_REQUEST, &h);
+		c->need_request = false;
+	} else if (c->need_response) {
+		hdr_for(v, c, VSOCK_OP_RESPONSE, &h);
+		c->need_response = false;
+	} else if (c->s.state == VSOCK_ESTABLISHED && c->rx_len && credit) {
+		hdr_for(v, c, VSOCK_OP_RW, &h);
+		len = (uint32_t)c->rx_len;
+		if (len > credit)
+			len = credit;
+		if (len > VSOCK_MAX_PKT)
+			len = VSOCK_MAX_PKT;
+		if (len > chain->in_bytes - VSOCK_HDR_LEN)
+			len = (uint32_t)(chain->in_bytes - VSOCK_HDR_LEN);
+		data = c->rxb + c->rx_off;
+	} else if (c->need_credit) {
+		hdr_for(v, c, VSOCK_OP_CREDIT_UPDATE, &h);
+	} else if (c->need_credit_req) {
+		hdr_for(v, c, VSOCK_OP_CREDIT_REQUEST, &h);
+		c->need_credit_req = false;
+	} else if (c->s.state == VSOCK_ESTABLISHED && c->host_eof && !c->rx_len && !c->shut_sent) {
+		hdr_for(v, c, VSOCK_OP_SHUTDOWN, &h);
+		h.flags = VSOCK_SHUTDOWN_SEND;
+		c->shut_sent = true;
+	} else {
+		return 0;
+	}
+	h.len = len;
+	uint8_t b[VSOCK_HDR_LEN];
+	vsock_hdr_encode(&h, b);
+	struct vq_cursor cur;
+	vq_cursor_in(&cur, chain);
+	vq_cursor_write(&cur, b, sizeof(b));
+	if (len)
+		vq_cursor_write(&cur, data, len);
+	/* Every header carries fwd_cnt: the guest is up to date. */
+	c->s.cr.fwd_sent = c->s.cr.fwd_cnt;
+	c->need_credit = false;
+	c->s.cr.tx_cnt += len;
+	c->rx_off += len;
+	c->rx_len -= len;
+	if (!c->rx_len)
+		c->rx_off = 0;
+	conn_progress(v, c);
+	return VSOCK_HDR_LEN + len;
+}
+
+/* The next packet for the guest into the chain: resets for unknown
+ * connections first, then connections round-robin. 0: nothing to send. */
+static uint32_t rx_next(struct vsock *v, const struct vq_chain *chain)
+{
+	if (v->nrst) {
+		uint8_t b[VSOCK_HDR_LEN];
+		vsock_hdr_encode(&v->rst[--v->nrst], b);
+		struct vq_cursor cur;
+		vq_cursor_in(&cur, chain);
+		vq_cursor_write(&cur, b, sizeof(b));
+		return VSOCK_HDR_LEN;
+	}
+	for (unsigned k = 0; k < VSOCK_MAX_CONNS; k++) {
+		unsigned i = (v->rr + k) % VSOCK_MAX_CONNS;
+		if (!(v->want[i / 64] & (1ULL << (i % 64))))
+			continue;
+		struct vsock_conn *c = &v->conns[i];
+		uint32_t n = rx_conn_packet(v, c, chain);
+		if (n) {
+			v->rr = i + 1;
+			return n;
+		}
+		want(v, c, false);
+	}
+	return 0;
+}
+
+static bool rx_any(const struct vsock *v)
+{
+	if (v->nrst)
+		return true;
+	for (unsigned i = 0; i < WANT_WORDS; i++)
+		if (v->want[i])
+			return true;
+	return false;
+}
+
+static void rx_service(struct vsock *v)
+{
+	struct vq *q = &v->rxq;
+	if (v->rx_dead || !v->w.active)
+		return;
+	while (rx_any(v)) {
+		vq_disable_notify(q);
+		int r = vq_pop(q, &v->rxchain);
+		if (r < 0) {
+			virtio_fail(&v->vdev, q->why ? q->why : "broken RX queue");
+			v->rx_dead = true;
+			return;
+		}
+		if (r == 0) {
+			if (vq_enable_notify(q))
+				continue; /* more buffers arrived meanwhile */
+			break;		  /* wait for the driver's kick */
+		}
+		uint32_t n = 0;
+		if (v->rxchain.in_bytes >= VSOCK_HDR_LEN) {
+			n = rx_next(v, &v->rxchain);
+			if (n == 0) {
+				vq_unpop(q, 1);
+				break;
+			}
+		}
+		if (vq_push(q, v->rxchain.head, n) < 0) {
+			virtio_fail(&v->vdev, "broken RX queue");
+			v->rx_dead = true;
+			return;
+		}
+		v->rx_pushed = true;
+	}
+}
+
+/* After every batch of events: deliver, submit, interrupt. */
+static void service(struct vsock *v)
+{
+	rx_service(v);
+	io_uring_submit(&v->w.ring);
+	if (v->rx_pushed && vq_need_notify(&v->rxq))
+		virtio_notify(&v->vdev, VIRTIO_INT_USED);
+	if (v->tx_pushed && vq_need_notify(&v->w.q))
+		virtio_notify(&v->vdev, VIRTIO_INT_USED);
+	v->rx_pushed = v->tx_pushed = false;
+}
+
+/* ---- completions ------------------------------------------------------------ */
+
+static uint32_t pick_host_port(struct vsock *v, uint32_t guest_port)
+{
+	for (;;) {
+		uint32_t p = v->next_port++;
+		if (v->next_port < VSOCK_FIRST_HOST_PORT)
+			v->next_port = VSOCK_FIRST_HOST_PORT;
+		if (!lookup(v, p, guest_port))
+			return p;
+	}
+}
+
+static void on_line(struct vsock *v, struct vsock_conn *c, int res)
+{
+	if (res <= 0) {
+		conn_close(v, c, false, false); /* the client left or failed */
+		return;
+	}
+	c->line_len += (size_t)res;
+	uint32_t port;
+	size_t used;
+	int r = vsock_parse_connect(c->line, c->line_len, &port, &used);
+	if (r < 0) {
+		conn_close(v, c, false, false);
+		return;
+	}
+	if (r == 0) {
+		conn_progress(v, c); /* read on */
+		return;
+	}
+	/* Bytes after the line are the first data for the guest. */
+	c->rx_len = c->line_len - used;
+	c->rx_off = 0;
+	memcpy(c->rxb, c->line + used, c->rx_len);
+	c->guest_port = port;
+	c->host_port = pick_host_port(v, port);
+	c->s.state = VSOCK_HOST_REQUEST;
+	c->need_request = true;
+	hash_add(v, c);
+	conn_progress(v, c);
+}
+
+static void on_recv(struct vsock *v, struct vsock_conn *c, int res)
+{
+	if (c->s.state == VSOCK_HOST_LINE) {
+		on_line(v, c, res);
+		return;
+	}
+	if (c->s.state != VSOCK_ESTABLISHED) {
+		conn_progress(v, c);
+		return;
+	}
+	if (res > 0) {
+		c->rx_off = 0;
+		c->rx_len = (size_t)res;
+	} else if (res == 0) {
+		c->host_eof = true;
+	} else if (res != -EAGAIN && res != -EINTR && res != -ECANCELED) {
+		conn_close(v, c, true, false); /* the host end failed: reset the guest */
+		return;
+	}
+	conn_progress(v, c);
+}
+
+static void on_send(struct vsock *v, struct vsock_conn *c, int res)
+{
+	bool live = c->s.state == VSOCK_ESTABLISHED || (c->s.state == VSOCK_CLOSING && c->flush);
+	if (!live) {
+		conn_progress(v, c);
+		return;
+	}
+	if (res > 0) {
+		size_t n = (size_t)res;
+		size_t ok = n < c->ok_left ? n : c->ok_left;
+		c->ok_left -= ok;
+		c->s.cr.fwd_cnt += (uint32_t)(n - ok);
+		c->tx_head = (c->tx_head + n) % VSOCK_TX_BUF;
+		c->tx_len -= n;
+	} else if (res != -EAGAIN && res != -EINTR) {
+		/* The client went away (EPIPE): the guest's data has nowhere to go. */
+		if (c->s.state == VSOCK_CLOSING) {
+			c->flush = false;
+			c->tx_len = 0;
+		} else {
+			conn_close(v, c, true, false);
+			return;
+		}
+	}
+	conn_progress(v, c);
+}
+
+static void on_ctl(struct vsock *v, struct vsock_conn *c, enum ctl_op op, int res)
+{
+	switch (op) {
+	case CTL_ACCEPT:
+		v->accepting = false;
+		if (res < 0) {
+			c->s.state = VSOCK_FREE;
+			if (res != -EAGAIN && res != -EINTR && res != -ECONNABORTED) {
+				v->accept_errors++;
+				v->accept_failed = true; /* do not spin on a failing listener */
+			}
+		} else {
+			c->has_sock = true;
+			c->s.state = VSOCK_HOST_LINE;
+			conn_progress(v, c);
+		}
+		arm_accept(v);
+		return;
+	case CTL_SOCKET:
+		if (res >= 0)
+			c->has_sock = true;
+		if (c->s.state == VSOCK_CLOSING)
+			break;
+		if (res < 0) {
+			conn_close(v, c, true, false);
+			return;
+		} else {
+			struct io_uring_sqe *sqe = sqe_on(v, tag(c, K_CTL));
+			if (!sqe) {
+				conn_close(v, c, true, false);
+				return;
+			}
+			io_uring_prep_connect(sqe, FILE_CONN(c->idx), (struct sockaddr *)&c->addr,
+					      sizeof(c->addr));
+			submit(v, sqe);
+			c->ctl = CTL_CONNECT;
+			return;
+		}
+	case CTL_CONNECT:
+		if (c->s.state == VSOCK_CLOSING)
+			break;
+		if (res < 0) {
+			conn_close(v, c, true, false); /* nothing listens at PATH_P */
+			return;
+		}
+		c->s.state = VSOCK_ESTABLISHED;
+		c->need_response = true;
+		break;
+	case CTL_SHUT_RDWR:
+		c->shut_done = true;
+		break;
+	case CTL_SHUT_WR:
+	case CTL_NONE:
+		break;
+	}
+	conn_progress(v, c);
+}
+
+static void vs_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop)
+{
+	struct vsock *v = w->model;
+	uint64_t t = io_uring_cqe_get_data64(cqe);
+	if (t == TAG_RXKICK) {
+		if (drop)
+			return;
+		arm_rxkick(v);
+		service(v);
+		return;
+	}
+	unsigned idx = (unsigned)(t >> 8) - 1, kind = (unsigned)(t & 0xff);
+	if (idx >= VSOCK_MAX_CONNS)
+		return;
+	struct vsock_conn *c = &v->conns[idx];
+	switch (kind) {
+	case K_RECV:
+		c->recving = false;
+		if (!drop)
+			on_recv(v, c, cqe->res);
+		break;
+	case K_SEND:
+		c->sending = false;
+		if (!drop)
+			on_send(v, c, cqe->res);
+		break;
+	case K_CTL: {
+		enum ctl_op op = c->ctl;
+		c->ctl = CTL_NONE;
+		if (op == CTL_ACCEPT)
+			v->accepting = false;
+		if (!drop)
+			on_ctl(v, c, op, cqe->res);
+		break;
+	}
+	default: /* K_QUIESCE */
+		break;
+	}
+	if (!drop)
+		service(v);
+}
+
+static void vs_kick(struct vq_worker *w)
+{
+	struct vsock *v = w->model;
+	if (!v->armed) { /* first kick after activation */
+		v->armed = true;
+		arm_rxkick(v);
+		arm_accept(v);
+	}
+	tx_drain(v);
+	service(v);
+}
+
+/* Reset or exit: end every socket (peers see EOF) and cancel what waits. */
+static void vs_quiesce(struct vq_worker *w)
+{
+	struct vsock *v = w->model;
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vsock_conn *c = &v->conns[i];
+		if (c->s.state == VSOCK_FREE || !c->has_sock)
+			continue;
+		struct io_uring_sqe *sqe = sqe_on(v, tag(c, K_QUIESCE));
+		if (!sqe)
+			break;
+		io_uring_prep_shutdown(sqe, FILE_CONN(i), SHUT_RDWR);
+		submit(v, sqe);
+	}
+	struct io_uring_sqe *sqe = sqe_on(v, WORKER_TAG_IGNORE);
+	if (sqe) {
+		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+		sqe->flags |= IOSQE_FIXED_FILE; /* the ring's restrictions require it */
+	}
+	io_uring_submit(&w->ring);
+}
+
+static const struct vq_worker_ops vsock_worker_ops = {
+	.kick = vs_kick,
+	.complete = vs_complete,
+	.quiesce = vs_quiesce,
+};
+
+/* ---- transport hooks ------------------------------------------------------ */
+
+/* struct virtio_vsock_config: le64 guest_cid. */
+static void vsock_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, unsigned len)
+{
+	struct vsock *v = d->model;
+	uint8_t cfg[8];
+	for (int i = 0; i < 8; i++)
+		cfg[i] = (uint8_t)(v->cid >> (8 * i));
+	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
+		memcpy(data, cfg + off, len);
+}
+
+/* The worker is idle (never started, or reset): forget every connection.
+ * Their sockets were shut down by the quiesce; the slots are reused. */
+static void vsock_forget(struct vsock *v)
+{
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vsock_conn *c = &v->conns[i];
+		if (c->s.state != VSOCK_FREE)
+			conn_release(v, c);
+		c->recving = c->sending = false;
+		c->ctl = CTL_NONE;
+	}
+	memset(v->hash, 0, sizeof(v->hash));
+	memset(v->want, 0, sizeof(v->want));
+	v->nrst = 0;
+	v->armed = v->accepting = v->accept_failed = false;
+}
+
+static int vsock_activate(struct virtio_dev *d)
+{
+	struct vsock *v = d->model;
+	if (!d->qcfg[0].ready || !d->qcfg[1].ready)
+		return -EINVAL;
+	const struct virtio_queue_cfg *c = &d->qcfg[0];
+	bool event_idx = d->driver_features & (1ULL << VIRTIO_F_EVENT_IDX);
+	if (vq_init(&v->rxq, d->mem, c->num, c->desc, c->avail, c->used, event_idx) < 0)
+		return -EINVAL;
+	v->rx_dead = false;
+	vq_worker_activate(&v->w);
+	return atomic_load(&d->needs_reset) ? -EINVAL : 0;
+}
+
+static void vsock_reset(struct virtio_dev *d)
+{
+	struct vsock *v = d->model;
+	vq_worker_reset(&v->w);
+	vsock_forget(v);
+}
+
+static const struct virtio_dev_ops vsock_ops = {
+	.device_id = VIRTIO_ID_VSOCK,
+	.config_read = vsock_config_read,
+	.activate = vsock_activate,
+	.reset = vsock_reset,
+};
+
+/* ---- setup ------------------------------------------------------------------ */
+
+int vsock_open(struct vsock **out, const struct vsock_cfg *cfg, struct err *e)
+{
+	*out = NULL;
+	if (cfg->guest_cid < VSOCK_MIN_GUEST_CID || cfg->guest_cid >= 0xffffffffULL)
+		return err_set(e, EINVAL, "vsock: cid must be 3..4294967294, got %llu",
+			       (unsigned long long)cfg->guest_cid);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	/* PATH_<port> must fit too. */
+	if (!cfg->path || !*cfg->path || strlen(cfg->path) + 11 >= sizeof(a.sun_path))
+		return err_set(e, EINVAL,
+			       "vsock: socket path '%s' is empty or longer than %zu bytes",
+			       cfg->path ? cfg->path : "", sizeof(a.sun_path) - 12);
+	struct vsock *v = calloc(1, sizeof(*v));
+	if (!v)
+		return err_set(e, ENOMEM, "out of memory");
+	v->listen_fd = v->rx_kick_fd = v->evt_kick_fd = -1;
+	v->vdev.irqfd = -1;
+	v->cid = cfg->guest_cid;
+	v->next_port = VSOCK_FIRST_HOST_PORT;
+	v->path = strdup(cfg->path);
+	v->conns = calloc(VSOCK_MAX_CONNS, sizeof(*v->conns));
+	v->arena_len = (size_t)VSOCK_MAX_CONNS * (VSOCK_TX_BUF + VSOCK_RX_BUF);
+	v->arena = mmap(NULL, v->arena_len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	int r;
+	if (!v->path || !v->conns || v->arena == MAP_FAILED) {
+		if (v->arena == MAP_FAILED)
+			v->arena = NULL;
+		r = err_set(e, ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
+		v->conns[i].idx = i;
+		v->conns[i].txb = v->arena + (size_t)i * (VSOCK_TX_BUF + VSOCK_RX_BUF);
+		v->conns[i].rxb = v->conns[i].txb + VSOCK_TX_BUF;
+	}
+	memcpy(a.sun_path, cfg->path, strlen(cfg->path));
+	struct stat st;
+	if (lstat(cfg->path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			r = err_set(e, EEXIST, "vsock: '%s' exists and is not a socket", cfg->path);
+			goto fail;
+		}
+		/* A stale socket from an earlier run is replaced; a live one
+		 * (another VM's) is not. */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool live = probe >= 0 && connect(probe, (struct sockaddr *)&a, sizeof(a)) == 0;
+		if (probe >= 0)
+			close(probe);
+		if (live) {
+			r = err_set(e, EADDRINUSE, "vsock: '%s' is in use by another process",
+				    cfg->path);
+			goto fail;
+		}
+		unlink(cfg->path);
+	}
+	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (v->listen_fd < 0) {
+		r = err_set(e, errno, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	if (bind(v->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		r = err_set(e, errno, "vsock: cannot listen on '%s': %s", cfg->path,
+			    strerror(errno));
+		goto fail;
+	}
+	v->bound = true;
+	if (listen(v->listen_fd, 128) < 0) {
+		r = err_set(e, errno, "vsock: cannot listen on '%s': %s", cfg->path,
+			    strerror(errno));
+		goto fail;
+	}
+	*out = v;
+	return 0;
+fail:
+	vsock_destroy(v);
+	return r;
+}
+
+int vsock_start(struct vsock *v, const struct guest_mem *mem, int irqfd, struct err *e)
+{
+	struct virtio_dev *d = &v->vdev;
+	pthread_mutex_init(&d->lock, NULL);
+	d->ops = &vsock_ops;
+	d->model = v;
+	d->mem = mem;
+	d->irqfd = irqfd;
+	d->nqueues = 3; /* RX, TX, event */
+	d->queue_max = VSOCK_QUEUE_MAX;
+	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
+		      (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	v->started = true;
+	v->rx_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	v->evt_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (v->rx_kick_fd < 0 || v->evt_kick_fd < 0)
+		return err_set(e, errno, "eventfd: %s", strerror(errno));
+	static const uint8_t allowed[] = {
+		IORING_OP_READ,	  IORING_OP_RECV,    IORING_OP_SEND,	 IORING_OP_ACCEPT,
+		IORING_OP_SOCKET, IORING_OP_CONNECT, IORING_OP_SHUTDOWN, IORING_OP_ASYNC_CANCEL,
+	};
+	int fds[2] = {v->rx_kick_fd, v->listen_fd};
+	struct vq_worker_cfg wc = {
+		.ops = &vsock_worker_ops,
+		.model = v,
+		.dev_fds = fds,
+		.ndev_fds = 2,
+		.ops_allowed = allowed,
+		.nops = sizeof(allowed),
+		.ring_entries = 256,
+		.name = "cvmm-vsock",
+		.jail = JAIL_VIRTIO_WORKER,
+		.sparse_files = VSOCK_MAX_CONNS,
+	};
+	v->worker_made = true;
+	return vq_worker_create(&v->w, d, 1, &wc, e);
+}
+
+struct virtio_dev *vsock_vdev(struct vsock *v)
+{
+	return &v->vdev;
+}
+
+int vsock_kick_fd(struct vsock *v, unsigned q)
+{
+	return q == 0 ? v->rx_kick_fd : q == 1 ? v->w.kick_fd : v->evt_kick_fd;
+}
+
+unsigned vsock_queues(const struct vsock *v)
+{
+	(void)v;
+	return 3;
+}
+
+void vsock_destroy(struct vsock *v)
+{
+	if (!v)
+		return;
+	if (v->worker_made)
+		vq_worker_destroy(&v->w);
+	if (v->started) {
+		pthread_mutex_destroy(&v->vdev.lock);
+		if (v->vdev.irqfd >= 0)
+			close(v->vdev.irqfd);
+	}
+	if (v->rx_kick_fd >= 0)
+		close(v->rx_kick_fd);
+	if (v->evt_kick_fd >= 0)
+		close(v->evt_kick_fd);
+	if (v->listen_fd >= 0)
+		close(v->listen_fd);
+	if (v->bound)
+		unlink(v->path);
+	if (v->arena)
+		munmap(v->arena, v->arena_len);
+	free(v->conns);
+	free(v->path);
+	free(v);
+}

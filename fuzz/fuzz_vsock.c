@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/* virtio-vsock's device model: the CONNECT line parser, and TX packets from
+ * a split queue (descriptors, avail ring and packet bytes from the input)
+ * driven through header parsing, the connection state machine and credit
+ * accounting. Input layout:
+ *   [0]     queue size 1 << (b % 7); bit 7: "sane" knob (descriptors inside
+ *           memory with small lengths, avail entries in range)
+ *   [1]     starting state (b % 7); bits 3-7: bytes forwarded per packet
+ *   [2]     CONNECT line length L, then L line bytes
+ *   then    descriptor table image, avail ring image, then bytes copied into
+ *           the buffer area (the packets)
+ * Invariants: a parsed line ends in '\n' within VSOCK_LINE_MAX and its port
+ * prints back to its digits; a parsed packet has len <= VSOCK_MAX_PKT and
+ * fits its chain; the guest never has more than VSOCK_TX_BUF unforwarded
+ * bytes accepted; our credit for it never exceeds its buf_alloc; a
+ * connection never goes back from established to connecting. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/vsock.h"
+#include "fuzz_common.h"
+
+#define MEM_GPA	  0x10000ULL
+#define MEM_SIZE  0x20000ULL
+#define DESC_OFF  0x0ULL
+#define AVAIL_OFF 0x1000ULL
+#define USED_OFF  0x2000ULL
+#define BUF_OFF	  0x3000ULL
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static uint8_t *mem_host(const struct guest_mem **m)
+{
+	static _Alignas(4096) uint8_t mem[MEM_SIZE];
+	static struct guest_mem gm;
+	if (gm.n == 0 && gm_add(&gm, MEM_GPA, MEM_SIZE, mem) < 0)
+		abort();
+	*m = &gm;
+	return mem;
+}
+
+static void w16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void sanitize(uint8_t *mem, uint16_t qs)
+{
+	for (unsigned i = 0; i < qs; i++) {
+		uint8_t *d = mem + DESC_OFF + 16ULL * i;
+		uint64_t off = BUF_OFF + fz_rd64(d) % (MEM_SIZE - BUF_OFF);
+		uint32_t len = fz_rd32(d + 8) % 8192;
+		if (off + len > MEM_SIZE)
+			off = MEM_SIZE - len;
+		uint64_t gpa = MEM_GPA + off;
+		memcpy(d, &gpa, 8);
+		memcpy(d + 8, &len, 4);
+		w16(d + 12, (uint16_t)(d[12] & 1)); /* NEXT only: TX chains are readable */
+		w16(d + 14, (uint16_t)((d[14] | d[15] << 8) % qs));
+	}
+	uint8_t *a = mem + AVAIL_OFF;
+	w16(a + 2, (uint16_t)((a[2] | a[3] << 8) % (qs + 1u)));
+	for (unsigned i = 0; i < qs; i++)
+		w16(a + 4 + 2 * i, (uint16_t)((a[4 + 2 * i] | a[5 + 2 * i] << 8) % qs));
+}
+
+static void check_line(const uint8_t *p, size_t len)
+{
+	uint32_t port;
+	size_t used;
+	int r = vsock_parse_connect((const char *)p, len, &port, &used);
+	if (r == 1) {
+		FZ_CHECK(used <= len && used <= VSOCK_LINE_MAX && p[used - 1] == '\n');
+		FZ_CHECK(!memcmp(p, "CONNECT ", 8));
+		/* the digits, without leading zeros, are the port */
+		char want[16];
+		snprintf(want, sizeof(want), "%u", port);
+		size_t end = used - 1;
+		if (p[end - 1] == '\r')
+			end--;
+		size_t s = 8;
+		while (s + 1 < end && p[s] == '0')
+			s++;
+		FZ_CHECK(end - s == strlen(want) && !memcmp(p + s, want, end - s));
+	} else if (r == 0) {
+		FZ_CHECK(len < VSOCK_LINE_MAX && !memchr(p, '\n', len));
+	} else {
+		FZ_CHECK(r == -EINVAL);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 3)
+		return 0;
+	size_t line = data[2];
+	if (line > size - 3)
+		line = size - 3;
+	check_line(data + 3, line);
+	data += 3 + line;
+	size -= 3 + line;
+	const uint8_t *hdr = data - 3 - line;
+
+	const struct guest_mem *m;
+	uint8_t *mem = mem_host(&m);
+	memset(mem, 0, MEM_SIZE);
+	uint16_t qs = (uint16_t)(1u << (hdr[0] % 7));
+	bool sane = hdr[0] & 0x80;
+	size_t img = 16ULL * qs + 4 + 2ULL * qs;
+	if (img > size)
+		img = size;
+	size_t dpart = img < 16ULL * qs ? img : 16ULL * qs;
+	memcpy(mem + DESC_OFF, data, dpart);
+	if (img > dpart)
+		memcpy(mem + AVAIL_OFF, data + dpart, img - dpart);
+	size_t rest = size - img;
+	if (rest > MEM_SIZE - BUF_OFF)
+		rest = MEM_SIZE - BUF_OFF;
+	memcpy(mem + BUF_OFF, data + img, rest);
+	if (sane)
+		sanitize(mem, qs);
+
+	struct vq q;
+	if (vq_init(&q, m, qs, MEM_GPA + DESC_OFF, MEM_GPA + AVAIL_OFF, MEM_GPA + USED_OFF, false) <
+	    0)
+		return 0;
+	static const enum vsock_state start[] = {VSOCK_HOST_REQUEST, VSOCK_GUEST_CONNECTING,
+						 VSOCK_ESTABLISHED,  VSOCK_HOST_LINE,
+						 VSOCK_CLOSING,	     VSOCK_FREE,
+						 VSOCK_ACCEPTING};
+	struct vsock_cstate s = {.state = start[(hdr[1] & 7) % 7]};
+	uint32_t fwd_step = (uint32_t)(hdr[1] >> 3) * 4096;
+	static struct vq_chain c;
+	for (unsigned i = 0; i < qs; i++) {
+		if (vq_pop(&q, &c) != 1)
+			break;
+		struct vsock_hdr h;
+		int r = vsock_tx_parse(&c, 3, &h);
+		if (r == 0 || r == -EPROTONOSUPPORT) {
+			FZ_CHECK(c.out_bytes >= VSOCK_HDR_LEN);
+			FZ_CHECK(h.len <= VSOCK_MAX_PKT && h.len <= c.out_bytes - VSOCK_HDR_LEN);
+			FZ_CHECK(h.src_cid == 3 && h.dst_cid == VSOCK_HOST_CID);
+		} else {
+			FZ_CHECK(r == -EINVAL);
+		}
+		if (r == 0) {
+			enum vsock_state before = s.state;
+			uint32_t rx_before = s.cr.rx_cnt;
+			enum vsock_action a = vsock_guest_event(&s, &h);
+			FZ_CHECK(!(before == VSOCK_ESTABLISHED && s.state != VSOCK_ESTABLISHED));
+			if (a == VSOCK_A_DATA)
+				FZ_CHECK(s.cr.rx_cnt - rx_before == h.len && h.len > 0);
+			else
+				FZ_CHECK(s.cr.rx_cnt == rx_before);
+			FZ_CHECK(s.cr.rx_cnt - s.cr.fwd_cnt <= VSOCK_TX_BUF);
+			if (a == VSOCK_A_CLOSE || a == VSOCK_A_RESET || a == VSOCK_A_FINISH)
+				s = (struct vsock_cstate){.state = start[i % 7]};
+		}
+		/* the socket takes some of what we hold; we send some back */
+		uint32_t held = s.cr.rx_cnt - s.cr.fwd_cnt;
+		s.cr.fwd_cnt += held < fwd_step ? held : fwd_step;
+		uint32_t credit = vsock_peer_credit(&s.cr);
+		FZ_CHECK(credit <= s.cr.peer_buf_alloc);
+		s.cr.tx_cnt += credit / 2;
+		if (vsock_credit_update_due(&s.cr))
+			s.cr.fwd_sent = s.cr.fwd_cnt;
+		if (vq_push(&q, c.head, 0) < 0)
+			break;
+	}
+	return 0;
+}
