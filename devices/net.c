@@ -185,7 +185,7 @@ static void rx_drain(struct net_rxq *rq)
 		if (r < 0) { /* a peer that breaks the framing: hang up */
 			rq->eof = true;
 			link_change(rq->n, false);
-			rq->off = rq->fill = 0;
+			rq->off = rq->fill; /* drop it all */
 			break;
 		}
 		if (r == 0)
@@ -213,7 +213,9 @@ static void rx_drain(struct net_rxq *rq)
 		else
 			rq->dropped++;
 		rq->off += used;
-		if (rq->off == rq->fill)
+		/* Rewind only with no read in flight: a stream read lands at
+		 * buf + fill as it was when it was submitted. */
+		if (rq->off == rq->fill && !rq->reading)
 			rq->off = rq->fill = 0;
 	}
 	if (rq->pushed && vq_need_notify(q))

@@ -171,6 +171,9 @@ if selected $n; then
 	elif ! grep -q "GUEST-PING ok" "$TMP/$n.b.out"; then bad $n "no ping between the VMs"
 	elif [ -z "$sent" ] || [ "$(gfield $n GUEST-NET-RX)" != "$sent" ]; then bad $n "bytes differ"
 	else ok $n "ping and 4 MiB byte-exact VM to VM"; fi
+	# On a failure, the connector's side too.
+	grep -q "GUEST-NET-RX $sent" "$TMP/$n.out" ||
+		cat "$TMP/$n.b.out" "$TMP/$n.b.err" "$TMP/$n.err" | tail -n 25 | sed 's/^/    B| /'
 fi
 
 # passt: an unprivileged user's networking. The guest reaches a TCP server
@@ -186,13 +189,16 @@ if selected $n; then
 		$IP addr add 192.168.77.10/24 dev dummy0
 		$IP link set dummy0 up
 		$IP route add default via 192.168.77.1
-		passt -f -q -1 --runas 65534:65534 -s "$TMP/passt.sock" >"$TMP/$n.passt" 2>&1 &
+		# nobody must reach its socket's directory ($TMP is root's, 0700)
+		pd=$(mktemp -d /tmp/cvmm-passt.XXXXXX)
+		chown 65534:65534 "$pd"
+		passt -f -q -1 --runas 65534:65534 -s "$pd/passt.sock" >"$TMP/$n.passt" 2>&1 &
 		pp=$!
 		i=0
-		while [ $i -lt 300 ] && [ ! -S "$TMP/passt.sock" ]; do sleep 0.1; i=$((i + 1)); done
-		[ -S "$TMP/passt.sock" ] || sed 's/^/    passt: /' "$TMP/$n.passt"
+		while [ $i -lt 300 ] && [ ! -S "$pd/passt.sock" ]; do sleep 0.1; i=$((i + 1)); done
+		[ -S "$pd/passt.sock" ] || sed 's/^/    passt: /' "$TMP/$n.passt"
 		host_listen "$TMP/$n.rx" 5001
-		want $n 0 300 -- $K --memory 128M --net "passt=$TMP/passt.sock" \
+		want $n 0 300 -- $K --memory 128M --net "passt=$pd/passt.sock" \
 			--cmdline "$CMD cvmm.test=net-send cvmm.ip=192.168.77.10/24 cvmm.gw=192.168.77.1 cvmm.peer=192.168.77.1 cvmm.mb=2 cvmm.noping=1"
 		st=$?
 		host_listened
@@ -201,6 +207,7 @@ if selected $n; then
 				ok $n "2 MiB to the host's loopback through passt, byte-exact" ||
 				bad $n "bytes differ ($(wc -c <"$TMP/$n.rx") arrived)"; }
 		kill $pp 2>/dev/null
+		rm -rf "$pd"
 		$IP link del dummy0
 	fi
 fi
