@@ -196,8 +196,10 @@ static void rx_drain(struct net_rxq *rq)
 			r = net_rx_deliver(q, &rq->chain, mrg, hdr, data, len);
 		}
 		if (r == 0) {
-			/* Out of buffers: wait for a kick, unless some came. */
-			if (vq_enable_notify(q)) {
+			/* Too few buffers for this packet (it gave back what it
+			 * took): wait for a kick when the driver adds more,
+			 * unless some came meanwhile. */
+			if (vq_enable_notify_more(q)) {
 				vq_disable_notify(q);
 				continue;
 			}
@@ -343,7 +345,10 @@ static void tx_kick(struct vq_worker *w)
 			}
 			tx_submit(tq, req);
 		}
-		if (!tq->free || tq->busy || !vq_enable_notify(&w->q))
+		/* While writes are in flight their completions bring us back
+		 * here: no kicks needed (each one is a VM exit) until the
+		 * last one is done. */
+		if (!tq->free || tq->busy || w->inflight || !vq_enable_notify(&w->q))
 			break;
 	}
 	io_uring_submit(&w->ring);

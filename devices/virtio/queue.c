@@ -211,6 +211,7 @@ int vq_pop(struct vq *q, struct vq_chain *c)
 	if (!avail)
 		return vq_fail(q, "available ring outside guest memory");
 	uint16_t idx = ld16(avail + AVAIL_IDX, __ATOMIC_ACQUIRE);
+	q->avail_seen = idx;
 	uint16_t pending = (uint16_t)(idx - q->last_avail);
 	if (pending == 0)
 		return 0;
@@ -317,6 +318,25 @@ bool vq_enable_notify(struct vq *q)
 	 * either shows here or comes with a kick. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return ld16(avail + AVAIL_IDX, __ATOMIC_ACQUIRE) != q->last_avail;
+}
+
+bool vq_enable_notify_more(struct vq *q)
+{
+	if (q->broken)
+		return false;
+	q->notify_off = false;
+	uint8_t *used = used_ring(q), *avail = avail_ring(q);
+	if (!used || !avail) {
+		vq_fail(q, "ring outside guest memory");
+		return false;
+	}
+	uint16_t seen = q->avail_seen;
+	if (q->event_idx)
+		st16(used + USED_RING(q->size), seen, __ATOMIC_RELAXED);
+	else
+		st16(used + USED_FLAGS, 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return ld16(avail + AVAIL_IDX, __ATOMIC_ACQUIRE) != seen;
 }
 
 /* Cursors. */

@@ -39,6 +39,7 @@ struct vq {
 	/* state, owned by the one thread that services the queue */
 	uint16_t last_avail; /* next avail ring index we will consume */
 	uint16_t used_idx;   /* our copy of used->idx */
+	uint16_t avail_seen; /* avail->idx as vq_pop last read it */
 	uint16_t signalled_used; /* used_idx when we last notified the driver */
 	bool signalled_valid;
 	bool notify_off;      /* vq_disable_notify in effect */
@@ -93,6 +94,13 @@ bool vq_need_notify(struct vq *q);
  * behind its index does not kick again. */
 void vq_disable_notify(struct vq *q);
 bool vq_enable_notify(struct vq *q);
+/* For a device that found the available chains too few (e.g. a received
+ * packet needs more buffers than posted; what it popped it gave back): asks
+ * for a kick when the driver adds more than vq_pop last saw, not for the
+ * chains already there (which vq_enable_notify would report again at once:
+ * a spin). Returns true if more came since (try again), false if a kick
+ * will come. */
+bool vq_enable_notify_more(struct vq *q);
 
 /* Copies between a chain and host buffers. A cursor walks the readable
  * (out) or the writable (in) part; reads and writes never cross into the
