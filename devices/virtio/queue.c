@@ -300,7 +300,10 @@ void vq_disable_notify(struct vq *q)
 	st16(used + USED_FLAGS, VRING_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
 }
 
-bool vq_enable_notify(struct vq *q)
+/* Asks the driver for a kick once it makes chain `idx` available (or for
+ * every kick, without EVENT_IDX), then looks again: true if the available
+ * index already moved past idx. */
+static bool notify_from(struct vq *q, uint16_t idx)
 {
 	if (q->broken)
 		return false;
@@ -311,32 +314,23 @@ bool vq_enable_notify(struct vq *q)
 		return false;
 	}
 	if (q->event_idx)
-		st16(used + USED_RING(q->size), q->last_avail, __ATOMIC_RELAXED);
+		st16(used + USED_RING(q->size), idx, __ATOMIC_RELAXED);
 	else
 		st16(used + USED_FLAGS, 0, __ATOMIC_RELAXED);
 	/* Our store before the re-read: a chain made available after it
 	 * either shows here or comes with a kick. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return ld16(avail + AVAIL_IDX, __ATOMIC_ACQUIRE) != q->last_avail;
+	return ld16(avail + AVAIL_IDX, __ATOMIC_ACQUIRE) != idx;
+}
+
+bool vq_enable_notify(struct vq *q)
+{
+	return notify_from(q, q->last_avail);
 }
 
 bool vq_enable_notify_more(struct vq *q)
 {
-	if (q->broken)
-		return false;
-	q->notify_off = false;
-	uint8_t *used = used_ring(q), *avail = avail_ring(q);
-	if (!used || !avail) {
-		vq_fail(q, "ring outside guest memory");
-		return false;
-	}
-	uint16_t seen = q->avail_seen;
-	if (q->event_idx)
-		st16(used + USED_RING(q->size), seen, __ATOMIC_RELAXED);
-	else
-		st16(used + USED_FLAGS, 0, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return ld16(avail + AVAIL_IDX, __ATOMIC_ACQUIRE) != seen;
+	return notify_from(q, q->avail_seen);
 }
 
 /* Cursors. */
