@@ -267,10 +267,25 @@ net-flood) # stay up while the host floods us, then ping
 net-ping) net_up; ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"; finish ;;
 reboot) echo "GUEST-REBOOTING"; reboot -f ;;
 sleep) echo "GUEST-SLEEPING"; while :; do sleep 60; done ;;
-shell)
+demo|shell)
+	# scripts/demo: what the guest sees, its disk, its network
 	info
-	echo "cvmm demo guest: type 'poweroff -f' (or Ctrl-A x) to leave"
-	setsid cttyhack sh -l
+	if [ -b /dev/vda ]; then
+		mkdir -p /mnt/root && mount -t ext4 /dev/vda /mnt/root &&
+			echo "GUEST-DISK /dev/vda mounted on /mnt/root: $(cat /mnt/root/hello.txt)" ||
+			echo "GUEST-DISK /dev/vda cannot be mounted"
+	fi
+	if [ -e /sys/class/net/eth0 ] && [ -n "$(arg ip)" ]; then
+		net_up
+		ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 &&
+			echo "GUEST-NET eth0 $(arg ip) reaches the host at $(arg peer)" ||
+			echo "GUEST-NET eth0 $(arg ip) cannot reach $(arg peer)"
+	fi
+	if [ "$t" = shell ]; then
+		echo "cvmm demo guest: type 'poweroff -f' (or Ctrl-A x) to leave"
+		setsid cttyhack sh -l
+	fi
+	[ -d /mnt/root ] && umount /mnt/root
 	poweroff -f ;;
 *) info; poweroff -f ;;
 esac
