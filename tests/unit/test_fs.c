@@ -48,7 +48,8 @@ static size_t build(uint32_t op, uint64_t nodeid, const void *arg, size_t alen, 
 		    const char *n2)
 {
 	size_t len = sizeof(struct fuse_in_header);
-	memcpy(outbuf + len, arg, alen);
+	if (alen)
+		memcpy(outbuf + len, arg, alen);
 	len += alen;
 	if (n1) {
 		memcpy(outbuf + len, n1, strlen(n1) + 1);
