@@ -132,9 +132,13 @@ static void *vcpu_thread(void *arg)
 	if (r < 0) {
 		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, 0, 0,
 				"vCPU %u: KVM_SET_SIGNAL_MASK: %s", v->id, strerror(-r));
+		vm_vcpu_gone(v);
 		return NULL;
 	}
 	while (!atomic_load(&vm->stopping)) {
+		vm_pause_point(v);
+		if (atomic_load(&vm->stopping))
+			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			int er = errno;
 			if (er == EINTR) {
@@ -152,6 +156,7 @@ static void *vcpu_thread(void *arg)
 		if (!vcpu_handle_exit(v))
 			break;
 	}
+	vm_vcpu_gone(v);
 	return NULL;
 }
 
