@@ -327,6 +327,18 @@ def main():
     ]) + bytes([0, 10, 0]) + b"0123456789")                            # shorter than a header
 
 
+def config_json():
+    put("config_json", "full", b'{"kernel": "/k", "initrd": "/i", "cmdline": "console=ttyS0",'
+        b' "cpus": 2, "memory": "256M", "disks": [{"path": "/d", "ro": true, "queues": 2}],'
+        b' "nets": [{"tap": "tap0", "mac": "52:54:00:00:00:01"}, {"stream": "/s", "listen": true},'
+        b' {"tapfd": 3}], "fs": [{"tag": "t", "path": "/", "xattr": true}],'
+        b' "vsock": {"cid": 3, "socket": "/v"}, "debug_exit": false}')
+    put("config_json", "minimal", b'{"kernel":"/k","memory":64}')
+    put("config_json", "unknown", b'{"kernel":"/k","disks":[{"path":"/d","rw":1}]}')
+    put("config_json", "types", b'{"kernel":null,"cpus":"2","memory":1.5}')
+    put("config_json", "broken", b'{"kernel":"/k", "nets": [[[[')
+
+
 def fs_msg(k, opcode, nodeid, args, hdr_len=None):
     """fuzz_fs: [k][len] then a fuse_in_header and its arguments."""
     body = struct.pack("<IIQQIIII", hdr_len or 40 + len(args), opcode, 7, nodeid, 0, 0, 0, 0)
@@ -336,3 +348,4 @@ def fs_msg(k, opcode, nodeid, args, hdr_len=None):
 
 if __name__ == "__main__":
     main()
+    config_json()

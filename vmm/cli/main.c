@@ -2,6 +2,7 @@
 /* The cvmm command: a thin client of libcvmm. Owns the terminal and the
  * process's signals; the library owns neither. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "cvmm/cvmm.h"
 #include "vmm/cli/args.h"
+#include "vmm/cli/config_json.h"
 
 enum {
 	EXIT_POWEROFF = 0,
@@ -208,6 +210,43 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 	return r;
 }
 
+/* --config FILE: read it (bounded) and apply it. */
+static int config_from_file(struct cvmm_config *cfg, const char *path, char *err, size_t errlen)
+{
+	static char buf[CLI_CONFIG_MAX + 1];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "--config: cannot open '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int er = errno;
+			snprintf(err, errlen, "--config: cannot read '%s': %s", path, strerror(er));
+			close(fd);
+			return -er;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == sizeof(buf))
+			break;
+	}
+	close(fd);
+	if (len > CLI_CONFIG_MAX) {
+		snprintf(err, errlen, "--config: '%s' is larger than %u bytes", path, CLI_CONFIG_MAX);
+		return -EFBIG;
+	}
+	int r = cli_config_json(cfg, buf, len, err, errlen);
+	if (r == 0)
+		r = cvmm_config_set_console(cfg, STDIN_FILENO, STDOUT_FILENO);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_opts o;
@@ -229,7 +268,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cvmm: out of memory\n");
 		return EXIT_SETUP;
 	}
-	if (config_from_opts(cfg, &o) < 0) {
+	if (o.config) {
+		if (config_from_file(cfg, o.config, err, sizeof(err)) < 0) {
+			fprintf(stderr, "cvmm: %s\n", err);
+			cvmm_config_free(cfg);
+			return EXIT_SETUP;
+		}
+	} else if (config_from_opts(cfg, &o) < 0) {
 		fprintf(stderr, "cvmm: %s\n", cvmm_config_error(cfg));
 		cvmm_config_free(cfg);
 		return EXIT_SETUP;
