@@ -47,6 +47,17 @@ if [ -f "$MG/mg-check.elf" ]; then
 		st=$?
 		if [ $st -eq 0 ] && has $n "ping-from-host"; then ok $n; else bad $n "status $st, no echo"; fi
 	}
+	# libcvmm embedded: two micro-guests in one process, pause/resume, errors
+	n=mg-api-embed-two-vms
+	if selected $n && [ -x ./two_vms ]; then
+		timeout 180 ./two_vms "$MG/mg-check.elf" "$TMP" >"$TMP/$n.out" 2>"$TMP/$n.err"
+		st=$?
+		if [ $st -eq 0 ] && has $n "EMBED DONE pass=[0-9]* fail=0"; then
+			ok $n "$(grep -o 'pass=[0-9]*' "$TMP/$n.out" | tail -1) checks"
+		else
+			bad $n "status $st: $(grep 'EMBED FAIL' "$TMP/$n.out" | head -3 | tr '\n' ';')"
+		fi
+	fi
 fi
 
 # ---- real Linux ---------------------------------------------------------
