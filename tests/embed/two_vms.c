@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 	check(cvmm_vm_resume(a) == -EINVAL, "err-resume-running", NULL);
 
 	/* Pause A: its vCPU stops exiting, B's goes on; input waits. */
-	check(cvmm_vm_pause(a) == 0, "pause", "%s", cvmm_vm_error(a));
+	check(cvmm_vm_pause(a) == 0, "pause", NULL);
 	check(cvmm_vm_pause(a) == -EALREADY, "err-pause-twice", NULL);
 	check(cvmm_vm_state(a) == CVMM_STATE_PAUSED, "state-paused", NULL);
 	uint64_t a0 = exits(a), b0 = exits(b);
@@ -238,11 +238,14 @@ int main(int argc, char **argv)
 		      file_has(cb, "fail=0"),
 	      "both-checks-passed", NULL);
 	check(!file_has(ca, "bravo") && !file_has(cb, "alpha"), "consoles-separate", NULL);
-	check(cvmm_vm_stats(a, &st) == 0 && st.exits_total > 0 && st.vcpus == 1 &&
+	/* (arguments are evaluated in no set order: fetch first) */
+	int rs = cvmm_vm_stats(a, &st);
+	long fsize = file_size(ca);
+	check(rs == 0 && st.exits_total > 0 && st.vcpus == 1 &&
 		      st.vcpu_exits[0] == st.exits_total && st.uptime_ns > 0 &&
-		      (long)st.console_tx_bytes == file_size(ca),
+		      (long)st.console_tx_bytes == fsize,
 	      "stats", "exits %llu tx %llu file %ld", (unsigned long long)st.exits_total,
-	      (unsigned long long)st.console_tx_bytes, file_size(ca));
+	      (unsigned long long)st.console_tx_bytes, fsize);
 	check(cvmm_vm_state(a) == CVMM_STATE_EXITED, "state-exited", NULL);
 	check(cvmm_vm_pause(a) == -ESHUTDOWN, "err-pause-exited", NULL);
 	check(cvmm_vm_request_shutdown(a) == -ESHUTDOWN, "err-shutdown-exited", NULL);
