@@ -244,6 +244,14 @@ if [ -f "$KIT/small-bzImage" ] && [ $vsel -eq 1 ]; then
 	pass=$((pass + $(grep -c '^CASE [^ ]* PASS' "$TMP/vsock.log")))
 	fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/vsock.log")))
 fi
+# ---- the control socket: a Firecracker client's boot sequence (api-cases.sh) ---
+case "${ONLY:-api}" in *api*) asel=1 ;; *) asel=0 ;; esac
+case "api-" in *"${SKIP:-@}"*) asel=0 ;; esac
+if [ -f "$KIT/small-bzImage" ] && [ $asel -eq 1 ]; then
+	TMP=$TMP/api sh ./api-cases.sh 2>&1 | tee "$TMP/api.log"
+	pass=$((pass + $(grep -c '^CASE [^ ]* PASS' "$TMP/api.log")))
+	fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/api.log")))
+fi
 rm -rf "$TMP"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
