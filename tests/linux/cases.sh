@@ -58,6 +58,17 @@ if [ -f "$MG/mg-check.elf" ]; then
 			bad $n "status $st: $(grep 'EMBED FAIL' "$TMP/$n.out" | head -3 | tr '\n' ';')"
 		fi
 	fi
+	# examples/embed.c boots a micro-guest to its power-off
+	n=mg-api-example-embed
+	if selected $n && [ -x ./embed ]; then
+		timeout 60 ./embed "$MG/mg-check.elf" >"$TMP/$n.out" 2>"$TMP/$n.err"
+		st=$?
+		if [ $st -eq 0 ] && has $n "MG DONE pass=[0-9]* fail=0" && grep -q "guest powered off" "$TMP/$n.err"; then
+			ok $n
+		else
+			bad $n "status $st"
+		fi
+	fi
 fi
 
 # ---- real Linux ---------------------------------------------------------
