@@ -357,6 +357,7 @@ def api():
         http(b"PUT", b"/vsock", b'{"guest_cid": 3, "uds_path": "/v"}'),
         http(b"PUT", b"/actions", b'{"action_type": "InstanceStart"}'),
         http(b"GET", b"/"),
+        http(b"GET", b"/machine-config"),
         http(b"PATCH", b"/vm", b'{"state": "Paused"}'),
         http(b"PATCH", b"/vm", b'{"state": "Resumed"}'),
         http(b"PUT", b"/actions", b'{"action_type": "SendCtrlAltDel"}'),
