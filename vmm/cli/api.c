@@ -26,9 +26,10 @@
 #define CVMM_VERSION "unknown" /* builds outside meson (the fuzzers) */
 #endif
 
-#define API_MAX_URL    1024
-#define API_OUT_CAP    (16u << 10) /* responses not yet written */
-#define API_OUT_ROOM   4096        /* one response always fits in this (a 512-byte fault message escaped) */
+#define API_MAX_URL  1024
+#define API_OUT_CAP  (16u << 10) /* responses not yet written */
+#define API_OUT_ROOM 4096 /* one response always fits in this (a 512-byte fault message escaped)   \
+			   */
 #define API_MAX_DRIVES 8
 #define API_MAX_IFACES 4
 #define API_ID_MAX     64
