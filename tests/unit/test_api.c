@@ -353,6 +353,13 @@ static void test_limits_and_framing(void **state)
 	assert_true(a == t->out && b > a);
 	assert_non_null(strstr(b + 1, "HTTP/1.1 400 "));
 	assert_false(t->closed);
+	/* Expect: 100-continue gets its interim answer before the final one */
+	const char *ex = "PUT /vsock HTTP/1.1\r\nexpect: 100-Continue\r\nContent-Length: 34\r\n\r\n"
+			 "{\"guest_cid\": 3, \"uds_path\": \"/v\"}";
+	t->outlen =
+		api_handle_bytes(t->api, ex, strlen(ex), t->out, sizeof(t->out) - 1, &t->closed);
+	t->out[t->outlen] = '\0';
+	assert_int_equal(strncmp(t->out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 ", 38), 0);
 	/* Connection: close is honoured */
 	const char *cl = "GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n";
 	t->outlen =

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -26,10 +27,11 @@
 #define CVMM_VERSION "unknown" /* builds outside meson (the fuzzers) */
 #endif
 
-#define API_MAX_URL  1024
-#define API_OUT_CAP  (16u << 10) /* responses not yet written */
-#define API_OUT_ROOM 4096 /* one response always fits in this (a 512-byte fault message escaped)   \
-			   */
+#define API_MAX_URL 1024
+#define API_OUT_CAP (16u << 10) /* responses not yet written */
+#define API_OUT_ROOM                                                                               \
+	4096 /* one response always fits in this (a 512-byte fault message escaped)                \
+	      */
 #define API_MAX_DRIVES 8
 #define API_MAX_IFACES 4
 #define API_ID_MAX     64
@@ -70,7 +72,11 @@ struct api_conn {
 	char *body; /* owned, API_MAX_BODY + 1 */
 	size_t body_len;
 	int status_err; /* a limit was hit: answer this status and close */
-	char *out;	/* owned, API_OUT_CAP */
+	/* the header being read, enough of it to see "Expect: 100-continue" */
+	char hname[16], hval[16];
+	size_t hname_len, hval_len;
+	bool in_value, expect_continue;
+	char *out; /* owned, API_OUT_CAP */
 	size_t out_len;
 	char in[4096]; /* received, not yet parsed (parser paused) */
 	size_t in_len;
@@ -774,6 +780,8 @@ static int on_message_begin(http_parser *hp)
 	struct api_conn *c = conn_of(hp);
 	c->head_bytes = c->url_len = c->body_len = 0;
 	c->url[0] = '\0';
+	c->hname_len = c->hval_len = 0;
+	c->in_value = c->expect_continue = false;
 	return 0;
 }
 
@@ -792,10 +800,44 @@ static int on_url(http_parser *hp, const char *at, size_t n)
 	return 0;
 }
 
-static int on_header_data(http_parser *hp, const char *at, size_t n)
+/* Appends up to the buffer's size; a longer string cannot match. */
+static void keep(char *buf, size_t cap, size_t *len, const char *at, size_t n)
 {
-	(void)at;
-	return head_bytes(conn_of(hp), n);
+	for (size_t i = 0; i < n && *len <= cap; i++, (*len)++)
+		if (*len < cap)
+			buf[*len] = at[i];
+}
+
+static bool kept_is(const char *buf, size_t cap, size_t len, const char *s)
+{
+	return len < cap && len == strlen(s) && !strncasecmp(buf, s, len);
+}
+
+/* A header ended: note Expect: 100-continue. */
+static void header_done(struct api_conn *c)
+{
+	if (kept_is(c->hname, sizeof(c->hname), c->hname_len, "expect") &&
+	    kept_is(c->hval, sizeof(c->hval), c->hval_len, "100-continue"))
+		c->expect_continue = true;
+	c->hname_len = c->hval_len = 0;
+}
+
+static int on_header_field(http_parser *hp, const char *at, size_t n)
+{
+	struct api_conn *c = conn_of(hp);
+	if (c->in_value)
+		header_done(c);
+	c->in_value = false;
+	keep(c->hname, sizeof(c->hname), &c->hname_len, at, n);
+	return head_bytes(c, n);
+}
+
+static int on_header_value(http_parser *hp, const char *at, size_t n)
+{
+	struct api_conn *c = conn_of(hp);
+	c->in_value = true;
+	keep(c->hval, sizeof(c->hval), &c->hval_len, at, n);
+	return head_bytes(c, n);
 }
 
 static int on_headers_complete(http_parser *hp)
@@ -805,6 +847,13 @@ static int on_headers_complete(http_parser *hp)
 	    hp->content_length > API_MAX_BODY) {
 		c->status_err = 413;
 		return -1;
+	}
+	if (c->in_value)
+		header_done(c);
+	/* curl asks before sending a body over 1 KiB; say go on */
+	if (c->expect_continue && API_OUT_CAP - c->out_len >= 32) {
+		memcpy(c->out + c->out_len, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		c->out_len += 25;
 	}
 	return 0;
 }
@@ -836,8 +885,8 @@ static int on_message_complete(http_parser *hp)
 static const http_parser_settings api_http = {
 	.on_message_begin = on_message_begin,
 	.on_url = on_url,
-	.on_header_field = on_header_data,
-	.on_header_value = on_header_data,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
 	.on_headers_complete = on_headers_complete,
 	.on_body = on_body,
 	.on_message_complete = on_message_complete,
