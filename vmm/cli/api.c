@@ -33,6 +33,7 @@
 	4096 /* one response always fits in this (a 512-byte fault message escaped)                \
 	      */
 #define API_MAX_DRIVES 8
+#define API_DRAIN_MAX  (1u << 20)
 #define API_MAX_IFACES 4
 #define API_ID_MAX     64
 #define API_PATH_MAX   4096
@@ -80,7 +81,9 @@ struct api_conn {
 	size_t out_len;
 	char in[4096]; /* received, not yet parsed (parser paused) */
 	size_t in_len;
-	bool closing; /* close once out is written */
+	bool closing;	/* close once out is written */
+	bool draining;	/* out written, shut down for writing; waiting for the peer's EOF */
+	size_t drained; /* bytes dropped while draining */
 	struct api *api;
 };
 
@@ -1068,6 +1071,18 @@ static void conn_flush(struct api_conn *c)
 /* Returns false when the connection is done. */
 static bool conn_service(struct api_conn *c, short revents)
 {
+	if (c->draining) {
+		/* Answered and shut down for writing: read and drop what the
+		 * peer still sends until it closes (at most API_DRAIN_MAX), so
+		 * that closing with unread bytes cannot reset the connection
+		 * before the peer read our answer. */
+		for (;;) {
+			ssize_t n = recv(c->fd, c->in, sizeof(c->in), MSG_DONTWAIT);
+			if (n > 0 && (c->drained += (size_t)n) <= API_DRAIN_MAX)
+				continue;
+			return n < 0 && (errno == EAGAIN || errno == EINTR);
+		}
+	}
 	if (revents & POLLIN && !c->closing && c->in_len < sizeof(c->in)) {
 		ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
@@ -1083,7 +1098,11 @@ static bool conn_service(struct api_conn *c, short revents)
 		if (c->out_len || !c->in_len || c->closing)
 			break;
 	}
-	return !(c->closing && c->out_len == 0);
+	if (c->closing && c->out_len == 0) {
+		shutdown(c->fd, SHUT_WR);
+		c->draining = true;
+	}
+	return true;
 }
 
 void api_service(struct api *a, const struct pollfd *p, unsigned n)
