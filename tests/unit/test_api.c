@@ -266,6 +266,20 @@ static void test_bad_bodies(void **state)
 	assert_int_equal(
 		req(t, "PUT", "/drives/a", "{\"drive_id\": \"a\", \"path_on_host\": \"/x\"}"), 400);
 	fault_has(t, "required");
+	/* is_read_only may be left out (false) */
+	assert_int_equal(
+		req(t, "PUT", "/drives/a",
+		    "{\"drive_id\": \"a\", \"path_on_host\": \"/x\", \"is_root_device\": false}"),
+		204);
+	assert_int_equal(
+		req(t, "PUT", "/drives/b",
+		    "{\"drive_id\": \"b\", \"is_root_device\": false, \"socket\": \"/vu\"}"),
+		400);
+	fault_has(t, "'socket' is not supported");
+	assert_int_equal(req(t, "PUT", "/network-interfaces/e",
+			     "{\"iface_id\": \"e\", \"host_dev_name\": \"t\", \"mtu\": 9000}"),
+			 400);
+	fault_has(t, "'mtu' is not supported");
 	assert_int_equal(req(t, "PUT", "/drives/a%2f..", "{\"drive_id\": \"a%2f..\"}"), 400);
 	fault_has(t, "the id may hold only");
 	assert_int_equal(req(t, "PUT", "/drives/a",

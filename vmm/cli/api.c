@@ -381,9 +381,9 @@ static bool check_id(struct api_conn *c, const char *path_id, struct json_object
 
 static void put_drive(struct api_conn *c, const char *id, struct json_object *o)
 {
-	static const char *const keys[] = {"drive_id",	   "path_on_host", "is_root_device",
-					   "is_read_only", "partuuid",	   "cache_type",
-					   "io_engine",	   "rate_limiter", NULL};
+	static const char *const keys[] = {
+		"drive_id",   "path_on_host", "is_root_device", "is_read_only", "partuuid",
+		"cache_type", "io_engine",    "rate_limiter",	"socket",	NULL};
 	struct api_pending *p = &c->api->p;
 	const char *path;
 	struct json_object *v;
@@ -399,7 +399,8 @@ static void put_drive(struct api_conn *c, const char *id, struct json_object *o)
 		return;
 	bool ro = r2 == 1 && json_object_get_boolean(v);
 	if (!off_only(c, o, "partuuid", NULL, false) ||
-	    !off_only(c, o, "rate_limiter", NULL, false))
+	    !off_only(c, o, "rate_limiter", NULL, false) ||
+	    !off_only(c, o, "socket", NULL, false)) /* vhost-user-block */
 		return;
 	const char *ct, *io;
 	if (field_str(c, o, "cache_type", 16, &ct) < 0 || field_str(c, o, "io_engine", 16, &io) < 0)
@@ -410,8 +411,8 @@ static void put_drive(struct api_conn *c, const char *id, struct json_object *o)
 		      "'cache_type' must be Unsafe or Writeback, 'io_engine' Sync or Async");
 		return;
 	}
-	if (!path || r1 == 0 || r2 == 0) {
-		fault(c, 400, "'path_on_host', 'is_root_device' and 'is_read_only' are required");
+	if (!path || r1 == 0) { /* is_read_only is optional: false */
+		fault(c, 400, "'path_on_host' and 'is_root_device' are required");
 		return;
 	}
 	unsigned i;
@@ -439,8 +440,9 @@ static void put_drive(struct api_conn *c, const char *id, struct json_object *o)
 
 static void put_iface(struct api_conn *c, const char *id, struct json_object *o)
 {
-	static const char *const keys[] = {"iface_id",	      "host_dev_name",	 "guest_mac",
-					   "rx_rate_limiter", "tx_rate_limiter", NULL};
+	static const char *const keys[] = {
+		"iface_id",	   "host_dev_name", "guest_mac", "rx_rate_limiter",
+		"tx_rate_limiter", "mtu",	    NULL};
 	struct api_pending *p = &c->api->p;
 	const char *tap, *mac;
 	uint8_t m[6];
@@ -448,7 +450,7 @@ static void put_iface(struct api_conn *c, const char *id, struct json_object *o)
 	    field_str(c, o, "host_dev_name", 15, &tap) < 0 ||
 	    field_str(c, o, "guest_mac", 17, &mac) < 0 ||
 	    !off_only(c, o, "rx_rate_limiter", NULL, false) ||
-	    !off_only(c, o, "tx_rate_limiter", NULL, false))
+	    !off_only(c, o, "tx_rate_limiter", NULL, false) || !off_only(c, o, "mtu", NULL, false))
 		return;
 	if (!tap) {
 		fault(c, 400, "'host_dev_name' is required");
