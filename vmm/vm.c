@@ -103,6 +103,10 @@ void vm_sys_event(void *opaque, enum sys_event ev, const char *why)
 void vm_pause_point(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
+	/* The common case costs one load: a pauser sets the flag before it
+	 * kicks, so a vCPU that missed it here is kicked out of KVM_RUN. */
+	if (!atomic_load(&vm->pause_req))
+		return;
 	pthread_mutex_lock(&vm->pause_lock);
 	if (vm->pause_req && !atomic_load(&vm->stopping)) {
 		v->parked = true;

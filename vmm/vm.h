@@ -118,7 +118,7 @@ struct vm {
 	/* Pause: vCPU threads park at the top of their run loop. */
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond;
-	bool pause_req;      /* under pause_lock */
+	atomic_bool pause_req; /* written under pause_lock; vCPUs peek without it */
 	unsigned nparked;    /* under pause_lock */
 	unsigned nrunning;   /* vCPU threads not yet returned, under pause_lock */
 	uint64_t shutdown_requests;
