@@ -58,6 +58,14 @@ if [ -f "$MG/mg-check.elf" ]; then
 			bad $n "status $st: $(grep 'EMBED FAIL' "$TMP/$n.out" | head -3 | tr '\n' ';')"
 		fi
 	fi
+	# --config FILE: the same VM as flags would give, as JSON
+	n=mg-api-config-json
+	if selected $n; then
+		printf '{"kernel": "%s", "cpus": 2, "memory": "64M", "cmdline": "mg.cpus=2 mg.mem=64M"}\n' \
+			"$MG/mg-check.elf" >"$TMP/$n.json"
+		want $n 0 60 -- --config "$TMP/$n.json" &&
+			{ has $n "MG DONE pass=[0-9]* fail=0" && ok $n || bad $n "micro-guest reported failures"; }
+	fi
 	# examples/embed.c boots a micro-guest to its power-off
 	n=mg-api-example-embed
 	if selected $n && [ -x ./embed ]; then
