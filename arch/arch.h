@@ -36,5 +36,8 @@ uint64_t arch_vcpu_ip(struct vcpu *v);
 ARCH_WUR int arch_mmio_slot(unsigned i, uint64_t *base, uint32_t *gsi);
 /* Default kernel command line. */
 const char *arch_default_cmdline(void);
+/* Presses the power button (an ACPI event to the guest); -EOPNOTSUPP where
+ * the arch offers none. */
+ARCH_WUR int arch_power_button(struct vm *vm);
 
 #endif

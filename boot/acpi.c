@@ -146,6 +146,32 @@ static void acpi_dsdt(struct aml *a, const struct x86_acpi_cfg *cfg)
 		aml_end(a, dev);
 	}
 
+	if (cfg->ged_gsi) {
+		/* The power button: hardware-reduced ACPI has no fixed button, so
+		 * a Generic Event Device's interrupt runs _EVT, which notifies a
+		 * control-method power button (0x80: pressed). */
+		size_t dev = aml_device_begin(a, "PWRB");
+		aml_name(a, "_HID");
+		aml_eisaid(a, "PNP0C0C");
+		aml_name(a, "_UID");
+		aml_integer(a, 0);
+		aml_end(a, dev);
+		dev = aml_device_begin(a, "GED0");
+		aml_name(a, "_HID");
+		aml_string(a, "ACPI0013");
+		aml_name(a, "_UID");
+		aml_integer(a, 0);
+		aml_name(a, "_CRS");
+		size_t buf = aml_buffer_begin(a);
+		aml_res_ext_irq(a, cfg->ged_gsi, AML_INT_CONSUMER | AML_INT_EDGE);
+		aml_res_end(a);
+		aml_buffer_end(a, buf);
+		size_t m = aml_method_begin(a, "_EVT", 1);
+		aml_notify(a, "\\_SB_.PWRB", 0x80);
+		aml_end(a, m);
+		aml_end(a, dev);
+	}
+
 	aml_end(a, sb);
 	acpi_hdr_end(a, dsdt);
 }

@@ -16,6 +16,8 @@
 #define AML_SCOPE_OP	      0x10
 #define AML_BUFFER_OP	      0x11
 #define AML_PACKAGE_OP	      0x12
+#define AML_METHOD_OP	      0x14
+#define AML_NOTIFY_OP	      0x86
 #define AML_DUAL_NAME_PREFIX  0x2e
 #define AML_MULTI_NAME_PREFIX 0x2f
 #define AML_EXT_OP_PREFIX     0x5b
@@ -289,6 +291,24 @@ size_t aml_device_begin(struct aml *a, const char *name)
 	size_t mark = a->len;
 	aml_namestring(a, name);
 	return mark;
+}
+
+size_t aml_method_begin(struct aml *a, const char *name, unsigned nargs)
+{
+	if (nargs > 7)
+		a->invalid = true;
+	aml_byte(a, AML_METHOD_OP);
+	size_t mark = a->len;
+	aml_namestring(a, name);
+	aml_byte(a, (uint8_t)(nargs & 7)); /* MethodFlags: not serialized, SyncLevel 0 */
+	return mark;
+}
+
+void aml_notify(struct aml *a, const char *path, uint64_t value)
+{
+	aml_byte(a, AML_NOTIFY_OP);
+	aml_namestring(a, path);
+	aml_integer(a, value);
 }
 
 size_t aml_package_begin(struct aml *a, uint8_t nelems)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* A tiny AML encoder (ACPI 6.x, chapter 20) and byte builder, enough for a
- * static DSDT: Name, Scope, Device, Package, Integer, String, EISAID and
+ * static DSDT: Name, Scope, Device, Method, Notify, Package, Integer, String, EISAID and
  * ResourceTemplate buffers with IO, IRQ, Memory32Fixed and Extended
  * Interrupt descriptors. It writes into a caller-owned buffer; running out
  * of room (or a malformed name) only sets a sticky flag, checked once at
@@ -48,6 +48,10 @@ void aml_eisaid(struct aml *a, const char *id); /* "PNP0501" -> DWord */
 size_t aml_scope_begin(struct aml *a, const char *path);
 size_t aml_device_begin(struct aml *a, const char *name);
 size_t aml_package_begin(struct aml *a, uint8_t nelems);
+/* Method(name, nargs) { ... }: close with aml_end. */
+size_t aml_method_begin(struct aml *a, const char *name, unsigned nargs);
+/* Notify(path, value), inside a method. */
+void aml_notify(struct aml *a, const char *path, uint64_t value);
 size_t aml_buffer_begin(struct aml *a); /* e.g. a ResourceTemplate */
 void aml_end(struct aml *a, size_t mark);
 void aml_buffer_end(struct aml *a, size_t mark);

@@ -128,6 +128,8 @@ struct x86_acpi_cfg {
 	unsigned ncpus;
 	const struct acpi_mmio_dev *devs; /* described in the DSDT, _UID = index */
 	unsigned ndevs;
+	uint32_t ged_gsi; /* non-zero: a power button (PWRB) and a Generic Event
+			     Device (GED0) on this GSI whose _EVT notifies it */
 };
 
 #define X86_ACPI_MAX_CPUS 254  /* xAPIC ids 0..253, IOAPIC id = ncpus */

@@ -111,6 +111,10 @@ static unsigned terms(const uint8_t *p, const uint8_t *end)
 			const uint8_t *send = start + len;
 			devices += terms(skip_name(start + n, send), send);
 			p = send;
+		} else if (*p == 0x14) { /* Method: a name, flags, a body we do not walk */
+			size_t n = pkglen(p + 1, end, &len);
+			FZ_CHECK(len > n && p + 1 + len <= end);
+			p += 1 + len;
 		} else {
 			FZ_CHECK(!"unknown AML opcode");
 		}
@@ -161,7 +165,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ndevs = i;
 	}
 
-	struct x86_acpi_cfg cfg = {.ncpus = ncpus, .devs = devs, .ndevs = ndevs};
+	/* odd vCPU counts also get the power button (GED0 + PWRB) */
+	struct x86_acpi_cfg cfg = {.ncpus = ncpus, .devs = devs, .ndevs = ndevs,
+				   .ged_gsi = ncpus & 1 ? 23 : 0};
 	uint64_t rsdp_gpa = 0;
 	struct err e;
 	err_clear(&e);
@@ -206,6 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(lapics == ncpus);
 
 	unsigned devices = terms(dsdt + 36, dsdt + fz_rd32(dsdt + 4));
-	FZ_CHECK(devices == 2 + ndevs); /* COM1, RTC0, then the mmio devices */
+	/* COM1, RTC0, the mmio devices, then PWRB and GED0 */
+	FZ_CHECK(devices == 2 + ndevs + (cfg.ged_gsi ? 2 : 0));
 	return 0;
 }

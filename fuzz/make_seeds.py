@@ -327,6 +327,53 @@ def main():
     ]) + bytes([0, 10, 0]) + b"0123456789")                            # shorter than a header
 
 
+def config_json():
+    put("config_json", "full", b'{"kernel": "/k", "initrd": "/i", "cmdline": "console=ttyS0",'
+        b' "cpus": 2, "memory": "256M", "disks": [{"path": "/d", "ro": true, "queues": 2}],'
+        b' "nets": [{"tap": "tap0", "mac": "52:54:00:00:00:01"}, {"stream": "/s", "listen": true},'
+        b' {"tapfd": 3}], "fs": [{"tag": "t", "path": "/", "xattr": true}],'
+        b' "vsock": {"cid": 3, "socket": "/v"}, "debug_exit": false}')
+    put("config_json", "minimal", b'{"kernel":"/k","memory":64}')
+    put("config_json", "unknown", b'{"kernel":"/k","disks":[{"path":"/d","rw":1}]}')
+    put("config_json", "types", b'{"kernel":null,"cpus":"2","memory":1.5}')
+    put("config_json", "broken", b'{"kernel":"/k", "nets": [[[[')
+
+
+def http(method, path, body=None, extra=b""):
+    if body is None:
+        return b"%s %s HTTP/1.1\r\nHost: localhost\r\n%s\r\n" % (method, path, extra)
+    return b"%s %s HTTP/1.1\r\nHost: localhost\r\n%sContent-Length: %d\r\n\r\n%s" % (
+        method, path, extra, len(body), body)
+
+
+def api():
+    put("api", "firecracker_boot", b"".join([
+        http(b"PUT", b"/machine-config", b'{"vcpu_count": 2, "mem_size_mib": 128}'),
+        http(b"PUT", b"/boot-source", b'{"kernel_image_path": "/k", "boot_args": "console=ttyS0"}'),
+        http(b"PUT", b"/drives/rootfs", b'{"drive_id": "rootfs", "path_on_host": "/r",'
+             b' "is_root_device": true, "is_read_only": false}'),
+        http(b"PUT", b"/network-interfaces/eth0", b'{"iface_id": "eth0", "host_dev_name": "tap0",'
+             b' "guest_mac": "06:00:00:00:00:01"}'),
+        http(b"PUT", b"/vsock", b'{"guest_cid": 3, "uds_path": "/v"}'),
+        http(b"PUT", b"/actions", b'{"action_type": "InstanceStart"}'),
+        http(b"GET", b"/"),
+        http(b"GET", b"/machine-config"),
+        http(b"PATCH", b"/vm", b'{"state": "Paused"}'),
+        http(b"PATCH", b"/vm", b'{"state": "Resumed"}'),
+        http(b"PUT", b"/actions", b'{"action_type": "SendCtrlAltDel"}'),
+    ]))
+    put("api", "bad", b"".join([
+        http(b"PUT", b"/machine-config", b'{"vcpu_count": 2, "x": 1}'),
+        http(b"DELETE", b"/vm"),
+        http(b"PUT", b"/drives/a", b'{"drive_id": "a", "path_on_host": 5}'),
+        http(b"PATCH", b"/machine-config", b'{"vcpu_count": 1'),
+    ]))
+    put("api", "chunked", b"PUT /vsock HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\n{\"gue\r\n0\r\n\r\n")
+    put("api", "close", http(b"GET", b"/", extra=b"Connection: close\r\n") + http(b"GET", b"/"))
+    put("api", "garbage", b"GARBAGE\r\n\r\n")
+
+
 def fs_msg(k, opcode, nodeid, args, hdr_len=None):
     """fuzz_fs: [k][len] then a fuse_in_header and its arguments."""
     body = struct.pack("<IIQQIIII", hdr_len or 40 + len(args), opcode, 7, nodeid, 0, 0, 0, 0)
@@ -336,3 +383,5 @@ def fs_msg(k, opcode, nodeid, args, hdr_len=None):
 
 if __name__ == "__main__":
     main()
+    config_json()
+    api()

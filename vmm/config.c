@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cvmm_config: plain data; validated in cvmm_vm_create. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -139,6 +140,7 @@ API void cvmm_config_free(struct cvmm_config *c)
 	free(c->kernel);
 	free(c->initrd);
 	free(c->cmdline);
+	free(c->console_path);
 	free(c);
 }
 
@@ -216,7 +218,29 @@ API int cvmm_config_set_debug_exit(struct cvmm_config *c, int enabled)
 API int cvmm_config_set_console(struct cvmm_config *c, int in_fd, int out_fd)
 {
 	err_clear(&c->err);
+	if (in_fd < -1 || out_fd < -1)
+		return err_set(&c->err, EBADF, "console: bad file descriptor");
 	c->console_in = in_fd;
 	c->console_out = out_fd;
+	free(c->console_path);
+	c->console_path = NULL;
+	return 0;
+}
+
+API int cvmm_config_set_console_file(struct cvmm_config *c, const char *path)
+{
+	int r = set_str(c, &c->console_path, path, "console file path");
+	if (r == 0)
+		c->console_out = -1;
+	return r;
+}
+
+API int cvmm_config_set_kick_signal(struct cvmm_config *c, int signo)
+{
+	err_clear(&c->err);
+	if (signo != 0 && (signo < SIGRTMIN || signo > SIGRTMAX))
+		return err_set(&c->err, EINVAL, "kick signal must be 0 or %d..%d, got %d",
+			       SIGRTMIN, SIGRTMAX, signo);
+	c->kick_signal = signo;
 	return 0;
 }

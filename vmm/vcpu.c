@@ -132,9 +132,13 @@ static void *vcpu_thread(void *arg)
 	if (r < 0) {
 		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, 0, 0,
 				"vCPU %u: KVM_SET_SIGNAL_MASK: %s", v->id, strerror(-r));
+		vm_vcpu_gone(v);
 		return NULL;
 	}
 	while (!atomic_load(&vm->stopping)) {
+		vm_pause_point(v);
+		if (atomic_load(&vm->stopping))
+			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			int er = errno;
 			if (er == EINTR) {
@@ -148,10 +152,14 @@ static void *vcpu_thread(void *arg)
 					"vCPU %u: KVM_RUN failed: %s", v->id, strerror(er));
 			break;
 		}
-		v->exits++;
+		/* only this thread writes it: no locked add on the exit path */
+		atomic_store_explicit(&v->exits,
+				      atomic_load_explicit(&v->exits, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
 		if (!vcpu_handle_exit(v))
 			break;
 	}
+	vm_vcpu_gone(v);
 	return NULL;
 }
 

@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
@@ -64,6 +65,10 @@ void vm_request_exit(struct vm *vm, enum cvmm_exit_reason reason, int vcpu, uint
 	pthread_mutex_unlock(&vm->exit_lock);
 	if (!first)
 		return;
+	/* Parked vCPUs wake up and leave; a pauser stops waiting. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	uint64_t one = 1;
 	ssize_t n = write(vm->exit_efd, &one, sizeof(one));
 	(void)n; /* an eventfd write of 1 cannot fail short of overflow */
@@ -93,6 +98,35 @@ void vm_sys_event(void *opaque, enum sys_event ev, const char *why)
 		vm_request_exit(vm, CVMM_EXIT_POWEROFF, -1, 0, 0, "guest powered off (%s)", why);
 	else
 		vm_request_exit(vm, CVMM_EXIT_REBOOT, -1, 0, 0, "guest rebooted (%s)", why);
+}
+
+void vm_pause_point(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	/* The common case costs one load: a pauser sets the flag before it
+	 * kicks, so a vCPU that missed it here is kicked out of KVM_RUN. */
+	if (!atomic_load(&vm->pause_req))
+		return;
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->pause_req && !atomic_load(&vm->stopping)) {
+		v->parked = true;
+		vm->nparked++;
+		pthread_cond_broadcast(&vm->pause_cond);
+		while (vm->pause_req && !atomic_load(&vm->stopping))
+			pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+		vm->nparked--;
+		v->parked = false;
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_vcpu_gone(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->nrunning--;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 /* ---- building ------------------------------------------------------------ */
@@ -172,6 +206,9 @@ static int vm_copy_config(struct vm *vm, const struct cvmm_config *c, struct err
 		if (!vm->cfg.fs[i].tag || !vm->cfg.fs[i].path)
 			return err_set(e, ENOMEM, "out of memory");
 	}
+	vm->cfg.console_path = NULL;
+	if (c->console_path && !(vm->cfg.console_path = strdup(c->console_path)))
+		return err_set(e, ENOMEM, "out of memory");
 	vm->cfg.vsock_path = NULL;
 	if (c->vsock_path && !(vm->cfg.vsock_path = strdup(c->vsock_path)))
 		return err_set(e, ENOMEM, "out of memory");
@@ -462,17 +499,38 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 		return -ENOMEM;
 	}
 	struct err *e = &vm->err;
-	vm->kvm_fd = vm->vm_fd = vm->exit_efd = -1;
-	vm->kick_signal = CVMM_KICK_SIGNAL;
+	vm->kvm_fd = vm->vm_fd = vm->exit_efd = vm->console_fd = -1;
 	vm->exit.vcpu = -1;
 	int r = pthread_mutex_init(&vm->exit_lock, NULL);
 	if (r) {
 		free(vm);
 		return -r;
 	}
+	if ((r = pthread_mutex_init(&vm->pause_lock, NULL))) {
+		pthread_mutex_destroy(&vm->exit_lock);
+		free(vm);
+		return -r;
+	}
+	if ((r = pthread_cond_init(&vm->pause_cond, NULL))) {
+		pthread_mutex_destroy(&vm->pause_lock);
+		pthread_mutex_destroy(&vm->exit_lock);
+		free(vm);
+		return -r;
+	}
 	r = vm_copy_config(vm, cfg, e);
 	if (r < 0)
 		goto fail;
+	vm->kick_signal = vm->cfg.kick_signal ? vm->cfg.kick_signal : CVMM_KICK_SIGNAL;
+	if (vm->cfg.console_path) {
+		vm->console_fd = open(vm->cfg.console_path,
+				      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+		if (vm->console_fd < 0) {
+			r = err_set(e, errno, "cannot open console file '%s': %s",
+				    vm->cfg.console_path, strerror(errno));
+			goto fail;
+		}
+		vm->cfg.console_out = vm->console_fd;
+	}
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_efd < 0) {
 		r = err_set(e, errno, "eventfd: %s", strerror(errno));
@@ -539,11 +597,20 @@ API int cvmm_vm_start(struct cvmm_vm *handle)
 	if (vm->started)
 		return err_set(&vm->err, EALREADY, "VM already started");
 	vm->started = true;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	vm->start_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		pthread_mutex_lock(&vm->pause_lock);
+		vm->nrunning++;
+		pthread_mutex_unlock(&vm->pause_lock);
 		pthread_mutex_lock(&vm->exit_lock);
 		int r = vcpu_start(&vm->vcpus[i]);
 		pthread_mutex_unlock(&vm->exit_lock);
 		if (r < 0) {
+			pthread_mutex_lock(&vm->pause_lock);
+			vm->nrunning--;
+			pthread_mutex_unlock(&vm->pause_lock);
 			vm_request_exit(vm, CVMM_EXIT_ERROR, (int)i, 0, 0,
 					"cannot start vCPU thread %u: %s", i, strerror(-r));
 			return r;
@@ -555,6 +622,109 @@ API int cvmm_vm_start(struct cvmm_vm *handle)
 API void cvmm_vm_stop(struct cvmm_vm *handle)
 {
 	vm_request_exit((struct vm *)handle, CVMM_EXIT_STOPPED, -1, 0, 0, "stopped by request");
+}
+
+API int cvmm_vm_pause(struct cvmm_vm *handle)
+{
+	struct vm *vm = (struct vm *)handle;
+	if (!vm->started)
+		return err_set(&vm->err, EINVAL, "VM not started");
+	if (atomic_load(&vm->stopping))
+		return err_set(&vm->err, ESHUTDOWN, "VM has exited");
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->pause_req) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return err_set(&vm->err, EALREADY, "VM already paused");
+	}
+	vm->pause_req = true;
+	pthread_mutex_unlock(&vm->pause_lock);
+	/* Kick each vCPU out of KVM_RUN: it parks at the top of its loop. */
+	pthread_mutex_lock(&vm->exit_lock);
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		v->run->immediate_exit = 1;
+		if (v->thread_started)
+			pthread_kill(v->thread, vm->kick_signal);
+	}
+	pthread_mutex_unlock(&vm->exit_lock);
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->nparked < vm->nrunning && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	bool stopped = atomic_load(&vm->stopping);
+	if (stopped)
+		vm->pause_req = false;
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (stopped)
+		return err_set(&vm->err, ESHUTDOWN, "VM exited while pausing");
+	return 0;
+}
+
+API int cvmm_vm_resume(struct cvmm_vm *handle)
+{
+	struct vm *vm = (struct vm *)handle;
+	pthread_mutex_lock(&vm->pause_lock);
+	bool was = vm->pause_req;
+	vm->pause_req = false;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (!was)
+		return err_set(&vm->err, EINVAL, "VM is not paused");
+	return 0;
+}
+
+API int cvmm_vm_request_shutdown(struct cvmm_vm *handle)
+{
+	struct vm *vm = (struct vm *)handle;
+	if (!vm->started)
+		return err_set(&vm->err, EINVAL, "VM not started");
+	if (atomic_load(&vm->stopping))
+		return err_set(&vm->err, ESHUTDOWN, "VM has exited");
+	int r = arch_power_button(vm);
+	if (r < 0)
+		return err_set(&vm->err, -r, "no power button on this architecture");
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->shutdown_requests++;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return 0;
+}
+
+API enum cvmm_vm_state cvmm_vm_state(const struct cvmm_vm *handle)
+{
+	struct vm *vm = (struct vm *)handle;
+	if (!vm->started)
+		return CVMM_STATE_CREATED;
+	if (atomic_load(&vm->stopping))
+		return CVMM_STATE_EXITED;
+	pthread_mutex_lock(&vm->pause_lock);
+	bool paused = vm->pause_req;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return paused ? CVMM_STATE_PAUSED : CVMM_STATE_RUNNING;
+}
+
+API int cvmm_vm_stats(const struct cvmm_vm *handle, struct cvmm_stats *st)
+{
+	struct vm *vm = (struct vm *)handle;
+	memset(st, 0, sizeof(*st));
+	if (vm->started) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		st->uptime_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec -
+				vm->start_ns;
+	}
+	st->vcpus = vm->nvcpus;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		uint64_t x = atomic_load(&vm->vcpus[i].exits);
+		st->exits_total += x;
+		if (i < CVMM_STATS_MAX_VCPUS)
+			st->vcpu_exits[i] = x;
+	}
+	pthread_mutex_lock(&vm->com1.lock);
+	st->console_tx_bytes = vm->com1.tx_bytes;
+	pthread_mutex_unlock(&vm->com1.lock);
+	pthread_mutex_lock(&vm->pause_lock);
+	st->shutdown_requests = vm->shutdown_requests;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return 0;
 }
 
 API int cvmm_vm_exit_fd(const struct cvmm_vm *handle)
@@ -636,6 +806,9 @@ static void vm_free(struct vm *vm)
 		close(vm->kvm_fd);
 	if (vm->exit_efd >= 0)
 		close(vm->exit_efd);
+	if (vm->console_fd >= 0)
+		close(vm->console_fd);
+	free(vm->cfg.console_path);
 	free(vm->cfg.kernel);
 	free(vm->cfg.initrd);
 	free(vm->cfg.cmdline);
@@ -648,6 +821,8 @@ static void vm_free(struct vm *vm)
 		free(vm->cfg.fs[i].path);
 	}
 	free(vm->cfg.vsock_path);
+	pthread_cond_destroy(&vm->pause_cond);
+	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_mutex_destroy(&vm->exit_lock);
 	free(vm);
 }

@@ -41,6 +41,8 @@ struct cvmm_config {
 	unsigned cpus;
 	uint64_t memory;
 	int console_in, console_out; /* borrowed, -1: none */
+	char *console_path;          /* owned, NULL: none; opened by cvmm_vm_create */
+	int kick_signal;             /* 0: the default (SIGRTMIN + 2) */
 	bool debug_exit;
 	struct vm_disk_cfg disks[CVMM_MAX_DISKS];
 	unsigned ndisks;
@@ -72,7 +74,8 @@ struct vcpu {
 	struct kvm_run *run; /* owned mapping of run_size bytes */
 	pthread_t thread;
 	bool thread_started;
-	uint64_t exits;
+	bool parked; /* under vm->pause_lock */
+	_Atomic uint64_t exits;
 };
 
 struct vm {
@@ -108,7 +111,17 @@ struct vm {
 	atomic_bool stopping;
 	struct cvmm_exit exit; /* under exit_lock */
 	int exit_efd;          /* owned eventfd, readable once the VM exited */
+	int console_fd;        /* owned, opened from cfg.console_path; -1: none */
 	bool started, joined;
+	uint64_t start_ns;     /* CLOCK_MONOTONIC at cvmm_vm_start */
+
+	/* Pause: vCPU threads park at the top of their run loop. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool pause_req; /* written under pause_lock; vCPUs peek without it */
+	unsigned nparked;    /* under pause_lock */
+	unsigned nrunning;   /* vCPU threads not yet returned, under pause_lock */
+	uint64_t shutdown_requests;
 	struct err err;
 };
 
@@ -123,6 +136,12 @@ void vm_irq_set(void *vm, uint32_t gsi, int level);
 void vm_debug_exit(void *vm, int code);
 /* System events from devices (power off, reset). */
 void vm_sys_event(void *vm, enum sys_event ev, const char *why);
+
+/* The vCPU thread parks here while a pause is requested; returns when the
+ * VM is resumed or stopping. */
+void vm_pause_point(struct vcpu *v);
+/* The vCPU thread is returning. */
+void vm_vcpu_gone(struct vcpu *v);
 
 /* Starts the vCPU thread; the caller holds vm->exit_lock. */
 int vcpu_start(struct vcpu *v);

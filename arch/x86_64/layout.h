@@ -41,6 +41,7 @@
 #define X86_COM1_IRQ 4
 #define X86_PORT_CMOS 0x70      /* 0x70 index, 0x71 data */
 #define X86_RTC_IRQ 8
+#define X86_GED_GSI 23 /* ACPI Generic Event Device: the power button */
 #define X86_PORT_I8042 0x60     /* 0x60 data, 0x64 command/status */
 #define X86_PORT_ACPI_SLEEP_CTL 0x600 /* FADT SLEEP_CONTROL_REG (1 byte) */
 #define X86_PORT_ACPI_SLEEP_STS 0x601 /* FADT SLEEP_STATUS_REG (1 byte) */

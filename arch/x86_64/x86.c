@@ -21,8 +21,10 @@ unsigned arch_ram_layout(uint64_t mem, uint64_t *gpa, uint64_t *size)
 }
 
 /* ISA IRQs free for devices (8 is the RTC's), then the rest of the IOAPIC. */
+/* GSI 23 is the power button's (X86_GED_GSI). */
 static const uint8_t x86_virtio_gsis[] = { 5, 6, 7, 9, 10, 11, 12, 13, 14, 15,
-					   16, 17, 18, 19, 20, 21, 22, 23 };
+					   16, 17, 18, 19, 20, 21, 22 };
+_Static_assert(sizeof(x86_virtio_gsis) >= CVMM_MAX_MMIO, "a GSI for every mmio slot");
 
 int arch_mmio_slot(unsigned i, uint64_t *base, uint32_t *gsi)
 {
@@ -36,6 +38,15 @@ int arch_mmio_slot(unsigned i, uint64_t *base, uint32_t *gsi)
 const char *arch_default_cmdline(void)
 {
 	return "console=ttyS0 panic=1";
+}
+
+/* An edge on the Generic Event Device's interrupt: its _EVT method
+ * notifies the PNP0C0C power button (boot/acpi.c). */
+int arch_power_button(struct vm *vm)
+{
+	vm_irq_set(vm, X86_GED_GSI, 1);
+	vm_irq_set(vm, X86_GED_GSI, 0);
+	return 0;
 }
 
 int arch_vm_init(struct vm *vm, struct err *e)
@@ -391,7 +402,9 @@ int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t 
 	for (unsigned i = 0; i < vm->nmmio; i++)
 		devs[i] = (struct acpi_mmio_dev){ "LNRO0005", vm->mmio_slot[i].base,
 						  X86_VIRTIO_MMIO_SIZE, vm->mmio_slot[i].gsi };
-	struct x86_acpi_cfg acfg = { .ncpus = vm->cfg.cpus, .devs = devs, .ndevs = vm->nmmio };
+	struct x86_acpi_cfg acfg = {
+		.ncpus = vm->cfg.cpus, .devs = devs, .ndevs = vm->nmmio, .ged_gsi = X86_GED_GSI
+	};
 	r = x86_acpi_write(m, &acfg, &bc.rsdp_gpa, e);
 	if (r < 0)
 		return r;

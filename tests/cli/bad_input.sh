@@ -98,6 +98,21 @@ for _ in $(seq 50); do [[ -S $tmp/live.sock ]] && break; sleep 0.1; done
 expect 1 "vsock.*in use" -- --kernel "$tmp/garbage" --vsock cid=3,socket="$tmp/live.sock"
 kill $lpid 2>/dev/null
 wait $lpid 2>/dev/null
+# --config FILE: the VM as JSON; its errors name the field
+printf '{"kernel": "%s", "cpus": 2}' "$tmp/nope" >"$tmp/c-ok.json"
+expect 1 "cannot open kernel.*nope" -- --config "$tmp/c-ok.json"
+printf '{"kernel": "%s", "cpu": 2}' "$tmp/garbage" >"$tmp/c-unknown.json"
+expect 1 "config: unknown field 'cpu'" -- --config "$tmp/c-unknown.json"
+printf '{"kernel": "%s", "cpus": "two"}' "$tmp/garbage" >"$tmp/c-type.json"
+expect 1 "config: 'cpus' must be an integer" -- --config "$tmp/c-type.json"
+printf '{"cpus": 2}' >"$tmp/c-nokernel.json"
+expect 1 "config: 'kernel' is required" -- --config "$tmp/c-nokernel.json"
+printf '{"kernel": ' >"$tmp/c-bad.json"
+expect 1 "config: not valid JSON" -- --config "$tmp/c-bad.json"
+expect 1 "config.*cannot open" -- --config "$tmp/none.json"
+expect 1 "config.*larger than" -- --config /dev/zero
+expect 1 "no other VM options" -- --config "$tmp/c-ok.json" --cpus 2
+expect 1 "api-socket.*no other VM options" -- --api-socket "$tmp/api.sock" --kernel "$tmp/garbage"
 expect 0 "usage: cvmm" -- --help
 expect 0 "^cvmm [0-9]" -- --version
 if [[ -n $good && -f $good ]]; then

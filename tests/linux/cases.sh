@@ -47,6 +47,36 @@ if [ -f "$MG/mg-check.elf" ]; then
 		st=$?
 		if [ $st -eq 0 ] && has $n "ping-from-host"; then ok $n; else bad $n "status $st, no echo"; fi
 	}
+	# libcvmm embedded: two micro-guests in one process, pause/resume, errors
+	n=mg-api-embed-two-vms
+	if selected $n && [ -x ./two_vms ]; then
+		timeout 180 ./two_vms "$MG/mg-check.elf" "$TMP" >"$TMP/$n.out" 2>"$TMP/$n.err"
+		st=$?
+		if [ $st -eq 0 ] && has $n "EMBED DONE pass=[0-9]* fail=0"; then
+			ok $n "$(grep -o 'pass=[0-9]*' "$TMP/$n.out" | tail -1) checks"
+		else
+			bad $n "status $st: $(grep 'EMBED FAIL' "$TMP/$n.out" | head -3 | tr '\n' ';')"
+		fi
+	fi
+	# --config FILE: the same VM as flags would give, as JSON
+	n=mg-api-config-json
+	if selected $n; then
+		printf '{"kernel": "%s", "cpus": 2, "memory": "64M", "cmdline": "mg.cpus=2 mg.mem=64M"}\n' \
+			"$MG/mg-check.elf" >"$TMP/$n.json"
+		want $n 0 60 -- --config "$TMP/$n.json" &&
+			{ has $n "MG DONE pass=[0-9]* fail=0" && ok $n || bad $n "micro-guest reported failures"; }
+	fi
+	# examples/embed.c boots a micro-guest to its power-off
+	n=mg-api-example-embed
+	if selected $n && [ -x ./embed ]; then
+		timeout 60 ./embed "$MG/mg-check.elf" >"$TMP/$n.out" 2>"$TMP/$n.err"
+		st=$?
+		if [ $st -eq 0 ] && has $n "MG DONE pass=[0-9]* fail=0" && grep -q "guest powered off" "$TMP/$n.err"; then
+			ok $n
+		else
+			bad $n "status $st"
+		fi
+	fi
 fi
 
 # ---- real Linux ---------------------------------------------------------
@@ -232,6 +262,14 @@ if [ -f "$KIT/small-bzImage" ] && [ $vsel -eq 1 ]; then
 	TMP=$TMP/vsock sh ./vsock-cases.sh 2>&1 | tee "$TMP/vsock.log"
 	pass=$((pass + $(grep -c '^CASE [^ ]* PASS' "$TMP/vsock.log")))
 	fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/vsock.log")))
+fi
+# ---- the control socket: a Firecracker client's boot sequence (api-cases.sh) ---
+case "${ONLY:-api}" in *api*) asel=1 ;; *) asel=0 ;; esac
+case "api-" in *"${SKIP:-@}"*) asel=0 ;; esac
+if [ -f "$KIT/small-bzImage" ] && [ $asel -eq 1 ]; then
+	TMP=$TMP/api sh ./api-cases.sh 2>&1 | tee "$TMP/api.log"
+	pass=$((pass + $(grep -c '^CASE [^ ]* PASS' "$TMP/api.log")))
+	fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/api.log")))
 fi
 rm -rf "$TMP"
 echo "$pass passed, $fail failed"

@@ -265,6 +265,12 @@ net-flood) # stay up while the host floods us, then ping
 	ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"
 	finish ;;
 net-ping) net_up; ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"; finish ;;
+api) # tests/linux/api-cases.sh: tick while the host pauses and resumes us,
+	# power off when the ACPI power button is pressed (SendCtrlAltDel)
+	echo "GUEST-API-DISK $(cat /sys/block/vda/size 2>/dev/null)"
+	(i=0; while :; do i=$((i + 1)); echo "GUEST-TICK $i"; sleep 1; done) &
+	if /work/acpievent; then poweroff -f; fi
+	echo "GUEST-API-FAILED"; while :; do sleep 60; done ;;
 reboot) echo "GUEST-REBOOTING"; reboot -f ;;
 sleep) echo "GUEST-SLEEPING"; while :; do sleep 60; done ;;
 demo|shell)

@@ -44,6 +44,10 @@ struct dev_info {
 	long uid;
 	uint8_t crs[64];
 	size_t crs_len;
+	char method[8]; /* a Method's name, e.g. "_EVT" */
+	unsigned method_flags;
+	uint8_t body[32]; /* its body */
+	size_t body_len;
 };
 
 struct reader {
@@ -216,6 +220,20 @@ static void term_list(struct reader *r, struct dev_info *d, const uint8_t *p, co
 			namestring(&p, dend, nd->path);
 			term_list(r, nd, p, dend);
 			p = dend;
+		} else if (*p == 0x14 && d) { /* Method, inside a device */
+			size_t len;
+			const uint8_t *start = p + 1;
+			p = start + pkglen(start, end, &len);
+			const uint8_t *mend = start + len;
+			assert_true(mend <= end);
+			namestring(&p, mend, name);
+			assert_true(strlen(name) < sizeof(d->method));
+			strcpy(d->method, name);
+			d->method_flags = *p++;
+			assert_true(p <= mend && (size_t)(mend - p) <= sizeof(d->body));
+			d->body_len = (size_t)(mend - p);
+			memcpy(d->body, p, d->body_len);
+			p = mend;
 		} else {
 			fail_msg("unexpected AML opcode 0x%02x", *p);
 		}
@@ -362,7 +380,7 @@ static struct reader *check_dsdt(const uint8_t *dsdt, const struct x86_acpi_cfg 
 	term_list(r, NULL, dsdt + 36, dsdt + len);
 	assert_true(r->s5);
 	assert_int_equal(r->s5_vals[0], X86_ACPI_S5_SLP_TYP);
-	assert_int_equal(r->ndevs, 2 + cfg->ndevs);
+	assert_int_equal(r->ndevs, 2 + cfg->ndevs + (cfg->ged_gsi ? 2 : 0));
 
 	struct dev_info *com = &r->devs[0];
 	assert_string_equal(com->path, "COM1");
@@ -402,6 +420,22 @@ static struct reader *check_dsdt(const uint8_t *dsdt, const struct x86_acpi_cfg 
 		assert_int_equal(c[16], 1);
 		assert_int_equal(rd32(c + 17), in->gsi);
 		assert_int_equal(c[21], 0x79);
+	}
+	if (cfg->ged_gsi) {
+		struct dev_info *b = &r->devs[2 + cfg->ndevs], *g = b + 1;
+		assert_string_equal(b->path, "PWRB");
+		assert_string_equal(b->hid, "EISA:0c0cd041"); /* PNP0C0C */
+		assert_string_equal(g->path, "GED0");
+		assert_string_equal(g->hid, "ACPI0013");
+		const uint8_t crs[] = {0x89, 6, 0, 0x03, 1, (uint8_t)cfg->ged_gsi, 0, 0, 0, 0x79, 0};
+		assert_int_equal(g->crs_len, sizeof(crs));
+		assert_memory_equal(g->crs, crs, sizeof(crs));
+		assert_string_equal(g->method, "_EVT");
+		assert_int_equal(g->method_flags, 1); /* one argument */
+		/* Notify(\_SB_.PWRB, 0x80) */
+		const uint8_t body[] = {0x86, '\\', 0x2e, '_', 'S', 'B', '_', 'P', 'W', 'R', 'B', 0x0a, 0x80};
+		assert_int_equal(g->body_len, sizeof(body));
+		assert_memory_equal(g->body, body, sizeof(body));
 	}
 	return r;
 }
@@ -444,6 +478,22 @@ static void test_cpus(void **state)
 	run(*state, 2, 1);
 	run(*state, 8, 4);
 	run(*state, X86_ACPI_MAX_CPUS, X86_VIRTIO_MMIO_MAX);
+}
+
+/* The power button: GED0's interrupt runs _EVT, which notifies PWRB. */
+static void test_power_button(void **state)
+{
+	struct fake_mem *f = *state;
+	struct acpi_mmio_dev devs[3];
+	build_devs(devs, 3);
+	struct x86_acpi_cfg cfg = {.ncpus = 2, .devs = devs, .ndevs = 3, .ged_gsi = 23};
+	uint64_t rsdp = 0;
+	struct err e;
+	err_clear(&e);
+	assert_int_equal(x86_acpi_write(&f->m, &cfg, &rsdp, &e), 0);
+	struct tables t;
+	walk(f, rsdp, &t);
+	free(check_dsdt(t.dsdt, &cfg));
 }
 
 static void test_many_devices(void **state)
@@ -642,6 +692,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_cpus, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_devices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_power_button, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_hids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test(test_aml_pkglen),

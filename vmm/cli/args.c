@@ -40,6 +40,10 @@ const char cli_usage[] =
 	"                       on unix sockets (Firecracker's protocol): clients of PATH\n"
 	"                       write \"CONNECT <port>\\n\" to reach a guest port; guest\n"
 	"                       connections to CID 2 port P go to PATH_P\n"
+	"      --config FILE    the whole VM as JSON (docs/api.md); no other VM options\n"
+	"      --api-socket PATH\n"
+	"                       serve Firecracker's HTTP API on the unix socket PATH and\n"
+	"                       boot the VM it configures (docs/api.md)\n"
 	"  -h, --help           this text\n"
 	"  -V, --version        print the version\n"
 	"      --debug-exit     tests/benchmarks: a write of byte B to port 0x501 ends\n"
@@ -333,6 +337,7 @@ static const struct {
 	{ "cpus", 0, true },     { "memory", 'm', true }, { "help", 'h', false },
 	{ "version", 'V', false }, { "debug-exit", 0, false }, { "disk", 'd', true },
 	{ "net", 'n', true },    { "fs", 0, true },    { "vsock", 0, true },
+	{ "config", 0, true },   { "api-socket", 0, true },
 };
 
 int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_t errlen)
@@ -370,6 +375,8 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 		} else if (!cli_table[which].has_arg && val) {
 			return fail(err, errlen, "option '%s' takes no value", a);
 		}
+		if (which <= 4 || which >= 7)
+			o->vm_opts++; /* not --help, --version */
 		switch (which) {
 		case 0: o->kernel = val; break;
 		case 1: o->initrd = val; break;
@@ -442,9 +449,34 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 			o->vsock = val;
 			break;
 		}
+		case 12:
+			if (o->config)
+				return fail(err, errlen, "--config: given twice");
+			o->config = val;
+			o->vm_opts--;
+			break;
+		case 13:
+			if (o->api_socket)
+				return fail(err, errlen, "--api-socket: given twice");
+			if (!*val || strlen(val) >= 108)
+				return fail(err, errlen,
+					    "--api-socket: the path must be 1..107 bytes (a socket "
+					    "address)");
+			o->api_socket = val;
+			o->vm_opts--;
+			break;
 		}
 	}
-	if (!o->help && !o->version && !o->kernel)
-		return fail(err, errlen, "no kernel given: use --kernel PATH (see --help)");
+	if (o->config && o->vm_opts)
+		return fail(err, errlen,
+			    "--config describes the whole VM: give no other VM options with it");
+	if (o->api_socket && (o->config || o->vm_opts))
+		return fail(err, errlen,
+			    "--api-socket: the VM is configured over the socket: give no other VM "
+			    "options with it");
+	if (!o->help && !o->version && !o->kernel && !o->config && !o->api_socket)
+		return fail(err, errlen,
+			    "no kernel given: use --kernel PATH, --config FILE or --api-socket PATH "
+			    "(see --help)");
 	return 0;
 }

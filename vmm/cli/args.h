@@ -23,6 +23,9 @@ struct cli_opts {
 	const char *fs[4]; /* borrowed --fs specs */
 	unsigned nfs;
 	const char *vsock; /* borrowed --vsock spec, NULL: none */
+	const char *config;     /* borrowed --config path, NULL: none */
+	const char *api_socket; /* borrowed --api-socket path, NULL: none */
+	unsigned vm_opts;       /* how many options describing the VM were given */
 	bool help, version;
 	bool debug_exit;
 };

@@ -2,6 +2,7 @@
 /* The cvmm command: a thin client of libcvmm. Owns the terminal and the
  * process's signals; the library owns neither. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,7 +13,9 @@
 #include <unistd.h>
 
 #include "cvmm/cvmm.h"
+#include "vmm/cli/api.h"
 #include "vmm/cli/args.h"
+#include "vmm/cli/config_json.h"
 
 enum {
 	EXIT_POWEROFF = 0,
@@ -119,44 +122,122 @@ static int exit_status(const struct cvmm_exit *ex, int signo)
 	}
 }
 
-static int run(struct cvmm_vm *vm, struct console *con, int sfd)
+/* The VM the control socket starts (api.h's ops on libcvmm). */
+struct api_vm {
+	struct cvmm_vm *vm; /* owned; NULL until InstanceStart */
+};
+
+static int api_vm_start(void *ctx, const struct cvmm_config *cfg, char *err, size_t len)
+{
+	struct api_vm *av = ctx;
+	int r = cvmm_vm_create(cfg, &av->vm, err, len);
+	if (r < 0)
+		return r;
+	r = cvmm_vm_start(av->vm);
+	if (r < 0) {
+		snprintf(err, len, "%s", cvmm_vm_error(av->vm));
+		cvmm_vm_destroy(av->vm);
+		av->vm = NULL;
+	}
+	return r;
+}
+
+static int api_vm_result(struct api_vm *av, int r, char *err, size_t len)
+{
+	if (r < 0)
+		snprintf(err, len, "%s", cvmm_vm_error(av->vm));
+	return r;
+}
+
+static int api_vm_pause(void *ctx, char *err, size_t len)
+{
+	struct api_vm *av = ctx;
+	return api_vm_result(av, cvmm_vm_pause(av->vm), err, len);
+}
+
+static int api_vm_resume(void *ctx, char *err, size_t len)
+{
+	struct api_vm *av = ctx;
+	return api_vm_result(av, cvmm_vm_resume(av->vm), err, len);
+}
+
+static int api_vm_shutdown(void *ctx, char *err, size_t len)
+{
+	struct api_vm *av = ctx;
+	return api_vm_result(av, cvmm_vm_request_shutdown(av->vm), err, len);
+}
+
+static enum cvmm_vm_state api_vm_state(void *ctx)
+{
+	struct api_vm *av = ctx;
+	return cvmm_vm_state(av->vm);
+}
+
+static const struct api_ops api_vm_ops = {
+	.start = api_vm_start,
+	.pause = api_vm_pause,
+	.resume = api_vm_resume,
+	.shutdown = api_vm_shutdown,
+	.state = api_vm_state,
+};
+
+/* The control loop: the VM's exit, signals, console input and (with
+ * --api-socket) the control socket. av->vm may be NULL until the socket
+ * starts it. */
+static int run(struct api_vm *av, struct console *con, int sfd, struct api *api)
 {
 	int signo = 0;
-	int efd = cvmm_vm_exit_fd(vm);
 	for (;;) {
-		struct pollfd p[3] = {
-			{ .fd = efd, .events = POLLIN },
-			{ .fd = sfd, .events = POLLIN },
-			{ .fd = con->eof || con->npending ? -1 : con->in_fd, .events = POLLIN },
-		};
-		int r = poll(p, 3, con->npending ? 10 : -1);
+		struct cvmm_vm *vm = av->vm;
+		struct pollfd p[3 + API_MAX_CONNS + 1];
+		bool con_in = vm && !con->eof && !con->npending;
+		p[0] = (struct pollfd){ .fd = vm ? cvmm_vm_exit_fd(vm) : -1, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		p[2] = (struct pollfd){ .fd = con_in ? con->in_fd : -1, .events = POLLIN };
+		unsigned n = 3;
+		if (api)
+			n += api_pollfds(api, p + 3, API_MAX_CONNS + 1);
+		int r = poll(p, n, vm && con->npending ? 10 : -1);
 		if (r < 0 && errno != EINTR)
 			break;
+		if (r < 0)
+			continue;
 		if (p[0].revents)
 			break;
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				signo = (int)si.ssi_signo;
+				if (!vm) {
+					fprintf(stderr, "cvmm: stopped by %s\n", strsignal(signo));
+					return 128 + signo;
+				}
 				cvmm_vm_stop(vm);
 			}
 		}
 		if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
 			uint8_t buf[128];
-			ssize_t n = read(con->in_fd, buf, sizeof(buf));
-			if (n <= 0) {
-				if (n == 0 || (errno != EINTR && errno != EAGAIN))
+			ssize_t k = read(con->in_fd, buf, sizeof(buf));
+			if (k <= 0) {
+				if (k == 0 || (errno != EINTR && errno != EAGAIN))
 					con->eof = true;
-			} else if (!console_filter(con, buf, (size_t)n)) {
+			} else if (!console_filter(con, buf, (size_t)k)) {
 				cvmm_vm_stop(vm);
 			}
 		}
-		console_flush(con, vm);
+		if (vm)
+			console_flush(con, vm);
+		if (api)
+			api_service(api, p + 3, n - 3);
+	}
+	if (!av->vm) {
+		fprintf(stderr, "cvmm: poll: %s\n", strerror(errno));
+		return EXIT_RUNTIME;
 	}
 	struct cvmm_exit ex;
 	memset(&ex, 0, sizeof(ex));
-	if (cvmm_vm_wait(vm, &ex) < 0) {
-		fprintf(stderr, "cvmm: %s\n", cvmm_vm_error(vm));
+	if (cvmm_vm_wait(av->vm, &ex) < 0) {
+		fprintf(stderr, "cvmm: %s\n", cvmm_vm_error(av->vm));
 		return EXIT_RUNTIME;
 	}
 	return exit_status(&ex, signo);
@@ -208,6 +289,90 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 	return r;
 }
 
+/* --config FILE: read it (bounded) and apply it. */
+static int config_from_file(struct cvmm_config *cfg, const char *path, char *err, size_t errlen)
+{
+	static char buf[CLI_CONFIG_MAX + 1];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "--config: cannot open '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int er = errno;
+			snprintf(err, errlen, "--config: cannot read '%s': %s", path, strerror(er));
+			close(fd);
+			return -er;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == sizeof(buf))
+			break;
+	}
+	close(fd);
+	if (len > CLI_CONFIG_MAX) {
+		snprintf(err, errlen, "--config: '%s' is larger than %u bytes", path, CLI_CONFIG_MAX);
+		return -EFBIG;
+	}
+	int r = cli_config_json(cfg, buf, len, err, errlen);
+	if (r == 0)
+		r = cvmm_config_set_console(cfg, STDIN_FILENO, STDOUT_FILENO);
+	return r;
+}
+
+/* Signals become events on the control loop; vCPU threads block all. */
+static int signals_fd(void)
+{
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd < 0)
+		fprintf(stderr, "cvmm: signalfd: %s\n", strerror(errno));
+	return sfd;
+}
+
+/* --api-socket PATH: serve the control socket; the VM is whatever it
+ * configures and starts. cvmm exits when the VM does. */
+static int main_api(const char *path)
+{
+	char err[256];
+	int sfd = signals_fd();
+	if (sfd < 0)
+		return EXIT_SETUP;
+	struct api_vm av = { NULL };
+	struct api *api;
+	if (api_new(&api, &api_vm_ops, &av, STDIN_FILENO, STDOUT_FILENO) < 0) {
+		fprintf(stderr, "cvmm: out of memory\n");
+		close(sfd);
+		return EXIT_SETUP;
+	}
+	if (api_listen(api, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cvmm: %s\n", err);
+		api_free(api);
+		close(sfd);
+		return EXIT_SETUP;
+	}
+	struct console con = { .in_fd = STDIN_FILENO };
+	console_raw(&con);
+	int status = run(&av, &con, sfd, api);
+	console_restore(&con);
+	api_free(api);
+	cvmm_vm_destroy(av.vm);
+	close(sfd);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_opts o;
@@ -224,27 +389,26 @@ int main(int argc, char **argv)
 		printf("cvmm %s\n", cvmm_version());
 		return 0;
 	}
+	if (o.api_socket)
+		return main_api(o.api_socket);
 	struct cvmm_config *cfg;
 	if (cvmm_config_new(&cfg) < 0) {
 		fprintf(stderr, "cvmm: out of memory\n");
 		return EXIT_SETUP;
 	}
-	if (config_from_opts(cfg, &o) < 0) {
+	if (o.config) {
+		if (config_from_file(cfg, o.config, err, sizeof(err)) < 0) {
+			fprintf(stderr, "cvmm: %s\n", err);
+			cvmm_config_free(cfg);
+			return EXIT_SETUP;
+		}
+	} else if (config_from_opts(cfg, &o) < 0) {
 		fprintf(stderr, "cvmm: %s\n", cvmm_config_error(cfg));
 		cvmm_config_free(cfg);
 		return EXIT_SETUP;
 	}
-	/* Signals become events on the control loop; vCPU threads block all. */
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigprocmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	int sfd = signals_fd();
 	if (sfd < 0) {
-		fprintf(stderr, "cvmm: signalfd: %s\n", strerror(errno));
 		cvmm_config_free(cfg);
 		return EXIT_SETUP;
 	}
@@ -259,11 +423,12 @@ int main(int argc, char **argv)
 	struct console con = { .in_fd = STDIN_FILENO };
 	console_raw(&con);
 	int status;
+	struct api_vm av = { vm };
 	if (cvmm_vm_start(vm) < 0) {
 		fprintf(stderr, "cvmm: %s\n", cvmm_vm_error(vm));
 		status = EXIT_RUNTIME;
 	} else {
-		status = run(vm, &con, sfd);
+		status = run(&av, &con, sfd, NULL);
 	}
 	console_restore(&con);
 	cvmm_vm_destroy(vm);

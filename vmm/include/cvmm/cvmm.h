@@ -36,8 +36,19 @@ CVMM_API CVMM_WUR int cvmm_config_set_cpus(struct cvmm_config *cfg, unsigned cpu
 CVMM_API CVMM_WUR int cvmm_config_set_memory(struct cvmm_config *cfg, uint64_t bytes);
 /* Console: guest serial output goes to out_fd, input comes from in_fd
  * (-1: none). Both are borrowed and must stay open while the VM runs.
- * Default: no input, output discarded. */
+ * Default: no input, output discarded. Replaces a console file. */
 CVMM_API CVMM_WUR int cvmm_config_set_console(struct cvmm_config *cfg, int in_fd, int out_fd);
+/* Console output to a file instead: cvmm_vm_create opens path (created
+ * 0600 if missing, appended to) and the VM owns that descriptor. Input can
+ * still be fed with cvmm_vm_console_input. Replaces a console fd. */
+CVMM_API CVMM_WUR int cvmm_config_set_console_file(struct cvmm_config *cfg, const char *path);
+/* The signal that kicks vCPU threads out of KVM_RUN (pause, stop). The
+ * library installs no handler for it and it is never delivered: vCPU
+ * threads block every signal and unblock only this one inside KVM_RUN,
+ * where it just makes KVM_RUN return. Pick a signal the embedding
+ * program does not use for anything else: SIGRTMIN..SIGRTMAX. Default
+ * (0): SIGRTMIN + 2. */
+CVMM_API CVMM_WUR int cvmm_config_set_kick_signal(struct cvmm_config *cfg, int signo);
 /* Adds a virtio-blk disk backed by the file (or block device) at path.
  * flags: CVMM_DISK_RO (opened read-only, writes fail with IOERR),
  * CVMM_DISK_DIRECT (O_DIRECT). queues: 1..8 request queues, one worker
@@ -138,11 +149,44 @@ struct cvmm_exit {
  * there. */
 CVMM_API CVMM_WUR int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out,
 				     char *errbuf, unsigned long errlen);
-/* Starts the vCPU threads. */
+/* Starts the vCPU threads. -EALREADY if started before. */
 CVMM_API CVMM_WUR int cvmm_vm_start(struct cvmm_vm *vm);
 /* Asks the VM to stop; returns at once. Safe from any thread (not from a
- * signal handler). */
+ * signal handler). The exit reason is CVMM_EXIT_STOPPED. */
 CVMM_API void cvmm_vm_stop(struct cvmm_vm *vm);
+/* Stops every vCPU between two exits (kicked out of KVM_RUN and parked)
+ * and returns once all are parked; guest time does not advance in the
+ * vCPUs meanwhile (device workers finish I/O already submitted).
+ * -EINVAL if not started, -EALREADY if paused, -ESHUTDOWN if it exited.
+ * Call pause/resume from one thread at a time. */
+CVMM_API CVMM_WUR int cvmm_vm_pause(struct cvmm_vm *vm);
+/* Lets paused vCPUs run again. -EINVAL if not paused. */
+CVMM_API CVMM_WUR int cvmm_vm_resume(struct cvmm_vm *vm);
+/* Presses the ACPI power button (x86: a Generic Event Device in the DSDT
+ * notifies a PNP0C0C button). What happens next is the guest's choice:
+ * a guest with an ACPI button handler (acpid, systemd-logind) powers off
+ * and the VM exits with CVMM_EXIT_POWEROFF. Returns at once; -EINVAL if
+ * not started, -ESHUTDOWN if it exited, -EOPNOTSUPP where the arch has no
+ * power button. */
+CVMM_API CVMM_WUR int cvmm_vm_request_shutdown(struct cvmm_vm *vm);
+enum cvmm_vm_state {
+	CVMM_STATE_CREATED = 1, /* built, not started */
+	CVMM_STATE_RUNNING,
+	CVMM_STATE_PAUSED,
+	CVMM_STATE_EXITED, /* the guest or a stop ended it; see cvmm_vm_wait */
+};
+CVMM_API enum cvmm_vm_state cvmm_vm_state(const struct cvmm_vm *vm);
+#define CVMM_STATS_MAX_VCPUS 64
+struct cvmm_stats {
+	uint64_t uptime_ns;        /* since cvmm_vm_start (0 before) */
+	unsigned vcpus;
+	uint64_t exits_total;      /* KVM_RUN returns handled, all vCPUs */
+	uint64_t vcpu_exits[CVMM_STATS_MAX_VCPUS]; /* the first 64 vCPUs */
+	uint64_t console_tx_bytes; /* bytes the guest wrote to its serial port */
+	uint64_t shutdown_requests; /* power button presses */
+};
+/* Fills *st; cheap, callable from any thread while the VM exists. */
+CVMM_API CVMM_WUR int cvmm_vm_stats(const struct cvmm_vm *vm, struct cvmm_stats *st);
 /* A file descriptor that becomes readable when the VM has exited, for a
  * caller's poll loop. Owned by the VM. */
 CVMM_API int cvmm_vm_exit_fd(const struct cvmm_vm *vm);

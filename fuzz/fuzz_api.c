@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* Fuzzes the control socket's request handling: the input is the bytes one
+ * connection sends (HTTP requests with JSON bodies), served with a fake VM
+ * that starts, pauses and resumes on request. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/cli/api.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int f_start(void *ctx, const struct cvmm_config *cfg, char *err, size_t len)
+{
+	(void)err;
+	(void)len;
+	if (!cfg || !cvmm_config_error(cfg))
+		abort();
+	*(enum cvmm_vm_state *)ctx = CVMM_STATE_RUNNING;
+	return 0;
+}
+
+static int f_pause(void *ctx, char *err, size_t len)
+{
+	snprintf(err, len, "paused");
+	*(enum cvmm_vm_state *)ctx = CVMM_STATE_PAUSED;
+	return 0;
+}
+
+static int f_resume(void *ctx, char *err, size_t len)
+{
+	snprintf(err, len, "resumed");
+	*(enum cvmm_vm_state *)ctx = CVMM_STATE_RUNNING;
+	return 0;
+}
+
+static int f_shutdown(void *ctx, char *err, size_t len)
+{
+	(void)ctx;
+	snprintf(err, len, "no");
+	return -1;
+}
+
+static enum cvmm_vm_state f_state(void *ctx)
+{
+	return *(enum cvmm_vm_state *)ctx;
+}
+
+static const struct api_ops ops = {f_start, f_pause, f_resume, f_shutdown, f_state};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static char out[1 << 16];
+	if (size > 200000)
+		return 0;
+	enum cvmm_vm_state st = CVMM_STATE_CREATED;
+	struct api *a;
+	if (api_new(&a, &ops, &st, -1, -1) < 0)
+		return 0;
+	bool closed;
+	size_t n = api_handle_bytes(a, (const char *)data, size, out, sizeof(out), &closed);
+	if (n > sizeof(out))
+		abort();
+	/* every answer is an HTTP/1.1 response */
+	if (n && (n < 12 || memcmp(out, "HTTP/1.1 ", 9)))
+		abort();
+	api_free(a);
+	return 0;
+}

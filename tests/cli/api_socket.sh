@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# cvmm --api-socket over a real unix socket, driven by curl (and raw bytes
+# from python3), without KVM: the pre-boot calls, GET /, and bad requests
+# (unknown path, wrong method, bad JSON, unknown field, oversized body and
+# headers, not HTTP at all, a client that disconnects mid-request) each get
+# a 4xx in Firecracker's error shape, and cvmm keeps serving. InstanceStart
+# with a kernel that does not exist fails with 400 and cvmm keeps running.
+# usage: api_socket.sh CVMM
+set -u
+cvmm=$1
+tmp=$(mktemp -d)
+sock=$tmp/api.sock
+pass=0 fail=0
+"$cvmm" --api-socket "$sock" </dev/null >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done
+
+# expect STATUS PATTERN -- CURL-ARGS...
+expect() {
+	local want=$1 pattern=$2
+	shift 3
+	local got
+	got=$(curl -s --max-time 5 --unix-socket "$sock" -o "$tmp/body" -w '%{http_code}' "$@")
+	local shown="$*"
+	shown=${shown:0:120}
+	if [[ $got == "$want" ]] && kill -0 $pid 2>/dev/null &&
+		{ [[ -z $pattern && ! -s $tmp/body ]] || { [[ -n $pattern ]] && grep -qE -- "$pattern" "$tmp/body"; }; }; then
+		pass=$((pass + 1))
+		echo "ok: $shown -> $got $(head -c 120 "$tmp/body")"
+	else
+		fail=$((fail + 1))
+		echo "FAIL: $shown -> $got (want $want /$pattern/): $(head -c 300 "$tmp/body")"
+	fi
+}
+# raw NAME STATUS: send the bytes on stdin on one connection, want STATUS first
+raw() {
+	local name=$1 want=$2
+	local first
+	first=$(python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(sys.stdin.buffer.read())
+s.shutdown(socket.SHUT_WR)
+data = b""
+try:
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+except OSError:
+    pass
+print(data.split(b"\r\n")[0].decode(errors="replace"))
+' "$sock")
+	if { [[ -z $want && -z $first ]] || [[ -n $want && $first == "HTTP/1.1 $want "* ]]; } &&
+		kill -0 $pid 2>/dev/null; then
+		pass=$((pass + 1))
+		echo "ok: raw $name -> $first"
+	else
+		fail=$((fail + 1))
+		echo "FAIL: raw $name -> '$first' (want $want)"
+	fi
+}
+U=http://localhost
+J=(-H 'Content-Type: application/json')
+expect 200 '"state": "Not started".*"app_name": "cvmm"' -- "$U/"
+expect 204 '' -- -X PUT "${J[@]}" "$U/machine-config" -d '{"vcpu_count": 2, "mem_size_mib": 64}'
+expect 204 '' -- -X PUT "${J[@]}" "$U/boot-source" -d "{\"kernel_image_path\": \"$tmp/nope\"}"
+expect 204 '' -- -X PUT "${J[@]}" "$U/drives/rootfs" \
+	-d "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$tmp/disk\", \"is_root_device\": true, \"is_read_only\": false}"
+expect 200 '"vcpu_count": 2' -- "$U/machine-config"
+expect 400 '"fault_message":"invalid request method and/or path' -- "$U/snapshot/create"
+expect 405 '"fault_message":"method DELETE' -- -X DELETE "$U/vm"
+expect 400 '"fault_message":"the request body is not valid JSON' -- -X PUT "$U/vsock" -d '{"guest_cid": '
+expect 400 "\"fault_message\":\"unknown field 'cid'" -- -X PUT "$U/vsock" -d '{"cid": 3}'
+expect 400 '"fault_message":".vcpu_count. must be an integer' -- -X PATCH "$U/machine-config" -d '{"vcpu_count": "2"}'
+head -c 70000 /dev/zero | tr '\0' ' ' >"$tmp/big"
+expect 413 '"fault_message":"the request body is larger' -- -X PUT "$U/vsock" --data-binary @"$tmp/big"
+expect 431 '"fault_message":"the request line and headers' -- -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)" "$U/"
+expect 400 '"fault_message":"the microVM is not running' -- -X PATCH "$U/vm" -d '{"state": "Paused"}'
+printf 'GARBAGE\r\n\r\n' | raw not-http 400
+printf 'PUT /vsock HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n{' | raw huge-length 413
+printf 'PUT /vsock HTTP/1.1\r\nContent-Length: 100\r\n\r\n{"gu' | raw truncated-then-close ''
+expect 400 '"fault_message":"cannot start the microVM: cannot open disk' -- \
+	-X PUT "$U/actions" -d '{"action_type": "InstanceStart"}'
+expect 200 '"state": "Not started"' -- "$U/"
+# keep-alive: two requests on one curl connection
+got=$(curl -s --unix-socket "$sock" -w '%{http_code} %{num_connects}\n' -o /dev/null "$U/" -o /dev/null "$U/machine-config")
+if [[ $(echo "$got" | tr '\n' ' ') == "200 1 200 0 " ]]; then
+	pass=$((pass + 1)); echo "ok: keep-alive ($got)"
+else
+	fail=$((fail + 1)); echo "FAIL: keep-alive: $got"
+fi
+if kill -0 $pid 2>/dev/null; then pass=$((pass + 1)); echo "ok: cvmm still running"; else fail=$((fail + 1)); echo "FAIL: cvmm died: $(cat "$tmp/err")"; fi
+kill -TERM $pid
+wait $pid
+st=$?
+if [[ $st -eq 143 && ! -e $sock ]]; then pass=$((pass + 1)); echo "ok: SIGTERM -> 143, socket removed"; else fail=$((fail + 1)); echo "FAIL: SIGTERM -> $st"; fi
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]

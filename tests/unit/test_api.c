@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: MIT */
+/* The control socket's request handling (vmm/cli/api.c) on raw bytes,
+ * with a fake VM behind it: Firecracker's boot sequence, the config it
+ * builds, pause/resume/SendCtrlAltDel, and malformed requests. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vmm/cli/api.h"
+#include "vmm/vm.h"
+
+struct fake {
+	int starts, pauses, resumes, shutdowns;
+	int start_result;
+	enum cvmm_vm_state state;
+	struct cvmm_config seen; /* shallow copy of the started config's scalars */
+	char kernel[64], initrd[64], cmdline[256], disk0[64], disk1[64], tap[16], vsock[64];
+	unsigned disk0_flags;
+};
+
+static int f_start(void *ctx, const struct cvmm_config *cfg, char *err, size_t len)
+{
+	struct fake *f = ctx;
+	f->starts++;
+	if (f->start_result < 0) {
+		snprintf(err, len, "fake start failure");
+		return f->start_result;
+	}
+	f->seen = *cfg;
+	snprintf(f->kernel, sizeof(f->kernel), "%s", cfg->kernel);
+	snprintf(f->initrd, sizeof(f->initrd), "%s", cfg->initrd ? cfg->initrd : "");
+	snprintf(f->cmdline, sizeof(f->cmdline), "%s", cfg->cmdline ? cfg->cmdline : "");
+	snprintf(f->disk0, sizeof(f->disk0), "%s", cfg->ndisks > 0 ? cfg->disks[0].path : "");
+	snprintf(f->disk1, sizeof(f->disk1), "%s", cfg->ndisks > 1 ? cfg->disks[1].path : "");
+	f->disk0_flags = cfg->ndisks ? cfg->disks[0].flags : 0;
+	snprintf(f->tap, sizeof(f->tap), "%s", cfg->nnets ? cfg->nets[0].target : "");
+	snprintf(f->vsock, sizeof(f->vsock), "%s", cfg->vsock_path ? cfg->vsock_path : "");
+	f->state = CVMM_STATE_RUNNING;
+	return 0;
+}
+
+static int f_pause(void *ctx, char *err, size_t len)
+{
+	struct fake *f = ctx;
+	f->pauses++;
+	if (f->state == CVMM_STATE_PAUSED) {
+		snprintf(err, len, "already");
+		return -EALREADY;
+	}
+	f->state = CVMM_STATE_PAUSED;
+	return 0;
+}
+
+static int f_resume(void *ctx, char *err, size_t len)
+{
+	struct fake *f = ctx;
+	f->resumes++;
+	if (f->state != CVMM_STATE_PAUSED) {
+		snprintf(err, len, "not paused");
+		return -EINVAL;
+	}
+	f->state = CVMM_STATE_RUNNING;
+	return 0;
+}
+
+static int f_shutdown(void *ctx, char *err, size_t len)
+{
+	struct fake *f = ctx;
+	(void)err;
+	(void)len;
+	f->shutdowns++;
+	return 0;
+}
+
+static enum cvmm_vm_state f_state(void *ctx)
+{
+	return ((struct fake *)ctx)->state;
+}
+
+static const struct api_ops fake_ops = {f_start, f_pause, f_resume, f_shutdown, f_state};
+
+struct t {
+	struct fake f;
+	struct api *api;
+	char out[1 << 16];
+	size_t outlen;
+	bool closed;
+};
+
+static int setup(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	if (!t || api_new(&t->api, &fake_ops, &t->f, -1, 1) < 0)
+		return -1;
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct t *t = *state;
+	api_free(t->api);
+	free(t);
+	return 0;
+}
+
+/* Sends one request with a JSON body (or none); returns the status. */
+static int req(struct t *t, const char *method, const char *path, const char *body)
+{
+	char buf[8192];
+	int n;
+	if (body)
+		n = snprintf(
+			buf, sizeof(buf),
+			"%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+			"Content-Length: %zu\r\n\r\n%s",
+			method, path, strlen(body), body);
+	else
+		n = snprintf(buf, sizeof(buf), "%s %s HTTP/1.1\r\nHost: localhost\r\n\r\n", method,
+			     path);
+	assert_true(n > 0 && (size_t)n < sizeof(buf));
+	t->outlen =
+		api_handle_bytes(t->api, buf, (size_t)n, t->out, sizeof(t->out) - 1, &t->closed);
+	t->out[t->outlen] = '\0';
+	int status = 0;
+	assert_int_equal(sscanf(t->out, "HTTP/1.1 %d ", &status), 1);
+	return status;
+}
+
+/* The fault message is in the Firecracker error shape and holds word. */
+static void fault_has(struct t *t, const char *word)
+{
+	const char *b = strstr(t->out, "\r\n\r\n");
+	assert_non_null(b);
+	if (strncmp(b + 4, "{\"fault_message\":\"", 18) || !strstr(b, word))
+		fail_msg("wanted a fault with '%s', got: %s", word, t->out);
+}
+
+static void test_firecracker_sequence(void **state)
+{
+	struct t *t = *state;
+	assert_int_equal(req(t, "GET", "/", NULL), 200);
+	assert_non_null(strstr(t->out, "\"state\": \"Not started\""));
+	assert_non_null(strstr(t->out, "\"app_name\": \"cvmm\""));
+	assert_false(t->closed);
+	assert_int_equal(req(t, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 2, \"mem_size_mib\": 256,"
+			     " \"smt\": false}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/boot-source",
+			     "{\"kernel_image_path\": \"/k\", \"initrd_path\": \"/i\","
+			     " \"boot_args\": \"console=ttyS0 quiet\"}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/drives/data",
+			     "{\"drive_id\": \"data\", \"path_on_host\": \"/data.img\","
+			     " \"is_root_device\": false, \"is_read_only\": false}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/drives/rootfs",
+			     "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/root.img\","
+			     " \"is_root_device\": true, \"is_read_only\": true}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/network-interfaces/eth0",
+			     "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap7\","
+			     " \"guest_mac\": \"06:00:AC:10:00:02\"}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v.sock\"}"),
+			 204);
+	assert_int_equal(req(t, "GET", "/machine-config", NULL), 200);
+	assert_non_null(strstr(t->out, "\"vcpu_count\": 2"));
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
+	assert_int_equal(t->f.starts, 1);
+	assert_string_equal(t->f.kernel, "/k");
+	assert_string_equal(t->f.initrd, "/i");
+	assert_string_equal(t->f.cmdline, "console=ttyS0 quiet root=/dev/vda ro");
+	assert_int_equal(t->f.seen.cpus, 2);
+	assert_int_equal(t->f.seen.memory, 256ULL << 20);
+	assert_int_equal(t->f.seen.ndisks, 2);
+	assert_string_equal(t->f.disk0, "/root.img"); /* the root device is /dev/vda */
+	assert_int_equal(t->f.disk0_flags, CVMM_DISK_RO);
+	assert_string_equal(t->f.disk1, "/data.img");
+	assert_string_equal(t->f.tap, "tap7");
+	assert_int_equal(t->f.seen.nets[0].mac[5], 0x02);
+	assert_string_equal(t->f.vsock, "/v.sock");
+	assert_int_equal(t->f.seen.vsock_cid, 3);
+	assert_int_equal(t->f.seen.console_out, 1);
+
+	assert_int_equal(req(t, "GET", "/", NULL), 200);
+	assert_non_null(strstr(t->out, "\"state\": \"Running\""));
+	assert_int_equal(req(t, "PATCH", "/vm", "{\"state\": \"Paused\"}"), 204);
+	assert_int_equal(req(t, "GET", "/", NULL), 200);
+	assert_non_null(strstr(t->out, "\"state\": \"Paused\""));
+	assert_int_equal(req(t, "PATCH", "/vm", "{\"state\": \"Paused\"}"), 204); /* idempotent */
+	assert_int_equal(req(t, "PATCH", "/vm", "{\"state\": \"Resumed\"}"), 204);
+	assert_int_equal(t->f.state, CVMM_STATE_RUNNING);
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}"), 204);
+	assert_int_equal(t->f.shutdowns, 1);
+
+	/* after the start: no more configuration, no second start */
+	assert_int_equal(
+		req(t, "PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64}"), 400);
+	fault_has(t, "after starting");
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 400);
+	fault_has(t, "already started");
+	assert_int_equal(t->f.starts, 1);
+}
+
+static void test_before_start(void **state)
+{
+	struct t *t = *state;
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 400);
+	fault_has(t, "no boot source");
+	assert_int_equal(t->f.starts, 0);
+	assert_int_equal(req(t, "PATCH", "/vm", "{\"state\": \"Paused\"}"), 400);
+	fault_has(t, "not running");
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}"), 400);
+	assert_int_equal(t->f.pauses + t->f.shutdowns, 0);
+	/* a start that fails is reported and can be retried */
+	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"/k\"}"), 204);
+	t->f.start_result = -ENOENT;
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 400);
+	fault_has(t, "fake start failure");
+	t->f.start_result = 0;
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
+	assert_string_equal(t->f.cmdline, "console=ttyS0 reboot=k panic=1");
+	assert_int_equal(t->f.seen.memory, 128ULL << 20); /* Firecracker's defaults */
+	assert_int_equal(t->f.seen.cpus, 1);
+}
+
+static void test_bad_bodies(void **state)
+{
+	struct t *t = *state;
+	assert_int_equal(req(t, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 2, \"mem_size_mib\": 64,"
+			     " \"frob\": 1}"),
+			 400);
+	fault_has(t, "unknown field 'frob'");
+	assert_int_equal(req(t, "PUT", "/machine-config", "{\"vcpu_count\": 2, "), 400);
+	fault_has(t, "not valid JSON");
+	assert_int_equal(req(t, "PUT", "/machine-config", "[1]"), 400);
+	fault_has(t, "JSON object");
+	assert_int_equal(
+		req(t, "PUT", "/machine-config", "{\"vcpu_count\": \"2\", \"mem_size_mib\": 64}"),
+		400);
+	fault_has(t, "'vcpu_count' must be an integer");
+	assert_int_equal(
+		req(t, "PUT", "/machine-config", "{\"vcpu_count\": 0, \"mem_size_mib\": 64}"), 400);
+	fault_has(t, "'vcpu_count' must be 1..254");
+	assert_int_equal(req(t, "PUT", "/machine-config", "{\"vcpu_count\": 1}"), 400);
+	fault_has(t, "required");
+	assert_int_equal(req(t, "PATCH", "/machine-config", "{\"vcpu_count\": 3}"), 204);
+	assert_int_equal(req(t, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"smt\": true}"),
+			 400);
+	fault_has(t, "'smt' is not supported");
+	assert_int_equal(req(t, "PUT", "/drives/a",
+			     "{\"drive_id\": \"b\", \"path_on_host\": \"/x\","
+			     " \"is_root_device\": false, \"is_read_only\": false}"),
+			 400);
+	fault_has(t, "match the path");
+	assert_int_equal(
+		req(t, "PUT", "/drives/a", "{\"drive_id\": \"a\", \"path_on_host\": \"/x\"}"), 400);
+	fault_has(t, "required");
+	/* is_read_only may be left out (false) */
+	assert_int_equal(
+		req(t, "PUT", "/drives/a",
+		    "{\"drive_id\": \"a\", \"path_on_host\": \"/x\", \"is_root_device\": false}"),
+		204);
+	assert_int_equal(
+		req(t, "PUT", "/drives/b",
+		    "{\"drive_id\": \"b\", \"is_root_device\": false, \"socket\": \"/vu\"}"),
+		400);
+	fault_has(t, "'socket' is not supported");
+	assert_int_equal(req(t, "PUT", "/network-interfaces/e",
+			     "{\"iface_id\": \"e\", \"host_dev_name\": \"t\", \"mtu\": 9000}"),
+			 400);
+	fault_has(t, "'mtu' is not supported");
+	assert_int_equal(req(t, "PUT", "/drives/a%2f..", "{\"drive_id\": \"a%2f..\"}"), 400);
+	fault_has(t, "the id may hold only");
+	assert_int_equal(req(t, "PUT", "/drives/a",
+			     "{\"drive_id\": \"a\", \"path_on_host\": \"/x\","
+			     " \"is_root_device\": false, \"is_read_only\": false,"
+			     " \"rate_limiter\": {\"bandwidth\": {}}}"),
+			 400);
+	fault_has(t, "'rate_limiter' is not supported");
+	assert_int_equal(req(t, "PUT", "/network-interfaces/e",
+			     "{\"iface_id\": \"e\","
+			     " \"host_dev_name\": \"t\", \"guest_mac\": \"zz\"}"),
+			 400);
+	fault_has(t, "guest_mac");
+	assert_int_equal(req(t, "PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/v\"}"), 400);
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"Reboot\"}"), 400);
+	fault_has(t, "unknown action_type");
+	assert_int_equal(req(t, "PATCH", "/vm", "{\"state\": \"Sleeping\"}"), 400);
+	assert_int_equal(req(t, "PUT", "/boot-source", NULL), 400);
+	fault_has(t, "not valid JSON");
+	assert_false(t->closed); /* bad bodies keep the connection */
+}
+
+static void test_methods_and_paths(void **state)
+{
+	struct t *t = *state;
+	assert_int_equal(req(t, "GET", "/snapshot/create", NULL), 400);
+	fault_has(t, "invalid request method and/or path");
+	assert_int_equal(req(t, "DELETE", "/machine-config", NULL), 405);
+	fault_has(t, "not allowed");
+	assert_int_equal(req(t, "POST", "/actions", "{}"), 405);
+	assert_int_equal(req(t, "GET", "/drives", NULL), 400);
+	assert_int_equal(req(t, "GET", "/drives/a/b", NULL), 400);
+	assert_int_equal(req(t, "GET", "/?x=1", NULL), 200);
+	assert_int_equal(t->f.starts, 0);
+}
+
+static void test_limits_and_framing(void **state)
+{
+	struct t *t = *state;
+	/* a body over the limit: 413 before it is read, connection closed */
+	char big[256];
+	snprintf(big, sizeof(big), "PUT /vsock HTTP/1.1\r\nContent-Length: %u\r\n\r\n{",
+		 API_MAX_BODY + 1);
+	t->outlen =
+		api_handle_bytes(t->api, big, strlen(big), t->out, sizeof(t->out) - 1, &t->closed);
+	t->out[t->outlen] = '\0';
+	assert_int_equal(strncmp(t->out, "HTTP/1.1 413 ", 13), 0);
+	assert_true(t->closed);
+	/* a chunked body over the limit */
+	size_t n = API_MAX_BODY + 200;
+	char *c = malloc(n + 256);
+	if (!c) { /* (an assert alone leaves GCC thinking c may be NULL) */
+		fail_msg("out of memory");
+		return;
+	}
+	int h = sprintf(c, "PUT /vsock HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n%zx\r\n",
+			(size_t)API_MAX_BODY + 1);
+	memset(c + h, ' ', (size_t)API_MAX_BODY + 1);
+	strcpy(c + h + API_MAX_BODY + 1, "\r\n0\r\n\r\n");
+	t->outlen = api_handle_bytes(t->api, c, strlen(c), t->out, sizeof(t->out) - 1, &t->closed);
+	t->out[t->outlen] = '\0';
+	assert_int_equal(strncmp(t->out, "HTTP/1.1 413 ", 13), 0);
+	assert_true(t->closed);
+	/* headers over the limit */
+	h = sprintf(c, "GET / HTTP/1.1\r\nX-Big: ");
+	memset(c + h, 'a', API_MAX_HEADERS);
+	strcpy(c + h + API_MAX_HEADERS, "\r\n\r\n");
+	t->outlen = api_handle_bytes(t->api, c, strlen(c), t->out, sizeof(t->out) - 1, &t->closed);
+	t->out[t->outlen] = '\0';
+	assert_int_equal(strncmp(t->out, "HTTP/1.1 431 ", 13), 0);
+	assert_true(t->closed);
+	free(c);
+	/* not HTTP */
+	const char *junk = "GARBAGE\r\n\r\n";
+	t->outlen = api_handle_bytes(t->api, junk, strlen(junk), t->out, sizeof(t->out) - 1,
+				     &t->closed);
+	t->out[t->outlen] = '\0';
+	assert_int_equal(strncmp(t->out, "HTTP/1.1 400 ", 13), 0);
+	fault_has(t, "malformed HTTP request");
+	assert_true(t->closed);
+	/* three pipelined requests: three answers, in order, keep-alive */
+	const char *pipe = "GET / HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n\r\n"
+			   "PUT /vsock HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}";
+	t->outlen = api_handle_bytes(t->api, pipe, strlen(pipe), t->out, sizeof(t->out) - 1,
+				     &t->closed);
+	t->out[t->outlen] = '\0';
+	const char *a = strstr(t->out, "HTTP/1.1 200 "), *b = strstr(t->out, "HTTP/1.1 400 ");
+	assert_true(a == t->out && b > a);
+	assert_non_null(strstr(b + 1, "HTTP/1.1 400 "));
+	assert_false(t->closed);
+	/* Expect: 100-continue gets its interim answer before the final one */
+	const char *ex = "PUT /vsock HTTP/1.1\r\nexpect: 100-Continue\r\nContent-Length: 34\r\n\r\n"
+			 "{\"guest_cid\": 3, \"uds_path\": \"/v\"}";
+	t->outlen =
+		api_handle_bytes(t->api, ex, strlen(ex), t->out, sizeof(t->out) - 1, &t->closed);
+	t->out[t->outlen] = '\0';
+	assert_int_equal(strncmp(t->out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 ", 38), 0);
+	/* Connection: close is honoured */
+	const char *cl = "GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n";
+	t->outlen =
+		api_handle_bytes(t->api, cl, strlen(cl), t->out, sizeof(t->out) - 1, &t->closed);
+	t->out[t->outlen] = '\0';
+	assert_true(t->closed);
+	assert_non_null(strstr(t->out, "Connection: close"));
+	assert_null(strstr(t->out + 1, "HTTP/1.1")); /* the second is not answered */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_firecracker_sequence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_before_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_bodies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_methods_and_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits_and_framing, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

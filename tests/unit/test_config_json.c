@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/* --config FILE: JSON -> cvmm_config (vmm/cli/config_json.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vmm/cli/config_json.h"
+#include "vmm/vm.h"
+
+struct cvmm_config *cfg;
+char err[256];
+
+static int setup(void **state)
+{
+	(void)state;
+	return cvmm_config_new(&cfg);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	cvmm_config_free(cfg);
+	return 0;
+}
+
+static int load(const char *json)
+{
+	return cli_config_json(cfg, json, strlen(json), err, sizeof(err));
+}
+
+/* Fails with r, and the message holds each of the given words. */
+static void want_error(const char *json, int r, const char *word1, const char *word2)
+{
+	cvmm_config_free(cfg);
+	assert_int_equal(cvmm_config_new(&cfg), 0);
+	int got = load(json);
+	if (got != r || !strstr(err, word1) || (word2 && !strstr(err, word2)))
+		fail_msg("%s -> %d '%s', wanted %d with '%s' '%s'", json, got, err, r, word1,
+			 word2 ? word2 : "");
+	assert_int_equal(strncmp(err, "config: ", 8), 0);
+}
+
+static void test_valid_full(void **state)
+{
+	(void)state;
+	const char *j =
+		"{\"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"console=ttyS0 x=1\","
+		" \"cpus\": 3, \"memory\": \"512M\","
+		" \"disks\": [{\"path\": \"/d0\"}, {\"path\": \"/d1\", \"ro\": true,"
+		" \"direct\": true, \"queues\": 4}],"
+		" \"nets\": [{\"tap\": \"tap0\", \"mac\": \"52:54:00:12:34:56\", \"queues\": 2},"
+		" {\"stream\": \"/s\", \"listen\": true}, {\"tapfd\": 7}, {\"passt\": \"/p\"}],"
+		" \"fs\": [{\"tag\": \"share\", \"path\": \"/tmp\", \"ro\": true, \"xattr\": "
+		"true}],"
+		" \"vsock\": {\"cid\": 42, \"socket\": \"/v.sock\"}, \"debug_exit\": true}\n";
+	assert_int_equal(load(j), 0);
+	assert_string_equal(cfg->kernel, "/k");
+	assert_string_equal(cfg->initrd, "/i");
+	assert_string_equal(cfg->cmdline, "console=ttyS0 x=1");
+	assert_int_equal(cfg->cpus, 3);
+	assert_int_equal(cfg->memory, 512ULL << 20);
+	assert_int_equal(cfg->ndisks, 2);
+	assert_string_equal(cfg->disks[0].path, "/d0");
+	assert_int_equal(cfg->disks[0].flags, 0);
+	assert_int_equal(cfg->disks[0].queues, 1);
+	assert_int_equal(cfg->disks[1].flags, CVMM_DISK_RO | CVMM_DISK_DIRECT);
+	assert_int_equal(cfg->disks[1].queues, 4);
+	assert_int_equal(cfg->nnets, 4);
+	assert_int_equal(cfg->nets[0].backend, CVMM_NET_TAP);
+	assert_string_equal(cfg->nets[0].target, "tap0");
+	assert_int_equal(cfg->nets[0].queue_pairs, 2);
+	assert_true(cfg->nets[0].has_mac);
+	assert_int_equal(cfg->nets[0].mac[5], 0x56);
+	assert_int_equal(cfg->nets[1].backend, CVMM_NET_STREAM_LISTEN);
+	assert_string_equal(cfg->nets[1].target, "/s");
+	assert_int_equal(cfg->nets[2].backend, CVMM_NET_TAPFD);
+	assert_int_equal(cfg->nets[2].fd, 7);
+	assert_int_equal(cfg->nets[3].backend, CVMM_NET_STREAM);
+	assert_string_equal(cfg->nets[3].target, "/p");
+	assert_int_equal(cfg->nfs, 1);
+	assert_string_equal(cfg->fs[0].tag, "share");
+	assert_int_equal(cfg->fs[0].flags, CVMM_FS_RO | CVMM_FS_XATTR);
+	assert_int_equal(cfg->vsock_cid, 42);
+	assert_string_equal(cfg->vsock_path, "/v.sock");
+	assert_true(cfg->debug_exit);
+}
+
+static void test_valid_minimal(void **state)
+{
+	(void)state;
+	assert_int_equal(load("{\"kernel\":\"/k\",\"memory\":64}"), 0);
+	assert_string_equal(cfg->kernel, "/k");
+	assert_null(cfg->initrd);
+	assert_int_equal(cfg->cpus, 1);
+	assert_int_equal(cfg->memory, 64ULL << 20);
+	assert_int_equal(cfg->ndisks + cfg->nnets + cfg->nfs, 0);
+	assert_null(cfg->vsock_path);
+}
+
+static void test_unknown_field(void **state)
+{
+	(void)state;
+	want_error("{\"kernel\":\"/k\",\"frobnicate\":1}", -EINVAL, "unknown field 'frobnicate'",
+		   NULL);
+	want_error(
+		"{\"kernel\":\"/k\",\"disks\":[{\"path\":\"/a\"},{\"path\":\"/b\",\"rw\":true}]}",
+		-EINVAL, "unknown field 'rw'", "disks[1]");
+	want_error("{\"kernel\":\"/k\",\"vsock\":{\"cid\":3,\"socket\":\"/s\",\"port\":1}}",
+		   -EINVAL, "unknown field 'port'", "vsock");
+	want_error("{\"kernel\":\"/k\",\"nets\":[{\"tap\":\"t\",\"bridge\":\"br0\"}]}", -EINVAL,
+		   "unknown field 'bridge'", "nets[0]");
+	/* field names are case-sensitive */
+	want_error("{\"Kernel\":\"/k\"}", -EINVAL, "unknown field 'Kernel'", NULL);
+}
+
+static void test_wrong_type(void **state)
+{
+	(void)state;
+	want_error("{\"kernel\":5}", -EINVAL, "'kernel' must be a string", NULL);
+	want_error("{\"kernel\":\"/k\",\"cpus\":\"2\"}", -EINVAL, "'cpus' must be an integer",
+		   NULL);
+	want_error("{\"kernel\":\"/k\",\"cpus\":2.5}", -EINVAL, "'cpus' must be an integer", NULL);
+	want_error("{\"kernel\":\"/k\",\"memory\":true}", -EINVAL, "'memory'", NULL);
+	want_error("{\"kernel\":\"/k\",\"memory\":\"lots\"}", -EINVAL, "'memory' is not a size",
+		   NULL);
+	want_error("{\"kernel\":\"/k\",\"disks\":{\"path\":\"/d\"}}", -EINVAL,
+		   "'disks' must be an array", NULL);
+	want_error("{\"kernel\":\"/k\",\"disks\":[\"/d\"]}", -EINVAL, "disks[0] must be an object",
+		   NULL);
+	want_error("{\"kernel\":\"/k\",\"disks\":[{\"path\":\"/d\",\"ro\":\"yes\"}]}", -EINVAL,
+		   "'ro' in disks[0] must be true or false", NULL);
+	want_error("{\"kernel\":\"/k\",\"vsock\":[]}", -EINVAL, "'vsock' must be an object", NULL);
+	want_error("[\"kernel\"]", -EINVAL, "top level must be an object", NULL);
+	want_error("{\"kernel\":null}", -EINVAL, "'kernel' must be a string", NULL);
+}
+
+static void test_missing(void **state)
+{
+	(void)state;
+	want_error("{}", -EINVAL, "'kernel' is required", NULL);
+	want_error("{\"cpus\":2}", -EINVAL, "'kernel' is required", NULL);
+	want_error("{\"kernel\":\"/k\",\"disks\":[{\"ro\":true}]}", -EINVAL, "'path' is required",
+		   "disks[0]");
+	want_error("{\"kernel\":\"/k\",\"vsock\":{\"cid\":3}}", -EINVAL, "required in vsock", NULL);
+	want_error("{\"kernel\":\"/k\",\"nets\":[{\"mac\":\"52:54:00:00:00:01\"}]}", -EINVAL,
+		   "needs one of", "nets[0]");
+}
+
+static void test_values_refused(void **state)
+{
+	(void)state;
+	want_error("{\"kernel\":\"/k\",\"cpus\":0}", -ERANGE, "'cpus' must be 1..4096", NULL);
+	want_error("{\"kernel\":\"/k\",\"cpus\":300}", -EINVAL, "cpus: cpus must be between", NULL);
+	want_error("{\"kernel\":\"/k\",\"memory\":\"1M\"}", -EINVAL,
+		   "memory: memory must be at least", NULL);
+	want_error("{\"kernel\":\"\"}", -EINVAL, "kernel: kernel path must not be empty", NULL);
+	want_error("{\"kernel\":\"/k\",\"disks\":[{\"path\":\"/d\",\"queues\":9}]}", -ERANGE,
+		   "'queues' in disks[0] must be 1..8", NULL);
+	want_error("{\"kernel\":\"/k\",\"nets\":[{\"tap\":\"a\",\"stream\":\"/s\"}]}", -EINVAL,
+		   "both given", NULL);
+	want_error("{\"kernel\":\"/k\",\"nets\":[{\"tap\":\"a\",\"listen\":true}]}", -EINVAL,
+		   "'listen' goes with 'stream' only", NULL);
+	want_error("{\"kernel\":\"/k\",\"nets\":[{\"tap\":\"a\",\"mac\":\"01:00:00:00:00:00\"}]}",
+		   -EINVAL, "'mac'", NULL);
+	want_error("{\"kernel\":\"/k\",\"fs\":[{\"tag\":\"t\",\"path\":\"/nonexistent-cvmm\"}]}",
+		   -ENOENT, "fs[0]", "nonexistent-cvmm");
+	want_error("{\"kernel\":\"/k\",\"vsock\":{\"cid\":2,\"socket\":\"/s\"}}", -ERANGE, "'cid'",
+		   NULL);
+	want_error("{\"kernel\":\"/k\",\"disks\":[{\"path\":\"/1\"},{\"path\":\"/2\"},{\"path\":\"/"
+		   "3\"},"
+		   "{\"path\":\"/4\"},{\"path\":\"/5\"},{\"path\":\"/6\"},{\"path\":\"/7\"},"
+		   "{\"path\":\"/8\"},{\"path\":\"/9\"}]}",
+		   -E2BIG, "at most 8", NULL);
+}
+
+static void test_bad_json(void **state)
+{
+	(void)state;
+	want_error("", -EINVAL, "not valid JSON", NULL);
+	want_error("{\"kernel\":\"/k\"", -EINVAL, "not valid JSON", NULL);
+	want_error("{\"kernel\":\"/k\"} x", -EINVAL, "trailing bytes", NULL);
+	want_error("{\"kernel\":\"/k\"}{}", -EINVAL, "trailing bytes", NULL);
+	want_error("{kernel:\"/k\"}", -EINVAL, "not valid JSON", NULL);
+	want_error("{\"kernel\":\"/k\",\"x\":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}", -EINVAL,
+		   "not valid JSON", NULL);
+	/* a NUL inside the text */
+	cvmm_config_free(cfg);
+	assert_int_equal(cvmm_config_new(&cfg), 0);
+	const char nul[] = "{\"kernel\":\"/k\"}\0{}";
+	assert_int_equal(cli_config_json(cfg, nul, sizeof(nul) - 1, err, sizeof(err)), -EINVAL);
+	/* too large */
+	size_t big = CLI_CONFIG_MAX + 1;
+	char *b = malloc(big);
+	assert_non_null(b);
+	memset(b, ' ', big);
+	assert_int_equal(cli_config_json(cfg, b, big, err, sizeof(err)), -EFBIG);
+	free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_valid_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_valid_minimal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_field, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_type, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_values_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_json, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

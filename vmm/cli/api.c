@@ -1,0 +1,1176 @@
+/* SPDX-License-Identifier: MIT */
+/* The control socket: Firecracker's HTTP API (the calls managers use to
+ * boot and control a VM) over a unix socket. http-parser splits requests,
+ * json-c reads bodies; a pending configuration collects the pre-boot
+ * calls and InstanceStart turns it into a cvmm_config. */
+#include "vmm/cli/api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <http_parser.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vmm/cli/args.h"
+
+#ifndef CVMM_VERSION
+#define CVMM_VERSION "unknown" /* builds outside meson (the fuzzers) */
+#endif
+
+#define API_MAX_URL 1024
+#define API_OUT_CAP (16u << 10) /* responses not yet written */
+#define API_OUT_ROOM                                                                               \
+	4096 /* one response always fits in this (a 512-byte fault message escaped)                \
+	      */
+#define API_MAX_DRIVES 8
+#define API_DRAIN_MAX  (1u << 20)
+#define API_MAX_IFACES 4
+#define API_ID_MAX     64
+#define API_PATH_MAX   4096
+#define JSON_DEPTH     8
+
+struct api_drive {
+	char id[API_ID_MAX];
+	char *path; /* owned */
+	bool ro, root;
+};
+struct api_iface {
+	char id[API_ID_MAX];
+	char *tap; /* owned */
+	bool has_mac;
+	uint8_t mac[6];
+};
+
+/* What the pre-boot calls configured. */
+struct api_pending {
+	char *kernel, *initrd, *cmdline; /* owned */
+	unsigned cpus;
+	uint64_t mem_mib;
+	struct api_drive drives[API_MAX_DRIVES];
+	unsigned ndrives;
+	struct api_iface ifaces[API_MAX_IFACES];
+	unsigned nifaces;
+	char *vsock_path; /* owned */
+	uint64_t vsock_cid;
+};
+
+struct api_conn {
+	int fd; /* owned; -1: a raw connection (api_handle_bytes) */
+	http_parser parser;
+	size_t head_bytes; /* request line + headers so far */
+	char url[API_MAX_URL + 1];
+	size_t url_len;
+	char *body; /* owned, API_MAX_BODY + 1 */
+	size_t body_len;
+	int status_err; /* a limit was hit: answer this status and close */
+	/* the header being read, enough of it to see "Expect: 100-continue" */
+	char hname[16], hval[16];
+	size_t hname_len, hval_len;
+	bool in_value, expect_continue;
+	char *out; /* owned, API_OUT_CAP */
+	size_t out_len;
+	char in[4096]; /* received, not yet parsed (parser paused) */
+	size_t in_len;
+	bool closing;	/* close once out is written */
+	bool draining;	/* out written, shut down for writing; waiting for the peer's EOF */
+	size_t drained; /* bytes dropped while draining */
+	struct api *api;
+};
+
+struct api {
+	const struct api_ops *ops; /* borrowed */
+	void *ctx;
+	int console_in, console_out; /* borrowed */
+	int listen_fd;		     /* owned, -1: none */
+	char sock_path[108];
+	struct api_conn *conns[API_MAX_CONNS]; /* owned */
+	struct api_pending p;
+	bool started;
+};
+
+/* ---- responses ------------------------------------------------------------- */
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 413:
+		return "Payload Too Large";
+	case 431:
+		return "Request Header Fields Too Large";
+	default:
+		return "Internal Server Error";
+	}
+}
+
+static void respond(struct api_conn *c, int status, const char *json)
+{
+	size_t room = API_OUT_CAP - c->out_len;
+	size_t blen = json ? strlen(json) : 0;
+	int n = snprintf(c->out + c->out_len, room,
+			 "HTTP/1.1 %d %s\r\nServer: cvmm\r\nConnection: %s\r\n", status,
+			 status_text(status), c->closing ? "close" : "keep-alive");
+	if (n < 0 || (size_t)n >= room)
+		return;
+	size_t len = (size_t)n;
+	if (json)
+		n = snprintf(c->out + c->out_len + len, room - len,
+			     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+			     blen, json);
+	else
+		n = snprintf(c->out + c->out_len + len, room - len, "\r\n");
+	if (n < 0 || (size_t)n >= room - len)
+		return;
+	c->out_len += len + (size_t)n;
+}
+
+/* Firecracker's error shape: {"fault_message": "..."}. */
+__attribute__((format(printf, 3, 4))) static void fault(struct api_conn *c, int status,
+							const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	struct json_object *o = json_object_new_object();
+	const char *s = NULL;
+	if (o && json_object_object_add(o, "fault_message", json_object_new_string(msg)) == 0)
+		s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							      JSON_C_TO_STRING_NOSLASHESCAPE);
+	respond(c, status, s ? s : "{\"fault_message\": \"out of memory\"}");
+	json_object_put(o);
+}
+
+/* ---- request bodies -------------------------------------------------------- */
+
+/* Body -> a JSON object, or a 400 answered. */
+static struct json_object *body_object(struct api_conn *c)
+{
+	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
+	if (!tok) {
+		fault(c, 500, "out of memory");
+		return NULL;
+	}
+	struct json_object *o = json_tokener_parse_ex(tok, c->body, (int)c->body_len);
+	enum json_tokener_error je = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	bool trailing = false;
+	for (size_t i = end; o && i < c->body_len; i++)
+		trailing |= !c->body[i] || !strchr(" \t\r\n", c->body[i]);
+	if (!o || je != json_tokener_success || trailing) {
+		fault(c, 400, "the request body is not valid JSON%s%s", o ? "" : ": ",
+		      o ? ""
+			: (je == json_tokener_continue ? "unexpected end"
+						       : json_tokener_error_desc(je)));
+		json_object_put(o);
+		return NULL;
+	}
+	if (!json_object_is_type(o, json_type_object)) {
+		fault(c, 400, "the request body must be a JSON object");
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Unknown fields are an error naming the field. */
+static bool only_keys(struct api_conn *c, struct json_object *o, const char *const *keys)
+{
+	struct json_object_iterator it = json_object_iter_begin(o);
+	struct json_object_iterator end = json_object_iter_end(o);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		const char *k = json_object_iter_peek_name(&it);
+		bool known = false;
+		for (const char *const *p = keys; *p && !known; p++)
+			known = !strcmp(*p, k);
+		if (!known) {
+			fault(c, 400, "unknown field '%.64s'", k);
+			return false;
+		}
+	}
+	return true;
+}
+
+enum jt { J_STR, J_BOOL, J_INT };
+
+/* Field of type t: 1 present (value in *v), 0 absent or null, -1 wrong type (answered). */
+static int field(struct api_conn *c, struct json_object *o, const char *key, enum jt t,
+		 struct json_object **v)
+{
+	if (!json_object_object_get_ex(o, key, v) || !*v)
+		return 0;
+	bool ok = (t == J_STR && json_object_is_type(*v, json_type_string)) ||
+		  (t == J_BOOL && json_object_is_type(*v, json_type_boolean)) ||
+		  (t == J_INT && json_object_is_type(*v, json_type_int));
+	if (!ok) {
+		fault(c, 400, "'%s' must be %s", key,
+		      t == J_STR    ? "a string"
+		      : t == J_BOOL ? "a boolean"
+				    : "an integer");
+		return -1;
+	}
+	return 1;
+}
+
+static int field_str(struct api_conn *c, struct json_object *o, const char *key, size_t max,
+		     const char **s)
+{
+	struct json_object *v;
+	int r = field(c, o, key, J_STR, &v);
+	*s = r == 1 ? json_object_get_string(v) : NULL;
+	if (r == 1 && (!**s || strlen(*s) > max)) {
+		fault(c, 400, "'%s' must be 1..%zu bytes", key, max);
+		return -1;
+	}
+	return r;
+}
+
+static int field_int(struct api_conn *c, struct json_object *o, const char *key, int64_t min,
+		     int64_t max, int64_t *out)
+{
+	struct json_object *v;
+	int r = field(c, o, key, J_INT, &v);
+	if (r != 1)
+		return r;
+	errno = 0;
+	int64_t x = json_object_get_int64(v);
+	if (errno || x < min || x > max) {
+		fault(c, 400, "'%s' must be %lld..%lld", key, (long long)min, (long long)max);
+		return -1;
+	}
+	*out = x;
+	return 1;
+}
+
+/* A field cvmm does not implement: absent, null or the one value that
+ * means "off" is fine; anything else is refused by name. */
+static bool off_only(struct api_conn *c, struct json_object *o, const char *key,
+		     const char *off_str, bool off_false)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return true;
+	if (off_false && json_object_is_type(v, json_type_boolean) && !json_object_get_boolean(v))
+		return true;
+	if (off_str && json_object_is_type(v, json_type_string) &&
+	    !strcmp(json_object_get_string(v), off_str))
+		return true;
+	fault(c, 400, "'%s' is not supported by cvmm", key);
+	return false;
+}
+
+static bool set_str(struct api_conn *c, char **dst, const char *v)
+{
+	char *s = strdup(v);
+	if (!s) {
+		fault(c, 500, "out of memory");
+		return false;
+	}
+	free(*dst);
+	*dst = s;
+	return true;
+}
+
+/* ---- endpoints ------------------------------------------------------------- */
+
+static void put_boot_source(struct api_conn *c, struct json_object *o)
+{
+	static const char *const keys[] = {"kernel_image_path", "initrd_path", "boot_args", NULL};
+	struct api_pending *p = &c->api->p;
+	const char *k, *i, *b;
+	if (!only_keys(c, o, keys) || field_str(c, o, "kernel_image_path", API_PATH_MAX, &k) < 0 ||
+	    field_str(c, o, "initrd_path", API_PATH_MAX, &i) < 0 ||
+	    field_str(c, o, "boot_args", 2048, &b) < 0)
+		return;
+	if (!k) {
+		fault(c, 400, "'kernel_image_path' is required");
+		return;
+	}
+	if (!set_str(c, &p->kernel, k))
+		return;
+	free(p->initrd);
+	free(p->cmdline);
+	p->initrd = p->cmdline = NULL;
+	if ((i && !set_str(c, &p->initrd, i)) || (b && !set_str(c, &p->cmdline, b)))
+		return;
+	respond(c, 204, NULL);
+}
+
+static void put_machine_config(struct api_conn *c, struct json_object *o, bool patch)
+{
+	static const char *const keys[] = {
+		"vcpu_count",	"mem_size_mib", "smt", "track_dirty_pages",
+		"cpu_template", "huge_pages",	NULL};
+	struct api_pending *p = &c->api->p;
+	int64_t cpus = p->cpus, mem = (int64_t)p->mem_mib;
+	int rc, rm;
+	if (!only_keys(c, o, keys) || (rc = field_int(c, o, "vcpu_count", 1, 254, &cpus)) < 0 ||
+	    (rm = field_int(c, o, "mem_size_mib", 16, 1 << 26, &mem)) < 0 ||
+	    !off_only(c, o, "smt", NULL, true) ||
+	    !off_only(c, o, "track_dirty_pages", NULL, true) ||
+	    !off_only(c, o, "cpu_template", "None", false) ||
+	    !off_only(c, o, "huge_pages", "None", false))
+		return;
+	if (!patch && (!rc || !rm)) {
+		fault(c, 400, "'vcpu_count' and 'mem_size_mib' are required");
+		return;
+	}
+	p->cpus = (unsigned)cpus;
+	p->mem_mib = (uint64_t)mem;
+	respond(c, 204, NULL);
+}
+
+static void get_machine_config(struct api_conn *c)
+{
+	char buf[160];
+	snprintf(buf, sizeof(buf),
+		 "{\"vcpu_count\": %u, \"mem_size_mib\": %llu, \"smt\": false, "
+		 "\"track_dirty_pages\": false}",
+		 c->api->p.cpus, (unsigned long long)c->api->p.mem_mib);
+	respond(c, 200, buf);
+}
+
+/* The id in the path must be a plain name and match the body's. */
+static bool check_id(struct api_conn *c, const char *path_id, struct json_object *o,
+		     const char *key)
+{
+	size_t n = strlen(path_id);
+	if (n == 0 || n >= API_ID_MAX) {
+		fault(c, 400, "the id must be 1..%d bytes", API_ID_MAX - 1);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char ch = path_id[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-')) {
+			fault(c, 400, "the id may hold only letters, digits, '_' and '-'");
+			return false;
+		}
+	}
+	const char *body_id;
+	int r = field_str(c, o, key, API_ID_MAX - 1, &body_id);
+	if (r < 0)
+		return false;
+	if (r == 0 || strcmp(body_id, path_id)) {
+		fault(c, 400, "'%s' must be given and match the path's id", key);
+		return false;
+	}
+	return true;
+}
+
+static void put_drive(struct api_conn *c, const char *id, struct json_object *o)
+{
+	static const char *const keys[] = {
+		"drive_id",   "path_on_host", "is_root_device", "is_read_only", "partuuid",
+		"cache_type", "io_engine",    "rate_limiter",	"socket",	NULL};
+	struct api_pending *p = &c->api->p;
+	const char *path;
+	struct json_object *v;
+	if (!only_keys(c, o, keys) || !check_id(c, id, o, "drive_id") ||
+	    field_str(c, o, "path_on_host", API_PATH_MAX, &path) < 0)
+		return;
+	int r1 = field(c, o, "is_root_device", J_BOOL, &v);
+	if (r1 < 0)
+		return;
+	bool root = r1 == 1 && json_object_get_boolean(v);
+	int r2 = field(c, o, "is_read_only", J_BOOL, &v);
+	if (r2 < 0)
+		return;
+	bool ro = r2 == 1 && json_object_get_boolean(v);
+	if (!off_only(c, o, "partuuid", NULL, false) ||
+	    !off_only(c, o, "rate_limiter", NULL, false) ||
+	    !off_only(c, o, "socket", NULL, false)) /* vhost-user-block */
+		return;
+	const char *ct, *io;
+	if (field_str(c, o, "cache_type", 16, &ct) < 0 || field_str(c, o, "io_engine", 16, &io) < 0)
+		return;
+	if ((ct && strcmp(ct, "Unsafe") && strcmp(ct, "Writeback")) ||
+	    (io && strcmp(io, "Sync") && strcmp(io, "Async"))) {
+		fault(c, 400,
+		      "'cache_type' must be Unsafe or Writeback, 'io_engine' Sync or Async");
+		return;
+	}
+	if (!path || r1 == 0) { /* is_read_only is optional: false */
+		fault(c, 400, "'path_on_host' and 'is_root_device' are required");
+		return;
+	}
+	unsigned i;
+	for (i = 0; i < p->ndrives && strcmp(p->drives[i].id, id); i++)
+		;
+	for (unsigned j = 0; root && j < p->ndrives; j++)
+		if (j != i && p->drives[j].root) {
+			fault(c, 400, "drive '%s' is already the root device", p->drives[j].id);
+			return;
+		}
+	if (i == p->ndrives && p->ndrives == API_MAX_DRIVES) {
+		fault(c, 400, "at most %d drives", API_MAX_DRIVES);
+		return;
+	}
+	struct api_drive *d = &p->drives[i];
+	if (!set_str(c, &d->path, path))
+		return;
+	snprintf(d->id, sizeof(d->id), "%s", id);
+	d->ro = ro;
+	d->root = root;
+	if (i == p->ndrives)
+		p->ndrives++;
+	respond(c, 204, NULL);
+}
+
+static void put_iface(struct api_conn *c, const char *id, struct json_object *o)
+{
+	static const char *const keys[] = {
+		"iface_id",	   "host_dev_name", "guest_mac", "rx_rate_limiter",
+		"tx_rate_limiter", "mtu",	    NULL};
+	struct api_pending *p = &c->api->p;
+	const char *tap, *mac;
+	uint8_t m[6];
+	if (!only_keys(c, o, keys) || !check_id(c, id, o, "iface_id") ||
+	    field_str(c, o, "host_dev_name", 15, &tap) < 0 ||
+	    field_str(c, o, "guest_mac", 17, &mac) < 0 ||
+	    !off_only(c, o, "rx_rate_limiter", NULL, false) ||
+	    !off_only(c, o, "tx_rate_limiter", NULL, false) || !off_only(c, o, "mtu", NULL, false))
+		return;
+	if (!tap) {
+		fault(c, 400, "'host_dev_name' is required");
+		return;
+	}
+	if (mac && cli_parse_mac(mac, m) < 0) {
+		fault(c, 400, "'guest_mac' is not a unicast XX:XX:XX:XX:XX:XX");
+		return;
+	}
+	unsigned i;
+	for (i = 0; i < p->nifaces && strcmp(p->ifaces[i].id, id); i++)
+		;
+	if (i == p->nifaces && p->nifaces == API_MAX_IFACES) {
+		fault(c, 400, "at most %d network interfaces", API_MAX_IFACES);
+		return;
+	}
+	struct api_iface *f = &p->ifaces[i];
+	if (!set_str(c, &f->tap, tap))
+		return;
+	snprintf(f->id, sizeof(f->id), "%s", id);
+	f->has_mac = mac != NULL;
+	if (mac)
+		memcpy(f->mac, m, 6);
+	if (i == p->nifaces)
+		p->nifaces++;
+	respond(c, 204, NULL);
+}
+
+static void put_vsock(struct api_conn *c, struct json_object *o)
+{
+	static const char *const keys[] = {"guest_cid", "uds_path", "vsock_id", NULL};
+	struct api_pending *p = &c->api->p;
+	int64_t cid = 0;
+	const char *path, *id;
+	int r;
+	if (!only_keys(c, o, keys) ||
+	    (r = field_int(c, o, "guest_cid", 3, 0xfffffffeLL, &cid)) < 0 ||
+	    field_str(c, o, "uds_path", 96, &path) < 0 ||
+	    field_str(c, o, "vsock_id", API_ID_MAX - 1, &id) < 0)
+		return;
+	if (r == 0 || !path) {
+		fault(c, 400, "'guest_cid' and 'uds_path' are required");
+		return;
+	}
+	if (!set_str(c, &p->vsock_path, path))
+		return;
+	p->vsock_cid = (uint64_t)cid;
+	respond(c, 204, NULL);
+}
+
+/* The pending configuration -> a cvmm_config; 0 or -errno with msg. */
+static int build_config(struct api *a, struct cvmm_config **out, char *msg, size_t len)
+{
+	struct api_pending *p = &a->p;
+	struct cvmm_config *cfg;
+	if (!p->kernel) {
+		snprintf(msg, len, "no boot source: PUT /boot-source first");
+		return -EINVAL;
+	}
+	if (cvmm_config_new(&cfg) < 0) {
+		snprintf(msg, len, "out of memory");
+		return -ENOMEM;
+	}
+	/* A root device is /dev/vda, as in Firecracker: it goes first and
+	 * the kernel is told (an initramfs with an /init ignores root=). */
+	char cmdline[4096];
+	const char *base = p->cmdline ? p->cmdline : "console=ttyS0 reboot=k panic=1";
+	int root = -1;
+	for (unsigned i = 0; i < p->ndrives; i++)
+		if (p->drives[i].root)
+			root = (int)i;
+	snprintf(cmdline, sizeof(cmdline), "%s%s", base,
+		 root < 0	      ? ""
+		 : p->drives[root].ro ? " root=/dev/vda ro"
+				      : " root=/dev/vda rw");
+	int r = cvmm_config_set_kernel(cfg, p->kernel);
+	if (!r && p->initrd)
+		r = cvmm_config_set_initrd(cfg, p->initrd);
+	if (!r)
+		r = cvmm_config_set_cmdline(cfg, cmdline);
+	if (!r)
+		r = cvmm_config_set_cpus(cfg, p->cpus);
+	if (!r)
+		r = cvmm_config_set_memory(cfg, p->mem_mib << 20);
+	if (!r)
+		r = cvmm_config_set_console(cfg, a->console_in, a->console_out);
+	if (!r && root >= 0)
+		r = cvmm_config_add_disk(cfg, p->drives[root].path,
+					 p->drives[root].ro ? CVMM_DISK_RO : 0, 1);
+	for (unsigned i = 0; !r && i < p->ndrives; i++)
+		if ((int)i != root)
+			r = cvmm_config_add_disk(cfg, p->drives[i].path,
+						 p->drives[i].ro ? CVMM_DISK_RO : 0, 1);
+	for (unsigned i = 0; !r && i < p->nifaces; i++) {
+		struct cvmm_net_config nc = {.backend = CVMM_NET_TAP,
+					     .target = p->ifaces[i].tap,
+					     .fd = -1,
+					     .queue_pairs = 1,
+					     .has_mac = p->ifaces[i].has_mac};
+		memcpy(nc.mac, p->ifaces[i].mac, 6);
+		r = cvmm_config_add_net(cfg, &nc);
+	}
+	if (!r && p->vsock_path)
+		r = cvmm_config_set_vsock(cfg, p->vsock_cid, p->vsock_path);
+	if (r < 0) {
+		snprintf(msg, len, "%s", cvmm_config_error(cfg));
+		cvmm_config_free(cfg);
+		return r;
+	}
+	*out = cfg;
+	return 0;
+}
+
+static void put_actions(struct api_conn *c, struct json_object *o)
+{
+	static const char *const keys[] = {"action_type", NULL};
+	struct api *a = c->api;
+	const char *t;
+	char msg[300] = "";
+	int r;
+	if (!only_keys(c, o, keys) || field_str(c, o, "action_type", 32, &t) < 0)
+		return;
+	if (!t) {
+		fault(c, 400, "'action_type' is required");
+	} else if (!strcmp(t, "InstanceStart")) {
+		struct cvmm_config *cfg;
+		if (a->started) {
+			fault(c, 400, "the microVM is already started");
+		} else if ((r = build_config(a, &cfg, msg, sizeof(msg))) < 0) {
+			fault(c, 400, "cannot start the microVM: %s", msg);
+		} else {
+			r = a->ops->start(a->ctx, cfg, msg, sizeof(msg));
+			cvmm_config_free(cfg);
+			if (r < 0) {
+				fault(c, 400, "cannot start the microVM: %s", msg);
+			} else {
+				a->started = true;
+				respond(c, 204, NULL);
+			}
+		}
+	} else if (!strcmp(t, "SendCtrlAltDel")) {
+		if (!a->started)
+			fault(c, 400, "the microVM is not running");
+		else if ((r = a->ops->shutdown(a->ctx, msg, sizeof(msg))) < 0)
+			fault(c, 400, "SendCtrlAltDel: %s", msg);
+		else
+			respond(c, 204, NULL);
+	} else if (!strcmp(t, "FlushMetrics")) {
+		fault(c, 400, "cvmm has no metrics to flush (GET / for state)");
+	} else {
+		fault(c, 400, "unknown action_type '%.32s'", t);
+	}
+}
+
+static void patch_vm(struct api_conn *c, struct json_object *o)
+{
+	static const char *const keys[] = {"state", NULL};
+	struct api *a = c->api;
+	const char *s;
+	char msg[300] = "";
+	if (!only_keys(c, o, keys) || field_str(c, o, "state", 16, &s) < 0)
+		return;
+	bool pause = s && !strcmp(s, "Paused"), resume = s && !strcmp(s, "Resumed");
+	if (!pause && !resume) {
+		fault(c, 400, "'state' must be \"Paused\" or \"Resumed\"");
+		return;
+	}
+	if (!a->started) {
+		fault(c, 400, "the microVM is not running");
+		return;
+	}
+	int r = pause ? a->ops->pause(a->ctx, msg, sizeof(msg))
+		      : a->ops->resume(a->ctx, msg, sizeof(msg));
+	if (r < 0 && r != -EALREADY && !(resume && r == -EINVAL))
+		fault(c, 400, "%s: %s", pause ? "pause" : "resume", msg);
+	else
+		respond(c, 204, NULL); /* pausing a paused VM is no error, as in Firecracker */
+}
+
+static void get_info(struct api_conn *c)
+{
+	struct api *a = c->api;
+	const char *state = "Not started";
+	if (a->started) {
+		switch (a->ops->state(a->ctx)) {
+		case CVMM_STATE_PAUSED:
+			state = "Paused";
+			break;
+		case CVMM_STATE_EXITED:
+			state = "Exited";
+			break;
+		default:
+			state = "Running";
+			break;
+		}
+	}
+	char buf[256];
+	snprintf(buf, sizeof(buf),
+		 "{\"id\": \"anonymous-instance\", \"state\": \"%s\", \"vmm_version\": \"%s\", "
+		 "\"app_name\": \"cvmm\"}",
+		 state, CVMM_VERSION);
+	respond(c, 200, buf);
+}
+
+/* ---- routing ---------------------------------------------------------------- */
+
+static bool path_is(const char *path, const char *want, const char **rest)
+{
+	size_t n = strlen(want);
+	if (strncmp(path, want, n))
+		return false;
+	if (rest) {
+		*rest = path + n;
+		return path[n] == '/' && path[n + 1] && !strchr(path + n + 1, '/');
+	}
+	return path[n] == '\0';
+}
+
+static void route(struct api_conn *c)
+{
+	struct api *a = c->api;
+	enum http_method m = (enum http_method)c->parser.method;
+	char path[API_MAX_URL + 1];
+	/* the path: drop a query string and one trailing slash */
+	size_t n = strcspn(c->url, "?#");
+	memcpy(path, c->url, n);
+	path[n] = '\0';
+	if (n > 1 && path[n - 1] == '/')
+		path[n - 1] = '\0';
+	const char *id = NULL;
+	enum { R_NONE, R_INFO, R_BOOT, R_MACHINE, R_DRIVE, R_IFACE, R_VSOCK, R_ACTIONS, R_VM } r;
+	if (!strcmp(path, "/"))
+		r = R_INFO;
+	else if (path_is(path, "/boot-source", NULL))
+		r = R_BOOT;
+	else if (path_is(path, "/machine-config", NULL))
+		r = R_MACHINE;
+	else if (path_is(path, "/drives", &id))
+		r = R_DRIVE;
+	else if (path_is(path, "/network-interfaces", &id))
+		r = R_IFACE;
+	else if (path_is(path, "/vsock", NULL))
+		r = R_VSOCK;
+	else if (path_is(path, "/actions", NULL))
+		r = R_ACTIONS;
+	else if (path_is(path, "/vm", NULL))
+		r = R_VM;
+	else
+		r = R_NONE;
+	if (id)
+		id++; /* past the '/' */
+	bool ok =
+		(r == R_INFO && m == HTTP_GET) ||
+		(r == R_MACHINE && (m == HTTP_GET || m == HTTP_PUT || m == HTTP_PATCH)) ||
+		(r == R_VM && m == HTTP_PATCH) ||
+		((r == R_BOOT || r == R_DRIVE || r == R_IFACE || r == R_VSOCK || r == R_ACTIONS) &&
+		 m == HTTP_PUT);
+	if (r == R_NONE) {
+		fault(c, 400, "invalid request method and/or path: %s %.128s", http_method_str(m),
+		      c->url);
+		return;
+	}
+	if (!ok) {
+		fault(c, 405, "method %s is not allowed on %.128s", http_method_str(m), path);
+		return;
+	}
+	if (r == R_INFO) {
+		get_info(c);
+		return;
+	}
+	if (r == R_MACHINE && m == HTTP_GET) {
+		get_machine_config(c);
+		return;
+	}
+	bool preboot =
+		r == R_BOOT || r == R_MACHINE || r == R_DRIVE || r == R_IFACE || r == R_VSOCK;
+	if (preboot && a->started) {
+		fault(c, 400,
+		      "the requested operation is not supported after starting the microVM");
+		return;
+	}
+	struct json_object *o = body_object(c);
+	if (!o)
+		return;
+	switch (r) {
+	case R_BOOT:
+		put_boot_source(c, o);
+		break;
+	case R_MACHINE:
+		put_machine_config(c, o, m == HTTP_PATCH);
+		break;
+	case R_DRIVE:
+		put_drive(c, id, o);
+		break;
+	case R_IFACE:
+		put_iface(c, id, o);
+		break;
+	case R_VSOCK:
+		put_vsock(c, o);
+		break;
+	case R_ACTIONS:
+		put_actions(c, o);
+		break;
+	case R_VM:
+		patch_vm(c, o);
+		break;
+	default:
+		break;
+	}
+	json_object_put(o);
+}
+
+/* ---- HTTP ------------------------------------------------------------------- */
+
+static struct api_conn *conn_of(http_parser *hp)
+{
+	return hp->data;
+}
+
+static int head_bytes(struct api_conn *c, size_t n)
+{
+	c->head_bytes += n;
+	if (c->head_bytes > API_MAX_HEADERS) {
+		c->status_err = 431;
+		return 1;
+	}
+	return 0;
+}
+
+static int on_message_begin(http_parser *hp)
+{
+	struct api_conn *c = conn_of(hp);
+	c->head_bytes = c->url_len = c->body_len = 0;
+	c->url[0] = '\0';
+	c->hname_len = c->hval_len = 0;
+	c->in_value = c->expect_continue = false;
+	return 0;
+}
+
+static int on_url(http_parser *hp, const char *at, size_t n)
+{
+	struct api_conn *c = conn_of(hp);
+	if (head_bytes(c, n))
+		return 1;
+	if (c->url_len + n > API_MAX_URL) {
+		c->status_err = 431;
+		return 1;
+	}
+	memcpy(c->url + c->url_len, at, n);
+	c->url_len += n;
+	c->url[c->url_len] = '\0';
+	return 0;
+}
+
+/* Appends up to the buffer's size; a longer string cannot match. */
+static void keep(char *buf, size_t cap, size_t *len, const char *at, size_t n)
+{
+	for (size_t i = 0; i < n && *len <= cap; i++, (*len)++)
+		if (*len < cap)
+			buf[*len] = at[i];
+}
+
+static bool kept_is(const char *buf, size_t cap, size_t len, const char *s)
+{
+	return len < cap && len == strlen(s) && !strncasecmp(buf, s, len);
+}
+
+/* A header ended: note Expect: 100-continue. */
+static void header_done(struct api_conn *c)
+{
+	if (kept_is(c->hname, sizeof(c->hname), c->hname_len, "expect") &&
+	    kept_is(c->hval, sizeof(c->hval), c->hval_len, "100-continue"))
+		c->expect_continue = true;
+	c->hname_len = c->hval_len = 0;
+}
+
+static int on_header_field(http_parser *hp, const char *at, size_t n)
+{
+	struct api_conn *c = conn_of(hp);
+	if (c->in_value)
+		header_done(c);
+	c->in_value = false;
+	keep(c->hname, sizeof(c->hname), &c->hname_len, at, n);
+	return head_bytes(c, n);
+}
+
+static int on_header_value(http_parser *hp, const char *at, size_t n)
+{
+	struct api_conn *c = conn_of(hp);
+	c->in_value = true;
+	keep(c->hval, sizeof(c->hval), &c->hval_len, at, n);
+	return head_bytes(c, n);
+}
+
+static int on_headers_complete(http_parser *hp)
+{
+	struct api_conn *c = conn_of(hp);
+	if (!(hp->flags & F_CHUNKED) && hp->content_length != ULLONG_MAX &&
+	    hp->content_length > API_MAX_BODY) {
+		c->status_err = 413;
+		return -1;
+	}
+	if (c->in_value)
+		header_done(c);
+	/* curl asks before sending a body over 1 KiB; say go on */
+	if (c->expect_continue && API_OUT_CAP - c->out_len >= 32) {
+		memcpy(c->out + c->out_len, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		c->out_len += 25;
+	}
+	return 0;
+}
+
+static int on_body(http_parser *hp, const char *at, size_t n)
+{
+	struct api_conn *c = conn_of(hp);
+	if (c->body_len + n > API_MAX_BODY) {
+		c->status_err = 413;
+		return 1;
+	}
+	memcpy(c->body + c->body_len, at, n);
+	c->body_len += n;
+	return 0;
+}
+
+static int on_message_complete(http_parser *hp)
+{
+	struct api_conn *c = conn_of(hp);
+	c->body[c->body_len] = '\0';
+	if (!http_should_keep_alive(hp))
+		c->closing = true;
+	route(c);
+	/* One request at a time: the rest waits until this answer is out. */
+	http_parser_pause(hp, 1);
+	return 0;
+}
+
+static const http_parser_settings api_http = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+/* Parses what is in c->in while the answers fit; keeps the rest. */
+static void conn_parse(struct api_conn *c)
+{
+	size_t off = 0;
+	while (off < c->in_len && !c->closing && API_OUT_CAP - c->out_len >= API_OUT_ROOM) {
+		size_t n = http_parser_execute(&c->parser, &api_http, c->in + off, c->in_len - off);
+		off += n;
+		enum http_errno he = HTTP_PARSER_ERRNO(&c->parser);
+		if (he == HPE_PAUSED) {
+			http_parser_pause(&c->parser, 0);
+			continue;
+		}
+		if (he != HPE_OK) {
+			c->closing = true;
+			int st = c->status_err ? c->status_err : 400;
+			if (st == 413)
+				fault(c, 413, "the request body is larger than %u bytes",
+				      API_MAX_BODY);
+			else if (st == 431)
+				fault(c, 431,
+				      "the request line and headers are larger than %u bytes",
+				      API_MAX_HEADERS);
+			else
+				fault(c, 400, "malformed HTTP request: %s",
+				      http_errno_description(he));
+			off = c->in_len;
+			break;
+		}
+		if (n == 0)
+			break;
+	}
+	memmove(c->in, c->in + off, c->in_len - off);
+	c->in_len -= off;
+}
+
+static struct api_conn *conn_new(struct api *a, int fd)
+{
+	struct api_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->body = malloc(API_MAX_BODY + 1);
+	c->out = malloc(API_OUT_CAP);
+	if (!c->body || !c->out) {
+		free(c->body);
+		free(c->out);
+		free(c);
+		return NULL;
+	}
+	c->fd = fd;
+	c->api = a;
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	return c;
+}
+
+static void conn_free(struct api_conn *c)
+{
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->body);
+	free(c->out);
+	free(c);
+}
+
+/* ---- the server ------------------------------------------------------------- */
+
+int api_new(struct api **out, const struct api_ops *ops, void *ctx, int console_in, int console_out)
+{
+	struct api *a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->ops = ops;
+	a->ctx = ctx;
+	a->console_in = console_in;
+	a->console_out = console_out;
+	a->listen_fd = -1;
+	a->p.cpus = 1;
+	a->p.mem_mib = 128; /* Firecracker's default */
+	*out = a;
+	return 0;
+}
+
+void api_free(struct api *a)
+{
+	if (!a)
+		return;
+	for (unsigned i = 0; i < API_MAX_CONNS; i++)
+		conn_free(a->conns[i]);
+	if (a->listen_fd >= 0) {
+		close(a->listen_fd);
+		unlink(a->sock_path);
+	}
+	free(a->p.kernel);
+	free(a->p.initrd);
+	free(a->p.cmdline);
+	for (unsigned i = 0; i < a->p.ndrives; i++)
+		free(a->p.drives[i].path);
+	for (unsigned i = 0; i < a->p.nifaces; i++)
+		free(a->p.ifaces[i].tap);
+	free(a->p.vsock_path);
+	free(a);
+}
+
+int api_listen(struct api *a, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (!*path || strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "--api-socket: the path must be 1..%zu bytes",
+			 sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "--api-socket: socket: %s", strerror(errno));
+		return -errno;
+	}
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path); /* a stale socket from an earlier run */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0) {
+		int er = errno;
+		snprintf(err, errlen, "--api-socket: cannot listen on '%s': %s", path,
+			 strerror(er));
+		close(fd);
+		return -er;
+	}
+	a->listen_fd = fd;
+	snprintf(a->sock_path, sizeof(a->sock_path), "%s", path);
+	return 0;
+}
+
+bool api_started(const struct api *a)
+{
+	return a->started;
+}
+
+unsigned api_pollfds(const struct api *a, struct pollfd *p, unsigned max)
+{
+	unsigned n = 0;
+	if (a->listen_fd >= 0 && n < max)
+		p[n++] = (struct pollfd){.fd = a->listen_fd, .events = POLLIN};
+	for (unsigned i = 0; i < API_MAX_CONNS && n < max; i++) {
+		const struct api_conn *c = a->conns[i];
+		if (!c)
+			continue;
+		/* read only when there is room for answers (one request at a time) */
+		short ev = c->out_len ? POLLOUT : POLLIN;
+		p[n++] = (struct pollfd){.fd = c->fd, .events = ev};
+	}
+	return n;
+}
+
+static void conn_flush(struct api_conn *c)
+{
+	while (c->out_len) {
+		ssize_t w = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return;
+		if (w <= 0) {
+			c->closing = true;
+			c->out_len = 0;
+			return;
+		}
+		memmove(c->out, c->out + w, c->out_len - (size_t)w);
+		c->out_len -= (size_t)w;
+	}
+}
+
+/* Returns false when the connection is done. */
+static bool conn_service(struct api_conn *c, short revents)
+{
+	if (c->draining) {
+		/* Answered and shut down for writing: read and drop what the
+		 * peer still sends until it closes (at most API_DRAIN_MAX), so
+		 * that closing with unread bytes cannot reset the connection
+		 * before the peer read our answer. */
+		for (;;) {
+			ssize_t n = recv(c->fd, c->in, sizeof(c->in), MSG_DONTWAIT);
+			if (n > 0 && (c->drained += (size_t)n) <= API_DRAIN_MAX)
+				continue;
+			return n < 0 && (errno == EAGAIN || errno == EINTR);
+		}
+	}
+	if (revents & POLLIN && !c->closing && c->in_len < sizeof(c->in)) {
+		ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return false;
+		if (n > 0)
+			c->in_len += (size_t)n;
+	} else if (revents & (POLLHUP | POLLERR) && !(revents & POLLOUT)) {
+		return false;
+	}
+	for (;;) {
+		conn_parse(c);
+		conn_flush(c);
+		if (c->out_len || !c->in_len || c->closing)
+			break;
+	}
+	if (c->closing && c->out_len == 0) {
+		shutdown(c->fd, SHUT_WR);
+		c->draining = true;
+	}
+	return true;
+}
+
+void api_service(struct api *a, const struct pollfd *p, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++) {
+		if (!p[k].revents)
+			continue;
+		if (p[k].fd == a->listen_fd) {
+			int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd < 0)
+				continue;
+			unsigned i;
+			for (i = 0; i < API_MAX_CONNS && a->conns[i]; i++)
+				;
+			struct api_conn *c = i < API_MAX_CONNS ? conn_new(a, fd) : NULL;
+			if (!c) {
+				close(fd); /* too many connections */
+				continue;
+			}
+			a->conns[i] = c;
+			continue;
+		}
+		for (unsigned i = 0; i < API_MAX_CONNS; i++) {
+			struct api_conn *c = a->conns[i];
+			if (c && c->fd == p[k].fd) {
+				if (!conn_service(c, p[k].revents)) {
+					conn_free(c);
+					a->conns[i] = NULL;
+				}
+				break;
+			}
+		}
+	}
+}
+
+size_t api_handle_bytes(struct api *a, const char *in, size_t len, char *out, size_t outcap,
+			bool *closed)
+{
+	struct api_conn *c = conn_new(a, -1);
+	size_t done = 0, outlen = 0;
+	*closed = false;
+	if (!c)
+		return 0;
+	while ((done < len || c->in_len) && !c->closing) {
+		size_t n = sizeof(c->in) - c->in_len;
+		if (n > len - done)
+			n = len - done;
+		memcpy(c->in + c->in_len, in + done, n);
+		c->in_len += n;
+		done += n;
+		size_t before = c->in_len;
+		conn_parse(c);
+		/* "write" the answers */
+		size_t take = c->out_len < outcap - outlen ? c->out_len : outcap - outlen;
+		memcpy(out + outlen, c->out, take);
+		outlen += take;
+		c->out_len = 0;
+		if (n == 0 && c->in_len == before)
+			break; /* no progress: an incomplete request */
+	}
+	if (c->out_len) {
+		size_t take = c->out_len < outcap - outlen ? c->out_len : outcap - outlen;
+		memcpy(out + outlen, c->out, take);
+		outlen += take;
+	}
+	*closed = c->closing;
+	conn_free(c);
+	return outlen;
+}

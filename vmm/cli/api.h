@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* --api-socket PATH: the subset of Firecracker's HTTP API that managers use
+ * to boot and control a VM, on a unix socket (docs/api.md). Requests are
+ * parsed with http-parser and json-c; every size is bounded. The server
+ * turns requests into a pending cvmm_config and calls on the VM through
+ * the ops the caller gives (the CLI: libcvmm; tests and the fuzzer:
+ * fakes). It runs on the caller's thread: api_pollfds + api_service in
+ * the caller's poll loop; nothing blocks but InstanceStart (which builds
+ * the VM). */
+#ifndef CVMM_CLI_API_H
+#define CVMM_CLI_API_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cvmm/cvmm.h"
+
+#define API_MAX_HEADERS (8u << 10) /* request line + headers, bytes */
+#define API_MAX_BODY	(64u << 10)
+#define API_MAX_CONNS	8
+
+struct api_ops {
+	/* InstanceStart: build and start the VM from cfg (borrowed). 0 or
+	 * -errno with a message in err. */
+	int (*start)(void *ctx, const struct cvmm_config *cfg, char *err, size_t errlen);
+	int (*pause)(void *ctx, char *err, size_t errlen);
+	int (*resume)(void *ctx, char *err, size_t errlen);
+	int (*shutdown)(void *ctx, char *err, size_t errlen); /* SendCtrlAltDel */
+	enum cvmm_vm_state (*state)(void *ctx);		      /* after a start */
+};
+
+struct api;
+
+/* ops and ctx are borrowed. console_in/out: the console the VM gets. */
+__attribute__((warn_unused_result)) int api_new(struct api **out, const struct api_ops *ops,
+						void *ctx, int console_in, int console_out);
+void api_free(struct api *a);
+/* Creates the listening socket at path (a stale socket there is replaced). */
+__attribute__((warn_unused_result)) int api_listen(struct api *a, const char *path, char *err,
+						   size_t errlen);
+/* Fills up to max pollfds (API_MAX_CONNS + 1 suffice); returns how many. */
+unsigned api_pollfds(const struct api *a, struct pollfd *p, unsigned max);
+/* Serves what the pollfds from api_pollfds say is ready. */
+void api_service(struct api *a, const struct pollfd *p, unsigned n);
+/* Whether InstanceStart has run successfully. */
+bool api_started(const struct api *a);
+
+/* Tests and the fuzzer: the bytes one connection sends, in one go; the
+ * responses (up to outcap bytes) go to out. Returns the bytes written to
+ * out; *closed tells whether the server would close the connection. */
+size_t api_handle_bytes(struct api *a, const char *in, size_t len, char *out, size_t outcap,
+			bool *closed);
+
+#endif
