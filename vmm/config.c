@@ -141,6 +141,7 @@ API void cvmm_config_free(struct cvmm_config *c)
 	free(c->initrd);
 	free(c->cmdline);
 	free(c->console_path);
+	free(c->jail_chroot);
 	free(c);
 }
 
@@ -242,5 +243,33 @@ API int cvmm_config_set_kick_signal(struct cvmm_config *c, int signo)
 		return err_set(&c->err, EINVAL, "kick signal must be 0 or %d..%d, got %d",
 			       SIGRTMIN, SIGRTMAX, signo);
 	c->kick_signal = signo;
+	return 0;
+}
+
+API int cvmm_config_set_seccomp(struct cvmm_config *c, int mode)
+{
+	err_clear(&c->err);
+	if (mode != CVMM_SECCOMP_ON && mode != CVMM_SECCOMP_LOG && mode != CVMM_SECCOMP_OFF)
+		return err_set(&c->err, EINVAL, "seccomp mode must be on, log or off");
+	c->seccomp = mode;
+	return 0;
+}
+
+API int cvmm_config_set_jail(struct cvmm_config *c, const struct cvmm_jail *j)
+{
+	err_clear(&c->err);
+	if (j->chroot_dir && j->chroot_dir[0] != '/')
+		return err_set(&c->err, EINVAL, "chroot directory must be an absolute path: '%s'",
+			       j->chroot_dir);
+	char *dir = NULL;
+	if (j->chroot_dir && !(dir = strdup(j->chroot_dir)))
+		return err_set(&c->err, ENOMEM, "out of memory");
+	free(c->jail_chroot);
+	c->jail_chroot = dir;
+	c->jail = true;
+	c->jail_ids = j->set_ids != 0;
+	c->jail_uid = j->uid;
+	c->jail_gid = j->gid;
+	c->jail_landlock = !j->no_landlock;
 	return 0;
 }

@@ -2,16 +2,30 @@
 #include "vmm/jail.h"
 
 #include <errno.h>
-#include <seccomp.h>
-#include <string.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <linux/if_tun.h>
 #include <linux/io_uring.h>
+#include <linux/kvm.h>
+#include <linux/landlock.h>
+#include <pthread.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-#define RULE(sys, param, why) { SCMP_SYS(sys), #sys, param, -1, why }
-#define RULE2(sys, param, a1, why) { SCMP_SYS(sys), #sys "(" #a1 ")", param, (long)(a1), why }
-#define IOCTL(req, why) { SCMP_SYS(ioctl), "ioctl(" #req ")", -1, (long)(req), why }
+#define RULE(sys, param, why) { SCMP_SYS(sys), #sys, param, -1, 0, why }
+#define RULE2(sys, param, a1, why) { SCMP_SYS(sys), #sys "(" #a1 ")", param, (long)(a1), 0, why }
+#define NOEXEC(sys, why) { SCMP_SYS(sys), #sys "(no PROT_EXEC)", -1, -1, JAIL_A2_NOEXEC, why }
+#define IOCTL(req, why) { SCMP_SYS(ioctl), "ioctl(" #req ")", -1, (long)(req), 0, why }
+#define IOCTL_ON(param, req, why) { SCMP_SYS(ioctl), "ioctl(" #req ")", param, (long)(req), 0, why }
 
 #define WORKER_COMMON                                                                        \
 	RULE(io_uring_enter, 0, "submit the queue's I/O and wait for completions, on its own ring"), \
@@ -21,7 +35,9 @@
 	RULE(munmap, -1, "free() may give memory back when the thread exits"),                \
 	RULE(rt_sigprocmask, -1, "glibc masks signals while the thread exits"),               \
 	RULE(restart_syscall, -1, "resume an interrupted wait"),                              \
-	RULE(exit, -1, "the thread exits")
+	RULE(exit, -1, "the thread exits"),                                                   \
+	{ SCMP_SYS(write), "write(2, ...)", -1, -1, JAIL_A0_STDERR,                          \
+	  "the SIGSYS handler names the forbidden call on stderr" }
 
 static const struct jail_rule worker_rules[] = {
 	WORKER_COMMON,
@@ -69,6 +85,68 @@ static const struct jail_rule fs_rules[] = {
 	RULE(fremovexattr, -1, "REMOVEXATTR (shares with xattr only)"),
 };
 
+/* Both the vCPU and the control thread allocate (malloc's arenas and
+ * frees) and exit through glibc. */
+#define ALLOC_AND_EXIT                                                                       \
+	NOEXEC(mmap, "malloc: arenas and large blocks (never executable)"),                   \
+	NOEXEC(mprotect, "malloc: growing an arena (never executable)"),                      \
+	RULE(munmap, -1, "free: large blocks, arena trimming"),                               \
+	RULE(madvise, -1, "free: returning pages; glibc releases a thread's stack at exit"),  \
+	RULE(brk, -1, "malloc on the main arena"),                                            \
+	RULE(futex, -1, "locks and condition variables shared with the other threads"),       \
+	RULE(rt_sigprocmask, -1, "glibc masks signals around thread exit and pthread calls"), \
+	RULE(restart_syscall, -1, "resume an interrupted wait"),                              \
+	RULE(clock_gettime, -1, "timestamps (when the vDSO falls back to the syscall)"),      \
+	RULE(getpid, -1, "pthread_kill names the process"),                                   \
+	RULE(tgkill, -1, "kick vCPU threads out of KVM_RUN (pause, stop, exit) with the kick signal")
+
+/* A vCPU thread: KVM_RUN and what its exit handlers (the device register
+ * handlers on the port and MMIO buses) do. ioctls are limited by request,
+ * and the KVM ones by descriptor too. */
+static const struct jail_rule vcpu_rules[] = {
+	IOCTL_ON(0, KVM_RUN, "run the guest: the thread's whole job, on its own vCPU only"),
+	IOCTL_ON(0, KVM_GET_REGS, "read RIP for the message when the guest crashes or KVM fails"),
+	IOCTL_ON(1, KVM_IRQ_LINE, "legacy devices' interrupt lines (8250, RTC, i8042, ACPI GED)"),
+	IOCTL(TUNSETOFFLOAD, "virtio-net at DRIVER_OK: the tap's offloads follow the driver's features"),
+	IOCTL(TUNSETQUEUE, "virtio-net at DRIVER_OK and reset: attach or detach tap queues"),
+	RULE(write, -1, "console output; eventfds: worker commands, irqfds, the VM's exit event"),
+	RULE(read, -1, "eventfd reads of the transport"),
+	RULE(rt_sigtimedwait, -1, "consume a pending kick before the next KVM_RUN"),
+	ALLOC_AND_EXIT,
+	RULE(exit, -1, "the thread exits"),
+};
+
+/* The CLI's control thread once the VM runs: its poll loop (signalfd,
+ * terminal, the VM's exit eventfd, the control socket) and the teardown
+ * (joining threads, closing and unmapping everything). Everything else
+ * it needs was opened before. */
+static const struct jail_rule control_rules[] = {
+	RULE(poll, -1, "the control loop"),
+	RULE(ppoll, -1, "the control loop (libc may use ppoll)"),
+	RULE(read, -1, "signalfd, terminal input, eventfds"),
+	RULE(write, -1, "terminal and stderr messages, eventfds (worker commands)"),
+	RULE(close, -1, "teardown; control socket connections"),
+	RULE(accept4, 0, "control socket: a new connection, on the listening socket only"),
+	RULE(recvfrom, -1, "control socket: requests"),
+	RULE(sendto, -1, "control socket: responses (MSG_NOSIGNAL)"),
+	RULE(shutdown, -1, "control socket: end a response"),
+	RULE(unlink, -1, "remove the control and vsock sockets at exit (where the jail lets it)"),
+	RULE(newfstatat, -1, "stdio"),
+	RULE(fstat, -1, "stdio"),
+	IOCTL_ON(1, KVM_IRQ_LINE, "the ACPI power button (SendCtrlAltDel, shutdown request)"),
+	IOCTL(TCGETS, "the terminal: isatty, saving its mode"),
+	IOCTL(TCSETS, "the terminal: restore its mode at exit"),
+	RULE(io_uring_enter, -1, "teardown: liburing's exit of the workers' rings"),
+	ALLOC_AND_EXIT,
+	RULE(exit, -1, "a thread exits"),
+	RULE(exit_group, -1, "the process exits"),
+};
+/* The call the SIGSYS handler makes to die of SIGSYS: in no table. */
+#define JAIL_DEATH_CALL SYS_getppid
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP 1 /* si_code of a seccomp SIGSYS */
+#endif
+
 /* Sanitizer builds only (tests): the ASan/UBSan runtime maps shadow and
  * allocator memory and swaps signal stacks on any thread. Release builds
  * never carry these rules. */
@@ -105,33 +183,59 @@ const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n)
 	case JAIL_FS_WORKER:
 		*n = sizeof(fs_rules) / sizeof(fs_rules[0]);
 		return fs_rules;
+	case JAIL_VCPU:
+		*n = sizeof(vcpu_rules) / sizeof(vcpu_rules[0]);
+		return vcpu_rules;
+	case JAIL_CONTROL:
+		*n = sizeof(control_rules) / sizeof(control_rules[0]);
+		return control_rules;
 	}
 	*n = 0;
 	return NULL;
 }
 
-int jail_build(enum jail_kind kind, const int *params, void **out, struct err *e)
+const char *jail_kind_name(enum jail_kind kind)
 {
+	static const char *const names[JAIL_NKINDS] = {
+		[JAIL_VIRTIO_WORKER] = "virtqueue worker", [JAIL_NET_CTRL] = "net control worker",
+		[JAIL_FS_WORKER] = "fs worker",            [JAIL_VCPU] = "vcpu",
+		[JAIL_CONTROL] = "control",
+	};
+	return (unsigned)kind < JAIL_NKINDS ? names[kind] : "?";
+}
+
+static int jail_rule_add(scmp_filter_ctx ctx, const struct jail_rule *rl, const int *params)
+{
+	struct scmp_arg_cmp c[3];
+	unsigned n = 0;
+	if (rl->param >= 0)
+		c[n++] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)params[rl->param]);
+	else if (rl->flags & JAIL_A0_STDERR)
+		c[n++] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)STDERR_FILENO);
+	if (rl->arg1 >= 0)
+		c[n++] = SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)rl->arg1);
+	if (rl->flags & JAIL_A2_NOEXEC)
+		c[n++] = SCMP_A2(SCMP_CMP_MASKED_EQ, (scmp_datum_t)PROT_EXEC, 0);
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rl->nr, n, c);
+}
+
+int jail_build(enum jail_kind kind, enum jail_mode mode, const int *params, void **out,
+	       struct err *e)
+{
+	*out = NULL;
+	if (mode == JAIL_OFF)
+		return 0;
 	unsigned n;
 	const struct jail_rule *rules = jail_rules(kind, &n);
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	/* TRAP, not KILL_PROCESS: the SIGSYS handler can say what happened;
+	 * without one, SIGSYS's default action kills the process anyway. */
+	scmp_filter_ctx ctx = seccomp_init(mode == JAIL_LOG ? SCMP_ACT_LOG : SCMP_ACT_TRAP);
 	if (!ctx)
 		return err_set(e, ENOMEM, "seccomp_init failed");
 	/* Without TSYNC (libseccomp's default): each thread loads its own. */
 	int r = 0;
 	for (unsigned i = 0; i < n && r == 0; i++) {
-		if (rules[i].arg1 >= 0 && rules[i].param >= 0)
-			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].nr, 2,
-					     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)params[rules[i].param]),
-					     SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)rules[i].arg1));
-		else if (rules[i].arg1 >= 0)
-			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].nr, 1,
-					     SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)rules[i].arg1));
-		else if (rules[i].param < 0)
-			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].nr, 0);
-		else
-			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].nr, 1,
-					     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)params[rules[i].param]));
+		r = jail_rule_add(ctx, &rules[i], params);
 		if (r < 0) {
 			seccomp_release(ctx);
 			return err_set(e, -r, "seccomp rule for %s: %s", rules[i].name, strerror(-r));
@@ -149,8 +253,23 @@ int jail_build(enum jail_kind kind, const int *params, void **out, struct err *e
 	return 0;
 }
 
-int jail_load(void *ctx)
+/* The thread's name for the SIGSYS message. Written by jail_load before
+ * the filter (the first access allocates the TLS block, the handler's
+ * later read does not). */
+static __thread char jail_thread_name[16];
+
+int jail_load(void *ctx, const char *thread_name)
 {
+	if (!ctx)
+		return 0;
+	snprintf(jail_thread_name, sizeof(jail_thread_name), "%s", thread_name);
+	/* A thread that blocks every signal (vCPUs, workers) must still run
+	 * the SIGSYS handler: the kernel resets a blocked SIGSYS to its
+	 * default action. */
+	sigset_t sys;
+	sigemptyset(&sys);
+	sigaddset(&sys, SIGSYS);
+	pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
 	int r = seccomp_load(ctx); /* also sets NO_NEW_PRIVS (libseccomp default) */
 	seccomp_release(ctx);
 	return r;
@@ -160,4 +279,216 @@ void jail_free(void *ctx)
 {
 	if (ctx)
 		seccomp_release(ctx);
+}
+
+/* ---- the SIGSYS message ------------------------------------------------- */
+
+#define JAIL_MAX_NR 512
+/* Syscall names by number, resolved once before any filter (the handler
+ * may not allocate). Read-only once installed. */
+static const char *jail_sys_names[JAIL_MAX_NR];
+
+static size_t put(char *buf, size_t at, size_t cap, const char *s)
+{
+	while (*s && at + 1 < cap)
+		buf[at++] = *s++;
+	return at;
+}
+
+static size_t put_num(char *buf, size_t at, size_t cap, long v)
+{
+	char tmp[24];
+	unsigned long u = v < 0 ? (unsigned long)-v : (unsigned long)v;
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u && n < sizeof(tmp));
+	if (v < 0 && at + 1 < cap)
+		buf[at++] = '-';
+	while (n && at + 1 < cap)
+		buf[at++] = tmp[--n];
+	return at;
+}
+
+/* Async-signal-safe: one write(2) to stderr, then the death call. SIGSYS
+ * is blocked inside this handler, so the kernel delivers the second
+ * SIGSYS with the default action: the process dies of SIGSYS (and dumps
+ * core where that is enabled). The handler never returns into the thread. */
+static void jail_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	if (si->si_code != SYS_SECCOMP)
+		return; /* someone sent SIGSYS with kill(): nothing to report */
+	char msg[160];
+	size_t n = 0;
+	int nr = si->si_syscall;
+	n = put(msg, n, sizeof(msg), "cvmm: seccomp: thread ");
+	n = put(msg, n, sizeof(msg), jail_thread_name[0] ? jail_thread_name : "?");
+	n = put(msg, n, sizeof(msg), " made forbidden syscall ");
+	n = put_num(msg, n, sizeof(msg), nr);
+	n = put(msg, n, sizeof(msg), " (");
+	n = put(msg, n, sizeof(msg), nr >= 0 && nr < JAIL_MAX_NR && jail_sys_names[nr] ? jail_sys_names[nr] : "?");
+	n = put(msg, n, sizeof(msg), ")\n");
+	ssize_t w = write(STDERR_FILENO, msg, n);
+	(void)w;
+	syscall(JAIL_DEATH_CALL);
+	/* Not reached: the death call is in no table. Should a filter ever
+	 * allow it, die anyway, with the status a SIGSYS death has. */
+	syscall(SYS_exit_group, 128 + SIGSYS);
+}
+
+int jail_sigsys_install(void)
+{
+	for (int nr = 0; nr < JAIL_MAX_NR; nr++)
+		if (!jail_sys_names[nr])
+			jail_sys_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = jail_sigsys;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGSYS, &sa, NULL) < 0 ? -errno : 0;
+}
+
+/* ---- the privilege drop ------------------------------------------------- */
+
+#ifndef LANDLOCK_ACCESS_FS_REFER
+#define LANDLOCK_ACCESS_FS_REFER (1ULL << 13)
+#endif
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
+#endif
+#define LL_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
+
+/* The file system rights the kernel's Landlock ABI knows (ABI 1..3; the
+ * later ABIs' device-ioctl right is left alone: the fds cvmm uses were
+ * opened before the ruleset anyway). */
+static uint64_t landlock_fs_rights(int abi)
+{
+	uint64_t all = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1; /* ABI 1: bits 0..12 */
+	if (abi >= 2)
+		all |= LANDLOCK_ACCESS_FS_REFER;
+	if (abi >= 3)
+		all |= LANDLOCK_ACCESS_FS_TRUNCATE;
+	return all;
+}
+
+static int landlock_add_dir(int ruleset, const char *dir, uint64_t rights, struct err *e)
+{
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, errno, "landlock: cannot open '%s': %s", dir, strerror(errno));
+	struct landlock_path_beneath_attr pb = { .allowed_access = rights, .parent_fd = fd };
+	long r = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0);
+	int er = errno;
+	close(fd);
+	if (r < 0)
+		return err_set(e, er, "landlock: rule for '%s': %s", dir, strerror(er));
+	return 0;
+}
+
+/* Builds the ruleset (before a chroot: the paths are the host's) into
+ * *fd; *fd = -1 and *abi = 0 where the kernel has no Landlock. */
+static int landlock_prepare(const struct jail_priv *p, int *fd, int *abi, struct err *e)
+{
+	*abi = 0;
+	*fd = -1;
+	long v = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	if (v <= 0)
+		return 0; /* ENOSYS, EOPNOTSUPP (not enabled at boot) */
+	int a = (int)v;
+	uint64_t all = landlock_fs_rights(a);
+	struct landlock_ruleset_attr attr = { .handled_access_fs = all };
+	int rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (rs < 0)
+		return err_set(e, errno, "landlock_create_ruleset: %s", strerror(errno));
+	for (unsigned i = 0; i < p->nrw; i++) {
+		int r = landlock_add_dir(rs, p->rw_dirs[i], all, e);
+		if (r < 0) {
+			close(rs);
+			return r;
+		}
+	}
+	for (unsigned i = 0; i < p->nro; i++) {
+		int r = landlock_add_dir(rs, p->ro_dirs[i], LL_READ, e);
+		if (r < 0) {
+			close(rs);
+			return r;
+		}
+	}
+	*abi = a;
+	*fd = rs;
+	return 0;
+}
+
+/* Every capability of every set of this thread (threads started later
+ * inherit them). */
+static int caps_drop_all(struct err *e)
+{
+	/* The bounding set needs CAP_SETPCAP; a process without it has no
+	 * capabilities to lose there that NO_NEW_PRIVS does not already
+	 * keep it from gaining. */
+	for (int c = 0; c <= 63; c++) {
+		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) < 0)
+			break; /* past the kernel's last capability */
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EPERM)
+			return err_set(e, errno, "dropping capability %d from the bounding set: %s",
+				       c, strerror(errno));
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return err_set(e, errno, "clearing ambient capabilities: %s", strerror(errno));
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capset, &h, d) < 0)
+		return err_set(e, errno, "capset: %s", strerror(errno));
+	return 0;
+}
+
+int jail_drop(const struct jail_priv *p, int *landlock_abi, struct err *e)
+{
+	*landlock_abi = 0;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return err_set(e, errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+	int rs = -1;
+	int r = 0;
+	if (p->landlock) {
+		r = landlock_prepare(p, &rs, landlock_abi, e);
+		if (r < 0)
+			return r;
+	}
+	if (p->chroot_dir) {
+		if (chroot(p->chroot_dir) < 0 || chdir("/") < 0) {
+			r = err_set(e, errno, "--chroot '%s': %s", p->chroot_dir, strerror(errno));
+			goto out;
+		}
+	}
+	if (p->set_ids) {
+		/* glibc applies these to every thread of the process */
+		if (setgroups(0, NULL) < 0 && errno != EPERM) {
+			r = err_set(e, errno, "setgroups: %s", strerror(errno));
+			goto out;
+		}
+		if (setresgid(p->gid, p->gid, p->gid) < 0) {
+			r = err_set(e, errno, "--user: cannot become gid %u: %s", (unsigned)p->gid,
+				    strerror(errno));
+			goto out;
+		}
+		if (setresuid(p->uid, p->uid, p->uid) < 0) {
+			r = err_set(e, errno, "--user: cannot become uid %u: %s", (unsigned)p->uid,
+				    strerror(errno));
+			goto out;
+		}
+	}
+	r = caps_drop_all(e);
+	if (r < 0)
+		goto out;
+	if (rs >= 0 && syscall(SYS_landlock_restrict_self, rs, 0) < 0)
+		r = err_set(e, errno, "landlock_restrict_self: %s", strerror(errno));
+out:
+	if (rs >= 0)
+		close(rs);
+	return r;
 }

@@ -1,9 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* Seccomp policy as data: one table per thread kind, one reason per rule.
- * Filters are built on the main thread and loaded by the thread they jail,
- * for that thread only (no TSYNC). A violation kills the process (SIGSYS). */
+/* The jail. Seccomp policy as data: one table per thread kind, one reason
+ * per rule. Filters are built on the main thread and loaded by the thread
+ * they jail, for that thread only (no TSYNC). A call outside the table
+ * raises SIGSYS (SECCOMP_RET_TRAP): with jail_sigsys_install's handler it
+ * prints which thread made which call and the process dies of SIGSYS;
+ * without a handler SIGSYS's default action kills the process the same way,
+ * silently. And the privilege drop (chroot, user, capabilities, Landlock),
+ * done once on the main thread after everything is open and before any
+ * thread is started. */
 #ifndef CVMM_JAIL_H
 #define CVMM_JAIL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
 
 #include "vmm/err.h"
 
@@ -14,7 +23,21 @@ enum jail_kind {
 	JAIL_FS_WORKER,     /* a virtio-fs worker: the same, and the metadata calls
 			     * of the FUSE server, each relative to a directory
 			     * handle beneath the share */
+	JAIL_VCPU,          /* a vCPU thread: params[0] its vCPU fd, [1] the VM fd */
+	JAIL_CONTROL,       /* the CLI's control thread (poll loop, control socket,
+			     * teardown): params[1] the VM fd */
 };
+#define JAIL_NKINDS 5
+
+/* What a filter does with a call outside its table (cvmm_seccomp values). */
+enum jail_mode {
+	JAIL_ON = 0,  /* SIGSYS: the process dies */
+	JAIL_LOG = 1, /* allowed, and logged by the kernel (audit / dmesg) */
+	JAIL_OFF = 2, /* no filter at all */
+};
+
+#define JAIL_A2_NOEXEC 1 /* arg2 (prot) must not have PROT_EXEC */
+#define JAIL_A0_STDERR 2 /* arg0 must be 2 (stderr) */
 
 struct jail_rule {
 	int nr;           /* syscall number */
@@ -22,17 +45,48 @@ struct jail_rule {
 	int param;        /* -1: any arguments; else arg0 must equal params[param] */
 	long arg1;        /* -1: any; else arg1 must equal it (ioctl requests; with
 			   * param, both must match) */
+	int flags;        /* JAIL_A2_NOEXEC */
 	const char *why;
 };
 
 /* The table for a thread kind (for docs and tests). */
 const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n);
-/* Builds the filter; *ctx is owned by the caller until jail_load/jail_free. */
-__attribute__((warn_unused_result)) int jail_build(enum jail_kind kind, const int *params,
-						   void **ctx, struct err *e);
-/* In the thread to jail: NO_NEW_PRIVS and the filter, this thread only.
- * Frees ctx. Returns 0 or -errno. */
-__attribute__((warn_unused_result)) int jail_load(void *ctx);
+const char *jail_kind_name(enum jail_kind kind);
+/* Builds the filter; *ctx is owned by the caller until jail_load/jail_free.
+ * JAIL_OFF: *ctx = NULL (jail_load of NULL does nothing). */
+__attribute__((warn_unused_result)) int jail_build(enum jail_kind kind, enum jail_mode mode,
+						   const int *params, void **ctx, struct err *e);
+/* In the thread to jail: unblocks SIGSYS (so that the handler, not the
+ * default action, gets it), remembers the thread's name for the SIGSYS
+ * message, then NO_NEW_PRIVS and the filter, this thread only. Frees ctx.
+ * Returns 0 or -errno. */
+__attribute__((warn_unused_result)) int jail_load(void *ctx, const char *thread_name);
 void jail_free(void *ctx);
+
+/* The SIGSYS handler that names the thread and the call, then lets the
+ * process die of SIGSYS. Process-wide: only the cvmm CLI (or an embedder
+ * that wants it) installs it; libcvmm never does on its own. */
+int jail_sigsys_install(void);
+
+/* The privilege drop, on the main thread before any thread is started.
+ * Every field is optional. */
+struct jail_priv {
+	const char *chroot_dir; /* NULL: none */
+	bool set_ids;
+	uid_t uid;
+	gid_t gid;
+	/* Landlock: the only file system access left, beneath these dirs. */
+	const char *const *rw_dirs;
+	unsigned nrw;
+	const char *const *ro_dirs;
+	unsigned nro;
+	bool landlock; /* apply a Landlock ruleset where the kernel has one */
+};
+/* NO_NEW_PRIVS, Landlock (rules built before the chroot, applied last),
+ * chroot, groups/gid/uid, then every capability of every set (bounding,
+ * ambient, inheritable, permitted, effective) dropped. Sets *landlock_abi
+ * to the ABI applied (0: the kernel has no Landlock). */
+__attribute__((warn_unused_result)) int jail_drop(const struct jail_priv *p, int *landlock_abi,
+						  struct err *e);
 
 #endif

@@ -8,8 +8,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "arch/arch.h"
+#include "vmm/jail.h"
 #include "vmm/vm.h"
 
 /* Port or MMIO access: dispatch every repetition of a (rep) string I/O. */
@@ -135,6 +137,20 @@ static void *vcpu_thread(void *arg)
 		vm_vcpu_gone(v);
 		return NULL;
 	}
+	/* Then the filter (KVM_SET_SIGNAL_MASK above needs no rule). */
+	char name[16];
+	snprintf(name, sizeof(name), "cvmm-vcpu%u", v->id);
+	void *filter = v->filter;
+	v->filter = NULL;
+	r = jail_load(filter, name);
+	if (r < 0) {
+		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, 0, 0,
+				"vCPU %u: cannot load its seccomp filter: %s", v->id, strerror(-r));
+		vm_vcpu_gone(v);
+		return NULL;
+	}
+	if (v->test_violation)
+		(void)getppid(); /* test builds only: must be killed by SIGSYS */
 	while (!atomic_load(&vm->stopping)) {
 		vm_pause_point(v);
 		if (atomic_load(&vm->stopping))
@@ -165,15 +181,28 @@ static void *vcpu_thread(void *arg)
 
 int vcpu_start(struct vcpu *v)
 {
+	/* Built here, on the main thread; the vCPU thread loads it. */
+	int params[2] = { v->fd, v->vm->vm_fd };
+	struct err e = { 0 };
+	int r = jail_build(JAIL_VCPU, (enum jail_mode)v->vm->cfg.seccomp, params, &v->filter, &e);
+	if (r < 0)
+		return r;
+#ifdef CVMM_TEST_HOOKS
+	const char *t = getenv("CVMM_TEST_SECCOMP_VIOLATION");
+	v->test_violation = t && !strcmp(t, "vcpu") && v->id == 0;
+#endif
 	sigset_t all, old;
 	sigfillset(&all);
 	/* The thread inherits a fully blocked mask: process signals (SIGINT,
 	 * SIGTERM) go to the embedder's threads, never to a vCPU. */
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	r = pthread_create(&v->thread, NULL, vcpu_thread, v);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r)
+	if (r) {
+		jail_free(v->filter);
+		v->filter = NULL;
 		return -r;
+	}
 	v->thread_started = true;
 	char name[16];
 	snprintf(name, sizeof(name), "cvmm-vcpu%u", v->id);

@@ -21,6 +21,7 @@
 #include "devices/virtio/mmio.h"
 #include "vmm/kvm.h"
 #include "vmm/vm.h"
+#include "vmm/jail.h"
 
 #define API __attribute__((visibility("default")))
 #define CVMM_KICK_SIGNAL (SIGRTMIN + 2)
@@ -211,6 +212,9 @@ static int vm_copy_config(struct vm *vm, const struct cvmm_config *c, struct err
 		return err_set(e, ENOMEM, "out of memory");
 	vm->cfg.vsock_path = NULL;
 	if (c->vsock_path && !(vm->cfg.vsock_path = strdup(c->vsock_path)))
+		return err_set(e, ENOMEM, "out of memory");
+	vm->cfg.jail_chroot = NULL;
+	if (c->jail_chroot && !(vm->cfg.jail_chroot = strdup(c->jail_chroot)))
 		return err_set(e, ENOMEM, "out of memory");
 	if ((c->kernel && !vm->cfg.kernel) || (c->initrd && !vm->cfg.initrd) || !vm->cfg.cmdline)
 		return err_set(e, ENOMEM, "out of memory");
@@ -428,6 +432,7 @@ static int vm_devices_start(struct vm *vm, struct err *e)
 		int irqfd = vm_irqfd(vm, s, e);
 		if (irqfd < 0)
 			return irqfd;
+		blk_vdev(vm->blk[i])->seccomp = vm->cfg.seccomp;
 		int r = blk_start(vm->blk[i], &vm->mem, irqfd, e);
 		if (r < 0)
 			return r;
@@ -443,6 +448,7 @@ static int vm_devices_start(struct vm *vm, struct err *e)
 		int irqfd = vm_irqfd(vm, s, e);
 		if (irqfd < 0)
 			return irqfd;
+		net_vdev(vm->net[i])->seccomp = vm->cfg.seccomp;
 		int r = net_start(vm->net[i], &vm->mem, irqfd, e);
 		if (r < 0)
 			return r;
@@ -458,6 +464,7 @@ static int vm_devices_start(struct vm *vm, struct err *e)
 		int irqfd = vm_irqfd(vm, s, e);
 		if (irqfd < 0)
 			return irqfd;
+		fs_vdev(vm->fs[i])->seccomp = vm->cfg.seccomp;
 		int r = fs_start(vm->fs[i], &vm->mem, irqfd, e);
 		if (r < 0)
 			return r;
@@ -473,6 +480,7 @@ static int vm_devices_start(struct vm *vm, struct err *e)
 		int irqfd = vm_irqfd(vm, s, e);
 		if (irqfd < 0)
 			return irqfd;
+		vsock_vdev(vm->vsock)->seccomp = vm->cfg.seccomp;
 		int r = vsock_start(vm->vsock, &vm->mem, irqfd, e);
 		if (r < 0)
 			return r;
@@ -484,6 +492,31 @@ static int vm_devices_start(struct vm *vm, struct err *e)
 			return r;
 	}
 	return 0;
+}
+
+/* The privilege drop (cvmm_config_set_jail). Landlock leaves the file
+ * system reachable only beneath the virtio-fs shares (read-only shares
+ * read-only); every other file the VM uses is already open. */
+static int vm_jail_drop(struct vm *vm, struct err *e)
+{
+	if (!vm->cfg.jail)
+		return 0;
+	const char *rw[CVMM_MAX_FS], *ro[CVMM_MAX_FS];
+	struct jail_priv p = { .chroot_dir = vm->cfg.jail_chroot,
+			       .set_ids = vm->cfg.jail_ids,
+			       .uid = vm->cfg.jail_uid,
+			       .gid = vm->cfg.jail_gid,
+			       .rw_dirs = rw,
+			       .ro_dirs = ro,
+			       .landlock = vm->cfg.jail_landlock };
+	for (unsigned i = 0; i < vm->cfg.nfs; i++) {
+		if (vm->cfg.fs[i].flags & CVMM_FS_RO)
+			ro[p.nro++] = vm->cfg.fs[i].path;
+		else
+			rw[p.nrw++] = vm->cfg.fs[i].path;
+	}
+	int abi;
+	return jail_drop(&p, &abi, e);
 }
 
 static void vm_free(struct vm *vm);
@@ -574,6 +607,12 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 	if (r < 0)
 		goto fail;
 	r = arch_devices_init(vm, e);
+	if (r < 0)
+		goto fail;
+	/* Everything is open: drop privileges before any thread starts
+	 * (threads inherit the credentials, the capabilities and the Landlock
+	 * domain; glibc's set*id would have to reach filtered threads). */
+	r = vm_jail_drop(vm, e);
 	if (r < 0)
 		goto fail;
 	r = vm_devices_start(vm, e);
@@ -727,6 +766,26 @@ API int cvmm_vm_stats(const struct cvmm_vm *handle, struct cvmm_stats *st)
 	return 0;
 }
 
+API int cvmm_jail_sigsys_install(void)
+{
+	return jail_sigsys_install();
+}
+
+API int cvmm_vm_jail_control_thread(struct cvmm_vm *handle, int listen_fd)
+{
+	struct vm *vm = (struct vm *)handle;
+	int params[2] = { listen_fd, vm->vm_fd };
+	void *ctx;
+	int r = jail_build(JAIL_CONTROL, (enum jail_mode)vm->cfg.seccomp, params, &ctx, &vm->err);
+	if (r < 0)
+		return r;
+	r = jail_load(ctx, "cvmm-control");
+	if (r < 0)
+		return err_set(&vm->err, -r, "cannot load the control thread's seccomp filter: %s",
+			       strerror(-r));
+	return 0;
+}
+
 API int cvmm_vm_exit_fd(const struct cvmm_vm *handle)
 {
 	return ((const struct vm *)handle)->exit_efd;
@@ -783,6 +842,7 @@ static void vm_free(struct vm *vm)
 			munmap(v->run, (size_t)vm->run_size);
 		if (v->fd >= 0)
 			close(v->fd);
+		jail_free(v->filter);
 	}
 	free(vm->vcpus);
 	for (unsigned i = 0; i < CVMM_MAX_DISKS; i++)
@@ -821,6 +881,7 @@ static void vm_free(struct vm *vm)
 		free(vm->cfg.fs[i].path);
 	}
 	free(vm->cfg.vsock_path);
+	free(vm->cfg.jail_chroot);
 	pthread_cond_destroy(&vm->pause_cond);
 	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_mutex_destroy(&vm->exit_lock);

@@ -52,6 +52,11 @@ struct cvmm_config {
 	unsigned nfs;
 	char *vsock_path; /* owned, NULL: no vsock device */
 	uint64_t vsock_cid;
+	int seccomp;       /* CVMM_SECCOMP_*, for every thread of the VM */
+	bool jail;         /* drop privileges in cvmm_vm_create */
+	bool jail_ids, jail_landlock;
+	unsigned jail_uid, jail_gid;
+	char *jail_chroot; /* owned, NULL: none */
 	struct err err;
 };
 /* sun_path (108) less "_4294967295" and its NUL */
@@ -70,6 +75,8 @@ struct vm_mmio_slot {
 struct vcpu {
 	struct vm *vm; /* borrowed back-pointer */
 	unsigned id;
+	void *filter;        /* owned until the thread loads it */
+	bool test_violation; /* test builds: make a syscall outside the filter */
 	int fd;              /* owned */
 	struct kvm_run *run; /* owned mapping of run_size bytes */
 	pthread_t thread;

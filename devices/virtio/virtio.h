@@ -82,6 +82,7 @@ struct virtio_dev {
 	int irqfd;                  /* owned eventfd: writes raise the device's interrupt */
 	const struct guest_mem *mem; /* borrowed */
 	const char *name;            /* for messages, e.g. "virtio-net@0xd0001000" */
+	int seccomp;                 /* its workers' filters: enum jail_mode (0: on) */
 };
 
 /* Raises the device's interrupt for `why` (VIRTIO_INT_*). Any thread. */

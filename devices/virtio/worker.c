@@ -140,7 +140,7 @@ static void *worker_thread(void *arg)
 	/* First act: the filter. Everything the thread needs is open. */
 	void *filter = w->filter;
 	w->filter = NULL;
-	if (jail_load(filter) < 0) {
+	if (jail_load(filter, w->name) < 0) {
 		virtio_fail(w->dev, "cannot install the worker's seccomp filter");
 		w->exiting = true;
 	}
@@ -258,12 +258,14 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 		return err_set(e, -r, "%s: enabling the ring: %s", w->name, strerror(-r));
 
 	int params[3] = { w->ring.ring_fd, dev->irqfd, cfg->jail_fd };
-	r = jail_build(cfg->jail, params, &w->filter, e);
+	r = jail_build(cfg->jail, (enum jail_mode)dev->seccomp, params, &w->filter, e);
 	if (r < 0)
 		return r;
 #ifdef CVMM_TEST_HOOKS
+	/* "worker": every worker; "worker=NAME": that one only */
 	const char *t = getenv("CVMM_TEST_SECCOMP_VIOLATION");
-	w->test_violation = t && !strcmp(t, "worker");
+	w->test_violation = t && (!strcmp(t, "worker") ||
+				  (!strncmp(t, "worker=", 7) && !strcmp(t + 7, w->name)));
 #endif
 	sigset_t all, old;
 	sigfillset(&all);

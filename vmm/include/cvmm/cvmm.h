@@ -119,6 +119,36 @@ CVMM_API CVMM_WUR int cvmm_config_set_vsock(struct cvmm_config *cfg, uint64_t gu
  * Off by default. */
 CVMM_API CVMM_WUR int cvmm_config_set_debug_exit(struct cvmm_config *cfg, int enabled);
 
+/* The jail (docs/seccomp.md, docs/threat-model.md).
+ * Seccomp: every thread libcvmm starts (vCPUs, virtqueue workers) loads
+ * its own filter, from a table per thread kind, as its first act.
+ * CVMM_SECCOMP_ON (default): a call outside the table raises SIGSYS, whose
+ * default action kills the process (cvmm_jail_sigsys_install adds a
+ * message); _LOG: allowed and logged by the kernel (audit/dmesg), for
+ * finding what a table lacks; _OFF: no filters. */
+#define CVMM_SECCOMP_ON 0
+#define CVMM_SECCOMP_LOG 1
+#define CVMM_SECCOMP_OFF 2
+CVMM_API CVMM_WUR int cvmm_config_set_seccomp(struct cvmm_config *cfg, int mode);
+/* The privilege drop, done by cvmm_vm_create once every file, device and
+ * socket is open and before any thread of the VM starts. It changes the
+ * whole process (and is not undone by cvmm_vm_destroy): NO_NEW_PRIVS; a
+ * Landlock ruleset where the kernel has one, leaving file system access
+ * only beneath the VM's virtio-fs shares; chroot_dir (NULL: none); with
+ * set_ids, the groups, gid and uid; then every capability dropped. Off
+ * by default: an embedder opts in. */
+struct cvmm_jail {
+	const char *chroot_dir; /* copied */
+	int set_ids;
+	unsigned uid, gid;
+	int no_landlock; /* nonzero: skip the Landlock ruleset */
+};
+CVMM_API CVMM_WUR int cvmm_config_set_jail(struct cvmm_config *cfg, const struct cvmm_jail *jail);
+/* Installs (process-wide) the SIGSYS handler that writes "cvmm: seccomp:
+ * thread NAME made forbidden syscall NR (NAME)" to stderr before the
+ * process dies of SIGSYS. libcvmm never installs it on its own. */
+CVMM_API CVMM_WUR int cvmm_jail_sigsys_install(void);
+
 /* ---- the VM ----------------------------------------------------------- */
 
 struct cvmm_vm;
@@ -190,6 +220,12 @@ CVMM_API CVMM_WUR int cvmm_vm_stats(const struct cvmm_vm *vm, struct cvmm_stats 
 /* A file descriptor that becomes readable when the VM has exited, for a
  * caller's poll loop. Owned by the VM. */
 CVMM_API int cvmm_vm_exit_fd(const struct cvmm_vm *vm);
+/* Loads, on the calling thread, the seccomp filter of a control thread
+ * (cvmm's own: a poll loop over a signalfd, the terminal, the exit fd and
+ * a control socket whose listening descriptor is listen_fd (-1: none);
+ * pause, resume, stop, power button, wait, destroy), in the VM's seccomp
+ * mode. Call it once the VM was started. */
+CVMM_API CVMM_WUR int cvmm_vm_jail_control_thread(struct cvmm_vm *vm, int listen_fd);
 /* Waits until the VM has exited and every vCPU thread is joined. */
 CVMM_API CVMM_WUR int cvmm_vm_wait(struct cvmm_vm *vm, struct cvmm_exit *exit);
 /* Stops (if needed), joins and frees everything. */
