@@ -12,7 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int f_start(void *ctx, const struct cvmm_config *cfg, char *err, size_t len)
+static int f_start(void *ctx, struct cvmm_config *cfg, char *err, size_t len)
 {
 	(void)err;
 	(void)len;

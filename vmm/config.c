@@ -142,6 +142,7 @@ API void cvmm_config_free(struct cvmm_config *c)
 	free(c->cmdline);
 	free(c->console_path);
 	free(c->jail_chroot);
+	free(c->jail_rm_dir);
 	free(c);
 }
 
@@ -261,11 +262,16 @@ API int cvmm_config_set_jail(struct cvmm_config *c, const struct cvmm_jail *j)
 	if (j->chroot_dir && j->chroot_dir[0] != '/')
 		return err_set(&c->err, EINVAL, "chroot directory must be an absolute path: '%s'",
 			       j->chroot_dir);
-	char *dir = NULL;
-	if (j->chroot_dir && !(dir = strdup(j->chroot_dir)))
+	char *dir = NULL, *rm = NULL;
+	if ((j->chroot_dir && !(dir = strdup(j->chroot_dir))) ||
+	    (j->socket_dir && !(rm = strdup(j->socket_dir)))) {
+		free(dir);
 		return err_set(&c->err, ENOMEM, "out of memory");
+	}
 	free(c->jail_chroot);
 	c->jail_chroot = dir;
+	free(c->jail_rm_dir);
+	c->jail_rm_dir = rm;
 	c->jail = true;
 	c->jail_ids = j->set_ids != 0;
 	c->jail_uid = j->uid;

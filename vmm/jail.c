@@ -411,6 +411,13 @@ static int landlock_prepare(const struct jail_priv *p, int *fd, int *abi, struct
 			return r;
 		}
 	}
+	for (unsigned i = 0; i < p->nrm; i++) {
+		int r = landlock_add_dir(rs, p->rm_dirs[i], LANDLOCK_ACCESS_FS_REMOVE_FILE, e);
+		if (r < 0) {
+			close(rs);
+			return r;
+		}
+	}
 	for (unsigned i = 0; i < p->nro; i++) {
 		int r = landlock_add_dir(rs, p->ro_dirs[i], LL_READ, e);
 		if (r < 0) {
@@ -423,9 +430,29 @@ static int landlock_prepare(const struct jail_priv *p, int *fd, int *abi, struct
 	return 0;
 }
 
-/* Every capability of every set of this thread (threads started later
- * inherit them). */
-static int caps_drop_all(struct err *e)
+int jail_caps_limit(uint64_t keep)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	for (int i = 0; i < 2; i++) {
+		uint32_t k = (uint32_t)(keep >> (32 * i));
+		d[i].permitted &= k;
+		d[i].effective = d[i].permitted;
+		d[i].inheritable = 0;
+	}
+	if (syscall(SYS_capset, &h, d) < 0)
+		return -errno;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return -errno;
+	return 0;
+}
+
+/* Every capability of every set of this thread but keep (threads started
+ * later inherit them). */
+static int caps_drop_all(uint64_t keep, struct err *e)
 {
 	/* The bounding set needs CAP_SETPCAP; a process without it has no
 	 * capabilities to lose there that NO_NEW_PRIVS does not already
@@ -433,17 +460,15 @@ static int caps_drop_all(struct err *e)
 	for (int c = 0; c <= 63; c++) {
 		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) < 0)
 			break; /* past the kernel's last capability */
+		if (keep & (1ULL << c))
+			continue;
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EPERM)
 			return err_set(e, errno, "dropping capability %d from the bounding set: %s",
 				       c, strerror(errno));
 	}
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		return err_set(e, errno, "clearing ambient capabilities: %s", strerror(errno));
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-	struct __user_cap_data_struct d[2];
-	memset(d, 0, sizeof(d));
-	if (syscall(SYS_capset, &h, d) < 0)
-		return err_set(e, errno, "capset: %s", strerror(errno));
+	int r = jail_caps_limit(keep);
+	if (r < 0)
+		return err_set(e, -r, "dropping capabilities: %s", strerror(-r));
 	return 0;
 }
 
@@ -482,7 +507,7 @@ int jail_drop(const struct jail_priv *p, int *landlock_abi, struct err *e)
 			goto out;
 		}
 	}
-	r = caps_drop_all(e);
+	r = caps_drop_all(p->keep_caps, e);
 	if (r < 0)
 		goto out;
 	if (rs >= 0 && syscall(SYS_landlock_restrict_self, rs, 0) < 0)

@@ -12,6 +12,7 @@
 #define CVMM_JAIL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "vmm/err.h"
@@ -61,6 +62,14 @@ __attribute__((warn_unused_result)) int jail_build(enum jail_kind kind, enum jai
  * message, then NO_NEW_PRIVS and the filter, this thread only. Frees ctx.
  * Returns 0 or -errno. */
 __attribute__((warn_unused_result)) int jail_load(void *ctx, const char *thread_name);
+/* The calling thread's capabilities: only those of keep (a CAP_* mask)
+ * that it already has stay effective and permitted; none inheritable or
+ * ambient. Returns 0 or -errno. */
+__attribute__((warn_unused_result)) int jail_caps_limit(uint64_t keep);
+/* The capabilities a virtio-fs worker keeps to serve SETATTR's ownership
+ * and mode changes and files of other owners as virtiofsd does: CHOWN,
+ * DAC_OVERRIDE, FOWNER, FSETID. */
+#define JAIL_FS_CAPS ((1ULL << 0) | (1ULL << 1) | (1ULL << 3) | (1ULL << 4))
 void jail_free(void *ctx);
 
 /* The SIGSYS handler that names the thread and the call, then lets the
@@ -80,11 +89,14 @@ struct jail_priv {
 	unsigned nrw;
 	const char *const *ro_dirs;
 	unsigned nro;
+	const char *const *rm_dirs; /* only removing files (cvmm's own sockets at exit) */
+	unsigned nrm;
+	uint64_t keep_caps; /* CAP_* mask the process keeps for threads it starts */
 	bool landlock; /* apply a Landlock ruleset where the kernel has one */
 };
 /* NO_NEW_PRIVS, Landlock (rules built before the chroot, applied last),
  * chroot, groups/gid/uid, then every capability of every set (bounding,
- * ambient, inheritable, permitted, effective) dropped. Sets *landlock_abi
+ * ambient, inheritable, permitted, effective) dropped but keep_caps. Sets *landlock_abi
  * to the ABI applied (0: the kernel has no Landlock). */
 __attribute__((warn_unused_result)) int jail_drop(const struct jail_priv *p, int *landlock_abi,
 						  struct err *e);

@@ -142,10 +142,14 @@ static void *vcpu_thread(void *arg)
 	snprintf(name, sizeof(name), "cvmm-vcpu%u", v->id);
 	void *filter = v->filter;
 	v->filter = NULL;
-	r = jail_load(filter, name);
+	r = jail_caps_limit(0);
+	if (r == 0)
+		r = jail_load(filter, name);
+	else
+		jail_free(filter);
 	if (r < 0) {
 		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, 0, 0,
-				"vCPU %u: cannot load its seccomp filter: %s", v->id, strerror(-r));
+				"vCPU %u: cannot drop capabilities or load its seccomp filter: %s", v->id, strerror(-r));
 		vm_vcpu_gone(v);
 		return NULL;
 	}

@@ -216,6 +216,9 @@ static int vm_copy_config(struct vm *vm, const struct cvmm_config *c, struct err
 	vm->cfg.jail_chroot = NULL;
 	if (c->jail_chroot && !(vm->cfg.jail_chroot = strdup(c->jail_chroot)))
 		return err_set(e, ENOMEM, "out of memory");
+	vm->cfg.jail_rm_dir = NULL;
+	if (c->jail_rm_dir && !(vm->cfg.jail_rm_dir = strdup(c->jail_rm_dir)))
+		return err_set(e, ENOMEM, "out of memory");
 	if ((c->kernel && !vm->cfg.kernel) || (c->initrd && !vm->cfg.initrd) || !vm->cfg.cmdline)
 		return err_set(e, ENOMEM, "out of memory");
 	err_clear(&vm->cfg.err);
@@ -501,19 +504,40 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 {
 	if (!vm->cfg.jail)
 		return 0;
-	const char *rw[CVMM_MAX_FS], *ro[CVMM_MAX_FS];
+	const char *rw[CVMM_MAX_FS], *ro[CVMM_MAX_FS], *rm[2];
+	char vsock_dir[4096];
 	struct jail_priv p = { .chroot_dir = vm->cfg.jail_chroot,
 			       .set_ids = vm->cfg.jail_ids,
 			       .uid = vm->cfg.jail_uid,
 			       .gid = vm->cfg.jail_gid,
 			       .rw_dirs = rw,
 			       .ro_dirs = ro,
+			       .rm_dirs = rm,
 			       .landlock = vm->cfg.jail_landlock };
 	for (unsigned i = 0; i < vm->cfg.nfs; i++) {
-		if (vm->cfg.fs[i].flags & CVMM_FS_RO)
+		if (vm->cfg.fs[i].flags & CVMM_FS_RO) {
 			ro[p.nro++] = vm->cfg.fs[i].path;
-		else
+		} else {
 			rw[p.nrw++] = vm->cfg.fs[i].path;
+			/* a writable share's worker keeps the ownership
+			 * capabilities (if the process has them: not after
+			 * --user) */
+			p.keep_caps = JAIL_FS_CAPS;
+		}
+	}
+	/* cvmm removes its own sockets when it ends */
+	if (vm->cfg.jail_rm_dir)
+		rm[p.nrm++] = vm->cfg.jail_rm_dir;
+	if (vm->cfg.vsock_path) {
+		snprintf(vsock_dir, sizeof(vsock_dir), "%s", vm->cfg.vsock_path);
+		char *slash = strrchr(vsock_dir, '/');
+		if (slash == vsock_dir)
+			slash[1] = 0;
+		else if (slash)
+			*slash = 0;
+		else
+			snprintf(vsock_dir, sizeof(vsock_dir), ".");
+		rm[p.nrm++] = vsock_dir;
 	}
 	int abi;
 	return jail_drop(&p, &abi, e);
@@ -776,7 +800,12 @@ API int cvmm_vm_jail_control_thread(struct cvmm_vm *handle, int listen_fd)
 	struct vm *vm = (struct vm *)handle;
 	int params[2] = { listen_fd, vm->vm_fd };
 	void *ctx;
-	int r = jail_build(JAIL_CONTROL, (enum jail_mode)vm->cfg.seccomp, params, &ctx, &vm->err);
+	/* The capabilities the process kept for its fs workers: this thread
+	 * needs none. */
+	int r = jail_caps_limit(0);
+	if (r < 0)
+		return err_set(&vm->err, -r, "dropping capabilities: %s", strerror(-r));
+	r = jail_build(JAIL_CONTROL, (enum jail_mode)vm->cfg.seccomp, params, &ctx, &vm->err);
 	if (r < 0)
 		return r;
 	r = jail_load(ctx, "cvmm-control");
@@ -882,6 +911,7 @@ static void vm_free(struct vm *vm)
 	}
 	free(vm->cfg.vsock_path);
 	free(vm->cfg.jail_chroot);
+	free(vm->cfg.jail_rm_dir);
 	pthread_cond_destroy(&vm->pause_cond);
 	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_mutex_destroy(&vm->exit_lock);

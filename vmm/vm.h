@@ -57,6 +57,7 @@ struct cvmm_config {
 	bool jail_ids, jail_landlock;
 	unsigned jail_uid, jail_gid;
 	char *jail_chroot; /* owned, NULL: none */
+	char *jail_rm_dir; /* owned, NULL: none: Landlock still lets files be removed there */
 	struct err err;
 };
 /* sun_path (108) less "_4294967295" and its NUL */

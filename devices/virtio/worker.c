@@ -140,7 +140,8 @@ static void *worker_thread(void *arg)
 	/* First act: the filter. Everything the thread needs is open. */
 	void *filter = w->filter;
 	w->filter = NULL;
-	if (jail_load(filter, w->name) < 0) {
+	uint64_t caps = w->jail == JAIL_FS_WORKER ? JAIL_FS_CAPS : 0;
+	if (jail_caps_limit(caps) < 0 || jail_load(filter, w->name) < 0) {
 		virtio_fail(w->dev, "cannot install the worker's seccomp filter");
 		w->exiting = true;
 	}
@@ -196,6 +197,7 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	w->dev = dev;
 	w->qidx = qidx;
 	w->ops = cfg->ops;
+	w->jail = cfg->jail;
 	w->model = cfg->model;
 	w->kick_fd = w->ctl_fd = -1;
 	snprintf(w->name, sizeof(w->name), "%s", cfg->name);

@@ -83,6 +83,7 @@ struct vq_worker {
 	unsigned inflight;
 	char name[16];
 	int test_violation; /* test builds: make a syscall outside the filter */
+	enum jail_kind jail; /* its seccomp table (and capabilities) */
 };
 
 /* Main thread: eventfds, restricted io_uring, seccomp filter, thread. */

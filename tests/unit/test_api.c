@@ -24,7 +24,7 @@ struct fake {
 	unsigned disk0_flags;
 };
 
-static int f_start(void *ctx, const struct cvmm_config *cfg, char *err, size_t len)
+static int f_start(void *ctx, struct cvmm_config *cfg, char *err, size_t len)
 {
 	struct fake *f = ctx;
 	f->starts++;

@@ -1036,6 +1036,11 @@ bool api_started(const struct api *a)
 	return a->started;
 }
 
+int api_listen_fd(const struct api *a)
+{
+	return a->listen_fd;
+}
+
 unsigned api_pollfds(const struct api *a, struct pollfd *p, unsigned max)
 {
 	unsigned n = 0;

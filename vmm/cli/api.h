@@ -21,9 +21,10 @@
 #define API_MAX_CONNS	8
 
 struct api_ops {
-	/* InstanceStart: build and start the VM from cfg (borrowed). 0 or
-	 * -errno with a message in err. */
-	int (*start)(void *ctx, const struct cvmm_config *cfg, char *err, size_t errlen);
+	/* InstanceStart: build and start the VM from cfg (borrowed; the
+	 * callee may add settings of its own, e.g. the jail). 0 or -errno
+	 * with a message in err. */
+	int (*start)(void *ctx, struct cvmm_config *cfg, char *err, size_t errlen);
 	int (*pause)(void *ctx, char *err, size_t errlen);
 	int (*resume)(void *ctx, char *err, size_t errlen);
 	int (*shutdown)(void *ctx, char *err, size_t errlen); /* SendCtrlAltDel */
@@ -43,6 +44,8 @@ __attribute__((warn_unused_result)) int api_listen(struct api *a, const char *pa
 unsigned api_pollfds(const struct api *a, struct pollfd *p, unsigned max);
 /* Serves what the pollfds from api_pollfds say is ready. */
 void api_service(struct api *a, const struct pollfd *p, unsigned n);
+/* The listening socket's descriptor (-1: none), for the seccomp filter. */
+int api_listen_fd(const struct api *a);
 /* Whether InstanceStart has run successfully. */
 bool api_started(const struct api *a);
 

@@ -44,6 +44,12 @@ const char cli_usage[] =
 	"      --api-socket PATH\n"
 	"                       serve Firecracker's HTTP API on the unix socket PATH and\n"
 	"                       boot the VM it configures (docs/api.md)\n"
+	"      --seccomp on|log|off\n"
+	"                       per-thread seccomp filters (default on: a forbidden call\n"
+	"                       kills cvmm with SIGSYS and a message; log: allowed and\n"
+	"                       logged by the kernel, for diagnosis; off: none)\n"
+	"      --user UID:GID   run as UID:GID once everything is open\n"
+	"      --chroot DIR     chroot to DIR once everything is open (docs/threat-model.md)\n"
 	"  -h, --help           this text\n"
 	"  -V, --version        print the version\n"
 	"      --debug-exit     tests/benchmarks: a write of byte B to port 0x501 ends\n"
@@ -337,7 +343,8 @@ static const struct {
 	{ "cpus", 0, true },     { "memory", 'm', true }, { "help", 'h', false },
 	{ "version", 'V', false }, { "debug-exit", 0, false }, { "disk", 'd', true },
 	{ "net", 'n', true },    { "fs", 0, true },    { "vsock", 0, true },
-	{ "config", 0, true },   { "api-socket", 0, true },
+	{ "config", 0, true },   { "api-socket", 0, true }, { "seccomp", 0, true },
+	{ "user", 0, true },     { "chroot", 0, true },
 };
 
 int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_t errlen)
@@ -375,8 +382,8 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 		} else if (!cli_table[which].has_arg && val) {
 			return fail(err, errlen, "option '%s' takes no value", a);
 		}
-		if (which <= 4 || which >= 7)
-			o->vm_opts++; /* not --help, --version */
+		if (which <= 4 || (which >= 7 && which <= 13))
+			o->vm_opts++; /* not --help, --version, nor the jail's */
 		switch (which) {
 		case 0: o->kernel = val; break;
 		case 1: o->initrd = val; break;
@@ -464,6 +471,35 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 					    "address)");
 			o->api_socket = val;
 			o->vm_opts--;
+			break;
+		case 14:
+			if (!strcmp(val, "on"))
+				o->seccomp = CVMM_SECCOMP_ON;
+			else if (!strcmp(val, "log"))
+				o->seccomp = CVMM_SECCOMP_LOG;
+			else if (!strcmp(val, "off"))
+				o->seccomp = CVMM_SECCOMP_OFF;
+			else
+				return fail(err, errlen, "--seccomp: '%s' is not on, log or off", val);
+			break;
+		case 15: {
+			const char *colon = strchr(val, ':');
+			char uid[16];
+			size_t ul = colon ? (size_t)(colon - val) : 0;
+			if (!colon || ul == 0 || ul >= sizeof(uid))
+				return fail(err, errlen, "--user: '%s' is not UID:GID (numbers)", val);
+			memcpy(uid, val, ul);
+			uid[ul] = 0;
+			if (cli_parse_uint(uid, 0, 4294967294u, &o->uid) < 0 ||
+			    cli_parse_uint(colon + 1, 0, 4294967294u, &o->gid) < 0)
+				return fail(err, errlen, "--user: '%s' is not UID:GID (numbers)", val);
+			o->set_ids = true;
+			break;
+		}
+		case 16:
+			if (val[0] != '/')
+				return fail(err, errlen, "--chroot: '%s' is not an absolute path", val);
+			o->chroot = val;
 			break;
 		}
 	}

@@ -28,6 +28,11 @@ struct cli_opts {
 	unsigned vm_opts;       /* how many options describing the VM were given */
 	bool help, version;
 	bool debug_exit;
+	/* the jail (process options, allowed with --config and --api-socket) */
+	int seccomp;        /* CVMM_SECCOMP_* */
+	bool set_ids;       /* --user UID:GID */
+	unsigned uid, gid;
+	const char *chroot; /* borrowed --chroot DIR, NULL: none */
 };
 
 /* Returns 0, or -EINVAL with a one-line message in err. */

@@ -122,18 +122,60 @@ static int exit_status(const struct cvmm_exit *ex, int signo)
 	}
 }
 
+/* The jail's options on a VM's config: the filters' mode, and the
+ * privilege drop cvmm_vm_create does once everything is open (always:
+ * NO_NEW_PRIVS, capabilities, Landlock; --chroot and --user when given).
+ * socket_dir: where the control socket is (it is removed at exit). */
+static int jail_config(struct cvmm_config *cfg, const struct cli_opts *o, const char *socket_dir)
+{
+	int r = cvmm_config_set_seccomp(cfg, o->seccomp);
+	if (r < 0)
+		return r;
+	struct cvmm_jail j = { .chroot_dir = o->chroot,
+			       .set_ids = o->set_ids,
+			       .uid = o->uid,
+			       .gid = o->gid,
+			       .socket_dir = socket_dir };
+	return cvmm_config_set_jail(cfg, &j);
+}
+
+/* The control thread's own filter, once the VM runs. */
+static int jail_control(struct cvmm_vm *vm, int listen_fd)
+{
+	if (cvmm_vm_jail_control_thread(vm, listen_fd) < 0) {
+		fprintf(stderr, "cvmm: %s\n", cvmm_vm_error(vm));
+		return -1;
+	}
+#ifdef CVMM_TEST_HOOKS
+	const char *t = getenv("CVMM_TEST_SECCOMP_VIOLATION");
+	if (t && !strcmp(t, "main"))
+		(void)getppid(); /* test builds only: must be killed by SIGSYS */
+#endif
+	return 0;
+}
+
 /* The VM the control socket starts (api.h's ops on libcvmm). */
 struct api_vm {
-	struct cvmm_vm *vm; /* owned; NULL until InstanceStart */
+	struct cvmm_vm *vm;          /* owned; NULL until InstanceStart */
+	const struct cli_opts *opts; /* borrowed: the jail's options */
+	char socket_dir[4096];       /* the control socket's directory */
+	int listen_fd;               /* borrowed: the control socket */
 };
 
-static int api_vm_start(void *ctx, const struct cvmm_config *cfg, char *err, size_t len)
+static int api_vm_start(void *ctx, struct cvmm_config *cfg, char *err, size_t len)
 {
 	struct api_vm *av = ctx;
-	int r = cvmm_vm_create(cfg, &av->vm, err, len);
+	int r = jail_config(cfg, av->opts, av->socket_dir);
+	if (r < 0) {
+		snprintf(err, len, "%s", cvmm_config_error(cfg));
+		return r;
+	}
+	r = cvmm_vm_create(cfg, &av->vm, err, len);
 	if (r < 0)
 		return r;
 	r = cvmm_vm_start(av->vm);
+	if (r == 0 && jail_control(av->vm, av->listen_fd) < 0)
+		r = -EPERM;
 	if (r < 0) {
 		snprintf(err, len, "%s", cvmm_vm_error(av->vm));
 		cvmm_vm_destroy(av->vm);
@@ -344,13 +386,21 @@ static int signals_fd(void)
 
 /* --api-socket PATH: serve the control socket; the VM is whatever it
  * configures and starts. cvmm exits when the VM does. */
-static int main_api(const char *path)
+static int main_api(const char *path, const struct cli_opts *o)
 {
 	char err[256];
 	int sfd = signals_fd();
 	if (sfd < 0)
 		return EXIT_SETUP;
-	struct api_vm av = { NULL };
+	struct api_vm av = { .vm = NULL, .opts = o, .listen_fd = -1 };
+	snprintf(av.socket_dir, sizeof(av.socket_dir), "%s", path);
+	char *slash = strrchr(av.socket_dir, '/');
+	if (slash == av.socket_dir)
+		slash[1] = 0;
+	else if (slash)
+		*slash = 0;
+	else
+		snprintf(av.socket_dir, sizeof(av.socket_dir), ".");
 	struct api *api;
 	if (api_new(&api, &api_vm_ops, &av, STDIN_FILENO, STDOUT_FILENO) < 0) {
 		fprintf(stderr, "cvmm: out of memory\n");
@@ -363,6 +413,7 @@ static int main_api(const char *path)
 		close(sfd);
 		return EXIT_SETUP;
 	}
+	av.listen_fd = api_listen_fd(api);
 	struct console con = { .in_fd = STDIN_FILENO };
 	console_raw(&con);
 	int status = run(&av, &con, sfd, api);
@@ -389,8 +440,13 @@ int main(int argc, char **argv)
 		printf("cvmm %s\n", cvmm_version());
 		return 0;
 	}
+	/* The SIGSYS message (before any filter; libcvmm installs no handler). */
+	if (o.seccomp != CVMM_SECCOMP_OFF && cvmm_jail_sigsys_install() < 0) {
+		fprintf(stderr, "cvmm: cannot install the SIGSYS handler\n");
+		return EXIT_SETUP;
+	}
 	if (o.api_socket)
-		return main_api(o.api_socket);
+		return main_api(o.api_socket, &o);
 	struct cvmm_config *cfg;
 	if (cvmm_config_new(&cfg) < 0) {
 		fprintf(stderr, "cvmm: out of memory\n");
@@ -403,6 +459,11 @@ int main(int argc, char **argv)
 			return EXIT_SETUP;
 		}
 	} else if (config_from_opts(cfg, &o) < 0) {
+		fprintf(stderr, "cvmm: %s\n", cvmm_config_error(cfg));
+		cvmm_config_free(cfg);
+		return EXIT_SETUP;
+	}
+	if (jail_config(cfg, &o, NULL) < 0) {
 		fprintf(stderr, "cvmm: %s\n", cvmm_config_error(cfg));
 		cvmm_config_free(cfg);
 		return EXIT_SETUP;
@@ -423,9 +484,12 @@ int main(int argc, char **argv)
 	struct console con = { .in_fd = STDIN_FILENO };
 	console_raw(&con);
 	int status;
-	struct api_vm av = { vm };
+	struct api_vm av = { .vm = vm, .listen_fd = -1 };
 	if (cvmm_vm_start(vm) < 0) {
 		fprintf(stderr, "cvmm: %s\n", cvmm_vm_error(vm));
+		status = EXIT_RUNTIME;
+	} else if (jail_control(vm, -1) < 0) {
+		cvmm_vm_stop(vm);
 		status = EXIT_RUNTIME;
 	} else {
 		status = run(&av, &con, sfd, NULL);

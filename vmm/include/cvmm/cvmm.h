@@ -134,14 +134,24 @@ CVMM_API CVMM_WUR int cvmm_config_set_seccomp(struct cvmm_config *cfg, int mode)
  * socket is open and before any thread of the VM starts. It changes the
  * whole process (and is not undone by cvmm_vm_destroy): NO_NEW_PRIVS; a
  * Landlock ruleset where the kernel has one, leaving file system access
- * only beneath the VM's virtio-fs shares; chroot_dir (NULL: none); with
- * set_ids, the groups, gid and uid; then every capability dropped. Off
- * by default: an embedder opts in. */
+ * beneath the VM's virtio-fs shares (read-only ones read-only), and
+ * removing files in the vsock socket's directory and socket_dir;
+ * chroot_dir (NULL: none); with set_ids, the groups, gid and uid; then
+ * every capability dropped, except that with a writable virtio-fs share
+ * (and no set_ids) the process keeps CHOWN, DAC_OVERRIDE, FOWNER and FSETID
+ * for the share's workers: every other thread of the VM drops them as its
+ * first act, and cvmm_vm_jail_control_thread drops them on the caller's.
+ * Threads libcvmm starts hold no other capabilities, jail or not. Off by
+ * default: an embedder opts in. */
 struct cvmm_jail {
 	const char *chroot_dir; /* copied */
 	int set_ids;
 	unsigned uid, gid;
 	int no_landlock; /* nonzero: skip the Landlock ruleset */
+	/* a directory where the process may still remove files (Landlock),
+	 * for the embedder's own sockets at exit; the vsock socket's is added
+	 * by itself. NULL: none. Copied. */
+	const char *socket_dir;
 };
 CVMM_API CVMM_WUR int cvmm_config_set_jail(struct cvmm_config *cfg, const struct cvmm_jail *jail);
 /* Installs (process-wide) the SIGSYS handler that writes "cvmm: seccomp:
