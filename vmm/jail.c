@@ -450,9 +450,9 @@ int jail_caps_limit(uint64_t keep)
 	return 0;
 }
 
-/* Every capability of every set of this thread but keep (threads started
- * later inherit them). */
-static int caps_drop_all(uint64_t keep, struct err *e)
+/* The bounding set but keep (needs CAP_SETPCAP: before the ids change);
+ * threads started later inherit it. */
+static int caps_drop_bounding(uint64_t keep, struct err *e)
 {
 	/* The bounding set needs CAP_SETPCAP; a process without it has no
 	 * capabilities to lose there that NO_NEW_PRIVS does not already
@@ -466,9 +466,6 @@ static int caps_drop_all(uint64_t keep, struct err *e)
 			return err_set(e, errno, "dropping capability %d from the bounding set: %s",
 				       c, strerror(errno));
 	}
-	int r = jail_caps_limit(keep);
-	if (r < 0)
-		return err_set(e, -r, "dropping capabilities: %s", strerror(-r));
 	return 0;
 }
 
@@ -490,6 +487,9 @@ int jail_drop(const struct jail_priv *p, int *landlock_abi, struct err *e)
 			goto out;
 		}
 	}
+	r = caps_drop_bounding(p->keep_caps, e);
+	if (r < 0)
+		goto out;
 	if (p->set_ids) {
 		/* glibc applies these to every thread of the process */
 		if (setgroups(0, NULL) < 0 && errno != EPERM) {
@@ -507,9 +507,12 @@ int jail_drop(const struct jail_priv *p, int *landlock_abi, struct err *e)
 			goto out;
 		}
 	}
-	r = caps_drop_all(p->keep_caps, e);
-	if (r < 0)
+	/* and every other set (threads started later inherit them) */
+	r = jail_caps_limit(p->keep_caps);
+	if (r < 0) {
+		r = err_set(e, -r, "dropping capabilities: %s", strerror(-r));
 		goto out;
+	}
 	if (rs >= 0 && syscall(SYS_landlock_restrict_self, rs, 0) < 0)
 		r = err_set(e, errno, "landlock_restrict_self: %s", strerror(errno));
 out:

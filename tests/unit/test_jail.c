@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/* The jail (vmm/jail.c): every thread kind's table loads, a call outside
+ * it kills the process with SIGSYS after the handler named the thread and
+ * the call, `log` lets it through, and the privilege drop leaves no
+ * capability, the new ids, the chroot and (where the kernel has it) a
+ * Landlock domain that only reaches the shares. Each check runs in a child
+ * process: filters and credentials cannot be undone. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vmm/jail.h"
+
+static const enum jail_kind kinds[] = { JAIL_VIRTIO_WORKER, JAIL_NET_CTRL, JAIL_FS_WORKER,
+					JAIL_VCPU, JAIL_CONTROL };
+#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
+
+static void test_tables(void **state)
+{
+	(void)state;
+	for (unsigned k = 0; k < NKINDS; k++) {
+		unsigned n;
+		const struct jail_rule *r = jail_rules(kinds[k], &n);
+		assert_non_null(r);
+		assert_true(n > 0);
+		for (unsigned i = 0; i < n; i++) {
+			assert_true(r[i].why && r[i].why[0]);
+			/* the SIGSYS handler dies through getppid: in no table */
+			assert_int_not_equal(r[i].nr, SYS_getppid);
+		}
+		int params[3] = { 5, 6, 7 };
+		for (int m = JAIL_ON; m <= JAIL_OFF; m++) {
+			void *ctx = (void *)1;
+			struct err e = { 0 };
+			assert_int_equal(jail_build(kinds[k], (enum jail_mode)m, params, &ctx, &e), 0);
+			if (m == JAIL_OFF)
+				assert_null(ctx);
+			else
+				assert_non_null(ctx);
+			jail_free(ctx);
+		}
+	}
+}
+
+/* A child that loads kind's filter (with every signal blocked, as vCPU and
+ * worker threads have them) and calls getppid(). Returns its wait status;
+ * its stderr goes to msg. */
+static int run_violation(enum jail_kind kind, enum jail_mode mode, char *msg, size_t len)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], STDERR_FILENO);
+		if (jail_sigsys_install() < 0)
+			_exit(10);
+		sigset_t all;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, NULL);
+		int params[3] = { 100, 101, 102 };
+		void *ctx;
+		struct err e = { 0 };
+		if (jail_build(kind, mode, params, &ctx, &e) < 0)
+			_exit(11);
+		if (jail_load(ctx, "test-thread") < 0)
+			_exit(12);
+		(void)syscall(SYS_getppid);
+		syscall(SYS_exit_group, 0);
+	}
+	close(p[1]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	ssize_t n = read(p[0], msg, len - 1);
+	msg[n > 0 ? n : 0] = 0;
+	close(p[0]);
+	return st;
+}
+
+static void test_violation_kills_with_message(void **state)
+{
+	(void)state;
+	char want[128];
+	snprintf(want, sizeof(want),
+		 "cvmm: seccomp: thread test-thread made forbidden syscall %d (getppid)\n",
+		 (int)SYS_getppid);
+	for (unsigned k = 0; k < NKINDS; k++) {
+		char msg[256];
+		int st = run_violation(kinds[k], JAIL_ON, msg, sizeof(msg));
+		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSYS)
+			fail_msg("%s: status 0x%x, not killed by SIGSYS", jail_kind_name(kinds[k]), st);
+		assert_string_equal(msg, want);
+	}
+}
+
+static void test_log_mode_lets_it_through(void **state)
+{
+	(void)state;
+	for (unsigned k = 0; k < NKINDS; k++) {
+		char msg[256];
+		int st = run_violation(kinds[k], JAIL_LOG, msg, sizeof(msg));
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+		assert_string_equal(msg, "");
+	}
+}
+
+/* Whether any capability is left in the bounding set. */
+static int prctl_bounding_any(void)
+{
+	for (int c = 0; c <= 63; c++) {
+		int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
+		if (r < 0)
+			return 0;
+		if (r > 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void put_file(const char *path, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	chmod(path, mode);
+}
+
+/* Root only: chroot, ids 65534, no capability left, Landlock. */
+static void test_drop(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	char dir[] = "/tmp/cvmm-jail-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	chmod(dir, 0755); /* the new root: searchable by the new user */
+	char share[256], ro[256], f[300];
+	snprintf(share, sizeof(share), "%s/share", dir);
+	snprintf(ro, sizeof(ro), "%s/ro", dir);
+	assert_int_equal(mkdir(share, 0777), 0);
+	assert_int_equal(mkdir(ro, 0777), 0);
+	chmod(share, 0777);
+	snprintf(f, sizeof(f), "%s/outside.txt", dir);
+	put_file(f, 0666);
+	snprintf(f, sizeof(f), "%s/in.txt", share);
+	put_file(f, 0666);
+	snprintf(f, sizeof(f), "%s/r.txt", ro);
+	put_file(f, 0666);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		const char *rw[] = { share }, *rod[] = { ro };
+		struct jail_priv p = { .chroot_dir = dir, .set_ids = true, .uid = 65534, .gid = 65534,
+				       .rw_dirs = rw, .nrw = 1, .ro_dirs = rod, .nro = 1,
+				       .landlock = true };
+		int abi;
+		struct err e = { 0 };
+		if (jail_drop(&p, &abi, &e) < 0) {
+			fprintf(stderr, "jail_drop: %s\n", e.msg);
+			_exit(20);
+		}
+		if (getuid() != 65534 || geteuid() != 65534 || getgid() != 65534)
+			_exit(21);
+		struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+		struct __user_cap_data_struct d[2];
+		if (syscall(SYS_capget, &h, d) < 0)
+			_exit(22);
+		for (int i = 0; i < 2; i++)
+			if (d[i].permitted || d[i].effective || d[i].inheritable)
+				_exit(23);
+		if (prctl_bounding_any())
+			_exit(24);
+		/* in the chroot: the share is /share */
+		int fd = open("/share/in.txt", O_RDWR);
+		if (fd < 0)
+			_exit(25);
+		close(fd);
+		fd = open("/share/new.txt", O_RDWR | O_CREAT, 0600);
+		if (fd < 0)
+			_exit(26);
+		close(fd);
+		fd = open("/ro/r.txt", O_RDONLY);
+		if (fd < 0)
+			_exit(27);
+		close(fd);
+		if (abi > 0) {
+			/* Landlock: nothing outside the shares, no write in ro */
+			if (open("/outside.txt", O_RDONLY) >= 0 || errno != EACCES)
+				_exit(28);
+			if (open("/ro/r.txt", O_RDWR) >= 0 || errno != EACCES)
+				_exit(29);
+		} else if (open("/outside.txt", O_RDONLY) < 0) {
+			_exit(30);
+		}
+		/* outside the chroot: nothing of the host's */
+		if (access("/etc/passwd", F_OK) == 0 && access("/share", F_OK) != 0)
+			_exit(31);
+		_exit(abi > 0 ? 0 : 1);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 1)
+		print_message("no Landlock in this kernel: chroot, ids and capabilities checked\n");
+	else
+		assert_int_equal(WEXITSTATUS(st), 0);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tables),
+		cmocka_unit_test(test_violation_kills_with_message),
+		cmocka_unit_test(test_log_mode_lets_it_through),
+		cmocka_unit_test(test_drop),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
