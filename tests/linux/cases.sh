@@ -263,6 +263,18 @@ if [ -f "$KIT/small-bzImage" ] && [ $vsel -eq 1 ]; then
 	pass=$((pass + $(grep -c '^CASE [^ ]* PASS' "$TMP/vsock.log")))
 	fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/vsock.log")))
 fi
+# ---- the jail: seccomp per thread, privilege drop (jail-cases.sh) -------------
+case "${ONLY:-jail}" in *jail*) jsel=1 ;; *) jsel=0 ;; esac
+case "jail-" in *"${SKIP:-@}"*) jsel=0 ;; esac
+if [ $jsel -eq 1 ]; then
+	if command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
+		TMP=$TMP/jail unshare -n sh ./jail-cases.sh 2>&1 | tee "$TMP/jail.log"
+		pass=$((pass + $(grep -c '^CASE [^ ]* PASS' "$TMP/jail.log")))
+		fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/jail.log")))
+	else
+		bad jail-netns "cannot create a network namespace (unshare -n)"
+	fi
+fi
 # ---- the control socket: a Firecracker client's boot sequence (api-cases.sh) ---
 case "${ONLY:-api}" in *api*) asel=1 ;; *) asel=0 ;; esac
 case "api-" in *"${SKIP:-@}"*) asel=0 ;; esac

@@ -271,6 +271,10 @@ api) # tests/linux/api-cases.sh: tick while the host pauses and resumes us,
 	(i=0; while :; do i=$((i + 1)); echo "GUEST-TICK $i"; sleep 1; done) &
 	if /work/acpievent; then poweroff -f; fi
 	echo "GUEST-API-FAILED"; while :; do sleep 60; done ;;
+jail) # tests/linux/jail-cases.sh: a jailed cvmm (--user, --chroot) serves disk and net
+	blk_raw; net_up
+	ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"
+	echo "GUEST-JAIL-DONE"; finish ;;
 reboot) echo "GUEST-REBOOTING"; reboot -f ;;
 sleep) echo "GUEST-SLEEPING"; while :; do sleep 60; done ;;
 demo|shell)
