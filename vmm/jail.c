@@ -136,7 +136,6 @@ static const struct jail_rule control_rules[] = {
 	IOCTL_ON(1, KVM_IRQ_LINE, "the ACPI power button (SendCtrlAltDel, shutdown request)"),
 	IOCTL(TCGETS, "the terminal: isatty, saving its mode"),
 	IOCTL(TCSETS, "the terminal: restore its mode at exit"),
-	RULE(io_uring_enter, -1, "teardown: liburing's exit of the workers' rings"),
 	ALLOC_AND_EXIT,
 	RULE(exit, -1, "a thread exits"),
 	RULE(exit_group, -1, "the process exits"),
