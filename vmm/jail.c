@@ -203,18 +203,25 @@ const char *jail_kind_name(enum jail_kind kind)
 	return (unsigned)kind < JAIL_NKINDS ? names[kind] : "?";
 }
 
+static struct scmp_arg_cmp cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a,
+			       scmp_datum_t b)
+{
+	struct scmp_arg_cmp c = { .arg = arg, .op = op, .datum_a = a, .datum_b = b };
+	return c;
+}
+
 static int jail_rule_add(scmp_filter_ctx ctx, const struct jail_rule *rl, const int *params)
 {
 	struct scmp_arg_cmp c[3];
 	unsigned n = 0;
 	if (rl->param >= 0)
-		c[n++] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)params[rl->param]);
+		c[n++] = cmp(0, SCMP_CMP_EQ, (scmp_datum_t)params[rl->param], 0);
 	else if (rl->flags & JAIL_A0_STDERR)
-		c[n++] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)STDERR_FILENO);
+		c[n++] = cmp(0, SCMP_CMP_EQ, (scmp_datum_t)STDERR_FILENO, 0);
 	if (rl->arg1 >= 0)
-		c[n++] = SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)rl->arg1);
+		c[n++] = cmp(1, SCMP_CMP_EQ, (scmp_datum_t)rl->arg1, 0);
 	if (rl->flags & JAIL_A2_NOEXEC)
-		c[n++] = SCMP_A2(SCMP_CMP_MASKED_EQ, (scmp_datum_t)PROT_EXEC, 0);
+		c[n++] = cmp(2, SCMP_CMP_MASKED_EQ, (scmp_datum_t)PROT_EXEC, 0);
 	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rl->nr, n, c);
 }
 
