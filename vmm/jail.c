@@ -97,6 +97,8 @@ static const struct jail_rule fs_rules[] = {
 	RULE(rt_sigprocmask, -1, "glibc masks signals around thread exit and pthread calls"), \
 	RULE(restart_syscall, -1, "resume an interrupted wait"),                              \
 	RULE(clock_gettime, -1, "timestamps (when the vDSO falls back to the syscall)"),      \
+	RULE(time, -1, "the RTC's time (when the vDSO falls back to the syscall)"),           \
+	RULE(gettimeofday, -1, "libc time calls (when the vDSO falls back to the syscall)"),  \
 	RULE(getpid, -1, "pthread_kill names the process"),                                   \
 	RULE(tgkill, -1, "kick vCPU threads out of KVM_RUN (pause, stop, exit) with the kick signal")
 
