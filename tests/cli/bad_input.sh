@@ -113,6 +113,13 @@ expect 1 "config.*cannot open" -- --config "$tmp/none.json"
 expect 1 "config.*larger than" -- --config /dev/zero
 expect 1 "no other VM options" -- --config "$tmp/c-ok.json" --cpus 2
 expect 1 "api-socket.*no other VM options" -- --api-socket "$tmp/api.sock" --kernel "$tmp/garbage"
+# the jail's options
+expect 1 "--seccomp.*on, log or off" -- --kernel "$tmp/garbage" --seccomp=maybe
+expect 1 "--user.*UID:GID" -- --kernel "$tmp/garbage" --user nobody
+expect 1 "--user.*UID:GID" -- --kernel "$tmp/garbage" --user 1000
+expect 1 "--user.*UID:GID" -- --kernel "$tmp/garbage" --user 1000:x
+expect 1 "--user.*UID:GID" -- --kernel "$tmp/garbage" --user :1000
+expect 1 "--chroot.*absolute" -- --kernel "$tmp/garbage" --chroot relative/dir
 expect 0 "usage: cvmm" -- --help
 expect 0 "^cvmm [0-9]" -- --version
 if [[ -n $good && -f $good ]]; then
