@@ -151,17 +151,32 @@ if [ -f "$KIT/small-bzImage" ] && selected $n; then
 	$IP tuntap add dev jtap0 mode tap
 	$IP addr add 10.0.9.1/24 dev jtap0
 	$IP link set jtap0 up
-	if want $n 0 300 -- --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 128M \
+	timeout 300 "$CVMM" --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 128M \
 		--disk "$TMP/$n.img" --net jtap0 --user 65534:65534 --chroot "$TMP/$n.root" \
-		--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=jail cvmm.ip=10.0.9.2/24 cvmm.peer=10.0.9.1"; then
-		r=$(field $n GUEST-BLK-READ)
-		w=$(field $n GUEST-BLK-WROTE)
-		if [ "$r" != "$(md5of "$TMP/$n.img" 0 16)" ]; then bad $n "guest read other bytes than the host wrote"
-		elif [ -z "$w" ] || [ "$w" != "$(md5of "$TMP/$n.img" 32 16)" ]; then bad $n "the host file lacks what the guest wrote"
-		elif ! has $n "GUEST-PING ok"; then bad $n "the guest could not ping the host"
-		elif ! has $n "GUEST-JAIL-DONE"; then bad $n "the guest job did not finish"
-		else ok $n "disk read+written, ping ok, as 65534 in a chroot"; fi
-	fi
+		--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=jail cvmm.ip=10.0.9.2/24 cvmm.peer=10.0.9.1" \
+		</dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	pid=$!
+	# while it runs: its ids and its root, as the kernel sees them
+	i=0
+	while [ $i -lt 1500 ] && ! has $n GUEST-BLK-READ && kill -0 $pid 2>/dev/null; do
+		sleep 0.2; i=$((i + 1))
+	done
+	ids=$(grep -E '^(Uid|Gid|Groups):' /proc/$pid/status 2>/dev/null | tr -s '\t ' ' ' | tr '\n' ';')
+	root=$(readlink /proc/$pid/root 2>/dev/null)
+	wait $pid
+	st=$?
+	r=$(field $n GUEST-BLK-READ)
+	w=$(field $n GUEST-BLK-WROTE)
+	if [ $st -ne 0 ]; then bad $n "exit status $st"
+	elif [ "$ids" != "Uid: 65534 65534 65534 65534;Gid: 65534 65534 65534 65534;Groups: ;" ] &&
+		[ "$ids" != "Uid: 65534 65534 65534 65534;Gid: 65534 65534 65534 65534;Groups:;" ]; then
+		bad $n "ids while running: $ids"
+	elif [ "$root" != "$TMP/$n.root" ]; then bad $n "root while running: '$root', wanted $TMP/$n.root"
+	elif [ "$r" != "$(md5of "$TMP/$n.img" 0 16)" ]; then bad $n "guest read other bytes than the host wrote"
+	elif [ -z "$w" ] || [ "$w" != "$(md5of "$TMP/$n.img" 32 16)" ]; then bad $n "the host file lacks what the guest wrote"
+	elif ! has $n "GUEST-PING ok"; then bad $n "the guest could not ping the host"
+	elif ! has $n "GUEST-JAIL-DONE"; then bad $n "the guest job did not finish"
+	else ok $n "disk read+written, ping ok, as 65534:65534 chrooted to $root"; fi
 	$IP link del jtap0 2>/dev/null
 fi
 rm -rf "$TMP"
