@@ -149,7 +149,8 @@ static void *vcpu_thread(void *arg)
 		jail_free(filter);
 	if (r < 0) {
 		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, 0, 0,
-				"vCPU %u: cannot drop capabilities or load its seccomp filter: %s", v->id, strerror(-r));
+				"vCPU %u: cannot drop capabilities or load its seccomp filter: %s",
+				v->id, strerror(-r));
 		vm_vcpu_gone(v);
 		return NULL;
 	}

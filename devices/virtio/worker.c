@@ -140,8 +140,14 @@ static void *worker_thread(void *arg)
 	/* First act: the filter. Everything the thread needs is open. */
 	void *filter = w->filter;
 	w->filter = NULL;
+	/* and its capabilities: none, but a virtio-fs worker's (jail.h) */
 	uint64_t caps = w->jail == JAIL_FS_WORKER ? JAIL_FS_CAPS : 0;
-	if (jail_caps_limit(caps) < 0 || jail_load(filter, w->name) < 0) {
+	int jr = jail_caps_limit(caps);
+	if (jr < 0)
+		jail_free(filter);
+	else
+		jr = jail_load(filter, w->name);
+	if (jr < 0) {
 		virtio_fail(w->dev, "cannot install the worker's seccomp filter");
 		w->exiting = true;
 	}
