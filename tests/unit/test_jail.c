@@ -10,13 +10,18 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -80,7 +85,7 @@ static int run_violation(enum jail_kind kind, enum jail_mode mode, char *msg, si
 		if (jail_load(ctx, "test-thread") < 0)
 			_exit(12);
 		(void)syscall(SYS_getppid);
-		syscall(SYS_exit_group, 0);
+		syscall(SYS_exit, 0);
 	}
 	close(p[1]);
 	int st;
@@ -130,6 +135,85 @@ static int prctl_bounding_any(void)
 			return 1;
 	}
 	return 0;
+}
+
+/* Argument checks: a child loads kind's table with params {100, 101, 102}
+ * (fds that do not exist: an allowed call fails with EBADF, a forbidden
+ * one kills) and makes one call. */
+enum call { C_KVM_RUN_OWN, C_KVM_RUN_OTHER, C_IRQ_LINE_VM, C_IRQ_LINE_OTHER, C_TUNSETQUEUE,
+	    C_KVM_CREATE_VCPU, C_MMAP_RW, C_MMAP_EXEC, C_WRITE_STDERR, C_WRITE_OTHER,
+	    C_ACCEPT_LISTEN, C_ACCEPT_OTHER, C_OPENAT };
+static bool killed_by(enum jail_kind kind, enum call c)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, STDERR_FILENO);
+		if (jail_sigsys_install() < 0)
+			_exit(10);
+		int params[3] = { 100, 101, 102 };
+		void *ctx;
+		struct err e = { 0 };
+		if (jail_build(kind, JAIL_ON, params, &ctx, &e) < 0 || jail_load(ctx, "t") < 0)
+			_exit(11);
+		switch (c) {
+		case C_KVM_RUN_OWN: syscall(SYS_ioctl, 100, KVM_RUN, 0); break;
+		case C_KVM_RUN_OTHER: syscall(SYS_ioctl, 101, KVM_RUN, 0); break;
+		case C_IRQ_LINE_VM: syscall(SYS_ioctl, 101, KVM_IRQ_LINE, 0); break;
+		case C_IRQ_LINE_OTHER: syscall(SYS_ioctl, 100, KVM_IRQ_LINE, 0); break;
+		case C_TUNSETQUEUE: syscall(SYS_ioctl, 102, TUNSETQUEUE, 0); break;
+		case C_KVM_CREATE_VCPU: syscall(SYS_ioctl, 101, KVM_CREATE_VCPU, 0); break;
+		case C_MMAP_RW:
+			syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				-1, 0);
+			break;
+		case C_MMAP_EXEC:
+			syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS,
+				-1, 0);
+			break;
+		case C_WRITE_STDERR: syscall(SYS_write, 2, "", 0); break;
+		case C_WRITE_OTHER: syscall(SYS_write, 103, "", 0); break;
+		case C_ACCEPT_LISTEN: syscall(SYS_accept4, 100, 0, 0, 0); break;
+		case C_ACCEPT_OTHER: syscall(SYS_accept4, 103, 0, 0, 0); break;
+		case C_OPENAT: syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY); break;
+		}
+		syscall(SYS_exit, 0); /* every table has exit (not all exit_group) */
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (WIFEXITED(st))
+		assert_int_equal(WEXITSTATUS(st), 0);
+	return WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS;
+}
+
+static void test_arguments(void **state)
+{
+	(void)state;
+	/* vCPU: KVM_RUN on its own fd only, KVM_IRQ_LINE on the VM fd only */
+	assert_false(killed_by(JAIL_VCPU, C_KVM_RUN_OWN));
+	assert_true(killed_by(JAIL_VCPU, C_KVM_RUN_OTHER));
+	assert_false(killed_by(JAIL_VCPU, C_IRQ_LINE_VM));
+	assert_true(killed_by(JAIL_VCPU, C_IRQ_LINE_OTHER));
+	assert_false(killed_by(JAIL_VCPU, C_TUNSETQUEUE));
+	assert_true(killed_by(JAIL_VCPU, C_KVM_CREATE_VCPU));
+	assert_false(killed_by(JAIL_VCPU, C_MMAP_RW));
+	assert_true(killed_by(JAIL_VCPU, C_MMAP_EXEC));
+	assert_true(killed_by(JAIL_VCPU, C_OPENAT));
+	/* control: accept4 on the listening socket only; no KVM_RUN */
+	assert_false(killed_by(JAIL_CONTROL, C_ACCEPT_LISTEN));
+	assert_true(killed_by(JAIL_CONTROL, C_ACCEPT_OTHER));
+	assert_true(killed_by(JAIL_CONTROL, C_KVM_RUN_OWN));
+	assert_false(killed_by(JAIL_CONTROL, C_IRQ_LINE_VM));
+	assert_true(killed_by(JAIL_CONTROL, C_MMAP_EXEC));
+	assert_true(killed_by(JAIL_CONTROL, C_OPENAT));
+	/* workers: write to the irqfd (params[1]) and stderr only */
+	assert_false(killed_by(JAIL_VIRTIO_WORKER, C_WRITE_STDERR));
+	assert_true(killed_by(JAIL_VIRTIO_WORKER, C_WRITE_OTHER));
+	assert_true(killed_by(JAIL_VIRTIO_WORKER, C_TUNSETQUEUE));
+	assert_false(killed_by(JAIL_NET_CTRL, C_TUNSETQUEUE));
+	assert_true(killed_by(JAIL_FS_WORKER, C_OPENAT));
+	assert_true(killed_by(JAIL_FS_WORKER, C_MMAP_RW));
 }
 
 static void put_file(const char *path, mode_t mode)
@@ -231,6 +315,7 @@ int main(void)
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_violation_kills_with_message),
 		cmocka_unit_test(test_log_mode_lets_it_through),
+		cmocka_unit_test(test_arguments),
 		cmocka_unit_test(test_drop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
