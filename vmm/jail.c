@@ -151,13 +151,6 @@ static const struct jail_rule control_rules[] = {
 /* Sanitizer builds only (tests): the ASan/UBSan runtime maps shadow and
  * allocator memory and swaps signal stacks on any thread. Release builds
  * never carry these rules. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
-#define CVMM_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-#define CVMM_SANITIZED 1
-#endif
-#endif
 #ifdef CVMM_SANITIZED
 static const struct jail_rule sanitizer_rules[] = {
 	RULE(mmap, -1, "sanitizer runtime: shadow and allocator memory"),

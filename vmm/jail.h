@@ -17,6 +17,17 @@
 
 #include "vmm/err.h"
 
+/* Sanitizer builds only (tests): the ASan/UBSan runtime maps shadow and
+ * allocator memory and swaps signal stacks on any thread, so every table
+ * gets a few more rules (jail.c). Release builds never carry them. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+#define CVMM_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#define CVMM_SANITIZED 1
+#endif
+#endif
+
 enum jail_kind {
 	JAIL_VIRTIO_WORKER, /* a virtqueue worker: params[0] its io_uring fd, [1] its irqfd */
 	JAIL_NET_CTRL,      /* virtio-net's control queue worker: the same, and it
