@@ -1080,6 +1080,16 @@ unsigned vsock_queues(const struct vsock *v)
 	return 3;
 }
 
+int vsock_set_path(struct vsock *v, const char *path)
+{
+	char *p = strdup(path);
+	if (!p)
+		return -ENOMEM;
+	free(v->path);
+	v->path = p;
+	return 0;
+}
+
 void vsock_destroy(struct vsock *v)
 {
 	if (!v)

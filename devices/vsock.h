@@ -153,5 +153,9 @@ int vsock_kick_fd(struct vsock *v, unsigned q);
 unsigned vsock_queues(const struct vsock *v);
 /* Stops the worker, closes every socket and removes PATH. */
 void vsock_destroy(struct vsock *v);
+/* Main thread, before vsock_start: the prefix of the PATH_P sockets guest
+ * connections go to, and of the listener removed at exit, as seen after a
+ * chroot (the listener itself stays bound). Copied; -ENOMEM. */
+__attribute__((warn_unused_result)) int vsock_set_path(struct vsock *v, const char *path);
 
 #endif

@@ -539,6 +539,17 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 			snprintf(vsock_dir, sizeof(vsock_dir), ".");
 		rm[p.nrm++] = vsock_dir;
 	}
+	/* With a chroot, guest connections to PATH_P are resolved inside it:
+	 * a PATH beneath DIR is named as seen from there. */
+	if (vm->vsock && vm->cfg.jail_chroot) {
+		const char *d = vm->cfg.jail_chroot, *vp = vm->cfg.vsock_path;
+		size_t dl = strlen(d);
+		while (dl > 1 && d[dl - 1] == '/')
+			dl--;
+		if (vp[0] == '/' && !strncmp(vp, d, dl) && vp[dl] == '/' &&
+		    vsock_set_path(vm->vsock, dl == 1 ? vp : vp + dl) < 0)
+			return err_set(e, ENOMEM, "out of memory");
+	}
 	int abi;
 	return jail_drop(&p, &abi, e);
 }
