@@ -261,9 +261,17 @@ static __thread char jail_thread_name[16];
 
 int jail_load(void *ctx, const char *thread_name)
 {
+	/* The thread's name, from inside (pthread_setname_np on another
+	 * thread writes /proc/self/task/TID/comm, which Landlock refuses). */
+	prctl(PR_SET_NAME, thread_name, 0, 0, 0);
 	if (!ctx)
 		return 0;
 	snprintf(jail_thread_name, sizeof(jail_thread_name), "%s", thread_name);
+	/* glibc sets up a thread's malloc arena and tcache on its first
+	 * malloc or free, and the first arena of the process reads the CPU
+	 * count from /sys (openat): do it now, before the filter. */
+	void *volatile warm = malloc(1); /* volatile: the pair must not be elided */
+	free(warm);
 	/* A thread that blocks every signal (vCPUs, workers) must still run
 	 * the SIGSYS handler: the kernel resets a blocked SIGSYS to its
 	 * default action. */
