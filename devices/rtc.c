@@ -21,6 +21,12 @@ static time_t rtc_host_now(void *ctx)
 int rtc_init(struct rtc *r, time_t (*now)(void *), void *ctx)
 {
 	memset(r, 0, sizeof(*r));
+	/* glibc's first time conversion (gmtime_r, timegm) reads the time
+	 * zone (/etc/localtime, with openat) once: do it here, on the main
+	 * thread before the jail, not on a vCPU thread under its filter. */
+	struct tm warm;
+	time_t zero = 0;
+	gmtime_r(&zero, &warm);
 	int e = pthread_mutex_init(&r->lock, NULL);
 	if (e)
 		return -e;

@@ -259,11 +259,13 @@ int jail_build(enum jail_kind kind, enum jail_mode mode, const int *params, void
  * later read does not). */
 static __thread char jail_thread_name[16];
 
+void jail_name_thread(const char *name)
+{
+	prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
 int jail_load(void *ctx, const char *thread_name)
 {
-	/* The thread's name, from inside (pthread_setname_np on another
-	 * thread writes /proc/self/task/TID/comm, which Landlock refuses). */
-	prctl(PR_SET_NAME, thread_name, 0, 0, 0);
 	if (!ctx)
 		return 0;
 	snprintf(jail_thread_name, sizeof(jail_thread_name), "%s", thread_name);

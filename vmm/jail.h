@@ -82,6 +82,10 @@ __attribute__((warn_unused_result)) int jail_caps_limit(uint64_t keep);
  * DAC_OVERRIDE, FOWNER, FSETID. */
 #define JAIL_FS_CAPS ((1ULL << 0) | (1ULL << 1) | (1ULL << 3) | (1ULL << 4))
 void jail_free(void *ctx);
+/* Names the calling thread (PR_SET_NAME): a thread names itself, since
+ * pthread_setname_np on another thread writes /proc/self/task/TID/comm,
+ * which Landlock refuses after the drop. */
+void jail_name_thread(const char *name);
 
 /* The SIGSYS handler that names the thread and the call, then lets the
  * process die of SIGSYS. Process-wide: only the cvmm CLI (or an embedder

@@ -142,6 +142,7 @@ static void *vcpu_thread(void *arg)
 	snprintf(name, sizeof(name), "cvmm-vcpu%u", v->id);
 	void *filter = v->filter;
 	v->filter = NULL;
+	jail_name_thread(name);
 	r = jail_caps_limit(0);
 	if (r == 0)
 		r = jail_load(filter, name);

@@ -142,6 +142,7 @@ static void *worker_thread(void *arg)
 	w->filter = NULL;
 	/* and its capabilities: none, but a virtio-fs worker's (jail.h) */
 	uint64_t caps = w->jail == JAIL_FS_WORKER ? JAIL_FS_CAPS : 0;
+	jail_name_thread(w->name);
 	int jr = jail_caps_limit(caps);
 	if (jr < 0)
 		jail_free(filter);
