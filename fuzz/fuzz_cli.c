@@ -27,8 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cli_opts o;
 	char err[256];
 	if (cli_parse(argc, argv, &o, err, sizeof(err)) == 0) {
-		if (!o.help && !o.version && !o.kernel)
-			abort(); /* success without a kernel is a parser bug */
+		if (!o.help && !o.version && !o.kernel && !o.config && !o.api_socket)
+			abort(); /* success with nothing to boot is a parser bug */
 		if (o.cpus == 0 || o.memory == 0)
 			abort();
 	} else if (!memchr(err, '\0', sizeof(err)) || !err[0]) {

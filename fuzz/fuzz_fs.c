@@ -102,9 +102,13 @@ static void one(size_t len, unsigned nseg, uint32_t inlen, uint64_t *last_node, 
 	FZ_CHECK(req.room <= (inlen > 16 ? inlen - 16 : 0));
 	if (!req.error) {
 		FZ_CHECK(req.h.len == len);
-		if (req.name)
+		/* Path components are single names; xattr calls carry an
+		 * attribute name instead (no such rule). */
+		bool xattr = req.h.opcode == FUSE_GETXATTR || req.h.opcode == FUSE_SETXATTR ||
+			     req.h.opcode == FUSE_REMOVEXATTR;
+		if (req.name && !xattr)
 			FZ_CHECK(fs_name_ok(req.name));
-		if (req.name2 && req.h.opcode != FUSE_SYMLINK)
+		if (req.name2 && req.h.opcode != FUSE_SYMLINK && !xattr)
 			FZ_CHECK(fs_name_ok(req.name2));
 		if (req.h.opcode == FUSE_WRITE) {
 			size_t sum = 0;
