@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/emu.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -726,6 +728,7 @@ static void test_srv_xattr(void **state)
 
 int main(void)
 {
+	skip_without_uring();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_lookup),
 		cmocka_unit_test(test_parse_hostile),

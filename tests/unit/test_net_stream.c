@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/emu.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -207,6 +209,7 @@ static void test_tx_frame_reaches_peer(void **state)
 
 int main(void)
 {
+	skip_without_uring();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rx_frames_wait_for_buffers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_frame_reaches_peer, setup, teardown),
