@@ -1,0 +1,56 @@
+#!/bin/sh
+# aarch64 KVM cases, run inside the emulated arm64 test host
+# (tests/vmhost/run --arch aarch64; tests/run does it). cvmm boots Debian's
+# arm64 cloud kernel (a raw Image, with its virtio modules loaded from the
+# guest's initramfs) through the FDT it writes: GICv3, PSCI, the 16550 on
+# MMIO as the console, virtio-mmio devices.
+#  - arm64-blk: 2 vCPUs (the second started with PSCI CPU_ON), 256 MiB, a
+#    disk the guest reads (the host's pattern) and writes (checked in the
+#    file afterwards); the guest's `poweroff -f` (PSCI SYSTEM_OFF) ends cvmm
+#    with status 0.
+#  - arm64-reboot: `reboot -f` (PSCI SYSTEM_RESET) ends cvmm with status 2.
+# env: CVMM, KIT (dir with arm64-Image, arm64-guest.cpio.gz), ONLY / SKIP.
+CVMM=${CVMM:-./cvmm}
+KIT=${KIT:-.}
+TMP=${TMPDIR:-/tmp}/cvmm-arm-cases.$$
+. ./lib.sh
+
+md5of() { dd if="$1" bs=65536 skip="$2" count="$3" 2>/dev/null | md5sum | cut -c1-32; }
+field() { tr -d '\r' <"$TMP/$1.out" | sed -n "s/.*$2 \([0-9a-f]*\).*/\1/p" | head -1; }
+mkdisk() { # file MiB: 1 MiB random pattern at the start, zeros after
+	dd if=/dev/zero of="$1" bs=1048576 count="$2" 2>/dev/null
+	dd if=/dev/urandom of="$1" bs=65536 count=16 conv=notrunc 2>/dev/null
+}
+linux() { # name status test cpus -- more cvmm args
+	n=$1 st=$2 t=$3 c=$4
+	shift 5
+	want $n $st 300 -- --kernel "$KIT/arm64-Image" --initrd "$KIT/arm64-guest.cpio.gz" \
+		--cpus $c --memory 256M --cmdline "console=ttyS0 quiet panic=-1 cvmm.test=$t" "$@"
+}
+
+n=arm64-blk
+if selected $n; then
+	mkdisk "$TMP/$n.img" 64
+	if linux $n 0 blk 2 -- --disk "$TMP/$n.img"; then
+		info=$(grep GUEST-INFO "$TMP/$n.out" | tail -1)
+		memkb=$(echo "$info" | sed -n 's/.*memkb=\([0-9]*\).*/\1/p')
+		r=$(field $n GUEST-BLK-READ)
+		w=$(field $n GUEST-BLK-WROTE)
+		if ! echo "$info" | grep -q "cpus=2 online=0-1"; then bad $n "guest saw: '$info', wanted 2 CPUs online"
+		elif [ -z "$memkb" ] || [ "$memkb" -lt 150000 ] || [ "$memkb" -gt 262144 ]; then bad $n "guest MemTotal '$memkb' kB"
+		elif grep -q CVMM-MODULE-FAILED "$TMP/$n.out"; then bad $n "a module failed to load"
+		elif [ "$r" != "$(md5of "$TMP/$n.img" 0 16)" ]; then bad $n "guest read other bytes than the host wrote"
+		elif [ -z "$w" ] || [ "$w" != "$(md5of "$TMP/$n.img" 32 16)" ]; then bad $n "the host file lacks what the guest wrote"
+		elif ! grep -q "GUEST-BLK-SIZE 131072 ro=0" "$TMP/$n.out"; then bad $n "wrong disk size or ro flag"
+		else ok $n "$(echo "$info" | cut -d' ' -f2-4), disk read and written"; fi
+	fi
+fi
+
+n=arm64-reboot
+if selected $n; then
+	linux $n 2 reboot 1 -- && { has $n GUEST-REBOOTING && ok $n || bad $n "guest did not get to reboot"; }
+fi
+
+rm -rf "$TMP"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
