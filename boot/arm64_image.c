@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "arch/aarch64/layout.h"
 #include "boot/boot.h"
 #include "boot/le.h"
 
@@ -47,9 +48,12 @@ int arm64_image_load(const struct guest_mem *m, uint64_t ram_base, uint64_t ram_
 	if (ram_base & (SZ_2M - 1))
 		return err_set(e, EINVAL, "kernel: RAM base 0x%llx is not 2 MiB aligned",
 			       (unsigned long long)ram_base);
-	/* image_size < 2^63 and text_offset < 2 MiB: the sum cannot wrap */
+	if (k->image_size > ARM64_RAM_MAX)
+		return err_set(e, EINVAL, "kernel: arm64 Image image_size %llu is too large",
+			       (unsigned long long)k->image_size);
+	/* image_size <= 2^39 and text_offset < 2 MiB: the sum cannot wrap */
 	uint64_t need = k->text_offset + k->image_size;
-	if (k->image_size > (1ULL << 62) || need > ram_size)
+	if (need > ram_size)
 		return err_set(e, ENOSPC, "kernel: arm64 Image needs %llu MiB from the RAM base, "
 					  "the guest has %llu MiB",
 			       (unsigned long long)((need + (1 << 20) - 1) >> 20),
