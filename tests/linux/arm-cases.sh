@@ -9,7 +9,11 @@
 #    file afterwards); the guest's `poweroff -f` (PSCI SYSTEM_OFF) ends cvmm
 #    with status 0.
 #  - arm64-reboot: `reboot -f` (PSCI SYSTEM_RESET) ends cvmm with status 2.
-# env: CVMM, KIT (dir with arm64-Image, arm64-guest.cpio.gz), ONLY / SKIP.
+#  - arm64-unit-NAME: the cross-built unit tests that skip under qemu-user
+#    (io_uring: worker, fs, net_stream; seccomp: jail), run for real here on
+#    an arm64 kernel: each must pass, a skip (77) is a failure.
+# env: CVMM, KIT (dir with arm64-Image, arm64-guest.cpio.gz, unit-NAME),
+# ONLY / SKIP.
 CVMM=${CVMM:-./cvmm}
 KIT=${KIT:-.}
 TMP=${TMPDIR:-/tmp}/cvmm-arm-cases.$$
@@ -42,14 +46,27 @@ if selected $n; then
 		elif [ "$r" != "$(md5of "$TMP/$n.img" 0 16)" ]; then bad $n "guest read other bytes than the host wrote"
 		elif [ -z "$w" ] || [ "$w" != "$(md5of "$TMP/$n.img" 32 16)" ]; then bad $n "the host file lacks what the guest wrote"
 		elif ! grep -q "GUEST-BLK-SIZE 131072 ro=0" "$TMP/$n.out"; then bad $n "wrong disk size or ro flag"
-		else ok $n "$(echo "$info" | cut -d' ' -f2-4), disk read and written"; fi
+		else ok $n "$(echo "$info" | cut -d' ' -f2-4), disk read and written, ${secs}s"; fi
 	fi
 fi
 
 n=arm64-reboot
 if selected $n; then
-	linux $n 2 reboot 1 -- && { has $n GUEST-REBOOTING && ok $n || bad $n "guest did not get to reboot"; }
+	linux $n 2 reboot 1 -- && { has $n GUEST-REBOOTING && ok $n "${secs}s" || bad $n "guest did not get to reboot"; }
 fi
+
+for u in "$KIT"/unit-*; do
+	[ -x "$u" ] || continue
+	n=arm64-unit-${u##*/unit-}
+	selected $n || continue
+	(cd "$TMP" && "$u") >"$TMP/$n.out" 2>&1
+	st=$?
+	if [ $st -eq 0 ]; then
+		ok $n "$(grep -o 'PASSED.*' "$TMP/$n.out" | tail -1)"
+	else
+		bad $n "status $st"
+	fi
+done
 
 rm -rf "$TMP"
 echo "$pass passed, $fail failed"
