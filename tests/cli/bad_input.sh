@@ -75,7 +75,8 @@ img('a64-be', flags=0xb)
 img('a64-nosize', image_size=0)
 img('a64-small', image_size=1024)
 img('a64-offset', text_offset=0x200000)
-img('a64-huge', image_size=1 << 40)
+img('a64-huge', image_size=1 << 38)
+img('a64-absurd', image_size=1 << 40)
 PY
 	expect 1 "not an arm64 Image" -- --kernel "$tmp/trunc-hdr"
 	expect 1 "too short for an arm64 Image" -- --kernel "$tmp/tiny"
@@ -83,7 +84,8 @@ PY
 	expect 1 "image_size 0" -- --kernel "$tmp/a64-nosize"
 	expect 1 "image_size 1024, less than" -- --kernel "$tmp/a64-small"
 	expect 1 "text_offset 0x200000" -- --kernel "$tmp/a64-offset"
-	expect 1 "needs 1048576 MiB" -- --kernel "$tmp/a64-huge" --memory 64M
+	expect 1 "needs 262144 MiB.*has 64 MiB" -- --kernel "$tmp/a64-huge" --memory 64M
+	expect 1 "image_size 1099511627776 is too large" -- --kernel "$tmp/a64-absurd"
 	expect 1 "cmdline.*at most 2047" -- --kernel "$tmp/a64-small" --cmdline "$(head -c 3000 /dev/zero | tr '\0' x)"
 else
 	expect 1 "truncated|bzImage" -- --kernel "$tmp/trunc-hdr"
