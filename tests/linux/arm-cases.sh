@@ -9,10 +9,14 @@
 #    file afterwards); the guest's `poweroff -f` (PSCI SYSTEM_OFF) ends cvmm
 #    with status 0.
 #  - arm64-reboot: `reboot -f` (PSCI SYSTEM_RESET) ends cvmm with status 2.
+#  - arm64-devices: virtio-net, -vsock and -fs over virtio-mmio: the guest
+#    pings the test host over a tap cvmm creates, sends 1 MiB over vsock to
+#    a host listener (checked byte for byte there), reads a file of a shared
+#    directory and writes one that the host then finds.
 #  - arm64-unit-NAME: the cross-built unit tests that skip under qemu-user
 #    (io_uring: worker, fs, net_stream; seccomp: jail), run for real here on
 #    an arm64 kernel: each must pass, a skip (77) is a failure.
-# env: CVMM, KIT (dir with arm64-Image, arm64-guest.cpio.gz, unit-NAME),
+# env: CVMM, KIT (dir with arm64-Image, arm64-guest.cpio.gz, vsocktool, unit-NAME),
 # ONLY / SKIP.
 CVMM=${CVMM:-./cvmm}
 KIT=${KIT:-.}
@@ -25,11 +29,11 @@ mkdisk() { # file MiB: 1 MiB random pattern at the start, zeros after
 	dd if=/dev/zero of="$1" bs=1048576 count="$2" 2>/dev/null
 	dd if=/dev/urandom of="$1" bs=65536 count=16 conv=notrunc 2>/dev/null
 }
-linux() { # name status test cpus -- more cvmm args
+linux() { # name status test cpus -- more cvmm args; XC: more command line
 	n=$1 st=$2 t=$3 c=$4
 	shift 5
 	want $n $st 300 -- --kernel "$KIT/arm64-Image" --initrd "$KIT/arm64-guest.cpio.gz" \
-		--cpus $c --memory 256M --cmdline "console=ttyS0 quiet panic=-1 cvmm.test=$t" "$@"
+		--cpus $c --memory 256M --cmdline "console=ttyS0 quiet panic=-1 cvmm.test=$t${XC:+ $XC}" "$@"
 }
 
 n=arm64-blk
@@ -53,6 +57,34 @@ fi
 n=arm64-reboot
 if selected $n; then
 	linux $n 2 reboot 1 -- && { has $n GUEST-REBOOTING && ok $n "${secs}s" || bad $n "guest did not get to reboot"; }
+fi
+
+n=arm64-devices
+if selected $n && [ ! -x "$KIT/vsocktool" ]; then
+	bad $n "no vsocktool in $KIT"
+elif selected $n; then
+	S=$TMP/v.sock
+	mkdir -p "$TMP/share"
+	echo "hello from the arm64 test host" >"$TMP/share/hello.txt"
+	"$KIT/vsocktool" listen "unix:${S}_6000" recv 1048576 >"$TMP/h6000" 2>&1 &
+	vpid=$!
+	# cvmm creates the tap (root); its host side is set up once it exists
+	(i=0; while [ ! -e /sys/class/net/a64t0 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	 ip addr add 10.0.9.1/24 dev a64t0 && ip link set a64t0 up) &
+	if XC="cvmm.ip=10.0.9.2/24 cvmm.peer=10.0.9.1" linux $n 0 devices 2 -- --net tap=a64t0 \
+		--vsock "cid=3,socket=$S" --fs "tag=share,path=$TMP/share"; then
+		wait $vpid
+		vst=$?
+		if ! has $n "GUEST-PING ok"; then bad $n "no ping over the tap"
+		elif ! has $n "GUEST-VSOCK-C6000 0"; then bad $n "vsock send failed in the guest"
+		elif [ $vst -ne 0 ]; then bad $n "the host's vsock listener got other bytes (status $vst)"
+		elif ! has $n "GUEST-FS-HOST hello from the arm64 test host"; then bad $n "guest did not read the share"
+		elif has $n GUEST-FS-FAILED; then bad $n "$(grep GUEST-FS-FAILED "$TMP/$n.out" | head -1)"
+		elif [ "$(cat "$TMP/share/guest.txt" 2>/dev/null)" != "written by the arm64 guest" ]; then
+			bad $n "the host does not find what the guest wrote in the share"
+		else ok $n "ping, 1 MiB over vsock, share read and written, ${secs}s"; fi
+	fi
+	kill $vpid 2>/dev/null
 fi
 
 for u in "$KIT"/unit-*; do
