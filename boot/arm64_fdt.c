@@ -10,12 +10,12 @@
 #include "arch/aarch64/layout.h"
 #include "boot/boot.h"
 
-#define PHANDLE_GIC 1
-#define GIC_SPI 0
-#define GIC_PPI 1
+#define PHANDLE_GIC	1
+#define GIC_SPI		0
+#define GIC_PPI		1
 #define IRQ_EDGE_RISING 1
-#define IRQ_LEVEL_HIGH 4
-#define IRQ_LEVEL_LOW 8
+#define IRQ_LEVEL_HIGH	4
+#define IRQ_LEVEL_LOW	8
 
 uint64_t arm64_mpidr(unsigned i)
 {
@@ -123,7 +123,7 @@ int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_cfg *c, size_
 		return r;
 	if (size > ARM64_FDT_MAX)
 		size = ARM64_FDT_MAX;
-	struct fdtw w = { buf, 0 };
+	struct fdtw w = {buf, 0};
 	char name[48];
 	w_check(&w, fdt_create(buf, (int)size));
 	if (!w.err)
@@ -147,7 +147,7 @@ int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_cfg *c, size_
 	w_node_name(name, sizeof(name), "memory", c->mem_base);
 	w_begin(&w, name);
 	w_str(&w, "device_type", "memory");
-	uint64_t mem[2] = { c->mem_base, c->mem_size };
+	uint64_t mem[2] = {c->mem_base, c->mem_size};
 	w_reg(&w, mem, 2);
 	w_end(&w);
 
@@ -161,7 +161,7 @@ int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_cfg *c, size_
 		w_str(&w, "device_type", "cpu");
 		w_str(&w, "compatible", "arm,arm-v8");
 		w_str(&w, "enable-method", "psci");
-		uint32_t reg[2] = { (uint32_t)(mpidr >> 32), (uint32_t)mpidr };
+		uint32_t reg[2] = {(uint32_t)(mpidr >> 32), (uint32_t)mpidr};
 		w_cells(&w, "reg", reg, 2);
 		w_end(&w);
 	}
@@ -177,14 +177,14 @@ int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_cfg *c, size_
 	w_begin(&w, name);
 	if (c->gic_version == 3) {
 		w_str(&w, "compatible", "arm,gic-v3");
-		uint64_t reg[4] = { c->gic_dist, c->gic_dist_size, c->gic_redist,
-				    c->gic_redist_size };
+		uint64_t reg[4] = {c->gic_dist, c->gic_dist_size, c->gic_redist,
+				   c->gic_redist_size};
 		w_reg(&w, reg, 4);
-		uint32_t maint[3] = { GIC_PPI, ARM64_GIC_MAINT_PPI, IRQ_LEVEL_HIGH };
+		uint32_t maint[3] = {GIC_PPI, ARM64_GIC_MAINT_PPI, IRQ_LEVEL_HIGH};
 		w_cells(&w, "interrupts", maint, 3);
 	} else {
 		w_str(&w, "compatible", "arm,cortex-a15-gic");
-		uint64_t reg[4] = { c->gic_dist, 0x1000, c->gic_redist, c->gic_redist_size };
+		uint64_t reg[4] = {c->gic_dist, 0x1000, c->gic_redist, c->gic_redist_size};
 		w_reg(&w, reg, 4);
 	}
 	w_u32(&w, "#interrupt-cells", 3);
@@ -201,18 +201,19 @@ int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_cfg *c, size_
 	uint32_t ppi = IRQ_LEVEL_LOW;
 	if (c->gic_version == 2)
 		ppi |= ((1u << c->ncpus) - 1) << 8;
-	uint32_t tirq[12] = { GIC_PPI, ARM64_TIMER_PPI_SEC,  ppi, GIC_PPI, ARM64_TIMER_PPI_PHYS, ppi,
-			      GIC_PPI, ARM64_TIMER_PPI_VIRT, ppi, GIC_PPI, ARM64_TIMER_PPI_HYP,  ppi };
+	uint32_t tirq[12] = {
+		GIC_PPI, ARM64_TIMER_PPI_SEC,  ppi, GIC_PPI, ARM64_TIMER_PPI_PHYS, ppi,
+		GIC_PPI, ARM64_TIMER_PPI_VIRT, ppi, GIC_PPI, ARM64_TIMER_PPI_HYP,  ppi};
 	w_cells(&w, "interrupts", tirq, 12);
 	w_end(&w);
 
 	w_node_name(name, sizeof(name), "uart", c->uart_base);
 	w_begin(&w, name);
 	w_str(&w, "compatible", "ns16550a");
-	uint64_t ureg[2] = { c->uart_base, c->uart_size };
+	uint64_t ureg[2] = {c->uart_base, c->uart_size};
 	w_reg(&w, ureg, 2);
 	w_u32(&w, "clock-frequency", c->uart_clock);
-	uint32_t uirq[3] = { GIC_SPI, c->uart_spi, IRQ_LEVEL_HIGH };
+	uint32_t uirq[3] = {GIC_SPI, c->uart_spi, IRQ_LEVEL_HIGH};
 	w_cells(&w, "interrupts", uirq, 3);
 	w_end(&w);
 
@@ -221,9 +222,9 @@ int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_cfg *c, size_
 		w_node_name(name, sizeof(name), "virtio_mmio", d->base);
 		w_begin(&w, name);
 		w_str(&w, "compatible", "virtio,mmio");
-		uint64_t reg[2] = { d->base, d->size };
+		uint64_t reg[2] = {d->base, d->size};
 		w_reg(&w, reg, 2);
-		uint32_t irq[3] = { GIC_SPI, d->spi, IRQ_EDGE_RISING };
+		uint32_t irq[3] = {GIC_SPI, d->spi, IRQ_EDGE_RISING};
 		w_cells(&w, "interrupts", irq, 3);
 		w_prop(&w, "dma-coherent", NULL, 0);
 		w_end(&w);
@@ -232,8 +233,9 @@ int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_cfg *c, size_
 	if (!w.err)
 		w_check(&w, fdt_finish(buf));
 	if (w.err == -FDT_ERR_NOSPACE)
-		return err_set(e, ENOSPC, "fdt: the device tree for %u vCPUs and %u devices does not "
-					  "fit in %zu bytes",
+		return err_set(e, ENOSPC,
+			       "fdt: the device tree for %u vCPUs and %u devices does not "
+			       "fit in %zu bytes",
 			       c->ncpus, c->ndevs, size);
 	if (w.err)
 		return err_set(e, EINVAL, "fdt: %s", fdt_strerror(w.err));

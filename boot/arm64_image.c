@@ -7,7 +7,7 @@
 #include "boot/boot.h"
 #include "boot/le.h"
 
-#define SZ_2M 0x200000ULL
+#define SZ_2M	0x200000ULL
 #define PAGE_4K 0xfffULL
 
 int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *k, struct err *e)
@@ -17,24 +17,29 @@ int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *k, st
 		return err_set(e, EINVAL, "kernel: %zu bytes, too short for an arm64 Image header",
 			       img ? size : 0);
 	if (le_get32(img + 56) != ARM64_IMAGE_MAGIC)
-		return err_set(e, EINVAL, "kernel: not an arm64 Image (no \"ARM\\x64\" magic at "
-					  "byte 56; compressed vmlinuz.gz or ELF vmlinux?)");
+		return err_set(e, EINVAL,
+			       "kernel: not an arm64 Image (no \"ARM\\x64\" magic at "
+			       "byte 56; compressed vmlinuz.gz or ELF vmlinux?)");
 	k->text_offset = le_get64(img + 8);
 	k->image_size = le_get64(img + 16);
 	k->flags = le_get64(img + 24);
 	if (k->flags & ARM64_FLAG_BE)
-		return err_set(e, EINVAL, "kernel: big-endian arm64 Image; only little-endian "
-					  "kernels are supported");
+		return err_set(e, EINVAL,
+			       "kernel: big-endian arm64 Image; only little-endian "
+			       "kernels are supported");
 	if (k->image_size == 0)
-		return err_set(e, EINVAL, "kernel: arm64 Image with image_size 0 (kernel older "
-					  "than 3.17) is not supported");
+		return err_set(e, EINVAL,
+			       "kernel: arm64 Image with image_size 0 (kernel older "
+			       "than 3.17) is not supported");
 	if (k->image_size < size)
-		return err_set(e, EINVAL, "kernel: arm64 Image header says image_size %llu, less "
-					  "than the file's %zu bytes",
+		return err_set(e, EINVAL,
+			       "kernel: arm64 Image header says image_size %llu, less "
+			       "than the file's %zu bytes",
 			       (unsigned long long)k->image_size, size);
 	if (k->text_offset >= SZ_2M || (k->text_offset & 7))
-		return err_set(e, EINVAL, "kernel: arm64 Image text_offset 0x%llx is not an "
-					  "8-byte aligned offset below 2 MiB",
+		return err_set(e, EINVAL,
+			       "kernel: arm64 Image text_offset 0x%llx is not an "
+			       "8-byte aligned offset below 2 MiB",
 			       (unsigned long long)k->text_offset);
 	return 0;
 }
@@ -54,8 +59,9 @@ int arm64_image_load(const struct guest_mem *m, uint64_t ram_base, uint64_t ram_
 	/* image_size <= 2^39 and text_offset < 2 MiB: the sum cannot wrap */
 	uint64_t need = k->text_offset + k->image_size;
 	if (need > ram_size)
-		return err_set(e, ENOSPC, "kernel: arm64 Image needs %llu MiB from the RAM base, "
-					  "the guest has %llu MiB",
+		return err_set(e, ENOSPC,
+			       "kernel: arm64 Image needs %llu MiB from the RAM base, "
+			       "the guest has %llu MiB",
 			       (unsigned long long)((need + (1 << 20) - 1) >> 20),
 			       (unsigned long long)(ram_size >> 20));
 	k->load_addr = ram_base + k->text_offset;

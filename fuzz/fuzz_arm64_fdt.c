@@ -30,8 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char line[4096];
 	unsigned ndevs = data[2];
 	for (unsigned i = 0; i < ndevs; i++)
-		devs[i] = (struct arm64_fdt_dev){ ARM64_VIRTIO_MMIO_BASE + i * 0x1000ULL, 0x1000,
-						  ARM64_VIRTIO_SPI_BASE + i };
+		devs[i] = (struct arm64_fdt_dev){ARM64_VIRTIO_MMIO_BASE + i * 0x1000ULL, 0x1000,
+						 ARM64_VIRTIO_SPI_BASE + i};
 	size_t ll = size - 6 < sizeof(line) - 1 ? size - 6 : sizeof(line) - 1;
 	memcpy(line, data + 6, ll);
 	line[ll] = '\0';
@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bsize = ARM64_FDT_MAX;
 	memset(buf, 0x5a, sizeof(buf));
 	size_t len = 1;
-	struct err e = { 0 };
+	struct err e = {0};
 	int r = arm64_fdt_build(buf, bsize, &c, &len, &e);
 	fz_check_err(r, &e);
 	for (size_t i = bsize; i < sizeof(buf); i++)

@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = size - 12;
 	const struct guest_mem *m = ram();
 	struct arm64_image k;
-	struct err e = { 0 };
+	struct err e = {0};
 	int r = arm64_image_load(m, ARM64_RAM_BASE, claim, img, n, &k, &e);
 	fz_check_err(r, &e);
 	if (r < 0)
@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (isize == 0)
 		return 0;
 	uint64_t gpa = 0;
-	e = (struct err){ 0 };
+	e = (struct err){0};
 	r = arm64_initrd_load(m, limit, &k, img, isize < n ? isize : n, &gpa, &e);
 	fz_check_err(r, &e);
 	if (r == 0) {

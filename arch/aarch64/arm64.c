@@ -14,7 +14,7 @@
 #include "vmm/vm.h"
 
 #define ARM64_CMDLINE_MAX 2048 /* arm64 Linux's COMMAND_LINE_SIZE, NUL included */
-#define SZ_2M 0x200000ULL
+#define SZ_2M		  0x200000ULL
 
 unsigned arch_ram_layout(uint64_t mem, uint64_t *gpa, uint64_t *size)
 {
@@ -73,7 +73,7 @@ int arch_devices_init(struct vm *vm, struct err *e)
 	int r = arm64_gic_init(&arm64_kvm_sys, vm->irqchip_fd, e);
 	if (r < 0)
 		return r;
-	struct irq_line uart_irq = { arm64_irq_set, vm, ARM64_UART_SPI };
+	struct irq_line uart_irq = {arm64_irq_set, vm, ARM64_UART_SPI};
 	r = serial_init(&vm->com1, &uart_irq, vm->cfg.console_out);
 	if (r < 0)
 		return err_set(e, -r, "serial: %s", strerror(-r));
@@ -83,7 +83,7 @@ int arch_devices_init(struct vm *vm, struct err *e)
 		serial_destroy(&vm->com1);
 		return err_set(e, -r, "rtc: %s", strerror(-r));
 	}
-	struct sys_ctl none = { NULL, NULL };
+	struct sys_ctl none = {NULL, NULL};
 	r = i8042_init(&vm->i8042, &none);
 	if (r < 0) {
 		rtc_destroy(&vm->rtc);
@@ -100,8 +100,8 @@ int arch_devices_init(struct vm *vm, struct err *e)
 uint64_t arch_vcpu_ip(struct vcpu *v)
 {
 	uint64_t pc = 0;
-	struct kvm_one_reg reg = { .id = ARM64_CORE_REG(offsetof(struct kvm_regs, regs.pc)),
-				   .addr = (uint64_t)(uintptr_t)&pc };
+	struct kvm_one_reg reg = {.id = ARM64_CORE_REG(offsetof(struct kvm_regs, regs.pc)),
+				  .addr = (uint64_t)(uintptr_t)&pc};
 	if (ioctl(v->fd, KVM_GET_ONE_REG, &reg) < 0)
 		return 0;
 	return pc;
@@ -129,8 +129,9 @@ int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t 
 		return r;
 	uint64_t fdt = arm64_fdt_gpa(mem);
 	if (mem < ARM64_FDT_MAX || fdt < k.load_end)
-		return err_set(e, ENOSPC, "memory: %llu MiB leave no room for the device tree "
-					  "after the kernel (%llu MiB)",
+		return err_set(e, ENOSPC,
+			       "memory: %llu MiB leave no room for the device tree "
+			       "after the kernel (%llu MiB)",
 			       (unsigned long long)(mem >> 20),
 			       (unsigned long long)((k.load_end - ARM64_RAM_BASE) >> 20));
 	vm->boot.initrd_gpa = vm->boot.initrd_size = 0;
@@ -150,8 +151,8 @@ int arch_boot_vcpu(struct vm *vm, struct err *e)
 {
 	struct arm64_fdt_dev devs[CVMM_MAX_MMIO];
 	for (unsigned i = 0; i < vm->nmmio; i++)
-		devs[i] = (struct arm64_fdt_dev){ vm->mmio_slot[i].base, ARM64_VIRTIO_MMIO_SIZE,
-						  vm->mmio_slot[i].gsi };
+		devs[i] = (struct arm64_fdt_dev){vm->mmio_slot[i].base, ARM64_VIRTIO_MMIO_SIZE,
+						 vm->mmio_slot[i].gsi};
 	bool v3 = vm->irqchip_version == 3;
 	struct arm64_fdt_cfg c = {
 		.ncpus = vm->cfg.cpus,

@@ -17,7 +17,7 @@ static int sys_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 	return r < 0 ? -errno : r;
 }
 
-const struct arm64_kvm arm64_kvm_sys = { sys_ioctl, NULL };
+const struct arm64_kvm arm64_kvm_sys = {sys_ioctl, NULL};
 
 static int kv(const struct arm64_kvm *k, int fd, unsigned long req, void *arg)
 {
@@ -27,8 +27,7 @@ static int kv(const struct arm64_kvm *k, int fd, unsigned long req, void *arg)
 static int dev_attr(const struct arm64_kvm *k, int fd, uint32_t group, uint64_t attr,
 		    const void *val)
 {
-	struct kvm_device_attr a = { .group = group, .attr = attr,
-				     .addr = (uint64_t)(uintptr_t)val };
+	struct kvm_device_attr a = {.group = group, .attr = attr, .addr = (uint64_t)(uintptr_t)val};
 	return kv(k, fd, KVM_SET_DEVICE_ATTR, &a);
 }
 
@@ -37,7 +36,7 @@ int arm64_gic_create(const struct arm64_kvm *k, int vm_fd, unsigned ncpus, int *
 {
 	*fd = -1;
 	*version = 0;
-	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_ARM_VGIC_V3 };
+	struct kvm_create_device cd = {.type = KVM_DEV_TYPE_ARM_VGIC_V3};
 	int r = kv(k, vm_fd, KVM_CREATE_DEVICE, &cd);
 	unsigned v = 3;
 	if (r == -ENODEV) {
@@ -52,7 +51,8 @@ int arm64_gic_create(const struct arm64_kvm *k, int vm_fd, unsigned ncpus, int *
 	unsigned max = v == 3 ? ARM64_GICV3_MAX_CPUS : ARM64_GICV2_MAX_CPUS;
 	if (ncpus > max) {
 		r = -EINVAL;
-		err_set(e, EINVAL, "%u vCPUs: the in-kernel GICv%u takes at most %u", ncpus, v, max);
+		err_set(e, EINVAL, "%u vCPUs: the in-kernel GICv%u takes at most %u", ncpus, v,
+			max);
 		goto fail;
 	}
 	uint64_t dist = ARM64_GIC_DIST_BASE;
@@ -89,8 +89,7 @@ int arm64_gic_init(const struct arm64_kvm *k, int fd, struct err *e)
 	return 0;
 }
 
-int arm64_vcpu_setup(const struct arm64_kvm *k, int vm_fd, int vcpu_fd, unsigned id,
-		     struct err *e)
+int arm64_vcpu_setup(const struct arm64_kvm *k, int vm_fd, int vcpu_fd, unsigned id, struct err *e)
 {
 	struct kvm_vcpu_init init;
 	memset(&init, 0, sizeof(init));
@@ -111,7 +110,7 @@ int arm64_vcpu_setup(const struct arm64_kvm *k, int vm_fd, int vcpu_fd, unsigned
 
 static int set_reg(const struct arm64_kvm *k, int fd, uint64_t id, uint64_t v)
 {
-	struct kvm_one_reg reg = { .id = id, .addr = (uint64_t)(uintptr_t)&v };
+	struct kvm_one_reg reg = {.id = id, .addr = (uint64_t)(uintptr_t)&v};
 	return kv(k, fd, KVM_SET_ONE_REG, &reg);
 }
 
@@ -121,7 +120,8 @@ int arm64_boot_regs(const struct arm64_kvm *k, int vcpu_fd, uint64_t entry, uint
 	int r = set_reg(k, vcpu_fd, ARM64_CORE_REG(offsetof(struct kvm_regs, regs.pstate)),
 			PSTATE_EL1H_DAIF);
 	if (r == 0)
-		r = set_reg(k, vcpu_fd, ARM64_CORE_REG(offsetof(struct kvm_regs, regs.regs[0])), fdt);
+		r = set_reg(k, vcpu_fd, ARM64_CORE_REG(offsetof(struct kvm_regs, regs.regs[0])),
+			    fdt);
 	if (r == 0)
 		r = set_reg(k, vcpu_fd, ARM64_CORE_REG(offsetof(struct kvm_regs, regs.pc)), entry);
 	if (r < 0)

@@ -52,7 +52,7 @@ static void test_image_load(void **state)
 	memset(gm_ptr(&f.m, RAM, 64 * MiB), 0xee, 64 * MiB);
 	uint8_t *b = img_make(64 * 1024, 0x80000, 3 * MiB, 0xa);
 	struct arm64_image k;
-	struct err e = { 0 };
+	struct err e = {0};
 	assert_int_equal(arm64_image_load(&f.m, RAM, 64 * MiB, b, 64 * 1024, &k, &e), 0);
 	assert_int_equal(k.text_offset, 0x80000);
 	assert_int_equal(k.image_size, 3 * MiB);
@@ -76,12 +76,12 @@ static void test_image_load(void **state)
 	assert_true(gpa + sizeof(rd) <= limit && gpa + sizeof(rd) + 4096 > limit);
 	assert_memory_equal(gm_ptr(&f.m, gpa, sizeof(rd)), rd, sizeof(rd));
 	/* too big for the room between the kernel and the limit */
-	e = (struct err){ 0 };
-	assert_int_equal(arm64_initrd_load(&f.m, k.load_end + 8192, &k, rd, sizeof(rd) * 2, &gpa,
-					   &e),
-			 -ENOSPC);
+	e = (struct err){0};
+	assert_int_equal(
+		arm64_initrd_load(&f.m, k.load_end + 8192, &k, rd, sizeof(rd) * 2, &gpa, &e),
+		-ENOSPC);
 	assert_non_null(strstr(e.msg, "do not fit"));
-	e = (struct err){ 0 };
+	e = (struct err){0};
 	assert_int_equal(arm64_initrd_load(&f.m, limit, &k, rd, 0, &gpa, &e), -EINVAL);
 	free(b);
 	free(f.host[0]);
@@ -101,26 +101,27 @@ static void test_image_bad(void **state)
 		int err;
 		const char *msg;
 	} cases[] = {
-		{ 63, 0, 4096, 0, 1, EINVAL, "too short" },
-		{ 4096, 0, 4096, 0, 0, EINVAL, "not an arm64 Image" },
-		{ 4096, 0, 4096, 1, 1, EINVAL, "big-endian" },
-		{ 4096, 0, 0, 0, 1, EINVAL, "image_size 0" },
-		{ 4096, 0, 4095, 0, 1, EINVAL, "less than the file" },
-		{ 4096, 0x200000, 4096, 0, 1, EINVAL, "text_offset" },
-		{ 4096, 0x80004, 4096, 0, 1, EINVAL, "text_offset" },
-		{ 4096, 0, 17 * MiB, 0, 1, ENOSPC, "needs 17 MiB" },
-		{ 4096, 0x80000, 16 * MiB, 0, 1, ENOSPC, "needs 17 MiB" },
-		{ 4096, 0, UINT64_MAX, 0, 1, EINVAL, "too large" },
-		{ 4096, 0, 1ULL << 63, 0, 1, EINVAL, "too large" },
-		{ 4096, 0x1000, ARM64_RAM_MAX, 0, 1, ENOSPC, "needs 524289 MiB" },
+		{63, 0, 4096, 0, 1, EINVAL, "too short"},
+		{4096, 0, 4096, 0, 0, EINVAL, "not an arm64 Image"},
+		{4096, 0, 4096, 1, 1, EINVAL, "big-endian"},
+		{4096, 0, 0, 0, 1, EINVAL, "image_size 0"},
+		{4096, 0, 4095, 0, 1, EINVAL, "less than the file"},
+		{4096, 0x200000, 4096, 0, 1, EINVAL, "text_offset"},
+		{4096, 0x80004, 4096, 0, 1, EINVAL, "text_offset"},
+		{4096, 0, 17 * MiB, 0, 1, ENOSPC, "needs 17 MiB"},
+		{4096, 0x80000, 16 * MiB, 0, 1, ENOSPC, "needs 17 MiB"},
+		{4096, 0, UINT64_MAX, 0, 1, EINVAL, "too large"},
+		{4096, 0, 1ULL << 63, 0, 1, EINVAL, "too large"},
+		{4096, 0x1000, ARM64_RAM_MAX, 0, 1, ENOSPC, "needs 524289 MiB"},
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t sz = cases[i].size < 64 ? 64 : cases[i].size;
-		uint8_t *b = img_make(sz, cases[i].text_offset, cases[i].image_size, cases[i].flags);
+		uint8_t *b =
+			img_make(sz, cases[i].text_offset, cases[i].image_size, cases[i].flags);
 		if (!cases[i].magic_ok)
 			b[59] = 0x65;
 		struct arm64_image k;
-		struct err e = { 0 };
+		struct err e = {0};
 		int r = arm64_image_load(&f.m, RAM, 16 * MiB, b, cases[i].size, &k, &e);
 		if (r != -cases[i].err || !strstr(e.msg, cases[i].msg))
 			fail_msg("case %u: %d '%s', wanted -%d '%s'", i, r, e.msg, cases[i].err,
@@ -130,7 +131,7 @@ static void test_image_bad(void **state)
 	/* a RAM base off 2 MiB */
 	uint8_t *b = img_make(4096, 0, 4096, 0);
 	struct arm64_image k;
-	struct err e = { 0 };
+	struct err e = {0};
 	assert_int_equal(arm64_image_load(&f.m, RAM + 4096, 8 * MiB, b, 4096, &k, &e), -EINVAL);
 	free(b);
 	free(f.host[0]);
@@ -139,9 +140,9 @@ static void test_image_bad(void **state)
 /* ---- the device tree ------------------------------------------------------ */
 
 static const struct arm64_fdt_dev test_devs[3] = {
-	{ ARM64_VIRTIO_MMIO_BASE, 0x1000, 1 },
-	{ ARM64_VIRTIO_MMIO_BASE + 0x1000, 0x1000, 2 },
-	{ ARM64_VIRTIO_MMIO_BASE + 0x2000, 0x1000, 3 },
+	{ARM64_VIRTIO_MMIO_BASE, 0x1000, 1},
+	{ARM64_VIRTIO_MMIO_BASE + 0x1000, 0x1000, 2},
+	{ARM64_VIRTIO_MMIO_BASE + 0x2000, 0x1000, 3},
 };
 
 static struct arm64_fdt_cfg cfg_v3(unsigned ncpus)
@@ -194,18 +195,18 @@ static void test_fdt_v3(void **state)
 	static uint8_t buf[ARM64_FDT_MAX];
 	struct arm64_fdt_cfg c = cfg_v3(2);
 	size_t len = 0;
-	struct err e = { 0 };
+	struct err e = {0};
 	assert_int_equal(arm64_fdt_build(buf, sizeof(buf), &c, &len, &e), 0);
 	assert_int_equal(fdt_check_header(buf), 0);
 	assert_int_equal(len, fdt_totalsize(buf));
 	int l;
 	assert_string_equal(prop(buf, "/chosen", "bootargs", &l), "console=ttyS0 quiet");
-	assert_int_equal(fdt64_to_cpu(*(const fdt64_t *)prop(buf, "/chosen", "linux,initrd-start",
-								  &l)),
-			 RAM + 100 * MiB);
-	assert_int_equal(fdt64_to_cpu(*(const fdt64_t *)prop(buf, "/chosen", "linux,initrd-end",
-								  &l)),
-			 RAM + 100 * MiB + 12345);
+	assert_int_equal(
+		fdt64_to_cpu(*(const fdt64_t *)prop(buf, "/chosen", "linux,initrd-start", &l)),
+		RAM + 100 * MiB);
+	assert_int_equal(
+		fdt64_to_cpu(*(const fdt64_t *)prop(buf, "/chosen", "linux,initrd-end", &l)),
+		RAM + 100 * MiB + 12345);
 	/* stdout-path names the UART node, which is a 16550 on SPI 0 */
 	const char *out = prop(buf, "/chosen", "stdout-path", &l);
 	assert_true(fdt_path_offset(buf, out) >= 0);
@@ -228,7 +229,8 @@ static void test_fdt_v3(void **state)
 	int cpus = fdt_path_offset(buf, "/cpus");
 	assert_true(cpus >= 0);
 	int n = 0, child;
-	fdt_for_each_subnode(child, buf, cpus) {
+	fdt_for_each_subnode(child, buf, cpus)
+	{
 		const void *r = fdt_getprop(buf, child, "reg", &l);
 		assert_non_null(r);
 		assert_int_equal(cell2(r, 0), arm64_mpidr((unsigned)n));
@@ -292,7 +294,7 @@ static void test_fdt_v2(void **state)
 	c.gic_redist = ARM64_GICV2_CPU_BASE;
 	c.gic_redist_size = ARM64_GICV2_CPU_SIZE;
 	size_t len;
-	struct err e = { 0 };
+	struct err e = {0};
 	assert_int_equal(arm64_fdt_build(buf, sizeof(buf), &c, &len, &e), 0);
 	int l;
 	assert_string_equal(prop(buf, "/intc@8000000", "compatible", &l), "arm,cortex-a15-gic");
@@ -316,14 +318,14 @@ static void test_fdt_overflow(void **state)
 	struct arm64_fdt_cfg c = cfg_v3(8);
 	static uint8_t full[ARM64_FDT_MAX];
 	size_t need;
-	struct err e = { 0 };
+	struct err e = {0};
 	assert_int_equal(arm64_fdt_build(full, sizeof(full), &c, &need, &e), 0);
 	uint8_t *buf = malloc(need + 64);
 	assert_non_null(buf);
 	for (size_t size = 0; size < need; size += (size < 256 ? 1 : 13)) {
 		memset(buf, 0xa5, need + 64);
 		size_t len = 1;
-		e = (struct err){ 0 };
+		e = (struct err){0};
 		int r = arm64_fdt_build(buf, size, &c, &len, &e);
 		if (r != -ENOSPC || len != 0 || !strstr(e.msg, "does not fit"))
 			fail_msg("size %zu: %d len %zu '%s'", size, r, len, e.msg);
@@ -339,7 +341,8 @@ static void test_fdt_overflow(void **state)
 	/* the most vCPUs GICv3 takes here and every device slot fit in 64 KiB */
 	static struct arm64_fdt_dev many[64];
 	for (unsigned i = 0; i < 64; i++)
-		many[i] = (struct arm64_fdt_dev){ ARM64_VIRTIO_MMIO_BASE + i * 0x1000, 0x1000, 1 + i };
+		many[i] =
+			(struct arm64_fdt_dev){ARM64_VIRTIO_MMIO_BASE + i * 0x1000, 0x1000, 1 + i};
 	c = cfg_v3(ARM64_GICV3_MAX_CPUS);
 	c.devs = many;
 	c.ndevs = 64;
@@ -351,7 +354,7 @@ static void test_fdt_overflow(void **state)
 	memset(line, 'x', 59999);
 	line[59999] = '\0';
 	c.cmdline = line;
-	e = (struct err){ 0 };
+	e = (struct err){0};
 	assert_int_equal(arm64_fdt_build(full, sizeof(full), &c, &len, &e), -ENOSPC);
 	assert_non_null(strstr(e.msg, "does not fit in 65536 bytes"));
 	free(line);
@@ -381,8 +384,8 @@ static void test_mpidr(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_image_load), cmocka_unit_test(test_image_bad),
-		cmocka_unit_test(test_fdt_v3),     cmocka_unit_test(test_fdt_v2),
+		cmocka_unit_test(test_image_load),   cmocka_unit_test(test_image_bad),
+		cmocka_unit_test(test_fdt_v3),	     cmocka_unit_test(test_fdt_v2),
 		cmocka_unit_test(test_fdt_overflow), cmocka_unit_test(test_mpidr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

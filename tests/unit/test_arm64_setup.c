@@ -17,8 +17,8 @@
 #include "arch/aarch64/layout.h"
 
 #define FAKE_GIC_FD 1000 /* far above what the test process has open */
-#define VM_FD 900
-#define VCPU_FD 901
+#define VM_FD	    900
+#define VCPU_FD	    901
 
 struct call {
 	int fd;
@@ -87,11 +87,11 @@ static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 static void test_gic_v3(void **state)
 {
 	(void)state;
-	struct fake f = { .has_v3 = true, .has_v2 = true, .fail_req_attr = -1 };
-	struct arm64_kvm k = { fake_ioctl, &f };
+	struct fake f = {.has_v3 = true, .has_v2 = true, .fail_req_attr = -1};
+	struct arm64_kvm k = {fake_ioctl, &f};
 	int fd;
 	unsigned v;
-	struct err e = { 0 };
+	struct err e = {0};
 	assert_int_equal(arm64_gic_create(&k, VM_FD, 2, &fd, &v, &e), 0);
 	assert_int_equal(fd, FAKE_GIC_FD);
 	assert_int_equal(v, 3);
@@ -115,11 +115,11 @@ static void test_gic_v3(void **state)
 static void test_gic_v2_fallback(void **state)
 {
 	(void)state;
-	struct fake f = { .has_v3 = false, .has_v2 = true, .fail_req_attr = -1 };
-	struct arm64_kvm k = { fake_ioctl, &f };
+	struct fake f = {.has_v3 = false, .has_v2 = true, .fail_req_attr = -1};
+	struct arm64_kvm k = {fake_ioctl, &f};
 	int fd;
 	unsigned v;
-	struct err e = { 0 };
+	struct err e = {0};
 	assert_int_equal(arm64_gic_create(&k, VM_FD, 8, &fd, &v, &e), 0);
 	assert_int_equal(v, 2);
 	assert_int_equal(f.calls[0].type, KVM_DEV_TYPE_ARM_VGIC_V3);
@@ -135,13 +135,13 @@ static void test_gic_v2_fallback(void **state)
 	assert_non_null(strstr(e.msg, "GICv2 takes at most 8"));
 	/* no GIC at all */
 	f.has_v2 = false;
-	e = (struct err){ 0 };
+	e = (struct err){0};
 	assert_int_equal(arm64_gic_create(&k, VM_FD, 1, &fd, &v, &e), -ENODEV);
 	assert_non_null(strstr(e.msg, "KVM_CREATE_DEVICE"));
 	/* an address KVM refuses */
 	f.has_v3 = true;
 	f.fail_req_attr = KVM_DEV_ARM_VGIC_GRP_ADDR;
-	e = (struct err){ 0 };
+	e = (struct err){0};
 	assert_int_equal(arm64_gic_create(&k, VM_FD, 1, &fd, &v, &e), -EINVAL);
 	assert_int_equal(fd, -1);
 	assert_non_null(strstr(e.msg, "GICv3 addresses"));
@@ -150,9 +150,9 @@ static void test_gic_v2_fallback(void **state)
 static void test_vcpu_psci(void **state)
 {
 	(void)state;
-	struct fake f = { .fail_req_attr = -1 };
-	struct arm64_kvm k = { fake_ioctl, &f };
-	struct err e = { 0 };
+	struct fake f = {.fail_req_attr = -1};
+	struct arm64_kvm k = {fake_ioctl, &f};
+	struct err e = {0};
 	assert_int_equal(arm64_vcpu_setup(&k, VM_FD, VCPU_FD, 0, &e), 0);
 	assert_int_equal(f.n, 2);
 	assert_int_equal(f.calls[0].fd, VM_FD);
@@ -170,15 +170,15 @@ static void test_vcpu_psci(void **state)
 static void test_boot_regs(void **state)
 {
 	(void)state;
-	struct fake f = { .fail_req_attr = -1 };
-	struct arm64_kvm k = { fake_ioctl, &f };
-	struct err e = { 0 };
+	struct fake f = {.fail_req_attr = -1};
+	struct arm64_kvm k = {fake_ioctl, &f};
+	struct err e = {0};
 	assert_int_equal(arm64_boot_regs(&k, VCPU_FD, 0x40080000, 0x4fe00000, &e), 0);
 	assert_int_equal(f.n, 3);
 	uint64_t pstate = ARM64_CORE_REG(offsetof(struct kvm_regs, regs.pstate));
 	uint64_t x0 = ARM64_CORE_REG(offsetof(struct kvm_regs, regs.regs[0]));
 	uint64_t pc = ARM64_CORE_REG(offsetof(struct kvm_regs, regs.pc));
-	bool seen[3] = { false, false, false };
+	bool seen[3] = {false, false, false};
 	for (unsigned i = 0; i < f.n; i++) {
 		assert_int_equal(f.calls[i].fd, VCPU_FD);
 		if (f.calls[i].reg_id == pstate) {
