@@ -13,6 +13,9 @@
 #    pings the test host over a tap cvmm creates, sends 1 MiB over vsock to
 #    a host listener (checked byte for byte there), reads a file of a shared
 #    directory and writes one that the host then finds.
+#  - arm64-sigsys-THREAD: a test build's control, vCPU and blk worker
+#    threads each call getppid() (173 on arm64) right after loading their
+#    filter: cvmm dies of SIGSYS (159) naming the thread and the call.
 #  - arm64-unit-NAME: the cross-built unit tests that skip under qemu-user
 #    (io_uring: worker, fs, net_stream; seccomp: jail), run for real here on
 #    an arm64 kernel: each must pass, a skip (77) is a failure.
@@ -86,6 +89,25 @@ elif selected $n; then
 	fi
 	kill $vpid 2>/dev/null
 fi
+
+sigsys() { # name hook thread -- more cvmm args
+	n=$1 hook=$2 thr=$3
+	shift 4
+	selected $n || return
+	CVMM_TEST_SECCOMP_VIOLATION=$hook timeout 120 "$CVMM" --kernel "$KIT/arm64-Image" \
+		--initrd "$KIT/arm64-guest.cpio.gz" --memory 256M \
+		--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=sleep" "$@" </dev/null \
+		>"$TMP/$n.out" 2>"$TMP/$n.err"
+	st=$?
+	w="cvmm: seccomp: thread $thr made forbidden syscall 173 (getppid)"
+	if [ $st -ne 159 ]; then bad $n "status $st, wanted 159 (SIGSYS)"
+	elif ! grep -qF "$w" "$TMP/$n.err"; then bad $n "no message '$w'"
+	else ok $n "$(grep -F 'cvmm: seccomp' "$TMP/$n.err" | head -1)"; fi
+}
+dd if=/dev/zero of="$TMP/sig.img" bs=1048576 count=4 2>/dev/null
+sigsys arm64-sigsys-control main cvmm-control --
+sigsys arm64-sigsys-vcpu vcpu cvmm-vcpu0 --
+sigsys arm64-sigsys-blk-worker worker=cvmm-blk0-q0 cvmm-blk0-q0 -- --disk "$TMP/sig.img"
 
 for u in "$KIT"/unit-*; do
 	[ -x "$u" ] || continue
