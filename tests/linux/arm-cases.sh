@@ -20,7 +20,9 @@
 #    (io_uring: worker, fs, net_stream; seccomp: jail), run for real here on
 #    an arm64 kernel: each must pass, a skip (77) is a failure.
 # env: CVMM, KIT (dir with arm64-Image, arm64-guest.cpio.gz, vsocktool, unit-NAME),
-# ONLY / SKIP.
+# ONLY / SKIP; GIC: the GIC the guest must drive (default GICv3; GIC-0, the v2
+# driver's name, in a
+# test host started with --gic 2: cvmm's fallback).
 CVMM=${CVMM:-./cvmm}
 KIT=${KIT:-.}
 TMP=${TMPDIR:-/tmp}/cvmm-arm-cases.$$
@@ -48,12 +50,13 @@ if selected $n; then
 		r=$(field $n GUEST-BLK-READ)
 		w=$(field $n GUEST-BLK-WROTE)
 		if ! echo "$info" | grep -q "cpus=2 online=0-1"; then bad $n "guest saw: '$info', wanted 2 CPUs online"
+		elif ! has $n "GUEST-IRQCHIP ${GIC:-GICv3}"; then bad $n "guest drives no ${GIC:-GICv3}: $(grep IRQCHIP "$TMP/$n.out")"
 		elif [ -z "$memkb" ] || [ "$memkb" -lt 150000 ] || [ "$memkb" -gt 262144 ]; then bad $n "guest MemTotal '$memkb' kB"
 		elif grep -q CVMM-MODULE-FAILED "$TMP/$n.out"; then bad $n "a module failed to load"
 		elif [ "$r" != "$(md5of "$TMP/$n.img" 0 16)" ]; then bad $n "guest read other bytes than the host wrote"
 		elif [ -z "$w" ] || [ "$w" != "$(md5of "$TMP/$n.img" 32 16)" ]; then bad $n "the host file lacks what the guest wrote"
 		elif ! grep -q "GUEST-BLK-SIZE 131072 ro=0" "$TMP/$n.out"; then bad $n "wrong disk size or ro flag"
-		else ok $n "$(echo "$info" | cut -d' ' -f2-4), disk read and written, ${secs}s"; fi
+		else ok $n "$(echo "$info" | cut -d' ' -f2-4), ${GIC:-GICv3}, disk read and written, ${secs}s"; fi
 	fi
 fi
 

@@ -8,6 +8,8 @@ info() {
 	online=$(cat /sys/devices/system/cpu/online 2>/dev/null)
 	mem=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
 	echo "GUEST-INFO cpus=$cpus online=$online memkb=$mem"
+	# arm64: which GIC the guest drives (the chip name in /proc/interrupts)
+	grep -q GIC /proc/interrupts && echo "GUEST-IRQCHIP $(grep -o -m1 'GIC[v0-9-]*' /proc/interrupts)"
 	echo "GUEST-CMDLINE $(cat /proc/cmdline)"
 	[ -e /dev/rtc0 ] && echo "GUEST-RTC $(cat /sys/class/rtc/rtc0/date 2>/dev/null)"
 	echo "GUEST-DATE $(date -u +%Y)"
