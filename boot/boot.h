@@ -163,14 +163,16 @@ struct arm64_image {
 
 /* Parses the arm64 Image header (Documentation/arch/arm64/booting.rst):
  * the magic, a little-endian kernel, image_size non-zero and at least the
- * file (older kernels without image_size are refused), text_offset below
- * 2 MiB so that the image starts in its 2 MiB block. Fills the header
+ * file (older kernels without image_size are refused), text_offset 8-byte
+ * aligned and below 2 MiB so that the image starts in its 2 MiB block.
+ * Fills the header
  * fields of *k. */
 WUR int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *k,
 			  struct err *e);
 /* Parses, then copies the image to ram_base (2 MiB aligned) + text_offset
- * and zeroes the rest of image_size; rejects an image that does not fit in
- * [ram_base, ram_base + ram_size). */
+ * and zeroes the rest of image_size; rejects an image_size above
+ * ARM64_RAM_MAX (-EINVAL) and an image that does not fit in [ram_base,
+ * ram_base + ram_size) (-ENOSPC). */
 WUR int arm64_image_load(const struct guest_mem *m, uint64_t ram_base, uint64_t ram_size,
 			 const uint8_t *img, size_t size, struct arm64_image *k, struct err *e);
 /* Places the initrd as high as possible (page aligned) below limit and above
