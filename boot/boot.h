@@ -146,4 +146,71 @@ struct x86_acpi_cfg {
 WUR int x86_acpi_write(const struct guest_mem *m, const struct x86_acpi_cfg *cfg,
 		       uint64_t *rsdp_gpa, struct err *e);
 
+/* ---- aarch64 ------------------------------------------------------------ */
+
+#define ARM64_IMAGE_MAGIC 0x644d5241u /* "ARM\x64" at byte 56 */
+#define ARM64_IMAGE_HDR_SIZE 64
+#define ARM64_FLAG_BE (1u << 0)        /* kernel is big-endian */
+#define ARM64_FLAG_ANYWHERE (1u << 3)  /* base may be any 2 MiB boundary */
+
+struct arm64_image {
+	uint64_t text_offset; /* header fields */
+	uint64_t image_size;
+	uint64_t flags;
+	uint64_t load_addr;   /* 2 MiB aligned base + text_offset: the entry */
+	uint64_t load_end;    /* load_addr + image_size (bss included) */
+};
+
+/* Parses the arm64 Image header (Documentation/arch/arm64/booting.rst):
+ * the magic, a little-endian kernel, image_size non-zero and at least the
+ * file (older kernels without image_size are refused), text_offset 8-byte
+ * aligned and below 2 MiB so that the image starts in its 2 MiB block.
+ * Fills the header
+ * fields of *k. */
+WUR int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *k,
+			  struct err *e);
+/* Parses, then copies the image to ram_base (2 MiB aligned) + text_offset
+ * and zeroes the rest of image_size; rejects an image_size above
+ * ARM64_RAM_MAX (-EINVAL) and an image that does not fit in [ram_base,
+ * ram_base + ram_size) (-ENOSPC). */
+WUR int arm64_image_load(const struct guest_mem *m, uint64_t ram_base, uint64_t ram_size,
+			 const uint8_t *img, size_t size, struct arm64_image *k, struct err *e);
+/* Places the initrd as high as possible (page aligned) below limit and above
+ * the kernel's load_end, and copies it; -ENOSPC with the memory needed when
+ * it does not fit. */
+WUR int arm64_initrd_load(const struct guest_mem *m, uint64_t limit, const struct arm64_image *k,
+			  const uint8_t *data, size_t size, uint64_t *gpa, struct err *e);
+
+struct arm64_fdt_dev {
+	uint64_t base, size;
+	uint32_t spi; /* GIC SPI number (intid - 32), edge rising */
+};
+
+struct arm64_fdt_cfg {
+	unsigned ncpus;
+	uint64_t mem_base, mem_size;
+	unsigned gic_version;	     /* 3 or 2 */
+	uint64_t gic_dist, gic_dist_size;
+	uint64_t gic_redist, gic_redist_size; /* v3: GICR frames; v2: the GICC */
+	uint64_t uart_base, uart_size;
+	uint32_t uart_spi, uart_clock; /* level high */
+	const struct arm64_fdt_dev *devs; /* virtio-mmio, in slot order */
+	unsigned ndevs;
+	const char *cmdline;
+	uint64_t initrd_gpa, initrd_size; /* size 0: none */
+};
+
+/* MPIDR of vCPU i as KVM sets it (Aff0 = i & 15, Aff1 = i >> 4, ...): the
+ * cpus' reg. */
+uint64_t arm64_mpidr(unsigned i);
+
+/* Builds the device tree into buf (libfdt): memory, cpus (enable-method
+ * psci), psci 0.2 (hvc), the GIC, the architected timer, the 16550 UART,
+ * one virtio,mmio node per device, chosen (bootargs, initrd range,
+ * stdout-path). -ENOSPC with a message when it does not fit in size bytes,
+ * -EINVAL for a bad config (no cpus, more than the GIC version takes, a
+ * gic_version other than 2 or 3). *len gets the blob's size. */
+WUR int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_cfg *c, size_t *len,
+			struct err *e);
+
 #endif

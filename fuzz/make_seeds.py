@@ -381,7 +381,38 @@ def fs_msg(k, opcode, nodeid, args, hdr_len=None):
     return bytes([k]) + struct.pack("<H", len(body)) + body
 
 
+def arm64_image(claim, isize, limit, text_offset=0x80000, image_size=None, flags=0xa, n=4096,
+                magic=0x644d5241):
+    b = bytearray(n)
+    for i in range(64, n):
+        b[i] = (i * 7 + 1) & 0xff
+    struct.pack_into("<QQQ", b, 8, text_offset, n + 8192 if image_size is None else image_size,
+                     flags)
+    struct.pack_into("<I", b, 56, magic)
+    return struct.pack("<III", claim, isize, limit) + bytes(b)
+
+
+def arm64_fdt(ncpus, gic, ndevs, bsize, initrd, cmdline):
+    return bytes([ncpus, gic, ndevs]) + struct.pack("<H", bsize) + bytes([initrd]) + cmdline
+
+
+def arm64():
+    """aarch64 seeds: the Image loader (with an initrd) and the FDT."""
+    put("arm64_image", "ok_initrd", arm64_image(4 << 20, 3000, 4 << 20))
+    put("arm64_image", "text_offset_0", arm64_image(2 << 20, 0, 0, text_offset=0))
+    put("arm64_image", "big_endian", arm64_image(4 << 20, 0, 0, flags=1))
+    put("arm64_image", "bad_magic", arm64_image(4 << 20, 0, 0, magic=0x12345678))
+    put("arm64_image", "too_big", arm64_image(1 << 20, 0, 0, image_size=3 << 20))
+    put("arm64_image", "initrd_no_room", arm64_image(4 << 20, 9000, 0x90000))
+    put("arm64_fdt", "v3_2cpu", arm64_fdt(2, 3, 3, 0, 1, b"console=ttyS0 quiet"))
+    put("arm64_fdt", "v2_8cpu", arm64_fdt(8, 2, 1, 0, 0, b"console=ttyS0"))
+    put("arm64_fdt", "v3_max", arm64_fdt(123, 3, 64, 0, 1, b"x" * 2000))
+    put("arm64_fdt", "small_buffer", arm64_fdt(4, 3, 17, 700, 1, b"console=ttyS0"))
+    put("arm64_fdt", "too_many_cpus", arm64_fdt(124, 3, 0, 0, 0, b""))
+
+
 if __name__ == "__main__":
     main()
+    arm64()
     config_json()
     api()

@@ -107,7 +107,11 @@ static const struct jail_rule fs_rules[] = {
  * and the KVM ones by descriptor too. */
 static const struct jail_rule vcpu_rules[] = {
 	IOCTL_ON(0, KVM_RUN, "run the guest: the thread's whole job, on its own vCPU only"),
+#ifdef __aarch64__
+	IOCTL_ON(0, KVM_GET_ONE_REG, "read PC for the message when the guest crashes or KVM fails"),
+#else
 	IOCTL_ON(0, KVM_GET_REGS, "read RIP for the message when the guest crashes or KVM fails"),
+#endif
 	IOCTL_ON(1, KVM_IRQ_LINE, "legacy devices' interrupt lines (8250, RTC, i8042, ACPI GED)"),
 	IOCTL(TUNSETOFFLOAD, "virtio-net at DRIVER_OK: the tap's offloads follow the driver's features"),
 	IOCTL(TUNSETQUEUE, "virtio-net at DRIVER_OK and reset: attach or detach tap queues"),
@@ -133,6 +137,9 @@ static const struct jail_rule control_rules[] = {
 	RULE(sendto, -1, "control socket: responses (MSG_NOSIGNAL)"),
 	RULE(shutdown, -1, "control socket: end a response"),
 	RULE(unlink, -1, "remove the control and vsock sockets at exit (where the jail lets it)"),
+#ifdef __aarch64__
+	RULE(unlinkat, -1, "unlink() on arm64, which has no unlink syscall"),
+#endif
 	RULE(newfstatat, -1, "stdio"),
 	RULE(fstat, -1, "stdio"),
 	IOCTL_ON(1, KVM_IRQ_LINE, "the ACPI power button (SendCtrlAltDel, shutdown request)"),

@@ -25,6 +25,10 @@ static const struct kvm_cap_req kvm_required[] = {
 	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR", "x86 VM setup" },
 	{ KVM_CAP_PIT2, "KVM_CAP_PIT2", "in-kernel PIT" },
 	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE", "secondary vCPU start-up" },
+#elif defined(__aarch64__)
+	{ KVM_CAP_ARM_PSCI_0_2, "KVM_CAP_ARM_PSCI_0_2", "PSCI 0.2: CPU_ON, SYSTEM_OFF, SYSTEM_RESET" },
+	{ KVM_CAP_ONE_REG, "KVM_CAP_ONE_REG", "boot registers" },
+	{ KVM_CAP_DEVICE_CTRL, "KVM_CAP_DEVICE_CTRL", "the in-kernel GIC device" },
 #endif
 };
 

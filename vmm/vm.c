@@ -568,7 +568,7 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 		return -ENOMEM;
 	}
 	struct err *e = &vm->err;
-	vm->kvm_fd = vm->vm_fd = vm->exit_efd = vm->console_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->exit_efd = vm->console_fd = vm->irqchip_fd = -1;
 	vm->exit.vcpu = -1;
 	int r = pthread_mutex_init(&vm->exit_lock, NULL);
 	if (r) {
@@ -901,6 +901,8 @@ static void vm_free(struct vm *vm)
 	for (unsigned i = 0; i < GM_MAX_REGIONS; i++)
 		if (vm->ram_map[i])
 			munmap(vm->ram_map[i], vm->ram_len[i]);
+	if (vm->irqchip_fd >= 0)
+		close(vm->irqchip_fd);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

@@ -98,7 +98,10 @@ struct vm {
 	struct {
 		uint32_t kind;  /* arch-specific boot protocol */
 		uint64_t entry; /* first instruction */
+		uint64_t initrd_gpa, initrd_size; /* aarch64: for the FDT, written last */
 	} boot;
+	int irqchip_fd;          /* owned, -1: none (aarch64: the vGIC device) */
+	unsigned irqchip_version; /* aarch64: GIC 3 or 2 */
 	struct vcpu *vcpus; /* owned array of cfg.cpus */
 	unsigned nvcpus;    /* how many were created */
 

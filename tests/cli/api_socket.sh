@@ -8,10 +8,12 @@
 # usage: api_socket.sh CVMM
 set -u
 cvmm=$1
+# a cross build runs cvmm under its exe wrapper (qemu-user)
+read -ra wrap <<<"${MESON_EXE_WRAPPER:-}"
 tmp=$(mktemp -d)
 sock=$tmp/api.sock
 pass=0 fail=0
-"$cvmm" --api-socket "$sock" </dev/null >"$tmp/out" 2>"$tmp/err" &
+"${wrap[@]}" "$cvmm" --api-socket "$sock" </dev/null >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done

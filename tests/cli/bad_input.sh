@@ -4,6 +4,8 @@
 # usage: bad_input.sh CVMM [GOOD_BZIMAGE]
 set -u
 cvmm=$1
+# a cross build runs cvmm under its exe wrapper (qemu-user)
+read -ra wrap <<<"${MESON_EXE_WRAPPER:-}"
 good=${2:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -13,7 +15,7 @@ pass=0 fail=0
 expect() {
 	local want=$1 pattern=$2
 	shift 3
-	"$cvmm" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+	"${wrap[@]}" "$cvmm" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
 	local st=$?
 	local lines
 	lines=$(wc -l <"$tmp/err")
@@ -60,7 +62,34 @@ expect 1 "not a regular file" -- --kernel "$tmp"
 expect 1 "empty" -- --kernel "$tmp/empty"
 expect 1 "kernel|bzImage|ELF|format" -- --kernel "$tmp/garbage"
 expect 1 "kernel|bzImage|ELF|format|truncated" -- --kernel "$tmp/tiny"
-expect 1 "truncated|bzImage" -- --kernel "$tmp/trunc-hdr"
+if file -L "$cvmm" | grep -q aarch64; then
+	# arm64 Images (boot/arm64_image.c): each malformed header says what is wrong
+	python3 - "$tmp" <<'PY'
+import struct, sys
+def img(name, text_offset=0, image_size=None, flags=0xa, magic=0x644d5241, size=4096):
+    b = bytearray(size)
+    struct.pack_into('<QQQ', b, 8, text_offset, size if image_size is None else image_size, flags)
+    struct.pack_into('<I', b, 56, magic)
+    open(sys.argv[1] + '/' + name, 'wb').write(b)
+img('a64-be', flags=0xb)
+img('a64-nosize', image_size=0)
+img('a64-small', image_size=1024)
+img('a64-offset', text_offset=0x200000)
+img('a64-huge', image_size=1 << 38)
+img('a64-absurd', image_size=1 << 40)
+PY
+	expect 1 "not an arm64 Image" -- --kernel "$tmp/trunc-hdr"
+	expect 1 "too short for an arm64 Image" -- --kernel "$tmp/tiny"
+	expect 1 "big-endian" -- --kernel "$tmp/a64-be"
+	expect 1 "image_size 0" -- --kernel "$tmp/a64-nosize"
+	expect 1 "image_size 1024, less than" -- --kernel "$tmp/a64-small"
+	expect 1 "text_offset 0x200000" -- --kernel "$tmp/a64-offset"
+	expect 1 "needs 262144 MiB.*has 64 MiB" -- --kernel "$tmp/a64-huge" --memory 64M
+	expect 1 "image_size 1099511627776 is too large" -- --kernel "$tmp/a64-absurd"
+	expect 1 "cmdline.*at most 2047" -- --kernel "$tmp/a64-small" --cmdline "$(head -c 3000 /dev/zero | tr '\0' x)"
+else
+	expect 1 "truncated|bzImage" -- --kernel "$tmp/trunc-hdr"
+fi
 expect 1 "cannot open initrd" -- --kernel "$tmp/garbage" --initrd "$tmp/nope"
 expect 1 "--memory" -- --kernel "$tmp/garbage" --memory 0
 expect 1 "--memory" -- --kernel "$tmp/garbage" --memory lots

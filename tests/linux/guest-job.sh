@@ -8,6 +8,8 @@ info() {
 	online=$(cat /sys/devices/system/cpu/online 2>/dev/null)
 	mem=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
 	echo "GUEST-INFO cpus=$cpus online=$online memkb=$mem"
+	# arm64: which GIC the guest drives (the chip name in /proc/interrupts)
+	grep -q GIC /proc/interrupts && echo "GUEST-IRQCHIP $(grep -o -m1 'GIC[v0-9-]*' /proc/interrupts)"
 	echo "GUEST-CMDLINE $(cat /proc/cmdline)"
 	[ -e /dev/rtc0 ] && echo "GUEST-RTC $(cat /sys/class/rtc/rtc0/date 2>/dev/null)"
 	echo "GUEST-DATE $(date -u +%Y)"
@@ -284,6 +286,20 @@ jail) # tests/linux/jail-cases.sh: a jailed cvmm (--user, --chroot) serves disk 
 	blk_raw; net_up
 	ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"
 	echo "GUEST-JAIL-DONE"; finish ;;
+devices) # tests/linux/arm-cases.sh: each virtio device over virtio-mmio seen and
+	# moving data: ping over the tap, 1 MiB over vsock, a share read and written
+	net_up
+	i=0
+	until ping -c 1 -W 2 "$(arg peer)" >/dev/null 2>&1 || [ $i -ge 30 ]; do i=$((i + 1)); done
+	ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"
+	/work/vsocktool connect vsock:2:6000 send 1048576 >/tmp/c6000 2>&1
+	echo "GUEST-VSOCK-C6000 $? $(grep VT /tmp/c6000 | head -1)"
+	mkdir -p /mnt/s && mount -t virtiofs share /mnt/s || echo "GUEST-FS-FAILED mount"
+	echo "GUEST-FS-HOST $(cat /mnt/s/hello.txt)"
+	echo "written by the arm64 guest" >/mnt/s/guest.txt && sync
+	umount /mnt/s || echo "GUEST-FS-FAILED umount"
+	echo "GUEST-DEVICES-DONE"
+	finish ;;
 reboot) echo "GUEST-REBOOTING"; reboot -f ;;
 sleep) echo "GUEST-SLEEPING"; while :; do sleep 60; done ;;
 demo|shell)

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/emu.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -323,7 +325,9 @@ static void srv_up_cap(struct fs_srv *s, bool ro_share, uint32_t cap)
 	memcpy(&out, inbuf + 16, sizeof(out));
 	assert_int_equal(len, sizeof(out));
 	assert_int_equal(out.major, 7);
-	assert_int_equal(out.minor, 38);
+	/* ours: the uapi headers' (6.1's 38 natively, 37 in Debian's arm64
+	 * cross headers), below the driver's 38 */
+	assert_int_equal(out.minor, FUSE_KERNEL_MINOR_VERSION);
 	assert_int_equal(out.flags, FUSE_DO_READDIRPLUS | FUSE_BIG_WRITES);
 	assert_int_equal(out.max_write, FS_MAX_WRITE);
 }
@@ -726,6 +730,7 @@ static void test_srv_xattr(void **state)
 
 int main(void)
 {
+	skip_without_uring();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_lookup),
 		cmocka_unit_test(test_parse_hostile),

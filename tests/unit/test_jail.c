@@ -10,6 +10,8 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+
+#include "tests/unit/emu.h"
 #include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -315,6 +317,7 @@ static void test_drop(void **state)
 
 int main(void)
 {
+	skip_without_seccomp();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_violation_kills_with_message),

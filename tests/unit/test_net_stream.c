@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/emu.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -193,7 +195,12 @@ static void test_tx_frame_reaches_peer(void **state)
 	setsockopt(r->peer, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	while (have < sizeof(got)) {
 		ssize_t k = recv(r->peer, got + have, sizeof(got) - have, 0);
-		assert_true(k > 0);
+		/* a socket with a receive timeout is never restarted after an
+		 * interruption (EINTR seen on arm64 in the test host) */
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			fail_msg("recv after %zu bytes: %zd (%s)", have, k, k < 0 ? strerror(errno) : "EOF");
 		have += (size_t)k;
 	}
 	uint32_t be;
@@ -207,6 +214,7 @@ static void test_tx_frame_reaches_peer(void **state)
 
 int main(void)
 {
+	skip_without_uring();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rx_frames_wait_for_buffers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_frame_reaches_peer, setup, teardown),

@@ -8,6 +8,8 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+
+#include "tests/unit/emu.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -194,6 +196,7 @@ static void test_exit_cancels_a_pending_read(void **state)
 
 int main(void)
 {
+	skip_without_uring();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_completes),
 		cmocka_unit_test(test_reset_cancels_a_pending_read),

@@ -1,0 +1,130 @@
+#!/bin/sh
+# aarch64 KVM cases, run inside the emulated arm64 test host
+# (tests/vmhost/run --arch aarch64; tests/run does it). cvmm boots Debian's
+# arm64 cloud kernel (a raw Image, with its virtio modules loaded from the
+# guest's initramfs) through the FDT it writes: GICv3, PSCI, the 16550 on
+# MMIO as the console, virtio-mmio devices.
+#  - arm64-blk: 2 vCPUs (the second started with PSCI CPU_ON), 256 MiB, a
+#    disk the guest reads (the host's pattern) and writes (checked in the
+#    file afterwards); the guest's `poweroff -f` (PSCI SYSTEM_OFF) ends cvmm
+#    with status 0.
+#  - arm64-reboot: `reboot -f` (PSCI SYSTEM_RESET) ends cvmm with status 2.
+#  - arm64-devices: virtio-net, -vsock and -fs over virtio-mmio: the guest
+#    pings the test host over a tap cvmm creates, sends 1 MiB over vsock to
+#    a host listener (checked byte for byte there), reads a file of a shared
+#    directory and writes one that the host then finds.
+#  - arm64-sigsys-THREAD: a test build's control, vCPU and blk worker
+#    threads each call getppid() (173 on arm64) right after loading their
+#    filter: cvmm dies of SIGSYS (159) naming the thread and the call.
+#  - arm64-unit-NAME: the cross-built unit tests that skip under qemu-user
+#    (io_uring: worker, fs, net_stream; seccomp: jail), run for real here on
+#    an arm64 kernel: each must pass, a skip (77) is a failure.
+# env: CVMM, KIT (dir with arm64-Image, arm64-guest.cpio.gz, vsocktool, unit-NAME),
+# ONLY / SKIP; GIC: the GIC the guest must drive (default GICv3; GIC-0, the v2
+# driver's name, in a
+# test host started with --gic 2: cvmm's fallback).
+CVMM=${CVMM:-./cvmm}
+KIT=${KIT:-.}
+TMP=${TMPDIR:-/tmp}/cvmm-arm-cases.$$
+. ./lib.sh
+
+md5of() { dd if="$1" bs=65536 skip="$2" count="$3" 2>/dev/null | md5sum | cut -c1-32; }
+field() { tr -d '\r' <"$TMP/$1.out" | sed -n "s/.*$2 \([0-9a-f]*\).*/\1/p" | head -1; }
+mkdisk() { # file MiB: 1 MiB random pattern at the start, zeros after
+	dd if=/dev/zero of="$1" bs=1048576 count="$2" 2>/dev/null
+	dd if=/dev/urandom of="$1" bs=65536 count=16 conv=notrunc 2>/dev/null
+}
+linux() { # name status test cpus -- more cvmm args; XC: more command line
+	n=$1 st=$2 t=$3 c=$4
+	shift 5
+	want $n $st 300 -- --kernel "$KIT/arm64-Image" --initrd "$KIT/arm64-guest.cpio.gz" \
+		--cpus $c --memory 256M --cmdline "console=ttyS0 quiet panic=-1 cvmm.test=$t${XC:+ $XC}" "$@"
+}
+
+n=arm64-blk
+if selected $n; then
+	mkdisk "$TMP/$n.img" 64
+	if linux $n 0 blk 2 -- --disk "$TMP/$n.img"; then
+		info=$(grep GUEST-INFO "$TMP/$n.out" | tail -1)
+		memkb=$(echo "$info" | sed -n 's/.*memkb=\([0-9]*\).*/\1/p')
+		r=$(field $n GUEST-BLK-READ)
+		w=$(field $n GUEST-BLK-WROTE)
+		if ! echo "$info" | grep -q "cpus=2 online=0-1"; then bad $n "guest saw: '$info', wanted 2 CPUs online"
+		elif ! has $n "GUEST-IRQCHIP ${GIC:-GICv3}"; then bad $n "guest drives no ${GIC:-GICv3}: $(grep IRQCHIP "$TMP/$n.out")"
+		elif [ -z "$memkb" ] || [ "$memkb" -lt 150000 ] || [ "$memkb" -gt 262144 ]; then bad $n "guest MemTotal '$memkb' kB"
+		elif grep -q CVMM-MODULE-FAILED "$TMP/$n.out"; then bad $n "a module failed to load"
+		elif [ "$r" != "$(md5of "$TMP/$n.img" 0 16)" ]; then bad $n "guest read other bytes than the host wrote"
+		elif [ -z "$w" ] || [ "$w" != "$(md5of "$TMP/$n.img" 32 16)" ]; then bad $n "the host file lacks what the guest wrote"
+		elif ! grep -q "GUEST-BLK-SIZE 131072 ro=0" "$TMP/$n.out"; then bad $n "wrong disk size or ro flag"
+		else ok $n "$(echo "$info" | cut -d' ' -f2-4), ${GIC:-GICv3}, disk read and written, ${secs}s"; fi
+	fi
+fi
+
+n=arm64-reboot
+if selected $n; then
+	linux $n 2 reboot 1 -- && { has $n GUEST-REBOOTING && ok $n "${secs}s" || bad $n "guest did not get to reboot"; }
+fi
+
+n=arm64-devices
+if selected $n && [ ! -x "$KIT/vsocktool" ]; then
+	bad $n "no vsocktool in $KIT"
+elif selected $n; then
+	S=$TMP/v.sock
+	mkdir -p "$TMP/share"
+	echo "hello from the arm64 test host" >"$TMP/share/hello.txt"
+	"$KIT/vsocktool" listen "unix:${S}_6000" recv 1048576 >"$TMP/h6000" 2>&1 &
+	vpid=$!
+	# cvmm creates the tap (root); its host side is set up once it exists
+	(i=0; while [ ! -e /sys/class/net/a64t0 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	 ip addr add 10.0.9.1/24 dev a64t0 && ip link set a64t0 up) &
+	if XC="cvmm.ip=10.0.9.2/24 cvmm.peer=10.0.9.1" linux $n 0 devices 2 -- --net tap=a64t0 \
+		--vsock "cid=3,socket=$S" --fs "tag=share,path=$TMP/share"; then
+		wait $vpid
+		vst=$?
+		if ! has $n "GUEST-PING ok"; then bad $n "no ping over the tap"
+		elif ! has $n "GUEST-VSOCK-C6000 0"; then bad $n "vsock send failed in the guest"
+		elif [ $vst -ne 0 ]; then bad $n "the host's vsock listener got other bytes (status $vst)"
+		elif ! has $n "GUEST-FS-HOST hello from the arm64 test host"; then bad $n "guest did not read the share"
+		elif has $n GUEST-FS-FAILED; then bad $n "$(grep GUEST-FS-FAILED "$TMP/$n.out" | head -1)"
+		elif [ "$(cat "$TMP/share/guest.txt" 2>/dev/null)" != "written by the arm64 guest" ]; then
+			bad $n "the host does not find what the guest wrote in the share"
+		else ok $n "ping, 1 MiB over vsock, share read and written, ${secs}s"; fi
+	fi
+	kill $vpid 2>/dev/null
+fi
+
+sigsys() { # name hook thread -- more cvmm args
+	n=$1 hook=$2 thr=$3
+	shift 4
+	selected $n || return
+	CVMM_TEST_SECCOMP_VIOLATION=$hook timeout 120 "$CVMM" --kernel "$KIT/arm64-Image" \
+		--initrd "$KIT/arm64-guest.cpio.gz" --memory 256M \
+		--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=sleep" "$@" </dev/null \
+		>"$TMP/$n.out" 2>"$TMP/$n.err"
+	st=$?
+	w="cvmm: seccomp: thread $thr made forbidden syscall 173 (getppid)"
+	if [ $st -ne 159 ]; then bad $n "status $st, wanted 159 (SIGSYS)"
+	elif ! grep -qF "$w" "$TMP/$n.err"; then bad $n "no message '$w'"
+	else ok $n "$(grep -F 'cvmm: seccomp' "$TMP/$n.err" | head -1)"; fi
+}
+dd if=/dev/zero of="$TMP/sig.img" bs=1048576 count=4 2>/dev/null
+sigsys arm64-sigsys-control main cvmm-control --
+sigsys arm64-sigsys-vcpu vcpu cvmm-vcpu0 --
+sigsys arm64-sigsys-blk-worker worker=cvmm-blk0-q0 cvmm-blk0-q0 -- --disk "$TMP/sig.img"
+
+for u in "$KIT"/unit-*; do
+	[ -x "$u" ] || continue
+	n=arm64-unit-${u##*/unit-}
+	selected $n || continue
+	(cd "$TMP" && "$u") >"$TMP/$n.out" 2>&1
+	st=$?
+	if [ $st -eq 0 ]; then
+		ok $n "$(grep -o 'PASSED.*' "$TMP/$n.out" | tail -1)"
+	else
+		bad $n "status $st"
+	fi
+done
+
+rm -rf "$TMP"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
