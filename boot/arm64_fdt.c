@@ -11,6 +11,7 @@
 #include "boot/boot.h"
 
 #define PHANDLE_GIC	1
+#define PHANDLE_APB_CLK 2
 #define GIC_SPI		0
 #define GIC_PPI		1
 #define IRQ_EDGE_RISING 1
@@ -216,6 +217,26 @@ int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_cfg *c, size_
 	uint32_t uirq[3] = {GIC_SPI, c->uart_spi, IRQ_LEVEL_HIGH};
 	w_cells(&w, "interrupts", uirq, 3);
 	w_end(&w);
+
+	if (c->rtc_size) {
+		/* PrimeCells need their bus clock, apb_pclk: a fixed one */
+		w_begin(&w, "apb-pclk");
+		w_str(&w, "compatible", "fixed-clock");
+		w_u32(&w, "#clock-cells", 0);
+		w_u32(&w, "clock-frequency", c->apb_clock);
+		w_str(&w, "clock-output-names", "clk24mhz");
+		w_u32(&w, "phandle", PHANDLE_APB_CLK);
+		w_end(&w);
+		w_node_name(name, sizeof(name), "rtc", c->rtc_base);
+		w_begin(&w, name);
+		static const char rtc_compat[] = "arm,pl031\0arm,primecell";
+		w_prop(&w, "compatible", rtc_compat, sizeof(rtc_compat));
+		uint64_t rreg[2] = {c->rtc_base, c->rtc_size};
+		w_reg(&w, rreg, 2);
+		w_u32(&w, "clocks", PHANDLE_APB_CLK);
+		w_str(&w, "clock-names", "apb_pclk");
+		w_end(&w); /* no interrupts: Linux then offers no alarm */
+	}
 
 	for (unsigned i = 0; i < c->ndevs && !w.err; i++) {
 		const struct arm64_fdt_dev *d = &c->devs[i];

@@ -194,6 +194,8 @@ struct arm64_fdt_cfg {
 	uint64_t gic_redist, gic_redist_size; /* v3: GICR frames; v2: the GICC */
 	uint64_t uart_base, uart_size;
 	uint32_t uart_spi, uart_clock; /* level high */
+	uint64_t rtc_base, rtc_size;   /* PL031 (size 0: none), no interrupt */
+	uint32_t apb_clock;            /* Hz of the PrimeCells' apb_pclk */
 	const struct arm64_fdt_dev *devs; /* virtio-mmio, in slot order */
 	unsigned ndevs;
 	const char *cmdline;
@@ -206,7 +208,7 @@ uint64_t arm64_mpidr(unsigned i);
 
 /* Builds the device tree into buf (libfdt): memory, cpus (enable-method
  * psci), psci 0.2 (hvc), the GIC, the architected timer, the 16550 UART,
- * one virtio,mmio node per device, chosen (bootargs, initrd range,
+ * the PL031 RTC and its fixed apb_pclk, one virtio,mmio node per device, chosen (bootargs, initrd range,
  * stdout-path). -ENOSPC with a message when it does not fit in size bytes,
  * -EINVAL for a bad config (no cpus, more than the GIC version takes, a
  * gic_version other than 2 or 3). *len gets the blob's size. */

@@ -28,6 +28,22 @@ extern const struct bus_ops rtc_ops;
 __attribute__((warn_unused_result)) int rtc_init(struct rtc *r, time_t (*now)(void *), void *ctx);
 void rtc_destroy(struct rtc *r);
 
+/* ARM PL031 real-time clock (aarch64's RTC, on MMIO): the host's time
+ * (now(ctx), as for the CMOS RTC) plus the offset the guest's writes to
+ * the load register set. No alarm interrupt (pl031.c). */
+struct pl031 {
+	pthread_mutex_t lock;
+	int64_t offset; /* seconds the guest moved the clock */
+	uint32_t lr, mr, imsc;
+	time_t (*now)(void *ctx);
+	void *now_ctx;
+};
+#define PL031_SIZE 0x1000
+extern const struct bus_ops pl031_ops;
+__attribute__((warn_unused_result)) int pl031_init(struct pl031 *p, time_t (*now)(void *),
+						   void *ctx);
+void pl031_destroy(struct pl031 *p);
+
 /* i8042 at 0x60/0x64: enough for the CPU reset command (0xfe on 0x64). */
 struct i8042 {
 	struct sys_ctl sys;

@@ -10,14 +10,18 @@
  *                  it back, 7 the debug exit port
  *   op & 8         write (else read)
  *   (op >> 4) & 3  width 1 << n (8 becomes 4)
+ *   op & 0x40      instead: an MMIO access to aarch64's PL031 RTC at word
+ *                  offset `offset` (ids from 0xfe0 with offset's top bit),
+ *                  value offset, value, 0x5a, 0xa5
  * Invariants: the UART's receive FIFO holds what a model FIFO holds (host
  * input, loopback) and gives it back in order; LSR.DR says whether it has
  * data; the interrupt line follows the enabled conditions; accesses that
  * are not 1 byte wide change nothing; the RTC's time registers hold valid
  * BCD or binary values, register A never shows UIP, C clears on read, D
  * says the battery is good, and a time the guest sets reads back as set;
- * system events are poweroff or reset with a reason. Bytes the UART sends
- * go nowhere. */
+ * system events are poweroff or reset with a reason; the PL031 counts the
+ * clock plus what the guest last loaded, runs, raises nothing and keeps
+ * its AMBA ids. Bytes the UART sends go nowhere. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -206,6 +210,24 @@ static void rtc_set_time(struct rtc *r, uint8_t a, uint8_t b)
 	FZ_CHECK(rtc_val(r, rtc_get(r, RTC_CENTURY)) == century);
 }
 
+/* The PL031: its counter is the clock plus the last load, it always runs,
+ * no interrupt is ever raised, the ids stay. */
+static uint32_t pl031_get(struct pl031 *p, uint64_t off)
+{
+	uint8_t b[4];
+	pl031_ops.read(p, off, b, 4);
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static void pl031_check(struct pl031 *p, const struct model *m, int64_t load_off)
+{
+	FZ_CHECK(pl031_get(p, 0x00) == (uint32_t)((int64_t)m->now + load_off));
+	FZ_CHECK(pl031_get(p, 0x0c) == 1);
+	FZ_CHECK(pl031_get(p, 0x14) == 0 && pl031_get(p, 0x18) == 0);
+	FZ_CHECK(pl031_get(p, 0x10) <= 1);
+	FZ_CHECK(pl031_get(p, 0xfe0) == 0x31 && pl031_get(p, 0xffc) == 0xb1);
+}
+
 /* ---- the script ------------------------------------------------------------ */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -221,10 +243,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (serial_init(&s, &irq, -1) || rtc_init(&r, clock_now, &m) || i8042_init(&k, &sys))
 		abort();
 	acpi_pm_init(&pm, &sys);
+	struct pl031 rtc2;
+	int64_t load_off = 0;
+	if (pl031_init(&rtc2, clock_now, &m))
+		abort();
 	for (size_t i = 0; i + 3 <= size; i += 3) {
 		uint8_t op = data[i], off = data[i + 1], val[8] = {data[i + 2], off, 0x5a, 0xa5};
 		unsigned len = 1u << ((op >> 4) & 3);
 		bool wr = op & 8;
+		if (op & 0x40) {
+			uint64_t o = off & 0x80 ? 0xfe0u + (uint64_t)(off & 0x1f) : (uint64_t)(off & 0x7f) * 4;
+			if (wr) {
+				pl031_ops.write(&rtc2, o, val, len);
+				if (o == 0x08 && len == 4)
+					load_off = (int64_t)(val[0] | val[1] << 8 | 0x5a << 16 |
+							     (uint32_t)0xa5 << 24) -
+						   (int64_t)m.now;
+			} else {
+				pl031_ops.read(&rtc2, o, val, len);
+			}
+			pl031_check(&rtc2, &m, load_off);
+			continue;
+		}
 		if (len == 8)
 			len = 4; /* port I/O is at most 4 bytes */
 		switch (op & 7) {
@@ -271,6 +311,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 5:
 			m.now += off | data[i + 2] << 8;
 			rtc_check(&r);
+			pl031_check(&rtc2, &m, load_off);
 			break;
 		case 6:
 			rtc_set_time(&r, off, data[i + 2]);
@@ -287,6 +328,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	serial_destroy(&s);
 	rtc_destroy(&r);
+	pl031_destroy(&rtc2);
 	i8042_destroy(&k);
 	return 0;
 }

@@ -896,6 +896,7 @@ static void vm_free(struct vm *vm)
 	if (vm->devs_ready) {
 		serial_destroy(&vm->com1);
 		rtc_destroy(&vm->rtc);
+		pl031_destroy(&vm->pl031); /* a zeroed mutex where unused */
 		i8042_destroy(&vm->i8042);
 	}
 	for (unsigned i = 0; i < GM_MAX_REGIONS; i++)

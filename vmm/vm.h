@@ -107,6 +107,7 @@ struct vm {
 
 	struct serial com1;
 	struct rtc rtc;
+	struct pl031 pl031; /* aarch64's RTC (all zero elsewhere) */
 	struct i8042 i8042;
 	struct acpi_pm acpi_pm;
 	struct debug_exit debug_exit;

@@ -83,9 +83,16 @@ int arch_devices_init(struct vm *vm, struct err *e)
 		serial_destroy(&vm->com1);
 		return err_set(e, -r, "rtc: %s", strerror(-r));
 	}
+	r = pl031_init(&vm->pl031, NULL, NULL);
+	if (r < 0) {
+		rtc_destroy(&vm->rtc);
+		serial_destroy(&vm->com1);
+		return err_set(e, -r, "pl031: %s", strerror(-r));
+	}
 	struct sys_ctl none = {NULL, NULL};
 	r = i8042_init(&vm->i8042, &none);
 	if (r < 0) {
+		pl031_destroy(&vm->pl031);
 		rtc_destroy(&vm->rtc);
 		serial_destroy(&vm->com1);
 		return err_set(e, -r, "i8042: %s", strerror(-r));
@@ -94,6 +101,9 @@ int arch_devices_init(struct vm *vm, struct err *e)
 	r = bus_add(&vm->mmio, ARM64_UART_BASE, 8, &serial_ops, &vm->com1, "uart");
 	if (r < 0)
 		return err_set(e, -r, "cannot map the UART");
+	r = bus_add(&vm->mmio, ARM64_RTC_BASE, PL031_SIZE, &pl031_ops, &vm->pl031, "rtc");
+	if (r < 0)
+		return err_set(e, -r, "cannot map the RTC");
 	return 0;
 }
 
@@ -167,6 +177,9 @@ int arch_boot_vcpu(struct vm *vm, struct err *e)
 		.uart_size = ARM64_UART_SIZE,
 		.uart_spi = ARM64_UART_SPI,
 		.uart_clock = ARM64_UART_CLOCK,
+		.rtc_base = ARM64_RTC_BASE,
+		.rtc_size = PL031_SIZE,
+		.apb_clock = ARM64_APB_CLOCK,
 		.devs = devs,
 		.ndevs = vm->nmmio,
 		.cmdline = vm->cfg.cmdline,

@@ -19,6 +19,9 @@
 #define ARM64_UART_SPI	 0 /* SPI numbers are GSIs (intid - 32) */
 #define ARM64_UART_CLOCK 1843200
 
+#define ARM64_RTC_BASE	0x09010000ULL /* PL031, no interrupt */
+#define ARM64_APB_CLOCK 24000000      /* the PrimeCells' apb_pclk (a fixed clock) */
+
 #define ARM64_VIRTIO_MMIO_BASE 0x0a000000ULL /* virtio-mmio slots ... */
 #define ARM64_VIRTIO_MMIO_SIZE 0x1000ULL     /* ... 4 KiB apart */
 #define ARM64_VIRTIO_SPI_BASE  1

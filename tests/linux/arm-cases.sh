@@ -7,7 +7,8 @@
 #  - arm64-blk: 2 vCPUs (the second started with PSCI CPU_ON), 256 MiB, a
 #    disk the guest reads (the host's pattern) and writes (checked in the
 #    file afterwards); the guest's `poweroff -f` (PSCI SYSTEM_OFF) ends cvmm
-#    with status 0.
+#    with status 0. The guest's clock (set at boot from cvmm's PL031 RTC)
+#    is the test host's, within 2 minutes.
 #  - arm64-reboot: `reboot -f` (PSCI SYSTEM_RESET) ends cvmm with status 2.
 #  - arm64-devices: virtio-net, -vsock and -fs over virtio-mmio: the guest
 #    pings the test host over a tap cvmm creates, sends 1 MiB over vsock to
@@ -41,6 +42,16 @@ linux() { # name status test cpus -- more cvmm args; XC: more command line
 		--cpus $c --memory 256M --cmdline "console=ttyS0 quiet panic=-1 cvmm.test=$t${XC:+ $XC}" "$@"
 }
 
+# the guest's clock, read once it ran, is the host's (within 2 minutes) and
+# came from the pl031 (Linux names that rtc after its AMBA device)
+guest_time_ok() {
+	gt=$(tr -d '\r' <"$TMP/$1.out" | sed -n 's/.*GUEST-TIME \([0-9]*\) rtc=\([^ ]*\).*/\1/p' | head -1)
+	gr=$(tr -d '\r' <"$TMP/$1.out" | sed -n 's/.*GUEST-TIME [0-9]* rtc=\([^ ]*\).*/\1/p' | head -1)
+	ht=$(date +%s)
+	[ -n "$gt" ] && [ $((ht - gt)) -ge -120 ] && [ $((ht - gt)) -le 120 ] &&
+		case "$gr" in *pl031*) true ;; *) false ;; esac
+}
+
 n=arm64-blk
 if selected $n; then
 	mkdisk "$TMP/$n.img" 64
@@ -56,7 +67,8 @@ if selected $n; then
 		elif [ "$r" != "$(md5of "$TMP/$n.img" 0 16)" ]; then bad $n "guest read other bytes than the host wrote"
 		elif [ -z "$w" ] || [ "$w" != "$(md5of "$TMP/$n.img" 32 16)" ]; then bad $n "the host file lacks what the guest wrote"
 		elif ! grep -q "GUEST-BLK-SIZE 131072 ro=0" "$TMP/$n.out"; then bad $n "wrong disk size or ro flag"
-		else ok $n "$(echo "$info" | cut -d' ' -f2-4), ${GIC:-GICv3}, disk read and written, ${secs}s"; fi
+		elif ! guest_time_ok $n; then bad $n "guest clock: '$(grep GUEST-TIME "$TMP/$n.out")', host $(date +%s): not from the PL031"
+		else ok $n "$(echo "$info" | cut -d' ' -f2-4), ${GIC:-GICv3}, disk read and written, clock $(grep -o 'rtc=[^ ]*' "$TMP/$n.out" | head -1), ${secs}s"; fi
 	fi
 fi
 

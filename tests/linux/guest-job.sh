@@ -13,6 +13,7 @@ info() {
 	echo "GUEST-CMDLINE $(cat /proc/cmdline)"
 	[ -e /dev/rtc0 ] && echo "GUEST-RTC $(cat /sys/class/rtc/rtc0/date 2>/dev/null)"
 	echo "GUEST-DATE $(date -u +%Y)"
+	echo "GUEST-TIME $(date +%s) rtc=$(cat /sys/class/rtc/rtc0/name 2>/dev/null | tr ' ' _)"
 }
 # blk: the host wrote 1 MiB of pattern at the start of vda; report its hash,
 # write 1 MiB of our own at 2 MiB (flushed), report that hash too.

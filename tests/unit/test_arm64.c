@@ -160,6 +160,9 @@ static struct arm64_fdt_cfg cfg_v3(unsigned ncpus)
 		.uart_size = ARM64_UART_SIZE,
 		.uart_spi = ARM64_UART_SPI,
 		.uart_clock = ARM64_UART_CLOCK,
+		.rtc_base = ARM64_RTC_BASE,
+		.rtc_size = 0x1000,
+		.apb_clock = ARM64_APB_CLOCK,
 		.devs = test_devs,
 		.ndevs = 3,
 		.cmdline = "console=ttyS0 quiet",
@@ -275,6 +278,30 @@ static void test_fdt_v3(void **state)
 		n++;
 	}
 	assert_int_equal(n, 3);
+
+	/* the PL031: a primecell with its apb_pclk, a fixed clock; no interrupt */
+	const char *rtc = "/rtc@9010000";
+	const char *rc = prop(buf, rtc, "compatible", &l);
+	assert_int_equal(l, (int)sizeof("arm,pl031\0arm,primecell"));
+	assert_string_equal(rc, "arm,pl031");
+	assert_string_equal(rc + sizeof("arm,pl031"), "arm,primecell");
+	const void *rr = prop(buf, rtc, "reg", &l);
+	assert_int_equal(cell2(rr, 0), ARM64_RTC_BASE);
+	assert_int_equal(cell2(rr, 2), 0x1000);
+	assert_string_equal(prop(buf, rtc, "clock-names", &l), "apb_pclk");
+	uint32_t clk = cell(prop(buf, rtc, "clocks", &l), 0);
+	int cn = fdt_node_offset_by_phandle(buf, clk);
+	assert_true(cn >= 0);
+	assert_string_equal(fdt_getprop(buf, cn, "compatible", &l), "fixed-clock");
+	assert_int_equal(fdt32_to_cpu(*(const fdt32_t *)fdt_getprop(buf, cn, "clock-frequency", &l)),
+			 ARM64_APB_CLOCK);
+	assert_int_not_equal(clk, ph);
+	assert_null(fdt_getprop(buf, fdt_path_offset(buf, rtc), "interrupts", &l));
+	/* without one: no node */
+	c.rtc_size = 0;
+	assert_int_equal(arm64_fdt_build(buf, sizeof(buf), &c, &len, &e), 0);
+	assert_true(fdt_path_offset(buf, rtc) < 0);
+	c.rtc_size = 0x1000;
 
 	/* no initrd: no initrd properties */
 	c.initrd_size = 0;

@@ -161,6 +161,65 @@ static void test_rtc(void **state)
 	rtc_destroy(&r);
 }
 
+static uint32_t pl031_rd(struct pl031 *p, uint64_t off)
+{
+	uint8_t b[4];
+	pl031_ops.read(p, off, b, 4);
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static void pl031_wr(struct pl031 *p, uint64_t off, uint32_t v)
+{
+	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+	pl031_ops.write(p, off, b, 4);
+}
+
+static void test_pl031(void **state)
+{
+	(void)state;
+	time_t now = 1700000000;
+	struct pl031 p;
+	assert_int_equal(pl031_init(&p, fixed_now, &now), 0);
+	/* the AMBA ids Linux's bus matches: periph 0x00041031, cell 0xb105f00d */
+	uint32_t pid = 0, cid = 0;
+	for (int i = 0; i < 4; i++) {
+		pid |= (pl031_rd(&p, 0xfe0 + 4 * (uint64_t)i) & 0xff) << (8 * i);
+		cid |= (pl031_rd(&p, 0xff0 + 4 * (uint64_t)i) & 0xff) << (8 * i);
+	}
+	assert_int_equal(pid, 0x00041031);
+	assert_int_equal(cid, 0xb105f00d);
+	/* the host's time, running, started */
+	assert_int_equal(pl031_rd(&p, 0x00), 1700000000);
+	now += 5;
+	assert_int_equal(pl031_rd(&p, 0x00), 1700000005);
+	assert_int_equal(pl031_rd(&p, 0x0c), 1);
+	pl031_wr(&p, 0x0c, 0); /* cannot be stopped */
+	assert_int_equal(pl031_rd(&p, 0x0c), 1);
+	/* the guest loads a time: it runs on from there */
+	pl031_wr(&p, 0x08, 1000);
+	assert_int_equal(pl031_rd(&p, 0x08), 1000);
+	assert_int_equal(pl031_rd(&p, 0x00), 1000);
+	now += 7;
+	assert_int_equal(pl031_rd(&p, 0x00), 1007);
+	/* DR is read-only; match and mask keep what is written; no interrupt */
+	pl031_wr(&p, 0x00, 5);
+	assert_int_equal(pl031_rd(&p, 0x00), 1007);
+	pl031_wr(&p, 0x04, 1008);
+	pl031_wr(&p, 0x10, 0xffffffff);
+	now += 100;
+	assert_int_equal(pl031_rd(&p, 0x04), 1008);
+	assert_int_equal(pl031_rd(&p, 0x10), 1);
+	assert_int_equal(pl031_rd(&p, 0x14), 0);
+	assert_int_equal(pl031_rd(&p, 0x18), 0);
+	/* byte accesses and unaligned offsets: read 0, ignored */
+	uint8_t b = 0xaa;
+	pl031_ops.read(&p, 0x00, &b, 1);
+	assert_int_equal(b, 0);
+	pl031_ops.write(&p, 0x09, &b, 1);
+	assert_int_equal(pl031_rd(&p, 0x08), 1000);
+	pl031_destroy(&p);
+}
+
 struct fake_sys {
 	int poweroff, reset;
 };
@@ -214,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_serial_tx_and_thre),
 		cmocka_unit_test(test_serial_rx),
 		cmocka_unit_test(test_rtc),
+		cmocka_unit_test(test_pl031),
 		cmocka_unit_test(test_power_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
