@@ -57,6 +57,10 @@ struct vq_worker_cfg {
 	const char *name;         /* thread name, e.g. "cvmm-blk0-q0" */
 	enum jail_kind jail;      /* its seccomp table (default: JAIL_VIRTIO_WORKER) */
 	int jail_fd;              /* params[2] of the table, e.g. the tap queue */
+	/* The worker also serves queue also_notify_q (vsock: RX) and raises
+	 * its interrupt: its filter lets it write that eventfd too. */
+	bool also_notify;
+	unsigned also_notify_q;
 };
 #define WORKER_MAX_SPARSE 4096
 
