@@ -255,6 +255,18 @@ if [ -f "$KIT/small-bzImage" ] && [ $netsel -eq 1 ]; then
 		bad net-netns "cannot create a network namespace (unshare -n)"
 	fi
 fi
+# ---- virtio-pci: what the guest finds, which interrupts (pci-cases.sh) --------
+case "${ONLY:-pci}" in *pci*) psel=1 ;; *) psel=0 ;; esac
+case "pci-" in *"${SKIP:-@}"*) psel=0 ;; esac
+if [ $psel -eq 1 ]; then
+	if command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
+		TMP=$TMP/pci unshare -n sh ./pci-cases.sh 2>&1 | tee "$TMP/pci.log"
+		pass=$((pass + $(grep -c '^CASE [^ ]* PASS' "$TMP/pci.log")))
+		fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/pci.log")))
+	else
+		bad pci-netns "cannot create a network namespace (unshare -n)"
+	fi
+fi
 # ---- virtio-vsock: one guest, both directions (vsock-cases.sh) -----------------
 case "${ONLY:-vsock}" in *vsock*) vsel=1 ;; *) vsel=0 ;; esac
 case "vsock-" in *"${SKIP:-@}"*) vsel=0 ;; esac

@@ -167,12 +167,39 @@ vsock_test() {
 	echo "GUEST-VSOCK-C6002 $? $(grep VT /tmp/c6002 | head -1)"
 }
 # Without ACPI the kernel cannot power off (it halts): reset instead.
+# pci: what tests/linux/pci-cases.sh checks. The PCI functions as lspci
+# would list them (from sysfs), then work on every vCPU so that each CPU's
+# queues raise their own interrupts (blk-mq and XPS map queues to CPUs):
+# direct reads of vda, and with cvmm.ip a ping of cvmm.peer; then the
+# virtio interrupt lines of /proc/interrupts with their totals.
+pci_test() {
+	for d in /sys/bus/pci/devices/*; do
+		echo "GUEST-PCI ${d##*/} $(cat $d/vendor):$(cat $d/device) class=$(cat $d/class) irq=$(cat $d/irq)"
+	done
+	[ -n "$(arg ip)" ] && net_up >/dev/null
+	ncpu=$(grep -c '^processor' /proc/cpuinfo)
+	c=0
+	while [ $c -lt "$ncpu" ]; do
+		if [ -b /dev/vda ]; then
+			taskset -c $c dd if=/dev/vda of=/dev/null bs=4096 count=64 skip=$((c * 64)) iflag=direct 2>/dev/null ||
+				echo "GUEST-PCI-FAILED blk-read-cpu$c"
+		fi
+		if [ -n "$(arg ip)" ]; then
+			taskset -c $c ping -c 3 -i 0.2 -W 10 "$(arg peer)" >/dev/null 2>&1 || echo "GUEST-PCI-FAILED ping-cpu$c"
+		fi
+		c=$((c + 1))
+	done
+	[ -b /dev/vda ] && echo "GUEST-BLK-QUEUES $(ls /sys/block/vda/mq | wc -l)"
+	awk '/virtio/ { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print "GUEST-IRQ", $NF, s, $(i) }' /proc/interrupts
+}
 finish() {
 	if grep -q 'acpi=off' /proc/cmdline; then reboot -f; else poweroff -f; fi
 }
 case "$t" in
 info) info; finish ;;
 blk) info; blk_raw; finish ;;
+pci) pci_test; finish ;;
+pci-blk) pci_test; blk_raw; finish ;;
 blk-ro)
 	echo "GUEST-BLK-RO ro=$(cat /sys/block/vda/ro)"
 	echo "GUEST-BLK-READ $(dd if=/dev/vda bs=65536 count=16 2>/dev/null | md5sum | cut -c1-32)"
