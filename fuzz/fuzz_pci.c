@@ -261,7 +261,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				virtio_pci_bar_ops.write(&p, off & 0x7fff, buf, len);
 			} else {
 				virtio_pci_bar_ops.read(&p, off & 0x7fff, buf, len);
-				if ((off & 0x7fff) == VIRTIO_PCI_PBA_OFF && len == 8 &&
+				bool live = (p.command & 2) && p.bar_reg == (uint32_t)bar;
+				if ((off & 0x7fff) == VIRTIO_PCI_PBA_OFF && len == 8 && live &&
 				    (p.msix_ctrl & 0x8000)) {
 					uint64_t pend = fz_rd64(buf);
 					for (unsigned v = 0; v < 64; v++)

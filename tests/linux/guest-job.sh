@@ -170,8 +170,10 @@ vsock_test() {
 # pci: what tests/linux/pci-cases.sh checks. The PCI functions as lspci
 # would list them (from sysfs), then work on every vCPU so that each CPU's
 # queues raise their own interrupts (blk-mq and XPS map queues to CPUs):
-# direct reads of vda, and with cvmm.ip a ping of cvmm.peer; then the
-# virtio interrupt lines of /proc/interrupts with their totals.
+# direct reads of vda, and with cvmm.ip a ping of cvmm.peer; with
+# cvmm.fstag a file of that share, with cvmm.vsockport 256 KiB to the
+# host's vsock port; then the virtio interrupt lines of /proc/interrupts
+# with their totals.
 pci_test() {
 	for d in /sys/bus/pci/devices/*; do
 		echo "GUEST-PCI ${d##*/} $(cat $d/vendor):$(cat $d/device) class=$(cat $d/class) irq=$(cat $d/irq)"
@@ -190,6 +192,15 @@ pci_test() {
 		c=$((c + 1))
 	done
 	[ -b /dev/vda ] && echo "GUEST-BLK-QUEUES $(ls /sys/block/vda/mq | wc -l)"
+	if [ -n "$(arg fstag)" ]; then
+		mkdir -p /mnt/pcifs
+		mount -t virtiofs "$(arg fstag)" /mnt/pcifs && echo "GUEST-PCI-FS $(md5sum </mnt/pcifs/hello | cut -c1-32)" ||
+			echo "GUEST-PCI-FAILED fs-mount"
+	fi
+	if [ -n "$(arg vsockport)" ]; then
+		vsocktool connect "vsock:2:$(arg vsockport)" send 262144 >/tmp/pcivs 2>&1 ||
+			echo "GUEST-PCI-FAILED vsock $(head -1 /tmp/pcivs)"
+	fi
 	awk '/virtio/ { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print "GUEST-IRQ", $NF, s, $(i) }' /proc/interrupts
 }
 finish() {

@@ -35,28 +35,49 @@ blk_ok() { # name image
 		[ "$(field $1 GUEST-BLK-WROTE)" = "$(md5of "$2" 32 16)" ]
 }
 
+# A host end for the guest's vsock send: a listener on the socket cvmm
+# connects guest connections to port P to ("<--vsock socket>_P").
+vsock_listen() { # socket port
+	vsocktool listen "unix:${1}_$2" recv 262144 >"$TMP/vsock-host.$2" 2>&1 &
+	vpid=$!
+}
+# After cvmm ended: the listener got it all (it is stopped either way).
+vsock_heard() {
+	sleep 0.2
+	kill $vpid 2>/dev/null
+	wait $vpid
+	grep -q "RECV-OK 262144" "$TMP/vsock-host.$1"
+}
+share() { # dir: a share with a known file
+	mkdir -p "$1"
+	echo "hello over $1" >"$1/hello"
+}
+
 # Debian's stock kernel with every device kind over PCI, 2 vCPUs, a disk
 # with 4 queues and a 2-pair NIC on a multi_queue tap: every function is
 # found (vendor 0x1af4, modern device ids 0x1040 + virtio id) next to the
-# host bridge, and the guest's work on both vCPUs raises interrupts on
-# several MSI-X vectors of the disk (virtioN-req.M) and of the NIC
-# (virtioN-input.M / output.M). One boot, three verdicts.
+# host bridge, each does some work (disk reads on both vCPUs, pings from
+# both, a file of the share, a vsock connection to the host), and that
+# raises interrupts on several MSI-X vectors of the disk (virtioN-req.M)
+# and of the NIC (virtioN-input.M / output.M). One boot, three verdicts.
 n=pci-stock
 if [ -f "$KIT/stock-vmlinuz" ] && { selected pci-stock-devices || selected pci-stock-blk-msix ||
 	selected pci-stock-net-msix; }; then
 	mkdisk "$TMP/$n.img" 16
-	mkdir -p "$TMP/$n.share"
+	share "$TMP/$n.share"
 	$IP tuntap add dev cvp0 mode tap multi_queue
-	$IP addr add 10.0.9.1/24 dev cvp0
+	$IP addr add 10.0.10.1/24 dev cvp0
 	$IP link set cvp0 up
+	vsock_listen "$TMP/$n.vsock" 6000
 	timeout 300 "$CVMM" --kernel "$KIT/stock-vmlinuz" --initrd "$KIT/stock-guest.cpio.gz" \
 		--cpus 2 --memory 256M --disk "$TMP/$n.img,queues=4" --net tap=cvp0,queues=2 \
 		--fs "tag=pcifs,path=$TMP/$n.share" --vsock "cid=3,socket=$TMP/$n.vsock" \
-		--cmdline "$CMD cvmm.test=pci cvmm.ip=10.0.9.2/24 cvmm.peer=10.0.9.1" \
+		--cmdline "$CMD cvmm.test=pci cvmm.ip=10.0.10.2/24 cvmm.peer=10.0.10.1 cvmm.fstag=pcifs cvmm.vsockport=6000" \
 		</dev/null >"$TMP/$n.out" 2>"$TMP/$n.err"
 	st=$?
 	$IP link del cvp0
 	if [ $st -ne 0 ]; then
+		kill $vpid 2>/dev/null
 		bad pci-stock-devices "cvmm exit status $st"
 	else
 		why=""
@@ -65,6 +86,8 @@ if [ -f "$KIT/stock-vmlinuz" ] && { selected pci-stock-devices || selected pci-s
 		done
 		grep -q "GUEST-PCI-FAILED" "$TMP/$n.out" &&
 			why="$why $(grep -o 'GUEST-PCI-FAILED [a-z0-9-]*' "$TMP/$n.out" | head -2 | tr '\n' ' ')"
+		[ "$(field $n GUEST-PCI-FS)" = "$(md5sum <"$TMP/$n.share/hello" | cut -c1-32)" ] || why="$why fs-read"
+		vsock_heard 6000 || why="$why vsock-send"
 		if [ -n "$why" ]; then bad pci-stock-devices "missing or failed:$why"
 		else ok pci-stock-devices "host bridge, blk, net, fs, vsock: $(grep -c '^GUEST-PCI ' "$TMP/$n.out") functions"; fi
 		b=$(irqs_used $n 'virtio[0-9]+-req\.[0-9]+')
@@ -73,6 +96,35 @@ if [ -f "$KIT/stock-vmlinuz" ] && { selected pci-stock-devices || selected pci-s
 		q=$(irqs_used $n 'virtio[0-9]+-(input|output)\.[0-9]+')
 		if [ "$q" -ge 2 ]; then ok pci-stock-net-msix "$q queue vectors raised"
 		else bad pci-stock-net-msix "$q net queue vectors raised, wanted 2 or more"; fi
+	fi
+fi
+
+# Every device kind over virtio-mmio (--transport mmio) in one boot of the
+# small kernel: disk read and written, ping over the tap, a file of the
+# share, a vsock connection to the host. No PCI function at all then.
+n=mmio-all-devices
+if [ -f "$KIT/small-bzImage" ] && selected $n; then
+	mkdisk "$TMP/$n.img" 64
+	share "$TMP/$n.share"
+	$IP tuntap add dev cvm0 mode tap
+	$IP addr add 10.0.11.1/24 dev cvm0
+	$IP link set cvm0 up
+	vsock_listen "$TMP/$n.vsock" 6001
+	want $n 0 300 -- --transport mmio --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" \
+		--cpus 2 --memory 128M --disk "$TMP/$n.img" --net cvm0 --fs "tag=mfs,path=$TMP/$n.share" \
+		--vsock "cid=3,socket=$TMP/$n.vsock" \
+		--cmdline "$CMD cvmm.test=pci-blk cvmm.ip=10.0.11.2/24 cvmm.peer=10.0.11.1 cvmm.fstag=mfs cvmm.vsockport=6001"
+	st=$?
+	$IP link del cvm0
+	if [ $st -eq 0 ]; then
+		if ! blk_ok $n "$TMP/$n.img"; then bad $n "blk reads or writes did not land"
+		elif grep -q "GUEST-PCI-FAILED" "$TMP/$n.out"; then bad $n "$(grep -o 'GUEST-PCI-FAILED [a-z0-9 -]*' "$TMP/$n.out" | head -2 | tr '\n' ' ')"
+		elif [ "$(field $n GUEST-PCI-FS)" != "$(md5sum <"$TMP/$n.share/hello" | cut -c1-32)" ]; then bad $n "fs: other bytes"
+		elif ! vsock_heard 6001; then bad $n "vsock: the host did not get 256 KiB"
+		elif grep -q "^GUEST-PCI " "$TMP/$n.out"; then bad $n "PCI functions present over mmio"
+		else ok $n "blk, net, fs, vsock over virtio-mmio"; fi
+	else
+		kill $vpid 2>/dev/null
 	fi
 fi
 
