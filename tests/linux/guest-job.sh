@@ -233,9 +233,11 @@ blk-ext4)
 	umount /mnt
 	poweroff -f ;;
 fio)
-	# bench/blk: the fio jobs on the first disk, bypassing the page cache
+	# bench/blk: the fio jobs on the first disk, bypassing the page cache;
+	# cvmm.fiojobs=N: N jobs at once (one per vCPU: each its own queue)
 	echo "GUEST-FIO-START"
-	sh /work/fio-jobs.sh /dev/vda --direct=1
+	nj=$(arg fiojobs)
+	sh /work/fio-jobs.sh /dev/vda "--direct=1${nj:+ --numjobs=$nj --group_reporting}"
 	echo "GUEST-FIO-END"
 	finish ;;
 blk-kill)
@@ -290,7 +292,9 @@ iperf) # bench/net: TCP both ways with iperf3 against the peer, and ping RTT
 	ping -c 3 -W 10 "$peer" >/dev/null 2>&1
 	for dir in tx rx; do
 		flag=""; [ $dir = rx ] && flag=-R
-		r=$(iperf3 -c "$peer" -t "$(arg secs)" -f m $flag 2>&1 | grep -E 'receiver$' | tail -1)
+		# cvmm.streams=N: N TCP streams at once (multi-queue NICs)
+		r=$(iperf3 -c "$peer" -t "$(arg secs)" -P "$(arg streams | grep . || echo 1)" -f m $flag 2>&1 |
+			grep -E 'receiver$' | tail -1)
 		echo "BENCH-NET $dir $(echo "$r" | awk '{for (i = 1; i < NF; i++) if ($(i+1) == "Mbits/sec") print $i}')"
 	done
 	echo "BENCH-NET rtt $(ping -c 20 -i 0.2 "$peer" 2>/dev/null | sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p')"
