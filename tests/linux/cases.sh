@@ -258,8 +258,7 @@ if [ -f "$KIT/small-bzImage" ] && [ $netsel -eq 1 ]; then
 	fi
 fi
 # ---- virtio-pci: what the guest finds, which interrupts (pci-cases.sh) --------
-case "${ONLY:-pci}" in *pci*) psel=1 ;; *) psel=0 ;; esac
-case "pci-" in *"${SKIP:-@}"*) psel=0 ;; esac
+case "${ONLY:-pci}" in *pci* | *mmio*) psel=1 ;; *) psel=0 ;; esac
 if [ $psel -eq 1 ]; then
 	if command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
 		TMP=$TMP/pci unshare -n sh ./pci-cases.sh 2>&1 | tee "$TMP/pci.log"

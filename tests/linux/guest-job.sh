@@ -198,7 +198,7 @@ pci_test() {
 			echo "GUEST-PCI-FAILED fs-mount"
 	fi
 	if [ -n "$(arg vsockport)" ]; then
-		vsocktool connect "vsock:2:$(arg vsockport)" send 262144 >/tmp/pcivs 2>&1 ||
+		/work/vsocktool connect "vsock:2:$(arg vsockport)" send 262144 >/tmp/pcivs 2>&1 ||
 			echo "GUEST-PCI-FAILED vsock $(head -1 /tmp/pcivs)"
 	fi
 	awk '/virtio/ { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print "GUEST-IRQ", $NF, s, $(i) }' /proc/interrupts

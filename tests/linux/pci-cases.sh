@@ -85,7 +85,7 @@ if [ -f "$KIT/stock-vmlinuz" ] && { selected pci-stock-devices || selected pci-s
 			pci_has $n $id || why="$why $id"
 		done
 		grep -q "GUEST-PCI-FAILED" "$TMP/$n.out" &&
-			why="$why $(grep -o 'GUEST-PCI-FAILED [a-z0-9-]*' "$TMP/$n.out" | head -2 | tr '\n' ' ')"
+			why="$why $(grep -o 'GUEST-PCI-FAILED [a-z0-9 :-]*' "$TMP/$n.out" | head -2 | tr '\n' ' ')"
 		[ "$(field $n GUEST-PCI-FS)" = "$(md5sum <"$TMP/$n.share/hello" | cut -c1-32)" ] || why="$why fs-read"
 		vsock_heard 6000 || why="$why vsock-send"
 		if [ -n "$why" ]; then bad pci-stock-devices "missing or failed:$why"
