@@ -34,16 +34,16 @@
 #include "devices/virtio/pci.h"
 #include "fuzz_common.h"
 
-#define OP_BYTES 7
+#define OP_BYTES  7
 #define VERSION_1 (1ULL << VIRTIO_F_VERSION_1)
-#define INTX_GSI 5u
-#define MSI_BASE 24u
-#define SLOT 1
-#define FAKE_ID VIRTIO_ID_BLOCK
+#define INTX_GSI  5u
+#define MSI_BASE  24u
+#define SLOT	  1
+#define FAKE_ID	  VIRTIO_ID_BLOCK
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const uint16_t qmax[8] = { 1, 2, 4, 16, 128, 256, 1024, 32768 };
+static const uint16_t qmax[8] = {1, 2, 4, 16, 128, 256, 1024, 32768};
 
 struct model {
 	bool fail, active;
@@ -150,7 +150,7 @@ static void check_wiring(const struct virtio_pci *p, const struct fake_kvm *k)
 		uint32_t want;
 		if (msix)
 			want = v < p->nvec && !fmask && !(p->msix[v].ctrl & 1) ? MSI_BASE + v
-										 : PCI_GSI_NONE;
+									       : PCI_GSI_NONE;
 		else
 			want = (p->command & (1u << 10)) ? PCI_GSI_NONE : INTX_GSI;
 		FZ_CHECK(k->bound[src] == want);
@@ -199,7 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d.nqueues = 1 + data[0] % VIRTIO_MAX_QUEUES;
 	d.queue_max = qmax[data[1] & 7];
 	d.features = fz_rd64(data + 2) | VERSION_1;
-	struct virtio_irqfds irq = { .config = efd[d.nqueues] };
+	struct virtio_irqfds irq = {.config = efd[d.nqueues]};
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		irq.vq[q] = efd[q < d.nqueues ? q : d.nqueues];
 	virtio_set_irqfds(&d, &irq);
@@ -267,8 +267,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					uint64_t pend = fz_rd64(buf);
 					for (unsigned v = 0; v < 64; v++)
 						if (pend & (1ULL << v))
-							FZ_CHECK(v < p.nvec && ((p.msix_ctrl & 0x4000) ||
-										(p.msix[v].ctrl & 1)));
+							FZ_CHECK(v < p.nvec &&
+								 ((p.msix_ctrl & 0x4000) ||
+								  (p.msix[v].ctrl & 1)));
 				}
 			}
 			break;
@@ -283,11 +284,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	/* BAR sizing, with decoding off as a driver does it */
-	uint8_t z[4] = { 0, 0, 0, 0 }, ones[4] = { 0xff, 0xff, 0xff, 0xff };
+	uint8_t z[4] = {0, 0, 0, 0}, ones[4] = {0xff, 0xff, 0xff, 0xff};
 	pci_cfg_write(&h, SLOT << 3, 0x04, z, 2);
 	pci_cfg_write(&h, SLOT << 3, 0x10, ones, 4);
 	pci_cfg_read(&h, SLOT << 3, 0x10, b, 4);
-	FZ_CHECK(fz_rd32(b) == (uint32_t)~(VIRTIO_PCI_BAR_SIZE - 1));
+	FZ_CHECK(fz_rd32(b) == (uint32_t) ~(VIRTIO_PCI_BAR_SIZE - 1));
 	virtio_pci_bar_ops.read(&p, 0, b, 4); /* not decoding: all ones */
 	FZ_CHECK(fz_rd32(b) == 0xffffffffu);
 	virtio_pci_unbind(&p);

@@ -31,20 +31,20 @@ enum {
 	CAP_MSIX = 0x84,
 };
 
-#define CMD_MEM (1u << 1)
-#define CMD_MASTER (1u << 2)
-#define CMD_INTX_DISABLE (1u << 10)
-#define CMD_WRITABLE (CMD_MEM | CMD_MASTER | CMD_INTX_DISABLE)
-#define STATUS_INTX (1u << 3)
-#define STATUS_CAPS (1u << 4)
-#define PCI_CAP_VENDOR 0x09
-#define PCI_CAP_MSIX 0x11
-#define MSIX_ENABLE (1u << 15)
-#define MSIX_FMASK (1u << 14)
-#define MSIX_CTRL_MASKED 1u
+#define CMD_MEM		  (1u << 1)
+#define CMD_MASTER	  (1u << 2)
+#define CMD_INTX_DISABLE  (1u << 10)
+#define CMD_WRITABLE	  (CMD_MEM | CMD_MASTER | CMD_INTX_DISABLE)
+#define STATUS_INTX	  (1u << 3)
+#define STATUS_CAPS	  (1u << 4)
+#define PCI_CAP_VENDOR	  0x09
+#define PCI_CAP_MSIX	  0x11
+#define MSIX_ENABLE	  (1u << 15)
+#define MSIX_FMASK	  (1u << 14)
+#define MSIX_CTRL_MASKED  1u
 #define VIRTIO_CAP_COMMON 1
 #define VIRTIO_CAP_NOTIFY 2
-#define VIRTIO_CAP_ISR 3
+#define VIRTIO_CAP_ISR	  3
 #define VIRTIO_CAP_DEVICE 4
 
 /* ---- the host bridge and configuration access ---------------------------- */
@@ -250,8 +250,8 @@ static void rewire(struct virtio_pci *p)
 static bool fd_readable(int fd)
 {
 	/* ppoll, not poll: the vCPU thread's filter allows that one */
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	struct timespec zero = { 0, 0 };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct timespec zero = {0, 0};
 	return fd >= 0 && ppoll(&pfd, 1, &zero, NULL) == 1 && (pfd.revents & POLLIN);
 }
 
@@ -374,9 +374,8 @@ struct common_field {
 	uint8_t off, size;
 };
 static const struct common_field common_fields[] = {
-	{ 0x00, 4 }, { 0x04, 4 }, { 0x08, 4 }, { 0x0c, 4 }, { 0x10, 2 }, { 0x12, 2 },
-	{ 0x14, 1 }, { 0x15, 1 }, { 0x16, 2 }, { 0x18, 2 }, { 0x1a, 2 }, { 0x1c, 2 },
-	{ 0x1e, 2 }, { 0x20, 8 }, { 0x28, 8 }, { 0x30, 8 },
+	{0x00, 4}, {0x04, 4}, {0x08, 4}, {0x0c, 4}, {0x10, 2}, {0x12, 2}, {0x14, 1}, {0x15, 1},
+	{0x16, 2}, {0x18, 2}, {0x1a, 2}, {0x1c, 2}, {0x1e, 2}, {0x20, 8}, {0x28, 8}, {0x30, 8},
 };
 
 static struct virtio_queue_cfg *selected_queue(struct virtio_pci *p)
@@ -390,28 +389,44 @@ static uint64_t common_get(struct virtio_pci *p, unsigned off)
 	struct virtio_dev *d = p->vdev;
 	const struct virtio_queue_cfg *q = selected_queue(p);
 	switch (off) {
-	case 0x00: return d->dev_features_sel;
+	case 0x00:
+		return d->dev_features_sel;
 	case 0x04:
-		return d->dev_features_sel < 2 ? (uint32_t)(d->features >> (32 * d->dev_features_sel))
-					       : 0;
-	case 0x08: return d->drv_features_sel;
+		return d->dev_features_sel < 2
+			       ? (uint32_t)(d->features >> (32 * d->dev_features_sel))
+			       : 0;
+	case 0x08:
+		return d->drv_features_sel;
 	case 0x0c:
 		return d->drv_features_sel < 2
 			       ? (uint32_t)(d->driver_features >> (32 * d->drv_features_sel))
 			       : 0;
-	case 0x10: return p->config_vector;
-	case 0x12: return d->nqueues;
-	case 0x14: return virtio_status(d) & 0xff;
-	case 0x15: return __atomic_load_n(&d->config_generation, __ATOMIC_SEQ_CST) & 0xff;
-	case 0x16: return d->queue_sel;
-	case 0x18: return q ? q->num : 0;
-	case 0x1a: return q ? p->queue_vector[d->queue_sel] : VIRTIO_PCI_NO_VECTOR;
-	case 0x1c: return q ? q->ready : 0;
-	case 0x1e: return q ? d->queue_sel : 0;
-	case 0x20: return q ? q->desc : 0;
-	case 0x28: return q ? q->avail : 0;
-	case 0x30: return q ? q->used : 0;
-	default: return 0;
+	case 0x10:
+		return p->config_vector;
+	case 0x12:
+		return d->nqueues;
+	case 0x14:
+		return virtio_status(d) & 0xff;
+	case 0x15:
+		return __atomic_load_n(&d->config_generation, __ATOMIC_SEQ_CST) & 0xff;
+	case 0x16:
+		return d->queue_sel;
+	case 0x18:
+		return q ? q->num : 0;
+	case 0x1a:
+		return q ? p->queue_vector[d->queue_sel] : VIRTIO_PCI_NO_VECTOR;
+	case 0x1c:
+		return q ? q->ready : 0;
+	case 0x1e:
+		return q ? d->queue_sel : 0;
+	case 0x20:
+		return q ? q->desc : 0;
+	case 0x28:
+		return q ? q->avail : 0;
+	case 0x30:
+		return q ? q->used : 0;
+	default:
+		return 0;
 	}
 }
 
@@ -436,13 +451,17 @@ static void common_set(struct virtio_pci *p, unsigned off, uint64_t v)
 	struct virtio_dev *d = p->vdev;
 	struct virtio_queue_cfg *q = selected_queue(p);
 	/* Queue fields change only before DRIVER_OK, on a queue not enabled. */
-	struct virtio_queue_cfg *qw = q && !(d->status & VIRTIO_STATUS_DRIVER_OK) && !q->ready ? q
-												  : NULL;
-	bool features_open = (d->status & VIRTIO_STATUS_DRIVER) &&
-			     !(d->status & VIRTIO_STATUS_FEATURES_OK);
+	struct virtio_queue_cfg *qw =
+		q && !(d->status & VIRTIO_STATUS_DRIVER_OK) && !q->ready ? q : NULL;
+	bool features_open =
+		(d->status & VIRTIO_STATUS_DRIVER) && !(d->status & VIRTIO_STATUS_FEATURES_OK);
 	switch (off) {
-	case 0x00: d->dev_features_sel = (uint32_t)v; break;
-	case 0x08: d->drv_features_sel = (uint32_t)v; break;
+	case 0x00:
+		d->dev_features_sel = (uint32_t)v;
+		break;
+	case 0x08:
+		d->drv_features_sel = (uint32_t)v;
+		break;
 	case 0x0c:
 		if (features_open && d->drv_features_sel < 2) {
 			unsigned sh = 32 * d->drv_features_sel;
@@ -461,7 +480,9 @@ static void common_set(struct virtio_pci *p, unsigned off, uint64_t v)
 			rewire(p);
 		}
 		break;
-	case 0x16: d->queue_sel = (uint32_t)v; break;
+	case 0x16:
+		d->queue_sel = (uint32_t)v;
+		break;
 	case 0x18:
 		/* a power of two no larger than the maximum (split rings) */
 		if (qw && v && v <= d->queue_max && !(v & (v - 1)))
@@ -477,10 +498,20 @@ static void common_set(struct virtio_pci *p, unsigned off, uint64_t v)
 		if (qw && v == 1)
 			qw->ready = true;
 		break;
-	case 0x20: if (qw) qw->desc = v; break;
-	case 0x28: if (qw) qw->avail = v; break;
-	case 0x30: if (qw) qw->used = v; break;
-	default: break; /* read-only */
+	case 0x20:
+		if (qw)
+			qw->desc = v;
+		break;
+	case 0x28:
+		if (qw)
+			qw->avail = v;
+		break;
+	case 0x30:
+		if (qw)
+			qw->used = v;
+		break;
+	default:
+		break; /* read-only */
 	}
 }
 
@@ -529,10 +560,14 @@ static uint32_t msix_read32(struct virtio_pci *p, uint64_t off)
 		return 0;
 	const struct virtio_pci_msix_entry *m = &p->msix[v];
 	switch (off & 15) {
-	case 0: return m->addr_lo;
-	case 4: return m->addr_hi;
-	case 8: return m->data;
-	default: return m->ctrl;
+	case 0:
+		return m->addr_lo;
+	case 4:
+		return m->addr_hi;
+	case 8:
+		return m->data;
+	default:
+		return m->ctrl;
 	}
 }
 
@@ -543,9 +578,15 @@ static void msix_write32(struct virtio_pci *p, uint64_t off, uint32_t val)
 		return;
 	struct virtio_pci_msix_entry *m = &p->msix[v];
 	switch (off & 15) {
-	case 0: m->addr_lo = val & ~3u; break;
-	case 4: m->addr_hi = val; break;
-	case 8: m->data = val; break;
+	case 0:
+		m->addr_lo = val & ~3u;
+		break;
+	case 4:
+		m->addr_hi = val;
+		break;
+	case 8:
+		m->data = val;
+		break;
 	default:
 		m->ctrl = val & MSIX_CTRL_MASKED;
 		rewire(p); /* (un)mask */
@@ -642,9 +683,16 @@ void virtio_pci_init(struct virtio_pci *p, struct virtio_dev *d, uint64_t bar, u
 	p->kick_fd = kick_fd;
 	p->nvec = d->nqueues + 1;
 	switch (d->ops->device_id) {
-	case VIRTIO_ID_NET: p->class_code[2] = 0x02; break;        /* network, ethernet */
-	case VIRTIO_ID_BLOCK: p->class_code[2] = 0x01; p->class_code[1] = 0x80; break;
-	default: p->class_code[2] = 0xff; break;                     /* unassigned */
+	case VIRTIO_ID_NET:
+		p->class_code[2] = 0x02;
+		break; /* network, ethernet */
+	case VIRTIO_ID_BLOCK:
+		p->class_code[2] = 0x01;
+		p->class_code[1] = 0x80;
+		break;
+	default:
+		p->class_code[2] = 0xff;
+		break; /* unassigned */
 	}
 	for (unsigned v = 0; v < VIRTIO_PCI_MAX_VECTORS; v++) {
 		p->msix[v].ctrl = MSIX_CTRL_MASKED;

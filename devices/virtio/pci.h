@@ -20,28 +20,28 @@
 #include "devices/virtio/virtio.h"
 #include "vmm/bus.h"
 
-#define PCI_SLOTS 32             /* bus 0, function 0 of each device */
-#define PCI_CFG_SIZE 256         /* conventional configuration space */
-#define PCI_ECAM_SIZE (1u << 20) /* ECAM for bus 0 */
-#define PCI_CONF1_PORT 0xcf8     /* 0xcf8 address, 0xcfc-0xcff data */
-#define PCI_CONF1_LEN 8
-#define PCI_GSI_NONE UINT32_MAX
+#define PCI_SLOTS      32	  /* bus 0, function 0 of each device */
+#define PCI_CFG_SIZE   256	  /* conventional configuration space */
+#define PCI_ECAM_SIZE  (1u << 20) /* ECAM for bus 0 */
+#define PCI_CONF1_PORT 0xcf8	  /* 0xcf8 address, 0xcfc-0xcff data */
+#define PCI_CONF1_LEN  8
+#define PCI_GSI_NONE   UINT32_MAX
 
-#define VIRTIO_PCI_VENDOR 0x1af4
+#define VIRTIO_PCI_VENDOR      0x1af4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040 /* + virtio device id: modern */
-#define VIRTIO_PCI_NO_VECTOR 0xffff
+#define VIRTIO_PCI_NO_VECTOR   0xffff
 
 /* BAR0 layout (a 32-bit memory BAR). */
-#define VIRTIO_PCI_BAR_SIZE 0x8000u
-#define VIRTIO_PCI_COMMON_OFF 0x0000u
-#define VIRTIO_PCI_COMMON_LEN 0x38u
-#define VIRTIO_PCI_ISR_OFF 0x1000u
-#define VIRTIO_PCI_DEVCFG_OFF 0x2000u
-#define VIRTIO_PCI_DEVCFG_LEN 0x1000u
-#define VIRTIO_PCI_NOTIFY_OFF 0x3000u
+#define VIRTIO_PCI_BAR_SIZE    0x8000u
+#define VIRTIO_PCI_COMMON_OFF  0x0000u
+#define VIRTIO_PCI_COMMON_LEN  0x38u
+#define VIRTIO_PCI_ISR_OFF     0x1000u
+#define VIRTIO_PCI_DEVCFG_OFF  0x2000u
+#define VIRTIO_PCI_DEVCFG_LEN  0x1000u
+#define VIRTIO_PCI_NOTIFY_OFF  0x3000u
 #define VIRTIO_PCI_NOTIFY_MULT 4u /* queue q notifies at NOTIFY_OFF + 4 q */
-#define VIRTIO_PCI_MSIX_OFF 0x4000u
-#define VIRTIO_PCI_PBA_OFF 0x5000u
+#define VIRTIO_PCI_MSIX_OFF    0x4000u
+#define VIRTIO_PCI_PBA_OFF     0x5000u
 #define VIRTIO_PCI_MAX_VECTORS (VIRTIO_MAX_QUEUES + 1)
 
 /* A function on bus 0: its configuration space accessors. off + len never
@@ -55,7 +55,7 @@ struct pci_host {
 	_Atomic uint32_t cf8; /* configuration mechanism #1 address */
 	struct {
 		const struct pci_fn_ops *ops; /* NULL: empty slot */
-		void *fn;                     /* borrowed */
+		void *fn;		      /* borrowed */
 	} slot[PCI_SLOTS];
 };
 
@@ -86,13 +86,13 @@ struct virtio_pci_msix_entry {
 
 struct virtio_pci {
 	struct virtio_dev *vdev; /* borrowed; its lock guards everything here */
-	uint64_t bar;            /* where cvmm put BAR0 */
-	uint32_t intx_gsi;       /* INTA's GSI (the DSDT's _PRT says so) */
-	uint32_t msi_gsi_base;   /* vector v raises GSI msi_gsi_base + v */
+	uint64_t bar;		 /* where cvmm put BAR0 */
+	uint32_t intx_gsi;	 /* INTA's GSI (the DSDT's _PRT says so) */
+	uint32_t msi_gsi_base;	 /* vector v raises GSI msi_gsi_base + v */
 	const struct virtio_pci_irq_ops *irq_ops;
 	void *irq_opaque;
 	const int *kick_fd; /* borrowed: queue q's ioeventfd (notify writes KVM missed) */
-	unsigned nvec;      /* MSI-X table size: queues + 1 */
+	unsigned nvec;	    /* MSI-X table size: queues + 1 */
 	uint8_t class_code[3];
 	/* configuration space */
 	uint16_t command;
@@ -114,6 +114,6 @@ void virtio_pci_init(struct virtio_pci *p, struct virtio_dev *d, uint64_t bar, u
 /* Unbinds every irqfd (teardown). */
 void virtio_pci_unbind(struct virtio_pci *p);
 extern const struct pci_fn_ops virtio_pci_fn_ops; /* fn: struct virtio_pci */
-extern const struct bus_ops virtio_pci_bar_ops;   /* dev: struct virtio_pci, BAR0 */
+extern const struct bus_ops virtio_pci_bar_ops;	  /* dev: struct virtio_pci, BAR0 */
 
 #endif
