@@ -26,6 +26,7 @@
  * current message; pending bits only for masked vectors; the identity reads
  * right; a sized BAR reads back its size; activate never twice without a
  * reset. */
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
@@ -162,6 +163,12 @@ static void check_wiring(const struct virtio_pci *p, const struct fake_kvm *k)
 	}
 }
 
+static bool readable(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	return poll(&pfd, 1, 0) == 1;
+}
+
 static void drain(int fd)
 {
 	uint64_t v;
@@ -270,6 +277,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 							FZ_CHECK(v < p.nvec &&
 								 ((p.msix_ctrl & 0x4000) ||
 								  (p.msix[v].ctrl & 1)));
+					/* and every masked vector whose source's
+					 * eventfd holds a count is pending */
+					for (unsigned src = 0; src <= d.nqueues; src++) {
+						uint16_t v = src == d.nqueues ? p.config_vector
+									      : p.queue_vector[src];
+						if (v < p.nvec &&
+						    ((p.msix_ctrl & 0x4000) || (p.msix[v].ctrl & 1)) &&
+						    readable(efd[src]))
+							FZ_CHECK(pend & (1ULL << v));
+					}
 				}
 			}
 			break;

@@ -29,6 +29,7 @@ enum {
 	CAP_ISR = 0x64,
 	CAP_DEVCFG = 0x74,
 	CAP_MSIX = 0x84,
+	CAP_PCICFG = 0x90, /* a window onto BAR0 through configuration space */
 };
 
 #define CMD_MEM		  (1u << 1)
@@ -45,6 +46,7 @@ enum {
 #define VIRTIO_CAP_COMMON 1
 #define VIRTIO_CAP_NOTIFY 2
 #define VIRTIO_CAP_ISR	  3
+#define VIRTIO_CAP_PCICFG 5
 #define VIRTIO_CAP_DEVICE 4
 
 /* ---- the host bridge and configuration access ---------------------------- */
@@ -311,19 +313,51 @@ static void cfg_image(const struct virtio_pci *p, uint8_t img[PCI_CFG_SIZE])
 	put_cap(img, CAP_DEVCFG, CAP_MSIX, 16, VIRTIO_CAP_DEVICE, VIRTIO_PCI_DEVCFG_OFF,
 		VIRTIO_PCI_DEVCFG_LEN);
 	img[CAP_MSIX] = PCI_CAP_MSIX;
-	img[CAP_MSIX + 1] = 0;
+	img[CAP_MSIX + 1] = CAP_PCICFG;
 	le_put16(img + CAP_MSIX + 2, (uint16_t)(p->msix_ctrl | (p->nvec - 1)));
 	le_put32(img + CAP_MSIX + 4, VIRTIO_PCI_MSIX_OFF); /* BIR 0 */
 	le_put32(img + CAP_MSIX + 8, VIRTIO_PCI_PBA_OFF);
+	/* the window's bar, offset and length are the driver's */
+	put_cap(img, CAP_PCICFG, 0, 20, VIRTIO_CAP_PCICFG, p->cfgcap_off, p->cfgcap_len);
+	img[CAP_PCICFG + 4] = p->cfgcap_bar;
+}
+
+static void bar_read(void *dev, uint64_t off, uint8_t *data, unsigned len);
+static void bar_write(void *dev, uint64_t off, const uint8_t *data, unsigned len);
+
+/* VIRTIO_PCI_CAP_PCI_CFG: an access to pci_cfg_data is one of `length`
+ * bytes at `offset` in BAR0 (the driver's choice); off is the access's
+ * offset inside pci_cfg_data. Returns false when the window is not valid
+ * (another BAR, a bad length, past the BAR, or the access not the whole
+ * window): the access then reads 0 and writes nothing. */
+static bool cfgcap_window(const struct virtio_pci *p, uint32_t off, unsigned len, uint32_t *at,
+			  unsigned *wlen)
+{
+	uint32_t l = p->cfgcap_len, o = p->cfgcap_off;
+	if (p->cfgcap_bar != 0 || (l != 1 && l != 2 && l != 4) || off != 0 || len < l ||
+	    o % l || o >= VIRTIO_PCI_BAR_SIZE)
+		return false;
+	*at = o;
+	*wlen = l;
+	return true;
 }
 
 static void vpci_cfg_read(void *fn, uint32_t off, uint8_t *data, unsigned len)
 {
 	struct virtio_pci *p = fn;
 	uint8_t img[PCI_CFG_SIZE];
+	uint32_t at = 0;
+	unsigned wlen = 0;
 	pthread_mutex_lock(&p->vdev->lock);
 	cfg_image(p, img);
+	bool window = off >= CAP_PCICFG + 16 && off < CAP_PCICFG + 20 &&
+		      cfgcap_window(p, off - (CAP_PCICFG + 16), len, &at, &wlen);
 	pthread_mutex_unlock(&p->vdev->lock);
+	if (window) { /* bar_read takes the lock itself */
+		memset(data, 0, len);
+		bar_read(p, at, data, wlen);
+		return;
+	}
 	if (off < PCI_CFG_SIZE && len <= PCI_CFG_SIZE - off)
 		memcpy(data, img + off, len);
 	else
@@ -356,6 +390,25 @@ static void vpci_cfg_write(void *fn, uint32_t off, const uint8_t *data, unsigned
 		p->msix_ctrl = (uint16_t)((v >> 16) & (MSIX_ENABLE | MSIX_FMASK));
 		rewire(p);
 		break;
+	case CAP_PCICFG + 4:
+		p->cfgcap_bar = (uint8_t)v;
+		break;
+	case CAP_PCICFG + 8:
+		p->cfgcap_off = v;
+		break;
+	case CAP_PCICFG + 12:
+		p->cfgcap_len = v;
+		break;
+	case CAP_PCICFG + 16: {
+		uint32_t at;
+		unsigned wlen;
+		if (cfgcap_window(p, off - dw, len, &at, &wlen)) {
+			pthread_mutex_unlock(&p->vdev->lock);
+			bar_write(p, at, data, wlen); /* takes the lock itself */
+			return;
+		}
+		break;
+	}
 	default: /* read-only */
 		break;
 	}

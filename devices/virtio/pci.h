@@ -101,6 +101,9 @@ struct virtio_pci {
 	uint16_t msix_ctrl; /* enable (15) and function mask (14) */
 	struct virtio_pci_msix_entry msix[VIRTIO_PCI_MAX_VECTORS];
 	uint16_t config_vector, queue_vector[VIRTIO_MAX_QUEUES];
+	/* VIRTIO_PCI_CAP_PCI_CFG's window: bar, offset, length */
+	uint8_t cfgcap_bar;
+	uint32_t cfgcap_off, cfgcap_len;
 	/* which GSI each interrupt source's eventfd is bound to (queues, then
 	 * the configuration change at index nqueues) */
 	uint32_t bound[VIRTIO_PCI_MAX_VECTORS];
