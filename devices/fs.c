@@ -45,7 +45,7 @@ struct fs {
 	struct fs_srv srv;
 	char tag[FS_TAG_MAX];
 	unsigned index, nworkers;
-	bool srv_ready, started;
+	bool srv_ready, started, privileged;
 	struct fs_queue q[FS_NQUEUES];
 };
 
@@ -277,6 +277,7 @@ int fs_open(struct fs **out, const struct fs_cfg *cfg, unsigned index, struct er
 	}
 	f->srv_ready = true;
 	f->srv.xattr = cfg->xattr;
+	f->privileged = cfg->privileged;
 	*out = f;
 	return 0;
 }
@@ -320,6 +321,8 @@ int fs_start(struct fs *f, const struct guest_mem *mem, const struct virtio_irqf
 			.name = name,
 			.jail = JAIL_FS_WORKER,
 			.jail_fd = -1,
+			/* the high-priority queue only forgets */
+			.keep_caps = f->privileged && i != 0 ? JAIL_FS_CAPS : 0,
 		};
 		int r = vq_worker_create(&fq->w, d, i, &wc, e);
 		f->nworkers = i + 1;

@@ -159,6 +159,9 @@ struct fs_cfg {
 	const char *tag;
 	const char *path;
 	bool ro, xattr;
+	/* the workers keep the ownership capabilities (JAIL_FS_CAPS) the
+	 * process has, so the guest's root acts as root beneath the share */
+	bool privileged;
 };
 
 struct fs;

@@ -86,7 +86,7 @@ API int cvmm_config_add_fs(struct cvmm_config *c, const char *tag, const char *p
 			return err_set(&c->err, EEXIST, "fs: tag '%s' given twice", tag);
 	if (!path || !*path)
 		return err_set(&c->err, EINVAL, "fs '%s': the path must not be empty", tag);
-	if (flags & ~(CVMM_FS_RO | CVMM_FS_XATTR))
+	if (flags & ~(CVMM_FS_RO | CVMM_FS_XATTR | CVMM_FS_PRIVILEGED))
 		return err_set(&c->err, EINVAL, "unknown fs flags 0x%x", flags);
 	struct stat st;
 	if (stat(path, &st) < 0)

@@ -424,7 +424,8 @@ static int vm_devices_open(struct vm *vm, struct err *e)
 		struct fs_cfg fc = { .tag = c->tag,
 				     .path = c->path,
 				     .ro = c->flags & CVMM_FS_RO,
-				     .xattr = c->flags & CVMM_FS_XATTR };
+				     .xattr = c->flags & CVMM_FS_XATTR,
+				     .privileged = c->flags & CVMM_FS_PRIVILEGED };
 		int r = fs_open(&vm->fs[i], &fc, i, e);
 		if (r < 0)
 			return r;
@@ -655,11 +656,11 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 			ro[p.nro++] = vm->cfg.fs[i].path;
 		} else {
 			rw[p.nrw++] = vm->cfg.fs[i].path;
-			/* a writable share's worker keeps the ownership
-			 * capabilities (if the process has them: not after
-			 * --user) */
-			p.keep_caps = JAIL_FS_CAPS;
 		}
+		/* a privileged share's request worker keeps the ownership
+		 * capabilities (if the process has them: not after --user) */
+		if (vm->cfg.fs[i].flags & CVMM_FS_PRIVILEGED)
+			p.keep_caps = JAIL_FS_CAPS;
 	}
 	/* cvmm removes its own sockets when it ends */
 	if (vm->cfg.jail_rm_dir)

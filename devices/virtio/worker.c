@@ -140,8 +140,9 @@ static void *worker_thread(void *arg)
 	/* First act: the filter. Everything the thread needs is open. */
 	void *filter = w->filter;
 	w->filter = NULL;
-	/* and its capabilities: none, but a virtio-fs worker's (jail.h) */
-	uint64_t caps = w->jail == JAIL_FS_WORKER ? JAIL_FS_CAPS : 0;
+	/* and its capabilities: none, but those its device asked to keep (a
+	 * privileged virtio-fs share's, jail.h) */
+	uint64_t caps = w->keep_caps;
 	jail_name_thread(w->name);
 	int jr = jail_caps_limit(caps);
 	if (jr < 0)
@@ -205,6 +206,7 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	w->qidx = qidx;
 	w->ops = cfg->ops;
 	w->jail = cfg->jail;
+	w->keep_caps = cfg->keep_caps;
 	w->model = cfg->model;
 	w->kick_fd = w->ctl_fd = -1;
 	snprintf(w->name, sizeof(w->name), "%s", cfg->name);

@@ -57,6 +57,7 @@ struct vq_worker_cfg {
 	const char *name;         /* thread name, e.g. "cvmm-blk0-q0" */
 	enum jail_kind jail;      /* its seccomp table (default: JAIL_VIRTIO_WORKER) */
 	int jail_fd;              /* params[2] of the table, e.g. the tap queue */
+	uint64_t keep_caps;       /* CAP_* mask the thread keeps (default: none) */
 	/* The worker also serves queue also_notify_q (vsock: RX) and raises
 	 * its interrupt: its filter lets it write that eventfd too. */
 	bool also_notify;
@@ -87,7 +88,8 @@ struct vq_worker {
 	unsigned inflight;
 	char name[16];
 	int test_violation; /* test builds: make a syscall outside the filter */
-	enum jail_kind jail; /* its seccomp table (and capabilities) */
+	enum jail_kind jail; /* its seccomp table */
+	uint64_t keep_caps;  /* capabilities it keeps (vq_worker_cfg) */
 };
 
 /* Main thread: eventfds, restricted io_uring, seccomp filter, thread. */

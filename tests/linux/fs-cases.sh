@@ -11,6 +11,9 @@ fs_prepare() { # dir
 	dd if=/dev/urandom of="$d/share/big.bin" bs=65536 count=128 2>/dev/null
 	echo secret >"$d/share/hostmode"
 	chmod 600 "$d/share/hostmode"
+	echo other >"$d/share/hostother" # another owner's, mode 0600
+	chown 4321:4321 "$d/share/hostother"
+	chmod 600 "$d/share/hostother"
 	(cd "$d/share/many" && seq 1 10000 | sed 's/^/entry-with-a-longish-name-/' | xargs touch)
 	# Outside the share: a sentinel, reached from inside by host-made links.
 	echo "host sentinel: must stay unread" >"$d/sentinel"
@@ -26,7 +29,7 @@ fs_state() { # dir: what must not change outside the rw share
 	[ -e /etc/passwd ] && md5sum /etc/passwd
 	true
 }
-fs_case() { # name kernel initrd
+fs_case() { # name kernel initrd privileged(yes|no)
 	n=$1
 	selected $n || return
 	d=$TMP/$n.d
@@ -37,9 +40,11 @@ fs_case() { # name kernel initrd
 	s_atime=$(stat -c %X "$d/sentinel")
 	fs_state "$d" >"$TMP/$n.before"
 	big=$(md5sum <"$d/share/big.bin" | cut -c1-32)
+	priv_=""
+	[ "$4" = yes ] && priv_=",privileged"
 	want $n 0 300 -- --kernel "$2" --initrd "$3" --cpus 2 --memory 256M \
-		--fs "tag=rw,path=$d/share" --fs "tag=ro,path=$d/ro,ro" \
-		--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=fs cvmm.sentinel=$d/sentinel" || return
+		--fs "tag=rw,path=$d/share$priv_" --fs "tag=ro,path=$d/ro,ro" \
+		--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=fs cvmm.fsown=$4 cvmm.sentinel=$d/sentinel" || return
 	secs_=$secs
 	sh_=$d/share
 	# First the sentinel's atime (reading it below would move it).
@@ -61,17 +66,20 @@ fs_case() { # name kernel initrd
 	[ -e "$sh_/a.txt" ] || [ -e "$sh_/b.txt" ] || [ -e "$sh_/c.txt" ] && why="a/b/c.txt left behind"
 	[ -L "$sh_/sl" ] && [ "$(readlink "$sh_/sl")" = b.txt ] || why="symlink sl"
 	[ "$(cat "$sh_/d2moved/f" 2>/dev/null)" = deep ] && [ ! -e "$sh_/d1" ] || why="directory rename/rmdir"
-	[ "$(stat -c '%a %u %g' "$sh_/perm.txt")" = "640 1234 5678" ] || why="perm.txt mode/owner: $(stat -c '%a %u %g' "$sh_/perm.txt")"
+	own_="0 0" # cvmm runs as root here, without the capability to give files away
+	[ "$4" = yes ] && own_="1234 5678"
+	[ "$(stat -c '%a %u %g' "$sh_/perm.txt")" = "640 $own_" ] || why="perm.txt mode/owner: $(stat -c '%a %u %g' "$sh_/perm.txt"), wanted 640 $own_"
+	[ "$(stat -c '%a %u %g' "$sh_/hostother")" = "600 4321 4321" ] || why="hostother changed: $(stat -c '%a %u %g' "$sh_/hostother")"
 	[ "$(stat -c %s "$sh_/falloc.bin")" = 65536 ] || why="fallocate"
 	[ -L "$sh_/guestlink" ] && [ "$(readlink "$sh_/guestlink")" = "$d/sentinel" ] || why="guest symlink not stored as a link"
 	[ -L "$sh_/pw" ] && [ "$(readlink "$sh_/pw")" = /etc/passwd ] || why="pw link"
 	[ "$(ls "$sh_/many" | wc -l)" = 10000 ] || why="many/ changed"
 	grep -q "GUEST-FS-READDIR n=10000 " "$TMP/$n.out" || why="guest listed $(sed -n 's/.*GUEST-FS-READDIR n=\([0-9]*\).*/\1/p' "$TMP/$n.out") of 10000 entries"
 	[ -z "$why" ] || { bad $n "$why"; return; }
-	ok $n "readdir of 10000 took $(sed -n 's/.*GUEST-FS-READDIR n=[0-9]* secs=\([0-9.]*\).*/\1/p' "$TMP/$n.out") s in the guest; cvmm ran ${secs_} s"
+	ok $n "privileged=$4; readdir of 10000 took $(sed -n 's/.*GUEST-FS-READDIR n=[0-9]* secs=\([0-9.]*\).*/\1/p' "$TMP/$n.out") s in the guest; cvmm ran ${secs_} s"
 }
 if [ -f "$KIT/small-bzImage" ]; then
-	fs_case fs-small "$KIT/small-bzImage" "$KIT/guest.cpio.gz"
+	fs_case fs-small "$KIT/small-bzImage" "$KIT/guest.cpio.gz" yes
 	# The worker's seccomp filter: a call outside its table kills cvmm.
 	n=fs-worker-seccomp
 	if selected $n && [ -f "$MG/mg-check.elf" ]; then
@@ -84,5 +92,5 @@ if [ -f "$KIT/small-bzImage" ]; then
 fi
 # Debian's stock kernel: fuse and virtiofs are modules its initramfs loads.
 if [ -f "$KIT/stock-vmlinuz" ]; then
-	fs_case fs-stock "$KIT/stock-vmlinuz" "$KIT/stock-guest.cpio.gz"
+	fs_case fs-stock "$KIT/stock-vmlinuz" "$KIT/stock-guest.cpio.gz" no
 fi

@@ -94,7 +94,16 @@ fs_test() {
 	rm $m/c.txt || nok unlink
 	echo p >$m/perm.txt
 	chmod 640 $m/perm.txt || nok chmod
-	chown 1234:5678 $m/perm.txt || nok chown
+	# a privileged share (cvmm.fsown=yes) lets root give files away;
+	# otherwise the host's rules for cvmm's own uid apply
+	if [ "$(arg fsown)" = yes ]; then
+		chown 1234:5678 $m/perm.txt || nok chown
+		[ "$(cat $m/hostother)" = other ] || nok read-of-other-owner-0600-privileged
+	else
+		chown 1234:5678 $m/perm.txt 2>/dev/null && nok chown-allowed-unprivileged
+		chmod 600 $m/hostother 2>/dev/null && nok chmod-of-other-owner-allowed
+		cat $m/hostother >/dev/null 2>&1 && nok read-of-other-owner-0600-allowed
+	fi
 	[ "$(stat -c %a $m/hostmode)" = 600 ] || nok host-mode
 	fallocate -l 65536 $m/falloc.bin || nok fallocate
 	t0=$(cut -d' ' -f1 /proc/uptime)

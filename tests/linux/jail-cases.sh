@@ -8,8 +8,8 @@
 #  - jail-seccomp-log: the same violation with --seccomp=log is let through.
 #  - jail-threads-*: every thread of a running cvmm (micro-guest with a disk,
 #    a tap, a share and vsock) has a filter (Seccomp: 2, Seccomp_filters >= 1)
-#    and no capability (fs workers of a writable share: exactly the four
-#    ownership ones), checked in /proc/PID/task/*/status.
+#    and no capability (the request worker of a share given ,privileged:
+#    exactly the four ownership ones), checked in /proc/PID/task/*/status.
 #  - jail-user-chroot: --user 65534:65534 --chroot DIR still boots Linux with
 #    a disk (read and written, checked on the host) and a tap (ping).
 # env: CVMM, MG, KIT, TMP, ONLY/SKIP; tools on PATH: ip (IP names it).
@@ -113,7 +113,7 @@ threads() {
 		[ "$sc" = 2 ] || why="$why $name:Seccomp=$sc"
 		[ "${nf:-0}" -ge 1 ] || why="$why $name:Seccomp_filters=$nf"
 		want=0000000000000000
-		case "$name" in cvmm-fs*) want=$3 ;; esac
+		case "$name" in cvmm-fs*-q*) want=$3 ;; esac
 		for c in CapInh CapAmb; do
 			v=$(sed -n "s/^$c:[[:space:]]*//p" "$st")
 			[ "$v" = 0000000000000000 ] || why="$why $name:$c=$v"
@@ -139,7 +139,8 @@ threads() {
 }
 if [ -f "$MG/mg-check.elf" ]; then
 	threads jail-threads-ro-share ",ro" 0000000000000000
-	threads jail-threads-rw-share "" 000000000000001b
+	threads jail-threads-rw-share "" 0000000000000000
+	threads jail-threads-privileged-share ",privileged" 000000000000001b
 fi
 
 # --user and --chroot: Linux with a disk and a tap.

@@ -56,7 +56,7 @@ static void test_valid_full(void **state)
 		" \"nets\": [{\"tap\": \"tap0\", \"mac\": \"52:54:00:12:34:56\", \"queues\": 2},"
 		" {\"stream\": \"/s\", \"listen\": true}, {\"tapfd\": 7}, {\"passt\": \"/p\"}],"
 		" \"fs\": [{\"tag\": \"share\", \"path\": \"/tmp\", \"ro\": true, \"xattr\": "
-		"true}],"
+		"true}, {\"tag\": \"own\", \"path\": \"/\", \"privileged\": true}],"
 		" \"vsock\": {\"cid\": 42, \"socket\": \"/v.sock\"}, \"debug_exit\": true,"
 		" \"transport\": \"mmio\"}\n";
 	assert_int_equal(load(j), 0);
@@ -83,9 +83,10 @@ static void test_valid_full(void **state)
 	assert_int_equal(cfg->nets[2].fd, 7);
 	assert_int_equal(cfg->nets[3].backend, CVMM_NET_STREAM);
 	assert_string_equal(cfg->nets[3].target, "/p");
-	assert_int_equal(cfg->nfs, 1);
+	assert_int_equal(cfg->nfs, 2);
 	assert_string_equal(cfg->fs[0].tag, "share");
 	assert_int_equal(cfg->fs[0].flags, CVMM_FS_RO | CVMM_FS_XATTR);
+	assert_int_equal(cfg->fs[1].flags, CVMM_FS_PRIVILEGED);
 	assert_int_equal(cfg->vsock_cid, 42);
 	assert_string_equal(cfg->vsock_path, "/v.sock");
 	assert_true(cfg->debug_exit);

@@ -213,6 +213,35 @@ static void test_cli_bad(void **state)
 	assert_non_null(strstr(err, "--transport"));
 }
 
+/* --fs specs: flags in any order, a path holding commas, bad specs. */
+static void test_cli_fs(void **state)
+{
+	(void)state;
+	char tag[40], path[64];
+	unsigned fl;
+	assert_int_equal(cli_parse_fs("tag=t,path=/a", tag, sizeof(tag), path, sizeof(path), &fl),
+			 0);
+	assert_string_equal(tag, "t");
+	assert_string_equal(path, "/a");
+	assert_int_equal(fl, 0);
+	assert_int_equal(cli_parse_fs("privileged,tag=t,path=/a,b,xattr,ro", tag, sizeof(tag), path,
+				      sizeof(path), &fl),
+			 0);
+	assert_string_equal(path, "/a,b");
+	assert_int_equal(fl, 1 | 2 | 4);
+	assert_int_equal(cli_parse_fs("tag=t,path=/a,privileged", tag, sizeof(tag), path,
+				      sizeof(path), &fl),
+			 0);
+	assert_string_equal(path, "/a");
+	assert_int_equal(fl, 4);
+	const char *bad[] = {"tag=t",	    "path=/a",	  "tag=t,path=,privileged",
+			     "tag=t,priv,path=/a", "privileged", "tag=,path=/a",
+			     ""};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(cli_parse_fs(bad[i], tag, sizeof(tag), path, sizeof(path), &fl),
+				 -EINVAL);
+}
+
 static void test_cli_sizes(void **state)
 {
 	(void)state;
@@ -245,7 +274,7 @@ int main(void)
 		cmocka_unit_test(test_bus_dispatch),   cmocka_unit_test(test_bus_full),
 		cmocka_unit_test(test_cpuid_filter),   cmocka_unit_test(test_cpuid_single_and_full),
 		cmocka_unit_test(test_cli_ok),         cmocka_unit_test(test_cli_bad),
-		cmocka_unit_test(test_cli_sizes),
+		cmocka_unit_test(test_cli_sizes),       cmocka_unit_test(test_cli_fs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

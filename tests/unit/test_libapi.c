@@ -97,7 +97,7 @@ static void test_config_errors(void **state)
 	REFUSED(cvmm_config_add_fs(cfg, "0123456789012345678901234567890123456", dir, 0), EINVAL,
 		"tag");
 	REFUSED(cvmm_config_add_fs(cfg, "t", "", 0), EINVAL, "path");
-	REFUSED(cvmm_config_add_fs(cfg, "t", dir, 4), EINVAL, "flags");
+	REFUSED(cvmm_config_add_fs(cfg, "t", dir, 8), EINVAL, "flags");
 	REFUSED(cvmm_config_add_fs(cfg, "t", "/nonexistent-cvmm", 0), ENOENT, "nonexistent-cvmm");
 	REFUSED(cvmm_config_add_fs(cfg, "t", file, 0), ENOTDIR, "not a directory");
 	assert_int_equal(cvmm_config_add_fs(cfg, "t", dir, CVMM_FS_RO), 0);

@@ -30,11 +30,12 @@ const char cli_usage[] =
 	"                                creates it and waits for a peer (VM to VM)\n"
 	"                       each with optional ,mac=52:54:00:xx:xx:xx (default: a stable\n"
 	"                       address derived from the backend)\n"
-	"      --fs tag=TAG,path=DIR[,ro][,xattr]\n"
+	"      --fs tag=TAG,path=DIR[,ro][,xattr][,privileged]\n"
 	"                       share the host directory DIR with the guest as virtio-fs\n"
 	"                       (repeatable, up to 4): mount -t virtiofs TAG /mnt in the\n"
 	"                       guest; TAG is 1..36 bytes; ro refuses every write; xattr\n"
-	"                       serves extended attributes\n"
+	"                       serves extended attributes; privileged lets the guest's\n"
+	"                       root change owners (keeps 4 ownership capabilities)\n"
 	"      --vsock cid=N,socket=PATH\n"
 	"                       virtio-vsock with the guest's CID N (3 or more); host side\n"
 	"                       on unix sockets (Firecracker's protocol): clients of PATH\n"
@@ -166,6 +167,8 @@ int cli_parse_fs(const char *spec, char *tag, size_t taglen, char *path, size_t 
 			*flags |= 1; /* CVMM_FS_RO */
 		} else if (n == 5 && !strncmp(opt, "xattr", 5)) {
 			*flags |= 2; /* CVMM_FS_XATTR */
+		} else if (n == 10 && !strncmp(opt, "privileged", 10)) {
+			*flags |= 4; /* CVMM_FS_PRIVILEGED */
 		} else if (n > 4 && !strncmp(opt, "tag=", 4)) {
 			if (n - 4 > 36 || n - 4 >= taglen || tag[0])
 				return -EINVAL;
@@ -182,6 +185,9 @@ int cli_parse_fs(const char *spec, char *tag, size_t taglen, char *path, size_t 
 				} else if (end - opt >= 11 && !strncmp(end - 6, ",xattr", 6)) {
 					end -= 6;
 					*flags |= 2;
+				} else if (end - opt >= 16 && !strncmp(end - 11, ",privileged", 11)) {
+					end -= 11;
+					*flags |= 4;
 				} else {
 					break;
 				}
@@ -449,7 +455,7 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 					    sizeof(o->fs) / sizeof(o->fs[0]));
 			if (cli_parse_fs(val, tag, sizeof(tag), path, sizeof(path), &fl) < 0)
 				return fail(err, errlen,
-					    "--fs: '%s' is not tag=TAG,path=DIR[,ro][,xattr] (TAG 1..36 "
+					    "--fs: '%s' is not tag=TAG,path=DIR[,ro][,xattr][,privileged] (TAG 1..36 "
 					    "bytes)", val);
 			o->fs[o->nfs++] = val;
 			break;

@@ -57,9 +57,10 @@ __attribute__((warn_unused_result)) int cli_parse_disk(const char *spec, char *p
 __attribute__((warn_unused_result)) int cli_parse_net(const char *spec,
 						      struct cvmm_net_config *out,
 						      char *target, size_t tlen);
-/* --fs: "tag=TAG,path=DIR[,ro][,xattr]" (any order; path= takes the rest
- * of the spec, less trailing ",ro" and ",xattr") -> tag, path, flags
- * (CVMM_FS_RO, CVMM_FS_XATTR). TAG is 1..36 bytes. */
+/* --fs: "tag=TAG,path=DIR[,ro][,xattr][,privileged]" (any order; path=
+ * takes the rest of the spec, less trailing ",ro", ",xattr" and
+ * ",privileged") -> tag, path, flags (CVMM_FS_RO, CVMM_FS_XATTR,
+ * CVMM_FS_PRIVILEGED). TAG is 1..36 bytes. */
 __attribute__((warn_unused_result)) int cli_parse_fs(const char *spec, char *tag, size_t taglen,
 						     char *path, size_t pathlen,
 						     unsigned *flags);

@@ -194,19 +194,21 @@ static int jnet(struct jctx *c, struct json_object *n, const char *where)
 
 static int jfs(struct jctx *c, struct json_object *f, const char *where)
 {
-	static const char *const keys[] = {"tag", "path", "ro", "xattr", NULL};
+	static const char *const keys[] = {"tag", "path", "ro", "xattr", "privileged", NULL};
 	const char *tag, *path;
-	bool ro, xattr;
+	bool ro, xattr, priv;
 	int r;
 	if (!json_object_is_type(f, json_type_object))
 		return jfail(c, EINVAL, "%s must be an object", where);
 	if ((r = jkeys(c, f, where, keys)) < 0 || (r = jstr(c, f, "tag", where, &tag)) < 0 ||
 	    (r = jstr(c, f, "path", where, &path)) < 0 || (r = jbool(c, f, "ro", where, &ro)) < 0 ||
-	    (r = jbool(c, f, "xattr", where, &xattr)) < 0)
+	    (r = jbool(c, f, "xattr", where, &xattr)) < 0 ||
+	    (r = jbool(c, f, "privileged", where, &priv)) < 0)
 		return r;
 	if (!tag || !path)
 		return jfail(c, EINVAL, "'tag' and 'path' are required in %s", where);
-	unsigned flags = (ro ? CVMM_FS_RO : 0) | (xattr ? CVMM_FS_XATTR : 0);
+	unsigned flags = (ro ? CVMM_FS_RO : 0) | (xattr ? CVMM_FS_XATTR : 0) |
+			 (priv ? CVMM_FS_PRIVILEGED : 0);
 	return jsetter(c, cvmm_config_add_fs(c->cfg, tag, path, flags), where);
 }
 

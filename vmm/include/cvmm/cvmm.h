@@ -95,9 +95,15 @@ CVMM_API CVMM_WUR int cvmm_config_add_net(struct cvmm_config *cfg,
  * every write). The guest can reach
  * nothing outside the directory: names are resolved one component at a
  * time beneath it and symlinks are never followed on the host. uid/gid
- * pass through unchanged. Up to 4 shares. */
+ * pass through unchanged. CVMM_FS_PRIVILEGED: the share's request worker keeps CHOWN, DAC_OVERRIDE, FOWNER and FSETID when
+ * the process has them, so the guest's root may change owners and modes and
+ * reach files of every owner beneath the share, as with virtiofsd run as root;
+ * without it the share is served with the process's ids and no capability
+ * (the host's permission checks apply, and chown to another owner fails
+ * with EPERM). Up to 4 shares. */
 #define CVMM_FS_RO 1u
 #define CVMM_FS_XATTR 2u
+#define CVMM_FS_PRIVILEGED 4u
 CVMM_API CVMM_WUR int cvmm_config_add_fs(struct cvmm_config *cfg, const char *tag,
 					 const char *path, unsigned flags);
 /* Gives the VM a virtio-vsock device (one per VM; a second call replaces
@@ -148,9 +154,9 @@ CVMM_API CVMM_WUR int cvmm_config_set_seccomp(struct cvmm_config *cfg, int mode)
  * beneath the VM's virtio-fs shares (read-only ones read-only), and
  * removing files in the vsock socket's directory and socket_dir;
  * chroot_dir (NULL: none); with set_ids, the groups, gid and uid; then
- * every capability dropped, except that with a writable virtio-fs share
+ * every capability dropped, except that with a CVMM_FS_PRIVILEGED share
  * (and no set_ids) the process keeps CHOWN, DAC_OVERRIDE, FOWNER and FSETID
- * for the share's workers: every other thread of the VM drops them as its
+ * for that share's request worker: every other thread of the VM drops them as its
  * first act, and cvmm_vm_jail_control_thread drops them on the caller's.
  * Threads libcvmm starts hold no other capabilities, jail or not. Off by
  * default: an embedder opts in. */
