@@ -34,6 +34,12 @@ uint64_t arch_vcpu_ip(struct vcpu *v);
 /* Where virtio-mmio slot i lives and which GSI it raises; -ENOSPC past the
  * last slot. */
 ARCH_WUR int arch_mmio_slot(unsigned i, uint64_t *base, uint32_t *gsi);
+/* PCI device i (0-based): its bus 0 slot, BAR0 address (size bar_size) and
+ * INTA's GSI; -ENOSPC past the last, -EOPNOTSUPP without PCI. */
+ARCH_WUR int arch_pci_slot(unsigned i, uint64_t bar_size, unsigned *slot, uint64_t *bar,
+			   uint32_t *gsi);
+/* Where the PCI host bridge's ECAM window is (0: no PCI). */
+uint64_t arch_pci_ecam(void);
 /* Default kernel command line. */
 const char *arch_default_cmdline(void);
 /* Presses the power button (an ACPI event to the guest); -EOPNOTSUPP where

@@ -8,6 +8,17 @@ Q="./qemu-system-x86_64 -L ./qemu-share -nodefaults -no-user-config -display non
 i=0
 while [ $i -lt "$ROUNDS" ]; do
 	sh ./fio-jobs.sh /tmp/disk.img | sed 's/^/RESULT host /'
+	if [ -n "${TRANSPORTS:-}" ]; then
+		# mmio vs pci: a multi-queue disk, one fio job per vCPU
+		for t in $TRANSPORTS; do
+			./cvmm --transport "$t" --kernel stock-vmlinuz --initrd guest.cpio.gz --cpus 2 \
+				--memory 256M --disk "/tmp/disk.img,queues=${QUEUES:-2}" \
+				--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=fio cvmm.fiojobs=2" </dev/null |
+				tr -d '\r' | grep '^FIO' | sed "s/^/RESULT cvmm-$t /"
+		done
+		i=$((i + 1))
+		continue
+	fi
 	./cvmm --kernel stock-vmlinuz --initrd guest.cpio.gz --cpus 2 --memory 256M \
 		--disk /tmp/disk.img --cmdline "console=ttyS0 quiet panic=-1 cvmm.test=fio" </dev/null |
 		tr -d '\r' | grep '^FIO' | sed 's/^/RESULT cvmm /'

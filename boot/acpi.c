@@ -109,6 +109,100 @@ static void acpi_isa_dev(struct aml *a, const char *name, const char *eisaid, ui
 	aml_end(a, dev);
 }
 
+static void acpi_crs_ext_irq(struct aml *a, const char *name, uint32_t gsi, uint8_t flags)
+{
+	aml_name(a, name);
+	size_t buf = aml_buffer_begin(a);
+	aml_res_ext_irq(a, gsi, flags);
+	aml_res_end(a);
+	aml_buffer_end(a, buf);
+}
+
+/* The PCI host bridge for bus 0, inside \_SB_. Each device's INTA goes
+ * through its own link device (PNP0C0F) whose interrupt is edge-triggered,
+ * active high: the irqfd pulse KVM makes is then never lost, as a pulse on
+ * a level-triggered line raised during the handler would be. */
+static void acpi_pci(struct aml *a, const struct x86_acpi_cfg *cfg)
+{
+	for (unsigned i = 0; i < cfg->npci; i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "LK%02u", i % 100);
+		size_t dev = aml_device_begin(a, name);
+		aml_name(a, "_HID");
+		aml_eisaid(a, "PNP0C0F");
+		aml_name(a, "_UID");
+		aml_integer(a, i);
+		uint8_t fl = AML_INT_CONSUMER | AML_INT_EDGE;
+		acpi_crs_ext_irq(a, "_PRS", cfg->pci_devs[i].gsi, fl);
+		acpi_crs_ext_irq(a, "_CRS", cfg->pci_devs[i].gsi, fl);
+		size_t m = aml_method_begin(a, "_SRS", 1); /* one choice: nothing to set */
+		aml_end(a, m);
+		m = aml_method_begin(a, "_DIS", 0);
+		aml_end(a, m);
+		aml_end(a, dev);
+	}
+
+	size_t dev = aml_device_begin(a, "PCI0");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0A08"); /* PCI Express root bridge: ECAM */
+	aml_name(a, "_CID");
+	aml_eisaid(a, "PNP0A03");
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_SEG");
+	aml_integer(a, 0);
+	aml_name(a, "_BBN");
+	aml_integer(a, 0);
+	aml_name(a, "_CRS");
+	size_t buf = aml_buffer_begin(a);
+	aml_res_bus16(a, 0, 0);
+	aml_res_io16(a, X86_PORT_PCI_CONF1, 8);
+	aml_res_mem32_window(a, cfg->pci_mem_base, cfg->pci_mem_size);
+	aml_res_end(a);
+	aml_buffer_end(a, buf);
+	aml_name(a, "_PRT");
+	size_t prt = aml_package_begin(a, (uint8_t)cfg->npci);
+	for (unsigned i = 0; i < cfg->npci; i++) {
+		char link[16];
+		snprintf(link, sizeof(link), "\\_SB_.LK%02u", i % 100);
+		size_t e = aml_package_begin(a, 4);
+		aml_integer(a, ((uint64_t)cfg->pci_devs[i].slot << 16) | 0xffff);
+		aml_integer(a, 0); /* INTA */
+		aml_namestring(a, link);
+		aml_integer(a, 0);
+		aml_end(a, e);
+	}
+	aml_end(a, prt);
+	aml_end(a, dev);
+
+	/* The ECAM window is the motherboard's: Linux uses ECAM only where
+	 * a PNP0C02 device (or e820) reserves it. */
+	dev = aml_device_begin(a, "RES0");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0C02");
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_CRS");
+	buf = aml_buffer_begin(a);
+	aml_res_mem32_fixed(a, (uint32_t)cfg->ecam_base, X86_PCI_ECAM_SIZE, true);
+	aml_res_end(a);
+	aml_buffer_end(a, buf);
+	aml_end(a, dev);
+}
+
+/* MCFG: the ECAM window of segment 0, bus 0. */
+static void acpi_mcfg(struct aml *a, uint64_t ecam)
+{
+	size_t start = acpi_hdr_begin(a, "MCFG", 1, "CVMMMCFG");
+	aml_zeros(a, 8);
+	aml_le64(a, ecam);
+	aml_le16(a, 0); /* segment */
+	aml_byte(a, 0); /* start bus */
+	aml_byte(a, 0); /* end bus */
+	aml_le32(a, 0);
+	acpi_hdr_end(a, start);
+}
+
 static void acpi_dsdt(struct aml *a, const struct x86_acpi_cfg *cfg)
 {
 	size_t dsdt = acpi_hdr_begin(a, "DSDT", 2, "CVMMDSDT");
@@ -145,6 +239,9 @@ static void acpi_dsdt(struct aml *a, const struct x86_acpi_cfg *cfg)
 		aml_buffer_end(a, buf);
 		aml_end(a, dev);
 	}
+
+	if (cfg->ecam_base)
+		acpi_pci(a, cfg);
 
 	if (cfg->ged_gsi) {
 		/* The power button: hardware-reduced ACPI has no fixed button, so
@@ -260,6 +357,22 @@ static int acpi_check_cfg(const struct x86_acpi_cfg *cfg, struct err *e)
 			       X86_ACPI_MAX_DEVS);
 	if (cfg->ndevs && !cfg->devs)
 		return err_set(e, EINVAL, "ACPI: %u devices but no list", cfg->ndevs);
+	if (cfg->ecam_base) {
+		if (cfg->ecam_base % X86_PCI_ECAM_SIZE || cfg->ecam_base > UINT32_MAX - X86_PCI_ECAM_SIZE)
+			return err_set(e, EINVAL, "ACPI: ECAM at 0x%llx is not a 32-bit, aligned window",
+				       (unsigned long long)cfg->ecam_base);
+		if (cfg->pci_mem_size == 0 || cfg->pci_mem_size - 1 > UINT32_MAX - cfg->pci_mem_base)
+			return err_set(e, EINVAL, "ACPI: bad PCI memory window");
+		if (cfg->npci > X86_ACPI_MAX_PCI || (cfg->npci && !cfg->pci_devs))
+			return err_set(e, EINVAL, "ACPI: %u PCI devices, at most %u", cfg->npci,
+				       X86_ACPI_MAX_PCI);
+		for (unsigned i = 0; i < cfg->npci; i++)
+			if (cfg->pci_devs[i].slot == 0 || cfg->pci_devs[i].slot > 31)
+				return err_set(e, EINVAL, "ACPI: PCI device %u in slot %u", i,
+					       cfg->pci_devs[i].slot);
+	} else if (cfg->npci) {
+		return err_set(e, EINVAL, "ACPI: PCI devices without a host bridge");
+	}
 	for (unsigned i = 0; i < cfg->ndevs; i++) {
 		const struct acpi_mmio_dev *d = &cfg->devs[i];
 		size_t n = d->hid ? strnlen(d->hid, 9) : 0;
@@ -305,7 +418,7 @@ int x86_acpi_write(const struct guest_mem *m, const struct x86_acpi_cfg *cfg, ui
 	acpi_dsdt(&a, cfg);
 
 	aml_align(&a, ACPI_ALIGN);
-	uint64_t tables[2];
+	uint64_t tables[3];
 	tables[0] = X86_ACPI_ADDR + a.len;
 	acpi_fadt(&a, dsdt);
 
@@ -313,9 +426,16 @@ int x86_acpi_write(const struct guest_mem *m, const struct x86_acpi_cfg *cfg, ui
 	tables[1] = X86_ACPI_ADDR + a.len;
 	acpi_madt(&a, cfg->ncpus);
 
+	unsigned ntables = 2;
+	if (cfg->ecam_base) {
+		aml_align(&a, ACPI_ALIGN);
+		tables[ntables++] = X86_ACPI_ADDR + a.len;
+		acpi_mcfg(&a, cfg->ecam_base);
+	}
+
 	aml_align(&a, ACPI_ALIGN);
 	uint64_t xsdt = X86_ACPI_ADDR + a.len;
-	acpi_xsdt(&a, tables, 2);
+	acpi_xsdt(&a, tables, ntables);
 
 	if (a.overflow)
 		return err_set(e, ENOSPC,

@@ -397,6 +397,38 @@ void aml_res_ext_irq(struct aml *a, uint32_t gsi, uint8_t flags)
 	aml_le32(a, gsi);
 }
 
+void aml_res_bus16(struct aml *a, uint16_t min, uint16_t max)
+{
+	aml_byte(a, 0x88); /* large item 0x08: Word Address Space */
+	aml_le16(a, 13);
+	aml_byte(a, 2);	   /* bus numbers */
+	aml_byte(a, 0x0c); /* producer, minimum and maximum fixed */
+	aml_byte(a, 0);
+	aml_le16(a, 0); /* granularity */
+	aml_le16(a, min);
+	aml_le16(a, max);
+	aml_le16(a, 0); /* translation */
+	aml_le16(a, (uint16_t)(max - min + 1));
+}
+
+void aml_res_mem32_window(struct aml *a, uint32_t base, uint32_t size)
+{
+	if (size == 0 || size - 1 > UINT32_MAX - base) {
+		a->invalid = true;
+		return;
+	}
+	aml_byte(a, 0x87); /* large item 0x07: DWord Address Space */
+	aml_le16(a, 23);
+	aml_byte(a, 0);	   /* memory */
+	aml_byte(a, 0x0c); /* producer, minimum and maximum fixed */
+	aml_byte(a, 0x01); /* read-write, not cacheable */
+	aml_le32(a, 0);	   /* granularity */
+	aml_le32(a, base);
+	aml_le32(a, base + (size - 1));
+	aml_le32(a, 0); /* translation */
+	aml_le32(a, size);
+}
+
 void aml_res_end(struct aml *a)
 {
 	aml_byte(a, 0x79); /* end tag */

@@ -65,6 +65,10 @@ void aml_res_mem32_fixed(struct aml *a, uint32_t base, uint32_t size, bool writa
 #define AML_INT_ACTIVE_LOW 0x04
 #define AML_INT_SHARED	   0x08
 void aml_res_ext_irq(struct aml *a, uint32_t gsi, uint8_t flags);
+/* A bridge's windows (producer): bus numbers [min, max], and 32-bit memory
+ * [base, base + size). */
+void aml_res_bus16(struct aml *a, uint16_t min, uint16_t max);
+void aml_res_mem32_window(struct aml *a, uint32_t base, uint32_t size);
 void aml_res_end(struct aml *a);
 
 #endif

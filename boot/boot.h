@@ -124,8 +124,22 @@ struct acpi_mmio_dev {
 	uint32_t gsi;
 };
 
+/* A PCI device on bus 0 (function 0) and the GSI its INTA raises. */
+struct acpi_pci_dev {
+	unsigned slot;
+	uint32_t gsi;
+};
+
 struct x86_acpi_cfg {
 	unsigned ncpus;
+	/* A PCI host bridge (PCI0, PNP0A08) for bus 0 when ecam_base is not 0:
+	 * ECAM there (MCFG, and reserved by a PNP0C02 device), BARs in
+	 * [mem_base, mem_base + mem_size); each device's INTA through a link
+	 * device (edge, active high) to its GSI. */
+	uint64_t ecam_base;
+	uint32_t pci_mem_base, pci_mem_size;
+	const struct acpi_pci_dev *pci_devs;
+	unsigned npci;
 	const struct acpi_mmio_dev *devs; /* described in the DSDT, _UID = index */
 	unsigned ndevs;
 	uint32_t ged_gsi; /* non-zero: a power button (PWRB) and a Generic Event
@@ -134,6 +148,7 @@ struct x86_acpi_cfg {
 
 #define X86_ACPI_MAX_CPUS 254  /* xAPIC ids 0..253, IOAPIC id = ncpus */
 #define X86_ACPI_MAX_DEVS 1000 /* DSDT names V000..V999 */
+#define X86_ACPI_MAX_PCI 31    /* bus 0, slots 1..31 */
 
 /* RSDP (rev 2) at X86_ACPI_ADDR, then XSDT, FADT (hardware-reduced, sleep
  * control/status and reset registers at the layout.h ports), DSDT (\_S5,

@@ -184,7 +184,7 @@ static void blk_finish(struct blk_queue *bq, struct blk_req *r)
 static void blk_notify(struct blk_queue *bq)
 {
 	if (bq->pushed && vq_need_notify(&bq->w.q))
-		virtio_notify(&bq->b->vdev, VIRTIO_INT_USED);
+		virtio_notify_vq(&bq->b->vdev, bq->w.qidx);
 	bq->pushed = false;
 }
 
@@ -392,14 +392,15 @@ fail:
 	return r;
 }
 
-int blk_start(struct blk *b, const struct guest_mem *mem, int irqfd, struct err *e)
+int blk_start(struct blk *b, const struct guest_mem *mem, const struct virtio_irqfds *irq,
+	     struct err *e)
 {
 	struct virtio_dev *d = &b->vdev;
 	pthread_mutex_init(&d->lock, NULL);
 	d->ops = &blk_ops;
 	d->model = b;
 	d->mem = mem;
-	d->irqfd = irqfd;
+	virtio_set_irqfds(d, irq);
 	d->nqueues = b->nq;
 	d->queue_max = BLK_QUEUE_MAX;
 	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
@@ -452,8 +453,6 @@ void blk_destroy(struct blk *b)
 		for (unsigned i = 0; i < b->nworkers; i++)
 			vq_worker_destroy(&b->q[i].w);
 		pthread_mutex_destroy(&b->vdev.lock);
-		if (b->vdev.irqfd >= 0)
-			close(b->vdev.irqfd);
 	}
 	free(b->q);
 	if (b->fd >= 0)

@@ -73,10 +73,11 @@ struct blk;
 /* Opens and locks the disk file (the main thread). */
 __attribute__((warn_unused_result)) int blk_open(struct blk **out, const struct blk_cfg *cfg,
 						 unsigned index, struct err *e);
-/* Creates the virtio device and its workers; irqfd is owned by the caller
+/* Creates the virtio device and its workers; the interrupt eventfds in irq are the transport's (borrowed)
  * until then, then by the device. */
 __attribute__((warn_unused_result)) int blk_start(struct blk *b, const struct guest_mem *mem,
-						  int irqfd, struct err *e);
+						  const struct virtio_irqfds *irq,
+						  struct err *e);
 struct virtio_dev *blk_vdev(struct blk *b);
 /* The ioeventfd of queue q (owned by the device). */
 int blk_kick_fd(struct blk *b, unsigned q);

@@ -77,7 +77,7 @@ static void fs_push(struct fs_queue *fq, struct fs_slot *s, uint32_t written)
 static void fs_notify(struct fs_queue *fq)
 {
 	if (fq->pushed && vq_need_notify(&fq->w.q))
-		virtio_notify(&fq->f->vdev, VIRTIO_INT_USED);
+		virtio_notify_vq(&fq->f->vdev, fq->w.qidx);
 	fq->pushed = false;
 }
 
@@ -282,14 +282,15 @@ int fs_open(struct fs **out, const struct fs_cfg *cfg, unsigned index, struct er
 	return 0;
 }
 
-int fs_start(struct fs *f, const struct guest_mem *mem, int irqfd, struct err *e)
+int fs_start(struct fs *f, const struct guest_mem *mem, const struct virtio_irqfds *irq,
+	     struct err *e)
 {
 	struct virtio_dev *d = &f->vdev;
 	pthread_mutex_init(&d->lock, NULL);
 	d->ops = &fs_dev_ops;
 	d->model = f;
 	d->mem = mem;
-	d->irqfd = irqfd;
+	virtio_set_irqfds(d, irq);
 	d->nqueues = FS_NQUEUES;
 	d->queue_max = FS_QUEUE_MAX;
 	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
@@ -343,8 +344,6 @@ void fs_destroy(struct fs *f)
 		for (unsigned i = 0; i < f->nworkers; i++)
 			vq_worker_destroy(&f->q[i].w);
 		pthread_mutex_destroy(&f->vdev.lock);
-		if (f->vdev.irqfd >= 0)
-			close(f->vdev.irqfd);
 	}
 	for (unsigned i = 0; i < FS_NQUEUES; i++)
 		free(f->q[i].slots);

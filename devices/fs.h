@@ -24,6 +24,7 @@
 #include <sys/uio.h>
 
 #include "devices/virtio/queue.h"
+#include "devices/virtio/virtio.h"
 #include "vmm/err.h"
 
 #define FS_TAG_MAX     36	    /* virtio_fs_config.tag, not NUL-terminated */
@@ -167,7 +168,8 @@ struct fs;
 __attribute__((warn_unused_result)) int fs_open(struct fs **out, const struct fs_cfg *cfg,
 						unsigned index, struct err *e);
 __attribute__((warn_unused_result)) int fs_start(struct fs *f, const struct guest_mem *mem,
-						 int irqfd, struct err *e);
+						 const struct virtio_irqfds *irq,
+						  struct err *e);
 struct virtio_dev *fs_vdev(struct fs *f);
 int fs_kick_fd(struct fs *f, unsigned q);
 unsigned fs_queues(const struct fs *f);

@@ -221,7 +221,7 @@ static void rx_drain(struct net_rxq *rq)
 			rq->off = rq->fill = 0;
 	}
 	if (rq->pushed && vq_need_notify(q))
-		virtio_notify(&rq->n->vdev, VIRTIO_INT_USED);
+		virtio_notify_vq(&rq->n->vdev, rq->w.qidx);
 	rq->pushed = false;
 	rx_submit_read(rq);
 }
@@ -307,7 +307,7 @@ static void tx_submit(struct net_txq *tq, struct net_tx_req *r)
 static void tx_notify(struct net_txq *tq)
 {
 	if (tq->pushed && vq_need_notify(&tq->w.q))
-		virtio_notify(&tq->n->vdev, VIRTIO_INT_USED);
+		virtio_notify_vq(&tq->n->vdev, tq->w.qidx);
 	tq->pushed = false;
 }
 
@@ -492,7 +492,7 @@ static void ctrl_kick(struct vq_worker *w)
 	}
 	io_uring_submit(&w->ring);
 	if (pushed && vq_need_notify(&w->q))
-		virtio_notify(&n->vdev, VIRTIO_INT_USED);
+		virtio_notify_vq(&n->vdev, w->qidx);
 }
 
 static void ctrl_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop)
@@ -794,14 +794,15 @@ int net_open(struct net **out, const struct net_cfg *cfg, unsigned index, struct
 	return 0;
 }
 
-int net_start(struct net *n, const struct guest_mem *mem, int irqfd, struct err *e)
+int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_irqfds *irq,
+	     struct err *e)
 {
 	struct virtio_dev *d = &n->vdev;
 	pthread_mutex_init(&d->lock, NULL);
 	d->ops = &net_ops;
 	d->model = n;
 	d->mem = mem;
-	d->irqfd = irqfd;
+	virtio_set_irqfds(d, irq);
 	d->nqueues = 2 * n->pairs + 1;
 	d->queue_max = NET_QUEUE_MAX;
 	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
@@ -933,8 +934,6 @@ void net_destroy(struct net *n)
 		if (n->ctrl && made < n->nworkers)
 			vq_worker_destroy(&n->ctrl->w);
 		pthread_mutex_destroy(&n->vdev.lock);
-		if (n->vdev.irqfd >= 0)
-			close(n->vdev.irqfd);
 	}
 	for (unsigned p = 0; p < NET_MAX_PAIRS; p++) {
 		if (n->rx[p])

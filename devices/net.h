@@ -117,10 +117,11 @@ struct net;
  * and waiting for the peer). */
 __attribute__((warn_unused_result)) int net_open(struct net **out, const struct net_cfg *cfg,
 						 unsigned index, struct err *e);
-/* Creates the virtio device and its workers; irqfd is owned by the caller
+/* Creates the virtio device and its workers; the interrupt eventfds in irq are the transport's (borrowed)
  * until then, then by the device. */
 __attribute__((warn_unused_result)) int net_start(struct net *n, const struct guest_mem *mem,
-						  int irqfd, struct err *e);
+						  const struct virtio_irqfds *irq,
+						  struct err *e);
 struct virtio_dev *net_vdev(struct net *n);
 /* The ioeventfd of queue q (owned by the device). */
 int net_kick_fd(struct net *n, unsigned q);

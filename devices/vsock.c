@@ -649,9 +649,9 @@ static void service(struct vsock *v)
 	rx_service(v);
 	io_uring_submit(&v->w.ring);
 	if (v->rx_pushed && vq_need_notify(&v->rxq))
-		virtio_notify(&v->vdev, VIRTIO_INT_USED);
+		virtio_notify_vq(&v->vdev, 0); /* rx */
 	if (v->tx_pushed && vq_need_notify(&v->w.q))
-		virtio_notify(&v->vdev, VIRTIO_INT_USED);
+		virtio_notify_vq(&v->vdev, v->w.qidx);
 	v->rx_pushed = v->tx_pushed = false;
 }
 
@@ -1026,14 +1026,15 @@ fail:
 	return r;
 }
 
-int vsock_start(struct vsock *v, const struct guest_mem *mem, int irqfd, struct err *e)
+int vsock_start(struct vsock *v, const struct guest_mem *mem, const struct virtio_irqfds *irq,
+	     struct err *e)
 {
 	struct virtio_dev *d = &v->vdev;
 	pthread_mutex_init(&d->lock, NULL);
 	d->ops = &vsock_ops;
 	d->model = v;
 	d->mem = mem;
-	d->irqfd = irqfd;
+	virtio_set_irqfds(d, irq);
 	d->nqueues = 3; /* RX, TX, event */
 	d->queue_max = VSOCK_QUEUE_MAX;
 	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
@@ -1059,6 +1060,8 @@ int vsock_start(struct vsock *v, const struct guest_mem *mem, int irqfd, struct 
 		.name = "cvmm-vsock",
 		.jail = JAIL_VIRTIO_WORKER,
 		.sparse_files = VSOCK_MAX_CONNS,
+		.also_notify = true, /* the RX queue's interrupt */
+		.also_notify_q = 0,
 	};
 	v->worker_made = true;
 	return vq_worker_create(&v->w, d, 1, &wc, e);
@@ -1098,8 +1101,6 @@ void vsock_destroy(struct vsock *v)
 		vq_worker_destroy(&v->w);
 	if (v->started) {
 		pthread_mutex_destroy(&v->vdev.lock);
-		if (v->vdev.irqfd >= 0)
-			close(v->vdev.irqfd);
 	}
 	if (v->rx_kick_fd >= 0)
 		close(v->rx_kick_fd);

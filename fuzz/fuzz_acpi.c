@@ -10,7 +10,10 @@
  *           sel & 3 a known _HID, or with bit 7 (sel & 7) + 3 raw _HID
  *           bytes after the record; bit 6: base << 4; bits 2-5: size
  *           shift; then with bit 6 of [1], a le16 count: the decoded
- *           devices repeated up to it (up to past X86_ACPI_MAX_DEVS) */
+ *           devices repeated up to it (up to past X86_ACPI_MAX_DEVS)
+ * vCPU counts with bit 1 set also get the PCI host bridge (PCI0, RES0 and
+ * MCFG) with one PCI device per decoded device (at most 31: slots 1..),
+ * INTA on the device's GSI through a link device each (LKnn). */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -168,6 +171,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* odd vCPU counts also get the power button (GED0 + PWRB) */
 	struct x86_acpi_cfg cfg = {.ncpus = ncpus, .devs = devs, .ndevs = ndevs,
 				   .ged_gsi = ncpus & 1 ? 23 : 0};
+	struct acpi_pci_dev pdevs[X86_ACPI_MAX_PCI];
+	if (ncpus & 2) {
+		cfg.ecam_base = X86_PCI_ECAM_BASE;
+		cfg.pci_mem_base = (uint32_t)X86_PCI_MEM_BASE;
+		cfg.pci_mem_size = X86_PCI_MEM_SIZE;
+		cfg.npci = ndevs < X86_ACPI_MAX_PCI ? ndevs : X86_ACPI_MAX_PCI;
+		for (unsigned k = 0; k < cfg.npci; k++)
+			pdevs[k] = (struct acpi_pci_dev){ k + 1, devs[k].gsi };
+		cfg.pci_devs = pdevs;
+	}
 	uint64_t rsdp_gpa = 0;
 	struct err e;
 	err_clear(&e);
@@ -185,7 +198,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(fz_sum8(rsdp, 20) == 0 && fz_sum8(rsdp, 36) == 0);
 	FZ_CHECK(rsdp[15] == 2 && fz_rd32(rsdp + 20) == 36);
 	const uint8_t *xsdt = table(m, fz_rd64(rsdp + 24), "XSDT");
-	FZ_CHECK(fz_rd32(xsdt + 4) == 36 + 16);
+	FZ_CHECK(fz_rd32(xsdt + 4) == 36 + (cfg.ecam_base ? 24 : 16));
+	if (cfg.ecam_base) {
+		const uint8_t *mcfg = table(m, fz_rd64(xsdt + 52), "MCFG");
+		FZ_CHECK(fz_rd32(mcfg + 4) == 60 && fz_rd64(mcfg + 44) == cfg.ecam_base);
+	}
 	const uint8_t *fadt = table(m, fz_rd64(xsdt + 36), "FACP");
 	const uint8_t *madt = table(m, fz_rd64(xsdt + 44), "APIC");
 	FZ_CHECK(fz_rd32(fadt + 4) == 276);
@@ -212,7 +229,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(lapics == ncpus);
 
 	unsigned devices = terms(dsdt + 36, dsdt + fz_rd32(dsdt + 4));
-	/* COM1, RTC0, the mmio devices, then PWRB and GED0 */
-	FZ_CHECK(devices == 2 + ndevs + (cfg.ged_gsi ? 2 : 0));
+	/* COM1, RTC0, the mmio devices, the links, PCI0 and RES0, then PWRB
+	 * and GED0 */
+	FZ_CHECK(devices ==
+		 2 + ndevs + (cfg.ecam_base ? cfg.npci + 2 : 0) + (cfg.ged_gsi ? 2 : 0));
 	return 0;
 }

@@ -255,6 +255,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d.model = &m;
 	d.mem = fz_mem(MEM_SIZE, 0);
 	d.irqfd = -1; /* virtio_notify's write fails harmlessly */
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		d.vq_irqfd[q] = -1;
 	d.nqueues = 1 + data[0] % VIRTIO_MAX_QUEUES;
 	d.queue_max = qmax[data[1] & 7];
 	d.features = fz_rd64(data + 2);

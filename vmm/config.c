@@ -247,6 +247,20 @@ API int cvmm_config_set_kick_signal(struct cvmm_config *c, int signo)
 	return 0;
 }
 
+API int cvmm_config_set_transport(struct cvmm_config *c, int transport)
+{
+	err_clear(&c->err);
+	if (transport != CVMM_TRANSPORT_DEFAULT && transport != CVMM_TRANSPORT_MMIO &&
+	    transport != CVMM_TRANSPORT_PCI)
+		return err_set(&c->err, EINVAL, "transport must be mmio or pci");
+#ifndef __x86_64__
+	if (transport == CVMM_TRANSPORT_PCI)
+		return err_set(&c->err, EINVAL, "virtio-pci is supported on x86_64 only");
+#endif
+	c->transport = transport;
+	return 0;
+}
+
 API int cvmm_config_set_seccomp(struct cvmm_config *c, int mode)
 {
 	err_clear(&c->err);

@@ -29,7 +29,9 @@
 
 #define WORKER_COMMON                                                                        \
 	RULE(io_uring_enter, 0, "submit the queue's I/O and wait for completions, on its own ring"), \
-	RULE(write, 1, "raise the device's interrupt through its irqfd"),                     \
+	RULE(write, 1, "raise the queue's interrupt through its irqfd"),                      \
+	RULE(write, 3, "raise the configuration interrupt (a broken queue: NEEDS_RESET)"),    \
+	RULE(write, 4, "raise the interrupt of the second queue it serves (vsock: RX)"),      \
 	RULE(futex, -1, "the lock and condition variable shared with the transport"),         \
 	RULE(madvise, -1, "glibc releases the thread's stack when it exits"),                 \
 	RULE(munmap, -1, "free() may give memory back when the thread exits"),                \
@@ -113,6 +115,11 @@ static const struct jail_rule vcpu_rules[] = {
 	IOCTL_ON(0, KVM_GET_REGS, "read RIP for the message when the guest crashes or KVM fails"),
 #endif
 	IOCTL_ON(1, KVM_IRQ_LINE, "legacy devices' interrupt lines (8250, RTC, i8042, ACPI GED)"),
+	IOCTL_ON(1, KVM_SET_GSI_ROUTING,
+		 "virtio-pci: the guest programs an MSI-X vector (address/data -> the GSI's route)"),
+	IOCTL_ON(1, KVM_IRQFD,
+		 "virtio-pci: (un)masking MSI-X vectors, enabling MSI-X or INTx moves a queue's irqfd"),
+	RULE(ppoll, -1, "virtio-pci: MSI-X pending bits (is a masked vector's eventfd readable?)"),
 	IOCTL(TUNSETOFFLOAD, "virtio-net at DRIVER_OK: the tap's offloads follow the driver's features"),
 	IOCTL(TUNSETQUEUE, "virtio-net at DRIVER_OK and reset: attach or detach tap queues"),
 	RULE(write, -1, "console output; eventfds: worker commands, irqfds, the VM's exit event"),

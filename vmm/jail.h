@@ -29,7 +29,9 @@
 #endif
 
 enum jail_kind {
-	JAIL_VIRTIO_WORKER, /* a virtqueue worker: params[0] its io_uring fd, [1] its irqfd */
+	JAIL_VIRTIO_WORKER, /* a virtqueue worker: params[0] its io_uring fd, [1] its
+			     * queue's irqfd, [2] jail_fd, [3] the device's
+			     * configuration irqfd, [4] a second queue's irqfd */
 	JAIL_NET_CTRL,      /* virtio-net's control queue worker: the same, and it
 			     * attaches/detaches tap queues */
 	JAIL_FS_WORKER,     /* a virtio-fs worker: the same, and the metadata calls
@@ -40,6 +42,7 @@ enum jail_kind {
 			     * teardown): params[1] the VM fd */
 };
 #define JAIL_NKINDS 5
+#define JAIL_MAX_PARAMS 5 /* the params array jail_build reads */
 
 /* What a filter does with a call outside its table (cvmm_seccomp values). */
 enum jail_mode {

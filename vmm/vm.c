@@ -19,6 +19,7 @@
 
 #include "arch/arch.h"
 #include "devices/virtio/mmio.h"
+#include "devices/virtio/pci.h"
 #include "vmm/kvm.h"
 #include "vmm/vm.h"
 #include "vmm/jail.h"
@@ -315,21 +316,79 @@ out:
 	return r;
 }
 
-static int vm_mmio_slot_add(struct vm *vm, const char *kind, struct err *e)
+/* ---- virtio devices: one wiring path for every model and transport ------ */
+
+struct vm_dev_kind {
+	const char *name;
+	struct virtio_dev *(*vdev)(void *model);
+	int (*start)(void *model, const struct guest_mem *mem, const struct virtio_irqfds *irq,
+		     struct err *e);
+	unsigned (*queues)(const void *model);
+	int (*kick_fd)(void *model, unsigned q);
+};
+
+#define VM_DEV_KIND(pfx, type, label)                                                        \
+	static struct virtio_dev *pfx##_vdev_of(void *m)                                     \
+	{                                                                                    \
+		return pfx##_vdev((type *)m);                                                \
+	}                                                                                    \
+	static int pfx##_start_of(void *m, const struct guest_mem *mem,                      \
+				  const struct virtio_irqfds *irq, struct err *e)            \
+	{                                                                                    \
+		return pfx##_start((type *)m, mem, irq, e);                                  \
+	}                                                                                    \
+	static unsigned pfx##_queues_of(const void *m)                                       \
+	{                                                                                    \
+		return pfx##_queues((const type *)m);                                        \
+	}                                                                                    \
+	static int pfx##_kick_fd_of(void *m, unsigned q)                                     \
+	{                                                                                    \
+		return pfx##_kick_fd((type *)m, q);                                          \
+	}                                                                                    \
+	static const struct vm_dev_kind pfx##_kind = {                                       \
+		.name = label,                                                               \
+		.vdev = pfx##_vdev_of,                                                       \
+		.start = pfx##_start_of,                                                     \
+		.queues = pfx##_queues_of,                                                   \
+		.kick_fd = pfx##_kick_fd_of,                                                 \
+	};
+
+VM_DEV_KIND(blk, struct blk, "virtio-blk")
+VM_DEV_KIND(net, struct net, "virtio-net")
+VM_DEV_KIND(fs, struct fs, "virtio-fs")
+VM_DEV_KIND(vsock, struct vsock, "virtio-vsock")
+
+/* Gives an opened device its place on the VM's transport: a virtio-mmio
+ * window and GSI, or a PCI slot, BAR0 and INTA's GSI. */
+static int vm_vdev_add(struct vm *vm, const struct vm_dev_kind *k, void *model, struct err *e)
 {
-	struct vm_mmio_slot *s = &vm->mmio_slot[vm->nmmio];
-	if (vm->nmmio >= CVMM_MAX_MMIO || arch_mmio_slot(vm->nmmio, &s->base, &s->gsi) < 0)
+	struct vm_vdev *s = &vm->vdevs[vm->nvdevs];
+	if (vm->nvdevs >= CVMM_MAX_MMIO)
 		return err_set(e, ENOSPC, "too many devices");
-	s->kind = kind;
-	snprintf(s->name, sizeof(s->name), "%s@0x%llx", kind, (unsigned long long)s->base);
-	vm->nmmio++;
+	memset(s, 0, sizeof(*s));
+	for (unsigned i = 0; i < VIRTIO_PCI_MAX_VECTORS; i++)
+		s->irq_fd[i] = -1;
+	s->k = k;
+	s->model = model;
+	s->kind = k->name;
+	s->pci = vm->pci;
+	int r = s->pci ? arch_pci_slot(vm->nvdevs, VIRTIO_PCI_BAR_SIZE, &s->slot, &s->base, &s->gsi)
+		       : arch_mmio_slot(vm->nvdevs, &s->base, &s->gsi);
+	if (r < 0)
+		return err_set(e, ENOSPC, "too many devices");
+	if (s->pci)
+		snprintf(s->name, sizeof(s->name), "%s@pci0:%02x", k->name, s->slot);
+	else
+		snprintf(s->name, sizeof(s->name), "%s@0x%llx", k->name,
+			 (unsigned long long)s->base);
+	vm->nvdevs++;
 	return 0;
 }
 
-/* Opens the devices' backing files and gives each device its mmio slot,
- * before anything is loaded (the tables describe the slots). Slots go to
- * disks first, then network interfaces, then shared directories, in the
- * order given, then vsock. */
+/* Opens the devices' backing files and gives each device its slot, before
+ * anything is loaded (the tables describe the slots). Slots go to disks
+ * first, then network interfaces, then shared directories, in the order
+ * given, then vsock. */
 static int vm_devices_open(struct vm *vm, struct err *e)
 {
 	for (unsigned i = 0; i < vm->cfg.ndisks; i++) {
@@ -341,7 +400,7 @@ static int vm_devices_open(struct vm *vm, struct err *e)
 		int r = blk_open(&vm->blk[i], &bc, i, e);
 		if (r < 0)
 			return r;
-		r = vm_mmio_slot_add(vm, "virtio-blk", e);
+		r = vm_vdev_add(vm, &blk_kind, vm->blk[i], e);
 		if (r < 0)
 			return r;
 	}
@@ -356,7 +415,7 @@ static int vm_devices_open(struct vm *vm, struct err *e)
 		int r = net_open(&vm->net[i], &nc, i, e);
 		if (r < 0)
 			return r;
-		r = vm_mmio_slot_add(vm, "virtio-net", e);
+		r = vm_vdev_add(vm, &net_kind, vm->net[i], e);
 		if (r < 0)
 			return r;
 	}
@@ -370,7 +429,7 @@ static int vm_devices_open(struct vm *vm, struct err *e)
 		int r = fs_open(&vm->fs[i], &fc, i, e);
 		if (r < 0)
 			return r;
-		r = vm_mmio_slot_add(vm, "virtio-fs", e);
+		r = vm_vdev_add(vm, &fs_kind, vm->fs[i], e);
 		if (r < 0)
 			return r;
 	}
@@ -379,119 +438,202 @@ static int vm_devices_open(struct vm *vm, struct err *e)
 		int r = vsock_open(&vm->vsock, &vc, e);
 		if (r < 0)
 			return r;
-		r = vm_mmio_slot_add(vm, "virtio-vsock", e);
+		r = vm_vdev_add(vm, &vsock_kind, vm->vsock, e);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-/* Wires one virtio device to KVM: its registers on the MMIO bus and one
- * ioeventfd per queue straight to the queue's worker. */
-static int vm_virtio_wire(struct vm *vm, struct vm_mmio_slot *s, struct virtio_dev *vdev,
-			  const int *kick_fds, unsigned nq, struct err *e)
+/* ---- interrupt routing (virtio-pci's MSI-X), any vCPU thread ------------ */
+
+static int vm_set_routes(struct vm *vm)
 {
-	s->vdev = vdev;
-	vdev->name = s->name;
-	int r = bus_add(&vm->mmio, s->base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, vdev, s->kind);
+	return ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, vm->routes) < 0 ? -errno : 0;
+}
+
+/* KVM's table replaces the default one whole: start from the default
+ * (GSIs 0-15 to both PICs and the IOAPIC, 16-23 to the IOAPIC). */
+static int vm_routes_init(struct vm *vm, unsigned nmsi, struct err *e)
+{
+#ifndef __x86_64__
+	(void)vm;
+	(void)nmsi;
+	return err_set(e, EOPNOTSUPP, "virtio-pci is supported on x86_64 only");
+#else
+	unsigned cap = 24 + 16 + nmsi;
+	vm->routes = calloc(1, sizeof(*vm->routes) + cap * sizeof(struct kvm_irq_routing_entry));
+	if (!vm->routes)
+		return err_set(e, ENOMEM, "out of memory");
+	vm->routes_cap = cap;
+	struct kvm_irq_routing_entry *t = vm->routes->entries;
+	unsigned n = 0;
+	for (uint32_t gsi = 0; gsi < 24; gsi++) {
+		t[n].gsi = gsi;
+		t[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		t[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		t[n++].u.irqchip.pin = gsi;
+		if (gsi < 16) {
+			t[n].gsi = gsi;
+			t[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+			t[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+			t[n++].u.irqchip.pin = gsi % 8;
+		}
+	}
+	vm->routes->nr = n;
+	return 0;
+#endif
+}
+
+static int vm_msi_route(void *opaque, uint32_t gsi, uint64_t addr, uint32_t data)
+{
+	struct vm *vm = opaque;
+	pthread_mutex_lock(&vm->route_lock);
+	struct kvm_irq_routing_entry *t = vm->routes->entries, *x = NULL;
+	for (unsigned i = 0; i < vm->routes->nr && !x; i++)
+		if (t[i].gsi == gsi && t[i].type == KVM_IRQ_ROUTING_MSI)
+			x = &t[i];
+	int r = 0;
+	if (!x && vm->routes->nr < vm->routes_cap)
+		x = &t[vm->routes->nr++];
+	if (!x) {
+		r = -ENOSPC;
+	} else {
+		memset(x, 0, sizeof(*x));
+		x->gsi = gsi;
+		x->type = KVM_IRQ_ROUTING_MSI;
+		x->u.msi.address_lo = (uint32_t)addr;
+		x->u.msi.address_hi = (uint32_t)(addr >> 32);
+		x->u.msi.data = data;
+		r = vm_set_routes(vm);
+	}
+	pthread_mutex_unlock(&vm->route_lock);
+	return r;
+}
+
+static int vm_irqfd_bind(void *opaque, int fd, uint32_t gsi, bool assign)
+{
+	struct vm *vm = opaque;
+	struct kvm_irqfd k = { .fd = (uint32_t)fd,
+			       .gsi = gsi,
+			       .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN };
+	return ioctl(vm->vm_fd, KVM_IRQFD, &k) < 0 ? -errno : 0;
+}
+
+static const struct virtio_pci_irq_ops vm_pci_irq_ops = {
+	.msi_route = vm_msi_route,
+	.irqfd = vm_irqfd_bind,
+};
+
+/* ---- starting and wiring --------------------------------------------------- */
+
+static int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, bool match, uint64_t data,
+			int fd, struct err *e)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = data,
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = match ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0,
+	};
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
+		return err_set(e, errno, "KVM_IOEVENTFD: %s", strerror(errno));
+	return 0;
+}
+
+/* Starts one virtio device (its workers) and wires it to KVM: interrupt
+ * eventfds, its registers on the MMIO bus (and PCI configuration space),
+ * and one ioeventfd per queue straight to the queue's worker. */
+static int vm_vdev_start(struct vm *vm, struct vm_vdev *s, struct err *e)
+{
+	unsigned nq = s->k->queues(s->model);
+	if (nq == 0 || nq > VIRTIO_MAX_QUEUES)
+		return err_set(e, EINVAL, "%s: %u queues", s->name, nq);
+	/* virtio-mmio: one eventfd for the device, bound to its GSI now;
+	 * virtio-pci: one per queue and one for configuration changes, bound
+	 * by the transport as the driver sets up MSI-X or INTx. */
+	s->nirq = s->pci ? nq + 1 : 1;
+	for (unsigned i = 0; i < s->nirq; i++) {
+		s->irq_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (s->irq_fd[i] < 0)
+			return err_set(e, errno, "eventfd: %s", strerror(errno));
+	}
+	struct virtio_irqfds irq;
+	irq.config = s->irq_fd[s->pci ? nq : 0];
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		irq.vq[q] = s->irq_fd[s->pci && q < nq ? q : (s->pci ? nq : 0)];
+	if (!s->pci) {
+		struct kvm_irqfd kirq = { .fd = (uint32_t)s->irq_fd[0], .gsi = s->gsi };
+		if (ioctl(vm->vm_fd, KVM_IRQFD, &kirq) < 0)
+			return err_set(e, errno, "KVM_IRQFD: %s", strerror(errno));
+	}
+	struct virtio_dev *d = s->k->vdev(s->model);
+	d->seccomp = vm->cfg.seccomp;
+	int r = s->k->start(s->model, &vm->mem, &irq, e);
 	if (r < 0)
-		return err_set(e, -r, "cannot map %s at 0x%llx", s->kind,
+		return r;
+	s->vdev = d;
+	d->name = s->name;
+	for (unsigned q = 0; q < nq; q++)
+		s->kick[q] = s->k->kick_fd(s->model, q);
+	if (!s->pci) {
+		r = bus_add(&vm->mmio, s->base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, d, s->kind);
+		if (r < 0)
+			return err_set(e, -r, "cannot map %s at 0x%llx", s->kind,
+				       (unsigned long long)s->base);
+		for (unsigned q = 0; q < nq; q++) {
+			r = vm_ioeventfd(vm, s->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, true, q, s->kick[q], e);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	s->msi_gsi_base = vm->next_msi_gsi;
+	vm->next_msi_gsi += nq + 1;
+	virtio_pci_init(&s->vpci, d, s->base, s->gsi, s->msi_gsi_base, &vm_pci_irq_ops, vm,
+			s->kick);
+	if (s->vpci.irq_errors)
+		return err_set(e, EIO, "%s: cannot bind its interrupts (KVM_IRQFD)", s->name);
+	r = bus_add(&vm->mmio, s->base, VIRTIO_PCI_BAR_SIZE, &virtio_pci_bar_ops, &s->vpci, s->kind);
+	if (r < 0)
+		return err_set(e, -r, "cannot map %s's BAR at 0x%llx", s->kind,
 			       (unsigned long long)s->base);
+	r = pci_host_add(&vm->pci_host, s->slot, &virtio_pci_fn_ops, &s->vpci);
+	if (r < 0)
+		return err_set(e, -r, "%s: PCI slot %u", s->name, s->slot);
+	/* The driver writes the queue index (16 bits) at the queue's own
+	 * address: no data match needed. */
 	for (unsigned q = 0; q < nq; q++) {
-		struct kvm_ioeventfd io = {
-			.datamatch = q,
-			.addr = s->base + VIRTIO_MMIO_QUEUE_NOTIFY,
-			.len = 4,
-			.fd = kick_fds[q],
-			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
-		};
-		if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
-			return err_set(e, errno, "KVM_IOEVENTFD: %s", strerror(errno));
+		uint64_t at = s->base + VIRTIO_PCI_NOTIFY_OFF + (uint64_t)VIRTIO_PCI_NOTIFY_MULT * q;
+		r = vm_ioeventfd(vm, at, 2, false, 0, s->kick[q], e);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
 
-/* A device's interrupt: an eventfd KVM turns into the slot's GSI. */
-static int vm_irqfd(struct vm *vm, const struct vm_mmio_slot *s, struct err *e)
-{
-	int irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (irqfd < 0)
-		return err_set(e, errno, "eventfd: %s", strerror(errno));
-	struct kvm_irqfd kirq = { .fd = (uint32_t)irqfd, .gsi = s->gsi };
-	if (ioctl(vm->vm_fd, KVM_IRQFD, &kirq) < 0) {
-		int er = errno;
-		close(irqfd);
-		return err_set(e, er, "KVM_IRQFD: %s", strerror(er));
-	}
-	return irqfd;
-}
-
-/* Starts each virtio device (its workers) and wires it to KVM. */
+/* Starts each virtio device and wires it to KVM; with PCI, the host bridge
+ * too (configuration ports and ECAM) and the MSI routing table. */
 static int vm_devices_start(struct vm *vm, struct err *e)
 {
-	unsigned slot = 0;
-	int kicks[VIRTIO_MAX_QUEUES];
-	for (unsigned i = 0; i < vm->cfg.ndisks; i++, slot++) {
-		struct vm_mmio_slot *s = &vm->mmio_slot[slot];
-		int irqfd = vm_irqfd(vm, s, e);
-		if (irqfd < 0)
-			return irqfd;
-		blk_vdev(vm->blk[i])->seccomp = vm->cfg.seccomp;
-		int r = blk_start(vm->blk[i], &vm->mem, irqfd, e);
+	if (vm->pci) {
+		pci_host_init(&vm->pci_host);
+		int r = bus_add(&vm->pio, PCI_CONF1_PORT, PCI_CONF1_LEN, &pci_conf1_ops,
+				&vm->pci_host, "pci-conf1");
+		if (r < 0)
+			return err_set(e, -r, "cannot map the PCI configuration ports");
+		r = bus_add(&vm->mmio, arch_pci_ecam(), PCI_ECAM_SIZE, &pci_ecam_ops, &vm->pci_host,
+			    "pci-ecam");
+		if (r < 0)
+			return err_set(e, -r, "cannot map the PCI ECAM window");
+		r = vm_routes_init(vm, vm->nvdevs * VIRTIO_PCI_MAX_VECTORS, e);
 		if (r < 0)
 			return r;
-		unsigned nq = blk_queues(vm->blk[i]);
-		for (unsigned q = 0; q < nq; q++)
-			kicks[q] = blk_kick_fd(vm->blk[i], q);
-		r = vm_virtio_wire(vm, s, blk_vdev(vm->blk[i]), kicks, nq, e);
-		if (r < 0)
-			return r;
+		vm->next_msi_gsi = 24; /* past the IOAPIC's pins */
 	}
-	for (unsigned i = 0; i < vm->cfg.nnets; i++, slot++) {
-		struct vm_mmio_slot *s = &vm->mmio_slot[slot];
-		int irqfd = vm_irqfd(vm, s, e);
-		if (irqfd < 0)
-			return irqfd;
-		net_vdev(vm->net[i])->seccomp = vm->cfg.seccomp;
-		int r = net_start(vm->net[i], &vm->mem, irqfd, e);
-		if (r < 0)
-			return r;
-		unsigned nq = net_queues(vm->net[i]);
-		for (unsigned q = 0; q < nq; q++)
-			kicks[q] = net_kick_fd(vm->net[i], q);
-		r = vm_virtio_wire(vm, s, net_vdev(vm->net[i]), kicks, nq, e);
-		if (r < 0)
-			return r;
-	}
-	for (unsigned i = 0; i < vm->cfg.nfs; i++, slot++) {
-		struct vm_mmio_slot *s = &vm->mmio_slot[slot];
-		int irqfd = vm_irqfd(vm, s, e);
-		if (irqfd < 0)
-			return irqfd;
-		fs_vdev(vm->fs[i])->seccomp = vm->cfg.seccomp;
-		int r = fs_start(vm->fs[i], &vm->mem, irqfd, e);
-		if (r < 0)
-			return r;
-		unsigned nq = fs_queues(vm->fs[i]);
-		for (unsigned q = 0; q < nq; q++)
-			kicks[q] = fs_kick_fd(vm->fs[i], q);
-		r = vm_virtio_wire(vm, s, fs_vdev(vm->fs[i]), kicks, nq, e);
-		if (r < 0)
-			return r;
-	}
-	if (vm->vsock) {
-		struct vm_mmio_slot *s = &vm->mmio_slot[slot];
-		int irqfd = vm_irqfd(vm, s, e);
-		if (irqfd < 0)
-			return irqfd;
-		vsock_vdev(vm->vsock)->seccomp = vm->cfg.seccomp;
-		int r = vsock_start(vm->vsock, &vm->mem, irqfd, e);
-		if (r < 0)
-			return r;
-		unsigned nq = vsock_queues(vm->vsock);
-		for (unsigned q = 0; q < nq; q++)
-			kicks[q] = vsock_kick_fd(vm->vsock, q);
-		r = vm_virtio_wire(vm, s, vsock_vdev(vm->vsock), kicks, nq, e);
+	for (unsigned i = 0; i < vm->nvdevs; i++) {
+		int r = vm_vdev_start(vm, &vm->vdevs[i], e);
 		if (r < 0)
 			return r;
 	}
@@ -586,9 +728,15 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 		free(vm);
 		return -r;
 	}
+	pthread_mutex_init(&vm->route_lock, NULL);
 	r = vm_copy_config(vm, cfg, e);
 	if (r < 0)
 		goto fail;
+#ifdef __x86_64__
+	vm->pci = vm->cfg.transport != CVMM_TRANSPORT_MMIO;
+#else
+	vm->pci = vm->cfg.transport == CVMM_TRANSPORT_PCI;
+#endif
 	vm->kick_signal = vm->cfg.kick_signal ? vm->cfg.kick_signal : CVMM_KICK_SIGNAL;
 	if (vm->cfg.console_path) {
 		vm->console_fd = open(vm->cfg.console_path,
@@ -874,9 +1022,9 @@ static void vm_free(struct vm *vm)
 			vm_request_exit(vm, CVMM_EXIT_STOPPED, -1, 0, 0, "destroyed");
 		vm_join(vm);
 	}
-	for (unsigned i = 0; i < vm->nmmio; i++)
-		if (vm->mmio_slot[i].vdev)
-			virtio_tell_failure(vm->mmio_slot[i].vdev, vm->mmio_slot[i].name);
+	for (unsigned i = 0; i < vm->nvdevs; i++)
+		if (vm->vdevs[i].vdev)
+			virtio_tell_failure(vm->vdevs[i].vdev, vm->vdevs[i].name);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		if (v->run)
@@ -893,6 +1041,13 @@ static void vm_free(struct vm *vm)
 	for (unsigned i = 0; i < CVMM_MAX_FS; i++)
 		fs_destroy(vm->fs[i]);
 	vsock_destroy(vm->vsock);
+	/* The interrupt eventfds, once no worker writes them. */
+	for (unsigned i = 0; i < vm->nvdevs; i++)
+		for (unsigned k = 0; k < vm->vdevs[i].nirq; k++)
+			if (vm->vdevs[i].irq_fd[k] >= 0)
+				close(vm->vdevs[i].irq_fd[k]);
+	free(vm->routes);
+	pthread_mutex_destroy(&vm->route_lock);
 	if (vm->devs_ready) {
 		serial_destroy(&vm->com1);
 		rtc_destroy(&vm->rtc);

@@ -15,6 +15,7 @@
 #include "devices/net.h"
 #include "devices/serial.h"
 #include "devices/vsock.h"
+#include "devices/virtio/pci.h"
 #include "vmm/bus.h"
 #include "vmm/err.h"
 #include "vmm/mem.h"
@@ -53,6 +54,7 @@ struct cvmm_config {
 	char *vsock_path; /* owned, NULL: no vsock device */
 	uint64_t vsock_cid;
 	int seccomp;       /* CVMM_SECCOMP_*, for every thread of the VM */
+	int transport;     /* CVMM_TRANSPORT_* */
 	bool jail;         /* drop privileges in cvmm_vm_create */
 	bool jail_ids, jail_landlock;
 	unsigned jail_uid, jail_gid;
@@ -63,13 +65,26 @@ struct cvmm_config {
 /* sun_path (108) less "_4294967295" and its NUL */
 #define CVMM_VSOCK_PATH_MAX 96
 
-/* A virtio-mmio slot: where a device sits and which GSI it raises. */
-struct vm_mmio_slot {
-	uint64_t base;
-	uint32_t gsi;
+/* A device model as the wiring sees it (vm.c has one per kind). */
+struct vm_dev_kind;
+
+/* A virtio device and its transport: where it sits (virtio-mmio window, or
+ * PCI slot and BAR0) and the interrupts it raises. */
+struct vm_vdev {
+	const struct vm_dev_kind *k; /* static const */
+	void *model;                 /* borrowed: vm->blk[i], ... */
+	bool pci;
+	uint64_t base;  /* virtio-mmio window or BAR0 */
+	uint32_t gsi;   /* virtio-mmio's interrupt, or INTA's */
+	unsigned slot;  /* PCI: bus 0 device number */
+	uint32_t msi_gsi_base; /* PCI: GSIs of its MSI-X vectors */
 	const char *kind;
 	char name[40];           /* kind@base, for messages */
-	struct virtio_dev *vdev; /* borrowed from the device */
+	struct virtio_dev *vdev; /* borrowed from the device, once started */
+	int irq_fd[VIRTIO_PCI_MAX_VECTORS]; /* owned eventfds (mmio: [0] only) */
+	unsigned nirq;
+	int kick[VIRTIO_MAX_QUEUES]; /* borrowed from the device */
+	struct virtio_pci vpci;      /* PCI transport state */
 };
 #define CVMM_MAX_MMIO (CVMM_MAX_DISKS + CVMM_MAX_NETS + CVMM_MAX_FS + 1)
 
@@ -115,8 +130,16 @@ struct vm {
 	struct net *net[CVMM_MAX_NETS];  /* owned */
 	struct fs *fs[CVMM_MAX_FS];      /* owned */
 	struct vsock *vsock;             /* owned, NULL: none */
-	struct vm_mmio_slot mmio_slot[CVMM_MAX_MMIO];
-	unsigned nmmio;
+	struct vm_vdev vdevs[CVMM_MAX_MMIO];
+	unsigned nvdevs;
+	bool pci;                /* virtio over PCI (cfg.transport) */
+	struct pci_host pci_host;
+	/* KVM's GSI routing table (PCI: MSI-X vectors), rewritten whole by
+	 * KVM_SET_GSI_ROUTING when a vector's message changes. */
+	pthread_mutex_t route_lock;
+	struct kvm_irq_routing *routes; /* owned, NULL: KVM's default */
+	unsigned routes_cap;
+	uint32_t next_msi_gsi;
 	bool devs_ready;
 
 	pthread_mutex_t exit_lock;

@@ -34,6 +34,22 @@ int arch_mmio_slot(unsigned i, uint64_t *base, uint32_t *gsi)
 	return 0;
 }
 
+/* No PCI on aarch64 (yet): every device is on virtio-mmio. */
+int arch_pci_slot(unsigned i, uint64_t bar_size, unsigned *slot, uint64_t *bar, uint32_t *gsi)
+{
+	(void)i;
+	(void)bar_size;
+	(void)slot;
+	(void)bar;
+	(void)gsi;
+	return -EOPNOTSUPP;
+}
+
+uint64_t arch_pci_ecam(void)
+{
+	return 0;
+}
+
 const char *arch_default_cmdline(void)
 {
 	return "console=ttyS0 panic=1";
@@ -160,9 +176,9 @@ int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t 
 int arch_boot_vcpu(struct vm *vm, struct err *e)
 {
 	struct arm64_fdt_dev devs[CVMM_MAX_MMIO];
-	for (unsigned i = 0; i < vm->nmmio; i++)
-		devs[i] = (struct arm64_fdt_dev){vm->mmio_slot[i].base, ARM64_VIRTIO_MMIO_SIZE,
-						 vm->mmio_slot[i].gsi};
+	for (unsigned i = 0; i < vm->nvdevs; i++)
+		devs[i] = (struct arm64_fdt_dev){vm->vdevs[i].base, ARM64_VIRTIO_MMIO_SIZE,
+						 vm->vdevs[i].gsi};
 	bool v3 = vm->irqchip_version == 3;
 	struct arm64_fdt_cfg c = {
 		.ncpus = vm->cfg.cpus,
@@ -181,7 +197,7 @@ int arch_boot_vcpu(struct vm *vm, struct err *e)
 		.rtc_size = PL031_SIZE,
 		.apb_clock = ARM64_APB_CLOCK,
 		.devs = devs,
-		.ndevs = vm->nmmio,
+		.ndevs = vm->nvdevs,
 		.cmdline = vm->cfg.cmdline,
 		.initrd_gpa = vm->boot.initrd_gpa,
 		.initrd_size = vm->boot.initrd_size,

@@ -31,6 +31,11 @@
 #define X86_VIRTIO_MMIO_SIZE 0x1000ULL     /* ... one 4 KiB window each */
 #define X86_VIRTIO_MMIO_MAX 32
 #define X86_VIRTIO_IRQ_BASE 5              /* GSIs 5.. for virtio-mmio (skip 8: rtc) */
+/* PCI (virtio-pci): ECAM for bus 0, then the window BARs are put in. */
+#define X86_PCI_ECAM_BASE 0xe0000000ULL
+#define X86_PCI_ECAM_SIZE 0x100000u
+#define X86_PCI_MEM_BASE 0xe1000000ULL
+#define X86_PCI_MEM_SIZE 0x01000000u
 #define X86_IOAPIC_ADDR 0xfec00000ULL
 #define X86_LAPIC_ADDR 0xfee00000ULL
 #define X86_TSS_ADDR 0xfffbd000ULL         /* KVM_SET_TSS_ADDR (3 pages) */
@@ -39,6 +44,7 @@
 /* Legacy I/O ports. */
 #define X86_PORT_COM1 0x3f8
 #define X86_COM1_IRQ 4
+#define X86_PORT_PCI_CONF1 0xcf8 /* 0xcf8 address, 0xcfc-0xcff data */
 #define X86_PORT_CMOS 0x70      /* 0x70 index, 0x71 data */
 #define X86_RTC_IRQ 8
 #define X86_GED_GSI 23 /* ACPI Generic Event Device: the power button */

@@ -35,6 +35,21 @@ int arch_mmio_slot(unsigned i, uint64_t *base, uint32_t *gsi)
 	return 0;
 }
 
+int arch_pci_slot(unsigned i, uint64_t bar_size, unsigned *slot, uint64_t *bar, uint32_t *gsi)
+{
+	if (i >= sizeof(x86_virtio_gsis) || i + 1 >= 32 || (i + 1) * bar_size > X86_PCI_MEM_SIZE)
+		return -ENOSPC;
+	*slot = i + 1; /* 0 is the host bridge */
+	*bar = X86_PCI_MEM_BASE + i * bar_size;
+	*gsi = x86_virtio_gsis[i];
+	return 0;
+}
+
+uint64_t arch_pci_ecam(void)
+{
+	return X86_PCI_ECAM_BASE;
+}
+
 const char *arch_default_cmdline(void)
 {
 	return "console=ttyS0 panic=1";
@@ -373,10 +388,11 @@ int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t 
 	char cmdline[X86_CMDLINE_MAX];
 	int n = snprintf(cmdline, sizeof(cmdline), "%s", vm->cfg.cmdline);
 	bool no_acpi = strstr(vm->cfg.cmdline, "acpi=off") != NULL;
-	for (unsigned i = 0; no_acpi && i < vm->nmmio && n > 0 && (size_t)n < sizeof(cmdline); i++)
-		n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n,
-			      " virtio_mmio.device=4K@0x%llx:%u",
-			      (unsigned long long)vm->mmio_slot[i].base, vm->mmio_slot[i].gsi);
+	for (unsigned i = 0; no_acpi && i < vm->nvdevs && n > 0 && (size_t)n < sizeof(cmdline); i++)
+		if (!vm->vdevs[i].pci)
+			n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n,
+				      " virtio_mmio.device=4K@0x%llx:%u",
+				      (unsigned long long)vm->vdevs[i].base, vm->vdevs[i].gsi);
 	if (n < 0 || (size_t)n >= sizeof(cmdline))
 		return err_set(e, E2BIG, "command line too long with the device list");
 	r = x86_cmdline_write(m, &k, cmdline, e);
@@ -399,12 +415,27 @@ int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t 
 			return r;
 	}
 	struct acpi_mmio_dev devs[CVMM_MAX_MMIO];
-	for (unsigned i = 0; i < vm->nmmio; i++)
-		devs[i] = (struct acpi_mmio_dev){ "LNRO0005", vm->mmio_slot[i].base,
-						  X86_VIRTIO_MMIO_SIZE, vm->mmio_slot[i].gsi };
-	struct x86_acpi_cfg acfg = {
-		.ncpus = vm->cfg.cpus, .devs = devs, .ndevs = vm->nmmio, .ged_gsi = X86_GED_GSI
-	};
+	struct acpi_pci_dev pdevs[CVMM_MAX_MMIO];
+	unsigned ndevs = 0, npci = 0;
+	for (unsigned i = 0; i < vm->nvdevs; i++) {
+		const struct vm_vdev *s = &vm->vdevs[i];
+		if (s->pci)
+			pdevs[npci++] = (struct acpi_pci_dev){ s->slot, s->gsi };
+		else
+			devs[ndevs++] = (struct acpi_mmio_dev){ "LNRO0005", s->base,
+								X86_VIRTIO_MMIO_SIZE, s->gsi };
+	}
+	struct x86_acpi_cfg acfg = { .ncpus = vm->cfg.cpus,
+				     .devs = devs,
+				     .ndevs = ndevs,
+				     .ged_gsi = X86_GED_GSI };
+	if (vm->pci) {
+		acfg.ecam_base = X86_PCI_ECAM_BASE;
+		acfg.pci_mem_base = (uint32_t)X86_PCI_MEM_BASE;
+		acfg.pci_mem_size = X86_PCI_MEM_SIZE;
+		acfg.pci_devs = pdevs;
+		acfg.npci = npci;
+	}
 	r = x86_acpi_write(m, &acfg, &bc.rsdp_gpa, e);
 	if (r < 0)
 		return r;

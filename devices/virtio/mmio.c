@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 enum {
 	REG_MAGIC = 0x000,
@@ -38,22 +37,6 @@ enum {
 	REG_CONFIG = 0x100,
 };
 
-void virtio_notify(struct virtio_dev *d, unsigned why)
-{
-	atomic_fetch_or(&d->isr, why);
-	uint64_t one = 1;
-	ssize_t n = write(d->irqfd, &one, sizeof(one));
-	(void)n; /* an eventfd counter cannot overflow in practice */
-}
-
-void virtio_fail(struct virtio_dev *d, const char *why)
-{
-	const char *none = NULL;
-	atomic_compare_exchange_strong(&d->fail_why, &none, why ? why : "queue broken");
-	atomic_store(&d->needs_reset, true);
-	virtio_notify(d, VIRTIO_INT_CONFIG);
-}
-
 static void set_low(uint64_t *v, uint32_t x)
 {
 	*v = (*v & 0xffffffff00000000ULL) | x;
@@ -62,65 +45,6 @@ static void set_low(uint64_t *v, uint32_t x)
 static void set_high(uint64_t *v, uint32_t x)
 {
 	*v = (*v & 0xffffffffULL) | ((uint64_t)x << 32);
-}
-
-void virtio_tell_failure(struct virtio_dev *d, const char *name)
-{
-	const char *why = atomic_load(&d->fail_why);
-	if (why && !atomic_exchange(&d->fail_told, true))
-		fprintf(stderr, "cvmm: %s: device needs reset: %s\n", name, why);
-}
-
-static uint32_t status_of(struct virtio_dev *d)
-{
-	if (!atomic_load(&d->needs_reset))
-		return d->status;
-	virtio_tell_failure(d, d->name ? d->name : "virtio device");
-	return d->status | VIRTIO_STATUS_NEEDS_RESET;
-}
-
-static void mmio_reset(struct virtio_dev *d)
-{
-	if (d->status & VIRTIO_STATUS_DRIVER_OK)
-		d->ops->reset(d);
-	d->status = 0;
-	d->driver_features = 0;
-	atomic_store(&d->isr, 0);
-	atomic_store(&d->needs_reset, false);
-	atomic_store(&d->fail_why, NULL);
-	atomic_store(&d->fail_told, false);
-	memset(d->qcfg, 0, sizeof(d->qcfg));
-	d->dev_features_sel = d->drv_features_sel = d->queue_sel = 0;
-}
-
-static void mmio_set_status(struct virtio_dev *d, uint32_t v)
-{
-	if (v == 0) {
-		mmio_reset(d);
-		return;
-	}
-	uint32_t old = d->status;
-	/* Only a reset clears bits (the driver must not, virtio 1.2 2.1.2):
-	 * else DRIVER_OK could go and come back, activating twice. */
-	v |= old;
-	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
-		/* Accept only a subset of what we offered, with VERSION_1. */
-		if ((d->driver_features & ~d->features) ||
-		    !(d->driver_features & (1ULL << VIRTIO_F_VERSION_1)))
-			v &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
-	}
-	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
-		if (!(v & VIRTIO_STATUS_FEATURES_OK) || d->ops->activate(d) < 0) {
-			/* A failed activate may have started some queues; with
-			 * DRIVER_OK clear, the driver's reset would not stop them. */
-			if (v & VIRTIO_STATUS_FEATURES_OK)
-				d->ops->reset(d);
-			d->status = v & ~(uint32_t)VIRTIO_STATUS_DRIVER_OK;
-			atomic_store(&d->needs_reset, true);
-			return;
-		}
-	}
-	d->status = v;
 }
 
 static uint32_t mmio_read_reg(struct virtio_dev *d, uint64_t off)
@@ -139,7 +63,7 @@ static uint32_t mmio_read_reg(struct virtio_dev *d, uint64_t off)
 	case REG_QUEUE_NUM_MAX: return q ? d->queue_max : 0;
 	case REG_QUEUE_READY: return q ? q->ready : 0;
 	case REG_INTERRUPT_STATUS: return atomic_load(&d->isr);
-	case REG_STATUS: return status_of(d);
+	case REG_STATUS: return virtio_status(d);
 	case REG_SHM_LEN_LOW: case REG_SHM_LEN_HIGH: return 0xffffffff; /* no shared memory */
 	case REG_CONFIG_GENERATION: return __atomic_load_n(&d->config_generation, __ATOMIC_SEQ_CST);
 	default: return 0;
@@ -180,7 +104,7 @@ static void mmio_write_reg(struct virtio_dev *d, uint64_t off, uint32_t v)
 	case REG_QUEUE_DEVICE_LOW: if (q) set_low(&q->used, v); break;
 	case REG_QUEUE_DEVICE_HIGH: if (q) set_high(&q->used, v); break;
 	case REG_INTERRUPT_ACK: atomic_fetch_and(&d->isr, ~v); break;
-	case REG_STATUS: mmio_set_status(d, v); break;
+	case REG_STATUS: virtio_set_status(d, v); break;
 	case REG_QUEUE_NOTIFY:
 		/* Valid queue indices are caught by ioeventfds and never get
 		 * here; anything else is ignored. */

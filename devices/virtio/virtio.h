@@ -79,14 +79,34 @@ struct virtio_dev {
 	uint32_t config_generation;
 	/* transport selectors (virtio-mmio and virtio-pci both have them) */
 	uint32_t dev_features_sel, drv_features_sel, queue_sel;
-	int irqfd;                  /* owned eventfd: writes raise the device's interrupt */
+	/* Interrupts: eventfds the transport owns and wires to KVM (irqfds).
+	 * Writes raise the interrupt: irqfd for configuration changes,
+	 * vq_irqfd[q] for queue q's used buffers. virtio-mmio gives them all
+	 * one eventfd; virtio-pci one each (an MSI-X vector or INTx each). */
+	int irqfd;
+	int vq_irqfd[VIRTIO_MAX_QUEUES];
 	const struct guest_mem *mem; /* borrowed */
 	const char *name;            /* for messages, e.g. "virtio-net@0xd0001000" */
 	int seccomp;                 /* its workers' filters: enum jail_mode (0: on) */
 };
 
-/* Raises the device's interrupt for `why` (VIRTIO_INT_*). Any thread. */
+/* The transport's interrupt eventfds for a device (borrowed). */
+struct virtio_irqfds {
+	int config;
+	int vq[VIRTIO_MAX_QUEUES];
+};
+/* Copies the eventfds into d (before its workers are created). */
+void virtio_set_irqfds(struct virtio_dev *d, const struct virtio_irqfds *irq);
+/* Raises the device's configuration interrupt for `why` (VIRTIO_INT_*).
+ * Any thread. */
 void virtio_notify(struct virtio_dev *d, unsigned why);
+/* Queue q has new used buffers: raises its interrupt. Its worker's thread. */
+void virtio_notify_vq(struct virtio_dev *d, unsigned q);
+/* The status register: read (with NEEDS_RESET when a worker failed, told
+ * once on stderr) and written by the driver (0: reset). Device lock held. */
+uint32_t virtio_status(struct virtio_dev *d);
+void virtio_set_status(struct virtio_dev *d, uint32_t v);
+void virtio_reset(struct virtio_dev *d);
 /* A worker found a queue broken: NEEDS_RESET and a config interrupt. */
 void virtio_fail(struct virtio_dev *d, const char *why);
 /* Prints why the device failed, once per failure (transport threads). */

@@ -268,7 +268,13 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	if (r < 0)
 		return err_set(e, -r, "%s: enabling the ring: %s", w->name, strerror(-r));
 
-	int params[3] = { w->ring.ring_fd, dev->irqfd, cfg->jail_fd };
+	/* [1] its queue's interrupt, [3] the configuration interrupt (a
+	 * broken queue), [4] a second queue's (also_notify) */
+	if (qidx >= VIRTIO_MAX_QUEUES || (cfg->also_notify && cfg->also_notify_q >= VIRTIO_MAX_QUEUES))
+		return err_set(e, EINVAL, "%s: no such queue", w->name);
+	int qfd = dev->vq_irqfd[qidx];
+	int params[5] = { w->ring.ring_fd, qfd, cfg->jail_fd, dev->irqfd,
+			  cfg->also_notify ? dev->vq_irqfd[cfg->also_notify_q] : qfd };
 	r = jail_build(cfg->jail, (enum jail_mode)dev->seccomp, params, &w->filter, e);
 	if (r < 0)
 		return r;

@@ -58,6 +58,10 @@ struct vq_worker_cfg {
 	enum jail_kind jail;      /* its seccomp table (default: JAIL_VIRTIO_WORKER) */
 	int jail_fd;              /* params[2] of the table, e.g. the tap queue */
 	uint64_t keep_caps;       /* CAP_* mask the thread keeps (default: none) */
+	/* The worker also serves queue also_notify_q (vsock: RX) and raises
+	 * its interrupt: its filter lets it write that eventfd too. */
+	bool also_notify;
+	unsigned also_notify_q;
 };
 #define WORKER_MAX_SPARSE 4096
 

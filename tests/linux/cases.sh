@@ -161,9 +161,11 @@ if [ -f "$KIT/small-bzImage" ]; then
 	n=blk-acpi-off
 	if selected $n; then
 		mkdisk "$TMP/$n.img" 64
-		# without ACPI the guest resets at the end: status 2
-		want $n 2 300 -- --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 128M \
-			--disk "$TMP/$n.img" --cmdline "console=ttyS0 quiet panic=-1 acpi=off cvmm.test=blk" &&
+		# without ACPI the guest resets at the end: status 2. virtio-mmio:
+		# the devices are on the command line (virtio-pci without ACPI:
+		# pci-acpi-off-blk in pci-cases.sh)
+		want $n 2 300 -- --transport mmio --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" \
+			--memory 128M --disk "$TMP/$n.img" --cmdline "console=ttyS0 quiet panic=-1 acpi=off cvmm.test=blk" &&
 			{ [ "$(field $n GUEST-BLK-READ)" = "$(md5of "$TMP/$n.img" 0 16)" ] && ok $n "found via the command line" ||
 				bad $n "disk not usable with acpi=off"; }
 	fi
@@ -253,6 +255,17 @@ if [ -f "$KIT/small-bzImage" ] && [ $netsel -eq 1 ]; then
 		fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/net.log")))
 	else
 		bad net-netns "cannot create a network namespace (unshare -n)"
+	fi
+fi
+# ---- virtio-pci: what the guest finds, which interrupts (pci-cases.sh) --------
+case "${ONLY:-pci}" in *pci* | *mmio*) psel=1 ;; *) psel=0 ;; esac
+if [ $psel -eq 1 ]; then
+	if command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
+		TMP=$TMP/pci unshare -n sh ./pci-cases.sh 2>&1 | tee "$TMP/pci.log"
+		pass=$((pass + $(grep -c '^CASE [^ ]* PASS' "$TMP/pci.log")))
+		fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/pci.log")))
+	else
+		bad pci-netns "cannot create a network namespace (unshare -n)"
 	fi
 fi
 # ---- virtio-vsock: one guest, both directions (vsock-cases.sh) -----------------

@@ -179,12 +179,50 @@ vsock_test() {
 	echo "GUEST-VSOCK-C6002 $? $(grep VT /tmp/c6002 | head -1)"
 }
 # Without ACPI the kernel cannot power off (it halts): reset instead.
+# pci: what tests/linux/pci-cases.sh checks. The PCI functions as lspci
+# would list them (from sysfs), then work on every vCPU so that each CPU's
+# queues raise their own interrupts (blk-mq and XPS map queues to CPUs):
+# direct reads of vda, and with cvmm.ip a ping of cvmm.peer; with
+# cvmm.fstag a file of that share, with cvmm.vsockport 256 KiB to the
+# host's vsock port; then the virtio interrupt lines of /proc/interrupts
+# with their totals.
+pci_test() {
+	for d in /sys/bus/pci/devices/*; do
+		echo "GUEST-PCI ${d##*/} $(cat $d/vendor):$(cat $d/device) class=$(cat $d/class) irq=$(cat $d/irq)"
+	done
+	[ -n "$(arg ip)" ] && net_up >/dev/null
+	ncpu=$(grep -c '^processor' /proc/cpuinfo)
+	c=0
+	while [ $c -lt "$ncpu" ]; do
+		if [ -b /dev/vda ]; then
+			taskset -c $c dd if=/dev/vda of=/dev/null bs=4096 count=64 skip=$((c * 64)) iflag=direct 2>/dev/null ||
+				echo "GUEST-PCI-FAILED blk-read-cpu$c"
+		fi
+		if [ -n "$(arg ip)" ]; then
+			taskset -c $c ping -c 3 -i 0.2 -W 10 "$(arg peer)" >/dev/null 2>&1 || echo "GUEST-PCI-FAILED ping-cpu$c"
+		fi
+		c=$((c + 1))
+	done
+	[ -b /dev/vda ] && echo "GUEST-BLK-QUEUES $(ls /sys/block/vda/mq | wc -l)"
+	if [ -n "$(arg fstag)" ]; then
+		mkdir -p /mnt/pcifs
+		mount -t virtiofs "$(arg fstag)" /mnt/pcifs && echo "GUEST-PCI-FS $(md5sum </mnt/pcifs/hello | cut -c1-32)" ||
+			echo "GUEST-PCI-FAILED fs-mount"
+	fi
+	if [ -n "$(arg vsockport)" ]; then
+		/work/vsocktool connect "vsock:2:$(arg vsockport)" send 262144 >/tmp/pcivs 2>&1 ||
+			echo "GUEST-PCI-FAILED vsock $(head -1 /tmp/pcivs)"
+	fi
+	awk '/virtio/ { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print "GUEST-IRQ", $NF, s, $(i) }' /proc/interrupts
+}
 finish() {
 	if grep -q 'acpi=off' /proc/cmdline; then reboot -f; else poweroff -f; fi
 }
 case "$t" in
 info) info; finish ;;
 blk) info; blk_raw; finish ;;
+pci) pci_test; finish ;;
+pci-blk) pci_test; blk_raw; finish ;;
 blk-ro)
 	echo "GUEST-BLK-RO ro=$(cat /sys/block/vda/ro)"
 	echo "GUEST-BLK-READ $(dd if=/dev/vda bs=65536 count=16 2>/dev/null | md5sum | cut -c1-32)"
@@ -207,9 +245,11 @@ blk-ext4)
 	umount /mnt
 	poweroff -f ;;
 fio)
-	# bench/blk: the fio jobs on the first disk, bypassing the page cache
+	# bench/blk: the fio jobs on the first disk, bypassing the page cache;
+	# cvmm.fiojobs=N: N jobs at once (one per vCPU: each its own queue)
 	echo "GUEST-FIO-START"
-	sh /work/fio-jobs.sh /dev/vda --direct=1
+	nj=$(arg fiojobs)
+	sh /work/fio-jobs.sh /dev/vda "--direct=1${nj:+ --numjobs=$nj --group_reporting}"
 	echo "GUEST-FIO-END"
 	finish ;;
 blk-kill)
@@ -264,7 +304,9 @@ iperf) # bench/net: TCP both ways with iperf3 against the peer, and ping RTT
 	ping -c 3 -W 10 "$peer" >/dev/null 2>&1
 	for dir in tx rx; do
 		flag=""; [ $dir = rx ] && flag=-R
-		r=$(iperf3 -c "$peer" -t "$(arg secs)" -f m $flag 2>&1 | grep -E 'receiver$' | tail -1)
+		# cvmm.streams=N: N TCP streams at once (multi-queue NICs)
+		r=$(iperf3 -c "$peer" -t "$(arg secs)" -P "$(arg streams | grep . || echo 1)" -f m $flag 2>&1 |
+			grep -E 'receiver$' | tail -1)
 		echo "BENCH-NET $dir $(echo "$r" | awk '{for (i = 1; i < NF; i++) if ($(i+1) == "Mbits/sec") print $i}')"
 	done
 	echo "BENCH-NET rtt $(ping -c 20 -i 0.2 "$peer" 2>/dev/null | sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p')"

@@ -56,6 +56,11 @@ struct reader {
 	unsigned ndevs;
 	bool s5;
 	uint64_t s5_vals[4];
+	struct { /* _PRT entries: Package(4) { address, pin, source, index } */
+		uint64_t addr, pin, index;
+		char source[32];
+	} prt[32];
+	unsigned nprt;
 };
 
 static size_t pkglen(const uint8_t *p, const uint8_t *end, size_t *len)
@@ -171,6 +176,26 @@ static void data_object(struct reader *r, const char *name, struct dev_info *d, 
 		assert_true(pend <= end);
 		unsigned n = *p++;
 		for (unsigned i = 0; i < n; i++) {
+			if (*p == 0x12 && d && !strcmp(name, "_PRT")) {
+				/* a routing entry: integers and the link's name */
+				size_t elen;
+				const uint8_t *es = p + 1;
+				p = es + pkglen(es, pend, &elen);
+				const uint8_t *eend = es + elen;
+				assert_true(eend <= pend);
+				assert_int_equal(*p++, 4);
+				assert_true(r->nprt < sizeof(r->prt) / sizeof(r->prt[0]));
+				__typeof__(r->prt[0]) *e = &r->prt[r->nprt++];
+				e->addr = integer(&p, eend);
+				e->pin = integer(&p, eend);
+				char src[64];
+				namestring(&p, eend, src);
+				assert_true(strlen(src) < sizeof(e->source));
+				strcpy(e->source, src);
+				e->index = integer(&p, eend);
+				assert_ptr_equal(p, eend);
+				continue;
+			}
 			uint64_t v = integer(&p, pend);
 			if (!d && !strcmp(name, "_S5_") && i < 4)
 				r->s5_vals[i] = v;
@@ -244,7 +269,7 @@ static void term_list(struct reader *r, struct dev_info *d, const uint8_t *p, co
 /* ---- table walking ---------------------------------------------------- */
 
 struct tables {
-	const uint8_t *rsdp, *xsdt, *fadt, *madt, *dsdt;
+	const uint8_t *rsdp, *xsdt, *fadt, *madt, *dsdt, *mcfg;
 };
 
 static const uint8_t *table_at(struct fake_mem *f, uint64_t gpa, const char *sig)
@@ -283,6 +308,8 @@ static void walk(struct fake_mem *f, uint64_t rsdp_gpa, struct tables *t)
 			t->fadt = table_at(f, gpa, "FACP");
 		else if (!memcmp(h, "APIC", 4))
 			t->madt = table_at(f, gpa, "APIC");
+		else if (!memcmp(h, "MCFG", 4))
+			t->mcfg = table_at(f, gpa, "MCFG");
 		else
 			fail_msg("unexpected table %.4s", (const char *)h);
 	}
@@ -470,6 +497,104 @@ static void run(struct fake_mem *f, unsigned ncpus, unsigned ndevs)
 	check_madt(t.madt, ncpus);
 	free(check_dsdt(t.dsdt, &cfg));
 	free(devs);
+}
+
+/* The PCI host bridge: MCFG, PCI0 with its windows and _PRT, one link
+ * device per slot (edge, active high), the ECAM reserved by RES0. */
+static void test_pci(void **state)
+{
+	struct fake_mem *f = *state;
+	struct acpi_mmio_dev devs[1];
+	build_devs(devs, 1);
+	const struct acpi_pci_dev pdevs[3] = { { 1, 5 }, { 2, 6 }, { 3, 7 } };
+	struct x86_acpi_cfg cfg = { .ncpus = 2,
+				    .devs = devs,
+				    .ndevs = 1,
+				    .ecam_base = X86_PCI_ECAM_BASE,
+				    .pci_mem_base = (uint32_t)X86_PCI_MEM_BASE,
+				    .pci_mem_size = X86_PCI_MEM_SIZE,
+				    .pci_devs = pdevs,
+				    .npci = 3 };
+	uint64_t rsdp = 0;
+	struct err e;
+	err_clear(&e);
+	assert_int_equal(x86_acpi_write(&f->m, &cfg, &rsdp, &e), 0);
+	struct tables t;
+	walk(f, rsdp, &t);
+	assert_non_null(t.mcfg);
+	assert_int_equal(rd32(t.mcfg + 4), 36 + 8 + 16);
+	assert_int_equal(rd64(t.mcfg + 44), X86_PCI_ECAM_BASE);
+	assert_int_equal(rd16(t.mcfg + 52), 0); /* segment */
+	assert_int_equal(t.mcfg[54], 0);	/* buses 0..0 */
+	assert_int_equal(t.mcfg[55], 0);
+
+	uint32_t len = rd32(t.dsdt + 4);
+	struct reader *r = calloc(1, sizeof(*r));
+	assert_non_null(r);
+	term_list(r, NULL, t.dsdt + 36, t.dsdt + len);
+	/* COM1, RTC0, V000, LK00..LK02, PCI0, RES0 */
+	assert_int_equal(r->ndevs, 2 + 1 + 3 + 2);
+	for (unsigned i = 0; i < 3; i++) {
+		struct dev_info *l = &r->devs[3 + i];
+		char name[8];
+		snprintf(name, sizeof(name), "LK%02u", i);
+		assert_string_equal(l->path, name);
+		assert_string_equal(l->hid, "EISA:0f0cd041"); /* PNP0C0F */
+		assert_int_equal(l->uid, i);
+		const uint8_t crs[] = { 0x89, 6, 0, 0x03, 1, (uint8_t)pdevs[i].gsi, 0, 0, 0, 0x79, 0 };
+		assert_int_equal(l->crs_len, sizeof(crs));
+		assert_memory_equal(l->crs, crs, sizeof(crs));
+	}
+	struct dev_info *pci = &r->devs[6];
+	assert_string_equal(pci->path, "PCI0");
+	assert_string_equal(pci->hid, "EISA:080ad041"); /* PNP0A08 */
+	const uint8_t *c = pci->crs;
+	assert_int_equal(pci->crs_len, 16 + 8 + 26 + 2);
+	assert_int_equal(c[0], 0x88); /* bus numbers 0..0 */
+	assert_int_equal(c[3], 2);
+	assert_int_equal(rd16(c + 8), 0);
+	assert_int_equal(rd16(c + 10), 0);
+	assert_int_equal(rd16(c + 14), 1);
+	assert_int_equal(c[16], 0x47); /* the configuration ports */
+	assert_int_equal(rd16(c + 18), 0xcf8);
+	assert_int_equal(c[23], 8);
+	assert_int_equal(c[24], 0x87); /* the BAR window */
+	assert_int_equal(c[27], 0);
+	assert_int_equal(rd32(c + 34), X86_PCI_MEM_BASE);
+	assert_int_equal(rd32(c + 38), X86_PCI_MEM_BASE + X86_PCI_MEM_SIZE - 1);
+	assert_int_equal(rd32(c + 46), X86_PCI_MEM_SIZE);
+	assert_int_equal(c[50], 0x79);
+	assert_int_equal(r->nprt, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		char src[32];
+		snprintf(src, sizeof(src), "\\_SB_.LK%02u", i);
+		assert_int_equal(r->prt[i].addr, ((uint64_t)pdevs[i].slot << 16) | 0xffff);
+		assert_int_equal(r->prt[i].pin, 0);
+		assert_string_equal(r->prt[i].source, src);
+		assert_int_equal(r->prt[i].index, 0);
+	}
+	struct dev_info *res = &r->devs[7];
+	assert_string_equal(res->path, "RES0");
+	assert_string_equal(res->hid, "EISA:020cd041"); /* PNP0C02 */
+	assert_int_equal(rd32(res->crs + 4), X86_PCI_ECAM_BASE);
+	assert_int_equal(rd32(res->crs + 8), X86_PCI_ECAM_SIZE);
+	free(r);
+
+	/* bad PCI configurations */
+	struct x86_acpi_cfg bad = cfg;
+	bad.ecam_base = X86_PCI_ECAM_BASE + 4096;
+	assert_int_equal(x86_acpi_write(&f->m, &bad, &rsdp, &e), -EINVAL);
+	bad = cfg;
+	const struct acpi_pci_dev slot0[1] = { { 0, 5 } };
+	bad.pci_devs = slot0;
+	bad.npci = 1;
+	assert_int_equal(x86_acpi_write(&f->m, &bad, &rsdp, &e), -EINVAL);
+	bad = cfg;
+	bad.ecam_base = 0;
+	assert_int_equal(x86_acpi_write(&f->m, &bad, &rsdp, &e), -EINVAL);
+	bad = cfg;
+	bad.npci = 32;
+	assert_int_equal(x86_acpi_write(&f->m, &bad, &rsdp, &e), -EINVAL);
 }
 
 static void test_cpus(void **state)
@@ -691,6 +816,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_cpus, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pci, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_devices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_power_button, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_hids, setup, teardown),

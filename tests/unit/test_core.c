@@ -185,6 +185,12 @@ static void test_cli_ok(void **state)
 	assert_true(o.help);
 	assert_int_equal(parse(&o, err, "-V", NULL), 0);
 	assert_true(o.version);
+	assert_int_equal(parse(&o, err, "--kernel", "bz", NULL), 0);
+	assert_int_equal(o.transport, CVMM_TRANSPORT_DEFAULT);
+	assert_int_equal(parse(&o, err, "--kernel", "bz", "--transport", "mmio", NULL), 0);
+	assert_int_equal(o.transport, CVMM_TRANSPORT_MMIO);
+	assert_int_equal(parse(&o, err, "--kernel", "bz", "--transport=pci", NULL), 0);
+	assert_int_equal(o.transport, CVMM_TRANSPORT_PCI);
 }
 
 static void test_cli_bad(void **state)
@@ -207,6 +213,8 @@ static void test_cli_bad(void **state)
 	assert_non_null(strstr(err, "needs a value"));
 	assert_int_equal(parse(&o, err, "--help=yes", NULL), -EINVAL);
 	assert_int_equal(parse(&o, err, "stray", NULL), -EINVAL);
+	assert_int_equal(parse(&o, err, "--kernel", "k", "--transport", "isa", NULL), -EINVAL);
+	assert_non_null(strstr(err, "--transport"));
 }
 
 /* --fs specs: flags in any order, a path holding commas, bad specs. */

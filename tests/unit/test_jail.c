@@ -49,7 +49,7 @@ static void test_tables(void **state)
 			/* the SIGSYS handler dies through getppid: in no table */
 			assert_int_not_equal(r[i].nr, SYS_getppid);
 		}
-		int params[3] = { 5, 6, 7 };
+		int params[JAIL_MAX_PARAMS] = { 5, 6, 7, 8, 9 };
 		for (int m = JAIL_ON; m <= JAIL_OFF; m++) {
 			void *ctx = (void *)1;
 			struct err e = { 0 };
@@ -79,7 +79,7 @@ static int run_violation(enum jail_kind kind, enum jail_mode mode, char *msg, si
 		sigset_t all;
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, NULL);
-		int params[3] = { 100, 101, 102 };
+		int params[JAIL_MAX_PARAMS] = { 100, 101, 102, 103, 104 };
 		void *ctx;
 		struct err e = { 0 };
 		if (jail_build(kind, mode, params, &ctx, &e) < 0)
@@ -139,12 +139,13 @@ static int prctl_bounding_any(void)
 	return 0;
 }
 
-/* Argument checks: a child loads kind's table with params {100, 101, 102}
+/* Argument checks: a child loads kind's table with params {100..104}
  * (fds that do not exist: an allowed call fails with EBADF, a forbidden
  * one kills) and makes one call. */
 enum call { C_KVM_RUN_OWN, C_KVM_RUN_OTHER, C_IRQ_LINE_VM, C_IRQ_LINE_OTHER, C_TUNSETQUEUE,
 	    C_KVM_CREATE_VCPU, C_MMAP_RW, C_MMAP_EXEC, C_WRITE_STDERR, C_WRITE_OTHER,
-	    C_ACCEPT_LISTEN, C_ACCEPT_OTHER, C_OPENAT };
+	    C_ACCEPT_LISTEN, C_ACCEPT_OTHER, C_OPENAT, C_WRITE_QUEUE_IRQ, C_WRITE_CONFIG_IRQ,
+	    C_WRITE_SECOND_IRQ, C_IRQFD_VM, C_IRQFD_OTHER, C_ROUTING_VM, C_ROUTING_OTHER };
 static bool killed_by(enum jail_kind kind, enum call c)
 {
 	pid_t pid = fork();
@@ -154,7 +155,7 @@ static bool killed_by(enum jail_kind kind, enum call c)
 		dup2(devnull, STDERR_FILENO);
 		if (jail_sigsys_install() < 0)
 			_exit(10);
-		int params[3] = { 100, 101, 102 };
+		int params[JAIL_MAX_PARAMS] = { 100, 101, 102, 103, 104 };
 		void *ctx;
 		struct err e = { 0 };
 		if (jail_build(kind, JAIL_ON, params, &ctx, &e) < 0 || jail_load(ctx, "t") < 0)
@@ -175,7 +176,14 @@ static bool killed_by(enum jail_kind kind, enum call c)
 				-1, 0);
 			break;
 		case C_WRITE_STDERR: syscall(SYS_write, 2, "", 0); break;
-		case C_WRITE_OTHER: syscall(SYS_write, 103, "", 0); break;
+		case C_WRITE_OTHER: syscall(SYS_write, 105, "", 0); break;
+		case C_WRITE_QUEUE_IRQ: syscall(SYS_write, 101, "", 0); break;
+		case C_WRITE_CONFIG_IRQ: syscall(SYS_write, 103, "", 0); break;
+		case C_WRITE_SECOND_IRQ: syscall(SYS_write, 104, "", 0); break;
+		case C_IRQFD_VM: syscall(SYS_ioctl, 101, KVM_IRQFD, 0); break;
+		case C_IRQFD_OTHER: syscall(SYS_ioctl, 100, KVM_IRQFD, 0); break;
+		case C_ROUTING_VM: syscall(SYS_ioctl, 101, KVM_SET_GSI_ROUTING, 0); break;
+		case C_ROUTING_OTHER: syscall(SYS_ioctl, 100, KVM_SET_GSI_ROUTING, 0); break;
 		case C_ACCEPT_LISTEN: syscall(SYS_accept4, 100, 0, 0, 0); break;
 		case C_ACCEPT_OTHER: syscall(SYS_accept4, 103, 0, 0, 0); break;
 		case C_OPENAT: syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY); break;
@@ -206,14 +214,24 @@ static void test_arguments(void **state)
 	assert_true(killed_by(JAIL_FS_WORKER, C_MMAP_RW));
 #endif
 	assert_true(killed_by(JAIL_VCPU, C_OPENAT));
+	/* vCPU (virtio-pci): irqfds and MSI routes on the VM fd only */
+	assert_false(killed_by(JAIL_VCPU, C_IRQFD_VM));
+	assert_true(killed_by(JAIL_VCPU, C_IRQFD_OTHER));
+	assert_false(killed_by(JAIL_VCPU, C_ROUTING_VM));
+	assert_true(killed_by(JAIL_VCPU, C_ROUTING_OTHER));
+	assert_true(killed_by(JAIL_VIRTIO_WORKER, C_IRQFD_VM));
+	assert_true(killed_by(JAIL_CONTROL, C_ROUTING_VM));
 	/* control: accept4 on the listening socket only; no KVM_RUN */
 	assert_false(killed_by(JAIL_CONTROL, C_ACCEPT_LISTEN));
 	assert_true(killed_by(JAIL_CONTROL, C_ACCEPT_OTHER));
 	assert_true(killed_by(JAIL_CONTROL, C_KVM_RUN_OWN));
 	assert_false(killed_by(JAIL_CONTROL, C_IRQ_LINE_VM));
 	assert_true(killed_by(JAIL_CONTROL, C_OPENAT));
-	/* workers: write to the irqfd (params[1]) and stderr only */
+	/* workers: write to their irqfds (params[1], [3], [4]) and stderr only */
 	assert_false(killed_by(JAIL_VIRTIO_WORKER, C_WRITE_STDERR));
+	assert_false(killed_by(JAIL_VIRTIO_WORKER, C_WRITE_QUEUE_IRQ));
+	assert_false(killed_by(JAIL_VIRTIO_WORKER, C_WRITE_CONFIG_IRQ));
+	assert_false(killed_by(JAIL_VIRTIO_WORKER, C_WRITE_SECOND_IRQ));
 #ifndef CVMM_SANITIZED /* sanitizer builds allow every write */
 	assert_true(killed_by(JAIL_VIRTIO_WORKER, C_WRITE_OTHER));
 #endif

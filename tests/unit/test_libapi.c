@@ -57,6 +57,11 @@ static void test_config_errors(void **state)
 	REFUSED(cvmm_config_set_kick_signal(cfg, SIGRTMAX + 1), EINVAL, "kick signal");
 	assert_int_equal(cvmm_config_set_kick_signal(cfg, SIGRTMIN + 1), 0);
 	assert_int_equal(cvmm_config_set_kick_signal(cfg, 0), 0);
+	REFUSED(cvmm_config_set_transport(cfg, 3), EINVAL, "transport");
+	REFUSED(cvmm_config_set_transport(cfg, -1), EINVAL, "transport");
+	assert_int_equal(cvmm_config_set_transport(cfg, CVMM_TRANSPORT_MMIO), 0);
+	assert_int_equal(cvmm_config_set_transport(cfg, CVMM_TRANSPORT_PCI), 0);
+	assert_int_equal(cvmm_config_set_transport(cfg, CVMM_TRANSPORT_DEFAULT), 0);
 
 	REFUSED(cvmm_config_add_disk(cfg, NULL, 0, 1), EINVAL, "disk path");
 	REFUSED(cvmm_config_add_disk(cfg, "/d", 4, 1), EINVAL, "disk flags");

@@ -42,7 +42,7 @@
 struct rig {
 	struct fake_mem f;
 	struct net *n;
-	int peer;
+	int peer, irqfd;
 	char dir[64], path[96];
 	uint16_t rx_avail, tx_avail;
 };
@@ -117,8 +117,11 @@ static int setup(void **state)
 	r->peer = accept4(l, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(r->peer >= 0);
 	close(l);
-	int irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	assert_int_equal(net_start(r->n, &r->f.m, irqfd, &e), 0);
+	r->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct virtio_irqfds irq = { .config = r->irqfd };
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		irq.vq[q] = r->irqfd;
+	assert_int_equal(net_start(r->n, &r->f.m, &irq, &e), 0);
 	struct virtio_dev *d = net_vdev(r->n);
 	d->driver_features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_NET_F_MRG_RXBUF);
 	d->qcfg[0] = (struct virtio_queue_cfg){ QSIZE, true, RX_DESC, RX_AVAIL, RX_USED };
@@ -132,6 +135,7 @@ static int teardown(void **state)
 {
 	struct rig *r = *state;
 	net_destroy(r->n); /* its RX worker has a read pending: must not hang */
+	close(r->irqfd);
 	close(r->peer);
 	unlink(r->path);
 	rmdir(r->dir);

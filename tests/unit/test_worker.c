@@ -81,6 +81,7 @@ static void rig_up(struct rig *r)
 	r->d.mem = &r->fm.m;
 	r->d.irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(r->d.irqfd >= 0);
+	r->d.vq_irqfd[0] = r->d.irqfd;
 	r->d.nqueues = 1;
 	r->d.driver_features = 1ULL << VIRTIO_F_VERSION_1;
 	r->d.qcfg[0] = (struct virtio_queue_cfg){

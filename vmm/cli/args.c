@@ -46,6 +46,9 @@ const char cli_usage[] =
 	"      --api-socket PATH\n"
 	"                       serve Firecracker's HTTP API on the unix socket PATH and\n"
 	"                       boot the VM it configures (docs/api.md)\n"
+	"      --transport mmio|pci\n"
+	"                       how virtio devices attach: pci (default on x86_64: PCI\n"
+	"                       functions with MSI-X, one vector per queue) or mmio\n"
 	"      --seccomp on|log|off\n"
 	"                       per-thread seccomp filters (default on: a forbidden call\n"
 	"                       kills cvmm with SIGSYS and a message; log: allowed and\n"
@@ -351,8 +354,19 @@ static const struct {
 	{ "version", 'V', false }, { "debug-exit", 0, false }, { "disk", 'd', true },
 	{ "net", 'n', true },    { "fs", 0, true },    { "vsock", 0, true },
 	{ "config", 0, true },   { "api-socket", 0, true }, { "seccomp", 0, true },
-	{ "user", 0, true },     { "chroot", 0, true },
+	{ "user", 0, true },     { "chroot", 0, true },	   { "transport", 0, true },
 };
+
+int cli_parse_transport(const char *s, int *out)
+{
+	if (!strcmp(s, "mmio"))
+		*out = CVMM_TRANSPORT_MMIO;
+	else if (!strcmp(s, "pci"))
+		*out = CVMM_TRANSPORT_PCI;
+	else
+		return -EINVAL;
+	return 0;
+}
 
 int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_t errlen)
 {
@@ -389,7 +403,7 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 		} else if (!cli_table[which].has_arg && val) {
 			return fail(err, errlen, "option '%s' takes no value", a);
 		}
-		if (which <= 4 || (which >= 7 && which <= 13))
+		if (which <= 4 || (which >= 7 && which <= 13) || which == 17)
 			o->vm_opts++; /* not --help, --version, nor the jail's */
 		switch (which) {
 		case 0: o->kernel = val; break;
@@ -507,6 +521,10 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 			if (val[0] != '/')
 				return fail(err, errlen, "--chroot: '%s' is not an absolute path", val);
 			o->chroot = val;
+			break;
+		case 17:
+			if (cli_parse_transport(val, &o->transport) < 0)
+				return fail(err, errlen, "--transport: '%s' is not mmio or pci", val);
 			break;
 		}
 	}

@@ -28,6 +28,7 @@ struct cli_opts {
 	unsigned vm_opts;       /* how many options describing the VM were given */
 	bool help, version;
 	bool debug_exit;
+	int transport; /* CVMM_TRANSPORT_* */
 	/* the jail (process options, allowed with --config and --api-socket) */
 	int seccomp;        /* CVMM_SECCOMP_* */
 	bool set_ids;       /* --user UID:GID */
@@ -40,6 +41,8 @@ __attribute__((warn_unused_result)) int cli_parse(int argc, char *const argv[],
 						  struct cli_opts *o, char *err, size_t errlen);
 /* "512M", "2G", "1048576K", "256" (MiB when no suffix) -> bytes. */
 __attribute__((warn_unused_result)) int cli_parse_size(const char *s, uint64_t *out);
+/* "mmio" or "pci" -> CVMM_TRANSPORT_*. */
+__attribute__((warn_unused_result)) int cli_parse_transport(const char *s, int *out);
 /* Decimal unsigned in [min, max]. */
 __attribute__((warn_unused_result)) int cli_parse_uint(const char *s, unsigned min, unsigned max,
 						       unsigned *out);

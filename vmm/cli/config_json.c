@@ -256,7 +256,7 @@ static int japply(struct jctx *c, struct json_object *top)
 {
 	static const char *const keys[] = {"kernel", "initrd",	   "cmdline", "cpus",
 					   "memory", "disks",	   "nets",    "fs",
-					   "vsock",  "debug_exit", NULL};
+					   "vsock",  "debug_exit", "transport", NULL};
 	const char *s;
 	int64_t v;
 	bool has, b;
@@ -301,6 +301,15 @@ static int japply(struct jctx *c, struct json_object *top)
 	struct json_object *vs;
 	if (jhas(top, "vsock", &vs) && (r = jvsock(c, vs)) < 0)
 		return r;
+	if ((r = jstr(c, top, "transport", "", &s)) < 0)
+		return r;
+	if (s) {
+		int t;
+		if (cli_parse_transport(s, &t) < 0)
+			return jfail(c, EINVAL, "'transport': '%s' is not mmio or pci", s);
+		if ((r = jsetter(c, cvmm_config_set_transport(c->cfg, t), "transport")) < 0)
+			return r;
+	}
 	if ((r = jbool(c, top, "debug_exit", "", &b)) < 0 ||
 	    (b && (r = jsetter(c, cvmm_config_set_debug_exit(c->cfg, 1), "debug_exit")) < 0))
 		return r;

@@ -120,6 +120,17 @@ CVMM_API CVMM_WUR int cvmm_config_add_fs(struct cvmm_config *cfg, const char *ta
  * address (at most 96 bytes). */
 CVMM_API CVMM_WUR int cvmm_config_set_vsock(struct cvmm_config *cfg, uint64_t guest_cid,
 					    const char *uds_path);
+/* How virtio devices reach the guest. CVMM_TRANSPORT_DEFAULT: virtio-pci
+ * on x86_64, virtio-mmio elsewhere. CVMM_TRANSPORT_PCI (x86_64 only): each
+ * device is a PCI function on bus 0 (configuration ports 0xCF8/0xCFC and an
+ * ECAM window described by ACPI MCFG), virtio 1.x capabilities, MSI-X with
+ * one vector per queue plus one for configuration changes, INTx when the
+ * guest leaves MSI-X off. CVMM_TRANSPORT_MMIO: virtio-mmio, one interrupt
+ * per device, described in ACPI (x86_64) or the device tree (aarch64). */
+#define CVMM_TRANSPORT_DEFAULT 0
+#define CVMM_TRANSPORT_MMIO 1
+#define CVMM_TRANSPORT_PCI 2
+CVMM_API CVMM_WUR int cvmm_config_set_transport(struct cvmm_config *cfg, int transport);
 /* Tests and benchmarks: a byte written to I/O port 0x501 (x86) ends the VM
  * with CVMM_EXIT_DEBUG and code = (byte << 1) | 1, as QEMU's isa-debug-exit.
  * Off by default. */

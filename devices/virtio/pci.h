@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/* PCI: a host bridge for bus 0 (configuration mechanism #1 on ports
+ * 0xCF8-0xCFF and an ECAM window) and the virtio-pci modern transport
+ * (virtio 1.x capabilities, one memory BAR, MSI-X with one vector per queue
+ * plus one for configuration changes, INTx when MSI-X is off).
+ *
+ * Interrupts: every queue and the configuration change have their own
+ * eventfd (virtio_dev's vq_irqfd[] and irqfd), written by the workers. The
+ * transport binds each eventfd as a KVM irqfd to the GSI it must raise: the
+ * GSI routed to its MSI-X vector (KVM_IRQ_ROUTING_MSI) when MSI-X is on and
+ * the vector unmasked; the function's INTx GSI when MSI-X is off; nothing
+ * while the vector is masked, so that the eventfd keeps the count: that is
+ * the pending bit, and binding it again on unmask delivers it. */
+#ifndef CVMM_VIRTIO_PCI_H
+#define CVMM_VIRTIO_PCI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/virtio/virtio.h"
+#include "vmm/bus.h"
+
+#define PCI_SLOTS      32	  /* bus 0, function 0 of each device */
+#define PCI_CFG_SIZE   256	  /* conventional configuration space */
+#define PCI_ECAM_SIZE  (1u << 20) /* ECAM for bus 0 */
+#define PCI_CONF1_PORT 0xcf8	  /* 0xcf8 address, 0xcfc-0xcff data */
+#define PCI_CONF1_LEN  8
+#define PCI_GSI_NONE   UINT32_MAX
+
+#define VIRTIO_PCI_VENDOR      0x1af4
+#define VIRTIO_PCI_DEVICE_BASE 0x1040 /* + virtio device id: modern */
+#define VIRTIO_PCI_NO_VECTOR   0xffff
+
+/* BAR0 layout (a 32-bit memory BAR). */
+#define VIRTIO_PCI_BAR_SIZE    0x8000u
+#define VIRTIO_PCI_COMMON_OFF  0x0000u
+#define VIRTIO_PCI_COMMON_LEN  0x38u
+#define VIRTIO_PCI_ISR_OFF     0x1000u
+#define VIRTIO_PCI_DEVCFG_OFF  0x2000u
+#define VIRTIO_PCI_DEVCFG_LEN  0x1000u
+#define VIRTIO_PCI_NOTIFY_OFF  0x3000u
+#define VIRTIO_PCI_NOTIFY_MULT 4u /* queue q notifies at NOTIFY_OFF + 4 q */
+#define VIRTIO_PCI_MSIX_OFF    0x4000u
+#define VIRTIO_PCI_PBA_OFF     0x5000u
+#define VIRTIO_PCI_MAX_VECTORS (VIRTIO_MAX_QUEUES + 1)
+
+/* A function on bus 0: its configuration space accessors. off + len never
+ * crosses a dword; len is 1, 2 or 4. Called under no lock. */
+struct pci_fn_ops {
+	void (*cfg_read)(void *fn, uint32_t off, uint8_t *data, unsigned len);
+	void (*cfg_write)(void *fn, uint32_t off, const uint8_t *data, unsigned len);
+};
+
+struct pci_host {
+	_Atomic uint32_t cf8; /* configuration mechanism #1 address */
+	struct {
+		const struct pci_fn_ops *ops; /* NULL: empty slot */
+		void *fn;		      /* borrowed */
+	} slot[PCI_SLOTS];
+};
+
+/* Slot 0 is the host bridge itself. */
+void pci_host_init(struct pci_host *h);
+/* -EINVAL for slot 0 or past the end, -EBUSY when taken. */
+__attribute__((warn_unused_result)) int pci_host_add(struct pci_host *h, unsigned slot,
+						     const struct pci_fn_ops *ops, void *fn);
+/* Configuration access by bus/device/function/register, for both. */
+void pci_cfg_read(struct pci_host *h, uint32_t bdf, uint32_t reg, uint8_t *data, unsigned len);
+void pci_cfg_write(struct pci_host *h, uint32_t bdf, uint32_t reg, const uint8_t *data,
+		   unsigned len);
+extern const struct bus_ops pci_conf1_ops; /* dev: the pci_host, at PCI_CONF1_PORT */
+extern const struct bus_ops pci_ecam_ops;  /* dev: the pci_host, PCI_ECAM_SIZE bytes */
+
+/* How the transport rewires interrupts at run time (KVM in the VMM, fakes in
+ * tests). Called on vCPU threads with the device lock held. */
+struct virtio_pci_irq_ops {
+	/* GSI gsi delivers the MSI (addr, data). */
+	int (*msi_route)(void *opaque, uint32_t gsi, uint64_t addr, uint32_t data);
+	/* Binds (assign) or unbinds eventfd fd as an irqfd for gsi. */
+	int (*irqfd)(void *opaque, int fd, uint32_t gsi, bool assign);
+};
+
+struct virtio_pci_msix_entry {
+	uint32_t addr_lo, addr_hi, data, ctrl; /* ctrl bit 0: masked */
+};
+
+struct virtio_pci {
+	struct virtio_dev *vdev; /* borrowed; its lock guards everything here */
+	uint64_t bar;		 /* where cvmm put BAR0 */
+	uint32_t intx_gsi;	 /* INTA's GSI (the DSDT's _PRT says so) */
+	uint32_t msi_gsi_base;	 /* vector v raises GSI msi_gsi_base + v */
+	const struct virtio_pci_irq_ops *irq_ops;
+	void *irq_opaque;
+	const int *kick_fd; /* borrowed: queue q's ioeventfd (notify writes KVM missed) */
+	unsigned nvec;	    /* MSI-X table size: queues + 1 */
+	uint8_t class_code[3];
+	/* configuration space */
+	uint16_t command;
+	uint32_t bar_reg;
+	uint8_t intr_line;
+	uint16_t msix_ctrl; /* enable (15) and function mask (14) */
+	struct virtio_pci_msix_entry msix[VIRTIO_PCI_MAX_VECTORS];
+	uint16_t config_vector, queue_vector[VIRTIO_MAX_QUEUES];
+	/* VIRTIO_PCI_CAP_PCI_CFG's window: bar, offset, length */
+	uint8_t cfgcap_bar;
+	uint32_t cfgcap_off, cfgcap_len;
+	/* which GSI each interrupt source's eventfd is bound to (queues, then
+	 * the configuration change at index nqueues) */
+	uint32_t bound[VIRTIO_PCI_MAX_VECTORS];
+	uint64_t irq_errors; /* failed rewiring calls, for tests and logs */
+};
+
+/* Sets up p for d (whose nqueues and irqfds are set). */
+void virtio_pci_init(struct virtio_pci *p, struct virtio_dev *d, uint64_t bar, uint32_t intx_gsi,
+		     uint32_t msi_gsi_base, const struct virtio_pci_irq_ops *ops, void *opaque,
+		     const int *kick_fd);
+/* Unbinds every irqfd (teardown). */
+void virtio_pci_unbind(struct virtio_pci *p);
+extern const struct pci_fn_ops virtio_pci_fn_ops; /* fn: struct virtio_pci */
+extern const struct bus_ops virtio_pci_bar_ops;	  /* dev: struct virtio_pci, BAR0 */
+
+#endif
