@@ -5,7 +5,9 @@
  *
  *   MGB <job> n=<ops> bytes=<bytes> ns=<elapsed> kicks=<notifications>
  *
- * Keys: mg.case=blk|net-tx|net-rx|exits (required), mg.ms=MS per job
+ * Keys: mg.case=blk|net-tx|net-rx|exits|idle (required; idle only boots,
+ * finds the devices and powers off), mg.job=NAME (only that job of the
+ * case), mg.ms=MS per job
  * (default 1000), mg.n=N at most N operations per job (0: no cap),
  * mg.verify=1 (blk: reads must return the pattern of bench/run and the
  * tests, writes write the second pattern and are read back at the end),
@@ -23,8 +25,8 @@
 #define RX_WAIT_NS    10000000000ull /* net-rx: first frame within 10 s */
 
 struct opts {
-	const char *which;
-	size_t which_len;
+	const char *which, *job;
+	size_t which_len, job_len;
 	uint64_t ms, n, qd;
 	bool verify;
 };
@@ -43,6 +45,13 @@ static bool case_is(const char *s)
 	return o.which_len == n && !memcmp(o.which, s, n);
 }
 
+/* mg.job=NAME runs only the job NAME of its case. */
+static bool job_selected(const char *name)
+{
+	size_t n = mg_strnlen(name, 64);
+	return !o.job || (o.job_len == n && !memcmp(o.job, name, n));
+}
+
 static bool parse_args(const struct mg_boot *b)
 {
 	const char *pos = b->cmdline, *end = b->cmdline + b->cmdline_len;
@@ -54,6 +63,9 @@ static bool parse_args(const struct mg_boot *b)
 		if (ok && mg_tok_is(&t, "mg.case")) {
 			o.which = t.val;
 			o.which_len = t.val_len;
+		} else if (ok && mg_tok_is(&t, "mg.job")) {
+			o.job = t.val;
+			o.job_len = t.val_len;
 		} else if (ok && mg_tok_is(&t, "mg.ms")) {
 			ok = mg_parse_u64(t.val, t.val_len, false, &o.ms);
 		} else if (ok && mg_tok_is(&t, "mg.n")) {
@@ -185,6 +197,8 @@ static bool blk_job(struct mgv_queue *q, const char *name, bool write, bool rand
 	uint64_t kicks0 = q->kicks, write_tag = o.verify ? PATTERN_WRITE : 0;
 	uint64_t limit = o.ms * 1000000ull;
 	unsigned inflight = 0;
+	if (!job_selected(name))
+		return true;
 	if (!blocks) {
 		mg_fail(name, "disk smaller than one block");
 		return false;
@@ -262,7 +276,7 @@ static void case_blk(struct mgv_dev *devs, unsigned ndev)
 	    !blk_job(&q, "blk-write-1m-qd1", true, false, BLK_BIG, 1, 0) ||
 	    !blk_job(&q, "blk-write-1m-qdN", true, false, BLK_BIG, qd, 0))
 		return;
-	if (o.verify) {
+	if (o.verify && !o.job) {
 		/* What the writes wrote comes back: one pass of 1 MiB reads. */
 		uint64_t saved_n = o.n, saved_ms = o.ms;
 		o.n = (blk_written + BLK_BIG - 1) / BLK_BIG;
@@ -282,6 +296,8 @@ static bool net_tx_job(struct mgv_queue *q, const char *name, uint32_t frame)
 	uint64_t issued = 0, done = 0, bytes = 0, kicks0 = q->kicks;
 	uint64_t limit = o.ms * 1000000ull;
 	unsigned inflight = 0;
+	if (!job_selected(name))
+		return true;
 	for (unsigned s = 0; s < q->size; s++) {
 		uint8_t *p = buf((uint64_t)s * NET_BUF);
 		memset(p, 0, NET_HDR);
@@ -393,6 +409,8 @@ static void exits_job(const char *name, uint64_t mmio)
 {
 	uint64_t n = 0, limit = o.ms * 1000000ull, t0 = now();
 	volatile uint32_t sink = 0;
+	if (!job_selected(name))
+		return;
 	for (;;) {
 		for (unsigned i = 0; i < 100; i++) {
 			if (mmio)
@@ -439,6 +457,8 @@ void mg_main(struct mg_boot *b)
 		case_net(devs, ndev, false);
 	else if (case_is("exits"))
 		case_exits(devs, ndev);
+	else if (case_is("idle"))
+		mg_printf("MGB-INFO idle: %u virtio-mmio devices\n", ndev);
 	else
 		mg_fail("args", "unknown mg.case");
 out:
