@@ -6,7 +6,8 @@
 # env: ROUNDS (default 3), MS (per job, default 1000), COPIES (creation
 #      rate, default 8), DIR (cvmm timeit netpump mg-exit.elf mg-bench.elf
 #      qemu-system-x86_64 qemu-share/ fio-jobs.sh), IP (ip binary), DISK
-#      (the disk file to create, default /tmp/mgb-disk.img, 256 MiB)
+#      (the disk file to create, default /tmp/mgb-disk.img, 256 MiB), CASES
+#      (default: all, in the order below), FIO=0 (no host fio)
 # POSIX sh + busybox.
 DIR=${DIR:-.}
 ROUNDS=${ROUNDS:-3}
@@ -86,12 +87,12 @@ one() { # case vmm: one run of one case
 	esac
 }
 
-CASES="first-insn idle-blk idle-net blk-randread-4k-qd1 blk-randread-4k-qdN blk-read-1m-qd1
+CASES=${CASES:-"first-insn idle-blk idle-net blk-randread-4k-qd1 blk-randread-4k-qdN blk-read-1m-qd1
  blk-read-1m-qdN blk-write-1m-qd1 blk-write-1m-qdN exit-pio exit-mmio net-tx-60 net-tx-1514
- net-rx-60 net-rx-1514 create"
+ net-rx-60 net-rx-1514 create"}
 i=0
 while [ $i -lt "$ROUNDS" ]; do
-	FIO_RUNTIME=2 sh ./fio-jobs.sh "$DISK" | sed 's/^/RESULT fio host /'
+	[ "${FIO:-1}" = 0 ] || FIO_RUNTIME=2 sh ./fio-jobs.sh "$DISK" | sed 's/^/RESULT fio host /'
 	# cvmm first in even rounds, QEMU first in odd ones
 	if [ $((i % 2)) -eq 0 ]; then order="cvmm qemu"; else order="qemu cvmm"; fi
 	for c in $CASES; do
