@@ -239,8 +239,7 @@ static void rx_kick(struct vq_worker *w)
 	rq->stalled = false;
 	if (rq->pair >= atomic_load(&rq->n->active_pairs))
 		rx_cancel(w); /* the driver disabled this pair */
-	rx_drain(rq);
-	io_uring_submit(&w->ring);
+	rx_drain(rq); /* its read goes out with the worker's next wait */
 }
 
 static void rx_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop)
@@ -265,7 +264,6 @@ static void rx_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop
 		rq->stalled = true;
 	}
 	rx_drain(rq);
-	io_uring_submit(&w->ring);
 }
 
 static const struct vq_worker_ops rx_ops = {
@@ -351,7 +349,7 @@ static void tx_kick(struct vq_worker *w)
 		if (!tq->free || tq->busy || w->inflight || !vq_enable_notify(&w->q))
 			break;
 	}
-	io_uring_submit(&w->ring);
+	/* the writes go out with the worker's next wait */
 	tx_notify(tq);
 }
 
@@ -399,15 +397,13 @@ static void tx_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop
 	} else if (cqe->res < 0) {
 		tq->errors++; /* e.g. the tap is down: the frame is dropped */
 	}
-	tx_done(tq, r);
-	tx_notify(tq);
-	if (w->active)
-		tx_kick(w);
+	tx_done(tq, r); /* the batch's flush notifies and refills */
 }
 
 static const struct vq_worker_ops tx_ops = {
 	.kick = tx_kick,
 	.complete = tx_complete,
+	.flush = tx_kick, /* one notification per batch, then more frames */
 };
 
 /* ---- control worker ---- */
