@@ -87,6 +87,7 @@ def main():
         rows.append((label, a, b, None, None, None))
 
     plain("boot: exec -> first instruction (ms)", "first-insn", "wall_us", 1000, 0)
+    plain("  the same, cvmm --seccomp off (ms)", "first-insn-noseccomp", "wall_us", 1000, 0)
     plain("boot: VMM peak RSS (MiB)", "first-insn", "maxrss_kb", 1024, 0)
     plain("boot: VMM CPU time (ms)", "first-insn", "cpu_us", 1000, 0)
     plain("idle VM with a disk: peak RSS (MiB)", "idle-blk", "maxrss_kb", 1024, 0)

@@ -66,6 +66,13 @@ one() { # case vmm: one run of one case
 		else
 			run first-insn qemu $QM -kernel mg-exit.elf
 		fi ;;
+	first-insn-noseccomp) # the same without cvmm's seccomp filters (QEMU
+		# runs without -sandbox in every case here)
+		if [ $v = cvmm ]; then
+			run first-insn-noseccomp cvmm $C --seccomp off --kernel mg-exit.elf
+		else
+			run first-insn-noseccomp qemu $QM -kernel mg-exit.elf
+		fi ;;
 	idle-blk | idle-net) # the VMM's cost of a run that does nothing, per device
 		bench $c $v ${c#idle-} "mg.case=idle" ;;
 	blk-*) bench $c $v blk "mg.case=blk mg.job=$c mg.ms=$MS" ;;
@@ -87,7 +94,7 @@ one() { # case vmm: one run of one case
 	esac
 }
 
-CASES=${CASES:-"first-insn idle-blk idle-net blk-randread-4k-qd1 blk-randread-4k-qdN blk-read-1m-qd1
+CASES=${CASES:-"first-insn first-insn-noseccomp idle-blk idle-net blk-randread-4k-qd1 blk-randread-4k-qdN blk-read-1m-qd1
  blk-read-1m-qdN blk-write-1m-qd1 blk-write-1m-qdN exit-pio exit-mmio net-tx-60 net-tx-1514
  net-rx-60 net-rx-1514 create"}
 i=0
