@@ -23,6 +23,17 @@
 #define PATTERN_READ  0x6d31ull /* top 16 bits of each 8-byte word; the low */
 #define PATTERN_WRITE 0x6d32ull /* 48 are the word's byte offset in the disk */
 #define RX_WAIT_NS    10000000000ull /* net-rx: first frame within 10 s */
+#define STALL_NS      10000000000ull /* no completion for 10 s: a lost kick */
+
+/* A job whose requests stopped coming back: say where the rings stand. */
+static void stalled(const char *name, const struct mgv_queue *q, unsigned inflight)
+{
+	mg_fail(name, "stalled: %u in flight, avail idx %u, used idx %u (seen %u), "
+		      "avail_event %u, kicks %llu",
+		inflight, q->avail[1], *(const volatile uint16_t *)(q->used + 2), q->used_seen,
+		*(const volatile uint16_t *)(q->used + 4 + 8 * q->size),
+		(unsigned long long)q->kicks);
+}
 
 struct opts {
 	const char *which, *job;
@@ -213,6 +224,7 @@ static bool blk_job(struct mgv_queue *q, const char *name, bool write, bool rand
 		more = !o.n || issued < o.n;
 	}
 	mgv_kick(q);
+	uint64_t last = now();
 	while (inflight) {
 		uint32_t id, len;
 		bool got = false;
@@ -246,8 +258,13 @@ static bool blk_job(struct mgv_queue *q, const char *name, bool write, bool rand
 				more = !o.n || issued < o.n;
 			}
 		}
-		if (got)
+		if (got) {
 			mgv_kick(q);
+			last = now();
+		} else if (have_clock && now() - last > STALL_NS) {
+			stalled(name, q, inflight);
+			return false;
+		}
 	}
 	report(name, done, bytes, now() - t0, q->kicks - kicks0);
 	mg_pass(name);
@@ -307,7 +324,7 @@ static bool net_tx_job(struct mgv_queue *q, const char *name, uint32_t frame)
 		p[NET_HDR + 13] = 0xb5;
 		q->desc[s] = (struct mgv_desc){ BUF_BASE + (uint64_t)s * NET_BUF, NET_HDR + frame, 0, 0 };
 	}
-	uint64_t t0 = now();
+	uint64_t t0 = now(), last = t0;
 	bool more = true;
 	for (unsigned s = 0; s < q->size && more; s++) {
 		mgv_publish(q, (uint16_t)s);
@@ -337,8 +354,13 @@ static bool net_tx_job(struct mgv_queue *q, const char *name, uint32_t frame)
 				more = !o.n || issued < o.n;
 			}
 		}
-		if (got)
+		if (got) {
 			mgv_kick(q);
+			last = now();
+		} else if (have_clock && now() - last > STALL_NS) {
+			stalled(name, q, inflight);
+			return false;
+		}
 	}
 	report(name, done, bytes, now() - t0, q->kicks - kicks0);
 	mg_pass(name);
