@@ -40,10 +40,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "netpump: socket: %s\n", strerror(errno));
 		return 1;
 	}
-	struct sockaddr_ll sa = { .sll_family = AF_PACKET, .sll_protocol = htons(0x88b5),
-				  .sll_ifindex = (int)idx, .sll_halen = 6 };
+	struct sockaddr_ll sa = {.sll_family = AF_PACKET,
+				 .sll_protocol = htons(0x88b5),
+				 .sll_ifindex = (int)idx,
+				 .sll_halen = 6};
 	memset(sa.sll_addr, 0xff, 6);
-	unsigned char frame[1514] = { 0 };
+	unsigned char frame[1514] = {0};
 	memset(frame, 0xff, 6);
 	memcpy(frame + 6, "\x52\x54\x00\x70\x75\x6d", 6);
 	frame[12] = 0x88;
@@ -51,11 +53,12 @@ int main(int argc, char **argv)
 	for (unsigned long long n = 0;; n++) {
 		memcpy(frame + 14, &n, sizeof(n));
 		if (sendto(fd, frame, (size_t)size, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR && errno != ENETDOWN) {
+			if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR &&
+			    errno != ENETDOWN) {
 				fprintf(stderr, "netpump: sendto: %s\n", strerror(errno));
 				return 1;
 			}
-			nanosleep(&(struct timespec){ 0, 20000 }, NULL);
+			nanosleep(&(struct timespec){0, 20000}, NULL);
 		}
 	}
 }

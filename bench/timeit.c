@@ -87,7 +87,8 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: timeit [--marker STR] [--quiet] [--copies N] -- COMMAND [ARGS...]\n");
+		fprintf(stderr, "usage: timeit [--marker STR] [--quiet] [--copies N] -- COMMAND "
+				"[ARGS...]\n");
 		return 2;
 	}
 	if (ncopies > 0)

@@ -14,22 +14,23 @@
  * mg.qd=N (blk: the deep queue depth, default 32). See README.md. */
 #include "virtio.h"
 
-#define BUF_BASE   0x1000000ull /* 16 MiB: data buffers, not in the image */
-#define BLK_BIG	   (1u << 20)
-#define BLK_SMALL  4096u
-#define BLK_QD_MAX 32u
-#define NET_BUF	   2048u
-#define NET_HDR	   12u /* virtio_net_hdr with VERSION_1 */
-#define PATTERN_READ  0x6d31ull /* top 16 bits of each 8-byte word; the low */
-#define PATTERN_WRITE 0x6d32ull /* 48 are the word's byte offset in the disk */
+#define BUF_BASE      0x1000000ull /* 16 MiB: data buffers, not in the image */
+#define BLK_BIG	      (1u << 20)
+#define BLK_SMALL     4096u
+#define BLK_QD_MAX    32u
+#define NET_BUF	      2048u
+#define NET_HDR	      12u	     /* virtio_net_hdr with VERSION_1 */
+#define PATTERN_READ  0x6d31ull	     /* top 16 bits of each 8-byte word; the low */
+#define PATTERN_WRITE 0x6d32ull	     /* 48 are the word's byte offset in the disk */
 #define RX_WAIT_NS    10000000000ull /* net-rx: first frame within 10 s */
 #define STALL_NS      10000000000ull /* no completion for 10 s: a lost kick */
 
 /* A job whose requests stopped coming back: say where the rings stand. */
 static void stalled(const char *name, const struct mgv_queue *q, unsigned inflight)
 {
-	mg_fail(name, "stalled: %u in flight, avail idx %u, used idx %u (seen %u), "
-		      "avail_event %u, kicks %llu",
+	mg_fail(name,
+		"stalled: %u in flight, avail idx %u, used idx %u (seen %u), "
+		"avail_event %u, kicks %llu",
 		inflight, q->avail[1], *(const volatile uint16_t *)(q->used + 2), q->used_seen,
 		*(const volatile uint16_t *)(q->used + 4 + 8 * q->size),
 		(unsigned long long)q->kicks);
@@ -42,7 +43,7 @@ struct opts {
 	bool verify;
 };
 
-static struct opts o = { .ms = 1000, .qd = BLK_QD_MAX };
+static struct opts o = {.ms = 1000, .qd = BLK_QD_MAX};
 static bool have_clock;
 
 static uint64_t now(void)
@@ -147,7 +148,7 @@ struct blk_hdr {
 static struct blk_hdr blk_hdrs[BLK_QD_MAX];
 static volatile uint8_t blk_status[BLK_QD_MAX];
 static uint64_t blk_off[BLK_QD_MAX];
-static uint64_t blk_cap; /* bytes */
+static uint64_t blk_cap;     /* bytes */
 static uint64_t blk_written; /* end of what the write jobs wrote */
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 
@@ -184,18 +185,17 @@ static void blk_issue(struct mgv_queue *q, unsigned s, bool write, uint64_t off,
 		      uint64_t tag)
 {
 	uint16_t h = (uint16_t)(3 * s);
-	blk_hdrs[s] = (struct blk_hdr){ .type = write ? 1 : 0, .sector = off / 512 };
+	blk_hdrs[s] = (struct blk_hdr){.type = write ? 1 : 0, .sector = off / 512};
 	blk_status[s] = 0xff;
 	blk_off[s] = off;
 	if (write && tag)
 		pattern_fill(buf((uint64_t)s * BLK_BIG), off, bs, tag);
-	q->desc[h] = (struct mgv_desc){ (uintptr_t)&blk_hdrs[s], sizeof(blk_hdrs[s]),
-					MGV_DESC_F_NEXT, (uint16_t)(h + 1) };
-	q->desc[h + 1] = (struct mgv_desc){ BUF_BASE + (uint64_t)s * BLK_BIG, bs,
-					    (uint16_t)(MGV_DESC_F_NEXT |
-						       (write ? 0 : MGV_DESC_F_WRITE)),
-					    (uint16_t)(h + 2) };
-	q->desc[h + 2] = (struct mgv_desc){ (uintptr_t)&blk_status[s], 1, MGV_DESC_F_WRITE, 0 };
+	q->desc[h] = (struct mgv_desc){(uintptr_t)&blk_hdrs[s], sizeof(blk_hdrs[s]),
+				       MGV_DESC_F_NEXT, (uint16_t)(h + 1)};
+	q->desc[h + 1] = (struct mgv_desc){
+		BUF_BASE + (uint64_t)s * BLK_BIG, bs,
+		(uint16_t)(MGV_DESC_F_NEXT | (write ? 0 : MGV_DESC_F_WRITE)), (uint16_t)(h + 2)};
+	q->desc[h + 2] = (struct mgv_desc){(uintptr_t)&blk_status[s], 1, MGV_DESC_F_WRITE, 0};
 	mgv_publish(q, h);
 }
 
@@ -306,7 +306,7 @@ static void case_blk(struct mgv_dev *devs, unsigned ndev)
 }
 
 /* ---- virtio-net ---- */
-static const uint8_t net_dst[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const uint8_t net_dst[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 static bool net_tx_job(struct mgv_queue *q, const char *name, uint32_t frame)
 {
@@ -322,7 +322,8 @@ static bool net_tx_job(struct mgv_queue *q, const char *name, uint32_t frame)
 		memcpy(p + NET_HDR + 6, "\x52\x54\x00\x6d\x67\x62", 6);
 		p[NET_HDR + 12] = 0x88; /* local experimental ethertype 0x88b5 */
 		p[NET_HDR + 13] = 0xb5;
-		q->desc[s] = (struct mgv_desc){ BUF_BASE + (uint64_t)s * NET_BUF, NET_HDR + frame, 0, 0 };
+		q->desc[s] =
+			(struct mgv_desc){BUF_BASE + (uint64_t)s * NET_BUF, NET_HDR + frame, 0, 0};
 	}
 	uint64_t t0 = now(), last = t0;
 	bool more = true;
@@ -373,8 +374,8 @@ static void net_rx_job(struct mgv_queue *q, const char *name)
 	uint64_t done = 0, bytes = 0, kicks0 = q->kicks;
 	uint64_t limit = o.ms * 1000000ull;
 	for (unsigned s = 0; s < q->size; s++) {
-		q->desc[s] = (struct mgv_desc){ BUF_BASE + (uint64_t)s * NET_BUF, NET_BUF,
-						MGV_DESC_F_WRITE, 0 };
+		q->desc[s] = (struct mgv_desc){BUF_BASE + (uint64_t)s * NET_BUF, NET_BUF,
+					       MGV_DESC_F_WRITE, 0};
 		mgv_publish(q, (uint16_t)s);
 	}
 	mgv_kick(q);

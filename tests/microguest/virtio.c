@@ -80,7 +80,7 @@ unsigned mgv_discover(const struct mg_boot *b, struct mgv_dev *devs, unsigned ma
 	while (n < max && mg_cmdline_next(&pos, end, &t)) {
 		if (!tok_prefix(&t, "virtio_mmio.device") || !t.val)
 			continue;
-		struct mgv_dev d = { 0 };
+		struct mgv_dev d = {0};
 		if (!parse_dev(t.val, t.val_len, &d)) {
 			mg_fail("virtio", "bad virtio_mmio.device entry");
 			continue;
@@ -148,9 +148,13 @@ int mgv_queue_setup(struct mgv_dev *d, struct mgv_queue *q, uint16_t index, uint
 		return -1;
 	}
 	struct ring_mem *r = &mgv_rings[mgv_nrings++];
-	*q = (struct mgv_queue){ .base = b, .index = index, .size = size,
-				 .event_idx = d->features & (1ull << MGV_F_EVENT_IDX),
-				 .desc = r->desc, .avail = r->avail, .used = r->used };
+	*q = (struct mgv_queue){.base = b,
+				.index = index,
+				.size = size,
+				.event_idx = d->features & (1ull << MGV_F_EVENT_IDX),
+				.desc = r->desc,
+				.avail = r->avail,
+				.used = r->used};
 	memset(r, 0, sizeof(*r));
 	mgv_write32(b + MMIO_QUEUE_NUM, size);
 	uint64_t da = (uintptr_t)r->desc, aa = (uintptr_t)r->avail, ua = (uintptr_t)r->used;

@@ -45,7 +45,7 @@ struct mgv_queue {
 struct mgv_dev {
 	uint64_t base, size;
 	uint32_t irq;
-	uint32_t id; /* virtio device ID (0: none behind this window) */
+	uint32_t id;	   /* virtio device ID (0: none behind this window) */
 	uint64_t features; /* negotiated */
 };
 
