@@ -25,25 +25,6 @@
 #define RX_WAIT_NS    10000000000ull /* net-rx: first frame within 10 s */
 #define STALL_NS      10000000000ull /* no completion for 10 s: a lost kick */
 
-/* While it waits the guest spins without exits. Once per millisecond of
- * fruitless waiting it makes one (a read of COM1's LSR), so that the host
- * gets its CPU back at least that often: a nested guest that never exits
- * is suspected of stalling the emulated test host (docs/benchmarks.md). A
- * completion normally comes well within that, so jobs rarely pay it. */
-#define IDLE_EXIT_NS 1000000ull
-static uint64_t now(void);
-static uint64_t idle_exits;
-
-static void idle_wait(uint64_t *since)
-{
-	uint64_t t = now();
-	if (t - *since < IDLE_EXIT_NS)
-		return;
-	(void)mg_inb(0x3f8 + 5);
-	idle_exits++;
-	*since = t;
-}
-
 /* A job whose requests stopped coming back: say where the rings stand. */
 static void stalled(const char *name, const struct mgv_queue *q, unsigned inflight)
 {
@@ -146,10 +127,8 @@ static void touch(uint64_t len)
 
 static void report(const char *job, uint64_t n, uint64_t bytes, uint64_t ns, uint64_t kicks)
 {
-	mg_printf("MGB %s n=%llu bytes=%llu ns=%llu kicks=%llu idle_exits=%llu\n", job,
-		  (unsigned long long)n, (unsigned long long)bytes, (unsigned long long)ns,
-		  (unsigned long long)kicks, (unsigned long long)idle_exits);
-	idle_exits = 0;
+	mg_printf("MGB %s n=%llu bytes=%llu ns=%llu kicks=%llu\n", job, (unsigned long long)n,
+		  (unsigned long long)bytes, (unsigned long long)ns, (unsigned long long)kicks);
 }
 
 static struct mgv_dev *find(struct mgv_dev *devs, unsigned n, uint32_t id)
@@ -245,7 +224,7 @@ static bool blk_job(struct mgv_queue *q, const char *name, bool write, bool rand
 		more = !o.n || issued < o.n;
 	}
 	mgv_kick(q);
-	uint64_t last = now(), idle = last;
+	uint64_t last = now();
 	while (inflight) {
 		uint32_t id, len;
 		bool got = false;
@@ -281,12 +260,10 @@ static bool blk_job(struct mgv_queue *q, const char *name, bool write, bool rand
 		}
 		if (got) {
 			mgv_kick(q);
-			last = idle = now();
+			last = now();
 		} else if (have_clock && now() - last > STALL_NS) {
 			stalled(name, q, inflight);
 			return false;
-		} else {
-			idle_wait(&idle);
 		}
 	}
 	report(name, done, bytes, now() - t0, q->kicks - kicks0);
@@ -348,7 +325,7 @@ static bool net_tx_job(struct mgv_queue *q, const char *name, uint32_t frame)
 		q->desc[s] =
 			(struct mgv_desc){BUF_BASE + (uint64_t)s * NET_BUF, NET_HDR + frame, 0, 0};
 	}
-	uint64_t t0 = now(), last = t0, idle = t0;
+	uint64_t t0 = now(), last = t0;
 	bool more = true;
 	for (unsigned s = 0; s < q->size && more; s++) {
 		mgv_publish(q, (uint16_t)s);
@@ -380,12 +357,10 @@ static bool net_tx_job(struct mgv_queue *q, const char *name, uint32_t frame)
 		}
 		if (got) {
 			mgv_kick(q);
-			last = idle = now();
+			last = now();
 		} else if (have_clock && now() - last > STALL_NS) {
 			stalled(name, q, inflight);
 			return false;
-		} else {
-			idle_wait(&idle);
 		}
 	}
 	report(name, done, bytes, now() - t0, q->kicks - kicks0);
@@ -404,7 +379,7 @@ static void net_rx_job(struct mgv_queue *q, const char *name)
 		mgv_publish(q, (uint16_t)s);
 	}
 	mgv_kick(q);
-	uint64_t t0 = 0, wait0 = now(), idle = wait0;
+	uint64_t t0 = 0, wait0 = now();
 	for (;;) {
 		uint32_t id, len;
 		bool got = false;
@@ -420,12 +395,8 @@ static void net_rx_job(struct mgv_queue *q, const char *name)
 			bytes += len - NET_HDR;
 			mgv_publish(q, (uint16_t)id);
 		}
-		if (got) {
+		if (got)
 			mgv_kick(q);
-			idle = now();
-		} else {
-			idle_wait(&idle);
-		}
 		if (done && ((o.n && done >= o.n) || (o.ms && now() - t0 >= limit)))
 			break;
 		if (!done && have_clock && now() - wait0 > RX_WAIT_NS) {
