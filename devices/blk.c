@@ -249,7 +249,7 @@ static void blk_kick(struct vq_worker *w)
 		if (!bq->free || !vq_enable_notify(&w->q))
 			break;
 	}
-	io_uring_submit(&w->ring);
+	/* the SQEs go out with the worker's next wait */
 	blk_notify(bq);
 }
 
@@ -268,16 +268,15 @@ static void blk_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool dro
 	if (r->op == BLK_OP_READ && !ok)
 		r->written = 1;
 	r->status = ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
-	blk_finish(bq, r);
-	blk_notify(bq);
-	/* Freed slots may let waiting chains through. */
-	if (w->active)
-		blk_kick(w);
+	blk_finish(bq, r); /* the batch's flush notifies and refills */
 }
 
 static const struct vq_worker_ops blk_worker_ops = {
 	.kick = blk_kick,
 	.complete = blk_complete,
+	/* After a batch of completions: one notification, and the freed
+	 * slots let waiting chains through, all in one pass. */
+	.flush = blk_kick,
 };
 
 /* Config space: struct virtio_blk_config, little endian. */

@@ -158,6 +158,7 @@ static void *worker_thread(void *arg)
 	arm_read(w, WORKER_FILE_CTL, &w->ctl_buf, WORKER_TAG_CTL);
 	arm_read(w, WORKER_FILE_KICK, &w->kick_buf, WORKER_TAG_KICK);
 	while (!(w->exiting && w->inflight == 0)) {
+		/* One system call submits what the last round queued and waits. */
 		int r = io_uring_submit_and_wait(&w->ring, 1);
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
 			virtio_fail(w->dev, "io_uring failed");
@@ -165,6 +166,7 @@ static void *worker_thread(void *arg)
 		}
 		struct io_uring_cqe *cqe;
 		unsigned head, seen = 0;
+		bool completed = false;
 		io_uring_for_each_cqe(&w->ring, head, cqe)
 		{
 			seen++;
@@ -181,9 +183,12 @@ static void *worker_thread(void *arg)
 			} else {
 				w->inflight--;
 				w->ops->complete(w, cqe, !w->active);
+				completed = true;
 			}
 		}
 		io_uring_cq_advance(&w->ring, seen);
+		if (completed && w->active && w->ops->flush)
+			w->ops->flush(w);
 		if (w->draining && w->inflight == 0) {
 			w->draining = false;
 			command_done(w);

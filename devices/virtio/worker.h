@@ -29,6 +29,12 @@ struct vq_worker_ops {
 	 * is in flight; cancel what may never complete by itself (a read on a
 	 * tap or socket). Cancel SQEs carry WORKER_TAG_IGNORE. */
 	void (*quiesce)(struct vq_worker *w);
+	/* Optional: called once after each batch of completions (every CQE
+	 * the ring had), while the queue is active: notify the driver once for
+	 * the batch and serve chains the completions made room for. New SQEs
+	 * need no io_uring_submit: the worker's next wait submits them in the
+	 * same system call. */
+	void (*flush)(struct vq_worker *w);
 };
 
 #define WORKER_FILE_KICK 0 /* registered file indices */

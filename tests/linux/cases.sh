@@ -78,6 +78,34 @@ if [ -f "$MG/mg-check.elf" ]; then
 		fi
 	fi
 fi
+# The benchmark kit (bench/run) cannot rot: mg-bench drives virtio-blk
+# (virtio_mmio.device= on the command line, as with acpi=off), 8 requests per
+# job; every read must return the pattern tests/run wrote into the file, the
+# writes' pattern must read back, and each job must report sane figures.
+n=blk-mg-bench
+if [ -f "$MG/mg-bench.elf" ] && [ -f "$MG/mg-bench-disk.img" ] && selected $n; then
+	cp "$MG/mg-bench-disk.img" "$TMP/$n.img"
+	want $n 67 60 -- --debug-exit --transport mmio --kernel "$MG/mg-bench.elf" --memory 64M --disk "$TMP/$n.img" \
+		--cmdline "acpi=off mg.case=blk mg.verify=1 mg.n=8 mg.ms=0" && {
+		# MGB <job> n= bytes= ns= kicks=: 8 requests (the read-back: the
+		# 4 MiB written), bytes = n * block size, time > 0, kicks <= n
+		sane=$(tr -d '\r' <"$TMP/$n.out" | awk '/^MGB / {
+			split($3, a, "="); split($4, b, "="); split($5, c, "="); split($6, k, "=")
+			bs = ($2 ~ /4k/) ? 4096 : 1048576
+			want = ($2 == "blk-readback") ? 4 : 8
+			if (a[2] == want && b[2] == a[2] * bs && c[2] > 0 && k[2] >= 1 && k[2] <= a[2]) good++
+			else print "bad: " $0 > "/dev/stderr"
+		} END { print good + 0 }' 2>>"$TMP/$n.err")
+		# the file now holds the writes' pattern: 8 bytes at 1 MiB + 8
+		word=$(od -An -tx1 -j 1048584 -N 8 "$TMP/$n.img" | tr -d ' \n')
+		if has $n "MG DONE pass=7 fail=0" && ! has $n "MG FAIL" && [ "$sane" = 7 ] &&
+			[ "$word" = 080010000000326d ]; then
+			ok $n "7 jobs"
+		else
+			bad $n "sane jobs: $sane of 7, word at 1M+8: $word"
+		fi
+	}
+fi
 
 # ---- real Linux ---------------------------------------------------------
 linux() { # name kernel initrd cpus mem test [wanted-status]

@@ -25,8 +25,23 @@ struct model {
 	bool reading;
 	int res;
 	bool drop;
+	bool rearm; /* flush queues the next read (without submitting it) */
 	atomic_int completions;
+	atomic_int flushes, flushed_at; /* completions seen by the last flush */
 };
+
+static void m_queue_read(struct vq_worker *w)
+{
+	struct model *m = w->model;
+	struct io_uring_sqe *sqe = vq_worker_sqe(w);
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, WORKER_FILE_DEV, m->buf, sizeof(m->buf), (uint64_t)-1);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data(sqe, m);
+	w->inflight++;
+	m->reading = true;
+}
 
 static void m_read(struct vq_worker *w)
 {
@@ -53,6 +68,15 @@ static void m_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop)
 	atomic_fetch_add(&m->completions, 1);
 }
 
+static void m_flush(struct vq_worker *w)
+{
+	struct model *m = w->model;
+	atomic_fetch_add(&m->flushes, 1);
+	atomic_store(&m->flushed_at, atomic_load(&m->completions));
+	if (m->rearm && !m->reading)
+		m_queue_read(w); /* no io_uring_submit: the worker's wait submits */
+}
+
 static void m_quiesce(struct vq_worker *w)
 {
 	struct model *m = w->model;
@@ -64,6 +88,7 @@ static const struct vq_worker_ops m_ops = {
 	.kick = m_read,
 	.complete = m_complete,
 	.quiesce = m_quiesce,
+	.flush = m_flush,
 };
 
 struct rig {
@@ -160,6 +185,34 @@ static void test_read_completes(void **state)
 	rig_down(&r);
 }
 
+static void wait_flushed(struct model *m, int n)
+{
+	for (int i = 0; i < 1000 && atomic_load(&m->flushed_at) < n; i++)
+		usleep(5000);
+	assert_int_equal(atomic_load(&m->flushed_at), n);
+}
+
+/* Every batch of completions ends with one flush, which sees them all, and
+ * what the flush queued goes out without an io_uring_submit of its own. */
+static void test_flush_after_completions(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_up(&r);
+	r.m.rearm = true;
+	vq_worker_activate(&r.w);
+	assert_int_equal(atomic_load(&r.m.flushes), 0); /* a kick is no completion */
+	assert_int_equal(write(r.pipe[1], "one", 3), 3);
+	wait_completions(&r.m, 1);
+	wait_flushed(&r.m, 1);
+	assert_int_equal(write(r.pipe[1], "two", 3), 3);
+	wait_completions(&r.m, 2);
+	assert_memory_equal(r.m.buf, "two", 3);
+	wait_flushed(&r.m, 2);
+	assert_true(atomic_load(&r.m.flushes) <= 2);
+	rig_down(&r);
+}
+
 static void test_reset_cancels_a_pending_read(void **state)
 {
 	(void)state;
@@ -200,6 +253,7 @@ int main(void)
 	skip_without_uring();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_completes),
+		cmocka_unit_test(test_flush_after_completions),
 		cmocka_unit_test(test_reset_cancels_a_pending_read),
 		cmocka_unit_test(test_exit_cancels_a_pending_read),
 	};
