@@ -188,6 +188,7 @@ vsock_test() {
 # with their totals.
 pci_test() {
 	for d in /sys/bus/pci/devices/*; do
+		[ -e "$d" ] || continue # no PCI bus (virtio-mmio)
 		echo "GUEST-PCI ${d##*/} $(cat $d/vendor):$(cat $d/device) class=$(cat $d/class) irq=$(cat $d/irq)"
 	done
 	[ -n "$(arg ip)" ] && net_up >/dev/null
