@@ -7,6 +7,8 @@ fail=0
 
 selected() {
 	case "$1" in *"${ONLY:-}"*) ;; *) return 1 ;; esac
+	# cases an earlier test host already reported (tests/run's restart)
+	case " ${DONE:-} " in *" $1 "*) return 1 ;; esac
 	[ -z "${SKIP:-}" ] && return 0
 	case "$1" in *"$SKIP"*) return 1 ;; esac
 	return 0
