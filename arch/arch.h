@@ -4,6 +4,7 @@
 #ifndef CVMM_ARCH_H
 #define CVMM_ARCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,11 @@ ARCH_WUR int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const
 ARCH_WUR int arch_boot_vcpu(struct vm *vm, struct err *e);
 /* Instruction pointer of a vCPU, for error reports (0 if unknown). */
 uint64_t arch_vcpu_ip(struct vcpu *v);
+/* After KVM_EXIT_INTERNAL_ERROR with this suberror: true when the vCPU's
+ * state shows the guest crashed (it can no longer take an exception), so the
+ * exit is the guest's triple fault, reported by some KVMs (PVM's) as an
+ * emulation failure, not KVM_EXIT_SHUTDOWN. */
+bool arch_vcpu_unrecoverable(struct vcpu *v, uint32_t suberror);
 /* Where virtio-mmio slot i lives and which GSI it raises; -ENOSPC past the
  * last slot. */
 ARCH_WUR int arch_mmio_slot(unsigned i, uint64_t *base, uint32_t *gsi);

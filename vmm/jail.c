@@ -113,6 +113,8 @@ static const struct jail_rule vcpu_rules[] = {
 	IOCTL_ON(0, KVM_GET_ONE_REG, "read PC for the message when the guest crashes or KVM fails"),
 #else
 	IOCTL_ON(0, KVM_GET_REGS, "read RIP for the message when the guest crashes or KVM fails"),
+	IOCTL_ON(0, KVM_GET_SREGS,
+		 "an internal error: is the guest's IDT unable to take an exception (a triple fault)?"),
 #endif
 	IOCTL_ON(1, KVM_IRQ_LINE, "legacy devices' interrupt lines (8250, RTC, i8042, ACPI GED)"),
 	IOCTL_ON(1, KVM_SET_GSI_ROUTING,

@@ -86,6 +86,15 @@ static bool vcpu_handle_exit(struct vcpu *v)
 				(unsigned long long)arch_vcpu_ip(v));
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
+		if (arch_vcpu_unrecoverable(v, run->internal.suberror)) {
+			vm_request_exit(vm, CVMM_EXIT_CRASH, (int)v->id, arch_vcpu_ip(v),
+					run->exit_reason,
+					"guest triple fault (vCPU %u, rip 0x%llx; KVM reported it as "
+					"internal error %u: the guest's IDT cannot take an exception)",
+					v->id, (unsigned long long)arch_vcpu_ip(v),
+					run->internal.suberror);
+			return false;
+		}
 		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, arch_vcpu_ip(v), run->exit_reason,
 				"KVM internal error (vCPU %u, suberror %u, rip 0x%llx)", v->id,
 				run->internal.suberror, (unsigned long long)arch_vcpu_ip(v));

@@ -215,3 +215,12 @@ int arch_boot_vcpu(struct vm *vm, struct err *e)
 		return r;
 	return arm64_boot_regs(&arm64_kvm_sys, vm->vcpus[0].fd, vm->boot.entry, fdt, e);
 }
+
+/* arm64 has no triple fault: an exception the guest cannot take goes to its
+ * own vector table, and KVM reports nothing of the kind as internal. */
+bool arch_vcpu_unrecoverable(struct vcpu *v, uint32_t suberror)
+{
+	(void)v;
+	(void)suberror;
+	return false;
+}

@@ -255,6 +255,26 @@ uint64_t arch_vcpu_ip(struct vcpu *v)
 	return regs.rip;
 }
 
+/* A guest whose IDT cannot hold the double-fault vector cannot take any
+ * exception: the first one it raises shuts the CPU down. Hardware KVM exits
+ * with KVM_EXIT_SHUTDOWN then; where guest kernel code is emulated (PVM), the
+ * emulator fails to deliver the exception and KVM exits with an emulation or
+ * delivery internal error instead. Those two, with such an IDT, are the
+ * guest's triple fault, not a fault of cvmm or KVM. */
+bool arch_vcpu_unrecoverable(struct vcpu *v, uint32_t suberror)
+{
+	if (suberror != KVM_INTERNAL_ERROR_EMULATION && suberror != KVM_INTERNAL_ERROR_DELIVERY_EV)
+		return false;
+	struct kvm_sregs s;
+	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+		return false;
+	if (!(s.cr0 & 1)) /* real mode: the IVT has no limit to check */
+		return false;
+	/* an IDT gate is 16 bytes in long mode, 8 in protected mode */
+	unsigned gate = (s.efer & (1u << 10)) ? 16 : 8; /* EFER.LMA */
+	return s.idt.limit < 8 * gate + gate - 1;
+}
+
 /* ---- boot ------------------------------------------------------------------ */
 
 /* GDT entry from base/limit/flags (flags: the access byte in bits 0-7 and
