@@ -99,3 +99,4 @@ if selected api-firecracker-boot; then
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
 fi
 echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

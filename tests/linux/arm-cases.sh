@@ -128,7 +128,7 @@ for u in "$KIT"/unit-*; do
 	[ -x "$u" ] || continue
 	n=arm64-unit-${u##*/unit-}
 	selected $n || continue
-	(cd "$TMP" && "$u") >"$TMP/$n.out" 2>&1
+	(cd "$TMP" && timeout 300 "$u") >"$TMP/$n.out" 2>&1 # 124: it hung
 	st=$?
 	if [ $st -eq 0 ]; then
 		ok $n "$(grep -o 'PASSED.*' "$TMP/$n.out" | tail -1)"

@@ -272,57 +272,27 @@ if [ -f "$KIT/stock-vmlinuz" ]; then
 		check_info stock-2cpu 2 256
 fi
 # ---- virtio-fs -------------------------------------------------------------
-. ./fs-cases.sh
-# ---- virtio-net: in a network namespace of their own --------------------------
-case "${ONLY:-net}" in net*) netsel=1 ;; *) netsel=0 ;; esac
-case "net-" in *"${SKIP:-@}"*) netsel=0 ;; esac
-if [ -f "$KIT/small-bzImage" ] && [ $netsel -eq 1 ]; then
-	if command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
-		TMP=$TMP/net unshare -n sh ./net-cases.sh 2>&1 | tee "$TMP/net.log"
-		pass=$((pass + $(grep -c '^CASE [^ ]* PASS' "$TMP/net.log")))
-		fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/net.log")))
-	else
-		bad net-netns "cannot create a network namespace (unshare -n)"
-	fi
+wanted x86-fs && . ./fs-cases.sh
+# ---- the sub-scripts: each runs when one of its cases (cases.list) is
+# selected; net, pci and jail in a network namespace of their own
+netns() { command -v unshare >/dev/null && unshare -n true 2>/dev/null; }
+if wanted x86-net; then # virtio-net
+	if netns; then subscript net "$TMP/net" unshare -n sh ./net-cases.sh
+	else bad stage-net-cases "cannot create a network namespace (unshare -n)"; fi
 fi
-# ---- virtio-pci: what the guest finds, which interrupts (pci-cases.sh) --------
-case "${ONLY:-pci}" in *pci* | *mmio*) psel=1 ;; *) psel=0 ;; esac
-if [ $psel -eq 1 ]; then
-	if command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
-		TMP=$TMP/pci unshare -n sh ./pci-cases.sh 2>&1 | tee "$TMP/pci.log"
-		pass=$((pass + $(grep -c '^CASE [^ ]* PASS' "$TMP/pci.log")))
-		fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/pci.log")))
-	else
-		bad pci-netns "cannot create a network namespace (unshare -n)"
-	fi
+if wanted x86-pci; then # virtio-pci: what the guest finds, which interrupts
+	if netns; then subscript pci "$TMP/pci" unshare -n sh ./pci-cases.sh
+	else bad stage-pci-cases "cannot create a network namespace (unshare -n)"; fi
 fi
-# ---- virtio-vsock: one guest, both directions (vsock-cases.sh) -----------------
-case "${ONLY:-vsock}" in *vsock*) vsel=1 ;; *) vsel=0 ;; esac
-case "vsock-" in *"${SKIP:-@}"*) vsel=0 ;; esac
-if [ -f "$KIT/small-bzImage" ] && [ $vsel -eq 1 ]; then
-	TMP=$TMP/vsock sh ./vsock-cases.sh 2>&1 | tee "$TMP/vsock.log"
-	pass=$((pass + $(grep -c '^CASE [^ ]* PASS' "$TMP/vsock.log")))
-	fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/vsock.log")))
+if wanted x86-vsock; then # virtio-vsock: one guest, both directions
+	subscript vsock "$TMP/vsock" sh ./vsock-cases.sh
 fi
-# ---- the jail: seccomp per thread, privilege drop (jail-cases.sh) -------------
-case "${ONLY:-jail}" in *jail*) jsel=1 ;; *) jsel=0 ;; esac
-case "jail-" in *"${SKIP:-@}"*) jsel=0 ;; esac
-if [ $jsel -eq 1 ]; then
-	if command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
-		TMP=$TMP/jail unshare -n sh ./jail-cases.sh 2>&1 | tee "$TMP/jail.log"
-		pass=$((pass + $(grep -c '^CASE [^ ]* PASS' "$TMP/jail.log")))
-		fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/jail.log")))
-	else
-		bad jail-netns "cannot create a network namespace (unshare -n)"
-	fi
+if wanted x86-jail; then # seccomp per thread, privilege drop
+	if netns; then subscript jail "$TMP/jail" unshare -n sh ./jail-cases.sh
+	else bad stage-jail-cases "cannot create a network namespace (unshare -n)"; fi
 fi
-# ---- the control socket: a Firecracker client's boot sequence (api-cases.sh) ---
-case "${ONLY:-api}" in *api*) asel=1 ;; *) asel=0 ;; esac
-case "api-" in *"${SKIP:-@}"*) asel=0 ;; esac
-if [ -f "$KIT/small-bzImage" ] && [ $asel -eq 1 ]; then
-	TMP=$TMP/api sh ./api-cases.sh 2>&1 | tee "$TMP/api.log"
-	pass=$((pass + $(grep -c '^CASE [^ ]* PASS' "$TMP/api.log")))
-	fail=$((fail + $(grep -c '^CASE [^ ]* FAIL' "$TMP/api.log")))
+if wanted x86-api; then # the control socket: a Firecracker client's boot sequence
+	subscript api "$TMP/api" sh ./api-cases.sh
 fi
 rm -rf "$TMP"
 echo "$pass passed, $fail failed"

@@ -125,7 +125,8 @@ threads() {
 		v=$(sed -n "s/^CapBnd:[[:space:]]*//p" "$st")
 		[ "$v" = "$3" ] || why="$why $name:CapBnd=$v"
 	done
-	printf q >&5
+	# a subshell: if cvmm ended early, SIGPIPE ends it, not this script
+	(printf q >&5) 2>/dev/null
 	exec 5>&-
 	wait $pid
 	st=$?

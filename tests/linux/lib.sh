@@ -1,20 +1,29 @@
 #!/bin/sh
 # Helpers shared by cases.sh and net-cases.sh (POSIX sh + busybox).
-# Needs CVMM, TMP; ONLY / SKIP select cases by name.
+# Needs CVMM, TMP; ONLY / SKIP / WHERE / DONE select cases by name.
 mkdir -p "$TMP"
 pass=0
 fail=0
 
 selected() {
 	case "$1" in *"${ONLY:-}"*) ;; *) return 1 ;; esac
+	# WHERE: only the cases named so (mg-: the micro-guests, run on a PVM host)
+	case "$1" in "${WHERE:-}"*) ;; *) return 1 ;; esac
 	# cases an earlier test host already reported (tests/run's restart)
 	case " ${DONE:-} " in *" $1 "*) return 1 ;; esac
 	[ -z "${SKIP:-}" ] && return 0
 	case "$1" in *"$SKIP"*) return 1 ;; esac
 	return 0
 }
-ok() { pass=$((pass + 1)); echo "CASE $1 PASS${2:+ $2}"; }
+# A verdict for a case an earlier test host already reported is not given
+# again (a script that serves several cases from one guest runs whole).
+again() {
+	case " ${DONE:-} " in *" $1 "*) echo "(case $1: reported by an earlier test host)" && return 0 ;; esac
+	return 1
+}
+ok() { again "$1" && return; pass=$((pass + 1)); echo "CASE $1 PASS${2:+ $2}"; }
 bad() {
+	again "$1" && return
 	fail=$((fail + 1))
 	echo "CASE $1 FAIL: $2"
 	[ -f "$TMP/$1.out" ] && tail -n 15 "$TMP/$1.out" | sed 's/^/    | /'
@@ -33,6 +42,37 @@ want() { # name wanted-status timeout -- cvmm args ; output in $TMP/name.out
 		return 1
 	fi
 	return 0
+}
+# Is any case of GROUP (./cases.list: "GROUPS NAME ...") selected? cases.sh
+# runs a sub-script only then.
+wanted() {
+	for c in $(awk -v g="$1" '!/^#/ && NF { n = split($1, a, ","); for (i = 1; i <= n; i++) if (a[i] == g) print $2 }' ./cases.list); do
+		selected "$c" && return 0
+	done
+	return 1
+}
+# Runs a sub-script with TMP=DIR, counts its verdicts and checks that it
+# ended well: a non-zero status with no failing case, or no summary line, is
+# a failure of its own (stage-NAME-cases).
+# subscript NAME DIR [unshare -n] sh ./SCRIPT
+subscript() {
+	sn=$1 sd=$2
+	shift 2
+	sl=$TMP/$sn.log
+	{
+		env TMP="$sd" "$@" 2>&1
+		echo "SUBSCRIPT-STATUS $?"
+	} | tee "$sl"
+	sp=$(grep -c '^CASE [^ ]* PASS' "$sl")
+	sf=$(grep -c '^CASE [^ ]* FAIL' "$sl")
+	pass=$((pass + sp))
+	fail=$((fail + sf))
+	sst=$(sed -n 's/^SUBSCRIPT-STATUS //p' "$sl" | tail -1)
+	if [ "${sst:-x}" != 0 ] && [ "$sf" -eq 0 ]; then
+		bad "stage-$sn-cases" "exited with status ${sst:-unknown} and no failing case"
+	elif ! grep -q '^[0-9]* passed, [0-9]* failed$' "$sl"; then
+		bad "stage-$sn-cases" "ended without its summary line"
+	fi
 }
 has() { grep -q -- "$2" "$TMP/$1.out"; }
 

@@ -213,3 +213,4 @@ if selected $n; then
 fi
 rm -rf "$TMP"
 echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

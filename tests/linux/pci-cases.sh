@@ -156,3 +156,4 @@ if [ -f "$KIT/small-bzImage" ] && selected $n; then
 fi
 rm -rf "$TMP"
 echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -178,3 +178,4 @@ fi
 echo "    vsock: ${secs}s for the whole scenario"
 rm -rf "$TMP"
 echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
