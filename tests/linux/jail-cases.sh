@@ -153,11 +153,15 @@ if [ -f "$KIT/small-bzImage" ] && selected $n; then
 	$IP tuntap add dev jtap0 mode tap
 	$IP addr add 10.0.9.1/24 dev jtap0
 	$IP link set jtap0 up
-	timeout 300 "$CVMM" --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 128M \
+	# started with supplementary groups, which --user must drop; no
+	# timeout(1) in between, so $! is cvmm's pid (withgroups execs it)
+	./withgroups 4,27,100 "$CVMM" --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 128M \
 		--disk "$TMP/$n.img" --net jtap0 --user 65534:65534 --chroot "$TMP/$n.root" \
 		--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=jail cvmm.ip=10.0.9.2/24 cvmm.peer=10.0.9.1" \
 		</dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	pid=$!
+	(sleep 300 && kill -KILL $pid) 2>/dev/null &
+	wd=$!
 	# while it runs: its ids and its root, as the kernel sees them
 	i=0
 	while [ $i -lt 1500 ] && ! has $n GUEST-BLK-READ && kill -0 $pid 2>/dev/null; do
@@ -167,6 +171,7 @@ if [ -f "$KIT/small-bzImage" ] && selected $n; then
 	root=$(readlink /proc/$pid/root 2>/dev/null)
 	wait $pid
 	st=$?
+	kill $wd 2>/dev/null
 	r=$(field $n GUEST-BLK-READ)
 	w=$(field $n GUEST-BLK-WROTE)
 	if [ $st -ne 0 ]; then bad $n "exit status $st"
