@@ -107,6 +107,24 @@ if [ -f "$MG/mg-bench.elf" ] && [ -f "$MG/mg-bench-disk.img" ] && selected $n; t
 	}
 fi
 
+# cvmm's own read-only check: a Linux guest honours VIRTIO_BLK_F_RO and never
+# sends a write, so mg-bench (which ignores that feature) writes to a disk
+# given with ,ro: each write must come back VIRTIO_BLK_S_IOERR (status 1)
+# and the file must not change.
+n=blk-ro-mg
+if [ -f "$MG/mg-bench.elf" ] && [ -f "$MG/mg-bench-disk.img" ] && selected $n; then
+	cp "$MG/mg-bench-disk.img" "$TMP/$n.img"
+	before=$(md5sum <"$TMP/$n.img")
+	timeout 60 "$CVMM" --debug-exit --transport mmio --kernel "$MG/mg-bench.elf" --memory 64M \
+		--disk "$TMP/$n.img,ro" --cmdline "acpi=off mg.case=blk mg.job=blk-write-1m-qd1 mg.n=4 mg.ms=0" \
+		</dev/null >"$TMP/$n.out" 2>"$TMP/$n.err"
+	st=$?
+	if ! has $n "MG FAIL blk-write-1m-qd1: request status 1 "; then
+		bad $n "status $st; a write to the read-only disk did not fail with IOERR: $(grep 'MG \|MGB' "$TMP/$n.out" | head -3 | tr '\n' ';')"
+	elif [ "$before" != "$(md5sum <"$TMP/$n.img")" ]; then bad $n "the read-only image changed"
+	else ok $n "writes refused with IOERR, image unchanged"; fi
+fi
+
 # ---- real Linux ---------------------------------------------------------
 linux() { # name kernel initrd cpus mem test [wanted-status]
 	want "$1" "${7:-0}" 300 -- --kernel "$2" --initrd "$3" --cpus "$4" --memory "$5" \
