@@ -86,7 +86,8 @@ bool fs_name_ok(const char *name);
 struct fs_inode {
 	int fd;		  /* owned O_PATH | O_NOFOLLOW handle, -1 when free */
 	uint32_t gen;	  /* bumped at each reuse of the slot */
-	uint64_t nlookup; /* references the guest holds */
+	uint64_t nlookup; /* lookup references the guest holds (FORGET drops them) */
+	uint32_t nopen;	  /* open files on it: they pin it whatever FORGET says */
 	uint64_t dev, ino;
 	uint32_t mode;		    /* file type bits at lookup */
 	uint32_t parent;	    /* index of the directory it was found in */

@@ -19,6 +19,10 @@
  * O_RDONLY only. Device nodes cannot be created (EPERM) and only regular
  * files can be opened (no host device or FIFO is ever opened).
  *
+ * References: an inode lives while the guest holds lookups on it
+ * (nlookup, which FORGET lowers), files are open on it (nopen, which only
+ * RELEASE lowers) or inodes found in it pin it (kids).
+ *
  * Ownership: uid/gid pass through unchanged (the guest's root is cvmm's
  * user; cvmm runs as root in the test host). */
 #include <dirent.h>
@@ -108,7 +112,7 @@ static void ino_maybe_free(struct fs_srv *s, uint32_t idx)
 {
 	while (idx != 0) {
 		struct fs_inode *i = &s->ino[idx];
-		if (i->fd < 0 || i->nlookup || i->kids)
+		if (i->fd < 0 || i->nlookup || i->nopen || i->kids)
 			return;
 		hash_del(s, idx);
 		close(i->fd);
@@ -155,6 +159,7 @@ static int ino_add(struct fs_srv *s, int fd, const struct stat *st, uint32_t par
 	struct fs_inode *i = &s->ino[idx];
 	i->fd = fd;
 	i->nlookup = 0;
+	i->nopen = 0;
 	i->kids = 0;
 	i->dev = st->st_dev;
 	i->ino = st->st_ino;
@@ -226,6 +231,8 @@ static int do_lookup(struct fs_srv *s, uint32_t parent, const char *name, struct
 	return 0;
 }
 
+/* Drops n lookup references (saturating: a guest may forget more than it
+ * looked up). Open files keep the inode whatever the count. */
 static void do_forget(struct fs_srv *s, uint64_t nodeid, uint64_t n)
 {
 	uint32_t idx;
@@ -323,7 +330,7 @@ static int fh_add(struct fs_srv *s, int fd, uint32_t ino, bool dir, uint64_t *ou
 		f->gen++;
 		if (f->gen == 0)
 			f->gen = 1;
-		s->ino[ino].nlookup++; /* an open file pins its inode */
+		s->ino[ino].nopen++; /* an open file pins its inode (not a lookup) */
 		*out = ((uint64_t)f->gen << 32) | k;
 		return 0;
 	}
@@ -339,8 +346,7 @@ static void fh_release(struct fs_srv *s, unsigned k)
 	close(f->fd);
 	f->fd = -1;
 	uint32_t ino = f->ino;
-	if (s->ino[ino].nlookup)
-		s->ino[ino].nlookup--;
+	s->ino[ino].nopen--;
 	ino_maybe_free(s, ino);
 }
 

@@ -728,6 +728,59 @@ static void test_srv_xattr(void **state)
 	fs_srv_destroy(s);
 }
 
+/* FORGET drops lookup references only: an open file keeps its inode (and
+ * its slot) until RELEASE, whatever count the guest forgets. */
+static void test_srv_forget_open_file(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	int probe = open("/dev/null", O_RDONLY);
+	close(probe);
+	srv_up(s, false);
+	for (unsigned batch = 0; batch < 2; batch++) {
+		int err;
+		uint64_t file = lookup(s, 1, "file", &err);
+		assert_int_equal(err, 0);
+		uint64_t fh = open_fh(s, file, O_RDONLY, &err);
+		assert_int_equal(err, 0);
+		if (batch) {
+			uint8_t b[sizeof(struct fuse_batch_forget_in) +
+				  sizeof(struct fuse_forget_one)];
+			struct fuse_batch_forget_in bf = {.count = 1};
+			struct fuse_forget_one one = {.nodeid = file, .nlookup = UINT64_MAX};
+			memcpy(b, &bf, sizeof(bf));
+			memcpy(b + sizeof(bf), &one, sizeof(one));
+			(void)call(s, FUSE_BATCH_FORGET, 0, b, sizeof(b), NULL, NULL, NULL);
+		} else {
+			struct fuse_forget_in fg = {.nlookup = UINT64_MAX};
+			(void)call(s, FUSE_FORGET, file, &fg, sizeof(fg), NULL, NULL, NULL);
+		}
+		/* The open file still reads, and its slot is not handed out. */
+		struct fuse_read_in rd = {.fh = fh, .size = 16};
+		size_t len;
+		assert_int_equal(call(s, FUSE_READ, file, &rd, sizeof(rd), NULL, NULL, &len), 0);
+		assert_int_equal(len, 6);
+		uint64_t sub = lookup(s, 1, "sub", &err);
+		assert_int_equal(err, 0);
+		assert_int_not_equal(sub & 0xffffffff, file & 0xffffffff);
+		struct fuse_release_in rl = {.fh = fh};
+		assert_int_equal(call(s, FUSE_RELEASE, file, &rl, sizeof(rl), NULL, NULL, NULL), 0);
+		/* RELEASE dropped the file's own reference, nobody else's. */
+		struct fuse_getattr_in ga = {0};
+		assert_int_equal(call(s, FUSE_GETATTR, sub, &ga, sizeof(ga), NULL, NULL, NULL), 0);
+		assert_int_equal(call(s, FUSE_GETATTR, file, &ga, sizeof(ga), NULL, NULL, NULL),
+				 -ESTALE);
+		struct fuse_forget_in fg = {.nlookup = 1};
+		(void)call(s, FUSE_FORGET, sub, &fg, sizeof(fg), NULL, NULL, NULL);
+		assert_int_equal(call(s, FUSE_GETATTR, sub, &ga, sizeof(ga), NULL, NULL, NULL),
+				 -ESTALE);
+	}
+	fs_srv_destroy(s);
+	int after = open("/dev/null", O_RDONLY);
+	assert_int_equal(after, probe);
+	close(after);
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -741,6 +794,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_srv_table_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_xattr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_file_hook, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_forget_open_file, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
