@@ -141,6 +141,10 @@ struct fs_srv {
 	void *hook_opaque;
 	uint8_t *dirbuf;  /* owned, FS_MAX_DIRBUF */
 	uint8_t *dentbuf; /* owned, getdents64 scratch */
+	/* owned O_PATH handle on /proc/self/fd, or -1: chmod and link through
+	 * an inode's own handle where the kernel has no AT_EMPTY_PATH form */
+	int proc_fd;
+	bool no_fchmodat2; /* the kernel said ENOSYS once (before 6.6) */
 };
 
 /* root_fd (an O_PATH directory) is taken. cap: live inodes at most, 2 ..

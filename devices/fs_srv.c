@@ -12,12 +12,21 @@
  * itself, and the guest's kernel follows its target in the guest's own
  * namespace. Reopening an inode for I/O goes through its parent's handle
  * and its last known name, and the result must be the same (dev, ino), or
- * ESTALE. No /proc, no string paths. Metadata calls use the *at() forms
- * with AT_SYMLINK_NOFOLLOW or AT_EMPTY_PATH on the handle. RENAME and LINK
- * only take nodeids of this table, so both ends are inside the share.
- * Read-only shares answer every mutating request with EROFS and open files
- * O_RDONLY only. Device nodes cannot be created (EPERM) and only regular
- * files can be opened (no host device or FIFO is ever opened).
+ * ESTALE. No string paths.
+ *
+ * Metadata calls act on the inode's handle, never on its name again: a
+ * name checked and then resolved anew can meanwhile be a symlink to
+ * anywhere (the host, or a second share or VM on the same directory, can
+ * swap it), and chmod has no no-follow form. So: fchownat and utimensat
+ * with AT_EMPTY_PATH on the handle; chmod with fchmodat2(AT_EMPTY_PATH)
+ * where the kernel has it, else through the handle's /proc/self/fd link
+ * (opened before the jail; it names the open handle, not a path), else on
+ * a descriptor reopened and checked; truncation on an open descriptor
+ * checked to be the inode. RENAME and LINK only take nodeids of this
+ * table, so both ends are inside the share. Read-only shares answer every
+ * mutating request with EROFS and open files O_RDONLY only. Device nodes
+ * cannot be created (EPERM) and only regular files can be opened (no host
+ * device or FIFO is ever opened).
  *
  * References: an inode lives while the guest holds lookups on it
  * (nlookup, which FORGET lowers), files are open on it (nopen, which only
@@ -43,6 +52,10 @@
 #define RESOLVE_FLAGS (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
 #define DENTBUF	      32768
 #define TIMEOUT_S     1 /* entry and attribute cache time we give the guest */
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452 /* Linux 6.6; the same number on x86_64 and aarch64 */
+#endif
 
 static int openat2_one(int dirfd, const char *name, int flags, mode_t mode)
 {
@@ -256,6 +269,22 @@ static void at_name(struct fs_srv *s, uint32_t idx, int *dirfd, const char **nam
 	}
 }
 
+/* The name still names inode idx (and, unless link_ok, it is not a
+ * symlink). Only a check: whatever acts afterwards must act on a handle,
+ * since the name can change meanwhile. */
+static int check_name(struct fs_srv *s, uint32_t idx, bool link_ok, int *dirfd, const char **name)
+{
+	at_name(s, idx, dirfd, name);
+	struct stat st;
+	if (fstatat(*dirfd, *name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? -ESTALE : -errno;
+	if (st.st_dev != s->ino[idx].dev || st.st_ino != s->ino[idx].ino)
+		return -ESTALE;
+	if (S_ISLNK(st.st_mode) && !link_ok)
+		return -EOPNOTSUPP;
+	return 0;
+}
+
 /* Reopens inode idx with flags; it must still be the same file. */
 static int reopen(struct fs_srv *s, uint32_t idx, int flags)
 {
@@ -270,7 +299,7 @@ static int reopen(struct fs_srv *s, uint32_t idx, int flags)
 		fd = openat2_one(dirfd, name, flags, 0);
 	}
 	if (fd < 0)
-		return fd == -ENOENT ? -ESTALE : fd;
+		return fd == -ENOENT || fd == -ELOOP ? -ESTALE : fd; /* gone, or a link now */
 	struct stat st;
 	if (stat_fd(fd, &st) < 0 || st.st_dev != i->dev || st.st_ino != i->ino) {
 		close(fd);
@@ -279,19 +308,77 @@ static int reopen(struct fs_srv *s, uint32_t idx, int flags)
 	return fd;
 }
 
-/* The name still names inode idx (and, unless link_ok, it is not a
- * symlink): for calls that take a name, and those that have no no-follow
- * form (fchmodat). */
-static int check_name(struct fs_srv *s, uint32_t idx, bool link_ok, int *dirfd, const char **name)
+/* The decimal name of fd in /proc/self/fd. */
+static void fd_name(char *buf, size_t n, int fd)
 {
-	at_name(s, idx, dirfd, name);
-	struct stat st;
-	if (fstatat(*dirfd, *name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? -ESTALE : -errno;
-	if (st.st_dev != s->ino[idx].dev || st.st_ino != s->ino[idx].ino)
-		return -ESTALE;
-	if (S_ISLNK(st.st_mode) && !link_ok)
+	snprintf(buf, n, "%d", fd);
+}
+
+/* chmod of inode idx itself, whatever its name says by now. Never of a
+ * symlink: links have no mode of their own, and a chmod through one lands
+ * on its target. */
+static int chmod_ino(struct fs_srv *s, uint32_t idx, mode_t mode)
+{
+	struct fs_inode *i = &s->ino[idx];
+	if (S_ISLNK(i->mode))
 		return -EOPNOTSUPP;
+	if (!s->no_fchmodat2) {
+		if (syscall(SYS_fchmodat2, i->fd, "", mode, AT_EMPTY_PATH) == 0)
+			return 0;
+		/* EPERM too: some container filters refuse calls they do not
+		 * know that way; a real EPERM comes back from the others. */
+		if (errno != ENOSYS && errno != EPERM)
+			return -errno;
+		if (errno == ENOSYS)
+			s->no_fchmodat2 = true;
+	}
+	if (s->proc_fd >= 0) {
+		/* The magic link leads to the handle's inode, not to a path. */
+		char n[16];
+		fd_name(n, sizeof(n), i->fd);
+		return fchmodat(s->proc_fd, n, mode, 0) < 0 ? -errno : 0;
+	}
+	/* No /proc: a descriptor of the inode (needs read access to it). */
+	int fd = reopen(s, idx, S_ISDIR(i->mode) ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+	if (fd < 0)
+		return fd;
+	int r = fchmod(fd, mode) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+/* LINK of inode old as name in directory dir. */
+static int link_ino(struct fs_srv *s, uint32_t old, uint32_t dir, const char *name)
+{
+	struct fs_inode *oi = &s->ino[old];
+	if (linkat(oi->fd, "", s->ino[dir].fd, name, AT_EMPTY_PATH) == 0)
+		return 0;
+	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the handle's /proc/self/fd
+	 * link does not (AT_SYMLINK_FOLLOW follows the magic link to the
+	 * inode, and no further: a symlink's handle links the symlink). */
+	if (errno != ENOENT)
+		return -errno;
+	if (s->proc_fd >= 0) {
+		char n[16];
+		fd_name(n, sizeof(n), oi->fd);
+		return linkat(s->proc_fd, n, s->ino[dir].fd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno
+											  : 0;
+	}
+	/* No /proc: by the source's name, then make sure the new link is the
+	 * inode (a swap in between linked something else: undo it). */
+	int dirfd;
+	const char *oname;
+	int r = check_name(s, old, true, &dirfd, &oname);
+	if (r < 0)
+		return r;
+	if (linkat(dirfd, oname, s->ino[dir].fd, name, 0) < 0)
+		return -errno;
+	struct stat st;
+	if (fstatat(s->ino[dir].fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != oi->dev ||
+	    st.st_ino != oi->ino) {
+		(void)unlinkat(s->ino[dir].fd, name, 0);
+		return -ESTALE;
+	}
 	return 0;
 }
 
@@ -355,6 +442,7 @@ static void fh_release(struct fs_srv *s, unsigned k)
 int fs_srv_init(struct fs_srv *s, int root_fd, bool ro, uint32_t cap)
 {
 	memset(s, 0, sizeof(*s));
+	s->proc_fd = -1;
 	if (cap < 2 || cap > FS_MAX_INODES) {
 		close(root_fd);
 		return -EINVAL;
@@ -376,6 +464,9 @@ int fs_srv_init(struct fs_srv *s, int root_fd, bool ro, uint32_t cap)
 		r = -ENOTDIR;
 	if (r < 0)
 		goto fail;
+	/* Opened now, before any jail: a chroot without /proc does not take
+	 * it away. Without it, chmod and link fall back (chmod_ino). */
+	s->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	pthread_mutex_init(&s->lock, NULL);
 	s->nino = 1;
 	struct fs_inode *root = &s->ino[0];
@@ -420,6 +511,9 @@ void fs_srv_destroy(struct fs_srv *s)
 		if (s->ino[k].fd >= 0)
 			close(s->ino[k].fd);
 	pthread_mutex_destroy(&s->lock);
+	if (s->proc_fd >= 0)
+		close(s->proc_fd);
+	s->proc_fd = -1;
 	free(s->ino);
 	free(s->hash);
 	free(s->dirbuf);
@@ -494,13 +588,10 @@ static int op_setattr(struct fs_srv *s, const struct fs_req *r, uint32_t idx, st
 	struct fs_inode *i = &s->ino[idx];
 	if (s->ro)
 		return -EROFS;
-	int dirfd, rc;
-	const char *name;
+	int rc;
 	if (in->valid & FATTR_MODE) {
-		if ((rc = check_name(s, idx, false, &dirfd, &name)) < 0)
+		if ((rc = chmod_ino(s, idx, in->mode & 07777)) < 0)
 			return rc;
-		if (fchmodat(dirfd, name, in->mode & 07777, 0) < 0)
-			return -errno;
 	}
 	if (in->valid & (FATTR_UID | FATTR_GID)) {
 		uid_t uid = (in->valid & FATTR_UID) ? in->uid : (uid_t)-1;
@@ -510,6 +601,8 @@ static int op_setattr(struct fs_srv *s, const struct fs_req *r, uint32_t idx, st
 	}
 	if (in->valid & FATTR_SIZE) {
 		struct fs_fh *f = (in->valid & FATTR_FH) ? fh_get(s, in->fh, false, NULL) : NULL;
+		if (f && f->ino != idx)
+			return -EBADF; /* another inode's file: not this one's size */
 		if (f) {
 			if (ftruncate(f->fd, (off_t)in->size) < 0)
 				return -errno;
@@ -535,9 +628,8 @@ static int op_setattr(struct fs_srv *s, const struct fs_req *r, uint32_t idx, st
 			ts[1].tv_nsec = UTIME_NOW;
 		else if (in->valid & FATTR_MTIME)
 			ts[1] = (struct timespec){(time_t)in->mtime, in->mtimensec};
-		if ((rc = check_name(s, idx, true, &dirfd, &name)) < 0)
-			return rc;
-		if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		/* on the handle: a link's own times, never its target's */
+		if (utimensat(i->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 	}
 	return op_getattr(s, idx, o);
@@ -867,16 +959,9 @@ static int serve(struct fs_srv *s, const struct fs_req *r, struct fs_out *o)
 			return -ESTALE;
 		if (S_ISDIR(oi->mode))
 			return -EPERM;
-		/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; without it, link by
-		 * the source's name once it is checked to be the inode. */
-		if (linkat(oi->fd, "", i->fd, r->name, AT_EMPTY_PATH) < 0) {
-			int er = -errno, dirfd;
-			const char *name;
-			if (er != -ENOENT || check_name(s, old, true, &dirfd, &name) < 0)
-				return er;
-			if (linkat(dirfd, name, i->fd, r->name, 0) < 0)
-				return -errno;
-		}
+		int rc = link_ino(s, old, idx, r->name);
+		if (rc < 0)
+			return rc;
 		return entry_reply(s, idx, r->name, o);
 	}
 	case FUSE_OPEN:

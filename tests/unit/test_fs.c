@@ -13,14 +13,27 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "devices/fs.h"
+#include "vmm/jail.h"
+
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452 /* the same on x86_64 and aarch64; 6.1's headers lack it */
+#endif
 
 /* ---- chains ------------------------------------------------------------------ */
 
@@ -30,41 +43,72 @@ static struct vq_chain ch;
 static struct fs_req rq;
 static struct fs_out ro;
 
-/* One readable segment of `len` bytes of outbuf, one writable of inlen. */
-static struct vq_chain *chain(size_t len, size_t inlen)
+/* The buffers of one request in progress. io0 is the globals above (what
+ * most tests read their replies from); io1 is a second set, for a second
+ * server that acts while the first is in the middle of a request. */
+struct io {
+	uint8_t *out, *in;
+	size_t inlen;
+	struct vq_chain *ch;
+	struct fs_req *rq;
+	struct fs_out *o;
+};
+static struct io io0 = {outbuf, inbuf, sizeof(inbuf), &ch, &rq, &ro};
+static uint8_t outbuf1[FS_ARGS_MAX + 8192];
+static uint8_t inbuf1[64 * 1024];
+static struct vq_chain ch1;
+static struct fs_req rq1;
+static struct fs_out ro1;
+static struct io io1 = {outbuf1, inbuf1, sizeof(inbuf1), &ch1, &rq1, &ro1};
+
+/* One readable segment of `len` bytes of io->out, one writable of inlen. */
+static struct vq_chain *chain_io(struct io *io, size_t len, size_t inlen)
 {
-	memset(&ch, 0, sizeof(ch));
-	ch.iov[0] = (struct iovec){outbuf, len};
-	ch.out_bytes = len;
-	ch.n_out = 1;
+	struct vq_chain *c = io->ch;
+	memset(c, 0, sizeof(*c));
+	c->iov[0] = (struct iovec){io->out, len};
+	c->out_bytes = len;
+	c->n_out = 1;
 	if (inlen) {
-		ch.iov[1] = (struct iovec){inbuf, inlen};
-		ch.in_bytes = inlen;
-		ch.n_in = 1;
+		c->iov[1] = (struct iovec){io->in, inlen};
+		c->in_bytes = inlen;
+		c->n_in = 1;
 	}
-	return &ch;
+	return c;
 }
 
-/* Writes a request into outbuf: header, fixed args, then strings. */
-static size_t build(uint32_t op, uint64_t nodeid, const void *arg, size_t alen, const char *n1,
-		    const char *n2)
+static struct vq_chain *chain(size_t len, size_t inlen)
 {
+	return chain_io(&io0, len, inlen);
+}
+
+/* Writes a request into io->out: header, fixed args, then strings. */
+static size_t build_io(struct io *io, uint32_t op, uint64_t nodeid, const void *arg, size_t alen,
+		       const char *n1, const char *n2)
+{
+	uint8_t *out = io->out;
 	size_t len = sizeof(struct fuse_in_header);
 	if (alen)
-		memcpy(outbuf + len, arg, alen);
+		memcpy(out + len, arg, alen);
 	len += alen;
 	if (n1) {
-		memcpy(outbuf + len, n1, strlen(n1) + 1);
+		memcpy(out + len, n1, strlen(n1) + 1);
 		len += strlen(n1) + 1;
 	}
 	if (n2) {
-		memcpy(outbuf + len, n2, strlen(n2) + 1);
+		memcpy(out + len, n2, strlen(n2) + 1);
 		len += strlen(n2) + 1;
 	}
 	struct fuse_in_header h = {
 		.len = (uint32_t)len, .opcode = op, .unique = 77, .nodeid = nodeid};
-	memcpy(outbuf, &h, sizeof(h));
+	memcpy(out, &h, sizeof(h));
 	return len;
+}
+
+static size_t build(uint32_t op, uint64_t nodeid, const void *arg, size_t alen, const char *n1,
+		    const char *n2)
+{
+	return build_io(&io0, op, nodeid, arg, alen, n1, n2);
 }
 
 static struct fuse_out_header reply_hdr(void)
@@ -214,49 +258,63 @@ struct env {
 	char top[64], share[96], sentinel[96];
 	struct stat sentinel_st;
 	struct fs_srv srv;
+	struct fs_srv srv2; /* a second server on the same directory */
 };
 static struct env env;
 
 /* One request through the parser and the server; READ and WRITE are done
  * here with preadv/pwritev (the device uses io_uring). Returns the error;
  * the reply payload is at inbuf + 16, *len bytes. */
-static int call(struct fs_srv *s, uint32_t op, uint64_t nodeid, const void *arg, size_t alen,
-		const char *n1, const char *n2, size_t *len)
+static int call_io(struct io *io, struct fs_srv *s, uint32_t op, uint64_t nodeid, const void *arg,
+		   size_t alen, const char *n1, const char *n2, size_t *len)
 {
-	size_t n = build(op, nodeid, arg, alen, n1, n2);
-	memset(inbuf, 0, 4096);
-	if (fs_parse(chain(n, sizeof(inbuf)), &rq) < 0)
+	size_t n = build_io(io, op, nodeid, arg, alen, n1, n2);
+	memset(io->in, 0, 4096);
+	if (fs_parse(chain_io(io, n, io->inlen), io->rq) < 0)
 		return -1000;
-	fs_srv_handle(s, &rq, &ro);
-	if (ro.io == FS_IO_READ) {
+	struct fs_out *o = io->o;
+	fs_srv_handle(s, io->rq, o);
+	if (o->io == FS_IO_READ) {
 		struct iovec iov[FS_IOV_MAX];
-		int k = fs_reply_iov(&ch, ro.io_len, iov, FS_IOV_MAX);
-		ssize_t r = preadv(ro.io_fd, iov, k, (off_t)ro.io_off);
+		int k = fs_reply_iov(io->ch, o->io_len, iov, FS_IOV_MAX);
+		ssize_t r = preadv(o->io_fd, iov, k, (off_t)o->io_off);
 		if (len)
 			*len = r < 0 ? 0 : (size_t)r;
 		return r < 0 ? -errno : 0;
 	}
-	if (ro.io == FS_IO_WRITE) {
-		ssize_t r = pwritev(ro.io_fd, rq.iov, (int)rq.niov, (off_t)ro.io_off);
-		fs_srv_write_done(&ro, r < 0 ? -errno : r);
+	if (o->io == FS_IO_WRITE) {
+		ssize_t r = pwritev(o->io_fd, io->rq->iov, (int)io->rq->niov, (off_t)o->io_off);
+		fs_srv_write_done(o, r < 0 ? -errno : r);
 	}
-	fs_reply(&ch, rq.h.unique, ro.error, ro.data, ro.len);
+	fs_reply(io->ch, io->rq->h.unique, o->error, o->data, o->len);
 	if (len)
-		*len = ro.len;
-	return ro.error;
+		*len = o->len;
+	return o->error;
 }
 
-static uint64_t lookup(struct fs_srv *s, uint64_t parent, const char *name, int *err)
+static int call(struct fs_srv *s, uint32_t op, uint64_t nodeid, const void *arg, size_t alen,
+		const char *n1, const char *n2, size_t *len)
+{
+	return call_io(&io0, s, op, nodeid, arg, alen, n1, n2, len);
+}
+
+static uint64_t lookup_io(struct io *io, struct fs_srv *s, uint64_t parent, const char *name,
+			  int *err)
 {
 	size_t len;
-	int r = call(s, FUSE_LOOKUP, parent, NULL, 0, name, NULL, &len);
+	int r = call_io(io, s, FUSE_LOOKUP, parent, NULL, 0, name, NULL, &len);
 	if (err)
 		*err = r;
 	if (r)
 		return 0;
 	struct fuse_entry_out e;
-	memcpy(&e, inbuf + 16, sizeof(e));
+	memcpy(&e, io->in + 16, sizeof(e));
 	return e.nodeid;
+}
+
+static uint64_t lookup(struct fs_srv *s, uint64_t parent, const char *name, int *err)
+{
+	return lookup_io(&io0, s, parent, name, err);
 }
 
 static void write_file(const char *path, const char *text)
@@ -344,6 +402,8 @@ static void sentinel_untouched(void)
 	assert_int_equal(st.st_atim.tv_sec, env.sentinel_st.st_atim.tv_sec);
 	assert_int_equal(st.st_mtim.tv_sec, env.sentinel_st.st_mtim.tv_sec);
 	assert_int_equal(st.st_size, 7);
+	assert_int_equal(st.st_mode, env.sentinel_st.st_mode);
+	assert_int_equal(st.st_uid, env.sentinel_st.st_uid);
 }
 
 static uint64_t open_fh(struct fs_srv *s, uint64_t node, uint32_t flags, int *err)
@@ -728,6 +788,308 @@ static void test_srv_xattr(void **state)
 	fs_srv_destroy(s);
 }
 
+/* ---- races: another party acting between the server's check and its use ---------- */
+
+/* The request runs on a thread of its own whose seccomp filter turns the
+ * given syscalls into user notifications; at the first of them the test
+ * runs `swap` (what a second guest on the same directory, or the host,
+ * could do at that moment), then lets the call go on. So the interleaving
+ * the server must survive is reproduced exactly, every run. */
+struct race {
+	const int *sys;
+	unsigned nsys;
+	void (*swap)(void);
+	int (*req)(void);
+	atomic_int fd; /* the listener: -1 until the thread has it, -2: none */
+	atomic_bool done;
+	int result;
+	int traps;
+};
+
+static void *race_thread(void *arg)
+{
+	struct race *r = arg;
+	struct sock_filter f[2 + 2 * 8 + 1];
+	unsigned n = 0;
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, nr));
+	for (unsigned i = 0; i < r->nsys && i < 8; i++) {
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+						      (unsigned)r->sys[i], 0, 1);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
+	}
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	struct sock_fprog prog = {.len = (unsigned short)n, .filter = f};
+	int fd = -2;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0) {
+		long l = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+				 SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+		fd = l < 0 ? -2 : (int)l;
+	}
+	atomic_store(&r->fd, fd);
+	if (fd >= 0)
+		r->result = r->req();
+	atomic_store(&r->done, true);
+	return NULL;
+}
+
+/* Runs r->req on its own thread, r->swap at its first trapped syscall.
+ * Returns false where the kernel has no seccomp user notification. */
+static bool race_run(struct race *r)
+{
+	atomic_store(&r->fd, -1);
+	atomic_store(&r->done, false);
+	r->traps = 0;
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, race_thread, r), 0);
+	while (atomic_load(&r->fd) == -1)
+		usleep(1000);
+	int fd = atomic_load(&r->fd);
+	while (fd >= 0 && !atomic_load(&r->done)) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 20) <= 0 || !(p.revents & POLLIN))
+			continue;
+		struct seccomp_notif req;
+		memset(&req, 0, sizeof(req));
+		if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+			continue;
+		if (r->traps++ == 0)
+			r->swap();
+		struct seccomp_notif_resp resp = {.id = req.id,
+						  .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+		(void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+	}
+	pthread_join(t, NULL);
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0;
+}
+
+static uint64_t race_node;
+static uint32_t race_mode;
+
+static int req_chmod(void)
+{
+	struct fuse_setattr_in sa = {.valid = FATTR_MODE, .mode = race_mode};
+	return call(&env.srv, FUSE_SETATTR, race_node, &sa, sizeof(sa), NULL, NULL, NULL);
+}
+
+static int req_mtime(void)
+{
+	struct fuse_setattr_in sa = {.valid = FATTR_MTIME, .mtime = 123456789};
+	return call(&env.srv, FUSE_SETATTR, race_node, &sa, sizeof(sa), NULL, NULL, NULL);
+}
+
+static void share_path(char *p, size_t n, const char *name)
+{
+	snprintf(p, n, "%s/%s", env.share, name);
+}
+
+/* The host (or a guest sharing the directory) moves "file" aside and puts
+ * a symlink to the sentinel outside the share in its place. */
+static void swap_file_for_link(void)
+{
+	char a[256], b[256];
+	share_path(a, sizeof(a), "file");
+	share_path(b, sizeof(b), "file.orig");
+	assert_int_equal(rename(a, b), 0);
+	assert_int_equal(symlink(env.sentinel, a), 0);
+}
+
+static void unswap_file(void)
+{
+	char a[256], b[256];
+	share_path(a, sizeof(a), "file");
+	share_path(b, sizeof(b), "file.orig");
+	assert_int_equal(unlink(a), 0);
+	assert_int_equal(rename(b, a), 0);
+}
+
+static struct stat stat_of(const char *name)
+{
+	char p[256];
+	struct stat st;
+	share_path(p, sizeof(p), name);
+	assert_int_equal(lstat(p, &st), 0);
+	return st;
+}
+
+static const int chmod_calls[] = {SYS_fchmodat, __NR_fchmodat2, SYS_fchmod};
+
+/* SETATTR acts on the inode it was given, never on whatever its name
+ * resolves to by then: a symlink swapped in after the server's check must
+ * not carry a chmod (or a time change) outside the share. */
+static void test_srv_setattr_swap(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	srv_up(s, false);
+	int err;
+	race_node = lookup(s, 1, "file", &err);
+	assert_int_equal(err, 0);
+	/* chmod three ways: fchmodat2 on the handle; as on a kernel without
+	 * it (the handle's /proc/self/fd link); as without /proc either (a
+	 * descriptor checked to be the inode). */
+	for (unsigned way = 0; way < 3; way++) {
+		s->no_fchmodat2 = way >= 1;
+		if (way == 2) {
+			close(s->proc_fd);
+			s->proc_fd = -1;
+		}
+		race_mode = 0606 - way;
+		struct race r = {.sys = chmod_calls,
+				 .nsys = 3,
+				 .swap = swap_file_for_link,
+				 .req = req_chmod};
+		if (!race_run(&r)) {
+			fs_srv_destroy(s);
+			skip();
+		}
+		assert_true(r.traps >= 1); /* the swap did happen mid-request */
+		sentinel_untouched();
+		assert_int_equal(r.result, 0);
+		assert_int_equal(stat_of("file.orig").st_mode & 07777, 0606 - way);
+		assert_true(S_ISLNK(stat_of("file").st_mode));
+		unswap_file();
+		/* The swap done before the request: chmod still lands on the
+		 * inode, or (without /proc) its name is gone: ESTALE. */
+		swap_file_for_link();
+		race_mode = 0640 - way;
+		assert_int_equal(req_chmod(), way < 2 ? 0 : -ESTALE);
+		sentinel_untouched();
+		if (way < 2)
+			assert_int_equal(stat_of("file.orig").st_mode & 07777, 0640 - way);
+		unswap_file();
+	}
+	s->no_fchmodat2 = false;
+	/* Times: the same swap, between the check and utimensat. */
+	static const int utime_calls[] = {SYS_utimensat};
+	struct race rt = {
+		.sys = utime_calls, .nsys = 1, .swap = swap_file_for_link, .req = req_mtime};
+	assert_true(race_run(&rt));
+	assert_true(rt.traps >= 1);
+	sentinel_untouched();
+	assert_int_equal(rt.result, 0);
+	assert_int_equal(stat_of("file.orig").st_mtim.tv_sec, 123456789);
+	unswap_file();
+	/* A symlink's own nodeid: chmod never follows it. */
+	uint64_t abs = lookup(s, 1, "abs", &err);
+	struct fuse_setattr_in sa = {.valid = FATTR_MODE, .mode = 0777};
+	assert_int_equal(call(s, FUSE_SETATTR, abs, &sa, sizeof(sa), NULL, NULL, NULL),
+			 -EOPNOTSUPP);
+	sentinel_untouched();
+	fs_srv_destroy(s);
+}
+
+/* Two servers on one directory (two shares, or two VMs): the second one's
+ * guest renames the file away and makes a symlink to the sentinel under its
+ * name exactly while the first one's chmod is under way. */
+static void swap_by_second_server(void)
+{
+	struct fuse_rename_in rn = {.newdir = 1};
+	assert_int_equal(call_io(&io1, &env.srv2, FUSE_RENAME, 1, &rn, sizeof(rn), "file",
+				 "file.orig", NULL),
+			 0);
+	assert_int_equal(
+		call_io(&io1, &env.srv2, FUSE_SYMLINK, 1, NULL, 0, "file", env.sentinel, NULL), 0);
+}
+
+static void test_srv_two_servers_swap(void **state)
+{
+	(void)state;
+	struct fs_srv *a = &env.srv, *b = &env.srv2;
+	srv_up(a, false);
+	srv_up(b, false);
+	int err;
+	race_node = lookup(a, 1, "file", &err);
+	assert_int_equal(err, 0);
+	lookup_io(&io1, b, 1, "file", &err);
+	assert_int_equal(err, 0);
+	race_mode = 0604;
+	struct race r = {
+		.sys = chmod_calls, .nsys = 3, .swap = swap_by_second_server, .req = req_chmod};
+	if (!race_run(&r)) {
+		fs_srv_destroy(a);
+		fs_srv_destroy(b);
+		skip();
+	}
+	assert_true(r.traps >= 1);
+	sentinel_untouched();
+	assert_int_equal(r.result, 0);
+	assert_int_equal(stat_of("file.orig").st_mode & 07777, 0604);
+	/* The second server sees the chmod on the file it renamed. */
+	uint64_t moved = lookup_io(&io1, b, 1, "file.orig", &err);
+	assert_int_equal(err, 0);
+	struct fuse_getattr_in ga = {0};
+	size_t len;
+	assert_int_equal(call_io(&io1, b, FUSE_GETATTR, moved, &ga, sizeof(ga), NULL, NULL, &len),
+			 0);
+	struct fuse_attr_out ao;
+	memcpy(&ao, io1.in + 16, sizeof(ao));
+	assert_int_equal(ao.attr.mode & 07777, 0604);
+	fs_srv_destroy(a);
+	fs_srv_destroy(b);
+}
+
+/* LINK as a worker does it, without CAP_DAC_READ_SEARCH (linkat's
+ * AT_EMPTY_PATH then fails): through the source's /proc/self/fd link, or
+ * without /proc by its name, checked; either way the inode the guest
+ * named, or nothing. */
+static uint64_t link_src;
+static int link_rc;
+static const char *link_name;
+
+static void *link_thread(void *arg)
+{
+	(void)arg;
+	link_rc = jail_caps_limit(0);
+	if (link_rc == 0) {
+		struct fuse_link_in li = {.oldnodeid = link_src};
+		link_rc = call(&env.srv, FUSE_LINK, 1, &li, sizeof(li), link_name, NULL, NULL);
+	}
+	return NULL;
+}
+
+static int link_without_caps(uint64_t src, const char *name)
+{
+	link_src = src;
+	link_name = name;
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, link_thread, NULL), 0);
+	pthread_join(t, NULL);
+	return link_rc;
+}
+
+static void test_srv_link_fallbacks(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	srv_up(s, false);
+	int err;
+	uint64_t file = lookup(s, 1, "file", &err);
+	uint64_t abs = lookup(s, 1, "abs", &err);
+	assert_int_equal(link_without_caps(file, "l1"), 0);
+	assert_int_equal(stat_of("l1").st_ino, stat_of("file").st_ino);
+	/* a symlink's handle links the symlink, never its target */
+	assert_int_equal(link_without_caps(abs, "l2"), 0);
+	assert_int_equal(stat_of("l2").st_ino, stat_of("abs").st_ino);
+	close(s->proc_fd);
+	s->proc_fd = -1;
+	assert_int_equal(link_without_caps(file, "l3"), 0);
+	assert_int_equal(stat_of("l3").st_ino, stat_of("file").st_ino);
+	/* the name no longer the inode: nothing is linked (LOOKUP first: each
+	 * LINK made "l3" the name the server knows the inode by) */
+	assert_int_equal(lookup(s, 1, "file", &err), file);
+	swap_file_for_link();
+	assert_int_equal(link_without_caps(file, "l4"), -ESTALE);
+	char p[256];
+	share_path(p, sizeof(p), "l4");
+	assert_int_not_equal(access(p, F_OK), 0);
+	unswap_file();
+	sentinel_untouched();
+	fs_srv_destroy(s);
+}
+
 /* FORGET drops lookup references only: an open file keeps its inode (and
  * its slot) until RELEASE, whatever count the guest forgets. */
 static void test_srv_forget_open_file(void **state)
@@ -794,6 +1156,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_srv_table_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_xattr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_file_hook, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_setattr_swap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_two_servers_swap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_link_fallbacks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_forget_open_file, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
