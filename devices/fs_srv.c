@@ -24,9 +24,16 @@
  * a descriptor reopened and checked; truncation on an open descriptor
  * checked to be the inode. RENAME and LINK only take nodeids of this
  * table, so both ends are inside the share. Read-only shares answer every
- * mutating request with EROFS and open files O_RDONLY only. Device nodes
- * cannot be created (EPERM) and only regular files can be opened (no host
- * device or FIFO is ever opened).
+ * mutating request with EROFS and open files O_RDONLY only.
+ *
+ * No host call a guest can cause may block without bound. Device nodes
+ * cannot be created (EPERM) and only regular files (and directories) are
+ * opened: every open is O_NONBLOCK (a FIFO or device swapped in under a
+ * name cannot block it) and is checked with fstat before any I/O, and a
+ * name is checked to be the expected inode before it is opened at all, so
+ * only a swap racing the server can make it open (never read or write)
+ * something else. CREATE opens an existing name only if it is a regular
+ * file, as OPEN.
  *
  * References: an inode lives while the guest holds lookups on it
  * (nlookup, which FORGET lowers), files are open on it (nopen, which only
@@ -59,6 +66,9 @@
 
 static int openat2_one(int dirfd, const char *name, int flags, mode_t mode)
 {
+	/* openat2 refuses O_PATH with other flags than these */
+	if (!(flags & O_PATH))
+		flags |= O_NOCTTY;
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
 		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
@@ -285,27 +295,57 @@ static int check_name(struct fs_srv *s, uint32_t idx, bool link_ok, int *dirfd, 
 	return 0;
 }
 
-/* Reopens inode idx with flags; it must still be the same file. */
+/* Opens name beneath dirfd for I/O. O_NONBLOCK, so that a FIFO (or a
+ * device) found under the name cannot block the worker, however it got
+ * there; then, before any I/O, it must be a regular file (a directory
+ * with O_DIRECTORY) and, given want, that inode (else ESTALE); only then
+ * is O_TRUNC applied, to the checked file, and O_NONBLOCK cleared again
+ * (io_uring answers EAGAIN on a regular file's uncached pages under
+ * O_NONBLOCK rather than wait for them). */
+static int open_checked(int dirfd, const char *name, int flags, mode_t mode,
+			const struct stat *want)
+{
+	int fd = openat2_one(dirfd, name, (flags & ~O_TRUNC) | O_NONBLOCK, mode);
+	if (fd < 0)
+		return fd;
+	struct stat st;
+	int r = stat_fd(fd, &st);
+	if (r == 0 && want && (st.st_dev != want->st_dev || st.st_ino != want->st_ino))
+		r = -ESTALE;
+	if (r == 0 && !S_ISREG(st.st_mode) && !((flags & O_DIRECTORY) && S_ISDIR(st.st_mode)))
+		r = -EACCES; /* never I/O on a host device, FIFO or socket */
+	if (r == 0 && fcntl(fd, F_SETFL, flags & O_APPEND) < 0)
+		r = -errno;
+	if (r == 0 && (flags & O_TRUNC) && ftruncate(fd, 0) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Reopens inode idx with flags; it must still be the same file. A name is
+ * first checked to be the inode, so that whatever was swapped in under it
+ * (a FIFO, a device node) is not even opened unless the swap races us;
+ * open_checked then makes sure nothing else is used. */
 static int reopen(struct fs_srv *s, uint32_t idx, int flags)
 {
 	struct fs_inode *i = &s->ino[idx];
+	struct stat want = {.st_dev = i->dev, .st_ino = i->ino};
 	int fd;
 	if (S_ISDIR(i->mode)) {
-		fd = openat2_one(i->fd, ".", flags, 0);
+		fd = open_checked(i->fd, ".", flags, 0, &want);
 	} else {
 		int dirfd;
 		const char *name;
-		at_name(s, idx, &dirfd, &name);
-		fd = openat2_one(dirfd, name, flags, 0);
+		fd = check_name(s, idx, false, &dirfd, &name);
+		if (fd == -EOPNOTSUPP)
+			fd = -ESTALE; /* a link now: not the inode */
+		if (fd == 0)
+			fd = open_checked(dirfd, name, flags, 0, &want);
 	}
-	if (fd < 0)
-		return fd == -ENOENT || fd == -ELOOP ? -ESTALE : fd; /* gone, or a link now */
-	struct stat st;
-	if (stat_fd(fd, &st) < 0 || st.st_dev != i->dev || st.st_ino != i->ino) {
-		close(fd);
-		return -ESTALE;
-	}
-	return fd;
+	return fd == -ENOENT || fd == -ELOOP ? -ESTALE : fd;
 }
 
 /* The decimal name of fd in /proc/self/fd. */
@@ -651,12 +691,40 @@ static int entry_reply(struct fs_srv *s, uint32_t parent, const char *name, stru
 	return do_lookup(s, parent, name, e);
 }
 
+/* CREATE without O_EXCL of a name that exists: open it as OPEN would,
+ * only if it is a regular file. Looked at first (an O_PATH handle opens
+ * nothing: no FIFO blocks, no device's open runs), then opened and checked
+ * to be the same inode. */
+static int open_existing(int dirfd, const char *name, int flags)
+{
+	int pfd = openat2_one(dirfd, name, O_PATH, 0);
+	if (pfd < 0)
+		return pfd;
+	struct stat st;
+	int r = stat_fd(pfd, &st);
+	close(pfd);
+	if (r < 0)
+		return r;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP; /* as open(O_CREAT | O_NOFOLLOW) */
+	if (!S_ISREG(st.st_mode))
+		return -EACCES; /* never open host devices, FIFOs, sockets */
+	return open_checked(dirfd, name, flags, 0, &st);
+}
+
 static int op_create(struct fs_srv *s, const struct fs_req *r, uint32_t parent, struct fs_out *o)
 {
 	const struct fuse_create_in *in = &ARG(r, struct fuse_create_in);
-	int allowed = O_ACCMODE | O_APPEND | O_TRUNC | O_EXCL | O_SYNC | O_DSYNC;
-	int fd = openat2_one(s->ino[parent].fd, r->name, (int)(in->flags & allowed) | O_CREAT,
-			     in->mode & ~in->umask & 07777);
+	int allowed = O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC;
+	int flags = (int)(in->flags & allowed);
+	int dirfd = s->ino[parent].fd;
+	/* O_EXCL always: this call never opens what already exists. */
+	int fd = open_checked(dirfd, r->name, flags | O_CREAT | O_EXCL,
+			      in->mode & ~in->umask & 07777, NULL);
+	if (fd == -EEXIST && !(in->flags & O_EXCL))
+		fd = open_existing(dirfd, r->name, flags);
 	if (fd < 0)
 		return fd;
 	struct fuse_entry_out e;
@@ -666,6 +734,14 @@ static int op_create(struct fs_srv *s, const struct fs_req *r, uint32_t parent, 
 		return rc;
 	}
 	uint32_t idx = (uint32_t)(e.nodeid & 0xffffffffu) - 1;
+	/* The name may have changed since the open: the file handle must be
+	 * of the inode the reply names. */
+	struct stat st;
+	if (stat_fd(fd, &st) < 0 || st.st_dev != s->ino[idx].dev || st.st_ino != s->ino[idx].ino) {
+		close(fd);
+		do_forget(s, e.nodeid, 1);
+		return -ESTALE;
+	}
 	struct fuse_open_out oo = {0};
 	rc = fh_add(s, fd, idx, false, &oo.fh);
 	if (rc < 0) {

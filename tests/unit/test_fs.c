@@ -17,18 +17,23 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "devices/fs.h"
+#include "fake_mem.h"
 #include "vmm/jail.h"
 
 #ifndef __NR_fchmodat2
@@ -1090,6 +1095,201 @@ static void test_srv_link_fallbacks(void **state)
 	fs_srv_destroy(s);
 }
 
+/* ---- FIFOs and device nodes: no request may block, none is opened --------------- */
+
+static const char *volatile hang_at;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char m[] = "test_fs: a request blocked (no answer within 10 s): ";
+	ssize_t n = write(2, m, sizeof(m) - 1);
+	n = write(2, (const char *)hang_at, strlen((const char *)hang_at));
+	n = write(2, "\n", 1);
+	(void)n;
+	_exit(1);
+}
+
+/* A request that blocks fails the test (in 10 s) instead of hanging it. */
+static void must_not_block(const char *what)
+{
+	hang_at = what;
+	signal(SIGALRM, on_alarm);
+	alarm(10);
+}
+
+static void unblocked(void)
+{
+	alarm(0);
+}
+
+static int create(struct fs_srv *s, uint64_t dir, const char *name, uint32_t flags, uint64_t *fh)
+{
+	struct fuse_create_in ci = {.flags = flags, .mode = S_IFREG | 0644};
+	size_t len;
+	int r = call(s, FUSE_CREATE, dir, &ci, sizeof(ci), name, NULL, &len);
+	if (r == 0 && fh) {
+		struct fuse_open_out oo;
+		memcpy(&oo, inbuf + 16 + sizeof(struct fuse_entry_out), sizeof(oo));
+		*fh = oo.fh;
+	}
+	return r;
+}
+
+static void make_fifo(const char *name)
+{
+	char p[256];
+	share_path(p, sizeof(p), name);
+	assert_int_equal(mkfifo(p, 0644), 0);
+}
+
+/* A FIFO swapped in for "file3" between the server's check and its open. */
+static void swap_file3_for_fifo(void)
+{
+	char a[256], b[256];
+	share_path(a, sizeof(a), "fifo3");
+	share_path(b, sizeof(b), "file3");
+	assert_int_equal(rename(a, b), 0);
+}
+
+static uint64_t race_fh_node;
+static int req_open_ro(void)
+{
+	int err;
+	open_fh(&env.srv, race_fh_node, O_RDONLY, &err);
+	return err;
+}
+
+static void test_srv_fifo(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	srv_up(s, false);
+	s->xattr = true;
+	int err;
+	/* The guest makes a FIFO, then CREATEs it (no O_EXCL) every way. */
+	struct fuse_mknod_in mk = {.mode = S_IFIFO | 0644};
+	assert_int_equal(call(s, FUSE_MKNOD, 1, &mk, sizeof(mk), "fifo", NULL, NULL), 0);
+	uint64_t fifo = lookup(s, 1, "fifo", &err);
+	assert_int_equal(err, 0);
+	static const uint32_t modes[] = {O_RDONLY, O_RDWR, O_WRONLY, O_RDWR | O_TRUNC};
+	static const char *const creates[] = {"CREATE fifo O_RDONLY", "CREATE fifo O_RDWR",
+					      "CREATE fifo O_WRONLY", "CREATE fifo O_RDWR|O_TRUNC"};
+	for (unsigned i = 0; i < 4; i++) {
+		must_not_block(creates[i]);
+		int r = create(s, 1, "fifo", modes[i], NULL);
+		unblocked();
+		assert_int_equal(r, -EACCES);
+	}
+	static const char *const opens[] = {"OPEN fifo O_RDONLY", "OPEN fifo O_RDWR",
+					    "OPEN fifo O_WRONLY"};
+	for (unsigned i = 0; i < 3; i++) {
+		must_not_block(opens[i]);
+		open_fh(s, fifo, modes[i], &err);
+		unblocked();
+		assert_int_equal(err, -EACCES);
+	}
+	/* RENAME of a FIFO over a file the guest knows, then calls that reopen
+	 * the old nodeid by its name: the FIFO is never opened. */
+	uint64_t file = lookup(s, 1, "file", &err);
+	assert_int_equal(call(s, FUSE_MKNOD, 1, &mk, sizeof(mk), "fifo2", NULL, NULL), 0);
+	struct fuse_rename_in rn = {.newdir = 1};
+	assert_int_equal(call(s, FUSE_RENAME, 1, &rn, sizeof(rn), "fifo2", "file", NULL), 0);
+	static const char *const reopens[] = {"OPEN renamed-over O_RDONLY",
+					      "OPEN renamed-over O_RDWR",
+					      "OPEN renamed-over O_WRONLY"};
+	for (unsigned i = 0; i < 3; i++) {
+		must_not_block(reopens[i]);
+		open_fh(s, file, modes[i], &err);
+		unblocked();
+		assert_int_equal(err, -ESTALE);
+	}
+	must_not_block("SETATTR size of renamed-over");
+	struct fuse_setattr_in sa = {.valid = FATTR_SIZE, .size = 1};
+	int r = call(s, FUSE_SETATTR, file, &sa, sizeof(sa), NULL, NULL, NULL);
+	unblocked();
+	assert_int_equal(r, -ESTALE);
+	must_not_block("GETXATTR of renamed-over");
+	struct fuse_getxattr_in gi = {.size = 64};
+	r = call(s, FUSE_GETXATTR, file, &gi, sizeof(gi), "user.x", NULL, NULL);
+	unblocked();
+	assert_int_equal(r, -ESTALE);
+	/* The same swap between the server's check and its open. */
+	char p[256];
+	share_path(p, sizeof(p), "file3");
+	write_file(p, "three");
+	make_fifo("fifo3");
+	race_fh_node = lookup(s, 1, "file3", &err);
+	assert_int_equal(err, 0);
+	static const int open_calls[] = {SYS_openat2};
+	struct race rc = {
+		.sys = open_calls, .nsys = 1, .swap = swap_file3_for_fifo, .req = req_open_ro};
+	must_not_block("OPEN with a FIFO swapped in mid-request");
+	bool raced = race_run(&rc);
+	unblocked();
+	if (raced) {
+		assert_true(rc.traps >= 1);
+		assert_int_equal(rc.result, -ESTALE);
+	}
+	/* Regular files still open, and their I/O is blocking I/O (io_uring
+	 * answers EAGAIN on an O_NONBLOCK file rather than wait for the disk). */
+	uint64_t fh = 0;
+	assert_int_equal(create(s, 1, "plain", O_RDWR, &fh), 0);
+	struct fuse_read_in rd = {.fh = fh, .size = 16};
+	assert_int_equal(call(s, FUSE_READ, 1, &rd, sizeof(rd), NULL, NULL, NULL), 0);
+	assert_int_equal(fcntl(ro.io_fd, F_GETFL) & O_NONBLOCK, 0);
+	uint64_t plain = lookup(s, 1, "plain", &err);
+	fh = open_fh(s, plain, O_RDONLY, &err);
+	assert_int_equal(err, 0);
+	rd.fh = fh;
+	assert_int_equal(call(s, FUSE_READ, 1, &rd, sizeof(rd), NULL, NULL, NULL), 0);
+	assert_int_equal(fcntl(ro.io_fd, F_GETFL) & O_NONBLOCK, 0);
+	sentinel_untouched();
+	fs_srv_destroy(s);
+}
+
+/* CREATE without O_EXCL of a name that exists opens it only if it is a
+ * regular file: never a host device node or a FIFO (as OPEN). */
+static void test_srv_create_special(void **state)
+{
+	(void)state;
+	char p[256];
+	share_path(p, sizeof(p), "null");
+	/* a device node the host put in the share (where we may make one) */
+	bool dev = mknod(p, S_IFCHR | 0666, makedev(1, 3)) == 0;
+	if (!dev)
+		fprintf(stderr, "test_fs: no device node (mknod: %s): FIFO only\n",
+			strerror(errno));
+	make_fifo("pipe");
+	struct fs_srv *s = &env.srv;
+	srv_up(s, false);
+	static const uint32_t modes[] = {O_RDONLY, O_WRONLY, O_RDWR, O_RDWR | O_TRUNC,
+					 O_WRONLY | O_APPEND};
+	const char *names[] = {"pipe", "null"};
+	for (unsigned n = 0; n < (dev ? 2u : 1u); n++) {
+		for (unsigned i = 0; i < 5; i++) {
+			must_not_block("CREATE of an existing FIFO or device node");
+			int r = create(s, 1, names[n], modes[i], NULL);
+			unblocked();
+			assert_int_equal(r, -EACCES);
+			r = create(s, 1, names[n], modes[i] | O_EXCL, NULL);
+			assert_int_equal(r, -EEXIST);
+		}
+	}
+	/* A directory, a symlink: refused too; an existing regular file is
+	 * opened (and truncated when asked). */
+	assert_int_equal(create(s, 1, "sub", O_RDWR, NULL), -EISDIR);
+	assert_int_not_equal(create(s, 1, "abs", O_RDWR, NULL), 0);
+	uint64_t fh = 0;
+	assert_int_equal(create(s, 1, "file", O_RDWR | O_TRUNC, &fh), 0);
+	assert_int_equal(stat_of("file").st_size, 0);
+	assert_int_equal(create(s, 1, "file", O_RDWR | O_EXCL, NULL), -EEXIST);
+	assert_int_equal(create(s, 1, "fresh", O_RDWR | O_EXCL, &fh), 0);
+	assert_true(S_ISREG(stat_of("fresh").st_mode));
+	sentinel_untouched();
+	fs_srv_destroy(s);
+}
+
 /* FORGET drops lookup references only: an open file keeps its inode (and
  * its slot) until RELEASE, whatever count the guest forgets. */
 static void test_srv_forget_open_file(void **state)
@@ -1143,6 +1343,156 @@ static void test_srv_forget_open_file(void **state)
 	close(after);
 }
 
+/* ---- the device: both workers on real rings, jailed by their own filters ---- */
+
+#define DQ_NUM	 16
+#define DQ_DESC	 0x1000
+#define DQ_AVAIL 0x2000
+#define DQ_USED	 0x3000
+#define DQ_BUF	 0x10000 /* request k: readable at +k*0x4000, writable at +0x2000 */
+
+struct dev_rig {
+	struct fake_mem fm;
+	struct fs *f;
+	int efd;
+	uint16_t n; /* requests made available */
+};
+
+/* Makes the request in io1's buffer (n bytes) available on the request
+ * queue and kicks; its reply goes to the request's writable buffer. */
+static unsigned dev_send(struct dev_rig *r, size_t n)
+{
+	unsigned k = r->n % (DQ_NUM / 2);
+	uint64_t out = DQ_BUF + k * 0x4000ULL, in = out + 0x2000;
+	memcpy(fake_at(&r->fm, out, n), io1.out, n);
+	memset(fake_at(&r->fm, in, 0x2000), 0, 0x2000);
+	uint8_t *d = fake_at(&r->fm, DQ_DESC + 16ULL * 2 * k, 32);
+	wr64(d, out);
+	wr32(d + 8, (uint32_t)n);
+	wr16(d + 12, VRING_DESC_F_NEXT);
+	wr16(d + 14, (uint16_t)(2 * k + 1));
+	wr64(d + 16, in);
+	wr32(d + 24, 0x2000);
+	wr16(d + 28, VRING_DESC_F_WRITE);
+	wr16(d + 30, 0);
+	wr16(fake_at(&r->fm, DQ_AVAIL + 4 + 2ULL * (r->n % DQ_NUM), 2), (uint16_t)(2 * k));
+	r->n++;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	wr16(fake_at(&r->fm, DQ_AVAIL + 2, 2), r->n);
+	uint64_t one = 1;
+	assert_int_equal(write(fs_kick_fd(r->f, 1), &one, sizeof(one)), (ssize_t)sizeof(one));
+	return k;
+}
+
+/* Waits (5 s at most) for `count` used entries; the reply of request slot
+ * k then: its error, payload at *payload. */
+static bool dev_wait(struct dev_rig *r, uint16_t count)
+{
+	for (int i = 0; i < 5000; i++) {
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if ((uint16_t)(rd16(fake_at(&r->fm, DQ_USED + 2, 2)) - count) < 0x8000)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+static int dev_call(struct dev_rig *r, uint32_t op, uint64_t nodeid, const void *arg, size_t alen,
+		    const char *n1, const char *n2, void *payload, size_t plen)
+{
+	size_t n = build_io(&io1, op, nodeid, arg, alen, n1, n2);
+	unsigned k = dev_send(r, n);
+	assert_true(dev_wait(r, r->n));
+	const uint8_t *in = fake_at(&r->fm, DQ_BUF + k * 0x4000ULL + 0x2000, 0x2000);
+	struct fuse_out_header oh;
+	memcpy(&oh, in, sizeof(oh));
+	if (payload && oh.error == 0)
+		memcpy(payload, in + sizeof(oh), plen);
+	return oh.error;
+}
+
+static void *dev_reset_thread(void *arg)
+{
+	struct virtio_dev *d = arg;
+	d->ops->reset(d);
+	return NULL;
+}
+
+/* A guest reset with a READ of a FIFO queued must return (the vCPU that
+ * resets holds the device lock); and the worker's seccomp filter allows
+ * every call the server makes (SETATTR, LINK, OPEN, READ...). */
+static void test_dev_reset_fifo(void **state)
+{
+	(void)state;
+	struct dev_rig r;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(fake_mem_init(&r.fm, 1 * MiB), 0);
+	struct fs_cfg cfg = {.tag = "t", .path = env.share};
+	struct err e = {0};
+	assert_int_equal(fs_open(&r.f, &cfg, 0, &e), 0);
+	r.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct virtio_irqfds irq = {.config = r.efd};
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		irq.vq[i] = r.efd;
+	assert_int_equal(fs_start(r.f, &r.fm.m, &irq, &e), 0);
+	struct virtio_dev *d = fs_vdev(r.f);
+	d->driver_features = 1ULL << VIRTIO_F_VERSION_1;
+	d->qcfg[1] = (struct virtio_queue_cfg){
+		.num = DQ_NUM, .ready = true, .desc = DQ_DESC, .avail = DQ_AVAIL, .used = DQ_USED};
+	assert_int_equal(d->ops->activate(d), 0);
+	struct fuse_init_in ii = {.major = 7, .minor = 38};
+	assert_int_equal(dev_call(&r, FUSE_INIT, 0, &ii, sizeof(ii), NULL, NULL, NULL, 0), 0);
+	/* The calls the fixes added, through the jailed worker. */
+	struct fuse_entry_out ent;
+	assert_int_equal(dev_call(&r, FUSE_LOOKUP, 1, NULL, 0, "file", NULL, &ent, sizeof(ent)), 0);
+	struct fuse_setattr_in sa = {
+		.valid = FATTR_MODE | FATTR_MTIME, .mode = 0600, .mtime = 1000};
+	assert_int_equal(
+		dev_call(&r, FUSE_SETATTR, ent.nodeid, &sa, sizeof(sa), NULL, NULL, NULL, 0), 0);
+	assert_int_equal(stat_of("file").st_mode & 07777, 0600);
+	struct fuse_link_in li = {.oldnodeid = ent.nodeid};
+	assert_int_equal(dev_call(&r, FUSE_LINK, 1, &li, sizeof(li), "hard", NULL, NULL, 0), 0);
+	assert_int_equal(stat_of("hard").st_ino, stat_of("file").st_ino);
+	struct fuse_open_in oi = {.flags = O_RDONLY};
+	struct fuse_open_out oo;
+	assert_int_equal(
+		dev_call(&r, FUSE_OPEN, ent.nodeid, &oi, sizeof(oi), NULL, NULL, &oo, sizeof(oo)),
+		0);
+	struct fuse_read_in rd = {.fh = oo.fh, .size = 64};
+	uint8_t data[6];
+	assert_int_equal(dev_call(&r, FUSE_READ, ent.nodeid, &rd, sizeof(rd), NULL, NULL, data, 6),
+			 0);
+	assert_memory_equal(data, "inside", 6);
+	/* The FIFO: made, CREATEd read-write, READ. */
+	struct fuse_mknod_in mk = {.mode = S_IFIFO | 0644};
+	assert_int_equal(
+		dev_call(&r, FUSE_MKNOD, 1, &mk, sizeof(mk), "dfifo", NULL, &ent, sizeof(ent)), 0);
+	struct fuse_create_in ci = {.flags = O_RDWR, .mode = S_IFREG | 0644};
+	uint8_t co[sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out)];
+	int cr = dev_call(&r, FUSE_CREATE, 1, &ci, sizeof(ci), "dfifo", NULL, co, sizeof(co));
+	memset(&oo, 0, sizeof(oo));
+	if (cr == 0)
+		memcpy(&oo, co + sizeof(struct fuse_entry_out), sizeof(oo));
+	rd.fh = oo.fh;
+	size_t n = build_io(&io1, FUSE_READ, ent.nodeid, &rd, sizeof(rd), NULL, NULL);
+	dev_send(&r, n);
+	usleep(50000); /* let the READ reach the worker */
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, dev_reset_thread, d), 0);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	bool returned = pthread_timedjoin_np(t, NULL, &until) == 0;
+	if (!returned)
+		pthread_detach(t); /* the device cannot be destroyed either */
+	assert_true(returned);
+	assert_int_equal(cr, -EACCES);
+	fs_destroy(r.f);
+	close(r.efd);
+	fake_mem_free(&r.fm);
+	sentinel_untouched();
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -1159,7 +1509,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_srv_setattr_swap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_two_servers_swap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_link_fallbacks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_create_special, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_fifo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_forget_open_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dev_reset_fifo, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
