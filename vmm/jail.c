@@ -21,6 +21,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* fchmodat2 (Linux 6.6) is 452 on x86_64 and aarch64 alike; the 6.1 uapi
+ * headers and libseccomp 2.5.4 lack the number (SCMP_SYS uses __NR_). */
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452
+#endif
+
 #define RULE(sys, param, why) { SCMP_SYS(sys), #sys, param, -1, 0, why }
 #define RULE2(sys, param, a1, why) { SCMP_SYS(sys), #sys "(" #a1 ")", param, (long)(a1), 0, why }
 #define NOEXEC(sys, why) { SCMP_SYS(sys), #sys "(no PROT_EXEC)", -1, -1, JAIL_A2_NOEXEC, why }
@@ -73,11 +79,15 @@ static const struct jail_rule fs_rules[] = {
 	RULE(unlinkat, -1, "UNLINK, RMDIR"),
 	RULE(renameat, -1, "RENAME (glibc's renameat2 without flags)"),
 	RULE(renameat2, -1, "RENAME2 between two directory handles of the share"),
-	RULE(linkat, -1, "LINK (AT_EMPTY_PATH on the source handle)"),
-	RULE(fchmodat, -1, "SETATTR mode, after checking the name is the inode and no symlink"),
+	RULE(linkat, -1, "LINK: the source handle (AT_EMPTY_PATH, or its /proc/self/fd link)"),
+	RULE(fchmodat2, -1, "SETATTR mode on the inode's handle (AT_EMPTY_PATH; Linux 6.6)"),
+	RULE(fchmodat, -1, "SETATTR mode before 6.6: the handle's /proc/self/fd link, no name"),
+	RULE(fchmod, -1, "SETATTR mode without /proc: a descriptor checked to be the inode"),
 	RULE(fchownat, -1, "SETATTR uid/gid (AT_EMPTY_PATH, no follow)"),
-	RULE(utimensat, -1, "SETATTR times (AT_SYMLINK_NOFOLLOW)"),
-	RULE(ftruncate, -1, "SETATTR size"),
+	RULE(utimensat, -1, "SETATTR times on the inode's handle (AT_EMPTY_PATH, no follow)"),
+	RULE(ftruncate, -1, "SETATTR size, O_TRUNC: on a descriptor checked to be the inode"),
+	RULE2(fcntl, -1, F_SETFL,
+	      "clear O_NONBLOCK once an open is checked to be a regular file (FIFOs never block)"),
 	RULE(fallocate, -1, "FALLOCATE"),
 	RULE(fsync, -1, "FSYNC, FSYNCDIR"),
 	RULE(fdatasync, -1, "FSYNC with FUSE_FSYNC_FDATASYNC"),
