@@ -56,7 +56,13 @@ mktap() {
 # difference are allowed for a late ACK or ARP after the guest read its
 # counters; a device that drops 1 frame in 100 misses by far more.
 SLACK=4
-tapstat() { cat "/sys/class/net/$1/statistics/$2"; }
+# from /proc/net/dev: this network namespace's (sysfs shows the one it was
+# mounted in)
+tapstat() { # ifname rx_packets|tx_packets|tx_dropped
+	# (a wide counter touches the colon: split it off first)
+	sed 's/:/: /' /proc/net/dev |
+		awk -v i="$1:" -v f="$2" '$1 == i { print (f == "rx_packets") ? $3 : (f == "tx_packets") ? $11 : $13 }'
+}
 frames_ok() { # name tap
 	gs=$(tr -d '\r' <"$TMP/$1.out" | grep GUEST-NET-STATS | tail -1)
 	gtx=$(echo "$gs" | sed -n 's/.* tx=\([0-9]*\).*/\1/p')
