@@ -162,7 +162,7 @@ fi
 # A cvmm with every thread kind (2 vCPUs, a disk, a tap, a share, vsock;
 # the micro-guest echoes its console until it reads q). run_full NAME TAP
 # [ENV=VALUE...] -- [cvmm args]: sets pid; up: whether the guest came up.
-ALL_THREADS="cvmm cvmm-vcpu0 cvmm-vcpu1 cvmm-blk0-q0 cvmm-net0-rx0 cvmm-net0-tx0 cvmm-net0-ctl cvmm-fs0-hi cvmm-fs0-q0 cvmm-vsock"
+ALL_THREADS="main cvmm-vcpu0 cvmm-vcpu1 cvmm-blk0-q0 cvmm-net0-rx0 cvmm-net0-tx0 cvmm-net0-ctl cvmm-fs0-hi cvmm-fs0-q0 cvmm-vsock"
 WORKERS="cvmm-blk0-q0 cvmm-net0-rx0 cvmm-net0-tx0 cvmm-net0-ctl cvmm-fs0-hi cvmm-fs0-q0 cvmm-vsock"
 run_full() {
 	n=$1 tap=$2
@@ -196,13 +196,15 @@ stop_full() {
 	wait $pid
 	st=$?
 }
-# The names of cvmm's threads; "FIELD=VALUE" for each thread whose status
+# The names of cvmm's threads in seen (its first thread: main, whatever
+# the binary is called); "NAME:FIELD=VALUE" for each thread whose status
 # line FIELD is not VALUE, in why.
 task_fields() { # field value
 	seen="" why=""
 	for f in /proc/$pid/task/*/status; do
 		tn=$(sed -n 's/^Name:[[:space:]]*//p' "$f")
 		[ -n "$tn" ] || continue
+		[ "$f" = "/proc/$pid/task/$pid/status" ] && tn=main
 		seen="$seen $tn"
 		v=$(sed -n "s/^$1:[[:space:]]*//p" "$f")
 		[ "$v" = "$2" ] || why="$why $tn:$1=$v"

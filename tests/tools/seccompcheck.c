@@ -15,7 +15,8 @@
  * the control thread). Prints one line per thread, then
  *   SECCOMPCHECK threads=N ok=N bad=N kinds=K,...
  * Exits 0 when every thread's filter did what its kind must and every NAME
- * given was checked (and passed); 1 otherwise. Static, for the test host. */
+ * given was checked (and passed); 1 otherwise. NAME "main" is PID's own
+ * thread, whatever the binary is called. Static, for the test host. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -840,7 +841,8 @@ int main(int argc, char **argv)
 			nbad++;
 		}
 		if (nseen < 1024) {
-			snprintf(seen[nseen].name, sizeof(seen[nseen].name), "%s", name);
+			snprintf(seen[nseen].name, sizeof(seen[nseen].name), "%s",
+				 tid == pid ? "main" : name);
 			seen[nseen++].ok = ok;
 		}
 		for (int i = 0; i < n; i++)
