@@ -47,6 +47,23 @@ if [ -f "$MG/mg-check.elf" ]; then
 		st=$?
 		if [ $st -eq 0 ] && has $n "ping-from-host"; then ok $n; else bad $n "status $st, no echo"; fi
 	}
+	# SIGINT (Ctrl-C outside raw mode) stops the VM cleanly: status 130
+	n=mg-sigint
+	selected $n && {
+		rm -f "$TMP/$n.in"
+		mkfifo "$TMP/$n.in"
+		timeout 60 "$CVMM" --kernel "$MG/mg-check.elf" --cmdline "mg.cpus=1 mg.mem=64M mg.echo=1" \
+			--memory 64M <"$TMP/$n.in" >"$TMP/$n.out" 2>"$TMP/$n.err" &
+		pid=$!
+		exec 5>"$TMP/$n.in"
+		i=0
+		while [ $i -lt 300 ] && ! has $n "MG ECHO"; do sleep 0.1; i=$((i + 1)); done
+		kill -INT $pid
+		wait $pid
+		st=$?
+		exec 5>&-
+		if [ $st -eq 130 ] && has $n "MG ECHO"; then ok $n; else bad $n "status $st, wanted 130"; fi
+	}
 	# libcvmm embedded: two micro-guests in one process, pause/resume, errors
 	n=mg-api-embed-two-vms
 	if selected $n && [ -x ./two_vms ]; then

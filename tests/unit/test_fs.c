@@ -650,7 +650,18 @@ static void test_srv_readonly(void **state)
 	assert_int_equal(call(s, FUSE_FALLOCATE, file, &fa, sizeof(fa), NULL, NULL, NULL), -EROFS);
 	struct fuse_write_in wr = {.fh = fh, .size = 0};
 	assert_int_equal(call(s, FUSE_WRITE, file, &wr, sizeof(wr), NULL, NULL, NULL), -EROFS);
+	struct fuse_rename2_in rn2 = {.newdir = 1, .flags = 0};
+	assert_int_equal(call(s, FUSE_RENAME2, 1, &rn2, sizeof(rn2), "file", "f4", NULL), -EROFS);
+	uint8_t xa[64];
+	struct fuse_setxattr_in sx = {.size = 2};
+	memcpy(xa, &sx, 8);
+	memcpy(xa + 8, "user.cvmm\0v1", 12);
+	s->xattr = true; /* else ENOSYS would answer first */
+	assert_int_equal(call(s, FUSE_SETXATTR, file, xa, 20, NULL, NULL, NULL), -EROFS);
+	assert_int_equal(call(s, FUSE_REMOVEXATTR, file, NULL, 0, "user.x", NULL, NULL), -EROFS);
 	char p[256];
+	snprintf(p, sizeof(p), "%s/f4", env.share);
+	assert_int_not_equal(access(p, F_OK), 0);
 	snprintf(p, sizeof(p), "%s/new", env.share);
 	assert_int_not_equal(access(p, F_OK), 0);
 	fs_srv_destroy(s);
