@@ -168,6 +168,12 @@ check_info() { # name cpus mem-MiB
 	if ! grep -q "GUEST-RTC 20[0-9][0-9]-" "$TMP/$n.out"; then
 		bad $n "no /dev/rtc0 in the guest (CMOS RTC not found)"; return
 	fi
+	# the guest's clock is the host's (RTC, kvm-clock), within 2 minutes
+	gt=$(tr -d '\r' <"$TMP/$n.out" | sed -n 's/.*GUEST-TIME \([0-9]*\).*/\1/p' | head -1)
+	ht=$(date +%s)
+	if [ -z "$gt" ] || [ $((ht - gt)) -lt -120 ] || [ $((ht - gt)) -gt 120 ]; then
+		bad $n "guest clock ${gt:-none}, host $ht"; return
+	fi
 	ok $n "cpus=$cpus memkb=$memkb"
 }
 if [ -f "$KIT/small-bzImage" ]; then
