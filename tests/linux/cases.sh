@@ -29,6 +29,8 @@ if [ -f "$MG/mg-check.elf" ]; then
 	mg mg-pvh-1cpu "$MG/mg-check.elf" 1 64M ""
 	mg mg-pvh-2cpu "$MG/mg-check.elf" 2 64M ""
 	mg mg-pvh-8cpu "$MG/mg-check.elf" 8 128M ""
+	# the most the README promises: 254 vCPUs, each in the MADT, all run
+	mg mg-pvh-254cpu "$MG/mg-check.elf" 254 256M ""
 	mg mg-bzimage-2cpu "$MG/mg-check.bzimage" 2 64M ""
 	mg mg-bzimage-initrd "$MG/mg-check.bzimage" 2 64M "mg.initrd=12345" "$TMP/initrd.bin"
 	mg mg-pvh-initrd "$MG/mg-check.elf" 1 64M "mg.initrd=12345" "$TMP/initrd.bin"
