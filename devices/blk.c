@@ -171,14 +171,37 @@ unsigned blk_queues(const struct blk *b)
 	return b->nq;
 }
 
+static void blk_put(struct blk_queue *bq, struct blk_req *r)
+{
+	r->next_free = bq->free;
+	bq->free = r;
+}
+
+/* Every request slot free, nothing pushed: at start, and before each
+ * activation (the worker is idle then, its reset complete), so that a
+ * reset gives the driver a whole queue back whatever happened before. */
+static void blk_queue_restore(struct blk_queue *bq)
+{
+	bq->free = NULL;
+	for (unsigned k = BLK_QUEUE_MAX; k-- > 0;)
+		blk_put(bq, &bq->reqs[k]);
+	bq->pushed = false;
+}
+
+/* Returns the chain with `written` bytes and the slot to the free list:
+ * every popped chain ends here, whatever became of its request. */
+static void blk_give_back(struct blk_queue *bq, struct blk_req *r, uint32_t written)
+{
+	if (vq_push(&bq->w.q, r->head, written) < 0)
+		virtio_fail(&bq->b->vdev, bq->w.q.why);
+	bq->pushed = true;
+	blk_put(bq, r);
+}
+
 static void blk_finish(struct blk_queue *bq, struct blk_req *r)
 {
 	*r->status_ptr = r->status;
-	if (vq_push(&bq->w.q, r->head, r->written) < 0)
-		virtio_fail(&bq->b->vdev, bq->w.q.why);
-	bq->pushed = true;
-	r->next_free = bq->free;
-	bq->free = r;
+	blk_give_back(bq, r, r->written);
 }
 
 static void blk_notify(struct blk_queue *bq)
@@ -237,9 +260,16 @@ static void blk_kick(struct vq_worker *w)
 			struct blk_req *req = bq->free;
 			bq->free = req->next_free;
 			if (blk_parse(&bq->b->geom, &bq->chain, req) < 0) {
-				w->q.broken = true;
-				virtio_fail(&bq->b->vdev, "request without a status byte");
-				return;
+				/* No device-writable byte, so no status to give. The
+				 * ring itself is sound (the chain kept the queue's
+				 * rules): only this request is malformed, as one with
+				 * a bad sector is, and the device is in no error state
+				 * (NEEDS_RESET, virtio 1.2 2.1.2, would stop every
+				 * other request of the queue). So the chain is
+				 * consumed: used with length 0, nothing written
+				 * (2.7.8), and its slot freed. */
+				blk_give_back(bq, req, 0);
+				continue;
 			}
 			if (req->op == BLK_OP_DONE)
 				blk_finish(bq, req);
@@ -258,8 +288,7 @@ static void blk_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool dro
 	struct blk_queue *bq = w->model;
 	struct blk_req *r = io_uring_cqe_get_data(cqe);
 	if (drop) {
-		r->next_free = bq->free;
-		bq->free = r;
+		blk_put(bq, r);
 		return;
 	}
 	bool ok = cqe->res >= 0;
@@ -318,9 +347,11 @@ static int blk_activate(struct virtio_dev *d)
 	 * per vCPU): serve the ready ones, leave the others' workers idle. */
 	if (!d->qcfg[0].ready)
 		return -EINVAL;
-	for (unsigned i = 0; i < b->nq; i++)
+	for (unsigned i = 0; i < b->nq; i++) {
+		blk_queue_restore(&b->q[i]); /* its worker is idle: ours to touch */
 		if (d->qcfg[i].ready)
 			vq_worker_activate(&b->q[i].w);
+	}
 	return atomic_load(&d->needs_reset) ? -EINVAL : 0;
 }
 
@@ -420,10 +451,7 @@ int blk_start(struct blk *b, const struct guest_mem *mem, const struct virtio_ir
 	for (unsigned i = 0; i < b->nq; i++) {
 		struct blk_queue *bq = &b->q[i];
 		bq->b = b;
-		for (unsigned k = 0; k < BLK_QUEUE_MAX; k++) {
-			bq->reqs[k].next_free = bq->free;
-			bq->free = &bq->reqs[k];
-		}
+		blk_queue_restore(bq);
 		char name[32];
 		snprintf(name, sizeof(name), "cvmm-blk%u-q%u", b->index, i);
 		struct vq_worker_cfg wc = {

@@ -59,7 +59,8 @@ struct blk_req {
 
 /* Parses one chain into *r. Never fails: a malformed request becomes
  * BLK_OP_DONE with IOERR/UNSUPP, except a chain with no writable byte for
- * the status, which returns -EINVAL (the queue is unusable then). */
+ * the status, which returns -EINVAL (the device gives such a chain back
+ * unused: used length 0). */
 __attribute__((warn_unused_result)) int blk_parse(const struct blk_geom *g,
 						  const struct vq_chain *c, struct blk_req *r);
 

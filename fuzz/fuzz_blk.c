@@ -457,8 +457,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				g.dirty = end;
 		}
 		serve(&geom, &c, &req, disk, k < QSIZE && exact[k]);
-		if (c.in_bytes == 0)
-			break; /* the worker marks the queue broken */
+		if (c.in_bytes == 0) {
+			/* the worker gives such a chain back unused */
+			FZ_CHECK(vq_push(&q, c.head, 0) == 0);
+			continue;
+		}
 		FZ_CHECK(vq_push(&q, req.head, req.written) == 0);
 		const uint8_t *e = g.mem + USED_GPA + 4 + 8 * ((q.used_idx - 1u) % QSIZE);
 		FZ_CHECK(fz_rd32(e) == req.head && fz_rd32(e + 4) == req.written);
