@@ -183,6 +183,17 @@ static inline uint16_t vd_post(struct vd *v, unsigned qi, const struct vd_seg *s
 	return head;
 }
 
+/* Makes the chain at `head` available again as it is (its descriptors
+ * untouched): a driver reposting a buffer the device used. */
+static inline void vd_repost(struct vd *v, unsigned qi, uint16_t head)
+{
+	struct vd_ring *q = &v->q[qi];
+	wr16(vd_at(v, q->avail + 4 + 2ULL * (q->avail_idx % q->size), 2), head);
+	q->avail_idx++;
+	__atomic_store_n((uint16_t *)(void *)vd_at(v, q->avail + 2, 2), q->avail_idx,
+			 __ATOMIC_RELEASE);
+}
+
 static inline void vd_kick(const struct vd *v, unsigned qi)
 {
 	uint64_t one = 1;
