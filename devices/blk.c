@@ -482,7 +482,15 @@ void blk_destroy(struct blk *b)
 		pthread_mutex_destroy(&b->vdev.lock);
 	}
 	free(b->q);
-	if (b->fd >= 0)
+	if (b->fd >= 0) {
+		/* The lock belongs to the open file description, which the
+		 * workers' rings also hold (a registered file) until the kernel
+		 * tears them down, some time after their close above: unlock
+		 * now, so that the disk is free when we return (another cvmm
+		 * started right after gets it), not when the kernel is done. */
+		struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+		(void)fcntl(b->fd, F_OFD_SETLK, &fl);
 		close(b->fd);
+	}
 	free(b);
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "devices/blk.h"
@@ -204,12 +205,55 @@ static void test_reset_restores_slots(void **state)
 	rig_down(r);
 }
 
+/* Takes the disk's lock as another cvmm would (an OFD write lock on a new
+ * open file description) from a child process: 0 if it got it. */
+static int lock_from_child(const char *path)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+		_exit(fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : 1);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The disk's lock is gone when blk_destroy returns, so a cvmm started
+ * right after another one on the same disk gets it: the io_uring rings are
+ * torn down by the kernel after their close, and a registered file kept
+ * the locked file description (and so the lock) alive until then. */
+static void test_lock_released_at_destroy(void **state)
+{
+	(void)state;
+	struct rig *r = rig_up("/tmp");
+	unsigned late = 0;
+	for (unsigned i = 0; i < 50; i++) {
+		check_served(r, 0); /* the worker's ring has used the file */
+		assert_int_equal(lock_from_child(r->path), 1); /* ours while open */
+		blk_destroy(r->b);
+		r->b = NULL;
+		if (lock_from_child(r->path) != 0) {
+			late++;
+			for (int k = 0; k < 500 && lock_from_child(r->path) != 0; k++)
+				usleep(10000); /* let the kernel drop it, to go on */
+		}
+		rig_start(r);
+	}
+	if (late)
+		fail_msg("the lock outlived blk_destroy %u times of 50", late);
+	rig_down(r);
+}
+
 int main(void)
 {
 	skip_without_uring();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_statusless_chains_consumed),
 		cmocka_unit_test(test_reset_restores_slots),
+		cmocka_unit_test(test_lock_released_at_destroy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
