@@ -429,18 +429,32 @@ static int blk_activate(struct virtio_dev *d)
 	return atomic_load(&d->needs_reset) ? -EINVAL : 0;
 }
 
-static void blk_reset(struct virtio_dev *d)
+/* A reset does not wait for the disk: a read or write in flight may take
+ * long (or, on a hung file system, never end), and the vCPU that asked must
+ * not wait with it. Each queue's request pool is made whole again at the
+ * next activation. */
+static void blk_reset_start(struct virtio_dev *d)
 {
 	struct blk *b = d->model;
 	for (unsigned i = 0; i < b->nq; i++)
-		vq_worker_reset(&b->q[i].w);
+		vq_worker_reset_start(&b->q[i].w);
+}
+
+static bool blk_reset_done(struct virtio_dev *d, const struct timespec *until)
+{
+	struct blk *b = d->model;
+	for (unsigned i = 0; i < b->nq; i++)
+		if (!vq_worker_reset_wait(&b->q[i].w, until))
+			return false;
+	return true;
 }
 
 static const struct virtio_dev_ops blk_ops = {
 	.device_id = VIRTIO_ID_BLOCK,
 	.config_read = blk_config_read,
 	.activate = blk_activate,
-	.reset = blk_reset,
+	.reset_start = blk_reset_start,
+	.reset_done = blk_reset_done,
 };
 
 /* What DISCARD and WRITE_ZEROES can use on this disk (a writable one).

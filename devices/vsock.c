@@ -948,18 +948,30 @@ static int vsock_activate(struct virtio_dev *d)
 	return atomic_load(&d->needs_reset) ? -EINVAL : 0;
 }
 
-static void vsock_reset(struct virtio_dev *d)
+/* A reset does not wait for the sockets (their I/O is cancelled and they
+ * are shut down, vs_quiesce); the connections are forgotten once the
+ * worker is done with them. */
+static void vsock_reset_start(struct virtio_dev *d)
 {
 	struct vsock *v = d->model;
-	vq_worker_reset(&v->w);
+	vq_worker_reset_start(&v->w);
+}
+
+static bool vsock_reset_done(struct virtio_dev *d, const struct timespec *until)
+{
+	struct vsock *v = d->model;
+	if (!vq_worker_reset_wait(&v->w, until))
+		return false;
 	vsock_forget(v);
+	return true;
 }
 
 static const struct virtio_dev_ops vsock_ops = {
 	.device_id = VIRTIO_ID_VSOCK,
 	.config_read = vsock_config_read,
 	.activate = vsock_activate,
-	.reset = vsock_reset,
+	.reset_start = vsock_reset_start,
+	.reset_done = vsock_reset_done,
 };
 
 /* ---- setup ------------------------------------------------------------------ */

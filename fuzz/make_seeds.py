@@ -207,6 +207,11 @@ def main():
     put("mmio", "three_queues", mmio_seed(3, 3 << 3 | 4, (1 << 32) | 0xFF, mmio_probe(
         3, ((0x1000, 0x2000, 0x3000), (0x4000, 0x5000, 0x6000), (0xFFFF0, 0x2000, 0x3000)),
         num=8, event_idx=False)))
+    # a reset whose workers take time: status non-zero, writes ignored,
+    # the workers done (a worker op, value bit 3), the status read ends it
+    put("mmio", "two_step_reset", mmio_seed(1, 0x20 | 5, (1 << 32) | (1 << 29), mmio_probe() + [
+        mw(0x070, 0), mr(0x070), mw(0x070, 1), mr(0x070), struct.pack("<BBI", 0xE0, 0, 8),
+        mr(0x070), mw(0x070, 1), mr(0x070)] + mmio_probe()[4:] + [mw(0x070, 0)]))
     put("mmio", "bad_features", mmio_seed(1, 0x80 | 1, 0x3F, [
         mw(0x070, 3), mw(0x024, 1), mw(0x020, 3), mw(0x070, 0xB), mr(0x070),
         mw(0x070, 0xF), mr(0x070), mw(0x070, 0)]))

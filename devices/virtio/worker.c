@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/jail.h"
@@ -15,7 +16,7 @@ enum { CMD_NONE, CMD_ACTIVATE, CMD_RESET, CMD_EXIT };
 
 /* ---- transport side (vCPU or main thread) ------------------------------- */
 
-static void worker_command(struct vq_worker *w, int cmd)
+static void worker_post(struct vq_worker *w, int cmd)
 {
 	pthread_mutex_lock(&w->lock);
 	w->cmd = cmd;
@@ -24,10 +25,29 @@ static void worker_command(struct vq_worker *w, int cmd)
 	uint64_t one = 1;
 	ssize_t n = write(w->ctl_fd, &one, sizeof(one));
 	(void)n;
+}
+
+/* Whether the last command was handled (or the thread ended), waiting for
+ * it until `until` (CLOCK_MONOTONIC, the condition's clock), not at all if
+ * NULL, or for good if `forever`. */
+static bool worker_wait(struct vq_worker *w, const struct timespec *until, bool forever)
+{
 	pthread_mutex_lock(&w->lock);
-	while (!w->cmd_done && !w->dead)
-		pthread_cond_wait(&w->cond, &w->lock);
+	while (!w->cmd_done && !w->dead && (forever || until)) {
+		if (forever)
+			pthread_cond_wait(&w->cond, &w->lock);
+		else if (pthread_cond_timedwait(&w->cond, &w->lock, until) == ETIMEDOUT)
+			break;
+	}
+	bool done = w->cmd_done || w->dead;
 	pthread_mutex_unlock(&w->lock);
+	return done;
+}
+
+static void worker_command(struct vq_worker *w, int cmd)
+{
+	worker_post(w, cmd);
+	worker_wait(w, NULL, true);
 }
 
 void vq_worker_activate(struct vq_worker *w)
@@ -38,6 +58,16 @@ void vq_worker_activate(struct vq_worker *w)
 void vq_worker_reset(struct vq_worker *w)
 {
 	worker_command(w, CMD_RESET);
+}
+
+void vq_worker_reset_start(struct vq_worker *w)
+{
+	worker_post(w, CMD_RESET);
+}
+
+bool vq_worker_reset_wait(struct vq_worker *w, const struct timespec *until)
+{
+	return worker_wait(w, until, false);
 }
 
 /* ---- worker thread ------------------------------------------------------- */
@@ -218,7 +248,12 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	int r = -pthread_mutex_init(&w->lock, NULL);
 	if (r)
 		return err_set(e, -r, "mutex");
-	pthread_cond_init(&w->cond, NULL);
+	/* Timed waits (vq_worker_reset_wait) count on the monotonic clock. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	w->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->kick_fd < 0 || w->ctl_fd < 0)

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "devices/virtio/virtio.h"
 #include "vmm/err.h"
@@ -108,6 +109,15 @@ __attribute__((warn_unused_result)) int vq_worker_create(struct vq_worker *w,
 void vq_worker_activate(struct vq_worker *w);
 /* Stop serving; returns once every in-flight I/O finished. */
 void vq_worker_reset(struct vq_worker *w);
+/* The same in two steps, so that a vCPU need not wait for I/O that may
+ * never end: reset_start tells the worker to stop serving and drop the
+ * queue (it cancels what its device's quiesce can) and returns at once;
+ * reset_wait says whether the worker is done (stopped, every in-flight I/O
+ * ended: nothing more reaches guest memory through it), waiting for it
+ * until `until` (CLOCK_MONOTONIC), not at all if NULL. Call reset_wait
+ * until it says so before activating the worker again. */
+void vq_worker_reset_start(struct vq_worker *w);
+bool vq_worker_reset_wait(struct vq_worker *w, const struct timespec *until);
 /* Main thread: stop and join the thread, close everything. */
 void vq_worker_destroy(struct vq_worker *w);
 /* Worker thread: submit and forget an SQE slot. NULL if the SQ is full
