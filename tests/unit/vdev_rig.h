@@ -2,9 +2,8 @@
 /* A test playing the guest's driver for a real virtio device (its real
  * workers, io_uring and files): the device's registers through the
  * virtio-mmio or virtio-pci transport's bus handlers (what a vCPU thread
- * calls), split
- * rings laid out in a guest memory the test owns, kicks written to the
- * queues' ioeventfds, used entries polled. */
+ * calls), split rings laid out in a guest memory the test owns, kicks
+ * written to the queues' ioeventfds, used entries polled. */
 #ifndef CVMM_TEST_VDEV_RIG_H
 #define CVMM_TEST_VDEV_RIG_H
 
@@ -192,10 +191,7 @@ static inline void vd_ring_at(struct vd *v, unsigned i, uint64_t base, uint16_t 
 	vd_ring_set(v, i, base, avail, used, size, kick_fd);
 }
 
-/* The driver's initialisation (virtio 1.2, 3.1.1) over the transport: the
- * rings as they are (zeroed afresh), VERSION_1 plus `features` (of those
- * offered) accepted. Returns the status read back (DRIVER_OK set on
- * success). */
+/* vd_init over virtio-pci's common configuration. */
 static inline uint32_t vd_pci_init(struct vd *v, uint64_t features)
 {
 	vd_pci_write(v, 0x14, VIRTIO_STATUS_ACKNOWLEDGE, 1);
@@ -229,6 +225,10 @@ static inline uint32_t vd_pci_init(struct vd *v, uint64_t features)
 	return vd_status(v);
 }
 
+/* The driver's initialisation (virtio 1.2, 3.1.1) over the device's
+ * transport: the rings as they are (zeroed afresh), VERSION_1 plus
+ * `features` (of those offered) accepted. Returns the status read back
+ * (DRIVER_OK set on success). */
 static inline uint32_t vd_init(struct vd *v, uint64_t features)
 {
 	if (v->pci)
