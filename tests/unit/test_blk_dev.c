@@ -17,7 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -316,6 +323,110 @@ static void test_write_zeroes_tmp(void **state)
 	write_zeroes_on("/tmp");
 }
 
+struct status_write {
+	struct vd *v;
+	atomic_bool done;
+};
+
+static void *write_status_0(void *arg)
+{
+	struct status_write *w = arg;
+	vd_set_status(w->v, 0); /* what the guest's vCPU does */
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+/* A slow disk, made with userfaultfd: the guest page a read goes to is
+ * missing and registered, so the kernel's copy into it waits (in the
+ * worker's own io_uring_enter, or in an io-wq thread) until the test
+ * resolves the fault. -1 where userfaultfd is not allowed. */
+static int uffd_on(uint8_t *page)
+{
+	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		return -1;
+	struct uffdio_api api = {.api = UFFD_API};
+	struct uffdio_register reg = {
+		.range = {.start = (uintptr_t)page, .len = 4096},
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	if (ioctl(uffd, UFFDIO_API, &api) < 0 || madvise(page, 4096, MADV_DONTNEED) < 0 ||
+	    ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
+		close(uffd);
+		return -1;
+	}
+	return uffd;
+}
+
+/* A reset while a read is in flight and cannot finish (the slow disk): the
+ * vCPU's status write returns at once, the status reads non-zero until the
+ * read ended, then 0; from then on nothing is written to guest memory
+ * (canary), and the device serves again after the driver's
+ * initialisation. */
+static void test_reset_with_read_in_flight(void **state)
+{
+	(void)state;
+	struct rig *r = rig_up("/tmp");
+	/* a guest page whose host address is page-aligned */
+	uint8_t *base = r->f.host[0];
+	uint64_t gpa = (((uintptr_t)base + 0x300000 + 4095) & ~(uintptr_t)4095) - (uintptr_t)base;
+	uint8_t *page = base + gpa;
+	int uffd = uffd_on(page);
+	if (uffd < 0) {
+		rig_down(r);
+		skip(); /* no userfaultfd here (vm.unprivileged_userfaultfd) */
+	}
+	struct hdr h = {VIRTIO_BLK_T_IN, 0, 8};
+	memcpy(vd_at(&r->v, HDR(0), 16), &h, 16);
+	*vd_at(&r->v, STATUS(0), 1) = 0xee;
+	struct vd_seg s[3] = {{HDR(0), 16, false}, {gpa, 4096, true}, {STATUS(0), 1, true}};
+	vd_post(&r->v, 0, s, 3);
+	vd_kick(&r->v, 0);
+	struct pollfd pfd = {.fd = uffd, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 5000), 1); /* the read is at the page */
+	struct uffd_msg msg;
+	assert_int_equal(read(uffd, &msg, sizeof(msg)), sizeof(msg));
+	assert_int_equal(msg.event, UFFD_EVENT_PAGEFAULT);
+
+	struct status_write w = {.v = &r->v};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, write_status_0, &w), 0);
+	double t0 = vd_now();
+	while (!atomic_load(&w.done) && vd_now() < t0 + 3)
+		usleep(1000);
+	bool prompt = atomic_load(&w.done);
+	static uint8_t fill[4096];
+	memset(fill, 0x5a, sizeof(fill));
+	struct uffdio_copy cp = {.dst = (uintptr_t)page, .src = (uintptr_t)fill, .len = 4096};
+	if (!prompt) { /* let the read end, so that the test can */
+		assert_int_equal(ioctl(uffd, UFFDIO_COPY, &cp), 0);
+		pthread_join(t, NULL);
+		fail_msg("the status write blocked its vCPU while a read was in flight");
+	}
+	pthread_join(t, NULL);
+	for (int i = 0; i < 20; i++) {
+		assert_int_not_equal(vd_status(&r->v), 0); /* the read is in flight */
+		usleep(5000);
+	}
+	assert_int_equal(ioctl(uffd, UFFDIO_COPY, &cp), 0); /* the disk answers */
+	assert_int_equal(vd_wait_reset(&r->v, 10), 0);
+
+	/* Reset complete: guest memory is the guest's alone. */
+	memset(base, 0xa5, MEM);
+	vd_kick(&r->v, 0);
+	usleep(200000);
+	for (size_t i = 0; i < MEM; i++)
+		if (base[i] != 0xa5)
+			fail_msg("guest memory at 0x%zx written after the reset completed", i);
+	struct uffdio_range rg = {.start = (uintptr_t)page, .len = 4096};
+	assert_int_equal(ioctl(uffd, UFFDIO_UNREGISTER, &rg), 0);
+	close(uffd);
+
+	assert_true(vd_init(&r->v, r->features) & VIRTIO_STATUS_DRIVER_OK);
+	check_served(r, 1);
+	rig_down(r);
+}
+
 /* Takes the disk's lock as another cvmm would (an OFD write lock on a new
  * open file description) from a child process: 0 if it got it. */
 static int lock_from_child(const char *path)
@@ -365,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_statusless_chains_consumed),
 		cmocka_unit_test(test_reset_restores_slots),
 		cmocka_unit_test(test_lock_released_at_destroy),
+		cmocka_unit_test(test_reset_with_read_in_flight),
 		cmocka_unit_test(test_write_zeroes_tmpfs),
 		cmocka_unit_test(test_write_zeroes_tmp),
 	};
