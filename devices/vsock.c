@@ -876,24 +876,39 @@ static void vs_kick(struct vq_worker *w)
 	service(v);
 }
 
-/* Reset or exit: end every socket (peers see EOF) and cancel what waits. */
+/* Cancels every request in flight on registered file `file`. */
+static void cancel_file(struct vsock *v, int file)
+{
+	struct io_uring_sqe *sqe = sqe_on(v, WORKER_TAG_IGNORE);
+	if (!sqe)
+		return;
+	io_uring_prep_cancel_fd(sqe, file, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
+	sqe->flags |= IOSQE_FIXED_FILE; /* the ring's restrictions require it */
+}
+
+/* Reset or exit: cancel what waits, and end every socket (peers see EOF).
+ * The cancels go file by file, each submitted ahead of that socket's
+ * shutdown: a cancel acts when it is issued, so it cannot catch the
+ * shutdown behind it. One "cancel any" did (a shutdown runs later, in
+ * io-wq): the peers then never saw EOF; it also caught the worker's own
+ * command and kick reads. */
 static void vs_quiesce(struct vq_worker *w)
 {
 	struct vsock *v = w->model;
+	cancel_file(v, FILE_RXKICK);
+	cancel_file(v, FILE_LISTEN);
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
 		struct vsock_conn *c = &v->conns[i];
-		if (c->s.state == VSOCK_FREE || !c->has_sock)
+		if (c->s.state == VSOCK_FREE)
+			continue;
+		cancel_file(v, FILE_CONN(i));
+		if (!c->has_sock)
 			continue;
 		struct io_uring_sqe *sqe = sqe_on(v, tag(c, K_QUIESCE));
 		if (!sqe)
 			break;
 		io_uring_prep_shutdown(sqe, FILE_CONN(i), SHUT_RDWR);
 		submit(v, sqe);
-	}
-	struct io_uring_sqe *sqe = sqe_on(v, WORKER_TAG_IGNORE);
-	if (sqe) {
-		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-		sqe->flags |= IOSQE_FIXED_FILE; /* the ring's restrictions require it */
 	}
 	io_uring_submit(&w->ring);
 }

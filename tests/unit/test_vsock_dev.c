@@ -15,6 +15,8 @@
 #include "tests/unit/emu.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,11 +263,159 @@ static void test_ok_line_counted_in_credit(void **state)
 	close(host);
 }
 
+/* A host client's whole connection: CONNECT, the guest's REQUEST and
+ * RESPONSE, the OK line read. Returns the socket; *host_port its port. */
+static int host_session(struct rig *r, uint32_t *host_port)
+{
+	int host = host_connect(r);
+	struct vsock_hdr req;
+	assert_true(guest_recv(r, &req, NULL, 5));
+	assert_int_equal(req.op, VSOCK_OP_REQUEST);
+	*host_port = req.src_port;
+	struct vsock_hdr h = ghdr(VSOCK_OP_RESPONSE, *host_port, 0);
+	guest_send(r, &h, NULL);
+	guest_kick_tx(r);
+	char ok[32], got[32];
+	size_t oklen = (size_t)snprintf(ok, sizeof(ok), "OK %u\n", *host_port);
+	host_read(host, (uint8_t *)got, oklen);
+	assert_memory_equal(got, ok, oklen);
+	return host;
+}
+
+struct status_write {
+	struct vd *v;
+	atomic_bool done;
+};
+
+static void *write_status_0(void *arg)
+{
+	struct status_write *w = arg;
+	vd_set_status(w->v, 0); /* what the guest's vCPU does */
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+/* EOF (or a reset) on a host socket within 5 s, whatever data comes
+ * first. */
+static void host_sees_end(int fd)
+{
+	uint8_t sink[65536];
+	for (;;) {
+		ssize_t k = recv(fd, sink, sizeof(sink), 0);
+		if (k > 0)
+			continue;
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			fail_msg("the host socket stayed open after the reset");
+		return;
+	}
+}
+
+/* A reset with connections both ways and I/O in flight: a receive pending
+ * on a host-initiated connection, a send stuck on a guest-initiated one
+ * whose peer reads nothing. The status write comes back at once, the
+ * reset completes (every socket is ended: its peer sees EOF), then nothing
+ * is written to guest memory (a canary) whatever the peers and the guest's
+ * kicks do, and after the driver's initialisation a new connection works. */
+static void test_reset_with_connections(void **state)
+{
+	struct rig *r = *state;
+	guest_up(r);
+	uint32_t hp1;
+	int host1 = host_session(r, &hp1); /* a RECV in flight on it */
+
+	/* guest -> host: PATH_5001 listens, never reads */
+	char p2[128];
+	snprintf(p2, sizeof(p2), "%s_%u", r->path, 5001);
+	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	memcpy(a.sun_path, p2, strlen(p2));
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	struct vsock_hdr h = ghdr(VSOCK_OP_REQUEST, 5001, 0);
+	h.src_port = 6000;
+	guest_send(r, &h, NULL);
+	guest_kick_tx(r);
+	struct vsock_hdr resp;
+	assert_true(guest_recv(r, &resp, NULL, 5));
+	assert_int_equal(resp.op, VSOCK_OP_RESPONSE);
+	int host2 = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(host2 >= 0);
+	static uint8_t data[VSOCK_MAX_PKT];
+	memset(data, 0x3c, sizeof(data));
+	for (unsigned k = 0; k < 4; k++) { /* more than the socket holds */
+		h = ghdr(VSOCK_OP_RW, 5001, VSOCK_MAX_PKT);
+		h.src_port = 6000;
+		guest_send(r, &h, data);
+	}
+	guest_kick_tx(r);
+	usleep(50000);
+
+	struct status_write w = {.v = &r->v};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, write_status_0, &w), 0);
+	double t0 = vd_now();
+	while (!atomic_load(&w.done) && vd_now() < t0 + 3)
+		usleep(1000);
+	if (!atomic_load(&w.done)) {
+		host_sees_end(host2);
+		pthread_join(t, NULL);
+		fail_msg("the status write blocked its vCPU");
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(vd_wait_reset(&r->v, 10), 0);
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(host2, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	host_sees_end(host1);
+	host_sees_end(host2);
+
+	/* Reset complete: guest memory is the guest's alone. */
+	uint8_t *all = vd_at(&r->v, 0, MEM);
+	memset(all, 0xa5, MEM);
+	ssize_t n = send(host1, "late", 4, MSG_NOSIGNAL);
+	(void)n; /* the socket was shut down: EPIPE is fine */
+	int host3 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memcpy(a.sun_path, r->path, strlen(r->path) + 1);
+	assert_int_equal(connect(host3, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(write(host3, "CONNECT 5000\n", 13), 13);
+	for (unsigned q = 0; q < 3; q++)
+		vd_kick(&r->v, q);
+	usleep(200000);
+	for (size_t i = 0; i < MEM; i++)
+		if (all[i] != 0xa5)
+			fail_msg("guest memory at 0x%zx written after the reset completed", i);
+	close(host1);
+	close(host2);
+	close(l);
+	unlink(p2);
+
+	/* The driver again: the client that waited in the backlog gets its
+	 * connection, and data flows. */
+	guest_up(r);
+	struct vsock_hdr req;
+	assert_true(guest_recv(r, &req, NULL, 5));
+	assert_int_equal(req.op, VSOCK_OP_REQUEST);
+	h = ghdr(VSOCK_OP_RESPONSE, req.src_port, 0);
+	guest_send(r, &h, NULL);
+	h = ghdr(VSOCK_OP_RW, req.src_port, 5);
+	guest_send(r, &h, (const uint8_t *)"hello");
+	guest_kick_tx(r);
+	setsockopt(host3, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char ok[32];
+	size_t oklen = (size_t)snprintf(ok, sizeof(ok), "OK %u\nhello", req.src_port);
+	uint8_t got[32];
+	host_read(host3, got, oklen);
+	assert_memory_equal(got, ok, oklen);
+	close(host3);
+}
+
 int main(void)
 {
 	skip_without_uring();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ok_line_counted_in_credit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_with_connections, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
