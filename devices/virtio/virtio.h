@@ -36,6 +36,7 @@
 #define VIRTIO_MAX_QUEUES 24 /* virtio-net: 8 pairs and a control queue */
 
 struct virtio_dev;
+struct vq_worker;
 
 /* What a device model provides. All called with the device lock held, on a
  * vCPU thread (register access) or the main thread (create/destroy). */
@@ -107,6 +108,12 @@ struct virtio_dev {
 	const struct guest_mem *mem; /* borrowed */
 	const char *name;            /* for messages, e.g. "virtio-net@0xd0001000" */
 	int seccomp;                 /* its workers' filters: enum jail_mode (0: on) */
+	/* Tests and fuzz targets, set before the device starts: its workers
+	 * run on the caller's thread (worker.h); vq_worker_create lists them
+	 * in workers[] for vq_workers_run. */
+	bool inline_workers;
+	struct vq_worker *workers[VIRTIO_MAX_QUEUES]; /* borrowed */
+	unsigned nworkers;
 };
 
 /* The transport's interrupt eventfds for a device (borrowed). */

@@ -86,6 +86,7 @@ struct vq_worker {
 	void *filter; /* owned scmp_filter_ctx until the thread loads it */
 	pthread_t thread;
 	bool started;
+	bool inline_run; /* no thread: the caller runs the loop (vq_worker_run) */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int cmd;       /* pending command, under lock */
@@ -131,5 +132,21 @@ int vq_worker_pop(struct vq_worker *w, struct vq_chain *c);
  * IORING_OP_ASYNC_CANCEL in the worker's allowed opcodes. */
 void vq_worker_cancel(struct vq_worker *w, const void *io);
 struct io_uring_sqe *vq_worker_sqe(struct vq_worker *w);
+
+/* Inline workers, for tests and fuzz targets that want one thread and a
+ * repeatable order: a device whose virtio_dev has inline_workers set
+ * before its start gets workers with no thread and no filter; its
+ * commands (activate, reset, exit) run the worker's loop on the calling
+ * thread until handled (a timed reset wait, until its time), and
+ * vq_worker_run handles what is ready, and what that makes ready in turn,
+ * waiting up to wait_ms for each further completion (0: not at all);
+ * returns the completions handled. vq_worker_settle runs it until no I/O
+ * is in flight (for devices whose I/O all ends by itself: blk). Both do
+ * nothing for a threaded worker. */
+unsigned vq_worker_run(struct vq_worker *w, unsigned wait_ms);
+void vq_worker_settle(struct vq_worker *w);
+/* The same for every inline worker of a device, in creation order. */
+unsigned vq_workers_run(struct virtio_dev *d, unsigned wait_ms);
+void vq_workers_settle(struct virtio_dev *d);
 
 #endif
