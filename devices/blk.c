@@ -321,6 +321,13 @@ static void blk_kick(struct vq_worker *w)
 			req->done = 0;
 			if (req->op == BLK_OP_WRITE_ZEROES)
 				req->how = blk_wz_next(bq->b, req, BLK_WZ_NONE);
+			if ((req->op == BLK_OP_WRITE_ZEROES || req->op == BLK_OP_DISCARD) &&
+			    req->len == 0) {
+				/* nothing to do, whichever way (fallocate would
+				 * refuse a length of 0) */
+				req->op = BLK_OP_DONE;
+				req->status = VIRTIO_BLK_S_OK;
+			}
 			if (req->op == BLK_OP_DONE)
 				blk_finish(bq, req);
 			else
@@ -368,6 +375,8 @@ static void blk_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool dro
 	bool ok = cqe->res >= 0;
 	if ((r->op == BLK_OP_READ || r->op == BLK_OP_WRITE) && (uint64_t)cqe->res != r->len)
 		ok = false; /* short I/O on a regular file: treat as an error */
+	if (r->op == BLK_OP_WRITE_ZEROES && r->how == BLK_WZ_WRITE && r->done < r->len)
+		ok = false; /* a write of zeros that wrote nothing */
 	if (r->op == BLK_OP_READ && !ok)
 		r->written = 1;
 	r->status = ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;

@@ -308,6 +308,9 @@ static void write_zeroes_on(const char *dir)
 	/* 2.5 MiB from just past 1 MiB: partial writes at both ends */
 	uint32_t n = (5u << 20) / 2 / 512;
 	zero_and_check(r, 4, 2048 + 1, n < max ? n : max, 0);
+	/* no sectors: nothing to do, done (whichever way it would be done) */
+	zero_and_check(r, 5, 10, 0, 0);
+	zero_and_check(r, 5, 10, 0, may_unmap ? 1 : 0);
 	rig_down(r);
 }
 
