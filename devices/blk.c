@@ -65,6 +65,7 @@ int blk_parse(const struct blk_geom *g, const struct vq_chain *c, struct blk_req
 	r->head = c->head;
 	r->niov = 0;
 	r->written = 0;
+	r->unmap = false;
 	if (c->in_bytes == 0 || c->n_in == 0)
 		return -EINVAL;
 	const struct iovec *last = &c->iov[c->n_out + c->n_in - 1];
@@ -112,20 +113,25 @@ int blk_parse(const struct blk_geom *g, const struct vq_chain *c, struct blk_req
 	}
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES: {
+		bool discard = h.type == VIRTIO_BLK_T_DISCARD;
 		if (g->ro)
 			return blk_done(r, VIRTIO_BLK_S_IOERR);
+		if (!(discard ? g->discard : g->write_zeroes))
+			return blk_done(r, VIRTIO_BLK_S_UNSUPP); /* not offered */
 		struct blk_range rg;
 		/* We advertise one range per request. */
 		if (vq_cursor_left(&out) != sizeof(rg) ||
 		    vq_cursor_read(&out, &rg, sizeof(rg)) != sizeof(rg))
 			return blk_done(r, VIRTIO_BLK_S_IOERR);
 		uint64_t bytes = (uint64_t)rg.num_sectors * BLK_SECTOR;
-		if (!in_range(g, rg.sector, bytes))
+		if (!in_range(g, rg.sector, bytes) ||
+		    rg.num_sectors > (discard ? BLK_MAX_DISCARD_SECTORS : BLK_MAX_WZ_SECTORS))
 			return blk_done(r, VIRTIO_BLK_S_IOERR);
-		if ((h.type == VIRTIO_BLK_T_DISCARD && rg.flags) ||
+		if ((discard && rg.flags) ||
 		    (rg.flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
 			return blk_done(r, VIRTIO_BLK_S_UNSUPP);
-		r->op = h.type == VIRTIO_BLK_T_DISCARD ? BLK_OP_DISCARD : BLK_OP_WRITE_ZEROES;
+		r->op = discard ? BLK_OP_DISCARD : BLK_OP_WRITE_ZEROES;
+		r->unmap = !discard && (rg.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
 		r->offset = rg.sector * BLK_SECTOR;
 		r->len = bytes;
 		r->written = 1;
@@ -154,7 +160,28 @@ struct blk {
 	unsigned index, nq, nworkers;
 	bool direct, started;
 	struct blk_queue *q; /* owned, nq entries */
+	/* How WRITE_ZEROES can be done (blk_wz_next), shared by the queues'
+	 * workers: each goes false for good once the file refuses it. */
+	atomic_bool punch_ok;	   /* a punched hole reads zeros (probed at open) */
+	atomic_bool zero_range_ok; /* FALLOC_FL_ZERO_RANGE (tried at the first use) */
+	uint8_t *zeros;		   /* owned: BLK_ZERO_BUF zero bytes, O_DIRECT-aligned */
 };
+
+/* Ways of doing a WRITE_ZEROES, in the order they are tried. */
+enum { BLK_WZ_NONE, BLK_WZ_PUNCH, BLK_WZ_ZERO_RANGE, BLK_WZ_WRITE };
+
+/* The next way to do r after `after` (BLK_WZ_NONE: the first): a hole
+ * where the driver lets us deallocate and a hole reads zeros; else
+ * FALLOC_FL_ZERO_RANGE unless the file system refused it (tmpfs has none);
+ * else writing zeros, which always works. */
+static uint8_t blk_wz_next(struct blk *b, const struct blk_req *r, uint8_t after)
+{
+	if (after < BLK_WZ_PUNCH && r->unmap && atomic_load(&b->punch_ok))
+		return BLK_WZ_PUNCH;
+	if (after < BLK_WZ_ZERO_RANGE && atomic_load(&b->zero_range_ok))
+		return BLK_WZ_ZERO_RANGE;
+	return BLK_WZ_WRITE;
+}
 
 struct virtio_dev *blk_vdev(struct blk *b)
 {
@@ -171,14 +198,37 @@ unsigned blk_queues(const struct blk *b)
 	return b->nq;
 }
 
+static void blk_put(struct blk_queue *bq, struct blk_req *r)
+{
+	r->next_free = bq->free;
+	bq->free = r;
+}
+
+/* Every request slot free, nothing pushed: at start, and before each
+ * activation (the worker is idle then, its reset complete), so that a
+ * reset gives the driver a whole queue back whatever happened before. */
+static void blk_queue_restore(struct blk_queue *bq)
+{
+	bq->free = NULL;
+	for (unsigned k = BLK_QUEUE_MAX; k-- > 0;)
+		blk_put(bq, &bq->reqs[k]);
+	bq->pushed = false;
+}
+
+/* Returns the chain with `written` bytes and the slot to the free list:
+ * every popped chain ends here, whatever became of its request. */
+static void blk_give_back(struct blk_queue *bq, struct blk_req *r, uint32_t written)
+{
+	if (vq_push(&bq->w.q, r->head, written) < 0)
+		virtio_fail(&bq->b->vdev, bq->w.q.why);
+	bq->pushed = true;
+	blk_put(bq, r);
+}
+
 static void blk_finish(struct blk_queue *bq, struct blk_req *r)
 {
 	*r->status_ptr = r->status;
-	if (vq_push(&bq->w.q, r->head, r->written) < 0)
-		virtio_fail(&bq->b->vdev, bq->w.q.why);
-	bq->pushed = true;
-	r->next_free = bq->free;
-	bq->free = r;
+	blk_give_back(bq, r, r->written);
 }
 
 static void blk_notify(struct blk_queue *bq)
@@ -212,8 +262,27 @@ static void blk_submit(struct blk_queue *bq, struct blk_req *r)
 					FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r->offset, r->len);
 		break;
 	case BLK_OP_WRITE_ZEROES:
-		io_uring_prep_fallocate(sqe, WORKER_FILE_DEV,
-					FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, r->offset, r->len);
+		if (r->how == BLK_WZ_PUNCH) {
+			io_uring_prep_fallocate(sqe, WORKER_FILE_DEV,
+						FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+						r->offset, r->len);
+		} else if (r->how == BLK_WZ_ZERO_RANGE) {
+			io_uring_prep_fallocate(sqe, WORKER_FILE_DEV,
+						FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+						r->offset, r->len);
+		} else {
+			/* The next chunk, from the one zero buffer repeated. */
+			uint64_t n = r->len - r->done;
+			if (n > BLK_ZERO_CHUNK)
+				n = BLK_ZERO_CHUNK;
+			r->niov = 0;
+			for (uint64_t at = 0; at < n; at += BLK_ZERO_BUF) {
+				size_t k = n - at < BLK_ZERO_BUF ? n - at : BLK_ZERO_BUF;
+				r->iov[r->niov++] = (struct iovec){bq->b->zeros, k};
+			}
+			io_uring_prep_writev(sqe, WORKER_FILE_DEV, r->iov, r->niov,
+					     r->offset + r->done);
+		}
 		break;
 	case BLK_OP_DONE:
 		break;
@@ -237,9 +306,27 @@ static void blk_kick(struct vq_worker *w)
 			struct blk_req *req = bq->free;
 			bq->free = req->next_free;
 			if (blk_parse(&bq->b->geom, &bq->chain, req) < 0) {
-				w->q.broken = true;
-				virtio_fail(&bq->b->vdev, "request without a status byte");
-				return;
+				/* No device-writable byte, so no status to give. The
+				 * ring itself is sound (the chain kept the queue's
+				 * rules): only this request is malformed, as one with
+				 * a bad sector is, and the device is in no error state
+				 * (NEEDS_RESET, virtio 1.2 2.1.2, would stop every
+				 * other request of the queue). So the chain is
+				 * consumed: used with length 0, nothing written
+				 * (2.7.8), and its slot freed. */
+				blk_give_back(bq, req, 0);
+				continue;
+			}
+			req->how = BLK_WZ_NONE;
+			req->done = 0;
+			if (req->op == BLK_OP_WRITE_ZEROES)
+				req->how = blk_wz_next(bq->b, req, BLK_WZ_NONE);
+			if ((req->op == BLK_OP_WRITE_ZEROES || req->op == BLK_OP_DISCARD) &&
+			    req->len == 0) {
+				/* nothing to do, whichever way (fallocate would
+				 * refuse a length of 0) */
+				req->op = BLK_OP_DONE;
+				req->status = VIRTIO_BLK_S_OK;
 			}
 			if (req->op == BLK_OP_DONE)
 				blk_finish(bq, req);
@@ -253,18 +340,43 @@ static void blk_kick(struct vq_worker *w)
 	blk_notify(bq);
 }
 
+/* A WRITE_ZEROES step ended with res: true if r went out again (the next
+ * chunk of zeros, or the next way when the file refused this one), false
+ * when it is finished (res < 0: failed). */
+static bool blk_wz_more(struct blk_queue *bq, struct blk_req *r, int res)
+{
+	if (res == -EOPNOTSUPP && r->how != BLK_WZ_WRITE) {
+		/* This file (system) cannot: not again, on any queue. */
+		atomic_store(r->how == BLK_WZ_PUNCH ? &bq->b->punch_ok : &bq->b->zero_range_ok,
+			     false);
+		r->how = blk_wz_next(bq->b, r, r->how);
+		blk_submit(bq, r);
+		return true;
+	}
+	if (r->how != BLK_WZ_WRITE || res <= 0)
+		return false;
+	r->done += (uint64_t)res;
+	if (r->done >= r->len)
+		return false;
+	blk_submit(bq, r);
+	return true;
+}
+
 static void blk_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop)
 {
 	struct blk_queue *bq = w->model;
 	struct blk_req *r = io_uring_cqe_get_data(cqe);
 	if (drop) {
-		r->next_free = bq->free;
-		bq->free = r;
+		blk_put(bq, r);
 		return;
 	}
+	if (r->op == BLK_OP_WRITE_ZEROES && blk_wz_more(bq, r, cqe->res))
+		return; /* resubmitted: its next chunk, or another way */
 	bool ok = cqe->res >= 0;
 	if ((r->op == BLK_OP_READ || r->op == BLK_OP_WRITE) && (uint64_t)cqe->res != r->len)
 		ok = false; /* short I/O on a regular file: treat as an error */
+	if (r->op == BLK_OP_WRITE_ZEROES && r->how == BLK_WZ_WRITE && r->done < r->len)
+		ok = false; /* a write of zeros that wrote nothing */
 	if (r->op == BLK_OP_READ && !ok)
 		r->written = 1;
 	r->status = ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
@@ -296,17 +408,17 @@ static void blk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, u
 	memcpy(cfg + 20, &v32, 4);
 	v16 = (uint16_t)b->nq;
 	memcpy(cfg + 34, &v16, 2);
-	v32 = UINT32_MAX / BLK_SECTOR; /* max_discard_sectors */
+	v32 = BLK_MAX_DISCARD_SECTORS;
 	memcpy(cfg + 36, &v32, 4);
 	v32 = 1; /* max_discard_seg */
 	memcpy(cfg + 40, &v32, 4);
 	v32 = 1; /* discard_sector_alignment */
 	memcpy(cfg + 44, &v32, 4);
-	v32 = UINT32_MAX / BLK_SECTOR; /* max_write_zeroes_sectors */
+	v32 = BLK_MAX_WZ_SECTORS;
 	memcpy(cfg + 48, &v32, 4);
 	v32 = 1; /* max_write_zeroes_seg */
 	memcpy(cfg + 52, &v32, 4);
-	cfg[56] = 1; /* write_zeroes_may_unmap */
+	cfg[56] = b->geom.discard; /* write_zeroes_may_unmap: where holes can be punched */
 	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
 		memcpy(data, cfg + off, len);
 }
@@ -318,25 +430,71 @@ static int blk_activate(struct virtio_dev *d)
 	 * per vCPU): serve the ready ones, leave the others' workers idle. */
 	if (!d->qcfg[0].ready)
 		return -EINVAL;
-	for (unsigned i = 0; i < b->nq; i++)
+	for (unsigned i = 0; i < b->nq; i++) {
+		blk_queue_restore(&b->q[i]); /* its worker is idle: ours to touch */
 		if (d->qcfg[i].ready)
 			vq_worker_activate(&b->q[i].w);
+	}
 	return atomic_load(&d->needs_reset) ? -EINVAL : 0;
 }
 
-static void blk_reset(struct virtio_dev *d)
+/* A reset does not wait for the disk: a read or write in flight may take
+ * long (or, on a hung file system, never end), and the vCPU that asked must
+ * not wait with it. Each queue's request pool is made whole again at the
+ * next activation. */
+static void blk_reset_start(struct virtio_dev *d)
 {
 	struct blk *b = d->model;
 	for (unsigned i = 0; i < b->nq; i++)
-		vq_worker_reset(&b->q[i].w);
+		vq_worker_reset_start(&b->q[i].w);
+}
+
+static bool blk_reset_done(struct virtio_dev *d, const struct timespec *until)
+{
+	struct blk *b = d->model;
+	for (unsigned i = 0; i < b->nq; i++)
+		if (!vq_worker_reset_wait(&b->q[i].w, until))
+			return false;
+	return true;
 }
 
 static const struct virtio_dev_ops blk_ops = {
 	.device_id = VIRTIO_ID_BLOCK,
 	.config_read = blk_config_read,
 	.activate = blk_activate,
-	.reset = blk_reset,
+	.reset_start = blk_reset_start,
+	.reset_done = blk_reset_done,
 };
+
+/* What DISCARD and WRITE_ZEROES can use on this disk (a writable one).
+ * A regular file: whether it can have holes, asked by punching one past
+ * its end (KEEP_SIZE), where there is no data to lose; a hole in a
+ * regular file reads zeros. FALLOC_FL_ZERO_RANGE cannot be asked without
+ * changing the file (there is no empty fallocate: a length of 0 is EINVAL
+ * before the file system sees the mode), so the first WRITE_ZEROES asks
+ * (on the range it zeroes anyway) and the device remembers a refusal. A
+ * block device: its fallocate does both modes (the punch only where the
+ * device zeroes without writing: a refusal is remembered too). Writing
+ * zeros always works, so WRITE_ZEROES is always offered; DISCARD where a
+ * hole can be made. */
+static int blk_probe(struct blk *b, const struct stat *st, uint64_t size, struct err *e)
+{
+	bool punch = S_ISBLK(st->st_mode);
+	if (S_ISREG(st->st_mode)) {
+		off_t end = (off_t)((size + 4095) & ~4095ULL);
+		int mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+		punch = fallocate(b->fd, mode, end, 4096) == 0;
+	}
+	atomic_init(&b->punch_ok, punch);
+	atomic_init(&b->zero_range_ok, true);
+	b->geom.discard = punch;
+	b->geom.write_zeroes = true;
+	b->zeros = aligned_alloc(4096, BLK_ZERO_BUF);
+	if (!b->zeros)
+		return err_set(e, ENOMEM, "out of memory");
+	memset(b->zeros, 0, BLK_ZERO_BUF);
+	return 0;
+}
 
 int blk_open(struct blk **out, const struct blk_cfg *cfg, unsigned index, struct err *e)
 {
@@ -379,6 +537,11 @@ int blk_open(struct blk **out, const struct blk_cfg *cfg, unsigned index, struct
 		size = end > 0 ? (uint64_t)end : 0;
 	}
 	b->geom.sectors = size / BLK_SECTOR;
+	if (!cfg->ro) {
+		r = blk_probe(b, &st, size, e);
+		if (r < 0)
+			goto fail;
+	}
 	/* A stable serial: the device index and the file's identity. */
 	snprintf(b->geom.id, sizeof(b->geom.id), "cvmm%u-%llx", index,
 		 (unsigned long long)(st.st_ino ^ ((uint64_t)st.st_dev << 32)));
@@ -387,6 +550,7 @@ int blk_open(struct blk **out, const struct blk_cfg *cfg, unsigned index, struct
 fail:
 	if (b->fd >= 0)
 		close(b->fd);
+	free(b->zeros);
 	free(b);
 	return r;
 }
@@ -405,8 +569,11 @@ int blk_start(struct blk *b, const struct guest_mem *mem, const struct virtio_ir
 	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
 		      (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | (1ULL << VIRTIO_BLK_F_SIZE_MAX) |
 		      (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
-		      (1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_BLK_F_DISCARD) |
-		      (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
+		      (1ULL << VIRTIO_BLK_F_FLUSH);
+	if (b->geom.discard)
+		d->features |= 1ULL << VIRTIO_BLK_F_DISCARD;
+	if (b->geom.write_zeroes)
+		d->features |= 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
 	if (b->geom.ro)
 		d->features |= 1ULL << VIRTIO_BLK_F_RO;
 	if (b->nq > 1)
@@ -420,10 +587,7 @@ int blk_start(struct blk *b, const struct guest_mem *mem, const struct virtio_ir
 	for (unsigned i = 0; i < b->nq; i++) {
 		struct blk_queue *bq = &b->q[i];
 		bq->b = b;
-		for (unsigned k = 0; k < BLK_QUEUE_MAX; k++) {
-			bq->reqs[k].next_free = bq->free;
-			bq->free = &bq->reqs[k];
-		}
+		blk_queue_restore(bq);
 		char name[32];
 		snprintf(name, sizeof(name), "cvmm-blk%u-q%u", b->index, i);
 		struct vq_worker_cfg wc = {
@@ -454,7 +618,16 @@ void blk_destroy(struct blk *b)
 		pthread_mutex_destroy(&b->vdev.lock);
 	}
 	free(b->q);
-	if (b->fd >= 0)
+	if (b->fd >= 0) {
+		/* The lock belongs to the open file description, which the
+		 * workers' rings also hold (a registered file) until the kernel
+		 * tears them down, some time after their close above: unlock
+		 * now, so that the disk is free when we return (another cvmm
+		 * started right after gets it), not when the kernel is done. */
+		struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+		(void)fcntl(b->fd, F_OFD_SETLK, &fl);
 		close(b->fd);
+	}
+	free(b->zeros);
 	free(b);
 }

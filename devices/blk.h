@@ -18,6 +18,14 @@
 #define BLK_ID_BYTES 20
 #define BLK_MAX_QUEUES 8
 #define BLK_QUEUE_MAX 256
+/* DISCARD and WRITE_ZEROES: sectors per request, advertised. Write-zeroes
+ * may have to be done by writing zeros (a file system without
+ * FALLOC_FL_ZERO_RANGE, e.g. tmpfs): this bounds one request's work, done in
+ * writes of BLK_ZERO_CHUNK bytes. */
+#define BLK_MAX_DISCARD_SECTORS (UINT32_MAX / BLK_SECTOR)
+#define BLK_MAX_WZ_SECTORS	((16u << 20) / BLK_SECTOR)
+#define BLK_ZERO_BUF		(64u << 10) /* one zeroed buffer, repeated in a write's iovecs */
+#define BLK_ZERO_CHUNK		(16 * BLK_ZERO_BUF)
 
 #define VIRTIO_BLK_T_IN 0
 #define VIRTIO_BLK_T_OUT 1
@@ -33,6 +41,9 @@
 struct blk_geom {
 	uint64_t sectors;
 	bool ro;
+	/* VIRTIO_BLK_F_DISCARD and _WRITE_ZEROES offered: else such requests
+	 * are answered UNSUPP */
+	bool discard, write_zeroes;
 	char id[BLK_ID_BYTES];
 };
 
@@ -52,6 +63,9 @@ struct blk_req {
 	uint64_t offset, len; /* bytes */
 	uint32_t written;    /* bytes written into the chain, status included */
 	uint8_t *status_ptr; /* last byte of the chain's writable part */
+	bool unmap;	     /* WRITE_ZEROES: the driver lets us deallocate */
+	uint8_t how;	     /* the backend's: how WRITE_ZEROES is being done */
+	uint64_t done;	     /* the backend's: bytes of it done so far */
 	unsigned niov;
 	struct iovec iov[BLK_SEG_MAX];
 	struct blk_req *next_free;
@@ -59,12 +73,13 @@ struct blk_req {
 
 /* Parses one chain into *r. Never fails: a malformed request becomes
  * BLK_OP_DONE with IOERR/UNSUPP, except a chain with no writable byte for
- * the status, which returns -EINVAL (the queue is unusable then). */
+ * the status, which returns -EINVAL (the device gives such a chain back
+ * unused: used length 0). */
 __attribute__((warn_unused_result)) int blk_parse(const struct blk_geom *g,
 						  const struct vq_chain *c, struct blk_req *r);
 
 struct blk_cfg {
-	const char *path;
+	const char *path; /* DISCARD is offered where a hole can be punched, WRITE_ZEROES always */
 	bool ro, direct;
 	unsigned queues;
 };

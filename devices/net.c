@@ -556,23 +556,39 @@ static int net_activate(struct virtio_dev *d)
 	return atomic_load(&d->needs_reset) ? -EINVAL : 0;
 }
 
-static void net_reset(struct virtio_dev *d)
+/* A reset does not wait for the backend: a TX write to a full socket or
+ * tap (a peer that reads nothing) may never end, and the vCPU that asked
+ * must not wait with it. RX reads are cancelled (rx_cancel). */
+static void net_reset_start(struct virtio_dev *d)
 {
 	struct net *n = d->model;
 	for (unsigned i = 0; i < n->pairs; i++) {
-		vq_worker_reset(&n->rx[i]->w);
-		vq_worker_reset(&n->tx[i]->w);
+		vq_worker_reset_start(&n->rx[i]->w);
+		vq_worker_reset_start(&n->tx[i]->w);
 	}
 	if (n->ctrl)
-		vq_worker_reset(&n->ctrl->w);
+		vq_worker_reset_start(&n->ctrl->w);
+}
+
+static bool net_reset_done(struct virtio_dev *d, const struct timespec *until)
+{
+	struct net *n = d->model;
+	for (unsigned i = 0; i < n->pairs; i++)
+		if (!vq_worker_reset_wait(&n->rx[i]->w, until) ||
+		    !vq_worker_reset_wait(&n->tx[i]->w, until))
+			return false;
+	if (n->ctrl && !vq_worker_reset_wait(&n->ctrl->w, until))
+		return false;
 	atomic_store(&n->active_pairs, 1);
+	return true;
 }
 
 static const struct virtio_dev_ops net_ops = {
 	.device_id = VIRTIO_ID_NET,
 	.config_read = net_config_read,
 	.activate = net_activate,
-	.reset = net_reset,
+	.reset_start = net_reset_start,
+	.reset_done = net_reset_done,
 };
 
 /* ---- backends ---- */

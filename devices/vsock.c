@@ -22,7 +22,8 @@
  * which the ring's restrictions require.
  *
  * Bounded memory: VSOCK_MAX_CONNS connections, each with a guest->socket
- * ring of VSOCK_TX_BUF (the buf_alloc we advertise: a guest that sends more
+ * ring of VSOCK_TX_BUF (the buf_alloc we advertise, less the "OK <port>\n"
+ * a host client is owed, which sits in the same ring: a guest that sends more
  * than its credit is reset) and a socket->guest buffer of VSOCK_RX_BUF that
  * is refilled only once delivered and only up to the guest's credit; all of
  * it one arena mapped at start, pages given back when a connection ends. */
@@ -403,8 +404,13 @@ static void guest_connect(struct vsock *v, const struct vsock_hdr *h)
 	c->ctl = CTL_SOCKET;
 }
 
-static void copy_in(struct vsock_conn *c, const struct vq_chain *chain, uint32_t len)
+/* Appends a guest packet's payload to c's ring. false (nothing copied) if
+ * it does not fit: the credit accounting (vsock_guest_event) rules that
+ * out; this keeps any slip there from overwriting what is queued. */
+static bool copy_in(struct vsock_conn *c, const struct vq_chain *chain, uint32_t len)
 {
+	if (len > VSOCK_TX_BUF - c->tx_len)
+		return false;
 	struct vq_cursor cur;
 	vq_cursor_out(&cur, chain);
 	vq_cursor_skip(&cur, VSOCK_HDR_LEN);
@@ -415,6 +421,7 @@ static void copy_in(struct vsock_conn *c, const struct vq_chain *chain, uint32_t
 		got += vq_cursor_read(&cur, c->txb, len - first);
 	c->tx_len += got;
 	c->touched = true;
+	return true;
 }
 
 static void tx_packet(struct vsock *v, const struct vq_chain *chain)
@@ -443,7 +450,10 @@ static void tx_packet(struct vsock *v, const struct vq_chain *chain)
 	case VSOCK_A_SHUTDOWN:
 		break;
 	case VSOCK_A_ESTABLISH: {
-		/* Tell the client, ahead of anything the guest sends. */
+		/* Tell the client, ahead of anything the guest sends, from the
+		 * same buffer: its bytes were reserved out of the credit the
+		 * guest was given (on_line), so the guest's data that follows
+		 * in this very batch cannot wrap over it. */
 		int n = snprintf((char *)c->txb, VSOCK_TX_BUF, "OK %u\n", c->host_port);
 		c->tx_head = 0;
 		c->tx_len = c->ok_left = (size_t)n;
@@ -451,7 +461,10 @@ static void tx_packet(struct vsock *v, const struct vq_chain *chain)
 		break;
 	}
 	case VSOCK_A_DATA:
-		copy_in(c, chain, h.len);
+		if (!copy_in(c, chain, h.len)) {
+			conn_close(v, c, true, false);
+			return;
+		}
 		break;
 	case VSOCK_A_CREDIT:
 		c->need_credit = true;
@@ -508,7 +521,7 @@ static void hdr_for(const struct vsock *v, const struct vsock_conn *c, uint16_t 
 		.dst_port = c->guest_port,
 		.type = VSOCK_TYPE_STREAM,
 		.op = op,
-		.buf_alloc = VSOCK_TX_BUF,
+		.buf_alloc = vsock_buf_alloc(&c->s),
 		.fwd_cnt = c->s.cr.fwd_cnt,
 	};
 }
@@ -692,6 +705,10 @@ static void on_line(struct vsock *v, struct vsock_conn *c, int res)
 	memcpy(c->rxb, c->line + used, c->rx_len);
 	c->guest_port = port;
 	c->host_port = pick_host_port(v, port);
+	/* The "OK <host_port>\n" the client gets once the guest accepts
+	 * shares the buffer with the guest's stream: keep its bytes out of
+	 * the buf_alloc our REQUEST (and every later header) advertises. */
+	c->s.reserved = (uint32_t)snprintf(NULL, 0, "OK %u\n", c->host_port);
 	c->s.state = VSOCK_HOST_REQUEST;
 	c->need_request = true;
 	hash_add(v, c);
@@ -859,24 +876,39 @@ static void vs_kick(struct vq_worker *w)
 	service(v);
 }
 
-/* Reset or exit: end every socket (peers see EOF) and cancel what waits. */
+/* Cancels every request in flight on registered file `file`. */
+static void cancel_file(struct vsock *v, int file)
+{
+	struct io_uring_sqe *sqe = sqe_on(v, WORKER_TAG_IGNORE);
+	if (!sqe)
+		return;
+	io_uring_prep_cancel_fd(sqe, file, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
+	sqe->flags |= IOSQE_FIXED_FILE; /* the ring's restrictions require it */
+}
+
+/* Reset or exit: cancel what waits, and end every socket (peers see EOF).
+ * The cancels go file by file, each submitted ahead of that socket's
+ * shutdown: a cancel acts when it is issued, so it cannot catch the
+ * shutdown behind it. One "cancel any" did (a shutdown runs later, in
+ * io-wq): the peers then never saw EOF; it also caught the worker's own
+ * command and kick reads. */
 static void vs_quiesce(struct vq_worker *w)
 {
 	struct vsock *v = w->model;
+	cancel_file(v, FILE_RXKICK);
+	cancel_file(v, FILE_LISTEN);
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
 		struct vsock_conn *c = &v->conns[i];
-		if (c->s.state == VSOCK_FREE || !c->has_sock)
+		if (c->s.state == VSOCK_FREE)
+			continue;
+		cancel_file(v, FILE_CONN(i));
+		if (!c->has_sock)
 			continue;
 		struct io_uring_sqe *sqe = sqe_on(v, tag(c, K_QUIESCE));
 		if (!sqe)
 			break;
 		io_uring_prep_shutdown(sqe, FILE_CONN(i), SHUT_RDWR);
 		submit(v, sqe);
-	}
-	struct io_uring_sqe *sqe = sqe_on(v, WORKER_TAG_IGNORE);
-	if (sqe) {
-		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-		sqe->flags |= IOSQE_FIXED_FILE; /* the ring's restrictions require it */
 	}
 	io_uring_submit(&w->ring);
 }
@@ -931,18 +963,30 @@ static int vsock_activate(struct virtio_dev *d)
 	return atomic_load(&d->needs_reset) ? -EINVAL : 0;
 }
 
-static void vsock_reset(struct virtio_dev *d)
+/* A reset does not wait for the sockets (their I/O is cancelled and they
+ * are shut down, vs_quiesce); the connections are forgotten once the
+ * worker is done with them. */
+static void vsock_reset_start(struct virtio_dev *d)
 {
 	struct vsock *v = d->model;
-	vq_worker_reset(&v->w);
+	vq_worker_reset_start(&v->w);
+}
+
+static bool vsock_reset_done(struct virtio_dev *d, const struct timespec *until)
+{
+	struct vsock *v = d->model;
+	if (!vq_worker_reset_wait(&v->w, until))
+		return false;
 	vsock_forget(v);
+	return true;
 }
 
 static const struct virtio_dev_ops vsock_ops = {
 	.device_id = VIRTIO_ID_VSOCK,
 	.config_read = vsock_config_read,
 	.activate = vsock_activate,
-	.reset = vsock_reset,
+	.reset_start = vsock_reset_start,
+	.reset_done = vsock_reset_done,
 };
 
 /* ---- setup ------------------------------------------------------------------ */

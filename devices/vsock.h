@@ -26,8 +26,9 @@
 #define VSOCK_HDR_LEN	    44 /* struct virtio_vsock_hdr, little endian, packed */
 #define VSOCK_QUEUE_MAX	    256
 #define VSOCK_MAX_PKT	    (64 * 1024) /* payload of one packet, either way (Linux's limit) */
-/* Per connection, guest -> socket: what we advertise as buf_alloc; the
- * guest may not have more unforwarded bytes in flight than this. */
+/* Per connection, guest -> socket: the buffer, and what we advertise as
+ * buf_alloc less what host-side output reserves in it (vsock_buf_alloc); the
+ * guest may not have more unforwarded bytes in flight than that. */
 #define VSOCK_TX_BUF (256 * 1024)
 /* Per connection, socket -> guest: one read's worth, delivered before the
  * next read is issued (the socket's own buffer holds the rest). */
@@ -105,8 +106,16 @@ struct vsock_cstate {
 	enum vsock_state state;
 	bool guest_no_rcv;  /* the guest will read no more (SHUTDOWN RCV) */
 	bool guest_no_send; /* the guest will send no more (SHUTDOWN SEND) */
+	/* Bytes of the connection's VSOCK_TX_BUF buffer that host-side output
+	 * takes ahead of the guest's stream (the "OK <port>\n" a host client
+	 * gets): not the guest's to fill, so not in the buf_alloc it is told. */
+	uint32_t reserved;
 	struct vsock_credit cr;
 };
+/* What we advertise as buf_alloc: the buffer less what is reserved. The
+ * guest may never have more unforwarded bytes than this with us, so the
+ * reserved bytes and its stream always fit VSOCK_TX_BUF together. */
+uint32_t vsock_buf_alloc(const struct vsock_cstate *s);
 
 enum vsock_action {
 	VSOCK_A_DROP,	   /* nothing to do */

@@ -89,6 +89,11 @@ bool vsock_credit_update_due(const struct vsock_credit *c)
 	return unseen >= VSOCK_TX_BUF / 4 || seen_used > VSOCK_TX_BUF - VSOCK_MAX_PKT;
 }
 
+uint32_t vsock_buf_alloc(const struct vsock_cstate *s)
+{
+	return s->reserved < VSOCK_TX_BUF ? VSOCK_TX_BUF - s->reserved : 0;
+}
+
 enum vsock_action vsock_guest_event(struct vsock_cstate *s, const struct vsock_hdr *h)
 {
 	if (s->state == VSOCK_FREE || s->state == VSOCK_ACCEPTING || s->state == VSOCK_HOST_LINE ||
@@ -112,7 +117,8 @@ enum vsock_action vsock_guest_event(struct vsock_cstate *s, const struct vsock_h
 			return VSOCK_A_RESET;
 		if (h->len == 0)
 			return VSOCK_A_DROP;
-		if (h->len > VSOCK_TX_BUF - (s->cr.rx_cnt - s->cr.fwd_cnt))
+		uint32_t held = s->cr.rx_cnt - s->cr.fwd_cnt, room = vsock_buf_alloc(s);
+		if (held > room || h->len > room - held)
 			return VSOCK_A_RESET; /* beyond the credit we gave */
 		s->cr.rx_cnt += h->len;
 		return VSOCK_A_DATA;

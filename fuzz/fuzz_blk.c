@@ -4,7 +4,8 @@
  * then vq_pop, blk_parse, the I/O done on a model disk, the status byte and
  * vq_push, as the blk worker does. Input layout:
  *   [0]     geometry: bits 0-2 disk size (sectors[]), bit 3 read-only,
- *           bit 4 EVENT_IDX, bit 5 a serial of all 20 bytes (no NUL)
+ *           bit 4 EVENT_IDX, bit 5 a serial of all 20 bytes (no NUL),
+ *           bit 6 DISCARD not offered, bit 7 WRITE_ZEROES not offered
  *   [1..]   requests, each starting with a knob byte k:
  *           k & 3 == 3: raw: [n] then (n % 6 + 1) descriptors of 16 bytes
  *             straight from the input (next indices, lengths and flags kept;
@@ -36,8 +37,9 @@
  * inside the disk and at most BLK_SEG_MAX segments of at most BLK_SIZE_MAX
  * bytes that are exactly the writable part but its status byte (READ) or
  * the readable part after the header (WRITE); DISCARD/WRITE_ZEROES ranges
- * lie inside the disk; a read-only disk gets no write; GET_ID writes the
- * serial; bad requests answer IOERR or UNSUPP. */
+ * lie inside the disk, within the advertised maxima, and come only when
+ * offered; a read-only disk gets no write; GET_ID writes the serial; bad
+ * requests answer IOERR or UNSUPP. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -384,6 +386,9 @@ static void serve(const struct blk_geom *g, const struct vq_chain *c, struct blk
 		FZ_CHECK(has_hdr && !g->ro && r->written == 1);
 		FZ_CHECK(h.type == (r->op == BLK_OP_DISCARD ? VIRTIO_BLK_T_DISCARD
 							    : VIRTIO_BLK_T_WRITE_ZEROES));
+		FZ_CHECK(r->op == BLK_OP_DISCARD ? g->discard && !r->unmap : g->write_zeroes);
+		FZ_CHECK(r->len / BLK_SECTOR <=
+			 (r->op == BLK_OP_DISCARD ? BLK_MAX_DISCARD_SECTORS : BLK_MAX_WZ_SECTORS));
 		check_range(g, r);
 		if (small)
 			memset(disk + r->offset, 0, r->len);
@@ -426,7 +431,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(g.mem, 0, dirty);
 	memset(disk, 0, sizeof(disk));
 
-	struct blk_geom geom = {.sectors = sectors[data[0] & 7], .ro = data[0] & 8};
+	struct blk_geom geom = {.sectors = sectors[data[0] & 7],
+				.ro = data[0] & 8,
+				.discard = !(data[0] & 0x40),
+				.write_zeroes = !(data[0] & 0x80)};
 	if (data[0] & 0x20)
 		memcpy(geom.id, "0123456789abcdefghij", BLK_ID_BYTES); /* no NUL */
 	else
@@ -457,8 +465,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				g.dirty = end;
 		}
 		serve(&geom, &c, &req, disk, k < QSIZE && exact[k]);
-		if (c.in_bytes == 0)
-			break; /* the worker marks the queue broken */
+		if (c.in_bytes == 0) {
+			/* the worker gives such a chain back unused */
+			FZ_CHECK(vq_push(&q, c.head, 0) == 0);
+			continue;
+		}
 		FZ_CHECK(vq_push(&q, req.head, req.written) == 0);
 		const uint8_t *e = g.mem + USED_GPA + 4 + 8 * ((q.used_idx - 1u) % QSIZE);
 		FZ_CHECK(fz_rd32(e) == req.head && fz_rd32(e + 4) == req.written);

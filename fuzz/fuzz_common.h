@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "vmm/err.h"
 #include "vmm/mem.h"
@@ -60,6 +62,16 @@ static inline uint8_t fz_sum8(const uint8_t *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		s = (uint8_t)(s + p[i]);
 	return s;
+}
+
+/* Whether this kernel (or emulator: qemu-user has none) has io_uring, for
+ * the targets that drive a device with its real ring. */
+static inline int fz_have_uring(void)
+{
+	static int have = -1;
+	if (have < 0)
+		have = !(syscall(SYS_io_uring_setup, 0, NULL) < 0 && errno == ENOSYS);
+	return have;
 }
 
 /* A failed call must leave a message; a successful one none. */

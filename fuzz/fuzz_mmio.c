@@ -7,7 +7,9 @@
  *   [1]      bits 0-2 queue_max (from qmax[]); bits 3-4 what activate does:
  *            0 succeeds, 1 fails, 2 checks each ready queue with vq_init
  *            like a worker, 3 the same and then fails the way a worker does
- *            (virtio_fail); bit 7: do not offer VERSION_1
+ *            (virtio_fail); bit 5: the model resets in two steps
+ *            (reset_start, reset_done: its workers take time to stop);
+ *            bit 7: do not offer VERSION_1
  *   [2..9]   offered features (le64)
  *   [10..]   ops of 6 bytes [ctl, off, value le32]:
  *            ctl & 3       width 1 << (ctl & 3)
@@ -16,7 +18,8 @@
  *                          a raw offset 0..0x1ff)
  *            ctl >> 5 == 7 no access: a worker's doing instead, value bit 0
  *                          raises the used interrupt, bit 1 the config
- *                          interrupt, bit 2 NEEDS_RESET
+ *                          interrupt, bit 2 NEEDS_RESET, bit 3 the
+ *                          workers of a two-step reset are done
  *            an 8-byte value is the le32 twice
  * Invariants: the identification registers read right; narrow or unaligned
  * accesses below the config space do nothing and read 0; FEATURES_OK only
@@ -26,7 +29,11 @@
  * the model whenever activate was called since the last one; queue
  * configuration and driver features do not change while the model is
  * active; queue sizes stay <= queue_max; config accesses stay inside the
- * 256-byte config space. */
+ * 256-byte config space. A two-step reset: activate never while the
+ * workers are stopping; the status reads non-zero until they are done and
+ * the reset completed, and any other status write changes nothing until
+ * then; the reset completes (registers at their reset values) at the first
+ * status access after they are done. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct model {
 	int mode;    /* what activate does, [1] bits 3-4 */
 	bool active; /* activate was called and no reset since */
+	bool stopping, stop_done; /* two-step reset: started, its workers done */
 	unsigned activations, resets;
 	struct virtio_queue_cfg qcfg[VIRTIO_MAX_QUEUES]; /* at activate */
 	uint64_t driver_features;			 /* at activate */
@@ -84,7 +92,8 @@ static bool features_ok(const struct virtio_dev *d)
 static int fake_activate(struct virtio_dev *d)
 {
 	struct model *m = d->model;
-	FZ_CHECK(!m->active); /* a second activate without a reset */
+	FZ_CHECK(!m->active);	/* a second activate without a reset */
+	FZ_CHECK(!m->stopping); /* its workers still stopping */
 	FZ_CHECK(features_ok(d));
 	m->active = true;
 	m->activations++;
@@ -123,6 +132,26 @@ static void fake_reset(struct virtio_dev *d)
 	m->resets++;
 }
 
+static void fake_reset_start(struct virtio_dev *d)
+{
+	struct model *m = d->model;
+	fake_reset(d);
+	FZ_CHECK(!m->stopping);
+	m->stopping = true;
+	m->stop_done = false;
+}
+
+static bool fake_reset_done(struct virtio_dev *d, const struct timespec *until)
+{
+	struct model *m = d->model;
+	(void)until;
+	FZ_CHECK(m->stopping);
+	if (!m->stop_done)
+		return false;
+	m->stopping = false;
+	return true;
+}
+
 static const struct virtio_dev_ops fake_ops = {
 	.device_id = FAKE_ID,
 	.config_read = fake_config_read,
@@ -131,11 +160,20 @@ static const struct virtio_dev_ops fake_ops = {
 	.reset = fake_reset,
 };
 
+static const struct virtio_dev_ops fake_ops_2step = {
+	.device_id = FAKE_ID,
+	.config_read = fake_config_read,
+	.config_write = fake_config_write,
+	.activate = fake_activate,
+	.reset_start = fake_reset_start,
+	.reset_done = fake_reset_done,
+};
+
 /* The transport's state that an access may change. */
 struct snap {
 	uint64_t driver_features;
 	uint32_t status, isr, config_generation, dev_sel, drv_sel, queue_sel;
-	bool needs_reset;
+	bool needs_reset, reset_pending, stopping;
 	struct virtio_queue_cfg qcfg[VIRTIO_MAX_QUEUES];
 };
 
@@ -146,6 +184,8 @@ static void snap_take(struct snap *s, struct virtio_dev *d)
 	s->status = d->status;
 	s->isr = atomic_load(&d->isr);
 	s->needs_reset = atomic_load(&d->needs_reset);
+	s->reset_pending = d->reset_pending;
+	s->stopping = d->stopping;
 	s->config_generation = d->config_generation;
 	s->dev_sel = d->dev_features_sel;
 	s->drv_sel = d->drv_features_sel;
@@ -201,8 +241,13 @@ static void check_read(struct virtio_dev *d, const struct snap *before, uint64_t
 		FZ_CHECK(v == before->isr);
 		break;
 	case 0x070:
-		FZ_CHECK(v ==
-			 (before->status | (before->needs_reset ? VIRTIO_STATUS_NEEDS_RESET : 0)));
+		if (before->reset_pending && d->reset_pending)
+			FZ_CHECK(v != 0); /* still resetting */
+		else if (before->reset_pending)
+			FZ_CHECK(v == 0); /* this read completed it */
+		else
+			FZ_CHECK(v == (before->status |
+				       (before->needs_reset ? VIRTIO_STATUS_NEEDS_RESET : 0)));
 		break;
 	case 0x0fc:
 		FZ_CHECK(v == before->config_generation);
@@ -216,7 +261,7 @@ static void check_state(struct virtio_dev *d, const struct model *m)
 {
 	if (d->status & VIRTIO_STATUS_FEATURES_OK)
 		FZ_CHECK(features_ok(d));
-	if (d->status & VIRTIO_STATUS_DRIVER_OK)
+	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && !d->reset_pending) /* else the old status */
 		FZ_CHECK((d->status & VIRTIO_STATUS_FEATURES_OK) && m->active);
 	if (m->active) {
 		FZ_CHECK(memcmp(m->qcfg, d->qcfg, sizeof(m->qcfg)) == 0);
@@ -225,6 +270,9 @@ static void check_state(struct virtio_dev *d, const struct model *m)
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		FZ_CHECK(d->qcfg[i].num <= d->queue_max);
 	FZ_CHECK(m->activations - m->resets == (m->active ? 1u : 0u));
+	FZ_CHECK(d->stopping == m->stopping);
+	if (d->reset_pending)
+		FZ_CHECK(d->stopping && d->status != 0);
 }
 
 static void check_reset(struct virtio_dev *d, const struct model *m)
@@ -251,7 +299,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&d, 0, sizeof(d));
 	if (pthread_mutex_init(&d.lock, NULL) != 0)
 		abort();
-	d.ops = &fake_ops;
+	d.ops = data[1] & 0x20 ? &fake_ops_2step : &fake_ops;
 	d.model = &m;
 	d.mem = fz_mem(MEM_SIZE, 0);
 	d.irqfd = -1; /* virtio_notify's write fails harmlessly */
@@ -275,6 +323,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				atomic_fetch_or(&d.isr, VIRTIO_INT_CONFIG);
 			if (v & 4)
 				atomic_store(&d.needs_reset, true);
+			if (v & 8)
+				m.stop_done = true;
 			continue;
 		}
 		unsigned len = 1u << (ctl & 3);
@@ -287,22 +337,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(buf + 4, &v, 4);
 		struct snap before;
 		snap_take(&before, &d);
+		bool status = off == REG_STATUS && len == 4;
 		if (ctl & 4) {
 			virtio_mmio_ops.write(&d, off, buf, len);
 			if (off < REG_CONFIG && (len != 4 || (off & 3)))
 				FZ_CHECK(snap_same(&before, &d));
-			if (off == REG_STATUS && len == 4 && v == 0)
+			if (status && v && before.reset_pending && d.reset_pending)
+				FZ_CHECK(snap_same(&before, &d)); /* ignored while resetting */
+			if (status && v == 0 && !d.reset_pending)
 				check_reset(&d, &m);
+			if (status && v == 0 && d.reset_pending)
+				FZ_CHECK(m.stopping && !m.stop_done);
 		} else {
 			virtio_mmio_ops.read(&d, off, buf, len);
 			check_read(&d, &before, off, len, buf);
-			if (off < REG_CONFIG)
+			if (status && before.reset_pending && !d.reset_pending)
+				check_reset(&d, &m); /* this read completed the reset */
+			else if (off < REG_CONFIG)
 				FZ_CHECK(snap_same(&before, &d)); /* reads have no side effects */
 		}
 		check_state(&d, &m);
 	}
-	/* The VMM's teardown: a device reset. */
+	/* The VMM's teardown: a device reset, its workers done at last. */
 	virtio_mmio_ops.write(&d, REG_STATUS, (const uint8_t[4]){0}, 4);
+	if (d.reset_pending) {
+		m.stop_done = true;
+		uint8_t st[4];
+		virtio_mmio_ops.read(&d, REG_STATUS, st, 4);
+		FZ_CHECK(fz_rd32(st) == 0);
+	}
 	check_reset(&d, &m);
 	check_state(&d, &m);
 	pthread_mutex_destroy(&d.lock);

@@ -12,7 +12,9 @@
  * Invariants: a parsed line ends in '\n' within VSOCK_LINE_MAX and its port
  * prints back to its digits; a parsed packet has len <= VSOCK_MAX_PKT and
  * fits its chain; the guest never has more than VSOCK_TX_BUF unforwarded
- * bytes accepted; our credit for it never exceeds its buf_alloc; a
+ * bytes accepted, nor more than fit beside the bytes reserved for the OK
+ * line (its length % 16 is reserved); our credit for it never exceeds its
+ * buf_alloc; a
  * connection never goes back from established to connecting. */
 #include <stddef.h>
 #include <stdint.h>
@@ -129,7 +131,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						 VSOCK_ESTABLISHED,  VSOCK_HOST_LINE,
 						 VSOCK_CLOSING,	     VSOCK_FREE,
 						 VSOCK_ACCEPTING};
-	struct vsock_cstate s = {.state = start[(hdr[1] & 7) % 7]};
+	/* an OK line's worth of the buffer reserved, or none */
+	uint32_t reserved = (uint32_t)(line & 15);
+	struct vsock_cstate s = {.state = start[(hdr[1] & 7) % 7], .reserved = reserved};
 	uint32_t fwd_step = (uint32_t)(hdr[1] >> 3) * 4096;
 	static struct vq_chain c;
 	for (unsigned i = 0; i < qs; i++) {
@@ -153,9 +157,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				FZ_CHECK(s.cr.rx_cnt - rx_before == h.len && h.len > 0);
 			else
 				FZ_CHECK(s.cr.rx_cnt == rx_before);
-			FZ_CHECK(s.cr.rx_cnt - s.cr.fwd_cnt <= VSOCK_TX_BUF);
+			FZ_CHECK(s.cr.rx_cnt - s.cr.fwd_cnt <= vsock_buf_alloc(&s));
+			FZ_CHECK(s.cr.rx_cnt - s.cr.fwd_cnt + s.reserved <= VSOCK_TX_BUF);
 			if (a == VSOCK_A_CLOSE || a == VSOCK_A_RESET || a == VSOCK_A_FINISH)
-				s = (struct vsock_cstate){.state = start[i % 7]};
+				s = (struct vsock_cstate){.state = start[i % 7],
+							  .reserved = reserved};
 		}
 		/* the socket takes some of what we hold; we send some back */
 		uint32_t held = s.cr.rx_cnt - s.cr.fwd_cnt;

@@ -120,6 +120,11 @@ def blk_req(k, t, sec, ndata, hdr=0, status=0, codes=(), rng=None):
     return out
 
 
+def blkd_req(q, t, sec, cnt, shape=0):
+    """fuzz_blk_dev: op 0, a structured request on queue q."""
+    return bytes([q << 7, t, sec, cnt, shape])
+
+
 def blk_raw(descs, hdr):
     out = bytes([3, len(descs) - 1])
     for addr, length, flags, nxt in descs:
@@ -207,6 +212,11 @@ def main():
     put("mmio", "three_queues", mmio_seed(3, 3 << 3 | 4, (1 << 32) | 0xFF, mmio_probe(
         3, ((0x1000, 0x2000, 0x3000), (0x4000, 0x5000, 0x6000), (0xFFFF0, 0x2000, 0x3000)),
         num=8, event_idx=False)))
+    # a reset whose workers take time: status non-zero, writes ignored,
+    # the workers done (a worker op, value bit 3), the status read ends it
+    put("mmio", "two_step_reset", mmio_seed(1, 0x20 | 5, (1 << 32) | (1 << 29), mmio_probe() + [
+        mw(0x070, 0), mr(0x070), mw(0x070, 1), mr(0x070), struct.pack("<BBI", 0xE0, 0, 8),
+        mr(0x070), mw(0x070, 1), mr(0x070)] + mmio_probe()[4:] + [mw(0x070, 0)]))
     put("mmio", "bad_features", mmio_seed(1, 0x80 | 1, 0x3F, [
         mw(0x070, 3), mw(0x024, 1), mw(0x020, 3), mw(0x070, 0xB), mr(0x070),
         mw(0x070, 0xF), mr(0x070), mw(0x070, 0)]))
@@ -283,6 +293,45 @@ def main():
     put("blk", "many_segments", bytes([0x13]) + b"".join([
         blk_req(0x10, 0, 0, 7, codes=[20, 0x00]),
         blk_req(0x10, 1, 0, 7, codes=[50, 0x00])]))
+    # blk_dev: ops 2 kick+settle, 3 kick, 4 reset, 5 init, 6 register, 7 settle
+    put("blk_dev", "serve", bytes([0x08]) + b"".join([
+        blkd_req(0, 1, 8, 2), blkd_req(0, 0, 0, 4), blkd_req(0, 5 | 8, 16, 8),
+        blkd_req(0, 2, 0, 0), blkd_req(0, 3, 0, 1), bytes([2]),
+        blkd_req(0, 0, 8, 2, 4), blkd_req(0, 0, 16, 8, 8), blkd_req(0, 5, 30, 3),
+        blkd_req(0, 4, 40, 4), bytes([2]), blkd_req(0, 0, 28, 8), bytes([2])]))
+    put("blk_dev", "reset_in_flight", bytes([0x09]) + b"".join([
+        blkd_req(0, 1, 0, 8), blkd_req(1, 1, 8, 8), blkd_req(0, 0, 16, 8),
+        bytes([3, 0x83, 4, 5]), blkd_req(0, 0, 16, 4), blkd_req(1, 1, 2, 1),
+        bytes([0x82, 2]), blkd_req(0, 0, 2, 1), bytes([2, 4, 0x83, 7, 5, 7])]))
+    put("blk_dev", "statusless", bytes([0x18]) + b"".join(
+        [blkd_req(0, k % 2, k, 1, 1) for k in range(20)] + [bytes([2])] +
+        [blkd_req(0, 0, 1, 2), bytes([2])]))
+    put("blk_dev", "hostile", bytes([0x02]) + b"".join([
+        bytes([1, 3, 0, 0x21, 0, 0, 1, 0x10, 0x02, 0, 2, 0x10, 0x82, 0]), bytes([2]),
+        blkd_req(0, 1, 0, 1), bytes([6, 7, 0, 0, 2, 4, 5]), blkd_req(0, 0, 0, 1),
+        bytes([2])]))
+    # vsock_dev: ops are o % 13 (see fuzz_vsock_dev.c)
+    def vs(*ops):
+        return b"".join(bytes(o) for o in ops)
+    rx, conn, wr, close_, read, send, raw, kick, post, collect = \
+        7, 0, 1, 2, 3, 4, 5, 6, 7, 8
+    session = [[post, 31, 32], [conn, 0, 0], [collect], [send, 0, 1, 0, 0]] + \
+        [[send, 0, 4, 255, 0]] * 4 + [[kick], [read], [collect], [11], [read], [collect],
+                                      [send, 0, 4, 10, 0], [kick], [read]]
+    put("vsock_dev", "host_session", vs(*session, [wr, 0, 50], [collect],
+                                         [send, 0, 3, 0, 6], [kick], [11], [read], [collect]))
+    guest = [[post, 15, 4], [send, 4, 0, 0, 0], [kick], [12], [collect],
+             [send, 4, 4, 20, 0], [kick], [read], [collect], [send, 5, 0, 0, 0], [kick],
+             [collect]]
+    put("vsock_dev", "guest_conn", vs(*guest, [send, 4, 2, 0, 0], [kick], [11], [read]))
+    put("vsock_dev", "reset", vs(*session, *guest[1:], [wr, 0, 30], [9], [read], [11],
+                                 [10], [post, 7, 1], [conn, 1, 1], [12], [collect],
+                                 [send, 1, 1, 0, 0], [send, 1, 4, 3, 0], [kick], [read],
+                                 [9], [10], [post, 3, 0], [collect]))
+    put("vsock_dev", "hostile", vs([post, 31, 8], [conn, 2, 2], [conn, 3, 0], [collect],
+                                   [raw, 3] + [0] * 28 + [4, 0, 0, 0] + [0] * 12,
+                                   [send, 3, 1, 0, 1], [send, 3, 4, 255, 0x81], [kick],
+                                   [collect], [read], [9], [kick], [collect]))
     put("blk", "raw", bytes([0x03]) + blk_raw(
         [(0x10000, 16, 1, 1), (0x11000, 513, 2, 0)], struct.pack("<IIQ", 0, 0, 0)))
     # fs: a read-only share's session (INIT is automatic with bit 0), then

@@ -151,6 +151,8 @@ static const struct jail_rule control_rules[] = {
 	RULE(read, -1, "signalfd, terminal input, eventfds"),
 	RULE(write, -1, "terminal and stderr messages, eventfds (worker commands)"),
 	RULE(close, -1, "teardown; control socket connections"),
+	RULE2(fcntl, -1, F_OFD_SETLK,
+	      "teardown: unlock the disks, which the workers' closing rings still hold"),
 	RULE(accept4, 0, "control socket: a new connection, on the listening socket only"),
 	RULE(recvfrom, -1, "control socket: requests"),
 	RULE(sendto, -1, "control socket: responses (MSG_NOSIGNAL)"),

@@ -494,6 +494,14 @@ static void pci_defaults(struct virtio_pci *p)
 	p->config_vector = VIRTIO_PCI_NO_VECTOR;
 }
 
+/* virtio_dev's transport_reset: a reset completed. */
+static void pci_reset(void *transport)
+{
+	struct virtio_pci *p = transport;
+	pci_defaults(p);
+	rewire(p);
+}
+
 static uint16_t valid_vector(const struct virtio_pci *p, uint64_t v)
 {
 	return v < p->nvec ? (uint16_t)v : VIRTIO_PCI_NO_VECTOR;
@@ -527,11 +535,9 @@ static void common_set(struct virtio_pci *p, unsigned off, uint64_t v)
 		rewire(p);
 		break;
 	case 0x14:
+		/* 0: a reset; its end restores vectors and queue sizes
+		 * (pci_reset), maybe later, when the workers are done */
 		virtio_set_status(d, (uint32_t)v & 0xff);
-		if ((v & 0xff) == 0) {
-			pci_defaults(p);
-			rewire(p);
-		}
 		break;
 	case 0x16:
 		d->queue_sel = (uint32_t)v;
@@ -753,6 +759,8 @@ void virtio_pci_init(struct virtio_pci *p, struct virtio_dev *d, uint64_t bar, u
 	}
 	pci_defaults(p);
 	rewire(p); /* INTx until the driver enables MSI-X */
+	d->transport_reset = pci_reset;
+	d->transport = p;
 }
 
 void virtio_pci_unbind(struct virtio_pci *p)

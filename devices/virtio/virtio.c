@@ -49,18 +49,47 @@ void virtio_tell_failure(struct virtio_dev *d, const char *name)
 		fprintf(stderr, "cvmm: %s: device needs reset: %s\n", name, why);
 }
 
-uint32_t virtio_status(struct virtio_dev *d)
+/* Tells the model's workers to stop using the queues: a model with
+ * reset_start returns at once (virtio_stopped says when they are done),
+ * one without returns when they stopped. */
+static void virtio_stop(struct virtio_dev *d)
 {
-	if (!atomic_load(&d->needs_reset))
-		return d->status;
-	virtio_tell_failure(d, d->name ? d->name : "virtio device");
-	return d->status | VIRTIO_STATUS_NEEDS_RESET;
+	if (d->ops->reset_start) {
+		d->ops->reset_start(d);
+		d->stopping = true;
+	} else {
+		d->ops->reset(d);
+	}
 }
 
-void virtio_reset(struct virtio_dev *d)
+/* Whether the workers virtio_stop told are done, waiting for them up to
+ * VIRTIO_RESET_WAIT_MS if `wait`. No longer: the caller is a vCPU thread
+ * holding the device lock, and a vCPU stuck here could not be paused or
+ * stopped when a worker's I/O never ends. */
+static bool virtio_stopped(struct virtio_dev *d, bool wait)
 {
-	if (d->status & VIRTIO_STATUS_DRIVER_OK)
-		d->ops->reset(d);
+	if (!d->stopping)
+		return true;
+	struct timespec until;
+	if (wait) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += VIRTIO_RESET_WAIT_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+	}
+	if (!d->ops->reset_done(d, wait ? &until : NULL))
+		return false;
+	d->stopping = false;
+	return true;
+}
+
+/* Completes the driver's reset once the workers are done: every register
+ * back to its reset value. false while they are not. */
+static bool virtio_reset_finish(struct virtio_dev *d, bool wait)
+{
+	if (!virtio_stopped(d, wait))
+		return false;
+	d->reset_pending = false;
 	d->status = 0;
 	d->driver_features = 0;
 	atomic_store(&d->isr, 0);
@@ -69,6 +98,33 @@ void virtio_reset(struct virtio_dev *d)
 	atomic_store(&d->fail_told, false);
 	memset(d->qcfg, 0, sizeof(d->qcfg));
 	d->dev_features_sel = d->drv_features_sel = d->queue_sel = 0;
+	if (d->transport_reset)
+		d->transport_reset(d->transport);
+	return true;
+}
+
+uint32_t virtio_status(struct virtio_dev *d)
+{
+	if (d->reset_pending && !virtio_reset_finish(d, false)) {
+		/* Still resetting: in-flight I/O may yet write guest memory,
+		 * so not 0, which tells the driver it is done. The old status
+		 * is non-zero (stopping needs an activation tried). */
+		return d->status ? d->status : VIRTIO_STATUS_ACKNOWLEDGE;
+	}
+	if (!atomic_load(&d->needs_reset))
+		return d->status;
+	virtio_tell_failure(d, d->name ? d->name : "virtio device");
+	return d->status | VIRTIO_STATUS_NEEDS_RESET;
+}
+
+void virtio_reset(struct virtio_dev *d)
+{
+	/* Stop the workers unless they were told already (a reset in
+	 * progress, or a failed activation). */
+	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && !d->stopping)
+		virtio_stop(d);
+	d->reset_pending = true;
+	virtio_reset_finish(d, true);
 }
 
 void virtio_set_status(struct virtio_dev *d, uint32_t v)
@@ -77,6 +133,10 @@ void virtio_set_status(struct virtio_dev *d, uint32_t v)
 		virtio_reset(d);
 		return;
 	}
+	/* Nothing but polling until a reset completes: the driver must not
+	 * set up the device while its old I/O may still land. */
+	if (d->reset_pending && !virtio_reset_finish(d, false))
+		return;
 	uint32_t old = d->status;
 	/* Only a reset clears bits (the driver must not, virtio 1.2 2.1.2):
 	 * else DRIVER_OK could go and come back, activating twice. */
@@ -88,11 +148,14 @@ void virtio_set_status(struct virtio_dev *d, uint32_t v)
 			v &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
 	}
 	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
-		if (!(v & VIRTIO_STATUS_FEATURES_OK) || d->ops->activate(d) < 0) {
+		/* Not while the workers of an earlier failed activation are
+		 * still stopping: they would be told to serve again. */
+		bool tried = (v & VIRTIO_STATUS_FEATURES_OK) && virtio_stopped(d, false);
+		if (!tried || d->ops->activate(d) < 0) {
 			/* A failed activate may have started some queues; with
 			 * DRIVER_OK clear, the driver's reset would not stop them. */
-			if (v & VIRTIO_STATUS_FEATURES_OK)
-				d->ops->reset(d);
+			if (tried)
+				virtio_stop(d);
 			d->status = v & ~(uint32_t)VIRTIO_STATUS_DRIVER_OK;
 			atomic_store(&d->needs_reset, true);
 			return;

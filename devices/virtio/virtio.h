@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "devices/virtio/queue.h"
 
@@ -35,6 +36,7 @@
 #define VIRTIO_MAX_QUEUES 24 /* virtio-net: 8 pairs and a control queue */
 
 struct virtio_dev;
+struct vq_worker;
 
 /* What a device model provides. All called with the device lock held, on a
  * vCPU thread (register access) or the main thread (create/destroy). */
@@ -50,6 +52,15 @@ struct virtio_dev_ops {
 	/* Device reset by the driver: stop using the queues (wait for the
 	 * workers to drop them) before returning. */
 	void (*reset)(struct virtio_dev *d);
+	/* Instead of reset, where a worker's I/O may take long or never end
+	 * (a stuck file or socket): reset_start tells the workers to stop and
+	 * returns at once; reset_done says whether they stopped and every
+	 * in-flight I/O ended (until then the device may still write guest
+	 * memory), waiting for it until `until` (CLOCK_MONOTONIC), not at all
+	 * if NULL; once true, the model's own per-reset state is restored too.
+	 * The driver sees the reset complete (status 0) only then. */
+	void (*reset_start)(struct virtio_dev *d);
+	bool (*reset_done)(struct virtio_dev *d, const struct timespec *until);
 };
 
 /* Per-queue configuration written by the driver through the transport. */
@@ -77,6 +88,15 @@ struct virtio_dev {
 	_Atomic(const char *) fail_why;
 	atomic_bool fail_told;
 	uint32_t config_generation;
+	/* A reset in progress (virtio.c): the workers were told to stop
+	 * (stopping) and the driver's reset waits for them (reset_pending):
+	 * until both are over, the status reads non-zero. */
+	bool stopping, reset_pending;
+	/* The transport's own registers back to their reset values when a
+	 * reset completes (virtio-pci: vectors, queue sizes); may be NULL.
+	 * Called with the device lock held. */
+	void (*transport_reset)(void *transport);
+	void *transport; /* borrowed */
 	/* transport selectors (virtio-mmio and virtio-pci both have them) */
 	uint32_t dev_features_sel, drv_features_sel, queue_sel;
 	/* Interrupts: eventfds the transport owns and wires to KVM (irqfds).
@@ -88,6 +108,12 @@ struct virtio_dev {
 	const struct guest_mem *mem; /* borrowed */
 	const char *name;            /* for messages, e.g. "virtio-net@0xd0001000" */
 	int seccomp;                 /* its workers' filters: enum jail_mode (0: on) */
+	/* Tests and fuzz targets, set before the device starts: its workers
+	 * run on the caller's thread (worker.h); vq_worker_create lists them
+	 * in workers[] for vq_workers_run. */
+	bool inline_workers;
+	struct vq_worker *workers[VIRTIO_MAX_QUEUES]; /* borrowed */
+	unsigned nworkers;
 };
 
 /* The transport's interrupt eventfds for a device (borrowed). */
@@ -103,7 +129,12 @@ void virtio_notify(struct virtio_dev *d, unsigned why);
 /* Queue q has new used buffers: raises its interrupt. Its worker's thread. */
 void virtio_notify_vq(struct virtio_dev *d, unsigned q);
 /* The status register: read (with NEEDS_RESET when a worker failed, told
- * once on stderr) and written by the driver (0: reset). Device lock held. */
+ * once on stderr) and written by the driver (0: reset). Device lock held.
+ * A reset waits VIRTIO_RESET_WAIT_MS at most for the workers (a vCPU thread
+ * is waiting, holding the lock); if they are not done by then, the status
+ * reads non-zero and other writes to it are ignored until they are, as the
+ * driver must wait for 0 (virtio 1.2, 4.1.4.3.2). */
+#define VIRTIO_RESET_WAIT_MS 100
 uint32_t virtio_status(struct virtio_dev *d);
 void virtio_set_status(struct virtio_dev *d, uint32_t v);
 void virtio_reset(struct virtio_dev *d);

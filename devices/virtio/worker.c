@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/jail.h"
@@ -16,7 +17,7 @@ enum { CMD_NONE, CMD_ACTIVATE, CMD_RESET, CMD_EXIT };
 
 /* ---- transport side (vCPU or main thread) ------------------------------- */
 
-static void worker_command(struct vq_worker *w, int cmd)
+static void worker_post(struct vq_worker *w, int cmd)
 {
 	pthread_mutex_lock(&w->lock);
 	w->cmd = cmd;
@@ -25,10 +26,33 @@ static void worker_command(struct vq_worker *w, int cmd)
 	uint64_t one = 1;
 	ssize_t n = write(w->ctl_fd, &one, sizeof(one));
 	(void)n;
+}
+
+/* Whether the last command was handled (or the thread ended), waiting for
+ * it until `until` (CLOCK_MONOTONIC, the condition's clock), not at all if
+ * NULL, or for good if `forever`. */
+static bool inline_wait(struct vq_worker *w, const struct timespec *until, bool forever);
+
+static bool worker_wait(struct vq_worker *w, const struct timespec *until, bool forever)
+{
+	if (w->inline_run)
+		return inline_wait(w, until, forever);
 	pthread_mutex_lock(&w->lock);
-	while (!w->cmd_done && !w->dead)
-		pthread_cond_wait(&w->cond, &w->lock);
+	while (!w->cmd_done && !w->dead && (forever || until)) {
+		if (forever)
+			pthread_cond_wait(&w->cond, &w->lock);
+		else if (pthread_cond_timedwait(&w->cond, &w->lock, until) == ETIMEDOUT)
+			break;
+	}
+	bool done = w->cmd_done || w->dead;
 	pthread_mutex_unlock(&w->lock);
+	return done;
+}
+
+static void worker_command(struct vq_worker *w, int cmd)
+{
+	worker_post(w, cmd);
+	worker_wait(w, NULL, true);
 }
 
 void vq_worker_activate(struct vq_worker *w)
@@ -39,6 +63,16 @@ void vq_worker_activate(struct vq_worker *w)
 void vq_worker_reset(struct vq_worker *w)
 {
 	worker_command(w, CMD_RESET);
+}
+
+void vq_worker_reset_start(struct vq_worker *w)
+{
+	worker_post(w, CMD_RESET);
+}
+
+bool vq_worker_reset_wait(struct vq_worker *w, const struct timespec *until)
+{
+	return worker_wait(w, until, false);
 }
 
 /* ---- worker thread ------------------------------------------------------- */
@@ -171,6 +205,72 @@ static void worker_test_uring_probe(struct vq_worker *w)
 }
 #endif
 
+/* One round of the worker's loop: submits what the last round queued,
+ * waits for a completion (for good if `ts` is NULL, at most *ts otherwise;
+ * not at all if !wait), then handles every completion the ring has.
+ * Returns how many, or -1 when the ring failed. */
+static int worker_round(struct vq_worker *w, bool wait, struct __kernel_timespec *ts)
+{
+	int r;
+	if (!wait) {
+		/* enters the kernel even with nothing to submit: completions
+		 * queued as task work for this thread get posted */
+		r = io_uring_submit(&w->ring);
+		if (r >= 0)
+			r = io_uring_get_events(&w->ring);
+	} else if (ts) {
+		struct io_uring_cqe *c;
+		r = io_uring_submit_and_wait_timeout(&w->ring, &c, 1, ts, NULL);
+		if (r == -ETIME)
+			r = 0;
+	} else {
+		/* One system call submits what the last round queued and waits. */
+		r = io_uring_submit_and_wait(&w->ring, 1);
+	}
+	if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+		virtio_fail(w->dev, "io_uring failed");
+		return -1;
+	}
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+	bool completed = false;
+	io_uring_for_each_cqe(&w->ring, head, cqe)
+	{
+		seen++;
+		uint64_t tag = io_uring_cqe_get_data64(cqe);
+		if (tag == WORKER_TAG_CTL) {
+			arm_read(w, WORKER_FILE_CTL, &w->ctl_buf, WORKER_TAG_CTL);
+			worker_handle_command(w);
+		} else if (tag == WORKER_TAG_IGNORE) {
+			/* a cancel's own completion */
+		} else if (tag == WORKER_TAG_KICK) {
+			arm_read(w, WORKER_FILE_KICK, &w->kick_buf, WORKER_TAG_KICK);
+			if (w->active)
+				w->ops->kick(w);
+		} else {
+			w->inflight--;
+			w->ops->complete(w, cqe, !w->active);
+			completed = true;
+		}
+	}
+	io_uring_cq_advance(&w->ring, seen);
+	if (completed && w->active && w->ops->flush)
+		w->ops->flush(w);
+	if (w->draining && w->inflight == 0) {
+		w->draining = false;
+		command_done(w);
+	}
+	return (int)seen;
+}
+
+static void worker_ended(struct vq_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->dead = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
 static void *worker_thread(void *arg)
 {
 	struct vq_worker *w = arg;
@@ -198,48 +298,99 @@ static void *worker_thread(void *arg)
 #endif
 	arm_read(w, WORKER_FILE_CTL, &w->ctl_buf, WORKER_TAG_CTL);
 	arm_read(w, WORKER_FILE_KICK, &w->kick_buf, WORKER_TAG_KICK);
-	while (!(w->exiting && w->inflight == 0)) {
-		/* One system call submits what the last round queued and waits. */
-		int r = io_uring_submit_and_wait(&w->ring, 1);
-		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
-			virtio_fail(w->dev, "io_uring failed");
+	while (!(w->exiting && w->inflight == 0))
+		if (worker_round(w, true, NULL) < 0)
+			break;
+	worker_ended(w);
+	return NULL;
+}
+
+/* ---- inline workers (tests and fuzz targets) ------------------------------ */
+
+/* Rounds on the caller's thread: every completion ready and what it makes
+ * ready in turn, until `done` says so (if given); then, if `wait`, waits
+ * for more (up to *ts each time, or for good) and goes on, until `done` or
+ * a timed wait comes back empty. Returns the completions handled. */
+static unsigned inline_run(struct vq_worker *w, bool wait, struct __kernel_timespec *ts,
+			   bool (*done)(struct vq_worker *w))
+{
+	unsigned total = 0;
+	while (!w->dead) {
+		int n = worker_round(w, false, NULL);
+		if (n == 0 && !(w->exiting && w->inflight == 0) && !(done && done(w)) && wait)
+			n = worker_round(w, true, ts);
+		if (n < 0 || (w->exiting && w->inflight == 0)) {
+			worker_ended(w); /* where the thread would end */
 			break;
 		}
-		struct io_uring_cqe *cqe;
-		unsigned head, seen = 0;
-		bool completed = false;
-		io_uring_for_each_cqe(&w->ring, head, cqe)
-		{
-			seen++;
-			uint64_t tag = io_uring_cqe_get_data64(cqe);
-			if (tag == WORKER_TAG_CTL) {
-				arm_read(w, WORKER_FILE_CTL, &w->ctl_buf, WORKER_TAG_CTL);
-				worker_handle_command(w);
-			} else if (tag == WORKER_TAG_IGNORE) {
-				/* a cancel's own completion */
-			} else if (tag == WORKER_TAG_KICK) {
-				arm_read(w, WORKER_FILE_KICK, &w->kick_buf, WORKER_TAG_KICK);
-				if (w->active)
-					w->ops->kick(w);
-			} else {
-				w->inflight--;
-				w->ops->complete(w, cqe, !w->active);
-				completed = true;
-			}
-		}
-		io_uring_cq_advance(&w->ring, seen);
-		if (completed && w->active && w->ops->flush)
-			w->ops->flush(w);
-		if (w->draining && w->inflight == 0) {
-			w->draining = false;
-			command_done(w);
-		}
+		total += (unsigned)n;
+		if (n == 0 && (ts || !wait || (done && done(w))))
+			break;
 	}
-	pthread_mutex_lock(&w->lock);
-	w->dead = true;
-	pthread_cond_broadcast(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-	return NULL;
+	return total;
+}
+
+static bool cmd_handled(struct vq_worker *w)
+{
+	return w->cmd_done;
+}
+
+/* worker_wait for an inline worker: runs it until the command is handled,
+ * for good if `forever`, else until `until` (not at all if NULL). */
+static bool inline_wait(struct vq_worker *w, const struct timespec *until, bool forever)
+{
+	for (;;) {
+		struct __kernel_timespec ts = {0}, *tp = NULL;
+		if (!forever && until) {
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			int64_t ns = (int64_t)(until->tv_sec - now.tv_sec) * 1000000000 +
+				     (until->tv_nsec - now.tv_nsec);
+			if (ns < 0)
+				ns = 0;
+			ts.tv_sec = ns / 1000000000;
+			ts.tv_nsec = ns % 1000000000;
+			tp = &ts;
+		}
+		unsigned n = inline_run(w, forever || until, tp, cmd_handled);
+		if (w->cmd_done || w->dead || forever || n == 0)
+			break;
+	}
+	return w->cmd_done || w->dead;
+}
+
+unsigned vq_worker_run(struct vq_worker *w, unsigned wait_ms)
+{
+	if (!w->inline_run)
+		return 0;
+	struct __kernel_timespec ts = {.tv_sec = wait_ms / 1000,
+				       .tv_nsec = (long long)(wait_ms % 1000) * 1000000};
+	return inline_run(w, wait_ms > 0, &ts, NULL);
+}
+
+static bool idle(struct vq_worker *w)
+{
+	return w->inflight == 0;
+}
+
+void vq_worker_settle(struct vq_worker *w)
+{
+	if (w->inline_run)
+		inline_run(w, true, NULL, idle);
+}
+
+unsigned vq_workers_run(struct virtio_dev *d, unsigned wait_ms)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < d->nworkers; i++)
+		n += vq_worker_run(d->workers[i], wait_ms);
+	return n;
+}
+
+void vq_workers_settle(struct virtio_dev *d)
+{
+	for (unsigned i = 0; i < d->nworkers; i++)
+		vq_worker_settle(d->workers[i]);
 }
 
 /* ---- creation ------------------------------------------------------------ */
@@ -259,7 +410,12 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	int r = -pthread_mutex_init(&w->lock, NULL);
 	if (r)
 		return err_set(e, -r, "mutex");
-	pthread_cond_init(&w->cond, NULL);
+	/* Timed waits (vq_worker_reset_wait) count on the monotonic clock. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	w->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->kick_fd < 0 || w->ctl_fd < 0)
@@ -318,6 +474,17 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	 * broken queue), [4] a second queue's (also_notify) */
 	if (qidx >= VIRTIO_MAX_QUEUES || (cfg->also_notify && cfg->also_notify_q >= VIRTIO_MAX_QUEUES))
 		return err_set(e, EINVAL, "%s: no such queue", w->name);
+	if (dev->inline_workers) {
+		/* No thread (tests and fuzz targets): the caller runs the
+		 * loop (vq_worker_run); its own thread gets no filter. */
+		w->inline_run = true;
+		w->started = true;
+		if (dev->nworkers < VIRTIO_MAX_QUEUES)
+			dev->workers[dev->nworkers++] = w;
+		arm_read(w, WORKER_FILE_CTL, &w->ctl_buf, WORKER_TAG_CTL);
+		arm_read(w, WORKER_FILE_KICK, &w->kick_buf, WORKER_TAG_KICK);
+		return 0;
+	}
 	int qfd = dev->vq_irqfd[qidx];
 	int params[5] = { w->ring.ring_fd, qfd, cfg->jail_fd, dev->irqfd,
 			  cfg->also_notify ? dev->vq_irqfd[cfg->also_notify_q] : qfd };
@@ -350,7 +517,8 @@ void vq_worker_destroy(struct vq_worker *w)
 {
 	if (w->started) {
 		worker_command(w, CMD_EXIT);
-		pthread_join(w->thread, NULL);
+		if (!w->inline_run)
+			pthread_join(w->thread, NULL);
 		w->started = false;
 	}
 	jail_free(w->filter);

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "devices/virtio/virtio.h"
 #include "vmm/err.h"
@@ -85,6 +86,7 @@ struct vq_worker {
 	void *filter; /* owned scmp_filter_ctx until the thread loads it */
 	pthread_t thread;
 	bool started;
+	bool inline_run; /* no thread: the caller runs the loop (vq_worker_run) */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int cmd;       /* pending command, under lock */
@@ -109,6 +111,15 @@ __attribute__((warn_unused_result)) int vq_worker_create(struct vq_worker *w,
 void vq_worker_activate(struct vq_worker *w);
 /* Stop serving; returns once every in-flight I/O finished. */
 void vq_worker_reset(struct vq_worker *w);
+/* The same in two steps, so that a vCPU need not wait for I/O that may
+ * never end: reset_start tells the worker to stop serving and drop the
+ * queue (it cancels what its device's quiesce can) and returns at once;
+ * reset_wait says whether the worker is done (stopped, every in-flight I/O
+ * ended: nothing more reaches guest memory through it), waiting for it
+ * until `until` (CLOCK_MONOTONIC), not at all if NULL. Call reset_wait
+ * until it says so before activating the worker again. */
+void vq_worker_reset_start(struct vq_worker *w);
+bool vq_worker_reset_wait(struct vq_worker *w, const struct timespec *until);
 /* Main thread: stop and join the thread, close everything. */
 void vq_worker_destroy(struct vq_worker *w);
 /* Worker thread: submit and forget an SQE slot. NULL if the SQ is full
@@ -122,5 +133,21 @@ int vq_worker_pop(struct vq_worker *w, struct vq_chain *c);
  * IORING_OP_ASYNC_CANCEL in the worker's allowed opcodes. */
 void vq_worker_cancel(struct vq_worker *w, const void *io);
 struct io_uring_sqe *vq_worker_sqe(struct vq_worker *w);
+
+/* Inline workers, for tests and fuzz targets that want one thread and a
+ * repeatable order: a device whose virtio_dev has inline_workers set
+ * before its start gets workers with no thread and no filter; its
+ * commands (activate, reset, exit) run the worker's loop on the calling
+ * thread until handled (a timed reset wait, until its time), and
+ * vq_worker_run handles what is ready, and what that makes ready in turn,
+ * waiting up to wait_ms for each further completion (0: not at all);
+ * returns the completions handled. vq_worker_settle runs it until no I/O
+ * is in flight (for devices whose I/O all ends by itself: blk). Both do
+ * nothing for a threaded worker. */
+unsigned vq_worker_run(struct vq_worker *w, unsigned wait_ms);
+void vq_worker_settle(struct vq_worker *w);
+/* The same for every inline worker of a device, in creation order. */
+unsigned vq_workers_run(struct virtio_dev *d, unsigned wait_ms);
+void vq_workers_settle(struct virtio_dev *d);
 
 #endif

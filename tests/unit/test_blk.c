@@ -18,7 +18,8 @@ struct hdr {
 	uint64_t sector;
 };
 
-static struct blk_geom geom = { .sectors = 2048, .ro = false, .id = "cvmm0-serial" };
+static struct blk_geom geom = {
+	.sectors = 2048, .ro = false, .discard = true, .write_zeroes = true, .id = "cvmm0-serial"};
 
 /* A chain: header, then n_out_data readable buffers of `seg` bytes, then
  * n_in_data writable buffers of `seg` bytes and one status byte. */
@@ -175,6 +176,7 @@ static void test_discard(void **state)
 	memcpy(f->data[0], &rg, sizeof(rg));
 	assert_int_equal(blk_parse(&geom, &f->c, &r), 0);
 	assert_int_equal(r.op, BLK_OP_WRITE_ZEROES);
+	assert_true(r.unmap);
 	f->h.type = VIRTIO_BLK_T_DISCARD;
 	assert_int_equal(blk_parse(&geom, &f->c, &r), 0);
 	assert_int_equal(r.status, VIRTIO_BLK_S_UNSUPP);
@@ -186,6 +188,29 @@ static void test_discard(void **state)
 	mk(f, VIRTIO_BLK_T_DISCARD, 0, 2, 0, sizeof(rg));
 	assert_int_equal(blk_parse(&geom, &f->c, &r), 0);
 	assert_int_equal(r.status, VIRTIO_BLK_S_IOERR);
+	/* write-zeroes without unmap; more than the advertised maximum */
+	struct blk_geom big = geom;
+	big.sectors = 1ULL << 40;
+	mk(f, VIRTIO_BLK_T_WRITE_ZEROES, 0, 1, 0, sizeof(rg));
+	rg = (typeof(rg)){0, BLK_MAX_WZ_SECTORS, 0};
+	memcpy(f->data[0], &rg, sizeof(rg));
+	assert_int_equal(blk_parse(&big, &f->c, &r), 0);
+	assert_int_equal(r.op, BLK_OP_WRITE_ZEROES);
+	assert_false(r.unmap);
+	rg.num = BLK_MAX_WZ_SECTORS + 1;
+	memcpy(f->data[0], &rg, sizeof(rg));
+	assert_int_equal(blk_parse(&big, &f->c, &r), 0);
+	assert_int_equal(r.status, VIRTIO_BLK_S_IOERR);
+	/* not offered (no hole can be punched in the disk): UNSUPP */
+	struct blk_geom none = geom;
+	none.discard = none.write_zeroes = false;
+	rg = (typeof(rg)){0, 8, 0};
+	memcpy(f->data[0], &rg, sizeof(rg));
+	assert_int_equal(blk_parse(&none, &f->c, &r), 0);
+	assert_int_equal(r.status, VIRTIO_BLK_S_UNSUPP);
+	f->h.type = VIRTIO_BLK_T_DISCARD;
+	assert_int_equal(blk_parse(&none, &f->c, &r), 0);
+	assert_int_equal(r.status, VIRTIO_BLK_S_UNSUPP);
 }
 
 int main(void)

@@ -143,11 +143,36 @@ static int prctl_bounding_any(void)
 /* Argument checks: a child loads kind's table with params {100..104}
  * (fds that do not exist: an allowed call fails with EBADF, a forbidden
  * one kills) and makes one call. */
-enum call { C_KVM_RUN_OWN, C_KVM_RUN_OTHER, C_IRQ_LINE_VM, C_IRQ_LINE_OTHER, C_TUNSETQUEUE,
-	    C_KVM_CREATE_VCPU, C_MMAP_RW, C_MMAP_EXEC, C_WRITE_STDERR, C_WRITE_OTHER,
-	    C_ACCEPT_LISTEN, C_ACCEPT_OTHER, C_OPENAT, C_WRITE_QUEUE_IRQ, C_WRITE_CONFIG_IRQ,
-	    C_WRITE_SECOND_IRQ, C_IRQFD_VM, C_IRQFD_OTHER, C_ROUTING_VM, C_ROUTING_OTHER,
-	    C_EXECVE, C_EXECVEAT, C_SOCKET, C_CONNECT, C_PTRACE, C_MEMFD };
+enum call {
+	C_KVM_RUN_OWN,
+	C_KVM_RUN_OTHER,
+	C_IRQ_LINE_VM,
+	C_IRQ_LINE_OTHER,
+	C_TUNSETQUEUE,
+	C_KVM_CREATE_VCPU,
+	C_MMAP_RW,
+	C_MMAP_EXEC,
+	C_WRITE_STDERR,
+	C_WRITE_OTHER,
+	C_ACCEPT_LISTEN,
+	C_ACCEPT_OTHER,
+	C_OPENAT,
+	C_WRITE_QUEUE_IRQ,
+	C_WRITE_CONFIG_IRQ,
+	C_WRITE_SECOND_IRQ,
+	C_IRQFD_VM,
+	C_IRQFD_OTHER,
+	C_ROUTING_VM,
+	C_ROUTING_OTHER,
+	C_EXECVE,
+	C_EXECVEAT,
+	C_SOCKET,
+	C_CONNECT,
+	C_PTRACE,
+	C_MEMFD,
+	C_OFD_SETLK,
+	C_FCNTL_OTHER
+};
 static bool killed_by(enum jail_kind kind, enum call c)
 {
 	pid_t pid = fork();
@@ -196,6 +221,12 @@ static bool killed_by(enum jail_kind kind, enum call c)
 		case C_CONNECT: syscall(SYS_connect, -1, NULL, 0); break;
 		case C_PTRACE: syscall(SYS_ptrace, -1, 0, NULL, NULL); break;
 		case C_MEMFD: syscall(SYS_memfd_create, NULL, 0); break;
+		case C_OFD_SETLK:
+			syscall(SYS_fcntl, 100, F_OFD_SETLK, 0);
+			break;
+		case C_FCNTL_OTHER:
+			syscall(SYS_fcntl, 100, F_SETFL, 0);
+			break;
 		}
 		syscall(SYS_exit, 0); /* every table has exit (not all exit_group) */
 	}
@@ -236,6 +267,10 @@ static void test_arguments(void **state)
 	assert_true(killed_by(JAIL_CONTROL, C_KVM_RUN_OWN));
 	assert_false(killed_by(JAIL_CONTROL, C_IRQ_LINE_VM));
 	assert_true(killed_by(JAIL_CONTROL, C_OPENAT));
+	/* control: the teardown's disk unlock, and no other fcntl */
+	assert_false(killed_by(JAIL_CONTROL, C_OFD_SETLK));
+	assert_true(killed_by(JAIL_CONTROL, C_FCNTL_OTHER));
+	assert_true(killed_by(JAIL_VIRTIO_WORKER, C_OFD_SETLK));
 	/* workers: write to their irqfds (params[1], [3], [4]) and stderr only */
 	assert_false(killed_by(JAIL_VIRTIO_WORKER, C_WRITE_STDERR));
 	assert_false(killed_by(JAIL_VIRTIO_WORKER, C_WRITE_QUEUE_IRQ));

@@ -15,6 +15,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 
 #include "devices/net.h"
 #include "fake_mem.h"
+#include "vdev_rig.h"
 
 #define MEM (1 * MiB)
 #define QSIZE 64
@@ -42,6 +45,9 @@
 struct rig {
 	struct fake_mem f;
 	struct net *n;
+	struct vd v; /* the device's registers, through virtio-mmio or virtio-pci */
+	struct virtio_pci pci;
+	int kicks[2];
 	int peer, irqfd;
 	char dir[64], path[96];
 	uint16_t rx_avail, tx_avail;
@@ -98,7 +104,7 @@ static void peer_send(struct rig *r, size_t len, uint8_t seed)
 	assert_int_equal(send(r->peer, buf, 4 + len, 0), (ssize_t)(4 + len));
 }
 
-static int setup(void **state)
+static int setup_on(void **state, bool pci)
 {
 	struct rig *r = calloc(1, sizeof(*r));
 	assert_non_null(r);
@@ -122,13 +128,26 @@ static int setup(void **state)
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		irq.vq[q] = r->irqfd;
 	assert_int_equal(net_start(r->n, &r->f.m, &irq, &e), 0);
-	struct virtio_dev *d = net_vdev(r->n);
-	d->driver_features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_NET_F_MRG_RXBUF);
-	d->qcfg[0] = (struct virtio_queue_cfg){ QSIZE, true, RX_DESC, RX_AVAIL, RX_USED };
-	d->qcfg[1] = (struct virtio_queue_cfg){ QSIZE, true, TX_DESC, TX_AVAIL, TX_USED };
-	assert_int_equal(d->ops->activate(d), 0);
+	r->v = (struct vd){.m = &r->f.m, .d = net_vdev(r->n)};
+	r->kicks[0] = net_kick_fd(r->n, 0);
+	r->kicks[1] = net_kick_fd(r->n, 1);
+	if (pci)
+		vd_pci_attach(&r->v, &r->pci, r->kicks);
+	vd_ring_set(&r->v, 0, RX_DESC, RX_AVAIL, RX_USED, QSIZE, r->kicks[0]);
+	vd_ring_set(&r->v, 1, TX_DESC, TX_AVAIL, TX_USED, QSIZE, r->kicks[1]);
+	assert_true(vd_init(&r->v, 1ULL << VIRTIO_NET_F_MRG_RXBUF) & VIRTIO_STATUS_DRIVER_OK);
 	*state = r;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_on(state, false);
+}
+
+static int setup_pci(void **state)
+{
+	return setup_on(state, true);
 }
 
 static int teardown(void **state)
@@ -216,12 +235,147 @@ static void test_tx_frame_reaches_peer(void **state)
 	wait_used(r, TX_USED, 1);
 }
 
+/* TX frame in slot k (header and frame in one 2 KiB slot, 32 slots):
+ * descriptors 2k, 2k + 1; not kicked. */
+static void post_tx(struct rig *r, unsigned k, size_t len, uint8_t seed)
+{
+	uint64_t at = TX_BUF + 2048ULL * k;
+	memset(fake_at(&r->f, at, NET_HDR_LEN), 0, NET_HDR_LEN);
+	frame(fake_at(&r->f, at + 64, len), len, seed);
+	desc(r, TX_DESC, 2 * k, at, NET_HDR_LEN, VRING_DESC_F_NEXT, (uint16_t)(2 * k + 1));
+	desc(r, TX_DESC, 2 * k + 1, at + 64, (uint32_t)len, 0, 0);
+	publish(r, TX_AVAIL, &r->tx_avail, (uint16_t)(2 * k));
+}
+
+struct status_write {
+	struct vd *v;
+	atomic_bool done;
+};
+
+static void *write_status_0(void *arg)
+{
+	struct status_write *w = arg;
+	vd_set_status(w->v, 0); /* what the guest's vCPU does */
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+/* Reads what the peer was sent, without blocking; bytes read. */
+static size_t peer_drain(struct rig *r)
+{
+	static uint8_t sink[65536];
+	size_t got = 0;
+	ssize_t k;
+	while ((k = recv(r->peer, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+		got += (size_t)k;
+	return got;
+}
+
+/* A reset while a TX write is stuck (the peer reads nothing: the socket is
+ * full). The vCPU that writes 0 to the status must come back at once, the
+ * status must read non-zero while the write is in flight (the device is
+ * still resetting, virtio 1.2 4.1.4.3.2), and 0 once the peer read and the
+ * write ended; after that the device writes nothing to guest memory (not
+ * for kicks, not for frames arriving), and after the driver's
+ * initialisation it serves both ways again. */
+static void test_reset_while_tx_stuck(void **state)
+{
+	struct rig *r = *state;
+	/* Fill the socket: rounds of 32 frames until the used index stalls. */
+	uint16_t used = 0;
+	for (unsigned round = 0; round < 64; round++) {
+		for (unsigned k = 0; k < 32; k++)
+			post_tx(r, k, 1500, (uint8_t)(round + k));
+		kick(r, 1);
+		uint16_t want = (uint16_t)(used + 32);
+		double until = vd_now() + 0.3;
+		while (used_idx(r, TX_USED) != want && vd_now() < until)
+			usleep(2000);
+		used = used_idx(r, TX_USED);
+		if (used != want)
+			break;
+	}
+	assert_int_not_equal(used, r->tx_avail); /* a write is stuck */
+
+	struct status_write w = {.v = &r->v};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, write_status_0, &w), 0);
+	double t0 = vd_now();
+	while (!atomic_load(&w.done) && vd_now() < t0 + 3)
+		usleep(1000);
+	bool prompt = atomic_load(&w.done);
+	if (!prompt) { /* unstick the worker so that the test can end */
+		while (!atomic_load(&w.done))
+			peer_drain(r);
+		pthread_join(t, NULL);
+		fail_msg("the status write blocked its vCPU while a TX write was stuck");
+	}
+	pthread_join(t, NULL);
+	/* still resetting: the write is in flight */
+	for (int i = 0; i < 20; i++) {
+		assert_int_not_equal(vd_status(&r->v), 0);
+		usleep(5000);
+	}
+	/* the peer reads: the write ends, the reset completes */
+	double until = vd_now() + 10;
+	while (vd_status(&r->v) != 0 && vd_now() < until) {
+		peer_drain(r);
+		usleep(1000);
+	}
+	assert_int_equal(vd_status(&r->v), 0);
+	peer_drain(r);
+
+	/* Reset complete: from now on guest memory is the guest's alone. */
+	uint8_t *all = fake_at(&r->f, 0, MEM);
+	memset(all, 0xa5, MEM);
+	peer_send(r, 100, 7);
+	kick(r, 0);
+	kick(r, 1);
+	usleep(200000);
+	for (size_t i = 0; i < MEM; i++)
+		if (all[i] != 0xa5)
+			fail_msg("guest memory at 0x%zx written after the reset completed", i);
+
+	/* The driver again: both ways work. */
+	assert_true(vd_init(&r->v, 1ULL << VIRTIO_NET_F_MRG_RXBUF) & VIRTIO_STATUS_DRIVER_OK);
+	r->rx_avail = r->tx_avail = 0;
+	for (unsigned i = 0; i < 4; i++) {
+		desc(r, RX_DESC, i, RX_BUF + (uint64_t)i * BUFSZ, BUFSZ, VRING_DESC_F_WRITE, 0);
+		publish(r, RX_AVAIL, &r->rx_avail, (uint16_t)i);
+	}
+	kick(r, 0);
+	wait_used(r, RX_USED, 1);
+	check_rx(r, 0, 100, 7); /* what arrived during the reset */
+	post_tx(r, 0, 300, 9);
+	kick(r, 1);
+	uint8_t got[4 + 300];
+	size_t have = 0;
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(r->peer, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (have < sizeof(got)) {
+		ssize_t k = recv(r->peer, got + have, sizeof(got) - have, 0);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			fail_msg("recv after %zu bytes: %zd", have, k);
+		have += (size_t)k;
+	}
+	uint32_t be;
+	memcpy(&be, got, 4);
+	assert_int_equal(ntohl(be), 300);
+	uint8_t want[300];
+	frame(want, 300, 9);
+	assert_memory_equal(got + 4, want, 300);
+}
+
 int main(void)
 {
 	skip_without_uring();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rx_frames_wait_for_buffers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_frame_reaches_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_while_tx_stuck, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_while_tx_stuck, setup_pci, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

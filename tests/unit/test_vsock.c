@@ -283,6 +283,35 @@ static void test_state_host_initiated(void **state)
 	assert_int_equal(vsock_guest_event(&t, &h), VSOCK_A_RESET);
 }
 
+/* Host-side output held in the connection's buffer (the OK line) comes
+ * out of the credit the guest gets: what it may send and what is held
+ * never add up to more than the buffer. */
+static void test_state_reserved(void **state)
+{
+	(void)state;
+	struct vsock_cstate s = {.state = VSOCK_HOST_REQUEST, .reserved = 14};
+	assert_int_equal(vsock_buf_alloc(&s), VSOCK_TX_BUF - 14);
+	struct vsock_hdr h = pkt(VSOCK_OP_RESPONSE, 0);
+	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_ESTABLISH);
+	for (unsigned i = 0; i < 3; i++) {
+		h = pkt(VSOCK_OP_RW, VSOCK_MAX_PKT);
+		assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_DATA);
+	}
+	struct vsock_cstate t = s;
+	h = pkt(VSOCK_OP_RW, VSOCK_MAX_PKT); /* 14 bytes too many */
+	assert_int_equal(vsock_guest_event(&t, &h), VSOCK_A_RESET);
+	h = pkt(VSOCK_OP_RW, VSOCK_MAX_PKT - 14);
+	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_DATA);
+	assert_int_equal(s.cr.rx_cnt + s.reserved, VSOCK_TX_BUF);
+	h = pkt(VSOCK_OP_RW, 1);
+	t = s;
+	assert_int_equal(vsock_guest_event(&t, &h), VSOCK_A_RESET);
+	/* nonsense reservations leave no credit rather than wrap */
+	s = (struct vsock_cstate){.state = VSOCK_ESTABLISHED, .reserved = VSOCK_TX_BUF + 1};
+	assert_int_equal(vsock_buf_alloc(&s), 0);
+	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_RESET);
+}
+
 static void test_state_shutdown(void **state)
 {
 	(void)state;
@@ -448,6 +477,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tx_parse_hostile, setup, teardown),
 		cmocka_unit_test(test_credit),
 		cmocka_unit_test(test_state_host_initiated),
+		cmocka_unit_test(test_state_reserved),
 		cmocka_unit_test(test_state_shutdown),
 		cmocka_unit_test(test_state_other),
 		cmocka_unit_test(test_connect_line),

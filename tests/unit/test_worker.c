@@ -26,6 +26,7 @@ struct model {
 	int res;
 	bool drop;
 	bool rearm; /* flush queues the next read (without submitting it) */
+	bool stuck; /* quiesce does not cancel: the read ends when the pipe has data */
 	atomic_int completions;
 	atomic_int flushes, flushed_at; /* completions seen by the last flush */
 };
@@ -80,7 +81,7 @@ static void m_flush(struct vq_worker *w)
 static void m_quiesce(struct vq_worker *w)
 {
 	struct model *m = w->model;
-	if (m->reading)
+	if (m->reading && !m->stuck)
 		vq_worker_cancel(w, m);
 }
 
@@ -99,9 +100,10 @@ struct rig {
 	int pipe[2];
 };
 
-static void rig_up(struct rig *r)
+static void rig_up_inline(struct rig *r, bool inline_run)
 {
 	memset(r, 0, sizeof(*r));
+	r->d.inline_workers = inline_run;
 	assert_int_equal(fake_mem_init(&r->fm, 1 * MiB), 0);
 	r->d.mem = &r->fm.m;
 	r->d.irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -127,6 +129,11 @@ static void rig_up(struct rig *r)
 	};
 	struct err e = { 0 };
 	assert_int_equal(vq_worker_create(&r->w, &r->d, 0, &wc, &e), 0);
+}
+
+static void rig_up(struct rig *r)
+{
+	rig_up_inline(r, false);
 }
 
 static void rig_down(struct rig *r)
@@ -233,6 +240,82 @@ static void test_reset_cancels_a_pending_read(void **state)
 	rig_down(&r);
 }
 
+static struct timespec in_ms(long ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_nsec += ms * 1000000L;
+	t.tv_sec += t.tv_nsec / 1000000000L;
+	t.tv_nsec %= 1000000000L;
+	return t;
+}
+
+/* A reset in two steps with a read nobody cancels: starting it returns at
+ * once, the worker is not done while the read is in flight (a bounded wait
+ * times out), and is once the read ended (dropped); then it serves again. */
+static void test_reset_start_does_not_wait(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_up(&r);
+	r.m.stuck = true;
+	vq_worker_activate(&r.w);
+	usleep(20000); /* let the read reach the kernel */
+	vq_worker_reset_start(&r.w);
+	assert_false(vq_worker_reset_wait(&r.w, NULL));
+	struct timespec soon = in_ms(50);
+	assert_false(vq_worker_reset_wait(&r.w, &soon));
+	assert_int_equal(atomic_load(&r.m.completions), 0);
+	assert_int_equal(write(r.pipe[1], "late", 4), 4);
+	struct timespec later = in_ms(10000);
+	assert_true(vq_worker_reset_wait(&r.w, &later));
+	assert_int_equal(atomic_load(&r.m.completions), 1);
+	assert_true(r.m.drop);
+	assert_int_equal(r.m.res, 4);
+	vq_worker_activate(&r.w);
+	assert_int_equal(write(r.pipe[1], "again", 5), 5);
+	wait_completions(&r.m, 2);
+	assert_false(r.m.drop);
+	assert_int_equal(r.m.res, 5);
+	rig_down(&r);
+}
+
+/* An inline worker (no thread): nothing happens until the caller runs
+ * it; commands run it until handled; a reset's timed wait runs it until
+ * its time. */
+static void test_inline_worker(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_up_inline(&r, true);
+	assert_true(r.w.inline_run);
+	assert_ptr_equal(r.d.workers[0], &r.w);
+	r.m.stuck = true;
+	vq_worker_activate(&r.w); /* its kick submits the read */
+	assert_int_equal(write(r.pipe[1], "one", 3), 3);
+	assert_int_equal(atomic_load(&r.m.completions), 0); /* nobody ran it */
+	assert_true(vq_workers_run(&r.d, 0) >= 1);
+	assert_int_equal(atomic_load(&r.m.completions), 1);
+	assert_int_equal(r.m.res, 3);
+	uint64_t one = 1; /* a kick: the next read, in flight */
+	assert_int_equal(write(r.w.kick_fd, &one, sizeof(one)), sizeof(one));
+	vq_worker_run(&r.w, 0);
+	assert_true(r.m.reading);
+	vq_worker_reset_start(&r.w);
+	assert_false(vq_worker_reset_wait(&r.w, NULL));
+	struct timespec soon = in_ms(20);
+	assert_false(vq_worker_reset_wait(&r.w, &soon));
+	assert_int_equal(write(r.pipe[1], "two", 3), 3);
+	assert_true(vq_worker_reset_wait(&r.w, NULL));
+	assert_true(r.m.drop);
+	vq_worker_activate(&r.w);
+	assert_int_equal(write(r.pipe[1], "three", 5), 5);
+	vq_worker_settle(&r.w);
+	assert_int_equal(atomic_load(&r.m.completions), 3);
+	assert_false(r.m.drop);
+	rig_down(&r);
+}
+
 static void test_exit_cancels_a_pending_read(void **state)
 {
 	(void)state;
@@ -255,6 +338,8 @@ int main(void)
 		cmocka_unit_test(test_read_completes),
 		cmocka_unit_test(test_flush_after_completions),
 		cmocka_unit_test(test_reset_cancels_a_pending_read),
+		cmocka_unit_test(test_reset_start_does_not_wait),
+		cmocka_unit_test(test_inline_worker),
 		cmocka_unit_test(test_exit_cancels_a_pending_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

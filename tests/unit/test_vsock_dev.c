@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: MIT */
+/* virtio-vsock end to end below KVM: the real device (vsock_open,
+ * vsock_start: its worker thread, io_uring and filter; its unix sockets),
+ * the test playing both the guest's driver (through the virtio-mmio
+ * registers, rings in a fake guest memory: tests/unit/vdev_rig.h) and the
+ * host's client on the socket. What the host client reads must be exactly
+ * "OK <port>\n" and then the guest's stream, in order, whatever the guest
+ * sends within the credit it was given. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tests/unit/emu.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "devices/vsock.h"
+#include "vdev_rig.h"
+
+#define MEM	  (4 * MiB)
+#define QSIZE	  64
+#define RXQ	  0
+#define TXQ	  1
+#define EVQ	  2
+#define RING(q)	  (0x1000ULL + 0x4000ULL * (q))
+#define RXB(i)	  (0x100000ULL + 0x2000ULL * (i))
+#define RXB_LEN	  (VSOCK_HDR_LEN + 4096)
+#define TXB(k)	  (0x200000ULL + 0x11000ULL * (k))
+#define GCID	  3
+#define GPORT	  5000
+#define STREAM	  (4 * VSOCK_MAX_PKT) /* what the guest sends */
+#define GUEST_BUF (256 * 1024)	      /* the guest's buf_alloc */
+
+struct rig {
+	struct fake_mem f;
+	struct vsock *vs;
+	struct vd v;
+	int irqfd;
+	char dir[64], path[96];
+	uint16_t rx_seen; /* RX used entries consumed */
+	unsigned tx_next; /* next TX buffer */
+	uint16_t tx_posted;
+};
+
+static int setup(void **state)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+	assert_non_null(r);
+	assert_int_equal(fake_mem_init(&r->f, MEM), 0);
+	snprintf(r->dir, sizeof(r->dir), "/tmp/cvmm-vsock-XXXXXX");
+	assert_non_null(mkdtemp(r->dir));
+	snprintf(r->path, sizeof(r->path), "%s/v.sock", r->dir);
+	r->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(r->irqfd >= 0);
+	struct vsock_cfg cfg = {.guest_cid = GCID, .path = r->path};
+	struct err e = {0};
+	assert_int_equal(vsock_open(&r->vs, &cfg, &e), 0);
+	struct virtio_irqfds irq = {.config = r->irqfd};
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		irq.vq[q] = r->irqfd;
+	assert_int_equal(vsock_start(r->vs, &r->f.m, &irq, &e), 0);
+	r->v = (struct vd){.m = &r->f.m, .d = vsock_vdev(r->vs)};
+	for (unsigned q = 0; q < 3; q++)
+		vd_ring_at(&r->v, q, RING(q), QSIZE, vsock_kick_fd(r->vs, q));
+	*state = r;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct rig *r = *state;
+	vsock_destroy(r->vs);
+	close(r->irqfd);
+	rmdir(r->dir);
+	fake_mem_free(&r->f);
+	free(r);
+	return 0;
+}
+
+/* The driver's initialisation, then every RX buffer posted. */
+static void guest_up(struct rig *r)
+{
+	assert_true(vd_init(&r->v, 0) & VIRTIO_STATUS_DRIVER_OK);
+	r->rx_seen = 0;
+	r->tx_next = 0;
+	r->tx_posted = 0;
+	for (unsigned i = 0; i < QSIZE; i++) {
+		struct vd_seg s = {RXB(i), RXB_LEN, true};
+		assert_int_equal(vd_post(&r->v, RXQ, &s, 1), i);
+	}
+	vd_kick(&r->v, RXQ);
+}
+
+/* The next packet the device put on the RX queue (within secs), its
+ * payload into data (if not NULL); the buffer goes back to the device. */
+static bool guest_recv(struct rig *r, struct vsock_hdr *h, uint8_t *data, double secs)
+{
+	if (!vd_wait_used(&r->v, RXQ, (uint16_t)(r->rx_seen + 1), secs))
+		return false;
+	uint32_t id, len;
+	vd_used(&r->v, RXQ, r->rx_seen++, &id, &len);
+	assert_true(id < QSIZE && len >= VSOCK_HDR_LEN && len <= RXB_LEN);
+	vsock_hdr_decode(vd_at(&r->v, RXB(id), VSOCK_HDR_LEN), h);
+	assert_int_equal(h->len, len - VSOCK_HDR_LEN);
+	if (data)
+		memcpy(data, vd_at(&r->v, RXB(id) + VSOCK_HDR_LEN, h->len), h->len);
+	vd_repost(&r->v, RXQ, (uint16_t)id);
+	vd_kick(&r->v, RXQ);
+	return true;
+}
+
+static struct vsock_hdr ghdr(uint16_t op, uint32_t host_port, uint32_t len)
+{
+	return (struct vsock_hdr){.src_cid = GCID,
+				  .dst_cid = VSOCK_HOST_CID,
+				  .src_port = GPORT,
+				  .dst_port = host_port,
+				  .len = len,
+				  .type = VSOCK_TYPE_STREAM,
+				  .op = op,
+				  .buf_alloc = GUEST_BUF,
+				  .fwd_cnt = 0};
+}
+
+/* Posts one TX packet (no kick: a batch goes out with one). */
+static void guest_send(struct rig *r, const struct vsock_hdr *h, const uint8_t *payload)
+{
+	uint64_t at = TXB(r->tx_next);
+	r->tx_next = (r->tx_next + 1) % 8;
+	vsock_hdr_encode(h, vd_at(&r->v, at, VSOCK_HDR_LEN));
+	if (h->len)
+		memcpy(vd_at(&r->v, at + VSOCK_HDR_LEN, h->len), payload, h->len);
+	struct vd_seg s = {at, VSOCK_HDR_LEN + h->len, false};
+	vd_post(&r->v, TXQ, &s, 1);
+	r->tx_posted++;
+}
+
+static void guest_kick_tx(struct rig *r)
+{
+	vd_kick(&r->v, TXQ);
+	assert_true(vd_wait_used(&r->v, TXQ, r->tx_posted, 5));
+}
+
+/* A host client: connects and asks for the guest's port GPORT. */
+static int host_connect(struct rig *r)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	memcpy(a.sun_path, r->path, strlen(r->path));
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char line[32];
+	int n = snprintf(line, sizeof(line), "CONNECT %u\n", GPORT);
+	assert_int_equal(write(fd, line, (size_t)n), n);
+	return fd;
+}
+
+/* Reads exactly len bytes from the host socket (fails on EOF or after the
+ * receive timeout). */
+static void host_read(int fd, uint8_t *buf, size_t len)
+{
+	size_t have = 0;
+	while (have < len) {
+		ssize_t k = recv(fd, buf + have, len - have, 0);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			fail_msg("host socket: %zd after %zu of %zu bytes (%s)", k, have, len,
+				 k < 0 ? strerror(errno) : "EOF");
+		have += (size_t)k;
+	}
+}
+
+static uint8_t stream_byte(size_t i)
+{
+	return (uint8_t)(i * 31 + (i >> 8) + 1);
+}
+
+/* Bytes the guest may send now (virtio 1.2 5.10.6.3.1), from the last
+ * header the device sent. */
+static uint32_t credit(const struct vsock_hdr *from_dev, uint32_t sent)
+{
+	return from_dev->buf_alloc - (sent - from_dev->fwd_cnt);
+}
+
+/* The guest accepts a host-initiated connection and, in the same batch,
+ * sends four 64 KiB packets (as much of them as its credit allows): the
+ * host must read "OK <port>\n" then the stream, exactly. The OK line sits
+ * in the connection's buffer too: the credit the device gives must leave
+ * room for it, or the guest's data wraps over it (the bug: 262158 bytes in
+ * a 262144-byte ring). */
+static void test_ok_line_counted_in_credit(void **state)
+{
+	struct rig *r = *state;
+	guest_up(r);
+	int host = host_connect(r);
+	struct vsock_hdr req;
+	assert_true(guest_recv(r, &req, NULL, 5));
+	assert_int_equal(req.op, VSOCK_OP_REQUEST);
+	assert_int_equal(req.dst_port, GPORT);
+	uint32_t host_port = req.src_port;
+	char ok[32];
+	size_t oklen = (size_t)snprintf(ok, sizeof(ok), "OK %u\n", host_port);
+	/* What the device advertises plus its OK line fits its buffer. */
+	assert_true(req.buf_alloc + oklen <= VSOCK_TX_BUF);
+
+	static uint8_t stream[STREAM];
+	for (size_t i = 0; i < STREAM; i++)
+		stream[i] = stream_byte(i);
+	struct vsock_hdr h = ghdr(VSOCK_OP_RESPONSE, host_port, 0);
+	guest_send(r, &h, NULL);
+	uint32_t sent = 0, room = credit(&req, 0);
+	for (unsigned k = 0; k < 4 && sent < room; k++) {
+		uint32_t n = room - sent < VSOCK_MAX_PKT ? room - sent : VSOCK_MAX_PKT;
+		h = ghdr(VSOCK_OP_RW, host_port, n);
+		guest_send(r, &h, stream + sent);
+		sent += n;
+	}
+	guest_kick_tx(r);
+
+	static uint8_t got[STREAM + 32];
+	host_read(host, got, oklen + sent);
+	if (memcmp(got, ok, oklen) != 0)
+		fail_msg("the host read '%.*s' where 'OK %u\\n' was due", (int)oklen, got,
+			 host_port);
+	for (size_t i = 0; i < sent; i++)
+		if (got[oklen + i] != stream[i])
+			fail_msg("stream byte %zu: 0x%02x, not 0x%02x", i, got[oklen + i],
+				 stream[i]);
+
+	/* The rest once the device gave credit back. */
+	while (sent < STREAM) {
+		struct vsock_hdr u;
+		assert_true(guest_recv(r, &u, NULL, 5));
+		assert_int_equal(u.src_port, host_port);
+		assert_true(u.op == VSOCK_OP_CREDIT_UPDATE || u.op == VSOCK_OP_RW);
+		uint32_t c = credit(&u, sent);
+		if (c == 0)
+			continue;
+		uint32_t n = STREAM - sent < c ? STREAM - sent : c;
+		if (n > VSOCK_MAX_PKT)
+			n = VSOCK_MAX_PKT;
+		h = ghdr(VSOCK_OP_RW, host_port, n);
+		guest_send(r, &h, stream + sent);
+		guest_kick_tx(r);
+		host_read(host, got, n);
+		assert_memory_equal(got, stream + sent, n);
+		sent += n;
+	}
+	close(host);
+}
+
+/* A host client's whole connection: CONNECT, the guest's REQUEST and
+ * RESPONSE, the OK line read. Returns the socket; *host_port its port. */
+static int host_session(struct rig *r, uint32_t *host_port)
+{
+	int host = host_connect(r);
+	struct vsock_hdr req;
+	assert_true(guest_recv(r, &req, NULL, 5));
+	assert_int_equal(req.op, VSOCK_OP_REQUEST);
+	*host_port = req.src_port;
+	struct vsock_hdr h = ghdr(VSOCK_OP_RESPONSE, *host_port, 0);
+	guest_send(r, &h, NULL);
+	guest_kick_tx(r);
+	char ok[32], got[32];
+	size_t oklen = (size_t)snprintf(ok, sizeof(ok), "OK %u\n", *host_port);
+	host_read(host, (uint8_t *)got, oklen);
+	assert_memory_equal(got, ok, oklen);
+	return host;
+}
+
+struct status_write {
+	struct vd *v;
+	atomic_bool done;
+};
+
+static void *write_status_0(void *arg)
+{
+	struct status_write *w = arg;
+	vd_set_status(w->v, 0); /* what the guest's vCPU does */
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+/* EOF (or a reset) on a host socket within 5 s, whatever data comes
+ * first. */
+static void host_sees_end(int fd)
+{
+	uint8_t sink[65536];
+	for (;;) {
+		ssize_t k = recv(fd, sink, sizeof(sink), 0);
+		if (k > 0)
+			continue;
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			fail_msg("the host socket stayed open after the reset");
+		return;
+	}
+}
+
+/* A reset with connections both ways and I/O in flight: a receive pending
+ * on a host-initiated connection, a send stuck on a guest-initiated one
+ * whose peer reads nothing. The status write comes back at once, the
+ * reset completes (every socket is ended: its peer sees EOF), then nothing
+ * is written to guest memory (a canary) whatever the peers and the guest's
+ * kicks do, and after the driver's initialisation a new connection works. */
+static void test_reset_with_connections(void **state)
+{
+	struct rig *r = *state;
+	guest_up(r);
+	uint32_t hp1;
+	int host1 = host_session(r, &hp1); /* a RECV in flight on it */
+
+	/* guest -> host: PATH_5001 listens, never reads */
+	char p2[128];
+	snprintf(p2, sizeof(p2), "%s_%u", r->path, 5001);
+	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	memcpy(a.sun_path, p2, strlen(p2));
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	struct vsock_hdr h = ghdr(VSOCK_OP_REQUEST, 5001, 0);
+	h.src_port = 6000;
+	guest_send(r, &h, NULL);
+	guest_kick_tx(r);
+	struct vsock_hdr resp;
+	assert_true(guest_recv(r, &resp, NULL, 5));
+	assert_int_equal(resp.op, VSOCK_OP_RESPONSE);
+	int host2 = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(host2 >= 0);
+	static uint8_t data[VSOCK_MAX_PKT];
+	memset(data, 0x3c, sizeof(data));
+	for (unsigned k = 0; k < 4; k++) { /* more than the socket holds */
+		h = ghdr(VSOCK_OP_RW, 5001, VSOCK_MAX_PKT);
+		h.src_port = 6000;
+		guest_send(r, &h, data);
+	}
+	guest_kick_tx(r);
+	usleep(50000);
+
+	struct status_write w = {.v = &r->v};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, write_status_0, &w), 0);
+	double t0 = vd_now();
+	while (!atomic_load(&w.done) && vd_now() < t0 + 3)
+		usleep(1000);
+	if (!atomic_load(&w.done)) {
+		host_sees_end(host2);
+		pthread_join(t, NULL);
+		fail_msg("the status write blocked its vCPU");
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(vd_wait_reset(&r->v, 10), 0);
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(host2, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	host_sees_end(host1);
+	host_sees_end(host2);
+
+	/* Reset complete: guest memory is the guest's alone. */
+	uint8_t *all = vd_at(&r->v, 0, MEM);
+	memset(all, 0xa5, MEM);
+	ssize_t n = send(host1, "late", 4, MSG_NOSIGNAL);
+	(void)n; /* the socket was shut down: EPIPE is fine */
+	int host3 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memcpy(a.sun_path, r->path, strlen(r->path) + 1);
+	assert_int_equal(connect(host3, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(write(host3, "CONNECT 5000\n", 13), 13);
+	for (unsigned q = 0; q < 3; q++)
+		vd_kick(&r->v, q);
+	usleep(200000);
+	for (size_t i = 0; i < MEM; i++)
+		if (all[i] != 0xa5)
+			fail_msg("guest memory at 0x%zx written after the reset completed", i);
+	close(host1);
+	close(host2);
+	close(l);
+	unlink(p2);
+
+	/* The driver again: the client that waited in the backlog gets its
+	 * connection, and data flows. */
+	guest_up(r);
+	struct vsock_hdr req;
+	assert_true(guest_recv(r, &req, NULL, 5));
+	assert_int_equal(req.op, VSOCK_OP_REQUEST);
+	h = ghdr(VSOCK_OP_RESPONSE, req.src_port, 0);
+	guest_send(r, &h, NULL);
+	h = ghdr(VSOCK_OP_RW, req.src_port, 5);
+	guest_send(r, &h, (const uint8_t *)"hello");
+	guest_kick_tx(r);
+	setsockopt(host3, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char ok[32];
+	size_t oklen = (size_t)snprintf(ok, sizeof(ok), "OK %u\nhello", req.src_port);
+	uint8_t got[32];
+	host_read(host3, got, oklen);
+	assert_memory_equal(got, ok, oklen);
+	close(host3);
+}
+
+int main(void)
+{
+	skip_without_uring();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ok_line_counted_in_credit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_with_connections, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
