@@ -158,15 +158,15 @@ static const struct jail_rule control_rules[] = {
 	RULE(exit, -1, "a thread exits"),
 	RULE(exit_group, -1, "the process exits"),
 };
-/* The call the SIGSYS handler makes to die of SIGSYS: in no table. */
-#define JAIL_DEATH_CALL SYS_getppid
 #ifndef SYS_SECCOMP
 #define SYS_SECCOMP 1 /* si_code of a seccomp SIGSYS */
 #endif
 
 /* Sanitizer builds only (tests): the ASan/UBSan runtime maps shadow and
- * allocator memory and swaps signal stacks on any thread. Release builds
- * never carry these rules. */
+ * allocator memory and swaps signal stacks on any thread, and reports an
+ * error from the thread that made it. Release builds never carry these
+ * rules (CVMM_SANITIZED, jail.h). Found by running the ASan cvmm in the
+ * test host with --seccomp=log (docs/seccomp.md). */
 #ifdef CVMM_SANITIZED
 static const struct jail_rule sanitizer_rules[] = {
 	RULE(mmap, -1, "sanitizer runtime: shadow and allocator memory"),
@@ -178,7 +178,47 @@ static const struct jail_rule sanitizer_rules[] = {
 	RULE(gettid, -1, "sanitizer runtime: reports"),
 	RULE(write, -1, "sanitizer runtime: writes its report to stderr"),
 	RULE(exit_group, -1, "sanitizer runtime: exits after a report"),
+	/* a report (with symbolize=0 and color=never: no symbolizer process,
+	 * no isatty; tests/linux/asan-cases.sh sets them) */
+	RULE(readlink, -1, "sanitizer report: the binary's name (/proc/self/exe)"),
+	RULE(open, -1, "sanitizer report: /proc/self/maps (module of each frame)"),
+#ifdef __aarch64__
+	RULE(openat, -1, "sanitizer report: open() on arm64, which has no open syscall"),
+#endif
+	RULE(read, -1, "sanitizer report: /proc/self/maps"),
+	RULE(close, -1, "sanitizer report: /proc/self/maps, its probe pipe"),
+	RULE(pipe2, -1, "sanitizer report: a pipe to probe whether memory is readable"),
 };
+/* LeakSanitizer's check at exit runs on the thread that calls exit(): the
+ * control thread. It clones a tracer process (CLONE_VM, same filter) that
+ * lists /proc/PID/task, ptrace-stops every thread, reads their registers
+ * and scans memory while the control thread spins, then lets them go.
+ * (The tracer also reads /proc/PID/task with open, as in a report.) */
+static const struct jail_rule sanitizer_control_rules[] = {
+	RULE(clone, -1, "LSan: start the tracer that stops every thread for the leak check"),
+	RULE(prctl, -1, "LSan: PR_SET_PTRACER for its tracer, dumpable around it; PDEATHSIG in it"),
+	RULE(sched_yield, -1, "LSan: spin until the tracer is done"),
+	RULE(wait4, -1, "LSan: reap the tracer; the tracer waits for each thread it stops"),
+	RULE(getppid, -1, "LSan's tracer: is the process it stops still its parent?"),
+	RULE(rt_sigaction, -1, "LSan's tracer: handlers for synchronous signals"),
+	RULE(getdents, -1, "LSan's tracer: /proc/PID/task entries"),
+#ifdef __aarch64__
+	RULE(getdents64, -1, "LSan's tracer: getdents on arm64, which has no getdents syscall"),
+#endif
+	RULE(lseek, -1, "LSan's tracer: rewind /proc/PID/task to list it again"),
+	RULE(ptrace, -1, "LSan's tracer: attach, read registers, detach each thread"),
+};
+#endif
+
+#ifdef CVMM_SANITIZED
+#define ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
+static int sanitizer_rules_add(scmp_filter_ctx ctx, const struct jail_rule *rl, size_t n)
+{
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rl[i].nr, 0);
+	return r;
+}
 #endif
 
 const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n)
@@ -259,8 +299,10 @@ int jail_build(enum jail_kind kind, enum jail_mode mode, const int *params, void
 		}
 	}
 #ifdef CVMM_SANITIZED
-	for (unsigned i = 0; i < sizeof(sanitizer_rules) / sizeof(sanitizer_rules[0]) && r == 0; i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sanitizer_rules[i].nr, 0);
+	r = sanitizer_rules_add(ctx, sanitizer_rules, ARRAY_N(sanitizer_rules));
+	if (r == 0 && kind == JAIL_CONTROL)
+		r = sanitizer_rules_add(ctx, sanitizer_control_rules,
+					ARRAY_N(sanitizer_control_rules));
 	if (r < 0) {
 		seccomp_release(ctx);
 		return err_set(e, -r, "seccomp sanitizer rules: %s", strerror(-r));
