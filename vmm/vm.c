@@ -782,7 +782,12 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 			    vm->cfg.cpus, max);
 		goto fail;
 	}
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	/* KVM's MMU notifier registration gives up with EINTR while any
+	 * signal or task work (io_uring's, after a previous VM's rings) is
+	 * pending for the thread: try again, as QEMU does. */
+	do
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	while (vm->vm_fd < 0 && errno == EINTR);
 	if (vm->vm_fd < 0) {
 		r = err_set(e, errno, "KVM_CREATE_VM: %s", strerror(errno));
 		goto fail;
