@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/* flushkill: many cvmm processes at once, each a micro-guest writing and
+ * flushing its own disk (mg-bench's mg.case=flushlog prints "MGF i" once
+ * block i was written and its FLUSH acknowledged), a random third of them
+ * killed with SIGKILL while they write. Then every block a guest saw
+ * flushed must be on its disk, whole; the VMs left alone must have run to
+ * their end (all blocks flushed, MG DONE, cvmm's debug exit status 67).
+ * usage: flushkill CVMM MG_BENCH_ELF TMPDIR NVMS BLOCKS [SEED [TIMEOUT_S]]
+ * prints: FK FAIL vm=<k> <what> for each problem, then
+ *   FK DONE vms=N killed=K flushed=F secs=S seed=X fail=M
+ * and exits 0 when nothing failed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BLOCK	4096
+#define MAX_VMS 256
+/* Word w of block i, as tests/microguest/mg_bench.c writes it. */
+#define FLUSHLOG_WORD(i, w) (0x4d4746ull << 40 | (uint64_t)(i) << 12 | (uint64_t)(w))
+
+struct vm {
+	pid_t pid;
+	int out;	/* read end of its console (stdout), -1 at EOF */
+	char line[256]; /* the console line being read */
+	size_t len;
+	long long last;	  /* the last block it said was flushed, -1: none */
+	bool done;	  /* MG DONE pass=1 fail=0 */
+	bool victim;	  /* to be killed */
+	long long after;  /* ... once it said this block was flushed */
+	uint64_t kill_ns; /* ... at this time (0: not yet due) */
+	bool killed;
+	int status;
+	bool exited;
+	char img[512];
+};
+
+static struct vm vms[MAX_VMS];
+static unsigned nfail;
+static uint64_t rng;
+
+__attribute__((format(printf, 2, 3))) static void fail(unsigned k, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	printf("FK FAIL vm=%u %s\n", k, msg);
+	fflush(stdout);
+	nfail++;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t xorshift(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static pid_t spawn(const char *cvmm, const char *mg, const char *tmp, unsigned k, long long blocks,
+		   int *out)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	char err[512], cmdline[128];
+	snprintf(err, sizeof(err), "%s/fk-%u.err", tmp, k);
+	snprintf(cmdline, sizeof(cmdline), "acpi=off mg.case=flushlog mg.n=%lld", blocks);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (e < 0 || in < 0 || dup2(p[1], 1) < 0 || dup2(e, 2) < 0 || dup2(in, 0) < 0)
+			_exit(126);
+		execl(cvmm, cvmm, "--debug-exit", "--transport", "mmio", "--kernel", mg, "--memory",
+		      "16M", "--disk", vms[k].img, "--cmdline", cmdline, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return -1;
+	}
+	*out = p[0];
+	return pid;
+}
+
+/* A whole console line of VM k. */
+static void line(unsigned k, const char *s)
+{
+	struct vm *v = &vms[k];
+	long long i;
+	if (sscanf(s, "MGF %lld", &i) == 1) {
+		if (i != v->last + 1)
+			fail(k, "said block %lld was flushed after block %lld", i, v->last);
+		v->last = i;
+		if (v->victim && !v->kill_ns && i >= v->after)
+			v->kill_ns = now_ns() + xorshift() % 3000000; /* within 3 ms */
+	} else if (!strncmp(s, "MG DONE pass=1 fail=0", 21)) {
+		v->done = true;
+	} else if (!strncmp(s, "MG FAIL", 7)) {
+		fail(k, "guest: %s", s);
+	}
+}
+
+static void drain(unsigned k)
+{
+	struct vm *v = &vms[k];
+	char buf[4096];
+	ssize_t n = read(v->out, buf, sizeof(buf));
+	if (n <= 0) {
+		if (n < 0 && errno == EINTR)
+			return;
+		close(v->out);
+		v->out = -1;
+		return;
+	}
+	for (ssize_t j = 0; j < n; j++) {
+		char c = buf[j];
+		if (c == '\r')
+			continue;
+		if (c == '\n') {
+			v->line[v->len] = 0;
+			line(k, v->line);
+			v->len = 0;
+		} else if (v->len + 1 < sizeof(v->line)) {
+			v->line[v->len++] = c;
+		}
+	}
+}
+
+/* Blocks 0..last of VM k's disk hold what the guest wrote. */
+static void check_disk(unsigned k)
+{
+	struct vm *v = &vms[k];
+	int fd = open(v->img, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fail(k, "cannot open %s: %s", v->img, strerror(errno));
+		return;
+	}
+	static uint64_t buf[BLOCK / 8];
+	for (long long b = 0; b <= v->last; b++) {
+		if (pread(fd, buf, BLOCK, (off_t)b * BLOCK) != BLOCK) {
+			fail(k, "block %lld (said flushed) cannot be read back", b);
+			break;
+		}
+		unsigned w = 0;
+		while (w < BLOCK / 8 && buf[w] == FLUSHLOG_WORD(b, w))
+			w++;
+		if (w < BLOCK / 8) {
+			fail(k,
+			     "block %lld (said flushed, last said %lld%s) is not on disk: word %u "
+			     "is 0x%016" PRIx64,
+			     b, v->last, v->killed ? ", killed" : "", w, buf[w]);
+			break;
+		}
+	}
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 6 || argc > 8) {
+		fprintf(stderr, "usage: flushkill CVMM MG_BENCH_ELF TMPDIR NVMS BLOCKS [SEED "
+				"[TIMEOUT_S]]\n");
+		return 2;
+	}
+	const char *cvmm = argv[1], *mg = argv[2], *tmp = argv[3];
+	unsigned n = (unsigned)atoi(argv[4]);
+	long long blocks = atoll(argv[5]);
+	rng = argc > 6 ? strtoull(argv[6], NULL, 0) : (uint64_t)time(NULL);
+	uint64_t seed = rng;
+	int timeout_s = argc > 7 ? atoi(argv[7]) : 300;
+	if (!n || n > MAX_VMS || blocks < 4 || !rng) {
+		fprintf(stderr, "flushkill: 1..%d VMs, at least 4 blocks, a nonzero seed\n",
+			MAX_VMS);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	uint64_t t0 = now_ns();
+	for (unsigned k = 0; k < n; k++) {
+		struct vm *v = &vms[k];
+		v->last = -1;
+		v->out = -1;
+		snprintf(v->img, sizeof(v->img), "%s/fk-%u.img", tmp, k);
+		int fd = open(v->img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 || ftruncate(fd, (off_t)blocks * BLOCK) < 0) {
+			fprintf(stderr, "flushkill: %s: %s\n", v->img, strerror(errno));
+			return 2;
+		}
+		close(fd);
+	}
+	/* the victims: a third, chosen at random; each killed within 3 ms
+	 * of saying some block in its first half was flushed */
+	unsigned order[MAX_VMS], nkill = n / 3;
+	for (unsigned k = 0; k < n; k++)
+		order[k] = k;
+	for (unsigned k = 0; k < nkill; k++) {
+		unsigned j = k + (unsigned)(xorshift() % (n - k));
+		unsigned t = order[k];
+		order[k] = order[j];
+		order[j] = t;
+		vms[order[k]].victim = true;
+		vms[order[k]].after = (long long)(xorshift() % (uint64_t)(blocks / 2));
+	}
+	for (unsigned k = 0; k < n; k++) {
+		vms[k].pid = spawn(cvmm, mg, tmp, k, blocks, &vms[k].out);
+		if (vms[k].pid < 0) {
+			fprintf(stderr, "flushkill: cannot start cvmm: %s\n", strerror(errno));
+			return 2;
+		}
+	}
+	uint64_t deadline = t0 + (uint64_t)timeout_s * 1000000000ull;
+	for (;;) {
+		struct pollfd pf[MAX_VMS];
+		unsigned idx[MAX_VMS], np = 0;
+		uint64_t t = now_ns(), next = t + 1000000000ull;
+		for (unsigned k = 0; k < n; k++) {
+			struct vm *v = &vms[k];
+			if (v->kill_ns && !v->killed) {
+				if (v->kill_ns <= t) {
+					kill(v->pid, SIGKILL);
+					v->killed = true;
+				} else if (v->kill_ns < next) {
+					next = v->kill_ns;
+				}
+			}
+			if (v->out >= 0) {
+				pf[np] = (struct pollfd){.fd = v->out, .events = POLLIN};
+				idx[np++] = k;
+			}
+		}
+		if (!np)
+			break;
+		if (t > deadline) {
+			for (unsigned k = 0; k < n; k++)
+				if (vms[k].out >= 0)
+					fail(k,
+					     "still running after %d s (last flushed %lld): killed",
+					     timeout_s, vms[k].last);
+			for (unsigned k = 0; k < n; k++)
+				kill(vms[k].pid, SIGKILL);
+			break;
+		}
+		int ms = (int)((next - t + 999999) / 1000000);
+		if (poll(pf, np, ms) < 0 && errno != EINTR)
+			return 2;
+		for (unsigned j = 0; j < np; j++)
+			if (pf[j].revents)
+				drain(idx[j]);
+	}
+	unsigned killed = 0;
+	long long flushed = 0;
+	for (unsigned k = 0; k < n; k++) {
+		struct vm *v = &vms[k];
+		if (v->out >= 0) { /* the deadline: read what is left */
+			while (v->out >= 0)
+				drain(k);
+		}
+		if (waitpid(v->pid, &v->status, 0) != v->pid) {
+			fail(k, "waitpid: %s", strerror(errno));
+			continue;
+		}
+		bool sigkilled = WIFSIGNALED(v->status) && WTERMSIG(v->status) == SIGKILL;
+		if (v->killed && sigkilled) {
+			killed++;
+		} else if (!WIFEXITED(v->status) || WEXITSTATUS(v->status) != 67) {
+			fail(k, "cvmm ended with status 0x%x, wanted the debug exit (67)",
+			     v->status);
+		} else if (!v->done || v->last != blocks - 1) {
+			fail(k, "ran to its end but said %lld of %lld blocks flushed%s",
+			     v->last + 1, blocks, v->done ? "" : ", no MG DONE");
+		}
+		flushed += v->last + 1;
+		check_disk(k);
+	}
+	printf("FK DONE vms=%u killed=%u flushed=%lld secs=%.1f seed=0x%" PRIx64 " fail=%u\n", n,
+	       killed, flushed, (double)(now_ns() - t0) / 1e9, seed, nfail);
+	return nfail ? 1 : 0;
+}
