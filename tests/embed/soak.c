@@ -12,7 +12,11 @@
  * RSS_TOLERANCE_KB of the warm value (an allocation leaked on every cycle,
  * 1 KiB or more, shows past the tolerance over 1000 cycles; smaller noise,
  * glibc keeping freed memory in its arenas, does not).
- * usage: soak MG_EXIT_ELF TMPDIR CYCLES [WARMUP]
+ * DISK: "fresh" (default) gives each VM an image of its own (created, then
+ * removed after its destroy); "same" gives every VM the same image, as an
+ * embedder restarting its VM would (the image's lock must be gone when
+ * cvmm_vm_destroy returns).
+ * usage: soak MG_EXIT_ELF TMPDIR CYCLES [WARMUP [fresh|same]]
  * prints: SOAK <cycle> fds=N rss_kb=N threads=N every 100 cycles, then
  *   SOAK PASS|FAIL cycles=N fds=A->B threads=T rss_kb=A->B (+D, max M) secs=S
  * and exits 0 on PASS. */
@@ -20,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,28 +196,36 @@ static int cycle(const char *kernel, const char *disk, const char *vsock, unsign
 	return 0;
 }
 
+static int make_disk(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || ftruncate(fd, 1 << 20) < 0) {
+		fprintf(stderr, "soak: %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 4 || argc > 5) {
-		fprintf(stderr, "usage: soak MG_EXIT_ELF TMPDIR CYCLES [WARMUP]\n");
+	if (argc < 4 || argc > 6 ||
+	    (argc > 5 && strcmp(argv[5], "fresh") && strcmp(argv[5], "same"))) {
+		fprintf(stderr, "usage: soak MG_EXIT_ELF TMPDIR CYCLES [WARMUP [fresh|same]]\n");
 		return 2;
 	}
 	const char *kernel = argv[1], *tmp = argv[2];
 	unsigned cycles = (unsigned)strtoul(argv[3], NULL, 10);
 	unsigned warmup = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 20;
+	bool same = argc > 5 && !strcmp(argv[5], "same");
 	if (!cycles || warmup >= cycles) {
 		fprintf(stderr, "soak: CYCLES must be more than WARMUP (%u)\n", warmup);
 		return 2;
 	}
 	char disk[512], vsock[512];
-	snprintf(disk, sizeof(disk), "%s/soak.img", tmp);
 	snprintf(vsock, sizeof(vsock), "%s/soak.vsock", tmp);
-	int fd = open(disk, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || ftruncate(fd, 1 << 20) < 0) {
-		fprintf(stderr, "soak: %s: %s\n", disk, strerror(errno));
-		return 2;
-	}
-	close(fd);
 	double t0 = now_s();
 	int fds0 = -1;
 	long rss0 = -1, rss_max = 0;
@@ -224,7 +237,16 @@ int main(int argc, char **argv)
 	pthread_detach(wd);
 	for (unsigned i = 1; i <= cycles; i++) {
 		atomic_store(&at_cycle, i);
-		if (cycle(kernel, disk, vsock, i) < 0) {
+		if (same)
+			snprintf(disk, sizeof(disk), "%s/soak.img", tmp);
+		else
+			snprintf(disk, sizeof(disk), "%s/soak-%u.img", tmp, i);
+		if ((!same || i == 1) && make_disk(disk) < 0)
+			return 2;
+		int r = cycle(kernel, disk, vsock, i);
+		if (!same)
+			unlink(disk);
+		if (r < 0) {
 			printf("SOAK FAIL cycles=%u: cycle %u failed (stderr says why)\n", cycles,
 			       i);
 			return 1;
@@ -251,6 +273,7 @@ int main(int argc, char **argv)
 	       ok ? "PASS" : "FAIL", cycles, fds0, fds, threads, rss0, rss, rss - rss0, rss_max,
 	       RSS_JUDGED ? "tolerance" : "not judged under ASan, tolerance", RSS_TOLERANCE_KB,
 	       now_s() - t0);
-	unlink(disk);
+	if (same)
+		unlink(disk);
 	return ok ? 0 : 1;
 }

@@ -12,6 +12,9 @@
 #  - asan-api-socket: a Firecracker client's boot sequence on the control
 #    socket (curl), the micro-guest powers off;
 #  - asan-embed-two-vms: tests/embed/two_vms (ASan build) through libcvmm;
+#  - asan-soak-cycles: tests/embed/soak (ASan build), 30 create/run/destroy
+#    cycles with a disk and vsock in one process: LeakSanitizer at exit sees
+#    whatever a cycle leaks (RSS is not judged under ASan);
 #  - asan-linux-devices: the small kernel with every device kind at once
 #    (cvmm.test=alldev): the disk read and written, ping over the tap,
 #    1 MiB over vsock, the share read and written, each checked here;
@@ -20,10 +23,12 @@
 #    (CVMM_TEST_ASAN=leak) must be reported by LeakSanitizer at exit, and a
 #    heap overflow on the jailed vCPU thread (overflow-vcpu) by ASan, with
 #    the report whole (the thread named, the summary line).
-# env: CVMM_ASAN (default ./cvmm-asan), TWO_VMS_ASAN (./two_vms-asan), MG,
+# env: CVMM_ASAN (default ./cvmm-asan), TWO_VMS_ASAN (./two_vms-asan),
+# SOAK_ASAN (./soak-asan), MG,
 # KIT, TMP, ONLY/SKIP; on PATH: ip (IP names it), vsocktool, curl.
 CVMM=${CVMM_ASAN:-./cvmm-asan}
 TWO_VMS=${TWO_VMS_ASAN:-./two_vms-asan}
+SOAK=${SOAK_ASAN:-./soak-asan}
 export PATH="$PWD:$PATH"
 IP=${IP:-ip}
 MG=${MG:-.}
@@ -45,6 +50,12 @@ mkdisk() { # file MiB: 1 MiB random pattern at the start, zeros after
 SANRE='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (AddressSanitizer|UndefinedBehaviorSanitizer)'
 # The sanitizer's report of NAME, one line (empty: none).
 report() { grep -E "$SANRE" "$TMP/$1.err" 2>/dev/null | head -3 | tr '\n' ' '; }
+# A failing case's whole report (tests/run symbolizes its frames).
+bad_report() { # name why
+	bad "$1" "$2"
+	sed -n '/==ERROR\|runtime error:/,$p' "$TMP/$1.err" | grep -v '^  0x\|^=>' | head -60 |
+		sed 's/^/    ! /'
+}
 # asan NAME WANTED-STATUS SECONDS -- cvmm args: like want (lib.sh), but a
 # run past its time is killed (SIGKILL: LeakSanitizer, stopped in its
 # check, would outlive a SIGTERM), and a sanitizer report fails the case.
@@ -56,7 +67,7 @@ asan() {
 	timeout -s KILL "$tmo" "$CVMM" "$@" </dev/null >"$TMP/$name.out" 2>"$TMP/$name.err"
 	st=$?
 	secs=$(($(date +%s) - start))
-	if [ -n "$(report "$name")" ]; then bad "$name" "status $st: $(report "$name")"; return 1; fi
+	if [ -n "$(report "$name")" ]; then bad_report "$name" "status $st: $(report "$name")"; return 1; fi
 	if [ $st -ne "$wst" ]; then bad "$name" "exit status $st, wanted $wst (after ${secs}s)"; return 1; fi
 	return 0
 }
@@ -100,7 +111,7 @@ if [ -f "$MG/mg-check.elf" ]; then
 		wait $pid
 		st=$?
 		kill $wd 2>/dev/null
-		if [ -n "$(report $n)" ]; then bad $n "status $st: $(report $n)"
+		if [ -n "$(report $n)" ]; then bad_report $n "status $st: $(report $n)"
 		elif [ -n "$why" ]; then bad $n "$why"
 		elif [ $st -ne 0 ]; then bad $n "exit status $st, wanted 0"
 		elif ! mg_ok $n; then bad $n "micro-guest reported failures"
@@ -110,10 +121,18 @@ if [ -f "$MG/mg-check.elf" ]; then
 	if selected $n; then
 		timeout -s KILL 240 "$TWO_VMS" "$MG/mg-check.elf" "$TMP" >"$TMP/$n.out" 2>"$TMP/$n.err"
 		st=$?
-		if [ -n "$(report $n)" ]; then bad $n "status $st: $(report $n)"
+		if [ -n "$(report $n)" ]; then bad_report $n "status $st: $(report $n)"
 		elif [ $st -ne 0 ] || ! has $n "EMBED DONE pass=[0-9]* fail=0"; then
 			bad $n "status $st: $(grep 'EMBED FAIL' "$TMP/$n.out" | head -3 | tr '\n' ';')"
 		else ok $n "$(grep -o 'pass=[0-9]*' "$TMP/$n.out" | tail -1) checks, no report"; fi
+	fi
+	n=asan-soak-cycles
+	if selected $n && [ -f "$MG/mg-exit.elf" ]; then
+		timeout -s KILL 300 "$SOAK" "$MG/mg-exit.elf" "$TMP" 30 10 >"$TMP/$n.out" 2>"$TMP/$n.err"
+		st=$?
+		if [ -n "$(report $n)" ]; then bad_report $n "status $st: $(report $n)"
+		elif [ $st -ne 0 ] || ! has $n "^SOAK PASS"; then bad $n "status $st: $(grep '^SOAK FAIL' "$TMP/$n.out")"
+		else ok $n "30 cycles, no leak at exit"; fi
 	fi
 	# The sanitizers through the jail: each must report what a test build
 	# does on purpose (a case passes when the report is there, whole).
@@ -126,7 +145,7 @@ if [ -f "$MG/mg-check.elf" ]; then
 			grep -q "SUMMARY: AddressSanitizer: 4242 byte(s) leaked in 1 allocation(s)" "$TMP/$n.err"; then
 			ok $n "the deliberate leak was reported at exit, jailed"
 		else
-			bad $n "status $st, wanted 66 with LeakSanitizer's report of 4242 bytes: $(report $n)"
+			bad_report $n "status $st, wanted 66 with LeakSanitizer's report of 4242 bytes: $(report $n)"
 		fi
 	fi
 	n=asan-overflow-reported
@@ -139,7 +158,7 @@ if [ -f "$MG/mg-check.elf" ]; then
 			grep -q "^SUMMARY: AddressSanitizer: heap-buffer-overflow" "$TMP/$n.err"; then
 			ok $n "the vCPU thread's overflow was reported whole, jailed"
 		else
-			bad $n "status $st, wanted 66 with ASan's whole report: $(report $n)$(grep seccomp "$TMP/$n.err")"
+			bad_report $n "status $st, wanted 66 with ASan's whole report: $(report $n)$(grep seccomp "$TMP/$n.err")"
 		fi
 	fi
 fi
