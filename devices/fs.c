@@ -189,9 +189,26 @@ static void fs_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop
 		fs_kick(w);
 }
 
+/* Reset or exit with READs or WRITEs in flight: cancel them all. A reset
+ * waits for its queue's I/O to end, on a vCPU thread that holds the device
+ * lock, so nothing may keep it waiting: the server only ever opens regular
+ * files, but a host file system can still stall (a hard NFS mount). The
+ * cancelled requests complete with drop set and are freed unanswered. */
+static void fs_quiesce(struct vq_worker *w)
+{
+	struct io_uring_sqe *sqe = vq_worker_sqe(w);
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+	sqe->flags |= IOSQE_FIXED_FILE; /* the ring's restrictions require it */
+	io_uring_sqe_set_data64(sqe, WORKER_TAG_IGNORE);
+	io_uring_submit(&w->ring);
+}
+
 static const struct vq_worker_ops fs_worker_ops = {
 	.kick = fs_kick,
 	.complete = fs_complete,
+	.quiesce = fs_quiesce,
 };
 
 /* struct virtio_fs_config: tag[36], le32 num_request_queues. */
@@ -296,7 +313,8 @@ int fs_start(struct fs *f, const struct guest_mem *mem, const struct virtio_irqf
 	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
 		      (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	f->started = true;
-	static const uint8_t ops[] = {IORING_OP_READV, IORING_OP_WRITEV};
+	/* READ, WRITE; cancelling them at a reset (fs_quiesce) */
+	static const uint8_t ops[] = {IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_ASYNC_CANCEL};
 	for (unsigned i = 0; i < FS_NQUEUES; i++) {
 		struct fs_queue *fq = &f->q[i];
 		fq->f = f;

@@ -86,7 +86,8 @@ bool fs_name_ok(const char *name);
 struct fs_inode {
 	int fd;		  /* owned O_PATH | O_NOFOLLOW handle, -1 when free */
 	uint32_t gen;	  /* bumped at each reuse of the slot */
-	uint64_t nlookup; /* references the guest holds */
+	uint64_t nlookup; /* lookup references the guest holds (FORGET drops them) */
+	uint32_t nopen;	  /* open files on it: they pin it whatever FORGET says */
 	uint64_t dev, ino;
 	uint32_t mode;		    /* file type bits at lookup */
 	uint32_t parent;	    /* index of the directory it was found in */
@@ -140,6 +141,10 @@ struct fs_srv {
 	void *hook_opaque;
 	uint8_t *dirbuf;  /* owned, FS_MAX_DIRBUF */
 	uint8_t *dentbuf; /* owned, getdents64 scratch */
+	/* owned O_PATH handle on /proc/self/fd, or -1: chmod and link through
+	 * an inode's own handle where the kernel has no AT_EMPTY_PATH form */
+	int proc_fd;
+	bool no_fchmodat2; /* the kernel said ENOSYS once (before 6.6) */
 };
 
 /* root_fd (an O_PATH directory) is taken. cap: live inodes at most, 2 ..

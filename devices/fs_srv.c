@@ -12,12 +12,32 @@
  * itself, and the guest's kernel follows its target in the guest's own
  * namespace. Reopening an inode for I/O goes through its parent's handle
  * and its last known name, and the result must be the same (dev, ino), or
- * ESTALE. No /proc, no string paths. Metadata calls use the *at() forms
- * with AT_SYMLINK_NOFOLLOW or AT_EMPTY_PATH on the handle. RENAME and LINK
- * only take nodeids of this table, so both ends are inside the share.
- * Read-only shares answer every mutating request with EROFS and open files
- * O_RDONLY only. Device nodes cannot be created (EPERM) and only regular
- * files can be opened (no host device or FIFO is ever opened).
+ * ESTALE. No string paths.
+ *
+ * Metadata calls act on the inode's handle, never on its name again: a
+ * name checked and then resolved anew can meanwhile be a symlink to
+ * anywhere (the host, or a second share or VM on the same directory, can
+ * swap it), and chmod has no no-follow form. So: fchownat and utimensat
+ * with AT_EMPTY_PATH on the handle; chmod with fchmodat2(AT_EMPTY_PATH)
+ * where the kernel has it, else through the handle's /proc/self/fd link
+ * (opened before the jail; it names the open handle, not a path), else on
+ * a descriptor reopened and checked; truncation on an open descriptor
+ * checked to be the inode. RENAME and LINK only take nodeids of this
+ * table, so both ends are inside the share. Read-only shares answer every
+ * mutating request with EROFS and open files O_RDONLY only.
+ *
+ * No host call a guest can cause may block without bound. Device nodes
+ * cannot be created (EPERM) and only regular files (and directories) are
+ * opened: every open is O_NONBLOCK (a FIFO or device swapped in under a
+ * name cannot block it) and is checked with fstat before any I/O, and a
+ * name is checked to be the expected inode before it is opened at all, so
+ * only a swap racing the server can make it open (never read or write)
+ * something else. CREATE opens an existing name only if it is a regular
+ * file, as OPEN.
+ *
+ * References: an inode lives while the guest holds lookups on it
+ * (nlookup, which FORGET lowers), files are open on it (nopen, which only
+ * RELEASE lowers) or inodes found in it pin it (kids).
  *
  * Ownership: uid/gid pass through unchanged (the guest's root is cvmm's
  * user; cvmm runs as root in the test host). */
@@ -40,8 +60,15 @@
 #define DENTBUF	      32768
 #define TIMEOUT_S     1 /* entry and attribute cache time we give the guest */
 
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452 /* Linux 6.6; the same number on x86_64 and aarch64 */
+#endif
+
 static int openat2_one(int dirfd, const char *name, int flags, mode_t mode)
 {
+	/* openat2 refuses O_PATH with other flags than these */
+	if (!(flags & O_PATH))
+		flags |= O_NOCTTY;
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
 		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
@@ -108,7 +135,7 @@ static void ino_maybe_free(struct fs_srv *s, uint32_t idx)
 {
 	while (idx != 0) {
 		struct fs_inode *i = &s->ino[idx];
-		if (i->fd < 0 || i->nlookup || i->kids)
+		if (i->fd < 0 || i->nlookup || i->nopen || i->kids)
 			return;
 		hash_del(s, idx);
 		close(i->fd);
@@ -155,6 +182,7 @@ static int ino_add(struct fs_srv *s, int fd, const struct stat *st, uint32_t par
 	struct fs_inode *i = &s->ino[idx];
 	i->fd = fd;
 	i->nlookup = 0;
+	i->nopen = 0;
 	i->kids = 0;
 	i->dev = st->st_dev;
 	i->ino = st->st_ino;
@@ -226,6 +254,8 @@ static int do_lookup(struct fs_srv *s, uint32_t parent, const char *name, struct
 	return 0;
 }
 
+/* Drops n lookup references (saturating: a guest may forget more than it
+ * looked up). Open files keep the inode whatever the count. */
 static void do_forget(struct fs_srv *s, uint64_t nodeid, uint64_t n)
 {
 	uint32_t idx;
@@ -249,32 +279,9 @@ static void at_name(struct fs_srv *s, uint32_t idx, int *dirfd, const char **nam
 	}
 }
 
-/* Reopens inode idx with flags; it must still be the same file. */
-static int reopen(struct fs_srv *s, uint32_t idx, int flags)
-{
-	struct fs_inode *i = &s->ino[idx];
-	int fd;
-	if (S_ISDIR(i->mode)) {
-		fd = openat2_one(i->fd, ".", flags, 0);
-	} else {
-		int dirfd;
-		const char *name;
-		at_name(s, idx, &dirfd, &name);
-		fd = openat2_one(dirfd, name, flags, 0);
-	}
-	if (fd < 0)
-		return fd == -ENOENT ? -ESTALE : fd;
-	struct stat st;
-	if (stat_fd(fd, &st) < 0 || st.st_dev != i->dev || st.st_ino != i->ino) {
-		close(fd);
-		return -ESTALE;
-	}
-	return fd;
-}
-
 /* The name still names inode idx (and, unless link_ok, it is not a
- * symlink): for calls that take a name, and those that have no no-follow
- * form (fchmodat). */
+ * symlink). Only a check: whatever acts afterwards must act on a handle,
+ * since the name can change meanwhile. */
 static int check_name(struct fs_srv *s, uint32_t idx, bool link_ok, int *dirfd, const char **name)
 {
 	at_name(s, idx, dirfd, name);
@@ -285,6 +292,133 @@ static int check_name(struct fs_srv *s, uint32_t idx, bool link_ok, int *dirfd, 
 		return -ESTALE;
 	if (S_ISLNK(st.st_mode) && !link_ok)
 		return -EOPNOTSUPP;
+	return 0;
+}
+
+/* Opens name beneath dirfd for I/O. O_NONBLOCK, so that a FIFO (or a
+ * device) found under the name cannot block the worker, however it got
+ * there; then, before any I/O, it must be a regular file (a directory
+ * with O_DIRECTORY) and, given want, that inode (else ESTALE); only then
+ * is O_TRUNC applied, to the checked file, and O_NONBLOCK cleared again
+ * (io_uring answers EAGAIN on a regular file's uncached pages under
+ * O_NONBLOCK rather than wait for them). */
+static int open_checked(int dirfd, const char *name, int flags, mode_t mode,
+			const struct stat *want)
+{
+	int fd = openat2_one(dirfd, name, (flags & ~O_TRUNC) | O_NONBLOCK, mode);
+	if (fd < 0)
+		return fd;
+	struct stat st;
+	int r = stat_fd(fd, &st);
+	if (r == 0 && want && (st.st_dev != want->st_dev || st.st_ino != want->st_ino))
+		r = -ESTALE;
+	if (r == 0 && !S_ISREG(st.st_mode) && !((flags & O_DIRECTORY) && S_ISDIR(st.st_mode)))
+		r = -EACCES; /* never I/O on a host device, FIFO or socket */
+	if (r == 0 && fcntl(fd, F_SETFL, flags & O_APPEND) < 0)
+		r = -errno;
+	if (r == 0 && (flags & O_TRUNC) && ftruncate(fd, 0) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Reopens inode idx with flags; it must still be the same file. A name is
+ * first checked to be the inode, so that whatever was swapped in under it
+ * (a FIFO, a device node) is not even opened unless the swap races us;
+ * open_checked then makes sure nothing else is used. */
+static int reopen(struct fs_srv *s, uint32_t idx, int flags)
+{
+	struct fs_inode *i = &s->ino[idx];
+	struct stat want = {.st_dev = i->dev, .st_ino = i->ino};
+	int fd;
+	if (S_ISDIR(i->mode)) {
+		fd = open_checked(i->fd, ".", flags, 0, &want);
+	} else {
+		int dirfd;
+		const char *name;
+		fd = check_name(s, idx, false, &dirfd, &name);
+		if (fd == -EOPNOTSUPP)
+			fd = -ESTALE; /* a link now: not the inode */
+		if (fd == 0)
+			fd = open_checked(dirfd, name, flags, 0, &want);
+	}
+	return fd == -ENOENT || fd == -ELOOP ? -ESTALE : fd;
+}
+
+/* The decimal name of fd in /proc/self/fd. */
+static void fd_name(char *buf, size_t n, int fd)
+{
+	snprintf(buf, n, "%d", fd);
+}
+
+/* chmod of inode idx itself, whatever its name says by now. Never of a
+ * symlink: links have no mode of their own, and a chmod through one lands
+ * on its target. */
+static int chmod_ino(struct fs_srv *s, uint32_t idx, mode_t mode)
+{
+	struct fs_inode *i = &s->ino[idx];
+	if (S_ISLNK(i->mode))
+		return -EOPNOTSUPP;
+	if (!s->no_fchmodat2) {
+		if (syscall(SYS_fchmodat2, i->fd, "", mode, AT_EMPTY_PATH) == 0)
+			return 0;
+		/* EPERM too: some container filters refuse calls they do not
+		 * know that way; a real EPERM comes back from the others. */
+		if (errno != ENOSYS && errno != EPERM)
+			return -errno;
+		if (errno == ENOSYS)
+			s->no_fchmodat2 = true;
+	}
+	if (s->proc_fd >= 0) {
+		/* The magic link leads to the handle's inode, not to a path. */
+		char n[16];
+		fd_name(n, sizeof(n), i->fd);
+		return fchmodat(s->proc_fd, n, mode, 0) < 0 ? -errno : 0;
+	}
+	/* No /proc: a descriptor of the inode (needs read access to it). */
+	int fd = reopen(s, idx, S_ISDIR(i->mode) ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+	if (fd < 0)
+		return fd;
+	int r = fchmod(fd, mode) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+/* LINK of inode old as name in directory dir. */
+static int link_ino(struct fs_srv *s, uint32_t old, uint32_t dir, const char *name)
+{
+	struct fs_inode *oi = &s->ino[old];
+	if (linkat(oi->fd, "", s->ino[dir].fd, name, AT_EMPTY_PATH) == 0)
+		return 0;
+	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the handle's /proc/self/fd
+	 * link does not (AT_SYMLINK_FOLLOW follows the magic link to the
+	 * inode, and no further: a symlink's handle links the symlink). */
+	if (errno != ENOENT)
+		return -errno;
+	if (s->proc_fd >= 0) {
+		char n[16];
+		fd_name(n, sizeof(n), oi->fd);
+		return linkat(s->proc_fd, n, s->ino[dir].fd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno
+											  : 0;
+	}
+	/* No /proc: by the source's name, then make sure the new link is the
+	 * inode (a swap in between linked something else: undo it). */
+	int dirfd;
+	const char *oname;
+	int r = check_name(s, old, true, &dirfd, &oname);
+	if (r < 0)
+		return r;
+	if (linkat(dirfd, oname, s->ino[dir].fd, name, 0) < 0)
+		return -errno;
+	struct stat st;
+	if (fstatat(s->ino[dir].fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != oi->dev ||
+	    st.st_ino != oi->ino) {
+		(void)unlinkat(s->ino[dir].fd, name, 0);
+		return -ESTALE;
+	}
 	return 0;
 }
 
@@ -323,7 +457,7 @@ static int fh_add(struct fs_srv *s, int fd, uint32_t ino, bool dir, uint64_t *ou
 		f->gen++;
 		if (f->gen == 0)
 			f->gen = 1;
-		s->ino[ino].nlookup++; /* an open file pins its inode */
+		s->ino[ino].nopen++; /* an open file pins its inode (not a lookup) */
 		*out = ((uint64_t)f->gen << 32) | k;
 		return 0;
 	}
@@ -339,8 +473,7 @@ static void fh_release(struct fs_srv *s, unsigned k)
 	close(f->fd);
 	f->fd = -1;
 	uint32_t ino = f->ino;
-	if (s->ino[ino].nlookup)
-		s->ino[ino].nlookup--;
+	s->ino[ino].nopen--;
 	ino_maybe_free(s, ino);
 }
 
@@ -349,6 +482,7 @@ static void fh_release(struct fs_srv *s, unsigned k)
 int fs_srv_init(struct fs_srv *s, int root_fd, bool ro, uint32_t cap)
 {
 	memset(s, 0, sizeof(*s));
+	s->proc_fd = -1;
 	if (cap < 2 || cap > FS_MAX_INODES) {
 		close(root_fd);
 		return -EINVAL;
@@ -370,6 +504,9 @@ int fs_srv_init(struct fs_srv *s, int root_fd, bool ro, uint32_t cap)
 		r = -ENOTDIR;
 	if (r < 0)
 		goto fail;
+	/* Opened now, before any jail: a chroot without /proc does not take
+	 * it away. Without it, chmod and link fall back (chmod_ino). */
+	s->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	pthread_mutex_init(&s->lock, NULL);
 	s->nino = 1;
 	struct fs_inode *root = &s->ino[0];
@@ -414,6 +551,9 @@ void fs_srv_destroy(struct fs_srv *s)
 		if (s->ino[k].fd >= 0)
 			close(s->ino[k].fd);
 	pthread_mutex_destroy(&s->lock);
+	if (s->proc_fd >= 0)
+		close(s->proc_fd);
+	s->proc_fd = -1;
 	free(s->ino);
 	free(s->hash);
 	free(s->dirbuf);
@@ -488,13 +628,10 @@ static int op_setattr(struct fs_srv *s, const struct fs_req *r, uint32_t idx, st
 	struct fs_inode *i = &s->ino[idx];
 	if (s->ro)
 		return -EROFS;
-	int dirfd, rc;
-	const char *name;
+	int rc;
 	if (in->valid & FATTR_MODE) {
-		if ((rc = check_name(s, idx, false, &dirfd, &name)) < 0)
+		if ((rc = chmod_ino(s, idx, in->mode & 07777)) < 0)
 			return rc;
-		if (fchmodat(dirfd, name, in->mode & 07777, 0) < 0)
-			return -errno;
 	}
 	if (in->valid & (FATTR_UID | FATTR_GID)) {
 		uid_t uid = (in->valid & FATTR_UID) ? in->uid : (uid_t)-1;
@@ -504,6 +641,8 @@ static int op_setattr(struct fs_srv *s, const struct fs_req *r, uint32_t idx, st
 	}
 	if (in->valid & FATTR_SIZE) {
 		struct fs_fh *f = (in->valid & FATTR_FH) ? fh_get(s, in->fh, false, NULL) : NULL;
+		if (f && f->ino != idx)
+			return -EBADF; /* another inode's file: not this one's size */
 		if (f) {
 			if (ftruncate(f->fd, (off_t)in->size) < 0)
 				return -errno;
@@ -529,9 +668,8 @@ static int op_setattr(struct fs_srv *s, const struct fs_req *r, uint32_t idx, st
 			ts[1].tv_nsec = UTIME_NOW;
 		else if (in->valid & FATTR_MTIME)
 			ts[1] = (struct timespec){(time_t)in->mtime, in->mtimensec};
-		if ((rc = check_name(s, idx, true, &dirfd, &name)) < 0)
-			return rc;
-		if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		/* on the handle: a link's own times, never its target's */
+		if (utimensat(i->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 	}
 	return op_getattr(s, idx, o);
@@ -553,12 +691,40 @@ static int entry_reply(struct fs_srv *s, uint32_t parent, const char *name, stru
 	return do_lookup(s, parent, name, e);
 }
 
+/* CREATE without O_EXCL of a name that exists: open it as OPEN would,
+ * only if it is a regular file. Looked at first (an O_PATH handle opens
+ * nothing: no FIFO blocks, no device's open runs), then opened and checked
+ * to be the same inode. */
+static int open_existing(int dirfd, const char *name, int flags)
+{
+	int pfd = openat2_one(dirfd, name, O_PATH, 0);
+	if (pfd < 0)
+		return pfd;
+	struct stat st;
+	int r = stat_fd(pfd, &st);
+	close(pfd);
+	if (r < 0)
+		return r;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP; /* as open(O_CREAT | O_NOFOLLOW) */
+	if (!S_ISREG(st.st_mode))
+		return -EACCES; /* never open host devices, FIFOs, sockets */
+	return open_checked(dirfd, name, flags, 0, &st);
+}
+
 static int op_create(struct fs_srv *s, const struct fs_req *r, uint32_t parent, struct fs_out *o)
 {
 	const struct fuse_create_in *in = &ARG(r, struct fuse_create_in);
-	int allowed = O_ACCMODE | O_APPEND | O_TRUNC | O_EXCL | O_SYNC | O_DSYNC;
-	int fd = openat2_one(s->ino[parent].fd, r->name, (int)(in->flags & allowed) | O_CREAT,
-			     in->mode & ~in->umask & 07777);
+	int allowed = O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC;
+	int flags = (int)(in->flags & allowed);
+	int dirfd = s->ino[parent].fd;
+	/* O_EXCL always: this call never opens what already exists. */
+	int fd = open_checked(dirfd, r->name, flags | O_CREAT | O_EXCL,
+			      in->mode & ~in->umask & 07777, NULL);
+	if (fd == -EEXIST && !(in->flags & O_EXCL))
+		fd = open_existing(dirfd, r->name, flags);
 	if (fd < 0)
 		return fd;
 	struct fuse_entry_out e;
@@ -568,6 +734,14 @@ static int op_create(struct fs_srv *s, const struct fs_req *r, uint32_t parent, 
 		return rc;
 	}
 	uint32_t idx = (uint32_t)(e.nodeid & 0xffffffffu) - 1;
+	/* The name may have changed since the open: the file handle must be
+	 * of the inode the reply names. */
+	struct stat st;
+	if (stat_fd(fd, &st) < 0 || st.st_dev != s->ino[idx].dev || st.st_ino != s->ino[idx].ino) {
+		close(fd);
+		do_forget(s, e.nodeid, 1);
+		return -ESTALE;
+	}
 	struct fuse_open_out oo = {0};
 	rc = fh_add(s, fd, idx, false, &oo.fh);
 	if (rc < 0) {
@@ -861,16 +1035,9 @@ static int serve(struct fs_srv *s, const struct fs_req *r, struct fs_out *o)
 			return -ESTALE;
 		if (S_ISDIR(oi->mode))
 			return -EPERM;
-		/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; without it, link by
-		 * the source's name once it is checked to be the inode. */
-		if (linkat(oi->fd, "", i->fd, r->name, AT_EMPTY_PATH) < 0) {
-			int er = -errno, dirfd;
-			const char *name;
-			if (er != -ENOENT || check_name(s, old, true, &dirfd, &name) < 0)
-				return er;
-			if (linkat(dirfd, name, i->fd, r->name, 0) < 0)
-				return -errno;
-		}
+		int rc = link_ino(s, old, idx, r->name);
+		if (rc < 0)
+			return rc;
 		return entry_reply(s, idx, r->name, o);
 	}
 	case FUSE_OPEN:

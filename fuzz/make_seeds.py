@@ -325,6 +325,95 @@ def main():
         fs_msg(0x21, 1, 1, b"file\0"),                                # no writable part, 2 segs
         fs_msg(0x20 | 1 << 2, 1, 1, b"file\0"),                       # 8 writable bytes
     ]) + bytes([0, 10, 0]) + b"0123456789")                            # shorter than a header
+    # fs, writable: every mutating opcode on the first server
+    rw, rd, wr = struct.pack("<II", 2, 0), struct.pack("<II", 0, 0), struct.pack("<II", 1, 0)
+    io = lambda size: struct.pack("<QQIIQII", 0, 0, size, 0, 0, 0, 0)  # fuse_read/write_in
+    first = 1 << 32 | 2           # the first inode a fresh server hands out
+    put("fs", "writable", bytes([1]) + b"".join([
+        fs_msg(ok, 1, 1, b"file\0"),                                    # LOOKUP
+        fs_msg(ok | node, 4, 1, fs_setattr(1 | 16 | 32, mode=0o600, mtime=5)),  # SETATTR
+        fs_msg(ok | node, 4, 1, fs_setattr(8, size=3)),                # SETATTR size
+        fs_msg(ok, 35, 1, struct.pack("<IIII", 2, 0o100644, 0o22, 0) + b"new\0"),  # CREATE
+        fs_msg(ok | node | fh, 16, 1, io(5) + b"hello"),               # WRITE
+        fs_msg(ok | node | fh, 15, 1, io(64)),                         # READ
+        fs_msg(ok | node | fh, 43, 1, struct.pack("<QQQII", 0, 0, 4096, 0, 0)),  # FALLOCATE
+        fs_msg(ok | node | fh, 20, 1, struct.pack("<QII", 0, 1, 0)),   # FSYNC
+        fs_msg(ok | node | fh, 18, 1, struct.pack("<QIIQ", 0, 0, 0, 0)),  # RELEASE
+        fs_msg(ok, 9, 1, struct.pack("<II", 0o755, 0) + b"d\0"),       # MKDIR
+        fs_msg(ok, 8, 1, struct.pack("<IIII", 0o10644, 0, 0, 0) + b"p\0"),  # MKNOD FIFO
+        fs_msg(ok, 8, 1, struct.pack("<IIII", 0o140644, 0, 0, 0) + b"s\0"),  # MKNOD socket
+        fs_msg(ok, 8, 1, struct.pack("<IIII", 0o20644, 0x103, 0, 0) + b"c\0"),  # MKNOD chr
+        fs_msg(ok, 6, 1, b"l\0../sentinel\0"),                         # SYMLINK
+        fs_msg(ok, 13, 1, struct.pack("<Q", first) + b"hl\0"),          # LINK
+        fs_msg(ok, 12, 1, struct.pack("<Q", 1) + b"hl\0hl2\0"),         # RENAME
+        fs_msg(ok, 45, 1, struct.pack("<QII", 1, 2, 0) + b"p\0file\0"),  # RENAME2 exchange
+        fs_msg(ok, 21, first, struct.pack("<II", 2, 0) + b"user.a\0v1"),  # SETXATTR
+        fs_msg(ok, 22, first, struct.pack("<II", 64, 0) + b"user.a\0"),  # GETXATTR
+        fs_msg(ok, 23, first, struct.pack("<II", 64, 0)),              # LISTXATTR
+        fs_msg(ok, 24, first, b"user.a\0"),                            # REMOVEXATTR
+        fs_msg(ok, 10, 1, b"hl2\0"),                                    # UNLINK
+        fs_msg(ok, 11, 1, b"d\0"),                                      # RMDIR
+        fs_msg(ok, 42, 1, struct.pack("<II", 2, 0) + struct.pack("<QQ", first, 1 << 63) * 2),
+        fs_msg(ok, 38, 1, b""),                                        # DESTROY
+    ]))
+    # fs: FIFOs and the device node: CREATE, OPEN, a FIFO renamed over a file
+    put("fs", "fifo", bytes([1]) + b"".join([
+        fs_msg(ok, 8, 1, struct.pack("<IIII", 0o10644, 0, 0, 0) + b"p\0"),  # MKNOD FIFO
+        fs_msg(ok, 35, 1, struct.pack("<IIII", 0, 0o100644, 0, 0) + b"p\0"),  # CREATE ro
+        fs_msg(ok, 35, 1, struct.pack("<IIII", 2, 0o100644, 0, 0) + b"p\0"),  # CREATE rw
+        fs_msg(ok | node | fh, 15, 1, io(64)),                         # READ
+        fs_msg(ok, 35, 1, struct.pack("<IIII", 2, 0o100644, 0, 0) + b"fifo\0"),
+        fs_msg(ok, 35, 1, struct.pack("<IIII", 2, 0o100644, 0, 0) + b"null\0"),
+        fs_msg(ok, 1, 1, b"null\0"),
+        fs_msg(ok | node, 14, 1, rw),                                  # OPEN the device
+        fs_msg(ok, 1, 1, b"fifo\0"),
+        fs_msg(ok | node, 14, 1, rd),                                  # OPEN the FIFO
+        fs_msg(ok | node, 14, 1, wr),
+        fs_msg(ok, 1, 1, b"file\0"),
+        fs_msg(ok, 12, 1, struct.pack("<Q", 1) + b"p\0file\0"),         # RENAME p over file
+        fs_msg(ok | node, 14, 1, rd),                                  # OPEN file's nodeid
+        fs_msg(ok | node, 14, 1, rw),
+        fs_msg(ok | node, 4, 1, fs_setattr(8, size=0)),                # truncate it
+        fs_msg(ok | node, 22, 1, struct.pack("<II", 64, 0) + b"user.a\0"),  # GETXATTR
+    ]))
+    # fs, two servers on one directory: the second swaps a link to the
+    # sentinel in under the first one's nodeid, which then acts on it
+    put("fs", "two_servers", bytes([1]) + b"".join([
+        fs_msg(ok, 1, 1, b"file\0"),                                    # A: LOOKUP
+        fs_msg(ok, 1, 1, b"file\0", srv=1),                             # B: LOOKUP
+        fs_msg(ok, 12, 1, struct.pack("<Q", 1) + b"file\0kept\0", srv=1),  # B: RENAME
+        fs_msg(ok, 6, 1, b"file\0../sentinel\0", srv=1),                # B: SYMLINK
+        fs_msg(ok | node, 4, 1, fs_setattr(1 | 32, mode=0o777, mtime=9)),  # A: chmod, times
+        fs_msg(ok | node, 4, 1, fs_setattr(2 | 4)),                    # A: chown
+        fs_msg(ok | node, 14, 1, rw),                                  # A: OPEN
+        fs_msg(ok | node, 4, 1, fs_setattr(8, size=1)),                # A: truncate
+        fs_msg(ok, 13, 1, struct.pack("<Q", first) + b"hl\0"),          # A: LINK
+        fs_msg(ok, 8, 1, struct.pack("<IIII", 0o10644, 0, 0, 0) + b"q\0", srv=1),
+        fs_msg(ok, 12, 1, struct.pack("<Q", 1) + b"q\0kept\0", srv=1),   # B: FIFO over it
+        fs_msg(ok, 1, 1, b"kept\0"),                                    # A: LOOKUP kept
+        fs_msg(ok | node, 14, 1, rd),                                  # A: OPEN
+        fs_msg(ok, 21, first, struct.pack("<II", 1, 0) + b"user.b\0x"),  # A: SETXATTR
+        fs_msg(ok, 10, 1, b"file\0", srv=1),                            # B: UNLINK
+        fs_msg(ok, 1, 1, b"rel\0", srv=1),
+        fs_msg(ok | node, 4, 1, fs_setattr(1, mode=0o777), srv=1),     # B: chmod a link
+    ]))
+    # fs: FORGET of everything while a file is open, a read-only first
+    # server next to a writable second one
+    put("fs", "forget_open", bytes([3]) + b"".join([
+        fs_msg(ok, 1, 1, b"file\0"),
+        fs_msg(ok | node, 14, 1, rd),                                  # OPEN
+        fs_msg(ok | node, 2, 1, struct.pack("<Q", (1 << 64) - 1)),     # FORGET all
+        fs_msg(ok, 1, 1, b"sub\0"),                                     # LOOKUP another
+        fs_msg(ok | fh, 15, first, io(8)),                             # READ the open file
+        fs_msg(ok | fh, 18, first, struct.pack("<QIIQ", 0, 0, 0, 0)),  # RELEASE
+        fs_msg(ok | node, 3, 1, struct.pack("<IIQ", 0, 0, 0)),         # GETATTR sub
+        fs_msg(ok, 35, 1, struct.pack("<IIII", 2, 0o100644, 0, 0) + b"x\0"),  # EROFS
+        fs_msg(ok, 35, 1, struct.pack("<IIII", 2, 0o100644, 0, 0) + b"x\0", srv=1),
+        fs_msg(ok | node | fh, 16, 1, io(2) + b"hi", srv=1),           # B: WRITE
+        fs_msg(ok, 1, 1, b"x\0"),
+        fs_msg(ok | node, 14, 1, rw),                                  # A: EROFS
+        fs_msg(ok, 42, 1, struct.pack("<II", 1, 0) + struct.pack("<QQ", first, 1 << 63)),
+    ]))
 
 
 def config_json():
@@ -374,11 +463,18 @@ def api():
     put("api", "garbage", b"GARBAGE\r\n\r\n")
 
 
-def fs_msg(k, opcode, nodeid, args, hdr_len=None):
-    """fuzz_fs: [k][len] then a fuse_in_header and its arguments."""
+def fs_msg(k, opcode, nodeid, args, hdr_len=None, srv=0):
+    """fuzz_fs: [k][len] then a fuse_in_header and its arguments; len's bit
+    15 sends it to the second server."""
     body = struct.pack("<IIQQIIII", hdr_len or 40 + len(args), opcode, 7, nodeid, 0, 0, 0, 0)
     body += args
-    return bytes([k]) + struct.pack("<H", len(body)) + body
+    return bytes([k]) + struct.pack("<H", len(body) | (0x8000 if srv else 0)) + body
+
+
+def fs_setattr(valid, mode=0, size=0, fh=0, mtime=0):
+    """struct fuse_setattr_in"""
+    return struct.pack("<IIQQQQQQIIIIIIII", valid, 0, fh, size, 0, 0, mtime, 0, 0, 0, 0, mode,
+                       0, 0, 0, 0)
 
 
 def arm64_image(claim, isize, limit, text_offset=0x80000, image_size=None, flags=0xa, n=4096,

@@ -10,6 +10,7 @@
 #include <linux/kvm.h>
 #include <linux/landlock.h>
 #include <pthread.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,8 +19,15 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* fchmodat2 (Linux 6.6) is 452 on x86_64 and aarch64 alike; the 6.1 uapi
+ * headers and libseccomp 2.5.4 lack the number (SCMP_SYS uses __NR_). */
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452
+#endif
 
 #define RULE(sys, param, why) { SCMP_SYS(sys), #sys, param, -1, 0, why }
 #define RULE2(sys, param, a1, why) { SCMP_SYS(sys), #sys "(" #a1 ")", param, (long)(a1), 0, why }
@@ -73,11 +81,15 @@ static const struct jail_rule fs_rules[] = {
 	RULE(unlinkat, -1, "UNLINK, RMDIR"),
 	RULE(renameat, -1, "RENAME (glibc's renameat2 without flags)"),
 	RULE(renameat2, -1, "RENAME2 between two directory handles of the share"),
-	RULE(linkat, -1, "LINK (AT_EMPTY_PATH on the source handle)"),
-	RULE(fchmodat, -1, "SETATTR mode, after checking the name is the inode and no symlink"),
+	RULE(linkat, -1, "LINK: the source handle (AT_EMPTY_PATH, or its /proc/self/fd link)"),
+	RULE(fchmodat2, -1, "SETATTR mode on the inode's handle (AT_EMPTY_PATH; Linux 6.6)"),
+	RULE(fchmodat, -1, "SETATTR mode before 6.6: the handle's /proc/self/fd link, no name"),
+	RULE(fchmod, -1, "SETATTR mode without /proc: a descriptor checked to be the inode"),
 	RULE(fchownat, -1, "SETATTR uid/gid (AT_EMPTY_PATH, no follow)"),
-	RULE(utimensat, -1, "SETATTR times (AT_SYMLINK_NOFOLLOW)"),
-	RULE(ftruncate, -1, "SETATTR size"),
+	RULE(utimensat, -1, "SETATTR times on the inode's handle (AT_EMPTY_PATH, no follow)"),
+	RULE(ftruncate, -1, "SETATTR size, O_TRUNC: on a descriptor checked to be the inode"),
+	RULE2(fcntl, -1, F_SETFL,
+	      "clear O_NONBLOCK once an open is checked to be a regular file (FIFOs never block)"),
 	RULE(fallocate, -1, "FALLOCATE"),
 	RULE(fsync, -1, "FSYNC, FSYNCDIR"),
 	RULE(fdatasync, -1, "FSYNC with FUSE_FSYNC_FDATASYNC"),
@@ -168,6 +180,11 @@ static const struct jail_rule control_rules[] = {
  * rules (CVMM_SANITIZED, jail.h). Found by running the ASan cvmm in the
  * test host with --seccomp=log (docs/seccomp.md). */
 #ifdef CVMM_SANITIZED
+/* a call whose first argument is a request (ptrace, prctl) */
+#define SAN_REQ(sys, req, why)                                                                     \
+	{                                                                                          \
+		SCMP_SYS(sys), #sys "(" #req ")", -1, (long)(req), JAIL_A0_ARG1, why               \
+	}
 static const struct jail_rule sanitizer_rules[] = {
 	RULE(mmap, -1, "sanitizer runtime: shadow and allocator memory"),
 	RULE(munmap, -1, "sanitizer runtime: frees what it mapped"),
@@ -181,9 +198,11 @@ static const struct jail_rule sanitizer_rules[] = {
 	/* a report (with symbolize=0 and color=never: no symbolizer process,
 	 * no isatty; tests/linux/asan-cases.sh sets them) */
 	RULE(readlink, -1, "sanitizer report: the binary's name (/proc/self/exe)"),
-	RULE(open, -1, "sanitizer report: /proc/self/maps (module of each frame)"),
+	{SCMP_SYS(open), "open(read-only)", -1, -1, JAIL_A1_RDONLY,
+	 "sanitizer report: /proc/self/maps (each frame's module)"},
 #ifdef __aarch64__
-	RULE(openat, -1, "sanitizer report: open() on arm64, which has no open syscall"),
+	{SCMP_SYS(openat), "openat(read-only)", -1, -1, JAIL_A1_RDONLY,
+	 "sanitizer report: open() on arm64, which has no open syscall"},
 #endif
 	RULE(read, -1, "sanitizer report: /proc/self/maps"),
 	RULE(close, -1, "sanitizer report: /proc/self/maps, its probe pipe"),
@@ -191,12 +210,16 @@ static const struct jail_rule sanitizer_rules[] = {
 };
 /* LeakSanitizer's check at exit runs on the thread that calls exit(): the
  * control thread. It clones a tracer process (CLONE_VM, same filter) that
- * lists /proc/PID/task, ptrace-stops every thread, reads their registers
- * and scans memory while the control thread spins, then lets them go.
- * (The tracer also reads /proc/PID/task with open, as in a report.) */
+ * lists /proc/PID/task (open, as in a report), ptrace-stops every thread,
+ * reads their registers and scans memory while the control thread spins,
+ * then lets them go. */
 static const struct jail_rule sanitizer_control_rules[] = {
-	RULE(clone, -1, "LSan: start the tracer that stops every thread for the leak check"),
-	RULE(prctl, -1, "LSan: PR_SET_PTRACER for its tracer, dumpable around it; PDEATHSIG in it"),
+	SAN_REQ(clone, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,
+		"LSan: the tracer that stops every thread for the leak check (no thread, no fork)"),
+	SAN_REQ(prctl, PR_SET_PTRACER, "LSan: let its tracer attach"),
+	SAN_REQ(prctl, PR_GET_DUMPABLE, "LSan: is the process dumpable (attachable)?"),
+	SAN_REQ(prctl, PR_SET_DUMPABLE, "LSan: dumpable while the tracer runs (after --user)"),
+	SAN_REQ(prctl, PR_SET_PDEATHSIG, "LSan's tracer: die with its parent"),
 	RULE(sched_yield, -1, "LSan: spin until the tracer is done"),
 	RULE(wait4, -1, "LSan: reap the tracer; the tracer waits for each thread it stops"),
 	RULE(getppid, -1, "LSan's tracer: is the process it stops still its parent?"),
@@ -206,19 +229,14 @@ static const struct jail_rule sanitizer_control_rules[] = {
 	RULE(getdents64, -1, "LSan's tracer: getdents on arm64, which has no getdents syscall"),
 #endif
 	RULE(lseek, -1, "LSan's tracer: rewind /proc/PID/task to list it again"),
-	RULE(ptrace, -1, "LSan's tracer: attach, read registers, detach each thread"),
+	SAN_REQ(ptrace, PTRACE_ATTACH, "LSan's tracer: stop a thread"),
+	SAN_REQ(ptrace, PTRACE_CONT, "LSan's tracer: pass on a signal a stopping thread got"),
+	SAN_REQ(ptrace, PTRACE_GETREGSET, "LSan's tracer: a thread's registers (pointers)"),
+	SAN_REQ(ptrace, PTRACE_GETREGS, "LSan's tracer: the same, older runtimes"),
+	SAN_REQ(ptrace, PTRACE_DETACH, "LSan's tracer: let a thread go"),
+	SAN_REQ(ptrace, PTRACE_KILL, "LSan's tracer: kill the threads when it dies itself"),
 };
-#endif
-
-#ifdef CVMM_SANITIZED
 #define ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
-static int sanitizer_rules_add(scmp_filter_ctx ctx, const struct jail_rule *rl, size_t n)
-{
-	int r = 0;
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rl[i].nr, 0);
-	return r;
-}
 #endif
 
 const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n)
@@ -270,7 +288,11 @@ static int jail_rule_add(scmp_filter_ctx ctx, const struct jail_rule *rl, const 
 	else if (rl->flags & JAIL_A0_STDERR)
 		c[n++] = cmp(0, SCMP_CMP_EQ, (scmp_datum_t)STDERR_FILENO, 0);
 	if (rl->arg1 >= 0)
-		c[n++] = cmp(1, SCMP_CMP_EQ, (scmp_datum_t)rl->arg1, 0);
+		c[n++] = cmp(rl->flags & JAIL_A0_ARG1 ? 0 : 1, SCMP_CMP_EQ, (scmp_datum_t)rl->arg1,
+			     0);
+	if (rl->flags & JAIL_A1_RDONLY)
+		c[n++] = cmp(1, SCMP_CMP_MASKED_EQ,
+			     (scmp_datum_t)(O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND), 0);
 	if (rl->flags & JAIL_A2_NOEXEC)
 		c[n++] = cmp(2, SCMP_CMP_MASKED_EQ, (scmp_datum_t)PROT_EXEC, 0);
 	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rl->nr, n, c);
@@ -299,10 +321,11 @@ int jail_build(enum jail_kind kind, enum jail_mode mode, const int *params, void
 		}
 	}
 #ifdef CVMM_SANITIZED
-	r = sanitizer_rules_add(ctx, sanitizer_rules, ARRAY_N(sanitizer_rules));
-	if (r == 0 && kind == JAIL_CONTROL)
-		r = sanitizer_rules_add(ctx, sanitizer_control_rules,
-					ARRAY_N(sanitizer_control_rules));
+	for (size_t i = 0; i < ARRAY_N(sanitizer_rules) && r == 0; i++)
+		r = jail_rule_add(ctx, &sanitizer_rules[i], params);
+	for (size_t i = 0; kind == JAIL_CONTROL && i < ARRAY_N(sanitizer_control_rules) && r == 0;
+	     i++)
+		r = jail_rule_add(ctx, &sanitizer_control_rules[i], params);
 	if (r < 0) {
 		seccomp_release(ctx);
 		return err_set(e, -r, "seccomp sanitizer rules: %s", strerror(-r));

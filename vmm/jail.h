@@ -66,6 +66,8 @@ enum jail_mode {
 
 #define JAIL_A2_NOEXEC 1 /* arg2 (prot) must not have PROT_EXEC */
 #define JAIL_A0_STDERR 2 /* arg0 must be 2 (stderr) */
+#define JAIL_A0_ARG1   4 /* arg0 (not arg1) must equal the rule's arg1 (a request) */
+#define JAIL_A1_RDONLY 8 /* arg1 (open's flags): no write, create, truncate, append */
 
 struct jail_rule {
 	int nr;           /* syscall number */
@@ -73,7 +75,7 @@ struct jail_rule {
 	int param;        /* -1: any arguments; else arg0 must equal params[param] */
 	long arg1;        /* -1: any; else arg1 must equal it (ioctl requests; with
 			   * param, both must match) */
-	int flags;        /* JAIL_A2_NOEXEC */
+	int flags;	  /* JAIL_A2_NOEXEC, ... */
 	const char *why;
 };
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/landlock.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -703,6 +705,36 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 	return jail_drop(&p, &abi, e);
 }
 
+#ifdef CVMM_TEST_HOOKS
+/* Test builds only: CVMM_TEST_LANDLOCK_PROBE=PATH[:PATH...] opens each PATH
+ * read-only right after the privilege drop, on the main thread (its
+ * Landlock domain in force, no seccomp filter yet), and says on stderr
+ * what became of it, with the kernel's Landlock ABI (0: none). */
+static void vm_test_landlock_probe(void)
+{
+	const char *v = getenv("CVMM_TEST_LANDLOCK_PROBE");
+	if (!v)
+		return;
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	char path[4096];
+	while (*v) {
+		size_t n = strcspn(v, ":");
+		snprintf(path, sizeof(path), "%.*s", (int)n, v);
+		v += n + (v[n] == ':');
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		int er = errno;
+		if (fd >= 0) {
+			close(fd);
+			fprintf(stderr, "cvmm: test: landlock abi %ld: open %s: ok\n",
+				abi < 0 ? 0 : abi, path);
+		} else {
+			fprintf(stderr, "cvmm: test: landlock abi %ld: open %s: errno %d (%s)\n",
+				abi < 0 ? 0 : abi, path, er, strerror(er));
+		}
+	}
+}
+#endif
+
 static void vm_free(struct vm *vm);
 
 API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char *errbuf,
@@ -810,6 +842,9 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 	r = vm_jail_drop(vm, e);
 	if (r < 0)
 		goto fail;
+#ifdef CVMM_TEST_HOOKS
+	vm_test_landlock_probe();
+#endif
 	r = vm_devices_start(vm, e);
 	if (r < 0)
 		goto fail;

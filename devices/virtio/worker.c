@@ -2,6 +2,7 @@
 #include "devices/virtio/worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,42 @@ static bool worker_handle_command(struct vq_worker *w)
 	return true;
 }
 
+#ifdef CVMM_TEST_HOOKS
+/* Test builds only (CVMM_TEST_IOURING_PROBE): right after its filter, the
+ * worker submits on its own ring an opcode no worker ring allows (OPENAT,
+ * with IOSQE_FIXED_FILE) and an allowed one without the IOSQE_FIXED_FILE
+ * every SQE must carry (READ of fd -1), and writes each completion's result
+ * on stderr. The ring's restrictions refuse both with -EACCES; without
+ * them both would end in -EBADF. */
+static void worker_test_uring_probe(struct vq_worker *w)
+{
+	for (int i = 0; i < 2; i++) {
+		const char *what = i == 0 ? "OPENAT" : "READ without IOSQE_FIXED_FILE";
+		struct io_uring_sqe *sqe = vq_worker_sqe(w);
+		if (!sqe)
+			return;
+		if (i == 0) {
+			io_uring_prep_openat(sqe, 0, "/", O_RDONLY, 0);
+			sqe->flags |= IOSQE_FIXED_FILE;
+		} else {
+			io_uring_prep_read(sqe, -1, &w->kick_buf, sizeof(w->kick_buf), 0);
+		}
+		io_uring_sqe_set_data64(sqe, WORKER_TAG_IGNORE);
+		int res = io_uring_submit_and_wait(&w->ring, 1);
+		struct io_uring_cqe *cqe = NULL;
+		if (res >= 0 && (res = io_uring_peek_cqe(&w->ring, &cqe)) == 0) {
+			res = cqe->res;
+			io_uring_cqe_seen(&w->ring, cqe);
+		}
+		char msg[128];
+		int n = snprintf(msg, sizeof(msg), "cvmm: test: %s: io_uring %s: %d\n", w->name,
+				 what, res);
+		ssize_t wr = write(STDERR_FILENO, msg, n > 0 ? (size_t)n : 0);
+		(void)wr;
+	}
+}
+#endif
+
 static void *worker_thread(void *arg)
 {
 	struct vq_worker *w = arg;
@@ -155,6 +192,10 @@ static void *worker_thread(void *arg)
 	}
 	if (w->test_violation)
 		(void)getppid(); /* test builds only: must be killed by SIGSYS */
+#ifdef CVMM_TEST_HOOKS
+	if (w->test_uring_probe)
+		worker_test_uring_probe(w);
+#endif
 	arm_read(w, WORKER_FILE_CTL, &w->ctl_buf, WORKER_TAG_CTL);
 	arm_read(w, WORKER_FILE_KICK, &w->kick_buf, WORKER_TAG_KICK);
 	while (!(w->exiting && w->inflight == 0)) {
@@ -288,6 +329,10 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	const char *t = getenv("CVMM_TEST_SECCOMP_VIOLATION");
 	w->test_violation = t && (!strcmp(t, "worker") ||
 				  (!strncmp(t, "worker=", 7) && !strcmp(t + 7, w->name)));
+	/* the same names: each such worker probes its ring's restrictions */
+	const char *u = getenv("CVMM_TEST_IOURING_PROBE");
+	w->test_uring_probe = u && (!strcmp(u, "worker") ||
+				    (!strncmp(u, "worker=", 7) && !strcmp(u + 7, w->name)));
 #endif
 	sigset_t all, old;
 	sigfillset(&all);

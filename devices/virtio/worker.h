@@ -94,6 +94,7 @@ struct vq_worker {
 	unsigned inflight;
 	char name[16];
 	int test_violation; /* test builds: make a syscall outside the filter */
+	int test_uring_probe; /* test builds: submit what its ring must refuse */
 	enum jail_kind jail; /* its seccomp table */
 	uint64_t keep_caps;  /* capabilities it keeps (vq_worker_cfg) */
 };

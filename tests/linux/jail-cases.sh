@@ -10,9 +10,23 @@
 #    a tap, a share and vsock) has a filter (Seccomp: 2, Seccomp_filters >= 1)
 #    and no capability (the request worker of a share given ,privileged:
 #    exactly the four ownership ones), checked in /proc/PID/task/*/status.
+#  - jail-filters-readback: seccompcheck (tests/tools) reads every thread's
+#    filter of a running cvmm back (ptrace) and runs it: forbidden calls
+#    (execve, open, socket, ptrace, clone, ...) refused, each kind's own
+#    calls allowed; every thread kind must be there and pass.
+#  - jail-no-new-privs: NoNewPrivs: 1 in every thread, with --seccomp off
+#    (so it is the jail's doing, not libseccomp's).
+#  - jail-seccomp-off, jail-seccomp-off-violation: --seccomp off leaves
+#    every thread without a filter, and the hooks' getppid() kills nothing.
+#  - jail-landlock: right after the drop (CVMM_TEST_LANDLOCK_PROBE), a file
+#    outside the shares cannot be opened (EACCES), one in a share can.
+#  - jail-iouring-restricted: every worker submits a forbidden opcode and an
+#    SQE without IOSQE_FIXED_FILE on its own ring (CVMM_TEST_IOURING_PROBE):
+#    both must complete with -EACCES.
 #  - jail-user-chroot: --user 65534:65534 --chroot DIR still boots Linux with
 #    a disk (read and written, checked on the host) and a tap (ping).
-# env: CVMM, MG, KIT, TMP, ONLY/SKIP; tools on PATH: ip (IP names it).
+# env: CVMM, MG, KIT, TMP, ONLY/SKIP; tools on PATH: ip (IP names it); in
+# the current directory: withgroups, seccompcheck.
 CVMM=${CVMM:-./cvmm}
 export PATH="$PWD:$PATH"
 IP=${IP:-ip}
@@ -144,6 +158,177 @@ if [ -f "$MG/mg-check.elf" ]; then
 	threads jail-threads-privileged-share ",privileged" 000000000000001b
 fi
 
+# ---- the jail in force on a running cvmm ----------------------------------
+# A cvmm with every thread kind (2 vCPUs, a disk, a tap, a share, vsock;
+# the micro-guest echoes its console until it reads q). run_full NAME TAP
+# [ENV=VALUE...] -- [cvmm args]: sets pid; up: whether the guest came up.
+ALL_THREADS="main cvmm-vcpu0 cvmm-vcpu1 cvmm-blk0-q0 cvmm-net0-rx0 cvmm-net0-tx0 cvmm-net0-ctl cvmm-fs0-hi cvmm-fs0-q0 cvmm-vsock"
+WORKERS="cvmm-blk0-q0 cvmm-net0-rx0 cvmm-net0-tx0 cvmm-net0-ctl cvmm-fs0-hi cvmm-fs0-q0 cvmm-vsock"
+run_full() {
+	n=$1 tap=$2
+	shift 2
+	envs=""
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs="$envs $1"; shift; done
+	[ $# -gt 0 ] && shift
+	rm -f "$TMP/$n.in"
+	mkfifo "$TMP/$n.in"
+	mkdir -p "$TMP/share"
+	[ -f "$TMP/mg.img" ] || mkdisk "$TMP/mg.img" 16
+	# env execs cvmm: $! is cvmm's pid
+	env $envs "$CVMM" --kernel "$MG/mg-check.elf" --cpus 2 --memory 64M \
+		--cmdline "mg.cpus=2 mg.mem=64M mg.echo=1" --disk "$TMP/mg.img" --net "tap=$tap" \
+		--fs "tag=s,path=$TMP/share" --vsock "cid=3,socket=$TMP/$n.vsock" "$@" \
+		<"$TMP/$n.in" >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	pid=$!
+	exec 5>"$TMP/$n.in"
+	i=0
+	while [ $i -lt 600 ] && ! has $n "MG ECHO" && kill -0 $pid 2>/dev/null; do
+		sleep 0.1; i=$((i + 1))
+	done
+	up=0
+	has $n "MG ECHO" && kill -0 $pid 2>/dev/null && up=1
+}
+# Ends it (q to the guest); st: cvmm's exit status.
+stop_full() {
+	# a subshell: if cvmm ended early, SIGPIPE ends it, not this script
+	(printf q >&5) 2>/dev/null
+	exec 5>&-
+	wait $pid
+	st=$?
+}
+# The names of cvmm's threads in seen (its first thread: main, whatever
+# the binary is called); "NAME:FIELD=VALUE" for each thread whose status
+# line FIELD is not VALUE, in why.
+task_fields() { # field value
+	seen="" why=""
+	for f in /proc/$pid/task/*/status; do
+		tn=$(sed -n 's/^Name:[[:space:]]*//p' "$f")
+		[ -n "$tn" ] || continue
+		[ "$f" = "/proc/$pid/task/$pid/status" ] && tn=main
+		seen="$seen $tn"
+		v=$(sed -n "s/^$1:[[:space:]]*//p" "$f")
+		[ "$v" = "$2" ] || why="$why $tn:$1=$v"
+	done
+}
+missing() { # names...: those not in $seen
+	for t in "$@"; do
+		case " $seen " in *" $t "*) ;; *) echo "missing-thread:$t" ;; esac
+	done | tr '\n' ' '
+}
+skipped() { again "$1" && return; echo "CASE $1 SKIP: $2"; }
+
+if [ -f "$MG/mg-check.elf" ]; then
+	# Every thread's filter read back (PTRACE_SECCOMP_GET_FILTER) and run
+	# by seccompcheck's own BPF interpreter: forbidden calls refused,
+	# each kind's calls allowed.
+	n=jail-filters-readback
+	if selected $n; then
+		run_full $n jrb0 --
+		if [ $up -eq 1 ]; then
+			./seccompcheck $pid $ALL_THREADS >"$TMP/$n.check" 2>&1
+			cst=$?
+		else
+			cst=x
+		fi
+		stop_full
+		sum=$(grep '^SECCOMPCHECK' "$TMP/$n.check" 2>/dev/null)
+		if [ $up -ne 1 ]; then bad $n "the guest did not come up (cvmm status $st)"
+		elif [ "$cst" != 0 ]; then
+			bad $n "seccompcheck status $cst: $sum"
+			grep -E 'BAD|no such' "$TMP/$n.check" | cut -c1-300 | sed 's/^/    # /'
+		elif ! echo "$sum" | grep -q 'kinds=control,vcpu,worker,net-ctl,fs$'; then
+			bad $n "not every thread kind checked: $sum"
+		elif [ $st -ne 0 ]; then bad $n "cvmm ended with status $st after being read"
+		else ok $n "${sum#SECCOMPCHECK }"; fi
+	fi
+	# NO_NEW_PRIVS comes from the jail itself: with --seccomp off no filter
+	# (libseccomp sets it along with one) is there to set it.
+	n=jail-no-new-privs
+	if selected $n; then
+		run_full $n jnnp0 -- --seccomp off
+		why="" seen=""
+		[ $up -eq 1 ] && task_fields NoNewPrivs 1
+		m=$(missing $ALL_THREADS)
+		stop_full
+		if [ $up -ne 1 ]; then bad $n "the guest did not come up (cvmm status $st)"
+		elif [ -n "$why$m" ]; then bad $n "$why $m"
+		elif [ $st -ne 0 ]; then bad $n "status $st"
+		else ok $n "NoNewPrivs: 1 in $(echo $seen | wc -w) threads, --seccomp off"; fi
+	fi
+	# --seccomp off: no thread has a filter, and the hooks' forbidden call
+	# (control, vCPU, every worker) kills nothing.
+	n=jail-seccomp-off
+	if selected $n; then
+		run_full $n jsoff0 -- --seccomp off
+		why="" seen=""
+		if [ $up -eq 1 ]; then
+			task_fields Seccomp 0
+			w2=$why
+			task_fields Seccomp_filters 0
+			why="$w2$why"
+		fi
+		m=$(missing $ALL_THREADS)
+		stop_full
+		if [ $up -ne 1 ]; then bad $n "the guest did not come up (cvmm status $st)"
+		elif [ -n "$why$m" ]; then bad $n "$why $m"
+		elif [ $st -ne 0 ]; then bad $n "status $st"
+		else ok $n "Seccomp: 0 in $(echo $seen | wc -w) threads"; fi
+	fi
+	n=jail-seccomp-off-violation
+	if selected $n; then
+		why=""
+		for hook in main vcpu worker; do
+			run_full $n jsoff1 CVMM_TEST_SECCOMP_VIOLATION=$hook -- --seccomp off
+			stop_full
+			if [ $up -ne 1 ] || [ $st -ne 0 ]; then why="$why $hook:status=$st,up=$up"
+			elif grep -q seccomp "$TMP/$n.err"; then why="$why $hook:$(grep seccomp "$TMP/$n.err" | head -1)"; fi
+		done
+		if [ -n "$why" ]; then bad $n "$why"
+		else ok $n "getppid() on the control thread, vCPU 0 and every worker: cvmm went on"; fi
+	fi
+	# Landlock: right after the drop (test hook), a file outside the shares
+	# cannot be opened (EACCES), one in the share can; the test itself
+	# reads both, and the vsock socket's directory (remove rights only)
+	# gives no read either.
+	n=jail-landlock
+	if selected $n; then
+		mkdir -p "$TMP/share"
+		echo outside >"$TMP/ll-outside.txt"
+		echo inside >"$TMP/share/ll-inside.txt"
+		chmod 644 "$TMP/ll-outside.txt" "$TMP/share/ll-inside.txt"
+		run_full $n jll0 "CVMM_TEST_LANDLOCK_PROBE=$TMP/ll-outside.txt:$TMP/share/ll-inside.txt" --
+		stop_full
+		abi=$(sed -n 's/^cvmm: test: landlock abi \([0-9]*\):.*/\1/p' "$TMP/$n.err" | head -1)
+		if [ "$(cat "$TMP/ll-outside.txt" "$TMP/share/ll-inside.txt" 2>/dev/null)" != "$(printf 'outside\ninside')" ]; then
+			bad $n "the test cannot read its own files"
+		elif [ -z "$abi" ]; then bad $n "no probe result (cvmm status $st)"
+		elif [ "$abi" -eq 0 ]; then skipped $n "the kernel has no Landlock"
+		elif ! grep -qF "open $TMP/ll-outside.txt: errno 13 " "$TMP/$n.err"; then
+			bad $n "outside the share: $(grep -F 'll-outside' "$TMP/$n.err" | head -1), wanted errno 13"
+		elif ! grep -qF "open $TMP/share/ll-inside.txt: ok" "$TMP/$n.err"; then
+			bad $n "in the share: $(grep -F 'll-inside' "$TMP/$n.err" | head -1), wanted ok"
+		elif [ $up -ne 1 ] || [ $st -ne 0 ]; then bad $n "status $st"
+		else ok $n "ABI $abi: outside the share EACCES, in the share ok"; fi
+	fi
+	# io_uring: every worker submits OPENAT and a READ without
+	# IOSQE_FIXED_FILE on its own ring (test hook): both refused, -EACCES.
+	n=jail-iouring-restricted
+	if selected $n; then
+		run_full $n jur0 CVMM_TEST_IOURING_PROBE=worker --
+		stop_full
+		why=""
+		for t in $WORKERS; do
+			for op in "OPENAT" "READ without IOSQE_FIXED_FILE"; do
+				r=$(sed -n "s/^cvmm: test: $t: io_uring $op: \(-*[0-9]*\)\$/\1/p" "$TMP/$n.err" | head -1)
+				[ "$r" = -13 ] || why="$why $t:$op=${r:-none}"
+			done
+		done
+		if [ -n "$why" ]; then bad $n "wanted -13 (EACCES):$why"
+		elif [ $up -ne 1 ] || [ $st -ne 0 ]; then bad $n "status $st"
+		else ok $n "OPENAT and an unfixed READ refused (-EACCES) on all $(echo $WORKERS | wc -w) workers' rings"; fi
+	fi
+fi
+
 # --user and --chroot: Linux with a disk and a tap.
 n=jail-user-chroot
 if [ -f "$KIT/small-bzImage" ] && selected $n; then
@@ -153,11 +338,15 @@ if [ -f "$KIT/small-bzImage" ] && selected $n; then
 	$IP tuntap add dev jtap0 mode tap
 	$IP addr add 10.0.9.1/24 dev jtap0
 	$IP link set jtap0 up
-	timeout 300 "$CVMM" --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 128M \
+	# started with supplementary groups, which --user must drop; no
+	# timeout(1) in between, so $! is cvmm's pid (withgroups execs it)
+	./withgroups 4,27,100 "$CVMM" --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 128M \
 		--disk "$TMP/$n.img" --net jtap0 --user 65534:65534 --chroot "$TMP/$n.root" \
 		--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=jail cvmm.ip=10.0.9.2/24 cvmm.peer=10.0.9.1" \
 		</dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	pid=$!
+	(sleep 300 && kill -KILL $pid) 2>/dev/null &
+	wd=$!
 	# while it runs: its ids and its root, as the kernel sees them
 	i=0
 	while [ $i -lt 1500 ] && ! has $n GUEST-BLK-READ && kill -0 $pid 2>/dev/null; do
@@ -167,6 +356,7 @@ if [ -f "$KIT/small-bzImage" ] && selected $n; then
 	root=$(readlink /proc/$pid/root 2>/dev/null)
 	wait $pid
 	st=$?
+	kill $wd 2>/dev/null
 	r=$(field $n GUEST-BLK-READ)
 	w=$(field $n GUEST-BLK-WROTE)
 	if [ $st -ne 0 ]; then bad $n "exit status $st"

@@ -61,7 +61,7 @@ timeout 600 "$CVMM" --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" 
 pid=$!
 if ! wait_for $n GUEST-VSOCK-READY 300 $pid; then
 	kill $pid $h1 $h2 $h3 2>/dev/null
-	bad vsock-boot "the guest never got ready"
+	bad stage-vsock-boot "the guest never got ready"
 	echo "$pass passed, $fail failed"
 	exit 1
 fi
@@ -101,7 +101,7 @@ secs=$(($(date +%s) - start))
 wait $h1 $h2 $h3 2>/dev/null
 kill $h1 $h2 $h3 2>/dev/null
 
-if [ $st -ne 0 ]; then bad vsock-exit "cvmm exit status $st after ${secs}s"; fi
+if [ $st -ne 0 ]; then bad stage-vsock-exit "cvmm exit status $st after ${secs}s"; fi
 # host -> guest
 l=$(gline GUEST-VSOCK-L5000)
 case "$l" in

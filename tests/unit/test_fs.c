@@ -13,14 +13,32 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "devices/fs.h"
+#include "fake_mem.h"
+#include "vmm/jail.h"
+
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452 /* the same on x86_64 and aarch64; 6.1's headers lack it */
+#endif
 
 /* ---- chains ------------------------------------------------------------------ */
 
@@ -30,41 +48,72 @@ static struct vq_chain ch;
 static struct fs_req rq;
 static struct fs_out ro;
 
-/* One readable segment of `len` bytes of outbuf, one writable of inlen. */
-static struct vq_chain *chain(size_t len, size_t inlen)
+/* The buffers of one request in progress. io0 is the globals above (what
+ * most tests read their replies from); io1 is a second set, for a second
+ * server that acts while the first is in the middle of a request. */
+struct io {
+	uint8_t *out, *in;
+	size_t inlen;
+	struct vq_chain *ch;
+	struct fs_req *rq;
+	struct fs_out *o;
+};
+static struct io io0 = {outbuf, inbuf, sizeof(inbuf), &ch, &rq, &ro};
+static uint8_t outbuf1[FS_ARGS_MAX + 8192];
+static uint8_t inbuf1[64 * 1024];
+static struct vq_chain ch1;
+static struct fs_req rq1;
+static struct fs_out ro1;
+static struct io io1 = {outbuf1, inbuf1, sizeof(inbuf1), &ch1, &rq1, &ro1};
+
+/* One readable segment of `len` bytes of io->out, one writable of inlen. */
+static struct vq_chain *chain_io(struct io *io, size_t len, size_t inlen)
 {
-	memset(&ch, 0, sizeof(ch));
-	ch.iov[0] = (struct iovec){outbuf, len};
-	ch.out_bytes = len;
-	ch.n_out = 1;
+	struct vq_chain *c = io->ch;
+	memset(c, 0, sizeof(*c));
+	c->iov[0] = (struct iovec){io->out, len};
+	c->out_bytes = len;
+	c->n_out = 1;
 	if (inlen) {
-		ch.iov[1] = (struct iovec){inbuf, inlen};
-		ch.in_bytes = inlen;
-		ch.n_in = 1;
+		c->iov[1] = (struct iovec){io->in, inlen};
+		c->in_bytes = inlen;
+		c->n_in = 1;
 	}
-	return &ch;
+	return c;
 }
 
-/* Writes a request into outbuf: header, fixed args, then strings. */
-static size_t build(uint32_t op, uint64_t nodeid, const void *arg, size_t alen, const char *n1,
-		    const char *n2)
+static struct vq_chain *chain(size_t len, size_t inlen)
 {
+	return chain_io(&io0, len, inlen);
+}
+
+/* Writes a request into io->out: header, fixed args, then strings. */
+static size_t build_io(struct io *io, uint32_t op, uint64_t nodeid, const void *arg, size_t alen,
+		       const char *n1, const char *n2)
+{
+	uint8_t *out = io->out;
 	size_t len = sizeof(struct fuse_in_header);
 	if (alen)
-		memcpy(outbuf + len, arg, alen);
+		memcpy(out + len, arg, alen);
 	len += alen;
 	if (n1) {
-		memcpy(outbuf + len, n1, strlen(n1) + 1);
+		memcpy(out + len, n1, strlen(n1) + 1);
 		len += strlen(n1) + 1;
 	}
 	if (n2) {
-		memcpy(outbuf + len, n2, strlen(n2) + 1);
+		memcpy(out + len, n2, strlen(n2) + 1);
 		len += strlen(n2) + 1;
 	}
 	struct fuse_in_header h = {
 		.len = (uint32_t)len, .opcode = op, .unique = 77, .nodeid = nodeid};
-	memcpy(outbuf, &h, sizeof(h));
+	memcpy(out, &h, sizeof(h));
 	return len;
+}
+
+static size_t build(uint32_t op, uint64_t nodeid, const void *arg, size_t alen, const char *n1,
+		    const char *n2)
+{
+	return build_io(&io0, op, nodeid, arg, alen, n1, n2);
 }
 
 static struct fuse_out_header reply_hdr(void)
@@ -214,49 +263,63 @@ struct env {
 	char top[64], share[96], sentinel[96];
 	struct stat sentinel_st;
 	struct fs_srv srv;
+	struct fs_srv srv2; /* a second server on the same directory */
 };
 static struct env env;
 
 /* One request through the parser and the server; READ and WRITE are done
  * here with preadv/pwritev (the device uses io_uring). Returns the error;
  * the reply payload is at inbuf + 16, *len bytes. */
-static int call(struct fs_srv *s, uint32_t op, uint64_t nodeid, const void *arg, size_t alen,
-		const char *n1, const char *n2, size_t *len)
+static int call_io(struct io *io, struct fs_srv *s, uint32_t op, uint64_t nodeid, const void *arg,
+		   size_t alen, const char *n1, const char *n2, size_t *len)
 {
-	size_t n = build(op, nodeid, arg, alen, n1, n2);
-	memset(inbuf, 0, 4096);
-	if (fs_parse(chain(n, sizeof(inbuf)), &rq) < 0)
+	size_t n = build_io(io, op, nodeid, arg, alen, n1, n2);
+	memset(io->in, 0, 4096);
+	if (fs_parse(chain_io(io, n, io->inlen), io->rq) < 0)
 		return -1000;
-	fs_srv_handle(s, &rq, &ro);
-	if (ro.io == FS_IO_READ) {
+	struct fs_out *o = io->o;
+	fs_srv_handle(s, io->rq, o);
+	if (o->io == FS_IO_READ) {
 		struct iovec iov[FS_IOV_MAX];
-		int k = fs_reply_iov(&ch, ro.io_len, iov, FS_IOV_MAX);
-		ssize_t r = preadv(ro.io_fd, iov, k, (off_t)ro.io_off);
+		int k = fs_reply_iov(io->ch, o->io_len, iov, FS_IOV_MAX);
+		ssize_t r = preadv(o->io_fd, iov, k, (off_t)o->io_off);
 		if (len)
 			*len = r < 0 ? 0 : (size_t)r;
 		return r < 0 ? -errno : 0;
 	}
-	if (ro.io == FS_IO_WRITE) {
-		ssize_t r = pwritev(ro.io_fd, rq.iov, (int)rq.niov, (off_t)ro.io_off);
-		fs_srv_write_done(&ro, r < 0 ? -errno : r);
+	if (o->io == FS_IO_WRITE) {
+		ssize_t r = pwritev(o->io_fd, io->rq->iov, (int)io->rq->niov, (off_t)o->io_off);
+		fs_srv_write_done(o, r < 0 ? -errno : r);
 	}
-	fs_reply(&ch, rq.h.unique, ro.error, ro.data, ro.len);
+	fs_reply(io->ch, io->rq->h.unique, o->error, o->data, o->len);
 	if (len)
-		*len = ro.len;
-	return ro.error;
+		*len = o->len;
+	return o->error;
 }
 
-static uint64_t lookup(struct fs_srv *s, uint64_t parent, const char *name, int *err)
+static int call(struct fs_srv *s, uint32_t op, uint64_t nodeid, const void *arg, size_t alen,
+		const char *n1, const char *n2, size_t *len)
+{
+	return call_io(&io0, s, op, nodeid, arg, alen, n1, n2, len);
+}
+
+static uint64_t lookup_io(struct io *io, struct fs_srv *s, uint64_t parent, const char *name,
+			  int *err)
 {
 	size_t len;
-	int r = call(s, FUSE_LOOKUP, parent, NULL, 0, name, NULL, &len);
+	int r = call_io(io, s, FUSE_LOOKUP, parent, NULL, 0, name, NULL, &len);
 	if (err)
 		*err = r;
 	if (r)
 		return 0;
 	struct fuse_entry_out e;
-	memcpy(&e, inbuf + 16, sizeof(e));
+	memcpy(&e, io->in + 16, sizeof(e));
 	return e.nodeid;
+}
+
+static uint64_t lookup(struct fs_srv *s, uint64_t parent, const char *name, int *err)
+{
+	return lookup_io(&io0, s, parent, name, err);
 }
 
 static void write_file(const char *path, const char *text)
@@ -344,6 +407,8 @@ static void sentinel_untouched(void)
 	assert_int_equal(st.st_atim.tv_sec, env.sentinel_st.st_atim.tv_sec);
 	assert_int_equal(st.st_mtim.tv_sec, env.sentinel_st.st_mtim.tv_sec);
 	assert_int_equal(st.st_size, 7);
+	assert_int_equal(st.st_mode, env.sentinel_st.st_mode);
+	assert_int_equal(st.st_uid, env.sentinel_st.st_uid);
 }
 
 static uint64_t open_fh(struct fs_srv *s, uint64_t node, uint32_t flags, int *err)
@@ -585,7 +650,18 @@ static void test_srv_readonly(void **state)
 	assert_int_equal(call(s, FUSE_FALLOCATE, file, &fa, sizeof(fa), NULL, NULL, NULL), -EROFS);
 	struct fuse_write_in wr = {.fh = fh, .size = 0};
 	assert_int_equal(call(s, FUSE_WRITE, file, &wr, sizeof(wr), NULL, NULL, NULL), -EROFS);
+	struct fuse_rename2_in rn2 = {.newdir = 1, .flags = 0};
+	assert_int_equal(call(s, FUSE_RENAME2, 1, &rn2, sizeof(rn2), "file", "f4", NULL), -EROFS);
+	uint8_t xa[64];
+	struct fuse_setxattr_in sx = {.size = 2};
+	memcpy(xa, &sx, 8);
+	memcpy(xa + 8, "user.cvmm\0v1", 12);
+	s->xattr = true; /* else ENOSYS would answer first */
+	assert_int_equal(call(s, FUSE_SETXATTR, file, xa, 20, NULL, NULL, NULL), -EROFS);
+	assert_int_equal(call(s, FUSE_REMOVEXATTR, file, NULL, 0, "user.x", NULL, NULL), -EROFS);
 	char p[256];
+	snprintf(p, sizeof(p), "%s/f4", env.share);
+	assert_int_not_equal(access(p, F_OK), 0);
 	snprintf(p, sizeof(p), "%s/new", env.share);
 	assert_int_not_equal(access(p, F_OK), 0);
 	fs_srv_destroy(s);
@@ -728,6 +804,706 @@ static void test_srv_xattr(void **state)
 	fs_srv_destroy(s);
 }
 
+/* ---- races: another party acting between the server's check and its use ---------- */
+
+/* The request runs on a thread of its own whose seccomp filter turns the
+ * given syscalls into user notifications; at the first of them the test
+ * runs `swap` (what a second guest on the same directory, or the host,
+ * could do at that moment), then lets the call go on. So the interleaving
+ * the server must survive is reproduced exactly, every run. */
+struct race {
+	const int *sys;
+	unsigned nsys;
+	void (*swap)(void);
+	int (*req)(void);
+	atomic_int fd; /* the listener: -1 until the thread has it, -2: none */
+	atomic_bool done;
+	int result;
+	int traps;
+};
+
+static void *race_thread(void *arg)
+{
+	struct race *r = arg;
+	struct sock_filter f[2 + 2 * 8 + 1];
+	unsigned n = 0;
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, nr));
+	for (unsigned i = 0; i < r->nsys && i < 8; i++) {
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+						      (unsigned)r->sys[i], 0, 1);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
+	}
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	struct sock_fprog prog = {.len = (unsigned short)n, .filter = f};
+	int fd = -2;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0) {
+		long l = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+				 SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+		fd = l < 0 ? -2 : (int)l;
+	}
+	atomic_store(&r->fd, fd);
+	if (fd >= 0)
+		r->result = r->req();
+	atomic_store(&r->done, true);
+	return NULL;
+}
+
+/* Runs r->req on its own thread, r->swap at its first trapped syscall.
+ * Returns false where the kernel has no seccomp user notification. */
+static bool race_run(struct race *r)
+{
+	atomic_store(&r->fd, -1);
+	atomic_store(&r->done, false);
+	r->traps = 0;
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, race_thread, r), 0);
+	while (atomic_load(&r->fd) == -1)
+		usleep(1000);
+	int fd = atomic_load(&r->fd);
+	while (fd >= 0 && !atomic_load(&r->done)) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 20) <= 0 || !(p.revents & POLLIN))
+			continue;
+		struct seccomp_notif req;
+		memset(&req, 0, sizeof(req));
+		if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+			continue;
+		if (r->traps++ == 0)
+			r->swap();
+		struct seccomp_notif_resp resp = {.id = req.id,
+						  .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+		(void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+	}
+	pthread_join(t, NULL);
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0;
+}
+
+static uint64_t race_node;
+static uint32_t race_mode;
+
+static int req_chmod(void)
+{
+	struct fuse_setattr_in sa = {.valid = FATTR_MODE, .mode = race_mode};
+	return call(&env.srv, FUSE_SETATTR, race_node, &sa, sizeof(sa), NULL, NULL, NULL);
+}
+
+static int req_mtime(void)
+{
+	struct fuse_setattr_in sa = {.valid = FATTR_MTIME, .mtime = 123456789};
+	return call(&env.srv, FUSE_SETATTR, race_node, &sa, sizeof(sa), NULL, NULL, NULL);
+}
+
+static void share_path(char *p, size_t n, const char *name)
+{
+	snprintf(p, n, "%s/%s", env.share, name);
+}
+
+/* The host (or a guest sharing the directory) moves "file" aside and puts
+ * a symlink to the sentinel outside the share in its place. */
+static void swap_file_for_link(void)
+{
+	char a[256], b[256];
+	share_path(a, sizeof(a), "file");
+	share_path(b, sizeof(b), "file.orig");
+	assert_int_equal(rename(a, b), 0);
+	assert_int_equal(symlink(env.sentinel, a), 0);
+}
+
+static void unswap_file(void)
+{
+	char a[256], b[256];
+	share_path(a, sizeof(a), "file");
+	share_path(b, sizeof(b), "file.orig");
+	assert_int_equal(unlink(a), 0);
+	assert_int_equal(rename(b, a), 0);
+}
+
+static struct stat stat_of(const char *name)
+{
+	char p[256];
+	struct stat st;
+	share_path(p, sizeof(p), name);
+	assert_int_equal(lstat(p, &st), 0);
+	return st;
+}
+
+static const int chmod_calls[] = {SYS_fchmodat, __NR_fchmodat2, SYS_fchmod};
+
+/* SETATTR acts on the inode it was given, never on whatever its name
+ * resolves to by then: a symlink swapped in after the server's check must
+ * not carry a chmod (or a time change) outside the share. */
+static void test_srv_setattr_swap(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	srv_up(s, false);
+	int err;
+	race_node = lookup(s, 1, "file", &err);
+	assert_int_equal(err, 0);
+	/* chmod three ways: fchmodat2 on the handle; as on a kernel without
+	 * it (the handle's /proc/self/fd link); as without /proc either (a
+	 * descriptor checked to be the inode). */
+	for (unsigned way = 0; way < 3; way++) {
+		s->no_fchmodat2 = way >= 1;
+		if (way == 2) {
+			close(s->proc_fd);
+			s->proc_fd = -1;
+		}
+		race_mode = 0606 - way;
+		struct race r = {.sys = chmod_calls,
+				 .nsys = 3,
+				 .swap = swap_file_for_link,
+				 .req = req_chmod};
+		if (!race_run(&r)) {
+			fs_srv_destroy(s);
+			skip();
+		}
+		assert_true(r.traps >= 1); /* the swap did happen mid-request */
+		sentinel_untouched();
+		assert_int_equal(r.result, 0);
+		assert_int_equal(stat_of("file.orig").st_mode & 07777, 0606 - way);
+		assert_true(S_ISLNK(stat_of("file").st_mode));
+		unswap_file();
+		/* The swap done before the request: chmod still lands on the
+		 * inode, or (without /proc) its name is gone: ESTALE. */
+		swap_file_for_link();
+		race_mode = 0640 - way;
+		assert_int_equal(req_chmod(), way < 2 ? 0 : -ESTALE);
+		sentinel_untouched();
+		if (way < 2)
+			assert_int_equal(stat_of("file.orig").st_mode & 07777, 0640 - way);
+		unswap_file();
+	}
+	s->no_fchmodat2 = false;
+	/* Times: the same swap, between the check and utimensat. */
+	static const int utime_calls[] = {SYS_utimensat};
+	struct race rt = {
+		.sys = utime_calls, .nsys = 1, .swap = swap_file_for_link, .req = req_mtime};
+	assert_true(race_run(&rt));
+	assert_true(rt.traps >= 1);
+	sentinel_untouched();
+	assert_int_equal(rt.result, 0);
+	assert_int_equal(stat_of("file.orig").st_mtim.tv_sec, 123456789);
+	unswap_file();
+	/* A symlink's own nodeid: chmod never follows it. */
+	uint64_t abs = lookup(s, 1, "abs", &err);
+	struct fuse_setattr_in sa = {.valid = FATTR_MODE, .mode = 0777};
+	assert_int_equal(call(s, FUSE_SETATTR, abs, &sa, sizeof(sa), NULL, NULL, NULL),
+			 -EOPNOTSUPP);
+	sentinel_untouched();
+	fs_srv_destroy(s);
+}
+
+/* Two servers on one directory (two shares, or two VMs): the second one's
+ * guest renames the file away and makes a symlink to the sentinel under its
+ * name exactly while the first one's chmod is under way. */
+static void swap_by_second_server(void)
+{
+	struct fuse_rename_in rn = {.newdir = 1};
+	assert_int_equal(call_io(&io1, &env.srv2, FUSE_RENAME, 1, &rn, sizeof(rn), "file",
+				 "file.orig", NULL),
+			 0);
+	assert_int_equal(
+		call_io(&io1, &env.srv2, FUSE_SYMLINK, 1, NULL, 0, "file", env.sentinel, NULL), 0);
+}
+
+static void test_srv_two_servers_swap(void **state)
+{
+	(void)state;
+	struct fs_srv *a = &env.srv, *b = &env.srv2;
+	srv_up(a, false);
+	srv_up(b, false);
+	int err;
+	race_node = lookup(a, 1, "file", &err);
+	assert_int_equal(err, 0);
+	lookup_io(&io1, b, 1, "file", &err);
+	assert_int_equal(err, 0);
+	race_mode = 0604;
+	struct race r = {
+		.sys = chmod_calls, .nsys = 3, .swap = swap_by_second_server, .req = req_chmod};
+	if (!race_run(&r)) {
+		fs_srv_destroy(a);
+		fs_srv_destroy(b);
+		skip();
+	}
+	assert_true(r.traps >= 1);
+	sentinel_untouched();
+	assert_int_equal(r.result, 0);
+	assert_int_equal(stat_of("file.orig").st_mode & 07777, 0604);
+	/* The second server sees the chmod on the file it renamed. */
+	uint64_t moved = lookup_io(&io1, b, 1, "file.orig", &err);
+	assert_int_equal(err, 0);
+	struct fuse_getattr_in ga = {0};
+	size_t len;
+	assert_int_equal(call_io(&io1, b, FUSE_GETATTR, moved, &ga, sizeof(ga), NULL, NULL, &len),
+			 0);
+	struct fuse_attr_out ao;
+	memcpy(&ao, io1.in + 16, sizeof(ao));
+	assert_int_equal(ao.attr.mode & 07777, 0604);
+	fs_srv_destroy(a);
+	fs_srv_destroy(b);
+}
+
+/* LINK as a worker does it, without CAP_DAC_READ_SEARCH (linkat's
+ * AT_EMPTY_PATH then fails): through the source's /proc/self/fd link, or
+ * without /proc by its name, checked; either way the inode the guest
+ * named, or nothing. */
+static uint64_t link_src;
+static int link_rc;
+static const char *link_name;
+
+static void *link_thread(void *arg)
+{
+	(void)arg;
+	link_rc = jail_caps_limit(0);
+	if (link_rc == 0) {
+		struct fuse_link_in li = {.oldnodeid = link_src};
+		link_rc = call(&env.srv, FUSE_LINK, 1, &li, sizeof(li), link_name, NULL, NULL);
+	}
+	return NULL;
+}
+
+static int link_without_caps(uint64_t src, const char *name)
+{
+	link_src = src;
+	link_name = name;
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, link_thread, NULL), 0);
+	pthread_join(t, NULL);
+	return link_rc;
+}
+
+static void test_srv_link_fallbacks(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	srv_up(s, false);
+	int err;
+	uint64_t file = lookup(s, 1, "file", &err);
+	uint64_t abs = lookup(s, 1, "abs", &err);
+	assert_int_equal(link_without_caps(file, "l1"), 0);
+	assert_int_equal(stat_of("l1").st_ino, stat_of("file").st_ino);
+	/* a symlink's handle links the symlink, never its target */
+	assert_int_equal(link_without_caps(abs, "l2"), 0);
+	assert_int_equal(stat_of("l2").st_ino, stat_of("abs").st_ino);
+	close(s->proc_fd);
+	s->proc_fd = -1;
+	assert_int_equal(link_without_caps(file, "l3"), 0);
+	assert_int_equal(stat_of("l3").st_ino, stat_of("file").st_ino);
+	/* the name no longer the inode: nothing is linked (LOOKUP first: each
+	 * LINK made "l3" the name the server knows the inode by) */
+	assert_int_equal(lookup(s, 1, "file", &err), file);
+	swap_file_for_link();
+	assert_int_equal(link_without_caps(file, "l4"), -ESTALE);
+	char p[256];
+	share_path(p, sizeof(p), "l4");
+	assert_int_not_equal(access(p, F_OK), 0);
+	unswap_file();
+	sentinel_untouched();
+	fs_srv_destroy(s);
+}
+
+/* ---- FIFOs and device nodes: no request may block, none is opened --------------- */
+
+static const char *volatile hang_at;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char m[] = "test_fs: a request blocked (no answer within 10 s): ";
+	ssize_t n = write(2, m, sizeof(m) - 1);
+	n = write(2, (const char *)hang_at, strlen((const char *)hang_at));
+	n = write(2, "\n", 1);
+	(void)n;
+	_exit(1);
+}
+
+/* A request that blocks fails the test (in 10 s) instead of hanging it. */
+static void must_not_block(const char *what)
+{
+	hang_at = what;
+	signal(SIGALRM, on_alarm);
+	alarm(10);
+}
+
+static void unblocked(void)
+{
+	alarm(0);
+}
+
+static int create(struct fs_srv *s, uint64_t dir, const char *name, uint32_t flags, uint64_t *fh)
+{
+	struct fuse_create_in ci = {.flags = flags, .mode = S_IFREG | 0644};
+	size_t len;
+	int r = call(s, FUSE_CREATE, dir, &ci, sizeof(ci), name, NULL, &len);
+	if (r == 0 && fh) {
+		struct fuse_open_out oo;
+		memcpy(&oo, inbuf + 16 + sizeof(struct fuse_entry_out), sizeof(oo));
+		*fh = oo.fh;
+	}
+	return r;
+}
+
+static void make_fifo(const char *name)
+{
+	char p[256];
+	share_path(p, sizeof(p), name);
+	assert_int_equal(mkfifo(p, 0644), 0);
+}
+
+/* A FIFO swapped in for "file3" between the server's check and its open. */
+static void swap_file3_for_fifo(void)
+{
+	char a[256], b[256];
+	share_path(a, sizeof(a), "fifo3");
+	share_path(b, sizeof(b), "file3");
+	assert_int_equal(rename(a, b), 0);
+}
+
+static uint64_t race_fh_node;
+static int req_open_ro(void)
+{
+	int err;
+	open_fh(&env.srv, race_fh_node, O_RDONLY, &err);
+	return err;
+}
+
+static void test_srv_fifo(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	srv_up(s, false);
+	s->xattr = true;
+	int err;
+	/* The guest makes a FIFO, then CREATEs it (no O_EXCL) every way. */
+	struct fuse_mknod_in mk = {.mode = S_IFIFO | 0644};
+	assert_int_equal(call(s, FUSE_MKNOD, 1, &mk, sizeof(mk), "fifo", NULL, NULL), 0);
+	uint64_t fifo = lookup(s, 1, "fifo", &err);
+	assert_int_equal(err, 0);
+	static const uint32_t modes[] = {O_RDONLY, O_RDWR, O_WRONLY, O_RDWR | O_TRUNC};
+	static const char *const creates[] = {"CREATE fifo O_RDONLY", "CREATE fifo O_RDWR",
+					      "CREATE fifo O_WRONLY", "CREATE fifo O_RDWR|O_TRUNC"};
+	for (unsigned i = 0; i < 4; i++) {
+		must_not_block(creates[i]);
+		int r = create(s, 1, "fifo", modes[i], NULL);
+		unblocked();
+		assert_int_equal(r, -EACCES);
+	}
+	static const char *const opens[] = {"OPEN fifo O_RDONLY", "OPEN fifo O_RDWR",
+					    "OPEN fifo O_WRONLY"};
+	for (unsigned i = 0; i < 3; i++) {
+		must_not_block(opens[i]);
+		open_fh(s, fifo, modes[i], &err);
+		unblocked();
+		assert_int_equal(err, -EACCES);
+	}
+	/* RENAME of a FIFO over a file the guest knows, then calls that reopen
+	 * the old nodeid by its name: the FIFO is never opened. */
+	uint64_t file = lookup(s, 1, "file", &err);
+	assert_int_equal(call(s, FUSE_MKNOD, 1, &mk, sizeof(mk), "fifo2", NULL, NULL), 0);
+	struct fuse_rename_in rn = {.newdir = 1};
+	assert_int_equal(call(s, FUSE_RENAME, 1, &rn, sizeof(rn), "fifo2", "file", NULL), 0);
+	static const char *const reopens[] = {"OPEN renamed-over O_RDONLY",
+					      "OPEN renamed-over O_RDWR",
+					      "OPEN renamed-over O_WRONLY"};
+	for (unsigned i = 0; i < 3; i++) {
+		must_not_block(reopens[i]);
+		open_fh(s, file, modes[i], &err);
+		unblocked();
+		assert_int_equal(err, -ESTALE);
+	}
+	must_not_block("SETATTR size of renamed-over");
+	struct fuse_setattr_in sa = {.valid = FATTR_SIZE, .size = 1};
+	int r = call(s, FUSE_SETATTR, file, &sa, sizeof(sa), NULL, NULL, NULL);
+	unblocked();
+	assert_int_equal(r, -ESTALE);
+	must_not_block("GETXATTR of renamed-over");
+	struct fuse_getxattr_in gi = {.size = 64};
+	r = call(s, FUSE_GETXATTR, file, &gi, sizeof(gi), "user.x", NULL, NULL);
+	unblocked();
+	assert_int_equal(r, -ESTALE);
+	/* The same swap between the server's check and its open. */
+	char p[256];
+	share_path(p, sizeof(p), "file3");
+	write_file(p, "three");
+	make_fifo("fifo3");
+	race_fh_node = lookup(s, 1, "file3", &err);
+	assert_int_equal(err, 0);
+	static const int open_calls[] = {SYS_openat2};
+	struct race rc = {
+		.sys = open_calls, .nsys = 1, .swap = swap_file3_for_fifo, .req = req_open_ro};
+	must_not_block("OPEN with a FIFO swapped in mid-request");
+	bool raced = race_run(&rc);
+	unblocked();
+	if (raced) {
+		assert_true(rc.traps >= 1);
+		assert_int_equal(rc.result, -ESTALE);
+	}
+	/* Regular files still open, and their I/O is blocking I/O (io_uring
+	 * answers EAGAIN on an O_NONBLOCK file rather than wait for the disk). */
+	uint64_t fh = 0;
+	assert_int_equal(create(s, 1, "plain", O_RDWR, &fh), 0);
+	struct fuse_read_in rd = {.fh = fh, .size = 16};
+	assert_int_equal(call(s, FUSE_READ, 1, &rd, sizeof(rd), NULL, NULL, NULL), 0);
+	assert_int_equal(fcntl(ro.io_fd, F_GETFL) & O_NONBLOCK, 0);
+	uint64_t plain = lookup(s, 1, "plain", &err);
+	fh = open_fh(s, plain, O_RDONLY, &err);
+	assert_int_equal(err, 0);
+	rd.fh = fh;
+	assert_int_equal(call(s, FUSE_READ, 1, &rd, sizeof(rd), NULL, NULL, NULL), 0);
+	assert_int_equal(fcntl(ro.io_fd, F_GETFL) & O_NONBLOCK, 0);
+	sentinel_untouched();
+	fs_srv_destroy(s);
+}
+
+/* CREATE without O_EXCL of a name that exists opens it only if it is a
+ * regular file: never a host device node or a FIFO (as OPEN). */
+static void test_srv_create_special(void **state)
+{
+	(void)state;
+	char p[256];
+	share_path(p, sizeof(p), "null");
+	/* a device node the host put in the share (where we may make one) */
+	bool dev = mknod(p, S_IFCHR | 0666, makedev(1, 3)) == 0;
+	if (!dev)
+		fprintf(stderr, "test_fs: no device node (mknod: %s): FIFO only\n",
+			strerror(errno));
+	make_fifo("pipe");
+	struct fs_srv *s = &env.srv;
+	srv_up(s, false);
+	static const uint32_t modes[] = {O_RDONLY, O_WRONLY, O_RDWR, O_RDWR | O_TRUNC,
+					 O_WRONLY | O_APPEND};
+	const char *names[] = {"pipe", "null"};
+	for (unsigned n = 0; n < (dev ? 2u : 1u); n++) {
+		for (unsigned i = 0; i < 5; i++) {
+			must_not_block("CREATE of an existing FIFO or device node");
+			int r = create(s, 1, names[n], modes[i], NULL);
+			unblocked();
+			assert_int_equal(r, -EACCES);
+			r = create(s, 1, names[n], modes[i] | O_EXCL, NULL);
+			assert_int_equal(r, -EEXIST);
+		}
+	}
+	/* A directory, a symlink: refused too; an existing regular file is
+	 * opened (and truncated when asked). */
+	assert_int_equal(create(s, 1, "sub", O_RDWR, NULL), -EISDIR);
+	assert_int_not_equal(create(s, 1, "abs", O_RDWR, NULL), 0);
+	uint64_t fh = 0;
+	assert_int_equal(create(s, 1, "file", O_RDWR | O_TRUNC, &fh), 0);
+	assert_int_equal(stat_of("file").st_size, 0);
+	assert_int_equal(create(s, 1, "file", O_RDWR | O_EXCL, NULL), -EEXIST);
+	assert_int_equal(create(s, 1, "fresh", O_RDWR | O_EXCL, &fh), 0);
+	assert_true(S_ISREG(stat_of("fresh").st_mode));
+	sentinel_untouched();
+	fs_srv_destroy(s);
+}
+
+/* FORGET drops lookup references only: an open file keeps its inode (and
+ * its slot) until RELEASE, whatever count the guest forgets. */
+static void test_srv_forget_open_file(void **state)
+{
+	(void)state;
+	struct fs_srv *s = &env.srv;
+	int probe = open("/dev/null", O_RDONLY);
+	close(probe);
+	srv_up(s, false);
+	for (unsigned batch = 0; batch < 2; batch++) {
+		int err;
+		uint64_t file = lookup(s, 1, "file", &err);
+		assert_int_equal(err, 0);
+		uint64_t fh = open_fh(s, file, O_RDONLY, &err);
+		assert_int_equal(err, 0);
+		if (batch) {
+			uint8_t b[sizeof(struct fuse_batch_forget_in) +
+				  sizeof(struct fuse_forget_one)];
+			struct fuse_batch_forget_in bf = {.count = 1};
+			struct fuse_forget_one one = {.nodeid = file, .nlookup = UINT64_MAX};
+			memcpy(b, &bf, sizeof(bf));
+			memcpy(b + sizeof(bf), &one, sizeof(one));
+			(void)call(s, FUSE_BATCH_FORGET, 0, b, sizeof(b), NULL, NULL, NULL);
+		} else {
+			struct fuse_forget_in fg = {.nlookup = UINT64_MAX};
+			(void)call(s, FUSE_FORGET, file, &fg, sizeof(fg), NULL, NULL, NULL);
+		}
+		/* The open file still reads, and its slot is not handed out. */
+		struct fuse_read_in rd = {.fh = fh, .size = 16};
+		size_t len;
+		assert_int_equal(call(s, FUSE_READ, file, &rd, sizeof(rd), NULL, NULL, &len), 0);
+		assert_int_equal(len, 6);
+		uint64_t sub = lookup(s, 1, "sub", &err);
+		assert_int_equal(err, 0);
+		assert_int_not_equal(sub & 0xffffffff, file & 0xffffffff);
+		struct fuse_release_in rl = {.fh = fh};
+		assert_int_equal(call(s, FUSE_RELEASE, file, &rl, sizeof(rl), NULL, NULL, NULL), 0);
+		/* RELEASE dropped the file's own reference, nobody else's. */
+		struct fuse_getattr_in ga = {0};
+		assert_int_equal(call(s, FUSE_GETATTR, sub, &ga, sizeof(ga), NULL, NULL, NULL), 0);
+		assert_int_equal(call(s, FUSE_GETATTR, file, &ga, sizeof(ga), NULL, NULL, NULL),
+				 -ESTALE);
+		struct fuse_forget_in fg = {.nlookup = 1};
+		(void)call(s, FUSE_FORGET, sub, &fg, sizeof(fg), NULL, NULL, NULL);
+		assert_int_equal(call(s, FUSE_GETATTR, sub, &ga, sizeof(ga), NULL, NULL, NULL),
+				 -ESTALE);
+	}
+	fs_srv_destroy(s);
+	int after = open("/dev/null", O_RDONLY);
+	assert_int_equal(after, probe);
+	close(after);
+}
+
+/* ---- the device: both workers on real rings, jailed by their own filters ---- */
+
+#define DQ_NUM	 16
+#define DQ_DESC	 0x1000
+#define DQ_AVAIL 0x2000
+#define DQ_USED	 0x3000
+#define DQ_BUF	 0x10000 /* request k: readable at +k*0x4000, writable at +0x2000 */
+
+struct dev_rig {
+	struct fake_mem fm;
+	struct fs *f;
+	int efd;
+	uint16_t n; /* requests made available */
+};
+
+/* Makes the request in io1's buffer (n bytes) available on the request
+ * queue and kicks; its reply goes to the request's writable buffer. */
+static unsigned dev_send(struct dev_rig *r, size_t n)
+{
+	unsigned k = r->n % (DQ_NUM / 2);
+	uint64_t out = DQ_BUF + k * 0x4000ULL, in = out + 0x2000;
+	memcpy(fake_at(&r->fm, out, n), io1.out, n);
+	memset(fake_at(&r->fm, in, 0x2000), 0, 0x2000);
+	uint8_t *d = fake_at(&r->fm, DQ_DESC + 16ULL * 2 * k, 32);
+	wr64(d, out);
+	wr32(d + 8, (uint32_t)n);
+	wr16(d + 12, VRING_DESC_F_NEXT);
+	wr16(d + 14, (uint16_t)(2 * k + 1));
+	wr64(d + 16, in);
+	wr32(d + 24, 0x2000);
+	wr16(d + 28, VRING_DESC_F_WRITE);
+	wr16(d + 30, 0);
+	wr16(fake_at(&r->fm, DQ_AVAIL + 4 + 2ULL * (r->n % DQ_NUM), 2), (uint16_t)(2 * k));
+	r->n++;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	wr16(fake_at(&r->fm, DQ_AVAIL + 2, 2), r->n);
+	uint64_t one = 1;
+	assert_int_equal(write(fs_kick_fd(r->f, 1), &one, sizeof(one)), (ssize_t)sizeof(one));
+	return k;
+}
+
+/* Waits (5 s at most) for `count` used entries; the reply of request slot
+ * k then: its error, payload at *payload. */
+static bool dev_wait(struct dev_rig *r, uint16_t count)
+{
+	for (int i = 0; i < 5000; i++) {
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if ((uint16_t)(rd16(fake_at(&r->fm, DQ_USED + 2, 2)) - count) < 0x8000)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+static int dev_call(struct dev_rig *r, uint32_t op, uint64_t nodeid, const void *arg, size_t alen,
+		    const char *n1, const char *n2, void *payload, size_t plen)
+{
+	size_t n = build_io(&io1, op, nodeid, arg, alen, n1, n2);
+	unsigned k = dev_send(r, n);
+	assert_true(dev_wait(r, r->n));
+	const uint8_t *in = fake_at(&r->fm, DQ_BUF + k * 0x4000ULL + 0x2000, 0x2000);
+	struct fuse_out_header oh;
+	memcpy(&oh, in, sizeof(oh));
+	if (payload && oh.error == 0)
+		memcpy(payload, in + sizeof(oh), plen);
+	return oh.error;
+}
+
+static void *dev_reset_thread(void *arg)
+{
+	struct virtio_dev *d = arg;
+	d->ops->reset(d);
+	return NULL;
+}
+
+/* A guest reset with a READ of a FIFO queued must return (the vCPU that
+ * resets holds the device lock); and the worker's seccomp filter allows
+ * every call the server makes (SETATTR, LINK, OPEN, READ...). */
+static void test_dev_reset_fifo(void **state)
+{
+	(void)state;
+	struct dev_rig r;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(fake_mem_init(&r.fm, 1 * MiB), 0);
+	struct fs_cfg cfg = {.tag = "t", .path = env.share};
+	struct err e = {0};
+	assert_int_equal(fs_open(&r.f, &cfg, 0, &e), 0);
+	r.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct virtio_irqfds irq = {.config = r.efd};
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		irq.vq[i] = r.efd;
+	assert_int_equal(fs_start(r.f, &r.fm.m, &irq, &e), 0);
+	struct virtio_dev *d = fs_vdev(r.f);
+	d->driver_features = 1ULL << VIRTIO_F_VERSION_1;
+	d->qcfg[1] = (struct virtio_queue_cfg){
+		.num = DQ_NUM, .ready = true, .desc = DQ_DESC, .avail = DQ_AVAIL, .used = DQ_USED};
+	assert_int_equal(d->ops->activate(d), 0);
+	struct fuse_init_in ii = {.major = 7, .minor = 38};
+	assert_int_equal(dev_call(&r, FUSE_INIT, 0, &ii, sizeof(ii), NULL, NULL, NULL, 0), 0);
+	/* The calls the fixes added, through the jailed worker. */
+	struct fuse_entry_out ent;
+	assert_int_equal(dev_call(&r, FUSE_LOOKUP, 1, NULL, 0, "file", NULL, &ent, sizeof(ent)), 0);
+	struct fuse_setattr_in sa = {
+		.valid = FATTR_MODE | FATTR_MTIME, .mode = 0600, .mtime = 1000};
+	assert_int_equal(
+		dev_call(&r, FUSE_SETATTR, ent.nodeid, &sa, sizeof(sa), NULL, NULL, NULL, 0), 0);
+	assert_int_equal(stat_of("file").st_mode & 07777, 0600);
+	struct fuse_link_in li = {.oldnodeid = ent.nodeid};
+	assert_int_equal(dev_call(&r, FUSE_LINK, 1, &li, sizeof(li), "hard", NULL, NULL, 0), 0);
+	assert_int_equal(stat_of("hard").st_ino, stat_of("file").st_ino);
+	struct fuse_open_in oi = {.flags = O_RDONLY};
+	struct fuse_open_out oo;
+	assert_int_equal(
+		dev_call(&r, FUSE_OPEN, ent.nodeid, &oi, sizeof(oi), NULL, NULL, &oo, sizeof(oo)),
+		0);
+	struct fuse_read_in rd = {.fh = oo.fh, .size = 64};
+	uint8_t data[6];
+	assert_int_equal(dev_call(&r, FUSE_READ, ent.nodeid, &rd, sizeof(rd), NULL, NULL, data, 6),
+			 0);
+	assert_memory_equal(data, "inside", 6);
+	/* The FIFO: made, CREATEd read-write, READ. */
+	struct fuse_mknod_in mk = {.mode = S_IFIFO | 0644};
+	assert_int_equal(
+		dev_call(&r, FUSE_MKNOD, 1, &mk, sizeof(mk), "dfifo", NULL, &ent, sizeof(ent)), 0);
+	struct fuse_create_in ci = {.flags = O_RDWR, .mode = S_IFREG | 0644};
+	uint8_t co[sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out)];
+	int cr = dev_call(&r, FUSE_CREATE, 1, &ci, sizeof(ci), "dfifo", NULL, co, sizeof(co));
+	memset(&oo, 0, sizeof(oo));
+	if (cr == 0)
+		memcpy(&oo, co + sizeof(struct fuse_entry_out), sizeof(oo));
+	rd.fh = oo.fh;
+	size_t n = build_io(&io1, FUSE_READ, ent.nodeid, &rd, sizeof(rd), NULL, NULL);
+	dev_send(&r, n);
+	usleep(50000); /* let the READ reach the worker */
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, dev_reset_thread, d), 0);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	bool returned = pthread_timedjoin_np(t, NULL, &until) == 0;
+	if (!returned)
+		pthread_detach(t); /* the device cannot be destroyed either */
+	assert_true(returned);
+	assert_int_equal(cr, -EACCES);
+	fs_destroy(r.f);
+	close(r.efd);
+	fake_mem_free(&r.fm);
+	sentinel_untouched();
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -741,6 +1517,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_srv_table_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_xattr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_file_hook, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_setattr_swap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_two_servers_swap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_link_fallbacks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_create_special, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_fifo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_forget_open_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dev_reset_fifo, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

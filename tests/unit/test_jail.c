@@ -14,6 +14,7 @@
 #include "tests/unit/emu.h"
 #include <stdbool.h>
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/if_tun.h>
@@ -146,7 +147,8 @@ static int prctl_bounding_any(void)
 enum call { C_KVM_RUN_OWN, C_KVM_RUN_OTHER, C_IRQ_LINE_VM, C_IRQ_LINE_OTHER, C_TUNSETQUEUE,
 	    C_KVM_CREATE_VCPU, C_MMAP_RW, C_MMAP_EXEC, C_WRITE_STDERR, C_WRITE_OTHER,
 	    C_ACCEPT_LISTEN, C_ACCEPT_OTHER, C_OPENAT, C_WRITE_QUEUE_IRQ, C_WRITE_CONFIG_IRQ,
-	    C_WRITE_SECOND_IRQ, C_IRQFD_VM, C_IRQFD_OTHER, C_ROUTING_VM, C_ROUTING_OTHER };
+	    C_WRITE_SECOND_IRQ, C_IRQFD_VM, C_IRQFD_OTHER, C_ROUTING_VM, C_ROUTING_OTHER,
+	    C_EXECVE, C_EXECVEAT, C_SOCKET, C_CONNECT, C_PTRACE, C_MEMFD };
 static bool killed_by(enum jail_kind kind, enum call c)
 {
 	pid_t pid = fork();
@@ -188,6 +190,13 @@ static bool killed_by(enum jail_kind kind, enum call c)
 		case C_ACCEPT_LISTEN: syscall(SYS_accept4, 100, 0, 0, 0); break;
 		case C_ACCEPT_OTHER: syscall(SYS_accept4, 103, 0, 0, 0); break;
 		case C_OPENAT: syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY); break;
+		/* bad pointers: were the call allowed, it would fail, not run */
+		case C_EXECVE: syscall(SYS_execve, NULL, NULL, NULL); break;
+		case C_EXECVEAT: syscall(SYS_execveat, -1, NULL, NULL, NULL, 0); break;
+		case C_SOCKET: syscall(SYS_socket, -1, 0, 0); break;
+		case C_CONNECT: syscall(SYS_connect, -1, NULL, 0); break;
+		case C_PTRACE: syscall(SYS_ptrace, -1, 0, NULL, NULL); break;
+		case C_MEMFD: syscall(SYS_memfd_create, NULL, 0); break;
 		}
 		syscall(SYS_exit, 0); /* every table has exit (not all exit_group) */
 	}
@@ -241,6 +250,20 @@ static void test_arguments(void **state)
 	assert_true(killed_by(JAIL_FS_WORKER, C_OPENAT));
 }
 
+/* What no thread of cvmm may ever do, whatever its table: run a program,
+ * open a socket or a file by path, trace, make executable memory files. */
+static void test_forbidden_everywhere(void **state)
+{
+	(void)state;
+	static const enum call never[] = { C_EXECVE, C_EXECVEAT, C_SOCKET, C_CONNECT,
+					   C_PTRACE,  C_OPENAT,	  C_MEMFD };
+	for (unsigned k = 0; k < NKINDS; k++)
+		for (unsigned i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+			if (!killed_by(kinds[k], never[i]))
+				fail_msg("%s: forbidden call #%u was allowed", jail_kind_name(kinds[k]),
+					 (unsigned)never[i]);
+}
+
 static void put_file(const char *path, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
@@ -280,12 +303,21 @@ static void test_drop(void **state)
 				       .landlock = true };
 		int abi;
 		struct err e = { 0 };
+		/* supplementary groups that --user must drop (the test's own
+		 * process may have none, which would hide a kept list) */
+		gid_t groups[] = { 4, 27, 100 };
+		if (setgroups(3, groups) < 0)
+			_exit(32);
 		if (jail_drop(&p, &abi, &e) < 0) {
 			fprintf(stderr, "jail_drop: %s\n", e.msg);
 			_exit(20);
 		}
 		if (getuid() != 65534 || geteuid() != 65534 || getgid() != 65534)
 			_exit(21);
+		if (getgroups(0, NULL) != 0)
+			_exit(33);
+		if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+			_exit(34);
 		struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 		struct __user_cap_data_struct d[2];
 		if (syscall(SYS_capget, &h, d) < 0)
@@ -342,6 +374,7 @@ int main(void)
 		cmocka_unit_test(test_violation_kills_with_message),
 		cmocka_unit_test(test_log_mode_lets_it_through),
 		cmocka_unit_test(test_arguments),
+		cmocka_unit_test(test_forbidden_everywhere),
 		cmocka_unit_test(test_drop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
