@@ -184,7 +184,8 @@ if [ -f "$KIT/small-bzImage" ] && selected $n; then
 	vsocktool listen "unix:${S}_6000" recv 1048576 >"$TMP/$n.h6000" 2>&1 &
 	vpid=$!
 	# cvmm creates the tap (root); its host side is set up once it exists
-	(i=0; while [ ! -e /sys/class/net/asant0 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	# (asked of ip: /sys/class/net is the first network namespace's)
+	(i=0; while ! $IP link show asant0 >/dev/null 2>&1 && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 	 $IP addr add 10.0.11.1/24 dev asant0 && $IP link set asant0 up) &
 	if asan $n 0 300 -- --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --cpus 2 \
 		--memory 128M --disk "$TMP/$n.img" --net tap=asant0 --vsock "cid=3,socket=$S" \
