@@ -11,8 +11,11 @@
 #  - soak-flush-kill: tests/tools/flushkill: FK_VMS (50) cvmm processes at
 #    once, each mg-bench writing and flushing FK_BLOCKS (64; --soak: 256)
 #    blocks of its own disk (mg.case=flushlog), a random third killed with
-#    SIGKILL mid-write: every block a guest saw flushed is on its disk, the
-#    others ran to their end. The seed is printed (FK_SEED replays it).
+#    SIGKILL mid-write: every block a guest saw flushed is in its image
+#    and, read back from under the file system (ext4 on a loop device, the
+#    kernel's writeback held off, as blk-sigkill), on the disk; the others
+#    ran to their end. The seed is printed (FK_SEED replays it). Needs root
+#    (mount, losetup), mkfs.ext4 and debugfs.
 # env: CVMM, MG (mg-exit.elf, mg-bench.elf), TMP, ONLY/SKIP, SOAK_CYCLES,
 # FK_VMS, FK_BLOCKS, FK_SEED; soak and flushkill in the working directory.
 CVMM=${CVMM:-./cvmm}
@@ -43,13 +46,49 @@ if selected $n; then
 fi
 n=soak-flush-kill
 if selected $n; then
-	mkdir -p "$TMP/$n"
-	timeout -s KILL 600 ./flushkill "$CVMM" "$MG/mg-bench.elf" "$TMP/$n" "${FK_VMS:-50}" \
-		"${FK_BLOCKS:-64}" ${FK_SEED:-$(date +%s)} 400 >"$TMP/$n.out" 2>"$TMP/$n.err"
-	st=$?
-	if [ $st -eq 0 ] && has $n "^FK DONE .* fail=0"; then ok $n "$(sed -n 's/^FK DONE //p' "$TMP/$n.out")"
-	else bad $n "status $st: $(grep '^FK' "$TMP/$n.out" | head -3 | tr '\n' ';')"; fi
-	rm -rf "$TMP/$n"
+	vms=${FK_VMS:-50} blocks=${FK_BLOCKS:-64}
+	# As blk-sigkill (cases.sh): the images live on ext4 (no journal) on a
+	# loop device, the kernel's own writeback is held off, and after the
+	# run they are read back from the loop device's backing file (debugfs),
+	# which only what cvmm fdatasync'ed has reached: a FLUSH acknowledged
+	# without one shows there; one acknowledged before the write was done
+	# shows in the page cache already.
+	fs=$TMP/$n.fs mnt=$TMP/$n.mnt dump=$TMP/$n.dump
+	mkdir -p "$mnt" "$dump"
+	dd if=/dev/zero of="$fs" bs=1048576 count=$((16 + vms * blocks / 200)) 2>/dev/null
+	wb=$(cat /proc/sys/vm/dirty_writeback_centisecs) ex=$(cat /proc/sys/vm/dirty_expire_centisecs)
+	if ! mkfs.ext4 -q -F -O ^has_journal "$fs" >"$TMP/$n.err" 2>&1; then bad $n "mkfs.ext4 failed"
+	elif ! loop=$(losetup -f) || ! losetup "$loop" "$fs" 2>>"$TMP/$n.err"; then bad $n "no loop device"
+	elif ! mount -t ext4 "$loop" "$mnt" 2>>"$TMP/$n.err"; then
+		bad $n "cannot mount the loop device"; losetup -d "$loop"
+	else
+		k=0
+		while [ $k -lt "$vms" ]; do
+			dd if=/dev/zero of="$mnt/fk-$k.img" bs=4096 count="$blocks" 2>/dev/null
+			k=$((k + 1))
+		done
+		sync
+		echo 0 >/proc/sys/vm/dirty_writeback_centisecs
+		echo 360000 >/proc/sys/vm/dirty_expire_centisecs
+		timeout -s KILL 600 ./flushkill "$CVMM" "$MG/mg-bench.elf" "$mnt" "$vms" "$blocks" \
+			${FK_SEED:-$(date +%s)} 400 >"$TMP/$n.out" 2>>"$TMP/$n.err"
+		st=$?
+		debugfs -R "rdump / $dump" "$fs" >/dev/null 2>>"$TMP/$n.err"
+		echo "$wb" >/proc/sys/vm/dirty_writeback_centisecs
+		echo "$ex" >/proc/sys/vm/dirty_expire_centisecs
+		umount "$mnt"
+		losetup -d "$loop"
+		grep '^FK LAST' "$TMP/$n.out" | ./flushkill verify "$dump" >"$TMP/$n.disk" 2>&1
+		vst=$?
+		if [ $st -ne 0 ] || ! has $n "^FK DONE .* fail=0"; then
+			bad $n "status $st: $(grep '^FK FAIL\|^FK DONE' "$TMP/$n.out" | head -3 | tr '\n' ';')"
+		elif [ $vst -ne 0 ]; then
+			bad $n "flushed blocks only in the page cache, not on the disk (no fdatasync?): $(head -3 "$TMP/$n.disk" | tr '\n' ';')"
+		else
+			ok $n "$(sed -n 's/^FK DONE //p' "$TMP/$n.out"), all on the disk"
+		fi
+	fi
+	rm -rf "$dump" "$mnt" "$fs"
 fi
 rm -rf "$TMP"
 echo "$pass passed, $fail failed"

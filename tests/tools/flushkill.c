@@ -5,10 +5,17 @@
  * killed with SIGKILL while they write. Then every block a guest saw
  * flushed must be on its disk, whole; the VMs left alone must have run to
  * their end (all blocks flushed, MG DONE, cvmm's debug exit status 67).
+ * The images are TMPDIR/fk-<k>.img, made (sparse) where missing: a caller
+ * that wants them allocated and synced beforehand makes them itself.
  * usage: flushkill CVMM MG_BENCH_ELF TMPDIR NVMS BLOCKS [SEED [TIMEOUT_S]]
- * prints: FK FAIL vm=<k> <what> for each problem, then
+ * prints: FK FAIL vm=<k> <what> for each problem, FK LAST <k> <block> for
+ *   each VM (the last block it said was flushed, -1: none), then
  *   FK DONE vms=N killed=K flushed=F secs=S seed=X fail=M
- * and exits 0 when nothing failed. */
+ * and exits 0 when nothing failed.
+ *   flushkill verify DIR < (those FK LAST lines)
+ * checks the same of copies of the images in DIR (e.g. read from the disk
+ * under a file system, not from the page cache): FK FAIL lines, then
+ *   FK VERIFIED vms=N blocks=B fail=M */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -20,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -168,7 +176,7 @@ static void check_disk(unsigned k)
 			w++;
 		if (w < BLOCK / 8) {
 			fail(k,
-			     "block %lld (said flushed, last said %lld%s) is not on disk: word %u "
+			     "block %lld (said flushed, last said %lld%s) is not there: word %u "
 			     "is 0x%016" PRIx64,
 			     b, v->last, v->killed ? ", killed" : "", w, buf[w]);
 			break;
@@ -177,8 +185,32 @@ static void check_disk(unsigned k)
 	close(fd);
 }
 
+/* flushkill verify DIR: the FK LAST lines on stdin, the images in DIR. */
+static int verify(const char *dir)
+{
+	char line[256];
+	unsigned n = 0;
+	long long blocks = 0;
+	while (fgets(line, sizeof(line), stdin)) {
+		unsigned k;
+		long long last;
+		if (sscanf(line, "FK LAST %u %lld", &k, &last) != 2 || k >= MAX_VMS)
+			continue;
+		struct vm *v = &vms[k];
+		v->last = last;
+		snprintf(v->img, sizeof(v->img), "%s/fk-%u.img", dir, k);
+		check_disk(k);
+		n++;
+		blocks += last + 1;
+	}
+	printf("FK VERIFIED vms=%u blocks=%lld fail=%u\n", n, blocks, nfail);
+	return nfail || !n ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "verify"))
+		return verify(argv[2]);
 	if (argc < 6 || argc > 8) {
 		fprintf(stderr, "usage: flushkill CVMM MG_BENCH_ELF TMPDIR NVMS BLOCKS [SEED "
 				"[TIMEOUT_S]]\n");
@@ -202,8 +234,11 @@ int main(int argc, char **argv)
 		v->last = -1;
 		v->out = -1;
 		snprintf(v->img, sizeof(v->img), "%s/fk-%u.img", tmp, k);
-		int fd = open(v->img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0 || ftruncate(fd, (off_t)blocks * BLOCK) < 0) {
+		int fd = open(v->img, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) < 0 ||
+		    (st.st_size < (off_t)blocks * BLOCK &&
+		     ftruncate(fd, (off_t)blocks * BLOCK) < 0)) {
 			fprintf(stderr, "flushkill: %s: %s\n", v->img, strerror(errno));
 			return 2;
 		}
@@ -292,6 +327,7 @@ int main(int argc, char **argv)
 		}
 		flushed += v->last + 1;
 		check_disk(k);
+		printf("FK LAST %u %lld\n", k, v->last);
 	}
 	printf("FK DONE vms=%u killed=%u flushed=%lld secs=%.1f seed=0x%" PRIx64 " fail=%u\n", n,
 	       killed, flushed, (double)(now_ns() - t0) / 1e9, seed, nfail);
