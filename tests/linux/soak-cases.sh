@@ -14,10 +14,16 @@
 #    SIGKILL mid-write: every block a guest saw flushed is in its image
 #    and, read back from under the file system (ext4 on a loop device, the
 #    kernel's writeback held off, as blk-sigkill), on the disk; the others
-#    ran to their end. The seed is printed (FK_SEED replays it). Needs root
+#    ran to their end. In the emulated test host a few nested guests get
+#    lost under this load (stuck inside KVM, or crashed: its nested-SVM
+#    emulation, tests/tools/flushkill.c): up to a tenth are set aside, said
+#    and their flushed blocks still checked; FK_STRICT=1 (tests/run on
+#    hardware KVM) allows none. The seed is printed (FK_SEED replays it).
+#    Needs root
 #    (mount, losetup), mkfs.ext4 and debugfs.
 # env: CVMM, MG (mg-exit.elf, mg-bench.elf), TMP, ONLY/SKIP, SOAK_CYCLES,
-# FK_VMS, FK_BLOCKS, FK_SEED; soak and flushkill in the working directory.
+# FK_VMS, FK_BLOCKS, FK_SEED, FK_TIMEOUT (s, 400), FK_STRICT; soak and
+# flushkill in the working directory.
 CVMM=${CVMM:-./cvmm}
 MG=${MG:-.}
 TMP=${TMP:-/tmp/cvmm-soak.$$}
@@ -54,6 +60,8 @@ if selected $n; then
 	# without one shows there; one acknowledged before the write was done
 	# shows in the page cache already.
 	fs=$TMP/$n.fs mnt=$TMP/$n.mnt dump=$TMP/$n.dump
+	# KVM's exit counters tell a VM stuck inside KVM itself (flushkill.c)
+	[ -d /sys/kernel/debug/kvm ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 	mkdir -p "$mnt" "$dump"
 	dd if=/dev/zero of="$fs" bs=1048576 count=$((16 + vms * blocks / 200)) 2>/dev/null
 	wb=$(cat /proc/sys/vm/dirty_writeback_centisecs) ex=$(cat /proc/sys/vm/dirty_expire_centisecs)
@@ -71,7 +79,7 @@ if selected $n; then
 		echo 0 >/proc/sys/vm/dirty_writeback_centisecs
 		echo 360000 >/proc/sys/vm/dirty_expire_centisecs
 		timeout -s KILL 600 ./flushkill "$CVMM" "$MG/mg-bench.elf" "$mnt" "$vms" "$blocks" \
-			${FK_SEED:-$(date +%s)} 400 >"$TMP/$n.out" 2>>"$TMP/$n.err"
+			${FK_SEED:-$(date +%s)} "${FK_TIMEOUT:-400}" >"$TMP/$n.out" 2>>"$TMP/$n.err"
 		st=$?
 		debugfs -R "rdump / $dump" "$fs" >/dev/null 2>>"$TMP/$n.err"
 		echo "$wb" >/proc/sys/vm/dirty_writeback_centisecs
@@ -82,10 +90,14 @@ if selected $n; then
 		vst=$?
 		if [ $st -ne 0 ] || ! has $n "^FK DONE .* fail=0"; then
 			bad $n "status $st: $(grep '^FK FAIL\|^FK DONE' "$TMP/$n.out" | head -3 | tr '\n' ';')"
+			# a VM that hung: its threads' kernel stacks, its stderr
+			grep '^FK STUCK\|^FK STDERR\|^FK CONSOLE' "$TMP/$n.out" | head -100 | sed 's/^/    /'
 		elif [ $vst -ne 0 ]; then
 			bad $n "flushed blocks only in the page cache, not on the disk (no fdatasync?): $(head -3 "$TMP/$n.disk" | tr '\n' ';')"
 		else
 			ok $n "$(sed -n 's/^FK DONE //p' "$TMP/$n.out"), all on the disk"
+			# a VM lost to the test host: said, with what showed it
+			grep '^FK LOST\|^FK STUCK kvm\|^FK STDERR' "$TMP/$n.out" | sed 's/^/    /'
 		fi
 	fi
 	rm -rf "$dump" "$mnt" "$fs"
