@@ -106,7 +106,9 @@ if [ -f "$MG/mg-check.elf" ]; then
 		put /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$TMP/$n.img\", \"is_root_device\": true, \"is_read_only\": false}"
 		put /actions '{"action_type": "InstanceStart"}'
 		# the guest powers off by itself; a cvmm that hangs is killed
-		(sleep 120; kill -KILL $pid 2>/dev/null) &
+		# (its own output elsewhere: a leftover sleep must not hold the
+		# console pipe that cases.sh waits on)
+		(sleep 120; kill -KILL $pid 2>/dev/null) >/dev/null 2>&1 &
 		wd=$!
 		wait $pid
 		st=$?
@@ -186,7 +188,7 @@ if [ -f "$KIT/small-bzImage" ] && selected $n; then
 	# cvmm creates the tap (root); its host side is set up once it exists
 	# (asked of ip: /sys/class/net is the first network namespace's)
 	(i=0; while ! $IP link show asant0 >/dev/null 2>&1 && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-	 $IP addr add 10.0.11.1/24 dev asant0 && $IP link set asant0 up) &
+	 $IP addr add 10.0.11.1/24 dev asant0 && $IP link set asant0 up) >/dev/null 2>&1 &
 	if asan $n 0 300 -- --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --cpus 2 \
 		--memory 128M --disk "$TMP/$n.img" --net tap=asant0 --vsock "cid=3,socket=$S" \
 		--fs "tag=share,path=$TMP/$n.share" \
