@@ -10,6 +10,7 @@
 #include <linux/kvm.h>
 #include <linux/landlock.h>
 #include <pthread.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -170,16 +172,21 @@ static const struct jail_rule control_rules[] = {
 	RULE(exit, -1, "a thread exits"),
 	RULE(exit_group, -1, "the process exits"),
 };
-/* The call the SIGSYS handler makes to die of SIGSYS: in no table. */
-#define JAIL_DEATH_CALL SYS_getppid
 #ifndef SYS_SECCOMP
 #define SYS_SECCOMP 1 /* si_code of a seccomp SIGSYS */
 #endif
 
 /* Sanitizer builds only (tests): the ASan/UBSan runtime maps shadow and
- * allocator memory and swaps signal stacks on any thread. Release builds
- * never carry these rules. */
+ * allocator memory and swaps signal stacks on any thread, and reports an
+ * error from the thread that made it. Release builds never carry these
+ * rules (CVMM_SANITIZED, jail.h). Found by running the ASan cvmm in the
+ * test host with --seccomp=log (docs/seccomp.md). */
 #ifdef CVMM_SANITIZED
+/* a call whose first argument is a request (ptrace, prctl) */
+#define SAN_REQ(sys, req, why)                                                                     \
+	{                                                                                          \
+		SCMP_SYS(sys), #sys "(" #req ")", -1, (long)(req), JAIL_A0_ARG1, why               \
+	}
 static const struct jail_rule sanitizer_rules[] = {
 	RULE(mmap, -1, "sanitizer runtime: shadow and allocator memory"),
 	RULE(munmap, -1, "sanitizer runtime: frees what it mapped"),
@@ -190,7 +197,48 @@ static const struct jail_rule sanitizer_rules[] = {
 	RULE(gettid, -1, "sanitizer runtime: reports"),
 	RULE(write, -1, "sanitizer runtime: writes its report to stderr"),
 	RULE(exit_group, -1, "sanitizer runtime: exits after a report"),
+	/* a report (with symbolize=0 and color=never: no symbolizer process,
+	 * no isatty; tests/linux/asan-cases.sh sets them) */
+	RULE(readlink, -1, "sanitizer report: the binary's name (/proc/self/exe)"),
+	{SCMP_SYS(open), "open(read-only)", -1, -1, JAIL_A1_RDONLY,
+	 "sanitizer report: /proc/self/maps (each frame's module)"},
+#ifdef __aarch64__
+	{SCMP_SYS(openat), "openat(read-only)", -1, -1, JAIL_A1_RDONLY,
+	 "sanitizer report: open() on arm64, which has no open syscall"},
+#endif
+	RULE(read, -1, "sanitizer report: /proc/self/maps"),
+	RULE(close, -1, "sanitizer report: /proc/self/maps, its probe pipe"),
+	RULE(pipe2, -1, "sanitizer report: a pipe to probe whether memory is readable"),
 };
+/* LeakSanitizer's check at exit runs on the thread that calls exit(): the
+ * control thread. It clones a tracer process (CLONE_VM, same filter) that
+ * lists /proc/PID/task (open, as in a report), ptrace-stops every thread,
+ * reads their registers and scans memory while the control thread spins,
+ * then lets them go. */
+static const struct jail_rule sanitizer_control_rules[] = {
+	SAN_REQ(clone, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,
+		"LSan: the tracer that stops every thread for the leak check (no thread, no fork)"),
+	SAN_REQ(prctl, PR_SET_PTRACER, "LSan: let its tracer attach"),
+	SAN_REQ(prctl, PR_GET_DUMPABLE, "LSan: is the process dumpable (attachable)?"),
+	SAN_REQ(prctl, PR_SET_DUMPABLE, "LSan: dumpable while the tracer runs (after --user)"),
+	SAN_REQ(prctl, PR_SET_PDEATHSIG, "LSan's tracer: die with its parent"),
+	RULE(sched_yield, -1, "LSan: spin until the tracer is done"),
+	RULE(wait4, -1, "LSan: reap the tracer; the tracer waits for each thread it stops"),
+	RULE(getppid, -1, "LSan's tracer: is the process it stops still its parent?"),
+	RULE(rt_sigaction, -1, "LSan's tracer: handlers for synchronous signals"),
+	RULE(getdents, -1, "LSan's tracer: /proc/PID/task entries"),
+#ifdef __aarch64__
+	RULE(getdents64, -1, "LSan's tracer: getdents on arm64, which has no getdents syscall"),
+#endif
+	RULE(lseek, -1, "LSan's tracer: rewind /proc/PID/task to list it again"),
+	SAN_REQ(ptrace, PTRACE_ATTACH, "LSan's tracer: stop a thread"),
+	SAN_REQ(ptrace, PTRACE_CONT, "LSan's tracer: pass on a signal a stopping thread got"),
+	SAN_REQ(ptrace, PTRACE_GETREGSET, "LSan's tracer: a thread's registers (pointers)"),
+	SAN_REQ(ptrace, PTRACE_GETREGS, "LSan's tracer: the same, older runtimes"),
+	SAN_REQ(ptrace, PTRACE_DETACH, "LSan's tracer: let a thread go"),
+	SAN_REQ(ptrace, PTRACE_KILL, "LSan's tracer: kill the threads when it dies itself"),
+};
+#define ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
 #endif
 
 const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n)
@@ -242,7 +290,11 @@ static int jail_rule_add(scmp_filter_ctx ctx, const struct jail_rule *rl, const 
 	else if (rl->flags & JAIL_A0_STDERR)
 		c[n++] = cmp(0, SCMP_CMP_EQ, (scmp_datum_t)STDERR_FILENO, 0);
 	if (rl->arg1 >= 0)
-		c[n++] = cmp(1, SCMP_CMP_EQ, (scmp_datum_t)rl->arg1, 0);
+		c[n++] = cmp(rl->flags & JAIL_A0_ARG1 ? 0 : 1, SCMP_CMP_EQ, (scmp_datum_t)rl->arg1,
+			     0);
+	if (rl->flags & JAIL_A1_RDONLY)
+		c[n++] = cmp(1, SCMP_CMP_MASKED_EQ,
+			     (scmp_datum_t)(O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND), 0);
 	if (rl->flags & JAIL_A2_NOEXEC)
 		c[n++] = cmp(2, SCMP_CMP_MASKED_EQ, (scmp_datum_t)PROT_EXEC, 0);
 	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rl->nr, n, c);
@@ -271,8 +323,11 @@ int jail_build(enum jail_kind kind, enum jail_mode mode, const int *params, void
 		}
 	}
 #ifdef CVMM_SANITIZED
-	for (unsigned i = 0; i < sizeof(sanitizer_rules) / sizeof(sanitizer_rules[0]) && r == 0; i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sanitizer_rules[i].nr, 0);
+	for (size_t i = 0; i < ARRAY_N(sanitizer_rules) && r == 0; i++)
+		r = jail_rule_add(ctx, &sanitizer_rules[i], params);
+	for (size_t i = 0; kind == JAIL_CONTROL && i < ARRAY_N(sanitizer_control_rules) && r == 0;
+	     i++)
+		r = jail_rule_add(ctx, &sanitizer_control_rules[i], params);
 	if (r < 0) {
 		seccomp_release(ctx);
 		return err_set(e, -r, "seccomp sanitizer rules: %s", strerror(-r));

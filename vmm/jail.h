@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include "vmm/err.h"
@@ -26,6 +27,18 @@
 #if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
 #define CVMM_SANITIZED 1
 #endif
+#endif
+
+/* A call in no table: the SIGSYS handler makes it to die of SIGSYS, and
+ * tests make it to break a filter on purpose. Sanitizer builds let the
+ * control thread call getppid (LeakSanitizer's tracer checks its parent),
+ * so there it is getpgid. */
+#ifdef CVMM_SANITIZED
+#define JAIL_DEATH_CALL	     SYS_getpgid
+#define JAIL_DEATH_CALL_NAME "getpgid"
+#else
+#define JAIL_DEATH_CALL	     SYS_getppid
+#define JAIL_DEATH_CALL_NAME "getppid"
 #endif
 
 enum jail_kind {
@@ -53,6 +66,8 @@ enum jail_mode {
 
 #define JAIL_A2_NOEXEC 1 /* arg2 (prot) must not have PROT_EXEC */
 #define JAIL_A0_STDERR 2 /* arg0 must be 2 (stderr) */
+#define JAIL_A0_ARG1   4 /* arg0 (not arg1) must equal the rule's arg1 (a request) */
+#define JAIL_A1_RDONLY 8 /* arg1 (open's flags): no write, create, truncate, append */
 
 struct jail_rule {
 	int nr;           /* syscall number */
@@ -60,7 +75,7 @@ struct jail_rule {
 	int param;        /* -1: any arguments; else arg0 must equal params[param] */
 	long arg1;        /* -1: any; else arg1 must equal it (ioctl requests; with
 			   * param, both must match) */
-	int flags;        /* JAIL_A2_NOEXEC */
+	int flags;	  /* JAIL_A2_NOEXEC, ... */
 	const char *why;
 };
 

@@ -135,6 +135,22 @@ static int vcpu_set_sigmask(struct vcpu *v)
 	return ioctl(v->fd, KVM_SET_SIGNAL_MASK, &km) < 0 ? -errno : 0;
 }
 
+#ifdef CVMM_TEST_HOOKS
+/* Test builds only (CVMM_TEST_ASAN=overflow-vcpu): one byte past a heap
+ * block, on the jailed vCPU thread: ASan must report it from there. */
+static __attribute__((noinline)) void vcpu_test_overflow(void)
+{
+	char *p = malloc(16);
+	volatile size_t n = 17; /* out of the compiler's sight */
+	/* ASan's memset sees it (UBSan's object-size check would not); the
+	 * barrier keeps the store from being dropped before free */
+	if (p)
+		memset(p, 0, n);
+	__asm__ volatile("" : : "r"(p) : "memory");
+	free(p);
+}
+#endif
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -166,6 +182,10 @@ static void *vcpu_thread(void *arg)
 	}
 	if (v->test_violation)
 		(void)getppid(); /* test builds only: must be killed by SIGSYS */
+#ifdef CVMM_TEST_HOOKS
+	if (v->test_overflow)
+		vcpu_test_overflow();
+#endif
 	while (!atomic_load(&vm->stopping)) {
 		vm_pause_point(v);
 		if (atomic_load(&vm->stopping))
@@ -205,6 +225,8 @@ int vcpu_start(struct vcpu *v)
 #ifdef CVMM_TEST_HOOKS
 	const char *t = getenv("CVMM_TEST_SECCOMP_VIOLATION");
 	v->test_violation = t && !strcmp(t, "vcpu") && v->id == 0;
+	t = getenv("CVMM_TEST_ASAN");
+	v->test_overflow = t && !strcmp(t, "overflow-vcpu") && v->id == 0;
 #endif
 	sigset_t all, old;
 	sigfillset(&all);

@@ -649,7 +649,7 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 {
 	if (!vm->cfg.jail)
 		return 0;
-	const char *rw[CVMM_MAX_FS], *ro[CVMM_MAX_FS], *rm[2];
+	const char *rw[CVMM_MAX_FS], *ro[CVMM_MAX_FS + 1], *rm[2];
 	char vsock_dir[4096];
 	struct jail_priv p = { .chroot_dir = vm->cfg.jail_chroot,
 			       .set_ids = vm->cfg.jail_ids,
@@ -670,6 +670,12 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 		if (vm->cfg.fs[i].flags & CVMM_FS_PRIVILEGED)
 			p.keep_caps = JAIL_FS_CAPS;
 	}
+#ifdef CVMM_SANITIZED
+	/* Sanitizer builds only (jail.h): LeakSanitizer's check at exit lists
+	 * /proc/PID/task to stop every thread, and reports read
+	 * /proc/self/maps. Release builds never see /proc after the drop. */
+	ro[p.nro++] = "/proc";
+#endif
 	/* cvmm removes its own sockets when it ends */
 	if (vm->cfg.jail_rm_dir)
 		rm[p.nrm++] = vm->cfg.jail_rm_dir;
@@ -808,7 +814,12 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 			    vm->cfg.cpus, max);
 		goto fail;
 	}
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	/* KVM's MMU notifier registration gives up with EINTR while any
+	 * signal or task work (io_uring's, after a previous VM's rings) is
+	 * pending for the thread: try again, as QEMU does. */
+	do
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	while (vm->vm_fd < 0 && errno == EINTR);
 	if (vm->vm_fd < 0) {
 		r = err_set(e, errno, "KVM_CREATE_VM: %s", strerror(errno));
 		goto fail;

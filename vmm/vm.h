@@ -93,6 +93,7 @@ struct vcpu {
 	unsigned id;
 	void *filter;        /* owned until the thread loads it */
 	bool test_violation; /* test builds: make a syscall outside the filter */
+	bool test_overflow;  /* test builds: a heap overflow for ASan to report */
 	int fd;              /* owned */
 	struct kvm_run *run; /* owned mapping of run_size bytes */
 	pthread_t thread;

@@ -6,7 +6,8 @@
 # env: CVMM (the binary), MG (dir with mg-check.elf/.bzimage), KIT (dir with
 # small-bzImage, small-vmlinux, stock-vmlinuz, guest.cpio.gz,
 # stock-guest.cpio.gz), ONLY / SKIP (optional: run only / skip the cases
-# whose name contains it)
+# whose name contains it); CVMM_ASAN (the ASan build: the asan-* cases run
+# with it), SOAK_CYCLES, FK_BLOCKS (soak-cases.sh)
 # prints: CASE <name> PASS|FAIL [reason], then "N passed, N failed".
 CVMM=${CVMM:-./cvmm}
 MG=${MG:-.}
@@ -366,6 +367,15 @@ if wanted x86-jail; then # seccomp per thread, privilege drop
 fi
 if wanted x86-api; then # the control socket: a Firecracker client's boot sequence
 	subscript api "$TMP/api" sh ./api-cases.sh
+fi
+if wanted x86-soak; then # cycles in one process; VMs killed mid-write
+	subscript soak "$TMP/soak" sh ./soak-cases.sh
+fi
+# The ASan cvmm, seccomp on, leaks checked at exit: when tests/run --asan
+# gave one (CVMM_ASAN)
+if [ -n "${CVMM_ASAN:-}" ] && wanted x86-asan; then
+	if netns; then subscript asan "$TMP/asan" unshare -n sh ./asan-cases.sh
+	else bad stage-asan-cases "cannot create a network namespace (unshare -n)"; fi
 fi
 rm -rf "$TMP"
 echo "$pass passed, $fail failed"

@@ -226,6 +226,21 @@ pci_test() {
 	fi
 	awk '/virtio/ { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print "GUEST-IRQ", $NF, s, $(i) }' /proc/interrupts
 }
+# Each virtio device but the disk moving data: ping over the tap, 1 MiB
+# over vsock, the share "share" read and a file written there (text: $1).
+devices_test() {
+	net_up
+	i=0
+	until ping -c 1 -W 2 "$(arg peer)" >/dev/null 2>&1 || [ $i -ge 30 ]; do i=$((i + 1)); done
+	ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"
+	/work/vsocktool connect vsock:2:6000 send 1048576 >/tmp/c6000 2>&1
+	echo "GUEST-VSOCK-C6000 $? $(grep VT /tmp/c6000 | head -1)"
+	mkdir -p /mnt/s && mount -t virtiofs share /mnt/s || echo "GUEST-FS-FAILED mount"
+	echo "GUEST-FS-HOST $(cat /mnt/s/hello.txt)"
+	echo "$1" >/mnt/s/guest.txt && sync
+	umount /mnt/s || echo "GUEST-FS-FAILED umount"
+	echo "GUEST-DEVICES-DONE"
+}
 finish() {
 	if grep -q 'acpi=off' /proc/cmdline; then reboot -f; else poweroff -f; fi
 }
@@ -344,18 +359,10 @@ jail) # tests/linux/jail-cases.sh: a jailed cvmm (--user, --chroot) serves disk 
 	echo "GUEST-JAIL-DONE"; finish ;;
 devices) # tests/linux/arm-cases.sh: each virtio device over virtio-mmio seen and
 	# moving data: ping over the tap, 1 MiB over vsock, a share read and written
-	net_up
-	i=0
-	until ping -c 1 -W 2 "$(arg peer)" >/dev/null 2>&1 || [ $i -ge 30 ]; do i=$((i + 1)); done
-	ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"
-	/work/vsocktool connect vsock:2:6000 send 1048576 >/tmp/c6000 2>&1
-	echo "GUEST-VSOCK-C6000 $? $(grep VT /tmp/c6000 | head -1)"
-	mkdir -p /mnt/s && mount -t virtiofs share /mnt/s || echo "GUEST-FS-FAILED mount"
-	echo "GUEST-FS-HOST $(cat /mnt/s/hello.txt)"
-	echo "written by the arm64 guest" >/mnt/s/guest.txt && sync
-	umount /mnt/s || echo "GUEST-FS-FAILED umount"
-	echo "GUEST-DEVICES-DONE"
-	finish ;;
+	devices_test "written by the arm64 guest"; finish ;;
+alldev) # tests/linux/asan-cases.sh: every device kind at once (ASan's cvmm):
+	# the disk read and written, then as devices above
+	blk_raw; devices_test "written by the x86 guest"; finish ;;
 reboot) echo "GUEST-REBOOTING"; reboot -f ;;
 sleep) echo "GUEST-SLEEPING"; while :; do sleep 60; done ;;
 demo|shell)

@@ -221,6 +221,7 @@ static uint32_t run_filters(const struct filter *fl, unsigned n, const struct se
 			    const char **err)
 {
 	uint32_t ret = SECCOMP_RET_ALLOW;
+	*err = NULL; /* no filter: nothing went wrong */
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t r = bpf_run(fl[i].prog, fl[i].len, d, err);
 		if (*err)

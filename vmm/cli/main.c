@@ -139,6 +139,19 @@ static int jail_config(struct cvmm_config *cfg, const struct cli_opts *o, const 
 	return cvmm_config_set_jail(cfg, &j);
 }
 
+#ifdef CVMM_TEST_HOOKS
+/* Test builds only (CVMM_TEST_ASAN=leak): a block nothing points to once
+ * this returns, allocated after the control thread's filter: the ASan
+ * cases check that LeakSanitizer, jailed, reports it at exit. */
+static __attribute__((noinline)) void test_leak(void)
+{
+	char *volatile p = malloc(4242);
+	if (p)
+		p[0] = 1;
+	p = NULL;
+}
+#endif
+
 /* The control thread's own filter, once the VM runs. */
 static int jail_control(struct cvmm_vm *vm, int listen_fd)
 {
@@ -150,6 +163,9 @@ static int jail_control(struct cvmm_vm *vm, int listen_fd)
 	const char *t = getenv("CVMM_TEST_SECCOMP_VIOLATION");
 	if (t && !strcmp(t, "main"))
 		(void)getppid(); /* test builds only: must be killed by SIGSYS */
+	t = getenv("CVMM_TEST_ASAN");
+	if (t && !strcmp(t, "leak"))
+		test_leak(); /* test builds only: LeakSanitizer must report it at exit */
 #endif
 	return 0;
 }
