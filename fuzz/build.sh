@@ -4,7 +4,7 @@
 # from anywhere:
 #   fuzz/build.sh                        build all targets
 #   fuzz/build.sh run [SEC] [NAME...]    build, then run each target (or the
-#                                        named ones) for SEC seconds (default
+#                                        named ones, one a core at a time) for SEC seconds (default
 #                                        60) on a scratch corpus kept in
 #                                        fuzz/out/corpus_NAME, grown from its
 #                                        seeds; prints FUZZ fuzz_NAME PASS|FAIL
@@ -84,19 +84,35 @@ printf '%s\n' $targets | xargs -P "$jobs" -I{} sh -c \
 	-o "$out/fuzz_$1"' sh {}
 
 if [ "$mode" = run ]; then
+	for t in $targets; do rm -f "$out/$t.result"; done
+	# One target a core at a time (each is one process); each one's lines
+	# are printed when all have run, in fuzz/targets' order.
+	export secs
+	# shellcheck disable=SC2086,SC2016
+	printf '%s\n' $targets | xargs -P "$jobs" -I{} sh -c '
+		t=$1 work="$out/corpus_$t" st=0
+		mkdir -p "$work" "fuzz/corpus/$t"
+		{
+			echo "RUN fuzz_$t for ${secs}s"
+			if "$out/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 \
+				-artifact_prefix="$out/crash_${t}_" "$work" "fuzz/corpus/$t" \
+				>"$out/$t.log" 2>&1; then
+				echo "FUZZ fuzz_$t PASS $(grep -m1 -o "stat::number_of_executed_units: *[0-9]*" "$out/$t.log" | grep -o "[0-9]*$") execs"
+			else
+				st=1
+				echo "FUZZ fuzz_$t FAIL (input kept in $out/crash_${t}_*)"
+				tail -30 "$out/$t.log"
+			fi
+		} >"$out/$t.result"
+		exit $st' sh {} || true
 	failed=0
 	for t in $targets; do
-		work="$out/corpus_$t"
-		mkdir -p "$work" "fuzz/corpus/$t"
-		echo "RUN fuzz_$t for ${secs}s"
-		if "$out/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 \
-			-artifact_prefix="$out/crash_${t}_" "$work" "fuzz/corpus/$t" \
-			>"$out/$t.log" 2>&1; then
-			echo "FUZZ fuzz_$t PASS $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$out/$t.log" | grep -o '[0-9]*$') execs"
+		if [ -f "$out/$t.result" ]; then
+			cat "$out/$t.result"
+			grep -q "^FUZZ fuzz_$t PASS" "$out/$t.result" || failed=1
 		else
+			echo "FUZZ fuzz_$t FAIL (it did not run)"
 			failed=1
-			echo "FUZZ fuzz_$t FAIL (input kept in $out/crash_${t}_*)"
-			tail -30 "$out/$t.log"
 		fi
 	done
 	exit $failed

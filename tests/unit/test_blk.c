@@ -128,9 +128,18 @@ static void test_ro(void **state)
 	struct blk_req r;
 	struct blk_geom ro = geom;
 	ro.ro = true;
+	/* r is filled with a pattern first: each verdict is the parser's */
+	memset(&r, 0x5a, sizeof(r));
 	assert_int_equal(blk_parse(&ro, mk(f, VIRTIO_BLK_T_OUT, 0, 1, 0, 512), &r), 0);
+	assert_int_equal(r.op, BLK_OP_DONE);
 	assert_int_equal(r.status, VIRTIO_BLK_S_IOERR);
+	memset(&r, 0x5a, sizeof(r));
 	assert_int_equal(blk_parse(&ro, mk(f, VIRTIO_BLK_T_DISCARD, 0, 0, 0, 512), &r), 0);
+	assert_int_equal(r.op, BLK_OP_DONE);
+	assert_int_equal(r.status, VIRTIO_BLK_S_IOERR);
+	memset(&r, 0x5a, sizeof(r));
+	assert_int_equal(blk_parse(&ro, mk(f, VIRTIO_BLK_T_WRITE_ZEROES, 0, 0, 0, 512), &r), 0);
+	assert_int_equal(r.op, BLK_OP_DONE);
 	assert_int_equal(r.status, VIRTIO_BLK_S_IOERR);
 	assert_int_equal(blk_parse(&ro, mk(f, VIRTIO_BLK_T_IN, 0, 0, 1, 512), &r), 0);
 	assert_int_equal(r.op, BLK_OP_READ);
