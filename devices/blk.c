@@ -559,17 +559,9 @@ int blk_start(struct blk *b, const struct guest_mem *mem, const struct virtio_ir
 	     struct err *e)
 {
 	struct virtio_dev *d = &b->vdev;
-	pthread_mutex_init(&d->lock, NULL);
-	d->ops = &blk_ops;
-	d->model = b;
-	d->mem = mem;
-	virtio_set_irqfds(d, irq);
-	d->nqueues = b->nq;
-	d->queue_max = BLK_QUEUE_MAX;
-	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
-		      (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | (1ULL << VIRTIO_BLK_F_SIZE_MAX) |
-		      (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
-		      (1ULL << VIRTIO_BLK_F_FLUSH);
+	virtio_dev_setup(d, &blk_ops, b, mem, irq, b->nq, BLK_QUEUE_MAX,
+			 (1ULL << VIRTIO_BLK_F_SIZE_MAX) | (1ULL << VIRTIO_BLK_F_SEG_MAX) |
+				 (1ULL << VIRTIO_BLK_F_BLK_SIZE) | (1ULL << VIRTIO_BLK_F_FLUSH));
 	if (b->geom.discard)
 		d->features |= 1ULL << VIRTIO_BLK_F_DISCARD;
 	if (b->geom.write_zeroes)
@@ -631,3 +623,10 @@ void blk_destroy(struct blk *b)
 	free(b->zeros);
 	free(b);
 }
+
+VDEV_ADAPTERS(blk, struct blk, struct blk_cfg, blk_open)
+const struct vdev_desc blk_desc = {
+	.name = "virtio-blk",
+	.virtio_id = VIRTIO_ID_BLOCK,
+	VDEV_ADAPTED(blk),
+};

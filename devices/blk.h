@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "devices/virtio/device.h"
 #include "devices/virtio/queue.h"
 #include "devices/virtio/worker.h"
 #include "vmm/err.h"
@@ -98,5 +99,8 @@ struct virtio_dev *blk_vdev(struct blk *b);
 int blk_kick_fd(struct blk *b, unsigned q);
 unsigned blk_queues(const struct blk *b);
 void blk_destroy(struct blk *b);
+
+/* The device kind (devices/virtio/device.h). */
+extern const struct vdev_desc blk_desc;
 
 #endif

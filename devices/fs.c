@@ -303,15 +303,7 @@ int fs_start(struct fs *f, const struct guest_mem *mem, const struct virtio_irqf
 	     struct err *e)
 {
 	struct virtio_dev *d = &f->vdev;
-	pthread_mutex_init(&d->lock, NULL);
-	d->ops = &fs_dev_ops;
-	d->model = f;
-	d->mem = mem;
-	virtio_set_irqfds(d, irq);
-	d->nqueues = FS_NQUEUES;
-	d->queue_max = FS_QUEUE_MAX;
-	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
-		      (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	virtio_dev_setup(d, &fs_dev_ops, f, mem, irq, FS_NQUEUES, FS_QUEUE_MAX, 0);
 	f->started = true;
 	/* READ, WRITE; cancelling them at a reset (fs_quiesce) */
 	static const uint8_t ops[] = {IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_ASYNC_CANCEL};
@@ -371,3 +363,10 @@ void fs_destroy(struct fs *f)
 	}
 	free(f);
 }
+
+VDEV_ADAPTERS(fs, struct fs, struct fs_cfg, fs_open)
+const struct vdev_desc fs_desc = {
+	.name = "virtio-fs",
+	.virtio_id = VIRTIO_ID_FS,
+	VDEV_ADAPTED(fs),
+};

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "devices/virtio/device.h"
 #include "devices/virtio/queue.h"
 #include "devices/virtio/virtio.h"
 #include "vmm/err.h"
@@ -179,5 +180,8 @@ struct virtio_dev *fs_vdev(struct fs *f);
 int fs_kick_fd(struct fs *f, unsigned q);
 unsigned fs_queues(const struct fs *f);
 void fs_destroy(struct fs *f);
+
+/* The device kind (devices/virtio/device.h). */
+extern const struct vdev_desc fs_desc;
 
 #endif

@@ -817,17 +817,9 @@ int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_ir
 	     struct err *e)
 {
 	struct virtio_dev *d = &n->vdev;
-	pthread_mutex_init(&d->lock, NULL);
-	d->ops = &net_ops;
-	d->model = n;
-	d->mem = mem;
-	virtio_set_irqfds(d, irq);
-	d->nqueues = 2 * n->pairs + 1;
-	d->queue_max = NET_QUEUE_MAX;
-	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
-		      (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | (1ULL << VIRTIO_NET_F_MAC) |
-		      (1ULL << VIRTIO_NET_F_STATUS) | (1ULL << VIRTIO_NET_F_MRG_RXBUF) |
-		      (1ULL << VIRTIO_NET_F_CTRL_VQ);
+	virtio_dev_setup(d, &net_ops, n, mem, irq, 2 * n->pairs + 1, NET_QUEUE_MAX,
+			 (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_STATUS) |
+				 (1ULL << VIRTIO_NET_F_MRG_RXBUF) | (1ULL << VIRTIO_NET_F_CTRL_VQ));
 	if (!n->stream) {
 		d->features |= (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
 			       (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |
@@ -965,3 +957,10 @@ void net_destroy(struct net *n)
 		close(n->fds[i]);
 	free(n);
 }
+
+VDEV_ADAPTERS(net, struct net, struct net_cfg, net_open)
+const struct vdev_desc net_desc = {
+	.name = "virtio-net",
+	.virtio_id = VIRTIO_ID_NET,
+	VDEV_ADAPTED(net),
+};

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "devices/virtio/device.h"
 #include "devices/virtio/queue.h"
 #include "devices/virtio/worker.h"
 #include "vmm/err.h"
@@ -128,5 +129,8 @@ int net_kick_fd(struct net *n, unsigned q);
 unsigned net_queues(const struct net *n);
 void net_mac(const struct net *n, uint8_t mac[6]);
 void net_destroy(struct net *n);
+
+/* The device kind (devices/virtio/device.h). */
+extern const struct vdev_desc net_desc;
 
 #endif

@@ -1074,15 +1074,7 @@ int vsock_start(struct vsock *v, const struct guest_mem *mem, const struct virti
 	     struct err *e)
 {
 	struct virtio_dev *d = &v->vdev;
-	pthread_mutex_init(&d->lock, NULL);
-	d->ops = &vsock_ops;
-	d->model = v;
-	d->mem = mem;
-	virtio_set_irqfds(d, irq);
-	d->nqueues = 3; /* RX, TX, event */
-	d->queue_max = VSOCK_QUEUE_MAX;
-	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
-		      (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	virtio_dev_setup(d, &vsock_ops, v, mem, irq, 3 /* RX, TX, event */, VSOCK_QUEUE_MAX, 0);
 	v->started = true;
 	v->rx_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	v->evt_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1160,3 +1152,18 @@ void vsock_destroy(struct vsock *v)
 	free(v->path);
 	free(v);
 }
+
+/* vsock_open with the index every kind's open takes (one vsock a VM). */
+static int vsock_open_index(struct vsock **out, const struct vsock_cfg *cfg, unsigned index,
+			    struct err *e)
+{
+	(void)index;
+	return vsock_open(out, cfg, e);
+}
+
+VDEV_ADAPTERS(vsock, struct vsock, struct vsock_cfg, vsock_open_index)
+const struct vdev_desc vsock_desc = {
+	.name = "virtio-vsock",
+	.virtio_id = VIRTIO_ID_VSOCK,
+	VDEV_ADAPTED(vsock),
+};

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "devices/virtio/device.h"
 #include "devices/virtio/queue.h"
 #include "devices/virtio/virtio.h"
 #include "vmm/err.h"
@@ -168,5 +169,8 @@ void vsock_destroy(struct vsock *v);
  * connections go to, and of the listener removed at exit, as seen after a
  * chroot (the listener itself stays bound). Copied; -ENOMEM. */
 __attribute__((warn_unused_result)) int vsock_set_path(struct vsock *v, const char *path);
+
+/* The device kind (devices/virtio/device.h). */
+extern const struct vdev_desc vsock_desc;
 
 #endif

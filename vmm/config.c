@@ -6,6 +6,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "devices/blk.h"
+#include "devices/fs.h"
+#include "devices/net.h"
+#include "devices/vsock.h"
 #include "vmm/vm.h"
 
 #define API __attribute__((visibility("default")))

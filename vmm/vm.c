@@ -23,6 +23,7 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/pci.h"
 #include "vmm/kvm.h"
+#include "vmm/vdevs.h"
 #include "vmm/vm.h"
 #include "vmm/jail.h"
 
@@ -320,62 +321,29 @@ out:
 
 /* ---- virtio devices: one wiring path for every model and transport ------ */
 
-struct vm_dev_kind {
-	const char *name;
-	struct virtio_dev *(*vdev)(void *model);
-	int (*start)(void *model, const struct guest_mem *mem, const struct virtio_irqfds *irq,
-		     struct err *e);
-	unsigned (*queues)(const void *model);
-	int (*kick_fd)(void *model, unsigned q);
-};
-
-#define VM_DEV_KIND(pfx, type, label)                                                        \
-	static struct virtio_dev *pfx##_vdev_of(void *m)                                     \
-	{                                                                                    \
-		return pfx##_vdev((type *)m);                                                \
-	}                                                                                    \
-	static int pfx##_start_of(void *m, const struct guest_mem *mem,                      \
-				  const struct virtio_irqfds *irq, struct err *e)            \
-	{                                                                                    \
-		return pfx##_start((type *)m, mem, irq, e);                                  \
-	}                                                                                    \
-	static unsigned pfx##_queues_of(const void *m)                                       \
-	{                                                                                    \
-		return pfx##_queues((const type *)m);                                        \
-	}                                                                                    \
-	static int pfx##_kick_fd_of(void *m, unsigned q)                                     \
-	{                                                                                    \
-		return pfx##_kick_fd((type *)m, q);                                          \
-	}                                                                                    \
-	static const struct vm_dev_kind pfx##_kind = {                                       \
-		.name = label,                                                               \
-		.vdev = pfx##_vdev_of,                                                       \
-		.start = pfx##_start_of,                                                     \
-		.queues = pfx##_queues_of,                                                   \
-		.kick_fd = pfx##_kick_fd_of,                                                 \
-	};
-
-VM_DEV_KIND(blk, struct blk, "virtio-blk")
-VM_DEV_KIND(net, struct net, "virtio-net")
-VM_DEV_KIND(fs, struct fs, "virtio-fs")
-VM_DEV_KIND(vsock, struct vsock, "virtio-vsock")
-
 /* Gives an opened device its place on the VM's transport: a virtio-mmio
  * window and GSI, or a PCI slot, BAR0 and INTA's GSI. */
-static int vm_vdev_add(struct vm *vm, const struct vm_dev_kind *k, void *model, struct err *e)
+static int vm_vdev_add(struct vm *vm, const struct vm_vdev_src *src, unsigned index,
+		       struct err *e)
 {
 	struct vm_vdev *s = &vm->vdevs[vm->nvdevs];
+	const struct vdev_desc *k = src->desc;
 	if (vm->nvdevs >= CVMM_MAX_MMIO)
 		return err_set(e, ENOSPC, "too many devices");
 	memset(s, 0, sizeof(*s));
 	for (unsigned i = 0; i < VIRTIO_PCI_MAX_VECTORS; i++)
 		s->irq_fd[i] = -1;
 	s->k = k;
-	s->model = model;
+	s->src = src;
+	vm->nvdevs++; /* from here on, teardown destroys what open made */
+	int r = src->open(&s->model, &vm->cfg, index, e);
+	if (r < 0)
+		return r;
 	s->kind = k->name;
 	s->pci = vm->pci;
-	int r = s->pci ? arch_pci_slot(vm->nvdevs, VIRTIO_PCI_BAR_SIZE, &s->slot, &s->base, &s->gsi)
-		       : arch_mmio_slot(vm->nvdevs, &s->base, &s->gsi);
+	unsigned n = vm->nvdevs - 1;
+	r = s->pci ? arch_pci_slot(n, VIRTIO_PCI_BAR_SIZE, &s->slot, &s->base, &s->gsi)
+		   : arch_mmio_slot(n, &s->base, &s->gsi);
 	if (r < 0)
 		return err_set(e, ENOSPC, "too many devices");
 	if (s->pci)
@@ -383,66 +351,22 @@ static int vm_vdev_add(struct vm *vm, const struct vm_dev_kind *k, void *model, 
 	else
 		snprintf(s->name, sizeof(s->name), "%s@0x%llx", k->name,
 			 (unsigned long long)s->base);
-	vm->nvdevs++;
 	return 0;
 }
 
 /* Opens the devices' backing files and gives each device its slot, before
- * anything is loaded (the tables describe the slots). Slots go to disks
- * first, then network interfaces, then shared directories, in the order
- * given, then vsock. */
+ * anything is loaded (the tables describe the slots), in the order of the
+ * device list (vdevs.c). */
 static int vm_devices_open(struct vm *vm, struct err *e)
 {
-	for (unsigned i = 0; i < vm->cfg.ndisks; i++) {
-		const struct vm_disk_cfg *d = &vm->cfg.disks[i];
-		struct blk_cfg bc = { .path = d->path,
-				      .ro = d->flags & CVMM_DISK_RO,
-				      .direct = d->flags & CVMM_DISK_DIRECT,
-				      .queues = d->queues };
-		int r = blk_open(&vm->blk[i], &bc, i, e);
-		if (r < 0)
-			return r;
-		r = vm_vdev_add(vm, &blk_kind, vm->blk[i], e);
-		if (r < 0)
-			return r;
-	}
-	for (unsigned i = 0; i < vm->cfg.nnets; i++) {
-		const struct cvmm_net_config *c = &vm->cfg.nets[i];
-		struct net_cfg nc = { .backend = (enum net_backend)c->backend,
-				      .target = c->target,
-				      .fd = c->fd,
-				      .pairs = c->queue_pairs,
-				      .has_mac = c->has_mac };
-		memcpy(nc.mac, c->mac, 6);
-		int r = net_open(&vm->net[i], &nc, i, e);
-		if (r < 0)
-			return r;
-		r = vm_vdev_add(vm, &net_kind, vm->net[i], e);
-		if (r < 0)
-			return r;
-	}
-	for (unsigned i = 0; i < vm->cfg.nfs; i++) {
-		const struct vm_fs_cfg *c = &vm->cfg.fs[i];
-		struct fs_cfg fc = { .tag = c->tag,
-				     .path = c->path,
-				     .ro = c->flags & CVMM_FS_RO,
-				     .xattr = c->flags & CVMM_FS_XATTR,
-				     .privileged = c->flags & CVMM_FS_PRIVILEGED };
-		int r = fs_open(&vm->fs[i], &fc, i, e);
-		if (r < 0)
-			return r;
-		r = vm_vdev_add(vm, &fs_kind, vm->fs[i], e);
-		if (r < 0)
-			return r;
-	}
-	if (vm->cfg.vsock_path) {
-		struct vsock_cfg vc = { .guest_cid = vm->cfg.vsock_cid, .path = vm->cfg.vsock_path };
-		int r = vsock_open(&vm->vsock, &vc, e);
-		if (r < 0)
-			return r;
-		r = vm_vdev_add(vm, &vsock_kind, vm->vsock, e);
-		if (r < 0)
-			return r;
+	for (unsigned k = 0; k < vm_nvdev_srcs; k++) {
+		const struct vm_vdev_src *src = &vm_vdev_srcs[k];
+		unsigned n = src->count(&vm->cfg);
+		for (unsigned i = 0; i < n; i++) {
+			int r = vm_vdev_add(vm, src, i, e);
+			if (r < 0)
+				return r;
+		}
 	}
 	return 0;
 }
@@ -690,16 +614,11 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 			snprintf(vsock_dir, sizeof(vsock_dir), ".");
 		rm[p.nrm++] = vsock_dir;
 	}
-	/* With a chroot, guest connections to PATH_P are resolved inside it:
-	 * a PATH beneath DIR is named as seen from there. */
-	if (vm->vsock && vm->cfg.jail_chroot) {
-		const char *d = vm->cfg.jail_chroot, *vp = vm->cfg.vsock_path;
-		size_t dl = strlen(d);
-		while (dl > 1 && d[dl - 1] == '/')
-			dl--;
-		if (vp[0] == '/' && !strncmp(vp, d, dl) && vp[dl] == '/' &&
-		    vsock_set_path(vm->vsock, dl == 1 ? vp : vp + dl) < 0)
-			return err_set(e, ENOMEM, "out of memory");
+	for (unsigned i = 0; i < vm->nvdevs; i++) {
+		const struct vm_vdev *d = &vm->vdevs[i];
+		int r = d->src->jail ? d->src->jail(d->model, &vm->cfg, e) : 0;
+		if (r < 0)
+			return r;
 	}
 	int abi;
 	return jail_drop(&p, &abi, e);
@@ -1080,13 +999,11 @@ static void vm_free(struct vm *vm)
 		jail_free(v->filter);
 	}
 	free(vm->vcpus);
-	for (unsigned i = 0; i < CVMM_MAX_DISKS; i++)
-		blk_destroy(vm->blk[i]);
-	for (unsigned i = 0; i < CVMM_MAX_NETS; i++)
-		net_destroy(vm->net[i]);
-	for (unsigned i = 0; i < CVMM_MAX_FS; i++)
-		fs_destroy(vm->fs[i]);
-	vsock_destroy(vm->vsock);
+	for (unsigned i = vm->nvdevs; i-- > 0;)
+		if (vm->vdevs[i].k->quiesce && vm->vdevs[i].model)
+			vm->vdevs[i].k->quiesce(vm->vdevs[i].model);
+	for (unsigned i = vm->nvdevs; i-- > 0;)
+		vm->vdevs[i].k->destroy(vm->vdevs[i].model);
 	/* The interrupt eventfds, once no worker writes them. */
 	for (unsigned i = 0; i < vm->nvdevs; i++)
 		for (unsigned k = 0; k < vm->vdevs[i].nirq; k++)

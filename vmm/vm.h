@@ -9,12 +9,9 @@
 #include <stdint.h>
 
 #include "cvmm/cvmm.h"
-#include "devices/blk.h"
-#include "devices/fs.h"
 #include "devices/legacy.h"
-#include "devices/net.h"
 #include "devices/serial.h"
-#include "devices/vsock.h"
+#include "devices/virtio/device.h"
 #include "devices/virtio/pci.h"
 #include "vmm/bus.h"
 #include "vmm/err.h"
@@ -65,14 +62,14 @@ struct cvmm_config {
 /* sun_path (108) less "_4294967295" and its NUL */
 #define CVMM_VSOCK_PATH_MAX 96
 
-/* A device model as the wiring sees it (vm.c has one per kind). */
-struct vm_dev_kind;
+struct vm_vdev_src; /* vmm/vdevs.h */
 
 /* A virtio device and its transport: where it sits (virtio-mmio window, or
  * PCI slot and BAR0) and the interrupts it raises. */
 struct vm_vdev {
-	const struct vm_dev_kind *k; /* static const */
-	void *model;                 /* borrowed: vm->blk[i], ... */
+	const struct vdev_desc *k;      /* static const: the device's descriptor */
+	const struct vm_vdev_src *src;  /* static const: its row in vdevs.c */
+	void *model;                    /* owned: the device (k->destroy) */
 	bool pci;
 	uint64_t base;  /* virtio-mmio window or BAR0 */
 	uint32_t gsi;   /* virtio-mmio's interrupt, or INTA's */
@@ -127,10 +124,6 @@ struct vm {
 	struct i8042 i8042;
 	struct acpi_pm acpi_pm;
 	struct debug_exit debug_exit;
-	struct blk *blk[CVMM_MAX_DISKS]; /* owned */
-	struct net *net[CVMM_MAX_NETS];  /* owned */
-	struct fs *fs[CVMM_MAX_FS];      /* owned */
-	struct vsock *vsock;             /* owned, NULL: none */
 	struct vm_vdev vdevs[CVMM_MAX_MMIO];
 	unsigned nvdevs;
 	bool pci;                /* virtio over PCI (cfg.transport) */

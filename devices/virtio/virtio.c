@@ -3,6 +3,7 @@
  * reports and the device status state machine, shared by virtio-mmio and
  * virtio-pci. */
 #include "devices/virtio/virtio.h"
+#include "devices/virtio/device.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,21 @@ void virtio_set_irqfds(struct virtio_dev *d, const struct virtio_irqfds *irq)
 	d->irqfd = irq->config;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		d->vq_irqfd[q] = irq->vq[q];
+}
+
+void virtio_dev_setup(struct virtio_dev *d, const struct virtio_dev_ops *ops, void *model,
+		      const struct guest_mem *mem, const struct virtio_irqfds *irq,
+		      unsigned nqueues, uint16_t queue_max, uint64_t features)
+{
+	pthread_mutex_init(&d->lock, NULL);
+	d->ops = ops;
+	d->model = model;
+	d->mem = mem;
+	virtio_set_irqfds(d, irq);
+	d->nqueues = nqueues;
+	d->queue_max = queue_max;
+	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
+		      (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | features;
 }
 
 static void irqfd_raise(int fd)

@@ -2,6 +2,7 @@
 /* The control socket's request handling (vmm/cli/api.c) on raw bytes,
  * with a fake VM behind it: Firecracker's boot sequence, the config it
  * builds, pause/resume/SendCtrlAltDel, and malformed requests. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

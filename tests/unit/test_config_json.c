@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* --config FILE: JSON -> cvmm_config (vmm/cli/config_json.c). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
