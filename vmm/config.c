@@ -214,6 +214,13 @@ API int cvmm_config_set_memory(struct cvmm_config *c, uint64_t bytes)
 	return 0;
 }
 
+API int cvmm_config_set_rng(struct cvmm_config *c, int enabled)
+{
+	err_clear(&c->err);
+	c->rng = enabled != 0;
+	return 0;
+}
+
 API int cvmm_config_set_debug_exit(struct cvmm_config *c, int enabled)
 {
 	err_clear(&c->err);

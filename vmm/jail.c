@@ -53,6 +53,11 @@ static const struct jail_rule worker_rules[] = {
 	WORKER_COMMON,
 };
 
+static const struct jail_rule rng_rules[] = {
+	WORKER_COMMON,
+	RULE(getrandom, -1, "fill the guest's buffers with the host's random bytes (virtio-rng)"),
+};
+
 static const struct jail_rule net_ctrl_rules[] = {
 	WORKER_COMMON,
 	IOCTL(TUNSETQUEUE, "attach the tap queues of the pairs the driver enables, detach the others"),
@@ -259,6 +264,9 @@ const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n)
 	case JAIL_CONTROL:
 		*n = sizeof(control_rules) / sizeof(control_rules[0]);
 		return control_rules;
+	case JAIL_RNG_WORKER:
+		*n = sizeof(rng_rules) / sizeof(rng_rules[0]);
+		return rng_rules;
 	}
 	*n = 0;
 	return NULL;
@@ -269,7 +277,7 @@ const char *jail_kind_name(enum jail_kind kind)
 	static const char *const names[JAIL_NKINDS] = {
 		[JAIL_VIRTIO_WORKER] = "virtqueue worker", [JAIL_NET_CTRL] = "net control worker",
 		[JAIL_FS_WORKER] = "fs worker",            [JAIL_VCPU] = "vcpu",
-		[JAIL_CONTROL] = "control",
+		[JAIL_CONTROL] = "control",                [JAIL_RNG_WORKER] = "rng worker",
 	};
 	return (unsigned)kind < JAIL_NKINDS ? names[kind] : "?";
 }

@@ -53,8 +53,10 @@ enum jail_kind {
 	JAIL_VCPU,          /* a vCPU thread: params[0] its vCPU fd, [1] the VM fd */
 	JAIL_CONTROL,       /* the CLI's control thread (poll loop, control socket,
 			     * teardown): params[1] the VM fd */
+	JAIL_RNG_WORKER,    /* virtio-rng's worker: a virtqueue worker's, and
+			     * getrandom (it has no io_uring opcode) */
 };
-#define JAIL_NKINDS 5
+#define JAIL_NKINDS 6
 #define JAIL_MAX_PARAMS 5 /* the params array jail_build reads */
 
 /* What a filter does with a call outside its table (cvmm_seccomp values). */

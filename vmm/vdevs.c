@@ -8,6 +8,7 @@
 #include "devices/blk.h"
 #include "devices/fs.h"
 #include "devices/net.h"
+#include "devices/rng.h"
 #include "devices/vsock.h"
 #include "vmm/vm.h"
 
@@ -86,12 +87,25 @@ static int vsock_jail(void *model, const struct cvmm_config *c, struct err *e)
 	return 0;
 }
 
+static unsigned rng_count(const struct cvmm_config *c)
+{
+	return c->rng ? 1 : 0;
+}
+
+static int rng_open_cfg(void **out, const struct cvmm_config *c, unsigned i, struct err *e)
+{
+	(void)c;
+	struct rng_cfg rc = { .source = NULL };
+	return rng_desc.open(out, &rc, i, e);
+}
+
 /* Slots go to disks first, then network interfaces, then shared
- * directories, in the order given, then vsock. */
+ * directories, in the order given, then vsock, then the entropy device. */
 const struct vm_vdev_src vm_vdev_srcs[] = {
 	{ .desc = &blk_desc, .count = blk_count, .open = blk_open_cfg },
 	{ .desc = &net_desc, .count = net_count, .open = net_open_cfg },
 	{ .desc = &fs_desc, .count = fs_count, .open = fs_open_cfg },
 	{ .desc = &vsock_desc, .count = vsock_count, .open = vsock_open_cfg, .jail = vsock_jail },
+	{ .desc = &rng_desc, .count = rng_count, .open = rng_open_cfg },
 };
 const unsigned vm_nvdev_srcs = sizeof(vm_vdev_srcs) / sizeof(vm_vdev_srcs[0]);

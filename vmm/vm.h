@@ -50,6 +50,7 @@ struct cvmm_config {
 	unsigned nfs;
 	char *vsock_path; /* owned, NULL: no vsock device */
 	uint64_t vsock_cid;
+	bool rng;          /* a virtio-rng device */
 	int seccomp;       /* CVMM_SECCOMP_*, for every thread of the VM */
 	int transport;     /* CVMM_TRANSPORT_* */
 	bool jail;         /* drop privileges in cvmm_vm_create */
@@ -83,6 +84,8 @@ struct vm_vdev {
 	int kick[VIRTIO_MAX_QUEUES]; /* borrowed from the device */
 	struct virtio_pci vpci;      /* PCI transport state */
 };
+/* Device slots: every disk, interface and share, and vsock (x86 has 17
+ * interrupts for them); with all of those, an rng has no slot left. */
 #define CVMM_MAX_MMIO (CVMM_MAX_DISKS + CVMM_MAX_NETS + CVMM_MAX_FS + 1)
 
 struct vcpu {

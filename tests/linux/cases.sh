@@ -341,6 +341,35 @@ if [ -f "$KIT/stock-vmlinuz" ]; then
 			}
 	fi
 fi
+# virtio-rng: the stock kernel's virtio-rng module makes /dev/hwrng; two
+# boots read it, and no two reads (in a boot or across) are alike
+if [ -f "$KIT/stock-vmlinuz" ]; then
+	n=rng-stock-hwrng
+	if selected $n; then
+		for run in 1 2; do
+			timeout 300 "$CVMM" --kernel "$KIT/stock-vmlinuz" --initrd "$KIT/stock-guest.cpio.gz" \
+				--memory 256M --rng --cmdline "console=ttyS0 quiet panic=-1 cvmm.test=rng" \
+				</dev/null >"$TMP/$n.$run.out" 2>"$TMP/$n.$run.err"
+			echo $? >"$TMP/$n.$run.st"
+		done
+		l1=$(tr -d '\r' <"$TMP/$n.1.out" | grep '^GUEST-RNG a=' | head -1)
+		l2=$(tr -d '\r' <"$TMP/$n.2.out" | grep '^GUEST-RNG a=' | head -1)
+		a1=$(echo "$l1" | sed -n 's/.* a=\([0-9a-f]*\).*/\1/p')
+		b1=$(echo "$l1" | sed -n 's/.* b=\([0-9a-f]*\).*/\1/p')
+		a2=$(echo "$l2" | sed -n 's/.* a=\([0-9a-f]*\).*/\1/p')
+		empty=$(printf '' | md5sum | cut -c1-32)
+		cur=$(tr -d '\r' <"$TMP/$n.1.out" | sed -n 's/^GUEST-RNG-CURRENT //p' | head -1)
+		if [ "$(cat "$TMP/$n.1.st")" != 0 ] || [ "$(cat "$TMP/$n.2.st")" != 0 ]; then
+			bad $n "cvmm status $(cat "$TMP/$n.1.st"), $(cat "$TMP/$n.2.st")"
+		elif grep -q "GUEST-RNG-FAILED\|CVMM-MODULE-FAILED" "$TMP/$n.1.out" "$TMP/$n.2.out"; then
+			bad $n "$(grep -ho 'GUEST-RNG-FAILED.*\|CVMM-MODULE-FAILED.*' "$TMP/$n.1.out" "$TMP/$n.2.out" | head -1)"
+		elif [ -z "$l1" ] || [ -z "$l2" ]; then bad $n "no GUEST-RNG line"
+		elif ! echo "$l1 $l2" | grep -q "bytes=16384 .*bytes=16384$\|bytes=16384$"; then bad $n "short reads: $l1 / $l2"
+		elif [ "$a1" = "$empty" ] || [ "$a1" = "$b1" ] || [ "$a1" = "$a2" ]; then
+			bad $n "reads alike: $l1 / $l2"
+		else ok $n "$cur: 64 B reads differ in a boot and across boots, 16 KiB read whole"; fi
+	fi
+fi
 if [ -f "$KIT/stock-vmlinuz" ]; then
 	linux stock-2cpu "$KIT/stock-vmlinuz" "$KIT/stock-guest.cpio.gz" 2 256M info &&
 		check_info stock-2cpu 2 256

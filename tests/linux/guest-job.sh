@@ -241,12 +241,22 @@ devices_test() {
 	umount /mnt/s || echo "GUEST-FS-FAILED umount"
 	echo "GUEST-DEVICES-DONE"
 }
+# rng: /dev/hwrng is virtio-rng's; two reads of 64 bytes and one of 16 KiB
+rng_test() {
+	if [ ! -e /dev/hwrng ]; then echo "GUEST-RNG-FAILED no /dev/hwrng"; return; fi
+	echo "GUEST-RNG-CURRENT $(cat /sys/class/misc/hw_random/rng_current 2>/dev/null)"
+	a=$(dd if=/dev/hwrng bs=64 count=1 2>/dev/null | md5sum | cut -c1-32)
+	b=$(dd if=/dev/hwrng bs=64 count=1 2>/dev/null | md5sum | cut -c1-32)
+	n=$(dd if=/dev/hwrng bs=4096 count=4 2>/dev/null | wc -c)
+	echo "GUEST-RNG a=$a b=$b bytes=$n"
+}
 finish() {
 	if grep -q 'acpi=off' /proc/cmdline; then reboot -f; else poweroff -f; fi
 }
 case "$t" in
 info) info; finish ;;
 blk) info; blk_raw; finish ;;
+rng) rng_test; finish ;;
 pci) pci_test; finish ;;
 pci-blk) pci_test; blk_raw; finish ;;
 blk-ro)

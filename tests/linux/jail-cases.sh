@@ -68,6 +68,7 @@ if [ -f "$MG/mg-check.elf" ]; then
 	sigsys jail-sigsys-net-rx-worker worker=cvmm-net0-rx0 cvmm-net0-rx0 -- --net tap=jsig0
 	sigsys jail-sigsys-net-ctrl-worker worker=cvmm-net0-ctl cvmm-net0-ctl -- --net tap=jsig1
 	sigsys jail-sigsys-fs-worker worker=cvmm-fs0-q0 cvmm-fs0-q0 -- --fs "tag=s,path=$TMP/share"
+	sigsys jail-sigsys-rng-worker worker=cvmm-rng cvmm-rng -- --rng
 	sigsys jail-sigsys-vsock-worker worker=cvmm-vsock cvmm-vsock -- \
 		--vsock "cid=3,socket=$TMP/sig.vsock"
 	n=jail-sigsys-api-control

@@ -34,7 +34,7 @@
 #include "vmm/jail.h"
 
 static const enum jail_kind kinds[] = { JAIL_VIRTIO_WORKER, JAIL_NET_CTRL, JAIL_FS_WORKER,
-					JAIL_VCPU, JAIL_CONTROL };
+					JAIL_VCPU, JAIL_CONTROL, JAIL_RNG_WORKER };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 static void test_tables(void **state)
@@ -172,7 +172,8 @@ enum call {
 	C_PTRACE,
 	C_MEMFD,
 	C_OFD_SETLK,
-	C_FCNTL_OTHER
+	C_FCNTL_OTHER,
+	C_GETRANDOM
 };
 static bool killed_by(enum jail_kind kind, enum call c)
 {
@@ -228,6 +229,11 @@ static bool killed_by(enum jail_kind kind, enum call c)
 		case C_FCNTL_OTHER:
 			syscall(SYS_fcntl, 100, F_SETFL, 0);
 			break;
+		case C_GETRANDOM: {
+			char b[8];
+			syscall(SYS_getrandom, b, sizeof(b), 0);
+			break;
+		}
 		}
 		syscall(SYS_exit, 0); /* every table has exit (not all exit_group) */
 	}
@@ -283,6 +289,16 @@ static void test_arguments(void **state)
 	assert_true(killed_by(JAIL_VIRTIO_WORKER, C_TUNSETQUEUE));
 	assert_false(killed_by(JAIL_NET_CTRL, C_TUNSETQUEUE));
 	assert_true(killed_by(JAIL_FS_WORKER, C_OPENAT));
+	/* getrandom: virtio-rng's worker only; it writes its irqfds like any
+	 * worker and nothing else */
+	assert_false(killed_by(JAIL_RNG_WORKER, C_GETRANDOM));
+	assert_true(killed_by(JAIL_VIRTIO_WORKER, C_GETRANDOM));
+	assert_true(killed_by(JAIL_VCPU, C_GETRANDOM));
+	assert_false(killed_by(JAIL_RNG_WORKER, C_WRITE_QUEUE_IRQ));
+#ifndef CVMM_SANITIZED
+	assert_true(killed_by(JAIL_RNG_WORKER, C_WRITE_OTHER));
+#endif
+	assert_true(killed_by(JAIL_RNG_WORKER, C_TUNSETQUEUE));
 }
 
 /* What no thread of cvmm may ever do, whatever its table: run a program,

@@ -62,6 +62,7 @@ struct api_pending {
 	unsigned nifaces;
 	char *vsock_path; /* owned */
 	uint64_t vsock_cid;
+	bool entropy; /* PUT /entropy: a virtio-rng device */
 };
 
 struct api_conn {
@@ -501,6 +502,16 @@ static void put_vsock(struct api_conn *c, struct json_object *o)
 	respond(c, 204, NULL);
 }
 
+/* Firecracker's entropy device: virtio-rng, no rate limiter. */
+static void put_entropy(struct api_conn *c, struct json_object *o)
+{
+	static const char *const keys[] = {"rate_limiter", NULL};
+	if (!only_keys(c, o, keys) || !off_only(c, o, "rate_limiter", NULL, false))
+		return;
+	c->api->p.entropy = true;
+	respond(c, 204, NULL);
+}
+
 /* The pending configuration -> a cvmm_config; 0 or -errno with msg. */
 static int build_config(struct api *a, struct cvmm_config **out, char *msg, size_t len)
 {
@@ -555,6 +566,8 @@ static int build_config(struct api *a, struct cvmm_config **out, char *msg, size
 	}
 	if (!r && p->vsock_path)
 		r = cvmm_config_set_vsock(cfg, p->vsock_cid, p->vsock_path);
+	if (!r && p->entropy)
+		r = cvmm_config_set_rng(cfg, 1);
 	if (r < 0) {
 		snprintf(msg, len, "%s", cvmm_config_error(cfg));
 		cvmm_config_free(cfg);
@@ -681,7 +694,8 @@ static void route(struct api_conn *c)
 	if (n > 1 && path[n - 1] == '/')
 		path[n - 1] = '\0';
 	const char *id = NULL;
-	enum { R_NONE, R_INFO, R_BOOT, R_MACHINE, R_DRIVE, R_IFACE, R_VSOCK, R_ACTIONS, R_VM } r;
+	enum { R_NONE, R_INFO, R_BOOT, R_MACHINE, R_DRIVE, R_IFACE, R_VSOCK, R_ENTROPY, R_ACTIONS,
+	       R_VM } r;
 	if (!strcmp(path, "/"))
 		r = R_INFO;
 	else if (path_is(path, "/boot-source", NULL))
@@ -694,6 +708,8 @@ static void route(struct api_conn *c)
 		r = R_IFACE;
 	else if (path_is(path, "/vsock", NULL))
 		r = R_VSOCK;
+	else if (path_is(path, "/entropy", NULL))
+		r = R_ENTROPY;
 	else if (path_is(path, "/actions", NULL))
 		r = R_ACTIONS;
 	else if (path_is(path, "/vm", NULL))
@@ -706,7 +722,8 @@ static void route(struct api_conn *c)
 		(r == R_INFO && m == HTTP_GET) ||
 		(r == R_MACHINE && (m == HTTP_GET || m == HTTP_PUT || m == HTTP_PATCH)) ||
 		(r == R_VM && m == HTTP_PATCH) ||
-		((r == R_BOOT || r == R_DRIVE || r == R_IFACE || r == R_VSOCK || r == R_ACTIONS) &&
+		((r == R_BOOT || r == R_DRIVE || r == R_IFACE || r == R_VSOCK || r == R_ENTROPY ||
+		  r == R_ACTIONS) &&
 		 m == HTTP_PUT);
 	if (r == R_NONE) {
 		fault(c, 400, "invalid request method and/or path: %s %.128s", http_method_str(m),
@@ -726,7 +743,8 @@ static void route(struct api_conn *c)
 		return;
 	}
 	bool preboot =
-		r == R_BOOT || r == R_MACHINE || r == R_DRIVE || r == R_IFACE || r == R_VSOCK;
+		r == R_BOOT || r == R_MACHINE || r == R_DRIVE || r == R_IFACE || r == R_VSOCK ||
+		r == R_ENTROPY;
 	if (preboot && a->started) {
 		fault(c, 400,
 		      "the requested operation is not supported after starting the microVM");
@@ -750,6 +768,9 @@ static void route(struct api_conn *c)
 		break;
 	case R_VSOCK:
 		put_vsock(c, o);
+		break;
+	case R_ENTROPY:
+		put_entropy(c, o);
 		break;
 	case R_ACTIONS:
 		put_actions(c, o);

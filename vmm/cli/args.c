@@ -42,6 +42,7 @@ const char cli_usage[] =
 	"                       on unix sockets (Firecracker's protocol): clients of PATH\n"
 	"                       write \"CONNECT <port>\\n\" to reach a guest port; guest\n"
 	"                       connections to CID 2 port P go to PATH_P\n"
+	"      --rng            virtio-rng: the guest's /dev/hwrng reads the host's getrandom\n"
 	"      --config FILE    the whole VM as JSON (docs/api.md); no other VM options\n"
 	"      --api-socket PATH\n"
 	"                       serve Firecracker's HTTP API on the unix socket PATH and\n"
@@ -355,6 +356,7 @@ static const struct {
 	{ "net", 'n', true },    { "fs", 0, true },    { "vsock", 0, true },
 	{ "config", 0, true },   { "api-socket", 0, true }, { "seccomp", 0, true },
 	{ "user", 0, true },     { "chroot", 0, true },	   { "transport", 0, true },
+	{ "rng", 0, false },
 };
 
 int cli_parse_transport(const char *s, int *out)
@@ -403,7 +405,7 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 		} else if (!cli_table[which].has_arg && val) {
 			return fail(err, errlen, "option '%s' takes no value", a);
 		}
-		if (which <= 4 || (which >= 7 && which <= 13) || which == 17)
+		if (which <= 4 || (which >= 7 && which <= 13) || which == 17 || which == 18)
 			o->vm_opts++; /* not --help, --version, nor the jail's */
 		switch (which) {
 		case 0: o->kernel = val; break;
@@ -526,6 +528,7 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 			if (cli_parse_transport(val, &o->transport) < 0)
 				return fail(err, errlen, "--transport: '%s' is not mmio or pci", val);
 			break;
+		case 18: o->rng = true; break;
 		}
 	}
 	if (o->config && o->vm_opts)

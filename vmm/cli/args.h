@@ -28,6 +28,7 @@ struct cli_opts {
 	unsigned vm_opts;       /* how many options describing the VM were given */
 	bool help, version;
 	bool debug_exit;
+	bool rng; /* --rng */
 	int transport; /* CVMM_TRANSPORT_* */
 	/* the jail (process options, allowed with --config and --api-socket) */
 	int seccomp;        /* CVMM_SECCOMP_* */

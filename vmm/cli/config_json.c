@@ -256,7 +256,8 @@ static int japply(struct jctx *c, struct json_object *top)
 {
 	static const char *const keys[] = {"kernel", "initrd",	   "cmdline", "cpus",
 					   "memory", "disks",	   "nets",    "fs",
-					   "vsock",  "debug_exit", "transport", NULL};
+					   "vsock",  "debug_exit", "transport", "rng",
+					   NULL};
 	const char *s;
 	int64_t v;
 	bool has, b;
@@ -310,6 +311,9 @@ static int japply(struct jctx *c, struct json_object *top)
 		if ((r = jsetter(c, cvmm_config_set_transport(c->cfg, t), "transport")) < 0)
 			return r;
 	}
+	if ((r = jbool(c, top, "rng", "", &b)) < 0 ||
+	    (b && (r = jsetter(c, cvmm_config_set_rng(c->cfg, 1), "rng")) < 0))
+		return r;
 	if ((r = jbool(c, top, "debug_exit", "", &b)) < 0 ||
 	    (b && (r = jsetter(c, cvmm_config_set_debug_exit(c->cfg, 1), "debug_exit")) < 0))
 		return r;

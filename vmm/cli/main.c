@@ -344,6 +344,8 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 	}
 	if (!r && o->debug_exit)
 		r = cvmm_config_set_debug_exit(cfg, 1);
+	if (!r && o->rng)
+		r = cvmm_config_set_rng(cfg, 1);
 	if (!r && o->transport)
 		r = cvmm_config_set_transport(cfg, o->transport);
 	return r;

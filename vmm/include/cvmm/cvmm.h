@@ -120,6 +120,11 @@ CVMM_API CVMM_WUR int cvmm_config_add_fs(struct cvmm_config *cfg, const char *ta
  * address (at most 96 bytes). */
 CVMM_API CVMM_WUR int cvmm_config_set_vsock(struct cvmm_config *cfg, uint64_t guest_cid,
 					    const char *uds_path);
+/* Gives the VM a virtio-rng (entropy) device, or takes it away: the
+ * guest's /dev/hwrng reads bytes of the host's getrandom(2), from a worker
+ * whose seccomp filter allows getrandom and its interrupts only. Off by
+ * default. */
+CVMM_API CVMM_WUR int cvmm_config_set_rng(struct cvmm_config *cfg, int enabled);
 /* How virtio devices reach the guest. CVMM_TRANSPORT_DEFAULT: virtio-pci
  * on x86_64, virtio-mmio elsewhere. CVMM_TRANSPORT_PCI (x86_64 only): each
  * device is a PCI function on bus 0 (configuration ports 0xCF8/0xCFC and an

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/* virtio-rng end to end below KVM: the real device through its descriptor
+ * (rng_desc.open, .start: its worker thread, restricted io_uring and
+ * seccomp filter), driven as a guest driver would through virtio-mmio's
+ * registers, with split rings in a fake guest memory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tests/unit/emu.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "devices/rng.h"
+#include "vdev_rig.h"
+
+#define MEM	(4 * MiB)
+#define QSIZE	64
+#define RING	0x1000ULL
+#define BUF(k)	(0x10000ULL + 0x1000ULL * (k))
+#define BIG	0x200000ULL /* 128 KiB, past RNG_CHAIN_MAX */
+
+struct rig {
+	struct fake_mem f;
+	void *g; /* the device, through its descriptor */
+	struct vd v;
+	int irqfd;
+};
+
+/* A source the test can predict: byte i of the device's life is i * 5 + 1. */
+static _Atomic uint64_t counted;
+static size_t counting_source(void *buf, size_t len)
+{
+	uint8_t *b = buf;
+	for (size_t i = 0; i < len; i++)
+		b[i] = (uint8_t)(atomic_fetch_add(&counted, 1) * 5 + 1);
+	return len;
+}
+
+static struct rig *rig_up(rng_source src)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+	assert_non_null(r);
+	assert_int_equal(fake_mem_init(&r->f, MEM), 0);
+	r->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(r->irqfd >= 0);
+	struct rng_cfg cfg = {.source = src};
+	struct err e = {0};
+	assert_int_equal(rng_desc.open(&r->g, &cfg, 0, &e), 0);
+	struct virtio_irqfds irq = {.config = r->irqfd};
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		irq.vq[q] = r->irqfd;
+	assert_int_equal(rng_desc.start(r->g, &r->f.m, &irq, &e), 0);
+	assert_int_equal(rng_desc.queues(r->g), 1);
+	r->v = (struct vd){.m = &r->f.m, .d = rng_desc.vdev(r->g)};
+	vd_ring_at(&r->v, 0, RING, QSIZE, rng_desc.kick_fd(r->g, 0));
+	assert_true(vd_init(&r->v, 0) & VIRTIO_STATUS_DRIVER_OK);
+	return r;
+}
+
+static void rig_down(struct rig *r)
+{
+	rng_desc.destroy(r->g);
+	close(r->irqfd);
+	fake_mem_free(&r->f);
+	free(r);
+}
+
+static void test_descriptor(void **state)
+{
+	(void)state;
+	assert_string_equal(rng_desc.name, "virtio-rng");
+	assert_int_equal(rng_desc.virtio_id, 4);
+	assert_null(rng_desc.save);
+	assert_null(rng_desc.restore);
+	assert_non_null(rng_desc.metrics);
+	struct rig *r = rig_up(NULL);
+	/* the transport reads the id the descriptor gives */
+	assert_int_equal(vd_read(&r->v, 0x008), 4);
+	rig_down(r);
+}
+
+/* getrandom's bytes: each buffer filled to its length, the used length
+ * says so, and no two buffers (nor two runs of one) alike. */
+static void test_fills_from_getrandom(void **state)
+{
+	(void)state;
+	struct rig *r = rig_up(NULL);
+	for (unsigned k = 0; k < 4; k++)
+		memset(vd_at(&r->v, BUF(k), 4096), 0, 4096);
+	struct vd_seg a[1] = {{BUF(0), 64, true}};
+	struct vd_seg b[2] = {{BUF(1), 100, true}, {BUF(2), 4096, true}};
+	struct vd_seg c[1] = {{BUF(3), 64, true}};
+	vd_post(&r->v, 0, a, 1);
+	vd_post(&r->v, 0, b, 2);
+	vd_post(&r->v, 0, c, 1);
+	vd_kick(&r->v, 0);
+	assert_true(vd_wait_used(&r->v, 0, 3, 10));
+	uint32_t id, len;
+	vd_used(&r->v, 0, 0, &id, &len);
+	assert_int_equal(len, 64);
+	vd_used(&r->v, 0, 1, &id, &len);
+	assert_int_equal(len, 4196);
+	vd_used(&r->v, 0, 2, &id, &len);
+	assert_int_equal(len, 64);
+	static const uint8_t zero[64];
+	assert_memory_not_equal(vd_at(&r->v, BUF(0), 64), zero, 64);
+	assert_memory_not_equal(vd_at(&r->v, BUF(3), 64), zero, 64);
+	assert_memory_not_equal(vd_at(&r->v, BUF(0), 64), vd_at(&r->v, BUF(3), 64), 64);
+	assert_memory_not_equal(vd_at(&r->v, BUF(2) + 4032, 64), zero, 64);
+	/* and an interrupt was raised */
+	uint64_t n = 0;
+	assert_int_equal(read(r->irqfd, &n, sizeof(n)), sizeof(n));
+	assert_true(n >= 1);
+	struct vdev_metrics m = {0};
+	rng_desc.metrics(r->g, &m);
+	assert_int_equal(m.requests, 3);
+	assert_int_equal(m.bytes, 64 + 4196 + 64);
+	assert_int_equal(m.errors, 0);
+	rig_down(r);
+}
+
+/* Every byte in order from the source, across segments; a request is cut
+ * at RNG_CHAIN_MAX; a chain with nothing writable gets nothing. */
+static void test_exact_bytes_and_bounds(void **state)
+{
+	(void)state;
+	atomic_store(&counted, 0);
+	struct rig *r = rig_up(counting_source);
+	memset(vd_at(&r->v, BUF(0), 3 * 4096), 0xee, 3 * 4096);
+	struct vd_seg a[3] = {{BUF(0), 10, false}, {BUF(1), 7, true}, {BUF(2), 9, true}};
+	struct vd_seg big[1] = {{BIG, 2 * RNG_CHAIN_MAX, true}};
+	struct vd_seg ro[1] = {{BUF(3), 16, false}};
+	vd_post(&r->v, 0, a, 3);
+	vd_post(&r->v, 0, big, 1);
+	vd_post(&r->v, 0, ro, 1);
+	vd_kick(&r->v, 0);
+	assert_true(vd_wait_used(&r->v, 0, 3, 10));
+	uint32_t id, len;
+	vd_used(&r->v, 0, 0, &id, &len);
+	assert_int_equal(len, 16);
+	vd_used(&r->v, 0, 1, &id, &len);
+	assert_int_equal(len, RNG_CHAIN_MAX);
+	vd_used(&r->v, 0, 2, &id, &len);
+	assert_int_equal(len, 0);
+	/* the readable part untouched; bytes 0..6 then 7..15 */
+	assert_int_equal(*vd_at(&r->v, BUF(0), 1), 0xee);
+	for (unsigned i = 0; i < 7; i++)
+		assert_int_equal(*vd_at(&r->v, BUF(1) + i, 1), (uint8_t)(i * 5 + 1));
+	assert_int_equal(*vd_at(&r->v, BUF(1) + 7, 1), 0xee);
+	for (unsigned i = 0; i < 9; i++)
+		assert_int_equal(*vd_at(&r->v, BUF(2) + i, 1), (uint8_t)((7 + i) * 5 + 1));
+	/* the big one: filled up to the cap, not a byte further */
+	assert_int_equal(*vd_at(&r->v, BIG + RNG_CHAIN_MAX - 1, 1),
+			 (uint8_t)((16 + RNG_CHAIN_MAX - 1) * 5 + 1));
+	assert_int_equal(*vd_at(&r->v, BIG + RNG_CHAIN_MAX, 1), 0);
+	assert_int_equal(atomic_load(&counted), 16 + RNG_CHAIN_MAX);
+	rig_down(r);
+}
+
+/* A reset and a second driver session: served again from a fresh ring. */
+static void test_reset_and_again(void **state)
+{
+	(void)state;
+	struct rig *r = rig_up(NULL);
+	struct vd_seg a[1] = {{BUF(0), 32, true}};
+	vd_post(&r->v, 0, a, 1);
+	vd_kick(&r->v, 0);
+	assert_true(vd_wait_used(&r->v, 0, 1, 10));
+	vd_reset(&r->v);
+	assert_true(vd_init(&r->v, 0) & VIRTIO_STATUS_DRIVER_OK);
+	vd_post(&r->v, 0, a, 1);
+	vd_kick(&r->v, 0);
+	assert_true(vd_wait_used(&r->v, 0, 1, 10));
+	uint32_t id, len;
+	vd_used(&r->v, 0, 0, &id, &len);
+	assert_int_equal(len, 32);
+	rig_down(r);
+}
+
+/* A driver whose avail index runs more than the queue size ahead breaks
+ * the queue: NEEDS_RESET, and the worker goes on living. */
+static void test_broken_queue(void **state)
+{
+	(void)state;
+	struct rig *r = rig_up(NULL);
+	wr16(vd_at(&r->v, r->v.q[0].avail + 2, 2), QSIZE + 5);
+	vd_kick(&r->v, 0);
+	double until = vd_now() + 10;
+	while (!(vd_status(&r->v) & VIRTIO_STATUS_NEEDS_RESET) && vd_now() < until)
+		usleep(1000);
+	assert_true(vd_status(&r->v) & VIRTIO_STATUS_NEEDS_RESET);
+	vd_reset(&r->v);
+	rig_down(r);
+}
+
+int main(void)
+{
+	skip_without_uring();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_descriptor),
+		cmocka_unit_test(test_fills_from_getrandom),
+		cmocka_unit_test(test_exact_bytes_and_bounds),
+		cmocka_unit_test(test_reset_and_again),
+		cmocka_unit_test(test_broken_queue),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
