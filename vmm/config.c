@@ -10,7 +10,7 @@
 #include "devices/fs.h"
 #include "devices/net.h"
 #include "devices/vsock.h"
-#include "vmm/vm.h"
+#include "vmm/config.h"
 
 #define API __attribute__((visibility("default")))
 

@@ -10,7 +10,7 @@
 #include "devices/net.h"
 #include "devices/rng.h"
 #include "devices/vsock.h"
-#include "vmm/vm.h"
+#include "vmm/config.h"
 
 static unsigned blk_count(const struct cvmm_config *c)
 {

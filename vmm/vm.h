@@ -13,55 +13,10 @@
 #include "devices/serial.h"
 #include "devices/virtio/device.h"
 #include "devices/virtio/pci.h"
+#include "vmm/config.h"
 #include "vmm/bus.h"
 #include "vmm/err.h"
 #include "vmm/mem.h"
-
-#define CVMM_MAX_CPUS 254 /* xAPIC ids, one IOAPIC id above them */
-#define CVMM_MAX_DISKS 8
-#define CVMM_MAX_NETS 4
-#define CVMM_MAX_FS 4
-
-struct vm_disk_cfg {
-	char *path; /* owned */
-	unsigned flags, queues;
-};
-struct vm_fs_cfg {
-	char *tag, *path; /* owned */
-	unsigned flags;
-};
-#define CVMM_MIN_MEMORY (16ULL << 20)
-
-struct cvmm_config {
-	char *kernel;  /* owned */
-	char *initrd;  /* owned, NULL: none */
-	char *cmdline; /* owned, NULL: default */
-	unsigned cpus;
-	uint64_t memory;
-	int console_in, console_out; /* borrowed, -1: none */
-	char *console_path;          /* owned, NULL: none; opened by cvmm_vm_create */
-	int kick_signal;             /* 0: the default (SIGRTMIN + 2) */
-	bool debug_exit;
-	struct vm_disk_cfg disks[CVMM_MAX_DISKS];
-	unsigned ndisks;
-	struct cvmm_net_config nets[CVMM_MAX_NETS]; /* target owned */
-	unsigned nnets;
-	struct vm_fs_cfg fs[CVMM_MAX_FS];
-	unsigned nfs;
-	char *vsock_path; /* owned, NULL: no vsock device */
-	uint64_t vsock_cid;
-	bool rng;          /* a virtio-rng device */
-	int seccomp;       /* CVMM_SECCOMP_*, for every thread of the VM */
-	int transport;     /* CVMM_TRANSPORT_* */
-	bool jail;         /* drop privileges in cvmm_vm_create */
-	bool jail_ids, jail_landlock;
-	unsigned jail_uid, jail_gid;
-	char *jail_chroot; /* owned, NULL: none */
-	char *jail_rm_dir; /* owned, NULL: none: Landlock still lets files be removed there */
-	struct err err;
-};
-/* sun_path (108) less "_4294967295" and its NUL */
-#define CVMM_VSOCK_PATH_MAX 96
 
 struct vm_vdev_src; /* vmm/vdevs.h */
 

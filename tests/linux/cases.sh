@@ -364,6 +364,7 @@ if [ -f "$KIT/stock-vmlinuz" ]; then
 		elif grep -q "GUEST-RNG-FAILED\|CVMM-MODULE-FAILED" "$TMP/$n.1.out" "$TMP/$n.2.out"; then
 			bad $n "$(grep -ho 'GUEST-RNG-FAILED.*\|CVMM-MODULE-FAILED.*' "$TMP/$n.1.out" "$TMP/$n.2.out" | head -1)"
 		elif [ -z "$l1" ] || [ -z "$l2" ]; then bad $n "no GUEST-RNG line"
+		elif [ "${cur%.*}" != virtio_rng ]; then bad $n "/dev/hwrng is '$cur', not virtio_rng"
 		elif ! echo "$l1 $l2" | grep -q "bytes=16384 .*bytes=16384$\|bytes=16384$"; then bad $n "short reads: $l1 / $l2"
 		elif [ "$a1" = "$empty" ] || [ "$a1" = "$b1" ] || [ "$a1" = "$a2" ]; then
 			bad $n "reads alike: $l1 / $l2"

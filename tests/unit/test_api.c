@@ -172,6 +172,8 @@ static void test_firecracker_sequence(void **state)
 			 204);
 	assert_int_equal(req(t, "PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v.sock\"}"),
 			 204);
+	assert_false(t->f.seen.rng);
+	assert_int_equal(req(t, "PUT", "/entropy", "{}"), 204);
 	assert_int_equal(req(t, "GET", "/machine-config", NULL), 200);
 	assert_non_null(strstr(t->out, "\"vcpu_count\": 2"));
 	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
@@ -189,6 +191,7 @@ static void test_firecracker_sequence(void **state)
 	assert_int_equal(t->f.seen.nets[0].mac[5], 0x02);
 	assert_string_equal(t->f.vsock, "/v.sock");
 	assert_int_equal(t->f.seen.vsock_cid, 3);
+	assert_true(t->f.seen.rng);
 	assert_int_equal(t->f.seen.console_out, 1);
 
 	assert_int_equal(req(t, "GET", "/", NULL), 200);
@@ -295,6 +298,10 @@ static void test_bad_bodies(void **state)
 			 400);
 	fault_has(t, "guest_mac");
 	assert_int_equal(req(t, "PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/v\"}"), 400);
+	assert_int_equal(req(t, "PUT", "/entropy", "{\"rate_limiter\": {\"bandwidth\": {}}}"), 400);
+	fault_has(t, "'rate_limiter' is not supported");
+	assert_int_equal(req(t, "PUT", "/entropy", "{\"frob\": 1}"), 400);
+	assert_int_equal(req(t, "GET", "/entropy", NULL), 405);
 	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"Reboot\"}"), 400);
 	fault_has(t, "unknown action_type");
 	assert_int_equal(req(t, "PATCH", "/vm", "{\"state\": \"Sleeping\"}"), 400);

@@ -59,7 +59,7 @@ static void test_valid_full(void **state)
 		" \"fs\": [{\"tag\": \"share\", \"path\": \"/tmp\", \"ro\": true, \"xattr\": "
 		"true}, {\"tag\": \"own\", \"path\": \"/\", \"privileged\": true}],"
 		" \"vsock\": {\"cid\": 42, \"socket\": \"/v.sock\"}, \"debug_exit\": true,"
-		" \"transport\": \"mmio\"}\n";
+		" \"transport\": \"mmio\", \"rng\": true}\n";
 	assert_int_equal(load(j), 0);
 	assert_string_equal(cfg->kernel, "/k");
 	assert_string_equal(cfg->initrd, "/i");
@@ -91,6 +91,7 @@ static void test_valid_full(void **state)
 	assert_int_equal(cfg->vsock_cid, 42);
 	assert_string_equal(cfg->vsock_path, "/v.sock");
 	assert_true(cfg->debug_exit);
+	assert_true(cfg->rng);
 	assert_int_equal(cfg->transport, CVMM_TRANSPORT_MMIO);
 	want_error("{\"kernel\":\"/k\",\"transport\":\"isa\"}", -EINVAL, "transport", "isa");
 	want_error("{\"kernel\":\"/k\",\"transport\":1}", -EINVAL, "transport", NULL);

@@ -191,6 +191,12 @@ static void test_cli_ok(void **state)
 	assert_int_equal(o.transport, CVMM_TRANSPORT_MMIO);
 	assert_int_equal(parse(&o, err, "--kernel", "bz", "--transport=pci", NULL), 0);
 	assert_int_equal(o.transport, CVMM_TRANSPORT_PCI);
+	assert_false(o.rng);
+	assert_int_equal(parse(&o, err, "--kernel", "bz", "--rng", NULL), 0);
+	assert_true(o.rng);
+	/* a VM option: not with --config; and it takes no value */
+	assert_true(parse(&o, err, "--config", "c.json", "--rng", NULL) < 0);
+	assert_true(parse(&o, err, "--kernel", "bz", "--rng=1", NULL) < 0);
 }
 
 static void test_cli_bad(void **state)

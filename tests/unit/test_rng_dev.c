@@ -72,6 +72,22 @@ static void rig_down(struct rig *r)
 	free(r);
 }
 
+/* Makes the chains available, kicks, waits for all of them to be used and
+ * checks each one's used length. */
+static void serve(struct rig *r, const struct vd_seg *const *chains, const unsigned *nsegs,
+		  const uint32_t *want, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		vd_post(&r->v, 0, chains[i], nsegs[i]);
+	vd_kick(&r->v, 0);
+	assert_true(vd_wait_used(&r->v, 0, (uint16_t)n, 10));
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t id, len;
+		vd_used(&r->v, 0, (uint16_t)i, &id, &len);
+		assert_int_equal(len, want[i]);
+	}
+}
+
 static void test_descriptor(void **state)
 {
 	(void)state;
@@ -97,18 +113,8 @@ static void test_fills_from_getrandom(void **state)
 	struct vd_seg a[1] = {{BUF(0), 64, true}};
 	struct vd_seg b[2] = {{BUF(1), 100, true}, {BUF(2), 4096, true}};
 	struct vd_seg c[1] = {{BUF(3), 64, true}};
-	vd_post(&r->v, 0, a, 1);
-	vd_post(&r->v, 0, b, 2);
-	vd_post(&r->v, 0, c, 1);
-	vd_kick(&r->v, 0);
-	assert_true(vd_wait_used(&r->v, 0, 3, 10));
-	uint32_t id, len;
-	vd_used(&r->v, 0, 0, &id, &len);
-	assert_int_equal(len, 64);
-	vd_used(&r->v, 0, 1, &id, &len);
-	assert_int_equal(len, 4196);
-	vd_used(&r->v, 0, 2, &id, &len);
-	assert_int_equal(len, 64);
+	serve(r, (const struct vd_seg *const[]){a, b, c}, (const unsigned[]){1, 2, 1},
+	      (const uint32_t[]){64, 4196, 64}, 3);
 	static const uint8_t zero[64];
 	assert_memory_not_equal(vd_at(&r->v, BUF(0), 64), zero, 64);
 	assert_memory_not_equal(vd_at(&r->v, BUF(3), 64), zero, 64);
@@ -137,18 +143,8 @@ static void test_exact_bytes_and_bounds(void **state)
 	struct vd_seg a[3] = {{BUF(0), 10, false}, {BUF(1), 7, true}, {BUF(2), 9, true}};
 	struct vd_seg big[1] = {{BIG, 2 * RNG_CHAIN_MAX, true}};
 	struct vd_seg ro[1] = {{BUF(3), 16, false}};
-	vd_post(&r->v, 0, a, 3);
-	vd_post(&r->v, 0, big, 1);
-	vd_post(&r->v, 0, ro, 1);
-	vd_kick(&r->v, 0);
-	assert_true(vd_wait_used(&r->v, 0, 3, 10));
-	uint32_t id, len;
-	vd_used(&r->v, 0, 0, &id, &len);
-	assert_int_equal(len, 16);
-	vd_used(&r->v, 0, 1, &id, &len);
-	assert_int_equal(len, RNG_CHAIN_MAX);
-	vd_used(&r->v, 0, 2, &id, &len);
-	assert_int_equal(len, 0);
+	serve(r, (const struct vd_seg *const[]){a, big, ro}, (const unsigned[]){3, 1, 1},
+	      (const uint32_t[]){16, RNG_CHAIN_MAX, 0}, 3);
 	/* the readable part untouched; bytes 0..6 then 7..15 */
 	assert_int_equal(*vd_at(&r->v, BUF(0), 1), 0xee);
 	for (unsigned i = 0; i < 7; i++)
@@ -170,17 +166,10 @@ static void test_reset_and_again(void **state)
 	(void)state;
 	struct rig *r = rig_up(NULL);
 	struct vd_seg a[1] = {{BUF(0), 32, true}};
-	vd_post(&r->v, 0, a, 1);
-	vd_kick(&r->v, 0);
-	assert_true(vd_wait_used(&r->v, 0, 1, 10));
+	serve(r, (const struct vd_seg *const[]){a}, (const unsigned[]){1}, (const uint32_t[]){32}, 1);
 	vd_reset(&r->v);
 	assert_true(vd_init(&r->v, 0) & VIRTIO_STATUS_DRIVER_OK);
-	vd_post(&r->v, 0, a, 1);
-	vd_kick(&r->v, 0);
-	assert_true(vd_wait_used(&r->v, 0, 1, 10));
-	uint32_t id, len;
-	vd_used(&r->v, 0, 0, &id, &len);
-	assert_int_equal(len, 32);
+	serve(r, (const struct vd_seg *const[]){a}, (const unsigned[]){1}, (const uint32_t[]){32}, 1);
 	rig_down(r);
 }
 
