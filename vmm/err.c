@@ -38,3 +38,48 @@ int err_setp(struct err *e, int errnum, const char *what, const char *fmt, ...)
 	va_end(ap);
 	return r;
 }
+
+void err_shared_init(struct err_shared *s)
+{
+	pthread_mutex_init(&s->lock, NULL);
+	err_clear(&s->e);
+}
+
+void err_shared_destroy(struct err_shared *s)
+{
+	pthread_mutex_destroy(&s->lock);
+}
+
+void err_shared_begin(struct err_shared *s)
+{
+	pthread_mutex_lock(&s->lock);
+	err_clear(&s->e);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int err_shared_set(struct err_shared *s, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	pthread_mutex_lock(&s->lock);
+	int r = err_vset(&s->e, errnum, NULL, fmt, ap);
+	pthread_mutex_unlock(&s->lock);
+	va_end(ap);
+	return r;
+}
+
+int err_shared_put(struct err_shared *s, const struct err *e)
+{
+	pthread_mutex_lock(&s->lock);
+	if (!s->e.code)
+		s->e = *e;
+	pthread_mutex_unlock(&s->lock);
+	return e->code;
+}
+
+void err_shared_get(struct err_shared *s, struct err *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->e;
+	pthread_mutex_unlock(&s->lock);
+}

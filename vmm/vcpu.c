@@ -193,8 +193,16 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			int er = errno;
 			if (er == EINTR) {
+				/* Resetting immediate_exit cannot lose a kick: a
+				 * kicker sets stopping or pause_req first, then
+				 * immediate_exit, then signals (vcpu_kick). The
+				 * loop's top reads both (seq_cst) after this reset
+				 * and after the pending signal was taken: a kick
+				 * whose signal we just took is seen there, and one
+				 * that comes later finds immediate_exit reset and
+				 * sets it again, or signals into the next KVM_RUN. */
 				vcpu_clear_kick(vm->kick_signal);
-				v->run->immediate_exit = 0;
+				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELAXED);
 				continue;
 			}
 			if (er == EAGAIN)
@@ -212,6 +220,17 @@ static void *vcpu_thread(void *arg)
 	}
 	vm_vcpu_gone(v);
 	return NULL;
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	/* KVM reads immediate_exit on entry to KVM_RUN, another thread; the
+	 * release store orders the kicker's writes before it (the flag is a
+	 * byte the kernel reads, not a C11 atomic: GCC's builtins). */
+	if (v->run)
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
+	if (v->thread_started && !pthread_equal(v->thread, pthread_self()))
+		pthread_kill(v->thread, v->vm->kick_signal);
 }
 
 int vcpu_start(struct vcpu *v)

@@ -53,19 +53,14 @@ void vm_request_exit(struct vm *vm, enum cvmm_exit_reason reason, int vcpu, uint
 		vsnprintf(vm->exit.message, sizeof(vm->exit.message), fmt, ap);
 		va_end(ap);
 		if (reason == CVMM_EXIT_ERROR)
-			err_set(&vm->err, EIO, "%s", vm->exit.message);
+			err_shared_set(&vm->err, EIO, "%s", vm->exit.message);
 	}
 	atomic_store(&vm->stopping, true);
 	/* Kick under exit_lock: vcpu_start creates threads under it too, so a
 	 * thread either is kicked here or starts after stopping was set. */
 	if (first) {
-		for (unsigned i = 0; i < vm->nvcpus; i++) {
-			struct vcpu *v = &vm->vcpus[i];
-			if (v->run)
-				v->run->immediate_exit = 1;
-			if (v->thread_started && !pthread_equal(v->thread, pthread_self()))
-				pthread_kill(v->thread, vm->kick_signal);
-		}
+		for (unsigned i = 0; i < vm->nvcpus; i++)
+			vcpu_kick(&vm->vcpus[i]);
 	}
 	pthread_mutex_unlock(&vm->exit_lock);
 	if (!first)
@@ -666,7 +661,9 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 			snprintf(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	struct err *e = &vm->err;
+	/* Only this thread knows the VM until it is returned: the builder
+	 * writes the error directly. */
+	struct err *e = &vm->err.e;
 	vm->kvm_fd = vm->vm_fd = vm->exit_efd = vm->console_fd = vm->irqchip_fd = -1;
 	vm->exit.vcpu = -1;
 	int r = pthread_mutex_init(&vm->exit_lock, NULL);
@@ -686,6 +683,7 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 		return -r;
 	}
 	pthread_mutex_init(&vm->route_lock, NULL);
+	err_shared_init(&vm->err);
 	r = vm_copy_config(vm, cfg, e);
 	if (r < 0)
 		goto fail;
@@ -782,8 +780,9 @@ fail:
 API int cvmm_vm_start(struct cvmm_vm *handle)
 {
 	struct vm *vm = (struct vm *)handle;
+	err_shared_begin(&vm->err);
 	if (vm->started)
-		return err_set(&vm->err, EALREADY, "VM already started");
+		return err_shared_set(&vm->err, EALREADY, "VM already started");
 	vm->started = true;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -815,25 +814,22 @@ API void cvmm_vm_stop(struct cvmm_vm *handle)
 API int cvmm_vm_pause(struct cvmm_vm *handle)
 {
 	struct vm *vm = (struct vm *)handle;
+	err_shared_begin(&vm->err);
 	if (!vm->started)
-		return err_set(&vm->err, EINVAL, "VM not started");
+		return err_shared_set(&vm->err, EINVAL, "VM not started");
 	if (atomic_load(&vm->stopping))
-		return err_set(&vm->err, ESHUTDOWN, "VM has exited");
+		return err_shared_set(&vm->err, ESHUTDOWN, "VM has exited");
 	pthread_mutex_lock(&vm->pause_lock);
 	if (vm->pause_req) {
 		pthread_mutex_unlock(&vm->pause_lock);
-		return err_set(&vm->err, EALREADY, "VM already paused");
+		return err_shared_set(&vm->err, EALREADY, "VM already paused");
 	}
 	vm->pause_req = true;
 	pthread_mutex_unlock(&vm->pause_lock);
 	/* Kick each vCPU out of KVM_RUN: it parks at the top of its loop. */
 	pthread_mutex_lock(&vm->exit_lock);
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-		v->run->immediate_exit = 1;
-		if (v->thread_started)
-			pthread_kill(v->thread, vm->kick_signal);
-	}
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
 	pthread_mutex_unlock(&vm->exit_lock);
 	pthread_mutex_lock(&vm->pause_lock);
 	while (vm->nparked < vm->nrunning && !atomic_load(&vm->stopping))
@@ -843,33 +839,35 @@ API int cvmm_vm_pause(struct cvmm_vm *handle)
 		vm->pause_req = false;
 	pthread_mutex_unlock(&vm->pause_lock);
 	if (stopped)
-		return err_set(&vm->err, ESHUTDOWN, "VM exited while pausing");
+		return err_shared_set(&vm->err, ESHUTDOWN, "VM exited while pausing");
 	return 0;
 }
 
 API int cvmm_vm_resume(struct cvmm_vm *handle)
 {
 	struct vm *vm = (struct vm *)handle;
+	err_shared_begin(&vm->err);
 	pthread_mutex_lock(&vm->pause_lock);
 	bool was = vm->pause_req;
 	vm->pause_req = false;
 	pthread_cond_broadcast(&vm->pause_cond);
 	pthread_mutex_unlock(&vm->pause_lock);
 	if (!was)
-		return err_set(&vm->err, EINVAL, "VM is not paused");
+		return err_shared_set(&vm->err, EINVAL, "VM is not paused");
 	return 0;
 }
 
 API int cvmm_vm_request_shutdown(struct cvmm_vm *handle)
 {
 	struct vm *vm = (struct vm *)handle;
+	err_shared_begin(&vm->err);
 	if (!vm->started)
-		return err_set(&vm->err, EINVAL, "VM not started");
+		return err_shared_set(&vm->err, EINVAL, "VM not started");
 	if (atomic_load(&vm->stopping))
-		return err_set(&vm->err, ESHUTDOWN, "VM has exited");
+		return err_shared_set(&vm->err, ESHUTDOWN, "VM has exited");
 	int r = arch_power_button(vm);
 	if (r < 0)
-		return err_set(&vm->err, -r, "no power button on this architecture");
+		return err_shared_set(&vm->err, -r, "no power button on this architecture");
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->shutdown_requests++;
 	pthread_mutex_unlock(&vm->pause_lock);
@@ -923,19 +921,21 @@ API int cvmm_jail_sigsys_install(void)
 API int cvmm_vm_jail_control_thread(struct cvmm_vm *handle, int listen_fd)
 {
 	struct vm *vm = (struct vm *)handle;
+	err_shared_begin(&vm->err);
 	int params[2] = { listen_fd, vm->vm_fd };
 	void *ctx;
 	/* The capabilities the process kept for its fs workers: this thread
 	 * needs none. */
 	int r = jail_caps_limit(0);
 	if (r < 0)
-		return err_set(&vm->err, -r, "dropping capabilities: %s", strerror(-r));
-	r = jail_build(JAIL_CONTROL, (enum jail_mode)vm->cfg.seccomp, params, &ctx, &vm->err);
+		return err_shared_set(&vm->err, -r, "dropping capabilities: %s", strerror(-r));
+	struct err e = { 0 };
+	r = jail_build(JAIL_CONTROL, (enum jail_mode)vm->cfg.seccomp, params, &ctx, &e);
 	if (r < 0)
-		return r;
+		return err_shared_put(&vm->err, &e);
 	r = jail_load(ctx, "cvmm-control");
 	if (r < 0)
-		return err_set(&vm->err, -r, "cannot load the control thread's seccomp filter: %s",
+		return err_shared_set(&vm->err, -r, "cannot load the control thread's seccomp filter: %s",
 			       strerror(-r));
 	return 0;
 }
@@ -961,13 +961,14 @@ static void vm_join(struct vm *vm)
 API int cvmm_vm_wait(struct cvmm_vm *handle, struct cvmm_exit *ex)
 {
 	struct vm *vm = (struct vm *)handle;
+	err_shared_begin(&vm->err);
 	if (!vm->started)
-		return err_set(&vm->err, EINVAL, "VM was never started");
+		return err_shared_set(&vm->err, EINVAL, "VM was never started");
 	uint64_t v;
 	while (!atomic_load(&vm->stopping)) {
 		struct pollfd pfd = { .fd = vm->exit_efd, .events = POLLIN };
 		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-			return err_set(&vm->err, errno, "waiting for the VM: %s", strerror(errno));
+			return err_shared_set(&vm->err, errno, "waiting for the VM: %s", strerror(errno));
 	}
 	ssize_t n = read(vm->exit_efd, &v, sizeof(v));
 	(void)n;
@@ -1048,6 +1049,7 @@ static void vm_free(struct vm *vm)
 	pthread_cond_destroy(&vm->pause_cond);
 	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_mutex_destroy(&vm->exit_lock);
+	err_shared_destroy(&vm->err);
 	free(vm);
 }
 
@@ -1057,9 +1059,14 @@ API void cvmm_vm_destroy(struct cvmm_vm *handle)
 		vm_free((struct vm *)handle);
 }
 
+/* A copy in the calling thread's own buffer: another thread's call may be
+ * writing the VM's error meanwhile. Valid until this thread's next
+ * cvmm_vm_error. */
 API const char *cvmm_vm_error(const struct cvmm_vm *handle)
 {
-	return ((const struct vm *)handle)->err.msg;
+	static __thread struct err copy;
+	err_shared_get(&((struct vm *)(uintptr_t)handle)->err, &copy);
+	return copy.msg;
 }
 
 API int cvmm_vm_console_input(struct cvmm_vm *handle, const void *buf, unsigned long len)

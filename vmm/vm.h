@@ -109,7 +109,9 @@ struct vm {
 	unsigned nparked;    /* under pause_lock */
 	unsigned nrunning;   /* vCPU threads not yet returned, under pause_lock */
 	uint64_t shutdown_requests;
-	struct err err;
+	/* The last public call's failure (or why the VM ended in error):
+	 * cleared as each cvmm_vm_* call starts, written under its lock. */
+	struct err_shared err;
 };
 
 /* Ends the VM: records the first reason, kicks every vCPU out of KVM_RUN and
@@ -132,5 +134,10 @@ void vm_vcpu_gone(struct vcpu *v);
 
 /* Starts the vCPU thread; the caller holds vm->exit_lock. */
 int vcpu_start(struct vcpu *v);
+/* Makes the vCPU leave KVM_RUN (or not enter it) and look at the VM's
+ * state (stopping, pause_req, which the caller set first): any thread, the
+ * caller holding vm->exit_lock (vcpu_start runs under it too, so a thread
+ * is either kicked or starts after). Every cross-thread kick is this. */
+void vcpu_kick(struct vcpu *v);
 
 #endif

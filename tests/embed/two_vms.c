@@ -192,6 +192,9 @@ int main(int argc, char **argv)
 	check(cvmm_vm_state(a) == CVMM_STATE_CREATED, "state-created", NULL);
 	check(cvmm_vm_pause(a) == -EINVAL && *cvmm_vm_error(a), "err-pause-unstarted", "%s",
 	      cvmm_vm_error(a));
+	/* each call's own message, not the first one forever */
+	check(cvmm_vm_resume(a) == -EINVAL && !strcmp(cvmm_vm_error(a), "VM is not paused"),
+	      "err-fresh-per-call", "%s", cvmm_vm_error(a));
 	check(cvmm_vm_request_shutdown(a) == -EINVAL, "err-shutdown-unstarted", NULL);
 	check(cvmm_vm_wait(a, &ex) == -EINVAL, "err-wait-unstarted", NULL);
 	check(cvmm_vm_start(a) == 0 && cvmm_vm_start(b) == 0, "start-both", NULL);
@@ -214,7 +217,7 @@ int main(int argc, char **argv)
 	check(b1 > b0, "other-vm-runs", "%llu -> %llu", (unsigned long long)b0,
 	      (unsigned long long)b1);
 	check(!file_has(ca, "alpha"), "paused-no-echo", NULL);
-	check(cvmm_vm_resume(a) == 0, "resume", NULL);
+	check(cvmm_vm_resume(a) == 0 && !*cvmm_vm_error(a), "resume", "%s", cvmm_vm_error(a));
 	check(wait_for(ca, "alpha", 30), "resumed-echo", NULL);
 	check(exits(a) > a1, "resumed-exits", NULL);
 	check(feed(b, "bravo") == 0 && wait_for(cb, "bravo", 30), "echo-b", NULL);
