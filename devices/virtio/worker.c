@@ -416,6 +416,14 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	/* Every opcode the device asks for gets a restriction: a list that
+	 * does not fit is the device's mistake, not something to cut short. */
+	unsigned nops = 0;
+	for (unsigned i = 0; i < cfg->nops; i++)
+		nops += cfg->ops_allowed[i] != IORING_OP_READ;
+	if (nops > WORKER_MAX_OPS)
+		return err_set(e, E2BIG, "%s: %u io_uring opcodes asked for, at most %u", w->name,
+			       nops, WORKER_MAX_OPS);
 	w->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->kick_fd < 0 || w->ctl_fd < 0)
@@ -444,12 +452,13 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	free(files);
 	if (r < 0)
 		return err_set(e, -r, "%s: registering files: %s", w->name, strerror(-r));
-	struct io_uring_restriction res[16];
+	/* READ, the device's opcodes, FILES_UPDATE, the required flag */
+	struct io_uring_restriction res[1 + WORKER_MAX_OPS + 2];
 	unsigned nres = 0;
 	memset(res, 0, sizeof(res));
 	res[nres].opcode = IORING_RESTRICTION_SQE_OP;
 	res[nres++].sqe_op = IORING_OP_READ; /* the eventfds */
-	for (unsigned i = 0; i < cfg->nops && nres < 14; i++) {
+	for (unsigned i = 0; i < cfg->nops; i++) {
 		if (cfg->ops_allowed[i] == IORING_OP_READ)
 			continue;
 		res[nres].opcode = IORING_RESTRICTION_SQE_OP;

@@ -71,6 +71,9 @@ struct vq_worker_cfg {
 	unsigned also_notify_q;
 };
 #define WORKER_MAX_SPARSE 4096
+/* io_uring opcodes a device may ask for besides READ (the worker's own):
+ * more is an error (E2BIG), not a shorter list. */
+#define WORKER_MAX_OPS 13
 
 struct vq_worker {
 	struct virtio_dev *dev; /* borrowed */

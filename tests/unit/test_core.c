@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>

@@ -131,6 +131,34 @@ static void rig_up_inline(struct rig *r, bool inline_run)
 	assert_int_equal(vq_worker_create(&r->w, &r->d, 0, &wc, &e), 0);
 }
 
+/* An opcode list longer than the ring's restrictions can hold is refused,
+ * by name, not cut short (the device would lose an opcode it needs). */
+static void test_too_many_opcodes(void **state)
+{
+	(void)state;
+	struct virtio_dev d;
+	memset(&d, 0, sizeof(d));
+	d.irqfd = -1;
+	uint8_t many[WORKER_MAX_OPS + 2];
+	for (unsigned i = 0; i < sizeof(many); i++)
+		many[i] = (uint8_t)(IORING_OP_READV + i); /* not READ: each one counts */
+	struct model m;
+	memset(&m, 0, sizeof(m));
+	struct vq_worker_cfg wc = {.ops = &m_ops, .model = &m, .ops_allowed = many,
+				   .nops = WORKER_MAX_OPS + 1, .ring_entries = 8, .name = "too-many"};
+	struct vq_worker w;
+	struct err e = {0};
+	assert_int_equal(vq_worker_create(&w, &d, 0, &wc, &e), -E2BIG);
+	assert_non_null(strstr(e.msg, "too-many: 14 io_uring opcodes asked for, at most 13"));
+	vq_worker_destroy(&w);
+	/* READ is the worker's own and does not count: 13 others and READ fit */
+	many[0] = IORING_OP_READ;
+	struct err e2 = {0};
+	int r = vq_worker_create(&w, &d, 0, &wc, &e2);
+	assert_true(r != -E2BIG);
+	vq_worker_destroy(&w);
+}
+
 static void rig_up(struct rig *r)
 {
 	rig_up_inline(r, false);
@@ -335,6 +363,7 @@ int main(void)
 {
 	skip_without_uring();
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_too_many_opcodes),
 		cmocka_unit_test(test_read_completes),
 		cmocka_unit_test(test_flush_after_completions),
 		cmocka_unit_test(test_reset_cancels_a_pending_read),
