@@ -53,11 +53,6 @@ static const struct jail_rule worker_rules[] = {
 	WORKER_COMMON,
 };
 
-static const struct jail_rule rng_rules[] = {
-	WORKER_COMMON,
-	RULE(getrandom, -1, "fill the guest's buffers with the host's random bytes (virtio-rng)"),
-};
-
 static const struct jail_rule net_ctrl_rules[] = {
 	WORKER_COMMON,
 	IOCTL(TUNSETQUEUE, "attach the tap queues of the pairs the driver enables, detach the others"),
@@ -120,6 +115,11 @@ static const struct jail_rule fs_rules[] = {
 	RULE(gettimeofday, -1, "libc time calls (when the vDSO falls back to the syscall)"),  \
 	RULE(getpid, -1, "pthread_kill names the process"),                                   \
 	RULE(tgkill, -1, "kick vCPU threads out of KVM_RUN (pause, stop, exit) with the kick signal")
+
+static const struct jail_rule rng_rules[] = {
+	WORKER_COMMON,
+	RULE(getrandom, -1, "fill the guest's buffers with the host's random bytes (virtio-rng)"),
+};
 
 /* A vCPU thread: KVM_RUN and what its exit handlers (the device register
  * handlers on the port and MMIO buses) do. ioctls are limited by request,
