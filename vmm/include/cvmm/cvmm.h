@@ -262,6 +262,10 @@ CVMM_API CVMM_WUR int cvmm_vm_jail_control_thread(struct cvmm_vm *vm, int listen
 CVMM_API CVMM_WUR int cvmm_vm_wait(struct cvmm_vm *vm, struct cvmm_exit *exit);
 /* Stops (if needed), joins and frees everything. */
 CVMM_API void cvmm_vm_destroy(struct cvmm_vm *vm);
+/* The message of the last failed cvmm_vm_* call on vm (each call starts
+ * with none), or why the VM ended with CVMM_EXIT_ERROR: a copy in the
+ * calling thread's own buffer, valid until that thread calls
+ * cvmm_vm_error again. */
 CVMM_API const char *cvmm_vm_error(const struct cvmm_vm *vm);
 
 /* Feeds console input to the guest's serial port (what the CLI does with its
