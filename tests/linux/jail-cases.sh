@@ -345,7 +345,8 @@ if [ -f "$KIT/small-bzImage" ] && selected $n; then
 		--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=jail cvmm.ip=10.0.9.2/24 cvmm.peer=10.0.9.1" \
 		</dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	pid=$!
-	(sleep 300 && kill -KILL $pid) 2>/dev/null &
+	# its output elsewhere: a leftover sleep would hold the subscript's pipe open (300 s)
+	(sleep 300 && kill -KILL $pid) >/dev/null 2>&1 &
 	wd=$!
 	# while it runs: its ids and its root, as the kernel sees them
 	i=0
