@@ -42,6 +42,15 @@ if [ -f "$MG/mg-check.elf" ]; then
 			ok mg-triple-fault || bad mg-triple-fault "no crash report"; }
 	want mg-i8042-reset 2 60 -- --kernel "$MG/mg-check.bzimage" --memory 64M --cmdline "mg.end=reset" &&
 		{ has mg-i8042-reset "MG RESETTING" && ok mg-i8042-reset || bad mg-i8042-reset "no reset"; }
+	# a KVM failure while running (README: status 4, the message names the
+	# exit and the RIP): the guest runs code from the MMIO hole, which KVM
+	# cannot emulate (KVM_EXIT_INTERNAL_ERROR)
+	n=mg-runtime-error
+	want $n 4 60 -- --kernel "$MG/mg-check.elf" --memory 64M --cmdline "mg.end=mmio" && {
+		if ! has $n "MG EXEC-MMIO"; then bad $n "the guest never got there"
+		elif ! grep -q "KVM .*rip 0xc0000000" "$TMP/$n.err"; then bad $n "no exit reason and RIP: $(head -c 300 "$TMP/$n.err")"
+		else ok $n "$(grep -o 'KVM .*' "$TMP/$n.err" | head -1)"; fi
+	}
 	# console input reaches the guest through the 8250 and comes back
 	n=mg-console-echo
 	selected $n && {
@@ -50,6 +59,20 @@ if [ -f "$MG/mg-check.elf" ]; then
 		st=$?
 		if [ $st -eq 0 ] && has $n "ping-from-host"; then ok $n; else bad $n "status $st, no echo"; fi
 	}
+	# the console on a real terminal (tests/tools/ptyconsole.c): raw while
+	# cvmm runs, restored after; Ctrl-A c reaches the guest as 0x03, Ctrl-A
+	# Ctrl-A as 0x01; Ctrl-A x quits with status 0
+	n=mg-console-tty
+	if selected $n; then
+		timeout 90 ./ptyconsole "$CVMM" --kernel "$MG/mg-check.elf" --memory 64M \
+			--cmdline "mg.cpus=1 mg.mem=64M mg.echo=1" >"$TMP/$n.out" 2>"$TMP/$n.err" </dev/null
+		st=$?
+		if [ $st -eq 0 ] && has $n "PTY DONE fails=0" && [ "$(grep -c '^PTY .* ok$' "$TMP/$n.out")" = 6 ]; then
+			ok $n "raw, escapes, quit, restored"
+		else
+			bad $n "status $st: $(grep 'PTY .*FAIL' "$TMP/$n.out" | head -3 | tr '\n' ';')"
+		fi
+	fi
 	# SIGINT (Ctrl-C outside raw mode) stops the VM cleanly: status 130
 	n=mg-sigint
 	selected $n && {
