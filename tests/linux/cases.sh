@@ -64,6 +64,8 @@ if [ -f "$MG/mg-check.elf" ]; then
 	# Ctrl-A as 0x01; Ctrl-A x quits with status 0
 	n=mg-console-tty
 	if selected $n; then
+		# the test host's /dev has no devpts mounted
+		[ -e /dev/pts/ptmx ] || { mkdir -p /dev/pts && mount -t devpts devpts /dev/pts; }
 		timeout 90 ./ptyconsole "$CVMM" --kernel "$MG/mg-check.elf" --memory 64M \
 			--cmdline "mg.cpus=1 mg.mem=64M mg.echo=1" >"$TMP/$n.out" 2>"$TMP/$n.err" </dev/null
 		st=$?
