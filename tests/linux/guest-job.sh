@@ -285,6 +285,26 @@ blk-kill)
 	while :; do sleep 60; done ;;
 net) net_test; finish ;;
 fs) fs_test; finish ;;
+fs-xattr) # the share "x" (fs-cases.sh): cvmm.xattr=yes: given ,xattr
+	m=/mnt/x xt=/work/xattrtool
+	mkdir -p $m && mount -t virtiofs x $m || echo "GUEST-XATTR-FAILED mount"
+	if [ "$(arg xattr)" = yes ]; then
+		$xt set $m/f user.color blue | grep -q "XT OK" || echo "GUEST-XATTR-FAILED set"
+		$xt set $m/d user.dir yes | grep -q "XT OK" || echo "GUEST-XATTR-FAILED set-dir"
+		$xt set $m/f user.gone x | grep -q "XT OK" || echo "GUEST-XATTR-FAILED set-gone"
+		$xt remove $m/f user.gone | grep -q "XT OK" || echo "GUEST-XATTR-FAILED remove"
+		$xt get $m/f user.gone | grep -q "XT ERR ENODATA" || echo "GUEST-XATTR-FAILED removed-still-there"
+		$xt get $m/f user.color | grep -qx "XT VALUE blue" || echo "GUEST-XATTR-FAILED get"
+		$xt get $m/f user.host | grep -qx "XT VALUE fromhost" || echo "GUEST-XATTR-FAILED get-host-set"
+		echo "GUEST-XATTR-$($xt list $m/f)"
+	else
+		echo "GUEST-XATTR-SET $($xt set $m/f user.color blue)"
+		echo "GUEST-XATTR-GET $($xt get $m/f user.host)"
+		echo "GUEST-XATTR-LIST $($xt list $m/f)"
+	fi
+	umount $m
+	echo "GUEST-XATTR-DONE"
+	finish ;;
 fs-bench) # bench/fs: the workload on the share "bench"
 	mkdir -p /mnt/b && mount -t virtiofs bench /mnt/b && sh /work/fs-work.sh /mnt/b guest
 	umount /mnt/b
