@@ -310,6 +310,10 @@ fs-bench) # bench/fs: the workload on the share "bench"
 	umount /mnt/b
 	finish ;;
 vsock) vsock_test; finish ;;
+vsock-chroot) # jail-cases.sh: cvmm.vsockport=P cvmm.vsockmode=send|refused
+	/work/vsocktool connect "vsock:2:$(arg vsockport)" "$(arg vsockmode)" 65536 >/tmp/vc 2>&1
+	echo "GUEST-VSOCK-CHROOT $? $(grep VT /tmp/vc | head -1)"
+	finish ;;
 vsock-bench) # bench/vsock, guest side: sink and echo for the host, then ours
 	vt=/work/vsocktool n=$(($(arg mb) * 1048576))
 	$vt listen vsock:7001 sink $n >/tmp/b7001 2>&1 & p1=$!
