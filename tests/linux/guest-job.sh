@@ -68,7 +68,9 @@ net_test() {
 	sleep 1 # the connections' last ACKs
 	net_stats
 	# each virtio interrupt line (MSI-X: one per queue) with its total
-	[ -n "$pin" ] && awk '/virtio/ { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print "GUEST-IRQ", $NF, s }' /proc/interrupts
+	if [ -n "$pin" ]; then
+		awk '/virtio/ { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print "GUEST-IRQ", $NF, s }' /proc/interrupts
+	fi
 }
 # Frames the driver sent and received, for the host to compare with the
 # tap's counters (a frame cvmm dropped shows there; TCP would hide it).
