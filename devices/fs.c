@@ -235,18 +235,32 @@ static int fs_activate(struct virtio_dev *d)
 	return atomic_load(&d->needs_reset) ? -EINVAL : 0;
 }
 
-static void fs_reset(struct virtio_dev *d)
+/* A reset does not wait for the workers: a request the server is handling
+ * makes host calls that can take long (a stalled host file system), and the
+ * vCPU that asked must not wait with it. The status reads non-zero until
+ * both queues' workers stopped (fs_reset_done). */
+static void fs_reset_start(struct virtio_dev *d)
 {
 	struct fs *f = d->model;
 	for (unsigned i = 0; i < FS_NQUEUES; i++)
-		vq_worker_reset(&f->q[i].w);
+		vq_worker_reset_start(&f->q[i].w);
+}
+
+static bool fs_reset_done(struct virtio_dev *d, const struct timespec *until)
+{
+	struct fs *f = d->model;
+	for (unsigned i = 0; i < FS_NQUEUES; i++)
+		if (!vq_worker_reset_wait(&f->q[i].w, until))
+			return false;
+	return true;
 }
 
 static const struct virtio_dev_ops fs_dev_ops = {
 	.device_id = VIRTIO_ID_FS,
 	.config_read = fs_config_read,
 	.activate = fs_activate,
-	.reset = fs_reset,
+	.reset_start = fs_reset_start,
+	.reset_done = fs_reset_done,
 };
 
 /* Each inode the guest holds is an O_PATH descriptor (and each open file

@@ -202,6 +202,7 @@ static const struct jail_rule sanitizer_rules[] = {
 	RULE(gettid, -1, "sanitizer runtime: reports"),
 	RULE(write, -1, "sanitizer runtime: writes its report to stderr"),
 	RULE(exit_group, -1, "sanitizer runtime: exits after a report"),
+	RULE(sched_yield, -1, "sanitizer runtime: its spin locks (a vCPU thread yielded at exit)"),
 	/* a report (with symbolize=0 and color=never: no symbolizer process,
 	 * no isatty; tests/linux/asan-cases.sh sets them) */
 	RULE(readlink, -1, "sanitizer report: the binary's name (/proc/self/exe)"),

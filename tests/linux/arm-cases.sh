@@ -124,6 +124,9 @@ sigsys arm64-sigsys-control main cvmm-control --
 sigsys arm64-sigsys-vcpu vcpu cvmm-vcpu0 --
 sigsys arm64-sigsys-blk-worker worker=cvmm-blk0-q0 cvmm-blk0-q0 -- --disk "$TMP/sig.img"
 
+# unit-blk_dev uses /dev/shm as tmpfs (no FALLOC_FL_ZERO_RANGE there)
+mkdir -p /dev/shm
+grep -q ' /dev/shm ' /proc/mounts || mount -t tmpfs tmpfs /dev/shm
 for u in "$KIT"/unit-*; do
 	[ -x "$u" ] || continue
 	n=arm64-unit-${u##*/unit-}

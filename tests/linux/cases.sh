@@ -42,6 +42,15 @@ if [ -f "$MG/mg-check.elf" ]; then
 			ok mg-triple-fault || bad mg-triple-fault "no crash report"; }
 	want mg-i8042-reset 2 60 -- --kernel "$MG/mg-check.bzimage" --memory 64M --cmdline "mg.end=reset" &&
 		{ has mg-i8042-reset "MG RESETTING" && ok mg-i8042-reset || bad mg-i8042-reset "no reset"; }
+	# a KVM failure while running (README: status 4, the message names the
+	# exit and the RIP): the guest runs code from the MMIO hole, which KVM
+	# cannot emulate (KVM_EXIT_INTERNAL_ERROR)
+	n=mg-runtime-error
+	want $n 4 60 -- --kernel "$MG/mg-check.elf" --memory 64M --cmdline "mg.end=mmio" && {
+		if ! has $n "MG EXEC-MMIO"; then bad $n "the guest never got there"
+		elif ! grep -q "KVM .*rip 0xc0000000" "$TMP/$n.err"; then bad $n "no exit reason and RIP: $(head -c 300 "$TMP/$n.err")"
+		else ok $n "$(grep -o 'KVM .*' "$TMP/$n.err" | head -1)"; fi
+	}
 	# console input reaches the guest through the 8250 and comes back
 	n=mg-console-echo
 	selected $n && {
@@ -50,6 +59,22 @@ if [ -f "$MG/mg-check.elf" ]; then
 		st=$?
 		if [ $st -eq 0 ] && has $n "ping-from-host"; then ok $n; else bad $n "status $st, no echo"; fi
 	}
+	# the console on a real terminal (tests/tools/ptyconsole.c): raw while
+	# cvmm runs, restored after; Ctrl-A c reaches the guest as 0x03, Ctrl-A
+	# Ctrl-A as 0x01; Ctrl-A x quits with status 0
+	n=mg-console-tty
+	if selected $n; then
+		# the test host's /dev has no devpts mounted
+		[ -e /dev/pts/ptmx ] || { mkdir -p /dev/pts && mount -t devpts devpts /dev/pts; }
+		timeout 90 ./ptyconsole "$CVMM" --kernel "$MG/mg-check.elf" --memory 64M \
+			--cmdline "mg.cpus=1 mg.mem=64M mg.echo=1" >"$TMP/$n.out" 2>"$TMP/$n.err" </dev/null
+		st=$?
+		if [ $st -eq 0 ] && has $n "PTY DONE fails=0" && [ "$(grep -c '^PTY .* ok$' "$TMP/$n.out")" = 6 ]; then
+			ok $n "raw, escapes, quit, restored"
+		else
+			bad $n "status $st: $(grep 'PTY .*FAIL' "$TMP/$n.out" | head -3 | tr '\n' ';')"
+		fi
+	fi
 	# SIGINT (Ctrl-C outside raw mode) stops the VM cleanly: status 130
 	n=mg-sigint
 	selected $n && {
@@ -67,6 +92,59 @@ if [ -f "$MG/mg-check.elf" ]; then
 		exec 5>&-
 		if [ $st -eq 130 ] && has $n "MG ECHO"; then ok $n; else bad $n "status $st, wanted 130"; fi
 	}
+	# --vsock socket=PATH (README): a stale socket at PATH (its listener was
+	# SIGKILLed) is replaced and cvmm listens there; one another process
+	# listens on is refused (status 1, said) and left to that process
+	n=mg-vsock-stale-socket
+	if selected $n; then
+		sock=$TMP/$n.sock
+		rm -f "$sock" "$TMP/$n.in"
+		./vsocktool listen "unix:$sock" hold 30 >/dev/null 2>&1 &
+		lp=$!
+		i=0
+		while [ $i -lt 100 ] && [ ! -S "$sock" ]; do sleep 0.1; i=$((i + 1)); done
+		kill -KILL $lp
+		wait $lp 2>/dev/null
+		if [ ! -S "$sock" ]; then bad $n "the killed listener left no socket"
+		elif ./vsocktool connect "unix:$sock" hold 0 >/dev/null 2>&1; then bad $n "the socket is not stale"
+		else
+			mkfifo "$TMP/$n.in"
+			timeout 60 "$CVMM" --kernel "$MG/mg-check.elf" --memory 64M --vsock "cid=3,socket=$sock" \
+				--cmdline "mg.cpus=1 mg.mem=64M mg.echo=1" <"$TMP/$n.in" >"$TMP/$n.out" 2>"$TMP/$n.err" &
+			pid=$!
+			exec 5>"$TMP/$n.in"
+			i=0
+			while [ $i -lt 300 ] && ! has $n "MG ECHO"; do sleep 0.1; i=$((i + 1)); done
+			./vsocktool connect "unix:$sock" hold 0 >"$TMP/$n.conn" 2>&1
+			cst=$?
+			printf q >&5
+			wait $pid
+			st=$?
+			exec 5>&-
+			if [ $st -ne 0 ]; then bad $n "cvmm status $st, wanted 0 (stale socket not replaced?)"
+			elif [ $cst -ne 0 ]; then bad $n "cvmm does not listen on the replaced socket: $(cat "$TMP/$n.conn")"
+			else ok $n "stale socket replaced, cvmm listened"; fi
+		fi
+	fi
+	n=mg-vsock-live-socket
+	if selected $n; then
+		sock=$TMP/$n.sock
+		rm -f "$sock"
+		# two connections accepted: cvmm's probe and ours after it
+		./vsocktool listen "unix:$sock" hold 0 2 >/dev/null 2>&1 &
+		lp=$!
+		i=0
+		while [ $i -lt 100 ] && [ ! -S "$sock" ]; do sleep 0.1; i=$((i + 1)); done
+		want $n 1 60 -- --kernel "$MG/mg-check.elf" --memory 64M --vsock "cid=3,socket=$sock" && {
+			if ! grep -q "vsock: '$sock' is in use by another process" "$TMP/$n.err"; then
+				bad $n "no clear error: $(head -c 300 "$TMP/$n.err")"
+			elif ! ./vsocktool connect "unix:$sock" hold 0 >/dev/null 2>&1; then
+				bad $n "the other process's socket was taken away"
+			else ok $n "refused: $(head -1 "$TMP/$n.err")"; fi
+		}
+		kill $lp 2>/dev/null
+		wait $lp 2>/dev/null
+	fi
 	# libcvmm embedded: two micro-guests in one process, pause/resume, errors
 	n=mg-api-embed-two-vms
 	if selected $n && [ -x ./two_vms ]; then
@@ -215,20 +293,65 @@ blk_case() { # name kernel initrd disk-spec-extra cpus [queues the guest must us
 	mkdisk "$TMP/$n.img" 64
 	want $n 0 300 -- --kernel "$2" --initrd "$3" --cpus "$5" --memory 128M \
 		--disk "$TMP/$n.img$4" --cmdline "console=ttyS0 quiet panic=-1 cvmm.test=blk" || return
+	blk_verify $n "$TMP/$n.img" "${6:-}"
+}
+blk_verify() { # name image [queues the guest must use] [more for the PASS line]
+	n=$1
 	r=$(field $n GUEST-BLK-READ)
 	w=$(field $n GUEST-BLK-WROTE)
-	if [ "$r" != "$(md5of "$TMP/$n.img" 0 16)" ]; then bad $n "guest read other bytes than the host wrote"; return; fi
-	if [ -z "$w" ] || [ "$w" != "$(md5of "$TMP/$n.img" 32 16)" ]; then bad $n "the host file lacks what the guest wrote"; return; fi
+	if [ "$r" != "$(md5of "$2" 0 16)" ]; then bad $n "guest read other bytes than the host wrote"; return; fi
+	if [ -z "$w" ] || [ "$w" != "$(md5of "$2" 32 16)" ]; then bad $n "the host file lacks what the guest wrote"; return; fi
 	if ! grep -q "GUEST-BLK-SIZE 131072 ro=0" "$TMP/$n.out"; then bad $n "wrong size or ro flag"; return; fi
 	if ! grep -q "GUEST-BLK-SERIAL cvmm0-" "$TMP/$n.out"; then bad $n "no serial (GET_ID)"; return; fi
-	if [ -n "${6:-}" ] && ! grep -q "queues=$6" "$TMP/$n.out"; then bad $n "the guest did not use $6 queues"; return; fi
-	ok $n "$(grep -o 'queues=[0-9]*' "$TMP/$n.out")"
+	if [ -n "${3:-}" ] && ! grep -q "queues=$3" "$TMP/$n.out"; then bad $n "the guest did not use $3 queues"; return; fi
+	ok $n "$(grep -o 'queues=[0-9]*' "$TMP/$n.out")${4:+ $4}"
 }
 if [ -f "$KIT/small-bzImage" ]; then
 	blk_case blk-small "$KIT/small-bzImage" "$KIT/guest.cpio.gz" "" 2
 	# Linux uses one queue per vCPU: offer 4 to 4 vCPUs, and 4 to 2.
 	blk_case blk-small-mq "$KIT/small-bzImage" "$KIT/guest.cpio.gz" ",queues=4" 4 4
 	blk_case blk-small-mq-2cpu "$KIT/small-bzImage" "$KIT/guest.cpio.gz" ",queues=4" 2 2
+	# ,direct: the guest's reads and writes go through a descriptor opened
+	# with O_DIRECT (040000 in /proc/PID/fdinfo flags, read while it runs).
+	# /tmp is tmpfs, which refuses O_DIRECT before Linux 6.6: the image is
+	# on ext4 on a loop device.
+	n=blk-direct
+	if selected $n; then
+		fs=$TMP/$n.fs mnt=$TMP/$n.mnt
+		dd if=/dev/zero of="$fs" bs=1048576 count=80 2>/dev/null
+		mkdir -p "$mnt"
+		if ! mkfs.ext4 -q -F "$fs" >"$TMP/$n.err" 2>&1; then bad $n "mkfs.ext4 failed"
+		elif ! loop=$(losetup -f) || ! losetup "$loop" "$fs" 2>>"$TMP/$n.err"; then bad $n "no loop device"
+		elif ! mount -t ext4 "$loop" "$mnt" 2>>"$TMP/$n.err"; then
+			bad $n "cannot mount the loop device"; losetup -d "$loop"
+		else
+			img=$mnt/disk.img
+			mkdisk "$img" 64
+			"$CVMM" --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --cpus 2 --memory 128M \
+				--disk "$img,direct" --cmdline "console=ttyS0 quiet panic=-1 cvmm.test=blk" \
+				</dev/null >"$TMP/$n.out" 2>>"$TMP/$n.err" &
+			pid=$!
+			flags=""
+			i=0
+			while [ $i -lt 300 ] && [ -z "$flags" ] && [ -d /proc/$pid/fd ]; do
+				for f in /proc/$pid/fd/*; do
+					[ "$(readlink "$f" 2>/dev/null)" = "$img" ] &&
+						flags=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$pid/fdinfo/${f##*/}" 2>/dev/null) && break
+				done
+				[ -n "$flags" ] || sleep 0.1
+				i=$((i + 1))
+			done
+			timeout 300 sh -c "while kill -0 $pid 2>/dev/null; do sleep 0.2; done"
+			wait $pid
+			st=$?
+			if [ $st -ne 0 ]; then bad $n "exit status $st, wanted 0"
+			elif [ -z "$flags" ]; then bad $n "never saw the disk's descriptor in /proc/$pid/fd"
+			elif [ $((0$flags & 040000)) -eq 0 ]; then bad $n "the disk's descriptor lacks O_DIRECT (flags 0$flags)"
+			else blk_verify $n "$img" "" "O_DIRECT (flags 0$flags)"; fi
+			umount "$mnt"
+			losetup -d "$loop"
+		fi
+	fi
 	n=blk-acpi-off
 	if selected $n; then
 		mkdisk "$TMP/$n.img" 64

@@ -90,6 +90,54 @@ if [ -f "$KIT/small-bzImage" ]; then
 		if [ $st -eq 159 ]; then ok $n "killed by SIGSYS"; else bad $n "status $st, wanted 159 (SIGSYS)"; fi
 	fi
 fi
+# --fs ...,xattr (README): the guest sets, gets, lists and removes user.*
+# attributes of a file and a directory, and the host sees them; without
+# ,xattr the guest gets EOPNOTSUPP and nothing changes on the host. The
+# share is on ext4 on a loop device (the test host's /tmp is tmpfs, which
+# has no user.* attributes before Linux 6.6).
+xattr_case() { # name yes|no
+	n=$1
+	selected $n || return
+	fs=$TMP/$n.fs mnt=$TMP/$n.mnt xt=./xattrtool
+	dd if=/dev/zero of="$fs" bs=1048576 count=16 2>/dev/null
+	mkdir -p "$mnt"
+	if ! mkfs.ext4 -q -F "$fs" >"$TMP/$n.err" 2>&1; then bad $n "mkfs.ext4 failed"; return; fi
+	if ! loop=$(losetup -f) || ! losetup "$loop" "$fs" 2>>"$TMP/$n.err"; then bad $n "no loop device"; return; fi
+	if ! mount -t ext4 "$loop" "$mnt" 2>>"$TMP/$n.err"; then bad $n "cannot mount"; losetup -d "$loop"; return; fi
+	sh_=$mnt/share
+	mkdir -p "$sh_/d" && echo data >"$sh_/f"
+	if ! $xt set "$sh_/f" user.host fromhost >/dev/null; then bad $n "the host cannot set user.* here"
+	else
+		x_=""
+		[ "$2" = yes ] && x_=",xattr"
+		want $n 0 300 -- --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 128M \
+			--fs "tag=x,path=$sh_$x_" --cmdline "console=ttyS0 quiet panic=-1 cvmm.test=fs-xattr cvmm.xattr=$2" && {
+			why=""
+			has $n GUEST-XATTR-DONE || why="the guest did not finish"
+			if [ "$2" = yes ]; then
+				grep -q GUEST-XATTR-FAILED "$TMP/$n.out" && why="guest: $(grep GUEST-XATTR-FAILED "$TMP/$n.out" | head -3 | tr '\n' ' ')"
+				grep -q "GUEST-XATTR-XT LIST.* user.color" "$TMP/$n.out" && grep -q "GUEST-XATTR-XT LIST.* user.host" "$TMP/$n.out" &&
+					! grep -q "GUEST-XATTR-XT LIST.* user.gone" "$TMP/$n.out" || why="guest's list: $(grep GUEST-XATTR-XT "$TMP/$n.out")"
+				[ "$($xt get "$sh_/f" user.color)" = "XT VALUE blue" ] || why="the host file lacks user.color=blue"
+				[ "$($xt get "$sh_/d" user.dir)" = "XT VALUE yes" ] || why="the host directory lacks user.dir=yes"
+				[ "$($xt get "$sh_/f" user.gone)" = "XT ERR ENODATA" ] || why="user.gone still on the host file"
+			else
+				for op in SET GET LIST; do
+					grep -q "GUEST-XATTR-$op XT ERR EOPNOTSUPP" "$TMP/$n.out" || why="guest $op: $(grep "GUEST-XATTR-$op" "$TMP/$n.out"), wanted EOPNOTSUPP"
+				done
+				[ "$($xt get "$sh_/f" user.color)" = "XT ERR ENODATA" ] || why="user.color reached the host file"
+			fi
+			[ "$($xt get "$sh_/f" user.host)" = "XT VALUE fromhost" ] || why="the host's user.host changed"
+			if [ -z "$why" ]; then ok $n "xattr=$2"; else bad $n "$why"; fi
+		}
+	fi
+	umount "$mnt"
+	losetup -d "$loop"
+}
+if [ -f "$KIT/small-bzImage" ]; then
+	xattr_case fs-xattr yes
+	xattr_case fs-xattr-off no
+fi
 # Debian's stock kernel: fuse and virtiofs are modules its initramfs loads.
 if [ -f "$KIT/stock-vmlinuz" ]; then
 	fs_case fs-stock "$KIT/stock-vmlinuz" "$KIT/stock-guest.cpio.gz" no

@@ -51,18 +51,26 @@ net_test() {
 	dd if=/dev/urandom of=/tmp/tx bs=65536 count=$((${mb:-4} * 16)) 2>/dev/null
 	echo "GUEST-NET-TX-MD5 $(md5sum </tmp/tx | cut -c1-32)"
 	# nc quits when its stdin ends: give the listener a fifo kept open
+	# cvmm.pin=C: both transfers run on vCPU C (XPS: its TX queue; the
+	# tap steers a flow's frames back to the queue it came from)
+	pin=""
+	[ -n "$(arg pin)" ] && pin="taskset -c $(arg pin)"
 	mkfifo /tmp/hold
-	timeout 300 nc -l -p 5001 </tmp/hold >/tmp/rx &
+	timeout 300 $pin nc -l -p 5001 </tmp/hold >/tmp/rx &
 	ncpid=$!
 	exec 3>/tmp/hold
 	sleep 0.5
 	echo "GUEST-NET-READY"
-	timeout 300 nc "$peer" 5002 </tmp/tx || echo "GUEST-NET-SEND-FAILED"
+	timeout 300 $pin nc "$peer" 5002 </tmp/tx || echo "GUEST-NET-SEND-FAILED"
 	wait $ncpid
 	exec 3>&-
 	echo "GUEST-NET-RX $(md5sum </tmp/rx | cut -c1-32) $(wc -c </tmp/rx)"
 	sleep 1 # the connections' last ACKs
 	net_stats
+	# each virtio interrupt line (MSI-X: one per queue) with its total
+	if [ -n "$pin" ]; then
+		awk '/virtio/ { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print "GUEST-IRQ", $NF, s }' /proc/interrupts
+	fi
 }
 # Frames the driver sent and received, for the host to compare with the
 # tap's counters (a frame cvmm dropped shows there; TCP would hide it).
@@ -294,12 +302,59 @@ blk-kill)
 	echo "GUEST-FLUSHED $(md5sum </tmp/w | cut -c1-32)"
 	while :; do sleep 60; done ;;
 net) net_test; finish ;;
+multi) # net-cases.sh net-two-nics-two-disks: two disks, two NICs
+	for d in vda vdb; do
+		echo "GUEST-$d-READ $(dd if=/dev/$d bs=65536 count=16 2>/dev/null | md5sum | cut -c1-32) size=$(cat /sys/block/$d/size)"
+		dd if=/dev/urandom of=/tmp/w bs=65536 count=16 2>/dev/null
+		dd if=/tmp/w of=/dev/$d bs=65536 seek=32 conv=fsync 2>/dev/null || echo "GUEST-$d-WRITE-FAILED"
+		echo "GUEST-$d-WROTE $(md5sum </tmp/w | cut -c1-32)"
+	done
+	ip link set lo up
+	for i in 0 1; do
+		echo 1 >/proc/sys/net/ipv6/conf/eth$i/disable_ipv6 2>/dev/null
+		ip link set eth$i up
+		ip addr add "10.0.1$((i + 1)).2/24" dev eth$i
+		echo "GUEST-ETH$i-MAC $(cat /sys/class/net/eth$i/address)"
+	done
+	for i in 0 1; do
+		if ping -c 3 -W 10 "10.0.1$((i + 1)).1" >/dev/null 2>&1; then echo "GUEST-ETH$i-PING ok"; else echo "GUEST-ETH$i-PING failed"; fi
+	done
+	sleep 1
+	for i in 0 1; do
+		s=/sys/class/net/eth$i/statistics
+		echo "GUEST-ETH$i-STATS tx=$(cat $s/tx_packets) rx=$(cat $s/rx_packets)"
+	done
+	finish ;;
 fs) fs_test; finish ;;
+fs-xattr) # the share "x" (fs-cases.sh): cvmm.xattr=yes: given ,xattr
+	m=/mnt/x xt=/work/xattrtool
+	mkdir -p $m && mount -t virtiofs x $m || echo "GUEST-XATTR-FAILED mount"
+	if [ "$(arg xattr)" = yes ]; then
+		$xt set $m/f user.color blue | grep -q "XT OK" || echo "GUEST-XATTR-FAILED set"
+		$xt set $m/d user.dir yes | grep -q "XT OK" || echo "GUEST-XATTR-FAILED set-dir"
+		$xt set $m/f user.gone x | grep -q "XT OK" || echo "GUEST-XATTR-FAILED set-gone"
+		$xt remove $m/f user.gone | grep -q "XT OK" || echo "GUEST-XATTR-FAILED remove"
+		$xt get $m/f user.gone | grep -q "XT ERR ENODATA" || echo "GUEST-XATTR-FAILED removed-still-there"
+		$xt get $m/f user.color | grep -qx "XT VALUE blue" || echo "GUEST-XATTR-FAILED get"
+		$xt get $m/f user.host | grep -qx "XT VALUE fromhost" || echo "GUEST-XATTR-FAILED get-host-set"
+		echo "GUEST-XATTR-$($xt list $m/f)"
+	else
+		echo "GUEST-XATTR-SET $($xt set $m/f user.color blue)"
+		echo "GUEST-XATTR-GET $($xt get $m/f user.host)"
+		echo "GUEST-XATTR-LIST $($xt list $m/f)"
+	fi
+	umount $m
+	echo "GUEST-XATTR-DONE"
+	finish ;;
 fs-bench) # bench/fs: the workload on the share "bench"
 	mkdir -p /mnt/b && mount -t virtiofs bench /mnt/b && sh /work/fs-work.sh /mnt/b guest
 	umount /mnt/b
 	finish ;;
 vsock) vsock_test; finish ;;
+vsock-chroot) # jail-cases.sh: cvmm.vsockport=P cvmm.vsockmode=send|refused
+	/work/vsocktool connect "vsock:2:$(arg vsockport)" "$(arg vsockmode)" 65536 >/tmp/vc 2>&1
+	echo "GUEST-VSOCK-CHROOT $? $(grep VT /tmp/vc | head -1)"
+	finish ;;
 vsock-bench) # bench/vsock, guest side: sink and echo for the host, then ours
 	vt=/work/vsocktool n=$(($(arg mb) * 1048576))
 	$vt listen vsock:7001 sink $n >/tmp/b7001 2>&1 & p1=$!

@@ -346,7 +346,8 @@ if [ -f "$KIT/small-bzImage" ] && selected $n; then
 		--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=jail cvmm.ip=10.0.9.2/24 cvmm.peer=10.0.9.1" \
 		</dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	pid=$!
-	(sleep 300 && kill -KILL $pid) 2>/dev/null &
+	# its output elsewhere: a leftover sleep would hold the subscript's pipe open (300 s)
+	(sleep 300 && kill -KILL $pid) >/dev/null 2>&1 &
 	wd=$!
 	# while it runs: its ids and its root, as the kernel sees them
 	i=0
@@ -372,6 +373,43 @@ if [ -f "$KIT/small-bzImage" ] && selected $n; then
 	else ok $n "disk read+written, ping ok, as 65534:65534 chrooted to $root"; fi
 	$IP link del jtap0 2>/dev/null
 fi
+
+# --chroot DIR and guest-initiated vsock (README): a connection to CID 2
+# port P reaches PATH_P when PATH is beneath DIR (jail-chroot-vsock-beneath:
+# 64 KiB byte-exact at the listener); with PATH outside DIR the guest is
+# refused and a listener at the outside PATH_P gets nothing
+# (jail-chroot-vsock-outside).
+vsock_chroot_case() { # name beneath|outside
+	n=$1
+	[ -f "$KIT/small-bzImage" ] && selected $n || return
+	root=$TMP/$n.root
+	rm -rf "$root"
+	mkdir -p "$root/run"
+	if [ "$2" = beneath ]; then sock=$root/run/v.sock mode=send; else sock=$TMP/$n.v.sock mode=refused; fi
+	rm -f "$sock" "${sock}_7000"
+	./vsocktool listen "unix:${sock}_7000" recv 65536 >"$TMP/$n.host" 2>&1 &
+	lp=$!
+	i=0
+	while [ $i -lt 100 ] && [ ! -S "${sock}_7000" ]; do sleep 0.1; i=$((i + 1)); done
+	want $n 0 300 -- --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 128M \
+		--vsock "cid=3,socket=$sock" --chroot "$root" \
+		--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=vsock-chroot cvmm.vsockport=7000 cvmm.vsockmode=$mode" && {
+		g=$(tr -d '\r' <"$TMP/$n.out" | sed -n 's/.*GUEST-VSOCK-CHROOT //p' | head -1)
+		if [ "$2" = beneath ]; then
+			i=0
+			while [ $i -lt 50 ] && kill -0 $lp 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+			if ! grep -q "RECV-OK 65536 " "$TMP/$n.host"; then bad $n "the listener beneath DIR got: $(cat "$TMP/$n.host" | tr '\n' ' '); guest: '$g'"
+			else case $g in 0\ *) ok $n "64 KiB reached ${sock}_7000 from the chroot" ;; *) bad $n "guest: '$g'" ;; esac; fi
+		else
+			if grep -qv "LISTENING" "$TMP/$n.host"; then bad $n "the listener outside DIR got a connection: $(cat "$TMP/$n.host" | tr '\n' ' ')"
+			else case $g in 0\ *) ok $n "refused; nothing reached ${sock}_7000" ;; *) bad $n "guest not refused: '$g'" ;; esac; fi
+		fi
+	}
+	kill $lp 2>/dev/null
+	wait $lp 2>/dev/null
+}
+vsock_chroot_case jail-chroot-vsock-beneath beneath
+vsock_chroot_case jail-chroot-vsock-outside outside
 rm -rf "$TMP"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

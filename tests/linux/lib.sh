@@ -74,5 +74,5 @@ subscript() {
 		bad "stage-$sn-cases" "ended without its summary line"
 	fi
 }
-has() { grep -q -- "$2" "$TMP/$1.out"; }
+has() { grep -q -- "$2" "$TMP/$1.out" 2>/dev/null; } # the background cvmm may not have made it yet
 

@@ -21,7 +21,8 @@
 
 struct expect {
 	bool cpus_set, mem_set, initrd_set, echo;
-	int end; /* mg.end: 0 power off, 1 crash (triple fault), 2 i8042 reset */
+	int end; /* mg.end: 0 power off, 1 crash (triple fault), 2 i8042 reset,
+		  * 3 mmio (run code from the MMIO hole: KVM cannot emulate it) */
 	uint64_t cpus, mem, initrd;
 };
 
@@ -59,6 +60,8 @@ static void check_args(const struct mg_boot *b, struct expect *x)
 				x->end = 1;
 			else if ((ok = t.val_len == 5 && !memcmp(t.val, "reset", 5)))
 				x->end = 2;
+			else if ((ok = t.val_len == 4 && !memcmp(t.val, "mmio", 4)))
+				x->end = 3;
 		} else if (mg_tok_is(&t, "mg.echo")) {
 			ok = mg_parse_u64(t.val, t.val_len, false, &v) && v <= 1;
 			x->echo = ok && v == 1;
@@ -359,6 +362,13 @@ void mg_main(struct mg_boot *b)
 		mg_outb(0x64, 0xfe);
 		for (;;)
 			__asm__ volatile("pause");
+	} else if (x.end == 3) {
+		/* An instruction fetch from the MMIO hole (identity-mapped, no
+		 * RAM and no device there): KVM cannot emulate it and stops the
+		 * vCPU with an internal error; the IDT is whole, so it is no
+		 * triple fault. */
+		mg_puts("MG EXEC-MMIO\n");
+		__asm__ volatile("jmp *%0" : : "r"((uint64_t)0xc0000000u));
 	}
 	mg_done();
 }

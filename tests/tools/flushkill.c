@@ -8,7 +8,7 @@
  * The images are TMPDIR/fk-<k>.img, made (sparse) where missing: a caller
  * that wants them allocated and synced beforehand makes them itself.
  * usage: flushkill CVMM MG_BENCH_ELF TMPDIR NVMS BLOCKS [SEED [TIMEOUT_S]]
- * A VM silent for STALL_S is shown (threads, kernel stacks, KVM's exit
+ * A VM that stopped (STALL_S: silent while it ran, or silent for long) is shown (threads, kernel stacks, KVM's exit
  * counters where debugfs is mounted) and killed: a failure, unless its
  * guest is stuck inside KVM itself (exits keep coming, none reaches cvmm).
  * That, and guests that crash (triple fault, cvmm's status 3), happen in
@@ -46,7 +46,15 @@
 
 #define BLOCK	4096
 #define MAX_VMS 256
-#define STALL_S 20 /* a VM silent this long has stopped (a block takes < 1 s) */
+/* A VM silent for STALL_S that meanwhile ran STALL_CPU_TICKS of CPU (its
+ * threads' user and system time, in clock ticks: 2 s) has stopped: a
+ * block takes far less. One that barely ran was starved by the host (50
+ * VMs on two cores under nested emulation: a vCPU seen getting 30 ms in
+ * 20 s), not stuck; it is given until STALL_MAX_S of silence, which also
+ * catches a cvmm whose threads all wait for ever. */
+#define STALL_S		20
+#define STALL_CPU_TICKS 200
+#define STALL_MAX_S	120
 /* Word w of block i, as tests/microguest/mg_bench.c writes it. */
 #define FLUSHLOG_WORD(i, w) (0x4d4746ull << 40 | (uint64_t)(i) << 12 | (uint64_t)(w))
 
@@ -62,6 +70,7 @@ struct vm {
 	uint64_t kill_ns; /* ... at this time (0: not yet due) */
 	bool killed;
 	uint64_t seen_ns; /* when its console last said something */
+	long long seen_cpu; /* its CPU time then (clock ticks; -1: unknown) */
 	bool stalled;	  /* no progress for STALL_S: killed */
 	bool lost;	  /* ... and lost inside KVM itself (see stuck) */
 	int status;
@@ -148,13 +157,56 @@ static void line(unsigned k, const char *s)
 	}
 }
 
+/* A process's CPU time so far, user and system of all its threads, in
+ * clock ticks (-1 when /proc cannot tell). */
+static long long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); /* the name may hold spaces */
+	unsigned long long ut, st;
+	/* after the name: state ppid pgrp session tty tpgid flags minflt
+	 * cminflt majflt cmajflt utime stime */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			 &st) != 2)
+		return -1;
+	return (long long)(ut + st);
+}
+
+/* Its console said something: progress. */
+static void seen(struct vm *v)
+{
+	v->seen_ns = now_ns();
+	v->seen_cpu = cpu_ticks(v->pid);
+}
+
+/* Whether a VM silent since seen_ns has stopped (see STALL_S). */
+static bool stalled(struct vm *v, uint64_t t)
+{
+	uint64_t silent = t - v->seen_ns;
+	if (silent <= STALL_S * 1000000000ull)
+		return false;
+	if (silent > STALL_MAX_S * 1000000000ull)
+		return true;
+	long long c = cpu_ticks(v->pid);
+	return c < 0 || v->seen_cpu < 0 || c - v->seen_cpu >= STALL_CPU_TICKS;
+}
+
 static void drain(unsigned k)
 {
 	struct vm *v = &vms[k];
 	char buf[4096];
 	ssize_t n = read(v->out, buf, sizeof(buf));
 	if (n > 0)
-		v->seen_ns = now_ns();
+		seen(v);
 	if (n <= 0) {
 		if (n < 0 && errno == EINTR)
 			return;
@@ -366,7 +418,7 @@ int main(int argc, char **argv)
 	}
 	for (unsigned k = 0; k < n; k++) {
 		vms[k].pid = spawn(cvmm, mg, tmp, k, blocks, &vms[k].out);
-		vms[k].seen_ns = now_ns();
+		seen(&vms[k]);
 		if (vms[k].pid < 0) {
 			fprintf(stderr, "flushkill: cannot start cvmm: %s\n", strerror(errno));
 			return 2;
@@ -387,20 +439,20 @@ int main(int argc, char **argv)
 					next = v->kill_ns;
 				}
 			}
-			if (v->out >= 0 && !v->killed && !v->stalled &&
-			    t - v->seen_ns > STALL_S * 1000000000ull) {
+			if (v->out >= 0 && !v->killed && !v->stalled && stalled(v, t)) {
 				v->stalled = true;
 				v->lost = stuck(k, tmp) && !strict;
 				if (v->lost)
-					printf("FK LOST vm=%u: silent for %d s, its guest stuck "
+					printf("FK LOST vm=%u: silent over %d s, its guest stuck "
 					       "inside "
 					       "KVM (exits, none reaching cvmm); killed, its "
 					       "flushed "
 					       "blocks still checked\n",
 					       k, STALL_S);
 				else
-					fail(k, "silent for %d s (last flushed %lld): killed",
-					     STALL_S, v->last);
+					fail(k, "silent for %llu s (last flushed %lld): killed",
+					     (unsigned long long)((t - v->seen_ns) / 1000000000ull),
+					     v->last);
 				kill(v->pid, SIGKILL);
 			}
 			if (v->out >= 0) {
