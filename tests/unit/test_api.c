@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -89,16 +90,30 @@ static const struct api_ops fake_ops = {f_start, f_pause, f_resume, f_shutdown, 
 struct t {
 	struct fake f;
 	struct api *api;
+	char dir[64], cwd[4096]; /* the files the requests name, by relative path */
 	char out[1 << 16];
 	size_t outlen;
 	bool closed;
 };
+
+/* The kernel, initrd and drives the requests name: files that exist (the
+ * API opens them when they are PUT), empty (0-byte drives are valid). */
+static const char *const files[] = {"k", "i", "data.img", "root.img", "x", NULL};
 
 static int setup(void **state)
 {
 	struct t *t = calloc(1, sizeof(*t));
 	if (!t || api_new(&t->api, &fake_ops, &t->f, -1, 1) < 0)
 		return -1;
+	snprintf(t->dir, sizeof(t->dir), "/tmp/cvmm-api-XXXXXX");
+	if (!getcwd(t->cwd, sizeof(t->cwd)) || !mkdtemp(t->dir) || chdir(t->dir) < 0)
+		return -1;
+	for (const char *const *f = files; *f; f++) {
+		FILE *fp = fopen(*f, "w");
+		if (!fp)
+			return -1;
+		fclose(fp);
+	}
 	*state = t;
 	return 0;
 }
@@ -107,6 +122,10 @@ static int teardown(void **state)
 {
 	struct t *t = *state;
 	api_free(t->api);
+	for (const char *const *f = files; *f; f++)
+		unlink(*f);
+	if (chdir(t->cwd) < 0 || rmdir(t->dir) < 0)
+		return -1;
 	free(t);
 	return 0;
 }
@@ -155,15 +174,15 @@ static void test_firecracker_sequence(void **state)
 			     " \"smt\": false}"),
 			 204);
 	assert_int_equal(req(t, "PUT", "/boot-source",
-			     "{\"kernel_image_path\": \"/k\", \"initrd_path\": \"/i\","
+			     "{\"kernel_image_path\": \"k\", \"initrd_path\": \"i\","
 			     " \"boot_args\": \"console=ttyS0 quiet\"}"),
 			 204);
 	assert_int_equal(req(t, "PUT", "/drives/data",
-			     "{\"drive_id\": \"data\", \"path_on_host\": \"/data.img\","
+			     "{\"drive_id\": \"data\", \"path_on_host\": \"data.img\","
 			     " \"is_root_device\": false, \"is_read_only\": false}"),
 			 204);
 	assert_int_equal(req(t, "PUT", "/drives/rootfs",
-			     "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/root.img\","
+			     "{\"drive_id\": \"rootfs\", \"path_on_host\": \"root.img\","
 			     " \"is_root_device\": true, \"is_read_only\": true}"),
 			 204);
 	assert_int_equal(req(t, "PUT", "/network-interfaces/eth0",
@@ -178,15 +197,15 @@ static void test_firecracker_sequence(void **state)
 	assert_non_null(strstr(t->out, "\"vcpu_count\": 2"));
 	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
 	assert_int_equal(t->f.starts, 1);
-	assert_string_equal(t->f.kernel, "/k");
-	assert_string_equal(t->f.initrd, "/i");
+	assert_string_equal(t->f.kernel, "k");
+	assert_string_equal(t->f.initrd, "i");
 	assert_string_equal(t->f.cmdline, "console=ttyS0 quiet root=/dev/vda ro");
 	assert_int_equal(t->f.seen.cpus, 2);
 	assert_int_equal(t->f.seen.memory, 256ULL << 20);
 	assert_int_equal(t->f.seen.ndisks, 2);
-	assert_string_equal(t->f.disk0, "/root.img"); /* the root device is /dev/vda */
+	assert_string_equal(t->f.disk0, "root.img"); /* the root device is /dev/vda */
 	assert_int_equal(t->f.disk0_flags, CVMM_DISK_RO);
-	assert_string_equal(t->f.disk1, "/data.img");
+	assert_string_equal(t->f.disk1, "data.img");
 	assert_string_equal(t->f.tap, "tap7");
 	assert_int_equal(t->f.seen.nets[0].mac[5], 0x02);
 	assert_string_equal(t->f.vsock, "/v.sock");
@@ -225,7 +244,7 @@ static void test_before_start(void **state)
 	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}"), 400);
 	assert_int_equal(t->f.pauses + t->f.shutdowns, 0);
 	/* a start that fails is reported and can be retried */
-	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"/k\"}"), 204);
+	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"k\"}"), 204);
 	t->f.start_result = -ENOENT;
 	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 400);
 	fault_has(t, "fake start failure");
@@ -244,6 +263,13 @@ static void test_bad_bodies(void **state)
 			     " \"frob\": 1}"),
 			 400);
 	fault_has(t, "unknown field 'frob'");
+	/* the kernel and initrd are opened when they are PUT */
+	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"nope\"}"), 400);
+	fault_has(t, "Boot source error: the kernel: cannot open nope: No such file or directory");
+	assert_int_equal(req(t, "PUT", "/boot-source",
+			     "{\"kernel_image_path\": \"k\", \"initrd_path\": \".\"}"),
+			 400);
+	fault_has(t, "Boot source error: the initrd: . is not a regular file");
 	assert_int_equal(req(t, "PUT", "/machine-config", "{\"vcpu_count\": 2, "), 400);
 	fault_has(t, "not valid JSON");
 	assert_int_equal(req(t, "PUT", "/machine-config", "[1]"), 400);
@@ -258,22 +284,46 @@ static void test_bad_bodies(void **state)
 	assert_int_equal(req(t, "PUT", "/machine-config", "{\"vcpu_count\": 1}"), 400);
 	fault_has(t, "required");
 	assert_int_equal(req(t, "PATCH", "/machine-config", "{\"vcpu_count\": 3}"), 204);
+#ifdef __x86_64__
+	/* smt as Firecracker takes it: 1 or an even number of vCPUs */
+	assert_int_equal(req(t, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"smt\": true}"),
+			 204);
+	assert_int_equal(req(t, "GET", "/machine-config", NULL), 200);
+	assert_non_null(strstr(t->out, "\"smt\": true"));
+	assert_int_equal(req(t, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 3, \"mem_size_mib\": 64, \"smt\": true}"),
+			 400);
+	fault_has(t, "can only be 1 or an even number when SMT is enabled");
+#else
 	assert_int_equal(req(t, "PUT", "/machine-config",
 			     "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"smt\": true}"),
 			 400);
-	fault_has(t, "'smt' is not supported");
+	fault_has(t, "not supported on aarch64");
+#endif
+	/* static CPU templates: accepted, marked deprecated as Firecracker does */
+	assert_int_equal(req(t, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"cpu_template\": \"T2\"}"),
+			 204);
+	assert_non_null(strstr(t->out, "\r\nDeprecation: true\r\n"));
+	assert_int_equal(req(t, "GET", "/machine-config", NULL), 200);
+	assert_null(strstr(t->out, "Deprecation")); /* that response only */
+	assert_int_equal(req(t, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"cpu_template\": \"X9\"}"),
+			 400);
+	fault_has(t, "'cpu_template' must be one of");
 	assert_int_equal(req(t, "PUT", "/drives/a",
-			     "{\"drive_id\": \"b\", \"path_on_host\": \"/x\","
+			     "{\"drive_id\": \"b\", \"path_on_host\": \"x\","
 			     " \"is_root_device\": false, \"is_read_only\": false}"),
 			 400);
-	fault_has(t, "match the path");
+	fault_has(t, "The id from the path does not match the id from the body!");
 	assert_int_equal(
-		req(t, "PUT", "/drives/a", "{\"drive_id\": \"a\", \"path_on_host\": \"/x\"}"), 400);
+		req(t, "PUT", "/drives/a", "{\"drive_id\": \"a\", \"path_on_host\": \"x\"}"), 400);
 	fault_has(t, "required");
 	/* is_read_only may be left out (false) */
 	assert_int_equal(
 		req(t, "PUT", "/drives/a",
-		    "{\"drive_id\": \"a\", \"path_on_host\": \"/x\", \"is_root_device\": false}"),
+		    "{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false}"),
 		204);
 	assert_int_equal(
 		req(t, "PUT", "/drives/b",
@@ -285,9 +335,44 @@ static void test_bad_bodies(void **state)
 			 400);
 	fault_has(t, "'mtu' is not supported");
 	assert_int_equal(req(t, "PUT", "/drives/a%2f..", "{\"drive_id\": \"a%2f..\"}"), 400);
-	fault_has(t, "the id may hold only");
+	fault_has(t, "API Resource IDs can only contain alphanumeric characters and underscores.");
+	assert_int_equal(req(t, "PUT", "/drives/a-b", "{\"drive_id\": \"a-b\"}"), 400);
+	fault_has(t, "API Resource IDs can only contain");
+	/* a drive file is opened when it is PUT */
 	assert_int_equal(req(t, "PUT", "/drives/a",
-			     "{\"drive_id\": \"a\", \"path_on_host\": \"/x\","
+			     "{\"drive_id\": \"a\", \"path_on_host\": \"nope.img\","
+			     " \"is_root_device\": false}"),
+			 400);
+	fault_has(t, "Drive config error: cannot open nope.img: No such file or directory");
+	/* empty rate limiters mean none (Kata's Go and Rust runtimes send these) */
+	assert_int_equal(req(t, "PUT", "/drives/a",
+			     "{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false,"
+			     " \"rate_limiter\": {}, \"partuuid\": \"0eb2a0bc-01\","
+			     " \"cache_type\": \"Unsafe\", \"io_engine\": \"Sync\"}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/drives/a",
+			     "{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false,"
+			     " \"rate_limiter\": {\"bandwidth\": null, \"ops\": null}}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/network-interfaces/eth0",
+			     "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": null,"
+			     " \"rx_rate_limiter\": {}, \"tx_rate_limiter\": {}}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/network-interfaces/eth1",
+			     "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap0\"}"),
+			 400);
+	fault_has(t, "The host device name is already in use: tap0");
+	assert_int_equal(req(t, "PUT", "/network-interfaces/m1",
+			     "{\"iface_id\": \"m1\", \"host_dev_name\": \"tapm1\","
+			     " \"guest_mac\": \"06:00:00:00:00:01\"}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/network-interfaces/m2",
+			     "{\"iface_id\": \"m2\", \"host_dev_name\": \"tapm2\","
+			     " \"guest_mac\": \"06:00:00:00:00:01\"}"),
+			 400);
+	fault_has(t, "The MAC address is already in use: 06:00:00:00:00:01");
+	assert_int_equal(req(t, "PUT", "/drives/a",
+			     "{\"drive_id\": \"a\", \"path_on_host\": \"x\","
 			     " \"is_root_device\": false, \"is_read_only\": false,"
 			     " \"rate_limiter\": {\"bandwidth\": {}}}"),
 			 400);
@@ -298,10 +383,18 @@ static void test_bad_bodies(void **state)
 			 400);
 	fault_has(t, "guest_mac");
 	assert_int_equal(req(t, "PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/v\"}"), 400);
+	/* containerd never sets a CID: 0 is taken */
+	assert_int_equal(req(t, "PUT", "/vsock",
+			     "{\"guest_cid\": 0, \"uds_path\": \"v.sock\", \"vsock_id\": \"agent_api\"}"),
+			 204);
+	assert_int_equal(req(t, "GET", "/vm/config", NULL), 200);
+	assert_non_null(strstr(t->out, "\"guest_cid\":3"));
+	assert_int_equal(req(t, "PUT", "/entropy", "{\"rate_limiter\": {}}"), 204);
 	assert_int_equal(req(t, "PUT", "/entropy", "{\"rate_limiter\": {\"bandwidth\": {}}}"), 400);
 	fault_has(t, "'rate_limiter' is not supported");
 	assert_int_equal(req(t, "PUT", "/entropy", "{\"frob\": 1}"), 400);
-	assert_int_equal(req(t, "GET", "/entropy", NULL), 405);
+	assert_int_equal(req(t, "GET", "/entropy", NULL), 400);
+	fault_has(t, "Invalid request method and/or path: GET /entropy.");
 	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"Reboot\"}"), 400);
 	fault_has(t, "unknown action_type");
 	assert_int_equal(req(t, "PATCH", "/vm", "{\"state\": \"Sleeping\"}"), 400);
@@ -313,11 +406,29 @@ static void test_bad_bodies(void **state)
 static void test_methods_and_paths(void **state)
 {
 	struct t *t = *state;
-	assert_int_equal(req(t, "GET", "/snapshot/create", NULL), 400);
-	fault_has(t, "invalid request method and/or path");
-	assert_int_equal(req(t, "DELETE", "/machine-config", NULL), 405);
-	fault_has(t, "not allowed");
-	assert_int_equal(req(t, "POST", "/actions", "{}"), 405);
+	/* Firecracker answers an unknown path and a wrong method alike: 400 */
+	assert_int_equal(req(t, "GET", "/nope", NULL), 400);
+	fault_has(t, "Invalid request method and/or path: GET /nope.");
+	assert_int_equal(req(t, "DELETE", "/machine-config", NULL), 400);
+	fault_has(t, "Invalid request method and/or path: DELETE /machine-config.");
+	assert_int_equal(req(t, "POST", "/actions", "{}"), 400);
+	/* endpoints of later issues say so */
+	assert_int_equal(req(t, "PUT", "/snapshot/create", "{}"), 400);
+	fault_has(t, "PUT /snapshot/create is not supported by cvmm yet");
+	assert_int_equal(req(t, "PUT", "/balloon", "{}"), 400);
+	fault_has(t, "not supported by cvmm yet");
+	assert_int_equal(req(t, "GET", "/mmds", NULL), 400);
+	fault_has(t, "not supported by cvmm yet");
+	assert_int_equal(req(t, "GET", "/version", NULL), 200);
+	assert_non_null(strstr(t->out, "{\"firecracker_version\": \"" API_FC_VERSION "\"}"));
+	assert_int_equal(req(t, "GET", "/vm/config", NULL), 200);
+	assert_non_null(strstr(t->out, "\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":128"));
+	assert_int_equal(req(t, "GET", "/", NULL), 200);
+	assert_non_null(strstr(t->out, "\"id\": \"anonymous-instance\""));
+	assert_int_equal(api_set_id(t->api, "0f3c3b1e-5d2a-4c1b-9e7f-2a6b8c9d0e1f"), 0);
+	assert_int_equal(req(t, "GET", "/", NULL), 200);
+	assert_non_null(strstr(t->out, "\"id\": \"0f3c3b1e-5d2a-4c1b-9e7f-2a6b8c9d0e1f\""));
+	assert_int_equal(api_set_id(t->api, "bad id"), -EINVAL);
 	assert_int_equal(req(t, "GET", "/drives", NULL), 400);
 	assert_int_equal(req(t, "GET", "/drives/a/b", NULL), 400);
 	assert_int_equal(req(t, "GET", "/?x=1", NULL), 200);

@@ -43,6 +43,7 @@ struct api_drive {
 	char id[API_ID_MAX];
 	char *path; /* owned */
 	bool ro, root;
+	char partuuid[65]; /* "": root=/dev/vda */
 };
 struct api_iface {
 	char id[API_ID_MAX];
@@ -60,6 +61,7 @@ struct api_pending {
 	unsigned ndrives;
 	struct api_iface ifaces[API_MAX_IFACES];
 	unsigned nifaces;
+	bool smt; /* accepted as Firecracker does; the guest's topology is unchanged */
 	char *vsock_path; /* owned */
 	uint64_t vsock_cid;
 	bool entropy; /* PUT /entropy: a virtio-rng device */
@@ -78,6 +80,7 @@ struct api_conn {
 	char hname[16], hval[16];
 	size_t hname_len, hval_len;
 	bool in_value, expect_continue;
+	bool deprecated; /* the next response carries "Deprecation: true" */
 	char *out; /* owned, API_OUT_CAP */
 	size_t out_len;
 	char in[4096]; /* received, not yet parsed (parser paused) */
@@ -97,6 +100,7 @@ struct api {
 	struct api_conn *conns[API_MAX_CONNS]; /* owned */
 	struct api_pending p;
 	bool started;
+	char id[API_ID_MAX + 1]; /* --id: GET / reports it */
 };
 
 /* ---- responses ------------------------------------------------------------- */
@@ -128,8 +132,10 @@ static void respond(struct api_conn *c, int status, const char *json)
 	size_t room = API_OUT_CAP - c->out_len;
 	size_t blen = json ? strlen(json) : 0;
 	int n = snprintf(c->out + c->out_len, room,
-			 "HTTP/1.1 %d %s\r\nServer: cvmm\r\nConnection: %s\r\n", status,
-			 status_text(status), c->closing ? "close" : "keep-alive");
+			 "HTTP/1.1 %d %s\r\nServer: cvmm\r\nConnection: %s\r\n%s", status,
+			 status_text(status), c->closing ? "close" : "keep-alive",
+			 c->deprecated ? "Deprecation: true\r\n" : "");
+	c->deprecated = false;
 	if (n < 0 || (size_t)n >= room)
 		return;
 	size_t len = (size_t)n;
@@ -281,6 +287,54 @@ static bool off_only(struct api_conn *c, struct json_object *o, const char *key,
 	return false;
 }
 
+/* A rate limiter: absent, null, or an object whose buckets are all absent or
+ * null (Kata's Go runtime sends {} for "no limit", its Rust runtime
+ * {"bandwidth": null, "ops": null}) means none, as in Firecracker; a real
+ * bucket is refused until cvmm has rate limiters. */
+static bool no_limiter(struct api_conn *c, struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return true;
+	if (!json_object_is_type(v, json_type_object)) {
+		fault(c, 400, "'%s' must be an object", key);
+		return false;
+	}
+	struct json_object_iterator it = json_object_iter_begin(v);
+	struct json_object_iterator end = json_object_iter_end(v);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		const char *k = json_object_iter_peek_name(&it);
+		if (strcmp(k, "bandwidth") && strcmp(k, "ops")) {
+			fault(c, 400, "unknown field '%.64s' in '%s'", k, key);
+			return false;
+		}
+		if (json_object_iter_peek_value(&it)) {
+			fault(c, 400, "'%s' is not supported by cvmm yet (no rate limiters)", key);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* A file the VM will open, checked when it is PUT (as Firecracker does),
+ * so that a bad path is a 400 on its own call. */
+static bool file_ok(struct api_conn *c, const char *what, const char *path, bool rw)
+{
+	int fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		fault(c, 400, "%s: cannot open %.256s: %s", what, path, strerror(errno));
+		return false;
+	}
+	struct stat st;
+	bool reg = fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+	close(fd);
+	if (!reg) {
+		fault(c, 400, "%s: %.256s is not a regular file or block device", what, path);
+		return false;
+	}
+	return true;
+}
+
 static bool set_str(struct api_conn *c, char **dst, const char *v)
 {
 	char *s = strdup(v);
@@ -308,6 +362,9 @@ static void put_boot_source(struct api_conn *c, struct json_object *o)
 		fault(c, 400, "'kernel_image_path' is required");
 		return;
 	}
+	if (!file_ok(c, "Boot source error: the kernel", k, false) ||
+	    (i && !file_ok(c, "Boot source error: the initrd", i, false)))
+		return;
 	if (!set_str(c, &p->kernel, k))
 		return;
 	free(p->initrd);
@@ -318,6 +375,10 @@ static void put_boot_source(struct api_conn *c, struct json_object *o)
 	respond(c, 204, NULL);
 }
 
+/* Firecracker's static CPU templates: deprecated there, accepted here as
+ * the no-ops they are for cvmm (the guest sees the host's filtered CPUID). */
+static const char *const cpu_templates[] = {"None", "C3", "T2", "T2S", "T2CL", "T2A", NULL};
+
 static void put_machine_config(struct api_conn *c, struct json_object *o, bool patch)
 {
 	static const char *const keys[] = {
@@ -325,20 +386,45 @@ static void put_machine_config(struct api_conn *c, struct json_object *o, bool p
 		"cpu_template", "huge_pages",	NULL};
 	struct api_pending *p = &c->api->p;
 	int64_t cpus = p->cpus, mem = (int64_t)p->mem_mib;
-	int rc, rm;
+	struct json_object *v;
+	const char *tmpl;
+	int rc, rm, rs;
 	if (!only_keys(c, o, keys) || (rc = field_int(c, o, "vcpu_count", 1, 254, &cpus)) < 0 ||
 	    (rm = field_int(c, o, "mem_size_mib", 16, 1 << 26, &mem)) < 0 ||
-	    !off_only(c, o, "smt", NULL, true) ||
+	    (rs = field(c, o, "smt", J_BOOL, &v)) < 0 ||
 	    !off_only(c, o, "track_dirty_pages", NULL, true) ||
-	    !off_only(c, o, "cpu_template", "None", false) ||
+	    field_str(c, o, "cpu_template", 8, &tmpl) < 0 ||
 	    !off_only(c, o, "huge_pages", "None", false))
 		return;
+	bool smt = rs == 1 ? json_object_get_boolean(v) : (patch && p->smt);
 	if (!patch && (!rc || !rm)) {
 		fault(c, 400, "'vcpu_count' and 'mem_size_mib' are required");
 		return;
 	}
+#ifdef __aarch64__
+	if (smt) {
+		fault(c, 400, "Enabling simultaneous multithreading is not supported on aarch64");
+		return;
+	}
+#endif
+	if (smt && cpus > 1 && cpus % 2) {
+		fault(c, 400, "The vCPU number is invalid! The vCPU number can only be 1 or an even "
+			      "number when SMT is enabled.");
+		return;
+	}
+	if (tmpl) {
+		const char *const *t = cpu_templates;
+		while (*t && strcmp(*t, tmpl))
+			t++;
+		if (!*t) {
+			fault(c, 400, "'cpu_template' must be one of None, C3, T2, T2S, T2CL, T2A");
+			return;
+		}
+		c->deprecated = true; /* as Firecracker marks it */
+	}
 	p->cpus = (unsigned)cpus;
 	p->mem_mib = (uint64_t)mem;
+	p->smt = smt;
 	respond(c, 204, NULL);
 }
 
@@ -346,9 +432,10 @@ static void get_machine_config(struct api_conn *c)
 {
 	char buf[160];
 	snprintf(buf, sizeof(buf),
-		 "{\"vcpu_count\": %u, \"mem_size_mib\": %llu, \"smt\": false, "
-		 "\"track_dirty_pages\": false}",
-		 c->api->p.cpus, (unsigned long long)c->api->p.mem_mib);
+		 "{\"vcpu_count\": %u, \"mem_size_mib\": %llu, \"smt\": %s, "
+		 "\"track_dirty_pages\": false, \"huge_pages\": \"None\"}",
+		 c->api->p.cpus, (unsigned long long)c->api->p.mem_mib,
+		 c->api->p.smt ? "true" : "false");
 	respond(c, 200, buf);
 }
 
@@ -364,8 +451,9 @@ static bool check_id(struct api_conn *c, const char *path_id, struct json_object
 	for (size_t i = 0; i < n; i++) {
 		char ch = path_id[i];
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-')) {
-			fault(c, 400, "the id may hold only letters, digits, '_' and '-'");
+		      (ch >= '0' && ch <= '9') || ch == '_')) {
+			fault(c, 400, "API Resource IDs can only contain alphanumeric characters "
+				      "and underscores.");
 			return false;
 		}
 	}
@@ -373,8 +461,12 @@ static bool check_id(struct api_conn *c, const char *path_id, struct json_object
 	int r = field_str(c, o, key, API_ID_MAX - 1, &body_id);
 	if (r < 0)
 		return false;
-	if (r == 0 || strcmp(body_id, path_id)) {
-		fault(c, 400, "'%s' must be given and match the path's id", key);
+	if (r == 0) {
+		fault(c, 400, "'%s' is required", key);
+		return false;
+	}
+	if (strcmp(body_id, path_id)) {
+		fault(c, 400, "The id from the path does not match the id from the body!");
 		return false;
 	}
 	return true;
@@ -399,13 +491,19 @@ static void put_drive(struct api_conn *c, const char *id, struct json_object *o)
 	if (r2 < 0)
 		return;
 	bool ro = r2 == 1 && json_object_get_boolean(v);
-	if (!off_only(c, o, "partuuid", NULL, false) ||
-	    !off_only(c, o, "rate_limiter", NULL, false) ||
+	if (!no_limiter(c, o, "rate_limiter") ||
 	    !off_only(c, o, "socket", NULL, false)) /* vhost-user-block */
 		return;
-	const char *ct, *io;
-	if (field_str(c, o, "cache_type", 16, &ct) < 0 || field_str(c, o, "io_engine", 16, &io) < 0)
+	const char *ct, *io, *partuuid;
+	if (field_str(c, o, "cache_type", 16, &ct) < 0 || field_str(c, o, "io_engine", 16, &io) < 0 ||
+	    field_str(c, o, "partuuid", 64, &partuuid) < 0)
 		return;
+	for (const char *q = partuuid; q && *q; q++)
+		if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') || (*q >= 'A' && *q <= 'F') ||
+		      *q == '-')) {
+			fault(c, 400, "'partuuid' must be a partition UUID");
+			return;
+		}
 	if ((ct && strcmp(ct, "Unsafe") && strcmp(ct, "Writeback")) ||
 	    (io && strcmp(io, "Sync") && strcmp(io, "Async"))) {
 		fault(c, 400,
@@ -421,16 +519,23 @@ static void put_drive(struct api_conn *c, const char *id, struct json_object *o)
 		;
 	for (unsigned j = 0; root && j < p->ndrives; j++)
 		if (j != i && p->drives[j].root) {
-			fault(c, 400, "drive '%s' is already the root device", p->drives[j].id);
+			fault(c, 400, "Drive config error: A root block device already exists! "
+				      "(drive '%s')",
+			      p->drives[j].id);
 			return;
 		}
 	if (i == p->ndrives && p->ndrives == API_MAX_DRIVES) {
 		fault(c, 400, "at most %d drives", API_MAX_DRIVES);
 		return;
 	}
+	if (!file_ok(c, "Drive config error", path, !ro))
+		return;
 	struct api_drive *d = &p->drives[i];
 	if (!set_str(c, &d->path, path))
 		return;
+	d->partuuid[0] = '\0';
+	if (partuuid)
+		snprintf(d->partuuid, sizeof(d->partuuid), "%s", partuuid);
 	snprintf(d->id, sizeof(d->id), "%s", id);
 	d->ro = ro;
 	d->root = root;
@@ -450,8 +555,8 @@ static void put_iface(struct api_conn *c, const char *id, struct json_object *o)
 	if (!only_keys(c, o, keys) || !check_id(c, id, o, "iface_id") ||
 	    field_str(c, o, "host_dev_name", 15, &tap) < 0 ||
 	    field_str(c, o, "guest_mac", 17, &mac) < 0 ||
-	    !off_only(c, o, "rx_rate_limiter", NULL, false) ||
-	    !off_only(c, o, "tx_rate_limiter", NULL, false) || !off_only(c, o, "mtu", NULL, false))
+	    !no_limiter(c, o, "rx_rate_limiter") || !no_limiter(c, o, "tx_rate_limiter") ||
+	    !off_only(c, o, "mtu", NULL, false))
 		return;
 	if (!tap) {
 		fault(c, 400, "'host_dev_name' is required");
@@ -464,6 +569,18 @@ static void put_iface(struct api_conn *c, const char *id, struct json_object *o)
 	unsigned i;
 	for (i = 0; i < p->nifaces && strcmp(p->ifaces[i].id, id); i++)
 		;
+	for (unsigned j = 0; j < p->nifaces; j++) {
+		if (j == i)
+			continue;
+		if (mac && p->ifaces[j].has_mac && !memcmp(p->ifaces[j].mac, m, 6)) {
+			fault(c, 400, "The MAC address is already in use: %s", mac);
+			return;
+		}
+		if (!strcmp(p->ifaces[j].tap, tap)) {
+			fault(c, 400, "The host device name is already in use: %s", tap);
+			return;
+		}
+	}
 	if (i == p->nifaces && p->nifaces == API_MAX_IFACES) {
 		fault(c, 400, "at most %d network interfaces", API_MAX_IFACES);
 		return;
@@ -488,12 +605,21 @@ static void put_vsock(struct api_conn *c, struct json_object *o)
 	const char *path, *id;
 	int r;
 	if (!only_keys(c, o, keys) ||
-	    (r = field_int(c, o, "guest_cid", 3, 0xfffffffeLL, &cid)) < 0 ||
+	    (r = field_int(c, o, "guest_cid", 0, 0xfffffffeLL, &cid)) < 0 ||
 	    field_str(c, o, "uds_path", 96, &path) < 0 ||
 	    field_str(c, o, "vsock_id", API_ID_MAX - 1, &id) < 0)
 		return;
 	if (r == 0 || !path) {
 		fault(c, 400, "'guest_cid' and 'uds_path' are required");
+		return;
+	}
+	/* firecracker-containerd never sets a CID: Firecracker takes the 0 as
+	 * it is, cvmm gives such a guest the first CID a guest may have (Linux
+	 * reserves 0 for the hypervisor); 1 and 2 are refused. */
+	if (cid == 0)
+		cid = 3;
+	if (cid < 3) {
+		fault(c, 400, "'guest_cid' must be 0 or 3..4294967294");
 		return;
 	}
 	if (!set_str(c, &p->vsock_path, path))
@@ -506,7 +632,7 @@ static void put_vsock(struct api_conn *c, struct json_object *o)
 static void put_entropy(struct api_conn *c, struct json_object *o)
 {
 	static const char *const keys[] = {"rate_limiter", NULL};
-	if (!only_keys(c, o, keys) || !off_only(c, o, "rate_limiter", NULL, false))
+	if (!only_keys(c, o, keys) || !no_limiter(c, o, "rate_limiter"))
 		return;
 	c->api->p.entropy = true;
 	respond(c, 204, NULL);
@@ -533,10 +659,14 @@ static int build_config(struct api *a, struct cvmm_config **out, char *msg, size
 	for (unsigned i = 0; i < p->ndrives; i++)
 		if (p->drives[i].root)
 			root = (int)i;
-	snprintf(cmdline, sizeof(cmdline), "%s%s", base,
-		 root < 0	      ? ""
-		 : p->drives[root].ro ? " root=/dev/vda ro"
-				      : " root=/dev/vda rw");
+	if (root < 0)
+		snprintf(cmdline, sizeof(cmdline), "%s", base);
+	else if (p->drives[root].partuuid[0])
+		snprintf(cmdline, sizeof(cmdline), "%s root=PARTUUID=%s %s", base,
+			 p->drives[root].partuuid, p->drives[root].ro ? "ro" : "rw");
+	else
+		snprintf(cmdline, sizeof(cmdline), "%s root=/dev/vda %s", base,
+			 p->drives[root].ro ? "ro" : "rw");
 	int r = cvmm_config_set_kernel(cfg, p->kernel);
 	if (!r && p->initrd)
 		r = cvmm_config_set_initrd(cfg, p->initrd);
@@ -643,6 +773,74 @@ static void patch_vm(struct api_conn *c, struct json_object *o)
 		respond(c, 204, NULL); /* pausing a paused VM is no error, as in Firecracker */
 }
 
+/* GET /vm/config: the configuration, keyed as Firecracker's --config-file. */
+static void get_vm_config(struct api_conn *c)
+{
+	struct api_pending *p = &c->api->p;
+	struct json_object *o = json_object_new_object(), *x;
+	if (!o) {
+		fault(c, 500, "out of memory");
+		return;
+	}
+	x = json_object_new_object();
+	json_object_object_add(o, "boot-source", x);
+	if (p->kernel)
+		json_object_object_add(x, "kernel_image_path", json_object_new_string(p->kernel));
+	if (p->initrd)
+		json_object_object_add(x, "initrd_path", json_object_new_string(p->initrd));
+	if (p->cmdline)
+		json_object_object_add(x, "boot_args", json_object_new_string(p->cmdline));
+	x = json_object_new_object();
+	json_object_object_add(o, "machine-config", x);
+	json_object_object_add(x, "vcpu_count", json_object_new_int((int)p->cpus));
+	json_object_object_add(x, "mem_size_mib", json_object_new_int64((int64_t)p->mem_mib));
+	json_object_object_add(x, "smt", json_object_new_boolean(p->smt));
+	json_object_object_add(x, "track_dirty_pages", json_object_new_boolean(0));
+	x = json_object_new_array();
+	json_object_object_add(o, "drives", x);
+	for (unsigned i = 0; i < p->ndrives; i++) {
+		struct api_drive *d = &p->drives[i];
+		struct json_object *e = json_object_new_object();
+		json_object_array_add(x, e);
+		json_object_object_add(e, "drive_id", json_object_new_string(d->id));
+		json_object_object_add(e, "path_on_host", json_object_new_string(d->path));
+		json_object_object_add(e, "is_root_device", json_object_new_boolean(d->root));
+		json_object_object_add(e, "is_read_only", json_object_new_boolean(d->ro));
+		if (d->partuuid[0])
+			json_object_object_add(e, "partuuid", json_object_new_string(d->partuuid));
+	}
+	x = json_object_new_array();
+	json_object_object_add(o, "network-interfaces", x);
+	for (unsigned i = 0; i < p->nifaces; i++) {
+		struct api_iface *f = &p->ifaces[i];
+		struct json_object *e = json_object_new_object();
+		json_object_array_add(x, e);
+		json_object_object_add(e, "iface_id", json_object_new_string(f->id));
+		json_object_object_add(e, "host_dev_name", json_object_new_string(f->tap));
+		if (f->has_mac) {
+			char mac[18];
+			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", f->mac[0],
+				 f->mac[1], f->mac[2], f->mac[3], f->mac[4], f->mac[5]);
+			json_object_object_add(e, "guest_mac", json_object_new_string(mac));
+		}
+	}
+	if (p->vsock_path) {
+		x = json_object_new_object();
+		json_object_object_add(o, "vsock", x);
+		json_object_object_add(x, "guest_cid", json_object_new_int64((int64_t)p->vsock_cid));
+		json_object_object_add(x, "uds_path", json_object_new_string(p->vsock_path));
+	}
+	if (p->entropy)
+		json_object_object_add(o, "entropy", json_object_new_object());
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							      JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (s && strlen(s) < API_OUT_ROOM - 256)
+		respond(c, 200, s);
+	else
+		fault(c, 500, "the configuration does not fit in a response");
+	json_object_put(o);
+}
+
 static void get_info(struct api_conn *c)
 {
 	struct api *a = c->api;
@@ -662,9 +860,9 @@ static void get_info(struct api_conn *c)
 	}
 	char buf[256];
 	snprintf(buf, sizeof(buf),
-		 "{\"id\": \"anonymous-instance\", \"state\": \"%s\", \"vmm_version\": \"%s\", "
+		 "{\"id\": \"%s\", \"state\": \"%s\", \"vmm_version\": \"%s\", "
 		 "\"app_name\": \"cvmm\"}",
-		 state, CVMM_VERSION);
+		 a->id, state, CVMM_VERSION);
 	respond(c, 200, buf);
 }
 
@@ -694,10 +892,23 @@ static void route(struct api_conn *c)
 	if (n > 1 && path[n - 1] == '/')
 		path[n - 1] = '\0';
 	const char *id = NULL;
-	enum { R_NONE, R_INFO, R_BOOT, R_MACHINE, R_DRIVE, R_IFACE, R_VSOCK, R_ENTROPY, R_ACTIONS,
-	       R_VM } r;
+	enum { R_NONE, R_INFO, R_VERSION, R_VMCONFIG, R_BOOT, R_MACHINE, R_DRIVE, R_IFACE,
+	       R_VSOCK, R_ENTROPY, R_ACTIONS, R_VM, R_LATER } r;
+	/* Firecracker's endpoints cvmm does not have yet: each answers 400
+	 * saying so (their own issues bring them). */
+	static const char *const later[] = {"/logger",	  "/metrics",	"/balloon",
+					    "/mmds",	  "/snapshot",	"/cpu-config",
+					    "/serial",	  "/hotplug",	"/pmem",
+					    NULL};
+	const char *const *l = later;
+	while (*l && strncmp(path, *l, strlen(*l)))
+		l++;
 	if (!strcmp(path, "/"))
 		r = R_INFO;
+	else if (path_is(path, "/version", NULL))
+		r = R_VERSION;
+	else if (path_is(path, "/vm/config", NULL))
+		r = R_VMCONFIG;
 	else if (path_is(path, "/boot-source", NULL))
 		r = R_BOOT;
 	else if (path_is(path, "/machine-config", NULL))
@@ -714,24 +925,35 @@ static void route(struct api_conn *c)
 		r = R_ACTIONS;
 	else if (path_is(path, "/vm", NULL))
 		r = R_VM;
+	else if (*l && (path[strlen(*l)] == '\0' || path[strlen(*l)] == '/'))
+		r = R_LATER;
 	else
 		r = R_NONE;
 	if (id)
 		id++; /* past the '/' */
 	bool ok =
-		(r == R_INFO && m == HTTP_GET) ||
+		((r == R_INFO || r == R_VERSION || r == R_VMCONFIG) && m == HTTP_GET) ||
 		(r == R_MACHINE && (m == HTTP_GET || m == HTTP_PUT || m == HTTP_PATCH)) ||
-		(r == R_VM && m == HTTP_PATCH) ||
+		(r == R_VM && m == HTTP_PATCH) || r == R_LATER ||
 		((r == R_BOOT || r == R_DRIVE || r == R_IFACE || r == R_VSOCK || r == R_ENTROPY ||
 		  r == R_ACTIONS) &&
 		 m == HTTP_PUT);
-	if (r == R_NONE) {
-		fault(c, 400, "invalid request method and/or path: %s %.128s", http_method_str(m),
-		      c->url);
+	if (!ok) {
+		/* Firecracker answers an unknown path and a wrong method alike */
+		fault(c, 400, "Invalid request method and/or path: %s %.128s.",
+		      http_method_str(m), path);
 		return;
 	}
-	if (!ok) {
-		fault(c, 405, "method %s is not allowed on %.128s", http_method_str(m), path);
+	if (r == R_LATER) {
+		fault(c, 400, "%s %.64s is not supported by cvmm yet", http_method_str(m), path);
+		return;
+	}
+	if (r == R_VERSION) {
+		respond(c, 200, "{\"firecracker_version\": \"" API_FC_VERSION "\"}");
+		return;
+	}
+	if (r == R_VMCONFIG) {
+		get_vm_config(c);
 		return;
 	}
 	if (r == R_INFO) {
@@ -998,7 +1220,21 @@ int api_new(struct api **out, const struct api_ops *ops, void *ctx, int console_
 	a->listen_fd = -1;
 	a->p.cpus = 1;
 	a->p.mem_mib = 128; /* Firecracker's default */
+	snprintf(a->id, sizeof(a->id), "anonymous-instance");
 	*out = a;
+	return 0;
+}
+
+int api_set_id(struct api *a, const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > API_ID_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
+		      (id[i] >= '0' && id[i] <= '9') || id[i] == '-'))
+			return -EINVAL;
+	memcpy(a->id, id, n + 1);
 	return 0;
 }
 

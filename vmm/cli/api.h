@@ -19,6 +19,8 @@
 #define API_MAX_HEADERS (8u << 10) /* request line + headers, bytes */
 #define API_MAX_BODY	(64u << 10)
 #define API_MAX_CONNS	8
+/* The Firecracker API version whose calls cvmm answers (GET /version). */
+#define API_FC_VERSION "1.12.0"
 
 struct api_ops {
 	/* InstanceStart: build and start the VM from cfg (borrowed; the
@@ -37,6 +39,9 @@ struct api;
 __attribute__((warn_unused_result)) int api_new(struct api **out, const struct api_ops *ops,
 						void *ctx, int console_in, int console_out);
 void api_free(struct api *a);
+/* The instance id GET / reports (Firecracker's --id: 1..64 letters, digits
+ * and '-'); "anonymous-instance" unless set. 0 or -EINVAL. */
+__attribute__((warn_unused_result)) int api_set_id(struct api *a, const char *id);
 /* Creates the listening socket at path (a stale socket there is replaced). */
 __attribute__((warn_unused_result)) int api_listen(struct api *a, const char *path, char *err,
 						   size_t errlen);
