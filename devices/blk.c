@@ -102,8 +102,7 @@ static void blk_queue_restore(struct blk_queue *bq)
  * every popped chain ends here, whatever became of its request. */
 static void blk_give_back(struct blk_queue *bq, struct blk_req *r, uint32_t written)
 {
-	if (vq_push(&bq->w.q, r->head, written) < 0)
-		virtio_fail(&bq->b->vdev, bq->w.q.why);
+	(void)virtio_push(&bq->b->vdev, &bq->w.q, r->head, written);
 	bq->pushed = true;
 	blk_put(bq, r);
 }

@@ -67,8 +67,7 @@ unsigned fs_queues(const struct fs *f)
 
 static void fs_push(struct fs_queue *fq, struct fs_slot *s, uint32_t written)
 {
-	if (vq_push(&fq->w.q, s->chain.head, written) < 0)
-		virtio_fail(&fq->f->vdev, fq->w.q.why);
+	(void)virtio_push(&fq->f->vdev, &fq->w.q, s->chain.head, written);
 	fq->pushed = true;
 	s->next_free = fq->free;
 	fq->free = s;
@@ -128,13 +127,11 @@ static void fs_kick(struct vq_worker *w)
 		vq_disable_notify(&w->q);
 		while (fq->free) {
 			struct fs_slot *s = fq->free;
-			int r = vq_pop(&w->q, &s->chain);
+			int r = vq_worker_pop(w, &s->chain);
+			if (r < 0)
+				return;
 			if (r == 0)
 				break;
-			if (r < 0) {
-				virtio_fail(&fq->f->vdev, w->q.why);
-				return;
-			}
 			fq->free = s->next_free;
 			if (fs_parse(&s->chain, &s->req) < 0) {
 				fs_push(fq, s, 0); /* not even a header: nothing to answer */

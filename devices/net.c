@@ -206,7 +206,7 @@ static void rx_drain(struct net_rxq *rq)
 			break;
 		}
 		if (r == -EINVAL) {
-			virtio_fail(&rq->n->vdev, q->why ? q->why : "broken RX queue");
+			virtio_fail(&rq->n->vdev, q->why); /* net_rx_deliver's pop or push */
 			rq->w.active = false;
 			return;
 		}
@@ -282,8 +282,7 @@ static void tx_put(struct net_txq *tq, struct net_tx_req *r)
 
 static void tx_done(struct net_txq *tq, struct net_tx_req *r)
 {
-	if (vq_push(&tq->w.q, r->head, 0) < 0)
-		virtio_fail(&tq->n->vdev, "broken TX queue");
+	(void)virtio_push(&tq->n->vdev, &tq->w.q, r->head, 0);
 	tq->pushed = true;
 	tx_put(tq, r);
 }
@@ -474,8 +473,7 @@ static void ctrl_kick(struct vq_worker *w)
 			vq_cursor_in(&cur, &cq->chain);
 			uint8_t a = (uint8_t)ack;
 			vq_cursor_write(&cur, &a, 1);
-			if (vq_push(&w->q, cq->chain.head, 1) < 0) {
-				virtio_fail(&n->vdev, "broken control queue");
+			if (virtio_push(&n->vdev, &w->q, cq->chain.head, 1) < 0) {
 				w->active = false;
 				return;
 			}

@@ -488,17 +488,13 @@ static void tx_drain(struct vsock *v)
 	for (;;) {
 		vq_disable_notify(q);
 		for (;;) {
-			int r = vq_pop(q, &v->txchain);
+			int r = vq_worker_pop(&v->w, &v->txchain);
+			if (r < 0)
+				return;
 			if (r == 0)
 				break;
-			if (r < 0) {
-				virtio_fail(&v->vdev, q->why ? q->why : "broken TX queue");
-				v->w.active = false;
-				return;
-			}
 			tx_packet(v, &v->txchain);
-			if (vq_push(q, v->txchain.head, 0) < 0) {
-				virtio_fail(&v->vdev, "broken TX queue");
+			if (virtio_push(&v->vdev, q, v->txchain.head, 0) < 0) {
 				v->w.active = false;
 				return;
 			}
@@ -628,9 +624,8 @@ static void rx_service(struct vsock *v)
 		return;
 	while (rx_any(v)) {
 		vq_disable_notify(q);
-		int r = vq_pop(q, &v->rxchain);
+		int r = virtio_pop(&v->vdev, q, &v->rxchain);
 		if (r < 0) {
-			virtio_fail(&v->vdev, q->why ? q->why : "broken RX queue");
 			v->rx_dead = true;
 			return;
 		}
@@ -647,8 +642,7 @@ static void rx_service(struct vsock *v)
 				break;
 			}
 		}
-		if (vq_push(q, v->rxchain.head, n) < 0) {
-			virtio_fail(&v->vdev, "broken RX queue");
+		if (virtio_push(&v->vdev, q, v->rxchain.head, n) < 0) {
 			v->rx_dead = true;
 			return;
 		}

@@ -58,6 +58,22 @@ void virtio_fail(struct virtio_dev *d, const char *why)
 	virtio_notify(d, VIRTIO_INT_CONFIG);
 }
 
+int virtio_pop(struct virtio_dev *d, struct vq *q, struct vq_chain *c)
+{
+	int r = vq_pop(q, c);
+	if (r < 0)
+		virtio_fail(d, q->why);
+	return r;
+}
+
+int virtio_push(struct virtio_dev *d, struct vq *q, uint16_t head, uint32_t written)
+{
+	int r = vq_push(q, head, written);
+	if (r < 0)
+		virtio_fail(d, q->why);
+	return r;
+}
+
 void virtio_tell_failure(struct virtio_dev *d, const char *name)
 {
 	const char *why = atomic_load(&d->fail_why);

@@ -140,6 +140,14 @@ void virtio_set_status(struct virtio_dev *d, uint32_t v);
 void virtio_reset(struct virtio_dev *d);
 /* A worker found a queue broken: NEEDS_RESET and a config interrupt. */
 void virtio_fail(struct virtio_dev *d, const char *why);
+/* vq_pop and vq_push on q, one of d's queues, that mark a broken queue: on
+ * < 0 (q is broken) d is in NEEDS_RESET with q's reason (virtio_fail).
+ * Every pop and push of a device goes through these (or vq_worker_pop,
+ * which also stops the worker); nothing else calls virtio_fail for a
+ * queue. */
+__attribute__((warn_unused_result)) int virtio_pop(struct virtio_dev *d, struct vq *q,
+						   struct vq_chain *c);
+int virtio_push(struct virtio_dev *d, struct vq *q, uint16_t head, uint32_t written);
 /* Prints why the device failed, once per failure (transport threads). */
 void virtio_tell_failure(struct virtio_dev *d, const char *name);
 

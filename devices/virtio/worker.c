@@ -89,11 +89,9 @@ struct io_uring_sqe *vq_worker_sqe(struct vq_worker *w)
 
 int vq_worker_pop(struct vq_worker *w, struct vq_chain *c)
 {
-	int r = vq_pop(&w->q, c);
-	if (r < 0) {
-		virtio_fail(w->dev, w->q.why);
+	int r = virtio_pop(w->dev, &w->q, c);
+	if (r < 0)
 		w->active = false; /* nothing more from a broken queue */
-	}
 	return r;
 }
 

@@ -410,12 +410,43 @@ static void test_reset_with_connections(void **state)
 	close(host3);
 }
 
+/* A driver that breaks a queue (its avail index more than the queue size
+ * ahead) puts the device in NEEDS_RESET, the TX queue (popped on its kick)
+ * and the RX queue (popped when a host connection has a REQUEST for the
+ * guest) alike; the driver's reset brings the device back. */
+static void test_broken_queues(void **state)
+{
+	struct rig *r = *state;
+	for (unsigned q = RXQ; q <= TXQ; q++) {
+		guest_up(r);
+		wr16(vd_at(&r->v, r->v.q[q].avail + 2, 2), QSIZE + QSIZE / 2 + 1);
+		int host = -1;
+		if (q == TXQ)
+			vd_kick(&r->v, TXQ);
+		else
+			host = host_connect(r);
+		double until = vd_now() + 10;
+		while (!(vd_status(&r->v) & VIRTIO_STATUS_NEEDS_RESET) && vd_now() < until)
+			usleep(1000);
+		assert_true(vd_status(&r->v) & VIRTIO_STATUS_NEEDS_RESET);
+		vd_reset(&r->v);
+		if (host >= 0)
+			close(host);
+	}
+	/* and it serves again */
+	guest_up(r);
+	struct vsock_hdr h = ghdr(VSOCK_OP_REQUEST, 1234, 0);
+	guest_send(r, &h, NULL);
+	guest_kick_tx(r);
+}
+
 int main(void)
 {
 	skip_without_uring();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ok_line_counted_in_credit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_with_connections, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_broken_queues, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
