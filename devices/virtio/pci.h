@@ -14,6 +14,7 @@
 #ifndef CVMM_VIRTIO_PCI_H
 #define CVMM_VIRTIO_PCI_H
 
+#include <linux/virtio_pci.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -25,12 +26,11 @@
 
 #define VIRTIO_PCI_VENDOR      0x1af4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040 /* + virtio device id: modern */
-#define VIRTIO_PCI_NO_VECTOR   0xffff
 
 /* BAR0 layout (a 32-bit memory BAR). */
 #define VIRTIO_PCI_BAR_SIZE    0x8000u
 #define VIRTIO_PCI_COMMON_OFF  0x0000u
-#define VIRTIO_PCI_COMMON_LEN  0x38u
+#define VIRTIO_PCI_COMMON_LEN  ((uint32_t)sizeof(struct virtio_pci_common_cfg))
 #define VIRTIO_PCI_ISR_OFF     0x1000u
 #define VIRTIO_PCI_DEVCFG_OFF  0x2000u
 #define VIRTIO_PCI_DEVCFG_LEN  0x1000u
