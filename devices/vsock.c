@@ -949,7 +949,7 @@ static int vsock_activate(struct virtio_dev *d)
 	if (!d->qcfg[0].ready || !d->qcfg[1].ready)
 		return -EINVAL;
 	const struct virtio_queue_cfg *c = &d->qcfg[0];
-	bool event_idx = d->driver_features & (1ULL << VIRTIO_F_EVENT_IDX);
+	bool event_idx = d->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
 	if (vq_init(&v->rxq, d->mem, c->num, c->desc, c->avail, c->used, event_idx) < 0)
 		return -EINVAL;
 	v->rx_dead = false;

@@ -228,11 +228,11 @@ static void device_reset(void)
 static void driver_init(void)
 {
 	device_reset();
-	reg_write(R_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
-	reg_write(R_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	reg_write(R_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	reg_write(R_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	reg_write(0x024, 1);
 	reg_write(0x020, 1); /* VERSION_1 */
-	uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
+	uint32_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
 	reg_write(R_STATUS, st);
 	for (unsigned q = 0; q < 3; q++) {
 		memset(h.mem + RING(q), 0, 0x2000);
@@ -244,8 +244,8 @@ static void driver_init(void)
 		reg_write(0x0a0, (uint32_t)(RING(q) + 0x1000));
 		reg_write(0x044, 1);
 	}
-	reg_write(R_STATUS, st | VIRTIO_STATUS_DRIVER_OK);
-	FZ_CHECK(reg_read(R_STATUS) & VIRTIO_STATUS_DRIVER_OK);
+	reg_write(R_STATUS, st | VIRTIO_CONFIG_S_DRIVER_OK);
+	FZ_CHECK(reg_read(R_STATUS) & VIRTIO_CONFIG_S_DRIVER_OK);
 	h.live = true;
 	h.quiet = false;
 	h.tx_next = 0;

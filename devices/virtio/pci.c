@@ -395,9 +395,9 @@ static void common_set(struct virtio_pci *p, unsigned off, uint64_t v)
 	struct virtio_queue_cfg *q = selected_queue(p);
 	/* Queue fields change only before DRIVER_OK, on a queue not enabled. */
 	struct virtio_queue_cfg *qw =
-		q && !(d->status & VIRTIO_STATUS_DRIVER_OK) && !q->ready ? q : NULL;
+		q && !(d->status & VIRTIO_CONFIG_S_DRIVER_OK) && !q->ready ? q : NULL;
 	bool features_open =
-		(d->status & VIRTIO_STATUS_DRIVER) && !(d->status & VIRTIO_STATUS_FEATURES_OK);
+		(d->status & VIRTIO_CONFIG_S_DRIVER) && !(d->status & VIRTIO_CONFIG_S_FEATURES_OK);
 	switch (off) {
 	case VIRTIO_PCI_COMMON_DFSELECT:
 		d->dev_features_sel = (uint32_t)v;
@@ -430,7 +430,7 @@ static void common_set(struct virtio_pci *p, unsigned off, uint64_t v)
 			qw->num = (uint16_t)v;
 		break;
 	case VIRTIO_PCI_COMMON_Q_MSIX:
-		if (q && !(d->status & VIRTIO_STATUS_DRIVER_OK)) {
+		if (q && !(d->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
 			p->queue_vector[d->queue_sel] = valid_vector(p, v);
 			rewire(p);
 		}

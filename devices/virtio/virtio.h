@@ -6,6 +6,9 @@
 #ifndef CVMM_VIRTIO_H
 #define CVMM_VIRTIO_H
 
+#include <linux/virtio_config.h> /* VIRTIO_CONFIG_S_*, VIRTIO_F_VERSION_1 */
+#include <linux/virtio_ids.h>
+#include <linux/virtio_mmio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -14,24 +17,10 @@
 
 #include "devices/virtio/queue.h"
 
-#define VIRTIO_ID_NET 1
-#define VIRTIO_ID_BLOCK 2
-#define VIRTIO_ID_VSOCK 19
-#define VIRTIO_ID_FS 26
-
-#define VIRTIO_STATUS_ACKNOWLEDGE 1
-#define VIRTIO_STATUS_DRIVER 2
-#define VIRTIO_STATUS_DRIVER_OK 4
-#define VIRTIO_STATUS_FEATURES_OK 8
-#define VIRTIO_STATUS_NEEDS_RESET 64
-#define VIRTIO_STATUS_FAILED 128
-
-#define VIRTIO_F_EVENT_IDX 29
-#define VIRTIO_F_VERSION_1 32
-#define VIRTIO_RING_F_INDIRECT_DESC 28
-
-#define VIRTIO_INT_USED 1
-#define VIRTIO_INT_CONFIG 2
+/* The interrupt status bits, the same in both transports (virtio-mmio's
+ * InterruptStatus, virtio-pci's ISR). */
+#define VIRTIO_INT_USED	  VIRTIO_MMIO_INT_VRING
+#define VIRTIO_INT_CONFIG VIRTIO_MMIO_INT_CONFIG
 
 #define VIRTIO_MAX_QUEUES 24 /* virtio-net: 8 pairs and a control queue */
 

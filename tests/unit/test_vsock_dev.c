@@ -91,7 +91,7 @@ static int teardown(void **state)
 /* The driver's initialisation, then every RX buffer posted. */
 static void guest_up(struct rig *r)
 {
-	assert_true(vd_init(&r->v, 0) & VIRTIO_STATUS_DRIVER_OK);
+	assert_true(vd_init(&r->v, 0) & VIRTIO_CONFIG_S_DRIVER_OK);
 	r->rx_seen = 0;
 	r->tx_next = 0;
 	r->tx_posted = 0;
@@ -426,9 +426,9 @@ static void test_broken_queues(void **state)
 		else
 			host = host_connect(r);
 		double until = vd_now() + 10;
-		while (!(vd_status(&r->v) & VIRTIO_STATUS_NEEDS_RESET) && vd_now() < until)
+		while (!(vd_status(&r->v) & VIRTIO_CONFIG_S_NEEDS_RESET) && vd_now() < until)
 			usleep(1000);
-		assert_true(vd_status(&r->v) & VIRTIO_STATUS_NEEDS_RESET);
+		assert_true(vd_status(&r->v) & VIRTIO_CONFIG_S_NEEDS_RESET);
 		vd_reset(&r->v);
 		if (host >= 0)
 			close(host);
