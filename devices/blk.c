@@ -4,9 +4,11 @@
  * (blk_parse: a chain into a request) is in blk_model.c. */
 #include "devices/blk.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +17,6 @@
 #include <unistd.h>
 
 #include "devices/virtio/virtio.h"
-
-#define VIRTIO_BLK_F_SIZE_MAX 1
-#define VIRTIO_BLK_F_SEG_MAX 2
-#define VIRTIO_BLK_F_RO 5
-#define VIRTIO_BLK_F_BLK_SIZE 6
-#define VIRTIO_BLK_F_FLUSH 9
-#define VIRTIO_BLK_F_MQ 12
-#define VIRTIO_BLK_F_DISCARD 13
-#define VIRTIO_BLK_F_WRITE_ZEROES 14
 
 /* ---- the device ------------------------------------------------------------ */
 
@@ -273,36 +266,27 @@ static const struct vq_worker_ops blk_worker_ops = {
 	.flush = blk_kick,
 };
 
-/* Config space: struct virtio_blk_config, little endian. */
+/* Config space: struct virtio_blk_config (little endian: VERSION_1) up to
+ * the secure-erase fields, which we do not offer. */
 static void blk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, unsigned len)
 {
 	struct blk *b = d->model;
-	uint8_t cfg[60];
-	memset(cfg, 0, sizeof(cfg));
-	uint32_t v32;
-	uint16_t v16;
-	memcpy(cfg + 0, &b->geom.sectors, 8);
-	v32 = BLK_SIZE_MAX;
-	memcpy(cfg + 8, &v32, 4);
-	v32 = BLK_SEG_MAX;
-	memcpy(cfg + 12, &v32, 4);
-	v32 = BLK_SECTOR;
-	memcpy(cfg + 20, &v32, 4);
-	v16 = (uint16_t)b->nq;
-	memcpy(cfg + 34, &v16, 2);
-	v32 = BLK_MAX_DISCARD_SECTORS;
-	memcpy(cfg + 36, &v32, 4);
-	v32 = 1; /* max_discard_seg */
-	memcpy(cfg + 40, &v32, 4);
-	v32 = 1; /* discard_sector_alignment */
-	memcpy(cfg + 44, &v32, 4);
-	v32 = BLK_MAX_WZ_SECTORS;
-	memcpy(cfg + 48, &v32, 4);
-	v32 = 1; /* max_write_zeroes_seg */
-	memcpy(cfg + 52, &v32, 4);
-	cfg[56] = b->geom.discard; /* write_zeroes_may_unmap: where holes can be punched */
-	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
-		memcpy(data, cfg + off, len);
+	struct virtio_blk_config cfg = {
+		.capacity = htole64(b->geom.sectors),
+		.size_max = htole32(BLK_SIZE_MAX),
+		.seg_max = htole32(BLK_SEG_MAX),
+		.blk_size = htole32(BLK_SECTOR),
+		.num_queues = htole16((uint16_t)b->nq),
+		.max_discard_sectors = htole32(BLK_MAX_DISCARD_SECTORS),
+		.max_discard_seg = htole32(1),
+		.discard_sector_alignment = htole32(1),
+		.max_write_zeroes_sectors = htole32(BLK_MAX_WZ_SECTORS),
+		.max_write_zeroes_seg = htole32(1),
+		/* where holes can be punched */
+		.write_zeroes_may_unmap = b->geom.discard,
+	};
+	virtio_config_copy(&cfg, offsetof(struct virtio_blk_config, max_secure_erase_sectors), off,
+			   data, len);
 }
 
 static int blk_activate(struct virtio_dev *d)

@@ -2,26 +2,13 @@
 /* virtio-blk's device model: a request's descriptor chain into a struct
  * blk_req (what to do, where, and the status to give), no syscalls; shared
  * by the device (blk.c), the unit tests and the fuzz target. */
+#include <endian.h>
 #include <errno.h>
 #include <string.h>
 
 #include "devices/blk.h"
 
-#define VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1
-
 /* ---- the device model: parsing --------------------------------------------- */
-
-struct blk_hdr {
-	uint32_t type;
-	uint32_t ioprio;
-	uint64_t sector;
-};
-
-struct blk_range {
-	uint64_t sector;
-	uint32_t num_sectors;
-	uint32_t flags;
-};
 
 static int blk_done(struct blk_req *r, uint8_t status)
 {
@@ -60,9 +47,11 @@ int blk_parse(const struct blk_geom *g, const struct vq_chain *c, struct blk_req
 	struct vq_cursor out, in;
 	vq_cursor_out(&out, c);
 	vq_cursor_in(&in, c);
-	struct blk_hdr h;
+	struct virtio_blk_outhdr h;
 	if (vq_cursor_read(&out, &h, sizeof(h)) != sizeof(h))
 		return blk_done(r, VIRTIO_BLK_S_IOERR);
+	h.type = le32toh(h.type); /* host order from here on */
+	h.sector = le64toh(h.sector);
 	uint64_t data_in = c->in_bytes - 1; /* the status byte is not data */
 	switch (h.type) {
 	case VIRTIO_BLK_T_IN:
@@ -90,7 +79,7 @@ int blk_parse(const struct blk_geom *g, const struct vq_chain *c, struct blk_req
 		r->written = 1;
 		return 0;
 	case VIRTIO_BLK_T_GET_ID: {
-		size_t n = data_in < BLK_ID_BYTES ? data_in : BLK_ID_BYTES;
+		size_t n = data_in < VIRTIO_BLK_ID_BYTES ? data_in : VIRTIO_BLK_ID_BYTES;
 		size_t w = vq_cursor_write(&in, g->id, n);
 		r->op = BLK_OP_DONE;
 		r->status = VIRTIO_BLK_S_OK;
@@ -104,11 +93,14 @@ int blk_parse(const struct blk_geom *g, const struct vq_chain *c, struct blk_req
 			return blk_done(r, VIRTIO_BLK_S_IOERR);
 		if (!(discard ? g->discard : g->write_zeroes))
 			return blk_done(r, VIRTIO_BLK_S_UNSUPP); /* not offered */
-		struct blk_range rg;
+		struct virtio_blk_discard_write_zeroes rg;
 		/* We advertise one range per request. */
 		if (vq_cursor_left(&out) != sizeof(rg) ||
 		    vq_cursor_read(&out, &rg, sizeof(rg)) != sizeof(rg))
 			return blk_done(r, VIRTIO_BLK_S_IOERR);
+		rg.sector = le64toh(rg.sector); /* host order from here on */
+		rg.num_sectors = le32toh(rg.num_sectors);
+		rg.flags = le32toh(rg.flags);
 		uint64_t bytes = (uint64_t)rg.num_sectors * BLK_SECTOR;
 		if (!in_range(g, rg.sector, bytes) ||
 		    rg.num_sectors > (discard ? BLK_MAX_DISCARD_SECTORS : BLK_MAX_WZ_SECTORS))

@@ -129,6 +129,11 @@ void virtio_set_status(struct virtio_dev *d, uint32_t v);
 void virtio_reset(struct virtio_dev *d);
 /* A worker found a queue broken: NEEDS_RESET and a config interrupt. */
 void virtio_fail(struct virtio_dev *d, const char *why);
+/* A device's config_read of its configuration structure cfg (size bytes,
+ * filled by the device in the spec's struct): bytes [off, off + len) when
+ * they lie inside it, else none (the transport reads 0). */
+void virtio_config_copy(const void *cfg, size_t size, uint32_t off, uint8_t *data,
+			unsigned len);
 /* vq_pop and vq_push on q, one of d's queues, that mark a broken queue: on
  * < 0 (q is broken) d is in NEEDS_RESET with q's reason (virtio_fail).
  * Every pop and push of a device goes through these (or vq_worker_pop,
