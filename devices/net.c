@@ -20,7 +20,9 @@
  *   filter commands acknowledged. */
 #include "devices/net.h"
 
+#include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,18 +347,17 @@ static const struct vq_worker_ops ctrl_ops = {
 
 /* ---- transport hooks ---- */
 
-/* struct virtio_net_config: mac, status, max_virtqueue_pairs. */
+/* struct virtio_net_config: mac, status, max_virtqueue_pairs, and mtu
+ * (0: VIRTIO_NET_F_MTU is not offered); nothing after it. */
 static void net_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, unsigned len)
 {
 	struct net *n = d->model;
-	uint8_t cfg[12] = { 0 };
-	memcpy(cfg, n->mac, 6);
-	uint16_t st = htole16(atomic_load(&n->link_up) ? VIRTIO_NET_S_LINK_UP : 0);
-	memcpy(cfg + 6, &st, 2);
-	uint16_t p = htole16((uint16_t)n->pairs);
-	memcpy(cfg + 8, &p, 2);
-	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
-		memcpy(data, cfg + off, len);
+	struct virtio_net_config cfg = {
+		.status = htole16(atomic_load(&n->link_up) ? VIRTIO_NET_S_LINK_UP : 0),
+		.max_virtqueue_pairs = htole16((uint16_t)n->pairs),
+	};
+	memcpy(cfg.mac, n->mac, sizeof(cfg.mac));
+	virtio_config_copy(&cfg, offsetof(struct virtio_net_config, speed), off, data, len);
 }
 
 static int net_activate(struct virtio_dev *d)
