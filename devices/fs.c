@@ -8,8 +8,10 @@
  * because the ring only takes fixed files. */
 #include "devices/fs.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/virtio_fs.h> /* struct virtio_fs_config */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,17 +210,17 @@ static const struct vq_worker_ops fs_worker_ops = {
 	.quiesce = fs_quiesce,
 };
 
-/* struct virtio_fs_config: tag[36], le32 num_request_queues. */
+_Static_assert(FS_TAG_MAX == sizeof(((struct virtio_fs_config *)0)->tag),
+	       "FS_TAG_MAX is virtio_fs_config's tag");
+
+/* struct virtio_fs_config: the tag, and the request queues (all but
+ * hiprio). */
 static void fs_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, unsigned len)
 {
 	struct fs *f = d->model;
-	uint8_t cfg[40];
-	memset(cfg, 0, sizeof(cfg));
-	memcpy(cfg, f->tag, FS_TAG_MAX);
-	uint32_t nreq = FS_NQUEUES - 1;
-	memcpy(cfg + 36, &nreq, 4);
-	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
-		memcpy(data, cfg + off, len);
+	struct virtio_fs_config cfg = {.num_request_queues = htole32(FS_NQUEUES - 1)};
+	memcpy(cfg.tag, f->tag, sizeof(cfg.tag));
+	virtio_config_copy(&cfg, sizeof(cfg), off, data, len);
 }
 
 static int fs_activate(struct virtio_dev *d)
