@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
+/* virtio-blk (virtio 1.2, section 5.2): one worker per queue, each doing
+ * its requests on the disk file through io_uring. The device model
+ * (blk_parse: a chain into a request) is in blk_model.c. */
 #include "devices/blk.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,135 +17,6 @@
 #include <unistd.h>
 
 #include "devices/virtio/virtio.h"
-
-#define VIRTIO_BLK_F_SIZE_MAX 1
-#define VIRTIO_BLK_F_SEG_MAX 2
-#define VIRTIO_BLK_F_RO 5
-#define VIRTIO_BLK_F_BLK_SIZE 6
-#define VIRTIO_BLK_F_FLUSH 9
-#define VIRTIO_BLK_F_MQ 12
-#define VIRTIO_BLK_F_DISCARD 13
-#define VIRTIO_BLK_F_WRITE_ZEROES 14
-#define VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1
-
-/* ---- the device model: parsing --------------------------------------------- */
-
-struct blk_hdr {
-	uint32_t type;
-	uint32_t ioprio;
-	uint64_t sector;
-};
-
-struct blk_range {
-	uint64_t sector;
-	uint32_t num_sectors;
-	uint32_t flags;
-};
-
-static int blk_done(struct blk_req *r, uint8_t status)
-{
-	r->op = BLK_OP_DONE;
-	r->status = status;
-	r->written = 1;
-	return 0;
-}
-
-/* Sector range [sector, sector + bytes / 512) must lie inside the disk. */
-static bool in_range(const struct blk_geom *g, uint64_t sector, uint64_t bytes)
-{
-	uint64_t n = bytes / BLK_SECTOR;
-	return sector <= g->sectors && n <= g->sectors - sector;
-}
-
-static bool segs_ok(const struct blk_req *r)
-{
-	for (unsigned i = 0; i < r->niov; i++)
-		if (r->iov[i].iov_len > BLK_SIZE_MAX)
-			return false;
-	return true;
-}
-
-int blk_parse(const struct blk_geom *g, const struct vq_chain *c, struct blk_req *r)
-{
-	r->head = c->head;
-	r->niov = 0;
-	r->written = 0;
-	r->unmap = false;
-	if (c->in_bytes == 0 || c->n_in == 0)
-		return -EINVAL;
-	const struct iovec *last = &c->iov[c->n_out + c->n_in - 1];
-	r->status_ptr = (uint8_t *)last->iov_base + last->iov_len - 1;
-
-	struct vq_cursor out, in;
-	vq_cursor_out(&out, c);
-	vq_cursor_in(&in, c);
-	struct blk_hdr h;
-	if (vq_cursor_read(&out, &h, sizeof(h)) != sizeof(h))
-		return blk_done(r, VIRTIO_BLK_S_IOERR);
-	uint64_t data_in = c->in_bytes - 1; /* the status byte is not data */
-	switch (h.type) {
-	case VIRTIO_BLK_T_IN:
-	case VIRTIO_BLK_T_OUT: {
-		bool rd = h.type == VIRTIO_BLK_T_IN;
-		if (!rd && g->ro)
-			return blk_done(r, VIRTIO_BLK_S_IOERR);
-		uint64_t len = rd ? data_in : vq_cursor_left(&out);
-		if (len % BLK_SECTOR || !in_range(g, h.sector, len))
-			return blk_done(r, VIRTIO_BLK_S_IOERR);
-		int n = vq_cursor_iov(rd ? &in : &out, len, r->iov, BLK_SEG_MAX);
-		if (n < 0)
-			return blk_done(r, VIRTIO_BLK_S_IOERR); /* more than seg_max segments */
-		r->niov = (unsigned)n;
-		if (!segs_ok(r))
-			return blk_done(r, VIRTIO_BLK_S_IOERR);
-		r->op = rd ? BLK_OP_READ : BLK_OP_WRITE;
-		r->offset = h.sector * BLK_SECTOR;
-		r->len = len;
-		r->written = (uint32_t)((rd ? len : 0) + 1);
-		return 0;
-	}
-	case VIRTIO_BLK_T_FLUSH:
-		r->op = BLK_OP_FLUSH;
-		r->written = 1;
-		return 0;
-	case VIRTIO_BLK_T_GET_ID: {
-		size_t n = data_in < BLK_ID_BYTES ? data_in : BLK_ID_BYTES;
-		size_t w = vq_cursor_write(&in, g->id, n);
-		r->op = BLK_OP_DONE;
-		r->status = VIRTIO_BLK_S_OK;
-		r->written = (uint32_t)w + 1;
-		return 0;
-	}
-	case VIRTIO_BLK_T_DISCARD:
-	case VIRTIO_BLK_T_WRITE_ZEROES: {
-		bool discard = h.type == VIRTIO_BLK_T_DISCARD;
-		if (g->ro)
-			return blk_done(r, VIRTIO_BLK_S_IOERR);
-		if (!(discard ? g->discard : g->write_zeroes))
-			return blk_done(r, VIRTIO_BLK_S_UNSUPP); /* not offered */
-		struct blk_range rg;
-		/* We advertise one range per request. */
-		if (vq_cursor_left(&out) != sizeof(rg) ||
-		    vq_cursor_read(&out, &rg, sizeof(rg)) != sizeof(rg))
-			return blk_done(r, VIRTIO_BLK_S_IOERR);
-		uint64_t bytes = (uint64_t)rg.num_sectors * BLK_SECTOR;
-		if (!in_range(g, rg.sector, bytes) ||
-		    rg.num_sectors > (discard ? BLK_MAX_DISCARD_SECTORS : BLK_MAX_WZ_SECTORS))
-			return blk_done(r, VIRTIO_BLK_S_IOERR);
-		if ((discard && rg.flags) ||
-		    (rg.flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
-			return blk_done(r, VIRTIO_BLK_S_UNSUPP);
-		r->op = discard ? BLK_OP_DISCARD : BLK_OP_WRITE_ZEROES;
-		r->unmap = !discard && (rg.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
-		r->offset = rg.sector * BLK_SECTOR;
-		r->len = bytes;
-		r->written = 1;
-		return 0;
-	}
-	default:
-		return blk_done(r, VIRTIO_BLK_S_UNSUPP);
-	}
-}
 
 /* ---- the device ------------------------------------------------------------ */
 
@@ -219,8 +95,7 @@ static void blk_queue_restore(struct blk_queue *bq)
  * every popped chain ends here, whatever became of its request. */
 static void blk_give_back(struct blk_queue *bq, struct blk_req *r, uint32_t written)
 {
-	if (vq_push(&bq->w.q, r->head, written) < 0)
-		virtio_fail(&bq->b->vdev, bq->w.q.why);
+	(void)virtio_push(&bq->b->vdev, &bq->w.q, r->head, written);
 	bq->pushed = true;
 	blk_put(bq, r);
 }
@@ -391,36 +266,27 @@ static const struct vq_worker_ops blk_worker_ops = {
 	.flush = blk_kick,
 };
 
-/* Config space: struct virtio_blk_config, little endian. */
+/* Config space: struct virtio_blk_config (little endian: VERSION_1) up to
+ * the secure-erase fields, which we do not offer. */
 static void blk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, unsigned len)
 {
 	struct blk *b = d->model;
-	uint8_t cfg[60];
-	memset(cfg, 0, sizeof(cfg));
-	uint32_t v32;
-	uint16_t v16;
-	memcpy(cfg + 0, &b->geom.sectors, 8);
-	v32 = BLK_SIZE_MAX;
-	memcpy(cfg + 8, &v32, 4);
-	v32 = BLK_SEG_MAX;
-	memcpy(cfg + 12, &v32, 4);
-	v32 = BLK_SECTOR;
-	memcpy(cfg + 20, &v32, 4);
-	v16 = (uint16_t)b->nq;
-	memcpy(cfg + 34, &v16, 2);
-	v32 = BLK_MAX_DISCARD_SECTORS;
-	memcpy(cfg + 36, &v32, 4);
-	v32 = 1; /* max_discard_seg */
-	memcpy(cfg + 40, &v32, 4);
-	v32 = 1; /* discard_sector_alignment */
-	memcpy(cfg + 44, &v32, 4);
-	v32 = BLK_MAX_WZ_SECTORS;
-	memcpy(cfg + 48, &v32, 4);
-	v32 = 1; /* max_write_zeroes_seg */
-	memcpy(cfg + 52, &v32, 4);
-	cfg[56] = b->geom.discard; /* write_zeroes_may_unmap: where holes can be punched */
-	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
-		memcpy(data, cfg + off, len);
+	struct virtio_blk_config cfg = {
+		.capacity = htole64(b->geom.sectors),
+		.size_max = htole32(BLK_SIZE_MAX),
+		.seg_max = htole32(BLK_SEG_MAX),
+		.blk_size = htole32(BLK_SECTOR),
+		.num_queues = htole16((uint16_t)b->nq),
+		.max_discard_sectors = htole32(BLK_MAX_DISCARD_SECTORS),
+		.max_discard_seg = htole32(1),
+		.discard_sector_alignment = htole32(1),
+		.max_write_zeroes_sectors = htole32(BLK_MAX_WZ_SECTORS),
+		.max_write_zeroes_seg = htole32(1),
+		/* where holes can be punched */
+		.write_zeroes_may_unmap = b->geom.discard,
+	};
+	virtio_config_copy(&cfg, offsetof(struct virtio_blk_config, max_secure_erase_sectors), off,
+			   data, len);
 }
 
 static int blk_activate(struct virtio_dev *d)

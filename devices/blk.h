@@ -4,6 +4,7 @@
 #ifndef CVMM_BLK_H
 #define CVMM_BLK_H
 
+#include <linux/virtio_blk.h> /* VIRTIO_BLK_F_*, _T_*, _S_*, the structs */
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -16,7 +17,6 @@
 #define BLK_SECTOR 512
 #define BLK_SEG_MAX 126           /* data segments per request, advertised */
 #define BLK_SIZE_MAX (1u << 20)   /* bytes per segment, advertised */
-#define BLK_ID_BYTES 20
 #define BLK_MAX_QUEUES 8
 #define BLK_QUEUE_MAX 256
 /* DISCARD and WRITE_ZEROES: sectors per request, advertised. Write-zeroes
@@ -28,16 +28,6 @@
 #define BLK_ZERO_BUF		(64u << 10) /* one zeroed buffer, repeated in a write's iovecs */
 #define BLK_ZERO_CHUNK		(16 * BLK_ZERO_BUF)
 
-#define VIRTIO_BLK_T_IN 0
-#define VIRTIO_BLK_T_OUT 1
-#define VIRTIO_BLK_T_FLUSH 4
-#define VIRTIO_BLK_T_GET_ID 8
-#define VIRTIO_BLK_T_DISCARD 11
-#define VIRTIO_BLK_T_WRITE_ZEROES 13
-#define VIRTIO_BLK_S_OK 0
-#define VIRTIO_BLK_S_IOERR 1
-#define VIRTIO_BLK_S_UNSUPP 2
-
 /* What the parser needs to know about the disk. */
 struct blk_geom {
 	uint64_t sectors;
@@ -45,7 +35,7 @@ struct blk_geom {
 	/* VIRTIO_BLK_F_DISCARD and _WRITE_ZEROES offered: else such requests
 	 * are answered UNSUPP */
 	bool discard, write_zeroes;
-	char id[BLK_ID_BYTES];
+	char id[VIRTIO_BLK_ID_BYTES];
 };
 
 enum blk_op {

@@ -8,8 +8,10 @@
  * because the ring only takes fixed files. */
 #include "devices/fs.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/virtio_fs.h> /* struct virtio_fs_config */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +69,7 @@ unsigned fs_queues(const struct fs *f)
 
 static void fs_push(struct fs_queue *fq, struct fs_slot *s, uint32_t written)
 {
-	if (vq_push(&fq->w.q, s->chain.head, written) < 0)
-		virtio_fail(&fq->f->vdev, fq->w.q.why);
+	(void)virtio_push(&fq->f->vdev, &fq->w.q, s->chain.head, written);
 	fq->pushed = true;
 	s->next_free = fq->free;
 	fq->free = s;
@@ -128,13 +129,11 @@ static void fs_kick(struct vq_worker *w)
 		vq_disable_notify(&w->q);
 		while (fq->free) {
 			struct fs_slot *s = fq->free;
-			int r = vq_pop(&w->q, &s->chain);
+			int r = vq_worker_pop(w, &s->chain);
+			if (r < 0)
+				return;
 			if (r == 0)
 				break;
-			if (r < 0) {
-				virtio_fail(&fq->f->vdev, w->q.why);
-				return;
-			}
 			fq->free = s->next_free;
 			if (fs_parse(&s->chain, &s->req) < 0) {
 				fs_push(fq, s, 0); /* not even a header: nothing to answer */
@@ -211,17 +210,17 @@ static const struct vq_worker_ops fs_worker_ops = {
 	.quiesce = fs_quiesce,
 };
 
-/* struct virtio_fs_config: tag[36], le32 num_request_queues. */
+_Static_assert(FS_TAG_MAX == sizeof(((struct virtio_fs_config *)0)->tag),
+	       "FS_TAG_MAX is virtio_fs_config's tag");
+
+/* struct virtio_fs_config: the tag, and the request queues (all but
+ * hiprio). */
 static void fs_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, unsigned len)
 {
 	struct fs *f = d->model;
-	uint8_t cfg[40];
-	memset(cfg, 0, sizeof(cfg));
-	memcpy(cfg, f->tag, FS_TAG_MAX);
-	uint32_t nreq = FS_NQUEUES - 1;
-	memcpy(cfg + 36, &nreq, 4);
-	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
-		memcpy(data, cfg + off, len);
+	struct virtio_fs_config cfg = {.num_request_queues = htole32(FS_NQUEUES - 1)};
+	memcpy(cfg.tag, f->tag, sizeof(cfg.tag));
+	virtio_config_copy(&cfg, sizeof(cfg), off, data, len);
 }
 
 static int fs_activate(struct virtio_dev *d)

@@ -7,6 +7,7 @@
 #ifndef CVMM_NET_H
 #define CVMM_NET_H
 
+#include <linux/virtio_net.h> /* VIRTIO_NET_*, the header, config, control structs */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,43 +20,14 @@
 
 #define NET_MAX_PAIRS 8
 #define NET_QUEUE_MAX 256
-#define NET_HDR_LEN 12 /* struct virtio_net_hdr_mrg_rxbuf (VERSION_1) */
+/* The header before each frame either way (VERSION_1: num_buffers included) */
+#define NET_HDR_LEN sizeof(struct virtio_net_hdr_v1)
 /* Largest frame either way: a 64 KiB GSO packet plus its Ethernet and VLAN
  * headers (QEMU's stream protocol limit is close: 4 KiB + 64 KiB). */
 #define NET_MAX_FRAME (65536 + 4096)
 #define NET_MIN_FRAME 14          /* an Ethernet header */
 #define NET_TX_SEGS 64            /* iovecs per TX request */
 #define NET_RX_MAX_CHAINS 256     /* buffers one received packet may span */
-
-#define VIRTIO_NET_F_CSUM 0
-#define VIRTIO_NET_F_GUEST_CSUM 1
-#define VIRTIO_NET_F_MAC 5
-#define VIRTIO_NET_F_GUEST_TSO4 7
-#define VIRTIO_NET_F_GUEST_TSO6 8
-#define VIRTIO_NET_F_GUEST_ECN 9
-#define VIRTIO_NET_F_GUEST_UFO 10
-#define VIRTIO_NET_F_HOST_TSO4 11
-#define VIRTIO_NET_F_HOST_TSO6 12
-#define VIRTIO_NET_F_HOST_ECN 13
-#define VIRTIO_NET_F_HOST_UFO 14
-#define VIRTIO_NET_F_MRG_RXBUF 15
-#define VIRTIO_NET_F_STATUS 16
-#define VIRTIO_NET_F_CTRL_VQ 17
-#define VIRTIO_NET_F_CTRL_RX 18
-#define VIRTIO_NET_F_MQ 22
-
-#define VIRTIO_NET_S_LINK_UP 1
-
-#define VIRTIO_NET_CTRL_RX 0
-#define VIRTIO_NET_CTRL_MAC 1
-#define VIRTIO_NET_CTRL_VLAN 2
-#define VIRTIO_NET_CTRL_ANNOUNCE 3
-#define VIRTIO_NET_CTRL_MQ 4
-#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0
-#define VIRTIO_NET_OK 0
-#define VIRTIO_NET_ERR 1
-
-#define VIRTIO_NET_HDR_GSO_NONE 0
 
 /* ---- the device model: pure functions over chains and queues -------------- */
 

@@ -4,6 +4,7 @@
  * target. */
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "devices/net.h"
@@ -16,11 +17,11 @@ int net_tx_iov(const struct vq_chain *c, bool keep_hdr, bool gso_ok, struct iove
 		return -EINVAL;
 	struct vq_cursor cur;
 	vq_cursor_out(&cur, c);
-	uint8_t hdr[NET_HDR_LEN];
-	if (vq_cursor_read(&cur, hdr, sizeof(hdr)) != sizeof(hdr))
+	struct virtio_net_hdr_v1 hdr;
+	if (vq_cursor_read(&cur, &hdr, sizeof(hdr)) != sizeof(hdr))
 		return -EINVAL;
-	/* gso_type is byte 1; a peer without a vnet header cannot segment. */
-	if (!gso_ok && hdr[1] != VIRTIO_NET_HDR_GSO_NONE)
+	/* A peer without a vnet header cannot segment. */
+	if (!gso_ok && hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE)
 		return -EINVAL;
 	size_t flen = c->out_bytes - NET_HDR_LEN;
 	vq_cursor_out(&cur, c);
@@ -82,13 +83,14 @@ int net_rx_deliver(struct vq *q, struct vq_chain *scratch, bool mergeable, const
 		heads[n - 1] = scratch->head;
 		lens[n - 1] = (uint32_t)w;
 	}
-	/* num_buffers: bytes 10-11 of the header, little endian. */
-	uint8_t nb[2] = { (uint8_t)n, (uint8_t)(n >> 8) };
+	/* num_buffers, wherever the header's buffers put it. */
+	const size_t at = offsetof(struct virtio_net_hdr_v1, num_buffers);
+	uint16_t nb = htole16((uint16_t)n);
 	size_t pos = 0;
 	for (unsigned i = 0; i < nhv; i++) {
 		for (size_t k = 0; k < hv[i].iov_len; k++, pos++)
-			if (pos == 10 || pos == 11)
-				((uint8_t *)hv[i].iov_base)[k] = nb[pos - 10];
+			if (pos >= at && pos < at + sizeof(nb))
+				((uint8_t *)hv[i].iov_base)[k] = ((const uint8_t *)&nb)[pos - at];
 	}
 	for (unsigned i = 0; i < n; i++) {
 		int r = vq_push(q, heads[i], lens[i]);
@@ -105,16 +107,17 @@ int net_ctrl_parse(const struct vq_chain *c, unsigned max_pairs, bool mq, unsign
 		return -EINVAL;
 	struct vq_cursor cur;
 	vq_cursor_out(&cur, c);
-	uint8_t hdr[2];
-	if (vq_cursor_read(&cur, hdr, 2) != 2)
+	struct virtio_net_ctrl_hdr hdr;
+	if (vq_cursor_read(&cur, &hdr, sizeof(hdr)) != sizeof(hdr))
 		return VIRTIO_NET_ERR;
-	switch (hdr[0]) {
+	switch (hdr.class) {
 	case VIRTIO_NET_CTRL_MQ: {
-		uint8_t v[2];
-		if (!mq || hdr[1] != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || vq_cursor_read(&cur, v, 2) != 2)
+		struct virtio_net_ctrl_mq v;
+		if (!mq || hdr.cmd != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET ||
+		    vq_cursor_read(&cur, &v, sizeof(v)) != sizeof(v))
 			return VIRTIO_NET_ERR;
-		unsigned p = (unsigned)v[0] | (unsigned)v[1] << 8;
-		if (p < 1 || p > max_pairs)
+		unsigned p = le16toh(v.virtqueue_pairs);
+		if (p < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || p > max_pairs)
 			return VIRTIO_NET_ERR;
 		*pairs = p;
 		return VIRTIO_NET_OK;

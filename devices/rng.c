@@ -73,8 +73,7 @@ static void rng_kick(struct vq_worker *w)
 			atomic_fetch_add(&g->bytes, n);
 			if (n < want)
 				atomic_fetch_add(&g->errors, 1);
-			if (vq_push(&w->q, c.head, n) < 0) {
-				virtio_fail(&g->vdev, w->q.why);
+			if (virtio_push(&g->vdev, &w->q, c.head, n) < 0) {
 				w->active = false;
 				return;
 			}

@@ -3,12 +3,12 @@
 #ifndef CVMM_RNG_H
 #define CVMM_RNG_H
 
+#include <linux/virtio_rng.h> /* VIRTIO_ID_RNG */
 #include <stdint.h>
 
 #include "devices/virtio/device.h"
 #include "devices/virtio/queue.h"
 
-#define VIRTIO_ID_RNG 4
 #define RNG_QUEUE_MAX 64
 #define RNG_CHAIN_MAX (64u << 10) /* bytes given for one request at most */
 

@@ -29,6 +29,7 @@
  * it one arena mapped at start, pages given back when a connection ends. */
 #include "devices/vsock.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,8 +369,8 @@ static void queue_rst(struct vsock *v, const struct vsock_hdr *h)
 		.dst_cid = v->cid,
 		.src_port = h->dst_port,
 		.dst_port = h->src_port,
-		.type = VSOCK_TYPE_STREAM,
-		.op = VSOCK_OP_RST,
+		.type = VIRTIO_VSOCK_TYPE_STREAM,
+		.op = VIRTIO_VSOCK_OP_RST,
 	};
 }
 
@@ -429,7 +430,7 @@ static void tx_packet(struct vsock *v, const struct vq_chain *chain)
 	struct vsock_hdr h;
 	int r = vsock_tx_parse(chain, v->cid, &h);
 	if (r == -EPROTONOSUPPORT) {
-		if (h.op != VSOCK_OP_RST)
+		if (h.op != VIRTIO_VSOCK_OP_RST)
 			queue_rst(v, &h);
 		return;
 	}
@@ -439,9 +440,9 @@ static void tx_packet(struct vsock *v, const struct vq_chain *chain)
 	}
 	struct vsock_conn *c = lookup(v, h.dst_port, h.src_port);
 	if (!c) {
-		if (h.op == VSOCK_OP_REQUEST)
+		if (h.op == VIRTIO_VSOCK_OP_REQUEST)
 			guest_connect(v, &h);
-		else if (h.op != VSOCK_OP_RST)
+		else if (h.op != VIRTIO_VSOCK_OP_RST)
 			queue_rst(v, &h);
 		return;
 	}
@@ -488,17 +489,13 @@ static void tx_drain(struct vsock *v)
 	for (;;) {
 		vq_disable_notify(q);
 		for (;;) {
-			int r = vq_pop(q, &v->txchain);
+			int r = vq_worker_pop(&v->w, &v->txchain);
+			if (r < 0)
+				return;
 			if (r == 0)
 				break;
-			if (r < 0) {
-				virtio_fail(&v->vdev, q->why ? q->why : "broken TX queue");
-				v->w.active = false;
-				return;
-			}
 			tx_packet(v, &v->txchain);
-			if (vq_push(q, v->txchain.head, 0) < 0) {
-				virtio_fail(&v->vdev, "broken TX queue");
+			if (virtio_push(&v->vdev, q, v->txchain.head, 0) < 0) {
 				v->w.active = false;
 				return;
 			}
@@ -519,7 +516,7 @@ static void hdr_for(const struct vsock *v, const struct vsock_conn *c, uint16_t 
 		.dst_cid = v->cid,
 		.src_port = c->host_port,
 		.dst_port = c->guest_port,
-		.type = VSOCK_TYPE_STREAM,
+		.type = VIRTIO_VSOCK_TYPE_STREAM,
 		.op = op,
 		.buf_alloc = vsock_buf_alloc(&c->s),
 		.fwd_cnt = c->s.cr.fwd_cnt,
@@ -534,16 +531,16 @@ static uint32_t rx_conn_packet(struct vsock *v, struct vsock_conn *c, const stru
 	uint32_t len = 0;
 	uint32_t credit = vsock_peer_credit(&c->s.cr);
 	if (c->need_rst) {
-		hdr_for(v, c, VSOCK_OP_RST, &h);
+		hdr_for(v, c, VIRTIO_VSOCK_OP_RST, &h);
 		c->need_rst = false;
 	} else if (c->need_request) {
-		hdr_for(v, c, VSOCK_OP_REQUEST, &h);
+		hdr_for(v, c, VIRTIO_VSOCK_OP_REQUEST, &h);
 		c->need_request = false;
 	} else if (c->need_response) {
-		hdr_for(v, c, VSOCK_OP_RESPONSE, &h);
+		hdr_for(v, c, VIRTIO_VSOCK_OP_RESPONSE, &h);
 		c->need_response = false;
 	} else if (c->s.state == VSOCK_ESTABLISHED && c->rx_len && credit) {
-		hdr_for(v, c, VSOCK_OP_RW, &h);
+		hdr_for(v, c, VIRTIO_VSOCK_OP_RW, &h);
 		len = (uint32_t)c->rx_len;
 		if (len > credit)
 			len = credit;
@@ -553,13 +550,13 @@ static uint32_t rx_conn_packet(struct vsock *v, struct vsock_conn *c, const stru
 			len = (uint32_t)(chain->in_bytes - VSOCK_HDR_LEN);
 		data = c->rxb + c->rx_off;
 	} else if (c->need_credit) {
-		hdr_for(v, c, VSOCK_OP_CREDIT_UPDATE, &h);
+		hdr_for(v, c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, &h);
 	} else if (c->need_credit_req) {
-		hdr_for(v, c, VSOCK_OP_CREDIT_REQUEST, &h);
+		hdr_for(v, c, VIRTIO_VSOCK_OP_CREDIT_REQUEST, &h);
 		c->need_credit_req = false;
 	} else if (c->s.state == VSOCK_ESTABLISHED && c->host_eof && !c->rx_len && !c->shut_sent) {
-		hdr_for(v, c, VSOCK_OP_SHUTDOWN, &h);
-		h.flags = VSOCK_SHUTDOWN_SEND;
+		hdr_for(v, c, VIRTIO_VSOCK_OP_SHUTDOWN, &h);
+		h.flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
 		c->shut_sent = true;
 	} else {
 		return 0;
@@ -628,9 +625,8 @@ static void rx_service(struct vsock *v)
 		return;
 	while (rx_any(v)) {
 		vq_disable_notify(q);
-		int r = vq_pop(q, &v->rxchain);
+		int r = virtio_pop(&v->vdev, q, &v->rxchain);
 		if (r < 0) {
-			virtio_fail(&v->vdev, q->why ? q->why : "broken RX queue");
 			v->rx_dead = true;
 			return;
 		}
@@ -647,8 +643,7 @@ static void rx_service(struct vsock *v)
 				break;
 			}
 		}
-		if (vq_push(q, v->rxchain.head, n) < 0) {
-			virtio_fail(&v->vdev, "broken RX queue");
+		if (virtio_push(&v->vdev, q, v->rxchain.head, n) < 0) {
 			v->rx_dead = true;
 			return;
 		}
@@ -921,15 +916,12 @@ static const struct vq_worker_ops vsock_worker_ops = {
 
 /* ---- transport hooks ------------------------------------------------------ */
 
-/* struct virtio_vsock_config: le64 guest_cid. */
+/* struct virtio_vsock_config: the guest's CID. */
 static void vsock_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, unsigned len)
 {
 	struct vsock *v = d->model;
-	uint8_t cfg[8];
-	for (int i = 0; i < 8; i++)
-		cfg[i] = (uint8_t)(v->cid >> (8 * i));
-	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
-		memcpy(data, cfg + off, len);
+	struct virtio_vsock_config cfg = {.guest_cid = htole64(v->cid)};
+	virtio_config_copy(&cfg, sizeof(cfg), off, data, len);
 }
 
 /* The worker is idle (never started, or reset): forget every connection.
@@ -955,7 +947,7 @@ static int vsock_activate(struct virtio_dev *d)
 	if (!d->qcfg[0].ready || !d->qcfg[1].ready)
 		return -EINVAL;
 	const struct virtio_queue_cfg *c = &d->qcfg[0];
-	bool event_idx = d->driver_features & (1ULL << VIRTIO_F_EVENT_IDX);
+	bool event_idx = d->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
 	if (vq_init(&v->rxq, d->mem, c->num, c->desc, c->avail, c->used, event_idx) < 0)
 		return -EINVAL;
 	v->rx_dead = false;

@@ -13,6 +13,7 @@
 #ifndef CVMM_VSOCK_H
 #define CVMM_VSOCK_H
 
+#include <linux/virtio_vsock.h> /* VIRTIO_VSOCK_*, the header and config structs */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,7 +25,7 @@
 
 #define VSOCK_HOST_CID	    2
 #define VSOCK_MIN_GUEST_CID 3
-#define VSOCK_HDR_LEN	    44 /* struct virtio_vsock_hdr, little endian, packed */
+#define VSOCK_HDR_LEN	    sizeof(struct virtio_vsock_hdr)
 #define VSOCK_QUEUE_MAX	    256
 #define VSOCK_MAX_PKT	    (64 * 1024) /* payload of one packet, either way (Linux's limit) */
 /* Per connection, guest -> socket: the buffer, and what we advertise as
@@ -40,21 +41,7 @@
 #define VSOCK_LINE_MAX	      64	 /* "CONNECT <port>\n" from a host client */
 #define VSOCK_FIRST_HOST_PORT (1u << 30) /* host ports we pick (as Firecracker) */
 
-#define VSOCK_TYPE_STREAM 1
-
-enum vsock_op {
-	VSOCK_OP_INVALID = 0,
-	VSOCK_OP_REQUEST = 1,
-	VSOCK_OP_RESPONSE = 2,
-	VSOCK_OP_RST = 3,
-	VSOCK_OP_SHUTDOWN = 4,
-	VSOCK_OP_RW = 5,
-	VSOCK_OP_CREDIT_UPDATE = 6,
-	VSOCK_OP_CREDIT_REQUEST = 7,
-};
-#define VSOCK_SHUTDOWN_RCV  1 /* the sender will receive no more */
-#define VSOCK_SHUTDOWN_SEND 2 /* the sender will send no more */
-
+/* struct virtio_vsock_hdr in host byte order (vsock_hdr_decode/_encode). */
 struct vsock_hdr {
 	uint64_t src_cid, dst_cid;
 	uint32_t src_port, dst_port;

@@ -1,51 +1,45 @@
 /* SPDX-License-Identifier: MIT */
 /* virtio-vsock's device model: pure functions (no syscalls) shared by the
  * device (vsock.c), the unit tests and the fuzz target. */
+#include <endian.h>
 #include <errno.h>
 #include <string.h>
 
 #include "devices/vsock.h"
 
-static uint64_t le(const uint8_t *b, unsigned n)
-{
-	uint64_t v = 0;
-	for (unsigned i = n; i-- > 0;)
-		v = v << 8 | b[i];
-	return v;
-}
-
-static void put(uint8_t *b, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++, v >>= 8)
-		b[i] = (uint8_t)v;
-}
-
 void vsock_hdr_decode(const uint8_t b[VSOCK_HDR_LEN], struct vsock_hdr *h)
 {
-	h->src_cid = le(b, 8);
-	h->dst_cid = le(b + 8, 8);
-	h->src_port = (uint32_t)le(b + 16, 4);
-	h->dst_port = (uint32_t)le(b + 20, 4);
-	h->len = (uint32_t)le(b + 24, 4);
-	h->type = (uint16_t)le(b + 28, 2);
-	h->op = (uint16_t)le(b + 30, 2);
-	h->flags = (uint32_t)le(b + 32, 4);
-	h->buf_alloc = (uint32_t)le(b + 36, 4);
-	h->fwd_cnt = (uint32_t)le(b + 40, 4);
+	struct virtio_vsock_hdr w;
+	memcpy(&w, b, sizeof(w));
+	*h = (struct vsock_hdr){
+		.src_cid = le64toh(w.src_cid),
+		.dst_cid = le64toh(w.dst_cid),
+		.src_port = le32toh(w.src_port),
+		.dst_port = le32toh(w.dst_port),
+		.len = le32toh(w.len),
+		.type = le16toh(w.type),
+		.op = le16toh(w.op),
+		.flags = le32toh(w.flags),
+		.buf_alloc = le32toh(w.buf_alloc),
+		.fwd_cnt = le32toh(w.fwd_cnt),
+	};
 }
 
 void vsock_hdr_encode(const struct vsock_hdr *h, uint8_t b[VSOCK_HDR_LEN])
 {
-	put(b, h->src_cid, 8);
-	put(b + 8, h->dst_cid, 8);
-	put(b + 16, h->src_port, 4);
-	put(b + 20, h->dst_port, 4);
-	put(b + 24, h->len, 4);
-	put(b + 28, h->type, 2);
-	put(b + 30, h->op, 2);
-	put(b + 32, h->flags, 4);
-	put(b + 36, h->buf_alloc, 4);
-	put(b + 40, h->fwd_cnt, 4);
+	struct virtio_vsock_hdr w = {
+		.src_cid = htole64(h->src_cid),
+		.dst_cid = htole64(h->dst_cid),
+		.src_port = htole32(h->src_port),
+		.dst_port = htole32(h->dst_port),
+		.len = htole32(h->len),
+		.type = htole16(h->type),
+		.op = htole16(h->op),
+		.flags = htole32(h->flags),
+		.buf_alloc = htole32(h->buf_alloc),
+		.fwd_cnt = htole32(h->fwd_cnt),
+	};
+	memcpy(b, &w, sizeof(w));
 }
 
 int vsock_tx_parse(const struct vq_chain *c, uint64_t guest_cid, struct vsock_hdr *h)
@@ -63,11 +57,11 @@ int vsock_tx_parse(const struct vq_chain *c, uint64_t guest_cid, struct vsock_hd
 		return -EINVAL;
 	if (h->src_cid != guest_cid || h->dst_cid != VSOCK_HOST_CID)
 		return -EINVAL;
-	if (h->op < VSOCK_OP_REQUEST || h->op > VSOCK_OP_CREDIT_REQUEST)
+	if (h->op < VIRTIO_VSOCK_OP_REQUEST || h->op > VIRTIO_VSOCK_OP_CREDIT_REQUEST)
 		return -EINVAL;
-	if (h->op != VSOCK_OP_RW)
+	if (h->op != VIRTIO_VSOCK_OP_RW)
 		h->len = 0; /* a payload on a control packet is ignored */
-	if (h->type != VSOCK_TYPE_STREAM)
+	if (h->type != VIRTIO_VSOCK_TYPE_STREAM)
 		return -EPROTONOSUPPORT;
 	return 0;
 }
@@ -99,12 +93,12 @@ enum vsock_action vsock_guest_event(struct vsock_cstate *s, const struct vsock_h
 	if (s->state == VSOCK_FREE || s->state == VSOCK_ACCEPTING || s->state == VSOCK_HOST_LINE ||
 	    s->state == VSOCK_CLOSING)
 		return VSOCK_A_DROP; /* the guest knows no such connection (yet, or any more) */
-	if (h->op == VSOCK_OP_RST)
+	if (h->op == VIRTIO_VSOCK_OP_RST)
 		return VSOCK_A_CLOSE;
 	s->cr.peer_buf_alloc = h->buf_alloc;
 	s->cr.peer_fwd_cnt = h->fwd_cnt;
 	if (s->state == VSOCK_HOST_REQUEST) {
-		if (h->op != VSOCK_OP_RESPONSE)
+		if (h->op != VIRTIO_VSOCK_OP_RESPONSE)
 			return VSOCK_A_RESET;
 		s->state = VSOCK_ESTABLISHED;
 		return VSOCK_A_ESTABLISH;
@@ -112,7 +106,7 @@ enum vsock_action vsock_guest_event(struct vsock_cstate *s, const struct vsock_h
 	if (s->state == VSOCK_GUEST_CONNECTING)
 		return VSOCK_A_RESET; /* nothing but RST before our RESPONSE */
 	switch (h->op) {
-	case VSOCK_OP_RW:
+	case VIRTIO_VSOCK_OP_RW:
 		if (s->guest_no_send)
 			return VSOCK_A_RESET;
 		if (h->len == 0)
@@ -122,14 +116,14 @@ enum vsock_action vsock_guest_event(struct vsock_cstate *s, const struct vsock_h
 			return VSOCK_A_RESET; /* beyond the credit we gave */
 		s->cr.rx_cnt += h->len;
 		return VSOCK_A_DATA;
-	case VSOCK_OP_CREDIT_UPDATE:
+	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
 		return VSOCK_A_DROP; /* noted above; the caller may send again */
-	case VSOCK_OP_CREDIT_REQUEST:
+	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
 		return VSOCK_A_CREDIT;
-	case VSOCK_OP_SHUTDOWN:
-		if (h->flags & VSOCK_SHUTDOWN_RCV)
+	case VIRTIO_VSOCK_OP_SHUTDOWN:
+		if (h->flags & VIRTIO_VSOCK_SHUTDOWN_RCV)
 			s->guest_no_rcv = true;
-		if (h->flags & VSOCK_SHUTDOWN_SEND)
+		if (h->flags & VIRTIO_VSOCK_SHUTDOWN_SEND)
 			s->guest_no_send = true;
 		if (s->guest_no_rcv && s->guest_no_send)
 			return VSOCK_A_FINISH;

@@ -33,10 +33,10 @@ LIB="vmm/mem.c vmm/err.c vmm/bus.c vmm/jail.c boot/x86_kernel.c boot/x86_e820.c
 	boot/arm64_fdt.c vmm/cli/args.c
 	vmm/cli/config_json.c vmm/cli/api.c vmm/config.c
 	devices/serial.c devices/rtc.c devices/pl031.c devices/i8042.c devices/acpi_pm.c devices/blk.c
-	devices/virtio/queue.c devices/virtio/mmio.c devices/virtio/pci.c
-	devices/virtio/virtio.c devices/virtio/worker.c devices/net.c
-	devices/net_model.c devices/fs.c devices/fs_model.c devices/fs_srv.c devices/vsock_model.c
-	devices/vsock.c"
+	devices/blk_model.c devices/virtio/queue.c devices/virtio/mmio.c devices/virtio/pci.c
+	devices/pci_host.c devices/virtio/virtio.c devices/virtio/worker.c devices/net.c
+	devices/net_tap.c devices/net_stream.c devices/net_model.c devices/fs.c devices/fs_model.c
+	devices/fs_srv.c devices/vsock_model.c devices/vsock.c"
 LIBS="-luring -lseccomp -lpthread -ljson-c -lhttp_parser -lfdt"
 
 mode=${1:-build}

@@ -401,8 +401,8 @@ static void serve(const struct blk_geom *g, const struct vq_chain *c, struct blk
 			FZ_CHECK(r->status == VIRTIO_BLK_S_IOERR && r->written == 1);
 		} else if (h.type == VIRTIO_BLK_T_GET_ID) {
 			uint64_t n =
-				c->in_bytes - 1 < BLK_ID_BYTES ? c->in_bytes - 1 : BLK_ID_BYTES;
-			uint8_t id[BLK_ID_BYTES];
+				c->in_bytes - 1 < VIRTIO_BLK_ID_BYTES ? c->in_bytes - 1 : VIRTIO_BLK_ID_BYTES;
+			uint8_t id[VIRTIO_BLK_ID_BYTES];
 			FZ_CHECK(r->status == VIRTIO_BLK_S_OK && r->written == n + 1);
 			vq_cursor_in(&cur, c);
 			FZ_CHECK(vq_cursor_read(&cur, id, n) == n);
@@ -436,7 +436,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				.discard = !(data[0] & 0x40),
 				.write_zeroes = !(data[0] & 0x80)};
 	if (data[0] & 0x20)
-		memcpy(geom.id, "0123456789abcdefghij", BLK_ID_BYTES); /* no NUL */
+		memcpy(geom.id, "0123456789abcdefghij", VIRTIO_BLK_ID_BYTES); /* no NUL */
 	else
 		memcpy(geom.id, "cvmm0-fuzz", 11);
 	bool event_idx = data[0] & 0x10;

@@ -174,8 +174,8 @@ static void collect(void);
 static void driver_init(void)
 {
 	device_reset();
-	reg_write(R_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
-	reg_write(R_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	reg_write(R_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	reg_write(R_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	uint64_t offered = 0;
 	for (unsigned sel = 0; sel < 2; sel++) {
 		reg_write(0x014, sel);
@@ -186,7 +186,7 @@ static void driver_init(void)
 	reg_write(0x020, (uint32_t)want);
 	reg_write(0x024, 1);
 	reg_write(0x020, (uint32_t)(want >> 32));
-	uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
+	uint32_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
 	reg_write(R_STATUS, st);
 	for (unsigned q = 0; q < h.nq; q++) {
 		memset(h.mem + RING(q), 0, 0x2000);
@@ -201,8 +201,8 @@ static void driver_init(void)
 		reg_write(0x0a4, 0);
 		reg_write(0x044, 1);
 	}
-	reg_write(R_STATUS, st | VIRTIO_STATUS_DRIVER_OK);
-	h.live = (reg_read(R_STATUS) & VIRTIO_STATUS_DRIVER_OK) != 0;
+	reg_write(R_STATUS, st | VIRTIO_CONFIG_S_DRIVER_OK);
+	h.live = (reg_read(R_STATUS) & VIRTIO_CONFIG_S_DRIVER_OK) != 0;
 	FZ_CHECK(h.live);
 	h.hostile = h.regs = false;
 	h.quiet = false;
@@ -494,7 +494,7 @@ static void settle(void)
 	vq_workers_settle(h.d);
 	collect();
 	if (h.live && !h.hostile && !h.regs) {
-		FZ_CHECK(!(reg_read(R_STATUS) & VIRTIO_STATUS_NEEDS_RESET));
+		FZ_CHECK(!(reg_read(R_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET));
 		for (unsigned q = 0; q < h.nq; q++) /* every chain kicked came back */
 			FZ_CHECK(h.unkicked[q] || h.used_seen[q] == h.avail[q]);
 	}
@@ -545,7 +545,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(h.mem, 0, MEM_SIZE);
 	h.nq = data[0] & 1 ? 2 : 1;
 	h.ro = data[0] & 2;
-	h.features = (data[0] & 4 ? 1ULL << VIRTIO_F_EVENT_IDX : 0) |
+	h.features = (data[0] & 4 ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0) |
 		     (data[0] & 8 ? F_DISCARD | F_WRITE_ZEROES : 0) | (h.nq > 1 ? F_MQ : 0);
 	const char *dir = data[0] & 0x10 ? "/tmp" : "/dev/shm";
 	make_disk(dir);
@@ -602,7 +602,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			reg_write(off, (uint32_t)v0 | (uint32_t)v1 << 8);
 			h.hostile = h.regs = true;
 			h.quiet = false;
-			h.live = (reg_read(R_STATUS) & VIRTIO_STATUS_DRIVER_OK) != 0;
+			h.live = (reg_read(R_STATUS) & VIRTIO_CONFIG_S_DRIVER_OK) != 0;
 			memset(h.known, 0, sizeof(h.known));
 			break;
 		}

@@ -113,7 +113,7 @@ static int fake_activate(struct virtio_dev *d)
 				continue;
 			FZ_CHECK(c->num <= d->queue_max);
 			if (vq_init(&q, d->mem, c->num, c->desc, c->avail, c->used,
-				    d->driver_features & (1ULL << VIRTIO_F_EVENT_IDX)) < 0) {
+				    d->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX)) < 0) {
 				FZ_CHECK(q.broken && q.why);
 				virtio_fail(d, q.why);
 			}
@@ -247,7 +247,7 @@ static void check_read(struct virtio_dev *d, const struct snap *before, uint64_t
 			FZ_CHECK(v == 0); /* this read completed it */
 		else
 			FZ_CHECK(v == (before->status |
-				       (before->needs_reset ? VIRTIO_STATUS_NEEDS_RESET : 0)));
+				       (before->needs_reset ? VIRTIO_CONFIG_S_NEEDS_RESET : 0)));
 		break;
 	case 0x0fc:
 		FZ_CHECK(v == before->config_generation);
@@ -259,10 +259,10 @@ static void check_read(struct virtio_dev *d, const struct snap *before, uint64_t
 
 static void check_state(struct virtio_dev *d, const struct model *m)
 {
-	if (d->status & VIRTIO_STATUS_FEATURES_OK)
+	if (d->status & VIRTIO_CONFIG_S_FEATURES_OK)
 		FZ_CHECK(features_ok(d));
-	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && !d->reset_pending) /* else the old status */
-		FZ_CHECK((d->status & VIRTIO_STATUS_FEATURES_OK) && m->active);
+	if ((d->status & VIRTIO_CONFIG_S_DRIVER_OK) && !d->reset_pending) /* else the old status */
+		FZ_CHECK((d->status & VIRTIO_CONFIG_S_FEATURES_OK) && m->active);
 	if (m->active) {
 		FZ_CHECK(memcmp(m->qcfg, d->qcfg, sizeof(m->qcfg)) == 0);
 		FZ_CHECK(m->driver_features == d->driver_features);

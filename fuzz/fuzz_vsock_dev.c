@@ -228,11 +228,11 @@ static void device_reset(void)
 static void driver_init(void)
 {
 	device_reset();
-	reg_write(R_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
-	reg_write(R_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	reg_write(R_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	reg_write(R_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	reg_write(0x024, 1);
 	reg_write(0x020, 1); /* VERSION_1 */
-	uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
+	uint32_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
 	reg_write(R_STATUS, st);
 	for (unsigned q = 0; q < 3; q++) {
 		memset(h.mem + RING(q), 0, 0x2000);
@@ -244,8 +244,8 @@ static void driver_init(void)
 		reg_write(0x0a0, (uint32_t)(RING(q) + 0x1000));
 		reg_write(0x044, 1);
 	}
-	reg_write(R_STATUS, st | VIRTIO_STATUS_DRIVER_OK);
-	FZ_CHECK(reg_read(R_STATUS) & VIRTIO_STATUS_DRIVER_OK);
+	reg_write(R_STATUS, st | VIRTIO_CONFIG_S_DRIVER_OK);
+	FZ_CHECK(reg_read(R_STATUS) & VIRTIO_CONFIG_S_DRIVER_OK);
 	h.live = true;
 	h.quiet = false;
 	h.tx_next = 0;
@@ -412,16 +412,16 @@ static void guest_send(struct in *in)
 	bool hostile = b & 1;
 	struct vsock_hdr hd = {.src_cid = GCID,
 			       .dst_cid = VSOCK_HOST_CID,
-			       .type = VSOCK_TYPE_STREAM,
+			       .type = VIRTIO_VSOCK_TYPE_STREAM,
 			       .op = (uint16_t)(opb % 7 + 1),
 			       .buf_alloc = 256 * 1024,
 			       .fwd_cnt = c->rx_total};
 	if (cs & 4) { /* guest-initiated: 6000 + i -> 5001 + i */
 		c->guest_port = 6000 + (cs & 1);
 		c->host_port = 5001 + (cs & 1);
-		if (hd.op == VSOCK_OP_REQUEST && c->known)
+		if (hd.op == VIRTIO_VSOCK_OP_REQUEST && c->known)
 			c->checked = false; /* a second REQUEST: who gets what is unclear */
-		if (hd.op == VSOCK_OP_REQUEST && !c->known && h.live) {
+		if (hd.op == VIRTIO_VSOCK_OP_REQUEST && !c->known && h.live) {
 			if (c->fd >= 0)
 				close(c->fd);
 			c->fd = -1;
@@ -440,7 +440,7 @@ static void guest_send(struct in *in)
 	}
 	static uint8_t payload[VSOCK_MAX_PKT];
 	uint32_t len = 0;
-	if (hd.op == VSOCK_OP_RW) {
+	if (hd.op == VIRTIO_VSOCK_OP_RW) {
 		len = (uint32_t)n * 64 + (n == 255 ? VSOCK_MAX_PKT - 255 * 64 : 0);
 		/* within the credit the device gave, unless hostile */
 		uint32_t credit = c->dev_buf_alloc - (c->guest_sent - c->dev_fwd_cnt);
@@ -451,7 +451,7 @@ static void guest_send(struct in *in)
 		for (uint32_t i = 0; i < len; i++)
 			payload[i] = (uint8_t)(c->guest_sent + i + c->host_port * 3);
 	}
-	if (hd.op == VSOCK_OP_SHUTDOWN)
+	if (hd.op == VIRTIO_VSOCK_OP_SHUTDOWN)
 		hd.flags = b >> 1 & 3;
 	hd.len = len;
 	uint8_t raw[VSOCK_HDR_LEN];
@@ -459,14 +459,16 @@ static void guest_send(struct in *in)
 	if (!tx_post(raw, payload, len, VSOCK_HDR_LEN + len))
 		return;
 	/* what the guest told the device */
-	c->credit_known = c->known || hd.op == VSOCK_OP_REQUEST || hd.op == VSOCK_OP_RESPONSE;
+	c->credit_known = c->known || hd.op == VIRTIO_VSOCK_OP_REQUEST ||
+			  hd.op == VIRTIO_VSOCK_OP_RESPONSE;
 	c->buf_alloc = hd.buf_alloc;
 	c->fwd_cnt = hd.fwd_cnt;
 	if (len && c->known) {
 		append(c->to_host, &c->to_host_len, payload, len);
 		c->guest_sent += len;
 	}
-	if (hd.op == VSOCK_OP_RST || (hd.op == VSOCK_OP_SHUTDOWN && (hd.flags & 3) == 3))
+	if (hd.op == VIRTIO_VSOCK_OP_RST ||
+	    (hd.op == VIRTIO_VSOCK_OP_SHUTDOWN && (hd.flags & 3) == 3))
 		c->known = false; /* ended (the stream stays checkable) */
 }
 
@@ -529,13 +531,13 @@ static void rx_packet(const uint8_t *buf, uint32_t len, uint16_t size)
 	struct vsock_hdr hd;
 	vsock_hdr_decode(buf, &hd);
 	FZ_CHECK(hd.src_cid == VSOCK_HOST_CID && hd.dst_cid == GCID);
-	FZ_CHECK(hd.type == VSOCK_TYPE_STREAM);
-	FZ_CHECK(hd.op >= VSOCK_OP_REQUEST && hd.op <= VSOCK_OP_CREDIT_REQUEST);
+	FZ_CHECK(hd.type == VIRTIO_VSOCK_TYPE_STREAM);
+	FZ_CHECK(hd.op >= VIRTIO_VSOCK_OP_REQUEST && hd.op <= VIRTIO_VSOCK_OP_CREDIT_REQUEST);
 	FZ_CHECK(hd.len == len - VSOCK_HDR_LEN);
-	FZ_CHECK(hd.op == VSOCK_OP_RW || hd.len == 0);
+	FZ_CHECK(hd.op == VIRTIO_VSOCK_OP_RW || hd.len == 0);
 	FZ_CHECK(hd.buf_alloc <= VSOCK_TX_BUF);
 	struct conn *c = by_ports(hd.src_port, hd.dst_port);
-	if (hd.op == VSOCK_OP_REQUEST) {
+	if (hd.op == VIRTIO_VSOCK_OP_REQUEST) {
 		/* a host client's: dst_port 7000 + k */
 		FZ_CHECK(hd.dst_port >= 7000 && hd.dst_port < 7000 + NHOST);
 		c = &h.host[hd.dst_port - 7000];
@@ -554,11 +556,11 @@ static void rx_packet(const uint8_t *buf, uint32_t len, uint16_t size)
 		return; /* e.g. a RST for a port the guest made up */
 	c->dev_buf_alloc = hd.buf_alloc;
 	c->dev_fwd_cnt = hd.fwd_cnt;
-	if (hd.op == VSOCK_OP_RST) {
+	if (hd.op == VIRTIO_VSOCK_OP_RST) {
 		c->known = false;
 		return;
 	}
-	if (hd.op != VSOCK_OP_RW)
+	if (hd.op != VIRTIO_VSOCK_OP_RW)
 		return;
 	FZ_CHECK(c->credit_known || !c->checked); /* data only where the guest said how much */
 	uint32_t in_flight = c->rx_total - c->fwd_cnt;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* PCI: a host bridge for bus 0 (configuration mechanism #1 on ports
- * 0xCF8-0xCFF and an ECAM window) and the virtio-pci modern transport
- * (virtio 1.x capabilities, one memory BAR, MSI-X with one vector per queue
- * plus one for configuration changes, INTx when MSI-X is off).
+/* The virtio-pci modern transport (virtio 1.x capabilities, one memory BAR,
+ * MSI-X with one vector per queue plus one for configuration changes, INTx
+ * when MSI-X is off): a function in a slot of the host bridge
+ * (devices/pci_host.h).
  *
  * Interrupts: every queue and the configuration change have their own
  * eventfd (virtio_dev's vq_irqfd[] and irqfd), written by the workers. The
@@ -14,27 +14,23 @@
 #ifndef CVMM_VIRTIO_PCI_H
 #define CVMM_VIRTIO_PCI_H
 
+#include <linux/virtio_pci.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/pci_host.h"
 #include "devices/virtio/virtio.h"
 #include "vmm/bus.h"
 
-#define PCI_SLOTS      32	  /* bus 0, function 0 of each device */
-#define PCI_CFG_SIZE   256	  /* conventional configuration space */
-#define PCI_ECAM_SIZE  (1u << 20) /* ECAM for bus 0 */
-#define PCI_CONF1_PORT 0xcf8	  /* 0xcf8 address, 0xcfc-0xcff data */
-#define PCI_CONF1_LEN  8
 #define PCI_GSI_NONE   UINT32_MAX
 
 #define VIRTIO_PCI_VENDOR      0x1af4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040 /* + virtio device id: modern */
-#define VIRTIO_PCI_NO_VECTOR   0xffff
 
 /* BAR0 layout (a 32-bit memory BAR). */
 #define VIRTIO_PCI_BAR_SIZE    0x8000u
 #define VIRTIO_PCI_COMMON_OFF  0x0000u
-#define VIRTIO_PCI_COMMON_LEN  0x38u
+#define VIRTIO_PCI_COMMON_LEN  ((uint32_t)sizeof(struct virtio_pci_common_cfg))
 #define VIRTIO_PCI_ISR_OFF     0x1000u
 #define VIRTIO_PCI_DEVCFG_OFF  0x2000u
 #define VIRTIO_PCI_DEVCFG_LEN  0x1000u
@@ -43,33 +39,6 @@
 #define VIRTIO_PCI_MSIX_OFF    0x4000u
 #define VIRTIO_PCI_PBA_OFF     0x5000u
 #define VIRTIO_PCI_MAX_VECTORS (VIRTIO_MAX_QUEUES + 1)
-
-/* A function on bus 0: its configuration space accessors. off + len never
- * crosses a dword; len is 1, 2 or 4. Called under no lock. */
-struct pci_fn_ops {
-	void (*cfg_read)(void *fn, uint32_t off, uint8_t *data, unsigned len);
-	void (*cfg_write)(void *fn, uint32_t off, const uint8_t *data, unsigned len);
-};
-
-struct pci_host {
-	_Atomic uint32_t cf8; /* configuration mechanism #1 address */
-	struct {
-		const struct pci_fn_ops *ops; /* NULL: empty slot */
-		void *fn;		      /* borrowed */
-	} slot[PCI_SLOTS];
-};
-
-/* Slot 0 is the host bridge itself. */
-void pci_host_init(struct pci_host *h);
-/* -EINVAL for slot 0 or past the end, -EBUSY when taken. */
-__attribute__((warn_unused_result)) int pci_host_add(struct pci_host *h, unsigned slot,
-						     const struct pci_fn_ops *ops, void *fn);
-/* Configuration access by bus/device/function/register, for both. */
-void pci_cfg_read(struct pci_host *h, uint32_t bdf, uint32_t reg, uint8_t *data, unsigned len);
-void pci_cfg_write(struct pci_host *h, uint32_t bdf, uint32_t reg, const uint8_t *data,
-		   unsigned len);
-extern const struct bus_ops pci_conf1_ops; /* dev: the pci_host, at PCI_CONF1_PORT */
-extern const struct bus_ops pci_ecam_ops;  /* dev: the pci_host, PCI_ECAM_SIZE bytes */
 
 /* How the transport rewires interrupts at run time (KVM in the VMM, fakes in
  * tests). Called on vCPU threads with the device lock held. */

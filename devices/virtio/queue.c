@@ -12,24 +12,25 @@
  * Every guest structure is read once into a local copy (no double fetch). */
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "devices/virtio/queue.h"
 
-#define VRING_AVAIL_F_NO_INTERRUPT 1
-#define VRING_USED_F_NO_NOTIFY	   1
-
-#define VQ_DESC_SIZE	   16
+#define VQ_DESC_SIZE	   sizeof(struct vring_desc)
 #define VQ_CHAIN_MAX_BYTES 0xffffffffULL /* used.len is 32 bits */
 
-/* Ring offsets (bytes). */
-#define AVAIL_FLAGS   0
-#define AVAIL_IDX     2
-#define AVAIL_RING(i) (4 + 2 * (uint64_t)(i))
-#define USED_FLAGS    0
-#define USED_IDX      2
-#define USED_RING(i)  (4 + 8 * (uint64_t)(i))
+/* Ring offsets (bytes): struct vring_avail and struct vring_used, whose
+ * ring[size] is followed by used_event and avail_event (EVENT_IDX). */
+#define AVAIL_FLAGS   offsetof(struct vring_avail, flags)
+#define AVAIL_IDX     offsetof(struct vring_avail, idx)
+#define AVAIL_RING(i) (offsetof(struct vring_avail, ring) + sizeof(__virtio16) * (uint64_t)(i))
+#define USED_FLAGS    offsetof(struct vring_used, flags)
+#define USED_IDX      offsetof(struct vring_used, idx)
+#define USED_RING(i)                                                                           \
+	(offsetof(struct vring_used, ring) + sizeof(struct vring_used_elem) * (uint64_t)(i))
 
+/* A descriptor, in host byte order. */
 struct desc {
 	uint64_t addr;
 	uint32_t len;
@@ -90,18 +91,14 @@ static void st32(uint8_t *p, uint32_t v)
  * re-reading guest memory in place of the copy. */
 static struct desc desc_load(const uint8_t *p)
 {
-	uint8_t raw[VQ_DESC_SIZE];
-	memcpy(raw, p, sizeof(raw));
+	struct vring_desc raw;
+	memcpy(&raw, p, sizeof(raw));
 	__asm__ __volatile__("" ::: "memory");
-	uint64_t addr, rest;
-	memcpy(&addr, raw, 8);
-	memcpy(&rest, raw + 8, 8);
-	rest = le64toh(rest);
 	return (struct desc){
-		.addr = le64toh(addr),
-		.len = (uint32_t)rest,
-		.flags = (uint16_t)(rest >> 32),
-		.next = (uint16_t)(rest >> 48),
+		.addr = le64toh(raw.addr),
+		.len = le32toh(raw.len),
+		.flags = le16toh(raw.flags),
+		.next = le16toh(raw.next),
 	};
 }
 
@@ -117,7 +114,8 @@ int vq_init(struct vq *q, const struct guest_mem *m, uint16_t size, uint64_t des
 	q->event_idx = event_idx;
 	if (size == 0 || size > VQ_MAX_SIZE || (size & (size - 1)))
 		return vq_fail(q, "queue size is not a power of two <= 32768");
-	if (desc_gpa % 16 || avail_gpa % 2 || used_gpa % 4)
+	if (desc_gpa % VRING_DESC_ALIGN_SIZE || avail_gpa % VRING_AVAIL_ALIGN_SIZE ||
+	    used_gpa % VRING_USED_ALIGN_SIZE)
 		return vq_fail(q, "misaligned ring");
 	if (!gm_ptr(m, desc_gpa, (uint64_t)size * VQ_DESC_SIZE))
 		return vq_fail(q, "descriptor table outside guest memory");
@@ -248,8 +246,8 @@ int vq_push(struct vq *q, uint16_t head, uint32_t written)
 	if (!used)
 		return vq_fail(q, "used ring outside guest memory");
 	uint8_t *e = used + USED_RING(q->used_idx & (q->size - 1));
-	st32(e, head);
-	st32(e + 4, written);
+	st32(e + offsetof(struct vring_used_elem, id), head);
+	st32(e + offsetof(struct vring_used_elem, len), written);
 	uint16_t old = q->used_idx++;
 	st16(used + USED_IDX, q->used_idx, __ATOMIC_RELEASE);
 	/* 2^16 pushes without a notification: signalled_used no longer tells

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Split virtqueue (virtio 1.x, section 2.7): popping available chains,
  * walking them into host iovecs, publishing used entries, and notification
- * suppression (VIRTIO_F_EVENT_IDX). Transport-neutral and syscall-free: the
+ * suppression (VIRTIO_RING_F_EVENT_IDX). Transport-neutral and syscall-free: the
  * guest's memory is reached only through gm_ptr(), so it is unit-tested and
  * fuzzed with a fake guest memory.
  *
@@ -16,6 +16,7 @@
 #ifndef CVMM_VIRTIO_QUEUE_H
 #define CVMM_VIRTIO_QUEUE_H
 
+#include <linux/virtio_ring.h> /* the ring's layout, VRING_*, VIRTIO_RING_F_* */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,16 +27,12 @@
 #define VQ_MAX_SIZE 32768 /* the spec's limit for split queues */
 #define VQ_MAX_SEGS 1024  /* longest chain we accept, in segments */
 
-#define VRING_DESC_F_NEXT 1
-#define VRING_DESC_F_WRITE 2
-#define VRING_DESC_F_INDIRECT 4
-
 struct vq {
 	/* configuration, set by vq_init */
 	const struct guest_mem *mem; /* borrowed */
 	uint16_t size;               /* power of two, <= VQ_MAX_SIZE */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
-	bool event_idx;              /* VIRTIO_F_EVENT_IDX negotiated */
+	bool event_idx;              /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	/* state, owned by the one thread that services the queue */
 	uint16_t last_avail; /* next avail ring index we will consume */
 	uint16_t used_idx;   /* our copy of used->idx */

@@ -27,7 +27,7 @@ void virtio_dev_setup(struct virtio_dev *d, const struct virtio_dev_ops *ops, vo
 	virtio_set_irqfds(d, irq);
 	d->nqueues = nqueues;
 	d->queue_max = queue_max;
-	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_F_EVENT_IDX) |
+	d->features = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX) |
 		      (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | features;
 }
 
@@ -56,6 +56,29 @@ void virtio_fail(struct virtio_dev *d, const char *why)
 	atomic_compare_exchange_strong(&d->fail_why, &none, why ? why : "queue broken");
 	atomic_store(&d->needs_reset, true);
 	virtio_notify(d, VIRTIO_INT_CONFIG);
+}
+
+void virtio_config_copy(const void *cfg, size_t size, uint32_t off, uint8_t *data,
+			unsigned len)
+{
+	if (off < size && len <= size - off)
+		memcpy(data, (const uint8_t *)cfg + off, len);
+}
+
+int virtio_pop(struct virtio_dev *d, struct vq *q, struct vq_chain *c)
+{
+	int r = vq_pop(q, c);
+	if (r < 0)
+		virtio_fail(d, q->why);
+	return r;
+}
+
+int virtio_push(struct virtio_dev *d, struct vq *q, uint16_t head, uint32_t written)
+{
+	int r = vq_push(q, head, written);
+	if (r < 0)
+		virtio_fail(d, q->why);
+	return r;
 }
 
 void virtio_tell_failure(struct virtio_dev *d, const char *name)
@@ -125,19 +148,19 @@ uint32_t virtio_status(struct virtio_dev *d)
 		/* Still resetting: in-flight I/O may yet write guest memory,
 		 * so not 0, which tells the driver it is done. The old status
 		 * is non-zero (stopping needs an activation tried). */
-		return d->status ? d->status : VIRTIO_STATUS_ACKNOWLEDGE;
+		return d->status ? d->status : VIRTIO_CONFIG_S_ACKNOWLEDGE;
 	}
 	if (!atomic_load(&d->needs_reset))
 		return d->status;
 	virtio_tell_failure(d, d->name ? d->name : "virtio device");
-	return d->status | VIRTIO_STATUS_NEEDS_RESET;
+	return d->status | VIRTIO_CONFIG_S_NEEDS_RESET;
 }
 
 void virtio_reset(struct virtio_dev *d)
 {
 	/* Stop the workers unless they were told already (a reset in
 	 * progress, or a failed activation). */
-	if ((d->status & VIRTIO_STATUS_DRIVER_OK) && !d->stopping)
+	if ((d->status & VIRTIO_CONFIG_S_DRIVER_OK) && !d->stopping)
 		virtio_stop(d);
 	d->reset_pending = true;
 	virtio_reset_finish(d, true);
@@ -157,22 +180,22 @@ void virtio_set_status(struct virtio_dev *d, uint32_t v)
 	/* Only a reset clears bits (the driver must not, virtio 1.2 2.1.2):
 	 * else DRIVER_OK could go and come back, activating twice. */
 	v |= old;
-	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
+	if ((v & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		/* Accept only a subset of what we offered, with VERSION_1. */
 		if ((d->driver_features & ~d->features) ||
 		    !(d->driver_features & (1ULL << VIRTIO_F_VERSION_1)))
-			v &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
+			v &= ~(uint32_t)VIRTIO_CONFIG_S_FEATURES_OK;
 	}
-	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+	if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		/* Not while the workers of an earlier failed activation are
 		 * still stopping: they would be told to serve again. */
-		bool tried = (v & VIRTIO_STATUS_FEATURES_OK) && virtio_stopped(d, false);
+		bool tried = (v & VIRTIO_CONFIG_S_FEATURES_OK) && virtio_stopped(d, false);
 		if (!tried || d->ops->activate(d) < 0) {
 			/* A failed activate may have started some queues; with
 			 * DRIVER_OK clear, the driver's reset would not stop them. */
 			if (tried)
 				virtio_stop(d);
-			d->status = v & ~(uint32_t)VIRTIO_STATUS_DRIVER_OK;
+			d->status = v & ~(uint32_t)VIRTIO_CONFIG_S_DRIVER_OK;
 			atomic_store(&d->needs_reset, true);
 			return;
 		}

@@ -6,6 +6,9 @@
 #ifndef CVMM_VIRTIO_H
 #define CVMM_VIRTIO_H
 
+#include <linux/virtio_config.h> /* VIRTIO_CONFIG_S_*, VIRTIO_F_VERSION_1 */
+#include <linux/virtio_ids.h>
+#include <linux/virtio_mmio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -14,24 +17,10 @@
 
 #include "devices/virtio/queue.h"
 
-#define VIRTIO_ID_NET 1
-#define VIRTIO_ID_BLOCK 2
-#define VIRTIO_ID_VSOCK 19
-#define VIRTIO_ID_FS 26
-
-#define VIRTIO_STATUS_ACKNOWLEDGE 1
-#define VIRTIO_STATUS_DRIVER 2
-#define VIRTIO_STATUS_DRIVER_OK 4
-#define VIRTIO_STATUS_FEATURES_OK 8
-#define VIRTIO_STATUS_NEEDS_RESET 64
-#define VIRTIO_STATUS_FAILED 128
-
-#define VIRTIO_F_EVENT_IDX 29
-#define VIRTIO_F_VERSION_1 32
-#define VIRTIO_RING_F_INDIRECT_DESC 28
-
-#define VIRTIO_INT_USED 1
-#define VIRTIO_INT_CONFIG 2
+/* The interrupt status bits, the same in both transports (virtio-mmio's
+ * InterruptStatus, virtio-pci's ISR). */
+#define VIRTIO_INT_USED	  VIRTIO_MMIO_INT_VRING
+#define VIRTIO_INT_CONFIG VIRTIO_MMIO_INT_CONFIG
 
 #define VIRTIO_MAX_QUEUES 24 /* virtio-net: 8 pairs and a control queue */
 
@@ -140,6 +129,19 @@ void virtio_set_status(struct virtio_dev *d, uint32_t v);
 void virtio_reset(struct virtio_dev *d);
 /* A worker found a queue broken: NEEDS_RESET and a config interrupt. */
 void virtio_fail(struct virtio_dev *d, const char *why);
+/* A device's config_read of its configuration structure cfg (size bytes,
+ * filled by the device in the spec's struct): bytes [off, off + len) when
+ * they lie inside it, else none (the transport reads 0). */
+void virtio_config_copy(const void *cfg, size_t size, uint32_t off, uint8_t *data,
+			unsigned len);
+/* vq_pop and vq_push on q, one of d's queues, that mark a broken queue: on
+ * < 0 (q is broken) d is in NEEDS_RESET with q's reason (virtio_fail).
+ * Every pop and push of a device goes through these (or vq_worker_pop,
+ * which also stops the worker); nothing else calls virtio_fail for a
+ * queue. */
+__attribute__((warn_unused_result)) int virtio_pop(struct virtio_dev *d, struct vq *q,
+						   struct vq_chain *c);
+int virtio_push(struct virtio_dev *d, struct vq *q, uint16_t head, uint32_t written);
 /* Prints why the device failed, once per failure (transport threads). */
 void virtio_tell_failure(struct virtio_dev *d, const char *name);
 

@@ -89,11 +89,9 @@ struct io_uring_sqe *vq_worker_sqe(struct vq_worker *w)
 
 int vq_worker_pop(struct vq_worker *w, struct vq_chain *c)
 {
-	int r = vq_pop(&w->q, c);
-	if (r < 0) {
-		virtio_fail(w->dev, w->q.why);
+	int r = virtio_pop(w->dev, &w->q, c);
+	if (r < 0)
 		w->active = false; /* nothing more from a broken queue */
-	}
 	return r;
 }
 
@@ -133,7 +131,7 @@ static void command_done(struct vq_worker *w)
 static void worker_activate(struct vq_worker *w)
 {
 	const struct virtio_queue_cfg *c = &w->dev->qcfg[w->qidx];
-	bool event_idx = w->dev->driver_features & (1ULL << VIRTIO_F_EVENT_IDX);
+	bool event_idx = w->dev->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
 	if (vq_init(&w->q, w->dev->mem, c->num, c->desc, c->avail, c->used, event_idx) < 0) {
 		virtio_fail(w->dev, "bad queue configuration");
 		return;

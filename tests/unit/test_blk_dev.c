@@ -79,7 +79,7 @@ static void rig_start(struct rig *r)
 	assert_int_equal(blk_start(r->b, &r->f.m, &irq, &e), 0);
 	r->v = (struct vd){.m = &r->f.m, .d = blk_vdev(r->b)};
 	vd_ring_at(&r->v, 0, RING, QSIZE, blk_kick_fd(r->b, 0));
-	assert_true(vd_init(&r->v, r->features) & VIRTIO_STATUS_DRIVER_OK);
+	assert_true(vd_init(&r->v, r->features) & VIRTIO_CONFIG_S_DRIVER_OK);
 }
 
 static struct rig *rig_up_with(const char *dir, uint64_t features)
@@ -183,7 +183,7 @@ static void test_statusless_chains_consumed(void **state)
 		vd_used(&r->v, 0, i, &id, &len);
 		assert_int_equal(len, 0);
 	}
-	assert_false(vd_read(&r->v, VD_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_false(vd_read(&r->v, VD_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	check_served(r, 0);
 	rig_down(r);
 }
@@ -194,7 +194,7 @@ static void wait_used_or_failed(struct rig *r, uint16_t want)
 	double until = vd_now() + 5;
 	while (vd_now() < until) {
 		if ((uint16_t)(vd_used_idx(&r->v, 0) - want) <= 0x8000 ||
-		    (vd_read(&r->v, VD_STATUS) & VIRTIO_STATUS_NEEDS_RESET))
+		    (vd_read(&r->v, VD_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET))
 			return;
 		usleep(500);
 	}
@@ -213,7 +213,7 @@ static void test_reset_restores_slots(void **state)
 		vd_kick(&r->v, 0);
 		wait_used_or_failed(r, 1);
 		vd_reset(&r->v);
-		assert_true(vd_init(&r->v, 0) & VIRTIO_STATUS_DRIVER_OK);
+		assert_true(vd_init(&r->v, 0) & VIRTIO_CONFIG_S_DRIVER_OK);
 	}
 	check_served(r, 0);
 	rig_down(r);
@@ -223,7 +223,6 @@ static void test_reset_restores_slots(void **state)
 #define F_WRITE_ZEROES	   (1ULL << 14)
 #define CFG_MAX_WZ_SECTORS 48
 #define CFG_WZ_MAY_UNMAP   56
-#define VIRTIO_MMIO_CONFIG 0x100
 
 /* Request k: WRITE_ZEROES (or DISCARD) of one range, its status back. */
 static uint8_t zero_range(struct rig *r, unsigned k, uint32_t type, uint64_t sector,
@@ -425,7 +424,7 @@ static void test_reset_with_read_in_flight(void **state)
 	assert_int_equal(ioctl(uffd, UFFDIO_UNREGISTER, &rg), 0);
 	close(uffd);
 
-	assert_true(vd_init(&r->v, r->features) & VIRTIO_STATUS_DRIVER_OK);
+	assert_true(vd_init(&r->v, r->features) & VIRTIO_CONFIG_S_DRIVER_OK);
 	check_served(r, 1);
 	rig_down(r);
 }

@@ -135,7 +135,7 @@ static int setup_on(void **state, bool pci)
 		vd_pci_attach(&r->v, &r->pci, r->kicks);
 	vd_ring_set(&r->v, 0, RX_DESC, RX_AVAIL, RX_USED, QSIZE, r->kicks[0]);
 	vd_ring_set(&r->v, 1, TX_DESC, TX_AVAIL, TX_USED, QSIZE, r->kicks[1]);
-	assert_true(vd_init(&r->v, 1ULL << VIRTIO_NET_F_MRG_RXBUF) & VIRTIO_STATUS_DRIVER_OK);
+	assert_true(vd_init(&r->v, 1ULL << VIRTIO_NET_F_MRG_RXBUF) & VIRTIO_CONFIG_S_DRIVER_OK);
 	*state = r;
 	return 0;
 }
@@ -337,7 +337,7 @@ static void test_reset_while_tx_stuck(void **state)
 			fail_msg("guest memory at 0x%zx written after the reset completed", i);
 
 	/* The driver again: both ways work. */
-	assert_true(vd_init(&r->v, 1ULL << VIRTIO_NET_F_MRG_RXBUF) & VIRTIO_STATUS_DRIVER_OK);
+	assert_true(vd_init(&r->v, 1ULL << VIRTIO_NET_F_MRG_RXBUF) & VIRTIO_CONFIG_S_DRIVER_OK);
 	r->rx_avail = r->tx_avail = 0;
 	for (unsigned i = 0; i < 4; i++) {
 		desc(r, RX_DESC, i, RX_BUF + (uint64_t)i * BUFSZ, BUFSZ, VRING_DESC_F_WRITE, 0);

@@ -60,7 +60,7 @@ static struct rig *rig_up(rng_source src)
 	assert_int_equal(rng_desc.queues(r->g), 1);
 	r->v = (struct vd){.m = &r->f.m, .d = rng_desc.vdev(r->g)};
 	vd_ring_at(&r->v, 0, RING, QSIZE, rng_desc.kick_fd(r->g, 0));
-	assert_true(vd_init(&r->v, 0) & VIRTIO_STATUS_DRIVER_OK);
+	assert_true(vd_init(&r->v, 0) & VIRTIO_CONFIG_S_DRIVER_OK);
 	return r;
 }
 
@@ -168,7 +168,7 @@ static void test_reset_and_again(void **state)
 	struct vd_seg a[1] = {{BUF(0), 32, true}};
 	serve(r, (const struct vd_seg *const[]){a}, (const unsigned[]){1}, (const uint32_t[]){32}, 1);
 	vd_reset(&r->v);
-	assert_true(vd_init(&r->v, 0) & VIRTIO_STATUS_DRIVER_OK);
+	assert_true(vd_init(&r->v, 0) & VIRTIO_CONFIG_S_DRIVER_OK);
 	serve(r, (const struct vd_seg *const[]){a}, (const unsigned[]){1}, (const uint32_t[]){32}, 1);
 	rig_down(r);
 }
@@ -182,9 +182,9 @@ static void test_broken_queue(void **state)
 	wr16(vd_at(&r->v, r->v.q[0].avail + 2, 2), QSIZE + 5);
 	vd_kick(&r->v, 0);
 	double until = vd_now() + 10;
-	while (!(vd_status(&r->v) & VIRTIO_STATUS_NEEDS_RESET) && vd_now() < until)
+	while (!(vd_status(&r->v) & VIRTIO_CONFIG_S_NEEDS_RESET) && vd_now() < until)
 		usleep(1000);
-	assert_true(vd_status(&r->v) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(vd_status(&r->v) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	vd_reset(&r->v);
 	rig_down(r);
 }

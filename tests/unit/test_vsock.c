@@ -90,7 +90,7 @@ static struct vsock_hdr pkt(uint16_t op, uint32_t len)
 				  .src_port = 1234,
 				  .dst_port = 5000,
 				  .len = len,
-				  .type = VSOCK_TYPE_STREAM,
+				  .type = VIRTIO_VSOCK_TYPE_STREAM,
 				  .op = op,
 				  .buf_alloc = 262144,
 				  .fwd_cnt = 0};
@@ -131,7 +131,7 @@ static void test_hdr_roundtrip(void **state)
 static void test_tx_parse_ok(void **state)
 {
 	struct rig *r = rig(state);
-	struct vsock_hdr h = pkt(VSOCK_OP_RW, 100), g;
+	struct vsock_hdr h = pkt(VIRTIO_VSOCK_OP_RW, 100), g;
 	uint32_t one[] = {VSOCK_HDR_LEN + 100};
 	tx_chain(r, &h, 100, one, 1);
 	assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), 0);
@@ -146,7 +146,7 @@ static void test_tx_parse_ok(void **state)
 	assert_int_equal(g.buf_alloc, 262144);
 	/* a control op's payload is ignored */
 	rig(state);
-	h = pkt(VSOCK_OP_REQUEST, 8);
+	h = pkt(VIRTIO_VSOCK_OP_REQUEST, 8);
 	uint32_t ctl[] = {VSOCK_HDR_LEN + 8};
 	tx_chain(r, &h, 8, ctl, 1);
 	assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), 0);
@@ -158,7 +158,7 @@ static void test_tx_parse_hostile(void **state)
 	struct rig *r = rig(state);
 	struct vsock_hdr g;
 	/* shorter than a header */
-	struct vsock_hdr h = pkt(VSOCK_OP_RW, 0);
+	struct vsock_hdr h = pkt(VIRTIO_VSOCK_OP_RW, 0);
 	uint32_t short_[] = {VSOCK_HDR_LEN - 1};
 	tx_chain(r, &h, 0, short_, 1);
 	assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), -EINVAL);
@@ -166,7 +166,7 @@ static void test_tx_parse_hostile(void **state)
 	uint32_t lens[] = {0xffffffffu, 101, VSOCK_MAX_PKT + 1};
 	for (unsigned i = 0; i < 3; i++) {
 		rig(state);
-		h = pkt(VSOCK_OP_RW, lens[i]);
+		h = pkt(VIRTIO_VSOCK_OP_RW, lens[i]);
 		uint32_t seg[] = {VSOCK_HDR_LEN + (i == 2 ? VSOCK_MAX_PKT + 1 : 100)};
 		tx_chain(r, &h, 0, seg, 1);
 		assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), -EINVAL);
@@ -174,22 +174,22 @@ static void test_tx_parse_hostile(void **state)
 	/* wrong source CID (spoofing another guest), wrong destination */
 	uint32_t seg[] = {VSOCK_HDR_LEN};
 	rig(state);
-	h = pkt(VSOCK_OP_REQUEST, 0);
+	h = pkt(VIRTIO_VSOCK_OP_REQUEST, 0);
 	h.src_cid = 4;
 	tx_chain(r, &h, 0, seg, 1);
 	assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), -EINVAL);
 	rig(state);
-	h = pkt(VSOCK_OP_REQUEST, 0);
+	h = pkt(VIRTIO_VSOCK_OP_REQUEST, 0);
 	h.dst_cid = 1;
 	tx_chain(r, &h, 0, seg, 1);
 	assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), -EINVAL);
 	rig(state);
-	h = pkt(VSOCK_OP_REQUEST, 0);
+	h = pkt(VIRTIO_VSOCK_OP_REQUEST, 0);
 	h.src_cid = GCID | (1ULL << 32); /* the CID is 64 bits on the wire */
 	tx_chain(r, &h, 0, seg, 1);
 	assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), -EINVAL);
 	/* unknown ops */
-	uint16_t ops[] = {VSOCK_OP_INVALID, 8, 0xffff};
+	uint16_t ops[] = {VIRTIO_VSOCK_OP_INVALID, 8, 0xffff};
 	for (unsigned i = 0; i < 3; i++) {
 		rig(state);
 		h = pkt(ops[i], 0);
@@ -198,7 +198,7 @@ static void test_tx_parse_hostile(void **state)
 	}
 	/* SEQPACKET (2) and nonsense types: a reset, not a drop */
 	rig(state);
-	h = pkt(VSOCK_OP_REQUEST, 0);
+	h = pkt(VIRTIO_VSOCK_OP_REQUEST, 0);
 	h.type = 2;
 	tx_chain(r, &h, 0, seg, 1);
 	assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), -EPROTONOSUPPORT);
@@ -246,29 +246,29 @@ static void test_state_host_initiated(void **state)
 {
 	(void)state;
 	struct vsock_cstate s = {.state = VSOCK_HOST_REQUEST};
-	struct vsock_hdr h = pkt(VSOCK_OP_RESPONSE, 0);
+	struct vsock_hdr h = pkt(VIRTIO_VSOCK_OP_RESPONSE, 0);
 	h.buf_alloc = 4096;
 	h.fwd_cnt = 0;
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_ESTABLISH);
 	assert_int_equal(s.state, VSOCK_ESTABLISHED);
 	assert_int_equal(s.cr.peer_buf_alloc, 4096);
 	/* data within credit, then beyond it */
-	h = pkt(VSOCK_OP_RW, VSOCK_TX_BUF - 10);
+	h = pkt(VIRTIO_VSOCK_OP_RW, VSOCK_TX_BUF - 10);
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_DATA);
 	assert_int_equal(s.cr.rx_cnt, VSOCK_TX_BUF - 10);
-	h = pkt(VSOCK_OP_RW, 10);
+	h = pkt(VIRTIO_VSOCK_OP_RW, 10);
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_DATA);
-	h = pkt(VSOCK_OP_RW, 1);
+	h = pkt(VIRTIO_VSOCK_OP_RW, 1);
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_RESET);
 	/* after we forwarded, there is room again */
 	s.cr.fwd_cnt = 100;
-	h = pkt(VSOCK_OP_RW, 100);
+	h = pkt(VIRTIO_VSOCK_OP_RW, 100);
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_DATA);
-	h = pkt(VSOCK_OP_RW, 0);
+	h = pkt(VIRTIO_VSOCK_OP_RW, 0);
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_DROP);
-	h = pkt(VSOCK_OP_CREDIT_REQUEST, 0);
+	h = pkt(VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0);
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_CREDIT);
-	h = pkt(VSOCK_OP_CREDIT_UPDATE, 0);
+	h = pkt(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
 	h.buf_alloc = 8192;
 	h.fwd_cnt = 77;
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_DROP);
@@ -276,10 +276,10 @@ static void test_state_host_initiated(void **state)
 	assert_int_equal(s.cr.peer_fwd_cnt, 77);
 	/* a second REQUEST or RESPONSE on a live connection */
 	struct vsock_cstate t = s;
-	h = pkt(VSOCK_OP_REQUEST, 0);
+	h = pkt(VIRTIO_VSOCK_OP_REQUEST, 0);
 	assert_int_equal(vsock_guest_event(&t, &h), VSOCK_A_RESET);
 	t = s;
-	h = pkt(VSOCK_OP_RESPONSE, 0);
+	h = pkt(VIRTIO_VSOCK_OP_RESPONSE, 0);
 	assert_int_equal(vsock_guest_event(&t, &h), VSOCK_A_RESET);
 }
 
@@ -291,19 +291,19 @@ static void test_state_reserved(void **state)
 	(void)state;
 	struct vsock_cstate s = {.state = VSOCK_HOST_REQUEST, .reserved = 14};
 	assert_int_equal(vsock_buf_alloc(&s), VSOCK_TX_BUF - 14);
-	struct vsock_hdr h = pkt(VSOCK_OP_RESPONSE, 0);
+	struct vsock_hdr h = pkt(VIRTIO_VSOCK_OP_RESPONSE, 0);
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_ESTABLISH);
 	for (unsigned i = 0; i < 3; i++) {
-		h = pkt(VSOCK_OP_RW, VSOCK_MAX_PKT);
+		h = pkt(VIRTIO_VSOCK_OP_RW, VSOCK_MAX_PKT);
 		assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_DATA);
 	}
 	struct vsock_cstate t = s;
-	h = pkt(VSOCK_OP_RW, VSOCK_MAX_PKT); /* 14 bytes too many */
+	h = pkt(VIRTIO_VSOCK_OP_RW, VSOCK_MAX_PKT); /* 14 bytes too many */
 	assert_int_equal(vsock_guest_event(&t, &h), VSOCK_A_RESET);
-	h = pkt(VSOCK_OP_RW, VSOCK_MAX_PKT - 14);
+	h = pkt(VIRTIO_VSOCK_OP_RW, VSOCK_MAX_PKT - 14);
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_DATA);
 	assert_int_equal(s.cr.rx_cnt + s.reserved, VSOCK_TX_BUF);
-	h = pkt(VSOCK_OP_RW, 1);
+	h = pkt(VIRTIO_VSOCK_OP_RW, 1);
 	t = s;
 	assert_int_equal(vsock_guest_event(&t, &h), VSOCK_A_RESET);
 	/* nonsense reservations leave no credit rather than wrap */
@@ -316,32 +316,32 @@ static void test_state_shutdown(void **state)
 {
 	(void)state;
 	struct vsock_cstate s = {.state = VSOCK_ESTABLISHED};
-	struct vsock_hdr h = pkt(VSOCK_OP_SHUTDOWN, 0);
-	h.flags = VSOCK_SHUTDOWN_SEND;
+	struct vsock_hdr h = pkt(VIRTIO_VSOCK_OP_SHUTDOWN, 0);
+	h.flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_SHUTDOWN);
 	assert_true(s.guest_no_send);
 	assert_false(s.guest_no_rcv);
 	/* data after "no more sending" */
 	struct vsock_cstate t = s;
-	h = pkt(VSOCK_OP_RW, 5);
+	h = pkt(VIRTIO_VSOCK_OP_RW, 5);
 	assert_int_equal(vsock_guest_event(&t, &h), VSOCK_A_RESET);
-	h = pkt(VSOCK_OP_SHUTDOWN, 0);
-	h.flags = VSOCK_SHUTDOWN_RCV;
+	h = pkt(VIRTIO_VSOCK_OP_SHUTDOWN, 0);
+	h.flags = VIRTIO_VSOCK_SHUTDOWN_RCV;
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_FINISH);
 	/* both at once */
 	s = (struct vsock_cstate){.state = VSOCK_ESTABLISHED};
-	h.flags = VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND | 0xf0;
+	h.flags = VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND | 0xf0;
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_FINISH);
 	/* reset */
 	s = (struct vsock_cstate){.state = VSOCK_ESTABLISHED};
-	h = pkt(VSOCK_OP_RST, 0);
+	h = pkt(VIRTIO_VSOCK_OP_RST, 0);
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_CLOSE);
 }
 
 static void test_state_other(void **state)
 {
 	(void)state;
-	struct vsock_hdr h = pkt(VSOCK_OP_RW, 10);
+	struct vsock_hdr h = pkt(VIRTIO_VSOCK_OP_RW, 10);
 	/* the guest sends before it was answered */
 	struct vsock_cstate s = {.state = VSOCK_GUEST_CONNECTING};
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_RESET);
@@ -349,13 +349,13 @@ static void test_state_other(void **state)
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_RESET);
 	/* refusing our REQUEST */
 	s.state = VSOCK_HOST_REQUEST;
-	h = pkt(VSOCK_OP_RST, 0);
+	h = pkt(VIRTIO_VSOCK_OP_RST, 0);
 	assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_CLOSE);
 	/* states the guest does not know */
 	enum vsock_state quiet[] = {VSOCK_FREE, VSOCK_ACCEPTING, VSOCK_HOST_LINE, VSOCK_CLOSING};
 	for (unsigned i = 0; i < 4; i++) {
 		s = (struct vsock_cstate){.state = quiet[i]};
-		h = pkt(VSOCK_OP_RW, 10);
+		h = pkt(VIRTIO_VSOCK_OP_RW, 10);
 		assert_int_equal(vsock_guest_event(&s, &h), VSOCK_A_DROP);
 		assert_int_equal(s.cr.rx_cnt, 0);
 	}

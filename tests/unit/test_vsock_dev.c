@@ -91,7 +91,7 @@ static int teardown(void **state)
 /* The driver's initialisation, then every RX buffer posted. */
 static void guest_up(struct rig *r)
 {
-	assert_true(vd_init(&r->v, 0) & VIRTIO_STATUS_DRIVER_OK);
+	assert_true(vd_init(&r->v, 0) & VIRTIO_CONFIG_S_DRIVER_OK);
 	r->rx_seen = 0;
 	r->tx_next = 0;
 	r->tx_posted = 0;
@@ -127,7 +127,7 @@ static struct vsock_hdr ghdr(uint16_t op, uint32_t host_port, uint32_t len)
 				  .src_port = GPORT,
 				  .dst_port = host_port,
 				  .len = len,
-				  .type = VSOCK_TYPE_STREAM,
+				  .type = VIRTIO_VSOCK_TYPE_STREAM,
 				  .op = op,
 				  .buf_alloc = GUEST_BUF,
 				  .fwd_cnt = 0};
@@ -209,7 +209,7 @@ static void test_ok_line_counted_in_credit(void **state)
 	int host = host_connect(r);
 	struct vsock_hdr req;
 	assert_true(guest_recv(r, &req, NULL, 5));
-	assert_int_equal(req.op, VSOCK_OP_REQUEST);
+	assert_int_equal(req.op, VIRTIO_VSOCK_OP_REQUEST);
 	assert_int_equal(req.dst_port, GPORT);
 	uint32_t host_port = req.src_port;
 	char ok[32];
@@ -220,12 +220,12 @@ static void test_ok_line_counted_in_credit(void **state)
 	static uint8_t stream[STREAM];
 	for (size_t i = 0; i < STREAM; i++)
 		stream[i] = stream_byte(i);
-	struct vsock_hdr h = ghdr(VSOCK_OP_RESPONSE, host_port, 0);
+	struct vsock_hdr h = ghdr(VIRTIO_VSOCK_OP_RESPONSE, host_port, 0);
 	guest_send(r, &h, NULL);
 	uint32_t sent = 0, room = credit(&req, 0);
 	for (unsigned k = 0; k < 4 && sent < room; k++) {
 		uint32_t n = room - sent < VSOCK_MAX_PKT ? room - sent : VSOCK_MAX_PKT;
-		h = ghdr(VSOCK_OP_RW, host_port, n);
+		h = ghdr(VIRTIO_VSOCK_OP_RW, host_port, n);
 		guest_send(r, &h, stream + sent);
 		sent += n;
 	}
@@ -246,14 +246,14 @@ static void test_ok_line_counted_in_credit(void **state)
 		struct vsock_hdr u;
 		assert_true(guest_recv(r, &u, NULL, 5));
 		assert_int_equal(u.src_port, host_port);
-		assert_true(u.op == VSOCK_OP_CREDIT_UPDATE || u.op == VSOCK_OP_RW);
+		assert_true(u.op == VIRTIO_VSOCK_OP_CREDIT_UPDATE || u.op == VIRTIO_VSOCK_OP_RW);
 		uint32_t c = credit(&u, sent);
 		if (c == 0)
 			continue;
 		uint32_t n = STREAM - sent < c ? STREAM - sent : c;
 		if (n > VSOCK_MAX_PKT)
 			n = VSOCK_MAX_PKT;
-		h = ghdr(VSOCK_OP_RW, host_port, n);
+		h = ghdr(VIRTIO_VSOCK_OP_RW, host_port, n);
 		guest_send(r, &h, stream + sent);
 		guest_kick_tx(r);
 		host_read(host, got, n);
@@ -270,9 +270,9 @@ static int host_session(struct rig *r, uint32_t *host_port)
 	int host = host_connect(r);
 	struct vsock_hdr req;
 	assert_true(guest_recv(r, &req, NULL, 5));
-	assert_int_equal(req.op, VSOCK_OP_REQUEST);
+	assert_int_equal(req.op, VIRTIO_VSOCK_OP_REQUEST);
 	*host_port = req.src_port;
-	struct vsock_hdr h = ghdr(VSOCK_OP_RESPONSE, *host_port, 0);
+	struct vsock_hdr h = ghdr(VIRTIO_VSOCK_OP_RESPONSE, *host_port, 0);
 	guest_send(r, &h, NULL);
 	guest_kick_tx(r);
 	char ok[32], got[32];
@@ -333,19 +333,19 @@ static void test_reset_with_connections(void **state)
 	memcpy(a.sun_path, p2, strlen(p2));
 	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
 	assert_int_equal(listen(l, 1), 0);
-	struct vsock_hdr h = ghdr(VSOCK_OP_REQUEST, 5001, 0);
+	struct vsock_hdr h = ghdr(VIRTIO_VSOCK_OP_REQUEST, 5001, 0);
 	h.src_port = 6000;
 	guest_send(r, &h, NULL);
 	guest_kick_tx(r);
 	struct vsock_hdr resp;
 	assert_true(guest_recv(r, &resp, NULL, 5));
-	assert_int_equal(resp.op, VSOCK_OP_RESPONSE);
+	assert_int_equal(resp.op, VIRTIO_VSOCK_OP_RESPONSE);
 	int host2 = accept4(l, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(host2 >= 0);
 	static uint8_t data[VSOCK_MAX_PKT];
 	memset(data, 0x3c, sizeof(data));
 	for (unsigned k = 0; k < 4; k++) { /* more than the socket holds */
-		h = ghdr(VSOCK_OP_RW, 5001, VSOCK_MAX_PKT);
+		h = ghdr(VIRTIO_VSOCK_OP_RW, 5001, VSOCK_MAX_PKT);
 		h.src_port = 6000;
 		guest_send(r, &h, data);
 	}
@@ -395,10 +395,10 @@ static void test_reset_with_connections(void **state)
 	guest_up(r);
 	struct vsock_hdr req;
 	assert_true(guest_recv(r, &req, NULL, 5));
-	assert_int_equal(req.op, VSOCK_OP_REQUEST);
-	h = ghdr(VSOCK_OP_RESPONSE, req.src_port, 0);
+	assert_int_equal(req.op, VIRTIO_VSOCK_OP_REQUEST);
+	h = ghdr(VIRTIO_VSOCK_OP_RESPONSE, req.src_port, 0);
 	guest_send(r, &h, NULL);
-	h = ghdr(VSOCK_OP_RW, req.src_port, 5);
+	h = ghdr(VIRTIO_VSOCK_OP_RW, req.src_port, 5);
 	guest_send(r, &h, (const uint8_t *)"hello");
 	guest_kick_tx(r);
 	setsockopt(host3, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -410,12 +410,43 @@ static void test_reset_with_connections(void **state)
 	close(host3);
 }
 
+/* A driver that breaks a queue (its avail index more than the queue size
+ * ahead) puts the device in NEEDS_RESET, the TX queue (popped on its kick)
+ * and the RX queue (popped when a host connection has a REQUEST for the
+ * guest) alike; the driver's reset brings the device back. */
+static void test_broken_queues(void **state)
+{
+	struct rig *r = *state;
+	for (unsigned q = RXQ; q <= TXQ; q++) {
+		guest_up(r);
+		wr16(vd_at(&r->v, r->v.q[q].avail + 2, 2), QSIZE + QSIZE / 2 + 1);
+		int host = -1;
+		if (q == TXQ)
+			vd_kick(&r->v, TXQ);
+		else
+			host = host_connect(r);
+		double until = vd_now() + 10;
+		while (!(vd_status(&r->v) & VIRTIO_CONFIG_S_NEEDS_RESET) && vd_now() < until)
+			usleep(1000);
+		assert_true(vd_status(&r->v) & VIRTIO_CONFIG_S_NEEDS_RESET);
+		vd_reset(&r->v);
+		if (host >= 0)
+			close(host);
+	}
+	/* and it serves again */
+	guest_up(r);
+	struct vsock_hdr h = ghdr(VIRTIO_VSOCK_OP_REQUEST, 1234, 0);
+	guest_send(r, &h, NULL);
+	guest_kick_tx(r);
+}
+
 int main(void)
 {
 	skip_without_uring();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ok_line_counted_in_credit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_with_connections, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_broken_queues, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -194,8 +194,8 @@ static inline void vd_ring_at(struct vd *v, unsigned i, uint64_t base, uint16_t 
 /* vd_init over virtio-pci's common configuration. */
 static inline uint32_t vd_pci_init(struct vd *v, uint64_t features)
 {
-	vd_pci_write(v, 0x14, VIRTIO_STATUS_ACKNOWLEDGE, 1);
-	vd_pci_write(v, 0x14, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	vd_pci_write(v, 0x14, VIRTIO_CONFIG_S_ACKNOWLEDGE, 1);
+	vd_pci_write(v, 0x14, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER, 1);
 	uint64_t offered = 0;
 	for (unsigned s = 0; s < 2; s++) {
 		vd_pci_write(v, 0x00, s, 4);
@@ -206,7 +206,7 @@ static inline uint32_t vd_pci_init(struct vd *v, uint64_t features)
 		vd_pci_write(v, 0x08, s, 4);
 		vd_pci_write(v, 0x0c, (uint32_t)(want >> (32 * s)), 4);
 	}
-	uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
+	uint32_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
 	vd_pci_write(v, 0x14, st, 1);
 	for (unsigned i = 0; i < v->nq; i++) {
 		struct vd_ring *q = &v->q[i];
@@ -221,7 +221,7 @@ static inline uint32_t vd_pci_init(struct vd *v, uint64_t features)
 		vd_pci_write(v, 0x34, q->used >> 32, 4);
 		vd_pci_write(v, 0x1c, 1, 2);
 	}
-	vd_pci_write(v, 0x14, st | VIRTIO_STATUS_DRIVER_OK, 1);
+	vd_pci_write(v, 0x14, st | VIRTIO_CONFIG_S_DRIVER_OK, 1);
 	return vd_status(v);
 }
 
@@ -233,8 +233,8 @@ static inline uint32_t vd_init(struct vd *v, uint64_t features)
 {
 	if (v->pci)
 		return vd_pci_init(v, features);
-	vd_write(v, VD_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
-	vd_write(v, VD_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	vd_write(v, VD_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	vd_write(v, VD_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	uint64_t offered = 0;
 	for (unsigned s = 0; s < 2; s++) {
 		vd_write(v, VD_DEVICE_FEATURES_SEL, s);
@@ -245,7 +245,7 @@ static inline uint32_t vd_init(struct vd *v, uint64_t features)
 		vd_write(v, VD_DRIVER_FEATURES_SEL, s);
 		vd_write(v, VD_DRIVER_FEATURES, (uint32_t)(want >> (32 * s)));
 	}
-	uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
+	uint32_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
 	vd_write(v, VD_STATUS, st);
 	for (unsigned i = 0; i < v->nq; i++) {
 		struct vd_ring *q = &v->q[i];
@@ -260,7 +260,7 @@ static inline uint32_t vd_init(struct vd *v, uint64_t features)
 		vd_write(v, VD_QUEUE_DEVICE_HIGH, (uint32_t)(q->used >> 32));
 		vd_write(v, VD_QUEUE_READY, 1);
 	}
-	vd_write(v, VD_STATUS, st | VIRTIO_STATUS_DRIVER_OK);
+	vd_write(v, VD_STATUS, st | VIRTIO_CONFIG_S_DRIVER_OK);
 	return vd_read(v, VD_STATUS);
 }
 

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/* virtio-net's inside, shared by the device (net.c) and its backends: the
+ * device's state and the one interface every backend implements. A backend
+ * is a const struct net_backend_ops in its own file (net_tap.c: a tap;
+ * net_stream.c: a unix stream socket), chosen once by net_open from
+ * cfg->backend; the workers in net.c call it and name no backend. Another
+ * one (vhost-net, AF_XDP) is a new file, an enum net_backend value and a
+ * row in net.c's table. Every hook but open runs on the thread that says
+ * so, under that thread's seccomp filter (vmm/jail.c): a hook that needs a
+ * system call the filter lacks needs a rule there. */
+#ifndef CVMM_NET_BACKEND_H
+#define CVMM_NET_BACKEND_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "devices/net.h"
+
+/* A TX request: one frame on its way to the backend. */
+struct net_tx_req {
+	uint16_t head;
+	unsigned niov;
+	size_t left; /* the backend's: bytes still to write (stream) */
+	uint8_t len_be[4]; /* the backend's: a stream's length prefix */
+	struct iovec iov[NET_TX_SEGS + 1];
+	struct net_tx_req *next_free;
+};
+
+struct net_rxq {
+	struct vq_worker w;
+	struct net *n;
+	unsigned pair;
+	struct vq_chain chain;
+	uint8_t *buf; /* owned, cap bytes: what the backend read, [off, fill) not delivered */
+	size_t cap, off, fill;
+	bool reading, eof, stalled, pushed;
+	uint64_t dropped;
+};
+
+struct net_txq {
+	struct vq_worker w;
+	struct net *n;
+	unsigned pair;
+	struct vq_chain chain;
+	struct net_tx_req *free;
+	struct net_tx_req *busy; /* a tx_serial backend's write in flight */
+	bool pushed;
+	uint64_t errors;
+	struct net_tx_req reqs[NET_QUEUE_MAX];
+};
+
+struct net_ctrlq {
+	struct vq_worker w;
+	struct net *n;
+	struct vq_chain chain;
+};
+
+struct net {
+	struct virtio_dev vdev;
+	const struct net_backend_ops *be; /* static const, chosen by net_open */
+	unsigned index, pairs;
+	int fds[NET_MAX_PAIRS]; /* owned: the backend's, one per queue pair */
+	unsigned nfds;
+	uint8_t mac[6];
+	bool ufo;               /* the tap's: it takes TUN_F_UFO */
+	atomic_uint active_pairs;
+	atomic_bool link_up;
+	atomic_int steer_errno; /* the control worker's first steer failure */
+	struct net_rxq *rx[NET_MAX_PAIRS];
+	struct net_txq *tx[NET_MAX_PAIRS];
+	struct net_ctrlq *ctrl;
+	unsigned nworkers; /* made so far, in queue order */
+	bool started;
+};
+
+struct net_backend_ops {
+	/* Main thread: opens what cfg names (cfg->backend is one of this
+	 * backend's) into n->fds, one fd per queue pair (n->pairs of them;
+	 * n->nfds counts them, and net_destroy closes them, even after a
+	 * failure), and writes the seed of the default MAC address (the
+	 * backend's kind and identity, e.g. "tap:tap0") into seed. */
+	int (*open)(struct net *n, const struct net_cfg *cfg, char *seed, size_t seedlen,
+		    struct err *e);
+	/* Optional, main thread: the feature bits it offers besides the
+	 * device's own (offloads). */
+	uint64_t (*features)(const struct net *n);
+	/* Optional, the vCPU thread at DRIVER_OK (it may print): what the
+	 * backend does once the driver's features are known and the driver
+	 * uses one queue pair. */
+	void (*activate)(struct net *n);
+	/* Optional, the control worker (it may not print): the driver uses
+	 * the first `pairs` queue pairs now. 0, or the first failure's errno. */
+	int (*steer)(struct net *n, unsigned pairs);
+
+	/* RX worker: each read goes to rq->buf + rq->fill, at most
+	 * rq->cap - rq->fill bytes. */
+	size_t rx_cap; /* the buffer's size */
+	/* Whether a read may go out now (room made first, e.g. a partial
+	 * frame moved to the start); false while what is there must be
+	 * delivered first. */
+	bool (*rx_room)(struct net_rxq *rq);
+	/* The next whole packet in [off, fill): 1 and its parts (hdr:
+	 * NET_HDR_LEN bytes; data, len: the frame; consumed: its bytes in the
+	 * buffer), 0 if none yet, -1 when the peer broke the framing (the
+	 * device hangs up: link down, the buffer dropped). */
+	int (*rx_next)(struct net_rxq *rq, const uint8_t **hdr, const uint8_t **data, size_t *len,
+		       size_t *consumed);
+	/* A read ended in end of file or an error (not -EAGAIN, -EINTR or
+	 * -ECANCELED, which are read again): stop reading, for good
+	 * (rq->eof) or until the next kick (rq->stalled). */
+	void (*rx_failed)(struct net_rxq *rq);
+
+	/* TX worker. */
+	bool tx_serial; /* one write at a time, so that frames never interleave */
+	/* Fills r->iov and r->niov (at most NET_TX_SEGS + 1) with what to
+	 * write for the frame in chain c. -EINVAL for a chain to drop
+	 * (net_tx_iov's rules). */
+	int (*tx_prepare)(struct net_tx_req *r, const struct vq_chain *c);
+	/* r's write ended with res: 0 when r is done, 1 when the rest of it
+	 * goes out again (r->iov advanced past what was written), -1 when it
+	 * failed (the frame is counted as an error and dropped). */
+	int (*tx_written)(struct net *n, struct net_tx_req *r, int res);
+};
+
+extern const struct net_backend_ops net_tap_ops;
+extern const struct net_backend_ops net_stream_ops;
+
+/* Whether the driver accepted feature `bit` (VIRTIO_NET_F_*). */
+static inline bool net_has_feature(const struct net *n, unsigned bit)
+{
+	return n->vdev.driver_features & (1ULL << bit);
+}
+
+/* The link goes up or down (a stream peer hung up): the configuration's
+ * status changes and the driver is told. Any thread. */
+void net_link_change(struct net *n, bool up);
+
+#endif
