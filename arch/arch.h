@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/err.h"
+#include "core/err.h"
 
 struct vm;
 struct vcpu;

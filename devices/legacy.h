@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "devices/irq.h"
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 /* MC146818-compatible CMOS RTC at ports 0x70/0x71. Time comes from
  * now(ctx) (the host's clock unless a test injects one); the guest's

@@ -16,7 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 
-#include "vmm/err.h"
+#include "core/err.h"
 
 /* Sanitizer builds only (tests): the ASan/UBSan runtime maps shadow and
  * allocator memory and swaps signal stacks on any thread, so every table

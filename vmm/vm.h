@@ -14,9 +14,9 @@
 #include "devices/virtio/device.h"
 #include "devices/virtio/pci.h"
 #include "vmm/config.h"
-#include "vmm/bus.h"
-#include "vmm/err.h"
-#include "vmm/mem.h"
+#include "core/bus.h"
+#include "core/err.h"
+#include "core/mem.h"
 
 struct vm_vdev_src; /* vmm/vdevs.h */
 

@@ -4,7 +4,7 @@
 #define CVMM_VIRTIO_MMIO_H
 
 #include "devices/virtio/virtio.h"
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 #define VIRTIO_MMIO_SIZE 0x200
 #define VIRTIO_MMIO_QUEUE_NOTIFY 0x050

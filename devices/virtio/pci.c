@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "boot/le.h"
+#include "core/le.h"
 
 /* Configuration space header (type 0) and capabilities. */
 enum {

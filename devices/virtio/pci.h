@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "devices/virtio/virtio.h"
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 #define PCI_SLOTS      32	  /* bus 0, function 0 of each device */
 #define PCI_CFG_SIZE   256	  /* conventional configuration space */

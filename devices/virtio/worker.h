@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "devices/virtio/virtio.h"
-#include "vmm/err.h"
+#include "core/err.h"
 #include "vmm/jail.h"
 
 struct vq_worker;

@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "emu.h"
-#include "vmm/err.h"
+#include "core/err.h"
 #include "vmm/vm.h"
 
 #define ERR_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
