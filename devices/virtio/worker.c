@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/jail.h"
+#include "core/jail.h"
 
 enum { CMD_NONE, CMD_ACTIVATE, CMD_RESET, CMD_EXIT };
 

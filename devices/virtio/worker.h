@@ -15,7 +15,7 @@
 
 #include "devices/virtio/virtio.h"
 #include "core/err.h"
-#include "vmm/jail.h"
+#include "core/jail.h"
 
 struct vq_worker;
 

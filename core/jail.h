@@ -8,8 +8,8 @@
  * silently. And the privilege drop (chroot, user, capabilities, Landlock),
  * done once on the main thread after everything is open and before any
  * thread is started. */
-#ifndef CVMM_JAIL_H
-#define CVMM_JAIL_H
+#ifndef CVMM_CORE_JAIL_H
+#define CVMM_CORE_JAIL_H
 
 #include <stdbool.h>
 #include <stdint.h>

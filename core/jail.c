@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "vmm/jail.h"
+#include "core/jail.h"
 
 #include <errno.h>
 #include <fcntl.h>
