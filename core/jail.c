@@ -5,12 +5,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
-#include <linux/if_tun.h>
-#include <linux/io_uring.h>
-#include <linux/kvm.h>
 #include <linux/landlock.h>
 #include <pthread.h>
-#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,164 +15,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* fchmodat2 (Linux 6.6) is 452 on x86_64 and aarch64 alike; the 6.1 uapi
- * headers and libseccomp 2.5.4 lack the number (SCMP_SYS uses __NR_). */
-#ifndef __NR_fchmodat2
-#define __NR_fchmodat2 452
-#endif
-
-#define RULE(sys, param, why) { SCMP_SYS(sys), #sys, param, -1, 0, why }
-#define RULE2(sys, param, a1, why) { SCMP_SYS(sys), #sys "(" #a1 ")", param, (long)(a1), 0, why }
-#define NOEXEC(sys, why) { SCMP_SYS(sys), #sys "(no PROT_EXEC)", -1, -1, JAIL_A2_NOEXEC, why }
-#define IOCTL(req, why) { SCMP_SYS(ioctl), "ioctl(" #req ")", -1, (long)(req), 0, why }
-#define IOCTL_ON(param, req, why) { SCMP_SYS(ioctl), "ioctl(" #req ")", param, (long)(req), 0, why }
-
-#define WORKER_COMMON                                                                        \
-	RULE(io_uring_enter, 0, "submit the queue's I/O and wait for completions, on its own ring"), \
-	RULE(write, 1, "raise the queue's interrupt through its irqfd"),                      \
-	RULE(write, 3, "raise the configuration interrupt (a broken queue: NEEDS_RESET)"),    \
-	RULE(write, 4, "raise the interrupt of the second queue it serves (vsock: RX)"),      \
-	RULE(futex, -1, "the lock and condition variable shared with the transport"),         \
-	RULE(madvise, -1, "glibc releases the thread's stack when it exits"),                 \
-	RULE(munmap, -1, "free() may give memory back when the thread exits"),                \
-	RULE(rt_sigprocmask, -1, "glibc masks signals while the thread exits"),               \
-	RULE(restart_syscall, -1, "resume an interrupted wait"),                              \
-	RULE(exit, -1, "the thread exits"),                                                   \
-	{ SCMP_SYS(write), "write(2, ...)", -1, -1, JAIL_A0_STDERR,                          \
-	  "the SIGSYS handler names the forbidden call on stderr" }
-
-static const struct jail_rule worker_rules[] = {
-	WORKER_COMMON,
-};
-
-static const struct jail_rule net_ctrl_rules[] = {
-	WORKER_COMMON,
-	IOCTL(TUNSETQUEUE, "attach the tap queues of the pairs the driver enables, detach the others"),
-};
-
-/* The FUSE server's host calls. Every path argument it passes is one
- * component (no '/', not "." or "..") or "" with AT_EMPTY_PATH, relative
- * to an O_PATH handle beneath the share; seccomp cannot check strings, so
- * the confinement itself is openat2's RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS
- * and the server's checks (docs/architecture.md). No open(), no execve, no
- * sockets. */
-static const struct jail_rule fs_rules[] = {
-	WORKER_COMMON,
-	RULE2(io_uring_register, 0, IORING_REGISTER_FILES_UPDATE,
-	      "put an opened file into (or take it out of) the ring's sparse file table"),
-	RULE(openat2, -1, "resolve one name beneath a directory handle (RESOLVE_BENEATH, no symlinks)"),
-	RULE(close, -1, "drop a handle the guest forgot or released"),
-	RULE(newfstatat, -1, "GETATTR and identity checks (AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW)"),
-	RULE(fstatfs, -1, "STATFS"),
-	RULE(getdents64, -1, "READDIR(PLUS)"),
-	RULE(lseek, -1, "READDIR offsets, LSEEK"),
-	RULE(readlinkat, -1, "READLINK on the link's own handle"),
-	RULE(symlinkat, -1, "SYMLINK (never followed on the host)"),
-	RULE(mkdirat, -1, "MKDIR"),
-	RULE(mknodat, -1, "MKNOD (regular files, FIFOs, sockets only)"),
-	RULE(unlinkat, -1, "UNLINK, RMDIR"),
-	RULE(renameat, -1, "RENAME (glibc's renameat2 without flags)"),
-	RULE(renameat2, -1, "RENAME2 between two directory handles of the share"),
-	RULE(linkat, -1, "LINK: the source handle (AT_EMPTY_PATH, or its /proc/self/fd link)"),
-	RULE(fchmodat2, -1, "SETATTR mode on the inode's handle (AT_EMPTY_PATH; Linux 6.6)"),
-	RULE(fchmodat, -1, "SETATTR mode before 6.6: the handle's /proc/self/fd link, no name"),
-	RULE(fchmod, -1, "SETATTR mode without /proc: a descriptor checked to be the inode"),
-	RULE(fchownat, -1, "SETATTR uid/gid (AT_EMPTY_PATH, no follow)"),
-	RULE(utimensat, -1, "SETATTR times on the inode's handle (AT_EMPTY_PATH, no follow)"),
-	RULE(ftruncate, -1, "SETATTR size, O_TRUNC: on a descriptor checked to be the inode"),
-	RULE2(fcntl, -1, F_SETFL,
-	      "clear O_NONBLOCK once an open is checked to be a regular file (FIFOs never block)"),
-	RULE(fallocate, -1, "FALLOCATE"),
-	RULE(fsync, -1, "FSYNC, FSYNCDIR"),
-	RULE(fdatasync, -1, "FSYNC with FUSE_FSYNC_FDATASYNC"),
-	RULE(fgetxattr, -1, "GETXATTR (shares with xattr only)"),
-	RULE(flistxattr, -1, "LISTXATTR (shares with xattr only)"),
-	RULE(fsetxattr, -1, "SETXATTR (shares with xattr only)"),
-	RULE(fremovexattr, -1, "REMOVEXATTR (shares with xattr only)"),
-};
-
-/* Both the vCPU and the control thread allocate (malloc's arenas and
- * frees) and exit through glibc. */
-#define ALLOC_AND_EXIT                                                                       \
-	NOEXEC(mmap, "malloc: arenas and large blocks (never executable)"),                   \
-	NOEXEC(mprotect, "malloc: growing an arena (never executable)"),                      \
-	RULE(munmap, -1, "free: large blocks, arena trimming"),                               \
-	RULE(madvise, -1, "free: returning pages; glibc releases a thread's stack at exit"),  \
-	RULE(brk, -1, "malloc on the main arena"),                                            \
-	RULE(futex, -1, "locks and condition variables shared with the other threads"),       \
-	RULE(rt_sigprocmask, -1, "glibc masks signals around thread exit and pthread calls"), \
-	RULE(restart_syscall, -1, "resume an interrupted wait"),                              \
-	RULE(clock_gettime, -1, "timestamps (when the vDSO falls back to the syscall)"),      \
-	RULE(time, -1, "the RTC's time (when the vDSO falls back to the syscall)"),           \
-	RULE(gettimeofday, -1, "libc time calls (when the vDSO falls back to the syscall)"),  \
-	RULE(getpid, -1, "pthread_kill names the process"),                                   \
-	RULE(tgkill, -1, "kick vCPU threads out of KVM_RUN (pause, stop, exit) with the kick signal")
-
-static const struct jail_rule rng_rules[] = {
-	WORKER_COMMON,
-	RULE(getrandom, -1, "fill the guest's buffers with the host's random bytes (virtio-rng)"),
-};
-
-/* A vCPU thread: KVM_RUN and what its exit handlers (the device register
- * handlers on the port and MMIO buses) do. ioctls are limited by request,
- * and the KVM ones by descriptor too. */
-static const struct jail_rule vcpu_rules[] = {
-	IOCTL_ON(0, KVM_RUN, "run the guest: the thread's whole job, on its own vCPU only"),
-#ifdef __aarch64__
-	IOCTL_ON(0, KVM_GET_ONE_REG, "read PC for the message when the guest crashes or KVM fails"),
-#else
-	IOCTL_ON(0, KVM_GET_REGS, "read RIP for the message when the guest crashes or KVM fails"),
-	IOCTL_ON(0, KVM_GET_SREGS,
-		 "an internal error: is the guest's IDT unable to take an exception (a triple fault)?"),
-#endif
-	IOCTL_ON(1, KVM_IRQ_LINE, "legacy devices' interrupt lines (8250, RTC, i8042, ACPI GED)"),
-	IOCTL_ON(1, KVM_SET_GSI_ROUTING,
-		 "virtio-pci: the guest programs an MSI-X vector (address/data -> the GSI's route)"),
-	IOCTL_ON(1, KVM_IRQFD,
-		 "virtio-pci: (un)masking MSI-X vectors, enabling MSI-X or INTx moves a queue's irqfd"),
-	RULE(ppoll, -1, "virtio-pci: MSI-X pending bits (is a masked vector's eventfd readable?)"),
-	IOCTL(TUNSETOFFLOAD, "virtio-net at DRIVER_OK: the tap's offloads follow the driver's features"),
-	IOCTL(TUNSETQUEUE, "virtio-net at DRIVER_OK and reset: attach or detach tap queues"),
-	RULE(write, -1, "console output; eventfds: worker commands, irqfds, the VM's exit event"),
-	RULE(read, -1, "eventfd reads of the transport"),
-	RULE(rt_sigtimedwait, -1, "consume a pending kick before the next KVM_RUN"),
-	ALLOC_AND_EXIT,
-	RULE(exit, -1, "the thread exits"),
-};
-
-/* The CLI's control thread once the VM runs: its poll loop (signalfd,
- * terminal, the VM's exit eventfd, the control socket) and the teardown
- * (joining threads, closing and unmapping everything). Everything else
- * it needs was opened before. */
-static const struct jail_rule control_rules[] = {
-	RULE(poll, -1, "the control loop"),
-	RULE(ppoll, -1, "the control loop (libc may use ppoll)"),
-	RULE(read, -1, "signalfd, terminal input, eventfds"),
-	RULE(write, -1, "terminal and stderr messages, eventfds (worker commands)"),
-	RULE(close, -1, "teardown; control socket connections"),
-	RULE2(fcntl, -1, F_OFD_SETLK,
-	      "teardown: unlock the disks, which the workers' closing rings still hold"),
-	RULE(accept4, 0, "control socket: a new connection, on the listening socket only"),
-	RULE(recvfrom, -1, "control socket: requests"),
-	RULE(sendto, -1, "control socket: responses (MSG_NOSIGNAL)"),
-	RULE(shutdown, -1, "control socket: end a response"),
-	RULE(unlink, -1, "remove the control and vsock sockets at exit (where the jail lets it)"),
-#ifdef __aarch64__
-	RULE(unlinkat, -1, "unlink() on arm64, which has no unlink syscall"),
-#endif
-	RULE(newfstatat, -1, "stdio"),
-	RULE(fstat, -1, "stdio"),
-	IOCTL_ON(1, KVM_IRQ_LINE, "the ACPI power button (SendCtrlAltDel, shutdown request)"),
-	IOCTL(TCGETS, "the terminal: isatty, saving its mode"),
-	IOCTL(TCSETS, "the terminal: restore its mode at exit"),
-	ALLOC_AND_EXIT,
-	RULE(exit, -1, "a thread exits"),
-	RULE(exit_group, -1, "the process exits"),
-};
 #ifndef SYS_SECCOMP
 #define SYS_SECCOMP 1 /* si_code of a seccomp SIGSYS */
 #endif
@@ -187,11 +28,7 @@ static const struct jail_rule control_rules[] = {
  * rules (CVMM_SANITIZED, jail.h). Found by running the ASan cvmm in the
  * test host with --seccomp=log (docs/seccomp.md). */
 #ifdef CVMM_SANITIZED
-/* a call whose first argument is a request (ptrace, prctl) */
-#define SAN_REQ(sys, req, why)                                                                     \
-	{                                                                                          \
-		SCMP_SYS(sys), #sys "(" #req ")", -1, (long)(req), JAIL_A0_ARG1, why               \
-	}
+#define RULE JAIL_RULE
 static const struct jail_rule sanitizer_rules[] = {
 	RULE(mmap, -1, "sanitizer runtime: shadow and allocator memory"),
 	RULE(munmap, -1, "sanitizer runtime: frees what it mapped"),
@@ -216,72 +53,8 @@ static const struct jail_rule sanitizer_rules[] = {
 	RULE(close, -1, "sanitizer report: /proc/self/maps, its probe pipe"),
 	RULE(pipe2, -1, "sanitizer report: a pipe to probe whether memory is readable"),
 };
-/* LeakSanitizer's check at exit runs on the thread that calls exit(): the
- * control thread. It clones a tracer process (CLONE_VM, same filter) that
- * lists /proc/PID/task (open, as in a report), ptrace-stops every thread,
- * reads their registers and scans memory while the control thread spins,
- * then lets them go. */
-static const struct jail_rule sanitizer_control_rules[] = {
-	SAN_REQ(clone, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,
-		"LSan: the tracer that stops every thread for the leak check (no thread, no fork)"),
-	SAN_REQ(prctl, PR_SET_PTRACER, "LSan: let its tracer attach"),
-	SAN_REQ(prctl, PR_GET_DUMPABLE, "LSan: is the process dumpable (attachable)?"),
-	SAN_REQ(prctl, PR_SET_DUMPABLE, "LSan: dumpable while the tracer runs (after --user)"),
-	SAN_REQ(prctl, PR_SET_PDEATHSIG, "LSan's tracer: die with its parent"),
-	RULE(sched_yield, -1, "LSan: spin until the tracer is done"),
-	RULE(wait4, -1, "LSan: reap the tracer; the tracer waits for each thread it stops"),
-	RULE(getppid, -1, "LSan's tracer: is the process it stops still its parent?"),
-	RULE(rt_sigaction, -1, "LSan's tracer: handlers for synchronous signals"),
-	RULE(getdents, -1, "LSan's tracer: /proc/PID/task entries"),
-#ifdef __aarch64__
-	RULE(getdents64, -1, "LSan's tracer: getdents on arm64, which has no getdents syscall"),
+static const struct jail_table sanitizer_table = JAIL_TABLE("sanitizer runtime", sanitizer_rules);
 #endif
-	RULE(lseek, -1, "LSan's tracer: rewind /proc/PID/task to list it again"),
-	SAN_REQ(ptrace, PTRACE_ATTACH, "LSan's tracer: stop a thread"),
-	SAN_REQ(ptrace, PTRACE_CONT, "LSan's tracer: pass on a signal a stopping thread got"),
-	SAN_REQ(ptrace, PTRACE_GETREGSET, "LSan's tracer: a thread's registers (pointers)"),
-	SAN_REQ(ptrace, PTRACE_GETREGS, "LSan's tracer: the same, older runtimes"),
-	SAN_REQ(ptrace, PTRACE_DETACH, "LSan's tracer: let a thread go"),
-	SAN_REQ(ptrace, PTRACE_KILL, "LSan's tracer: kill the threads when it dies itself"),
-};
-#define ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
-#endif
-
-const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n)
-{
-	switch (kind) {
-	case JAIL_VIRTIO_WORKER:
-		*n = sizeof(worker_rules) / sizeof(worker_rules[0]);
-		return worker_rules;
-	case JAIL_NET_CTRL:
-		*n = sizeof(net_ctrl_rules) / sizeof(net_ctrl_rules[0]);
-		return net_ctrl_rules;
-	case JAIL_FS_WORKER:
-		*n = sizeof(fs_rules) / sizeof(fs_rules[0]);
-		return fs_rules;
-	case JAIL_VCPU:
-		*n = sizeof(vcpu_rules) / sizeof(vcpu_rules[0]);
-		return vcpu_rules;
-	case JAIL_CONTROL:
-		*n = sizeof(control_rules) / sizeof(control_rules[0]);
-		return control_rules;
-	case JAIL_RNG_WORKER:
-		*n = sizeof(rng_rules) / sizeof(rng_rules[0]);
-		return rng_rules;
-	}
-	*n = 0;
-	return NULL;
-}
-
-const char *jail_kind_name(enum jail_kind kind)
-{
-	static const char *const names[JAIL_NKINDS] = {
-		[JAIL_VIRTIO_WORKER] = "virtqueue worker", [JAIL_NET_CTRL] = "net control worker",
-		[JAIL_FS_WORKER] = "fs worker",            [JAIL_VCPU] = "vcpu",
-		[JAIL_CONTROL] = "control",                [JAIL_RNG_WORKER] = "rng worker",
-	};
-	return (unsigned)kind < JAIL_NKINDS ? names[kind] : "?";
-}
 
 static struct scmp_arg_cmp cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a,
 			       scmp_datum_t b)
@@ -309,14 +82,24 @@ static int jail_rule_add(scmp_filter_ctx ctx, const struct jail_rule *rl, const 
 	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rl->nr, n, c);
 }
 
-int jail_build(enum jail_kind kind, enum jail_mode mode, const int *params, void **out,
-	       struct err *e)
+static int jail_table_add(scmp_filter_ctx ctx, const struct jail_table *t, const int *params,
+			  struct err *e)
+{
+	for (unsigned i = 0; i < t->n; i++) {
+		int r = jail_rule_add(ctx, &t->rules[i], params);
+		if (r < 0)
+			return err_set(e, -r, "seccomp rule for %s (%s): %s", t->rules[i].name, t->name,
+				       strerror(-r));
+	}
+	return 0;
+}
+
+int jail_filter_build(const struct jail_table *const *tables, unsigned ntables,
+		      enum jail_mode mode, const int *params, void **out, struct err *e)
 {
 	*out = NULL;
 	if (mode == JAIL_OFF)
 		return 0;
-	unsigned n;
-	const struct jail_rule *rules = jail_rules(kind, &n);
 	/* TRAP, not KILL_PROCESS: the SIGSYS handler can say what happened;
 	 * without one, SIGSYS's default action kills the process anyway. */
 	scmp_filter_ctx ctx = seccomp_init(mode == JAIL_LOG ? SCMP_ACT_LOG : SCMP_ACT_TRAP);
@@ -324,24 +107,16 @@ int jail_build(enum jail_kind kind, enum jail_mode mode, const int *params, void
 		return err_set(e, ENOMEM, "seccomp_init failed");
 	/* Without TSYNC (libseccomp's default): each thread loads its own. */
 	int r = 0;
-	for (unsigned i = 0; i < n && r == 0; i++) {
-		r = jail_rule_add(ctx, &rules[i], params);
-		if (r < 0) {
-			seccomp_release(ctx);
-			return err_set(e, -r, "seccomp rule for %s: %s", rules[i].name, strerror(-r));
-		}
-	}
+	for (unsigned t = 0; t < ntables && r == 0; t++)
+		r = jail_table_add(ctx, tables[t], params, e);
 #ifdef CVMM_SANITIZED
-	for (size_t i = 0; i < ARRAY_N(sanitizer_rules) && r == 0; i++)
-		r = jail_rule_add(ctx, &sanitizer_rules[i], params);
-	for (size_t i = 0; kind == JAIL_CONTROL && i < ARRAY_N(sanitizer_control_rules) && r == 0;
-	     i++)
-		r = jail_rule_add(ctx, &sanitizer_control_rules[i], params);
+	if (r == 0) /* every thread's filter gets the runtime's rules */
+		r = jail_table_add(ctx, &sanitizer_table, params, e);
+#endif
 	if (r < 0) {
 		seccomp_release(ctx);
-		return err_set(e, -r, "seccomp sanitizer rules: %s", strerror(-r));
+		return r;
 	}
-#endif
 	*out = ctx;
 	return 0;
 }

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* The jail. Seccomp policy as data: one table per thread kind, one reason
- * per rule. Filters are built on the main thread and loaded by the thread
- * they jail, for that thread only (no TSYNC). A call outside the table
- * raises SIGSYS (SECCOMP_RET_TRAP): with jail_sigsys_install's handler it
- * prints which thread made which call and the process dies of SIGSYS;
- * without a handler SIGSYS's default action kills the process the same way,
- * silently. And the privilege drop (chroot, user, capabilities, Landlock),
- * done once on the main thread after everything is open and before any
- * thread is started. */
+/* The jail's mechanism. Seccomp policy is data: a table per thread kind,
+ * one reason per rule (the tables live with their threads: vmm/jail.c for
+ * the vCPU and control threads, devices/virtio/worker_jail.c for the
+ * virtqueue workers). Filters are built on the main thread and loaded by
+ * the thread they jail, for that thread only (no TSYNC). A call outside the
+ * table raises SIGSYS (SECCOMP_RET_TRAP): with jail_sigsys_install's
+ * handler it prints which thread made which call and the process dies of
+ * SIGSYS; without a handler SIGSYS's default action kills the process the
+ * same way, silently. And the privilege drop (chroot, user, capabilities,
+ * Landlock), done once on the main thread after everything is open and
+ * before any thread is started. */
 #ifndef CVMM_CORE_JAIL_H
 #define CVMM_CORE_JAIL_H
 
@@ -41,24 +43,6 @@
 #define JAIL_DEATH_CALL_NAME "getppid"
 #endif
 
-enum jail_kind {
-	JAIL_VIRTIO_WORKER, /* a virtqueue worker: params[0] its io_uring fd, [1] its
-			     * queue's irqfd, [2] jail_fd, [3] the device's
-			     * configuration irqfd, [4] a second queue's irqfd */
-	JAIL_NET_CTRL,      /* virtio-net's control queue worker: the same, and it
-			     * attaches/detaches tap queues */
-	JAIL_FS_WORKER,     /* a virtio-fs worker: the same, and the metadata calls
-			     * of the FUSE server, each relative to a directory
-			     * handle beneath the share */
-	JAIL_VCPU,          /* a vCPU thread: params[0] its vCPU fd, [1] the VM fd */
-	JAIL_CONTROL,       /* the CLI's control thread (poll loop, control socket,
-			     * teardown): params[1] the VM fd */
-	JAIL_RNG_WORKER,    /* virtio-rng's worker: a virtqueue worker's, and
-			     * getrandom (it has no io_uring opcode) */
-};
-#define JAIL_NKINDS 6
-#define JAIL_MAX_PARAMS 5 /* the params array jail_build reads */
-
 /* What a filter does with a call outside its table (cvmm_seccomp values). */
 enum jail_mode {
 	JAIL_ON = 0,  /* SIGSYS: the process dies */
@@ -81,13 +65,34 @@ struct jail_rule {
 	const char *why;
 };
 
-/* The table for a thread kind (for docs and tests). */
-const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n);
-const char *jail_kind_name(enum jail_kind kind);
-/* Builds the filter; *ctx is owned by the caller until jail_load/jail_free.
+#define JAIL_MAX_PARAMS 5 /* the params array a filter's rules may name */
+
+/* A thread kind's policy: its rules, one reason each. */
+struct jail_table {
+	const char *name; /* the thread kind, for messages and tests */
+	const struct jail_rule *rules;
+	unsigned n;
+};
+#define JAIL_TABLE(nm, arr) { (nm), (arr), sizeof(arr) / sizeof((arr)[0]) }
+
+/* Rules as table rows (the file that uses them includes <seccomp.h>): any arguments (param -1) or arg0 == params[param];
+ * RULE2 also pins arg1; NOEXEC: arg2 (prot) without PROT_EXEC; IOCTL: the
+ * request, on any descriptor or (IOCTL_ON) on params[param]. */
+#define JAIL_RULE(sys, param, why) { SCMP_SYS(sys), #sys, param, -1, 0, why }
+#define JAIL_RULE2(sys, param, a1, why) { SCMP_SYS(sys), #sys "(" #a1 ")", param, (long)(a1), 0, why }
+#define JAIL_NOEXEC(sys, why) { SCMP_SYS(sys), #sys "(no PROT_EXEC)", -1, -1, JAIL_A2_NOEXEC, why }
+#define JAIL_IOCTL(req, why) { SCMP_SYS(ioctl), "ioctl(" #req ")", -1, (long)(req), 0, why }
+#define JAIL_IOCTL_ON(param, req, why) \
+	{ SCMP_SYS(ioctl), "ioctl(" #req ")", param, (long)(req), 0, why }
+
+/* Builds one filter from the rules of ntables tables (and, in sanitizer
+ * builds, the runtime's own); params: JAIL_MAX_PARAMS descriptors the
+ * rules name. *ctx is owned by the caller until jail_load/jail_free.
  * JAIL_OFF: *ctx = NULL (jail_load of NULL does nothing). */
-__attribute__((warn_unused_result)) int jail_build(enum jail_kind kind, enum jail_mode mode,
-						   const int *params, void **ctx, struct err *e);
+__attribute__((warn_unused_result)) int jail_filter_build(const struct jail_table *const *tables,
+							  unsigned ntables, enum jail_mode mode,
+							  const int *params, void **ctx,
+							  struct err *e);
 /* In the thread to jail: unblocks SIGSYS (so that the handler, not the
  * default action, gets it), remembers the thread's name for the SIGSYS
  * message, then NO_NEW_PRIVS and the filter, this thread only. Frees ctx.

@@ -862,7 +862,7 @@ int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_ir
 			.nops = sizeof(rx_allowed),
 			.ring_entries = 16,
 			.name = name,
-			.jail = JAIL_VIRTIO_WORKER,
+			.jail = &vq_jail_worker,
 		};
 		int r = vq_worker_create(&rq->w, d, 2 * p, &wc, e);
 		n->nworkers++;
@@ -897,7 +897,7 @@ int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_ir
 		.nops = sizeof(ctrl_allowed),
 		.ring_entries = 32,
 		.name = name,
-		.jail = JAIL_NET_CTRL,
+		.jail = &vq_jail_net_ctrl,
 	};
 	int r = vq_worker_create(&n->ctrl->w, d, 2 * n->pairs, &wc, e);
 	n->nworkers++;

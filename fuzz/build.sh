@@ -34,7 +34,7 @@ LIB="core/mem.c core/err.c core/bus.c core/jail.c boot/x86_kernel.c boot/x86_e82
 	vmm/cli/config_json.c vmm/cli/api.c vmm/config.c
 	devices/serial.c devices/rtc.c devices/pl031.c devices/i8042.c devices/acpi_pm.c devices/blk.c
 	devices/virtio/queue.c devices/virtio/mmio.c devices/virtio/pci.c
-	devices/virtio/virtio.c devices/virtio/worker.c devices/net.c
+	devices/virtio/virtio.c devices/virtio/worker.c devices/virtio/worker_jail.c devices/net.c
 	devices/net_model.c devices/fs.c devices/fs_model.c devices/fs_srv.c devices/vsock_model.c
 	devices/vsock.c"
 LIBS="-luring -lseccomp -lpthread -ljson-c -lhttp_parser -lfdt"

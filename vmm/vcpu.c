@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
-#include "core/jail.h"
+#include "vmm/jail.h"
 #include "vmm/vm.h"
 
 /* Port or MMIO access: dispatch every repetition of a (rep) string I/O. */

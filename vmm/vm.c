@@ -25,7 +25,7 @@
 #include "vmm/kvm.h"
 #include "vmm/vdevs.h"
 #include "vmm/vm.h"
-#include "core/jail.h"
+#include "vmm/jail.h"
 
 #define API __attribute__((visibility("default")))
 #define CVMM_KICK_SIGNAL (SIGRTMIN + 2)

@@ -497,7 +497,8 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	int qfd = dev->vq_irqfd[qidx];
 	int params[5] = { w->ring.ring_fd, qfd, cfg->jail_fd, dev->irqfd,
 			  cfg->also_notify ? dev->vq_irqfd[cfg->also_notify_q] : qfd };
-	r = jail_build(cfg->jail, (enum jail_mode)dev->seccomp, params, &w->filter, e);
+	const struct jail_table *jt = cfg->jail ? cfg->jail : &vq_jail_worker;
+	r = jail_filter_build(&jt, 1, (enum jail_mode)dev->seccomp, params, &w->filter, e);
 	if (r < 0)
 		return r;
 #ifdef CVMM_TEST_HOOKS

@@ -31,7 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/jail.h"
+#include "vmm/jail.h"
 
 static const enum jail_kind kinds[] = { JAIL_VIRTIO_WORKER, JAIL_NET_CTRL, JAIL_FS_WORKER,
 					JAIL_VCPU, JAIL_CONTROL, JAIL_RNG_WORKER };
