@@ -17,6 +17,7 @@
  *   backend's own queue absorbs the rest) and nothing spins.
  * - control: MQ pair count (tap queues attached/detached to match), RX
  *   mode and MAC filter commands acknowledged. */
+#include "core/log.h"
 #include "devices/net.h"
 
 #include <endian.h>
@@ -543,11 +544,11 @@ static int net_activate(struct virtio_dev *d)
 		return -EINVAL;
 	/* What the tap may hand us is what the driver accepts (GUEST_*). */
 	if (!n->stream && ioctl(n->fds[0], TUNSETOFFLOAD, tap_offloads(n)) < 0)
-		fprintf(stderr, "cvmm: net%u: TUNSETOFFLOAD: %s\n", n->index, strerror(errno));
+		log_warn("net%u: TUNSETOFFLOAD: %s", n->index, strerror(errno));
 	atomic_store(&n->active_pairs, 1);
 	int er = tap_steer(n, 1);
 	if (er)
-		fprintf(stderr, "cvmm: net%u: TUNSETQUEUE: %s\n", n->index, strerror(er));
+		log_warn("net%u: TUNSETQUEUE: %s", n->index, strerror(er));
 	for (unsigned i = 0; i < 2 * n->pairs; i++)
 		if (d->qcfg[i].ready)
 			vq_worker_activate(i % 2 ? &n->tx[i / 2]->w : &n->rx[i / 2]->w);
@@ -735,7 +736,7 @@ static int stream_open(struct net *n, const struct net_cfg *cfg, bool listen_mod
 		close(s);
 		return err_set(e, er, "cannot listen on '%s': %s", cfg->target, strerror(er));
 	}
-	fprintf(stderr, "cvmm: net%u: waiting for a peer on %s\n", n->index, cfg->target);
+	log_info("net%u: waiting for a peer on %s", n->index, cfg->target);
 	int c = -1;
 	while (c < 0) {
 		struct pollfd p = { .fd = s, .events = POLLIN };
@@ -932,8 +933,8 @@ void net_destroy(struct net *n)
 		return;
 	int er = atomic_load(&n->steer_errno);
 	if (er)
-		fprintf(stderr, "cvmm: net%u: attaching/detaching tap queues failed: %s\n",
-			n->index, strerror(er));
+		log_warn("net%u: attaching/detaching tap queues failed: %s", n->index,
+			 strerror(er));
 	if (n->started) {
 		unsigned made = 0;
 		for (unsigned p = 0; p < n->pairs; p++) {

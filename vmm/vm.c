@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "core/log.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/pci.h"
 #include "vmm/kvm.h"
@@ -622,7 +623,7 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 #ifdef CVMM_TEST_HOOKS
 /* Test builds only: CVMM_TEST_LANDLOCK_PROBE=PATH[:PATH...] opens each PATH
  * read-only right after the privilege drop, on the main thread (its
- * Landlock domain in force, no seccomp filter yet), and says on stderr
+ * Landlock domain in force, no seccomp filter yet), and says in the log
  * what became of it, with the kernel's Landlock ABI (0: none). */
 static void vm_test_landlock_probe(void)
 {
@@ -639,11 +640,10 @@ static void vm_test_landlock_probe(void)
 		int er = errno;
 		if (fd >= 0) {
 			close(fd);
-			fprintf(stderr, "cvmm: test: landlock abi %ld: open %s: ok\n",
-				abi < 0 ? 0 : abi, path);
+			log_info("test: landlock abi %ld: open %s: ok", abi < 0 ? 0 : abi, path);
 		} else {
-			fprintf(stderr, "cvmm: test: landlock abi %ld: open %s: errno %d (%s)\n",
-				abi < 0 ? 0 : abi, path, er, strerror(er));
+			log_info("test: landlock abi %ld: open %s: errno %d (%s)",
+				 abi < 0 ? 0 : abi, path, er, strerror(er));
 		}
 	}
 }
