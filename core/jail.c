@@ -88,8 +88,8 @@ static int jail_table_add(scmp_filter_ctx ctx, const struct jail_table *t, const
 	for (unsigned i = 0; i < t->n; i++) {
 		int r = jail_rule_add(ctx, &t->rules[i], params);
 		if (r < 0)
-			return err_set(e, -r, "seccomp rule for %s (%s): %s", t->rules[i].name, t->name,
-				       strerror(-r));
+			return err_set(e, -r, "seccomp rule for %s (%s): %s", t->rules[i].name,
+				       t->name, strerror(-r));
 	}
 	return 0;
 }

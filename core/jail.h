@@ -75,12 +75,15 @@ struct jail_table {
 };
 #define JAIL_TABLE(nm, arr) { (nm), (arr), sizeof(arr) / sizeof((arr)[0]) }
 
-/* Rules as table rows (the file that uses them includes <seccomp.h>): any arguments (param -1) or arg0 == params[param];
- * RULE2 also pins arg1; NOEXEC: arg2 (prot) without PROT_EXEC; IOCTL: the
- * request, on any descriptor or (IOCTL_ON) on params[param]. */
+/* Rules as table rows (the file that uses them includes <seccomp.h>): any
+ * arguments (param -1) or arg0 == params[param]; RULE2 also pins arg1;
+ * NOEXEC: arg2 (prot) without PROT_EXEC; IOCTL: the request, on any
+ * descriptor or (IOCTL_ON) on params[param]. */
 #define JAIL_RULE(sys, param, why) { SCMP_SYS(sys), #sys, param, -1, 0, why }
-#define JAIL_RULE2(sys, param, a1, why) { SCMP_SYS(sys), #sys "(" #a1 ")", param, (long)(a1), 0, why }
-#define JAIL_NOEXEC(sys, why) { SCMP_SYS(sys), #sys "(no PROT_EXEC)", -1, -1, JAIL_A2_NOEXEC, why }
+#define JAIL_RULE2(sys, param, a1, why) \
+	{ SCMP_SYS(sys), #sys "(" #a1 ")", param, (long)(a1), 0, why }
+#define JAIL_NOEXEC(sys, why) \
+	{ SCMP_SYS(sys), #sys "(no PROT_EXEC)", -1, -1, JAIL_A2_NOEXEC, why }
 #define JAIL_IOCTL(req, why) { SCMP_SYS(ioctl), "ioctl(" #req ")", -1, (long)(req), 0, why }
 #define JAIL_IOCTL_ON(param, req, why) \
 	{ SCMP_SYS(ioctl), "ioctl(" #req ")", param, (long)(req), 0, why }

@@ -921,10 +921,12 @@ API int cvmm_vm_stats(const struct cvmm_vm *handle, struct cvmm_stats *st)
 		if (i < CVMM_STATS_MAX_VCPUS)
 			st->vcpu_exits[i] = x;
 	}
-	struct serial *con = arch_console(vm->arch);
-	pthread_mutex_lock(&con->lock);
-	st->console_tx_bytes = con->tx_bytes;
-	pthread_mutex_unlock(&con->lock);
+	struct serial *con = arch_console(vm->arch); /* a built VM has one */
+	if (con) {
+		pthread_mutex_lock(&con->lock);
+		st->console_tx_bytes = con->tx_bytes;
+		pthread_mutex_unlock(&con->lock);
+	}
 	pthread_mutex_lock(&vm->pause_lock);
 	st->shutdown_requests = vm->shutdown_requests;
 	pthread_mutex_unlock(&vm->pause_lock);
@@ -1083,5 +1085,8 @@ API const char *cvmm_vm_error(const struct cvmm_vm *handle)
 API int cvmm_vm_console_input(struct cvmm_vm *handle, const void *buf, unsigned long len)
 {
 	struct vm *vm = (struct vm *)handle;
-	return (int)serial_input(arch_console(vm->arch), buf, len > 4096 ? 4096 : len);
+	struct serial *con = arch_console(vm->arch);
+	if (!con)
+		return -ENODEV;
+	return (int)serial_input(con, buf, len > 4096 ? 4096 : len);
 }

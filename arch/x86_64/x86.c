@@ -480,7 +480,8 @@ int arch_load(struct arch *a, const uint8_t *kernel, size_t ksize, const uint8_t
 		return r;
 	struct x86_boot_cfg bc = { .mem_size = vm->memory };
 	if (initrd) {
-		uint64_t below4g = vm->memory < X86_MMIO_HOLE_START ? vm->memory : X86_MMIO_HOLE_START;
+		uint64_t below4g = vm->memory < X86_MMIO_HOLE_START ? vm->memory
+								    : X86_MMIO_HOLE_START;
 		r = x86_initrd_load(m, below4g, &k, initrd, isize, &bc.initrd_gpa, e);
 		if (r < 0)
 			return r;
