@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The seam between the generic VMM and an architecture. The core calls only
- * these; each arch/<name>/ implements them. */
+/* The seam between the generic VMM and an architecture. vmm/ calls only
+ * these; each arch/<name>/ implements them. An arch sees no struct vm:
+ * what it needs of the VM it reads from a struct arch_vm the VMM lends it,
+ * and what is its own (its platform devices, its interrupt controller, its
+ * boot entry) lives in its struct arch, opaque to vmm/. */
 #ifndef CVMM_ARCH_H
 #define CVMM_ARCH_H
 
@@ -8,35 +11,74 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/err.h"
+#include "core/bus.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "devices/irq.h"
 
-struct vm;
-struct vcpu;
+struct serial;
 
 #define ARCH_WUR __attribute__((warn_unused_result))
 
+/* Device slots the seam describes at most (x86 has 17 interrupts for them). */
+#define ARCH_MAX_DEVS 17
+
+/* Where a virtio device sits: what the firmware tables, the command line
+ * and the device tree describe. */
+struct arch_dev {
+	bool pci;
+	unsigned slot;  /* PCI: bus 0 device number */
+	uint64_t base;  /* virtio-mmio window, or BAR0 */
+	uint32_t gsi;   /* virtio-mmio's interrupt, or INTA's */
+};
+
+/* What the VMM lends an arch, for the VM's life: the VMM owns it (in its
+ * struct vm) and fills it as it builds the VM; the arch only reads it. */
+struct arch_vm {
+	int kvm_fd, vm_fd;          /* -1 until opened (after arch_load) */
+	const struct guest_mem *mem;
+	struct bus *pio, *mmio;     /* the arch puts its platform devices there */
+	unsigned ncpus;
+	uint64_t memory;            /* bytes of guest RAM */
+	const char *cmdline;
+	int console_out;            /* the UART's output, borrowed; -1: discarded */
+	bool pci;                   /* virtio over PCI */
+	struct arch_dev devs[ARCH_MAX_DEVS]; /* the virtio devices, in slot order */
+	unsigned ndevs;
+	struct sys_ctl sys;         /* the guest powers off or resets */
+	/* The debug-exit port's hook (x86: port 0x501); NULL: no port. */
+	void (*debug_exit)(void *ctx, int code);
+	void *debug_exit_ctx;
+};
+
+struct arch; /* an arch's own state (arch/<name>/) */
+
 /* Guest RAM regions for mem bytes; returns how many (<= GM_MAX_REGIONS). */
 unsigned arch_ram_layout(uint64_t mem, uint64_t *gpa, uint64_t *size);
+/* The arch's state for a VM; vm is borrowed for as long as *out lives. */
+ARCH_WUR int arch_create(struct arch **out, const struct arch_vm *vm, struct err *e);
+/* NULL-safe; undoes whatever of the arch's set-up was done. */
+void arch_destroy(struct arch *a);
 /* VM-wide state before vCPUs exist (irqchip, timers, ...). */
-ARCH_WUR int arch_vm_init(struct vm *vm, struct err *e);
-/* Legacy/platform devices on the buses. */
-ARCH_WUR int arch_devices_init(struct vm *vm, struct err *e);
+ARCH_WUR int arch_vm_init(struct arch *a, struct err *e);
+/* Legacy/platform devices on the buses, once every vCPU exists. */
+ARCH_WUR int arch_devices_init(struct arch *a, struct err *e);
 /* Per-vCPU state (CPUID, MSRs, local interrupt controller, FPU). */
-ARCH_WUR int arch_vcpu_init(struct vm *vm, struct vcpu *v, struct err *e);
+ARCH_WUR int arch_vcpu_init(struct arch *a, int vcpu_fd, unsigned id, struct err *e);
 /* Loads kernel and initrd into guest memory and writes the boot info and
- * firmware tables; needs only vm->mem and vm->cfg (no KVM), so bad images
- * are reported before /dev/kvm is touched. Fills vm->boot. */
-ARCH_WUR int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t *initrd,
+ * firmware tables; needs only the memory, the configuration and the device
+ * slots (no KVM), so bad images are reported before /dev/kvm is touched. */
+ARCH_WUR int arch_load(struct arch *a, const uint8_t *kernel, size_t ksize, const uint8_t *initrd,
 		       size_t isize, struct err *e);
-/* Sets the boot vCPU's registers for vm->boot. */
-ARCH_WUR int arch_boot_vcpu(struct vm *vm, struct err *e);
+/* Sets the boot vCPU's registers. */
+ARCH_WUR int arch_boot_vcpu(struct arch *a, int vcpu_fd, struct err *e);
 /* Instruction pointer of a vCPU, for error reports (0 if unknown). */
-uint64_t arch_vcpu_ip(struct vcpu *v);
+uint64_t arch_vcpu_ip(int vcpu_fd);
 /* After KVM_EXIT_INTERNAL_ERROR with this suberror: true when the vCPU's
  * state shows the guest crashed (it can no longer take an exception), so the
  * exit is the guest's triple fault, reported by some KVMs (PVM's) as an
  * emulation failure, not KVM_EXIT_SHUTDOWN. */
-bool arch_vcpu_unrecoverable(struct vcpu *v, uint32_t suberror);
+bool arch_vcpu_unrecoverable(int vcpu_fd, uint32_t suberror);
 /* Where virtio-mmio slot i lives and which GSI it raises; -ENOSPC past the
  * last slot. */
 ARCH_WUR int arch_mmio_slot(unsigned i, uint64_t *base, uint32_t *gsi);
@@ -50,6 +92,9 @@ uint64_t arch_pci_ecam(void);
 const char *arch_default_cmdline(void);
 /* Presses the power button (an ACPI event to the guest); -EOPNOTSUPP where
  * the arch offers none. */
-ARCH_WUR int arch_power_button(struct vm *vm);
+ARCH_WUR int arch_power_button(struct arch *a);
+/* The guest's console UART (input, counters), once arch_devices_init
+ * succeeded; NULL before. */
+struct serial *arch_console(struct arch *a);
 
 #endif

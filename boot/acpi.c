@@ -11,7 +11,7 @@
 
 #include "arch/x86_64/layout.h"
 #include "boot/aml.h"
-#include "boot/le.h"
+#include "core/le.h"
 
 #define ACPI_OEM_ID	"CVMM  "
 #define ACPI_CREATOR_ID "CVMM"

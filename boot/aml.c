@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "boot/le.h"
+#include "core/le.h"
 
 #define AML_ZERO_OP	      0x00
 #define AML_ONE_OP	      0x01

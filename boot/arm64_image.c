@@ -5,7 +5,7 @@
 
 #include "arch/aarch64/layout.h"
 #include "boot/boot.h"
-#include "boot/le.h"
+#include "core/le.h"
 
 #define SZ_2M	0x200000ULL
 #define PAGE_4K 0xfffULL

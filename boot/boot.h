@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/err.h"
-#include "vmm/mem.h"
+#include "core/err.h"
+#include "core/mem.h"
 
 #define WUR __attribute__((warn_unused_result))
 

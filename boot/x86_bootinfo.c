@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "arch/x86_64/layout.h"
-#include "boot/le.h"
+#include "core/le.h"
 
 /* struct boot_params */
 #define BP_SIZE		     4096

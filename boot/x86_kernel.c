@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "arch/x86_64/layout.h"
-#include "boot/le.h"
+#include "core/le.h"
 
 /* ---- bzImage ------------------------------------------------------------ */
 

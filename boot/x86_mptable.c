@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "arch/x86_64/layout.h"
-#include "boot/le.h"
+#include "core/le.h"
 
 #define MPF_SIZE       16
 #define MPC_HDR_SIZE   44

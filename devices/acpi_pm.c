@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "devices/legacy.h"
-#include "arch/x86_64/layout.h"
 
 #include <string.h>
 
-/* Offsets from X86_PORT_ACPI_SLEEP_CTL. */
+/* Offsets from the first register (x86: port 0x600). */
 enum { PM_SLEEP_CTL = 0, PM_SLEEP_STS = 1, PM_RESET = 2 };
 
 void acpi_pm_init(struct acpi_pm *p, const struct sys_ctl *sys)
@@ -24,12 +23,12 @@ static void acpi_pm_write(void *dev, uint64_t off, const uint8_t *data, unsigned
 	struct acpi_pm *p = dev;
 	if (len != 1)
 		return;
-	if (off == PM_SLEEP_CTL && (data[0] & X86_ACPI_SLP_EN)) {
+	if (off == PM_SLEEP_CTL && (data[0] & ACPI_PM_SLP_EN)) {
 		unsigned slp_typ = (data[0] >> 2) & 7;
-		if (slp_typ == X86_ACPI_S5_SLP_TYP)
+		if (slp_typ == ACPI_PM_S5_SLP_TYP)
 			sys_event(&p->sys, SYS_EVENT_POWEROFF, "ACPI S5");
 		/* Other sleep states are not offered in the DSDT: ignore. */
-	} else if (off == PM_RESET && data[0] == X86_ACPI_RESET_VALUE) {
+	} else if (off == PM_RESET && data[0] == ACPI_PM_RESET_VALUE) {
 		sys_event(&p->sys, SYS_EVENT_RESET, "ACPI reset register");
 	}
 }

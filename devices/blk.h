@@ -12,7 +12,7 @@
 #include "devices/virtio/device.h"
 #include "devices/virtio/queue.h"
 #include "devices/virtio/worker.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 #define BLK_SECTOR 512
 #define BLK_SEG_MAX 126           /* data segments per request, advertised */

@@ -342,7 +342,7 @@ int fs_start(struct fs *f, const struct guest_mem *mem, const struct virtio_irqf
 			.files_update = i != 0,
 			.ring_entries = 2 * FS_REQS,
 			.name = name,
-			.jail = JAIL_FS_WORKER,
+			.jail = &vq_jail_fs,
 			.jail_fd = -1,
 			/* the high-priority queue only forgets */
 			.keep_caps = f->privileged && i != 0 ? JAIL_FS_CAPS : 0,

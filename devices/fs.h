@@ -26,7 +26,7 @@
 #include "devices/virtio/device.h"
 #include "devices/virtio/queue.h"
 #include "devices/virtio/virtio.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 #define FS_TAG_MAX     36	    /* virtio_fs_config.tag, not NUL-terminated */
 #define FS_ARGS_MAX    (16384 + 64) /* request arguments we copy (WRITE data excepted) */

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "devices/irq.h"
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 /* MC146818-compatible CMOS RTC at ports 0x70/0x71. Time comes from
  * now(ctx) (the host's clock unless a test injects one); the guest's
@@ -57,7 +57,13 @@ extern const struct bus_ops i8042_ops;
 __attribute__((warn_unused_result)) int i8042_init(struct i8042 *k, const struct sys_ctl *sys);
 void i8042_destroy(struct i8042 *k);
 
-/* ACPI sleep control (S5 -> power off), sleep status, reset register. */
+/* ACPI sleep control (S5 -> power off), sleep status, reset register: three
+ * byte registers (the FADT's SLEEP_CONTROL, SLEEP_STATUS, RESET_REG). What a
+ * guest writes to them is what the firmware tables say it should (x86's
+ * layout.h has the same values, checked against these in arch/x86_64/x86.c). */
+#define ACPI_PM_SLP_EN	    (1u << 5) /* sleep control: enter the state in SLP_TYP (bits 2-4) */
+#define ACPI_PM_S5_SLP_TYP  5	      /* \_S5: power off */
+#define ACPI_PM_RESET_VALUE 0x1	      /* the FADT's RESET_VALUE */
 struct acpi_pm {
 	struct sys_ctl sys;
 };

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "devices/net_backend.h"
 
 /* ---- the device ------------------------------------------------------------- */
@@ -493,7 +494,7 @@ int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_ir
 			.nops = sizeof(rx_allowed),
 			.ring_entries = 16,
 			.name = name,
-			.jail = JAIL_VIRTIO_WORKER,
+			.jail = &vq_jail_worker,
 		};
 		int r = vq_worker_create(&rq->w, d, 2 * p, &wc, e);
 		n->nworkers++;
@@ -528,7 +529,7 @@ int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_ir
 		.nops = sizeof(ctrl_allowed),
 		.ring_entries = 32,
 		.name = name,
-		.jail = JAIL_NET_CTRL,
+		.jail = &vq_jail_net_ctrl,
 	};
 	int r = vq_worker_create(&n->ctrl->w, d, 2 * n->pairs, &wc, e);
 	n->nworkers++;
@@ -563,7 +564,7 @@ void net_destroy(struct net *n)
 		return;
 	int er = atomic_load(&n->steer_errno);
 	if (er)
-		fprintf(stderr, "cvmm: net%u: steering to the driver's queue pairs failed: %s\n",
+		log_warn("net%u: steering to the driver's queue pairs failed: %s",
 			n->index, strerror(er));
 	if (n->started) {
 		unsigned made = 0;

@@ -16,7 +16,7 @@
 #include "devices/virtio/device.h"
 #include "devices/virtio/queue.h"
 #include "devices/virtio/worker.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 #define NET_MAX_PAIRS 8
 #define NET_QUEUE_MAX 256

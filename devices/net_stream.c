@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "devices/net_backend.h"
 
 static const uint8_t zero_hdr[NET_HDR_LEN];
@@ -67,7 +68,7 @@ static int stream_connect(struct net *n, const struct net_cfg *cfg, bool listen_
 		close(s);
 		return err_set(e, er, "cannot listen on '%s': %s", cfg->target, strerror(er));
 	}
-	fprintf(stderr, "cvmm: net%u: waiting for a peer on %s\n", n->index, cfg->target);
+	log_info("net%u: waiting for a peer on %s", n->index, cfg->target);
 	int c = -1;
 	while (c < 0) {
 		struct pollfd p = { .fd = s, .events = POLLIN };

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
+#include "core/log.h"
 #include "devices/net_backend.h"
 
 static int tap_prepare(struct net *n, int fd, const char *what, struct err *e)
@@ -174,10 +175,10 @@ static void tap_activate(struct net *n)
 {
 	/* What the tap may hand us is what the driver accepts (GUEST_*). */
 	if (ioctl(n->fds[0], TUNSETOFFLOAD, tap_offloads(n)) < 0)
-		fprintf(stderr, "cvmm: net%u: TUNSETOFFLOAD: %s\n", n->index, strerror(errno));
+		log_warn("net%u: TUNSETOFFLOAD: %s", n->index, strerror(errno));
 	int er = tap_steer(n, 1);
 	if (er)
-		fprintf(stderr, "cvmm: net%u: TUNSETQUEUE: %s\n", n->index, strerror(er));
+		log_warn("net%u: TUNSETQUEUE: %s", n->index, strerror(er));
 }
 
 /* One packet per read: the buffer holds at most one, which waits there

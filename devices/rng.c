@@ -6,7 +6,7 @@
  *
  * getrandom has no io_uring opcode, so the queue's worker calls it itself:
  * its seccomp table is the virtqueue worker's and getrandom
- * (JAIL_RNG_WORKER), and its ring is allowed no opcode at all (it only
+ * (vq_jail_rng), and its ring is allowed no opcode at all (it only
  * waits on the queue's kick and its commands). Each request gets at most
  * RNG_CHAIN_MAX bytes: a driver asking for more gets that much (the used
  * length says so), and one request cannot hold the worker long. */
@@ -142,7 +142,7 @@ int rng_start(struct rng *g, const struct guest_mem *mem, const struct virtio_ir
 		.model = g,
 		.ring_entries = 4, /* the kick and command reads only */
 		.name = "cvmm-rng",
-		.jail = JAIL_RNG_WORKER,
+		.jail = &vq_jail_rng,
 		.jail_fd = -1,
 	};
 	g->worker_made = true;

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "devices/irq.h"
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 #define SERIAL_FIFO 64
 

@@ -1086,7 +1086,7 @@ int vsock_start(struct vsock *v, const struct guest_mem *mem, const struct virti
 		.nops = sizeof(allowed),
 		.ring_entries = 256,
 		.name = "cvmm-vsock",
-		.jail = JAIL_VIRTIO_WORKER,
+		.jail = &vq_jail_worker,
 		.sparse_files = VSOCK_MAX_CONNS,
 		.also_notify = true, /* the RX queue's interrupt */
 		.also_notify_q = 0,

@@ -21,7 +21,7 @@
 #include "devices/virtio/device.h"
 #include "devices/virtio/queue.h"
 #include "devices/virtio/virtio.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 #define VSOCK_HOST_CID	    2
 #define VSOCK_MIN_GUEST_CID 3

@@ -13,8 +13,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "vmm/err.h"
-#include "vmm/mem.h"
+#include "core/err.h"
+#include "core/mem.h"
 
 #define FZ_MiB (1ULL << 20)
 #define FZ_GiB (1ULL << 30)

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "devices/virtio/queue.h"
-#include "vmm/err.h"
+#include "core/err.h"
 #include "fuzz_common.h"
 
 #define MEM_GPA	 0x10000ULL

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "cvmm/cvmm.h"
-#include "vmm/err.h"
+#include "core/err.h"
 
 #define CVMM_MAX_CPUS 254 /* xAPIC ids, one IOAPIC id above them */
 #define CVMM_MAX_DISKS 8

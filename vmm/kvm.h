@@ -2,7 +2,7 @@
 #ifndef CVMM_KVM_H
 #define CVMM_KVM_H
 
-#include "vmm/err.h"
+#include "core/err.h"
 
 /* Opens /dev/kvm (path overridable for tests), checks the API version and
  * every capability cvmm relies on; the message names what is missing.

@@ -14,6 +14,12 @@
 #include "vmm/jail.h"
 #include "vmm/vm.h"
 
+/* Where the vCPU is, for an exit's message. */
+static uint64_t vcpu_ip(const struct vcpu *v)
+{
+	return arch_vcpu_ip(v->fd);
+}
+
 /* Port or MMIO access: dispatch every repetition of a (rep) string I/O. */
 static void vcpu_handle_io(struct vcpu *v)
 {
@@ -55,9 +61,9 @@ static bool vcpu_handle_exit(struct vcpu *v)
 	case KVM_EXIT_INTR:
 		return true;
 	case KVM_EXIT_SHUTDOWN:
-		vm_request_exit(vm, CVMM_EXIT_CRASH, (int)v->id, arch_vcpu_ip(v), run->exit_reason,
+		vm_request_exit(vm, CVMM_EXIT_CRASH, (int)v->id, vcpu_ip(v), run->exit_reason,
 				"guest triple fault (vCPU %u, rip 0x%llx)", v->id,
-				(unsigned long long)arch_vcpu_ip(v));
+				(unsigned long long)vcpu_ip(v));
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		switch (run->system_event.type) {
@@ -68,41 +74,41 @@ static bool vcpu_handle_exit(struct vcpu *v)
 			vm_request_exit(vm, CVMM_EXIT_REBOOT, (int)v->id, 0, 0, "guest reset");
 			break;
 		default:
-			vm_request_exit(vm, CVMM_EXIT_CRASH, (int)v->id, arch_vcpu_ip(v),
+			vm_request_exit(vm, CVMM_EXIT_CRASH, (int)v->id, vcpu_ip(v),
 					run->exit_reason, "guest system event %u (crash)",
 					run->system_event.type);
 		}
 		return false;
 	case KVM_EXIT_HLT:
-		vm_request_exit(vm, CVMM_EXIT_CRASH, (int)v->id, arch_vcpu_ip(v), run->exit_reason,
+		vm_request_exit(vm, CVMM_EXIT_CRASH, (int)v->id, vcpu_ip(v), run->exit_reason,
 				"guest halted for good (vCPU %u, rip 0x%llx)", v->id,
-				(unsigned long long)arch_vcpu_ip(v));
+				(unsigned long long)vcpu_ip(v));
 		return false;
 	case KVM_EXIT_FAIL_ENTRY:
-		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, arch_vcpu_ip(v), run->exit_reason,
+		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, vcpu_ip(v), run->exit_reason,
 				"KVM could not enter the guest (vCPU %u, hardware reason 0x%llx, "
 				"rip 0x%llx)", v->id,
 				(unsigned long long)run->fail_entry.hardware_entry_failure_reason,
-				(unsigned long long)arch_vcpu_ip(v));
+				(unsigned long long)vcpu_ip(v));
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
-		if (arch_vcpu_unrecoverable(v, run->internal.suberror)) {
-			vm_request_exit(vm, CVMM_EXIT_CRASH, (int)v->id, arch_vcpu_ip(v),
+		if (arch_vcpu_unrecoverable(v->fd, run->internal.suberror)) {
+			vm_request_exit(vm, CVMM_EXIT_CRASH, (int)v->id, vcpu_ip(v),
 					run->exit_reason,
 					"guest triple fault (vCPU %u, rip 0x%llx; KVM reported it as "
 					"internal error %u: the guest's IDT cannot take an exception)",
-					v->id, (unsigned long long)arch_vcpu_ip(v),
+					v->id, (unsigned long long)vcpu_ip(v),
 					run->internal.suberror);
 			return false;
 		}
-		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, arch_vcpu_ip(v), run->exit_reason,
+		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, vcpu_ip(v), run->exit_reason,
 				"KVM internal error (vCPU %u, suberror %u, rip 0x%llx)", v->id,
-				run->internal.suberror, (unsigned long long)arch_vcpu_ip(v));
+				run->internal.suberror, (unsigned long long)vcpu_ip(v));
 		return false;
 	default:
-		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, arch_vcpu_ip(v), run->exit_reason,
+		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, vcpu_ip(v), run->exit_reason,
 				"unhandled KVM exit reason %u (vCPU %u, rip 0x%llx)",
-				run->exit_reason, v->id, (unsigned long long)arch_vcpu_ip(v));
+				run->exit_reason, v->id, (unsigned long long)vcpu_ip(v));
 		return false;
 	}
 }
@@ -207,7 +213,7 @@ static void *vcpu_thread(void *arg)
 			}
 			if (er == EAGAIN)
 				continue;
-			vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, arch_vcpu_ip(v), 0,
+			vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, vcpu_ip(v), 0,
 					"vCPU %u: KVM_RUN failed: %s", v->id, strerror(er));
 			break;
 		}

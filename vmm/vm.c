@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "core/log.h"
+#include "devices/serial.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/pci.h"
 #include "vmm/kvm.h"
@@ -74,14 +76,8 @@ void vm_request_exit(struct vm *vm, enum cvmm_exit_reason reason, int vcpu, uint
 	(void)n; /* an eventfd write of 1 cannot fail short of overflow */
 }
 
-void vm_irq_set(void *opaque, uint32_t gsi, int level)
-{
-	struct vm *vm = opaque;
-	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
-	ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
-}
-
-void vm_debug_exit(void *opaque, int code)
+/* The debug-exit port was written (arch_vm.debug_exit). */
+static void vm_debug_exit(void *opaque, int code)
 {
 	struct vm *vm = opaque;
 	pthread_mutex_lock(&vm->exit_lock);
@@ -91,7 +87,8 @@ void vm_debug_exit(void *opaque, int code)
 	vm_request_exit(vm, CVMM_EXIT_DEBUG, -1, 0, 0, "debug exit, code %d", code);
 }
 
-void vm_sys_event(void *opaque, enum sys_event ev, const char *why)
+/* The guest powered off or reset through a platform device (arch_vm.sys). */
+static void vm_sys_event(void *opaque, enum sys_event ev, const char *why)
 {
 	struct vm *vm = opaque;
 	if (ev == SYS_EVENT_POWEROFF)
@@ -289,7 +286,7 @@ static int vm_vcpus_init(struct vm *vm, struct err *e)
 		if (run == MAP_FAILED)
 			return err_set(e, errno, "mmap kvm_run: %s", strerror(errno));
 		v->run = run;
-		int r = arch_vcpu_init(vm, v, e);
+		int r = arch_vcpu_init(vm->arch, v->fd, i, e);
 		if (r < 0)
 			return r;
 	}
@@ -307,7 +304,7 @@ static int vm_load(struct vm *vm, struct err *e)
 		if (r < 0)
 			goto out;
 	}
-	r = arch_load(vm, kernel.data, kernel.size, initrd.data, initrd.size, e);
+	r = arch_load(vm->arch, kernel.data, kernel.size, initrd.data, initrd.size, e);
 out:
 	image_unmap(&initrd);
 	image_unmap(&kernel);
@@ -341,6 +338,9 @@ static int vm_vdev_add(struct vm *vm, const struct vm_vdev_src *src, unsigned in
 		   : arch_mmio_slot(n, &s->base, &s->gsi);
 	if (r < 0)
 		return err_set(e, ENOSPC, "too many devices");
+	/* what the firmware tables and the device tree describe */
+	vm->av.devs[n] = (struct arch_dev){ s->pci, s->slot, s->base, s->gsi };
+	vm->av.ndevs = n + 1;
 	if (s->pci)
 		snprintf(s->name, sizeof(s->name), "%s@pci0:%02x", k->name, s->slot);
 	else
@@ -622,7 +622,7 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 #ifdef CVMM_TEST_HOOKS
 /* Test builds only: CVMM_TEST_LANDLOCK_PROBE=PATH[:PATH...] opens each PATH
  * read-only right after the privilege drop, on the main thread (its
- * Landlock domain in force, no seccomp filter yet), and says on stderr
+ * Landlock domain in force, no seccomp filter yet), and says in the log
  * what became of it, with the kernel's Landlock ABI (0: none). */
 static void vm_test_landlock_probe(void)
 {
@@ -639,11 +639,10 @@ static void vm_test_landlock_probe(void)
 		int er = errno;
 		if (fd >= 0) {
 			close(fd);
-			fprintf(stderr, "cvmm: test: landlock abi %ld: open %s: ok\n",
-				abi < 0 ? 0 : abi, path);
+			log_info("test: landlock abi %ld: open %s: ok", abi < 0 ? 0 : abi, path);
 		} else {
-			fprintf(stderr, "cvmm: test: landlock abi %ld: open %s: errno %d (%s)\n",
-				abi < 0 ? 0 : abi, path, er, strerror(er));
+			log_info("test: landlock abi %ld: open %s: errno %d (%s)",
+				 abi < 0 ? 0 : abi, path, er, strerror(er));
 		}
 	}
 }
@@ -664,7 +663,7 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 	/* Only this thread knows the VM until it is returned: the builder
 	 * writes the error directly. */
 	struct err *e = &vm->err.e;
-	vm->kvm_fd = vm->vm_fd = vm->exit_efd = vm->console_fd = vm->irqchip_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->exit_efd = vm->console_fd = -1;
 	vm->exit.vcpu = -1;
 	int r = pthread_mutex_init(&vm->exit_lock, NULL);
 	if (r) {
@@ -708,6 +707,22 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 		r = err_set(e, errno, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
+	vm->av = (struct arch_vm){ .kvm_fd = -1,
+				   .vm_fd = -1,
+				   .mem = &vm->mem,
+				   .pio = &vm->pio,
+				   .mmio = &vm->mmio,
+				   .ncpus = vm->cfg.cpus,
+				   .memory = vm->cfg.memory,
+				   .cmdline = vm->cfg.cmdline,
+				   .console_out = vm->cfg.console_out,
+				   .pci = vm->pci,
+				   .sys = { vm_sys_event, vm },
+				   .debug_exit = vm->cfg.debug_exit ? vm_debug_exit : NULL,
+				   .debug_exit_ctx = vm };
+	r = arch_create(&vm->arch, &vm->av, e);
+	if (r < 0)
+		goto fail;
 	/* Memory, kernel, initrd and tables first: bad images are reported as
 	 * such even on a host without KVM. */
 	r = vm_devices_open(vm, e);
@@ -725,6 +740,7 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 		r = vm->kvm_fd;
 		goto fail;
 	}
+	vm->av.kvm_fd = vm->kvm_fd;
 	unsigned max = kvm_max_vcpus(vm->kvm_fd);
 	if (vm->cfg.cpus > max) {
 		r = err_set(e, EINVAL, "--cpus %u exceeds KVM's maximum of %u vCPUs per VM",
@@ -741,7 +757,8 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 		r = err_set(e, errno, "KVM_CREATE_VM: %s", strerror(errno));
 		goto fail;
 	}
-	r = arch_vm_init(vm, e);
+	vm->av.vm_fd = vm->vm_fd;
+	r = arch_vm_init(vm->arch, e);
 	if (r < 0)
 		goto fail;
 	r = vm_memory_register(vm, e);
@@ -750,7 +767,7 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 	r = vm_vcpus_init(vm, e);
 	if (r < 0)
 		goto fail;
-	r = arch_devices_init(vm, e);
+	r = arch_devices_init(vm->arch, e);
 	if (r < 0)
 		goto fail;
 	/* Everything is open: drop privileges before any thread starts
@@ -765,7 +782,7 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 	r = vm_devices_start(vm, e);
 	if (r < 0)
 		goto fail;
-	r = arch_boot_vcpu(vm, e);
+	r = arch_boot_vcpu(vm->arch, vm->vcpus[0].fd, e);
 	if (r < 0)
 		goto fail;
 	*out = (struct cvmm_vm *)vm;
@@ -865,7 +882,7 @@ API int cvmm_vm_request_shutdown(struct cvmm_vm *handle)
 		return err_shared_set(&vm->err, EINVAL, "VM not started");
 	if (atomic_load(&vm->stopping))
 		return err_shared_set(&vm->err, ESHUTDOWN, "VM has exited");
-	int r = arch_power_button(vm);
+	int r = arch_power_button(vm->arch);
 	if (r < 0)
 		return err_shared_set(&vm->err, -r, "no power button on this architecture");
 	pthread_mutex_lock(&vm->pause_lock);
@@ -904,9 +921,12 @@ API int cvmm_vm_stats(const struct cvmm_vm *handle, struct cvmm_stats *st)
 		if (i < CVMM_STATS_MAX_VCPUS)
 			st->vcpu_exits[i] = x;
 	}
-	pthread_mutex_lock(&vm->com1.lock);
-	st->console_tx_bytes = vm->com1.tx_bytes;
-	pthread_mutex_unlock(&vm->com1.lock);
+	struct serial *con = arch_console(vm->arch); /* a built VM has one */
+	if (con) {
+		pthread_mutex_lock(&con->lock);
+		st->console_tx_bytes = con->tx_bytes;
+		pthread_mutex_unlock(&con->lock);
+	}
 	pthread_mutex_lock(&vm->pause_lock);
 	st->shutdown_requests = vm->shutdown_requests;
 	pthread_mutex_unlock(&vm->pause_lock);
@@ -1012,17 +1032,10 @@ static void vm_free(struct vm *vm)
 				close(vm->vdevs[i].irq_fd[k]);
 	free(vm->routes);
 	pthread_mutex_destroy(&vm->route_lock);
-	if (vm->devs_ready) {
-		serial_destroy(&vm->com1);
-		rtc_destroy(&vm->rtc);
-		pl031_destroy(&vm->pl031); /* a zeroed mutex where unused */
-		i8042_destroy(&vm->i8042);
-	}
+	arch_destroy(vm->arch); /* its platform devices, its interrupt controller */
 	for (unsigned i = 0; i < GM_MAX_REGIONS; i++)
 		if (vm->ram_map[i])
 			munmap(vm->ram_map[i], vm->ram_len[i]);
-	if (vm->irqchip_fd >= 0)
-		close(vm->irqchip_fd);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
@@ -1072,5 +1085,8 @@ API const char *cvmm_vm_error(const struct cvmm_vm *handle)
 API int cvmm_vm_console_input(struct cvmm_vm *handle, const void *buf, unsigned long len)
 {
 	struct vm *vm = (struct vm *)handle;
-	return (int)serial_input(&vm->com1, buf, len > 4096 ? 4096 : len);
+	struct serial *con = arch_console(vm->arch);
+	if (!con)
+		return -ENODEV;
+	return (int)serial_input(con, buf, len > 4096 ? 4096 : len);
 }

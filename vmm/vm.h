@@ -8,15 +8,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arch/arch.h"
 #include "cvmm/cvmm.h"
-#include "devices/legacy.h"
-#include "devices/serial.h"
 #include "devices/virtio/device.h"
 #include "devices/virtio/pci.h"
 #include "vmm/config.h"
-#include "vmm/bus.h"
-#include "vmm/err.h"
-#include "vmm/mem.h"
+#include "core/bus.h"
+#include "core/err.h"
+#include "core/mem.h"
 
 struct vm_vdev_src; /* vmm/vdevs.h */
 
@@ -42,6 +41,7 @@ struct vm_vdev {
 /* Device slots: every disk, interface and share, and vsock (x86 has 17
  * interrupts for them); with all of those, an rng has no slot left. */
 #define CVMM_MAX_MMIO (CVMM_MAX_DISKS + CVMM_MAX_NETS + CVMM_MAX_FS + 1)
+_Static_assert(CVMM_MAX_MMIO <= ARCH_MAX_DEVS, "the arch describes every device slot");
 
 struct vcpu {
 	struct vm *vm; /* borrowed back-pointer */
@@ -66,22 +66,13 @@ struct vm {
 	void *ram_map[GM_MAX_REGIONS]; /* owned mappings */
 	uint64_t ram_len[GM_MAX_REGIONS];
 	struct bus pio, mmio;
-	struct {
-		uint32_t kind;  /* arch-specific boot protocol */
-		uint64_t entry; /* first instruction */
-		uint64_t initrd_gpa, initrd_size; /* aarch64: for the FDT, written last */
-	} boot;
-	int irqchip_fd;          /* owned, -1: none (aarch64: the vGIC device) */
-	unsigned irqchip_version; /* aarch64: GIC 3 or 2 */
+	/* The arch's own (its platform devices and interrupt controller, the
+	 * boot entry) and what the VM lends it (arch/arch.h). */
+	struct arch *arch; /* owned (arch_destroy) */
+	struct arch_vm av;
 	struct vcpu *vcpus; /* owned array of cfg.cpus */
 	unsigned nvcpus;    /* how many were created */
 
-	struct serial com1;
-	struct rtc rtc;
-	struct pl031 pl031; /* aarch64's RTC (all zero elsewhere) */
-	struct i8042 i8042;
-	struct acpi_pm acpi_pm;
-	struct debug_exit debug_exit;
 	struct vm_vdev vdevs[CVMM_MAX_MMIO];
 	unsigned nvdevs;
 	bool pci;                /* virtio over PCI (cfg.transport) */
@@ -92,7 +83,6 @@ struct vm {
 	struct kvm_irq_routing *routes; /* owned, NULL: KVM's default */
 	unsigned routes_cap;
 	uint32_t next_msi_gsi;
-	bool devs_ready;
 
 	pthread_mutex_t exit_lock;
 	atomic_bool stopping;
@@ -118,13 +108,6 @@ struct vm {
  * signals exit_efd. Callable from any thread. */
 void vm_request_exit(struct vm *vm, enum cvmm_exit_reason reason, int vcpu, uint64_t rip,
 		     uint32_t kvm_reason, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-/* Interrupt line hook for devices (KVM_IRQ_LINE). */
-void vm_irq_set(void *vm, uint32_t gsi, int level);
-/* The debug-exit port was written. */
-void vm_debug_exit(void *vm, int code);
-/* System events from devices (power off, reset). */
-void vm_sys_event(void *vm, enum sys_event ev, const char *why);
 
 /* The vCPU thread parks here while a pause is requested; returns when the
  * VM is resumed or stopping. */

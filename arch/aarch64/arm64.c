@@ -6,15 +6,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "arch/aarch64/arm64.h"
 #include "arch/aarch64/layout.h"
 #include "arch/arch.h"
 #include "boot/boot.h"
-#include "vmm/vm.h"
+#include "devices/legacy.h"
+#include "devices/serial.h"
 
 #define ARM64_CMDLINE_MAX 2048 /* arm64 Linux's COMMAND_LINE_SIZE, NUL included */
 #define SZ_2M		  0x200000ULL
+
+/* The aarch64 VM's own: the GIC, the UART and RTC on MMIO, the boot entry
+ * and what the device tree (written last) says about the initrd. */
+struct arch {
+	const struct arch_vm *vm; /* borrowed from the VMM */
+	int gic_fd;               /* owned, -1: none */
+	unsigned gic_version;     /* 3 or 2 */
+	struct serial uart;
+	struct pl031 rtc;
+	bool devs_ready; /* uart and rtc set up: arch_destroy ends them */
+	struct {
+		uint64_t entry; /* the Image's first instruction */
+		uint64_t initrd_gpa, initrd_size;
+	} boot;
+};
 
 unsigned arch_ram_layout(uint64_t mem, uint64_t *gpa, uint64_t *size)
 {
@@ -27,7 +44,7 @@ unsigned arch_ram_layout(uint64_t mem, uint64_t *gpa, uint64_t *size)
 
 int arch_mmio_slot(unsigned i, uint64_t *base, uint32_t *gsi)
 {
-	if (i >= CVMM_MAX_MMIO || ARM64_VIRTIO_SPI_BASE + i >= ARM64_GIC_NR_IRQS - 32)
+	if (i >= ARCH_MAX_DEVS || ARM64_VIRTIO_SPI_BASE + i >= ARM64_GIC_NR_IRQS - 32)
 		return -ENOSPC;
 	*base = ARM64_VIRTIO_MMIO_BASE + i * ARM64_VIRTIO_MMIO_SIZE;
 	*gsi = ARM64_VIRTIO_SPI_BASE + i; /* KVM_IRQFD's GSI is the SPI number */
@@ -55,80 +72,95 @@ const char *arch_default_cmdline(void)
 	return "console=ttyS0 panic=1";
 }
 
-int arch_power_button(struct vm *vm)
+int arch_create(struct arch **out, const struct arch_vm *vm, struct err *e)
 {
-	(void)vm;
+	struct arch *a = calloc(1, sizeof(*a));
+	if (!a)
+		return err_set(e, ENOMEM, "out of memory");
+	a->vm = vm;
+	a->gic_fd = -1;
+	*out = a;
+	return 0;
+}
+
+void arch_destroy(struct arch *a)
+{
+	if (!a)
+		return;
+	if (a->devs_ready) {
+		serial_destroy(&a->uart);
+		pl031_destroy(&a->rtc);
+	}
+	if (a->gic_fd >= 0)
+		close(a->gic_fd);
+	free(a);
+}
+
+struct serial *arch_console(struct arch *a)
+{
+	return a->devs_ready ? &a->uart : NULL;
+}
+
+int arch_power_button(struct arch *a)
+{
+	(void)a;
 	return -EOPNOTSUPP; /* no ACPI, no GPIO keys (yet) */
 }
 
 /* KVM_IRQ_LINE for an SPI: type and interrupt id (SPI + 32) in one word. */
 static void arm64_irq_set(void *opaque, uint32_t spi, int level)
 {
-	struct vm *vm = opaque;
+	struct arch *a = opaque;
 	struct kvm_irq_level irq = {
 		.irq = (KVM_ARM_IRQ_TYPE_SPI << KVM_ARM_IRQ_TYPE_SHIFT) | (spi + 32),
 		.level = (uint32_t)level,
 	};
-	ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
+	ioctl(a->vm->vm_fd, KVM_IRQ_LINE, &irq);
 }
 
-int arch_vm_init(struct vm *vm, struct err *e)
+int arch_vm_init(struct arch *a, struct err *e)
 {
-	return arm64_gic_create(&arm64_kvm_sys, vm->vm_fd, vm->cfg.cpus, &vm->irqchip_fd,
-				&vm->irqchip_version, e);
+	return arm64_gic_create(&arm64_kvm_sys, a->vm->vm_fd, a->vm->ncpus, &a->gic_fd,
+				&a->gic_version, e);
 }
 
-int arch_vcpu_init(struct vm *vm, struct vcpu *v, struct err *e)
+int arch_vcpu_init(struct arch *a, int vcpu_fd, unsigned id, struct err *e)
 {
-	return arm64_vcpu_setup(&arm64_kvm_sys, vm->vm_fd, v->fd, v->id, e);
+	return arm64_vcpu_setup(&arm64_kvm_sys, a->vm->vm_fd, vcpu_fd, id, e);
 }
 
-int arch_devices_init(struct vm *vm, struct err *e)
+int arch_devices_init(struct arch *a, struct err *e)
 {
+	const struct arch_vm *vm = a->vm;
 	/* every vCPU exists now: the GIC can be initialised */
-	int r = arm64_gic_init(&arm64_kvm_sys, vm->irqchip_fd, e);
+	int r = arm64_gic_init(&arm64_kvm_sys, a->gic_fd, e);
 	if (r < 0)
 		return r;
-	struct irq_line uart_irq = {arm64_irq_set, vm, ARM64_UART_SPI};
-	r = serial_init(&vm->com1, &uart_irq, vm->cfg.console_out);
+	struct irq_line uart_irq = {arm64_irq_set, a, ARM64_UART_SPI};
+	r = serial_init(&a->uart, &uart_irq, vm->console_out);
 	if (r < 0)
 		return err_set(e, -r, "serial: %s", strerror(-r));
-	/* Not mapped here, but set up so that the generic teardown is one path. */
-	r = rtc_init(&vm->rtc, NULL, NULL);
+	r = pl031_init(&a->rtc, NULL, NULL);
 	if (r < 0) {
-		serial_destroy(&vm->com1);
-		return err_set(e, -r, "rtc: %s", strerror(-r));
-	}
-	r = pl031_init(&vm->pl031, NULL, NULL);
-	if (r < 0) {
-		rtc_destroy(&vm->rtc);
-		serial_destroy(&vm->com1);
+		serial_destroy(&a->uart);
 		return err_set(e, -r, "pl031: %s", strerror(-r));
 	}
-	struct sys_ctl none = {NULL, NULL};
-	r = i8042_init(&vm->i8042, &none);
-	if (r < 0) {
-		pl031_destroy(&vm->pl031);
-		rtc_destroy(&vm->rtc);
-		serial_destroy(&vm->com1);
-		return err_set(e, -r, "i8042: %s", strerror(-r));
-	}
-	vm->devs_ready = true;
-	r = bus_add(&vm->mmio, ARM64_UART_BASE, 8, &serial_ops, &vm->com1, "uart");
+	a->devs_ready = true;
+	r = bus_add(vm->mmio, ARM64_UART_BASE, 8, &serial_ops, &a->uart, "uart");
 	if (r < 0)
 		return err_set(e, -r, "cannot map the UART");
-	r = bus_add(&vm->mmio, ARM64_RTC_BASE, PL031_SIZE, &pl031_ops, &vm->pl031, "rtc");
+	r = bus_add(vm->mmio, ARM64_RTC_BASE, PL031_SIZE, &pl031_ops, &a->rtc, "rtc");
 	if (r < 0)
 		return err_set(e, -r, "cannot map the RTC");
 	return 0;
 }
 
-uint64_t arch_vcpu_ip(struct vcpu *v)
+uint64_t arch_vcpu_ip(int vcpu_fd)
 {
 	uint64_t pc = 0;
 	struct kvm_one_reg reg = {.id = ARM64_CORE_REG(offsetof(struct kvm_regs, regs.pc)),
 				  .addr = (uint64_t)(uintptr_t)&pc};
-	if (ioctl(v->fd, KVM_GET_ONE_REG, &reg) < 0)
+	if (ioctl(vcpu_fd, KVM_GET_ONE_REG, &reg) < 0)
 		return 0;
 	return pc;
 }
@@ -139,18 +171,19 @@ static uint64_t arm64_fdt_gpa(uint64_t mem)
 	return (ARM64_RAM_BASE + mem - ARM64_FDT_MAX) & ~(SZ_2M - 1);
 }
 
-int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t *initrd,
+int arch_load(struct arch *a, const uint8_t *kernel, size_t ksize, const uint8_t *initrd,
 	      size_t isize, struct err *e)
 {
-	uint64_t mem = vm->cfg.memory;
+	const struct arch_vm *vm = a->vm;
+	uint64_t mem = vm->memory;
 	if (mem > ARM64_RAM_MAX)
 		return err_set(e, EINVAL, "memory: at most %llu GiB on aarch64",
 			       ARM64_RAM_MAX >> 30);
-	if (strlen(vm->cfg.cmdline) >= ARM64_CMDLINE_MAX)
+	if (strlen(vm->cmdline) >= ARM64_CMDLINE_MAX)
 		return err_set(e, E2BIG, "cmdline: %zu bytes, arm64 Linux takes at most %d",
-			       strlen(vm->cfg.cmdline), ARM64_CMDLINE_MAX - 1);
+			       strlen(vm->cmdline), ARM64_CMDLINE_MAX - 1);
 	struct arm64_image k;
-	int r = arm64_image_load(&vm->mem, ARM64_RAM_BASE, mem, kernel, ksize, &k, e);
+	int r = arm64_image_load(vm->mem, ARM64_RAM_BASE, mem, kernel, ksize, &k, e);
 	if (r < 0)
 		return r;
 	uint64_t fdt = arm64_fdt_gpa(mem);
@@ -160,35 +193,36 @@ int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t 
 			       "after the kernel (%llu MiB)",
 			       (unsigned long long)(mem >> 20),
 			       (unsigned long long)((k.load_end - ARM64_RAM_BASE) >> 20));
-	vm->boot.initrd_gpa = vm->boot.initrd_size = 0;
+	a->boot.initrd_gpa = a->boot.initrd_size = 0;
 	if (initrd) {
-		r = arm64_initrd_load(&vm->mem, fdt, &k, initrd, isize, &vm->boot.initrd_gpa, e);
+		r = arm64_initrd_load(vm->mem, fdt, &k, initrd, isize, &a->boot.initrd_gpa, e);
 		if (r < 0)
 			return r;
-		vm->boot.initrd_size = isize;
+		a->boot.initrd_size = isize;
 	}
-	vm->boot.kind = 0;
-	vm->boot.entry = k.load_addr;
+	a->boot.entry = k.load_addr;
 	return 0;
 }
 
 /* The FDT is written last: it names the GIC version KVM gave. */
-int arch_boot_vcpu(struct vm *vm, struct err *e)
+int arch_boot_vcpu(struct arch *a, int vcpu_fd, struct err *e)
 {
-	struct arm64_fdt_dev devs[CVMM_MAX_MMIO];
-	for (unsigned i = 0; i < vm->nvdevs; i++)
-		devs[i] = (struct arm64_fdt_dev){vm->vdevs[i].base, ARM64_VIRTIO_MMIO_SIZE,
-						 vm->vdevs[i].gsi};
-	bool v3 = vm->irqchip_version == 3;
+	const struct arch_vm *vm = a->vm;
+	struct arm64_fdt_dev devs[ARCH_MAX_DEVS];
+	unsigned ndevs = vm->ndevs < ARCH_MAX_DEVS ? vm->ndevs : ARCH_MAX_DEVS;
+	for (unsigned i = 0; i < ndevs; i++)
+		devs[i] = (struct arm64_fdt_dev){vm->devs[i].base, ARM64_VIRTIO_MMIO_SIZE,
+						 vm->devs[i].gsi};
+	bool v3 = a->gic_version == 3;
 	struct arm64_fdt_cfg c = {
-		.ncpus = vm->cfg.cpus,
+		.ncpus = vm->ncpus,
 		.mem_base = ARM64_RAM_BASE,
-		.mem_size = vm->cfg.memory,
-		.gic_version = vm->irqchip_version,
+		.mem_size = vm->memory,
+		.gic_version = a->gic_version,
 		.gic_dist = ARM64_GIC_DIST_BASE,
 		.gic_dist_size = ARM64_GIC_DIST_SIZE,
 		.gic_redist = v3 ? ARM64_GIC_REDIST_BASE : ARM64_GICV2_CPU_BASE,
-		.gic_redist_size = v3 ? ARM64_GIC_REDIST_SIZE * vm->cfg.cpus : ARM64_GICV2_CPU_SIZE,
+		.gic_redist_size = v3 ? ARM64_GIC_REDIST_SIZE * vm->ncpus : ARM64_GICV2_CPU_SIZE,
 		.uart_base = ARM64_UART_BASE,
 		.uart_size = ARM64_UART_SIZE,
 		.uart_spi = ARM64_UART_SPI,
@@ -197,30 +231,30 @@ int arch_boot_vcpu(struct vm *vm, struct err *e)
 		.rtc_size = PL031_SIZE,
 		.apb_clock = ARM64_APB_CLOCK,
 		.devs = devs,
-		.ndevs = vm->nvdevs,
-		.cmdline = vm->cfg.cmdline,
-		.initrd_gpa = vm->boot.initrd_gpa,
-		.initrd_size = vm->boot.initrd_size,
+		.ndevs = ndevs,
+		.cmdline = vm->cmdline,
+		.initrd_gpa = a->boot.initrd_gpa,
+		.initrd_size = a->boot.initrd_size,
 	};
 	void *buf = calloc(1, ARM64_FDT_MAX);
 	if (!buf)
 		return err_set(e, ENOMEM, "out of memory");
 	size_t len;
-	uint64_t fdt = arm64_fdt_gpa(vm->cfg.memory);
+	uint64_t fdt = arm64_fdt_gpa(vm->memory);
 	int r = arm64_fdt_build(buf, ARM64_FDT_MAX, &c, &len, e);
-	if (r == 0 && gm_write(&vm->mem, fdt, buf, len) < 0)
+	if (r == 0 && gm_write(vm->mem, fdt, buf, len) < 0)
 		r = err_set(e, EFAULT, "fdt: 0x%llx is not in guest RAM", (unsigned long long)fdt);
 	free(buf);
 	if (r < 0)
 		return r;
-	return arm64_boot_regs(&arm64_kvm_sys, vm->vcpus[0].fd, vm->boot.entry, fdt, e);
+	return arm64_boot_regs(&arm64_kvm_sys, vcpu_fd, a->boot.entry, fdt, e);
 }
 
 /* arm64 has no triple fault: an exception the guest cannot take goes to its
  * own vector table, and KVM reports nothing of the kind as internal. */
-bool arch_vcpu_unrecoverable(struct vcpu *v, uint32_t suberror)
+bool arch_vcpu_unrecoverable(int vcpu_fd, uint32_t suberror)
 {
-	(void)v;
+	(void)vcpu_fd;
 	(void)suberror;
 	return false;
 }

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "vmm/err.h"
+#include "core/err.h"
 
 struct arm64_kvm {
 	/* ioctl(fd, req, arg): >= 0 or a negative errno */

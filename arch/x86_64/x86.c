@@ -11,7 +11,29 @@
 #include "arch/x86_64/cpuid.h"
 #include "arch/x86_64/layout.h"
 #include "boot/boot.h"
-#include "vmm/vm.h"
+#include "devices/legacy.h"
+#include "devices/serial.h"
+
+/* The x86 VM's own: the legacy PC devices and the boot entry. */
+struct arch {
+	const struct arch_vm *vm; /* borrowed from the VMM */
+	struct serial com1;
+	struct rtc rtc;
+	struct i8042 i8042;
+	struct acpi_pm acpi_pm;
+	struct debug_exit debug_exit;
+	bool devs_ready; /* com1, rtc and i8042 set up: arch_destroy ends them */
+	struct {
+		uint32_t kind;  /* X86_BOOT_LINUX64 or the PVH entry */
+		uint64_t entry; /* first instruction */
+	} boot;
+};
+
+/* The ACPI tables (boot/acpi.c, from the layout) and the device that
+ * answers the guest's writes (devices/acpi_pm.c) must agree. */
+_Static_assert(X86_ACPI_S5_SLP_TYP == ACPI_PM_S5_SLP_TYP && X86_ACPI_SLP_EN == ACPI_PM_SLP_EN &&
+		       X86_ACPI_RESET_VALUE == ACPI_PM_RESET_VALUE,
+	       "the FADT and DSDT describe the ACPI PM device's registers");
 
 /* ---- memory and VM ------------------------------------------------------- */
 
@@ -24,7 +46,7 @@ unsigned arch_ram_layout(uint64_t mem, uint64_t *gpa, uint64_t *size)
 /* GSI 23 is the power button's (X86_GED_GSI). */
 static const uint8_t x86_virtio_gsis[] = { 5, 6, 7, 9, 10, 11, 12, 13, 14, 15,
 					   16, 17, 18, 19, 20, 21, 22 };
-_Static_assert(sizeof(x86_virtio_gsis) >= CVMM_MAX_MMIO, "a GSI for every mmio slot");
+_Static_assert(sizeof(x86_virtio_gsis) >= ARCH_MAX_DEVS, "a GSI for every device slot");
 
 int arch_mmio_slot(unsigned i, uint64_t *base, uint32_t *gsi)
 {
@@ -55,17 +77,54 @@ const char *arch_default_cmdline(void)
 	return "console=ttyS0 panic=1";
 }
 
-/* An edge on the Generic Event Device's interrupt: its _EVT method
- * notifies the PNP0C0C power button (boot/acpi.c). */
-int arch_power_button(struct vm *vm)
+int arch_create(struct arch **out, const struct arch_vm *vm, struct err *e)
 {
-	vm_irq_set(vm, X86_GED_GSI, 1);
-	vm_irq_set(vm, X86_GED_GSI, 0);
+	struct arch *a = calloc(1, sizeof(*a));
+	if (!a)
+		return err_set(e, ENOMEM, "out of memory");
+	a->vm = vm;
+	*out = a;
 	return 0;
 }
 
-int arch_vm_init(struct vm *vm, struct err *e)
+void arch_destroy(struct arch *a)
 {
+	if (!a)
+		return;
+	if (a->devs_ready) {
+		serial_destroy(&a->com1);
+		rtc_destroy(&a->rtc);
+		i8042_destroy(&a->i8042);
+	}
+	free(a);
+}
+
+struct serial *arch_console(struct arch *a)
+{
+	return a->devs_ready ? &a->com1 : NULL;
+}
+
+/* An interrupt line of the in-kernel IOAPIC (and PIC): the legacy devices'
+ * hook (devices/irq.h). */
+static void x86_irq_set(void *opaque, uint32_t gsi, int level)
+{
+	struct arch *a = opaque;
+	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
+	ioctl(a->vm->vm_fd, KVM_IRQ_LINE, &irq);
+}
+
+/* An edge on the Generic Event Device's interrupt: its _EVT method
+ * notifies the PNP0C0C power button (boot/acpi.c). */
+int arch_power_button(struct arch *a)
+{
+	x86_irq_set(a, X86_GED_GSI, 1);
+	x86_irq_set(a, X86_GED_GSI, 0);
+	return 0;
+}
+
+int arch_vm_init(struct arch *a, struct err *e)
+{
+	const struct arch_vm *vm = a->vm;
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_ADDR) < 0)
 		return err_set(e, errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
 	uint64_t idmap = X86_IDENTITY_MAP_ADDR;
@@ -79,36 +138,36 @@ int arch_vm_init(struct vm *vm, struct err *e)
 	return 0;
 }
 
-int arch_devices_init(struct vm *vm, struct err *e)
+int arch_devices_init(struct arch *a, struct err *e)
 {
-	struct irq_line com1_irq = { vm_irq_set, vm, X86_COM1_IRQ };
-	struct sys_ctl sys = { vm_sys_event, vm };
-	int r = serial_init(&vm->com1, &com1_irq, vm->cfg.console_out);
+	const struct arch_vm *vm = a->vm;
+	struct irq_line com1_irq = { x86_irq_set, a, X86_COM1_IRQ };
+	int r = serial_init(&a->com1, &com1_irq, vm->console_out);
 	if (r < 0)
 		return err_set(e, -r, "serial: %s", strerror(-r));
-	r = rtc_init(&vm->rtc, NULL, NULL);
+	r = rtc_init(&a->rtc, NULL, NULL);
 	if (r < 0) {
-		serial_destroy(&vm->com1);
+		serial_destroy(&a->com1);
 		return err_set(e, -r, "rtc: %s", strerror(-r));
 	}
-	r = i8042_init(&vm->i8042, &sys);
+	r = i8042_init(&a->i8042, &vm->sys);
 	if (r < 0) {
-		rtc_destroy(&vm->rtc);
-		serial_destroy(&vm->com1);
+		rtc_destroy(&a->rtc);
+		serial_destroy(&a->com1);
 		return err_set(e, -r, "i8042: %s", strerror(-r));
 	}
-	acpi_pm_init(&vm->acpi_pm, &sys);
-	vm->devs_ready = true;
-	if ((r = bus_add(&vm->pio, X86_PORT_COM1, 8, &serial_ops, &vm->com1, "com1")) < 0 ||
-	    (r = bus_add(&vm->pio, X86_PORT_CMOS, 2, &rtc_ops, &vm->rtc, "rtc")) < 0 ||
+	acpi_pm_init(&a->acpi_pm, &vm->sys);
+	a->devs_ready = true;
+	if ((r = bus_add(vm->pio, X86_PORT_COM1, 8, &serial_ops, &a->com1, "com1")) < 0 ||
+	    (r = bus_add(vm->pio, X86_PORT_CMOS, 2, &rtc_ops, &a->rtc, "rtc")) < 0 ||
 	    /* 0x60 data .. 0x64 command; 0x61 is the in-kernel PIT's. */
-	    (r = bus_add(&vm->pio, X86_PORT_I8042, 5, &i8042_ops, &vm->i8042, "i8042")) < 0 ||
-	    (r = bus_add(&vm->pio, X86_PORT_ACPI_SLEEP_CTL, 3, &acpi_pm_ops, &vm->acpi_pm,
+	    (r = bus_add(vm->pio, X86_PORT_I8042, 5, &i8042_ops, &a->i8042, "i8042")) < 0 ||
+	    (r = bus_add(vm->pio, X86_PORT_ACPI_SLEEP_CTL, 3, &acpi_pm_ops, &a->acpi_pm,
 			 "acpi-pm")) < 0)
 		return err_set(e, -r, "cannot map the legacy devices");
-	if (vm->cfg.debug_exit) {
-		vm->debug_exit = (struct debug_exit){ vm_debug_exit, vm };
-		r = bus_add(&vm->pio, X86_PORT_DEBUG_EXIT, 1, &debug_exit_ops, &vm->debug_exit,
+	if (vm->debug_exit) {
+		a->debug_exit = (struct debug_exit){ vm->debug_exit, vm->debug_exit_ctx };
+		r = bus_add(vm->pio, X86_PORT_DEBUG_EXIT, 1, &debug_exit_ops, &a->debug_exit,
 			    "debug-exit");
 		if (r < 0)
 			return err_set(e, -r, "cannot map the debug-exit port");
@@ -130,7 +189,7 @@ int arch_devices_init(struct vm *vm, struct err *e)
 #define MSR_SYSCALL_MASK 0xc0000084
 #define MSR_KERNEL_GS_BASE 0xc0000102
 
-static int x86_set_cpuid(struct vm *vm, struct vcpu *v, struct err *e)
+static int x86_set_cpuid(const struct arch_vm *vm, int fd, unsigned id, struct err *e)
 {
 	unsigned max = 256;
 	struct kvm_cpuid2 *c = NULL;
@@ -149,17 +208,17 @@ static int x86_set_cpuid(struct vm *vm, struct vcpu *v, struct err *e)
 		}
 		max *= 2;
 	}
-	int tsc_khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+	int tsc_khz = ioctl(fd, KVM_GET_TSC_KHZ, 0);
 	int deadline = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	unsigned n = c->nent;
-	int r = x86_cpuid_filter(c->entries, &n, max + 4, v->id, vm->cfg.cpus,
+	int r = x86_cpuid_filter(c->entries, &n, max + 4, id, vm->ncpus,
 				 tsc_khz > 0 ? (uint32_t)tsc_khz : 0, deadline);
 	if (r < 0) {
 		free(c);
 		return err_set(e, -r, "CPUID table full");
 	}
 	c->nent = n;
-	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
+	if (ioctl(fd, KVM_SET_CPUID2, c) < 0) {
 		int er = errno;
 		free(c);
 		return err_set(e, er, "KVM_SET_CPUID2: %s", strerror(er));
@@ -168,7 +227,7 @@ static int x86_set_cpuid(struct vm *vm, struct vcpu *v, struct err *e)
 	return 0;
 }
 
-static int x86_set_msrs(struct vcpu *v, struct err *e)
+static int x86_set_msrs(int fd, struct err *e)
 {
 	static const struct {
 		uint32_t index;
@@ -192,7 +251,7 @@ static int x86_set_msrs(struct vcpu *v, struct err *e)
 		m.ent[i].index = boot_msrs[i].index;
 		m.ent[i].data = boot_msrs[i].value;
 	}
-	int r = ioctl(v->fd, KVM_SET_MSRS, &m);
+	int r = ioctl(fd, KVM_SET_MSRS, &m);
 	if (r != N)
 		return err_set(e, r < 0 ? errno : EINVAL, "KVM_SET_MSRS: set %d of %d boot MSRs",
 			       r, (int)N);
@@ -212,45 +271,45 @@ static void lapic_set_lvt(struct kvm_lapic_state *s, unsigned reg, uint32_t mode
 	memcpy(&s->regs[reg], &v, 4);
 }
 
-static int x86_set_lapic(struct vcpu *v, struct err *e)
+static int x86_set_lapic(int fd, struct err *e)
 {
 	struct kvm_lapic_state s;
-	if (ioctl(v->fd, KVM_GET_LAPIC, &s) < 0)
+	if (ioctl(fd, KVM_GET_LAPIC, &s) < 0)
 		return err_set(e, errno, "KVM_GET_LAPIC: %s", strerror(errno));
 	lapic_set_lvt(&s, APIC_LVT0, APIC_MODE_EXTINT);
 	lapic_set_lvt(&s, APIC_LVT1, APIC_MODE_NMI);
-	if (ioctl(v->fd, KVM_SET_LAPIC, &s) < 0)
+	if (ioctl(fd, KVM_SET_LAPIC, &s) < 0)
 		return err_set(e, errno, "KVM_SET_LAPIC: %s", strerror(errno));
 	return 0;
 }
 
-static int x86_set_fpu(struct vcpu *v, struct err *e)
+static int x86_set_fpu(int fd, struct err *e)
 {
 	struct kvm_fpu fpu;
 	memset(&fpu, 0, sizeof(fpu));
 	fpu.fcw = 0x37f;
 	fpu.mxcsr = 0x1f80;
-	if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
+	if (ioctl(fd, KVM_SET_FPU, &fpu) < 0)
 		return err_set(e, errno, "KVM_SET_FPU: %s", strerror(errno));
 	return 0;
 }
 
-int arch_vcpu_init(struct vm *vm, struct vcpu *v, struct err *e)
+int arch_vcpu_init(struct arch *a, int vcpu_fd, unsigned id, struct err *e)
 {
-	int r = x86_set_cpuid(vm, v, e);
+	int r = x86_set_cpuid(a->vm, vcpu_fd, id, e);
 	if (r == 0)
-		r = x86_set_msrs(v, e);
+		r = x86_set_msrs(vcpu_fd, e);
 	if (r == 0)
-		r = x86_set_lapic(v, e);
+		r = x86_set_lapic(vcpu_fd, e);
 	if (r == 0)
-		r = x86_set_fpu(v, e);
+		r = x86_set_fpu(vcpu_fd, e);
 	return r;
 }
 
-uint64_t arch_vcpu_ip(struct vcpu *v)
+uint64_t arch_vcpu_ip(int vcpu_fd)
 {
 	struct kvm_regs regs;
-	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
+	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0)
 		return 0;
 	return regs.rip;
 }
@@ -261,12 +320,12 @@ uint64_t arch_vcpu_ip(struct vcpu *v)
  * emulator fails to deliver the exception and KVM exits with an emulation or
  * delivery internal error instead. Those two, with such an IDT, are the
  * guest's triple fault, not a fault of cvmm or KVM. */
-bool arch_vcpu_unrecoverable(struct vcpu *v, uint32_t suberror)
+bool arch_vcpu_unrecoverable(int vcpu_fd, uint32_t suberror)
 {
 	if (suberror != KVM_INTERNAL_ERROR_EMULATION && suberror != KVM_INTERNAL_ERROR_DELIVERY_EV)
 		return false;
 	struct kvm_sregs s;
-	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+	if (ioctl(vcpu_fd, KVM_GET_SREGS, &s) < 0)
 		return false;
 	if (!(s.cr0 & 1)) /* real mode: the IVT has no limit to check */
 		return false;
@@ -338,10 +397,10 @@ static int x86_write_page_tables(const struct guest_mem *m, struct err *e)
 	return r ? err_set(e, EFAULT, "no guest memory for the boot page tables") : 0;
 }
 
-int arch_boot_vcpu(struct vm *vm, struct err *e)
+int arch_boot_vcpu(struct arch *a, int vcpu_fd, struct err *e)
 {
-	struct vcpu *v = &vm->vcpus[0];
-	bool lm = vm->boot.kind == X86_BOOT_LINUX64;
+	const struct arch_vm *vm = a->vm;
+	bool lm = a->boot.kind == X86_BOOT_LINUX64;
 	uint64_t gdt[5] = {
 		0,
 		0,
@@ -350,12 +409,12 @@ int arch_boot_vcpu(struct vm *vm, struct err *e)
 		gdt_entry(0x808b, 0, 0xfffff),
 	};
 	uint64_t idt = 0;
-	if (gm_write(&vm->mem, X86_GDT_ADDR, gdt, sizeof(gdt)) ||
-	    gm_write(&vm->mem, X86_IDT_ADDR, &idt, sizeof(idt)))
+	if (gm_write(vm->mem, X86_GDT_ADDR, gdt, sizeof(gdt)) ||
+	    gm_write(vm->mem, X86_IDT_ADDR, &idt, sizeof(idt)))
 		return err_set(e, EFAULT, "no guest memory for the boot GDT");
 
 	struct kvm_sregs sregs;
-	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
 		return err_set(e, errno, "KVM_GET_SREGS: %s", strerror(errno));
 	sregs.gdt.base = X86_GDT_ADDR;
 	sregs.gdt.limit = sizeof(gdt) - 1;
@@ -369,7 +428,7 @@ int arch_boot_vcpu(struct vm *vm, struct err *e)
 	sregs.cr4 = 0;
 	sregs.efer = 0;
 	if (lm) {
-		int r = x86_write_page_tables(&vm->mem, e);
+		int r = x86_write_page_tables(vm->mem, e);
 		if (r < 0)
 			return r;
 		sregs.cr3 = X86_PML4_ADDR;
@@ -377,51 +436,52 @@ int arch_boot_vcpu(struct vm *vm, struct err *e)
 		sregs.cr0 |= CR0_PG;
 		sregs.efer |= EFER_LME | EFER_LMA;
 	}
-	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
+	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
 		return err_set(e, errno, "KVM_SET_SREGS: %s", strerror(errno));
 
 	struct kvm_regs regs;
 	memset(&regs, 0, sizeof(regs));
 	regs.rflags = 2;
-	regs.rip = vm->boot.entry;
+	regs.rip = a->boot.entry;
 	if (lm) {
 		regs.rsi = X86_ZERO_PAGE_ADDR;
 		regs.rsp = regs.rbp = X86_BOOT_STACK_ADDR;
 	} else {
 		regs.rbx = X86_PVH_INFO_ADDR;
 	}
-	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
+	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0)
 		return err_set(e, errno, "KVM_SET_REGS: %s", strerror(errno));
 	return 0;
 }
 
-int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t *initrd,
+int arch_load(struct arch *a, const uint8_t *kernel, size_t ksize, const uint8_t *initrd,
 	      size_t isize, struct err *e)
 {
+	const struct arch_vm *vm = a->vm;
 	struct x86_kernel k;
-	const struct guest_mem *m = &vm->mem;
+	const struct guest_mem *m = vm->mem;
 	int r = x86_kernel_load(m, kernel, ksize, &k, e);
 	if (r < 0)
 		return r;
 	/* Devices are described in the DSDT; a kernel told not to use ACPI
 	 * finds them on its command line (CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES). */
 	char cmdline[X86_CMDLINE_MAX];
-	int n = snprintf(cmdline, sizeof(cmdline), "%s", vm->cfg.cmdline);
-	bool no_acpi = strstr(vm->cfg.cmdline, "acpi=off") != NULL;
-	for (unsigned i = 0; no_acpi && i < vm->nvdevs && n > 0 && (size_t)n < sizeof(cmdline); i++)
-		if (!vm->vdevs[i].pci)
+	int n = snprintf(cmdline, sizeof(cmdline), "%s", vm->cmdline);
+	bool no_acpi = strstr(vm->cmdline, "acpi=off") != NULL;
+	for (unsigned i = 0; no_acpi && i < vm->ndevs && n > 0 && (size_t)n < sizeof(cmdline); i++)
+		if (!vm->devs[i].pci)
 			n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n,
 				      " virtio_mmio.device=4K@0x%llx:%u",
-				      (unsigned long long)vm->vdevs[i].base, vm->vdevs[i].gsi);
+				      (unsigned long long)vm->devs[i].base, vm->devs[i].gsi);
 	if (n < 0 || (size_t)n >= sizeof(cmdline))
 		return err_set(e, E2BIG, "command line too long with the device list");
 	r = x86_cmdline_write(m, &k, cmdline, e);
 	if (r < 0)
 		return r;
-	struct x86_boot_cfg bc = { .mem_size = vm->cfg.memory };
+	struct x86_boot_cfg bc = { .mem_size = vm->memory };
 	if (initrd) {
-		uint64_t below4g = vm->cfg.memory < X86_MMIO_HOLE_START ? vm->cfg.memory
-									 : X86_MMIO_HOLE_START;
+		uint64_t below4g = vm->memory < X86_MMIO_HOLE_START ? vm->memory
+								    : X86_MMIO_HOLE_START;
 		r = x86_initrd_load(m, below4g, &k, initrd, isize, &bc.initrd_gpa, e);
 		if (r < 0)
 			return r;
@@ -429,23 +489,23 @@ int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t 
 	}
 	/* The MP table lives in the 1 KiB EBDA; kernels with more vCPUs than
 	 * fit there find them all through the ACPI MADT. */
-	if (vm->cfg.cpus <= X86_MPTABLE_MAX_CPUS) {
-		r = x86_mptable_write(m, vm->cfg.cpus, e);
+	if (vm->ncpus <= X86_MPTABLE_MAX_CPUS) {
+		r = x86_mptable_write(m, vm->ncpus, e);
 		if (r < 0)
 			return r;
 	}
-	struct acpi_mmio_dev devs[CVMM_MAX_MMIO];
-	struct acpi_pci_dev pdevs[CVMM_MAX_MMIO];
+	struct acpi_mmio_dev devs[ARCH_MAX_DEVS];
+	struct acpi_pci_dev pdevs[ARCH_MAX_DEVS];
 	unsigned ndevs = 0, npci = 0;
-	for (unsigned i = 0; i < vm->nvdevs; i++) {
-		const struct vm_vdev *s = &vm->vdevs[i];
+	for (unsigned i = 0; i < vm->ndevs && i < ARCH_MAX_DEVS; i++) {
+		const struct arch_dev *s = &vm->devs[i];
 		if (s->pci)
 			pdevs[npci++] = (struct acpi_pci_dev){ s->slot, s->gsi };
 		else
 			devs[ndevs++] = (struct acpi_mmio_dev){ "LNRO0005", s->base,
 								X86_VIRTIO_MMIO_SIZE, s->gsi };
 	}
-	struct x86_acpi_cfg acfg = { .ncpus = vm->cfg.cpus,
+	struct x86_acpi_cfg acfg = { .ncpus = vm->ncpus,
 				     .devs = devs,
 				     .ndevs = ndevs,
 				     .ged_gsi = X86_GED_GSI };
@@ -465,7 +525,7 @@ int arch_load(struct vm *vm, const uint8_t *kernel, size_t ksize, const uint8_t 
 		r = x86_pvh_info_write(m, &bc, e);
 	if (r < 0)
 		return r;
-	vm->boot.kind = k.kind;
-	vm->boot.entry = k.entry;
+	a->boot.kind = k.kind;
+	a->boot.entry = k.entry;
 	return 0;
 }

@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 #include "devices/virtio/virtio.h"
-#include "vmm/err.h"
-#include "vmm/mem.h"
+#include "core/err.h"
+#include "core/mem.h"
 
 /* Counters a device keeps (any thread may read them: atomics in the
  * device). */

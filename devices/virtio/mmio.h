@@ -6,7 +6,7 @@
 #include <linux/virtio_mmio.h> /* VIRTIO_MMIO_* registers */
 
 #include "devices/virtio/virtio.h"
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 #define VIRTIO_MMIO_SIZE 0x200
 #define VIRTIO_MMIO_VENDOR 0x4d4d5643 /* "CVMM" */

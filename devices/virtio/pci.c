@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "boot/le.h"
+#include "core/le.h"
 
 /* Where the capabilities lie in configuration space (after the type 0
  * header, PCI_STD_HEADER_SIZEOF bytes), each list entry pointing to the

@@ -2,7 +2,7 @@
 /* The virtio-pci modern transport (virtio 1.x capabilities, one memory BAR,
  * MSI-X with one vector per queue plus one for configuration changes, INTx
  * when MSI-X is off): a function in a slot of the host bridge
- * (devices/pci_host.h).
+ * (devices/virtio/pci_host.h).
  *
  * Interrupts: every queue and the configuration change have their own
  * eventfd (virtio_dev's vq_irqfd[] and irqfd), written by the workers. The
@@ -18,9 +18,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "devices/pci_host.h"
+#include "devices/virtio/pci_host.h"
 #include "devices/virtio/virtio.h"
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 #define PCI_GSI_NONE   UINT32_MAX
 

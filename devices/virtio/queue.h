@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "vmm/mem.h"
+#include "core/mem.h"
 
 #define VQ_MAX_SIZE 32768 /* the spec's limit for split queues */
 #define VQ_MAX_SEGS 1024  /* longest chain we accept, in segments */

@@ -4,6 +4,7 @@
  * virtio-pci. */
 #include "devices/virtio/virtio.h"
 #include "devices/virtio/device.h"
+#include "core/log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -85,7 +86,7 @@ void virtio_tell_failure(struct virtio_dev *d, const char *name)
 {
 	const char *why = atomic_load(&d->fail_why);
 	if (why && !atomic_exchange(&d->fail_told, true))
-		fprintf(stderr, "cvmm: %s: device needs reset: %s\n", name, why);
+		log_warn("%s: device needs reset: %s", name, why);
 }
 
 /* Tells the model's workers to stop using the queues: a model with

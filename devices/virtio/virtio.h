@@ -72,8 +72,8 @@ struct virtio_dev {
 	atomic_uint isr;            /* InterruptStatus, set by workers */
 	atomic_bool needs_reset;    /* a worker found its queue broken */
 	/* Why, for the log: the first reason since the last reset. Workers
-	 * may not write to stderr (their filter), so the transport prints it
-	 * when the driver reads the status. */
+	 * do not log (their filter allows writes to fd 2 only: core/log.h),
+	 * so the transport logs it when the driver reads the status. */
 	_Atomic(const char *) fail_why;
 	atomic_bool fail_told;
 	uint32_t config_generation;
@@ -118,7 +118,7 @@ void virtio_notify(struct virtio_dev *d, unsigned why);
 /* Queue q has new used buffers: raises its interrupt. Its worker's thread. */
 void virtio_notify_vq(struct virtio_dev *d, unsigned q);
 /* The status register: read (with NEEDS_RESET when a worker failed, told
- * once on stderr) and written by the driver (0: reset). Device lock held.
+ * once in the log) and written by the driver (0: reset). Device lock held.
  * A reset waits VIRTIO_RESET_WAIT_MS at most for the workers (a vCPU thread
  * is waiting, holding the lock); if they are not done by then, the status
  * reads non-zero and other writes to it are ignored until they are, as the

@@ -11,7 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/jail.h"
+#include "core/jail.h"
+#include "core/log.h"
 
 enum { CMD_NONE, CMD_ACTIVATE, CMD_RESET, CMD_EXIT };
 
@@ -171,8 +172,7 @@ static bool worker_handle_command(struct vq_worker *w)
 /* Test builds only (CVMM_TEST_IOURING_PROBE): right after its filter, the
  * worker submits on its own ring an opcode no worker ring allows (OPENAT,
  * with IOSQE_FIXED_FILE) and an allowed one without the IOSQE_FIXED_FILE
- * every SQE must carry (READ of fd -1), and writes each completion's result
- * on stderr. The ring's restrictions refuse both with -EACCES; without
+ * every SQE must carry (READ of fd -1), and logs each completion's result. The ring's restrictions refuse both with -EACCES; without
  * them both would end in -EBADF. */
 static void worker_test_uring_probe(struct vq_worker *w)
 {
@@ -194,11 +194,9 @@ static void worker_test_uring_probe(struct vq_worker *w)
 			res = cqe->res;
 			io_uring_cqe_seen(&w->ring, cqe);
 		}
-		char msg[128];
-		int n = snprintf(msg, sizeof(msg), "cvmm: test: %s: io_uring %s: %d\n", w->name,
-				 what, res);
-		ssize_t wr = write(STDERR_FILENO, msg, n > 0 ? (size_t)n : 0);
-		(void)wr;
+		/* the log's default sink, fd 2: the one descriptor a worker's
+		 * filter lets it write besides its eventfds */
+		log_info("test: %s: io_uring %s: %d", w->name, what, res);
 	}
 }
 #endif
@@ -495,7 +493,8 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	int qfd = dev->vq_irqfd[qidx];
 	int params[5] = { w->ring.ring_fd, qfd, cfg->jail_fd, dev->irqfd,
 			  cfg->also_notify ? dev->vq_irqfd[cfg->also_notify_q] : qfd };
-	r = jail_build(cfg->jail, (enum jail_mode)dev->seccomp, params, &w->filter, e);
+	const struct jail_table *jt = cfg->jail ? cfg->jail : &vq_jail_worker;
+	r = jail_filter_build(&jt, 1, (enum jail_mode)dev->seccomp, params, &w->filter, e);
 	if (r < 0)
 		return r;
 #ifdef CVMM_TEST_HOOKS

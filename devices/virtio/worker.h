@@ -14,8 +14,8 @@
 #include <time.h>
 
 #include "devices/virtio/virtio.h"
-#include "vmm/err.h"
-#include "vmm/jail.h"
+#include "core/err.h"
+#include "core/jail.h"
 
 struct vq_worker;
 
@@ -62,7 +62,7 @@ struct vq_worker_cfg {
 	unsigned sparse_files;
 	bool files_update;
 	const char *name;         /* thread name, e.g. "cvmm-blk0-q0" */
-	enum jail_kind jail;      /* its seccomp table (default: JAIL_VIRTIO_WORKER) */
+	const struct jail_table *jail; /* its seccomp table (NULL: vq_jail_worker) */
 	int jail_fd;              /* params[2] of the table, e.g. the tap queue */
 	uint64_t keep_caps;       /* CAP_* mask the thread keeps (default: none) */
 	/* The worker also serves queue also_notify_q (vsock: RX) and raises
@@ -71,6 +71,10 @@ struct vq_worker_cfg {
 	unsigned also_notify_q;
 };
 #define WORKER_MAX_SPARSE 4096
+/* The workers' seccomp tables (worker_jail.c): a virtqueue worker's, and
+ * the kinds that need more (virtio-net's control queue, virtio-fs,
+ * virtio-rng). */
+extern const struct jail_table vq_jail_worker, vq_jail_net_ctrl, vq_jail_fs, vq_jail_rng;
 /* io_uring opcodes a device may ask for besides READ (the worker's own):
  * more is an error (E2BIG), not a shorter list. */
 #define WORKER_MAX_OPS 13
@@ -100,7 +104,7 @@ struct vq_worker {
 	char name[16];
 	int test_violation; /* test builds: make a syscall outside the filter */
 	int test_uring_probe; /* test builds: submit what its ring must refuse */
-	enum jail_kind jail; /* its seccomp table */
+	const struct jail_table *jail; /* its seccomp table */
 	uint64_t keep_caps;  /* capabilities it keeps (vq_worker_cfg) */
 };
 

@@ -144,6 +144,9 @@ expect 1 "no other VM options" -- --config "$tmp/c-ok.json" --cpus 2
 expect 1 "api-socket.*no other VM options" -- --api-socket "$tmp/api.sock" --kernel "$tmp/garbage"
 # the jail's options
 expect 1 "--seccomp.*on, log or off" -- --kernel "$tmp/garbage" --seccomp=maybe
+expect 1 "--log-level.*off, error, warn, info, debug or trace" -- --kernel "$tmp/garbage" --log-level loud
+# a level is a process option: the bad kernel is still what is reported
+expect 1 "kernel" -- --kernel "$tmp/garbage" --log-level debug
 expect 1 "--user.*UID:GID" -- --kernel "$tmp/garbage" --user nobody
 expect 1 "--user.*UID:GID" -- --kernel "$tmp/garbage" --user 1000
 expect 1 "--user.*UID:GID" -- --kernel "$tmp/garbage" --user 1000:x

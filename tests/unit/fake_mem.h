@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/mem.h"
+#include "core/mem.h"
 
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)

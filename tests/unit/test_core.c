@@ -17,7 +17,7 @@
 #ifdef __x86_64__
 #include "arch/x86_64/cpuid.h"
 #endif
-#include "vmm/bus.h"
+#include "core/bus.h"
 #include "vmm/cli/args.h"
 #include "vmm/vm.h"
 

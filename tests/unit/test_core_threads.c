@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of the core pieces that need a second thread: a VM's shared
- * error under a concurrent reader, and the vCPU kick. Apart from unit-core
+ * error under a concurrent reader, the vCPU kick, and the log under
+ * concurrent writers. Apart from unit-core
  * because qemu-user (the cross build's runner) hangs in pthread_create with
  * the dynamic cross glibc here (it spins in the thread-stack cache walk);
  * these skip there and run for real natively and in the aarch64 test host
@@ -12,7 +13,12 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -21,7 +27,8 @@
 #include <time.h>
 
 #include "emu.h"
-#include "vmm/err.h"
+#include "core/err.h"
+#include "core/log.h"
 #include "vmm/vm.h"
 
 #define ERR_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -127,12 +134,106 @@ static void test_vcpu_kick(void **state)
 	assert_int_equal(k.seen, 1);
 }
 
+#define LOG_WRITERS 4
+#define LOG_LINES 2000
+
+struct log_race {
+	unsigned id;
+	char *lines;   /* the callback sink's buffer: no lock of its own */
+	size_t used, cap;
+};
+
+static void *log_writer(void *arg)
+{
+	struct log_race *r = arg;
+	for (unsigned i = 0; i < LOG_LINES; i++)
+		log_warn("writer %u line %u %s", r->id, i, "some words to make the line longer");
+	return NULL;
+}
+
+/* LOG_WRITERS threads logging at once. */
+static void run_writers(struct log_race *r)
+{
+	pthread_t t[LOG_WRITERS];
+	for (unsigned i = 0; i < LOG_WRITERS; i++) {
+		r[i].id = i;
+		assert_int_equal(pthread_create(&t[i], NULL, log_writer, &r[i]), 0);
+	}
+	for (unsigned i = 0; i < LOG_WRITERS; i++)
+		pthread_join(t[i], NULL);
+}
+
+/* Every line arrived whole, each writer's in its order. */
+static void check_lines(const char *text, size_t len)
+{
+	unsigned next[LOG_WRITERS] = {0};
+	const char *p = text, *end = text + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		assert_non_null(nl);
+		unsigned id, n;
+		char want[128];
+		if (sscanf(p, "cvmm: writer %u line %u ", &id, &n) != 2 || id >= LOG_WRITERS ||
+		    n != next[id] ||
+		    (size_t)snprintf(want, sizeof(want), "cvmm: writer %u line %u %s", id, n,
+				     "some words to make the line longer") != (size_t)(nl - p) ||
+		    memcmp(p, want, (size_t)(nl - p)))
+			fail_msg("torn or out-of-order line: '%.*s'", (int)(nl - p), p);
+		next[id]++;
+		p = nl + 1;
+	}
+	for (unsigned i = 0; i < LOG_WRITERS; i++)
+		assert_int_equal(next[i], LOG_LINES);
+}
+
+static void append_sink(void *opaque, int level, const char *line, size_t len)
+{
+	(void)level;
+	struct log_race *r = opaque;
+	if (r->used + len + 1 > r->cap)
+		return;
+	memcpy(r->lines + r->used, line, len);
+	r->lines[r->used + len] = '\n';
+	r->used += len + 1;
+}
+
+static void test_log_writers(void **state)
+{
+	(void)state;
+	struct log_race r[LOG_WRITERS];
+	memset(r, 0, sizeof(r));
+	/* the fd sink: one file, lines written by all four */
+	int fd = memfd_create("log", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	log_set_fd(fd);
+	run_writers(r);
+	off_t len = lseek(fd, 0, SEEK_END);
+	char *text = malloc((size_t)len + 1);
+	assert_non_null(text);
+	assert_int_equal(pread(fd, text, (size_t)len, 0), len);
+	check_lines(text, (size_t)len);
+	free(text);
+	close(fd);
+	/* a callback sink with no lock of its own: the log's serialises it */
+	struct log_race sink = {0};
+	sink.cap = (size_t)LOG_WRITERS * LOG_LINES * 80;
+	sink.lines = malloc(sink.cap);
+	assert_non_null(sink.lines);
+	log_set_sink(append_sink, &sink);
+	run_writers(r);
+	log_set_sink(NULL, NULL);
+	log_set_fd(STDERR_FILENO);
+	check_lines(sink.lines, sink.used);
+	free(sink.lines);
+}
+
 int main(void)
 {
 	skip_without_threads();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_err_shared_readers),
 		cmocka_unit_test(test_vcpu_kick),
+		cmocka_unit_test(test_log_writers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,7 +34,7 @@
 
 #include "devices/fs.h"
 #include "fake_mem.h"
-#include "vmm/jail.h"
+#include "core/jail.h"
 
 #ifndef __NR_fchmodat2
 #define __NR_fchmodat2 452 /* the same on x86_64 and aarch64; 6.1's headers lack it */

@@ -125,7 +125,7 @@ static void rig_up_inline(struct rig *r, bool inline_run)
 		.nops = sizeof(allowed),
 		.ring_entries = 8,
 		.name = "test-worker",
-		.jail = JAIL_VIRTIO_WORKER,
+		.jail = &vq_jail_worker,
 	};
 	struct err e = { 0 };
 	assert_int_equal(vq_worker_create(&r->w, &r->d, 0, &wc, &e), 0);

@@ -56,6 +56,8 @@ const char cli_usage[] =
 	"                       logged by the kernel, for diagnosis; off: none)\n"
 	"      --user UID:GID   run as UID:GID once everything is open\n"
 	"      --chroot DIR     chroot to DIR once everything is open (docs/threat-model.md)\n"
+	"      --log-level off|error|warn|info|debug|trace\n"
+	"                       which of libcvmm's messages to print (default info)\n"
 	"  -h, --help           this text\n"
 	"  -V, --version        print the version\n"
 	"      --debug-exit     tests/benchmarks: a write of byte B to port 0x501 ends\n"
@@ -356,7 +358,7 @@ static const struct {
 	{ "net", 'n', true },    { "fs", 0, true },    { "vsock", 0, true },
 	{ "config", 0, true },   { "api-socket", 0, true }, { "seccomp", 0, true },
 	{ "user", 0, true },     { "chroot", 0, true },	   { "transport", 0, true },
-	{ "rng", 0, false },
+	{ "rng", 0, false },     { "log-level", 0, true },
 };
 
 int cli_parse_transport(const char *s, int *out)
@@ -375,6 +377,7 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 	memset(o, 0, sizeof(*o));
 	o->cpus = 1;
 	o->memory = 256ULL << 20;
+	o->log_level = CVMM_LOG_INFO;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *val = NULL;
@@ -529,6 +532,20 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 				return fail(err, errlen, "--transport: '%s' is not mmio or pci", val);
 			break;
 		case 18: o->rng = true; break;
+		case 19: {
+			static const char *const levels[] = { "off", "error", "warn",
+							      "info", "debug", "trace" };
+			int l = -1;
+			for (int k = 0; k < (int)(sizeof(levels) / sizeof(levels[0])); k++)
+				if (!strcmp(val, levels[k]))
+					l = k; /* CVMM_LOG_OFF.. in that order */
+			if (l < 0)
+				return fail(err, errlen,
+					    "--log-level: '%s' is not off, error, warn, info, debug or trace",
+					    val);
+			o->log_level = l;
+			break;
+		}
 		}
 	}
 	if (o->config && o->vm_opts)

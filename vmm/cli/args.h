@@ -35,6 +35,7 @@ struct cli_opts {
 	bool set_ids;       /* --user UID:GID */
 	unsigned uid, gid;
 	const char *chroot; /* borrowed --chroot DIR, NULL: none */
+	int log_level;      /* CVMM_LOG_* (process option too) */
 };
 
 /* Returns 0, or -EINVAL with a one-line message in err. */

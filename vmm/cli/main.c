@@ -460,6 +460,7 @@ int main(int argc, char **argv)
 		printf("cvmm %s\n", cvmm_version());
 		return 0;
 	}
+	(void)cvmm_log_set_level(o.log_level); /* libcvmm's messages: to stderr */
 	/* The SIGSYS message (before any filter; libcvmm installs no handler). */
 	if (o.seccomp != CVMM_SECCOMP_OFF && cvmm_jail_sigsys_install() < 0) {
 		fprintf(stderr, "cvmm: cannot install the SIGSYS handler\n");

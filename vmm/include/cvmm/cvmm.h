@@ -181,6 +181,43 @@ CVMM_API CVMM_WUR int cvmm_config_set_jail(struct cvmm_config *cfg, const struct
  * process dies of SIGSYS. libcvmm never installs it on its own. */
 CVMM_API CVMM_WUR int cvmm_jail_sigsys_install(void);
 
+/* ---- the log (process-wide) ------------------------------------------ */
+
+/* Every message libcvmm prints (a device that needs a reset, a tap that
+ * refused its offloads, a socket peer awaited) goes to the log, never to
+ * stderr directly. A line reads "cvmm: [LEVEL: ][file:line: ]message";
+ * the default is level INFO, fd 2, neither option. One log per process:
+ * set it before creating VMs; any thread may call these, at any time.
+ * The SIGSYS handler (cvmm_jail_sigsys_install) writes to stderr itself:
+ * it runs in a signal handler. */
+#define CVMM_LOG_OFF 0
+#define CVMM_LOG_ERROR 1
+#define CVMM_LOG_WARN 2
+#define CVMM_LOG_INFO 3
+#define CVMM_LOG_DEBUG 4
+#define CVMM_LOG_TRACE 5
+/* Lines above this level are dropped. Returns the previous level, or
+ * -EINVAL (nothing changed) outside CVMM_LOG_OFF..CVMM_LOG_TRACE. */
+CVMM_API int cvmm_log_set_level(int level);
+#define CVMM_LOG_SHOW_LEVEL 1u  /* "cvmm: WARN: ..." */
+#define CVMM_LOG_SHOW_ORIGIN 2u /* "cvmm: devices/net.c:738: ..." */
+/* CVMM_LOG_SHOW_* flags; -EINVAL (nothing changed) for unknown ones. */
+CVMM_API CVMM_WUR int cvmm_log_set_options(unsigned flags);
+/* Lines go to fd (borrowed: keep it open while libcvmm may log; -1: none),
+ * one write(2) each; a line the descriptor does not take at once (EAGAIN)
+ * is dropped, so a non-blocking pipe or FIFO whose reader fell behind
+ * stalls nothing. vCPU threads log under their seccomp filter, which allows
+ * writes to any descriptor. Replaces a callback sink. */
+CVMM_API void cvmm_log_set_fd(int fd);
+/* A callback instead: each line, NUL-terminated and without its newline,
+ * len bytes, with its CVMM_LOG_* level. Called on the logging thread (a
+ * vCPU thread too, under its seccomp filter: write to what you opened
+ * before, open nothing) with the log's lock held (do not call cvmm_log_*
+ * from it). Once this returns, the previous callback is never called
+ * again. fn NULL: back to the fd. */
+typedef void (*cvmm_log_fn)(void *opaque, int level, const char *line, unsigned long len);
+CVMM_API void cvmm_log_set_sink(cvmm_log_fn fn, void *opaque);
+
 /* ---- the VM ----------------------------------------------------------- */
 
 struct cvmm_vm;

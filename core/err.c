@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "vmm/err.h"
+#include "core/err.h"
 
 #include <stdio.h>
 #include <string.h>

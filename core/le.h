@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Little-endian field access and byte checksums for the boot loaders and
- * table builders. Internal to boot/. */
-#ifndef CVMM_BOOT_LE_H
-#define CVMM_BOOT_LE_H
+/* Little-endian field access and byte checksums: the boot loaders, the
+ * table builders, the PCI transport's configuration space. */
+#ifndef CVMM_CORE_LE_H
+#define CVMM_CORE_LE_H
 
 #include <stddef.h>
 #include <stdint.h>

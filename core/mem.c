@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "vmm/mem.h"
+#include "core/mem.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The PCI host bridge and configuration access (pci_host.h). */
-#include "devices/pci_host.h"
+#include "devices/virtio/pci_host.h"
 
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 
-#include "boot/le.h"
+#include "core/le.h"
 
 void pci_host_init(struct pci_host *h)
 {

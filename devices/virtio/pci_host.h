@@ -8,7 +8,7 @@
 #include <linux/pci_regs.h>
 #include <stdint.h>
 
-#include "vmm/bus.h"
+#include "core/bus.h"
 
 #define PCI_SLOTS      32		  /* bus 0, function 0 of each device */
 #define PCI_CFG_SIZE   PCI_CFG_SPACE_SIZE /* conventional configuration space */

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/* The jail's mechanism. Seccomp policy is data: a table per thread kind,
+ * one reason per rule (the tables live with their threads: vmm/jail.c for
+ * the vCPU and control threads, devices/virtio/worker_jail.c for the
+ * virtqueue workers). Filters are built on the main thread and loaded by
+ * the thread they jail, for that thread only (no TSYNC). A call outside the
+ * table raises SIGSYS (SECCOMP_RET_TRAP): with jail_sigsys_install's
+ * handler it prints which thread made which call and the process dies of
+ * SIGSYS; without a handler SIGSYS's default action kills the process the
+ * same way, silently. And the privilege drop (chroot, user, capabilities,
+ * Landlock), done once on the main thread after everything is open and
+ * before any thread is started. */
+#ifndef CVMM_CORE_JAIL_H
+#define CVMM_CORE_JAIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+#include "core/err.h"
+
+/* Sanitizer builds only (tests): the ASan/UBSan runtime maps shadow and
+ * allocator memory and swaps signal stacks on any thread, so every table
+ * gets a few more rules (jail.c). Release builds never carry them. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+#define CVMM_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#define CVMM_SANITIZED 1
+#endif
+#endif
+
+/* A call in no table: the SIGSYS handler makes it to die of SIGSYS, and
+ * tests make it to break a filter on purpose. Sanitizer builds let the
+ * control thread call getppid (LeakSanitizer's tracer checks its parent),
+ * so there it is getpgid. */
+#ifdef CVMM_SANITIZED
+#define JAIL_DEATH_CALL	     SYS_getpgid
+#define JAIL_DEATH_CALL_NAME "getpgid"
+#else
+#define JAIL_DEATH_CALL	     SYS_getppid
+#define JAIL_DEATH_CALL_NAME "getppid"
+#endif
+
+/* What a filter does with a call outside its table (cvmm_seccomp values). */
+enum jail_mode {
+	JAIL_ON = 0,  /* SIGSYS: the process dies */
+	JAIL_LOG = 1, /* allowed, and logged by the kernel (audit / dmesg) */
+	JAIL_OFF = 2, /* no filter at all */
+};
+
+#define JAIL_A2_NOEXEC 1 /* arg2 (prot) must not have PROT_EXEC */
+#define JAIL_A0_STDERR 2 /* arg0 must be 2 (stderr) */
+#define JAIL_A0_ARG1   4 /* arg0 (not arg1) must equal the rule's arg1 (a request) */
+#define JAIL_A1_RDONLY 8 /* arg1 (open's flags): no write, create, truncate, append */
+
+struct jail_rule {
+	int nr;           /* syscall number */
+	const char *name;
+	int param;        /* -1: any arguments; else arg0 must equal params[param] */
+	long arg1;        /* -1: any; else arg1 must equal it (ioctl requests; with
+			   * param, both must match) */
+	int flags;	  /* JAIL_A2_NOEXEC, ... */
+	const char *why;
+};
+
+#define JAIL_MAX_PARAMS 5 /* the params array a filter's rules may name */
+
+/* A thread kind's policy: its rules, one reason each. */
+struct jail_table {
+	const char *name; /* the thread kind, for messages and tests */
+	const struct jail_rule *rules;
+	unsigned n;
+};
+#define JAIL_TABLE(nm, arr) { (nm), (arr), sizeof(arr) / sizeof((arr)[0]) }
+
+/* Rules as table rows (the file that uses them includes <seccomp.h>): any
+ * arguments (param -1) or arg0 == params[param]; RULE2 also pins arg1;
+ * NOEXEC: arg2 (prot) without PROT_EXEC; IOCTL: the request, on any
+ * descriptor or (IOCTL_ON) on params[param]. */
+#define JAIL_RULE(sys, param, why) { SCMP_SYS(sys), #sys, param, -1, 0, why }
+#define JAIL_RULE2(sys, param, a1, why) \
+	{ SCMP_SYS(sys), #sys "(" #a1 ")", param, (long)(a1), 0, why }
+#define JAIL_NOEXEC(sys, why) \
+	{ SCMP_SYS(sys), #sys "(no PROT_EXEC)", -1, -1, JAIL_A2_NOEXEC, why }
+#define JAIL_IOCTL(req, why) { SCMP_SYS(ioctl), "ioctl(" #req ")", -1, (long)(req), 0, why }
+#define JAIL_IOCTL_ON(param, req, why) \
+	{ SCMP_SYS(ioctl), "ioctl(" #req ")", param, (long)(req), 0, why }
+
+/* Builds one filter from the rules of ntables tables (and, in sanitizer
+ * builds, the runtime's own); params: JAIL_MAX_PARAMS descriptors the
+ * rules name. *ctx is owned by the caller until jail_load/jail_free.
+ * JAIL_OFF: *ctx = NULL (jail_load of NULL does nothing). */
+__attribute__((warn_unused_result)) int jail_filter_build(const struct jail_table *const *tables,
+							  unsigned ntables, enum jail_mode mode,
+							  const int *params, void **ctx,
+							  struct err *e);
+/* In the thread to jail: unblocks SIGSYS (so that the handler, not the
+ * default action, gets it), remembers the thread's name for the SIGSYS
+ * message, then NO_NEW_PRIVS and the filter, this thread only. Frees ctx.
+ * Returns 0 or -errno. */
+__attribute__((warn_unused_result)) int jail_load(void *ctx, const char *thread_name);
+/* The calling thread's capabilities: only those of keep (a CAP_* mask)
+ * that it already has stay effective and permitted; none inheritable or
+ * ambient. Returns 0 or -errno. */
+__attribute__((warn_unused_result)) int jail_caps_limit(uint64_t keep);
+/* The capabilities a virtio-fs worker keeps to serve SETATTR's ownership
+ * and mode changes and files of other owners as virtiofsd does: CHOWN,
+ * DAC_OVERRIDE, FOWNER, FSETID. */
+#define JAIL_FS_CAPS ((1ULL << 0) | (1ULL << 1) | (1ULL << 3) | (1ULL << 4))
+void jail_free(void *ctx);
+/* Names the calling thread (PR_SET_NAME): a thread names itself, since
+ * pthread_setname_np on another thread writes /proc/self/task/TID/comm,
+ * which Landlock refuses after the drop. */
+void jail_name_thread(const char *name);
+
+/* The SIGSYS handler that names the thread and the call, then lets the
+ * process die of SIGSYS. Process-wide: only the cvmm CLI (or an embedder
+ * that wants it) installs it; libcvmm never does on its own. */
+int jail_sigsys_install(void);
+
+/* The privilege drop, on the main thread before any thread is started.
+ * Every field is optional. */
+struct jail_priv {
+	const char *chroot_dir; /* NULL: none */
+	bool set_ids;
+	uid_t uid;
+	gid_t gid;
+	/* Landlock: the only file system access left, beneath these dirs. */
+	const char *const *rw_dirs;
+	unsigned nrw;
+	const char *const *ro_dirs;
+	unsigned nro;
+	const char *const *rm_dirs; /* only removing files (cvmm's own sockets at exit) */
+	unsigned nrm;
+	uint64_t keep_caps; /* CAP_* mask the process keeps for threads it starts */
+	bool landlock; /* apply a Landlock ruleset where the kernel has one */
+};
+/* NO_NEW_PRIVS, Landlock (rules built before the chroot, applied last),
+ * chroot, groups/gid/uid, then every capability of every set (bounding,
+ * ambient, inheritable, permitted, effective) dropped but keep_caps. Sets *landlock_abi
+ * to the ABI applied (0: the kernel has no Landlock). */
+__attribute__((warn_unused_result)) int jail_drop(const struct jail_priv *p, int *landlock_abi,
+						  struct err *e);
+
+#endif
