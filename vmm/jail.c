@@ -29,25 +29,31 @@
 #define __NR_fchmodat2 452
 #endif
 
-#define RULE(sys, param, why) { SCMP_SYS(sys), #sys, param, -1, 0, why }
-#define RULE2(sys, param, a1, why) { SCMP_SYS(sys), #sys "(" #a1 ")", param, (long)(a1), 0, why }
-#define NOEXEC(sys, why) { SCMP_SYS(sys), #sys "(no PROT_EXEC)", -1, -1, JAIL_A2_NOEXEC, why }
-#define IOCTL(req, why) { SCMP_SYS(ioctl), "ioctl(" #req ")", -1, (long)(req), 0, why }
-#define IOCTL_ON(param, req, why) { SCMP_SYS(ioctl), "ioctl(" #req ")", param, (long)(req), 0, why }
+/* A rule: the syscall, its reason, then the bounds on its arguments (none:
+ * any arguments), each naming the argument it is on. */
+#define RULE(sys, why, ...) { SCMP_SYS(sys), #sys, { __VA_ARGS__ }, why }
+/* argument n is the descriptor of slot f (struct jail_fds) */
+#define FD(n, f) { .arg = (n), .cmp = JAIL_CMP_FD, .fd = JAIL_FD_##f }
+/* argument n equals v (an ioctl request, an fcntl command, a flag set) */
+#define EQ(n, v) { .arg = (n), .cmp = JAIL_CMP_EQ, .value = (uint64_t)(v), .text = #v }
+/* argument n has none of the bits of v */
+#define CLEAR(n, v) { .arg = (n), .cmp = JAIL_CMP_CLEAR, .value = (uint64_t)(v), .text = #v }
 
 #define WORKER_COMMON                                                                        \
-	RULE(io_uring_enter, 0, "submit the queue's I/O and wait for completions, on its own ring"), \
-	RULE(write, 1, "raise the queue's interrupt through its irqfd"),                      \
-	RULE(write, 3, "raise the configuration interrupt (a broken queue: NEEDS_RESET)"),    \
-	RULE(write, 4, "raise the interrupt of the second queue it serves (vsock: RX)"),      \
-	RULE(futex, -1, "the lock and condition variable shared with the transport"),         \
-	RULE(madvise, -1, "glibc releases the thread's stack when it exits"),                 \
-	RULE(munmap, -1, "free() may give memory back when the thread exits"),                \
-	RULE(rt_sigprocmask, -1, "glibc masks signals while the thread exits"),               \
-	RULE(restart_syscall, -1, "resume an interrupted wait"),                              \
-	RULE(exit, -1, "the thread exits"),                                                   \
-	{ SCMP_SYS(write), "write(2, ...)", -1, -1, JAIL_A0_STDERR,                          \
-	  "the SIGSYS handler names the forbidden call on stderr" }
+	RULE(io_uring_enter, "submit the queue's I/O and wait for completions, on its own ring", \
+	     FD(0, RING)),                                                                   \
+	RULE(write, "raise the queue's interrupt through its irqfd", FD(0, IRQ)),            \
+	RULE(write, "raise the configuration interrupt (a broken queue: NEEDS_RESET)",      \
+	     FD(0, CONFIG_IRQ)),                                                             \
+	RULE(write, "raise the interrupt of the second queue it serves (vsock: RX)",        \
+	     FD(0, NOTIFY_IRQ)),                                                             \
+	RULE(futex, "the lock and condition variable shared with the transport"),             \
+	RULE(madvise, "glibc releases the thread's stack when it exits"),                     \
+	RULE(munmap, "free() may give memory back when the thread exits"),                    \
+	RULE(rt_sigprocmask, "glibc masks signals while the thread exits"),                   \
+	RULE(restart_syscall, "resume an interrupted wait"),                                  \
+	RULE(exit, "the thread exits"),                                                       \
+	RULE(write, "the SIGSYS handler names the forbidden call on stderr", EQ(0, STDERR_FILENO))
 
 static const struct jail_rule worker_rules[] = {
 	WORKER_COMMON,
@@ -55,7 +61,8 @@ static const struct jail_rule worker_rules[] = {
 
 static const struct jail_rule net_ctrl_rules[] = {
 	WORKER_COMMON,
-	IOCTL(TUNSETQUEUE, "attach the tap queues of the pairs the driver enables, detach the others"),
+	RULE(ioctl, "attach the tap queues of the pairs the driver enables, detach the others",
+	     EQ(1, TUNSETQUEUE)),
 };
 
 /* The FUSE server's host calls. Every path argument it passes is one
@@ -66,86 +73,95 @@ static const struct jail_rule net_ctrl_rules[] = {
  * sockets. */
 static const struct jail_rule fs_rules[] = {
 	WORKER_COMMON,
-	RULE2(io_uring_register, 0, IORING_REGISTER_FILES_UPDATE,
-	      "put an opened file into (or take it out of) the ring's sparse file table"),
-	RULE(openat2, -1, "resolve one name beneath a directory handle (RESOLVE_BENEATH, no symlinks)"),
-	RULE(close, -1, "drop a handle the guest forgot or released"),
-	RULE(newfstatat, -1, "GETATTR and identity checks (AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW)"),
-	RULE(fstatfs, -1, "STATFS"),
-	RULE(getdents64, -1, "READDIR(PLUS)"),
-	RULE(lseek, -1, "READDIR offsets, LSEEK"),
-	RULE(readlinkat, -1, "READLINK on the link's own handle"),
-	RULE(symlinkat, -1, "SYMLINK (never followed on the host)"),
-	RULE(mkdirat, -1, "MKDIR"),
-	RULE(mknodat, -1, "MKNOD (regular files, FIFOs, sockets only)"),
-	RULE(unlinkat, -1, "UNLINK, RMDIR"),
-	RULE(renameat, -1, "RENAME (glibc's renameat2 without flags)"),
-	RULE(renameat2, -1, "RENAME2 between two directory handles of the share"),
-	RULE(linkat, -1, "LINK: the source handle (AT_EMPTY_PATH, or its /proc/self/fd link)"),
-	RULE(fchmodat2, -1, "SETATTR mode on the inode's handle (AT_EMPTY_PATH; Linux 6.6)"),
-	RULE(fchmodat, -1, "SETATTR mode before 6.6: the handle's /proc/self/fd link, no name"),
-	RULE(fchmod, -1, "SETATTR mode without /proc: a descriptor checked to be the inode"),
-	RULE(fchownat, -1, "SETATTR uid/gid (AT_EMPTY_PATH, no follow)"),
-	RULE(utimensat, -1, "SETATTR times on the inode's handle (AT_EMPTY_PATH, no follow)"),
-	RULE(ftruncate, -1, "SETATTR size, O_TRUNC: on a descriptor checked to be the inode"),
-	RULE2(fcntl, -1, F_SETFL,
-	      "clear O_NONBLOCK once an open is checked to be a regular file (FIFOs never block)"),
-	RULE(fallocate, -1, "FALLOCATE"),
-	RULE(fsync, -1, "FSYNC, FSYNCDIR"),
-	RULE(fdatasync, -1, "FSYNC with FUSE_FSYNC_FDATASYNC"),
-	RULE(fgetxattr, -1, "GETXATTR (shares with xattr only)"),
-	RULE(flistxattr, -1, "LISTXATTR (shares with xattr only)"),
-	RULE(fsetxattr, -1, "SETXATTR (shares with xattr only)"),
-	RULE(fremovexattr, -1, "REMOVEXATTR (shares with xattr only)"),
+	RULE(io_uring_register,
+	     "put an opened file into (or take it out of) the ring's sparse file table",
+	     FD(0, RING), EQ(1, IORING_REGISTER_FILES_UPDATE)),
+	RULE(openat2, "resolve one name beneath a directory handle (RESOLVE_BENEATH, no symlinks)"),
+	RULE(close, "drop a handle the guest forgot or released"),
+	RULE(newfstatat, "GETATTR and identity checks (AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW)"),
+	RULE(fstatfs, "STATFS"),
+	RULE(getdents64, "READDIR(PLUS)"),
+	RULE(lseek, "READDIR offsets, LSEEK"),
+	RULE(readlinkat, "READLINK on the link's own handle"),
+	RULE(symlinkat, "SYMLINK (never followed on the host)"),
+	RULE(mkdirat, "MKDIR"),
+	RULE(mknodat, "MKNOD (regular files, FIFOs, sockets only)"),
+	RULE(unlinkat, "UNLINK, RMDIR"),
+	RULE(renameat, "RENAME (glibc's renameat2 without flags)"),
+	RULE(renameat2, "RENAME2 between two directory handles of the share"),
+	RULE(linkat, "LINK: the source handle (AT_EMPTY_PATH, or its /proc/self/fd link)"),
+	RULE(fchmodat2, "SETATTR mode on the inode's handle (AT_EMPTY_PATH; Linux 6.6)"),
+	RULE(fchmodat, "SETATTR mode before 6.6: the handle's /proc/self/fd link, no name"),
+	RULE(fchmod, "SETATTR mode without /proc: a descriptor checked to be the inode"),
+	RULE(fchownat, "SETATTR uid/gid (AT_EMPTY_PATH, no follow)"),
+	RULE(utimensat, "SETATTR times on the inode's handle (AT_EMPTY_PATH, no follow)"),
+	RULE(ftruncate, "SETATTR size, O_TRUNC: on a descriptor checked to be the inode"),
+	RULE(fcntl, "clear O_NONBLOCK once an open is checked to be a regular file (FIFOs never block)",
+	     EQ(1, F_SETFL)),
+	RULE(fallocate, "FALLOCATE"),
+	RULE(fsync, "FSYNC, FSYNCDIR"),
+	RULE(fdatasync, "FSYNC with FUSE_FSYNC_FDATASYNC"),
+	RULE(fgetxattr, "GETXATTR (shares with xattr only)"),
+	RULE(flistxattr, "LISTXATTR (shares with xattr only)"),
+	RULE(fsetxattr, "SETXATTR (shares with xattr only)"),
+	RULE(fremovexattr, "REMOVEXATTR (shares with xattr only)"),
 };
 
 /* Both the vCPU and the control thread allocate (malloc's arenas and
  * frees) and exit through glibc. */
 #define ALLOC_AND_EXIT                                                                       \
-	NOEXEC(mmap, "malloc: arenas and large blocks (never executable)"),                   \
-	NOEXEC(mprotect, "malloc: growing an arena (never executable)"),                      \
-	RULE(munmap, -1, "free: large blocks, arena trimming"),                               \
-	RULE(madvise, -1, "free: returning pages; glibc releases a thread's stack at exit"),  \
-	RULE(brk, -1, "malloc on the main arena"),                                            \
-	RULE(futex, -1, "locks and condition variables shared with the other threads"),       \
-	RULE(rt_sigprocmask, -1, "glibc masks signals around thread exit and pthread calls"), \
-	RULE(restart_syscall, -1, "resume an interrupted wait"),                              \
-	RULE(clock_gettime, -1, "timestamps (when the vDSO falls back to the syscall)"),      \
-	RULE(time, -1, "the RTC's time (when the vDSO falls back to the syscall)"),           \
-	RULE(gettimeofday, -1, "libc time calls (when the vDSO falls back to the syscall)"),  \
-	RULE(getpid, -1, "pthread_kill names the process"),                                   \
-	RULE(tgkill, -1, "kick vCPU threads out of KVM_RUN (pause, stop, exit) with the kick signal")
+	RULE(mmap, "malloc: arenas and large blocks (never executable)", CLEAR(2, PROT_EXEC)), \
+	RULE(mprotect, "malloc: growing an arena (never executable)", CLEAR(2, PROT_EXEC)),    \
+	RULE(munmap, "free: large blocks, arena trimming"),                                   \
+	RULE(madvise, "free: returning pages; glibc releases a thread's stack at exit"),      \
+	RULE(brk, "malloc on the main arena"),                                                \
+	RULE(futex, "locks and condition variables shared with the other threads"),           \
+	RULE(rt_sigprocmask, "glibc masks signals around thread exit and pthread calls"),     \
+	RULE(restart_syscall, "resume an interrupted wait"),                                  \
+	RULE(clock_gettime, "timestamps (when the vDSO falls back to the syscall)"),          \
+	RULE(time, "the RTC's time (when the vDSO falls back to the syscall)"),               \
+	RULE(gettimeofday, "libc time calls (when the vDSO falls back to the syscall)"),      \
+	RULE(getpid, "pthread_kill names the process"),                                       \
+	RULE(tgkill, "kick vCPU threads out of KVM_RUN (pause, stop, exit) with the kick signal")
 
 static const struct jail_rule rng_rules[] = {
 	WORKER_COMMON,
-	RULE(getrandom, -1, "fill the guest's buffers with the host's random bytes (virtio-rng)"),
+	RULE(getrandom, "fill the guest's buffers with the host's random bytes (virtio-rng)"),
 };
 
 /* A vCPU thread: KVM_RUN and what its exit handlers (the device register
  * handlers on the port and MMIO buses) do. ioctls are limited by request,
  * and the KVM ones by descriptor too. */
 static const struct jail_rule vcpu_rules[] = {
-	IOCTL_ON(0, KVM_RUN, "run the guest: the thread's whole job, on its own vCPU only"),
+	RULE(ioctl, "run the guest: the thread's whole job, on its own vCPU only", FD(0, VCPU),
+	     EQ(1, KVM_RUN)),
 #ifdef __aarch64__
-	IOCTL_ON(0, KVM_GET_ONE_REG, "read PC for the message when the guest crashes or KVM fails"),
+	RULE(ioctl, "read PC for the message when the guest crashes or KVM fails", FD(0, VCPU),
+	     EQ(1, KVM_GET_ONE_REG)),
 #else
-	IOCTL_ON(0, KVM_GET_REGS, "read RIP for the message when the guest crashes or KVM fails"),
-	IOCTL_ON(0, KVM_GET_SREGS,
-		 "an internal error: is the guest's IDT unable to take an exception (a triple fault)?"),
+	RULE(ioctl, "read RIP for the message when the guest crashes or KVM fails", FD(0, VCPU),
+	     EQ(1, KVM_GET_REGS)),
+	RULE(ioctl,
+	     "an internal error: is the guest's IDT unable to take an exception (a triple fault)?",
+	     FD(0, VCPU), EQ(1, KVM_GET_SREGS)),
 #endif
-	IOCTL_ON(1, KVM_IRQ_LINE, "legacy devices' interrupt lines (8250, RTC, i8042, ACPI GED)"),
-	IOCTL_ON(1, KVM_SET_GSI_ROUTING,
-		 "virtio-pci: the guest programs an MSI-X vector (address/data -> the GSI's route)"),
-	IOCTL_ON(1, KVM_IRQFD,
-		 "virtio-pci: (un)masking MSI-X vectors, enabling MSI-X or INTx moves a queue's irqfd"),
-	RULE(ppoll, -1, "virtio-pci: MSI-X pending bits (is a masked vector's eventfd readable?)"),
-	IOCTL(TUNSETOFFLOAD, "virtio-net at DRIVER_OK: the tap's offloads follow the driver's features"),
-	IOCTL(TUNSETQUEUE, "virtio-net at DRIVER_OK and reset: attach or detach tap queues"),
-	RULE(write, -1, "console output; eventfds: worker commands, irqfds, the VM's exit event"),
-	RULE(read, -1, "eventfd reads of the transport"),
-	RULE(rt_sigtimedwait, -1, "consume a pending kick before the next KVM_RUN"),
+	RULE(ioctl, "legacy devices' interrupt lines (8250, RTC, i8042, ACPI GED)", FD(0, VM),
+	     EQ(1, KVM_IRQ_LINE)),
+	RULE(ioctl, "virtio-pci: the guest programs an MSI-X vector (address/data -> the GSI's route)",
+	     FD(0, VM), EQ(1, KVM_SET_GSI_ROUTING)),
+	RULE(ioctl,
+	     "virtio-pci: (un)masking MSI-X vectors, enabling MSI-X or INTx moves a queue's irqfd",
+	     FD(0, VM), EQ(1, KVM_IRQFD)),
+	RULE(ppoll, "virtio-pci: MSI-X pending bits (is a masked vector's eventfd readable?)"),
+	RULE(ioctl, "virtio-net at DRIVER_OK: the tap's offloads follow the driver's features",
+	     EQ(1, TUNSETOFFLOAD)),
+	RULE(ioctl, "virtio-net at DRIVER_OK and reset: attach or detach tap queues",
+	     EQ(1, TUNSETQUEUE)),
+	RULE(write, "console output; eventfds: worker commands, irqfds, the VM's exit event"),
+	RULE(read, "eventfd reads of the transport"),
+	RULE(rt_sigtimedwait, "consume a pending kick before the next KVM_RUN"),
 	ALLOC_AND_EXIT,
-	RULE(exit, -1, "the thread exits"),
+	RULE(exit, "the thread exits"),
 };
 
 /* The CLI's control thread once the VM runs: its poll loop (signalfd,
@@ -153,29 +169,31 @@ static const struct jail_rule vcpu_rules[] = {
  * (joining threads, closing and unmapping everything). Everything else
  * it needs was opened before. */
 static const struct jail_rule control_rules[] = {
-	RULE(poll, -1, "the control loop"),
-	RULE(ppoll, -1, "the control loop (libc may use ppoll)"),
-	RULE(read, -1, "signalfd, terminal input, eventfds"),
-	RULE(write, -1, "terminal and stderr messages, eventfds (worker commands)"),
-	RULE(close, -1, "teardown; control socket connections"),
-	RULE2(fcntl, -1, F_OFD_SETLK,
-	      "teardown: unlock the disks, which the workers' closing rings still hold"),
-	RULE(accept4, 0, "control socket: a new connection, on the listening socket only"),
-	RULE(recvfrom, -1, "control socket: requests"),
-	RULE(sendto, -1, "control socket: responses (MSG_NOSIGNAL)"),
-	RULE(shutdown, -1, "control socket: end a response"),
-	RULE(unlink, -1, "remove the control and vsock sockets at exit (where the jail lets it)"),
+	RULE(poll, "the control loop"),
+	RULE(ppoll, "the control loop (libc may use ppoll)"),
+	RULE(read, "signalfd, terminal input, eventfds"),
+	RULE(write, "terminal and stderr messages, eventfds (worker commands)"),
+	RULE(close, "teardown; control socket connections"),
+	RULE(fcntl, "teardown: unlock the disks, which the workers' closing rings still hold",
+	     EQ(1, F_OFD_SETLK)),
+	RULE(accept4, "control socket: a new connection, on the listening socket only",
+	     FD(0, LISTEN)),
+	RULE(recvfrom, "control socket: requests"),
+	RULE(sendto, "control socket: responses (MSG_NOSIGNAL)"),
+	RULE(shutdown, "control socket: end a response"),
+	RULE(unlink, "remove the control and vsock sockets at exit (where the jail lets it)"),
 #ifdef __aarch64__
-	RULE(unlinkat, -1, "unlink() on arm64, which has no unlink syscall"),
+	RULE(unlinkat, "unlink() on arm64, which has no unlink syscall"),
 #endif
-	RULE(newfstatat, -1, "stdio"),
-	RULE(fstat, -1, "stdio"),
-	IOCTL_ON(1, KVM_IRQ_LINE, "the ACPI power button (SendCtrlAltDel, shutdown request)"),
-	IOCTL(TCGETS, "the terminal: isatty, saving its mode"),
-	IOCTL(TCSETS, "the terminal: restore its mode at exit"),
+	RULE(newfstatat, "stdio"),
+	RULE(fstat, "stdio"),
+	RULE(ioctl, "the ACPI power button (SendCtrlAltDel, shutdown request)", FD(0, VM),
+	     EQ(1, KVM_IRQ_LINE)),
+	RULE(ioctl, "the terminal: isatty, saving its mode", EQ(1, TCGETS)),
+	RULE(ioctl, "the terminal: restore its mode at exit", EQ(1, TCSETS)),
 	ALLOC_AND_EXIT,
-	RULE(exit, -1, "a thread exits"),
-	RULE(exit_group, -1, "the process exits"),
+	RULE(exit, "a thread exits"),
+	RULE(exit_group, "the process exits"),
 };
 #ifndef SYS_SECCOMP
 #define SYS_SECCOMP 1 /* si_code of a seccomp SIGSYS */
@@ -187,34 +205,29 @@ static const struct jail_rule control_rules[] = {
  * rules (CVMM_SANITIZED, jail.h). Found by running the ASan cvmm in the
  * test host with --seccomp=log (docs/seccomp.md). */
 #ifdef CVMM_SANITIZED
-/* a call whose first argument is a request (ptrace, prctl) */
-#define SAN_REQ(sys, req, why)                                                                     \
-	{                                                                                          \
-		SCMP_SYS(sys), #sys "(" #req ")", -1, (long)(req), JAIL_A0_ARG1, why               \
-	}
 static const struct jail_rule sanitizer_rules[] = {
-	RULE(mmap, -1, "sanitizer runtime: shadow and allocator memory"),
-	RULE(munmap, -1, "sanitizer runtime: frees what it mapped"),
-	RULE(mprotect, -1, "sanitizer runtime: guard pages"),
-	RULE(sigaltstack, -1, "sanitizer runtime: per-thread alternate signal stack"),
-	RULE(madvise, -1, "sanitizer runtime: releases allocator memory"),
-	RULE(getpid, -1, "sanitizer runtime: reports"),
-	RULE(gettid, -1, "sanitizer runtime: reports"),
-	RULE(write, -1, "sanitizer runtime: writes its report to stderr"),
-	RULE(exit_group, -1, "sanitizer runtime: exits after a report"),
-	RULE(sched_yield, -1, "sanitizer runtime: its spin locks (a vCPU thread yielded at exit)"),
+	RULE(mmap, "sanitizer runtime: shadow and allocator memory"),
+	RULE(munmap, "sanitizer runtime: frees what it mapped"),
+	RULE(mprotect, "sanitizer runtime: guard pages"),
+	RULE(sigaltstack, "sanitizer runtime: per-thread alternate signal stack"),
+	RULE(madvise, "sanitizer runtime: releases allocator memory"),
+	RULE(getpid, "sanitizer runtime: reports"),
+	RULE(gettid, "sanitizer runtime: reports"),
+	RULE(write, "sanitizer runtime: writes its report to stderr"),
+	RULE(exit_group, "sanitizer runtime: exits after a report"),
+	RULE(sched_yield, "sanitizer runtime: its spin locks (a vCPU thread yielded at exit)"),
 	/* a report (with symbolize=0 and color=never: no symbolizer process,
 	 * no isatty; tests/linux/asan-cases.sh sets them) */
-	RULE(readlink, -1, "sanitizer report: the binary's name (/proc/self/exe)"),
-	{SCMP_SYS(open), "open(read-only)", -1, -1, JAIL_A1_RDONLY,
-	 "sanitizer report: /proc/self/maps (each frame's module)"},
+	RULE(readlink, "sanitizer report: the binary's name (/proc/self/exe)"),
+	RULE(open, "sanitizer report: /proc/self/maps (each frame's module), read-only",
+	     CLEAR(1, O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)),
 #ifdef __aarch64__
-	{SCMP_SYS(openat), "openat(read-only)", -1, -1, JAIL_A1_RDONLY,
-	 "sanitizer report: open() on arm64, which has no open syscall"},
+	RULE(openat, "sanitizer report: open() on arm64, which has no open syscall",
+	     CLEAR(2, O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)),
 #endif
-	RULE(read, -1, "sanitizer report: /proc/self/maps"),
-	RULE(close, -1, "sanitizer report: /proc/self/maps, its probe pipe"),
-	RULE(pipe2, -1, "sanitizer report: a pipe to probe whether memory is readable"),
+	RULE(read, "sanitizer report: /proc/self/maps"),
+	RULE(close, "sanitizer report: /proc/self/maps, its probe pipe"),
+	RULE(pipe2, "sanitizer report: a pipe to probe whether memory is readable"),
 };
 /* LeakSanitizer's check at exit runs on the thread that calls exit(): the
  * control thread. It clones a tracer process (CLONE_VM, same filter) that
@@ -222,55 +235,66 @@ static const struct jail_rule sanitizer_rules[] = {
  * reads their registers and scans memory while the control thread spins,
  * then lets them go. */
 static const struct jail_rule sanitizer_control_rules[] = {
-	SAN_REQ(clone, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,
-		"LSan: the tracer that stops every thread for the leak check (no thread, no fork)"),
-	SAN_REQ(prctl, PR_SET_PTRACER, "LSan: let its tracer attach"),
-	SAN_REQ(prctl, PR_GET_DUMPABLE, "LSan: is the process dumpable (attachable)?"),
-	SAN_REQ(prctl, PR_SET_DUMPABLE, "LSan: dumpable while the tracer runs (after --user)"),
-	SAN_REQ(prctl, PR_SET_PDEATHSIG, "LSan's tracer: die with its parent"),
-	RULE(sched_yield, -1, "LSan: spin until the tracer is done"),
-	RULE(wait4, -1, "LSan: reap the tracer; the tracer waits for each thread it stops"),
-	RULE(getppid, -1, "LSan's tracer: is the process it stops still its parent?"),
-	RULE(rt_sigaction, -1, "LSan's tracer: handlers for synchronous signals"),
-	RULE(getdents, -1, "LSan's tracer: /proc/PID/task entries"),
+	RULE(clone, "LSan: the tracer that stops every thread for the leak check (no thread, no fork)",
+	     EQ(0, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED)),
+	RULE(prctl, "LSan: let its tracer attach", EQ(0, PR_SET_PTRACER)),
+	RULE(prctl, "LSan: is the process dumpable (attachable)?", EQ(0, PR_GET_DUMPABLE)),
+	RULE(prctl, "LSan: dumpable while the tracer runs (after --user)", EQ(0, PR_SET_DUMPABLE)),
+	RULE(prctl, "LSan's tracer: die with its parent", EQ(0, PR_SET_PDEATHSIG)),
+	RULE(sched_yield, "LSan: spin until the tracer is done"),
+	RULE(wait4, "LSan: reap the tracer; the tracer waits for each thread it stops"),
+	RULE(getppid, "LSan's tracer: is the process it stops still its parent?"),
+	RULE(rt_sigaction, "LSan's tracer: handlers for synchronous signals"),
+	RULE(getdents, "LSan's tracer: /proc/PID/task entries"),
 #ifdef __aarch64__
-	RULE(getdents64, -1, "LSan's tracer: getdents on arm64, which has no getdents syscall"),
+	RULE(getdents64, "LSan's tracer: getdents on arm64, which has no getdents syscall"),
 #endif
-	RULE(lseek, -1, "LSan's tracer: rewind /proc/PID/task to list it again"),
-	SAN_REQ(ptrace, PTRACE_ATTACH, "LSan's tracer: stop a thread"),
-	SAN_REQ(ptrace, PTRACE_CONT, "LSan's tracer: pass on a signal a stopping thread got"),
-	SAN_REQ(ptrace, PTRACE_GETREGSET, "LSan's tracer: a thread's registers (pointers)"),
-	SAN_REQ(ptrace, PTRACE_GETREGS, "LSan's tracer: the same, older runtimes"),
-	SAN_REQ(ptrace, PTRACE_DETACH, "LSan's tracer: let a thread go"),
-	SAN_REQ(ptrace, PTRACE_KILL, "LSan's tracer: kill the threads when it dies itself"),
+	RULE(lseek, "LSan's tracer: rewind /proc/PID/task to list it again"),
+	RULE(ptrace, "LSan's tracer: stop a thread", EQ(0, PTRACE_ATTACH)),
+	RULE(ptrace, "LSan's tracer: pass on a signal a stopping thread got", EQ(0, PTRACE_CONT)),
+	RULE(ptrace, "LSan's tracer: a thread's registers (pointers)", EQ(0, PTRACE_GETREGSET)),
+	RULE(ptrace, "LSan's tracer: the same, older runtimes", EQ(0, PTRACE_GETREGS)),
+	RULE(ptrace, "LSan's tracer: let a thread go", EQ(0, PTRACE_DETACH)),
+	RULE(ptrace, "LSan's tracer: kill the threads when it dies itself", EQ(0, PTRACE_KILL)),
 };
-#define ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
 #endif
+#define ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
 
 const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n)
 {
-	switch (kind) {
-	case JAIL_VIRTIO_WORKER:
-		*n = sizeof(worker_rules) / sizeof(worker_rules[0]);
-		return worker_rules;
-	case JAIL_NET_CTRL:
-		*n = sizeof(net_ctrl_rules) / sizeof(net_ctrl_rules[0]);
-		return net_ctrl_rules;
-	case JAIL_FS_WORKER:
-		*n = sizeof(fs_rules) / sizeof(fs_rules[0]);
-		return fs_rules;
-	case JAIL_VCPU:
-		*n = sizeof(vcpu_rules) / sizeof(vcpu_rules[0]);
-		return vcpu_rules;
-	case JAIL_CONTROL:
-		*n = sizeof(control_rules) / sizeof(control_rules[0]);
-		return control_rules;
-	case JAIL_RNG_WORKER:
-		*n = sizeof(rng_rules) / sizeof(rng_rules[0]);
-		return rng_rules;
+	static const struct {
+		const struct jail_rule *rules;
+		unsigned n;
+	} tables[JAIL_NKINDS] = {
+		[JAIL_VIRTIO_WORKER] = { worker_rules, ARRAY_N(worker_rules) },
+		[JAIL_NET_CTRL] = { net_ctrl_rules, ARRAY_N(net_ctrl_rules) },
+		[JAIL_FS_WORKER] = { fs_rules, ARRAY_N(fs_rules) },
+		[JAIL_VCPU] = { vcpu_rules, ARRAY_N(vcpu_rules) },
+		[JAIL_CONTROL] = { control_rules, ARRAY_N(control_rules) },
+		[JAIL_RNG_WORKER] = { rng_rules, ARRAY_N(rng_rules) },
+	};
+	if ((unsigned)kind >= JAIL_NKINDS) {
+		*n = 0;
+		return NULL;
 	}
+	*n = tables[kind].n;
+	return tables[kind].rules;
+}
+
+const struct jail_rule *jail_sanitizer_rules(bool control, unsigned *n)
+{
+#ifdef CVMM_SANITIZED
+	if (control) {
+		*n = ARRAY_N(sanitizer_control_rules);
+		return sanitizer_control_rules;
+	}
+	*n = ARRAY_N(sanitizer_rules);
+	return sanitizer_rules;
+#else
+	(void)control;
 	*n = 0;
 	return NULL;
+#endif
 }
 
 const char *jail_kind_name(enum jail_kind kind)
@@ -290,26 +314,60 @@ static struct scmp_arg_cmp cmp(unsigned arg, enum scmp_compare op, scmp_datum_t 
 	return c;
 }
 
-static int jail_rule_add(scmp_filter_ctx ctx, const struct jail_rule *rl, const int *params)
+const char *jail_fd_name(enum jail_fd fd)
 {
-	struct scmp_arg_cmp c[3];
+	static const char *const names[JAIL_NFDS] = {
+		[JAIL_FD_RING] = "its own io_uring",
+		[JAIL_FD_IRQ] = "its queue's irqfd",
+		[JAIL_FD_CONFIG_IRQ] = "the device's configuration irqfd",
+		[JAIL_FD_NOTIFY_IRQ] = "a second queue's irqfd (vsock: RX; others: its queue's)",
+		[JAIL_FD_VCPU] = "its vCPU fd",
+		[JAIL_FD_VM] = "the VM fd",
+		[JAIL_FD_LISTEN] = "the listening control socket",
+	};
+	return (unsigned)fd < JAIL_NFDS && names[fd] ? names[fd] : "?";
+}
+
+static int jail_fd_of(const struct jail_fds *fds, unsigned fd)
+{
+	switch ((enum jail_fd)fd) {
+	case JAIL_FD_RING: return fds->ring;
+	case JAIL_FD_IRQ: return fds->irq;
+	case JAIL_FD_CONFIG_IRQ: return fds->config_irq;
+	case JAIL_FD_NOTIFY_IRQ: return fds->notify_irq;
+	case JAIL_FD_VCPU: return fds->vcpu;
+	case JAIL_FD_VM: return fds->vm;
+	case JAIL_FD_LISTEN: return fds->listen;
+	}
+	return -1;
+}
+
+static int jail_rule_add(scmp_filter_ctx ctx, const struct jail_rule *rl,
+			 const struct jail_fds *fds)
+{
+	struct scmp_arg_cmp c[JAIL_MAX_ARGS];
 	unsigned n = 0;
-	if (rl->param >= 0)
-		c[n++] = cmp(0, SCMP_CMP_EQ, (scmp_datum_t)params[rl->param], 0);
-	else if (rl->flags & JAIL_A0_STDERR)
-		c[n++] = cmp(0, SCMP_CMP_EQ, (scmp_datum_t)STDERR_FILENO, 0);
-	if (rl->arg1 >= 0)
-		c[n++] = cmp(rl->flags & JAIL_A0_ARG1 ? 0 : 1, SCMP_CMP_EQ, (scmp_datum_t)rl->arg1,
-			     0);
-	if (rl->flags & JAIL_A1_RDONLY)
-		c[n++] = cmp(1, SCMP_CMP_MASKED_EQ,
-			     (scmp_datum_t)(O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND), 0);
-	if (rl->flags & JAIL_A2_NOEXEC)
-		c[n++] = cmp(2, SCMP_CMP_MASKED_EQ, (scmp_datum_t)PROT_EXEC, 0);
+	for (unsigned i = 0; i < JAIL_MAX_ARGS && rl->args[i].cmp != JAIL_CMP_NONE; i++) {
+		const struct jail_arg *a = &rl->args[i];
+		switch ((enum jail_cmp)a->cmp) {
+		case JAIL_CMP_FD:
+			/* an int, sign-extended as the kernel sees it */
+			c[n++] = cmp(a->arg, SCMP_CMP_EQ, (scmp_datum_t)jail_fd_of(fds, a->fd), 0);
+			break;
+		case JAIL_CMP_EQ:
+			c[n++] = cmp(a->arg, SCMP_CMP_EQ, a->value, 0);
+			break;
+		case JAIL_CMP_CLEAR:
+			c[n++] = cmp(a->arg, SCMP_CMP_MASKED_EQ, a->value, 0);
+			break;
+		case JAIL_CMP_NONE:
+			break;
+		}
+	}
 	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rl->nr, n, c);
 }
 
-int jail_build(enum jail_kind kind, enum jail_mode mode, const int *params, void **out,
+int jail_build(enum jail_kind kind, enum jail_mode mode, const struct jail_fds *fds, void **out,
 	       struct err *e)
 {
 	*out = NULL;
@@ -325,7 +383,7 @@ int jail_build(enum jail_kind kind, enum jail_mode mode, const int *params, void
 	/* Without TSYNC (libseccomp's default): each thread loads its own. */
 	int r = 0;
 	for (unsigned i = 0; i < n && r == 0; i++) {
-		r = jail_rule_add(ctx, &rules[i], params);
+		r = jail_rule_add(ctx, &rules[i], fds);
 		if (r < 0) {
 			seccomp_release(ctx);
 			return err_set(e, -r, "seccomp rule for %s: %s", rules[i].name, strerror(-r));
@@ -333,10 +391,10 @@ int jail_build(enum jail_kind kind, enum jail_mode mode, const int *params, void
 	}
 #ifdef CVMM_SANITIZED
 	for (size_t i = 0; i < ARRAY_N(sanitizer_rules) && r == 0; i++)
-		r = jail_rule_add(ctx, &sanitizer_rules[i], params);
+		r = jail_rule_add(ctx, &sanitizer_rules[i], fds);
 	for (size_t i = 0; kind == JAIL_CONTROL && i < ARRAY_N(sanitizer_control_rules) && r == 0;
 	     i++)
-		r = jail_rule_add(ctx, &sanitizer_control_rules[i], params);
+		r = jail_rule_add(ctx, &sanitizer_control_rules[i], fds);
 	if (r < 0) {
 		seccomp_release(ctx);
 		return err_set(e, -r, "seccomp sanitizer rules: %s", strerror(-r));

@@ -42,22 +42,19 @@
 #endif
 
 enum jail_kind {
-	JAIL_VIRTIO_WORKER, /* a virtqueue worker: params[0] its io_uring fd, [1] its
-			     * queue's irqfd, [2] jail_fd, [3] the device's
-			     * configuration irqfd, [4] a second queue's irqfd */
+	JAIL_VIRTIO_WORKER, /* a virtqueue worker: its ring, its irqfds */
 	JAIL_NET_CTRL,      /* virtio-net's control queue worker: the same, and it
 			     * attaches/detaches tap queues */
 	JAIL_FS_WORKER,     /* a virtio-fs worker: the same, and the metadata calls
 			     * of the FUSE server, each relative to a directory
 			     * handle beneath the share */
-	JAIL_VCPU,          /* a vCPU thread: params[0] its vCPU fd, [1] the VM fd */
+	JAIL_VCPU,          /* a vCPU thread: its vCPU fd, the VM fd */
 	JAIL_CONTROL,       /* the CLI's control thread (poll loop, control socket,
-			     * teardown): params[1] the VM fd */
+			     * teardown): the VM fd, the listening socket */
 	JAIL_RNG_WORKER,    /* virtio-rng's worker: a virtqueue worker's, and
 			     * getrandom (it has no io_uring opcode) */
 };
 #define JAIL_NKINDS 6
-#define JAIL_MAX_PARAMS 5 /* the params array jail_build reads */
 
 /* What a filter does with a call outside its table (cvmm_seccomp values). */
 enum jail_mode {
@@ -66,28 +63,65 @@ enum jail_mode {
 	JAIL_OFF = 2, /* no filter at all */
 };
 
-#define JAIL_A2_NOEXEC 1 /* arg2 (prot) must not have PROT_EXEC */
-#define JAIL_A0_STDERR 2 /* arg0 must be 2 (stderr) */
-#define JAIL_A0_ARG1   4 /* arg0 (not arg1) must equal the rule's arg1 (a request) */
-#define JAIL_A1_RDONLY 8 /* arg1 (open's flags): no write, create, truncate, append */
+/* The descriptors a thread's rules are bound to, by name: jail_build
+ * reads the fields its kind's rules name (JAIL_FD) and no other. */
+struct jail_fds {
+	int ring;       /* worker: its own io_uring */
+	int irq;        /* worker: its queue's irqfd */
+	int config_irq; /* worker: the device's configuration irqfd */
+	int notify_irq; /* worker: a second queue's irqfd it raises (vsock: RX), else irq */
+	int vcpu;       /* vCPU: its own vCPU fd */
+	int vm;         /* vCPU, control: the VM fd */
+	int listen;     /* control: the listening control socket (-1: none) */
+};
+/* A field of struct jail_fds, as a rule names it. */
+enum jail_fd {
+	JAIL_FD_RING = 1,
+	JAIL_FD_IRQ,
+	JAIL_FD_CONFIG_IRQ,
+	JAIL_FD_NOTIFY_IRQ,
+	JAIL_FD_VCPU,
+	JAIL_FD_VM,
+	JAIL_FD_LISTEN,
+};
+#define JAIL_NFDS 8 /* enum jail_fd values are below it */
+
+/* How a rule bounds one syscall argument. */
+enum jail_cmp {
+	JAIL_CMP_NONE = 0, /* no bound (ends a rule's list) */
+	JAIL_CMP_EQ,       /* the argument equals value */
+	JAIL_CMP_FD,       /* the argument equals the descriptor of slot `fd` */
+	JAIL_CMP_CLEAR,    /* the argument has none of value's bits */
+};
+struct jail_arg {
+	unsigned char arg; /* which syscall argument: 0..5 */
+	unsigned char cmp; /* enum jail_cmp */
+	unsigned char fd;  /* JAIL_CMP_FD: enum jail_fd */
+	uint64_t value;    /* JAIL_CMP_EQ, JAIL_CMP_CLEAR */
+	const char *text;  /* value as written in the table ("KVM_RUN") */
+};
+#define JAIL_MAX_ARGS 2 /* bounds per rule, all of which must hold */
 
 struct jail_rule {
 	int nr;           /* syscall number */
-	const char *name;
-	int param;        /* -1: any arguments; else arg0 must equal params[param] */
-	long arg1;        /* -1: any; else arg1 must equal it (ioctl requests; with
-			   * param, both must match) */
-	int flags;	  /* JAIL_A2_NOEXEC, ... */
+	const char *name; /* the syscall's name */
+	struct jail_arg args[JAIL_MAX_ARGS];
 	const char *why;
 };
 
 /* The table for a thread kind (for docs and tests). */
 const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n);
+/* Sanitizer builds only (else none): the rules every table gets, or with
+ * control those the control table gets besides. */
+const struct jail_rule *jail_sanitizer_rules(bool control, unsigned *n);
 const char *jail_kind_name(enum jail_kind kind);
+/* What a slot's descriptor is, in words ("its vCPU fd"). */
+const char *jail_fd_name(enum jail_fd fd);
 /* Builds the filter; *ctx is owned by the caller until jail_load/jail_free.
  * JAIL_OFF: *ctx = NULL (jail_load of NULL does nothing). */
 __attribute__((warn_unused_result)) int jail_build(enum jail_kind kind, enum jail_mode mode,
-						   const int *params, void **ctx, struct err *e);
+						   const struct jail_fds *fds, void **ctx,
+						   struct err *e);
 /* In the thread to jail: unblocks SIGSYS (so that the handler, not the
  * default action, gets it), remembers the thread's name for the SIGSYS
  * message, then NO_NEW_PRIVS and the filter, this thread only. Frees ctx.
