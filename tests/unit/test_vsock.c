@@ -458,7 +458,9 @@ static void test_cli_vsock(void **state)
 	char err[256];
 	char *argv[] = {"cvmm", "-k", "k", "--vsock", "cid=5,socket=/x", NULL};
 	assert_int_equal(cli_parse(5, argv, &o, err, sizeof(err)), 0);
-	assert_string_equal(o.vsock, "cid=5,socket=/x");
+	assert_int_equal(o.nvsock, 1); /* parsed once, kept parsed */
+	assert_int_equal(o.vsock[0].cid, 5);
+	assert_string_equal(o.vsock[0].path, "/x");
 	char *twice[] = {
 		"cvmm", "-k", "k", "--vsock", "cid=5,socket=/x", "--vsock", "cid=6,socket=/y",
 		NULL};
