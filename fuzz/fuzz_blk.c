@@ -115,8 +115,8 @@ static uint32_t seg_len(uint8_t c)
 
 /* Adds a buffer of len bytes holding src (if any) as the chain's next
  * segment. */
-static bool add_seg(struct guest *g, struct rr_seg *segs, unsigned *n, const void *src, uint32_t len,
-		    uint16_t flags)
+static bool add_seg(struct guest *g, struct rr_seg *segs, unsigned *n, const void *src,
+		    uint32_t len, uint16_t flags)
 {
 	uint64_t at = alloc_buf(g, len ? len : 1);
 	if (!at)

@@ -52,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sane) {
 		/* the descriptors inside the buffers with small lengths, avail
 		 * entries in range */
-		struct rr_ring r = { .m = m, .desc = MEM_GPA + DESC_OFF, .avail = MEM_GPA + AVAIL_OFF,
-				     .size = qs };
+		struct rr_ring r = {
+			.m = m, .desc = MEM_GPA + DESC_OFF, .avail = MEM_GPA + AVAIL_OFF, .size = qs};
 		/* NEXT, WRITE: no indirect */
 		rr_fold(&r, MEM_GPA + 0x3000, MEM_GPA + MEM_SIZE, 4096,
 			VRING_DESC_F_NEXT | VRING_DESC_F_WRITE);

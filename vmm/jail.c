@@ -96,7 +96,8 @@ static const struct jail_rule fs_rules[] = {
 	RULE(fchownat, "SETATTR uid/gid (AT_EMPTY_PATH, no follow)"),
 	RULE(utimensat, "SETATTR times on the inode's handle (AT_EMPTY_PATH, no follow)"),
 	RULE(ftruncate, "SETATTR size, O_TRUNC: on a descriptor checked to be the inode"),
-	RULE(fcntl, "clear O_NONBLOCK once an open is checked to be a regular file (FIFOs never block)",
+	RULE(fcntl,
+	     "clear O_NONBLOCK once an open is checked to be a regular file (FIFOs never block)",
 	     EQ(1, F_SETFL)),
 	RULE(fallocate, "FALLOCATE"),
 	RULE(fsync, "FSYNC, FSYNCDIR"),
@@ -147,7 +148,8 @@ static const struct jail_rule vcpu_rules[] = {
 #endif
 	RULE(ioctl, "legacy devices' interrupt lines (8250, RTC, i8042, ACPI GED)", FD(0, VM),
 	     EQ(1, KVM_IRQ_LINE)),
-	RULE(ioctl, "virtio-pci: the guest programs an MSI-X vector (address/data -> the GSI's route)",
+	RULE(ioctl,
+	     "virtio-pci: the guest programs an MSI-X vector (address/data -> the GSI's route)",
 	     FD(0, VM), EQ(1, KVM_SET_GSI_ROUTING)),
 	RULE(ioctl,
 	     "virtio-pci: (un)masking MSI-X vectors, enabling MSI-X or INTx moves a queue's irqfd",
@@ -235,7 +237,8 @@ static const struct jail_rule sanitizer_rules[] = {
  * reads their registers and scans memory while the control thread spins,
  * then lets them go. */
 static const struct jail_rule sanitizer_control_rules[] = {
-	RULE(clone, "LSan: the tracer that stops every thread for the leak check (no thread, no fork)",
+	RULE(clone,
+	     "LSan: the tracer that stops every thread for the leak check (no thread, no fork)",
 	     EQ(0, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED)),
 	RULE(prctl, "LSan: let its tracer attach", EQ(0, PR_SET_PTRACER)),
 	RULE(prctl, "LSan: is the process dumpable (attachable)?", EQ(0, PR_GET_DUMPABLE)),

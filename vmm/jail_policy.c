@@ -102,7 +102,8 @@ static void grant(FILE *f, const struct vdev_desc *d, const struct vq_grant *g)
 	}
 	if (g->files_update)
 		fputs("; register `FILES_UPDATE`", f);
-	fprintf(f, "; files: its two eventfds%s%s\n", g->files ? ", " : "", g->files ? g->files : "");
+	fprintf(f, "; files: its two eventfds%s%s\n", g->files ? ", " : "",
+		g->files ? g->files : "");
 }
 
 static void kind(FILE *f, enum jail_kind k)

@@ -60,7 +60,7 @@ struct vq_grant {
 	/* IORING_REGISTER_FILES_UPDATE, the one register opcode its ring
 	 * then allows (virtio-fs's open files) */
 	bool files_update;
-	const char *files; /* its registered files besides its two eventfds, in words (NULL: none) */
+	const char *files; /* its registered files besides its eventfds, in words, or NULL */
 };
 /* The opcode list of a grant, from an array. */
 #define VQ_GRANT_OPS(a) .uring_ops = (a), .nuring_ops = sizeof(a) / sizeof((a)[0])

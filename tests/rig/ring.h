@@ -69,7 +69,7 @@ static inline void rr_clear(struct rr_ring *r)
 static inline void rr_set(struct rr_ring *r, const struct guest_mem *m, uint64_t desc,
 			  uint64_t avail, uint64_t used, uint16_t size)
 {
-	*r = (struct rr_ring){ .m = m, .desc = desc, .avail = avail, .used = used, .size = size };
+	*r = (struct rr_ring){.m = m, .desc = desc, .avail = avail, .used = used, .size = size};
 	rr_clear(r);
 }
 
@@ -147,7 +147,7 @@ static inline uint16_t rr_post_indirect(struct rr_ring *r, uint64_t table, const
 		rr_desc_at(r, table, k, s[k].gpa, s[k].len,
 			   (uint16_t)(s[k].flags | (k + 1 < n ? VRING_DESC_F_NEXT : 0)),
 			   (uint16_t)(k + 1 < n ? k + 1 : 0));
-	struct rr_seg ind = { table, (uint32_t)(16 * n), VRING_DESC_F_INDIRECT };
+	struct rr_seg ind = {table, (uint32_t)(16 * n), VRING_DESC_F_INDIRECT};
 	return rr_post(r, &ind, 1);
 }
 
@@ -159,7 +159,7 @@ static inline uint16_t rr_post_lens(struct rr_ring *r, uint64_t gpa, const uint3
 	struct rr_seg s[64];
 	RR_CHECK(n <= 64);
 	for (unsigned k = 0; k < n; k++) {
-		s[k] = (struct rr_seg){ gpa, lens[k], flags };
+		s[k] = (struct rr_seg){gpa, lens[k], flags};
 		gpa += lens[k];
 	}
 	return rr_post(r, s, n);

@@ -63,7 +63,8 @@ static void test_tables(void **state)
 		for (int m = JAIL_ON; m <= JAIL_OFF; m++) {
 			void *ctx = (void *)1;
 			struct err e = { 0 };
-			assert_int_equal(jail_build(kinds[k], (enum jail_mode)m, &fds, &ctx, &e), 0);
+			assert_int_equal(jail_build(kinds[k], (enum jail_mode)m, &fds, &ctx, &e),
+					 0);
 			if (m == JAIL_OFF)
 				assert_null(ctx);
 			else

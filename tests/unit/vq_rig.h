@@ -63,7 +63,8 @@ static inline struct vq_rig *vq_rig_reset(void **state, uint16_t size, bool even
 	struct vq_rig *r = *state;
 	memset(fake_at(&r->f, 0, r->low), 0, r->low);
 	rr_set(&r->ring, &r->f.m, VQR_DESC, VQR_AVAIL, VQR_USED, size);
-	assert_int_equal(vq_init(&r->q, &r->f.m, size, VQR_DESC, VQR_AVAIL, VQR_USED, event_idx), 0);
+	assert_int_equal(vq_init(&r->q, &r->f.m, size, VQR_DESC, VQR_AVAIL, VQR_USED, event_idx),
+			 0);
 	return r;
 }
 

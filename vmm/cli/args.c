@@ -25,11 +25,15 @@ const char cli_usage[] =
 	"      --cpus N         number of vCPUs (default 1)\n"
 	"  -m, --memory SIZE    guest memory: bytes with K/M/G suffix, or MiB (default 256M)\n"
 	"  -d, --disk PATH[,ro][,direct][,queues=N]\n"
-	"                       virtio-blk disk (repeatable, up to " CLI_STR(CVMM_MAX_DISKS) "): ro opens it read-only,\n"
-	"                       direct uses O_DIRECT, queues=1.." CLI_STR(CVMM_MAX_QUEUES) " request queues\n"
-	"  -n, --net SPEC       virtio-net interface (repeatable, up to " CLI_STR(CVMM_MAX_NETS) "). SPEC is one of\n"
+	"                       virtio-blk disk (repeatable, up to "
+	CLI_STR(CVMM_MAX_DISKS) "): ro opens it read-only,\n"
+	"                       direct uses O_DIRECT, queues=1.."
+	CLI_STR(CVMM_MAX_QUEUES) " request queues\n"
+	"  -n, --net SPEC       virtio-net interface (repeatable, up to "
+	CLI_STR(CVMM_MAX_NETS) "). SPEC is one of\n"
 	"                         NAME or tap=NAME[,queues=N]  a tap, opened or created\n"
-	"                                (queues=1.." CLI_STR(CVMM_MAX_QUEUES) " pairs: a multi_queue tap)\n"
+	"                                (queues=1.."
+	CLI_STR(CVMM_MAX_QUEUES) " pairs: a multi_queue tap)\n"
 	"                         tapfd=N      an open tap passed in as descriptor N\n"
 	"                         passt=PATH   connect to passt's socket (no root needed)\n"
 	"                         stream=PATH[,listen]  a unix stream socket with length-\n"
@@ -39,12 +43,15 @@ const char cli_usage[] =
 	"                       address derived from the backend)\n"
 	"      --fs tag=TAG,path=DIR[,ro][,xattr][,privileged]\n"
 	"                       share the host directory DIR with the guest as virtio-fs\n"
-	"                       (repeatable, up to " CLI_STR(CVMM_MAX_FS) "): mount -t virtiofs TAG /mnt in the\n"
-	"                       guest; TAG is 1.." CLI_STR(CVMM_FS_TAG_MAX) " bytes; ro refuses every write; xattr\n"
+	"                       (repeatable, up to "
+	CLI_STR(CVMM_MAX_FS) "): mount -t virtiofs TAG /mnt in the\n"
+	"                       guest; TAG is 1.."
+	CLI_STR(CVMM_FS_TAG_MAX) " bytes; ro refuses every write; xattr\n"
 	"                       serves extended attributes; privileged lets the guest's\n"
 	"                       root change owners (keeps 4 ownership capabilities)\n"
 	"      --vsock cid=N,socket=PATH\n"
-	"                       virtio-vsock with the guest's CID N (" CLI_STR(CVMM_VSOCK_CID_MIN) " or more); host side\n"
+	"                       virtio-vsock with the guest's CID N ("
+	CLI_STR(CVMM_VSOCK_CID_MIN) " or more); host side\n"
 	"                       on unix sockets (Firecracker's protocol): clients of PATH\n"
 	"                       write \"CONNECT <port>\\n\" to reach a guest port; guest\n"
 	"                       connections to CID 2 port P go to PATH_P\n"
@@ -406,10 +413,13 @@ struct cli_opt {
 };
 
 #define DST(field) .off = offsetof(struct cli_opts, field)
-#define LIST(field, n_field, spec_fn)                                                       \
-	.kind = CLI_SPEC, .spec = (spec_fn), DST(field), .size = sizeof(((struct cli_opts *)0)->field[0]), \
-	.count_off = offsetof(struct cli_opts, n_field),                                      \
-	.times = sizeof(((struct cli_opts *)0)->field) / sizeof(((struct cli_opts *)0)->field[0])
+/* A repeatable spec: items of the array `field`, their count in n_field,
+ * as many as the array holds. */
+#define CLI_ITEM(field) (((struct cli_opts *)0)->field[0])
+#define LIST(field, n_field, spec_fn)                                                             \
+	.kind = CLI_SPEC, .spec = (spec_fn), DST(field), .size = sizeof(CLI_ITEM(field)),        \
+	.count_off = offsetof(struct cli_opts, n_field),                                          \
+	.times = sizeof(((struct cli_opts *)0)->field) / sizeof(CLI_ITEM(field))
 
 static int spec_disk(void *dst, const char *val, const char **why)
 {
