@@ -28,33 +28,43 @@
  * rules (CVMM_SANITIZED, jail.h). Found by running the ASan cvmm in the
  * test host with --seccomp=log (docs/seccomp.md). */
 #ifdef CVMM_SANITIZED
-#define RULE JAIL_RULE
+#define RULE  JAIL_RULE
+#define CLEAR JAIL_CLEAR
 static const struct jail_rule sanitizer_rules[] = {
-	RULE(mmap, -1, "sanitizer runtime: shadow and allocator memory"),
-	RULE(munmap, -1, "sanitizer runtime: frees what it mapped"),
-	RULE(mprotect, -1, "sanitizer runtime: guard pages"),
-	RULE(sigaltstack, -1, "sanitizer runtime: per-thread alternate signal stack"),
-	RULE(madvise, -1, "sanitizer runtime: releases allocator memory"),
-	RULE(getpid, -1, "sanitizer runtime: reports"),
-	RULE(gettid, -1, "sanitizer runtime: reports"),
-	RULE(write, -1, "sanitizer runtime: writes its report to stderr"),
-	RULE(exit_group, -1, "sanitizer runtime: exits after a report"),
-	RULE(sched_yield, -1, "sanitizer runtime: its spin locks (a vCPU thread yielded at exit)"),
+	RULE(mmap, "sanitizer runtime: shadow and allocator memory"),
+	RULE(munmap, "sanitizer runtime: frees what it mapped"),
+	RULE(mprotect, "sanitizer runtime: guard pages"),
+	RULE(sigaltstack, "sanitizer runtime: per-thread alternate signal stack"),
+	RULE(madvise, "sanitizer runtime: releases allocator memory"),
+	RULE(getpid, "sanitizer runtime: reports"),
+	RULE(gettid, "sanitizer runtime: reports"),
+	RULE(write, "sanitizer runtime: writes its report to stderr"),
+	RULE(exit_group, "sanitizer runtime: exits after a report"),
+	RULE(sched_yield, "sanitizer runtime: its spin locks (a vCPU thread yielded at exit)"),
 	/* a report (with symbolize=0 and color=never: no symbolizer process,
 	 * no isatty; tests/linux/asan-cases.sh sets them) */
-	RULE(readlink, -1, "sanitizer report: the binary's name (/proc/self/exe)"),
-	{SCMP_SYS(open), "open(read-only)", -1, -1, JAIL_A1_RDONLY,
-	 "sanitizer report: /proc/self/maps (each frame's module)"},
+	RULE(readlink, "sanitizer report: the binary's name (/proc/self/exe)"),
+	RULE(open, "sanitizer report: /proc/self/maps (each frame's module), read-only",
+	     CLEAR(1, O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)),
 #ifdef __aarch64__
-	{SCMP_SYS(openat), "openat(read-only)", -1, -1, JAIL_A1_RDONLY,
-	 "sanitizer report: open() on arm64, which has no open syscall"},
+	RULE(openat, "sanitizer report: open() on arm64, which has no open syscall",
+	     CLEAR(2, O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)),
 #endif
-	RULE(read, -1, "sanitizer report: /proc/self/maps"),
-	RULE(close, -1, "sanitizer report: /proc/self/maps, its probe pipe"),
-	RULE(pipe2, -1, "sanitizer report: a pipe to probe whether memory is readable"),
+	RULE(read, "sanitizer report: /proc/self/maps"),
+	RULE(close, "sanitizer report: /proc/self/maps, its probe pipe"),
+	RULE(pipe2, "sanitizer report: a pipe to probe whether memory is readable"),
 };
 static const struct jail_table sanitizer_table = JAIL_TABLE("sanitizer runtime", sanitizer_rules);
 #endif
+
+const struct jail_table *jail_sanitizer_table(void)
+{
+#ifdef CVMM_SANITIZED
+	return &sanitizer_table;
+#else
+	return NULL;
+#endif
+}
 
 static struct scmp_arg_cmp cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a,
 			       scmp_datum_t b)
@@ -63,30 +73,64 @@ static struct scmp_arg_cmp cmp(unsigned arg, enum scmp_compare op, scmp_datum_t 
 	return c;
 }
 
-static int jail_rule_add(scmp_filter_ctx ctx, const struct jail_rule *rl, const int *params)
+const char *jail_fd_name(enum jail_fd fd)
 {
-	struct scmp_arg_cmp c[3];
+	static const char *const names[JAIL_NFDS] = {
+		[JAIL_FD_RING] = "its own io_uring",
+		[JAIL_FD_IRQ] = "its queue's irqfd",
+		[JAIL_FD_CONFIG_IRQ] = "the device's configuration irqfd",
+		[JAIL_FD_NOTIFY_IRQ] = "a second queue's irqfd (vsock: RX; others: its queue's)",
+		[JAIL_FD_VCPU] = "its vCPU fd",
+		[JAIL_FD_VM] = "the VM fd",
+		[JAIL_FD_LISTEN] = "the listening control socket",
+	};
+	return (unsigned)fd < JAIL_NFDS && names[fd] ? names[fd] : "?";
+}
+
+static int jail_fd_of(const struct jail_fds *fds, unsigned fd)
+{
+	switch ((enum jail_fd)fd) {
+	case JAIL_FD_RING: return fds->ring;
+	case JAIL_FD_IRQ: return fds->irq;
+	case JAIL_FD_CONFIG_IRQ: return fds->config_irq;
+	case JAIL_FD_NOTIFY_IRQ: return fds->notify_irq;
+	case JAIL_FD_VCPU: return fds->vcpu;
+	case JAIL_FD_VM: return fds->vm;
+	case JAIL_FD_LISTEN: return fds->listen;
+	}
+	return -1;
+}
+
+static int jail_rule_add(scmp_filter_ctx ctx, const struct jail_rule *rl,
+			 const struct jail_fds *fds)
+{
+	struct scmp_arg_cmp c[JAIL_MAX_ARGS];
 	unsigned n = 0;
-	if (rl->param >= 0)
-		c[n++] = cmp(0, SCMP_CMP_EQ, (scmp_datum_t)params[rl->param], 0);
-	else if (rl->flags & JAIL_A0_STDERR)
-		c[n++] = cmp(0, SCMP_CMP_EQ, (scmp_datum_t)STDERR_FILENO, 0);
-	if (rl->arg1 >= 0)
-		c[n++] = cmp(rl->flags & JAIL_A0_ARG1 ? 0 : 1, SCMP_CMP_EQ, (scmp_datum_t)rl->arg1,
-			     0);
-	if (rl->flags & JAIL_A1_RDONLY)
-		c[n++] = cmp(1, SCMP_CMP_MASKED_EQ,
-			     (scmp_datum_t)(O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND), 0);
-	if (rl->flags & JAIL_A2_NOEXEC)
-		c[n++] = cmp(2, SCMP_CMP_MASKED_EQ, (scmp_datum_t)PROT_EXEC, 0);
+	for (unsigned i = 0; i < JAIL_MAX_ARGS && rl->args[i].cmp != JAIL_CMP_NONE; i++) {
+		const struct jail_arg *a = &rl->args[i];
+		switch ((enum jail_cmp)a->cmp) {
+		case JAIL_CMP_FD:
+			/* an int, sign-extended as the kernel sees it */
+			c[n++] = cmp(a->arg, SCMP_CMP_EQ, (scmp_datum_t)jail_fd_of(fds, a->fd), 0);
+			break;
+		case JAIL_CMP_EQ:
+			c[n++] = cmp(a->arg, SCMP_CMP_EQ, a->value, 0);
+			break;
+		case JAIL_CMP_CLEAR:
+			c[n++] = cmp(a->arg, SCMP_CMP_MASKED_EQ, a->value, 0);
+			break;
+		case JAIL_CMP_NONE:
+			break;
+		}
+	}
 	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rl->nr, n, c);
 }
 
-static int jail_table_add(scmp_filter_ctx ctx, const struct jail_table *t, const int *params,
-			  struct err *e)
+static int jail_table_add(scmp_filter_ctx ctx, const struct jail_table *t,
+			  const struct jail_fds *fds, struct err *e)
 {
 	for (unsigned i = 0; i < t->n; i++) {
-		int r = jail_rule_add(ctx, &t->rules[i], params);
+		int r = jail_rule_add(ctx, &t->rules[i], fds);
 		if (r < 0)
 			return err_set(e, -r, "seccomp rule for %s (%s): %s", t->rules[i].name,
 				       t->name, strerror(-r));
@@ -95,7 +139,7 @@ static int jail_table_add(scmp_filter_ctx ctx, const struct jail_table *t, const
 }
 
 int jail_filter_build(const struct jail_table *const *tables, unsigned ntables,
-		      enum jail_mode mode, const int *params, void **out, struct err *e)
+		      enum jail_mode mode, const struct jail_fds *fds, void **out, struct err *e)
 {
 	*out = NULL;
 	if (mode == JAIL_OFF)
@@ -108,10 +152,10 @@ int jail_filter_build(const struct jail_table *const *tables, unsigned ntables,
 	/* Without TSYNC (libseccomp's default): each thread loads its own. */
 	int r = 0;
 	for (unsigned t = 0; t < ntables && r == 0; t++)
-		r = jail_table_add(ctx, tables[t], params, e);
+		r = jail_table_add(ctx, tables[t], fds, e);
 #ifdef CVMM_SANITIZED
 	if (r == 0) /* every thread's filter gets the runtime's rules */
-		r = jail_table_add(ctx, &sanitizer_table, params, e);
+		r = jail_table_add(ctx, &sanitizer_table, fds, e);
 #endif
 	if (r < 0) {
 		seccomp_release(ctx);

@@ -50,22 +50,51 @@ enum jail_mode {
 	JAIL_OFF = 2, /* no filter at all */
 };
 
-#define JAIL_A2_NOEXEC 1 /* arg2 (prot) must not have PROT_EXEC */
-#define JAIL_A0_STDERR 2 /* arg0 must be 2 (stderr) */
-#define JAIL_A0_ARG1   4 /* arg0 (not arg1) must equal the rule's arg1 (a request) */
-#define JAIL_A1_RDONLY 8 /* arg1 (open's flags): no write, create, truncate, append */
+/* The descriptors a thread's rules are bound to, by name: a filter reads
+ * the fields its rules name (JAIL_FD) and no other. */
+struct jail_fds {
+	int ring;       /* worker: its own io_uring */
+	int irq;        /* worker: its queue's irqfd */
+	int config_irq; /* worker: the device's configuration irqfd */
+	int notify_irq; /* worker: a second queue's irqfd it raises (vsock: RX), else irq */
+	int vcpu;       /* vCPU: its own vCPU fd */
+	int vm;         /* vCPU, control: the VM fd */
+	int listen;     /* control: the listening control socket (-1: none) */
+};
+/* A field of struct jail_fds, as a rule names it. */
+enum jail_fd {
+	JAIL_FD_RING = 1,
+	JAIL_FD_IRQ,
+	JAIL_FD_CONFIG_IRQ,
+	JAIL_FD_NOTIFY_IRQ,
+	JAIL_FD_VCPU,
+	JAIL_FD_VM,
+	JAIL_FD_LISTEN,
+};
+#define JAIL_NFDS 8 /* enum jail_fd values are below it */
+
+/* How a rule bounds one syscall argument. */
+enum jail_cmp {
+	JAIL_CMP_NONE = 0, /* no bound (ends a rule's list) */
+	JAIL_CMP_EQ,       /* the argument equals value */
+	JAIL_CMP_FD,       /* the argument equals the descriptor of slot `fd` */
+	JAIL_CMP_CLEAR,    /* the argument has none of value's bits */
+};
+struct jail_arg {
+	unsigned char arg; /* which syscall argument: 0..5 */
+	unsigned char cmp; /* enum jail_cmp */
+	unsigned char fd;  /* JAIL_CMP_FD: enum jail_fd */
+	uint64_t value;    /* JAIL_CMP_EQ, JAIL_CMP_CLEAR */
+	const char *text;  /* value as written in the table ("KVM_RUN") */
+};
+#define JAIL_MAX_ARGS 2 /* bounds per rule, all of which must hold */
 
 struct jail_rule {
 	int nr;           /* syscall number */
-	const char *name;
-	int param;        /* -1: any arguments; else arg0 must equal params[param] */
-	long arg1;        /* -1: any; else arg1 must equal it (ioctl requests; with
-			   * param, both must match) */
-	int flags;	  /* JAIL_A2_NOEXEC, ... */
+	const char *name; /* the syscall's name */
+	struct jail_arg args[JAIL_MAX_ARGS];
 	const char *why;
 };
-
-#define JAIL_MAX_PARAMS 5 /* the params array a filter's rules may name */
 
 /* A thread kind's policy: its rules, one reason each. */
 struct jail_table {
@@ -75,26 +104,31 @@ struct jail_table {
 };
 #define JAIL_TABLE(nm, arr) { (nm), (arr), sizeof(arr) / sizeof((arr)[0]) }
 
-/* Rules as table rows (the file that uses them includes <seccomp.h>): any
- * arguments (param -1) or arg0 == params[param]; RULE2 also pins arg1;
- * NOEXEC: arg2 (prot) without PROT_EXEC; IOCTL: the request, on any
- * descriptor or (IOCTL_ON) on params[param]. */
-#define JAIL_RULE(sys, param, why) { SCMP_SYS(sys), #sys, param, -1, 0, why }
-#define JAIL_RULE2(sys, param, a1, why) \
-	{ SCMP_SYS(sys), #sys "(" #a1 ")", param, (long)(a1), 0, why }
-#define JAIL_NOEXEC(sys, why) \
-	{ SCMP_SYS(sys), #sys "(no PROT_EXEC)", -1, -1, JAIL_A2_NOEXEC, why }
-#define JAIL_IOCTL(req, why) { SCMP_SYS(ioctl), "ioctl(" #req ")", -1, (long)(req), 0, why }
-#define JAIL_IOCTL_ON(param, req, why) \
-	{ SCMP_SYS(ioctl), "ioctl(" #req ")", param, (long)(req), 0, why }
+/* Rules as table rows (the file that uses them includes <seccomp.h>): the
+ * syscall, its reason, then the bounds on its arguments (none: any
+ * arguments), each naming the argument it is on. */
+#define JAIL_RULE(sys, why, ...) { SCMP_SYS(sys), #sys, { __VA_ARGS__ }, why }
+/* argument n is the descriptor of slot f (struct jail_fds) */
+#define JAIL_FD(n, f) { .arg = (n), .cmp = JAIL_CMP_FD, .fd = JAIL_FD_##f }
+/* argument n equals v (an ioctl request, an fcntl command, a flag set) */
+#define JAIL_EQ(n, v) { .arg = (n), .cmp = JAIL_CMP_EQ, .value = (uint64_t)(v), .text = #v }
+/* argument n has none of the bits of v */
+#define JAIL_CLEAR(n, v) \
+	{ .arg = (n), .cmp = JAIL_CMP_CLEAR, .value = (uint64_t)(v), .text = #v }
+
+/* What a slot's descriptor is, in words ("its vCPU fd"). */
+const char *jail_fd_name(enum jail_fd fd);
+/* Sanitizer builds only (else NULL): the runtime's rules, which every
+ * filter gets. */
+const struct jail_table *jail_sanitizer_table(void);
 
 /* Builds one filter from the rules of ntables tables (and, in sanitizer
- * builds, the runtime's own); params: JAIL_MAX_PARAMS descriptors the
- * rules name. *ctx is owned by the caller until jail_load/jail_free.
- * JAIL_OFF: *ctx = NULL (jail_load of NULL does nothing). */
+ * builds, the runtime's own); fds: the descriptors the rules name. *ctx
+ * is owned by the caller until jail_load/jail_free. JAIL_OFF: *ctx = NULL
+ * (jail_load of NULL does nothing). */
 __attribute__((warn_unused_result)) int jail_filter_build(const struct jail_table *const *tables,
 							  unsigned ntables, enum jail_mode mode,
-							  const int *params, void **ctx,
+							  const struct jail_fds *fds, void **ctx,
 							  struct err *e);
 /* In the thread to jail: unblocks SIGSYS (so that the handler, not the
  * default action, gets it), remembers the thread's name for the SIGSYS

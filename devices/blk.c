@@ -421,6 +421,18 @@ fail:
 	return r;
 }
 
+/* A request queue's worker: the plain virtqueue-worker table; READ (its
+ * eventfds), READV, WRITEV, FSYNC (FLUSH, as fdatasync), FALLOCATE
+ * (DISCARD, WRITE_ZEROES) on the disk. */
+static const uint8_t blk_uring_ops[] = { IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC,
+					 IORING_OP_FALLOCATE };
+static const struct vq_grant blk_grants[] = {
+	{ .thread = "cvmm-blk<N>-q<M>",
+	  .jail = &vq_jail_worker,
+	  VQ_GRANT_OPS(blk_uring_ops),
+	  .files = "the disk" },
+};
+
 int blk_start(struct blk *b, const struct guest_mem *mem, const struct virtio_irqfds *irq,
 	     struct err *e)
 {
@@ -440,8 +452,6 @@ int blk_start(struct blk *b, const struct guest_mem *mem, const struct virtio_ir
 	if (!b->q)
 		return err_set(e, ENOMEM, "out of memory");
 	b->started = true;
-	static const uint8_t ops[] = { IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC,
-				       IORING_OP_FALLOCATE };
 	for (unsigned i = 0; i < b->nq; i++) {
 		struct blk_queue *bq = &b->q[i];
 		bq->b = b;
@@ -451,10 +461,9 @@ int blk_start(struct blk *b, const struct guest_mem *mem, const struct virtio_ir
 		struct vq_worker_cfg wc = {
 			.ops = &blk_worker_ops,
 			.model = bq,
+			.grant = &blk_grants[0],
 			.dev_fds = &b->fd,
 			.ndev_fds = 1,
-			.ops_allowed = ops,
-			.nops = sizeof(ops),
 			.ring_entries = 2 * BLK_QUEUE_MAX,
 			.name = name,
 		};
@@ -495,4 +504,6 @@ const struct vdev_desc blk_desc = {
 	.name = "virtio-blk",
 	.virtio_id = VIRTIO_ID_BLOCK,
 	VDEV_ADAPTED(blk),
+	.grants = blk_grants,
+	.ngrants = sizeof(blk_grants) / sizeof(blk_grants[0]),
 };

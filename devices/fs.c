@@ -312,14 +312,30 @@ int fs_open(struct fs **out, const struct fs_cfg *cfg, unsigned index, struct er
 	return 0;
 }
 
+/* Both of a share's workers load the fs table (the FUSE server's host
+ * calls). The request worker's ring does READ and WRITE (READV, WRITEV),
+ * cancels them at a reset (fs_quiesce), and fills and clears its sparse
+ * file table itself as the guest opens and releases files; the
+ * high-priority queue's only forgets. */
+enum { FS_GRANT_HIPRIO, FS_GRANT_REQUEST };
+static const uint8_t fs_uring_ops[] = { IORING_OP_READV, IORING_OP_WRITEV,
+					IORING_OP_ASYNC_CANCEL };
+static const struct vq_grant fs_grants[] = {
+	[FS_GRANT_HIPRIO] = { .thread = "cvmm-fs<N>-hi", .jail = &vq_jail_fs },
+	[FS_GRANT_REQUEST] = { .thread = "cvmm-fs<N>-q0",
+			       .jail = &vq_jail_fs,
+			       VQ_GRANT_OPS(fs_uring_ops),
+			       .files_update = true,
+			       .files = "empty slots (FS_MAX_FH) that OPEN and CREATE fill and "
+					"RELEASE clears" },
+};
+
 int fs_start(struct fs *f, const struct guest_mem *mem, const struct virtio_irqfds *irq,
 	     struct err *e)
 {
 	struct virtio_dev *d = &f->vdev;
 	virtio_dev_setup(d, &fs_dev_ops, f, mem, irq, FS_NQUEUES, FS_QUEUE_MAX, 0);
 	f->started = true;
-	/* READ, WRITE; cancelling them at a reset (fs_quiesce) */
-	static const uint8_t ops[] = {IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_ASYNC_CANCEL};
 	for (unsigned i = 0; i < FS_NQUEUES; i++) {
 		struct fs_queue *fq = &f->q[i];
 		fq->f = f;
@@ -336,14 +352,10 @@ int fs_start(struct fs *f, const struct guest_mem *mem, const struct virtio_irqf
 		struct vq_worker_cfg wc = {
 			.ops = &fs_worker_ops,
 			.model = fq,
-			.ops_allowed = i == 0 ? NULL : ops,
-			.nops = i == 0 ? 0 : sizeof(ops),
+			.grant = &fs_grants[i == 0 ? FS_GRANT_HIPRIO : FS_GRANT_REQUEST],
 			.sparse_files = i == 0 ? 0 : FS_MAX_FH,
-			.files_update = i != 0,
 			.ring_entries = 2 * FS_REQS,
 			.name = name,
-			.jail = &vq_jail_fs,
-			.jail_fd = -1,
 			/* the high-priority queue only forgets */
 			.keep_caps = f->privileged && i != 0 ? JAIL_FS_CAPS : 0,
 		};
@@ -382,4 +394,6 @@ const struct vdev_desc fs_desc = {
 	.name = "virtio-fs",
 	.virtio_id = VIRTIO_ID_FS,
 	VDEV_ADAPTED(fs),
+	.grants = fs_grants,
+	.ngrants = sizeof(fs_grants) / sizeof(fs_grants[0]),
 };

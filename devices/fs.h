@@ -156,6 +156,8 @@ void fs_srv_destroy(struct fs_srv *s);
 /* Serves one parsed request; *o says what to answer (or what I/O to do
  * first). Thread-safe. */
 void fs_srv_handle(struct fs_srv *s, const struct fs_req *r, struct fs_out *o);
+/* Whether the server refuses opcode op on a read-only share (EROFS). */
+bool fs_srv_mutates(uint32_t op);
 /* After FS_IO_*: the reply payload for a WRITE of res bytes. */
 void fs_srv_write_done(struct fs_out *o, int64_t res);
 

@@ -573,7 +573,7 @@ static void *out_small(struct fs_out *o, size_t n)
 	return o->small;
 }
 
-static int op_init(struct fs_srv *s, const struct fs_req *r, struct fs_out *o)
+static int op_init(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
 {
 	struct fuse_init_in in;
 	memset(&in, 0, sizeof(in));
@@ -610,12 +610,12 @@ static int op_init(struct fs_srv *s, const struct fs_req *r, struct fs_out *o)
 	return 0;
 }
 
-static int op_getattr(struct fs_srv *s, uint32_t idx, struct fs_out *o)
+static int op_getattr(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
 {
 	struct stat st;
-	int r = stat_fd(s->ino[idx].fd, &st);
-	if (r < 0)
-		return r;
+	int rc = stat_fd(s->ino[idx].fd, &st);
+	if (rc < 0)
+		return rc;
 	struct fuse_attr_out *a = out_small(o, sizeof(*a));
 	a->attr_valid = TIMEOUT_S;
 	fill_attr(&a->attr, &st);
@@ -672,10 +672,10 @@ static int op_setattr(struct fs_srv *s, const struct fs_req *r, uint32_t idx, st
 		if (utimensat(i->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 	}
-	return op_getattr(s, idx, o);
+	return op_getattr(s, r, idx, o);
 }
 
-static int op_readlink(struct fs_srv *s, uint32_t idx, struct fs_out *o)
+static int op_readlink(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
 {
 	ssize_t n = readlinkat(s->ino[idx].fd, "", (char *)s->dirbuf, FS_SYMLINK_MAX + 1);
 	if (n < 0)
@@ -754,10 +754,11 @@ static int op_create(struct fs_srv *s, const struct fs_req *r, uint32_t parent, 
 	return 0;
 }
 
-static int op_open(struct fs_srv *s, const struct fs_req *r, uint32_t idx, bool dir,
-		   struct fs_out *o)
+/* OPEN and OPENDIR */
+static int op_open(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
 {
 	const struct fuse_open_in *in = &ARG(r, struct fuse_open_in);
+	bool dir = r->h.opcode == FUSE_OPENDIR;
 	struct fs_inode *i = &s->ino[idx];
 	int flags;
 	if (dir) {
@@ -782,9 +783,10 @@ static int op_open(struct fs_srv *s, const struct fs_req *r, uint32_t idx, bool 
 	return fh_add(s, fd, idx, dir, &oo->fh);
 }
 
-static int op_readdir(struct fs_srv *s, const struct fs_req *r, uint32_t dirino, bool plus,
-		      struct fs_out *o)
+/* READDIR and READDIRPLUS */
+static int op_readdir(struct fs_srv *s, const struct fs_req *r, uint32_t dirino, struct fs_out *o)
 {
+	bool plus = r->h.opcode == FUSE_READDIRPLUS;
 	const struct fuse_read_in *in = &ARG(r, struct fuse_read_in);
 	struct fs_fh *f = fh_get(s, in->fh, true, NULL);
 	if (!f)
@@ -844,7 +846,8 @@ static int op_readdir(struct fs_srv *s, const struct fs_req *r, uint32_t dirino,
 	return 0;
 }
 
-static int op_rename(struct fs_srv *s, const struct fs_req *r, uint32_t olddir)
+/* RENAME and RENAME2 */
+static int op_rename(struct fs_srv *s, const struct fs_req *r, uint32_t olddir, struct fs_out *o)
 {
 	uint64_t newdir_id;
 	uint32_t flags = 0;
@@ -919,7 +922,7 @@ static int op_xattr(struct fs_srv *s, const struct fs_req *r, uint32_t idx, stru
 	return err;
 }
 
-static int op_statfs(struct fs_srv *s, uint32_t idx, struct fs_out *o)
+static int op_statfs(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
 {
 	struct statfs sf;
 	if (fstatfs(s->ino[idx].fd, &sf) < 0)
@@ -936,198 +939,246 @@ static int op_statfs(struct fs_srv *s, uint32_t idx, struct fs_out *o)
 	return 0;
 }
 
-static bool mutating(uint32_t op)
+/* ---- the dispatch: one handler per opcode ---------------------------------------- */
+
+static int op_forget(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
 {
-	switch (op) {
-	case FUSE_SETATTR:
-	case FUSE_SYMLINK:
-	case FUSE_MKNOD:
-	case FUSE_MKDIR:
-	case FUSE_UNLINK:
-	case FUSE_RMDIR:
-	case FUSE_RENAME:
-	case FUSE_RENAME2:
-	case FUSE_LINK:
-	case FUSE_WRITE:
-	case FUSE_CREATE:
-	case FUSE_FALLOCATE:
-	case FUSE_SETXATTR:
-	case FUSE_REMOVEXATTR:
-		return true;
-	default:
-		return false;
+	do_forget(s, r->h.nodeid, ARG(r, struct fuse_forget_in).nlookup);
+	return 0;
+}
+
+static int op_batch_forget(struct fs_srv *s, const struct fs_req *r, uint32_t idx,
+			   struct fs_out *o)
+{
+	const struct fuse_batch_forget_in *b = &ARG(r, struct fuse_batch_forget_in);
+	const uint8_t *p = r->args + sizeof(*b);
+	for (uint32_t k = 0; k < b->count; k++) {
+		struct fuse_forget_one one;
+		memcpy(&one, p + k * sizeof(one), sizeof(one));
+		do_forget(s, one.nodeid, one.nlookup);
 	}
+	return 0;
+}
+
+static int op_destroy(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
+{
+	release_all(s);
+	s->inited = false;
+	return 0;
+}
+
+static int op_lookup(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
+{
+	if (!S_ISDIR(s->ino[idx].mode))
+		return -ENOTDIR;
+	return entry_reply(s, idx, r->name, o);
+}
+
+static int op_symlink(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
+{
+	if (symlinkat(r->name2, s->ino[idx].fd, r->name) < 0)
+		return -errno;
+	return entry_reply(s, idx, r->name, o);
+}
+
+static int op_mknod(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
+{
+	const struct fuse_mknod_in *in = &ARG(r, struct fuse_mknod_in);
+	mode_t type = in->mode & S_IFMT;
+	if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK)
+		return -EPERM; /* no device nodes on the host */
+	if (mknodat(s->ino[idx].fd, r->name, type | (in->mode & ~in->umask & 07777), 0) < 0)
+		return -errno;
+	return entry_reply(s, idx, r->name, o);
+}
+
+static int op_mkdir(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
+{
+	const struct fuse_mkdir_in *in = &ARG(r, struct fuse_mkdir_in);
+	if (mkdirat(s->ino[idx].fd, r->name, in->mode & ~in->umask & 07777) < 0)
+		return -errno;
+	return entry_reply(s, idx, r->name, o);
+}
+
+static int op_unlink(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
+{
+	int flags = r->h.opcode == FUSE_RMDIR ? AT_REMOVEDIR : 0;
+	if (unlinkat(s->ino[idx].fd, r->name, flags) < 0)
+		return -errno;
+	return 0;
+}
+
+static int op_link(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
+{
+	uint32_t old;
+	struct fs_inode *oi = ino_get(s, ARG(r, struct fuse_link_in).oldnodeid, &old);
+	if (!oi)
+		return -ESTALE;
+	if (S_ISDIR(oi->mode))
+		return -EPERM;
+	int rc = link_ino(s, old, idx, r->name);
+	if (rc < 0)
+		return rc;
+	return entry_reply(s, idx, r->name, o);
+}
+
+/* READ and WRITE: the data moves through the worker's io_uring (FS_IO_*). */
+static int op_rw(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
+{
+	bool rd = r->h.opcode == FUSE_READ;
+	uint64_t fh = rd ? ARG(r, struct fuse_read_in).fh : ARG(r, struct fuse_write_in).fh;
+	unsigned slot;
+	struct fs_fh *f = fh_get(s, fh, false, &slot);
+	if (!f)
+		return -EBADF;
+	o->io = rd ? FS_IO_READ : FS_IO_WRITE;
+	o->io_fd = f->fd;
+	o->io_slot = slot;
+	if (rd) {
+		const struct fuse_read_in *in = &ARG(r, struct fuse_read_in);
+		o->io_off = in->offset;
+		o->io_len = in->size < r->room ? in->size : r->room;
+	} else {
+		const struct fuse_write_in *in = &ARG(r, struct fuse_write_in);
+		o->io_off = in->offset;
+		o->io_len = in->size;
+	}
+	return 0;
+}
+
+static int op_release(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
+{
+	unsigned slot;
+	bool dir = r->h.opcode == FUSE_RELEASEDIR;
+	if (!fh_get(s, ARG(r, struct fuse_release_in).fh, dir, &slot))
+		return -EBADF;
+	fh_release(s, slot);
+	return 0;
+}
+
+static int op_flush(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
+{
+	return fh_get(s, ARG(r, struct fuse_flush_in).fh, false, NULL) ? 0 : -EBADF;
+}
+
+static int op_fsync(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
+{
+	const struct fuse_fsync_in *in = &ARG(r, struct fuse_fsync_in);
+	struct fs_fh *f = fh_get(s, in->fh, r->h.opcode == FUSE_FSYNCDIR, NULL);
+	if (!f)
+		return -EBADF;
+	int rc = (in->fsync_flags & 1) ? fdatasync(f->fd) : fsync(f->fd);
+	return rc < 0 ? -errno : 0;
+}
+
+static int op_fallocate(struct fs_srv *s, const struct fs_req *r, uint32_t idx,
+			struct fs_out *o)
+{
+	const struct fuse_fallocate_in *in = &ARG(r, struct fuse_fallocate_in);
+	struct fs_fh *f = fh_get(s, in->fh, false, NULL);
+	if (!f)
+		return -EBADF;
+	if (fallocate(f->fd, (int)in->mode, (off_t)in->offset, (off_t)in->length) < 0)
+		return -errno;
+	return 0;
+}
+
+static int op_lseek(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
+{
+	const struct fuse_lseek_in *in = &ARG(r, struct fuse_lseek_in);
+	struct fs_fh *f = fh_get(s, in->fh, false, NULL);
+	if (!f)
+		return -EBADF;
+	if (in->whence != SEEK_SET && in->whence != SEEK_CUR && in->whence != SEEK_END &&
+	    in->whence != SEEK_DATA && in->whence != SEEK_HOLE)
+		return -EINVAL;
+	off_t pos = lseek(f->fd, (off_t)in->offset, (int)in->whence);
+	if (pos < 0)
+		return -errno;
+	struct fuse_lseek_out *out = out_small(o, sizeof(*out));
+	out->offset = (uint64_t)pos;
+	return 0;
+}
+
+typedef int fs_op_fn(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o);
+
+#define FS_OP_MUTATES  1 /* refused with EROFS on a read-only share */
+#define FS_OP_ANY_TIME 2 /* served before INIT too, on no inode (INIT) */
+#define FS_OP_NO_INODE 4 /* served on no inode (idx is 0) */
+#define FS_OP_STALE_OK 8 /* an unknown nodeid is no error (FORGET: nothing to forget) */
+
+/* Every opcode the server answers; any other is ENOSYS (after the checks
+ * every request gets: INIT first, a live nodeid). */
+static const struct fs_op {
+	fs_op_fn *fn;
+	unsigned flags;
+} fs_ops[] = {
+	[FUSE_INIT] = { op_init, FS_OP_ANY_TIME },
+	[FUSE_BATCH_FORGET] = { op_batch_forget, FS_OP_NO_INODE },
+	[FUSE_DESTROY] = { op_destroy, FS_OP_NO_INODE },
+	[FUSE_FORGET] = { op_forget, FS_OP_STALE_OK },
+	[FUSE_LOOKUP] = { op_lookup, 0 },
+	[FUSE_GETATTR] = { op_getattr, 0 },
+	[FUSE_SETATTR] = { op_setattr, FS_OP_MUTATES },
+	[FUSE_READLINK] = { op_readlink, 0 },
+	[FUSE_SYMLINK] = { op_symlink, FS_OP_MUTATES },
+	[FUSE_MKNOD] = { op_mknod, FS_OP_MUTATES },
+	[FUSE_MKDIR] = { op_mkdir, FS_OP_MUTATES },
+	[FUSE_UNLINK] = { op_unlink, FS_OP_MUTATES },
+	[FUSE_RMDIR] = { op_unlink, FS_OP_MUTATES },
+	[FUSE_RENAME] = { op_rename, FS_OP_MUTATES },
+	[FUSE_RENAME2] = { op_rename, FS_OP_MUTATES },
+	[FUSE_LINK] = { op_link, FS_OP_MUTATES },
+	[FUSE_OPEN] = { op_open, 0 },
+	[FUSE_OPENDIR] = { op_open, 0 },
+	[FUSE_CREATE] = { op_create, FS_OP_MUTATES },
+	[FUSE_READ] = { op_rw, 0 },
+	[FUSE_WRITE] = { op_rw, FS_OP_MUTATES },
+	[FUSE_READDIR] = { op_readdir, 0 },
+	[FUSE_READDIRPLUS] = { op_readdir, 0 },
+	[FUSE_STATFS] = { op_statfs, 0 },
+	[FUSE_RELEASE] = { op_release, 0 },
+	[FUSE_RELEASEDIR] = { op_release, 0 },
+	[FUSE_FLUSH] = { op_flush, 0 },
+	[FUSE_FSYNC] = { op_fsync, 0 },
+	[FUSE_FSYNCDIR] = { op_fsync, 0 },
+	[FUSE_FALLOCATE] = { op_fallocate, FS_OP_MUTATES },
+	[FUSE_GETXATTR] = { op_xattr, 0 },
+	[FUSE_LISTXATTR] = { op_xattr, 0 },
+	[FUSE_SETXATTR] = { op_xattr, FS_OP_MUTATES },
+	[FUSE_REMOVEXATTR] = { op_xattr, FS_OP_MUTATES },
+	[FUSE_LSEEK] = { op_lseek, 0 },
+};
+
+static const struct fs_op *fs_op_of(uint32_t op)
+{
+	if (op >= sizeof(fs_ops) / sizeof(fs_ops[0]) || !fs_ops[op].fn)
+		return NULL;
+	return &fs_ops[op];
+}
+
+bool fs_srv_mutates(uint32_t op)
+{
+	const struct fs_op *h = fs_op_of(op);
+	return h && (h->flags & FS_OP_MUTATES);
 }
 
 static int serve(struct fs_srv *s, const struct fs_req *r, struct fs_out *o)
 {
-	uint32_t op = r->h.opcode;
-	if (op == FUSE_INIT)
-		return op_init(s, r, o);
+	const struct fs_op *h = fs_op_of(r->h.opcode);
+	unsigned flags = h ? h->flags : 0;
+	if (flags & FS_OP_ANY_TIME)
+		return h->fn(s, r, 0, o);
 	if (!s->inited)
 		return -EIO;
-	if (op == FUSE_BATCH_FORGET) {
-		const struct fuse_batch_forget_in *b = &ARG(r, struct fuse_batch_forget_in);
-		const uint8_t *p = r->args + sizeof(*b);
-		for (uint32_t k = 0; k < b->count; k++) {
-			struct fuse_forget_one one;
-			memcpy(&one, p + k * sizeof(one), sizeof(one));
-			do_forget(s, one.nodeid, one.nlookup);
-		}
-		return 0;
-	}
-	if (op == FUSE_DESTROY) {
-		release_all(s);
-		s->inited = false;
-		return 0;
-	}
+	if (flags & FS_OP_NO_INODE)
+		return h->fn(s, r, 0, o);
 	uint32_t idx;
 	if (!ino_get(s, r->h.nodeid, &idx))
-		return op == FUSE_FORGET ? 0 : -ESTALE;
-	if (s->ro && mutating(op))
+		return (flags & FS_OP_STALE_OK) ? 0 : -ESTALE;
+	if (s->ro && (flags & FS_OP_MUTATES))
 		return -EROFS;
-	struct fs_inode *i = &s->ino[idx];
-	switch (op) {
-	case FUSE_FORGET:
-		do_forget(s, r->h.nodeid, ARG(r, struct fuse_forget_in).nlookup);
-		return 0;
-	case FUSE_LOOKUP:
-		if (!S_ISDIR(i->mode))
-			return -ENOTDIR;
-		return entry_reply(s, idx, r->name, o);
-	case FUSE_GETATTR:
-		return op_getattr(s, idx, o);
-	case FUSE_SETATTR:
-		return op_setattr(s, r, idx, o);
-	case FUSE_READLINK:
-		return op_readlink(s, idx, o);
-	case FUSE_SYMLINK:
-		if (symlinkat(r->name2, i->fd, r->name) < 0)
-			return -errno;
-		return entry_reply(s, idx, r->name, o);
-	case FUSE_MKNOD: {
-		const struct fuse_mknod_in *in = &ARG(r, struct fuse_mknod_in);
-		mode_t type = in->mode & S_IFMT;
-		if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK)
-			return -EPERM; /* no device nodes on the host */
-		if (mknodat(i->fd, r->name, type | (in->mode & ~in->umask & 07777), 0) < 0)
-			return -errno;
-		return entry_reply(s, idx, r->name, o);
-	}
-	case FUSE_MKDIR: {
-		const struct fuse_mkdir_in *in = &ARG(r, struct fuse_mkdir_in);
-		if (mkdirat(i->fd, r->name, in->mode & ~in->umask & 07777) < 0)
-			return -errno;
-		return entry_reply(s, idx, r->name, o);
-	}
-	case FUSE_UNLINK:
-	case FUSE_RMDIR:
-		if (unlinkat(i->fd, r->name, op == FUSE_RMDIR ? AT_REMOVEDIR : 0) < 0)
-			return -errno;
-		return 0;
-	case FUSE_RENAME:
-	case FUSE_RENAME2:
-		return op_rename(s, r, idx);
-	case FUSE_LINK: {
-		uint32_t old;
-		struct fs_inode *oi = ino_get(s, ARG(r, struct fuse_link_in).oldnodeid, &old);
-		if (!oi)
-			return -ESTALE;
-		if (S_ISDIR(oi->mode))
-			return -EPERM;
-		int rc = link_ino(s, old, idx, r->name);
-		if (rc < 0)
-			return rc;
-		return entry_reply(s, idx, r->name, o);
-	}
-	case FUSE_OPEN:
-		return op_open(s, r, idx, false, o);
-	case FUSE_OPENDIR:
-		return op_open(s, r, idx, true, o);
-	case FUSE_CREATE:
-		return op_create(s, r, idx, o);
-	case FUSE_READ: {
-		const struct fuse_read_in *in = &ARG(r, struct fuse_read_in);
-		unsigned slot;
-		struct fs_fh *f = fh_get(s, in->fh, false, &slot);
-		if (!f)
-			return -EBADF;
-		o->io = FS_IO_READ;
-		o->io_fd = f->fd;
-		o->io_slot = slot;
-		o->io_off = in->offset;
-		o->io_len = in->size < r->room ? in->size : r->room;
-		return 0;
-	}
-	case FUSE_WRITE: {
-		const struct fuse_write_in *in = &ARG(r, struct fuse_write_in);
-		unsigned slot;
-		struct fs_fh *f = fh_get(s, in->fh, false, &slot);
-		if (!f)
-			return -EBADF;
-		o->io = FS_IO_WRITE;
-		o->io_fd = f->fd;
-		o->io_slot = slot;
-		o->io_off = in->offset;
-		o->io_len = in->size;
-		return 0;
-	}
-	case FUSE_READDIR:
-	case FUSE_READDIRPLUS:
-		return op_readdir(s, r, idx, op == FUSE_READDIRPLUS, o);
-	case FUSE_STATFS:
-		return op_statfs(s, idx, o);
-	case FUSE_RELEASE:
-	case FUSE_RELEASEDIR: {
-		unsigned slot;
-		if (!fh_get(s, ARG(r, struct fuse_release_in).fh, op == FUSE_RELEASEDIR, &slot))
-			return -EBADF;
-		fh_release(s, slot);
-		return 0;
-	}
-	case FUSE_FLUSH:
-		return fh_get(s, ARG(r, struct fuse_flush_in).fh, false, NULL) ? 0 : -EBADF;
-	case FUSE_FSYNC:
-	case FUSE_FSYNCDIR: {
-		const struct fuse_fsync_in *in = &ARG(r, struct fuse_fsync_in);
-		struct fs_fh *f = fh_get(s, in->fh, op == FUSE_FSYNCDIR, NULL);
-		if (!f)
-			return -EBADF;
-		int rc = (in->fsync_flags & 1) ? fdatasync(f->fd) : fsync(f->fd);
-		return rc < 0 ? -errno : 0;
-	}
-	case FUSE_FALLOCATE: {
-		const struct fuse_fallocate_in *in = &ARG(r, struct fuse_fallocate_in);
-		struct fs_fh *f = fh_get(s, in->fh, false, NULL);
-		if (!f)
-			return -EBADF;
-		if (fallocate(f->fd, (int)in->mode, (off_t)in->offset, (off_t)in->length) < 0)
-			return -errno;
-		return 0;
-	}
-	case FUSE_GETXATTR:
-	case FUSE_LISTXATTR:
-	case FUSE_SETXATTR:
-	case FUSE_REMOVEXATTR:
-		return op_xattr(s, r, idx, o);
-	case FUSE_LSEEK: {
-		const struct fuse_lseek_in *in = &ARG(r, struct fuse_lseek_in);
-		struct fs_fh *f = fh_get(s, in->fh, false, NULL);
-		if (!f)
-			return -EBADF;
-		if (in->whence != SEEK_SET && in->whence != SEEK_CUR && in->whence != SEEK_END &&
-		    in->whence != SEEK_DATA && in->whence != SEEK_HOLE)
-			return -EINVAL;
-		off_t pos = lseek(f->fd, (off_t)in->offset, (int)in->whence);
-		if (pos < 0)
-			return -errno;
-		struct fuse_lseek_out *out = out_small(o, sizeof(*out));
-		out->offset = (uint64_t)pos;
-		return 0;
-	}
-	default:
-		return -ENOSYS;
-	}
+	return h ? h->fn(s, r, idx, o) : -ENOSYS;
 }
 
 void fs_srv_handle(struct fs_srv *s, const struct fs_req *r, struct fs_out *o)

@@ -452,6 +452,29 @@ int net_open(struct net **out, const struct net_cfg *cfg, unsigned index, struct
 	return 0;
 }
 
+/* Its workers: RX reads the tap queue (or socket) and cancels its own
+ * pending read when the driver disables its pair or resets; TX writes it;
+ * the control queue's worker attaches and detaches tap queues (its table)
+ * and wakes the RX workers through their kick eventfds. */
+enum { NET_GRANT_RX, NET_GRANT_TX, NET_GRANT_CTRL };
+static const uint8_t net_rx_uring_ops[] = { IORING_OP_ASYNC_CANCEL };
+static const uint8_t net_tx_uring_ops[] = { IORING_OP_WRITEV };
+static const uint8_t net_ctrl_uring_ops[] = { IORING_OP_WRITE };
+static const struct vq_grant net_grants[] = {
+	[NET_GRANT_RX] = { .thread = "cvmm-net<N>-rx<P>",
+			   .jail = &vq_jail_worker,
+			   VQ_GRANT_OPS(net_rx_uring_ops),
+			   .files = "its pair's tap queue (or the socket)" },
+	[NET_GRANT_TX] = { .thread = "cvmm-net<N>-tx<P>",
+			   .jail = &vq_jail_worker,
+			   VQ_GRANT_OPS(net_tx_uring_ops),
+			   .files = "its pair's tap queue (or the socket)" },
+	[NET_GRANT_CTRL] = { .thread = "cvmm-net<N>-ctl",
+			     .jail = &vq_jail_net_ctrl,
+			     VQ_GRANT_OPS(net_ctrl_uring_ops),
+			     .files = "the RX workers' kick eventfds" },
+};
+
 int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_irqfds *irq,
 	     struct err *e)
 {
@@ -464,9 +487,6 @@ int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_ir
 	if (n->pairs > 1)
 		d->features |= 1ULL << VIRTIO_NET_F_MQ;
 	n->started = true;
-	static const uint8_t rx_allowed[] = { IORING_OP_READ, IORING_OP_ASYNC_CANCEL };
-	static const uint8_t tx_allowed[] = { IORING_OP_WRITEV };
-	static const uint8_t ctrl_allowed[] = { IORING_OP_WRITE };
 	for (unsigned p = 0; p < n->pairs; p++) {
 		n->rx[p] = calloc(1, sizeof(*n->rx[p]));
 		n->tx[p] = calloc(1, sizeof(*n->tx[p]));
@@ -488,13 +508,11 @@ int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_ir
 		struct vq_worker_cfg wc = {
 			.ops = &rx_ops,
 			.model = rq,
+			.grant = &net_grants[NET_GRANT_RX],
 			.dev_fds = &fd,
 			.ndev_fds = 1,
-			.ops_allowed = rx_allowed,
-			.nops = sizeof(rx_allowed),
 			.ring_entries = 16,
 			.name = name,
-			.jail = &vq_jail_worker,
 		};
 		int r = vq_worker_create(&rq->w, d, 2 * p, &wc, e);
 		n->nworkers++;
@@ -503,8 +521,7 @@ int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_ir
 		snprintf(name, sizeof(name), "cvmm-net%u-tx%u", n->index, p);
 		wc.ops = &tx_ops;
 		wc.model = tq;
-		wc.ops_allowed = tx_allowed;
-		wc.nops = sizeof(tx_allowed);
+		wc.grant = &net_grants[NET_GRANT_TX];
 		wc.ring_entries = 2 * NET_QUEUE_MAX;
 		r = vq_worker_create(&tq->w, d, 2 * p + 1, &wc, e);
 		n->nworkers++;
@@ -523,13 +540,11 @@ int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_ir
 	struct vq_worker_cfg wc = {
 		.ops = &ctrl_ops,
 		.model = n->ctrl,
+		.grant = &net_grants[NET_GRANT_CTRL],
 		.dev_fds = kicks,
 		.ndev_fds = n->pairs,
-		.ops_allowed = ctrl_allowed,
-		.nops = sizeof(ctrl_allowed),
 		.ring_entries = 32,
 		.name = name,
-		.jail = &vq_jail_net_ctrl,
 	};
 	int r = vq_worker_create(&n->ctrl->w, d, 2 * n->pairs, &wc, e);
 	n->nworkers++;
@@ -595,4 +610,6 @@ const struct vdev_desc net_desc = {
 	.name = "virtio-net",
 	.virtio_id = VIRTIO_ID_NET,
 	VDEV_ADAPTED(net),
+	.grants = net_grants,
+	.ngrants = sizeof(net_grants) / sizeof(net_grants[0]),
 };

@@ -6,7 +6,7 @@
  * cfg->backend; the workers in net.c call it and name no backend. Another
  * one (vhost-net, AF_XDP) is a new file, an enum net_backend value and a
  * row in net.c's table. Every hook but open runs on the thread that says
- * so, under that thread's seccomp filter (vmm/jail.c): a hook that needs a
+ * so, under that thread's seccomp filter (virtio/worker_jail.c): a hook that needs a
  * system call the filter lacks needs a rule there. */
 #ifndef CVMM_NET_BACKEND_H
 #define CVMM_NET_BACKEND_H

@@ -131,6 +131,12 @@ int rng_open(struct rng **out, const struct rng_cfg *cfg, unsigned index, struct
 	return 0;
 }
 
+/* Its worker reads its two eventfds only; the bytes come from getrandom,
+ * its table's one addition (io_uring has no opcode for it). */
+static const struct vq_grant rng_grants[] = {
+	{ .thread = "cvmm-rng", .jail = &vq_jail_rng },
+};
+
 int rng_start(struct rng *g, const struct guest_mem *mem, const struct virtio_irqfds *irq,
 	      struct err *e)
 {
@@ -140,10 +146,9 @@ int rng_start(struct rng *g, const struct guest_mem *mem, const struct virtio_ir
 	struct vq_worker_cfg wc = {
 		.ops = &rng_worker_ops,
 		.model = g,
+		.grant = &rng_grants[0],
 		.ring_entries = 4, /* the kick and command reads only */
 		.name = "cvmm-rng",
-		.jail = &vq_jail_rng,
-		.jail_fd = -1,
 	};
 	g->worker_made = true;
 	return vq_worker_create(&g->w, d, 0, &wc, e);
@@ -189,5 +194,7 @@ const struct vdev_desc rng_desc = {
 	.name = "virtio-rng",
 	.virtio_id = VIRTIO_ID_RNG,
 	VDEV_ADAPTED(rng),
+	.grants = rng_grants,
+	.ngrants = sizeof(rng_grants) / sizeof(rng_grants[0]),
 	.metrics = rng_metrics,
 };

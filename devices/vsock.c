@@ -1062,6 +1062,24 @@ fail:
 	return r;
 }
 
+/* Its one worker serves TX and RX (and raises RX's interrupt): every
+ * socket operation is an io_uring op, on registered files only: READ (its
+ * eventfds, the RX queue's ioeventfd), ACCEPT and SOCKET (into an empty
+ * slot), CONNECT (to PATH_P), RECV, SEND, SHUTDOWN (a finished
+ * connection; reset), ASYNC_CANCEL (reset). No CLOSE: it refuses
+ * IOSQE_FIXED_FILE (see the top of this file). */
+static const uint8_t vsock_uring_ops[] = {
+	IORING_OP_RECV,	   IORING_OP_SEND,     IORING_OP_ACCEPT,      IORING_OP_SOCKET,
+	IORING_OP_CONNECT, IORING_OP_SHUTDOWN, IORING_OP_ASYNC_CANCEL,
+};
+static const struct vq_grant vsock_grants[] = {
+	{ .thread = "cvmm-vsock",
+	  .jail = &vq_jail_worker,
+	  VQ_GRANT_OPS(vsock_uring_ops),
+	  .files = "the RX queue's ioeventfd, the listening socket, empty slots "
+		   "(VSOCK_MAX_CONNS) the ring fills itself" },
+};
+
 int vsock_start(struct vsock *v, const struct guest_mem *mem, const struct virtio_irqfds *irq,
 	     struct err *e)
 {
@@ -1072,21 +1090,15 @@ int vsock_start(struct vsock *v, const struct guest_mem *mem, const struct virti
 	v->evt_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (v->rx_kick_fd < 0 || v->evt_kick_fd < 0)
 		return err_set(e, errno, "eventfd: %s", strerror(errno));
-	static const uint8_t allowed[] = {
-		IORING_OP_READ,	  IORING_OP_RECV,    IORING_OP_SEND,	 IORING_OP_ACCEPT,
-		IORING_OP_SOCKET, IORING_OP_CONNECT, IORING_OP_SHUTDOWN, IORING_OP_ASYNC_CANCEL,
-	};
 	int fds[2] = {v->rx_kick_fd, v->listen_fd};
 	struct vq_worker_cfg wc = {
 		.ops = &vsock_worker_ops,
 		.model = v,
+		.grant = &vsock_grants[0],
 		.dev_fds = fds,
 		.ndev_fds = 2,
-		.ops_allowed = allowed,
-		.nops = sizeof(allowed),
 		.ring_entries = 256,
 		.name = "cvmm-vsock",
-		.jail = &vq_jail_worker,
 		.sparse_files = VSOCK_MAX_CONNS,
 		.also_notify = true, /* the RX queue's interrupt */
 		.also_notify_q = 0,
@@ -1158,4 +1170,6 @@ const struct vdev_desc vsock_desc = {
 	.name = "virtio-vsock",
 	.virtio_id = VIRTIO_ID_VSOCK,
 	VDEV_ADAPTED(vsock),
+	.grants = vsock_grants,
+	.ngrants = sizeof(vsock_grants) / sizeof(vsock_grants[0]),
 };

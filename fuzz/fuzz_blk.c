@@ -45,6 +45,7 @@
 
 #include "devices/blk.h"
 #include "fuzz_common.h"
+#include "tests/rig/ring.h"
 
 #define MEM_SIZE  (8 * FZ_MiB)
 #define QSIZE	  64
@@ -62,51 +63,14 @@ static const uint32_t types[6] = {VIRTIO_BLK_T_IN,	VIRTIO_BLK_T_OUT,
 				  VIRTIO_BLK_T_FLUSH,	VIRTIO_BLK_T_GET_ID,
 				  VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_WRITE_ZEROES};
 
-struct in {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint8_t take(struct in *in)
-{
-	if (!in->left)
-		return 0;
-	in->left--;
-	return *in->p++;
-}
-
 /* The guest side: descriptors and buffers laid out as the input says. */
 struct guest {
 	uint8_t *mem;
-	uint64_t next_buf; /* bump allocator for buffers, from DATA_GPA */
-	uint64_t dirty;	   /* end of what the harness wrote */
-	unsigned next_desc;
-	uint16_t avail_idx;
+	struct rr_ring ring; /* the driver's side (tests/rig/ring.h) */
+	unsigned ndesc;	     /* descriptors handed out (never reused) */
+	uint64_t next_buf;   /* bump allocator for buffers, from DATA_GPA */
+	uint64_t dirty;	     /* end of what the harness wrote */
 };
-
-struct seg {
-	uint64_t gpa;
-	uint32_t len;
-	uint16_t flags;
-};
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
 
 /* 0 when memory is full (0 is never a buffer: the rings are there). */
 static uint64_t alloc_buf(struct guest *g, uint64_t len)
@@ -120,46 +84,21 @@ static uint64_t alloc_buf(struct guest *g, uint64_t len)
 	return at;
 }
 
-static void make_available(struct guest *g, uint16_t head)
-{
-	put16(g->mem + AVAIL_GPA + 4 + 2 * (g->avail_idx % QSIZE), head);
-	g->avail_idx++;
-	put16(g->mem + AVAIL_GPA + 2, g->avail_idx);
-}
-
 /* Writes segs[0..n) as one chain, directly or through an indirect table. */
-static bool publish(struct guest *g, const struct seg *segs, unsigned n, bool indirect)
+static bool publish(struct guest *g, const struct rr_seg *segs, unsigned n, bool indirect)
 {
-	uint8_t *table;
-	unsigned first;
 	if (indirect) {
-		uint64_t t = g->next_desc < QSIZE ? alloc_buf(g, 16ULL * n) : 0;
+		uint64_t t = g->ndesc < QSIZE ? alloc_buf(g, 16ULL * n) : 0;
 		if (!t)
 			return false;
-		uint8_t *d = g->mem + DESC_GPA + 16ULL * g->next_desc;
-		put64(d, t);
-		put32(d + 8, 16 * n);
-		put16(d + 12, VRING_DESC_F_INDIRECT);
-		put16(d + 14, 0);
-		table = g->mem + t;
-		first = 0;
+		rr_post_indirect(&g->ring, t, segs, n);
+		g->ndesc++;
 	} else {
-		if (g->next_desc + n > QSIZE)
+		if (g->ndesc + n > QSIZE)
 			return false;
-		table = g->mem + DESC_GPA;
-		first = g->next_desc;
+		rr_post(&g->ring, segs, n);
+		g->ndesc += n;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t *d = table + 16ULL * (first + i);
-		bool more = i + 1 < n;
-		put64(d, segs[i].gpa);
-		put32(d + 8, segs[i].len);
-		put16(d + 12, (uint16_t)(segs[i].flags | (more ? VRING_DESC_F_NEXT : 0)));
-		put16(d + 14, (uint16_t)(more ? first + i + 1 : 0));
-	}
-	uint16_t head = (uint16_t)g->next_desc;
-	g->next_desc += indirect ? 1 : n;
-	make_available(g, head);
 	return true;
 }
 
@@ -176,24 +115,24 @@ static uint32_t seg_len(uint8_t c)
 
 /* Adds a buffer of len bytes holding src (if any) as the chain's next
  * segment. */
-static bool add_seg(struct guest *g, struct seg *segs, unsigned *n, const void *src, uint32_t len,
-		    uint16_t flags)
+static bool add_seg(struct guest *g, struct rr_seg *segs, unsigned *n, const void *src,
+		    uint32_t len, uint16_t flags)
 {
 	uint64_t at = alloc_buf(g, len ? len : 1);
 	if (!at)
 		return false;
 	if (src)
 		memcpy(g->mem + at, src, len);
-	segs[(*n)++] = (struct seg){at, len, flags};
+	segs[(*n)++] = (struct rr_seg){at, len, flags};
 	return true;
 }
 
 /* A structured request. */
-static bool add_request(struct guest *g, uint8_t k, struct in *in, uint64_t disk)
+static bool add_request(struct guest *g, uint8_t k, struct fz_in *in, uint64_t disk)
 {
-	static struct seg segs[MANY_MAX + 8];
+	static struct rr_seg segs[MANY_MAX + 8];
 	unsigned n = 0;
-	uint8_t t = take(in), sec = take(in), shape = take(in);
+	uint8_t t = fz_take(in), sec = fz_take(in), shape = fz_take(in);
 	uint32_t type = (t & 7) < 6 ? types[t & 7] : (t & 7) == 6 ? 2 : (uint32_t)(t >> 3);
 	bool data_in = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID;
 	if (k & 4)
@@ -202,23 +141,23 @@ static bool add_request(struct guest *g, uint8_t k, struct in *in, uint64_t disk
 	unsigned ndata = shape & 7, hdr = (shape >> 3) & 3, status = (shape >> 5) & 3;
 
 	uint8_t h[16];
-	put32(h, type);
-	put32(h + 4, 0);
-	put64(h + 8, sec & 0x80 ? disk - (sec & 0x7f) : sec);
+	le_put32(h, type);
+	le_put32(h + 4, 0);
+	le_put64(h + 8, sec & 0x80 ? disk - (sec & 0x7f) : sec);
 	static uint32_t dlen[MANY_MAX];
 	bool many = (k & 0x10) && ndata == 7;
 	if (many)
-		ndata = 100 + take(in);
+		ndata = 100 + fz_take(in);
 	for (unsigned i = 0; i < ndata; i++)
-		dlen[i] = many && i ? dlen[0] : seg_len(take(in));
+		dlen[i] = many && i ? dlen[0] : seg_len(fz_take(in));
 
 	if (type == VIRTIO_BLK_T_DISCARD || type == VIRTIO_BLK_T_WRITE_ZEROES) {
 		/* The header, then one range as the data. */
-		uint8_t rs = take(in), cnt = take(in), fl = take(in);
+		uint8_t rs = fz_take(in), cnt = fz_take(in), fl = fz_take(in);
 		uint8_t range[16];
-		put64(range, rs & 0x80 ? disk - (rs & 0x7f) : rs);
-		put32(range + 8, cnt == 0xff ? UINT32_MAX : cnt);
-		put32(range + 12, fl & 0x80 ? fl : fl & 1);
+		le_put64(range, rs & 0x80 ? disk - (rs & 0x7f) : rs);
+		le_put32(range + 8, cnt == 0xff ? UINT32_MAX : cnt);
+		le_put32(range + 12, fl & 0x80 ? fl : fl & 1);
 		if (!add_seg(g, segs, &n, h, 16, 0) || !add_seg(g, segs, &n, range, 16, dflags))
 			return false;
 		ndata = 0;
@@ -256,16 +195,16 @@ static bool add_request(struct guest *g, uint8_t k, struct in *in, uint64_t disk
 }
 
 /* A raw request: descriptors from the input. */
-static bool add_raw(struct guest *g, uint8_t k, struct in *in)
+static bool add_raw(struct guest *g, uint8_t k, struct fz_in *in)
 {
-	unsigned n = take(in) % 6 + 1;
-	if (g->next_desc + n > QSIZE)
+	unsigned n = fz_take(in) % 6 + 1;
+	if (g->ndesc + n > QSIZE)
 		return false;
-	uint16_t head = (uint16_t)g->next_desc;
+	uint16_t head = (uint16_t)g->ndesc;
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t d[16];
 		for (unsigned j = 0; j < 16; j++)
-			d[j] = take(in);
+			d[j] = fz_take(in);
 		if (!(k & 4)) {
 			uint64_t addr = fz_rd64(d) % MEM_SIZE;
 			uint32_t len = fz_rd32(d + 8) % 8192;
@@ -273,22 +212,23 @@ static bool add_raw(struct guest *g, uint8_t k, struct in *in)
 				addr = MEM_SIZE - len;
 			if (addr < DATA_GPA)
 				addr += DATA_GPA; /* keep the rings out of it */
-			put64(d, addr);
-			put32(d + 8, len);
+			le_put64(d, addr);
+			le_put32(d + 8, len);
 		}
-		memcpy(g->mem + DESC_GPA + 16ULL * g->next_desc, d, 16);
-		g->next_desc++;
+		memcpy(g->mem + DESC_GPA + 16ULL * g->ndesc, d, 16);
+		g->ndesc++;
 	}
 	uint8_t hdr[16];
 	for (unsigned j = 0; j < 16; j++)
-		hdr[j] = take(in);
+		hdr[j] = fz_take(in);
 	uint64_t a = fz_rd64(g->mem + DESC_GPA + 16ULL * head);
 	if (a >= DATA_GPA && a <= MEM_SIZE - 16) {
 		memcpy(g->mem + a, hdr, 16);
 		if (a + 16 > g->dirty)
 			g->dirty = a + 16;
 	}
-	make_available(g, head);
+	g->ring.next_desc = (uint16_t)(g->ndesc % QSIZE);
+	rr_avail(&g->ring, head);
 	return true;
 }
 
@@ -429,6 +369,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	struct guest g = {.mem = gm_ptr(m, 0, MEM_SIZE), .next_buf = DATA_GPA, .dirty = DATA_GPA};
 	memset(g.mem, 0, dirty);
+	rr_set(&g.ring, m, DESC_GPA, AVAIL_GPA, USED_GPA, QSIZE);
 	memset(disk, 0, sizeof(disk));
 
 	struct blk_geom geom = {.sectors = sectors[data[0] & 7],
@@ -441,11 +382,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(geom.id, "cvmm0-fuzz", 11);
 	bool event_idx = data[0] & 0x10;
 	bool exact[QSIZE]; /* per avail entry: a structured request */
-	struct in in = {data + 1, size - 1};
-	while (in.left && g.avail_idx < QSIZE) {
-		uint8_t k = take(&in);
+	struct fz_in in = {data + 1, size - 1};
+	while (in.left && g.ring.avail_idx < QSIZE) {
+		uint8_t k = fz_take(&in);
 		bool raw = (k & 3) == 3;
-		exact[g.avail_idx] = !raw;
+		exact[g.ring.avail_idx] = !raw;
 		if (!(raw ? add_raw(&g, k, &in) : add_request(&g, k, &in, geom.sectors)))
 			break;
 	}
@@ -471,8 +412,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		}
 		FZ_CHECK(vq_push(&q, req.head, req.written) == 0);
-		const uint8_t *e = g.mem + USED_GPA + 4 + 8 * ((q.used_idx - 1u) % QSIZE);
-		FZ_CHECK(fz_rd32(e) == req.head && fz_rd32(e + 4) == req.written);
+		uint32_t id, len;
+		rr_used(&g.ring, (uint16_t)(q.used_idx - 1u), &id, &len);
+		FZ_CHECK(id == req.head && len == req.written);
 	}
 	dirty = g.dirty;
 	return 0;

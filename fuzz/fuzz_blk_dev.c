@@ -43,6 +43,7 @@
 #include "devices/blk.h"
 #include "devices/virtio/mmio.h"
 #include "fuzz_common.h"
+#include "tests/rig/vdev.h"
 
 #define MEM_SIZE (1 * FZ_MiB)
 #define QSIZE	 32
@@ -53,25 +54,11 @@
 #define DISK	 (SECTORS * BLK_SECTOR)
 #define MAX_OPS	 64
 
-#define R_STATUS       0x070
 #define F_DISCARD      (1ULL << 13)
 #define F_WRITE_ZEROES (1ULL << 14)
 #define F_MQ	       (1ULL << 12)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-struct in {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint8_t take(struct in *in)
-{
-	if (!in->left)
-		return 0;
-	in->left--;
-	return *in->p++;
-}
 
 /* A chain the harness made available, until the device uses it. */
 struct req {
@@ -101,7 +88,8 @@ struct harness {
 	bool regs;     /* registers written behind the harness: no ring checks */
 	bool quiet;    /* a reset completed, no register written since */
 	uint8_t *snap; /* guest memory when quiet began */
-	uint16_t avail[2], used_seen[2];
+	struct vd v;	   /* the driver: its registers and rings (tests/rig/vdev.h) */
+	uint16_t used_seen[2];
 	bool unkicked[2]; /* chains made available since the queue's last kick */
 	bool desc_busy[2][QSIZE];
 	struct req reqs[NSLOTS];
@@ -110,37 +98,6 @@ struct harness {
 };
 
 static struct harness h;
-
-static void reg_write(uint64_t off, uint32_t v)
-{
-	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-	virtio_mmio_ops.write(h.d, off, b, 4);
-}
-
-static uint32_t reg_read(uint64_t off)
-{
-	uint8_t b[4];
-	virtio_mmio_ops.read(h.d, off, b, 4);
-	return fz_rd32(b);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
 
 /* Guest memory changed by the harness itself while quiet. */
 static void resnap(void)
@@ -174,35 +131,8 @@ static void collect(void);
 static void driver_init(void)
 {
 	device_reset();
-	reg_write(R_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	reg_write(R_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	uint64_t offered = 0;
-	for (unsigned sel = 0; sel < 2; sel++) {
-		reg_write(0x014, sel);
-		offered |= (uint64_t)reg_read(0x010) << (32 * sel);
-	}
-	uint64_t want = ((1ULL << VIRTIO_F_VERSION_1) | h.features) & offered;
-	reg_write(0x024, 0);
-	reg_write(0x020, (uint32_t)want);
-	reg_write(0x024, 1);
-	reg_write(0x020, (uint32_t)(want >> 32));
-	uint32_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
-	reg_write(R_STATUS, st);
-	for (unsigned q = 0; q < h.nq; q++) {
-		memset(h.mem + RING(q), 0, 0x2000);
-		h.avail[q] = h.used_seen[q] = 0;
-		reg_write(0x030, q);
-		reg_write(0x038, QSIZE);
-		reg_write(0x080, (uint32_t)RING(q));
-		reg_write(0x084, 0);
-		reg_write(0x090, (uint32_t)(RING(q) + 0x200));
-		reg_write(0x094, 0);
-		reg_write(0x0a0, (uint32_t)(RING(q) + 0x1000));
-		reg_write(0x0a4, 0);
-		reg_write(0x044, 1);
-	}
-	reg_write(R_STATUS, st | VIRTIO_CONFIG_S_DRIVER_OK);
-	h.live = (reg_read(R_STATUS) & VIRTIO_CONFIG_S_DRIVER_OK) != 0;
+	memset(h.used_seen, 0, sizeof(h.used_seen));
+	h.live = (vd_init(&h.v, h.features) & VIRTIO_CONFIG_S_DRIVER_OK) != 0;
 	FZ_CHECK(h.live);
 	h.hostile = h.regs = false;
 	h.quiet = false;
@@ -230,22 +160,9 @@ static bool take_descs(unsigned q, unsigned n, uint16_t *out)
 	return true;
 }
 
-static void write_desc(unsigned q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
-		       uint16_t next)
-{
-	uint8_t *d = h.mem + RING(q) + 16ULL * i;
-	put64(d, addr);
-	put32(d + 8, len);
-	put16(d + 12, flags);
-	put16(d + 14, next);
-}
-
 static void make_available(unsigned q, uint16_t head)
 {
-	uint8_t *avail = h.mem + RING(q) + 0x200;
-	put16(avail + 4 + 2 * (h.avail[q] % QSIZE), head);
-	h.avail[q]++;
-	__atomic_store_n((uint16_t *)(void *)(avail + 2), h.avail[q], __ATOMIC_RELEASE);
+	rr_avail(&h.v.q[q].r, head);
 	h.unkicked[q] = true;
 }
 
@@ -266,9 +183,9 @@ static const uint32_t types[8] = {
 	VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_WRITE_ZEROES, 2 /* unknown */,    VIRTIO_BLK_T_IN};
 
 /* A structured request (op 0). */
-static void post_request(unsigned q, struct in *in)
+static void post_request(unsigned q, struct fz_in *in)
 {
-	uint8_t t = take(in), sec = take(in), cnt = take(in), shape = take(in);
+	uint8_t t = fz_take(in), sec = fz_take(in), cnt = fz_take(in), shape = fz_take(in);
 	int si = free_slot();
 	if (si < 0)
 		return;
@@ -284,9 +201,9 @@ static void post_request(unsigned q, struct in *in)
 	r->has_status = !(shape & 1);
 	uint64_t base = SLOT(si);
 	uint8_t *hdr = h.mem + base;
-	put32(hdr, r->type);
-	put32(hdr + 4, 0);
-	put64(hdr + 8, r->sector);
+	le_put32(hdr, r->type);
+	le_put32(hdr + 4, 0);
+	le_put64(hdr + 8, r->sector);
 	/* segments: [gpa, len, writable] */
 	struct {
 		uint64_t gpa;
@@ -304,9 +221,9 @@ static void post_request(unsigned q, struct in *in)
 	uint64_t dgpa = base + 0x40;
 	if (range) {
 		uint8_t *rg = h.mem + dgpa;
-		put64(rg, r->sector);
-		put32(rg + 8, r->count);
-		put32(rg + 12, r->type == VIRTIO_BLK_T_WRITE_ZEROES && (t & 8) ? 1 : 0);
+		le_put64(rg, r->sector);
+		le_put32(rg + 8, r->count);
+		le_put32(rg + 12, r->type == VIRTIO_BLK_T_WRITE_ZEROES && (t & 8) ? 1 : 0);
 	} else if (!rd) {
 		for (uint32_t i = 0; i < dlen; i++)
 			r->out[i] = h.mem[dgpa + i] = (uint8_t)(t * 31 + sec + i * 7);
@@ -341,7 +258,7 @@ static void post_request(unsigned q, struct in *in)
 	r->ndesc = n;
 	for (unsigned i = 0; i < n; i++) {
 		r->in_bytes += seg[i].w ? seg[i].len : 0;
-		write_desc(q, r->desc[i], seg[i].gpa, seg[i].len,
+		rr_desc(&h.v.q[q].r, r->desc[i], seg[i].gpa, seg[i].len,
 			   (uint16_t)((seg[i].w ? VRING_DESC_F_WRITE : 0) |
 				      (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
 			   i + 1 < n ? r->desc[i + 1] : 0);
@@ -361,9 +278,9 @@ static void post_request(unsigned q, struct in *in)
 }
 
 /* A raw chain (op 1): descriptors from the input, inside the slots. */
-static void post_raw(unsigned q, struct in *in)
+static void post_raw(unsigned q, struct fz_in *in)
 {
-	unsigned n = take(in) % 6 + 1;
+	unsigned n = fz_take(in) % 6 + 1;
 	int si = free_slot();
 	struct req *r = si < 0 ? NULL : &h.reqs[si];
 	uint16_t desc[8];
@@ -378,14 +295,14 @@ static void post_raw(unsigned q, struct in *in)
 	r->ndesc = n;
 	memcpy(r->desc, desc, sizeof(desc));
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t sl = take(in), len = take(in), fl = take(in), nx = take(in);
+		uint8_t sl = fz_take(in), len = fz_take(in), fl = fz_take(in), nx = fz_take(in);
 		uint64_t gpa = SLOT(sl % NSLOTS) + (uint64_t)(len & 0xf) * 0x100;
 		uint32_t l = (uint32_t)(len >> 4) * 0x100 + (fl & 0x80 ? 1 : 0);
 		uint16_t flags = fl & (VRING_DESC_F_WRITE | VRING_DESC_F_NEXT);
 		if (i + 1 < n && !(fl & 0x40))
 			flags |= VRING_DESC_F_NEXT;
 		uint16_t next = fl & 0x20 ? nx % QSIZE : (i + 1 < n ? desc[i + 1] : 0);
-		write_desc(q, desc[i], gpa, l, flags, next);
+		rr_desc(&h.v.q[q].r, desc[i], gpa, l, flags, next);
 		r->in_bytes += flags & VRING_DESC_F_WRITE ? l : 0;
 	}
 	r->in_bytes = UINT32_MAX; /* whatever the walk finds */
@@ -465,14 +382,13 @@ static void collect(void)
 	if (h.regs)
 		return; /* the rings may be anywhere, reset, restarted */
 	for (unsigned q = 0; q < h.nq; q++) {
-		uint8_t *u = h.mem + RING(q) + 0x1000;
-		uint16_t idx = __atomic_load_n((uint16_t *)(void *)(u + 2), __ATOMIC_ACQUIRE);
+		uint16_t idx = vd_used_idx(&h.v, q);
 		/* never past what was made available */
 		FZ_CHECK((uint16_t)(idx - h.used_seen[q]) <=
-			 (uint16_t)(h.avail[q] - h.used_seen[q]));
+			 (uint16_t)(h.v.q[q].r.avail_idx - h.used_seen[q]));
 		while (h.used_seen[q] != idx) {
-			uint8_t *e = u + 4 + 8 * (h.used_seen[q] % QSIZE);
-			uint32_t id = fz_rd32(e), len = fz_rd32(e + 4);
+			uint32_t id, len;
+			vd_used(&h.v, q, h.used_seen[q], &id, &len);
 			struct req *r = find(q, id);
 			FZ_CHECK(r != NULL); /* a chain it was given and has not returned */
 			used(r, len);
@@ -494,17 +410,17 @@ static void settle(void)
 	vq_workers_settle(h.d);
 	collect();
 	if (h.live && !h.hostile && !h.regs) {
-		FZ_CHECK(!(reg_read(R_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET));
+		FZ_CHECK(!(vd_read(&h.v, VD_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET));
 		for (unsigned q = 0; q < h.nq; q++) /* every chain kicked came back */
-			FZ_CHECK(h.unkicked[q] || h.used_seen[q] == h.avail[q]);
+			FZ_CHECK(h.unkicked[q] || h.used_seen[q] == h.v.q[q].r.avail_idx);
 	}
 }
 
 static void device_reset(void)
 {
-	reg_write(R_STATUS, 0);
+	vd_write(&h.v, VD_STATUS, 0);
 	/* the status reads non-zero until the workers are done */
-	while (reg_read(R_STATUS) != 0)
+	while (vd_read(&h.v, VD_STATUS) != 0)
 		vq_workers_run(h.d, 1);
 	/* what it used before the reset completed is there to take */
 	collect();
@@ -566,11 +482,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = blk_start(b, gm, &irq, &e);
 	fz_check_err(r, &e);
 	FZ_CHECK(r == 0);
+	h.v = (struct vd){.m = gm, .d = h.d};
+	for (unsigned q = 0; q < h.nq; q++)
+		vd_ring_set(&h.v, q, RING(q), RING(q) + 0x200, RING(q) + 0x1000, QSIZE,
+			    blk_kick_fd(b, q));
 	driver_init();
 
-	struct in in = {data + 1, size - 1};
+	struct fz_in in = {data + 1, size - 1};
 	for (unsigned ops = 0; in.left && ops < MAX_OPS; ops++) {
-		uint8_t o = take(&in);
+		uint8_t o = fz_take(&in);
 		unsigned q = (o >> 7) % h.nq;
 		switch (o & 7) {
 		case 0:
@@ -597,12 +517,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			driver_init();
 			break;
 		case 6: {
-			uint8_t k = take(&in), v0 = take(&in), v1 = take(&in);
+			uint8_t k = fz_take(&in), v0 = fz_take(&in), v1 = fz_take(&in);
 			uint16_t off = hostile_regs[k % (sizeof(hostile_regs) / 2)];
-			reg_write(off, (uint32_t)v0 | (uint32_t)v1 << 8);
+			vd_write(&h.v, off, (uint32_t)v0 | (uint32_t)v1 << 8);
 			h.hostile = h.regs = true;
 			h.quiet = false;
-			h.live = (reg_read(R_STATUS) & VIRTIO_CONFIG_S_DRIVER_OK) != 0;
+			h.live = (vd_read(&h.v, VD_STATUS) & VIRTIO_CONFIG_S_DRIVER_OK) != 0;
 			memset(h.known, 0, sizeof(h.known));
 			break;
 		}

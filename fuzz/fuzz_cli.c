@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cli_opts o;
 	char err[256];
 	if (cli_parse(argc, argv, &o, err, sizeof(err)) == 0) {
-		if (!o.help && !o.version && !o.kernel && !o.config && !o.api_socket)
+		if (!o.help && !o.version && !o.print_jail && !o.kernel && !o.config &&
+		    !o.api_socket)
 			abort(); /* success with nothing to boot is a parser bug */
 		if (o.cpus == 0 || o.memory == 0)
 			abort();

@@ -14,10 +14,27 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/le.h"
 #include "core/mem.h"
 
 #define FZ_MiB (1ULL << 20)
 #define FZ_GiB (1ULL << 30)
+
+/* One region [gpa, gpa + size), page-aligned, allocated once per process
+ * (the first call's gpa and size); *host: its bytes. */
+static inline const struct guest_mem *fz_mem_at(uint64_t gpa, uint64_t size, uint8_t **host)
+{
+	static struct guest_mem m;
+	static uint8_t *mem;
+	if (!mem) {
+		mem = aligned_alloc(4096, (size + 4095) & ~4095ULL);
+		if (!mem || gm_add(&m, gpa, size, mem) < 0)
+			abort();
+		memset(mem, 0, size);
+	}
+	*host = mem;
+	return &m;
+}
 
 /* Low RAM [0, low) and, if high, [4 GiB, 4 GiB + high). */
 static inline const struct guest_mem *fz_mem(uint64_t low, uint64_t high)
@@ -46,15 +63,8 @@ static inline const struct guest_mem *fz_mem(uint64_t low, uint64_t high)
 		}                                                                                  \
 	} while (0)
 
-static inline uint32_t fz_rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t fz_rd64(const uint8_t *p)
-{
-	return (uint64_t)fz_rd32(p) | (uint64_t)fz_rd32(p + 4) << 32;
-}
+#define fz_rd32(p) le_get32(p)
+#define fz_rd64(p) le_get64(p)
 
 static inline uint8_t fz_sum8(const uint8_t *p, size_t n)
 {
@@ -62,6 +72,20 @@ static inline uint8_t fz_sum8(const uint8_t *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		s = (uint8_t)(s + p[i]);
 	return s;
+}
+
+/* The input, taken a byte at a time (0 once it is used up). */
+struct fz_in {
+	const uint8_t *p;
+	size_t left;
+};
+
+static inline uint8_t fz_take(struct fz_in *in)
+{
+	if (!in->left)
+		return 0;
+	in->left--;
+	return *in->p++;
 }
 
 /* Whether this kernel (or emulator: qemu-user has none) has io_uring, for

@@ -281,29 +281,6 @@ static void layout(size_t len, unsigned nseg, uint32_t inlen)
 	}
 }
 
-static bool mutating(uint32_t op)
-{
-	switch (op) {
-	case FUSE_SETATTR:
-	case FUSE_SYMLINK:
-	case FUSE_MKNOD:
-	case FUSE_MKDIR:
-	case FUSE_UNLINK:
-	case FUSE_RMDIR:
-	case FUSE_RENAME:
-	case FUSE_RENAME2:
-	case FUSE_LINK:
-	case FUSE_WRITE:
-	case FUSE_CREATE:
-	case FUSE_FALLOCATE:
-	case FUSE_SETXATTR:
-	case FUSE_REMOVEXATTR:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* Open files are regular files (directories for OPENDIR), each pins a
  * live inode, and each inode's open count is the files open on it. */
 static void check_srv(const struct fs_srv *s)
@@ -370,7 +347,7 @@ static void one(unsigned si, size_t len, unsigned nseg, uint32_t inlen, struct l
 	}
 	fs_srv_handle(s, &req, &out);
 	FZ_CHECK(out.error <= 0 && out.error > -4096);
-	if (srv_ro[si] && mutating(op))
+	if (srv_ro[si] && fs_srv_mutates(op))
 		FZ_CHECK(out.error != 0 && out.io == FS_IO_NONE);
 	uint32_t written;
 	if (out.io == FS_IO_READ) {

@@ -15,6 +15,7 @@
 
 #include "devices/net.h"
 #include "fuzz_common.h"
+#include "tests/rig/ring.h"
 
 #define MEM_GPA	 0x10000ULL
 #define MEM_SIZE 0x20000ULL
@@ -23,43 +24,6 @@
 #define USED_OFF 0x2000ULL
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static uint8_t *mem_host(const struct guest_mem **m)
-{
-	static _Alignas(4096) uint8_t mem[MEM_SIZE];
-	static struct guest_mem gm;
-	if (gm.n == 0 && gm_add(&gm, MEM_GPA, MEM_SIZE, mem) < 0)
-		abort();
-	*m = &gm;
-	return mem;
-}
-
-static void w16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void sanitize(uint8_t *mem, uint16_t qs)
-{
-	for (unsigned i = 0; i < qs; i++) {
-		uint8_t *d = mem + DESC_OFF + 16ULL * i;
-		uint64_t off = 0x3000 + fz_rd64(d) % (MEM_SIZE - 0x3000);
-		uint32_t len = fz_rd32(d + 8) % 4096;
-		if (off + len > MEM_SIZE)
-			off = MEM_SIZE - len;
-		uint64_t gpa = MEM_GPA + off;
-		memcpy(d, &gpa, 8);
-		memcpy(d + 8, &len, 4);
-		uint16_t fl = (uint16_t)(d[12] & 3); /* NEXT, WRITE: no indirect */
-		w16(d + 12, fl);
-		w16(d + 14, (uint16_t)((d[14] | d[15] << 8) % qs));
-	}
-	uint8_t *a = mem + AVAIL_OFF;
-	w16(a + 2, (uint16_t)((a[2] | a[3] << 8) % (qs + 1u)));
-	for (unsigned i = 0; i < qs; i++)
-		w16(a + 4 + 2 * i, (uint16_t)((a[4 + 2 * i] | a[5 + 2 * i] << 8) % qs));
-}
 
 static bool in_mem(const uint8_t *mem, const void *p, size_t len)
 {
@@ -71,8 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 4)
 		return 0;
-	const struct guest_mem *m;
-	uint8_t *mem = mem_host(&m);
+	uint8_t *mem;
+	const struct guest_mem *m = fz_mem_at(MEM_GPA, MEM_SIZE, &mem);
 	memset(mem, 0, MEM_SIZE); /* buffers too: an input must not see the last one's bytes */
 	uint16_t qs = (uint16_t)(1u << (data[0] % 7));
 	bool mrg = data[0] & 0x80, sane = data[1] & 1;
@@ -85,8 +49,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(mem + DESC_OFF, data + 4, dpart);
 	if (img > dpart)
 		memcpy(mem + AVAIL_OFF, data + 4 + dpart, img - dpart);
-	if (sane)
-		sanitize(mem, qs);
+	if (sane) {
+		/* the descriptors inside the buffers with small lengths, avail
+		 * entries in range */
+		struct rr_ring r = {
+			.m = m, .desc = MEM_GPA + DESC_OFF, .avail = MEM_GPA + AVAIL_OFF, .size = qs};
+		/* NEXT, WRITE: no indirect */
+		rr_fold(&r, MEM_GPA + 0x3000, MEM_GPA + MEM_SIZE, 4096,
+			VRING_DESC_F_NEXT | VRING_DESC_F_WRITE);
+	}
 
 	static struct vq_chain c;
 	static uint8_t pkt[NET_MAX_FRAME];

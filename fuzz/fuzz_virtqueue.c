@@ -36,39 +36,6 @@ struct layout {
 	uint64_t img;		    /* where the image goes */
 };
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint8_t *mem_host(const struct guest_mem **m)
-{
-	static _Alignas(4096) uint8_t mem[MEM_SIZE];
-	static struct guest_mem gm;
-	if (gm.n == 0 && gm_add(&gm, MEM_GPA, MEM_SIZE, mem) < 0)
-		abort();
-	*m = &gm;
-	return mem;
-}
-
 static struct layout decode(const uint8_t *h)
 {
 	struct layout l = {
@@ -94,9 +61,9 @@ static struct layout decode(const uint8_t *h)
 	default:
 		/* Anywhere, overlapping, or hanging past the end (vq_init
 		 * then refuses). */
-		l.desc = get16(h + 2) & ~15u;
-		l.avail = get16(h + 4) & ~1u;
-		l.used = get16(h + 6) & ~3u;
+		l.desc = le_get16(h + 2) & ~15u;
+		l.avail = le_get16(h + 4) & ~1u;
+		l.used = le_get16(h + 6) & ~3u;
 		l.img = 0;
 		break;
 	}
@@ -109,8 +76,8 @@ static void sane_desc(uint8_t *p, uint32_t n, bool allow_indirect)
 {
 	uint64_t off = fz_rd64(p) % MEM_SIZE;
 	uint32_t len = fz_rd32(p + 8) % 2048;
-	uint16_t flags = get16(p + 12) & 7;
-	uint16_t next = (uint16_t)(get16(p + 14) % n);
+	uint16_t flags = le_get16(p + 12) & 7;
+	uint16_t next = (uint16_t)(le_get16(p + 14) % n);
 	if (!allow_indirect && (flags & VRING_DESC_F_INDIRECT) && !(len & 1))
 		flags &= (uint16_t)~VRING_DESC_F_INDIRECT; /* keep a few */
 	if (flags & VRING_DESC_F_INDIRECT) {
@@ -121,10 +88,10 @@ static void sane_desc(uint8_t *p, uint32_t n, bool allow_indirect)
 	}
 	if (off + len > MEM_SIZE)
 		off = MEM_SIZE - len;
-	put64(p, MEM_GPA + off);
-	put32(p + 8, len);
-	put16(p + 12, flags);
-	put16(p + 14, next);
+	le_put64(p, MEM_GPA + off);
+	le_put32(p + 8, len);
+	le_put16(p + 12, flags);
+	le_put16(p + 14, next);
 }
 
 static void sanitize(uint8_t *mem, const struct layout *l)
@@ -132,7 +99,7 @@ static void sanitize(uint8_t *mem, const struct layout *l)
 	for (uint32_t i = 0; i < l->size; i++) {
 		uint8_t *p = mem + l->desc + 16ULL * i;
 		sane_desc(p, l->size, true);
-		if (!(get16(p + 12) & VRING_DESC_F_INDIRECT))
+		if (!(le_get16(p + 12) & VRING_DESC_F_INDIRECT))
 			continue;
 		uint8_t *t = mem + (fz_rd64(p) - MEM_GPA);
 		uint32_t tn = fz_rd32(p + 8) / 16;
@@ -140,9 +107,9 @@ static void sanitize(uint8_t *mem, const struct layout *l)
 			sane_desc(t + 16ULL * j, tn, false);
 	}
 	uint8_t *a = mem + l->avail;
-	put16(a + 2, (uint16_t)(get16(a + 2) % (l->size + 1u)));
+	le_put16(a + 2, (uint16_t)(le_get16(a + 2) % (l->size + 1u)));
 	for (uint32_t i = 0; i < l->size; i++)
-		put16(a + 4 + 2ULL * i, (uint16_t)(get16(a + 4 + 2ULL * i) % l->size));
+		le_put16(a + 4 + 2ULL * i, (uint16_t)(le_get16(a + 4 + 2ULL * i) % l->size));
 }
 
 static void check_chain(const struct vq *q, const struct vq_chain *c, const uint8_t *mem)
@@ -217,8 +184,8 @@ static void check_broken(struct vq *q, struct vq_chain *c)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct vq_chain c;
-	const struct guest_mem *m;
-	uint8_t *mem = mem_host(&m);
+	uint8_t *mem;
+	const struct guest_mem *m = fz_mem_at(MEM_GPA, MEM_SIZE, &mem);
 	if (size < HDR)
 		return 0;
 	struct layout l = decode(data);
@@ -264,7 +231,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint16_t before = q.used_idx;
 			FZ_CHECK(vq_push(&q, c.head, written) == 0);
 			FZ_CHECK(q.used_idx == (uint16_t)(before + 1));
-			FZ_CHECK(get16(used + 2) == q.used_idx);
+			FZ_CHECK(le_get16(used + 2) == q.used_idx);
 		}
 		if (op & 2)
 			(void)vq_need_notify(&q);
@@ -285,10 +252,10 @@ static void desc_put(uint8_t *img, unsigned i, uint64_t off, uint32_t len, uint1
 		     uint16_t next)
 {
 	uint8_t *p = img + 16 * i;
-	put64(p, MEM_GPA + off);
-	put32(p + 8, len);
-	put16(p + 12, flags);
-	put16(p + 14, next);
+	le_put64(p, MEM_GPA + off);
+	le_put32(p + 8, len);
+	le_put16(p + 12, flags);
+	le_put16(p + 14, next);
 }
 
 static void write_seed(const char *dir, const char *name, size_t len)
@@ -314,9 +281,9 @@ static void packed(unsigned log2, uint8_t flags, const uint16_t *heads, unsigned
 	struct layout l = decode(seed);
 	uint8_t *img = seed + HDR;
 	uint8_t *avail = img + (l.avail - l.img);
-	put16(avail + 2, (uint16_t)n);
+	le_put16(avail + 2, (uint16_t)n);
 	for (unsigned i = 0; i < n; i++)
-		put16(avail + 4 + 2 * i, heads[i]);
+		le_put16(avail + 4 + 2 * i, heads[i]);
 }
 
 int main(int argc, char **argv)

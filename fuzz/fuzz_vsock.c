@@ -21,6 +21,7 @@
 
 #include "devices/vsock.h"
 #include "fuzz_common.h"
+#include "tests/rig/ring.h"
 
 #define MEM_GPA	  0x10000ULL
 #define MEM_SIZE  0x20000ULL
@@ -30,42 +31,6 @@
 #define BUF_OFF	  0x3000ULL
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static uint8_t *mem_host(const struct guest_mem **m)
-{
-	static _Alignas(4096) uint8_t mem[MEM_SIZE];
-	static struct guest_mem gm;
-	if (gm.n == 0 && gm_add(&gm, MEM_GPA, MEM_SIZE, mem) < 0)
-		abort();
-	*m = &gm;
-	return mem;
-}
-
-static void w16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void sanitize(uint8_t *mem, uint16_t qs)
-{
-	for (unsigned i = 0; i < qs; i++) {
-		uint8_t *d = mem + DESC_OFF + 16ULL * i;
-		uint64_t off = BUF_OFF + fz_rd64(d) % (MEM_SIZE - BUF_OFF);
-		uint32_t len = fz_rd32(d + 8) % 8192;
-		if (off + len > MEM_SIZE)
-			off = MEM_SIZE - len;
-		uint64_t gpa = MEM_GPA + off;
-		memcpy(d, &gpa, 8);
-		memcpy(d + 8, &len, 4);
-		w16(d + 12, (uint16_t)(d[12] & 1)); /* NEXT only: TX chains are readable */
-		w16(d + 14, (uint16_t)((d[14] | d[15] << 8) % qs));
-	}
-	uint8_t *a = mem + AVAIL_OFF;
-	w16(a + 2, (uint16_t)((a[2] | a[3] << 8) % (qs + 1u)));
-	for (unsigned i = 0; i < qs; i++)
-		w16(a + 4 + 2 * i, (uint16_t)((a[4 + 2 * i] | a[5 + 2 * i] << 8) % qs));
-}
 
 static void check_line(const uint8_t *p, size_t len)
 {
@@ -104,8 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size -= 3 + line;
 	const uint8_t *hdr = data - 3 - line;
 
-	const struct guest_mem *m;
-	uint8_t *mem = mem_host(&m);
+	uint8_t *mem;
+	const struct guest_mem *m = fz_mem_at(MEM_GPA, MEM_SIZE, &mem);
 	memset(mem, 0, MEM_SIZE);
 	uint16_t qs = (uint16_t)(1u << (hdr[0] % 7));
 	bool sane = hdr[0] & 0x80;
@@ -120,8 +85,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rest > MEM_SIZE - BUF_OFF)
 		rest = MEM_SIZE - BUF_OFF;
 	memcpy(mem + BUF_OFF, data + img, rest);
-	if (sane)
-		sanitize(mem, qs);
+	if (sane) {
+		/* the descriptors inside the buffers with small lengths, avail
+		 * entries in range */
+		struct rr_ring r = {
+			.m = m, .desc = MEM_GPA + DESC_OFF, .avail = MEM_GPA + AVAIL_OFF, .size = qs};
+		/* NEXT only: TX chains are readable */
+		rr_fold(&r, MEM_GPA + BUF_OFF, MEM_GPA + MEM_SIZE, 8192, VRING_DESC_F_NEXT);
+	}
 
 	struct vq q;
 	if (vq_init(&q, m, qs, MEM_GPA + DESC_OFF, MEM_GPA + AVAIL_OFF, MEM_GPA + USED_OFF, false) <

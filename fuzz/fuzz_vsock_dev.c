@@ -45,6 +45,7 @@
 #include "devices/virtio/worker.h"
 #include "devices/vsock.h"
 #include "fuzz_common.h"
+#include "tests/rig/vdev.h"
 
 #define MEM_SIZE (2 * FZ_MiB)
 #define QSIZE	 32
@@ -57,22 +58,10 @@
 #define NGUEST	 2	   /* guest-initiated connections: 6000 + i -> PATH_(5001 + i) */
 #define STREAM	 (1 << 20) /* bytes checked per direction and connection */
 #define MAX_OPS	 96
-#define R_STATUS 0x070
+/* the driver's next avail index of queue q */
+#define AVAIL_IDX(qi) (h.drv.q[qi].r.avail_idx)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-struct in {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint8_t take(struct in *in)
-{
-	if (!in->left)
-		return 0;
-	in->left--;
-	return *in->p++;
-}
 
 /* One connection as both ends see it. */
 struct conn {
@@ -100,7 +89,8 @@ struct harness {
 	char path[96];
 	int listener[2]; /* PATH_5001, PATH_5002 */
 	struct conn host[NHOST], guest[NGUEST];
-	uint16_t avail[3], used_seen[3];
+	struct vd drv; /* the driver: its registers and rings (tests/rig/vdev.h) */
+	uint16_t used_seen[3];
 	uint16_t rx_len[QSIZE]; /* RX buffer sizes, by descriptor */
 	unsigned tx_next;
 	bool live, quiet;
@@ -108,37 +98,6 @@ struct harness {
 };
 
 static struct harness h;
-
-static void reg_write(uint64_t off, uint32_t v)
-{
-	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-	virtio_mmio_ops.write(h.d, off, b, 4);
-}
-
-static uint32_t reg_read(uint64_t off)
-{
-	uint8_t b[4];
-	virtio_mmio_ops.read(h.d, off, b, 4);
-	return fz_rd32(b);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
 
 static void resnap(void)
 {
@@ -182,21 +141,11 @@ static void conn_close(struct conn *c)
 
 /* ---- the guest's rings ---- */
 
-static void write_desc(unsigned q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags)
+/* Descriptor i of queue q: one buffer, no chain. */
+static void post_one(unsigned q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags)
 {
-	uint8_t *d = h.mem + RING(q) + 16ULL * i;
-	put64(d, addr);
-	put32(d + 8, len);
-	put16(d + 12, flags);
-	put16(d + 14, 0);
-}
-
-static void make_available(unsigned q, uint16_t head)
-{
-	uint8_t *avail = h.mem + RING(q) + 0x200;
-	put16(avail + 4 + 2 * (h.avail[q] % QSIZE), head);
-	h.avail[q]++;
-	__atomic_store_n((uint16_t *)(void *)(avail + 2), h.avail[q], __ATOMIC_RELEASE);
+	rr_desc(&h.drv.q[q].r, i, addr, len, flags, 0);
+	rr_avail(&h.drv.q[q].r, i);
 }
 
 static void kick(unsigned q)
@@ -210,8 +159,8 @@ static void rx_collect(void);
 
 static void device_reset(void)
 {
-	reg_write(R_STATUS, 0);
-	while (reg_read(R_STATUS) != 0)
+	vd_write(&h.drv, VD_STATUS, 0);
+	while (vd_read(&h.drv, VD_STATUS) != 0)
 		run(1);
 	/* what it put on the rings before the reset completed is there */
 	if (h.live)
@@ -228,24 +177,8 @@ static void device_reset(void)
 static void driver_init(void)
 {
 	device_reset();
-	reg_write(R_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	reg_write(R_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	reg_write(0x024, 1);
-	reg_write(0x020, 1); /* VERSION_1 */
-	uint32_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
-	reg_write(R_STATUS, st);
-	for (unsigned q = 0; q < 3; q++) {
-		memset(h.mem + RING(q), 0, 0x2000);
-		h.avail[q] = h.used_seen[q] = 0;
-		reg_write(0x030, q);
-		reg_write(0x038, QSIZE);
-		reg_write(0x080, (uint32_t)RING(q));
-		reg_write(0x090, (uint32_t)(RING(q) + 0x200));
-		reg_write(0x0a0, (uint32_t)(RING(q) + 0x1000));
-		reg_write(0x044, 1);
-	}
-	reg_write(R_STATUS, st | VIRTIO_CONFIG_S_DRIVER_OK);
-	FZ_CHECK(reg_read(R_STATUS) & VIRTIO_CONFIG_S_DRIVER_OK);
+	memset(h.used_seen, 0, sizeof(h.used_seen));
+	FZ_CHECK(vd_init(&h.drv, 0) & VIRTIO_CONFIG_S_DRIVER_OK);
 	h.live = true;
 	h.quiet = false;
 	h.tx_next = 0;
@@ -254,9 +187,9 @@ static void driver_init(void)
 
 /* ---- the host side ---- */
 
-static void host_connect(struct in *in)
+static void host_connect(struct fz_in *in)
 {
-	uint8_t k = take(in) % NHOST, line = take(in);
+	uint8_t k = fz_take(in) % NHOST, line = fz_take(in);
 	struct conn *c = &h.host[k];
 	conn_close(c);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -290,10 +223,10 @@ static void host_connect(struct in *in)
 	run(0);
 }
 
-static void host_write(struct in *in)
+static void host_write(struct fz_in *in)
 {
-	struct conn *c = &h.host[take(in) % NHOST];
-	size_t n = (size_t)take(in) * 97;
+	struct conn *c = &h.host[fz_take(in) % NHOST];
+	size_t n = (size_t)fz_take(in) * 97;
 	if (c->fd < 0)
 		return;
 	static uint8_t buf[255 * 97];
@@ -305,9 +238,9 @@ static void host_write(struct in *in)
 	run(0);
 }
 
-static void host_close(struct in *in)
+static void host_close(struct fz_in *in)
 {
-	uint8_t b = take(in);
+	uint8_t b = fz_take(in);
 	struct conn *c = &h.host[b % NHOST];
 	if (c->fd < 0)
 		return;
@@ -374,10 +307,10 @@ static void tx_collect(void);
 static bool tx_post(const uint8_t hdr[VSOCK_HDR_LEN], const uint8_t *payload, uint32_t len,
 		    uint32_t chain_len)
 {
-	if ((uint16_t)(h.avail[1] - h.used_seen[1]) >= NTX) {
+	if ((uint16_t)(AVAIL_IDX(1) - h.used_seen[1]) >= NTX) {
 		kick(1);
 		tx_collect();
-		if ((uint16_t)(h.avail[1] - h.used_seen[1]) >= NTX)
+		if ((uint16_t)(AVAIL_IDX(1) - h.used_seen[1]) >= NTX)
 			return false;
 	}
 	uint64_t at = TXB(h.tx_next);
@@ -386,8 +319,7 @@ static bool tx_post(const uint8_t hdr[VSOCK_HDR_LEN], const uint8_t *payload, ui
 	memcpy(h.mem + at, hdr, VSOCK_HDR_LEN);
 	if (len)
 		memcpy(h.mem + at + VSOCK_HDR_LEN, payload, len);
-	write_desc(1, desc, at, chain_len, 0);
-	make_available(1, desc);
+	post_one(1, desc, at, chain_len, 0);
 	resnap();
 	return true;
 }
@@ -405,9 +337,9 @@ static void drain_listener(unsigned l)
 		close(fd);
 }
 
-static void guest_send(struct in *in)
+static void guest_send(struct fz_in *in)
 {
-	uint8_t cs = take(in), opb = take(in), n = take(in), b = take(in);
+	uint8_t cs = fz_take(in), opb = fz_take(in), n = fz_take(in), b = fz_take(in);
 	struct conn *c = pick(cs);
 	bool hostile = b & 1;
 	struct vsock_hdr hd = {.src_cid = GCID,
@@ -472,15 +404,15 @@ static void guest_send(struct in *in)
 		c->known = false; /* ended (the stream stays checkable) */
 }
 
-static void guest_raw(struct in *in)
+static void guest_raw(struct fz_in *in)
 {
-	uint8_t len = take(in);
+	uint8_t len = fz_take(in);
 	uint8_t hdr[VSOCK_HDR_LEN];
 	for (unsigned i = 0; i < VSOCK_HDR_LEN; i++)
-		hdr[i] = take(in);
+		hdr[i] = fz_take(in);
 	if (len & 1) { /* mostly: the guest's CIDs, so that it gets past the checks */
-		put64(hdr, GCID);
-		put64(hdr + 8, VSOCK_HOST_CID);
+		le_put64(hdr, GCID);
+		le_put64(hdr + 8, VSOCK_HOST_CID);
 	}
 	uint32_t plen = fz_rd32(hdr + 24) % 512;
 	static uint8_t payload[512];
@@ -493,22 +425,23 @@ static void guest_raw(struct in *in)
 
 static void tx_collect(void)
 {
-	uint8_t *u = h.mem + RING(1) + 0x1000;
-	uint16_t idx = __atomic_load_n((uint16_t *)(void *)(u + 2), __ATOMIC_ACQUIRE);
-	FZ_CHECK((uint16_t)(idx - h.used_seen[1]) <= (uint16_t)(h.avail[1] - h.used_seen[1]));
-	for (; h.used_seen[1] != idx; h.used_seen[1]++)
-		FZ_CHECK(fz_rd32(u + 4 + 8 * (h.used_seen[1] % QSIZE) + 4) == 0);
+	uint16_t idx = vd_used_idx(&h.drv, 1);
+	FZ_CHECK((uint16_t)(idx - h.used_seen[1]) <= (uint16_t)(AVAIL_IDX(1) - h.used_seen[1]));
+	for (; h.used_seen[1] != idx; h.used_seen[1]++) {
+		uint32_t id, len;
+		vd_used(&h.drv, 1, h.used_seen[1], &id, &len);
+		FZ_CHECK(len == 0);
+	}
 }
 
-static void rx_post(struct in *in)
+static void rx_post(struct fz_in *in)
 {
-	unsigned n = take(in) % QSIZE + 1;
-	uint16_t size = (uint16_t)(VSOCK_HDR_LEN + (take(in) % 33) * 256);
-	for (unsigned i = 0; i < n && (uint16_t)(h.avail[0] - h.used_seen[0]) < QSIZE; i++) {
-		uint16_t d = h.avail[0] % QSIZE; /* in order: used in order */
+	unsigned n = fz_take(in) % QSIZE + 1;
+	uint16_t size = (uint16_t)(VSOCK_HDR_LEN + (fz_take(in) % 33) * 256);
+	for (unsigned i = 0; i < n && (uint16_t)(AVAIL_IDX(0) - h.used_seen[0]) < QSIZE; i++) {
+		uint16_t d = AVAIL_IDX(0) % QSIZE; /* in order: used in order */
 		h.rx_len[d] = size;
-		write_desc(0, d, RXB(d), size, VRING_DESC_F_WRITE);
-		make_available(0, d);
+		post_one(0, d, RXB(d), size, VRING_DESC_F_WRITE);
 	}
 	resnap();
 	kick(0);
@@ -575,12 +508,11 @@ static void rx_packet(const uint8_t *buf, uint32_t len, uint16_t size)
 
 static void rx_collect(void)
 {
-	uint8_t *u = h.mem + RING(0) + 0x1000;
-	uint16_t idx = __atomic_load_n((uint16_t *)(void *)(u + 2), __ATOMIC_ACQUIRE);
-	FZ_CHECK((uint16_t)(idx - h.used_seen[0]) <= (uint16_t)(h.avail[0] - h.used_seen[0]));
+	uint16_t idx = vd_used_idx(&h.drv, 0);
+	FZ_CHECK((uint16_t)(idx - h.used_seen[0]) <= (uint16_t)(AVAIL_IDX(0) - h.used_seen[0]));
 	for (; h.used_seen[0] != idx; h.used_seen[0]++) {
-		const uint8_t *e = u + 4 + 8 * (h.used_seen[0] % QSIZE);
-		uint32_t id = fz_rd32(e), len = fz_rd32(e + 4);
+		uint32_t id, len;
+		vd_used(&h.drv, 0, h.used_seen[0], &id, &len);
 		FZ_CHECK(id == h.used_seen[0] % QSIZE); /* in order */
 		if (len)
 			rx_packet(h.mem + RXB(id), len, h.rx_len[id]);
@@ -643,11 +575,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = vsock_start(h.v, gm, &irq, &e);
 	fz_check_err(r, &e);
 	FZ_CHECK(r == 0);
+	h.drv = (struct vd){.m = gm, .d = h.d};
+	for (unsigned q = 0; q < 3; q++)
+		vd_ring_set(&h.drv, q, RING(q), RING(q) + 0x200, RING(q) + 0x1000, QSIZE,
+			    vsock_kick_fd(h.v, q));
 	driver_init();
 
-	struct in in = {data, size};
+	struct fz_in in = {data, size};
 	for (unsigned ops = 0; in.left && ops < MAX_OPS; ops++) {
-		switch (take(&in) % 13) {
+		switch (fz_take(&in) % 13) {
 		case 0:
 			host_connect(&in);
 			break;

@@ -12,6 +12,12 @@
 #include "devices/vsock.h"
 #include "vmm/config.h"
 
+/* The public limits (cvmm.h) are the devices' own. */
+_Static_assert(CVMM_MAX_QUEUES == BLK_MAX_QUEUES, "a disk's queues");
+_Static_assert(CVMM_MAX_QUEUES == NET_MAX_PAIRS, "a tap's queue pairs");
+_Static_assert(CVMM_FS_TAG_MAX == FS_TAG_MAX, "a virtio-fs tag");
+_Static_assert(CVMM_VSOCK_CID_MIN == VSOCK_MIN_GUEST_CID, "the lowest guest CID");
+
 #define API __attribute__((visibility("default")))
 
 API int cvmm_config_new(struct cvmm_config **out)

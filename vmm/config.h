@@ -13,9 +13,6 @@
 #include "core/err.h"
 
 #define CVMM_MAX_CPUS 254 /* xAPIC ids, one IOAPIC id above them */
-#define CVMM_MAX_DISKS 8
-#define CVMM_MAX_NETS 4
-#define CVMM_MAX_FS 4
 
 struct vm_disk_cfg {
 	char *path; /* owned */
@@ -55,7 +52,5 @@ struct cvmm_config {
 	char *jail_rm_dir; /* owned, NULL: none: Landlock still lets files be removed there */
 	struct err err;
 };
-/* sun_path (108) less "_4294967295" and its NUL */
-#define CVMM_VSOCK_PATH_MAX 96
 
 #endif

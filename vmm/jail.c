@@ -11,59 +11,68 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 
 #include "devices/virtio/worker.h"
 
-#define RULE	 JAIL_RULE
-#define RULE2	 JAIL_RULE2
-#define NOEXEC	 JAIL_NOEXEC
-#define IOCTL	 JAIL_IOCTL
-#define IOCTL_ON JAIL_IOCTL_ON
+#define RULE  JAIL_RULE
+#define FD    JAIL_FD
+#define EQ    JAIL_EQ
+#define CLEAR JAIL_CLEAR
 
 /* Both the vCPU and the control thread allocate (malloc's arenas and
  * frees) and exit through glibc. */
 #define ALLOC_AND_EXIT                                                                       \
-	NOEXEC(mmap, "malloc: arenas and large blocks (never executable)"),                   \
-	NOEXEC(mprotect, "malloc: growing an arena (never executable)"),                      \
-	RULE(munmap, -1, "free: large blocks, arena trimming"),                               \
-	RULE(madvise, -1, "free: returning pages; glibc releases a thread's stack at exit"),  \
-	RULE(brk, -1, "malloc on the main arena"),                                            \
-	RULE(futex, -1, "locks and condition variables shared with the other threads"),       \
-	RULE(rt_sigprocmask, -1, "glibc masks signals around thread exit and pthread calls"), \
-	RULE(restart_syscall, -1, "resume an interrupted wait"),                              \
-	RULE(clock_gettime, -1, "timestamps (when the vDSO falls back to the syscall)"),      \
-	RULE(time, -1, "the RTC's time (when the vDSO falls back to the syscall)"),           \
-	RULE(gettimeofday, -1, "libc time calls (when the vDSO falls back to the syscall)"),  \
-	RULE(getpid, -1, "pthread_kill names the process"),                                   \
-	RULE(tgkill, -1, "kick vCPU threads out of KVM_RUN (pause, stop, exit) with the kick signal")
+	RULE(mmap, "malloc: arenas and large blocks (never executable)", CLEAR(2, PROT_EXEC)), \
+	RULE(mprotect, "malloc: growing an arena (never executable)", CLEAR(2, PROT_EXEC)),    \
+	RULE(munmap, "free: large blocks, arena trimming"),                                   \
+	RULE(madvise, "free: returning pages; glibc releases a thread's stack at exit"),      \
+	RULE(brk, "malloc on the main arena"),                                                \
+	RULE(futex, "locks and condition variables shared with the other threads"),           \
+	RULE(rt_sigprocmask, "glibc masks signals around thread exit and pthread calls"),     \
+	RULE(restart_syscall, "resume an interrupted wait"),                                  \
+	RULE(clock_gettime, "timestamps (when the vDSO falls back to the syscall)"),          \
+	RULE(time, "the RTC's time (when the vDSO falls back to the syscall)"),               \
+	RULE(gettimeofday, "libc time calls (when the vDSO falls back to the syscall)"),      \
+	RULE(getpid, "pthread_kill names the process"),                                       \
+	RULE(tgkill, "kick vCPU threads out of KVM_RUN (pause, stop, exit) with the kick signal")
 
 /* A vCPU thread: KVM_RUN and what its exit handlers (the device register
  * handlers on the port and MMIO buses) do. ioctls are limited by request,
  * and the KVM ones by descriptor too. */
 static const struct jail_rule vcpu_rules[] = {
-	IOCTL_ON(0, KVM_RUN, "run the guest: the thread's whole job, on its own vCPU only"),
+	RULE(ioctl, "run the guest: the thread's whole job, on its own vCPU only", FD(0, VCPU),
+	     EQ(1, KVM_RUN)),
 #ifdef __aarch64__
-	IOCTL_ON(0, KVM_GET_ONE_REG, "read PC for the message when the guest crashes or KVM fails"),
+	RULE(ioctl, "read PC for the message when the guest crashes or KVM fails", FD(0, VCPU),
+	     EQ(1, KVM_GET_ONE_REG)),
 #else
-	IOCTL_ON(0, KVM_GET_REGS, "read RIP for the message when the guest crashes or KVM fails"),
-	IOCTL_ON(0, KVM_GET_SREGS,
-		 "an internal error: is the guest's IDT unable to take an exception (a triple fault)?"),
+	RULE(ioctl, "read RIP for the message when the guest crashes or KVM fails", FD(0, VCPU),
+	     EQ(1, KVM_GET_REGS)),
+	RULE(ioctl,
+	     "an internal error: is the guest's IDT unable to take an exception (a triple fault)?",
+	     FD(0, VCPU), EQ(1, KVM_GET_SREGS)),
 #endif
-	IOCTL_ON(1, KVM_IRQ_LINE, "legacy devices' interrupt lines (8250, RTC, i8042, ACPI GED)"),
-	IOCTL_ON(1, KVM_SET_GSI_ROUTING,
-		 "virtio-pci: the guest programs an MSI-X vector (address/data -> the GSI's route)"),
-	IOCTL_ON(1, KVM_IRQFD,
-		 "virtio-pci: (un)masking MSI-X vectors, enabling MSI-X or INTx moves a queue's irqfd"),
-	RULE(ppoll, -1, "virtio-pci: MSI-X pending bits (is a masked vector's eventfd readable?)"),
-	IOCTL(TUNSETOFFLOAD, "virtio-net at DRIVER_OK: the tap's offloads follow the driver's features"),
-	IOCTL(TUNSETQUEUE, "virtio-net at DRIVER_OK and reset: attach or detach tap queues"),
-	RULE(write, -1, "console output; eventfds: worker commands, irqfds, the VM's exit event"),
-	RULE(read, -1, "eventfd reads of the transport"),
-	RULE(rt_sigtimedwait, -1, "consume a pending kick before the next KVM_RUN"),
+	RULE(ioctl, "legacy devices' interrupt lines (8250, RTC, i8042, ACPI GED)", FD(0, VM),
+	     EQ(1, KVM_IRQ_LINE)),
+	RULE(ioctl,
+	     "virtio-pci: the guest programs an MSI-X vector (address/data -> the GSI's route)",
+	     FD(0, VM), EQ(1, KVM_SET_GSI_ROUTING)),
+	RULE(ioctl,
+	     "virtio-pci: (un)masking MSI-X vectors, enabling MSI-X or INTx moves a queue's irqfd",
+	     FD(0, VM), EQ(1, KVM_IRQFD)),
+	RULE(ppoll, "virtio-pci: MSI-X pending bits (is a masked vector's eventfd readable?)"),
+	RULE(ioctl, "virtio-net at DRIVER_OK: the tap's offloads follow the driver's features",
+	     EQ(1, TUNSETOFFLOAD)),
+	RULE(ioctl, "virtio-net at DRIVER_OK and reset: attach or detach tap queues",
+	     EQ(1, TUNSETQUEUE)),
+	RULE(write, "console output; eventfds: worker commands, irqfds, the VM's exit event"),
+	RULE(read, "eventfd reads of the transport"),
+	RULE(rt_sigtimedwait, "consume a pending kick before the next KVM_RUN"),
 	ALLOC_AND_EXIT,
-	RULE(exit, -1, "the thread exits"),
+	RULE(exit, "the thread exits"),
 };
 
 /* The CLI's control thread once the VM runs: its poll loop (signalfd,
@@ -71,73 +80,70 @@ static const struct jail_rule vcpu_rules[] = {
  * (joining threads, closing and unmapping everything). Everything else
  * it needs was opened before. */
 static const struct jail_rule control_rules[] = {
-	RULE(poll, -1, "the control loop"),
-	RULE(ppoll, -1, "the control loop (libc may use ppoll)"),
-	RULE(read, -1, "signalfd, terminal input, eventfds"),
-	RULE(write, -1, "terminal and stderr messages, eventfds (worker commands)"),
-	RULE(close, -1, "teardown; control socket connections"),
-	RULE2(fcntl, -1, F_OFD_SETLK,
-	      "teardown: unlock the disks, which the workers' closing rings still hold"),
-	RULE(accept4, 0, "control socket: a new connection, on the listening socket only"),
-	RULE(recvfrom, -1, "control socket: requests"),
-	RULE(sendto, -1, "control socket: responses (MSG_NOSIGNAL)"),
-	RULE(shutdown, -1, "control socket: end a response"),
-	RULE(unlink, -1, "remove the control and vsock sockets at exit (where the jail lets it)"),
+	RULE(poll, "the control loop"),
+	RULE(ppoll, "the control loop (libc may use ppoll)"),
+	RULE(read, "signalfd, terminal input, eventfds"),
+	RULE(write, "terminal and stderr messages, eventfds (worker commands)"),
+	RULE(close, "teardown; control socket connections"),
+	RULE(fcntl, "teardown: unlock the disks, which the workers' closing rings still hold",
+	     EQ(1, F_OFD_SETLK)),
+	RULE(accept4, "control socket: a new connection, on the listening socket only",
+	     FD(0, LISTEN)),
+	RULE(recvfrom, "control socket: requests"),
+	RULE(sendto, "control socket: responses (MSG_NOSIGNAL)"),
+	RULE(shutdown, "control socket: end a response"),
+	RULE(unlink, "remove the control and vsock sockets at exit (where the jail lets it)"),
 #ifdef __aarch64__
-	RULE(unlinkat, -1, "unlink() on arm64, which has no unlink syscall"),
+	RULE(unlinkat, "unlink() on arm64, which has no unlink syscall"),
 #endif
-	RULE(newfstatat, -1, "stdio"),
-	RULE(fstat, -1, "stdio"),
-	IOCTL_ON(1, KVM_IRQ_LINE, "the ACPI power button (SendCtrlAltDel, shutdown request)"),
-	IOCTL(TCGETS, "the terminal: isatty, saving its mode"),
-	IOCTL(TCSETS, "the terminal: restore its mode at exit"),
+	RULE(newfstatat, "stdio"),
+	RULE(fstat, "stdio"),
+	RULE(ioctl, "the ACPI power button (SendCtrlAltDel, shutdown request)", FD(0, VM),
+	     EQ(1, KVM_IRQ_LINE)),
+	RULE(ioctl, "the terminal: isatty, saving its mode", EQ(1, TCGETS)),
+	RULE(ioctl, "the terminal: restore its mode at exit", EQ(1, TCSETS)),
 	ALLOC_AND_EXIT,
-	RULE(exit, -1, "a thread exits"),
-	RULE(exit_group, -1, "the process exits"),
+	RULE(exit, "a thread exits"),
+	RULE(exit_group, "the process exits"),
 };
-
 static const struct jail_table vcpu_table = JAIL_TABLE("vcpu", vcpu_rules);
 static const struct jail_table control_table = JAIL_TABLE("control", control_rules);
 
 #ifdef CVMM_SANITIZED
-/* a call whose first argument is a request (ptrace, prctl) */
-#define SAN_REQ(sys, req, why)                                                                     \
-	{                                                                                          \
-		SCMP_SYS(sys), #sys "(" #req ")", -1, (long)(req), JAIL_A0_ARG1, why               \
-	}
 /* LeakSanitizer's check at exit runs on the thread that calls exit(): the
  * control thread. It clones a tracer process (CLONE_VM, same filter) that
  * lists /proc/PID/task (open, as in a report), ptrace-stops every thread,
  * reads their registers and scans memory while the control thread spins,
  * then lets them go. */
 static const struct jail_rule sanitizer_control_rules[] = {
-	SAN_REQ(clone, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,
-		"LSan: the tracer that stops every thread for the leak check (no thread, no fork)"),
-	SAN_REQ(prctl, PR_SET_PTRACER, "LSan: let its tracer attach"),
-	SAN_REQ(prctl, PR_GET_DUMPABLE, "LSan: is the process dumpable (attachable)?"),
-	SAN_REQ(prctl, PR_SET_DUMPABLE, "LSan: dumpable while the tracer runs (after --user)"),
-	SAN_REQ(prctl, PR_SET_PDEATHSIG, "LSan's tracer: die with its parent"),
-	RULE(sched_yield, -1, "LSan: spin until the tracer is done"),
-	RULE(wait4, -1, "LSan: reap the tracer; the tracer waits for each thread it stops"),
-	RULE(getppid, -1, "LSan's tracer: is the process it stops still its parent?"),
-	RULE(rt_sigaction, -1, "LSan's tracer: handlers for synchronous signals"),
-	RULE(getdents, -1, "LSan's tracer: /proc/PID/task entries"),
+	RULE(clone,
+	     "LSan: the tracer that stops every thread for the leak check (no thread, no fork)",
+	     EQ(0, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED)),
+	RULE(prctl, "LSan: let its tracer attach", EQ(0, PR_SET_PTRACER)),
+	RULE(prctl, "LSan: is the process dumpable (attachable)?", EQ(0, PR_GET_DUMPABLE)),
+	RULE(prctl, "LSan: dumpable while the tracer runs (after --user)", EQ(0, PR_SET_DUMPABLE)),
+	RULE(prctl, "LSan's tracer: die with its parent", EQ(0, PR_SET_PDEATHSIG)),
+	RULE(sched_yield, "LSan: spin until the tracer is done"),
+	RULE(wait4, "LSan: reap the tracer; the tracer waits for each thread it stops"),
+	RULE(getppid, "LSan's tracer: is the process it stops still its parent?"),
+	RULE(rt_sigaction, "LSan's tracer: handlers for synchronous signals"),
+	RULE(getdents, "LSan's tracer: /proc/PID/task entries"),
 #ifdef __aarch64__
-	RULE(getdents64, -1, "LSan's tracer: getdents on arm64, which has no getdents syscall"),
+	RULE(getdents64, "LSan's tracer: getdents on arm64, which has no getdents syscall"),
 #endif
-	RULE(lseek, -1, "LSan's tracer: rewind /proc/PID/task to list it again"),
-	SAN_REQ(ptrace, PTRACE_ATTACH, "LSan's tracer: stop a thread"),
-	SAN_REQ(ptrace, PTRACE_CONT, "LSan's tracer: pass on a signal a stopping thread got"),
-	SAN_REQ(ptrace, PTRACE_GETREGSET, "LSan's tracer: a thread's registers (pointers)"),
-	SAN_REQ(ptrace, PTRACE_GETREGS, "LSan's tracer: the same, older runtimes"),
-	SAN_REQ(ptrace, PTRACE_DETACH, "LSan's tracer: let a thread go"),
-	SAN_REQ(ptrace, PTRACE_KILL, "LSan's tracer: kill the threads when it dies itself"),
+	RULE(lseek, "LSan's tracer: rewind /proc/PID/task to list it again"),
+	RULE(ptrace, "LSan's tracer: stop a thread", EQ(0, PTRACE_ATTACH)),
+	RULE(ptrace, "LSan's tracer: pass on a signal a stopping thread got", EQ(0, PTRACE_CONT)),
+	RULE(ptrace, "LSan's tracer: a thread's registers (pointers)", EQ(0, PTRACE_GETREGSET)),
+	RULE(ptrace, "LSan's tracer: the same, older runtimes", EQ(0, PTRACE_GETREGS)),
+	RULE(ptrace, "LSan's tracer: let a thread go", EQ(0, PTRACE_DETACH)),
+	RULE(ptrace, "LSan's tracer: kill the threads when it dies itself", EQ(0, PTRACE_KILL)),
 };
 static const struct jail_table sanitizer_control_table =
 	JAIL_TABLE("control (LeakSanitizer)", sanitizer_control_rules);
 #endif
 
-static const struct jail_table *jail_table_of(enum jail_kind kind)
+const struct jail_table *jail_table(enum jail_kind kind)
 {
 	switch (kind) {
 	case JAIL_VIRTIO_WORKER:
@@ -158,21 +164,34 @@ static const struct jail_table *jail_table_of(enum jail_kind kind)
 
 const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n)
 {
-	const struct jail_table *t = jail_table_of(kind);
+	const struct jail_table *t = jail_table(kind);
 	*n = t ? t->n : 0;
 	return t ? t->rules : NULL;
 }
 
+const struct jail_rule *jail_sanitizer_rules(bool control, unsigned *n)
+{
+#ifdef CVMM_SANITIZED
+	const struct jail_table *t = control ? &sanitizer_control_table : jail_sanitizer_table();
+	*n = t->n;
+	return t->rules;
+#else
+	(void)control;
+	*n = 0;
+	return NULL;
+#endif
+}
+
 const char *jail_kind_name(enum jail_kind kind)
 {
-	const struct jail_table *t = jail_table_of(kind);
+	const struct jail_table *t = jail_table(kind);
 	return t ? t->name : "?";
 }
 
-int jail_build(enum jail_kind kind, enum jail_mode mode, const int *params, void **ctx,
+int jail_build(enum jail_kind kind, enum jail_mode mode, const struct jail_fds *fds, void **ctx,
 	       struct err *e)
 {
-	const struct jail_table *t[2] = { jail_table_of(kind), NULL };
+	const struct jail_table *t[2] = { jail_table(kind), NULL };
 	unsigned n = 1;
 	if (!t[0]) {
 		*ctx = NULL;
@@ -183,5 +202,5 @@ int jail_build(enum jail_kind kind, enum jail_mode mode, const int *params, void
 	if (kind == JAIL_CONTROL)
 		t[n++] = &sanitizer_control_table;
 #endif
-	return jail_filter_build(t, n, mode, params, ctx, e);
+	return jail_filter_build(t, n, mode, fds, ctx, e);
 }

@@ -242,9 +242,9 @@ void vcpu_kick(struct vcpu *v)
 int vcpu_start(struct vcpu *v)
 {
 	/* Built here, on the main thread; the vCPU thread loads it. */
-	int params[2] = { v->fd, v->vm->vm_fd };
+	struct jail_fds fds = { .vcpu = v->fd, .vm = v->vm->vm_fd };
 	struct err e = { 0 };
-	int r = jail_build(JAIL_VCPU, (enum jail_mode)v->vm->cfg.seccomp, params, &v->filter, &e);
+	int r = jail_build(JAIL_VCPU, (enum jail_mode)v->vm->cfg.seccomp, &fds, &v->filter, &e);
 	if (r < 0)
 		return r;
 #ifdef CVMM_TEST_HOOKS

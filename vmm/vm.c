@@ -942,7 +942,7 @@ API int cvmm_vm_jail_control_thread(struct cvmm_vm *handle, int listen_fd)
 {
 	struct vm *vm = (struct vm *)handle;
 	err_shared_begin(&vm->err);
-	int params[2] = { listen_fd, vm->vm_fd };
+	struct jail_fds fds = { .listen = listen_fd, .vm = vm->vm_fd };
 	void *ctx;
 	/* The capabilities the process kept for its fs workers: this thread
 	 * needs none. */
@@ -950,7 +950,7 @@ API int cvmm_vm_jail_control_thread(struct cvmm_vm *handle, int listen_fd)
 	if (r < 0)
 		return err_shared_set(&vm->err, -r, "dropping capabilities: %s", strerror(-r));
 	struct err e = { 0 };
-	r = jail_build(JAIL_CONTROL, (enum jail_mode)vm->cfg.seccomp, params, &ctx, &e);
+	r = jail_build(JAIL_CONTROL, (enum jail_mode)vm->cfg.seccomp, &fds, &ctx, &e);
 	if (r < 0)
 		return err_shared_put(&vm->err, &e);
 	r = jail_load(ctx, "cvmm-control");

@@ -13,6 +13,8 @@
 #include "core/err.h"
 #include "core/mem.h"
 
+struct vq_grant;
+
 /* Counters a device keeps (any thread may read them: atomics in the
  * device). */
 struct vdev_metrics {
@@ -44,6 +46,10 @@ struct vdev_desc {
 	int (*restore)(void *model, const void *buf, size_t len, struct err *e);
 	/* Optional: the device's counters. */
 	void (*metrics)(const void *model, struct vdev_metrics *m);
+	/* Its workers' grants (worker.h): each kind of worker thread it
+	 * starts, its seccomp table and its io_uring opcodes. */
+	const struct vq_grant *grants;
+	unsigned ngrants;
 };
 
 /* The typed-to-void adapters a descriptor needs, for a device whose

@@ -398,7 +398,6 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	w->dev = dev;
 	w->qidx = qidx;
 	w->ops = cfg->ops;
-	w->jail = cfg->jail;
 	w->keep_caps = cfg->keep_caps;
 	w->model = cfg->model;
 	w->kick_fd = w->ctl_fd = -1;
@@ -414,9 +413,10 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	pthread_condattr_destroy(&ca);
 	/* Every opcode the device asks for gets a restriction: a list that
 	 * does not fit is the device's mistake, not something to cut short. */
+	const struct vq_grant *g = cfg->grant;
 	unsigned nops = 0;
-	for (unsigned i = 0; i < cfg->nops; i++)
-		nops += cfg->ops_allowed[i] != IORING_OP_READ;
+	for (unsigned i = 0; i < g->nuring_ops; i++)
+		nops += g->uring_ops[i] != IORING_OP_READ;
 	if (nops > WORKER_MAX_OPS)
 		return err_set(e, E2BIG, "%s: %u io_uring opcodes asked for, at most %u", w->name,
 			       nops, WORKER_MAX_OPS);
@@ -454,13 +454,13 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	memset(res, 0, sizeof(res));
 	res[nres].opcode = IORING_RESTRICTION_SQE_OP;
 	res[nres++].sqe_op = IORING_OP_READ; /* the eventfds */
-	for (unsigned i = 0; i < cfg->nops; i++) {
-		if (cfg->ops_allowed[i] == IORING_OP_READ)
+	for (unsigned i = 0; i < g->nuring_ops; i++) {
+		if (g->uring_ops[i] == IORING_OP_READ)
 			continue;
 		res[nres].opcode = IORING_RESTRICTION_SQE_OP;
-		res[nres++].sqe_op = cfg->ops_allowed[i];
+		res[nres++].sqe_op = g->uring_ops[i];
 	}
-	if (cfg->files_update) {
+	if (g->files_update) {
 		res[nres].opcode = IORING_RESTRICTION_REGISTER_OP;
 		res[nres++].register_op = IORING_REGISTER_FILES_UPDATE;
 	}
@@ -475,8 +475,8 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	if (r < 0)
 		return err_set(e, -r, "%s: enabling the ring: %s", w->name, strerror(-r));
 
-	/* [1] its queue's interrupt, [3] the configuration interrupt (a
-	 * broken queue), [4] a second queue's (also_notify) */
+	/* its filter's irqfds: its queue's, the configuration interrupt's (a
+	 * broken queue), a second queue's (also_notify) */
 	if (qidx >= VIRTIO_MAX_QUEUES || (cfg->also_notify && cfg->also_notify_q >= VIRTIO_MAX_QUEUES))
 		return err_set(e, EINVAL, "%s: no such queue", w->name);
 	if (dev->inline_workers) {
@@ -491,10 +491,14 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 		return 0;
 	}
 	int qfd = dev->vq_irqfd[qidx];
-	int params[5] = { w->ring.ring_fd, qfd, cfg->jail_fd, dev->irqfd,
-			  cfg->also_notify ? dev->vq_irqfd[cfg->also_notify_q] : qfd };
-	const struct jail_table *jt = cfg->jail ? cfg->jail : &vq_jail_worker;
-	r = jail_filter_build(&jt, 1, (enum jail_mode)dev->seccomp, params, &w->filter, e);
+	struct jail_fds fds = {
+		.ring = w->ring.ring_fd,
+		.irq = qfd,
+		.config_irq = dev->irqfd,
+		.notify_irq = cfg->also_notify ? dev->vq_irqfd[cfg->also_notify_q] : qfd,
+	};
+	const struct jail_table *jt = g->jail ? g->jail : &vq_jail_worker;
+	r = jail_filter_build(&jt, 1, (enum jail_mode)dev->seccomp, &fds, &w->filter, e);
 	if (r < 0)
 		return r;
 #ifdef CVMM_TEST_HOOKS
@@ -539,4 +543,33 @@ void vq_worker_destroy(struct vq_worker *w)
 	w->kick_fd = w->ctl_fd = -1;
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
+}
+
+const char *vq_uring_op_name(unsigned op)
+{
+	static const char *const names[] = {
+		[IORING_OP_NOP] = "NOP",
+		[IORING_OP_READV] = "READV",
+		[IORING_OP_WRITEV] = "WRITEV",
+		[IORING_OP_FSYNC] = "FSYNC",
+		[IORING_OP_READ_FIXED] = "READ_FIXED",
+		[IORING_OP_WRITE_FIXED] = "WRITE_FIXED",
+		[IORING_OP_POLL_ADD] = "POLL_ADD",
+		[IORING_OP_POLL_REMOVE] = "POLL_REMOVE",
+		[IORING_OP_SENDMSG] = "SENDMSG",
+		[IORING_OP_RECVMSG] = "RECVMSG",
+		[IORING_OP_TIMEOUT] = "TIMEOUT",
+		[IORING_OP_ACCEPT] = "ACCEPT",
+		[IORING_OP_ASYNC_CANCEL] = "ASYNC_CANCEL",
+		[IORING_OP_CONNECT] = "CONNECT",
+		[IORING_OP_FALLOCATE] = "FALLOCATE",
+		[IORING_OP_CLOSE] = "CLOSE",
+		[IORING_OP_READ] = "READ",
+		[IORING_OP_WRITE] = "WRITE",
+		[IORING_OP_SEND] = "SEND",
+		[IORING_OP_RECV] = "RECV",
+		[IORING_OP_SHUTDOWN] = "SHUTDOWN",
+		[IORING_OP_SOCKET] = "SOCKET",
+	};
+	return op < sizeof(names) / sizeof(names[0]) ? names[op] : NULL;
 }

@@ -46,24 +46,38 @@ struct vq_worker_ops {
 #define WORKER_TAG_CTL 2
 #define WORKER_TAG_IGNORE 3 /* completions nobody waits for (cancels) */
 
+/* A worker's grant, all in one place: the seccomp table its thread loads
+ * (worker_jail.c, by pointer) and what its io_uring may do, which seccomp does
+ * not see. Each device exports its workers' grants with its descriptor
+ * (vdev_desc.grants); `cvmm --print-jail` prints them with the tables. */
+struct vq_grant {
+	const char *thread; /* its thread's name, as a pattern: "cvmm-blk<N>-q<M>" */
+	const struct jail_table *jail; /* its seccomp table (worker_jail.c) */
+	/* io_uring opcodes its ring allows besides READ (every worker's own,
+	 * for its eventfds): at most WORKER_MAX_OPS, more is an error */
+	const uint8_t *uring_ops;
+	unsigned nuring_ops;
+	/* IORING_REGISTER_FILES_UPDATE, the one register opcode its ring
+	 * then allows (virtio-fs's open files) */
+	bool files_update;
+	const char *files; /* its registered files besides its eventfds, in words, or NULL */
+};
+/* The opcode list of a grant, from an array. */
+#define VQ_GRANT_OPS(a) .uring_ops = (a), .nuring_ops = sizeof(a) / sizeof((a)[0])
+
 struct vq_worker_cfg {
 	const struct vq_worker_ops *ops;
 	void *model;              /* borrowed */
+	const struct vq_grant *grant; /* static const, the device's own */
 	const int *dev_fds;       /* files the device's I/O may touch */
 	unsigned ndev_fds;
-	const uint8_t *ops_allowed; /* io_uring opcodes the device needs */
-	unsigned nops;
 	unsigned ring_entries;
 	/* Empty registered-file slots after the device files (at most
 	 * WORKER_MAX_SPARSE): filled by the ring itself (accept/socket
-	 * "direct": vsock's connections) or, with files_update, by the worker
-	 * (IORING_REGISTER_FILES_UPDATE, then the one register opcode its
-	 * ring allows: virtio-fs's open files). */
+	 * "direct": vsock's connections) or, with the grant's files_update,
+	 * by the worker (virtio-fs's open files). */
 	unsigned sparse_files;
-	bool files_update;
 	const char *name;         /* thread name, e.g. "cvmm-blk0-q0" */
-	const struct jail_table *jail; /* its seccomp table (NULL: vq_jail_worker) */
-	int jail_fd;              /* params[2] of the table, e.g. the tap queue */
 	uint64_t keep_caps;       /* CAP_* mask the thread keeps (default: none) */
 	/* The worker also serves queue also_notify_q (vsock: RX) and raises
 	 * its interrupt: its filter lets it write that eventfd too. */
@@ -104,7 +118,6 @@ struct vq_worker {
 	char name[16];
 	int test_violation; /* test builds: make a syscall outside the filter */
 	int test_uring_probe; /* test builds: submit what its ring must refuse */
-	const struct jail_table *jail; /* its seccomp table */
 	uint64_t keep_caps;  /* capabilities it keeps (vq_worker_cfg) */
 };
 
@@ -139,6 +152,8 @@ int vq_worker_pop(struct vq_worker *w, struct vq_chain *c);
  * is `io` (its completion then arrives with -ECANCELED). Needs
  * IORING_OP_ASYNC_CANCEL in the worker's allowed opcodes. */
 void vq_worker_cancel(struct vq_worker *w, const void *io);
+/* An io_uring opcode's name without IORING_OP_ ("READV"), or NULL. */
+const char *vq_uring_op_name(unsigned op);
 struct io_uring_sqe *vq_worker_sqe(struct vq_worker *w);
 
 /* Inline workers, for tests and fuzz targets that want one thread and a

@@ -9,6 +9,7 @@
 #include <linux/io_uring.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "core/jail.h"
 #include "devices/virtio/worker.h"
@@ -19,23 +20,25 @@
 #define __NR_fchmodat2 452
 #endif
 
-#define RULE	 JAIL_RULE
-#define RULE2	 JAIL_RULE2
-#define IOCTL	 JAIL_IOCTL
+#define RULE  JAIL_RULE
+#define FD    JAIL_FD
+#define EQ    JAIL_EQ
 
 #define WORKER_COMMON                                                                        \
-	RULE(io_uring_enter, 0, "submit the queue's I/O and wait for completions, on its own ring"), \
-	RULE(write, 1, "raise the queue's interrupt through its irqfd"),                      \
-	RULE(write, 3, "raise the configuration interrupt (a broken queue: NEEDS_RESET)"),    \
-	RULE(write, 4, "raise the interrupt of the second queue it serves (vsock: RX)"),      \
-	RULE(futex, -1, "the lock and condition variable shared with the transport"),         \
-	RULE(madvise, -1, "glibc releases the thread's stack when it exits"),                 \
-	RULE(munmap, -1, "free() may give memory back when the thread exits"),                \
-	RULE(rt_sigprocmask, -1, "glibc masks signals while the thread exits"),               \
-	RULE(restart_syscall, -1, "resume an interrupted wait"),                              \
-	RULE(exit, -1, "the thread exits"),                                                   \
-	{ SCMP_SYS(write), "write(2, ...)", -1, -1, JAIL_A0_STDERR,                          \
-	  "the SIGSYS handler names the forbidden call on stderr" }
+	RULE(io_uring_enter, "submit the queue's I/O and wait for completions, on its own ring", \
+	     FD(0, RING)),                                                                   \
+	RULE(write, "raise the queue's interrupt through its irqfd", FD(0, IRQ)),            \
+	RULE(write, "raise the configuration interrupt (a broken queue: NEEDS_RESET)",      \
+	     FD(0, CONFIG_IRQ)),                                                             \
+	RULE(write, "raise the interrupt of the second queue it serves (vsock: RX)",        \
+	     FD(0, NOTIFY_IRQ)),                                                             \
+	RULE(futex, "the lock and condition variable shared with the transport"),             \
+	RULE(madvise, "glibc releases the thread's stack when it exits"),                     \
+	RULE(munmap, "free() may give memory back when the thread exits"),                    \
+	RULE(rt_sigprocmask, "glibc masks signals while the thread exits"),                   \
+	RULE(restart_syscall, "resume an interrupted wait"),                                  \
+	RULE(exit, "the thread exits"),                                                       \
+	RULE(write, "the SIGSYS handler names the forbidden call on stderr", EQ(0, STDERR_FILENO))
 
 static const struct jail_rule worker_rules[] = {
 	WORKER_COMMON,
@@ -43,7 +46,8 @@ static const struct jail_rule worker_rules[] = {
 
 static const struct jail_rule net_ctrl_rules[] = {
 	WORKER_COMMON,
-	IOCTL(TUNSETQUEUE, "attach the tap queues of the pairs the driver enables, detach the others"),
+	RULE(ioctl, "attach the tap queues of the pairs the driver enables, detach the others",
+	     EQ(1, TUNSETQUEUE)),
 };
 
 /* The FUSE server's host calls. Every path argument it passes is one
@@ -54,42 +58,44 @@ static const struct jail_rule net_ctrl_rules[] = {
  * sockets. */
 static const struct jail_rule fs_rules[] = {
 	WORKER_COMMON,
-	RULE2(io_uring_register, 0, IORING_REGISTER_FILES_UPDATE,
-	      "put an opened file into (or take it out of) the ring's sparse file table"),
-	RULE(openat2, -1, "resolve one name beneath a directory handle (RESOLVE_BENEATH, no symlinks)"),
-	RULE(close, -1, "drop a handle the guest forgot or released"),
-	RULE(newfstatat, -1, "GETATTR and identity checks (AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW)"),
-	RULE(fstatfs, -1, "STATFS"),
-	RULE(getdents64, -1, "READDIR(PLUS)"),
-	RULE(lseek, -1, "READDIR offsets, LSEEK"),
-	RULE(readlinkat, -1, "READLINK on the link's own handle"),
-	RULE(symlinkat, -1, "SYMLINK (never followed on the host)"),
-	RULE(mkdirat, -1, "MKDIR"),
-	RULE(mknodat, -1, "MKNOD (regular files, FIFOs, sockets only)"),
-	RULE(unlinkat, -1, "UNLINK, RMDIR"),
-	RULE(renameat, -1, "RENAME (glibc's renameat2 without flags)"),
-	RULE(renameat2, -1, "RENAME2 between two directory handles of the share"),
-	RULE(linkat, -1, "LINK: the source handle (AT_EMPTY_PATH, or its /proc/self/fd link)"),
-	RULE(fchmodat2, -1, "SETATTR mode on the inode's handle (AT_EMPTY_PATH; Linux 6.6)"),
-	RULE(fchmodat, -1, "SETATTR mode before 6.6: the handle's /proc/self/fd link, no name"),
-	RULE(fchmod, -1, "SETATTR mode without /proc: a descriptor checked to be the inode"),
-	RULE(fchownat, -1, "SETATTR uid/gid (AT_EMPTY_PATH, no follow)"),
-	RULE(utimensat, -1, "SETATTR times on the inode's handle (AT_EMPTY_PATH, no follow)"),
-	RULE(ftruncate, -1, "SETATTR size, O_TRUNC: on a descriptor checked to be the inode"),
-	RULE2(fcntl, -1, F_SETFL,
-	      "clear O_NONBLOCK once an open is checked to be a regular file (FIFOs never block)"),
-	RULE(fallocate, -1, "FALLOCATE"),
-	RULE(fsync, -1, "FSYNC, FSYNCDIR"),
-	RULE(fdatasync, -1, "FSYNC with FUSE_FSYNC_FDATASYNC"),
-	RULE(fgetxattr, -1, "GETXATTR (shares with xattr only)"),
-	RULE(flistxattr, -1, "LISTXATTR (shares with xattr only)"),
-	RULE(fsetxattr, -1, "SETXATTR (shares with xattr only)"),
-	RULE(fremovexattr, -1, "REMOVEXATTR (shares with xattr only)"),
+	RULE(io_uring_register,
+	     "put an opened file into (or take it out of) the ring's sparse file table",
+	     FD(0, RING), EQ(1, IORING_REGISTER_FILES_UPDATE)),
+	RULE(openat2, "resolve one name beneath a directory handle (RESOLVE_BENEATH, no symlinks)"),
+	RULE(close, "drop a handle the guest forgot or released"),
+	RULE(newfstatat, "GETATTR and identity checks (AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW)"),
+	RULE(fstatfs, "STATFS"),
+	RULE(getdents64, "READDIR(PLUS)"),
+	RULE(lseek, "READDIR offsets, LSEEK"),
+	RULE(readlinkat, "READLINK on the link's own handle"),
+	RULE(symlinkat, "SYMLINK (never followed on the host)"),
+	RULE(mkdirat, "MKDIR"),
+	RULE(mknodat, "MKNOD (regular files, FIFOs, sockets only)"),
+	RULE(unlinkat, "UNLINK, RMDIR"),
+	RULE(renameat, "RENAME (glibc's renameat2 without flags)"),
+	RULE(renameat2, "RENAME2 between two directory handles of the share"),
+	RULE(linkat, "LINK: the source handle (AT_EMPTY_PATH, or its /proc/self/fd link)"),
+	RULE(fchmodat2, "SETATTR mode on the inode's handle (AT_EMPTY_PATH; Linux 6.6)"),
+	RULE(fchmodat, "SETATTR mode before 6.6: the handle's /proc/self/fd link, no name"),
+	RULE(fchmod, "SETATTR mode without /proc: a descriptor checked to be the inode"),
+	RULE(fchownat, "SETATTR uid/gid (AT_EMPTY_PATH, no follow)"),
+	RULE(utimensat, "SETATTR times on the inode's handle (AT_EMPTY_PATH, no follow)"),
+	RULE(ftruncate, "SETATTR size, O_TRUNC: on a descriptor checked to be the inode"),
+	RULE(fcntl,
+	     "clear O_NONBLOCK once an open is checked to be a regular file (FIFOs never block)",
+	     EQ(1, F_SETFL)),
+	RULE(fallocate, "FALLOCATE"),
+	RULE(fsync, "FSYNC, FSYNCDIR"),
+	RULE(fdatasync, "FSYNC with FUSE_FSYNC_FDATASYNC"),
+	RULE(fgetxattr, "GETXATTR (shares with xattr only)"),
+	RULE(flistxattr, "LISTXATTR (shares with xattr only)"),
+	RULE(fsetxattr, "SETXATTR (shares with xattr only)"),
+	RULE(fremovexattr, "REMOVEXATTR (shares with xattr only)"),
 };
 
 static const struct jail_rule rng_rules[] = {
 	WORKER_COMMON,
-	RULE(getrandom, -1, "fill the guest's buffers with the host's random bytes (virtio-rng)"),
+	RULE(getrandom, "fill the guest's buffers with the host's random bytes (virtio-rng)"),
 };
 
 const struct jail_table vq_jail_worker = JAIL_TABLE("virtqueue worker", worker_rules);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/le.h"
 #include "core/mem.h"
 
 #define MiB (1ULL << 20)
@@ -64,38 +65,13 @@ static inline uint8_t *fake_at(const struct fake_mem *f, uint64_t gpa, uint64_t 
 	return gm_ptr(&f->m, gpa, len);
 }
 
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static inline uint64_t rd64(const uint8_t *p)
-{
-	return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void wr32(uint8_t *p, uint32_t v)
-{
-	wr16(p, (uint16_t)v);
-	wr16(p + 2, (uint16_t)(v >> 16));
-}
-
-static inline void wr64(uint8_t *p, uint64_t v)
-{
-	wr32(p, (uint32_t)v);
-	wr32(p + 4, (uint32_t)(v >> 32));
-}
+/* Little-endian fields (boot/le.h), by the short names the tests use. */
+#define rd16(p)	   le_get16(p)
+#define rd32(p)	   le_get32(p)
+#define rd64(p)	   le_get64(p)
+#define wr16(p, v) le_put16(p, v)
+#define wr32(p, v) le_put32(p, v)
+#define wr64(p, v) le_put64(p, v)
 
 static inline uint8_t sum8(const uint8_t *p, size_t n)
 {

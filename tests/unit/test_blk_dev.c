@@ -30,7 +30,8 @@
 #include <unistd.h>
 
 #include "devices/blk.h"
-#include "vdev_rig.h"
+#include "fake_mem.h"
+#include "tests/rig/vdev.h"
 
 #define MEM	  (8 * MiB)
 #define QSIZE	  256
@@ -325,19 +326,6 @@ static void test_write_zeroes_tmp(void **state)
 	write_zeroes_on("/tmp");
 }
 
-struct status_write {
-	struct vd *v;
-	atomic_bool done;
-};
-
-static void *write_status_0(void *arg)
-{
-	struct status_write *w = arg;
-	vd_set_status(w->v, 0); /* what the guest's vCPU does */
-	atomic_store(&w->done, true);
-	return NULL;
-}
-
 /* A slow disk, made with userfaultfd: the guest page a read goes to is
  * missing and registered, so the kernel's copy into it waits (in the
  * worker's own io_uring_enter, or in an io-wq thread) until the test
@@ -390,22 +378,17 @@ static void test_reset_with_read_in_flight(void **state)
 	assert_int_equal(read(uffd, &msg, sizeof(msg)), sizeof(msg));
 	assert_int_equal(msg.event, UFFD_EVENT_PAGEFAULT);
 
-	struct status_write w = {.v = &r->v};
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, write_status_0, &w), 0);
-	double t0 = vd_now();
-	while (!atomic_load(&w.done) && vd_now() < t0 + 3)
-		usleep(1000);
-	bool prompt = atomic_load(&w.done);
+	struct vd_status_write w;
+	bool prompt = vd_status_write_start(&w, &r->v, 3);
 	static uint8_t fill[4096];
 	memset(fill, 0x5a, sizeof(fill));
 	struct uffdio_copy cp = {.dst = (uintptr_t)page, .src = (uintptr_t)fill, .len = 4096};
 	if (!prompt) { /* let the read end, so that the test can */
 		assert_int_equal(ioctl(uffd, UFFDIO_COPY, &cp), 0);
-		pthread_join(t, NULL);
+		vd_status_write_join(&w);
 		fail_msg("the status write blocked its vCPU while a read was in flight");
 	}
-	pthread_join(t, NULL);
+	vd_status_write_join(&w);
 	for (int i = 0; i < 20; i++) {
 		assert_int_not_equal(vd_status(&r->v), 0); /* the read is in flight */
 		usleep(5000);

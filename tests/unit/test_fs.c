@@ -34,6 +34,7 @@
 
 #include "devices/fs.h"
 #include "fake_mem.h"
+#include "tests/rig/ring.h"
 #include "core/jail.h"
 
 #ifndef __NR_fchmodat2
@@ -1364,32 +1365,22 @@ static void test_srv_forget_open_file(void **state)
 
 struct dev_rig {
 	struct fake_mem fm;
+	struct rr_ring ring; /* the request queue, the driver's side */
 	struct fs *f;
 	int efd;
-	uint16_t n; /* requests made available */
 };
 
 /* Makes the request in io1's buffer (n bytes) available on the request
  * queue and kicks; its reply goes to the request's writable buffer. */
 static unsigned dev_send(struct dev_rig *r, size_t n)
 {
-	unsigned k = r->n % (DQ_NUM / 2);
+	unsigned k = r->ring.avail_idx % (DQ_NUM / 2);
 	uint64_t out = DQ_BUF + k * 0x4000ULL, in = out + 0x2000;
 	memcpy(fake_at(&r->fm, out, n), io1.out, n);
 	memset(fake_at(&r->fm, in, 0x2000), 0, 0x2000);
-	uint8_t *d = fake_at(&r->fm, DQ_DESC + 16ULL * 2 * k, 32);
-	wr64(d, out);
-	wr32(d + 8, (uint32_t)n);
-	wr16(d + 12, VRING_DESC_F_NEXT);
-	wr16(d + 14, (uint16_t)(2 * k + 1));
-	wr64(d + 16, in);
-	wr32(d + 24, 0x2000);
-	wr16(d + 28, VRING_DESC_F_WRITE);
-	wr16(d + 30, 0);
-	wr16(fake_at(&r->fm, DQ_AVAIL + 4 + 2ULL * (r->n % DQ_NUM), 2), (uint16_t)(2 * k));
-	r->n++;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	wr16(fake_at(&r->fm, DQ_AVAIL + 2, 2), r->n);
+	struct rr_seg segs[2] = { { out, (uint32_t)n, 0 }, { in, 0x2000, VRING_DESC_F_WRITE } };
+	r->ring.next_desc = (uint16_t)(2 * k);
+	rr_post(&r->ring, segs, 2);
 	uint64_t one = 1;
 	assert_int_equal(write(fs_kick_fd(r->f, 1), &one, sizeof(one)), (ssize_t)sizeof(one));
 	return k;
@@ -1400,8 +1391,7 @@ static unsigned dev_send(struct dev_rig *r, size_t n)
 static bool dev_wait(struct dev_rig *r, uint16_t count)
 {
 	for (int i = 0; i < 5000; i++) {
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if ((uint16_t)(rd16(fake_at(&r->fm, DQ_USED + 2, 2)) - count) < 0x8000)
+		if ((uint16_t)(rr_used_idx(&r->ring) - count) < 0x8000)
 			return true;
 		usleep(1000);
 	}
@@ -1413,7 +1403,7 @@ static int dev_call(struct dev_rig *r, uint32_t op, uint64_t nodeid, const void 
 {
 	size_t n = build_io(&io1, op, nodeid, arg, alen, n1, n2);
 	unsigned k = dev_send(r, n);
-	assert_true(dev_wait(r, r->n));
+	assert_true(dev_wait(r, r->ring.avail_idx));
 	const uint8_t *in = fake_at(&r->fm, DQ_BUF + k * 0x4000ULL + 0x2000, 0x2000);
 	struct fuse_out_header oh;
 	memcpy(&oh, in, sizeof(oh));
@@ -1447,6 +1437,7 @@ static void test_dev_reset_fifo(void **state)
 	struct dev_rig r;
 	memset(&r, 0, sizeof(r));
 	assert_int_equal(fake_mem_init(&r.fm, 1 * MiB), 0);
+	rr_set(&r.ring, &r.fm.m, DQ_DESC, DQ_AVAIL, DQ_USED, DQ_NUM);
 	struct fs_cfg cfg = {.tag = "t", .path = env.share};
 	struct err e = {0};
 	assert_int_equal(fs_open(&r.f, &cfg, 0, &e), 0);

@@ -37,6 +37,14 @@ static const enum jail_kind kinds[] = { JAIL_VIRTIO_WORKER, JAIL_NET_CTRL, JAIL_
 					JAIL_VCPU, JAIL_CONTROL, JAIL_RNG_WORKER };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
+/* The descriptors the children's filters are bound to: 100 a vCPU, a
+ * worker's ring, the listening socket; 101 the VM, a worker's queue irqfd;
+ * 103 its configuration irqfd; 104 a second queue's. 102 and 105 are in
+ * no slot. */
+static const struct jail_fds test_fds = { .ring = 100, .irq = 101, .config_irq = 103,
+					  .notify_irq = 104, .vcpu = 100, .vm = 101,
+					  .listen = 100 };
+
 static void test_tables(void **state)
 {
 	(void)state;
@@ -50,11 +58,13 @@ static void test_tables(void **state)
 			/* the SIGSYS handler dies through this call: in no table */
 			assert_int_not_equal(r[i].nr, JAIL_DEATH_CALL);
 		}
-		int params[JAIL_MAX_PARAMS] = { 5, 6, 7, 8, 9 };
+		struct jail_fds fds = { .ring = 5, .irq = 6, .config_irq = 8, .notify_irq = 9,
+					.vcpu = 5, .vm = 6, .listen = 5 };
 		for (int m = JAIL_ON; m <= JAIL_OFF; m++) {
 			void *ctx = (void *)1;
 			struct err e = { 0 };
-			assert_int_equal(jail_build(kinds[k], (enum jail_mode)m, params, &ctx, &e), 0);
+			assert_int_equal(jail_build(kinds[k], (enum jail_mode)m, &fds, &ctx, &e),
+					 0);
 			if (m == JAIL_OFF)
 				assert_null(ctx);
 			else
@@ -81,10 +91,9 @@ static int run_violation(enum jail_kind kind, enum jail_mode mode, char *msg, si
 		sigset_t all;
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, NULL);
-		int params[JAIL_MAX_PARAMS] = { 100, 101, 102, 103, 104 };
 		void *ctx;
 		struct err e = { 0 };
-		if (jail_build(kind, mode, params, &ctx, &e) < 0)
+		if (jail_build(kind, mode, &test_fds, &ctx, &e) < 0)
 			_exit(11);
 		if (jail_load(ctx, "test-thread") < 0)
 			_exit(12);
@@ -141,7 +150,7 @@ static int prctl_bounding_any(void)
 	return 0;
 }
 
-/* Argument checks: a child loads kind's table with params {100..104}
+/* Argument checks: a child loads kind's table bound to test_fds
  * (fds that do not exist: an allowed call fails with EBADF, a forbidden
  * one kills) and makes one call. */
 enum call {
@@ -184,10 +193,9 @@ static bool killed_by(enum jail_kind kind, enum call c)
 		dup2(devnull, STDERR_FILENO);
 		if (jail_sigsys_install() < 0)
 			_exit(10);
-		int params[JAIL_MAX_PARAMS] = { 100, 101, 102, 103, 104 };
 		void *ctx;
 		struct err e = { 0 };
-		if (jail_build(kind, JAIL_ON, params, &ctx, &e) < 0 || jail_load(ctx, "t") < 0)
+		if (jail_build(kind, JAIL_ON, &test_fds, &ctx, &e) < 0 || jail_load(ctx, "t") < 0)
 			_exit(11);
 		switch (c) {
 		case C_KVM_RUN_OWN: syscall(SYS_ioctl, 100, KVM_RUN, 0); break;
@@ -278,7 +286,7 @@ static void test_arguments(void **state)
 	assert_false(killed_by(JAIL_CONTROL, C_OFD_SETLK));
 	assert_true(killed_by(JAIL_CONTROL, C_FCNTL_OTHER));
 	assert_true(killed_by(JAIL_VIRTIO_WORKER, C_OFD_SETLK));
-	/* workers: write to their irqfds (params[1], [3], [4]) and stderr only */
+	/* workers: write to their irqfds (irq, config_irq, notify_irq) and stderr only */
 	assert_false(killed_by(JAIL_VIRTIO_WORKER, C_WRITE_STDERR));
 	assert_false(killed_by(JAIL_VIRTIO_WORKER, C_WRITE_QUEUE_IRQ));
 	assert_false(killed_by(JAIL_VIRTIO_WORKER, C_WRITE_CONFIG_IRQ));

@@ -14,91 +14,26 @@
 #include <string.h>
 
 #include "devices/net.h"
-#include "fake_mem.h"
+#include "vq_rig.h"
 #include "vmm/cli/args.h"
 
-#define MEM   (1 * MiB)
-#define DESC  0x1000ULL
-#define AVAIL 0x3000ULL
-#define USED  0x4000ULL
+#define MEM   VQR_MEM
 #define BUF   0x10000ULL
-#define QSIZE 64
+#define QSIZE VQR_QSIZE
 
-struct rig {
-	struct fake_mem f;
-	struct vq q;
-	uint16_t avail_idx;
-	uint16_t next_desc;
-	struct vq_chain c;
-};
-
-static int setup(void **state)
+/* Used element i's length. */
+static uint32_t used_len(struct vq_rig *r, uint16_t i)
 {
-	struct rig *r = calloc(1, sizeof(*r));
-	if (!r || fake_mem_init(&r->f, MEM) < 0)
-		return -1;
-	*state = r;
-	return 0;
+	uint32_t id, len;
+	rr_used(&r->ring, i, &id, &len);
+	return len;
 }
 
-static int teardown(void **state)
+static uint32_t used_id(struct vq_rig *r, uint16_t i)
 {
-	struct rig *r = *state;
-	fake_mem_free(&r->f);
-	free(r);
-	return 0;
-}
-
-static struct rig *rig(void **state)
-{
-	struct rig *r = *state;
-	memset(fake_at(&r->f, 0, MEM), 0, MEM);
-	r->avail_idx = 0;
-	r->next_desc = 0;
-	assert_int_equal(vq_init(&r->q, &r->f.m, QSIZE, DESC, AVAIL, USED, false), 0);
-	return r;
-}
-
-static void desc(struct rig *r, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
-		 uint16_t next)
-{
-	uint8_t *d = fake_at(&r->f, DESC + 16ULL * i, 16);
-	wr64(d, addr);
-	wr32(d + 8, len);
-	wr16(d + 12, flags);
-	wr16(d + 14, next);
-}
-
-/* Posts a chain of n segments of the given lengths at gpa (consecutive). */
-static uint16_t post(struct rig *r, uint64_t gpa, const uint32_t *lens, unsigned n, bool writable)
-{
-	uint16_t head = r->next_desc;
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t d = r->next_desc++;
-		uint16_t fl = (uint16_t)((writable ? VRING_DESC_F_WRITE : 0) |
-					 (i + 1 < n ? VRING_DESC_F_NEXT : 0));
-		desc(r, d, gpa, lens[i], fl, (uint16_t)(d + 1));
-		gpa += lens[i];
-	}
-	wr16(fake_at(&r->f, AVAIL + 4 + 2ULL * (r->avail_idx % QSIZE), 2), head);
-	r->avail_idx++;
-	wr16(fake_at(&r->f, AVAIL + 2, 2), r->avail_idx);
-	return head;
-}
-
-static uint16_t used_idx(struct rig *r)
-{
-	return rd16(fake_at(&r->f, USED + 2, 2));
-}
-
-static uint32_t used_len(struct rig *r, unsigned i)
-{
-	return rd32(fake_at(&r->f, USED + 4 + 8ULL * i + 4, 4));
-}
-
-static uint32_t used_id(struct rig *r, unsigned i)
-{
-	return rd32(fake_at(&r->f, USED + 4 + 8ULL * i, 4));
+	uint32_t id, len;
+	rr_used(&r->ring, i, &id, &len);
+	return id;
 }
 
 static void pattern(uint8_t *p, size_t n, uint8_t seed)
@@ -111,9 +46,9 @@ static void pattern(uint8_t *p, size_t n, uint8_t seed)
 
 static void test_tx_keep_and_strip_header(void **state)
 {
-	struct rig *r = rig(state);
+	struct vq_rig *r = vq_rig_fresh(state);
 	uint32_t lens[] = { NET_HDR_LEN, 60, 1000 };
-	post(r, BUF, lens, 3, false);
+	rr_post_lens(&r->ring, BUF, lens, 3, 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	struct iovec iov[8];
 	size_t flen;
@@ -125,9 +60,9 @@ static void test_tx_keep_and_strip_header(void **state)
 	assert_ptr_equal(iov[0].iov_base, fake_at(&r->f, BUF + NET_HDR_LEN, 1));
 	assert_int_equal(iov[0].iov_len + iov[1].iov_len, 1060);
 	/* header and frame in one segment, stripped: the frame starts inside it */
-	rig(state);
+	vq_rig_fresh(state);
 	uint32_t one[] = { NET_HDR_LEN + 100 };
-	post(r, BUF, one, 1, false);
+	rr_post_lens(&r->ring, BUF, one, 1, 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	assert_int_equal(net_tx_iov(&r->c, false, false, iov, 8, &flen), 1);
 	assert_ptr_equal(iov[0].iov_base, fake_at(&r->f, BUF + NET_HDR_LEN, 1));
@@ -136,28 +71,28 @@ static void test_tx_keep_and_strip_header(void **state)
 
 static void test_tx_rejects(void **state)
 {
-	struct rig *r = rig(state);
+	struct vq_rig *r = vq_rig_fresh(state);
 	struct iovec iov[4];
 	size_t flen;
 	uint32_t shortl[] = { NET_HDR_LEN + NET_MIN_FRAME - 1 };
-	post(r, BUF, shortl, 1, false);
+	rr_post_lens(&r->ring, BUF, shortl, 1, 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	assert_int_equal(net_tx_iov(&r->c, true, true, iov, 4, &flen), -EINVAL);
 	uint32_t longl[] = { NET_HDR_LEN, NET_MAX_FRAME + 1 };
-	post(r, BUF, longl, 2, false);
+	rr_post_lens(&r->ring, BUF, longl, 2, 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	assert_int_equal(net_tx_iov(&r->c, true, true, iov, 4, &flen), -EINVAL);
 	/* GSO asked of a peer that cannot segment */
 	uint8_t *h = fake_at(&r->f, BUF, NET_HDR_LEN);
 	uint32_t ok[] = { NET_HDR_LEN, 100 };
-	post(r, BUF, ok, 2, false);
+	rr_post_lens(&r->ring, BUF, ok, 2, 0);
 	h[1] = 1; /* VIRTIO_NET_HDR_GSO_TCPV4 */
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	assert_int_equal(net_tx_iov(&r->c, false, false, iov, 4, &flen), -EINVAL);
 	assert_int_equal(net_tx_iov(&r->c, true, true, iov, 4, &flen), 2);
 	/* more segments than the request holds */
 	uint32_t many[6] = { NET_HDR_LEN, 20, 20, 20, 20, 20 };
-	post(r, BUF, many, 6, false);
+	rr_post_lens(&r->ring, BUF, many, 6, 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	assert_int_equal(net_tx_iov(&r->c, true, true, iov, 4, &flen), -EINVAL);
 }
@@ -166,17 +101,17 @@ static void test_tx_rejects(void **state)
 
 static void test_rx_mergeable_spans_buffers(void **state)
 {
-	struct rig *r = rig(state);
+	struct vq_rig *r = vq_rig_fresh(state);
 	uint32_t l[] = { 1500 };
-	uint16_t h0 = post(r, BUF, l, 1, true);
-	uint16_t h1 = post(r, BUF + 0x1000, l, 1, true);
-	uint16_t h2 = post(r, BUF + 0x2000, l, 1, true);
-	post(r, BUF + 0x3000, l, 1, true);
+	uint16_t h0 = rr_post_lens(&r->ring, BUF, l, 1, VRING_DESC_F_WRITE);
+	uint16_t h1 = rr_post_lens(&r->ring, BUF + 0x1000, l, 1, VRING_DESC_F_WRITE);
+	uint16_t h2 = rr_post_lens(&r->ring, BUF + 0x2000, l, 1, VRING_DESC_F_WRITE);
+	rr_post_lens(&r->ring, BUF + 0x3000, l, 1, VRING_DESC_F_WRITE);
 	uint8_t hdr[NET_HDR_LEN] = { 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xee, 0xee };
 	static uint8_t pkt[3000];
 	pattern(pkt, sizeof(pkt), 3);
 	assert_int_equal(net_rx_deliver(&r->q, &r->c, true, hdr, pkt, sizeof(pkt)), 1);
-	assert_int_equal(used_idx(r), 3);
+	assert_int_equal(rr_used_idx(&r->ring), 3);
 	assert_int_equal(used_id(r, 0), h0);
 	assert_int_equal(used_id(r, 1), h1);
 	assert_int_equal(used_id(r, 2), h2);
@@ -193,7 +128,7 @@ static void test_rx_mergeable_spans_buffers(void **state)
 
 static void test_rx_waits_for_buffers(void **state)
 {
-	struct rig *r = rig(state);
+	struct vq_rig *r = vq_rig_fresh(state);
 	uint8_t hdr[NET_HDR_LEN] = { 0 };
 	static uint8_t pkt[2000];
 	pattern(pkt, sizeof(pkt), 9);
@@ -201,36 +136,36 @@ static void test_rx_waits_for_buffers(void **state)
 	assert_int_equal(net_rx_deliver(&r->q, &r->c, true, hdr, pkt, sizeof(pkt)), 0);
 	/* one buffer too few: nothing consumed, nothing used */
 	uint32_t l[] = { 1024 };
-	post(r, BUF, l, 1, true);
+	rr_post_lens(&r->ring, BUF, l, 1, VRING_DESC_F_WRITE);
 	assert_int_equal(net_rx_deliver(&r->q, &r->c, true, hdr, pkt, sizeof(pkt)), 0);
-	assert_int_equal(used_idx(r), 0);
+	assert_int_equal(rr_used_idx(&r->ring), 0);
 	assert_int_equal(r->q.last_avail, 0);
 	/* Waiting for more: the buffer already there is no reason to try
 	 * again (vq_enable_notify would say there is one: a busy loop). */
 	assert_true(vq_enable_notify(&r->q));
 	assert_false(vq_enable_notify_more(&r->q));
-	post(r, BUF + 0x1000, l, 1, true);
+	rr_post_lens(&r->ring, BUF + 0x1000, l, 1, VRING_DESC_F_WRITE);
 	assert_true(vq_enable_notify_more(&r->q)); /* one came since */
 	assert_int_equal(net_rx_deliver(&r->q, &r->c, true, hdr, pkt, sizeof(pkt)), 1);
-	assert_int_equal(used_idx(r), 2);
+	assert_int_equal(rr_used_idx(&r->ring), 2);
 	assert_int_equal(used_len(r, 0) + used_len(r, 1), NET_HDR_LEN + sizeof(pkt));
 	assert_int_equal(rd16(fake_at(&r->f, BUF + 10, 2)), 2);
 }
 
 static void test_rx_big_buffers(void **state)
 {
-	struct rig *r = rig(state);
+	struct vq_rig *r = vq_rig_fresh(state);
 	uint8_t hdr[NET_HDR_LEN] = { 0 };
 	static uint8_t pkt[1400];
 	pattern(pkt, sizeof(pkt), 1);
 	/* without MRG_RXBUF one chain takes the packet; a small one cannot */
 	uint32_t small[] = { 1000 };
-	post(r, BUF, small, 1, true);
+	rr_post_lens(&r->ring, BUF, small, 1, VRING_DESC_F_WRITE);
 	assert_int_equal(net_rx_deliver(&r->q, &r->c, false, hdr, pkt, sizeof(pkt)), -EMSGSIZE);
 	assert_int_equal(r->q.last_avail, 0); /* kept for a smaller packet */
 	assert_int_equal(net_rx_deliver(&r->q, &r->c, false, hdr, pkt, 500), 1);
 	uint32_t big[] = { NET_HDR_LEN, 4096, 4096 };
-	post(r, BUF + 0x1000, big, 3, true);
+	rr_post_lens(&r->ring, BUF + 0x1000, big, 3, VRING_DESC_F_WRITE);
 	assert_int_equal(net_rx_deliver(&r->q, &r->c, false, hdr, pkt, sizeof(pkt)), 1);
 	assert_int_equal(used_len(r, 1), NET_HDR_LEN + sizeof(pkt));
 	assert_memory_equal(fake_at(&r->f, BUF + 0x1000 + NET_HDR_LEN, 100), pkt, 100);
@@ -239,57 +174,56 @@ static void test_rx_big_buffers(void **state)
 
 static void test_rx_header_split_and_tiny_buffers(void **state)
 {
-	struct rig *r = rig(state);
+	struct vq_rig *r = vq_rig_fresh(state);
 	uint8_t hdr[NET_HDR_LEN] = { 0 };
 	static uint8_t pkt[100];
 	pattern(pkt, sizeof(pkt), 5);
 	/* a header split over two segments still gets num_buffers */
 	uint32_t split[] = { 6, 6, 200 };
-	post(r, BUF, split, 3, true);
+	rr_post_lens(&r->ring, BUF, split, 3, VRING_DESC_F_WRITE);
 	assert_int_equal(net_rx_deliver(&r->q, &r->c, true, hdr, pkt, sizeof(pkt)), 1);
 	assert_int_equal(rd16(fake_at(&r->f, BUF + 10, 2)), 1);
 	assert_memory_equal(fake_at(&r->f, BUF + 12, 100), pkt, 100);
 	/* a first buffer smaller than the header can take nothing */
 	uint32_t tiny[] = { 8 };
-	post(r, BUF + 0x1000, tiny, 1, true);
+	rr_post_lens(&r->ring, BUF + 0x1000, tiny, 1, VRING_DESC_F_WRITE);
 	assert_int_equal(net_rx_deliver(&r->q, &r->c, true, hdr, pkt, sizeof(pkt)), -EMSGSIZE);
 	/* a device-readable buffer on the RX queue has no room at all */
-	rig(state);
+	vq_rig_fresh(state);
 	uint32_t ro[] = { 2000 };
-	post(r, BUF, ro, 1, false);
+	rr_post_lens(&r->ring, BUF, ro, 1, 0);
 	assert_int_equal(net_rx_deliver(&r->q, &r->c, true, hdr, pkt, sizeof(pkt)), -EMSGSIZE);
-	assert_int_equal(used_idx(r), 0);
+	assert_int_equal(rr_used_idx(&r->ring), 0);
 }
 
 static void test_rx_too_many_buffers(void **state)
 {
-	struct rig *r = rig(state);
+	struct vq_rig *r = vq_rig_fresh(state);
 	uint8_t hdr[NET_HDR_LEN] = { 0 };
 	static uint8_t pkt[NET_MAX_FRAME];
 	/* 64 buffers of 16 bytes cannot hold 64 KiB: not delivered, and the
 	 * buffers stay with the driver */
 	uint32_t l[] = { 16 };
 	for (unsigned i = 0; i < QSIZE; i++)
-		post(r, BUF + 16ULL * i, l, 1, true);
+		rr_post_lens(&r->ring, BUF + 16ULL * i, l, 1, VRING_DESC_F_WRITE);
 	assert_int_equal(net_rx_deliver(&r->q, &r->c, true, hdr, pkt, sizeof(pkt)), 0);
-	assert_int_equal(used_idx(r), 0);
+	assert_int_equal(rr_used_idx(&r->ring), 0);
 	assert_int_equal(r->q.last_avail, 0);
 }
 
 static void test_rx_hostile_ring(void **state)
 {
-	struct rig *r = rig(state);
+	struct vq_rig *r = vq_rig_fresh(state);
 	uint8_t hdr[NET_HDR_LEN] = { 0 };
 	uint8_t pkt[64] = { 0 };
 	/* avail index far ahead of what was posted */
-	wr16(fake_at(&r->f, AVAIL + 2, 2), QSIZE + 5);
+	rr_set_avail_idx(&r->ring, QSIZE + 5);
 	assert_int_equal(net_rx_deliver(&r->q, &r->c, true, hdr, pkt, sizeof(pkt)), -EINVAL);
 	assert_true(r->q.broken);
 	/* a buffer outside guest memory */
-	rig(state);
-	desc(r, 0, MEM - 8, 4096, VRING_DESC_F_WRITE, 0);
-	wr16(fake_at(&r->f, AVAIL + 4, 2), 0);
-	wr16(fake_at(&r->f, AVAIL + 2, 2), 1);
+	vq_rig_fresh(state);
+	rr_desc(&r->ring, 0, MEM - 8, 4096, VRING_DESC_F_WRITE, 0);
+	rr_avail(&r->ring, 0);
 	assert_int_equal(net_rx_deliver(&r->q, &r->c, true, hdr, pkt, sizeof(pkt)), -EINVAL);
 }
 
@@ -397,14 +331,14 @@ static void test_cli_net(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_tx_keep_and_strip_header, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tx_rejects, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_mergeable_spans_buffers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_waits_for_buffers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_big_buffers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_header_split_and_tiny_buffers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_too_many_buffers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_hostile_ring, setup, teardown),
+		VQ_RIG_TEST(test_tx_keep_and_strip_header),
+		VQ_RIG_TEST(test_tx_rejects),
+		VQ_RIG_TEST(test_rx_mergeable_spans_buffers),
+		VQ_RIG_TEST(test_rx_waits_for_buffers),
+		VQ_RIG_TEST(test_rx_big_buffers),
+		VQ_RIG_TEST(test_rx_header_split_and_tiny_buffers),
+		VQ_RIG_TEST(test_rx_too_many_buffers),
+		VQ_RIG_TEST(test_rx_hostile_ring),
 		cmocka_unit_test(test_ctrl),
 		cmocka_unit_test(test_default_mac),
 		cmocka_unit_test(test_cli_net),

@@ -28,7 +28,7 @@
 
 #include "devices/net.h"
 #include "fake_mem.h"
-#include "vdev_rig.h"
+#include "tests/rig/vdev.h"
 
 #define MEM (1 * MiB)
 #define QSIZE 64
@@ -50,36 +50,17 @@ struct rig {
 	int kicks[2];
 	int peer, irqfd;
 	char dir[64], path[96];
-	uint16_t rx_avail, tx_avail;
 };
 
-static void desc(struct rig *r, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
-		 uint16_t flags, uint16_t next)
-{
-	uint8_t *d = fake_at(&r->f, table + 16ULL * i, 16);
-	wr64(d, addr);
-	wr32(d + 8, len);
-	wr16(d + 12, flags);
-	wr16(d + 14, next);
-}
+/* The driver's side of RX (0) and TX (1). */
+#define RX(r) (&(r)->v.q[0].r)
+#define TX(r) (&(r)->v.q[1].r)
 
-static void publish(struct rig *r, uint64_t avail, uint16_t *idx, uint16_t head)
+static void wait_used(struct rig *r, unsigned q, uint16_t want)
 {
-	wr16(fake_at(&r->f, avail + 4 + 2ULL * (*idx % QSIZE), 2), head);
-	(*idx)++;
-	__atomic_store_n((uint16_t *)fake_at(&r->f, avail + 2, 2), *idx, __ATOMIC_RELEASE);
-}
-
-static uint16_t used_idx(struct rig *r, uint64_t used)
-{
-	return __atomic_load_n((uint16_t *)fake_at(&r->f, used + 2, 2), __ATOMIC_ACQUIRE);
-}
-
-static void wait_used(struct rig *r, uint64_t used, uint16_t want)
-{
-	for (int i = 0; i < 1000 && used_idx(r, used) < want; i++)
+	for (int i = 0; i < 1000 && vd_used_idx(&r->v, q) < want; i++)
 		usleep(5000);
-	assert_int_equal(used_idx(r, used), want);
+	assert_int_equal(vd_used_idx(&r->v, q), want);
 }
 
 static void kick(struct rig *r, unsigned q)
@@ -165,9 +146,9 @@ static int teardown(void **state)
 
 static void check_rx(struct rig *r, unsigned i, size_t len, uint8_t seed)
 {
-	uint8_t *u = fake_at(&r->f, RX_USED + 4 + 8ULL * i, 8);
-	assert_int_equal(rd32(u + 4), NET_HDR_LEN + len);
-	unsigned id = rd32(u);
+	uint32_t id, used_len;
+	vd_used(&r->v, 0, (uint16_t)i, &id, &used_len);
+	assert_int_equal(used_len, NET_HDR_LEN + len);
 	assert_true(id < QSIZE);
 	uint8_t *b = fake_at(&r->f, RX_BUF + (uint64_t)id * BUFSZ, BUFSZ);
 	assert_int_equal(rd16(b + 10), 1); /* num_buffers */
@@ -182,22 +163,22 @@ static void test_rx_frames_wait_for_buffers(void **state)
 	/* No buffers yet: the frame waits in the device, which reads on. */
 	peer_send(r, 100, 1);
 	usleep(100000);
-	assert_int_equal(used_idx(r, RX_USED), 0);
+	assert_int_equal(vd_used_idx(&r->v, 0), 0);
 	for (unsigned i = 0; i < 4; i++) {
-		desc(r, RX_DESC, i, RX_BUF + (uint64_t)i * BUFSZ, BUFSZ, VRING_DESC_F_WRITE, 0);
-		publish(r, RX_AVAIL, &r->rx_avail, (uint16_t)i);
+		rr_desc(RX(r), i, RX_BUF + (uint64_t)i * BUFSZ, BUFSZ, VRING_DESC_F_WRITE, 0);
+		rr_avail(RX(r), (uint16_t)i);
 	}
 	kick(r, 0);
-	wait_used(r, RX_USED, 1);
+	wait_used(r, 0, 1);
 	check_rx(r, 0, 100, 1);
 	/* The read that was in flight while the first frame went out lands
 	 * where it was aimed: the next frames come out whole. */
 	peer_send(r, 200, 2);
-	wait_used(r, RX_USED, 2);
+	wait_used(r, 0, 2);
 	check_rx(r, 1, 200, 2);
 	peer_send(r, 1514, 3);
 	peer_send(r, 60, 4);
-	wait_used(r, RX_USED, 4);
+	wait_used(r, 0, 4);
 	check_rx(r, 2, 1514, 3);
 	check_rx(r, 3, 60, 4);
 }
@@ -208,9 +189,9 @@ static void test_tx_frame_reaches_peer(void **state)
 	uint8_t *hdr = fake_at(&r->f, TX_BUF, NET_HDR_LEN);
 	memset(hdr, 0, NET_HDR_LEN);
 	frame(fake_at(&r->f, TX_BUF + 64, 300), 300, 9);
-	desc(r, TX_DESC, 0, TX_BUF, NET_HDR_LEN, VRING_DESC_F_NEXT, 1);
-	desc(r, TX_DESC, 1, TX_BUF + 64, 300, 0, 0);
-	publish(r, TX_AVAIL, &r->tx_avail, 0);
+	rr_desc(TX(r), 0, TX_BUF, NET_HDR_LEN, VRING_DESC_F_NEXT, 1);
+	rr_desc(TX(r), 1, TX_BUF + 64, 300, 0, 0);
+	rr_avail(TX(r), 0);
 	kick(r, 1);
 	uint8_t got[4 + 300];
 	size_t have = 0;
@@ -232,7 +213,7 @@ static void test_tx_frame_reaches_peer(void **state)
 	uint8_t want[300];
 	frame(want, 300, 9);
 	assert_memory_equal(got + 4, want, 300);
-	wait_used(r, TX_USED, 1);
+	wait_used(r, 1, 1);
 }
 
 /* TX frame in slot k (header and frame in one 2 KiB slot, 32 slots):
@@ -242,22 +223,9 @@ static void post_tx(struct rig *r, unsigned k, size_t len, uint8_t seed)
 	uint64_t at = TX_BUF + 2048ULL * k;
 	memset(fake_at(&r->f, at, NET_HDR_LEN), 0, NET_HDR_LEN);
 	frame(fake_at(&r->f, at + 64, len), len, seed);
-	desc(r, TX_DESC, 2 * k, at, NET_HDR_LEN, VRING_DESC_F_NEXT, (uint16_t)(2 * k + 1));
-	desc(r, TX_DESC, 2 * k + 1, at + 64, (uint32_t)len, 0, 0);
-	publish(r, TX_AVAIL, &r->tx_avail, (uint16_t)(2 * k));
-}
-
-struct status_write {
-	struct vd *v;
-	atomic_bool done;
-};
-
-static void *write_status_0(void *arg)
-{
-	struct status_write *w = arg;
-	vd_set_status(w->v, 0); /* what the guest's vCPU does */
-	atomic_store(&w->done, true);
-	return NULL;
+	rr_desc(TX(r), 2 * k, at, NET_HDR_LEN, VRING_DESC_F_NEXT, (uint16_t)(2 * k + 1));
+	rr_desc(TX(r), 2 * k + 1, at + 64, (uint32_t)len, 0, 0);
+	rr_avail(TX(r), (uint16_t)(2 * k));
 }
 
 /* Reads what the peer was sent, without blocking; bytes read. */
@@ -289,28 +257,23 @@ static void test_reset_while_tx_stuck(void **state)
 		kick(r, 1);
 		uint16_t want = (uint16_t)(used + 32);
 		double until = vd_now() + 0.3;
-		while (used_idx(r, TX_USED) != want && vd_now() < until)
+		while (vd_used_idx(&r->v, 1) != want && vd_now() < until)
 			usleep(2000);
-		used = used_idx(r, TX_USED);
+		used = vd_used_idx(&r->v, 1);
 		if (used != want)
 			break;
 	}
-	assert_int_not_equal(used, r->tx_avail); /* a write is stuck */
+	assert_int_not_equal(used, TX(r)->avail_idx); /* a write is stuck */
 
-	struct status_write w = {.v = &r->v};
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, write_status_0, &w), 0);
-	double t0 = vd_now();
-	while (!atomic_load(&w.done) && vd_now() < t0 + 3)
-		usleep(1000);
-	bool prompt = atomic_load(&w.done);
+	struct vd_status_write w;
+	bool prompt = vd_status_write_start(&w, &r->v, 3);
 	if (!prompt) { /* unstick the worker so that the test can end */
-		while (!atomic_load(&w.done))
+		while (!vd_status_write_done(&w))
 			peer_drain(r);
-		pthread_join(t, NULL);
+		vd_status_write_join(&w);
 		fail_msg("the status write blocked its vCPU while a TX write was stuck");
 	}
-	pthread_join(t, NULL);
+	vd_status_write_join(&w);
 	/* still resetting: the write is in flight */
 	for (int i = 0; i < 20; i++) {
 		assert_int_not_equal(vd_status(&r->v), 0);
@@ -338,13 +301,12 @@ static void test_reset_while_tx_stuck(void **state)
 
 	/* The driver again: both ways work. */
 	assert_true(vd_init(&r->v, 1ULL << VIRTIO_NET_F_MRG_RXBUF) & VIRTIO_CONFIG_S_DRIVER_OK);
-	r->rx_avail = r->tx_avail = 0;
 	for (unsigned i = 0; i < 4; i++) {
-		desc(r, RX_DESC, i, RX_BUF + (uint64_t)i * BUFSZ, BUFSZ, VRING_DESC_F_WRITE, 0);
-		publish(r, RX_AVAIL, &r->rx_avail, (uint16_t)i);
+		rr_desc(RX(r), i, RX_BUF + (uint64_t)i * BUFSZ, BUFSZ, VRING_DESC_F_WRITE, 0);
+		rr_avail(RX(r), (uint16_t)i);
 	}
 	kick(r, 0);
-	wait_used(r, RX_USED, 1);
+	wait_used(r, 0, 1);
 	check_rx(r, 0, 100, 7); /* what arrived during the reset */
 	post_tx(r, 0, 300, 9);
 	kick(r, 1);

@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 #include "devices/rng.h"
-#include "vdev_rig.h"
+#include "fake_mem.h"
+#include "tests/rig/vdev.h"
 
 #define MEM	(4 * MiB)
 #define QSIZE	64
@@ -179,7 +180,7 @@ static void test_broken_queue(void **state)
 {
 	(void)state;
 	struct rig *r = rig_up(NULL);
-	wr16(vd_at(&r->v, r->v.q[0].avail + 2, 2), QSIZE + 5);
+	wr16(vd_at(&r->v, r->v.q[0].r.avail + 2, 2), QSIZE + 5);
 	vd_kick(&r->v, 0);
 	double until = vd_now() + 10;
 	while (!(vd_status(&r->v) & VIRTIO_CONFIG_S_NEEDS_RESET) && vd_now() < until)

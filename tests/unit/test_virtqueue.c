@@ -15,13 +15,13 @@
 #include <sys/mman.h>
 
 #include "devices/virtio/queue.h"
-#include "fake_mem.h"
+#include "vq_rig.h"
 
 #define LOW	(1 * MiB)
 #define HIGH	(64 * 1024)
-#define DESC	0x1000ULL
-#define AVAIL	0x3000ULL
-#define USED	0x4000ULL
+#define DESC	VQR_DESC
+#define AVAIL	VQR_AVAIL
+#define USED	VQR_USED
 #define INDIR	0x10000ULL
 #define BUF	0xa0000ULL
 #define BUFN(k) (BUF + (uint64_t)(k)*0x1000)
@@ -30,105 +30,25 @@
 #define F_WRITE	   VRING_DESC_F_WRITE
 #define F_INDIRECT VRING_DESC_F_INDIRECT
 
-struct rig {
-	struct fake_mem f;
-	struct vq q;
-	uint16_t size;
-	uint16_t avail_idx; /* the driver's */
-	struct vq_chain c;
-};
-
 static int setup(void **state)
 {
-	struct rig *r = calloc(1, sizeof(*r));
-	if (!r || fake_mem_init2(&r->f, LOW, HIGH) < 0)
-		return -1;
-	*state = r;
-	return 0;
+	return vq_rig_setup(state, LOW, HIGH);
 }
 
 static int teardown(void **state)
 {
-	struct rig *r = *state;
-	fake_mem_free(&r->f);
-	free(r);
-	return 0;
-}
-
-/* A fresh queue of `size` at DESC/AVAIL/USED with zeroed rings. */
-static struct rig *rig(void **state, uint16_t size, bool event_idx)
-{
-	struct rig *r = *state;
-	memset(fake_at(&r->f, 0, LOW), 0, LOW);
-	r->size = size;
-	r->avail_idx = 0;
-	assert_int_equal(vq_init(&r->q, &r->f.m, size, DESC, AVAIL, USED, event_idx), 0);
-	return r;
-}
-
-static void desc_at(struct rig *r, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
-		    uint16_t flags, uint16_t next)
-{
-	uint8_t *d = fake_at(&r->f, table + 16ULL * i, 16);
-	assert_non_null(d);
-	wr64(d, addr);
-	wr32(d + 8, len);
-	wr16(d + 12, flags);
-	wr16(d + 14, next);
-}
-
-static void desc(struct rig *r, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
-		 uint16_t next)
-{
-	desc_at(r, DESC, i, addr, len, flags, next);
-}
-
-static void set_avail_idx(struct rig *r, uint16_t idx)
-{
-	r->avail_idx = idx;
-	wr16(fake_at(&r->f, AVAIL + 2, 2), idx);
-}
-
-static void make_avail(struct rig *r, uint16_t head)
-{
-	wr16(fake_at(&r->f, AVAIL + 4 + 2ULL * (r->avail_idx % r->size), 2), head);
-	set_avail_idx(r, (uint16_t)(r->avail_idx + 1));
-}
-
-static uint16_t used_idx(struct rig *r)
-{
-	return rd16(fake_at(&r->f, USED + 2, 2));
-}
-
-static uint16_t used_flags(struct rig *r)
-{
-	return rd16(fake_at(&r->f, USED, 2));
-}
-
-static uint16_t avail_event(struct rig *r)
-{
-	return rd16(fake_at(&r->f, USED + 4 + 8ULL * r->size, 2));
-}
-
-static void set_used_event(struct rig *r, uint16_t v)
-{
-	wr16(fake_at(&r->f, AVAIL + 4 + 2ULL * r->size, 2), v);
-}
-
-static void set_avail_flags(struct rig *r, uint16_t v)
-{
-	wr16(fake_at(&r->f, AVAIL, 2), v);
+	return vq_rig_teardown(state);
 }
 
 /* Pops and expects the queue to break. */
-static void expect_broken(struct rig *r)
+static void expect_broken(struct vq_rig *r)
 {
 	assert_int_equal(vq_pop(&r->q, &r->c), -EINVAL);
 	assert_true(r->q.broken);
 	assert_non_null(r->q.why);
 }
 
-static void fill(struct rig *r, uint64_t gpa, size_t n, uint8_t seed)
+static void fill(struct vq_rig *r, uint64_t gpa, size_t n, uint8_t seed)
 {
 	uint8_t *p = fake_at(&r->f, gpa, n);
 	for (size_t i = 0; i < n; i++)
@@ -139,7 +59,7 @@ static void fill(struct rig *r, uint64_t gpa, size_t n, uint8_t seed)
 
 static void test_init_rejects_bad_layouts(void **state)
 {
-	struct rig *r = *state;
+	struct vq_rig *r = *state;
 	const struct guest_mem *m = &r->f.m;
 	struct vq *q = &r->q;
 	static const uint16_t bad_sizes[] = {0, 3, 12, 255, 65535};
@@ -168,14 +88,14 @@ static void test_init_rejects_bad_layouts(void **state)
 
 static void test_init_accepts_limits(void **state)
 {
-	struct rig *r = *state;
+	struct vq_rig *r = *state;
 	/* 32768 entries: 512 KiB of descriptors at 0, rings above. */
 	assert_int_equal(vq_init(&r->q, &r->f.m, 32768, 0, 0x80000, 0xa0000, true), 0);
 	assert_int_equal(vq_init(&r->q, &r->f.m, 1, DESC, AVAIL, USED, true), 0);
 	/* Rings in the high region. */
 	assert_int_equal(
 		vq_init(&r->q, &r->f.m, 16, 4 * GiB, 4 * GiB + 0x1000, 4 * GiB + 0x2000, false), 0);
-	rig(state, 8, false);
+	vq_rig_reset(state, 8, false);
 	assert_int_equal(vq_pop(&r->q, &r->c), 0);
 	assert_false(r->q.broken);
 }
@@ -184,12 +104,12 @@ static void test_init_accepts_limits(void **state)
 
 static void test_simple_chain(void **state)
 {
-	struct rig *r = rig(state, 16, false);
-	desc(r, 3, BUFN(0), 16, F_NEXT, 7);
-	desc(r, 7, BUFN(1), 100, F_NEXT, 1);
-	desc(r, 1, BUFN(2), 512, F_NEXT | F_WRITE, 2);
-	desc(r, 2, 4 * GiB + 16, 1, F_WRITE, 0);
-	make_avail(r, 3);
+	struct vq_rig *r = vq_rig_reset(state, 16, false);
+	rr_desc(&r->ring, 3, BUFN(0), 16, F_NEXT, 7);
+	rr_desc(&r->ring, 7, BUFN(1), 100, F_NEXT, 1);
+	rr_desc(&r->ring, 1, BUFN(2), 512, F_NEXT | F_WRITE, 2);
+	rr_desc(&r->ring, 2, 4 * GiB + 16, 1, F_WRITE, 0);
+	rr_avail(&r->ring, 3);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	assert_int_equal(r->c.head, 3);
 	assert_int_equal(r->c.n_out, 2);
@@ -206,17 +126,17 @@ static void test_simple_chain(void **state)
 	assert_int_equal(r->q.last_avail, 1);
 
 	assert_int_equal(vq_push(&r->q, 3, 200), 0);
-	assert_int_equal(used_idx(r), 1);
+	assert_int_equal(rr_used_idx(&r->ring), 1);
 	assert_int_equal(rd32(fake_at(&r->f, USED + 4, 4)), 3);
 	assert_int_equal(rd32(fake_at(&r->f, USED + 8, 4)), 200);
 }
 
 static void test_several_chains_in_order(void **state)
 {
-	struct rig *r = rig(state, 8, false);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
 	for (unsigned i = 0; i < 8; i++) {
-		desc(r, i, BUFN(i), 10 + i, (i & 1) ? F_WRITE : 0, 0);
-		make_avail(r, (uint16_t)(7 - i));
+		rr_desc(&r->ring, i, BUFN(i), 10 + i, (i & 1) ? F_WRITE : 0, 0);
+		rr_avail(&r->ring, (uint16_t)(7 - i));
 	}
 	for (unsigned i = 0; i < 8; i++) {
 		assert_int_equal(vq_pop(&r->q, &r->c), 1);
@@ -231,10 +151,10 @@ static void test_several_chains_in_order(void **state)
 
 static void test_chain_of_queue_size(void **state)
 {
-	struct rig *r = rig(state, 8, false);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
 	for (unsigned i = 0; i < 8; i++)
-		desc(r, i, BUFN(i), 8, i < 7 ? F_NEXT : 0, (uint16_t)(i + 1));
-	make_avail(r, 0);
+		rr_desc(&r->ring, i, BUFN(i), 8, i < 7 ? F_NEXT : 0, (uint16_t)(i + 1));
+	rr_avail(&r->ring, 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	assert_int_equal(r->c.n_out, 8);
 	assert_int_equal(r->c.out_bytes, 64);
@@ -242,13 +162,13 @@ static void test_chain_of_queue_size(void **state)
 
 static void test_zero_length_segments(void **state)
 {
-	struct rig *r = rig(state, 8, false);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
 	/* Zero-length segments are skipped, wherever they point. */
-	desc(r, 0, BUFN(0), 4, F_NEXT, 1);
-	desc(r, 1, UINT64_MAX, 0, F_NEXT, 2);
-	desc(r, 2, BUFN(2), 0, F_NEXT | F_WRITE, 3);
-	desc(r, 3, BUFN(3), 6, F_WRITE, 0);
-	make_avail(r, 0);
+	rr_desc(&r->ring, 0, BUFN(0), 4, F_NEXT, 1);
+	rr_desc(&r->ring, 1, UINT64_MAX, 0, F_NEXT, 2);
+	rr_desc(&r->ring, 2, BUFN(2), 0, F_NEXT | F_WRITE, 3);
+	rr_desc(&r->ring, 3, BUFN(3), 6, F_WRITE, 0);
+	rr_avail(&r->ring, 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	assert_int_equal(r->c.n_out, 1);
 	assert_int_equal(r->c.n_in, 1);
@@ -256,8 +176,8 @@ static void test_zero_length_segments(void **state)
 	assert_int_equal(r->c.in_bytes, 6);
 	assert_ptr_equal(r->c.iov[1].iov_base, fake_at(&r->f, BUFN(3), 6));
 	/* An all-empty chain is legal too. */
-	desc(r, 5, 0, 0, 0, 0);
-	make_avail(r, 5);
+	rr_desc(&r->ring, 5, 0, 0, 0, 0);
+	rr_avail(&r->ring, 5);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	assert_int_equal(r->c.n_out + r->c.n_in, 0);
 }
@@ -266,16 +186,16 @@ static void test_zero_length_segments(void **state)
 
 static void test_cursor_read_write_skip(void **state)
 {
-	struct rig *r = rig(state, 8, false);
-	desc(r, 0, BUFN(0), 3, F_NEXT, 1);
-	desc(r, 1, BUFN(1), 0, F_NEXT, 2);
-	desc(r, 2, BUFN(2), 5, F_NEXT, 3);
-	desc(r, 3, BUFN(3), 4, F_NEXT | F_WRITE, 4);
-	desc(r, 4, BUFN(4), 4, F_WRITE, 0);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
+	rr_desc(&r->ring, 0, BUFN(0), 3, F_NEXT, 1);
+	rr_desc(&r->ring, 1, BUFN(1), 0, F_NEXT, 2);
+	rr_desc(&r->ring, 2, BUFN(2), 5, F_NEXT, 3);
+	rr_desc(&r->ring, 3, BUFN(3), 4, F_NEXT | F_WRITE, 4);
+	rr_desc(&r->ring, 4, BUFN(4), 4, F_WRITE, 0);
 	fill(r, BUFN(0), 3, 0);
 	fill(r, BUFN(2), 5, 3);
 	fill(r, BUFN(3), 4, 0xee);
-	make_avail(r, 0);
+	rr_avail(&r->ring, 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 
 	struct vq_cursor out, in;
@@ -312,9 +232,9 @@ static void test_cursor_read_write_skip(void **state)
 
 static void test_cursor_empty_parts(void **state)
 {
-	struct rig *r = rig(state, 8, false);
-	desc(r, 0, BUFN(0), 8, F_WRITE, 0);
-	make_avail(r, 0);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
+	rr_desc(&r->ring, 0, BUFN(0), 8, F_WRITE, 0);
+	rr_avail(&r->ring, 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	struct vq_cursor out;
 	vq_cursor_out(&out, &r->c);
@@ -327,12 +247,12 @@ static void test_cursor_empty_parts(void **state)
 
 static void test_cursor_iov(void **state)
 {
-	struct rig *r = rig(state, 8, false);
-	desc(r, 0, BUFN(0), 10, F_NEXT, 1);
-	desc(r, 1, BUFN(1), 20, F_NEXT, 2);
-	desc(r, 2, BUFN(2), 30, F_NEXT | F_WRITE, 3);
-	desc(r, 3, BUFN(3), 30, F_WRITE, 0);
-	make_avail(r, 0);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
+	rr_desc(&r->ring, 0, BUFN(0), 10, F_NEXT, 1);
+	rr_desc(&r->ring, 1, BUFN(1), 20, F_NEXT, 2);
+	rr_desc(&r->ring, 2, BUFN(2), 30, F_NEXT | F_WRITE, 3);
+	rr_desc(&r->ring, 3, BUFN(3), 30, F_WRITE, 0);
+	rr_avail(&r->ring, 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 
 	struct vq_cursor out, in;
@@ -362,13 +282,13 @@ static void test_cursor_iov(void **state)
 
 static void test_indirect_valid(void **state)
 {
-	struct rig *r = rig(state, 8, false);
-	desc_at(r, INDIR, 0, BUFN(0), 16, F_NEXT, 2);
-	desc_at(r, INDIR, 2, BUFN(1), 8, F_NEXT, 1);
-	desc_at(r, INDIR, 1, BUFN(2), 64, F_WRITE, 0);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
+	rr_desc_at(&r->ring, INDIR, 0, BUFN(0), 16, F_NEXT, 2);
+	rr_desc_at(&r->ring, INDIR, 2, BUFN(1), 8, F_NEXT, 1);
+	rr_desc_at(&r->ring, INDIR, 1, BUFN(2), 64, F_WRITE, 0);
 	/* WRITE on the descriptor that points at the table is ignored. */
-	desc(r, 5, INDIR, 3 * 16, F_INDIRECT | F_WRITE, 0);
-	make_avail(r, 5);
+	rr_desc(&r->ring, 5, INDIR, 3 * 16, F_INDIRECT | F_WRITE, 0);
+	rr_avail(&r->ring, 5);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	assert_int_equal(r->c.head, 5);
 	assert_int_equal(r->c.n_out, 2);
@@ -378,9 +298,9 @@ static void test_indirect_valid(void **state)
 	assert_ptr_equal(r->c.iov[1].iov_base, fake_at(&r->f, BUFN(1), 8));
 
 	/* A direct descriptor, then the indirect one that ends the chain. */
-	desc(r, 0, BUFN(3), 12, F_NEXT, 1);
-	desc(r, 1, INDIR, 3 * 16, F_INDIRECT, 0);
-	make_avail(r, 0);
+	rr_desc(&r->ring, 0, BUFN(3), 12, F_NEXT, 1);
+	rr_desc(&r->ring, 1, INDIR, 3 * 16, F_INDIRECT, 0);
+	rr_avail(&r->ring, 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	assert_int_equal(r->c.n_out, 3);
 	assert_int_equal(r->c.out_bytes, 36);
@@ -389,22 +309,22 @@ static void test_indirect_valid(void **state)
 
 static void test_indirect_with_next(void **state)
 {
-	struct rig *r = rig(state, 8, false);
-	desc_at(r, INDIR, 0, BUFN(0), 16, 0, 0);
-	desc(r, 0, INDIR, 16, F_INDIRECT | F_NEXT, 1);
-	desc(r, 1, BUFN(1), 16, 0, 0);
-	make_avail(r, 0);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
+	rr_desc_at(&r->ring, INDIR, 0, BUFN(0), 16, 0, 0);
+	rr_desc(&r->ring, 0, INDIR, 16, F_INDIRECT | F_NEXT, 1);
+	rr_desc(&r->ring, 1, BUFN(1), 16, 0, 0);
+	rr_avail(&r->ring, 0);
 	expect_broken(r);
 }
 
 static void test_indirect_nested(void **state)
 {
-	struct rig *r = rig(state, 8, false);
-	desc_at(r, INDIR, 0, BUFN(0), 16, F_NEXT, 1);
-	desc_at(r, INDIR, 1, INDIR + 0x100, 16, F_INDIRECT, 0);
-	desc_at(r, INDIR + 0x100, 0, BUFN(1), 16, 0, 0);
-	desc(r, 0, INDIR, 32, F_INDIRECT, 0);
-	make_avail(r, 0);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
+	rr_desc_at(&r->ring, INDIR, 0, BUFN(0), 16, F_NEXT, 1);
+	rr_desc_at(&r->ring, INDIR, 1, INDIR + 0x100, 16, F_INDIRECT, 0);
+	rr_desc_at(&r->ring, INDIR + 0x100, 0, BUFN(1), 16, 0, 0);
+	rr_desc(&r->ring, 0, INDIR, 32, F_INDIRECT, 0);
+	rr_avail(&r->ring, 0);
 	expect_broken(r);
 }
 
@@ -423,40 +343,40 @@ static void test_indirect_bad_lengths(void **state)
 		{8 * GiB, 16},		     /* unmapped */
 	};
 	for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-		struct rig *r = rig(state, 8, false);
-		desc(r, 0, cases[k].addr, cases[k].len, F_INDIRECT, 0);
-		make_avail(r, 0);
+		struct vq_rig *r = vq_rig_reset(state, 8, false);
+		rr_desc(&r->ring, 0, cases[k].addr, cases[k].len, F_INDIRECT, 0);
+		rr_avail(&r->ring, 0);
 		expect_broken(r);
 	}
 	/* The largest table is fine (its entries are all zero: empty). */
-	struct rig *r = rig(state, 8, false);
-	desc(r, 0, 0, VQ_MAX_SIZE * 16, F_INDIRECT, 0);
-	make_avail(r, 0);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
+	rr_desc(&r->ring, 0, 0, VQ_MAX_SIZE * 16, F_INDIRECT, 0);
+	rr_avail(&r->ring, 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 }
 
 static void test_indirect_next_out_of_table(void **state)
 {
-	struct rig *r = rig(state, 8, false);
-	desc_at(r, INDIR, 0, BUFN(0), 16, F_NEXT, 2); /* table has 2 entries */
-	desc_at(r, INDIR, 2, BUFN(1), 16, 0, 0);
-	desc(r, 0, INDIR, 32, F_INDIRECT, 0);
-	make_avail(r, 0);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
+	rr_desc_at(&r->ring, INDIR, 0, BUFN(0), 16, F_NEXT, 2); /* table has 2 entries */
+	rr_desc_at(&r->ring, INDIR, 2, BUFN(1), 16, 0, 0);
+	rr_desc(&r->ring, 0, INDIR, 32, F_INDIRECT, 0);
+	rr_avail(&r->ring, 0);
 	expect_broken(r);
 }
 
 static void test_indirect_loop(void **state)
 {
-	struct rig *r = rig(state, 8, false);
-	desc_at(r, INDIR, 0, BUFN(0), 16, F_NEXT, 1);
-	desc_at(r, INDIR, 1, BUFN(1), 16, F_NEXT, 0);
-	desc(r, 0, INDIR, 32, F_INDIRECT, 0);
-	make_avail(r, 0);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
+	rr_desc_at(&r->ring, INDIR, 0, BUFN(0), 16, F_NEXT, 1);
+	rr_desc_at(&r->ring, INDIR, 1, BUFN(1), 16, F_NEXT, 0);
+	rr_desc(&r->ring, 0, INDIR, 32, F_INDIRECT, 0);
+	rr_avail(&r->ring, 0);
 	expect_broken(r);
-	r = rig(state, 8, false);
-	desc_at(r, INDIR, 0, BUFN(0), 0, F_NEXT, 0);
-	desc(r, 0, INDIR, 16, F_INDIRECT, 0);
-	make_avail(r, 0);
+	r = vq_rig_reset(state, 8, false);
+	rr_desc_at(&r->ring, INDIR, 0, BUFN(0), 0, F_NEXT, 0);
+	rr_desc(&r->ring, 0, INDIR, 16, F_INDIRECT, 0);
+	rr_avail(&r->ring, 0);
 	expect_broken(r);
 }
 
@@ -464,53 +384,53 @@ static void test_indirect_loop(void **state)
 
 static void test_descriptor_loop(void **state)
 {
-	struct rig *r = rig(state, 256, false);
-	desc(r, 0, BUFN(0), 16, F_NEXT, 1);
-	desc(r, 1, BUFN(1), 16, F_NEXT, 0);
-	make_avail(r, 0);
+	struct vq_rig *r = vq_rig_reset(state, 256, false);
+	rr_desc(&r->ring, 0, BUFN(0), 16, F_NEXT, 1);
+	rr_desc(&r->ring, 1, BUFN(1), 16, F_NEXT, 0);
+	rr_avail(&r->ring, 0);
 	expect_broken(r);
 	/* A descriptor pointing at itself, on a fresh queue. */
-	r = rig(state, 8, false);
-	desc(r, 4, BUFN(0), 16, F_NEXT, 4);
-	make_avail(r, 4);
+	r = vq_rig_reset(state, 8, false);
+	rr_desc(&r->ring, 4, BUFN(0), 16, F_NEXT, 4);
+	rr_avail(&r->ring, 4);
 	expect_broken(r);
 	/* Empty segments add no iovecs: only the walk budget stops these. */
-	r = rig(state, 8, false);
-	desc(r, 2, BUFN(0), 0, F_NEXT, 3);
-	desc(r, 3, BUFN(0), 0, F_NEXT, 2);
-	make_avail(r, 2);
+	r = vq_rig_reset(state, 8, false);
+	rr_desc(&r->ring, 2, BUFN(0), 0, F_NEXT, 3);
+	rr_desc(&r->ring, 3, BUFN(0), 0, F_NEXT, 2);
+	rr_avail(&r->ring, 2);
 	expect_broken(r);
 }
 
 static void test_next_and_head_out_of_range(void **state)
 {
-	struct rig *r = rig(state, 8, false);
-	desc(r, 0, BUFN(0), 16, F_NEXT, 8);
-	make_avail(r, 0);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
+	rr_desc(&r->ring, 0, BUFN(0), 16, F_NEXT, 8);
+	rr_avail(&r->ring, 0);
 	expect_broken(r);
-	r = rig(state, 8, false);
-	make_avail(r, 8);
+	r = vq_rig_reset(state, 8, false);
+	rr_avail(&r->ring, 8);
 	expect_broken(r);
-	r = rig(state, 16, false);
-	make_avail(r, 0xffff);
+	r = vq_rig_reset(state, 16, false);
+	rr_avail(&r->ring, 0xffff);
 	expect_broken(r);
 }
 
 static void test_avail_too_far_ahead(void **state)
 {
-	struct rig *r = rig(state, 8, false);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
 	for (unsigned i = 0; i < 8; i++)
-		desc(r, i, BUFN(i), 4, 0, 0);
+		rr_desc(&r->ring, i, BUFN(i), 4, 0, 0);
 	/* Exactly size ahead is fine. */
-	set_avail_idx(r, 8);
+	rr_set_avail_idx(&r->ring, 8);
 	for (unsigned i = 0; i < 8; i++)
 		assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	assert_int_equal(vq_pop(&r->q, &r->c), 0);
-	set_avail_idx(r, 8 + 9);
+	rr_set_avail_idx(&r->ring, 8 + 9);
 	expect_broken(r);
 	/* Behind us looks like 65535 ahead. */
-	r = rig(state, 8, false);
-	set_avail_idx(r, 0xffff);
+	r = vq_rig_reset(state, 8, false);
+	rr_set_avail_idx(&r->ring, 0xffff);
 	expect_broken(r);
 }
 
@@ -528,56 +448,56 @@ static void test_buffer_outside_memory(void **state)
 		{0, 0xffffffff},	 /* huge */
 	};
 	for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-		struct rig *r = rig(state, 8, false);
-		desc(r, 0, BUFN(0), 16, F_NEXT, 1);
-		desc(r, 1, cases[k].addr, cases[k].len, F_WRITE, 0);
-		make_avail(r, 0);
+		struct vq_rig *r = vq_rig_reset(state, 8, false);
+		rr_desc(&r->ring, 0, BUFN(0), 16, F_NEXT, 1);
+		rr_desc(&r->ring, 1, cases[k].addr, cases[k].len, F_WRITE, 0);
+		rr_avail(&r->ring, 0);
 		expect_broken(r);
 	}
 }
 
 static void test_readable_after_writable(void **state)
 {
-	struct rig *r = rig(state, 8, false);
-	desc(r, 0, BUFN(0), 16, F_WRITE | F_NEXT, 1);
-	desc(r, 1, BUFN(1), 16, 0, 0);
-	make_avail(r, 0);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
+	rr_desc(&r->ring, 0, BUFN(0), 16, F_WRITE | F_NEXT, 1);
+	rr_desc(&r->ring, 1, BUFN(1), 16, 0, 0);
+	rr_avail(&r->ring, 0);
 	expect_broken(r);
 	/* Also when the segments are empty, and across into an indirect
 	 * table. */
-	r = rig(state, 8, false);
-	desc(r, 0, BUFN(0), 0, F_WRITE | F_NEXT, 1);
-	desc(r, 1, BUFN(1), 0, 0, 0);
-	make_avail(r, 0);
+	r = vq_rig_reset(state, 8, false);
+	rr_desc(&r->ring, 0, BUFN(0), 0, F_WRITE | F_NEXT, 1);
+	rr_desc(&r->ring, 1, BUFN(1), 0, 0, 0);
+	rr_avail(&r->ring, 0);
 	expect_broken(r);
-	r = rig(state, 8, false);
-	desc(r, 0, BUFN(0), 16, F_WRITE | F_NEXT, 1);
-	desc(r, 1, INDIR, 16, F_INDIRECT, 0);
-	desc_at(r, INDIR, 0, BUFN(1), 16, 0, 0);
-	make_avail(r, 0);
+	r = vq_rig_reset(state, 8, false);
+	rr_desc(&r->ring, 0, BUFN(0), 16, F_WRITE | F_NEXT, 1);
+	rr_desc(&r->ring, 1, INDIR, 16, F_INDIRECT, 0);
+	rr_desc_at(&r->ring, INDIR, 0, BUFN(1), 16, 0, 0);
+	rr_avail(&r->ring, 0);
 	expect_broken(r);
 }
 
 static void test_too_many_segments(void **state)
 {
-	struct rig *r = rig(state, 8, false);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
 	for (unsigned i = 0; i < VQ_MAX_SEGS; i++)
-		desc_at(r, INDIR, i, BUFN(0) + i, 1, F_NEXT, (uint16_t)(i + 1));
-	desc_at(r, INDIR, VQ_MAX_SEGS - 1, BUFN(0), 1, 0, 0);
-	desc(r, 0, INDIR, VQ_MAX_SEGS * 16, F_INDIRECT, 0);
-	make_avail(r, 0);
+		rr_desc_at(&r->ring, INDIR, i, BUFN(0) + i, 1, F_NEXT, (uint16_t)(i + 1));
+	rr_desc_at(&r->ring, INDIR, VQ_MAX_SEGS - 1, BUFN(0), 1, 0, 0);
+	rr_desc(&r->ring, 0, INDIR, VQ_MAX_SEGS * 16, F_INDIRECT, 0);
+	rr_avail(&r->ring, 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	assert_int_equal(r->c.n_out, VQ_MAX_SEGS);
 	assert_int_equal(r->c.out_bytes, VQ_MAX_SEGS);
 	/* One more segment, through a direct descriptor first. */
-	desc(r, 1, BUFN(1), 1, F_NEXT, 0);
-	make_avail(r, 1);
+	rr_desc(&r->ring, 1, BUFN(1), 1, F_NEXT, 0);
+	rr_avail(&r->ring, 1);
 	expect_broken(r);
 }
 
 static void test_chain_over_4gib(void **state)
 {
-	struct rig *r = *state;
+	struct vq_rig *r = *state;
 	/* Address space only: the walk never touches the buffers. */
 	size_t len = 8 * GiB;
 	void *big = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -585,15 +505,15 @@ static void test_chain_over_4gib(void **state)
 		skip();
 	struct fake_mem saved = r->f;
 	assert_int_equal(gm_add(&r->f.m, 1ULL << 40, len, big), 0);
-	rig(state, 8, false);
-	desc(r, 0, 1ULL << 40, 0xffffffff, F_NEXT, 1);
-	desc(r, 1, 1ULL << 40, 0xffffffff, 0, 0);
-	make_avail(r, 0);
+	vq_rig_reset(state, 8, false);
+	rr_desc(&r->ring, 0, 1ULL << 40, 0xffffffff, F_NEXT, 1);
+	rr_desc(&r->ring, 1, 1ULL << 40, 0xffffffff, 0, 0);
+	rr_avail(&r->ring, 0);
 	expect_broken(r);
 	/* One segment of 4 GiB - 1 is fine. */
-	rig(state, 8, false);
-	desc(r, 0, 1ULL << 40, 0xffffffff, 0, 0);
-	make_avail(r, 0);
+	vq_rig_reset(state, 8, false);
+	rr_desc(&r->ring, 0, 1ULL << 40, 0xffffffff, 0, 0);
+	rr_avail(&r->ring, 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	assert_int_equal(r->c.out_bytes, 0xffffffffULL);
 	r->f = saved;
@@ -604,20 +524,20 @@ static void test_chain_over_4gib(void **state)
 
 static void test_used_ring_wraps(void **state)
 {
-	struct rig *r = rig(state, 8, false);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
 	for (unsigned i = 0; i < 8; i++)
-		desc(r, i, BUFN(i), 4, F_WRITE, 0);
+		rr_desc(&r->ring, i, BUFN(i), 4, F_WRITE, 0);
 	/* Past the 16-bit wrap of both indices. */
 	for (uint32_t n = 0; n < 70000; n++) {
 		uint16_t head = (uint16_t)(n * 3 % 8);
-		make_avail(r, head);
+		rr_avail(&r->ring, head);
 		assert_int_equal(vq_pop(&r->q, &r->c), 1);
 		assert_int_equal(r->c.head, head);
 		assert_int_equal(vq_push(&r->q, head, n), 0);
 		uint64_t e = USED + 4 + 8ULL * (n % 8);
 		assert_int_equal(rd32(fake_at(&r->f, e, 4)), head);
 		assert_int_equal(rd32(fake_at(&r->f, e + 4, 4)), n);
-		assert_int_equal(used_idx(r), (uint16_t)(n + 1));
+		assert_int_equal(rr_used_idx(&r->ring), (uint16_t)(n + 1));
 	}
 	assert_int_equal(r->q.last_avail, (uint16_t)70000);
 	assert_false(r->q.broken);
@@ -625,36 +545,36 @@ static void test_used_ring_wraps(void **state)
 
 static void test_push_bad_head(void **state)
 {
-	struct rig *r = rig(state, 8, false);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
 	assert_int_equal(vq_push(&r->q, 8, 0), -EINVAL);
 	assert_true(r->q.broken);
-	assert_int_equal(used_idx(r), 0);
+	assert_int_equal(rr_used_idx(&r->ring), 0);
 }
 
 /* Notifications. */
 
 static void test_need_notify_flags(void **state)
 {
-	struct rig *r = rig(state, 8, false);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
 	assert_int_equal(vq_push(&r->q, 0, 0), 0);
 	assert_true(vq_need_notify(&r->q));
-	set_avail_flags(r, 1); /* NO_INTERRUPT */
+	rr_set_avail_flags(&r->ring, 1); /* NO_INTERRUPT */
 	assert_int_equal(vq_push(&r->q, 0, 0), 0);
 	assert_false(vq_need_notify(&r->q));
 	/* used_event means nothing without EVENT_IDX. */
-	set_avail_flags(r, 0);
-	set_used_event(r, 100);
+	rr_set_avail_flags(&r->ring, 0);
+	rr_set_used_event(&r->ring, 100);
 	assert_true(vq_need_notify(&r->q));
 }
 
 static void test_need_notify_event_idx(void **state)
 {
-	struct rig *r = rig(state, 8, true);
+	struct vq_rig *r = vq_rig_reset(state, 8, true);
 	/* The first time always notifies. */
 	assert_int_equal(vq_push(&r->q, 0, 0), 0);
 	assert_true(vq_need_notify(&r->q));
 	/* Driver wants an interrupt once used->idx passes 3. */
-	set_used_event(r, 3);
+	rr_set_used_event(&r->ring, 3);
 	assert_int_equal(vq_push(&r->q, 0, 0), 0); /* idx 2 */
 	assert_false(vq_need_notify(&r->q));
 	assert_int_equal(vq_push(&r->q, 0, 0), 0); /* 3 */
@@ -664,37 +584,37 @@ static void test_need_notify_event_idx(void **state)
 	/* Nothing new since. */
 	assert_false(vq_need_notify(&r->q));
 	/* Several at once crossing the event. */
-	set_used_event(r, 5);
+	rr_set_used_event(&r->ring, 5);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(vq_push(&r->q, 0, 0), 0); /* 7 */
 	assert_true(vq_need_notify(&r->q));
 	/* avail->flags is ignored with EVENT_IDX. */
-	set_avail_flags(r, 1);
-	set_used_event(r, 7);
+	rr_set_avail_flags(&r->ring, 1);
+	rr_set_used_event(&r->ring, 7);
 	assert_int_equal(vq_push(&r->q, 0, 0), 0); /* 8 */
 	assert_true(vq_need_notify(&r->q));
 }
 
 static void test_need_notify_event_idx_wrap(void **state)
 {
-	struct rig *r = rig(state, 8, true);
+	struct vq_rig *r = vq_rig_reset(state, 8, true);
 	for (unsigned i = 0; i < 65530; i++)
 		assert_int_equal(vq_push(&r->q, 1, 0), 0);
 	assert_true(vq_need_notify(&r->q)); /* first: signalled_used = 65530 */
-	set_used_event(r, 65534);
+	rr_set_used_event(&r->ring, 65534);
 	for (unsigned i = 0; i < 3; i++)
 		assert_int_equal(vq_push(&r->q, 1, 0), 0); /* 65533 */
 	assert_false(vq_need_notify(&r->q));
 	for (unsigned i = 0; i < 5; i++)
 		assert_int_equal(vq_push(&r->q, 1, 0), 0); /* wraps to 2 */
-	assert_int_equal(used_idx(r), 2);
+	assert_int_equal(rr_used_idx(&r->ring), 2);
 	assert_true(vq_need_notify(&r->q));
 	/* An event just behind the wrapped index is not crossed again. */
-	set_used_event(r, 65535);
+	rr_set_used_event(&r->ring, 65535);
 	assert_int_equal(vq_push(&r->q, 1, 0), 0);
 	assert_false(vq_need_notify(&r->q));
 	/* 2^16 pushes without asking: must notify, whatever used_event says. */
-	set_used_event(r, 0x8000);
+	rr_set_used_event(&r->ring, 0x8000);
 	for (unsigned i = 0; i < 65536; i++)
 		assert_int_equal(vq_push(&r->q, 1, 0), 0);
 	assert_true(vq_need_notify(&r->q));
@@ -702,14 +622,14 @@ static void test_need_notify_event_idx_wrap(void **state)
 
 static void test_notify_suppression_flags(void **state)
 {
-	struct rig *r = rig(state, 8, false);
-	desc(r, 0, BUFN(0), 4, 0, 0);
+	struct vq_rig *r = vq_rig_reset(state, 8, false);
+	rr_desc(&r->ring, 0, BUFN(0), 4, 0, 0);
 	vq_disable_notify(&r->q);
-	assert_int_equal(used_flags(r), 1);
+	assert_int_equal(rr_used_flags(&r->ring), 1);
 	assert_false(vq_enable_notify(&r->q));
-	assert_int_equal(used_flags(r), 0);
+	assert_int_equal(rr_used_flags(&r->ring), 0);
 	vq_disable_notify(&r->q);
-	make_avail(r, 0);
+	rr_avail(&r->ring, 0);
 	assert_true(vq_enable_notify(&r->q));
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 	assert_false(vq_enable_notify(&r->q));
@@ -717,37 +637,37 @@ static void test_notify_suppression_flags(void **state)
 
 static void test_notify_suppression_event_idx(void **state)
 {
-	struct rig *r = rig(state, 8, true);
+	struct vq_rig *r = vq_rig_reset(state, 8, true);
 	for (unsigned i = 0; i < 8; i++)
-		desc(r, i, BUFN(i), 4, 0, 0);
+		rr_desc(&r->ring, i, BUFN(i), 4, 0, 0);
 	/* Enabled: each pop asks for a kick at the next index. */
-	make_avail(r, 0);
-	make_avail(r, 1);
+	rr_avail(&r->ring, 0);
+	rr_avail(&r->ring, 1);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
-	assert_int_equal(avail_event(r), 1);
+	assert_int_equal(rr_avail_event(&r->ring), 1);
 	/* Disabled: avail_event stays, used->flags stays 0. */
 	vq_disable_notify(&r->q);
-	assert_int_equal(used_flags(r), 0);
+	assert_int_equal(rr_used_flags(&r->ring), 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
-	assert_int_equal(avail_event(r), 1);
+	assert_int_equal(rr_avail_event(&r->ring), 1);
 	/* Enabling publishes where we are and reports new work. */
 	assert_false(vq_enable_notify(&r->q));
-	assert_int_equal(avail_event(r), 2);
+	assert_int_equal(rr_avail_event(&r->ring), 2);
 	vq_disable_notify(&r->q);
-	make_avail(r, 2);
+	rr_avail(&r->ring, 2);
 	assert_true(vq_enable_notify(&r->q));
-	assert_int_equal(avail_event(r), 2);
+	assert_int_equal(rr_avail_event(&r->ring), 2);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
-	assert_int_equal(avail_event(r), 3);
+	assert_int_equal(rr_avail_event(&r->ring), 3);
 }
 
 static void test_broken_is_sticky(void **state)
 {
-	struct rig *r = rig(state, 8, true);
-	desc(r, 0, BUFN(0), 4, 0, 0);
-	desc(r, 1, LOW, 4, 0, 0);
-	make_avail(r, 1);
-	make_avail(r, 0);
+	struct vq_rig *r = vq_rig_reset(state, 8, true);
+	rr_desc(&r->ring, 0, BUFN(0), 4, 0, 0);
+	rr_desc(&r->ring, 1, LOW, 4, 0, 0);
+	rr_avail(&r->ring, 1);
+	rr_avail(&r->ring, 0);
 	expect_broken(r);
 	const char *why = r->q.why;
 	/* The valid chain behind it is not taken; nothing else works. */
@@ -756,12 +676,12 @@ static void test_broken_is_sticky(void **state)
 	assert_false(vq_need_notify(&r->q));
 	assert_false(vq_enable_notify(&r->q));
 	vq_disable_notify(&r->q);
-	assert_int_equal(used_idx(r), 0);
-	assert_int_equal(used_flags(r), 0);
+	assert_int_equal(rr_used_idx(&r->ring), 0);
+	assert_int_equal(rr_used_flags(&r->ring), 0);
 	assert_int_equal(r->q.last_avail, 0);
 	assert_ptr_equal(r->q.why, why);
 	/* vq_init starts over. */
-	rig(state, 8, true);
+	vq_rig_reset(state, 8, true);
 	assert_false(r->q.broken);
 	assert_null(r->q.why);
 }

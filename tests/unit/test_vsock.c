@@ -14,72 +14,23 @@
 #include <string.h>
 
 #include "devices/vsock.h"
-#include "fake_mem.h"
+#include "vq_rig.h"
 #include "vmm/cli/args.h"
 
-#define MEM   (1 * MiB)
-#define DESC  0x1000ULL
-#define AVAIL 0x3000ULL
-#define USED  0x4000ULL
+#define MEM   VQR_MEM
 #define BUF   0x10000ULL
-#define QSIZE 64
+#define QSIZE VQR_QSIZE
 #define GCID  3
-
-struct rig {
-	struct fake_mem f;
-	struct vq q;
-	uint16_t avail_idx, next_desc;
-	struct vq_chain c;
-};
-
-static int setup(void **state)
-{
-	struct rig *r = calloc(1, sizeof(*r));
-	if (!r || fake_mem_init(&r->f, MEM) < 0)
-		return -1;
-	*state = r;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct rig *r = *state;
-	fake_mem_free(&r->f);
-	free(r);
-	return 0;
-}
-
-static struct rig *rig(void **state)
-{
-	struct rig *r = *state;
-	memset(fake_at(&r->f, 0, MEM), 0, MEM);
-	r->avail_idx = r->next_desc = 0;
-	assert_int_equal(vq_init(&r->q, &r->f.m, QSIZE, DESC, AVAIL, USED, false), 0);
-	return r;
-}
 
 /* Writes hdr (+ payload of plen bytes) at BUF and posts it as a readable
  * chain cut into segments of the given lengths; pops it into r->c. */
-static void tx_chain(struct rig *r, const struct vsock_hdr *h, size_t plen, const uint32_t *lens,
-		     unsigned n)
+static void tx_chain(struct vq_rig *r, const struct vsock_hdr *h, size_t plen,
+		     const uint32_t *lens, unsigned n)
 {
 	vsock_hdr_encode(h, fake_at(&r->f, BUF, VSOCK_HDR_LEN));
 	for (size_t i = 0; i < plen; i++)
 		*fake_at(&r->f, BUF + VSOCK_HDR_LEN + i, 1) = (uint8_t)(i * 7);
-	uint16_t head = r->next_desc;
-	uint64_t gpa = BUF;
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t d = r->next_desc++;
-		uint8_t *p = fake_at(&r->f, DESC + 16ULL * d, 16);
-		wr64(p, gpa);
-		wr32(p + 8, lens[i]);
-		wr16(p + 12, i + 1 < n ? VRING_DESC_F_NEXT : 0);
-		wr16(p + 14, (uint16_t)(d + 1));
-		gpa += lens[i];
-	}
-	wr16(fake_at(&r->f, AVAIL + 4 + 2ULL * (r->avail_idx % QSIZE), 2), head);
-	r->avail_idx++;
-	wr16(fake_at(&r->f, AVAIL + 2, 2), r->avail_idx);
+	rr_post_lens(&r->ring, BUF, lens, n, 0);
 	assert_int_equal(vq_pop(&r->q, &r->c), 1);
 }
 
@@ -130,7 +81,7 @@ static void test_hdr_roundtrip(void **state)
 
 static void test_tx_parse_ok(void **state)
 {
-	struct rig *r = rig(state);
+	struct vq_rig *r = vq_rig_fresh(state);
 	struct vsock_hdr h = pkt(VIRTIO_VSOCK_OP_RW, 100), g;
 	uint32_t one[] = {VSOCK_HDR_LEN + 100};
 	tx_chain(r, &h, 100, one, 1);
@@ -138,14 +89,14 @@ static void test_tx_parse_ok(void **state)
 	assert_int_equal(g.len, 100);
 	assert_int_equal(g.src_port, 1234);
 	/* the header split over three segments, payload in a fourth */
-	rig(state);
+	vq_rig_fresh(state);
 	uint32_t split[] = {10, 20, 14, 100};
 	tx_chain(r, &h, 100, split, 4);
 	assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), 0);
 	assert_int_equal(g.dst_port, 5000);
 	assert_int_equal(g.buf_alloc, 262144);
 	/* a control op's payload is ignored */
-	rig(state);
+	vq_rig_fresh(state);
 	h = pkt(VIRTIO_VSOCK_OP_REQUEST, 8);
 	uint32_t ctl[] = {VSOCK_HDR_LEN + 8};
 	tx_chain(r, &h, 8, ctl, 1);
@@ -155,7 +106,7 @@ static void test_tx_parse_ok(void **state)
 
 static void test_tx_parse_hostile(void **state)
 {
-	struct rig *r = rig(state);
+	struct vq_rig *r = vq_rig_fresh(state);
 	struct vsock_hdr g;
 	/* shorter than a header */
 	struct vsock_hdr h = pkt(VIRTIO_VSOCK_OP_RW, 0);
@@ -165,7 +116,7 @@ static void test_tx_parse_hostile(void **state)
 	/* len beyond the chain, len huge, len beyond VSOCK_MAX_PKT */
 	uint32_t lens[] = {0xffffffffu, 101, VSOCK_MAX_PKT + 1};
 	for (unsigned i = 0; i < 3; i++) {
-		rig(state);
+		vq_rig_fresh(state);
 		h = pkt(VIRTIO_VSOCK_OP_RW, lens[i]);
 		uint32_t seg[] = {VSOCK_HDR_LEN + (i == 2 ? VSOCK_MAX_PKT + 1 : 100)};
 		tx_chain(r, &h, 0, seg, 1);
@@ -173,17 +124,17 @@ static void test_tx_parse_hostile(void **state)
 	}
 	/* wrong source CID (spoofing another guest), wrong destination */
 	uint32_t seg[] = {VSOCK_HDR_LEN};
-	rig(state);
+	vq_rig_fresh(state);
 	h = pkt(VIRTIO_VSOCK_OP_REQUEST, 0);
 	h.src_cid = 4;
 	tx_chain(r, &h, 0, seg, 1);
 	assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), -EINVAL);
-	rig(state);
+	vq_rig_fresh(state);
 	h = pkt(VIRTIO_VSOCK_OP_REQUEST, 0);
 	h.dst_cid = 1;
 	tx_chain(r, &h, 0, seg, 1);
 	assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), -EINVAL);
-	rig(state);
+	vq_rig_fresh(state);
 	h = pkt(VIRTIO_VSOCK_OP_REQUEST, 0);
 	h.src_cid = GCID | (1ULL << 32); /* the CID is 64 bits on the wire */
 	tx_chain(r, &h, 0, seg, 1);
@@ -191,13 +142,13 @@ static void test_tx_parse_hostile(void **state)
 	/* unknown ops */
 	uint16_t ops[] = {VIRTIO_VSOCK_OP_INVALID, 8, 0xffff};
 	for (unsigned i = 0; i < 3; i++) {
-		rig(state);
+		vq_rig_fresh(state);
 		h = pkt(ops[i], 0);
 		tx_chain(r, &h, 0, seg, 1);
 		assert_int_equal(vsock_tx_parse(&r->c, GCID, &g), -EINVAL);
 	}
 	/* SEQPACKET (2) and nonsense types: a reset, not a drop */
-	rig(state);
+	vq_rig_fresh(state);
 	h = pkt(VIRTIO_VSOCK_OP_REQUEST, 0);
 	h.type = 2;
 	tx_chain(r, &h, 0, seg, 1);
@@ -458,7 +409,9 @@ static void test_cli_vsock(void **state)
 	char err[256];
 	char *argv[] = {"cvmm", "-k", "k", "--vsock", "cid=5,socket=/x", NULL};
 	assert_int_equal(cli_parse(5, argv, &o, err, sizeof(err)), 0);
-	assert_string_equal(o.vsock, "cid=5,socket=/x");
+	assert_int_equal(o.nvsock, 1); /* parsed once, kept parsed */
+	assert_int_equal(o.vsock[0].cid, 5);
+	assert_string_equal(o.vsock[0].path, "/x");
 	char *twice[] = {
 		"cvmm", "-k", "k", "--vsock", "cid=5,socket=/x", "--vsock", "cid=6,socket=/y",
 		NULL};
@@ -473,8 +426,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hdr_roundtrip),
-		cmocka_unit_test_setup_teardown(test_tx_parse_ok, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tx_parse_hostile, setup, teardown),
+		VQ_RIG_TEST(test_tx_parse_ok),
+		VQ_RIG_TEST(test_tx_parse_hostile),
 		cmocka_unit_test(test_credit),
 		cmocka_unit_test(test_state_host_initiated),
 		cmocka_unit_test(test_state_reserved),

@@ -26,7 +26,8 @@
 #include <unistd.h>
 
 #include "devices/vsock.h"
-#include "vdev_rig.h"
+#include "fake_mem.h"
+#include "tests/rig/vdev.h"
 
 #define MEM	  (4 * MiB)
 #define QSIZE	  64
@@ -282,19 +283,6 @@ static int host_session(struct rig *r, uint32_t *host_port)
 	return host;
 }
 
-struct status_write {
-	struct vd *v;
-	atomic_bool done;
-};
-
-static void *write_status_0(void *arg)
-{
-	struct status_write *w = arg;
-	vd_set_status(w->v, 0); /* what the guest's vCPU does */
-	atomic_store(&w->done, true);
-	return NULL;
-}
-
 /* EOF (or a reset) on a host socket within 5 s, whatever data comes
  * first. */
 static void host_sees_end(int fd)
@@ -352,18 +340,14 @@ static void test_reset_with_connections(void **state)
 	guest_kick_tx(r);
 	usleep(50000);
 
-	struct status_write w = {.v = &r->v};
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, write_status_0, &w), 0);
-	double t0 = vd_now();
-	while (!atomic_load(&w.done) && vd_now() < t0 + 3)
-		usleep(1000);
-	if (!atomic_load(&w.done)) {
+	struct vd_status_write w;
+	bool prompt = vd_status_write_start(&w, &r->v, 3);
+	if (!prompt) {
 		host_sees_end(host2);
-		pthread_join(t, NULL);
+		vd_status_write_join(&w);
 		fail_msg("the status write blocked its vCPU");
 	}
-	pthread_join(t, NULL);
+	vd_status_write_join(&w);
 	assert_int_equal(vd_wait_reset(&r->v, 10), 0);
 	struct timeval tv = {.tv_sec = 5};
 	setsockopt(host2, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -419,7 +403,7 @@ static void test_broken_queues(void **state)
 	struct rig *r = *state;
 	for (unsigned q = RXQ; q <= TXQ; q++) {
 		guest_up(r);
-		wr16(vd_at(&r->v, r->v.q[q].avail + 2, 2), QSIZE + QSIZE / 2 + 1);
+		wr16(vd_at(&r->v, r->v.q[q].r.avail + 2, 2), QSIZE + QSIZE / 2 + 1);
 		int host = -1;
 		if (q == TXQ)
 			vd_kick(&r->v, TXQ);

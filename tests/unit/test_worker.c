@@ -116,16 +116,17 @@ static void rig_up_inline(struct rig *r, bool inline_run)
 	};
 	assert_int_equal(pipe2(r->pipe, O_CLOEXEC), 0);
 	static const uint8_t allowed[] = { IORING_OP_READ, IORING_OP_ASYNC_CANCEL };
+	static const struct vq_grant grant = { .thread = "test-worker",
+					       .jail = &vq_jail_worker,
+					       VQ_GRANT_OPS(allowed) };
 	struct vq_worker_cfg wc = {
 		.ops = &m_ops,
 		.model = &r->m,
+		.grant = &grant,
 		.dev_fds = &r->pipe[0],
 		.ndev_fds = 1,
-		.ops_allowed = allowed,
-		.nops = sizeof(allowed),
 		.ring_entries = 8,
 		.name = "test-worker",
-		.jail = &vq_jail_worker,
 	};
 	struct err e = { 0 };
 	assert_int_equal(vq_worker_create(&r->w, &r->d, 0, &wc, &e), 0);
@@ -144,8 +145,10 @@ static void test_too_many_opcodes(void **state)
 		many[i] = (uint8_t)(IORING_OP_READV + i); /* not READ: each one counts */
 	struct model m;
 	memset(&m, 0, sizeof(m));
-	struct vq_worker_cfg wc = {.ops = &m_ops, .model = &m, .ops_allowed = many,
-				   .nops = WORKER_MAX_OPS + 1, .ring_entries = 8, .name = "too-many"};
+	struct vq_grant grant = {.thread = "too-many", .uring_ops = many,
+				 .nuring_ops = WORKER_MAX_OPS + 1};
+	struct vq_worker_cfg wc = {.ops = &m_ops, .model = &m, .grant = &grant, .ring_entries = 8,
+				   .name = "too-many"};
 	struct vq_worker w;
 	struct err e = {0};
 	assert_int_equal(vq_worker_create(&w, &d, 0, &wc, &e), -E2BIG);

@@ -4,8 +4,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/un.h>
+
+/* A limit from cvmm.h as text, in the usage and the messages. */
+#define CLI_STR_(x) #x
+#define CLI_STR(x) CLI_STR_(x)
 
 const char cli_usage[] =
 	"usage: cvmm --kernel PATH [options]\n"
@@ -19,11 +25,15 @@ const char cli_usage[] =
 	"      --cpus N         number of vCPUs (default 1)\n"
 	"  -m, --memory SIZE    guest memory: bytes with K/M/G suffix, or MiB (default 256M)\n"
 	"  -d, --disk PATH[,ro][,direct][,queues=N]\n"
-	"                       virtio-blk disk (repeatable, up to 8): ro opens it read-only,\n"
-	"                       direct uses O_DIRECT, queues=1..8 request queues\n"
-	"  -n, --net SPEC       virtio-net interface (repeatable, up to 4). SPEC is one of\n"
+	"                       virtio-blk disk (repeatable, up to "
+	CLI_STR(CVMM_MAX_DISKS) "): ro opens it read-only,\n"
+	"                       direct uses O_DIRECT, queues=1.."
+	CLI_STR(CVMM_MAX_QUEUES) " request queues\n"
+	"  -n, --net SPEC       virtio-net interface (repeatable, up to "
+	CLI_STR(CVMM_MAX_NETS) "). SPEC is one of\n"
 	"                         NAME or tap=NAME[,queues=N]  a tap, opened or created\n"
-	"                                (queues=1..8 pairs: a multi_queue tap)\n"
+	"                                (queues=1.."
+	CLI_STR(CVMM_MAX_QUEUES) " pairs: a multi_queue tap)\n"
 	"                         tapfd=N      an open tap passed in as descriptor N\n"
 	"                         passt=PATH   connect to passt's socket (no root needed)\n"
 	"                         stream=PATH[,listen]  a unix stream socket with length-\n"
@@ -33,12 +43,15 @@ const char cli_usage[] =
 	"                       address derived from the backend)\n"
 	"      --fs tag=TAG,path=DIR[,ro][,xattr][,privileged]\n"
 	"                       share the host directory DIR with the guest as virtio-fs\n"
-	"                       (repeatable, up to 4): mount -t virtiofs TAG /mnt in the\n"
-	"                       guest; TAG is 1..36 bytes; ro refuses every write; xattr\n"
+	"                       (repeatable, up to "
+	CLI_STR(CVMM_MAX_FS) "): mount -t virtiofs TAG /mnt in the\n"
+	"                       guest; TAG is 1.."
+	CLI_STR(CVMM_FS_TAG_MAX) " bytes; ro refuses every write; xattr\n"
 	"                       serves extended attributes; privileged lets the guest's\n"
 	"                       root change owners (keeps 4 ownership capabilities)\n"
 	"      --vsock cid=N,socket=PATH\n"
-	"                       virtio-vsock with the guest's CID N (3 or more); host side\n"
+	"                       virtio-vsock with the guest's CID N ("
+	CLI_STR(CVMM_VSOCK_CID_MIN) " or more); host side\n"
 	"                       on unix sockets (Firecracker's protocol): clients of PATH\n"
 	"                       write \"CONNECT <port>\\n\" to reach a guest port; guest\n"
 	"                       connections to CID 2 port P go to PATH_P\n"
@@ -58,6 +71,9 @@ const char cli_usage[] =
 	"      --chroot DIR     chroot to DIR once everything is open (docs/threat-model.md)\n"
 	"      --log-level off|error|warn|info|debug|trace\n"
 	"                       which of libcvmm's messages to print (default info)\n"
+	"      --print-jail     print this build's seccomp policy: per thread kind, the\n"
+	"                       syscalls, their argument bounds and the io_uring opcodes\n"
+	"                       (docs/seccomp.md)\n"
 	"  -h, --help           this text\n"
 	"  -V, --version        print the version\n"
 	"      --debug-exit     tests/benchmarks: a write of byte B to port 0x501 ends\n"
@@ -149,7 +165,7 @@ int cli_parse_disk(const char *spec, char *path, size_t pathlen, unsigned *flags
 				return -EINVAL;
 			memcpy(num, opt + 7, n - 7);
 			num[n - 7] = '\0';
-			if (cli_parse_uint(num, 1, 8, queues) < 0)
+			if (cli_parse_uint(num, 1, CVMM_MAX_QUEUES, queues) < 0)
 				return -EINVAL;
 		} else {
 			return -EINVAL;
@@ -174,7 +190,7 @@ int cli_parse_fs(const char *spec, char *tag, size_t taglen, char *path, size_t 
 		} else if (n == 10 && !strncmp(opt, "privileged", 10)) {
 			*flags |= 4; /* CVMM_FS_PRIVILEGED */
 		} else if (n > 4 && !strncmp(opt, "tag=", 4)) {
-			if (n - 4 > 36 || n - 4 >= taglen || tag[0])
+			if (n - 4 > CVMM_FS_TAG_MAX || n - 4 >= taglen || tag[0])
 				return -EINVAL;
 			memcpy(tag, opt + 4, n - 4);
 			tag[n - 4] = '\0';
@@ -283,7 +299,7 @@ int cli_parse_net(const char *spec, struct cvmm_net_config *out, char *target, s
 				return -EINVAL;
 			out->has_mac = 1;
 		} else if (!first && v && KEY("queues")) {
-			if (cli_parse_uint(val, 1, 8, &out->queue_pairs) < 0)
+			if (cli_parse_uint(val, 1, CVMM_MAX_QUEUES, &out->queue_pairs) < 0)
 				return -EINVAL;
 		} else if (!first && !v && KEY("listen")) {
 			listen = true;
@@ -318,7 +334,7 @@ int cli_parse_vsock(const char *spec, uint64_t *cid, char *path, size_t plen)
 			char num[16];
 			unsigned v;
 			if (copy_field(num, sizeof(num), p + 4, n - 4) < 0 ||
-			    cli_parse_uint(num, 3, 0xfffffffeu, &v) < 0)
+			    cli_parse_uint(num, CVMM_VSOCK_CID_MIN, CVMM_VSOCK_CID_MAX, &v) < 0)
 				return -EINVAL;
 			*cid = v;
 			have_cid = true;
@@ -346,21 +362,6 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
 	return -EINVAL;
 }
 
-/* Options that take a value, long and short names. */
-static const struct {
-	const char *lng;
-	char shrt;
-	bool has_arg;
-} cli_table[] = {
-	{ "kernel", 'k', true }, { "initrd", 'i', true }, { "cmdline", 'c', true },
-	{ "cpus", 0, true },     { "memory", 'm', true }, { "help", 'h', false },
-	{ "version", 'V', false }, { "debug-exit", 0, false }, { "disk", 'd', true },
-	{ "net", 'n', true },    { "fs", 0, true },    { "vsock", 0, true },
-	{ "config", 0, true },   { "api-socket", 0, true }, { "seccomp", 0, true },
-	{ "user", 0, true },     { "chroot", 0, true },	   { "transport", 0, true },
-	{ "rng", 0, false },     { "log-level", 0, true },
-};
-
 int cli_parse_transport(const char *s, int *out)
 {
 	if (!strcmp(s, "mmio"))
@@ -372,181 +373,266 @@ int cli_parse_transport(const char *s, int *out)
 	return 0;
 }
 
+/* ---- the option table ------------------------------------------------ */
+
+/* How an option's value is checked, and what it sets (at off in struct
+ * cli_opts). */
+enum cli_kind {
+	CLI_FLAG, /* no value: a bool, true */
+	CLI_STR,  /* a const char *, borrowed from argv; max: its length at most */
+	CLI_UINT, /* an unsigned, decimal in min..max */
+	CLI_SIZE, /* a uint64_t, cli_parse_size, not 0 */
+	CLI_WORD, /* an int: the value of the one of words[] given */
+	CLI_SPEC, /* spec() parses it into item n of an array of `size` bytes */
+};
+
+struct cli_word {
+	const char *word;
+	int value;
+};
+
+/* A spec's parser: 0, or < 0 with (optionally) *why, a message to give
+ * instead of "'VALUE' is not WHAT". */
+typedef int cli_spec_fn(void *dst, const char *val, const char **why);
+
+struct cli_opt {
+	const char *lng;
+	char shrt;
+	enum cli_kind kind;
+	bool vm; /* describes the VM: not with --config or --api-socket */
+	size_t off;
+	unsigned min, max;
+	const struct cli_word *words; /* CLI_WORD: ends with a NULL word */
+	cli_spec_fn *spec;	      /* CLI_SPEC */
+	size_t size;		      /* CLI_SPEC: an item's */
+	size_t count_off;	      /* CLI_SPEC: the unsigned counting the items */
+	/* how many times it may be given (0: any, the last one counts), and
+	 * what is said of one more: "at most TIMES NOUN" (times > 1), or the
+	 * whole message (times 1) */
+	unsigned times;
+	const char *more;
+	const char *what; /* a bad value: "--OPT: 'VALUE' is not WHAT" */
+};
+
+#define DST(field) .off = offsetof(struct cli_opts, field)
+/* A repeatable spec: items of the array `field`, their count in n_field,
+ * as many as the array holds. */
+#define CLI_ITEM(field) (((struct cli_opts *)0)->field[0])
+#define LIST(field, n_field, spec_fn)                                                             \
+	.kind = CLI_SPEC, .spec = (spec_fn), DST(field), .size = sizeof(CLI_ITEM(field)),        \
+	.count_off = offsetof(struct cli_opts, n_field),                                          \
+	.times = sizeof(((struct cli_opts *)0)->field) / sizeof(CLI_ITEM(field))
+
+static int spec_disk(void *dst, const char *val, const char **why)
+{
+	struct cli_disk *d = dst;
+	return cli_parse_disk(val, d->path, sizeof(d->path), &d->flags, &d->queues);
+}
+
+static int spec_net(void *dst, const char *val, const char **why)
+{
+	struct cli_net *n = dst;
+	return cli_parse_net(val, &n->cfg, n->target, sizeof(n->target));
+}
+
+static int spec_fs(void *dst, const char *val, const char **why)
+{
+	struct cli_fs *f = dst;
+	return cli_parse_fs(val, f->tag, sizeof(f->tag), f->path, sizeof(f->path), &f->flags);
+}
+
+static int spec_vsock(void *dst, const char *val, const char **why)
+{
+	struct cli_vsock *v = dst;
+	int r = cli_parse_vsock(val, &v->cid, v->path, sizeof(v->path));
+	if (r == 0 && strlen(v->path) > CVMM_VSOCK_PATH_MAX) {
+		*why = "the socket path is longer than " CLI_STR(CVMM_VSOCK_PATH_MAX)
+		       " bytes (PATH_<port> must fit in a socket address)";
+		return -ENAMETOOLONG;
+	}
+	return r;
+}
+
+static int spec_user(void *dst, const char *val, const char **why)
+{
+	struct cli_user *u = dst;
+	const char *colon = strchr(val, ':');
+	char uid[16];
+	size_t ul = colon ? (size_t)(colon - val) : 0;
+	if (!colon || ul == 0 || ul >= sizeof(uid))
+		return -EINVAL;
+	memcpy(uid, val, ul);
+	uid[ul] = 0;
+	if (cli_parse_uint(uid, 0, 4294967294u, &u->uid) < 0 ||
+	    cli_parse_uint(colon + 1, 0, 4294967294u, &u->gid) < 0)
+		return -EINVAL;
+	u->set = true;
+	return 0;
+}
+
+static int spec_abs_path(void *dst, const char *val, const char **why)
+{
+	if (val[0] != '/')
+		return -EINVAL;
+	*(const char **)dst = val;
+	return 0;
+}
+
+static const struct cli_word seccomp_words[] = {
+	{ "on", CVMM_SECCOMP_ON }, { "log", CVMM_SECCOMP_LOG }, { "off", CVMM_SECCOMP_OFF }, { 0 }
+};
+static const struct cli_word log_words[] = {
+	{ "off", CVMM_LOG_OFF },   { "error", CVMM_LOG_ERROR }, { "warn", CVMM_LOG_WARN },
+	{ "info", CVMM_LOG_INFO }, { "debug", CVMM_LOG_DEBUG }, { "trace", CVMM_LOG_TRACE },
+	{ 0 }
+};
+static const struct cli_word transport_words[] = {
+	{ "mmio", CVMM_TRANSPORT_MMIO }, { "pci", CVMM_TRANSPORT_PCI }, { 0 }
+};
+
+/* Every option: a row here, and its field in struct cli_opts. */
+static const struct cli_opt cli_table[] = {
+	{ "kernel", 'k', CLI_STR, .vm = true, DST(kernel) },
+	{ "initrd", 'i', CLI_STR, .vm = true, DST(initrd) },
+	{ "cmdline", 'c', CLI_STR, .vm = true, DST(cmdline) },
+	{ "cpus", 0, CLI_UINT, .vm = true, DST(cpus), .min = 1, .max = 4096,
+	  .what = "a number of vCPUs (1 or more)" },
+	{ "memory", 'm', CLI_SIZE, .vm = true, DST(memory), .what = "a size (e.g. 512M, 2G)" },
+	{ "help", 'h', CLI_FLAG, DST(help) },
+	{ "version", 'V', CLI_FLAG, DST(version) },
+	{ "debug-exit", 0, CLI_FLAG, .vm = true, DST(debug_exit) },
+	{ "disk", 'd', LIST(disks, ndisks, spec_disk), .vm = true, .more = "disks",
+	  .what = "PATH[,ro][,direct][,queues=N]" },
+	{ "net", 'n', LIST(nets, nnets, spec_net), .vm = true, .more = "interfaces",
+	  .what = "NAME, tap=NAME[,queues=N], tapfd=N, passt=PATH or stream=PATH[,listen] (each "
+		  "with optional ,mac=XX:XX:XX:XX:XX:XX)" },
+	{ "fs", 0, LIST(fs, nfs, spec_fs), .vm = true, .more = "shared directories",
+	  .what = "tag=TAG,path=DIR[,ro][,xattr][,privileged] (TAG 1.." CLI_STR(CVMM_FS_TAG_MAX)
+		  " bytes)" },
+	{ "vsock", 0, LIST(vsock, nvsock, spec_vsock), .vm = true,
+	  .more = "one vsock device per VM",
+	  .what = "cid=N,socket=PATH (N from " CLI_STR(CVMM_VSOCK_CID_MIN) " to " CLI_STR(
+		  CVMM_VSOCK_CID_MAX) ")" },
+	{ "config", 0, CLI_STR, DST(config), .times = 1, .more = "given twice" },
+	{ "api-socket", 0, CLI_STR, DST(api_socket), .min = 1,
+	  .max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1, .times = 1,
+	  .more = "given twice", .what = "a socket address" },
+	{ "seccomp", 0, CLI_WORD, DST(seccomp), .words = seccomp_words },
+	{ "user", 0, CLI_SPEC, DST(user), .spec = spec_user, .what = "UID:GID (numbers)" },
+	{ "chroot", 0, CLI_SPEC, DST(chroot), .spec = spec_abs_path, .what = "an absolute path" },
+	{ "transport", 0, CLI_WORD, .vm = true, DST(transport), .words = transport_words },
+	{ "rng", 0, CLI_FLAG, .vm = true, DST(rng) },
+	{ "log-level", 0, CLI_WORD, DST(log_level), .words = log_words },
+	{ "print-jail", 0, CLI_FLAG, DST(print_jail) },
+};
+#define CLI_NOPTS (sizeof(cli_table) / sizeof(cli_table[0]))
+
+/* "a, b or c" of a row's words, for its message. */
+static void words_text(const struct cli_word *w, char *buf, size_t len)
+{
+	size_t at = 0;
+	buf[0] = '\0';
+	for (unsigned i = 0; w[i].word && at < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%s",
+				       i == 0 ? "" : w[i + 1].word ? ", " : " or ", w[i].word);
+}
+
+/* The one validator: checks val as row t says and stores it. seen: how
+ * many times the option came before. */
+static int cli_apply(const struct cli_opt *t, const char *val, unsigned seen, struct cli_opts *o,
+		     char *err, size_t errlen)
+{
+	void *dst = (char *)o + t->off;
+	if (t->times == 1 && seen)
+		return fail(err, errlen, "--%s: %s", t->lng, t->more);
+	if (t->times > 1 && seen >= t->times)
+		return fail(err, errlen, "--%s: at most %u %s", t->lng, t->times, t->more);
+	switch (t->kind) {
+	case CLI_FLAG:
+		*(bool *)dst = true;
+		return 0;
+	case CLI_STR:
+		if (t->max && (strlen(val) < t->min || strlen(val) > t->max))
+			return fail(err, errlen, "--%s: the path must be %u..%u bytes (%s)", t->lng,
+				    t->min, t->max, t->what);
+		*(const char **)dst = val;
+		return 0;
+	case CLI_UINT:
+		if (cli_parse_uint(val, t->min, t->max, dst) < 0)
+			break;
+		return 0;
+	case CLI_SIZE:
+		if (cli_parse_size(val, dst) < 0 || *(uint64_t *)dst == 0)
+			break;
+		return 0;
+	case CLI_WORD:
+		for (const struct cli_word *w = t->words; w->word; w++) {
+			if (!strcmp(val, w->word)) {
+				*(int *)dst = w->value;
+				return 0;
+			}
+		}
+		char words[64];
+		words_text(t->words, words, sizeof(words));
+		return fail(err, errlen, "--%s: '%s' is not %s", t->lng, val, words);
+	case CLI_SPEC: {
+		const char *why = NULL;
+		if (t->spec((char *)dst + seen * t->size, val, &why) < 0) {
+			if (why)
+				return fail(err, errlen, "--%s: %s", t->lng, why);
+			break;
+		}
+		if (t->count_off)
+			*(unsigned *)(void *)((char *)o + t->count_off) = seen + 1;
+		return 0;
+	}
+	}
+	return fail(err, errlen, "--%s: '%s' is not %s", t->lng, val, t->what);
+}
+
 int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_t errlen)
 {
 	memset(o, 0, sizeof(*o));
 	o->cpus = 1;
 	o->memory = 256ULL << 20;
 	o->log_level = CVMM_LOG_INFO;
+	unsigned seen[CLI_NOPTS] = { 0 };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *val = NULL;
-		size_t which = sizeof(cli_table) / sizeof(cli_table[0]);
+		size_t which = CLI_NOPTS;
 		if (a[0] == '-' && a[1] == '-' && a[2]) {
 			const char *name = a + 2;
 			const char *eq = strchr(name, '=');
 			size_t len = eq ? (size_t)(eq - name) : strlen(name);
-			for (size_t t = 0; t < sizeof(cli_table) / sizeof(cli_table[0]); t++)
+			for (size_t t = 0; t < CLI_NOPTS; t++)
 				if (strlen(cli_table[t].lng) == len &&
 				    !strncmp(cli_table[t].lng, name, len))
 					which = t;
 			if (eq)
 				val = eq + 1;
 		} else if (a[0] == '-' && a[1] && !a[2]) {
-			for (size_t t = 0; t < sizeof(cli_table) / sizeof(cli_table[0]); t++)
+			for (size_t t = 0; t < CLI_NOPTS; t++)
 				if (cli_table[t].shrt == a[1])
 					which = t;
 		} else {
 			return fail(err, errlen, "unexpected argument '%s' (see --help)", a);
 		}
-		if (which == sizeof(cli_table) / sizeof(cli_table[0]))
+		if (which == CLI_NOPTS)
 			return fail(err, errlen, "unknown option '%s' (see --help)", a);
-		if (cli_table[which].has_arg && !val) {
+		const struct cli_opt *t = &cli_table[which];
+		if (t->kind != CLI_FLAG && !val) {
 			if (i + 1 >= argc)
 				return fail(err, errlen, "option '%s' needs a value", a);
 			val = argv[++i];
-		} else if (!cli_table[which].has_arg && val) {
+		} else if (t->kind == CLI_FLAG && val) {
 			return fail(err, errlen, "option '%s' takes no value", a);
 		}
-		if (which <= 4 || (which >= 7 && which <= 13) || which == 17 || which == 18)
+		if (t->vm)
 			o->vm_opts++; /* not --help, --version, nor the jail's */
-		switch (which) {
-		case 0: o->kernel = val; break;
-		case 1: o->initrd = val; break;
-		case 2: o->cmdline = val; break;
-		case 3:
-			if (cli_parse_uint(val, 1, 4096, &o->cpus) < 0)
-				return fail(err, errlen,
-					    "--cpus: '%s' is not a number of vCPUs (1 or more)", val);
-			break;
-		case 4:
-			if (cli_parse_size(val, &o->memory) < 0 || o->memory == 0)
-				return fail(err, errlen,
-					    "--memory: '%s' is not a size (e.g. 512M, 2G)", val);
-			break;
-		case 5: o->help = true; break;
-		case 6: o->version = true; break;
-		case 7: o->debug_exit = true; break;
-		case 8: {
-			char path[4096];
-			unsigned fl, q;
-			if (o->ndisks >= sizeof(o->disks) / sizeof(o->disks[0]))
-				return fail(err, errlen, "--disk: at most %zu disks",
-					    sizeof(o->disks) / sizeof(o->disks[0]));
-			if (cli_parse_disk(val, path, sizeof(path), &fl, &q) < 0)
-				return fail(err, errlen,
-					    "--disk: '%s' is not PATH[,ro][,direct][,queues=N]", val);
-			o->disks[o->ndisks++] = val;
-			break;
-		}
-		case 9: {
-			char target[4096];
-			struct cvmm_net_config nc;
-			if (o->nnets >= sizeof(o->nets) / sizeof(o->nets[0]))
-				return fail(err, errlen, "--net: at most %zu interfaces",
-					    sizeof(o->nets) / sizeof(o->nets[0]));
-			if (cli_parse_net(val, &nc, target, sizeof(target)) < 0)
-				return fail(err, errlen,
-					    "--net: '%s' is not NAME, tap=NAME[,queues=N], tapfd=N, "
-					    "passt=PATH or stream=PATH[,listen] (each with optional "
-					    ",mac=XX:XX:XX:XX:XX:XX)", val);
-			o->nets[o->nnets++] = val;
-			break;
-		}
-		case 10: {
-			char tag[64], path[4096];
-			unsigned fl;
-			if (o->nfs >= sizeof(o->fs) / sizeof(o->fs[0]))
-				return fail(err, errlen, "--fs: at most %zu shared directories",
-					    sizeof(o->fs) / sizeof(o->fs[0]));
-			if (cli_parse_fs(val, tag, sizeof(tag), path, sizeof(path), &fl) < 0)
-				return fail(err, errlen,
-					    "--fs: '%s' is not tag=TAG,path=DIR[,ro][,xattr][,privileged] (TAG 1..36 "
-					    "bytes)", val);
-			o->fs[o->nfs++] = val;
-			break;
-		}
-		case 11: {
-			char path[4096];
-			uint64_t cid;
-			if (o->vsock)
-				return fail(err, errlen, "--vsock: one vsock device per VM");
-			if (cli_parse_vsock(val, &cid, path, sizeof(path)) < 0)
-				return fail(err, errlen,
-					    "--vsock: '%s' is not cid=N,socket=PATH (N from 3 to "
-					    "4294967294)", val);
-			if (strlen(path) > 96)
-				return fail(err, errlen,
-					    "--vsock: the socket path is longer than 96 bytes "
-					    "(PATH_<port> must fit in a socket address)");
-			o->vsock = val;
-			break;
-		}
-		case 12:
-			if (o->config)
-				return fail(err, errlen, "--config: given twice");
-			o->config = val;
-			o->vm_opts--;
-			break;
-		case 13:
-			if (o->api_socket)
-				return fail(err, errlen, "--api-socket: given twice");
-			if (!*val || strlen(val) >= 108)
-				return fail(err, errlen,
-					    "--api-socket: the path must be 1..107 bytes (a socket "
-					    "address)");
-			o->api_socket = val;
-			o->vm_opts--;
-			break;
-		case 14:
-			if (!strcmp(val, "on"))
-				o->seccomp = CVMM_SECCOMP_ON;
-			else if (!strcmp(val, "log"))
-				o->seccomp = CVMM_SECCOMP_LOG;
-			else if (!strcmp(val, "off"))
-				o->seccomp = CVMM_SECCOMP_OFF;
-			else
-				return fail(err, errlen, "--seccomp: '%s' is not on, log or off", val);
-			break;
-		case 15: {
-			const char *colon = strchr(val, ':');
-			char uid[16];
-			size_t ul = colon ? (size_t)(colon - val) : 0;
-			if (!colon || ul == 0 || ul >= sizeof(uid))
-				return fail(err, errlen, "--user: '%s' is not UID:GID (numbers)", val);
-			memcpy(uid, val, ul);
-			uid[ul] = 0;
-			if (cli_parse_uint(uid, 0, 4294967294u, &o->uid) < 0 ||
-			    cli_parse_uint(colon + 1, 0, 4294967294u, &o->gid) < 0)
-				return fail(err, errlen, "--user: '%s' is not UID:GID (numbers)", val);
-			o->set_ids = true;
-			break;
-		}
-		case 16:
-			if (val[0] != '/')
-				return fail(err, errlen, "--chroot: '%s' is not an absolute path", val);
-			o->chroot = val;
-			break;
-		case 17:
-			if (cli_parse_transport(val, &o->transport) < 0)
-				return fail(err, errlen, "--transport: '%s' is not mmio or pci", val);
-			break;
-		case 18: o->rng = true; break;
-		case 19: {
-			static const char *const levels[] = { "off", "error", "warn",
-							      "info", "debug", "trace" };
-			int l = -1;
-			for (int k = 0; k < (int)(sizeof(levels) / sizeof(levels[0])); k++)
-				if (!strcmp(val, levels[k]))
-					l = k; /* CVMM_LOG_OFF.. in that order */
-			if (l < 0)
-				return fail(err, errlen,
-					    "--log-level: '%s' is not off, error, warn, info, debug or trace",
-					    val);
-			o->log_level = l;
-			break;
-		}
-		}
+		int r = cli_apply(t, val, seen[which]++, o, err, errlen);
+		if (r < 0)
+			return r;
 	}
 	if (o->config && o->vm_opts)
 		return fail(err, errlen,
@@ -555,7 +641,8 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 		return fail(err, errlen,
 			    "--api-socket: the VM is configured over the socket: give no other VM "
 			    "options with it");
-	if (!o->help && !o->version && !o->kernel && !o->config && !o->api_socket)
+	if (!o->help && !o->version && !o->print_jail && !o->kernel && !o->config &&
+	    !o->api_socket)
 		return fail(err, errlen,
 			    "no kernel given: use --kernel PATH, --config FILE or --api-socket PATH "
 			    "(see --help)");

@@ -10,30 +10,57 @@
 
 #include "cvmm/cvmm.h"
 
+#define CLI_PATH_MAX 4096
+
+/* The VM's specs, each parsed once (cli_parse) and kept parsed. */
+struct cli_disk { /* --disk */
+	char path[CLI_PATH_MAX];
+	unsigned flags; /* CVMM_DISK_* */
+	unsigned queues;
+};
+struct cli_net { /* --net */
+	struct cvmm_net_config cfg; /* cfg.target points into target, or NULL */
+	char target[CLI_PATH_MAX];
+};
+struct cli_fs { /* --fs */
+	char tag[CVMM_FS_TAG_MAX + 1];
+	char path[CLI_PATH_MAX];
+	unsigned flags; /* CVMM_FS_* */
+};
+struct cli_vsock { /* --vsock */
+	uint64_t cid;
+	char path[CLI_PATH_MAX];
+};
+struct cli_user { /* --user UID:GID */
+	bool set;
+	unsigned uid, gid;
+};
+
 struct cli_opts {
 	const char *kernel;  /* borrowed from argv */
 	const char *initrd;  /* borrowed, NULL: none */
 	const char *cmdline; /* borrowed, NULL: default */
 	unsigned cpus;
 	uint64_t memory; /* bytes */
-	const char *disks[8]; /* borrowed --disk specs */
+	struct cli_disk disks[CVMM_MAX_DISKS];
 	unsigned ndisks;
-	const char *nets[4]; /* borrowed --net specs */
+	struct cli_net nets[CVMM_MAX_NETS];
 	unsigned nnets;
-	const char *fs[4]; /* borrowed --fs specs */
+	struct cli_fs fs[CVMM_MAX_FS];
 	unsigned nfs;
-	const char *vsock; /* borrowed --vsock spec, NULL: none */
+	struct cli_vsock vsock[1];
+	unsigned nvsock;
 	const char *config;     /* borrowed --config path, NULL: none */
 	const char *api_socket; /* borrowed --api-socket path, NULL: none */
 	unsigned vm_opts;       /* how many options describing the VM were given */
 	bool help, version;
+	bool print_jail; /* --print-jail */
 	bool debug_exit;
 	bool rng; /* --rng */
 	int transport; /* CVMM_TRANSPORT_* */
 	/* the jail (process options, allowed with --config and --api-socket) */
 	int seccomp;        /* CVMM_SECCOMP_* */
-	bool set_ids;       /* --user UID:GID */
-	unsigned uid, gid;
+	struct cli_user user;
 	const char *chroot; /* borrowed --chroot DIR, NULL: none */
 	int log_level;      /* CVMM_LOG_* (process option too) */
 };
@@ -62,12 +89,12 @@ __attribute__((warn_unused_result)) int cli_parse_net(const char *spec,
 /* --fs: "tag=TAG,path=DIR[,ro][,xattr][,privileged]" (any order; path=
  * takes the rest of the spec, less trailing ",ro", ",xattr" and
  * ",privileged") -> tag, path, flags (CVMM_FS_RO, CVMM_FS_XATTR,
- * CVMM_FS_PRIVILEGED). TAG is 1..36 bytes. */
+ * CVMM_FS_PRIVILEGED). TAG is 1..CVMM_FS_TAG_MAX bytes. */
 __attribute__((warn_unused_result)) int cli_parse_fs(const char *spec, char *tag, size_t taglen,
 						     char *path, size_t pathlen,
 						     unsigned *flags);
 /* --vsock: "cid=N,socket=PATH" (either order, each once): N in
- * 3..2^32 - 2; PATH copied into path (size plen). */
+ * CVMM_VSOCK_CID_MIN..CVMM_VSOCK_CID_MAX; PATH copied into path (size plen). */
 __attribute__((warn_unused_result)) int cli_parse_vsock(const char *spec, uint64_t *cid,
 							char *path, size_t plen);
 /* "52:54:00:12:34:56" -> mac; -EINVAL unless six hex pairs and unicast. */

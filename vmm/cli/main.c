@@ -132,9 +132,9 @@ static int jail_config(struct cvmm_config *cfg, const struct cli_opts *o, const 
 	if (r < 0)
 		return r;
 	struct cvmm_jail j = { .chroot_dir = o->chroot,
-			       .set_ids = o->set_ids,
-			       .uid = o->uid,
-			       .gid = o->gid,
+			       .set_ids = o->user.set,
+			       .uid = o->user.uid,
+			       .gid = o->user.gid,
 			       .socket_dir = socket_dir };
 	return cvmm_config_set_jail(cfg, &j);
 }
@@ -314,34 +314,14 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 		r = cvmm_config_set_memory(cfg, o->memory);
 	if (!r)
 		r = cvmm_config_set_console(cfg, STDIN_FILENO, STDOUT_FILENO);
-	for (unsigned i = 0; !r && i < o->ndisks; i++) {
-		char path[4096];
-		unsigned flags, queues;
-		r = cli_parse_disk(o->disks[i], path, sizeof(path), &flags, &queues);
-		if (!r)
-			r = cvmm_config_add_disk(cfg, path, flags, queues);
-	}
-	for (unsigned i = 0; !r && i < o->nnets; i++) {
-		char target[4096];
-		struct cvmm_net_config nc;
-		r = cli_parse_net(o->nets[i], &nc, target, sizeof(target));
-		if (!r)
-			r = cvmm_config_add_net(cfg, &nc);
-	}
-	for (unsigned i = 0; !r && i < o->nfs; i++) {
-		char tag[64], path[4096];
-		unsigned flags;
-		r = cli_parse_fs(o->fs[i], tag, sizeof(tag), path, sizeof(path), &flags);
-		if (!r)
-			r = cvmm_config_add_fs(cfg, tag, path, flags);
-	}
-	if (!r && o->vsock) {
-		char path[4096];
-		uint64_t cid;
-		r = cli_parse_vsock(o->vsock, &cid, path, sizeof(path));
-		if (!r)
-			r = cvmm_config_set_vsock(cfg, cid, path);
-	}
+	for (unsigned i = 0; !r && i < o->ndisks; i++)
+		r = cvmm_config_add_disk(cfg, o->disks[i].path, o->disks[i].flags, o->disks[i].queues);
+	for (unsigned i = 0; !r && i < o->nnets; i++)
+		r = cvmm_config_add_net(cfg, &o->nets[i].cfg);
+	for (unsigned i = 0; !r && i < o->nfs; i++)
+		r = cvmm_config_add_fs(cfg, o->fs[i].tag, o->fs[i].path, o->fs[i].flags);
+	if (!r && o->nvsock)
+		r = cvmm_config_set_vsock(cfg, o->vsock[0].cid, o->vsock[0].path);
 	if (!r && o->debug_exit)
 		r = cvmm_config_set_debug_exit(cfg, 1);
 	if (!r && o->rng)
@@ -458,6 +438,16 @@ int main(int argc, char **argv)
 	}
 	if (o.version) {
 		printf("cvmm %s\n", cvmm_version());
+		return 0;
+	}
+	if (o.print_jail) {
+		char *policy;
+		if (cvmm_jail_policy(&policy) < 0) {
+			fprintf(stderr, "cvmm: out of memory\n");
+			return EXIT_SETUP;
+		}
+		fputs(policy, stdout);
+		free(policy);
 		return 0;
 	}
 	(void)cvmm_log_set_level(o.log_level); /* libcvmm's messages: to stderr */

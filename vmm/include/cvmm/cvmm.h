@@ -49,6 +49,18 @@ CVMM_API CVMM_WUR int cvmm_config_set_console_file(struct cvmm_config *cfg, cons
  * program does not use for anything else: SIGRTMIN..SIGRTMAX. Default
  * (0): SIGRTMIN + 2. */
 CVMM_API CVMM_WUR int cvmm_config_set_kick_signal(struct cvmm_config *cfg, int signo);
+/* Limits the setters below check; a front end takes them from here rather
+ * than restating them. */
+#define CVMM_MAX_DISKS 8
+#define CVMM_MAX_NETS 4
+#define CVMM_MAX_FS 4
+#define CVMM_MAX_QUEUES 8 /* a disk's request queues; a tap's queue pairs */
+#define CVMM_FS_TAG_MAX 36 /* bytes of a virtio-fs tag */
+#define CVMM_VSOCK_CID_MIN 3
+#define CVMM_VSOCK_CID_MAX 4294967294
+/* sun_path (108) less "_4294967295" and its NUL */
+#define CVMM_VSOCK_PATH_MAX 96
+
 /* Adds a virtio-blk disk backed by the file (or block device) at path.
  * flags: CVMM_DISK_RO (opened read-only, writes fail with IOERR),
  * CVMM_DISK_DIRECT (O_DIRECT). queues: 1..8 request queues, one worker
@@ -180,6 +192,12 @@ CVMM_API CVMM_WUR int cvmm_config_set_jail(struct cvmm_config *cfg, const struct
  * thread NAME made forbidden syscall NR (NAME)" to stderr before the
  * process dies of SIGSYS. libcvmm never installs it on its own. */
 CVMM_API CVMM_WUR int cvmm_jail_sigsys_install(void);
+/* This build's seccomp policy as Markdown text (`cvmm --print-jail`,
+ * docs/seccomp.md): per thread kind, each syscall its table allows with
+ * the bounds on its arguments and the reason, then the threads that load
+ * it and the io_uring opcodes each one's ring allows. *text is malloc'd:
+ * the caller frees it. Returns 0 or -ENOMEM. */
+CVMM_API CVMM_WUR int cvmm_jail_policy(char **text);
 
 /* ---- the log (process-wide) ------------------------------------------ */
 

@@ -2,11 +2,14 @@
 /* A test playing the guest's driver for a real virtio device (its real
  * workers, io_uring and files): the device's registers through the
  * virtio-mmio or virtio-pci transport's bus handlers (what a vCPU thread
- * calls), split rings laid out in a guest memory the test owns, kicks
- * written to the queues' ioeventfds, used entries polled. */
-#ifndef CVMM_TEST_VDEV_RIG_H
-#define CVMM_TEST_VDEV_RIG_H
+ * calls), split rings (the ring rig, ring.h) in a guest memory the test
+ * owns, kicks written to the queues' ioeventfds, used entries polled. For
+ * unit tests and fuzz targets alike: no test framework (a failed step
+ * aborts with a message). */
+#ifndef CVMM_TEST_RIG_VDEV_H
+#define CVMM_TEST_RIG_VDEV_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -16,7 +19,7 @@
 #include "devices/virtio/pci.h"
 #include "devices/virtio/queue.h"
 #include "devices/virtio/virtio.h"
-#include "fake_mem.h"
+#include "tests/rig/ring.h"
 
 /* virtio-mmio registers (virtio 1.2, 4.2.2) */
 #define VD_DEVICE_FEATURES     0x010
@@ -38,11 +41,8 @@
 
 /* One queue as the driver sees it. */
 struct vd_ring {
-	uint64_t desc, avail, used; /* gpa */
-	uint16_t size;
-	uint16_t avail_idx; /* the driver's next avail index */
-	uint16_t next_desc; /* next free descriptor (the test reuses them round-robin) */
-	int kick_fd;	    /* borrowed: the queue's ioeventfd */
+	struct rr_ring r;
+	int kick_fd; /* borrowed: the queue's ioeventfd */
 };
 
 struct vd {
@@ -57,24 +57,20 @@ struct vd {
 
 static inline uint8_t *vd_at(const struct vd *v, uint64_t gpa, uint64_t len)
 {
-	uint8_t *p = gm_ptr(v->m, gpa, len);
-	if (!p)
-		fail_msg("gpa 0x%llx + %llu outside guest memory", (unsigned long long)gpa,
-			 (unsigned long long)len);
-	return p;
+	return rr_at(v->m, gpa, len);
 }
 
 static inline uint32_t vd_read(const struct vd *v, uint64_t off)
 {
 	uint8_t b[4];
 	virtio_mmio_ops.read(v->d, off, b, 4);
-	return rd32(b);
+	return le_get32(b);
 }
 
 static inline void vd_write(const struct vd *v, uint64_t off, uint32_t val)
 {
 	uint8_t b[4];
-	wr32(b, val);
+	le_put32(b, val);
 	virtio_mmio_ops.write(v->d, off, b, 4);
 }
 
@@ -83,13 +79,13 @@ static inline uint64_t vd_pci_read(const struct vd *v, uint64_t off, unsigned le
 {
 	uint8_t b[8] = {0};
 	virtio_pci_bar_ops.read(v->pci, VIRTIO_PCI_COMMON_OFF + off, b, len);
-	return rd64(b);
+	return le_get64(b);
 }
 
 static inline void vd_pci_write(const struct vd *v, uint64_t off, uint64_t val, unsigned len)
 {
 	uint8_t b[8];
-	wr64(b, val);
+	le_put64(b, val);
 	virtio_pci_bar_ops.write(v->pci, VIRTIO_PCI_COMMON_OFF + off, b, len);
 }
 
@@ -152,43 +148,71 @@ static inline uint32_t vd_wait_reset(const struct vd *v, double secs)
 	return s;
 }
 
+/* A vCPU writing status 0 (the driver's reset) on a thread of its own,
+ * so that a test sees whether that write returns promptly while I/O is
+ * stuck (it must: the reset completes later, the status reads non-zero
+ * until then). */
+struct vd_status_write {
+	const struct vd *v;
+	pthread_t thread;
+	int done; /* atomic */
+};
+
+static inline void *vd_status_write_run(void *arg)
+{
+	struct vd_status_write *w = arg;
+	vd_set_status(w->v, 0); /* what the guest's vCPU does */
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static inline bool vd_status_write_done(struct vd_status_write *w)
+{
+	return __atomic_load_n(&w->done, __ATOMIC_ACQUIRE);
+}
+
+/* Starts the write and waits up to `secs` for it to return; whether it
+ * did. Either way vd_status_write_join follows (once it returned). */
+static inline bool vd_status_write_start(struct vd_status_write *w, const struct vd *v,
+					 double secs)
+{
+	*w = (struct vd_status_write){ .v = v };
+	RR_CHECK(pthread_create(&w->thread, NULL, vd_status_write_run, w) == 0);
+	double until = vd_now() + secs;
+	while (!vd_status_write_done(w) && vd_now() < until)
+		usleep(1000);
+	return vd_status_write_done(w);
+}
+
+static inline void vd_status_write_join(struct vd_status_write *w)
+{
+	pthread_join(w->thread, NULL);
+}
+
 /* The driver's reset: writes 0, then waits for the status to read 0. */
 static inline void vd_reset(const struct vd *v)
 {
 	vd_set_status(v, 0);
-	assert_int_equal(vd_wait_reset(v, 10), 0);
-}
-
-/* Zeroes queue i's rings (descriptors, avail, used) and the driver's
- * indices. */
-static inline void vd_ring_clear(struct vd *v, unsigned i)
-{
-	struct vd_ring *q = &v->q[i];
-	memset(vd_at(v, q->desc, 16ULL * q->size), 0, 16ULL * q->size);
-	memset(vd_at(v, q->avail, 6 + 2ULL * q->size), 0, 6 + 2ULL * q->size);
-	memset(vd_at(v, q->used, 6 + 8ULL * q->size), 0, 6 + 8ULL * q->size);
-	q->avail_idx = q->next_desc = 0;
+	RR_CHECK(vd_wait_reset(v, 10) == 0);
 }
 
 /* Queue i's rings where the test wants them, zeroed. */
 static inline void vd_ring_set(struct vd *v, unsigned i, uint64_t desc, uint64_t avail,
 			       uint64_t used, uint16_t size, int kick_fd)
 {
-	struct vd_ring *q = &v->q[i];
-	*q = (struct vd_ring){
-		.desc = desc, .avail = avail, .used = used, .size = size, .kick_fd = kick_fd};
-	vd_ring_clear(v, i);
+	rr_set(&v->q[i].r, v->m, desc, avail, used, size);
+	v->q[i].kick_fd = kick_fd;
 	if (i >= v->nq)
 		v->nq = i + 1;
 }
 
-/* Queue i's rings at base: descriptors, the avail ring right after, the
- * used ring at the next 4 KiB. */
+/* Queue i's rings at base (rr_set_at), zeroed. */
 static inline void vd_ring_at(struct vd *v, unsigned i, uint64_t base, uint16_t size, int kick_fd)
 {
-	uint64_t avail = base + 16ULL * size;
-	uint64_t used = (avail + 6 + 2ULL * size + 4095) & ~4095ULL;
-	vd_ring_set(v, i, base, avail, used, size, kick_fd);
+	rr_set_at(&v->q[i].r, v->m, base, size);
+	v->q[i].kick_fd = kick_fd;
+	if (i >= v->nq)
+		v->nq = i + 1;
 }
 
 /* vd_init over virtio-pci's common configuration. */
@@ -209,8 +233,8 @@ static inline uint32_t vd_pci_init(struct vd *v, uint64_t features)
 	uint32_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
 	vd_pci_write(v, 0x14, st, 1);
 	for (unsigned i = 0; i < v->nq; i++) {
-		struct vd_ring *q = &v->q[i];
-		vd_ring_clear(v, i);
+		const struct rr_ring *q = &v->q[i].r;
+		rr_clear(&v->q[i].r);
 		vd_pci_write(v, 0x16, i, 2);
 		vd_pci_write(v, 0x18, q->size, 2);
 		vd_pci_write(v, 0x20, q->desc, 4);
@@ -248,8 +272,8 @@ static inline uint32_t vd_init(struct vd *v, uint64_t features)
 	uint32_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
 	vd_write(v, VD_STATUS, st);
 	for (unsigned i = 0; i < v->nq; i++) {
-		struct vd_ring *q = &v->q[i];
-		vd_ring_clear(v, i);
+		const struct rr_ring *q = &v->q[i].r;
+		rr_clear(&v->q[i].r);
 		vd_write(v, VD_QUEUE_SEL, i);
 		vd_write(v, VD_QUEUE_NUM, q->size);
 		vd_write(v, VD_QUEUE_DESC_LOW, (uint32_t)q->desc);
@@ -275,46 +299,29 @@ struct vd_seg {
  * (no kick); returns its head. */
 static inline uint16_t vd_post(struct vd *v, unsigned qi, const struct vd_seg *s, unsigned n)
 {
-	struct vd_ring *q = &v->q[qi];
-	uint16_t head = q->next_desc;
-	for (unsigned k = 0; k < n; k++) {
-		uint16_t i = q->next_desc;
-		q->next_desc = (uint16_t)((q->next_desc + 1) % q->size);
-		uint8_t *d = vd_at(v, q->desc + 16ULL * i, 16);
-		wr64(d, s[k].gpa);
-		wr32(d + 8, s[k].len);
-		wr16(d + 12, (uint16_t)((s[k].in ? VRING_DESC_F_WRITE : 0) |
-					(k + 1 < n ? VRING_DESC_F_NEXT : 0)));
-		wr16(d + 14, q->next_desc);
-	}
-	wr16(vd_at(v, q->avail + 4 + 2ULL * (q->avail_idx % q->size), 2), head);
-	q->avail_idx++;
-	__atomic_store_n((uint16_t *)(void *)vd_at(v, q->avail + 2, 2), q->avail_idx,
-			 __ATOMIC_RELEASE);
-	return head;
+	struct rr_seg rs[64];
+	RR_CHECK(n <= 64);
+	for (unsigned k = 0; k < n; k++)
+		rs[k] = (struct rr_seg){ s[k].gpa, s[k].len, s[k].in ? VRING_DESC_F_WRITE : 0 };
+	return rr_post(&v->q[qi].r, rs, n);
 }
 
 /* Makes the chain at `head` available again as it is (its descriptors
  * untouched): a driver reposting a buffer the device used. */
 static inline void vd_repost(struct vd *v, unsigned qi, uint16_t head)
 {
-	struct vd_ring *q = &v->q[qi];
-	wr16(vd_at(v, q->avail + 4 + 2ULL * (q->avail_idx % q->size), 2), head);
-	q->avail_idx++;
-	__atomic_store_n((uint16_t *)(void *)vd_at(v, q->avail + 2, 2), q->avail_idx,
-			 __ATOMIC_RELEASE);
+	rr_avail(&v->q[qi].r, head);
 }
 
 static inline void vd_kick(const struct vd *v, unsigned qi)
 {
 	uint64_t one = 1;
-	assert_int_equal(write(v->q[qi].kick_fd, &one, sizeof(one)), sizeof(one));
+	RR_CHECK(write(v->q[qi].kick_fd, &one, sizeof(one)) == sizeof(one));
 }
 
 static inline uint16_t vd_used_idx(const struct vd *v, unsigned qi)
 {
-	return __atomic_load_n((uint16_t *)(void *)vd_at(v, v->q[qi].used + 2, 2),
-			       __ATOMIC_ACQUIRE);
+	return rr_used_idx(&v->q[qi].r);
 }
 
 /* Waits up to `secs` for the used index to reach `want`; true if it did. */
@@ -329,10 +336,7 @@ static inline bool vd_wait_used(const struct vd *v, unsigned qi, uint16_t want, 
 /* Used element i (counted from the start): its head and written length. */
 static inline void vd_used(const struct vd *v, unsigned qi, uint16_t i, uint32_t *id, uint32_t *len)
 {
-	const struct vd_ring *q = &v->q[qi];
-	const uint8_t *e = vd_at(v, q->used + 4 + 8ULL * (i % q->size), 8);
-	*id = rd32(e);
-	*len = rd32(e + 4);
+	rr_used(&v->q[qi].r, i, id, len);
 }
 
 #endif
