@@ -101,6 +101,7 @@ struct api {
 	struct api_pending p;
 	bool started;
 	char id[API_ID_MAX + 1]; /* --id: GET / reports it */
+	int log_fd;		 /* owned: PUT /logger's log_path, -1: none */
 };
 
 /* ---- responses ------------------------------------------------------------- */
@@ -638,6 +639,70 @@ static void put_entropy(struct api_conn *c, struct json_object *o)
 	respond(c, 204, NULL);
 }
 
+/* Firecracker's logger levels (case does not matter) -> CVMM_LOG_*. */
+static const struct {
+	const char *name;
+	int level;
+} log_levels[] = {
+	{"Off", CVMM_LOG_OFF},	   {"Error", CVMM_LOG_ERROR}, {"Warning", CVMM_LOG_WARN},
+	{"Warn", CVMM_LOG_WARN},   {"Info", CVMM_LOG_INFO},   {"Debug", CVMM_LOG_DEBUG},
+	{"Trace", CVMM_LOG_TRACE},
+};
+
+/* PUT /logger: where libcvmm's lines go (a file, or a FIFO a manager reads:
+ * opened read-write and non-blocking, so it needs no reader yet and a slow
+ * one stalls nothing), their level and decorations. Pre-boot, repeatable. */
+static void put_logger(struct api_conn *c, struct json_object *o)
+{
+	static const char *const keys[] = {"log_path", "level", "show_level", "show_log_origin",
+					   "module", NULL};
+	struct api *a = c->api;
+	const char *path, *lvl;
+	struct json_object *sl, *so;
+	int rl, ro;
+	if (!only_keys(c, o, keys) || field_str(c, o, "log_path", API_PATH_MAX, &path) < 0 ||
+	    field_str(c, o, "level", 16, &lvl) < 0 || (rl = field(c, o, "show_level", J_BOOL, &sl)) < 0 ||
+	    (ro = field(c, o, "show_log_origin", J_BOOL, &so)) < 0 ||
+	    !off_only(c, o, "module", NULL, false))
+		return;
+	int level = -1;
+	for (size_t i = 0; lvl && i < sizeof(log_levels) / sizeof(log_levels[0]); i++)
+		if (!strcasecmp(lvl, log_levels[i].name))
+			level = log_levels[i].level;
+	if (lvl && level < 0) {
+		fault(c, 400, "Logger error: invalid level '%.16s' (Off, Error, Warning, Info, "
+			      "Debug, Trace)",
+		      lvl);
+		return;
+	}
+	int fd = -1;
+	if (path) {
+		fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
+		if (fd < 0) {
+			fault(c, 400, "Logger error: cannot open %.256s: %s", path, strerror(errno));
+			return;
+		}
+	}
+	unsigned opts = (rl == 1 && json_object_get_boolean(sl) ? CVMM_LOG_SHOW_LEVEL : 0) |
+			(ro == 1 && json_object_get_boolean(so) ? CVMM_LOG_SHOW_ORIGIN : 0);
+	if (cvmm_log_set_options(opts) < 0) { /* (cannot fail: both flags are known) */
+		if (fd >= 0)
+			close(fd);
+		fault(c, 500, "cannot set the log's options");
+		return;
+	}
+	if (level >= 0)
+		cvmm_log_set_level(level);
+	if (fd >= 0) {
+		cvmm_log_set_fd(fd);
+		if (a->log_fd >= 0)
+			close(a->log_fd);
+		a->log_fd = fd;
+	}
+	cvmm_log(CVMM_LOG_INFO, "%s: logging%s%s", a->id, path ? " to " : "", path ? path : "");
+	respond(c, 204, NULL);
+}
+
 /* The pending configuration -> a cvmm_config; 0 or -errno with msg. */
 static int build_config(struct api *a, struct cvmm_config **out, char *msg, size_t len)
 {
@@ -731,6 +796,8 @@ static void put_actions(struct api_conn *c, struct json_object *o)
 				fault(c, 400, "cannot start the microVM: %s", msg);
 			} else {
 				a->started = true;
+				cvmm_log(CVMM_LOG_DEBUG, "%s: InstanceStart: the microVM is running",
+					 a->id);
 				respond(c, 204, NULL);
 			}
 		}
@@ -893,10 +960,10 @@ static void route(struct api_conn *c)
 		path[n - 1] = '\0';
 	const char *id = NULL;
 	enum { R_NONE, R_INFO, R_VERSION, R_VMCONFIG, R_BOOT, R_MACHINE, R_DRIVE, R_IFACE,
-	       R_VSOCK, R_ENTROPY, R_ACTIONS, R_VM, R_LATER } r;
+	       R_VSOCK, R_ENTROPY, R_ACTIONS, R_VM, R_LOGGER, R_LATER } r;
 	/* Firecracker's endpoints cvmm does not have yet: each answers 400
 	 * saying so (their own issues bring them). */
-	static const char *const later[] = {"/logger",	  "/metrics",	"/balloon",
+	static const char *const later[] = {"/metrics",	"/balloon",
 					    "/mmds",	  "/snapshot",	"/cpu-config",
 					    "/serial",	  "/hotplug",	"/pmem",
 					    NULL};
@@ -925,6 +992,8 @@ static void route(struct api_conn *c)
 		r = R_ACTIONS;
 	else if (path_is(path, "/vm", NULL))
 		r = R_VM;
+	else if (path_is(path, "/logger", NULL))
+		r = R_LOGGER;
 	else if (*l && (path[strlen(*l)] == '\0' || path[strlen(*l)] == '/'))
 		r = R_LATER;
 	else
@@ -936,8 +1005,9 @@ static void route(struct api_conn *c)
 		(r == R_MACHINE && (m == HTTP_GET || m == HTTP_PUT || m == HTTP_PATCH)) ||
 		(r == R_VM && m == HTTP_PATCH) || r == R_LATER ||
 		((r == R_BOOT || r == R_DRIVE || r == R_IFACE || r == R_VSOCK || r == R_ENTROPY ||
-		  r == R_ACTIONS) &&
+		  r == R_ACTIONS || r == R_LOGGER) &&
 		 m == HTTP_PUT);
+	cvmm_log(CVMM_LOG_DEBUG, "API: %s %.128s", http_method_str(m), path);
 	if (!ok) {
 		/* Firecracker answers an unknown path and a wrong method alike */
 		fault(c, 400, "Invalid request method and/or path: %s %.128s.",
@@ -966,7 +1036,7 @@ static void route(struct api_conn *c)
 	}
 	bool preboot =
 		r == R_BOOT || r == R_MACHINE || r == R_DRIVE || r == R_IFACE || r == R_VSOCK ||
-		r == R_ENTROPY;
+		r == R_ENTROPY || r == R_LOGGER;
 	if (preboot && a->started) {
 		fault(c, 400,
 		      "the requested operation is not supported after starting the microVM");
@@ -996,6 +1066,9 @@ static void route(struct api_conn *c)
 		break;
 	case R_ACTIONS:
 		put_actions(c, o);
+		break;
+	case R_LOGGER:
+		put_logger(c, o);
 		break;
 	case R_VM:
 		patch_vm(c, o);
@@ -1221,6 +1294,7 @@ int api_new(struct api **out, const struct api_ops *ops, void *ctx, int console_
 	a->p.cpus = 1;
 	a->p.mem_mib = 128; /* Firecracker's default */
 	snprintf(a->id, sizeof(a->id), "anonymous-instance");
+	a->log_fd = -1;
 	*out = a;
 	return 0;
 }
@@ -1256,6 +1330,10 @@ void api_free(struct api *a)
 	for (unsigned i = 0; i < a->p.nifaces; i++)
 		free(a->p.ifaces[i].tap);
 	free(a->p.vsock_path);
+	if (a->log_fd >= 0) {
+		cvmm_log_set_fd(STDERR_FILENO); /* before the fd it borrowed goes */
+		close(a->log_fd);
+	}
 	free(a);
 }
 
