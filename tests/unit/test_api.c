@@ -25,6 +25,7 @@ struct fake {
 	struct cvmm_config seen; /* shallow copy of the started config's scalars */
 	char kernel[64], initrd[64], cmdline[256], disk0[64], disk1[64], tap[16], vsock[64];
 	unsigned disk0_flags;
+	uint64_t exits, tx; /* what f_stats reports */
 };
 
 static int f_start(void *ctx, struct cvmm_config *cfg, char *err, size_t len)
@@ -86,7 +87,16 @@ static enum cvmm_vm_state f_state(void *ctx)
 	return ((struct fake *)ctx)->state;
 }
 
-static const struct api_ops fake_ops = {f_start, f_pause, f_resume, f_shutdown, f_state};
+static int f_stats(void *ctx, struct cvmm_stats *st)
+{
+	struct fake *f = ctx;
+	memset(st, 0, sizeof(*st));
+	st->exits_total = f->exits;
+	st->console_tx_bytes = f->tx;
+	return 0;
+}
+
+static const struct api_ops fake_ops = {f_start, f_pause, f_resume, f_shutdown, f_state, f_stats};
 
 struct t {
 	struct fake f;
@@ -489,6 +499,55 @@ static void test_logger(void **state)
 	assert_int_equal(cvmm_log_set_options(0), 0);
 }
 
+/* PUT /metrics, then FlushMetrics: one JSON line per flush, Firecracker's
+ * groups, counters since the previous line. */
+static void test_metrics(void **state)
+{
+	struct t *t = *state;
+	assert_int_equal(req(t, "PUT", "/metrics", "{}"), 400);
+	fault_has(t, "'metrics_path' is required");
+	assert_int_equal(api_timeout_ms(t->api), -1); /* nothing of its own to do */
+	assert_int_equal(req(t, "PUT", "/metrics", "{\"metrics_path\": \"m.json\"}"), 204);
+	int due = api_timeout_ms(t->api);
+	assert_true(due > 55000 && due <= 60000); /* every 60 s, as Firecracker */
+	assert_int_equal(req(t, "PUT", "/metrics", "{\"metrics_path\": \"m2.json\"}"), 400);
+	fault_has(t, "Reinitialization of metrics not allowed.");
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}"), 400);
+	fault_has(t, "not supported before starting the microVM");
+	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"k\"}"), 204);
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
+	t->f.exits = 1000;
+	t->f.tx = 77;
+	assert_int_equal(req(t, "GET", "/", NULL), 200);
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}"), 204);
+	t->f.exits = 1500;
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}"), 204);
+	char *m = slurp("m.json");
+	char *nl = strchr(m, '\n');
+	assert_non_null(nl);
+	assert_non_null(strchr(nl + 1, '\n')); /* two lines */
+	assert_null(strchr(strchr(nl + 1, '\n') + 1, '\n'));
+	*nl = '\0';
+	char *second = nl + 1;
+	/* the first: everything so far (4 PUTs counted, 1 failed metrics PUT...) */
+	if (strncmp(m, "{\"utc_timestamp_ms\":", 20) ||
+	    !strstr(m, "\"get_api_requests\":{\"instance_info_count\":1,") ||
+	    !strstr(m, "\"metrics_count\":3,\"metrics_fails\":2") ||
+	    !strstr(m, "\"actions_count\":2,\"actions_fails\":1") ||
+	    !strstr(m, "\"vcpu\":{\"exit_count\":1000}") ||
+	    !strstr(m, "\"uart\":{\"write_count\":77}"))
+		fail_msg("first line: %s", m);
+	/* the second: only what happened since (the FlushMetrics that wrote the
+	 * first line counts after it) */
+	if (!strstr(second, "\"instance_info_count\":0,") ||
+	    !strstr(second, "\"actions_count\":1,\"actions_fails\":0") ||
+	    !strstr(second, "\"vcpu\":{\"exit_count\":500}") ||
+	    !strstr(second, "\"uart\":{\"write_count\":0}"))
+		fail_msg("second line: %s", second);
+	unlink("m.json");
+	unlink("m2.json");
+}
+
 static void test_limits_and_framing(void **state)
 {
 	struct t *t = *state;
@@ -569,6 +628,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_methods_and_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits_and_framing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

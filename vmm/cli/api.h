@@ -31,6 +31,7 @@ struct api_ops {
 	int (*resume)(void *ctx, char *err, size_t errlen);
 	int (*shutdown)(void *ctx, char *err, size_t errlen); /* SendCtrlAltDel */
 	enum cvmm_vm_state (*state)(void *ctx);		      /* after a start */
+	int (*stats)(void *ctx, struct cvmm_stats *st);	      /* after a start; may be NULL */
 };
 
 struct api;
@@ -47,7 +48,11 @@ __attribute__((warn_unused_result)) int api_listen(struct api *a, const char *pa
 						   size_t errlen);
 /* Fills up to max pollfds (API_MAX_CONNS + 1 suffice); returns how many. */
 unsigned api_pollfds(const struct api *a, struct pollfd *p, unsigned max);
-/* Serves what the pollfds from api_pollfds say is ready. */
+/* Milliseconds until the server has work of its own (the periodic metrics
+ * flush), 0: now, -1: none; the caller's poll waits no longer. */
+int api_timeout_ms(const struct api *a);
+/* Serves what the pollfds from api_pollfds say is ready, and its own work
+ * when due. */
 void api_service(struct api *a, const struct pollfd *p, unsigned n);
 /* The listening socket's descriptor (-1: none), for the seccomp filter. */
 int api_listen_fd(const struct api *a);
