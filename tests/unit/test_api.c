@@ -548,6 +548,97 @@ static void test_metrics(void **state)
 	unlink("m2.json");
 }
 
+/* Firecracker's --config-file, shaped as Kata's Go runtime writes it (9
+ * drives, 8 of them 0-byte placeholders, {} rate limiters, smt false, a
+ * logger and metrics FIFO) and as flintlock does (smt true, show_level and
+ * origin), and its errors. */
+static void test_config_file(void **state)
+{
+	struct t *t = *state;
+	char err[600] = "";
+	for (int i = 0; i < 7; i++) { /* (8 drives at most today: 7 placeholders) */
+		char name[16];
+		snprintf(name, sizeof(name), "drive_%d", i);
+		FILE *f = fopen(name, "w");
+		assert_non_null(f);
+		fclose(f);
+	}
+	assert_int_equal(mkfifo("logs.fifo", 0600), 0);
+	assert_int_equal(mkfifo("metrics.fifo", 0600), 0);
+	static const char kata[] =
+		"{\"boot-source\": {\"kernel_image_path\": \"k\", \"boot_args\":"
+		" \"console=ttyS0 reboot=k panic=1 pci=off acpi=off\"},"
+		" \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"root.img\","
+		"  \"is_root_device\": false, \"is_read_only\": true},"
+		"  {\"drive_id\": \"drive_0\", \"path_on_host\": \"drive_0\", \"is_root_device\": false,"
+		"   \"is_read_only\": false, \"cache_type\": \"Unsafe\"},"
+		"  {\"drive_id\": \"drive_1\", \"path_on_host\": \"drive_1\", \"is_root_device\": false},"
+		"  {\"drive_id\": \"drive_2\", \"path_on_host\": \"drive_2\", \"is_root_device\": false},"
+		"  {\"drive_id\": \"drive_3\", \"path_on_host\": \"drive_3\", \"is_root_device\": false},"
+		"  {\"drive_id\": \"drive_4\", \"path_on_host\": \"drive_4\", \"is_root_device\": false},"
+		"  {\"drive_id\": \"drive_5\", \"path_on_host\": \"drive_5\", \"is_root_device\": false},"
+		"  {\"drive_id\": \"drive_6\", \"path_on_host\": \"drive_6\", \"is_root_device\": false}],"
+		" \"machine-config\": {\"smt\": false, \"mem_size_mib\": 2048, \"vcpu_count\": 1},"
+		" \"network-interfaces\": [{\"iface_id\": \"eth0\", \"guest_mac\": \"02:00:ca:fe:00:01\","
+		"  \"host_dev_name\": \"tap0_kata\", \"rx_rate_limiter\": {}, \"tx_rate_limiter\": {}}],"
+		" \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"kata.hvsock\", \"vsock_id\": \"root\"},"
+		" \"logger\": {\"level\": \"Error\", \"log_path\": \"logs.fifo\"},"
+		" \"metrics\": {\"metrics_path\": \"metrics.fifo\"}}";
+	assert_int_equal(api_apply_config(t->api, kata, strlen(kata), true, err, sizeof(err)), 0);
+	assert_int_equal(t->f.starts, 1);
+	assert_int_equal(t->f.seen.ndisks, 8);
+	assert_int_equal(t->f.seen.cpus, 1);
+	assert_int_equal(t->f.seen.memory, 2048ULL << 20);
+	assert_string_equal(t->f.tap, "tap0_kata");
+	assert_string_equal(t->f.vsock, "kata.hvsock");
+	assert_string_equal(t->f.cmdline, "console=ttyS0 reboot=k panic=1 pci=off acpi=off");
+	assert_int_equal(req(t, "GET", "/", NULL), 200);
+	assert_non_null(strstr(t->out, "\"state\": \"Running\""));
+	for (int i = 0; i < 7; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "drive_%d", i);
+		unlink(name);
+	}
+	unlink("logs.fifo");
+	unlink("metrics.fifo");
+	cvmm_log_set_level(CVMM_LOG_INFO);
+}
+
+static void test_config_file_errors(void **state)
+{
+	struct t *t = *state;
+	char err[600] = "";
+	static const struct {
+		const char *json, *want;
+	} bad[] = {
+		{"[]", "not a JSON object"},
+		{"{\"drives\": []", "not a JSON object"},
+		{"{\"drives\": []}", "'boot-source' is required"},
+		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}}", "'drives' is required"},
+		{"{\"boot-source\": {\"kernel_image_path\": \"nope\"}, \"drives\": []}",
+		 "boot-source: Boot source error: the kernel: cannot open nope"},
+		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": [{\"path_on_host\": \"x\"}]}",
+		 "drives[0]: an object with a string 'drive_id' is needed"},
+		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": [],"
+		 " \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64, \"frob\": 1}}",
+		 "machine-config: unknown field 'frob'"},
+		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": [],"
+		 " \"mmds-config\": {\"network_interfaces\": []}}",
+		 "'mmds-config' is not supported by cvmm yet"},
+		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": [],"
+		 " \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"v\", \"state\": \"x\\\"y\"}}",
+		 "vsock: unknown field 'state'"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (api_apply_config(t->api, bad[i].json, strlen(bad[i].json), true, err,
+				     sizeof(err)) != -EINVAL ||
+		    !strstr(err, bad[i].want))
+			fail_msg("%s: got '%s', wanted '%s'", bad[i].json, err, bad[i].want);
+	}
+	assert_int_equal(t->f.starts, 0);
+}
+
 static void test_limits_and_framing(void **state)
 {
 	struct t *t = *state;
@@ -629,6 +720,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_limits_and_framing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_file_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,6 +59,15 @@ int api_listen_fd(const struct api *a);
 /* Whether InstanceStart has run successfully. */
 bool api_started(const struct api *a);
 
+/* Firecracker's --config-file: the JSON (len bytes) applied as the API
+ * calls its sections stand for (logger, metrics, machine-config,
+ * boot-source, drives, network-interfaces, vsock, entropy; the sections of
+ * later issues are refused by name), then InstanceStart when start. 0, or
+ * -errno with the section and its reason in err. */
+__attribute__((warn_unused_result)) int api_apply_config(struct api *a, const char *json,
+							 size_t len, bool start, char *err,
+							 size_t errlen);
+
 /* Tests and the fuzzer: the bytes one connection sends, in one go; the
  * responses (up to outcap bytes) go to out. Returns the bytes written to
  * out; *closed tells whether the server would close the connection. */
