@@ -604,6 +604,39 @@ static void test_config_file(void **state)
 	cvmm_log_set_level(CVMM_LOG_INFO);
 }
 
+/* flintlock's shape: a root drive, smt true (x86_64), a logger to a regular
+ * file with level and origin shown, a metrics file; no API (--no-api). */
+static void test_config_file_flintlock(void **state)
+{
+	struct t *t = *state;
+	char err[600] = "";
+	static const char fl[] =
+		"{\"boot-source\": {\"kernel_image_path\": \"k\", \"initrd_path\": \"i\","
+		"  \"boot_args\": \"console=ttyS0 reboot=k panic=1 pci=off i8042.noaux\"},"
+		" \"drives\": [{\"drive_id\": \"root\", \"path_on_host\": \"root.img\","
+		"  \"is_root_device\": true, \"is_read_only\": false, \"cache_type\": \"Unsafe\"}],"
+		" \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 512,"
+#ifdef __x86_64__
+		"  \"smt\": true,"
+#endif
+		"  \"track_dirty_pages\": false},"
+		" \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"fltap0\"}],"
+		" \"logger\": {\"log_path\": \"fc.log\", \"level\": \"Debug\", \"show_level\": true,"
+		"  \"show_log_origin\": true},"
+		" \"metrics\": {\"metrics_path\": \"fc.metrics\"}}";
+	assert_int_equal(api_apply_config(t->api, fl, strlen(fl), true, err, sizeof(err)), 0);
+	assert_int_equal(t->f.starts, 1);
+	assert_int_equal(t->f.seen.cpus, 2);
+	assert_string_equal(t->f.disk0, "root.img");
+	assert_string_equal(t->f.cmdline,
+			    "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux root=/dev/vda rw");
+	assert_non_null(strstr(slurp("fc.log"), "cvmm: DEBUG: app:0: API: PUT /drives/root\n"));
+	unlink("fc.log");
+	unlink("fc.metrics");
+	cvmm_log_set_level(CVMM_LOG_INFO);
+	assert_int_equal(cvmm_log_set_options(0), 0);
+}
+
 static void test_config_file_errors(void **state)
 {
 	struct t *t = *state;
@@ -721,6 +754,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_logger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_file_flintlock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_file_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
