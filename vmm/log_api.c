@@ -2,6 +2,8 @@
 /* The public face of the log (core/log.c): the embedder's, and the CLI's,
  * way to say where libcvmm's messages go. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 
 #include "core/log.h"
 #include "cvmm/cvmm.h"
@@ -40,4 +42,17 @@ API void cvmm_log_set_fd(int fd)
 API void cvmm_log_set_sink(cvmm_log_fn fn, void *opaque)
 {
 	log_set_sink(fn, opaque);
+}
+
+/* The embedder's own lines, in the same stream and format (origin "app"). */
+API void cvmm_log(int level, const char *fmt, ...)
+{
+	if (level < CVMM_LOG_ERROR || level > CVMM_LOG_TRACE)
+		return;
+	char buf[LOG_LINE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_msg((enum log_level)level, "app", 0, "%s", buf);
 }

@@ -80,6 +80,23 @@ expect 400 '"fault_message":"Drive config error: cannot open' -- -X PUT "${J[@]}
 expect 204 '' -- -X PUT "${J[@]}" "$U/drives/rootfs" \
 	-d "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$tmp/disk\", \"is_root_device\": true, \"is_read_only\": false, \"rate_limiter\": {}}"
 expect 200 '"vcpu_count": 2' -- "$U/machine-config"
+mkfifo "$tmp/metrics.fifo"
+expect 204 '' -- -X PUT "${J[@]}" "$U/metrics" -d "{\"metrics_path\": \"$tmp/metrics.fifo\"}"
+expect 400 '"fault_message":"Reinitialization of metrics not allowed\.' -- -X PUT "${J[@]}" "$U/metrics" -d "{\"metrics_path\": \"$tmp/m2\"}"
+expect 400 '"fault_message":"The requested operation is not supported before starting the microVM' -- -X PUT "${J[@]}" "$U/actions" -d '{"action_type": "FlushMetrics"}'
+# the logger to a FIFO nobody reads yet (as Kata and firecracker-containerd do), then read
+mkfifo "$tmp/log.fifo"
+expect 204 '' -- -X PUT "${J[@]}" "$U/logger" -d "{\"log_path\": \"$tmp/log.fifo\", \"level\": \"Debug\", \"show_level\": true}"
+timeout 5 cat "$tmp/log.fifo" >"$tmp/log.txt" &
+logcat=$!
+sleep 0.2
+expect 200 'firecracker_version' -- "$U/version"
+wait $logcat
+if grep -q '^cvmm: DEBUG: API: GET /version$' "$tmp/log.txt"; then
+	pass=$((pass + 1)); echo "ok: PUT /logger: lines on the FIFO"
+else
+	fail=$((fail + 1)); echo "FAIL: PUT /logger: the FIFO got: $(head -c 300 "$tmp/log.txt")"
+fi
 expect 200 '"firecracker_version": "1\.[0-9]+\.[0-9]+"' -- "$U/version"
 expect 400 '"fault_message":"PUT /snapshot/create is not supported by cvmm yet' -- -X PUT "$U/snapshot/create" -d '{}'
 expect 400 '"fault_message":"Invalid request method and/or path: GET /nope\.' -- "$U/nope"

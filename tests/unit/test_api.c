@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -24,6 +25,7 @@ struct fake {
 	struct cvmm_config seen; /* shallow copy of the started config's scalars */
 	char kernel[64], initrd[64], cmdline[256], disk0[64], disk1[64], tap[16], vsock[64];
 	unsigned disk0_flags;
+	uint64_t exits, tx; /* what f_stats reports */
 };
 
 static int f_start(void *ctx, struct cvmm_config *cfg, char *err, size_t len)
@@ -85,7 +87,16 @@ static enum cvmm_vm_state f_state(void *ctx)
 	return ((struct fake *)ctx)->state;
 }
 
-static const struct api_ops fake_ops = {f_start, f_pause, f_resume, f_shutdown, f_state};
+static int f_stats(void *ctx, struct cvmm_stats *st)
+{
+	struct fake *f = ctx;
+	memset(st, 0, sizeof(*st));
+	st->exits_total = f->exits;
+	st->console_tx_bytes = f->tx;
+	return 0;
+}
+
+static const struct api_ops fake_ops = {f_start, f_pause, f_resume, f_shutdown, f_state, f_stats};
 
 struct t {
 	struct fake f;
@@ -435,6 +446,232 @@ static void test_methods_and_paths(void **state)
 	assert_int_equal(t->f.starts, 0);
 }
 
+static char *slurp(const char *path)
+{
+	static char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* PUT /logger: libcvmm's lines (and the API's own) go to the file, at the
+ * level asked, decorated as asked; a FIFO without a reader is fine. */
+static void test_logger(void **state)
+{
+	struct t *t = *state;
+	assert_int_equal(req(t, "PUT", "/logger",
+			     "{\"log_path\": \"log.txt\", \"level\": \"debug\","
+			     " \"show_level\": true, \"show_log_origin\": false}"),
+			 204);
+	assert_int_equal(req(t, "GET", "/machine-config", NULL), 200);
+	char *log = slurp("log.txt");
+	if (!strstr(log, "cvmm: INFO: anonymous-instance: logging to log.txt\n") ||
+	    !strstr(log, "cvmm: DEBUG: API: GET /machine-config\n"))
+		fail_msg("log: %s", log);
+	/* Error: the debug lines stop; origin shown */
+	assert_int_equal(req(t, "PUT", "/logger",
+			     "{\"level\": \"Error\", \"show_level\": false,"
+			     " \"show_log_origin\": true}"),
+			 204);
+	size_t before = strlen(slurp("log.txt"));
+	assert_int_equal(req(t, "GET", "/", NULL), 200);
+	assert_int_equal(strlen(slurp("log.txt")), before);
+	cvmm_log(CVMM_LOG_ERROR, "an error %d", 7);
+	assert_non_null(strstr(slurp("log.txt"), "cvmm: app:0: an error 7\n"));
+	/* a FIFO nobody reads yet (Kata and firecracker-containerd make one) */
+	assert_int_equal(mkfifo("log.fifo", 0600), 0);
+	assert_int_equal(req(t, "PUT", "/logger",
+			     "{\"log_path\": \"log.fifo\", \"level\": \"Info\"}"),
+			 204);
+	unlink("log.fifo");
+	/* bad values */
+	assert_int_equal(req(t, "PUT", "/logger", "{\"level\": \"Loud\"}"), 400);
+	fault_has(t, "Logger error: invalid level 'Loud'");
+	assert_int_equal(req(t, "PUT", "/logger", "{\"log_path\": \"no/such/dir/log\"}"), 400);
+	fault_has(t, "Logger error: cannot open no/such/dir/log");
+	assert_int_equal(req(t, "PUT", "/logger", "{\"module\": \"api_server\"}"), 400);
+	fault_has(t, "'module' is not supported");
+	unlink("log.txt");
+	cvmm_log_set_level(CVMM_LOG_INFO);
+	assert_int_equal(cvmm_log_set_options(0), 0);
+}
+
+/* PUT /metrics, then FlushMetrics: one JSON line per flush, Firecracker's
+ * groups, counters since the previous line. */
+static void test_metrics(void **state)
+{
+	struct t *t = *state;
+	assert_int_equal(req(t, "PUT", "/metrics", "{}"), 400);
+	fault_has(t, "'metrics_path' is required");
+	assert_int_equal(api_timeout_ms(t->api), -1); /* nothing of its own to do */
+	assert_int_equal(req(t, "PUT", "/metrics", "{\"metrics_path\": \"m.json\"}"), 204);
+	int due = api_timeout_ms(t->api);
+	assert_true(due > 55000 && due <= 60000); /* every 60 s, as Firecracker */
+	assert_int_equal(req(t, "PUT", "/metrics", "{\"metrics_path\": \"m2.json\"}"), 400);
+	fault_has(t, "Reinitialization of metrics not allowed.");
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}"), 400);
+	fault_has(t, "not supported before starting the microVM");
+	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"k\"}"), 204);
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
+	t->f.exits = 1000;
+	t->f.tx = 77;
+	assert_int_equal(req(t, "GET", "/", NULL), 200);
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}"), 204);
+	t->f.exits = 1500;
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}"), 204);
+	char *m = slurp("m.json");
+	char *nl = strchr(m, '\n');
+	assert_non_null(nl);
+	assert_non_null(strchr(nl + 1, '\n')); /* two lines */
+	assert_null(strchr(strchr(nl + 1, '\n') + 1, '\n'));
+	*nl = '\0';
+	char *second = nl + 1;
+	/* the first: everything so far (4 PUTs counted, 1 failed metrics PUT...) */
+	if (strncmp(m, "{\"utc_timestamp_ms\":", 20) ||
+	    !strstr(m, "\"get_api_requests\":{\"instance_info_count\":1,") ||
+	    !strstr(m, "\"metrics_count\":3,\"metrics_fails\":2") ||
+	    !strstr(m, "\"actions_count\":2,\"actions_fails\":1") ||
+	    !strstr(m, "\"vcpu\":{\"exit_count\":1000}") ||
+	    !strstr(m, "\"uart\":{\"write_count\":77}"))
+		fail_msg("first line: %s", m);
+	/* the second: only what happened since (the FlushMetrics that wrote the
+	 * first line counts after it) */
+	if (!strstr(second, "\"instance_info_count\":0,") ||
+	    !strstr(second, "\"actions_count\":1,\"actions_fails\":0") ||
+	    !strstr(second, "\"vcpu\":{\"exit_count\":500}") ||
+	    !strstr(second, "\"uart\":{\"write_count\":0}"))
+		fail_msg("second line: %s", second);
+	unlink("m.json");
+	unlink("m2.json");
+}
+
+/* Firecracker's --config-file, shaped as Kata's Go runtime writes it (9
+ * drives, 8 of them 0-byte placeholders, {} rate limiters, smt false, a
+ * logger and metrics FIFO) and as flintlock does (smt true, show_level and
+ * origin), and its errors. */
+static void test_config_file(void **state)
+{
+	struct t *t = *state;
+	char err[600] = "";
+	for (int i = 0; i < 7; i++) { /* (8 drives at most today: 7 placeholders) */
+		char name[16];
+		snprintf(name, sizeof(name), "drive_%d", i);
+		FILE *f = fopen(name, "w");
+		assert_non_null(f);
+		fclose(f);
+	}
+	assert_int_equal(mkfifo("logs.fifo", 0600), 0);
+	assert_int_equal(mkfifo("metrics.fifo", 0600), 0);
+	static const char kata[] =
+		"{\"boot-source\": {\"kernel_image_path\": \"k\", \"boot_args\":"
+		" \"console=ttyS0 reboot=k panic=1 pci=off acpi=off\"},"
+		" \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"root.img\","
+		"  \"is_root_device\": false, \"is_read_only\": true},"
+		"  {\"drive_id\": \"drive_0\", \"path_on_host\": \"drive_0\", \"is_root_device\": false,"
+		"   \"is_read_only\": false, \"cache_type\": \"Unsafe\"},"
+		"  {\"drive_id\": \"drive_1\", \"path_on_host\": \"drive_1\", \"is_root_device\": false},"
+		"  {\"drive_id\": \"drive_2\", \"path_on_host\": \"drive_2\", \"is_root_device\": false},"
+		"  {\"drive_id\": \"drive_3\", \"path_on_host\": \"drive_3\", \"is_root_device\": false},"
+		"  {\"drive_id\": \"drive_4\", \"path_on_host\": \"drive_4\", \"is_root_device\": false},"
+		"  {\"drive_id\": \"drive_5\", \"path_on_host\": \"drive_5\", \"is_root_device\": false},"
+		"  {\"drive_id\": \"drive_6\", \"path_on_host\": \"drive_6\", \"is_root_device\": false}],"
+		" \"machine-config\": {\"smt\": false, \"mem_size_mib\": 2048, \"vcpu_count\": 1},"
+		" \"network-interfaces\": [{\"iface_id\": \"eth0\", \"guest_mac\": \"02:00:ca:fe:00:01\","
+		"  \"host_dev_name\": \"tap0_kata\", \"rx_rate_limiter\": {}, \"tx_rate_limiter\": {}}],"
+		" \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"kata.hvsock\", \"vsock_id\": \"root\"},"
+		" \"logger\": {\"level\": \"Error\", \"log_path\": \"logs.fifo\"},"
+		" \"metrics\": {\"metrics_path\": \"metrics.fifo\"}}";
+	assert_int_equal(api_apply_config(t->api, kata, strlen(kata), true, err, sizeof(err)), 0);
+	assert_int_equal(t->f.starts, 1);
+	assert_int_equal(t->f.seen.ndisks, 8);
+	assert_int_equal(t->f.seen.cpus, 1);
+	assert_int_equal(t->f.seen.memory, 2048ULL << 20);
+	assert_string_equal(t->f.tap, "tap0_kata");
+	assert_string_equal(t->f.vsock, "kata.hvsock");
+	assert_string_equal(t->f.cmdline, "console=ttyS0 reboot=k panic=1 pci=off acpi=off");
+	assert_int_equal(req(t, "GET", "/", NULL), 200);
+	assert_non_null(strstr(t->out, "\"state\": \"Running\""));
+	for (int i = 0; i < 7; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "drive_%d", i);
+		unlink(name);
+	}
+	unlink("logs.fifo");
+	unlink("metrics.fifo");
+	cvmm_log_set_level(CVMM_LOG_INFO);
+}
+
+/* flintlock's shape: a root drive, smt true (x86_64), a logger to a regular
+ * file with level and origin shown, a metrics file; no API (--no-api). */
+static void test_config_file_flintlock(void **state)
+{
+	struct t *t = *state;
+	char err[600] = "";
+	static const char fl[] =
+		"{\"boot-source\": {\"kernel_image_path\": \"k\", \"initrd_path\": \"i\","
+		"  \"boot_args\": \"console=ttyS0 reboot=k panic=1 pci=off i8042.noaux\"},"
+		" \"drives\": [{\"drive_id\": \"root\", \"path_on_host\": \"root.img\","
+		"  \"is_root_device\": true, \"is_read_only\": false, \"cache_type\": \"Unsafe\"}],"
+		" \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 512,"
+#ifdef __x86_64__
+		"  \"smt\": true,"
+#endif
+		"  \"track_dirty_pages\": false},"
+		" \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"fltap0\"}],"
+		" \"logger\": {\"log_path\": \"fc.log\", \"level\": \"Debug\", \"show_level\": true,"
+		"  \"show_log_origin\": true},"
+		" \"metrics\": {\"metrics_path\": \"fc.metrics\"}}";
+	assert_int_equal(api_apply_config(t->api, fl, strlen(fl), true, err, sizeof(err)), 0);
+	assert_int_equal(t->f.starts, 1);
+	assert_int_equal(t->f.seen.cpus, 2);
+	assert_string_equal(t->f.disk0, "root.img");
+	assert_string_equal(t->f.cmdline,
+			    "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux root=/dev/vda rw");
+	assert_non_null(strstr(slurp("fc.log"), "cvmm: DEBUG: app:0: API: PUT /drives/root\n"));
+	unlink("fc.log");
+	unlink("fc.metrics");
+	cvmm_log_set_level(CVMM_LOG_INFO);
+	assert_int_equal(cvmm_log_set_options(0), 0);
+}
+
+static void test_config_file_errors(void **state)
+{
+	struct t *t = *state;
+	char err[600] = "";
+	static const struct {
+		const char *json, *want;
+	} bad[] = {
+		{"[]", "not a JSON object"},
+		{"{\"drives\": []", "not a JSON object"},
+		{"{\"drives\": []}", "'boot-source' is required"},
+		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}}", "'drives' is required"},
+		{"{\"boot-source\": {\"kernel_image_path\": \"nope\"}, \"drives\": []}",
+		 "boot-source: Boot source error: the kernel: cannot open nope"},
+		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": [{\"path_on_host\": \"x\"}]}",
+		 "drives[0]: an object with a string 'drive_id' is needed"},
+		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": [],"
+		 " \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64, \"frob\": 1}}",
+		 "machine-config: unknown field 'frob'"},
+		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": [],"
+		 " \"mmds-config\": {\"network_interfaces\": []}}",
+		 "'mmds-config' is not supported by cvmm yet"},
+		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": [],"
+		 " \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"v\", \"state\": \"x\\\"y\"}}",
+		 "vsock: unknown field 'state'"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (api_apply_config(t->api, bad[i].json, strlen(bad[i].json), true, err,
+				     sizeof(err)) != -EINVAL ||
+		    !strstr(err, bad[i].want))
+			fail_msg("%s: got '%s', wanted '%s'", bad[i].json, err, bad[i].want);
+	}
+	assert_int_equal(t->f.starts, 0);
+}
+
 static void test_limits_and_framing(void **state)
 {
 	struct t *t = *state;
@@ -514,6 +751,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_methods_and_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits_and_framing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_logger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_file_flintlock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_file_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,6 +31,7 @@ struct api_ops {
 	int (*resume)(void *ctx, char *err, size_t errlen);
 	int (*shutdown)(void *ctx, char *err, size_t errlen); /* SendCtrlAltDel */
 	enum cvmm_vm_state (*state)(void *ctx);		      /* after a start */
+	int (*stats)(void *ctx, struct cvmm_stats *st);	      /* after a start; may be NULL */
 };
 
 struct api;
@@ -47,12 +48,25 @@ __attribute__((warn_unused_result)) int api_listen(struct api *a, const char *pa
 						   size_t errlen);
 /* Fills up to max pollfds (API_MAX_CONNS + 1 suffice); returns how many. */
 unsigned api_pollfds(const struct api *a, struct pollfd *p, unsigned max);
-/* Serves what the pollfds from api_pollfds say is ready. */
+/* Milliseconds until the server has work of its own (the periodic metrics
+ * flush), 0: now, -1: none; the caller's poll waits no longer. */
+int api_timeout_ms(const struct api *a);
+/* Serves what the pollfds from api_pollfds say is ready, and its own work
+ * when due. */
 void api_service(struct api *a, const struct pollfd *p, unsigned n);
 /* The listening socket's descriptor (-1: none), for the seccomp filter. */
 int api_listen_fd(const struct api *a);
 /* Whether InstanceStart has run successfully. */
 bool api_started(const struct api *a);
+
+/* Firecracker's --config-file: the JSON (len bytes) applied as the API
+ * calls its sections stand for (logger, metrics, machine-config,
+ * boot-source, drives, network-interfaces, vsock, entropy; the sections of
+ * later issues are refused by name), then InstanceStart when start. 0, or
+ * -errno with the section and its reason in err. */
+__attribute__((warn_unused_result)) int api_apply_config(struct api *a, const char *json,
+							 size_t len, bool start, char *err,
+							 size_t errlen);
 
 /* Tests and the fuzzer: the bytes one connection sends, in one go; the
  * responses (up to outcap bytes) go to out. Returns the bytes written to

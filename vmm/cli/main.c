@@ -231,12 +231,19 @@ static enum cvmm_vm_state api_vm_state(void *ctx)
 	return cvmm_vm_state(av->vm);
 }
 
+static int api_vm_stats(void *ctx, struct cvmm_stats *st)
+{
+	struct api_vm *av = ctx;
+	return cvmm_vm_stats(av->vm, st);
+}
+
 static const struct api_ops api_vm_ops = {
 	.start = api_vm_start,
 	.pause = api_vm_pause,
 	.resume = api_vm_resume,
 	.shutdown = api_vm_shutdown,
 	.state = api_vm_state,
+	.stats = api_vm_stats,
 };
 
 /* The control loop: the VM's exit, signals, console input and (with
@@ -255,7 +262,10 @@ static int run(struct api_vm *av, struct console *con, int sfd, struct api *api)
 		unsigned n = 3;
 		if (api)
 			n += api_pollfds(api, p + 3, API_MAX_CONNS + 1);
-		int r = poll(p, n, vm && con->npending ? 10 : -1);
+		int tmo = vm && con->npending ? 10 : -1, at = api ? api_timeout_ms(api) : -1;
+		if (at >= 0 && (tmo < 0 || at < tmo))
+			tmo = at; /* the API's own work: its metrics flush */
+		int r = poll(p, n, tmo);
 		if (r < 0 && errno != EINTR)
 			break;
 		if (r < 0)

@@ -235,6 +235,10 @@ CVMM_API void cvmm_log_set_fd(int fd);
  * again. fn NULL: back to the fd. */
 typedef void (*cvmm_log_fn)(void *opaque, int level, const char *line, unsigned long len);
 CVMM_API void cvmm_log_set_sink(cvmm_log_fn fn, void *opaque);
+/* A line of the embedder's own into the same stream, at a CVMM_LOG_* level
+ * (CVMM_LOG_ERROR..CVMM_LOG_TRACE; others are dropped): printf-like, its
+ * origin "app:0". */
+CVMM_API __attribute__((format(printf, 2, 3))) void cvmm_log(int level, const char *fmt, ...);
 
 /* ---- the VM ----------------------------------------------------------- */
 
