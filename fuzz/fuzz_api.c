@@ -55,6 +55,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char out[1 << 16];
 	if (size > 200000)
 		return 0;
+	/* PUT /logger and PUT /metrics open (and create, and append to) any path
+	 * they are given: not here, where the input is random and the fuzzer may
+	 * run as root (tests/unit/test_api.c and tests/cli/api_socket.sh cover
+	 * them). Paths are matched as sent (no percent-decoding), so these
+	 * bytes are in every request that reaches them. */
+	if (memmem(data, size, "/logger", 7) || memmem(data, size, "/metrics", 8))
+		return 0;
 	enum cvmm_vm_state st = CVMM_STATE_CREATED;
 	struct api *a;
 	if (api_new(&a, &ops, &st, -1, -1) < 0)
