@@ -47,7 +47,9 @@ API void cvmm_log_set_sink(cvmm_log_fn fn, void *opaque)
 /* The embedder's own lines, in the same stream and format (origin "app"). */
 API void cvmm_log(int level, const char *fmt, ...)
 {
-	if (level < CVMM_LOG_ERROR || level > CVMM_LOG_TRACE)
+	/* a line the threshold drops is not formatted (the API logs every
+	 * request at Debug) */
+	if (level < CVMM_LOG_ERROR || level > CVMM_LOG_TRACE || level > (int)log_get_level())
 		return;
 	char buf[LOG_LINE_MAX];
 	va_list ap;

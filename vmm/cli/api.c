@@ -192,27 +192,47 @@ __attribute__((format(printf, 3, 4))) static void fault(struct api_conn *c, int 
 
 /* ---- request bodies -------------------------------------------------------- */
 
-/* Body -> a JSON object, or a 400 answered. */
-static struct json_object *body_object(struct api_conn *c)
+/* text (len bytes) as one whole JSON value, nothing but white space after
+ * it, at most JSON_DEPTH deep. NULL: *err is -ENOMEM, or -EINVAL with *why
+ * saying what the parser saw ("" for trailing bytes). Request bodies and
+ * --config-file both read JSON this way. */
+static struct json_object *json_whole(const char *text, size_t len, int *err, const char **why)
 {
 	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
 	if (!tok) {
-		fault(c, 500, "out of memory");
+		*err = -ENOMEM;
 		return NULL;
 	}
-	struct json_object *o = json_tokener_parse_ex(tok, c->body, (int)c->body_len);
+	struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
 	enum json_tokener_error je = json_tokener_get_error(tok);
 	size_t end = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
 	bool trailing = false;
-	for (size_t i = end; o && i < c->body_len; i++)
-		trailing |= !c->body[i] || !strchr(" \t\r\n", c->body[i]);
+	for (size_t i = end; o && i < len; i++)
+		trailing |= !text[i] || !strchr(" \t\r\n", text[i]);
 	if (!o || je != json_tokener_success || trailing) {
-		fault(c, 400, "the request body is not valid JSON%s%s", o ? "" : ": ",
-		      o ? ""
-			: (je == json_tokener_continue ? "unexpected end"
-						       : json_tokener_error_desc(je)));
+		*why = o ? ""
+			 : (je == json_tokener_continue ? "unexpected end"
+							: json_tokener_error_desc(je));
+		*err = -EINVAL;
 		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Body -> a JSON object, or a 400 answered. */
+static struct json_object *body_object(struct api_conn *c)
+{
+	int err;
+	const char *why;
+	struct json_object *o = json_whole(c->body, c->body_len, &err, &why);
+	if (!o) {
+		if (err == -ENOMEM)
+			fault(c, 500, "out of memory");
+		else
+			fault(c, 400, "the request body is not valid JSON%s%s", *why ? ": " : "",
+			      why);
 		return NULL;
 	}
 	if (!json_object_is_type(o, json_type_object)) {
@@ -355,6 +375,14 @@ static bool file_ok(struct api_conn *c, const char *what, const char *path, bool
 		return false;
 	}
 	return true;
+}
+
+/* The logger's and the metrics' destination, as Firecracker opens them: a
+ * file or a FIFO, read-write so that a FIFO needs no reader yet, non-blocking
+ * so that a slow reader stalls nothing, appending, created if missing. */
+static int open_sink(const char *path)
+{
+	return open(path, O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
 }
 
 static bool set_str(struct api_conn *c, char **dst, const char *v)
@@ -698,7 +726,7 @@ static void put_logger(struct api_conn *c, struct json_object *o)
 	}
 	int fd = -1;
 	if (path) {
-		fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
+		fd = open_sink(path);
 		if (fd < 0) {
 			fault(c, 400, "Logger error: cannot open %.256s: %s", path, strerror(errno));
 			return;
@@ -806,7 +834,7 @@ static void put_metrics(struct api_conn *c, struct json_object *o)
 		fault(c, 400, "Reinitialization of metrics not allowed.");
 		return;
 	}
-	int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
+	int fd = open_sink(path);
 	if (fd < 0) {
 		fault(c, 400, "Metrics error: cannot open %.256s: %s", path, strerror(errno));
 		return;
@@ -1752,23 +1780,15 @@ static int apply_array(struct api *a, struct json_object *v, const char *prefix,
 int api_apply_config(struct api *a, const char *json, size_t len, bool start, char *err,
 		     size_t errlen)
 {
-	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-	if (!tok) {
+	int r;
+	const char *why = "";
+	struct json_object *o = json_whole(json, len, &r, &why);
+	if (!o && r == -ENOMEM) {
 		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		return r;
 	}
-	struct json_object *o = json_tokener_parse_ex(tok, json, (int)len);
-	enum json_tokener_error je = json_tokener_get_error(tok);
-	size_t end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	bool trailing = false;
-	for (size_t i = end; o && i < len; i++)
-		trailing |= !json[i] || !strchr(" \t\r\n", json[i]);
-	if (!o || je != json_tokener_success || trailing ||
-	    !json_object_is_type(o, json_type_object)) {
-		snprintf(err, errlen, "not a JSON object%s%s", o ? "" : ": ",
-			 o ? "" : (je == json_tokener_continue ? "unexpected end"
-							       : json_tokener_error_desc(je)));
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		snprintf(err, errlen, "not a JSON object%s%s", *why ? ": " : "", why);
 		json_object_put(o);
 		return -EINVAL;
 	}
@@ -1776,7 +1796,7 @@ int api_apply_config(struct api *a, const char *json, size_t len, bool start, ch
 	 * ignored (a null one is absent) */
 	static const char *const later[] = {"mmds-config", "balloon", "cpu-config", "pmem",
 					    "memory-hotplug", "serial", NULL};
-	int r = 0;
+	r = 0;
 	struct json_object *v;
 	for (const char *const *l = later; *l && !r; l++)
 		if (json_object_object_get_ex(o, *l, &v) && v) {
