@@ -349,6 +349,20 @@ static void test_bad_bodies(void **state)
 	fault_has(t, "API Resource IDs can only contain alphanumeric characters and underscores.");
 	assert_int_equal(req(t, "PUT", "/drives/a-b", "{\"drive_id\": \"a-b\"}"), 400);
 	fault_has(t, "API Resource IDs can only contain");
+	/* one root device, Firecracker's words (a re-PUT of the same one is fine) */
+	assert_int_equal(req(t, "PUT", "/drives/r1",
+			     "{\"drive_id\": \"r1\", \"path_on_host\": \"root.img\","
+			     " \"is_root_device\": true}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/drives/r1",
+			     "{\"drive_id\": \"r1\", \"path_on_host\": \"root.img\","
+			     " \"is_root_device\": true}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/drives/r2",
+			     "{\"drive_id\": \"r2\", \"path_on_host\": \"x\","
+			     " \"is_root_device\": true}"),
+			 400);
+	fault_has(t, "Drive config error: A root block device already exists!");
 	/* a drive file is opened when it is PUT */
 	assert_int_equal(req(t, "PUT", "/drives/a",
 			     "{\"drive_id\": \"a\", \"path_on_host\": \"nope.img\","
