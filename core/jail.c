@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/landlock.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -185,6 +187,32 @@ int jail_load(void *ctx, const char *thread_name)
 	 * count from /sys (openat): do it now, before the filter. */
 	void *volatile warm = malloc(1); /* volatile: the pair must not be elided */
 	free(warm);
+	/* libseccomp's seccomp_load frees the program it generated after
+	 * loading it, and the context was allocated by another thread: frees
+	 * that, on the main arena (glibc shares its arenas once threads
+	 * outnumber 8 per CPU), give memory back with brk, which a worker's
+	 * filter does not allow. So: the program, exported through a memfd
+	 * into this thread's stack, the context released, and only then the
+	 * filter: no allocator call after it. */
+	struct sock_filter prog[BPF_MAXINSNS];
+	int fd = memfd_create("cvmm-seccomp", MFD_CLOEXEC);
+	if (fd < 0) {
+		int r = -errno;
+		seccomp_release(ctx);
+		return r;
+	}
+	int r = seccomp_export_bpf(ctx, fd);
+	seccomp_release(ctx);
+	ssize_t n = r < 0 ? 0 : pread(fd, prog, sizeof(prog), 0);
+	if (r == 0 && n < 0)
+		r = -errno;
+	close(fd);
+	if (r < 0)
+		return r;
+	if (n <= 0 || n % (ssize_t)sizeof(prog[0]) != 0 || n == (ssize_t)sizeof(prog))
+		return -E2BIG; /* empty, torn or longer than the kernel takes */
+	struct sock_fprog fprog = { .len = (unsigned short)(n / (ssize_t)sizeof(prog[0])),
+				    .filter = prog };
 	/* A thread that blocks every signal (vCPUs, workers) must still run
 	 * the SIGSYS handler: the kernel resets a blocked SIGSYS to its
 	 * default action. */
@@ -192,9 +220,13 @@ int jail_load(void *ctx, const char *thread_name)
 	sigemptyset(&sys);
 	sigaddset(&sys, SIGSYS);
 	pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
-	int r = seccomp_load(ctx); /* also sets NO_NEW_PRIVS (libseccomp default) */
-	seccomp_release(ctx);
-	return r;
+	/* what seccomp_load does with libseccomp's defaults: NO_NEW_PRIVS,
+	 * then the filter, on this thread only (no TSYNC) */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0)
+		return -errno;
+	return 0;
 }
 
 void jail_free(void *ctx)

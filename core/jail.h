@@ -132,7 +132,8 @@ __attribute__((warn_unused_result)) int jail_filter_build(const struct jail_tabl
 							  struct err *e);
 /* In the thread to jail: unblocks SIGSYS (so that the handler, not the
  * default action, gets it), remembers the thread's name for the SIGSYS
- * message, then NO_NEW_PRIVS and the filter, this thread only. Frees ctx.
+ * message, releases ctx, then NO_NEW_PRIVS and the filter (the program on
+ * the thread's stack: no allocator call after it), this thread only.
  * Returns 0 or -errno. */
 __attribute__((warn_unused_result)) int jail_load(void *ctx, const char *thread_name);
 /* The calling thread's capabilities: only those of keep (a CAP_* mask)

@@ -35,6 +35,8 @@
 	RULE(futex, "the lock and condition variable shared with the transport"),             \
 	RULE(madvise, "glibc releases the thread's stack when it exits"),                     \
 	RULE(munmap, "free() may give memory back when the thread exits"),                    \
+	RULE(brk, "the thread's exit returns its malloc cache to its arena: the main arena "   \
+		  "(shared once threads outnumber 8 per CPU) gives memory back with brk"),       \
 	RULE(rt_sigprocmask, "glibc masks signals while the thread exits"),                   \
 	RULE(restart_syscall, "resume an interrupted wait"),                                  \
 	RULE(exit, "the thread exits"),                                                       \

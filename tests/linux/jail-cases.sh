@@ -18,6 +18,9 @@
 #    (so it is the jail's doing, not libseccomp's).
 #  - jail-seccomp-off, jail-seccomp-off-violation: --seccomp off leaves
 #    every thread without a filter, and the hooks' getppid() kills nothing.
+#  - jail-main-arena: with every thread on glibc's main arena, trimmed on
+#    every free (GLIBC_TUNABLES), cvmm runs and ends well: no filter kills
+#    a thread for the brk of its loading or its exit.
 #  - jail-landlock: right after the drop (CVMM_TEST_LANDLOCK_PROBE), a file
 #    outside the shares cannot be opened (EACCES), one in a share can.
 #  - jail-iouring-restricted: every worker submits a forbidden opcode and an
@@ -286,6 +289,21 @@ if [ -f "$MG/mg-check.elf" ]; then
 		done
 		if [ -n "$why" ]; then bad $n "$why"
 		else ok $n "getppid() on the control thread, vCPU 0 and every worker: cvmm went on"; fi
+	fi
+	# Every thread on glibc's main arena (as once threads outnumber 8 per
+	# CPU), trimmed with brk on every free: the workers' filters (their
+	# loading, their exit) must not be what kills cvmm.
+	n=jail-main-arena
+	if selected $n; then
+		run_full $n jma0 GLIBC_TUNABLES=glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=0:glibc.malloc.top_pad=0 --
+		why="" seen=""
+		[ $up -eq 1 ] && task_fields Seccomp 2
+		m=$(missing $ALL_THREADS)
+		stop_full
+		if [ $up -ne 1 ]; then bad $n "the guest did not come up (cvmm status $st)"
+		elif [ -n "$why$m" ]; then bad $n "$why $m"
+		elif [ $st -ne 0 ]; then bad $n "status $st: $(grep seccomp "$TMP/$n.err" | head -1)"
+		else ok $n "$(echo $seen | wc -w) threads on one arena, each filtered, ended with status 0"; fi
 	fi
 	# Landlock: right after the drop (test hook), a file outside the shares
 	# cannot be opened (EACCES), one in the share can; the test itself

@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <errno.h>
 #include <grp.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/if_tun.h>
@@ -425,6 +427,51 @@ static void test_drop(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A worker thread on the main arena (glibc shares its arenas once threads
+ * outnumber 8 per CPU: an 11-thread VM on a 1-CPU host): the frees left
+ * after its filter (libseccomp's own, of the filter built by another
+ * thread) give memory back with brk. Arenas: 1, trimmed on every free. */
+static void *main_arena_worker(void *arg)
+{
+	if (jail_load(arg, "test-worker") < 0)
+		return (void *)1;
+	return NULL;
+}
+
+static void test_worker_on_the_main_arena(void **state)
+{
+	(void)state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* one arena; a top chunk of 1 MiB that any free gives back */
+		mallopt(M_ARENA_MAX, 1);
+		mallopt(M_MMAP_THRESHOLD, 64 << 20);
+		mallopt(M_TOP_PAD, 1 << 20);
+		free(malloc(1 << 16));
+		if (jail_sigsys_install() < 0)
+			_exit(10);
+		void *ctx;
+		struct err e = { 0 };
+		if (jail_build(JAIL_VIRTIO_WORKER, JAIL_ON, &test_fds, &ctx, &e) < 0)
+			_exit(11);
+		mallopt(M_TOP_PAD, 0);
+		mallopt(M_TRIM_THRESHOLD, 0);
+		pthread_t t;
+		void *ret = (void *)2;
+		if (pthread_create(&t, NULL, main_arena_worker, ctx) != 0)
+			_exit(12);
+		pthread_join(t, &ret);
+		_exit(ret ? 13 : 0);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		fail_msg("the worker was killed by signal %d", WTERMSIG(st));
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
 	skip_without_seccomp();
@@ -435,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_arguments),
 		cmocka_unit_test(test_forbidden_everywhere),
 		cmocka_unit_test(test_drop),
+		cmocka_unit_test(test_worker_on_the_main_arena),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
