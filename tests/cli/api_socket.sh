@@ -126,5 +126,37 @@ kill -TERM $pid
 wait $pid
 st=$?
 if [[ $st -eq 143 && ! -e $sock ]]; then pass=$((pass + 1)); echo "ok: SIGTERM -> 143, socket removed"; else fail=$((fail + 1)); echo "FAIL: SIGTERM -> $st"; fi
+
+# Firecracker's command line (cvmm run as `firecracker`): the socket, the
+# id GET / reports, the logger and metrics flags' files, the body limit,
+# and a --config-file whose kernel does not exist (status 1, said).
+ln -s "$(realpath "$cvmm")" "$tmp/firecracker"
+fsock=$tmp/fc.sock
+"${wrap[@]}" "$tmp/firecracker" --api-sock "$fsock" --id fc-test-1 --level Debug \
+	--log-path "$tmp/fc.log" --show-level --metrics-path "$tmp/fc.metrics" \
+	--http-api-max-payload-size 2048 </dev/null >"$tmp/fc.out" 2>"$tmp/fc.err" &
+fpid=$!
+for _ in $(seq 50); do [[ -S $fsock ]] && break; sleep 0.1; done
+sock=$fsock pid=$fpid
+expect 200 '"id": ?"fc-test-1"' -- "$U/"
+expect 200 '"firecracker_version": ?"1\.12\.0"' -- "$U/version"
+head -c 3000 /dev/zero | tr '\0' ' ' >"$tmp/big2"
+expect 413 '"fault_message":"the request body is larger than 2048' -- -X PUT "$U/vsock" --data-binary @"$tmp/big2"
+if grep -q "DEBUG" "$tmp/fc.log" 2>/dev/null; then pass=$((pass + 1)); echo "ok: --log-path got Debug lines with their level"
+else fail=$((fail + 1)); echo "FAIL: --log-path: $(head -c 300 "$tmp/fc.log" 2>&1)"; fi
+if [[ -f $tmp/fc.metrics ]]; then pass=$((pass + 1)); echo "ok: --metrics-path opened"
+else fail=$((fail + 1)); echo "FAIL: --metrics-path not opened"; fi
+kill -TERM $fpid
+wait $fpid
+st=$?
+if [[ $st -eq 143 && ! -e $fsock ]]; then pass=$((pass + 1)); echo "ok: firecracker: SIGTERM -> 143, socket removed"
+else fail=$((fail + 1)); echo "FAIL: firecracker: SIGTERM -> $st: $(cat "$tmp/fc.err")"; fi
+printf '{"boot-source": {"kernel_image_path": "%s/none"}, "drives": []}' "$tmp" >"$tmp/fc.json"
+"${wrap[@]}" "$tmp/firecracker" --no-api --config-file "$tmp/fc.json" </dev/null >/dev/null 2>"$tmp/fc.err"
+st=$?
+if [[ $st -eq 1 ]] && grep -q "config-file: boot-source: .*none" "$tmp/fc.err"; then
+	pass=$((pass + 1)); echo "ok: --config-file with no kernel -> 1: $(cat "$tmp/fc.err")"
+else fail=$((fail + 1)); echo "FAIL: --config-file with no kernel -> $st: $(cat "$tmp/fc.err")"; fi
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -90,6 +90,19 @@ PY
 else
 	expect 1 "truncated|bzImage" -- --kernel "$tmp/trunc-hdr"
 fi
+# Firecracker's command line: its statuses, 153 for a bad command line and
+# 152 for a bad --level, as Firecracker exits
+expect 153 "--no-api needs --config-file" -- --no-api
+expect 153 "unknown option '--kernel'" -- --api-sock "$tmp/s" --kernel "$tmp/garbage"
+expect 153 "--id: invalid instance id" -- --id "a b"
+expect 153 "--id: given more than once" -- --id a --id b
+expect 153 "--seccomp-filter: cvmm's seccomp filters" -- --seccomp-filter "$tmp/f"
+expect 153 "--metadata: MMDS" -- --metadata "$tmp/m"
+expect 153 "needs a value" -- --api-sock
+expect 153 "--start-time-us" -- --start-time-us soon
+expect 152 "--level: invalid value" -- --level loud --no-api --config-file x
+expect 1 "--config-file: cannot open" -- --no-api --config-file "$tmp/nope"
+expect 1 "--config-file: not a JSON object" -- --no-api --config-file "$tmp/garbage"
 expect 1 "cannot open initrd" -- --kernel "$tmp/garbage" --initrd "$tmp/nope"
 expect 1 "--memory" -- --kernel "$tmp/garbage" --memory 0
 expect 1 "--memory" -- --kernel "$tmp/garbage" --memory lots

@@ -316,6 +316,115 @@ static void test_err_shared_per_call(void **state)
 	err_shared_destroy(&s);
 }
 
+/* Firecracker's command line (v1.12's flags, facts from its main.rs):
+ * chosen by the program's name or by one of its flags; its defaults; its
+ * rules; what cvmm refuses by name. */
+static int parse_as(const char *prog, struct cli_opts *o, char *err, ...)
+{
+	char *argv[32] = { (char *)prog };
+	int argc = 1;
+	va_list ap;
+	va_start(ap, err);
+	for (char *a; (a = va_arg(ap, char *)) && argc < 31;)
+		argv[argc++] = a;
+	va_end(ap);
+	return cli_parse(argc, argv, o, err, 256);
+}
+
+static void test_cli_firecracker(void **state)
+{
+	(void)state;
+	struct cli_opts o;
+	char err[256];
+	/* by name: no flag at all serves the default socket */
+	assert_int_equal(parse_as("/usr/local/bin/firecracker", &o, err, NULL), 0);
+	assert_true(o.fc.on);
+	assert_string_equal(o.fc.api_sock, "/run/firecracker.socket");
+	assert_int_equal(o.fc.max_payload, 51200);
+	assert_int_equal(o.transport, CVMM_TRANSPORT_DEFAULT);
+	assert_int_equal(o.seccomp, CVMM_SECCOMP_ON);
+	/* by a flag, under cvmm's name: Kata's Go runtime's launch line */
+	assert_int_equal(parse_as("cvmm", &o, err, "--api-sock", "/run/vc/fc/x/root/run/fc.sock",
+				  "--config-file", "/run/vc/fc/x/root/fcConfig.json", NULL),
+			 0);
+	assert_true(o.fc.on);
+	assert_string_equal(o.fc.api_sock, "/run/vc/fc/x/root/run/fc.sock");
+	assert_string_equal(o.fc.config_file, "/run/vc/fc/x/root/fcConfig.json");
+	/* firecracker-go-sdk's: --api-sock, --id, --seccomp-level gone in
+	 * v1.0; --no-seccomp and the start times */
+	assert_int_equal(parse_as("firecracker", &o, err, "--api-sock", "s", "--id", "vm-1",
+				  "--no-seccomp", "--start-time-us", "1700000000000000",
+				  "--start-time-cpu-us", "12", "--parent-cpu-time-us", "34", NULL),
+			 0);
+	assert_string_equal(o.fc.id, "vm-1");
+	assert_int_equal(o.seccomp, CVMM_SECCOMP_OFF);
+	assert_true(o.fc.start_time_us == 1700000000000000ULL);
+	assert_true(o.fc.parent_cpu_time_us == 34);
+	/* the logger and metrics flags, and --enable-pci */
+	assert_int_equal(parse_as("firecracker", &o, err, "--level", "Warning", "--log-path",
+				  "/tmp/l", "--show-level", "--show-log-origin", "--metrics-path",
+				  "/tmp/m", "--enable-pci", "--http-api-max-payload-size", "1048576",
+				  "--mmds-size-limit", "4096", NULL),
+			 0);
+	assert_string_equal(o.fc.level, "Warning");
+	assert_true(o.fc.show_level && o.fc.show_log_origin);
+	assert_string_equal(o.fc.metrics_path, "/tmp/m");
+	assert_int_equal(o.transport, CVMM_TRANSPORT_PCI);
+	assert_int_equal(o.fc.max_payload, 1048576);
+	/* --no-api: with --config-file only, and then no socket */
+	assert_int_equal(parse_as("firecracker", &o, err, "--no-api", "--config-file", "c.json",
+				  NULL),
+			 0);
+	assert_null(o.fc.api_sock);
+	assert_int_equal(parse_as("firecracker", &o, err, "--no-api", NULL), -EINVAL);
+	assert_non_null(strstr(err, "--config-file"));
+	assert_int_equal(parse_as("firecracker", &o, err, "--no-api", "--config-file", "c",
+				  "--api-sock", "s", NULL),
+			 -EINVAL);
+	/* --version under either name */
+	assert_int_equal(parse_as("firecracker", &o, err, "--version", NULL), 0);
+	assert_true(o.version && o.fc.on);
+	/* Firecracker's rules: a flag twice, a bad id, a bad level, a value
+	 * missing, cvmm's own VM flags */
+	assert_int_equal(parse_as("firecracker", &o, err, "--id", "a", "--id", "b", NULL), -EINVAL);
+	assert_non_null(strstr(err, "more than once"));
+	assert_int_equal(parse_as("firecracker", &o, err, "--id", "bad_id", NULL), -EINVAL);
+	assert_int_equal(parse_as("firecracker", &o, err, "--id",
+				  "a234567890123456789012345678901234567890123456789012345678901234"
+				  "5",
+				  NULL),
+			 -EINVAL);
+	assert_int_equal(parse_as("firecracker", &o, err, "--level", "loud", NULL), -EINVAL);
+	assert_true(!strncmp(err, "--level:", 8));
+	assert_int_equal(parse_as("firecracker", &o, err, "--api-sock", NULL), -EINVAL);
+	assert_int_equal(parse_as("firecracker", &o, err, "--kernel", "bz", NULL), -EINVAL);
+	assert_non_null(strstr(err, "'--kernel'"));
+	assert_int_equal(parse_as("cvmm", &o, err, "--kernel", "bz", "--no-api", NULL), -EINVAL);
+	assert_int_equal(parse_as("firecracker", &o, err, "--start-time-us", "-1", NULL), -EINVAL);
+	assert_int_equal(parse_as("firecracker", &o, err, "--http-api-max-payload-size", "10",
+				  NULL),
+			 -EINVAL);
+	/* refused by name, never ignored */
+	static const char *const refused[] = { "--seccomp-filter", "--metadata", "--module",
+					       "--describe-snapshot" };
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(parse_as("firecracker", &o, err, refused[i], "x", NULL), -EINVAL);
+		assert_true(!strncmp(err, refused[i], strlen(refused[i])));
+	}
+	assert_int_equal(parse_as("firecracker", &o, err, "--boot-timer", NULL), -EINVAL);
+	assert_int_equal(parse_as("firecracker", &o, err, "--snapshot-version", NULL), -EINVAL);
+	/* cvmm's own command line is unchanged by the name "cvmm" */
+	assert_int_equal(parse_as("cvmm", &o, err, "--kernel", "bz", NULL), 0);
+	assert_false(o.fc.on);
+	/* and --transport goes with --api-socket, alone */
+	assert_int_equal(parse_as("cvmm", &o, err, "--api-socket", "s", "--transport", "mmio",
+				  NULL),
+			 0);
+	assert_int_equal(o.transport, CVMM_TRANSPORT_MMIO);
+	assert_int_equal(parse_as("cvmm", &o, err, "--api-socket", "s", "--cpus", "2", NULL),
+			 -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_cpuid_filter),   cmocka_unit_test(test_cpuid_single_and_full),
 #endif
 		cmocka_unit_test(test_cli_ok),         cmocka_unit_test(test_cli_bad),
+		cmocka_unit_test(test_cli_firecracker),
 		cmocka_unit_test(test_cli_sizes),       cmocka_unit_test(test_cli_fs),
 		cmocka_unit_test(test_err_shared_per_call),
 	};

@@ -122,6 +122,8 @@ struct api {
 	/* requests per method (GET, PUT, PATCH) and route since the last flush */
 	uint64_t count[3][API_ROUTES], fails[3][API_ROUTES];
 	uint64_t last_exits, last_tx; /* the VM's totals at the last flush */
+	unsigned max_body; /* a request body's bytes at most */
+	int transport;	   /* the VM's: CVMM_TRANSPORT_* */
 };
 
 /* ---- responses ------------------------------------------------------------- */
@@ -912,6 +914,8 @@ static int build_config(struct api *a, struct cvmm_config **out, char *msg, size
 		r = cvmm_config_set_vsock(cfg, p->vsock_cid, p->vsock_path);
 	if (!r && p->entropy)
 		r = cvmm_config_set_rng(cfg, 1);
+	if (!r && a->transport)
+		r = cvmm_config_set_transport(cfg, a->transport);
 	if (r < 0) {
 		snprintf(msg, len, "%s", cvmm_config_error(cfg));
 		cvmm_config_free(cfg);
@@ -1341,7 +1345,7 @@ static int on_headers_complete(http_parser *hp)
 {
 	struct api_conn *c = conn_of(hp);
 	if (!(hp->flags & F_CHUNKED) && hp->content_length != ULLONG_MAX &&
-	    hp->content_length > API_MAX_BODY) {
+	    hp->content_length > c->api->max_body) {
 		c->status_err = 413;
 		return -1;
 	}
@@ -1358,7 +1362,7 @@ static int on_headers_complete(http_parser *hp)
 static int on_body(http_parser *hp, const char *at, size_t n)
 {
 	struct api_conn *c = conn_of(hp);
-	if (c->body_len + n > API_MAX_BODY) {
+	if (c->body_len + n > c->api->max_body) {
 		c->status_err = 413;
 		return 1;
 	}
@@ -1409,7 +1413,7 @@ static void conn_parse(struct api_conn *c)
 			int st = c->status_err ? c->status_err : 400;
 			if (st == 413)
 				fault(c, 413, "the request body is larger than %u bytes",
-				      API_MAX_BODY);
+				      c->api->max_body);
 			else if (st == 431)
 				fault(c, 431,
 				      "the request line and headers are larger than %u bytes",
@@ -1432,7 +1436,7 @@ static struct api_conn *conn_new(struct api *a, int fd)
 	struct api_conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	c->body = malloc(API_MAX_BODY + 1);
+	c->body = malloc((size_t)a->max_body + 1);
 	c->out = malloc(API_OUT_CAP);
 	if (!c->body || !c->out) {
 		free(c->body);
@@ -1475,6 +1479,7 @@ int api_new(struct api **out, const struct api_ops *ops, void *ctx, int console_
 	snprintf(a->id, sizeof(a->id), "anonymous-instance");
 	a->log_fd = -1;
 	a->metrics_fd = -1;
+	a->max_body = API_MAX_BODY;
 	*out = a;
 	return 0;
 }
@@ -1490,6 +1495,19 @@ int api_set_id(struct api *a, const char *id)
 			return -EINVAL;
 	memcpy(a->id, id, n + 1);
 	return 0;
+}
+
+int api_set_max_body(struct api *a, unsigned bytes)
+{
+	if (bytes < 1024 || bytes > API_MAX_BODY_CAP)
+		return -EINVAL;
+	a->max_body = bytes;
+	return 0;
+}
+
+void api_set_transport(struct api *a, int transport)
+{
+	a->transport = transport;
 }
 
 void api_free(struct api *a)
@@ -1737,6 +1755,12 @@ static int apply_call(struct api *a, const char *method, const char *path, const
 	}
 	free(out);
 	return r;
+}
+
+int api_call(struct api *a, const char *method, const char *path, const char *body,
+	     const char *what, char *err, size_t errlen)
+{
+	return apply_call(a, method, path, body, what, err, errlen);
 }
 
 static int apply_object(struct api *a, struct json_object *v, const char *path, const char *what,

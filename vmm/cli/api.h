@@ -17,7 +17,8 @@
 #include "cvmm/cvmm.h"
 
 #define API_MAX_HEADERS (8u << 10) /* request line + headers, bytes */
-#define API_MAX_BODY	(64u << 10)
+#define API_MAX_BODY	(64u << 10) /* by default */
+#define API_MAX_BODY_CAP (16u << 20)
 #define API_MAX_CONNS	8
 /* The Firecracker API version whose calls cvmm answers (GET /version). */
 #define API_FC_VERSION "1.12.0"
@@ -43,6 +44,16 @@ void api_free(struct api *a);
 /* The instance id GET / reports (Firecracker's --id: 1..64 letters, digits
  * and '-'); "anonymous-instance" unless set. 0 or -EINVAL. */
 __attribute__((warn_unused_result)) int api_set_id(struct api *a, const char *id);
+/* A request body's limit (Firecracker's --http-api-max-payload-size):
+ * 1024..API_MAX_BODY_CAP bytes, else -EINVAL. Before any connection. */
+__attribute__((warn_unused_result)) int api_set_max_body(struct api *a, unsigned bytes);
+/* The transport of the VM InstanceStart builds (CVMM_TRANSPORT_*). */
+void api_set_transport(struct api *a, int transport);
+/* One API call as if a client made it (body: JSON text, "" for none): 0
+ * for a 2xx answer, else -EINVAL with "what: <its fault_message>" in err. */
+__attribute__((warn_unused_result)) int api_call(struct api *a, const char *method,
+						 const char *path, const char *body,
+						 const char *what, char *err, size_t errlen);
 /* Creates the listening socket at path (a stale socket there is replaced). */
 __attribute__((warn_unused_result)) int api_listen(struct api *a, const char *path, char *err,
 						   size_t errlen);

@@ -7,11 +7,36 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 
 /* A limit from cvmm.h as text, in the usage and the messages. */
 #define CLI_STR_(x) #x
 #define CLI_STR(x) CLI_STR_(x)
+
+const char cli_fc_usage[] =
+	"usage: firecracker [--api-sock PATH] [--id ID] [--config-file FILE [--no-api]] [options]\n"
+	"\n"
+	"cvmm run as Firecracker (by that name, or given one of Firecracker's flags): its\n"
+	"command line and its HTTP API on the socket (docs/managers.md). The VM's devices\n"
+	"are virtio-mmio unless --enable-pci.\n"
+	"\n"
+	"  --api-sock PATH          the API socket (default " CLI_FC_API_SOCK ")\n"
+	"  --id ID                  the instance id (1..64 letters, digits, '-')\n"
+	"  --config-file FILE       a VM in Firecracker's JSON, started at once\n"
+	"  --no-api                 no API socket (needs --config-file)\n"
+	"  --level L, --log-path P, --show-level, --show-log-origin   PUT /logger's\n"
+	"  --metrics-path P         PUT /metrics'\n"
+	"  --http-api-max-payload-size N   a request body's limit (default 51200)\n"
+	"  --mmds-size-limit N      accepted (no MMDS yet)\n"
+	"  --no-seccomp             no seccomp filters\n"
+	"  --enable-pci             virtio-pci devices\n"
+	"  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N   accepted\n"
+	"  --version, --help\n"
+	"Refused, with the reason: --seccomp-filter, --metadata, --module, --boot-timer,\n"
+	"--snapshot-version, --describe-snapshot.\n"
+	"Exit status: 0 when the guest powers off or reboots, 1 on a failure, 153 for a bad\n"
+	"command line (152: a bad --level), 128+N after signal N.\n";
 
 const char cli_usage[] =
 	"usage: cvmm --kernel PATH [options]\n"
@@ -384,6 +409,7 @@ enum cli_kind {
 	CLI_SIZE, /* a uint64_t, cli_parse_size, not 0 */
 	CLI_WORD, /* an int: the value of the one of words[] given */
 	CLI_SPEC, /* spec() parses it into item n of an array of `size` bytes */
+	CLI_U64,  /* a uint64_t, decimal */
 };
 
 struct cli_word {
@@ -412,6 +438,7 @@ struct cli_opt {
 	unsigned times;
 	const char *more;
 	const char *what; /* a bad value: "--OPT: 'VALUE' is not WHAT" */
+	const char *refuse; /* an option cvmm knows but does not do: why */
 };
 
 #define DST(field) .off = offsetof(struct cli_opts, field)
@@ -527,6 +554,71 @@ static const struct cli_opt cli_table[] = {
 };
 #define CLI_NOPTS (sizeof(cli_table) / sizeof(cli_table[0]))
 
+static int spec_fc_level(void *dst, const char *val, const char **why)
+{
+	static const char *const levels[] = { "off",  "error", "warn", "warning",
+					      "info", "debug", "trace", NULL };
+	for (const char *const *l = levels; *l; l++)
+		if (!strcasecmp(val, *l)) {
+			*(const char **)dst = val;
+			return 0;
+		}
+	*why = "invalid value for the logger level: possible values are Error, Warning, Info, "
+	       "Debug, Trace and Off";
+	return -EINVAL;
+}
+
+static int spec_fc_id(void *dst, const char *val, const char **why)
+{
+	size_t n = strlen(val);
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)val[i]) && val[i] != '-')
+			n = 0;
+	if (n == 0 || n > 64) {
+		*why = "invalid instance id: 1 to 64 characters, each a letter, a digit or '-'";
+		return -EINVAL;
+	}
+	*(const char **)dst = val;
+	return 0;
+}
+
+#define FC_ONCE .times = 1, .more = "given more than once"
+#define FCDST(field) DST(fc.field), FC_ONCE
+/* Firecracker's command line (v1.12's flags). */
+static const struct cli_opt fc_table[] = {
+	{ "api-sock", 0, CLI_STR, FCDST(api_sock), .min = 1,
+	  .max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1, .what = "a socket address" },
+	{ "id", 0, CLI_SPEC, FCDST(id), .spec = spec_fc_id },
+	{ "config-file", 0, CLI_STR, FCDST(config_file) },
+	{ "no-api", 0, CLI_FLAG, FCDST(no_api) },
+	{ "level", 0, CLI_SPEC, FCDST(level), .spec = spec_fc_level },
+	{ "log-path", 0, CLI_STR, FCDST(log_path) },
+	{ "show-level", 0, CLI_FLAG, FCDST(show_level) },
+	{ "show-log-origin", 0, CLI_FLAG, FCDST(show_log_origin) },
+	{ "metrics-path", 0, CLI_STR, FCDST(metrics_path) },
+	{ "http-api-max-payload-size", 0, CLI_UINT, FCDST(max_payload), .min = 1024,
+	  .max = 16u << 20, .what = "a size in bytes from 1024 to 16777216" },
+	{ "mmds-size-limit", 0, CLI_UINT, FCDST(mmds_size_limit), .max = 0xffffffffu,
+	  .what = "a size in bytes" },
+	{ "no-seccomp", 0, CLI_FLAG, FCDST(no_seccomp) },
+	{ "start-time-us", 0, CLI_U64, FCDST(start_time_us), .what = "microseconds" },
+	{ "start-time-cpu-us", 0, CLI_U64, FCDST(start_time_cpu_us), .what = "microseconds" },
+	{ "parent-cpu-time-us", 0, CLI_U64, FCDST(parent_cpu_time_us), .what = "microseconds" },
+	{ "enable-pci", 0, CLI_FLAG, FCDST(enable_pci) },
+	{ "help", 'h', CLI_FLAG, DST(help) },
+	{ "version", 0, CLI_FLAG, DST(version) },
+	/* refused by name: what they ask for cvmm does not do (yet) */
+	{ "seccomp-filter", 0, CLI_STR, .refuse = "cvmm's seccomp filters are its own, one per "
+						  "thread kind (docs/seccomp.md): a Firecracker "
+						  "filter file cannot replace them" },
+	{ "metadata", 0, CLI_STR, .refuse = "MMDS is not supported by cvmm yet" },
+	{ "module", 0, CLI_STR, .refuse = "cvmm's log has no modules to filter by" },
+	{ "boot-timer", 0, CLI_FLAG, .refuse = "the boot timer device is not in cvmm yet" },
+	{ "snapshot-version", 0, CLI_FLAG, .refuse = "snapshots are not supported by cvmm yet" },
+	{ "describe-snapshot", 0, CLI_STR, .refuse = "snapshots are not supported by cvmm yet" },
+};
+#define FC_NOPTS (sizeof(fc_table) / sizeof(fc_table[0]))
+
 /* "a, b or c" of a row's words, for its message. */
 static void words_text(const struct cli_word *w, char *buf, size_t len)
 {
@@ -543,6 +635,8 @@ static int cli_apply(const struct cli_opt *t, const char *val, unsigned seen, st
 		     char *err, size_t errlen)
 {
 	void *dst = (char *)o + t->off;
+	if (t->refuse)
+		return fail(err, errlen, "--%s: %s", t->lng, t->refuse);
 	if (t->times == 1 && seen)
 		return fail(err, errlen, "--%s: %s", t->lng, t->more);
 	if (t->times > 1 && seen >= t->times)
@@ -565,6 +659,16 @@ static int cli_apply(const struct cli_opt *t, const char *val, unsigned seen, st
 		if (cli_parse_size(val, dst) < 0 || *(uint64_t *)dst == 0)
 			break;
 		return 0;
+	case CLI_U64: {
+		uint64_t v = 0;
+		const char *p = val;
+		for (; *p && isdigit((unsigned char)*p) && v <= (UINT64_MAX - 9) / 10; p++)
+			v = v * 10 + (uint64_t)(*p - '0');
+		if (!*val || *p)
+			break;
+		*(uint64_t *)dst = v;
+		return 0;
+	}
 	case CLI_WORD:
 		for (const struct cli_word *w = t->words; w->word; w++) {
 			if (!strcmp(val, w->word)) {
@@ -590,37 +694,51 @@ static int cli_apply(const struct cli_opt *t, const char *val, unsigned seen, st
 	return fail(err, errlen, "--%s: '%s' is not %s", t->lng, val, t->what);
 }
 
-int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_t errlen)
+/* Whether a is one of Firecracker's flags cvmm's own table lacks. */
+static bool fc_flag(const char *a)
 {
-	memset(o, 0, sizeof(*o));
-	o->cpus = 1;
-	o->memory = 256ULL << 20;
-	o->log_level = CVMM_LOG_INFO;
-	unsigned seen[CLI_NOPTS] = { 0 };
+	if (a[0] != '-' || a[1] != '-')
+		return false;
+	const char *name = a + 2, *eq = strchr(name, '=');
+	size_t len = eq ? (size_t)(eq - name) : strlen(name);
+	for (size_t t = 0; t < FC_NOPTS; t++)
+		if (strlen(fc_table[t].lng) == len && !strncmp(fc_table[t].lng, name, len) &&
+		    fc_table[t].shrt == 0 && strcmp(fc_table[t].lng, "version"))
+			return true;
+	return false;
+}
+
+/* argv against one table; seen has n entries. */
+static int parse_table(const struct cli_opt *table, size_t n, unsigned *seen, int argc,
+		       char *const argv[], struct cli_opts *o, char *err, size_t errlen)
+{
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *val = NULL;
-		size_t which = CLI_NOPTS;
+		size_t which = n;
 		if (a[0] == '-' && a[1] == '-' && a[2]) {
 			const char *name = a + 2;
 			const char *eq = strchr(name, '=');
 			size_t len = eq ? (size_t)(eq - name) : strlen(name);
-			for (size_t t = 0; t < CLI_NOPTS; t++)
-				if (strlen(cli_table[t].lng) == len &&
-				    !strncmp(cli_table[t].lng, name, len))
+			for (size_t t = 0; t < n; t++)
+				if (strlen(table[t].lng) == len && !strncmp(table[t].lng, name, len))
 					which = t;
 			if (eq)
 				val = eq + 1;
 		} else if (a[0] == '-' && a[1] && !a[2]) {
-			for (size_t t = 0; t < CLI_NOPTS; t++)
-				if (cli_table[t].shrt == a[1])
+			for (size_t t = 0; t < n; t++)
+				if (table[t].shrt == a[1])
 					which = t;
 		} else {
 			return fail(err, errlen, "unexpected argument '%s' (see --help)", a);
 		}
-		if (which == CLI_NOPTS)
-			return fail(err, errlen, "unknown option '%s' (see --help)", a);
-		const struct cli_opt *t = &cli_table[which];
+		if (which == n)
+			return fail(err, errlen,
+				    o->fc.on ? "unknown option '%s': not one of Firecracker's "
+					       "(see --help)"
+					     : "unknown option '%s' (see --help)",
+				    a);
+		const struct cli_opt *t = &table[which];
 		if (t->kind != CLI_FLAG && !val) {
 			if (i + 1 >= argc)
 				return fail(err, errlen, "option '%s' needs a value", a);
@@ -634,13 +752,66 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+/* Firecracker's command line: its defaults and its rules. */
+static int parse_fc(int argc, char *const argv[], struct cli_opts *o, char *err, size_t errlen)
+{
+	unsigned seen[FC_NOPTS] = { 0 };
+	o->fc.on = true;
+	o->fc.max_payload = CLI_FC_MAX_PAYLOAD;
+	int r = parse_table(fc_table, FC_NOPTS, seen, argc, argv, o, err, errlen);
+	if (r < 0)
+		return r;
+	if (o->help || o->version)
+		return 0;
+	if (o->fc.no_api && o->fc.api_sock)
+		return fail(err, errlen, "--no-api: no API socket is served: give no --api-sock");
+	if (o->fc.no_api && !o->fc.config_file)
+		return fail(err, errlen, "--no-api needs --config-file: the VM is configured "
+					 "from it alone");
+	if (!o->fc.no_api && !o->fc.api_sock)
+		o->fc.api_sock = CLI_FC_API_SOCK;
+	o->fc.start_time_set = o->fc.start_time_us != 0;
+	if (o->fc.no_seccomp)
+		o->seccomp = CVMM_SECCOMP_OFF;
+	if (o->fc.enable_pci)
+		o->transport = CVMM_TRANSPORT_PCI;
+	return 0;
+}
+
+int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_t errlen)
+{
+	memset(o, 0, sizeof(*o));
+	o->cpus = 1;
+	o->memory = 256ULL << 20;
+	o->log_level = CVMM_LOG_INFO;
+	/* Firecracker's command line: by the program's name, or a flag only
+	 * Firecracker has */
+	const char *base = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
+	base = base ? base + 1 : argc > 0 && argv[0] ? argv[0] : "";
+	bool fc = !strcmp(base, "firecracker");
+	for (int i = 1; i < argc && !fc; i++)
+		fc = fc_flag(argv[i]);
+	if (fc)
+		return parse_fc(argc, argv, o, err, errlen);
+	unsigned seen[CLI_NOPTS] = { 0 };
+	int r = parse_table(cli_table, CLI_NOPTS, seen, argc, argv, o, err, errlen);
+	if (r < 0)
+		return r;
 	if (o->config && o->vm_opts)
 		return fail(err, errlen,
 			    "--config describes the whole VM: give no other VM options with it");
-	if (o->api_socket && (o->config || o->vm_opts))
+	/* the transport is the one VM option the socket's VM may take */
+	unsigned transport = 0;
+	for (size_t t = 0; t < CLI_NOPTS; t++)
+		if (cli_table[t].off == offsetof(struct cli_opts, transport))
+			transport = seen[t];
+	if (o->api_socket && (o->config || o->vm_opts > transport))
 		return fail(err, errlen,
 			    "--api-socket: the VM is configured over the socket: give no other VM "
-			    "options with it");
+			    "options with it (but --transport)");
 	if (!o->help && !o->version && !o->print_jail && !o->kernel && !o->config &&
 	    !o->api_socket)
 		return fail(err, errlen,

@@ -36,6 +36,23 @@ struct cli_user { /* --user UID:GID */
 	unsigned uid, gid;
 };
 
+/* Firecracker's command line (cvmm run as `firecracker`, or given one of
+ * its flags): its flags with its meanings (docs/managers.md). */
+#define CLI_FC_API_SOCK	   "/run/firecracker.socket"
+#define CLI_FC_MAX_PAYLOAD 51200 /* Firecracker's default request body limit */
+struct cli_fc {
+	bool on;		/* Firecracker's command line was given */
+	const char *api_sock;	/* borrowed; CLI_FC_API_SOCK unless no_api */
+	const char *id;		/* borrowed, NULL: Firecracker's default */
+	const char *config_file; /* borrowed, NULL: none */
+	bool no_api, show_level, show_log_origin, enable_pci, no_seccomp;
+	const char *level, *log_path, *metrics_path; /* borrowed, NULL: none */
+	unsigned max_payload; /* --http-api-max-payload-size, bytes */
+	unsigned mmds_size_limit;
+	uint64_t start_time_us, start_time_cpu_us, parent_cpu_time_us;
+	bool start_time_set;
+};
+
 struct cli_opts {
 	const char *kernel;  /* borrowed from argv */
 	const char *initrd;  /* borrowed, NULL: none */
@@ -63,9 +80,16 @@ struct cli_opts {
 	struct cli_user user;
 	const char *chroot; /* borrowed --chroot DIR, NULL: none */
 	int log_level;      /* CVMM_LOG_* (process option too) */
+	struct cli_fc fc;
 };
 
-/* Returns 0, or -EINVAL with a one-line message in err. */
+/* The exit status of a Firecracker command line cvmm cannot parse
+ * (Firecracker's: 153). */
+#define CLI_FC_EXIT_ARGS 153
+/* Returns 0, or -EINVAL with a one-line message in err. argv[0] named
+ * `firecracker` (any directory), or any of Firecracker's own flags, makes
+ * it Firecracker's command line (o->fc.on): cvmm's own VM flags are then
+ * refused by name, as are Firecracker's that cvmm does not have. */
 __attribute__((warn_unused_result)) int cli_parse(int argc, char *const argv[],
 						  struct cli_opts *o, char *err, size_t errlen);
 /* "512M", "2G", "1048576K", "256" (MiB when no suffix) -> bytes. */
@@ -100,5 +124,6 @@ __attribute__((warn_unused_result)) int cli_parse_vsock(const char *spec, uint64
 /* "52:54:00:12:34:56" -> mac; -EINVAL unless six hex pairs and unicast. */
 __attribute__((warn_unused_result)) int cli_parse_mac(const char *s, uint8_t mac[6]);
 extern const char cli_usage[];
+extern const char cli_fc_usage[]; /* Firecracker's command line */
 
 #endif

@@ -3,6 +3,7 @@
  * process's signals; the library owns neither. */
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -122,6 +123,27 @@ static int exit_status(const struct cvmm_exit *ex, int signo)
 	}
 }
 
+/* Firecracker's exit statuses (its FcExitCode): the guest's own end,
+ * power-off or reboot (the i8042 reset Ctrl-Alt-Del leads to), is 0; a
+ * guest or KVM failure is 1 (GenericError); a signal is 128 + its number. */
+static int fc_exit_status(const struct cvmm_exit *ex, int signo)
+{
+	switch (ex->reason) {
+	case CVMM_EXIT_POWEROFF:
+	case CVMM_EXIT_REBOOT:
+		return 0;
+	case CVMM_EXIT_STOPPED:
+		if (signo) {
+			fprintf(stderr, "cvmm: stopped by %s\n", strsignal(signo));
+			return 128 + signo;
+		}
+		return 0;
+	default:
+		fprintf(stderr, "cvmm: %s\n", ex->message[0] ? ex->message : "VM failed");
+		return 1;
+	}
+}
+
 /* The jail's options on a VM's config: the filters' mode, and the
  * privilege drop cvmm_vm_create does once everything is open (always:
  * NO_NEW_PRIVS, capabilities, Landlock; --chroot and --user when given).
@@ -174,14 +196,15 @@ static int jail_control(struct cvmm_vm *vm, int listen_fd)
 struct api_vm {
 	struct cvmm_vm *vm;          /* owned; NULL until InstanceStart */
 	const struct cli_opts *opts; /* borrowed: the jail's options */
-	char socket_dir[4096];       /* the control socket's directory */
+	char socket_dir[4096];       /* the control socket's directory, "": none */
 	int listen_fd;               /* borrowed: the control socket */
+	bool fc;                     /* Firecracker's command line: its exit statuses */
 };
 
 static int api_vm_start(void *ctx, struct cvmm_config *cfg, char *err, size_t len)
 {
 	struct api_vm *av = ctx;
-	int r = jail_config(cfg, av->opts, av->socket_dir);
+	int r = jail_config(cfg, av->opts, av->socket_dir[0] ? av->socket_dir : NULL);
 	if (r < 0) {
 		snprintf(err, len, "%s", cvmm_config_error(cfg));
 		return r;
@@ -308,7 +331,7 @@ static int run(struct api_vm *av, struct console *con, int sfd, struct api *api)
 		fprintf(stderr, "cvmm: %s\n", cvmm_vm_error(av->vm));
 		return EXIT_RUNTIME;
 	}
-	return exit_status(&ex, signo);
+	return av->fc ? fc_exit_status(&ex, signo) : exit_status(&ex, signo);
 }
 
 static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
@@ -341,38 +364,53 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 	return r;
 }
 
-/* --config FILE: read it (bounded) and apply it. */
-static int config_from_file(struct cvmm_config *cfg, const char *path, char *err, size_t errlen)
+/* A configuration file, CLI_CONFIG_MAX bytes at most, into buf (that
+ * size + 1); *len its bytes. flag: the option, for the messages. */
+static int read_config(const char *flag, const char *path, char *buf, size_t *lenp, char *err,
+		       size_t errlen)
 {
-	static char buf[CLI_CONFIG_MAX + 1];
+	size_t size = CLI_CONFIG_MAX + 1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "--config: cannot open '%s': %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: cannot open '%s': %s", flag, path, strerror(errno));
 		return -errno;
 	}
 	size_t len = 0;
 	for (;;) {
-		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+		ssize_t n = read(fd, buf + len, size - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			int er = errno;
-			snprintf(err, errlen, "--config: cannot read '%s': %s", path, strerror(er));
+			snprintf(err, errlen, "%s: cannot read '%s': %s", flag, path, strerror(er));
 			close(fd);
 			return -er;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len == sizeof(buf))
+		if (len == size)
 			break;
 	}
 	close(fd);
 	if (len > CLI_CONFIG_MAX) {
-		snprintf(err, errlen, "--config: '%s' is larger than %u bytes", path, CLI_CONFIG_MAX);
+		snprintf(err, errlen, "%s: '%s' is larger than %u bytes", flag, path,
+			 CLI_CONFIG_MAX);
 		return -EFBIG;
 	}
-	int r = cli_config_json(cfg, buf, len, err, errlen);
+	*lenp = len;
+	return 0;
+}
+
+/* --config FILE: read it (bounded) and apply it. */
+static int config_from_file(struct cvmm_config *cfg, const char *path, char *err, size_t errlen)
+{
+	static char buf[CLI_CONFIG_MAX + 1];
+	size_t len;
+	int r = read_config("--config", path, buf, &len, err, errlen);
+	if (r < 0)
+		return r;
+	r = cli_config_json(cfg, buf, len, err, errlen);
 	if (r == 0)
 		r = cvmm_config_set_console(cfg, STDIN_FILENO, STDOUT_FILENO);
 	return r;
@@ -394,36 +432,99 @@ static int signals_fd(void)
 	return sfd;
 }
 
-/* --api-socket PATH: serve the control socket; the VM is whatever it
- * configures and starts. cvmm exits when the VM does. */
-static int main_api(const char *path, const struct cli_opts *o)
+/* Firecracker's --level, --log-path, --show-level, --show-log-origin and
+ * --metrics-path: the PUT /logger and PUT /metrics they stand for. */
+static int fc_logger_metrics(struct api *api, const struct cli_fc *fc, char *err, size_t errlen)
 {
-	char err[256];
+	int r = 0;
+	if (fc->level || fc->log_path || fc->show_level || fc->show_log_origin) {
+		struct json_object *o = json_object_new_object();
+		if (fc->log_path)
+			json_object_object_add(o, "log_path", json_object_new_string(fc->log_path));
+		if (fc->level)
+			json_object_object_add(o, "level", json_object_new_string(fc->level));
+		if (fc->show_level)
+			json_object_object_add(o, "show_level", json_object_new_boolean(1));
+		if (fc->show_log_origin)
+			json_object_object_add(o, "show_log_origin", json_object_new_boolean(1));
+		r = api_call(api, "PUT", "/logger", json_object_to_json_string(o), "the logger",
+			     err, errlen);
+		json_object_put(o);
+	}
+	if (r == 0 && fc->metrics_path) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "metrics_path", json_object_new_string(fc->metrics_path));
+		r = api_call(api, "PUT", "/metrics", json_object_to_json_string(o), "the metrics",
+			     err, errlen);
+		json_object_put(o);
+	}
+	return r;
+}
+
+/* --api-socket PATH, or Firecracker's command line: serve the control
+ * socket (none with --no-api); the VM is whatever it, or Firecracker's
+ * --config-file, configures and starts. cvmm exits when the VM does. */
+static int main_api(const struct cli_opts *o)
+{
+	char err[640];
+	const char *path = o->fc.on ? o->fc.api_sock : o->api_socket; /* NULL: --no-api */
 	int sfd = signals_fd();
 	if (sfd < 0)
 		return EXIT_SETUP;
-	struct api_vm av = { .vm = NULL, .opts = o, .listen_fd = -1 };
-	snprintf(av.socket_dir, sizeof(av.socket_dir), "%s", path);
-	char *slash = strrchr(av.socket_dir, '/');
-	if (slash == av.socket_dir)
-		slash[1] = 0;
-	else if (slash)
-		*slash = 0;
-	else
-		snprintf(av.socket_dir, sizeof(av.socket_dir), ".");
+	struct api_vm av = { .vm = NULL, .opts = o, .listen_fd = -1, .fc = o->fc.on };
+	if (path) {
+		snprintf(av.socket_dir, sizeof(av.socket_dir), "%s", path);
+		char *slash = strrchr(av.socket_dir, '/');
+		if (slash == av.socket_dir)
+			slash[1] = 0;
+		else if (slash)
+			*slash = 0;
+		else
+			snprintf(av.socket_dir, sizeof(av.socket_dir), ".");
+	}
 	struct api *api;
 	if (api_new(&api, &api_vm_ops, &av, STDIN_FILENO, STDOUT_FILENO) < 0) {
 		fprintf(stderr, "cvmm: out of memory\n");
 		close(sfd);
 		return EXIT_SETUP;
 	}
-	if (api_listen(api, path, err, sizeof(err)) < 0) {
+	int r = 0;
+	if (o->fc.on) {
+		/* Firecracker's VM: virtio-mmio, as every manager's pci=off
+		 * guest expects, unless --enable-pci */
+		api_set_transport(api, o->fc.enable_pci ? CVMM_TRANSPORT_PCI : CVMM_TRANSPORT_MMIO);
+		if (o->fc.id && api_set_id(api, o->fc.id) < 0)
+			r = snprintf(err, sizeof(err), "--id: invalid instance id") < 0 ? -1 : -EINVAL;
+		if (!r && api_set_max_body(api, o->fc.max_payload) < 0)
+			r = snprintf(err, sizeof(err), "--http-api-max-payload-size: out of range") < 0
+				    ? -1
+				    : -EINVAL;
+		if (!r)
+			r = fc_logger_metrics(api, &o->fc, err, sizeof(err));
+	} else if (o->transport) {
+		api_set_transport(api, o->transport);
+	}
+	if (!r && path)
+		r = api_listen(api, path, err, sizeof(err));
+	av.listen_fd = api_listen_fd(api);
+	if (!r && o->fc.config_file) {
+		static char buf[CLI_CONFIG_MAX + 1];
+		size_t len;
+		r = read_config("--config-file", o->fc.config_file, buf, &len, err, sizeof(err));
+		if (!r) {
+			char why[600];
+			r = api_apply_config(api, buf, len, true, why, sizeof(why));
+			if (r < 0)
+				snprintf(err, sizeof(err), "--config-file: %s", why);
+		}
+	}
+	if (r < 0) {
 		fprintf(stderr, "cvmm: %s\n", err);
 		api_free(api);
+		cvmm_vm_destroy(av.vm);
 		close(sfd);
-		return EXIT_SETUP;
+		return EXIT_SETUP; /* 1: Firecracker's GenericError too */
 	}
-	av.listen_fd = api_listen_fd(api);
 	struct console con = { .in_fd = STDIN_FILENO };
 	console_raw(&con);
 	int status = run(&av, &con, sfd, api);
@@ -440,14 +541,23 @@ int main(int argc, char **argv)
 	char err[256];
 	if (cli_parse(argc, argv, &o, err, sizeof(err)) < 0) {
 		fprintf(stderr, "cvmm: %s\n", err);
-		return EXIT_SETUP;
+		if (!o.fc.on)
+			return EXIT_SETUP;
+		/* Firecracker's: 152 (BadConfiguration) for a bad --level, 153
+		 * (ArgParsing) for the rest */
+		return !strncmp(err, "--level:", 8) ? CLI_FC_EXIT_ARGS - 1 : CLI_FC_EXIT_ARGS;
 	}
 	if (o.help) {
-		fputs(cli_usage, stdout);
+		fputs(o.fc.on ? cli_fc_usage : cli_usage, stdout);
 		return 0;
 	}
 	if (o.version) {
-		printf("cvmm %s\n", cvmm_version());
+		/* Firecracker's first line (managers parse its second word),
+		 * then cvmm's */
+		if (o.fc.on)
+			printf("Firecracker v%s\n", API_FC_VERSION);
+		printf("cvmm %s%s\n", cvmm_version(),
+		       o.fc.on ? " (Firecracker's command line and API, v" API_FC_VERSION ")" : "");
 		return 0;
 	}
 	if (o.print_jail) {
@@ -466,8 +576,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cvmm: cannot install the SIGSYS handler\n");
 		return EXIT_SETUP;
 	}
-	if (o.api_socket)
-		return main_api(o.api_socket, &o);
+	if (o.api_socket || o.fc.on)
+		return main_api(&o);
 	struct cvmm_config *cfg;
 	if (cvmm_config_new(&cfg) < 0) {
 		fprintf(stderr, "cvmm: out of memory\n");
