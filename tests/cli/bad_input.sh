@@ -102,6 +102,7 @@ expect 153 "needs a value" -- --api-sock
 expect 153 "--start-time-us" -- --start-time-us soon
 expect 152 "--level: invalid value" -- --level loud --no-api --config-file x
 expect 1 "--config-file: cannot open" -- --no-api --config-file "$tmp/nope"
+expect 1 "--api-sock: .* exists" -- --api-sock "$tmp/garbage"
 expect 1 "--config-file: not a JSON object" -- --no-api --config-file "$tmp/garbage"
 expect 1 "cannot open initrd" -- --kernel "$tmp/garbage" --initrd "$tmp/nope"
 expect 1 "--memory" -- --kernel "$tmp/garbage" --memory 0

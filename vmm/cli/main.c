@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -504,6 +505,14 @@ static int main_api(const struct cli_opts *o)
 	} else if (o->transport) {
 		api_set_transport(api, o->transport);
 	}
+	/* Firecracker does not take over an existing socket path (its bind
+	 * fails: exit 1); cvmm's own --api-socket replaces a stale socket */
+	struct stat st;
+	if (!r && path && o->fc.on && lstat(path, &st) == 0)
+		r = snprintf(err, sizeof(err), "--api-sock: '%s' exists: %s", path,
+			     strerror(EADDRINUSE)) < 0
+			    ? -1
+			    : -EADDRINUSE;
 	if (!r && path)
 		r = api_listen(api, path, err, sizeof(err));
 	av.listen_fd = api_listen_fd(api);
