@@ -28,8 +28,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256];
 	if (cli_parse(argc, argv, &o, err, sizeof(err)) == 0) {
 		if (!o.help && !o.version && !o.print_jail && !o.kernel && !o.config &&
-		    !o.api_socket)
+		    !o.api_socket && !o.fc.on)
 			abort(); /* success with nothing to boot is a parser bug */
+		/* Firecracker's: a socket to serve, or a file to boot (both may be) */
+		if (o.fc.on && !o.help && !o.version && !o.fc.api_sock && !o.fc.config_file)
+			abort();
+		if (o.fc.on && !o.help && !o.version && o.fc.no_api &&
+		    (o.fc.api_sock || !o.fc.config_file))
+			abort();
 		if (o.cpus == 0 || o.memory == 0)
 			abort();
 	} else if (!memchr(err, '\0', sizeof(err)) || !err[0]) {
