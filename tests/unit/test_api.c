@@ -305,13 +305,27 @@ static void test_bad_bodies(void **state)
 	assert_int_equal(req(t, "PUT", "/machine-config",
 			     "{\"vcpu_count\": 3, \"mem_size_mib\": 64, \"smt\": true}"),
 			 400);
-	fault_has(t, "can only be 1 or an even number when SMT is enabled");
+	fault_has(t, "The number of vCPUs must be greater than 0, less than 254 and must be 1 or an "
+		     "even number if SMT is enabled.");
 #else
 	assert_int_equal(req(t, "PUT", "/machine-config",
 			     "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"smt\": true}"),
 			 400);
 	fault_has(t, "not supported on aarch64");
 #endif
+	/* Firecracker's command line: Firecracker's 32 vCPUs at most */
+	assert_int_equal(req(t, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 33, \"mem_size_mib\": 64}"),
+			 204);
+	api_set_firecracker(t->api);
+	assert_int_equal(req(t, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 33, \"mem_size_mib\": 64}"),
+			 400);
+	fault_has(t, "The number of vCPUs must be greater than 0, less than 32 and must be 1 or an "
+		     "even number if SMT is enabled.");
+	assert_int_equal(req(t, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 32, \"mem_size_mib\": 64}"),
+			 204);
 	/* static CPU templates: accepted, marked deprecated as Firecracker does */
 	assert_int_equal(req(t, "PUT", "/machine-config",
 			     "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"cpu_template\": \"T2\"}"),

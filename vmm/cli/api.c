@@ -37,6 +37,7 @@
 #define API_DRAIN_MAX  (1u << 20)
 #define API_MAX_IFACES 4
 #define API_ID_MAX     64
+#define API_FC_MAX_VCPUS 32 /* Firecracker's MAX_SUPPORTED_VCPUS */
 #define API_PATH_MAX   4096
 #define JSON_DEPTH     8
 
@@ -123,6 +124,7 @@ struct api {
 	uint64_t count[3][API_ROUTES], fails[3][API_ROUTES];
 	uint64_t last_exits, last_tx; /* the VM's totals at the last flush */
 	unsigned max_body; /* a request body's bytes at most */
+	bool fc;	   /* Firecracker's command line: its limits */
 	int transport;	   /* the VM's: CVMM_TRANSPORT_* */
 };
 
@@ -459,9 +461,11 @@ static void put_machine_config(struct api_conn *c, struct json_object *o, bool p
 		return;
 	}
 #endif
-	if (smt && cpus > 1 && cpus % 2) {
-		fault(c, 400, "The vCPU number is invalid! The vCPU number can only be 1 or an even "
-			      "number when SMT is enabled.");
+	/* Firecracker's limit in Firecracker mode (32), cvmm's (254) else */
+	if ((smt && cpus > 1 && cpus % 2) || (c->api->fc && cpus > API_FC_MAX_VCPUS)) {
+		fault(c, 400, "The number of vCPUs must be greater than 0, less than %d and must be "
+			      "1 or an even number if SMT is enabled.",
+		      c->api->fc ? API_FC_MAX_VCPUS : 254);
 		return;
 	}
 	if (tmpl) {
@@ -1508,6 +1512,11 @@ int api_set_max_body(struct api *a, unsigned bytes)
 void api_set_transport(struct api *a, int transport)
 {
 	a->transport = transport;
+}
+
+void api_set_firecracker(struct api *a)
+{
+	a->fc = true;
 }
 
 void api_free(struct api *a)

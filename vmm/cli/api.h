@@ -47,6 +47,9 @@ __attribute__((warn_unused_result)) int api_set_id(struct api *a, const char *id
 /* A request body's limit (Firecracker's --http-api-max-payload-size):
  * 1024..API_MAX_BODY_CAP bytes, else -EINVAL. Before any connection. */
 __attribute__((warn_unused_result)) int api_set_max_body(struct api *a, unsigned bytes);
+/* Firecracker's command line: its limits where they are tighter than
+ * cvmm's (32 vCPUs). */
+void api_set_firecracker(struct api *a);
 /* The transport of the VM InstanceStart builds (CVMM_TRANSPORT_*). */
 void api_set_transport(struct api *a, int transport);
 /* One API call as if a client made it (body: JSON text, "" for none): 0
