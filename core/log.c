@@ -20,6 +20,7 @@ static struct {
 	int fd;          /* under lock; borrowed */
 	log_sink_fn fn;  /* under lock; NULL: the fd */
 	void *opaque;    /* under lock; borrowed */
+	char name[LOG_NAME_MAX + 1]; /* under lock; "": none */
 } logger = {
 	.level = LOG_LEVEL_INFO,
 	.opts = 0,
@@ -71,6 +72,13 @@ void log_set_sink(log_sink_fn fn, void *opaque)
 	pthread_mutex_unlock(&logger.lock);
 }
 
+void log_set_name(const char *name)
+{
+	pthread_mutex_lock(&logger.lock);
+	snprintf(logger.name, sizeof(logger.name), "%s", name ? name : "");
+	pthread_mutex_unlock(&logger.lock);
+}
+
 /* The build passes sources as paths from the build directory
  * ("../devices/net.c"): the origin is the path from the source root. */
 static const char *origin(const char *file)
@@ -116,8 +124,12 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
 	level = clamp(level);
 	int saved = errno; /* callers may still want theirs after a message */
 	unsigned opts = atomic_load(&logger.opts);
-	char buf[LOG_LINE_MAX];
-	size_t n = grown(0, snprintf(buf, sizeof(buf) - 1, "cvmm: "));
+	char buf[LOG_LINE_MAX], name[LOG_NAME_MAX + 1];
+	pthread_mutex_lock(&logger.lock);
+	memcpy(name, logger.name, sizeof(name));
+	pthread_mutex_unlock(&logger.lock);
+	size_t n = grown(0, name[0] ? snprintf(buf, sizeof(buf) - 1, "cvmm[%s]: ", name)
+				    : snprintf(buf, sizeof(buf) - 1, "cvmm: "));
 	if (opts & LOG_SHOW_LEVEL)
 		n = grown(n, snprintf(buf + n, sizeof(buf) - 1 - n, "%s: ", level_names[level]));
 	if (opts & LOG_SHOW_ORIGIN)

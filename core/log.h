@@ -63,6 +63,10 @@ void log_set_fd(int fd);
  * this returns, the previous callback is not called again (it is called
  * under the lock this takes). */
 void log_set_sink(log_sink_fn fn, void *opaque);
+/* The instance's name in every line ("cvmm[NAME]: ..."; NULL or "": none,
+ * "cvmm: ..."); LOG_NAME_MAX bytes at most, longer is cut. */
+#define LOG_NAME_MAX 64
+void log_set_name(const char *name);
 
 /* printf-like; file and line are the caller's (the macros below). */
 __attribute__((format(printf, 4, 5))) void log_msg(enum log_level level, const char *file,

@@ -37,6 +37,11 @@ API void cvmm_log_set_fd(int fd)
 	log_set_fd(fd);
 }
 
+API void cvmm_log_set_name(const char *name)
+{
+	log_set_name(name);
+}
+
 /* cvmm_log_fn and log_sink_fn are one type (unsigned long is size_t on
  * every host cvmm supports): no adapter, no state of its own. */
 API void cvmm_log_set_sink(cvmm_log_fn fn, void *opaque)

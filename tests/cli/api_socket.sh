@@ -142,7 +142,7 @@ expect 200 '"id": ?"fc-test-1"' -- "$U/"
 expect 200 '"firecracker_version": ?"1\.12\.0"' -- "$U/version"
 head -c 3000 /dev/zero | tr '\0' ' ' >"$tmp/big2"
 expect 413 '"fault_message":"the request body is larger than 2048' -- -X PUT "$U/vsock" --data-binary @"$tmp/big2"
-if grep -q "DEBUG" "$tmp/fc.log" 2>/dev/null; then pass=$((pass + 1)); echo "ok: --log-path got Debug lines with their level"
+if grep -q "^cvmm\[fc-test-1\]: DEBUG: " "$tmp/fc.log" 2>/dev/null; then pass=$((pass + 1)); echo "ok: --log-path got Debug lines with the id and their level"
 else fail=$((fail + 1)); echo "FAIL: --log-path: $(head -c 300 "$tmp/fc.log" 2>&1)"; fi
 if [[ -f $tmp/fc.metrics ]]; then pass=$((pass + 1)); echo "ok: --metrics-path opened"
 else fail=$((fail + 1)); echo "FAIL: --metrics-path not opened"; fi

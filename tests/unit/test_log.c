@@ -116,6 +116,14 @@ static void test_format(void **state)
 	log_info("z");
 	snprintf(want, sizeof(want), "cvmm: INFO: tests/unit/test_log.c:%d: z", line);
 	assert_string_equal(c.line, want);
+	/* an instance name (Firecracker's --id), then none again */
+	log_set_options(LOG_SHOW_LEVEL);
+	cvmm_log_set_name("vm-7");
+	log_warn("w");
+	assert_string_equal(c.line, "cvmm[vm-7]: WARN: w");
+	cvmm_log_set_name(NULL);
+	log_warn("w");
+	assert_string_equal(c.line, "cvmm: WARN: w");
 	/* unknown option bits are ignored */
 	log_set_options(~0u);
 	log_info("z");

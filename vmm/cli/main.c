@@ -495,6 +495,8 @@ static int main_api(const struct cli_opts *o)
 		 * guest expects, unless --enable-pci */
 		api_set_transport(api, o->fc.enable_pci ? CVMM_TRANSPORT_PCI : CVMM_TRANSPORT_MMIO);
 		api_set_firecracker(api);
+		if (o->fc.id)
+			cvmm_log_set_name(o->fc.id); /* Firecracker's lines carry it */
 		if (o->fc.id && api_set_id(api, o->fc.id) < 0)
 			r = snprintf(err, sizeof(err), "--id: invalid instance id") < 0 ? -1 : -EINVAL;
 		if (!r && api_set_max_body(api, o->fc.max_payload) < 0)

@@ -235,6 +235,9 @@ CVMM_API void cvmm_log_set_fd(int fd);
  * again. fn NULL: back to the fd. */
 typedef void (*cvmm_log_fn)(void *opaque, int level, const char *line, unsigned long len);
 CVMM_API void cvmm_log_set_sink(cvmm_log_fn fn, void *opaque);
+/* The instance's name in every line: "cvmm[NAME]: ..." (64 bytes at most;
+ * NULL or "": none, "cvmm: ..."); Firecracker's --id. */
+CVMM_API void cvmm_log_set_name(const char *name);
 /* A line of the embedder's own into the same stream, at a CVMM_LOG_* level
  * (CVMM_LOG_ERROR..CVMM_LOG_TRACE; others are dropped): printf-like, its
  * origin "app:0". */
