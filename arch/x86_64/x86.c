@@ -150,7 +150,8 @@ int arch_devices_init(struct arch *a, struct err *e)
 		serial_destroy(&a->com1);
 		return err_set(e, -r, "rtc: %s", strerror(-r));
 	}
-	r = i8042_init(&a->i8042, &vm->sys);
+	struct irq_line kbd_irq = { x86_irq_set, a, X86_KBD_IRQ };
+	r = i8042_init(&a->i8042, &vm->sys, &kbd_irq);
 	if (r < 0) {
 		rtc_destroy(&a->rtc);
 		serial_destroy(&a->com1);
