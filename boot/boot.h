@@ -152,8 +152,9 @@ struct x86_acpi_cfg {
 
 /* RSDP (rev 2) at X86_ACPI_ADDR, then XSDT, FADT (hardware-reduced, sleep
  * control/status and reset registers at the layout.h ports), DSDT (\_S5,
- * COM1, the mmio devices), MADT (one enabled LAPIC per vCPU, the IOAPIC,
- * ISA interrupt overrides), all checksummed, all below X86_ACPI_END.
+ * COM1, RTC0, the i8042 PS2_, the mmio devices), MADT (one enabled LAPIC
+ * per vCPU, the IOAPIC, ISA interrupt overrides), all checksummed, all
+ * below X86_ACPI_END.
  * *rsdp_gpa gets the RSDP address. -EINVAL for ncpus 0 or above
  * X86_ACPI_MAX_CPUS, a _HID that is not 7-8 chars of [A-Z0-9], or an mmio
  * window not inside 32 bits; -ENOSPC if the tables do not fit. Devices use
