@@ -93,6 +93,9 @@ const char *arch_default_cmdline(void);
 /* Presses the power button (an ACPI event to the guest); -EOPNOTSUPP where
  * the arch offers none. */
 ARCH_WUR int arch_power_button(struct arch *a);
+/* Types Ctrl-Alt-Del on the guest's keyboard (x86: the i8042's, IRQ 1);
+ * -EOPNOTSUPP where the arch has none, -ENOSPC when its buffer is full. */
+ARCH_WUR int arch_ctrl_alt_del(struct arch *a);
 /* The guest's console UART (input, counters), once arch_devices_init
  * succeeded; NULL before. */
 struct serial *arch_console(struct arch *a);

@@ -891,6 +891,23 @@ API int cvmm_vm_request_shutdown(struct cvmm_vm *handle)
 	return 0;
 }
 
+API int cvmm_vm_send_ctrl_alt_del(struct cvmm_vm *handle)
+{
+	struct vm *vm = (struct vm *)handle;
+	err_shared_begin(&vm->err);
+	if (!vm->started)
+		return err_shared_set(&vm->err, EINVAL, "VM not started");
+	if (atomic_load(&vm->stopping))
+		return err_shared_set(&vm->err, ESHUTDOWN, "VM has exited");
+	int r = arch_ctrl_alt_del(vm->arch);
+	if (r == -EOPNOTSUPP)
+		return err_shared_set(&vm->err, EOPNOTSUPP, "no keyboard on this architecture");
+	if (r < 0)
+		return err_shared_set(&vm->err, -r,
+				      "the keyboard's buffer is full (the guest is not reading it)");
+	return 0;
+}
+
 API enum cvmm_vm_state cvmm_vm_state(const struct cvmm_vm *handle)
 {
 	struct vm *vm = (struct vm *)handle;

@@ -107,6 +107,12 @@ int arch_power_button(struct arch *a)
 	return -EOPNOTSUPP; /* no ACPI, no GPIO keys (yet) */
 }
 
+int arch_ctrl_alt_del(struct arch *a)
+{
+	(void)a;
+	return -EOPNOTSUPP; /* no keyboard (Firecracker has none there either) */
+}
+
 /* KVM_IRQ_LINE for an SPI: type and interrupt id (SPI + 32) in one word. */
 static void arm64_irq_set(void *opaque, uint32_t spi, int level)
 {

@@ -122,6 +122,12 @@ int arch_power_button(struct arch *a)
 	return 0;
 }
 
+/* Once arch_devices_init succeeded (a started VM's). */
+int arch_ctrl_alt_del(struct arch *a)
+{
+	return i8042_ctrl_alt_del(&a->i8042);
+}
+
 int arch_vm_init(struct arch *a, struct err *e)
 {
 	const struct arch_vm *vm = a->vm;

@@ -951,12 +951,17 @@ static void put_actions(struct api_conn *c, struct json_object *o)
 			}
 		}
 	} else if (!strcmp(t, "SendCtrlAltDel")) {
+#ifdef __aarch64__
+		fault(c, 400, "SendCtrlAltDel does not supported on aarch64."); /* sic, Firecracker's */
+#else
 		if (!a->started)
-			fault(c, 400, "the microVM is not running");
+			fault(c, 400, "The requested operation is not supported before starting the "
+				      "microVM.");
 		else if ((r = a->ops->shutdown(a->ctx, msg, sizeof(msg))) < 0)
 			fault(c, 400, "SendCtrlAltDel: %s", msg);
 		else
 			respond(c, 204, NULL);
+#endif
 	} else if (!strcmp(t, "FlushMetrics")) {
 		if (!a->started)
 			fault(c, 400, "The requested operation is not supported before starting the "

@@ -290,6 +290,14 @@ CVMM_API CVMM_WUR int cvmm_vm_resume(struct cvmm_vm *vm);
  * not started, -ESHUTDOWN if it exited, -EOPNOTSUPP where the arch has no
  * power button. */
 CVMM_API CVMM_WUR int cvmm_vm_request_shutdown(struct cvmm_vm *vm);
+/* Types Ctrl-Alt-Del on the guest's keyboard, as Firecracker's
+ * SendCtrlAltDel does (x86: the i8042's scan codes and IRQ 1). A Linux
+ * guest reboots (with reboot=k through the i8042's reset line, and the VM
+ * exits with CVMM_EXIT_REBOOT) unless its init takes the keys otherwise.
+ * Returns at once; -EINVAL if not started, -ESHUTDOWN if it exited,
+ * -EOPNOTSUPP where the arch has no keyboard (aarch64), -ENOSPC when the
+ * keyboard's buffer has no room (the guest is not reading it). */
+CVMM_API CVMM_WUR int cvmm_vm_send_ctrl_alt_del(struct cvmm_vm *vm);
 enum cvmm_vm_state {
 	CVMM_STATE_CREATED = 1, /* built, not started */
 	CVMM_STATE_RUNNING,
