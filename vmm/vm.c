@@ -354,6 +354,12 @@ static int vm_vdev_add(struct vm *vm, const struct vm_vdev_src *src, unsigned in
  * device list (vdevs.c). */
 static int vm_devices_open(struct vm *vm, struct err *e)
 {
+	unsigned total = 0;
+	for (unsigned k = 0; k < vm_nvdev_srcs; k++)
+		total += vm_vdev_srcs[k].count(&vm->cfg);
+	if (total > CVMM_MAX_MMIO)
+		return err_set(e, E2BIG, "%u virtio devices, at most %d (one interrupt each)",
+			       total, CVMM_MAX_MMIO);
 	for (unsigned k = 0; k < vm_nvdev_srcs; k++) {
 		const struct vm_vdev_src *src = &vm_vdev_srcs[k];
 		unsigned n = src->count(&vm->cfg);

@@ -33,7 +33,7 @@
 #define API_OUT_ROOM                                                                               \
 	4096 /* one response always fits in this (a 512-byte fault message escaped)                \
 	      */
-#define API_MAX_DRIVES 8
+#define API_MAX_DRIVES CVMM_MAX_DISKS
 #define API_DRAIN_MAX  (1u << 20)
 #define API_MAX_IFACES 4
 #define API_ID_MAX     64

@@ -51,7 +51,16 @@ CVMM_API CVMM_WUR int cvmm_config_set_console_file(struct cvmm_config *cfg, cons
 CVMM_API CVMM_WUR int cvmm_config_set_kick_signal(struct cvmm_config *cfg, int signo);
 /* Limits the setters below check; a front end takes them from here rather
  * than restating them. */
-#define CVMM_MAX_DISKS 8
+/* Virtio devices of every kind together, one interrupt each: x86_64 the 17
+ * free IOAPIC pins (5-22 but the RTC's 8), as many as Firecracker's 19 less
+ * its two ACPI devices; aarch64 the GIC's 95 SPIs after the UART's. Disks
+ * may take them all, as drives may in Firecracker. */
+#ifdef __aarch64__
+#define CVMM_MAX_DEVICES 95
+#else
+#define CVMM_MAX_DEVICES 17
+#endif
+#define CVMM_MAX_DISKS CVMM_MAX_DEVICES
 #define CVMM_MAX_NETS 4
 #define CVMM_MAX_FS 4
 #define CVMM_MAX_QUEUES 8 /* a disk's request queues; a tap's queue pairs */
