@@ -20,8 +20,14 @@ struct serial;
 
 #define ARCH_WUR __attribute__((warn_unused_result))
 
-/* Device slots the seam describes at most (x86 has 17 interrupts for them). */
+/* Device slots the seam describes at most, one interrupt each: x86 has 17
+ * (IOAPIC pins 5-22 but the RTC's 8; 23 is the power button's), arm64 95
+ * (SPIs 1-95; 0 is the UART's). */
+#ifdef __aarch64__
+#define ARCH_MAX_DEVS 95
+#else
 #define ARCH_MAX_DEVS 17
+#endif
 
 /* Where a virtio device sits: what the firmware tables, the command line
  * and the device tree describe. */
@@ -93,6 +99,9 @@ const char *arch_default_cmdline(void);
 /* Presses the power button (an ACPI event to the guest); -EOPNOTSUPP where
  * the arch offers none. */
 ARCH_WUR int arch_power_button(struct arch *a);
+/* Types Ctrl-Alt-Del on the guest's keyboard (x86: the i8042's, IRQ 1);
+ * -EOPNOTSUPP where the arch has none, -ENOSPC when its buffer is full. */
+ARCH_WUR int arch_ctrl_alt_del(struct arch *a);
 /* The guest's console UART (input, counters), once arch_devices_init
  * succeeded; NULL before. */
 struct serial *arch_console(struct arch *a);

@@ -221,6 +221,22 @@ static void acpi_dsdt(struct aml *a, const struct x86_acpi_cfg *cfg)
 	acpi_isa_dev(a, "COM1", "PNP0501", X86_PORT_COM1, 8, X86_COM1_IRQ);
 	/* The CMOS RTC: hardware-reduced ACPI kernels only find it here. */
 	acpi_isa_dev(a, "RTC0", "PNP0B00", X86_PORT_CMOS, 2, X86_RTC_IRQ);
+	/* The i8042 and its keyboard (Firecracker's PS2_): the FADT claims no
+	 * 8042, so kernels with ACPI look for it here. No PS/2 mouse (PNP0F13):
+	 * Linux then leaves the second port alone. */
+	size_t kbd = aml_device_begin(a, "PS2_");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0303");
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_CRS");
+	size_t crs = aml_buffer_begin(a);
+	aml_res_io16(a, X86_PORT_I8042, 1);	/* data */
+	aml_res_io16(a, X86_PORT_I8042 + 4, 1); /* status, command */
+	aml_res_irq(a, X86_KBD_IRQ);
+	aml_res_end(a);
+	aml_buffer_end(a, crs);
+	aml_end(a, kbd);
 
 	for (unsigned i = 0; i < cfg->ndevs; i++) {
 		const struct acpi_mmio_dev *d = &cfg->devs[i];

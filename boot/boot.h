@@ -110,11 +110,11 @@ WUR int x86_pvh_info_write(const struct guest_mem *m, const struct x86_boot_cfg 
 
 /* Intel MP table (floating pointer + config table) at X86_MPTABLE_ADDR:
  * ncpus processors (APIC id = index), one IOAPIC (id ncpus), ISA bus, ISA
- * IRQ0 -> IOAPIC pin 2 and IRQs 1, 3..15 identity mapped (as in the MADT),
- * LINT0 ExtINT and LINT1 NMI. The whole table must fit in the 1 KiB EBDA:
- * -EINVAL for ncpus 0 or above X86_MPTABLE_MAX_CPUS (more vCPUs: rely on
- * ACPI and skip the MP table). */
-#define X86_MPTABLE_MAX_CPUS 40
+ * IRQ0 -> IOAPIC pin 2 and IRQs 1, 3..23 identity mapped (as in the MADT;
+ * 16-23 for virtio devices, as Firecracker), LINT0 ExtINT and LINT1 NMI.
+ * The whole table must fit in the 1 KiB EBDA: -EINVAL for ncpus 0 or above
+ * X86_MPTABLE_MAX_CPUS (more vCPUs: rely on ACPI and skip the MP table). */
+#define X86_MPTABLE_MAX_CPUS 37
 WUR int x86_mptable_write(const struct guest_mem *m, unsigned ncpus, struct err *e);
 
 struct acpi_mmio_dev {
@@ -152,8 +152,9 @@ struct x86_acpi_cfg {
 
 /* RSDP (rev 2) at X86_ACPI_ADDR, then XSDT, FADT (hardware-reduced, sleep
  * control/status and reset registers at the layout.h ports), DSDT (\_S5,
- * COM1, the mmio devices), MADT (one enabled LAPIC per vCPU, the IOAPIC,
- * ISA interrupt overrides), all checksummed, all below X86_ACPI_END.
+ * COM1, RTC0, the i8042 PS2_, the mmio devices), MADT (one enabled LAPIC
+ * per vCPU, the IOAPIC, ISA interrupt overrides), all checksummed, all
+ * below X86_ACPI_END.
  * *rsdp_gpa gets the RSDP address. -EINVAL for ncpus 0 or above
  * X86_ACPI_MAX_CPUS, a _HID that is not 7-8 chars of [A-Z0-9], or an mmio
  * window not inside 32 bits; -ENOSPC if the tables do not fit. Devices use

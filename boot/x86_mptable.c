@@ -2,8 +2,10 @@
 /* Intel MultiProcessor Specification 1.4 tables: the floating pointer and
  * the configuration table, in the EBDA. Interrupt model: the conventional
  * PC one, matching the MADT: ISA IRQ0 (PIT) -> IOAPIC pin 2, the other ISA
- * IRQs identity mapped (IRQ2, the cascade, has no entry); LINT0 ExtINT,
- * LINT1 NMI. */
+ * IRQs identity mapped (IRQ2, the cascade, has no entry), and pins 16-23
+ * as IRQs 16-23 of the same bus (edge, active high, as Firecracker writes
+ * them): the virtio devices past the tenth interrupt there, which a kernel
+ * booted acpi=off finds only so; LINT0 ExtINT, LINT1 NMI. */
 #include "boot/boot.h"
 
 #include <errno.h>
@@ -17,8 +19,8 @@
 #define MPC_CPU_SIZE   20
 #define MPC_SMALL_SIZE 8 /* bus, ioapic, io interrupt, local interrupt */
 #define MP_SPEC_REV    4
-#define MP_ISA_IRQS    16
-#define MP_IOINT_COUNT (MP_ISA_IRQS - 1) /* no IRQ2 */
+#define MP_IOAPIC_PINS 24
+#define MP_IOINT_COUNT (MP_IOAPIC_PINS - 1) /* no IRQ2 */
 #define MP_LINT_COUNT  2
 
 enum { MP_PROCESSOR = 0, MP_BUS = 1, MP_IOAPIC = 2, MP_IOINTR = 3, MP_LINTR = 4 };
@@ -81,7 +83,7 @@ int x86_mptable_write(const struct guest_mem *m, unsigned ncpus, struct err *e)
 	p = mp_small(p, MP_IOAPIC);
 	count++;
 
-	for (unsigned irq = 0; irq < MP_ISA_IRQS; irq++) {
+	for (unsigned irq = 0; irq < MP_IOAPIC_PINS; irq++) {
 		if (irq == 2)
 			continue;
 		p[1] = MP_INT;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Small legacy PC devices: CMOS RTC, the i8042 reset line, and the ACPI
+/* Small legacy PC devices: CMOS RTC, the i8042 keyboard controller, and the ACPI
  * hardware-reduced sleep/reset registers. */
 #ifndef CVMM_LEGACY_H
 #define CVMM_LEGACY_H
@@ -44,18 +44,34 @@ __attribute__((warn_unused_result)) int pl031_init(struct pl031 *p, time_t (*now
 						   void *ctx);
 void pl031_destroy(struct pl031 *p);
 
-/* i8042 at 0x60/0x64: enough for the CPU reset command (0xfe on 0x64). */
+/* i8042 PS/2 controller at 0x60 (data) and 0x64 (status / command), as
+ * Firecracker offers it on x86_64: a keyboard on the first port (IRQ 1),
+ * nothing on the second, enough for Linux's i8042 and atkbd drivers to
+ * find the keyboard, for the host to type Ctrl-Alt-Del on it and for the
+ * guest to reset the machine through it (i8042.c says what each command
+ * answers). The keyboard sends scan code set 2, untranslated. */
+#define I8042_BUF_SIZE 16 /* the output buffer, bytes (Firecracker's) */
 struct i8042 {
-	struct sys_ctl sys;
-	uint8_t cmd_byte;
-	uint8_t pending_cmd;
-	uint8_t out; /* byte waiting in the output buffer */
-	uint8_t has_out;
 	pthread_mutex_t lock;
+	struct sys_ctl sys;
+	struct irq_line kbd_irq; /* IRQ 1: pulsed for each keyboard byte */
+	uint8_t ctr;		 /* controller configuration byte */
+	uint8_t outp;		 /* output port (bit 0: the CPU reset line, high) */
+	uint8_t pending_cmd;	 /* a command awaiting its data byte on 0x60; 0: none */
+	uint8_t buf[I8042_BUF_SIZE]; /* output buffer: what reads of 0x60 return */
+	unsigned head, count;
 };
 extern const struct bus_ops i8042_ops;
-__attribute__((warn_unused_result)) int i8042_init(struct i8042 *k, const struct sys_ctl *sys);
+/* kbd_irq is copied; its ctx stays borrowed. */
+__attribute__((warn_unused_result)) int i8042_init(struct i8042 *k, const struct sys_ctl *sys,
+						   const struct irq_line *kbd_irq);
 void i8042_destroy(struct i8042 *k);
+/* Types Ctrl-Alt-Del: the make codes of Left Ctrl, Left Alt and Delete
+ * (set 2: 0x14, 0x11, 0xe0 0x71; no break codes, as Firecracker), then
+ * IRQ 1 if the guest enabled the keyboard interrupt. -ENOSPC, nothing
+ * queued, when the output buffer has no room for the 4 bytes (the guest
+ * is not reading its keyboard). Thread-safe. */
+__attribute__((warn_unused_result)) int i8042_ctrl_alt_del(struct i8042 *k);
 
 /* ACPI sleep control (S5 -> power off), sleep status, reset register: three
  * byte registers (the FADT's SLEEP_CONTROL, SLEEP_STATUS, RESET_REG). What a

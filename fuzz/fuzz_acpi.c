@@ -229,9 +229,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(lapics == ncpus);
 
 	unsigned devices = terms(dsdt + 36, dsdt + fz_rd32(dsdt + 4));
-	/* COM1, RTC0, the mmio devices, the links, PCI0 and RES0, then PWRB
-	 * and GED0 */
+	/* COM1, RTC0, PS2_, the mmio devices, the links, PCI0 and RES0, then
+	 * PWRB and GED0 */
 	FZ_CHECK(devices ==
-		 2 + ndevs + (cfg.ecam_base ? cfg.npci + 2 : 0) + (cfg.ged_gsi ? 2 : 0));
+		 3 + ndevs + (cfg.ecam_base ? cfg.npci + 2 : 0) + (cfg.ged_gsi ? 2 : 0));
 	return 0;
 }

@@ -13,6 +13,8 @@
  *   op & 0x40      instead: an MMIO access to aarch64's PL031 RTC at word
  *                  offset `offset` (ids from 0xfe0 with offset's top bit),
  *                  value offset, value, 0x5a, 0xa5
+ *   op & 0x80      with op & 7 == 2 (and no 0x40): instead the host types
+ *                  Ctrl-Alt-Del on the i8042's keyboard
  * Invariants: the UART's receive FIFO holds what a model FIFO holds (host
  * input, loopback) and gives it back in order; LSR.DR says whether it has
  * data; the interrupt line follows the enabled conditions; accesses that
@@ -21,10 +23,20 @@
  * says the battery is good, and a time the guest sets reads back as set;
  * system events are poweroff or reset with a reason; the PL031 counts the
  * clock plus what the guest last loaded, runs, raises nothing and keeps
- * its AMBA ids. Bytes the UART sends go nowhere. */
+ * its AMBA ids. The i8042: its status tells whether a byte waits and
+ * whether a command waits for its data; a read of 0x60 returns the
+ * buffer's head (0 when empty); IRQ 1 only ever pulses, only with the
+ * keyboard interrupt enabled, and only for a keyboard byte (an answer to a
+ * byte for the keyboard, Ctrl-Alt-Del, one left behind by a read);
+ * Ctrl-Alt-Del adds its four set 2 bytes whole or, with fewer than four
+ * free, nothing; the machine resets exactly on a pulse of the reset line
+ * (0xf0-0xfe even) or an output port written with bit 0 low. Bytes the
+ * UART sends go nowhere. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "devices/legacy.h"
@@ -35,6 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct model {
 	int line; /* the UART's interrupt line as the device last set it */
+	int kbd_line, kbd_pulses; /* the i8042's IRQ 1 */
+	int resets;		  /* the i8042's reset events */
 	time_t now;
 	uint8_t fifo[SERIAL_FIFO];
 	unsigned head, count;
@@ -53,6 +67,22 @@ static void sys_ev(void *ctx, enum sys_event ev, const char *why)
 {
 	(void)ctx;
 	FZ_CHECK((ev == SYS_EVENT_POWEROFF || ev == SYS_EVENT_RESET) && why && why[0]);
+}
+
+static void kbd_irq_set(void *ctx, uint32_t gsi, int level)
+{
+	struct model *m = ctx;
+	FZ_CHECK(gsi == 1 && (level == 0 || level == 1));
+	FZ_CHECK(level != m->kbd_line); /* a pulse: up, then down */
+	m->kbd_line = level;
+	m->kbd_pulses += level;
+}
+
+static void kbd_sys_ev(void *ctx, enum sys_event ev, const char *why)
+{
+	struct model *m = ctx;
+	FZ_CHECK(ev == SYS_EVENT_RESET && why && why[0]);
+	m->resets++;
 }
 
 static void debug_exit(void *ctx, int code)
@@ -228,19 +258,89 @@ static void pl031_check(struct pl031 *p, const struct model *m, int64_t load_off
 	FZ_CHECK(pl031_get(p, 0xfe0) == 0x31 && pl031_get(p, 0xffc) == 0xb1);
 }
 
+/* ---- i8042 ---------------------------------------------------------------- */
+
+static bool i8042_same(const struct i8042 *a, const struct i8042 *b)
+{
+	return a->ctr == b->ctr && a->outp == b->outp && a->pending_cmd == b->pending_cmd &&
+	       a->head == b->head && a->count == b->count &&
+	       !memcmp(a->buf, b->buf, sizeof(a->buf));
+}
+
+static void i8042_check(struct i8042 *k, struct model *m)
+{
+	FZ_CHECK(k->count <= I8042_BUF_SIZE && k->head < I8042_BUF_SIZE);
+	FZ_CHECK(m->kbd_line == 0);
+	uint8_t st;
+	struct i8042 before = *k;
+	i8042_ops.read(k, 4, &st, 1);
+	FZ_CHECK(i8042_same(&before, k)); /* reading the status changes nothing */
+	FZ_CHECK(!!(st & 0x01) == (k->count > 0) && !(st & 0x22) && (st & 0x10));
+	FZ_CHECK(!!(st & 0x04) == !!(k->ctr & 0x04) && !!(st & 0x08) == (k->pending_cmd != 0));
+}
+
+static void i8042_op(struct i8042 *k, struct model *m, uint8_t op, uint8_t off, uint8_t *val,
+		     unsigned len)
+{
+	static const uint8_t cad[4] = {0x14, 0x11, 0xe0, 0x71};
+	struct i8042 before = *k;
+	int pulses = m->kbd_pulses, resets = m->resets;
+	bool kbdint = k->ctr & 0x01;
+	if (op & 0x80) {
+		int r = i8042_ctrl_alt_del(k);
+		FZ_CHECK(r == 0 || r == -ENOSPC);
+		FZ_CHECK((r == 0) == (before.count + 4 <= I8042_BUF_SIZE));
+		if (r == 0) {
+			FZ_CHECK(k->count == before.count + 4 && k->head == before.head);
+			for (unsigned i = 0; i < 4; i++)
+				FZ_CHECK(k->buf[(k->head + before.count + i) % I8042_BUF_SIZE] ==
+					 cad[i]);
+		} else {
+			FZ_CHECK(i8042_same(&before, k));
+		}
+		FZ_CHECK(m->kbd_pulses - pulses == (r == 0 && kbdint));
+	} else if (op & 8) {
+		i8042_ops.write(k, off, val, len);
+		bool byte = len == 1 && (off == 0 || off == 4);
+		if (!byte)
+			FZ_CHECK(i8042_same(&before, k));
+		bool kbd = byte && off == 0 && !before.pending_cmd;
+		FZ_CHECK(m->kbd_pulses - pulses == (kbd && kbdint));
+		bool reset = byte && ((off == 4 && val[0] >= 0xf0 && !(val[0] & 1)) ||
+				      (off == 0 && before.pending_cmd == 0xd1 && !(val[0] & 1)));
+		FZ_CHECK(m->resets - resets == reset);
+		if (kbd)
+			FZ_CHECK(k->count >= 1 && k->buf[k->head] == 0xfa); /* the keyboard acks */
+	} else {
+		i8042_ops.read(k, off, val, len);
+		if (len != 1 || (off != 0 && off != 4)) {
+			for (unsigned i = 0; i < len; i++)
+				FZ_CHECK(val[i] == 0xff);
+			FZ_CHECK(i8042_same(&before, k));
+		} else if (off == 0) {
+			FZ_CHECK(val[0] == (before.count ? before.buf[before.head] : 0));
+			FZ_CHECK(k->count == (before.count ? before.count - 1 : 0));
+		}
+		FZ_CHECK(m->kbd_pulses - pulses == (off == 0 && len == 1 && k->count && kbdint));
+	}
+	i8042_check(k, m);
+}
+
 /* ---- the script ------------------------------------------------------------ */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct model m = {.now = 1700000000};
 	struct irq_line irq = {irq_set, &m, 4};
-	struct sys_ctl sys = {sys_ev, NULL};
+	struct sys_ctl sys = {sys_ev, NULL}, kbd_sys = {kbd_sys_ev, &m};
+	struct irq_line kbd_irq = {kbd_irq_set, &m, 1};
 	struct debug_exit dx = {debug_exit, &m};
 	struct serial s;
 	struct rtc r;
 	struct i8042 k;
 	struct acpi_pm pm;
-	if (serial_init(&s, &irq, -1) || rtc_init(&r, clock_now, &m) || i8042_init(&k, &sys))
+	if (serial_init(&s, &irq, -1) || rtc_init(&r, clock_now, &m) ||
+	    i8042_init(&k, &kbd_sys, &kbd_irq))
 		abort();
 	acpi_pm_init(&pm, &sys);
 	struct pl031 rtc2;
@@ -282,12 +382,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		case 2:
-			if (off % 5 + len <= 5) {
-				if (wr)
-					i8042_ops.write(&k, off % 5, val, len);
-				else
-					i8042_ops.read(&k, off % 5, val, len);
-			}
+			if (off % 5 + len <= 5)
+				i8042_op(&k, &m, op, off % 5, val, len);
 			break;
 		case 3:
 			if (off % 3 + len <= 3) {

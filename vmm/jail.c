@@ -98,8 +98,8 @@ static const struct jail_rule control_rules[] = {
 #endif
 	RULE(newfstatat, "stdio"),
 	RULE(fstat, "stdio"),
-	RULE(ioctl, "the ACPI power button (SendCtrlAltDel, shutdown request)", FD(0, VM),
-	     EQ(1, KVM_IRQ_LINE)),
+	RULE(ioctl, "the ACPI power button (shutdown request), the i8042's IRQ 1 (SendCtrlAltDel)",
+	     FD(0, VM), EQ(1, KVM_IRQ_LINE)),
 	RULE(ioctl, "the terminal: isatty, saving its mode", EQ(1, TCGETS)),
 	RULE(ioctl, "the terminal: restore its mode at exit", EQ(1, TCSETS)),
 	ALLOC_AND_EXIT,

@@ -354,6 +354,12 @@ static int vm_vdev_add(struct vm *vm, const struct vm_vdev_src *src, unsigned in
  * device list (vdevs.c). */
 static int vm_devices_open(struct vm *vm, struct err *e)
 {
+	unsigned total = 0;
+	for (unsigned k = 0; k < vm_nvdev_srcs; k++)
+		total += vm_vdev_srcs[k].count(&vm->cfg);
+	if (total > CVMM_MAX_MMIO)
+		return err_set(e, E2BIG, "%u virtio devices, at most %d (one interrupt each)",
+			       total, CVMM_MAX_MMIO);
 	for (unsigned k = 0; k < vm_nvdev_srcs; k++) {
 		const struct vm_vdev_src *src = &vm_vdev_srcs[k];
 		unsigned n = src->count(&vm->cfg);
@@ -888,6 +894,23 @@ API int cvmm_vm_request_shutdown(struct cvmm_vm *handle)
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->shutdown_requests++;
 	pthread_mutex_unlock(&vm->pause_lock);
+	return 0;
+}
+
+API int cvmm_vm_send_ctrl_alt_del(struct cvmm_vm *handle)
+{
+	struct vm *vm = (struct vm *)handle;
+	err_shared_begin(&vm->err);
+	if (!vm->started)
+		return err_shared_set(&vm->err, EINVAL, "VM not started");
+	if (atomic_load(&vm->stopping))
+		return err_shared_set(&vm->err, ESHUTDOWN, "VM has exited");
+	int r = arch_ctrl_alt_del(vm->arch);
+	if (r == -EOPNOTSUPP)
+		return err_shared_set(&vm->err, EOPNOTSUPP, "no keyboard on this architecture");
+	if (r < 0)
+		return err_shared_set(&vm->err, -r,
+				      "the keyboard's buffer is full (the guest is not reading it)");
 	return 0;
 }
 

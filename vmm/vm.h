@@ -38,10 +38,10 @@ struct vm_vdev {
 	int kick[VIRTIO_MAX_QUEUES]; /* borrowed from the device */
 	struct virtio_pci vpci;      /* PCI transport state */
 };
-/* Device slots: every disk, interface and share, and vsock (x86 has 17
- * interrupts for them); with all of those, an rng has no slot left. */
-#define CVMM_MAX_MMIO (CVMM_MAX_DISKS + CVMM_MAX_NETS + CVMM_MAX_FS + 1)
-_Static_assert(CVMM_MAX_MMIO <= ARCH_MAX_DEVS, "the arch describes every device slot");
+/* Device slots: the virtio devices of every kind together, one interrupt
+ * each (cvmm_vm_create refuses more before opening any). */
+#define CVMM_MAX_MMIO CVMM_MAX_DEVICES
+_Static_assert(CVMM_MAX_MMIO == ARCH_MAX_DEVS, "the arch describes every device slot");
 
 struct vcpu {
 	struct vm *vm; /* borrowed back-pointer */

@@ -42,6 +42,11 @@ unsigned arch_ram_layout(uint64_t mem, uint64_t *gpa, uint64_t *size)
 	return 1;
 }
 
+_Static_assert(ARM64_VIRTIO_SPI_BASE + ARCH_MAX_DEVS <= ARM64_GIC_NR_IRQS - 32,
+	       "an SPI for every device slot");
+_Static_assert(ARM64_VIRTIO_MMIO_BASE + ARCH_MAX_DEVS * ARM64_VIRTIO_MMIO_SIZE <= ARM64_RAM_BASE,
+	       "the device slots' windows below RAM");
+
 int arch_mmio_slot(unsigned i, uint64_t *base, uint32_t *gsi)
 {
 	if (i >= ARCH_MAX_DEVS || ARM64_VIRTIO_SPI_BASE + i >= ARM64_GIC_NR_IRQS - 32)
@@ -105,6 +110,12 @@ int arch_power_button(struct arch *a)
 {
 	(void)a;
 	return -EOPNOTSUPP; /* no ACPI, no GPIO keys (yet) */
+}
+
+int arch_ctrl_alt_del(struct arch *a)
+{
+	(void)a;
+	return -EOPNOTSUPP; /* no keyboard (Firecracker has none there either) */
 }
 
 /* KVM_IRQ_LINE for an SPI: type and interrupt id (SPI + 32) in one word. */

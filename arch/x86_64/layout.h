@@ -49,6 +49,7 @@
 #define X86_RTC_IRQ 8
 #define X86_GED_GSI 23 /* ACPI Generic Event Device: the power button */
 #define X86_PORT_I8042 0x60     /* 0x60 data, 0x64 command/status */
+#define X86_KBD_IRQ 1           /* the i8042's keyboard */
 #define X86_PORT_ACPI_SLEEP_CTL 0x600 /* FADT SLEEP_CONTROL_REG (1 byte) */
 #define X86_PORT_ACPI_SLEEP_STS 0x601 /* FADT SLEEP_STATUS_REG (1 byte) */
 #define X86_PORT_ACPI_RESET 0x602     /* FADT RESET_REG (1 byte) */

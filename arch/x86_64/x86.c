@@ -122,6 +122,12 @@ int arch_power_button(struct arch *a)
 	return 0;
 }
 
+/* Once arch_devices_init succeeded (a started VM's). */
+int arch_ctrl_alt_del(struct arch *a)
+{
+	return i8042_ctrl_alt_del(&a->i8042);
+}
+
 int arch_vm_init(struct arch *a, struct err *e)
 {
 	const struct arch_vm *vm = a->vm;
@@ -150,7 +156,8 @@ int arch_devices_init(struct arch *a, struct err *e)
 		serial_destroy(&a->com1);
 		return err_set(e, -r, "rtc: %s", strerror(-r));
 	}
-	r = i8042_init(&a->i8042, &vm->sys);
+	struct irq_line kbd_irq = { x86_irq_set, a, X86_KBD_IRQ };
+	r = i8042_init(&a->i8042, &vm->sys, &kbd_irq);
 	if (r < 0) {
 		rtc_destroy(&a->rtc);
 		serial_destroy(&a->com1);

@@ -1,12 +1,17 @@
 #!/bin/sh
 # The control socket, run by cases.sh: cvmm --api-socket driven with curl
 # in the order a Firecracker client sends (PUT /machine-config,
-# /boot-source, /drives/rootfs, /actions InstanceStart), booting the small
-# kernel (cvmm.test=api in guest-job.sh). Then GET / (Running), PATCH /vm
-# Paused (GET / says Paused and the guest's once-a-second tick stops for 3
-# s), Resumed (the ticks go on), pre-boot calls refused after the start,
-# and SendCtrlAltDel: the ACPI power button, which the guest sees as an
-# ACPI event (acpievent) and answers with poweroff; cvmm exits 0.
+# /boot-source, /drives/..., /actions InstanceStart).
+# api-firecracker-boot: the small kernel (cvmm.test=api in guest-job.sh)
+# with 17 drives, x86's most (Kata attaches 9), all seen by the guest. Then
+# GET / (Running), PATCH /vm Paused (GET / says Paused and the guest's
+# once-a-second tick stops for 3 s), Resumed (the ticks go on), pre-boot
+# calls refused after the start, and SendCtrlAltDel: the kernel finds the
+# i8042's keyboard in the DSDT and reboots; cvmm exits with status 2.
+# api-ctrl-alt-del: Debian's kernel booted as Firecracker's managers boot
+# it (acpi=off reboot=k panic=1) finds the i8042's keyboard; SendCtrlAltDel
+# makes it reboot through the i8042's reset line, and cvmm exits with its
+# reboot status (2).
 # env: CVMM, KIT, TMP, ONLY/SKIP; curl on PATH.
 CVMM=${CVMM:-./cvmm}
 export PATH="$PWD:$PATH"
@@ -52,10 +57,18 @@ api_boot() {
 	step $n 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128}' || return
 	step $n 204 PUT /boot-source "{\"kernel_image_path\": \"$KIT/small-bzImage\", \"initrd_path\": \"$KIT/guest.cpio.gz\", \"boot_args\": \"console=ttyS0 quiet panic=-1 cvmm.test=api\"}" || return
 	step $n 204 PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$TMP/rootfs.img\", \"is_root_device\": true, \"is_read_only\": false}" || return
+	# 16 more: x86's 17 device slots, all drives (Kata attaches 9)
+	d=1
+	while [ $d -le 16 ]; do
+		dd if=/dev/zero of="$TMP/data$d.img" bs=65536 count=1 2>/dev/null
+		step $n 204 PUT /drives/data$d "{\"drive_id\": \"data$d\", \"path_on_host\": \"$TMP/data$d.img\", \"is_root_device\": false, \"is_read_only\": true}" || return
+		d=$((d + 1))
+	done
+	step $n 400 PUT /drives/data17 "{\"drive_id\": \"data17\", \"path_on_host\": \"$TMP/data1.img\", \"is_root_device\": false, \"is_read_only\": true}" || return
 	step $n 204 PUT /actions '{"action_type": "InstanceStart"}' || return
 	step $n 200 GET / || return
 	grep -q '"state": "Running"' "$TMP/resp" || { bad $n "GET / after the start: $(cat "$TMP/resp")"; return; }
-	if ! wait_for $n "ACPIEVENT READY" 300 || ! wait_for $n "GUEST-TICK 2" 30; then
+	if ! wait_for $n "GUEST-TICK 2" 300; then
 		bad $n "the guest did not come up (after $(($(date +%s) - start))s)"
 		return
 	fi
@@ -76,7 +89,8 @@ api_boot() {
 	step $n 400 PUT /actions '{"action_type": "InstanceStart"}' || return
 	step $n 400 GET /nope || return
 	step $n 400 PATCH /vm '{"state": "Paused"' || return
-	# the power button: the guest powers off, cvmm exits 0
+	# Ctrl-Alt-Del: this kernel found the i8042 in the DSDT (PS2_) and
+	# restarts (through the ACPI reset register, its default); cvmm exits 2
 	step $n 204 PUT /actions '{"action_type": "SendCtrlAltDel"}' || return
 	i=0
 	while [ $i -lt 600 ] && kill -0 $pid 2>/dev/null; do sleep 0.2; i=$((i + 1)); done
@@ -87,15 +101,56 @@ api_boot() {
 	wait $pid
 	st=$?
 	pid=
-	if [ $st -ne 0 ]; then bad $n "exit status $st after the power button, wanted 0"
-	elif ! has $n "ACPIEVENT button/power PNP0C0C:00 0x80"; then bad $n "no power-button event in the guest"
-	elif ! has $n "GUEST-API-DISK 32768"; then bad $n "the guest did not see the 16 MiB root drive"
+	kbd=$(tr -d '\r' <"$TMP/$n.out" | sed -n 's/^GUEST-KBD //p' | head -1)
+	if [ $st -ne 2 ]; then bad $n "exit status $st after SendCtrlAltDel, wanted 2 (reboot)"
+	elif ! has $n "GUEST-API-DISK 32768 disks=17"; then
+		bad $n "the guest did not see the 16 MiB root drive and 16 more: $(grep -a GUEST-API-DISK "$TMP/$n.out" | tr -d '\r')"
+	elif ! echo "$kbd" | grep -q "AT_Raw_Set_2_keyboard"; then bad $n "no AT keyboard in the guest: '$kbd'"
 	elif [ -e "$S" ]; then bad $n "the socket was left behind"
-	else ok $n "paused at tick $t1, powered off $(($(date +%s) - start))s after start"; fi
+	else ok $n "17 drives, paused at tick $t1, $kbd, rebooted by Ctrl-Alt-Del $(($(date +%s) - start))s after start"; fi
+}
+
+# Debian's kernel (i8042, atkbd and the VT keyboard built in), no drives
+api_cad() {
+	n=api-ctrl-alt-del
+	rm -f "$S"
+	start=$(date +%s)
+	"$CVMM" --api-socket "$S" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	pid=$!
+	i=0
+	while [ $i -lt 50 ] && [ ! -S "$S" ]; do sleep 0.1; i=$((i + 1)); done
+	step $n 400 PUT /actions '{"action_type": "SendCtrlAltDel"}' || return # not started
+	step $n 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}' || return
+	step $n 204 PUT /boot-source "{\"kernel_image_path\": \"$KIT/stock-vmlinuz\", \"initrd_path\": \"$KIT/stock-guest.cpio.gz\", \"boot_args\": \"console=ttyS0 quiet acpi=off reboot=k panic=1 cvmm.test=ctrlaltdel\"}" || return
+	step $n 204 PUT /actions '{"action_type": "InstanceStart"}' || return
+	if ! wait_for $n "GUEST-CAD-READY" 300; then
+		bad $n "the guest did not come up (after $(($(date +%s) - start))s)"
+		return
+	fi
+	step $n 204 PUT /actions '{"action_type": "SendCtrlAltDel"}' || return
+	i=0
+	while [ $i -lt 600 ] && kill -0 $pid 2>/dev/null; do sleep 0.2; i=$((i + 1)); done
+	if kill -0 $pid 2>/dev/null; then
+		bad $n "still running 120 s after SendCtrlAltDel"
+		return
+	fi
+	wait $pid
+	st=$?
+	pid=
+	kbd=$(tr -d '\r' <"$TMP/$n.out" | sed -n 's/^GUEST-KBD //p' | head -1)
+	if [ $st -ne 2 ]; then bad $n "exit status $st after SendCtrlAltDel, wanted 2 (reboot)"
+	elif ! echo "$kbd" | grep -q "AT_Raw_Set_2_keyboard"; then bad $n "no AT keyboard in the guest: '$kbd'"
+	elif ! grep -q "i8042 reset" "$TMP/$n.err"; then bad $n "not the i8042's reset: $(tail -1 "$TMP/$n.err")"
+	else ok $n "$kbd, rebooted $(($(date +%s) - start))s after start"; fi
 }
 pid=
 if selected api-firecracker-boot; then
 	api_boot
+	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+fi
+pid=
+if [ -f "$KIT/stock-vmlinuz" ] && selected api-ctrl-alt-del; then
+	api_cad
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
 fi
 echo "$pass passed, $fail failed"

@@ -24,6 +24,7 @@ blk_raw() {
 	echo "GUEST-BLK-WROTE $(md5sum </tmp/w | cut -c1-32)"
 	echo "GUEST-BLK-SIZE $(cat /sys/block/vda/size) ro=$(cat /sys/block/vda/ro) queues=$(ls /sys/block/vda/mq | wc -l)"
 	echo "GUEST-BLK-SERIAL $(cat /sys/block/vda/serial 2>/dev/null)"
+	echo "GUEST-BLK-DISKS $(ls -d /sys/block/vd* 2>/dev/null | wc -l)"
 }
 # net: cvmm.ip=A/N cvmm.peer=B [cvmm.gw=G]. Configure eth0, ping the peer,
 # then two byte-exact TCP transfers: receive on port 5001 (the host sends
@@ -258,6 +259,14 @@ rng_test() {
 	n=$(dd if=/dev/hwrng bs=4096 count=4 2>/dev/null | wc -c)
 	echo "GUEST-RNG a=$a b=$b bytes=$n"
 }
+# The i8042's keyboard, once atkbd (which may probe it after init starts)
+# made it an input device, and its interrupts so far. A Ctrl-Alt-Del then
+# reboots us: PID 1 is a shell, so the kernel restarts itself (C_A_D).
+kbd_wait() {
+	i=0
+	until grep -q '^N: Name="AT ' /proc/bus/input/devices 2>/dev/null || [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
+	echo "GUEST-KBD $(sed -n 's/^N: Name="\(AT .*\)"/\1/p' /proc/bus/input/devices | tr ' ' _) irq1=$(awk '$1 == "1:" { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print s }' /proc/interrupts)"
+}
 finish() {
 	if grep -q 'acpi=off' /proc/cmdline; then reboot -f; else poweroff -f; fi
 }
@@ -412,12 +421,15 @@ net-flood) # stay up while the host floods us, then ping
 	net_stats
 	finish ;;
 net-ping) net_up; ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"; finish ;;
-api) # tests/linux/api-cases.sh: tick while the host pauses and resumes us,
-	# power off when the ACPI power button is pressed (SendCtrlAltDel)
-	echo "GUEST-API-DISK $(cat /sys/block/vda/size 2>/dev/null)"
-	(i=0; while :; do i=$((i + 1)); echo "GUEST-TICK $i"; sleep 1; done) &
-	if /work/acpievent; then poweroff -f; fi
-	echo "GUEST-API-FAILED"; while :; do sleep 60; done ;;
+api) # tests/linux/api-cases.sh: the drives and the keyboard we see, then
+	# tick while the host pauses and resumes us, until its Ctrl-Alt-Del
+	echo "GUEST-API-DISK $(cat /sys/block/vda/size 2>/dev/null) disks=$(ls -d /sys/block/vd* 2>/dev/null | wc -l)"
+	kbd_wait
+	i=0; while :; do i=$((i + 1)); echo "GUEST-TICK $i"; sleep 1; done ;;
+ctrlaltdel) # tests/linux/api-cases.sh api-ctrl-alt-del: the keyboard, then wait
+	kbd_wait
+	echo "GUEST-CAD-READY"
+	while :; do sleep 60; done ;;
 jail) # tests/linux/jail-cases.sh: a jailed cvmm (--user, --chroot) serves disk and net
 	blk_raw; net_up
 	ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"

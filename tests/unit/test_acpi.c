@@ -38,6 +38,9 @@ static int teardown(void **state)
 
 /* ---- a small AML reader, enough for our DSDT -------------------------- */
 
+/* The DSDT's fixed devices before the virtio ones: COM1, RTC0, PS2_. */
+#define ISA_DEVS 3
+
 struct dev_info {
 	char path[16]; /* "COM1", "V000" */
 	char hid[16];  /* string, or "EISA:xxxxxxxx" */
@@ -52,7 +55,7 @@ struct dev_info {
 
 struct reader {
 	const uint8_t *p, *end;
-	struct dev_info devs[X86_ACPI_MAX_DEVS + 2]; /* COM1, RTC0, the mmio devices */
+	struct dev_info devs[X86_ACPI_MAX_DEVS + ISA_DEVS + 2]; /* COM1, RTC0, PS2_, mmio, GED */
 	unsigned ndevs;
 	bool s5;
 	uint64_t s5_vals[4];
@@ -407,7 +410,7 @@ static struct reader *check_dsdt(const uint8_t *dsdt, const struct x86_acpi_cfg 
 	term_list(r, NULL, dsdt + 36, dsdt + len);
 	assert_true(r->s5);
 	assert_int_equal(r->s5_vals[0], X86_ACPI_S5_SLP_TYP);
-	assert_int_equal(r->ndevs, 2 + cfg->ndevs + (cfg->ged_gsi ? 2 : 0));
+	assert_int_equal(r->ndevs, ISA_DEVS + cfg->ndevs + (cfg->ged_gsi ? 2 : 0));
 
 	struct dev_info *com = &r->devs[0];
 	assert_string_equal(com->path, "COM1");
@@ -426,9 +429,19 @@ static struct reader *check_dsdt(const uint8_t *dsdt, const struct x86_acpi_cfg 
 	assert_int_equal(rtc->crs_len, sizeof(rtc_crs));
 	assert_memory_equal(rtc->crs, rtc_crs, sizeof(rtc_crs));
 
+	/* the i8042: its two ports and IRQ 1, as Firecracker describes it */
+	struct dev_info *kbd = &r->devs[2];
+	assert_string_equal(kbd->path, "PS2_");
+	assert_string_equal(kbd->hid, "EISA:0303d041"); /* PNP0303 */
+	const uint8_t kbd_crs[] = {0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,
+				   0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,
+				   0x22, 0x02, 0x00, 0x79, 0x00};
+	assert_int_equal(kbd->crs_len, sizeof(kbd_crs));
+	assert_memory_equal(kbd->crs, kbd_crs, sizeof(kbd_crs));
+
 	for (unsigned i = 0; i < cfg->ndevs; i++) {
 		const struct acpi_mmio_dev *in = &cfg->devs[i];
-		struct dev_info *d = &r->devs[2 + i];
+		struct dev_info *d = &r->devs[ISA_DEVS + i];
 		char name[8];
 		snprintf(name, sizeof(name), "V%03u", i % 1000);
 		assert_string_equal(d->path, name);
@@ -449,7 +462,7 @@ static struct reader *check_dsdt(const uint8_t *dsdt, const struct x86_acpi_cfg 
 		assert_int_equal(c[21], 0x79);
 	}
 	if (cfg->ged_gsi) {
-		struct dev_info *b = &r->devs[2 + cfg->ndevs], *g = b + 1;
+		struct dev_info *b = &r->devs[ISA_DEVS + cfg->ndevs], *g = b + 1;
 		assert_string_equal(b->path, "PWRB");
 		assert_string_equal(b->hid, "EISA:0c0cd041"); /* PNP0C0C */
 		assert_string_equal(g->path, "GED0");
@@ -532,10 +545,10 @@ static void test_pci(void **state)
 	struct reader *r = calloc(1, sizeof(*r));
 	assert_non_null(r);
 	term_list(r, NULL, t.dsdt + 36, t.dsdt + len);
-	/* COM1, RTC0, V000, LK00..LK02, PCI0, RES0 */
-	assert_int_equal(r->ndevs, 2 + 1 + 3 + 2);
+	/* COM1, RTC0, PS2_, V000, LK00..LK02, PCI0, RES0 */
+	assert_int_equal(r->ndevs, ISA_DEVS + 1 + 3 + 2);
 	for (unsigned i = 0; i < 3; i++) {
-		struct dev_info *l = &r->devs[3 + i];
+		struct dev_info *l = &r->devs[ISA_DEVS + 1 + i];
 		char name[8];
 		snprintf(name, sizeof(name), "LK%02u", i);
 		assert_string_equal(l->path, name);
@@ -545,7 +558,7 @@ static void test_pci(void **state)
 		assert_int_equal(l->crs_len, sizeof(crs));
 		assert_memory_equal(l->crs, crs, sizeof(crs));
 	}
-	struct dev_info *pci = &r->devs[6];
+	struct dev_info *pci = &r->devs[ISA_DEVS + 4];
 	assert_string_equal(pci->path, "PCI0");
 	assert_string_equal(pci->hid, "EISA:080ad041"); /* PNP0A08 */
 	const uint8_t *c = pci->crs;
@@ -573,7 +586,7 @@ static void test_pci(void **state)
 		assert_string_equal(r->prt[i].source, src);
 		assert_int_equal(r->prt[i].index, 0);
 	}
-	struct dev_info *res = &r->devs[7];
+	struct dev_info *res = &r->devs[ISA_DEVS + 5];
 	assert_string_equal(res->path, "RES0");
 	assert_string_equal(res->hid, "EISA:020cd041"); /* PNP0C02 */
 	assert_int_equal(rd32(res->crs + 4), X86_PCI_ECAM_BASE);

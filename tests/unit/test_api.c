@@ -20,7 +20,7 @@
 
 struct fake {
 	int starts, pauses, resumes, shutdowns;
-	int start_result;
+	int start_result, shutdown_result;
 	enum cvmm_vm_state state;
 	struct cvmm_config seen; /* shallow copy of the started config's scalars */
 	char kernel[64], initrd[64], cmdline[256], disk0[64], disk1[64], tap[16], vsock[64];
@@ -76,10 +76,10 @@ static int f_resume(void *ctx, char *err, size_t len)
 static int f_shutdown(void *ctx, char *err, size_t len)
 {
 	struct fake *f = ctx;
-	(void)err;
-	(void)len;
 	f->shutdowns++;
-	return 0;
+	if (f->shutdown_result < 0)
+		snprintf(err, len, "the keyboard's buffer is full");
+	return f->shutdown_result;
 }
 
 static enum cvmm_vm_state f_state(void *ctx)
@@ -232,8 +232,20 @@ static void test_firecracker_sequence(void **state)
 	assert_int_equal(req(t, "PATCH", "/vm", "{\"state\": \"Paused\"}"), 204); /* idempotent */
 	assert_int_equal(req(t, "PATCH", "/vm", "{\"state\": \"Resumed\"}"), 204);
 	assert_int_equal(t->f.state, CVMM_STATE_RUNNING);
+#ifdef __aarch64__
+	/* Firecracker's answer there (no i8042), word for word */
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}"), 400);
+	fault_has(t, "SendCtrlAltDel does not supported on aarch64.");
+	assert_int_equal(t->f.shutdowns, 0);
+#else
 	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}"), 204);
 	assert_int_equal(t->f.shutdowns, 1);
+	/* the guest does not read its keyboard: the keys are refused, with why */
+	t->f.shutdown_result = -ENOSPC;
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}"), 400);
+	fault_has(t, "buffer is full");
+	assert_int_equal(t->f.shutdowns, 2);
+#endif
 
 	/* after the start: no more configuration, no second start */
 	assert_int_equal(
@@ -242,6 +254,32 @@ static void test_firecracker_sequence(void **state)
 	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 400);
 	fault_has(t, "already started");
 	assert_int_equal(t->f.starts, 1);
+}
+
+/* As many drives as the VM has device slots (17 on x86_64; Kata's Go
+ * runtime attaches 9), then the drive list is full. */
+static void test_drive_limit(void **state)
+{
+	struct t *t = *state;
+	char path[32], body[160], most[32];
+	for (int i = 1; i <= CVMM_MAX_DISKS + 1; i++) {
+		snprintf(path, sizeof(path), "/drives/d%d", i);
+		snprintf(body, sizeof(body),
+			 "{\"drive_id\": \"d%d\", \"path_on_host\": \"x\","
+			 " \"is_root_device\": false}",
+			 i);
+		assert_int_equal(req(t, "PUT", path, body), i <= CVMM_MAX_DISKS ? 204 : 400);
+	}
+	snprintf(most, sizeof(most), "at most %d drives", CVMM_MAX_DISKS);
+	fault_has(t, most);
+	/* a drive PUT again is replaced, not added */
+	assert_int_equal(req(t, "PUT", "/drives/d1",
+			     "{\"drive_id\": \"d1\", \"path_on_host\": \"x\","
+			     " \"is_root_device\": true}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"k\"}"), 204);
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
+	assert_int_equal(t->f.seen.ndisks, CVMM_MAX_DISKS);
 }
 
 static void test_before_start(void **state)
@@ -253,6 +291,11 @@ static void test_before_start(void **state)
 	assert_int_equal(req(t, "PATCH", "/vm", "{\"state\": \"Paused\"}"), 400);
 	fault_has(t, "not running");
 	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}"), 400);
+#ifdef __aarch64__
+	fault_has(t, "does not supported on aarch64");
+#else
+	fault_has(t, "not supported before starting the microVM");
+#endif
 	assert_int_equal(t->f.pauses + t->f.shutdowns, 0);
 	/* a start that fails is reported and can be retried */
 	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"k\"}"), 204);
@@ -584,7 +627,7 @@ static void test_config_file(void **state)
 {
 	struct t *t = *state;
 	char err[600] = "";
-	for (int i = 0; i < 7; i++) { /* (8 drives at most today: 7 placeholders) */
+	for (int i = 0; i < 8; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "drive_%d", i);
 		FILE *f = fopen(name, "w");
@@ -605,7 +648,8 @@ static void test_config_file(void **state)
 		"  {\"drive_id\": \"drive_3\", \"path_on_host\": \"drive_3\", \"is_root_device\": false},"
 		"  {\"drive_id\": \"drive_4\", \"path_on_host\": \"drive_4\", \"is_root_device\": false},"
 		"  {\"drive_id\": \"drive_5\", \"path_on_host\": \"drive_5\", \"is_root_device\": false},"
-		"  {\"drive_id\": \"drive_6\", \"path_on_host\": \"drive_6\", \"is_root_device\": false}],"
+		"  {\"drive_id\": \"drive_6\", \"path_on_host\": \"drive_6\", \"is_root_device\": false},"
+		"  {\"drive_id\": \"drive_7\", \"path_on_host\": \"drive_7\", \"is_root_device\": false}],"
 		" \"machine-config\": {\"smt\": false, \"mem_size_mib\": 2048, \"vcpu_count\": 1},"
 		" \"network-interfaces\": [{\"iface_id\": \"eth0\", \"guest_mac\": \"02:00:ca:fe:00:01\","
 		"  \"host_dev_name\": \"tap0_kata\", \"rx_rate_limiter\": {}, \"tx_rate_limiter\": {}}],"
@@ -614,7 +658,7 @@ static void test_config_file(void **state)
 		" \"metrics\": {\"metrics_path\": \"metrics.fifo\"}}";
 	assert_int_equal(api_apply_config(t->api, kata, strlen(kata), true, err, sizeof(err)), 0);
 	assert_int_equal(t->f.starts, 1);
-	assert_int_equal(t->f.seen.ndisks, 8);
+	assert_int_equal(t->f.seen.ndisks, 9);
 	assert_int_equal(t->f.seen.cpus, 1);
 	assert_int_equal(t->f.seen.memory, 2048ULL << 20);
 	assert_string_equal(t->f.tap, "tap0_kata");
@@ -622,7 +666,7 @@ static void test_config_file(void **state)
 	assert_string_equal(t->f.cmdline, "console=ttyS0 reboot=k panic=1 pci=off acpi=off");
 	assert_int_equal(req(t, "GET", "/", NULL), 200);
 	assert_non_null(strstr(t->out, "\"state\": \"Running\""));
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 8; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "drive_%d", i);
 		unlink(name);
@@ -776,6 +820,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_firecracker_sequence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_before_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drive_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_methods_and_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits_and_framing, setup, teardown),

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,11 +179,21 @@ static void test_values_refused(void **state)
 		   -ENOENT, "fs[0]", "nonexistent-cvmm");
 	want_error("{\"kernel\":\"/k\",\"vsock\":{\"cid\":2,\"socket\":\"/s\"}}", -ERANGE, "'cid'",
 		   NULL);
-	want_error("{\"kernel\":\"/k\",\"disks\":[{\"path\":\"/1\"},{\"path\":\"/2\"},{\"path\":\"/"
-		   "3\"},"
-		   "{\"path\":\"/4\"},{\"path\":\"/5\"},{\"path\":\"/6\"},{\"path\":\"/7\"},"
-		   "{\"path\":\"/8\"},{\"path\":\"/9\"}]}",
-		   -E2BIG, "at most 8", NULL);
+	/* CVMM_MAX_DISKS disks are taken, one more is refused */
+	char j[64 + 16 * (CVMM_MAX_DISKS + 1)], most[32];
+	for (int n = CVMM_MAX_DISKS; n <= CVMM_MAX_DISKS + 1; n++) {
+		int o = snprintf(j, sizeof(j), "{\"kernel\":\"/k\",\"disks\":[");
+		for (int i = 0; i < n; i++)
+			o += snprintf(j + o, sizeof(j) - (size_t)o, "%s{\"path\":\"/%d\"}",
+				      i ? "," : "", i);
+		snprintf(j + o, sizeof(j) - (size_t)o, "]}");
+		cvmm_config_free(cfg);
+		assert_int_equal(cvmm_config_new(&cfg), 0);
+		if (n == CVMM_MAX_DISKS)
+			assert_int_equal(load(j), 0);
+	}
+	snprintf(most, sizeof(most), "at most %d", CVMM_MAX_DISKS);
+	want_error(j, -E2BIG, most, NULL);
 }
 
 static void test_bad_json(void **state)

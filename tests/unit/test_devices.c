@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -220,6 +221,27 @@ static void test_pl031(void **state)
 	pl031_destroy(&p);
 }
 
+static void fake_kbd_irq_set(void *ctx, uint32_t gsi, int level)
+{
+	struct fake_irq *f = ctx;
+	assert_int_equal(gsi, X86_KBD_IRQ);
+	if (level && !f->level)
+		f->rises++;
+	f->level = level;
+}
+
+static uint8_t krd(struct i8042 *k, unsigned off)
+{
+	uint8_t v;
+	i8042_ops.read(k, off, &v, 1);
+	return v;
+}
+
+static void kwr(struct i8042 *k, unsigned off, uint8_t v)
+{
+	i8042_ops.write(k, off, &v, 1);
+}
+
 struct fake_sys {
 	int poweroff, reset;
 };
@@ -253,17 +275,148 @@ static void test_power_paths(void **state)
 	acpi_pm_ops.write(&pm, 2, &v, 1);
 	assert_int_equal(fs.reset, 1);
 
+	struct fake_irq kbd = { 0 };
+	struct irq_line kirq = { fake_kbd_irq_set, &kbd, X86_KBD_IRQ };
 	struct i8042 k;
-	assert_int_equal(i8042_init(&k, &sys), 0);
-	v = 0xaa;
-	i8042_ops.write(&k, 4, &v, 1);
-	i8042_ops.read(&k, 4, &v, 1);
-	assert_true(v & 1);
-	i8042_ops.read(&k, 0, &v, 1);
-	assert_int_equal(v, 0x55);
-	v = 0xfe;
-	i8042_ops.write(&k, 4, &v, 1);
+	assert_int_equal(i8042_init(&k, &sys, &kirq), 0);
+	kwr(&k, 4, 0xfe); /* pulse the reset line */
 	assert_int_equal(fs.reset, 2);
+	kwr(&k, 4, 0xff); /* pulse nothing (Linux's "null command") */
+	kwr(&k, 4, 0xf0); /* pulse every line, the reset line among them */
+	assert_int_equal(fs.reset, 3);
+	kwr(&k, 4, 0xd1); /* the output port: A20 on, reset line high */
+	kwr(&k, 0, 0xdf);
+	assert_int_equal(fs.reset, 3);
+	kwr(&k, 4, 0xd1); /* reset line low */
+	kwr(&k, 0, 0x02);
+	assert_int_equal(fs.reset, 4);
+	assert_int_equal(fs.poweroff, 1);
+	assert_int_equal(kbd.rises, 0);
+	i8042_destroy(&k);
+}
+
+/* A controller command's answer: OBF up, the byte, OBF down, and no
+ * interrupt (the driver polls for it). */
+static void want_answer(struct i8042 *k, uint8_t cmd, uint8_t want, const struct fake_irq *irq)
+{
+	int rises = irq->rises;
+	kwr(k, 4, cmd);
+	assert_int_equal(krd(k, 4) & 0x01, 0x01);
+	assert_int_equal(krd(k, 0), want);
+	assert_int_equal(krd(k, 4) & 0x01, 0);
+	assert_int_equal(irq->rises, rises);
+}
+
+/* What Linux's i8042 driver (acpi=off: no PNP, so it probes both ports)
+ * and atkbd ask, and what the controller and its keyboard answer. */
+static void test_i8042_probe(void **state)
+{
+	(void)state;
+	struct fake_sys fs = { 0 };
+	struct sys_ctl sys = { fake_event, &fs };
+	struct fake_irq kbd = { 0 };
+	struct irq_line kirq = { fake_kbd_irq_set, &kbd, X86_KBD_IRQ };
+	struct i8042 k;
+	assert_int_equal(i8042_init(&k, &sys, &kirq), 0);
+
+	/* status: empty, system flag, keyboard not inhibited */
+	assert_int_equal(krd(&k, 4), 0x14);
+	assert_int_equal(krd(&k, 0), 0); /* nothing to read */
+	/* Firecracker's configuration byte: keyboard interrupt, POST passed,
+	 * no translation (the keyboard talks scan code set 2) */
+	want_answer(&k, 0x20, 0x05, &kbd);
+	want_answer(&k, 0xaa, 0x55, &kbd); /* self test passed */
+	want_answer(&k, 0xab, 0x00, &kbd); /* keyboard port fine */
+	want_answer(&k, 0xa9, 0x02, &kbd); /* nothing on the second port */
+	want_answer(&k, 0xd0, 0x03, &kbd); /* output port: reset line high, A20 */
+	/* the driver disables the keyboard interrupt while it probes */
+	kwr(&k, 4, 0x60);
+	assert_int_equal(krd(&k, 4) & 0x08, 0x08); /* awaiting the data byte */
+	kwr(&k, 0, 0x14);
+	assert_int_equal(krd(&k, 4) & 0x08, 0);
+	want_answer(&k, 0x20, 0x14, &kbd);
+	/* the second port's loop test: a command this controller does not
+	 * know, so its byte goes to the keyboard, which acks it: not aux data
+	 * (status bit 5 clear), and the driver gives the port up at once */
+	kwr(&k, 4, 0xd3);
+	kwr(&k, 0, 0x5a);
+	assert_int_equal(krd(&k, 4) & 0x21, 0x01);
+	assert_int_equal(krd(&k, 0), 0xfa);
+	assert_int_equal(kbd.rises, 0); /* the keyboard interrupt is off */
+	/* keyboard interrupt on: each byte from the keyboard pulses IRQ 1 */
+	kwr(&k, 4, 0x60);
+	kwr(&k, 0, 0x05);
+	kwr(&k, 0, 0xf2); /* identify */
+	assert_int_equal(kbd.rises, 1);
+	assert_int_equal(krd(&k, 0), 0xfa);
+	assert_int_equal(kbd.rises, 2);
+	assert_int_equal(krd(&k, 0), 0xab);
+	assert_int_equal(kbd.rises, 3);
+	assert_int_equal(krd(&k, 0), 0x83); /* an MF2 keyboard */
+	assert_int_equal(kbd.rises, 3);
+	assert_int_equal(kbd.level, 0);
+	assert_int_equal(krd(&k, 4) & 0x01, 0);
+	kwr(&k, 0, 0xff); /* reset: ack, self test passed */
+	assert_int_equal(krd(&k, 0), 0xfa);
+	assert_int_equal(krd(&k, 0), 0xaa);
+	kwr(&k, 0, 0xed); /* LEDs, then their byte: each acked */
+	assert_int_equal(krd(&k, 0), 0xfa);
+	kwr(&k, 0, 0x00);
+	assert_int_equal(krd(&k, 0), 0xfa);
+	assert_int_equal(kbd.rises, 7);
+	/* only byte-wide accesses to 0x60 and 0x64 do anything */
+	uint8_t w[2] = { 0xfe, 0xfe };
+	i8042_ops.write(&k, 4, w, 2);
+	i8042_ops.read(&k, 4, w, 2);
+	assert_int_equal(w[0] & w[1], 0xff);
+	kwr(&k, 1, 0xfe);
+	assert_int_equal(krd(&k, 2), 0xff);
+	assert_int_equal(fs.reset, 0);
+	i8042_destroy(&k);
+}
+
+/* SendCtrlAltDel: what the guest reads after it, and IRQ 1 for each byte. */
+static void test_i8042_ctrl_alt_del(void **state)
+{
+	(void)state;
+	struct fake_sys fs = { 0 };
+	struct sys_ctl sys = { fake_event, &fs };
+	struct fake_irq kbd = { 0 };
+	struct irq_line kirq = { fake_kbd_irq_set, &kbd, X86_KBD_IRQ };
+	struct i8042 k;
+	assert_int_equal(i8042_init(&k, &sys, &kirq), 0);
+	assert_int_equal(i8042_ctrl_alt_del(&k), 0);
+	assert_int_equal(kbd.rises, 1);
+	const uint8_t want[] = { 0x14, 0x11, 0xe0, 0x71 }; /* Ctrl, Alt, Delete (E0 71) */
+	for (unsigned i = 0; i < sizeof(want); i++) {
+		assert_int_equal(krd(&k, 4) & 0x01, 0x01);
+		assert_int_equal(krd(&k, 0), want[i]);
+		/* the guest's interrupt handler reads one byte: the next one
+		 * comes with an interrupt of its own */
+		assert_int_equal(kbd.rises, i + 2 < 5 ? (int)i + 2 : 4);
+	}
+	assert_int_equal(kbd.rises, 4);
+	assert_int_equal(krd(&k, 4) & 0x01, 0);
+
+	/* 16 bytes of buffer: four Ctrl-Alt-Dels fit, a fifth is refused
+	 * whole and leaves the buffer as it was */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(i8042_ctrl_alt_del(&k), 0);
+	assert_int_equal(i8042_ctrl_alt_del(&k), -ENOSPC);
+	assert_int_equal(k.count, I8042_BUF_SIZE);
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(krd(&k, 0), want[i % 4]);
+	assert_int_equal(krd(&k, 4) & 0x01, 0);
+
+	/* the keyboard interrupt off: the keys wait in the buffer, unannounced */
+	kwr(&k, 4, 0x60);
+	kwr(&k, 0, 0x04);
+	int rises = kbd.rises;
+	assert_int_equal(i8042_ctrl_alt_del(&k), 0);
+	assert_int_equal(kbd.rises, rises);
+	assert_int_equal(krd(&k, 0), 0x14);
+	assert_int_equal(kbd.rises, rises);
+	assert_int_equal(fs.reset, 0);
 	i8042_destroy(&k);
 }
 
@@ -275,6 +428,8 @@ int main(void)
 		cmocka_unit_test(test_rtc),
 		cmocka_unit_test(test_pl031),
 		cmocka_unit_test(test_power_paths),
+		cmocka_unit_test(test_i8042_probe),
+		cmocka_unit_test(test_i8042_ctrl_alt_del),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,9 +71,14 @@ static void test_config_errors(void **state)
 	REFUSED(cvmm_config_add_disk(cfg, "/d", 4, 1), EINVAL, "disk flags");
 	REFUSED(cvmm_config_add_disk(cfg, "/d", 0, 0), EINVAL, "queues");
 	REFUSED(cvmm_config_add_disk(cfg, "/d", 0, 9), EINVAL, "queues");
-	for (int i = 0; i < 8; i++)
+	/* as many disks as there are device slots (17 on x86_64, Kata attaches
+	 * 9), and no more */
+	assert_true(CVMM_MAX_DISKS >= 17);
+	for (int i = 0; i < CVMM_MAX_DISKS; i++)
 		assert_int_equal(cvmm_config_add_disk(cfg, "/d", CVMM_DISK_RO, 1), 0);
-	REFUSED(cvmm_config_add_disk(cfg, "/d", 0, 1), E2BIG, "at most 8");
+	char most[32];
+	snprintf(most, sizeof(most), "at most %d disks", CVMM_MAX_DISKS);
+	REFUSED(cvmm_config_add_disk(cfg, "/d", 0, 1), E2BIG, most);
 
 	struct cvmm_net_config n = {.backend = CVMM_NET_TAP, .target = "tap0", .fd = -1};
 	REFUSED(cvmm_config_add_net(cfg, NULL), EINVAL, "no net");
@@ -159,6 +164,22 @@ static void test_create_errors(void **state)
 	snprintf(path, sizeof(path), "%s/no-disk", tmpdir);
 	assert_int_equal(cvmm_config_add_disk(cfg, path, 0, 1), 0);
 	create_fails(cfg, ENOENT, "no-disk");
+	cvmm_config_free(cfg);
+	/* every device slot a disk, and an rng: one device too many, said
+	 * before any is opened */
+	assert_int_equal(cvmm_config_new(&cfg), 0);
+	snprintf(path, sizeof(path), "%s/file", tmpdir);
+	assert_int_equal(cvmm_config_set_kernel(cfg, path), 0);
+	snprintf(path, sizeof(path), "%s/no-disk", tmpdir);
+	for (int i = 0; i < CVMM_MAX_DEVICES; i++)
+		assert_int_equal(cvmm_config_add_disk(cfg, path, CVMM_DISK_RO, 1), 0);
+	assert_int_equal(cvmm_config_set_rng(cfg, 1), 0);
+	char most[64];
+	snprintf(most, sizeof(most), "%d virtio devices, at most %d", CVMM_MAX_DEVICES + 1,
+		 CVMM_MAX_DEVICES);
+	create_fails(cfg, E2BIG, most);
+	assert_int_equal(cvmm_config_set_rng(cfg, 0), 0);
+	create_fails(cfg, ENOENT, "no-disk"); /* they fit: the first is opened */
 	cvmm_config_free(cfg);
 
 	if (!good_kernel)

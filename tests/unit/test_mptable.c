@@ -55,12 +55,12 @@ static void check(struct fake_mem *f, unsigned ncpus)
 	assert_int_equal(mpc[6], 4);
 	assert_int_equal(rd32(mpc + 36), X86_LAPIC_ADDR);
 	uint16_t count = rd16(mpc + 34);
-	assert_int_equal(count, ncpus + 1 + 1 + 15 + 2);
+	assert_int_equal(count, ncpus + 1 + 1 + 23 + 2);
 
 	unsigned cpus = 0, buses = 0, ioapics = 0, ioints = 0, lints = 0, bsps = 0;
 	unsigned ioapic_id = 0xffff;
-	int irq_pin[16];
-	for (int i = 0; i < 16; i++)
+	int irq_pin[24];
+	for (int i = 0; i < 24; i++)
 		irq_pin[i] = -1;
 	const uint8_t *p = mpc + 44, *end = mpc + len;
 	for (unsigned i = 0; i < count; i++) {
@@ -93,7 +93,7 @@ static void check(struct fake_mem *f, unsigned ncpus)
 		case 3:
 			assert_int_equal(p[1], 0);
 			assert_int_equal(p[4], 0);
-			assert_true(p[5] < 16);
+			assert_true(p[5] < 24);
 			assert_int_equal(p[6], ioapic_id);
 			irq_pin[p[5]] = p[7];
 			ioints++;
@@ -116,11 +116,11 @@ static void check(struct fake_mem *f, unsigned ncpus)
 	assert_int_equal(buses, 1);
 	assert_int_equal(ioapics, 1);
 	assert_int_equal(ioapic_id, ncpus);
-	assert_int_equal(ioints, 15);
+	assert_int_equal(ioints, 23); /* every IOAPIC pin but 2: IRQ0 goes there */
 	assert_int_equal(lints, 2);
 	assert_int_equal(irq_pin[0], 2);
 	assert_int_equal(irq_pin[2], -1);
-	for (int i = 1; i < 16; i++)
+	for (int i = 1; i < 24; i++) /* 16-23: virtio devices past the tenth */
 		if (i != 2)
 			assert_int_equal(irq_pin[i], i);
 }

@@ -33,7 +33,7 @@
 #define API_OUT_ROOM                                                                               \
 	4096 /* one response always fits in this (a 512-byte fault message escaped)                \
 	      */
-#define API_MAX_DRIVES 8
+#define API_MAX_DRIVES CVMM_MAX_DISKS
 #define API_DRAIN_MAX  (1u << 20)
 #define API_MAX_IFACES 4
 #define API_ID_MAX     64
@@ -959,12 +959,17 @@ static void put_actions(struct api_conn *c, struct json_object *o)
 			}
 		}
 	} else if (!strcmp(t, "SendCtrlAltDel")) {
+#ifdef __aarch64__
+		fault(c, 400, "SendCtrlAltDel does not supported on aarch64."); /* sic, Firecracker's */
+#else
 		if (!a->started)
-			fault(c, 400, "the microVM is not running");
+			fault(c, 400, "The requested operation is not supported before starting the "
+				      "microVM.");
 		else if ((r = a->ops->shutdown(a->ctx, msg, sizeof(msg))) < 0)
 			fault(c, 400, "SendCtrlAltDel: %s", msg);
 		else
 			respond(c, 204, NULL);
+#endif
 	} else if (!strcmp(t, "FlushMetrics")) {
 		if (!a->started)
 			fault(c, 400, "The requested operation is not supported before starting the "

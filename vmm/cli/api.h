@@ -30,7 +30,7 @@ struct api_ops {
 	int (*start)(void *ctx, struct cvmm_config *cfg, char *err, size_t errlen);
 	int (*pause)(void *ctx, char *err, size_t errlen);
 	int (*resume)(void *ctx, char *err, size_t errlen);
-	int (*shutdown)(void *ctx, char *err, size_t errlen); /* SendCtrlAltDel */
+	int (*shutdown)(void *ctx, char *err, size_t errlen); /* SendCtrlAltDel (x86_64) */
 	enum cvmm_vm_state (*state)(void *ctx);		      /* after a start */
 	int (*stats)(void *ctx, struct cvmm_stats *st);	      /* after a start; may be NULL */
 };

@@ -296,8 +296,9 @@ static int japply(struct jctx *c, struct json_object *top)
 		if ((r = jsetter(c, cvmm_config_set_memory(c->cfg, bytes), "memory")) < 0)
 			return r;
 	}
-	if ((r = jarray(c, top, "disks", 8, jdisk)) < 0 ||
-	    (r = jarray(c, top, "nets", 4, jnet)) < 0 || (r = jarray(c, top, "fs", 4, jfs)) < 0)
+	if ((r = jarray(c, top, "disks", CVMM_MAX_DISKS, jdisk)) < 0 ||
+	    (r = jarray(c, top, "nets", CVMM_MAX_NETS, jnet)) < 0 ||
+	    (r = jarray(c, top, "fs", CVMM_MAX_FS, jfs)) < 0)
 		return r;
 	struct json_object *vs;
 	if (jhas(top, "vsock", &vs) && (r = jvsock(c, vs)) < 0)

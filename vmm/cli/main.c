@@ -246,7 +246,7 @@ static int api_vm_resume(void *ctx, char *err, size_t len)
 static int api_vm_shutdown(void *ctx, char *err, size_t len)
 {
 	struct api_vm *av = ctx;
-	return api_vm_result(av, cvmm_vm_request_shutdown(av->vm), err, len);
+	return api_vm_result(av, cvmm_vm_send_ctrl_alt_del(av->vm), err, len);
 }
 
 static enum cvmm_vm_state api_vm_state(void *ctx)

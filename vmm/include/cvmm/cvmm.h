@@ -51,7 +51,16 @@ CVMM_API CVMM_WUR int cvmm_config_set_console_file(struct cvmm_config *cfg, cons
 CVMM_API CVMM_WUR int cvmm_config_set_kick_signal(struct cvmm_config *cfg, int signo);
 /* Limits the setters below check; a front end takes them from here rather
  * than restating them. */
-#define CVMM_MAX_DISKS 8
+/* Virtio devices of every kind together, one interrupt each: x86_64 the 17
+ * free IOAPIC pins (5-22 but the RTC's 8), as many as Firecracker's 19 less
+ * its two ACPI devices; aarch64 the GIC's 95 SPIs after the UART's. Disks
+ * may take them all, as drives may in Firecracker. */
+#ifdef __aarch64__
+#define CVMM_MAX_DEVICES 95
+#else
+#define CVMM_MAX_DEVICES 17
+#endif
+#define CVMM_MAX_DISKS CVMM_MAX_DEVICES
 #define CVMM_MAX_NETS 4
 #define CVMM_MAX_FS 4
 #define CVMM_MAX_QUEUES 8 /* a disk's request queues; a tap's queue pairs */
@@ -293,6 +302,14 @@ CVMM_API CVMM_WUR int cvmm_vm_resume(struct cvmm_vm *vm);
  * not started, -ESHUTDOWN if it exited, -EOPNOTSUPP where the arch has no
  * power button. */
 CVMM_API CVMM_WUR int cvmm_vm_request_shutdown(struct cvmm_vm *vm);
+/* Types Ctrl-Alt-Del on the guest's keyboard, as Firecracker's
+ * SendCtrlAltDel does (x86: the i8042's scan codes and IRQ 1). A Linux
+ * guest reboots (with reboot=k through the i8042's reset line, and the VM
+ * exits with CVMM_EXIT_REBOOT) unless its init takes the keys otherwise.
+ * Returns at once; -EINVAL if not started, -ESHUTDOWN if it exited,
+ * -EOPNOTSUPP where the arch has no keyboard (aarch64), -ENOSPC when the
+ * keyboard's buffer has no room (the guest is not reading it). */
+CVMM_API CVMM_WUR int cvmm_vm_send_ctrl_alt_del(struct cvmm_vm *vm);
 enum cvmm_vm_state {
 	CVMM_STATE_CREATED = 1, /* built, not started */
 	CVMM_STATE_RUNNING,
