@@ -379,6 +379,15 @@ static int landlock_prepare(const struct jail_priv *p, int *fd, int *abi, struct
 			return r;
 		}
 	}
+	for (unsigned i = 0; i < p->nfile; i++) {
+		uint64_t rights = LANDLOCK_ACCESS_FS_READ_FILE |
+				  (p->file_rw[i] ? LANDLOCK_ACCESS_FS_WRITE_FILE : 0);
+		int r = landlock_add_dir(rs, p->file_dirs[i], rights, e);
+		if (r < 0) {
+			close(rs);
+			return r;
+		}
+	}
 	*abi = a;
 	*fd = rs;
 	return 0;

@@ -169,6 +169,11 @@ struct jail_priv {
 	unsigned nro;
 	const char *const *rm_dirs; /* only removing files (cvmm's own sockets at exit) */
 	unsigned nrm;
+	/* only opening files that exist beneath them (disk images a running
+	 * VM may switch to): for reading, and for writing where file_rw[i] */
+	const char *const *file_dirs;
+	const bool *file_rw;
+	unsigned nfile;
 	uint64_t keep_caps; /* CAP_* mask the process keeps for threads it starts */
 	bool landlock; /* apply a Landlock ruleset where the kernel has one */
 };

@@ -8,14 +8,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "devices/virtio/virtio.h"
 
 /* ---- the device ------------------------------------------------------------ */
@@ -27,12 +30,28 @@ struct blk_queue {
 	struct blk_req reqs[BLK_QUEUE_MAX];
 	struct vq_chain chain; /* scratch for vq_pop */
 	bool pushed;
+	/* The worker's own copy of the disk's geometry, refreshed from the
+	 * device's when blk_update changed it (geom_gen). */
+	struct blk_geom geom;
+	unsigned geom_gen;
+	/* SQEs this queue's worker prepared and CQEs it handled, for
+	 * blk_update to wait for the I/O it had sent to the file it replaced
+	 * (the worker writes them, the updating thread reads them). */
+	_Atomic uint64_t sqes, cqes;
 };
 
 struct blk {
 	struct virtio_dev vdev;
+	/* Its geometry: the size and serial change with blk_update (under
+	 * geom_lock; geom_gen counts the changes), the rest never does. */
 	struct blk_geom geom;
-	int fd;
+	pthread_mutex_t geom_lock;
+	atomic_uint geom_gen;
+	/* one blk_update at a time */
+	pthread_mutex_t update_lock;
+	int fd;	      /* owned: the disk file (blk_update replaces it) */
+	dev_t st_dev; /* the disk file's identity */
+	ino_t st_ino;
 	unsigned index, nq, nworkers;
 	bool direct, started;
 	struct blk_queue *q; /* owned, nq entries */
@@ -165,11 +184,29 @@ static void blk_submit(struct blk_queue *bq, struct blk_req *r)
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data(sqe, r);
 	bq->w.inflight++;
+	atomic_store_explicit(&bq->sqes, atomic_load_explicit(&bq->sqes, memory_order_relaxed) + 1,
+			      memory_order_release);
+}
+
+/* The device's geometry into the worker's copy, if blk_update changed it
+ * since the last look: requests popped from here on are checked against
+ * the new size. */
+static void blk_geom_refresh(struct blk_queue *bq)
+{
+	struct blk *b = bq->b;
+	unsigned gen = atomic_load_explicit(&b->geom_gen, memory_order_acquire);
+	if (gen == bq->geom_gen)
+		return;
+	pthread_mutex_lock(&b->geom_lock);
+	bq->geom = b->geom;
+	bq->geom_gen = atomic_load_explicit(&b->geom_gen, memory_order_relaxed);
+	pthread_mutex_unlock(&b->geom_lock);
 }
 
 static void blk_kick(struct vq_worker *w)
 {
 	struct blk_queue *bq = w->model;
+	blk_geom_refresh(bq);
 	for (;;) {
 		vq_disable_notify(&w->q);
 		while (bq->free) {
@@ -180,7 +217,7 @@ static void blk_kick(struct vq_worker *w)
 				break;
 			struct blk_req *req = bq->free;
 			bq->free = req->next_free;
-			if (blk_parse(&bq->b->geom, &bq->chain, req) < 0) {
+			if (blk_parse(&bq->geom, &bq->chain, req) < 0) {
 				/* No device-writable byte, so no status to give. The
 				 * ring itself is sound (the chain kept the queue's
 				 * rules): only this request is malformed, as one with
@@ -241,6 +278,8 @@ static void blk_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool dro
 {
 	struct blk_queue *bq = w->model;
 	struct blk_req *r = io_uring_cqe_get_data(cqe);
+	atomic_store_explicit(&bq->cqes, atomic_load_explicit(&bq->cqes, memory_order_relaxed) + 1,
+			      memory_order_release);
 	if (drop) {
 		blk_put(bq, r);
 		return;
@@ -271,8 +310,11 @@ static const struct vq_worker_ops blk_worker_ops = {
 static void blk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data, unsigned len)
 {
 	struct blk *b = d->model;
+	pthread_mutex_lock(&b->geom_lock);
+	uint64_t sectors = b->geom.sectors;
+	pthread_mutex_unlock(&b->geom_lock);
 	struct virtio_blk_config cfg = {
-		.capacity = htole64(b->geom.sectors),
+		.capacity = htole64(sectors),
 		.size_max = htole32(BLK_SIZE_MAX),
 		.seg_max = htole32(BLK_SEG_MAX),
 		.blk_size = htole32(BLK_SECTOR),
@@ -362,6 +404,50 @@ static int blk_probe(struct blk *b, const struct stat *st, uint64_t size, struct
 	return 0;
 }
 
+/* Opens the disk file at path as the device uses it (read-only or
+ * read-write as configured, O_DIRECT if asked; a regular file or a block
+ * device) into *fd, its identity in *st and its size in *size, and locks
+ * it: two VMs must not share a writable image, so an OFD lock, exclusive
+ * for read-write, shared for read-only. Not the file the device has
+ * already (*same: the same device and inode), whose lock it holds. */
+static int blk_file_open(const struct blk *b, const char *path, int *fd, struct stat *st,
+			 uint64_t *size, bool *same, struct err *e)
+{
+	int flags = (b->geom.ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (b->direct ? O_DIRECT : 0);
+	*same = false;
+	*fd = open(path, flags);
+	if (*fd < 0)
+		return err_set(e, errno, "cannot open disk '%s': %s", path, strerror(errno));
+	int r;
+	if (fstat(*fd, st) < 0 || !(S_ISREG(st->st_mode) || S_ISBLK(st->st_mode))) {
+		r = err_set(e, EINVAL, "disk '%s' is not a regular file or block device", path);
+		goto fail;
+	}
+	*same = b->fd >= 0 && st->st_dev == b->st_dev && st->st_ino == b->st_ino;
+	struct flock fl = { .l_type = b->geom.ro ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
+	if (!*same && fcntl(*fd, F_OFD_SETLK, &fl) < 0) {
+		r = err_set(e, EBUSY, "disk '%s' is in use by another process (locked)", path);
+		goto fail;
+	}
+	*size = (uint64_t)st->st_size;
+	if (S_ISBLK(st->st_mode)) {
+		off_t end = lseek(*fd, 0, SEEK_END);
+		*size = end > 0 ? (uint64_t)end : 0;
+	}
+	return 0;
+fail:
+	close(*fd);
+	*fd = -1;
+	return r;
+}
+
+/* A stable serial: the device index and the file's identity. */
+static void blk_serial(struct blk_geom *g, unsigned index, const struct stat *st)
+{
+	snprintf(g->id, sizeof(g->id), "cvmm%u-%llx", index,
+		 (unsigned long long)(st->st_ino ^ ((uint64_t)st->st_dev << 32)));
+}
+
 int blk_open(struct blk **out, const struct blk_cfg *cfg, unsigned index, struct err *e)
 {
 	*out = NULL;
@@ -376,46 +462,31 @@ int blk_open(struct blk **out, const struct blk_cfg *cfg, unsigned index, struct
 	b->nq = cfg->queues;
 	b->direct = cfg->direct;
 	b->geom.ro = cfg->ro;
-	int flags = (cfg->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (cfg->direct ? O_DIRECT : 0);
-	b->fd = open(cfg->path, flags);
-	int r;
-	if (b->fd < 0) {
-		r = err_set(e, errno, "cannot open disk '%s': %s", cfg->path, strerror(errno));
-		goto fail;
-	}
+	pthread_mutex_init(&b->geom_lock, NULL);
+	pthread_mutex_init(&b->update_lock, NULL);
 	struct stat st;
-	if (fstat(b->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-		r = err_set(e, EINVAL, "disk '%s' is not a regular file or block device",
-			    cfg->path);
+	uint64_t size;
+	bool same;
+	int fd, r = blk_file_open(b, cfg->path, &fd, &st, &size, &same, e);
+	if (r < 0)
 		goto fail;
-	}
-	/* Two VMs must not share a writable image: an OFD lock, exclusive for
-	 * read-write, shared for read-only. */
-	struct flock fl = { .l_type = cfg->ro ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
-	if (fcntl(b->fd, F_OFD_SETLK, &fl) < 0) {
-		r = err_set(e, EBUSY, "disk '%s' is in use by another process (locked)",
-			    cfg->path);
-		goto fail;
-	}
-	uint64_t size = (uint64_t)st.st_size;
-	if (S_ISBLK(st.st_mode)) {
-		off_t end = lseek(b->fd, 0, SEEK_END);
-		size = end > 0 ? (uint64_t)end : 0;
-	}
+	b->fd = fd;
+	b->st_dev = st.st_dev;
+	b->st_ino = st.st_ino;
 	b->geom.sectors = size / BLK_SECTOR;
 	if (!cfg->ro) {
 		r = blk_probe(b, &st, size, e);
 		if (r < 0)
 			goto fail;
 	}
-	/* A stable serial: the device index and the file's identity. */
-	snprintf(b->geom.id, sizeof(b->geom.id), "cvmm%u-%llx", index,
-		 (unsigned long long)(st.st_ino ^ ((uint64_t)st.st_dev << 32)));
+	blk_serial(&b->geom, index, &st);
 	*out = b;
 	return 0;
 fail:
 	if (b->fd >= 0)
 		close(b->fd);
+	pthread_mutex_destroy(&b->update_lock);
+	pthread_mutex_destroy(&b->geom_lock);
 	free(b->zeros);
 	free(b);
 	return r;
@@ -430,6 +501,10 @@ static const struct vq_grant blk_grants[] = {
 	{ .thread = "cvmm-blk<N>-q<M>",
 	  .jail = &vq_jail_worker,
 	  VQ_GRANT_OPS(blk_uring_ops),
+	  /* blk_update puts a new disk file in the slot (the updating
+	   * thread's call, not the worker's: its filter has no
+	   * io_uring_register) */
+	  .files_update = true,
 	  .files = "the disk" },
 };
 
@@ -455,6 +530,7 @@ int blk_start(struct blk *b, const struct guest_mem *mem, const struct virtio_ir
 	for (unsigned i = 0; i < b->nq; i++) {
 		struct blk_queue *bq = &b->q[i];
 		bq->b = b;
+		bq->geom = b->geom;
 		blk_queue_restore(bq);
 		char name[32];
 		snprintf(name, sizeof(name), "cvmm-blk%u-q%u", b->index, i);
@@ -473,6 +549,104 @@ int blk_start(struct blk *b, const struct guest_mem *mem, const struct virtio_ir
 			return r;
 	}
 	return 0;
+}
+
+static bool blk_old_io_done(struct blk *b, const uint64_t *sqes)
+{
+	for (unsigned i = 0; i < b->nq; i++)
+		if (atomic_load_explicit(&b->q[i].cqes, memory_order_acquire) < sqes[i])
+			return false;
+	return true;
+}
+
+/* Until every SQE the queues had prepared when the file was replaced
+ * (sqes[]) has completed, BLK_UPDATE_WAIT_MS at most. */
+static void blk_old_io_wait(struct blk *b, const uint64_t *sqes)
+{
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (blk_old_io_done(b, sqes))
+			return;
+		(void)vq_workers_run(&b->vdev, 0); /* inline workers (tests) */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (ms >= BLK_UPDATE_WAIT_MS) {
+			log_warn("disk %u: I/O on the replaced disk file still in flight after %d "
+				 "ms: unlocking it anyway",
+				 b->index, BLK_UPDATE_WAIT_MS);
+			return;
+		}
+		(void)poll(NULL, 0, 1); /* a sleep the control thread's filter allows */
+	}
+}
+
+int blk_update(struct blk *b, const char *path, struct err *e)
+{
+	if (!b->started)
+		return err_set(e, EINVAL, "disk %u: not started", b->index);
+	pthread_mutex_lock(&b->update_lock);
+	struct stat st;
+	uint64_t size;
+	bool same;
+	int fd, r = blk_file_open(b, path, &fd, &st, &size, &same, e);
+	if (r < 0)
+		goto out;
+	if (same) {
+		/* The file the device has (its lock held on our description):
+		 * only its size is read again. */
+		close(fd);
+		fd = -1;
+	} else {
+		unsigned done;
+		for (done = 0; done < b->nq; done++) {
+			r = vq_worker_files_update(&b->q[done].w, WORKER_FILE_DEV, fd);
+			if (r < 0)
+				break;
+		}
+		if (r < 0) {
+			/* nothing changed: the queues done so far back on the old file */
+			while (done-- > 0) {
+				int u = vq_worker_files_update(&b->q[done].w, WORKER_FILE_DEV, b->fd);
+				if (u < 0)
+					log_warn("disk %u: queue %u kept the new file", b->index,
+						 done);
+			}
+			close(fd);
+			r = err_set(e, -r, "disk '%s': cannot hand it to the queues: %s", path,
+				    strerror(-r));
+			goto out;
+		}
+	}
+	/* What the queues had prepared by now may be on the old file: wait for
+	 * it below, before the old file is unlocked. */
+	uint64_t sqes[BLK_MAX_QUEUES];
+	for (unsigned i = 0; i < b->nq; i++)
+		sqes[i] = atomic_load_explicit(&b->q[i].sqes, memory_order_acquire);
+	pthread_mutex_lock(&b->geom_lock);
+	b->geom.sectors = size / BLK_SECTOR;
+	blk_serial(&b->geom, b->index, &st);
+	atomic_fetch_add_explicit(&b->geom_gen, 1, memory_order_release);
+	pthread_mutex_unlock(&b->geom_lock);
+	virtio_config_changed(&b->vdev); /* the driver reads the new capacity */
+	if (!same) {
+		int old = b->fd;
+		b->fd = fd;
+		b->st_dev = st.st_dev;
+		b->st_ino = st.st_ino;
+		/* the features stay as negotiated; how a WRITE_ZEROES is done
+		 * is found out again on the new file (a refusal is remembered) */
+		atomic_store(&b->punch_ok, b->geom.discard);
+		atomic_store(&b->zero_range_ok, true);
+		blk_old_io_wait(b, sqes);
+		struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+		(void)fcntl(old, F_OFD_SETLK, &fl);
+		close(old);
+	}
+	r = 0;
+out:
+	pthread_mutex_unlock(&b->update_lock);
+	return r;
 }
 
 void blk_destroy(struct blk *b)
@@ -495,8 +669,15 @@ void blk_destroy(struct blk *b)
 		(void)fcntl(b->fd, F_OFD_SETLK, &fl);
 		close(b->fd);
 	}
+	pthread_mutex_destroy(&b->update_lock);
+	pthread_mutex_destroy(&b->geom_lock);
 	free(b->zeros);
 	free(b);
+}
+
+static int blk_update_of(void *m, const char *path, struct err *e)
+{
+	return blk_update(m, path, e);
 }
 
 VDEV_ADAPTERS(blk, struct blk, struct blk_cfg, blk_open)
@@ -504,6 +685,7 @@ const struct vdev_desc blk_desc = {
 	.name = "virtio-blk",
 	.virtio_id = VIRTIO_ID_BLOCK,
 	VDEV_ADAPTED(blk),
+	.update = blk_update_of,
 	.grants = blk_grants,
 	.ngrants = sizeof(blk_grants) / sizeof(blk_grants[0]),
 };

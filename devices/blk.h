@@ -27,6 +27,11 @@
 #define BLK_MAX_WZ_SECTORS	((16u << 20) / BLK_SECTOR)
 #define BLK_ZERO_BUF		(64u << 10) /* one zeroed buffer, repeated in a write's iovecs */
 #define BLK_ZERO_CHUNK		(16 * BLK_ZERO_BUF)
+/* How long blk_update waits for the I/O its queues had sent to the file it
+ * replaced before it unlocks and closes that file anyway (a hung file
+ * system): the kernel keeps the file until that I/O ends, whatever we do;
+ * only the lock may then go before the last write. */
+#define BLK_UPDATE_WAIT_MS 1000
 
 /* What the parser needs to know about the disk. */
 struct blk_geom {
@@ -84,6 +89,16 @@ __attribute__((warn_unused_result)) int blk_open(struct blk **out, const struct 
 __attribute__((warn_unused_result)) int blk_start(struct blk *b, const struct guest_mem *mem,
 						  const struct virtio_irqfds *irq,
 						  struct err *e);
+/* Any thread, once started, one call at a time (not with blk_destroy):
+ * the disk file at path replaces the device's, opened (read-only or not,
+ * O_DIRECT or not, as configured), checked and locked as blk_open does;
+ * I/O already on the old file ends there (waited for, BLK_UPDATE_WAIT_MS
+ * at most, before the old file is unlocked and closed); the new size goes
+ * into the configuration space and the driver gets a configuration
+ * interrupt. The file the device has (same inode): its size read again.
+ * On failure nothing changed. */
+__attribute__((warn_unused_result)) int blk_update(struct blk *b, const char *path,
+						   struct err *e);
 struct virtio_dev *blk_vdev(struct blk *b);
 /* The ioeventfd of queue q (owned by the device). */
 int blk_kick_fd(struct blk *b, unsigned q);

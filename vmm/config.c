@@ -308,5 +308,6 @@ API int cvmm_config_set_jail(struct cvmm_config *c, const struct cvmm_jail *j)
 	c->jail_uid = j->uid;
 	c->jail_gid = j->gid;
 	c->jail_landlock = !j->no_landlock;
+	c->jail_update_disks = j->update_disks != 0;
 	return 0;
 }

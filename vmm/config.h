@@ -47,6 +47,7 @@ struct cvmm_config {
 	int transport;     /* CVMM_TRANSPORT_* */
 	bool jail;         /* drop privileges in cvmm_vm_create */
 	bool jail_ids, jail_landlock;
+	bool jail_update_disks; /* cvmm_vm_update_disk works after the drop */
 	unsigned jail_uid, jail_gid;
 	char *jail_chroot; /* owned, NULL: none */
 	char *jail_rm_dir; /* owned, NULL: none: Landlock still lets files be removed there */

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <unistd.h>
 
 #include "devices/virtio/worker.h"
 
@@ -109,6 +110,23 @@ static const struct jail_rule control_rules[] = {
 static const struct jail_table vcpu_table = JAIL_TABLE("vcpu", vcpu_rules);
 static const struct jail_table control_table = JAIL_TABLE("control", control_rules);
 
+/* The control thread of a VM whose disks may be replaced while it runs
+ * (cvmm_jail.update_disks; the CLI's --api-socket: PATCH /drives), besides
+ * its table: cvmm_vm_update_disk opens the new image on this thread and
+ * hands it to the disk's queue workers. Landlock, where the kernel has it,
+ * leaves opening files only beneath the directories of the VM's disks. */
+static const struct jail_rule control_disk_rules[] = {
+	RULE(openat,
+	     "cvmm_vm_update_disk (PATCH /drives): open the new disk image, never creating or "
+	     "truncating a file (Landlock: beneath the disks' directories only)",
+	     CLEAR(2, O_CREAT | O_TRUNC | O_TMPFILE)),
+	RULE(lseek, "the new disk's size, where it is a block device", EQ(2, SEEK_END)),
+	RULE(io_uring_register, "put the new disk file into each of its queue workers' rings",
+	     EQ(1, IORING_REGISTER_FILES_UPDATE)),
+};
+static const struct jail_table control_disk_table =
+	JAIL_TABLE("control, disk updates", control_disk_rules);
+
 #ifdef CVMM_SANITIZED
 /* LeakSanitizer's check at exit runs on the thread that calls exit(): the
  * control thread. It clones a tracer process (CLONE_VM, same filter) that
@@ -182,6 +200,12 @@ const struct jail_rule *jail_sanitizer_rules(bool control, unsigned *n)
 #endif
 }
 
+const struct jail_rule *jail_disk_rules(unsigned *n)
+{
+	*n = control_disk_table.n;
+	return control_disk_table.rules;
+}
+
 const char *jail_kind_name(enum jail_kind kind)
 {
 	const struct jail_table *t = jail_table(kind);
@@ -191,7 +215,13 @@ const char *jail_kind_name(enum jail_kind kind)
 int jail_build(enum jail_kind kind, enum jail_mode mode, const struct jail_fds *fds, void **ctx,
 	       struct err *e)
 {
-	const struct jail_table *t[2] = { jail_table(kind), NULL };
+	return jail_build_ex(kind, mode, fds, false, ctx, e);
+}
+
+int jail_build_ex(enum jail_kind kind, enum jail_mode mode, const struct jail_fds *fds,
+		  bool disks, void **ctx, struct err *e)
+{
+	const struct jail_table *t[3] = { jail_table(kind), NULL, NULL };
 	unsigned n = 1;
 	if (!t[0]) {
 		*ctx = NULL;
@@ -202,5 +232,7 @@ int jail_build(enum jail_kind kind, enum jail_mode mode, const struct jail_fds *
 	if (kind == JAIL_CONTROL)
 		t[n++] = &sanitizer_control_table;
 #endif
+	if (disks && kind == JAIL_CONTROL)
+		t[n++] = &control_disk_table;
 	return jail_filter_build(t, n, mode, fds, ctx, e);
 }

@@ -33,11 +33,18 @@ const struct jail_rule *jail_rules(enum jail_kind kind, unsigned *n);
  * control those the control table gets besides. */
 const struct jail_rule *jail_sanitizer_rules(bool control, unsigned *n);
 const char *jail_kind_name(enum jail_kind kind);
+/* The rules a control thread gets besides its table where the VM's disks
+ * may be replaced while it runs (cvmm_jail.update_disks). */
+const struct jail_rule *jail_disk_rules(unsigned *n);
 /* Builds the filter of a thread kind (jail_filter_build) from the slots
  * of fds its rules name; *ctx is owned by the caller until
  * jail_load/jail_free. */
 __attribute__((warn_unused_result)) int jail_build(enum jail_kind kind, enum jail_mode mode,
 						   const struct jail_fds *fds, void **ctx,
 						   struct err *e);
+/* The same; with disks, a control thread's filter has jail_disk_rules too. */
+__attribute__((warn_unused_result)) int jail_build_ex(enum jail_kind kind, enum jail_mode mode,
+						      const struct jail_fds *fds, bool disks,
+						      void **ctx, struct err *e);
 
 #endif

@@ -157,6 +157,15 @@ API int cvmm_jail_policy(char **text)
 		kind(f, (enum jail_kind)k);
 	}
 	unsigned n;
+	const struct jail_rule *disk = jail_disk_rules(&n);
+	fputs("\n## JAIL_CONTROL_DISKS: control, disk updates\n\n", f);
+	fputs("The rules of `JAIL_CONTROL`, and, where the VM's disks may be replaced while it "
+	      "runs (`cvmm_jail.update_disks`; the CLI's `--api-socket`):\n\n",
+	      f);
+	table(f, disk, n);
+	fputs("\n- `cvmm-control` (the CLI's main thread, `--api-socket`): no io_uring of its "
+	      "own; it registers the new disk file in the blk workers' rings\n",
+	      f);
 	const struct jail_rule *san = jail_sanitizer_rules(false, &n);
 	if (n) {
 		fputs("\n## Sanitizer build: every table, besides\n\n", f);

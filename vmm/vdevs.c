@@ -109,3 +109,4 @@ const struct vm_vdev_src vm_vdev_srcs[] = {
 	{ .desc = &rng_desc, .count = rng_count, .open = rng_open_cfg },
 };
 const unsigned vm_nvdev_srcs = sizeof(vm_vdev_srcs) / sizeof(vm_vdev_srcs[0]);
+const struct vm_vdev_src *const vm_vdev_disks = &vm_vdev_srcs[0];

@@ -22,5 +22,8 @@ struct vm_vdev_src {
 
 extern const struct vm_vdev_src vm_vdev_srcs[];
 extern const unsigned vm_nvdev_srcs;
+/* The row of the disks (cvmm_config_add_disk's devices, in its order):
+ * what cvmm_vm_update_disk's index counts. */
+extern const struct vm_vdev_src *const vm_vdev_disks;
 
 #endif

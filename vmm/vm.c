@@ -567,15 +567,32 @@ static int vm_devices_start(struct vm *vm, struct err *e)
 	return 0;
 }
 
+/* The directory a file is in ("." for a bare name). */
+static void dir_of(char *dir, size_t cap, const char *path)
+{
+	snprintf(dir, cap, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = 0;
+	else if (slash)
+		*slash = 0;
+	else
+		snprintf(dir, cap, ".");
+}
+
 /* The privilege drop (cvmm_config_set_jail). Landlock leaves the file
  * system reachable only beneath the virtio-fs shares (read-only shares
- * read-only); every other file the VM uses is already open. */
+ * read-only) and, with update_disks, opening files beneath the disks'
+ * directories; every other file the VM uses is already open. */
 static int vm_jail_drop(struct vm *vm, struct err *e)
 {
 	if (!vm->cfg.jail)
 		return 0;
 	const char *rw[CVMM_MAX_FS], *ro[CVMM_MAX_FS + 1], *rm[2];
 	char vsock_dir[4096];
+	const char *disk_dirs[CVMM_MAX_DISKS];
+	bool disk_rw[CVMM_MAX_DISKS];
+	char disk_dir[CVMM_MAX_DISKS][4096];
 	struct jail_priv p = { .chroot_dir = vm->cfg.jail_chroot,
 			       .set_ids = vm->cfg.jail_ids,
 			       .uid = vm->cfg.jail_uid,
@@ -583,6 +600,8 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 			       .rw_dirs = rw,
 			       .ro_dirs = ro,
 			       .rm_dirs = rm,
+			       .file_dirs = disk_dirs,
+			       .file_rw = disk_rw,
 			       .landlock = vm->cfg.jail_landlock };
 	for (unsigned i = 0; i < vm->cfg.nfs; i++) {
 		if (vm->cfg.fs[i].flags & CVMM_FS_RO) {
@@ -605,15 +624,14 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 	if (vm->cfg.jail_rm_dir)
 		rm[p.nrm++] = vm->cfg.jail_rm_dir;
 	if (vm->cfg.vsock_path) {
-		snprintf(vsock_dir, sizeof(vsock_dir), "%s", vm->cfg.vsock_path);
-		char *slash = strrchr(vsock_dir, '/');
-		if (slash == vsock_dir)
-			slash[1] = 0;
-		else if (slash)
-			*slash = 0;
-		else
-			snprintf(vsock_dir, sizeof(vsock_dir), ".");
+		dir_of(vsock_dir, sizeof(vsock_dir), vm->cfg.vsock_path);
 		rm[p.nrm++] = vsock_dir;
+	}
+	/* cvmm_vm_update_disk opens the disks' new files beside the old ones */
+	for (unsigned i = 0; vm->cfg.jail_update_disks && i < vm->cfg.ndisks; i++) {
+		dir_of(disk_dir[i], sizeof(disk_dir[i]), vm->cfg.disks[i].path);
+		disk_dirs[p.nfile] = disk_dir[i];
+		disk_rw[p.nfile++] = !(vm->cfg.disks[i].flags & CVMM_DISK_RO);
 	}
 	for (unsigned i = 0; i < vm->nvdevs; i++) {
 		const struct vm_vdev *d = &vm->vdevs[i];
@@ -973,13 +991,36 @@ API int cvmm_vm_jail_control_thread(struct cvmm_vm *handle, int listen_fd)
 	if (r < 0)
 		return err_shared_set(&vm->err, -r, "dropping capabilities: %s", strerror(-r));
 	struct err e = { 0 };
-	r = jail_build(JAIL_CONTROL, (enum jail_mode)vm->cfg.seccomp, &fds, &ctx, &e);
+	r = jail_build_ex(JAIL_CONTROL, (enum jail_mode)vm->cfg.seccomp, &fds,
+			  vm->cfg.jail_update_disks, &ctx, &e);
 	if (r < 0)
 		return err_shared_put(&vm->err, &e);
 	r = jail_load(ctx, "cvmm-control");
 	if (r < 0)
 		return err_shared_set(&vm->err, -r, "cannot load the control thread's seccomp filter: %s",
 			       strerror(-r));
+	return 0;
+}
+
+API int cvmm_vm_update_disk(struct cvmm_vm *handle, unsigned index, const char *path)
+{
+	struct vm *vm = (struct vm *)handle;
+	err_shared_begin(&vm->err);
+	if (!path || !path[0])
+		return err_shared_set(&vm->err, EINVAL, "no disk file given");
+	if (atomic_load(&vm->stopping))
+		return err_shared_set(&vm->err, ESHUTDOWN, "VM has exited");
+	struct vm_vdev *s = NULL;
+	for (unsigned i = 0, n = 0; i < vm->nvdevs && !s; i++)
+		if (vm->vdevs[i].src == vm_vdev_disks && n++ == index)
+			s = &vm->vdevs[i];
+	if (!s || !s->k->update || !s->vdev)
+		return err_shared_set(&vm->err, ENODEV, "no disk %u", index);
+	struct err e = { 0 };
+	int r = s->k->update(s->model, path, &e);
+	if (r < 0)
+		return err_shared_put(&vm->err, &e);
+	log_debug("%s: now on '%s'", s->name, path);
 	return 0;
 }
 

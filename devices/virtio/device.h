@@ -44,6 +44,12 @@ struct vdev_desc {
 	 * device's state into buf (its size out), and back. */
 	int (*save)(const void *model, void *buf, size_t cap, size_t *len, struct err *e);
 	int (*restore)(void *model, const void *buf, size_t len, struct err *e);
+	/* Optional, any thread but the device's own, one call at a time,
+	 * once started: what backs the device replaced by the file at path
+	 * (virtio-blk: a new disk image, checked and locked as open does),
+	 * the driver told (configuration change). On failure nothing
+	 * changed. */
+	int (*update)(void *model, const char *path, struct err *e);
 	/* Optional: the device's counters. */
 	void (*metrics)(const void *model, struct vdev_metrics *m);
 	/* Its workers' grants (worker.h): each kind of worker thread it

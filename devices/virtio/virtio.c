@@ -45,6 +45,16 @@ void virtio_notify(struct virtio_dev *d, unsigned why)
 	irqfd_raise(d->irqfd);
 }
 
+void virtio_config_changed(struct virtio_dev *d)
+{
+	pthread_mutex_lock(&d->lock);
+	__atomic_add_fetch(&d->config_generation, 1, __ATOMIC_SEQ_CST);
+	bool up = d->status & VIRTIO_CONFIG_S_DRIVER_OK;
+	pthread_mutex_unlock(&d->lock);
+	if (up)
+		virtio_notify(d, VIRTIO_INT_CONFIG);
+}
+
 void virtio_notify_vq(struct virtio_dev *d, unsigned q)
 {
 	atomic_fetch_or(&d->isr, VIRTIO_INT_USED);

@@ -115,6 +115,12 @@ void virtio_set_irqfds(struct virtio_dev *d, const struct virtio_irqfds *irq);
 /* Raises the device's configuration interrupt for `why` (VIRTIO_INT_*).
  * Any thread. */
 void virtio_notify(struct virtio_dev *d, unsigned why);
+/* The device's configuration changed (a disk's new size): the
+ * configuration generation moves on (a driver reading across the change
+ * reads again, virtio 1.2 2.5.1) and, once the driver is up (DRIVER_OK),
+ * the configuration interrupt is raised. Any thread but one holding the
+ * device lock; change the configuration first. */
+void virtio_config_changed(struct virtio_dev *d);
 /* Queue q has new used buffers: raises its interrupt. Its worker's thread. */
 void virtio_notify_vq(struct virtio_dev *d, unsigned q);
 /* The status register: read (with NEEDS_RESET when a worker failed, told

@@ -545,6 +545,17 @@ void vq_worker_destroy(struct vq_worker *w)
 	pthread_mutex_destroy(&w->lock);
 }
 
+int vq_worker_files_update(struct vq_worker *w, unsigned slot, int fd)
+{
+	if (!w->ring_ready)
+		return -EINVAL;
+	/* The ring's restrictions refuse this (EACCES) unless the grant has
+	 * files_update. The kernel serialises it with the worker's own
+	 * submissions (the ring's lock). */
+	int r = io_uring_register_files_update(&w->ring, slot, &fd, 1);
+	return r < 0 ? r : r == 1 ? 0 : -EIO;
+}
+
 const char *vq_uring_op_name(unsigned op)
 {
 	static const char *const names[] = {

@@ -152,6 +152,12 @@ int vq_worker_pop(struct vq_worker *w, struct vq_chain *c);
  * is `io` (its completion then arrives with -ECANCELED). Needs
  * IORING_OP_ASYNC_CANCEL in the worker's allowed opcodes. */
 void vq_worker_cancel(struct vq_worker *w, const void *io);
+/* Any thread (its grant's files_update): puts fd in registered file slot
+ * `slot` of w's ring, in place of the file there. I/O already submitted
+ * goes on with the old file, which the kernel holds until that I/O ends;
+ * SQEs submitted after this use fd. 0 or -errno. */
+__attribute__((warn_unused_result)) int vq_worker_files_update(struct vq_worker *w,
+							       unsigned slot, int fd);
 /* An io_uring opcode's name without IORING_OP_ ("READV"), or NULL. */
 const char *vq_uring_op_name(unsigned op);
 struct io_uring_sqe *vq_worker_sqe(struct vq_worker *w);

@@ -12,6 +12,7 @@
 # it (acpi=off reboot=k panic=1) finds the i8042's keyboard; SendCtrlAltDel
 # makes it reboot through the i8042's reset line, and cvmm exits with its
 # reboot status (2).
+# api-patch-drive: PATCH /drives while a guest runs (below).
 # env: CVMM, KIT, TMP, ONLY/SKIP; curl on PATH.
 CVMM=${CVMM:-./cvmm}
 export PATH="$PWD:$PATH"
@@ -143,6 +144,77 @@ api_cad() {
 	elif ! grep -q "i8042 reset" "$TMP/$n.err"; then bad $n "not the i8042's reset: $(tail -1 "$TMP/$n.err")"
 	else ok $n "$kbd, rebooted $(($(date +%s) - start))s after start"; fi
 }
+# PATCH /drives/{id} while the guest runs (cvmm.test=api-patch): vdb's 1 MiB
+# file swapped for a 3 MiB one; the guest sees the new size, reads the new
+# file's first and last sectors and writes to it (not to the old one).
+# Firecracker's refusals on the way: before the start, an unknown drive, a
+# missing file, a file outside the disks' directory (the jail's Landlock).
+api_patch() {
+	n=api-patch-drive
+	S=$TMP/patch.sock
+	mkdir -p "$TMP/disks" "$TMP/outside"
+	D=$TMP/disks
+	dd if=/dev/zero of="$D/root.img" bs=1048576 count=4 2>/dev/null
+	dd if=/dev/zero of="$D/old.img" bs=1048576 count=1 2>/dev/null
+	printf OLD-DISK-CONTENT | dd of="$D/old.img" conv=notrunc 2>/dev/null
+	dd if=/dev/zero of="$D/new.img" bs=1048576 count=3 2>/dev/null
+	printf NEW-DISK-HEAD-01 | dd of="$D/new.img" conv=notrunc 2>/dev/null
+	printf NEW-DISK-TAIL-99 | dd of="$D/new.img" bs=512 seek=6143 conv=notrunc 2>/dev/null
+	cp "$D/new.img" "$TMP/outside/other.img"
+	start=$(date +%s)
+	"$CVMM" --api-socket "$S" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	pid=$!
+	i=0
+	while [ $i -lt 50 ] && [ ! -S "$S" ]; do sleep 0.1; i=$((i + 1)); done
+	fc="Drive config error: Unable to patch the block device: "
+	step $n 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}' || return
+	step $n 204 PUT /boot-source "{\"kernel_image_path\": \"$KIT/small-bzImage\", \"initrd_path\": \"$KIT/guest.cpio.gz\", \"boot_args\": \"console=ttyS0 quiet panic=-1 cvmm.test=api-patch\"}" || return
+	# PUT first, but the root drive is /dev/vda: scratch is vdb (disk 1)
+	step $n 204 PUT /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$D/old.img\", \"is_root_device\": false}" || return
+	step $n 204 PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$D/root.img\", \"is_root_device\": true}" || return
+	step $n 400 PATCH /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$D/new.img\"}" || return
+	grep -q "not supported before starting the microVM" "$TMP/resp" || { bad $n "PATCH before the start: $(cat "$TMP/resp")"; return; }
+	step $n 204 PUT /actions '{"action_type": "InstanceStart"}' || return
+	if ! wait_for $n "GUEST-PATCH-READY" 300; then
+		bad $n "the guest did not come up (after $(($(date +%s) - start))s)"
+		return
+	fi
+	step $n 400 PATCH /drives/nope "{\"drive_id\": \"nope\", \"path_on_host\": \"$D/new.img\"}" || return
+	grep -q "${fc}Failed perform action on device: Device not found" "$TMP/resp" || { bad $n "unknown drive: $(cat "$TMP/resp")"; return; }
+	step $n 400 PATCH /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$D/nope.img\"}" || return
+	grep -q "Error manipulating the backing file: No such file or directory (os error 2) $D/nope.img Please verify" "$TMP/resp" || { bad $n "missing file: $(cat "$TMP/resp")"; return; }
+	step $n 400 PATCH /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$TMP/outside/other.img\"}" || return
+	grep -q "Permission denied (os error 13)" "$TMP/resp" || { bad $n "a file outside the disks' directory: $(cat "$TMP/resp")"; return; }
+	t0=$(date +%s)
+	step $n 204 PATCH /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$D/new.img\"}" || return
+	t1=$(date +%s)
+	step $n 200 GET /vm/config || return
+	grep -q "\"path_on_host\":\"$D/new.img\"" "$TMP/resp" || { bad $n "GET /vm/config after the PATCH: $(cat "$TMP/resp")"; return; }
+	if ! wait_for $n "GUEST-PATCH-WROTE" 120; then
+		bad $n "the guest did not get through the swap"
+		return
+	fi
+	i=0
+	while [ $i -lt 300 ] && kill -0 $pid 2>/dev/null; do sleep 0.2; i=$((i + 1)); done
+	if kill -0 $pid 2>/dev/null; then
+		bad $n "still running 60 s after the guest's poweroff"
+		return
+	fi
+	wait $pid
+	st=$?
+	pid=
+	o=$(tr -d '\r' <"$TMP/$n.out")
+	s1=$(echo "$o" | sed -n 's/^GUEST-PATCH-OLD .*serial=\(.*\)/\1/p')
+	s2=$(echo "$o" | sed -n 's/^GUEST-PATCH-NEW .*serial=\(.*\)/\1/p')
+	if [ $st -ne 0 ]; then bad $n "exit status $st after the guest's poweroff, wanted 0"
+	elif ! echo "$o" | grep -q "^GUEST-PATCH-OLD size=2048 head=OLD-DISK-CONTENT "; then bad $n "the guest did not see the old 1 MiB file"
+	elif ! echo "$o" | grep -q "^GUEST-PATCH-NEW size=6144 head=NEW-DISK-HEAD-01 tail=NEW-DISK-TAIL-99 "; then bad $n "the guest did not see the new 3 MiB file: $(echo "$o" | grep GUEST-PATCH-NEW)"
+	elif [ -z "$s2" ] || [ "$s1" = "$s2" ]; then bad $n "the serial did not change ($s1 -> $s2)"
+	elif has $n GUEST-PATCH-WRITE-FAILED; then bad $n "the guest's write to the new file failed"
+	elif [ "$(dd if="$D/new.img" bs=16 skip=32 count=1 2>/dev/null)" != WRITTEN-BY-GUEST ]; then bad $n "the guest's write is not in the new file"
+	elif [ "$(dd if="$D/old.img" bs=16 skip=32 count=1 2>/dev/null | tr -d '\000')" != "" ]; then bad $n "the old file was written after the swap"
+	else ok $n "PATCH answered in $((t1 - t0))s, the guest saw 2048 -> 6144 sectors"; fi
+}
 pid=
 if selected api-firecracker-boot; then
 	api_boot
@@ -151,6 +223,11 @@ fi
 pid=
 if [ -f "$KIT/stock-vmlinuz" ] && selected api-ctrl-alt-del; then
 	api_cad
+	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+fi
+pid=
+if selected api-patch-drive; then
+	api_patch
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
 fi
 echo "$pass passed, $fail failed"

@@ -430,6 +430,22 @@ ctrlaltdel) # tests/linux/api-cases.sh api-ctrl-alt-del: the keyboard, then wait
 	kbd_wait
 	echo "GUEST-CAD-READY"
 	while :; do sleep 60; done ;;
+api-patch) # tests/linux/api-cases.sh: the host swaps vdb's file (PATCH /drives)
+	# after READY; we see the new size, read the new file, write to it
+	old=$(cat /sys/block/vdb/size)
+	echo "GUEST-PATCH-OLD size=$old head=$(dd if=/dev/vdb bs=16 count=1 2>/dev/null) serial=$(cat /sys/block/vdb/serial)"
+	echo "GUEST-PATCH-READY"
+	i=0
+	while [ "$(cat /sys/block/vdb/size)" = "$old" ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1)); done
+	new=$(cat /sys/block/vdb/size)
+	echo 3 >/proc/sys/vm/drop_caches # the old file's blocks are cached
+	head=$(dd if=/dev/vdb bs=16 count=1 2>/dev/null)
+	tail=$(dd if=/dev/vdb bs=512 skip=$((new - 1)) count=1 2>/dev/null | head -c 16)
+	echo "GUEST-PATCH-NEW size=$new head=$head tail=$tail serial=$(cat /sys/block/vdb/serial)"
+	printf WRITTEN-BY-GUEST | dd of=/dev/vdb bs=512 seek=1 conv=notrunc,fsync 2>/dev/null ||
+		echo "GUEST-PATCH-WRITE-FAILED"
+	echo "GUEST-PATCH-WROTE"
+	poweroff -f ;;
 jail) # tests/linux/jail-cases.sh: a jailed cvmm (--user, --chroot) serves disk and net
 	blk_raw; net_up
 	ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"

@@ -26,6 +26,9 @@ struct fake {
 	char kernel[64], initrd[64], cmdline[256], disk0[64], disk1[64], tap[16], vsock[64];
 	unsigned disk0_flags;
 	uint64_t exits, tx; /* what f_stats reports */
+	int updates, update_result; /* PATCH /drives */
+	unsigned update_index;
+	char update_path[64];
 };
 
 static int f_start(void *ctx, struct cvmm_config *cfg, char *err, size_t len)
@@ -96,7 +99,21 @@ static int f_stats(void *ctx, struct cvmm_stats *st)
 	return 0;
 }
 
-static const struct api_ops fake_ops = {f_start, f_pause, f_resume, f_shutdown, f_state, f_stats};
+static int f_update_disk(void *ctx, unsigned index, const char *path, char *err, size_t len)
+{
+	struct fake *f = ctx;
+	f->updates++;
+	if (f->update_result < 0) {
+		snprintf(err, len, "fake: cannot open disk '%s'", path);
+		return f->update_result;
+	}
+	f->update_index = index;
+	snprintf(f->update_path, sizeof(f->update_path), "%s", path);
+	return 0;
+}
+
+static const struct api_ops fake_ops = {f_start, f_pause,  f_resume,	 f_shutdown,
+					f_state, f_stats, f_update_disk};
 
 struct t {
 	struct fake f;
@@ -280,6 +297,130 @@ static void test_drive_limit(void **state)
 	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"k\"}"), 204);
 	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
 	assert_int_equal(t->f.seen.ndisks, CVMM_MAX_DISKS);
+}
+
+/* The whole fault message is msg. */
+static void fault_is(struct t *t, const char *msg)
+{
+	const char *b = strstr(t->out, "\r\n\r\n");
+	assert_non_null(b);
+	char want[1024];
+	snprintf(want, sizeof(want), "{\"fault_message\":\"%s\"}", msg);
+	if (strcmp(b + 4, want))
+		fail_msg("wanted the fault '%s', got: %s", msg, t->out);
+}
+
+#define FC_PATCH_ERR "Drive config error: Unable to patch the block device: "
+#define FC_PATCH_END " Please verify the request arguments."
+
+/* PATCH /drives/{id}, Firecracker's answers: refused before the start, the
+ * backing file swapped after it (the VM's disk index: the root drive
+ * first), an unknown drive, nothing to update, a file the VM cannot use
+ * (the VM unchanged, the configuration too), a body naming another drive
+ * or a field that cannot change, a no-op rate limiter. */
+static void test_patch_drive(void **state)
+{
+	struct t *t = *state;
+	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"k\"}"), 204);
+	assert_int_equal(req(t, "PUT", "/drives/data",
+			     "{\"drive_id\": \"data\", \"path_on_host\": \"data.img\","
+			     " \"is_root_device\": false}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/drives/rootfs",
+			     "{\"drive_id\": \"rootfs\", \"path_on_host\": \"root.img\","
+			     " \"is_root_device\": true, \"is_read_only\": true}"),
+			 204);
+	const char *swap = "{\"drive_id\": \"data\", \"path_on_host\": \"x\"}";
+	assert_int_equal(req(t, "PATCH", "/drives/data", swap), 400);
+	fault_is(t, "The requested operation is not supported before starting the microVM.");
+	/* body errors come first, as in Firecracker (its parser runs before) */
+	assert_int_equal(req(t, "PATCH", "/drives/data",
+			     "{\"drive_id\": \"data\", \"path_on_host\": \"x\","
+			     " \"is_read_only\": true}"),
+			 400);
+	fault_has(t, "unknown field 'is_read_only'");
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
+	assert_int_equal(t->f.updates, 0);
+
+	assert_int_equal(req(t, "PATCH", "/drives/data", swap), 204);
+	assert_int_equal(t->f.updates, 1);
+	assert_int_equal(t->f.update_index, 1); /* rootfs is disk 0, /dev/vda */
+	assert_string_equal(t->f.update_path, "x");
+	assert_int_equal(req(t, "PATCH", "/drives/rootfs",
+			     "{\"drive_id\": \"rootfs\", \"path_on_host\": \"data.img\"}"),
+			 204);
+	assert_int_equal(t->f.update_index, 0);
+	assert_int_equal(req(t, "GET", "/vm/config", NULL), 200);
+	assert_non_null(strstr(t->out, "{\"drive_id\":\"data\",\"path_on_host\":\"x\""));
+	assert_non_null(strstr(t->out, "{\"drive_id\":\"rootfs\",\"path_on_host\":\"data.img\""));
+
+	assert_int_equal(req(t, "PATCH", "/drives/nope",
+			     "{\"drive_id\": \"nope\", \"path_on_host\": \"x\"}"),
+			 400);
+	fault_is(t, FC_PATCH_ERR "Failed perform action on device: Device not found" FC_PATCH_END);
+	assert_int_equal(req(t, "PATCH", "/drives/data", "{\"drive_id\": \"data\"}"), 400);
+	fault_is(t, FC_PATCH_ERR "Block: Running method expected different backend." FC_PATCH_END);
+	assert_int_equal(req(t, "PATCH", "/drives/data",
+			     "{\"drive_id\": \"data\", \"rate_limiter\": null}"),
+			 400);
+	fault_has(t, "Running method expected different backend.");
+	assert_int_equal(t->f.updates, 2);
+
+	t->f.update_result = -ENOENT;
+	assert_int_equal(req(t, "PATCH", "/drives/data",
+			     "{\"drive_id\": \"data\", \"path_on_host\": \"foo.bar\"}"),
+			 400);
+	fault_is(t, FC_PATCH_ERR "Block: Virtio backend error: Error manipulating the backing file: "
+				 "No such file or directory (os error 2) foo.bar" FC_PATCH_END);
+	t->f.update_result = 0;
+	assert_int_equal(req(t, "GET", "/vm/config", NULL), 200);
+	assert_non_null(strstr(t->out, "{\"drive_id\":\"data\",\"path_on_host\":\"x\""));
+
+	assert_int_equal(req(t, "PATCH", "/drives/data",
+			     "{\"drive_id\": \"rootfs\", \"path_on_host\": \"x\"}"),
+			 400);
+	fault_is(t, "The id from the path does not match the id from the body!");
+	assert_int_equal(req(t, "PATCH", "/drives/data", "{\"path_on_host\": \"x\"}"), 400);
+	fault_has(t, "'drive_id' is required");
+	assert_int_equal(req(t, "PATCH", "/drives/da-ta",
+			     "{\"drive_id\": \"da-ta\", \"path_on_host\": \"x\"}"),
+			 400);
+	fault_has(t, "API Resource IDs can only contain alphanumeric characters and underscores.");
+	assert_int_equal(req(t, "PATCH", "/drives/data",
+			     "{\"drive_id\": \"data\", \"path_on_host\": true}"),
+			 400);
+	fault_has(t, "'path_on_host' must be a string");
+	for (const char *const *k = (const char *const[]){"is_root_device", "io_engine",
+							   "cache_type", NULL};
+	     *k; k++) {
+		char body[128];
+		snprintf(body, sizeof(body),
+			 "{\"drive_id\": \"data\", \"path_on_host\": \"x\", \"%s\": false}", *k);
+		assert_int_equal(req(t, "PATCH", "/drives/data", body), 400);
+		fault_has(t, "unknown field");
+	}
+	/* a rate limiter that limits nothing is accepted (Kata sends {}); a
+	 * real one is refused, nothing changed */
+	assert_int_equal(req(t, "PATCH", "/drives/data",
+			     "{\"drive_id\": \"data\", \"rate_limiter\": {}}"),
+			 204);
+	assert_int_equal(req(t, "PATCH", "/drives/data",
+			     "{\"drive_id\": \"data\", \"path_on_host\": \"y\","
+			     " \"rate_limiter\": {\"bandwidth\": null, \"ops\": null}}"),
+			 204);
+	assert_string_equal(t->f.update_path, "y");
+	assert_int_equal(req(t, "PATCH", "/drives/data",
+			     "{\"drive_id\": \"data\", \"path_on_host\": \"z\","
+			     " \"rate_limiter\": {\"ops\": {\"size\": 1, \"refill_time\": 100}}}"),
+			 400);
+	fault_has(t, "'rate_limiter' is not supported by cvmm yet");
+	assert_int_equal(t->f.updates, 4);
+	/* PUT stays pre-boot only */
+	assert_int_equal(req(t, "PUT", "/drives/data",
+			     "{\"drive_id\": \"data\", \"path_on_host\": \"data.img\","
+			     " \"is_root_device\": false}"),
+			 400);
+	fault_has(t, "after starting");
 }
 
 static void test_before_start(void **state)
@@ -821,6 +962,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_firecracker_sequence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_before_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drive_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_patch_drive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_methods_and_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits_and_framing, setup, teardown),

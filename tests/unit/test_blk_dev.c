@@ -454,6 +454,234 @@ static void test_lock_released_at_destroy(void **state)
 	rig_down(r);
 }
 
+/* ---- blk_update: a new disk file while the driver runs ------------------ */
+
+static uint8_t pattern2(uint64_t off)
+{
+	return (uint8_t)(off * 13 + 0x5b + (off >> 10));
+}
+
+/* A second disk file of `bytes` bytes of pattern2() beside the first. */
+static void make_disk2(char *path, size_t cap, const char *dir, uint64_t bytes)
+{
+	snprintf(path, cap, "%s/cvmm-blk2-XXXXXX", dir);
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	uint8_t buf[4096];
+	for (uint64_t at = 0; at < bytes; at += sizeof(buf)) {
+		for (unsigned i = 0; i < sizeof(buf); i++)
+			buf[i] = pattern2(at + i);
+		assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
+	}
+	close(fd);
+}
+
+static uint64_t capacity(struct rig *r)
+{
+	uint64_t hi = vd_read(&r->v, VIRTIO_MMIO_CONFIG + 4);
+	return vd_read(&r->v, VIRTIO_MMIO_CONFIG) | hi << 32;
+}
+
+/* Reads 4 KiB at sector through request k: its status, the bytes at DATA(k). */
+static uint8_t read_at(struct rig *r, unsigned k, uint64_t sector)
+{
+	uint16_t at = vd_used_idx(&r->v, 0);
+	memset(vd_at(&r->v, DATA(k), 4096), 0, 4096);
+	post_req(r, k, VIRTIO_BLK_T_IN, sector, 4096);
+	vd_kick(&r->v, 0);
+	assert_true(vd_wait_used(&r->v, 0, (uint16_t)(at + 1), 5));
+	return *vd_at(&r->v, STATUS(k), 1);
+}
+
+static void check_bytes(struct rig *r, unsigned k, uint64_t off, uint8_t (*want)(uint64_t))
+{
+	uint8_t *d = vd_at(&r->v, DATA(k), 4096);
+	for (unsigned i = 0; i < 4096; i++)
+		if (d[i] != want(off + i))
+			fail_msg("byte %llu of the disk read 0x%02x, not 0x%02x",
+				 (unsigned long long)(off + i), d[i], want(off + i));
+}
+
+/* The configuration interrupt: the status bit, and its eventfd raised
+ * (consumed). */
+static bool config_irq(struct rig *r)
+{
+	uint64_t n = 0;
+	bool raised = read(r->irqfd, &n, sizeof(n)) == sizeof(n) && n > 0;
+	bool bit = vd_read(&r->v, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG;
+	vd_write(&r->v, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG | VIRTIO_MMIO_INT_VRING);
+	return raised && bit;
+}
+
+static void irq_clear(struct rig *r)
+{
+	uint64_t n;
+	while (read(r->irqfd, &n, sizeof(n)) == sizeof(n))
+		;
+	vd_write(&r->v, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG | VIRTIO_MMIO_INT_VRING);
+}
+
+/* A running device's disk replaced by a bigger file: the capacity and the
+ * configuration generation change and the driver gets a configuration
+ * interrupt; reads come from the new file (past the old end too), writes
+ * go to it; the old file is unlocked, the new one locked. */
+static void test_update_swaps_file(void **state)
+{
+	(void)state;
+	struct rig *r = rig_up("/tmp");
+	char path2[64];
+	make_disk2(path2, sizeof(path2), "/tmp", 6 * MiB);
+	check_served(r, 0);
+	assert_int_equal(capacity(r), DISK / 512);
+	uint32_t gen = vd_read(&r->v, VIRTIO_MMIO_CONFIG_GENERATION);
+	irq_clear(r);
+
+	struct err e = {0};
+	assert_int_equal(blk_update(r->b, path2, &e), 0);
+	assert_int_equal(capacity(r), 6 * MiB / 512);
+	assert_int_not_equal(vd_read(&r->v, VIRTIO_MMIO_CONFIG_GENERATION), gen);
+	assert_true(config_irq(r));
+	assert_int_equal(read_at(r, 1, 8), VIRTIO_BLK_S_OK);
+	check_bytes(r, 1, 8 * 512, pattern2);
+	uint64_t past = DISK / 512 + 16; /* beyond the old file's end */
+	assert_int_equal(read_at(r, 2, past), VIRTIO_BLK_S_OK);
+	check_bytes(r, 2, past * 512, pattern2);
+	/* a write lands in the new file only */
+	memset(vd_at(&r->v, DATA(3), 4096), 0xc3, 4096);
+	uint16_t at = vd_used_idx(&r->v, 0);
+	post_req(r, 3, VIRTIO_BLK_T_OUT, 0, 4096);
+	vd_kick(&r->v, 0);
+	assert_true(vd_wait_used(&r->v, 0, (uint16_t)(at + 1), 5));
+	assert_int_equal(*vd_at(&r->v, STATUS(3), 1), VIRTIO_BLK_S_OK);
+	uint8_t b1 = 0, b2 = 0;
+	int fd1 = open(r->path, O_RDONLY | O_CLOEXEC), fd2 = open(path2, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(pread(fd1, &b1, 1, 0), 1);
+	assert_int_equal(pread(fd2, &b2, 1, 0), 1);
+	close(fd1);
+	close(fd2);
+	assert_int_equal(b1, pattern(0));
+	assert_int_equal(b2, 0xc3);
+	/* the locks followed the file */
+	assert_int_equal(lock_from_child(r->path), 0);
+	assert_int_equal(lock_from_child(path2), 1);
+	assert_false(vd_read(&r->v, VD_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	unlink(path2);
+	rig_down(r);
+}
+
+/* What cannot be used changes nothing: a missing file, a directory, a
+ * file another process holds locked. The file the device has, named
+ * again, is not "locked by another": its size is read again. */
+static void test_update_refused_or_same(void **state)
+{
+	(void)state;
+	struct rig *r = rig_up("/tmp");
+	char path2[64];
+	make_disk2(path2, sizeof(path2), "/tmp", 2 * MiB);
+	irq_clear(r);
+	uint32_t gen = vd_read(&r->v, VIRTIO_MMIO_CONFIG_GENERATION);
+	struct err e = {0};
+	assert_int_equal(blk_update(r->b, "/nonexistent/disk.img", &e), -ENOENT);
+	assert_non_null(strstr(e.msg, "/nonexistent/disk.img"));
+	assert_int_equal(blk_update(r->b, "/tmp", &e), -EISDIR);
+	/* another holder of the lock (an OFD lock: any other open file) */
+	int held = open(path2, O_RDWR | O_CLOEXEC);
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	assert_int_equal(fcntl(held, F_OFD_SETLK, &fl), 0);
+	assert_int_equal(blk_update(r->b, path2, &e), -EBUSY);
+	close(held);
+	assert_int_equal(capacity(r), DISK / 512);
+	assert_int_equal(vd_read(&r->v, VIRTIO_MMIO_CONFIG_GENERATION), gen);
+	assert_false(config_irq(r));
+	check_served(r, 0);
+	assert_int_equal(lock_from_child(r->path), 1);
+
+	/* the same file, grown meanwhile: the new size, the lock kept */
+	assert_int_equal(truncate(r->path, 2 * DISK), 0);
+	assert_int_equal(blk_update(r->b, r->path, &e), 0);
+	assert_int_equal(capacity(r), 2 * DISK / 512);
+	assert_true(config_irq(r));
+	assert_int_equal(lock_from_child(r->path), 1);
+	check_served(r, 0);
+	unlink(path2);
+	rig_down(r);
+}
+
+struct update_job {
+	struct blk *b;
+	const char *path;
+	int r;
+	atomic_bool done;
+};
+
+static void *update_thread(void *arg)
+{
+	struct update_job *j = arg;
+	struct err e = {0};
+	j->r = blk_update(j->b, j->path, &e);
+	atomic_store(&j->done, true);
+	return NULL;
+}
+
+/* A read in flight on the old file when it is replaced (the slow disk)
+ * ends there, with the old file's bytes; the update waits for it before
+ * the old file is unlocked. */
+static void test_update_with_read_in_flight(void **state)
+{
+	(void)state;
+	struct rig *r = rig_up("/tmp");
+	char path2[64];
+	make_disk2(path2, sizeof(path2), "/tmp", DISK);
+	uint8_t *base = r->f.host[0];
+	uint64_t gpa = (((uintptr_t)base + 0x300000 + 4095) & ~(uintptr_t)4095) - (uintptr_t)base;
+	uint8_t *page = base + gpa;
+	int uffd = uffd_on(page);
+	if (uffd < 0) {
+		unlink(path2);
+		rig_down(r);
+		skip(); /* no userfaultfd here (vm.unprivileged_userfaultfd) */
+	}
+	struct hdr h = {VIRTIO_BLK_T_IN, 0, 8};
+	memcpy(vd_at(&r->v, HDR(0), 16), &h, 16);
+	*vd_at(&r->v, STATUS(0), 1) = 0xee;
+	struct vd_seg s[3] = {{HDR(0), 16, false}, {gpa, 4096, true}, {STATUS(0), 1, true}};
+	uint16_t at = vd_used_idx(&r->v, 0);
+	vd_post(&r->v, 0, s, 3);
+	vd_kick(&r->v, 0);
+	struct pollfd pfd = {.fd = uffd, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 5000), 1); /* the read is at the page */
+	struct uffd_msg msg;
+	assert_int_equal(read(uffd, &msg, sizeof(msg)), sizeof(msg));
+
+	struct update_job j = {.b = r->b, .path = path2};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, update_thread, &j), 0);
+	usleep(200000);
+	assert_false(atomic_load(&j.done)); /* waiting for the read */
+	assert_int_equal(lock_from_child(r->path), 1);
+	/* the fault resolved with the bytes the page had: the kernel copies
+	 * the file's data over them */
+	static uint8_t fill[4096];
+	struct uffdio_copy cp = {.dst = (uintptr_t)page, .src = (uintptr_t)fill, .len = 4096};
+	assert_int_equal(ioctl(uffd, UFFDIO_COPY, &cp), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(j.r, 0);
+	assert_true(vd_wait_used(&r->v, 0, (uint16_t)(at + 1), 5));
+	assert_int_equal(*vd_at(&r->v, STATUS(0), 1), VIRTIO_BLK_S_OK);
+	for (unsigned i = 0; i < 4096; i++)
+		if (page[i] != pattern(8 * 512 + i))
+			fail_msg("byte %u of the read in flight: 0x%02x, not the old file's 0x%02x",
+				 i, page[i], pattern(8 * 512 + i));
+	assert_int_equal(lock_from_child(r->path), 0);
+	struct uffdio_range rg = {.start = (uintptr_t)page, .len = 4096};
+	assert_int_equal(ioctl(uffd, UFFDIO_UNREGISTER, &rg), 0);
+	close(uffd);
+	assert_int_equal(read_at(r, 1, 8), VIRTIO_BLK_S_OK);
+	check_bytes(r, 1, 8 * 512, pattern2);
+	unlink(path2);
+	rig_down(r);
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -464,6 +692,9 @@ int main(void)
 		cmocka_unit_test(test_reset_with_read_in_flight),
 		cmocka_unit_test(test_write_zeroes_tmpfs),
 		cmocka_unit_test(test_write_zeroes_tmp),
+		cmocka_unit_test(test_update_swaps_file),
+		cmocka_unit_test(test_update_refused_or_same),
+		cmocka_unit_test(test_update_with_read_in_flight),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

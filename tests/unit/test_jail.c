@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/if_tun.h>
+#include <linux/io_uring.h>
 #include <linux/kvm.h>
 #include <signal.h>
 #include <stdio.h>
@@ -184,9 +185,16 @@ enum call {
 	C_MEMFD,
 	C_OFD_SETLK,
 	C_FCNTL_OTHER,
-	C_GETRANDOM
+	C_GETRANDOM,
+	C_OPENAT_CREAT,
+	C_OPENAT_TRUNC,
+	C_LSEEK_END,
+	C_LSEEK_SET,
+	C_FILES_UPDATE,
+	C_REGISTER_OTHER,
 };
-static bool killed_by(enum jail_kind kind, enum call c)
+/* kind's table, and with disks the disk-update rules (jail_build_ex) */
+static bool killed_by_ex(enum jail_kind kind, bool disks, enum call c)
 {
 	pid_t pid = fork();
 	assert_true(pid >= 0);
@@ -197,7 +205,8 @@ static bool killed_by(enum jail_kind kind, enum call c)
 			_exit(10);
 		void *ctx;
 		struct err e = { 0 };
-		if (jail_build(kind, JAIL_ON, &test_fds, &ctx, &e) < 0 || jail_load(ctx, "t") < 0)
+		if (jail_build_ex(kind, JAIL_ON, &test_fds, disks, &ctx, &e) < 0 ||
+		    jail_load(ctx, "t") < 0)
 			_exit(11);
 		switch (c) {
 		case C_KVM_RUN_OWN: syscall(SYS_ioctl, 100, KVM_RUN, 0); break;
@@ -244,6 +253,21 @@ static bool killed_by(enum jail_kind kind, enum call c)
 			syscall(SYS_getrandom, b, sizeof(b), 0);
 			break;
 		}
+		/* paths that do not exist: were the call allowed, it would fail */
+		case C_OPENAT_CREAT:
+			syscall(SYS_openat, AT_FDCWD, "/nonexistent/x", O_RDWR | O_CREAT, 0600);
+			break;
+		case C_OPENAT_TRUNC:
+			syscall(SYS_openat, AT_FDCWD, "/nonexistent/x", O_RDWR | O_TRUNC);
+			break;
+		case C_LSEEK_END: syscall(SYS_lseek, 105, 0, SEEK_END); break;
+		case C_LSEEK_SET: syscall(SYS_lseek, 105, 0, SEEK_SET); break;
+		case C_FILES_UPDATE:
+			syscall(SYS_io_uring_register, 105, IORING_REGISTER_FILES_UPDATE, NULL, 0);
+			break;
+		case C_REGISTER_OTHER:
+			syscall(SYS_io_uring_register, 105, IORING_REGISTER_FILES, NULL, 0);
+			break;
 		}
 		syscall(SYS_exit, 0); /* every table has exit (not all exit_group) */
 	}
@@ -252,6 +276,11 @@ static bool killed_by(enum jail_kind kind, enum call c)
 	if (WIFEXITED(st))
 		assert_int_equal(WEXITSTATUS(st), 0);
 	return WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS;
+}
+
+static bool killed_by(enum jail_kind kind, enum call c)
+{
+	return killed_by_ex(kind, false, c);
 }
 
 static void test_arguments(void **state)
@@ -311,6 +340,35 @@ static void test_arguments(void **state)
 	assert_true(killed_by(JAIL_RNG_WORKER, C_TUNSETQUEUE));
 }
 
+/* A control thread whose VM's disks may be replaced (PATCH /drives) opens
+ * the new image, never creating or truncating one, reads a block device's
+ * size and registers the file in the workers' rings; without the option
+ * it does none of that, and the option changes no other kind's table. */
+static void test_disk_update_rules(void **state)
+{
+	(void)state;
+	assert_false(killed_by_ex(JAIL_CONTROL, true, C_OPENAT));
+	assert_true(killed_by_ex(JAIL_CONTROL, true, C_OPENAT_CREAT));
+	assert_true(killed_by_ex(JAIL_CONTROL, true, C_OPENAT_TRUNC));
+	assert_false(killed_by_ex(JAIL_CONTROL, true, C_LSEEK_END));
+#ifndef CVMM_SANITIZED /* LeakSanitizer's tracer rewinds with lseek (jail.c) */
+	assert_true(killed_by_ex(JAIL_CONTROL, true, C_LSEEK_SET));
+#endif
+	assert_false(killed_by_ex(JAIL_CONTROL, true, C_FILES_UPDATE));
+	assert_true(killed_by_ex(JAIL_CONTROL, true, C_REGISTER_OTHER));
+	assert_true(killed_by_ex(JAIL_CONTROL, true, C_EXECVE));
+	assert_true(killed_by_ex(JAIL_CONTROL, true, C_SOCKET));
+	static const enum call disk_calls[] = { C_OPENAT, C_LSEEK_END, C_FILES_UPDATE };
+	for (unsigned i = 0; i < sizeof(disk_calls) / sizeof(disk_calls[0]); i++) {
+#ifdef CVMM_SANITIZED
+		if (disk_calls[i] != C_LSEEK_END)
+#endif
+			assert_true(killed_by(JAIL_CONTROL, disk_calls[i]));
+		assert_true(killed_by_ex(JAIL_VCPU, true, disk_calls[i]));
+		assert_true(killed_by_ex(JAIL_VIRTIO_WORKER, true, disk_calls[i]));
+	}
+}
+
 /* What no thread of cvmm may ever do, whatever its table: run a program,
  * open a socket or a file by path, trace, make executable memory files. */
 static void test_forbidden_everywhere(void **state)
@@ -343,11 +401,16 @@ static void test_drop(void **state)
 	char dir[] = "/tmp/cvmm-jail-XXXXXX";
 	assert_non_null(mkdtemp(dir));
 	chmod(dir, 0755); /* the new root: searchable by the new user */
-	char share[256], ro[256], f[300];
+	char share[256], ro[256], dk[256], dkro[256], f[300];
 	snprintf(share, sizeof(share), "%s/share", dir);
 	snprintf(ro, sizeof(ro), "%s/ro", dir);
+	snprintf(dk, sizeof(dk), "%s/disks", dir);
+	snprintf(dkro, sizeof(dkro), "%s/disks-ro", dir);
 	assert_int_equal(mkdir(share, 0777), 0);
 	assert_int_equal(mkdir(ro, 0777), 0);
+	assert_int_equal(mkdir(dk, 0777), 0);
+	assert_int_equal(mkdir(dkro, 0777), 0);
+	chmod(dk, 0777);
 	chmod(share, 0777);
 	snprintf(f, sizeof(f), "%s/outside.txt", dir);
 	put_file(f, 0666);
@@ -355,12 +418,18 @@ static void test_drop(void **state)
 	put_file(f, 0666);
 	snprintf(f, sizeof(f), "%s/r.txt", ro);
 	put_file(f, 0666);
+	snprintf(f, sizeof(f), "%s/d.img", dk);
+	put_file(f, 0666);
+	snprintf(f, sizeof(f), "%s/d.img", dkro);
+	put_file(f, 0666);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		const char *rw[] = { share }, *rod[] = { ro };
+		const char *rw[] = { share }, *rod[] = { ro }, *disks[] = { dk, dkro };
+		const bool disk_rw[] = { true, false };
 		struct jail_priv p = { .chroot_dir = dir, .set_ids = true, .uid = 65534, .gid = 65534,
 				       .rw_dirs = rw, .nrw = 1, .ro_dirs = rod, .nro = 1,
+				       .file_dirs = disks, .file_rw = disk_rw, .nfile = 2,
 				       .landlock = true };
 		int abi;
 		struct err e = { 0 };
@@ -407,6 +476,20 @@ static void test_drop(void **state)
 				_exit(28);
 			if (open("/ro/r.txt", O_RDWR) >= 0 || errno != EACCES)
 				_exit(29);
+			/* disk directories: their files opened, none created;
+			 * a read-only disk's read only */
+			fd = open("/disks/d.img", O_RDWR);
+			if (fd < 0)
+				_exit(35);
+			close(fd);
+			if (open("/disks/new.img", O_RDWR | O_CREAT, 0600) >= 0 || errno != EACCES)
+				_exit(36);
+			fd = open("/disks-ro/d.img", O_RDONLY);
+			if (fd < 0)
+				_exit(37);
+			close(fd);
+			if (open("/disks-ro/d.img", O_RDWR) >= 0 || errno != EACCES)
+				_exit(38);
 		} else if (open("/outside.txt", O_RDONLY) < 0) {
 			_exit(30);
 		}
@@ -480,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_violation_kills_with_message),
 		cmocka_unit_test(test_log_mode_lets_it_through),
 		cmocka_unit_test(test_arguments),
+		cmocka_unit_test(test_disk_update_rules),
 		cmocka_unit_test(test_forbidden_everywhere),
 		cmocka_unit_test(test_drop),
 		cmocka_unit_test(test_worker_on_the_main_arena),

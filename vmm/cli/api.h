@@ -33,6 +33,11 @@ struct api_ops {
 	int (*shutdown)(void *ctx, char *err, size_t errlen); /* SendCtrlAltDel (x86_64) */
 	enum cvmm_vm_state (*state)(void *ctx);		      /* after a start */
 	int (*stats)(void *ctx, struct cvmm_stats *st);	      /* after a start; may be NULL */
+	/* PATCH /drives: disk `index` (the VM's order: the root drive first)
+	 * now on the file at path (cvmm_vm_update_disk). After a start; 0 or
+	 * -errno with a message in err. */
+	int (*update_disk)(void *ctx, unsigned index, const char *path, char *err,
+			   size_t errlen);
 };
 
 struct api;

@@ -158,7 +158,9 @@ static int jail_config(struct cvmm_config *cfg, const struct cli_opts *o, const 
 			       .set_ids = o->user.set,
 			       .uid = o->user.uid,
 			       .gid = o->user.gid,
-			       .socket_dir = socket_dir };
+			       .socket_dir = socket_dir,
+			       /* the control socket's PATCH /drives */
+			       .update_disks = socket_dir != NULL };
 	return cvmm_config_set_jail(cfg, &j);
 }
 
@@ -261,6 +263,13 @@ static int api_vm_stats(void *ctx, struct cvmm_stats *st)
 	return cvmm_vm_stats(av->vm, st);
 }
 
+static int api_vm_update_disk(void *ctx, unsigned index, const char *path, char *err,
+			      size_t len)
+{
+	struct api_vm *av = ctx;
+	return api_vm_result(av, cvmm_vm_update_disk(av->vm, index, path), err, len);
+}
+
 static const struct api_ops api_vm_ops = {
 	.start = api_vm_start,
 	.pause = api_vm_pause,
@@ -268,6 +277,7 @@ static const struct api_ops api_vm_ops = {
 	.shutdown = api_vm_shutdown,
 	.state = api_vm_state,
 	.stats = api_vm_stats,
+	.update_disk = api_vm_update_disk,
 };
 
 /* The control loop: the VM's exit, signals, console input and (with

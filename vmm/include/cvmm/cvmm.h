@@ -195,6 +195,13 @@ struct cvmm_jail {
 	 * for the embedder's own sockets at exit; the vsock socket's is added
 	 * by itself. NULL: none. Copied. */
 	const char *socket_dir;
+	/* nonzero: cvmm_vm_update_disk keeps working after the drop. Landlock
+	 * then also leaves opening files that exist (not creating any) beneath
+	 * the directory of each of the VM's disks, for reading, and for
+	 * writing where the disk is read-write; the control thread's filter
+	 * (cvmm_vm_jail_control_thread) allows what the update calls
+	 * (docs/seccomp.md, JAIL_CONTROL_DISKS). */
+	int update_disks;
 };
 CVMM_API CVMM_WUR int cvmm_config_set_jail(struct cvmm_config *cfg, const struct cvmm_jail *jail);
 /* Installs (process-wide) the SIGSYS handler that writes "cvmm: seccomp:
@@ -337,6 +344,21 @@ CVMM_API int cvmm_vm_exit_fd(const struct cvmm_vm *vm);
  * pause, resume, stop, power button, wait, destroy), in the VM's seccomp
  * mode. Call it once the VM was started. */
 CVMM_API CVMM_WUR int cvmm_vm_jail_control_thread(struct cvmm_vm *vm, int listen_fd);
+/* Replaces the file behind disk `index` (in cvmm_config_add_disk's order)
+ * while the VM runs (or is paused, or not started yet), as Firecracker's
+ * PATCH /drives does: the file at path is opened on the calling thread as
+ * the disk was (read-only or not, O_DIRECT or not), checked (a regular file
+ * or block device) and locked the same way; I/O the guest had already
+ * submitted ends on the old file, which is then unlocked and closed (after
+ * 1 s at most of waiting for that I/O); the guest sees the new size (the
+ * configuration-change interrupt) and reads and writes the new file. The
+ * file the disk has already (same inode): its size is read again. On
+ * failure (-ENOENT, -EACCES, -EINVAL: not a regular file or block device,
+ * -EBUSY: locked by another process; -ENODEV: no such disk; -ESHUTDOWN:
+ * the VM exited) nothing changed. One call at a time per VM, not with
+ * cvmm_vm_destroy. With the jail (cvmm_config_set_jail), see
+ * cvmm_jail.update_disks. */
+CVMM_API CVMM_WUR int cvmm_vm_update_disk(struct cvmm_vm *vm, unsigned index, const char *path);
 /* Waits until the VM has exited and every vCPU thread is joined. */
 CVMM_API CVMM_WUR int cvmm_vm_wait(struct cvmm_vm *vm, struct cvmm_exit *exit);
 /* Stops (if needed), joins and frees everything. */
