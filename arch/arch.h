@@ -94,6 +94,8 @@ ARCH_WUR int arch_pci_slot(unsigned i, uint64_t bar_size, unsigned *slot, uint64
 			   uint32_t *gsi);
 /* Where the PCI host bridge's ECAM window is (0: no PCI). */
 uint64_t arch_pci_ecam(void);
+/* Where Firecracker's boot timer (--boot-timer) lives: 4 KiB of MMIO. */
+uint64_t arch_boot_timer_base(void);
 /* Default kernel command line. */
 const char *arch_default_cmdline(void);
 /* Presses the power button (an ACPI event to the guest); -EOPNOTSUPP where

@@ -93,4 +93,15 @@ struct debug_exit {
 };
 extern const struct bus_ops debug_exit_ops;
 
+/* Firecracker's boot timer (boot_timer.c): the byte 123 written at offset
+ * 0 logs the time since boot_timer_init. One 4 KiB MMIO window. */
+#define BOOT_TIMER_MAGIC 123
+#define BOOT_TIMER_SIZE	 0x1000
+struct boot_timer {
+	uint64_t start_us, start_cpu_us; /* CLOCK_MONOTONIC, the process's CPU time */
+	uint64_t last_us;		 /* the last boot time it logged (0: none) */
+};
+void boot_timer_init(struct boot_timer *t);
+extern const struct bus_ops boot_timer_ops;
+
 #endif

@@ -234,6 +234,13 @@ API int cvmm_config_set_debug_exit(struct cvmm_config *c, int enabled)
 	return 0;
 }
 
+API int cvmm_config_set_boot_timer(struct cvmm_config *c, int enabled)
+{
+	err_clear(&c->err);
+	c->boot_timer = enabled != 0;
+	return 0;
+}
+
 API int cvmm_config_set_console(struct cvmm_config *c, int in_fd, int out_fd)
 {
 	err_clear(&c->err);
@@ -309,5 +316,6 @@ API int cvmm_config_set_jail(struct cvmm_config *c, const struct cvmm_jail *j)
 	c->jail_gid = j->gid;
 	c->jail_landlock = !j->no_landlock;
 	c->jail_update_disks = j->update_disks != 0;
+	c->jail_update_anywhere = j->update_disks != 0 && j->update_disks_anywhere != 0;
 	return 0;
 }

@@ -34,6 +34,7 @@ struct cvmm_config {
 	char *console_path;          /* owned, NULL: none; opened by cvmm_vm_create */
 	int kick_signal;             /* 0: the default (SIGRTMIN + 2) */
 	bool debug_exit;
+	bool boot_timer; /* Firecracker's --boot-timer */
 	struct vm_disk_cfg disks[CVMM_MAX_DISKS];
 	unsigned ndisks;
 	struct cvmm_net_config nets[CVMM_MAX_NETS]; /* target owned */
@@ -48,6 +49,7 @@ struct cvmm_config {
 	bool jail;         /* drop privileges in cvmm_vm_create */
 	bool jail_ids, jail_landlock;
 	bool jail_update_disks; /* cvmm_vm_update_disk works after the drop */
+	bool jail_update_anywhere; /* beneath "/" */
 	unsigned jail_uid, jail_gid;
 	char *jail_chroot; /* owned, NULL: none */
 	char *jail_rm_dir; /* owned, NULL: none: Landlock still lets files be removed there */

@@ -627,8 +627,16 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 		dir_of(vsock_dir, sizeof(vsock_dir), vm->cfg.vsock_path);
 		rm[p.nrm++] = vsock_dir;
 	}
-	/* cvmm_vm_update_disk opens the disks' new files beside the old ones */
-	for (unsigned i = 0; vm->cfg.jail_update_disks && i < vm->cfg.ndisks; i++) {
+	/* cvmm_vm_update_disk opens the disks' new files beside the old ones,
+	 * or anywhere (update_disks_anywhere: read-write if a disk is) */
+	for (unsigned i = 0; vm->cfg.jail_update_anywhere && i < vm->cfg.ndisks; i++) {
+		disk_dirs[0] = "/";
+		disk_rw[0] = (p.nfile && disk_rw[0]) || !(vm->cfg.disks[i].flags & CVMM_DISK_RO);
+		p.nfile = 1;
+	}
+	for (unsigned i = 0; vm->cfg.jail_update_disks && !vm->cfg.jail_update_anywhere &&
+			     i < vm->cfg.ndisks;
+	     i++) {
 		dir_of(disk_dir[i], sizeof(disk_dir[i]), vm->cfg.disks[i].path);
 		disk_dirs[p.nfile] = disk_dir[i];
 		disk_rw[p.nfile++] = !(vm->cfg.disks[i].flags & CVMM_DISK_RO);
@@ -794,6 +802,15 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 	r = arch_devices_init(vm->arch, e);
 	if (r < 0)
 		goto fail;
+	if (vm->cfg.boot_timer) {
+		boot_timer_init(&vm->boot_timer);
+		r = bus_add(&vm->mmio, arch_boot_timer_base(), BOOT_TIMER_SIZE, &boot_timer_ops,
+			    &vm->boot_timer, "boot-timer");
+		if (r < 0) {
+			err_set(e, -r, "cannot map the boot timer");
+			goto fail;
+		}
+	}
 	/* Everything is open: drop privileges before any thread starts
 	 * (threads inherit the credentials, the capabilities and the Landlock
 	 * domain; glibc's set*id would have to reach filtered threads). */

@@ -10,6 +10,7 @@
 
 #include "arch/arch.h"
 #include "cvmm/cvmm.h"
+#include "devices/legacy.h"
 #include "devices/virtio/device.h"
 #include "devices/virtio/pci.h"
 #include "vmm/config.h"
@@ -66,6 +67,7 @@ struct vm {
 	void *ram_map[GM_MAX_REGIONS]; /* owned mappings */
 	uint64_t ram_len[GM_MAX_REGIONS];
 	struct bus pio, mmio;
+	struct boot_timer boot_timer; /* cfg.boot_timer: Firecracker's */
 	/* The arch's own (its platform devices and interrupt controller, the
 	 * boot entry) and what the VM lends it (arch/arch.h). */
 	struct arch *arch; /* owned (arch_destroy) */

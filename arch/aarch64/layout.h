@@ -22,6 +22,9 @@
 #define ARM64_RTC_BASE	0x09010000ULL /* PL031, no interrupt */
 #define ARM64_APB_CLOCK 24000000      /* the PrimeCells' apb_pclk (a fixed clock) */
 
+/* Firecracker's boot timer: not where Firecracker has it (at 1 GiB, our RAM) */
+#define ARM64_BOOT_TIMER_BASE 0x09020000ULL
+
 #define ARM64_VIRTIO_MMIO_BASE 0x0a000000ULL /* virtio-mmio slots ... */
 #define ARM64_VIRTIO_MMIO_SIZE 0x1000ULL     /* ... 4 KiB apart */
 #define ARM64_VIRTIO_SPI_BASE  1

@@ -27,6 +27,7 @@
  * below it continues at 4 GiB. */
 #define X86_MMIO_HOLE_START 0xc0000000ULL
 #define X86_MMIO_HOLE_END 0x100000000ULL
+#define X86_BOOT_TIMER_BASE 0xc0000000ULL  /* Firecracker's boot timer, where it has it */
 #define X86_VIRTIO_MMIO_BASE 0xd0000000ULL /* virtio-mmio slots ... */
 #define X86_VIRTIO_MMIO_SIZE 0x1000ULL     /* ... one 4 KiB window each */
 #define X86_VIRTIO_MMIO_MAX 32

@@ -72,6 +72,11 @@ uint64_t arch_pci_ecam(void)
 	return X86_PCI_ECAM_BASE;
 }
 
+uint64_t arch_boot_timer_base(void)
+{
+	return X86_BOOT_TIMER_BASE;
+}
+
 const char *arch_default_cmdline(void)
 {
 	return "console=ttyS0 panic=1";

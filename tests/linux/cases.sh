@@ -531,6 +531,10 @@ fi
 if wanted x86-api; then # the control socket: a Firecracker client's boot sequence
 	subscript api "$TMP/api" sh ./api-cases.sh
 fi
+if wanted x86-fc; then # cvmm as Firecracker: each manager's launch line and calls
+	if netns; then subscript fc "$TMP/fc" unshare -n sh ./fc-cases.sh
+	else bad stage-fc-cases "cannot create a network namespace (unshare -n)"; fi
+fi
 if wanted x86-soak; then # cycles in one process; VMs killed mid-write
 	subscript soak "$TMP/soak" sh ./soak-cases.sh
 fi

@@ -456,6 +456,36 @@ devices) # tests/linux/arm-cases.sh: each virtio device over virtio-mmio seen an
 alldev) # tests/linux/asan-cases.sh: every device kind at once (ASan's cvmm):
 	# the disk read and written, then as devices above
 	blk_raw; devices_test "written by the x86 guest"; finish ;;
+fc) # tests/linux/fc-cases.sh: a Firecracker manager's VM (pci=off acpi=off): the
+	# disks and virtio-mmio devices it finds, a ping (cvmm.ip), 64 KiB over vsock to
+	# host port cvmm.vsockport, the disk cvmm.swap read after PATCH /drives changes
+	# its size; then ticks until the host ends it
+	echo "GUEST-FC-T0 $(cut -d' ' -f1 /proc/uptime)"
+	echo "GUEST-FC-PCI $(ls /sys/bus/pci/devices 2>/dev/null | wc -l)"
+	echo "GUEST-FC-MMIO $(ls -d /sys/bus/virtio/devices/virtio* 2>/dev/null | wc -l)"
+	echo "GUEST-FC-DISKS $(cd /sys/block && ls -d vd* 2>/dev/null | tr '\n' ' ')"
+	if [ -n "$(arg ip)" ]; then
+		net_up
+		i=0
+		until ping -c 1 -W 2 "$(arg peer)" >/dev/null 2>&1 || [ $i -ge 30 ]; do i=$((i + 1)); done
+		ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"
+	fi
+	if [ -n "$(arg vsockport)" ]; then
+		/work/vsocktool connect "vsock:2:$(arg vsockport)" send 65536 >/tmp/cv 2>&1
+		echo "GUEST-VSOCK $?"
+	fi
+	if [ -n "$(arg swap)" ]; then
+		d=$(arg swap)
+		s0=$(cat /sys/block/$d/size)
+		echo "GUEST-FC-SWAP-READY $d $s0"
+		i=0
+		while [ $i -lt 1500 ] && [ "$(cat /sys/block/$d/size)" = "$s0" ]; do sleep 0.2; i=$((i + 1)); done
+		echo 3 >/proc/sys/vm/drop_caches # the old file's blocks may be cached
+		echo "GUEST-FC-SWAPPED $d $(cat /sys/block/$d/size) $(dd if=/dev/$d bs=512 count=1 2>/dev/null | head -c 32)"
+	fi
+	echo "GUEST-FC-UP $(cut -d' ' -f1 /proc/uptime)"
+	(i=0; while :; do i=$((i + 1)); echo "GUEST-TICK $i"; sleep 1; done) &
+	while :; do sleep 60; done ;;
 reboot) echo "GUEST-REBOOTING"; reboot -f ;;
 sleep) echo "GUEST-SLEEPING"; while :; do sleep 60; done ;;
 demo|shell)

@@ -125,6 +125,7 @@ struct api {
 	uint64_t last_exits, last_tx; /* the VM's totals at the last flush */
 	unsigned max_body; /* a request body's bytes at most */
 	bool fc;	   /* Firecracker's command line: its limits */
+	bool boot_timer;   /* Firecracker's --boot-timer */
 	int transport;	   /* the VM's: CVMM_TRANSPORT_* */
 };
 
@@ -995,6 +996,8 @@ static int build_config(struct api *a, struct cvmm_config **out, char *msg, size
 		r = cvmm_config_set_rng(cfg, 1);
 	if (!r && a->transport)
 		r = cvmm_config_set_transport(cfg, a->transport);
+	if (!r && a->boot_timer)
+		r = cvmm_config_set_boot_timer(cfg, 1);
 	if (r < 0) {
 		snprintf(msg, len, "%s", cvmm_config_error(cfg));
 		cvmm_config_free(cfg);
@@ -1601,6 +1604,11 @@ void api_set_transport(struct api *a, int transport)
 void api_set_firecracker(struct api *a)
 {
 	a->fc = true;
+}
+
+void api_set_boot_timer(struct api *a)
+{
+	a->boot_timer = true;
 }
 
 void api_free(struct api *a)

@@ -55,6 +55,8 @@ __attribute__((warn_unused_result)) int api_set_max_body(struct api *a, unsigned
 /* Firecracker's command line: its limits where they are tighter than
  * cvmm's (32 vCPUs). */
 void api_set_firecracker(struct api *a);
+/* Firecracker's --boot-timer: the VM gets the boot timer device. */
+void api_set_boot_timer(struct api *a);
 /* The transport of the VM InstanceStart builds (CVMM_TRANSPORT_*). */
 void api_set_transport(struct api *a, int transport);
 /* One API call as if a client made it (body: JSON text, "" for none): 0

@@ -30,10 +30,11 @@ const char cli_fc_usage[] =
 	"  --http-api-max-payload-size N   a request body's limit (default 51200)\n"
 	"  --mmds-size-limit N      accepted (no MMDS yet)\n"
 	"  --no-seccomp             no seccomp filters\n"
+	"  --boot-timer             the guest's write of 123 at 0xc0000000 logs its boot time\n"
 	"  --enable-pci             virtio-pci devices\n"
 	"  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N   accepted\n"
 	"  --version, --help\n"
-	"Refused, with the reason: --seccomp-filter, --metadata, --module, --boot-timer,\n"
+	"Refused, with the reason: --seccomp-filter, --metadata, --module,\n"
 	"--snapshot-version, --describe-snapshot.\n"
 	"Exit status: 0 when the guest powers off or reboots, 1 on a failure, 153 for a bad\n"
 	"command line (152: a bad --level), 128+N after signal N.\n";
@@ -591,6 +592,7 @@ static const struct cli_opt fc_table[] = {
 	{ "id", 0, CLI_SPEC, FCDST(id), .spec = spec_fc_id },
 	{ "config-file", 0, CLI_STR, FCDST(config_file) },
 	{ "no-api", 0, CLI_FLAG, FCDST(no_api) },
+	{ "boot-timer", 0, CLI_FLAG, FCDST(boot_timer) },
 	{ "level", 0, CLI_SPEC, FCDST(level), .spec = spec_fc_level },
 	{ "log-path", 0, CLI_STR, FCDST(log_path) },
 	{ "show-level", 0, CLI_FLAG, FCDST(show_level) },
@@ -613,7 +615,6 @@ static const struct cli_opt fc_table[] = {
 						  "filter file cannot replace them" },
 	{ "metadata", 0, CLI_STR, .refuse = "MMDS is not supported by cvmm yet" },
 	{ "module", 0, CLI_STR, .refuse = "cvmm's log has no modules to filter by" },
-	{ "boot-timer", 0, CLI_FLAG, .refuse = "the boot timer device is not in cvmm yet" },
 	{ "snapshot-version", 0, CLI_FLAG, .refuse = "snapshots are not supported by cvmm yet" },
 	{ "describe-snapshot", 0, CLI_STR, .refuse = "snapshots are not supported by cvmm yet" },
 };

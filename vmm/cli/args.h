@@ -45,7 +45,7 @@ struct cli_fc {
 	const char *api_sock;	/* borrowed; CLI_FC_API_SOCK unless no_api */
 	const char *id;		/* borrowed, NULL: Firecracker's default */
 	const char *config_file; /* borrowed, NULL: none */
-	bool no_api, show_level, show_log_origin, enable_pci, no_seccomp;
+	bool no_api, boot_timer, show_level, show_log_origin, enable_pci, no_seccomp;
 	const char *level, *log_path, *metrics_path; /* borrowed, NULL: none */
 	unsigned max_payload; /* --http-api-max-payload-size, bytes */
 	unsigned mmds_size_limit;

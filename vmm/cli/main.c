@@ -160,7 +160,9 @@ static int jail_config(struct cvmm_config *cfg, const struct cli_opts *o, const 
 			       .gid = o->user.gid,
 			       .socket_dir = socket_dir,
 			       /* the control socket's PATCH /drives */
-			       .update_disks = socket_dir != NULL };
+			       .update_disks = socket_dir != NULL,
+			       /* Firecracker's managers hot-plug files of their own */
+			       .update_disks_anywhere = o->fc.on };
 	return cvmm_config_set_jail(cfg, &j);
 }
 
@@ -505,6 +507,8 @@ static int main_api(const struct cli_opts *o)
 		 * guest expects, unless --enable-pci */
 		api_set_transport(api, o->fc.enable_pci ? CVMM_TRANSPORT_PCI : CVMM_TRANSPORT_MMIO);
 		api_set_firecracker(api);
+		if (o->fc.boot_timer)
+			api_set_boot_timer(api);
 		if (o->fc.id)
 			cvmm_log_set_name(o->fc.id); /* Firecracker's lines carry it */
 		if (o->fc.id && api_set_id(api, o->fc.id) < 0)

@@ -161,6 +161,11 @@ CVMM_API CVMM_WUR int cvmm_config_set_transport(struct cvmm_config *cfg, int tra
  * with CVMM_EXIT_DEBUG and code = (byte << 1) | 1, as QEMU's isa-debug-exit.
  * Off by default. */
 CVMM_API CVMM_WUR int cvmm_config_set_debug_exit(struct cvmm_config *cfg, int enabled);
+/* Firecracker's boot timer (--boot-timer): the guest writes the byte 123 at
+ * 0xc0000000 (x86_64, Firecracker's address) or 0x09020000 (aarch64) once
+ * booted, and the log gets "Guest-boot-time = N us ..." (Info) since
+ * cvmm_vm_create. Off by default. */
+CVMM_API CVMM_WUR int cvmm_config_set_boot_timer(struct cvmm_config *cfg, int enabled);
 
 /* The jail (docs/seccomp.md, docs/threat-model.md).
  * Seccomp: every thread libcvmm starts (vCPUs, virtqueue workers) loads
@@ -202,6 +207,11 @@ struct cvmm_jail {
 	 * (cvmm_vm_jail_control_thread) allows what the update calls
 	 * (docs/seccomp.md, JAIL_CONTROL_DISKS). */
 	int update_disks;
+	/* nonzero, with update_disks: the new files may be anywhere the
+	 * process's user may open existing files (Landlock beneath "/"), as
+	 * an unjailed Firecracker's managers expect (Kata hot-plugs block
+	 * devices and files of its own; the CLI's Firecracker mode). */
+	int update_disks_anywhere;
 };
 CVMM_API CVMM_WUR int cvmm_config_set_jail(struct cvmm_config *cfg, const struct cvmm_jail *jail);
 /* Installs (process-wide) the SIGSYS handler that writes "cvmm: seccomp:
