@@ -35,7 +35,7 @@ static enum cvmm_vm_state f_state(void *ctx)
 	return *(enum cvmm_vm_state *)ctx;
 }
 
-static const struct api_ops ops = { f_start, f_other, f_other, f_other, f_state, NULL };
+static const struct api_ops ops = {f_start, f_other, f_other, f_other, f_state, NULL, NULL};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
