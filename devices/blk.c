@@ -27,6 +27,8 @@ struct blk_queue {
 	struct vq_worker w;
 	struct blk *b;
 	struct blk_req *free;
+	/* metrics (blk_metrics): this queue's worker writes them */
+	_Atomic uint64_t reads, writes, read_bytes, write_bytes, flushes, invalid, not_requests;
 	struct blk_req reqs[BLK_QUEUE_MAX];
 	struct vq_chain chain; /* scratch for vq_pop */
 	bool pushed;
@@ -121,6 +123,17 @@ static void blk_give_back(struct blk_queue *bq, struct blk_req *r, uint32_t writ
 
 static void blk_finish(struct blk_queue *bq, struct blk_req *r)
 {
+	if (r->status != VIRTIO_BLK_S_OK) {
+		vdev_count(&bq->invalid, 1);
+	} else if (r->op == BLK_OP_READ) {
+		vdev_count(&bq->reads, 1);
+		vdev_count(&bq->read_bytes, r->len);
+	} else if (r->op == BLK_OP_WRITE) {
+		vdev_count(&bq->writes, 1);
+		vdev_count(&bq->write_bytes, r->len);
+	} else if (r->op == BLK_OP_FLUSH) {
+		vdev_count(&bq->flushes, 1);
+	}
 	*r->status_ptr = r->status;
 	blk_give_back(bq, r, r->written);
 }
@@ -226,6 +239,7 @@ static void blk_kick(struct vq_worker *w)
 				 * other request of the queue). So the chain is
 				 * consumed: used with length 0, nothing written
 				 * (2.7.8), and its slot freed. */
+				vdev_count(&bq->not_requests, 1);
 				blk_give_back(bq, req, 0);
 				continue;
 			}
@@ -680,9 +694,28 @@ static int blk_update_of(void *m, const char *path, struct err *e)
 	return blk_update(m, path, e);
 }
 
+/* Its queues' counters, summed (none before it started). */
+static void blk_metrics(const void *model, struct vdev_metrics *m)
+{
+	const struct blk *b = model;
+	m->blk = (struct vdev_blk_metrics){0};
+	for (unsigned i = 0; b->started && i < b->nq; i++) {
+		const struct blk_queue *bq = &b->q[i];
+		m->blk.read_count += atomic_load(&bq->reads);
+		m->blk.write_count += atomic_load(&bq->writes);
+		m->blk.read_bytes += atomic_load(&bq->read_bytes);
+		m->blk.write_bytes += atomic_load(&bq->write_bytes);
+		m->blk.flush_count += atomic_load(&bq->flushes);
+		m->blk.invalid_reqs_count += atomic_load(&bq->invalid);
+		m->blk.execute_fails += atomic_load(&bq->not_requests);
+		m->blk.queue_event_count += atomic_load(&bq->w.kicks);
+	}
+}
+
 VDEV_ADAPTERS(blk, struct blk, struct blk_cfg, blk_open)
 const struct vdev_desc blk_desc = {
 	.name = "virtio-blk",
+	.metrics = blk_metrics,
 	.virtio_id = VIRTIO_ID_BLOCK,
 	VDEV_ADAPTED(blk),
 	.update = blk_update_of,

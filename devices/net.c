@@ -96,6 +96,7 @@ static void rx_drain(struct net_rxq *rq)
 				vq_disable_notify(q);
 				continue;
 			}
+			vdev_count(&rq->waits, 1);
 			break;
 		}
 		if (r == -EINVAL) {
@@ -103,10 +104,13 @@ static void rx_drain(struct net_rxq *rq)
 			rq->w.active = false;
 			return;
 		}
-		if (r == 1)
+		if (r == 1) {
 			rq->pushed = true;
-		else
-			rq->dropped++;
+			vdev_count(&rq->packets, 1);
+			vdev_count(&rq->bytes, NET_HDR_LEN + len);
+		} else {
+			vdev_count(&rq->dropped, 1);
+		}
 		rq->off += used;
 		/* Rewind only with no read in flight: a read lands at
 		 * buf + fill as it was when it was submitted. */
@@ -146,9 +150,12 @@ static void rx_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop
 	int res = cqe->res;
 	if (res > 0) {
 		rq->fill += (size_t)res;
+		vdev_count(&rq->reads, 1);
 	} else if (res == -EAGAIN || res == -EINTR || res == -ECANCELED) {
 		/* read again below (or not, if the pair was disabled) */
 	} else {
+		if (res < 0)
+			vdev_count(&rq->read_fails, 1);
 		rq->n->be->rx_failed(rq); /* end of file, or an error */
 	}
 	rx_drain(rq);
@@ -179,7 +186,7 @@ static void tx_submit(struct net_txq *tq, struct net_tx_req *r)
 {
 	struct io_uring_sqe *sqe = vq_worker_sqe(&tq->w);
 	if (!sqe) {
-		tq->errors++;
+		vdev_count(&tq->dropped, 1);
 		tx_done(tq, r);
 		return;
 	}
@@ -211,9 +218,10 @@ static void tx_kick(struct vq_worker *w)
 			struct net_tx_req *req = tq->free;
 			tq->free = req->next_free;
 			req->head = tq->chain.head;
+			req->bytes = tq->chain.out_bytes;
 			int k = n->be->tx_prepare(req, &tq->chain);
 			if (k < 0 || !atomic_load(&n->link_up)) {
-				tq->errors++;
+				vdev_count(k < 0 ? &tq->malformed : &tq->dropped, 1);
 				tx_done(tq, req);
 				continue;
 			}
@@ -246,8 +254,12 @@ static void tx_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop
 		io_uring_submit(&w->ring);
 		return;
 	}
-	if (k < 0)
-		tq->errors++;
+	if (k < 0) {
+		vdev_count(&tq->write_fails, 1);
+	} else {
+		vdev_count(&tq->packets, 1);
+		vdev_count(&tq->bytes, r->bytes);
+	}
 	tq->busy = NULL;
 	tx_done(tq, r); /* the batch's flush notifies and refills */
 }
@@ -605,9 +617,39 @@ void net_destroy(struct net *n)
 	free(n);
 }
 
+/* Its queues' counters, summed (none before it started). */
+static void net_metrics(const void *model, struct vdev_metrics *m)
+{
+	const struct net *n = model;
+	struct vdev_net_metrics *o = &m->net;
+	*o = (struct vdev_net_metrics){0};
+	for (unsigned p = 0; p < n->pairs; p++) {
+		const struct net_rxq *rq = n->rx[p];
+		const struct net_txq *tq = n->tx[p];
+		if (rq) {
+			o->rx_packets_count += atomic_load(&rq->packets);
+			o->rx_bytes_count += atomic_load(&rq->bytes);
+			o->rx_fails += atomic_load(&rq->dropped);
+			o->tap_read_fails += atomic_load(&rq->read_fails);
+			o->no_rx_avail_buffer += atomic_load(&rq->waits);
+			o->rx_tap_event_count += atomic_load(&rq->reads);
+			o->rx_queue_event_count += atomic_load(&rq->w.kicks);
+		}
+		if (tq) {
+			o->tx_packets_count += atomic_load(&tq->packets);
+			o->tx_bytes_count += atomic_load(&tq->bytes);
+			o->tx_malformed_frames += atomic_load(&tq->malformed);
+			o->tx_fails += atomic_load(&tq->dropped);
+			o->tap_write_fails += atomic_load(&tq->write_fails);
+			o->tx_queue_event_count += atomic_load(&tq->w.kicks);
+		}
+	}
+}
+
 VDEV_ADAPTERS(net, struct net, struct net_cfg, net_open)
 const struct vdev_desc net_desc = {
 	.name = "virtio-net",
+	.metrics = net_metrics,
 	.virtio_id = VIRTIO_ID_NET,
 	VDEV_ADAPTED(net),
 	.grants = net_grants,

@@ -23,6 +23,7 @@
 struct net_tx_req {
 	uint16_t head;
 	unsigned niov;
+	uint64_t bytes; /* the chain's: the frame and its virtio-net header (metrics) */
 	size_t left; /* the backend's: bytes still to write (stream) */
 	uint8_t len_be[4]; /* the backend's: a stream's length prefix */
 	struct iovec iov[NET_TX_SEGS + 1];
@@ -37,7 +38,8 @@ struct net_rxq {
 	uint8_t *buf; /* owned, cap bytes: what the backend read, [off, fill) not delivered */
 	size_t cap, off, fill;
 	bool reading, eof, stalled, pushed;
-	uint64_t dropped;
+	/* metrics (net_metrics): this queue's worker writes them */
+	_Atomic uint64_t packets, bytes, dropped, read_fails, waits, reads;
 };
 
 struct net_txq {
@@ -48,7 +50,8 @@ struct net_txq {
 	struct net_tx_req *free;
 	struct net_tx_req *busy; /* a tx_serial backend's write in flight */
 	bool pushed;
-	uint64_t errors;
+	/* metrics (net_metrics): this queue's worker writes them */
+	_Atomic uint64_t packets, bytes, malformed, dropped, write_fails;
 	struct net_tx_req reqs[NET_QUEUE_MAX];
 };
 

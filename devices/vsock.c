@@ -71,6 +71,7 @@ struct vsock_conn {
 	bool need_request, need_response, need_rst, need_credit, need_credit_req;
 	bool credit_req_sent;
 	bool touched; /* its buffers were written: give the pages back when freed */
+	bool added;   /* counted in conns_added: a connection both ends know */
 	uint8_t *txb; /* guest -> socket ring, VSOCK_TX_BUF (arena) */
 	size_t tx_head, tx_len, ok_left;
 	uint8_t *rxb; /* socket -> guest, VSOCK_RX_BUF (arena) */
@@ -106,6 +107,10 @@ struct vsock {
 	unsigned nrst;
 	bool rx_pushed, tx_pushed;
 	uint64_t dropped, accept_errors;
+	/* metrics (vsock_metrics): the worker writes them (the vCPU that
+	 * resets the device, once the worker is idle: vsock_forget) */
+	_Atomic uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, conns_added, conns_killed,
+		conns_removed, read_fails, write_fails, rx_kicks;
 	struct vq_chain txchain, rxchain;
 	struct vsock_conn *conns; /* owned, VSOCK_MAX_CONNS */
 	uint8_t *arena;		  /* owned mapping */
@@ -181,6 +186,9 @@ static struct vsock_conn *conn_alloc(struct vsock *v)
 
 static void conn_release(struct vsock *v, struct vsock_conn *c)
 {
+	if (c->added)
+		vdev_count(&v->conns_removed, 1);
+	c->added = false;
 	hash_del(v, c);
 	want(v, c, false);
 	if (c->touched) {
@@ -290,6 +298,8 @@ static void conn_progress(struct vsock *v, struct vsock_conn *c);
 static void conn_close(struct vsock *v, struct vsock_conn *c, bool rst, bool flush)
 {
 	bool guest_knows = c->s.state >= VSOCK_HOST_REQUEST && c->s.state != VSOCK_CLOSING;
+	if (rst && !flush && c->added && c->s.state != VSOCK_CLOSING)
+		vdev_count(&v->conns_killed, 1); /* ended by us, not by the guest's shutdown */
 	hash_del(v, c); /* the guest may reuse the ports at once */
 	c->s.state = VSOCK_CLOSING;
 	c->need_request = c->need_response = c->need_credit = c->need_credit_req = false;
@@ -446,6 +456,7 @@ static void tx_packet(struct vsock *v, const struct vq_chain *chain)
 			queue_rst(v, &h);
 		return;
 	}
+	vdev_count(&v->tx_packets, 1); /* one for a connection */
 	switch (vsock_guest_event(&c->s, &h)) {
 	case VSOCK_A_DROP:
 	case VSOCK_A_SHUTDOWN:
@@ -549,6 +560,7 @@ static uint32_t rx_conn_packet(struct vsock *v, struct vsock_conn *c, const stru
 		if (len > chain->in_bytes - VSOCK_HDR_LEN)
 			len = (uint32_t)(chain->in_bytes - VSOCK_HDR_LEN);
 		data = c->rxb + c->rx_off;
+		vdev_count(&v->rx_bytes, len);
 	} else if (c->need_credit) {
 		hdr_for(v, c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, &h);
 	} else if (c->need_credit_req) {
@@ -578,6 +590,7 @@ static uint32_t rx_conn_packet(struct vsock *v, struct vsock_conn *c, const stru
 	if (!c->rx_len)
 		c->rx_off = 0;
 	conn_progress(v, c);
+	vdev_count(&v->rx_packets, 1); /* one of a connection's */
 	return VSOCK_HDR_LEN + len;
 }
 
@@ -707,6 +720,8 @@ static void on_line(struct vsock *v, struct vsock_conn *c, int res)
 	c->s.state = VSOCK_HOST_REQUEST;
 	c->need_request = true;
 	hash_add(v, c);
+	c->added = true;
+	vdev_count(&v->conns_added, 1);
 	conn_progress(v, c);
 }
 
@@ -726,6 +741,7 @@ static void on_recv(struct vsock *v, struct vsock_conn *c, int res)
 	} else if (res == 0) {
 		c->host_eof = true;
 	} else if (res != -EAGAIN && res != -EINTR && res != -ECANCELED) {
+		vdev_count(&v->read_fails, 1);
 		conn_close(v, c, true, false); /* the host end failed: reset the guest */
 		return;
 	}
@@ -744,10 +760,12 @@ static void on_send(struct vsock *v, struct vsock_conn *c, int res)
 		size_t ok = n < c->ok_left ? n : c->ok_left;
 		c->ok_left -= ok;
 		c->s.cr.fwd_cnt += (uint32_t)(n - ok);
+		vdev_count(&v->tx_bytes, n - ok);
 		c->tx_head = (c->tx_head + n) % VSOCK_TX_BUF;
 		c->tx_len -= n;
 	} else if (res != -EAGAIN && res != -EINTR) {
 		/* The client went away (EPIPE): the guest's data has nowhere to go. */
+		vdev_count(&v->write_fails, 1);
 		if (c->s.state == VSOCK_CLOSING) {
 			c->flush = false;
 			c->tx_len = 0;
@@ -806,6 +824,8 @@ static void on_ctl(struct vsock *v, struct vsock_conn *c, enum ctl_op op, int re
 		}
 		c->s.state = VSOCK_ESTABLISHED;
 		c->need_response = true;
+		c->added = true;
+		vdev_count(&v->conns_added, 1);
 		break;
 	case CTL_SHUT_RDWR:
 		c->shut_done = true;
@@ -824,6 +844,7 @@ static void vs_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop
 	if (t == TAG_RXKICK) {
 		if (drop)
 			return;
+		vdev_count(&v->rx_kicks, 1);
 		arm_rxkick(v);
 		service(v);
 		return;
@@ -1165,9 +1186,27 @@ static int vsock_open_index(struct vsock **out, const struct vsock_cfg *cfg, uns
 	return vsock_open(out, cfg, e);
 }
 
+static void vsock_metrics(const void *model, struct vdev_metrics *m)
+{
+	const struct vsock *v = model;
+	struct vdev_vsock_metrics *o = &m->vsock;
+	o->rx_packets_count = atomic_load(&v->rx_packets);
+	o->rx_bytes_count = atomic_load(&v->rx_bytes);
+	o->tx_packets_count = atomic_load(&v->tx_packets);
+	o->tx_bytes_count = atomic_load(&v->tx_bytes);
+	o->conns_added = atomic_load(&v->conns_added);
+	o->conns_killed = atomic_load(&v->conns_killed);
+	o->conns_removed = atomic_load(&v->conns_removed);
+	o->rx_read_fails = atomic_load(&v->read_fails);
+	o->tx_write_fails = atomic_load(&v->write_fails);
+	o->rx_queue_event_count = atomic_load(&v->rx_kicks);
+	o->tx_queue_event_count = atomic_load(&v->w.kicks);
+}
+
 VDEV_ADAPTERS(vsock, struct vsock, struct vsock_cfg, vsock_open_index)
 const struct vdev_desc vsock_desc = {
 	.name = "virtio-vsock",
+	.metrics = vsock_metrics,
 	.virtio_id = VIRTIO_ID_VSOCK,
 	VDEV_ADAPTED(vsock),
 	.grants = vsock_grants,

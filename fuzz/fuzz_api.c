@@ -48,19 +48,23 @@ static enum cvmm_vm_state f_state(void *ctx)
 	return *(enum cvmm_vm_state *)ctx;
 }
 
-/* PATCH /drives: the index is one of the drives PUT (at most 8); a path
+/* PATCH /drives: the index is one of the drives PUT (at most CVMM_MAX_DISKS); a path
  * starting with '!' is one the VM cannot open */
 static int f_update_disk(void *ctx, unsigned index, const char *path, char *err, size_t len)
 {
 	(void)ctx;
-	if (index >= 8 || !path || !path[0])
+	if (index >= CVMM_MAX_DISKS || !path || !path[0])
 		abort();
 	snprintf(err, len, "cannot open disk");
 	return path[0] == '!' ? -2 : 0;
 }
 
-static const struct api_ops ops = {f_start, f_pause, f_resume, f_shutdown, f_state, NULL,
-				   f_update_disk};
+static const struct api_ops ops = {.start = f_start,
+				   .pause = f_pause,
+				   .resume = f_resume,
+				   .shutdown = f_shutdown,
+				   .state = f_state,
+				   .update_disk = f_update_disk};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -46,6 +46,13 @@ static void vcpu_handle_mmio(struct vcpu *v)
 		bus_read(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
 }
 
+/* Only this thread writes them: no locked add on the exit path. */
+static void vcpu_count(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 /* Returns false when the loop must end. */
 static bool vcpu_handle_exit(struct vcpu *v)
 {
@@ -53,9 +60,13 @@ static bool vcpu_handle_exit(struct vcpu *v)
 	struct kvm_run *run = v->run;
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
+		vcpu_count(&v->exit_kinds[run->io.direction == KVM_EXIT_IO_OUT ? VCPU_EXIT_IO_OUT
+									       : VCPU_EXIT_IO_IN]);
 		vcpu_handle_io(v);
 		return true;
 	case KVM_EXIT_MMIO:
+		vcpu_count(&v->exit_kinds[run->mmio.is_write ? VCPU_EXIT_MMIO_WRITE
+							     : VCPU_EXIT_MMIO_READ]);
 		vcpu_handle_mmio(v);
 		return true;
 	case KVM_EXIT_INTR:
@@ -217,10 +228,7 @@ static void *vcpu_thread(void *arg)
 					"vCPU %u: KVM_RUN failed: %s", v->id, strerror(er));
 			break;
 		}
-		/* only this thread writes it: no locked add on the exit path */
-		atomic_store_explicit(&v->exits,
-				      atomic_load_explicit(&v->exits, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
+		vcpu_count(&v->exits);
 		if (!vcpu_handle_exit(v))
 			break;
 	}

@@ -991,6 +991,105 @@ API int cvmm_vm_stats(const struct cvmm_vm *handle, struct cvmm_stats *st)
 	return 0;
 }
 
+API int cvmm_vm_vcpu_metrics(const struct cvmm_vm *handle, struct cvmm_vcpu_metrics *m)
+{
+	const struct vm *vm = (const struct vm *)handle;
+	memset(m, 0, sizeof(*m));
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		const struct vcpu *v = &vm->vcpus[i];
+		m->exit_io_in += atomic_load(&v->exit_kinds[VCPU_EXIT_IO_IN]);
+		m->exit_io_out += atomic_load(&v->exit_kinds[VCPU_EXIT_IO_OUT]);
+		m->exit_mmio_read += atomic_load(&v->exit_kinds[VCPU_EXIT_MMIO_READ]);
+		m->exit_mmio_write += atomic_load(&v->exit_kinds[VCPU_EXIT_MMIO_WRITE]);
+	}
+	return 0;
+}
+
+/* A device's counters (its descriptor's metrics hook) as the public
+ * struct of its kind. */
+static void vm_device_metrics(const struct vm_vdev *s, unsigned index,
+			      struct cvmm_device_metrics *o)
+{
+	struct vdev_metrics m = {0};
+	if (s->k->metrics)
+		s->k->metrics(s->model, &m);
+	memset(o, 0, sizeof(*o));
+	o->index = index;
+	switch (s->k->virtio_id) {
+	case VIRTIO_ID_BLOCK:
+		o->kind = CVMM_DEVICE_DISK;
+		o->u.disk = (struct cvmm_disk_metrics){
+			.read_count = m.blk.read_count,
+			.write_count = m.blk.write_count,
+			.read_bytes = m.blk.read_bytes,
+			.write_bytes = m.blk.write_bytes,
+			.flush_count = m.blk.flush_count,
+			.invalid_reqs_count = m.blk.invalid_reqs_count,
+			.execute_fails = m.blk.execute_fails,
+			.queue_event_count = m.blk.queue_event_count,
+		};
+		break;
+	case VIRTIO_ID_NET:
+		o->kind = CVMM_DEVICE_NET;
+		o->u.net = (struct cvmm_net_metrics){
+			.tx_packets_count = m.net.tx_packets_count,
+			.tx_bytes_count = m.net.tx_bytes_count,
+			.tx_malformed_frames = m.net.tx_malformed_frames,
+			.tx_fails = m.net.tx_fails,
+			.tap_write_fails = m.net.tap_write_fails,
+			.rx_packets_count = m.net.rx_packets_count,
+			.rx_bytes_count = m.net.rx_bytes_count,
+			.rx_fails = m.net.rx_fails,
+			.tap_read_fails = m.net.tap_read_fails,
+			.no_rx_avail_buffer = m.net.no_rx_avail_buffer,
+			.rx_tap_event_count = m.net.rx_tap_event_count,
+			.rx_queue_event_count = m.net.rx_queue_event_count,
+			.tx_queue_event_count = m.net.tx_queue_event_count,
+		};
+		break;
+	case VIRTIO_ID_VSOCK:
+		o->kind = CVMM_DEVICE_VSOCK;
+		o->u.vsock = (struct cvmm_vsock_metrics){
+			.rx_packets_count = m.vsock.rx_packets_count,
+			.rx_bytes_count = m.vsock.rx_bytes_count,
+			.tx_packets_count = m.vsock.tx_packets_count,
+			.tx_bytes_count = m.vsock.tx_bytes_count,
+			.conns_added = m.vsock.conns_added,
+			.conns_killed = m.vsock.conns_killed,
+			.conns_removed = m.vsock.conns_removed,
+			.rx_read_fails = m.vsock.rx_read_fails,
+			.tx_write_fails = m.vsock.tx_write_fails,
+			.rx_queue_event_count = m.vsock.rx_queue_event_count,
+			.tx_queue_event_count = m.vsock.tx_queue_event_count,
+		};
+		break;
+	case VIRTIO_ID_RNG:
+		o->kind = CVMM_DEVICE_RNG;
+		o->u.rng = (struct cvmm_rng_metrics){
+			.entropy_event_count = m.requests,
+			.entropy_bytes = m.bytes,
+			.host_rng_fails = m.errors,
+		};
+		break;
+	case VIRTIO_ID_FS:
+		o->kind = CVMM_DEVICE_FS; /* no counters yet */
+		break;
+	}
+}
+
+API int cvmm_vm_device_metrics(const struct cvmm_vm *handle, struct cvmm_device_metrics *out,
+			       unsigned max)
+{
+	const struct vm *vm = (const struct vm *)handle;
+	for (unsigned i = 0; i < vm->nvdevs && i < max; i++) {
+		unsigned index = 0; /* the devices of its kind before it */
+		for (unsigned j = 0; j < i; j++)
+			index += vm->vdevs[j].k == vm->vdevs[i].k;
+		vm_device_metrics(&vm->vdevs[i], index, &out[i]);
+	}
+	return (int)vm->nvdevs;
+}
+
 API int cvmm_jail_sigsys_install(void)
 {
 	return jail_sigsys_install();

@@ -44,6 +44,14 @@ struct vm_vdev {
 #define CVMM_MAX_MMIO CVMM_MAX_DEVICES
 _Static_assert(CVMM_MAX_MMIO == ARCH_MAX_DEVS, "the arch describes every device slot");
 
+enum vcpu_exit_kind {
+	VCPU_EXIT_IO_IN,
+	VCPU_EXIT_IO_OUT,
+	VCPU_EXIT_MMIO_READ,
+	VCPU_EXIT_MMIO_WRITE,
+	VCPU_EXIT_KINDS
+};
+
 struct vcpu {
 	struct vm *vm; /* borrowed back-pointer */
 	unsigned id;
@@ -56,6 +64,9 @@ struct vcpu {
 	bool thread_started;
 	bool parked; /* under vm->pause_lock */
 	_Atomic uint64_t exits;
+	/* port and MMIO exits by direction (enum vcpu_exit_kind); like exits,
+	 * this thread writes them, any thread reads them */
+	_Atomic uint64_t exit_kinds[VCPU_EXIT_KINDS];
 };
 
 struct vm {

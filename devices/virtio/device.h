@@ -6,6 +6,7 @@
 #ifndef CVMM_VIRTIO_DEVICE_H
 #define CVMM_VIRTIO_DEVICE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,13 +16,55 @@
 
 struct vq_grant;
 
-/* Counters a device keeps (any thread may read them: atomics in the
- * device). */
+/* Counters a device keeps, totals since it was opened (any thread may read
+ * them: atomics in the device, written by one thread each: vdev_count).
+ * Each kind's hook sets its own part, named and meant as Firecracker's metrics
+ * fields of the same name (docs/api.md); what a kind does not count stays
+ * as the caller zeroed it. */
+struct vdev_blk_metrics {
+	uint64_t read_count, write_count; /* requests that succeeded */
+	uint64_t read_bytes, write_bytes; /* their data */
+	uint64_t flush_count;		  /* FLUSH requests that succeeded */
+	uint64_t invalid_reqs_count;	  /* requests answered IOERR or UNSUPP */
+	uint64_t execute_fails;		  /* chains that were no request (no status byte) */
+	uint64_t queue_event_count;	  /* kicks of its request queues */
+};
+struct vdev_net_metrics {
+	/* guest -> backend: frames (bytes with their virtio-net header) written
+	 * whole, frames dropped as malformed, frames dropped with the link down
+	 * or no room to submit, writes the backend refused */
+	uint64_t tx_packets_count, tx_bytes_count, tx_malformed_frames, tx_fails, tap_write_fails;
+	/* backend -> guest: frames delivered (bytes with the header), frames
+	 * dropped (too short, too big for the guest's buffers), reads that
+	 * failed, times a frame waited for guest buffers, reads that brought
+	 * bytes */
+	uint64_t rx_packets_count, rx_bytes_count, rx_fails, tap_read_fails, no_rx_avail_buffer;
+	uint64_t rx_tap_event_count;
+	uint64_t rx_queue_event_count, tx_queue_event_count; /* kicks */
+};
+struct vdev_vsock_metrics {
+	uint64_t rx_packets_count, rx_bytes_count; /* to the guest: packets, stream bytes */
+	uint64_t tx_packets_count, tx_bytes_count; /* from the guest: packets, bytes to sockets */
+	uint64_t conns_added, conns_killed, conns_removed;
+	uint64_t rx_read_fails, tx_write_fails;		     /* socket reads, writes that failed */
+	uint64_t rx_queue_event_count, tx_queue_event_count; /* kicks */
+};
 struct vdev_metrics {
 	uint64_t requests; /* chains served */
 	uint64_t bytes;    /* bytes moved to or from the guest */
 	uint64_t errors;   /* chains answered with an error */
+	struct vdev_blk_metrics blk;
+	struct vdev_net_metrics net;
+	struct vdev_vsock_metrics vsock;
 };
+
+/* Adds n to a counter only the calling thread writes (a device's worker):
+ * no locked add on the I/O path; readers load it atomically. */
+static inline void vdev_count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
 
 struct vdev_desc {
 	const char *name;   /* "virtio-blk": messages, the slot's name */

@@ -13,6 +13,7 @@
 
 #include "core/jail.h"
 #include "core/log.h"
+#include "devices/virtio/device.h"
 
 enum { CMD_NONE, CMD_ACTIVATE, CMD_RESET, CMD_EXIT };
 
@@ -241,8 +242,10 @@ static int worker_round(struct vq_worker *w, bool wait, struct __kernel_timespec
 			/* a cancel's own completion */
 		} else if (tag == WORKER_TAG_KICK) {
 			arm_read(w, WORKER_FILE_KICK, &w->kick_buf, WORKER_TAG_KICK);
-			if (w->active)
+			if (w->active) {
+				vdev_count(&w->kicks, 1);
 				w->ops->kick(w);
+			}
 		} else {
 			w->inflight--;
 			w->ops->complete(w, cqe, !w->active);

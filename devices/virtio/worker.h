@@ -115,6 +115,9 @@ struct vq_worker {
 	bool dead;     /* under lock: the thread has ended */
 	bool active, draining, exiting;
 	unsigned inflight;
+	/* kicks (ioeventfd reads) it served while active: the queue's events,
+	 * written by the worker (vdev_count), read by any thread */
+	_Atomic uint64_t kicks;
 	char name[16];
 	int test_violation; /* test builds: make a syscall outside the filter */
 	int test_uring_probe; /* test builds: submit what its ring must refuse */

@@ -262,6 +262,20 @@ int main(int argc, char **argv)
 		      (long)st.console_tx_bytes == fsize,
 	      "stats", "exits %llu tx %llu file %ld", (unsigned long long)st.exits_total,
 	      (unsigned long long)st.console_tx_bytes, fsize);
+	/* the exits by kind (the micro-guest writes its UART by port or MMIO;
+	 * every one of them an exit stats counted) and its devices (none) */
+	struct cvmm_vcpu_metrics vcm;
+	struct cvmm_device_metrics dm[2];
+	int rv = cvmm_vm_vcpu_metrics(a, &vcm), nd = cvmm_vm_device_metrics(a, dm, 2);
+	uint64_t kinds =
+		vcm.exit_io_in + vcm.exit_io_out + vcm.exit_mmio_read + vcm.exit_mmio_write;
+	check(rv == 0 && nd == 0 && vcm.exit_io_out + vcm.exit_mmio_write > 0 && kinds > 0 &&
+		      kinds <= st.exits_total,
+	      "vcpu-metrics",
+	      "io in %llu out %llu, mmio read %llu write %llu, of %llu exits, %d devices",
+	      (unsigned long long)vcm.exit_io_in, (unsigned long long)vcm.exit_io_out,
+	      (unsigned long long)vcm.exit_mmio_read, (unsigned long long)vcm.exit_mmio_write,
+	      (unsigned long long)st.exits_total, nd);
 	check(cvmm_vm_state(a) == CVMM_STATE_EXITED, "state-exited", NULL);
 	check(cvmm_vm_pause(a) == -ESHUTDOWN, "err-pause-exited", NULL);
 	check(cvmm_vm_request_shutdown(a) == -ESHUTDOWN, "err-shutdown-exited", NULL);

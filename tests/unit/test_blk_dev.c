@@ -682,6 +682,56 @@ static void test_update_with_read_in_flight(void **state)
 	rig_down(r);
 }
 
+/* One request posted and served; its status. */
+static uint8_t serve(struct rig *r, unsigned k, uint32_t type, uint64_t sector, uint32_t len)
+{
+	uint16_t at = vd_used_idx(&r->v, 0);
+	post_req(r, k, type, sector, len);
+	vd_kick(&r->v, 0);
+	assert_true(vd_wait_used(&r->v, 0, (uint16_t)(at + 1), 5));
+	return *vd_at(&r->v, STATUS(k), 1);
+}
+
+static struct vdev_metrics blk_counters(struct rig *r)
+{
+	struct vdev_metrics m = {0};
+	blk_desc.metrics(r->b, &m);
+	return m;
+}
+
+/* The counters Firecracker's block metrics name: requests that succeeded
+ * and their bytes, flushes, requests answered with an error, chains that
+ * were no request, the queue's kicks. */
+static void test_metrics_counted(void **state)
+{
+	(void)state;
+	struct rig *r = rig_up("/tmp");
+	assert_non_null(blk_desc.metrics);
+	struct vdev_metrics m = blk_counters(r);
+	assert_int_equal(m.blk.read_count + m.blk.write_count + m.blk.queue_event_count, 0);
+	assert_int_equal(serve(r, 0, VIRTIO_BLK_T_IN, 8, 4096), VIRTIO_BLK_S_OK);
+	assert_int_equal(serve(r, 1, VIRTIO_BLK_T_IN, 16, 512), VIRTIO_BLK_S_OK);
+	assert_int_equal(serve(r, 2, VIRTIO_BLK_T_OUT, 0, 1024), VIRTIO_BLK_S_OK);
+	assert_int_equal(serve(r, 3, VIRTIO_BLK_T_FLUSH, 0, 0), VIRTIO_BLK_S_OK);
+	/* past the end of the disk: IOERR */
+	assert_int_equal(serve(r, 4, VIRTIO_BLK_T_IN, DISK / 512, 512), VIRTIO_BLK_S_IOERR);
+	uint16_t at = vd_used_idx(&r->v, 0);
+	post_statusless(r, 5);
+	vd_kick(&r->v, 0);
+	assert_true(vd_wait_used(&r->v, 0, (uint16_t)(at + 1), 5));
+	m = blk_counters(r);
+	assert_int_equal(m.blk.read_count, 2);
+	assert_int_equal(m.blk.read_bytes, 4096 + 512);
+	assert_int_equal(m.blk.write_count, 1);
+	assert_int_equal(m.blk.write_bytes, 1024);
+	assert_int_equal(m.blk.flush_count, 1);
+	assert_int_equal(m.blk.invalid_reqs_count, 1);
+	assert_int_equal(m.blk.execute_fails, 1);
+	/* 6 kicks, each waited for: each one a queue event */
+	assert_int_equal(m.blk.queue_event_count, 6);
+	rig_down(r);
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -695,6 +745,7 @@ int main(void)
 		cmocka_unit_test(test_update_swaps_file),
 		cmocka_unit_test(test_update_refused_or_same),
 		cmocka_unit_test(test_update_with_read_in_flight),
+		cmocka_unit_test(test_metrics_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,6 +181,18 @@ static void test_rx_frames_wait_for_buffers(void **state)
 	wait_used(r, 0, 4);
 	check_rx(r, 2, 1514, 3);
 	check_rx(r, 3, 60, 4);
+	/* Firecracker's net metrics: the frames and their bytes (with the
+	 * header the guest got), the first frame's wait for buffers, the one
+	 * kick, reads that brought bytes, nothing failed */
+	struct vdev_metrics m = {0};
+	net_desc.metrics(r->n, &m);
+	assert_int_equal(m.net.rx_packets_count, 4);
+	assert_int_equal(m.net.rx_bytes_count, 4 * NET_HDR_LEN + 100 + 200 + 1514 + 60);
+	assert_true(m.net.no_rx_avail_buffer >= 1);
+	assert_int_equal(m.net.rx_queue_event_count, 1);
+	assert_true(m.net.rx_tap_event_count >= 1 && m.net.rx_tap_event_count <= 4);
+	assert_int_equal(m.net.rx_fails + m.net.tap_read_fails, 0);
+	assert_int_equal(m.net.tx_packets_count + m.net.tx_queue_event_count, 0);
 }
 
 static void test_tx_frame_reaches_peer(void **state)
@@ -214,6 +226,20 @@ static void test_tx_frame_reaches_peer(void **state)
 	frame(want, 300, 9);
 	assert_memory_equal(got + 4, want, 300);
 	wait_used(r, 1, 1);
+	struct vdev_metrics m = {0};
+	net_desc.metrics(r->n, &m);
+	assert_int_equal(m.net.tx_packets_count, 1);
+	assert_int_equal(m.net.tx_bytes_count, NET_HDR_LEN + 300); /* as the guest sent it */
+	assert_int_equal(m.net.tx_queue_event_count, 1);
+	assert_int_equal(m.net.tx_malformed_frames + m.net.tx_fails + m.net.tap_write_fails, 0);
+	/* a frame shorter than its header is malformed: dropped, counted */
+	rr_desc(TX(r), 2, TX_BUF, 4, 0, 0);
+	rr_avail(TX(r), 2);
+	kick(r, 1);
+	wait_used(r, 1, 2);
+	net_desc.metrics(r->n, &m);
+	assert_int_equal(m.net.tx_malformed_frames, 1);
+	assert_int_equal(m.net.tx_packets_count, 1);
 }
 
 /* TX frame in slot k (header and frame in one 2 KiB slot, 32 slots):

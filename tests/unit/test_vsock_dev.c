@@ -424,6 +424,92 @@ static void test_broken_queues(void **state)
 	guest_kick_tx(r);
 }
 
+static struct vdev_metrics vs_counters(struct rig *r)
+{
+	struct vdev_metrics m = {0};
+	vsock_desc.metrics(r->vs, &m);
+	return m;
+}
+
+/* conns_removed reaches want within 5 s (a connection is removed once its
+ * socket's shutdown completed). */
+static uint64_t removed_within(struct rig *r, uint64_t want)
+{
+	double until = vd_now() + 5;
+	while (vs_counters(r).vsock.conns_removed < want && vd_now() < until)
+		usleep(1000);
+	return vs_counters(r).vsock.conns_removed;
+}
+
+/* Firecracker's vsock metrics: packets and bytes each way (the stream's
+ * bytes, not the OK line), connections added, killed (ended by a reset of
+ * ours: the guest broke the protocol) and removed, the queues' kicks. */
+static void test_metrics_counted(void **state)
+{
+	struct rig *r = *state;
+	assert_non_null(vsock_desc.metrics);
+	guest_up(r);
+	uint32_t hp;
+	int host = host_session(r, &hp); /* REQUEST in, RESPONSE out */
+	struct vdev_metrics m = vs_counters(r);
+	assert_int_equal(m.vsock.conns_added, 1);
+	static uint8_t data[1000];
+	memset(data, 0x5a, sizeof(data));
+	struct vsock_hdr h = ghdr(VIRTIO_VSOCK_OP_RW, hp, sizeof(data));
+	guest_send(r, &h, data);
+	guest_kick_tx(r);
+	uint8_t got[1000];
+	host_read(host, got, sizeof(got));
+	assert_int_equal(write(host, "0123456789", 10), 10);
+	struct vsock_hdr u;
+	do
+		assert_true(guest_recv(r, &u, NULL, 5));
+	while (u.op != VIRTIO_VSOCK_OP_RW);
+	assert_int_equal(u.len, 10);
+	m = vs_counters(r);
+	assert_int_equal(m.vsock.tx_bytes_count, 1000);
+	assert_int_equal(m.vsock.rx_bytes_count, 10);
+	assert_int_equal(m.vsock.tx_packets_count, 2); /* RESPONSE, RW */
+	assert_true(m.vsock.rx_packets_count >= 2);    /* REQUEST, RW (and credit updates) */
+	assert_int_equal(m.vsock.tx_queue_event_count, 2);
+	assert_true(m.vsock.rx_queue_event_count >= 1);
+	assert_int_equal(m.vsock.conns_killed + m.vsock.conns_removed, 0);
+	assert_int_equal(m.vsock.rx_read_fails + m.vsock.tx_write_fails, 0);
+	/* a RESPONSE on an established connection: we reset it (killed) */
+	h = ghdr(VIRTIO_VSOCK_OP_RESPONSE, hp, 0);
+	guest_send(r, &h, NULL);
+	guest_kick_tx(r);
+	host_sees_end(host);
+	close(host);
+	assert_int_equal(removed_within(r, 1), 1);
+	assert_int_equal(vs_counters(r).vsock.conns_killed, 1);
+
+	/* guest -> host, ended by the guest's RST: removed, not killed */
+	char p2[128];
+	snprintf(p2, sizeof(p2), "%s_%u", r->path, 5001);
+	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	memcpy(a.sun_path, p2, strlen(p2));
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	h = ghdr(VIRTIO_VSOCK_OP_REQUEST, 5001, 0);
+	guest_send(r, &h, NULL);
+	guest_kick_tx(r);
+	do
+		assert_true(guest_recv(r, &u, NULL, 5));
+	while (u.op != VIRTIO_VSOCK_OP_RESPONSE);
+	assert_int_equal(vs_counters(r).vsock.conns_added, 2);
+	h = ghdr(VIRTIO_VSOCK_OP_RST, 5001, 0);
+	guest_send(r, &h, NULL);
+	guest_kick_tx(r);
+	assert_int_equal(removed_within(r, 2), 2);
+	m = vs_counters(r);
+	assert_int_equal(m.vsock.conns_killed, 1);
+	assert_int_equal(m.vsock.tx_packets_count, 4); /* and the RST; not the REQUEST */
+	close(l);
+	unlink(p2);
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -431,6 +517,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ok_line_counted_in_credit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_with_connections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics_counted, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

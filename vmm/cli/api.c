@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -80,6 +81,8 @@ static const char *const route_names[API_ROUTES] = {
 	[R_METRICS] = "metrics",
 };
 #define API_METRICS_PERIOD_MS 60000 /* as Firecracker's */
+/* The VM's devices the API makes: drives, interfaces, vsock, entropy. */
+#define API_MAX_DEVICES (API_MAX_DRIVES + API_MAX_IFACES + 2)
 
 struct api_conn {
 	int fd; /* owned; -1: a raw connection (api_handle_bytes) */
@@ -122,7 +125,17 @@ struct api {
 	uint64_t metrics_due_ms; /* the next periodic flush (CLOCK_MONOTONIC) */
 	/* requests per method (GET, PUT, PATCH) and route since the last flush */
 	uint64_t count[3][API_ROUTES], fails[3][API_ROUTES];
-	uint64_t last_exits, last_tx; /* the VM's totals at the last flush */
+	uint64_t last_tx;		    /* the console's bytes at the last flush */
+	struct cvmm_vcpu_metrics last_vcpu; /* and its counters (ops->metrics) */
+	struct cvmm_device_metrics last_dev[API_MAX_DEVICES];
+	struct cvmm_device_metrics dev[API_MAX_DEVICES]; /* flush_metrics' scratch */
+	bool metrics_fifo; /* metrics_fd is a FIFO: lines go whole or not at all */
+	uint64_t metrics_missed, metrics_fails; /* lines dropped, failed writes, since the last */
+	/* Firecracker's latencies_us (the last pause and resume: the request,
+	 * the VM's call) and api_server (the startup times), microseconds */
+	uint64_t pause_us, vmm_pause_us, resume_us, vmm_resume_us;
+	uint64_t start_us, start_cpu_us, parent_cpu_us; /* api_set_start_times; 0: none */
+	uint64_t startup_us, startup_cpu_us;
 	unsigned max_body; /* a request body's bytes at most */
 	bool fc;	   /* Firecracker's command line: its limits */
 	bool boot_timer;   /* Firecracker's --boot-timer */
@@ -834,65 +847,298 @@ static void put_logger(struct api_conn *c, struct json_object *o)
 	respond(c, 204, NULL);
 }
 
-static uint64_t now_ms(int clock)
+static uint64_t now_us(clockid_t clock)
 {
 	struct timespec ts;
 	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* One line of metrics, Firecracker's layout for the groups cvmm has:
- * counters are what happened since the previous line. A line the FIFO has
- * no room for is dropped, as Firecracker drops it. */
-static int flush_metrics(struct api *a)
+static uint64_t now_ms(clockid_t clock)
+{
+	return now_us(clock) / 1000;
+}
+
+/* The drive whose file is the VM's disk k: the root device is /dev/vda,
+ * as in Firecracker, then the others in the order they were PUT
+ * (build_config adds them so). -1: none. */
+static int disk_drive(const struct api_pending *p, unsigned k)
+{
+	int root = -1;
+	for (unsigned i = 0; i < p->ndrives; i++)
+		if (p->drives[i].root)
+			root = (int)i;
+	if (root >= 0 && k == 0)
+		return root;
+	for (unsigned i = 0, n = root >= 0; i < p->ndrives; i++)
+		if ((int)i != root && n++ == k)
+			return (int)i;
+	return -1;
+}
+
+/* A counter in one of the public metrics structs: its name in the line
+ * (Firecracker's field) and where it is. */
+struct api_field {
+	const char *name;
+	size_t off;
+};
+#define FIELD(type, name, field)                                                                   \
+	{                                                                                          \
+		name, offsetof(type, field)                                                        \
+	}
+#define DISK(f)	 FIELD(struct cvmm_disk_metrics, #f, f)
+#define NET(f)	 FIELD(struct cvmm_net_metrics, #f, f)
+#define VSOCK(f) FIELD(struct cvmm_vsock_metrics, #f, f)
+#define VCPU(f)	 FIELD(struct cvmm_vcpu_metrics, #f, f)
+/* In the order of Firecracker's structs; only what cvmm counts. */
+static const struct api_field disk_fields[] = {
+	DISK(execute_fails), DISK(invalid_reqs_count), DISK(flush_count), DISK(queue_event_count),
+	DISK(read_bytes),    DISK(write_bytes),	       DISK(read_count),  DISK(write_count),
+};
+static const struct api_field net_fields[] = {
+	NET(no_rx_avail_buffer),
+	NET(rx_queue_event_count),
+	NET(rx_tap_event_count),
+	NET(rx_bytes_count),
+	NET(rx_packets_count),
+	NET(rx_fails),
+	/* Firecracker counts a frame in both, as cvmm does */
+	FIELD(struct cvmm_net_metrics, "rx_count", rx_packets_count),
+	NET(tap_read_fails),
+	NET(tap_write_fails),
+	NET(tx_bytes_count),
+	NET(tx_malformed_frames),
+	NET(tx_fails),
+	FIELD(struct cvmm_net_metrics, "tx_count", tx_packets_count),
+	NET(tx_packets_count),
+	NET(tx_queue_event_count),
+};
+static const struct api_field vsock_fields[] = {
+	VSOCK(rx_queue_event_count), VSOCK(tx_queue_event_count), VSOCK(rx_bytes_count),
+	VSOCK(tx_bytes_count),	     VSOCK(rx_packets_count),	  VSOCK(tx_packets_count),
+	VSOCK(conns_added),	     VSOCK(conns_killed),	  VSOCK(conns_removed),
+	VSOCK(tx_write_fails),	     VSOCK(rx_read_fails),
+};
+static const struct api_field entropy_fields[] = {
+	FIELD(struct cvmm_rng_metrics, "entropy_event_count", entropy_event_count),
+	FIELD(struct cvmm_rng_metrics, "entropy_bytes", entropy_bytes),
+	FIELD(struct cvmm_rng_metrics, "host_rng_fails", host_rng_fails),
+};
+static const struct api_field vcpu_fields[] = {
+	VCPU(exit_io_in),
+	VCPU(exit_io_out),
+	VCPU(exit_mmio_read),
+	VCPU(exit_mmio_write),
+};
+#define NFIELDS(a)     (sizeof(a) / sizeof((a)[0]))
+#define API_MAX_FIELDS 16 /* put_device_groups' sums */
+_Static_assert(NFIELDS(disk_fields) <= API_MAX_FIELDS && NFIELDS(net_fields) <= API_MAX_FIELDS,
+	       "a kind's fields fit its sums");
+
+static uint64_t field_at(const void *m, const struct api_field *f)
+{
+	uint64_t v;
+	memcpy(&v, (const char *)m + f->off, sizeof(v));
+	return v;
+}
+
+static void put_u64(struct json_object *g, const char *k, uint64_t v)
+{
+	json_object_object_add(g, k, json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v));
+}
+
+/* Group `name` in o: each field's count since the previous line (now -
+ * last, Firecracker's SharedIncMetric), added into sum[] if given; last
+ * NULL: nothing before. */
+static void put_inc_group(struct json_object *o, const char *name, const struct api_field *f,
+			  size_t nf, const void *now, const void *last, uint64_t *sum)
+{
+	struct json_object *g = json_object_new_object();
+	json_object_object_add(o, name, g);
+	for (size_t i = 0; i < nf; i++) {
+		uint64_t v = (now ? field_at(now, &f[i]) : 0) - (last ? field_at(last, &f[i]) : 0);
+		put_u64(g, f[i].name, v);
+		if (sum)
+			sum[i] += v;
+	}
+}
+
+/* An aggregate ("block", "net"): what put_inc_group summed. */
+static void put_sum_group(struct json_object *o, const char *name, const struct api_field *f,
+			  size_t nf, const uint64_t *sum)
+{
+	struct json_object *g = json_object_new_object();
+	json_object_object_add(o, name, g);
+	for (size_t i = 0; i < nf; i++)
+		put_u64(g, f[i].name, sum[i]);
+}
+
+/* Firecracker's per-device groups of one kind ("block_<drive_id>",
+ * "net_<iface_id>"), then their aggregate ("block", "net"). */
+static void put_device_groups(struct api *a, struct json_object *o, int kind, const char *prefix,
+			      const struct api_field *f, size_t nf,
+			      const struct cvmm_device_metrics *dev, unsigned ndev)
+{
+	uint64_t sum[API_MAX_FIELDS] = {0};
+	for (unsigned i = 0; i < ndev; i++) {
+		if (dev[i].kind != kind)
+			continue;
+		const char *id = NULL;
+		int d = kind == CVMM_DEVICE_DISK ? disk_drive(&a->p, dev[i].index) : -1;
+		if (d >= 0)
+			id = a->p.drives[d].id;
+		else if (kind == CVMM_DEVICE_NET && dev[i].index < a->p.nifaces)
+			id = a->p.ifaces[dev[i].index].id;
+		char name[API_ID_MAX + 16];
+		if (id)
+			snprintf(name, sizeof(name), "%s_%s", prefix, id);
+		else
+			snprintf(name, sizeof(name), "%s_%u", prefix, dev[i].index);
+		put_inc_group(o, name, f, nf, &dev[i].u, &a->last_dev[i].u, sum);
+	}
+	put_sum_group(o, prefix, f, nf, sum);
+}
+
+/* The line goes whole or not at all: a reader must never see a torn
+ * line. A FIFO takes a write of up to PIPE_BUF bytes whole or refuses it
+ * (EAGAIN); a longer one may be cut where the pipe is full, so it goes
+ * only into an empty pipe that has room for all of it. A line that does
+ * not go is dropped (logger.missed_metrics_count), as Firecracker drops
+ * one its writer has no room for. */
+static int metrics_write(struct api *a, const char *line, size_t n)
+{
+	if (a->metrics_fifo && n > PIPE_BUF) {
+		int queued = 0, cap = fcntl(a->metrics_fd, F_GETPIPE_SZ);
+		if (ioctl(a->metrics_fd, FIONREAD, &queued) < 0 || queued != 0 || cap < 0 ||
+		    (size_t)cap < n) {
+			a->metrics_missed++;
+			return 0;
+		}
+	}
+	ssize_t w = write(a->metrics_fd, line, n);
+	if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		a->metrics_missed++;
+		return 0;
+	}
+	if (w < 0 || (size_t)w != n) {
+		int r = w < 0 ? -errno : -EIO; /* a full disk */
+		a->metrics_fails++;
+		return r;
+	}
+	return 0;
+}
+
+/* Firecracker's <method>_api_requests group: the requests since the
+ * previous line, per route (<route>_count, <route>_fails but for GET). */
+static void put_requests(struct api *a, struct json_object *o, int mi)
 {
 	static const char *const groups[3] = {"get_api_requests", "put_api_requests",
 					      "patch_api_requests"};
+	struct json_object *g = json_object_new_object();
+	json_object_object_add(o, groups[mi], g);
+	for (int r = 0; r < API_ROUTES; r++) {
+		if (!route_names[r])
+			continue;
+		char k[48];
+		snprintf(k, sizeof(k), "%s_count", route_names[r]);
+		put_u64(g, k, a->count[mi][r]);
+		if (mi > 0) {
+			snprintf(k, sizeof(k), "%s_fails", route_names[r]);
+			put_u64(g, k, a->fails[mi][r]);
+		}
+		a->count[mi][r] = a->fails[mi][r] = 0;
+	}
+}
+
+/* One line of metrics: Firecracker's layout (its groups, in its order)
+ * for the groups cvmm has, each with the fields cvmm keeps (docs/api.md).
+ * Counters (Firecracker's SharedIncMetric) are what happened since the
+ * previous line; stores (SharedStoreMetric: api_server, latencies_us,
+ * seccomp, vmm) are values. */
+static int flush_metrics(struct api *a)
+{
 	if (a->metrics_fd < 0)
 		return -EBADF;
-	struct json_object *o = json_object_new_object();
+	struct json_object *o = json_object_new_object(), *g;
 	if (!o)
 		return -ENOMEM;
+	struct cvmm_stats st;
+	if (!a->started || !a->ops->stats || a->ops->stats(a->ctx, &st) < 0) {
+		memset(&st, 0, sizeof(st));
+		st.console_tx_bytes = a->last_tx;
+	}
+	struct cvmm_vcpu_metrics vcpu = a->last_vcpu;
+	struct cvmm_device_metrics *dev = a->dev;
+	int ndev = a->started && a->ops->metrics
+			   ? a->ops->metrics(a->ctx, &vcpu, dev, API_MAX_DEVICES)
+			   : 0;
+	if (ndev < 0) {
+		ndev = 0;
+		vcpu = a->last_vcpu;
+	}
+	if (ndev > API_MAX_DEVICES)
+		ndev = API_MAX_DEVICES;
+	unsigned nd = (unsigned)ndev;
+
 	json_object_object_add(o, "utc_timestamp_ms",
 			       json_object_new_int64((int64_t)now_ms(CLOCK_REALTIME)));
-	for (int mi = 0; mi < 3; mi++) {
-		struct json_object *g = json_object_new_object();
-		json_object_object_add(o, groups[mi], g);
-		for (int r = 0; r < API_ROUTES; r++) {
-			if (!route_names[r])
-				continue;
-			char k[48];
-			snprintf(k, sizeof(k), "%s_count", route_names[r]);
-			json_object_object_add(g, k, json_object_new_int64((int64_t)a->count[mi][r]));
-			if (mi > 0) {
-				snprintf(k, sizeof(k), "%s_fails", route_names[r]);
-				json_object_object_add(
-					g, k, json_object_new_int64((int64_t)a->fails[mi][r]));
-			}
-			a->count[mi][r] = a->fails[mi][r] = 0;
-		}
+	json_object_object_add(o, "api_server", g = json_object_new_object());
+	put_u64(g, "process_startup_time_us", a->startup_us);
+	put_u64(g, "process_startup_time_cpu_us", a->startup_cpu_us);
+	put_device_groups(a, o, CVMM_DEVICE_DISK, "block", disk_fields, NFIELDS(disk_fields), dev,
+			  nd);
+	put_requests(a, o, 0);
+	json_object_object_add(o, "uart", g = json_object_new_object());
+	put_u64(g, "write_count", st.console_tx_bytes - a->last_tx);
+	json_object_object_add(o, "latencies_us", g = json_object_new_object());
+	put_u64(g, "pause_vm", a->pause_us);
+	put_u64(g, "resume_vm", a->resume_us);
+	put_u64(g, "vmm_pause_vm", a->vmm_pause_us);
+	put_u64(g, "vmm_resume_vm", a->vmm_resume_us);
+	json_object_object_add(o, "logger", g = json_object_new_object());
+	put_u64(g, "missed_metrics_count", a->metrics_missed);
+	put_u64(g, "metrics_fails", a->metrics_fails);
+	put_device_groups(a, o, CVMM_DEVICE_NET, "net", net_fields, NFIELDS(net_fields), dev, nd);
+	put_requests(a, o, 2);
+	put_requests(a, o, 1);
+	/* A seccomp fault ends cvmm at once (SIGSYS): a line is only ever
+	 * written without one (Firecracker's last line, from its handler,
+	 * says 1). */
+	json_object_object_add(o, "seccomp", g = json_object_new_object());
+	put_u64(g, "num_faults", 0);
+	put_inc_group(o, "vcpu", vcpu_fields, NFIELDS(vcpu_fields), &vcpu, &a->last_vcpu, NULL);
+	/* cvmm has no panic that writes a line (Firecracker's hook writes 1) */
+	json_object_object_add(o, "vmm", g = json_object_new_object());
+	put_u64(g, "panic_count", 0);
+	/* one of each at most: Firecracker's groups are the device's */
+	int vs = -1, rng = -1;
+	for (unsigned i = 0; i < nd; i++) {
+		if (dev[i].kind == CVMM_DEVICE_VSOCK && vs < 0)
+			vs = (int)i;
+		if (dev[i].kind == CVMM_DEVICE_RNG && rng < 0)
+			rng = (int)i;
 	}
-	struct cvmm_stats st;
-	if (a->started && a->ops->stats && a->ops->stats(a->ctx, &st) == 0) {
-		struct json_object *v = json_object_new_object(), *u = json_object_new_object();
-		json_object_object_add(o, "vcpu", v);
-		json_object_object_add(v, "exit_count",
-				       json_object_new_int64((int64_t)(st.exits_total - a->last_exits)));
-		json_object_object_add(o, "uart", u);
-		json_object_object_add(
-			u, "write_count",
-			json_object_new_int64((int64_t)(st.console_tx_bytes - a->last_tx)));
-		a->last_exits = st.exits_total;
-		a->last_tx = st.console_tx_bytes;
-	}
-	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	put_inc_group(o, "vsock", vsock_fields, NFIELDS(vsock_fields), vs < 0 ? NULL : &dev[vs].u,
+		      vs < 0 ? NULL : &a->last_dev[vs].u, NULL);
+	put_inc_group(o, "entropy", entropy_fields, NFIELDS(entropy_fields),
+		      rng < 0 ? NULL : &dev[rng].u, rng < 0 ? NULL : &a->last_dev[rng].u, NULL);
+
+	/* what this line said is the base of the next one's counts */
+	a->last_tx = st.console_tx_bytes;
+	a->last_vcpu = vcpu;
+	memcpy(a->last_dev, dev, nd * sizeof(*dev));
+	a->metrics_missed = a->metrics_fails = 0;
 	int r = 0;
-	if (s) {
-		char line[4096];
-		int n = snprintf(line, sizeof(line), "%s\n", s);
-		if (n > 0 && (size_t)n < sizeof(line) && write(a->metrics_fd, line, (size_t)n) < 0 &&
-		    errno != EAGAIN)
-			r = -errno;
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	size_t n = s ? strlen(s) : 0;
+	char *line = s ? malloc(n + 1) : NULL;
+	if (line) {
+		memcpy(line, s, n);
+		line[n] = '\n';
+		r = metrics_write(a, line, n + 1);
+		free(line);
+	} else {
+		r = -ENOMEM;
 	}
 	json_object_put(o);
 	a->metrics_due_ms = now_ms(CLOCK_MONOTONIC) + API_METRICS_PERIOD_MS;
@@ -921,7 +1167,9 @@ static void put_metrics(struct api_conn *c, struct json_object *o)
 		fault(c, 400, "Metrics error: cannot open %.256s: %s", path, strerror(errno));
 		return;
 	}
+	struct stat st;
 	a->metrics_fd = fd;
+	a->metrics_fifo = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 	a->metrics_due_ms = now_ms(CLOCK_MONOTONIC) + API_METRICS_PERIOD_MS;
 	respond(c, 204, NULL);
 }
@@ -1080,12 +1328,20 @@ static void patch_vm(struct api_conn *c, struct json_object *o)
 		fault(c, 400, "the microVM is not running");
 		return;
 	}
+	/* Firecracker's latencies_us: the request's (here from its dispatch)
+	 * and the VM's call, each time one succeeds */
+	uint64_t t0 = now_us(CLOCK_MONOTONIC);
 	int r = pause ? a->ops->pause(a->ctx, msg, sizeof(msg))
 		      : a->ops->resume(a->ctx, msg, sizeof(msg));
-	if (r < 0 && r != -EALREADY && !(resume && r == -EINVAL))
+	uint64_t t1 = now_us(CLOCK_MONOTONIC);
+	if (r < 0 && r != -EALREADY && !(resume && r == -EINVAL)) {
 		fault(c, 400, "%s: %s", pause ? "pause" : "resume", msg);
-	else
-		respond(c, 204, NULL); /* pausing a paused VM is no error, as in Firecracker */
+		return;
+	}
+	respond(c, 204, NULL); /* pausing a paused VM is no error, as in Firecracker */
+	uint64_t t2 = now_us(CLOCK_MONOTONIC);
+	*(pause ? &a->vmm_pause_us : &a->vmm_resume_us) = t1 - t0;
+	*(pause ? &a->pause_us : &a->resume_us) = t2 - t0;
 }
 
 /* GET /vm/config: the configuration, keyed as Firecracker's --config-file. */
@@ -1611,6 +1867,14 @@ void api_set_boot_timer(struct api *a)
 	a->boot_timer = true;
 }
 
+void api_set_start_times(struct api *a, uint64_t start_us, uint64_t start_cpu_us,
+			 uint64_t parent_cpu_us)
+{
+	a->start_us = start_us;
+	a->start_cpu_us = start_cpu_us;
+	a->parent_cpu_us = parent_cpu_us;
+}
+
 void api_free(struct api *a)
 {
 	if (!a)
@@ -1666,6 +1930,12 @@ int api_listen(struct api *a, const char *path, char *err, size_t errlen)
 	}
 	a->listen_fd = fd;
 	snprintf(a->sock_path, sizeof(a->sock_path), "%s", path);
+	/* The server is up: the startup times, as Firecracker reports them */
+	uint64_t now = now_us(CLOCK_MONOTONIC), cpu = now_us(CLOCK_PROCESS_CPUTIME_ID);
+	if (a->start_us && now >= a->start_us)
+		a->startup_us = now - a->start_us;
+	if (a->start_cpu_us && cpu >= a->start_cpu_us)
+		a->startup_cpu_us = cpu - a->start_cpu_us + a->parent_cpu_us;
 	return 0;
 }
 

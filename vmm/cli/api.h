@@ -38,6 +38,11 @@ struct api_ops {
 	 * -errno with a message in err. */
 	int (*update_disk)(void *ctx, unsigned index, const char *path, char *err,
 			   size_t errlen);
+	/* After a start; may be NULL: the VM's counters (cvmm_vm_vcpu_metrics)
+	 * and those of up to max of its devices (cvmm_vm_device_metrics); how
+	 * many devices the VM has, or -errno. */
+	int (*metrics)(void *ctx, struct cvmm_vcpu_metrics *vcpu, struct cvmm_device_metrics *dev,
+		       unsigned max);
 };
 
 struct api;
@@ -59,6 +64,13 @@ void api_set_firecracker(struct api *a);
 void api_set_boot_timer(struct api *a);
 /* The transport of the VM InstanceStart builds (CVMM_TRANSPORT_*). */
 void api_set_transport(struct api *a, int transport);
+/* Firecracker's --start-time-us, --start-time-cpu-us and
+ * --parent-cpu-time-us (0: not given): when the server starts listening,
+ * the metrics' api_server.process_startup_time_us and _cpu_us become the
+ * time since then (CLOCK_MONOTONIC; the process's CPU time, plus the
+ * parent's), as Firecracker reports them. Before api_listen. */
+void api_set_start_times(struct api *a, uint64_t start_us, uint64_t start_cpu_us,
+			 uint64_t parent_cpu_us);
 /* One API call as if a client made it (body: JSON text, "" for none): 0
  * for a 2xx answer, else -EINVAL with "what: <its fault_message>" in err. */
 __attribute__((warn_unused_result)) int api_call(struct api *a, const char *method,

@@ -272,6 +272,14 @@ static int api_vm_update_disk(void *ctx, unsigned index, const char *path, char 
 	return api_vm_result(av, cvmm_vm_update_disk(av->vm, index, path), err, len);
 }
 
+static int api_vm_metrics(void *ctx, struct cvmm_vcpu_metrics *vcpu,
+			  struct cvmm_device_metrics *dev, unsigned max)
+{
+	struct api_vm *av = ctx;
+	int r = cvmm_vm_vcpu_metrics(av->vm, vcpu);
+	return r < 0 ? r : cvmm_vm_device_metrics(av->vm, dev, max);
+}
+
 static const struct api_ops api_vm_ops = {
 	.start = api_vm_start,
 	.pause = api_vm_pause,
@@ -280,6 +288,7 @@ static const struct api_ops api_vm_ops = {
 	.state = api_vm_state,
 	.stats = api_vm_stats,
 	.update_disk = api_vm_update_disk,
+	.metrics = api_vm_metrics,
 };
 
 /* The control loop: the VM's exit, signals, console input and (with
@@ -517,6 +526,8 @@ static int main_api(const struct cli_opts *o)
 			r = snprintf(err, sizeof(err), "--http-api-max-payload-size: out of range") < 0
 				    ? -1
 				    : -EINVAL;
+		api_set_start_times(api, o->fc.start_time_us, o->fc.start_time_cpu_us,
+				    o->fc.parent_cpu_time_us);
 		if (!r)
 			r = fc_logger_metrics(api, &o->fc, err, sizeof(err));
 	} else if (o->transport) {

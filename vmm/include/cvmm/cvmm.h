@@ -345,6 +345,73 @@ struct cvmm_stats {
 };
 /* Fills *st; cheap, callable from any thread while the VM exists. */
 CVMM_API CVMM_WUR int cvmm_vm_stats(const struct cvmm_vm *vm, struct cvmm_stats *st);
+/* Counters, each a total since cvmm_vm_create, named and meant as the
+ * fields of Firecracker's metrics of the same name (docs/api.md). Both
+ * calls are cheap (atomic loads, no system call), from any thread while
+ * the VM exists. The structs keep their size: counters to come take
+ * reserved words. */
+struct cvmm_vcpu_metrics {
+	/* KVM exits of every vCPU: port reads and writes, MMIO reads and writes */
+	uint64_t exit_io_in, exit_io_out, exit_mmio_read, exit_mmio_write;
+	uint64_t reserved[12];
+};
+CVMM_API CVMM_WUR int cvmm_vm_vcpu_metrics(const struct cvmm_vm *vm, struct cvmm_vcpu_metrics *m);
+enum cvmm_device_kind {
+	CVMM_DEVICE_DISK = 1, /* cvmm_config_add_disk */
+	CVMM_DEVICE_NET,      /* cvmm_config_add_net */
+	CVMM_DEVICE_FS,	      /* cvmm_config_add_fs: no counters yet */
+	CVMM_DEVICE_VSOCK,
+	CVMM_DEVICE_RNG,
+};
+struct cvmm_disk_metrics {
+	uint64_t read_count, write_count; /* requests that succeeded */
+	uint64_t read_bytes, write_bytes; /* their data */
+	uint64_t flush_count;		  /* flushes that succeeded */
+	uint64_t invalid_reqs_count;	  /* requests answered with an error status */
+	uint64_t execute_fails;		  /* chains with no room for a status: no request */
+	uint64_t queue_event_count;	  /* the guest's notifications (kicks) */
+};
+struct cvmm_net_metrics {
+	/* guest to backend: frames written (bytes with the 12-byte virtio-net
+	 * header), frames dropped as malformed, frames dropped with the link
+	 * down, writes the backend refused */
+	uint64_t tx_packets_count, tx_bytes_count, tx_malformed_frames, tx_fails, tap_write_fails;
+	/* backend to guest: frames delivered (bytes with the header), frames
+	 * dropped (shorter than an Ethernet header, too big for the guest's
+	 * buffers), failed reads, times a frame waited for guest buffers,
+	 * reads that brought bytes */
+	uint64_t rx_packets_count, rx_bytes_count, rx_fails, tap_read_fails, no_rx_avail_buffer;
+	uint64_t rx_tap_event_count;
+	uint64_t rx_queue_event_count, tx_queue_event_count; /* kicks */
+};
+struct cvmm_vsock_metrics {
+	uint64_t rx_packets_count, rx_bytes_count; /* to the guest: packets, stream bytes */
+	uint64_t tx_packets_count, tx_bytes_count; /* from the guest: packets, bytes to sockets */
+	uint64_t conns_added, conns_killed, conns_removed; /* killed: ended by a reset of ours */
+	uint64_t rx_read_fails, tx_write_fails;		   /* socket reads and writes that failed */
+	uint64_t rx_queue_event_count, tx_queue_event_count; /* kicks */
+};
+struct cvmm_rng_metrics {
+	uint64_t entropy_event_count; /* the guest's buffers filled */
+	uint64_t entropy_bytes;	      /* bytes given */
+	uint64_t host_rng_fails;      /* buffers getrandom(2) could not fill */
+};
+struct cvmm_device_metrics {
+	int kind;	/* enum cvmm_device_kind */
+	unsigned index; /* among the VM's devices of its kind, in the order added */
+	union {
+		struct cvmm_disk_metrics disk;
+		struct cvmm_net_metrics net;
+		struct cvmm_vsock_metrics vsock;
+		struct cvmm_rng_metrics rng;
+		uint64_t reserved[32];
+	} u;
+};
+/* The counters of the VM's virtio devices, in slot order (disks,
+ * interfaces, shares, vsock, rng): up to max into out; returns how many
+ * devices the VM has (more than max: the rest were left out). */
+CVMM_API CVMM_WUR int cvmm_vm_device_metrics(const struct cvmm_vm *vm,
+					     struct cvmm_device_metrics *out, unsigned max);
 /* A file descriptor that becomes readable when the VM has exited, for a
  * caller's poll loop. Owned by the VM. */
 CVMM_API int cvmm_vm_exit_fd(const struct cvmm_vm *vm);
