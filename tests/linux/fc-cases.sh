@@ -26,11 +26,20 @@
 #  - fc-containerd: firecracker-containerd: a relative `--api-sock`, `--id`,
 #    stub drives (512 bytes, base32 ids), one patched to a container image
 #    the guest reads, then patched back to its stub by a relative path.
-# env: CVMM, KIT (small-bzImage, guest.cpio.gz), TMP, ONLY/SKIP; curl, IP.
+#  - fc-flintlock: flintlock's launch line (`--id UID --boot-timer --no-api
+#    --config-file F`; without its `--metadata`: no MMDS yet) with a config
+#    file as flintlock writes it: the guest boots and reboots; cvmm exits 0,
+#    no socket made.
+#  - fc-boot-timer: the micro-guest (mg.boottimer=1) writes the boot timer's
+#    byte at 0xc0000000 under `--boot-timer --no-api --config-file`: cvmm
+#    logs Firecracker's Guest-boot-time line and exits 0 at its power-off.
+# env: CVMM, KIT (small-bzImage, guest.cpio.gz), MG (mg-check.elf), TMP,
+# ONLY/SKIP; curl, IP.
 CVMM=${CVMM:-./cvmm}
 export PATH="$PWD:$PATH"
 IP=${IP:-ip}
 KIT=${KIT:-.}
+MG=${MG:-.}
 TMP=${TMP:-/tmp/cvmm-fc.$$}
 . ./lib.sh
 $IP link set lo up
@@ -146,12 +155,13 @@ EOF
 	# the unplug Kata does: back to the placeholder
 	step $n 204 "$S" PATCH /drives/drive_0 "{\"drive_id\": \"drive_0\", \"path_on_host\": \"$d/root/drive_0\"}" || return
 	step $n 204 "$S" PUT /actions '{"action_type": "SendCtrlAltDel"}' || return
-	wait_exit 120 || { bad $n "still running 120 s after SendCtrlAltDel"; return; }
+	wait_exit 120 || { bad $n "still running 120 s after SendCtrlAltDel ($(grep GUEST-KBD "$TMP/$n.out"))"; return; }
 	wait $vp
 	vst=$?
 	sleep 1
 	kill $lp $mp 2>/dev/null
 	if [ $st -ne 0 ]; then bad $n "exit status $st after SendCtrlAltDel, wanted 0: $(tail -2 "$TMP/$n.err")"
+	elif ! has $n "GUEST-KBD AT"; then bad $n "the guest found no keyboard: $(grep GUEST-KBD "$TMP/$n.out")"
 	elif ! has $n "GUEST-FC-PCI 0"; then bad $n "pci=off, yet the guest found PCI devices"
 	elif ! has $n "GUEST-FC-DISKS vda vdb vdc vdd vde vdf vdg vdh vdi"; then bad $n "the guest's disks: $(grep GUEST-FC-DISKS "$TMP/$n.out")"
 	elif ! has $n "GUEST-PING ok"; then bad $n "no ping over the tap"
@@ -303,14 +313,56 @@ containerd() {
 	else ok $n "relative socket, stub patched to an image and back"; fi
 }
 
+# ---- flintlock --------------------------------------------------------------
+flintlock() {
+	n=fc-flintlock
+	d=$TMP/flintlock/ns/vm1
+	mkdir -p "$d"
+	dd if=/dev/zero of="$d/root.img" bs=1048576 count=8 2>/dev/null
+	cat >"$d/firecracker.cfg" <<EOF
+{"boot-source": {"kernel_image_path": "$KIT/small-bzImage", "initrd_path": "$KIT/guest.cpio.gz",
+  "boot_args": "$ARGS cvmm.fcend=reboot"},
+ "drives": [{"drive_id": "root", "path_on_host": "$d/root.img", "is_root_device": true,
+  "is_read_only": false, "cache_type": "Unsafe"}],
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 256, "smt": false, "track_dirty_pages": false},
+ "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "fcfl0", "guest_mac": "02:00:ca:fe:43:02"}]}
+EOF
+	start=$(date +%s)
+	(cd "$d" && exec "$FC" --id 4ff0dd4e-6c1d-4fbb-8bbd-1ab8e3e5a0c7 --boot-timer --no-api \
+		--config-file "$d/firecracker.cfg" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err") &
+	pid=$!
+	wait_exit 300 || { bad $n "still running after 300 s"; return; }
+	if [ $st -ne 0 ]; then bad $n "exit status $st after the guest's reboot, wanted 0: $(tail -2 "$TMP/$n.err")"
+	elif ! has $n "GUEST-FC-UP"; then bad $n "the guest did not come up"
+	elif [ -e /run/firecracker.socket ]; then bad $n "--no-api, yet a socket was made"
+	else ok $n "booted, rebooted, exit 0 after $(($(date +%s) - start)) s"; fi
+}
+
+# ---- the boot timer -----------------------------------------------------------
+boot_timer() {
+	n=fc-boot-timer
+	printf '{"boot-source": {"kernel_image_path": "%s/mg-check.elf", "boot_args": "mg.boottimer=1"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 64}, "drives": []}' "$MG" >"$TMP/$n.json"
+	"$FC" --boot-timer --no-api --config-file "$TMP/$n.json" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	pid=$!
+	wait_exit 60 || { bad $n "still running after 60 s"; return; }
+	if [ $st -ne 0 ]; then bad $n "exit status $st, wanted 0: $(tail -2 "$TMP/$n.err")"
+	elif ! has $n "MG PASS boottimer"; then bad $n "the micro-guest did not write the byte"
+	elif ! grep -q "Guest-boot-time = *[0-9]* us [0-9]* ms, *[0-9]* CPU us [0-9]* CPU ms" "$TMP/$n.err"; then
+		bad $n "no Guest-boot-time line: $(head -c 300 "$TMP/$n.err")"
+	else ok $n "$(grep -o 'Guest-boot-time = .*' "$TMP/$n.err" | head -1)"; fi
+}
+
 pid=
-for c in kata-go kata-rs go-sdk containerd; do
+for c in kata-go kata-rs go-sdk containerd flintlock boot-timer; do
 	if selected fc-$c; then
 		case $c in
 		kata-go) kata_go ;;
 		kata-rs) kata_rs ;;
 		go-sdk) go_sdk ;;
 		containerd) containerd ;;
+		flintlock) flintlock ;;
+		boot-timer) boot_timer ;;
 		esac
 		finish_case
 	fi

@@ -483,7 +483,9 @@ fc) # tests/linux/fc-cases.sh: a Firecracker manager's VM (pci=off acpi=off): th
 		echo 3 >/proc/sys/vm/drop_caches # the old file's blocks may be cached
 		echo "GUEST-FC-SWAPPED $d $(cat /sys/block/$d/size) $(dd if=/dev/$d bs=512 count=1 2>/dev/null | head -c 32)"
 	fi
+	kbd_wait # SendCtrlAltDel needs the keyboard probed
 	echo "GUEST-FC-UP $(cut -d' ' -f1 /proc/uptime)"
+	[ "$(arg fcend)" = reboot ] && reboot -f
 	(i=0; while :; do i=$((i + 1)); echo "GUEST-TICK $i"; sleep 1; done) &
 	while :; do sleep 60; done ;;
 reboot) echo "GUEST-REBOOTING"; reboot -f ;;

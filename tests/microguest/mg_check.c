@@ -20,7 +20,7 @@
 	} while (0)
 
 struct expect {
-	bool cpus_set, mem_set, initrd_set, echo;
+	bool cpus_set, mem_set, initrd_set, echo, boot_timer;
 	int end; /* mg.end: 0 power off, 1 crash (triple fault), 2 i8042 reset,
 		  * 3 mmio (run code from the MMIO hole: KVM cannot emulate it) */
 	uint64_t cpus, mem, initrd;
@@ -62,6 +62,9 @@ static void check_args(const struct mg_boot *b, struct expect *x)
 				x->end = 2;
 			else if ((ok = t.val_len == 4 && !memcmp(t.val, "mmio", 4)))
 				x->end = 3;
+		} else if (mg_tok_is(&t, "mg.boottimer")) {
+			ok = mg_parse_u64(t.val, t.val_len, false, &v) && v <= 1;
+			x->boot_timer = ok && v == 1;
 		} else if (mg_tok_is(&t, "mg.echo")) {
 			ok = mg_parse_u64(t.val, t.val_len, false, &v) && v <= 1;
 			x->echo = ok && v == 1;
@@ -353,6 +356,12 @@ void mg_main(struct mg_boot *b)
 	}
 	if (x.echo)
 		echo();
+	if (x.boot_timer) {
+		/* Firecracker's boot timer (--boot-timer): the byte 123 at its
+		 * address, 0xc0000000 (identity-mapped) */
+		*(volatile uint8_t *)(uintptr_t)0xc0000000u = 123;
+		mg_pass("boottimer");
+	}
 	if (x.end == 1) {
 		/* An empty IDT: the breakpoint faults, the fault faults, and the
 		 * double fault shuts the CPU down. */
