@@ -33,25 +33,25 @@ struct serial;
  * and the device tree describe. */
 struct arch_dev {
 	bool pci;
-	unsigned slot;  /* PCI: bus 0 device number */
-	uint64_t base;  /* virtio-mmio window, or BAR0 */
-	uint32_t gsi;   /* virtio-mmio's interrupt, or INTA's */
+	unsigned slot; /* PCI: bus 0 device number */
+	uint64_t base; /* virtio-mmio window, or BAR0 */
+	uint32_t gsi;  /* virtio-mmio's interrupt, or INTA's */
 };
 
 /* What the VMM lends an arch, for the VM's life: the VMM owns it (in its
  * struct vm) and fills it as it builds the VM; the arch only reads it. */
 struct arch_vm {
-	int kvm_fd, vm_fd;          /* -1 until opened (after arch_load) */
+	int kvm_fd, vm_fd; /* -1 until opened (after arch_load) */
 	const struct guest_mem *mem;
-	struct bus *pio, *mmio;     /* the arch puts its platform devices there */
+	struct bus *pio, *mmio; /* the arch puts its platform devices there */
 	unsigned ncpus;
-	uint64_t memory;            /* bytes of guest RAM */
+	uint64_t memory; /* bytes of guest RAM */
 	const char *cmdline;
-	int console_out;            /* the UART's output, borrowed; -1: discarded */
-	bool pci;                   /* virtio over PCI */
+	int console_out;		     /* the UART's output, borrowed; -1: discarded */
+	bool pci;			     /* virtio over PCI */
 	struct arch_dev devs[ARCH_MAX_DEVS]; /* the virtio devices, in slot order */
 	unsigned ndevs;
-	struct sys_ctl sys;         /* the guest powers off or resets */
+	struct sys_ctl sys; /* the guest powers off or resets */
 	/* The debug-exit port's hook (x86: port 0x501); NULL: no port. */
 	void (*debug_exit)(void *ctx, int code);
 	void *debug_exit_ctx;

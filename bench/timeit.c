@@ -111,7 +111,7 @@ int main(int argc, char **argv)
 	close(p[1]);
 	long long marker_us = -1;
 	size_t mlen = marker ? strlen(marker) : 0;
-	char win[512] = { 0 }; /* sliding window to find the marker across reads */
+	char win[512] = {0}; /* sliding window to find the marker across reads */
 	size_t wlen = 0;
 	char buf[4096];
 	ssize_t n;

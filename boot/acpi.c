@@ -374,10 +374,13 @@ static int acpi_check_cfg(const struct x86_acpi_cfg *cfg, struct err *e)
 	if (cfg->ndevs && !cfg->devs)
 		return err_set(e, EINVAL, "ACPI: %u devices but no list", cfg->ndevs);
 	if (cfg->ecam_base) {
-		if (cfg->ecam_base % X86_PCI_ECAM_SIZE || cfg->ecam_base > UINT32_MAX - X86_PCI_ECAM_SIZE)
-			return err_set(e, EINVAL, "ACPI: ECAM at 0x%llx is not a 32-bit, aligned window",
+		if (cfg->ecam_base % X86_PCI_ECAM_SIZE ||
+		    cfg->ecam_base > UINT32_MAX - X86_PCI_ECAM_SIZE)
+			return err_set(e, EINVAL,
+				       "ACPI: ECAM at 0x%llx is not a 32-bit, aligned window",
 				       (unsigned long long)cfg->ecam_base);
-		if (cfg->pci_mem_size == 0 || cfg->pci_mem_size - 1 > UINT32_MAX - cfg->pci_mem_base)
+		if (cfg->pci_mem_size == 0 ||
+		    cfg->pci_mem_size - 1 > UINT32_MAX - cfg->pci_mem_base)
 			return err_set(e, EINVAL, "ACPI: bad PCI memory window");
 		if (cfg->npci > X86_ACPI_MAX_PCI || (cfg->npci && !cfg->pci_devs))
 			return err_set(e, EINVAL, "ACPI: %u PCI devices, at most %u", cfg->npci,

@@ -148,7 +148,7 @@ struct x86_acpi_cfg {
 
 #define X86_ACPI_MAX_CPUS 254  /* xAPIC ids 0..253, IOAPIC id = ncpus */
 #define X86_ACPI_MAX_DEVS 1000 /* DSDT names V000..V999 */
-#define X86_ACPI_MAX_PCI 31    /* bus 0, slots 1..31 */
+#define X86_ACPI_MAX_PCI  31   /* bus 0, slots 1..31 */
 
 /* RSDP (rev 2) at X86_ACPI_ADDR, then XSDT, FADT (hardware-reduced, sleep
  * control/status and reset registers at the layout.h ports), DSDT (\_S5,
@@ -164,17 +164,17 @@ WUR int x86_acpi_write(const struct guest_mem *m, const struct x86_acpi_cfg *cfg
 
 /* ---- aarch64 ------------------------------------------------------------ */
 
-#define ARM64_IMAGE_MAGIC 0x644d5241u /* "ARM\x64" at byte 56 */
+#define ARM64_IMAGE_MAGIC    0x644d5241u /* "ARM\x64" at byte 56 */
 #define ARM64_IMAGE_HDR_SIZE 64
-#define ARM64_FLAG_BE (1u << 0)        /* kernel is big-endian */
-#define ARM64_FLAG_ANYWHERE (1u << 3)  /* base may be any 2 MiB boundary */
+#define ARM64_FLAG_BE	     (1u << 0) /* kernel is big-endian */
+#define ARM64_FLAG_ANYWHERE  (1u << 3) /* base may be any 2 MiB boundary */
 
 struct arm64_image {
 	uint64_t text_offset; /* header fields */
 	uint64_t image_size;
 	uint64_t flags;
-	uint64_t load_addr;   /* 2 MiB aligned base + text_offset: the entry */
-	uint64_t load_end;    /* load_addr + image_size (bss included) */
+	uint64_t load_addr; /* 2 MiB aligned base + text_offset: the entry */
+	uint64_t load_end;  /* load_addr + image_size (bss included) */
 };
 
 /* Parses the arm64 Image header (Documentation/arch/arm64/booting.rst):
@@ -183,8 +183,7 @@ struct arm64_image {
  * aligned and below 2 MiB so that the image starts in its 2 MiB block.
  * Fills the header
  * fields of *k. */
-WUR int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *k,
-			  struct err *e);
+WUR int arm64_image_parse(const uint8_t *img, size_t size, struct arm64_image *k, struct err *e);
 /* Parses, then copies the image to ram_base (2 MiB aligned) + text_offset
  * and zeroes the rest of image_size; rejects an image_size above
  * ARM64_RAM_MAX (-EINVAL) and an image that does not fit in [ram_base,
@@ -205,13 +204,13 @@ struct arm64_fdt_dev {
 struct arm64_fdt_cfg {
 	unsigned ncpus;
 	uint64_t mem_base, mem_size;
-	unsigned gic_version;	     /* 3 or 2 */
+	unsigned gic_version; /* 3 or 2 */
 	uint64_t gic_dist, gic_dist_size;
 	uint64_t gic_redist, gic_redist_size; /* v3: GICR frames; v2: the GICC */
 	uint64_t uart_base, uart_size;
-	uint32_t uart_spi, uart_clock; /* level high */
-	uint64_t rtc_base, rtc_size;   /* PL031 (size 0: none), no interrupt */
-	uint32_t apb_clock;            /* Hz of the PrimeCells' apb_pclk */
+	uint32_t uart_spi, uart_clock;	  /* level high */
+	uint64_t rtc_base, rtc_size;	  /* PL031 (size 0: none), no interrupt */
+	uint32_t apb_clock;		  /* Hz of the PrimeCells' apb_pclk */
 	const struct arm64_fdt_dev *devs; /* virtio-mmio, in slot order */
 	unsigned ndevs;
 	const char *cmdline;
@@ -224,10 +223,10 @@ uint64_t arm64_mpidr(unsigned i);
 
 /* Builds the device tree into buf (libfdt): memory, cpus (enable-method
  * psci), psci 0.2 (hvc), the GIC, the architected timer, the 16550 UART,
- * the PL031 RTC and its fixed apb_pclk, one virtio,mmio node per device, chosen (bootargs, initrd range,
- * stdout-path). -ENOSPC with a message when it does not fit in size bytes,
- * -EINVAL for a bad config (no cpus, more than the GIC version takes, a
- * gic_version other than 2 or 3). *len gets the blob's size. */
+ * the PL031 RTC and its fixed apb_pclk, one virtio,mmio node per device, chosen (bootargs, initrd
+ * range, stdout-path). -ENOSPC with a message when it does not fit in size bytes, -EINVAL for a bad
+ * config (no cpus, more than the GIC version takes, a gic_version other than 2 or 3). *len gets the
+ * blob's size. */
 WUR int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_cfg *c, size_t *len,
 			struct err *e);
 

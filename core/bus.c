@@ -19,7 +19,7 @@ int bus_add(struct bus *b, uint64_t base, uint64_t len, const struct bus_ops *op
 	if (i < b->n && base + len > b->r[i].base)
 		return -EINVAL;
 	memmove(&b->r[i + 1], &b->r[i], (b->n - i) * sizeof(b->r[0]));
-	b->r[i] = (struct bus_range){ base, len, ops, dev, name };
+	b->r[i] = (struct bus_range){base, len, ops, dev, name};
 	b->n++;
 	return 0;
 }

@@ -18,7 +18,7 @@ struct bus_ops {
 struct bus_range {
 	uint64_t base, len;
 	const struct bus_ops *ops; /* borrowed, static const */
-	void *dev;                 /* borrowed */
+	void *dev;		   /* borrowed */
 	const char *name;
 };
 

@@ -4,8 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int err_vset(struct err *e, int errnum, const char *what,
-		    const char *fmt, va_list ap)
+static int err_vset(struct err *e, int errnum, const char *what, const char *fmt, va_list ap)
 {
 	if (!e || e->code)
 		return -errnum;

@@ -10,20 +10,18 @@
 #define ERR_MSG_MAX 256
 
 struct err {
-	int code;               /* negative errno of the first failure, or 0 */
-	char msg[ERR_MSG_MAX];  /* message of the first failure, or "" */
+	int code;	       /* negative errno of the first failure, or 0 */
+	char msg[ERR_MSG_MAX]; /* message of the first failure, or "" */
 };
 
 /* Records the failure (only the first one sticks) and returns -errnum, so
  * that callers can write: return err_set(e, EINVAL, "bad %s", x);
  * e may be NULL. errnum must be positive. */
-__attribute__((format(printf, 3, 4))) int err_set(struct err *e, int errnum,
-						   const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) int err_set(struct err *e, int errnum, const char *fmt, ...);
 
 /* Same as err_set, with the message prefixed by "what: ". */
-__attribute__((format(printf, 4, 5))) int err_setp(struct err *e, int errnum,
-						    const char *what,
-						    const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) int err_setp(struct err *e, int errnum, const char *what,
+						   const char *fmt, ...);
 
 static inline void err_clear(struct err *e)
 {
@@ -47,7 +45,7 @@ void err_shared_destroy(struct err_shared *s);
 void err_shared_begin(struct err_shared *s);
 /* As err_set; only the first failure since err_shared_begin sticks. */
 __attribute__((format(printf, 3, 4))) int err_shared_set(struct err_shared *s, int errnum,
-							  const char *fmt, ...);
+							 const char *fmt, ...);
 /* Publishes a failure recorded in a call's own struct err; returns its
  * code. */
 int err_shared_put(struct err_shared *s, const struct err *e);

@@ -68,10 +68,9 @@ const struct jail_table *jail_sanitizer_table(void)
 #endif
 }
 
-static struct scmp_arg_cmp cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a,
-			       scmp_datum_t b)
+static struct scmp_arg_cmp cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a, scmp_datum_t b)
 {
-	struct scmp_arg_cmp c = { .arg = arg, .op = op, .datum_a = a, .datum_b = b };
+	struct scmp_arg_cmp c = {.arg = arg, .op = op, .datum_a = a, .datum_b = b};
 	return c;
 }
 
@@ -92,13 +91,20 @@ const char *jail_fd_name(enum jail_fd fd)
 static int jail_fd_of(const struct jail_fds *fds, unsigned fd)
 {
 	switch ((enum jail_fd)fd) {
-	case JAIL_FD_RING: return fds->ring;
-	case JAIL_FD_IRQ: return fds->irq;
-	case JAIL_FD_CONFIG_IRQ: return fds->config_irq;
-	case JAIL_FD_NOTIFY_IRQ: return fds->notify_irq;
-	case JAIL_FD_VCPU: return fds->vcpu;
-	case JAIL_FD_VM: return fds->vm;
-	case JAIL_FD_LISTEN: return fds->listen;
+	case JAIL_FD_RING:
+		return fds->ring;
+	case JAIL_FD_IRQ:
+		return fds->irq;
+	case JAIL_FD_CONFIG_IRQ:
+		return fds->config_irq;
+	case JAIL_FD_NOTIFY_IRQ:
+		return fds->notify_irq;
+	case JAIL_FD_VCPU:
+		return fds->vcpu;
+	case JAIL_FD_VM:
+		return fds->vm;
+	case JAIL_FD_LISTEN:
+		return fds->listen;
 	}
 	return -1;
 }
@@ -140,8 +146,8 @@ static int jail_table_add(scmp_filter_ctx ctx, const struct jail_table *t,
 	return 0;
 }
 
-int jail_filter_build(const struct jail_table *const *tables, unsigned ntables,
-		      enum jail_mode mode, const struct jail_fds *fds, void **out, struct err *e)
+int jail_filter_build(const struct jail_table *const *tables, unsigned ntables, enum jail_mode mode,
+		      const struct jail_fds *fds, void **out, struct err *e)
 {
 	*out = NULL;
 	if (mode == JAIL_OFF)
@@ -211,8 +217,8 @@ int jail_load(void *ctx, const char *thread_name)
 		return r;
 	if (n <= 0 || n % (ssize_t)sizeof(prog[0]) != 0 || n == (ssize_t)sizeof(prog))
 		return -E2BIG; /* empty, torn or longer than the kernel takes */
-	struct sock_fprog fprog = { .len = (unsigned short)(n / (ssize_t)sizeof(prog[0])),
-				    .filter = prog };
+	struct sock_fprog fprog = {.len = (unsigned short)(n / (ssize_t)sizeof(prog[0])),
+				   .filter = prog};
 	/* A thread that blocks every signal (vCPUs, workers) must still run
 	 * the SIGSYS handler: the kernel resets a blocked SIGSYS to its
 	 * default action. */
@@ -283,7 +289,8 @@ static void jail_sigsys(int sig, siginfo_t *si, void *uc)
 	n = put(msg, n, sizeof(msg), " made forbidden syscall ");
 	n = put_num(msg, n, sizeof(msg), nr);
 	n = put(msg, n, sizeof(msg), " (");
-	n = put(msg, n, sizeof(msg), nr >= 0 && nr < JAIL_MAX_NR && jail_sys_names[nr] ? jail_sys_names[nr] : "?");
+	n = put(msg, n, sizeof(msg),
+		nr >= 0 && nr < JAIL_MAX_NR && jail_sys_names[nr] ? jail_sys_names[nr] : "?");
 	n = put(msg, n, sizeof(msg), ")\n");
 	ssize_t w = write(STDERR_FILENO, msg, n);
 	(void)w;
@@ -334,7 +341,7 @@ static int landlock_add_dir(int ruleset, const char *dir, uint64_t rights, struc
 	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(e, errno, "landlock: cannot open '%s': %s", dir, strerror(errno));
-	struct landlock_path_beneath_attr pb = { .allowed_access = rights, .parent_fd = fd };
+	struct landlock_path_beneath_attr pb = {.allowed_access = rights, .parent_fd = fd};
 	long r = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0);
 	int er = errno;
 	close(fd);
@@ -354,7 +361,7 @@ static int landlock_prepare(const struct jail_priv *p, int *fd, int *abi, struct
 		return 0; /* ENOSYS, EOPNOTSUPP (not enabled at boot) */
 	int a = (int)v;
 	uint64_t all = landlock_fs_rights(a);
-	struct landlock_ruleset_attr attr = { .handled_access_fs = all };
+	struct landlock_ruleset_attr attr = {.handled_access_fs = all};
 	int rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (rs < 0)
 		return err_set(e, errno, "landlock_create_ruleset: %s", strerror(errno));
@@ -395,7 +402,7 @@ static int landlock_prepare(const struct jail_priv *p, int *fd, int *abi, struct
 
 int jail_caps_limit(uint64_t keep)
 {
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
 	struct __user_cap_data_struct d[2];
 	memset(d, 0, sizeof(d));
 	if (syscall(SYS_capget, &h, d) < 0)

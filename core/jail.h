@@ -53,13 +53,13 @@ enum jail_mode {
 /* The descriptors a thread's rules are bound to, by name: a filter reads
  * the fields its rules name (JAIL_FD) and no other. */
 struct jail_fds {
-	int ring;       /* worker: its own io_uring */
-	int irq;        /* worker: its queue's irqfd */
+	int ring;	/* worker: its own io_uring */
+	int irq;	/* worker: its queue's irqfd */
 	int config_irq; /* worker: the device's configuration irqfd */
 	int notify_irq; /* worker: a second queue's irqfd it raises (vsock: RX), else irq */
-	int vcpu;       /* vCPU: its own vCPU fd */
-	int vm;         /* vCPU, control: the VM fd */
-	int listen;     /* control: the listening control socket (-1: none) */
+	int vcpu;	/* vCPU: its own vCPU fd */
+	int vm;		/* vCPU, control: the VM fd */
+	int listen;	/* control: the listening control socket (-1: none) */
 };
 /* A field of struct jail_fds, as a rule names it. */
 enum jail_fd {
@@ -76,21 +76,21 @@ enum jail_fd {
 /* How a rule bounds one syscall argument. */
 enum jail_cmp {
 	JAIL_CMP_NONE = 0, /* no bound (ends a rule's list) */
-	JAIL_CMP_EQ,       /* the argument equals value */
-	JAIL_CMP_FD,       /* the argument equals the descriptor of slot `fd` */
-	JAIL_CMP_CLEAR,    /* the argument has none of value's bits */
+	JAIL_CMP_EQ,	   /* the argument equals value */
+	JAIL_CMP_FD,	   /* the argument equals the descriptor of slot `fd` */
+	JAIL_CMP_CLEAR,	   /* the argument has none of value's bits */
 };
 struct jail_arg {
 	unsigned char arg; /* which syscall argument: 0..5 */
 	unsigned char cmp; /* enum jail_cmp */
 	unsigned char fd;  /* JAIL_CMP_FD: enum jail_fd */
-	uint64_t value;    /* JAIL_CMP_EQ, JAIL_CMP_CLEAR */
+	uint64_t value;	   /* JAIL_CMP_EQ, JAIL_CMP_CLEAR */
 	const char *text;  /* value as written in the table ("KVM_RUN") */
 };
 #define JAIL_MAX_ARGS 2 /* bounds per rule, all of which must hold */
 
 struct jail_rule {
-	int nr;           /* syscall number */
+	int nr;		  /* syscall number */
 	const char *name; /* the syscall's name */
 	struct jail_arg args[JAIL_MAX_ARGS];
 	const char *why;
@@ -102,19 +102,33 @@ struct jail_table {
 	const struct jail_rule *rules;
 	unsigned n;
 };
-#define JAIL_TABLE(nm, arr) { (nm), (arr), sizeof(arr) / sizeof((arr)[0]) }
+#define JAIL_TABLE(nm, arr)                                                                        \
+	{                                                                                          \
+		(nm), (arr), sizeof(arr) / sizeof((arr)[0])                                        \
+	}
 
 /* Rules as table rows (the file that uses them includes <seccomp.h>): the
  * syscall, its reason, then the bounds on its arguments (none: any
  * arguments), each naming the argument it is on. */
-#define JAIL_RULE(sys, why, ...) { SCMP_SYS(sys), #sys, { __VA_ARGS__ }, why }
+#define JAIL_RULE(sys, why, ...)                                                                   \
+	{                                                                                          \
+		SCMP_SYS(sys), #sys, {__VA_ARGS__}, why                                            \
+	}
 /* argument n is the descriptor of slot f (struct jail_fds) */
-#define JAIL_FD(n, f) { .arg = (n), .cmp = JAIL_CMP_FD, .fd = JAIL_FD_##f }
+#define JAIL_FD(n, f)                                                                              \
+	{                                                                                          \
+		.arg = (n), .cmp = JAIL_CMP_FD, .fd = JAIL_FD_##f                                  \
+	}
 /* argument n equals v (an ioctl request, an fcntl command, a flag set) */
-#define JAIL_EQ(n, v) { .arg = (n), .cmp = JAIL_CMP_EQ, .value = (uint64_t)(v), .text = #v }
+#define JAIL_EQ(n, v)                                                                              \
+	{                                                                                          \
+		.arg = (n), .cmp = JAIL_CMP_EQ, .value = (uint64_t)(v), .text = #v                 \
+	}
 /* argument n has none of the bits of v */
-#define JAIL_CLEAR(n, v) \
-	{ .arg = (n), .cmp = JAIL_CMP_CLEAR, .value = (uint64_t)(v), .text = #v }
+#define JAIL_CLEAR(n, v)                                                                           \
+	{                                                                                          \
+		.arg = (n), .cmp = JAIL_CMP_CLEAR, .value = (uint64_t)(v), .text = #v              \
+	}
 
 /* What a slot's descriptor is, in words ("its vCPU fd"). */
 const char *jail_fd_name(enum jail_fd fd);
@@ -175,7 +189,7 @@ struct jail_priv {
 	const bool *file_rw;
 	unsigned nfile;
 	uint64_t keep_caps; /* CAP_* mask the process keeps for threads it starts */
-	bool landlock; /* apply a Landlock ruleset where the kernel has one */
+	bool landlock;	    /* apply a Landlock ruleset where the kernel has one */
 };
 /* NO_NEW_PRIVS, Landlock (rules built before the chroot, applied last),
  * chroot, groups/gid/uid, then every capability of every set (bounding,

@@ -17,9 +17,9 @@ static struct {
 	atomic_int level;
 	atomic_uint opts;
 	pthread_mutex_t lock;
-	int fd;          /* under lock; borrowed */
-	log_sink_fn fn;  /* under lock; NULL: the fd */
-	void *opaque;    /* under lock; borrowed */
+	int fd;			     /* under lock; borrowed */
+	log_sink_fn fn;		     /* under lock; NULL: the fd */
+	void *opaque;		     /* under lock; borrowed */
 	char name[LOG_NAME_MAX + 1]; /* under lock; "": none */
 } logger = {
 	.level = LOG_LEVEL_INFO,
@@ -29,8 +29,8 @@ static struct {
 };
 
 static const char *const level_names[] = {
-	[LOG_LEVEL_OFF] = "OFF",     [LOG_LEVEL_ERROR] = "ERROR", [LOG_LEVEL_WARN] = "WARN",
-	[LOG_LEVEL_INFO] = "INFO",   [LOG_LEVEL_DEBUG] = "DEBUG", [LOG_LEVEL_TRACE] = "TRACE",
+	[LOG_LEVEL_OFF] = "OFF",   [LOG_LEVEL_ERROR] = "ERROR", [LOG_LEVEL_WARN] = "WARN",
+	[LOG_LEVEL_INFO] = "INFO", [LOG_LEVEL_DEBUG] = "DEBUG", [LOG_LEVEL_TRACE] = "TRACE",
 };
 
 static enum log_level clamp(enum log_level l)

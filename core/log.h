@@ -69,8 +69,8 @@ void log_set_sink(log_sink_fn fn, void *opaque);
 void log_set_name(const char *name);
 
 /* printf-like; file and line are the caller's (the macros below). */
-__attribute__((format(printf, 4, 5))) void log_msg(enum log_level level, const char *file,
-						   int line, const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) void log_msg(enum log_level level, const char *file, int line,
+						   const char *fmt, ...);
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __FILE__, __LINE__, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LEVEL_WARN, __FILE__, __LINE__, __VA_ARGS__)

@@ -4,8 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-int gm_write(const struct guest_mem *m, uint64_t gpa, const void *src,
-	     uint64_t len)
+int gm_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len)
 {
 	void *p = gm_ptr(m, gpa, len);
 	if (!p)
@@ -44,7 +43,7 @@ int gm_add(struct guest_mem *m, uint64_t gpa, uint64_t size, void *host)
 		if (gpa < r->gpa + r->size && r->gpa < gpa + size)
 			return -EINVAL;
 	}
-	m->r[m->n++] = (struct gm_region){ .gpa = gpa, .size = size, .host = host };
+	m->r[m->n++] = (struct gm_region){.gpa = gpa, .size = size, .host = host};
 	m->total += size;
 	return 0;
 }

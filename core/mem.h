@@ -39,19 +39,15 @@ static inline void *gm_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len
 }
 
 /* Copy helpers on top of gm_ptr: 0 or -EFAULT. */
-__attribute__((warn_unused_result)) int gm_write(const struct guest_mem *m,
-						 uint64_t gpa, const void *src,
-						 uint64_t len);
-__attribute__((warn_unused_result)) int gm_read(const struct guest_mem *m,
-						uint64_t gpa, void *dst,
+__attribute__((warn_unused_result)) int gm_write(const struct guest_mem *m, uint64_t gpa,
+						 const void *src, uint64_t len);
+__attribute__((warn_unused_result)) int gm_read(const struct guest_mem *m, uint64_t gpa, void *dst,
 						uint64_t len);
-__attribute__((warn_unused_result)) int gm_fill(const struct guest_mem *m,
-						uint64_t gpa, int c,
+__attribute__((warn_unused_result)) int gm_fill(const struct guest_mem *m, uint64_t gpa, int c,
 						uint64_t len);
 
 /* Adds a region (the caller owns host). -EINVAL on overlap or too many. */
-__attribute__((warn_unused_result)) int gm_add(struct guest_mem *m,
-					       uint64_t gpa, uint64_t size,
+__attribute__((warn_unused_result)) int gm_add(struct guest_mem *m, uint64_t gpa, uint64_t size,
 					       void *host);
 
 #endif

@@ -166,7 +166,8 @@ static void blk_submit(struct blk_queue *bq, struct blk_req *r)
 		break;
 	case BLK_OP_DISCARD:
 		io_uring_prep_fallocate(sqe, WORKER_FILE_DEV,
-					FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r->offset, r->len);
+					FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r->offset,
+					r->len);
 		break;
 	case BLK_OP_WRITE_ZEROES:
 		if (r->how == BLK_WZ_PUNCH) {
@@ -438,7 +439,7 @@ static int blk_file_open(const struct blk *b, const char *path, int *fd, struct 
 		goto fail;
 	}
 	*same = b->fd >= 0 && st->st_dev == b->st_dev && st->st_ino == b->st_ino;
-	struct flock fl = { .l_type = b->geom.ro ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET };
+	struct flock fl = {.l_type = b->geom.ro ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
 	if (!*same && fcntl(*fd, F_OFD_SETLK, &fl) < 0) {
 		r = err_set(e, EBUSY, "disk '%s' is in use by another process (locked)", path);
 		goto fail;
@@ -509,21 +510,21 @@ fail:
 /* A request queue's worker: the plain virtqueue-worker table; READ (its
  * eventfds), READV, WRITEV, FSYNC (FLUSH, as fdatasync), FALLOCATE
  * (DISCARD, WRITE_ZEROES) on the disk. */
-static const uint8_t blk_uring_ops[] = { IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC,
-					 IORING_OP_FALLOCATE };
+static const uint8_t blk_uring_ops[] = {IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC,
+					IORING_OP_FALLOCATE};
 static const struct vq_grant blk_grants[] = {
-	{ .thread = "cvmm-blk<N>-q<M>",
-	  .jail = &vq_jail_worker,
-	  VQ_GRANT_OPS(blk_uring_ops),
-	  /* blk_update puts a new disk file in the slot (the updating
-	   * thread's call, not the worker's: its filter has no
-	   * io_uring_register) */
-	  .files_update = true,
-	  .files = "the disk" },
+	{.thread = "cvmm-blk<N>-q<M>",
+	 .jail = &vq_jail_worker,
+	 VQ_GRANT_OPS(blk_uring_ops),
+	 /* blk_update puts a new disk file in the slot (the updating
+	  * thread's call, not the worker's: its filter has no
+	  * io_uring_register) */
+	 .files_update = true,
+	 .files = "the disk"},
 };
 
 int blk_start(struct blk *b, const struct guest_mem *mem, const struct virtio_irqfds *irq,
-	     struct err *e)
+	      struct err *e)
 {
 	struct virtio_dev *d = &b->vdev;
 	virtio_dev_setup(d, &blk_ops, b, mem, irq, b->nq, BLK_QUEUE_MAX,
@@ -621,7 +622,8 @@ int blk_update(struct blk *b, const char *path, struct err *e)
 		if (r < 0) {
 			/* nothing changed: the queues done so far back on the old file */
 			while (done-- > 0) {
-				int u = vq_worker_files_update(&b->q[done].w, WORKER_FILE_DEV, b->fd);
+				int u = vq_worker_files_update(&b->q[done].w, WORKER_FILE_DEV,
+							       b->fd);
 				if (u < 0)
 					log_warn("disk %u: queue %u kept the new file", b->index,
 						 done);

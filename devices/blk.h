@@ -14,11 +14,11 @@
 #include "devices/virtio/worker.h"
 #include "core/err.h"
 
-#define BLK_SECTOR 512
-#define BLK_SEG_MAX 126           /* data segments per request, advertised */
-#define BLK_SIZE_MAX (1u << 20)   /* bytes per segment, advertised */
+#define BLK_SECTOR     512
+#define BLK_SEG_MAX    126	  /* data segments per request, advertised */
+#define BLK_SIZE_MAX   (1u << 20) /* bytes per segment, advertised */
 #define BLK_MAX_QUEUES 8
-#define BLK_QUEUE_MAX 256
+#define BLK_QUEUE_MAX  256
 /* DISCARD and WRITE_ZEROES: sectors per request, advertised. Write-zeroes
  * may have to be done by writing zeros (a file system without
  * FALLOC_FL_ZERO_RANGE, e.g. tmpfs): this bounds one request's work, done in
@@ -44,7 +44,7 @@ struct blk_geom {
 };
 
 enum blk_op {
-	BLK_OP_DONE,  /* answered already (status set, e.g. GET_ID, errors) */
+	BLK_OP_DONE, /* answered already (status set, e.g. GET_ID, errors) */
 	BLK_OP_READ,
 	BLK_OP_WRITE,
 	BLK_OP_FLUSH,
@@ -54,14 +54,14 @@ enum blk_op {
 
 struct blk_req {
 	enum blk_op op;
-	uint8_t status;      /* for BLK_OP_DONE, and the final status otherwise */
+	uint8_t status; /* for BLK_OP_DONE, and the final status otherwise */
 	uint16_t head;
 	uint64_t offset, len; /* bytes */
-	uint32_t written;    /* bytes written into the chain, status included */
-	uint8_t *status_ptr; /* last byte of the chain's writable part */
-	bool unmap;	     /* WRITE_ZEROES: the driver lets us deallocate */
-	uint8_t how;	     /* the backend's: how WRITE_ZEROES is being done */
-	uint64_t done;	     /* the backend's: bytes of it done so far */
+	uint32_t written;     /* bytes written into the chain, status included */
+	uint8_t *status_ptr;  /* last byte of the chain's writable part */
+	bool unmap;	      /* WRITE_ZEROES: the driver lets us deallocate */
+	uint8_t how;	      /* the backend's: how WRITE_ZEROES is being done */
+	uint64_t done;	      /* the backend's: bytes of it done so far */
 	unsigned niov;
 	struct iovec iov[BLK_SEG_MAX];
 	struct blk_req *next_free;
@@ -84,11 +84,10 @@ struct blk;
 /* Opens and locks the disk file (the main thread). */
 __attribute__((warn_unused_result)) int blk_open(struct blk **out, const struct blk_cfg *cfg,
 						 unsigned index, struct err *e);
-/* Creates the virtio device and its workers; the interrupt eventfds in irq are the transport's (borrowed)
- * until then, then by the device. */
+/* Creates the virtio device and its workers; the interrupt eventfds in irq are the transport's
+ * (borrowed) until then, then by the device. */
 __attribute__((warn_unused_result)) int blk_start(struct blk *b, const struct guest_mem *mem,
-						  const struct virtio_irqfds *irq,
-						  struct err *e);
+						  const struct virtio_irqfds *irq, struct err *e);
 /* Any thread, once started, one call at a time (not with blk_destroy):
  * the disk file at path replaces the device's, opened (read-only or not,
  * O_DIRECT or not, as configured), checked and locked as blk_open does;
@@ -97,8 +96,7 @@ __attribute__((warn_unused_result)) int blk_start(struct blk *b, const struct gu
  * into the configuration space and the driver gets a configuration
  * interrupt. The file the device has (same inode): its size read again.
  * On failure nothing changed. */
-__attribute__((warn_unused_result)) int blk_update(struct blk *b, const char *path,
-						   struct err *e);
+__attribute__((warn_unused_result)) int blk_update(struct blk *b, const char *path, struct err *e);
 struct virtio_dev *blk_vdev(struct blk *b);
 /* The ioeventfd of queue q (owned by the device). */
 int blk_kick_fd(struct blk *b, unsigned q);

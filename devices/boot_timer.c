@@ -31,8 +31,8 @@ static void boot_timer_write(void *dev, uint64_t off, const uint8_t *data, unsig
 	uint64_t cpu = us_of(CLOCK_PROCESS_CPUTIME_ID) - t->start_cpu_us;
 	t->last_us = us;
 	log_info("Guest-boot-time = %6llu us %llu ms, %6llu CPU us %llu CPU ms",
-		 (unsigned long long)us, (unsigned long long)(us / 1000),
-		 (unsigned long long)cpu, (unsigned long long)(cpu / 1000));
+		 (unsigned long long)us, (unsigned long long)(us / 1000), (unsigned long long)cpu,
+		 (unsigned long long)(cpu / 1000));
 }
 
-const struct bus_ops boot_timer_ops = { .write = boot_timer_write };
+const struct bus_ops boot_timer_ops = {.write = boot_timer_write};

@@ -318,16 +318,15 @@ int fs_open(struct fs **out, const struct fs_cfg *cfg, unsigned index, struct er
  * file table itself as the guest opens and releases files; the
  * high-priority queue's only forgets. */
 enum { FS_GRANT_HIPRIO, FS_GRANT_REQUEST };
-static const uint8_t fs_uring_ops[] = { IORING_OP_READV, IORING_OP_WRITEV,
-					IORING_OP_ASYNC_CANCEL };
+static const uint8_t fs_uring_ops[] = {IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_ASYNC_CANCEL};
 static const struct vq_grant fs_grants[] = {
-	[FS_GRANT_HIPRIO] = { .thread = "cvmm-fs<N>-hi", .jail = &vq_jail_fs },
-	[FS_GRANT_REQUEST] = { .thread = "cvmm-fs<N>-q0",
-			       .jail = &vq_jail_fs,
-			       VQ_GRANT_OPS(fs_uring_ops),
-			       .files_update = true,
-			       .files = "empty slots (FS_MAX_FH) that OPEN and CREATE fill and "
-					"RELEASE clears" },
+	[FS_GRANT_HIPRIO] = {.thread = "cvmm-fs<N>-hi", .jail = &vq_jail_fs},
+	[FS_GRANT_REQUEST] = {.thread = "cvmm-fs<N>-q0",
+			      .jail = &vq_jail_fs,
+			      VQ_GRANT_OPS(fs_uring_ops),
+			      .files_update = true,
+			      .files = "empty slots (FS_MAX_FH) that OPEN and CREATE fill and "
+				       "RELEASE clears"},
 };
 
 int fs_start(struct fs *f, const struct guest_mem *mem, const struct virtio_irqfds *irq,

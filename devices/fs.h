@@ -176,8 +176,7 @@ struct fs;
 __attribute__((warn_unused_result)) int fs_open(struct fs **out, const struct fs_cfg *cfg,
 						unsigned index, struct err *e);
 __attribute__((warn_unused_result)) int fs_start(struct fs *f, const struct guest_mem *mem,
-						 const struct virtio_irqfds *irq,
-						  struct err *e);
+						 const struct virtio_irqfds *irq, struct err *e);
 struct virtio_dev *fs_vdev(struct fs *f);
 int fs_kick_fd(struct fs *f, unsigned q);
 unsigned fs_queues(const struct fs *f);

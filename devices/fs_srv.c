@@ -947,8 +947,7 @@ static int op_forget(struct fs_srv *s, const struct fs_req *r, uint32_t idx, str
 	return 0;
 }
 
-static int op_batch_forget(struct fs_srv *s, const struct fs_req *r, uint32_t idx,
-			   struct fs_out *o)
+static int op_batch_forget(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
 {
 	const struct fuse_batch_forget_in *b = &ARG(r, struct fuse_batch_forget_in);
 	const uint8_t *p = r->args + sizeof(*b);
@@ -1071,8 +1070,7 @@ static int op_fsync(struct fs_srv *s, const struct fs_req *r, uint32_t idx, stru
 	return rc < 0 ? -errno : 0;
 }
 
-static int op_fallocate(struct fs_srv *s, const struct fs_req *r, uint32_t idx,
-			struct fs_out *o)
+static int op_fallocate(struct fs_srv *s, const struct fs_req *r, uint32_t idx, struct fs_out *o)
 {
 	const struct fuse_fallocate_in *in = &ARG(r, struct fuse_fallocate_in);
 	struct fs_fh *f = fh_get(s, in->fh, false, NULL);
@@ -1113,41 +1111,41 @@ static const struct fs_op {
 	fs_op_fn *fn;
 	unsigned flags;
 } fs_ops[] = {
-	[FUSE_INIT] = { op_init, FS_OP_ANY_TIME },
-	[FUSE_BATCH_FORGET] = { op_batch_forget, FS_OP_NO_INODE },
-	[FUSE_DESTROY] = { op_destroy, FS_OP_NO_INODE },
-	[FUSE_FORGET] = { op_forget, FS_OP_STALE_OK },
-	[FUSE_LOOKUP] = { op_lookup, 0 },
-	[FUSE_GETATTR] = { op_getattr, 0 },
-	[FUSE_SETATTR] = { op_setattr, FS_OP_MUTATES },
-	[FUSE_READLINK] = { op_readlink, 0 },
-	[FUSE_SYMLINK] = { op_symlink, FS_OP_MUTATES },
-	[FUSE_MKNOD] = { op_mknod, FS_OP_MUTATES },
-	[FUSE_MKDIR] = { op_mkdir, FS_OP_MUTATES },
-	[FUSE_UNLINK] = { op_unlink, FS_OP_MUTATES },
-	[FUSE_RMDIR] = { op_unlink, FS_OP_MUTATES },
-	[FUSE_RENAME] = { op_rename, FS_OP_MUTATES },
-	[FUSE_RENAME2] = { op_rename, FS_OP_MUTATES },
-	[FUSE_LINK] = { op_link, FS_OP_MUTATES },
-	[FUSE_OPEN] = { op_open, 0 },
-	[FUSE_OPENDIR] = { op_open, 0 },
-	[FUSE_CREATE] = { op_create, FS_OP_MUTATES },
-	[FUSE_READ] = { op_rw, 0 },
-	[FUSE_WRITE] = { op_rw, FS_OP_MUTATES },
-	[FUSE_READDIR] = { op_readdir, 0 },
-	[FUSE_READDIRPLUS] = { op_readdir, 0 },
-	[FUSE_STATFS] = { op_statfs, 0 },
-	[FUSE_RELEASE] = { op_release, 0 },
-	[FUSE_RELEASEDIR] = { op_release, 0 },
-	[FUSE_FLUSH] = { op_flush, 0 },
-	[FUSE_FSYNC] = { op_fsync, 0 },
-	[FUSE_FSYNCDIR] = { op_fsync, 0 },
-	[FUSE_FALLOCATE] = { op_fallocate, FS_OP_MUTATES },
-	[FUSE_GETXATTR] = { op_xattr, 0 },
-	[FUSE_LISTXATTR] = { op_xattr, 0 },
-	[FUSE_SETXATTR] = { op_xattr, FS_OP_MUTATES },
-	[FUSE_REMOVEXATTR] = { op_xattr, FS_OP_MUTATES },
-	[FUSE_LSEEK] = { op_lseek, 0 },
+	[FUSE_INIT] = {op_init, FS_OP_ANY_TIME},
+	[FUSE_BATCH_FORGET] = {op_batch_forget, FS_OP_NO_INODE},
+	[FUSE_DESTROY] = {op_destroy, FS_OP_NO_INODE},
+	[FUSE_FORGET] = {op_forget, FS_OP_STALE_OK},
+	[FUSE_LOOKUP] = {op_lookup, 0},
+	[FUSE_GETATTR] = {op_getattr, 0},
+	[FUSE_SETATTR] = {op_setattr, FS_OP_MUTATES},
+	[FUSE_READLINK] = {op_readlink, 0},
+	[FUSE_SYMLINK] = {op_symlink, FS_OP_MUTATES},
+	[FUSE_MKNOD] = {op_mknod, FS_OP_MUTATES},
+	[FUSE_MKDIR] = {op_mkdir, FS_OP_MUTATES},
+	[FUSE_UNLINK] = {op_unlink, FS_OP_MUTATES},
+	[FUSE_RMDIR] = {op_unlink, FS_OP_MUTATES},
+	[FUSE_RENAME] = {op_rename, FS_OP_MUTATES},
+	[FUSE_RENAME2] = {op_rename, FS_OP_MUTATES},
+	[FUSE_LINK] = {op_link, FS_OP_MUTATES},
+	[FUSE_OPEN] = {op_open, 0},
+	[FUSE_OPENDIR] = {op_open, 0},
+	[FUSE_CREATE] = {op_create, FS_OP_MUTATES},
+	[FUSE_READ] = {op_rw, 0},
+	[FUSE_WRITE] = {op_rw, FS_OP_MUTATES},
+	[FUSE_READDIR] = {op_readdir, 0},
+	[FUSE_READDIRPLUS] = {op_readdir, 0},
+	[FUSE_STATFS] = {op_statfs, 0},
+	[FUSE_RELEASE] = {op_release, 0},
+	[FUSE_RELEASEDIR] = {op_release, 0},
+	[FUSE_FLUSH] = {op_flush, 0},
+	[FUSE_FSYNC] = {op_fsync, 0},
+	[FUSE_FSYNCDIR] = {op_fsync, 0},
+	[FUSE_FALLOCATE] = {op_fallocate, FS_OP_MUTATES},
+	[FUSE_GETXATTR] = {op_xattr, 0},
+	[FUSE_LISTXATTR] = {op_xattr, 0},
+	[FUSE_SETXATTR] = {op_xattr, FS_OP_MUTATES},
+	[FUSE_REMOVEXATTR] = {op_xattr, FS_OP_MUTATES},
+	[FUSE_LSEEK] = {op_lseek, 0},
 };
 
 static const struct fs_op *fs_op_of(uint32_t op)

@@ -8,7 +8,7 @@
 
 struct irq_line {
 	void (*set)(void *ctx, uint32_t gsi, int level); /* NULL: not wired */
-	void *ctx;                                       /* borrowed */
+	void *ctx;					 /* borrowed */
 	uint32_t gsi;
 };
 
@@ -25,7 +25,7 @@ enum sys_event {
 
 struct sys_ctl {
 	void (*event)(void *ctx, enum sys_event ev, const char *why); /* NULL: ignored */
-	void *ctx;                                                      /* borrowed */
+	void *ctx;						      /* borrowed */
 };
 
 static inline void sys_event(const struct sys_ctl *c, enum sys_event ev, const char *why)

@@ -54,10 +54,10 @@ void pl031_destroy(struct pl031 *p);
 struct i8042 {
 	pthread_mutex_t lock;
 	struct sys_ctl sys;
-	struct irq_line kbd_irq; /* IRQ 1: pulsed for each keyboard byte */
-	uint8_t ctr;		 /* controller configuration byte */
-	uint8_t outp;		 /* output port (bit 0: the CPU reset line, high) */
-	uint8_t pending_cmd;	 /* a command awaiting its data byte on 0x60; 0: none */
+	struct irq_line kbd_irq;     /* IRQ 1: pulsed for each keyboard byte */
+	uint8_t ctr;		     /* controller configuration byte */
+	uint8_t outp;		     /* output port (bit 0: the CPU reset line, high) */
+	uint8_t pending_cmd;	     /* a command awaiting its data byte on 0x60; 0: none */
 	uint8_t buf[I8042_BUF_SIZE]; /* output buffer: what reads of 0x60 return */
 	unsigned head, count;
 };

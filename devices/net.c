@@ -136,7 +136,7 @@ static void rx_kick(struct vq_worker *w)
 	rq->stalled = false;
 	if (rq->pair >= atomic_load(&rq->n->active_pairs))
 		rx_cancel(w); /* the driver disabled this pair */
-	rx_drain(rq); /* its read goes out with the worker's next wait */
+	rx_drain(rq);	      /* its read goes out with the worker's next wait */
 }
 
 static void rx_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop)
@@ -437,8 +437,9 @@ int net_open(struct net **out, const struct net_cfg *cfg, unsigned index, struct
 	*out = NULL;
 	unsigned pairs = cfg->pairs ? cfg->pairs : 1;
 	if (pairs > NET_MAX_PAIRS || (pairs > 1 && cfg->backend != NET_TAP))
-		return err_set(e, EINVAL, "net%u: queues=1..%d, and more than 1 only with tap=",
-			       index, NET_MAX_PAIRS);
+		return err_set(e, EINVAL,
+			       "net%u: queues=1..%d, and more than 1 only with tap=", index,
+			       NET_MAX_PAIRS);
 	if ((unsigned)cfg->backend >= sizeof(backends) / sizeof(backends[0]) ||
 	    !backends[cfg->backend])
 		return err_set(e, EINVAL, "net%u: unknown backend", index);
@@ -469,26 +470,26 @@ int net_open(struct net **out, const struct net_cfg *cfg, unsigned index, struct
  * the control queue's worker attaches and detaches tap queues (its table)
  * and wakes the RX workers through their kick eventfds. */
 enum { NET_GRANT_RX, NET_GRANT_TX, NET_GRANT_CTRL };
-static const uint8_t net_rx_uring_ops[] = { IORING_OP_ASYNC_CANCEL };
-static const uint8_t net_tx_uring_ops[] = { IORING_OP_WRITEV };
-static const uint8_t net_ctrl_uring_ops[] = { IORING_OP_WRITE };
+static const uint8_t net_rx_uring_ops[] = {IORING_OP_ASYNC_CANCEL};
+static const uint8_t net_tx_uring_ops[] = {IORING_OP_WRITEV};
+static const uint8_t net_ctrl_uring_ops[] = {IORING_OP_WRITE};
 static const struct vq_grant net_grants[] = {
-	[NET_GRANT_RX] = { .thread = "cvmm-net<N>-rx<P>",
-			   .jail = &vq_jail_worker,
-			   VQ_GRANT_OPS(net_rx_uring_ops),
-			   .files = "its pair's tap queue (or the socket)" },
-	[NET_GRANT_TX] = { .thread = "cvmm-net<N>-tx<P>",
-			   .jail = &vq_jail_worker,
-			   VQ_GRANT_OPS(net_tx_uring_ops),
-			   .files = "its pair's tap queue (or the socket)" },
-	[NET_GRANT_CTRL] = { .thread = "cvmm-net<N>-ctl",
-			     .jail = &vq_jail_net_ctrl,
-			     VQ_GRANT_OPS(net_ctrl_uring_ops),
-			     .files = "the RX workers' kick eventfds" },
+	[NET_GRANT_RX] = {.thread = "cvmm-net<N>-rx<P>",
+			  .jail = &vq_jail_worker,
+			  VQ_GRANT_OPS(net_rx_uring_ops),
+			  .files = "its pair's tap queue (or the socket)"},
+	[NET_GRANT_TX] = {.thread = "cvmm-net<N>-tx<P>",
+			  .jail = &vq_jail_worker,
+			  VQ_GRANT_OPS(net_tx_uring_ops),
+			  .files = "its pair's tap queue (or the socket)"},
+	[NET_GRANT_CTRL] = {.thread = "cvmm-net<N>-ctl",
+			    .jail = &vq_jail_net_ctrl,
+			    VQ_GRANT_OPS(net_ctrl_uring_ops),
+			    .files = "the RX workers' kick eventfds"},
 };
 
 int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_irqfds *irq,
-	     struct err *e)
+	      struct err *e)
 {
 	struct virtio_dev *d = &n->vdev;
 	virtio_dev_setup(d, &net_ops, n, mem, irq, 2 * n->pairs + 1, NET_QUEUE_MAX,
@@ -591,8 +592,8 @@ void net_destroy(struct net *n)
 		return;
 	int er = atomic_load(&n->steer_errno);
 	if (er)
-		log_warn("net%u: steering to the driver's queue pairs failed: %s",
-			n->index, strerror(er));
+		log_warn("net%u: steering to the driver's queue pairs failed: %s", n->index,
+			 strerror(er));
 	if (n->started) {
 		unsigned made = 0;
 		for (unsigned p = 0; p < n->pairs; p++) {

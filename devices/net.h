@@ -24,10 +24,10 @@
 #define NET_HDR_LEN sizeof(struct virtio_net_hdr_v1)
 /* Largest frame either way: a 64 KiB GSO packet plus its Ethernet and VLAN
  * headers (QEMU's stream protocol limit is close: 4 KiB + 64 KiB). */
-#define NET_MAX_FRAME (65536 + 4096)
-#define NET_MIN_FRAME 14          /* an Ethernet header */
-#define NET_TX_SEGS 64            /* iovecs per TX request */
-#define NET_RX_MAX_CHAINS 256     /* buffers one received packet may span */
+#define NET_MAX_FRAME	  (65536 + 4096)
+#define NET_MIN_FRAME	  14  /* an Ethernet header */
+#define NET_TX_SEGS	  64  /* iovecs per TX request */
+#define NET_RX_MAX_CHAINS 256 /* buffers one received packet may span */
 
 /* ---- the device model: pure functions over chains and queues -------------- */
 
@@ -58,9 +58,8 @@ __attribute__((warn_unused_result)) int net_rx_deliver(struct vq *q, struct vq_c
  * a writable ack byte). Returns the ack, and for MQ VQ_PAIRS_SET the pairs
  * asked for in *pairs (0 otherwise). -EINVAL when the chain has no
  * writable byte for the ack. */
-__attribute__((warn_unused_result)) int net_ctrl_parse(const struct vq_chain *c,
-						       unsigned max_pairs, bool mq,
-						       unsigned *pairs);
+__attribute__((warn_unused_result)) int net_ctrl_parse(const struct vq_chain *c, unsigned max_pairs,
+						       bool mq, unsigned *pairs);
 
 /* A stable, locally administered unicast MAC from the backend's identity
  * (tap name or socket path) and the interface index. */
@@ -69,17 +68,17 @@ void net_default_mac(const char *seed, unsigned index, uint8_t mac[6]);
 /* ---- the device and its backend ------------------------------------------- */
 
 enum net_backend {
-	NET_TAP = 1,       /* open (or create) the named tap */
-	NET_TAPFD,         /* an open tap fd a manager passed in (borrowed, dup'ed) */
-	NET_STREAM,        /* connect to a unix stream socket (passt, qemu) */
+	NET_TAP = 1,	   /* open (or create) the named tap */
+	NET_TAPFD,	   /* an open tap fd a manager passed in (borrowed, dup'ed) */
+	NET_STREAM,	   /* connect to a unix stream socket (passt, qemu) */
 	NET_STREAM_LISTEN, /* listen on a unix socket, wait for one peer */
 };
 
 struct net_cfg {
 	enum net_backend backend;
 	const char *target; /* tap name or socket path */
-	int fd;             /* NET_TAPFD */
-	unsigned pairs;     /* queue pairs (tap only), 1..NET_MAX_PAIRS */
+	int fd;		    /* NET_TAPFD */
+	unsigned pairs;	    /* queue pairs (tap only), 1..NET_MAX_PAIRS */
 	bool has_mac;
 	uint8_t mac[6];
 };
@@ -90,11 +89,10 @@ struct net;
  * and waiting for the peer). */
 __attribute__((warn_unused_result)) int net_open(struct net **out, const struct net_cfg *cfg,
 						 unsigned index, struct err *e);
-/* Creates the virtio device and its workers; the interrupt eventfds in irq are the transport's (borrowed)
- * until then, then by the device. */
+/* Creates the virtio device and its workers; the interrupt eventfds in irq are the transport's
+ * (borrowed) until then, then by the device. */
 __attribute__((warn_unused_result)) int net_start(struct net *n, const struct guest_mem *mem,
-						  const struct virtio_irqfds *irq,
-						  struct err *e);
+						  const struct virtio_irqfds *irq, struct err *e);
 struct virtio_dev *net_vdev(struct net *n);
 /* The ioeventfd of queue q (owned by the device). */
 int net_kick_fd(struct net *n, unsigned q);

@@ -23,8 +23,8 @@
 struct net_tx_req {
 	uint16_t head;
 	unsigned niov;
-	uint64_t bytes; /* the chain's: the frame and its virtio-net header (metrics) */
-	size_t left; /* the backend's: bytes still to write (stream) */
+	uint64_t bytes;	   /* the chain's: the frame and its virtio-net header (metrics) */
+	size_t left;	   /* the backend's: bytes still to write (stream) */
 	uint8_t len_be[4]; /* the backend's: a stream's length prefix */
 	struct iovec iov[NET_TX_SEGS + 1];
 	struct net_tx_req *next_free;
@@ -68,7 +68,7 @@ struct net {
 	int fds[NET_MAX_PAIRS]; /* owned: the backend's, one per queue pair */
 	unsigned nfds;
 	uint8_t mac[6];
-	bool ufo;               /* the tap's: it takes TUN_F_UFO */
+	bool ufo; /* the tap's: it takes TUN_F_UFO */
 	atomic_uint active_pairs;
 	atomic_bool link_up;
 	atomic_int steer_errno; /* the control worker's first steer failure */

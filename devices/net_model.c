@@ -13,7 +13,8 @@ int net_tx_iov(const struct vq_chain *c, bool keep_hdr, bool gso_ok, struct iove
 	       unsigned max, size_t *frame_len)
 {
 	*frame_len = 0;
-	if (c->out_bytes < NET_HDR_LEN + NET_MIN_FRAME || c->out_bytes > NET_HDR_LEN + NET_MAX_FRAME)
+	if (c->out_bytes < NET_HDR_LEN + NET_MIN_FRAME ||
+	    c->out_bytes > NET_HDR_LEN + NET_MAX_FRAME)
 		return -EINVAL;
 	struct vq_cursor cur;
 	vq_cursor_out(&cur, c);
@@ -63,9 +64,11 @@ int net_rx_deliver(struct vq *q, struct vq_chain *scratch, bool mergeable, const
 				return -EMSGSIZE;
 			}
 			size_t want = NET_HDR_LEN;
-			for (unsigned i = scratch->n_out; want && i < scratch->n_out + scratch->n_in; i++) {
-				size_t l = scratch->iov[i].iov_len < want ? scratch->iov[i].iov_len : want;
-				hv[nhv++] = (struct iovec){ scratch->iov[i].iov_base, l };
+			for (unsigned i = scratch->n_out;
+			     want && i < scratch->n_out + scratch->n_in; i++) {
+				size_t l = scratch->iov[i].iov_len < want ? scratch->iov[i].iov_len
+									  : want;
+				hv[nhv++] = (struct iovec){scratch->iov[i].iov_base, l};
 				want -= l;
 			}
 		}
@@ -144,4 +147,3 @@ void net_default_mac(const char *seed, unsigned index, uint8_t mac[6])
 	for (int i = 1; i < 6; i++)
 		mac[i] = (uint8_t)(h >> (8 * i));
 }
-

@@ -44,8 +44,7 @@ static bool stop_pending(void)
 	return sigismember(&p, SIGINT) || sigismember(&p, SIGTERM) || sigismember(&p, SIGHUP);
 }
 
-static int stream_connect(struct net *n, const struct net_cfg *cfg, bool listen_mode,
-			  struct err *e)
+static int stream_connect(struct net *n, const struct net_cfg *cfg, bool listen_mode, struct err *e)
 {
 	struct sockaddr_un a;
 	int r = unix_addr(cfg->target, &a, e);
@@ -58,7 +57,8 @@ static int stream_connect(struct net *n, const struct net_cfg *cfg, bool listen_
 		if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
 			int er = errno;
 			close(s);
-			return err_set(e, er, "cannot connect to '%s': %s", cfg->target, strerror(er));
+			return err_set(e, er, "cannot connect to '%s': %s", cfg->target,
+				       strerror(er));
 		}
 		n->fds[n->nfds++] = s;
 		return 0;
@@ -71,7 +71,7 @@ static int stream_connect(struct net *n, const struct net_cfg *cfg, bool listen_
 	log_info("net%u: waiting for a peer on %s", n->index, cfg->target);
 	int c = -1;
 	while (c < 0) {
-		struct pollfd p = { .fd = s, .events = POLLIN };
+		struct pollfd p = {.fd = s, .events = POLLIN};
 		int pr = poll(&p, 1, 200);
 		if (pr < 0 && errno != EINTR)
 			break;
@@ -157,7 +157,7 @@ static int stream_tx_prepare(struct net_tx_req *r, const struct vq_chain *c)
 	r->niov = (unsigned)k + 1;
 	uint32_t be = htobe32((uint32_t)flen);
 	memcpy(r->len_be, &be, 4);
-	r->iov[0] = (struct iovec){ r->len_be, 4 };
+	r->iov[0] = (struct iovec){r->len_be, 4};
 	r->left = 4 + flen;
 	return 0;
 }

@@ -28,8 +28,10 @@ static int tap_prepare(struct net *n, int fd, const char *what, struct err *e)
 			       strerror(errno));
 	if ((ifr.ifr_flags & (IFF_TAP | IFF_TUN)) != IFF_TAP || !(ifr.ifr_flags & IFF_NO_PI) ||
 	    !(ifr.ifr_flags & IFF_VNET_HDR))
-		return err_set(e, EINVAL, "%s: the tap must be opened with IFF_TAP, IFF_NO_PI and "
-					  "IFF_VNET_HDR", what);
+		return err_set(e, EINVAL,
+			       "%s: the tap must be opened with IFF_TAP, IFF_NO_PI and "
+			       "IFF_VNET_HDR",
+			       what);
 	int sz = NET_HDR_LEN;
 	if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0)
 		return err_set(e, errno, "%s: TUNSETVNETHDRSZ: %s", what, strerror(errno));
@@ -64,9 +66,12 @@ static int tap_open_named(struct net *n, const struct net_cfg *cfg, struct err *
 		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 			int er = errno;
 			if (er == EPERM)
-				return err_set(e, er, "cannot open or create tap '%s': permission denied "
-						      "(creating one needs CAP_NET_ADMIN; a persistent tap "
-						      "must be owned by this user)", cfg->target);
+				return err_set(
+					e, er,
+					"cannot open or create tap '%s': permission denied "
+					"(creating one needs CAP_NET_ADMIN; a persistent tap "
+					"must be owned by this user)",
+					cfg->target);
 			if (er == EINVAL)
 				return err_set(e, er, "tap '%s' exists with other flags (%s)",
 					       cfg->target,
@@ -75,7 +80,8 @@ static int tap_open_named(struct net *n, const struct net_cfg *cfg, struct err *
 			if (er == EBUSY)
 				return err_set(e, er, "tap '%s' is in use by another process",
 					       cfg->target);
-			return err_set(e, er, "cannot open tap '%s': %s", cfg->target, strerror(er));
+			return err_set(e, er, "cannot open tap '%s': %s", cfg->target,
+				       strerror(er));
 		}
 		char what[64];
 		snprintf(what, sizeof(what), "tap '%s'", cfg->target);
@@ -162,7 +168,7 @@ static int tap_steer(struct net *n, unsigned pairs)
 {
 	int first = 0;
 	for (unsigned i = 0; n->pairs > 1 && i < n->nfds; i++) {
-		struct ifreq ifr = { .ifr_flags = i < pairs ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE };
+		struct ifreq ifr = {.ifr_flags = i < pairs ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE};
 		/* EINVAL: already in that state. No message here: the control
 		 * worker's filter has no write to stderr. */
 		if (ioctl(n->fds[i], TUNSETQUEUE, &ifr) < 0 && errno != EINVAL && !first)
@@ -188,8 +194,8 @@ static bool tap_rx_room(struct net_rxq *rq)
 	return rq->fill == 0;
 }
 
-static int tap_rx_next(struct net_rxq *rq, const uint8_t **hdr, const uint8_t **data,
-		       size_t *len, size_t *consumed)
+static int tap_rx_next(struct net_rxq *rq, const uint8_t **hdr, const uint8_t **data, size_t *len,
+		       size_t *consumed)
 {
 	size_t have = rq->fill - rq->off;
 	const uint8_t *p = rq->buf + rq->off;

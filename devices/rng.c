@@ -67,7 +67,8 @@ static void rng_kick(struct vq_worker *w)
 		vq_disable_notify(&w->q);
 		int r;
 		while ((r = vq_worker_pop(w, &c)) > 0) {
-			uint32_t want = c.in_bytes < RNG_CHAIN_MAX ? (uint32_t)c.in_bytes : RNG_CHAIN_MAX;
+			uint32_t want =
+				c.in_bytes < RNG_CHAIN_MAX ? (uint32_t)c.in_bytes : RNG_CHAIN_MAX;
 			uint32_t n = rng_fill(&c, want, g->source);
 			atomic_fetch_add(&g->requests, 1);
 			atomic_fetch_add(&g->bytes, n);
@@ -134,7 +135,7 @@ int rng_open(struct rng **out, const struct rng_cfg *cfg, unsigned index, struct
 /* Its worker reads its two eventfds only; the bytes come from getrandom,
  * its table's one addition (io_uring has no opcode for it). */
 static const struct vq_grant rng_grants[] = {
-	{ .thread = "cvmm-rng", .jail = &vq_jail_rng },
+	{.thread = "cvmm-rng", .jail = &vq_jail_rng},
 };
 
 int rng_start(struct rng *g, const struct guest_mem *mem, const struct virtio_irqfds *irq,

@@ -29,8 +29,7 @@ struct rng;
 __attribute__((warn_unused_result)) int rng_open(struct rng **out, const struct rng_cfg *cfg,
 						 unsigned index, struct err *e);
 __attribute__((warn_unused_result)) int rng_start(struct rng *g, const struct guest_mem *mem,
-						  const struct virtio_irqfds *irq,
-						  struct err *e);
+						  const struct virtio_irqfds *irq, struct err *e);
 struct virtio_dev *rng_vdev(struct rng *g);
 int rng_kick_fd(struct rng *g, unsigned q);
 unsigned rng_queues(const struct rng *g);

@@ -4,8 +4,20 @@
 #include <errno.h>
 #include <string.h>
 
-enum { RTC_SEC = 0, RTC_MIN = 2, RTC_HOUR = 4, RTC_WDAY = 6, RTC_MDAY = 7, RTC_MON = 8,
-       RTC_YEAR = 9, RTC_A = 10, RTC_B = 11, RTC_C = 12, RTC_D = 13, RTC_CENTURY = 0x32 };
+enum {
+	RTC_SEC = 0,
+	RTC_MIN = 2,
+	RTC_HOUR = 4,
+	RTC_WDAY = 6,
+	RTC_MDAY = 7,
+	RTC_MON = 8,
+	RTC_YEAR = 9,
+	RTC_A = 10,
+	RTC_B = 11,
+	RTC_C = 12,
+	RTC_D = 13,
+	RTC_CENTURY = 0x32
+};
 
 #define B_24H 0x02
 #define B_BIN 0x04
@@ -63,8 +75,14 @@ static uint8_t rtc_read_reg(struct rtc *r, uint8_t idx)
 {
 	struct tm tm;
 	switch (idx) {
-	case RTC_SEC: case RTC_MIN: case RTC_HOUR: case RTC_WDAY:
-	case RTC_MDAY: case RTC_MON: case RTC_YEAR: case RTC_CENTURY:
+	case RTC_SEC:
+	case RTC_MIN:
+	case RTC_HOUR:
+	case RTC_WDAY:
+	case RTC_MDAY:
+	case RTC_MON:
+	case RTC_YEAR:
+	case RTC_CENTURY:
 		if (r->cmos[RTC_B] & B_SET)
 			return r->cmos[idx]; /* frozen while the guest sets it */
 		rtc_snapshot(r, &tm);
@@ -78,28 +96,37 @@ static uint8_t rtc_read_reg(struct rtc *r, uint8_t idx)
 		return r->cmos[idx];
 	}
 	switch (idx) {
-	case RTC_SEC: return to_reg(r, (unsigned)tm.tm_sec);
-	case RTC_MIN: return to_reg(r, (unsigned)tm.tm_min);
-	case RTC_HOUR: return to_reg(r, (unsigned)tm.tm_hour);
-	case RTC_WDAY: return to_reg(r, (unsigned)tm.tm_wday + 1);
-	case RTC_MDAY: return to_reg(r, (unsigned)tm.tm_mday);
-	case RTC_MON: return to_reg(r, (unsigned)tm.tm_mon + 1);
-	case RTC_YEAR: return to_reg(r, (unsigned)((1900 + tm.tm_year) % 100)); /* < 1900 too */
-	default: return to_reg(r, (unsigned)(1900 + tm.tm_year) / 100); /* century */
+	case RTC_SEC:
+		return to_reg(r, (unsigned)tm.tm_sec);
+	case RTC_MIN:
+		return to_reg(r, (unsigned)tm.tm_min);
+	case RTC_HOUR:
+		return to_reg(r, (unsigned)tm.tm_hour);
+	case RTC_WDAY:
+		return to_reg(r, (unsigned)tm.tm_wday + 1);
+	case RTC_MDAY:
+		return to_reg(r, (unsigned)tm.tm_mday);
+	case RTC_MON:
+		return to_reg(r, (unsigned)tm.tm_mon + 1);
+	case RTC_YEAR:
+		return to_reg(r, (unsigned)((1900 + tm.tm_year) % 100)); /* < 1900 too */
+	default:
+		return to_reg(r, (unsigned)(1900 + tm.tm_year) / 100); /* century */
 	}
 }
 
 /* When the guest leaves SET mode, what it wrote becomes the new offset. */
 static void rtc_commit(struct rtc *r)
 {
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	tm.tm_sec = (int)from_reg(r, r->cmos[RTC_SEC]);
 	tm.tm_min = (int)from_reg(r, r->cmos[RTC_MIN]);
 	tm.tm_hour = (int)from_reg(r, r->cmos[RTC_HOUR]);
 	tm.tm_mday = (int)from_reg(r, r->cmos[RTC_MDAY]);
 	tm.tm_mon = (int)from_reg(r, r->cmos[RTC_MON]) - 1;
 	unsigned century = from_reg(r, r->cmos[RTC_CENTURY]);
-	tm.tm_year = (int)(century ? century * 100 : 2000) + (int)from_reg(r, r->cmos[RTC_YEAR]) - 1900;
+	tm.tm_year =
+		(int)(century ? century * 100 : 2000) + (int)from_reg(r, r->cmos[RTC_YEAR]) - 1900;
 	time_t t = timegm(&tm);
 	if (t != (time_t)-1)
 		r->offset = (int64_t)t - (int64_t)r->now(r->now_ctx);
@@ -124,7 +151,8 @@ static void rtc_write_reg(struct rtc *r, uint8_t idx, uint8_t v)
 			rtc_commit(r);
 		break;
 	}
-	case RTC_C: case RTC_D:
+	case RTC_C:
+	case RTC_D:
 		break; /* read-only */
 	default:
 		r->cmos[idx] = v;

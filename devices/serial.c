@@ -6,31 +6,39 @@
 #include <unistd.h>
 
 /* Register offsets (DLAB = 0 unless noted). */
-enum { REG_DATA = 0, REG_IER = 1, REG_IIR_FCR = 2, REG_LCR = 3, REG_MCR = 4, REG_LSR = 5,
-       REG_MSR = 6, REG_SCR = 7 };
+enum {
+	REG_DATA = 0,
+	REG_IER = 1,
+	REG_IIR_FCR = 2,
+	REG_LCR = 3,
+	REG_MCR = 4,
+	REG_LSR = 5,
+	REG_MSR = 6,
+	REG_SCR = 7
+};
 
-#define IER_RDI 0x01  /* receive data available */
-#define IER_THRI 0x02 /* transmitter holding register empty */
-#define IER_MASK 0x0f
-#define IIR_NONE 0x01
-#define IIR_THRI 0x02
-#define IIR_RDI 0x04
+#define IER_RDI	      0x01 /* receive data available */
+#define IER_THRI      0x02 /* transmitter holding register empty */
+#define IER_MASK      0x0f
+#define IIR_NONE      0x01
+#define IIR_THRI      0x02
+#define IIR_RDI	      0x04
 #define IIR_FIFO_BITS 0xc0
-#define FCR_ENABLE 0x01
-#define FCR_CLEAR_RX 0x02
-#define LCR_DLAB 0x80
-#define MCR_DTR 0x01
-#define MCR_RTS 0x02
-#define MCR_OUT1 0x04
-#define MCR_OUT2 0x08
-#define MCR_LOOP 0x10
-#define LSR_DR 0x01
-#define LSR_THRE 0x20
-#define LSR_TEMT 0x40
-#define MSR_CTS 0x10
-#define MSR_DSR 0x20
-#define MSR_RI 0x40
-#define MSR_DCD 0x80
+#define FCR_ENABLE    0x01
+#define FCR_CLEAR_RX  0x02
+#define LCR_DLAB      0x80
+#define MCR_DTR	      0x01
+#define MCR_RTS	      0x02
+#define MCR_OUT1      0x04
+#define MCR_OUT2      0x08
+#define MCR_LOOP      0x10
+#define LSR_DR	      0x01
+#define LSR_THRE      0x20
+#define LSR_TEMT      0x40
+#define MSR_CTS	      0x10
+#define MSR_DSR	      0x20
+#define MSR_RI	      0x40
+#define MSR_DCD	      0x80
 
 int serial_init(struct serial *s, const struct irq_line *irq, int out_fd)
 {
@@ -54,7 +62,8 @@ void serial_destroy(struct serial *s)
  * IOAPIC sees an edge whenever it rises. */
 static void serial_update_irq(struct serial *s)
 {
-	bool level = ((s->ier & IER_RDI) && s->rx_count) || ((s->ier & IER_THRI) && s->thre_pending);
+	bool level =
+		((s->ier & IER_RDI) && s->rx_count) || ((s->ier & IER_THRI) && s->thre_pending);
 	if (level != s->irq_level) {
 		s->irq_level = level;
 		irq_set_level(&s->irq, level);

@@ -300,7 +300,7 @@ static void conn_close(struct vsock *v, struct vsock_conn *c, bool rst, bool flu
 	bool guest_knows = c->s.state >= VSOCK_HOST_REQUEST && c->s.state != VSOCK_CLOSING;
 	if (rst && !flush && c->added && c->s.state != VSOCK_CLOSING)
 		vdev_count(&v->conns_killed, 1); /* ended by us, not by the guest's shutdown */
-	hash_del(v, c); /* the guest may reuse the ports at once */
+	hash_del(v, c);				 /* the guest may reuse the ports at once */
 	c->s.state = VSOCK_CLOSING;
 	c->need_request = c->need_response = c->need_credit = c->need_credit_req = false;
 	c->need_rst = rst && guest_knows;
@@ -1090,19 +1090,19 @@ fail:
  * connection; reset), ASYNC_CANCEL (reset). No CLOSE: it refuses
  * IOSQE_FIXED_FILE (see the top of this file). */
 static const uint8_t vsock_uring_ops[] = {
-	IORING_OP_RECV,	   IORING_OP_SEND,     IORING_OP_ACCEPT,      IORING_OP_SOCKET,
+	IORING_OP_RECV,	   IORING_OP_SEND,     IORING_OP_ACCEPT,       IORING_OP_SOCKET,
 	IORING_OP_CONNECT, IORING_OP_SHUTDOWN, IORING_OP_ASYNC_CANCEL,
 };
 static const struct vq_grant vsock_grants[] = {
-	{ .thread = "cvmm-vsock",
-	  .jail = &vq_jail_worker,
-	  VQ_GRANT_OPS(vsock_uring_ops),
-	  .files = "the RX queue's ioeventfd, the listening socket, empty slots "
-		   "(VSOCK_MAX_CONNS) the ring fills itself" },
+	{.thread = "cvmm-vsock",
+	 .jail = &vq_jail_worker,
+	 VQ_GRANT_OPS(vsock_uring_ops),
+	 .files = "the RX queue's ioeventfd, the listening socket, empty slots "
+		  "(VSOCK_MAX_CONNS) the ring fills itself"},
 };
 
 int vsock_start(struct vsock *v, const struct guest_mem *mem, const struct virtio_irqfds *irq,
-	     struct err *e)
+		struct err *e)
 {
 	struct virtio_dev *d = &v->vdev;
 	virtio_dev_setup(d, &vsock_ops, v, mem, irq, 3 /* RX, TX, event */, VSOCK_QUEUE_MAX, 0);

@@ -142,11 +142,10 @@ struct virtio_dev;
  * error). */
 __attribute__((warn_unused_result)) int vsock_open(struct vsock **out, const struct vsock_cfg *cfg,
 						   struct err *e);
-/* Creates the virtio device and its worker; the interrupt eventfds in irq are the transport's (borrowed)
- * from then on. */
+/* Creates the virtio device and its worker; the interrupt eventfds in irq are the transport's
+ * (borrowed) from then on. */
 __attribute__((warn_unused_result)) int vsock_start(struct vsock *v, const struct guest_mem *mem,
-						    const struct virtio_irqfds *irq,
-						  struct err *e);
+						    const struct virtio_irqfds *irq, struct err *e);
 struct virtio_dev *vsock_vdev(struct vsock *v);
 int vsock_kick_fd(struct vsock *v, unsigned q);
 unsigned vsock_queues(const struct vsock *v);

@@ -169,8 +169,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	/* odd vCPU counts also get the power button (GED0 + PWRB) */
-	struct x86_acpi_cfg cfg = {.ncpus = ncpus, .devs = devs, .ndevs = ndevs,
-				   .ged_gsi = ncpus & 1 ? 23 : 0};
+	struct x86_acpi_cfg cfg = {
+		.ncpus = ncpus, .devs = devs, .ndevs = ndevs, .ged_gsi = ncpus & 1 ? 23 : 0};
 	struct acpi_pci_dev pdevs[X86_ACPI_MAX_PCI];
 	if (ncpus & 2) {
 		cfg.ecam_base = X86_PCI_ECAM_BASE;
@@ -178,7 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.pci_mem_size = X86_PCI_MEM_SIZE;
 		cfg.npci = ndevs < X86_ACPI_MAX_PCI ? ndevs : X86_ACPI_MAX_PCI;
 		for (unsigned k = 0; k < cfg.npci; k++)
-			pdevs[k] = (struct acpi_pci_dev){ k + 1, devs[k].gsi };
+			pdevs[k] = (struct acpi_pci_dev){k + 1, devs[k].gsi};
 		cfg.pci_devs = pdevs;
 	}
 	uint64_t rsdp_gpa = 0;
@@ -231,7 +231,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned devices = terms(dsdt + 36, dsdt + fz_rd32(dsdt + 4));
 	/* COM1, RTC0, PS2_, the mmio devices, the links, PCI0 and RES0, then
 	 * PWRB and GED0 */
-	FZ_CHECK(devices ==
-		 3 + ndevs + (cfg.ecam_base ? cfg.npci + 2 : 0) + (cfg.ged_gsi ? 2 : 0));
+	FZ_CHECK(devices == 3 + ndevs + (cfg.ecam_base ? cfg.npci + 2 : 0) + (cfg.ged_gsi ? 2 : 0));
 	return 0;
 }

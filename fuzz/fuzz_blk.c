@@ -340,8 +340,8 @@ static void serve(const struct blk_geom *g, const struct vq_chain *c, struct blk
 		if (!has_hdr) {
 			FZ_CHECK(r->status == VIRTIO_BLK_S_IOERR && r->written == 1);
 		} else if (h.type == VIRTIO_BLK_T_GET_ID) {
-			uint64_t n =
-				c->in_bytes - 1 < VIRTIO_BLK_ID_BYTES ? c->in_bytes - 1 : VIRTIO_BLK_ID_BYTES;
+			uint64_t n = c->in_bytes - 1 < VIRTIO_BLK_ID_BYTES ? c->in_bytes - 1
+									   : VIRTIO_BLK_ID_BYTES;
 			uint8_t id[VIRTIO_BLK_ID_BYTES];
 			FZ_CHECK(r->status == VIRTIO_BLK_S_OK && r->written == n + 1);
 			vq_cursor_in(&cur, c);

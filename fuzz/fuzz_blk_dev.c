@@ -88,7 +88,7 @@ struct harness {
 	bool regs;     /* registers written behind the harness: no ring checks */
 	bool quiet;    /* a reset completed, no register written since */
 	uint8_t *snap; /* guest memory when quiet began */
-	struct vd v;	   /* the driver: its registers and rings (tests/rig/vdev.h) */
+	struct vd v;   /* the driver: its registers and rings (tests/rig/vdev.h) */
 	uint16_t used_seen[2];
 	bool unkicked[2]; /* chains made available since the queue's last kick */
 	bool desc_busy[2][QSIZE];
@@ -259,9 +259,9 @@ static void post_request(unsigned q, struct fz_in *in)
 	for (unsigned i = 0; i < n; i++) {
 		r->in_bytes += seg[i].w ? seg[i].len : 0;
 		rr_desc(&h.v.q[q].r, r->desc[i], seg[i].gpa, seg[i].len,
-			   (uint16_t)((seg[i].w ? VRING_DESC_F_WRITE : 0) |
-				      (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
-			   i + 1 < n ? r->desc[i + 1] : 0);
+			(uint16_t)((seg[i].w ? VRING_DESC_F_WRITE : 0) |
+				   (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
+			i + 1 < n ? r->desc[i + 1] : 0);
 	}
 	if (!r->has_status)
 		r->count = writes(r) ? r->count : 0;

@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(buf, data, size);
 	buf[size] = '\0';
-	char *argv[65] = { "cvmm" };
+	char *argv[65] = {"cvmm"};
 	int argc = 1;
 	for (size_t i = 0; i <= size && argc < 64;) {
 		argv[argc++] = buf + i;

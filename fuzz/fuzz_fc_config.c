@@ -35,11 +35,11 @@ static enum cvmm_vm_state f_state(void *ctx)
 	return *(enum cvmm_vm_state *)ctx;
 }
 
-static const struct api_ops ops = { .start = f_start,
-				    .pause = f_other,
-				    .resume = f_other,
-				    .shutdown = f_other,
-				    .state = f_state };
+static const struct api_ops ops = {.start = f_start,
+				   .pause = f_other,
+				   .resume = f_other,
+				   .shutdown = f_other,
+				   .state = f_state};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

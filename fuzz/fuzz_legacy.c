@@ -46,7 +46,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct model {
-	int line; /* the UART's interrupt line as the device last set it */
+	int line;		  /* the UART's interrupt line as the device last set it */
 	int kbd_line, kbd_pulses; /* the i8042's IRQ 1 */
 	int resets;		  /* the i8042's reset events */
 	time_t now;
@@ -352,7 +352,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unsigned len = 1u << ((op >> 4) & 3);
 		bool wr = op & 8;
 		if (op & 0x40) {
-			uint64_t o = off & 0x80 ? 0xfe0u + (uint64_t)(off & 0x1f) : (uint64_t)(off & 0x7f) * 4;
+			uint64_t o = off & 0x80 ? 0xfe0u + (uint64_t)(off & 0x1f)
+						: (uint64_t)(off & 0x7f) * 4;
 			if (wr) {
 				pl031_ops.write(&rtc2, o, val, len);
 				if (o == 0x08 && len == 4)

@@ -51,8 +51,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct model {
-	int mode;    /* what activate does, [1] bits 3-4 */
-	bool active; /* activate was called and no reset since */
+	int mode;		  /* what activate does, [1] bits 3-4 */
+	bool active;		  /* activate was called and no reset since */
 	bool stopping, stop_done; /* two-step reset: started, its workers done */
 	unsigned activations, resets;
 	struct virtio_queue_cfg qcfg[VIRTIO_MAX_QUEUES]; /* at activate */

@@ -17,11 +17,11 @@
 #include "fuzz_common.h"
 #include "tests/rig/ring.h"
 
-#define MEM_GPA	 0x10000ULL
-#define MEM_SIZE 0x20000ULL
-#define DESC_OFF 0x0ULL
+#define MEM_GPA	  0x10000ULL
+#define MEM_SIZE  0x20000ULL
+#define DESC_OFF  0x0ULL
 #define AVAIL_OFF 0x1000ULL
-#define USED_OFF 0x2000ULL
+#define USED_OFF  0x2000ULL
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -52,8 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sane) {
 		/* the descriptors inside the buffers with small lengths, avail
 		 * entries in range */
-		struct rr_ring r = {
-			.m = m, .desc = MEM_GPA + DESC_OFF, .avail = MEM_GPA + AVAIL_OFF, .size = qs};
+		struct rr_ring r = {.m = m,
+				    .desc = MEM_GPA + DESC_OFF,
+				    .avail = MEM_GPA + AVAIL_OFF,
+				    .size = qs};
 		/* NEXT, WRITE: no indirect */
 		rr_fold(&r, MEM_GPA + 0x3000, MEM_GPA + MEM_SIZE, 4096,
 			VRING_DESC_F_NEXT | VRING_DESC_F_WRITE);
@@ -66,7 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* TX: every chain checked */
 	struct vq q;
-	if (vq_init(&q, m, qs, MEM_GPA + DESC_OFF, MEM_GPA + AVAIL_OFF, MEM_GPA + USED_OFF, false) < 0)
+	if (vq_init(&q, m, qs, MEM_GPA + DESC_OFF, MEM_GPA + AVAIL_OFF, MEM_GPA + USED_OFF, false) <
+	    0)
 		return 0;
 	for (unsigned i = 0; i < rounds; i++) {
 		if (vq_pop(&q, &c) != 1)
@@ -93,7 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* RX: the same ring from the start */
 	memset(mem + USED_OFF, 0, 0x1000);
-	if (vq_init(&q, m, qs, MEM_GPA + DESC_OFF, MEM_GPA + AVAIL_OFF, MEM_GPA + USED_OFF, false) < 0)
+	if (vq_init(&q, m, qs, MEM_GPA + DESC_OFF, MEM_GPA + AVAIL_OFF, MEM_GPA + USED_OFF, false) <
+	    0)
 		return 0;
 	for (unsigned i = 0; i < rounds; i++) {
 		uint16_t before_avail = q.last_avail, before_used = q.used_idx;

@@ -165,7 +165,7 @@ static void check_wiring(const struct virtio_pci *p, const struct fake_kvm *k)
 
 static bool readable(int fd)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	return poll(&pfd, 1, 0) == 1;
 }
 
@@ -283,7 +283,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						uint16_t v = src == d.nqueues ? p.config_vector
 									      : p.queue_vector[src];
 						if (v < p.nvec &&
-						    ((p.msix_ctrl & 0x4000) || (p.msix[v].ctrl & 1)) &&
+						    ((p.msix_ctrl & 0x4000) ||
+						     (p.msix[v].ctrl & 1)) &&
 						    readable(efd[src]))
 							FZ_CHECK(pend & (1ULL << v));
 					}

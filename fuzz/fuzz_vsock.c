@@ -88,8 +88,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sane) {
 		/* the descriptors inside the buffers with small lengths, avail
 		 * entries in range */
-		struct rr_ring r = {
-			.m = m, .desc = MEM_GPA + DESC_OFF, .avail = MEM_GPA + AVAIL_OFF, .size = qs};
+		struct rr_ring r = {.m = m,
+				    .desc = MEM_GPA + DESC_OFF,
+				    .avail = MEM_GPA + AVAIL_OFF,
+				    .size = qs};
 		/* NEXT only: TX chains are readable */
 		rr_fold(&r, MEM_GPA + BUF_OFF, MEM_GPA + MEM_SIZE, 8192, VRING_DESC_F_NEXT);
 	}

@@ -391,8 +391,8 @@ static void guest_send(struct fz_in *in)
 	if (!tx_post(raw, payload, len, VSOCK_HDR_LEN + len))
 		return;
 	/* what the guest told the device */
-	c->credit_known = c->known || hd.op == VIRTIO_VSOCK_OP_REQUEST ||
-			  hd.op == VIRTIO_VSOCK_OP_RESPONSE;
+	c->credit_known =
+		c->known || hd.op == VIRTIO_VSOCK_OP_REQUEST || hd.op == VIRTIO_VSOCK_OP_RESPONSE;
 	c->buf_alloc = hd.buf_alloc;
 	c->fwd_cnt = hd.fwd_cnt;
 	if (len && c->known) {

@@ -44,12 +44,12 @@ API int cvmm_config_add_disk(struct cvmm_config *c, const char *path, unsigned f
 	if (flags & ~(CVMM_DISK_RO | CVMM_DISK_DIRECT))
 		return err_set(&c->err, EINVAL, "unknown disk flags 0x%x", flags);
 	if (queues == 0 || queues > BLK_MAX_QUEUES)
-		return err_set(&c->err, EINVAL, "disk queues must be 1..%d, got %u",
-			       BLK_MAX_QUEUES, queues);
+		return err_set(&c->err, EINVAL, "disk queues must be 1..%d, got %u", BLK_MAX_QUEUES,
+			       queues);
 	char *p = strdup(path);
 	if (!p)
 		return err_set(&c->err, ENOMEM, "out of memory");
-	c->disks[c->ndisks++] = (struct vm_disk_cfg){ p, flags, queues };
+	c->disks[c->ndisks++] = (struct vm_disk_cfg){p, flags, queues};
 	return 0;
 }
 
@@ -69,8 +69,10 @@ API int cvmm_config_add_net(struct cvmm_config *c, const struct cvmm_net_config 
 		return err_set(&c->err, EBADF, "net: tapfd %d is not a file descriptor", net->fd);
 	if (net->queue_pairs > NET_MAX_PAIRS ||
 	    (net->queue_pairs > 1 && net->backend != CVMM_NET_TAP))
-		return err_set(&c->err, EINVAL, "net: queue pairs must be 1..%d (more than 1 only "
-						"for a tap)", NET_MAX_PAIRS);
+		return err_set(&c->err, EINVAL,
+			       "net: queue pairs must be 1..%d (more than 1 only "
+			       "for a tap)",
+			       NET_MAX_PAIRS);
 	if (net->has_mac && (net->mac[0] & 1))
 		return err_set(&c->err, EINVAL, "net: the MAC address is a multicast address");
 	struct cvmm_net_config n = *net;
@@ -81,8 +83,7 @@ API int cvmm_config_add_net(struct cvmm_config *c, const struct cvmm_net_config 
 	return 0;
 }
 
-API int cvmm_config_add_fs(struct cvmm_config *c, const char *tag, const char *path,
-			   unsigned flags)
+API int cvmm_config_add_fs(struct cvmm_config *c, const char *tag, const char *path, unsigned flags)
 {
 	err_clear(&c->err);
 	if (c->nfs >= CVMM_MAX_FS)
@@ -109,7 +110,7 @@ API int cvmm_config_add_fs(struct cvmm_config *c, const char *tag, const char *p
 		free(p);
 		return err_set(&c->err, ENOMEM, "out of memory");
 	}
-	c->fs[c->nfs++] = (struct vm_fs_cfg){ t, p, flags };
+	c->fs[c->nfs++] = (struct vm_fs_cfg){t, p, flags};
 	return 0;
 }
 
@@ -265,8 +266,8 @@ API int cvmm_config_set_kick_signal(struct cvmm_config *c, int signo)
 {
 	err_clear(&c->err);
 	if (signo != 0 && (signo < SIGRTMIN || signo > SIGRTMAX))
-		return err_set(&c->err, EINVAL, "kick signal must be 0 or %d..%d, got %d",
-			       SIGRTMIN, SIGRTMAX, signo);
+		return err_set(&c->err, EINVAL, "kick signal must be 0 or %d..%d, got %d", SIGRTMIN,
+			       SIGRTMAX, signo);
 	c->kick_signal = signo;
 	return 0;
 }

@@ -31,8 +31,8 @@ struct cvmm_config {
 	unsigned cpus;
 	uint64_t memory;
 	int console_in, console_out; /* borrowed, -1: none */
-	char *console_path;          /* owned, NULL: none; opened by cvmm_vm_create */
-	int kick_signal;             /* 0: the default (SIGRTMIN + 2) */
+	char *console_path;	     /* owned, NULL: none; opened by cvmm_vm_create */
+	int kick_signal;	     /* 0: the default (SIGRTMIN + 2) */
 	bool debug_exit;
 	bool boot_timer; /* Firecracker's --boot-timer */
 	struct vm_disk_cfg disks[CVMM_MAX_DISKS];
@@ -43,12 +43,12 @@ struct cvmm_config {
 	unsigned nfs;
 	char *vsock_path; /* owned, NULL: no vsock device */
 	uint64_t vsock_cid;
-	bool rng;          /* a virtio-rng device */
-	int seccomp;       /* CVMM_SECCOMP_*, for every thread of the VM */
-	int transport;     /* CVMM_TRANSPORT_* */
-	bool jail;         /* drop privileges in cvmm_vm_create */
+	bool rng;      /* a virtio-rng device */
+	int seccomp;   /* CVMM_SECCOMP_*, for every thread of the VM */
+	int transport; /* CVMM_TRANSPORT_* */
+	bool jail;     /* drop privileges in cvmm_vm_create */
 	bool jail_ids, jail_landlock;
-	bool jail_update_disks; /* cvmm_vm_update_disk works after the drop */
+	bool jail_update_disks;	   /* cvmm_vm_update_disk works after the drop */
 	bool jail_update_anywhere; /* beneath "/" */
 	unsigned jail_uid, jail_gid;
 	char *jail_chroot; /* owned, NULL: none */

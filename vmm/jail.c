@@ -25,20 +25,22 @@
 
 /* Both the vCPU and the control thread allocate (malloc's arenas and
  * frees) and exit through glibc. */
-#define ALLOC_AND_EXIT                                                                       \
-	RULE(mmap, "malloc: arenas and large blocks (never executable)", CLEAR(2, PROT_EXEC)), \
-	RULE(mprotect, "malloc: growing an arena (never executable)", CLEAR(2, PROT_EXEC)),    \
-	RULE(munmap, "free: large blocks, arena trimming"),                                   \
-	RULE(madvise, "free: returning pages; glibc releases a thread's stack at exit"),      \
-	RULE(brk, "malloc on the main arena"),                                                \
-	RULE(futex, "locks and condition variables shared with the other threads"),           \
-	RULE(rt_sigprocmask, "glibc masks signals around thread exit and pthread calls"),     \
-	RULE(restart_syscall, "resume an interrupted wait"),                                  \
-	RULE(clock_gettime, "timestamps (when the vDSO falls back to the syscall)"),          \
-	RULE(time, "the RTC's time (when the vDSO falls back to the syscall)"),               \
-	RULE(gettimeofday, "libc time calls (when the vDSO falls back to the syscall)"),      \
-	RULE(getpid, "pthread_kill names the process"),                                       \
-	RULE(tgkill, "kick vCPU threads out of KVM_RUN (pause, stop, exit) with the kick signal")
+#define ALLOC_AND_EXIT                                                                             \
+	RULE(mmap, "malloc: arenas and large blocks (never executable)", CLEAR(2, PROT_EXEC)),     \
+		RULE(mprotect, "malloc: growing an arena (never executable)",                      \
+		     CLEAR(2, PROT_EXEC)),                                                         \
+		RULE(munmap, "free: large blocks, arena trimming"),                                \
+		RULE(madvise, "free: returning pages; glibc releases a thread's stack at exit"),   \
+		RULE(brk, "malloc on the main arena"),                                             \
+		RULE(futex, "locks and condition variables shared with the other threads"),        \
+		RULE(rt_sigprocmask, "glibc masks signals around thread exit and pthread calls"),  \
+		RULE(restart_syscall, "resume an interrupted wait"),                               \
+		RULE(clock_gettime, "timestamps (when the vDSO falls back to the syscall)"),       \
+		RULE(time, "the RTC's time (when the vDSO falls back to the syscall)"),            \
+		RULE(gettimeofday, "libc time calls (when the vDSO falls back to the syscall)"),   \
+		RULE(getpid, "pthread_kill names the process"),                                    \
+		RULE(tgkill,                                                                       \
+		     "kick vCPU threads out of KVM_RUN (pause, stop, exit) with the kick signal")
 
 /* A vCPU thread: KVM_RUN and what its exit handlers (the device register
  * handlers on the port and MMIO buses) do. ioctls are limited by request,
@@ -222,10 +224,10 @@ int jail_build(enum jail_kind kind, enum jail_mode mode, const struct jail_fds *
 	return jail_build_ex(kind, mode, fds, false, ctx, e);
 }
 
-int jail_build_ex(enum jail_kind kind, enum jail_mode mode, const struct jail_fds *fds,
-		  bool disks, void **ctx, struct err *e)
+int jail_build_ex(enum jail_kind kind, enum jail_mode mode, const struct jail_fds *fds, bool disks,
+		  void **ctx, struct err *e)
 {
-	const struct jail_table *t[3] = { jail_table(kind), NULL, NULL };
+	const struct jail_table *t[3] = {jail_table(kind), NULL, NULL};
 	unsigned n = 1;
 	if (!t[0]) {
 		*ctx = NULL;

@@ -12,13 +12,13 @@
 
 enum jail_kind {
 	JAIL_VIRTIO_WORKER, /* a virtqueue worker: its ring, its irqfds */
-	JAIL_NET_CTRL,      /* virtio-net's control queue worker: the same, and it
+	JAIL_NET_CTRL,	    /* virtio-net's control queue worker: the same, and it
 			     * attaches/detaches tap queues */
-	JAIL_FS_WORKER,     /* a virtio-fs worker: the same, and the metadata calls
+	JAIL_FS_WORKER,	    /* a virtio-fs worker: the same, and the metadata calls
 			     * of the FUSE server, each relative to a directory
 			     * handle beneath the share */
-	JAIL_VCPU,          /* a vCPU thread: its vCPU fd, the VM fd */
-	JAIL_CONTROL,       /* the CLI's control thread (poll loop, control socket,
+	JAIL_VCPU,	    /* a vCPU thread: its vCPU fd, the VM fd */
+	JAIL_CONTROL,	    /* the CLI's control thread (poll loop, control socket,
 			     * teardown): the VM fd, the listening socket */
 	JAIL_RNG_WORKER,    /* virtio-rng's worker: a virtqueue worker's, and
 			     * getrandom (it has no io_uring opcode) */

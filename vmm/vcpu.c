@@ -79,7 +79,8 @@ static bool vcpu_handle_exit(struct vcpu *v)
 	case KVM_EXIT_SYSTEM_EVENT:
 		switch (run->system_event.type) {
 		case KVM_SYSTEM_EVENT_SHUTDOWN:
-			vm_request_exit(vm, CVMM_EXIT_POWEROFF, (int)v->id, 0, 0, "guest powered off");
+			vm_request_exit(vm, CVMM_EXIT_POWEROFF, (int)v->id, 0, 0,
+					"guest powered off");
 			break;
 		case KVM_SYSTEM_EVENT_RESET:
 			vm_request_exit(vm, CVMM_EXIT_REBOOT, (int)v->id, 0, 0, "guest reset");
@@ -98,18 +99,18 @@ static bool vcpu_handle_exit(struct vcpu *v)
 	case KVM_EXIT_FAIL_ENTRY:
 		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, vcpu_ip(v), run->exit_reason,
 				"KVM could not enter the guest (vCPU %u, hardware reason 0x%llx, "
-				"rip 0x%llx)", v->id,
+				"rip 0x%llx)",
+				v->id,
 				(unsigned long long)run->fail_entry.hardware_entry_failure_reason,
 				(unsigned long long)vcpu_ip(v));
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
 		if (arch_vcpu_unrecoverable(v->fd, run->internal.suberror)) {
-			vm_request_exit(vm, CVMM_EXIT_CRASH, (int)v->id, vcpu_ip(v),
-					run->exit_reason,
-					"guest triple fault (vCPU %u, rip 0x%llx; KVM reported it as "
-					"internal error %u: the guest's IDT cannot take an exception)",
-					v->id, (unsigned long long)vcpu_ip(v),
-					run->internal.suberror);
+			vm_request_exit(
+				vm, CVMM_EXIT_CRASH, (int)v->id, vcpu_ip(v), run->exit_reason,
+				"guest triple fault (vCPU %u, rip 0x%llx; KVM reported it as "
+				"internal error %u: the guest's IDT cannot take an exception)",
+				v->id, (unsigned long long)vcpu_ip(v), run->internal.suberror);
 			return false;
 		}
 		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, vcpu_ip(v), run->exit_reason,
@@ -130,7 +131,7 @@ static void vcpu_clear_kick(int sig)
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, sig);
-	struct timespec zero = { 0, 0 };
+	struct timespec zero = {0, 0};
 	while (sigtimedwait(&set, NULL, &zero) == sig)
 		;
 }
@@ -250,8 +251,8 @@ void vcpu_kick(struct vcpu *v)
 int vcpu_start(struct vcpu *v)
 {
 	/* Built here, on the main thread; the vCPU thread loads it. */
-	struct jail_fds fds = { .vcpu = v->fd, .vm = v->vm->vm_fd };
-	struct err e = { 0 };
+	struct jail_fds fds = {.vcpu = v->fd, .vm = v->vm->vm_fd};
+	struct err e = {0};
 	int r = jail_build(JAIL_VCPU, (enum jail_mode)v->vm->cfg.seccomp, &fds, &v->filter, &e);
 	if (r < 0)
 		return r;

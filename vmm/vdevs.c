@@ -20,10 +20,10 @@ static unsigned blk_count(const struct cvmm_config *c)
 static int blk_open_cfg(void **out, const struct cvmm_config *c, unsigned i, struct err *e)
 {
 	const struct vm_disk_cfg *d = &c->disks[i];
-	struct blk_cfg bc = { .path = d->path,
-			      .ro = d->flags & CVMM_DISK_RO,
-			      .direct = d->flags & CVMM_DISK_DIRECT,
-			      .queues = d->queues };
+	struct blk_cfg bc = {.path = d->path,
+			     .ro = d->flags & CVMM_DISK_RO,
+			     .direct = d->flags & CVMM_DISK_DIRECT,
+			     .queues = d->queues};
 	return blk_desc.open(out, &bc, i, e);
 }
 
@@ -35,11 +35,11 @@ static unsigned net_count(const struct cvmm_config *c)
 static int net_open_cfg(void **out, const struct cvmm_config *cfg, unsigned i, struct err *e)
 {
 	const struct cvmm_net_config *c = &cfg->nets[i];
-	struct net_cfg nc = { .backend = (enum net_backend)c->backend,
-			      .target = c->target,
-			      .fd = c->fd,
-			      .pairs = c->queue_pairs,
-			      .has_mac = c->has_mac };
+	struct net_cfg nc = {.backend = (enum net_backend)c->backend,
+			     .target = c->target,
+			     .fd = c->fd,
+			     .pairs = c->queue_pairs,
+			     .has_mac = c->has_mac};
 	memcpy(nc.mac, c->mac, 6);
 	return net_desc.open(out, &nc, i, e);
 }
@@ -52,11 +52,11 @@ static unsigned fs_count(const struct cvmm_config *c)
 static int fs_open_cfg(void **out, const struct cvmm_config *cfg, unsigned i, struct err *e)
 {
 	const struct vm_fs_cfg *c = &cfg->fs[i];
-	struct fs_cfg fc = { .tag = c->tag,
-			     .path = c->path,
-			     .ro = c->flags & CVMM_FS_RO,
-			     .xattr = c->flags & CVMM_FS_XATTR,
-			     .privileged = c->flags & CVMM_FS_PRIVILEGED };
+	struct fs_cfg fc = {.tag = c->tag,
+			    .path = c->path,
+			    .ro = c->flags & CVMM_FS_RO,
+			    .xattr = c->flags & CVMM_FS_XATTR,
+			    .privileged = c->flags & CVMM_FS_PRIVILEGED};
 	return fs_desc.open(out, &fc, i, e);
 }
 
@@ -67,7 +67,7 @@ static unsigned vsock_count(const struct cvmm_config *c)
 
 static int vsock_open_cfg(void **out, const struct cvmm_config *c, unsigned i, struct err *e)
 {
-	struct vsock_cfg vc = { .guest_cid = c->vsock_cid, .path = c->vsock_path };
+	struct vsock_cfg vc = {.guest_cid = c->vsock_cid, .path = c->vsock_path};
 	return vsock_desc.open(out, &vc, i, e);
 }
 
@@ -95,18 +95,18 @@ static unsigned rng_count(const struct cvmm_config *c)
 static int rng_open_cfg(void **out, const struct cvmm_config *c, unsigned i, struct err *e)
 {
 	(void)c;
-	struct rng_cfg rc = { .source = NULL };
+	struct rng_cfg rc = {.source = NULL};
 	return rng_desc.open(out, &rc, i, e);
 }
 
 /* Slots go to disks first, then network interfaces, then shared
  * directories, in the order given, then vsock, then the entropy device. */
 const struct vm_vdev_src vm_vdev_srcs[] = {
-	{ .desc = &blk_desc, .count = blk_count, .open = blk_open_cfg },
-	{ .desc = &net_desc, .count = net_count, .open = net_open_cfg },
-	{ .desc = &fs_desc, .count = fs_count, .open = fs_open_cfg },
-	{ .desc = &vsock_desc, .count = vsock_count, .open = vsock_open_cfg, .jail = vsock_jail },
-	{ .desc = &rng_desc, .count = rng_count, .open = rng_open_cfg },
+	{.desc = &blk_desc, .count = blk_count, .open = blk_open_cfg},
+	{.desc = &net_desc, .count = net_count, .open = net_open_cfg},
+	{.desc = &fs_desc, .count = fs_count, .open = fs_open_cfg},
+	{.desc = &vsock_desc, .count = vsock_count, .open = vsock_open_cfg, .jail = vsock_jail},
+	{.desc = &rng_desc, .count = rng_count, .open = rng_open_cfg},
 };
 const unsigned vm_nvdev_srcs = sizeof(vm_vdev_srcs) / sizeof(vm_vdev_srcs[0]);
 const struct vm_vdev_src *const vm_vdev_disks = &vm_vdev_srcs[0];

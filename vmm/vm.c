@@ -29,9 +29,9 @@
 #include "vmm/vm.h"
 #include "vmm/jail.h"
 
-#define API __attribute__((visibility("default")))
+#define API		 __attribute__((visibility("default")))
 #define CVMM_KICK_SIGNAL (SIGRTMIN + 2)
-#define MAX_IMAGE_SIZE (2ULL << 30)
+#define MAX_IMAGE_SIZE	 (2ULL << 30)
 
 API const char *cvmm_version(void)
 {
@@ -295,7 +295,7 @@ static int vm_vcpus_init(struct vm *vm, struct err *e)
 
 static int vm_load(struct vm *vm, struct err *e)
 {
-	struct image kernel, initrd = { 0 };
+	struct image kernel, initrd = {0};
 	int r = image_map("kernel", vm->cfg.kernel, &kernel, e);
 	if (r < 0)
 		return r;
@@ -315,8 +315,7 @@ out:
 
 /* Gives an opened device its place on the VM's transport: a virtio-mmio
  * window and GSI, or a PCI slot, BAR0 and INTA's GSI. */
-static int vm_vdev_add(struct vm *vm, const struct vm_vdev_src *src, unsigned index,
-		       struct err *e)
+static int vm_vdev_add(struct vm *vm, const struct vm_vdev_src *src, unsigned index, struct err *e)
 {
 	struct vm_vdev *s = &vm->vdevs[vm->nvdevs];
 	const struct vdev_desc *k = src->desc;
@@ -339,7 +338,7 @@ static int vm_vdev_add(struct vm *vm, const struct vm_vdev_src *src, unsigned in
 	if (r < 0)
 		return err_set(e, ENOSPC, "too many devices");
 	/* what the firmware tables and the device tree describe */
-	vm->av.devs[n] = (struct arch_dev){ s->pci, s->slot, s->base, s->gsi };
+	vm->av.devs[n] = (struct arch_dev){s->pci, s->slot, s->base, s->gsi};
 	vm->av.ndevs = n + 1;
 	if (s->pci)
 		snprintf(s->name, sizeof(s->name), "%s@pci0:%02x", k->name, s->slot);
@@ -403,7 +402,8 @@ static int vm_routes_init(struct vm *vm, unsigned nmsi, struct err *e)
 		if (gsi < 16) {
 			t[n].gsi = gsi;
 			t[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-			t[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+			t[n].u.irqchip.irqchip =
+				gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
 			t[n++].u.irqchip.pin = gsi % 8;
 		}
 	}
@@ -441,9 +441,8 @@ static int vm_msi_route(void *opaque, uint32_t gsi, uint64_t addr, uint32_t data
 static int vm_irqfd_bind(void *opaque, int fd, uint32_t gsi, bool assign)
 {
 	struct vm *vm = opaque;
-	struct kvm_irqfd k = { .fd = (uint32_t)fd,
-			       .gsi = gsi,
-			       .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN };
+	struct kvm_irqfd k = {
+		.fd = (uint32_t)fd, .gsi = gsi, .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN};
 	return ioctl(vm->vm_fd, KVM_IRQFD, &k) < 0 ? -errno : 0;
 }
 
@@ -491,7 +490,7 @@ static int vm_vdev_start(struct vm *vm, struct vm_vdev *s, struct err *e)
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		irq.vq[q] = s->irq_fd[s->pci && q < nq ? q : (s->pci ? nq : 0)];
 	if (!s->pci) {
-		struct kvm_irqfd kirq = { .fd = (uint32_t)s->irq_fd[0], .gsi = s->gsi };
+		struct kvm_irqfd kirq = {.fd = (uint32_t)s->irq_fd[0], .gsi = s->gsi};
 		if (ioctl(vm->vm_fd, KVM_IRQFD, &kirq) < 0)
 			return err_set(e, errno, "KVM_IRQFD: %s", strerror(errno));
 	}
@@ -510,7 +509,8 @@ static int vm_vdev_start(struct vm *vm, struct vm_vdev *s, struct err *e)
 			return err_set(e, -r, "cannot map %s at 0x%llx", s->kind,
 				       (unsigned long long)s->base);
 		for (unsigned q = 0; q < nq; q++) {
-			r = vm_ioeventfd(vm, s->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, true, q, s->kick[q], e);
+			r = vm_ioeventfd(vm, s->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, true, q,
+					 s->kick[q], e);
 			if (r < 0)
 				return r;
 		}
@@ -522,7 +522,8 @@ static int vm_vdev_start(struct vm *vm, struct vm_vdev *s, struct err *e)
 			s->kick);
 	if (s->vpci.irq_errors)
 		return err_set(e, EIO, "%s: cannot bind its interrupts (KVM_IRQFD)", s->name);
-	r = bus_add(&vm->mmio, s->base, VIRTIO_PCI_BAR_SIZE, &virtio_pci_bar_ops, &s->vpci, s->kind);
+	r = bus_add(&vm->mmio, s->base, VIRTIO_PCI_BAR_SIZE, &virtio_pci_bar_ops, &s->vpci,
+		    s->kind);
 	if (r < 0)
 		return err_set(e, -r, "cannot map %s's BAR at 0x%llx", s->kind,
 			       (unsigned long long)s->base);
@@ -532,7 +533,8 @@ static int vm_vdev_start(struct vm *vm, struct vm_vdev *s, struct err *e)
 	/* The driver writes the queue index (16 bits) at the queue's own
 	 * address: no data match needed. */
 	for (unsigned q = 0; q < nq; q++) {
-		uint64_t at = s->base + VIRTIO_PCI_NOTIFY_OFF + (uint64_t)VIRTIO_PCI_NOTIFY_MULT * q;
+		uint64_t at =
+			s->base + VIRTIO_PCI_NOTIFY_OFF + (uint64_t)VIRTIO_PCI_NOTIFY_MULT * q;
 		r = vm_ioeventfd(vm, at, 2, false, 0, s->kick[q], e);
 		if (r < 0)
 			return r;
@@ -593,16 +595,16 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 	const char *disk_dirs[CVMM_MAX_DISKS];
 	bool disk_rw[CVMM_MAX_DISKS];
 	char disk_dir[CVMM_MAX_DISKS][4096];
-	struct jail_priv p = { .chroot_dir = vm->cfg.jail_chroot,
-			       .set_ids = vm->cfg.jail_ids,
-			       .uid = vm->cfg.jail_uid,
-			       .gid = vm->cfg.jail_gid,
-			       .rw_dirs = rw,
-			       .ro_dirs = ro,
-			       .rm_dirs = rm,
-			       .file_dirs = disk_dirs,
-			       .file_rw = disk_rw,
-			       .landlock = vm->cfg.jail_landlock };
+	struct jail_priv p = {.chroot_dir = vm->cfg.jail_chroot,
+			      .set_ids = vm->cfg.jail_ids,
+			      .uid = vm->cfg.jail_uid,
+			      .gid = vm->cfg.jail_gid,
+			      .rw_dirs = rw,
+			      .ro_dirs = ro,
+			      .rm_dirs = rm,
+			      .file_dirs = disk_dirs,
+			      .file_rw = disk_rw,
+			      .landlock = vm->cfg.jail_landlock};
 	for (unsigned i = 0; i < vm->cfg.nfs; i++) {
 		if (vm->cfg.fs[i].flags & CVMM_FS_RO) {
 			ro[p.nro++] = vm->cfg.fs[i].path;
@@ -634,8 +636,8 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 		disk_rw[0] = (p.nfile && disk_rw[0]) || !(vm->cfg.disks[i].flags & CVMM_DISK_RO);
 		p.nfile = 1;
 	}
-	for (unsigned i = 0; vm->cfg.jail_update_disks && !vm->cfg.jail_update_anywhere &&
-			     i < vm->cfg.ndisks;
+	for (unsigned i = 0;
+	     vm->cfg.jail_update_disks && !vm->cfg.jail_update_anywhere && i < vm->cfg.ndisks;
 	     i++) {
 		dir_of(disk_dir[i], sizeof(disk_dir[i]), vm->cfg.disks[i].path);
 		disk_dirs[p.nfile] = disk_dir[i];
@@ -739,19 +741,19 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 		r = err_set(e, errno, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	vm->av = (struct arch_vm){ .kvm_fd = -1,
-				   .vm_fd = -1,
-				   .mem = &vm->mem,
-				   .pio = &vm->pio,
-				   .mmio = &vm->mmio,
-				   .ncpus = vm->cfg.cpus,
-				   .memory = vm->cfg.memory,
-				   .cmdline = vm->cfg.cmdline,
-				   .console_out = vm->cfg.console_out,
-				   .pci = vm->pci,
-				   .sys = { vm_sys_event, vm },
-				   .debug_exit = vm->cfg.debug_exit ? vm_debug_exit : NULL,
-				   .debug_exit_ctx = vm };
+	vm->av = (struct arch_vm){.kvm_fd = -1,
+				  .vm_fd = -1,
+				  .mem = &vm->mem,
+				  .pio = &vm->pio,
+				  .mmio = &vm->mmio,
+				  .ncpus = vm->cfg.cpus,
+				  .memory = vm->cfg.memory,
+				  .cmdline = vm->cfg.cmdline,
+				  .console_out = vm->cfg.console_out,
+				  .pci = vm->pci,
+				  .sys = {vm_sys_event, vm},
+				  .debug_exit = vm->cfg.debug_exit ? vm_debug_exit : NULL,
+				  .debug_exit_ctx = vm};
 	r = arch_create(&vm->arch, &vm->av, e);
 	if (r < 0)
 		goto fail;
@@ -944,8 +946,9 @@ API int cvmm_vm_send_ctrl_alt_del(struct cvmm_vm *handle)
 	if (r == -EOPNOTSUPP)
 		return err_shared_set(&vm->err, EOPNOTSUPP, "no keyboard on this architecture");
 	if (r < 0)
-		return err_shared_set(&vm->err, -r,
-				      "the keyboard's buffer is full (the guest is not reading it)");
+		return err_shared_set(
+			&vm->err, -r,
+			"the keyboard's buffer is full (the guest is not reading it)");
 	return 0;
 }
 
@@ -969,8 +972,8 @@ API int cvmm_vm_stats(const struct cvmm_vm *handle, struct cvmm_stats *st)
 	if (vm->started) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		st->uptime_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec -
-				vm->start_ns;
+		st->uptime_ns =
+			(uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - vm->start_ns;
 	}
 	st->vcpus = vm->nvcpus;
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
@@ -1099,22 +1102,23 @@ API int cvmm_vm_jail_control_thread(struct cvmm_vm *handle, int listen_fd)
 {
 	struct vm *vm = (struct vm *)handle;
 	err_shared_begin(&vm->err);
-	struct jail_fds fds = { .listen = listen_fd, .vm = vm->vm_fd };
+	struct jail_fds fds = {.listen = listen_fd, .vm = vm->vm_fd};
 	void *ctx;
 	/* The capabilities the process kept for its fs workers: this thread
 	 * needs none. */
 	int r = jail_caps_limit(0);
 	if (r < 0)
 		return err_shared_set(&vm->err, -r, "dropping capabilities: %s", strerror(-r));
-	struct err e = { 0 };
+	struct err e = {0};
 	r = jail_build_ex(JAIL_CONTROL, (enum jail_mode)vm->cfg.seccomp, &fds,
 			  vm->cfg.jail_update_disks, &ctx, &e);
 	if (r < 0)
 		return err_shared_put(&vm->err, &e);
 	r = jail_load(ctx, "cvmm-control");
 	if (r < 0)
-		return err_shared_set(&vm->err, -r, "cannot load the control thread's seccomp filter: %s",
-			       strerror(-r));
+		return err_shared_set(&vm->err, -r,
+				      "cannot load the control thread's seccomp filter: %s",
+				      strerror(-r));
 	return 0;
 }
 
@@ -1132,7 +1136,7 @@ API int cvmm_vm_update_disk(struct cvmm_vm *handle, unsigned index, const char *
 			s = &vm->vdevs[i];
 	if (!s || !s->k->update || !s->vdev)
 		return err_shared_set(&vm->err, ENODEV, "no disk %u", index);
-	struct err e = { 0 };
+	struct err e = {0};
 	int r = s->k->update(s->model, path, &e);
 	if (r < 0)
 		return err_shared_put(&vm->err, &e);
@@ -1166,9 +1170,10 @@ API int cvmm_vm_wait(struct cvmm_vm *handle, struct cvmm_exit *ex)
 		return err_shared_set(&vm->err, EINVAL, "VM was never started");
 	uint64_t v;
 	while (!atomic_load(&vm->stopping)) {
-		struct pollfd pfd = { .fd = vm->exit_efd, .events = POLLIN };
+		struct pollfd pfd = {.fd = vm->exit_efd, .events = POLLIN};
 		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-			return err_shared_set(&vm->err, errno, "waiting for the VM: %s", strerror(errno));
+			return err_shared_set(&vm->err, errno, "waiting for the VM: %s",
+					      strerror(errno));
 	}
 	ssize_t n = read(vm->exit_efd, &v, sizeof(v));
 	(void)n;

@@ -23,21 +23,21 @@ struct vm_vdev_src; /* vmm/vdevs.h */
 /* A virtio device and its transport: where it sits (virtio-mmio window, or
  * PCI slot and BAR0) and the interrupts it raises. */
 struct vm_vdev {
-	const struct vdev_desc *k;      /* static const: the device's descriptor */
-	const struct vm_vdev_src *src;  /* static const: its row in vdevs.c */
-	void *model;                    /* owned: the device (k->destroy) */
+	const struct vdev_desc *k;     /* static const: the device's descriptor */
+	const struct vm_vdev_src *src; /* static const: its row in vdevs.c */
+	void *model;		       /* owned: the device (k->destroy) */
 	bool pci;
-	uint64_t base;  /* virtio-mmio window or BAR0 */
-	uint32_t gsi;   /* virtio-mmio's interrupt, or INTA's */
-	unsigned slot;  /* PCI: bus 0 device number */
+	uint64_t base;	       /* virtio-mmio window or BAR0 */
+	uint32_t gsi;	       /* virtio-mmio's interrupt, or INTA's */
+	unsigned slot;	       /* PCI: bus 0 device number */
 	uint32_t msi_gsi_base; /* PCI: GSIs of its MSI-X vectors */
 	const char *kind;
-	char name[40];           /* kind@base, for messages */
-	struct virtio_dev *vdev; /* borrowed from the device, once started */
+	char name[40];			    /* kind@base, for messages */
+	struct virtio_dev *vdev;	    /* borrowed from the device, once started */
 	int irq_fd[VIRTIO_PCI_MAX_VECTORS]; /* owned eventfds (mmio: [0] only) */
 	unsigned nirq;
 	int kick[VIRTIO_MAX_QUEUES]; /* borrowed from the device */
-	struct virtio_pci vpci;      /* PCI transport state */
+	struct virtio_pci vpci;	     /* PCI transport state */
 };
 /* Device slots: the virtio devices of every kind together, one interrupt
  * each (cvmm_vm_create refuses more before opening any). */
@@ -55,10 +55,10 @@ enum vcpu_exit_kind {
 struct vcpu {
 	struct vm *vm; /* borrowed back-pointer */
 	unsigned id;
-	void *filter;        /* owned until the thread loads it */
+	void *filter;	     /* owned until the thread loads it */
 	bool test_violation; /* test builds: make a syscall outside the filter */
 	bool test_overflow;  /* test builds: a heap overflow for ASan to report */
-	int fd;              /* owned */
+	int fd;		     /* owned */
 	struct kvm_run *run; /* owned mapping of run_size bytes */
 	pthread_t thread;
 	bool thread_started;
@@ -71,7 +71,7 @@ struct vcpu {
 
 struct vm {
 	struct cvmm_config cfg; /* owned copy */
-	int kvm_fd, vm_fd;      /* owned */
+	int kvm_fd, vm_fd;	/* owned */
 	int run_size;
 	int kick_signal;
 	struct guest_mem mem;
@@ -88,7 +88,7 @@ struct vm {
 
 	struct vm_vdev vdevs[CVMM_MAX_MMIO];
 	unsigned nvdevs;
-	bool pci;                /* virtio over PCI (cfg.transport) */
+	bool pci; /* virtio over PCI (cfg.transport) */
 	struct pci_host pci_host;
 	/* KVM's GSI routing table (PCI: MSI-X vectors), rewritten whole by
 	 * KVM_SET_GSI_ROUTING when a vector's message changes. */
@@ -100,17 +100,17 @@ struct vm {
 	pthread_mutex_t exit_lock;
 	atomic_bool stopping;
 	struct cvmm_exit exit; /* under exit_lock */
-	int exit_efd;          /* owned eventfd, readable once the VM exited */
-	int console_fd;        /* owned, opened from cfg.console_path; -1: none */
+	int exit_efd;	       /* owned eventfd, readable once the VM exited */
+	int console_fd;	       /* owned, opened from cfg.console_path; -1: none */
 	bool started, joined;
-	uint64_t start_ns;     /* CLOCK_MONOTONIC at cvmm_vm_start */
+	uint64_t start_ns; /* CLOCK_MONOTONIC at cvmm_vm_start */
 
 	/* Pause: vCPU threads park at the top of their run loop. */
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond;
 	atomic_bool pause_req; /* written under pause_lock; vCPUs peek without it */
-	unsigned nparked;    /* under pause_lock */
-	unsigned nrunning;   /* vCPU threads not yet returned, under pause_lock */
+	unsigned nparked;      /* under pause_lock */
+	unsigned nrunning;     /* vCPU threads not yet returned, under pause_lock */
 	uint64_t shutdown_requests;
 	/* The last public call's failure (or why the VM ended in error):
 	 * cleared as each cvmm_vm_* call starts, written under its lock. */
@@ -120,7 +120,8 @@ struct vm {
 /* Ends the VM: records the first reason, kicks every vCPU out of KVM_RUN and
  * signals exit_efd. Callable from any thread. */
 void vm_request_exit(struct vm *vm, enum cvmm_exit_reason reason, int vcpu, uint64_t rip,
-		     uint32_t kvm_reason, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+		     uint32_t kvm_reason, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 
 /* The vCPU thread parks here while a pause is requested; returns when the
  * VM is resumed or stopping. */

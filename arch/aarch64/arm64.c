@@ -22,8 +22,8 @@
  * and what the device tree (written last) says about the initrd. */
 struct arch {
 	const struct arch_vm *vm; /* borrowed from the VMM */
-	int gic_fd;               /* owned, -1: none */
-	unsigned gic_version;     /* 3 or 2 */
+	int gic_fd;		  /* owned, -1: none */
+	unsigned gic_version;	  /* 3 or 2 */
 	struct serial uart;
 	struct pl031 rtc;
 	bool devs_ready; /* uart and rtc set up: arch_destroy ends them */

@@ -4,12 +4,13 @@
 #include <errno.h>
 #include <string.h>
 
-#define ECX_HYPERVISOR (1u << 31)
+#define ECX_HYPERVISOR	 (1u << 31)
 #define ECX_TSC_DEADLINE (1u << 24)
-#define EDX_HTT (1u << 28)
+#define EDX_HTT		 (1u << 28)
 
 /* KVM paravirt features a guest may use when the host reports none. */
-#define KVM_FEATURES_FALLBACK ((1u << 0) | (1u << 3) | (1u << 24)) /* CLOCKSOURCE, CLOCKSOURCE2, STABLE_BIT */
+#define KVM_FEATURES_FALLBACK                                                                      \
+	((1u << 0) | (1u << 3) | (1u << 24)) /* CLOCKSOURCE, CLOCKSOURCE2, STABLE_BIT */
 
 static unsigned order_of(unsigned n)
 {
@@ -27,8 +28,8 @@ static struct kvm_cpuid_entry2 *find(struct kvm_cpuid_entry2 *ent, unsigned n, u
 	return NULL;
 }
 
-static struct kvm_cpuid_entry2 *get_or_add(struct kvm_cpuid_entry2 *ent, unsigned *n,
-					   unsigned max, uint32_t fn)
+static struct kvm_cpuid_entry2 *get_or_add(struct kvm_cpuid_entry2 *ent, unsigned *n, unsigned max,
+					   uint32_t fn)
 {
 	struct kvm_cpuid_entry2 *e = find(ent, *n, fn);
 	if (e)

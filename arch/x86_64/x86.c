@@ -24,7 +24,7 @@ struct arch {
 	struct debug_exit debug_exit;
 	bool devs_ready; /* com1, rtc and i8042 set up: arch_destroy ends them */
 	struct {
-		uint32_t kind;  /* X86_BOOT_LINUX64 or the PVH entry */
+		uint32_t kind;	/* X86_BOOT_LINUX64 or the PVH entry */
 		uint64_t entry; /* first instruction */
 	} boot;
 };
@@ -44,8 +44,8 @@ unsigned arch_ram_layout(uint64_t mem, uint64_t *gpa, uint64_t *size)
 
 /* ISA IRQs free for devices (8 is the RTC's), then the rest of the IOAPIC. */
 /* GSI 23 is the power button's (X86_GED_GSI). */
-static const uint8_t x86_virtio_gsis[] = { 5, 6, 7, 9, 10, 11, 12, 13, 14, 15,
-					   16, 17, 18, 19, 20, 21, 22 };
+static const uint8_t x86_virtio_gsis[] = {5,  6,  7,  9,  10, 11, 12, 13, 14,
+					  15, 16, 17, 18, 19, 20, 21, 22};
 _Static_assert(sizeof(x86_virtio_gsis) >= ARCH_MAX_DEVS, "a GSI for every device slot");
 
 int arch_mmio_slot(unsigned i, uint64_t *base, uint32_t *gsi)
@@ -114,7 +114,7 @@ struct serial *arch_console(struct arch *a)
 static void x86_irq_set(void *opaque, uint32_t gsi, int level)
 {
 	struct arch *a = opaque;
-	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
+	struct kvm_irq_level irq = {.irq = gsi, .level = (uint32_t)level};
 	ioctl(a->vm->vm_fd, KVM_IRQ_LINE, &irq);
 }
 
@@ -143,7 +143,7 @@ int arch_vm_init(struct arch *a, struct err *e)
 		return err_set(e, errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return err_set(e, errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return err_set(e, errno, "KVM_CREATE_PIT2: %s", strerror(errno));
 	return 0;
@@ -152,7 +152,7 @@ int arch_vm_init(struct arch *a, struct err *e)
 int arch_devices_init(struct arch *a, struct err *e)
 {
 	const struct arch_vm *vm = a->vm;
-	struct irq_line com1_irq = { x86_irq_set, a, X86_COM1_IRQ };
+	struct irq_line com1_irq = {x86_irq_set, a, X86_COM1_IRQ};
 	int r = serial_init(&a->com1, &com1_irq, vm->console_out);
 	if (r < 0)
 		return err_set(e, -r, "serial: %s", strerror(-r));
@@ -161,7 +161,7 @@ int arch_devices_init(struct arch *a, struct err *e)
 		serial_destroy(&a->com1);
 		return err_set(e, -r, "rtc: %s", strerror(-r));
 	}
-	struct irq_line kbd_irq = { x86_irq_set, a, X86_KBD_IRQ };
+	struct irq_line kbd_irq = {x86_irq_set, a, X86_KBD_IRQ};
 	r = i8042_init(&a->i8042, &vm->sys, &kbd_irq);
 	if (r < 0) {
 		rtc_destroy(&a->rtc);
@@ -178,7 +178,7 @@ int arch_devices_init(struct arch *a, struct err *e)
 			 "acpi-pm")) < 0)
 		return err_set(e, -r, "cannot map the legacy devices");
 	if (vm->debug_exit) {
-		a->debug_exit = (struct debug_exit){ vm->debug_exit, vm->debug_exit_ctx };
+		a->debug_exit = (struct debug_exit){vm->debug_exit, vm->debug_exit_ctx};
 		r = bus_add(vm->pio, X86_PORT_DEBUG_EXIT, 1, &debug_exit_ops, &a->debug_exit,
 			    "debug-exit");
 		if (r < 0)
@@ -189,17 +189,17 @@ int arch_devices_init(struct arch *a, struct err *e)
 
 /* ---- vCPUs --------------------------------------------------------------- */
 
-#define MSR_IA32_TSC 0x10
-#define MSR_IA32_SYSENTER_CS 0x174
+#define MSR_IA32_TSC	      0x10
+#define MSR_IA32_SYSENTER_CS  0x174
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
-#define MSR_IA32_MISC_ENABLE 0x1a0
-#define MSR_MTRR_DEF_TYPE 0x2ff
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_CSTAR 0xc0000083
-#define MSR_SYSCALL_MASK 0xc0000084
-#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_IA32_MISC_ENABLE  0x1a0
+#define MSR_MTRR_DEF_TYPE     0x2ff
+#define MSR_STAR	      0xc0000081
+#define MSR_LSTAR	      0xc0000082
+#define MSR_CSTAR	      0xc0000083
+#define MSR_SYSCALL_MASK      0xc0000084
+#define MSR_KERNEL_GS_BASE    0xc0000102
 
 static int x86_set_cpuid(const struct arch_vm *vm, int fd, unsigned id, struct err *e)
 {
@@ -245,12 +245,17 @@ static int x86_set_msrs(int fd, struct err *e)
 		uint32_t index;
 		uint64_t value;
 	} boot_msrs[] = {
-		{ MSR_IA32_SYSENTER_CS, 0 },  { MSR_IA32_SYSENTER_ESP, 0 },
-		{ MSR_IA32_SYSENTER_EIP, 0 }, { MSR_STAR, 0 },
-		{ MSR_CSTAR, 0 },             { MSR_KERNEL_GS_BASE, 0 },
-		{ MSR_SYSCALL_MASK, 0 },      { MSR_LSTAR, 0 },
-		{ MSR_IA32_TSC, 0 },          { MSR_IA32_MISC_ENABLE, 1 /* fast strings */ },
-		{ MSR_MTRR_DEF_TYPE, (1u << 11) | 6 /* MTRRs on, default write-back */ },
+		{MSR_IA32_SYSENTER_CS, 0},
+		{MSR_IA32_SYSENTER_ESP, 0},
+		{MSR_IA32_SYSENTER_EIP, 0},
+		{MSR_STAR, 0},
+		{MSR_CSTAR, 0},
+		{MSR_KERNEL_GS_BASE, 0},
+		{MSR_SYSCALL_MASK, 0},
+		{MSR_LSTAR, 0},
+		{MSR_IA32_TSC, 0},
+		{MSR_IA32_MISC_ENABLE, 1 /* fast strings */},
+		{MSR_MTRR_DEF_TYPE, (1u << 11) | 6 /* MTRRs on, default write-back */},
 	};
 	enum { N = sizeof(boot_msrs) / sizeof(boot_msrs[0]) };
 	struct {
@@ -265,14 +270,14 @@ static int x86_set_msrs(int fd, struct err *e)
 	}
 	int r = ioctl(fd, KVM_SET_MSRS, &m);
 	if (r != N)
-		return err_set(e, r < 0 ? errno : EINVAL, "KVM_SET_MSRS: set %d of %d boot MSRs",
-			       r, (int)N);
+		return err_set(e, r < 0 ? errno : EINVAL, "KVM_SET_MSRS: set %d of %d boot MSRs", r,
+			       (int)N);
 	return 0;
 }
 
-#define APIC_LVT0 0x350
-#define APIC_LVT1 0x360
-#define APIC_MODE_NMI 0x4
+#define APIC_LVT0	 0x350
+#define APIC_LVT1	 0x360
+#define APIC_MODE_NMI	 0x4
 #define APIC_MODE_EXTINT 0x7
 
 static void lapic_set_lvt(struct kvm_lapic_state *s, unsigned reg, uint32_t mode)
@@ -381,13 +386,13 @@ static struct kvm_segment seg_from_gdt(uint64_t ent, uint16_t sel)
  * __BOOT_DS = 0x18. */
 #define GDT_CODE 2
 #define GDT_DATA 3
-#define GDT_TSS 4
+#define GDT_TSS	 4
 
-#define CR0_PE (1ULL << 0)
-#define CR0_ET (1ULL << 4)
-#define CR0_NE (1ULL << 5)
-#define CR0_PG (1ULL << 31)
-#define CR4_PAE (1ULL << 5)
+#define CR0_PE	 (1ULL << 0)
+#define CR0_ET	 (1ULL << 4)
+#define CR0_NE	 (1ULL << 5)
+#define CR0_PG	 (1ULL << 31)
+#define CR4_PAE	 (1ULL << 5)
 #define EFER_LME (1ULL << 8)
 #define EFER_LMA (1ULL << 10)
 
@@ -490,10 +495,10 @@ int arch_load(struct arch *a, const uint8_t *kernel, size_t ksize, const uint8_t
 	r = x86_cmdline_write(m, &k, cmdline, e);
 	if (r < 0)
 		return r;
-	struct x86_boot_cfg bc = { .mem_size = vm->memory };
+	struct x86_boot_cfg bc = {.mem_size = vm->memory};
 	if (initrd) {
-		uint64_t below4g = vm->memory < X86_MMIO_HOLE_START ? vm->memory
-								    : X86_MMIO_HOLE_START;
+		uint64_t below4g =
+			vm->memory < X86_MMIO_HOLE_START ? vm->memory : X86_MMIO_HOLE_START;
 		r = x86_initrd_load(m, below4g, &k, initrd, isize, &bc.initrd_gpa, e);
 		if (r < 0)
 			return r;
@@ -512,15 +517,13 @@ int arch_load(struct arch *a, const uint8_t *kernel, size_t ksize, const uint8_t
 	for (unsigned i = 0; i < vm->ndevs && i < ARCH_MAX_DEVS; i++) {
 		const struct arch_dev *s = &vm->devs[i];
 		if (s->pci)
-			pdevs[npci++] = (struct acpi_pci_dev){ s->slot, s->gsi };
+			pdevs[npci++] = (struct acpi_pci_dev){s->slot, s->gsi};
 		else
-			devs[ndevs++] = (struct acpi_mmio_dev){ "LNRO0005", s->base,
-								X86_VIRTIO_MMIO_SIZE, s->gsi };
+			devs[ndevs++] = (struct acpi_mmio_dev){"LNRO0005", s->base,
+							       X86_VIRTIO_MMIO_SIZE, s->gsi};
 	}
-	struct x86_acpi_cfg acfg = { .ncpus = vm->ncpus,
-				     .devs = devs,
-				     .ndevs = ndevs,
-				     .ged_gsi = X86_GED_GSI };
+	struct x86_acpi_cfg acfg = {
+		.ncpus = vm->ncpus, .devs = devs, .ndevs = ndevs, .ged_gsi = X86_GED_GSI};
 	if (vm->pci) {
 		acfg.ecam_base = X86_PCI_ECAM_BASE;
 		acfg.pci_mem_base = (uint32_t)X86_PCI_MEM_BASE;

@@ -51,7 +51,7 @@ struct vdev_vsock_metrics {
 };
 struct vdev_metrics {
 	uint64_t requests; /* chains served */
-	uint64_t bytes;    /* bytes moved to or from the guest */
+	uint64_t bytes;	   /* bytes moved to or from the guest */
 	uint64_t errors;   /* chains answered with an error */
 	struct vdev_blk_metrics blk;
 	struct vdev_net_metrics net;
@@ -102,41 +102,41 @@ struct vdev_desc {
 };
 
 /* The typed-to-void adapters a descriptor needs, for a device whose
- * functions are openfn (pfx_open, or one with its signature), pfx_start, pfx_vdev, pfx_queues, pfx_kick_fd and
- * pfx_destroy on `type` (its open taking `cfgtype`). */
-#define VDEV_ADAPTERS(pfx, type, cfgtype, openfn)                                             \
-	static int pfx##_open_of(void **out, const void *cfg, unsigned index, struct err *e) \
-	{                                                                                    \
-		type *m = NULL;                                                              \
-		int r = openfn(&m, (const cfgtype *)cfg, index, e);                            \
-		*out = m;                                                                    \
-		return r;                                                                    \
-	}                                                                                    \
-	static int pfx##_start_of(void *m, const struct guest_mem *mem,                      \
-				  const struct virtio_irqfds *irq, struct err *e)            \
-	{                                                                                    \
-		return pfx##_start((type *)m, mem, irq, e);                                  \
-	}                                                                                    \
-	static struct virtio_dev *pfx##_vdev_of(void *m)                                     \
-	{                                                                                    \
-		return pfx##_vdev((type *)m);                                                \
-	}                                                                                    \
-	static unsigned pfx##_queues_of(const void *m)                                       \
-	{                                                                                    \
-		return pfx##_queues((const type *)m);                                        \
-	}                                                                                    \
-	static int pfx##_kick_fd_of(void *m, unsigned q)                                     \
-	{                                                                                    \
-		return pfx##_kick_fd((type *)m, q);                                          \
-	}                                                                                    \
-	static void pfx##_destroy_of(void *m)                                                \
-	{                                                                                    \
-		pfx##_destroy((type *)m);                                                    \
+ * functions are openfn (pfx_open, or one with its signature), pfx_start, pfx_vdev, pfx_queues,
+ * pfx_kick_fd and pfx_destroy on `type` (its open taking `cfgtype`). */
+#define VDEV_ADAPTERS(pfx, type, cfgtype, openfn)                                                  \
+	static int pfx##_open_of(void **out, const void *cfg, unsigned index, struct err *e)       \
+	{                                                                                          \
+		type *m = NULL;                                                                    \
+		int r = openfn(&m, (const cfgtype *)cfg, index, e);                                \
+		*out = m;                                                                          \
+		return r;                                                                          \
+	}                                                                                          \
+	static int pfx##_start_of(void *m, const struct guest_mem *mem,                            \
+				  const struct virtio_irqfds *irq, struct err *e)                  \
+	{                                                                                          \
+		return pfx##_start((type *)m, mem, irq, e);                                        \
+	}                                                                                          \
+	static struct virtio_dev *pfx##_vdev_of(void *m)                                           \
+	{                                                                                          \
+		return pfx##_vdev((type *)m);                                                      \
+	}                                                                                          \
+	static unsigned pfx##_queues_of(const void *m)                                             \
+	{                                                                                          \
+		return pfx##_queues((const type *)m);                                              \
+	}                                                                                          \
+	static int pfx##_kick_fd_of(void *m, unsigned q)                                           \
+	{                                                                                          \
+		return pfx##_kick_fd((type *)m, q);                                                \
+	}                                                                                          \
+	static void pfx##_destroy_of(void *m)                                                      \
+	{                                                                                          \
+		pfx##_destroy((type *)m);                                                          \
 	}
 
 /* The descriptor's fields those adapters fill. */
-#define VDEV_ADAPTED(pfx)                                                                     \
-	.open = pfx##_open_of, .start = pfx##_start_of, .vdev = pfx##_vdev_of,                \
+#define VDEV_ADAPTED(pfx)                                                                          \
+	.open = pfx##_open_of, .start = pfx##_start_of, .vdev = pfx##_vdev_of,                     \
 	.queues = pfx##_queues_of, .kick_fd = pfx##_kick_fd_of, .destroy = pfx##_destroy_of
 
 /* The preamble every device's start shares: the device lock, its ops and

@@ -181,7 +181,8 @@ static void cfg_image(const struct virtio_pci *p, uint8_t img[PCI_CFG_SIZE])
 	le_put32(img + CAP_MSIX + PCI_MSIX_PBA, VIRTIO_PCI_PBA_OFF);
 	/* the window's bar, offset and length are the driver's */
 	struct virtio_pci_cfg_cap window = {
-		.cap = vcap(0, sizeof(window), VIRTIO_PCI_CAP_PCI_CFG, p->cfgcap_off, p->cfgcap_len),
+		.cap = vcap(0, sizeof(window), VIRTIO_PCI_CAP_PCI_CFG, p->cfgcap_off,
+			    p->cfgcap_len),
 	};
 	window.cap.bar = p->cfgcap_bar;
 	memcpy(img + CAP_PCICFG, &window, sizeof(window));
@@ -199,8 +200,8 @@ static bool cfgcap_window(const struct virtio_pci *p, uint32_t off, unsigned len
 			  unsigned *wlen)
 {
 	uint32_t l = p->cfgcap_len, o = p->cfgcap_off;
-	if (p->cfgcap_bar != 0 || (l != 1 && l != 2 && l != 4) || off != 0 || len < l ||
-	    o % l || o >= VIRTIO_PCI_BAR_SIZE)
+	if (p->cfgcap_bar != 0 || (l != 1 && l != 2 && l != 4) || off != 0 || len < l || o % l ||
+	    o >= VIRTIO_PCI_BAR_SIZE)
 		return false;
 	*at = o;
 	*wlen = l;
@@ -252,7 +253,8 @@ static void vpci_cfg_write(void *fn, uint32_t off, const uint8_t *data, unsigned
 		p->intr_line = (uint8_t)v;
 		break;
 	case CAP_MSIX: /* its PCI_MSIX_FLAGS are the dword's upper half */
-		p->msix_ctrl = (uint16_t)((v >> 16) & (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL));
+		p->msix_ctrl =
+			(uint16_t)((v >> 16) & (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL));
 		rewire(p);
 		break;
 	case CAP_PCICFG + offsetof(struct virtio_pci_cap, bar):
@@ -293,7 +295,10 @@ const struct pci_fn_ops virtio_pci_fn_ops = {
 struct common_field {
 	uint8_t off, size;
 };
-#define COMMON_FIELD(off, field) {off, sizeof(((struct virtio_pci_common_cfg *)0)->field)}
+#define COMMON_FIELD(off, field)                                                                   \
+	{                                                                                          \
+		off, sizeof(((struct virtio_pci_common_cfg *)0)->field)                            \
+	}
 static const struct common_field common_fields[] = {
 	COMMON_FIELD(VIRTIO_PCI_COMMON_DFSELECT, device_feature_select),
 	COMMON_FIELD(VIRTIO_PCI_COMMON_DF, device_feature),
@@ -561,8 +566,8 @@ static void bar_read(void *dev, uint64_t off, uint8_t *data, unsigned len)
 		if (d->ops->config_read)
 			d->ops->config_read(d, (uint32_t)(off - VIRTIO_PCI_DEVCFG_OFF), data, len);
 	} else if (off >= VIRTIO_PCI_MSIX_OFF &&
-		   off < VIRTIO_PCI_MSIX_OFF + PCI_MSIX_ENTRY_SIZE * p->nvec &&
-		   !(off & 3) && (len == 4 || len == 8)) {
+		   off < VIRTIO_PCI_MSIX_OFF + PCI_MSIX_ENTRY_SIZE * p->nvec && !(off & 3) &&
+		   (len == 4 || len == 8)) {
 		for (unsigned k = 0; k < len; k += 4)
 			le_put32(data + k, msix_read32(p, off - VIRTIO_PCI_MSIX_OFF + k));
 	} else if (off >= VIRTIO_PCI_PBA_OFF && off + len <= VIRTIO_PCI_PBA_OFF + 8) {
@@ -597,8 +602,8 @@ static void bar_write(void *dev, uint64_t off, const uint8_t *data, unsigned len
 			(void)n;
 		}
 	} else if (off >= VIRTIO_PCI_MSIX_OFF &&
-		   off < VIRTIO_PCI_MSIX_OFF + PCI_MSIX_ENTRY_SIZE * p->nvec &&
-		   !(off & 3) && (len == 4 || len == 8)) {
+		   off < VIRTIO_PCI_MSIX_OFF + PCI_MSIX_ENTRY_SIZE * p->nvec && !(off & 3) &&
+		   (len == 4 || len == 8)) {
 		for (unsigned k = 0; k < len; k += 4)
 			msix_write32(p, off - VIRTIO_PCI_MSIX_OFF + k, le_get32(data + k));
 	}

@@ -22,7 +22,7 @@
 #include "devices/virtio/virtio.h"
 #include "core/bus.h"
 
-#define PCI_GSI_NONE   UINT32_MAX
+#define PCI_GSI_NONE UINT32_MAX
 
 #define VIRTIO_PCI_VENDOR      0x1af4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040 /* + virtio device id: modern */

@@ -31,7 +31,7 @@ static void bridge_cfg(uint8_t img[64])
 	le_put16(img + PCI_VENDOR_ID, 0x1b36); /* Red Hat: "PCIe host bridge" */
 	le_put16(img + PCI_DEVICE_ID, 0x0008);
 	img[PCI_CLASS_DEVICE + 1] = 0x06; /* bridge */
-	img[PCI_CLASS_DEVICE] = 0x00;	   /* host */
+	img[PCI_CLASS_DEVICE] = 0x00;	  /* host */
 	le_put16(img + PCI_SUBSYSTEM_VENDOR_ID, 0x1b36);
 	le_put16(img + PCI_SUBSYSTEM_ID, 0x0008);
 }

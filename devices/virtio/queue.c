@@ -27,7 +27,7 @@
 #define AVAIL_RING(i) (offsetof(struct vring_avail, ring) + sizeof(__virtio16) * (uint64_t)(i))
 #define USED_FLAGS    offsetof(struct vring_used, flags)
 #define USED_IDX      offsetof(struct vring_used, idx)
-#define USED_RING(i)                                                                           \
+#define USED_RING(i)                                                                               \
 	(offsetof(struct vring_used, ring) + sizeof(struct vring_used_elem) * (uint64_t)(i))
 
 /* A descriptor, in host byte order. */

@@ -30,18 +30,18 @@
 struct vq {
 	/* configuration, set by vq_init */
 	const struct guest_mem *mem; /* borrowed */
-	uint16_t size;               /* power of two, <= VQ_MAX_SIZE */
+	uint16_t size;		     /* power of two, <= VQ_MAX_SIZE */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
-	bool event_idx;              /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	/* state, owned by the one thread that services the queue */
-	uint16_t last_avail; /* next avail ring index we will consume */
-	uint16_t used_idx;   /* our copy of used->idx */
-	uint16_t avail_seen; /* avail->idx as vq_pop last read it */
+	uint16_t last_avail;	 /* next avail ring index we will consume */
+	uint16_t used_idx;	 /* our copy of used->idx */
+	uint16_t avail_seen;	 /* avail->idx as vq_pop last read it */
 	uint16_t signalled_used; /* used_idx when we last notified the driver */
 	bool signalled_valid;
-	bool notify_off;      /* vq_disable_notify in effect */
-	bool broken;          /* a guest violation was seen: stop using the queue */
-	const char *why;      /* what broke it (static string) */
+	bool notify_off; /* vq_disable_notify in effect */
+	bool broken;	 /* a guest violation was seen: stop using the queue */
+	const char *why; /* what broke it (static string) */
 };
 
 /* A walked descriptor chain: device-readable segments first (n_out), then
@@ -104,9 +104,9 @@ bool vq_enable_notify_more(struct vq *q);
  * other part and never go past its end. Return the bytes copied. */
 struct vq_cursor {
 	const struct vq_chain *c;
-	unsigned seg;  /* index into c->iov */
-	unsigned end;  /* one past the last segment of this part */
-	size_t off;    /* offset inside iov[seg] */
+	unsigned seg; /* index into c->iov */
+	unsigned end; /* one past the last segment of this part */
+	size_t off;   /* offset inside iov[seg] */
 };
 void vq_cursor_out(struct vq_cursor *cur, const struct vq_chain *c);
 void vq_cursor_in(struct vq_cursor *cur, const struct vq_chain *c);

@@ -69,8 +69,7 @@ void virtio_fail(struct virtio_dev *d, const char *why)
 	virtio_notify(d, VIRTIO_INT_CONFIG);
 }
 
-void virtio_config_copy(const void *cfg, size_t size, uint32_t off, uint8_t *data,
-			unsigned len)
+void virtio_config_copy(const void *cfg, size_t size, uint32_t off, uint8_t *data, unsigned len)
 {
 	if (off < size && len <= size - off)
 		memcpy(data, (const uint8_t *)cfg + off, len);

@@ -33,8 +33,7 @@ struct virtio_dev_ops {
 	uint32_t device_id;
 	/* Reads/writes of the device-specific configuration space. */
 	void (*config_read)(struct virtio_dev *d, uint32_t off, uint8_t *data, unsigned len);
-	void (*config_write)(struct virtio_dev *d, uint32_t off, const uint8_t *data,
-			     unsigned len);
+	void (*config_write)(struct virtio_dev *d, uint32_t off, const uint8_t *data, unsigned len);
 	/* DRIVER_OK: the queues are configured (d->vq[] valid for ready ones).
 	 * Returns 0, or -errno to put the device in NEEDS_RESET. */
 	int (*activate)(struct virtio_dev *d);
@@ -61,16 +60,16 @@ struct virtio_queue_cfg {
 
 struct virtio_dev {
 	const struct virtio_dev_ops *ops; /* static const */
-	void *model;                      /* the device model's state, borrowed */
+	void *model;			  /* the device model's state, borrowed */
 	pthread_mutex_t lock;
-	uint64_t features;        /* offered */
+	uint64_t features;	  /* offered */
 	uint64_t driver_features; /* accepted by the driver */
 	uint32_t status;
 	unsigned nqueues;
 	uint16_t queue_max;
 	struct virtio_queue_cfg qcfg[VIRTIO_MAX_QUEUES];
-	atomic_uint isr;            /* InterruptStatus, set by workers */
-	atomic_bool needs_reset;    /* a worker found its queue broken */
+	atomic_uint isr;	 /* InterruptStatus, set by workers */
+	atomic_bool needs_reset; /* a worker found its queue broken */
 	/* Why, for the log: the first reason since the last reset. Workers
 	 * do not log (their filter allows writes to fd 2 only: core/log.h),
 	 * so the transport logs it when the driver reads the status. */
@@ -95,8 +94,8 @@ struct virtio_dev {
 	int irqfd;
 	int vq_irqfd[VIRTIO_MAX_QUEUES];
 	const struct guest_mem *mem; /* borrowed */
-	const char *name;            /* for messages, e.g. "virtio-net@0xd0001000" */
-	int seccomp;                 /* its workers' filters: enum jail_mode (0: on) */
+	const char *name;	     /* for messages, e.g. "virtio-net@0xd0001000" */
+	int seccomp;		     /* its workers' filters: enum jail_mode (0: on) */
 	/* Tests and fuzz targets, set before the device starts: its workers
 	 * run on the caller's thread (worker.h); vq_worker_create lists them
 	 * in workers[] for vq_workers_run. */
@@ -138,8 +137,7 @@ void virtio_fail(struct virtio_dev *d, const char *why);
 /* A device's config_read of its configuration structure cfg (size bytes,
  * filled by the device in the spec's struct): bytes [off, off + len) when
  * they lie inside it, else none (the transport reads 0). */
-void virtio_config_copy(const void *cfg, size_t size, uint32_t off, uint8_t *data,
-			unsigned len);
+void virtio_config_copy(const void *cfg, size_t size, uint32_t off, uint8_t *data, unsigned len);
 /* vq_pop and vq_push on q, one of d's queues, that mark a broken queue: on
  * < 0 (q is broken) d is in NEEDS_RESET with q's reason (virtio_fail).
  * Every pop and push of a device goes through these (or vq_worker_pop,

@@ -173,8 +173,8 @@ static bool worker_handle_command(struct vq_worker *w)
 /* Test builds only (CVMM_TEST_IOURING_PROBE): right after its filter, the
  * worker submits on its own ring an opcode no worker ring allows (OPENAT,
  * with IOSQE_FIXED_FILE) and an allowed one without the IOSQE_FIXED_FILE
- * every SQE must carry (READ of fd -1), and logs each completion's result. The ring's restrictions refuse both with -EACCES; without
- * them both would end in -EBADF. */
+ * every SQE must carry (READ of fd -1), and logs each completion's result. The ring's restrictions
+ * refuse both with -EACCES; without them both would end in -EBADF. */
 static void worker_test_uring_probe(struct vq_worker *w)
 {
 	for (int i = 0; i < 2; i++) {
@@ -430,7 +430,7 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 
 	/* The ring: disabled, its files registered, restricted to fixed files
 	 * and the opcodes the device needs, then enabled. */
-	struct io_uring_params p = { .flags = IORING_SETUP_R_DISABLED };
+	struct io_uring_params p = {.flags = IORING_SETUP_R_DISABLED};
 	r = io_uring_queue_init_params(cfg->ring_entries, &w->ring, &p);
 	if (r < 0)
 		return err_set(e, -r, "%s: io_uring_setup: %s", w->name, strerror(-r));
@@ -480,7 +480,8 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 
 	/* its filter's irqfds: its queue's, the configuration interrupt's (a
 	 * broken queue), a second queue's (also_notify) */
-	if (qidx >= VIRTIO_MAX_QUEUES || (cfg->also_notify && cfg->also_notify_q >= VIRTIO_MAX_QUEUES))
+	if (qidx >= VIRTIO_MAX_QUEUES ||
+	    (cfg->also_notify && cfg->also_notify_q >= VIRTIO_MAX_QUEUES))
 		return err_set(e, EINVAL, "%s: no such queue", w->name);
 	if (dev->inline_workers) {
 		/* No thread (tests and fuzz targets): the caller runs the
@@ -520,7 +521,8 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	r = pthread_create(&w->thread, NULL, worker_thread, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r)
-		return err_set(e, r, "%s: cannot start the worker thread: %s", w->name, strerror(r));
+		return err_set(e, r, "%s: cannot start the worker thread: %s", w->name,
+			       strerror(r));
 	w->started = true;
 	pthread_setname_np(w->thread, w->name);
 	return 0;

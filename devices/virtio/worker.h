@@ -38,20 +38,20 @@ struct vq_worker_ops {
 	void (*flush)(struct vq_worker *w);
 };
 
-#define WORKER_FILE_KICK 0 /* registered file indices */
-#define WORKER_FILE_CTL 1
-#define WORKER_FILE_DEV 2  /* first device file */
+#define WORKER_FILE_KICK     0 /* registered file indices */
+#define WORKER_FILE_CTL	     1
+#define WORKER_FILE_DEV	     2 /* first device file */
 #define WORKER_MAX_DEV_FILES 16
-#define WORKER_TAG_KICK 1 /* user_data of the eventfd reads; I/O uses pointers */
-#define WORKER_TAG_CTL 2
-#define WORKER_TAG_IGNORE 3 /* completions nobody waits for (cancels) */
+#define WORKER_TAG_KICK	     1 /* user_data of the eventfd reads; I/O uses pointers */
+#define WORKER_TAG_CTL	     2
+#define WORKER_TAG_IGNORE    3 /* completions nobody waits for (cancels) */
 
 /* A worker's grant, all in one place: the seccomp table its thread loads
  * (worker_jail.c, by pointer) and what its io_uring may do, which seccomp does
  * not see. Each device exports its workers' grants with its descriptor
  * (vdev_desc.grants); `cvmm --print-jail` prints them with the tables. */
 struct vq_grant {
-	const char *thread; /* its thread's name, as a pattern: "cvmm-blk<N>-q<M>" */
+	const char *thread;	       /* its thread's name, as a pattern: "cvmm-blk<N>-q<M>" */
 	const struct jail_table *jail; /* its seccomp table (worker_jail.c) */
 	/* io_uring opcodes its ring allows besides READ (every worker's own,
 	 * for its eventfds): at most WORKER_MAX_OPS, more is an error */
@@ -67,9 +67,9 @@ struct vq_grant {
 
 struct vq_worker_cfg {
 	const struct vq_worker_ops *ops;
-	void *model;              /* borrowed */
+	void *model;		      /* borrowed */
 	const struct vq_grant *grant; /* static const, the device's own */
-	const int *dev_fds;       /* files the device's I/O may touch */
+	const int *dev_fds;	      /* files the device's I/O may touch */
 	unsigned ndev_fds;
 	unsigned ring_entries;
 	/* Empty registered-file slots after the device files (at most
@@ -77,8 +77,8 @@ struct vq_worker_cfg {
 	 * "direct": vsock's connections) or, with the grant's files_update,
 	 * by the worker (virtio-fs's open files). */
 	unsigned sparse_files;
-	const char *name;         /* thread name, e.g. "cvmm-blk0-q0" */
-	uint64_t keep_caps;       /* CAP_* mask the thread keeps (default: none) */
+	const char *name;   /* thread name, e.g. "cvmm-blk0-q0" */
+	uint64_t keep_caps; /* CAP_* mask the thread keeps (default: none) */
 	/* The worker also serves queue also_notify_q (vsock: RX) and raises
 	 * its interrupt: its filter lets it write that eventfd too. */
 	bool also_notify;
@@ -119,9 +119,9 @@ struct vq_worker {
 	 * written by the worker (vdev_count), read by any thread */
 	_Atomic uint64_t kicks;
 	char name[16];
-	int test_violation; /* test builds: make a syscall outside the filter */
+	int test_violation;   /* test builds: make a syscall outside the filter */
 	int test_uring_probe; /* test builds: submit what its ring must refuse */
-	uint64_t keep_caps;  /* capabilities it keeps (vq_worker_cfg) */
+	uint64_t keep_caps;   /* capabilities it keeps (vq_worker_cfg) */
 };
 
 /* Main thread: eventfds, restricted io_uring, seccomp filter, thread. */
@@ -159,8 +159,8 @@ void vq_worker_cancel(struct vq_worker *w, const void *io);
  * `slot` of w's ring, in place of the file there. I/O already submitted
  * goes on with the old file, which the kernel holds until that I/O ends;
  * SQEs submitted after this use fd. 0 or -errno. */
-__attribute__((warn_unused_result)) int vq_worker_files_update(struct vq_worker *w,
-							       unsigned slot, int fd);
+__attribute__((warn_unused_result)) int vq_worker_files_update(struct vq_worker *w, unsigned slot,
+							       int fd);
 /* An io_uring opcode's name without IORING_OP_ ("READV"), or NULL. */
 const char *vq_uring_op_name(unsigned op);
 struct io_uring_sqe *vq_worker_sqe(struct vq_worker *w);

@@ -20,27 +20,29 @@
 #define __NR_fchmodat2 452
 #endif
 
-#define RULE  JAIL_RULE
-#define FD    JAIL_FD
-#define EQ    JAIL_EQ
+#define RULE JAIL_RULE
+#define FD   JAIL_FD
+#define EQ   JAIL_EQ
 
-#define WORKER_COMMON                                                                        \
-	RULE(io_uring_enter, "submit the queue's I/O and wait for completions, on its own ring", \
-	     FD(0, RING)),                                                                   \
-	RULE(write, "raise the queue's interrupt through its irqfd", FD(0, IRQ)),            \
-	RULE(write, "raise the configuration interrupt (a broken queue: NEEDS_RESET)",      \
-	     FD(0, CONFIG_IRQ)),                                                             \
-	RULE(write, "raise the interrupt of the second queue it serves (vsock: RX)",        \
-	     FD(0, NOTIFY_IRQ)),                                                             \
-	RULE(futex, "the lock and condition variable shared with the transport"),             \
-	RULE(madvise, "glibc releases the thread's stack when it exits"),                     \
-	RULE(munmap, "free() may give memory back when the thread exits"),                    \
-	RULE(brk, "the thread's exit returns its malloc cache to its arena: the main arena "   \
-		  "(shared once threads outnumber 8 per CPU) gives memory back with brk"),       \
-	RULE(rt_sigprocmask, "glibc masks signals while the thread exits"),                   \
-	RULE(restart_syscall, "resume an interrupted wait"),                                  \
-	RULE(exit, "the thread exits"),                                                       \
-	RULE(write, "the SIGSYS handler names the forbidden call on stderr", EQ(0, STDERR_FILENO))
+#define WORKER_COMMON                                                                              \
+	RULE(io_uring_enter, "submit the queue's I/O and wait for completions, on its own ring",   \
+	     FD(0, RING)),                                                                         \
+		RULE(write, "raise the queue's interrupt through its irqfd", FD(0, IRQ)),          \
+		RULE(write, "raise the configuration interrupt (a broken queue: NEEDS_RESET)",     \
+		     FD(0, CONFIG_IRQ)),                                                           \
+		RULE(write, "raise the interrupt of the second queue it serves (vsock: RX)",       \
+		     FD(0, NOTIFY_IRQ)),                                                           \
+		RULE(futex, "the lock and condition variable shared with the transport"),          \
+		RULE(madvise, "glibc releases the thread's stack when it exits"),                  \
+		RULE(munmap, "free() may give memory back when the thread exits"),                 \
+		RULE(brk,                                                                          \
+		     "the thread's exit returns its malloc cache to its arena: the main arena "    \
+		     "(shared once threads outnumber 8 per CPU) gives memory back with brk"),      \
+		RULE(rt_sigprocmask, "glibc masks signals while the thread exits"),                \
+		RULE(restart_syscall, "resume an interrupted wait"),                               \
+		RULE(exit, "the thread exits"),                                                    \
+		RULE(write, "the SIGSYS handler names the forbidden call on stderr",               \
+		     EQ(0, STDERR_FILENO))
 
 static const struct jail_rule worker_rules[] = {
 	WORKER_COMMON,

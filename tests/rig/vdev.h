@@ -173,10 +173,9 @@ static inline bool vd_status_write_done(struct vd_status_write *w)
 
 /* Starts the write and waits up to `secs` for it to return; whether it
  * did. Either way vd_status_write_join follows (once it returned). */
-static inline bool vd_status_write_start(struct vd_status_write *w, const struct vd *v,
-					 double secs)
+static inline bool vd_status_write_start(struct vd_status_write *w, const struct vd *v, double secs)
 {
-	*w = (struct vd_status_write){ .v = v };
+	*w = (struct vd_status_write){.v = v};
 	RR_CHECK(pthread_create(&w->thread, NULL, vd_status_write_run, w) == 0);
 	double until = vd_now() + secs;
 	while (!vd_status_write_done(w) && vd_now() < until)
@@ -230,7 +229,8 @@ static inline uint32_t vd_pci_init(struct vd *v, uint64_t features)
 		vd_pci_write(v, 0x08, s, 4);
 		vd_pci_write(v, 0x0c, (uint32_t)(want >> (32 * s)), 4);
 	}
-	uint32_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
+	uint32_t st =
+		VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
 	vd_pci_write(v, 0x14, st, 1);
 	for (unsigned i = 0; i < v->nq; i++) {
 		const struct rr_ring *q = &v->q[i].r;
@@ -269,7 +269,8 @@ static inline uint32_t vd_init(struct vd *v, uint64_t features)
 		vd_write(v, VD_DRIVER_FEATURES_SEL, s);
 		vd_write(v, VD_DRIVER_FEATURES, (uint32_t)(want >> (32 * s)));
 	}
-	uint32_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
+	uint32_t st =
+		VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
 	vd_write(v, VD_STATUS, st);
 	for (unsigned i = 0; i < v->nq; i++) {
 		const struct rr_ring *q = &v->q[i].r;
@@ -302,7 +303,7 @@ static inline uint16_t vd_post(struct vd *v, unsigned qi, const struct vd_seg *s
 	struct rr_seg rs[64];
 	RR_CHECK(n <= 64);
 	for (unsigned k = 0; k < n; k++)
-		rs[k] = (struct rr_seg){ s[k].gpa, s[k].len, s[k].in ? VRING_DESC_F_WRITE : 0 };
+		rs[k] = (struct rr_seg){s[k].gpa, s[k].len, s[k].in ? VRING_DESC_F_WRITE : 0};
 	return rr_post(&v->q[qi].r, rs, n);
 }
 

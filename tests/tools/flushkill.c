@@ -8,19 +8,15 @@
  * The images are TMPDIR/fk-<k>.img, made (sparse) where missing: a caller
  * that wants them allocated and synced beforehand makes them itself.
  * usage: flushkill CVMM MG_BENCH_ELF TMPDIR NVMS BLOCKS [SEED [TIMEOUT_S]]
- * A VM that stopped (STALL_S: silent while it ran, or silent for long) is shown (threads, kernel stacks, KVM's exit
- * counters where debugfs is mounted) and killed: a failure, unless its
- * guest is stuck inside KVM itself (exits keep coming, none reaches cvmm).
- * That, and guests that crash (triple fault, cvmm's status 3), happen in
- * the emulated test host (QEMU TCG, nested SVM) under this load: a nested
- * guest found resumed at the test host's own RIP (__svm_vcpu_run), looping
- * on a nested page fault or triple-faulting, while it only printed (no
- * I/O of cvmm's in flight). Such a VM is "lost": said, its flushed blocks
- * still checked; more than a tenth lost fails the run, and with
- * FK_STRICT=1 (hardware KVM) any does.
- * prints: FK FAIL vm=<k> <what> for each problem, FK LOST vm=<k> ...,
- *   FK LAST <k> <block> for each VM (the last block it said was flushed,
- *   -1: none), then
+ * A VM that stopped (STALL_S: silent while it ran, or silent for long) is shown (threads, kernel
+ * stacks, KVM's exit counters where debugfs is mounted) and killed: a failure, unless its guest is
+ * stuck inside KVM itself (exits keep coming, none reaches cvmm). That, and guests that crash
+ * (triple fault, cvmm's status 3), happen in the emulated test host (QEMU TCG, nested SVM) under
+ * this load: a nested guest found resumed at the test host's own RIP (__svm_vcpu_run), looping on a
+ * nested page fault or triple-faulting, while it only printed (no I/O of cvmm's in flight). Such a
+ * VM is "lost": said, its flushed blocks still checked; more than a tenth lost fails the run, and
+ * with FK_STRICT=1 (hardware KVM) any does. prints: FK FAIL vm=<k> <what> for each problem, FK LOST
+ * vm=<k> ..., FK LAST <k> <block> for each VM (the last block it said was flushed, -1: none), then
  *   FK DONE vms=N killed=K lost=L flushed=F secs=S seed=X fail=M
  * and exits 0 when nothing failed.
  *   flushkill verify DIR < (those FK LAST lines)
@@ -69,11 +65,11 @@ struct vm {
 	long long after;  /* ... once it said this block was flushed */
 	uint64_t kill_ns; /* ... at this time (0: not yet due) */
 	bool killed;
-	uint64_t seen_ns; /* when its console last said something */
+	uint64_t seen_ns;   /* when its console last said something */
 	long long seen_cpu; /* its CPU time then (clock ticks; -1: unknown) */
-	bool spoke;	  /* its console has said anything at all */
-	bool stalled;	  /* no progress for STALL_S: killed */
-	bool lost;	  /* ... and lost inside KVM itself (see stuck) */
+	bool spoke;	    /* its console has said anything at all */
+	bool stalled;	    /* no progress for STALL_S: killed */
+	bool lost;	    /* ... and lost inside KVM itself (see stuck) */
 	int status;
 	bool exited;
 	char img[512];
@@ -176,8 +172,8 @@ static long long cpu_ticks(pid_t pid)
 	unsigned long long ut, st;
 	/* after the name: state ppid pgrp session tty tpgid flags minflt
 	 * cminflt majflt cmajflt utime stime */
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
+	if (!p ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -1;
 	return (long long)(ut + st);
 }

@@ -72,14 +72,15 @@ static int flood(int argc, char **argv)
 		perror("nettool: AF_PACKET");
 		return 1;
 	}
-	struct sockaddr_ll sa = { .sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex(argv[2]),
-				  .sll_halen = 6 };
+	struct sockaddr_ll sa = {.sll_family = AF_PACKET,
+				 .sll_ifindex = (int)if_nametoindex(argv[2]),
+				 .sll_halen = 6};
 	memset(sa.sll_addr, 0xff, 6);
 	uint8_t f[1024];
 	memset(f, 0, sizeof(f));
-	memset(f, 0xff, 6);                            /* broadcast */
-	memcpy(f + 6, "\x02\x00\x00\x00\x00\x01", 6);  /* source */
-	f[12] = 0x08;                                  /* IPv4 */
+	memset(f, 0xff, 6);			      /* broadcast */
+	memcpy(f + 6, "\x02\x00\x00\x00\x00\x01", 6); /* source */
+	f[12] = 0x08;				      /* IPv4 */
 	uint8_t *ip = f + 14;
 	ip[0] = 0x45;
 	uint16_t tot = htons(sizeof(f) - 14);

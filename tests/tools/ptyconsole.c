@@ -44,7 +44,7 @@ static long wait_for(int m, size_t from, const char *needle, size_t len, int sec
 		int left = (int)(end - time(NULL));
 		if (left <= 0)
 			return -1;
-		struct pollfd p = { .fd = m, .events = POLLIN };
+		struct pollfd p = {.fd = m, .events = POLLIN};
 		if (poll(&p, 1, left * 1000) <= 0)
 			return -1;
 		ssize_t k = read(m, out + nout, sizeof(out) - 1 - nout);
@@ -105,7 +105,8 @@ int main(int argc, char **argv)
 		perror("ptyconsole: tcgetattr");
 		return 2;
 	}
-	verdict("cooked-before", !is_raw(&before) && (before.c_lflag & ICANON), "the pty did not start cooked");
+	verdict("cooked-before", !is_raw(&before) && (before.c_lflag & ICANON),
+		"the pty did not start cooked");
 	pid_t pid = fork();
 	if (pid < 0)
 		return 2;
@@ -126,7 +127,8 @@ int main(int argc, char **argv)
 	verdict("guest-echoes", at >= 0, "no MG ECHO from the guest");
 	if (at >= 0) {
 		tcgetattr(s, &during);
-		verdict("raw-while-running", is_raw(&during), "the terminal is not raw while cvmm runs");
+		verdict("raw-while-running", is_raw(&during),
+			"the terminal is not raw while cvmm runs");
 		size_t from = (size_t)at + 7;
 		put(m, "a", 1);
 		put(m, "\001c", 2);
@@ -135,7 +137,8 @@ int main(int argc, char **argv)
 		put(m, "z", 1);
 		long e = wait_for(m, from, "a\003b\001z", 5, 20);
 		char why[200];
-		snprintf(why, sizeof(why), "the guest did not echo a 0x03 b 0x01 z (%zu bytes after MG ECHO)",
+		snprintf(why, sizeof(why),
+			 "the guest did not echo a 0x03 b 0x01 z (%zu bytes after MG ECHO)",
 			 nout - from);
 		verdict("ctrl-a-c-and-ctrl-a-ctrl-a", e >= 0, why);
 		put(m, "\001x", 2);
@@ -146,7 +149,7 @@ int main(int argc, char **argv)
 			break;
 		st = -1;
 		char b[4096];
-		struct pollfd p = { .fd = m, .events = POLLIN };
+		struct pollfd p = {.fd = m, .events = POLLIN};
 		if (poll(&p, 1, 100) > 0 && read(m, b, sizeof(b)) < 0 && errno != EIO)
 			break;
 	}
@@ -161,7 +164,8 @@ int main(int argc, char **argv)
 		verdict("ctrl-a-x-quits", WIFEXITED(st) && WEXITSTATUS(st) == 0, why);
 	}
 	tcgetattr(s, &after);
-	verdict("restored-after", same(&before, &after), "the terminal's settings differ from before");
+	verdict("restored-after", same(&before, &after),
+		"the terminal's settings differ from before");
 	printf("PTY DONE fails=%d\n", fails);
 	return fails ? 1 : 0;
 }

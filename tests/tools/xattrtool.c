@@ -17,8 +17,13 @@
 static int fail(void)
 {
 	int e = errno;
-	const char *n = e == EOPNOTSUPP ? "EOPNOTSUPP" : e == ENODATA ? "ENODATA" : e == EPERM ? "EPERM"
-		      : e == EACCES ? "EACCES" : e == EROFS ? "EROFS" : e == ENOENT ? "ENOENT" : NULL;
+	const char *n = e == EOPNOTSUPP ? "EOPNOTSUPP"
+			: e == ENODATA	? "ENODATA"
+			: e == EPERM	? "EPERM"
+			: e == EACCES	? "EACCES"
+			: e == EROFS	? "EROFS"
+			: e == ENOENT	? "ENOENT"
+					: NULL;
 	if (n)
 		printf("XT ERR %s\n", n);
 	else

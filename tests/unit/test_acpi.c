@@ -433,9 +433,8 @@ static struct reader *check_dsdt(const uint8_t *dsdt, const struct x86_acpi_cfg 
 	struct dev_info *kbd = &r->devs[2];
 	assert_string_equal(kbd->path, "PS2_");
 	assert_string_equal(kbd->hid, "EISA:0303d041"); /* PNP0303 */
-	const uint8_t kbd_crs[] = {0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,
-				   0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,
-				   0x22, 0x02, 0x00, 0x79, 0x00};
+	const uint8_t kbd_crs[] = {0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01, 0x47, 0x01, 0x64,
+				   0x00, 0x64, 0x00, 0x01, 0x01, 0x22, 0x02, 0x00, 0x79, 0x00};
 	assert_int_equal(kbd->crs_len, sizeof(kbd_crs));
 	assert_memory_equal(kbd->crs, kbd_crs, sizeof(kbd_crs));
 
@@ -467,13 +466,15 @@ static struct reader *check_dsdt(const uint8_t *dsdt, const struct x86_acpi_cfg 
 		assert_string_equal(b->hid, "EISA:0c0cd041"); /* PNP0C0C */
 		assert_string_equal(g->path, "GED0");
 		assert_string_equal(g->hid, "ACPI0013");
-		const uint8_t crs[] = {0x89, 6, 0, 0x03, 1, (uint8_t)cfg->ged_gsi, 0, 0, 0, 0x79, 0};
+		const uint8_t crs[] = {0x89, 6, 0, 0x03, 1, (uint8_t)cfg->ged_gsi,
+				       0,    0, 0, 0x79, 0};
 		assert_int_equal(g->crs_len, sizeof(crs));
 		assert_memory_equal(g->crs, crs, sizeof(crs));
 		assert_string_equal(g->method, "_EVT");
 		assert_int_equal(g->method_flags, 1); /* one argument */
 		/* Notify(\_SB_.PWRB, 0x80) */
-		const uint8_t body[] = {0x86, '\\', 0x2e, '_', 'S', 'B', '_', 'P', 'W', 'R', 'B', 0x0a, 0x80};
+		const uint8_t body[] = {0x86, '\\', 0x2e, '_', 'S',  'B', '_',
+					'P',  'W',  'R',  'B', 0x0a, 0x80};
 		assert_int_equal(g->body_len, sizeof(body));
 		assert_memory_equal(g->body, body, sizeof(body));
 	}
@@ -519,15 +520,15 @@ static void test_pci(void **state)
 	struct fake_mem *f = *state;
 	struct acpi_mmio_dev devs[1];
 	build_devs(devs, 1);
-	const struct acpi_pci_dev pdevs[3] = { { 1, 5 }, { 2, 6 }, { 3, 7 } };
-	struct x86_acpi_cfg cfg = { .ncpus = 2,
-				    .devs = devs,
-				    .ndevs = 1,
-				    .ecam_base = X86_PCI_ECAM_BASE,
-				    .pci_mem_base = (uint32_t)X86_PCI_MEM_BASE,
-				    .pci_mem_size = X86_PCI_MEM_SIZE,
-				    .pci_devs = pdevs,
-				    .npci = 3 };
+	const struct acpi_pci_dev pdevs[3] = {{1, 5}, {2, 6}, {3, 7}};
+	struct x86_acpi_cfg cfg = {.ncpus = 2,
+				   .devs = devs,
+				   .ndevs = 1,
+				   .ecam_base = X86_PCI_ECAM_BASE,
+				   .pci_mem_base = (uint32_t)X86_PCI_MEM_BASE,
+				   .pci_mem_size = X86_PCI_MEM_SIZE,
+				   .pci_devs = pdevs,
+				   .npci = 3};
 	uint64_t rsdp = 0;
 	struct err e;
 	err_clear(&e);
@@ -554,7 +555,8 @@ static void test_pci(void **state)
 		assert_string_equal(l->path, name);
 		assert_string_equal(l->hid, "EISA:0f0cd041"); /* PNP0C0F */
 		assert_int_equal(l->uid, i);
-		const uint8_t crs[] = { 0x89, 6, 0, 0x03, 1, (uint8_t)pdevs[i].gsi, 0, 0, 0, 0x79, 0 };
+		const uint8_t crs[] = {0x89, 6, 0, 0x03, 1, (uint8_t)pdevs[i].gsi,
+				       0,    0, 0, 0x79, 0};
 		assert_int_equal(l->crs_len, sizeof(crs));
 		assert_memory_equal(l->crs, crs, sizeof(crs));
 	}
@@ -598,7 +600,7 @@ static void test_pci(void **state)
 	bad.ecam_base = X86_PCI_ECAM_BASE + 4096;
 	assert_int_equal(x86_acpi_write(&f->m, &bad, &rsdp, &e), -EINVAL);
 	bad = cfg;
-	const struct acpi_pci_dev slot0[1] = { { 0, 5 } };
+	const struct acpi_pci_dev slot0[1] = {{0, 5}};
 	bad.pci_devs = slot0;
 	bad.npci = 1;
 	assert_int_equal(x86_acpi_write(&f->m, &bad, &rsdp, &e), -EINVAL);

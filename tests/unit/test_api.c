@@ -31,7 +31,7 @@ struct fake {
 	struct cvmm_config seen; /* shallow copy of the started config's scalars */
 	char kernel[64], initrd[64], cmdline[256], disk0[64], disk1[64], tap[16], vsock[64];
 	unsigned disk0_flags;
-	uint64_t exits, tx; /* what f_stats reports */
+	uint64_t exits, tx;	    /* what f_stats reports */
 	int updates, update_result; /* PATCH /drives */
 	unsigned update_index;
 	char update_path[64];
@@ -388,9 +388,9 @@ static void test_patch_drive(void **state)
 	fault_is(t, FC_PATCH_ERR "Failed perform action on device: Device not found" FC_PATCH_END);
 	assert_int_equal(req(t, "PATCH", "/drives/data", "{\"drive_id\": \"data\"}"), 400);
 	fault_is(t, FC_PATCH_ERR "Block: Running method expected different backend." FC_PATCH_END);
-	assert_int_equal(req(t, "PATCH", "/drives/data",
-			     "{\"drive_id\": \"data\", \"rate_limiter\": null}"),
-			 400);
+	assert_int_equal(
+		req(t, "PATCH", "/drives/data", "{\"drive_id\": \"data\", \"rate_limiter\": null}"),
+		400);
 	fault_has(t, "Running method expected different backend.");
 	assert_int_equal(t->f.updates, 2);
 
@@ -398,8 +398,9 @@ static void test_patch_drive(void **state)
 	assert_int_equal(req(t, "PATCH", "/drives/data",
 			     "{\"drive_id\": \"data\", \"path_on_host\": \"foo.bar\"}"),
 			 400);
-	fault_is(t, FC_PATCH_ERR "Block: Virtio backend error: Error manipulating the backing file: "
-				 "No such file or directory (os error 2) foo.bar" FC_PATCH_END);
+	fault_is(t,
+		 FC_PATCH_ERR "Block: Virtio backend error: Error manipulating the backing file: "
+			      "No such file or directory (os error 2) foo.bar" FC_PATCH_END);
 	t->f.update_result = 0;
 	assert_int_equal(req(t, "GET", "/vm/config", NULL), 200);
 	assert_non_null(strstr(t->out, "{\"drive_id\":\"data\",\"path_on_host\":\"x\""));
@@ -414,12 +415,12 @@ static void test_patch_drive(void **state)
 			     "{\"drive_id\": \"da-ta\", \"path_on_host\": \"x\"}"),
 			 400);
 	fault_has(t, "API Resource IDs can only contain alphanumeric characters and underscores.");
-	assert_int_equal(req(t, "PATCH", "/drives/data",
-			     "{\"drive_id\": \"data\", \"path_on_host\": true}"),
-			 400);
+	assert_int_equal(
+		req(t, "PATCH", "/drives/data", "{\"drive_id\": \"data\", \"path_on_host\": true}"),
+		400);
 	fault_has(t, "'path_on_host' must be a string");
-	for (const char *const *k = (const char *const[]){"is_root_device", "io_engine",
-							   "cache_type", NULL};
+	for (const char *const *k =
+		     (const char *const[]){"is_root_device", "io_engine", "cache_type", NULL};
 	     *k; k++) {
 		char body[128];
 		snprintf(body, sizeof(body),
@@ -429,9 +430,9 @@ static void test_patch_drive(void **state)
 	}
 	/* a rate limiter that limits nothing is accepted (Kata sends {}); a
 	 * real one is refused, nothing changed */
-	assert_int_equal(req(t, "PATCH", "/drives/data",
-			     "{\"drive_id\": \"data\", \"rate_limiter\": {}}"),
-			 204);
+	assert_int_equal(
+		req(t, "PATCH", "/drives/data", "{\"drive_id\": \"data\", \"rate_limiter\": {}}"),
+		204);
 	assert_int_equal(req(t, "PATCH", "/drives/data",
 			     "{\"drive_id\": \"data\", \"path_on_host\": \"y\","
 			     " \"rate_limiter\": {\"bandwidth\": null, \"ops\": null}}"),
@@ -517,8 +518,9 @@ static void test_bad_bodies(void **state)
 	assert_int_equal(req(t, "PUT", "/machine-config",
 			     "{\"vcpu_count\": 3, \"mem_size_mib\": 64, \"smt\": true}"),
 			 400);
-	fault_has(t, "The number of vCPUs must be greater than 0, less than 254 and must be 1 or an "
-		     "even number if SMT is enabled.");
+	fault_has(t,
+		  "The number of vCPUs must be greater than 0, less than 254 and must be 1 or an "
+		  "even number if SMT is enabled.");
 #else
 	assert_int_equal(req(t, "PUT", "/machine-config",
 			     "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"smt\": true}"),
@@ -526,18 +528,18 @@ static void test_bad_bodies(void **state)
 	fault_has(t, "not supported on aarch64");
 #endif
 	/* Firecracker's command line: Firecracker's 32 vCPUs at most */
-	assert_int_equal(req(t, "PUT", "/machine-config",
-			     "{\"vcpu_count\": 33, \"mem_size_mib\": 64}"),
-			 204);
+	assert_int_equal(
+		req(t, "PUT", "/machine-config", "{\"vcpu_count\": 33, \"mem_size_mib\": 64}"),
+		204);
 	api_set_firecracker(t->api);
-	assert_int_equal(req(t, "PUT", "/machine-config",
-			     "{\"vcpu_count\": 33, \"mem_size_mib\": 64}"),
-			 400);
+	assert_int_equal(
+		req(t, "PUT", "/machine-config", "{\"vcpu_count\": 33, \"mem_size_mib\": 64}"),
+		400);
 	fault_has(t, "The number of vCPUs must be greater than 0, less than 32 and must be 1 or an "
 		     "even number if SMT is enabled.");
-	assert_int_equal(req(t, "PUT", "/machine-config",
-			     "{\"vcpu_count\": 32, \"mem_size_mib\": 64}"),
-			 204);
+	assert_int_equal(
+		req(t, "PUT", "/machine-config", "{\"vcpu_count\": 32, \"mem_size_mib\": 64}"),
+		204);
 	/* static CPU templates: accepted, marked deprecated as Firecracker does */
 	assert_int_equal(req(t, "PUT", "/machine-config",
 			     "{\"vcpu_count\": 2, \"mem_size_mib\": 64, \"cpu_template\": \"T2\"}"),
@@ -596,19 +598,22 @@ static void test_bad_bodies(void **state)
 			 400);
 	fault_has(t, "Drive config error: cannot open nope.img: No such file or directory");
 	/* empty rate limiters mean none (Kata's Go and Rust runtimes send these) */
-	assert_int_equal(req(t, "PUT", "/drives/a",
-			     "{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false,"
-			     " \"rate_limiter\": {}, \"partuuid\": \"0eb2a0bc-01\","
-			     " \"cache_type\": \"Unsafe\", \"io_engine\": \"Sync\"}"),
-			 204);
-	assert_int_equal(req(t, "PUT", "/drives/a",
-			     "{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false,"
-			     " \"rate_limiter\": {\"bandwidth\": null, \"ops\": null}}"),
-			 204);
-	assert_int_equal(req(t, "PUT", "/network-interfaces/eth0",
-			     "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": null,"
-			     " \"rx_rate_limiter\": {}, \"tx_rate_limiter\": {}}"),
-			 204);
+	assert_int_equal(
+		req(t, "PUT", "/drives/a",
+		    "{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false,"
+		    " \"rate_limiter\": {}, \"partuuid\": \"0eb2a0bc-01\","
+		    " \"cache_type\": \"Unsafe\", \"io_engine\": \"Sync\"}"),
+		204);
+	assert_int_equal(
+		req(t, "PUT", "/drives/a",
+		    "{\"drive_id\": \"a\", \"path_on_host\": \"x\", \"is_root_device\": false,"
+		    " \"rate_limiter\": {\"bandwidth\": null, \"ops\": null}}"),
+		204);
+	assert_int_equal(
+		req(t, "PUT", "/network-interfaces/eth0",
+		    "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": null,"
+		    " \"rx_rate_limiter\": {}, \"tx_rate_limiter\": {}}"),
+		204);
 	assert_int_equal(req(t, "PUT", "/network-interfaces/eth1",
 			     "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap0\"}"),
 			 400);
@@ -635,9 +640,10 @@ static void test_bad_bodies(void **state)
 	fault_has(t, "guest_mac");
 	assert_int_equal(req(t, "PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/v\"}"), 400);
 	/* containerd never sets a CID: 0 is taken */
-	assert_int_equal(req(t, "PUT", "/vsock",
-			     "{\"guest_cid\": 0, \"uds_path\": \"v.sock\", \"vsock_id\": \"agent_api\"}"),
-			 204);
+	assert_int_equal(
+		req(t, "PUT", "/vsock",
+		    "{\"guest_cid\": 0, \"uds_path\": \"v.sock\", \"vsock_id\": \"agent_api\"}"),
+		204);
 	assert_int_equal(req(t, "GET", "/vm/config", NULL), 200);
 	assert_non_null(strstr(t->out, "\"guest_cid\":3"));
 	assert_int_equal(req(t, "PUT", "/entropy", "{\"rate_limiter\": {}}"), 204);
@@ -673,7 +679,8 @@ static void test_methods_and_paths(void **state)
 	assert_int_equal(req(t, "GET", "/version", NULL), 200);
 	assert_non_null(strstr(t->out, "{\"firecracker_version\": \"" API_FC_VERSION "\"}"));
 	assert_int_equal(req(t, "GET", "/vm/config", NULL), 200);
-	assert_non_null(strstr(t->out, "\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":128"));
+	assert_non_null(
+		strstr(t->out, "\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":128"));
 	assert_int_equal(req(t, "GET", "/", NULL), 200);
 	assert_non_null(strstr(t->out, "\"id\": \"anonymous-instance\""));
 	assert_int_equal(api_set_id(t->api, "0f3c3b1e-5d2a-4c1b-9e7f-2a6b8c9d0e1f"), 0);
@@ -723,9 +730,8 @@ static void test_logger(void **state)
 	assert_non_null(strstr(slurp("log.txt"), "cvmm: app:0: an error 7\n"));
 	/* a FIFO nobody reads yet (Kata and firecracker-containerd make one) */
 	assert_int_equal(mkfifo("log.fifo", 0600), 0);
-	assert_int_equal(req(t, "PUT", "/logger",
-			     "{\"log_path\": \"log.fifo\", \"level\": \"Info\"}"),
-			 204);
+	assert_int_equal(
+		req(t, "PUT", "/logger", "{\"log_path\": \"log.fifo\", \"level\": \"Info\"}"), 204);
 	unlink("log.fifo");
 	/* bad values */
 	assert_int_equal(req(t, "PUT", "/logger", "{\"level\": \"Loud\"}"), 400);
@@ -1037,19 +1043,30 @@ static void test_config_file(void **state)
 		" \"console=ttyS0 reboot=k panic=1 pci=off acpi=off\"},"
 		" \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"root.img\","
 		"  \"is_root_device\": false, \"is_read_only\": true},"
-		"  {\"drive_id\": \"drive_0\", \"path_on_host\": \"drive_0\", \"is_root_device\": false,"
+		"  {\"drive_id\": \"drive_0\", \"path_on_host\": \"drive_0\", \"is_root_device\": "
+		"false,"
 		"   \"is_read_only\": false, \"cache_type\": \"Unsafe\"},"
-		"  {\"drive_id\": \"drive_1\", \"path_on_host\": \"drive_1\", \"is_root_device\": false},"
-		"  {\"drive_id\": \"drive_2\", \"path_on_host\": \"drive_2\", \"is_root_device\": false},"
-		"  {\"drive_id\": \"drive_3\", \"path_on_host\": \"drive_3\", \"is_root_device\": false},"
-		"  {\"drive_id\": \"drive_4\", \"path_on_host\": \"drive_4\", \"is_root_device\": false},"
-		"  {\"drive_id\": \"drive_5\", \"path_on_host\": \"drive_5\", \"is_root_device\": false},"
-		"  {\"drive_id\": \"drive_6\", \"path_on_host\": \"drive_6\", \"is_root_device\": false},"
-		"  {\"drive_id\": \"drive_7\", \"path_on_host\": \"drive_7\", \"is_root_device\": false}],"
+		"  {\"drive_id\": \"drive_1\", \"path_on_host\": \"drive_1\", \"is_root_device\": "
+		"false},"
+		"  {\"drive_id\": \"drive_2\", \"path_on_host\": \"drive_2\", \"is_root_device\": "
+		"false},"
+		"  {\"drive_id\": \"drive_3\", \"path_on_host\": \"drive_3\", \"is_root_device\": "
+		"false},"
+		"  {\"drive_id\": \"drive_4\", \"path_on_host\": \"drive_4\", \"is_root_device\": "
+		"false},"
+		"  {\"drive_id\": \"drive_5\", \"path_on_host\": \"drive_5\", \"is_root_device\": "
+		"false},"
+		"  {\"drive_id\": \"drive_6\", \"path_on_host\": \"drive_6\", \"is_root_device\": "
+		"false},"
+		"  {\"drive_id\": \"drive_7\", \"path_on_host\": \"drive_7\", \"is_root_device\": "
+		"false}],"
 		" \"machine-config\": {\"smt\": false, \"mem_size_mib\": 2048, \"vcpu_count\": 1},"
-		" \"network-interfaces\": [{\"iface_id\": \"eth0\", \"guest_mac\": \"02:00:ca:fe:00:01\","
-		"  \"host_dev_name\": \"tap0_kata\", \"rx_rate_limiter\": {}, \"tx_rate_limiter\": {}}],"
-		" \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"kata.hvsock\", \"vsock_id\": \"root\"},"
+		" \"network-interfaces\": [{\"iface_id\": \"eth0\", \"guest_mac\": "
+		"\"02:00:ca:fe:00:01\","
+		"  \"host_dev_name\": \"tap0_kata\", \"rx_rate_limiter\": {}, \"tx_rate_limiter\": "
+		"{}}],"
+		" \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"kata.hvsock\", \"vsock_id\": "
+		"\"root\"},"
 		" \"logger\": {\"level\": \"Error\", \"log_path\": \"logs.fifo\"},"
 		" \"metrics\": {\"metrics_path\": \"metrics.fifo\"}}";
 	assert_int_equal(api_apply_config(t->api, kata, strlen(kata), true, err, sizeof(err)), 0);
@@ -1088,8 +1105,10 @@ static void test_config_file_flintlock(void **state)
 		"  \"smt\": true,"
 #endif
 		"  \"track_dirty_pages\": false},"
-		" \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"fltap0\"}],"
-		" \"logger\": {\"log_path\": \"fc.log\", \"level\": \"Debug\", \"show_level\": true,"
+		" \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": "
+		"\"fltap0\"}],"
+		" \"logger\": {\"log_path\": \"fc.log\", \"level\": \"Debug\", \"show_level\": "
+		"true,"
 		"  \"show_log_origin\": true},"
 		" \"metrics\": {\"metrics_path\": \"fc.metrics\"}}";
 	assert_int_equal(api_apply_config(t->api, fl, strlen(fl), true, err, sizeof(err)), 0);
@@ -1118,7 +1137,8 @@ static void test_config_file_errors(void **state)
 		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}}", "'drives' is required"},
 		{"{\"boot-source\": {\"kernel_image_path\": \"nope\"}, \"drives\": []}",
 		 "boot-source: Boot source error: the kernel: cannot open nope"},
-		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": [{\"path_on_host\": \"x\"}]}",
+		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": "
+		 "[{\"path_on_host\": \"x\"}]}",
 		 "drives[0]: an object with a string 'drive_id' is needed"},
 		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": [],"
 		 " \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64, \"frob\": 1}}",

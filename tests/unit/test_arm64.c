@@ -293,8 +293,9 @@ static void test_fdt_v3(void **state)
 	int cn = fdt_node_offset_by_phandle(buf, clk);
 	assert_true(cn >= 0);
 	assert_string_equal(fdt_getprop(buf, cn, "compatible", &l), "fixed-clock");
-	assert_int_equal(fdt32_to_cpu(*(const fdt32_t *)fdt_getprop(buf, cn, "clock-frequency", &l)),
-			 ARM64_APB_CLOCK);
+	assert_int_equal(
+		fdt32_to_cpu(*(const fdt32_t *)fdt_getprop(buf, cn, "clock-frequency", &l)),
+		ARM64_APB_CLOCK);
 	assert_int_not_equal(clk, ph);
 	assert_null(fdt_getprop(buf, fdt_path_offset(buf, rtc), "interrupts", &l));
 	/* without one: no node */

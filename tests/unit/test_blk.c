@@ -34,21 +34,21 @@ static struct vq_chain *mk(struct fixture *f, uint32_t type, uint64_t sector, un
 			   unsigned n_in_data, size_t seg)
 {
 	memset(&f->c, 0, sizeof(f->c));
-	f->h = (struct hdr){ type, 0, sector };
+	f->h = (struct hdr){type, 0, sector};
 	f->status = 0xaa;
 	unsigned i = 0;
-	f->c.iov[i++] = (struct iovec){ &f->h, sizeof(f->h) };
+	f->c.iov[i++] = (struct iovec){&f->h, sizeof(f->h)};
 	f->c.out_bytes = sizeof(f->h);
 	for (unsigned k = 0; k < n_out_data; k++, i++) {
-		f->c.iov[i] = (struct iovec){ f->data[k], seg };
+		f->c.iov[i] = (struct iovec){f->data[k], seg};
 		f->c.out_bytes += seg;
 	}
 	f->c.n_out = i;
 	for (unsigned k = 0; k < n_in_data; k++, i++) {
-		f->c.iov[i] = (struct iovec){ f->data[n_out_data + k], seg };
+		f->c.iov[i] = (struct iovec){f->data[n_out_data + k], seg};
 		f->c.in_bytes += seg;
 	}
-	f->c.iov[i++] = (struct iovec){ &f->status, 1 };
+	f->c.iov[i++] = (struct iovec){&f->status, 1};
 	f->c.in_bytes += 1;
 	f->c.n_in = i - f->c.n_out;
 	f->c.head = 7;
@@ -92,13 +92,15 @@ static void test_bounds(void **state)
 	assert_int_equal(r.status, VIRTIO_BLK_S_IOERR);
 	assert_int_equal(blk_parse(&geom, mk(f, VIRTIO_BLK_T_OUT, 2047, 2, 0, 512), &r), 0);
 	assert_int_equal(r.status, VIRTIO_BLK_S_IOERR);
-	assert_int_equal(blk_parse(&geom, mk(f, VIRTIO_BLK_T_IN, UINT64_MAX - 1, 0, 2, 512), &r), 0);
+	assert_int_equal(blk_parse(&geom, mk(f, VIRTIO_BLK_T_IN, UINT64_MAX - 1, 0, 2, 512), &r),
+			 0);
 	assert_int_equal(r.status, VIRTIO_BLK_S_IOERR);
 	/* not a multiple of the sector size */
 	assert_int_equal(blk_parse(&geom, mk(f, VIRTIO_BLK_T_IN, 0, 0, 1, 100), &r), 0);
 	assert_int_equal(r.status, VIRTIO_BLK_S_IOERR);
 	/* more data segments than seg_max */
-	assert_int_equal(blk_parse(&geom, mk(f, VIRTIO_BLK_T_IN, 0, 0, BLK_SEG_MAX + 1, 512), &r), 0);
+	assert_int_equal(blk_parse(&geom, mk(f, VIRTIO_BLK_T_IN, 0, 0, BLK_SEG_MAX + 1, 512), &r),
+			 0);
 	assert_int_equal(r.status, VIRTIO_BLK_S_IOERR);
 	assert_int_equal(blk_parse(&geom, mk(f, VIRTIO_BLK_T_IN, 0, 0, BLK_SEG_MAX, 512), &r), 0);
 	assert_int_equal(r.op, BLK_OP_READ);
@@ -172,7 +174,7 @@ static void test_discard(void **state)
 	struct {
 		uint64_t sector;
 		uint32_t num, flags;
-	} rg = { 16, 32, 0 };
+	} rg = {16, 32, 0};
 	mk(f, VIRTIO_BLK_T_DISCARD, 0, 1, 0, sizeof(rg));
 	memcpy(f->data[0], &rg, sizeof(rg));
 	assert_int_equal(blk_parse(&geom, &f->c, &r), 0);
@@ -190,7 +192,7 @@ static void test_discard(void **state)
 	assert_int_equal(blk_parse(&geom, &f->c, &r), 0);
 	assert_int_equal(r.status, VIRTIO_BLK_S_UNSUPP);
 	/* out of range, and two ranges (we advertise one) */
-	rg = (typeof(rg)){ 2040, 16, 0 };
+	rg = (typeof(rg)){2040, 16, 0};
 	memcpy(f->data[0], &rg, sizeof(rg));
 	assert_int_equal(blk_parse(&geom, &f->c, &r), 0);
 	assert_int_equal(r.status, VIRTIO_BLK_S_IOERR);
@@ -225,8 +227,8 @@ static void test_discard(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_read_write), cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_no_status),  cmocka_unit_test(test_ro),
+		cmocka_unit_test(test_read_write),	   cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_no_status),	   cmocka_unit_test(test_ro),
 		cmocka_unit_test(test_get_id_and_unknown), cmocka_unit_test(test_discard),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

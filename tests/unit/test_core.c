@@ -48,13 +48,13 @@ static void fake_write(void *d, uint64_t off, const uint8_t *data, unsigned len)
 	memcpy(f->last_data, data, len);
 }
 
-static const struct bus_ops fake_ops = { .read = fake_read, .write = fake_write };
+static const struct bus_ops fake_ops = {.read = fake_read, .write = fake_write};
 
 static void test_bus_dispatch(void **state)
 {
 	(void)state;
-	struct bus b = { 0 };
-	struct fake_dev a = { 0 }, c = { 0 };
+	struct bus b = {0};
+	struct fake_dev a = {0}, c = {0};
 	assert_int_equal(bus_add(&b, 0x3f8, 8, &fake_ops, &a, "a"), 0);
 	assert_int_equal(bus_add(&b, 0x60, 5, &fake_ops, &c, "c"), 0);
 	/* overlaps and empty ranges are refused */
@@ -63,7 +63,7 @@ static void test_bus_dispatch(void **state)
 	assert_int_equal(bus_add(&b, 0x100, 0, &fake_ops, &a, "x"), -EINVAL);
 	assert_int_equal(bus_add(&b, UINT64_MAX - 1, 4, &fake_ops, &a, "x"), -EINVAL);
 	/* sorted: lookups find the right device and offset */
-	uint8_t d[4] = { 1, 2, 3, 4 };
+	uint8_t d[4] = {1, 2, 3, 4};
 	assert_true(bus_write(&b, 0x3fb, d, 1));
 	assert_int_equal(a.writes, 1);
 	assert_int_equal(a.last_off, 3);
@@ -73,7 +73,7 @@ static void test_bus_dispatch(void **state)
 	assert_false(bus_write(&b, 0x3fe, d, 4));
 	assert_int_equal(a.writes, 1);
 	/* unmapped reads give all-ones */
-	uint8_t r[4] = { 0 };
+	uint8_t r[4] = {0};
 	assert_false(bus_read(&b, 0x1000, r, 4));
 	assert_int_equal(r[0], 0xff);
 	assert_int_equal(r[3], 0xff);
@@ -86,8 +86,8 @@ static void test_bus_dispatch(void **state)
 static void test_bus_full(void **state)
 {
 	(void)state;
-	struct bus b = { 0 };
-	struct fake_dev a = { 0 };
+	struct bus b = {0};
+	struct fake_dev a = {0};
 	for (unsigned i = 0; i < BUS_MAX_RANGES; i++)
 		assert_int_equal(bus_add(&b, 0x1000 - i * 16, 16, &fake_ops, &a, "r"), 0);
 	assert_int_equal(bus_add(&b, 0x10000, 16, &fake_ops, &a, "r"), -ENOSPC);
@@ -113,19 +113,19 @@ static void test_cpuid_filter(void **state)
 	struct kvm_cpuid_entry2 e[16];
 	memset(e, 0, sizeof(e));
 	unsigned n = 0;
-	e[n++] = (struct kvm_cpuid_entry2){ .function = 1, .ebx = 0xff000800, .edx = 1u << 28 };
-	e[n++] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 0 };
-	e[n++] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 1 };
-	e[n++] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 2 };
-	e[n++] = (struct kvm_cpuid_entry2){ .function = 4, .index = 0, .eax = 0x121 };
-	e[n++] = (struct kvm_cpuid_entry2){ .function = 0x80000008, .ecx = 0x3f };
+	e[n++] = (struct kvm_cpuid_entry2){.function = 1, .ebx = 0xff000800, .edx = 1u << 28};
+	e[n++] = (struct kvm_cpuid_entry2){.function = 0xb, .index = 0};
+	e[n++] = (struct kvm_cpuid_entry2){.function = 0xb, .index = 1};
+	e[n++] = (struct kvm_cpuid_entry2){.function = 0xb, .index = 2};
+	e[n++] = (struct kvm_cpuid_entry2){.function = 4, .index = 0, .eax = 0x121};
+	e[n++] = (struct kvm_cpuid_entry2){.function = 0x80000008, .ecx = 0x3f};
 	assert_int_equal(x86_cpuid_filter(e, &n, 16, 3, 4, 2000000, 1), 0);
 	struct kvm_cpuid_entry2 *l1 = find(e, n, 1, 0);
-	assert_int_equal(l1->ebx >> 24, 3);          /* APIC id */
+	assert_int_equal(l1->ebx >> 24, 3);	     /* APIC id */
 	assert_int_equal((l1->ebx >> 16) & 0xff, 4); /* logical processors */
 	assert_int_equal(l1->ebx & 0xffff, 0x0800);  /* CLFLUSH size kept */
-	assert_true(l1->ecx & (1u << 31));           /* hypervisor */
-	assert_true(l1->ecx & (1u << 24));           /* TSC deadline */
+	assert_true(l1->ecx & (1u << 31));	     /* hypervisor */
+	assert_true(l1->ecx & (1u << 24));	     /* TSC deadline */
 	assert_true(l1->edx & (1u << 28));
 	assert_int_equal(find(e, n, 0xb, 0)->ebx, 1);
 	assert_int_equal(find(e, n, 0xb, 1)->ebx, 4);
@@ -136,7 +136,7 @@ static void test_cpuid_filter(void **state)
 	assert_int_equal(find(e, n, 0x80000008, 0)->ecx & 0xff, 3);
 	struct kvm_cpuid_entry2 *sig = find(e, n, X86_CPUID_KVM_SIGNATURE, 0);
 	assert_non_null(sig);
-	char id[13] = { 0 };
+	char id[13] = {0};
 	memcpy(id, &sig->ebx, 4);
 	memcpy(id + 4, &sig->ecx, 4);
 	memcpy(id + 8, &sig->edx, 4);
@@ -152,7 +152,7 @@ static void test_cpuid_single_and_full(void **state)
 	struct kvm_cpuid_entry2 e[2];
 	memset(e, 0, sizeof(e));
 	unsigned n = 1;
-	e[0] = (struct kvm_cpuid_entry2){ .function = 1, .edx = 1u << 28 };
+	e[0] = (struct kvm_cpuid_entry2){.function = 1, .edx = 1u << 28};
 	/* one vCPU: no HTT; no room for the KVM leaves -> -ENOSPC */
 	assert_int_equal(x86_cpuid_filter(e, &n, 2, 0, 1, 0, 0), -ENOSPC);
 	assert_false(e[0].edx & (1u << 28));
@@ -164,7 +164,7 @@ static void test_cpuid_single_and_full(void **state)
 
 static int parse(struct cli_opts *o, char *err, ...)
 {
-	char *argv[32] = { "cvmm" };
+	char *argv[32] = {"cvmm"};
 	int argc = 1;
 	va_list ap;
 	va_start(ap, err);
@@ -179,8 +179,9 @@ static void test_cli_ok(void **state)
 	(void)state;
 	struct cli_opts o;
 	char err[256];
-	assert_int_equal(parse(&o, err, "--kernel", "bz", "--initrd=ird", "--cpus", "2",
-			       "--memory", "512M", "-c", "console=ttyS0 quiet", NULL), 0);
+	assert_int_equal(parse(&o, err, "--kernel", "bz", "--initrd=ird", "--cpus", "2", "--memory",
+			       "512M", "-c", "console=ttyS0 quiet", NULL),
+			 0);
 	assert_string_equal(o.kernel, "bz");
 	assert_string_equal(o.initrd, "ird");
 	assert_string_equal(o.cmdline, "console=ttyS0 quiet");
@@ -244,13 +245,17 @@ static void test_cli_fs(void **state)
 			 0);
 	assert_string_equal(path, "/a,b");
 	assert_int_equal(fl, 1 | 2 | 4);
-	assert_int_equal(cli_parse_fs("tag=t,path=/a,privileged", tag, sizeof(tag), path,
-				      sizeof(path), &fl),
-			 0);
+	assert_int_equal(
+		cli_parse_fs("tag=t,path=/a,privileged", tag, sizeof(tag), path, sizeof(path), &fl),
+		0);
 	assert_string_equal(path, "/a");
 	assert_int_equal(fl, 4);
-	const char *bad[] = {"tag=t",	    "path=/a",	  "tag=t,path=,privileged",
-			     "tag=t,priv,path=/a", "privileged", "tag=,path=/a",
+	const char *bad[] = {"tag=t",
+			     "path=/a",
+			     "tag=t,path=,privileged",
+			     "tag=t,priv,path=/a",
+			     "privileged",
+			     "tag=,path=/a",
 			     ""};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(cli_parse_fs(bad[i], tag, sizeof(tag), path, sizeof(path), &fl),
@@ -321,7 +326,7 @@ static void test_err_shared_per_call(void **state)
  * rules; what cvmm refuses by name. */
 static int parse_as(const char *prog, struct cli_opts *o, char *err, ...)
 {
-	char *argv[32] = { (char *)prog };
+	char *argv[32] = {(char *)prog};
 	int argc = 1;
 	va_list ap;
 	va_start(ap, err);
@@ -363,8 +368,8 @@ static void test_cli_firecracker(void **state)
 	/* the logger and metrics flags, and --enable-pci */
 	assert_int_equal(parse_as("firecracker", &o, err, "--level", "Warning", "--log-path",
 				  "/tmp/l", "--show-level", "--show-log-origin", "--metrics-path",
-				  "/tmp/m", "--enable-pci", "--http-api-max-payload-size", "1048576",
-				  "--mmds-size-limit", "4096", NULL),
+				  "/tmp/m", "--enable-pci", "--http-api-max-payload-size",
+				  "1048576", "--mmds-size-limit", "4096", NULL),
 			 0);
 	assert_string_equal(o.fc.level, "Warning");
 	assert_true(o.fc.show_level && o.fc.show_log_origin);
@@ -372,9 +377,8 @@ static void test_cli_firecracker(void **state)
 	assert_int_equal(o.transport, CVMM_TRANSPORT_PCI);
 	assert_int_equal(o.fc.max_payload, 1048576);
 	/* --no-api: with --config-file only, and then no socket */
-	assert_int_equal(parse_as("firecracker", &o, err, "--no-api", "--config-file", "c.json",
-				  NULL),
-			 0);
+	assert_int_equal(
+		parse_as("firecracker", &o, err, "--no-api", "--config-file", "c.json", NULL), 0);
 	assert_null(o.fc.api_sock);
 	assert_int_equal(parse_as("firecracker", &o, err, "--no-api", NULL), -EINVAL);
 	assert_non_null(strstr(err, "--config-file"));
@@ -401,19 +405,19 @@ static void test_cli_firecracker(void **state)
 	assert_non_null(strstr(err, "'--kernel'"));
 	assert_int_equal(parse_as("cvmm", &o, err, "--kernel", "bz", "--no-api", NULL), -EINVAL);
 	assert_int_equal(parse_as("firecracker", &o, err, "--start-time-us", "-1", NULL), -EINVAL);
-	assert_int_equal(parse_as("firecracker", &o, err, "--http-api-max-payload-size", "10",
-				  NULL),
-			 -EINVAL);
+	assert_int_equal(
+		parse_as("firecracker", &o, err, "--http-api-max-payload-size", "10", NULL),
+		-EINVAL);
 	/* refused by name, never ignored */
-	static const char *const refused[] = { "--seccomp-filter", "--metadata", "--module",
-					       "--describe-snapshot" };
+	static const char *const refused[] = {"--seccomp-filter", "--metadata", "--module",
+					      "--describe-snapshot"};
 	for (unsigned i = 0; i < 4; i++) {
 		assert_int_equal(parse_as("firecracker", &o, err, refused[i], "x", NULL), -EINVAL);
 		assert_true(!strncmp(err, refused[i], strlen(refused[i])));
 	}
 	/* flintlock's launch line, but for its --metadata (no MMDS yet) */
-	assert_int_equal(parse_as("firecracker", &o, err, "--id", "uid1", "--boot-timer", "--no-api",
-				  "--config-file", "/s/firecracker.cfg", NULL),
+	assert_int_equal(parse_as("firecracker", &o, err, "--id", "uid1", "--boot-timer",
+				  "--no-api", "--config-file", "/s/firecracker.cfg", NULL),
 			 0);
 	assert_true(o.fc.boot_timer && o.fc.no_api);
 	assert_int_equal(parse_as("firecracker", &o, err, "--snapshot-version", NULL), -EINVAL);
@@ -421,9 +425,8 @@ static void test_cli_firecracker(void **state)
 	assert_int_equal(parse_as("cvmm", &o, err, "--kernel", "bz", NULL), 0);
 	assert_false(o.fc.on);
 	/* and --transport goes with --api-socket, alone */
-	assert_int_equal(parse_as("cvmm", &o, err, "--api-socket", "s", "--transport", "mmio",
-				  NULL),
-			 0);
+	assert_int_equal(
+		parse_as("cvmm", &o, err, "--api-socket", "s", "--transport", "mmio", NULL), 0);
 	assert_int_equal(o.transport, CVMM_TRANSPORT_MMIO);
 	assert_int_equal(parse_as("cvmm", &o, err, "--api-socket", "s", "--cpus", "2", NULL),
 			 -EINVAL);
@@ -432,13 +435,17 @@ static void test_cli_firecracker(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bus_dispatch),   cmocka_unit_test(test_bus_full),
+		cmocka_unit_test(test_bus_dispatch),
+		cmocka_unit_test(test_bus_full),
 #ifdef __x86_64__
-		cmocka_unit_test(test_cpuid_filter),   cmocka_unit_test(test_cpuid_single_and_full),
+		cmocka_unit_test(test_cpuid_filter),
+		cmocka_unit_test(test_cpuid_single_and_full),
 #endif
-		cmocka_unit_test(test_cli_ok),         cmocka_unit_test(test_cli_bad),
+		cmocka_unit_test(test_cli_ok),
+		cmocka_unit_test(test_cli_bad),
 		cmocka_unit_test(test_cli_firecracker),
-		cmocka_unit_test(test_cli_sizes),       cmocka_unit_test(test_cli_fs),
+		cmocka_unit_test(test_cli_sizes),
+		cmocka_unit_test(test_cli_fs),
 		cmocka_unit_test(test_err_shared_per_call),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

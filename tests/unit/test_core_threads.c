@@ -87,8 +87,8 @@ struct kick_rig {
 	struct vcpu v;
 	struct kvm_run run;
 	atomic_bool ready;
-	int got;        /* the signal sigwait returned */
-	uint8_t seen;   /* immediate_exit when it did */
+	int got;      /* the signal sigwait returned */
+	uint8_t seen; /* immediate_exit when it did */
 };
 
 static void *kicked_thread(void *arg)
@@ -135,11 +135,11 @@ static void test_vcpu_kick(void **state)
 }
 
 #define LOG_WRITERS 4
-#define LOG_LINES 2000
+#define LOG_LINES   2000
 
 struct log_race {
 	unsigned id;
-	char *lines;   /* the callback sink's buffer: no lock of its own */
+	char *lines; /* the callback sink's buffer: no lock of its own */
 	size_t used, cap;
 };
 

@@ -47,14 +47,14 @@ static void test_serial_tx_and_thre(void **state)
 	(void)state;
 	int p[2];
 	assert_int_equal(pipe(p), 0);
-	struct fake_irq fi = { 0 };
-	struct irq_line irq = { fake_irq_set, &fi, 4 };
+	struct fake_irq fi = {0};
+	struct irq_line irq = {fake_irq_set, &fi, 4};
 	struct serial s;
 	assert_int_equal(serial_init(&s, &irq, p[1]), 0);
 	assert_int_equal(rd(&s, 2) & 0x0f, 0x01); /* no interrupt pending */
 	wr(&s, 0, 'h');
 	wr(&s, 0, 'i');
-	char buf[4] = { 0 };
+	char buf[4] = {0};
 	assert_int_equal(read(p[0], buf, sizeof(buf)), 2);
 	assert_string_equal(buf, "hi");
 	assert_true(rd(&s, 5) & 0x60); /* THRE and TEMT */
@@ -84,8 +84,8 @@ static void test_serial_tx_and_thre(void **state)
 static void test_serial_rx(void **state)
 {
 	(void)state;
-	struct fake_irq fi = { 0 };
-	struct irq_line irq = { fake_irq_set, &fi, 4 };
+	struct fake_irq fi = {0};
+	struct irq_line irq = {fake_irq_set, &fi, 4};
 	struct serial s;
 	assert_int_equal(serial_init(&s, &irq, -1), 0);
 	uint8_t in[100];
@@ -109,7 +109,7 @@ static void test_serial_rx(void **state)
 	wr(&s, 0, 'L');
 	assert_int_equal(rd(&s, 0), 'L');
 	/* bad sizes and offsets are ignored, never crash */
-	uint8_t w[4] = { 0 };
+	uint8_t w[4] = {0};
 	serial_ops.write(&s, 0, w, 4);
 	serial_ops.read(&s, 9, w, 1);
 	assert_int_equal(w[0], 0xff);
@@ -261,8 +261,8 @@ static void fake_event(void *ctx, enum sys_event ev, const char *why)
 static void test_power_paths(void **state)
 {
 	(void)state;
-	struct fake_sys fs = { 0 };
-	struct sys_ctl sys = { fake_event, &fs };
+	struct fake_sys fs = {0};
+	struct sys_ctl sys = {fake_event, &fs};
 	struct acpi_pm pm;
 	acpi_pm_init(&pm, &sys);
 	uint8_t v = (X86_ACPI_S5_SLP_TYP << 2); /* no SLP_EN: nothing */
@@ -277,8 +277,8 @@ static void test_power_paths(void **state)
 	acpi_pm_ops.write(&pm, 2, &v, 1);
 	assert_int_equal(fs.reset, 1);
 
-	struct fake_irq kbd = { 0 };
-	struct irq_line kirq = { fake_kbd_irq_set, &kbd, X86_KBD_IRQ };
+	struct fake_irq kbd = {0};
+	struct irq_line kirq = {fake_kbd_irq_set, &kbd, X86_KBD_IRQ};
 	struct i8042 k;
 	assert_int_equal(i8042_init(&k, &sys, &kirq), 0);
 	kwr(&k, 4, 0xfe); /* pulse the reset line */
@@ -314,10 +314,10 @@ static void want_answer(struct i8042 *k, uint8_t cmd, uint8_t want, const struct
 static void test_i8042_probe(void **state)
 {
 	(void)state;
-	struct fake_sys fs = { 0 };
-	struct sys_ctl sys = { fake_event, &fs };
-	struct fake_irq kbd = { 0 };
-	struct irq_line kirq = { fake_kbd_irq_set, &kbd, X86_KBD_IRQ };
+	struct fake_sys fs = {0};
+	struct sys_ctl sys = {fake_event, &fs};
+	struct fake_irq kbd = {0};
+	struct irq_line kirq = {fake_kbd_irq_set, &kbd, X86_KBD_IRQ};
 	struct i8042 k;
 	assert_int_equal(i8042_init(&k, &sys, &kirq), 0);
 
@@ -367,7 +367,7 @@ static void test_i8042_probe(void **state)
 	assert_int_equal(krd(&k, 0), 0xfa);
 	assert_int_equal(kbd.rises, 7);
 	/* only byte-wide accesses to 0x60 and 0x64 do anything */
-	uint8_t w[2] = { 0xfe, 0xfe };
+	uint8_t w[2] = {0xfe, 0xfe};
 	i8042_ops.write(&k, 4, w, 2);
 	i8042_ops.read(&k, 4, w, 2);
 	assert_int_equal(w[0] & w[1], 0xff);
@@ -381,15 +381,15 @@ static void test_i8042_probe(void **state)
 static void test_i8042_ctrl_alt_del(void **state)
 {
 	(void)state;
-	struct fake_sys fs = { 0 };
-	struct sys_ctl sys = { fake_event, &fs };
-	struct fake_irq kbd = { 0 };
-	struct irq_line kirq = { fake_kbd_irq_set, &kbd, X86_KBD_IRQ };
+	struct fake_sys fs = {0};
+	struct sys_ctl sys = {fake_event, &fs};
+	struct fake_irq kbd = {0};
+	struct irq_line kirq = {fake_kbd_irq_set, &kbd, X86_KBD_IRQ};
 	struct i8042 k;
 	assert_int_equal(i8042_init(&k, &sys, &kirq), 0);
 	assert_int_equal(i8042_ctrl_alt_del(&k), 0);
 	assert_int_equal(kbd.rises, 1);
-	const uint8_t want[] = { 0x14, 0x11, 0xe0, 0x71 }; /* Ctrl, Alt, Delete (E0 71) */
+	const uint8_t want[] = {0x14, 0x11, 0xe0, 0x71}; /* Ctrl, Alt, Delete (E0 71) */
 	for (unsigned i = 0; i < sizeof(want); i++) {
 		assert_int_equal(krd(&k, 4) & 0x01, 0x01);
 		assert_int_equal(krd(&k, 0), want[i]);
@@ -440,11 +440,11 @@ static void bt_sink(void *opaque, int level, const char *line, size_t len)
 static void test_boot_timer(void **state)
 {
 	(void)state;
-	struct bt_capture c = { 0 };
+	struct bt_capture c = {0};
 	struct boot_timer t;
 	boot_timer_init(&t);
 	log_set_sink(bt_sink, &c);
-	uint8_t v = 122, four[4] = { 123, 0, 0, 0 };
+	uint8_t v = 122, four[4] = {123, 0, 0, 0};
 	boot_timer_ops.write(&t, 0, &v, 1);
 	boot_timer_ops.write(&t, 0, four, 4);
 	v = 123;
@@ -456,7 +456,8 @@ static void test_boot_timer(void **state)
 	assert_int_equal(c.calls, 1);
 	assert_true(t.last_us >= 2000);
 	unsigned long long us, ms, cpu, cpu_ms;
-	assert_int_equal(sscanf(c.line, "cvmm: Guest-boot-time = %llu us %llu ms, %llu CPU us %llu CPU ms",
+	assert_int_equal(sscanf(c.line,
+				"cvmm: Guest-boot-time = %llu us %llu ms, %llu CPU us %llu CPU ms",
 				&us, &ms, &cpu, &cpu_ms),
 			 4);
 	assert_true(us == t.last_us && ms == us / 1000 && cpu_ms == cpu / 1000);

@@ -1378,7 +1378,7 @@ static unsigned dev_send(struct dev_rig *r, size_t n)
 	uint64_t out = DQ_BUF + k * 0x4000ULL, in = out + 0x2000;
 	memcpy(fake_at(&r->fm, out, n), io1.out, n);
 	memset(fake_at(&r->fm, in, 0x2000), 0, 0x2000);
-	struct rr_seg segs[2] = { { out, (uint32_t)n, 0 }, { in, 0x2000, VRING_DESC_F_WRITE } };
+	struct rr_seg segs[2] = {{out, (uint32_t)n, 0}, {in, 0x2000, VRING_DESC_F_WRITE}};
 	r->ring.next_desc = (uint16_t)(2 * k);
 	rr_post(&r->ring, segs, 2);
 	uint64_t one = 1;

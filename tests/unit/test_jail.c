@@ -36,17 +36,21 @@
 
 #include "vmm/jail.h"
 
-static const enum jail_kind kinds[] = { JAIL_VIRTIO_WORKER, JAIL_NET_CTRL, JAIL_FS_WORKER,
-					JAIL_VCPU, JAIL_CONTROL, JAIL_RNG_WORKER };
+static const enum jail_kind kinds[] = {JAIL_VIRTIO_WORKER, JAIL_NET_CTRL, JAIL_FS_WORKER,
+				       JAIL_VCPU,	   JAIL_CONTROL,  JAIL_RNG_WORKER};
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 /* The descriptors the children's filters are bound to: 100 a vCPU, a
  * worker's ring, the listening socket; 101 the VM, a worker's queue irqfd;
  * 103 its configuration irqfd; 104 a second queue's. 102 and 105 are in
  * no slot. */
-static const struct jail_fds test_fds = { .ring = 100, .irq = 101, .config_irq = 103,
-					  .notify_irq = 104, .vcpu = 100, .vm = 101,
-					  .listen = 100 };
+static const struct jail_fds test_fds = {.ring = 100,
+					 .irq = 101,
+					 .config_irq = 103,
+					 .notify_irq = 104,
+					 .vcpu = 100,
+					 .vm = 101,
+					 .listen = 100};
 
 static void test_tables(void **state)
 {
@@ -61,11 +65,16 @@ static void test_tables(void **state)
 			/* the SIGSYS handler dies through this call: in no table */
 			assert_int_not_equal(r[i].nr, JAIL_DEATH_CALL);
 		}
-		struct jail_fds fds = { .ring = 5, .irq = 6, .config_irq = 8, .notify_irq = 9,
-					.vcpu = 5, .vm = 6, .listen = 5 };
+		struct jail_fds fds = {.ring = 5,
+				       .irq = 6,
+				       .config_irq = 8,
+				       .notify_irq = 9,
+				       .vcpu = 5,
+				       .vm = 6,
+				       .listen = 5};
 		for (int m = JAIL_ON; m <= JAIL_OFF; m++) {
 			void *ctx = (void *)1;
-			struct err e = { 0 };
+			struct err e = {0};
 			assert_int_equal(jail_build(kinds[k], (enum jail_mode)m, &fds, &ctx, &e),
 					 0);
 			if (m == JAIL_OFF)
@@ -95,7 +104,7 @@ static int run_violation(enum jail_kind kind, enum jail_mode mode, char *msg, si
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, NULL);
 		void *ctx;
-		struct err e = { 0 };
+		struct err e = {0};
 		if (jail_build(kind, mode, &test_fds, &ctx, &e) < 0)
 			_exit(11);
 		if (jail_load(ctx, "test-thread") < 0)
@@ -123,7 +132,8 @@ static void test_violation_kills_with_message(void **state)
 		char msg[256];
 		int st = run_violation(kinds[k], JAIL_ON, msg, sizeof(msg));
 		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSYS)
-			fail_msg("%s: status 0x%x, not killed by SIGSYS", jail_kind_name(kinds[k]), st);
+			fail_msg("%s: status 0x%x, not killed by SIGSYS", jail_kind_name(kinds[k]),
+				 st);
 		assert_string_equal(msg, want);
 	}
 }
@@ -204,44 +214,92 @@ static bool killed_by_ex(enum jail_kind kind, bool disks, enum call c)
 		if (jail_sigsys_install() < 0)
 			_exit(10);
 		void *ctx;
-		struct err e = { 0 };
+		struct err e = {0};
 		if (jail_build_ex(kind, JAIL_ON, &test_fds, disks, &ctx, &e) < 0 ||
 		    jail_load(ctx, "t") < 0)
 			_exit(11);
 		switch (c) {
-		case C_KVM_RUN_OWN: syscall(SYS_ioctl, 100, KVM_RUN, 0); break;
-		case C_KVM_RUN_OTHER: syscall(SYS_ioctl, 101, KVM_RUN, 0); break;
-		case C_IRQ_LINE_VM: syscall(SYS_ioctl, 101, KVM_IRQ_LINE, 0); break;
-		case C_IRQ_LINE_OTHER: syscall(SYS_ioctl, 100, KVM_IRQ_LINE, 0); break;
-		case C_TUNSETQUEUE: syscall(SYS_ioctl, 102, TUNSETQUEUE, 0); break;
-		case C_KVM_CREATE_VCPU: syscall(SYS_ioctl, 101, KVM_CREATE_VCPU, 0); break;
+		case C_KVM_RUN_OWN:
+			syscall(SYS_ioctl, 100, KVM_RUN, 0);
+			break;
+		case C_KVM_RUN_OTHER:
+			syscall(SYS_ioctl, 101, KVM_RUN, 0);
+			break;
+		case C_IRQ_LINE_VM:
+			syscall(SYS_ioctl, 101, KVM_IRQ_LINE, 0);
+			break;
+		case C_IRQ_LINE_OTHER:
+			syscall(SYS_ioctl, 100, KVM_IRQ_LINE, 0);
+			break;
+		case C_TUNSETQUEUE:
+			syscall(SYS_ioctl, 102, TUNSETQUEUE, 0);
+			break;
+		case C_KVM_CREATE_VCPU:
+			syscall(SYS_ioctl, 101, KVM_CREATE_VCPU, 0);
+			break;
 		case C_MMAP_RW:
-			syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-				-1, 0);
+			syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			break;
 		case C_MMAP_EXEC:
-			syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS,
-				-1, 0);
+			syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_EXEC,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			break;
-		case C_WRITE_STDERR: syscall(SYS_write, 2, "", 0); break;
-		case C_WRITE_OTHER: syscall(SYS_write, 105, "", 0); break;
-		case C_WRITE_QUEUE_IRQ: syscall(SYS_write, 101, "", 0); break;
-		case C_WRITE_CONFIG_IRQ: syscall(SYS_write, 103, "", 0); break;
-		case C_WRITE_SECOND_IRQ: syscall(SYS_write, 104, "", 0); break;
-		case C_IRQFD_VM: syscall(SYS_ioctl, 101, KVM_IRQFD, 0); break;
-		case C_IRQFD_OTHER: syscall(SYS_ioctl, 100, KVM_IRQFD, 0); break;
-		case C_ROUTING_VM: syscall(SYS_ioctl, 101, KVM_SET_GSI_ROUTING, 0); break;
-		case C_ROUTING_OTHER: syscall(SYS_ioctl, 100, KVM_SET_GSI_ROUTING, 0); break;
-		case C_ACCEPT_LISTEN: syscall(SYS_accept4, 100, 0, 0, 0); break;
-		case C_ACCEPT_OTHER: syscall(SYS_accept4, 103, 0, 0, 0); break;
-		case C_OPENAT: syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY); break;
+		case C_WRITE_STDERR:
+			syscall(SYS_write, 2, "", 0);
+			break;
+		case C_WRITE_OTHER:
+			syscall(SYS_write, 105, "", 0);
+			break;
+		case C_WRITE_QUEUE_IRQ:
+			syscall(SYS_write, 101, "", 0);
+			break;
+		case C_WRITE_CONFIG_IRQ:
+			syscall(SYS_write, 103, "", 0);
+			break;
+		case C_WRITE_SECOND_IRQ:
+			syscall(SYS_write, 104, "", 0);
+			break;
+		case C_IRQFD_VM:
+			syscall(SYS_ioctl, 101, KVM_IRQFD, 0);
+			break;
+		case C_IRQFD_OTHER:
+			syscall(SYS_ioctl, 100, KVM_IRQFD, 0);
+			break;
+		case C_ROUTING_VM:
+			syscall(SYS_ioctl, 101, KVM_SET_GSI_ROUTING, 0);
+			break;
+		case C_ROUTING_OTHER:
+			syscall(SYS_ioctl, 100, KVM_SET_GSI_ROUTING, 0);
+			break;
+		case C_ACCEPT_LISTEN:
+			syscall(SYS_accept4, 100, 0, 0, 0);
+			break;
+		case C_ACCEPT_OTHER:
+			syscall(SYS_accept4, 103, 0, 0, 0);
+			break;
+		case C_OPENAT:
+			syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY);
+			break;
 		/* bad pointers: were the call allowed, it would fail, not run */
-		case C_EXECVE: syscall(SYS_execve, NULL, NULL, NULL); break;
-		case C_EXECVEAT: syscall(SYS_execveat, -1, NULL, NULL, NULL, 0); break;
-		case C_SOCKET: syscall(SYS_socket, -1, 0, 0); break;
-		case C_CONNECT: syscall(SYS_connect, -1, NULL, 0); break;
-		case C_PTRACE: syscall(SYS_ptrace, -1, 0, NULL, NULL); break;
-		case C_MEMFD: syscall(SYS_memfd_create, NULL, 0); break;
+		case C_EXECVE:
+			syscall(SYS_execve, NULL, NULL, NULL);
+			break;
+		case C_EXECVEAT:
+			syscall(SYS_execveat, -1, NULL, NULL, NULL, 0);
+			break;
+		case C_SOCKET:
+			syscall(SYS_socket, -1, 0, 0);
+			break;
+		case C_CONNECT:
+			syscall(SYS_connect, -1, NULL, 0);
+			break;
+		case C_PTRACE:
+			syscall(SYS_ptrace, -1, 0, NULL, NULL);
+			break;
+		case C_MEMFD:
+			syscall(SYS_memfd_create, NULL, 0);
+			break;
 		case C_OFD_SETLK:
 			syscall(SYS_fcntl, 100, F_OFD_SETLK, 0);
 			break;
@@ -260,8 +318,12 @@ static bool killed_by_ex(enum jail_kind kind, bool disks, enum call c)
 		case C_OPENAT_TRUNC:
 			syscall(SYS_openat, AT_FDCWD, "/nonexistent/x", O_RDWR | O_TRUNC);
 			break;
-		case C_LSEEK_END: syscall(SYS_lseek, 105, 0, SEEK_END); break;
-		case C_LSEEK_SET: syscall(SYS_lseek, 105, 0, SEEK_SET); break;
+		case C_LSEEK_END:
+			syscall(SYS_lseek, 105, 0, SEEK_END);
+			break;
+		case C_LSEEK_SET:
+			syscall(SYS_lseek, 105, 0, SEEK_SET);
+			break;
 		case C_FILES_UPDATE:
 			syscall(SYS_io_uring_register, 105, IORING_REGISTER_FILES_UPDATE, NULL, 0);
 			break;
@@ -358,7 +420,7 @@ static void test_disk_update_rules(void **state)
 	assert_true(killed_by_ex(JAIL_CONTROL, true, C_REGISTER_OTHER));
 	assert_true(killed_by_ex(JAIL_CONTROL, true, C_EXECVE));
 	assert_true(killed_by_ex(JAIL_CONTROL, true, C_SOCKET));
-	static const enum call disk_calls[] = { C_OPENAT, C_LSEEK_END, C_FILES_UPDATE };
+	static const enum call disk_calls[] = {C_OPENAT, C_LSEEK_END, C_FILES_UPDATE};
 	for (unsigned i = 0; i < sizeof(disk_calls) / sizeof(disk_calls[0]); i++) {
 #ifdef CVMM_SANITIZED
 		if (disk_calls[i] != C_LSEEK_END)
@@ -374,13 +436,13 @@ static void test_disk_update_rules(void **state)
 static void test_forbidden_everywhere(void **state)
 {
 	(void)state;
-	static const enum call never[] = { C_EXECVE, C_EXECVEAT, C_SOCKET, C_CONNECT,
-					   C_PTRACE,  C_OPENAT,	  C_MEMFD };
+	static const enum call never[] = {C_EXECVE, C_EXECVEAT, C_SOCKET, C_CONNECT,
+					  C_PTRACE, C_OPENAT,	C_MEMFD};
 	for (unsigned k = 0; k < NKINDS; k++)
 		for (unsigned i = 0; i < sizeof(never) / sizeof(never[0]); i++)
 			if (!killed_by(kinds[k], never[i]))
-				fail_msg("%s: forbidden call #%u was allowed", jail_kind_name(kinds[k]),
-					 (unsigned)never[i]);
+				fail_msg("%s: forbidden call #%u was allowed",
+					 jail_kind_name(kinds[k]), (unsigned)never[i]);
 }
 
 static void put_file(const char *path, mode_t mode)
@@ -425,17 +487,25 @@ static void test_drop(void **state)
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		const char *rw[] = { share }, *rod[] = { ro }, *disks[] = { dk, dkro };
-		const bool disk_rw[] = { true, false };
-		struct jail_priv p = { .chroot_dir = dir, .set_ids = true, .uid = 65534, .gid = 65534,
-				       .rw_dirs = rw, .nrw = 1, .ro_dirs = rod, .nro = 1,
-				       .file_dirs = disks, .file_rw = disk_rw, .nfile = 2,
-				       .landlock = true };
+		const char *rw[] = {share}, *rod[] = {ro}, *disks[] = {dk, dkro};
+		const bool disk_rw[] = {true, false};
+		struct jail_priv p = {.chroot_dir = dir,
+				      .set_ids = true,
+				      .uid = 65534,
+				      .gid = 65534,
+				      .rw_dirs = rw,
+				      .nrw = 1,
+				      .ro_dirs = rod,
+				      .nro = 1,
+				      .file_dirs = disks,
+				      .file_rw = disk_rw,
+				      .nfile = 2,
+				      .landlock = true};
 		int abi;
-		struct err e = { 0 };
+		struct err e = {0};
 		/* supplementary groups that --user must drop (the test's own
 		 * process may have none, which would hide a kept list) */
-		gid_t groups[] = { 4, 27, 100 };
+		gid_t groups[] = {4, 27, 100};
 		if (setgroups(3, groups) < 0)
 			_exit(32);
 		if (jail_drop(&p, &abi, &e) < 0) {
@@ -448,7 +518,7 @@ static void test_drop(void **state)
 			_exit(33);
 		if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
 			_exit(34);
-		struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+		struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
 		struct __user_cap_data_struct d[2];
 		if (syscall(SYS_capget, &h, d) < 0)
 			_exit(22);
@@ -535,7 +605,7 @@ static void test_worker_on_the_main_arena(void **state)
 		if (jail_sigsys_install() < 0)
 			_exit(10);
 		void *ctx;
-		struct err e = { 0 };
+		struct err e = {0};
 		if (jail_build(JAIL_VIRTIO_WORKER, JAIL_ON, &test_fds, &ctx, &e) < 0)
 			_exit(11);
 		mallopt(M_TOP_PAD, 0);

@@ -83,7 +83,7 @@ static void test_levels_filter(void **state)
 	/* out of range: clamped */
 	log_set_level((enum log_level)99);
 	assert_int_equal(log_get_level(), LOG_LEVEL_TRACE);
-	log_set_level((enum log_level)-3);
+	log_set_level((enum log_level) - 3);
 	assert_int_equal(log_get_level(), LOG_LEVEL_OFF);
 }
 

@@ -30,17 +30,17 @@
 #include "fake_mem.h"
 #include "tests/rig/vdev.h"
 
-#define MEM (1 * MiB)
-#define QSIZE 64
-#define RX_DESC 0x1000ULL
+#define MEM	 (1 * MiB)
+#define QSIZE	 64
+#define RX_DESC	 0x1000ULL
 #define RX_AVAIL 0x3000ULL
-#define RX_USED 0x4000ULL
-#define TX_DESC 0x6000ULL
+#define RX_USED	 0x4000ULL
+#define TX_DESC	 0x6000ULL
 #define TX_AVAIL 0x8000ULL
-#define TX_USED 0x9000ULL
-#define RX_BUF 0x10000ULL
-#define TX_BUF 0x80000ULL
-#define BUFSZ 2048
+#define TX_USED	 0x9000ULL
+#define RX_BUF	 0x10000ULL
+#define TX_BUF	 0x80000ULL
+#define BUFSZ	 2048
 
 struct rig {
 	struct fake_mem f;
@@ -94,18 +94,18 @@ static int setup_on(void **state, bool pci)
 	assert_non_null(mkdtemp(r->dir));
 	snprintf(r->path, sizeof(r->path), "%s/s", r->dir);
 	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	memcpy(a.sun_path, r->path, strlen(r->path));
 	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
 	assert_int_equal(listen(l, 1), 0);
-	struct net_cfg cfg = { .backend = NET_STREAM, .target = r->path, .fd = -1 };
-	struct err e = { 0 };
+	struct net_cfg cfg = {.backend = NET_STREAM, .target = r->path, .fd = -1};
+	struct err e = {0};
 	assert_int_equal(net_open(&r->n, &cfg, 0, &e), 0);
 	r->peer = accept4(l, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(r->peer >= 0);
 	close(l);
 	r->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	struct virtio_irqfds irq = { .config = r->irqfd };
+	struct virtio_irqfds irq = {.config = r->irqfd};
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		irq.vq[q] = r->irqfd;
 	assert_int_equal(net_start(r->n, &r->f.m, &irq, &e), 0);
@@ -207,7 +207,7 @@ static void test_tx_frame_reaches_peer(void **state)
 	kick(r, 1);
 	uint8_t got[4 + 300];
 	size_t have = 0;
-	struct timeval tv = { .tv_sec = 5 };
+	struct timeval tv = {.tv_sec = 5};
 	setsockopt(r->peer, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	while (have < sizeof(got)) {
 		ssize_t k = recv(r->peer, got + have, sizeof(got) - have, 0);
@@ -216,7 +216,8 @@ static void test_tx_frame_reaches_peer(void **state)
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0)
-			fail_msg("recv after %zu bytes: %zd (%s)", have, k, k < 0 ? strerror(errno) : "EOF");
+			fail_msg("recv after %zu bytes: %zd (%s)", have, k,
+				 k < 0 ? strerror(errno) : "EOF");
 		have += (size_t)k;
 	}
 	uint32_t be;

@@ -21,11 +21,11 @@
 #include "fake_mem.h"
 #include "tests/rig/vdev.h"
 
-#define MEM	(4 * MiB)
-#define QSIZE	64
-#define RING	0x1000ULL
-#define BUF(k)	(0x10000ULL + 0x1000ULL * (k))
-#define BIG	0x200000ULL /* 128 KiB, past RNG_CHAIN_MAX */
+#define MEM    (4 * MiB)
+#define QSIZE  64
+#define RING   0x1000ULL
+#define BUF(k) (0x10000ULL + 0x1000ULL * (k))
+#define BIG    0x200000ULL /* 128 KiB, past RNG_CHAIN_MAX */
 
 struct rig {
 	struct fake_mem f;
@@ -167,10 +167,12 @@ static void test_reset_and_again(void **state)
 	(void)state;
 	struct rig *r = rig_up(NULL);
 	struct vd_seg a[1] = {{BUF(0), 32, true}};
-	serve(r, (const struct vd_seg *const[]){a}, (const unsigned[]){1}, (const uint32_t[]){32}, 1);
+	serve(r, (const struct vd_seg *const[]){a}, (const unsigned[]){1}, (const uint32_t[]){32},
+	      1);
 	vd_reset(&r->v);
 	assert_true(vd_init(&r->v, 0) & VIRTIO_CONFIG_S_DRIVER_OK);
-	serve(r, (const struct vd_seg *const[]){a}, (const unsigned[]){1}, (const uint32_t[]){32}, 1);
+	serve(r, (const struct vd_seg *const[]){a}, (const unsigned[]){1}, (const uint32_t[]){32},
+	      1);
 	rig_down(r);
 }
 

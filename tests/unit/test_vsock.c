@@ -24,8 +24,8 @@
 
 /* Writes hdr (+ payload of plen bytes) at BUF and posts it as a readable
  * chain cut into segments of the given lengths; pops it into r->c. */
-static void tx_chain(struct vq_rig *r, const struct vsock_hdr *h, size_t plen,
-		     const uint32_t *lens, unsigned n)
+static void tx_chain(struct vq_rig *r, const struct vsock_hdr *h, size_t plen, const uint32_t *lens,
+		     unsigned n)
 {
 	vsock_hdr_encode(h, fake_at(&r->f, BUF, VSOCK_HDR_LEN));
 	for (size_t i = 0; i < plen; i++)
@@ -425,16 +425,11 @@ static void test_cli_vsock(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hdr_roundtrip),
-		VQ_RIG_TEST(test_tx_parse_ok),
-		VQ_RIG_TEST(test_tx_parse_hostile),
-		cmocka_unit_test(test_credit),
-		cmocka_unit_test(test_state_host_initiated),
-		cmocka_unit_test(test_state_reserved),
-		cmocka_unit_test(test_state_shutdown),
-		cmocka_unit_test(test_state_other),
-		cmocka_unit_test(test_connect_line),
-		cmocka_unit_test(test_cli_vsock),
+		cmocka_unit_test(test_hdr_roundtrip),	     VQ_RIG_TEST(test_tx_parse_ok),
+		VQ_RIG_TEST(test_tx_parse_hostile),	     cmocka_unit_test(test_credit),
+		cmocka_unit_test(test_state_host_initiated), cmocka_unit_test(test_state_reserved),
+		cmocka_unit_test(test_state_shutdown),	     cmocka_unit_test(test_state_other),
+		cmocka_unit_test(test_connect_line),	     cmocka_unit_test(test_cli_vsock),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

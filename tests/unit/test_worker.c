@@ -112,13 +112,11 @@ static void rig_up_inline(struct rig *r, bool inline_run)
 	r->d.nqueues = 1;
 	r->d.driver_features = 1ULL << VIRTIO_F_VERSION_1;
 	r->d.qcfg[0] = (struct virtio_queue_cfg){
-		.num = 8, .ready = true, .desc = 0x1000, .avail = 0x2000, .used = 0x3000
-	};
+		.num = 8, .ready = true, .desc = 0x1000, .avail = 0x2000, .used = 0x3000};
 	assert_int_equal(pipe2(r->pipe, O_CLOEXEC), 0);
-	static const uint8_t allowed[] = { IORING_OP_READ, IORING_OP_ASYNC_CANCEL };
-	static const struct vq_grant grant = { .thread = "test-worker",
-					       .jail = &vq_jail_worker,
-					       VQ_GRANT_OPS(allowed) };
+	static const uint8_t allowed[] = {IORING_OP_READ, IORING_OP_ASYNC_CANCEL};
+	static const struct vq_grant grant = {
+		.thread = "test-worker", .jail = &vq_jail_worker, VQ_GRANT_OPS(allowed)};
 	struct vq_worker_cfg wc = {
 		.ops = &m_ops,
 		.model = &r->m,
@@ -128,7 +126,7 @@ static void rig_up_inline(struct rig *r, bool inline_run)
 		.ring_entries = 8,
 		.name = "test-worker",
 	};
-	struct err e = { 0 };
+	struct err e = {0};
 	assert_int_equal(vq_worker_create(&r->w, &r->d, 0, &wc, &e), 0);
 }
 
@@ -145,10 +143,10 @@ static void test_too_many_opcodes(void **state)
 		many[i] = (uint8_t)(IORING_OP_READV + i); /* not READ: each one counts */
 	struct model m;
 	memset(&m, 0, sizeof(m));
-	struct vq_grant grant = {.thread = "too-many", .uring_ops = many,
-				 .nuring_ops = WORKER_MAX_OPS + 1};
-	struct vq_worker_cfg wc = {.ops = &m_ops, .model = &m, .grant = &grant, .ring_entries = 8,
-				   .name = "too-many"};
+	struct vq_grant grant = {
+		.thread = "too-many", .uring_ops = many, .nuring_ops = WORKER_MAX_OPS + 1};
+	struct vq_worker_cfg wc = {
+		.ops = &m_ops, .model = &m, .grant = &grant, .ring_entries = 8, .name = "too-many"};
 	struct vq_worker w;
 	struct err e = {0};
 	assert_int_equal(vq_worker_create(&w, &d, 0, &wc, &e), -E2BIG);

@@ -11,15 +11,19 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static void die(const char *what) { perror(what); exit(1); }
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
 
 int main(void)
 {
 	static const unsigned char code[] = {
 		0xba, 0xf8, 0x03, /* mov dx, 0x3f8 */
-		0xb0, 'K',        /* mov al, 'K' */
-		0xee,             /* out dx, al */
-		0xf4,             /* hlt */
+		0xb0, 'K',	  /* mov al, 'K' */
+		0xee,		  /* out dx, al */
+		0xf4,		  /* hlt */
 	};
 	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm < 0)
@@ -29,13 +33,15 @@ int main(void)
 	if (vm < 0)
 		die("KVM_CREATE_VM");
 	size_t size = 0x10000;
-	unsigned char *mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
-				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	unsigned char *mem =
+		mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		die("mmap");
 	memcpy(mem + 0x1000, code, sizeof(code));
 	struct kvm_userspace_memory_region region = {
-		.slot = 0, .guest_phys_addr = 0, .memory_size = size,
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = size,
 		.userspace_addr = (unsigned long)mem,
 	};
 	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
@@ -54,7 +60,7 @@ int main(void)
 	sregs.cs.selector = 0;
 	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
 		die("KVM_SET_SREGS");
-	struct kvm_regs regs = { .rip = 0x1000, .rflags = 2 };
+	struct kvm_regs regs = {.rip = 0x1000, .rflags = 2};
 	if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
 		die("KVM_SET_REGS");
 	int saw_io = 0;

@@ -34,13 +34,13 @@
 #define API_OUT_ROOM                                                                               \
 	4096 /* one response always fits in this (a 512-byte fault message escaped)                \
 	      */
-#define API_MAX_DRIVES CVMM_MAX_DISKS
-#define API_DRAIN_MAX  (1u << 20)
-#define API_MAX_IFACES 4
-#define API_ID_MAX     64
+#define API_MAX_DRIVES	 CVMM_MAX_DISKS
+#define API_DRAIN_MAX	 (1u << 20)
+#define API_MAX_IFACES	 4
+#define API_ID_MAX	 64
 #define API_FC_MAX_VCPUS 32 /* Firecracker's MAX_SUPPORTED_VCPUS */
-#define API_PATH_MAX   4096
-#define JSON_DEPTH     8
+#define API_PATH_MAX	 4096
+#define JSON_DEPTH	 8
 
 struct api_drive {
 	char id[API_ID_MAX];
@@ -64,20 +64,44 @@ struct api_pending {
 	unsigned ndrives;
 	struct api_iface ifaces[API_MAX_IFACES];
 	unsigned nifaces;
-	bool smt; /* accepted as Firecracker does; the guest's topology is unchanged */
+	bool smt;	  /* accepted as Firecracker does; the guest's topology is unchanged */
 	char *vsock_path; /* owned */
 	uint64_t vsock_cid;
 	bool entropy; /* PUT /entropy: a virtio-rng device */
 };
 
 /* The routes; their names are the metrics' (Firecracker's where it has one). */
-enum api_route { R_NONE, R_INFO, R_VERSION, R_VMCONFIG, R_BOOT, R_MACHINE, R_DRIVE, R_IFACE,
-		 R_VSOCK, R_ENTROPY, R_ACTIONS, R_VM, R_LOGGER, R_METRICS, R_LATER, API_ROUTES };
+enum api_route {
+	R_NONE,
+	R_INFO,
+	R_VERSION,
+	R_VMCONFIG,
+	R_BOOT,
+	R_MACHINE,
+	R_DRIVE,
+	R_IFACE,
+	R_VSOCK,
+	R_ENTROPY,
+	R_ACTIONS,
+	R_VM,
+	R_LOGGER,
+	R_METRICS,
+	R_LATER,
+	API_ROUTES
+};
 static const char *const route_names[API_ROUTES] = {
-	[R_INFO] = "instance_info", [R_VERSION] = "vmm_version", [R_VMCONFIG] = "vm_config",
-	[R_BOOT] = "boot_source",   [R_MACHINE] = "machine_cfg", [R_DRIVE] = "drive",
-	[R_IFACE] = "network",	    [R_VSOCK] = "vsock",	 [R_ENTROPY] = "entropy",
-	[R_ACTIONS] = "actions",    [R_VM] = "vm",		 [R_LOGGER] = "logger",
+	[R_INFO] = "instance_info",
+	[R_VERSION] = "vmm_version",
+	[R_VMCONFIG] = "vm_config",
+	[R_BOOT] = "boot_source",
+	[R_MACHINE] = "machine_cfg",
+	[R_DRIVE] = "drive",
+	[R_IFACE] = "network",
+	[R_VSOCK] = "vsock",
+	[R_ENTROPY] = "entropy",
+	[R_ACTIONS] = "actions",
+	[R_VM] = "vm",
+	[R_LOGGER] = "logger",
 	[R_METRICS] = "metrics",
 };
 #define API_METRICS_PERIOD_MS 60000 /* as Firecracker's */
@@ -97,10 +121,10 @@ struct api_conn {
 	char hname[16], hval[16];
 	size_t hname_len, hval_len;
 	bool in_value, expect_continue;
-	bool deprecated; /* the next response carries "Deprecation: true" */
-	int last_status; /* of the last response */
+	bool deprecated;      /* the next response carries "Deprecation: true" */
+	int last_status;      /* of the last response */
 	enum api_route route; /* of the request being answered (R_NONE: none) */
-	char *out; /* owned, API_OUT_CAP */
+	char *out;	      /* owned, API_OUT_CAP */
 	size_t out_len;
 	char in[4096]; /* received, not yet parsed (parser paused) */
 	size_t in_len;
@@ -477,8 +501,9 @@ static void put_machine_config(struct api_conn *c, struct json_object *o, bool p
 #endif
 	/* Firecracker's limit in Firecracker mode (32), cvmm's (254) else */
 	if ((smt && cpus > 1 && cpus % 2) || (c->api->fc && cpus > API_FC_MAX_VCPUS)) {
-		fault(c, 400, "The number of vCPUs must be greater than 0, less than %d and must be "
-			      "1 or an even number if SMT is enabled.",
+		fault(c, 400,
+		      "The number of vCPUs must be greater than 0, less than %d and must be "
+		      "1 or an even number if SMT is enabled.",
 		      c->api->fc ? API_FC_MAX_VCPUS : 254);
 		return;
 	}
@@ -522,8 +547,9 @@ static bool check_id(struct api_conn *c, const char *path_id, struct json_object
 		char ch = path_id[i];
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
 		      (ch >= '0' && ch <= '9') || ch == '_')) {
-			fault(c, 400, "API Resource IDs can only contain alphanumeric characters "
-				      "and underscores.");
+			fault(c, 400,
+			      "API Resource IDs can only contain alphanumeric characters "
+			      "and underscores.");
 			return false;
 		}
 	}
@@ -565,12 +591,13 @@ static void put_drive(struct api_conn *c, const char *id, struct json_object *o)
 	    !off_only(c, o, "socket", NULL, false)) /* vhost-user-block */
 		return;
 	const char *ct, *io, *partuuid;
-	if (field_str(c, o, "cache_type", 16, &ct) < 0 || field_str(c, o, "io_engine", 16, &io) < 0 ||
+	if (field_str(c, o, "cache_type", 16, &ct) < 0 ||
+	    field_str(c, o, "io_engine", 16, &io) < 0 ||
 	    field_str(c, o, "partuuid", 64, &partuuid) < 0)
 		return;
 	for (const char *q = partuuid; q && *q; q++)
-		if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') || (*q >= 'A' && *q <= 'F') ||
-		      *q == '-')) {
+		if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') ||
+		      (*q >= 'A' && *q <= 'F') || *q == '-')) {
 			fault(c, 400, "'partuuid' must be a partition UUID");
 			return;
 		}
@@ -589,8 +616,9 @@ static void put_drive(struct api_conn *c, const char *id, struct json_object *o)
 		;
 	for (unsigned j = 0; root && j < p->ndrives; j++)
 		if (j != i && p->drives[j].root) {
-			fault(c, 400, "Drive config error: A root block device already exists! "
-				      "(drive '%s')",
+			fault(c, 400,
+			      "Drive config error: A root block device already exists! "
+			      "(drive '%s')",
 			      p->drives[j].id);
 			return;
 		}
@@ -650,27 +678,30 @@ static void patch_drive(struct api_conn *c, const char *id, struct json_object *
 		return;
 	bool limiter = json_object_object_get_ex(o, "rate_limiter", &v) && v;
 	if (!a->started) {
-		fault(c, 400, "The requested operation is not supported before starting the "
-			      "microVM.");
+		fault(c, 400,
+		      "The requested operation is not supported before starting the "
+		      "microVM.");
 		return;
 	}
 	unsigned i;
 	for (i = 0; i < p->ndrives && strcmp(p->drives[i].id, id); i++)
 		;
 	if (i == p->ndrives) {
-		fault(c, 400, DRIVE_PATCH_ERR "Failed perform action on device: Device not found"
-					      DRIVE_PATCH_END);
+		fault(c, 400,
+		      DRIVE_PATCH_ERR
+		      "Failed perform action on device: Device not found" DRIVE_PATCH_END);
 		return;
 	}
 	if (!path && !limiter) { /* what Firecracker asks of a vhost-user drive */
-		fault(c, 400, DRIVE_PATCH_ERR "Block: Running method expected different "
-					      "backend." DRIVE_PATCH_END);
+		fault(c, 400,
+		      DRIVE_PATCH_ERR "Block: Running method expected different "
+				      "backend." DRIVE_PATCH_END);
 		return;
 	}
 	if (path) {
 		char msg[300] = "";
 		int r = a->ops->update_disk ? a->ops->update_disk(a->ctx, disk_index(p, i), path,
-								   msg, sizeof(msg))
+								  msg, sizeof(msg))
 					    : -EOPNOTSUPP;
 		if (r < 0) {
 			/* Firecracker's words for a backing file it cannot use;
@@ -678,8 +709,9 @@ static void patch_drive(struct api_conn *c, const char *id, struct json_object *
 			cvmm_log(CVMM_LOG_WARN, "PATCH /drives/%s: %s", id,
 				 msg[0] ? msg : strerror(-r));
 			fault(c, 400,
-			      DRIVE_PATCH_ERR "Block: Virtio backend error: Error manipulating the "
-					      "backing file: %s (os error %d) %.256s" DRIVE_PATCH_END,
+			      DRIVE_PATCH_ERR
+			      "Block: Virtio backend error: Error manipulating the "
+			      "backing file: %s (os error %d) %.256s" DRIVE_PATCH_END,
 			      strerror(-r), -r, path);
 			return;
 		}
@@ -699,9 +731,8 @@ static void put_iface(struct api_conn *c, const char *id, struct json_object *o)
 	uint8_t m[6];
 	if (!only_keys(c, o, keys) || !check_id(c, id, o, "iface_id") ||
 	    field_str(c, o, "host_dev_name", 15, &tap) < 0 ||
-	    field_str(c, o, "guest_mac", 17, &mac) < 0 ||
-	    !no_limiter(c, o, "rx_rate_limiter") || !no_limiter(c, o, "tx_rate_limiter") ||
-	    !off_only(c, o, "mtu", NULL, false))
+	    field_str(c, o, "guest_mac", 17, &mac) < 0 || !no_limiter(c, o, "rx_rate_limiter") ||
+	    !no_limiter(c, o, "tx_rate_limiter") || !off_only(c, o, "mtu", NULL, false))
 		return;
 	if (!tap) {
 		fault(c, 400, "'host_dev_name' is required");
@@ -798,14 +829,15 @@ static const struct {
  * one stalls nothing), their level and decorations. Pre-boot, repeatable. */
 static void put_logger(struct api_conn *c, struct json_object *o)
 {
-	static const char *const keys[] = {"log_path", "level", "show_level", "show_log_origin",
-					   "module", NULL};
+	static const char *const keys[] = {"log_path",	      "level",	"show_level",
+					   "show_log_origin", "module", NULL};
 	struct api *a = c->api;
 	const char *path, *lvl;
 	struct json_object *sl, *so;
 	int rl, ro;
 	if (!only_keys(c, o, keys) || field_str(c, o, "log_path", API_PATH_MAX, &path) < 0 ||
-	    field_str(c, o, "level", 16, &lvl) < 0 || (rl = field(c, o, "show_level", J_BOOL, &sl)) < 0 ||
+	    field_str(c, o, "level", 16, &lvl) < 0 ||
+	    (rl = field(c, o, "show_level", J_BOOL, &sl)) < 0 ||
 	    (ro = field(c, o, "show_log_origin", J_BOOL, &so)) < 0 ||
 	    !off_only(c, o, "module", NULL, false))
 		return;
@@ -814,8 +846,9 @@ static void put_logger(struct api_conn *c, struct json_object *o)
 		if (!strcasecmp(lvl, log_levels[i].name))
 			level = log_levels[i].level;
 	if (lvl && level < 0) {
-		fault(c, 400, "Logger error: invalid level '%.16s' (Off, Error, Warning, Info, "
-			      "Debug, Trace)",
+		fault(c, 400,
+		      "Logger error: invalid level '%.16s' (Off, Error, Warning, Info, "
+		      "Debug, Trace)",
 		      lvl);
 		return;
 	}
@@ -823,7 +856,8 @@ static void put_logger(struct api_conn *c, struct json_object *o)
 	if (path) {
 		fd = open_sink(path);
 		if (fd < 0) {
-			fault(c, 400, "Logger error: cannot open %.256s: %s", path, strerror(errno));
+			fault(c, 400, "Logger error: cannot open %.256s: %s", path,
+			      strerror(errno));
 			return;
 		}
 	}
@@ -1279,18 +1313,20 @@ static void put_actions(struct api_conn *c, struct json_object *o)
 				fault(c, 400, "cannot start the microVM: %s", msg);
 			} else {
 				a->started = true;
-				cvmm_log(CVMM_LOG_DEBUG, "%s: InstanceStart: the microVM is running",
-					 a->id);
+				cvmm_log(CVMM_LOG_DEBUG,
+					 "%s: InstanceStart: the microVM is running", a->id);
 				respond(c, 204, NULL);
 			}
 		}
 	} else if (!strcmp(t, "SendCtrlAltDel")) {
 #ifdef __aarch64__
-		fault(c, 400, "SendCtrlAltDel does not supported on aarch64."); /* sic, Firecracker's */
+		fault(c, 400,
+		      "SendCtrlAltDel does not supported on aarch64."); /* sic, Firecracker's */
 #else
 		if (!a->started)
-			fault(c, 400, "The requested operation is not supported before starting the "
-				      "microVM.");
+			fault(c, 400,
+			      "The requested operation is not supported before starting the "
+			      "microVM.");
 		else if ((r = a->ops->shutdown(a->ctx, msg, sizeof(msg))) < 0)
 			fault(c, 400, "SendCtrlAltDel: %s", msg);
 		else
@@ -1298,8 +1334,9 @@ static void put_actions(struct api_conn *c, struct json_object *o)
 #endif
 	} else if (!strcmp(t, "FlushMetrics")) {
 		if (!a->started)
-			fault(c, 400, "The requested operation is not supported before starting the "
-				      "microVM.");
+			fault(c, 400,
+			      "The requested operation is not supported before starting the "
+			      "microVM.");
 		else if (a->metrics_fd < 0)
 			fault(c, 400, "FlushMetrics: no metrics destination (PUT /metrics first)");
 		else if ((r = flush_metrics(a)) < 0)
@@ -1398,13 +1435,14 @@ static void get_vm_config(struct api_conn *c)
 	if (p->vsock_path) {
 		x = json_object_new_object();
 		json_object_object_add(o, "vsock", x);
-		json_object_object_add(x, "guest_cid", json_object_new_int64((int64_t)p->vsock_cid));
+		json_object_object_add(x, "guest_cid",
+				       json_object_new_int64((int64_t)p->vsock_cid));
 		json_object_object_add(x, "uds_path", json_object_new_string(p->vsock_path));
 	}
 	if (p->entropy)
 		json_object_object_add(o, "entropy", json_object_new_object());
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							      JSON_C_TO_STRING_NOSLASHESCAPE);
+								  JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (s && strlen(s) < API_OUT_ROOM - 256)
 		respond(c, 200, s);
 	else
@@ -1480,10 +1518,8 @@ static void route(struct api_conn *c)
 	enum api_route r;
 	/* Firecracker's endpoints cvmm does not have yet: each answers 400
 	 * saying so (their own issues bring them). */
-	static const char *const later[] = {"/balloon",
-					    "/mmds",	  "/snapshot",	"/cpu-config",
-					    "/serial",	  "/hotplug",	"/pmem",
-					    NULL};
+	static const char *const later[] = {"/balloon", "/mmds",    "/snapshot", "/cpu-config",
+					    "/serial",	"/hotplug", "/pmem",	 NULL};
 	const char *const *l = later;
 	while (*l && strncmp(path, *l, strlen(*l)))
 		l++;
@@ -1520,19 +1556,18 @@ static void route(struct api_conn *c)
 	if (id)
 		id++; /* past the '/' */
 	c->route = r;
-	bool ok =
-		((r == R_INFO || r == R_VERSION || r == R_VMCONFIG) && m == HTTP_GET) ||
-		(r == R_MACHINE && (m == HTTP_GET || m == HTTP_PUT || m == HTTP_PATCH)) ||
-		(r == R_VM && m == HTTP_PATCH) || (r == R_DRIVE && m == HTTP_PATCH) ||
-		r == R_LATER ||
-		((r == R_BOOT || r == R_DRIVE || r == R_IFACE || r == R_VSOCK || r == R_ENTROPY ||
-		  r == R_ACTIONS || r == R_LOGGER || r == R_METRICS) &&
-		 m == HTTP_PUT);
+	bool ok = ((r == R_INFO || r == R_VERSION || r == R_VMCONFIG) && m == HTTP_GET) ||
+		  (r == R_MACHINE && (m == HTTP_GET || m == HTTP_PUT || m == HTTP_PATCH)) ||
+		  (r == R_VM && m == HTTP_PATCH) || (r == R_DRIVE && m == HTTP_PATCH) ||
+		  r == R_LATER ||
+		  ((r == R_BOOT || r == R_DRIVE || r == R_IFACE || r == R_VSOCK || r == R_ENTROPY ||
+		    r == R_ACTIONS || r == R_LOGGER || r == R_METRICS) &&
+		   m == HTTP_PUT);
 	cvmm_log(CVMM_LOG_DEBUG, "API: %s %.128s", http_method_str(m), path);
 	if (!ok) {
 		/* Firecracker answers an unknown path and a wrong method alike */
-		fault(c, 400, "Invalid request method and/or path: %s %.128s.",
-		      http_method_str(m), path);
+		fault(c, 400, "Invalid request method and/or path: %s %.128s.", http_method_str(m),
+		      path);
 		return;
 	}
 	if (r == R_LATER) {
@@ -2146,8 +2181,8 @@ static int apply_object(struct api *a, struct json_object *v, const char *path, 
 }
 
 /* An array of objects, each PUT at prefix/<its idkey>. */
-static int apply_array(struct api *a, struct json_object *v, const char *prefix,
-		       const char *idkey, const char *what, char *err, size_t errlen)
+static int apply_array(struct api *a, struct json_object *v, const char *prefix, const char *idkey,
+		       const char *what, char *err, size_t errlen)
 {
 	if (!json_object_is_type(v, json_type_array)) {
 		snprintf(err, errlen, "%s must be an array", what);
@@ -2161,7 +2196,8 @@ static int apply_array(struct api *a, struct json_object *v, const char *prefix,
 		    !json_object_object_get_ex(e, idkey, &id) || !id ||
 		    !json_object_is_type(id, json_type_string) ||
 		    json_object_get_string_len(id) > API_ID_MAX) {
-			snprintf(err, errlen, "%s: an object with a string '%s' is needed", w, idkey);
+			snprintf(err, errlen, "%s: an object with a string '%s' is needed", w,
+				 idkey);
 			return -EINVAL;
 		}
 		snprintf(path, sizeof(path), "%s/%s", prefix, json_object_get_string(id));
@@ -2189,8 +2225,8 @@ int api_apply_config(struct api *a, const char *json, size_t len, bool start, ch
 	}
 	/* Firecracker's sections cvmm does not have yet: refused by name, never
 	 * ignored (a null one is absent) */
-	static const char *const later[] = {"mmds-config", "balloon", "cpu-config", "pmem",
-					    "memory-hotplug", "serial", NULL};
+	static const char *const later[] = {"mmds-config",    "balloon", "cpu-config", "pmem",
+					    "memory-hotplug", "serial",	 NULL};
 	r = 0;
 	struct json_object *v;
 	for (const char *const *l = later; *l && !r; l++)
@@ -2220,10 +2256,10 @@ int api_apply_config(struct api *a, const char *json, size_t len, bool start, ch
 			}
 			continue;
 		}
-		r = sections[i].idkey ? apply_array(a, v, sections[i].path, sections[i].idkey,
-						    sections[i].key, err, errlen)
-				      : apply_object(a, v, sections[i].path, sections[i].key, err,
-						     errlen);
+		r = sections[i].idkey
+			    ? apply_array(a, v, sections[i].path, sections[i].idkey,
+					  sections[i].key, err, errlen)
+			    : apply_object(a, v, sections[i].path, sections[i].key, err, errlen);
 	}
 	json_object_put(o);
 	if (!r && start)

@@ -16,10 +16,10 @@
 
 #include "cvmm/cvmm.h"
 
-#define API_MAX_HEADERS (8u << 10) /* request line + headers, bytes */
-#define API_MAX_BODY	(64u << 10) /* by default */
+#define API_MAX_HEADERS	 (8u << 10)  /* request line + headers, bytes */
+#define API_MAX_BODY	 (64u << 10) /* by default */
 #define API_MAX_BODY_CAP (16u << 20)
-#define API_MAX_CONNS	8
+#define API_MAX_CONNS	 8
 /* The Firecracker API version whose calls cvmm answers (GET /version). */
 #define API_FC_VERSION "1.12.0"
 
@@ -36,8 +36,7 @@ struct api_ops {
 	/* PATCH /drives: disk `index` (the VM's order: the root drive first)
 	 * now on the file at path (cvmm_vm_update_disk). After a start; 0 or
 	 * -errno with a message in err. */
-	int (*update_disk)(void *ctx, unsigned index, const char *path, char *err,
-			   size_t errlen);
+	int (*update_disk)(void *ctx, unsigned index, const char *path, char *err, size_t errlen);
 	/* After a start; may be NULL: the VM's counters (cvmm_vm_vcpu_metrics)
 	 * and those of up to max of its devices (cvmm_vm_device_metrics); how
 	 * many devices the VM has, or -errno. */
@@ -97,9 +96,8 @@ bool api_started(const struct api *a);
  * boot-source, drives, network-interfaces, vsock, entropy; the sections of
  * later issues are refused by name), then InstanceStart when start. 0, or
  * -errno with the section and its reason in err. */
-__attribute__((warn_unused_result)) int api_apply_config(struct api *a, const char *json,
-							 size_t len, bool start, char *err,
-							 size_t errlen);
+__attribute__((warn_unused_result)) int
+api_apply_config(struct api *a, const char *json, size_t len, bool start, char *err, size_t errlen);
 
 /* Tests and the fuzzer: the bytes one connection sends, in one go; the
  * responses (up to outcap bytes) go to out. Returns the bytes written to

@@ -12,7 +12,7 @@
 
 /* A limit from cvmm.h as text, in the usage and the messages. */
 #define CLI_STR_(x) #x
-#define CLI_STR(x) CLI_STR_(x)
+#define CLI_STR(x)  CLI_STR_(x)
 
 const char cli_fc_usage[] =
 	"usage: firecracker [--api-sock PATH] [--id ID] [--config-file FILE [--no-api]] [options]\n"
@@ -39,78 +39,85 @@ const char cli_fc_usage[] =
 	"Exit status: 0 when the guest powers off or reboots, 1 on a failure, 153 for a bad\n"
 	"command line (152: a bad --level), 128+N after signal N.\n";
 
-const char cli_usage[] =
-	"usage: cvmm --kernel PATH [options]\n"
-	"\n"
-	"Boots a Linux guest under KVM; the guest's serial console is this terminal.\n"
-	"\n"
-	"  -k, --kernel PATH    bzImage, or ELF vmlinux with a PVH entry note (x86_64);\n"
-	"                       an arm64 Image (aarch64)\n"
-	"  -i, --initrd PATH    initial ramdisk\n"
-	"  -c, --cmdline STR    kernel command line (default: \"console=ttyS0 panic=1\")\n"
-	"      --cpus N         number of vCPUs (default 1)\n"
-	"  -m, --memory SIZE    guest memory: bytes with K/M/G suffix, or MiB (default 256M)\n"
-	"  -d, --disk PATH[,ro][,direct][,queues=N]\n"
-	"                       virtio-blk disk (repeatable, up to "
-	CLI_STR(CVMM_MAX_DISKS) "): ro opens it read-only,\n"
-	"                       direct uses O_DIRECT, queues=1.."
-	CLI_STR(CVMM_MAX_QUEUES) " request queues\n"
-	"  -n, --net SPEC       virtio-net interface (repeatable, up to "
-	CLI_STR(CVMM_MAX_NETS) "). SPEC is one of\n"
-	"                         NAME or tap=NAME[,queues=N]  a tap, opened or created\n"
-	"                                (queues=1.."
-	CLI_STR(CVMM_MAX_QUEUES) " pairs: a multi_queue tap)\n"
-	"                         tapfd=N      an open tap passed in as descriptor N\n"
-	"                         passt=PATH   connect to passt's socket (no root needed)\n"
-	"                         stream=PATH[,listen]  a unix stream socket with length-\n"
-	"                                prefixed frames (QEMU -netdev stream); listen\n"
-	"                                creates it and waits for a peer (VM to VM)\n"
-	"                       each with optional ,mac=52:54:00:xx:xx:xx (default: a stable\n"
-	"                       address derived from the backend)\n"
-	"      --fs tag=TAG,path=DIR[,ro][,xattr][,privileged]\n"
-	"                       share the host directory DIR with the guest as virtio-fs\n"
-	"                       (repeatable, up to "
-	CLI_STR(CVMM_MAX_FS) "): mount -t virtiofs TAG /mnt in the\n"
-	"                       guest; TAG is 1.."
-	CLI_STR(CVMM_FS_TAG_MAX) " bytes; ro refuses every write; xattr\n"
-	"                       serves extended attributes; privileged lets the guest's\n"
-	"                       root change owners (keeps 4 ownership capabilities)\n"
-	"      --vsock cid=N,socket=PATH\n"
-	"                       virtio-vsock with the guest's CID N ("
-	CLI_STR(CVMM_VSOCK_CID_MIN) " or more); host side\n"
-	"                       on unix sockets (Firecracker's protocol): clients of PATH\n"
-	"                       write \"CONNECT <port>\\n\" to reach a guest port; guest\n"
-	"                       connections to CID 2 port P go to PATH_P\n"
-	"      --rng            virtio-rng: the guest's /dev/hwrng reads the host's getrandom\n"
-	"      --config FILE    the whole VM as JSON (docs/api.md); no other VM options\n"
-	"      --api-socket PATH\n"
-	"                       serve Firecracker's HTTP API on the unix socket PATH and\n"
-	"                       boot the VM it configures (docs/api.md)\n"
-	"      --transport mmio|pci\n"
-	"                       how virtio devices attach: pci (default on x86_64: PCI\n"
-	"                       functions with MSI-X, one vector per queue) or mmio\n"
-	"      --seccomp on|log|off\n"
-	"                       per-thread seccomp filters (default on: a forbidden call\n"
-	"                       kills cvmm with SIGSYS and a message; log: allowed and\n"
-	"                       logged by the kernel, for diagnosis; off: none)\n"
-	"      --user UID:GID   run as UID:GID once everything is open\n"
-	"      --chroot DIR     chroot to DIR once everything is open (docs/threat-model.md)\n"
-	"      --log-level off|error|warn|info|debug|trace\n"
-	"                       which of libcvmm's messages to print (default info)\n"
-	"      --print-jail     print this build's seccomp policy: per thread kind, the\n"
-	"                       syscalls, their argument bounds and the io_uring opcodes\n"
-	"                       (docs/seccomp.md)\n"
-	"  -h, --help           this text\n"
-	"  -V, --version        print the version\n"
-	"      --debug-exit     tests/benchmarks: a write of byte B to port 0x501 ends\n"
-	"                       cvmm with status (B << 1) | 1, as QEMU's isa-debug-exit\n"
-	"\n"
-	"Console: Ctrl-C stops the VM; Ctrl-A x quits; Ctrl-A c sends a Ctrl-C to the guest;\n"
-	"Ctrl-A Ctrl-A sends a Ctrl-A.\n"
-	"\n"
-	"Exit status: 0 guest powered off; 1 bad arguments or the VM could not be built;\n"
-	"2 guest rebooted; 3 guest crashed (triple fault); 4 KVM or internal failure while\n"
-	"running; 128+N stopped by signal N (SIGINT: 130, SIGTERM: 143).\n";
+const char
+	cli_usage
+		[] = "usage: cvmm --kernel PATH [options]\n"
+		     "\n"
+		     "Boots a Linux guest under KVM; the guest's serial console is this terminal.\n"
+		     "\n"
+		     "  -k, --kernel PATH    bzImage, or ELF vmlinux with a PVH entry note "
+		     "(x86_64);\n"
+		     "                       an arm64 Image (aarch64)\n"
+		     "  -i, --initrd PATH    initial ramdisk\n"
+		     "  -c, --cmdline STR    kernel command line (default: \"console=ttyS0 "
+		     "panic=1\")\n"
+		     "      --cpus N         number of vCPUs (default 1)\n"
+		     "  -m, --memory SIZE    guest memory: bytes with K/M/G suffix, or MiB "
+		     "(default 256M)\n"
+		     "  -d, --disk PATH[,ro][,direct][,queues=N]\n"
+		     "                       virtio-blk disk (repeatable, up to " CLI_STR(
+			     CVMM_MAX_DISKS) "): ro opens it read-only,\n"
+					     "                       direct uses O_DIRECT, "
+					     "queues=1.." CLI_STR(CVMM_MAX_QUEUES) " request "
+										   "queues\n"
+										   "  -n, --net "
+										   "SPEC       "
+										   "virtio-net "
+										   "interface "
+										   "(repeatable, "
+										   "up to " CLI_STR(
+											   CVMM_MAX_NETS) "). SPEC is one of\n"
+													  "                         NAME or tap=NAME[,queues=N]  a tap, opened or created\n"
+													  "                                (queues=1.." CLI_STR(CVMM_MAX_QUEUES) " pairs: a multi_queue tap)\n"
+																						 "                         tapfd=N      an open tap passed in as descriptor N\n"
+																						 "                         passt=PATH   connect to passt's socket (no root needed)\n"
+																						 "                         stream=PATH[,listen]  a unix stream socket with length-\n"
+																						 "                                prefixed frames (QEMU -netdev stream); listen\n"
+																						 "                                creates it and waits for a peer (VM to VM)\n"
+																						 "                       each with optional ,mac=52:54:00:xx:xx:xx (default: a stable\n"
+																						 "                       address derived from the backend)\n"
+																						 "      --fs tag=TAG,path=DIR[,ro][,xattr][,privileged]\n"
+																						 "                       share the host directory DIR with the guest as virtio-fs\n"
+																						 "                       (repeatable, up to " CLI_STR(CVMM_MAX_FS) "): mount -t virtiofs TAG /mnt in the\n"
+																														   "                       guest; TAG is 1.." CLI_STR(CVMM_FS_TAG_MAX) " bytes; ro refuses every write; xattr\n"
+																																						       "                       serves extended attributes; privileged lets the guest's\n"
+																																						       "                       root change owners (keeps 4 ownership capabilities)\n"
+																																						       "      --vsock cid=N,socket=PATH\n"
+																																						       "                       virtio-vsock with the guest's CID N (" CLI_STR(
+																																							       CVMM_VSOCK_CID_MIN) " or more); host side\n"
+																																										   "                       on unix sockets (Firecracker's protocol): clients of PATH\n"
+																																										   "                       write \"CONNECT <port>\\n\" to reach a guest port; guest\n"
+																																										   "                       connections to CID 2 port P go to PATH_P\n"
+																																										   "      --rng            virtio-rng: the guest's /dev/hwrng reads the host's getrandom\n"
+																																										   "      --config FILE    the whole VM as JSON (docs/api.md); no other VM options\n"
+																																										   "      --api-socket PATH\n"
+																																										   "                       serve Firecracker's HTTP API on the unix socket PATH and\n"
+																																										   "                       boot the VM it configures (docs/api.md)\n"
+																																										   "      --transport mmio|pci\n"
+																																										   "                       how virtio devices attach: pci (default on x86_64: PCI\n"
+																																										   "                       functions with MSI-X, one vector per queue) or mmio\n"
+																																										   "      --seccomp on|log|off\n"
+																																										   "                       per-thread seccomp filters (default on: a forbidden call\n"
+																																										   "                       kills cvmm with SIGSYS and a message; log: allowed and\n"
+																																										   "                       logged by the kernel, for diagnosis; off: none)\n"
+																																										   "      --user UID:GID   run as UID:GID once everything is open\n"
+																																										   "      --chroot DIR     chroot to DIR once everything is open (docs/threat-model.md)\n"
+																																										   "      --log-level off|error|warn|info|debug|trace\n"
+																																										   "                       which of libcvmm's messages to print (default info)\n"
+																																										   "      --print-jail     print this build's seccomp policy: per thread kind, the\n"
+																																										   "                       syscalls, their argument bounds and the io_uring opcodes\n"
+																																										   "                       (docs/seccomp.md)\n"
+																																										   "  -h, --help           this text\n"
+																																										   "  -V, --version        print the version\n"
+																																										   "      --debug-exit     tests/benchmarks: a write of byte B to port 0x501 ends\n"
+																																										   "                       cvmm with status (B << 1) | 1, as QEMU's isa-debug-exit\n"
+																																										   "\n"
+																																										   "Console: Ctrl-C stops the VM; Ctrl-A x quits; Ctrl-A c sends a Ctrl-C to the guest;\n"
+																																										   "Ctrl-A Ctrl-A sends a Ctrl-A.\n"
+																																										   "\n"
+																																										   "Exit status: 0 guest powered off; 1 bad arguments or the VM could not be built;\n"
+																																										   "2 guest rebooted; 3 guest crashed (triple fault); 4 KVM or internal failure while\n"
+																																										   "running; 128+N stopped by signal N (SIGINT: 130, SIGTERM: 143).\n";
 
 int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 {
@@ -143,13 +150,26 @@ int cli_parse_size(const char *s, uint64_t *out)
 	}
 	unsigned shift;
 	switch (toupper((unsigned char)*p)) {
-	case '\0': shift = 20; break; /* MiB, as QEMU's -m */
-	case 'B': shift = 0; break;
-	case 'K': shift = 10; break;
-	case 'M': shift = 20; break;
-	case 'G': shift = 30; break;
-	case 'T': shift = 40; break;
-	default: return -EINVAL;
+	case '\0':
+		shift = 20;
+		break; /* MiB, as QEMU's -m */
+	case 'B':
+		shift = 0;
+		break;
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	case 'T':
+		shift = 40;
+		break;
+	default:
+		return -EINVAL;
 	}
 	if (*p) {
 		p++;
@@ -166,8 +186,7 @@ int cli_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-int cli_parse_disk(const char *spec, char *path, size_t pathlen, unsigned *flags,
-		   unsigned *queues)
+int cli_parse_disk(const char *spec, char *path, size_t pathlen, unsigned *flags, unsigned *queues)
 {
 	const char *comma = strchr(spec, ',');
 	size_t plen = comma ? (size_t)(comma - spec) : strlen(spec);
@@ -231,7 +250,8 @@ int cli_parse_fs(const char *spec, char *tag, size_t taglen, char *path, size_t 
 				} else if (end - opt >= 11 && !strncmp(end - 6, ",xattr", 6)) {
 					end -= 6;
 					*flags |= 2;
-				} else if (end - opt >= 16 && !strncmp(end - 11, ",privileged", 11)) {
+				} else if (end - opt >= 16 &&
+					   !strncmp(end - 11, ",privileged", 11)) {
 					end -= 11;
 					*flags |= 4;
 				} else {
@@ -378,8 +398,8 @@ int cli_parse_vsock(const char *spec, uint64_t *cid, char *path, size_t plen)
 	return have_cid && have_path ? 0 : -EINVAL;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
-						      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+						      ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -438,7 +458,7 @@ struct cli_opt {
 	 * whole message (times 1) */
 	unsigned times;
 	const char *more;
-	const char *what; /* a bad value: "--OPT: 'VALUE' is not WHAT" */
+	const char *what;   /* a bad value: "--OPT: 'VALUE' is not WHAT" */
 	const char *refuse; /* an option cvmm knows but does not do: why */
 };
 
@@ -446,9 +466,9 @@ struct cli_opt {
 /* A repeatable spec: items of the array `field`, their count in n_field,
  * as many as the array holds. */
 #define CLI_ITEM(field) (((struct cli_opts *)0)->field[0])
-#define LIST(field, n_field, spec_fn)                                                             \
-	.kind = CLI_SPEC, .spec = (spec_fn), DST(field), .size = sizeof(CLI_ITEM(field)),        \
-	.count_off = offsetof(struct cli_opts, n_field),                                          \
+#define LIST(field, n_field, spec_fn)                                                              \
+	.kind = CLI_SPEC, .spec = (spec_fn), DST(field), .size = sizeof(CLI_ITEM(field)),          \
+	.count_off = offsetof(struct cli_opts, n_field),                                           \
 	.times = sizeof(((struct cli_opts *)0)->field) / sizeof(CLI_ITEM(field))
 
 static int spec_disk(void *dst, const char *val, const char **why)
@@ -474,8 +494,8 @@ static int spec_vsock(void *dst, const char *val, const char **why)
 	struct cli_vsock *v = dst;
 	int r = cli_parse_vsock(val, &v->cid, v->path, sizeof(v->path));
 	if (r == 0 && strlen(v->path) > CVMM_VSOCK_PATH_MAX) {
-		*why = "the socket path is longer than " CLI_STR(CVMM_VSOCK_PATH_MAX)
-		       " bytes (PATH_<port> must fit in a socket address)";
+		*why = "the socket path is longer than " CLI_STR(
+			CVMM_VSOCK_PATH_MAX) " bytes (PATH_<port> must fit in a socket address)";
 		return -ENAMETOOLONG;
 	}
 	return r;
@@ -507,58 +527,57 @@ static int spec_abs_path(void *dst, const char *val, const char **why)
 }
 
 static const struct cli_word seccomp_words[] = {
-	{ "on", CVMM_SECCOMP_ON }, { "log", CVMM_SECCOMP_LOG }, { "off", CVMM_SECCOMP_OFF }, { 0 }
-};
-static const struct cli_word log_words[] = {
-	{ "off", CVMM_LOG_OFF },   { "error", CVMM_LOG_ERROR }, { "warn", CVMM_LOG_WARN },
-	{ "info", CVMM_LOG_INFO }, { "debug", CVMM_LOG_DEBUG }, { "trace", CVMM_LOG_TRACE },
-	{ 0 }
-};
+	{"on", CVMM_SECCOMP_ON}, {"log", CVMM_SECCOMP_LOG}, {"off", CVMM_SECCOMP_OFF}, {0}};
+static const struct cli_word log_words[] = {{"off", CVMM_LOG_OFF},
+					    {"error", CVMM_LOG_ERROR},
+					    {"warn", CVMM_LOG_WARN},
+					    {"info", CVMM_LOG_INFO},
+					    {"debug", CVMM_LOG_DEBUG},
+					    {"trace", CVMM_LOG_TRACE},
+					    {0}};
 static const struct cli_word transport_words[] = {
-	{ "mmio", CVMM_TRANSPORT_MMIO }, { "pci", CVMM_TRANSPORT_PCI }, { 0 }
-};
+	{"mmio", CVMM_TRANSPORT_MMIO}, {"pci", CVMM_TRANSPORT_PCI}, {0}};
 
 /* Every option: a row here, and its field in struct cli_opts. */
 static const struct cli_opt cli_table[] = {
-	{ "kernel", 'k', CLI_STR, .vm = true, DST(kernel) },
-	{ "initrd", 'i', CLI_STR, .vm = true, DST(initrd) },
-	{ "cmdline", 'c', CLI_STR, .vm = true, DST(cmdline) },
-	{ "cpus", 0, CLI_UINT, .vm = true, DST(cpus), .min = 1, .max = 4096,
-	  .what = "a number of vCPUs (1 or more)" },
-	{ "memory", 'm', CLI_SIZE, .vm = true, DST(memory), .what = "a size (e.g. 512M, 2G)" },
-	{ "help", 'h', CLI_FLAG, DST(help) },
-	{ "version", 'V', CLI_FLAG, DST(version) },
-	{ "debug-exit", 0, CLI_FLAG, .vm = true, DST(debug_exit) },
-	{ "disk", 'd', LIST(disks, ndisks, spec_disk), .vm = true, .more = "disks",
-	  .what = "PATH[,ro][,direct][,queues=N]" },
-	{ "net", 'n', LIST(nets, nnets, spec_net), .vm = true, .more = "interfaces",
-	  .what = "NAME, tap=NAME[,queues=N], tapfd=N, passt=PATH or stream=PATH[,listen] (each "
-		  "with optional ,mac=XX:XX:XX:XX:XX:XX)" },
-	{ "fs", 0, LIST(fs, nfs, spec_fs), .vm = true, .more = "shared directories",
-	  .what = "tag=TAG,path=DIR[,ro][,xattr][,privileged] (TAG 1.." CLI_STR(CVMM_FS_TAG_MAX)
-		  " bytes)" },
-	{ "vsock", 0, LIST(vsock, nvsock, spec_vsock), .vm = true,
-	  .more = "one vsock device per VM",
-	  .what = "cid=N,socket=PATH (N from " CLI_STR(CVMM_VSOCK_CID_MIN) " to " CLI_STR(
-		  CVMM_VSOCK_CID_MAX) ")" },
-	{ "config", 0, CLI_STR, DST(config), .times = 1, .more = "given twice" },
-	{ "api-socket", 0, CLI_STR, DST(api_socket), .min = 1,
-	  .max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1, .times = 1,
-	  .more = "given twice", .what = "a socket address" },
-	{ "seccomp", 0, CLI_WORD, DST(seccomp), .words = seccomp_words },
-	{ "user", 0, CLI_SPEC, DST(user), .spec = spec_user, .what = "UID:GID (numbers)" },
-	{ "chroot", 0, CLI_SPEC, DST(chroot), .spec = spec_abs_path, .what = "an absolute path" },
-	{ "transport", 0, CLI_WORD, .vm = true, DST(transport), .words = transport_words },
-	{ "rng", 0, CLI_FLAG, .vm = true, DST(rng) },
-	{ "log-level", 0, CLI_WORD, DST(log_level), .words = log_words },
-	{ "print-jail", 0, CLI_FLAG, DST(print_jail) },
+	{"kernel", 'k', CLI_STR, .vm = true, DST(kernel)},
+	{"initrd", 'i', CLI_STR, .vm = true, DST(initrd)},
+	{"cmdline", 'c', CLI_STR, .vm = true, DST(cmdline)},
+	{"cpus", 0, CLI_UINT, .vm = true, DST(cpus), .min = 1, .max = 4096,
+	 .what = "a number of vCPUs (1 or more)"},
+	{"memory", 'm', CLI_SIZE, .vm = true, DST(memory), .what = "a size (e.g. 512M, 2G)"},
+	{"help", 'h', CLI_FLAG, DST(help)},
+	{"version", 'V', CLI_FLAG, DST(version)},
+	{"debug-exit", 0, CLI_FLAG, .vm = true, DST(debug_exit)},
+	{"disk", 'd', LIST(disks, ndisks, spec_disk), .vm = true, .more = "disks",
+	 .what = "PATH[,ro][,direct][,queues=N]"},
+	{"net", 'n', LIST(nets, nnets, spec_net), .vm = true, .more = "interfaces",
+	 .what = "NAME, tap=NAME[,queues=N], tapfd=N, passt=PATH or stream=PATH[,listen] (each "
+		 "with optional ,mac=XX:XX:XX:XX:XX:XX)"},
+	{"fs", 0, LIST(fs, nfs, spec_fs), .vm = true, .more = "shared directories",
+	 .what = "tag=TAG,path=DIR[,ro][,xattr][,privileged] (TAG 1.." CLI_STR(
+		 CVMM_FS_TAG_MAX) " bytes)"},
+	{"vsock", 0, LIST(vsock, nvsock, spec_vsock), .vm = true, .more = "one vsock device per VM",
+	 .what = "cid=N,socket=PATH (N from " CLI_STR(CVMM_VSOCK_CID_MIN) " to " CLI_STR(
+		 CVMM_VSOCK_CID_MAX) ")"},
+	{"config", 0, CLI_STR, DST(config), .times = 1, .more = "given twice"},
+	{"api-socket", 0, CLI_STR, DST(api_socket), .min = 1,
+	 .max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1, .times = 1, .more = "given twice",
+	 .what = "a socket address"},
+	{"seccomp", 0, CLI_WORD, DST(seccomp), .words = seccomp_words},
+	{"user", 0, CLI_SPEC, DST(user), .spec = spec_user, .what = "UID:GID (numbers)"},
+	{"chroot", 0, CLI_SPEC, DST(chroot), .spec = spec_abs_path, .what = "an absolute path"},
+	{"transport", 0, CLI_WORD, .vm = true, DST(transport), .words = transport_words},
+	{"rng", 0, CLI_FLAG, .vm = true, DST(rng)},
+	{"log-level", 0, CLI_WORD, DST(log_level), .words = log_words},
+	{"print-jail", 0, CLI_FLAG, DST(print_jail)},
 };
 #define CLI_NOPTS (sizeof(cli_table) / sizeof(cli_table[0]))
 
 static int spec_fc_level(void *dst, const char *val, const char **why)
 {
-	static const char *const levels[] = { "off",  "error", "warn", "warning",
-					      "info", "debug", "trace", NULL };
+	static const char *const levels[] = {"off",  "error", "warn",  "warning",
+					     "info", "debug", "trace", NULL};
 	for (const char *const *l = levels; *l; l++)
 		if (!strcasecmp(val, *l)) {
 			*(const char **)dst = val;
@@ -583,40 +602,41 @@ static int spec_fc_id(void *dst, const char *val, const char **why)
 	return 0;
 }
 
-#define FC_ONCE .times = 1, .more = "given more than once"
+#define FC_ONCE	     .times = 1, .more = "given more than once"
 #define FCDST(field) DST(fc.field), FC_ONCE
 /* Firecracker's command line (v1.12's flags). */
 static const struct cli_opt fc_table[] = {
-	{ "api-sock", 0, CLI_STR, FCDST(api_sock), .min = 1,
-	  .max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1, .what = "a socket address" },
-	{ "id", 0, CLI_SPEC, FCDST(id), .spec = spec_fc_id },
-	{ "config-file", 0, CLI_STR, FCDST(config_file) },
-	{ "no-api", 0, CLI_FLAG, FCDST(no_api) },
-	{ "boot-timer", 0, CLI_FLAG, FCDST(boot_timer) },
-	{ "level", 0, CLI_SPEC, FCDST(level), .spec = spec_fc_level },
-	{ "log-path", 0, CLI_STR, FCDST(log_path) },
-	{ "show-level", 0, CLI_FLAG, FCDST(show_level) },
-	{ "show-log-origin", 0, CLI_FLAG, FCDST(show_log_origin) },
-	{ "metrics-path", 0, CLI_STR, FCDST(metrics_path) },
-	{ "http-api-max-payload-size", 0, CLI_UINT, FCDST(max_payload), .min = 1024,
-	  .max = 16u << 20, .what = "a size in bytes from 1024 to 16777216" },
-	{ "mmds-size-limit", 0, CLI_UINT, FCDST(mmds_size_limit), .max = 0xffffffffu,
-	  .what = "a size in bytes" },
-	{ "no-seccomp", 0, CLI_FLAG, FCDST(no_seccomp) },
-	{ "start-time-us", 0, CLI_U64, FCDST(start_time_us), .what = "microseconds" },
-	{ "start-time-cpu-us", 0, CLI_U64, FCDST(start_time_cpu_us), .what = "microseconds" },
-	{ "parent-cpu-time-us", 0, CLI_U64, FCDST(parent_cpu_time_us), .what = "microseconds" },
-	{ "enable-pci", 0, CLI_FLAG, FCDST(enable_pci) },
-	{ "help", 'h', CLI_FLAG, DST(help) },
-	{ "version", 0, CLI_FLAG, DST(version) },
+	{"api-sock", 0, CLI_STR, FCDST(api_sock), .min = 1,
+	 .max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1, .what = "a socket address"},
+	{"id", 0, CLI_SPEC, FCDST(id), .spec = spec_fc_id},
+	{"config-file", 0, CLI_STR, FCDST(config_file)},
+	{"no-api", 0, CLI_FLAG, FCDST(no_api)},
+	{"boot-timer", 0, CLI_FLAG, FCDST(boot_timer)},
+	{"level", 0, CLI_SPEC, FCDST(level), .spec = spec_fc_level},
+	{"log-path", 0, CLI_STR, FCDST(log_path)},
+	{"show-level", 0, CLI_FLAG, FCDST(show_level)},
+	{"show-log-origin", 0, CLI_FLAG, FCDST(show_log_origin)},
+	{"metrics-path", 0, CLI_STR, FCDST(metrics_path)},
+	{"http-api-max-payload-size", 0, CLI_UINT, FCDST(max_payload), .min = 1024,
+	 .max = 16u << 20, .what = "a size in bytes from 1024 to 16777216"},
+	{"mmds-size-limit", 0, CLI_UINT, FCDST(mmds_size_limit), .max = 0xffffffffu,
+	 .what = "a size in bytes"},
+	{"no-seccomp", 0, CLI_FLAG, FCDST(no_seccomp)},
+	{"start-time-us", 0, CLI_U64, FCDST(start_time_us), .what = "microseconds"},
+	{"start-time-cpu-us", 0, CLI_U64, FCDST(start_time_cpu_us), .what = "microseconds"},
+	{"parent-cpu-time-us", 0, CLI_U64, FCDST(parent_cpu_time_us), .what = "microseconds"},
+	{"enable-pci", 0, CLI_FLAG, FCDST(enable_pci)},
+	{"help", 'h', CLI_FLAG, DST(help)},
+	{"version", 0, CLI_FLAG, DST(version)},
 	/* refused by name: what they ask for cvmm does not do (yet) */
-	{ "seccomp-filter", 0, CLI_STR, .refuse = "cvmm's seccomp filters are its own, one per "
-						  "thread kind (docs/seccomp.md): a Firecracker "
-						  "filter file cannot replace them" },
-	{ "metadata", 0, CLI_STR, .refuse = "MMDS is not supported by cvmm yet" },
-	{ "module", 0, CLI_STR, .refuse = "cvmm's log has no modules to filter by" },
-	{ "snapshot-version", 0, CLI_FLAG, .refuse = "snapshots are not supported by cvmm yet" },
-	{ "describe-snapshot", 0, CLI_STR, .refuse = "snapshots are not supported by cvmm yet" },
+	{"seccomp-filter", 0, CLI_STR,
+	 .refuse = "cvmm's seccomp filters are its own, one per "
+		   "thread kind (docs/seccomp.md): a Firecracker "
+		   "filter file cannot replace them"},
+	{"metadata", 0, CLI_STR, .refuse = "MMDS is not supported by cvmm yet"},
+	{"module", 0, CLI_STR, .refuse = "cvmm's log has no modules to filter by"},
+	{"snapshot-version", 0, CLI_FLAG, .refuse = "snapshots are not supported by cvmm yet"},
+	{"describe-snapshot", 0, CLI_STR, .refuse = "snapshots are not supported by cvmm yet"},
 };
 #define FC_NOPTS (sizeof(fc_table) / sizeof(fc_table[0]))
 
@@ -627,7 +647,10 @@ static void words_text(const struct cli_word *w, char *buf, size_t len)
 	buf[0] = '\0';
 	for (unsigned i = 0; w[i].word && at < len; i++)
 		at += (size_t)snprintf(buf + at, len - at, "%s%s",
-				       i == 0 ? "" : w[i + 1].word ? ", " : " or ", w[i].word);
+				       i == 0	       ? ""
+				       : w[i + 1].word ? ", "
+						       : " or ",
+				       w[i].word);
 }
 
 /* The one validator: checks val as row t says and stores it. seen: how
@@ -722,7 +745,8 @@ static int parse_table(const struct cli_opt *table, size_t n, unsigned *seen, in
 			const char *eq = strchr(name, '=');
 			size_t len = eq ? (size_t)(eq - name) : strlen(name);
 			for (size_t t = 0; t < n; t++)
-				if (strlen(table[t].lng) == len && !strncmp(table[t].lng, name, len))
+				if (strlen(table[t].lng) == len &&
+				    !strncmp(table[t].lng, name, len))
 					which = t;
 			if (eq)
 				val = eq + 1;
@@ -759,7 +783,7 @@ static int parse_table(const struct cli_opt *table, size_t n, unsigned *seen, in
 /* Firecracker's command line: its defaults and its rules. */
 static int parse_fc(int argc, char *const argv[], struct cli_opts *o, char *err, size_t errlen)
 {
-	unsigned seen[FC_NOPTS] = { 0 };
+	unsigned seen[FC_NOPTS] = {0};
 	o->fc.on = true;
 	o->fc.max_payload = CLI_FC_MAX_PAYLOAD;
 	int r = parse_table(fc_table, FC_NOPTS, seen, argc, argv, o, err, errlen);
@@ -770,8 +794,9 @@ static int parse_fc(int argc, char *const argv[], struct cli_opts *o, char *err,
 	if (o->fc.no_api && o->fc.api_sock)
 		return fail(err, errlen, "--no-api: no API socket is served: give no --api-sock");
 	if (o->fc.no_api && !o->fc.config_file)
-		return fail(err, errlen, "--no-api needs --config-file: the VM is configured "
-					 "from it alone");
+		return fail(err, errlen,
+			    "--no-api needs --config-file: the VM is configured "
+			    "from it alone");
 	if (!o->fc.no_api && !o->fc.api_sock)
 		o->fc.api_sock = CLI_FC_API_SOCK;
 	o->fc.start_time_set = o->fc.start_time_us != 0;
@@ -797,7 +822,7 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 		fc = fc_flag(argv[i]);
 	if (fc)
 		return parse_fc(argc, argv, o, err, errlen);
-	unsigned seen[CLI_NOPTS] = { 0 };
+	unsigned seen[CLI_NOPTS] = {0};
 	int r = parse_table(cli_table, CLI_NOPTS, seen, argc, argv, o, err, errlen);
 	if (r < 0)
 		return r;
@@ -813,10 +838,10 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 		return fail(err, errlen,
 			    "--api-socket: the VM is configured over the socket: give no other VM "
 			    "options with it (but --transport)");
-	if (!o->help && !o->version && !o->print_jail && !o->kernel && !o->config &&
-	    !o->api_socket)
-		return fail(err, errlen,
-			    "no kernel given: use --kernel PATH, --config FILE or --api-socket PATH "
-			    "(see --help)");
+	if (!o->help && !o->version && !o->print_jail && !o->kernel && !o->config && !o->api_socket)
+		return fail(
+			err, errlen,
+			"no kernel given: use --kernel PATH, --config FILE or --api-socket PATH "
+			"(see --help)");
 	return 0;
 }

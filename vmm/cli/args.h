@@ -18,7 +18,7 @@ struct cli_disk { /* --disk */
 	unsigned flags; /* CVMM_DISK_* */
 	unsigned queues;
 };
-struct cli_net { /* --net */
+struct cli_net {		    /* --net */
 	struct cvmm_net_config cfg; /* cfg.target points into target, or NULL */
 	char target[CLI_PATH_MAX];
 };
@@ -41,13 +41,13 @@ struct cli_user { /* --user UID:GID */
 #define CLI_FC_API_SOCK	   "/run/firecracker.socket"
 #define CLI_FC_MAX_PAYLOAD 51200 /* Firecracker's default request body limit */
 struct cli_fc {
-	bool on;		/* Firecracker's command line was given */
-	const char *api_sock;	/* borrowed; CLI_FC_API_SOCK unless no_api */
-	const char *id;		/* borrowed, NULL: Firecracker's default */
+	bool on;		 /* Firecracker's command line was given */
+	const char *api_sock;	 /* borrowed; CLI_FC_API_SOCK unless no_api */
+	const char *id;		 /* borrowed, NULL: Firecracker's default */
 	const char *config_file; /* borrowed, NULL: none */
 	bool no_api, boot_timer, show_level, show_log_origin, enable_pci, no_seccomp;
 	const char *level, *log_path, *metrics_path; /* borrowed, NULL: none */
-	unsigned max_payload; /* --http-api-max-payload-size, bytes */
+	unsigned max_payload;			     /* --http-api-max-payload-size, bytes */
 	unsigned mmds_size_limit;
 	uint64_t start_time_us, start_time_cpu_us, parent_cpu_time_us;
 	bool start_time_set;
@@ -67,19 +67,19 @@ struct cli_opts {
 	unsigned nfs;
 	struct cli_vsock vsock[1];
 	unsigned nvsock;
-	const char *config;     /* borrowed --config path, NULL: none */
+	const char *config;	/* borrowed --config path, NULL: none */
 	const char *api_socket; /* borrowed --api-socket path, NULL: none */
-	unsigned vm_opts;       /* how many options describing the VM were given */
+	unsigned vm_opts;	/* how many options describing the VM were given */
 	bool help, version;
 	bool print_jail; /* --print-jail */
 	bool debug_exit;
-	bool rng; /* --rng */
+	bool rng;      /* --rng */
 	int transport; /* CVMM_TRANSPORT_* */
 	/* the jail (process options, allowed with --config and --api-socket) */
-	int seccomp;        /* CVMM_SECCOMP_* */
+	int seccomp; /* CVMM_SECCOMP_* */
 	struct cli_user user;
 	const char *chroot; /* borrowed --chroot DIR, NULL: none */
-	int log_level;      /* CVMM_LOG_* (process option too) */
+	int log_level;	    /* CVMM_LOG_* (process option too) */
 	struct cli_fc fc;
 };
 
@@ -90,8 +90,8 @@ struct cli_opts {
  * `firecracker` (any directory), or any of Firecracker's own flags, makes
  * it Firecracker's command line (o->fc.on): cvmm's own VM flags are then
  * refused by name, as are Firecracker's that cvmm does not have. */
-__attribute__((warn_unused_result)) int cli_parse(int argc, char *const argv[],
-						  struct cli_opts *o, char *err, size_t errlen);
+__attribute__((warn_unused_result)) int cli_parse(int argc, char *const argv[], struct cli_opts *o,
+						  char *err, size_t errlen);
 /* "512M", "2G", "1048576K", "256" (MiB when no suffix) -> bytes. */
 __attribute__((warn_unused_result)) int cli_parse_size(const char *s, uint64_t *out);
 /* "mmio" or "pci" -> CVMM_TRANSPORT_*. */
@@ -101,26 +101,23 @@ __attribute__((warn_unused_result)) int cli_parse_uint(const char *s, unsigned m
 						       unsigned *out);
 /* "PATH[,ro][,direct][,queues=N]" -> path (copied into path, size
  * pathlen), flags (CVMM_DISK_*), queues. */
-__attribute__((warn_unused_result)) int cli_parse_disk(const char *spec, char *path,
-						       size_t pathlen, unsigned *flags,
-						       unsigned *queues);
+__attribute__((warn_unused_result)) int cli_parse_disk(const char *spec, char *path, size_t pathlen,
+						       unsigned *flags, unsigned *queues);
 /* --net: "NAME" (short for tap=NAME), "tap=NAME[,queues=N]",
  * "tapfd=N", "stream=PATH[,listen]", "passt=PATH", each with ",mac=MAC".
  * Fills *out; its target points into `target` (size tlen). */
-__attribute__((warn_unused_result)) int cli_parse_net(const char *spec,
-						      struct cvmm_net_config *out,
+__attribute__((warn_unused_result)) int cli_parse_net(const char *spec, struct cvmm_net_config *out,
 						      char *target, size_t tlen);
 /* --fs: "tag=TAG,path=DIR[,ro][,xattr][,privileged]" (any order; path=
  * takes the rest of the spec, less trailing ",ro", ",xattr" and
  * ",privileged") -> tag, path, flags (CVMM_FS_RO, CVMM_FS_XATTR,
  * CVMM_FS_PRIVILEGED). TAG is 1..CVMM_FS_TAG_MAX bytes. */
 __attribute__((warn_unused_result)) int cli_parse_fs(const char *spec, char *tag, size_t taglen,
-						     char *path, size_t pathlen,
-						     unsigned *flags);
+						     char *path, size_t pathlen, unsigned *flags);
 /* --vsock: "cid=N,socket=PATH" (either order, each once): N in
  * CVMM_VSOCK_CID_MIN..CVMM_VSOCK_CID_MAX; PATH copied into path (size plen). */
-__attribute__((warn_unused_result)) int cli_parse_vsock(const char *spec, uint64_t *cid,
-							char *path, size_t plen);
+__attribute__((warn_unused_result)) int cli_parse_vsock(const char *spec, uint64_t *cid, char *path,
+							size_t plen);
 /* "52:54:00:12:34:56" -> mac; -EINVAL unless six hex pairs and unicast. */
 __attribute__((warn_unused_result)) int cli_parse_mac(const char *s, uint8_t mac[6]);
 extern const char cli_usage[];

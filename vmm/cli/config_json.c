@@ -254,10 +254,9 @@ static int jarray(struct jctx *c, struct json_object *top, const char *key, size
 
 static int japply(struct jctx *c, struct json_object *top)
 {
-	static const char *const keys[] = {"kernel", "initrd",	   "cmdline", "cpus",
-					   "memory", "disks",	   "nets",    "fs",
-					   "vsock",  "debug_exit", "transport", "rng",
-					   NULL};
+	static const char *const keys[] = {"kernel",	"initrd", "cmdline", "cpus",  "memory",
+					   "disks",	"nets",	  "fs",	     "vsock", "debug_exit",
+					   "transport", "rng",	  NULL};
 	const char *s;
 	int64_t v;
 	bool has, b;

@@ -34,8 +34,8 @@ struct console {
 	int in_fd;
 	bool is_tty, raw;
 	struct termios saved;
-	bool escape;              /* saw Ctrl-A */
-	uint8_t pending[256];     /* input the UART FIFO had no room for yet */
+	bool escape;	      /* saw Ctrl-A */
+	uint8_t pending[256]; /* input the UART FIFO had no room for yet */
 	size_t npending;
 	bool eof;
 };
@@ -154,15 +154,15 @@ static int jail_config(struct cvmm_config *cfg, const struct cli_opts *o, const 
 	int r = cvmm_config_set_seccomp(cfg, o->seccomp);
 	if (r < 0)
 		return r;
-	struct cvmm_jail j = { .chroot_dir = o->chroot,
-			       .set_ids = o->user.set,
-			       .uid = o->user.uid,
-			       .gid = o->user.gid,
-			       .socket_dir = socket_dir,
-			       /* the control socket's PATCH /drives */
-			       .update_disks = socket_dir != NULL,
-			       /* Firecracker's managers hot-plug files of their own */
-			       .update_disks_anywhere = o->fc.on };
+	struct cvmm_jail j = {.chroot_dir = o->chroot,
+			      .set_ids = o->user.set,
+			      .uid = o->user.uid,
+			      .gid = o->user.gid,
+			      .socket_dir = socket_dir,
+			      /* the control socket's PATCH /drives */
+			      .update_disks = socket_dir != NULL,
+			      /* Firecracker's managers hot-plug files of their own */
+			      .update_disks_anywhere = o->fc.on};
 	return cvmm_config_set_jail(cfg, &j);
 }
 
@@ -199,11 +199,11 @@ static int jail_control(struct cvmm_vm *vm, int listen_fd)
 
 /* The VM the control socket starts (api.h's ops on libcvmm). */
 struct api_vm {
-	struct cvmm_vm *vm;          /* owned; NULL until InstanceStart */
+	struct cvmm_vm *vm;	     /* owned; NULL until InstanceStart */
 	const struct cli_opts *opts; /* borrowed: the jail's options */
-	char socket_dir[4096];       /* the control socket's directory, "": none */
-	int listen_fd;               /* borrowed: the control socket */
-	bool fc;                     /* Firecracker's command line: its exit statuses */
+	char socket_dir[4096];	     /* the control socket's directory, "": none */
+	int listen_fd;		     /* borrowed: the control socket */
+	bool fc;		     /* Firecracker's command line: its exit statuses */
 };
 
 static int api_vm_start(void *ctx, struct cvmm_config *cfg, char *err, size_t len)
@@ -265,8 +265,7 @@ static int api_vm_stats(void *ctx, struct cvmm_stats *st)
 	return cvmm_vm_stats(av->vm, st);
 }
 
-static int api_vm_update_disk(void *ctx, unsigned index, const char *path, char *err,
-			      size_t len)
+static int api_vm_update_disk(void *ctx, unsigned index, const char *path, char *err, size_t len)
 {
 	struct api_vm *av = ctx;
 	return api_vm_result(av, cvmm_vm_update_disk(av->vm, index, path), err, len);
@@ -301,9 +300,9 @@ static int run(struct api_vm *av, struct console *con, int sfd, struct api *api)
 		struct cvmm_vm *vm = av->vm;
 		struct pollfd p[3 + API_MAX_CONNS + 1];
 		bool con_in = vm && !con->eof && !con->npending;
-		p[0] = (struct pollfd){ .fd = vm ? cvmm_vm_exit_fd(vm) : -1, .events = POLLIN };
-		p[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		p[2] = (struct pollfd){ .fd = con_in ? con->in_fd : -1, .events = POLLIN };
+		p[0] = (struct pollfd){.fd = vm ? cvmm_vm_exit_fd(vm) : -1, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		p[2] = (struct pollfd){.fd = con_in ? con->in_fd : -1, .events = POLLIN};
 		unsigned n = 3;
 		if (api)
 			n += api_pollfds(api, p + 3, API_MAX_CONNS + 1);
@@ -370,7 +369,8 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 	if (!r)
 		r = cvmm_config_set_console(cfg, STDIN_FILENO, STDOUT_FILENO);
 	for (unsigned i = 0; !r && i < o->ndisks; i++)
-		r = cvmm_config_add_disk(cfg, o->disks[i].path, o->disks[i].flags, o->disks[i].queues);
+		r = cvmm_config_add_disk(cfg, o->disks[i].path, o->disks[i].flags,
+					 o->disks[i].queues);
 	for (unsigned i = 0; !r && i < o->nnets; i++)
 		r = cvmm_config_add_net(cfg, &o->nets[i].cfg);
 	for (unsigned i = 0; !r && i < o->nfs; i++)
@@ -493,7 +493,7 @@ static int main_api(const struct cli_opts *o)
 	int sfd = signals_fd();
 	if (sfd < 0)
 		return EXIT_SETUP;
-	struct api_vm av = { .vm = NULL, .opts = o, .listen_fd = -1, .fc = o->fc.on };
+	struct api_vm av = {.vm = NULL, .opts = o, .listen_fd = -1, .fc = o->fc.on};
 	if (path) {
 		snprintf(av.socket_dir, sizeof(av.socket_dir), "%s", path);
 		char *slash = strrchr(av.socket_dir, '/');
@@ -521,9 +521,11 @@ static int main_api(const struct cli_opts *o)
 		if (o->fc.id)
 			cvmm_log_set_name(o->fc.id); /* Firecracker's lines carry it */
 		if (o->fc.id && api_set_id(api, o->fc.id) < 0)
-			r = snprintf(err, sizeof(err), "--id: invalid instance id") < 0 ? -1 : -EINVAL;
+			r = snprintf(err, sizeof(err), "--id: invalid instance id") < 0 ? -1
+											: -EINVAL;
 		if (!r && api_set_max_body(api, o->fc.max_payload) < 0)
-			r = snprintf(err, sizeof(err), "--http-api-max-payload-size: out of range") < 0
+			r = snprintf(err, sizeof(err),
+				     "--http-api-max-payload-size: out of range") < 0
 				    ? -1
 				    : -EINVAL;
 		api_set_start_times(api, o->fc.start_time_us, o->fc.start_time_cpu_us,
@@ -562,7 +564,7 @@ static int main_api(const struct cli_opts *o)
 		close(sfd);
 		return EXIT_SETUP; /* 1: Firecracker's GenericError too */
 	}
-	struct console con = { .in_fd = STDIN_FILENO };
+	struct console con = {.in_fd = STDIN_FILENO};
 	console_raw(&con);
 	int status = run(&av, &con, sfd, api);
 	console_restore(&con);
@@ -649,10 +651,10 @@ int main(int argc, char **argv)
 		close(sfd);
 		return EXIT_SETUP;
 	}
-	struct console con = { .in_fd = STDIN_FILENO };
+	struct console con = {.in_fd = STDIN_FILENO};
 	console_raw(&con);
 	int status;
-	struct api_vm av = { .vm = vm, .listen_fd = -1 };
+	struct api_vm av = {.vm = vm, .listen_fd = -1};
 	if (cvmm_vm_start(vm) < 0) {
 		fprintf(stderr, "cvmm: %s\n", cvmm_vm_error(vm));
 		status = EXIT_RUNTIME;

@@ -60,11 +60,11 @@ CVMM_API CVMM_WUR int cvmm_config_set_kick_signal(struct cvmm_config *cfg, int s
 #else
 #define CVMM_MAX_DEVICES 17
 #endif
-#define CVMM_MAX_DISKS CVMM_MAX_DEVICES
-#define CVMM_MAX_NETS 4
-#define CVMM_MAX_FS 4
-#define CVMM_MAX_QUEUES 8 /* a disk's request queues; a tap's queue pairs */
-#define CVMM_FS_TAG_MAX 36 /* bytes of a virtio-fs tag */
+#define CVMM_MAX_DISKS	   CVMM_MAX_DEVICES
+#define CVMM_MAX_NETS	   4
+#define CVMM_MAX_FS	   4
+#define CVMM_MAX_QUEUES	   8  /* a disk's request queues; a tap's queue pairs */
+#define CVMM_FS_TAG_MAX	   36 /* bytes of a virtio-fs tag */
 #define CVMM_VSOCK_CID_MIN 3
 #define CVMM_VSOCK_CID_MAX 4294967294
 /* sun_path (108) less "_4294967295" and its NUL */
@@ -74,7 +74,7 @@ CVMM_API CVMM_WUR int cvmm_config_set_kick_signal(struct cvmm_config *cfg, int s
  * flags: CVMM_DISK_RO (opened read-only, writes fail with IOERR),
  * CVMM_DISK_DIRECT (O_DIRECT). queues: 1..8 request queues, one worker
  * thread each. The image is locked (OFD lock) while the VM exists. */
-#define CVMM_DISK_RO 1u
+#define CVMM_DISK_RO	 1u
 #define CVMM_DISK_DIRECT 2u
 CVMM_API CVMM_WUR int cvmm_config_add_disk(struct cvmm_config *cfg, const char *path,
 					   unsigned flags, unsigned queues);
@@ -101,7 +101,7 @@ enum cvmm_net_backend {
 struct cvmm_net_config {
 	enum cvmm_net_backend backend;
 	const char *target;   /* tap name or socket path (copied) */
-	int fd;               /* CVMM_NET_TAPFD */
+	int fd;		      /* CVMM_NET_TAPFD */
 	unsigned queue_pairs; /* 1..8, tap only; 0 means 1 */
 	int has_mac;
 	uint8_t mac[6];
@@ -116,17 +116,17 @@ CVMM_API CVMM_WUR int cvmm_config_add_net(struct cvmm_config *cfg,
  * every write). The guest can reach
  * nothing outside the directory: names are resolved one component at a
  * time beneath it and symlinks are never followed on the host. uid/gid
- * pass through unchanged. CVMM_FS_PRIVILEGED: the share's request worker keeps CHOWN, DAC_OVERRIDE, FOWNER and FSETID when
- * the process has them, so the guest's root may change owners and modes and
+ * pass through unchanged. CVMM_FS_PRIVILEGED: the share's request worker keeps CHOWN, DAC_OVERRIDE,
+ * FOWNER and FSETID when the process has them, so the guest's root may change owners and modes and
  * reach files of every owner beneath the share, as with virtiofsd run as root;
  * without it the share is served with the process's ids and no capability
  * (the host's permission checks apply, and chown to another owner fails
  * with EPERM). Up to 4 shares. */
-#define CVMM_FS_RO 1u
-#define CVMM_FS_XATTR 2u
+#define CVMM_FS_RO	   1u
+#define CVMM_FS_XATTR	   2u
 #define CVMM_FS_PRIVILEGED 4u
-CVMM_API CVMM_WUR int cvmm_config_add_fs(struct cvmm_config *cfg, const char *tag,
-					 const char *path, unsigned flags);
+CVMM_API CVMM_WUR int cvmm_config_add_fs(struct cvmm_config *cfg, const char *tag, const char *path,
+					 unsigned flags);
 /* Gives the VM a virtio-vsock device (one per VM; a second call replaces
  * the first) with the guest's context id guest_cid (3..2^32 - 2) and the
  * host side on unix sockets, as Firecracker and Cloud Hypervisor do:
@@ -154,8 +154,8 @@ CVMM_API CVMM_WUR int cvmm_config_set_rng(struct cvmm_config *cfg, int enabled);
  * guest leaves MSI-X off. CVMM_TRANSPORT_MMIO: virtio-mmio, one interrupt
  * per device, described in ACPI (x86_64) or the device tree (aarch64). */
 #define CVMM_TRANSPORT_DEFAULT 0
-#define CVMM_TRANSPORT_MMIO 1
-#define CVMM_TRANSPORT_PCI 2
+#define CVMM_TRANSPORT_MMIO    1
+#define CVMM_TRANSPORT_PCI     2
 CVMM_API CVMM_WUR int cvmm_config_set_transport(struct cvmm_config *cfg, int transport);
 /* Tests and benchmarks: a byte written to I/O port 0x501 (x86) ends the VM
  * with CVMM_EXIT_DEBUG and code = (byte << 1) | 1, as QEMU's isa-debug-exit.
@@ -174,7 +174,7 @@ CVMM_API CVMM_WUR int cvmm_config_set_boot_timer(struct cvmm_config *cfg, int en
  * default action kills the process (cvmm_jail_sigsys_install adds a
  * message); _LOG: allowed and logged by the kernel (audit/dmesg), for
  * finding what a table lacks; _OFF: no filters. */
-#define CVMM_SECCOMP_ON 0
+#define CVMM_SECCOMP_ON	 0
 #define CVMM_SECCOMP_LOG 1
 #define CVMM_SECCOMP_OFF 2
 CVMM_API CVMM_WUR int cvmm_config_set_seccomp(struct cvmm_config *cfg, int mode);
@@ -234,16 +234,16 @@ CVMM_API CVMM_WUR int cvmm_jail_policy(char **text);
  * set it before creating VMs; any thread may call these, at any time.
  * The SIGSYS handler (cvmm_jail_sigsys_install) writes to stderr itself:
  * it runs in a signal handler. */
-#define CVMM_LOG_OFF 0
+#define CVMM_LOG_OFF   0
 #define CVMM_LOG_ERROR 1
-#define CVMM_LOG_WARN 2
-#define CVMM_LOG_INFO 3
+#define CVMM_LOG_WARN  2
+#define CVMM_LOG_INFO  3
 #define CVMM_LOG_DEBUG 4
 #define CVMM_LOG_TRACE 5
 /* Lines above this level are dropped. Returns the previous level, or
  * -EINVAL (nothing changed) outside CVMM_LOG_OFF..CVMM_LOG_TRACE. */
 CVMM_API int cvmm_log_set_level(int level);
-#define CVMM_LOG_SHOW_LEVEL 1u  /* "cvmm: WARN: ..." */
+#define CVMM_LOG_SHOW_LEVEL  1u /* "cvmm: WARN: ..." */
 #define CVMM_LOG_SHOW_ORIGIN 2u /* "cvmm: devices/net.c:738: ..." */
 /* CVMM_LOG_SHOW_* flags; -EINVAL (nothing changed) for unknown ones. */
 CVMM_API CVMM_WUR int cvmm_log_set_options(unsigned flags);
@@ -274,21 +274,21 @@ CVMM_API __attribute__((format(printf, 2, 3))) void cvmm_log(int level, const ch
 struct cvmm_vm;
 
 enum cvmm_exit_reason {
-	CVMM_EXIT_NONE = 0,     /* still running */
-	CVMM_EXIT_POWEROFF,     /* guest powered off (ACPI S5) */
-	CVMM_EXIT_REBOOT,       /* guest asked for a reset (ACPI reset, i8042, triple fault is CRASH) */
-	CVMM_EXIT_CRASH,        /* triple fault / KVM_EXIT_SHUTDOWN, or an unhandled guest state */
-	CVMM_EXIT_STOPPED,      /* cvmm_vm_stop() was called */
-	CVMM_EXIT_ERROR,        /* KVM or internal failure; see cvmm_vm_error() */
-	CVMM_EXIT_DEBUG,        /* debug-exit port written (tests); see code */
+	CVMM_EXIT_NONE = 0, /* still running */
+	CVMM_EXIT_POWEROFF, /* guest powered off (ACPI S5) */
+	CVMM_EXIT_REBOOT,   /* guest asked for a reset (ACPI reset, i8042, triple fault is CRASH) */
+	CVMM_EXIT_CRASH,    /* triple fault / KVM_EXIT_SHUTDOWN, or an unhandled guest state */
+	CVMM_EXIT_STOPPED,  /* cvmm_vm_stop() was called */
+	CVMM_EXIT_ERROR,    /* KVM or internal failure; see cvmm_vm_error() */
+	CVMM_EXIT_DEBUG,    /* debug-exit port written (tests); see code */
 };
 
 struct cvmm_exit {
 	enum cvmm_exit_reason reason;
-	int vcpu;      /* vCPU that caused it, or -1 */
-	uint64_t rip;  /* its instruction pointer, where known */
+	int vcpu;		  /* vCPU that caused it, or -1 */
+	uint64_t rip;		  /* its instruction pointer, where known */
 	uint32_t kvm_exit_reason; /* KVM_EXIT_* for CRASH/ERROR, else 0 */
-	int code;      /* CVMM_EXIT_DEBUG: (byte << 1) | 1 */
+	int code;		  /* CVMM_EXIT_DEBUG: (byte << 1) | 1 */
 	char message[256];
 };
 
@@ -336,12 +336,12 @@ enum cvmm_vm_state {
 CVMM_API enum cvmm_vm_state cvmm_vm_state(const struct cvmm_vm *vm);
 #define CVMM_STATS_MAX_VCPUS 64
 struct cvmm_stats {
-	uint64_t uptime_ns;        /* since cvmm_vm_start (0 before) */
+	uint64_t uptime_ns; /* since cvmm_vm_start (0 before) */
 	unsigned vcpus;
-	uint64_t exits_total;      /* KVM_RUN returns handled, all vCPUs */
+	uint64_t exits_total;			   /* KVM_RUN returns handled, all vCPUs */
 	uint64_t vcpu_exits[CVMM_STATS_MAX_VCPUS]; /* the first 64 vCPUs */
-	uint64_t console_tx_bytes; /* bytes the guest wrote to its serial port */
-	uint64_t shutdown_requests; /* power button presses */
+	uint64_t console_tx_bytes;		   /* bytes the guest wrote to its serial port */
+	uint64_t shutdown_requests;		   /* power button presses */
 };
 /* Fills *st; cheap, callable from any thread while the VM exists. */
 CVMM_API CVMM_WUR int cvmm_vm_stats(const struct cvmm_vm *vm, struct cvmm_stats *st);
