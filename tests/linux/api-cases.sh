@@ -21,29 +21,13 @@ TMP=${TMP:-/tmp/cvmm-api.$$}
 . ./lib.sh
 S=$TMP/api.sock
 
-# call METHOD PATH [JSON]: prints the HTTP status; the body is in $TMP/resp
-call() {
-	curl -s --max-time 60 --unix-socket "$S" -X "$1" -o "$TMP/resp" -w '%{http_code}' \
-		-H 'Accept: application/json' -H 'Content-Type: application/json' \
-		${3:+--data "$3"} "http://localhost$2"
-}
-# step NAME WANTED METHOD PATH [JSON]: the call must answer WANTED
+# call METHOD PATH [JSON], step NAME WANTED METHOD PATH [JSON]: lib.sh's
+# http and http_step on the socket S
+call() { http "$S" "$@"; }
 step() {
-	n1=$1 w=$2
+	n2=$1 w2=$2
 	shift 2
-	got=$(call "$@")
-	[ "$got" = "$w" ] && return 0
-	bad "$n1" "$1 $2 answered $got, wanted $w: $(head -c 200 "$TMP/resp")"
-	return 1
-}
-wait_for() { # name pattern seconds
-	i=0
-	while [ $i -lt $(($3 * 5)) ] && ! has "$1" "$2"; do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.2
-		i=$((i + 1))
-	done
-	has "$1" "$2"
+	http_step "$n2" "$w2" "$S" "$@"
 }
 last_tick() { tr -d '\r' <"$TMP/$1.out" | sed -n 's/^GUEST-TICK \([0-9]*\).*/\1/p' | tail -1; }
 
@@ -69,7 +53,7 @@ api_boot() {
 	step $n 204 PUT /actions '{"action_type": "InstanceStart"}' || return
 	step $n 200 GET / || return
 	grep -q '"state": "Running"' "$TMP/resp" || { bad $n "GET / after the start: $(cat "$TMP/resp")"; return; }
-	if ! wait_for $n "GUEST-TICK 2" 300; then
+	if ! wait_for $n "GUEST-TICK 2" 300 "$pid"; then
 		bad $n "the guest did not come up (after $(($(date +%s) - start))s)"
 		return
 	fi
@@ -82,7 +66,7 @@ api_boot() {
 	t2=$(last_tick $n)
 	[ "$t1" = "$t2" ] || { bad $n "the guest ticked while paused ($t1 -> $t2)"; return; }
 	step $n 204 PATCH /vm '{"state": "Resumed"}' || return
-	wait_for $n "GUEST-TICK $((t2 + 2))" 30 || { bad $n "no ticks after the resume (last $t2)"; return; }
+	wait_for $n "GUEST-TICK $((t2 + 2))" 30 "$pid" || { bad $n "no ticks after the resume (last $t2)"; return; }
 	step $n 200 GET / || return
 	grep -q '"state": "Running"' "$TMP/resp" || { bad $n "GET / after resume: $(cat "$TMP/resp")"; return; }
 	# what managers get wrong is refused, and cvmm goes on
@@ -124,7 +108,7 @@ api_cad() {
 	step $n 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}' || return
 	step $n 204 PUT /boot-source "{\"kernel_image_path\": \"$KIT/stock-vmlinuz\", \"initrd_path\": \"$KIT/stock-guest.cpio.gz\", \"boot_args\": \"console=ttyS0 quiet acpi=off reboot=k panic=1 cvmm.test=ctrlaltdel\"}" || return
 	step $n 204 PUT /actions '{"action_type": "InstanceStart"}' || return
-	if ! wait_for $n "GUEST-CAD-READY" 300; then
+	if ! wait_for $n "GUEST-CAD-READY" 300 "$pid"; then
 		bad $n "the guest did not come up (after $(($(date +%s) - start))s)"
 		return
 	fi
@@ -175,7 +159,7 @@ api_patch() {
 	step $n 400 PATCH /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$D/new.img\"}" || return
 	grep -q "not supported before starting the microVM" "$TMP/resp" || { bad $n "PATCH before the start: $(cat "$TMP/resp")"; return; }
 	step $n 204 PUT /actions '{"action_type": "InstanceStart"}' || return
-	if ! wait_for $n "GUEST-PATCH-READY" 300; then
+	if ! wait_for $n "GUEST-PATCH-READY" 300 "$pid"; then
 		bad $n "the guest did not come up (after $(($(date +%s) - start))s)"
 		return
 	fi
@@ -190,7 +174,7 @@ api_patch() {
 	t1=$(date +%s)
 	step $n 200 GET /vm/config || return
 	grep -q "\"path_on_host\":\"$D/new.img\"" "$TMP/resp" || { bad $n "GET /vm/config after the PATCH: $(cat "$TMP/resp")"; return; }
-	if ! wait_for $n "GUEST-PATCH-WROTE" 120; then
+	if ! wait_for $n "GUEST-PATCH-WROTE" 120 "$pid"; then
 		bad $n "the guest did not get through the swap"
 		return
 	fi

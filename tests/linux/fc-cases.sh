@@ -48,30 +48,9 @@ ln -sf "$(readlink -f "$CVMM")" "$FC"
 # Firecracker's managers' guest command line (Kata's and the SDK's base)
 ARGS="console=ttyS0 reboot=k panic=1 pci=off acpi=off quiet cvmm.test=fc"
 
-# call SOCK METHOD PATH [JSON]: prints the HTTP status; the body in $TMP/resp
-call() {
-	curl -s --max-time 30 --unix-socket "$1" -X "$2" -o "$TMP/resp" -w '%{http_code}' \
-		-H 'Accept: application/json' -H 'Content-Type: application/json' \
-		${4:+--data "$4"} "http://localhost$3"
-}
-# step NAME WANTED SOCK METHOD PATH [JSON]: the call must answer WANTED
-step() {
-	n1=$1 w=$2
-	shift 2
-	got=$(call "$@")
-	[ "$got" = "$w" ] && return 0
-	bad "$n1" "$2 $3 answered $got, wanted $w: $(head -c 300 "$TMP/resp")"
-	return 1
-}
-wait_for() { # name pattern seconds
-	i=0
-	while [ $i -lt $(($3 * 5)) ] && ! has "$1" "$2"; do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.2
-		i=$((i + 1))
-	done
-	has "$1" "$2"
-}
+# lib.sh's http and http_step, by the names used below
+call() { http "$@"; }
+step() { http_step "$@"; }
 wait_sock() { # path: up to 10 s
 	i=0
 	while [ $i -lt 100 ] && [ ! -S "$1" ]; do sleep 0.1; i=$((i + 1)); done
@@ -147,11 +126,11 @@ EOF
 		i=$((i + 1))
 	done
 	grep -q '"state": *"Running"' "$TMP/resp" || { bad $n "GET / never said Running: $(cat "$TMP/resp")"; return; }
-	wait_for $n "GUEST-FC-SWAP-READY" 300 || { bad $n "the guest did not come up ($(($(date +%s) - start)) s)"; return; }
+	wait_for $n "GUEST-FC-SWAP-READY" 300 "$pid" || { bad $n "the guest did not come up ($(($(date +%s) - start)) s)"; return; }
 	# hot-plug: the placeholder becomes a disk
 	image "$TMP/$n.hot.img" kata
 	step $n 204 "$S" PATCH /drives/drive_0 "{\"drive_id\": \"drive_0\", \"path_on_host\": \"$TMP/$n.hot.img\"}" || return
-	wait_for $n "GUEST-FC-UP" 60 || { bad $n "the guest did not see the hot-plugged drive"; return; }
+	wait_for $n "GUEST-FC-UP" 60 "$pid" || { bad $n "the guest did not see the hot-plugged drive"; return; }
 	# the unplug Kata does: back to the placeholder
 	step $n 204 "$S" PATCH /drives/drive_0 "{\"drive_id\": \"drive_0\", \"path_on_host\": \"$d/root/drive_0\"}" || return
 	step $n 204 "$S" PUT /actions '{"action_type": "SendCtrlAltDel"}' || return
@@ -204,10 +183,10 @@ kata_rs() {
 	step $n 204 "$S" PUT /vsock "{\"guest_cid\": 3, \"uds_path\": \"$d/kata2.hvsock\", \"vsock_id\": \"root\"}" || return
 	start=$(date +%s)
 	step $n 204 "$S" PUT /actions '{"action_type": "InstanceStart"}' || return
-	wait_for $n "GUEST-FC-SWAP-READY" 300 || { bad $n "the guest did not come up ($(($(date +%s) - start)) s)"; return; }
+	wait_for $n "GUEST-FC-SWAP-READY" 300 "$pid" || { bad $n "the guest did not come up ($(($(date +%s) - start)) s)"; return; }
 	image "$TMP/$n.img" krs
 	step $n 204 "$S" PATCH /drives/drive1 "{\"drive_id\": \"drive1\", \"path_on_host\": \"$TMP/$n.img\", \"rate_limiter\": null}" || return
-	wait_for $n "GUEST-FC-UP" 60 || { bad $n "the guest did not see the patched drive"; return; }
+	wait_for $n "GUEST-FC-UP" 60 "$pid" || { bad $n "the guest did not see the patched drive"; return; }
 	kill -KILL $pid
 	wait $pid 2>/dev/null
 	pid=
@@ -254,7 +233,7 @@ go_sdk() {
 	step $n 204 "$S" PUT /actions '{"action_type": "InstanceStart"}' || return
 	step $n 200 "$S" GET / || return
 	grep -q "\"id\": *\"$id\"" "$TMP/resp" || { bad $n "GET / does not carry the id: $(cat "$TMP/resp")"; return; }
-	wait_for $n "GUEST-FC-UP" 300 || { bad $n "the guest did not come up ($(($(date +%s) - start)) s)"; return; }
+	wait_for $n "GUEST-FC-UP" 300 "$pid" || { bad $n "the guest did not come up ($(($(date +%s) - start)) s)"; return; }
 	step $n 204 "$S" PUT /actions '{"action_type": "FlushMetrics"}' || return
 	kill -TERM $pid
 	wait_exit 60 || { bad $n "still running 60 s after SIGTERM"; return; }
@@ -298,11 +277,11 @@ containerd() {
 	step $n 204 "$S" PUT /drives/$s1 "{\"drive_id\": \"$s1\", \"path_on_host\": \"$d/ctrstub1\", \"is_root_device\": false, \"is_read_only\": false}" || return
 	start=$(date +%s)
 	step $n 204 "$S" PUT /actions '{"action_type": "InstanceStart"}' || return
-	wait_for $n "GUEST-FC-SWAP-READY vdb 1" 300 || { bad $n "the guest did not come up ($(($(date +%s) - start)) s)"; return; }
+	wait_for $n "GUEST-FC-SWAP-READY vdb 1" 300 "$pid" || { bad $n "the guest did not come up ($(($(date +%s) - start)) s)"; return; }
 	# a container's image on the first stub
 	image "$d/image0.img" fcc
 	step $n 204 "$S" PATCH /drives/$s0 "{\"drive_id\": \"$s0\", \"path_on_host\": \"$d/image0.img\"}" || return
-	wait_for $n "GUEST-FC-UP" 60 || { bad $n "the guest did not see the patched stub"; return; }
+	wait_for $n "GUEST-FC-UP" 60 "$pid" || { bad $n "the guest did not see the patched stub"; return; }
 	# released: back to its stub, by the path relative to cvmm's directory
 	step $n 204 "$S" PATCH /drives/$s0 "{\"drive_id\": \"$s0\", \"path_on_host\": \"shim/ctrstub0\"}" || return
 	step $n 400 "$S" PATCH /drives/nosuchdrive '{"drive_id": "nosuchdrive", "path_on_host": "shim/ctrstub0"}' || return

@@ -76,3 +76,32 @@ subscript() {
 }
 has() { grep -q -- "$2" "$TMP/$1.out" 2>/dev/null; } # the background cvmm may not have made it yet
 
+
+# wait_for NAME PATTERN SECONDS [PID]: until $TMP/NAME.out has PATTERN, for
+# at most SECONDS, giving up early once PID (when given) is gone.
+wait_for() {
+	i=0
+	while [ $i -lt $(($3 * 5)) ] && ! has "$1" "$2"; do
+		[ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && break
+		sleep 0.2
+		i=$((i + 1))
+	done
+	has "$1" "$2"
+}
+# http SOCK METHOD PATH [JSON]: one API call on a unix socket; prints the
+# HTTP status, the body is in $TMP/resp.
+http() {
+	curl -s --max-time 60 --unix-socket "$1" -X "$2" -o "$TMP/resp" -w '%{http_code}' \
+		-H 'Accept: application/json' -H 'Content-Type: application/json' \
+		${4:+--data "$4"} "http://localhost$3"
+}
+# http_step NAME WANTED SOCK METHOD PATH [JSON]: the call must answer WANTED
+# (else NAME fails with the answer).
+http_step() {
+	n1=$1 w=$2
+	shift 2
+	got=$(http "$@")
+	[ "$got" = "$w" ] && return 0
+	bad "$n1" "$2 $3 answered $got, wanted $w: $(head -c 300 "$TMP/resp")"
+	return 1
+}

@@ -18,15 +18,6 @@ mkdata() { dd if=/dev/urandom of="$1" bs=65536 count=$(($2 * 16)) 2>/dev/null; }
 md5() { md5sum <"$1" | cut -c1-32; }
 # A guest's field (the console ends lines with CR LF).
 gfield() { tr -d '\r' <"$TMP/$1.out" | sed -n "s/.*$2 \([^ ]*\).*/\1/p" | head -1; }
-wait_for() { # name pattern seconds [pid: give up when it is gone]
-	i=0
-	while [ $i -lt $(($3 * 5)) ] && ! has "$1" "$2"; do
-		[ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && break
-		sleep 0.2
-		i=$((i + 1))
-	done
-	has "$1" "$2"
-}
 # A listener for what the guest sends to port $2. busybox nc quits when
 # its stdin ends, so stdin is a fifo held open on fd 4; host_listened waits
 # until the connection closed and the file is complete.

@@ -34,15 +34,6 @@ BIG=$((MB * 1048576))
 S=$TMP/v.sock
 VT=vsocktool
 
-wait_for() { # name pattern seconds [pid: give up when it is gone]
-	i=0
-	while [ $i -lt $(($3 * 5)) ] && ! has "$1" "$2"; do
-		[ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && break
-		sleep 0.2
-		i=$((i + 1))
-	done
-	has "$1" "$2"
-}
 gline() { tr -d '\r' <"$TMP/vsock.out" | grep "$1" | head -1; }
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 

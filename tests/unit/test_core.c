@@ -162,16 +162,23 @@ static void test_cpuid_single_and_full(void **state)
 
 /* ---- CLI ---- */
 
-static int parse(struct cli_opts *o, char *err, ...)
+/* cli_parse on argv = prog, then the arguments up to NULL. */
+static int vparse(const char *prog, struct cli_opts *o, char *err, va_list ap)
 {
-	char *argv[32] = {"cvmm"};
+	char *argv[32] = {(char *)prog};
 	int argc = 1;
-	va_list ap;
-	va_start(ap, err);
 	for (char *a; (a = va_arg(ap, char *)) && argc < 31;)
 		argv[argc++] = a;
-	va_end(ap);
 	return cli_parse(argc, argv, o, err, 256);
+}
+
+static int parse(struct cli_opts *o, char *err, ...)
+{
+	va_list ap;
+	va_start(ap, err);
+	int r = vparse("cvmm", o, err, ap);
+	va_end(ap);
+	return r;
 }
 
 static void test_cli_ok(void **state)
@@ -326,14 +333,11 @@ static void test_err_shared_per_call(void **state)
  * rules; what cvmm refuses by name. */
 static int parse_as(const char *prog, struct cli_opts *o, char *err, ...)
 {
-	char *argv[32] = {(char *)prog};
-	int argc = 1;
 	va_list ap;
 	va_start(ap, err);
-	for (char *a; (a = va_arg(ap, char *)) && argc < 31;)
-		argv[argc++] = a;
+	int r = vparse(prog, o, err, ap);
 	va_end(ap);
-	return cli_parse(argc, argv, o, err, 256);
+	return r;
 }
 
 static void test_cli_firecracker(void **state)
