@@ -17,14 +17,16 @@
 #include "devices/legacy.h"
 #include "devices/serial.h"
 
+/* An interrupt line that must be raised on gsi: its level and rising edges. */
 struct fake_irq {
+	uint32_t gsi;
 	int level, rises;
 };
 
 static void fake_irq_set(void *ctx, uint32_t gsi, int level)
 {
 	struct fake_irq *f = ctx;
-	assert_int_equal(gsi, 4);
+	assert_int_equal(gsi, f->gsi);
 	if (level && !f->level)
 		f->rises++;
 	f->level = level;
@@ -47,7 +49,7 @@ static void test_serial_tx_and_thre(void **state)
 	(void)state;
 	int p[2];
 	assert_int_equal(pipe(p), 0);
-	struct fake_irq fi = {0};
+	struct fake_irq fi = {.gsi = 4};
 	struct irq_line irq = {fake_irq_set, &fi, 4};
 	struct serial s;
 	assert_int_equal(serial_init(&s, &irq, p[1]), 0);
@@ -84,7 +86,7 @@ static void test_serial_tx_and_thre(void **state)
 static void test_serial_rx(void **state)
 {
 	(void)state;
-	struct fake_irq fi = {0};
+	struct fake_irq fi = {.gsi = 4};
 	struct irq_line irq = {fake_irq_set, &fi, 4};
 	struct serial s;
 	assert_int_equal(serial_init(&s, &irq, -1), 0);
@@ -223,15 +225,6 @@ static void test_pl031(void **state)
 	pl031_destroy(&p);
 }
 
-static void fake_kbd_irq_set(void *ctx, uint32_t gsi, int level)
-{
-	struct fake_irq *f = ctx;
-	assert_int_equal(gsi, X86_KBD_IRQ);
-	if (level && !f->level)
-		f->rises++;
-	f->level = level;
-}
-
 static uint8_t krd(struct i8042 *k, unsigned off)
 {
 	uint8_t v;
@@ -277,8 +270,8 @@ static void test_power_paths(void **state)
 	acpi_pm_ops.write(&pm, 2, &v, 1);
 	assert_int_equal(fs.reset, 1);
 
-	struct fake_irq kbd = {0};
-	struct irq_line kirq = {fake_kbd_irq_set, &kbd, X86_KBD_IRQ};
+	struct fake_irq kbd = {.gsi = X86_KBD_IRQ};
+	struct irq_line kirq = {fake_irq_set, &kbd, X86_KBD_IRQ};
 	struct i8042 k;
 	assert_int_equal(i8042_init(&k, &sys, &kirq), 0);
 	kwr(&k, 4, 0xfe); /* pulse the reset line */
@@ -316,8 +309,8 @@ static void test_i8042_probe(void **state)
 	(void)state;
 	struct fake_sys fs = {0};
 	struct sys_ctl sys = {fake_event, &fs};
-	struct fake_irq kbd = {0};
-	struct irq_line kirq = {fake_kbd_irq_set, &kbd, X86_KBD_IRQ};
+	struct fake_irq kbd = {.gsi = X86_KBD_IRQ};
+	struct irq_line kirq = {fake_irq_set, &kbd, X86_KBD_IRQ};
 	struct i8042 k;
 	assert_int_equal(i8042_init(&k, &sys, &kirq), 0);
 
@@ -383,8 +376,8 @@ static void test_i8042_ctrl_alt_del(void **state)
 	(void)state;
 	struct fake_sys fs = {0};
 	struct sys_ctl sys = {fake_event, &fs};
-	struct fake_irq kbd = {0};
-	struct irq_line kirq = {fake_kbd_irq_set, &kbd, X86_KBD_IRQ};
+	struct fake_irq kbd = {.gsi = X86_KBD_IRQ};
+	struct irq_line kirq = {fake_irq_set, &kbd, X86_KBD_IRQ};
 	struct i8042 k;
 	assert_int_equal(i8042_init(&k, &sys, &kirq), 0);
 	assert_int_equal(i8042_ctrl_alt_del(&k), 0);
