@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/* The state format (core/snap.c): what is written reads back; a newer
+ * format, another architecture, a truncated or corrupt file and an unknown
+ * required field are each refused with their message; optional fields
+ * unknown to the reader are skipped; a missing field is named. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/le.h"
+#include "core/snap.h"
+
+static size_t build(uint8_t **out)
+{
+	struct snap_w w;
+	snap_w_init(&w);
+	snap_section(&w, "config", 0);
+	snap_u64(&w, 1, 0x1122334455667788ull);
+	snap_u32(&w, 2, 7);
+	snap_str(&w, 3, "ttyS0 quiet");
+	snap_section(&w, "vcpu", 1);
+	uint8_t blob[300];
+	for (unsigned i = 0; i < sizeof(blob); i++)
+		blob[i] = (uint8_t)i;
+	snap_put(&w, 10, blob, sizeof(blob));
+	snap_put_opt(&w, 99, "x", 1); /* a newer writer's optional field */
+	const uint8_t *p;
+	size_t len;
+	struct err e = {0};
+	assert_int_equal(snap_w_finish(&w, SNAP_ARCH_X86_64, &p, &len, &e), 0);
+	*out = malloc(len);
+	memcpy(*out, p, len);
+	snap_w_free(&w);
+	return len;
+}
+
+static void test_round_trip(void **state)
+{
+	(void)state;
+	uint8_t *b;
+	size_t len = build(&b);
+	struct snap_r r;
+	struct err e = {0};
+	assert_int_equal(snap_open(&r, b, len, SNAP_ARCH_X86_64, &e), 0);
+	assert_int_equal(r.version, SNAP_VERSION);
+	struct snap_sec s;
+	assert_int_equal(snap_find(&r, "config", 0, &s), 0);
+	uint64_t v;
+	uint32_t u;
+	char str[32];
+	assert_int_equal(snap_get_u64(&s, 1, &v, &e), 0);
+	assert_true(v == 0x1122334455667788ull);
+	assert_int_equal(snap_get_u32(&s, 2, &u, &e), 0);
+	assert_int_equal(u, 7);
+	assert_int_equal(snap_get_str(&s, 3, str, sizeof(str), true, &e), 0);
+	assert_string_equal(str, "ttyS0 quiet");
+	/* absent: optional takes the default, required is named */
+	assert_int_equal(snap_opt_u64(&s, 4, 42, &v, &e), 0);
+	assert_true(v == 42);
+	assert_int_equal(snap_get_u64(&s, 4, &v, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "lacks field 4"));
+	/* wrong size */
+	err_clear(&e);
+	assert_int_equal(snap_get_u64(&s, 2, &v, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "expected 8"));
+	assert_int_equal(snap_find(&r, "vcpu", 1, &s), 0);
+	uint8_t blob[300];
+	assert_int_equal(snap_get_exact(&s, 10, blob, sizeof(blob), &e), 0);
+	assert_int_equal(blob[299], (uint8_t)299);
+	/* an unknown optional field is fine, an unknown required one is not */
+	const uint16_t known[] = {10};
+	assert_int_equal(snap_check_known(&s, known, 1, &e), 0);
+	assert_int_equal(snap_find(&r, "config", 0, &s), 0);
+	err_clear(&e);
+	assert_int_equal(snap_check_known(&s, known, 1, &e), -EPROTO);
+	assert_non_null(strstr(e.msg, "newer cvmm"));
+	assert_int_equal(snap_find(&r, "vcpu", 0, &s), -ENOENT);
+	unsigned n = 0;
+	size_t pos = 0;
+	while (snap_next(&r, &pos, &s))
+		n++;
+	assert_int_equal(n, 2);
+	free(b);
+}
+
+static void refuse(const uint8_t *b, size_t len, uint32_t arch, const char *msg)
+{
+	struct snap_r r;
+	struct err e = {0};
+	assert_true(snap_open(&r, b, len, arch, &e) < 0);
+	if (!strstr(e.msg, msg))
+		fail_msg("expected '%s', got '%s'", msg, e.msg);
+}
+
+static void test_refusals(void **state)
+{
+	(void)state;
+	uint8_t *b;
+	size_t len = build(&b);
+	refuse(b, len, SNAP_ARCH_AARCH64, "made on x86_64, this host is aarch64");
+	refuse(b, len - 1, SNAP_ARCH_X86_64, "truncated");
+	refuse(b, 20, SNAP_ARCH_X86_64, "not a cvmm snapshot");
+	refuse((const uint8_t *)"hello", 5, 0, "not a cvmm snapshot");
+	/* one bit flipped anywhere in the body */
+	for (size_t at = SNAP_HEADER_SIZE; at < len; at += 37) {
+		b[at] ^= 0x10;
+		refuse(b, len, SNAP_ARCH_X86_64, "corrupt");
+		b[at] ^= 0x10;
+	}
+	/* in the header */
+	b[17] ^= 1;
+	refuse(b, len, SNAP_ARCH_X86_64, "header is corrupt");
+	b[17] ^= 1;
+	/* a newer format (header checksum made right) */
+	le_put32(b + 8, SNAP_VERSION + 1);
+	le_put32(b + 44, snap_crc32c(0, b, 44));
+	refuse(b, len, SNAP_ARCH_X86_64, "newer than this cvmm");
+	/* a field length past its section, checksums made right: the bounds
+	 * walk refuses it, not the checksum */
+	le_put32(b + 8, SNAP_VERSION);
+	le_put32(b + 44, snap_crc32c(0, b, 44));
+	size_t fld = SNAP_HEADER_SIZE + 1 + 6 + 8; /* "config": first field */
+	le_put32(b + fld + 4, 1000);
+	le_put32(b + 24, snap_crc32c(0, b + SNAP_HEADER_SIZE, len - SNAP_HEADER_SIZE));
+	le_put32(b + 44, snap_crc32c(0, b, 44));
+	refuse(b, len, SNAP_ARCH_X86_64, "overruns section");
+	free(b);
+}
+
+static void test_crc(void **state)
+{
+	(void)state;
+	/* the standard check value of CRC-32C */
+	assert_int_equal(snap_crc32c(0, "123456789", 9), 0xe3069283);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_crc),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
