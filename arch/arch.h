@@ -17,6 +17,8 @@
 #include "devices/irq.h"
 
 struct serial;
+struct snap_w;
+struct snap_r;
 
 #define ARCH_WUR __attribute__((warn_unused_result))
 
@@ -104,6 +106,18 @@ ARCH_WUR int arch_power_button(struct arch *a);
 /* Types Ctrl-Alt-Del on the guest's keyboard (x86: the i8042's, IRQ 1);
  * -EOPNOTSUPP where the arch has none, -ENOSPC when its buffer is full. */
 ARCH_WUR int arch_ctrl_alt_del(struct arch *a);
+/* Snapshot (docs/snapshot.md). arch_save writes the arch's VM-wide state
+ * (interrupt controllers, timers, the guest clock, its platform devices:
+ * UART, RTC, keyboard, power management) and each of the n vCPUs' (every
+ * register KVM has) into sections it names itself, the vCPUs parked
+ * outside KVM_RUN. arch_restore reads them back into a VM built as for
+ * boot but with arch_load and arch_boot_vcpu skipped, before any vCPU
+ * thread starts; a state this host cannot take (a CPU feature it lacks, a
+ * vCPU count that differs) is refused with a message naming the cause. */
+ARCH_WUR int arch_save(struct arch *a, const int *vcpu_fds, unsigned n, struct snap_w *w,
+		       struct err *e);
+ARCH_WUR int arch_restore(struct arch *a, const int *vcpu_fds, unsigned n, const struct snap_r *r,
+			  struct err *e);
 /* The guest's console UART (input, counters), once arch_devices_init
  * succeeded; NULL before. */
 struct serial *arch_console(struct arch *a);

@@ -170,15 +170,15 @@ void snap_str(struct snap_w *w, uint16_t tag, const char *s)
 		snap_put(w, tag, s, strlen(s));
 }
 
-int snap_w_finish(struct snap_w *w, uint32_t arch, const uint8_t **out, size_t *len,
-		  struct err *e)
+int snap_w_finish(struct snap_w *w, uint32_t arch, const uint8_t **out, size_t *len, struct err *e)
 {
 	if (!w->len)
 		w_room(w, SNAP_HEADER_SIZE);
 	w_close_section(w);
 	if (w->err)
 		return err_set(e, -w->err, "cannot build the state: %s",
-			       w->err == -EFBIG ? "larger than the format allows" : strerror(-w->err));
+			       w->err == -EFBIG ? "larger than the format allows"
+						: strerror(-w->err));
 	uint32_t nsec = 0;
 	for (size_t pos = SNAP_HEADER_SIZE; pos < w->len;) {
 		uint8_t nl = w->buf[pos];
@@ -233,16 +233,18 @@ int snap_open(struct snap_r *r, const void *buf, size_t len, uint32_t want_arch,
 		return err_set(e, EINVAL, "snapshot was made on %s, this host is %s",
 			       snap_arch_name(arch), snap_arch_name(want_arch));
 	if (size != len)
-		return err_set(e, EINVAL,
-			       "snapshot is truncated or has trailing bytes (%zu bytes, header says %llu)",
-			       len, (unsigned long long)size);
+		return err_set(
+			e, EINVAL,
+			"snapshot is truncated or has trailing bytes (%zu bytes, header says %llu)",
+			len, (unsigned long long)size);
 	if (snap_crc32c(0, p + SNAP_HEADER_SIZE, len - SNAP_HEADER_SIZE) != le_get32(p + 24))
 		return err_set(e, EINVAL, "snapshot is corrupt (checksum mismatch)");
 	/* every section and field inside its parent */
 	uint32_t nsec = 0;
 	for (size_t pos = SNAP_HEADER_SIZE; pos < len; nsec++) {
 		if (len - pos < SEC_FIXED)
-			return err_set(e, EINVAL, "snapshot is corrupt (section %u cut short)", nsec);
+			return err_set(e, EINVAL, "snapshot is corrupt (section %u cut short)",
+				       nsec);
 		uint8_t nl = p[pos];
 		if (nl == 0 || nl > SNAP_NAME_MAX || len - pos < SEC_FIXED + (size_t)nl)
 			return err_set(e, EINVAL, "snapshot is corrupt (section %u's name)", nsec);
@@ -253,12 +255,12 @@ int snap_open(struct snap_r *r, const void *buf, size_t len, uint32_t want_arch,
 		size_t flen = le_get32(p + pos + 5 + nl);
 		size_t body = pos + SEC_FIXED + nl;
 		if (flen > len - body)
-			return err_set(e, EINVAL, "snapshot is corrupt (section %u overruns the file)",
-				       nsec);
+			return err_set(e, EINVAL,
+				       "snapshot is corrupt (section %u overruns the file)", nsec);
 		for (size_t f = body; f < body + flen;) {
 			if (body + flen - f < FLD_HDR)
-				return err_set(e, EINVAL, "snapshot is corrupt (a field of section %u)",
-					       nsec);
+				return err_set(e, EINVAL,
+					       "snapshot is corrupt (a field of section %u)", nsec);
 			size_t l = le_get32(p + f + 4);
 			if (l > body + flen - f - FLD_HDR)
 				return err_set(e, EINVAL,
@@ -343,8 +345,7 @@ int snap_get_u32(const struct snap_sec *s, uint16_t tag, uint32_t *v, struct err
 	return r;
 }
 
-int snap_opt_u64(const struct snap_sec *s, uint16_t tag, uint64_t def, uint64_t *v,
-		 struct err *e)
+int snap_opt_u64(const struct snap_sec *s, uint16_t tag, uint64_t def, uint64_t *v, struct err *e)
 {
 	size_t l;
 	if (!snap_get(s, tag, &l)) {
@@ -365,7 +366,8 @@ int snap_get_str(const struct snap_sec *s, uint16_t tag, char *dst, size_t cap, 
 					  s->name, s->instance, tag)
 				: 0;
 	if (l >= cap || memchr(p, 0, l))
-		return err_set(e, EINVAL, "snapshot's section '%s' %u: field %u is not a valid string",
+		return err_set(e, EINVAL,
+			       "snapshot's section '%s' %u: field %u is not a valid string",
 			       s->name, s->instance, tag);
 	memcpy(dst, p, l);
 	dst[l] = 0;
@@ -381,10 +383,11 @@ int snap_check_known(const struct snap_sec *s, const uint16_t *known, unsigned n
 		for (unsigned i = 0; i < n && !ok; i++)
 			ok = known[i] == tag;
 		if (!ok)
-			return err_set(e, EPROTO,
-				       "snapshot's section '%s' %u has field %u, which this cvmm does "
-				       "not know (made by a newer cvmm?)",
-				       s->name, s->instance, tag);
+			return err_set(
+				e, EPROTO,
+				"snapshot's section '%s' %u has field %u, which this cvmm does "
+				"not know (made by a newer cvmm?)",
+				s->name, s->instance, tag);
 		f += FLD_HDR + l;
 	}
 	return 0;

@@ -56,9 +56,8 @@ void snap_u32(struct snap_w *w, uint16_t tag, uint32_t v);
 void snap_str(struct snap_w *w, uint16_t tag, const char *s); /* NULL: not put */
 /* Closes the last section and writes the header (arch, checksum);
  * *out and *len are the file's bytes, owned by w. */
-__attribute__((warn_unused_result)) int snap_w_finish(struct snap_w *w, uint32_t arch,
-						      const uint8_t **out, size_t *len,
-						      struct err *e);
+__attribute__((warn_unused_result)) int
+snap_w_finish(struct snap_w *w, uint32_t arch, const uint8_t **out, size_t *len, struct err *e);
 
 /* ---- reading ---------------------------------------------------------- */
 
@@ -103,9 +102,8 @@ __attribute__((warn_unused_result)) int snap_get_str(const struct snap_sec *s, u
 						     char *dst, size_t cap, bool required,
 						     struct err *e);
 /* Refuses a REQUIRED field whose tag is not among known[0..n). */
-__attribute__((warn_unused_result)) int snap_check_known(const struct snap_sec *s,
-							 const uint16_t *known, unsigned n,
-							 struct err *e);
+__attribute__((warn_unused_result)) int
+snap_check_known(const struct snap_sec *s, const uint16_t *known, unsigned n, struct err *e);
 
 uint32_t snap_crc32c(uint32_t crc, const void *p, size_t len);
 

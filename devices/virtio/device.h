@@ -15,6 +15,8 @@
 #include "core/mem.h"
 
 struct vq_grant;
+struct snap_w;
+struct snap_r;
 
 /* Counters a device keeps, totals since it was opened (any thread may read
  * them: atomics in the device, written by one thread each: vdev_count).
@@ -83,10 +85,15 @@ struct vdev_desc {
 	 * may not end by itself (a connection, a pending read). */
 	void (*quiesce)(void *model);
 	void (*destroy)(void *model); /* NULL-safe */
-	/* Snapshot hooks (NULL until the snapshot work fills them): the
-	 * device's state into buf (its size out), and back. */
-	int (*save)(const void *model, void *buf, size_t cap, size_t *len, struct err *e);
-	int (*restore)(void *model, const void *buf, size_t len, struct err *e);
+	/* Snapshot (docs/snapshot.md), optional: a kind without them refuses
+	 * a snapshot, by name. save writes the device's own state (what its
+	 * driver set up beyond the transport's and virtio_dev's) into
+	 * sections of its own, instance inst, its queues paused
+	 * (virtio_dev_pause); restore reads them back into a device opened
+	 * and started from the same configuration, before virtio_dev_restore
+	 * activates its queues. */
+	int (*save)(void *model, struct snap_w *w, uint32_t inst, struct err *e);
+	int (*restore)(void *model, const struct snap_r *r, uint32_t inst, struct err *e);
 	/* Optional, any thread but the device's own, one call at a time,
 	 * once started: what backs the device replaced by the file at path
 	 * (virtio-blk: a new disk image, checked and locked as open does),

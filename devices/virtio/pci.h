@@ -85,6 +85,14 @@ void virtio_pci_init(struct virtio_pci *p, struct virtio_dev *d, uint64_t bar, u
 		     const int *kick_fd);
 /* Unbinds every irqfd (teardown). */
 void virtio_pci_unbind(struct virtio_pci *p);
+/* Snapshot: the configuration space, the MSI-X table and its masks, the
+ * vectors, as section "virtio-pci" inst; restore rewires what they say
+ * (MSI routes, irqfds) through irq_ops, before virtio_dev_restore. */
+struct snap_w;
+struct snap_r;
+void virtio_pci_save(const struct virtio_pci *p, struct snap_w *w, uint32_t inst);
+__attribute__((warn_unused_result)) int
+virtio_pci_restore(struct virtio_pci *p, const struct snap_r *r, uint32_t inst, struct err *e);
 extern const struct pci_fn_ops virtio_pci_fn_ops; /* fn: struct virtio_pci */
 extern const struct bus_ops virtio_pci_bar_ops;	  /* dev: struct virtio_pci, BAR0 */
 

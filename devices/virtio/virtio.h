@@ -149,4 +149,26 @@ int virtio_push(struct virtio_dev *d, struct vq *q, uint16_t head, uint32_t writ
 /* Prints why the device failed, once per failure (transport threads). */
 void virtio_tell_failure(struct virtio_dev *d, const char *name);
 
+/* ---- snapshot (docs/snapshot.md) ---- */
+struct snap_w;
+struct snap_r;
+struct err;
+/* The vCPUs parked, one caller at a time: pause stops the device's queue
+ * workers taking chains and waits until none of their I/O is in flight
+ * (nothing of theirs reaches guest memory or the rings any more), until
+ * `until` (CLOCK_MONOTONIC); -ETIMEDOUT if they did not (then call
+ * resume). resume lets them go on, each kicked once. */
+__attribute__((warn_unused_result)) int virtio_dev_pause(struct virtio_dev *d,
+							 const struct timespec *until);
+void virtio_dev_resume(struct virtio_dev *d);
+/* The transport-independent state (features, status, selectors, each
+ * queue's configuration and ring positions, the interrupt status, the
+ * configuration generation), as section "virtio" inst; the device paused. */
+void virtio_dev_save(struct virtio_dev *d, struct snap_w *w, uint32_t inst);
+/* Back into a started device whose queues are idle (never activated): the
+ * queues of a driver that had set DRIVER_OK are activated where they were,
+ * and the device's workers kicked once. */
+__attribute__((warn_unused_result)) int
+virtio_dev_restore(struct virtio_dev *d, const struct snap_r *r, uint32_t inst, struct err *e);
+
 #endif
