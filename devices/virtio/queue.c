@@ -205,6 +205,8 @@ int vq_pop(struct vq *q, struct vq_chain *c)
 {
 	if (q->broken)
 		return -EINVAL;
+	if (q->paused)
+		return 0;
 	uint8_t *avail = avail_ring(q);
 	if (!avail)
 		return vq_fail(q, "available ring outside guest memory");
@@ -283,7 +285,7 @@ bool vq_need_notify(struct vq *q)
 
 void vq_disable_notify(struct vq *q)
 {
-	if (q->broken || q->notify_off)
+	if (q->broken || q->notify_off || q->paused)
 		return;
 	q->notify_off = true;
 	/* With EVENT_IDX, avail_event simply stops advancing (used->flags
@@ -303,7 +305,7 @@ void vq_disable_notify(struct vq *q)
  * index already moved past idx. */
 static bool notify_from(struct vq *q, uint16_t idx)
 {
-	if (q->broken)
+	if (q->broken || q->paused)
 		return false;
 	q->notify_off = false;
 	uint8_t *used = used_ring(q), *avail = avail_ring(q);
