@@ -45,7 +45,14 @@ static size_t counting_source(void *buf, size_t len)
 	return len;
 }
 
+static struct rig *rig_up_transport(rng_source src, bool init);
 static struct rig *rig_up(rng_source src)
+{
+	return rig_up_transport(src, true);
+}
+
+/* The device; with `init`, a driver set up over virtio-mmio. */
+static struct rig *rig_up_transport(rng_source src, bool init)
 {
 	struct rig *r = calloc(1, sizeof(*r));
 	assert_non_null(r);
@@ -62,7 +69,8 @@ static struct rig *rig_up(rng_source src)
 	assert_int_equal(rng_desc.queues(r->g), 1);
 	r->v = (struct vd){.m = &r->f.m, .d = rng_desc.vdev(r->g)};
 	vd_ring_at(&r->v, 0, RING, QSIZE, rng_desc.kick_fd(r->g, 0));
-	assert_true(vd_init(&r->v, 0) & VIRTIO_CONFIG_S_DRIVER_OK);
+	if (init)
+		assert_true(vd_init(&r->v, 0) & VIRTIO_CONFIG_S_DRIVER_OK);
 	return r;
 }
 
@@ -345,6 +353,178 @@ static void test_restore_refuses_corrupt(void **state)
 	corrupt_case(C_NO_SECTION, "no section virtio/0");
 }
 
+/* ---- virtio-pci's state ---- */
+
+/* The interrupt rewiring a virtio-pci function asked for. */
+struct irq_log {
+	unsigned nroute, nbind;
+	struct {
+		uint32_t gsi;
+		uint64_t addr;
+		uint32_t data;
+	} route[64];
+	struct {
+		int fd;
+		uint32_t gsi;
+		bool assign;
+	} bind[64];
+};
+
+static int log_msi_route(void *opaque, uint32_t gsi, uint64_t addr, uint32_t data)
+{
+	struct irq_log *l = opaque;
+	if (l->nroute < 64)
+		l->route[l->nroute++] = (typeof(l->route[0])){gsi, addr, data};
+	return 0;
+}
+
+static int log_irqfd(void *opaque, int fd, uint32_t gsi, bool assign)
+{
+	struct irq_log *l = opaque;
+	if (l->nbind < 64)
+		l->bind[l->nbind++] = (typeof(l->bind[0])){fd, gsi, assign};
+	return 0;
+}
+
+static const struct virtio_pci_irq_ops log_irq_ops = {
+	.msi_route = log_msi_route,
+	.irqfd = log_irqfd,
+};
+
+#define MSI_BASE 24
+
+static void pci_attach(struct rig *r, struct virtio_pci *p, struct irq_log *l, int *kick)
+{
+	*kick = rng_desc.kick_fd(r->g, 0);
+	virtio_pci_init(p, rng_desc.vdev(r->g), 0xe1000000, 10, MSI_BASE, &log_irq_ops, l, kick);
+	uint8_t cmd[2] = {0x06, 0}; /* memory space, bus master */
+	virtio_pci_fn_ops.cfg_write(p, 0x04, cmd, 2);
+	r->v.pci = p;
+}
+
+static void msix_set(struct virtio_pci *p, unsigned v, uint32_t lo, uint32_t data, bool masked)
+{
+	const uint32_t f[4] = {lo, 0, data, masked};
+	for (unsigned k = 0; k < 4; k++) {
+		uint8_t b[4];
+		le_put32(b, f[k]);
+		virtio_pci_bar_ops.write(p, VIRTIO_PCI_MSIX_OFF + 16 * v + 4 * k, b, 4);
+	}
+}
+
+static bool routed(const struct irq_log *l, uint32_t gsi, uint64_t addr, uint32_t data)
+{
+	for (unsigned i = 0; i < l->nroute; i++)
+		if (l->route[i].gsi == gsi && l->route[i].addr == addr && l->route[i].data == data)
+			return true;
+	return false;
+}
+
+/* The last binding of eventfd fd: its GSI, or PCI_GSI_NONE. */
+static uint32_t bound_to(const struct irq_log *l, int fd, uint32_t gsi)
+{
+	bool on = false;
+	for (unsigned i = 0; i < l->nbind; i++)
+		if (l->bind[i].fd == fd && l->bind[i].gsi == gsi)
+			on = l->bind[i].assign;
+	return on ? gsi : PCI_GSI_NONE;
+}
+
+/* A driver on virtio-pci with MSI-X (configuration vector 0, the queue's
+ * 1, vector 2 masked); saved, restored into a fresh device and function:
+ * the table and vectors are the same, the routes and irqfds set up again
+ * through irq_ops as the driver's writes did, and the queue served on. */
+static void test_pci_snapshot_restore(void **state)
+{
+	(void)state;
+	struct rig *r = rig_up_transport(NULL, false);
+	struct virtio_pci p1, p2;
+	struct irq_log l1 = {0}, l2 = {0};
+	int kick1, kick2;
+	pci_attach(r, &p1, &l1, &kick1);
+	uint8_t en[2] = {0, 0x80}; /* MSI-X enable */
+	virtio_pci_fn_ops.cfg_write(&p1, 0x86, en, 2);
+	msix_set(&p1, 0, 0xfee00000, 0x41, false);
+	msix_set(&p1, 1, 0xfee01000, 0x42, false);
+	msix_set(&p1, 2, 0xfee02000, 0x43, true);
+	vd_pci_write(&r->v, 0x10, 0, 2); /* config vector */
+	vd_pci_write(&r->v, 0x16, 0, 2);
+	vd_pci_write(&r->v, 0x1a, 1, 2); /* queue 0's vector */
+	assert_true(vd_init(&r->v, 0) & VIRTIO_CONFIG_S_DRIVER_OK);
+	struct vd_seg a[1] = {{BUF(0), 32, true}};
+	serve(r, (const struct vd_seg *const[]){a}, (const unsigned[]){1}, (const uint32_t[]){32},
+	      1);
+	assert_int_equal(p1.bound[0], MSI_BASE + 1);
+	pause_ok(r);
+	struct snap_w w;
+	snap_w_init(&w);
+	virtio_pci_save(&p1, &w, 0);
+	virtio_dev_save(rng_desc.vdev(r->g), &w, 0);
+	struct err e = {0};
+	assert_int_equal(rng_desc.save(r->g, &w, 0, &e), 0);
+	const uint8_t *buf;
+	size_t len;
+	assert_int_equal(snap_w_finish(&w, SNAP_ARCH_HOST, &buf, &len, &e), 0);
+	virtio_pci_unbind(&p1);
+
+	rng_desc.destroy(r->g);
+	struct rng_cfg cfg = {0};
+	assert_int_equal(rng_desc.open(&r->g, &cfg, 0, &e), 0);
+	struct virtio_irqfds irq = {.config = r->irqfd};
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		irq.vq[q] = r->irqfd;
+	assert_int_equal(rng_desc.start(r->g, &r->f.m, &irq, &e), 0);
+	r->v.d = rng_desc.vdev(r->g);
+	r->v.q[0].kick_fd = rng_desc.kick_fd(r->g, 0);
+	pci_attach(r, &p2, &l2, &kick2);
+	l2 = (struct irq_log){0}; /* what the restore asks for */
+	struct snap_r sr;
+	assert_int_equal(snap_open(&sr, buf, len, SNAP_ARCH_HOST, &e), 0);
+	assert_int_equal(virtio_pci_restore(&p2, &sr, 0, &e), 0);
+	assert_int_equal(rng_desc.restore(r->g, &sr, 0, &e), 0);
+	assert_int_equal(virtio_dev_restore(rng_desc.vdev(r->g), &sr, 0, &e), 0);
+
+	assert_memory_equal(p2.msix, p1.msix, p1.nvec * sizeof(p1.msix[0]));
+	assert_int_equal(p2.msix_ctrl, p1.msix_ctrl);
+	assert_int_equal(p2.command, p1.command);
+	assert_int_equal(p2.config_vector, 0);
+	assert_int_equal(p2.queue_vector[0], 1);
+	assert_true(routed(&l2, MSI_BASE + 0, 0xfee00000, 0x41));
+	assert_true(routed(&l2, MSI_BASE + 1, 0xfee01000, 0x42));
+	for (unsigned i = 0; i < l2.nroute; i++)
+		assert_int_not_equal(l2.route[i].gsi, MSI_BASE + 2); /* masked: not routed */
+	assert_int_equal(bound_to(&l2, r->irqfd, MSI_BASE + 1), MSI_BASE + 1);
+	assert_int_equal(bound_to(&l2, r->irqfd, MSI_BASE + 0), MSI_BASE + 0);
+	assert_int_equal(bound_to(&l2, r->irqfd, 10), PCI_GSI_NONE); /* INTx let go */
+	assert_int_equal(p2.bound[0], MSI_BASE + 1);
+	assert_int_equal(p2.bound[1], MSI_BASE + 0);
+	assert_int_equal(l2.nbind >= 2 && l2.nroute >= 2, true);
+	/* and the device, through the restored function, serves on */
+	assert_true(vd_status(&r->v) & VIRTIO_CONFIG_S_DRIVER_OK);
+	struct vd_seg b[1] = {{BUF(1), 16, true}};
+	vd_post(&r->v, 0, b, 1);
+	vd_kick(&r->v, 0);
+	assert_true(vd_wait_used(&r->v, 0, 2, 10));
+
+	/* a vector beyond the table is refused */
+	struct virtio_pci p3;
+	struct irq_log l3 = {0};
+	int kick3;
+	pci_attach(r, &p3, &l3, &kick3);
+	snap_w_free(&w);
+	snap_w_init(&w);
+	p1.queue_vector[0] = 7;
+	p1.vdev = rng_desc.vdev(r->g); /* its own device is gone */
+	virtio_pci_save(&p1, &w, 0);
+	assert_int_equal(snap_w_finish(&w, SNAP_ARCH_HOST, &buf, &len, &e), 0);
+	assert_int_equal(snap_open(&sr, buf, len, SNAP_ARCH_HOST, &e), 0);
+	assert_int_equal(virtio_pci_restore(&p3, &sr, 0, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "vector 7"));
+	snap_w_free(&w);
+	virtio_pci_unbind(&p2);
+	rig_down(r);
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -356,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_broken_queue),
 		cmocka_unit_test(test_snapshot_restore),
 		cmocka_unit_test(test_restore_refuses_corrupt),
+		cmocka_unit_test(test_pci_snapshot_restore),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
