@@ -387,18 +387,25 @@ int virtio_dev_restore(struct virtio_dev *d, const struct snap_r *r, uint32_t in
 	struct snap_sec s;
 	if (snap_find(r, "virtio", inst, &s) < 0)
 		return err_set(e, ENOENT, "%s: the state has no section virtio/%u", n, inst);
+	uint32_t nq;
+	int rc = snap_get_u32(&s, SNAP_VIRTIO_NQUEUES, &nq, e);
+	if (rc < 0)
+		return rc;
+	if (nq != d->nqueues)
+		return err_set(e, EINVAL, "%s: the state has %u queues, this device %u", n, nq,
+			       d->nqueues);
 	uint16_t known[SNAP_VIRTIO_NFIELDS + SNAP_VQ_FIELDS * VIRTIO_MAX_QUEUES];
 	unsigned nknown = 0;
 	for (unsigned k = 1; k <= SNAP_VIRTIO_NFIELDS; k++)
 		known[nknown++] = (uint16_t)k;
-	for (unsigned q = 0; q < d->nqueues && q < VIRTIO_MAX_QUEUES; q++)
+	for (unsigned q = 0; q < nq && q < VIRTIO_MAX_QUEUES; q++)
 		for (unsigned k = 0; k < SNAP_VQ_FIELDS; k++)
 			known[nknown++] = SNAP_VQ(q, k);
-	int rc = snap_check_known(&s, known, nknown, e);
+	rc = snap_check_known(&s, known, nknown, e);
 	if (rc < 0)
 		return rc;
 	uint64_t features, drv;
-	uint32_t status, gen, dsel, gsel, qsel, nq, isr, nr;
+	uint32_t status, gen, dsel, gsel, qsel, isr, nr;
 	if ((rc = snap_get_u64(&s, SNAP_VIRTIO_FEATURES, &features, e)) < 0 ||
 	    (rc = snap_get_u64(&s, SNAP_VIRTIO_DRIVER_FEATURES, &drv, e)) < 0 ||
 	    (rc = snap_get_u32(&s, SNAP_VIRTIO_STATUS, &status, e)) < 0 ||
@@ -406,14 +413,10 @@ int virtio_dev_restore(struct virtio_dev *d, const struct snap_r *r, uint32_t in
 	    (rc = snap_get_u32(&s, SNAP_VIRTIO_DEV_FEATURES_SEL, &dsel, e)) < 0 ||
 	    (rc = snap_get_u32(&s, SNAP_VIRTIO_DRV_FEATURES_SEL, &gsel, e)) < 0 ||
 	    (rc = snap_get_u32(&s, SNAP_VIRTIO_QUEUE_SEL, &qsel, e)) < 0 ||
-	    (rc = snap_get_u32(&s, SNAP_VIRTIO_NQUEUES, &nq, e)) < 0 ||
 	    (rc = snap_get_u32(&s, SNAP_VIRTIO_ISR, &isr, e)) < 0 ||
 	    (rc = snap_get_u32(&s, SNAP_VIRTIO_NEEDS_RESET, &nr, e)) < 0)
 		return rc;
 	(void)features; /* what the saving cvmm offered; the driver's choice is what counts */
-	if (nq != d->nqueues)
-		return err_set(e, EINVAL, "%s: the state has %u queues, this device %u", n, nq,
-			       d->nqueues);
 	if (drv & ~d->features)
 		return err_set(e, EINVAL,
 			       "%s: the driver accepted features 0x%llx this device does not offer",
