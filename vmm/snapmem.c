@@ -412,7 +412,7 @@ static void *lazy_thread(void *arg)
 		struct pollfd p[2] = {{.fd = sm->uffd, .events = POLLIN},
 				      {.fd = sm->stop_fd, .events = POLLIN}};
 		/* faults first; prefetch between them (timeout 0) */
-		if (poll(p, 2, 0) < 0 && errno != EINTR) {
+		if (poll(p, 2, sm->on_demand ? -1 : 0) < 0 && errno != EINTR) {
 			r = -errno;
 			what = "poll";
 			break;
@@ -424,6 +424,8 @@ static void *lazy_thread(void *arg)
 			what = "serving a page fault";
 			break;
 		}
+		if (sm->on_demand)
+			continue;
 		r = lazy_prefetch(sm, &cur, total);
 		if (r < 0) {
 			what = "prefetching";

@@ -61,6 +61,8 @@ struct snapmem {
 	char path[108]; /* the handler's socket */
 	/* LAZY */
 	uint8_t *buf;			 /* owned: one chunk of the file */
+	bool on_demand;			 /* set before snapmem_start: serve faults only, no
+					  * prefetch (the thread runs until stopped) */
 	bool done;			 /* atomic: every data page loaded, the thread ended */
 	uint64_t faults, copied, zeroed; /* counters, read after the thread ended */
 };
