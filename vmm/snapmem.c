@@ -443,6 +443,10 @@ static void *lazy_thread(void *arg)
 						  .len = sm->len[i]};
 			if (ioctl(sm->uffd, UFFDIO_UNREGISTER, &rg) < 0)
 				r = -errno;
+			/* UNREGISTER wakes the faults it finds waiting; wake the
+			 * range again all the same (a wake of nobody is free) */
+			else
+				(void)uffd_wake(sm->uffd, rg.start, rg.len);
 		}
 		what = "unregistering guest memory";
 	}

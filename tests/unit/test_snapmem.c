@@ -270,7 +270,10 @@ static void test_lazy(void **state)
 			    .n = 5};
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, touch, &t), 0);
-	assert_true(join_within(th, 5000));
+	if (!join_within(th, 5000))
+		fail_msg("the toucher still waits: failed=%d why='%s' done=%d",
+			 __atomic_load_n(&sm.failed, __ATOMIC_ACQUIRE), sm.why,
+			 __atomic_load_n(&sm.done, __ATOMIC_ACQUIRE));
 	assert_int_equal(t.got[0], pattern(1, 31, 1));
 	assert_int_equal(t.got[1], pattern(0, 40, 1));
 	assert_int_equal(t.got[2], 0);
