@@ -285,11 +285,16 @@ static void test_lazy(void **state)
 	assert_true(resident(m.r[0].host, 4));
 	assert_true(resident(m.r[0].host, 0));
 	assert_true(resident(m.r[1].host, 5));
+	/* and the holes (the shared zero page): no page is missing, so no
+	 * fault can wait for the loader that ended */
+	assert_true(resident(m.r[0].host, 20));
+	assert_true(resident(m.r[1].host, 30));
 	assert_false(__atomic_load_n(&sm.failed, __ATOMIC_ACQUIRE));
 	/* the holes read zero, now as plain anonymous memory */
 	for (unsigned r = 0; r < 2; r++)
 		check_region(m.r[r].host, r);
 	assert_int_equal(sm.copied, NDATA);
+	assert_int_equal(sm.zeroed, (R0 + R1) / PG - NDATA);
 	print_message("lazy: %llu faults, %llu pages copied, %llu zero pages\n",
 		      (unsigned long long)sm.faults, (unsigned long long)sm.copied,
 		      (unsigned long long)sm.zeroed);
