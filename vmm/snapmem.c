@@ -596,12 +596,24 @@ static int uffd_handshake(struct snapmem *sm, struct err *e)
 	return 0;
 }
 
+int snapmem_connect(struct snapmem *sm, struct err *e)
+{
+	if (sm->backend != SNAPMEM_UFFD || sm->sock >= 0)
+		return 0;
+	int r = uffd_handshake(sm, e);
+	if (r < 0 && sm->sock >= 0) { /* not half done: a retry starts anew */
+		close(sm->sock);
+		sm->sock = -1;
+	}
+	return r;
+}
+
 int snapmem_start(struct snapmem *sm, struct err *e)
 {
 	if (sm->backend == SNAPMEM_FILE)
 		return 0;
 	if (sm->backend == SNAPMEM_UFFD) {
-		int r = uffd_handshake(sm, e);
+		int r = snapmem_connect(sm, e);
 		if (r < 0)
 			return r;
 	} else {

@@ -590,8 +590,11 @@ static void test_uffd_no_handler(void **state)
 	assert_int_equal(snapmem_map(&sm, SNAPMEM_UFFD, "/nonexistent/cvmm-uffd.sock", gpas, sizes,
 				     2, &m, &e),
 			 0);
-	assert_int_not_equal(snapmem_start(&sm, &e), 0);
+	assert_int_not_equal(snapmem_connect(&sm, &e), 0);
 	assert_non_null(strstr(e.msg, "page fault handler"));
+	assert_int_equal(sm.sock, -1);
+	assert_int_not_equal(snapmem_start(&sm, &e), 0);
+	assert_false(sm.thread_started);
 	snapmem_destroy(&sm);
 }
 
