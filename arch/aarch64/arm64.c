@@ -274,3 +274,23 @@ bool arch_vcpu_unrecoverable(int vcpu_fd, uint32_t suberror)
 	(void)suberror;
 	return false;
 }
+
+/* Snapshots of aarch64 guests: not yet (arch/arch.h). */
+int arch_save(struct arch *a, const int *vcpu_fds, unsigned n, struct snap_w *w, struct err *e)
+{
+	(void)a;
+	(void)vcpu_fds;
+	(void)n;
+	(void)w;
+	return err_set(e, EOPNOTSUPP, "snapshots of aarch64 guests are not supported yet");
+}
+
+int arch_restore(struct arch *a, const int *vcpu_fds, unsigned n, const struct snap_r *r,
+		 struct err *e)
+{
+	(void)a;
+	(void)vcpu_fds;
+	(void)n;
+	(void)r;
+	return err_set(e, EOPNOTSUPP, "snapshots of aarch64 guests are not supported yet");
+}
