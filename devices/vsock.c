@@ -739,8 +739,12 @@ static void ev_service(struct vsock *v)
 		if (n < sizeof(ev))
 			continue; /* a buffer too short for it: the next one */
 		v->ev_pending = false;
-		v->ev_wait_ack = true;
-		(void)vq_enable_notify(q); /* the driver's refill kicks: the ack */
+		/* The driver handles the event, then posts the buffer again:
+		 * RX waits for that (no new connection may reach the guest
+		 * before its reset). With more event buffers still posted (a
+		 * Linux driver keeps 8), a driver kicks only once it adds past
+		 * the index asked for: ask for the next one it adds. */
+		v->ev_wait_ack = !vq_enable_notify_more(q);
 		arm_evkick(v);
 		if (vq_need_notify(q))
 			ev_notify(v);

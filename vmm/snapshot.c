@@ -16,57 +16,18 @@
 #include "core/log.h"
 #include "core/snap.h"
 #include "vmm/snapmem.h"
+#include "vmm/snapshot.h"
 #include "vmm/vdevs.h"
 #include "vmm/vm.h"
 
 #define API __attribute__((visibility("default")))
 
-enum { CFG_CPUS = 1, CFG_MEMORY, CFG_PCI, CFG_KERNEL, CFG_CMDLINE, CFG_DEBUG_EXIT, CFG_BOOT_TIMER,
-       CFG_RNG, CFG_VSOCK_CID, CFG_VSOCK_PATH, CFG_NDISKS, CFG_NNETS, CFG_VERSION };
-enum { DISK_PATH = 1, DISK_FLAGS, DISK_QUEUES };
-enum { NET_BACKEND = 1, NET_TARGET, NET_PAIRS, NET_HAS_MAC, NET_MAC };
 enum { MEM_REGIONS = 1, MEM_TOTAL, MEM_TYPE };
 enum { VDEV_KIND = 1, VDEV_ID, VDEV_PCI, VDEV_BASE, VDEV_GSI, VDEV_SLOT, VDEV_MSI_BASE };
 enum { APP_DATA = 1 };
 
 /* How long in-flight I/O may take to finish at a snapshot. */
 #define DRAIN_MS 5000
-
-static void save_config(const struct vm *vm, struct snap_w *w)
-{
-	const struct cvmm_config *c = &vm->cfg;
-	snap_section(w, "config", 0);
-	snap_put_opt(w, CFG_VERSION, CVMM_VERSION, strlen(CVMM_VERSION));
-	snap_u32(w, CFG_CPUS, c->cpus);
-	snap_u64(w, CFG_MEMORY, c->memory);
-	snap_u32(w, CFG_PCI, vm->pci);
-	if (c->kernel)
-		snap_put_opt(w, CFG_KERNEL, c->kernel, strlen(c->kernel));
-	if (c->cmdline)
-		snap_put_opt(w, CFG_CMDLINE, c->cmdline, strlen(c->cmdline));
-	snap_u32(w, CFG_DEBUG_EXIT, c->debug_exit);
-	snap_u32(w, CFG_BOOT_TIMER, c->boot_timer);
-	snap_u32(w, CFG_RNG, c->rng);
-	snap_u64(w, CFG_VSOCK_CID, c->vsock_path ? c->vsock_cid : 0);
-	snap_str(w, CFG_VSOCK_PATH, c->vsock_path);
-	snap_u32(w, CFG_NDISKS, c->ndisks);
-	snap_u32(w, CFG_NNETS, c->nnets);
-	for (unsigned i = 0; i < c->ndisks; i++) {
-		snap_section(w, "disk", i);
-		snap_str(w, DISK_PATH, c->disks[i].path);
-		snap_u32(w, DISK_FLAGS, c->disks[i].flags);
-		snap_u32(w, DISK_QUEUES, c->disks[i].queues);
-	}
-	for (unsigned i = 0; i < c->nnets; i++) {
-		const struct cvmm_net_config *n = &c->nets[i];
-		snap_section(w, "net", i);
-		snap_u32(w, NET_BACKEND, (uint32_t)n->backend);
-		snap_str(w, NET_TARGET, n->target);
-		snap_u32(w, NET_PAIRS, n->queue_pairs);
-		snap_u32(w, NET_HAS_MAC, (uint32_t)n->has_mac);
-		snap_put(w, NET_MAC, n->mac, 6);
-	}
-}
 
 /* The guest RAM regions the memory file holds, in its order; a diff's
  * file holds only what changed since the snapshot before. */
@@ -148,11 +109,12 @@ static int snapshot(struct vm *vm, const char *state_path, const char *mem_path,
 		return err_set(e, EINVAL, "pause the VM before a snapshot");
 	for (unsigned i = 0; i < vm->nvdevs; i++)
 		if (!vm->vdevs[i].k->save)
-			return err_set(e, EOPNOTSUPP, "%s cannot be snapshotted%s", vm->vdevs[i].name,
-				       vm->vdevs[i].k->virtio_id == VIRTIO_ID_FS
-					       ? ": a share's state is the host's open files and the "
-						 "guest's FUSE handles (docs/snapshot.md)"
-					       : "");
+			return err_set(
+				e, EOPNOTSUPP, "%s cannot be snapshotted%s", vm->vdevs[i].name,
+				vm->vdevs[i].k->virtio_id == VIRTIO_ID_FS
+					? ": a share's state is the host's open files and the "
+					  "guest's FUSE handles (docs/snapshot.md)"
+					: "");
 	/* In-flight I/O finishes: nothing reaches guest memory after this. */
 	struct timespec until;
 	clock_gettime(CLOCK_MONOTONIC, &until);
@@ -164,8 +126,8 @@ static int snapshot(struct vm *vm, const char *state_path, const char *mem_path,
 			continue;
 		r = virtio_dev_pause(vm->vdevs[paused].vdev, &until);
 		if (r < 0) {
-			err_set(e, -r, "%s did not finish its I/O within %d ms", vm->vdevs[paused].name,
-				DRAIN_MS);
+			err_set(e, -r, "%s did not finish its I/O within %d ms",
+				vm->vdevs[paused].name, DRAIN_MS);
 			break;
 		}
 	}
@@ -174,7 +136,19 @@ static int snapshot(struct vm *vm, const char *state_path, const char *mem_path,
 	int fd = -1;
 	if (r < 0)
 		goto out;
-	save_config(vm, &w);
+	/* each interface's MAC as its driver saw it (derived from its tap's
+	 * name when none was given): a clone on another tap keeps it */
+	struct cvmm_config cfg = vm->cfg; /* shallow: only read */
+	for (unsigned i = 0, k = 0; i < vm->nvdevs && k < cfg.nnets; i++) {
+		struct virtio_dev *d = vm->vdevs[i].vdev;
+		if (vm->vdevs[i].k->virtio_id != VIRTIO_ID_NET || !d)
+			continue;
+		pthread_mutex_lock(&d->lock);
+		d->ops->config_read(d, 0, cfg.nets[k].mac, 6);
+		pthread_mutex_unlock(&d->lock);
+		cfg.nets[k++].has_mac = 1;
+	}
+	snapshot_config_write(&cfg, vm->pci, &w);
 	save_memory(vm, &w, type);
 	int fds[CVMM_MAX_CPUS];
 	for (unsigned i = 0; i < vm->nvcpus; i++)
@@ -206,7 +180,8 @@ static int snapshot(struct vm *vm, const char *state_path, const char *mem_path,
 	}
 	/* tracking: what changed since the last snapshot, which this one
 	 * becomes the base of (a full one too) */
-	if (vm->cfg.track_dirty && (r = snapmem_dirty_collect(vm->vm_fd, &vm->mem, &vm->dirty, e)) < 0)
+	if (vm->cfg.track_dirty &&
+	    (r = snapmem_dirty_collect(vm->vm_fd, &vm->mem, &vm->dirty, e)) < 0)
 		goto out;
 	if ((r = snapmem_save(&vm->mem, fd, type == CVMM_SNAPSHOT_DIFF ? vm->dirty.out : NULL, e)) <
 	    0)
@@ -277,134 +252,6 @@ static int read_state(const char *path, uint8_t **buf, struct snap_r *r, struct 
 	return 0;
 }
 
-/* The configuration to rebuild: the snapshot's devices and sizes, the
- * host's own settings, the caller's overrides. */
-static int restore_config(const struct snap_r *r, const struct cvmm_restore *rs,
-			  const struct cvmm_config *host, struct cvmm_config *c, struct err *e)
-{
-	struct snap_sec s;
-	if (snap_find(r, "config", 0, &s) < 0)
-		return err_set(e, EINVAL, "snapshot has no configuration");
-	static const uint16_t known[] = {CFG_CPUS,	 CFG_MEMORY,	 CFG_PCI,	CFG_KERNEL,
-					 CFG_CMDLINE,	 CFG_DEBUG_EXIT, CFG_BOOT_TIMER, CFG_RNG,
-					 CFG_VSOCK_CID, CFG_VSOCK_PATH, CFG_NDISKS,	CFG_NNETS,
-					 CFG_VERSION};
-	uint32_t cpus, pci, dbg, bt, rng, ndisks, nnets;
-	uint64_t mem, cid;
-	char kernel[4096], vsock[CVMM_VSOCK_PATH_MAX + 1];
-	int ret = snap_check_known(&s, known, sizeof(known) / sizeof(known[0]), e);
-	if (!ret)
-		ret = snap_get_u32(&s, CFG_CPUS, &cpus, e);
-	if (!ret)
-		ret = snap_get_u64(&s, CFG_MEMORY, &mem, e);
-	if (!ret)
-		ret = snap_get_u32(&s, CFG_PCI, &pci, e);
-	if (!ret)
-		ret = snap_get_u32(&s, CFG_DEBUG_EXIT, &dbg, e);
-	if (!ret)
-		ret = snap_get_u32(&s, CFG_BOOT_TIMER, &bt, e);
-	if (!ret)
-		ret = snap_get_u32(&s, CFG_RNG, &rng, e);
-	if (!ret)
-		ret = snap_get_u64(&s, CFG_VSOCK_CID, &cid, e);
-	if (!ret)
-		ret = snap_get_u32(&s, CFG_NDISKS, &ndisks, e);
-	if (!ret)
-		ret = snap_get_u32(&s, CFG_NNETS, &nnets, e);
-	if (!ret)
-		ret = snap_get_str(&s, CFG_KERNEL, kernel, sizeof(kernel), false, e);
-	if (!ret)
-		ret = snap_get_str(&s, CFG_VSOCK_PATH, vsock, sizeof(vsock), cid != 0, e);
-	if (ret < 0)
-		return ret;
-	if (ndisks > CVMM_MAX_DISKS || nnets > CVMM_MAX_NETS)
-		return err_set(e, EINVAL, "snapshot has %u disks and %u interfaces, more than cvmm "
-				       "takes", ndisks, nnets);
-	if (host) {
-		c->console_in = host->console_in;
-		c->console_out = host->console_out;
-		if (host->console_path)
-			c->console_path = strdup(host->console_path);
-		c->kick_signal = host->kick_signal;
-		c->seccomp = host->seccomp;
-		c->jail = host->jail;
-		c->jail_ids = host->jail_ids;
-		c->jail_landlock = host->jail_landlock;
-		c->jail_update_disks = host->jail_update_disks;
-		c->jail_update_anywhere = host->jail_update_anywhere;
-		c->jail_uid = host->jail_uid;
-		c->jail_gid = host->jail_gid;
-		if (host->jail_chroot)
-			c->jail_chroot = strdup(host->jail_chroot);
-		if (host->jail_rm_dir)
-			c->jail_rm_dir = strdup(host->jail_rm_dir);
-		if (host->jail_snapshot_dir)
-			c->jail_snapshot_dir = strdup(host->jail_snapshot_dir);
-	}
-	c->kernel = strdup(kernel[0] ? kernel : "(snapshot)");
-	c->cpus = cpus;
-	c->memory = mem;
-	c->transport = pci ? CVMM_TRANSPORT_PCI : CVMM_TRANSPORT_MMIO;
-	c->debug_exit = dbg != 0;
-	c->boot_timer = bt != 0;
-	c->rng = rng != 0;
-	c->track_dirty = rs->track_dirty != 0;
-	if (cid) {
-		c->vsock_cid = cid;
-		c->vsock_path = strdup(rs->vsock_path ? rs->vsock_path : vsock);
-	}
-	for (uint32_t i = 0; i < ndisks; i++) {
-		struct snap_sec d;
-		char path[4096];
-		uint32_t flags, queues;
-		if (snap_find(r, "disk", i, &d) < 0)
-			return err_set(e, EINVAL, "snapshot lacks disk %u", i);
-		if ((ret = snap_get_str(&d, DISK_PATH, path, sizeof(path), true, e)) < 0 ||
-		    (ret = snap_get_u32(&d, DISK_FLAGS, &flags, e)) < 0 ||
-		    (ret = snap_get_u32(&d, DISK_QUEUES, &queues, e)) < 0)
-			return ret;
-		c->disks[i].path = strdup(rs->disk_path[i] ? rs->disk_path[i] : path);
-		c->disks[i].flags = flags;
-		c->disks[i].queues = queues;
-		c->ndisks = i + 1;
-	}
-	for (uint32_t i = 0; i < nnets; i++) {
-		struct snap_sec d;
-		char target[4096];
-		uint32_t backend, pairs, has_mac;
-		struct cvmm_net_config *n = &c->nets[i];
-		if (snap_find(r, "net", i, &d) < 0)
-			return err_set(e, EINVAL, "snapshot lacks interface %u", i);
-		if ((ret = snap_get_u32(&d, NET_BACKEND, &backend, e)) < 0 ||
-		    (ret = snap_get_str(&d, NET_TARGET, target, sizeof(target), false, e)) < 0 ||
-		    (ret = snap_get_u32(&d, NET_PAIRS, &pairs, e)) < 0 ||
-		    (ret = snap_get_u32(&d, NET_HAS_MAC, &has_mac, e)) < 0 ||
-		    (ret = snap_get_exact(&d, NET_MAC, n->mac, 6, e)) < 0)
-			return ret;
-		n->backend = (enum cvmm_net_backend)backend;
-		n->queue_pairs = pairs;
-		n->has_mac = has_mac != 0;
-		n->fd = -1;
-		if (rs->net_tap[i]) {
-			n->backend = CVMM_NET_TAP;
-			n->target = strdup(rs->net_tap[i]);
-		} else if (backend == CVMM_NET_TAPFD) {
-			return err_set(e, EINVAL,
-				       "interface %u was a tap a manager passed as a descriptor: "
-				       "name its tap for the restore",
-				       i);
-		} else if (backend == CVMM_NET_TAP || backend == CVMM_NET_STREAM ||
-			   backend == CVMM_NET_STREAM_LISTEN) {
-			n->target = strdup(target);
-		} else {
-			return err_set(e, EINVAL, "snapshot's interface %u has unknown backend %u", i,
-				       backend);
-		}
-		c->nnets = i + 1;
-	}
-	return 0;
-}
-
 /* The devices the rebuilt VM got are the snapshot's, slot for slot. */
 static int check_vdev(const struct vm_vdev *s, unsigned i, const struct snap_r *r, struct err *e)
 {
@@ -424,9 +271,10 @@ static int check_vdev(const struct vm_vdev *s, unsigned i, const struct snap_r *
 	    (ret = snap_get_u32(&d, VDEV_MSI_BASE, &msi, e)) < 0)
 		return ret;
 	if (strcmp(kind, s->kind) != 0 || id != s->k->virtio_id || pci != s->pci ||
-	    base != s->base || gsi != s->gsi || (pci && (slot != s->slot || msi != s->msi_gsi_base)))
-		return err_set(e, EINVAL, "snapshot's virtio device %u is a %s, the VM's %s", i, kind,
-			       s->name);
+	    base != s->base || gsi != s->gsi ||
+	    (pci && (slot != s->slot || msi != s->msi_gsi_base)))
+		return err_set(e, EINVAL, "snapshot's virtio device %u is a %s, the VM's %s", i,
+			       kind, s->name);
 	return 0;
 }
 
@@ -453,7 +301,8 @@ int vm_restore_state(struct vm *vm, const struct vm_restore *rc, struct err *e)
 			return ret;
 	}
 	if (snap_find(r, "vdev", vm->nvdevs, &s) == 0)
-		return err_set(e, EINVAL, "snapshot has more virtio devices than its configuration");
+		return err_set(e, EINVAL,
+			       "snapshot has more virtio devices than its configuration");
 	int fds[CVMM_MAX_CPUS];
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		fds[i] = vm->vcpus[i].fd;
@@ -499,7 +348,7 @@ API int cvmm_vm_restore(const struct cvmm_restore *rs, const struct cvmm_config 
 		err_set(&e, -ret, "out of memory");
 		goto out;
 	}
-	if ((ret = restore_config(&r, rs, host, c, &e)) < 0)
+	if ((ret = snapshot_config_read(&r, rs, host, c, &e)) < 0)
 		goto out;
 	struct vm_restore rc = {&r, rs};
 	ret = vm_create(c, &rc, out, errbuf, errlen);

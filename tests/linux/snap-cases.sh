@@ -34,7 +34,12 @@ HIP=10.0.9.1
 TRANSPORT=${SNAP_TRANSPORT:+--transport $SNAP_TRANSPORT}
 wait_sock() { i=0; while [ $i -lt 100 ] && [ ! -S "$1" ]; do sleep 0.1; i=$((i + 1)); done; }
 pids=""
-cleanup() { [ -n "$pids" ] && kill -KILL $pids 2>/dev/null; pids=""; }
+# the VMs killed and reaped: their taps are gone before the next takes
+# the name (an address added to a dying tap would go with it)
+cleanup() {
+	[ -n "$pids" ] && kill -KILL $pids 2>/dev/null && wait $pids 2>/dev/null
+	pids=""
+}
 trap cleanup EXIT
 
 # last_count NAME: the last count the guest printed in $TMP/NAME.out
@@ -100,9 +105,7 @@ if selected snap-create || selected snap-restore-file || selected snap-restore-l
 		http_step $n 204 "$A" PUT /snapshot/create \
 			"{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$D/state\", \"mem_file_path\": \"$D/memory\"}"; then
 		BEFORE=$(last_count $n)
-		kill -KILL $pid
-		wait $pid 2>/dev/null
-		pids=""
+		cleanup
 		msize=$(stat -c %s "$D/memory" 2>/dev/null)
 		mused=$(($(stat -c %b "$D/memory" 2>/dev/null || echo 0) * 512))
 		if [ ! -s "$D/state" ] || [ "${msize:-0}" -ne $((256 << 20)) ]; then
@@ -124,7 +127,7 @@ restored() {
 	if ! goes_on "$1" "$BEFORE" "$DISK" "$pids"; then
 		bad "$1" "$why"
 	elif ! ping -c 3 -W 10 $GIP >"$TMP/$1.ping" 2>&1; then
-		bad "$1" "the host cannot ping the restored guest"
+		bad "$1" "the host cannot ping the restored guest: $(tail -2 "$TMP/$1.ping" | tr '\n' ' ') tap: $(ip addr show dev snap0 2>&1 | tr -s ' \n' ' ')"
 	elif ! talks "$1" "$V"; then
 		bad "$1" "no new vsock connection: $(tail -2 "$TMP/$1.vsock")"
 	else
@@ -161,18 +164,20 @@ fi
 n=snap-clones
 if selected $n; then
 	if [ $made -ne 1 ]; then bad $n "no snapshot to restore (snap-create failed)"; else
-		cpids=""
+		pids=""
 		for c in 1 2 3 4; do
 			cp "$D/disk.img" "$TMP/clone$c.img"
 			"$CVMM" --restore "$D,mem=file,tap0=snapc$c,vsock=$TMP/c$c.sock,disk0=$TMP/clone$c.img" \
 				</dev/null >"$TMP/$n-$c.out" 2>"$TMP/$n-$c.err" &
-			cpids="$cpids $!"
+			pids="$pids $!"
+			eval "cpid$c=$!"
 		done
-		pids=$cpids
 		why=""
 		for c in 1 2 3 4; do
 			[ -z "$why" ] || break
-			if ! goes_on "$n-$c" "$BEFORE" "$TMP/clone$c.img"; then why="clone $c: $why"
+			eval "cp=\$cpid$c"
+			if ! goes_on "$n-$c" "$BEFORE" "$TMP/clone$c.img" "$cp"; then
+				why="clone $c: $why: $(tail -3 "$TMP/$n-$c.err" | tr '\n' ' ')"
 			elif ! talks "$n-$c" "$TMP/c$c.sock"; then why="clone $c: no vsock connection"
 			fi
 		done

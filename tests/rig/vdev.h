@@ -320,6 +320,19 @@ static inline void vd_kick(const struct vd *v, unsigned qi)
 	RR_CHECK(write(v->q[qi].kick_fd, &one, sizeof(one)) == sizeof(one));
 }
 
+/* Kicks as a real driver with EVENT_IDX does after making `old` .. its
+ * avail index available: only when the device's avail_event asks for one
+ * of them (the spec's vring_need_event). Returns whether it kicked. */
+static inline bool vd_kick_if_asked(const struct vd *v, unsigned qi, uint16_t old)
+{
+	const struct rr_ring *r = &v->q[qi].r;
+	uint16_t ev = rr_avail_event(r), nw = r->avail_idx;
+	if ((uint16_t)(nw - ev - 1) >= (uint16_t)(nw - old))
+		return false;
+	vd_kick(v, qi);
+	return true;
+}
+
 static inline uint16_t vd_used_idx(const struct vd *v, unsigned qi)
 {
 	return rr_used_idx(&v->q[qi].r);

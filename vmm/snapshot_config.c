@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/* The configuration a snapshot keeps to rebuild its VM (vmm/snapshot.h). */
+#include "vmm/snapshot.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/config.h"
+
+#ifndef CVMM_VERSION
+#define CVMM_VERSION "unknown" /* the fuzzers' build, which is not meson's */
+#endif
+
+enum {
+	CFG_CPUS = 1,
+	CFG_MEMORY,
+	CFG_PCI,
+	CFG_KERNEL,
+	CFG_CMDLINE,
+	CFG_DEBUG_EXIT,
+	CFG_BOOT_TIMER,
+	CFG_RNG,
+	CFG_VSOCK_CID,
+	CFG_VSOCK_PATH,
+	CFG_NDISKS,
+	CFG_NNETS,
+	CFG_VERSION
+};
+enum { DISK_PATH = 1, DISK_FLAGS, DISK_QUEUES };
+enum { NET_BACKEND = 1, NET_TARGET, NET_PAIRS, NET_HAS_MAC, NET_MAC };
+
+void snapshot_config_write(const struct cvmm_config *c, bool pci, struct snap_w *w)
+{
+	snap_section(w, "config", 0);
+	snap_put_opt(w, CFG_VERSION, CVMM_VERSION, strlen(CVMM_VERSION));
+	snap_u32(w, CFG_CPUS, c->cpus);
+	snap_u64(w, CFG_MEMORY, c->memory);
+	snap_u32(w, CFG_PCI, pci);
+	if (c->kernel)
+		snap_put_opt(w, CFG_KERNEL, c->kernel, strlen(c->kernel));
+	if (c->cmdline)
+		snap_put_opt(w, CFG_CMDLINE, c->cmdline, strlen(c->cmdline));
+	snap_u32(w, CFG_DEBUG_EXIT, c->debug_exit);
+	snap_u32(w, CFG_BOOT_TIMER, c->boot_timer);
+	snap_u32(w, CFG_RNG, c->rng);
+	snap_u64(w, CFG_VSOCK_CID, c->vsock_path ? c->vsock_cid : 0);
+	snap_str(w, CFG_VSOCK_PATH, c->vsock_path);
+	snap_u32(w, CFG_NDISKS, c->ndisks);
+	snap_u32(w, CFG_NNETS, c->nnets);
+	for (unsigned i = 0; i < c->ndisks; i++) {
+		snap_section(w, "disk", i);
+		snap_str(w, DISK_PATH, c->disks[i].path);
+		snap_u32(w, DISK_FLAGS, c->disks[i].flags);
+		snap_u32(w, DISK_QUEUES, c->disks[i].queues);
+	}
+	for (unsigned i = 0; i < c->nnets; i++) {
+		const struct cvmm_net_config *n = &c->nets[i];
+		snap_section(w, "net", i);
+		snap_u32(w, NET_BACKEND, (uint32_t)n->backend);
+		snap_str(w, NET_TARGET, n->target);
+		snap_u32(w, NET_PAIRS, n->queue_pairs);
+		snap_u32(w, NET_HAS_MAC, (uint32_t)n->has_mac);
+		snap_put(w, NET_MAC, n->mac, 6);
+	}
+}
+
+/* The configuration to rebuild: the snapshot's devices and sizes, the
+ * host's own settings, the caller's overrides. */
+int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
+			 const struct cvmm_config *host, struct cvmm_config *c, struct err *e)
+{
+	struct snap_sec s;
+	if (snap_find(r, "config", 0, &s) < 0)
+		return err_set(e, EINVAL, "snapshot has no configuration");
+	static const uint16_t known[] = {CFG_CPUS,	CFG_MEMORY,	CFG_PCI,	CFG_KERNEL,
+					 CFG_CMDLINE,	CFG_DEBUG_EXIT, CFG_BOOT_TIMER, CFG_RNG,
+					 CFG_VSOCK_CID, CFG_VSOCK_PATH, CFG_NDISKS,	CFG_NNETS,
+					 CFG_VERSION};
+	uint32_t cpus, pci, dbg, bt, rng, ndisks, nnets;
+	uint64_t mem, cid;
+	char kernel[4096], vsock[CVMM_VSOCK_PATH_MAX + 1];
+	int ret = snap_check_known(&s, known, sizeof(known) / sizeof(known[0]), e);
+	if (!ret)
+		ret = snap_get_u32(&s, CFG_CPUS, &cpus, e);
+	if (!ret)
+		ret = snap_get_u64(&s, CFG_MEMORY, &mem, e);
+	if (!ret)
+		ret = snap_get_u32(&s, CFG_PCI, &pci, e);
+	if (!ret)
+		ret = snap_get_u32(&s, CFG_DEBUG_EXIT, &dbg, e);
+	if (!ret)
+		ret = snap_get_u32(&s, CFG_BOOT_TIMER, &bt, e);
+	if (!ret)
+		ret = snap_get_u32(&s, CFG_RNG, &rng, e);
+	if (!ret)
+		ret = snap_get_u64(&s, CFG_VSOCK_CID, &cid, e);
+	if (!ret)
+		ret = snap_get_u32(&s, CFG_NDISKS, &ndisks, e);
+	if (!ret)
+		ret = snap_get_u32(&s, CFG_NNETS, &nnets, e);
+	if (!ret)
+		ret = snap_get_str(&s, CFG_KERNEL, kernel, sizeof(kernel), false, e);
+	if (!ret)
+		ret = snap_get_str(&s, CFG_VSOCK_PATH, vsock, sizeof(vsock), cid != 0, e);
+	if (ret < 0)
+		return ret;
+	if (ndisks > CVMM_MAX_DISKS || nnets > CVMM_MAX_NETS)
+		return err_set(e, EINVAL,
+			       "snapshot has %u disks and %u interfaces, more than cvmm "
+			       "takes",
+			       ndisks, nnets);
+	if (host) {
+		c->console_in = host->console_in;
+		c->console_out = host->console_out;
+		if (host->console_path)
+			c->console_path = strdup(host->console_path);
+		c->kick_signal = host->kick_signal;
+		c->seccomp = host->seccomp;
+		c->jail = host->jail;
+		c->jail_ids = host->jail_ids;
+		c->jail_landlock = host->jail_landlock;
+		c->jail_update_disks = host->jail_update_disks;
+		c->jail_update_anywhere = host->jail_update_anywhere;
+		c->jail_uid = host->jail_uid;
+		c->jail_gid = host->jail_gid;
+		if (host->jail_chroot)
+			c->jail_chroot = strdup(host->jail_chroot);
+		if (host->jail_rm_dir)
+			c->jail_rm_dir = strdup(host->jail_rm_dir);
+		if (host->jail_snapshot_dir)
+			c->jail_snapshot_dir = strdup(host->jail_snapshot_dir);
+	}
+	/* through the setters: every value checked as a new configuration's */
+	ret = cvmm_config_set_kernel(c, kernel[0] ? kernel : "(snapshot)");
+	if (!ret)
+		ret = cvmm_config_set_cpus(c, cpus);
+	if (!ret)
+		ret = cvmm_config_set_memory(c, mem);
+	if (!ret)
+		ret = cvmm_config_set_transport(c, pci ? CVMM_TRANSPORT_PCI : CVMM_TRANSPORT_MMIO);
+	if (!ret)
+		ret = cvmm_config_set_debug_exit(c, dbg != 0);
+	if (!ret)
+		ret = cvmm_config_set_boot_timer(c, bt != 0);
+	if (!ret)
+		ret = cvmm_config_set_rng(c, rng != 0);
+	if (!ret)
+		ret = cvmm_config_set_dirty_tracking(c, rs->track_dirty);
+	if (!ret && cid)
+		ret = cvmm_config_set_vsock(c, cid, rs->vsock_path ? rs->vsock_path : vsock);
+	for (uint32_t i = 0; !ret && i < ndisks; i++) {
+		struct snap_sec d;
+		char path[4096];
+		uint32_t flags, queues;
+		if (snap_find(r, "disk", i, &d) < 0)
+			return err_set(e, EINVAL, "snapshot lacks disk %u", i);
+		if ((ret = snap_get_str(&d, DISK_PATH, path, sizeof(path), true, e)) < 0 ||
+		    (ret = snap_get_u32(&d, DISK_FLAGS, &flags, e)) < 0 ||
+		    (ret = snap_get_u32(&d, DISK_QUEUES, &queues, e)) < 0)
+			return ret;
+		ret = cvmm_config_add_disk(c, rs->disk_path[i] ? rs->disk_path[i] : path, flags,
+					   queues);
+	}
+	for (uint32_t i = 0; !ret && i < nnets; i++) {
+		struct snap_sec d;
+		char target[4096];
+		uint32_t backend, pairs, has_mac;
+		struct cvmm_net_config n = {.fd = -1};
+		if (snap_find(r, "net", i, &d) < 0)
+			return err_set(e, EINVAL, "snapshot lacks interface %u", i);
+		if ((ret = snap_get_u32(&d, NET_BACKEND, &backend, e)) < 0 ||
+		    (ret = snap_get_str(&d, NET_TARGET, target, sizeof(target), false, e)) < 0 ||
+		    (ret = snap_get_u32(&d, NET_PAIRS, &pairs, e)) < 0 ||
+		    (ret = snap_get_u32(&d, NET_HAS_MAC, &has_mac, e)) < 0 ||
+		    (ret = snap_get_exact(&d, NET_MAC, n.mac, 6, e)) < 0)
+			return ret;
+		n.queue_pairs = pairs;
+		n.has_mac = has_mac != 0;
+		n.target = target;
+		if (rs->net_tap[i]) {
+			n.backend = CVMM_NET_TAP;
+			n.target = rs->net_tap[i];
+		} else if (backend == CVMM_NET_TAPFD) {
+			return err_set(e, EINVAL,
+				       "interface %u was a tap a manager passed as a descriptor: "
+				       "name its tap for the restore",
+				       i);
+		} else if (backend == CVMM_NET_TAP || backend == CVMM_NET_STREAM ||
+			   backend == CVMM_NET_STREAM_LISTEN) {
+			n.backend = (enum cvmm_net_backend)backend;
+		} else {
+			return err_set(e, EINVAL, "snapshot's interface %u has unknown backend %u",
+				       i, backend);
+		}
+		ret = cvmm_config_add_net(c, &n);
+	}
+	if (ret < 0)
+		return err_set(e, -ret, "snapshot's configuration: %s", cvmm_config_error(c));
+	return 0;
+}
