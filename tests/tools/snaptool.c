@@ -38,7 +38,8 @@ int main(int argc, char **argv)
 	}
 	int fd = open(argv[2], O_RDWR);
 	uint8_t h[48];
-	if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h, "CVMMSNAP", 8)) {
+	if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    memcmp(h, "CVMMSNAP", 8)) {
 		fprintf(stderr, "snaptool: %s: not a cvmm snapshot\n", argv[2]);
 		return 1;
 	}
