@@ -98,7 +98,8 @@ else
 	fail=$((fail + 1)); echo "FAIL: PUT /logger: the FIFO got: $(head -c 300 "$tmp/log.txt")"
 fi
 expect 200 '"firecracker_version": "1\.[0-9]+\.[0-9]+"' -- "$U/version"
-expect 400 '"fault_message":"PUT /snapshot/create is not supported by cvmm yet' -- -X PUT "$U/snapshot/create" -d '{}'
+expect 400 '"fault_message":"The requested operation is not supported before starting the microVM.' -- -X PUT "$U/snapshot/create" -d '{}'
+expect 400 '"fault_message":"Loading a microVM snapshot not allowed after configuring boot-specific resources' -- -X PUT "$U/snapshot/load" -d '{"snapshot_path": "/nonexistent/state", "mem_file_path": "/nonexistent/memory"}'
 expect 400 '"fault_message":"Invalid request method and/or path: GET /nope\.' -- "$U/nope"
 expect 400 '"fault_message":"Invalid request method and/or path: DELETE /vm\.' -- -X DELETE "$U/vm"
 expect 400 '"fault_message":"the request body is not valid JSON' -- -X PUT "$U/vsock" -d '{"guest_cid": '

@@ -1856,8 +1856,6 @@ static void route(struct api_conn *c)
 		      "resources.");
 		return;
 	}
-	if (preboot && r != R_LOGGER && r != R_METRICS && !a->loading)
-		a->configured = true;
 	struct json_object *o = body_object(c);
 	if (!o)
 		return;
@@ -1905,6 +1903,10 @@ static void route(struct api_conn *c)
 		break;
 	}
 	json_object_put(o);
+	/* a boot resource configured (accepted): no snapshot load from now on */
+	if (preboot && r != R_LOGGER && r != R_METRICS && !a->loading && c->last_status >= 200 &&
+	    c->last_status < 300)
+		a->configured = true;
 }
 
 /* ---- HTTP ------------------------------------------------------------------- */
