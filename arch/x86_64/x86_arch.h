@@ -26,7 +26,7 @@ struct arch {
 
 /* This host's CPUID for vCPU id (what arch_vcpu_init sets): *out is
  * allocated (free it). */
-ARCH_WUR int x86_cpuid_table(const struct arch_vm *vm, int fd, unsigned id,
-			     struct kvm_cpuid2 **out, struct err *e);
+ARCH_WUR int x86_cpuid_table(const struct arch_vm *vm, int fd, unsigned id, struct kvm_cpuid2 **out,
+			     struct err *e);
 
 #endif
