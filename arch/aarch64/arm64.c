@@ -10,6 +10,7 @@
 
 #include "arch/aarch64/arm64.h"
 #include "arch/aarch64/layout.h"
+#include "arch/aarch64/priv.h"
 #include "arch/arch.h"
 #include "boot/boot.h"
 #include "devices/legacy.h"
@@ -17,21 +18,6 @@
 
 #define ARM64_CMDLINE_MAX 2048 /* arm64 Linux's COMMAND_LINE_SIZE, NUL included */
 #define SZ_2M		  0x200000ULL
-
-/* The aarch64 VM's own: the GIC, the UART and RTC on MMIO, the boot entry
- * and what the device tree (written last) says about the initrd. */
-struct arch {
-	const struct arch_vm *vm; /* borrowed from the VMM */
-	int gic_fd;		  /* owned, -1: none */
-	unsigned gic_version;	  /* 3 or 2 */
-	struct serial uart;
-	struct pl031 rtc;
-	bool devs_ready; /* uart and rtc set up: arch_destroy ends them */
-	struct {
-		uint64_t entry; /* the Image's first instruction */
-		uint64_t initrd_gpa, initrd_size;
-	} boot;
-};
 
 unsigned arch_ram_layout(uint64_t mem, uint64_t *gpa, uint64_t *size)
 {
@@ -273,4 +259,23 @@ bool arch_vcpu_unrecoverable(int vcpu_fd, uint32_t suberror)
 	(void)vcpu_fd;
 	(void)suberror;
 	return false;
+}
+
+int arch_save(struct arch *a, const int *vcpu_fds, unsigned n, struct snap_w *w, struct err *e)
+{
+	if (n != a->vm->ncpus)
+		return err_set(e, EINVAL, "snapshot: %u vCPUs given, the VM has %u", n,
+			       a->vm->ncpus);
+	return arm64_snap_save(&arm64_kvm_sys, a->vm->vm_fd, a->gic_fd, a->gic_version, vcpu_fds,
+			       n, w, e);
+}
+
+int arch_restore(struct arch *a, const int *vcpu_fds, unsigned n, const struct snap_r *r,
+		 struct err *e)
+{
+	if (n != a->vm->ncpus)
+		return err_set(e, EINVAL, "snapshot: %u vCPUs given, the VM has %u", n,
+			       a->vm->ncpus);
+	return arm64_snap_restore(&arm64_kvm_sys, a->vm->vm_fd, a->gic_fd, a->gic_version,
+				  vcpu_fds, n, r, e);
 }

@@ -96,7 +96,7 @@ int arm64_vcpu_setup(const struct arm64_kvm *k, int vm_fd, int vcpu_fd, unsigned
 	int r = kv(k, vm_fd, KVM_ARM_PREFERRED_TARGET, &init);
 	if (r < 0)
 		return err_set(e, -r, "KVM_ARM_PREFERRED_TARGET: %s", strerror(-r));
-	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
+	init.features[0] |= ARM64_VCPU_FEATURES0;
 	if (id > 0)
 		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
 	r = kv(k, vcpu_fd, KVM_ARM_VCPU_INIT, &init);
