@@ -10,6 +10,10 @@
 
 #include "devices/irq.h"
 #include "core/bus.h"
+#include "core/err.h"
+
+struct snap_w;
+struct snap_r;
 
 /* MC146818-compatible CMOS RTC at ports 0x70/0x71. Time comes from
  * now(ctx) (the host's clock unless a test injects one); the guest's
@@ -27,6 +31,10 @@ struct rtc {
 extern const struct bus_ops rtc_ops;
 __attribute__((warn_unused_result)) int rtc_init(struct rtc *r, time_t (*now)(void *), void *ctx);
 void rtc_destroy(struct rtc *r);
+/* Snapshot: section "rtc" inst (devices/legacy_snap.c). */
+void rtc_save(struct rtc *r, struct snap_w *w, uint32_t inst);
+__attribute__((warn_unused_result)) int rtc_restore(struct rtc *r, const struct snap_r *sr,
+						    uint32_t inst, struct err *e);
 
 /* ARM PL031 real-time clock (aarch64's RTC, on MMIO): the host's time
  * (now(ctx), as for the CMOS RTC) plus the offset the guest's writes to
@@ -43,6 +51,10 @@ extern const struct bus_ops pl031_ops;
 __attribute__((warn_unused_result)) int pl031_init(struct pl031 *p, time_t (*now)(void *),
 						   void *ctx);
 void pl031_destroy(struct pl031 *p);
+/* Snapshot: section "pl031" inst. */
+void pl031_save(struct pl031 *p, struct snap_w *w, uint32_t inst);
+__attribute__((warn_unused_result)) int pl031_restore(struct pl031 *p, const struct snap_r *r,
+						      uint32_t inst, struct err *e);
 
 /* i8042 PS/2 controller at 0x60 (data) and 0x64 (status / command), as
  * Firecracker offers it on x86_64: a keyboard on the first port (IRQ 1),
@@ -66,6 +78,10 @@ extern const struct bus_ops i8042_ops;
 __attribute__((warn_unused_result)) int i8042_init(struct i8042 *k, const struct sys_ctl *sys,
 						   const struct irq_line *kbd_irq);
 void i8042_destroy(struct i8042 *k);
+/* Snapshot: section "i8042" inst. */
+void i8042_save(struct i8042 *k, struct snap_w *w, uint32_t inst);
+__attribute__((warn_unused_result)) int i8042_restore(struct i8042 *k, const struct snap_r *r,
+						      uint32_t inst, struct err *e);
 /* Types Ctrl-Alt-Del: the make codes of Left Ctrl, Left Alt and Delete
  * (set 2: 0x14, 0x11, 0xe0 0x71; no break codes, as Firecracker), then
  * IRQ 1 if the guest enabled the keyboard interrupt. -ENOSPC, nothing

@@ -11,6 +11,10 @@
 
 #include "devices/irq.h"
 #include "core/bus.h"
+#include "core/err.h"
+
+struct snap_w;
+struct snap_r;
 
 #define SERIAL_FIFO 64
 
@@ -31,6 +35,10 @@ extern const struct bus_ops serial_ops;
 __attribute__((warn_unused_result)) int serial_init(struct serial *s, const struct irq_line *irq,
 						    int out_fd);
 void serial_destroy(struct serial *s);
+/* Snapshot: section "serial" inst (devices/legacy_snap.c). */
+void serial_save(struct serial *s, struct snap_w *w, uint32_t inst);
+__attribute__((warn_unused_result)) int serial_restore(struct serial *s, const struct snap_r *r,
+						       uint32_t inst, struct err *e);
 /* Queues up to len bytes of input; returns how many were taken (the FIFO
  * holds SERIAL_FIFO). Thread-safe. */
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);
