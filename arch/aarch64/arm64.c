@@ -261,13 +261,24 @@ bool arch_vcpu_unrecoverable(int vcpu_fd, uint32_t suberror)
 	return false;
 }
 
+/* Snapshot: the vCPUs and the GIC (snapshot.c), the UART ("serial" 0) and
+ * the RTC ("pl031" 0). Restore takes the devices first: they change nothing
+ * when they refuse their section, so a bad one is refused before KVM is
+ * written to. */
 int arch_save(struct arch *a, const int *vcpu_fds, unsigned n, struct snap_w *w, struct err *e)
 {
 	if (n != a->vm->ncpus)
 		return err_set(e, EINVAL, "snapshot: %u vCPUs given, the VM has %u", n,
 			       a->vm->ncpus);
-	return arm64_snap_save(&arm64_kvm_sys, a->vm->vm_fd, a->gic_fd, a->gic_version, vcpu_fds,
-			       n, w, e);
+	if (!a->devs_ready)
+		return err_set(e, EINVAL, "snapshot: the VM's devices are not set up");
+	int r = arm64_snap_save(&arm64_kvm_sys, a->vm->vm_fd, a->gic_fd, a->gic_version, vcpu_fds,
+				n, w, e);
+	if (r < 0)
+		return r;
+	serial_save(&a->uart, w, 0);
+	pl031_save(&a->rtc, w, 0);
+	return 0;
 }
 
 int arch_restore(struct arch *a, const int *vcpu_fds, unsigned n, const struct snap_r *r,
@@ -276,6 +287,13 @@ int arch_restore(struct arch *a, const int *vcpu_fds, unsigned n, const struct s
 	if (n != a->vm->ncpus)
 		return err_set(e, EINVAL, "snapshot: %u vCPUs given, the VM has %u", n,
 			       a->vm->ncpus);
-	return arm64_snap_restore(&arm64_kvm_sys, a->vm->vm_fd, a->gic_fd, a->gic_version,
-				  vcpu_fds, n, r, e);
+	if (!a->devs_ready)
+		return err_set(e, EINVAL, "snapshot: the VM's devices are not set up");
+	int ret = serial_restore(&a->uart, r, 0, e);
+	if (ret == 0)
+		ret = pl031_restore(&a->rtc, r, 0, e);
+	if (ret == 0)
+		ret = arm64_snap_restore(&arm64_kvm_sys, a->vm->vm_fd, a->gic_fd, a->gic_version,
+					 vcpu_fds, n, r, e);
+	return ret;
 }

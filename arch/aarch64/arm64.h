@@ -54,9 +54,10 @@ __attribute__((warn_unused_result)) int arm64_snap_save(const struct arm64_kvm *
 							int gic_fd, unsigned gic_version,
 							const int *vcpu_fds, unsigned n,
 							struct snap_w *w, struct err *e);
-__attribute__((warn_unused_result)) int
-arm64_snap_restore(const struct arm64_kvm *k, int vm_fd, int gic_fd, unsigned gic_version,
-		   const int *vcpu_fds, unsigned n, const struct snap_r *r, struct err *e);
+__attribute__((warn_unused_result)) int arm64_snap_restore(const struct arm64_kvm *k, int vm_fd,
+							   int gic_fd, unsigned gic_version,
+							   const int *vcpu_fds, unsigned n,
+							   const struct snap_r *r, struct err *e);
 /* KVM_GET_ONE_REG id of a core register at offset off of struct kvm_regs */
 #define ARM64_CORE_REG(off) (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | ((off) / 4))
 

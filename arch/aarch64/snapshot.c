@@ -159,8 +159,9 @@ static int vcpu_save(const struct arm64_kvm *k, int fd, unsigned cpu, struct sna
 	size_t len = 0;
 	for (unsigned i = 0; i < n && r == 0; i++) {
 		if (!reg_id_sane(ids[i])) {
-			r = err_set(e, EOPNOTSUPP, "vCPU %u: register 0x%llx: not one cvmm can save",
-				    cpu, (unsigned long long)ids[i]);
+			r = err_set(e, EOPNOTSUPP,
+				    "vCPU %u: register 0x%llx: not one cvmm can save", cpu,
+				    (unsigned long long)ids[i]);
 			break;
 		}
 		le_put64(blob + len, ids[i]);
@@ -219,10 +220,11 @@ static int vcpu_check(const struct snap_sec *s, const uint64_t *ids, unsigned n,
 				       "or is cut short",
 				       s->instance, (unsigned long long)id);
 		if (!in_list(ids, n, id))
-			return err_set(e, EOPNOTSUPP,
-				       "snapshot: vCPU %u: register 0x%llx is unknown to this host's "
-				       "KVM (a newer kernel or another CPU made it)",
-				       s->instance, (unsigned long long)id);
+			return err_set(
+				e, EOPNOTSUPP,
+				"snapshot: vCPU %u: register 0x%llx is unknown to this host's "
+				"KVM (a newer kernel or another CPU made it)",
+				s->instance, (unsigned long long)id);
 		if (id == MPIDR_EL1) {
 			if (le_get64(v->regs + off + 8) != v->mpidr)
 				return err_set(e, EINVAL,
@@ -239,8 +241,8 @@ static int vcpu_check(const struct snap_sec *s, const uint64_t *ids, unsigned n,
 	return 0;
 }
 
-static int vcpu_restore(const struct arm64_kvm *k, int fd, unsigned cpu,
-			const struct vcpu_state *v, struct err *e)
+static int vcpu_restore(const struct arm64_kvm *k, int fd, unsigned cpu, const struct vcpu_state *v,
+			struct err *e)
 {
 	/* pass 0: all but the timers' control/compare registers; pass 1: those */
 	for (int pass = 0; pass < 2; pass++)
@@ -261,8 +263,7 @@ static int vcpu_restore(const struct arm64_kvm *k, int fd, unsigned cpu,
 	struct kvm_mp_state mp = {.mp_state = v->mp};
 	int r = kv(k, fd, KVM_SET_MP_STATE, &mp);
 	if (r < 0)
-		return err_set(e, -r, "vCPU %u: KVM_SET_MP_STATE %u: %s", cpu, v->mp,
-			       strerror(-r));
+		return err_set(e, -r, "vCPU %u: KVM_SET_MP_STATE %u: %s", cpu, v->mp, strerror(-r));
 	return 0;
 }
 
@@ -393,17 +394,16 @@ static int gic_walk_word(void *ctx, uint32_t off, uint32_t clear)
 
 /* The CPU interface's registers (KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS), by
  * their sysreg encoding. */
-#define ICC(op0, op1, crn, crm, op2)                                                              \
+#define ICC(op0, op1, crn, crm, op2)                                                               \
 	((uint16_t)((op0) << 14 | (op1) << 11 | (crn) << 7 | (crm) << 3 | (op2)))
 #define ICC_CTLR_EL1 ICC(3, 0, 12, 12, 4)
 static const uint16_t icc_main[] = {
-	ICC(3, 0, 12, 12, 5), /* ICC_SRE_EL1 */
-	ICC_CTLR_EL1,
-	ICC(3, 0, 12, 12, 6), /* ICC_IGRPEN0_EL1 */
-	ICC(3, 0, 12, 12, 7), /* ICC_IGRPEN1_EL1 */
-	ICC(3, 0, 4, 6, 0),   /* ICC_PMR_EL1 */
-	ICC(3, 0, 12, 8, 3),  /* ICC_BPR0_EL1 */
-	ICC(3, 0, 12, 12, 3), /* ICC_BPR1_EL1 */
+	ICC(3, 0, 12, 12, 5),			    /* ICC_SRE_EL1 */
+	ICC_CTLR_EL1,	      ICC(3, 0, 12, 12, 6), /* ICC_IGRPEN0_EL1 */
+	ICC(3, 0, 12, 12, 7),			    /* ICC_IGRPEN1_EL1 */
+	ICC(3, 0, 4, 6, 0),			    /* ICC_PMR_EL1 */
+	ICC(3, 0, 12, 8, 3),			    /* ICC_BPR0_EL1 */
+	ICC(3, 0, 12, 12, 3),			    /* ICC_BPR1_EL1 */
 };
 #define N_ICC_MAIN (sizeof(icc_main) / sizeof(icc_main[0]))
 #define N_ICC_MAX  (N_ICC_MAIN + 8)
@@ -450,8 +450,8 @@ static int gic_save(const struct arm64_kvm *k, int gic_fd, const uint64_t *mpidr
 	uint8_t *buf = malloc(cap);
 	if (!buf)
 		return err_set(e, ENOMEM, "out of memory");
-	struct gic_walk g = {k, gic_fd, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, 0, false, buf, 0,
-			     "GIC distributor", e};
+	struct gic_walk g = {
+		k, gic_fd, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, 0, false, buf, 0, "GIC distributor", e};
 	r = gic_words(dist_regs, sizeof(dist_regs) / sizeof(dist_regs[0]), nr, gic_walk_word, &g);
 	if (r < 0)
 		goto out;
@@ -475,8 +475,15 @@ static int gic_save(const struct arm64_kvm *k, int gic_fd, const uint64_t *mpidr
 	for (unsigned c = 0; c < n; c++) {
 		char what[48];
 		snprintf(what, sizeof(what), "GIC redistributor of vCPU %u", c);
-		g = (struct gic_walk){k,     gic_fd, KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
-				      gic_mpidr_attr(mpidrs[c]), false, buf, 0, what, e};
+		g = (struct gic_walk){k,
+				      gic_fd,
+				      KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
+				      gic_mpidr_attr(mpidrs[c]),
+				      false,
+				      buf,
+				      0,
+				      what,
+				      e};
 		r = gic_words(redist_regs, sizeof(redist_regs) / sizeof(redist_regs[0]), nr,
 			      gic_walk_word, &g);
 		if (r < 0)
@@ -542,12 +549,14 @@ static int gic_check(const struct snap_r *sr, unsigned n, unsigned want_nr, stru
 			       l);
 	const uint8_t *lv = snap_get(&s, T_GIC_LEVELS, &l);
 	if (!lv || l != 8u * ((nr - 32) / 32))
-		return err_set(e, EINVAL, "snapshot: the GIC's line levels are missing or of "
-					  "another length");
+		return err_set(e, EINVAL,
+			       "snapshot: the GIC's line levels are missing or of "
+			       "another length");
 	for (unsigned i = 0; i < (nr - 32) / 32; i++)
 		if (le_get32(lv + 8 * i) != 32 + 32 * i)
-			return err_set(e, EINVAL, "snapshot: the GIC's line levels name interrupt "
-						  "%u out of order",
+			return err_set(e, EINVAL,
+				       "snapshot: the GIC's line levels name interrupt "
+				       "%u out of order",
 				       le_get32(lv + 8 * i));
 	for (unsigned c = 0; c < n; c++) {
 		if (snap_find(sr, SEC_GICR, c, &s) < 0)
@@ -593,9 +602,15 @@ static int gic_restore(const struct arm64_kvm *k, int gic_fd, const struct snap_
 	size_t l;
 	if (snap_find(sr, SEC_GIC, 0, &s) < 0)
 		return err_set(e, EINVAL, "snapshot has no '%s' section", SEC_GIC); /* checked */
-	struct gic_walk g = {k, gic_fd, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, 0, true,
-			     (uint8_t *)(uintptr_t)snap_get(&s, T_GIC_DIST, &l), 0,
-			     "GIC distributor", e};
+	struct gic_walk g = {k,
+			     gic_fd,
+			     KVM_DEV_ARM_VGIC_GRP_DIST_REGS,
+			     0,
+			     true,
+			     (uint8_t *)(uintptr_t)snap_get(&s, T_GIC_DIST, &l),
+			     0,
+			     "GIC distributor",
+			     e};
 	int r = gic_words(dist_regs, sizeof(dist_regs) / sizeof(dist_regs[0]), nr, gic_walk_word,
 			  &g);
 	if (r < 0)
@@ -633,10 +648,11 @@ static int gic_restore(const struct arm64_kvm *k, int gic_fd, const struct snap_
 			r = gic_attr(k, gic_fd, true, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS,
 				     gic_mpidr_attr(mpidrs[c]) | id, &v);
 			if (r < 0)
-				return err_set(e, -r,
-					       "GIC CPU interface of vCPU %u: writing sysreg 0x%llx: "
-					       "%s (this host's GIC differs?)",
-					       c, (unsigned long long)id, strerror(-r));
+				return err_set(
+					e, -r,
+					"GIC CPU interface of vCPU %u: writing sysreg 0x%llx: "
+					"%s (this host's GIC differs?)",
+					c, (unsigned long long)id, strerror(-r));
 		}
 	}
 	return 0;
