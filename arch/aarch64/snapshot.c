@@ -342,15 +342,16 @@ static int gic_attr(const struct arm64_kvm *k, int fd, bool set, uint32_t group,
 }
 
 /* Walks a (u32 offset, u32 value) list over a register table: save reads
- * each word into buf, restore checks that buf names exactly the table's
- * words and writes them. */
+ * each word into buf, check makes sure buf names exactly the table's words,
+ * restore writes them. */
+enum gw_mode { GW_SAVE, GW_CHECK, GW_RESTORE };
 struct gic_walk {
 	const struct arm64_kvm *k;
 	int fd;
 	uint32_t group;
 	uint64_t mpidr_attr;
-	bool set;
-	uint8_t *buf; /* save: written; restore: read (len checked first) */
+	enum gw_mode mode;
+	uint8_t *buf; /* save: written; check, restore: read (len checked first) */
 	size_t at;
 	const char *what; /* for messages */
 	struct err *e;
@@ -362,7 +363,7 @@ static int gic_walk_word(void *ctx, uint32_t off, uint32_t clear)
 	uint8_t *p = g->buf + g->at;
 	g->at += 8;
 	int r;
-	if (!g->set) {
+	if (g->mode == GW_SAVE) {
 		uint32_t v = 0;
 		r = gic_attr(g->k, g->fd, false, g->group, g->mpidr_attr | off, &v);
 		if (r < 0)
@@ -377,6 +378,8 @@ static int gic_walk_word(void *ctx, uint32_t off, uint32_t clear)
 			       "snapshot: %s: register 0x%x where 0x%x was expected (a layout "
 			       "this cvmm does not write)",
 			       g->what, le_get32(p), off);
+	if (g->mode == GW_CHECK)
+		return 0;
 	uint32_t v = le_get32(p + 4);
 	if (clear) {
 		uint32_t c = ~v;
@@ -390,6 +393,31 @@ static int gic_walk_word(void *ctx, uint32_t off, uint32_t clear)
 		return err_set(g->e, -r, "%s: writing register 0x%x: %s", g->what, off,
 			       strerror(-r));
 	return 0;
+}
+
+/* One walk over the distributor's table (dist) or the redistributor's of
+ * the vCPU mpidr_attr names; *len: the list's bytes. */
+static int gic_walk_regs(const struct arm64_kvm *k, int fd, bool dist, uint64_t mpidr_attr,
+			 enum gw_mode mode, uint8_t *buf, unsigned nr, const char *what,
+			 size_t *len, struct err *e)
+{
+	struct gic_walk g = {
+		.k = k,
+		.fd = fd,
+		.group = dist ? KVM_DEV_ARM_VGIC_GRP_DIST_REGS : KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
+		.mpidr_attr = mpidr_attr,
+		.mode = mode,
+		.buf = buf,
+		.what = what,
+		.e = e,
+	};
+	int r = dist ? gic_words(dist_regs, sizeof(dist_regs) / sizeof(dist_regs[0]), nr,
+				 gic_walk_word, &g)
+		     : gic_words(redist_regs, sizeof(redist_regs) / sizeof(redist_regs[0]), nr,
+				 gic_walk_word, &g);
+	if (len)
+		*len = g.at;
+	return r;
 }
 
 /* The CPU interface's registers (KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS), by
@@ -450,15 +478,14 @@ static int gic_save(const struct arm64_kvm *k, int gic_fd, const uint64_t *mpidr
 	uint8_t *buf = malloc(cap);
 	if (!buf)
 		return err_set(e, ENOMEM, "out of memory");
-	struct gic_walk g = {
-		k, gic_fd, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, 0, false, buf, 0, "GIC distributor", e};
-	r = gic_words(dist_regs, sizeof(dist_regs) / sizeof(dist_regs[0]), nr, gic_walk_word, &g);
+	size_t blen;
+	r = gic_walk_regs(k, gic_fd, true, 0, GW_SAVE, buf, nr, "GIC distributor", &blen, e);
 	if (r < 0)
 		goto out;
 	snap_section(w, SEC_GIC, 0);
 	snap_u32(w, T_GIC_VERSION, 3);
 	snap_u32(w, T_GIC_NR_IRQS, nr);
-	snap_put(w, T_GIC_DIST, buf, g.at);
+	snap_put(w, T_GIC_DIST, buf, blen);
 	for (unsigned i = 0; i < nlv; i++) {
 		uint32_t intid = 32 + 32 * i, v = 0;
 		r = gic_attr(k, gic_fd, false, KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO,
@@ -475,21 +502,12 @@ static int gic_save(const struct arm64_kvm *k, int gic_fd, const uint64_t *mpidr
 	for (unsigned c = 0; c < n; c++) {
 		char what[48];
 		snprintf(what, sizeof(what), "GIC redistributor of vCPU %u", c);
-		g = (struct gic_walk){k,
-				      gic_fd,
-				      KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
-				      gic_mpidr_attr(mpidrs[c]),
-				      false,
-				      buf,
-				      0,
-				      what,
-				      e};
-		r = gic_words(redist_regs, sizeof(redist_regs) / sizeof(redist_regs[0]), nr,
-			      gic_walk_word, &g);
+		r = gic_walk_regs(k, gic_fd, false, gic_mpidr_attr(mpidrs[c]), GW_SAVE, buf, nr,
+				  what, &blen, e);
 		if (r < 0)
 			goto out;
 		snap_section(w, SEC_GICR, c);
-		snap_put(w, T_GICR_REDIST, buf, g.at);
+		snap_put(w, T_GICR_REDIST, buf, blen);
 		uint64_t ctlr = 0;
 		r = gic_attr(k, gic_fd, false, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS,
 			     gic_mpidr_attr(mpidrs[c]) | ICC_CTLR_EL1, &ctlr);
@@ -547,6 +565,11 @@ static int gic_check(const struct snap_r *sr, unsigned n, unsigned want_nr, stru
 			       "snapshot: the GIC distributor's registers are missing or of "
 			       "another length (%zu bytes)",
 			       l);
+	r = gic_walk_regs(NULL, -1, true, 0, GW_CHECK,
+			  (uint8_t *)(uintptr_t)snap_get(&s, T_GIC_DIST, &l), nr, "GIC distributor",
+			  NULL, e);
+	if (r < 0)
+		return r;
 	const uint8_t *lv = snap_get(&s, T_GIC_LEVELS, &l);
 	if (!lv || l != 8u * ((nr - 32) / 32))
 		return err_set(e, EINVAL,
@@ -571,6 +594,11 @@ static int gic_check(const struct snap_r *sr, unsigned n, unsigned want_nr, stru
 				       "snapshot: vCPU %u's GIC redistributor registers are "
 				       "missing or of another length",
 				       c);
+		r = gic_walk_regs(NULL, -1, false, 0, GW_CHECK,
+				  (uint8_t *)(uintptr_t)snap_get(&s, T_GICR_REDIST, &l), nr,
+				  "GIC redistributor", NULL, e);
+		if (r < 0)
+			return r;
 		const uint8_t *icc = snap_get(&s, T_GICR_ICC, &l);
 		if (!icc || l < 16u * N_ICC_MAIN || l > 16u * N_ICC_MAX || l % 16)
 			return err_set(e, EINVAL,
@@ -602,17 +630,9 @@ static int gic_restore(const struct arm64_kvm *k, int gic_fd, const struct snap_
 	size_t l;
 	if (snap_find(sr, SEC_GIC, 0, &s) < 0)
 		return err_set(e, EINVAL, "snapshot has no '%s' section", SEC_GIC); /* checked */
-	struct gic_walk g = {k,
-			     gic_fd,
-			     KVM_DEV_ARM_VGIC_GRP_DIST_REGS,
-			     0,
-			     true,
-			     (uint8_t *)(uintptr_t)snap_get(&s, T_GIC_DIST, &l),
-			     0,
-			     "GIC distributor",
-			     e};
-	int r = gic_words(dist_regs, sizeof(dist_regs) / sizeof(dist_regs[0]), nr, gic_walk_word,
-			  &g);
+	int r = gic_walk_regs(k, gic_fd, true, 0, GW_RESTORE,
+			      (uint8_t *)(uintptr_t)snap_get(&s, T_GIC_DIST, &l), nr,
+			      "GIC distributor", NULL, e);
 	if (r < 0)
 		return r;
 	const uint8_t *lv = snap_get(&s, T_GIC_LEVELS, &l);
@@ -629,17 +649,9 @@ static int gic_restore(const struct arm64_kvm *k, int gic_fd, const struct snap_
 			return err_set(e, EINVAL, "snapshot has no '%s' %u section", SEC_GICR, c);
 		char what[48];
 		snprintf(what, sizeof(what), "GIC redistributor of vCPU %u", c);
-		g = (struct gic_walk){k,
-				      gic_fd,
-				      KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
-				      gic_mpidr_attr(mpidrs[c]),
-				      true,
-				      (uint8_t *)(uintptr_t)snap_get(&s, T_GICR_REDIST, &l),
-				      0,
-				      what,
-				      e};
-		r = gic_words(redist_regs, sizeof(redist_regs) / sizeof(redist_regs[0]), nr,
-			      gic_walk_word, &g);
+		r = gic_walk_regs(k, gic_fd, false, gic_mpidr_attr(mpidrs[c]), GW_RESTORE,
+				  (uint8_t *)(uintptr_t)snap_get(&s, T_GICR_REDIST, &l), nr, what,
+				  NULL, e);
 		if (r < 0)
 			return r;
 		const uint8_t *icc = snap_get(&s, T_GICR_ICC, &l);
