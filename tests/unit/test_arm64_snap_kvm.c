@@ -174,6 +174,37 @@ static uint64_t reg(int fd, uint64_t id)
 	return v;
 }
 
+/* Prints the fields of two sections that differ: the GIC's lists entry by
+ * entry ((u32 offset, u32 value) or (u64 sysreg, u64 value)). */
+static void diff_fields(const struct snap_sec *a, const struct snap_sec *b)
+{
+	for (uint16_t tag = 1; tag < 8; tag++) {
+		size_t la, lb;
+		const uint8_t *pa = snap_get(a, tag, &la), *pb = snap_get(b, tag, &lb);
+		if (!pa || !pb || la != lb) {
+			if (pa || pb)
+				printf("%s %u field %u: %zu vs %zu bytes\n", a->name, a->instance,
+				       tag, la, lb);
+			continue;
+		}
+		bool icc = strcmp(a->name, "arm64-gicr") == 0 && tag == 2;
+		size_t step = icc ? 16 : 8;
+		for (size_t i = 0; i + step <= la; i += step)
+			if (memcmp(pa + i, pb + i, step) != 0) {
+				if (icc)
+					printf("%s %u field %u: sysreg 0x%llx: 0x%llx vs 0x%llx\n",
+					       a->name, a->instance, tag,
+					       (unsigned long long)le_get64(pa + i),
+					       (unsigned long long)le_get64(pa + i + 8),
+					       (unsigned long long)le_get64(pb + i + 8));
+				else
+					printf("%s %u field %u: 0x%x: 0x%x vs 0x%x\n", a->name,
+					       a->instance, tag, le_get32(pa + i),
+					       le_get32(pa + i + 4), le_get32(pb + i + 4));
+			}
+	}
+}
+
 /* The two states are equal but for the counters, which moved on by less
  * than 10 s (and did not go back). */
 static void compare(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
@@ -192,8 +223,10 @@ static void compare(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 		assert_int_equal(sa.instance, sb.instance);
 		nsec++;
 		if (strcmp(sa.name, "arm64-vcpu") != 0) {
-			if (sa.len != sb.len || memcmp(sa.p, sb.p, sa.len) != 0)
+			if (sa.len != sb.len || memcmp(sa.p, sb.p, sa.len) != 0) {
+				diff_fields(&sa, &sb);
 				fail_msg("section %s %u differs", sa.name, sa.instance);
+			}
 			continue;
 		}
 		size_t l1, l2;
