@@ -22,7 +22,11 @@
  * secondary still off stays off); then the distributor, the SPI line
  * levels, each redistributor (its LPI tables' bases before GICR_CTLR) and
  * each CPU interface (ICC_SRE_EL1 and ICC_CTLR_EL1 before the active
- * priority registers, whose number ICC_CTLR_EL1.PRIbits sets). There is no
+ * priority registers, whose number ICC_CTLR_EL1.PRIbits sets). From
+ * userspace, KVM's GICv3 reads and writes ISPENDR as the pending latch
+ * alone and the line of a level-triggered interrupt through LEVEL_INFO, so
+ * the two come back apart (arm64_snap_kvm: a line lowered after the
+ * restore leaves the interrupt pending in neither VM). There is no
  * ITS, so no LPI pending tables to save (KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES
  * is for the ITS's LPIs). */
 #include <errno.h>
@@ -352,42 +356,10 @@ struct gic_walk {
 	uint64_t mpidr_attr;
 	enum gw_mode mode;
 	uint8_t *buf; /* save: written; check, restore: read (len checked first) */
-	size_t at, len;
-	const uint8_t *levels; /* restore of the distributor: the SPI line levels */
-	const char *what;      /* for messages */
+	size_t at;
+	const char *what; /* for messages */
 	struct err *e;
 };
-
-#define GICD_ISPENDR 0x0200u
-#define GICD_ICFGR   0x0c00u
-
-/* The value at offset off in a checked (u32 offset, u32 value) list. */
-static uint32_t list_value(const uint8_t *l, size_t len, uint32_t off)
-{
-	for (size_t i = 0; i + 8 <= len; i += 8)
-		if (le_get32(l + i) == off)
-			return le_get32(l + i + 4);
-	return 0;
-}
-
-/* Of the 32 SPIs at byte offset o of ISPENDR: those pending because their
- * line is high (level-triggered in ICFGR, their level set). KVM reads their
- * pending bit as the latch or the line; written back, it would set the
- * latch too, and the interrupt would stay pending once the device lowers
- * its line. The line level is restored on its own (GRP_LEVEL_INFO). */
-static uint32_t level_pending(const struct gic_walk *g, uint32_t o)
-{
-	uint32_t level = le_get32(g->levels + 8 * (o / 4 - 1) + 4); /* intids 32 * (o / 4) on */
-	uint32_t c0 = list_value(g->buf, g->len, GICD_ICFGR + 8 * (o / 4));
-	uint32_t c1 = list_value(g->buf, g->len, GICD_ICFGR + 8 * (o / 4) + 4);
-	uint32_t lvl_cfg = 0;
-	for (unsigned i = 0; i < 32; i++) {
-		uint32_t cfg = i < 16 ? c0 >> (2 * i) : c1 >> (2 * (i - 16));
-		if (!(cfg & 2)) /* Int_config[1] 0: level-sensitive */
-			lvl_cfg |= 1u << i;
-	}
-	return level & lvl_cfg;
-}
 
 static int gic_walk_word(void *ctx, uint32_t off, uint32_t clear)
 {
@@ -413,8 +385,6 @@ static int gic_walk_word(void *ctx, uint32_t off, uint32_t clear)
 	if (g->mode == GW_CHECK)
 		return 0;
 	uint32_t v = le_get32(p + 4);
-	if (g->levels && off >= GICD_ISPENDR + 4 && off < GICD_ISPENDR + 0x80)
-		v &= ~level_pending(g, off - GICD_ISPENDR);
 	if (g->group == KVM_DEV_ARM_VGIC_GRP_REDIST_REGS && off >= 0x70 && off < 0x80 && v == 0)
 		return 0; /* LPI table bases at reset: KVM would sanitise a written 0
 			   * into other cacheability bits (and without an ITS no LPI
@@ -436,8 +406,8 @@ static int gic_walk_word(void *ctx, uint32_t off, uint32_t clear)
 /* One walk over the distributor's table (dist) or the redistributor's of
  * the vCPU mpidr_attr names; *len: the list's bytes. */
 static int gic_walk_regs(const struct arm64_kvm *k, int fd, bool dist, uint64_t mpidr_attr,
-			 enum gw_mode mode, uint8_t *buf, const uint8_t *levels, unsigned nr,
-			 const char *what, size_t *len, struct err *e)
+			 enum gw_mode mode, uint8_t *buf, unsigned nr, const char *what,
+			 size_t *len, struct err *e)
 {
 	struct gic_walk g = {
 		.k = k,
@@ -446,11 +416,6 @@ static int gic_walk_regs(const struct arm64_kvm *k, int fd, bool dist, uint64_t 
 		.mpidr_attr = mpidr_attr,
 		.mode = mode,
 		.buf = buf,
-		.len = 8u *
-		       (dist ? gic_nwords(dist_regs, sizeof(dist_regs) / sizeof(dist_regs[0]), nr)
-			     : gic_nwords(redist_regs, sizeof(redist_regs) / sizeof(redist_regs[0]),
-					  nr)),
-		.levels = levels,
 		.what = what,
 		.e = e,
 	};
@@ -522,7 +487,7 @@ static int gic_save(const struct arm64_kvm *k, int gic_fd, const uint64_t *mpidr
 	if (!buf)
 		return err_set(e, ENOMEM, "out of memory");
 	size_t blen;
-	r = gic_walk_regs(k, gic_fd, true, 0, GW_SAVE, buf, NULL, nr, "GIC distributor", &blen, e);
+	r = gic_walk_regs(k, gic_fd, true, 0, GW_SAVE, buf, nr, "GIC distributor", &blen, e);
 	if (r < 0)
 		goto out;
 	snap_section(w, SEC_GIC, 0);
@@ -545,8 +510,8 @@ static int gic_save(const struct arm64_kvm *k, int gic_fd, const uint64_t *mpidr
 	for (unsigned c = 0; c < n; c++) {
 		char what[48];
 		snprintf(what, sizeof(what), "GIC redistributor of vCPU %u", c);
-		r = gic_walk_regs(k, gic_fd, false, gic_mpidr_attr(mpidrs[c]), GW_SAVE, buf, NULL,
-				  nr, what, &blen, e);
+		r = gic_walk_regs(k, gic_fd, false, gic_mpidr_attr(mpidrs[c]), GW_SAVE, buf, nr,
+				  what, &blen, e);
 		if (r < 0)
 			goto out;
 		snap_section(w, SEC_GICR, c);
@@ -609,8 +574,8 @@ static int gic_check(const struct snap_r *sr, unsigned n, unsigned want_nr, stru
 			       "another length (%zu bytes)",
 			       l);
 	r = gic_walk_regs(NULL, -1, true, 0, GW_CHECK,
-			  (uint8_t *)(uintptr_t)snap_get(&s, T_GIC_DIST, &l), NULL, nr,
-			  "GIC distributor", NULL, e);
+			  (uint8_t *)(uintptr_t)snap_get(&s, T_GIC_DIST, &l), nr, "GIC distributor",
+			  NULL, e);
 	if (r < 0)
 		return r;
 	const uint8_t *lv = snap_get(&s, T_GIC_LEVELS, &l);
@@ -638,7 +603,7 @@ static int gic_check(const struct snap_r *sr, unsigned n, unsigned want_nr, stru
 				       "missing or of another length",
 				       c);
 		r = gic_walk_regs(NULL, -1, false, 0, GW_CHECK,
-				  (uint8_t *)(uintptr_t)snap_get(&s, T_GICR_REDIST, &l), NULL, nr,
+				  (uint8_t *)(uintptr_t)snap_get(&s, T_GICR_REDIST, &l), nr,
 				  "GIC redistributor", NULL, e);
 		if (r < 0)
 			return r;
@@ -673,13 +638,12 @@ static int gic_restore(const struct arm64_kvm *k, int gic_fd, const struct snap_
 	size_t l;
 	if (snap_find(sr, SEC_GIC, 0, &s) < 0)
 		return err_set(e, EINVAL, "snapshot has no '%s' section", SEC_GIC); /* checked */
-	const uint8_t *lv = snap_get(&s, T_GIC_LEVELS, &l);
 	int r = gic_walk_regs(k, gic_fd, true, 0, GW_RESTORE,
-			      (uint8_t *)(uintptr_t)snap_get(&s, T_GIC_DIST, &l), lv, nr,
+			      (uint8_t *)(uintptr_t)snap_get(&s, T_GIC_DIST, &l), nr,
 			      "GIC distributor", NULL, e);
 	if (r < 0)
 		return r;
-	lv = snap_get(&s, T_GIC_LEVELS, &l);
+	const uint8_t *lv = snap_get(&s, T_GIC_LEVELS, &l);
 	for (unsigned i = 0; i < (nr - 32) / 32; i++) {
 		uint32_t intid = le_get32(lv + 8 * i), v = le_get32(lv + 8 * i + 4);
 		r = gic_attr(k, gic_fd, true, KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO,
@@ -694,8 +658,8 @@ static int gic_restore(const struct arm64_kvm *k, int gic_fd, const struct snap_
 		char what[48];
 		snprintf(what, sizeof(what), "GIC redistributor of vCPU %u", c);
 		r = gic_walk_regs(k, gic_fd, false, gic_mpidr_attr(mpidrs[c]), GW_RESTORE,
-				  (uint8_t *)(uintptr_t)snap_get(&s, T_GICR_REDIST, &l), NULL, nr,
-				  what, NULL, e);
+				  (uint8_t *)(uintptr_t)snap_get(&s, T_GICR_REDIST, &l), nr, what,
+				  NULL, e);
 		if (r < 0)
 			return r;
 		const uint8_t *icc = snap_get(&s, T_GICR_ICC, &l);

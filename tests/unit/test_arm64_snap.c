@@ -99,11 +99,7 @@ static uint64_t *attr_slot(struct fake *f, uint32_t group, uint64_t attr, bool c
 	assert_true(f->nattrs < MAX_ATTRS);
 	f->attrs[f->nattrs].group = group;
 	f->attrs[f->nattrs].attr = attr;
-	/* no line high: the fake does not model that KVM reads a level-triggered
-	 * SPI with its line high as pending (restore keeps it out of the latch) */
-	f->attrs[f->nattrs].val = f->pseudo && group != KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO
-					  ? hash(group * 0x10000000000ULL + attr)
-					  : 0;
+	f->attrs[f->nattrs].val = f->pseudo ? hash(group * 0x10000000000ULL + attr) : 0;
 	return &f->attrs[f->nattrs++].val;
 }
 
