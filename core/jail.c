@@ -84,6 +84,10 @@ const char *jail_fd_name(enum jail_fd fd)
 		[JAIL_FD_VCPU] = "its vCPU fd",
 		[JAIL_FD_VM] = "the VM fd",
 		[JAIL_FD_LISTEN] = "the listening control socket",
+		[JAIL_FD_UFFD] = "the guest RAM's userfaultfd",
+		[JAIL_FD_MEMFILE] = "the snapshot's memory file",
+		[JAIL_FD_FAIL] = "the eventfd that reports a failure",
+		[JAIL_FD_SOCK] = "the page fault handler's socket",
 	};
 	return (unsigned)fd < JAIL_NFDS && names[fd] ? names[fd] : "?";
 }
@@ -105,6 +109,14 @@ static int jail_fd_of(const struct jail_fds *fds, unsigned fd)
 		return fds->vm;
 	case JAIL_FD_LISTEN:
 		return fds->listen;
+	case JAIL_FD_UFFD:
+		return fds->uffd;
+	case JAIL_FD_MEMFILE:
+		return fds->memfile;
+	case JAIL_FD_FAIL:
+		return fds->fail;
+	case JAIL_FD_SOCK:
+		return fds->sock;
 	}
 	return -1;
 }

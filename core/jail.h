@@ -60,6 +60,10 @@ struct jail_fds {
 	int vcpu;	/* vCPU: its own vCPU fd */
 	int vm;		/* vCPU, control: the VM fd */
 	int listen;	/* control: the listening control socket (-1: none) */
+	int uffd;	/* snapshot memory: the guest RAM's userfaultfd */
+	int memfile;	/* snapshot memory: the memory file (LAZY) */
+	int fail;	/* snapshot memory: the eventfd it reports a failure on */
+	int sock;	/* snapshot memory: the page fault handler's socket (UFFD) */
 };
 /* A field of struct jail_fds, as a rule names it. */
 enum jail_fd {
@@ -70,8 +74,12 @@ enum jail_fd {
 	JAIL_FD_VCPU,
 	JAIL_FD_VM,
 	JAIL_FD_LISTEN,
+	JAIL_FD_UFFD,
+	JAIL_FD_MEMFILE,
+	JAIL_FD_FAIL,
+	JAIL_FD_SOCK,
 };
-#define JAIL_NFDS 8 /* enum jail_fd values are below it */
+#define JAIL_NFDS 12 /* enum jail_fd values are below it */
 
 /* How a rule bounds one syscall argument. */
 enum jail_cmp {

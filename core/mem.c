@@ -34,6 +34,28 @@ int gm_fill(const struct guest_mem *m, uint64_t gpa, int c, uint64_t len)
 	return 0;
 }
 
+void gm_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	if (len == 0)
+		return;
+	for (unsigned i = 0; i < m->n; i++) {
+		const struct gm_region *r = &m->r[i];
+		if (gpa < r->gpa)
+			continue;
+		uint64_t off = gpa - r->gpa;
+		if (off >= r->size || len > r->size - off)
+			continue;
+		unsigned long *map = __atomic_load_n(&m->dirty[i], __ATOMIC_ACQUIRE);
+		if (!map)
+			return;
+		const unsigned bits = 8 * sizeof(unsigned long);
+		uint64_t first = off / GM_DIRTY_PAGE, last = (off + len - 1) / GM_DIRTY_PAGE;
+		for (uint64_t p = first; p <= last; p++)
+			__atomic_fetch_or(&map[p / bits], 1UL << (p % bits), __ATOMIC_RELAXED);
+		return;
+	}
+}
+
 int gm_add(struct guest_mem *m, uint64_t gpa, uint64_t size, void *host)
 {
 	if (m->n >= GM_MAX_REGIONS || size == 0 || gpa + size < gpa)

@@ -16,10 +16,20 @@ struct gm_region {
 	uint8_t *host; /* borrowed from the owner of the mapping */
 };
 
+/* A page of the dirty bitmaps (GM_DIRTY_PAGE bytes, a bit each). */
+#define GM_DIRTY_PAGE 4096u
+
 struct guest_mem {
 	struct gm_region r[GM_MAX_REGIONS];
 	unsigned n;
 	uint64_t total; /* sum of region sizes */
+	/* Diff snapshots (vmm/snapmem.h, snapmem_dirty_start): per region, a
+	 * bit per page that a device wrote (KVM does not see those writes),
+	 * or NULL when nobody tracks. Borrowed from the tracker; set and
+	 * cleared with atomic stores while the VM is paused, read with
+	 * atomic loads; bits are set with atomic OR (gm_mark_dirty), from any
+	 * worker thread. */
+	unsigned long *dirty[GM_MAX_REGIONS];
 };
 
 /* Returns a host pointer for [gpa, gpa + len) if the whole range lies inside
@@ -45,6 +55,11 @@ __attribute__((warn_unused_result)) int gm_read(const struct guest_mem *m, uint6
 						uint64_t len);
 __attribute__((warn_unused_result)) int gm_fill(const struct guest_mem *m, uint64_t gpa, int c,
 						uint64_t len);
+
+/* Marks the pages of [gpa, gpa + len) dirty in the device bitmap of the
+ * region that holds it (nothing when nobody tracks, or when the range is
+ * not wholly inside one region: gm_ptr refused it anyway). */
+void gm_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 
 /* Adds a region (the caller owns host). -EINVAL on overlap or too many. */
 __attribute__((warn_unused_result)) int gm_add(struct guest_mem *m, uint64_t gpa, uint64_t size,

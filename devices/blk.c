@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/snap.h"
 #include "devices/virtio/virtio.h"
 
 /* ---- the device ------------------------------------------------------------ */
@@ -714,8 +715,64 @@ static void blk_metrics(const void *model, struct vdev_metrics *m)
 	}
 }
 
+/* Snapshot: section "virtio-blk". The driver's view of the disk beyond
+ * virtio_dev is its configuration: the capacity (and the queue count,
+ * which virtio_dev's queue count checks); a restore onto a disk of
+ * another size is refused, as the guest's file systems would read past
+ * or short of what they were written on. Its request slots need nothing:
+ * a paused queue has none in flight. */
+enum { SNAP_BLK_SECTORS = 1, SNAP_BLK_QUEUES, SNAP_BLK_RO };
+
+static int blk_save(void *m, struct snap_w *w, uint32_t inst, struct err *e)
+{
+	struct blk *b = m;
+	(void)e;
+	pthread_mutex_lock(&b->geom_lock);
+	uint64_t sectors = b->geom.sectors;
+	pthread_mutex_unlock(&b->geom_lock);
+	snap_section(w, blk_desc.name, inst);
+	snap_u64(w, SNAP_BLK_SECTORS, sectors);
+	snap_u32(w, SNAP_BLK_QUEUES, b->nq);
+	snap_u32(w, SNAP_BLK_RO, b->geom.ro);
+	return 0;
+}
+
+static int blk_restore(void *m, const struct snap_r *r, uint32_t inst, struct err *e)
+{
+	struct blk *b = m;
+	struct snap_sec s;
+	if (snap_find(r, blk_desc.name, inst, &s) < 0)
+		return err_set(e, ENOENT, "disk %u: the state has no section %s/%u", b->index,
+			       blk_desc.name, inst);
+	static const uint16_t known[] = {SNAP_BLK_SECTORS, SNAP_BLK_QUEUES, SNAP_BLK_RO};
+	uint64_t sectors;
+	uint32_t nq, ro;
+	int rc;
+	if ((rc = snap_check_known(&s, known, 3, e)) < 0 ||
+	    (rc = snap_get_u64(&s, SNAP_BLK_SECTORS, &sectors, e)) < 0 ||
+	    (rc = snap_get_u32(&s, SNAP_BLK_QUEUES, &nq, e)) < 0 ||
+	    (rc = snap_get_u32(&s, SNAP_BLK_RO, &ro, e)) < 0)
+		return rc;
+	pthread_mutex_lock(&b->geom_lock);
+	uint64_t now = b->geom.sectors;
+	pthread_mutex_unlock(&b->geom_lock);
+	if (sectors != now)
+		return err_set(
+			e, EINVAL,
+			"disk %u: the disk has %llu sectors, the snapshot's had %llu (another "
+			"disk, or resized)",
+			b->index, (unsigned long long)now, (unsigned long long)sectors);
+	if (nq != b->nq || ro != (uint32_t)b->geom.ro)
+		return err_set(e, EINVAL, "disk %u: %u queues, %s, the snapshot's %u queues, %s",
+			       b->index, b->nq, b->geom.ro ? "read-only" : "read-write", nq,
+			       ro ? "read-only" : "read-write");
+	return 0;
+}
+
 VDEV_ADAPTERS(blk, struct blk, struct blk_cfg, blk_open)
 const struct vdev_desc blk_desc = {
+	.save = blk_save,
+	.restore = blk_restore,
 	.name = "virtio-blk",
 	.metrics = blk_metrics,
 	.virtio_id = VIRTIO_ID_BLOCK,

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/snap.h"
 #include "devices/net_backend.h"
 
 /* ---- the device ------------------------------------------------------------- */
@@ -50,7 +51,7 @@ void net_link_change(struct net *n, bool up)
 static void rx_submit_read(struct net_rxq *rq)
 {
 	struct net *n = rq->n;
-	if (rq->reading || rq->eof || rq->stalled || !rq->w.active ||
+	if (rq->reading || rq->eof || rq->stalled || !rq->w.active || rq->w.paused ||
 	    rq->pair >= atomic_load(&n->active_pairs))
 		return;
 	if (!n->be->rx_room(rq))
@@ -69,6 +70,8 @@ static void rx_submit_read(struct net_rxq *rq)
 static void rx_drain(struct net_rxq *rq)
 {
 	struct vq *q = &rq->w.q;
+	if (rq->w.paused)
+		return; /* what was read waits in the buffer until the resume's kick */
 	bool mrg = net_has_feature(rq->n, VIRTIO_NET_F_MRG_RXBUF);
 	vq_disable_notify(q);
 	for (;;) {
@@ -161,10 +164,20 @@ static void rx_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop
 	rx_drain(rq);
 }
 
+/* A snapshot's pause: the one read RX has in flight lands in its own
+ * buffer, and nothing is delivered from there while paused (rx_drain), so
+ * it need not end (a tap may stay silent for good). */
+static bool rx_pause(struct vq_worker *w)
+{
+	(void)w;
+	return true;
+}
+
 static const struct vq_worker_ops rx_ops = {
 	.kick = rx_kick,
 	.complete = rx_complete,
 	.quiesce = rx_cancel,
+	.pause = rx_pause,
 };
 
 /* ---- TX worker ---- */
@@ -378,9 +391,17 @@ static int net_activate(struct virtio_dev *d)
 	struct net *n = d->model;
 	if (!d->qcfg[0].ready || !d->qcfg[1].ready)
 		return -EINVAL;
+	unsigned pairs = n->restore_pairs ? n->restore_pairs : 1;
+	n->restore_pairs = 0;
 	atomic_store(&n->active_pairs, 1);
 	if (n->be->activate)
 		n->be->activate(n);
+	if (pairs > 1) { /* a restore: the pairs the driver had enabled */
+		int er = net_steer(n, pairs);
+		if (er)
+			atomic_store(&n->steer_errno, er);
+		atomic_store(&n->active_pairs, pairs);
+	}
 	for (unsigned i = 0; i < 2 * n->pairs; i++)
 		if (d->qcfg[i].ready)
 			vq_worker_activate(i % 2 ? &n->tx[i / 2]->w : &n->rx[i / 2]->w);
@@ -647,8 +668,60 @@ static void net_metrics(const void *model, struct vdev_metrics *m)
 	}
 }
 
+/* Snapshot: section "virtio-net". What the driver set beyond virtio_dev:
+ * the queue pairs it enabled (the control queue's MQ command); the rx
+ * mode and MAC filter commands are acknowledged, not kept. The MAC is the
+ * configuration's, which the guest knows: a restore with another one (or
+ * another pair count) is refused. The link state is the backend's now. */
+enum { SNAP_NET_PAIRS = 1, SNAP_NET_ACTIVE_PAIRS, SNAP_NET_MAC };
+
+static int net_save(void *m, struct snap_w *w, uint32_t inst, struct err *e)
+{
+	struct net *n = m;
+	(void)e;
+	snap_section(w, net_desc.name, inst);
+	snap_u32(w, SNAP_NET_PAIRS, n->pairs);
+	snap_u32(w, SNAP_NET_ACTIVE_PAIRS, atomic_load(&n->active_pairs));
+	snap_put(w, SNAP_NET_MAC, n->mac, sizeof(n->mac));
+	return 0;
+}
+
+static int net_restore(void *m, const struct snap_r *r, uint32_t inst, struct err *e)
+{
+	struct net *n = m;
+	struct snap_sec s;
+	if (snap_find(r, net_desc.name, inst, &s) < 0)
+		return err_set(e, ENOENT, "net%u: the state has no section %s/%u", n->index,
+			       net_desc.name, inst);
+	static const uint16_t known[] = {SNAP_NET_PAIRS, SNAP_NET_ACTIVE_PAIRS, SNAP_NET_MAC};
+	uint32_t pairs, active;
+	uint8_t mac[6];
+	int rc;
+	if ((rc = snap_check_known(&s, known, 3, e)) < 0 ||
+	    (rc = snap_get_u32(&s, SNAP_NET_PAIRS, &pairs, e)) < 0 ||
+	    (rc = snap_get_u32(&s, SNAP_NET_ACTIVE_PAIRS, &active, e)) < 0 ||
+	    (rc = snap_get_exact(&s, SNAP_NET_MAC, mac, sizeof(mac), e)) < 0)
+		return rc;
+	if (pairs != n->pairs)
+		return err_set(e, EINVAL, "net%u: %u queue pairs, the snapshot's %u", n->index,
+			       n->pairs, pairs);
+	if (active < 1 || active > pairs)
+		return err_set(e, EINVAL, "net%u: %u active queue pairs of %u", n->index, active,
+			       pairs);
+	if (memcmp(mac, n->mac, sizeof(mac)))
+		return err_set(e, EINVAL,
+			       "net%u: MAC %02x:%02x:%02x:%02x:%02x:%02x, the snapshot's "
+			       "%02x:%02x:%02x:%02x:%02x:%02x",
+			       n->index, n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
+			       n->mac[5], mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	n->restore_pairs = active; /* for the activation virtio_dev_restore makes */
+	return 0;
+}
+
 VDEV_ADAPTERS(net, struct net, struct net_cfg, net_open)
 const struct vdev_desc net_desc = {
+	.save = net_save,
+	.restore = net_restore,
 	.name = "virtio-net",
 	.metrics = net_metrics,
 	.virtio_id = VIRTIO_ID_NET,

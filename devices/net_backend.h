@@ -77,6 +77,9 @@ struct net {
 	struct net_ctrlq *ctrl;
 	unsigned nworkers; /* made so far, in queue order */
 	bool started;
+	/* a restore's active pair count for the activation it makes (0:
+	 * none, the driver's DRIVER_OK: 1) */
+	unsigned restore_pairs;
 };
 
 struct net_backend_ops {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <sys/random.h>
 
+#include "core/snap.h"
 #include "devices/virtio/virtio.h"
 #include "devices/virtio/worker.h"
 
@@ -190,8 +191,30 @@ static void rng_metrics(const void *model, struct vdev_metrics *m)
 	m->errors = atomic_load(&g->errors);
 }
 
+/* Snapshot: section "virtio-rng", empty (the device has no state of its
+ * own beyond virtio_dev's), so that a state without it is refused. */
+static int rng_save(void *m, struct snap_w *w, uint32_t inst, struct err *e)
+{
+	(void)m;
+	(void)e;
+	snap_section(w, rng_desc.name, inst);
+	return 0;
+}
+
+static int rng_restore(void *m, const struct snap_r *r, uint32_t inst, struct err *e)
+{
+	struct rng *g = m;
+	struct snap_sec s;
+	if (snap_find(r, rng_desc.name, inst, &s) < 0)
+		return err_set(e, ENOENT, "rng %u: the state has no section %s/%u", g->index,
+			       rng_desc.name, inst);
+	return snap_check_known(&s, NULL, 0, e);
+}
+
 VDEV_ADAPTERS(rng, struct rng, struct rng_cfg, rng_open)
 const struct vdev_desc rng_desc = {
+	.save = rng_save,
+	.restore = rng_restore,
 	.name = "virtio-rng",
 	.virtio_id = VIRTIO_ID_RNG,
 	VDEV_ADAPTED(rng),

@@ -9,8 +9,12 @@
  * what RX is about to deliver), so a single owner of the connection table,
  * the RX queue and the TX queue needs no lock and has no ordering races.
  * It is the TX queue's vq_worker; the RX queue's ioeventfd is one of its
- * registered files (a read on it is always armed), and the event queue is
- * never used (cvmm sends no events).
+ * registered files (a read on it is always armed). The event queue carries
+ * one event, TRANSPORT_RESET, after a restore (every connection is gone
+ * then: the guest resets its sockets, its listeners stay): its ioeventfd
+ * is another registered file, read while an event waits for a buffer, and
+ * its interrupt eventfd one the worker writes through the ring (its filter
+ * allows the writes to its own queue's and RX's only).
  *
  * Every socket operation is an io_uring op on a registered ("direct") file:
  * the listener is registered at start, accepted and connected sockets are
@@ -41,13 +45,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/snap.h"
 #include "devices/virtio/virtio.h"
 #include "devices/virtio/worker.h"
 
 #define FILE_RXKICK  (WORKER_FILE_DEV)
 #define FILE_LISTEN  (WORKER_FILE_DEV + 1)
-#define FILE_CONN(i) (WORKER_FILE_DEV + 2 + (int)(i))
+#define FILE_EVKICK  (WORKER_FILE_DEV + 2)
+#define FILE_EVIRQ   (WORKER_FILE_DEV + 3)
+#define FILE_CONN(i) (WORKER_FILE_DEV + 4 + (int)(i))
 #define TAG_RXKICK   16 /* device-level ops; connection ops are (idx + 1) << 8 | kind */
+#define TAG_EVKICK   17
 #define HASH_SIZE    256
 #define MAX_RST	     64
 #define WANT_WORDS   (VSOCK_MAX_CONNS / 64)
@@ -88,12 +96,20 @@ struct vsock {
 	int listen_fd;	    /* owned */
 	bool bound;	    /* we created the socket file at path (removed at the end) */
 	int rx_kick_fd;	    /* owned: the RX queue's ioeventfd */
-	int evt_kick_fd;    /* owned: the event queue's (never read) */
+	int evt_kick_fd;    /* owned: the event queue's */
 	struct vq_worker w; /* the TX queue's worker, serving everything */
 	bool started, worker_made;
 	/* worker state */
 	struct vq rxq;
 	bool rx_dead;
+	/* the event queue (when the driver made it ready): a TRANSPORT_RESET
+	 * owed (a restore), sent and not yet acknowledged (the driver posts a
+	 * buffer again: its kick; RX waits until then, so that nothing of a
+	 * new connection reaches the guest before it reset the old ones) */
+	struct vq evq;
+	bool ev_live, ev_pending, ev_wait_ack, ev_reading;
+	uint64_t ev_kick_buf;
+	struct vq_chain evchain;
 	bool armed;	/* RX-kick read and accept armed since activation */
 	bool accepting; /* an accept is in flight */
 	bool accept_failed;
@@ -634,7 +650,7 @@ static bool rx_any(const struct vsock *v)
 static void rx_service(struct vsock *v)
 {
 	struct vq *q = &v->rxq;
-	if (v->rx_dead || !v->w.active)
+	if (v->rx_dead || !v->w.active || v->w.paused || v->ev_pending || v->ev_wait_ack)
 		return;
 	while (rx_any(v)) {
 		vq_disable_notify(q);
@@ -664,9 +680,78 @@ static void rx_service(struct vsock *v)
 	}
 }
 
+/* ---- the event queue ------------------------------------------------------- */
+
+static void arm_evkick(struct vsock *v)
+{
+	if (v->ev_reading)
+		return;
+	struct io_uring_sqe *sqe = sqe_on(v, TAG_EVKICK);
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, FILE_EVKICK, &v->ev_kick_buf, sizeof(v->ev_kick_buf), 0);
+	submit(v, sqe);
+	v->ev_reading = true;
+}
+
+/* The event queue's interrupt: its eventfd is not one the worker's filter
+ * lets it write, so the ring writes it. */
+static void ev_notify(struct vsock *v)
+{
+	static const uint64_t one = 1;
+	atomic_fetch_or(&v->vdev.isr, VIRTIO_INT_USED);
+	struct io_uring_sqe *sqe = sqe_on(v, WORKER_TAG_IGNORE);
+	if (!sqe)
+		return;
+	io_uring_prep_write(sqe, FILE_EVIRQ, &one, sizeof(one), 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+/* A TRANSPORT_RESET owed: into the driver's next event buffer, or, with
+ * none posted, once it posts one (its kick). */
+static void ev_service(struct vsock *v)
+{
+	if (!v->ev_pending || !v->ev_live || v->w.paused || !v->w.active)
+		return;
+	struct vq *q = &v->evq;
+	for (;;) {
+		vq_disable_notify(q);
+		int r = virtio_pop(&v->vdev, q, &v->evchain);
+		if (r < 0) {
+			v->ev_live = false;
+			v->ev_pending = false;
+			return;
+		}
+		if (r == 0) {
+			if (vq_enable_notify(q))
+				continue;
+			arm_evkick(v); /* wait for a buffer */
+			return;
+		}
+		uint8_t ev[4] = {VIRTIO_VSOCK_EVENT_TRANSPORT_RESET, 0, 0, 0}; /* le32 id */
+		struct vq_cursor cur;
+		vq_cursor_in(&cur, &v->evchain);
+		uint32_t n = (uint32_t)vq_cursor_write(&cur, ev, sizeof(ev));
+		if (virtio_push(&v->vdev, q, v->evchain.head, n) < 0) {
+			v->ev_live = v->ev_pending = false;
+			return;
+		}
+		if (n < sizeof(ev))
+			continue; /* a buffer too short for it: the next one */
+		v->ev_pending = false;
+		v->ev_wait_ack = true;
+		(void)vq_enable_notify(q); /* the driver's refill kicks: the ack */
+		arm_evkick(v);
+		if (vq_need_notify(q))
+			ev_notify(v);
+		return;
+	}
+}
+
 /* After every batch of events: deliver, submit, interrupt. */
 static void service(struct vsock *v)
 {
+	ev_service(v);
 	rx_service(v);
 	io_uring_submit(&v->w.ring);
 	if (v->rx_pushed && vq_need_notify(&v->rxq))
@@ -841,6 +926,15 @@ static void vs_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop
 {
 	struct vsock *v = w->model;
 	uint64_t t = io_uring_cqe_get_data64(cqe);
+	if (t == TAG_EVKICK) {
+		v->ev_reading = false;
+		if (drop || cqe->res < 0)
+			return;
+		if (v->ev_wait_ack && !v->w.paused) /* a buffer back: acknowledged */
+			v->ev_wait_ack = false;
+		service(v);
+		return;
+	}
 	if (t == TAG_RXKICK) {
 		if (drop)
 			return;
@@ -912,6 +1006,7 @@ static void vs_quiesce(struct vq_worker *w)
 {
 	struct vsock *v = w->model;
 	cancel_file(v, FILE_RXKICK);
+	cancel_file(v, FILE_EVKICK);
 	cancel_file(v, FILE_LISTEN);
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
 		struct vsock_conn *c = &v->conns[i];
@@ -929,10 +1024,27 @@ static void vs_quiesce(struct vq_worker *w)
 	io_uring_submit(&w->ring);
 }
 
+/* A snapshot's pause: every I/O of the worker lands in the device's own
+ * buffers (socket reads into a connection's, the kick reads into its own
+ * words) or reads from them (sends); only the worker's own code touches the
+ * rings, and not while paused (rx_service, ev_service; tx_drain runs from
+ * kicks only). So nothing need end: the RX and event queues' positions are
+ * recorded, and the connections go on on the host side until resumed. */
+static bool vs_pause(struct vq_worker *w)
+{
+	struct vsock *v = w->model;
+	if (w->active && !v->rx_dead)
+		virtio_vq_record(&v->vdev, 0, &v->rxq);
+	if (w->active && v->ev_live)
+		virtio_vq_record(&v->vdev, 2, &v->evq);
+	return true;
+}
+
 static const struct vq_worker_ops vsock_worker_ops = {
 	.kick = vs_kick,
 	.complete = vs_complete,
 	.quiesce = vs_quiesce,
+	.pause = vs_pause,
 };
 
 /* ---- transport hooks ------------------------------------------------------ */
@@ -960,6 +1072,7 @@ static void vsock_forget(struct vsock *v)
 	memset(v->want, 0, sizeof(v->want));
 	v->nrst = 0;
 	v->armed = v->accepting = v->accept_failed = false;
+	v->ev_live = v->ev_pending = v->ev_wait_ack = v->ev_reading = false;
 }
 
 static int vsock_activate(struct virtio_dev *d)
@@ -971,7 +1084,17 @@ static int vsock_activate(struct virtio_dev *d)
 	bool event_idx = d->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
 	if (vq_init(&v->rxq, d->mem, c->num, c->desc, c->avail, c->used, event_idx) < 0)
 		return -EINVAL;
+	virtio_vq_place(d, 0, &v->rxq); /* a restore's positions */
 	v->rx_dead = false;
+	/* the event queue, if the driver set it up (it need not be served
+	 * but for a restore's event) */
+	const struct virtio_queue_cfg *ec = &d->qcfg[2];
+	v->ev_live = ec->ready && vq_init(&v->evq, d->mem, ec->num, ec->desc, ec->avail, ec->used,
+					  event_idx) == 0;
+	if (v->ev_live)
+		virtio_vq_place(d, 2, &v->evq);
+	else
+		v->ev_pending = false;
 	vq_worker_activate(&v->w);
 	return atomic_load(&d->needs_reset) ? -EINVAL : 0;
 }
@@ -1090,15 +1213,17 @@ fail:
  * connection; reset), ASYNC_CANCEL (reset). No CLOSE: it refuses
  * IOSQE_FIXED_FILE (see the top of this file). */
 static const uint8_t vsock_uring_ops[] = {
-	IORING_OP_RECV,	   IORING_OP_SEND,     IORING_OP_ACCEPT,       IORING_OP_SOCKET,
-	IORING_OP_CONNECT, IORING_OP_SHUTDOWN, IORING_OP_ASYNC_CANCEL,
+	IORING_OP_RECV,		IORING_OP_SEND,	   IORING_OP_ACCEPT,
+	IORING_OP_SOCKET,	IORING_OP_CONNECT, IORING_OP_SHUTDOWN,
+	IORING_OP_ASYNC_CANCEL, IORING_OP_WRITE, /* the event queue's interrupt eventfd */
 };
 static const struct vq_grant vsock_grants[] = {
 	{.thread = "cvmm-vsock",
 	 .jail = &vq_jail_worker,
 	 VQ_GRANT_OPS(vsock_uring_ops),
-	 .files = "the RX queue's ioeventfd, the listening socket, empty slots "
-		  "(VSOCK_MAX_CONNS) the ring fills itself"},
+	 .files = "the RX and event queues' ioeventfds, the listening socket, the event "
+		  "queue's interrupt eventfd, empty slots (VSOCK_MAX_CONNS) the ring fills "
+		  "itself"},
 };
 
 int vsock_start(struct vsock *v, const struct guest_mem *mem, const struct virtio_irqfds *irq,
@@ -1111,13 +1236,13 @@ int vsock_start(struct vsock *v, const struct guest_mem *mem, const struct virti
 	v->evt_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (v->rx_kick_fd < 0 || v->evt_kick_fd < 0)
 		return err_set(e, errno, "eventfd: %s", strerror(errno));
-	int fds[2] = {v->rx_kick_fd, v->listen_fd};
+	int fds[4] = {v->rx_kick_fd, v->listen_fd, v->evt_kick_fd, d->vq_irqfd[2]};
 	struct vq_worker_cfg wc = {
 		.ops = &vsock_worker_ops,
 		.model = v,
 		.grant = &vsock_grants[0],
 		.dev_fds = fds,
-		.ndev_fds = 2,
+		.ndev_fds = 4,
 		.ring_entries = 256,
 		.name = "cvmm-vsock",
 		.sparse_files = VSOCK_MAX_CONNS,
@@ -1203,8 +1328,49 @@ static void vsock_metrics(const void *model, struct vdev_metrics *m)
 	o->tx_queue_event_count = atomic_load(&v->w.kicks);
 }
 
+/* Snapshot: section "virtio-vsock", the guest's CID (the restored VM's
+ * must be the same: the guest's sockets are bound to it). No connection
+ * is saved: the host ends of the saved process's are gone. After the
+ * restore's activation the driver gets TRANSPORT_RESET on the event
+ * queue: it resets its connected sockets and keeps its listeners (what
+ * Firecracker does). */
+enum { SNAP_VSOCK_CID = 1 };
+
+static int vsock_save(void *m, struct snap_w *w, uint32_t inst, struct err *e)
+{
+	struct vsock *v = m;
+	(void)e;
+	snap_section(w, vsock_desc.name, inst);
+	snap_u64(w, SNAP_VSOCK_CID, v->cid);
+	return 0;
+}
+
+static int vsock_restore(void *m, const struct snap_r *r, uint32_t inst, struct err *e)
+{
+	struct vsock *v = m;
+	struct snap_sec s;
+	if (snap_find(r, vsock_desc.name, inst, &s) < 0)
+		return err_set(e, ENOENT, "vsock: the state has no section %s/%u", vsock_desc.name,
+			       inst);
+	static const uint16_t known[] = {SNAP_VSOCK_CID};
+	uint64_t cid;
+	int rc;
+	if ((rc = snap_check_known(&s, known, 1, e)) < 0 ||
+	    (rc = snap_get_u64(&s, SNAP_VSOCK_CID, &cid, e)) < 0)
+		return rc;
+	if (cid != v->cid)
+		return err_set(e, EINVAL, "vsock: guest CID %llu, the snapshot's %llu",
+			       (unsigned long long)v->cid, (unsigned long long)cid);
+	/* The worker is idle (never activated): ours to set. The activation
+	 * that virtio_dev_restore makes sends it. */
+	v->ev_pending = true;
+	return 0;
+}
+
 VDEV_ADAPTERS(vsock, struct vsock, struct vsock_cfg, vsock_open_index)
 const struct vdev_desc vsock_desc = {
+	.save = vsock_save,
+	.restore = vsock_restore,
 	.name = "virtio-vsock",
 	.metrics = vsock_metrics,
 	.virtio_id = VIRTIO_ID_VSOCK,

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/userfaultfd.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
@@ -113,6 +114,38 @@ static const struct jail_rule control_rules[] = {
 	RULE(exit, "a thread exits"),
 	RULE(exit_group, "the process exits"),
 };
+/* The snapshot memory thread (vmm/snapmem.c, `cvmm-snapmem`) of a VM
+ * restored with the LAZY backend (it serves the guest RAM's userfaultfd
+ * from the memory file and prefetches the rest) or the UFFD backend (it
+ * watches the external handler's socket). It touches no guest memory and
+ * allocates nothing (its buffer was allocated before it started). */
+static const struct jail_rule snapmem_rules[] = {
+	RULE(poll, "wait for page faults, the handler's hang-up, or the stop eventfd"),
+	RULE(ppoll, "the same (libc may use ppoll)"),
+	RULE(read, "LAZY: page fault messages from the userfaultfd", FD(0, UFFD)),
+	RULE(read, "UFFD: drain what the handler sends (it should send nothing)", FD(0, SOCK)),
+	RULE(pread64, "LAZY: the pages of the memory file", FD(0, MEMFILE)),
+	RULE(lseek, "LAZY: where the memory file has data and holes (SEEK_DATA, SEEK_HOLE)",
+	     FD(0, MEMFILE)),
+	RULE(ioctl, "LAZY: fill a missing page with the file's bytes", FD(0, UFFD),
+	     EQ(1, UFFDIO_COPY)),
+	RULE(ioctl, "LAZY: fill a missing page of a hole with zeros", FD(0, UFFD),
+	     EQ(1, UFFDIO_ZEROPAGE)),
+	RULE(ioctl, "LAZY: wake a thread whose page another fault already filled", FD(0, UFFD),
+	     EQ(1, UFFDIO_WAKE)),
+	RULE(ioctl, "LAZY: all data loaded: the holes become plain anonymous memory", FD(0, UFFD),
+	     EQ(1, UFFDIO_UNREGISTER)),
+	RULE(write, "report a failure (the handler hung up, the file cannot be read)", FD(0, FAIL)),
+	RULE(write, "the SIGSYS handler names the forbidden call on stderr", EQ(0, STDERR_FILENO)),
+	RULE(futex, "the start handshake and the join with the main thread"),
+	RULE(madvise, "glibc releases the thread's stack when it exits"),
+	RULE(munmap, "free() may give memory back when the thread exits"),
+	RULE(brk, "the thread's exit returns its malloc cache to its arena"),
+	RULE(rt_sigprocmask, "glibc masks signals while the thread exits"),
+	RULE(restart_syscall, "resume an interrupted wait"),
+	RULE(exit, "the thread exits"),
+};
+static const struct jail_table snapmem_table = JAIL_TABLE("snapshot memory", snapmem_rules);
 static const struct jail_table vcpu_table = JAIL_TABLE("vcpu", vcpu_rules);
 static const struct jail_table control_table = JAIL_TABLE("control", control_rules);
 
@@ -182,6 +215,8 @@ const struct jail_table *jail_table(enum jail_kind kind)
 		return &control_table;
 	case JAIL_RNG_WORKER:
 		return &vq_jail_rng;
+	case JAIL_SNAPMEM:
+		return &snapmem_table;
 	}
 	return NULL;
 }

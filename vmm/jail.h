@@ -22,8 +22,11 @@ enum jail_kind {
 			     * teardown): the VM fd, the listening socket */
 	JAIL_RNG_WORKER,    /* virtio-rng's worker: a virtqueue worker's, and
 			     * getrandom (it has no io_uring opcode) */
+	JAIL_SNAPMEM,	    /* a restored VM's memory thread (vmm/snapmem.h): the
+			     * LAZY loader (its userfaultfd, the memory file) or
+			     * the UFFD handler's watcher (its socket) */
 };
-#define JAIL_NKINDS 6
+#define JAIL_NKINDS 7
 
 /* A thread kind's table (NULL: no such kind). */
 const struct jail_table *jail_table(enum jail_kind kind);

@@ -21,8 +21,8 @@
 
 #define KIND(k) [k] = #k
 static const char *const kind_ids[JAIL_NKINDS] = {
-	KIND(JAIL_VIRTIO_WORKER), KIND(JAIL_NET_CTRL), KIND(JAIL_FS_WORKER),
-	KIND(JAIL_VCPU),	  KIND(JAIL_CONTROL),  KIND(JAIL_RNG_WORKER),
+	KIND(JAIL_VIRTIO_WORKER), KIND(JAIL_NET_CTRL),	 KIND(JAIL_FS_WORKER), KIND(JAIL_VCPU),
+	KIND(JAIL_CONTROL),	  KIND(JAIL_RNG_WORKER), KIND(JAIL_SNAPMEM),
 };
 
 /* A table cell: '|' escaped (GitHub's tables split on it, code or not). */
@@ -126,6 +126,12 @@ static void kind(FILE *f, enum jail_kind k)
 	fputc('\n', f);
 	if (k == JAIL_VCPU) {
 		fputs("- `cvmm-vcpu<N>`: no io_uring\n", f);
+		return;
+	}
+	if (k == JAIL_SNAPMEM) {
+		fputs("- `cvmm-snapmem` (a VM restored with the LAZY or UFFD memory backend): no "
+		      "io_uring\n",
+		      f);
 		return;
 	}
 	if (k == JAIL_CONTROL) {

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "core/jail.h"
 #include "core/mem.h"
 
 enum snapmem_backend { SNAPMEM_FILE, SNAPMEM_UFFD, SNAPMEM_LAZY };
@@ -39,10 +40,31 @@ struct snapmem {
 	unsigned n;
 	void *map[GM_MAX_REGIONS]; /* owned mappings */
 	uint64_t len[GM_MAX_REGIONS], off[GM_MAX_REGIONS];
-	/* LAZY: the loader thread */
+	/* LAZY: the loader thread; UFFD: the thread that watches the
+	 * handler's socket. Both are `cvmm-snapmem`, jailed (JAIL_SNAPMEM). */
 	pthread_t thread;
 	bool thread_started;
-	int stop_fd; /* owned eventfd: ends the loader */
+	int stop_fd; /* owned eventfd: ends the thread */
+	/* Set by the caller before snapmem_start (snapmem_init: JAIL_ON, -1):
+	 * the thread's seccomp mode, and a borrowed eventfd (the VM's exit
+	 * event) that the thread writes 1 to when guest memory can no longer
+	 * be served (the handler hung up; the memory file cannot be read):
+	 * why then says so, and failed is true. Faults then wait until
+	 * snapmem_release (or snapmem_destroy). */
+	enum jail_mode jail;
+	int fail_fd;
+	bool failed; /* atomic: read with __atomic_load_n */
+	char why[160];
+	/* UFFD */
+	int sock;	/* owned: the connection to the handler (kept open, as
+			 * Firecracker does: its hang-up says the handler is gone) */
+	char path[108]; /* the handler's socket */
+	/* LAZY */
+	uint8_t *buf;			 /* owned: one chunk of the file */
+	bool on_demand;			 /* set before snapmem_start: serve faults only, no
+					  * prefetch (the thread runs until stopped) */
+	bool done;			 /* atomic: every data page loaded, the thread ended */
+	uint64_t faults, copied, zeroed; /* counters, read after the thread ended */
 };
 
 /* Maps n regions of guest RAM (gpa[i], size[i]) from the memory file or
@@ -61,6 +83,44 @@ __attribute__((warn_unused_result)) int snapmem_start(struct snapmem *sm, struct
  * fd = uffd = stop_fd = -1. */
 void snapmem_destroy(struct snapmem *sm);
 void snapmem_init(struct snapmem *sm);
+/* After a failure (sm->failed), once the vCPUs are stopped and before the
+ * device workers are joined: stops the thread and closes cvmm's copy of
+ * the userfaultfd. With the handler gone that was the last reference: the
+ * kernel wakes every thread still waiting in a fault and the regions
+ * become plain anonymous memory (zeros where nothing was loaded), so that
+ * no thread stays blocked and the teardown ends. Guest memory is garbage
+ * from then on: never save it. */
+void snapmem_release(struct snapmem *sm);
+/* LAZY: waits (at most timeout_ms; < 0: for ever) until every data page
+ * is loaded. 0, -ETIMEDOUT, or -EIO when the loader failed. */
+__attribute__((warn_unused_result)) int snapmem_wait_loaded(struct snapmem *sm, int timeout_ms);
+
+/* Diff snapshots: what changed in guest memory since tracking started or
+ * since the last collect. KVM's dirty log (the memory slots re-registered
+ * with KVM_MEM_LOG_DIRTY_PAGES; slot i is region i, as vm.c registers
+ * them) and the pages devices wrote, which KVM does not see (m->dirty,
+ * marked by the virtqueues: every device-writable buffer of a chain when
+ * it is popped, the used ring when written). */
+struct snapmem_dirty {
+	unsigned n;
+	uint64_t words[GM_MAX_REGIONS];	    /* unsigned longs per bitmap */
+	unsigned long *dev[GM_MAX_REGIONS]; /* owned: installed as m->dirty[i] */
+	unsigned long *kvm[GM_MAX_REGIONS]; /* owned: KVM_GET_DIRTY_LOG's buffer */
+	unsigned long *out[GM_MAX_REGIONS]; /* owned: the union, for snapmem_save */
+};
+/* Starts tracking: bitmaps for each region of m, installed in m->dirty,
+ * and (vm_fd >= 0) the slots re-registered with dirty logging. Call it
+ * while the VM is paused (or before it runs). */
+__attribute__((warn_unused_result)) int snapmem_dirty_start(int vm_fd, struct guest_mem *m,
+							    struct snapmem_dirty *d, struct err *e);
+/* With the VM paused: d->out[i] = KVM's dirty log of slot i (which
+ * KVM_GET_DIRTY_LOG clears) | the devices' bits (cleared). Pass d->out
+ * to snapmem_save as its dirty argument. */
+__attribute__((warn_unused_result)) int
+snapmem_dirty_collect(int vm_fd, struct guest_mem *m, struct snapmem_dirty *d, struct err *e);
+/* Stops tracking: slots without dirty logging, m->dirty cleared, the
+ * bitmaps freed. NULL-safe on a zeroed d. */
+void snapmem_dirty_stop(int vm_fd, struct guest_mem *m, struct snapmem_dirty *d);
 
 /* Merges the diff memory file at diff onto the full one at base (same
  * size): every data extent of diff is copied over base. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/le.h"
+#include "core/snap.h"
 
 /* Where the capabilities lie in configuration space (after the type 0
  * header, PCI_STD_HEADER_SIZEOF bytes), each list entry pointing to the
@@ -663,4 +664,160 @@ void virtio_pci_unbind(struct virtio_pci *p)
 		p->bound[src] = PCI_GSI_NONE;
 	}
 	pthread_mutex_unlock(&p->vdev->lock);
+}
+
+/* ---- snapshot ---------------------------------------------------------------- */
+
+/* Section "virtio-pci"'s fields. The MSI-X table is nvec entries of four
+ * little-endian u32 (address low, high, data, control); the queue vectors
+ * nqueues little-endian u16. */
+enum {
+	SNAP_PCI_COMMAND = 1,
+	SNAP_PCI_BAR,
+	SNAP_PCI_INTR_LINE,
+	SNAP_PCI_MSIX_CTRL,
+	SNAP_PCI_NVEC,
+	SNAP_PCI_MSIX_TABLE,
+	SNAP_PCI_CONFIG_VECTOR,
+	SNAP_PCI_QUEUE_VECTORS,
+	SNAP_PCI_CFGCAP_BAR,
+	SNAP_PCI_CFGCAP_OFF,
+	SNAP_PCI_CFGCAP_LEN,
+	SNAP_PCI_PENDING,
+	SNAP_PCI_NFIELDS = SNAP_PCI_PENDING,
+};
+
+void virtio_pci_save(const struct virtio_pci *p, struct snap_w *w, uint32_t inst)
+{
+	struct virtio_dev *d = p->vdev;
+	pthread_mutex_lock(&d->lock);
+	snap_section(w, "virtio-pci", inst);
+	snap_u32(w, SNAP_PCI_COMMAND, p->command);
+	snap_u32(w, SNAP_PCI_BAR, p->bar_reg);
+	snap_u32(w, SNAP_PCI_INTR_LINE, p->intr_line);
+	snap_u32(w, SNAP_PCI_MSIX_CTRL, p->msix_ctrl);
+	snap_u32(w, SNAP_PCI_NVEC, p->nvec);
+	uint8_t table[VIRTIO_PCI_MAX_VECTORS * PCI_MSIX_ENTRY_SIZE];
+	for (unsigned v = 0; v < p->nvec; v++) {
+		const struct virtio_pci_msix_entry *m = &p->msix[v];
+		uint8_t *at = table + v * PCI_MSIX_ENTRY_SIZE;
+		le_put32(at + PCI_MSIX_ENTRY_LOWER_ADDR, m->addr_lo);
+		le_put32(at + PCI_MSIX_ENTRY_UPPER_ADDR, m->addr_hi);
+		le_put32(at + PCI_MSIX_ENTRY_DATA, m->data);
+		le_put32(at + PCI_MSIX_ENTRY_VECTOR_CTRL, m->ctrl);
+	}
+	snap_put(w, SNAP_PCI_MSIX_TABLE, table, p->nvec * PCI_MSIX_ENTRY_SIZE);
+	snap_u32(w, SNAP_PCI_CONFIG_VECTOR, p->config_vector);
+	uint8_t qv[VIRTIO_MAX_QUEUES * 2];
+	for (unsigned q = 0; q < d->nqueues; q++)
+		le_put16(qv + 2 * q, p->queue_vector[q]);
+	snap_put(w, SNAP_PCI_QUEUE_VECTORS, qv, 2 * d->nqueues);
+	snap_u32(w, SNAP_PCI_CFGCAP_BAR, p->cfgcap_bar);
+	snap_u32(w, SNAP_PCI_CFGCAP_OFF, p->cfgcap_off);
+	snap_u32(w, SNAP_PCI_CFGCAP_LEN, p->cfgcap_len);
+	/* the pending bits: interrupts a masked vector holds (its sources'
+	 * eventfds' counts, which do not outlive this process) */
+	snap_u64(w, SNAP_PCI_PENDING, pending_bits(p));
+	pthread_mutex_unlock(&d->lock);
+}
+
+static bool vector_ok(const struct virtio_pci *p, uint32_t v)
+{
+	return v < p->nvec || v == VIRTIO_MSI_NO_VECTOR;
+}
+
+int virtio_pci_restore(struct virtio_pci *p, const struct snap_r *r, uint32_t inst, struct err *e)
+{
+	struct virtio_dev *d = p->vdev;
+	const char *n = d->name ? d->name : "virtio-pci";
+	struct snap_sec s;
+	if (snap_find(r, "virtio-pci", inst, &s) < 0)
+		return err_set(e, ENOENT, "%s: the state has no section virtio-pci/%u", n, inst);
+	uint16_t known[SNAP_PCI_NFIELDS];
+	for (unsigned k = 0; k < SNAP_PCI_NFIELDS; k++)
+		known[k] = (uint16_t)(k + 1);
+	uint32_t cmd, bar, line, ctrl, nvec, cvec, cbar, coff, clen;
+	uint64_t pending;
+	int rc;
+	if ((rc = snap_check_known(&s, known, SNAP_PCI_NFIELDS, e)) < 0 ||
+	    (rc = snap_get_u32(&s, SNAP_PCI_COMMAND, &cmd, e)) < 0 ||
+	    (rc = snap_get_u32(&s, SNAP_PCI_BAR, &bar, e)) < 0 ||
+	    (rc = snap_get_u32(&s, SNAP_PCI_INTR_LINE, &line, e)) < 0 ||
+	    (rc = snap_get_u32(&s, SNAP_PCI_MSIX_CTRL, &ctrl, e)) < 0 ||
+	    (rc = snap_get_u32(&s, SNAP_PCI_NVEC, &nvec, e)) < 0 ||
+	    (rc = snap_get_u32(&s, SNAP_PCI_CONFIG_VECTOR, &cvec, e)) < 0 ||
+	    (rc = snap_get_u32(&s, SNAP_PCI_CFGCAP_BAR, &cbar, e)) < 0 ||
+	    (rc = snap_get_u32(&s, SNAP_PCI_CFGCAP_OFF, &coff, e)) < 0 ||
+	    (rc = snap_get_u32(&s, SNAP_PCI_CFGCAP_LEN, &clen, e)) < 0 ||
+	    (rc = snap_opt_u64(&s, SNAP_PCI_PENDING, 0, &pending, e)) < 0)
+		return rc;
+	if (nvec != p->nvec)
+		return err_set(e, EINVAL, "%s: the state has %u MSI-X vectors, this function %u", n,
+			       nvec, p->nvec);
+	uint8_t table[VIRTIO_PCI_MAX_VECTORS * PCI_MSIX_ENTRY_SIZE];
+	uint8_t qv[VIRTIO_MAX_QUEUES * 2];
+	if ((rc = snap_get_exact(&s, SNAP_PCI_MSIX_TABLE, table, nvec * PCI_MSIX_ENTRY_SIZE, e)) <
+		    0 ||
+	    (rc = snap_get_exact(&s, SNAP_PCI_QUEUE_VECTORS, qv, 2 * d->nqueues, e)) < 0)
+		return rc;
+	/* what the guest's writes could have left, nothing else */
+	if ((cmd & ~(uint32_t)CMD_WRITABLE) || (bar & (VIRTIO_PCI_BAR_SIZE - 1)) || line > 0xff ||
+	    (ctrl & ~(uint32_t)(PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL)) || cbar > 0xff ||
+	    !vector_ok(p, cvec))
+		return err_set(e, EINVAL,
+			       "%s: configuration space invalid (command 0x%x, BAR 0x%x, MSI-X "
+			       "control 0x%x, configuration vector %u)",
+			       n, cmd, bar, ctrl, cvec);
+	struct virtio_pci_msix_entry msix[VIRTIO_PCI_MAX_VECTORS];
+	for (unsigned v = 0; v < nvec; v++) {
+		const uint8_t *at = table + v * PCI_MSIX_ENTRY_SIZE;
+		msix[v] = (struct virtio_pci_msix_entry){
+			.addr_lo = le_get32(at + PCI_MSIX_ENTRY_LOWER_ADDR),
+			.addr_hi = le_get32(at + PCI_MSIX_ENTRY_UPPER_ADDR),
+			.data = le_get32(at + PCI_MSIX_ENTRY_DATA),
+			.ctrl = le_get32(at + PCI_MSIX_ENTRY_VECTOR_CTRL),
+		};
+		if ((msix[v].addr_lo & 3) ||
+		    (msix[v].ctrl & ~(uint32_t)PCI_MSIX_ENTRY_CTRL_MASKBIT))
+			return err_set(e, EINVAL, "%s: MSI-X table entry %u invalid", n, v);
+	}
+	uint16_t qvec[VIRTIO_MAX_QUEUES];
+	for (unsigned q = 0; q < d->nqueues; q++) {
+		qvec[q] = le_get16(qv + 2 * q);
+		if (!vector_ok(p, qvec[q]))
+			return err_set(e, EINVAL, "%s: queue %u's MSI-X vector %u (of %u)", n, q,
+				       qvec[q], nvec);
+	}
+
+	pthread_mutex_lock(&d->lock);
+	p->command = (uint16_t)cmd;
+	p->bar_reg = bar;
+	p->intr_line = (uint8_t)line;
+	p->msix_ctrl = (uint16_t)ctrl;
+	memcpy(p->msix, msix, nvec * sizeof(msix[0]));
+	p->config_vector = (uint16_t)cvec;
+	memcpy(p->queue_vector, qvec, d->nqueues * sizeof(qvec[0]));
+	p->cfgcap_bar = (uint8_t)cbar;
+	p->cfgcap_off = coff;
+	p->cfgcap_len = clen;
+	/* The driver's writes, as msix_write32 and rewire did them: each
+	 * vector in use routed to its message, each source's eventfd bound
+	 * where its vector (or INTx) says. */
+	if (p->msix_ctrl & PCI_MSIX_FLAGS_ENABLE)
+		for (unsigned v = 0; v < nvec; v++)
+			if (!vector_masked(p, (uint16_t)v))
+				route_vector(p, (uint16_t)v);
+	rewire(p);
+	/* A pending bit: a count on each of its sources' eventfds, unbound
+	 * while masked; the unmask delivers it. */
+	for (unsigned src = 0; src < nsources(p); src++) {
+		uint16_t v = source_vector(p, src);
+		if (v < nvec && (pending & (1ULL << v)) && vector_masked(p, v)) {
+			uint64_t one = 1;
+			ssize_t k = write(source_fd(p, src), &one, sizeof(one));
+			(void)k;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	return 0;
 }

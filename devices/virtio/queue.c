@@ -69,6 +69,17 @@ static uint8_t *used_ring(const struct vq *q)
 	return gm_ptr(q->mem, q->used_gpa, used_len(q->size, q->event_idx));
 }
 
+/* The used ring, to be written (an entry, the index, the flags, avail_event):
+ * marked dirty for diff snapshots (gm_mark_dirty), as KVM does not see it. */
+static uint8_t *used_ring_w(const struct vq *q)
+{
+	uint64_t len = used_len(q->size, q->event_idx);
+	uint8_t *p = gm_ptr(q->mem, q->used_gpa, len);
+	if (p)
+		gm_mark_dirty(q->mem, q->used_gpa, len);
+	return p;
+}
+
 /* 16/32-bit ring fields: the rings' alignment (2 and 4) makes these
  * naturally aligned. */
 static uint16_t ld16(const uint8_t *p, int order)
@@ -138,6 +149,10 @@ static int chain_add(struct vq *q, struct vq_chain *c, const struct desc *d)
 		return vq_fail(q, "descriptor chain longer than 4 GiB");
 	c->iov[c->n_out + c->n_in] = (struct iovec){p, d->len};
 	if (d->flags & VRING_DESC_F_WRITE) {
+		/* diff snapshots: the device may write it from now on (KVM
+		 * does not see a device's writes); conservatively, whether it
+		 * does or not */
+		gm_mark_dirty(q->mem, d->addr, d->len);
 		c->n_in++;
 		c->in_bytes += d->len;
 	} else {
@@ -205,6 +220,8 @@ int vq_pop(struct vq *q, struct vq_chain *c)
 {
 	if (q->broken)
 		return -EINVAL;
+	if (q->paused)
+		return 0;
 	uint8_t *avail = avail_ring(q);
 	if (!avail)
 		return vq_fail(q, "available ring outside guest memory");
@@ -223,7 +240,7 @@ int vq_pop(struct vq *q, struct vq_chain *c)
 		return r;
 	q->last_avail++;
 	if (q->event_idx && !q->notify_off) {
-		uint8_t *used = used_ring(q);
+		uint8_t *used = used_ring_w(q);
 		if (!used)
 			return vq_fail(q, "used ring outside guest memory");
 		st16(used + USED_RING(q->size), q->last_avail, __ATOMIC_RELAXED);
@@ -242,7 +259,7 @@ int vq_push(struct vq *q, uint16_t head, uint32_t written)
 		return -EINVAL;
 	if (head >= q->size)
 		return vq_fail(q, "pushed head out of range");
-	uint8_t *used = used_ring(q);
+	uint8_t *used = used_ring_w(q);
 	if (!used)
 		return vq_fail(q, "used ring outside guest memory");
 	uint8_t *e = used + USED_RING(q->used_idx & (q->size - 1));
@@ -283,14 +300,14 @@ bool vq_need_notify(struct vq *q)
 
 void vq_disable_notify(struct vq *q)
 {
-	if (q->broken || q->notify_off)
+	if (q->broken || q->notify_off || q->paused)
 		return;
 	q->notify_off = true;
 	/* With EVENT_IDX, avail_event simply stops advancing (used->flags
 	 * must stay 0); without it, the flag asks the driver not to kick. */
 	if (q->event_idx)
 		return;
-	uint8_t *used = used_ring(q);
+	uint8_t *used = used_ring_w(q);
 	if (!used) {
 		vq_fail(q, "used ring outside guest memory");
 		return;
@@ -303,10 +320,10 @@ void vq_disable_notify(struct vq *q)
  * index already moved past idx. */
 static bool notify_from(struct vq *q, uint16_t idx)
 {
-	if (q->broken)
+	if (q->broken || q->paused)
 		return false;
 	q->notify_off = false;
-	uint8_t *used = used_ring(q), *avail = avail_ring(q);
+	uint8_t *used = used_ring_w(q), *avail = avail_ring(q);
 	if (!used || !avail) {
 		vq_fail(q, "ring outside guest memory");
 		return false;

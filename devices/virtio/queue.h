@@ -42,6 +42,10 @@ struct vq {
 	bool notify_off; /* vq_disable_notify in effect */
 	bool broken;	 /* a guest violation was seen: stop using the queue */
 	const char *why; /* what broke it (static string) */
+	/* A snapshot's pause (worker.h): vq_pop takes nothing and the
+	 * notification calls write nothing (vq_enable_notify says no more
+	 * came), so that the rings stay as they are; vq_push still works. */
+	bool paused;
 };
 
 /* A walked descriptor chain: device-readable segments first (n_out), then

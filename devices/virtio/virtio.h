@@ -102,6 +102,17 @@ struct virtio_dev {
 	bool inline_workers;
 	struct vq_worker *workers[VIRTIO_MAX_QUEUES]; /* borrowed */
 	unsigned nworkers;
+	/* Every worker of the device, threaded or inline, in creation order
+	 * (vq_worker_create lists them): virtio_dev_pause reaches them here. */
+	struct vq_worker *all_workers[VIRTIO_MAX_QUEUES]; /* borrowed */
+	unsigned nall_workers;
+	/* Ring positions across a snapshot: a pause records each active
+	 * queue's (virtio_vq_record, on its worker), a restore sets them for
+	 * the activation it makes (virtio_vq_place) and clears them after. */
+	struct virtio_qpos {
+		uint16_t last_avail, used_idx;
+		bool valid;
+	} qpos[VIRTIO_MAX_QUEUES];
 };
 
 /* The transport's interrupt eventfds for a device (borrowed). */
@@ -150,6 +161,14 @@ int virtio_push(struct virtio_dev *d, struct vq *q, uint16_t head, uint32_t writ
 void virtio_tell_failure(struct virtio_dev *d, const char *name);
 
 /* ---- snapshot (docs/snapshot.md) ---- */
+/* The worker serving queue qi (or the device's own code for a queue it
+ * keeps itself, vsock's RX) records q's positions once paused: nothing
+ * popped is left unpushed then. */
+void virtio_vq_record(struct virtio_dev *d, unsigned qi, const struct vq *q);
+/* After vq_init of queue qi at activation: the positions a restore set,
+ * if any (the next chain to take, the next used slot; the driver is
+ * interrupted at the next push). */
+void virtio_vq_place(struct virtio_dev *d, unsigned qi, struct vq *q);
 struct snap_w;
 struct snap_r;
 struct err;

@@ -15,7 +15,7 @@
 #include "core/log.h"
 #include "devices/virtio/device.h"
 
-enum { CMD_NONE, CMD_ACTIVATE, CMD_RESET, CMD_EXIT };
+enum { CMD_NONE, CMD_ACTIVATE, CMD_RESET, CMD_EXIT, CMD_PAUSE, CMD_RESUME };
 
 /* ---- transport side (vCPU or main thread) ------------------------------- */
 
@@ -75,6 +75,21 @@ void vq_worker_reset_start(struct vq_worker *w)
 bool vq_worker_reset_wait(struct vq_worker *w, const struct timespec *until)
 {
 	return worker_wait(w, until, false);
+}
+
+void vq_worker_pause_start(struct vq_worker *w)
+{
+	worker_post(w, CMD_PAUSE);
+}
+
+bool vq_worker_pause_wait(struct vq_worker *w, const struct timespec *until)
+{
+	return worker_wait(w, until, false);
+}
+
+void vq_worker_resume(struct vq_worker *w)
+{
+	worker_command(w, CMD_RESUME);
 }
 
 /* ---- worker thread ------------------------------------------------------- */
@@ -138,7 +153,27 @@ static void worker_activate(struct vq_worker *w)
 		virtio_fail(w->dev, "bad queue configuration");
 		return;
 	}
+	virtio_vq_place(w->dev, w->qidx, &w->q); /* a restore's positions */
+	w->paused = w->pausing = false;
 	w->active = true;
+}
+
+/* Whether a pause in progress can complete: nothing in flight, or nothing
+ * in flight that can reach guest memory (the device's pause hook). Then
+ * the queue's positions are recorded and the command completes. */
+static void pause_check(struct vq_worker *w)
+{
+	if (!w->pausing)
+		return;
+	bool quiet = w->inflight == 0;
+	if (w->ops->pause && w->ops->pause(w))
+		quiet = true;
+	if (!quiet)
+		return;
+	w->pausing = false;
+	if (w->active)
+		virtio_vq_record(w->dev, w->qidx, &w->q);
+	command_done(w); /* its lock orders the record before the waiter's read */
 }
 
 /* Handles the pending command; returns false when the thread must exit. */
@@ -154,9 +189,24 @@ static bool worker_handle_command(struct vq_worker *w)
 		if (w->active)
 			w->ops->kick(w); /* the driver may have queued before DRIVER_OK */
 		break;
+	case CMD_PAUSE:
+		/* No more chains; what is in flight ends as usual (a
+		 * completion is pushed), pause_check says when. */
+		w->paused = w->q.paused = true;
+		w->pausing = true;
+		pause_check(w);
+		break;
+	case CMD_RESUME:
+		w->paused = w->q.paused = false;
+		w->pausing = false;
+		command_done(w);
+		if (w->active)
+			w->ops->kick(w); /* what came meanwhile; re-arms reads */
+		break;
 	case CMD_RESET:
 	case CMD_EXIT:
 		w->active = false;
+		w->paused = w->q.paused = w->pausing = false;
 		w->draining = true;
 		if (cmd == CMD_EXIT)
 			w->exiting = true;
@@ -242,7 +292,7 @@ static int worker_round(struct vq_worker *w, bool wait, struct __kernel_timespec
 			/* a cancel's own completion */
 		} else if (tag == WORKER_TAG_KICK) {
 			arm_read(w, WORKER_FILE_KICK, &w->kick_buf, WORKER_TAG_KICK);
-			if (w->active) {
+			if (w->active && !w->paused) {
 				vdev_count(&w->kicks, 1);
 				w->ops->kick(w);
 			}
@@ -259,6 +309,7 @@ static int worker_round(struct vq_worker *w, bool wait, struct __kernel_timespec
 		w->draining = false;
 		command_done(w);
 	}
+	pause_check(w);
 	return (int)seen;
 }
 
@@ -490,6 +541,8 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 		w->started = true;
 		if (dev->nworkers < VIRTIO_MAX_QUEUES)
 			dev->workers[dev->nworkers++] = w;
+		if (dev->nall_workers < VIRTIO_MAX_QUEUES)
+			dev->all_workers[dev->nall_workers++] = w;
 		arm_read(w, WORKER_FILE_CTL, &w->ctl_buf, WORKER_TAG_CTL);
 		arm_read(w, WORKER_FILE_KICK, &w->kick_buf, WORKER_TAG_KICK);
 		return 0;
@@ -524,6 +577,8 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 		return err_set(e, r, "%s: cannot start the worker thread: %s", w->name,
 			       strerror(r));
 	w->started = true;
+	if (dev->nall_workers < VIRTIO_MAX_QUEUES)
+		dev->all_workers[dev->nall_workers++] = w;
 	pthread_setname_np(w->thread, w->name);
 	return 0;
 }

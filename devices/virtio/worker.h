@@ -36,6 +36,17 @@ struct vq_worker_ops {
 	 * need no io_uring_submit: the worker's next wait submits them in the
 	 * same system call. */
 	void (*flush)(struct vq_worker *w);
+	/* Optional: the worker is pausing (a snapshot, vq_worker_pause_start):
+	 * called as the pause starts and after each round until it completes.
+	 * True when what the device still has in flight cannot reach guest
+	 * memory or the rings (a tap or socket read into its own buffer):
+	 * the pause then completes without waiting for it, and the device
+	 * handles those completions while paused (w->paused) leaving the rings
+	 * alone until the resume's kick. A device with a queue of its own
+	 * besides w->q records its positions here (virtio_vq_record). Without
+	 * it, the pause waits until no I/O is in flight, its completions
+	 * handled as always (pushed to the used ring). */
+	bool (*pause)(struct vq_worker *w);
 };
 
 #define WORKER_FILE_KICK     0 /* registered file indices */
@@ -114,6 +125,10 @@ struct vq_worker {
 	bool cmd_done; /* under lock */
 	bool dead;     /* under lock: the thread has ended */
 	bool active, draining, exiting;
+	/* paused: a snapshot's pause took effect (kicks are not served, its
+	 * queue takes nothing: vq.paused); pausing: until every I/O that can
+	 * reach guest memory ended. Worker thread only. */
+	bool paused, pausing;
 	unsigned inflight;
 	/* kicks (ioeventfd reads) it served while active: the queue's events,
 	 * written by the worker (vdev_count), read by any thread */
@@ -143,6 +158,18 @@ void vq_worker_reset(struct vq_worker *w);
  * until it says so before activating the worker again. */
 void vq_worker_reset_start(struct vq_worker *w);
 bool vq_worker_reset_wait(struct vq_worker *w, const struct timespec *until);
+/* A snapshot's pause, in two steps like the reset's: pause_start tells
+ * the worker to take no more chains and returns at once; pause_wait says
+ * whether it is paused (no I/O of it can reach guest memory or the rings
+ * any more: what was in flight completed and was pushed, unless the
+ * device's pause hook said it cannot; its queue's positions recorded in
+ * its device's qpos), waiting for it until `until` (CLOCK_MONOTONIC), not
+ * at all if NULL. resume (after a pause, complete or not) lets it go on
+ * and kicks it once; returns once it did. The worker's queue keeps its
+ * state across (not a reset). */
+void vq_worker_pause_start(struct vq_worker *w);
+bool vq_worker_pause_wait(struct vq_worker *w, const struct timespec *until);
+void vq_worker_resume(struct vq_worker *w);
 /* Main thread: stop and join the thread, close everything. */
 void vq_worker_destroy(struct vq_worker *w);
 /* Worker thread: submit and forget an SQE slot. NULL if the SQ is full

@@ -42,6 +42,7 @@
 #include <linux/if_tun.h>
 #include <linux/io_uring.h>
 #include <linux/kvm.h>
+#include <linux/userfaultfd.h>
 #include <linux/seccomp.h>
 
 #ifndef PTRACE_SECCOMP_GET_FILTER
@@ -291,6 +292,7 @@ struct proc_fds {
 	int rings[MAX_FDS], nrings;
 	int eventfds[MAX_FDS], neventfds;
 	int vm_fd;
+	int uffd;	  /* a restored VM's userfaultfd (LAZY, UFFD); -1 */
 	int vcpu_fd[256]; /* by vCPU index; -1 */
 };
 
@@ -298,6 +300,7 @@ static void read_fds(pid_t pid, struct proc_fds *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->vm_fd = -1;
+	p->uffd = -1;
 	for (int i = 0; i < 256; i++)
 		p->vcpu_fd[i] = -1;
 	char dir[64];
@@ -323,6 +326,8 @@ static void read_fds(pid_t pid, struct proc_fds *p)
 			p->eventfds[p->neventfds++] = fd;
 		else if (!strcmp(link, "anon_inode:kvm-vm"))
 			p->vm_fd = fd;
+		else if (!strcmp(link, "anon_inode:[userfaultfd]"))
+			p->uffd = fd;
 		else if (sscanf(link, "anon_inode:kvm-vcpu:%u", &id) == 1 && id < 256)
 			p->vcpu_fd[id] = fd;
 	}
@@ -391,9 +396,9 @@ static int read_filters(pid_t tid, struct filter *fl, const char **what)
 
 /* ---- what each thread kind must and must not do ------------------------- */
 
-enum kind { K_CONTROL, K_VCPU, K_WORKER, K_NET_CTRL, K_FS, K_KERNEL, K_UNKNOWN };
-static const char *const kind_names[] = {"control", "vcpu",   "worker", "net-ctl",
-					 "fs",	    "kernel", "unknown"};
+enum kind { K_CONTROL, K_VCPU, K_WORKER, K_NET_CTRL, K_FS, K_SNAPMEM, K_KERNEL, K_UNKNOWN };
+static const char *const kind_names[] = {"control", "vcpu",    "worker", "net-ctl",
+					 "fs",	    "snapmem", "kernel", "unknown"};
 
 static enum kind classify(pid_t pid, pid_t tid, const char *name, unsigned *vcpu)
 {
@@ -403,6 +408,8 @@ static enum kind classify(pid_t pid, pid_t tid, const char *name, unsigned *vcpu
 		return K_CONTROL;
 	if (sscanf(name, "cvmm-vcpu%u%c", vcpu, &c) == 1)
 		return K_VCPU;
+	if (!strcmp(name, "cvmm-snapmem"))
+		return K_SNAPMEM;
 	if (sscanf(name, "cvmm-net%u-ctl%c", &a, &c) == 1 && !strcmp(strrchr(name, '-'), "-ctl"))
 		return K_NET_CTRL;
 	if ((sscanf(name, "cvmm-fs%u-q%u%c", &a, &b, &c) == 2) ||
@@ -762,6 +769,40 @@ static void check_kind(struct thread_check *t, enum kind k, unsigned vcpu, const
 		DENY_AS(t, "ioctl(TUNSETQUEUE)", SYS_ioctl, A(9, TUNSETQUEUE, 0x1000));
 		break;
 	}
+	case K_SNAPMEM:
+		/* the LAZY loader or the UFFD watcher: its userfaultfd's fill
+		 * calls, never its registration, nothing on KVM or the rings */
+		if (p->uffd >= 0) {
+			uint64_t u = (uint64_t)p->uffd;
+			ALLOW_AS(t, "ioctl(its userfaultfd, UFFDIO_COPY)", SYS_ioctl,
+				 A(u, UFFDIO_COPY, 0x1000));
+			ALLOW_AS(t, "ioctl(its userfaultfd, UFFDIO_ZEROPAGE)", SYS_ioctl,
+				 A(u, UFFDIO_ZEROPAGE, 0x1000));
+			ALLOW_AS(t, "ioctl(its userfaultfd, UFFDIO_UNREGISTER)", SYS_ioctl,
+				 A(u, UFFDIO_UNREGISTER, 0x1000));
+			ALLOW_AS(t, "read(its userfaultfd)", SYS_read, A(u, 0x1000, 32));
+			DENY_AS(t, "ioctl(its userfaultfd, UFFDIO_REGISTER)", SYS_ioctl,
+				A(u, UFFDIO_REGISTER, 0x1000));
+			DENY_AS(t, "ioctl(its userfaultfd, UFFDIO_API)", SYS_ioctl,
+				A(u, UFFDIO_API, 0x1000));
+			DENY_AS(t, "ioctl(another fd, UFFDIO_COPY)", SYS_ioctl,
+				A(u + 1000, UFFDIO_COPY, 0x1000));
+		}
+		if (p->vm_fd >= 0)
+			DENY_AS(t, "ioctl(the VM, KVM_SET_USER_MEMORY_REGION)", SYS_ioctl,
+				A((uint64_t)p->vm_fd, KVM_SET_USER_MEMORY_REGION, 0x1000));
+		ALLOW(t, SYS_poll, A(0x1000, 2, (uint64_t)-1));
+		ALLOW_AS(t, "write(stderr)", SYS_write, A(2, 0x1000, 1));
+		DENY_AS(t, "write(stdout)", SYS_write, A(1, 0x1000, 1));
+		ALLOW(t, SYS_futex, A(0x1000, 0, 1));
+		ALLOW(t, SYS_exit, A(0));
+		DENY(t, SYS_exit_group, A(0));
+		DENY(t, SYS_close, A(7));
+		DENY_AS(t, "mmap(PROT_READ|PROT_WRITE)", SYS_mmap, rw_map);
+		for (int i = 0; i < p->nrings; i++)
+			DENY_AS(t, "io_uring_enter(a ring)", SYS_io_uring_enter,
+				A((uint64_t)p->rings[i], 1, 1, 1));
+		break;
 	default:
 		break;
 	}

@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/snap.h"
 #include "devices/blk.h"
 #include "fake_mem.h"
 #include "tests/rig/vdev.h"
@@ -732,6 +733,187 @@ static void test_metrics_counted(void **state)
 	rig_down(r);
 }
 
+/* ---- snapshot ---- */
+
+struct pause_call {
+	struct virtio_dev *d;
+	pthread_t t;
+	atomic_bool done;
+	int rc;
+};
+
+static void *pause_run(void *arg)
+{
+	struct pause_call *p = arg;
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += 10;
+	p->rc = virtio_dev_pause(p->d, &until);
+	atomic_store(&p->done, true);
+	return NULL;
+}
+
+/* The device's state (virtio_dev's and the descriptor's sections), as the
+ * VM saves it: into *buf (malloc'ed), its length returned. */
+static size_t save_state(struct rig *r, uint8_t **buf)
+{
+	struct snap_w w;
+	snap_w_init(&w);
+	virtio_dev_save(blk_vdev(r->b), &w, 0);
+	struct err e = {0};
+	assert_int_equal(blk_desc.save(r->b, &w, 0, &e), 0);
+	const uint8_t *p;
+	size_t len;
+	assert_int_equal(snap_w_finish(&w, SNAP_ARCH_HOST, &p, &len, &e), 0);
+	*buf = malloc(len);
+	memcpy(*buf, p, len);
+	snap_w_free(&w);
+	return len;
+}
+
+/* A fresh device on the same disk and guest memory, opened and started as
+ * at boot (no driver), then restored from the state: 0 or restore's error,
+ * its message in e. */
+static int restore_fresh(struct rig *r, const uint8_t *buf, size_t len, struct err *e)
+{
+	struct blk_cfg cfg = {.path = r->path, .queues = 1};
+	assert_int_equal(blk_open(&r->b, &cfg, 0, e), 0);
+	struct virtio_irqfds irq = {.config = r->irqfd};
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		irq.vq[q] = r->irqfd;
+	assert_int_equal(blk_start(r->b, &r->f.m, &irq, e), 0);
+	r->v.d = blk_vdev(r->b);
+	r->v.q[0].kick_fd = blk_kick_fd(r->b, 0);
+	struct snap_r sr;
+	assert_int_equal(snap_open(&sr, buf, len, SNAP_ARCH_HOST, e), 0);
+	int rc = blk_desc.restore(r->b, &sr, 0, e);
+	if (rc == 0)
+		rc = virtio_dev_restore(blk_vdev(r->b), &sr, 0, e);
+	return rc;
+}
+
+/* Snapshot with a read in flight: the pause waits for it (its used entry
+ * is written before the pause returns), a chain kicked while paused is
+ * not taken; a fresh device restored from the state takes that chain at
+ * once and the next one the driver adds, at the used indices that follow,
+ * guest memory as it was. */
+static void test_snapshot_drains_and_restores(void **state)
+{
+	(void)state;
+	struct rig *r = rig_up("/tmp");
+	check_served(r, 1);
+	check_served(r, 2);
+	uint8_t *base = r->f.host[0];
+	uint64_t gpa = (((uintptr_t)base + 0x300000 + 4095) & ~(uintptr_t)4095) - (uintptr_t)base;
+	uint8_t *page = base + gpa;
+	int uffd = uffd_on(page);
+	if (uffd < 0) {
+		rig_down(r);
+		skip(); /* no userfaultfd here (vm.unprivileged_userfaultfd) */
+	}
+	struct hdr h = {VIRTIO_BLK_T_IN, 0, 8};
+	memcpy(vd_at(&r->v, HDR(0), 16), &h, 16);
+	*vd_at(&r->v, STATUS(0), 1) = 0xee;
+	struct vd_seg s[3] = {{HDR(0), 16, false}, {gpa, 4096, true}, {STATUS(0), 1, true}};
+	vd_post(&r->v, 0, s, 3);
+	vd_kick(&r->v, 0);
+	struct pollfd pfd = {.fd = uffd, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 5000), 1); /* the read is at the page */
+	struct uffd_msg msg;
+	assert_int_equal(read(uffd, &msg, sizeof(msg)), sizeof(msg));
+
+	struct pause_call pc = {.d = blk_vdev(r->b)};
+	assert_int_equal(pthread_create(&pc.t, NULL, pause_run, &pc), 0);
+	usleep(100000);
+	assert_false(atomic_load(&pc.done)); /* it waits for the read */
+	assert_int_equal(vd_used_idx(&r->v, 0), 2);
+	static uint8_t fill[4096];
+	struct uffdio_copy cp = {.dst = (uintptr_t)page, .src = (uintptr_t)fill, .len = 4096};
+	assert_int_equal(ioctl(uffd, UFFDIO_COPY, &cp), 0); /* the disk answers */
+	pthread_join(pc.t, NULL);
+	assert_int_equal(pc.rc, 0);
+	/* drained: the read was pushed before the pause returned */
+	assert_int_equal(vd_used_idx(&r->v, 0), 3);
+	assert_int_equal(*vd_at(&r->v, STATUS(0), 1), VIRTIO_BLK_S_OK);
+	assert_int_equal(page[0], pattern(8 * 512));
+	struct uffdio_range rg = {.start = (uintptr_t)page, .len = 4096};
+	assert_int_equal(ioctl(uffd, UFFDIO_UNREGISTER, &rg), 0);
+	close(uffd);
+
+	/* paused: a chain kicked now is not taken */
+	memset(vd_at(&r->v, DATA(3), 4096), 0, 4096);
+	post_req(r, 3, VIRTIO_BLK_T_IN, 16, 4096);
+	vd_kick(&r->v, 0);
+	usleep(100000);
+	assert_int_equal(vd_used_idx(&r->v, 0), 3);
+	assert_int_equal(*vd_at(&r->v, STATUS(3), 1), 0xee);
+
+	uint8_t *buf;
+	size_t len = save_state(r, &buf);
+	blk_destroy(r->b);			     /* the saving process ends */
+	memset(vd_at(&r->v, DATA(9), 16), 0x77, 16); /* guest memory a restore leaves alone */
+
+	struct err e = {0};
+	assert_int_equal(restore_fresh(r, buf, len, &e), 0);
+	assert_true(vd_status(&r->v) & VIRTIO_CONFIG_S_DRIVER_OK);
+	/* the chain left in the ring is served, at used index 3 */
+	assert_true(vd_wait_used(&r->v, 0, 4, 5));
+	uint32_t id, ulen;
+	vd_used(&r->v, 0, 3, &id, &ulen);
+	assert_int_equal(ulen, 4096 + 1);
+	assert_int_equal(*vd_at(&r->v, STATUS(3), 1), VIRTIO_BLK_S_OK);
+	assert_int_equal(*vd_at(&r->v, DATA(3), 1), pattern(16 * 512));
+	/* and the next one, at 4 */
+	check_served(r, 4);
+	assert_int_equal(vd_used_idx(&r->v, 0), 5);
+	assert_int_equal(*vd_at(&r->v, DATA(9), 1), 0x77);
+	free(buf);
+	rig_down(r);
+}
+
+/* Paused, a kicked chain waits; resumed, it is served. */
+static void test_pause_holds_then_resume(void **state)
+{
+	(void)state;
+	struct rig *r = rig_up("/tmp");
+	check_served(r, 1);
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += 5;
+	assert_int_equal(virtio_dev_pause(blk_vdev(r->b), &until), 0);
+	post_req(r, 2, VIRTIO_BLK_T_IN, 8, 4096);
+	vd_kick(&r->v, 0);
+	usleep(100000);
+	assert_int_equal(vd_used_idx(&r->v, 0), 1);
+	virtio_dev_resume(blk_vdev(r->b));
+	assert_true(vd_wait_used(&r->v, 0, 2, 5));
+	assert_int_equal(*vd_at(&r->v, STATUS(2), 1), VIRTIO_BLK_S_OK);
+	check_served(r, 3);
+	rig_down(r);
+}
+
+/* A disk of another size than the snapshot's is refused, named. */
+static void test_restore_other_disk_size(void **state)
+{
+	(void)state;
+	struct rig *r = rig_up("/tmp");
+	check_served(r, 1);
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += 5;
+	assert_int_equal(virtio_dev_pause(blk_vdev(r->b), &until), 0);
+	uint8_t *buf;
+	size_t len = save_state(r, &buf);
+	blk_destroy(r->b);
+	assert_int_equal(truncate(r->path, DISK / 2), 0);
+	struct err e = {0};
+	assert_int_equal(restore_fresh(r, buf, len, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "sectors"));
+	assert_int_equal(vd_status(&r->v) & VIRTIO_CONFIG_S_DRIVER_OK, 0);
+	free(buf);
+	rig_down(r);
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -746,6 +928,9 @@ int main(void)
 		cmocka_unit_test(test_update_refused_or_same),
 		cmocka_unit_test(test_update_with_read_in_flight),
 		cmocka_unit_test(test_metrics_counted),
+		cmocka_unit_test(test_snapshot_drains_and_restores),
+		cmocka_unit_test(test_pause_holds_then_resume),
+		cmocka_unit_test(test_restore_other_disk_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,7 +37,8 @@
 #include "vmm/jail.h"
 
 static const enum jail_kind kinds[] = {JAIL_VIRTIO_WORKER, JAIL_NET_CTRL, JAIL_FS_WORKER,
-				       JAIL_VCPU,	   JAIL_CONTROL,  JAIL_RNG_WORKER};
+				       JAIL_VCPU,	   JAIL_CONTROL,  JAIL_RNG_WORKER,
+				       JAIL_SNAPMEM};
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 /* The descriptors the children's filters are bound to: 100 a vCPU, a
@@ -50,7 +51,11 @@ static const struct jail_fds test_fds = {.ring = 100,
 					 .notify_irq = 104,
 					 .vcpu = 100,
 					 .vm = 101,
-					 .listen = 100};
+					 .listen = 100,
+					 .uffd = 100,
+					 .memfile = 101,
+					 .fail = 103,
+					 .sock = 104};
 
 static void test_tables(void **state)
 {

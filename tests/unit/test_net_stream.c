@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/snap.h"
 #include "devices/net.h"
 #include "fake_mem.h"
 #include "tests/rig/vdev.h"
@@ -357,6 +358,116 @@ static void test_reset_while_tx_stuck(void **state)
 	assert_memory_equal(got + 4, want, 300);
 }
 
+/* ---- snapshot ---- */
+
+static void post_rx(struct rig *r, unsigned from, unsigned n)
+{
+	for (unsigned i = from; i < from + n; i++) {
+		rr_desc(RX(r), i, RX_BUF + (uint64_t)i * BUFSZ, BUFSZ, VRING_DESC_F_WRITE, 0);
+		rr_avail(RX(r), (uint16_t)i);
+	}
+	kick(r, 0);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* The pause does not wait for RX's socket read (in flight for good: the
+ * peer is silent), and a frame read while paused reaches the guest only
+ * after the resume. */
+static void test_pause_with_rx_read_pending(void **state)
+{
+	struct rig *r = *state;
+	post_rx(r, 0, 4);
+	peer_send(r, 100, 1);
+	wait_used(r, 0, 1);
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += 5;
+	double t0 = now_s();
+	assert_int_equal(virtio_dev_pause(net_vdev(r->n), &until), 0);
+	assert_true(now_s() - t0 < 1.0);
+	peer_send(r, 200, 2);
+	usleep(150000);
+	assert_int_equal(vd_used_idx(&r->v, 0), 1);
+	virtio_dev_resume(net_vdev(r->n));
+	wait_used(r, 0, 2);
+	check_rx(r, 1, 200, 2);
+}
+
+/* Paused and saved; a fresh device (a new connection to a new peer)
+ * restored from the state delivers the next frame at the RX used index
+ * that follows; another MAC is refused. */
+static void test_snapshot_restore(void **state)
+{
+	struct rig *r = *state;
+	post_rx(r, 0, 4);
+	peer_send(r, 100, 1);
+	wait_used(r, 0, 1);
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += 5;
+	assert_int_equal(virtio_dev_pause(net_vdev(r->n), &until), 0);
+	struct snap_w w;
+	snap_w_init(&w);
+	virtio_dev_save(net_vdev(r->n), &w, 0);
+	struct err e = {0};
+	assert_int_equal(net_desc.save(r->n, &w, 0, &e), 0);
+	const uint8_t *buf;
+	size_t len;
+	assert_int_equal(snap_w_finish(&w, SNAP_ARCH_HOST, &buf, &len, &e), 0);
+	uint8_t mac[6];
+	net_mac(r->n, mac);
+	net_destroy(r->n);
+	close(r->peer);
+
+	for (int round = 0; round < 2; round++) {
+		unlink(r->path);
+		int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		memcpy(a.sun_path, r->path, strlen(r->path));
+		assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+		assert_int_equal(listen(l, 1), 0);
+		/* the second round: another MAC than the snapshot's */
+		struct net_cfg cfg = {.backend = NET_STREAM, .target = r->path, .fd = -1};
+		if (round == 1) {
+			cfg.has_mac = true;
+			memcpy(cfg.mac, mac, 6);
+			cfg.mac[5] ^= 1;
+		}
+		assert_int_equal(net_open(&r->n, &cfg, 0, &e), 0);
+		r->peer = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+		assert_true(r->peer >= 0);
+		close(l);
+		struct virtio_irqfds irq = {.config = r->irqfd};
+		for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+			irq.vq[q] = r->irqfd;
+		assert_int_equal(net_start(r->n, &r->f.m, &irq, &e), 0);
+		r->v.d = net_vdev(r->n);
+		r->v.q[0].kick_fd = net_kick_fd(r->n, 0);
+		r->v.q[1].kick_fd = net_kick_fd(r->n, 1);
+		struct snap_r sr;
+		assert_int_equal(snap_open(&sr, buf, len, SNAP_ARCH_HOST, &e), 0);
+		if (round == 1) {
+			assert_int_equal(net_desc.restore(r->n, &sr, 0, &e), -EINVAL);
+			assert_non_null(strstr(e.msg, "MAC"));
+			break;
+		}
+		assert_int_equal(net_desc.restore(r->n, &sr, 0, &e), 0);
+		assert_int_equal(virtio_dev_restore(net_vdev(r->n), &sr, 0, &e), 0);
+		peer_send(r, 300, 3);
+		wait_used(r, 0, 2);
+		check_rx(r, 1, 300, 3);
+		net_destroy(r->n);
+		close(r->peer);
+	}
+	snap_w_free(&w);
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -365,6 +476,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tx_frame_reaches_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_while_tx_stuck, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_while_tx_stuck, setup_pci, teardown),
+		cmocka_unit_test_setup_teardown(test_pause_with_rx_read_pending, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

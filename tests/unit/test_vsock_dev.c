@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/snap.h"
 #include "devices/vsock.h"
 #include "fake_mem.h"
 #include "tests/rig/vdev.h"
@@ -510,6 +511,164 @@ static void test_metrics_counted(void **state)
 	unlink(p2);
 }
 
+/* ---- snapshot ---- */
+
+#define EVB(i) (0x300000ULL + 0x100ULL * (i)) /* event buffers */
+
+static void pause_ok(struct rig *r)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += 5;
+	assert_int_equal(virtio_dev_pause(vsock_vdev(r->vs), &until), 0);
+}
+
+/* A guest packet for a connection the device does not know: it answers
+ * RST on the RX queue. */
+static void guest_stray(struct rig *r, uint32_t host_port)
+{
+	struct vsock_hdr h = ghdr(VIRTIO_VSOCK_OP_RW, host_port, 0);
+	guest_send(r, &h, NULL);
+	guest_kick_tx(r);
+}
+
+/* Pauses and saves the device, destroys it (the saving process ends),
+ * then opens, starts and restores a fresh one on the same path and guest
+ * memory. */
+static void snapshot_and_restore(struct rig *r)
+{
+	pause_ok(r);
+	struct snap_w w;
+	snap_w_init(&w);
+	virtio_dev_save(vsock_vdev(r->vs), &w, 0);
+	struct err e = {0};
+	assert_int_equal(vsock_desc.save(r->vs, &w, 0, &e), 0);
+	const uint8_t *p;
+	size_t len;
+	assert_int_equal(snap_w_finish(&w, SNAP_ARCH_HOST, &p, &len, &e), 0);
+	vsock_destroy(r->vs);
+	struct vsock_cfg cfg = {.guest_cid = GCID, .path = r->path};
+	assert_int_equal(vsock_open(&r->vs, &cfg, &e), 0);
+	struct virtio_irqfds irq = {.config = r->irqfd};
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		irq.vq[q] = r->irqfd;
+	assert_int_equal(vsock_start(r->vs, &r->f.m, &irq, &e), 0);
+	r->v.d = vsock_vdev(r->vs);
+	for (unsigned q = 0; q < 3; q++)
+		r->v.q[q].kick_fd = vsock_kick_fd(r->vs, q);
+	struct snap_r sr;
+	assert_int_equal(snap_open(&sr, p, len, SNAP_ARCH_HOST, &e), 0);
+	assert_int_equal(vsock_desc.restore(r->vs, &sr, 0, &e), 0);
+	assert_int_equal(virtio_dev_restore(vsock_vdev(r->vs), &sr, 0, &e), 0);
+	assert_true(vd_status(&r->v) & VIRTIO_CONFIG_S_DRIVER_OK);
+	snap_w_free(&w);
+}
+
+static void expect_transport_reset(struct rig *r, uint16_t at)
+{
+	assert_true(vd_wait_used(&r->v, EVQ, (uint16_t)(at + 1), 5));
+	uint32_t id, len;
+	vd_used(&r->v, EVQ, at, &id, &len);
+	assert_int_equal(len, 4);
+	assert_int_equal(le_get32(vd_at(&r->v, EVB(id), 4)), VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+}
+
+/* After a restore: TRANSPORT_RESET in the driver's event buffer; RX held
+ * until the driver posts a buffer again (its acknowledgement), then served
+ * on from the saved positions: the RX and TX used indices go on where
+ * they were. */
+static void test_snapshot_transport_reset(void **state)
+{
+	struct rig *r = *state;
+	guest_up(r);
+	for (unsigned i = 0; i < 2; i++) {
+		struct vd_seg s = {EVB(i), 4, true};
+		vd_post(&r->v, EVQ, &s, 1);
+		memset(vd_at(&r->v, EVB(i), 4), 0xee, 4);
+	}
+	struct vsock_hdr h;
+	guest_stray(r, 999);
+	assert_true(guest_recv(r, &h, NULL, 5));
+	assert_int_equal(h.op, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(vd_used_idx(&r->v, EVQ), 0); /* no event before */
+
+	snapshot_and_restore(r);
+	expect_transport_reset(r, 0);
+	/* a stray packet's RST waits for the acknowledgement */
+	guest_stray(r, 998); /* TX served on: used index 2 */
+	usleep(100000);
+	assert_int_equal(vd_used_idx(&r->v, RXQ), r->rx_seen);
+	uint32_t id, len;
+	vd_used(&r->v, EVQ, 0, &id, &len);
+	vd_repost(&r->v, EVQ, (uint16_t)id);
+	vd_kick(&r->v, EVQ);
+	assert_true(guest_recv(r, &h, NULL, 5));
+	assert_int_equal(h.op, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(h.src_port, 998);
+	assert_int_equal(vd_used_idx(&r->v, RXQ), 2);
+	assert_int_equal(vd_used_idx(&r->v, EVQ), 1); /* one event only */
+}
+
+/* No event buffer posted at the restore: the event waits for one. */
+static void test_snapshot_event_waits_for_buffer(void **state)
+{
+	struct rig *r = *state;
+	guest_up(r);
+	snapshot_and_restore(r);
+	usleep(50000);
+	assert_int_equal(vd_used_idx(&r->v, EVQ), 0);
+	struct vd_seg s = {EVB(0), 4, true};
+	vd_post(&r->v, EVQ, &s, 1);
+	vd_kick(&r->v, EVQ);
+	expect_transport_reset(r, 0);
+}
+
+/* Paused, a host client's connection is not offered to the guest (the RX
+ * queue takes nothing); resumed, it is. */
+static void test_pause_holds_rx(void **state)
+{
+	struct rig *r = *state;
+	guest_up(r);
+	pause_ok(r);
+	int host = host_connect(r);
+	usleep(150000);
+	assert_int_equal(vd_used_idx(&r->v, RXQ), 0);
+	virtio_dev_resume(vsock_vdev(r->vs));
+	struct vsock_hdr h;
+	assert_true(guest_recv(r, &h, NULL, 5));
+	assert_int_equal(h.op, VIRTIO_VSOCK_OP_REQUEST);
+	assert_int_equal(h.dst_port, GPORT);
+	close(host);
+}
+
+/* A state of another guest CID is refused, named. */
+static void test_restore_other_cid(void **state)
+{
+	struct rig *r = *state;
+	guest_up(r);
+	pause_ok(r);
+	struct snap_w w;
+	snap_w_init(&w);
+	struct err e = {0};
+	assert_int_equal(vsock_desc.save(r->vs, &w, 0, &e), 0);
+	const uint8_t *p;
+	size_t len;
+	assert_int_equal(snap_w_finish(&w, SNAP_ARCH_HOST, &p, &len, &e), 0);
+	vsock_destroy(r->vs);
+	struct vsock_cfg cfg = {.guest_cid = GCID + 1, .path = r->path};
+	assert_int_equal(vsock_open(&r->vs, &cfg, &e), 0);
+	struct snap_r sr;
+	assert_int_equal(snap_open(&sr, p, len, SNAP_ARCH_HOST, &e), 0);
+	assert_int_equal(vsock_desc.restore(r->vs, &sr, 0, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "CID"));
+	snap_w_free(&w);
+	/* teardown destroys a device that was opened, not started */
+	struct virtio_irqfds irq = {.config = r->irqfd};
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		irq.vq[q] = r->irqfd;
+	assert_int_equal(vsock_start(r->vs, &r->f.m, &irq, &e), 0);
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -518,6 +677,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_with_connections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_transport_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_event_waits_for_buffer, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pause_holds_rx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_other_cid, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
