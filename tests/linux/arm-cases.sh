@@ -19,8 +19,9 @@
 #    threads each call getppid() (173 on arm64) right after loading their
 #    filter: cvmm dies of SIGSYS (159) naming the thread and the call.
 #  - arm64-unit-NAME: the cross-built unit tests that skip under qemu-user
-#    (io_uring: worker, fs, net_stream, blk_dev, vsock_dev, rng_dev; seccomp: jail), run for real here on
-#    an arm64 kernel: each must pass, a skip (77) is a failure.
+#    (io_uring: worker, fs, net_stream, blk_dev, vsock_dev, rng_dev; seccomp: jail;
+#    KVM: arm64_snap_kvm), run for real here on an arm64 kernel: each must
+#    pass, a skip (77) is a failure.
 # env: CVMM, KIT (dir with arm64-Image, arm64-guest.cpio.gz, vsocktool, unit-NAME),
 # ONLY / SKIP; GIC: the GIC the guest must drive (default GICv3; GIC-0, the v2
 # driver's name, in a
