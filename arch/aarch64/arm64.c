@@ -128,7 +128,7 @@ int arch_vm_init(struct arch *a, struct err *e)
 
 int arch_vcpu_init(struct arch *a, int vcpu_fd, unsigned id, struct err *e)
 {
-	return arm64_vcpu_setup(&arm64_kvm_sys, a->vm->vm_fd, vcpu_fd, id, e);
+	return arm64_vcpu_setup(&arm64_kvm_sys, a->vm->vm_fd, vcpu_fd, id, &a->vcpu_target, e);
 }
 
 int arch_devices_init(struct arch *a, struct err *e)
@@ -272,7 +272,7 @@ int arch_save(struct arch *a, const int *vcpu_fds, unsigned n, struct snap_w *w,
 			       a->vm->ncpus);
 	if (!a->devs_ready)
 		return err_set(e, EINVAL, "snapshot: the VM's devices are not set up");
-	int r = arm64_snap_save(&arm64_kvm_sys, a->vm->vm_fd, a->gic_fd, a->gic_version, vcpu_fds,
+	int r = arm64_snap_save(&arm64_kvm_sys, a->vcpu_target, a->gic_fd, a->gic_version, vcpu_fds,
 				n, w, e);
 	if (r < 0)
 		return r;
@@ -293,7 +293,7 @@ int arch_restore(struct arch *a, const int *vcpu_fds, unsigned n, const struct s
 	if (ret == 0)
 		ret = pl031_restore(&a->rtc, r, 0, e);
 	if (ret == 0)
-		ret = arm64_snap_restore(&arm64_kvm_sys, a->vm->vm_fd, a->gic_fd, a->gic_version,
+		ret = arm64_snap_restore(&arm64_kvm_sys, a->vcpu_target, a->gic_fd, a->gic_version,
 					 vcpu_fds, n, r, e);
 	return ret;
 }

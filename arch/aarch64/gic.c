@@ -89,7 +89,8 @@ int arm64_gic_init(const struct arm64_kvm *k, int fd, struct err *e)
 	return 0;
 }
 
-int arm64_vcpu_setup(const struct arm64_kvm *k, int vm_fd, int vcpu_fd, unsigned id, struct err *e)
+int arm64_vcpu_setup(const struct arm64_kvm *k, int vm_fd, int vcpu_fd, unsigned id,
+		     uint32_t *target, struct err *e)
 {
 	struct kvm_vcpu_init init;
 	memset(&init, 0, sizeof(init));
@@ -103,6 +104,8 @@ int arm64_vcpu_setup(const struct arm64_kvm *k, int vm_fd, int vcpu_fd, unsigned
 	if (r < 0)
 		return err_set(e, -r, "KVM_ARM_VCPU_INIT (vCPU %u, target %u): %s", id, init.target,
 			       strerror(-r));
+	if (target)
+		*target = init.target;
 	return 0;
 }
 

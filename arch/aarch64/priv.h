@@ -18,6 +18,7 @@ struct arch {
 	const struct arch_vm *vm; /* borrowed from the VMM */
 	int gic_fd;		  /* owned, -1: none */
 	unsigned gic_version;	  /* 3 or 2 */
+	uint32_t vcpu_target;	  /* the KVM target the vCPUs were initialised with */
 	struct serial uart;
 	struct pl031 rtc;
 	bool devs_ready; /* uart and rtc set up: arch_destroy ends them */

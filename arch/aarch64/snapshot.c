@@ -680,19 +680,7 @@ static int gic_restore(const struct arm64_kvm *k, int gic_fd, const struct snap_
 
 /* ---- the whole ------------------------------------------------------------ */
 
-/* The target KVM_ARM_VCPU_INIT used: this host's preferred one. */
-static int preferred_target(const struct arm64_kvm *k, int vm_fd, uint32_t *target, struct err *e)
-{
-	struct kvm_vcpu_init init;
-	memset(&init, 0, sizeof(init));
-	int r = kv(k, vm_fd, KVM_ARM_PREFERRED_TARGET, &init);
-	if (r < 0)
-		return err_set(e, -r, "KVM_ARM_PREFERRED_TARGET: %s", strerror(-r));
-	*target = init.target;
-	return 0;
-}
-
-int arm64_snap_save(const struct arm64_kvm *k, int vm_fd, int gic_fd, unsigned gic_version,
+int arm64_snap_save(const struct arm64_kvm *k, uint32_t target, int gic_fd, unsigned gic_version,
 		    const int *vcpu_fds, unsigned n, struct snap_w *w, struct err *e)
 {
 	if (gic_version != 3)
@@ -701,10 +689,7 @@ int arm64_snap_save(const struct arm64_kvm *k, int vm_fd, int gic_fd, unsigned g
 			       gic_version);
 	if (n == 0 || n > ARM64_GICV3_MAX_CPUS)
 		return err_set(e, EINVAL, "snapshot: %u vCPUs", n);
-	uint32_t target;
-	int r = preferred_target(k, vm_fd, &target, e);
-	if (r < 0)
-		return r;
+	int r = 0;
 	snap_section(w, SEC_CPUS, 0);
 	snap_u32(w, T_CPUS_N, n);
 	snap_u32(w, T_CPUS_TARGET, target);
@@ -722,8 +707,9 @@ int arm64_snap_save(const struct arm64_kvm *k, int vm_fd, int gic_fd, unsigned g
 	return r;
 }
 
-int arm64_snap_restore(const struct arm64_kvm *k, int vm_fd, int gic_fd, unsigned gic_version,
-		       const int *vcpu_fds, unsigned n, const struct snap_r *sr, struct err *e)
+int arm64_snap_restore(const struct arm64_kvm *k, uint32_t host_target, int gic_fd,
+		       unsigned gic_version, const int *vcpu_fds, unsigned n,
+		       const struct snap_r *sr, struct err *e)
 {
 	static const uint16_t known[] = {T_CPUS_N, T_CPUS_TARGET, T_CPUS_FEATURES};
 	if (gic_version != 3)
@@ -737,7 +723,7 @@ int arm64_snap_restore(const struct arm64_kvm *k, int vm_fd, int gic_fd, unsigne
 	if (snap_find(sr, SEC_CPUS, 0, &s) < 0)
 		return err_set(e, EINVAL, "snapshot has no '%s' section (not an aarch64 VM's?)",
 			       SEC_CPUS);
-	uint32_t ncpu, target, host_target;
+	uint32_t ncpu, target;
 	uint8_t feat[4 * NFEAT];
 	int r = snap_check_known(&s, known, 3, e);
 	if (r == 0)
@@ -750,9 +736,6 @@ int arm64_snap_restore(const struct arm64_kvm *k, int vm_fd, int gic_fd, unsigne
 		return r;
 	if (ncpu != n)
 		return err_set(e, EINVAL, "snapshot has %u vCPUs, this VM %u", ncpu, n);
-	r = preferred_target(k, vm_fd, &host_target, e);
-	if (r < 0)
-		return r;
 	if (target != host_target)
 		return err_set(e, EOPNOTSUPP,
 			       "snapshot's vCPUs are KVM target %u, this host's KVM offers %u "

@@ -229,7 +229,7 @@ static void save(struct fake *f, uint8_t **buf, size_t *len)
 	struct snap_w w;
 	struct err e = {0};
 	snap_w_init(&w);
-	int r = arm64_snap_save(&k, VM_FD, GIC_FD, 3, fds, NCPU, &w, &e);
+	int r = arm64_snap_save(&k, f->target, GIC_FD, 3, fds, NCPU, &w, &e);
 	if (r)
 		fail_msg("save: %s", e.msg);
 	const uint8_t *out;
@@ -246,7 +246,7 @@ static int restore(struct fake *f, const uint8_t *buf, size_t len, unsigned n, s
 	int ret = snap_open(&r, buf, len, SNAP_ARCH_AARCH64, e);
 	if (ret < 0)
 		return ret;
-	return arm64_snap_restore(&k, VM_FD, GIC_FD, 3, fds, n, &r, e);
+	return arm64_snap_restore(&k, f->target, GIC_FD, 3, fds, n, &r, e);
 }
 
 static struct fake fa, fb, fc; /* large: not on the stack */
@@ -406,11 +406,12 @@ static void test_refusals(void **state)
 	struct snap_w w;
 	snap_w_init(&w);
 	e = (struct err){0};
-	assert_int_equal(arm64_snap_save(&k, VM_FD, GIC_FD, 2, fds, NCPU, &w, &e), -EOPNOTSUPP);
+	assert_int_equal(arm64_snap_save(&k, fa.target, GIC_FD, 2, fds, NCPU, &w, &e), -EOPNOTSUPP);
 	assert_non_null(strstr(e.msg, "GICv2"));
 	snap_w_free(&w);
 	assert_int_equal(snap_open(&sr, s, l, 0, &e), 0);
-	assert_int_equal(arm64_snap_restore(&k, VM_FD, GIC_FD, 2, fds, NCPU, &sr, &e), -EOPNOTSUPP);
+	assert_int_equal(arm64_snap_restore(&k, fa.target, GIC_FD, 2, fds, NCPU, &sr, &e),
+			 -EOPNOTSUPP);
 	free(s);
 }
 
@@ -441,7 +442,7 @@ static void test_mutations(void **state)
 		struct snap_r r;
 		struct err e = {0};
 		if (snap_open(&r, m, l, SNAP_ARCH_AARCH64, &e) < 0 ||
-		    arm64_snap_restore(&k, VM_FD, GIC_FD, 3, fds, NCPU, &r, &e) < 0) {
+		    arm64_snap_restore(&k, fc.target, GIC_FD, 3, fds, NCPU, &r, &e) < 0) {
 			assert_true(e.msg[0] != 0);
 			refusals++;
 		}
