@@ -174,6 +174,24 @@ def vsock_seed(knobs, state, line, pkts):
     return bytes([knobs, state, len(line)]) + line + bytes(table) + ring + buf
 
 
+def vdev_restore(own=True, avail=5, used=3, pos=(3, 3), status=0xF, num=32, drv=(1 << 32) | (1 << 29), nq=1):
+    """fuzz_vdev_restore: [flags, avail, used] then section virtio's fields."""
+    def f(tag, b):
+        return struct.pack("<HB", tag, len(b)) + b
+    out = bytes([1 if own else 0]) + struct.pack("<HH", avail, used)
+    out += f(1, struct.pack("<Q", drv)) + f(2, struct.pack("<Q", drv))
+    out += f(3, struct.pack("<I", status))
+    for tag in range(4, 8):
+        out += f(tag, struct.pack("<I", 0))
+    out += f(8, struct.pack("<I", nq)) + f(9, struct.pack("<I", 0)) + f(10, struct.pack("<I", 0))
+    out += f(0x100, struct.pack("<I", num)) + f(0x101, struct.pack("<I", 1))
+    out += f(0x102, struct.pack("<Q", 0x1000)) + f(0x103, struct.pack("<Q", 0x2000))
+    out += f(0x104, struct.pack("<Q", 0x3000))
+    if pos is not None:
+        out += f(0x105, struct.pack("<I", pos[0] << 16 | pos[1]))
+    return out
+
+
 def main():
     put("bzimage", "relocatable", bzimage())
     put("bzimage", "fixed_2m", bzimage(reloc=0, pref=0x200000))
@@ -556,8 +574,22 @@ def arm64():
     put("arm64_fdt", "too_many_cpus", arm64_fdt(124, 3, 0, 0, 0, b""))
 
 
+def vdev_restore_seeds():
+    """fuzz_vdev_restore: a good state, then one broken field each."""
+    put("vdev_restore", "good", vdev_restore())
+    put("vdev_restore", "not_served", vdev_restore(status=0xB, pos=None))
+    put("vdev_restore", "no_own_section", vdev_restore(own=False))
+    put("vdev_restore", "qsize", vdev_restore(num=48))
+    put("vdev_restore", "used_beyond", vdev_restore(pos=(70, 70), used=70))
+    put("vdev_restore", "taken_not_returned", vdev_restore(pos=(4, 3)))
+    put("vdev_restore", "not_offered", vdev_restore(drv=(1 << 32) | (1 << 41)))
+    put("vdev_restore", "nqueues", vdev_restore(nq=2))
+    put("vdev_restore", "no_pos", vdev_restore(pos=None))
+
+
 if __name__ == "__main__":
     main()
     arm64()
+    vdev_restore_seeds()
     config_json()
     api()

@@ -154,6 +154,7 @@ API void cvmm_config_free(struct cvmm_config *c)
 	free(c->console_path);
 	free(c->jail_chroot);
 	free(c->jail_rm_dir);
+	free(c->jail_snapshot_dir);
 	free(c);
 }
 
@@ -225,6 +226,13 @@ API int cvmm_config_set_rng(struct cvmm_config *c, int enabled)
 {
 	err_clear(&c->err);
 	c->rng = enabled != 0;
+	return 0;
+}
+
+API int cvmm_config_set_dirty_tracking(struct cvmm_config *c, int enabled)
+{
+	err_clear(&c->err);
+	c->track_dirty = enabled != 0;
 	return 0;
 }
 
@@ -301,12 +309,16 @@ API int cvmm_config_set_jail(struct cvmm_config *c, const struct cvmm_jail *j)
 	if (j->chroot_dir && j->chroot_dir[0] != '/')
 		return err_set(&c->err, EINVAL, "chroot directory must be an absolute path: '%s'",
 			       j->chroot_dir);
-	char *dir = NULL, *rm = NULL;
+	char *dir = NULL, *rm = NULL, *snap = NULL;
 	if ((j->chroot_dir && !(dir = strdup(j->chroot_dir))) ||
-	    (j->socket_dir && !(rm = strdup(j->socket_dir)))) {
+	    (j->socket_dir && !(rm = strdup(j->socket_dir))) ||
+	    (j->snapshot_dir && !(snap = strdup(j->snapshot_dir)))) {
 		free(dir);
+		free(rm);
 		return err_set(&c->err, ENOMEM, "out of memory");
 	}
+	free(c->jail_snapshot_dir);
+	c->jail_snapshot_dir = snap;
 	free(c->jail_chroot);
 	c->jail_chroot = dir;
 	free(c->jail_rm_dir);

@@ -43,16 +43,18 @@ struct cvmm_config {
 	unsigned nfs;
 	char *vsock_path; /* owned, NULL: no vsock device */
 	uint64_t vsock_cid;
-	bool rng;      /* a virtio-rng device */
-	int seccomp;   /* CVMM_SECCOMP_*, for every thread of the VM */
-	int transport; /* CVMM_TRANSPORT_* */
-	bool jail;     /* drop privileges in cvmm_vm_create */
+	bool rng;	  /* a virtio-rng device */
+	bool track_dirty; /* dirty pages tracked: diff snapshots */
+	int seccomp;	  /* CVMM_SECCOMP_*, for every thread of the VM */
+	int transport;	  /* CVMM_TRANSPORT_* */
+	bool jail;	  /* drop privileges in cvmm_vm_create */
 	bool jail_ids, jail_landlock;
 	bool jail_update_disks;	   /* cvmm_vm_update_disk works after the drop */
 	bool jail_update_anywhere; /* beneath "/" */
 	unsigned jail_uid, jail_gid;
-	char *jail_chroot; /* owned, NULL: none */
-	char *jail_rm_dir; /* owned, NULL: none: Landlock still lets files be removed there */
+	char *jail_chroot;	 /* owned, NULL: none */
+	char *jail_rm_dir;	 /* owned, NULL: none: Landlock still lets files be removed there */
+	char *jail_snapshot_dir; /* owned, NULL: no snapshots after the drop */
 	struct err err;
 };
 

@@ -129,12 +129,12 @@ static const struct jail_rule snapmem_rules[] = {
 	     FD(0, MEMFILE)),
 	RULE(ioctl, "LAZY: fill a missing page with the file's bytes", FD(0, UFFD),
 	     EQ(1, UFFDIO_COPY)),
-	RULE(ioctl, "LAZY: fill a missing page of a hole with zeros", FD(0, UFFD),
-	     EQ(1, UFFDIO_ZEROPAGE)),
+	RULE(ioctl, "LAZY: fill the pages of a hole of the file with the shared zero page",
+	     FD(0, UFFD), EQ(1, UFFDIO_ZEROPAGE)),
 	RULE(ioctl, "LAZY: wake a thread whose page another fault already filled", FD(0, UFFD),
 	     EQ(1, UFFDIO_WAKE)),
-	RULE(ioctl, "LAZY: all data loaded: the holes become plain anonymous memory", FD(0, UFFD),
-	     EQ(1, UFFDIO_UNREGISTER)),
+	RULE(ioctl, "LAZY: every page is in: the regions become plain anonymous memory",
+	     FD(0, UFFD), EQ(1, UFFDIO_UNREGISTER)),
 	RULE(write, "report a failure (the handler hung up, the file cannot be read)", FD(0, FAIL)),
 	RULE(write, "the SIGSYS handler names the forbidden call on stderr", EQ(0, STDERR_FILENO)),
 	RULE(futex, "the start handshake and the join with the main thread"),
@@ -165,6 +165,56 @@ static const struct jail_rule control_disk_rules[] = {
 };
 static const struct jail_table control_disk_table =
 	JAIL_TABLE("control, disk updates", control_disk_rules);
+
+/* The control thread of a VM it may snapshot (cvmm_jail.snapshot_dir; the
+ * CLI's --api-socket: PUT /snapshot/create), besides its table: the vCPUs
+ * parked, it reads their state and the VM's (KVM's GET ioctls only: a
+ * snapshot changes nothing), tells the queue workers to pause (eventfd
+ * writes, allowed already) and writes the two files. Landlock, where the
+ * kernel has it, leaves creating files only beneath the snapshot
+ * directory. */
+static const struct jail_rule control_snapshot_rules[] = {
+	RULE(openat,
+	     "snapshot: create the state and memory files (Landlock: beneath the snapshot "
+	     "directory only)",
+	     CLEAR(2, O_TMPFILE)),
+	RULE(pwrite64, "snapshot: guest memory into its file, page runs at their offsets"),
+	RULE(ftruncate, "snapshot: the memory file's size (holes for zero pages)"),
+	RULE(fsync, "snapshot: both files on disk before the call answers"),
+#ifndef __aarch64__ /* x86's in-kernel PIC/IOAPIC and PIT (struct kvm_pit_state2: x86 only) */
+	RULE(ioctl, "snapshot: the in-kernel PIC/IOAPIC, PIT and clock", FD(0, VM),
+	     EQ(1, KVM_GET_IRQCHIP)),
+	RULE(ioctl, "snapshot: the PIT", FD(0, VM), EQ(1, KVM_GET_PIT2)),
+#endif
+	RULE(ioctl, "snapshot: the guest's clock", FD(0, VM), EQ(1, KVM_GET_CLOCK)),
+	RULE(ioctl, "snapshot: diff snapshots' pages the vCPUs wrote", FD(0, VM),
+	     EQ(1, KVM_GET_DIRTY_LOG)),
+	RULE(ioctl, "snapshot: what KVM offers (XSAVE's size)", EQ(1, KVM_CHECK_EXTENSION)),
+#ifdef __aarch64__
+	RULE(ioctl, "snapshot: the vCPUs' register list", EQ(1, KVM_GET_REG_LIST)),
+	RULE(ioctl, "snapshot: each vCPU register", EQ(1, KVM_GET_ONE_REG)),
+	RULE(ioctl, "snapshot: the GIC's registers (its device fd)", EQ(1, KVM_GET_DEVICE_ATTR)),
+	RULE(ioctl, "snapshot: the GIC's pending tables into guest memory",
+	     EQ(1, KVM_SET_DEVICE_ATTR)),
+	RULE(ioctl, "snapshot: a vCPU's power state", EQ(1, KVM_GET_MP_STATE)),
+#else
+	RULE(ioctl, "snapshot: the MSRs KVM lists (the KVM fd)", EQ(1, KVM_GET_MSR_INDEX_LIST)),
+	RULE(ioctl, "snapshot: a vCPU's registers", EQ(1, KVM_GET_REGS)),
+	RULE(ioctl, "snapshot: a vCPU's segment and control registers", EQ(1, KVM_GET_SREGS)),
+	RULE(ioctl, "snapshot: a vCPU's FPU/SSE/AVX state", EQ(1, KVM_GET_XSAVE)),
+	RULE(ioctl, "snapshot: a vCPU's XSAVE state, larger than 4 KiB", EQ(1, KVM_GET_XSAVE2)),
+	RULE(ioctl, "snapshot: a vCPU's XCR0", EQ(1, KVM_GET_XCRS)),
+	RULE(ioctl, "snapshot: a vCPU's debug registers", EQ(1, KVM_GET_DEBUGREGS)),
+	RULE(ioctl, "snapshot: a vCPU's local APIC", EQ(1, KVM_GET_LAPIC)),
+	RULE(ioctl, "snapshot: a vCPU's MSRs", EQ(1, KVM_GET_MSRS)),
+	RULE(ioctl, "snapshot: a vCPU's power state", EQ(1, KVM_GET_MP_STATE)),
+	RULE(ioctl, "snapshot: a vCPU's pending events", EQ(1, KVM_GET_VCPU_EVENTS)),
+	RULE(ioctl, "snapshot: a vCPU's CPUID", EQ(1, KVM_GET_CPUID2)),
+	RULE(ioctl, "snapshot: the TSC's frequency", EQ(1, KVM_GET_TSC_KHZ)),
+#endif
+};
+static const struct jail_table control_snapshot_table =
+	JAIL_TABLE("control, snapshots", control_snapshot_rules);
 
 #ifdef CVMM_SANITIZED
 /* LeakSanitizer's check at exit runs on the thread that calls exit(): the
@@ -247,6 +297,12 @@ const struct jail_rule *jail_disk_rules(unsigned *n)
 	return control_disk_table.rules;
 }
 
+const struct jail_rule *jail_snapshot_rules(unsigned *n)
+{
+	*n = control_snapshot_table.n;
+	return control_snapshot_table.rules;
+}
+
 const char *jail_kind_name(enum jail_kind kind)
 {
 	const struct jail_table *t = jail_table(kind);
@@ -256,13 +312,13 @@ const char *jail_kind_name(enum jail_kind kind)
 int jail_build(enum jail_kind kind, enum jail_mode mode, const struct jail_fds *fds, void **ctx,
 	       struct err *e)
 {
-	return jail_build_ex(kind, mode, fds, false, ctx, e);
+	return jail_build_ex(kind, mode, fds, 0, ctx, e);
 }
 
-int jail_build_ex(enum jail_kind kind, enum jail_mode mode, const struct jail_fds *fds, bool disks,
-		  void **ctx, struct err *e)
+int jail_build_ex(enum jail_kind kind, enum jail_mode mode, const struct jail_fds *fds,
+		  unsigned extras, void **ctx, struct err *e)
 {
-	const struct jail_table *t[3] = {jail_table(kind), NULL, NULL};
+	const struct jail_table *t[4] = {jail_table(kind), NULL, NULL, NULL};
 	unsigned n = 1;
 	if (!t[0]) {
 		*ctx = NULL;
@@ -273,7 +329,9 @@ int jail_build_ex(enum jail_kind kind, enum jail_mode mode, const struct jail_fd
 	if (kind == JAIL_CONTROL)
 		t[n++] = &sanitizer_control_table;
 #endif
-	if (disks && kind == JAIL_CONTROL)
+	if ((extras & JAIL_EXTRA_DISKS) && kind == JAIL_CONTROL)
 		t[n++] = &control_disk_table;
+	if ((extras & JAIL_EXTRA_SNAPSHOTS) && kind == JAIL_CONTROL)
+		t[n++] = &control_snapshot_table;
 	return jail_filter_build(t, n, mode, fds, ctx, e);
 }

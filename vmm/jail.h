@@ -39,15 +39,21 @@ const char *jail_kind_name(enum jail_kind kind);
 /* The rules a control thread gets besides its table where the VM's disks
  * may be replaced while it runs (cvmm_jail.update_disks). */
 const struct jail_rule *jail_disk_rules(unsigned *n);
+/* The rules a control thread gets besides where it may snapshot the VM
+ * (cvmm_jail.snapshot_dir). */
+const struct jail_rule *jail_snapshot_rules(unsigned *n);
+#define JAIL_EXTRA_DISKS     1u /* jail_disk_rules */
+#define JAIL_EXTRA_SNAPSHOTS 2u /* jail_snapshot_rules */
 /* Builds the filter of a thread kind (jail_filter_build) from the slots
  * of fds its rules name; *ctx is owned by the caller until
  * jail_load/jail_free. */
 __attribute__((warn_unused_result)) int jail_build(enum jail_kind kind, enum jail_mode mode,
 						   const struct jail_fds *fds, void **ctx,
 						   struct err *e);
-/* The same; with disks, a control thread's filter has jail_disk_rules too. */
+/* The same; a control thread's filter has the extra tables asked for
+ * (JAIL_EXTRA_*) too. */
 __attribute__((warn_unused_result)) int jail_build_ex(enum jail_kind kind, enum jail_mode mode,
-						      const struct jail_fds *fds, bool disks,
+						      const struct jail_fds *fds, unsigned extras,
 						      void **ctx, struct err *e);
 
 #endif

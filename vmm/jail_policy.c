@@ -172,6 +172,14 @@ API int cvmm_jail_policy(char **text)
 	fputs("\n- `cvmm-control` (the CLI's main thread, `--api-socket`): no io_uring of its "
 	      "own; it registers the new disk file in the blk workers' rings\n",
 	      f);
+	const struct jail_rule *snap = jail_snapshot_rules(&n);
+	fputs("\n## JAIL_CONTROL_SNAPSHOTS: control, snapshots\n\n", f);
+	fputs("The rules of `JAIL_CONTROL`, and, where the VM may be snapshotted "
+	      "(`cvmm_jail.snapshot_dir`; the CLI's `--api-socket`):\n\n",
+	      f);
+	table(f, snap, n);
+	fputs("\n- `cvmm-control` (the CLI's main thread, `--api-socket`): PUT /snapshot/create\n",
+	      f);
 	const struct jail_rule *san = jail_sanitizer_rules(false, &n);
 	if (n) {
 		fputs("\n## Sanitizer build: every table, besides\n\n", f);

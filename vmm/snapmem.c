@@ -291,20 +291,35 @@ static int uffd_copy(struct snapmem *sm, uint64_t dst, const uint8_t *buf, uint6
 	return 0;
 }
 
+/* Maps the shared zero page over len bytes (pages) at dst, skipping the
+ * pages already there (and waking whoever waits on them). */
 static int uffd_zero(struct snapmem *sm, uint64_t dst, uint64_t len)
 {
-	for (;;) {
+	while (len) {
 		struct uffdio_zeropage z = {.range = {.start = dst, .len = len}, .mode = 0};
-		if (ioctl(sm->uffd, UFFDIO_ZEROPAGE, &z) == 0) {
+		int r = ioctl(sm->uffd, UFFDIO_ZEROPAGE, &z);
+		int64_t done = z.zeropage;
+		if (r == 0) {
 			sm->zeroed += len / PAGE;
 			return 0;
 		}
+		if (done > 0) {
+			sm->zeroed += (uint64_t)done / PAGE;
+			dst += (uint64_t)done;
+			len -= (uint64_t)done;
+			continue;
+		}
 		if (errno == EAGAIN || errno == EINTR)
 			continue;
-		if (errno == EEXIST)
-			return uffd_wake(sm->uffd, dst, len);
-		return -errno;
+		if (errno != EEXIST)
+			return -errno;
+		int w = uffd_wake(sm->uffd, dst, PAGE);
+		if (w < 0)
+			return w;
+		dst += PAGE;
+		len -= PAGE;
 	}
+	return 0;
 }
 
 /* Reads len bytes at file offset off into sm->buf. 0 or -errno. */
@@ -361,41 +376,48 @@ static int lazy_faults(struct snapmem *sm)
 	}
 }
 
-/* LAZY: loads the next chunk of data from file offset *cur (holes are
- * skipped: they stay missing, and read zero once unregistered). Sets
- * *cur past it, or to the end when no data is left. */
+/* LAZY: fills the next piece from file offset *cur (page-aligned): at
+ * most CHUNK bytes of data from the file, or a hole's pages (at most
+ * ZCHUNK) with the shared zero page, never across a region's end; *cur
+ * goes past it. Holes are filled too, so that once the prefetch is done
+ * no page is missing and no fault can wait on a loader that ended. */
+#define ZCHUNK (512u * PAGE)
 static int lazy_prefetch(struct snapmem *sm, uint64_t *cur, uint64_t total)
 {
-	off_t d = lseek(sm->fd, (off_t)*cur, SEEK_DATA);
-	if (d < 0 && errno == ENXIO) {
-		*cur = total;
-		return 0;
+	uint64_t start = *cur, end;
+	bool data;
+	off_t d = lseek(sm->fd, (off_t)start, SEEK_DATA);
+	if (d < 0 && errno != ENXIO)
+		return -errno;
+	uint64_t dpage = d < 0 ? total : ((uint64_t)d & ~(uint64_t)(PAGE - 1));
+	if (dpage > start) { /* a hole up to the next data (or the end) */
+		data = false;
+		end = dpage - start > ZCHUNK ? start + ZCHUNK : dpage;
+	} else {
+		off_t h = lseek(sm->fd, d, SEEK_HOLE);
+		if (h < 0)
+			return -errno;
+		data = true;
+		end = ((uint64_t)h + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+		if (end > total)
+			end = total;
+		if (end - start > CHUNK)
+			end = start + CHUNK;
 	}
-	if (d < 0)
-		return -errno;
-	off_t h = lseek(sm->fd, d, SEEK_HOLE);
-	if (h < 0)
-		return -errno;
-	uint64_t start = (uint64_t)d & ~(uint64_t)(PAGE - 1);
-	uint64_t end = ((uint64_t)h + PAGE - 1) & ~(uint64_t)(PAGE - 1);
-	if (end > total)
-		end = total;
-	if (end - start > CHUNK)
-		end = start + CHUNK;
-	/* not across a region's end */
-	for (unsigned i = 0; i < sm->n; i++)
-		if (start >= sm->off[i] && start < sm->off[i] + sm->len[i]) {
-			if (end > sm->off[i] + sm->len[i])
-				end = sm->off[i] + sm->len[i];
-			int r = read_file(sm, start, end - start);
-			if (r < 0)
-				return r;
-			uint64_t dst = (uint64_t)(uintptr_t)sm->map[i] + (start - sm->off[i]);
-			r = uffd_copy(sm, dst, sm->buf, end - start);
-			if (r < 0)
-				return r;
-			break;
-		}
+	for (unsigned i = 0; i < sm->n; i++) {
+		if (start < sm->off[i] || start >= sm->off[i] + sm->len[i])
+			continue;
+		if (end > sm->off[i] + sm->len[i])
+			end = sm->off[i] + sm->len[i];
+		uint64_t dst = (uint64_t)(uintptr_t)sm->map[i] + (start - sm->off[i]);
+		int r = data ? read_file(sm, start, end - start) : 0;
+		if (r == 0)
+			r = data ? uffd_copy(sm, dst, sm->buf, end - start)
+				 : uffd_zero(sm, dst, end - start);
+		if (r < 0)
+			return r;
+		break;
+	}
 	*cur = end;
 	return 0;
 }
@@ -433,16 +455,19 @@ static void *lazy_thread(void *arg)
 		}
 	}
 	if (r == 0) {
-		/* Every data page is there: what is still missing is a hole.
-		 * Unregistered, it becomes plain anonymous memory (zero on
-		 * first touch); UNREGISTER wakes any fault still waiting, which
-		 * then retries on plain memory. */
+		/* Every page is there (data or the zero page): no fault can
+		 * be waiting or come. Unregistered, the regions are plain
+		 * anonymous memory again. */
 		r = lazy_faults(sm);
 		for (unsigned i = 0; r == 0 && i < sm->n; i++) {
 			struct uffdio_range rg = {.start = (uint64_t)(uintptr_t)sm->map[i],
 						  .len = sm->len[i]};
 			if (ioctl(sm->uffd, UFFDIO_UNREGISTER, &rg) < 0)
 				r = -errno;
+			/* UNREGISTER wakes the faults it finds waiting; wake the
+			 * range again all the same (a wake of nobody is free) */
+			else
+				(void)uffd_wake(sm->uffd, rg.start, rg.len);
 		}
 		what = "unregistering guest memory";
 	}
@@ -571,12 +596,24 @@ static int uffd_handshake(struct snapmem *sm, struct err *e)
 	return 0;
 }
 
+int snapmem_connect(struct snapmem *sm, struct err *e)
+{
+	if (sm->backend != SNAPMEM_UFFD || sm->sock >= 0)
+		return 0;
+	int r = uffd_handshake(sm, e);
+	if (r < 0 && sm->sock >= 0) { /* not half done: a retry starts anew */
+		close(sm->sock);
+		sm->sock = -1;
+	}
+	return r;
+}
+
 int snapmem_start(struct snapmem *sm, struct err *e)
 {
 	if (sm->backend == SNAPMEM_FILE)
 		return 0;
 	if (sm->backend == SNAPMEM_UFFD) {
-		int r = uffd_handshake(sm, e);
+		int r = snapmem_connect(sm, e);
 		if (r < 0)
 			return r;
 	} else {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Guest memory to and from a snapshot's memory file (docs/snapshot.md).
+/* Guest memory to and from a snapshot's memory file (docs/snapshot-memory.md).
  *
  * The file is the guest RAM regions in order, region i at the sum of the
  * sizes before it (Firecracker's layout), its size the total. A full dump
@@ -79,6 +79,12 @@ __attribute__((warn_unused_result)) int snapmem_map(struct snapmem *sm, enum sna
  * sends the userfaultfd and the region list to the handler; LAZY starts
  * its loader thread. Nothing for FILE. */
 __attribute__((warn_unused_result)) int snapmem_start(struct snapmem *sm, struct err *e);
+/* UFFD only (else nothing): the handshake alone (connect, send the regions
+ * and the userfaultfd), for a caller that must do it before the privilege
+ * drop (the socket outside a chroot) and start the thread after it, as a
+ * thread must not exist before the drop. snapmem_start does it when it was
+ * not done. */
+__attribute__((warn_unused_result)) int snapmem_connect(struct snapmem *sm, struct err *e);
 /* Stops the loader, unmaps, closes. NULL-safe; safe on a zeroed sm with
  * fd = uffd = stop_fd = -1. */
 void snapmem_destroy(struct snapmem *sm);

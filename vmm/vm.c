@@ -215,6 +215,9 @@ static int vm_copy_config(struct vm *vm, const struct cvmm_config *c, struct err
 	vm->cfg.jail_rm_dir = NULL;
 	if (c->jail_rm_dir && !(vm->cfg.jail_rm_dir = strdup(c->jail_rm_dir)))
 		return err_set(e, ENOMEM, "out of memory");
+	vm->cfg.jail_snapshot_dir = NULL;
+	if (c->jail_snapshot_dir && !(vm->cfg.jail_snapshot_dir = strdup(c->jail_snapshot_dir)))
+		return err_set(e, ENOMEM, "out of memory");
 	if ((c->kernel && !vm->cfg.kernel) || (c->initrd && !vm->cfg.initrd) || !vm->cfg.cmdline)
 		return err_set(e, ENOMEM, "out of memory");
 	err_clear(&vm->cfg.err);
@@ -590,7 +593,7 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 {
 	if (!vm->cfg.jail)
 		return 0;
-	const char *rw[CVMM_MAX_FS], *ro[CVMM_MAX_FS + 1], *rm[2];
+	const char *rw[CVMM_MAX_FS + 1], *ro[CVMM_MAX_FS + 1], *rm[2];
 	char vsock_dir[4096];
 	const char *disk_dirs[CVMM_MAX_DISKS];
 	bool disk_rw[CVMM_MAX_DISKS];
@@ -622,6 +625,9 @@ static int vm_jail_drop(struct vm *vm, struct err *e)
 	 * /proc/self/maps. Release builds never see /proc after the drop. */
 	ro[p.nro++] = "/proc";
 #endif
+	/* snapshots are written there (cvmm_jail.snapshot_dir) */
+	if (vm->cfg.jail_snapshot_dir)
+		rw[p.nrw++] = vm->cfg.jail_snapshot_dir;
 	/* cvmm removes its own sockets when it ends */
 	if (vm->cfg.jail_rm_dir)
 		rm[p.nrm++] = vm->cfg.jail_rm_dir;
@@ -687,6 +693,12 @@ static void vm_free(struct vm *vm);
 API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char *errbuf,
 		       unsigned long errlen)
 {
+	return vm_create(cfg, NULL, out, errbuf, errlen);
+}
+
+int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct cvmm_vm **out,
+	      char *errbuf, unsigned long errlen)
+{
 	*out = NULL;
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
@@ -699,6 +711,8 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 	struct err *e = &vm->err.e;
 	vm->kvm_fd = vm->vm_fd = vm->exit_efd = vm->console_fd = -1;
 	vm->exit.vcpu = -1;
+	snapmem_init(&vm->snapmem);
+	vm->restored = rc != NULL;
 	int r = pthread_mutex_init(&vm->exit_lock, NULL);
 	if (r) {
 		free(vm);
@@ -762,12 +776,26 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 	r = vm_devices_open(vm, e);
 	if (r < 0)
 		goto fail;
-	r = vm_memory_alloc(vm, e);
-	if (r < 0)
-		goto fail;
-	r = vm_load(vm, e);
-	if (r < 0)
-		goto fail;
+	if (rc) {
+		/* memory from the snapshot; nothing to load. Its thread (LAZY's
+		 * loader, UFFD's watcher) tells the VM's exit event when guest
+		 * memory can no longer be served. */
+		vm->snapmem.jail = (enum jail_mode)vm->cfg.seccomp;
+		vm->snapmem.fail_fd = vm->exit_efd;
+		uint64_t gpa[GM_MAX_REGIONS], size[GM_MAX_REGIONS];
+		unsigned n = arch_ram_layout(vm->cfg.memory, gpa, size);
+		r = snapmem_map(&vm->snapmem, (enum snapmem_backend)rc->rs->mem_backend,
+				rc->rs->mem_path, gpa, size, n, &vm->mem, e);
+		if (r < 0)
+			goto fail;
+	} else {
+		r = vm_memory_alloc(vm, e);
+		if (r < 0)
+			goto fail;
+		r = vm_load(vm, e);
+		if (r < 0)
+			goto fail;
+	}
 	const char *dev = getenv("CVMM_KVM_DEVICE");
 	vm->kvm_fd = kvm_open_checked(dev ? dev : "/dev/kvm", e);
 	if (vm->kvm_fd < 0) {
@@ -798,6 +826,12 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 	r = vm_memory_register(vm, e);
 	if (r < 0)
 		goto fail;
+	/* UFFD: the handler's socket may be outside a chroot */
+	if (rc && (r = snapmem_connect(&vm->snapmem, e)) < 0)
+		goto fail;
+	if (vm->cfg.track_dirty &&
+	    (r = snapmem_dirty_start(vm->vm_fd, &vm->mem, &vm->dirty, e)) < 0)
+		goto fail;
 	r = vm_vcpus_init(vm, e);
 	if (r < 0)
 		goto fail;
@@ -822,10 +856,14 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 #ifdef CVMM_TEST_HOOKS
 	vm_test_landlock_probe();
 #endif
+	/* a thread of its own, after the drop; guest memory is served from
+	 * here on (the devices' restore reads their rings) */
+	if (rc && (r = snapmem_start(&vm->snapmem, e)) < 0)
+		goto fail;
 	r = vm_devices_start(vm, e);
 	if (r < 0)
 		goto fail;
-	r = arch_boot_vcpu(vm->arch, vm->vcpus[0].fd, e);
+	r = rc ? vm_restore_state(vm, rc, e) : arch_boot_vcpu(vm->arch, vm->vcpus[0].fd, e);
 	if (r < 0)
 		goto fail;
 	*out = (struct cvmm_vm *)vm;
@@ -1110,8 +1148,9 @@ API int cvmm_vm_jail_control_thread(struct cvmm_vm *handle, int listen_fd)
 	if (r < 0)
 		return err_shared_set(&vm->err, -r, "dropping capabilities: %s", strerror(-r));
 	struct err e = {0};
-	r = jail_build_ex(JAIL_CONTROL, (enum jail_mode)vm->cfg.seccomp, &fds,
-			  vm->cfg.jail_update_disks, &ctx, &e);
+	unsigned extras = (vm->cfg.jail_update_disks ? JAIL_EXTRA_DISKS : 0) |
+			  (vm->cfg.jail_snapshot_dir ? JAIL_EXTRA_SNAPSHOTS : 0);
+	r = jail_build_ex(JAIL_CONTROL, (enum jail_mode)vm->cfg.seccomp, &fds, extras, &ctx, &e);
 	if (r < 0)
 		return err_shared_put(&vm->err, &e);
 	r = jail_load(ctx, "cvmm-control");
@@ -1170,6 +1209,12 @@ API int cvmm_vm_wait(struct cvmm_vm *handle, struct cvmm_exit *ex)
 		return err_shared_set(&vm->err, EINVAL, "VM was never started");
 	uint64_t v;
 	while (!atomic_load(&vm->stopping)) {
+		/* a restored VM's memory can no longer be served (its
+		 * page-fault handler hung up): the VM ends, saying why */
+		if (__atomic_load_n(&vm->snapmem.failed, __ATOMIC_ACQUIRE)) {
+			vm_request_exit(vm, CVMM_EXIT_ERROR, -1, 0, 0, "%s", vm->snapmem.why);
+			break;
+		}
 		struct pollfd pfd = {.fd = vm->exit_efd, .events = POLLIN};
 		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
 			return err_shared_set(&vm->err, errno, "waiting for the VM: %s",
@@ -1193,6 +1238,10 @@ static void vm_free(struct vm *vm)
 			vm_request_exit(vm, CVMM_EXIT_STOPPED, -1, 0, 0, "destroyed");
 		vm_join(vm);
 	}
+	/* vCPUs joined: with the fault handler gone, wake whatever still
+	 * waits in a fault (a worker) before the workers are joined */
+	if (__atomic_load_n(&vm->snapmem.failed, __ATOMIC_ACQUIRE))
+		snapmem_release(&vm->snapmem);
 	for (unsigned i = 0; i < vm->nvdevs; i++)
 		if (vm->vdevs[i].vdev)
 			virtio_tell_failure(vm->vdevs[i].vdev, vm->vdevs[i].name);
@@ -1221,6 +1270,8 @@ static void vm_free(struct vm *vm)
 	for (unsigned i = 0; i < GM_MAX_REGIONS; i++)
 		if (vm->ram_map[i])
 			munmap(vm->ram_map[i], vm->ram_len[i]);
+	snapmem_dirty_stop(-1, &vm->mem, &vm->dirty);
+	snapmem_destroy(&vm->snapmem);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
@@ -1244,6 +1295,7 @@ static void vm_free(struct vm *vm)
 	free(vm->cfg.vsock_path);
 	free(vm->cfg.jail_chroot);
 	free(vm->cfg.jail_rm_dir);
+	free(vm->cfg.jail_snapshot_dir);
 	pthread_cond_destroy(&vm->pause_cond);
 	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_mutex_destroy(&vm->exit_lock);

@@ -14,6 +14,7 @@
 #include "devices/virtio/device.h"
 #include "devices/virtio/pci.h"
 #include "vmm/config.h"
+#include "vmm/snapmem.h"
 #include "core/bus.h"
 #include "core/err.h"
 #include "core/mem.h"
@@ -112,6 +113,11 @@ struct vm {
 	unsigned nparked;      /* under pause_lock */
 	unsigned nrunning;     /* vCPU threads not yet returned, under pause_lock */
 	uint64_t shutdown_requests;
+	/* Restored from a snapshot: how its memory is mapped (vmm/snapmem.h). */
+	bool restored;
+	struct snapmem snapmem;
+	/* cfg.track_dirty: what changed since the last snapshot (diffs) */
+	struct snapmem_dirty dirty;
 	/* The last public call's failure (or why the VM ended in error):
 	 * cleared as each cvmm_vm_* call starts, written under its lock. */
 	struct err_shared err;
@@ -128,6 +134,21 @@ void vm_request_exit(struct vm *vm, enum cvmm_exit_reason reason, int vcpu, uint
 void vm_pause_point(struct vcpu *v);
 /* The vCPU thread is returning. */
 void vm_vcpu_gone(struct vcpu *v);
+
+/* A restore in progress (vmm/snapshot.c): the snapshot, checked whole, and
+ * what the caller asked. */
+struct snap_r;
+struct vm_restore {
+	const struct snap_r *r;
+	const struct cvmm_restore *rs;
+};
+/* cvmm_vm_create's builder; with rc, guest memory comes from the snapshot,
+ * nothing is loaded, and the saved state replaces the boot state. */
+int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct cvmm_vm **out,
+	      char *errbuf, unsigned long errlen);
+/* vmm/snapshot.c: the saved state into a VM built for it (vCPUs created,
+ * devices started, nothing run). */
+int vm_restore_state(struct vm *vm, const struct vm_restore *rc, struct err *e);
 
 /* Starts the vCPU thread; the caller holds vm->exit_lock. */
 int vcpu_start(struct vcpu *v);

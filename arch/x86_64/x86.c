@@ -10,24 +10,10 @@
 #include "arch/arch.h"
 #include "arch/x86_64/cpuid.h"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/x86_arch.h"
 #include "boot/boot.h"
 #include "devices/legacy.h"
 #include "devices/serial.h"
-
-/* The x86 VM's own: the legacy PC devices and the boot entry. */
-struct arch {
-	const struct arch_vm *vm; /* borrowed from the VMM */
-	struct serial com1;
-	struct rtc rtc;
-	struct i8042 i8042;
-	struct acpi_pm acpi_pm;
-	struct debug_exit debug_exit;
-	bool devs_ready; /* com1, rtc and i8042 set up: arch_destroy ends them */
-	struct {
-		uint32_t kind;	/* X86_BOOT_LINUX64 or the PVH entry */
-		uint64_t entry; /* first instruction */
-	} boot;
-};
 
 /* The ACPI tables (boot/acpi.c, from the layout) and the device that
  * answers the guest's writes (devices/acpi_pm.c) must agree. */
@@ -201,10 +187,13 @@ int arch_devices_init(struct arch *a, struct err *e)
 #define MSR_SYSCALL_MASK      0xc0000084
 #define MSR_KERNEL_GS_BASE    0xc0000102
 
-static int x86_set_cpuid(const struct arch_vm *vm, int fd, unsigned id, struct err *e)
+/* This host's CPUID for vCPU id (x86_arch.h). */
+int x86_cpuid_table(const struct arch_vm *vm, int fd, unsigned id, struct kvm_cpuid2 **out,
+		    struct err *e)
 {
 	unsigned max = 256;
 	struct kvm_cpuid2 *c = NULL;
+	*out = NULL;
 	for (;;) {
 		free(c);
 		c = calloc(1, sizeof(*c) + (max + 4) * sizeof(c->entries[0]));
@@ -230,6 +219,16 @@ static int x86_set_cpuid(const struct arch_vm *vm, int fd, unsigned id, struct e
 		return err_set(e, -r, "CPUID table full");
 	}
 	c->nent = n;
+	*out = c;
+	return 0;
+}
+
+static int x86_set_cpuid(const struct arch_vm *vm, int fd, unsigned id, struct err *e)
+{
+	struct kvm_cpuid2 *c;
+	int r = x86_cpuid_table(vm, fd, id, &c, e);
+	if (r < 0)
+		return r;
 	if (ioctl(fd, KVM_SET_CPUID2, c) < 0) {
 		int er = errno;
 		free(c);

@@ -535,6 +535,10 @@ if wanted x86-fc; then # cvmm as Firecracker: each manager's launch line and cal
 	if netns; then subscript fc "$TMP/fc" unshare -n sh ./fc-cases.sh
 	else bad stage-fc-cases "cannot create a network namespace (unshare -n)"; fi
 fi
+if wanted x86-snap; then # snapshot, restore, clones of a guest at work
+	if netns; then subscript snap "$TMP/snap" unshare -n sh ./snap-cases.sh
+	else bad stage-snap-cases "cannot create a network namespace (unshare -n)"; fi
+fi
 if wanted x86-soak; then # cycles in one process; VMs killed mid-write
 	subscript soak "$TMP/soak" sh ./soak-cases.sh
 fi

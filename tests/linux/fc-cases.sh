@@ -65,12 +65,6 @@ wait_exit() { # seconds: $st is cvmm's status, 999 if it did not end
 	pid=
 	return 0
 }
-# the host side of the tap cvmm creates (root): addressed once it exists
-# (asked of ip: this network namespace's /sys is the test host's)
-tap_up() { # name hostip/24
-	(i=0; while ! $IP link show dev "$1" >/dev/null 2>&1 && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-	 $IP addr add "$2" dev "$1" && $IP link set "$1" up) &
-}
 # image FILE: 1 MiB starting with the marker the guest reads back
 image() {
 	dd if=/dev/zero of="$1" bs=1048576 count=1 2>/dev/null

@@ -488,6 +488,20 @@ fc) # tests/linux/fc-cases.sh: a Firecracker manager's VM (pci=off acpi=off): th
 	[ "$(arg fcend)" = reboot ] && reboot -f
 	(i=0; while :; do i=$((i + 1)); echo "GUEST-TICK $i"; sleep 1; done) &
 	while :; do sleep 60; done ;;
+snap) # tests/linux/snap-cases.sh: a guest in the middle of work, snapshotted and
+	# restored: eth0 up (cvmm.ip), a vsock listener on port 5000 for new
+	# connections (64 KiB each), and a counter that writes each count to its
+	# own 512-byte block of vda (flushed) before printing it
+	net_up
+	/work/vsocktool listen vsock:5000 send 65536 8 >/tmp/l5000 2>&1 &
+	echo "GUEST-SNAP-READY"
+	i=0
+	while :; do
+		i=$((i + 1))
+		printf 'cvmm-count-%08d\n' $i | dd of=/dev/vda bs=512 seek=$i conv=notrunc,fsync 2>/dev/null
+		echo "GUEST-COUNT $i"
+		sleep 1
+	done ;;
 reboot) echo "GUEST-REBOOTING"; reboot -f ;;
 sleep) echo "GUEST-SLEEPING"; while :; do sleep 60; done ;;
 demo|shell)

@@ -105,3 +105,10 @@ http_step() {
 	bad "$n1" "$2 $3 answered $got, wanted $w: $(head -c 300 "$TMP/resp")"
 	return 1
 }
+
+# the host side of the tap cvmm creates (root): addressed once it exists
+# (asked of ip: this network namespace's /sys is the test host's)
+tap_up() { # name hostip/24
+	(i=0; while ! ${IP:-ip} link show dev "$1" >/dev/null 2>&1 && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	 ${IP:-ip} addr add "$2" dev "$1" && ${IP:-ip} link set "$1" up) &
+}

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "core/snap.h"
 #include "vmm/cli/api.h"
 #include "vmm/vm.h"
 
@@ -38,7 +39,11 @@ struct fake {
 	struct cvmm_vcpu_metrics vcpu; /* what f_metrics reports */
 	struct cvmm_device_metrics dev[API_TEST_DEVS];
 	unsigned ndev;
-	unsigned pause_us; /* each pause and resume takes this long */
+	unsigned pause_us;		    /* each pause and resume takes this long */
+	int snapshots, snap_type, restores; /* PUT /snapshot/create and /load */
+	char snap_mem[64];
+	struct cvmm_restore rs; /* what the load asked (its strings copied below) */
+	char rs_mem[64], rs_tap[16], rs_vsock[64];
 };
 
 static int f_start(void *ctx, struct cvmm_config *cfg, char *err, size_t len)
@@ -134,7 +139,51 @@ static int f_metrics(void *ctx, struct cvmm_vcpu_metrics *vcpu, struct cvmm_devi
 	return (int)f->ndev;
 }
 
+/* As cvmm_vm_snapshot: refused unless paused; the state file it writes
+ * holds app (core/snap.h, the "app" section), what a load reads back. */
+static int f_snapshot(void *ctx, const char *state, const char *mem, int type, const char *app,
+		      char *err, size_t len)
+{
+	struct fake *f = ctx;
+	f->snapshots++;
+	f->snap_type = type;
+	if (f->state != CVMM_STATE_PAUSED) {
+		snprintf(err, len, "pause the VM before a snapshot");
+		return -EINVAL;
+	}
+	snprintf(f->snap_mem, sizeof(f->snap_mem), "%s", mem);
+	struct snap_w w;
+	snap_w_init(&w);
+	snap_section(&w, "app", 0);
+	snap_put_opt(&w, 1, app, strlen(app));
+	const uint8_t *b;
+	size_t n;
+	struct err e = {0};
+	FILE *fp = fopen(state, "w");
+	int r = fp && snap_w_finish(&w, SNAP_ARCH_HOST, &b, &n, &e) == 0 && fwrite(b, 1, n, fp) == n
+			? 0
+			: -EIO;
+	if (fp)
+		fclose(fp);
+	snap_w_free(&w);
+	return r;
+}
+
+static int f_restore(void *ctx, const struct cvmm_restore *rs, char *err, size_t len)
+{
+	struct fake *f = ctx;
+	f->restores++;
+	f->rs = *rs;
+	snprintf(f->rs_mem, sizeof(f->rs_mem), "%s", rs->mem_path);
+	snprintf(f->rs_tap, sizeof(f->rs_tap), "%s", rs->net_tap[0] ? rs->net_tap[0] : "");
+	snprintf(f->rs_vsock, sizeof(f->rs_vsock), "%s", rs->vsock_path ? rs->vsock_path : "");
+	f->state = rs->paused ? CVMM_STATE_PAUSED : CVMM_STATE_RUNNING;
+	return 0;
+}
+
 static const struct api_ops fake_ops = {.start = f_start,
+					.snapshot = f_snapshot,
+					.restore = f_restore,
 					.pause = f_pause,
 					.resume = f_resume,
 					.shutdown = f_shutdown,
@@ -660,6 +709,121 @@ static void test_bad_bodies(void **state)
 	assert_false(t->closed); /* bad bodies keep the connection */
 }
 
+/* A fresh API server on t's fake (the old one freed), as a new process. */
+static void fresh(struct t *t)
+{
+	api_free(t->api);
+	memset(&t->f, 0, sizeof(t->f));
+	assert_int_equal(api_new(&t->api, &fake_ops, &t->f, -1, 1), 0);
+}
+
+/* PUT /snapshot/create and /snapshot/load as Firecracker's managers send
+ * them: create only after the start and refused unless paused (the VM's
+ * own message), its type; load only on a fresh server, with the
+ * snapshot's configuration back (drive and interface ids), its overrides
+ * by iface_id, its memory backend, resume_vm; bad bodies and a corrupt
+ * state file refused. */
+static void test_snapshot_endpoints(void **state)
+{
+	struct t *t = *state;
+	assert_int_equal(req(t, "PUT", "/snapshot/create",
+			     "{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\"}"),
+			 400);
+	fault_has(t, "not supported before starting the microVM");
+	assert_int_equal(
+		req(t, "PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}"),
+		204);
+	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"k\"}"), 204);
+	assert_int_equal(req(t, "PUT", "/drives/rootfs",
+			     "{\"drive_id\": \"rootfs\", \"path_on_host\": \"root.img\","
+			     " \"is_root_device\": true, \"is_read_only\": false}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/network-interfaces/eth0",
+			     "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap7\"}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v.sock\"}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
+	assert_int_equal(req(t, "PUT", "/snapshot/create",
+			     "{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\"}"),
+			 400);
+	fault_has(t, "Create snapshot error: pause the VM before a snapshot");
+	assert_int_equal(req(t, "PATCH", "/vm", "{\"state\": \"Paused\"}"), 204);
+	assert_int_equal(req(t, "PUT", "/snapshot/create", "{\"snapshot_path\": \"s\"}"), 400);
+	fault_has(t, "'snapshot_path' and 'mem_file_path' are required");
+	assert_int_equal(req(t, "PUT", "/snapshot/create",
+			     "{\"snapshot_type\": \"Half\", \"snapshot_path\": \"s\","
+			     " \"mem_file_path\": \"m\"}"),
+			 400);
+	assert_int_equal(req(t, "PUT", "/snapshot/create",
+			     "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"s\","
+			     " \"mem_file_path\": \"m\"}"),
+			 204);
+	assert_int_equal(t->f.snap_type, CVMM_SNAPSHOT_DIFF);
+	assert_string_equal(t->f.snap_mem, "m");
+	assert_int_equal(req(t, "PUT", "/snapshot/create",
+			     "{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\"}"),
+			 204);
+	assert_int_equal(t->f.snap_type, CVMM_SNAPSHOT_FULL);
+
+	/* a new process loads it, with Firecracker's overrides */
+	fresh(t);
+	const char *load = "{\"snapshot_path\": \"s\", \"mem_backend\": {\"backend_type\": "
+			   "\"Uffd\", \"backend_path\": \"uffd.sock\"}, \"resume_vm\": true,"
+			   " \"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\":"
+			   " \"tap9\"}], \"vsock_override\": {\"uds_path\": \"/w.sock\"}}";
+	assert_int_equal(req(t, "PUT", "/snapshot/load", load), 204);
+	assert_int_equal(t->f.restores, 1);
+	assert_int_equal(t->f.rs.mem_backend, CVMM_MEM_UFFD);
+	assert_string_equal(t->f.rs_mem, "uffd.sock");
+	assert_false(t->f.rs.paused);
+	assert_string_equal(t->f.rs_tap, "tap9");
+	assert_string_equal(t->f.rs_vsock, "/w.sock");
+	assert_int_equal(req(t, "GET", "/vm/config", NULL), 200);
+	assert_non_null(strstr(t->out, "\"drive_id\":\"rootfs\""));
+	assert_non_null(strstr(t->out, "\"host_dev_name\":\"tap9\""));
+	assert_non_null(strstr(t->out, "\"vcpu_count\":2"));
+	assert_int_equal(req(t, "GET", "/", NULL), 200);
+	assert_non_null(strstr(t->out, "\"state\": \"Running\""));
+	assert_int_equal(req(t, "PUT", "/snapshot/load", load), 400); /* started */
+	assert_int_equal(t->f.restores, 1);
+
+	/* not after a boot resource; the deprecated mem_file_path; bad bodies */
+	fresh(t);
+	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"k\"}"), 204);
+	assert_int_equal(req(t, "PUT", "/snapshot/load", load), 400);
+	fault_has(t, "not allowed after configuring boot-specific resources");
+	fresh(t);
+	assert_int_equal(req(t, "PUT", "/logger", "{\"log_path\": \"x\"}"), 204);
+	assert_int_equal(req(t, "PUT", "/snapshot/load",
+			     "{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\"}"),
+			 204);
+	assert_int_equal(t->f.rs.mem_backend, CVMM_MEM_FILE);
+	assert_true(t->f.rs.paused); /* resume_vm absent: paused */
+	fresh(t);
+	assert_int_equal(req(t, "PUT", "/snapshot/load",
+			     "{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\", \"mem_backend\":"
+			     " {\"backend_type\": \"File\", \"backend_path\": \"m\"}}"),
+			 400);
+	assert_int_equal(
+		req(t, "PUT", "/snapshot/load",
+		    "{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\", "
+		    "\"network_overrides\": [{\"iface_id\": \"eth9\", \"host_dev_name\": \"t\"}]}"),
+		400);
+	fault_has(t, "no network interface 'eth9'");
+	FILE *fp = fopen("s", "r+");
+	assert_non_null(fp);
+	fseek(fp, 60, SEEK_SET);
+	fputc('!', fp);
+	fclose(fp);
+	assert_int_equal(req(t, "PUT", "/snapshot/load",
+			     "{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\"}"),
+			 400);
+	fault_has(t, "Load snapshot error: snapshot is corrupt");
+	assert_int_equal(t->f.restores, 0);
+	unlink("s");
+}
+
 static void test_methods_and_paths(void **state)
 {
 	struct t *t = *state;
@@ -670,8 +834,6 @@ static void test_methods_and_paths(void **state)
 	fault_has(t, "Invalid request method and/or path: DELETE /machine-config.");
 	assert_int_equal(req(t, "POST", "/actions", "{}"), 400);
 	/* endpoints of later issues say so */
-	assert_int_equal(req(t, "PUT", "/snapshot/create", "{}"), 400);
-	fault_has(t, "PUT /snapshot/create is not supported by cvmm yet");
 	assert_int_equal(req(t, "PUT", "/balloon", "{}"), 400);
 	fault_has(t, "not supported by cvmm yet");
 	assert_int_equal(req(t, "GET", "/mmds", NULL), 400);
@@ -1240,6 +1402,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_patch_drive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_methods_and_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_endpoints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits_and_framing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),

@@ -852,6 +852,9 @@ static void test_snapshot_drains_and_restores(void **state)
 	size_t len = save_state(r, &buf);
 	blk_destroy(r->b);			     /* the saving process ends */
 	memset(vd_at(&r->v, DATA(9), 16), 0x77, 16); /* guest memory a restore leaves alone */
+	/* the used entries the driver consumed: never written again */
+	for (unsigned i = 0; i < 3; i++)
+		le_put32(vd_at(&r->v, r->v.q[0].r.used + 4 + 8 * i + 4, 4), 0xdead);
 
 	struct err e = {0};
 	assert_int_equal(restore_fresh(r, buf, len, &e), 0);
@@ -867,6 +870,10 @@ static void test_snapshot_drains_and_restores(void **state)
 	check_served(r, 4);
 	assert_int_equal(vd_used_idx(&r->v, 0), 5);
 	assert_int_equal(*vd_at(&r->v, DATA(9), 1), 0x77);
+	for (unsigned i = 0; i < 3; i++) {
+		vd_used(&r->v, 0, (uint16_t)i, &id, &ulen);
+		assert_int_equal(ulen, 0xdead); /* nothing served twice */
+	}
 	free(buf);
 	rig_down(r);
 }

@@ -207,9 +207,15 @@ enum call {
 	C_LSEEK_SET,
 	C_FILES_UPDATE,
 	C_REGISTER_OTHER,
+	C_PWRITE,
+	C_FTRUNCATE,
+	C_GET_XSAVE,
+	C_SET_REGS,
+	C_GET_CLOCK_VM,
+	C_GET_CLOCK_OTHER,
 };
-/* kind's table, and with disks the disk-update rules (jail_build_ex) */
-static bool killed_by_ex(enum jail_kind kind, bool disks, enum call c)
+/* kind's table, and the extra rules asked for (JAIL_EXTRA_*: jail_build_ex) */
+static bool killed_by_ex(enum jail_kind kind, unsigned disks, enum call c)
 {
 	pid_t pid = fork();
 	assert_true(pid >= 0);
@@ -335,6 +341,32 @@ static bool killed_by_ex(enum jail_kind kind, bool disks, enum call c)
 		case C_REGISTER_OTHER:
 			syscall(SYS_io_uring_register, 105, IORING_REGISTER_FILES, NULL, 0);
 			break;
+		case C_PWRITE:
+			syscall(SYS_pwrite64, 105, "", 0, 0);
+			break;
+		case C_FTRUNCATE:
+			syscall(SYS_ftruncate, 105, 0);
+			break;
+		case C_GET_XSAVE:
+#ifdef __aarch64__
+			syscall(SYS_ioctl, 105, KVM_GET_ONE_REG, 0);
+#else
+			syscall(SYS_ioctl, 105, KVM_GET_XSAVE, 0);
+#endif
+			break;
+		case C_SET_REGS:
+#ifdef __aarch64__
+			syscall(SYS_ioctl, 105, KVM_SET_ONE_REG, 0);
+#else
+			syscall(SYS_ioctl, 105, KVM_SET_REGS, 0);
+#endif
+			break;
+		case C_GET_CLOCK_VM:
+			syscall(SYS_ioctl, 101, KVM_GET_CLOCK, 0);
+			break;
+		case C_GET_CLOCK_OTHER:
+			syscall(SYS_ioctl, 100, KVM_GET_CLOCK, 0);
+			break;
 		}
 		syscall(SYS_exit, 0); /* every table has exit (not all exit_group) */
 	}
@@ -434,6 +466,28 @@ static void test_disk_update_rules(void **state)
 		assert_true(killed_by_ex(JAIL_VCPU, true, disk_calls[i]));
 		assert_true(killed_by_ex(JAIL_VIRTIO_WORKER, true, disk_calls[i]));
 	}
+}
+
+/* A control thread that may snapshot its VM (PUT /snapshot/create) creates
+ * and writes files, reads the vCPUs' and the VM's state (the VM's on the
+ * VM fd only), and changes none; without the option it does none of that,
+ * and the option changes no other kind's table. */
+static void test_snapshot_rules(void **state)
+{
+	(void)state;
+	const unsigned S = JAIL_EXTRA_SNAPSHOTS;
+	static const enum call snap_calls[] = {C_OPENAT_CREAT, C_OPENAT_TRUNC, C_PWRITE,
+					       C_FTRUNCATE,    C_GET_XSAVE,    C_GET_CLOCK_VM};
+	for (unsigned i = 0; i < sizeof(snap_calls) / sizeof(snap_calls[0]); i++) {
+		assert_false(killed_by_ex(JAIL_CONTROL, S, snap_calls[i]));
+		assert_true(killed_by(JAIL_CONTROL, snap_calls[i]));
+		assert_true(killed_by_ex(JAIL_VCPU, S, snap_calls[i]));
+		assert_true(killed_by_ex(JAIL_VIRTIO_WORKER, S, snap_calls[i]));
+	}
+	assert_true(killed_by_ex(JAIL_CONTROL, S, C_GET_CLOCK_OTHER));
+	assert_true(killed_by_ex(JAIL_CONTROL, S, C_SET_REGS));
+	assert_true(killed_by_ex(JAIL_CONTROL, S, C_EXECVE));
+	assert_true(killed_by_ex(JAIL_CONTROL, S, C_SOCKET));
 }
 
 /* What no thread of cvmm may ever do, whatever its table: run a program,
@@ -639,6 +693,7 @@ int main(void)
 		cmocka_unit_test(test_log_mode_lets_it_through),
 		cmocka_unit_test(test_arguments),
 		cmocka_unit_test(test_disk_update_rules),
+		cmocka_unit_test(test_snapshot_rules),
 		cmocka_unit_test(test_forbidden_everywhere),
 		cmocka_unit_test(test_drop),
 		cmocka_unit_test(test_worker_on_the_main_arena),

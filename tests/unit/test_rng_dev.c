@@ -263,6 +263,8 @@ static void test_snapshot_restore(void **state)
 	size_t len = save_state(r, &buf);
 	uint8_t keep[32];
 	memcpy(keep, vd_at(&r->v, BUF(0), 32), 32);
+	for (unsigned i = 0; i < 2; i++) /* consumed: never written again */
+		le_put32(vd_at(&r->v, r->v.q[0].r.used + 4 + 8 * i + 4, 4), 0xdead);
 	struct err e = {0};
 	assert_int_equal(restore_fresh(r, buf, len, &e), 0);
 	assert_true(vd_status(&r->v) & VIRTIO_CONFIG_S_DRIVER_OK);
@@ -275,6 +277,10 @@ static void test_snapshot_restore(void **state)
 	vd_used(&r->v, 0, 2, &id, &ulen);
 	assert_int_equal(ulen, 20);
 	assert_int_equal(id, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		vd_used(&r->v, 0, (uint16_t)i, &id, &ulen);
+		assert_int_equal(ulen, 0xdead);
+	}
 	free(buf);
 	rig_down(r);
 }

@@ -29,6 +29,9 @@ struct model {
 	bool stuck; /* quiesce does not cancel: the read ends when the pipe has data */
 	atomic_int completions;
 	atomic_int flushes, flushed_at; /* completions seen by the last flush */
+	atomic_int kicks;
+	bool own_buffer;  /* its pause hook: the read lands in buf only */
+	bool paused_seen; /* a completion came while the worker was paused */
 };
 
 static void m_queue_read(struct vq_worker *w)
@@ -47,6 +50,7 @@ static void m_queue_read(struct vq_worker *w)
 static void m_read(struct vq_worker *w)
 {
 	struct model *m = w->model;
+	atomic_fetch_add(&m->kicks, 1);
 	if (m->reading)
 		return;
 	struct io_uring_sqe *sqe = vq_worker_sqe(w);
@@ -66,6 +70,7 @@ static void m_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop)
 	m->reading = false;
 	m->res = cqe->res;
 	m->drop = drop;
+	m->paused_seen = w->paused;
 	atomic_fetch_add(&m->completions, 1);
 }
 
@@ -85,11 +90,18 @@ static void m_quiesce(struct vq_worker *w)
 		vq_worker_cancel(w, m);
 }
 
+static bool m_pause(struct vq_worker *w)
+{
+	struct model *m = w->model;
+	return m->own_buffer;
+}
+
 static const struct vq_worker_ops m_ops = {
 	.kick = m_read,
 	.complete = m_complete,
 	.quiesce = m_quiesce,
 	.flush = m_flush,
+	.pause = m_pause,
 };
 
 struct rig {
@@ -364,6 +376,74 @@ static void test_exit_cancels_a_pending_read(void **state)
 	fake_mem_free(&r.fm);
 }
 
+/* A snapshot's pause waits for the read in flight (it may write guest
+ * memory): not done while it is, done once it completed, handled as
+ * always (not dropped); the queue's positions are recorded then. A kick
+ * while paused is not served; the resume kicks once. */
+static void test_pause_waits_for_io(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_up(&r);
+	r.m.stuck = true; /* a pause must not cancel it either */
+	vq_worker_activate(&r.w);
+	usleep(20000); /* let the read reach the kernel */
+	int kicks = atomic_load(&r.m.kicks);
+	vq_worker_pause_start(&r.w);
+	assert_false(vq_worker_pause_wait(&r.w, NULL));
+	struct timespec soon = in_ms(50);
+	assert_false(vq_worker_pause_wait(&r.w, &soon));
+	assert_int_equal(atomic_load(&r.m.completions), 0);
+	assert_false(r.d.qpos[0].valid);
+	assert_int_equal(write(r.pipe[1], "late", 4), 4);
+	struct timespec later = in_ms(10000);
+	assert_true(vq_worker_pause_wait(&r.w, &later));
+	assert_int_equal(atomic_load(&r.m.completions), 1);
+	assert_false(r.m.drop);
+	assert_int_equal(r.m.res, 4);
+	assert_true(r.d.qpos[0].valid);
+	uint64_t one = 1;
+	assert_int_equal(write(r.w.kick_fd, &one, 8), 8);
+	usleep(50000);
+	assert_int_equal(atomic_load(&r.m.kicks), kicks); /* paused: not served */
+	vq_worker_resume(&r.w);
+	for (int i = 0; i < 1000 && atomic_load(&r.m.kicks) == kicks; i++)
+		usleep(5000);
+	assert_true(atomic_load(&r.m.kicks) > kicks);
+	assert_int_equal(write(r.pipe[1], "again", 5), 5); /* the resume's kick read again */
+	wait_completions(&r.m, 2);
+	assert_int_equal(r.m.res, 5);
+	assert_false(r.m.paused_seen);
+	rig_down(&r);
+}
+
+/* A device whose in-flight read lands in its own buffer only (its pause
+ * hook says so) is paused at once; the read's completion comes while it
+ * is paused, not dropped. */
+static void test_pause_hook_need_not_wait(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_up(&r);
+	r.m.stuck = true;
+	r.m.own_buffer = true;
+	vq_worker_activate(&r.w);
+	usleep(20000);
+	vq_worker_pause_start(&r.w);
+	struct timespec soon = in_ms(2000);
+	assert_true(vq_worker_pause_wait(&r.w, &soon));
+	assert_true(r.d.qpos[0].valid);
+	assert_int_equal(write(r.pipe[1], "late", 4), 4);
+	wait_completions(&r.m, 1);
+	assert_true(r.m.paused_seen);
+	assert_false(r.m.drop);
+	vq_worker_resume(&r.w); /* its kick reads again */
+	assert_int_equal(write(r.pipe[1], "again", 5), 5);
+	wait_completions(&r.m, 2);
+	assert_false(r.m.paused_seen);
+	rig_down(&r);
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -375,6 +455,8 @@ int main(void)
 		cmocka_unit_test(test_reset_start_does_not_wait),
 		cmocka_unit_test(test_inline_worker),
 		cmocka_unit_test(test_exit_cancels_a_pending_read),
+		cmocka_unit_test(test_pause_waits_for_io),
+		cmocka_unit_test(test_pause_hook_need_not_wait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

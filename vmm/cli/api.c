@@ -67,7 +67,8 @@ struct api_pending {
 	bool smt;	  /* accepted as Firecracker does; the guest's topology is unchanged */
 	char *vsock_path; /* owned */
 	uint64_t vsock_cid;
-	bool entropy; /* PUT /entropy: a virtio-rng device */
+	bool entropy;	  /* PUT /entropy: a virtio-rng device */
+	bool track_dirty; /* machine-config's track_dirty_pages: diff snapshots */
 };
 
 /* The routes; their names are the metrics' (Firecracker's where it has one). */
@@ -86,6 +87,8 @@ enum api_route {
 	R_VM,
 	R_LOGGER,
 	R_METRICS,
+	R_SNAP_CREATE,
+	R_SNAP_LOAD,
 	R_LATER,
 	API_ROUTES
 };
@@ -103,6 +106,8 @@ static const char *const route_names[API_ROUTES] = {
 	[R_VM] = "vm",
 	[R_LOGGER] = "logger",
 	[R_METRICS] = "metrics",
+	[R_SNAP_CREATE] = "snapshot_create",
+	[R_SNAP_LOAD] = "snapshot_load",
 };
 #define API_METRICS_PERIOD_MS 60000 /* as Firecracker's */
 /* The VM's devices the API makes: drives, interfaces, vsock, entropy. */
@@ -162,6 +167,8 @@ struct api {
 	uint64_t startup_us, startup_cpu_us;
 	unsigned max_body; /* a request body's bytes at most */
 	bool fc;	   /* Firecracker's command line: its limits */
+	bool configured;   /* a boot resource was PUT: no snapshot load */
+	bool loading;	   /* PUT /snapshot/load replays the snapshot's configuration */
 	bool boot_timer;   /* Firecracker's --boot-timer */
 	int transport;	   /* the VM's: CVMM_TRANSPORT_* */
 };
@@ -324,6 +331,15 @@ static int field(struct api_conn *c, struct json_object *o, const char *key, enu
 	return 1;
 }
 
+/* A boolean field: *b is 1 or 0, -1 when absent. */
+static int field_bool(struct api_conn *c, struct json_object *o, const char *key, int *b)
+{
+	struct json_object *v;
+	int r = field(c, o, key, J_BOOL, &v);
+	*b = r == 1 ? json_object_get_boolean(v) != 0 : -1;
+	return r;
+}
+
 static int field_str(struct api_conn *c, struct json_object *o, const char *key, size_t max,
 		     const char **s)
 {
@@ -404,6 +420,8 @@ static bool no_limiter(struct api_conn *c, struct json_object *o, const char *ke
  * so that a bad path is a 400 on its own call. */
 static bool file_ok(struct api_conn *c, const char *what, const char *path, bool rw)
 {
+	if (c->api->loading)
+		return true; /* the snapshot's own files: the restore opens them */
 	int fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		fault(c, 400, "%s: cannot open %.256s: %s", what, path, strerror(errno));
@@ -480,11 +498,11 @@ static void put_machine_config(struct api_conn *c, struct json_object *o, bool p
 	int64_t cpus = p->cpus, mem = (int64_t)p->mem_mib;
 	struct json_object *v;
 	const char *tmpl;
-	int rc, rm, rs;
+	int rc, rm, rs, dirty;
 	if (!only_keys(c, o, keys) || (rc = field_int(c, o, "vcpu_count", 1, 254, &cpus)) < 0 ||
 	    (rm = field_int(c, o, "mem_size_mib", 16, 1 << 26, &mem)) < 0 ||
 	    (rs = field(c, o, "smt", J_BOOL, &v)) < 0 ||
-	    !off_only(c, o, "track_dirty_pages", NULL, true) ||
+	    field_bool(c, o, "track_dirty_pages", &dirty) < 0 ||
 	    field_str(c, o, "cpu_template", 8, &tmpl) < 0 ||
 	    !off_only(c, o, "huge_pages", "None", false))
 		return;
@@ -520,6 +538,8 @@ static void put_machine_config(struct api_conn *c, struct json_object *o, bool p
 	p->cpus = (unsigned)cpus;
 	p->mem_mib = (uint64_t)mem;
 	p->smt = smt;
+	if (dirty >= 0 || !patch)
+		p->track_dirty = dirty > 0;
 	respond(c, 204, NULL);
 }
 
@@ -528,9 +548,9 @@ static void get_machine_config(struct api_conn *c)
 	char buf[160];
 	snprintf(buf, sizeof(buf),
 		 "{\"vcpu_count\": %u, \"mem_size_mib\": %llu, \"smt\": %s, "
-		 "\"track_dirty_pages\": false, \"huge_pages\": \"None\"}",
+		 "\"track_dirty_pages\": %s, \"huge_pages\": \"None\"}",
 		 c->api->p.cpus, (unsigned long long)c->api->p.mem_mib,
-		 c->api->p.smt ? "true" : "false");
+		 c->api->p.smt ? "true" : "false", c->api->p.track_dirty ? "true" : "false");
 	respond(c, 200, buf);
 }
 
@@ -1280,6 +1300,8 @@ static int build_config(struct api *a, struct cvmm_config **out, char *msg, size
 		r = cvmm_config_set_transport(cfg, a->transport);
 	if (!r && a->boot_timer)
 		r = cvmm_config_set_boot_timer(cfg, 1);
+	if (!r && p->track_dirty)
+		r = cvmm_config_set_dirty_tracking(cfg, 1);
 	if (r < 0) {
 		snprintf(msg, len, "%s", cvmm_config_error(cfg));
 		cvmm_config_free(cfg);
@@ -1348,6 +1370,218 @@ static void put_actions(struct api_conn *c, struct json_object *o)
 	}
 }
 
+static struct json_object *vm_config_json(struct api *a);
+
+/* PUT /snapshot/create: the paused VM's state and memory to files
+ * (docs/snapshot.md); the configuration as GET /vm/config shows it goes
+ * with the state, so that a load knows its drive and interface ids. */
+static void put_snapshot_create(struct api_conn *c, struct json_object *o)
+{
+	static const char *const keys[] = {"snapshot_type", "snapshot_path", "mem_file_path",
+					   "version", NULL};
+	struct api *a = c->api;
+	const char *type, *state, *mem;
+	char msg[300] = "";
+	if (!only_keys(c, o, keys) || field_str(c, o, "snapshot_type", 16, &type) < 0 ||
+	    field_str(c, o, "snapshot_path", API_PATH_MAX, &state) < 0 ||
+	    field_str(c, o, "mem_file_path", API_PATH_MAX, &mem) < 0)
+		return;
+	if (!state || !mem) {
+		fault(c, 400, "'snapshot_path' and 'mem_file_path' are required");
+		return;
+	}
+	int t;
+	if (!type || !strcmp(type, "Full")) {
+		t = CVMM_SNAPSHOT_FULL;
+	} else if (!strcmp(type, "Diff")) {
+		t = CVMM_SNAPSHOT_DIFF;
+	} else {
+		fault(c, 400, "'snapshot_type' must be \"Full\" or \"Diff\"");
+		return;
+	}
+	if (!a->ops->snapshot) {
+		fault(c, 400, "snapshots are not available here");
+		return;
+	}
+	struct json_object *cfg = vm_config_json(a);
+	const char *app = cfg ? json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN) : NULL;
+	int r = app ? a->ops->snapshot(a->ctx, state, mem, t, app, msg, sizeof(msg)) : -ENOMEM;
+	json_object_put(cfg);
+	if (r < 0)
+		fault(c, 400, "Create snapshot error: %s", msg[0] ? msg : strerror(-r));
+	else
+		respond(c, 204, NULL);
+}
+
+/* PUT /snapshot/load: a VM built from a snapshot, in place of the boot
+ * resources a fresh process would be given. */
+static void put_snapshot_load(struct api_conn *c, struct json_object *o)
+{
+	static const char *const keys[] = {"snapshot_path",
+					   "mem_file_path",
+					   "mem_backend",
+					   "enable_diff_snapshots",
+					   "track_dirty_pages",
+					   "resume_vm",
+					   "network_overrides",
+					   "vsock_override",
+					   "clock_realtime",
+					   "huge_pages",
+					   NULL};
+	struct api *a = c->api;
+	const char *state, *mem_file, *huge;
+	int diff, track, resume, realtime;
+	char msg[600] = "";
+	if (!only_keys(c, o, keys) || field_str(c, o, "snapshot_path", API_PATH_MAX, &state) < 0 ||
+	    field_str(c, o, "mem_file_path", API_PATH_MAX, &mem_file) < 0 ||
+	    field_str(c, o, "huge_pages", 16, &huge) < 0 ||
+	    field_bool(c, o, "enable_diff_snapshots", &diff) < 0 ||
+	    field_bool(c, o, "track_dirty_pages", &track) < 0 ||
+	    field_bool(c, o, "resume_vm", &resume) < 0 ||
+	    field_bool(c, o, "clock_realtime", &realtime) < 0)
+		return;
+	if (!state) {
+		fault(c, 400, "'snapshot_path' is required");
+		return;
+	}
+	struct cvmm_restore rs = {.state_path = state, .mem_backend = CVMM_MEM_FILE};
+	struct json_object *mb, *v;
+	bool has_mb = json_object_object_get_ex(o, "mem_backend", &mb) && mb;
+	if (has_mb == (mem_file != NULL)) {
+		fault(c, 400, "exactly one of 'mem_backend' and 'mem_file_path' is needed");
+		return;
+	}
+	if (mem_file) {
+		c->deprecated = true;
+		rs.mem_path = mem_file;
+	} else {
+		static const char *const mkeys[] = {"backend_type", "backend_path", NULL};
+		const char *bt, *bp;
+		if (!json_object_is_type(mb, json_type_object)) {
+			fault(c, 400, "'mem_backend' must be an object");
+			return;
+		}
+		if (!only_keys(c, mb, mkeys) || field_str(c, mb, "backend_type", 16, &bt) < 0 ||
+		    field_str(c, mb, "backend_path", API_PATH_MAX, &bp) < 0)
+			return;
+		if (!bt || !bp) {
+			fault(c, 400, "'mem_backend' needs 'backend_type' and 'backend_path'");
+			return;
+		}
+		if (!strcmp(bt, "File"))
+			rs.mem_backend = CVMM_MEM_FILE;
+		else if (!strcmp(bt, "Uffd"))
+			rs.mem_backend = CVMM_MEM_UFFD;
+		else if (!strcmp(bt, "Lazy")) /* cvmm's own: its loader thread */
+			rs.mem_backend = CVMM_MEM_LAZY;
+		else {
+			fault(c, 400, "'backend_type' must be \"File\", \"Uffd\" or \"Lazy\"");
+			return;
+		}
+		rs.mem_path = bp;
+	}
+	if (diff > 0)
+		c->deprecated = true;
+	rs.track_dirty = track > 0 || diff > 0;
+	rs.paused = resume <= 0;
+	if (realtime > 0) {
+		fault(c, 400, "'clock_realtime' is not supported by cvmm yet");
+		return;
+	}
+	if (huge && strcmp(huge, "None") && strcmp(huge, "Snapshot")) {
+		fault(c, 400, "'huge_pages' %.16s is not supported by cvmm", huge);
+		return;
+	}
+	if (!a->ops->restore) {
+		fault(c, 400, "snapshots are not available here");
+		return;
+	}
+	/* The snapshot's configuration, as its create saw it. */
+	void *app = NULL;
+	unsigned long alen = 0;
+	if (cvmm_snapshot_app(state, &app, &alen, msg, sizeof(msg)) < 0) {
+		fault(c, 400, "Load snapshot error: %s", msg);
+		return;
+	}
+	if (app) {
+		a->loading = true;
+		char err[600];
+		int r = api_apply_config(a, app, alen, false, err, sizeof(err));
+		a->loading = false;
+		free(app);
+		if (r < 0) {
+			fault(c, 400, "Load snapshot error: the snapshot's configuration: %s", err);
+			return;
+		}
+	}
+	struct api_pending *p = &a->p;
+	if (json_object_object_get_ex(o, "network_overrides", &v) && v) {
+		if (!json_object_is_type(v, json_type_array)) {
+			fault(c, 400, "'network_overrides' must be an array");
+			return;
+		}
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			static const char *const nkeys[] = {"iface_id", "host_dev_name", NULL};
+			struct json_object *e = json_object_array_get_idx(v, i);
+			const char *id, *tap;
+			if (!e || !json_object_is_type(e, json_type_object)) {
+				fault(c, 400, "'network_overrides' must hold objects");
+				return;
+			}
+			if (!only_keys(c, e, nkeys) ||
+			    field_str(c, e, "iface_id", API_ID_MAX, &id) < 0 ||
+			    field_str(c, e, "host_dev_name", 15, &tap) < 0)
+				return;
+			if (!id || !tap) {
+				fault(c, 400,
+				      "a network override needs 'iface_id' and 'host_dev_name'");
+				return;
+			}
+			unsigned k = 0;
+			while (k < p->nifaces && strcmp(p->ifaces[k].id, id))
+				k++;
+			if (k == p->nifaces) {
+				fault(c, 400,
+				      "Load snapshot error: no network interface '%.64s' in the "
+				      "snapshot",
+				      id);
+				return;
+			}
+			if (!set_str(c, &p->ifaces[k].tap, tap))
+				return;
+		}
+	}
+	if (json_object_object_get_ex(o, "vsock_override", &v) && v) {
+		static const char *const vkeys[] = {"uds_path", NULL};
+		const char *uds;
+		if (!json_object_is_type(v, json_type_object)) {
+			fault(c, 400, "'vsock_override' must be an object");
+			return;
+		}
+		if (!only_keys(c, v, vkeys) ||
+		    field_str(c, v, "uds_path", CVMM_VSOCK_PATH_MAX, &uds) < 0)
+			return;
+		if (!uds || !p->vsock_path) {
+			fault(c, 400, "Load snapshot error: %s",
+			      uds ? "the snapshot has no vsock device" : "'uds_path' is required");
+			return;
+		}
+		if (!set_str(c, &p->vsock_path, uds))
+			return;
+	}
+	for (unsigned i = 0; i < p->nifaces && i < CVMM_MAX_NETS; i++)
+		rs.net_tap[i] = p->ifaces[i].tap;
+	rs.vsock_path = p->vsock_path;
+	p->track_dirty = rs.track_dirty;
+	int r = a->ops->restore(a->ctx, &rs, msg, sizeof(msg));
+	if (r < 0) {
+		fault(c, 400, "Load snapshot error: %s", msg[0] ? msg : strerror(-r));
+		return;
+	}
+	a->started = true;
+	respond(c, 204, NULL);
+}
+
 static void patch_vm(struct api_conn *c, struct json_object *o)
 {
 	static const char *const keys[] = {"state", NULL};
@@ -1382,14 +1616,12 @@ static void patch_vm(struct api_conn *c, struct json_object *o)
 }
 
 /* GET /vm/config: the configuration, keyed as Firecracker's --config-file. */
-static void get_vm_config(struct api_conn *c)
+static struct json_object *vm_config_json(struct api *a)
 {
-	struct api_pending *p = &c->api->p;
+	struct api_pending *p = &a->p;
 	struct json_object *o = json_object_new_object(), *x;
-	if (!o) {
-		fault(c, 500, "out of memory");
-		return;
-	}
+	if (!o)
+		return NULL;
 	x = json_object_new_object();
 	json_object_object_add(o, "boot-source", x);
 	if (p->kernel)
@@ -1403,7 +1635,7 @@ static void get_vm_config(struct api_conn *c)
 	json_object_object_add(x, "vcpu_count", json_object_new_int((int)p->cpus));
 	json_object_object_add(x, "mem_size_mib", json_object_new_int64((int64_t)p->mem_mib));
 	json_object_object_add(x, "smt", json_object_new_boolean(p->smt));
-	json_object_object_add(x, "track_dirty_pages", json_object_new_boolean(0));
+	json_object_object_add(x, "track_dirty_pages", json_object_new_boolean(p->track_dirty));
 	x = json_object_new_array();
 	json_object_object_add(o, "drives", x);
 	for (unsigned i = 0; i < p->ndrives; i++) {
@@ -1441,6 +1673,16 @@ static void get_vm_config(struct api_conn *c)
 	}
 	if (p->entropy)
 		json_object_object_add(o, "entropy", json_object_new_object());
+	return o;
+}
+
+static void get_vm_config(struct api_conn *c)
+{
+	struct json_object *o = vm_config_json(c->api);
+	if (!o) {
+		fault(c, 500, "out of memory");
+		return;
+	}
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 								  JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (s && strlen(s) < API_OUT_ROOM - 256)
@@ -1518,8 +1760,8 @@ static void route(struct api_conn *c)
 	enum api_route r;
 	/* Firecracker's endpoints cvmm does not have yet: each answers 400
 	 * saying so (their own issues bring them). */
-	static const char *const later[] = {"/balloon", "/mmds",    "/snapshot", "/cpu-config",
-					    "/serial",	"/hotplug", "/pmem",	 NULL};
+	static const char *const later[] = {"/balloon", "/mmds", "/cpu-config", "/serial",
+					    "/hotplug", "/pmem", NULL};
 	const char *const *l = later;
 	while (*l && strncmp(path, *l, strlen(*l)))
 		l++;
@@ -1549,6 +1791,10 @@ static void route(struct api_conn *c)
 		r = R_LOGGER;
 	else if (path_is(path, "/metrics", NULL))
 		r = R_METRICS;
+	else if (path_is(path, "/snapshot/create", NULL))
+		r = R_SNAP_CREATE;
+	else if (path_is(path, "/snapshot/load", NULL))
+		r = R_SNAP_LOAD;
 	else if (*l && (path[strlen(*l)] == '\0' || path[strlen(*l)] == '/'))
 		r = R_LATER;
 	else
@@ -1561,7 +1807,8 @@ static void route(struct api_conn *c)
 		  (r == R_VM && m == HTTP_PATCH) || (r == R_DRIVE && m == HTTP_PATCH) ||
 		  r == R_LATER ||
 		  ((r == R_BOOT || r == R_DRIVE || r == R_IFACE || r == R_VSOCK || r == R_ENTROPY ||
-		    r == R_ACTIONS || r == R_LOGGER || r == R_METRICS) &&
+		    r == R_ACTIONS || r == R_LOGGER || r == R_METRICS || r == R_SNAP_CREATE ||
+		    r == R_SNAP_LOAD) &&
 		   m == HTTP_PUT);
 	cvmm_log(CVMM_LOG_DEBUG, "API: %s %.128s", http_method_str(m), path);
 	if (!ok) {
@@ -1598,10 +1845,29 @@ static void route(struct api_conn *c)
 		      "the requested operation is not supported after starting the microVM");
 		return;
 	}
+	if (r == R_SNAP_CREATE && !a->started) {
+		fault(c, 400,
+		      "The requested operation is not supported before starting the microVM.");
+		return;
+	}
+	if (r == R_SNAP_LOAD && (a->started || a->configured)) {
+		fault(c, 400,
+		      "Loading a microVM snapshot not allowed after configuring boot-specific "
+		      "resources.");
+		return;
+	}
+	if (preboot && r != R_LOGGER && r != R_METRICS && !a->loading)
+		a->configured = true;
 	struct json_object *o = body_object(c);
 	if (!o)
 		return;
 	switch (r) {
+	case R_SNAP_CREATE:
+		put_snapshot_create(c, o);
+		break;
+	case R_SNAP_LOAD:
+		put_snapshot_load(c, o);
+		break;
 	case R_BOOT:
 		put_boot_source(c, o);
 		break;
@@ -1972,6 +2238,11 @@ int api_listen(struct api *a, const char *path, char *err, size_t errlen)
 	if (a->start_cpu_us && cpu >= a->start_cpu_us)
 		a->startup_cpu_us = cpu - a->start_cpu_us + a->parent_cpu_us;
 	return 0;
+}
+
+void api_set_started(struct api *a)
+{
+	a->started = true;
 }
 
 bool api_started(const struct api *a)

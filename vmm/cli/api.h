@@ -42,6 +42,13 @@ struct api_ops {
 	 * many devices the VM has, or -errno. */
 	int (*metrics)(void *ctx, struct cvmm_vcpu_metrics *vcpu, struct cvmm_device_metrics *dev,
 		       unsigned max);
+	/* PUT /snapshot/create (may be NULL): the paused VM to state and mem
+	 * (CVMM_SNAPSHOT_*), app kept with it (cvmm_vm_snapshot). */
+	int (*snapshot)(void *ctx, const char *state, const char *mem, int type, const char *app,
+			char *err, size_t errlen);
+	/* PUT /snapshot/load (may be NULL): the VM built from rs and started
+	 * (paused if rs->paused), in place of InstanceStart. */
+	int (*restore)(void *ctx, const struct cvmm_restore *rs, char *err, size_t errlen);
 };
 
 struct api;
@@ -90,6 +97,8 @@ void api_service(struct api *a, const struct pollfd *p, unsigned n);
 int api_listen_fd(const struct api *a);
 /* Whether InstanceStart has run successfully. */
 bool api_started(const struct api *a);
+/* The caller started the VM itself (--restore): pre-boot calls are over. */
+void api_set_started(struct api *a);
 
 /* Firecracker's --config-file: the JSON (len bytes) applied as the API
  * calls its sections stand for (logger, metrics, machine-config,

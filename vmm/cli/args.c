@@ -107,6 +107,14 @@ const char
 																																										   "      --print-jail     print this build's seccomp policy: per thread kind, the\n"
 																																										   "                       syscalls, their argument bounds and the io_uring opcodes\n"
 																																										   "                       (docs/seccomp.md)\n"
+																																										   "      --snapshot-dir DIR  with --api-socket: where PUT /snapshot/create may write\n"
+																																										   "                       once jailed (default: the socket's directory)\n"
+																																										   "      --restore DIR[,mem=file|lazy|uffd:SOCKET][,paused][,dirty][,tapN=NAME][,vsock=PATH]\n"
+																																										   "                       run the VM of the snapshot in DIR (its files state and\n"
+																																										   "                       memory: PUT /snapshot/create over --api-socket makes\n"
+																																										   "                       them); mem: how memory comes in (docs/snapshot.md);\n"
+																																										   "                       tapN/vsock/diskN: interface N's tap, the vsock socket,\n"
+																																										   "                       disk N's image (a clone's own copy)\n"
 																																										   "  -h, --help           this text\n"
 																																										   "  -V, --version        print the version\n"
 																																										   "      --debug-exit     tests/benchmarks: a write of byte B to port 0x501 ends\n"
@@ -501,6 +509,49 @@ static int spec_vsock(void *dst, const char *val, const char **why)
 	return r;
 }
 
+static int spec_restore(void *dst, const char *val, const char **why)
+{
+	struct cli_restore *rs = dst;
+	char buf[4 * CLI_PATH_MAX];
+	if (strlen(val) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	snprintf(buf, sizeof(buf), "%s", val);
+	char *save = NULL;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		size_t n = strlen(t);
+		unsigned i;
+		if (!rs->dir[0]) {
+			if (n >= sizeof(rs->dir))
+				return -ENAMETOOLONG;
+			memcpy(rs->dir, t, n + 1);
+		} else if (!strcmp(t, "mem=file")) {
+			rs->mem_backend = CVMM_MEM_FILE;
+		} else if (!strcmp(t, "mem=lazy")) {
+			rs->mem_backend = CVMM_MEM_LAZY;
+		} else if (!strncmp(t, "mem=uffd:", 9) && t[9] && n - 9 < sizeof(rs->uffd)) {
+			rs->mem_backend = CVMM_MEM_UFFD;
+			memcpy(rs->uffd, t + 9, n - 8);
+		} else if (!strcmp(t, "paused")) {
+			rs->paused = true;
+		} else if (!strcmp(t, "dirty")) {
+			rs->dirty = true;
+		} else if (sscanf(t, "tap%u=", &i) == 1 && i < CVMM_MAX_NETS && strchr(t, '=')[1] &&
+			   strlen(strchr(t, '=') + 1) < sizeof(rs->tap[0])) {
+			snprintf(rs->tap[i], sizeof(rs->tap[i]), "%s", strchr(t, '=') + 1);
+		} else if (sscanf(t, "disk%u=", &i) == 1 && i < CLI_RESTORE_DISKS &&
+			   strchr(t, '=')[1] && strlen(strchr(t, '=') + 1) < sizeof(rs->disk[0])) {
+			snprintf(rs->disk[i], sizeof(rs->disk[i]), "%s", strchr(t, '=') + 1);
+		} else if (!strncmp(t, "vsock=", 6) && t[6] && n - 6 <= CVMM_VSOCK_PATH_MAX) {
+			memcpy(rs->vsock, t + 6, n - 5);
+		} else {
+			*why = "unknown or malformed part (DIR[,mem=file|lazy|uffd:SOCKET][,paused]"
+			       "[,dirty][,tapN=NAME][,vsock=PATH][,diskN=PATH])";
+			return -EINVAL;
+		}
+	}
+	return rs->dir[0] ? 0 : -EINVAL;
+}
+
 static int spec_user(void *dst, const char *val, const char **why)
 {
 	struct cli_user *u = dst;
@@ -567,10 +618,16 @@ static const struct cli_opt cli_table[] = {
 	{"seccomp", 0, CLI_WORD, DST(seccomp), .words = seccomp_words},
 	{"user", 0, CLI_SPEC, DST(user), .spec = spec_user, .what = "UID:GID (numbers)"},
 	{"chroot", 0, CLI_SPEC, DST(chroot), .spec = spec_abs_path, .what = "an absolute path"},
+	{"snapshot-dir", 0, CLI_SPEC, DST(snapshot_dir), .spec = spec_abs_path,
+	 .what = "an absolute path"},
 	{"transport", 0, CLI_WORD, .vm = true, DST(transport), .words = transport_words},
 	{"rng", 0, CLI_FLAG, .vm = true, DST(rng)},
 	{"log-level", 0, CLI_WORD, DST(log_level), .words = log_words},
 	{"print-jail", 0, CLI_FLAG, DST(print_jail)},
+	{"restore", 0, CLI_SPEC, DST(restore), .spec = spec_restore, .times = 1,
+	 .more = "given twice",
+	 .what = "DIR[,mem=file|lazy|uffd:SOCKET][,paused][,dirty][,tapN=NAME][,vsock=PATH][,diskN="
+		 "PATH]"},
 };
 #define CLI_NOPTS (sizeof(cli_table) / sizeof(cli_table[0]))
 
@@ -834,11 +891,15 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 	for (size_t t = 0; t < CLI_NOPTS; t++)
 		if (cli_table[t].off == offsetof(struct cli_opts, transport))
 			transport = seen[t];
+	if (o->restore.dir[0] && (o->config || o->vm_opts))
+		return fail(err, errlen,
+			    "--restore: the snapshot describes the VM: give no VM options with it");
 	if (o->api_socket && (o->config || o->vm_opts > transport))
 		return fail(err, errlen,
 			    "--api-socket: the VM is configured over the socket: give no other VM "
 			    "options with it (but --transport)");
-	if (!o->help && !o->version && !o->print_jail && !o->kernel && !o->config && !o->api_socket)
+	if (!o->help && !o->version && !o->print_jail && !o->kernel && !o->config &&
+	    !o->api_socket && !o->restore.dir[0])
 		return fail(
 			err, errlen,
 			"no kernel given: use --kernel PATH, --config FILE or --api-socket PATH "

@@ -31,6 +31,19 @@ struct cli_vsock { /* --vsock */
 	uint64_t cid;
 	char path[CLI_PATH_MAX];
 };
+/* --restore DIR[,mem=file|lazy|uffd:SOCKET][,paused][,dirty][,tapN=NAME]
+ * [,vsock=PATH][,diskN=PATH]: the VM of the snapshot in DIR (its files "state" and
+ * "memory", as PUT /snapshot/create wrote them there). */
+#define CLI_RESTORE_DISKS 4 /* disks --restore may give another image */
+struct cli_restore {
+	char dir[CLI_PATH_MAX]; /* "": none */
+	int mem_backend;	/* CVMM_MEM_* */
+	char uffd[CLI_PATH_MAX];
+	bool paused, dirty;
+	char tap[CVMM_MAX_NETS][16];		    /* "": as saved */
+	char vsock[CLI_PATH_MAX];		    /* "": as saved */
+	char disk[CLI_RESTORE_DISKS][CLI_PATH_MAX]; /* "": as saved */
+};
 struct cli_user { /* --user UID:GID */
 	bool set;
 	unsigned uid, gid;
@@ -78,9 +91,11 @@ struct cli_opts {
 	/* the jail (process options, allowed with --config and --api-socket) */
 	int seccomp; /* CVMM_SECCOMP_* */
 	struct cli_user user;
-	const char *chroot; /* borrowed --chroot DIR, NULL: none */
-	int log_level;	    /* CVMM_LOG_* (process option too) */
+	const char *chroot;	  /* borrowed --chroot DIR, NULL: none */
+	const char *snapshot_dir; /* borrowed --snapshot-dir DIR, NULL: the socket's */
+	int log_level;		  /* CVMM_LOG_* (process option too) */
 	struct cli_fc fc;
+	struct cli_restore restore;
 };
 
 /* The exit status of a Firecracker command line cvmm cannot parse

@@ -162,7 +162,14 @@ static int jail_config(struct cvmm_config *cfg, const struct cli_opts *o, const 
 			      /* the control socket's PATCH /drives */
 			      .update_disks = socket_dir != NULL,
 			      /* Firecracker's managers hot-plug files of their own */
-			      .update_disks_anywhere = o->fc.on};
+			      .update_disks_anywhere = o->fc.on,
+			      /* PUT /snapshot/create: anywhere in Firecracker's
+			       * mode (an unjailed Firecracker's reach), else
+			       * --snapshot-dir or the control socket's directory */
+			      .snapshot_dir = !socket_dir	? NULL
+					      : o->fc.on	? "/"
+					      : o->snapshot_dir ? o->snapshot_dir
+								: socket_dir};
 	return cvmm_config_set_jail(cfg, &j);
 }
 
@@ -204,6 +211,7 @@ struct api_vm {
 	char socket_dir[4096];	     /* the control socket's directory, "": none */
 	int listen_fd;		     /* borrowed: the control socket */
 	bool fc;		     /* Firecracker's command line: its exit statuses */
+	int console_in, console_out; /* the VM's console (borrowed) */
 };
 
 static int api_vm_start(void *ctx, struct cvmm_config *cfg, char *err, size_t len)
@@ -279,7 +287,70 @@ static int api_vm_metrics(void *ctx, struct cvmm_vcpu_metrics *vcpu,
 	return r < 0 ? r : cvmm_vm_device_metrics(av->vm, dev, max);
 }
 
+static int api_vm_snapshot(void *ctx, const char *state, const char *mem, int type, const char *app,
+			   char *err, size_t len)
+{
+	struct api_vm *av = ctx;
+	return api_vm_result(av, cvmm_vm_snapshot(av->vm, state, mem, type, app, strlen(app)), err,
+			     len);
+}
+
+/* A VM from a snapshot (PUT /snapshot/load, --restore): this process's
+ * console and jail, the snapshot's devices and state. */
+static int api_vm_restore(void *ctx, const struct cvmm_restore *rs, char *err, size_t len)
+{
+	struct api_vm *av = ctx;
+	struct cvmm_config *host;
+	if (cvmm_config_new(&host) < 0) {
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	int r = cvmm_config_set_console(host, av->console_in, av->console_out);
+	if (!r)
+		r = jail_config(host, av->opts, av->socket_dir[0] ? av->socket_dir : NULL);
+	if (r < 0) {
+		snprintf(err, len, "%s", cvmm_config_error(host));
+		cvmm_config_free(host);
+		return r;
+	}
+	r = cvmm_vm_restore(rs, host, &av->vm, err, len);
+	cvmm_config_free(host);
+	if (r < 0)
+		return r;
+	r = cvmm_vm_start(av->vm);
+	if (r == 0 && jail_control(av->vm, av->listen_fd) < 0)
+		r = -EPERM;
+	if (r < 0) {
+		snprintf(err, len, "%s", cvmm_vm_error(av->vm));
+		cvmm_vm_destroy(av->vm);
+		av->vm = NULL;
+	}
+	return r;
+}
+
+/* --restore's files and overrides; paths point into o (and bufs). */
+static void restore_from_opts(const struct cli_opts *o, struct cvmm_restore *rs, char *state,
+			      char *mem, size_t cap)
+{
+	const struct cli_restore *c = &o->restore;
+	memset(rs, 0, sizeof(*rs));
+	snprintf(state, cap, "%s/state", c->dir);
+	snprintf(mem, cap, "%s/memory", c->dir);
+	rs->state_path = state;
+	rs->mem_backend = c->mem_backend;
+	rs->mem_path = c->mem_backend == CVMM_MEM_UFFD ? c->uffd : mem;
+	rs->paused = c->paused;
+	rs->track_dirty = c->dirty;
+	for (unsigned i = 0; i < CVMM_MAX_NETS; i++)
+		rs->net_tap[i] = c->tap[i][0] ? c->tap[i] : NULL;
+	rs->vsock_path = c->vsock[0] ? c->vsock : NULL;
+	for (unsigned i = 0; i < CLI_RESTORE_DISKS; i++)
+		rs->disk_path[i] = c->disk[i][0] ? c->disk[i] : NULL;
+}
+
 static const struct api_ops api_vm_ops = {
+	.snapshot = api_vm_snapshot,
+	.restore = api_vm_restore,
 	.start = api_vm_start,
 	.pause = api_vm_pause,
 	.resume = api_vm_resume,
@@ -493,7 +564,12 @@ static int main_api(const struct cli_opts *o)
 	int sfd = signals_fd();
 	if (sfd < 0)
 		return EXIT_SETUP;
-	struct api_vm av = {.vm = NULL, .opts = o, .listen_fd = -1, .fc = o->fc.on};
+	struct api_vm av = {.vm = NULL,
+			    .opts = o,
+			    .listen_fd = -1,
+			    .fc = o->fc.on,
+			    .console_in = STDIN_FILENO,
+			    .console_out = STDOUT_FILENO};
 	if (path) {
 		snprintf(av.socket_dir, sizeof(av.socket_dir), "%s", path);
 		char *slash = strrchr(av.socket_dir, '/');
@@ -557,6 +633,14 @@ static int main_api(const struct cli_opts *o)
 				snprintf(err, sizeof(err), "--config-file: %s", why);
 		}
 	}
+	if (!r && o->restore.dir[0]) {
+		struct cvmm_restore rs;
+		char state[CLI_PATH_MAX + 8], mem[CLI_PATH_MAX + 8];
+		restore_from_opts(o, &rs, state, mem, sizeof(state));
+		r = api_vm_restore(&av, &rs, err, sizeof(err));
+		if (!r)
+			api_set_started(api);
+	}
 	if (r < 0) {
 		fprintf(stderr, "cvmm: %s\n", err);
 		api_free(api);
@@ -615,7 +699,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cvmm: cannot install the SIGSYS handler\n");
 		return EXIT_SETUP;
 	}
-	if (o.api_socket || o.fc.on)
+	if (o.api_socket || o.fc.on || o.restore.dir[0])
 		return main_api(&o);
 	struct cvmm_config *cfg;
 	if (cvmm_config_new(&cfg) < 0) {

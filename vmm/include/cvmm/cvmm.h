@@ -212,6 +212,11 @@ struct cvmm_jail {
 	 * an unjailed Firecracker's managers expect (Kata hot-plugs block
 	 * devices and files of its own; the CLI's Firecracker mode). */
 	int update_disks_anywhere;
+	/* a directory beneath which cvmm_vm_snapshot may still create its
+	 * files after the drop (Landlock), and the control thread's filter
+	 * then allows what a snapshot calls (docs/seccomp.md,
+	 * JAIL_CONTROL_SNAPSHOTS). NULL: no snapshots once jailed. Copied. */
+	const char *snapshot_dir;
 };
 CVMM_API CVMM_WUR int cvmm_config_set_jail(struct cvmm_config *cfg, const struct cvmm_jail *jail);
 /* Installs (process-wide) the SIGSYS handler that writes "cvmm: seccomp:
@@ -445,6 +450,66 @@ CVMM_API void cvmm_vm_destroy(struct cvmm_vm *vm);
  * calling thread's own buffer, valid until that thread calls
  * cvmm_vm_error again. */
 CVMM_API const char *cvmm_vm_error(const struct cvmm_vm *vm);
+
+/* ---- snapshots (docs/snapshot.md) ----------------------------------------- */
+
+/* Writes the paused VM (cvmm_vm_pause) to two files, created or truncated
+ * with mode 0600: its state (registers, interrupt controllers, devices,
+ * the configuration it needs to be rebuilt) at state_path, its memory at
+ * mem_path. CVMM_SNAPSHOT_FULL writes every page that is not zero (the
+ * rest are holes); CVMM_SNAPSHOT_DIFF only the pages written since the
+ * VM's last snapshot or restore (cvmm_config_set_dirty_tracking, or a
+ * restore with track_dirty), to be merged onto that snapshot's memory
+ * (cvmm_snapshot_merge). In-flight I/O is finished first; the VM stays
+ * paused. app (app_len bytes, may be NULL) is the embedder's own, kept in
+ * the state file (a manager's names for its devices): cvmm_snapshot_app
+ * gives it back. A VM with a virtio-fs share cannot be snapshotted. */
+#define CVMM_SNAPSHOT_FULL 0
+#define CVMM_SNAPSHOT_DIFF 1
+CVMM_API CVMM_WUR int cvmm_vm_snapshot(struct cvmm_vm *vm, const char *state_path,
+				       const char *mem_path, int type, const void *app,
+				       unsigned long app_len);
+/* Tracks the pages the guest and its devices write, for diff snapshots. */
+CVMM_API CVMM_WUR int cvmm_config_set_dirty_tracking(struct cvmm_config *cfg, int enabled);
+
+/* How a restore maps guest memory: CVMM_MEM_FILE maps the memory file
+ * copy-on-write (pages come in from the page cache when first touched;
+ * clones of one snapshot share it); CVMM_MEM_UFFD hands a userfaultfd and
+ * the region list to the page-fault handler listening on the unix socket
+ * at mem_path (Firecracker's protocol); CVMM_MEM_LAZY serves the same
+ * faults from the memory file in cvmm's own thread, which also loads the
+ * rest in the background. */
+#define CVMM_MEM_FILE 0
+#define CVMM_MEM_UFFD 1
+#define CVMM_MEM_LAZY 2
+struct cvmm_restore {
+	const char *state_path;
+	const char *mem_path;
+	int mem_backend; /* CVMM_MEM_* */
+	int track_dirty; /* the restored VM tracks dirty pages (diff snapshots) */
+	int paused;	 /* cvmm_vm_start leaves it paused until cvmm_vm_resume */
+	/* NULL: as saved. Interface i's tap (an interface saved with a tap
+	 * fd needs one), the vsock's socket path, disk i's image (a clone's
+	 * own copy, the same size). */
+	const char *net_tap[CVMM_MAX_NETS];
+	const char *vsock_path;
+	const char *disk_path[CVMM_MAX_DISKS];
+};
+/* Builds a VM from a snapshot, paused where it was: cvmm_vm_start runs it
+ * on. host gives what belongs to this process rather than the snapshot
+ * (console, seccomp, jail, kick signal; its kernel and devices are
+ * ignored; NULL: defaults). A snapshot from another architecture or a
+ * newer cvmm, a CPU lacking features the guest used, a truncated or
+ * corrupt file are refused with a message saying which. */
+CVMM_API CVMM_WUR int cvmm_vm_restore(const struct cvmm_restore *rs, const struct cvmm_config *host,
+				      struct cvmm_vm **out, char *errbuf, unsigned long errlen);
+/* The app bytes cvmm_vm_snapshot kept in the state file at state_path
+ * (checked whole first): *app is allocated (free it), NULL if none. */
+CVMM_API CVMM_WUR int cvmm_snapshot_app(const char *state_path, void **app, unsigned long *len,
+					char *errbuf, unsigned long errlen);
+/* Copies every page a diff snapshot's memory file holds over its base's. */
+CVMM_API CVMM_WUR int cvmm_snapshot_merge(const char *base_mem, const char *diff_mem, char *errbuf,
+					  unsigned long errlen);
 
 /* Feeds console input to the guest's serial port (what the CLI does with its
  * terminal). Returns bytes taken (the UART FIFO may be full) or -errno. */

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* x86_64's private state, shared by its files (x86.c, snapshot.c). */
+#ifndef CVMM_X86_ARCH_H
+#define CVMM_X86_ARCH_H
+
+#include <linux/kvm.h>
+
+#include "arch/arch.h"
+#include "devices/legacy.h"
+#include "devices/serial.h"
+
+/* The x86 VM's own: the legacy PC devices and the boot entry. */
+struct arch {
+	const struct arch_vm *vm; /* borrowed from the VMM */
+	struct serial com1;
+	struct rtc rtc;
+	struct i8042 i8042;
+	struct acpi_pm acpi_pm;
+	struct debug_exit debug_exit;
+	bool devs_ready; /* com1, rtc and i8042 set up: arch_destroy ends them */
+	struct {
+		uint32_t kind;	/* X86_BOOT_LINUX64 or the PVH entry */
+		uint64_t entry; /* first instruction */
+	} boot;
+};
+
+/* This host's CPUID for vCPU id (what arch_vcpu_init sets): *out is
+ * allocated (free it). */
+ARCH_WUR int x86_cpuid_table(const struct arch_vm *vm, int fd, unsigned id,
+			     struct kvm_cpuid2 **out, struct err *e);
+
+#endif

@@ -1,0 +1,214 @@
+#!/bin/sh
+# Snapshot and restore (issue 23, docs/snapshot.md), run by cases.sh in a
+# network namespace of its own as root. One Linux guest (cvmm.test=snap in
+# guest-job.sh) with 2 vCPUs, a disk, a NIC on a tap and vsock, in the
+# middle of work: a counter writing each count to its own block of the
+# disk (flushed), a vsock listener. Cases:
+#   snap-create        PATCH /vm Paused, PUT /snapshot/create: 204, a state
+#                      file and a sparse memory file; then cvmm is killed
+#                      (SIGKILL)
+#   snap-restore-file  `cvmm --restore DIR,mem=file`: the counter goes on
+#                      from where it was (no reboot), its later counts land
+#                      on the disk, the host pings the guest, and a new vsock
+#                      connection to the guest's listener works
+#   snap-restore-lazy  the same through Firecracker's PUT /snapshot/load
+#                      with cvmm's own lazy loader (backend_type "Lazy")
+#   snap-clones        4 VMs restored at once from the snapshot, each with
+#                      its own tap, vsock socket and disk copy: each counts on
+#                      and answers on its own vsock socket
+#   snap-refused       a corrupt, a truncated, another architecture's and a
+#                      newer format's state file: cvmm exits 1 naming each
+# env: CVMM, KIT (small-bzImage, guest.cpio.gz), TMP, ONLY/SKIP; curl, ip,
+# ping, vsocktool, snaptool.
+CVMM=${CVMM:-./cvmm}
+export PATH="$PWD:$PATH"
+KIT=${KIT:-.}
+TMP=${TMP:-/tmp/cvmm-snap.$$}
+. ./lib.sh
+ip link set lo up
+D=$TMP/snap
+mkdir -p "$D"
+GIP=10.0.9.2
+HIP=10.0.9.1
+# the transport of the snapshotted VM (SNAP_TRANSPORT: pci or mmio)
+TRANSPORT=${SNAP_TRANSPORT:+--transport $SNAP_TRANSPORT}
+wait_sock() { i=0; while [ $i -lt 100 ] && [ ! -S "$1" ]; do sleep 0.1; i=$((i + 1)); done; }
+pids=""
+cleanup() { [ -n "$pids" ] && kill -KILL $pids 2>/dev/null; pids=""; }
+trap cleanup EXIT
+
+# last_count NAME: the last count the guest printed in $TMP/NAME.out
+last_count() { tr -d '\r' <"$TMP/$1.out" | sed -n 's/^GUEST-COUNT \([0-9]*\)$/\1/p' | tail -1; }
+first_count() { tr -d '\r' <"$TMP/$1.out" | sed -n 's/^GUEST-COUNT \([0-9]*\)$/\1/p' | head -1; }
+# block DISK N: what block N of DISK holds
+block() { dd if="$1" bs=512 skip="$2" count=1 2>/dev/null | head -c 19; }
+# goes_on NAME BEFORE DISK [PID]: the restored guest NAME counts on from
+# BEFORE (no reboot), three more counts, each on DISK; sets $why otherwise
+goes_on() {
+	why=""
+	if ! wait_for "$1" "GUEST-COUNT $(($2 + 3))" 240 $4; then
+		why="no count past $(last_count "$1") (wanted $(($2 + 3)), the snapshot's was $2)"
+	elif has "$1" GUEST-SNAP-READY; then
+		why="the guest started over"
+	elif f=$(first_count "$1") && { [ "$f" -lt "$2" ] || [ "$f" -gt $(($2 + 2)) ]; }; then
+		why="the first count after the restore is $f, the snapshot's was $2"
+	else
+		for k in $(($2 + 1)) $(($2 + 2)) $(($2 + 3)); do
+			got=$(block "$3" $k)
+			[ "$got" = "$(printf 'cvmm-count-%08d' $k)" ] || why="block $k holds '$got'"
+		done
+	fi
+	[ -z "$why" ]
+}
+# talks NAME SOCK: a new vsock connection to the guest's listener (64 KiB)
+talks() { VSOCKTOOL_TIMEOUT=120 vsocktool connect "fc:$2:5000" recv 65536 >"$TMP/$1.vsock" 2>&1; }
+
+# ---- the guest, at work, snapshotted -------------------------------------
+n=snap-create
+DISK=$TMP/disk.img
+dd if=/dev/zero of="$DISK" bs=1M count=8 2>/dev/null
+A=$TMP/api.sock
+V=$TMP/v.sock
+made=0
+if selected snap-create || selected snap-restore-file || selected snap-restore-lazy ||
+	selected snap-clones || selected snap-refused; then
+	tap_up snap0 $HIP/24
+	"$CVMM" --api-socket "$A" $TRANSPORT </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	pid=$!
+	pids=$pid
+	wait_sock "$A"
+	boot="console=ttyS0 quiet panic=-1 cvmm.test=snap cvmm.ip=$GIP/24 cvmm.peer=$HIP"
+	started=0
+	http_step $n 204 "$A" PUT /boot-source \
+		"{\"kernel_image_path\": \"$KIT/small-bzImage\", \"initrd_path\": \"$KIT/guest.cpio.gz\", \"boot_args\": \"$boot\"}" &&
+		http_step $n 204 "$A" PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}' &&
+		http_step $n 204 "$A" PUT /drives/data \
+			"{\"drive_id\": \"data\", \"path_on_host\": \"$DISK\", \"is_root_device\": false, \"is_read_only\": false}" &&
+		http_step $n 204 "$A" PUT /network-interfaces/eth0 \
+			'{"iface_id": "eth0", "host_dev_name": "snap0"}' &&
+		http_step $n 204 "$A" PUT /vsock "{\"guest_cid\": 3, \"uds_path\": \"$V\"}" &&
+		http_step $n 204 "$A" PUT /actions '{"action_type": "InstanceStart"}' && started=1
+	if [ $started -ne 1 ]; then
+		: # a call failed: said so
+	elif ! wait_for $n GUEST-SNAP-READY 300 $pid || ! wait_for $n "GUEST-COUNT 3" 120 $pid; then
+		bad $n "the guest never got to work"
+	elif ! ping -c 2 -W 10 $GIP >/dev/null 2>&1; then
+		bad $n "the guest does not answer ping before the snapshot"
+	elif ! talks $n "$V"; then
+		bad $n "no vsock connection before the snapshot: $(tail -2 "$TMP/$n.vsock")"
+	elif http_step $n 204 "$A" PATCH /vm '{"state": "Paused"}' &&
+		http_step $n 204 "$A" PUT /snapshot/create \
+			"{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$D/state\", \"mem_file_path\": \"$D/memory\"}"; then
+		BEFORE=$(last_count $n)
+		kill -KILL $pid
+		wait $pid 2>/dev/null
+		pids=""
+		msize=$(stat -c %s "$D/memory" 2>/dev/null)
+		mused=$(($(stat -c %b "$D/memory" 2>/dev/null || echo 0) * 512))
+		if [ ! -s "$D/state" ] || [ "${msize:-0}" -ne $((256 << 20)) ]; then
+			bad $n "files: state $(stat -c %s "$D/state" 2>/dev/null), memory $msize bytes"
+		elif [ "$mused" -ge "$msize" ]; then
+			bad $n "the memory file is not sparse ($mused of $msize bytes allocated)"
+		else
+			made=1
+			cp "$DISK" "$D/disk.img" # the disk as the snapshot left it, for the clones
+			ok $n "at count $BEFORE: state $(stat -c %s "$D/state") B, memory $((mused >> 20)) of $((msize >> 20)) MiB"
+		fi
+	fi
+	cleanup
+fi
+
+# ---- restores ---------------------------------------------------------------
+# restored NAME: checks the restored guest of $pid (disk $DISK, vsock $V)
+restored() {
+	if ! goes_on "$1" "$BEFORE" "$DISK" "$pids"; then
+		bad "$1" "$why"
+	elif ! ping -c 3 -W 10 $GIP >"$TMP/$1.ping" 2>&1; then
+		bad "$1" "the host cannot ping the restored guest"
+	elif ! talks "$1" "$V"; then
+		bad "$1" "no new vsock connection: $(tail -2 "$TMP/$1.vsock")"
+	else
+		ok "$1" "counts on from $BEFORE (first $(first_count "$1")), disk written, ping and vsock answer"
+	fi
+}
+n=snap-restore-file
+if selected $n; then
+	if [ $made -ne 1 ]; then bad $n "no snapshot to restore (snap-create failed)"; else
+		tap_up snap0 $HIP/24
+		"$CVMM" --restore "$D,mem=file" --api-socket "$A" --log-level debug </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+		pids=$!
+		restored $n
+		cleanup
+	fi
+fi
+n=snap-restore-lazy
+if selected $n; then
+	if [ $made -ne 1 ]; then bad $n "no snapshot to restore (snap-create failed)"; else
+		tap_up snap0 $HIP/24
+		rm -f "$A"
+		"$CVMM" --api-socket "$A" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+		pids=$!
+		wait_sock "$A"
+		if http_step $n 204 "$A" PUT /snapshot/load \
+			"{\"snapshot_path\": \"$D/state\", \"mem_backend\": {\"backend_type\": \"Lazy\", \"backend_path\": \"$D/memory\"}, \"resume_vm\": true, \"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"snap0\"}]}"; then
+			restored $n
+		fi
+		cleanup
+	fi
+fi
+
+# ---- clones -------------------------------------------------------------------
+n=snap-clones
+if selected $n; then
+	if [ $made -ne 1 ]; then bad $n "no snapshot to restore (snap-create failed)"; else
+		cpids=""
+		for c in 1 2 3 4; do
+			cp "$D/disk.img" "$TMP/clone$c.img"
+			"$CVMM" --restore "$D,mem=file,tap0=snapc$c,vsock=$TMP/c$c.sock,disk0=$TMP/clone$c.img" \
+				</dev/null >"$TMP/$n-$c.out" 2>"$TMP/$n-$c.err" &
+			cpids="$cpids $!"
+		done
+		pids=$cpids
+		why=""
+		for c in 1 2 3 4; do
+			[ -z "$why" ] || break
+			if ! goes_on "$n-$c" "$BEFORE" "$TMP/clone$c.img"; then why="clone $c: $why"
+			elif ! talks "$n-$c" "$TMP/c$c.sock"; then why="clone $c: no vsock connection"
+			fi
+		done
+		if [ -n "$why" ]; then bad $n "$why"
+		else ok $n "4 clones count on from $BEFORE, each on its own disk and vsock socket"; fi
+		cleanup
+	fi
+fi
+
+# ---- refusals -------------------------------------------------------------------
+n=snap-refused
+if selected $n; then
+	if [ $made -ne 1 ]; then bad $n "no snapshot to restore (snap-create failed)"; else
+		why=""
+		# refuse DIR WANT: cvmm --restore DIR exits 1 saying WANT
+		refuse() {
+			ln -sf "$D/memory" "$1/memory"
+			timeout 60 "$CVMM" --restore "$1" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err"
+			st=$?
+			if [ $st -ne 1 ]; then why="$why; $(basename "$1"): exit $st"
+			elif ! grep -q "$2" "$TMP/$n.err"; then why="$why; $(basename "$1"): '$(head -c 200 "$TMP/$n.err")'"
+			fi
+		}
+		for k in corrupt truncated arch newer; do mkdir -p "$TMP/$k"; cp "$D/state" "$TMP/$k/state"; done
+		size=$(stat -c %s "$D/state")
+		printf '\377' | dd of="$TMP/corrupt/state" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+		head -c $((size - 100)) "$D/state" >"$TMP/truncated/state"
+		snaptool arch "$TMP/arch/state" 2
+		snaptool version "$TMP/newer/state" 99
+		refuse "$TMP/corrupt" "corrupt (checksum mismatch)"
+		refuse "$TMP/truncated" "truncated"
+		refuse "$TMP/arch" "made on aarch64, this host is x86_64"
+		refuse "$TMP/newer" "version 99 is newer than this cvmm"
+		if [ -n "$why" ]; then bad $n "${why#; }"
+		else ok $n "corrupt, truncated, aarch64's and format 99's state each refused by name"; fi
+	fi
+fi
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

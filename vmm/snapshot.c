@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: MIT */
+/* Snapshot and restore (docs/snapshot.md): the VM's configuration, the
+ * arch's state, each virtio device's (its transport's, virtio_dev's, its
+ * own) into one state file (core/snap.h), guest memory into another
+ * (vmm/snapmem.c); and a VM built back from them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "core/log.h"
+#include "core/snap.h"
+#include "vmm/snapmem.h"
+#include "vmm/vdevs.h"
+#include "vmm/vm.h"
+
+#define API __attribute__((visibility("default")))
+
+enum { CFG_CPUS = 1, CFG_MEMORY, CFG_PCI, CFG_KERNEL, CFG_CMDLINE, CFG_DEBUG_EXIT, CFG_BOOT_TIMER,
+       CFG_RNG, CFG_VSOCK_CID, CFG_VSOCK_PATH, CFG_NDISKS, CFG_NNETS, CFG_VERSION };
+enum { DISK_PATH = 1, DISK_FLAGS, DISK_QUEUES };
+enum { NET_BACKEND = 1, NET_TARGET, NET_PAIRS, NET_HAS_MAC, NET_MAC };
+enum { MEM_REGIONS = 1, MEM_TOTAL, MEM_TYPE };
+enum { VDEV_KIND = 1, VDEV_ID, VDEV_PCI, VDEV_BASE, VDEV_GSI, VDEV_SLOT, VDEV_MSI_BASE };
+enum { APP_DATA = 1 };
+
+/* How long in-flight I/O may take to finish at a snapshot. */
+#define DRAIN_MS 5000
+
+static void save_config(const struct vm *vm, struct snap_w *w)
+{
+	const struct cvmm_config *c = &vm->cfg;
+	snap_section(w, "config", 0);
+	snap_put_opt(w, CFG_VERSION, CVMM_VERSION, strlen(CVMM_VERSION));
+	snap_u32(w, CFG_CPUS, c->cpus);
+	snap_u64(w, CFG_MEMORY, c->memory);
+	snap_u32(w, CFG_PCI, vm->pci);
+	if (c->kernel)
+		snap_put_opt(w, CFG_KERNEL, c->kernel, strlen(c->kernel));
+	if (c->cmdline)
+		snap_put_opt(w, CFG_CMDLINE, c->cmdline, strlen(c->cmdline));
+	snap_u32(w, CFG_DEBUG_EXIT, c->debug_exit);
+	snap_u32(w, CFG_BOOT_TIMER, c->boot_timer);
+	snap_u32(w, CFG_RNG, c->rng);
+	snap_u64(w, CFG_VSOCK_CID, c->vsock_path ? c->vsock_cid : 0);
+	snap_str(w, CFG_VSOCK_PATH, c->vsock_path);
+	snap_u32(w, CFG_NDISKS, c->ndisks);
+	snap_u32(w, CFG_NNETS, c->nnets);
+	for (unsigned i = 0; i < c->ndisks; i++) {
+		snap_section(w, "disk", i);
+		snap_str(w, DISK_PATH, c->disks[i].path);
+		snap_u32(w, DISK_FLAGS, c->disks[i].flags);
+		snap_u32(w, DISK_QUEUES, c->disks[i].queues);
+	}
+	for (unsigned i = 0; i < c->nnets; i++) {
+		const struct cvmm_net_config *n = &c->nets[i];
+		snap_section(w, "net", i);
+		snap_u32(w, NET_BACKEND, (uint32_t)n->backend);
+		snap_str(w, NET_TARGET, n->target);
+		snap_u32(w, NET_PAIRS, n->queue_pairs);
+		snap_u32(w, NET_HAS_MAC, (uint32_t)n->has_mac);
+		snap_put(w, NET_MAC, n->mac, 6);
+	}
+}
+
+/* The guest RAM regions the memory file holds, in its order; a diff's
+ * file holds only what changed since the snapshot before. */
+static void save_memory(const struct vm *vm, struct snap_w *w, int type)
+{
+	snap_section(w, "memory", 0);
+	uint64_t reg[2 * GM_MAX_REGIONS];
+	for (unsigned i = 0; i < vm->mem.n; i++) {
+		reg[2 * i] = vm->mem.r[i].gpa;
+		reg[2 * i + 1] = vm->mem.r[i].size;
+	}
+	snap_put(w, MEM_REGIONS, reg, vm->mem.n * 2 * sizeof(reg[0]));
+	snap_u64(w, MEM_TOTAL, vm->mem.total);
+	snap_u32(w, MEM_TYPE, type == CVMM_SNAPSHOT_DIFF);
+}
+
+static void save_vdev(const struct vm_vdev *s, uint32_t i, struct snap_w *w)
+{
+	snap_section(w, "vdev", i);
+	snap_str(w, VDEV_KIND, s->kind);
+	snap_u32(w, VDEV_ID, s->k->virtio_id);
+	snap_u32(w, VDEV_PCI, s->pci);
+	snap_u64(w, VDEV_BASE, s->base);
+	snap_u32(w, VDEV_GSI, s->gsi);
+	snap_u32(w, VDEV_SLOT, s->slot);
+	snap_u32(w, VDEV_MSI_BASE, s->msi_gsi_base);
+}
+
+static int write_file(const char *path, const void *p, size_t len, struct err *e)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_set(e, errno, "cannot create '%s': %s", path, strerror(errno));
+	const uint8_t *b = p;
+	while (len) {
+		ssize_t n = write(fd, b, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int er = n < 0 ? errno : EIO;
+			close(fd);
+			return err_set(e, er, "cannot write '%s': %s", path, strerror(er));
+		}
+		b += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) < 0) {
+		int er = errno;
+		close(fd);
+		return err_set(e, er, "cannot sync '%s': %s", path, strerror(er));
+	}
+	close(fd);
+	return 0;
+}
+
+static bool vm_paused(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	bool p = vm->pause_req && vm->nparked == vm->nrunning;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return p;
+}
+
+static int snapshot(struct vm *vm, const char *state_path, const char *mem_path, int type,
+		    const void *app, unsigned long app_len, struct err *e)
+{
+	if (!state_path || !state_path[0] || !mem_path || !mem_path[0])
+		return err_set(e, EINVAL, "a snapshot needs a state file and a memory file");
+	if (type != CVMM_SNAPSHOT_FULL && type != CVMM_SNAPSHOT_DIFF)
+		return err_set(e, EINVAL, "unknown snapshot type %d", type);
+	if (type == CVMM_SNAPSHOT_DIFF && !vm->cfg.track_dirty)
+		return err_set(e, EINVAL,
+			       "a diff snapshot needs dirty page tracking (track_dirty_pages)");
+	if (__atomic_load_n(&vm->snapmem.failed, __ATOMIC_ACQUIRE))
+		return err_set(e, EIO, "guest memory is lost: %s", vm->snapmem.why);
+	if (atomic_load(&vm->stopping))
+		return err_set(e, ESHUTDOWN, "VM has exited");
+	if (vm->started && !vm_paused(vm))
+		return err_set(e, EINVAL, "pause the VM before a snapshot");
+	for (unsigned i = 0; i < vm->nvdevs; i++)
+		if (!vm->vdevs[i].k->save)
+			return err_set(e, EOPNOTSUPP, "%s cannot be snapshotted%s", vm->vdevs[i].name,
+				       vm->vdevs[i].k->virtio_id == VIRTIO_ID_FS
+					       ? ": a share's state is the host's open files and the "
+						 "guest's FUSE handles (docs/snapshot.md)"
+					       : "");
+	/* In-flight I/O finishes: nothing reaches guest memory after this. */
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += DRAIN_MS / 1000;
+	unsigned paused = 0;
+	int r = 0;
+	for (; paused < vm->nvdevs; paused++) {
+		if (!vm->vdevs[paused].vdev)
+			continue;
+		r = virtio_dev_pause(vm->vdevs[paused].vdev, &until);
+		if (r < 0) {
+			err_set(e, -r, "%s did not finish its I/O within %d ms", vm->vdevs[paused].name,
+				DRAIN_MS);
+			break;
+		}
+	}
+	struct snap_w w;
+	snap_w_init(&w);
+	int fd = -1;
+	if (r < 0)
+		goto out;
+	save_config(vm, &w);
+	save_memory(vm, &w, type);
+	int fds[CVMM_MAX_CPUS];
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		fds[i] = vm->vcpus[i].fd;
+	if ((r = arch_save(vm->arch, fds, vm->nvcpus, &w, e)) < 0)
+		goto out;
+	for (unsigned i = 0; i < vm->nvdevs; i++) {
+		struct vm_vdev *s = &vm->vdevs[i];
+		save_vdev(s, i, &w);
+		if (s->pci)
+			virtio_pci_save(&s->vpci, &w, i);
+		if ((r = s->k->save(s->model, &w, i, e)) < 0)
+			goto out;
+		virtio_dev_save(s->vdev, &w, i);
+	}
+	if (app && app_len) {
+		snap_section(&w, "app", 0);
+		snap_put_opt(&w, APP_DATA, app, app_len);
+	}
+	const uint8_t *buf;
+	size_t len;
+	if ((r = snap_w_finish(&w, SNAP_ARCH_HOST, &buf, &len, e)) < 0)
+		goto out;
+	fd = open(mem_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = err_set(e, errno, "cannot create memory file '%s': %s", mem_path,
+			    strerror(errno));
+		goto out;
+	}
+	/* tracking: what changed since the last snapshot, which this one
+	 * becomes the base of (a full one too) */
+	if (vm->cfg.track_dirty && (r = snapmem_dirty_collect(vm->vm_fd, &vm->mem, &vm->dirty, e)) < 0)
+		goto out;
+	if ((r = snapmem_save(&vm->mem, fd, type == CVMM_SNAPSHOT_DIFF ? vm->dirty.out : NULL, e)) <
+	    0)
+		goto out;
+	/* the state last: a state file names a complete memory file */
+	r = write_file(state_path, buf, len, e);
+out:
+	if (fd >= 0)
+		close(fd);
+	snap_w_free(&w);
+	for (unsigned i = 0; i < paused; i++)
+		if (vm->vdevs[i].vdev)
+			virtio_dev_resume(vm->vdevs[i].vdev);
+	return r;
+}
+
+API int cvmm_vm_snapshot(struct cvmm_vm *handle, const char *state_path, const char *mem_path,
+			 int type, const void *app, unsigned long app_len)
+{
+	struct vm *vm = (struct vm *)handle;
+	err_shared_begin(&vm->err);
+	struct err e = {0};
+	int r = snapshot(vm, state_path, mem_path, type, app, app_len, &e);
+	return r < 0 ? err_shared_put(&vm->err, &e) : 0;
+}
+
+/* ---- restore ------------------------------------------------------------- */
+
+/* The whole state file, checked (core/snap.h). *buf allocated. */
+static int read_state(const char *path, uint8_t **buf, struct snap_r *r, struct err *e)
+{
+	*buf = NULL;
+	if (!path || !path[0])
+		return err_set(e, EINVAL, "no snapshot state file given");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, errno, "cannot open snapshot '%s': %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(e, EINVAL, "snapshot '%s' is not a regular file", path);
+	}
+	if (st.st_size > (off_t)SNAP_MAX_SIZE) {
+		close(fd);
+		return err_set(e, EFBIG, "snapshot '%s' is larger than any cvmm writes", path);
+	}
+	size_t len = (size_t)st.st_size, got = 0;
+	uint8_t *b = malloc(len ? len : 1);
+	if (!b) {
+		close(fd);
+		return err_set(e, ENOMEM, "out of memory");
+	}
+	while (got < len) {
+		ssize_t n = read(fd, b + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	int ret = snap_open(r, b, got, SNAP_ARCH_HOST, e);
+	if (ret < 0) {
+		free(b);
+		return ret;
+	}
+	*buf = b;
+	return 0;
+}
+
+/* The configuration to rebuild: the snapshot's devices and sizes, the
+ * host's own settings, the caller's overrides. */
+static int restore_config(const struct snap_r *r, const struct cvmm_restore *rs,
+			  const struct cvmm_config *host, struct cvmm_config *c, struct err *e)
+{
+	struct snap_sec s;
+	if (snap_find(r, "config", 0, &s) < 0)
+		return err_set(e, EINVAL, "snapshot has no configuration");
+	static const uint16_t known[] = {CFG_CPUS,	 CFG_MEMORY,	 CFG_PCI,	CFG_KERNEL,
+					 CFG_CMDLINE,	 CFG_DEBUG_EXIT, CFG_BOOT_TIMER, CFG_RNG,
+					 CFG_VSOCK_CID, CFG_VSOCK_PATH, CFG_NDISKS,	CFG_NNETS,
+					 CFG_VERSION};
+	uint32_t cpus, pci, dbg, bt, rng, ndisks, nnets;
+	uint64_t mem, cid;
+	char kernel[4096], vsock[CVMM_VSOCK_PATH_MAX + 1];
+	int ret = snap_check_known(&s, known, sizeof(known) / sizeof(known[0]), e);
+	if (!ret)
+		ret = snap_get_u32(&s, CFG_CPUS, &cpus, e);
+	if (!ret)
+		ret = snap_get_u64(&s, CFG_MEMORY, &mem, e);
+	if (!ret)
+		ret = snap_get_u32(&s, CFG_PCI, &pci, e);
+	if (!ret)
+		ret = snap_get_u32(&s, CFG_DEBUG_EXIT, &dbg, e);
+	if (!ret)
+		ret = snap_get_u32(&s, CFG_BOOT_TIMER, &bt, e);
+	if (!ret)
+		ret = snap_get_u32(&s, CFG_RNG, &rng, e);
+	if (!ret)
+		ret = snap_get_u64(&s, CFG_VSOCK_CID, &cid, e);
+	if (!ret)
+		ret = snap_get_u32(&s, CFG_NDISKS, &ndisks, e);
+	if (!ret)
+		ret = snap_get_u32(&s, CFG_NNETS, &nnets, e);
+	if (!ret)
+		ret = snap_get_str(&s, CFG_KERNEL, kernel, sizeof(kernel), false, e);
+	if (!ret)
+		ret = snap_get_str(&s, CFG_VSOCK_PATH, vsock, sizeof(vsock), cid != 0, e);
+	if (ret < 0)
+		return ret;
+	if (ndisks > CVMM_MAX_DISKS || nnets > CVMM_MAX_NETS)
+		return err_set(e, EINVAL, "snapshot has %u disks and %u interfaces, more than cvmm "
+				       "takes", ndisks, nnets);
+	if (host) {
+		c->console_in = host->console_in;
+		c->console_out = host->console_out;
+		if (host->console_path)
+			c->console_path = strdup(host->console_path);
+		c->kick_signal = host->kick_signal;
+		c->seccomp = host->seccomp;
+		c->jail = host->jail;
+		c->jail_ids = host->jail_ids;
+		c->jail_landlock = host->jail_landlock;
+		c->jail_update_disks = host->jail_update_disks;
+		c->jail_update_anywhere = host->jail_update_anywhere;
+		c->jail_uid = host->jail_uid;
+		c->jail_gid = host->jail_gid;
+		if (host->jail_chroot)
+			c->jail_chroot = strdup(host->jail_chroot);
+		if (host->jail_rm_dir)
+			c->jail_rm_dir = strdup(host->jail_rm_dir);
+		if (host->jail_snapshot_dir)
+			c->jail_snapshot_dir = strdup(host->jail_snapshot_dir);
+	}
+	c->kernel = strdup(kernel[0] ? kernel : "(snapshot)");
+	c->cpus = cpus;
+	c->memory = mem;
+	c->transport = pci ? CVMM_TRANSPORT_PCI : CVMM_TRANSPORT_MMIO;
+	c->debug_exit = dbg != 0;
+	c->boot_timer = bt != 0;
+	c->rng = rng != 0;
+	c->track_dirty = rs->track_dirty != 0;
+	if (cid) {
+		c->vsock_cid = cid;
+		c->vsock_path = strdup(rs->vsock_path ? rs->vsock_path : vsock);
+	}
+	for (uint32_t i = 0; i < ndisks; i++) {
+		struct snap_sec d;
+		char path[4096];
+		uint32_t flags, queues;
+		if (snap_find(r, "disk", i, &d) < 0)
+			return err_set(e, EINVAL, "snapshot lacks disk %u", i);
+		if ((ret = snap_get_str(&d, DISK_PATH, path, sizeof(path), true, e)) < 0 ||
+		    (ret = snap_get_u32(&d, DISK_FLAGS, &flags, e)) < 0 ||
+		    (ret = snap_get_u32(&d, DISK_QUEUES, &queues, e)) < 0)
+			return ret;
+		c->disks[i].path = strdup(rs->disk_path[i] ? rs->disk_path[i] : path);
+		c->disks[i].flags = flags;
+		c->disks[i].queues = queues;
+		c->ndisks = i + 1;
+	}
+	for (uint32_t i = 0; i < nnets; i++) {
+		struct snap_sec d;
+		char target[4096];
+		uint32_t backend, pairs, has_mac;
+		struct cvmm_net_config *n = &c->nets[i];
+		if (snap_find(r, "net", i, &d) < 0)
+			return err_set(e, EINVAL, "snapshot lacks interface %u", i);
+		if ((ret = snap_get_u32(&d, NET_BACKEND, &backend, e)) < 0 ||
+		    (ret = snap_get_str(&d, NET_TARGET, target, sizeof(target), false, e)) < 0 ||
+		    (ret = snap_get_u32(&d, NET_PAIRS, &pairs, e)) < 0 ||
+		    (ret = snap_get_u32(&d, NET_HAS_MAC, &has_mac, e)) < 0 ||
+		    (ret = snap_get_exact(&d, NET_MAC, n->mac, 6, e)) < 0)
+			return ret;
+		n->backend = (enum cvmm_net_backend)backend;
+		n->queue_pairs = pairs;
+		n->has_mac = has_mac != 0;
+		n->fd = -1;
+		if (rs->net_tap[i]) {
+			n->backend = CVMM_NET_TAP;
+			n->target = strdup(rs->net_tap[i]);
+		} else if (backend == CVMM_NET_TAPFD) {
+			return err_set(e, EINVAL,
+				       "interface %u was a tap a manager passed as a descriptor: "
+				       "name its tap for the restore",
+				       i);
+		} else if (backend == CVMM_NET_TAP || backend == CVMM_NET_STREAM ||
+			   backend == CVMM_NET_STREAM_LISTEN) {
+			n->target = strdup(target);
+		} else {
+			return err_set(e, EINVAL, "snapshot's interface %u has unknown backend %u", i,
+				       backend);
+		}
+		c->nnets = i + 1;
+	}
+	return 0;
+}
+
+/* The devices the rebuilt VM got are the snapshot's, slot for slot. */
+static int check_vdev(const struct vm_vdev *s, unsigned i, const struct snap_r *r, struct err *e)
+{
+	struct snap_sec d;
+	char kind[32];
+	uint32_t id, pci, gsi, slot, msi;
+	uint64_t base;
+	int ret;
+	if (snap_find(r, "vdev", i, &d) < 0)
+		return err_set(e, EINVAL, "snapshot lacks virtio device %u (%s)", i, s->name);
+	if ((ret = snap_get_str(&d, VDEV_KIND, kind, sizeof(kind), true, e)) < 0 ||
+	    (ret = snap_get_u32(&d, VDEV_ID, &id, e)) < 0 ||
+	    (ret = snap_get_u32(&d, VDEV_PCI, &pci, e)) < 0 ||
+	    (ret = snap_get_u64(&d, VDEV_BASE, &base, e)) < 0 ||
+	    (ret = snap_get_u32(&d, VDEV_GSI, &gsi, e)) < 0 ||
+	    (ret = snap_get_u32(&d, VDEV_SLOT, &slot, e)) < 0 ||
+	    (ret = snap_get_u32(&d, VDEV_MSI_BASE, &msi, e)) < 0)
+		return ret;
+	if (strcmp(kind, s->kind) != 0 || id != s->k->virtio_id || pci != s->pci ||
+	    base != s->base || gsi != s->gsi || (pci && (slot != s->slot || msi != s->msi_gsi_base)))
+		return err_set(e, EINVAL, "snapshot's virtio device %u is a %s, the VM's %s", i, kind,
+			       s->name);
+	return 0;
+}
+
+int vm_restore_state(struct vm *vm, const struct vm_restore *rc, struct err *e)
+{
+	const struct snap_r *r = rc->r;
+	struct snap_sec s;
+	if (snap_find(r, "memory", 0, &s) < 0)
+		return err_set(e, EINVAL, "snapshot has no memory layout");
+	size_t len;
+	const uint8_t *reg = snap_get(&s, MEM_REGIONS, &len);
+	if (!reg || len != vm->mem.n * 16)
+		return err_set(e, EINVAL, "snapshot's memory layout is not this VM's");
+	for (unsigned i = 0; i < vm->mem.n; i++) {
+		uint64_t gpa, size;
+		memcpy(&gpa, reg + 16 * i, 8);
+		memcpy(&size, reg + 16 * i + 8, 8);
+		if (gpa != vm->mem.r[i].gpa || size != vm->mem.r[i].size)
+			return err_set(e, EINVAL, "snapshot's memory layout is not this VM's");
+	}
+	for (unsigned i = 0; i < vm->nvdevs; i++) {
+		int ret = check_vdev(&vm->vdevs[i], i, r, e);
+		if (ret < 0)
+			return ret;
+	}
+	if (snap_find(r, "vdev", vm->nvdevs, &s) == 0)
+		return err_set(e, EINVAL, "snapshot has more virtio devices than its configuration");
+	int fds[CVMM_MAX_CPUS];
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		fds[i] = vm->vcpus[i].fd;
+	int ret = arch_restore(vm->arch, fds, vm->nvcpus, r, e);
+	if (ret < 0)
+		return ret;
+	for (unsigned i = 0; i < vm->nvdevs; i++) {
+		struct vm_vdev *d = &vm->vdevs[i];
+		if (!d->k->restore)
+			return err_set(e, EOPNOTSUPP, "%s cannot be restored", d->name);
+		if (d->pci && (ret = virtio_pci_restore(&d->vpci, r, i, e)) < 0)
+			return ret;
+		if ((ret = d->k->restore(d->model, r, i, e)) < 0)
+			return ret;
+		if ((ret = virtio_dev_restore(d->vdev, r, i, e)) < 0)
+			return ret;
+	}
+	if (rc->rs->paused)
+		atomic_store(&vm->pause_req, true);
+	return 0;
+}
+
+API int cvmm_vm_restore(const struct cvmm_restore *rs, const struct cvmm_config *host,
+			struct cvmm_vm **out, char *errbuf, unsigned long errlen)
+{
+	*out = NULL;
+	struct err e = {0};
+	uint8_t *buf = NULL;
+	struct snap_r r;
+	struct cvmm_config *c = NULL;
+	int ret;
+	if (!rs || !rs->mem_path || !rs->mem_path[0]) {
+		ret = err_set(&e, EINVAL, "a restore needs the snapshot's memory file");
+		goto out;
+	}
+	if (rs->mem_backend < CVMM_MEM_FILE || rs->mem_backend > CVMM_MEM_LAZY) {
+		ret = err_set(&e, EINVAL, "unknown memory backend %d", rs->mem_backend);
+		goto out;
+	}
+	if ((ret = read_state(rs->state_path, &buf, &r, &e)) < 0)
+		goto out;
+	if ((ret = cvmm_config_new(&c)) < 0) {
+		err_set(&e, -ret, "out of memory");
+		goto out;
+	}
+	if ((ret = restore_config(&r, rs, host, c, &e)) < 0)
+		goto out;
+	struct vm_restore rc = {&r, rs};
+	ret = vm_create(c, &rc, out, errbuf, errlen);
+	cvmm_config_free(c);
+	free(buf);
+	return ret;
+out:
+	if (errbuf && errlen)
+		snprintf(errbuf, errlen, "%s", e.msg[0] ? e.msg : strerror(-ret));
+	cvmm_config_free(c);
+	free(buf);
+	return ret < 0 ? ret : -EIO;
+}
+
+API int cvmm_snapshot_app(const char *state_path, void **app, unsigned long *len, char *errbuf,
+			  unsigned long errlen)
+{
+	*app = NULL;
+	*len = 0;
+	struct err e = {0};
+	uint8_t *buf;
+	struct snap_r r;
+	int ret = read_state(state_path, &buf, &r, &e);
+	if (ret < 0) {
+		if (errbuf && errlen)
+			snprintf(errbuf, errlen, "%s", e.msg);
+		return ret;
+	}
+	struct snap_sec s;
+	size_t n;
+	const void *p = snap_find(&r, "app", 0, &s) == 0 ? snap_get(&s, APP_DATA, &n) : NULL;
+	if (p && n) {
+		*app = malloc(n);
+		if (!*app) {
+			free(buf);
+			return -ENOMEM;
+		}
+		memcpy(*app, p, n);
+		*len = n;
+	}
+	free(buf);
+	return 0;
+}
+
+API int cvmm_snapshot_merge(const char *base_mem, const char *diff_mem, char *errbuf,
+			    unsigned long errlen)
+{
+	struct err e = {0};
+	int r = snapmem_merge(base_mem, diff_mem, &e);
+	if (r < 0 && errbuf && errlen)
+		snprintf(errbuf, errlen, "%s", e.msg);
+	return r;
+}
