@@ -10,6 +10,7 @@
 
 #include "arch/aarch64/arm64.h"
 #include "arch/aarch64/layout.h"
+#include "arch/aarch64/priv.h"
 #include "arch/arch.h"
 #include "boot/boot.h"
 #include "devices/legacy.h"
@@ -17,21 +18,6 @@
 
 #define ARM64_CMDLINE_MAX 2048 /* arm64 Linux's COMMAND_LINE_SIZE, NUL included */
 #define SZ_2M		  0x200000ULL
-
-/* The aarch64 VM's own: the GIC, the UART and RTC on MMIO, the boot entry
- * and what the device tree (written last) says about the initrd. */
-struct arch {
-	const struct arch_vm *vm; /* borrowed from the VMM */
-	int gic_fd;		  /* owned, -1: none */
-	unsigned gic_version;	  /* 3 or 2 */
-	struct serial uart;
-	struct pl031 rtc;
-	bool devs_ready; /* uart and rtc set up: arch_destroy ends them */
-	struct {
-		uint64_t entry; /* the Image's first instruction */
-		uint64_t initrd_gpa, initrd_size;
-	} boot;
-};
 
 unsigned arch_ram_layout(uint64_t mem, uint64_t *gpa, uint64_t *size)
 {
@@ -142,7 +128,7 @@ int arch_vm_init(struct arch *a, struct err *e)
 
 int arch_vcpu_init(struct arch *a, int vcpu_fd, unsigned id, struct err *e)
 {
-	return arm64_vcpu_setup(&arm64_kvm_sys, a->vm->vm_fd, vcpu_fd, id, e);
+	return arm64_vcpu_setup(&arm64_kvm_sys, a->vm->vm_fd, vcpu_fd, id, &a->vcpu_target, e);
 }
 
 int arch_devices_init(struct arch *a, struct err *e)
@@ -275,22 +261,39 @@ bool arch_vcpu_unrecoverable(int vcpu_fd, uint32_t suberror)
 	return false;
 }
 
-/* Snapshots of aarch64 guests: not yet (arch/arch.h). */
+/* Snapshot: the vCPUs and the GIC (snapshot.c), the UART ("serial" 0) and
+ * the RTC ("pl031" 0). Restore takes the devices first: they change nothing
+ * when they refuse their section, so a bad one is refused before KVM is
+ * written to. */
 int arch_save(struct arch *a, const int *vcpu_fds, unsigned n, struct snap_w *w, struct err *e)
 {
-	(void)a;
-	(void)vcpu_fds;
-	(void)n;
-	(void)w;
-	return err_set(e, EOPNOTSUPP, "snapshots of aarch64 guests are not supported yet");
+	if (n != a->vm->ncpus)
+		return err_set(e, EINVAL, "snapshot: %u vCPUs given, the VM has %u", n,
+			       a->vm->ncpus);
+	if (!a->devs_ready)
+		return err_set(e, EINVAL, "snapshot: the VM's devices are not set up");
+	int r = arm64_snap_save(&arm64_kvm_sys, a->vcpu_target, a->gic_fd, a->gic_version, vcpu_fds,
+				n, w, e);
+	if (r < 0)
+		return r;
+	serial_save(&a->uart, w, 0);
+	pl031_save(&a->rtc, w, 0);
+	return 0;
 }
 
 int arch_restore(struct arch *a, const int *vcpu_fds, unsigned n, const struct snap_r *r,
 		 struct err *e)
 {
-	(void)a;
-	(void)vcpu_fds;
-	(void)n;
-	(void)r;
-	return err_set(e, EOPNOTSUPP, "snapshots of aarch64 guests are not supported yet");
+	if (n != a->vm->ncpus)
+		return err_set(e, EINVAL, "snapshot: %u vCPUs given, the VM has %u", n,
+			       a->vm->ncpus);
+	if (!a->devs_ready)
+		return err_set(e, EINVAL, "snapshot: the VM's devices are not set up");
+	int ret = serial_restore(&a->uart, r, 0, e);
+	if (ret == 0)
+		ret = pl031_restore(&a->rtc, r, 0, e);
+	if (ret == 0)
+		ret = arm64_snap_restore(&arm64_kvm_sys, a->vcpu_target, a->gic_fd, a->gic_version,
+					 vcpu_fds, n, r, e);
+	return ret;
 }

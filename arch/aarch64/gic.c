@@ -89,20 +89,23 @@ int arm64_gic_init(const struct arm64_kvm *k, int fd, struct err *e)
 	return 0;
 }
 
-int arm64_vcpu_setup(const struct arm64_kvm *k, int vm_fd, int vcpu_fd, unsigned id, struct err *e)
+int arm64_vcpu_setup(const struct arm64_kvm *k, int vm_fd, int vcpu_fd, unsigned id,
+		     uint32_t *target, struct err *e)
 {
 	struct kvm_vcpu_init init;
 	memset(&init, 0, sizeof(init));
 	int r = kv(k, vm_fd, KVM_ARM_PREFERRED_TARGET, &init);
 	if (r < 0)
 		return err_set(e, -r, "KVM_ARM_PREFERRED_TARGET: %s", strerror(-r));
-	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
+	init.features[0] |= ARM64_VCPU_FEATURES0;
 	if (id > 0)
 		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
 	r = kv(k, vcpu_fd, KVM_ARM_VCPU_INIT, &init);
 	if (r < 0)
 		return err_set(e, -r, "KVM_ARM_VCPU_INIT (vCPU %u, target %u): %s", id, init.target,
 			       strerror(-r));
+	if (target)
+		*target = init.target;
 	return 0;
 }
 

@@ -10,6 +10,11 @@
 #    with status 0. The guest's clock (set at boot from cvmm's PL031 RTC)
 #    is the test host's, within 2 minutes.
 #  - arm64-reboot: `reboot -f` (PSCI SYSTEM_RESET) ends cvmm with status 2.
+#  - arm64-snap: a guest booted over the API (2 vCPUs, a disk) counting,
+#    each count written to its own disk block (guest-job.sh's snap job);
+#    PATCH /vm Paused, PUT /snapshot/create, cvmm killed; `cvmm --restore
+#    DIR,mem=file` counts on from where it was (no reboot) and writes the
+#    next counts to the disk. apicall speaks to the API (no curl here).
 #  - arm64-devices: virtio-net, -vsock and -fs over virtio-mmio: the guest
 #    pings the test host over a tap cvmm creates, sends 1 MiB over vsock to
 #    a host listener (checked byte for byte there), reads a file of a shared
@@ -19,9 +24,10 @@
 #    threads each call getppid() (173 on arm64) right after loading their
 #    filter: cvmm dies of SIGSYS (159) naming the thread and the call.
 #  - arm64-unit-NAME: the cross-built unit tests that skip under qemu-user
-#    (io_uring: worker, fs, net_stream, blk_dev, vsock_dev, rng_dev; seccomp: jail), run for real here on
-#    an arm64 kernel: each must pass, a skip (77) is a failure.
-# env: CVMM, KIT (dir with arm64-Image, arm64-guest.cpio.gz, vsocktool, unit-NAME),
+#    (io_uring: worker, fs, net_stream, blk_dev, vsock_dev, rng_dev; seccomp: jail;
+#    KVM: arm64_snap_kvm), run for real here on an arm64 kernel: each must
+#    pass, a skip (77) is a failure.
+# env: CVMM, KIT (dir with arm64-Image, arm64-guest.cpio.gz, vsocktool, apicall, unit-NAME),
 # ONLY / SKIP; GIC: the GIC the guest must drive (default GICv3; GIC-0, the v2
 # driver's name, in a
 # test host started with --gic 2: cvmm's fallback).
@@ -112,6 +118,64 @@ elif selected $n; then
 		else ok $n "ping, 1 MiB over vsock, share read and written, ${secs}s"; fi
 	fi
 	kill $vpid 2>/dev/null
+fi
+
+n=arm64-snap
+if selected $n && [ ! -x "$KIT/apicall" ]; then
+	bad $n "no apicall in $KIT"
+elif selected $n; then
+	# api WANTED METHOD PATH [JSON]: the call on $A must answer WANTED
+	api() {
+		got=$("$KIT/apicall" "$A" "$2" "$3" ${4:+"$4"} 2>"$TMP/resp")
+		[ "$got" = "$1" ] && return 0
+		bad $n "$2 $3 answered '$got', wanted $1: $(head -c 300 "$TMP/resp")"
+		return 1
+	}
+	count() { tr -d '\r' <"$TMP/$1.out" | sed -n "s/^GUEST-COUNT \([0-9]*\)\$/\1/p" | $2 -1; }
+	D=$TMP/snap
+	mkdir -p "$D"
+	DISK=$TMP/snap.img
+	dd if=/dev/zero of="$DISK" bs=1048576 count=8 2>/dev/null
+	A=$TMP/snap-api.sock
+	"$CVMM" --api-socket "$A" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	pid=$!
+	i=0; while [ $i -lt 100 ] && [ ! -S "$A" ]; do sleep 0.1; i=$((i + 1)); done
+	boot="console=ttyS0 quiet panic=-1 cvmm.test=snap"
+	if api 204 PUT /boot-source "{\"kernel_image_path\": \"$KIT/arm64-Image\", \"initrd_path\": \"$KIT/arm64-guest.cpio.gz\", \"boot_args\": \"$boot\"}" &&
+		api 204 PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}' &&
+		api 204 PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$DISK\", \"is_root_device\": false, \"is_read_only\": false}" &&
+		api 204 PUT /actions '{"action_type": "InstanceStart"}'; then
+		if ! wait_for $n "GUEST-COUNT 3" 300 $pid; then
+			bad $n "the guest never got to count"
+		elif api 204 PATCH /vm '{"state": "Paused"}' &&
+			api 204 PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$D/state\", \"mem_file_path\": \"$D/memory\"}"; then
+			before=$(count $n tail)
+			kill -KILL $pid
+			wait $pid 2>/dev/null
+			r=$n-restored
+			"$CVMM" --restore "$D,mem=file" </dev/null >"$TMP/$r.out" 2>"$TMP/$r.err" &
+			rpid=$!
+			if ! wait_for $r "GUEST-COUNT $((before + 3))" 120 $rpid; then
+				bad $n "the restored guest did not count on from $before: $(tail -3 "$TMP/$r.out" | tr -d '\r' | tr '\n' ' ') $(tail -3 "$TMP/$r.err" | tr '\n' ' ')"
+			elif has $r GUEST-SNAP-READY; then
+				bad $n "the restored guest started over"
+			elif f=$(count $r head) && { [ "$f" -lt "$before" ] || [ "$f" -gt $((before + 2)) ]; }; then
+				bad $n "the first count after the restore is $f, the snapshot's $before"
+			else
+				why=""
+				for k in $((before + 1)) $((before + 2)) $((before + 3)); do
+					got=$(dd if="$DISK" bs=512 skip=$k count=1 2>/dev/null | head -c 19)
+					[ "$got" = "$(printf 'cvmm-count-%08d' $k)" ] || why="block $k holds '$got'"
+				done
+				if [ -n "$why" ]; then bad $n "$why"
+				else ok $n "2 vCPUs paused at count $before, saved ($(stat -c %s "$D/state") B of state), killed, restored: counts on (first $f), disk written"; fi
+			fi
+			kill -KILL $rpid 2>/dev/null
+			wait $rpid 2>/dev/null
+		fi
+	fi
+	kill -KILL $pid 2>/dev/null
+	wait $pid 2>/dev/null
 fi
 
 sigsys() { # name hook thread -- more cvmm args

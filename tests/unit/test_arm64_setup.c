@@ -153,7 +153,7 @@ static void test_vcpu_psci(void **state)
 	struct fake f = {.fail_req_attr = -1};
 	struct arm64_kvm k = {fake_ioctl, &f};
 	struct err e = {0};
-	assert_int_equal(arm64_vcpu_setup(&k, VM_FD, VCPU_FD, 0, &e), 0);
+	assert_int_equal(arm64_vcpu_setup(&k, VM_FD, VCPU_FD, 0, NULL, &e), 0);
 	assert_int_equal(f.n, 2);
 	assert_int_equal(f.calls[0].fd, VM_FD);
 	assert_int_equal(f.calls[0].req, KVM_ARM_PREFERRED_TARGET);
@@ -162,7 +162,7 @@ static void test_vcpu_psci(void **state)
 	assert_int_equal(f.calls[1].init.features[0], 1u << KVM_ARM_VCPU_PSCI_0_2);
 	/* secondaries wait, powered off, for PSCI CPU_ON */
 	f.n = 0;
-	assert_int_equal(arm64_vcpu_setup(&k, VM_FD, VCPU_FD, 1, &e), 0);
+	assert_int_equal(arm64_vcpu_setup(&k, VM_FD, VCPU_FD, 1, NULL, &e), 0);
 	assert_int_equal(f.calls[1].init.features[0],
 			 (1u << KVM_ARM_VCPU_PSCI_0_2) | (1u << KVM_ARM_VCPU_POWER_OFF));
 }
