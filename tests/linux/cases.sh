@@ -295,6 +295,8 @@ if [ -f "$KIT/small-bzImage" ]; then
 		elif [ "${bound%%:*}" != VMGENCTR ]; then bad $n "vmgenid driver bound to '${bound:-nothing}'"
 		elif has $n GUEST-VMGENID-EARLY; then bad $n "the guest reseeded before the new ID"
 		elif ! has $n GUEST-VMGENID-RESEEDED; then bad $n "the guest did not see the new ID"
+		elif ! has $n "GUEST-VMGENID-GED 2 "; then
+			bad $n "the GED's interrupts: $(grep -o 'GUEST-VMGENID-GED.*' "$TMP/$n.out")"
 		else ok $n "driver on $bound; new ID seen, RNG reseeded"; fi
 	}
 fi

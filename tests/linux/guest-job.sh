@@ -281,6 +281,9 @@ vmgenid_test() {
 	while [ $i -lt 600 ]; do
 		if dmesg | grep -q 'crng reseeded due to virtual machine fork'; then
 			echo "GUEST-VMGENID-RESEEDED"
+			# the GED's two interrupts: the power button's, the ID's
+			echo "GUEST-VMGENID-GED $(grep -c 'ACPI:Ged' /proc/interrupts)" \
+				"$(grep 'ACPI:Ged' /proc/interrupts | tr -s ' ' | tr '\n' ';')"
 			return
 		fi
 		sleep 0.1
