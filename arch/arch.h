@@ -23,8 +23,9 @@ struct snap_r;
 #define ARCH_WUR __attribute__((warn_unused_result))
 
 /* Device slots the seam describes at most, one interrupt each: x86 has 17
- * (IOAPIC pins 5-22 but the RTC's 8; 23 is the power button's), arm64 95
- * (SPIs 1-95; 0 is the UART's). */
+ * (IOAPIC pins 5-22 but the RTC's 8; 23 is the power button's, 3 the VM
+ * generation ID's), arm64 95 (SPIs 1-95; 0 is the UART's, 96 the VM
+ * generation ID's). */
 #ifdef __aarch64__
 #define ARCH_MAX_DEVS 95
 #else
@@ -103,6 +104,17 @@ const char *arch_default_cmdline(void);
 /* Presses the power button (an ACPI event to the guest); -EOPNOTSUPP where
  * the arch offers none. */
 ARCH_WUR int arch_power_button(struct arch *a);
+/* The VM Generation ID (Microsoft's VMGenID, as Linux's vmgenid driver
+ * reads it): the guest physical address of its 16 bytes, which the
+ * firmware tables (x86: the DSDT's VGEN, in e820-reserved memory) or the
+ * device tree (arm64: "microsoft,vmgenid", outside the memory node) name
+ * and which the VMM writes (a random ID at boot, a new one on restore);
+ * 0 where the arch describes none. Valid from arch_create on. */
+uint64_t arch_vmgenid_gpa(const struct arch *a);
+/* Tells the guest the ID changed (x86: the GED's second GSI, whose _EVT
+ * does Notify(VGEN, 0x80); arm64: the node's SPI); -EOPNOTSUPP where the
+ * arch describes none. Needs the interrupt controller (arch_vm_init). */
+ARCH_WUR int arch_vmgenid_notify(struct arch *a);
 /* Types Ctrl-Alt-Del on the guest's keyboard (x86: the i8042's, IRQ 1);
  * -EOPNOTSUPP where the arch has none, -ENOSPC when its buffer is full. */
 ARCH_WUR int arch_ctrl_alt_del(struct arch *a);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* ACPI tables for x86_64 guests: RSDP (rev 2), XSDT, FADT (6.x,
- * hardware-reduced), MADT and DSDT, laid out from X86_ACPI_ADDR, each
- * 16-byte aligned and checksummed. The interrupt model matches the MP
- * table: ISA IRQ0 -> GSI 2 (override), other ISA IRQs identity mapped. */
+ * hardware-reduced), MADT and DSDT (with the VM Generation ID device), laid out from X86_ACPI_ADDR,
+ * each 16-byte aligned and checksummed. The interrupt model matches the MP table: ISA IRQ0 -> GSI 2
+ * (override), other ISA IRQs identity mapped. */
 #include "boot/boot.h"
 
 #include <errno.h>
@@ -203,6 +203,30 @@ static void acpi_mcfg(struct aml *a, uint64_t ecam)
 	acpi_hdr_end(a, start);
 }
 
+/* Microsoft's VM Generation ID (the "Virtual Machine Generation ID"
+ * specification): Linux's vmgenid driver binds to _HID VMGENCTR (Windows
+ * to _CID VM_Gen_Counter), evaluates ADDR for the ID's guest physical
+ * address (Package {low 32 bits, high 32 bits}) and maps the 16 bytes
+ * there; a Notify(VGEN, 0x80) makes it read them again. */
+static void acpi_vmgenid(struct aml *a, uint64_t gpa)
+{
+	size_t dev = aml_device_begin(a, "VGEN");
+	aml_name(a, "_HID");
+	aml_string(a, "VMGENCTR");
+	aml_name(a, "_CID");
+	aml_string(a, "VM_Gen_Counter");
+	aml_name(a, "_DDN");
+	aml_string(a, "VM_Gen_Counter");
+	size_t m = aml_method_begin(a, "ADDR", 0);
+	aml_return(a);
+	size_t pkg = aml_package_begin(a, 2);
+	aml_integer(a, gpa & 0xffffffffu);
+	aml_integer(a, gpa >> 32);
+	aml_end(a, pkg);
+	aml_end(a, m);
+	aml_end(a, dev);
+}
+
 static void acpi_dsdt(struct aml *a, const struct x86_acpi_cfg *cfg)
 {
 	size_t dsdt = acpi_hdr_begin(a, "DSDT", 2, "CVMMDSDT");
@@ -259,6 +283,9 @@ static void acpi_dsdt(struct aml *a, const struct x86_acpi_cfg *cfg)
 	if (cfg->ecam_base)
 		acpi_pci(a, cfg);
 
+	if (cfg->vmgenid_gpa)
+		acpi_vmgenid(a, cfg->vmgenid_gpa);
+
 	if (cfg->ged_gsi) {
 		/* The power button: hardware-reduced ACPI has no fixed button, so
 		 * a Generic Event Device's interrupt runs _EVT, which notifies a
@@ -277,10 +304,22 @@ static void acpi_dsdt(struct aml *a, const struct x86_acpi_cfg *cfg)
 		aml_name(a, "_CRS");
 		size_t buf = aml_buffer_begin(a);
 		aml_res_ext_irq(a, cfg->ged_gsi, AML_INT_CONSUMER | AML_INT_EDGE);
+		if (cfg->vmgenid_gsi)
+			aml_res_ext_irq(a, cfg->vmgenid_gsi, AML_INT_CONSUMER | AML_INT_EDGE);
 		aml_res_end(a);
 		aml_buffer_end(a, buf);
+		/* Linux's GED driver runs _EVT with the GSI that fired (Arg0):
+		 * one event per interrupt. */
 		size_t m = aml_method_begin(a, "_EVT", 1);
+		size_t cond = aml_if_arg_equal_begin(a, 0, cfg->ged_gsi);
 		aml_notify(a, "\\_SB_.PWRB", 0x80);
+		aml_end(a, cond);
+		if (cfg->vmgenid_gsi) {
+			/* 0x80: the generation ID changed; the driver reads it again */
+			cond = aml_if_arg_equal_begin(a, 0, cfg->vmgenid_gsi);
+			aml_notify(a, "\\_SB_.VGEN", 0x80);
+			aml_end(a, cond);
+		}
 		aml_end(a, m);
 		aml_end(a, dev);
 	}
@@ -392,6 +431,20 @@ static int acpi_check_cfg(const struct x86_acpi_cfg *cfg, struct err *e)
 	} else if (cfg->npci) {
 		return err_set(e, EINVAL, "ACPI: PCI devices without a host bridge");
 	}
+	if (cfg->vmgenid_gpa &&
+	    (cfg->vmgenid_gpa % 8 || cfg->vmgenid_gpa > UINT64_MAX - X86_VMGENID_SIZE ||
+	     (cfg->vmgenid_gpa + X86_VMGENID_SIZE > X86_ACPI_ADDR &&
+	      cfg->vmgenid_gpa < X86_ACPI_END)))
+		return err_set(e, EINVAL,
+			       "ACPI: the VM generation ID at 0x%llx is not 8-byte aligned "
+			       "or overlaps the tables",
+			       (unsigned long long)cfg->vmgenid_gpa);
+	if (cfg->vmgenid_gsi &&
+	    (!cfg->vmgenid_gpa || !cfg->ged_gsi || cfg->vmgenid_gsi == cfg->ged_gsi))
+		return err_set(e, EINVAL,
+			       "ACPI: the VM generation ID's GSI %u needs the ID and the GED on "
+			       "another GSI",
+			       cfg->vmgenid_gsi);
 	for (unsigned i = 0; i < cfg->ndevs; i++) {
 		const struct acpi_mmio_dev *d = &cfg->devs[i];
 		size_t n = d->hid ? strnlen(d->hid, 9) : 0;

@@ -18,6 +18,10 @@
 #define AML_PACKAGE_OP	      0x12
 #define AML_METHOD_OP	      0x14
 #define AML_NOTIFY_OP	      0x86
+#define AML_IF_OP	      0xa0
+#define AML_LEQUAL_OP	      0x93
+#define AML_ARG0_OP	      0x68
+#define AML_RETURN_OP	      0xa4
 #define AML_DUAL_NAME_PREFIX  0x2e
 #define AML_MULTI_NAME_PREFIX 0x2f
 #define AML_EXT_OP_PREFIX     0x5b
@@ -309,6 +313,23 @@ void aml_notify(struct aml *a, const char *path, uint64_t value)
 	aml_byte(a, AML_NOTIFY_OP);
 	aml_namestring(a, path);
 	aml_integer(a, value);
+}
+
+size_t aml_if_arg_equal_begin(struct aml *a, unsigned arg, uint64_t value)
+{
+	if (arg > 6)
+		a->invalid = true;
+	aml_byte(a, AML_IF_OP);
+	size_t mark = a->len; /* IfOp PkgLength Predicate TermList */
+	aml_byte(a, AML_LEQUAL_OP);
+	aml_byte(a, (uint8_t)(AML_ARG0_OP + (arg & 7)));
+	aml_integer(a, value);
+	return mark;
+}
+
+void aml_return(struct aml *a)
+{
+	aml_byte(a, AML_RETURN_OP);
 }
 
 size_t aml_package_begin(struct aml *a, uint8_t nelems)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A tiny AML encoder (ACPI 6.x, chapter 20) and byte builder, enough for a
- * static DSDT: Name, Scope, Device, Method, Notify, Package, Integer, String, EISAID and
+ * static DSDT: Name, Scope, Device, Method, Notify, If (LEqual (ArgN, value)), Return,
+ * Package, Integer, String, EISAID and
  * ResourceTemplate buffers with IO, IRQ, Memory32Fixed and Extended
  * Interrupt descriptors. It writes into a caller-owned buffer; running out
  * of room (or a malformed name) only sets a sticky flag, checked once at
@@ -52,6 +53,10 @@ size_t aml_package_begin(struct aml *a, uint8_t nelems);
 size_t aml_method_begin(struct aml *a, const char *name, unsigned nargs);
 /* Notify(path, value), inside a method. */
 void aml_notify(struct aml *a, const char *path, uint64_t value);
+/* If (LEqual(ArgN, value)) { ... }, inside a method: close with aml_end. */
+size_t aml_if_arg_equal_begin(struct aml *a, unsigned arg, uint64_t value);
+/* Return (...), inside a method: the value's term follows. */
+void aml_return(struct aml *a);
 size_t aml_buffer_begin(struct aml *a); /* e.g. a ResourceTemplate */
 void aml_end(struct aml *a, size_t mark);
 void aml_buffer_end(struct aml *a, size_t mark);

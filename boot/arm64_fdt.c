@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The aarch64 guest's device tree, written with libfdt's sequential-write
  * API into a caller-sized buffer (booting.rst; the bindings for psci,
- * arm,gic-v3, arm,cortex-a15-gic, arm,armv8-timer, ns16550a, virtio,mmio). */
+ * arm,gic-v3, arm,cortex-a15-gic, arm,armv8-timer, ns16550a, virtio,mmio,
+ * microsoft,vmgenid). */
 #include <errno.h>
 #include <libfdt.h>
 #include <stdio.h>
@@ -112,6 +113,19 @@ static int fdt_check_cfg(const struct arm64_fdt_cfg *c, struct err *e)
 		if (c->devs[i].spi >= ARM64_GIC_NR_IRQS - 32)
 			return err_set(e, EINVAL, "fdt: device %u on SPI %u; the GIC has %u", i,
 				       c->devs[i].spi, ARM64_GIC_NR_IRQS - 32);
+	if (c->vmgenid_gpa) {
+		uint64_t g = c->vmgenid_gpa;
+		if (g % 8 || g > UINT64_MAX - ARM64_VMGENID_SIZE ||
+		    (g + ARM64_VMGENID_SIZE > c->mem_base && g < c->mem_base + c->mem_size))
+			return err_set(e, EINVAL,
+				       "fdt: the VM generation ID at 0x%llx is not 8-byte aligned "
+				       "or is in the memory node's RAM",
+				       (unsigned long long)g);
+		if (c->vmgenid_spi >= ARM64_GIC_NR_IRQS - 32)
+			return err_set(e, EINVAL,
+				       "fdt: the VM generation ID on SPI %u; the GIC has %u",
+				       c->vmgenid_spi, ARM64_GIC_NR_IRQS - 32);
+	}
 	return 0;
 }
 
@@ -248,6 +262,18 @@ int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_cfg *c, size_
 		uint32_t irq[3] = {GIC_SPI, d->spi, IRQ_EDGE_RISING};
 		w_cells(&w, "interrupts", irq, 3);
 		w_prop(&w, "dma-coherent", NULL, 0);
+		w_end(&w);
+	}
+	if (c->vmgenid_gpa) {
+		/* Linux 6.10+ (drivers/virt/vmgenid.c): reg is the ID's 16 bytes,
+		 * the interrupt says they changed. */
+		w_node_name(name, sizeof(name), "vmgenid", c->vmgenid_gpa);
+		w_begin(&w, name);
+		w_str(&w, "compatible", "microsoft,vmgenid");
+		uint64_t reg[2] = {c->vmgenid_gpa, ARM64_VMGENID_SIZE};
+		w_reg(&w, reg, 2);
+		uint32_t irq[3] = {GIC_SPI, c->vmgenid_spi, IRQ_EDGE_RISING};
+		w_cells(&w, "interrupts", irq, 3);
 		w_end(&w);
 	}
 	w_end(&w);

@@ -144,7 +144,16 @@ struct x86_acpi_cfg {
 	unsigned ndevs;
 	uint32_t ged_gsi; /* non-zero: a power button (PWRB) and a Generic Event
 			     Device (GED0) on this GSI whose _EVT notifies it */
+	/* Non-zero: a VM Generation ID device (VGEN: _HID "VMGENCTR", _CID
+	 * "VM_Gen_Counter", ADDR returning Package {low, high} of this
+	 * address, 8-byte aligned, where the VMM keeps the 16-byte ID); with
+	 * vmgenid_gsi (needs ged_gsi, another GSI) GED0 takes that interrupt
+	 * too and its _EVT, told which GSI fired, does Notify(VGEN, 0x80). */
+	uint64_t vmgenid_gpa;
+	uint32_t vmgenid_gsi;
 };
+
+#define X86_VMGENID_SIZE 16 /* bytes of the VM Generation ID */
 
 #define X86_ACPI_MAX_CPUS 254  /* xAPIC ids 0..253, IOAPIC id = ncpus */
 #define X86_ACPI_MAX_DEVS 1000 /* DSDT names V000..V999 */
@@ -154,7 +163,8 @@ struct x86_acpi_cfg {
  * control/status and reset registers at the layout.h ports), DSDT (\_S5,
  * COM1, RTC0, the i8042 PS2_, the mmio devices), MADT (one enabled LAPIC
  * per vCPU, the IOAPIC, ISA interrupt overrides), all checksummed, all
- * below X86_ACPI_END.
+ * below X86_ACPI_END. A vmgenid_gpa must be 8-byte aligned and outside the
+ * table area, and a vmgenid_gsi needs a ged_gsi other than it (-EINVAL).
  * *rsdp_gpa gets the RSDP address. -EINVAL for ncpus 0 or above
  * X86_ACPI_MAX_CPUS, a _HID that is not 7-8 chars of [A-Z0-9], or an mmio
  * window not inside 32 bits; -ENOSPC if the tables do not fit. Devices use
@@ -215,7 +225,15 @@ struct arm64_fdt_cfg {
 	unsigned ndevs;
 	const char *cmdline;
 	uint64_t initrd_gpa, initrd_size; /* size 0: none */
+	/* Non-zero: a VM Generation ID node ("microsoft,vmgenid", Linux
+	 * 6.10+): its 16 bytes at vmgenid_gpa (which must not be in
+	 * [mem_base, mem_base + mem_size): Linux maps it as a device's
+	 * memory), its change notification on SPI vmgenid_spi, edge rising. */
+	uint64_t vmgenid_gpa;
+	uint32_t vmgenid_spi;
 };
+
+#define ARM64_VMGENID_SIZE 16 /* bytes of the VM Generation ID */
 
 /* MPIDR of vCPU i as KVM sets it (Aff0 = i & 15, Aff1 = i >> 4, ...): the
  * cpus' reg. */
@@ -223,7 +241,8 @@ uint64_t arm64_mpidr(unsigned i);
 
 /* Builds the device tree into buf (libfdt): memory, cpus (enable-method
  * psci), psci 0.2 (hvc), the GIC, the architected timer, the 16550 UART,
- * the PL031 RTC and its fixed apb_pclk, one virtio,mmio node per device, chosen (bootargs, initrd
+ * the PL031 RTC and its fixed apb_pclk, one virtio,mmio node per device, the vmgenid node,
+ * chosen (bootargs, initrd
  * range, stdout-path). -ENOSPC with a message when it does not fit in size bytes, -EINVAL for a bad
  * config (no cpus, more than the GIC version takes, a gic_version other than 2 or 3). *len gets the
  * blob's size. */

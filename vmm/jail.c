@@ -106,8 +106,11 @@ static const struct jail_rule control_rules[] = {
 #endif
 	RULE(newfstatat, "stdio"),
 	RULE(fstat, "stdio"),
-	RULE(ioctl, "the ACPI power button (shutdown request), the i8042's IRQ 1 (SendCtrlAltDel)",
+	RULE(ioctl,
+	     "the ACPI power button (shutdown request), the i8042's IRQ 1 (SendCtrlAltDel), the "
+	     "VM generation ID's notification",
 	     FD(0, VM), EQ(1, KVM_IRQ_LINE)),
+	RULE(getrandom, "a new VM generation ID (cvmm_vm_new_generation_id, restore)"),
 	RULE(ioctl, "the terminal: isatty, saving its mode", EQ(1, TCGETS)),
 	RULE(ioctl, "the terminal: restore its mode at exit", EQ(1, TCSETS)),
 	ALLOC_AND_EXIT,

@@ -320,6 +320,16 @@ int vm_restore_state(struct vm *vm, const struct vm_restore *rc, struct err *e)
 		if ((ret = virtio_dev_restore(d->vdev, r, i, e)) < 0)
 			return ret;
 	}
+	/* a new generation ID, which the guest is told of: a clone (every
+	 * restore may be one) reseeds its randomness (Linux's vmgenid) */
+	ret = vm_vmgenid_new(vm, true, e);
+	if (ret < 0)
+		return ret;
+	char id[33];
+	for (unsigned i = 0; i < 16; i++)
+		snprintf(id + 2 * i, 3, "%02x", vm->genid[i]);
+	log_info("restored from a snapshot: %u vCPUs, %u devices, VM generation ID %s",
+		 vm->nvcpus, vm->nvdevs, id);
 	if (rc->rs->paused)
 		atomic_store(&vm->pause_req, true);
 	return 0;

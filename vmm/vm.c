@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -312,6 +313,66 @@ out:
 	image_unmap(&initrd);
 	image_unmap(&kernel);
 	return r;
+}
+
+/* ---- the VM generation ID (arch_vmgenid_gpa) ------------------------------ */
+
+int vm_vmgenid_new(struct vm *vm, bool notify, struct err *e)
+{
+	uint64_t gpa = arch_vmgenid_gpa(vm->arch);
+	if (!gpa)
+		return 0;
+	uint8_t id[sizeof(vm->genid)];
+	ssize_t n;
+	do
+		n = getrandom(id, sizeof(id), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(id))
+		return err_set(e, n < 0 ? errno : EIO, "getrandom for the VM generation ID: %s",
+			       n < 0 ? strerror(errno) : "short read");
+	if (gm_write(&vm->mem, gpa, id, sizeof(id)) < 0)
+		return err_set(e, EFAULT, "the VM generation ID at 0x%llx is not in guest memory",
+			       (unsigned long long)gpa);
+	pthread_mutex_lock(&vm->genid_lock);
+	memcpy(vm->genid, id, sizeof(id));
+	pthread_mutex_unlock(&vm->genid_lock);
+	if (notify) {
+		int r = arch_vmgenid_notify(vm->arch);
+		if (r < 0)
+			return err_set(e, -r, "cannot tell the guest its new generation ID: %s",
+				       strerror(-r));
+	}
+	return 0;
+}
+
+API int cvmm_vm_generation_id(const struct cvmm_vm *handle, uint8_t out[16])
+{
+	struct vm *vm = (struct vm *)(uintptr_t)handle;
+	if (!arch_vmgenid_gpa(vm->arch))
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&vm->genid_lock);
+	memcpy(out, vm->genid, sizeof(vm->genid));
+	pthread_mutex_unlock(&vm->genid_lock);
+	return 0;
+}
+
+API int cvmm_vm_new_generation_id(struct cvmm_vm *handle)
+{
+	struct vm *vm = (struct vm *)handle;
+	err_shared_begin(&vm->err);
+	if (!vm->started)
+		return err_shared_set(&vm->err, EINVAL, "VM not started");
+	if (atomic_load(&vm->stopping))
+		return err_shared_set(&vm->err, ESHUTDOWN, "VM has exited");
+	if (!arch_vmgenid_gpa(vm->arch))
+		return err_shared_set(&vm->err, EOPNOTSUPP,
+				      "no VM generation ID on this architecture");
+	struct err e;
+	err_clear(&e);
+	int r = vm_vmgenid_new(vm, true, &e);
+	if (r < 0)
+		return err_shared_set(&vm->err, -r, "%s", e.msg);
+	return 0;
 }
 
 /* ---- virtio devices: one wiring path for every model and transport ------ */
@@ -730,6 +791,7 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 		return -r;
 	}
 	pthread_mutex_init(&vm->route_lock, NULL);
+	pthread_mutex_init(&vm->genid_lock, NULL);
 	err_shared_init(&vm->err);
 	r = vm_copy_config(vm, cfg, e);
 	if (r < 0)
@@ -793,6 +855,9 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 		if (r < 0)
 			goto fail;
 		r = vm_load(vm, e);
+		if (r < 0)
+			goto fail;
+		r = vm_vmgenid_new(vm, false, e);
 		if (r < 0)
 			goto fail;
 	}
@@ -1266,6 +1331,7 @@ static void vm_free(struct vm *vm)
 				close(vm->vdevs[i].irq_fd[k]);
 	free(vm->routes);
 	pthread_mutex_destroy(&vm->route_lock);
+	pthread_mutex_destroy(&vm->genid_lock);
 	arch_destroy(vm->arch); /* its platform devices, its interrupt controller */
 	for (unsigned i = 0; i < GM_MAX_REGIONS; i++)
 		if (vm->ram_map[i])

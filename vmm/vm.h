@@ -121,7 +121,20 @@ struct vm {
 	/* The last public call's failure (or why the VM ended in error):
 	 * cleared as each cvmm_vm_* call starts, written under its lock. */
 	struct err_shared err;
+	/* The VM generation ID last written to guest memory (vm_vmgenid_new),
+	 * under genid_lock; all zero where the arch describes none. */
+	pthread_mutex_t genid_lock;
+	uint8_t genid[16];
 };
+
+/* A fresh random VM generation ID (getrandom) into guest memory where the
+ * arch's firmware tables or device tree put it (arch_vmgenid_gpa); with
+ * notify, the guest is told it changed (arch_vmgenid_notify): a restored
+ * snapshot, a clone, must reseed its randomness. Once at boot, after the
+ * tables are written (arch_load); with notify on restore, once the arch's
+ * state (its interrupt controller) is restored. Nothing where the arch
+ * describes no ID. */
+__attribute__((warn_unused_result)) int vm_vmgenid_new(struct vm *vm, bool notify, struct err *e);
 
 /* Ends the VM: records the first reason, kicks every vCPU out of KVM_RUN and
  * signals exit_efd. Callable from any thread. */

@@ -30,6 +30,9 @@ unsigned arch_ram_layout(uint64_t mem, uint64_t *gpa, uint64_t *size)
 
 _Static_assert(ARM64_VIRTIO_SPI_BASE + ARCH_MAX_DEVS <= ARM64_GIC_NR_IRQS - 32,
 	       "an SPI for every device slot");
+_Static_assert(ARM64_VMGENID_SPI >= ARM64_VIRTIO_SPI_BASE + ARCH_MAX_DEVS &&
+		       ARM64_VMGENID_SPI < ARM64_GIC_NR_IRQS - 32,
+	       "the VM generation ID's SPI is no device slot's");
 _Static_assert(ARM64_VIRTIO_MMIO_BASE + ARCH_MAX_DEVS * ARM64_VIRTIO_MMIO_SIZE <= ARM64_RAM_BASE,
 	       "the device slots' windows below RAM");
 
@@ -103,6 +106,21 @@ int arch_power_button(struct arch *a)
 	return -EOPNOTSUPP; /* no ACPI, no GPIO keys (yet) */
 }
 
+/* RAM's last ARM64_VMGENID_RESERVE bytes, outside the memory node. */
+uint64_t arch_vmgenid_gpa(const struct arch *a)
+{
+	uint64_t mem = a->vm->memory;
+	if (mem < ARM64_VMGENID_RESERVE || mem > ARM64_RAM_MAX)
+		return 0; /* arch_load refuses such a VM */
+	return ARM64_RAM_BASE + mem - ARM64_VMGENID_RESERVE;
+}
+
+/* RAM the guest's memory node describes. */
+static uint64_t arm64_guest_ram(uint64_t mem)
+{
+	return mem - ARM64_VMGENID_RESERVE;
+}
+
 int arch_ctrl_alt_del(struct arch *a)
 {
 	(void)a;
@@ -118,6 +136,14 @@ static void arm64_irq_set(void *opaque, uint32_t spi, int level)
 		.level = (uint32_t)level,
 	};
 	ioctl(a->vm->vm_fd, KVM_IRQ_LINE, &irq);
+}
+
+/* An edge on the vmgenid node's SPI: the guest's driver reads the ID again. */
+int arch_vmgenid_notify(struct arch *a)
+{
+	arm64_irq_set(a, ARM64_VMGENID_SPI, 1);
+	arm64_irq_set(a, ARM64_VMGENID_SPI, 0);
+	return 0;
 }
 
 int arch_vm_init(struct arch *a, struct err *e)
@@ -188,8 +214,11 @@ int arch_load(struct arch *a, const uint8_t *kernel, size_t ksize, const uint8_t
 	int r = arm64_image_load(vm->mem, ARM64_RAM_BASE, mem, kernel, ksize, &k, e);
 	if (r < 0)
 		return r;
-	uint64_t fdt = arm64_fdt_gpa(mem);
-	if (mem < ARM64_FDT_MAX || fdt < k.load_end)
+	if (mem < ARM64_FDT_MAX + ARM64_VMGENID_RESERVE)
+		return err_set(e, ENOSPC, "memory: %llu KiB leave no room for the device tree",
+			       (unsigned long long)(mem >> 10));
+	uint64_t fdt = arm64_fdt_gpa(arm64_guest_ram(mem));
+	if (fdt < k.load_end)
 		return err_set(e, ENOSPC,
 			       "memory: %llu MiB leave no room for the device tree "
 			       "after the kernel (%llu MiB)",
@@ -219,7 +248,7 @@ int arch_boot_vcpu(struct arch *a, int vcpu_fd, struct err *e)
 	struct arm64_fdt_cfg c = {
 		.ncpus = vm->ncpus,
 		.mem_base = ARM64_RAM_BASE,
-		.mem_size = vm->memory,
+		.mem_size = arm64_guest_ram(vm->memory),
 		.gic_version = a->gic_version,
 		.gic_dist = ARM64_GIC_DIST_BASE,
 		.gic_dist_size = ARM64_GIC_DIST_SIZE,
@@ -237,12 +266,14 @@ int arch_boot_vcpu(struct arch *a, int vcpu_fd, struct err *e)
 		.cmdline = vm->cmdline,
 		.initrd_gpa = a->boot.initrd_gpa,
 		.initrd_size = a->boot.initrd_size,
+		.vmgenid_gpa = arch_vmgenid_gpa(a),
+		.vmgenid_spi = ARM64_VMGENID_SPI,
 	};
 	void *buf = calloc(1, ARM64_FDT_MAX);
 	if (!buf)
 		return err_set(e, ENOMEM, "out of memory");
 	size_t len;
-	uint64_t fdt = arm64_fdt_gpa(vm->memory);
+	uint64_t fdt = arm64_fdt_gpa(arm64_guest_ram(vm->memory));
 	int r = arm64_fdt_build(buf, ARM64_FDT_MAX, &c, &len, e);
 	if (r == 0 && gm_write(vm->mem, fdt, buf, len) < 0)
 		r = err_set(e, EFAULT, "fdt: 0x%llx is not in guest RAM", (unsigned long long)fdt);

@@ -12,7 +12,7 @@
 #define ARM64_GIC_REDIST_BASE 0x080a0000ULL /* GICv3 GICR frames, 128 KiB per vCPU */
 #define ARM64_GIC_REDIST_SIZE 0x20000ULL    /* ... up to the UART */
 #define ARM64_GICV3_MAX_CPUS  ((ARM64_UART_BASE - ARM64_GIC_REDIST_BASE) / ARM64_GIC_REDIST_SIZE)
-#define ARM64_GIC_NR_IRQS     128 /* 32 private + 96 SPIs */
+#define ARM64_GIC_NR_IRQS     160 /* 32 private + 128 SPIs */
 
 #define ARM64_UART_BASE	 0x09000000ULL /* 16550A, byte registers (reg-shift 0) */
 #define ARM64_UART_SIZE	 0x1000ULL
@@ -28,6 +28,14 @@
 #define ARM64_VIRTIO_MMIO_BASE 0x0a000000ULL /* virtio-mmio slots ... */
 #define ARM64_VIRTIO_MMIO_SIZE 0x1000ULL     /* ... 4 KiB apart */
 #define ARM64_VIRTIO_SPI_BASE  1
+
+/* The VM Generation ID: its 16 bytes at the start of RAM's last 64 KiB
+ * (the largest arm64 page), which the device tree's memory node leaves
+ * out: Linux maps the "microsoft,vmgenid" node's reg as a device's, and
+ * refuses to map its own RAM so. Its change notification: an SPI past the
+ * device slots'. */
+#define ARM64_VMGENID_RESERVE 0x10000ULL
+#define ARM64_VMGENID_SPI     96
 
 #define ARM64_RAM_BASE	0x40000000ULL /* 1 GiB, 2 MiB aligned */
 #define ARM64_RAM_MAX	(1ULL << 39)  /* within KVM's default 40-bit IPA space */

@@ -19,9 +19,14 @@
 #define X86_CMDLINE_MAX	    4096ULL    /* our limit; the kernel's may be lower */
 #define X86_EBDA_START	    0x9fc00ULL /* MP table lives here; e820 reserved up to 1 MiB */
 #define X86_MPTABLE_ADDR    X86_EBDA_START
-#define X86_ACPI_ADDR	    0xe0000ULL /* RSDP, then the other tables, up to 1 MiB */
-#define X86_ACPI_END	    0x100000ULL
-#define X86_HIMEM_START	    0x100000ULL /* kernel load address (1 MiB) */
+/* The VM Generation ID's 16 bytes (boot/acpi.c's VGEN): guest memory the
+ * e820 map reserves ([EBDA, 1 MiB)), in the window a PC has its video
+ * memory and option ROMs, none here; not on a 2 KiB boundary, where Linux
+ * looks for option ROM signatures. */
+#define X86_VMGENID_ADDR 0xdfff0ULL
+#define X86_ACPI_ADDR	 0xe0000ULL /* RSDP, then the other tables, up to 1 MiB */
+#define X86_ACPI_END	 0x100000ULL
+#define X86_HIMEM_START	 0x100000ULL /* kernel load address (1 MiB) */
 
 /* Above RAM: the 32-bit MMIO hole, [3 GiB, 4 GiB). RAM that does not fit
  * below it continues at 4 GiB. */
@@ -49,6 +54,7 @@
 #define X86_PORT_CMOS		0x70  /* 0x70 index, 0x71 data */
 #define X86_RTC_IRQ		8
 #define X86_GED_GSI		23    /* ACPI Generic Event Device: the power button */
+#define X86_VMGENID_GSI		3     /* the GED's second: a new VM generation ID (COM2's) */
 #define X86_PORT_I8042		0x60  /* 0x60 data, 0x64 command/status */
 #define X86_KBD_IRQ		1     /* the i8042's keyboard */
 #define X86_PORT_ACPI_SLEEP_CTL 0x600 /* FADT SLEEP_CONTROL_REG (1 byte) */

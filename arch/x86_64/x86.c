@@ -29,7 +29,7 @@ unsigned arch_ram_layout(uint64_t mem, uint64_t *gpa, uint64_t *size)
 }
 
 /* ISA IRQs free for devices (8 is the RTC's), then the rest of the IOAPIC. */
-/* GSI 23 is the power button's (X86_GED_GSI). */
+/* GSI 23 is the power button's (X86_GED_GSI), 3 the VM generation ID's. */
 static const uint8_t x86_virtio_gsis[] = {5,  6,  7,  9,  10, 11, 12, 13, 14,
 					  15, 16, 17, 18, 19, 20, 21, 22};
 _Static_assert(sizeof(x86_virtio_gsis) >= ARCH_MAX_DEVS, "a GSI for every device slot");
@@ -110,6 +110,21 @@ int arch_power_button(struct arch *a)
 {
 	x86_irq_set(a, X86_GED_GSI, 1);
 	x86_irq_set(a, X86_GED_GSI, 0);
+	return 0;
+}
+
+uint64_t arch_vmgenid_gpa(const struct arch *a)
+{
+	(void)a;
+	return X86_VMGENID_ADDR;
+}
+
+/* An edge on the GED's second interrupt: its _EVT notifies VGEN, and the
+ * guest's vmgenid driver reads the ID again (boot/acpi.c). */
+int arch_vmgenid_notify(struct arch *a)
+{
+	x86_irq_set(a, X86_VMGENID_GSI, 1);
+	x86_irq_set(a, X86_VMGENID_GSI, 0);
 	return 0;
 }
 
@@ -521,8 +536,12 @@ int arch_load(struct arch *a, const uint8_t *kernel, size_t ksize, const uint8_t
 			devs[ndevs++] = (struct acpi_mmio_dev){"LNRO0005", s->base,
 							       X86_VIRTIO_MMIO_SIZE, s->gsi};
 	}
-	struct x86_acpi_cfg acfg = {
-		.ncpus = vm->ncpus, .devs = devs, .ndevs = ndevs, .ged_gsi = X86_GED_GSI};
+	struct x86_acpi_cfg acfg = {.ncpus = vm->ncpus,
+				    .devs = devs,
+				    .ndevs = ndevs,
+				    .ged_gsi = X86_GED_GSI,
+				    .vmgenid_gpa = X86_VMGENID_ADDR,
+				    .vmgenid_gsi = X86_VMGENID_GSI};
 	if (vm->pci) {
 		acfg.ecam_base = X86_PCI_ECAM_BASE;
 		acfg.pci_mem_base = (uint32_t)X86_PCI_MEM_BASE;

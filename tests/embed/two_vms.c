@@ -3,7 +3,8 @@
  * (mg-check in its echo mode, each with its own console file and kick
  * signal) run at once; one is paused while the other keeps running, input
  * reaches each guest only, both power off on their own; a third is paused
- * and then stopped. Also every error path of the VM calls.
+ * and then stopped. Each has its own VM generation ID, and a new one
+ * replaces A's only. Also every error path of the VM calls.
  * usage: two_vms MG_CHECK_ELF TMPDIR
  * prints: EMBED PASS|FAIL <check> [detail], then EMBED DONE pass=N fail=M;
  * exits 0 when nothing failed. */
@@ -198,6 +199,13 @@ int main(int argc, char **argv)
 	check(cvmm_vm_request_shutdown(a) == -EINVAL, "err-shutdown-unstarted", NULL);
 	check(cvmm_vm_send_ctrl_alt_del(a) == -EINVAL, "err-ctrl-alt-del-unstarted", NULL);
 	check(cvmm_vm_wait(a, &ex) == -EINVAL, "err-wait-unstarted", NULL);
+	/* The VM generation ID: random, one per VM, from cvmm_vm_create on */
+	uint8_t ga[16], gb[16], g0[16] = {0};
+	int rga = cvmm_vm_generation_id(a, ga), rgb = cvmm_vm_generation_id(b, gb);
+	check(rga == 0 && rgb == 0 && memcmp(ga, g0, 16) && memcmp(gb, g0, 16) &&
+		      memcmp(ga, gb, 16),
+	      "generation-id-per-vm", "%d %d", rga, rgb);
+	check(cvmm_vm_new_generation_id(a) == -EINVAL, "err-generation-id-unstarted", NULL);
 	check(cvmm_vm_start(a) == 0 && cvmm_vm_start(b) == 0, "start-both", NULL);
 	check(cvmm_vm_start(a) == -EALREADY, "err-start-twice", NULL);
 	int ready = wait_for(ca, "MG ECHO", 60) && wait_for(cb, "MG ECHO", 60);
@@ -222,6 +230,13 @@ int main(int argc, char **argv)
 	check(wait_for(ca, "alpha", 30), "resumed-echo", NULL);
 	check(exits(a) > a1, "resumed-exits", NULL);
 	check(feed(b, "bravo") == 0 && wait_for(cb, "bravo", 30), "echo-b", NULL);
+
+	/* A new generation ID (as a restore makes): A's changes, B's not */
+	uint8_t ga2[16], gb2[16];
+	int rn = cvmm_vm_new_generation_id(a);
+	check(rn == 0 && cvmm_vm_generation_id(a, ga2) == 0 && cvmm_vm_generation_id(b, gb2) == 0 &&
+		      memcmp(ga, ga2, 16) && memcmp(ga2, g0, 16) && !memcmp(gb, gb2, 16),
+	      "generation-id-new", "%d %s", rn, cvmm_vm_error(a));
 
 	/* The power button: mg-check has no ACPI event handler, so this only
 	 * checks the call and its counter. */
@@ -280,6 +295,7 @@ int main(int argc, char **argv)
 	check(cvmm_vm_pause(a) == -ESHUTDOWN, "err-pause-exited", NULL);
 	check(cvmm_vm_request_shutdown(a) == -ESHUTDOWN, "err-shutdown-exited", NULL);
 	check(cvmm_vm_send_ctrl_alt_del(a) == -ESHUTDOWN, "err-ctrl-alt-del-exited", NULL);
+	check(cvmm_vm_new_generation_id(a) == -ESHUTDOWN, "err-generation-id-exited", NULL);
 	cvmm_vm_destroy(a);
 	cvmm_vm_destroy(b);
 

@@ -277,6 +277,28 @@ if [ -f "$KIT/small-bzImage" ]; then
 		st=$?
 		if [ $st -eq 143 ] && has $n GUEST-SLEEPING; then ok $n; else bad $n "status $st"; fi
 	}
+	# The VM Generation ID: the guest's vmgenid driver binds to the DSDT's
+	# VGEN; a new ID (the test build's SIGUSR2: cvmm_vm_new_generation_id,
+	# as a restore makes) and its Notify reach the driver, which finds the ID
+	# changed and reseeds the guest's RNG.
+	n=vmgenid-small
+	selected $n && {
+		"$CVMM" --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 64M \
+			--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=vmgenid" </dev/null \
+			>"$TMP/$n.out" 2>"$TMP/$n.err" &
+		pid=$!
+		if wait_for $n GUEST-VMGENID-READY 240 $pid; then kill -USR2 $pid; else kill -TERM $pid; fi 2>/dev/null
+		wait $pid
+		st=$?
+		bound=$(tr -d '\r' <"$TMP/$n.out" | sed -n 's/^GUEST-VMGENID-BOUND //p' | head -1)
+		if [ $st -ne 0 ]; then bad $n "status $st"
+		elif [ "${bound%%:*}" != VMGENCTR ]; then bad $n "vmgenid driver bound to '${bound:-nothing}'"
+		elif has $n GUEST-VMGENID-EARLY; then bad $n "the guest reseeded before the new ID"
+		elif ! has $n GUEST-VMGENID-RESEEDED; then bad $n "the guest did not see the new ID"
+		elif ! has $n "GUEST-VMGENID-GED 2 "; then
+			bad $n "the GED's interrupts: $(grep -o 'GUEST-VMGENID-GED.*' "$TMP/$n.out")"
+		else ok $n "driver on $bound; new ID seen, RNG reseeded"; fi
+	}
 fi
 # ---- virtio-blk ------------------------------------------------------------
 md5of() { # file offset-in-64k-blocks count

@@ -267,6 +267,30 @@ kbd_wait() {
 	until grep -q '^N: Name="AT ' /proc/bus/input/devices 2>/dev/null || [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
 	echo "GUEST-KBD $(sed -n 's/^N: Name="\(AT .*\)"/\1/p' /proc/bus/input/devices | tr ' ' _) irq1=$(awk '$1 == "1:" { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print s }' /proc/interrupts)"
 }
+# The VM Generation ID (cases.sh vmgenid-small): is the vmgenid driver bound
+# to the ACPI device (VMGENCTR)? Once our RNG is ready (a reseed is logged
+# only then), say so and wait for the host's new ID: the driver, notified,
+# reads it and, finding it changed, reseeds and logs that.
+vmgenid_test() {
+	dev=$(ls /sys/bus/acpi/drivers/vmgenid 2>/dev/null | grep -m1 VMGENCTR)
+	echo "GUEST-VMGENID-BOUND ${dev:-none}"
+	head -c 1 /dev/random >/dev/null
+	if dmesg | grep -q 'virtual machine fork'; then echo "GUEST-VMGENID-EARLY"; fi
+	echo "GUEST-VMGENID-READY"
+	i=0
+	while [ $i -lt 600 ]; do
+		if dmesg | grep -q 'crng reseeded due to virtual machine fork'; then
+			echo "GUEST-VMGENID-RESEEDED"
+			# the GED's two interrupts: the power button's, the ID's
+			echo "GUEST-VMGENID-GED $(grep -c 'ACPI:Ged' /proc/interrupts)" \
+				"$(grep 'ACPI:Ged' /proc/interrupts | tr -s ' ' | tr '\n' ';')"
+			return
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "GUEST-VMGENID-UNCHANGED"
+}
 finish() {
 	if grep -q 'acpi=off' /proc/cmdline; then reboot -f; else poweroff -f; fi
 }
@@ -274,6 +298,7 @@ case "$t" in
 info) info; finish ;;
 blk) info; blk_raw; finish ;;
 rng) rng_test; finish ;;
+vmgenid) vmgenid_test; finish ;;
 pci) pci_test; finish ;;
 pci-blk) pci_test; blk_raw; finish ;;
 blk-ro)
@@ -496,10 +521,13 @@ snap) # tests/linux/snap-cases.sh: a guest in the middle of work, snapshotted an
 	/work/vsocktool listen vsock:5000 send 65536 8 >/tmp/l5000 2>&1 &
 	echo "GUEST-SNAP-READY"
 	i=0
+	forked=
 	while :; do
 		i=$((i + 1))
 		printf 'cvmm-count-%08d\n' $i | dd of=/dev/vda bs=512 seek=$i conv=notrunc,fsync 2>/dev/null
 		echo "GUEST-COUNT $i"
+		# restored: a new VM generation ID made the kernel reseed
+		[ -z "$forked" ] && dmesg | grep -q 'virtual machine fork' && forked=1 && echo "GUEST-FORKED"
 		sleep 1
 	done ;;
 reboot) echo "GUEST-REBOOTING"; reboot -f ;;

@@ -15,7 +15,10 @@
 #                      with cvmm's own lazy loader (backend_type "Lazy")
 #   snap-clones        4 VMs restored at once from the snapshot, each with
 #                      its own tap, vsock socket and disk copy: each counts on
-#                      and answers on its own vsock socket
+#                      and answers on its own vsock socket; each got its own
+#                      VM generation ID (cvmm's log) and its guest's vmgenid
+#                      driver saw the change (the kernel's "virtual machine
+#                      fork" reseed)
 #   snap-refused       a corrupt, a truncated, another architecture's and a
 #                      newer format's state file: cvmm exits 1 naming each
 # env: CVMM, KIT (small-bzImage, guest.cpio.gz), TMP, ONLY/SKIP; curl, ip,
@@ -181,8 +184,13 @@ if selected $n; then
 			elif ! talks "$n-$c" "$TMP/c$c.sock"; then why="clone $c: no vsock connection"
 			fi
 		done
+		ids=$(cat "$TMP/$n"-[1-4].err | sed -n 's/.*VM generation ID \([0-9a-f]*\).*/\1/p' | sort -u | wc -l)
+		for c in 1 2 3 4; do
+			[ -z "$why" ] && ! wait_for "$n-$c" GUEST-FORKED 60 && why="clone $c's guest saw no new VM generation ID"
+		done
+		if [ -z "$why" ] && [ "$ids" -ne 4 ]; then why="$ids different VM generation IDs, not 4"; fi
 		if [ -n "$why" ]; then bad $n "$why"
-		else ok $n "4 clones count on from $BEFORE, each on its own disk and vsock socket"; fi
+		else ok $n "4 clones count on from $BEFORE, each on its own disk and vsock socket, 4 VM generation IDs, each seen by its guest"; fi
 		cleanup
 	fi
 fi

@@ -44,18 +44,20 @@ static int teardown(void **state)
 struct dev_info {
 	char path[16]; /* "COM1", "V000" */
 	char hid[16];  /* string, or "EISA:xxxxxxxx" */
+	char cid[16];  /* a string _CID */
 	long uid;
 	uint8_t crs[64];
 	size_t crs_len;
 	char method[8]; /* a Method's name, e.g. "_EVT" */
 	unsigned method_flags;
-	uint8_t body[32]; /* its body */
+	uint8_t body[64]; /* its body */
 	size_t body_len;
 };
 
 struct reader {
 	const uint8_t *p, *end;
-	struct dev_info devs[X86_ACPI_MAX_DEVS + ISA_DEVS + 2]; /* COM1, RTC0, PS2_, mmio, GED */
+	/* COM1, RTC0, PS2_, mmio, VGEN, PWRB, GED0 */
+	struct dev_info devs[X86_ACPI_MAX_DEVS + ISA_DEVS + 3];
 	unsigned ndevs;
 	bool s5;
 	uint64_t s5_vals[4];
@@ -155,6 +157,10 @@ static void data_object(struct reader *r, const char *name, struct dev_info *d, 
 		if (d && !strcmp(name, "_HID")) {
 			assert_true(z - s < 16);
 			memcpy(d->hid, s, (size_t)(z - s) + 1);
+		}
+		if (d && !strcmp(name, "_CID")) {
+			assert_true(z - s < 16);
+			memcpy(d->cid, s, (size_t)(z - s) + 1);
 		}
 		p = z + 1;
 	} else if (*p == 0x11) { /* buffer */
@@ -397,6 +403,65 @@ static void check_madt(const uint8_t *madt, unsigned ncpus)
 	assert_int_equal(nmis, 1);
 }
 
+/* An _EVT body: If (LEqual (Arg0, gsi)) { Notify (target, value) }, ... */
+struct evt {
+	uint64_t gsi;
+	char target[32];
+	uint64_t value;
+};
+
+static unsigned evt_decode(const struct dev_info *g, struct evt *ev, unsigned max)
+{
+	const uint8_t *p = g->body, *end = g->body + g->body_len;
+	unsigned n = 0;
+	while (p < end) {
+		assert_int_equal(*p, 0xa0); /* IfOp */
+		size_t len;
+		const uint8_t *start = p + 1;
+		p = start + pkglen(start, end, &len);
+		const uint8_t *iend = start + len;
+		assert_true(iend <= end);
+		assert_true(n < max);
+		assert_int_equal(*p++, 0x93); /* LEqualOp */
+		assert_int_equal(*p++, 0x68); /* Arg0Op */
+		ev[n].gsi = integer(&p, iend);
+		assert_int_equal(*p++, 0x86); /* NotifyOp */
+		char path[64];
+		namestring(&p, iend, path);
+		assert_true(strlen(path) < sizeof(ev[n].target));
+		strcpy(ev[n].target, path);
+		ev[n].value = integer(&p, iend);
+		assert_ptr_equal(p, iend);
+		n++;
+	}
+	return n;
+}
+
+/* VGEN as Linux's vmgenid driver reads it: _HID VMGENCTR, and ADDR a
+ * method (no arguments) returning Package {low 32 bits, high 32 bits} of
+ * the ID's address. */
+static void check_vmgenid(const struct dev_info *d, uint64_t gpa)
+{
+	assert_string_equal(d->path, "VGEN");
+	assert_string_equal(d->hid, "VMGENCTR");
+	assert_string_equal(d->cid, "VM_Gen_Counter");
+	assert_string_equal(d->method, "ADDR");
+	assert_int_equal(d->method_flags, 0);
+	const uint8_t *p = d->body, *end = d->body + d->body_len;
+	assert_true(p + 2 < end);
+	assert_int_equal(*p++, 0xa4); /* ReturnOp */
+	assert_int_equal(*p++, 0x12); /* PackageOp */
+	size_t len;
+	const uint8_t *start = p;
+	p = start + pkglen(start, end, &len);
+	assert_ptr_equal(start + len, end);
+	assert_int_equal(*p++, 2);
+	uint64_t lo = integer(&p, end), hi = integer(&p, end);
+	assert_ptr_equal(p, end);
+	assert_true(lo <= 0xffffffffu && hi <= 0xffffffffu);
+	assert_int_equal(lo | hi << 32, gpa);
+}
+
 static struct reader *check_dsdt(const uint8_t *dsdt, const struct x86_acpi_cfg *cfg)
 {
 	uint32_t len = rd32(dsdt + 4);
@@ -410,7 +475,8 @@ static struct reader *check_dsdt(const uint8_t *dsdt, const struct x86_acpi_cfg 
 	term_list(r, NULL, dsdt + 36, dsdt + len);
 	assert_true(r->s5);
 	assert_int_equal(r->s5_vals[0], X86_ACPI_S5_SLP_TYP);
-	assert_int_equal(r->ndevs, ISA_DEVS + cfg->ndevs + (cfg->ged_gsi ? 2 : 0));
+	assert_int_equal(r->ndevs, ISA_DEVS + cfg->ndevs + (cfg->vmgenid_gpa ? 1 : 0) +
+					   (cfg->ged_gsi ? 2 : 0));
 
 	struct dev_info *com = &r->devs[0];
 	assert_string_equal(com->path, "COM1");
@@ -460,23 +526,38 @@ static struct reader *check_dsdt(const uint8_t *dsdt, const struct x86_acpi_cfg 
 		assert_int_equal(rd32(c + 17), in->gsi);
 		assert_int_equal(c[21], 0x79);
 	}
+	struct dev_info *next = &r->devs[ISA_DEVS + cfg->ndevs];
+	if (cfg->vmgenid_gpa)
+		check_vmgenid(next++, cfg->vmgenid_gpa);
 	if (cfg->ged_gsi) {
-		struct dev_info *b = &r->devs[ISA_DEVS + cfg->ndevs], *g = b + 1;
+		struct dev_info *b = next, *g = b + 1;
 		assert_string_equal(b->path, "PWRB");
 		assert_string_equal(b->hid, "EISA:0c0cd041"); /* PNP0C0C */
 		assert_string_equal(g->path, "GED0");
 		assert_string_equal(g->hid, "ACPI0013");
-		const uint8_t crs[] = {0x89, 6, 0, 0x03, 1, (uint8_t)cfg->ged_gsi,
-				       0,    0, 0, 0x79, 0};
-		assert_int_equal(g->crs_len, sizeof(crs));
-		assert_memory_equal(g->crs, crs, sizeof(crs));
+		/* one Interrupt per event: the power button's, the ID's */
+		unsigned nirq = cfg->vmgenid_gsi ? 2 : 1;
+		assert_int_equal(g->crs_len, 9 * nirq + 2);
+		const uint32_t gsis[2] = {cfg->ged_gsi, cfg->vmgenid_gsi};
+		for (unsigned i = 0; i < nirq; i++) {
+			const uint8_t irq[] = {0x89, 6, 0, 0x03, 1, (uint8_t)gsis[i], 0, 0, 0};
+			assert_memory_equal(g->crs + 9 * i, irq, sizeof(irq));
+		}
+		assert_memory_equal(g->crs + 9 * nirq, "\x79\x00", 2);
 		assert_string_equal(g->method, "_EVT");
-		assert_int_equal(g->method_flags, 1); /* one argument */
-		/* Notify(\_SB_.PWRB, 0x80) */
-		const uint8_t body[] = {0x86, '\\', 0x2e, '_', 'S',  'B', '_',
-					'P',  'W',  'R',  'B', 0x0a, 0x80};
-		assert_int_equal(g->body_len, sizeof(body));
-		assert_memory_equal(g->body, body, sizeof(body));
+		assert_int_equal(g->method_flags, 1); /* one argument: the GSI */
+		/* If (LEqual (Arg0, GSI)) { Notify (DEV, 0x80) }, per GSI */
+		struct evt ev[4];
+		unsigned n = evt_decode(g, ev, 4);
+		assert_int_equal(n, nirq);
+		assert_int_equal(ev[0].gsi, cfg->ged_gsi);
+		assert_string_equal(ev[0].target, "\\_SB_.PWRB");
+		assert_int_equal(ev[0].value, 0x80);
+		if (cfg->vmgenid_gsi) {
+			assert_int_equal(ev[1].gsi, cfg->vmgenid_gsi);
+			assert_string_equal(ev[1].target, "\\_SB_.VGEN");
+			assert_int_equal(ev[1].value, 0x80);
+		}
 	}
 	return r;
 }
@@ -634,6 +715,82 @@ static void test_power_button(void **state)
 	struct tables t;
 	walk(f, rsdp, &t);
 	free(check_dsdt(t.dsdt, &cfg));
+}
+
+/* The VM Generation ID: VGEN with ADDR in the DSDT, its notification a
+ * second GSI of GED0 whose _EVT tells the two events apart; the ID's bytes
+ * in memory the e820 map reserves, outside the tables; what the arch
+ * uses (layout.h) is such memory. */
+static void test_vmgenid(void **state)
+{
+	struct fake_mem *f = *state;
+	struct acpi_mmio_dev devs[2];
+	build_devs(devs, 2);
+	struct x86_acpi_cfg cfg = {.ncpus = 2,
+				   .devs = devs,
+				   .ndevs = 2,
+				   .ged_gsi = X86_GED_GSI,
+				   .vmgenid_gpa = X86_VMGENID_ADDR,
+				   .vmgenid_gsi = X86_VMGENID_GSI};
+	uint64_t rsdp = 0;
+	struct err e;
+	err_clear(&e);
+	assert_int_equal(x86_acpi_write(&f->m, &cfg, &rsdp, &e), 0);
+	struct tables t;
+	walk(f, rsdp, &t);
+	free(check_dsdt(t.dsdt, &cfg));
+
+	/* the layout's address: e820-reserved, not the tables', not on a
+	 * 2 KiB boundary (Linux's option ROM scan), inside one page */
+	struct e820_entry map[8];
+	unsigned n = 0;
+	assert_int_equal(x86_e820_build(64 * MiB, map, 8, &n, &e), 0);
+	bool reserved = false;
+	for (unsigned i = 0; i < n; i++) {
+		if (X86_VMGENID_ADDR + X86_VMGENID_SIZE <= map[i].addr ||
+		    X86_VMGENID_ADDR >= map[i].addr + map[i].size)
+			continue;
+		assert_int_equal(map[i].type, E820_RESERVED);
+		assert_true(X86_VMGENID_ADDR + X86_VMGENID_SIZE <= map[i].addr + map[i].size);
+		reserved = true;
+	}
+	assert_true(reserved);
+	assert_true(X86_VMGENID_ADDR + X86_VMGENID_SIZE <= X86_ACPI_ADDR);
+	assert_true(X86_VMGENID_ADDR % 2048 != 0);
+	assert_int_equal(X86_VMGENID_ADDR / 4096, (X86_VMGENID_ADDR + X86_VMGENID_SIZE - 1) / 4096);
+	assert_int_not_equal(X86_VMGENID_GSI, X86_GED_GSI);
+
+	/* an address above 4 GiB: both halves */
+	cfg.vmgenid_gpa = 0x123456788ULL;
+	assert_int_equal(x86_acpi_write(&f->m, &cfg, &rsdp, &e), 0);
+	walk(f, rsdp, &t);
+	free(check_dsdt(t.dsdt, &cfg));
+	/* the ID without its notification: VGEN, and GED0 for the button only */
+	cfg.vmgenid_gsi = 0;
+	assert_int_equal(x86_acpi_write(&f->m, &cfg, &rsdp, &e), 0);
+	walk(f, rsdp, &t);
+	free(check_dsdt(t.dsdt, &cfg));
+
+	/* refused: misaligned, in the tables, a GSI without the GED or on its */
+	struct x86_acpi_cfg bad = cfg;
+	bad.vmgenid_gpa = X86_VMGENID_ADDR + 4;
+	assert_int_equal(x86_acpi_write(&f->m, &bad, &rsdp, &e), -EINVAL);
+	bad.vmgenid_gpa = X86_ACPI_ADDR + 0x100;
+	assert_int_equal(x86_acpi_write(&f->m, &bad, &rsdp, &e), -EINVAL);
+	bad.vmgenid_gpa = X86_ACPI_ADDR - 8;
+	assert_int_equal(x86_acpi_write(&f->m, &bad, &rsdp, &e), -EINVAL);
+	bad.vmgenid_gpa = UINT64_MAX - 7;
+	assert_int_equal(x86_acpi_write(&f->m, &bad, &rsdp, &e), -EINVAL);
+	bad = cfg;
+	bad.vmgenid_gsi = X86_VMGENID_GSI;
+	bad.ged_gsi = 0;
+	assert_int_equal(x86_acpi_write(&f->m, &bad, &rsdp, &e), -EINVAL);
+	bad.ged_gsi = X86_VMGENID_GSI;
+	assert_int_equal(x86_acpi_write(&f->m, &bad, &rsdp, &e), -EINVAL);
+	bad = cfg;
+	bad.vmgenid_gpa = 0;
+	bad.vmgenid_gsi = X86_VMGENID_GSI;
+	assert_int_equal(x86_acpi_write(&f->m, &bad, &rsdp, &e), -EINVAL);
 }
 
 static void test_many_devices(void **state)
@@ -834,6 +991,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pci, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_devices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_power_button, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vmgenid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_hids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test(test_aml_pkglen),

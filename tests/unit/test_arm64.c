@@ -397,6 +397,58 @@ static void test_fdt_overflow(void **state)
 	assert_int_equal(arm64_fdt_build(full, sizeof(full), &c, &len, &e), -EINVAL);
 }
 
+/* The VM Generation ID node as Linux 6.10+'s vmgenid driver matches it
+ * (drivers/virt/vmgenid.c; the microsoft,vmgenid binding): compatible,
+ * reg = the ID's 16 bytes, outside the memory node (Linux maps it as a
+ * device's), interrupts = an SPI, edge rising. None without an address;
+ * refused inside RAM, misaligned or on an SPI the GIC lacks. */
+static void test_fdt_vmgenid(void **state)
+{
+	(void)state;
+	static uint8_t buf[ARM64_FDT_MAX];
+	struct arm64_fdt_cfg c = cfg_v3(1);
+	c.mem_size = 256 * MiB - ARM64_VMGENID_RESERVE;
+	c.vmgenid_gpa = RAM + 256 * MiB - ARM64_VMGENID_RESERVE;
+	c.vmgenid_spi = ARM64_VMGENID_SPI;
+	size_t len = 0;
+	struct err e = {0};
+	assert_int_equal(arm64_fdt_build(buf, sizeof(buf), &c, &len, &e), 0);
+	char path[64];
+	snprintf(path, sizeof(path), "/vmgenid@%llx", (unsigned long long)c.vmgenid_gpa);
+	int l;
+	assert_string_equal(prop(buf, path, "compatible", &l), "microsoft,vmgenid");
+	const void *r = prop(buf, path, "reg", &l);
+	assert_int_equal(l, 16);
+	assert_int_equal(cell2(r, 0), c.vmgenid_gpa);
+	assert_int_equal(cell2(r, 2), 16);
+	const void *i = prop(buf, path, "interrupts", &l);
+	assert_int_equal(l, 12);
+	assert_int_equal(cell(i, 0), 0); /* SPI */
+	assert_int_equal(cell(i, 1), ARM64_VMGENID_SPI);
+	assert_int_equal(cell(i, 2), 1); /* edge rising */
+	/* the memory node ends where the ID's reserve starts */
+	const void *m = prop(buf, "/memory@40000000", "reg", &l);
+	assert_true(cell2(m, 0) + cell2(m, 2) <= c.vmgenid_gpa);
+	/* the SPI is no device slot's and the GIC has it */
+	assert_true(ARM64_VMGENID_SPI >= ARM64_VIRTIO_SPI_BASE + 95);
+	assert_true(ARM64_VMGENID_SPI < ARM64_GIC_NR_IRQS - 32);
+
+	struct arm64_fdt_cfg none = cfg_v3(1);
+	assert_int_equal(arm64_fdt_build(buf, sizeof(buf), &none, &len, &e), 0);
+	assert_true(fdt_node_offset_by_compatible(buf, -1, "microsoft,vmgenid") < 0);
+
+	struct arm64_fdt_cfg bad = c;
+	bad.vmgenid_gpa = RAM + 128 * MiB; /* inside the memory node */
+	assert_int_equal(arm64_fdt_build(buf, sizeof(buf), &bad, &len, &e), -EINVAL);
+	bad.vmgenid_gpa = RAM - 8; /* its last bytes in RAM */
+	assert_int_equal(arm64_fdt_build(buf, sizeof(buf), &bad, &len, &e), -EINVAL);
+	bad.vmgenid_gpa = c.vmgenid_gpa + 4;
+	assert_int_equal(arm64_fdt_build(buf, sizeof(buf), &bad, &len, &e), -EINVAL);
+	bad = c;
+	bad.vmgenid_spi = ARM64_GIC_NR_IRQS - 32;
+	assert_int_equal(arm64_fdt_build(buf, sizeof(buf), &bad, &len, &e), -EINVAL);
+}
+
 static void test_mpidr(void **state)
 {
 	(void)state;
@@ -411,7 +463,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_image_load),   cmocka_unit_test(test_image_bad),
 		cmocka_unit_test(test_fdt_v3),	     cmocka_unit_test(test_fdt_v2),
-		cmocka_unit_test(test_fdt_overflow), cmocka_unit_test(test_mpidr),
+		cmocka_unit_test(test_fdt_overflow), cmocka_unit_test(test_fdt_vmgenid),
+		cmocka_unit_test(test_mpidr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

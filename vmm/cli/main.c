@@ -389,7 +389,17 @@ static int run(struct api_vm *av, struct console *con, int sfd, struct api *api)
 			break;
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			ssize_t got = read(sfd, &si, sizeof(si));
+#ifdef CVMM_TEST_HOOKS
+			/* Test builds only: SIGUSR2 makes a new VM generation ID
+			 * (tests/linux/cases.sh: vmgenid-small). */
+			if (got == sizeof(si) && si.ssi_signo == SIGUSR2) {
+				if (vm && cvmm_vm_new_generation_id(vm) < 0)
+					fprintf(stderr, "cvmm: %s\n", cvmm_vm_error(vm));
+				got = 0;
+			}
+#endif
+			if (got == sizeof(si)) {
 				signo = (int)si.ssi_signo;
 				if (!vm) {
 					fprintf(stderr, "cvmm: stopped by %s\n", strsignal(signo));
@@ -517,6 +527,9 @@ static int signals_fd(void)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
+#ifdef CVMM_TEST_HOOKS
+	sigaddset(&sigs, SIGUSR2); /* a new VM generation ID (the control loop) */
+#endif
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);

@@ -332,6 +332,18 @@ CVMM_API CVMM_WUR int cvmm_vm_request_shutdown(struct cvmm_vm *vm);
  * -EOPNOTSUPP where the arch has no keyboard (aarch64), -ENOSPC when the
  * keyboard's buffer has no room (the guest is not reading it). */
 CVMM_API CVMM_WUR int cvmm_vm_send_ctrl_alt_del(struct cvmm_vm *vm);
+/* The VM Generation ID (Microsoft's VMGenID; Linux's vmgenid driver): 16
+ * random bytes in guest memory that the firmware tables (x86: ACPI) or the
+ * device tree (aarch64, Linux 6.10+) describe, new for every VM created and
+ * for every restore of a snapshot, so that a clone reseeds its randomness.
+ * cvmm_vm_generation_id copies the current one into out (any time after
+ * cvmm_vm_create); -EOPNOTSUPP where the arch describes none. */
+CVMM_API CVMM_WUR int cvmm_vm_generation_id(const struct cvmm_vm *vm, uint8_t out[16]);
+/* A new random generation ID, written where the guest reads it, and the
+ * guest told (an ACPI Notify, or the device tree node's interrupt): for a
+ * manager that cloned the VM by its own means. -EINVAL if not started,
+ * -ESHUTDOWN if it exited, -EOPNOTSUPP where the arch describes none. */
+CVMM_API CVMM_WUR int cvmm_vm_new_generation_id(struct cvmm_vm *vm);
 enum cvmm_vm_state {
 	CVMM_STATE_CREATED = 1, /* built, not started */
 	CVMM_STATE_RUNNING,
