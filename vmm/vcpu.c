@@ -169,6 +169,46 @@ static __attribute__((noinline)) void vcpu_test_overflow(void)
 }
 #endif
 
+static bool vcpu_io_exit(const struct vcpu *v)
+{
+	uint32_t r = v->run->exit_reason;
+	return r == KVM_EXIT_MMIO
+#ifdef KVM_EXIT_IO
+	       || r == KVM_EXIT_IO
+#endif
+		;
+}
+
+/* Before the thread parks for a pause: KVM finishes an I/O or MMIO exit
+ * (a read's value into its register, the instruction pointer past the
+ * access) only in the next KVM_RUN, so a snapshot taken now would have the
+ * restored guest make the access again (a byte written twice, a byte read
+ * lost). With immediate_exit set, that KVM_RUN completes it and returns
+ * EINTR without running the guest (KVM's documented way to settle a vCPU
+ * before saving it); an exit it makes instead (the next round of a string
+ * instruction) is handled as any. False: the VM ends. */
+static bool vcpu_settle(struct vcpu *v)
+{
+	for (;;) {
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
+		int r = ioctl(v->fd, KVM_RUN, 0), er = errno;
+		if (r < 0) {
+			vcpu_clear_kick(v->vm->kick_signal);
+			__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELAXED);
+			if (er == EINTR || er == EAGAIN) {
+				v->io_pending = false;
+				return true;
+			}
+			vm_request_exit(v->vm, CVMM_EXIT_ERROR, (int)v->id, vcpu_ip(v), 0,
+					"vCPU %u: KVM_RUN failed: %s", v->id, strerror(er));
+			return false;
+		}
+		vcpu_count(&v->exits);
+		if (!vcpu_handle_exit(v))
+			return false;
+	}
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -205,6 +245,8 @@ static void *vcpu_thread(void *arg)
 		vcpu_test_overflow();
 #endif
 	while (!atomic_load(&vm->stopping)) {
+		if (v->io_pending && atomic_load(&vm->pause_req) && !vcpu_settle(v))
+			break;
 		vm_pause_point(v);
 		if (atomic_load(&vm->stopping))
 			break;
@@ -221,6 +263,7 @@ static void *vcpu_thread(void *arg)
 				 * sets it again, or signals into the next KVM_RUN. */
 				vcpu_clear_kick(vm->kick_signal);
 				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELAXED);
+				v->io_pending = false;
 				continue;
 			}
 			if (er == EAGAIN)
@@ -232,6 +275,7 @@ static void *vcpu_thread(void *arg)
 		vcpu_count(&v->exits);
 		if (!vcpu_handle_exit(v))
 			break;
+		v->io_pending = vcpu_io_exit(v);
 	}
 	vm_vcpu_gone(v);
 	return NULL;

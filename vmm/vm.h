@@ -64,6 +64,9 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 	bool parked; /* under vm->pause_lock */
+	/* the last exit was an I/O or MMIO access, which KVM completes (the
+	 * value read, the instruction pointer past it) in the next KVM_RUN */
+	bool io_pending;
 	_Atomic uint64_t exits;
 	/* port and MMIO exits by direction (enum vcpu_exit_kind); like exits,
 	 * this thread writes them, any thread reads them */

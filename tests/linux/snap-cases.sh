@@ -13,6 +13,15 @@
 #                      connection to the guest's listener works
 #   snap-restore-lazy  the same through Firecracker's PUT /snapshot/load
 #                      with cvmm's own lazy loader (backend_type "Lazy")
+#   snap-restore-uffd  the same through PUT /snapshot/load with backend_type
+#                      "Uffd": an external handler (uffdhandler, Firecracker's
+#                      protocol) serves the faults; killed, the VM ends with
+#                      an error naming it, within 60 s, instead of hanging
+#   snap-diff          a VM tracking dirty pages: a full snapshot, more work,
+#                      a diff snapshot (its memory file a fraction of the
+#                      full one's), the diff merged onto the full one
+#                      (cvmm --snapshot-merge): the restore counts on from the
+#                      diff's count
 #   snap-clones        4 VMs restored at once from the snapshot, each with
 #                      its own tap, vsock socket and disk copy: each counts on
 #                      and answers on its own vsock socket; each got its own
@@ -79,7 +88,7 @@ A=$TMP/api.sock
 V=$TMP/v.sock
 made=0
 if selected snap-create || selected snap-restore-file || selected snap-restore-lazy ||
-	selected snap-clones || selected snap-refused; then
+	selected snap-restore-uffd || selected snap-clones || selected snap-refused; then
 	tap_up snap0 $HIP/24
 	"$CVMM" --api-socket "$A" $TRANSPORT </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	pid=$!
@@ -161,6 +170,91 @@ if selected $n; then
 		fi
 		cleanup
 	fi
+fi
+
+n=snap-restore-uffd
+if selected $n; then
+	if [ $made -ne 1 ]; then bad $n "no snapshot to restore (snap-create failed)"; else
+		tap_up snap0 $HIP/24
+		rm -f "$A" "$TMP/uffd.sock"
+		uffdhandler "$TMP/uffd.sock" "$D/memory" >"$TMP/$n.handler" 2>&1 &
+		hpid=$!
+		"$CVMM" --api-socket "$A" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+		pids="$! $hpid"
+		vpid=$!
+		wait_sock "$A"
+		wait_sock "$TMP/uffd.sock"
+		if http_step $n 204 "$A" PUT /snapshot/load \
+			"{\"snapshot_path\": \"$D/state\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"$TMP/uffd.sock\"}, \"resume_vm\": true}"; then
+			if ! goes_on $n "$BEFORE" "$DISK" $vpid; then bad $n "$why"
+			elif ! ping -c 3 -W 10 $GIP >/dev/null 2>&1; then bad $n "the host cannot ping the restored guest"
+			elif ! talks $n "$V"; then bad $n "no new vsock connection: $(tail -2 "$TMP/$n.vsock")"
+			else
+				# the handler dies: the VM must end, saying why
+				kill -KILL $hpid
+				i=0
+				while [ $i -lt 300 ] && kill -0 $vpid 2>/dev/null; do sleep 0.2; i=$((i + 1)); done
+				if kill -0 $vpid 2>/dev/null; then bad $n "cvmm still runs 60 s after its page-fault handler died"
+				elif ! grep -q "uffd.sock" "$TMP/$n.err"; then bad $n "cvmm ended without naming the handler: $(tail -2 "$TMP/$n.err")"
+				else ok $n "counts on, disk, ping and vsock with an external handler; its death ends the VM: $(grep -o 'hung up.*' "$TMP/$n.err" | head -1)"; fi
+			fi
+		fi
+		cleanup
+	fi
+fi
+
+n=snap-diff
+if selected $n; then
+	D2=$TMP/diff
+	mkdir -p "$D2"
+	DISK2=$TMP/disk2.img
+	dd if=/dev/zero of="$DISK2" bs=1M count=8 2>/dev/null
+	rm -f "$A"
+	"$CVMM" --api-socket "$A" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	pids=$!
+	vpid=$!
+	wait_sock "$A"
+	snapshot() { # type state memory
+		http_step $n 204 "$A" PATCH /vm '{"state": "Paused"}' &&
+			http_step $n 204 "$A" PUT /snapshot/create \
+				"{\"snapshot_type\": \"$1\", \"snapshot_path\": \"$2\", \"mem_file_path\": \"$3\"}"
+	}
+	f0=$fail
+	if http_step $n 204 "$A" PUT /boot-source \
+		"{\"kernel_image_path\": \"$KIT/small-bzImage\", \"initrd_path\": \"$KIT/guest.cpio.gz\", \"boot_args\": \"console=ttyS0 quiet panic=-1 cvmm.test=snap\"}" &&
+		http_step $n 204 "$A" PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256, "track_dirty_pages": true}' &&
+		http_step $n 204 "$A" PUT /drives/data \
+			"{\"drive_id\": \"data\", \"path_on_host\": \"$DISK2\", \"is_root_device\": false, \"is_read_only\": false}" &&
+		http_step $n 204 "$A" PUT /actions '{"action_type": "InstanceStart"}'; then
+		if ! wait_for $n "GUEST-COUNT 3" 300 $vpid; then bad $n "the guest never got to work"
+		elif snapshot Full "$D2/state" "$D2/memory" &&
+			http_step $n 204 "$A" PATCH /vm '{"state": "Resumed"}' &&
+			c1=$(last_count $n) && wait_for $n "GUEST-COUNT $((c1 + 2))" 120 $vpid &&
+			snapshot Diff "$D2/dstate" "$D2/dmemory" &&
+			http_step $n 204 "$A" PUT /snapshot/create \
+				"{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$D2/fstate\", \"mem_file_path\": \"$D2/fmemory\"}"; then
+			AFTER=$(last_count $n)
+			cleanup
+			full=$(($(stat -c %b "$D2/memory") * 512))
+			diff=$(($(stat -c %b "$D2/dmemory") * 512))
+			mv "$D2/dstate" "$D2/state"
+			if [ "$diff" -ge $((full / 2)) ]; then bad $n "the diff's memory file is $diff bytes, the full one's $full"
+			elif ! "$CVMM" --snapshot-merge "$D2/memory,$D2/dmemory" 2>"$TMP/$n.merge"; then
+				bad $n "merge failed: $(cat "$TMP/$n.merge")"
+			elif ! cmp "$D2/memory" "$D2/fmemory" >"$TMP/$n.cmp" 2>&1; then
+				# the base and the diff merged must be the full snapshot of the same moment
+				bad $n "merged memory differs from a full snapshot's of the same moment: $(head -c 200 "$TMP/$n.cmp")"
+			else
+				mv "$TMP/$n.out" "$TMP/$n.before"
+				"$CVMM" --restore "$D2,mem=file" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+				pids=$!
+				if ! goes_on $n "$AFTER" "$DISK2" $pids; then bad $n "$why"
+				else ok $n "diff at count $AFTER: $((diff >> 10)) KiB against the full $((full >> 10)) KiB; merged and restored, counts on"; fi
+			fi
+		elif [ $fail -eq $f0 ]; then bad $n "the guest stopped counting between the snapshots"
+		fi
+	fi
+	cleanup
 fi
 
 # ---- clones -------------------------------------------------------------------

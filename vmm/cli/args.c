@@ -109,6 +109,8 @@ const char
 																																										   "                       (docs/seccomp.md)\n"
 																																										   "      --snapshot-dir DIR  with --api-socket: where PUT /snapshot/create may write\n"
 																																										   "                       once jailed (default: the socket's directory)\n"
+																																										   "      --snapshot-merge BASE,DIFF  copy every page of a diff snapshot's memory\n"
+																																										   "                       file over its base's, then exit\n"
 																																										   "      --restore DIR[,mem=file|lazy|uffd:SOCKET][,paused][,dirty][,tapN=NAME][,vsock=PATH]\n"
 																																										   "                       run the VM of the snapshot in DIR (its files state and\n"
 																																										   "                       memory: PUT /snapshot/create over --api-socket makes\n"
@@ -620,6 +622,8 @@ static const struct cli_opt cli_table[] = {
 	{"chroot", 0, CLI_SPEC, DST(chroot), .spec = spec_abs_path, .what = "an absolute path"},
 	{"snapshot-dir", 0, CLI_SPEC, DST(snapshot_dir), .spec = spec_abs_path,
 	 .what = "an absolute path"},
+	{"snapshot-merge", 0, CLI_STR, DST(merge), .min = 3, .times = 1, .more = "given twice",
+	 .what = "BASE,DIFF (two memory files)"},
 	{"transport", 0, CLI_WORD, .vm = true, DST(transport), .words = transport_words},
 	{"rng", 0, CLI_FLAG, .vm = true, DST(rng)},
 	{"log-level", 0, CLI_WORD, DST(log_level), .words = log_words},
@@ -898,8 +902,10 @@ int cli_parse(int argc, char *const argv[], struct cli_opts *o, char *err, size_
 		return fail(err, errlen,
 			    "--api-socket: the VM is configured over the socket: give no other VM "
 			    "options with it (but --transport)");
+	if (o->merge && (o->vm_opts || o->config || o->api_socket || o->restore.dir[0]))
+		return fail(err, errlen, "--snapshot-merge: give it alone");
 	if (!o->help && !o->version && !o->print_jail && !o->kernel && !o->config &&
-	    !o->api_socket && !o->restore.dir[0])
+	    !o->api_socket && !o->restore.dir[0] && !o->merge)
 		return fail(
 			err, errlen,
 			"no kernel given: use --kernel PATH, --config FILE or --api-socket PATH "

@@ -93,6 +93,7 @@ struct cli_opts {
 	struct cli_user user;
 	const char *chroot;	  /* borrowed --chroot DIR, NULL: none */
 	const char *snapshot_dir; /* borrowed --snapshot-dir DIR, NULL: the socket's */
+	const char *merge;	  /* borrowed --snapshot-merge BASE,DIFF, NULL: none */
 	int log_level;		  /* CVMM_LOG_* (process option too) */
 	struct cli_fc fc;
 	struct cli_restore restore;

@@ -706,6 +706,21 @@ int main(int argc, char **argv)
 		free(policy);
 		return 0;
 	}
+	if (o.merge) {
+		char base[4096];
+		const char *comma = strchr(o.merge, ',');
+		if (!comma || comma == o.merge || !comma[1] ||
+		    (size_t)(comma - o.merge) >= sizeof(base)) {
+			fprintf(stderr, "cvmm: --snapshot-merge: BASE,DIFF (two memory files)\n");
+			return EXIT_SETUP;
+		}
+		snprintf(base, sizeof(base), "%.*s", (int)(comma - o.merge), o.merge);
+		if (cvmm_snapshot_merge(base, comma + 1, err, sizeof(err)) < 0) {
+			fprintf(stderr, "cvmm: --snapshot-merge: %s\n", err);
+			return EXIT_SETUP;
+		}
+		return 0;
+	}
 	(void)cvmm_log_set_level(o.log_level); /* libcvmm's messages: to stderr */
 	/* The SIGSYS message (before any filter; libcvmm installs no handler). */
 	if (o.seccomp != CVMM_SECCOMP_OFF && cvmm_jail_sigsys_install() < 0) {
