@@ -328,8 +328,8 @@ int vm_restore_state(struct vm *vm, const struct vm_restore *rc, struct err *e)
 	char id[33];
 	for (unsigned i = 0; i < 16; i++)
 		snprintf(id + 2 * i, 3, "%02x", vm->genid[i]);
-	log_info("restored from a snapshot: %u vCPUs, %u devices, VM generation ID %s",
-		 vm->nvcpus, vm->nvdevs, id);
+	log_info("restored from a snapshot: %u vCPUs, %u devices, VM generation ID %s", vm->nvcpus,
+		 vm->nvdevs, id);
 	if (rc->rs->paused)
 		atomic_store(&vm->pause_req, true);
 	return 0;
