@@ -210,48 +210,6 @@ API int cvmm_vm_snapshot(struct cvmm_vm *handle, const char *state_path, const c
 
 /* ---- restore ------------------------------------------------------------- */
 
-/* The whole state file, checked (core/snap.h). *buf allocated. */
-static int read_state(const char *path, uint8_t **buf, struct snap_r *r, struct err *e)
-{
-	*buf = NULL;
-	if (!path || !path[0])
-		return err_set(e, EINVAL, "no snapshot state file given");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(e, errno, "cannot open snapshot '%s': %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_set(e, EINVAL, "snapshot '%s' is not a regular file", path);
-	}
-	if (st.st_size > (off_t)SNAP_MAX_SIZE) {
-		close(fd);
-		return err_set(e, EFBIG, "snapshot '%s' is larger than any cvmm writes", path);
-	}
-	size_t len = (size_t)st.st_size, got = 0;
-	uint8_t *b = malloc(len ? len : 1);
-	if (!b) {
-		close(fd);
-		return err_set(e, ENOMEM, "out of memory");
-	}
-	while (got < len) {
-		ssize_t n = read(fd, b + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	int ret = snap_open(r, b, got, SNAP_ARCH_HOST, e);
-	if (ret < 0) {
-		free(b);
-		return ret;
-	}
-	*buf = b;
-	return 0;
-}
-
 /* The devices the rebuilt VM got are the snapshot's, slot for slot. */
 static int check_vdev(const struct vm_vdev *s, unsigned i, const struct snap_r *r, struct err *e)
 {
@@ -352,7 +310,7 @@ API int cvmm_vm_restore(const struct cvmm_restore *rs, const struct cvmm_config 
 		ret = err_set(&e, EINVAL, "unknown memory backend %d", rs->mem_backend);
 		goto out;
 	}
-	if ((ret = read_state(rs->state_path, &buf, &r, &e)) < 0)
+	if ((ret = snapshot_read_state(rs->state_path, &buf, &r, &e)) < 0)
 		goto out;
 	if ((ret = cvmm_config_new(&c)) < 0) {
 		err_set(&e, -ret, "out of memory");
@@ -371,36 +329,6 @@ out:
 	cvmm_config_free(c);
 	free(buf);
 	return ret < 0 ? ret : -EIO;
-}
-
-API int cvmm_snapshot_app(const char *state_path, void **app, unsigned long *len, char *errbuf,
-			  unsigned long errlen)
-{
-	*app = NULL;
-	*len = 0;
-	struct err e = {0};
-	uint8_t *buf;
-	struct snap_r r;
-	int ret = read_state(state_path, &buf, &r, &e);
-	if (ret < 0) {
-		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "%s", e.msg);
-		return ret;
-	}
-	struct snap_sec s;
-	size_t n;
-	const void *p = snap_find(&r, "app", 0, &s) == 0 ? snap_get(&s, APP_DATA, &n) : NULL;
-	if (p && n) {
-		*app = malloc(n);
-		if (!*app) {
-			free(buf);
-			return -ENOMEM;
-		}
-		memcpy(*app, p, n);
-		*len = n;
-	}
-	free(buf);
-	return 0;
 }
 
 API int cvmm_snapshot_merge(const char *base_mem, const char *diff_mem, char *errbuf,

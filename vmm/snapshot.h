@@ -21,4 +21,9 @@ __attribute__((warn_unused_result)) int snapshot_config_read(const struct snap_r
 							     const struct cvmm_config *host,
 							     struct cvmm_config *c, struct err *e);
 
+/* The whole state file at path, checked (snap_open, this host's
+ * architecture): *buf allocated, r over it. */
+__attribute__((warn_unused_result)) int snapshot_read_state(const char *path, uint8_t **buf,
+							    struct snap_r *r, struct err *e);
+
 #endif

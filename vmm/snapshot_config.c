@@ -3,10 +3,16 @@
 #include "vmm/snapshot.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vmm/config.h"
+
+#define API __attribute__((visibility("default")))
 
 #ifndef CVMM_VERSION
 #define CVMM_VERSION "unknown" /* the fuzzers' build, which is not meson's */
@@ -197,5 +203,79 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 	}
 	if (ret < 0)
 		return err_set(e, -ret, "snapshot's configuration: %s", cvmm_config_error(c));
+	return 0;
+}
+
+/* The whole state file, checked (core/snap.h). *buf allocated. */
+int snapshot_read_state(const char *path, uint8_t **buf, struct snap_r *r, struct err *e)
+{
+	*buf = NULL;
+	if (!path || !path[0])
+		return err_set(e, EINVAL, "no snapshot state file given");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, errno, "cannot open snapshot '%s': %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(e, EINVAL, "snapshot '%s' is not a regular file", path);
+	}
+	if (st.st_size > (off_t)SNAP_MAX_SIZE) {
+		close(fd);
+		return err_set(e, EFBIG, "snapshot '%s' is larger than any cvmm writes", path);
+	}
+	size_t len = (size_t)st.st_size, got = 0;
+	uint8_t *b = malloc(len ? len : 1);
+	if (!b) {
+		close(fd);
+		return err_set(e, ENOMEM, "out of memory");
+	}
+	while (got < len) {
+		ssize_t n = read(fd, b + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	int ret = snap_open(r, b, got, SNAP_ARCH_HOST, e);
+	if (ret < 0) {
+		free(b);
+		return ret;
+	}
+	*buf = b;
+	return 0;
+}
+
+enum { APP_DATA = 1 }; /* vmm/snapshot.c's "app" section */
+
+API int cvmm_snapshot_app(const char *state_path, void **app, unsigned long *len, char *errbuf,
+			  unsigned long errlen)
+{
+	*app = NULL;
+	*len = 0;
+	struct err e = {0};
+	uint8_t *buf;
+	struct snap_r r;
+	int ret = snapshot_read_state(state_path, &buf, &r, &e);
+	if (ret < 0) {
+		if (errbuf && errlen)
+			snprintf(errbuf, errlen, "%s", e.msg);
+		return ret;
+	}
+	struct snap_sec s;
+	size_t n;
+	const void *p = snap_find(&r, "app", 0, &s) == 0 ? snap_get(&s, APP_DATA, &n) : NULL;
+	if (p && n) {
+		*app = malloc(n);
+		if (!*app) {
+			free(buf);
+			return -ENOMEM;
+		}
+		memcpy(*app, p, n);
+		*len = n;
+	}
+	free(buf);
 	return 0;
 }
