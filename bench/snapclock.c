@@ -298,6 +298,9 @@ static int restore(int argc, char **argv)
 	if (waitpid(pid, &st, WNOHANG) == pid)
 		fprintf(stderr, "snapclock: the command exited (%d): %s\n", st,
 			en > 2000 ? eb + en - 2000 : eb);
+	if (marker && out_us < 0) /* why: what the VMM said */
+		fprintf(stderr, "snapclock: no '%s'; console: '%s'; log: '%s'\n", marker,
+			on > 500 ? ob + on - 500 : ob, en > 1500 ? eb + en - 1500 : eb);
 	reap(pid);
 	printf("api_status=%d api_us=%lld start_us=%lld out_us=%lld vsock_us=%lld\n", status,
 	       api_us, start_us, out_us, vat >= 0 ? vat - t0 : -1);

@@ -33,7 +33,9 @@ sizes() { # WHAT VMM MEM FILE...: apparent and allocated bytes
 	echo "RESULT $w $v $m apparent=$(cat "$@" | wc -c) allocated=$(($(stat -c %b "$@" | awk '{s += $1} END {print s}') * 512))"
 }
 for M in $MEMS; do
+	[ -n "$ONLY_QEMU" ] && goto_qemu=1 || goto_qemu=""
 	# ---- cvmm: boot, snapshot ----------------------------------------------
+	if [ -z "$goto_qemu" ]; then
 	rm -rf $D $A $V
 	mkdir -p $D
 	./cvmm --api-socket $A </dev/null >$T/boot.out 2>$T/boot.err &
@@ -84,6 +86,7 @@ for M in $MEMS; do
 	rm -f $T/cl*.sock $T/co*.out
 	echo "RESULT clones-vsock cvmm $M $($SC clones "$CLONES" "$T/cl%d.sock:5000" -- ./cvmm --restore "$D,mem=file,vsock=$T/cl%d.sock")"
 	echo "RESULT clones-tick cvmm $M $($SC clones "$CLONES" "out:$T/co%d.out" -- ./cvmm --restore "$D,mem=file,vsock=$T/cv%d.sock")"
+	fi
 
 	# ---- QEMU: boot, migrate to a file, -incoming from it --------------------
 	rm -rf $D $T/qm.sock
@@ -100,9 +103,15 @@ for M in $MEMS; do
 	sleep 1 # as cvmm's: the listener's start, then a vsock round trip
 	echo "RESULT pause qemu $M $($SC hmp $T/qm.sock stop)"
 	echo "RESULT create qemu $M $($SC hmp $T/qm.sock "migrate file:$D/mig" migrate-wait)"
+	# a stopped VM's migration restores stopped (QEMU keeps the source's run
+	# state): the restores and clones come from a second file, migrated
+	# running (QEMU stops the VM for the last pass), which resumes by itself
+	$SC hmp $T/qm.sock cont >/dev/null
+	echo "RESULT create-live qemu $M $($SC hmp $T/qm.sock "migrate file:$D/mig2" migrate-wait)"
 	kill -9 $pid
 	wait $pid 2>/dev/null
 	sizes memory qemu $M $D/mig
+	mv $D/mig2 $D/mig
 	i=0
 	while [ $i -lt "$ROUNDS" ]; do
 		echo "RESULT restore-cli-file qemu $M $($SC restore --marker GUEST-TICK -- $Q $QM -m ${M}M -serial stdio -append "$BOOT" -incoming "file:$D/mig" | tr '\n' ' ')"
