@@ -249,7 +249,8 @@ static int restore(int argc, char **argv)
 		/* cvmm logs "restore:" before the guest can print (QEMU never) */
 		if ((marker ? out_us >= 0 : start_us >= 0) && (!vs || atomic_load(&w.at) >= 0))
 			break;
-		struct pollfd p[2] = {{oopen ? po[0] : -1, POLLIN, 0}, {eopen ? pe[0] : -1, POLLIN, 0}};
+		struct pollfd p[2] = {{oopen ? po[0] : -1, POLLIN, 0},
+				      {eopen ? pe[0] : -1, POLLIN, 0}};
 		if (poll(p, 2, 5) < 0 && errno != EINTR)
 			break;
 		long long t = now_us();
@@ -278,8 +279,8 @@ static int restore(int argc, char **argv)
 				char *l = strstr(eb, "restore: ");
 				if (start_us < 0 && l && strchr(l, '\n')) {
 					start_us = t - t0;
-					snprintf(split, sizeof(split), "%.*s", (int)(strchr(l, '\n') - l),
-						 l);
+					snprintf(split, sizeof(split), "%.*s",
+						 (int)(strchr(l, '\n') - l), l);
 				}
 				if (en > sizeof(eb) / 2) {
 					fprintf(stderr, "%s", eb);
@@ -346,7 +347,8 @@ static int clones(int argc, char **argv)
 			a[j] = subst(argv[3 + j], k + 1);
 		int out = -1;
 		if (port < 0)
-			out = open(subst(fmt, k + 1), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			out = open(subst(fmt, k + 1), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+				   0644);
 		pids[k] = spawn(a, out, -1);
 		if (out >= 0)
 			close(out);
@@ -471,8 +473,10 @@ static int uffd_serve(int argc, char **argv)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = {json, sizeof(json) - 1};
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf)};
 	ssize_t n = recvmsg(s, &msg, 0);
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 	if (n <= 0 || !c || c->cmsg_type != SCM_RIGHTS)
