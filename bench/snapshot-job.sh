@@ -33,23 +33,22 @@ sizes() { # WHAT VMM MEM FILE...: apparent and allocated bytes
 	echo "RESULT $w $v $m apparent=$(cat "$@" | wc -c) allocated=$(($(stat -c %b "$@" | awk '{s += $1} END {print s}') * 512))"
 }
 for M in $MEMS; do
-	[ -n "$ONLY_QEMU" ] && goto_qemu=1 || goto_qemu=""
 	# ---- cvmm: boot, snapshot ----------------------------------------------
-	if [ -z "$goto_qemu" ]; then
-	rm -rf $D $A $V
-	mkdir -p $D
-	./cvmm --api-socket $A </dev/null >$T/boot.out 2>$T/boot.err &
-	pid=$!
-	$SC http $A PUT /boot-source "{\"kernel_image_path\": \"$DIR/bzImage\", \"initrd_path\": \"$DIR/initrd.img\", \"boot_args\": \"$BOOT\"}" >/dev/null &&
-		$SC http $A PUT /machine-config "{\"vcpu_count\": 1, \"mem_size_mib\": $M}" >/dev/null &&
-		$SC http $A PUT /vsock "{\"guest_cid\": 3, \"uds_path\": \"$V\"}" >/dev/null &&
-		$SC http $A PUT /actions '{"action_type": "InstanceStart"}' >/dev/null
-	if ! wait_for $T/boot.out GUEST-SNAP-BENCH-READY ||
-		! VSOCKTOOL_TIMEOUT=120 ./vsocktool connect "fc:$V:5000" recv 1 >/dev/null 2>&1; then
-		echo "BENCH-FAILED cvmm $M: the guest never got ready: $(tail -3 $T/boot.err)"
-		kill -9 $pid
-		wait $pid
-		continue
+	if [ -z "$ONLY_QEMU" ]; then # (ONLY_QEMU: to try the QEMU half alone)
+		rm -rf $D $A $V
+		mkdir -p $D
+		./cvmm --api-socket $A </dev/null >$T/boot.out 2>$T/boot.err &
+		pid=$!
+		$SC http $A PUT /boot-source "{\"kernel_image_path\": \"$DIR/bzImage\", \"initrd_path\": \"$DIR/initrd.img\", \"boot_args\": \"$BOOT\"}" >/dev/null &&
+			$SC http $A PUT /machine-config "{\"vcpu_count\": 1, \"mem_size_mib\": $M}" >/dev/null &&
+			$SC http $A PUT /vsock "{\"guest_cid\": 3, \"uds_path\": \"$V\"}" >/dev/null &&
+			$SC http $A PUT /actions '{"action_type": "InstanceStart"}' >/dev/null
+		if ! wait_for $T/boot.out GUEST-SNAP-BENCH-READY ||
+			! VSOCKTOOL_TIMEOUT=120 ./vsocktool connect "fc:$V:5000" recv 1 >/dev/null 2>&1; then
+			echo "BENCH-FAILED cvmm $M: the guest never got ready: $(tail -3 $T/boot.err)"
+			kill -9 $pid
+			wait $pid
+			continue
 	fi
 	echo "RESULT pause cvmm $M $($SC http $A PATCH /vm '{"state": "Paused"}')"
 	echo "RESULT create cvmm $M $($SC http $A PUT /snapshot/create "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$D/state\", \"mem_file_path\": \"$D/memory\"}")"
