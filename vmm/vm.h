@@ -108,6 +108,9 @@ struct vm {
 	int console_fd;	       /* owned, opened from cfg.console_path; -1: none */
 	bool started, joined;
 	uint64_t start_ns; /* CLOCK_MONOTONIC at cvmm_vm_start */
+	/* a restore's steps, CLOCK_MONOTONIC (logged at cvmm_vm_start): vm_create
+	 * entered, memory mapped, KVM set up (VM, vCPUs, devices), state loaded */
+	uint64_t rs_ns[4];
 
 	/* Pause: vCPU threads park at the top of their run loop. */
 	pthread_mutex_t pause_lock;

@@ -530,6 +530,13 @@ snap) # tests/linux/snap-cases.sh: a guest in the middle of work, snapshotted an
 		[ -z "$forked" ] && dmesg | grep -q 'virtual machine fork' && forked=1 && echo "GUEST-FORKED"
 		sleep 1
 	done ;;
+snap-bench) # bench/snapshot: a vsock listener (a byte per connection, for the
+	# host's "answers" clock) and a console tick every 20 ms (the clock for
+	# QEMU, which has no vsock there): what a restored guest does first
+	VSOCKTOOL_TIMEOUT=100000 /work/vsocktool listen vsock:5000 send 1 1000 >/dev/null 2>&1 &
+	echo "GUEST-SNAP-BENCH-READY"
+	i=0
+	while :; do i=$((i + 1)); echo "GUEST-TICK $i"; sleep 0.02; done ;;
 reboot) echo "GUEST-REBOOTING"; reboot -f ;;
 sleep) echo "GUEST-SLEEPING"; while :; do sleep 60; done ;;
 demo|shell)
