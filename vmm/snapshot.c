@@ -107,6 +107,11 @@ static int snapshot(struct vm *vm, const char *state_path, const char *mem_path,
 		return err_set(e, ESHUTDOWN, "VM has exited");
 	if (vm->started && !vm_paused(vm))
 		return err_set(e, EINVAL, "pause the VM before a snapshot");
+	/* jailed: its filter and Landlock let it write nowhere else */
+	if (vm->cfg.jail && !vm->cfg.jail_snapshot_dir)
+		return err_set(e, EPERM,
+			       "the jailed VM may write snapshots nowhere: give it a snapshot "
+			       "directory (--snapshot-dir, cvmm_jail.snapshot_dir)");
 	for (unsigned i = 0; i < vm->nvdevs; i++)
 		if (!vm->vdevs[i].k->save)
 			return err_set(

@@ -90,7 +90,7 @@ made=0
 if selected snap-create || selected snap-restore-file || selected snap-restore-lazy ||
 	selected snap-restore-uffd || selected snap-clones || selected snap-refused; then
 	tap_up snap0 $HIP/24
-	"$CVMM" --api-socket "$A" $TRANSPORT </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	"$CVMM" --api-socket "$A" --snapshot-dir "$D" $TRANSPORT </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	pid=$!
 	pids=$pid
 	wait_sock "$A"
@@ -210,7 +210,7 @@ if selected $n; then
 	DISK2=$TMP/disk2.img
 	dd if=/dev/zero of="$DISK2" bs=1M count=8 2>/dev/null
 	rm -f "$A"
-	"$CVMM" --api-socket "$A" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	"$CVMM" --api-socket "$A" --snapshot-dir "$D2" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	pids=$!
 	vpid=$!
 	wait_sock "$A"

@@ -165,11 +165,12 @@ static int jail_config(struct cvmm_config *cfg, const struct cli_opts *o, const 
 			      .update_disks_anywhere = o->fc.on,
 			      /* PUT /snapshot/create: anywhere in Firecracker's
 			       * mode (an unjailed Firecracker's reach), else
-			       * --snapshot-dir or the control socket's directory */
-			      .snapshot_dir = !socket_dir	? NULL
-					      : o->fc.on	? "/"
-					      : o->snapshot_dir ? o->snapshot_dir
-								: socket_dir};
+			       * beneath --snapshot-dir only (none: no snapshots,
+			       * and PATCH /drives stays confined to the disks'
+			       * directories) */
+			      .snapshot_dir = !socket_dir ? NULL
+					      : o->fc.on  ? "/"
+							  : o->snapshot_dir};
 	return cvmm_config_set_jail(cfg, &j);
 }
 
