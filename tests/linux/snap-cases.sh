@@ -51,6 +51,10 @@ pids=""
 cleanup() {
 	[ -n "$pids" ] && kill -KILL $pids 2>/dev/null && wait $pids 2>/dev/null
 	pids=""
+	# the kernel unregisters a tap after its last descriptor closed, not
+	# at once: wait until it is gone (at most 10 s)
+	i=0
+	while [ $i -lt 100 ] && ip link show dev snap0 >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
 }
 trap cleanup EXIT
 
