@@ -137,7 +137,7 @@ elif selected $n; then
 	DISK=$TMP/snap.img
 	dd if=/dev/zero of="$DISK" bs=1048576 count=8 2>/dev/null
 	A=$TMP/snap-api.sock
-	"$CVMM" --api-socket "$A" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	"$CVMM" --api-socket "$A" --snapshot-dir "$D" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	pid=$!
 	i=0; while [ $i -lt 100 ] && [ ! -S "$A" ]; do sleep 0.1; i=$((i + 1)); done
 	boot="console=ttyS0 quiet panic=-1 cvmm.test=snap"
