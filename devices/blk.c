@@ -427,7 +427,7 @@ static int blk_probe(struct blk *b, const struct stat *st, uint64_t size, struct
  * for read-write, shared for read-only. Not the file the device has
  * already (*same: the same device and inode), whose lock it holds. */
 static int blk_file_open(const struct blk *b, const char *path, int *fd, struct stat *st,
-			 uint64_t *size, bool *same, struct err *e)
+			 uint64_t *size, bool *same, bool wait_lock, struct err *e)
 {
 	int flags = (b->geom.ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (b->direct ? O_DIRECT : 0);
 	*same = false;
@@ -441,9 +441,17 @@ static int blk_file_open(const struct blk *b, const char *path, int *fd, struct 
 	}
 	*same = b->fd >= 0 && st->st_dev == b->st_dev && st->st_ino == b->st_ino;
 	struct flock fl = {.l_type = b->geom.ro ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
-	if (!*same && fcntl(*fd, F_OFD_SETLK, &fl) < 0) {
-		r = err_set(e, EBUSY, "disk '%s' is in use by another process (locked)", path);
-		goto fail;
+	/* At open (not on a running VM's control thread), a lock that goes
+	 * within a second is waited for: a VM killed just before (a restore
+	 * that replaces it) releases its images only once the kernel has torn
+	 * down its io_uring rings, shortly after the process is reaped. */
+	for (unsigned tries = 0; !*same && fcntl(*fd, F_OFD_SETLK, &fl) < 0; tries++) {
+		if (!wait_lock || (errno != EAGAIN && errno != EACCES) || tries == 100) {
+			r = err_set(e, EBUSY, "disk '%s' is in use by another process (locked)",
+				    path);
+			goto fail;
+		}
+		(void)poll(NULL, 0, 10);
 	}
 	*size = (uint64_t)st->st_size;
 	if (S_ISBLK(st->st_mode)) {
@@ -483,7 +491,7 @@ int blk_open(struct blk **out, const struct blk_cfg *cfg, unsigned index, struct
 	struct stat st;
 	uint64_t size;
 	bool same;
-	int fd, r = blk_file_open(b, cfg->path, &fd, &st, &size, &same, e);
+	int fd, r = blk_file_open(b, cfg->path, &fd, &st, &size, &same, true, e);
 	if (r < 0)
 		goto fail;
 	b->fd = fd;
@@ -605,7 +613,7 @@ int blk_update(struct blk *b, const char *path, struct err *e)
 	struct stat st;
 	uint64_t size;
 	bool same;
-	int fd, r = blk_file_open(b, path, &fd, &st, &size, &same, e);
+	int fd, r = blk_file_open(b, path, &fd, &st, &size, &same, false, e);
 	if (r < 0)
 		goto out;
 	if (same) {
