@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -351,7 +352,10 @@ static void test_refusals(void **state)
 	refused(s, l, NULL, 1, "snapshot has 2 vCPUs, this VM 1");
 	refused(s, l, other_target, NCPU, "KVM target 5, this host's KVM offers 6");
 	refused(s, l, fewer_regs, NCPU, "unknown to this host's KVM");
-	refused(s, l, bigger_gic, NCPU, "its GIC has 128 interrupts, this VM's has 256");
+	char want[80];
+	snprintf(want, sizeof(want), "its GIC has %d interrupts, this VM's has 256",
+		 ARM64_GIC_NR_IRQS);
+	refused(s, l, bigger_gic, NCPU, want);
 	uint8_t feat[28] = {0xff};
 	rewrite(s, l, "arm64-cpus", 0, 3, feat, sizeof(feat), &m, &ml);
 	refused(m, ml, NULL, NCPU, "features");
