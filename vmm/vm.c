@@ -345,6 +345,17 @@ int vm_vmgenid_new(struct vm *vm, bool notify, struct err *e)
 	return 0;
 }
 
+/* For the calls that need a running VM: 0, or the error recorded for the
+ * call (not started, or exited). */
+static int vm_running(struct vm *vm)
+{
+	if (!vm->started)
+		return err_shared_set(&vm->err, EINVAL, "VM not started");
+	if (atomic_load(&vm->stopping))
+		return err_shared_set(&vm->err, ESHUTDOWN, "VM has exited");
+	return 0;
+}
+
 API int cvmm_vm_generation_id(const struct cvmm_vm *handle, uint8_t out[16])
 {
 	struct vm *vm = (struct vm *)(uintptr_t)handle;
@@ -360,10 +371,9 @@ API int cvmm_vm_new_generation_id(struct cvmm_vm *handle)
 {
 	struct vm *vm = (struct vm *)handle;
 	err_shared_begin(&vm->err);
-	if (!vm->started)
-		return err_shared_set(&vm->err, EINVAL, "VM not started");
-	if (atomic_load(&vm->stopping))
-		return err_shared_set(&vm->err, ESHUTDOWN, "VM has exited");
+	int live = vm_running(vm);
+	if (live < 0)
+		return live;
 	if (!arch_vmgenid_gpa(vm->arch))
 		return err_shared_set(&vm->err, EOPNOTSUPP,
 				      "no VM generation ID on this architecture");
@@ -994,10 +1004,9 @@ API int cvmm_vm_pause(struct cvmm_vm *handle)
 {
 	struct vm *vm = (struct vm *)handle;
 	err_shared_begin(&vm->err);
-	if (!vm->started)
-		return err_shared_set(&vm->err, EINVAL, "VM not started");
-	if (atomic_load(&vm->stopping))
-		return err_shared_set(&vm->err, ESHUTDOWN, "VM has exited");
+	int live = vm_running(vm);
+	if (live < 0)
+		return live;
 	pthread_mutex_lock(&vm->pause_lock);
 	if (vm->pause_req) {
 		pthread_mutex_unlock(&vm->pause_lock);
@@ -1040,10 +1049,9 @@ API int cvmm_vm_request_shutdown(struct cvmm_vm *handle)
 {
 	struct vm *vm = (struct vm *)handle;
 	err_shared_begin(&vm->err);
-	if (!vm->started)
-		return err_shared_set(&vm->err, EINVAL, "VM not started");
-	if (atomic_load(&vm->stopping))
-		return err_shared_set(&vm->err, ESHUTDOWN, "VM has exited");
+	int live = vm_running(vm);
+	if (live < 0)
+		return live;
 	int r = arch_power_button(vm->arch);
 	if (r < 0)
 		return err_shared_set(&vm->err, -r, "no power button on this architecture");
@@ -1057,10 +1065,9 @@ API int cvmm_vm_send_ctrl_alt_del(struct cvmm_vm *handle)
 {
 	struct vm *vm = (struct vm *)handle;
 	err_shared_begin(&vm->err);
-	if (!vm->started)
-		return err_shared_set(&vm->err, EINVAL, "VM not started");
-	if (atomic_load(&vm->stopping))
-		return err_shared_set(&vm->err, ESHUTDOWN, "VM has exited");
+	int live = vm_running(vm);
+	if (live < 0)
+		return live;
 	int r = arch_ctrl_alt_del(vm->arch);
 	if (r == -EOPNOTSUPP)
 		return err_shared_set(&vm->err, EOPNOTSUPP, "no keyboard on this architecture");

@@ -215,6 +215,21 @@ struct api_vm {
 	int console_in, console_out; /* the VM's console (borrowed) */
 };
 
+/* A VM just built (InstanceStart, a snapshot load): its vCPUs started,
+ * then the control thread's filter; on failure the VM is gone. */
+static int api_vm_run(struct api_vm *av, char *err, size_t len)
+{
+	int r = cvmm_vm_start(av->vm);
+	if (r == 0 && jail_control(av->vm, av->listen_fd) < 0)
+		r = -EPERM;
+	if (r < 0) {
+		snprintf(err, len, "%s", cvmm_vm_error(av->vm));
+		cvmm_vm_destroy(av->vm);
+		av->vm = NULL;
+	}
+	return r;
+}
+
 static int api_vm_start(void *ctx, struct cvmm_config *cfg, char *err, size_t len)
 {
 	struct api_vm *av = ctx;
@@ -224,17 +239,7 @@ static int api_vm_start(void *ctx, struct cvmm_config *cfg, char *err, size_t le
 		return r;
 	}
 	r = cvmm_vm_create(cfg, &av->vm, err, len);
-	if (r < 0)
-		return r;
-	r = cvmm_vm_start(av->vm);
-	if (r == 0 && jail_control(av->vm, av->listen_fd) < 0)
-		r = -EPERM;
-	if (r < 0) {
-		snprintf(err, len, "%s", cvmm_vm_error(av->vm));
-		cvmm_vm_destroy(av->vm);
-		av->vm = NULL;
-	}
-	return r;
+	return r < 0 ? r : api_vm_run(av, err, len);
 }
 
 static int api_vm_result(struct api_vm *av, int r, char *err, size_t len)
@@ -316,17 +321,7 @@ static int api_vm_restore(void *ctx, const struct cvmm_restore *rs, char *err, s
 	}
 	r = cvmm_vm_restore(rs, host, &av->vm, err, len);
 	cvmm_config_free(host);
-	if (r < 0)
-		return r;
-	r = cvmm_vm_start(av->vm);
-	if (r == 0 && jail_control(av->vm, av->listen_fd) < 0)
-		r = -EPERM;
-	if (r < 0) {
-		snprintf(err, len, "%s", cvmm_vm_error(av->vm));
-		cvmm_vm_destroy(av->vm);
-		av->vm = NULL;
-	}
-	return r;
+	return r < 0 ? r : api_vm_run(av, err, len);
 }
 
 /* --restore's files and overrides; paths point into o (and bufs). */
