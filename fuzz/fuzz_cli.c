@@ -28,8 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256];
 	if (cli_parse(argc, argv, &o, err, sizeof(err)) == 0) {
 		if (!o.help && !o.version && !o.print_jail && !o.kernel && !o.config &&
-		    !o.api_socket && !o.fc.on)
-			abort(); /* success with nothing to boot is a parser bug */
+		    !o.api_socket && !o.fc.on && !o.restore.dir[0] && !o.merge)
+			abort(); /* success with nothing to do is a parser bug */
 		/* Firecracker's: a socket to serve, or a file to boot (both may be) */
 		if (o.fc.on && !o.help && !o.version && !o.fc.api_sock && !o.fc.config_file)
 			abort();
