@@ -519,6 +519,11 @@ snap) # tests/linux/snap-cases.sh: a guest in the middle of work, snapshotted an
 	# own 512-byte block of vda (flushed) before printing it
 	net_up
 	/work/vsocktool listen vsock:5000 send 65536 8 >/tmp/l5000 2>&1 &
+	# a TCP listener on port 6000 that echoes each line back ("echo LINE")
+	# and prints it: one connection, kept across the snapshot
+	printf '#!/bin/sh\nwhile read -r l; do echo "GUEST-TCP $l" >/dev/console; echo "echo $l"; done\n' >/tmp/tcpecho
+	chmod +x /tmp/tcpecho
+	nc -l -p 6000 -e /tmp/tcpecho >/dev/null 2>&1 &
 	echo "GUEST-SNAP-READY"
 	i=0
 	forked=
