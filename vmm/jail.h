@@ -44,6 +44,10 @@ const struct jail_rule *jail_disk_rules(unsigned *n);
 const struct jail_rule *jail_snapshot_rules(unsigned *n);
 #define JAIL_EXTRA_DISKS     1u /* jail_disk_rules */
 #define JAIL_EXTRA_SNAPSHOTS 2u /* jail_snapshot_rules */
+#define JAIL_EXTRAS_ALL	     3u
+/* The tables of a thread kind's filter with the extras asked for (only a
+ * control thread has any), into t: how many (0: no such kind). */
+unsigned jail_kind_tables(enum jail_kind kind, unsigned extras, const struct jail_table *t[4]);
 /* Builds the filter of a thread kind (jail_filter_build) from the slots
  * of fds its rules name; *ctx is owned by the caller until
  * jail_load/jail_free. */
