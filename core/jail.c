@@ -555,15 +555,25 @@ static int caps_drop_bounding(uint64_t keep, struct err *e)
 {
 	/* The bounding set needs CAP_SETPCAP; a process without it has no
 	 * capabilities to lose there that NO_NEW_PRIVS does not already
-	 * keep it from gaining. */
+	 * keep it from gaining: one capget, and no drop. */
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct d[2];
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d) < 0)
+		return err_set(e, errno, "capget: %s", strerror(errno));
+	if (!(d[CAP_SETPCAP / 32].effective & (1u << (CAP_SETPCAP % 32))))
+		return 0;
+	/* one call per capability (the kernel has no other way), until
+	 * EINVAL: past the kernel's last one */
 	for (int c = 0; c <= 63; c++) {
-		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) < 0)
-			break; /* past the kernel's last capability */
 		if (keep & (1ULL << c))
 			continue;
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EPERM)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break;
 			return err_set(e, errno, "dropping capability %d from the bounding set: %s",
 				       c, strerror(errno));
+		}
 	}
 	return 0;
 }
