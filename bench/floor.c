@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEBUG_EXIT_PORT	    0x501
+#define DEBUG_EXIT_PORT	   0x501
 #define XEN_ELFNOTE_PHYS32 18
 
 static void die(const char *what)
@@ -37,7 +37,8 @@ static uint64_t pvh_entry(const uint8_t *img, size_t size, const Elf64_Ehdr *eh)
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
 		const Elf64_Phdr *ph =
 			(const void *)(img + eh->e_phoff + (size_t)i * eh->e_phentsize);
-		if (ph->p_type != PT_NOTE || ph->p_offset > size || ph->p_filesz > size - ph->p_offset)
+		if (ph->p_type != PT_NOTE || ph->p_offset > size ||
+		    ph->p_filesz > size - ph->p_offset)
 			continue;
 		size_t off = ph->p_offset, end = ph->p_offset + ph->p_filesz;
 		while (off + sizeof(Elf64_Nhdr) <= end) {
@@ -116,8 +117,10 @@ int main(int argc, char **argv)
 		}
 		memcpy(mem + ph->p_paddr, img + ph->p_offset, ph->p_filesz);
 	}
-	struct kvm_userspace_memory_region region = {
-		.slot = 0, .guest_phys_addr = 0, .memory_size = mem_size, .userspace_addr = (uintptr_t)mem};
+	struct kvm_userspace_memory_region region = {.slot = 0,
+						     .guest_phys_addr = 0,
+						     .memory_size = mem_size,
+						     .userspace_addr = (uintptr_t)mem};
 	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		die("KVM_SET_USER_MEMORY_REGION");
 	if (ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0)
@@ -135,7 +138,8 @@ int main(int argc, char **argv)
 	int run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (run_size < 0)
 		die("KVM_GET_VCPU_MMAP_SIZE");
-	struct kvm_run *run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+	struct kvm_run *run =
+		mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
 	if (run == MAP_FAILED)
 		die("mmap of kvm_run");
 	/* the host's CPUID, as any VMM sets one */
@@ -151,8 +155,16 @@ int main(int argc, char **argv)
 	struct kvm_sregs sr;
 	if (ioctl(vcpu, KVM_GET_SREGS, &sr) < 0)
 		die("KVM_GET_SREGS");
-	struct kvm_segment code = {.base = 0, .limit = 0xffffffff, .selector = 0x8, .type = 0xb,
-				   .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1};
+	struct kvm_segment code = {.base = 0,
+				   .limit = 0xffffffff,
+				   .selector = 0x8,
+				   .type = 0xb,
+				   .present = 1,
+				   .dpl = 0,
+				   .db = 1,
+				   .s = 1,
+				   .l = 0,
+				   .g = 1};
 	struct kvm_segment data = code;
 	data.type = 0x3;
 	data.selector = 0x10;
