@@ -89,6 +89,8 @@ const char
 																																										   "                       write \"CONNECT <port>\\n\" to reach a guest port; guest\n"
 																																										   "                       connections to CID 2 port P go to PATH_P\n"
 																																										   "      --rng            virtio-rng: the guest's /dev/hwrng reads the host's getrandom\n"
+																																										   "      --balloon SIZE[,deflate-on-oom][,stats=S][,free-page-reporting]\n"
+																																										   "                       virtio-balloon; SIZE (MiB) asked back at start\n"
 																																										   "      --config FILE    the whole VM as JSON (docs/api.md); no other VM options\n"
 																																										   "      --api-socket PATH\n"
 																																										   "                       serve Firecracker's HTTP API on the unix socket PATH and\n"
@@ -379,6 +381,30 @@ int cli_parse_net(const char *spec, struct cvmm_net_config *out, char *target, s
 	return 0;
 }
 
+int cli_parse_balloon(const char *spec, uint32_t *mib, unsigned *flags, unsigned *stats_s)
+{
+	char buf[128];
+	if (strlen(spec) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	char *save = NULL, *t = strtok_r(buf, ",", &save);
+	uint64_t bytes;
+	if (!t || cli_parse_size(t, &bytes) < 0 || bytes % (1u << 20) || bytes >> 20 > UINT32_MAX)
+		return -EINVAL;
+	*mib = (uint32_t)(bytes >> 20);
+	*flags = 0;
+	*stats_s = 0;
+	while ((t = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(t, "deflate-on-oom"))
+			*flags |= CVMM_BALLOON_DEFLATE_ON_OOM;
+		else if (!strcmp(t, "free-page-reporting"))
+			*flags |= CVMM_BALLOON_FREE_PAGE_REPORTING;
+		else if (strncmp(t, "stats=", 6) || cli_parse_uint(t + 6, 1, 65535, stats_s) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 int cli_parse_vsock(const char *spec, uint64_t *cid, char *path, size_t plen)
 {
 	bool have_cid = false, have_path = false;
@@ -511,6 +537,18 @@ static int spec_vsock(void *dst, const char *val, const char **why)
 	return r;
 }
 
+static int spec_balloon(void *dst, const char *val, const char **why)
+{
+	struct cli_balloon *b = dst;
+	int r = cli_parse_balloon(val, &b->mib, &b->flags, &b->stats_s);
+	if (r == 0)
+		b->set = true;
+	else
+		*why = "SIZE[,deflate-on-oom][,stats=SECONDS][,free-page-reporting] (SIZE whole MiB, "
+		       "SECONDS 1..65535)";
+	return r;
+}
+
 static int spec_restore(void *dst, const char *val, const char **why)
 {
 	struct cli_restore *rs = dst;
@@ -626,6 +664,8 @@ static const struct cli_opt cli_table[] = {
 	 .what = "BASE,DIFF (two memory files)"},
 	{"transport", 0, CLI_WORD, .vm = true, DST(transport), .words = transport_words},
 	{"rng", 0, CLI_FLAG, .vm = true, DST(rng)},
+	{"balloon", 0, CLI_SPEC, .vm = true, DST(balloon), .spec = spec_balloon, .times = 1,
+	 .more = "one balloon per VM"},
 	{"log-level", 0, CLI_WORD, DST(log_level), .words = log_words},
 	{"print-jail", 0, CLI_FLAG, DST(print_jail)},
 	{"restore", 0, CLI_SPEC, DST(restore), .spec = spec_restore, .times = 1,
