@@ -4,15 +4,39 @@
  * read. No system calls: tests/unit/test_balloon.c and
  * fuzz/fuzz_balloon.c drive it. */
 #include <errno.h>
-#include <stdlib.h>
 
 #include "core/le.h"
 #include "devices/balloon.h"
 
-static int pfn_cmp(const void *a, const void *b)
+/* Heapsort, in place: no allocation, no system call (glibc's qsort may
+ * ask sysinfo how much memory there is, which a worker's filter refuses). */
+static void pfn_sift(uint32_t *a, size_t i, size_t n)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			return;
+		if (c + 1 < n && a[c + 1] > a[c])
+			c++;
+		if (a[i] >= a[c])
+			return;
+		uint32_t t = a[i];
+		a[i] = a[c];
+		a[c] = t;
+		i = c;
+	}
+}
+
+static void pfn_sort(uint32_t *a, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		pfn_sift(a, i, n);
+	for (size_t end = n; end-- > 1;) {
+		uint32_t t = a[0];
+		a[0] = a[end];
+		a[end] = t;
+		pfn_sift(a, 0, end);
+	}
 }
 
 size_t balloon_runs(uint32_t *pfns, size_t n, struct balloon_run *runs, size_t max)
@@ -20,7 +44,7 @@ size_t balloon_runs(uint32_t *pfns, size_t n, struct balloon_run *runs, size_t m
 	size_t k = 0;
 	if (!n || !max)
 		return 0;
-	qsort(pfns, n, sizeof(*pfns), pfn_cmp);
+	pfn_sort(pfns, n);
 	runs[0] = (struct balloon_run){pfns[0], 1};
 	for (size_t i = 1; i < n; i++) {
 		struct balloon_run *r = &runs[k];
