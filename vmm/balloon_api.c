@@ -29,7 +29,7 @@ API int cvmm_vm_set_balloon_target(struct cvmm_vm *handle, uint32_t amount_mib)
 {
 	struct vm *vm = (struct vm *)handle;
 	err_shared_begin(&vm->err);
-	struct balloon *g;
+	struct balloon *g = NULL;
 	int r = vm_balloon(vm, true, &g);
 	if (r < 0)
 		return r;
@@ -45,7 +45,7 @@ API int cvmm_vm_set_balloon_stats_interval(struct cvmm_vm *handle, unsigned seco
 {
 	struct vm *vm = (struct vm *)handle;
 	err_shared_begin(&vm->err);
-	struct balloon *g;
+	struct balloon *g = NULL;
 	int r = vm_balloon(vm, true, &g);
 	if (r < 0)
 		return r;
@@ -65,7 +65,7 @@ API int cvmm_vm_balloon_config(struct cvmm_vm *handle, struct cvmm_balloon_confi
 {
 	struct vm *vm = (struct vm *)handle;
 	err_shared_begin(&vm->err);
-	struct balloon *g;
+	struct balloon *g = NULL;
 	int r = vm_balloon(vm, false, &g);
 	if (r < 0)
 		return r;
@@ -84,7 +84,7 @@ API int cvmm_vm_balloon_stats(struct cvmm_vm *handle, struct cvmm_balloon_stats 
 {
 	struct vm *vm = (struct vm *)handle;
 	err_shared_begin(&vm->err);
-	struct balloon *g;
+	struct balloon *g = NULL;
 	int r = vm_balloon(vm, false, &g);
 	if (r < 0)
 		return r;
