@@ -34,8 +34,8 @@ size_t balloon_runs(uint32_t *pfns, size_t n, struct balloon_run *runs, size_t m
 /* What of run r may be released: the host pages (host_page bytes, a power
  * of two >= 4 KiB) wholly inside it, where the whole run is guest RAM
  * (gm_ptr). 1 with *host, *gpa and *len set (len may be 0: no whole host
- * page in it), -EFAULT when the run is not wholly in one region of RAM
- * (nothing of it is released). */
+ * page in it; *host and *gpa are then the run's start), -EFAULT when the run is not wholly in one
+ * region of RAM (nothing of it is released). */
 int balloon_span(const struct guest_mem *m, uint64_t gpa, uint64_t len, size_t host_page,
 		 uint8_t **host, uint64_t *out_gpa, uint64_t *out_len);
 /* The guest address of host..host+len, which must lie in one region of m:

@@ -71,9 +71,11 @@ int balloon_span(const struct guest_mem *m, uint64_t gpa, uint64_t len, size_t h
 	uintptr_t a = (uintptr_t)p, end = a + (uintptr_t)len;
 	uintptr_t lo = (a + host_page - 1) & ~(uintptr_t)(host_page - 1);
 	uintptr_t hi = end & ~(uintptr_t)(host_page - 1);
+	if (hi <= lo) /* no whole host page in it */
+		lo = hi = a;
 	*host = (uint8_t *)lo;
 	*out_gpa = gpa + (lo - a);
-	*out_len = hi > lo ? hi - lo : 0;
+	*out_len = hi - lo;
 	return 1;
 }
 
