@@ -31,26 +31,21 @@ step() {
 }
 # a field of the last answer ($TMP/resp)
 field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$TMP/resp"; }
-# changes SECONDS: how many times minor_faults changed in GET
-# /balloon/statistics, asked every 0.5 s or so for SECONDS (by the clock:
-# a call takes a while here), then " in T s" (centiseconds of uptime)
+# The metrics' balloon stats_updates_count since the previous line: a
+# FlushMetrics, then its last line's count in $u_cnt, the uptime then
+# (centiseconds) in $t_up
 up() { cut -d' ' -f1 /proc/uptime | tr -d .; }
-changes() {
-	c=0 prev= t0=$(up)
-	while [ $(($(up) - t0)) -lt $(($1 * 100)) ]; do
-		call GET /balloon/statistics >/dev/null
-		v=$(field minor_faults)
-		[ -n "$prev" ] && [ "$v" != "$prev" ] && c=$((c + 1))
-		prev=$v
-		sleep 0.5
-	done
-	echo "$c $(($(up) - t0))"
+updates() {
+	call PUT /actions '{"action_type": "FlushMetrics"}' >/dev/null
+	t_up=$(up)
+	u_cnt=$(tail -1 "$TMP/metrics.json" | grep -o '"balloon":{[^}]*}' |
+		sed -n 's/.*"stats_updates_count":\([0-9]*\).*/\1/p')
 }
-# within RATE: changes C in T centiseconds at an interval of S seconds is
-# about T / S (one less or more: where the window starts and ends)
-within() { # C T S
+# within C T S: C updates in T centiseconds at one per S seconds: T / S,
+# give or take one (where the window starts and ends)
+within() {
 	want=$(($2 / ($3 * 100)))
-	[ "$1" -ge $((want - 1)) ] && [ "$1" -le $((want + 1)) ]
+	[ -n "$1" ] && [ "$1" -ge $((want - 1)) ] && [ "$1" -le $((want + 1)) ]
 }
 
 inflate() {
@@ -95,15 +90,30 @@ inflate() {
 	if selected $n; then
 		grep -q '"total_memory":[0-9]' "$TMP/resp" && grep -q '"target_mib":64' "$TMP/resp" ||
 			{ bad $n "GET /balloon/statistics: $(cat "$TMP/resp")"; }
-		set -- $(changes 8)
-		c1=$1 t1=$2
+		# the values change between two calls 2 s apart
+		v1=$(field minor_faults)
+		sleep 2.5
+		call GET /balloon/statistics >/dev/null
+		v2=$(field minor_faults)
+		updates
+		t0=$t_up
+		sleep 8
+		updates
+		c1=$u_cnt t1=$((t_up - t0))
 		step $n 204 PATCH /balloon/statistics '{"stats_polling_interval_s": 3}' &&
 			step $n 400 PATCH /balloon/statistics '{"stats_polling_interval_s": 0}' && {
-			sleep 3 # the 1 s timer gives way
-			set -- $(changes 15)
-			c3=$1 t3=$2
-			m="minor_faults changed $c1 times in $((t1 / 100)).$((t1 % 100)) s at 1 s, $c3 times in $((t3 / 100)).$((t3 % 100)) s at 3 s"
-			if within "$c1" "$t1" 1 && within "$c3" "$t3" 3; then ok $n "$m"; else bad $n "$m"; fi
+			sleep 3 # the 1 s timer gives way at once: a partial interval here
+			updates
+			t0=$t_up
+			sleep 15
+			updates
+			c3=$u_cnt t3=$((t_up - t0))
+			m="minor_faults $v1 -> $v2 in 2.5 s; $c1 updates in $((t1 / 100)).$((t1 % 100)) s at 1 s, $c3 in $((t3 / 100)).$((t3 % 100)) s at 3 s"
+			if [ -n "$v1" ] && [ "$v1" != "$v2" ] && within "$c1" "$t1" 1 && within "$c3" "$t3" 3; then
+				ok $n "$m"
+			else
+				bad $n "$m"
+			fi
 		}
 	fi
 	n=balloon-deflate
@@ -111,13 +121,16 @@ inflate() {
 	wait_for balloon-inflate "GUEST-BALLOON-USE" 180 "$pid" ||
 		{ bad $n "the guest's MemTotal did not come back: $(grep GUEST-BALLOON "$TMP/balloon-inflate.out" | tail -2 | tr '\n' ' ')"; return; }
 	step $n 204 PUT /actions '{"action_type": "FlushMetrics"}' || return
-	line=$(grep -o '"balloon":{[^}]*}' "$TMP/metrics.json" | tail -1)
+	# counts since the line before: the inflation's and the deflation's
+	# are in some line each
+	groups=$(grep -o '"balloon":{[^}]*}' "$TMP/metrics.json")
+	line="inflate_count $(echo "$groups" | sed -n 's/.*"inflate_count":\([0-9]*\).*/\1/p' | tr '\n' +)0, deflate_count $(echo "$groups" | sed -n 's/.*"deflate_count":\([0-9]*\).*/\1/p' | tr '\n' +)0"
 	if ! has balloon-inflate "GUEST-BALLOON-USED"; then
 		bad $n "the guest could not use the memory: $(grep GUEST-BALLOON "$TMP/balloon-inflate.out" | tail -3 | tr '\n' ' ')"
-	elif ! echo "$line" | grep -q '"inflate_count":[1-9]' || ! echo "$line" | grep -q '"deflate_count":[1-9]'; then
+	elif ! echo "$groups" | grep -q '"inflate_count":[1-9]' || ! echo "$groups" | grep -q '"deflate_count":[1-9]'; then
 		bad $n "metrics: $line"
 	else
-		ok $n "$(grep -o 'GUEST-BALLOON-INFLATED.*' "$TMP/balloon-inflate.out" | tr -d '\r'), $(grep -o 'GUEST-BALLOON-USED [0-9]*' "$TMP/balloon-inflate.out") MiB filled after the deflation; $line"
+		ok $n "$(grep -o 'GUEST-BALLOON-INFLATED.*' "$TMP/balloon-inflate.out" | tr -d '\r'), $(grep -o 'GUEST-BALLOON-USED [0-9]*' "$TMP/balloon-inflate.out") MiB filled after the deflation; metrics: $line"
 	fi
 }
 
