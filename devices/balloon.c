@@ -288,10 +288,16 @@ static void balloon_quiesce(struct vq_worker *w)
 		vq_worker_cancel(w, &g->timer_tag);
 }
 
-/* Only the timer may be in flight: it reaches neither memory nor rings. */
+/* A snapshot's pause. Only the timer may be in flight: it reaches neither
+ * memory nor rings. The statistics buffer the device keeps goes back now
+ * (an early request: the driver refills it and posts it again, which the
+ * paused queue leaves in the ring until the resume or the restore), so a
+ * paused queue has every chain it took returned, which a snapshot needs. */
 static bool balloon_pause(struct vq_worker *w)
 {
-	(void)w;
+	struct balloon *g = w->model;
+	if (g->role[w->qidx] == ROLE_STATS && w->active)
+		balloon_stats_request(g, w);
 	return true;
 }
 
@@ -501,10 +507,10 @@ static void balloon_metrics(const void *model, struct vdev_metrics *m)
 }
 
 /* Snapshot: section "virtio-balloon": the target, what the driver said it
- * holds, the statistics interval and the statistics buffer the device
- * keeps (its head: the driver waits for it to come back); which queues
- * exist must match the configuration. */
-enum { SNAP_BAL_TARGET = 1, SNAP_BAL_ACTUAL, SNAP_BAL_INTERVAL, SNAP_BAL_HELD, SNAP_BAL_FLAGS };
+ * holds and the statistics interval; which queues exist must match the
+ * configuration. The statistics buffer went back at the pause
+ * (balloon_pause). */
+enum { SNAP_BAL_TARGET = 1, SNAP_BAL_ACTUAL, SNAP_BAL_INTERVAL, SNAP_BAL_FLAGS };
 
 static uint32_t balloon_flags(const struct balloon *g)
 {
@@ -519,8 +525,6 @@ static int balloon_save(void *m, struct snap_w *w, uint32_t inst, struct err *e)
 	snap_u32(w, SNAP_BAL_TARGET, atomic_load(&g->target));
 	snap_u32(w, SNAP_BAL_ACTUAL, atomic_load(&g->actual));
 	snap_u32(w, SNAP_BAL_INTERVAL, atomic_load(&g->interval_s));
-	/* the statistics worker is paused: its fields are still */
-	snap_u32(w, SNAP_BAL_HELD, g->held ? (uint32_t)g->held_head + 1 : 0);
 	snap_u32(w, SNAP_BAL_FLAGS, balloon_flags(g));
 	return 0;
 }
@@ -533,14 +537,13 @@ static int balloon_restore(void *m, const struct snap_r *r, uint32_t inst, struc
 		return err_set(e, ENOENT, "balloon: the state has no section %s/%u",
 			       balloon_desc.name, inst);
 	static const uint16_t known[] = {SNAP_BAL_TARGET, SNAP_BAL_ACTUAL, SNAP_BAL_INTERVAL,
-					 SNAP_BAL_HELD, SNAP_BAL_FLAGS};
-	uint32_t target, actual, interval, held, flags;
+					 SNAP_BAL_FLAGS};
+	uint32_t target, actual, interval, flags;
 	int rc;
-	if ((rc = snap_check_known(&s, known, 5, e)) < 0 ||
+	if ((rc = snap_check_known(&s, known, 4, e)) < 0 ||
 	    (rc = snap_get_u32(&s, SNAP_BAL_TARGET, &target, e)) < 0 ||
 	    (rc = snap_get_u32(&s, SNAP_BAL_ACTUAL, &actual, e)) < 0 ||
 	    (rc = snap_get_u32(&s, SNAP_BAL_INTERVAL, &interval, e)) < 0 ||
-	    (rc = snap_get_u32(&s, SNAP_BAL_HELD, &held, e)) < 0 ||
 	    (rc = snap_get_u32(&s, SNAP_BAL_FLAGS, &flags, e)) < 0)
 		return rc;
 	if (flags != balloon_flags(g))
@@ -549,16 +552,12 @@ static int balloon_restore(void *m, const struct snap_r *r, uint32_t inst, struc
 			       "deflate_on_oom %s; this one's differ",
 			       flags & 1 ? "on" : "off", flags & 2 ? "on" : "off",
 			       flags & 4 ? "on" : "off");
-	if (held > BALLOON_QUEUE_MAX || (held && !g->stats) ||
-	    (g->stats && (interval == 0 || interval > BALLOON_INTERVAL_MAX)))
-		return err_set(e, EINVAL, "balloon: bad statistics state (interval %u, buffer %u)",
-			       interval, held);
+	if (g->stats && (interval == 0 || interval > BALLOON_INTERVAL_MAX))
+		return err_set(e, EINVAL, "balloon: bad statistics interval %u", interval);
 	atomic_store(&g->target, target);
 	atomic_store(&g->actual, actual);
 	if (g->stats)
 		atomic_store(&g->interval_s, interval);
-	g->held = held != 0;
-	g->held_head = held ? (uint16_t)(held - 1) : 0;
 	return 0;
 }
 

@@ -339,13 +339,98 @@ static void test_snapshot(void **state)
 	rig_down(r);
 }
 
+/* A snapshot's pause gives the kept statistics buffer back (a paused
+ * queue must have returned every chain it took: virtio_dev_restore refuses
+ * one that has not); the driver posts it again, which waits in the ring:
+ * taken at the resume, or by the device a restore made, and kept and
+ * returned at the interval from then on. */
+static void test_pause_returns_kept_buffer(void **state)
+{
+	(void)state;
+	struct balloon_cfg cfg = {.stats_interval_s = 30};
+	struct rig *r = rig_up(&cfg, 1ULL << VIRTIO_BALLOON_F_STATS_VQ);
+	uint8_t *b = vd_at(&r->v, STATS, BALLOON_STAT_BYTES);
+	put_stat(b, 0, VIRTIO_BALLOON_S_MEMFREE, 1);
+	struct vd_seg c[1] = {{STATS, BALLOON_STAT_BYTES, false}};
+	uint16_t head = vd_post(&r->v, Q_STATS, c, 1);
+	vd_kick(&r->v, Q_STATS);
+	struct balloon_state st;
+	double t0 = vd_now();
+	do {
+		usleep(2000);
+		balloon_state(r->g, &st);
+	} while (st.stats_updates == 0 && vd_now() < t0 + 5);
+	assert_int_equal(st.stats_updates, 1);
+	assert_int_equal(vd_used_idx(&r->v, Q_STATS), 0);
+	struct virtio_dev *d = balloon_desc.vdev(r->g);
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += 5;
+	assert_int_equal(virtio_dev_pause(d, &until), 0);
+	assert_int_equal(vd_used_idx(&r->v, Q_STATS), 1); /* back, 30 s early */
+	struct snap_w w;
+	snap_w_init(&w);
+	virtio_dev_save(d, &w, 0);
+	struct err e = {0};
+	assert_int_equal(balloon_desc.save(r->g, &w, 0, &e), 0);
+	const uint8_t *p;
+	size_t len;
+	assert_int_equal(snap_w_finish(&w, SNAP_ARCH_HOST, &p, &len, &e), 0);
+	/* the driver answers while the VM is paused: the buffer waits */
+	put_stat(b, 0, VIRTIO_BALLOON_S_MEMFREE, 2);
+	vd_repost(&r->v, Q_STATS, head);
+	vd_kick(&r->v, Q_STATS);
+	usleep(50000);
+	balloon_state(r->g, &st);
+	assert_int_equal(st.stats_updates, 1);
+	/* resumed: taken */
+	virtio_dev_resume(d);
+	t0 = vd_now();
+	do {
+		usleep(2000);
+		balloon_state(r->g, &st);
+	} while (st.stats_updates < 2 && vd_now() < t0 + 5);
+	assert_int_equal(st.stats.val[VIRTIO_BALLOON_S_MEMFREE], 2);
+	/* the saving device goes; a fresh one is restored from the state */
+	balloon_desc.destroy(r->g);
+	assert_int_equal(balloon_desc.open(&r->g, &cfg, 0, &e), 0);
+	struct virtio_irqfds irq = {.config = r->cfgfd};
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		irq.vq[q] = r->irqfd;
+	assert_int_equal(balloon_desc.start(r->g, &r->m, &irq, &e), 0);
+	r->v.d = balloon_desc.vdev(r->g);
+	for (unsigned q = 0; q < 3; q++)
+		r->v.q[q].kick_fd = balloon_desc.kick_fd(r->g, q);
+	struct snap_r sr;
+	assert_int_equal(snap_open(&sr, p, len, SNAP_ARCH_HOST, &e), 0);
+	assert_int_equal(balloon_desc.restore(r->g, &sr, 0, &e), 0);
+	int rc = virtio_dev_restore(balloon_desc.vdev(r->g), &sr, 0, &e);
+	if (rc)
+		fail_msg("%s", e.msg);
+	snap_w_free(&w);
+	/* the buffer the driver posted after the snapshot's positions is
+	 * taken (the restore's kick), kept, and returned at the interval */
+	t0 = vd_now();
+	do {
+		usleep(2000);
+		balloon_state(r->g, &st);
+	} while (st.stats_updates < 1 && vd_now() < t0 + 5);
+	assert_int_equal(st.stats_updates, 1);
+	assert_int_equal(balloon_set_interval(r->g, 1), 0);
+	assert_true(vd_wait_used(&r->v, Q_STATS, 2, 4));
+	uint32_t id, ulen;
+	vd_used(&r->v, Q_STATS, 1, &id, &ulen);
+	assert_int_equal(id, head);
+	rig_down(r);
+}
+
 int main(void)
 {
 	skip_without_uring();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_device),	 cmocka_unit_test(test_inflate),
 		cmocka_unit_test(test_report),	 cmocka_unit_test(test_stats),
-		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_snapshot), cmocka_unit_test(test_pause_returns_kept_buffer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
