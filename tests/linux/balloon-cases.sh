@@ -11,6 +11,9 @@
 # balloon-deflate: PATCH /balloon 0: MemTotal comes back and the guest fills
 #   32 MiB more than it could while inflated; the metrics' balloon group
 #   counted the inflation and the deflation.
+# balloon-snapshot: that VM paused, snapshotted and restored in a new
+#   cvmm: its balloon settings come back, statistics go on, and a new
+#   target of 16 MiB is met.
 # balloon-report: --balloon 0,free-page-reporting over virtio-mmio: the
 #   guest fills 96 MiB and frees it; cvmm's RSS drops by at least 64 MiB
 #   within 20 s (the driver reports free 2 MiB blocks after 2 s).
@@ -132,6 +135,39 @@ inflate() {
 	else
 		ok $n "$(grep -o 'GUEST-BALLOON-INFLATED.*' "$TMP/balloon-inflate.out" | tr -d '\r'), $(grep -o 'GUEST-BALLOON-USED [0-9]*' "$TMP/balloon-inflate.out") MiB filled after the deflation; metrics: $line"
 	fi
+	n=balloon-snapshot
+	selected $n || return
+	# paused, snapshotted, killed; a new cvmm loads it: the balloon's
+	# settings come back, the statistics go on, a new target is met
+	step $n 204 PATCH /vm '{"state": "Paused"}' || return
+	step $n 204 PUT /snapshot/create "{\"snapshot_path\": \"$TMP/bstate\", \"mem_file_path\": \"$TMP/bmem\"}" || return
+	kill $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	rm -f "$S"
+	"$CVMM" --api-socket "$S" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	pid=$!
+	i=0
+	while [ $i -lt 50 ] && [ ! -S "$S" ]; do sleep 0.1; i=$((i + 1)); done
+	step $n 204 PUT /snapshot/load "{\"snapshot_path\": \"$TMP/bstate\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$TMP/bmem\"}, \"resume_vm\": true}" || return
+	step $n 200 GET /balloon || return
+	grep -q '"amount_mib":0,"deflate_on_oom":false,"stats_polling_interval_s":3' "$TMP/resp" ||
+		{ bad $n "GET /balloon after the load: $(cat "$TMP/resp")"; return; }
+	step $n 200 GET /balloon/statistics || return
+	v1=$(field minor_faults)
+	sleep 4
+	step $n 200 GET /balloon/statistics || return
+	v2=$(field minor_faults)
+	step $n 204 PATCH /balloon '{"amount_mib": 16}' || return
+	i=0
+	while [ $i -lt 60 ]; do
+		call GET /balloon/statistics >/dev/null
+		[ "$(field actual_mib)" = 16 ] && break
+		sleep 0.5
+		i=$((i + 1))
+	done
+	if [ -z "$v1" ] || [ "$v1" = "$v2" ]; then bad $n "statistics did not go on after the load: $v1 -> $v2"
+	elif [ "$(field actual_mib)" != 16 ]; then bad $n "the restored guest did not inflate: $(cat "$TMP/resp")"
+	else ok $n "restored: minor_faults $v1 -> $v2 in 4 s, 16 MiB inflated"; fi
 }
 
 report() {
@@ -165,7 +201,8 @@ report() {
 	fi
 }
 
-if selected balloon-inflate || selected balloon-stats || selected balloon-deflate; then
+if selected balloon-inflate || selected balloon-stats || selected balloon-deflate ||
+	selected balloon-snapshot; then
 	inflate
 	kill $pid 2>/dev/null
 	wait $pid 2>/dev/null

@@ -567,6 +567,7 @@ balloon) # tests/linux/balloon-cases.sh (cvmm.balloon=inflate|report): memory
 		dd if=/dev/zero of=/m/g bs=1048576 count=$want 2>/tmp/dd && sync &&
 			echo "GUEST-BALLOON-USED $(($(wc -c </m/g) >> 20))" || echo "GUEST-BALLOON-USE-FAILED $(cat /tmp/dd)"
 		rm -f /m/g
+		sleep 60 # the host snapshots and restores it meanwhile
 	fi
 	sleep 20
 	finish ;;
