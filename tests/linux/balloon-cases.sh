@@ -54,7 +54,7 @@ within() {
 inflate() {
 	n=balloon-inflate
 	start=$(date +%s)
-	"$CVMM" --api-socket "$S" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	"$CVMM" --api-socket "$S" --snapshot-dir "$TMP" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	pid=$!
 	i=0
 	while [ $i -lt 50 ] && [ ! -S "$S" ]; do sleep 0.1; i=$((i + 1)); done
@@ -144,7 +144,7 @@ inflate() {
 	kill $pid 2>/dev/null
 	wait $pid 2>/dev/null
 	rm -f "$S"
-	"$CVMM" --api-socket "$S" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	"$CVMM" --api-socket "$S" --snapshot-dir "$TMP" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	pid=$!
 	i=0
 	while [ $i -lt 50 ] && [ ! -S "$S" ]; do sleep 0.1; i=$((i + 1)); done
