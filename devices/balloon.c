@@ -114,12 +114,14 @@ static void balloon_release_pfns(struct balloon *g, size_t n)
 }
 
 /* An inflate chain: its readable part is le32 PFNs (a partial one at the
- * end is ignored), read BALLOON_PFN_BATCH at a time. */
+ * end is ignored), read BALLOON_PFN_BATCH at a time, at most
+ * BALLOON_CHAIN_PFNS (Linux sends 256): the rest of a longer chain is
+ * ignored, so that one chain cannot hold the worker long. */
 static void balloon_inflate(struct balloon *g, const struct vq_chain *c)
 {
 	struct vq_cursor cur;
 	vq_cursor_out(&cur, c);
-	for (;;) {
+	for (unsigned done = 0; done < BALLOON_CHAIN_PFNS; done += BALLOON_PFN_BATCH) {
 		size_t n = 0;
 		uint8_t b[4];
 		while (n < BALLOON_PFN_BATCH && vq_cursor_read(&cur, b, 4) == 4)

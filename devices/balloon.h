@@ -16,8 +16,9 @@
 #define BALLOON_QUEUE_MAX    256
 #define BALLOON_PAGE	     (1u << VIRTIO_BALLOON_PFN_SHIFT) /* 4 KiB, whatever the host's */
 #define BALLOON_MIB_PAGES    (1u << (20 - VIRTIO_BALLOON_PFN_SHIFT))
-#define BALLOON_PFN_BATCH    1024u  /* PFNs read, sorted and released at a time */
-#define BALLOON_STATS_TAGS   16u    /* the tags cvmm names (Linux 6.12's) */
+#define BALLOON_PFN_BATCH    1024u /* PFNs read, sorted and released at a time */
+#define BALLOON_CHAIN_PFNS   (64u * BALLOON_PFN_BATCH) /* PFNs of one chain at most */
+#define BALLOON_STATS_TAGS   16u		       /* the tags cvmm names (Linux 6.12's) */
 #define BALLOON_STATS_MAX    256u   /* entries of one statistics buffer read at most */
 #define BALLOON_STAT_BYTES   10u    /* struct virtio_balloon_stat: le16 tag, le64 val, packed */
 #define BALLOON_INTERVAL_MAX 65535u /* seconds (Firecracker's u16) */
