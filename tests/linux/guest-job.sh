@@ -567,7 +567,10 @@ balloon) # tests/linux/balloon-cases.sh (cvmm.balloon=inflate|report): memory
 		dd if=/dev/zero of=/m/g bs=1048576 count=$want 2>/tmp/dd && sync &&
 			echo "GUEST-BALLOON-USED $(($(wc -c </m/g) >> 20))" || echo "GUEST-BALLOON-USE-FAILED $(cat /tmp/dd)"
 		rm -f /m/g
-		sleep 60 # the host snapshots and restores it meanwhile
+		# the host snapshots and restores it meanwhile: busy enough
+		# that its statistics change (a process every 0.2 s)
+		i=0
+		while [ $i -lt 300 ]; do cat /proc/meminfo >/dev/null; sleep 0.2; i=$((i + 1)); done
 	fi
 	sleep 20
 	finish ;;
