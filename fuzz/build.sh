@@ -36,7 +36,8 @@ LIB="core/mem.c core/err.c core/bus.c core/jail.c core/jail_progs_none.c core/lo
 	devices/blk_model.c devices/virtio/queue.c devices/virtio/mmio.c devices/virtio/pci.c
 	devices/virtio/pci_host.c devices/virtio/virtio.c devices/virtio/worker.c devices/virtio/worker_jail.c
 	devices/net.c devices/net_tap.c devices/net_stream.c devices/net_model.c devices/fs.c
-	devices/fs_model.c devices/fs_srv.c devices/vsock_model.c devices/vsock.c devices/rng.c"
+	devices/fs_model.c devices/fs_srv.c devices/vsock_model.c devices/vsock.c devices/rng.c
+	devices/balloon.c devices/balloon_model.c"
 LIBS="-luring -lseccomp -lpthread -ljson-c -lhttp_parser -lfdt"
 
 mode=${1:-build}

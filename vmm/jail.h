@@ -11,22 +11,24 @@
 #include "core/jail.h"
 
 enum jail_kind {
-	JAIL_VIRTIO_WORKER, /* a virtqueue worker: its ring, its irqfds */
-	JAIL_NET_CTRL,	    /* virtio-net's control queue worker: the same, and it
-			     * attaches/detaches tap queues */
-	JAIL_FS_WORKER,	    /* a virtio-fs worker: the same, and the metadata calls
-			     * of the FUSE server, each relative to a directory
-			     * handle beneath the share */
-	JAIL_VCPU,	    /* a vCPU thread: its vCPU fd, the VM fd */
-	JAIL_CONTROL,	    /* the CLI's control thread (poll loop, control socket,
-			     * teardown): the VM fd, the listening socket */
-	JAIL_RNG_WORKER,    /* virtio-rng's worker: a virtqueue worker's, and
-			     * getrandom (it has no io_uring opcode) */
-	JAIL_SNAPMEM,	    /* a restored VM's memory thread (vmm/snapmem.h): the
-			     * LAZY loader (its userfaultfd, the memory file) or
-			     * the UFFD handler's watcher (its socket) */
+	JAIL_VIRTIO_WORKER,  /* a virtqueue worker: its ring, its irqfds */
+	JAIL_NET_CTRL,	     /* virtio-net's control queue worker: the same, and it
+			      * attaches/detaches tap queues */
+	JAIL_FS_WORKER,	     /* a virtio-fs worker: the same, and the metadata calls
+			      * of the FUSE server, each relative to a directory
+			      * handle beneath the share */
+	JAIL_VCPU,	     /* a vCPU thread: its vCPU fd, the VM fd */
+	JAIL_CONTROL,	     /* the CLI's control thread (poll loop, control socket,
+			      * teardown): the VM fd, the listening socket */
+	JAIL_RNG_WORKER,     /* virtio-rng's worker: a virtqueue worker's, and
+			      * getrandom (it has no io_uring opcode) */
+	JAIL_SNAPMEM,	     /* a restored VM's memory thread (vmm/snapmem.h): the
+			      * LAZY loader (its userfaultfd, the memory file) or
+			      * the UFFD handler's watcher (its socket) */
+	JAIL_BALLOON_WORKER, /* virtio-balloon's workers: a virtqueue worker's,
+			      * madvise with MADV_DONTNEED only */
 };
-#define JAIL_NKINDS 7
+#define JAIL_NKINDS 8
 
 /* A thread kind's table (NULL: no such kind). */
 const struct jail_table *jail_table(enum jail_kind kind);

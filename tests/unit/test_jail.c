@@ -37,9 +37,9 @@
 
 #include "vmm/jail.h"
 
-static const enum jail_kind kinds[] = {JAIL_VIRTIO_WORKER, JAIL_NET_CTRL, JAIL_FS_WORKER,
-				       JAIL_VCPU,	   JAIL_CONTROL,  JAIL_RNG_WORKER,
-				       JAIL_SNAPMEM};
+static const enum jail_kind kinds[] = {JAIL_VIRTIO_WORKER, JAIL_NET_CTRL,      JAIL_FS_WORKER,
+				       JAIL_VCPU,	   JAIL_CONTROL,       JAIL_RNG_WORKER,
+				       JAIL_SNAPMEM,	   JAIL_BALLOON_WORKER};
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 /* The descriptors the children's filters are bound to: 100 a vCPU, a
@@ -325,6 +325,8 @@ enum call {
 	C_SET_REGS,
 	C_GET_CLOCK_VM,
 	C_GET_CLOCK_OTHER,
+	C_MADV_DONTNEED,
+	C_MADV_OTHER,
 };
 /* kind's table, and the extra rules asked for (JAIL_EXTRA_*: jail_build_ex) */
 static bool killed_by_ex(enum jail_kind kind, unsigned disks, enum call c)
@@ -479,6 +481,12 @@ static bool killed_by_ex(enum jail_kind kind, unsigned disks, enum call c)
 		case C_GET_CLOCK_OTHER:
 			syscall(SYS_ioctl, 100, KVM_GET_CLOCK, 0);
 			break;
+		case C_MADV_DONTNEED: /* an unaligned address: EINVAL, were it allowed */
+			syscall(SYS_madvise, 1, 4096, MADV_DONTNEED);
+			break;
+		case C_MADV_OTHER:
+			syscall(SYS_madvise, 1, 4096, MADV_DONTFORK);
+			break;
 		}
 		syscall(SYS_exit, 0); /* every table has exit (not all exit_group) */
 	}
@@ -549,6 +557,13 @@ static void test_arguments(void **state)
 	assert_true(killed_by(JAIL_RNG_WORKER, C_WRITE_OTHER));
 #endif
 	assert_true(killed_by(JAIL_RNG_WORKER, C_TUNSETQUEUE));
+	/* virtio-balloon: madvise with MADV_DONTNEED (the guest's pages) only */
+	assert_false(killed_by(JAIL_BALLOON_WORKER, C_MADV_DONTNEED));
+#ifndef CVMM_SANITIZED /* the sanitizers' rules allow every madvise */
+	assert_true(killed_by(JAIL_BALLOON_WORKER, C_MADV_OTHER));
+	assert_true(killed_by(JAIL_BALLOON_WORKER, C_WRITE_OTHER));
+#endif
+	assert_true(killed_by(JAIL_BALLOON_WORKER, C_GETRANDOM));
 }
 
 /* A control thread whose VM's disks may be replaced (PATCH /drives) opens
