@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/* A stand-in for a jailed VMM (tests/cli/jailer.sh): run by the jailer in
+ * its chroot, it prints what it can see of its jail with system calls alone
+ * (there is no /proc in the jail): its arguments, ids, capabilities, pid,
+ * limits, what its root holds, and how many children its cgroup lets it
+ * fork (pids.max). Then, with `wait` among its arguments after --, it waits
+ * (up to 60 s, or until its stdin closes) so that the test reads its
+ * /proc/PID/ files from outside. Static: the jail holds nothing else. */
+#include <dirent.h>
+#include <errno.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	bool wait_for = false, forks = false;
+	printf("argv:");
+	for (int i = 0; i < argc; i++) {
+		printf(" %s", argv[i]);
+		wait_for |= !strcmp(argv[i], "wait");
+		forks |= !strcmp(argv[i], "forks");
+	}
+	printf("\n");
+	uid_t r, e, s;
+	gid_t gr, ge, gs;
+	getresuid(&r, &e, &s);
+	getresgid(&gr, &ge, &gs);
+	printf("uid: %u %u %u\ngid: %u %u %u\ngroups: %d\n", r, e, s, gr, ge, gs,
+	       getgroups(0, NULL));
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2] = {{0}};
+	syscall(SYS_capget, &h, d);
+	printf("capeff: %08x%08x\ncapprm: %08x%08x\n", d[1].effective, d[0].effective,
+	       d[1].permitted, d[0].permitted);
+	printf("pid: %d\n", (int)getpid());
+	struct rlimit nofile, fsize;
+	getrlimit(RLIMIT_NOFILE, &nofile);
+	getrlimit(RLIMIT_FSIZE, &fsize);
+	printf("nofile: %llu %llu\nfsize: %lld\n", (unsigned long long)nofile.rlim_cur,
+	       (unsigned long long)nofile.rlim_max,
+	       fsize.rlim_cur == RLIM_INFINITY ? -1LL : (long long)fsize.rlim_cur);
+	char cwd[256];
+	printf("cwd: %s\n", getcwd(cwd, sizeof(cwd)) ? cwd : "?");
+	printf("env: %s\n", environ && environ[0] ? environ[0] : "(empty)");
+	printf("root:");
+	DIR *dir = opendir("/");
+	for (struct dirent *de; dir && (de = readdir(dir));)
+		if (de->d_name[0] != '.')
+			printf(" %s", de->d_name);
+	printf("\ndev:");
+	dir = opendir("/dev");
+	for (struct dirent *de; dir && (de = readdir(dir));)
+		if (de->d_name[0] != '.')
+			printf(" %s", de->d_name);
+	printf("\nproc: %s\n", access("/proc/self", F_OK) == 0 ? "yes" : "no");
+	if (forks) {
+		/* children until the cgroup's pids.max says no (at most 16) */
+		pid_t kids[16];
+		int n = 0;
+		while (n < 16) {
+			pid_t k = fork();
+			if (k == 0) {
+				pause();
+				_exit(0);
+			}
+			if (k < 0)
+				break;
+			kids[n++] = k;
+		}
+		printf("forks: %d\n", n);
+		for (int i = 0; i < n; i++) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+		}
+	}
+	printf("ready\n");
+	fflush(stdout);
+	if (wait_for) {
+		char c;
+		alarm(60);
+		(void)!read(0, &c, 1);
+	}
+	return 0;
+}
