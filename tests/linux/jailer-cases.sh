@@ -26,15 +26,16 @@
 #    outside: only the chroot's mount, uid 123, gid 100, CapEff 0, the
 #    cgroup /fcsdk/ID with memory.max and pids.max read back, its
 #    pids.current within them; SIGTERM as the SDK stops it: 143.
-# env: as fc-cases.sh; ./cvmm-static, ./cvmm-jailer, ./vsocktool.
+# env: as fc-cases.sh; ./cvmm-static, ./cvmm-jailer, ./vsocktool, ./jailprobe.
 JAILER=${JAILER:-./cvmm-jailer}
 FCBIN=$TMP/bin/firecracker
 mkdir -p "$TMP/bin"
 [ -x ./cvmm-static ] && ln -sf "$(readlink -f ./cvmm-static)" "$FCBIN"
 
 gone() { [ ! -d "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status"; }
-# mountinfo's mount points of PID, sorted, on one line
-mounts_of() { awk '{ print $5 }' "/proc/$1/mountinfo" | sort | tr '\n' ' '; }
+# the mount points of PID's mount namespace as a whole (jailprobe enters it:
+# /proc/PID/mountinfo shows only what is beneath PID's root), sorted, one line
+mounts_of() { ./jailprobe --mounts-of "$1" | awk '{ print $5 }' | sort | tr '\n' ' '; }
 netns_tap() { # ns tap hostip/24 [tuntap options]
 	mkdir -p /var/run/netns
 	$IP netns add "$1" && $IP -n "$1" link set lo up &&
@@ -206,8 +207,8 @@ jailer_cleanup() { # undo what the cases made (mounts, namespaces, cgroups)
 
 for c in kata go-sdk; do
 	if selected fc-jailer-$c; then
-		if [ ! -x ./cvmm-static ] || [ ! -x "$JAILER" ]; then
-			bad fc-jailer-$c "no ./cvmm-static or $JAILER in the test host"
+		if [ ! -x ./cvmm-static ] || [ ! -x "$JAILER" ] || [ ! -x ./jailprobe ]; then
+			bad fc-jailer-$c "no ./cvmm-static, ./jailprobe or $JAILER in the test host"
 			continue
 		fi
 		case $c in
