@@ -26,6 +26,10 @@
 #    outside: only the chroot's mount, uid 123, gid 100, CapEff 0, the
 #    cgroup /fcsdk/ID with memory.max and pids.max read back, its
 #    pids.current within them; SIGTERM as the SDK stops it: 143.
+#  - fc-jailer-cgroup2: cgroup v2 limits enforced, shown with the stand-in
+#    VMM (tests/tools/jailprobe, no guest): under pids.max=5 it forks 4
+#    children, under memory.max=16M the OOM killer ends it (SIGKILL, 137,
+#    memory.events oom_kill) before it has touched 64 MiB.
 # env: as fc-cases.sh; ./cvmm-static, ./cvmm-jailer, ./vsocktool, ./jailprobe.
 JAILER=${JAILER:-./cvmm-jailer}
 FCBIN=$TMP/bin/firecracker
@@ -192,6 +196,24 @@ jailer_sdk() {
 	else ok $n "the SDK's argv: booted, 2 disks, ping in netns fcjs; as 123:100, CapEff 0, only '/' mounted, exe $exe, cgroup $cg (memory.max $mem, pids.max $pmax, pids.current $pcur); SIGTERM -> 143"; fi
 }
 
+jailer_cgroup2() {
+	n=fc-jailer-cgroup2
+	grep -q ' cgroup2 ' /proc/mounts || mount -t cgroup2 none /sys/fs/cgroup ||
+		{ bad $n "cannot mount cgroup2"; return; }
+	CGM=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	cp ./jailprobe "$TMP/bin/jailprobe"
+	"$JAILER" --id cg2 --exec-file "$TMP/bin/jailprobe" --uid 1000 --gid 1000 --chroot-base-dir "$TMP/srv" \
+		--cgroup-version 2 --parent-cgroup fcsdk --cgroup memory.max=16777216 --cgroup pids.max=5 \
+		-- forks alloc </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err"
+	st=$?
+	oom=$(sed -n 's/^oom_kill //p' "$CGM/fcsdk/cg2/memory.events" 2>/dev/null)
+	got=$(grep -E '^(forks|alloc):' "$TMP/$n.out" | tail -2 | tr '\n' ' ')
+	if ! grep -q '^forks: 4$' "$TMP/$n.out"; then bad $n "pids.max=5 not enforced: $got"
+	elif [ $st -ne 137 ] || grep -q '^alloc: done' "$TMP/$n.out"; then bad $n "memory.max=16M not enforced: status $st, $got"
+	elif [ -z "$oom" ] || [ "$oom" -lt 1 ]; then bad $n "memory.events oom_kill '$oom'"
+	else ok $n "pids.max=5: 4 children; memory.max=16M: OOM-killed after $got(status $st, oom_kill $oom)"; fi
+}
+
 jailer_cleanup() { # undo what the cases made (mounts, namespaces, cgroups)
 	[ -n "${jpid:-}" ] && kill -KILL "$jpid" 2>/dev/null
 	jpid=
@@ -201,17 +223,18 @@ jailer_cleanup() { # undo what the cases made (mounts, namespaces, cgroups)
 	$IP netns del fcjk 2>/dev/null
 	$IP netns del fcjs 2>/dev/null
 	CGM=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
-	[ -n "$CGM" ] && rmdir "$CGM"/fcsdk/* "$CGM/fcsdk" 2>/dev/null
+	[ -n "$CGM" ] && rmdir "$CGM"/fcsdk/*/ "$CGM/fcsdk" 2>/dev/null
 	rm -rf "$TMP/vc" "$TMP/srv"
 }
 
-for c in kata go-sdk; do
+for c in cgroup2 kata go-sdk; do
 	if selected fc-jailer-$c; then
 		if [ ! -x ./cvmm-static ] || [ ! -x "$JAILER" ] || [ ! -x ./jailprobe ]; then
 			bad fc-jailer-$c "no ./cvmm-static, ./jailprobe or $JAILER in the test host"
 			continue
 		fi
 		case $c in
+		cgroup2) jailer_cgroup2 ;;
 		kata) jailer_kata ;;
 		go-sdk) jailer_sdk ;;
 		esac

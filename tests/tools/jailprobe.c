@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* A stand-in for a jailed VMM (tests/cli/jailer.sh): run by the jailer in
- * its chroot, it prints what it can see of its jail with system calls alone
- * (there is no /proc in the jail): its arguments, ids, capabilities, pid,
- * limits, what its root holds, and how many children its cgroup lets it
- * fork (pids.max). Then, with `wait` among its arguments after --, it waits
- * (up to 60 s, or until its stdin closes) so that the test reads its
- * /proc/PID/ files from outside. Static: the jail holds nothing else. */
+/* A stand-in for a jailed VMM (tests/cli/jailer.sh, jailer-cases.sh): run
+ * by the jailer in its chroot, it prints what it can see of its jail with
+ * system calls alone (there is no /proc in the jail): its arguments, ids,
+ * capabilities, pid, limits, what its root holds, how many children its
+ * cgroup lets it fork (`forks`: pids.max), how much memory it may touch
+ * (`alloc`: memory.max). Then, with `wait` among its arguments, it waits
+ * (up to 60 s) so that the test reads its /proc/PID/ files from outside
+ * and kills it. Static: the jail holds nothing else. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -52,12 +54,13 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--mounts-of"))
 		return mounts_of(argv[2]);
-	bool wait_for = false, forks = false;
+	bool wait_for = false, forks = false, alloc = false;
 	printf("argv:");
 	for (int i = 0; i < argc; i++) {
 		printf(" %s", argv[i]);
 		wait_for |= !strcmp(argv[i], "wait");
 		forks |= !strcmp(argv[i], "forks");
+		alloc |= !strcmp(argv[i], "alloc");
 	}
 	printf("\n");
 	uid_t r, e, s;
@@ -111,6 +114,19 @@ int main(int argc, char **argv)
 			kill(kids[i], SIGKILL);
 			waitpid(kids[i], NULL, 0);
 		}
+	}
+	if (alloc) {
+		/* touches 64 MiB, 4 MiB at a time: a memory.max below that ends
+		 * it (the OOM killer's SIGKILL) before "alloc: done" */
+		for (int mib = 4; mib <= 64; mib += 4) {
+			char *b = malloc(4 << 20);
+			if (!b)
+				break;
+			memset(b, 1, 4 << 20);
+			printf("alloc: %d MiB\n", mib);
+			fflush(stdout);
+		}
+		printf("alloc: done\n");
 	}
 	printf("ready\n");
 	fflush(stdout);
