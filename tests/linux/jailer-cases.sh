@@ -40,8 +40,9 @@ gone() { [ ! -d "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status"; }
 # the mount points of PID's mount namespace as a whole (jailprobe enters it:
 # /proc/PID/mountinfo shows only what is beneath PID's root), sorted, one line
 mounts_of() { ./jailprobe --mounts-of "$1" | awk '{ print $5 }' | sort | tr '\n' ' '; }
+# where ip put the namespace NAME (iproute2: /run/netns, older /var/run/netns)
+nspath() { for d in /run/netns /var/run/netns; do [ -e "$d/$1" ] && echo "$d/$1" && return; done; }
 netns_tap() { # ns tap hostip/24 [tuntap options]
-	mkdir -p /var/run/netns
 	$IP netns add "$1" && $IP -n "$1" link set lo up &&
 		$IP -n "$1" tuntap add dev "$2" mode tap $4 && $IP -n "$1" addr add "$3" dev "$2" &&
 		$IP -n "$1" link set "$2" up
@@ -78,7 +79,7 @@ EOF
 	vp=$!
 	start=$(date +%s)
 	"$JAILER" --id $id --exec-file "$FCBIN" --uid 0 --gid 0 --chroot-base-dir "$base" --daemonize \
-		--netns /var/run/netns/fcjk --new-pid-ns -- --config-file /fcConfig.json \
+		--netns "$(nspath fcjk)" --new-pid-ns -- --config-file /fcConfig.json \
 		</dev/null >"$TMP/$n.out" 2>"$TMP/$n.err"
 	jst=$?
 	[ $jst -eq 0 ] || { bad $n "the jailer's status $jst: $(cat "$TMP/$n.err")"; return; }
@@ -105,7 +106,7 @@ EOF
 	nnp=$(grep '^NoNewPrivs:' /proc/$jpid/status | tr -s '\t ' ' ')
 	uid=$(grep '^Uid:' /proc/$jpid/status | tr -s '\t ' ' ')
 	ns_ok=0
-	[ "$(readlink /proc/$jpid/ns/net)" = "net:[$(stat -L -c %i /var/run/netns/fcjk)]" ] && ns_ok=1
+	[ "$(readlink /proc/$jpid/ns/net)" = "net:[$(stat -L -c %i "$(nspath fcjk)")]" ] && ns_ok=1
 	# the guest: up when it answers a ping inside the namespace
 	up=0 i=0
 	while [ $i -lt 300 ] && ! gone $jpid; do
@@ -142,7 +143,7 @@ jailer_sdk() {
 	start=$(date +%s)
 	"$JAILER" --id $id --uid 123 --gid 100 --exec-file "$FCBIN" --cgroup memory.max=536870912 \
 		--cgroup pids.max=64 --cgroup-version 2 --parent-cgroup fcsdk --chroot-base-dir "$base" \
-		--netns /var/run/netns/fcjs -- --no-seccomp --api-sock /run/firecracker.socket \
+		--netns "$(nspath fcjs)" -- --no-seccomp --api-sock /run/firecracker.socket \
 		</dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	pid=$!
 	S=$R/run/firecracker.socket
