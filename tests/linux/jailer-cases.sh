@@ -135,6 +135,7 @@ jailer_sdk() {
 	id=0f8fad5b-d9cb-469f-a165-70867728951f
 	base=$TMP/srv
 	R=$base/firecracker/$id/root
+	mkdir -p "$base"
 	# cgroup v2: the test host mounts none of its own
 	grep -q ' cgroup2 ' /proc/mounts || mount -t cgroup2 none /sys/fs/cgroup ||
 		{ bad $n "cannot mount cgroup2"; return; }
@@ -203,6 +204,7 @@ jailer_cgroup2() {
 		{ bad $n "cannot mount cgroup2"; return; }
 	CGM=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 	cp ./jailprobe "$TMP/bin/jailprobe"
+	mkdir -p "$TMP/srv" # a base must exist (as Firecracker's jailer: /srv/jailer)
 	"$JAILER" --id cg2 --exec-file "$TMP/bin/jailprobe" --uid 1000 --gid 1000 --chroot-base-dir "$TMP/srv" \
 		--cgroup-version 2 --parent-cgroup fcsdk --cgroup memory.max=16777216 --cgroup pids.max=5 \
 		-- forks alloc </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err"
