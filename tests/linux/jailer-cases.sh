@@ -9,14 +9,16 @@
 #    the root a shared bind mount of itself, kernel, initrd, rootfs and
 #    fcConfig.json bind-mounted in, a placeholder drive), then Kata's argv
 #    (--uid 0 --gid 0 --chroot-base-dir --daemonize --netns -- --config-file
-#    /fcConfig.json) plus --new-pid-ns, which Kata does not pass; the pid
-#    read from <root>/firecracker.pid as Kata reads it; GET / over the
+#    /fcConfig.json); the pid read from <root>/firecracker.pid as Kata
+#    reads it; GET / over the
 #    socket in the chroot until Running; the guest pings the host side of
 #    the tap inside the namespace and sends 64 KiB over vsock to Kata's
-#    hybrid socket in the chroot; from outside, the running cvmm's
-#    mountinfo holds only the jail's root and what Kata mounted beneath it,
-#    NSpid ends in 1, every thread has CapEff 0, seccomp on, NoNewPrivs;
-#    SendCtrlAltDel ends it.
+#    hybrid socket in the chroot; from outside, the running cvmm's mount
+#    namespace holds only the jail's root and what Kata mounted beneath it,
+#    every thread has CapEff 0, seccomp on, NoNewPrivs; SendCtrlAltDel ends
+#    it.
+#  - fc-jailer-kata-pidns: the same with --new-pid-ns added (Kata does not
+#    pass it): cvmm is PID 1 of its namespace (NSpid ends in 1).
 #  - fc-jailer-go-sdk: the SDK's argv with cgroup v2 settings (memory.max,
 #    pids.max, --cgroup-version 2 --parent-cgroup) and its default
 #    `--no-seccomp --api-sock /run/firecracker.socket`; the jailer becomes
@@ -48,9 +50,9 @@ netns_tap() { # ns tap hostip/24 [tuntap options]
 		$IP -n "$1" link set "$2" up
 }
 
-jailer_kata() {
-	n=fc-jailer-kata
-	id=jk$$
+jailer_kata() { # name netns net(10.0.N.0/24) [--new-pid-ns]
+	n=$1 ns=$2 net=$3 pidns=${4:-}
+	id=jk$net
 	base=$TMP/vc
 	R=$base/firecracker/$id/root
 	mkdir -p "$R/run"
@@ -60,11 +62,11 @@ jailer_kata() {
 	dd if=/dev/zero of="$TMP/$n.rootfs" bs=1048576 count=8 2>/dev/null
 	cat >"$TMP/$n.json" <<EOF
 {"boot-source": {"kernel_image_path": "/vmlinux", "initrd_path": "/initrd",
-  "boot_args": "$ARGS cvmm.ip=10.0.43.2/24 cvmm.peer=10.0.43.1 cvmm.vsockport=7000"},
+  "boot_args": "$ARGS cvmm.ip=10.0.$net.2/24 cvmm.peer=10.0.$net.1 cvmm.vsockport=7000"},
  "machine-config": {"smt": false, "mem_size_mib": 256, "vcpu_count": 1},
  "drives": [{"drive_id": "rootfs", "path_on_host": "/rootfs", "is_root_device": false, "is_read_only": true},
   {"drive_id": "drive_0", "path_on_host": "/drive_0", "is_root_device": false, "is_read_only": false, "cache_type": "Unsafe"}],
- "network-interfaces": [{"iface_id": "eth0", "guest_mac": "02:00:ca:fe:43:02", "host_dev_name": "fcjk0",
+ "network-interfaces": [{"iface_id": "eth0", "guest_mac": "02:00:ca:fe:$net:02", "host_dev_name": "${ns}0",
   "rx_rate_limiter": {}, "tx_rate_limiter": {}}],
  "vsock": {"guest_cid": 3, "uds_path": "/kata.hvsock", "vsock_id": "root"}}
 EOF
@@ -74,12 +76,12 @@ EOF
 		mount -o bind "${f#*:}" "$R/${f%%:*}" || { bad $n "cannot bind-mount ${f#*:}"; return; }
 	done
 	: >"$R/drive_0"
-	netns_tap fcjk fcjk0 10.0.43.1/24 || { bad $n "cannot make the netns and its tap"; return; }
+	netns_tap $ns ${ns}0 10.0.$net.1/24 || { bad $n "cannot make the netns and its tap"; return; }
 	./vsocktool listen "unix:$R/kata.hvsock_7000" recv 65536 >"$TMP/$n.vsock" 2>&1 &
 	vp=$!
 	start=$(date +%s)
 	"$JAILER" --id $id --exec-file "$FCBIN" --uid 0 --gid 0 --chroot-base-dir "$base" --daemonize \
-		--netns "$(nspath fcjk)" --new-pid-ns -- --config-file /fcConfig.json \
+		--netns "$(nspath $ns)" $pidns -- --config-file /fcConfig.json \
 		</dev/null >"$TMP/$n.out" 2>"$TMP/$n.err"
 	jst=$?
 	[ $jst -eq 0 ] || { bad $n "the jailer's status $jst: $(cat "$TMP/$n.err")"; return; }
@@ -106,11 +108,11 @@ EOF
 	nnp=$(grep '^NoNewPrivs:' /proc/$jpid/status | tr -s '\t ' ' ')
 	uid=$(grep '^Uid:' /proc/$jpid/status | tr -s '\t ' ' ')
 	ns_ok=0
-	[ "$(readlink /proc/$jpid/ns/net)" = "net:[$(stat -L -c %i "$(nspath fcjk)")]" ] && ns_ok=1
+	[ "$(readlink /proc/$jpid/ns/net)" = "net:[$(stat -L -c %i "$(nspath $ns)")]" ] && ns_ok=1
 	# the guest: up when it answers a ping inside the namespace
 	up=0 i=0
 	while [ $i -lt 300 ] && ! gone $jpid; do
-		$IP netns exec fcjk ping -c 1 -W 1 10.0.43.2 >/dev/null 2>&1 && { up=1; break; }
+		$IP netns exec $ns ping -c 1 -W 1 10.0.$net.2 >/dev/null 2>&1 && { up=1; break; }
 		i=$((i + 1))
 	done
 	wait $vp
@@ -120,14 +122,15 @@ EOF
 	while [ $i -lt 600 ] && ! gone $jpid; do sleep 0.2; i=$((i + 1)); done
 	if ! gone $jpid; then bad $n "still running 120 s after SendCtrlAltDel"; kill -KILL $jpid
 	elif [ "$mi" != "/ /fcConfig.json /initrd /rootfs /vmlinux " ]; then bad $n "mount points: $mi"
-	elif [ "$nspid" != "NSpid: $jpid 1" ]; then bad $n "not PID 1 of a new PID namespace: $nspid"
+	elif [ -n "$pidns" ] && [ "$nspid" != "NSpid: $jpid 1" ]; then bad $n "not PID 1 of a new PID namespace: $nspid"
+	elif [ -z "$pidns" ] && [ "$nspid" != "NSpid: $jpid" ]; then bad $n "in a PID namespace not asked for: $nspid"
 	elif [ "$caps" != "CapEff: 0000000000000000" ]; then bad $n "capabilities of its $nthr threads: $caps"
 	elif [ "$uid" != "Uid: 0 0 0 0" ]; then bad $n "ids: $uid"
 	elif [ "$sec" != "Seccomp: 2" ] || [ "$nnp" != "NoNewPrivs: 1" ]; then bad $n "cvmm's own jail: $sec, $nnp"
-	elif [ $ns_ok -ne 1 ]; then bad $n "not in the network namespace fcjk"
+	elif [ $ns_ok -ne 1 ]; then bad $n "not in the network namespace $ns"
 	elif [ $up -ne 1 ]; then bad $n "the guest never answered a ping in the namespace"
 	elif [ $vst -ne 0 ]; then bad $n "no 64 KiB from the guest on the vsock socket in the chroot: $(cat "$TMP/$n.vsock")"
-	else ok $n "Kata's argv: booted in $(($(date +%s) - start)) s, ping in netns fcjk, vsock to /kata.hvsock_7000, mounts: $mi, $nspid, $nthr threads CapEff 0, seccomp on"; fi
+	else ok $n "Kata's argv${pidns:+ + $pidns}: booted in $(($(date +%s) - start)) s, ping in netns $ns, vsock to /kata.hvsock_7000, mounts: $mi, $nspid, $nthr threads CapEff 0, seccomp on"; fi
 }
 
 jailer_sdk() {
@@ -224,13 +227,14 @@ jailer_cleanup() { # undo what the cases made (mounts, namespaces, cgroups)
 		umount -l "$m" 2>/dev/null
 	done
 	$IP netns del fcjk 2>/dev/null
+	$IP netns del fcjp 2>/dev/null
 	$IP netns del fcjs 2>/dev/null
 	CGM=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 	[ -n "$CGM" ] && rmdir "$CGM"/fcsdk/*/ "$CGM/fcsdk" 2>/dev/null
 	rm -rf "$TMP/vc" "$TMP/srv"
 }
 
-for c in cgroup2 kata go-sdk; do
+for c in cgroup2 kata kata-pidns go-sdk; do
 	if selected fc-jailer-$c; then
 		if [ ! -x ./cvmm-static ] || [ ! -x "$JAILER" ] || [ ! -x ./jailprobe ]; then
 			bad fc-jailer-$c "no ./cvmm-static, ./jailprobe or $JAILER in the test host"
@@ -238,7 +242,8 @@ for c in cgroup2 kata go-sdk; do
 		fi
 		case $c in
 		cgroup2) jailer_cgroup2 ;;
-		kata) jailer_kata ;;
+		kata) jailer_kata fc-jailer-kata fcjk 43 ;;
+		kata-pidns) jailer_kata fc-jailer-kata-pidns fcjp 45 --new-pid-ns ;;
 		go-sdk) jailer_sdk ;;
 		esac
 		finish_case
