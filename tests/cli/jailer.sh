@@ -115,7 +115,9 @@ rm -rf "${B:?}"/*
 # ---- a jail: the stand-in VMM reports what it sees, the test reads its
 # /proc/PID from outside
 ip netns add "$NS" || bad "ip netns add"
-"$J" --id t-ok "${REQ[@]}" --netns "/var/run/netns/$NS" --new-pid-ns --parent-cgroup "$CG" \
+NSP=/run/netns/$NS # where iproute2 puts it (older: /var/run/netns)
+[[ -e $NSP ]] || NSP=/var/run/netns/$NS
+"$J" --id t-ok "${REQ[@]}" --netns "$NSP" --new-pid-ns --parent-cgroup "$CG" \
 	--cgroup pids.max=5 --cgroup memory.limit_in_bytes=67108864 --resource-limit fsize=1048576 \
 	--resource-limit no-file=128 -- forks wait >"$T/out" 2>&1
 st=$?
@@ -169,7 +171,7 @@ else
 		bad "$(grep Cap "/proc/$probe_pid/status")"
 	grep -q "^NoNewPrivs:[[:space:]]*1" "/proc/$probe_pid/status" && ok "NoNewPrivs 1" ||
 		bad "$(grep NoNewPrivs "/proc/$probe_pid/status")"
-	[[ $(readlink "/proc/$probe_pid/ns/net") == "net:[$(stat -L -c %i "/var/run/netns/$NS")]" ]] &&
+	[[ $(readlink "/proc/$probe_pid/ns/net") == "net:[$(stat -L -c %i "$NSP")]" ]] &&
 		ok "in the network namespace $NS" || bad "netns: $(readlink "/proc/$probe_pid/ns/net")"
 	for c in pids memory; do
 		grep -q ":$c:/$CG/t-ok$" "/proc/$probe_pid/cgroup" && ok "cgroup $c: /$CG/t-ok" ||
