@@ -13,6 +13,7 @@
 #include "devices/virtio/virtio.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/ratelimit.h"
 
 struct vq_grant;
 struct snap_w;
@@ -51,6 +52,11 @@ struct vdev_vsock_metrics {
 	uint64_t rx_read_fails, tx_write_fails;		     /* socket reads, writes that failed */
 	uint64_t rx_queue_event_count, tx_queue_event_count; /* kicks */
 };
+/* A rate limiter's (devices/virtio/limiter.h): the times a queue had to
+ * wait for it, and the time those waits took (ended ones), in ns. */
+struct vdev_limit_metrics {
+	uint64_t throttled, throttled_ns;
+};
 struct vdev_metrics {
 	uint64_t requests; /* chains served */
 	uint64_t bytes;	   /* bytes moved to or from the guest */
@@ -58,6 +64,7 @@ struct vdev_metrics {
 	struct vdev_blk_metrics blk;
 	struct vdev_net_metrics net;
 	struct vdev_vsock_metrics vsock;
+	struct vdev_limit_metrics limit[2]; /* its rate limiters (virtio-net: RX, TX) */
 };
 
 /* Adds n to a counter only the calling thread writes (a device's worker):
@@ -100,6 +107,10 @@ struct vdev_desc {
 	 * the driver told (configuration change). On failure nothing
 	 * changed. */
 	int (*update)(void *model, const char *path, struct err *e);
+	/* Optional, any thread, once opened: its rate limiter `which` (0;
+	 * virtio-net: 0 RX, 1 TX) takes c, a wait under the old one is
+	 * reconsidered at once. -EINVAL for no such limiter. */
+	int (*set_limiter)(void *model, unsigned which, const struct rl_cfg *c, struct err *e);
 	/* Optional: the device's counters. */
 	void (*metrics)(const void *model, struct vdev_metrics *m);
 	/* Its workers' grants (worker.h): each kind of worker thread it
