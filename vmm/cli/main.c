@@ -279,6 +279,16 @@ static int api_vm_stats(void *ctx, struct cvmm_stats *st)
 	return cvmm_vm_stats(av->vm, st);
 }
 
+static int api_vm_set_limiter(void *ctx, int kind, unsigned index,
+			      const struct cvmm_rate_limiter *rx,
+			      const struct cvmm_rate_limiter *tx, char *err, size_t len)
+{
+	struct api_vm *av = ctx;
+	int r = kind == CVMM_DEVICE_DISK ? cvmm_vm_set_disk_limiter(av->vm, index, rx)
+					 : cvmm_vm_set_net_limiter(av->vm, index, rx, tx);
+	return api_vm_result(av, r, err, len);
+}
+
 static int api_vm_update_disk(void *ctx, unsigned index, const char *path, char *err, size_t len)
 {
 	struct api_vm *av = ctx;
@@ -354,6 +364,7 @@ static const struct api_ops api_vm_ops = {
 	.state = api_vm_state,
 	.stats = api_vm_stats,
 	.update_disk = api_vm_update_disk,
+	.set_limiter = api_vm_set_limiter,
 	.metrics = api_vm_metrics,
 };
 
