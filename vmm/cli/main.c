@@ -456,11 +456,18 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 		r = cvmm_config_set_memory(cfg, o->memory);
 	if (!r)
 		r = cvmm_config_set_console(cfg, STDIN_FILENO, STDOUT_FILENO);
-	for (unsigned i = 0; !r && i < o->ndisks; i++)
+	for (unsigned i = 0; !r && i < o->ndisks; i++) {
 		r = cvmm_config_add_disk(cfg, o->disks[i].path, o->disks[i].flags,
 					 o->disks[i].queues);
-	for (unsigned i = 0; !r && i < o->nnets; i++)
+		if (!r)
+			r = cvmm_config_set_disk_limiter(cfg, i, &o->disks[i].limit);
+	}
+	for (unsigned i = 0; !r && i < o->nnets; i++) {
 		r = cvmm_config_add_net(cfg, &o->nets[i].cfg);
+		if (!r)
+			r = cvmm_config_set_net_limiter(cfg, i, &o->nets[i].limit[0],
+							&o->nets[i].limit[1]);
+	}
 	for (unsigned i = 0; !r && i < o->nfs; i++)
 		r = cvmm_config_add_fs(cfg, o->fs[i].tag, o->fs[i].path, o->fs[i].flags);
 	if (!r && o->nvsock)
@@ -469,6 +476,8 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 		r = cvmm_config_set_debug_exit(cfg, 1);
 	if (!r && o->rng)
 		r = cvmm_config_set_rng(cfg, 1);
+	if (!r && o->nrng_limit)
+		r = cvmm_config_set_rng_limiter(cfg, &o->rng_limit[0]);
 	if (!r && o->transport)
 		r = cvmm_config_set_transport(cfg, o->transport);
 	return r;
@@ -692,6 +701,8 @@ int main(int argc, char **argv)
 	}
 	if (o.help) {
 		fputs(o.fc.on ? cli_fc_usage : cli_usage, stdout);
+		if (!o.fc.on)
+			fputs(cli_usage_limits, stdout);
 		return 0;
 	}
 	if (o.version) {
