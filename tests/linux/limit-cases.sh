@@ -41,6 +41,12 @@ gline() { tr -d '\r' <"$TMP/$1.out" | grep "^$2" | tail -1; }
 within() { [ -n "$3" ] && [ "$3" -ge "$1" ] && [ "$3" -le "$2" ]; }
 # /proc/uptime in hundredths of a second
 now() { sed 's/^\([0-9]*\)\.\([0-9]*\) .*/\1\2/' /proc/uptime; }
+# a case of guest $n failed: its console and stderr go with the verdict
+nbad() {
+	cp "$TMP/$n.out" "$TMP/$1.out" 2>/dev/null
+	cp "$TMP/$n.err" "$TMP/$1.err" 2>/dev/null
+	bad "$@"
+}
 pids=""
 cleanup() { [ -n "$pids" ] && kill -KILL $pids 2>/dev/null && wait $pids 2>/dev/null; pids=""; }
 trap cleanup EXIT
@@ -79,7 +85,7 @@ blk_cases() {
 		step $n 204 PUT /actions '{"action_type": "InstanceStart"}' || return
 	# phase 1: 150 IOPS as PUT
 	if ! wait_for $n "GUEST-LIMIT-PHASE 1" 300 $pid; then
-		bad limit-blk-iops "the guest did not come up"
+		nbad limit-blk-iops "the guest did not come up"
 		return
 	fi
 	go 1
@@ -91,9 +97,9 @@ blk_cases() {
 	thr=$(tr -d ' \n' <"$TMP/metrics.json" | grep -o '"block_lim":{[^}]*}' | tail -1 |
 		sed -n 's/.*"rate_limiter_throttled_events":\([0-9]*\).*/\1/p')
 	if ! within 120 165 "$iops1"; then
-		bad $c "fio measured ${iops1:-nothing} IOPS, the limit is 150: $(gline $n GUEST-FIO)"
+		nbad $c "fio measured ${iops1:-nothing} IOPS, the limit is 150: $(gline $n GUEST-FIO)"
 	elif ! [ "${thr:-0}" -gt 0 ]; then
-		bad $c "the metrics counted no throttled event: $(tail -c 400 "$TMP/metrics.json")"
+		nbad $c "the metrics counted no throttled event: $(tail -c 400 "$TMP/metrics.json")"
 	else
 		ok $c "$iops1 IOPS (limit 150), $thr throttled events"
 	fi
@@ -102,15 +108,15 @@ blk_cases() {
 	wait_for $n "GUEST-LIMIT-PHASE 2" 60 $pid &&
 		step $c 204 PATCH /drives/lim '{"drive_id": "lim", "rate_limiter": {"ops": {"size": 30, "refill_time": 100}}}' &&
 		step $c 200 GET /vm/config && grep -q '"ops":{"size":30,"refill_time":100}' "$TMP/resp" ||
-		{ bad $c "PATCH /drives or GET /vm/config: $(head -c 300 "$TMP/resp")"; }
+		{ nbad $c "PATCH /drives or GET /vm/config: $(head -c 300 "$TMP/resp")"; }
 	go 2
 	wait_for $n "GUEST-FIO patch" 120 $pid
 	set -- $(gline $n "GUEST-FIO patch")
 	iops2=$3
 	if ! within 240 330 "$iops2"; then
-		bad $c "fio measured ${iops2:-nothing} IOPS after the PATCH to 300 (before: $iops1)"
+		nbad $c "fio measured ${iops2:-nothing} IOPS after the PATCH to 300 (before: $iops1)"
 	elif [ $((iops2 * 10)) -lt $((${iops1:-0} * 15)) ]; then
-		bad $c "$iops2 IOPS after the PATCH, $iops1 before: not the change"
+		nbad $c "$iops2 IOPS after the PATCH, $iops1 before: not the change"
 	else
 		ok $c "$iops1 IOPS, PATCH to 300: $iops2 IOPS"
 	fi
@@ -125,7 +131,7 @@ blk_cases() {
 	if within 1638 2253 "$kib"; then
 		ok $c "$kib KiB/s (limit 2048), 64k reads at $3 IOPS"
 	else
-		bad $c "fio measured ${kib:-nothing} KiB/s, the limit is 2048: $(gline $n 'GUEST-FIO bw')"
+		nbad $c "fio measured ${kib:-nothing} KiB/s, the limit is 2048: $(gline $n 'GUEST-FIO bw')"
 	fi
 	# phase 4: 100 IOPS with a one-time burst of 1000
 	c=limit-blk-burst
@@ -138,9 +144,9 @@ blk_cases() {
 	set -- $(gline $n "GUEST-FIO after")
 	after=$3
 	if [ -z "$burst" ] || [ "$burst" -le 300 ]; then
-		bad $c "the burst's 1000 reads went at ${burst:-no} IOPS (${bms:-?} ms): not above 3 times the limit (100)"
+		nbad $c "the burst's 1000 reads went at ${burst:-no} IOPS (${bms:-?} ms): not above 3 times the limit (100)"
 	elif ! within 80 110 "$after"; then
-		bad $c "after the burst fio measured ${after:-nothing} IOPS, the limit is 100"
+		nbad $c "after the burst fio measured ${after:-nothing} IOPS, the limit is 100"
 	else
 		ok $c "1000 reads of burst at $burst IOPS ($bms ms), then $after IOPS (limit 100)"
 	fi
@@ -179,7 +185,7 @@ if selected limit-net-rx || selected limit-net-tx; then
 	if wait_for $n GUEST-LIMIT-RX-READY 300 $pid; then
 		timeout 60 nc 10.0.7.2 5001 </dev/zero >/dev/null 2>&1 &
 		spid=$!
-		wait_for $n "GUEST-LIMIT-RX " 60 $pid
+		wait_for $n "GUEST-LIMIT-RX " 90 $pid
 		kill $spid 2>/dev/null
 		l=$(gline $n "GUEST-LIMIT-RX ")
 		b=$(echo "$l" | sed -n 's/.*bytes=\([0-9]*\).*/\1/p')
@@ -188,7 +194,7 @@ if selected limit-net-rx || selected limit-net-tx; then
 		if within 838861 1153434 "$rate"; then
 			ok limit-net-rx "the guest received $rate B/s (limit 1048576; TX limited to twice that)"
 		else
-			bad limit-net-rx "the guest received ${rate:-nothing} B/s, the limit is 1048576: $l"
+			nbad limit-net-rx "the guest received ${rate:-nothing} B/s, the limit is 1048576: $l; the tap: $(grep limt0 /proc/net/dev)"
 		fi
 		if wait_for $n GUEST-LIMIT-TX-STARTED 60 $pid; then
 			sleep 1
@@ -199,14 +205,14 @@ if selected limit-net-rx || selected limit-net-tx; then
 			if within 1677722 2306867 "$rate"; then
 				ok limit-net-tx "the tap received $rate B/s from the guest (limit 2097152; RX limited to half)"
 			else
-				bad limit-net-tx "the tap received $rate B/s from the guest, the limit is 2097152"
+				nbad limit-net-tx "the tap received $rate B/s from the guest, the limit is 2097152"
 			fi
 		else
-			bad limit-net-tx "the guest's stream did not start"
+			nbad limit-net-tx "the guest's stream did not start"
 		fi
 	else
-		bad limit-net-rx "the guest did not come up"
-		bad limit-net-tx "the guest did not come up"
+		nbad limit-net-rx "the guest did not come up"
+		nbad limit-net-tx "the guest did not come up"
 	fi
 	wait_for $n GUEST-LIMIT-DONE 60 $pid
 	wait $pid
