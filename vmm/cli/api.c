@@ -734,7 +734,7 @@ static void patch_drive(struct api_conn *c, const char *id, struct json_object *
 		if (!set_str(c, &p->drives[i].path, path))
 			return;
 	}
-	if (has_limiter) {
+	if (lim.has_bw || lim.has_ops) { /* ({} and null buckets change nothing) */
 		struct cvmm_rate_limiter rl = p->drives[i].limit;
 		cli_limiter_merge(&rl, &lim);
 		char msg[300] = "";
@@ -780,9 +780,11 @@ static void patch_iface(struct api_conn *c, const char *id, struct json_object *
 	cli_limiter_merge(&r, &rx);
 	cli_limiter_merge(&t, &tx);
 	char msg[300] = "";
-	int rc = a->ops->set_limiter
-			 ? a->ops->set_limiter(a->ctx, CVMM_DEVICE_NET, i, &r, &t, msg, sizeof(msg))
-			 : -EOPNOTSUPP;
+	int rc = 0; /* ({} and null buckets change nothing) */
+	if (rx.has_bw || rx.has_ops || tx.has_bw || tx.has_ops)
+		rc = a->ops->set_limiter ? a->ops->set_limiter(a->ctx, CVMM_DEVICE_NET, i, &r, &t,
+							       msg, sizeof(msg))
+					 : -EOPNOTSUPP;
 	if (rc < 0) {
 		fault(c, 400, "Unable to update the net device: %s", msg[0] ? msg : strerror(-rc));
 		return;
