@@ -88,11 +88,13 @@ static void rx_drain(struct net_rxq *rq)
 			break;
 		if (len < NET_MIN_FRAME) {
 			r = -EMSGSIZE;
-		} else if (!vq_limit(&rq->n->limit[0], &rq->w, NET_HDR_LEN + len, 1,
-				     &rq->limit_since)) {
+		} else if (!rq->paid && !vq_limit(&rq->n->limit[0], &rq->w, NET_HDR_LEN + len, 1,
+						  &rq->limit_since)) {
 			break; /* it waits in the buffer for the limiter's timer */
 		} else {
+			rq->paid = true; /* (once: it may wait for buffers next) */
 			r = net_rx_deliver(q, &rq->chain, mrg, hdr, data, len);
+			rq->paid = r == 0;
 		}
 		if (r == 0) {
 			/* Too few buffers for this packet (it gave back what it
@@ -151,6 +153,7 @@ static void rx_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop
 	rq->reading = false;
 	if (drop) { /* reset: forget what was buffered */
 		rq->off = rq->fill = 0;
+		rq->paid = false;
 		return;
 	}
 	int res = cqe->res;

@@ -40,6 +40,7 @@ struct net_rxq {
 	size_t cap, off, fill;
 	bool reading, eof, stalled, pushed;
 	uint64_t limit_since; /* its wait for the RX rate limiter began (0: none) */
+	bool paid;	      /* the packet at off took its tokens (it waits for buffers) */
 	/* metrics (net_metrics): this queue's worker writes them */
 	_Atomic uint64_t packets, bytes, dropped, read_fails, waits, reads;
 };
