@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Firecracker's rate_limiter object (vmm/cli/limiter_json.c): every shape
  * Firecracker takes (both buckets, one, a burst, null and {} for none),
- * each malformed one refused with a message naming the field, a PATCH's
- * merge (a bucket not given stays), and the object written back. */
+ * (1 when a bucket is given, 0 when none), each malformed one refused with a message naming the
+ * field, a PATCH's merge (a bucket not given stays), and the object written back. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -33,7 +33,7 @@ static void test_shapes(void **state)
 			       "\"ops\": {\"size\": 200, \"one_time_burst\": 1000, "
 			       "\"refill_time\": 100}}",
 			       &l, err, sizeof(err)),
-			 0);
+			 1);
 	assert_true(l.has_bw && l.has_ops);
 	assert_int_equal(l.rl.bandwidth.size, 2097152);
 	assert_int_equal(l.rl.bandwidth.one_time_burst, 0);
@@ -51,7 +51,7 @@ static void test_shapes(void **state)
 	}
 	/* a bucket of size 0: given (a PATCH turns that bucket off), no limit */
 	assert_int_equal(
-		parse("{\"ops\": {\"size\": 0, \"refill_time\": 0}}", &l, err, sizeof(err)), 0);
+		parse("{\"ops\": {\"size\": 0, \"refill_time\": 0}}", &l, err, sizeof(err)), 1);
 	assert_true(l.has_ops && !l.has_bw);
 	assert_false(cli_limiter_on(&l.rl));
 }
@@ -101,7 +101,7 @@ static void test_merge_and_back(void **state)
 	/* ops given, bandwidth not: bandwidth stays */
 	assert_int_equal(
 		parse("{\"ops\": {\"size\": 20, \"refill_time\": 500}}", &upd, err, sizeof(err)),
-		0);
+		1);
 	cli_limiter_merge(&cur, &upd);
 	assert_int_equal(cur.bandwidth.size, 1000);
 	assert_int_equal(cur.ops.size, 20);
@@ -111,7 +111,7 @@ static void test_merge_and_back(void **state)
 	struct json_object *o = cli_limiter_to_json(&cur);
 	const char *s = json_object_to_json_string(o);
 	struct cli_limiter again;
-	assert_int_equal(parse(s, &again, err, sizeof(err)), 0);
+	assert_int_equal(parse(s, &again, err, sizeof(err)), 1);
 	assert_memory_equal(&again.rl, &cur, sizeof(cur));
 	json_object_put(o);
 	/* a bucket turned off is left out */

@@ -394,19 +394,18 @@ static bool off_only(struct api_conn *c, struct json_object *o, const char *key,
 /* A rate limiter field (limiter_json.h): absent, null, {} or buckets all
  * null (Kata's Go runtime sends {} for "no limit", its Rust runtime
  * {"bandwidth": null, "ops": null}) give no bucket, as in Firecracker.
- * False when malformed (answered 400). */
-static bool limiter(struct api_conn *c, struct json_object *o, const char *key,
-		    struct cli_limiter *out)
+ * 1: it gives a bucket, 0: none, -1: malformed (answered 400). */
+static int limiter(struct api_conn *c, struct json_object *o, const char *key,
+		   struct cli_limiter *out)
 {
 	struct json_object *v = NULL;
 	char msg[200];
 	if (!json_object_object_get_ex(o, key, &v))
 		v = NULL;
-	if (cli_limiter_json(v, key, out, msg, sizeof(msg)) < 0) {
+	int r = cli_limiter_json(v, key, out, msg, sizeof(msg));
+	if (r < 0)
 		fault(c, 400, "%s", msg);
-		return false;
-	}
-	return true;
+	return r < 0 ? -1 : r;
 }
 
 /* A file the VM will open, checked when it is PUT (as Firecracker does),
@@ -601,7 +600,7 @@ static void put_drive(struct api_conn *c, const char *id, struct json_object *o)
 		return;
 	bool ro = r2 == 1 && json_object_get_boolean(v);
 	struct cli_limiter lim;
-	if (!limiter(c, o, "rate_limiter", &lim) ||
+	if (limiter(c, o, "rate_limiter", &lim) < 0 ||
 	    !off_only(c, o, "socket", NULL, false)) /* vhost-user-block */
 		return;
 	const char *ct, *io, *partuuid;
@@ -688,9 +687,10 @@ static void patch_drive(struct api_conn *c, const char *id, struct json_object *
 	const char *path;
 	struct json_object *v;
 	struct cli_limiter lim;
+	int given;
 	if (!only_keys(c, o, keys) || !check_id(c, id, o, "drive_id") ||
 	    field_str(c, o, "path_on_host", API_PATH_MAX, &path) < 0 ||
-	    !limiter(c, o, "rate_limiter", &lim))
+	    (given = limiter(c, o, "rate_limiter", &lim)) < 0)
 		return;
 	bool has_limiter = json_object_object_get_ex(o, "rate_limiter", &v) && v;
 	if (!a->started) {
@@ -734,7 +734,7 @@ static void patch_drive(struct api_conn *c, const char *id, struct json_object *
 		if (!set_str(c, &p->drives[i].path, path))
 			return;
 	}
-	if (lim.has_bw || lim.has_ops) { /* ({} and null buckets change nothing) */
+	if (given > 0) { /* ({} and null buckets change nothing) */
 		struct cvmm_rate_limiter rl = p->drives[i].limit;
 		cli_limiter_merge(&rl, &lim);
 		char msg[300] = "";
@@ -760,8 +760,10 @@ static void patch_iface(struct api_conn *c, const char *id, struct json_object *
 	struct api *a = c->api;
 	struct api_pending *p = &a->p;
 	struct cli_limiter rx, tx;
+	int grx, gtx;
 	if (!only_keys(c, o, keys) || !check_id(c, id, o, "iface_id") ||
-	    !limiter(c, o, "rx_rate_limiter", &rx) || !limiter(c, o, "tx_rate_limiter", &tx))
+	    (grx = limiter(c, o, "rx_rate_limiter", &rx)) < 0 ||
+	    (gtx = limiter(c, o, "tx_rate_limiter", &tx)) < 0)
 		return;
 	if (!a->started) {
 		fault(c, 400,
@@ -781,7 +783,7 @@ static void patch_iface(struct api_conn *c, const char *id, struct json_object *
 	cli_limiter_merge(&t, &tx);
 	char msg[300] = "";
 	int rc = 0; /* ({} and null buckets change nothing) */
-	if (rx.has_bw || rx.has_ops || tx.has_bw || tx.has_ops)
+	if (grx > 0 || gtx > 0)
 		rc = a->ops->set_limiter ? a->ops->set_limiter(a->ctx, CVMM_DEVICE_NET, i, &r, &t,
 							       msg, sizeof(msg))
 					 : -EOPNOTSUPP;
@@ -805,8 +807,9 @@ static void put_iface(struct api_conn *c, const char *id, struct json_object *o)
 	struct cli_limiter rx, tx;
 	if (!only_keys(c, o, keys) || !check_id(c, id, o, "iface_id") ||
 	    field_str(c, o, "host_dev_name", 15, &tap) < 0 ||
-	    field_str(c, o, "guest_mac", 17, &mac) < 0 || !limiter(c, o, "rx_rate_limiter", &rx) ||
-	    !limiter(c, o, "tx_rate_limiter", &tx) || !off_only(c, o, "mtu", NULL, false))
+	    field_str(c, o, "guest_mac", 17, &mac) < 0 ||
+	    limiter(c, o, "rx_rate_limiter", &rx) < 0 ||
+	    limiter(c, o, "tx_rate_limiter", &tx) < 0 || !off_only(c, o, "mtu", NULL, false))
 		return;
 	if (!tap) {
 		fault(c, 400, "'host_dev_name' is required");
@@ -885,7 +888,7 @@ static void put_entropy(struct api_conn *c, struct json_object *o)
 {
 	static const char *const keys[] = {"rate_limiter", NULL};
 	struct cli_limiter lim;
-	if (!only_keys(c, o, keys) || !limiter(c, o, "rate_limiter", &lim))
+	if (!only_keys(c, o, keys) || limiter(c, o, "rate_limiter", &lim) < 0)
 		return;
 	c->api->p.entropy = true;
 	c->api->p.entropy_limit = lim.rl;

@@ -88,7 +88,7 @@ int cli_limiter_json(struct json_object *v, const char *key, struct cli_limiter 
 			return r;
 		out->has_ops = true;
 	}
-	return 0;
+	return out->has_bw || out->has_ops;
 }
 
 void cli_limiter_merge(struct cvmm_rate_limiter *cur, const struct cli_limiter *upd)

@@ -21,8 +21,9 @@ struct cli_limiter {
 	bool has_bw, has_ops;	     /* which were given */
 };
 
-/* v: the value of the field `key` (NULL: absent or null). 0, or -EINVAL
- * with a one-line message naming the field in err. */
+/* v: the value of the field `key` (NULL: absent or null). 1 when it gives
+ * a bucket, 0 when none, or -EINVAL with a one-line message naming the
+ * field in err. */
 __attribute__((warn_unused_result)) int cli_limiter_json(struct json_object *v, const char *key,
 							 struct cli_limiter *out, char *err,
 							 size_t errlen);
