@@ -2,7 +2,8 @@
 # Rate limiters (docs/rate-limiters.md), run by cases.sh in a network
 # namespace of its own as root. Every case measures what got through, in
 # the guest (fio, its NIC's counters) or on the host (the tap's counters),
-# and wants it within [0.8, 1.1] of the limit. Two guests (small kernel,
+# and wants it within [0.8, 1.1] of the limit. Two guests (Debian's kernel
+# with fio for the disk, the small kernel for the NIC;
 # tests/linux/limit-job.sh):
 #   limit-api-errors  before the start: a malformed rate_limiter is a 400
 #                     naming the field, PATCH /drives and PATCH
@@ -21,7 +22,7 @@
 #                     (2 MiB/s): the host streams to the guest, whose eth0
 #                     counts 1 MiB/s
 #   limit-net-tx      the guest streams to the host, whose tap counts 2 MiB/s
-# env: CVMM, KIT (small-bzImage, limit-guest.cpio.gz with fio,
+# env: CVMM, KIT (stock-vmlinuz, limit-guest.cpio.gz with fio, small-bzImage,
 # limit-net.cpio.gz), TMP, ONLY/SKIP; curl, ip, nc.
 CVMM=${CVMM:-./cvmm}
 export PATH="$PWD:$PATH"
@@ -78,7 +79,7 @@ blk_cases() {
 	while [ $i -lt 50 ] && [ ! -S "$S" ]; do sleep 0.1; i=$((i + 1)); done
 	selected limit-api-errors && api_errors
 	step $n 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 384}' &&
-		step $n 204 PUT /boot-source "{\"kernel_image_path\": \"$KIT/small-bzImage\", \"initrd_path\": \"$KIT/limit-guest.cpio.gz\", \"boot_args\": \"console=ttyS0 quiet panic=-1 cvmm.test=limit-blk\"}" &&
+		step $n 204 PUT /boot-source "{\"kernel_image_path\": \"$KIT/stock-vmlinuz\", \"initrd_path\": \"$KIT/limit-guest.cpio.gz\", \"boot_args\": \"console=ttyS0 quiet panic=-1 cvmm.test=limit-blk\"}" &&
 		step $n 204 PUT /drives/lim "{\"drive_id\": \"lim\", \"path_on_host\": \"$TMP/lim.img\", \"is_root_device\": false, \"is_read_only\": true, \"rate_limiter\": {\"ops\": {\"size\": 15, \"refill_time\": 100}}}" &&
 		step $n 204 PUT /drives/mb "{\"drive_id\": \"mb\", \"path_on_host\": \"$TMP/mb.img\", \"is_root_device\": false, \"is_read_only\": true}" &&
 		step $n 204 PUT /metrics "{\"metrics_path\": \"$TMP/metrics.json\"}" &&

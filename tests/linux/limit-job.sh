@@ -25,7 +25,7 @@ await() { # N: until the host says "go N"
 }
 # fio on the limited disk, direct, one request at a time: "IOPS KIB/S MS"
 fiorun() {
-	# --thread: no SysV shared memory (the small kernel has none)
+	# (--thread: one process, fio's job data in its own memory)
 	fio --name=l --filename=/dev/vda --direct=1 --ioengine=psync --thread --bs=4k "$@" \
 		--output-format=terse --terse-version=3 2>/tmp/fio.err | awk -F';' '{ print $8, $7, $9 }'
 	[ -s /tmp/fio.err ] && head -c 200 /tmp/fio.err
