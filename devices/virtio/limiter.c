@@ -2,6 +2,7 @@
 /* A device's rate limiter, shared by its workers (limiter.h). */
 #include "devices/virtio/limiter.h"
 
+#include "core/log.h"
 #include "devices/virtio/device.h"
 
 void vq_limiter_init(struct vq_limiter *l, const struct rl_cfg *c)
@@ -47,6 +48,9 @@ bool vq_limit_slow(struct vq_limiter *l, struct vq_worker *w, uint64_t bytes, ui
 		*since = now;
 		atomic_fetch_add(&l->throttled, 1);
 	}
+	log_trace("%s: rate limiter: %llu bytes, %llu ops wait %llu ns (timers %u)", w->name,
+		  (unsigned long long)bytes, (unsigned long long)ops, (unsigned long long)wait,
+		  w->timers);
 	vq_worker_timer(w, wait);
 	return false;
 }

@@ -327,6 +327,7 @@ static int worker_round(struct vq_worker *w, bool wait, struct __kernel_timespec
 			 * the due time of those still pending is not known */
 			w->timers -= w->timers > 0;
 			w->timer_due = w->timers ? UINT64_MAX : 0;
+			log_trace("%s: timer: %d (%u pending)", w->name, cqe->res, w->timers);
 			if (w->active && !w->paused)
 				w->ops->kick(w);
 		} else if (tag == WORKER_TAG_KICK) {

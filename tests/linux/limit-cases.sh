@@ -72,7 +72,7 @@ blk_cases() {
 	n=limit-blk
 	dd if=/dev/zero of="$TMP/lim.img" bs=1 count=0 seek=64M 2>/dev/null
 	dd if=/dev/zero of="$TMP/mb.img" bs=65536 count=1 2>/dev/null
-	"$CVMM" --api-socket "$S" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	"$CVMM" --log-level trace --api-socket "$S" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	pid=$!
 	pids=$pid
 	i=0
@@ -154,6 +154,7 @@ blk_cases() {
 	wait_for $n GUEST-LIMIT-DONE 60 $pid
 	wait $pid
 	pids=""
+	echo "    limit-blk: $(grep -c 'rate limiter:' "$TMP/$n.err") waits, $(grep -c 'timer:' "$TMP/$n.err") timer ends"
 }
 # the mailbox: "go N" at the start of the guest's /dev/vdb
 go() { printf 'go %s' "$1" | dd of="$TMP/mb.img" conv=notrunc 2>/dev/null; }
@@ -177,7 +178,7 @@ if selected limit-net-rx || selected limit-net-tx; then
 	# the guest's TX stream lands here
 	timeout 300 nc -l -p 5002 >/dev/null 2>&1 &
 	lpid=$!
-	timeout 300 "$CVMM" --kernel "$KIT/small-bzImage" --initrd "$KIT/limit-net.cpio.gz" \
+	timeout 300 "$CVMM" --log-level trace --kernel "$KIT/small-bzImage" --initrd "$KIT/limit-net.cpio.gz" \
 		--memory 128M --net limt0,rx-bw=128K:125,tx-bw=256K:125 \
 		--cmdline "console=ttyS0 quiet panic=-1 cvmm.test=limit-net cvmm.ip=10.0.7.2/24 cvmm.peer=10.0.7.1" \
 		</dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
@@ -219,6 +220,8 @@ if selected limit-net-rx || selected limit-net-tx; then
 	wait $pid
 	pids=""
 	kill $lpid 2>/dev/null
+	echo "    limit-net: $(grep -c 'rate limiter:' "$TMP/$n.err") waits, $(grep -c 'timer:' "$TMP/$n.err") timer ends; the last lines:"
+	grep -v '^$' "$TMP/$n.err" | tail -25 | sed 's/^/    ! /'
 	$IP link del limt0
 fi
 echo "$pass passed, $fail failed"
