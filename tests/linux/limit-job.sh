@@ -39,8 +39,8 @@ limit-blk)
 	await 3
 	echo "GUEST-FIO bw $(fiorun --rw=read --bs=64k --time_based --runtime=3)"
 	await 4
-	echo "GUEST-FIO burst $(fiorun --rw=randread --number_ios=1000)"
-	echo "GUEST-FIO after $(fiorun --rw=randread --time_based --runtime=3)"
+	echo "GUEST-FIO burst $(fiorun --rw=randread --number_ios=300)"
+	echo "GUEST-FIO after $(fiorun --rw=randread --time_based --runtime=4)"
 	;;
 limit-net)
 	ip link set lo up
@@ -48,8 +48,12 @@ limit-net)
 	ip link set eth0 up
 	ip addr add "$(arg ip)" dev eth0
 	# RX: what the host streams to port 5001, counted over 3 s after 1 s
-	nc -l -p 5001 >/dev/null &
+	# busybox nc quits when its stdin ends: the listener's is a fifo
+	# held open
+	mkfifo /tmp/hold
+	nc -l -p 5001 </tmp/hold >/dev/null &
 	lpid=$!
+	exec 3>/tmp/hold
 	sleep 0.5
 	echo "GUEST-LIMIT-RX-READY"
 	s=/sys/class/net/eth0/statistics
