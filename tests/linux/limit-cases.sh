@@ -9,7 +9,8 @@
 #                     naming the field, PATCH /drives and PATCH
 #                     /network-interfaces are refused (not before the start)
 #   limit-blk-iops    a disk PUT through the API with 50 IOPS (5 ops per
-#                     100 ms; the nested guest does about 300 unlimited):
+#                     100 ms; the nested guest reads 300 to 1100 a second
+#                     unlimited, as the machine's load goes):
 #                     fio 4k random reads for 3 s; the metrics'
 #                     rate_limiter_throttled_events counted the waits
 #   limit-blk-patch   PATCH /drives to 100 IOPS on the running VM: fio
