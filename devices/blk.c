@@ -20,6 +20,7 @@
 
 #include "core/log.h"
 #include "core/snap.h"
+#include "devices/virtio/limiter.h"
 #include "devices/virtio/virtio.h"
 
 /* ---- the device ------------------------------------------------------------ */
@@ -33,6 +34,7 @@ struct blk_queue {
 	struct blk_req reqs[BLK_QUEUE_MAX];
 	struct vq_chain chain; /* scratch for vq_pop */
 	bool pushed;
+	uint64_t limit_since; /* its wait for the rate limiter began (0: none) */
 	/* The worker's own copy of the disk's geometry, refreshed from the
 	 * device's when blk_update changed it (geom_gen). */
 	struct blk_geom geom;
@@ -57,7 +59,8 @@ struct blk {
 	ino_t st_ino;
 	unsigned index, nq, nworkers;
 	bool direct, started;
-	struct blk_queue *q; /* owned, nq entries */
+	struct blk_queue *q;	 /* owned, nq entries */
+	struct vq_limiter limit; /* shared by the queues */
 	/* How WRITE_ZEROES can be done (blk_wz_next), shared by the queues'
 	 * workers: each goes false for good once the file refuses it. */
 	atomic_bool punch_ok;	   /* a punched hole reads zeros (probed at open) */
@@ -111,6 +114,7 @@ static void blk_queue_restore(struct blk_queue *bq)
 	for (unsigned k = BLK_QUEUE_MAX; k-- > 0;)
 		blk_put(bq, &bq->reqs[k]);
 	bq->pushed = false;
+	bq->limit_since = 0;
 }
 
 /* Returns the chain with `written` bytes and the slot to the free list:
@@ -245,6 +249,16 @@ static void blk_kick(struct vq_worker *w)
 				blk_give_back(bq, req, 0);
 				continue;
 			}
+			/* The rate limiter: 1 op per request, and the data of a
+			 * read or write (as Firecracker counts). Refused, the
+			 * chain goes back to the ring for the limiter's timer. */
+			uint64_t bytes =
+				req->op == BLK_OP_READ || req->op == BLK_OP_WRITE ? req->len : 0;
+			if (!vq_limit(&bq->b->limit, w, bytes, 1, &bq->limit_since)) {
+				vq_unpop(&w->q, 1);
+				blk_put(bq, req);
+				goto out;
+			}
 			req->how = BLK_WZ_NONE;
 			req->done = 0;
 			if (req->op == BLK_OP_WRITE_ZEROES)
@@ -264,6 +278,7 @@ static void blk_kick(struct vq_worker *w)
 		if (!bq->free || !vq_enable_notify(&w->q))
 			break;
 	}
+out:
 	/* the SQEs go out with the worker's next wait */
 	blk_notify(bq);
 }
@@ -486,6 +501,7 @@ int blk_open(struct blk **out, const struct blk_cfg *cfg, unsigned index, struct
 	b->nq = cfg->queues;
 	b->direct = cfg->direct;
 	b->geom.ro = cfg->ro;
+	vq_limiter_init(&b->limit, &cfg->limit);
 	pthread_mutex_init(&b->geom_lock, NULL);
 	pthread_mutex_init(&b->update_lock, NULL);
 	struct stat st;
@@ -511,6 +527,7 @@ fail:
 		close(b->fd);
 	pthread_mutex_destroy(&b->update_lock);
 	pthread_mutex_destroy(&b->geom_lock);
+	vq_limiter_destroy(&b->limit);
 	free(b->zeros);
 	free(b);
 	return r;
@@ -518,9 +535,9 @@ fail:
 
 /* A request queue's worker: the plain virtqueue-worker table; READ (its
  * eventfds), READV, WRITEV, FSYNC (FLUSH, as fdatasync), FALLOCATE
- * (DISCARD, WRITE_ZEROES) on the disk. */
+ * (DISCARD, WRITE_ZEROES) on the disk; TIMEOUT (the rate limiter's wait). */
 static const uint8_t blk_uring_ops[] = {IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC,
-					IORING_OP_FALLOCATE};
+					IORING_OP_FALLOCATE, IORING_OP_TIMEOUT};
 static const struct vq_grant blk_grants[] = {
 	{.thread = "cvmm-blk<N>-q<M>",
 	 .jail = &vq_jail_worker,
@@ -696,6 +713,7 @@ void blk_destroy(struct blk *b)
 	}
 	pthread_mutex_destroy(&b->update_lock);
 	pthread_mutex_destroy(&b->geom_lock);
+	vq_limiter_destroy(&b->limit);
 	free(b->zeros);
 	free(b);
 }
@@ -721,6 +739,19 @@ static void blk_metrics(const void *model, struct vdev_metrics *m)
 		m->blk.execute_fails += atomic_load(&bq->not_requests);
 		m->blk.queue_event_count += atomic_load(&bq->w.kicks);
 	}
+	m->limit[0].throttled = atomic_load(&b->limit.throttled);
+	m->limit[0].throttled_ns = atomic_load(&b->limit.throttled_ns);
+}
+
+static int blk_set_limiter(void *model, unsigned which, const struct rl_cfg *c, struct err *e)
+{
+	struct blk *b = model;
+	if (which != 0)
+		return err_set(e, EINVAL, "disk %u has one rate limiter", b->index);
+	vq_limiter_set(&b->limit, c);
+	for (unsigned i = 0; b->started && i < b->nworkers; i++)
+		vq_worker_wake(&b->q[i].w);
+	return 0;
 }
 
 /* Snapshot: section "virtio-blk". The driver's view of the disk beyond
@@ -786,6 +817,7 @@ const struct vdev_desc blk_desc = {
 	.virtio_id = VIRTIO_ID_BLOCK,
 	VDEV_ADAPTED(blk),
 	.update = blk_update_of,
+	.set_limiter = blk_set_limiter,
 	.grants = blk_grants,
 	.ngrants = sizeof(blk_grants) / sizeof(blk_grants[0]),
 };

@@ -78,6 +78,7 @@ struct blk_cfg {
 	const char *path; /* DISCARD is offered where a hole can be punched, WRITE_ZEROES always */
 	bool ro, direct;
 	unsigned queues;
+	struct rl_cfg limit; /* its rate limiter: 1 op per request, the data's bytes */
 };
 
 struct blk;

@@ -52,8 +52,8 @@ static void rx_submit_read(struct net_rxq *rq)
 {
 	struct net *n = rq->n;
 	if (rq->reading || rq->eof || rq->stalled || !rq->w.active || rq->w.paused ||
-	    rq->pair >= atomic_load(&n->active_pairs))
-		return;
+	    rq->limit_since || rq->pair >= atomic_load(&n->active_pairs))
+		return; /* (throttled: what is not read waits in the backend) */
 	if (!n->be->rx_room(rq))
 		return; /* what is there waits for guest buffers */
 	struct io_uring_sqe *sqe = vq_worker_sqe(&rq->w);
@@ -88,8 +88,13 @@ static void rx_drain(struct net_rxq *rq)
 			break;
 		if (len < NET_MIN_FRAME) {
 			r = -EMSGSIZE;
+		} else if (!rq->paid && !vq_limit(&rq->n->limit[0], &rq->w, NET_HDR_LEN + len, 1,
+						  &rq->limit_since)) {
+			break; /* it waits in the buffer for the limiter's timer */
 		} else {
+			rq->paid = true; /* (once: it may wait for buffers next) */
 			r = net_rx_deliver(q, &rq->chain, mrg, hdr, data, len);
+			rq->paid = r == 0;
 		}
 		if (r == 0) {
 			/* Too few buffers for this packet (it gave back what it
@@ -148,6 +153,7 @@ static void rx_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop
 	rq->reading = false;
 	if (drop) { /* reset: forget what was buffered */
 		rq->off = rq->fill = 0;
+		rq->paid = false;
 		return;
 	}
 	int res = cqe->res;
@@ -228,6 +234,10 @@ static void tx_kick(struct vq_worker *w)
 				return;
 			if (r == 0)
 				break;
+			if (!vq_limit(&n->limit[1], w, tq->chain.out_bytes, 1, &tq->limit_since)) {
+				vq_unpop(&w->q, 1); /* back for the limiter's timer */
+				goto out;
+			}
 			struct net_tx_req *req = tq->free;
 			tq->free = req->next_free;
 			req->head = tq->chain.head;
@@ -248,6 +258,7 @@ static void tx_kick(struct vq_worker *w)
 		if (!tq->free || tq->busy || w->inflight || !vq_enable_notify(&w->q))
 			break;
 	}
+out:
 	/* the writes go out with the worker's next wait */
 	tx_notify(tq);
 }
@@ -470,6 +481,8 @@ int net_open(struct net **out, const struct net_cfg *cfg, unsigned index, struct
 	n->index = index;
 	n->pairs = pairs;
 	n->be = backends[cfg->backend];
+	vq_limiter_init(&n->limit[0], &cfg->rx_limit);
+	vq_limiter_init(&n->limit[1], &cfg->tx_limit);
 	char seed[160] = "";
 	int r = n->be->open(n, cfg, seed, sizeof(seed), e);
 	if (r < 0) {
@@ -488,11 +501,12 @@ int net_open(struct net **out, const struct net_cfg *cfg, unsigned index, struct
 
 /* Its workers: RX reads the tap queue (or socket) and cancels its own
  * pending read when the driver disables its pair or resets; TX writes it;
+ * both wait for their rate limiter with a TIMEOUT;
  * the control queue's worker attaches and detaches tap queues (its table)
  * and wakes the RX workers through their kick eventfds. */
 enum { NET_GRANT_RX, NET_GRANT_TX, NET_GRANT_CTRL };
-static const uint8_t net_rx_uring_ops[] = {IORING_OP_ASYNC_CANCEL};
-static const uint8_t net_tx_uring_ops[] = {IORING_OP_WRITEV};
+static const uint8_t net_rx_uring_ops[] = {IORING_OP_ASYNC_CANCEL, IORING_OP_TIMEOUT};
+static const uint8_t net_tx_uring_ops[] = {IORING_OP_WRITEV, IORING_OP_TIMEOUT};
 static const uint8_t net_ctrl_uring_ops[] = {IORING_OP_WRITE};
 static const struct vq_grant net_grants[] = {
 	[NET_GRANT_RX] = {.thread = "cvmm-net<N>-rx<P>",
@@ -636,6 +650,8 @@ void net_destroy(struct net *n)
 	free(n->ctrl);
 	for (unsigned i = 0; i < n->nfds; i++)
 		close(n->fds[i]);
+	vq_limiter_destroy(&n->limit[0]);
+	vq_limiter_destroy(&n->limit[1]);
 	free(n);
 }
 
@@ -666,6 +682,27 @@ static void net_metrics(const void *model, struct vdev_metrics *m)
 			o->tx_queue_event_count += atomic_load(&tq->w.kicks);
 		}
 	}
+	for (unsigned k = 0; k < 2; k++) {
+		m->limit[k].throttled = atomic_load(&n->limit[k].throttled);
+		m->limit[k].throttled_ns = atomic_load(&n->limit[k].throttled_ns);
+	}
+}
+
+/* Which 0: RX, 1: TX. */
+static int net_set_limiter(void *model, unsigned which, const struct rl_cfg *c, struct err *e)
+{
+	struct net *n = model;
+	if (which > 1)
+		return err_set(e, EINVAL, "net%u has two rate limiters (RX, TX)", n->index);
+	vq_limiter_set(&n->limit[which], c);
+	unsigned made = 0; /* the pairs' workers were made in order: RX, TX */
+	for (unsigned p = 0; n->started && p < n->pairs; p++) {
+		if (made++ < n->nworkers && which == 0)
+			vq_worker_wake(&n->rx[p]->w);
+		if (made++ < n->nworkers && which == 1)
+			vq_worker_wake(&n->tx[p]->w);
+	}
+	return 0;
 }
 
 /* Snapshot: section "virtio-net". What the driver set beyond virtio_dev:
@@ -724,6 +761,7 @@ const struct vdev_desc net_desc = {
 	.restore = net_restore,
 	.name = "virtio-net",
 	.metrics = net_metrics,
+	.set_limiter = net_set_limiter,
 	.virtio_id = VIRTIO_ID_NET,
 	VDEV_ADAPTED(net),
 	.grants = net_grants,

@@ -81,6 +81,9 @@ struct net_cfg {
 	unsigned pairs;	    /* queue pairs (tap only), 1..NET_MAX_PAIRS */
 	bool has_mac;
 	uint8_t mac[6];
+	/* rate limiters: RX (bytes delivered to the guest with their header,
+	 * 1 op per frame), TX (bytes of each chain, 1 op per frame) */
+	struct rl_cfg rx_limit, tx_limit;
 };
 
 struct net;

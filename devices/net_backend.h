@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 
 #include "devices/net.h"
+#include "devices/virtio/limiter.h"
 
 /* A TX request: one frame on its way to the backend. */
 struct net_tx_req {
@@ -38,6 +39,8 @@ struct net_rxq {
 	uint8_t *buf; /* owned, cap bytes: what the backend read, [off, fill) not delivered */
 	size_t cap, off, fill;
 	bool reading, eof, stalled, pushed;
+	uint64_t limit_since; /* its wait for the RX rate limiter began (0: none) */
+	bool paid;	      /* the packet at off took its tokens (it waits for buffers) */
 	/* metrics (net_metrics): this queue's worker writes them */
 	_Atomic uint64_t packets, bytes, dropped, read_fails, waits, reads;
 };
@@ -50,6 +53,7 @@ struct net_txq {
 	struct net_tx_req *free;
 	struct net_tx_req *busy; /* a tx_serial backend's write in flight */
 	bool pushed;
+	uint64_t limit_since; /* its wait for the TX rate limiter began (0: none) */
 	/* metrics (net_metrics): this queue's worker writes them */
 	_Atomic uint64_t packets, bytes, malformed, dropped, write_fails;
 	struct net_tx_req reqs[NET_QUEUE_MAX];
@@ -75,7 +79,8 @@ struct net {
 	struct net_rxq *rx[NET_MAX_PAIRS];
 	struct net_txq *tx[NET_MAX_PAIRS];
 	struct net_ctrlq *ctrl;
-	unsigned nworkers; /* made so far, in queue order */
+	struct vq_limiter limit[2]; /* RX (shared by the RX queues), TX */
+	unsigned nworkers;	    /* made so far, in queue order */
 	bool started;
 	/* a restore's active pair count for the activation it makes (0:
 	 * none, the driver's DRIVER_OK: 1) */

@@ -18,6 +18,7 @@
 #include <sys/random.h>
 
 #include "core/snap.h"
+#include "devices/virtio/limiter.h"
 #include "devices/virtio/virtio.h"
 #include "devices/virtio/worker.h"
 
@@ -28,6 +29,8 @@ struct rng {
 	unsigned index;
 	bool started, worker_made;
 	_Atomic uint64_t requests, bytes, errors; /* metrics: any thread reads them */
+	struct vq_limiter limit;
+	uint64_t limit_since; /* its worker's wait for the limiter began (0: none) */
 };
 
 size_t rng_getrandom(void *buf, size_t len)
@@ -70,6 +73,11 @@ static void rng_kick(struct vq_worker *w)
 		while ((r = vq_worker_pop(w, &c)) > 0) {
 			uint32_t want =
 				c.in_bytes < RNG_CHAIN_MAX ? (uint32_t)c.in_bytes : RNG_CHAIN_MAX;
+			if (!vq_limit(&g->limit, w, want, 1, &g->limit_since)) {
+				vq_unpop(&w->q, 1); /* back for the limiter's timer */
+				r = 0;
+				break;
+			}
 			uint32_t n = rng_fill(&c, want, g->source);
 			atomic_fetch_add(&g->requests, 1);
 			atomic_fetch_add(&g->bytes, n);
@@ -81,7 +89,7 @@ static void rng_kick(struct vq_worker *w)
 			}
 			pushed = true;
 		}
-		if (r < 0 || !vq_enable_notify(&w->q))
+		if (r < 0 || g->limit_since || !vq_enable_notify(&w->q))
 			break;
 	}
 	if (pushed && vq_need_notify(&w->q))
@@ -130,13 +138,17 @@ int rng_open(struct rng **out, const struct rng_cfg *cfg, unsigned index, struct
 		return err_set(e, ENOMEM, "out of memory");
 	g->index = index;
 	g->source = cfg && cfg->source ? cfg->source : rng_getrandom;
+	struct rl_cfg none = {0};
+	vq_limiter_init(&g->limit, cfg ? &cfg->limit : &none);
 	return 0;
 }
 
-/* Its worker reads its two eventfds only; the bytes come from getrandom,
- * its table's one addition (io_uring has no opcode for it). */
+/* Its worker reads its two eventfds and waits for its rate limiter
+ * (TIMEOUT); the bytes come from getrandom, its table's one addition
+ * (io_uring has no opcode for it). */
+static const uint8_t rng_uring_ops[] = {IORING_OP_TIMEOUT};
 static const struct vq_grant rng_grants[] = {
-	{.thread = "cvmm-rng", .jail = &vq_jail_rng},
+	{.thread = "cvmm-rng", .jail = &vq_jail_rng, VQ_GRANT_OPS(rng_uring_ops)},
 };
 
 int rng_start(struct rng *g, const struct guest_mem *mem, const struct virtio_irqfds *irq,
@@ -149,7 +161,7 @@ int rng_start(struct rng *g, const struct guest_mem *mem, const struct virtio_ir
 		.ops = &rng_worker_ops,
 		.model = g,
 		.grant = &rng_grants[0],
-		.ring_entries = 4, /* the kick and command reads only */
+		.ring_entries = 8, /* the kick and command reads, the limiter's timeouts */
 		.name = "cvmm-rng",
 	};
 	g->worker_made = true;
@@ -180,6 +192,7 @@ void rng_destroy(struct rng *g)
 		vq_worker_destroy(&g->w);
 	if (g->started)
 		pthread_mutex_destroy(&g->vdev.lock);
+	vq_limiter_destroy(&g->limit);
 	free(g);
 }
 
@@ -189,6 +202,19 @@ static void rng_metrics(const void *model, struct vdev_metrics *m)
 	m->requests = atomic_load(&g->requests);
 	m->bytes = atomic_load(&g->bytes);
 	m->errors = atomic_load(&g->errors);
+	m->limit[0].throttled = atomic_load(&g->limit.throttled);
+	m->limit[0].throttled_ns = atomic_load(&g->limit.throttled_ns);
+}
+
+static int rng_set_limiter(void *model, unsigned which, const struct rl_cfg *c, struct err *e)
+{
+	struct rng *g = model;
+	if (which != 0)
+		return err_set(e, EINVAL, "rng %u has one rate limiter", g->index);
+	vq_limiter_set(&g->limit, c);
+	if (g->worker_made)
+		vq_worker_wake(&g->w);
+	return 0;
 }
 
 /* Snapshot: section "virtio-rng", empty (the device has no state of its
@@ -221,4 +247,5 @@ const struct vdev_desc rng_desc = {
 	.grants = rng_grants,
 	.ngrants = sizeof(rng_grants) / sizeof(rng_grants[0]),
 	.metrics = rng_metrics,
+	.set_limiter = rng_set_limiter,
 };

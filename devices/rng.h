@@ -22,7 +22,8 @@ size_t rng_getrandom(void *buf, size_t len);
 uint32_t rng_fill(const struct vq_chain *c, uint32_t max, rng_source src);
 
 struct rng_cfg {
-	rng_source source; /* NULL: rng_getrandom */
+	rng_source source;   /* NULL: rng_getrandom */
+	struct rl_cfg limit; /* its rate limiter: the bytes asked for, 1 op per request */
 };
 
 struct rng;

@@ -59,12 +59,28 @@ static int f_update_disk(void *ctx, unsigned index, const char *path, char *err,
 	return path[0] == '!' ? -2 : 0;
 }
 
+/* PATCH /drives, /network-interfaces: a device PUT before, limiters that
+ * passed the parser's bounds */
+static int f_set_limiter(void *ctx, int kind, unsigned index, const struct cvmm_rate_limiter *rx,
+			 const struct cvmm_rate_limiter *tx, char *err, size_t len)
+{
+	(void)ctx;
+	(void)err;
+	(void)len;
+	if ((kind == CVMM_DEVICE_DISK && (index >= CVMM_MAX_DISKS || tx)) ||
+	    (kind == CVMM_DEVICE_NET && (index >= CVMM_MAX_NETS || !tx)) || !rx ||
+	    rx->bandwidth.size > (1ULL << 62) || rx->ops.refill_time_ms > 1000000000000ULL)
+		abort();
+	return 0;
+}
+
 static const struct api_ops ops = {.start = f_start,
 				   .pause = f_pause,
 				   .resume = f_resume,
 				   .shutdown = f_shutdown,
 				   .state = f_state,
-				   .update_disk = f_update_disk};
+				   .update_disk = f_update_disk,
+				   .set_limiter = f_set_limiter};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

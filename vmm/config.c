@@ -49,7 +49,7 @@ API int cvmm_config_add_disk(struct cvmm_config *c, const char *path, unsigned f
 	char *p = strdup(path);
 	if (!p)
 		return err_set(&c->err, ENOMEM, "out of memory");
-	c->disks[c->ndisks++] = (struct vm_disk_cfg){p, flags, queues};
+	c->disks[c->ndisks++] = (struct vm_disk_cfg){p, flags, queues, {{0}, {0}}};
 	return 0;
 }
 
@@ -79,6 +79,7 @@ API int cvmm_config_add_net(struct cvmm_config *c, const struct cvmm_net_config 
 	n.target = NULL;
 	if (needs_target && !(n.target = strdup(net->target)))
 		return err_set(&c->err, ENOMEM, "out of memory");
+	memset(c->net_limit[c->nnets], 0, sizeof(c->net_limit[c->nnets]));
 	c->nets[c->nnets++] = n;
 	return 0;
 }
@@ -241,6 +242,53 @@ API int cvmm_config_set_balloon(struct cvmm_config *c, uint32_t amount_mib, unsi
 			       stats_interval_s);
 	c->balloon = (struct vm_balloon_cfg){true, amount_mib, flags, stats_interval_s};
 	return 0;
+}
+
+/* A limiter for the configuration: checked, copied (NULL: none). */
+static int limiter_copy(struct cvmm_config *c, struct cvmm_rate_limiter *dst,
+			const struct cvmm_rate_limiter *rl, const char *what, unsigned i)
+{
+	struct rl_cfg rc = vm_rl_cfg(rl);
+	if (rl_cfg_check(&rc) < 0)
+		return err_set(&c->err, EINVAL,
+			       "%s %u: a rate limiter's size and one_time_burst must be at most "
+			       "2^62, its refill_time at most 10^12 ms",
+			       what, i);
+	*dst = rl ? *rl : (struct cvmm_rate_limiter){0};
+	return 0;
+}
+
+API int cvmm_config_set_disk_limiter(struct cvmm_config *c, unsigned disk,
+				     const struct cvmm_rate_limiter *rl)
+{
+	err_clear(&c->err);
+	if (disk >= c->ndisks)
+		return err_set(&c->err, ENODEV, "no disk %u", disk);
+	return limiter_copy(c, &c->disks[disk].limit, rl, "disk", disk);
+}
+
+API int cvmm_config_set_net_limiter(struct cvmm_config *c, unsigned net,
+				    const struct cvmm_rate_limiter *rx,
+				    const struct cvmm_rate_limiter *tx)
+{
+	err_clear(&c->err);
+	if (net >= c->nnets)
+		return err_set(&c->err, ENODEV, "no network interface %u", net);
+	struct cvmm_rate_limiter r, t;
+	int ret = limiter_copy(c, &r, rx, "net (RX)", net);
+	if (!ret)
+		ret = limiter_copy(c, &t, tx, "net (TX)", net);
+	if (ret < 0)
+		return ret;
+	c->net_limit[net][0] = r;
+	c->net_limit[net][1] = t;
+	return 0;
+}
+
+API int cvmm_config_set_rng_limiter(struct cvmm_config *c, const struct cvmm_rate_limiter *rl)
+{
+	err_clear(&c->err);
+	return limiter_copy(c, &c->rng_limit, rl, "rng", 0);
 }
 
 API int cvmm_config_set_dirty_tracking(struct cvmm_config *c, int enabled)

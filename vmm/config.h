@@ -11,18 +11,33 @@
 
 #include "cvmm/cvmm.h"
 #include "core/err.h"
+#include "core/ratelimit.h"
 
 #define CVMM_MAX_CPUS 254 /* xAPIC ids, one IOAPIC id above them */
 
 struct vm_disk_cfg {
 	char *path; /* owned */
 	unsigned flags, queues;
+	struct cvmm_rate_limiter limit;
 };
 struct vm_fs_cfg {
 	char *tag, *path; /* owned */
 	unsigned flags;
 };
 #define CVMM_MIN_MEMORY (16ULL << 20)
+
+/* A public rate limiter as the devices take it (NULL: none). */
+static inline struct rl_cfg vm_rl_cfg(const struct cvmm_rate_limiter *l)
+{
+	struct rl_cfg c = {0};
+	if (l) {
+		c.bw = (struct rl_bucket_cfg){l->bandwidth.size, l->bandwidth.one_time_burst,
+					      l->bandwidth.refill_time_ms};
+		c.ops = (struct rl_bucket_cfg){l->ops.size, l->ops.one_time_burst,
+					       l->ops.refill_time_ms};
+	}
+	return c;
+}
 
 struct cvmm_config {
 	char *kernel;  /* owned */
@@ -39,6 +54,7 @@ struct cvmm_config {
 	unsigned ndisks;
 	struct cvmm_net_config nets[CVMM_MAX_NETS]; /* target owned */
 	unsigned nnets;
+	struct cvmm_rate_limiter net_limit[CVMM_MAX_NETS][2]; /* RX, TX */
 	struct vm_fs_cfg fs[CVMM_MAX_FS];
 	unsigned nfs;
 	char *vsock_path; /* owned, NULL: no vsock device */
@@ -49,6 +65,7 @@ struct cvmm_config {
 		uint32_t mib;
 		unsigned flags, stats_s; /* CVMM_BALLOON_*, statistics interval (0: none) */
 	} balloon;
+	struct cvmm_rate_limiter rng_limit;
 	bool track_dirty; /* dirty pages tracked: diff snapshots */
 	int seccomp;	  /* CVMM_SECCOMP_*, for every thread of the VM */
 	int transport;	  /* CVMM_TRANSPORT_* */

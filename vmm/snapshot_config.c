@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/le.h"
 #include "vmm/config.h"
 
 #define API __attribute__((visibility("default")))
@@ -31,12 +32,49 @@ enum {
 	CFG_VSOCK_PATH,
 	CFG_NDISKS,
 	CFG_NNETS,
-	CFG_VERSION
+	CFG_VERSION,
+	CFG_RNG_LIMIT, /* optional, as every limiter: a file without one loads */
 };
-enum { DISK_PATH = 1, DISK_FLAGS, DISK_QUEUES };
-enum { NET_BACKEND = 1, NET_TARGET, NET_PAIRS, NET_HAS_MAC, NET_MAC };
+enum { DISK_PATH = 1, DISK_FLAGS, DISK_QUEUES, DISK_LIMIT };
+enum { NET_BACKEND = 1, NET_TARGET, NET_PAIRS, NET_HAS_MAC, NET_MAC, NET_RX_LIMIT, NET_TX_LIMIT };
 /* section "balloon-config", with a balloon only (older states have none) */
 enum { BALLOON_MIB = 1, BALLOON_FLAGS, BALLOON_STATS_S };
+
+/* A rate limiter: its six numbers, little-endian; none (all 0) not put. */
+#define LIMIT_BYTES 48
+static void put_limit(struct snap_w *w, uint16_t tag, const struct cvmm_rate_limiter *l)
+{
+	const struct cvmm_token_bucket *b[2] = {&l->bandwidth, &l->ops};
+	uint8_t buf[LIMIT_BYTES], *p = buf;
+	bool any = false;
+	for (int i = 0; i < 2; i++) {
+		uint64_t v[3] = {b[i]->size, b[i]->one_time_burst, b[i]->refill_time_ms};
+		for (int k = 0; k < 3; k++, p += 8) {
+			le_put64(p, v[k]);
+			any |= v[k] != 0;
+		}
+	}
+	if (any)
+		snap_put_opt(w, tag, buf, sizeof(buf));
+}
+
+/* The limiter at tag (all 0 when absent); -EINVAL for one of another size. */
+static int get_limit(const struct snap_sec *s, uint16_t tag, struct cvmm_rate_limiter *l,
+		     struct err *e)
+{
+	size_t n;
+	const uint8_t *p = snap_get(s, tag, &n);
+	*l = (struct cvmm_rate_limiter){0};
+	if (!p)
+		return 0;
+	if (n != LIMIT_BYTES)
+		return err_set(e, EINVAL, "snapshot's %s %u: a rate limiter of %zu bytes", s->name,
+			       s->instance, n);
+	struct cvmm_token_bucket *b[2] = {&l->bandwidth, &l->ops};
+	for (int i = 0; i < 2; i++, p += 24)
+		*b[i] = (struct cvmm_token_bucket){le_get64(p), le_get64(p + 8), le_get64(p + 16)};
+	return 0;
+}
 
 void snapshot_config_write(const struct cvmm_config *c, bool pci, struct snap_w *w)
 {
@@ -62,11 +100,13 @@ void snapshot_config_write(const struct cvmm_config *c, bool pci, struct snap_w 
 		snap_u32(w, BALLOON_FLAGS, c->balloon.flags);
 		snap_u32(w, BALLOON_STATS_S, c->balloon.stats_s);
 	}
+	put_limit(w, CFG_RNG_LIMIT, &c->rng_limit);
 	for (unsigned i = 0; i < c->ndisks; i++) {
 		snap_section(w, "disk", i);
 		snap_str(w, DISK_PATH, c->disks[i].path);
 		snap_u32(w, DISK_FLAGS, c->disks[i].flags);
 		snap_u32(w, DISK_QUEUES, c->disks[i].queues);
+		put_limit(w, DISK_LIMIT, &c->disks[i].limit);
 	}
 	for (unsigned i = 0; i < c->nnets; i++) {
 		const struct cvmm_net_config *n = &c->nets[i];
@@ -76,6 +116,8 @@ void snapshot_config_write(const struct cvmm_config *c, bool pci, struct snap_w 
 		snap_u32(w, NET_PAIRS, n->queue_pairs);
 		snap_u32(w, NET_HAS_MAC, (uint32_t)n->has_mac);
 		snap_put(w, NET_MAC, n->mac, 6);
+		put_limit(w, NET_RX_LIMIT, &c->net_limit[i][0]);
+		put_limit(w, NET_TX_LIMIT, &c->net_limit[i][1]);
 	}
 }
 
@@ -174,6 +216,11 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 			return ret;
 		ret = cvmm_config_set_balloon(c, mib, flags, st);
 	}
+	struct cvmm_rate_limiter lim, lim2;
+	if (!ret && (ret = get_limit(&s, CFG_RNG_LIMIT, &lim, e)) < 0)
+		return ret;
+	if (!ret)
+		ret = cvmm_config_set_rng_limiter(c, &lim);
 	for (uint32_t i = 0; !ret && i < ndisks; i++) {
 		struct snap_sec d;
 		char path[4096];
@@ -182,10 +229,13 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 			return err_set(e, EINVAL, "snapshot lacks disk %u", i);
 		if ((ret = snap_get_str(&d, DISK_PATH, path, sizeof(path), true, e)) < 0 ||
 		    (ret = snap_get_u32(&d, DISK_FLAGS, &flags, e)) < 0 ||
-		    (ret = snap_get_u32(&d, DISK_QUEUES, &queues, e)) < 0)
+		    (ret = snap_get_u32(&d, DISK_QUEUES, &queues, e)) < 0 ||
+		    (ret = get_limit(&d, DISK_LIMIT, &lim, e)) < 0)
 			return ret;
 		ret = cvmm_config_add_disk(c, rs->disk_path[i] ? rs->disk_path[i] : path, flags,
 					   queues);
+		if (!ret)
+			ret = cvmm_config_set_disk_limiter(c, i, &lim);
 	}
 	for (uint32_t i = 0; !ret && i < nnets; i++) {
 		struct snap_sec d;
@@ -198,7 +248,9 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 		    (ret = snap_get_str(&d, NET_TARGET, target, sizeof(target), false, e)) < 0 ||
 		    (ret = snap_get_u32(&d, NET_PAIRS, &pairs, e)) < 0 ||
 		    (ret = snap_get_u32(&d, NET_HAS_MAC, &has_mac, e)) < 0 ||
-		    (ret = snap_get_exact(&d, NET_MAC, n.mac, 6, e)) < 0)
+		    (ret = snap_get_exact(&d, NET_MAC, n.mac, 6, e)) < 0 ||
+		    (ret = get_limit(&d, NET_RX_LIMIT, &lim, e)) < 0 ||
+		    (ret = get_limit(&d, NET_TX_LIMIT, &lim2, e)) < 0)
 			return ret;
 		n.queue_pairs = pairs;
 		n.has_mac = has_mac != 0;
@@ -219,6 +271,8 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 				       i, backend);
 		}
 		ret = cvmm_config_add_net(c, &n);
+		if (!ret)
+			ret = cvmm_config_set_net_limiter(c, i, &lim, &lim2);
 	}
 	if (ret < 0)
 		return err_set(e, -ret, "snapshot's configuration: %s", cvmm_config_error(c));

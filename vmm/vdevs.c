@@ -24,7 +24,8 @@ static int blk_open_cfg(void **out, const struct cvmm_config *c, unsigned i, str
 	struct blk_cfg bc = {.path = d->path,
 			     .ro = d->flags & CVMM_DISK_RO,
 			     .direct = d->flags & CVMM_DISK_DIRECT,
-			     .queues = d->queues};
+			     .queues = d->queues,
+			     .limit = vm_rl_cfg(&d->limit)};
 	return blk_desc.open(out, &bc, i, e);
 }
 
@@ -40,7 +41,9 @@ static int net_open_cfg(void **out, const struct cvmm_config *cfg, unsigned i, s
 			     .target = c->target,
 			     .fd = c->fd,
 			     .pairs = c->queue_pairs,
-			     .has_mac = c->has_mac};
+			     .has_mac = c->has_mac,
+			     .rx_limit = vm_rl_cfg(&cfg->net_limit[i][0]),
+			     .tx_limit = vm_rl_cfg(&cfg->net_limit[i][1])};
 	memcpy(nc.mac, c->mac, 6);
 	return net_desc.open(out, &nc, i, e);
 }
@@ -95,8 +98,7 @@ static unsigned rng_count(const struct cvmm_config *c)
 
 static int rng_open_cfg(void **out, const struct cvmm_config *c, unsigned i, struct err *e)
 {
-	(void)c;
-	struct rng_cfg rc = {.source = NULL};
+	struct rng_cfg rc = {.source = NULL, .limit = vm_rl_cfg(&c->rng_limit)};
 	return rng_desc.open(out, &rc, i, e);
 }
 

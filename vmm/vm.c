@@ -1156,6 +1156,8 @@ static void vm_device_metrics(const struct vm_vdev *s, unsigned index,
 			.invalid_reqs_count = m.blk.invalid_reqs_count,
 			.execute_fails = m.blk.execute_fails,
 			.queue_event_count = m.blk.queue_event_count,
+			.rate_limiter_throttled_events = m.limit[0].throttled,
+			.rate_limiter_throttled_ns = m.limit[0].throttled_ns,
 		};
 		break;
 	case VIRTIO_ID_NET:
@@ -1174,6 +1176,10 @@ static void vm_device_metrics(const struct vm_vdev *s, unsigned index,
 			.rx_tap_event_count = m.net.rx_tap_event_count,
 			.rx_queue_event_count = m.net.rx_queue_event_count,
 			.tx_queue_event_count = m.net.tx_queue_event_count,
+			.rx_rate_limiter_throttled = m.limit[0].throttled,
+			.tx_rate_limiter_throttled = m.limit[1].throttled,
+			.rx_rate_limiter_throttled_ns = m.limit[0].throttled_ns,
+			.tx_rate_limiter_throttled_ns = m.limit[1].throttled_ns,
 		};
 		break;
 	case VIRTIO_ID_VSOCK:
@@ -1198,6 +1204,8 @@ static void vm_device_metrics(const struct vm_vdev *s, unsigned index,
 			.entropy_event_count = m.requests,
 			.entropy_bytes = m.bytes,
 			.host_rng_fails = m.errors,
+			.entropy_rate_limiter_throttled = m.limit[0].throttled,
+			.rate_limiter_throttled_ns = m.limit[0].throttled_ns,
 		};
 		break;
 	case VIRTIO_ID_BALLOON:
@@ -1285,6 +1293,71 @@ API int cvmm_vm_update_disk(struct cvmm_vm *handle, unsigned index, const char *
 		return err_shared_put(&vm->err, &e);
 	log_debug("%s: now on '%s'", s->name, path);
 	return 0;
+}
+
+/* The index-th device of a kind (its virtio ID): its rate limiters rx
+ * (which 0) and, for an interface, tx (which 1) replaced, and the VM's
+ * configuration with them (a snapshot keeps them). */
+static int vm_set_limiters(struct vm *vm, uint32_t id, unsigned index,
+			   const struct cvmm_rate_limiter *rl0, const struct cvmm_rate_limiter *rl1,
+			   struct cvmm_rate_limiter *keep0, struct cvmm_rate_limiter *keep1)
+{
+	struct rl_cfg c[2] = {vm_rl_cfg(rl0), vm_rl_cfg(rl1)};
+	unsigned n = keep1 ? 2 : 1;
+	for (unsigned k = 0; k < n; k++)
+		if (rl_cfg_check(&c[k]) < 0)
+			return err_shared_set(&vm->err, EINVAL,
+					      "a rate limiter's size and one_time_burst must be at "
+					      "most 2^62, its refill_time at most 10^12 ms");
+	struct vm_vdev *s = NULL;
+	for (unsigned i = 0, m = 0; i < vm->nvdevs && !s; i++)
+		if (vm->vdevs[i].k->virtio_id == id && m++ == index)
+			s = &vm->vdevs[i];
+	if (!s || !s->k->set_limiter)
+		return err_shared_set(&vm->err, ENODEV, "no such device (%u)", index);
+	for (unsigned k = 0; k < n; k++) {
+		struct err e = {0};
+		int r = s->k->set_limiter(s->model, k, &c[k], &e);
+		if (r < 0)
+			return err_shared_put(&vm->err, &e);
+	}
+	*keep0 = rl0 ? *rl0 : (struct cvmm_rate_limiter){0};
+	if (keep1)
+		*keep1 = rl1 ? *rl1 : (struct cvmm_rate_limiter){0};
+	log_debug("%s: rate limiters replaced", s->name);
+	return 0;
+}
+
+API int cvmm_vm_set_disk_limiter(struct cvmm_vm *handle, unsigned index,
+				 const struct cvmm_rate_limiter *rl)
+{
+	struct vm *vm = (struct vm *)handle;
+	err_shared_begin(&vm->err);
+	if (index >= vm->cfg.ndisks)
+		return err_shared_set(&vm->err, ENODEV, "no disk %u", index);
+	return vm_set_limiters(vm, VIRTIO_ID_BLOCK, index, rl, NULL, &vm->cfg.disks[index].limit,
+			       NULL);
+}
+
+API int cvmm_vm_set_net_limiter(struct cvmm_vm *handle, unsigned index,
+				const struct cvmm_rate_limiter *rx,
+				const struct cvmm_rate_limiter *tx)
+{
+	struct vm *vm = (struct vm *)handle;
+	err_shared_begin(&vm->err);
+	if (index >= vm->cfg.nnets)
+		return err_shared_set(&vm->err, ENODEV, "no network interface %u", index);
+	return vm_set_limiters(vm, VIRTIO_ID_NET, index, rx, tx, &vm->cfg.net_limit[index][0],
+			       &vm->cfg.net_limit[index][1]);
+}
+
+API int cvmm_vm_set_rng_limiter(struct cvmm_vm *handle, const struct cvmm_rate_limiter *rl)
+{
+	struct vm *vm = (struct vm *)handle;
+	err_shared_begin(&vm->err);
+	if (!vm->cfg.rng)
+		return err_shared_set(&vm->err, ENODEV, "no entropy device");
+	return vm_set_limiters(vm, VIRTIO_ID_RNG, 0, rl, NULL, &vm->cfg.rng_limit, NULL);
 }
 
 API int cvmm_vm_exit_fd(const struct cvmm_vm *handle)

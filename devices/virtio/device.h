@@ -13,6 +13,7 @@
 #include "devices/virtio/virtio.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/ratelimit.h"
 
 struct vq_grant;
 struct snap_w;
@@ -59,6 +60,11 @@ struct vdev_balloon_metrics {
 	uint64_t free_page_report_count, free_page_report_freed, free_page_report_fails;
 	uint64_t stats_updates_count, stats_update_fails;
 };
+/* A rate limiter's (devices/virtio/limiter.h): the times a queue had to
+ * wait for it, and the time those waits took (ended ones), in ns. */
+struct vdev_limit_metrics {
+	uint64_t throttled, throttled_ns;
+};
 struct vdev_metrics {
 	uint64_t requests; /* chains served */
 	uint64_t bytes;	   /* bytes moved to or from the guest */
@@ -67,6 +73,7 @@ struct vdev_metrics {
 	struct vdev_net_metrics net;
 	struct vdev_vsock_metrics vsock;
 	struct vdev_balloon_metrics balloon;
+	struct vdev_limit_metrics limit[2]; /* its rate limiters (virtio-net: RX, TX) */
 };
 
 /* Adds n to a counter only the calling thread writes (a device's worker):
@@ -109,6 +116,10 @@ struct vdev_desc {
 	 * the driver told (configuration change). On failure nothing
 	 * changed. */
 	int (*update)(void *model, const char *path, struct err *e);
+	/* Optional, any thread, once opened: its rate limiter `which` (0;
+	 * virtio-net: 0 RX, 1 TX) takes c, a wait under the old one is
+	 * reconsidered at once. -EINVAL for no such limiter. */
+	int (*set_limiter)(void *model, unsigned which, const struct rl_cfg *c, struct err *e);
 	/* Optional: the device's counters. */
 	void (*metrics)(const void *model, struct vdev_metrics *m);
 	/* Its workers' grants (worker.h): each kind of worker thread it

@@ -126,6 +126,38 @@ void vq_worker_cancel(struct vq_worker *w, const void *io)
 	io_uring_submit(&w->ring);
 }
 
+uint64_t vq_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void vq_worker_timer(struct vq_worker *w, uint64_t ns)
+{
+	uint64_t due = vq_now_ns() + ns;
+	if ((w->timers && due >= w->timer_due) || w->timers >= WORKER_MAX_TIMERS)
+		return;
+	struct io_uring_sqe *sqe = vq_worker_sqe(w);
+	if (!sqe)
+		return;
+	struct __kernel_timespec *ts = &w->timer_ts[w->timer_seq++ % WORKER_MAX_TIMERS];
+	ts->tv_sec = (long long)(ns / 1000000000ULL);
+	ts->tv_nsec = (long long)(ns % 1000000000ULL);
+	io_uring_prep_timeout(sqe, ts, 0, 0);
+	sqe->flags |= IOSQE_FIXED_FILE; /* the ring's restrictions want it on every SQE */
+	io_uring_sqe_set_data64(sqe, WORKER_TAG_TIMER);
+	w->timers++;
+	w->timer_due = due;
+}
+
+void vq_worker_wake(struct vq_worker *w)
+{
+	uint64_t one = 1;
+	ssize_t n = write(w->kick_fd, &one, sizeof(one));
+	(void)n;
+}
+
 static void arm_read(struct vq_worker *w, int file, uint64_t *buf, uint64_t tag)
 {
 	struct io_uring_sqe *sqe = vq_worker_sqe(w);
@@ -290,6 +322,14 @@ static int worker_round(struct vq_worker *w, bool wait, struct __kernel_timespec
 			worker_handle_command(w);
 		} else if (tag == WORKER_TAG_IGNORE) {
 			/* a cancel's own completion */
+		} else if (tag == WORKER_TAG_TIMER) {
+			/* a wait ended (vq_worker_timer): serve the queue again;
+			 * the due time of those still pending is not known */
+			w->timers -= w->timers > 0;
+			w->timer_due = w->timers ? UINT64_MAX : 0;
+			log_trace("%s: timer: %d (%u pending)", w->name, cqe->res, w->timers);
+			if (w->active && !w->paused)
+				w->ops->kick(w);
 		} else if (tag == WORKER_TAG_KICK) {
 			arm_read(w, WORKER_FILE_KICK, &w->kick_buf, WORKER_TAG_KICK);
 			if (w->active && !w->paused) {

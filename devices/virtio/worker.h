@@ -56,6 +56,8 @@ struct vq_worker_ops {
 #define WORKER_TAG_KICK	     1 /* user_data of the eventfd reads; I/O uses pointers */
 #define WORKER_TAG_CTL	     2
 #define WORKER_TAG_IGNORE    3 /* completions nobody waits for (cancels) */
+#define WORKER_TAG_TIMER     4 /* vq_worker_timer's timeouts */
+#define WORKER_MAX_TIMERS    4 /* timeouts one worker has pending at most */
 
 /* A worker's grant, all in one place: the seccomp table its thread loads
  * (worker_jail.c, by pointer) and what its io_uring may do, which seccomp does
@@ -134,6 +136,12 @@ struct vq_worker {
 	/* kicks (ioeventfd reads) it served while active: the queue's events,
 	 * written by the worker (vdev_count), read by any thread */
 	_Atomic uint64_t kicks;
+	/* vq_worker_timer: timeouts pending, the earliest one's due time
+	 * (CLOCK_MONOTONIC ns; UINT64_MAX: not known), their timespecs until
+	 * the kernel has read them (at the next submit). Worker thread only. */
+	unsigned timers, timer_seq;
+	uint64_t timer_due;
+	struct __kernel_timespec timer_ts[WORKER_MAX_TIMERS];
 	char name[16];
 	int test_violation;   /* test builds: make a syscall outside the filter */
 	int test_uring_probe; /* test builds: submit what its ring must refuse */
@@ -189,6 +197,17 @@ void vq_worker_cancel(struct vq_worker *w, const void *io);
  * SQEs submitted after this use fd. 0 or -errno. */
 __attribute__((warn_unused_result)) int vq_worker_files_update(struct vq_worker *w, unsigned slot,
 							       int fd);
+/* Worker side: the queue is served again (its ops' kick, as for a guest's
+ * kick but not counted as one) in ns nanoseconds, by an IORING_OP_TIMEOUT on
+ * the worker's own ring (the grant must allow it). Nothing new is armed when
+ * a timeout that ends no later is pending: a device waiting for a rate
+ * limiter asks at every kick and gets one wake-up. */
+void vq_worker_timer(struct vq_worker *w, uint64_t ns);
+/* Any thread: the worker serves its queue as if the guest had kicked (its
+ * kick eventfd written): a rate limiter replaced, a wait to reconsider. */
+void vq_worker_wake(struct vq_worker *w);
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t vq_now_ns(void);
 /* An io_uring opcode's name without IORING_OP_ ("READV"), or NULL. */
 const char *vq_uring_op_name(unsigned op);
 struct io_uring_sqe *vq_worker_sqe(struct vq_worker *w);

@@ -41,6 +41,8 @@
 		     "(shared once threads outnumber 8 per CPU) gives memory back with brk"),      \
 		RULE(rt_sigprocmask, "glibc masks signals while the thread exits"),                \
 		RULE(restart_syscall, "resume an interrupted wait"),                               \
+		RULE(clock_gettime,                                                                \
+		     "rate limiters: the monotonic clock, where the vDSO falls back to the call"), \
 		RULE(exit, "the thread exits"),                                                    \
 		RULE(write, "the SIGSYS handler names the forbidden call on stderr",               \
 		     EQ(0, STDERR_FILENO))
@@ -113,7 +115,6 @@ static const struct jail_rule balloon_rules[] = {
 				"release the pages the guest gave back (glibc: a thread's stack "
 				"at exit)",
 				EQ(2, MADV_DONTNEED))),
-	RULE(clock_gettime, "the time of a statistics update (when the vDSO falls back)"),
 };
 
 const struct jail_table vq_jail_worker = JAIL_TABLE("virtqueue worker", worker_rules);

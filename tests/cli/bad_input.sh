@@ -141,6 +141,18 @@ for _ in $(seq 50); do [[ -S $tmp/live.sock ]] && break; sleep 0.1; done
 expect 1 "vsock.*in use" -- --kernel "$tmp/garbage" --vsock cid=3,socket="$tmp/live.sock"
 kill $lpid 2>/dev/null
 wait $lpid 2>/dev/null
+# rate limiters (docs/rate-limiters.md): a bad LIMIT is refused by name
+expect 1 "--disk: a rate limit is RATE" -- --kernel "$tmp/garbage" --disk "$tmp/garbage,bw=fast"
+expect 1 "--disk: a rate limit is RATE" -- --kernel "$tmp/garbage" --disk "$tmp/garbage,iops=0"
+expect 1 "--disk: a rate limit is RATE" -- --kernel "$tmp/garbage" --disk "$tmp/garbage,bw=1M:0"
+expect 1 "--disk: a rate limit is RATE" -- --kernel "$tmp/garbage" --disk "$tmp/garbage,bw=1:2:3:4"
+expect 1 "--disk: a rate limit is RATE" -- --kernel "$tmp/garbage" --disk "$tmp/garbage,bw=5G:1000:$(printf '9%.0s' $(seq 30))"
+expect 1 "--net: a rate limit is RATE" -- --kernel "$tmp/garbage" --net tap0,rx-bw=-1
+expect 1 "--net" -- --kernel "$tmp/garbage" --net tap0,bw=1M
+expect 1 "--rng-limit" -- --kernel "$tmp/garbage" --rng --rng-limit bw=1M,queues=2
+expect 1 "--rng-limit: given twice" -- --kernel "$tmp/garbage" --rng --rng-limit bw=1M --rng-limit iops=5
+printf '{"kernel": "%s", "disks": [{"path": "/d", "rate_limiter": {"ops": {"size": -5, "refill_time": 1}}}]}' "$tmp/garbage" >"$tmp/c-limit.json"
+expect 1 "config: 'rate_limiter': 'ops': 'size' must be an integer .* in disks\[0\]" -- --config "$tmp/c-limit.json"
 # --config FILE: the VM as JSON; its errors name the field
 printf '{"kernel": "%s", "cpus": 2}' "$tmp/nope" >"$tmp/c-ok.json"
 expect 1 "cannot open kernel.*nope" -- --config "$tmp/c-ok.json"

@@ -564,6 +564,10 @@ fi
 if wanted x86-balloon; then # virtio-balloon: memory given back, reported
 	subscript balloon "$TMP/balloon" sh ./balloon-cases.sh
 fi
+if wanted x86-limit; then # rate limiters: the rates a guest measures
+	if netns; then subscript limit "$TMP/limit" unshare -n sh ./limit-cases.sh
+	else bad stage-limit-cases "cannot create a network namespace (unshare -n)"; fi
+fi
 if wanted x86-soak; then # cycles in one process; VMs killed mid-write
 	subscript soak "$TMP/soak" sh ./soak-cases.sh
 fi

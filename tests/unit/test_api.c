@@ -26,6 +26,9 @@
 #define API_TEST_DEVS 16
 
 struct fake {
+	int limits, limit_kind; /* f_set_limiter's calls, the last one's */
+	unsigned limit_index;
+	struct cvmm_rate_limiter limit_rx, limit_tx;
 	int starts, pauses, resumes, shutdowns;
 	int start_result, shutdown_result;
 	enum cvmm_vm_state state;
@@ -115,6 +118,21 @@ static int f_stats(void *ctx, struct cvmm_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->exits_total = f->exits;
 	st->console_tx_bytes = f->tx;
+	return 0;
+}
+
+/* PATCH /drives, /network-interfaces: the limiters passed on */
+static int f_set_limiter(void *ctx, int kind, unsigned index, const struct cvmm_rate_limiter *rx,
+			 const struct cvmm_rate_limiter *tx, char *err, size_t len)
+{
+	struct fake *f = ctx;
+	(void)err;
+	(void)len;
+	f->limits++;
+	f->limit_kind = kind;
+	f->limit_index = index;
+	f->limit_rx = *rx;
+	f->limit_tx = tx ? *tx : (struct cvmm_rate_limiter){0};
 	return 0;
 }
 
@@ -219,6 +237,7 @@ static const struct api_ops fake_ops = {.balloon = f_balloon,
 					.state = f_state,
 					.stats = f_stats,
 					.update_disk = f_update_disk,
+					.set_limiter = f_set_limiter,
 					.metrics = f_metrics};
 
 struct t {
@@ -424,6 +443,56 @@ static void fault_is(struct t *t, const char *msg)
  * first), an unknown drive, nothing to update, a file the VM cannot use
  * (the VM unchanged, the configuration too), a body naming another drive
  * or a field that cannot change, a no-op rate limiter. */
+/* PATCH /network-interfaces: post-boot only; the buckets given of RX and
+ * TX replace the interface's, the others stay; an unknown interface and a
+ * malformed limiter are 400s. */
+static void test_patch_iface(void **state)
+{
+	struct t *t = *state;
+	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"k\"}"), 204);
+	assert_int_equal(req(t, "PUT", "/network-interfaces/a",
+			     "{\"iface_id\": \"a\", \"host_dev_name\": \"tapa\"}"),
+			 204);
+	assert_int_equal(
+		req(t, "PUT", "/network-interfaces/b",
+		    "{\"iface_id\": \"b\", \"host_dev_name\": \"tapb\", \"tx_rate_limiter\":"
+		    " {\"ops\": {\"size\": 10, \"refill_time\": 100}}}"),
+		204);
+	const char *rx = "{\"iface_id\": \"b\", \"rx_rate_limiter\": {\"bandwidth\": "
+			 "{\"size\": 1000, \"refill_time\": 10}}}";
+	assert_int_equal(req(t, "PATCH", "/network-interfaces/b", rx), 400);
+	fault_is(t, "The requested operation is not supported before starting the microVM.");
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
+	assert_int_equal(req(t, "PATCH", "/network-interfaces/b", rx), 204);
+	assert_int_equal(t->f.limits, 1);
+	assert_int_equal(t->f.limit_kind, CVMM_DEVICE_NET);
+	assert_int_equal(t->f.limit_index, 1);
+	assert_int_equal(t->f.limit_rx.bandwidth.size, 1000);
+	assert_int_equal(t->f.limit_tx.ops.size, 10); /* as PUT */
+	assert_int_equal(
+		req(t, "PATCH", "/network-interfaces/b",
+		    "{\"iface_id\": \"b\", \"rx_rate_limiter\": {}, \"tx_rate_limiter\": null}"),
+		204);
+	assert_int_equal(t->f.limits, 1); /* nothing to change */
+	assert_int_equal(req(t, "PATCH", "/network-interfaces/c",
+			     "{\"iface_id\": \"c\", \"rx_rate_limiter\": {}}"),
+			 400);
+	fault_has(t, "no network interface 'c'");
+	assert_int_equal(req(t, "PATCH", "/network-interfaces/b",
+			     "{\"iface_id\": \"b\", \"tx_rate_limiter\": {\"ops\": {\"size\": 1.5,"
+			     " \"refill_time\": 1}}}"),
+			 400);
+	fault_has(t, "'tx_rate_limiter': 'ops': 'size' must be an integer");
+	assert_int_equal(req(t, "PATCH", "/network-interfaces/b",
+			     "{\"iface_id\": \"b\", \"host_dev_name\": \"x\"}"),
+			 400);
+	fault_has(t, "unknown field 'host_dev_name'");
+	assert_int_equal(t->f.limits, 1);
+	assert_int_equal(req(t, "GET", "/vm/config", NULL), 200);
+	assert_non_null(strstr(t->out, "\"rx_rate_limiter\":{\"bandwidth\":{\"size\":1000,"
+				       "\"refill_time\":10}},\"tx_rate_limiter\":{\"ops\":"));
+}
+
 static void test_patch_drive(void **state)
 {
 	struct t *t = *state;
@@ -506,8 +575,8 @@ static void test_patch_drive(void **state)
 		assert_int_equal(req(t, "PATCH", "/drives/data", body), 400);
 		fault_has(t, "unknown field");
 	}
-	/* a rate limiter that limits nothing is accepted (Kata sends {}); a
-	 * real one is refused, nothing changed */
+	/* a rate limiter that gives no bucket changes nothing (Kata sends
+	 * {}); one that does replaces the buckets it gives, the others stay */
 	assert_int_equal(
 		req(t, "PATCH", "/drives/data", "{\"drive_id\": \"data\", \"rate_limiter\": {}}"),
 		204);
@@ -516,12 +585,34 @@ static void test_patch_drive(void **state)
 			     " \"rate_limiter\": {\"bandwidth\": null, \"ops\": null}}"),
 			 204);
 	assert_string_equal(t->f.update_path, "y");
+	assert_int_equal(t->f.limits, 0);
+	assert_int_equal(req(t, "PATCH", "/drives/data",
+			     "{\"drive_id\": \"data\","
+			     " \"rate_limiter\": {\"ops\": {\"size\": 1, \"refill_time\": 100}}}"),
+			 204);
+	assert_int_equal(t->f.limits, 1);
+	assert_int_equal(t->f.limit_kind, CVMM_DEVICE_DISK);
+	assert_int_equal(t->f.limit_rx.ops.size, 1);
+	assert_int_equal(t->f.limit_rx.ops.refill_time_ms, 100);
+	assert_int_equal(req(t, "PATCH", "/drives/data",
+			     "{\"drive_id\": \"data\", \"rate_limiter\": {\"bandwidth\":"
+			     " {\"size\": 4096, \"one_time_burst\": 8192, \"refill_time\": 10}}}"),
+			 204);
+	assert_int_equal(t->f.limits, 2);
+	assert_int_equal(t->f.limit_rx.ops.size, 1); /* kept */
+	assert_int_equal(t->f.limit_rx.bandwidth.size, 4096);
+	assert_int_equal(t->f.limit_rx.bandwidth.one_time_burst, 8192);
+	assert_int_equal(req(t, "GET", "/vm/config", NULL), 200);
+	assert_non_null(strstr(t->out, "\"rate_limiter\":{\"bandwidth\":{\"size\":4096,"
+				       "\"one_time_burst\":8192,\"refill_time\":10},"
+				       "\"ops\":{\"size\":1,\"refill_time\":100}}"));
 	assert_int_equal(req(t, "PATCH", "/drives/data",
 			     "{\"drive_id\": \"data\", \"path_on_host\": \"z\","
-			     " \"rate_limiter\": {\"ops\": {\"size\": 1, \"refill_time\": 100}}}"),
+			     " \"rate_limiter\": {\"ops\": {\"size\": 1}}}"),
 			 400);
-	fault_has(t, "'rate_limiter' is not supported by cvmm yet");
+	fault_has(t, "'rate_limiter': 'ops': 'refill_time' is required");
 	assert_int_equal(t->f.updates, 4);
+	assert_int_equal(t->f.limits, 2);
 	/* PUT stays pre-boot only */
 	assert_int_equal(req(t, "PUT", "/drives/data",
 			     "{\"drive_id\": \"data\", \"path_on_host\": \"data.img\","
@@ -710,7 +801,7 @@ static void test_bad_bodies(void **state)
 			     " \"is_root_device\": false, \"is_read_only\": false,"
 			     " \"rate_limiter\": {\"bandwidth\": {}}}"),
 			 400);
-	fault_has(t, "'rate_limiter' is not supported");
+	fault_has(t, "'rate_limiter': 'bandwidth': 'size' is required");
 	assert_int_equal(req(t, "PUT", "/network-interfaces/e",
 			     "{\"iface_id\": \"e\","
 			     " \"host_dev_name\": \"t\", \"guest_mac\": \"zz\"}"),
@@ -726,7 +817,7 @@ static void test_bad_bodies(void **state)
 	assert_non_null(strstr(t->out, "\"guest_cid\":3"));
 	assert_int_equal(req(t, "PUT", "/entropy", "{\"rate_limiter\": {}}"), 204);
 	assert_int_equal(req(t, "PUT", "/entropy", "{\"rate_limiter\": {\"bandwidth\": {}}}"), 400);
-	fault_has(t, "'rate_limiter' is not supported");
+	fault_has(t, "'rate_limiter': 'bandwidth': 'size' is required");
 	assert_int_equal(req(t, "PUT", "/entropy", "{\"frob\": 1}"), 400);
 	assert_int_equal(req(t, "GET", "/entropy", NULL), 400);
 	fault_has(t, "Invalid request method and/or path: GET /entropy.");
@@ -1524,6 +1615,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_before_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drive_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_patch_drive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_patch_iface, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_methods_and_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_balloon_endpoints, setup, teardown),

@@ -70,9 +70,13 @@ static void make_disk(struct rig *r, const char *dir)
 	close(fd);
 }
 
+static const struct rl_cfg *rig_limit; /* the next rig's rate limiter, NULL: none */
+
 static void rig_start(struct rig *r)
 {
 	struct blk_cfg cfg = {.path = r->path, .queues = 1};
+	if (rig_limit)
+		cfg.limit = *rig_limit;
 	struct err e = {0};
 	assert_int_equal(blk_open(&r->b, &cfg, 0, &e), 0);
 	struct virtio_irqfds irq = {.config = r->irqfd};
@@ -733,6 +737,56 @@ static void test_metrics_counted(void **state)
 	rig_down(r);
 }
 
+/* The rate limiter on the real worker: 10 requests per 100 ms, a flush
+ * counted as one, 4 KiB reads as one each and their bytes (16 KiB per
+ * 100 ms). 30 reads posted at once: 4 go at once (the bytes' bucket), the
+ * rest at 4 per 100 ms, each whole and right; the bytes limit alone then
+ * lifted from another thread: 20 more go at the ops' 10 per 100 ms. */
+static void test_rate_limited(void **state)
+{
+	(void)state;
+	struct rl_cfg lim = {.bw = {.size = 16384, .refill_ms = 100},
+			     .ops = {.size = 10, .refill_ms = 100}};
+	rig_limit = &lim;
+	struct rig *r = rig_up("/tmp");
+	rig_limit = NULL;
+	double t0 = vd_now();
+	for (unsigned k = 0; k < 30; k++) {
+		memset(vd_at(&r->v, DATA(k), 4096), 0, 4096);
+		post_req(r, k, VIRTIO_BLK_T_IN, 8 * k, 4096);
+	}
+	vd_kick(&r->v, 0);
+	assert_true(vd_wait_used(&r->v, 0, 30, 10));
+	double took = vd_now() - t0;
+	/* 26 after the first 4, at 4 per 100 ms: 650 ms */
+	if (took < 0.6 || took > 3)
+		fail_msg("30 reads at 4 per 100 ms (4 at once) took %.3f s, not about 0.65", took);
+	for (unsigned k = 0; k < 30; k++) {
+		assert_int_equal(*vd_at(&r->v, STATUS(k), 1), VIRTIO_BLK_S_OK);
+		uint8_t *d = vd_at(&r->v, DATA(k), 4096);
+		for (unsigned i = 0; i < 4096; i += 512)
+			assert_int_equal(d[i], pattern(8 * 512 * k + i));
+	}
+	struct vdev_metrics m = blk_counters(r);
+	assert_int_equal(m.blk.read_count, 30);
+	assert_true(m.limit[0].throttled >= 1);
+	assert_true(m.limit[0].throttled_ns >= 500000000ULL);
+	struct rl_cfg ops_only = {.ops = lim.ops};
+	struct err e = {0};
+	assert_int_equal(blk_desc.set_limiter(r->b, 0, &ops_only, &e), 0);
+	t0 = vd_now();
+	for (unsigned k = 30; k < 50; k++)
+		post_req(r, k, k % 2 ? VIRTIO_BLK_T_FLUSH : VIRTIO_BLK_T_IN, 8, k % 2 ? 0 : 4096);
+	vd_kick(&r->v, 0);
+	assert_true(vd_wait_used(&r->v, 0, 50, 10));
+	took = vd_now() - t0;
+	/* the ops' bucket kept its state (not changed): 20 at 10 per 100 ms */
+	if (took < 0.08 || took > 2)
+		fail_msg("20 requests at 10 per 100 ms (about 10 at once) took %.3f s", took);
+	assert_int_equal(blk_desc.set_limiter(r->b, 1, &ops_only, &e), -EINVAL);
+	rig_down(r);
+}
+
 /* ---- snapshot ---- */
 
 struct pause_call {
@@ -935,6 +989,7 @@ int main(void)
 		cmocka_unit_test(test_update_refused_or_same),
 		cmocka_unit_test(test_update_with_read_in_flight),
 		cmocka_unit_test(test_metrics_counted),
+		cmocka_unit_test(test_rate_limited),
 		cmocka_unit_test(test_snapshot_drains_and_restores),
 		cmocka_unit_test(test_pause_holds_then_resume),
 		cmocka_unit_test(test_restore_other_disk_size),

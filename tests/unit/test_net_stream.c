@@ -86,6 +86,9 @@ static void peer_send(struct rig *r, size_t len, uint8_t seed)
 	assert_int_equal(send(r->peer, buf, 4 + len, 0), (ssize_t)(4 + len));
 }
 
+/* The next rig's rate limiters (RX, TX), NULL: none. */
+static const struct rl_cfg *rig_limit[2];
+
 static int setup_on(void **state, bool pci)
 {
 	struct rig *r = calloc(1, sizeof(*r));
@@ -100,6 +103,10 @@ static int setup_on(void **state, bool pci)
 	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
 	assert_int_equal(listen(l, 1), 0);
 	struct net_cfg cfg = {.backend = NET_STREAM, .target = r->path, .fd = -1};
+	if (rig_limit[0])
+		cfg.rx_limit = *rig_limit[0];
+	if (rig_limit[1])
+		cfg.tx_limit = *rig_limit[1];
 	struct err e = {0};
 	assert_int_equal(net_open(&r->n, &cfg, 0, &e), 0);
 	r->peer = accept4(l, NULL, NULL, SOCK_CLOEXEC);
@@ -358,6 +365,65 @@ static void test_reset_while_tx_stuck(void **state)
 	assert_memory_equal(got + 4, want, 300);
 }
 
+/* Rate limiters on the real workers: RX 10 frames per 100 ms, TX 20 KiB per
+ * 100 ms (frame bytes with their header). 30 frames the peer sent at once
+ * reach the guest 10 at once and the rest over 200 ms, each whole and in
+ * order; 30 TX frames of 2000 bytes with their header (60 KB) reach the
+ * peer over about 200 ms, none dropped; the counters say both waited. */
+static const struct rl_cfg rx_lim = {.ops = {.size = 10, .refill_ms = 100}};
+static const struct rl_cfg tx_lim = {.bw = {.size = 20000, .refill_ms = 100}};
+static int setup_limited(void **state)
+{
+	rig_limit[0] = &rx_lim;
+	rig_limit[1] = &tx_lim;
+	int r = setup_on(state, false);
+	rig_limit[0] = rig_limit[1] = NULL;
+	return r;
+}
+
+static void test_rate_limited(void **state)
+{
+	struct rig *r = *state;
+	for (unsigned i = 0; i < 32; i++) {
+		rr_desc(RX(r), i, RX_BUF + (uint64_t)i * BUFSZ, BUFSZ, VRING_DESC_F_WRITE, 0);
+		rr_avail(RX(r), (uint16_t)i);
+	}
+	kick(r, 0);
+	double t0 = vd_now();
+	for (unsigned i = 0; i < 30; i++)
+		peer_send(r, 100 + i, (uint8_t)i);
+	wait_used(r, 0, 30);
+	double took = vd_now() - t0;
+	for (unsigned i = 0; i < 30; i++)
+		check_rx(r, i, 100 + i, (uint8_t)i);
+	if (took < 0.18 || took > 2)
+		fail_msg("30 frames at 100 a second (10 at once) took %.3f s, not about 0.2", took);
+	/* TX: 30 frames of 12 + 1988 bytes, posted at once */
+	for (unsigned k = 0; k < 30; k++)
+		post_tx(r, k, 1988, (uint8_t)k);
+	t0 = vd_now();
+	kick(r, 1);
+	size_t got = 0;
+	while (got < 30 * (4 + 1988) && vd_now() - t0 < 5) {
+		got += peer_drain(r);
+		usleep(1000);
+	}
+	took = vd_now() - t0;
+	assert_int_equal(got, 30 * (4 + 1988));
+	wait_used(r, 1, 30);
+	if (took < 0.18 || took > 2)
+		fail_msg(
+			"60000 bytes at 200000 a second (20000 at once) took %.3f s, not about 0.2",
+			took);
+	struct vdev_metrics m = {0};
+	net_desc.metrics(r->n, &m);
+	assert_true(m.limit[0].throttled >= 1 && m.limit[1].throttled >= 1);
+	assert_true(m.limit[0].throttled_ns >= 100000000ULL);
+	assert_true(m.limit[1].throttled_ns >= 100000000ULL);
+	assert_int_equal(m.net.rx_packets_count, 30);
+	assert_int_equal(m.net.tx_packets_count, 30);
+}
+
 /* ---- snapshot ---- */
 
 static void post_rx(struct rig *r, unsigned from, unsigned n)
@@ -478,6 +544,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_while_tx_stuck, setup_pci, teardown),
 		cmocka_unit_test_setup_teardown(test_pause_with_rx_read_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limited, setup_limited, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

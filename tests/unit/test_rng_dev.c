@@ -46,6 +46,7 @@ static size_t counting_source(void *buf, size_t len)
 }
 
 static struct rig *rig_up_transport(rng_source src, bool init);
+static const struct rl_cfg *rig_limit; /* the next rig's rate limiter, NULL: none */
 static struct rig *rig_up(rng_source src)
 {
 	return rig_up_transport(src, true);
@@ -60,6 +61,8 @@ static struct rig *rig_up_transport(rng_source src, bool init)
 	r->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(r->irqfd >= 0);
 	struct rng_cfg cfg = {.source = src};
+	if (rig_limit)
+		cfg.limit = *rig_limit;
 	struct err e = {0};
 	assert_int_equal(rng_desc.open(&r->g, &cfg, 0, &e), 0);
 	struct virtio_irqfds irq = {.config = r->irqfd};
@@ -167,6 +170,62 @@ static void test_exact_bytes_and_bounds(void **state)
 			 (uint8_t)((16 + RNG_CHAIN_MAX - 1) * 5 + 1));
 	assert_int_equal(*vd_at(&r->v, BIG + RNG_CHAIN_MAX, 1), 0);
 	assert_int_equal(atomic_load(&counted), 16 + RNG_CHAIN_MAX);
+	rig_down(r);
+}
+
+/* The rate limiter, on the real worker (its thread, filter and ring): 4096
+ * bytes per 100 ms, a full bucket at the start. 12 requests of 1 KiB: 4 at
+ * once, the other 8 over 200 ms, through the worker's timeout (no busy
+ * wait: the worker is asleep in between), none dropped; the counters say
+ * the queue waited. Then a limiter that lets nothing more through for
+ * 100 s: 4 new requests wait; replaced by none (set_limiter from this
+ * thread), they are served at once. */
+static void test_rate_limited(void **state)
+{
+	(void)state;
+	struct rl_cfg lim = {.bw = {.size = 4096, .refill_ms = 100}};
+	rig_limit = &lim;
+	struct rig *r = rig_up(NULL);
+	rig_limit = NULL;
+	struct vd_seg seg[16][1];
+	for (unsigned i = 0; i < 16; i++)
+		seg[i][0] = (struct vd_seg){BUF(i), 1024, true};
+	double t0 = vd_now();
+	for (unsigned i = 0; i < 12; i++)
+		vd_post(&r->v, 0, seg[i], 1);
+	vd_kick(&r->v, 0);
+	assert_true(vd_wait_used(&r->v, 0, 4, 1));
+	assert_true(vd_wait_used(&r->v, 0, 12, 5));
+	double took = vd_now() - t0;
+	for (unsigned i = 0; i < 12; i++) {
+		uint32_t id, len;
+		vd_used(&r->v, 0, (uint16_t)i, &id, &len);
+		assert_int_equal(len, 1024);
+	}
+	if (took < 0.19 || took > 1.5)
+		fail_msg("12 KiB at 40 KiB/s (4 KiB at once) took %.3f s, not about 0.2", took);
+	struct vdev_metrics m = {0};
+	rng_desc.metrics(r->g, &m);
+	assert_true(m.limit[0].throttled >= 1);
+	assert_true(m.limit[0].throttled_ns >= 150 * 1000000ULL);
+	assert_int_equal(m.bytes, 12 * 1024);
+	/* 1 byte per 100 s, bucket empty: the next 4 wait */
+	struct rl_cfg slow = {.bw = {.size = 1, .refill_ms = 100000}};
+	struct err e = {0};
+	assert_int_equal(rng_desc.set_limiter(r->g, 0, &slow, &e), 0);
+	assert_int_equal(rng_desc.set_limiter(r->g, 1, &slow, &e), -EINVAL);
+	for (unsigned i = 12; i < 16; i++)
+		vd_post(&r->v, 0, seg[i], 1);
+	vd_kick(&r->v, 0);
+	/* the full bucket's 1 byte lets the first (1 KiB, larger than the
+	 * bucket) go; the rest wait for 100 s */
+	assert_true(vd_wait_used(&r->v, 0, 13, 1));
+	assert_false(vd_wait_used(&r->v, 0, 14, 0.3));
+	struct rl_cfg none = {0};
+	t0 = vd_now();
+	assert_int_equal(rng_desc.set_limiter(r->g, 0, &none, &e), 0);
+	assert_true(vd_wait_used(&r->v, 0, 16, 1));
+	assert_true(vd_now() - t0 < 0.5);
 	rig_down(r);
 }
 
@@ -539,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_fills_from_getrandom),
 		cmocka_unit_test(test_exact_bytes_and_bounds),
 		cmocka_unit_test(test_reset_and_again),
+		cmocka_unit_test(test_rate_limited),
 		cmocka_unit_test(test_broken_queue),
 		cmocka_unit_test(test_snapshot_restore),
 		cmocka_unit_test(test_restore_refuses_corrupt),

@@ -15,6 +15,8 @@
 
 #include "core/le.h"
 #include "core/snap.h"
+#include "vmm/config.h"
+#include "vmm/snapshot.h"
 
 static size_t build(uint8_t **out)
 {
@@ -140,12 +142,69 @@ static void test_crc(void **state)
 	assert_int_equal(snap_crc32c(0, "123456789", 9), 0xe3069283);
 }
 
+/* The rate limiters a snapshot keeps (vmm/snapshot_config.c): a disk's,
+ * an interface's RX and TX, the entropy device's come back as they were;
+ * a configuration without them (an older cvmm's file) loads unlimited. */
+static void test_config_limiters(void **state)
+{
+	(void)state;
+	struct cvmm_config *c, *back;
+	assert_int_equal(cvmm_config_new(&c), 0);
+	assert_int_equal(cvmm_config_set_kernel(c, "k"), 0);
+	assert_int_equal(cvmm_config_add_disk(c, "/d0", 0, 1), 0);
+	assert_int_equal(cvmm_config_add_disk(c, "/d1", 0, 1), 0);
+	struct cvmm_net_config n = {.backend = CVMM_NET_STREAM, .target = "/s", .fd = -1};
+	assert_int_equal(cvmm_config_add_net(c, &n), 0);
+	assert_int_equal(cvmm_config_set_rng(c, 1), 0);
+	struct cvmm_rate_limiter d1 = {.bandwidth = {2097152, 8388608, 1000},
+				       .ops = {200, 0, 1000}};
+	struct cvmm_rate_limiter rx = {.bandwidth = {131072, 0, 125}};
+	struct cvmm_rate_limiter tx = {.ops = {10, 5, 100}};
+	struct cvmm_rate_limiter rng = {.bandwidth = {1024, 0, 100}};
+	assert_int_equal(cvmm_config_set_disk_limiter(c, 1, &d1), 0);
+	assert_int_equal(cvmm_config_set_net_limiter(c, 0, &rx, &tx), 0);
+	assert_int_equal(cvmm_config_set_rng_limiter(c, &rng), 0);
+	assert_int_equal(cvmm_config_set_disk_limiter(c, 2, &d1), -ENODEV);
+	struct cvmm_rate_limiter huge = {.ops = {(1ULL << 62) + 1, 0, 1}};
+	assert_int_equal(cvmm_config_set_disk_limiter(c, 0, &huge), -EINVAL);
+	for (int older = 0; older < 2; older++) {
+		struct snap_w w;
+		snap_w_init(&w);
+		if (older) { /* as an older cvmm wrote it: no limiter fields */
+			struct cvmm_rate_limiter none = {0};
+			assert_int_equal(cvmm_config_set_disk_limiter(c, 1, &none), 0);
+			assert_int_equal(cvmm_config_set_net_limiter(c, 0, NULL, NULL), 0);
+			assert_int_equal(cvmm_config_set_rng_limiter(c, NULL), 0);
+		}
+		snapshot_config_write(c, false, &w);
+		const uint8_t *p;
+		size_t len;
+		struct err e = {0};
+		assert_int_equal(snap_w_finish(&w, SNAP_ARCH_HOST, &p, &len, &e), 0);
+		struct snap_r r;
+		assert_int_equal(snap_open(&r, p, len, SNAP_ARCH_HOST, &e), 0);
+		assert_int_equal(cvmm_config_new(&back), 0);
+		struct cvmm_restore rs = {0};
+		assert_int_equal(snapshot_config_read(&r, &rs, NULL, back, &e), 0);
+		struct cvmm_rate_limiter zero = {0};
+		assert_memory_equal(&back->disks[0].limit, &zero, sizeof(zero));
+		assert_memory_equal(&back->disks[1].limit, older ? &zero : &d1, sizeof(d1));
+		assert_memory_equal(&back->net_limit[0][0], older ? &zero : &rx, sizeof(rx));
+		assert_memory_equal(&back->net_limit[0][1], older ? &zero : &tx, sizeof(tx));
+		assert_memory_equal(&back->rng_limit, older ? &zero : &rng, sizeof(rng));
+		cvmm_config_free(back);
+		snap_w_free(&w);
+	}
+	cvmm_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_crc),
+		cmocka_unit_test(test_config_limiters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

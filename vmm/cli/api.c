@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "vmm/cli/args.h"
+#include "vmm/cli/limiter_json.h"
 
 #ifndef CVMM_VERSION
 #define CVMM_VERSION "unknown" /* builds outside meson (the fuzzers) */
@@ -47,12 +48,14 @@ struct api_drive {
 	char *path; /* owned */
 	bool ro, root;
 	char partuuid[65]; /* "": root=/dev/vda */
+	struct cvmm_rate_limiter limit;
 };
 struct api_iface {
 	char id[API_ID_MAX];
 	char *tap; /* owned */
 	bool has_mac;
 	uint8_t mac[6];
+	struct cvmm_rate_limiter rx_limit, tx_limit;
 };
 
 /* What the pre-boot calls configured. */
@@ -67,7 +70,8 @@ struct api_pending {
 	bool smt;	  /* accepted as Firecracker does; the guest's topology is unchanged */
 	char *vsock_path; /* owned */
 	uint64_t vsock_cid;
-	bool entropy;			    /* PUT /entropy: a virtio-rng device */
+	bool entropy; /* PUT /entropy: a virtio-rng device */
+	struct cvmm_rate_limiter entropy_limit;
 	bool track_dirty;		    /* machine-config's track_dirty_pages: diff snapshots */
 	struct cvmm_balloon_config balloon; /* PUT /balloon (balloon_set) */
 	bool balloon_set;
@@ -391,33 +395,21 @@ static bool off_only(struct api_conn *c, struct json_object *o, const char *key,
 	return false;
 }
 
-/* A rate limiter: absent, null, or an object whose buckets are all absent or
+/* A rate limiter field (limiter_json.h): absent, null, {} or buckets all
  * null (Kata's Go runtime sends {} for "no limit", its Rust runtime
- * {"bandwidth": null, "ops": null}) means none, as in Firecracker; a real
- * bucket is refused until cvmm has rate limiters. */
-static bool no_limiter(struct api_conn *c, struct json_object *o, const char *key)
+ * {"bandwidth": null, "ops": null}) give no bucket, as in Firecracker.
+ * 1: it gives a bucket, 0: none, -1: malformed (answered 400). */
+static int limiter(struct api_conn *c, struct json_object *o, const char *key,
+		   struct cli_limiter *out)
 {
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !v)
-		return true;
-	if (!json_object_is_type(v, json_type_object)) {
-		fault(c, 400, "'%s' must be an object", key);
-		return false;
-	}
-	struct json_object_iterator it = json_object_iter_begin(v);
-	struct json_object_iterator end = json_object_iter_end(v);
-	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
-		const char *k = json_object_iter_peek_name(&it);
-		if (strcmp(k, "bandwidth") && strcmp(k, "ops")) {
-			fault(c, 400, "unknown field '%.64s' in '%s'", k, key);
-			return false;
-		}
-		if (json_object_iter_peek_value(&it)) {
-			fault(c, 400, "'%s' is not supported by cvmm yet (no rate limiters)", key);
-			return false;
-		}
-	}
-	return true;
+	struct json_object *v = NULL;
+	char msg[200];
+	if (!json_object_object_get_ex(o, key, &v))
+		v = NULL;
+	int r = cli_limiter_json(v, key, out, msg, sizeof(msg));
+	if (r < 0)
+		fault(c, 400, "%s", msg);
+	return r < 0 ? -1 : r;
 }
 
 /* A file the VM will open, checked when it is PUT (as Firecracker does),
@@ -611,7 +603,8 @@ static void put_drive(struct api_conn *c, const char *id, struct json_object *o)
 	if (r2 < 0)
 		return;
 	bool ro = r2 == 1 && json_object_get_boolean(v);
-	if (!no_limiter(c, o, "rate_limiter") ||
+	struct cli_limiter lim;
+	if (limiter(c, o, "rate_limiter", &lim) < 0 ||
 	    !off_only(c, o, "socket", NULL, false)) /* vhost-user-block */
 		return;
 	const char *ct, *io, *partuuid;
@@ -661,6 +654,7 @@ static void put_drive(struct api_conn *c, const char *id, struct json_object *o)
 	snprintf(d->id, sizeof(d->id), "%s", id);
 	d->ro = ro;
 	d->root = root;
+	d->limit = lim.rl;
 	if (i == p->ndrives)
 		p->ndrives++;
 	respond(c, 204, NULL);
@@ -686,9 +680,9 @@ static unsigned disk_index(const struct api_pending *p, unsigned i)
 #define DRIVE_PATCH_END " Please verify the request arguments."
 
 /* PATCH /drives/{id} after the start: the drive's backing file replaced
- * (the guest sees the new size and reads the new file); rate_limiter
- * accepted when it is none (no_limiter). Firecracker's answers: before
- * the start, for an unknown drive and for nothing to update. */
+ * (the guest sees the new size and reads the new file), its rate limiter's
+ * buckets given replaced (those not given stay). Firecracker's answers:
+ * before the start, for an unknown drive and for nothing to update. */
 static void patch_drive(struct api_conn *c, const char *id, struct json_object *o)
 {
 	static const char *const keys[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
@@ -696,11 +690,13 @@ static void patch_drive(struct api_conn *c, const char *id, struct json_object *
 	struct api_pending *p = &a->p;
 	const char *path;
 	struct json_object *v;
+	struct cli_limiter lim;
+	int given;
 	if (!only_keys(c, o, keys) || !check_id(c, id, o, "drive_id") ||
 	    field_str(c, o, "path_on_host", API_PATH_MAX, &path) < 0 ||
-	    !no_limiter(c, o, "rate_limiter"))
+	    (given = limiter(c, o, "rate_limiter", &lim)) < 0)
 		return;
-	bool limiter = json_object_object_get_ex(o, "rate_limiter", &v) && v;
+	bool has_limiter = json_object_object_get_ex(o, "rate_limiter", &v) && v;
 	if (!a->started) {
 		fault(c, 400,
 		      "The requested operation is not supported before starting the "
@@ -716,7 +712,7 @@ static void patch_drive(struct api_conn *c, const char *id, struct json_object *
 		      "Failed perform action on device: Device not found" DRIVE_PATCH_END);
 		return;
 	}
-	if (!path && !limiter) { /* what Firecracker asks of a vhost-user drive */
+	if (!path && !has_limiter) { /* what Firecracker asks of a vhost-user drive */
 		fault(c, 400,
 		      DRIVE_PATCH_ERR "Block: Running method expected different "
 				      "backend." DRIVE_PATCH_END);
@@ -742,6 +738,65 @@ static void patch_drive(struct api_conn *c, const char *id, struct json_object *
 		if (!set_str(c, &p->drives[i].path, path))
 			return;
 	}
+	if (given > 0) { /* ({} and null buckets change nothing) */
+		struct cvmm_rate_limiter rl = p->drives[i].limit;
+		cli_limiter_merge(&rl, &lim);
+		char msg[300] = "";
+		int r = a->ops->set_limiter
+				? a->ops->set_limiter(a->ctx, CVMM_DEVICE_DISK, disk_index(p, i),
+						      &rl, NULL, msg, sizeof(msg))
+				: -EOPNOTSUPP;
+		if (r < 0) {
+			fault(c, 400, DRIVE_PATCH_ERR "the rate limiter: %s" DRIVE_PATCH_END,
+			      msg[0] ? msg : strerror(-r));
+			return;
+		}
+		p->drives[i].limit = rl;
+	}
+	respond(c, 204, NULL);
+}
+
+/* PATCH /network-interfaces/{id} after the start: the buckets given of
+ * its RX and TX rate limiters replaced (those not given stay). */
+static void patch_iface(struct api_conn *c, const char *id, struct json_object *o)
+{
+	static const char *const keys[] = {"iface_id", "rx_rate_limiter", "tx_rate_limiter", NULL};
+	struct api *a = c->api;
+	struct api_pending *p = &a->p;
+	struct cli_limiter rx, tx;
+	int grx, gtx;
+	if (!only_keys(c, o, keys) || !check_id(c, id, o, "iface_id") ||
+	    (grx = limiter(c, o, "rx_rate_limiter", &rx)) < 0 ||
+	    (gtx = limiter(c, o, "tx_rate_limiter", &tx)) < 0)
+		return;
+	if (!a->started) {
+		fault(c, 400,
+		      "The requested operation is not supported before starting the "
+		      "microVM.");
+		return;
+	}
+	unsigned i;
+	for (i = 0; i < p->nifaces && strcmp(p->ifaces[i].id, id); i++)
+		;
+	if (i == p->nifaces) {
+		fault(c, 400, "Unable to update the net device: no network interface '%s'", id);
+		return;
+	}
+	struct cvmm_rate_limiter r = p->ifaces[i].rx_limit, t = p->ifaces[i].tx_limit;
+	cli_limiter_merge(&r, &rx);
+	cli_limiter_merge(&t, &tx);
+	char msg[300] = "";
+	int rc = 0; /* ({} and null buckets change nothing) */
+	if (grx > 0 || gtx > 0)
+		rc = a->ops->set_limiter ? a->ops->set_limiter(a->ctx, CVMM_DEVICE_NET, i, &r, &t,
+							       msg, sizeof(msg))
+					 : -EOPNOTSUPP;
+	if (rc < 0) {
+		fault(c, 400, "Unable to update the net device: %s", msg[0] ? msg : strerror(-rc));
+		return;
+	}
+	p->ifaces[i].rx_limit = r;
+	p->ifaces[i].tx_limit = t;
 	respond(c, 204, NULL);
 }
 
@@ -753,10 +808,12 @@ static void put_iface(struct api_conn *c, const char *id, struct json_object *o)
 	struct api_pending *p = &c->api->p;
 	const char *tap, *mac;
 	uint8_t m[6];
+	struct cli_limiter rx, tx;
 	if (!only_keys(c, o, keys) || !check_id(c, id, o, "iface_id") ||
 	    field_str(c, o, "host_dev_name", 15, &tap) < 0 ||
-	    field_str(c, o, "guest_mac", 17, &mac) < 0 || !no_limiter(c, o, "rx_rate_limiter") ||
-	    !no_limiter(c, o, "tx_rate_limiter") || !off_only(c, o, "mtu", NULL, false))
+	    field_str(c, o, "guest_mac", 17, &mac) < 0 ||
+	    limiter(c, o, "rx_rate_limiter", &rx) < 0 ||
+	    limiter(c, o, "tx_rate_limiter", &tx) < 0 || !off_only(c, o, "mtu", NULL, false))
 		return;
 	if (!tap) {
 		fault(c, 400, "'host_dev_name' is required");
@@ -792,6 +849,8 @@ static void put_iface(struct api_conn *c, const char *id, struct json_object *o)
 	f->has_mac = mac != NULL;
 	if (mac)
 		memcpy(f->mac, m, 6);
+	f->rx_limit = rx.rl;
+	f->tx_limit = tx.rl;
 	if (i == p->nifaces)
 		p->nifaces++;
 	respond(c, 204, NULL);
@@ -828,13 +887,15 @@ static void put_vsock(struct api_conn *c, struct json_object *o)
 	respond(c, 204, NULL);
 }
 
-/* Firecracker's entropy device: virtio-rng, no rate limiter. */
+/* Firecracker's entropy device: virtio-rng, and its rate limiter. */
 static void put_entropy(struct api_conn *c, struct json_object *o)
 {
 	static const char *const keys[] = {"rate_limiter", NULL};
-	if (!only_keys(c, o, keys) || !no_limiter(c, o, "rate_limiter"))
+	struct cli_limiter lim;
+	if (!only_keys(c, o, keys) || limiter(c, o, "rate_limiter", &lim) < 0)
 		return;
 	c->api->p.entropy = true;
+	c->api->p.entropy_limit = lim.rl;
 	respond(c, 204, NULL);
 }
 
@@ -1095,8 +1156,9 @@ struct api_field {
 #define VCPU(f)	 FIELD(struct cvmm_vcpu_metrics, #f, f)
 /* In the order of Firecracker's structs; only what cvmm counts. */
 static const struct api_field disk_fields[] = {
-	DISK(execute_fails), DISK(invalid_reqs_count), DISK(flush_count), DISK(queue_event_count),
-	DISK(read_bytes),    DISK(write_bytes),	       DISK(read_count),  DISK(write_count),
+	DISK(execute_fails),	 DISK(invalid_reqs_count), DISK(flush_count),
+	DISK(queue_event_count), DISK(read_bytes),	   DISK(write_bytes),
+	DISK(read_count),	 DISK(write_count),	   DISK(rate_limiter_throttled_events),
 };
 static const struct api_field net_fields[] = {
 	NET(no_rx_avail_buffer),
@@ -1115,6 +1177,8 @@ static const struct api_field net_fields[] = {
 	FIELD(struct cvmm_net_metrics, "tx_count", tx_packets_count),
 	NET(tx_packets_count),
 	NET(tx_queue_event_count),
+	NET(rx_rate_limiter_throttled),
+	NET(tx_rate_limiter_throttled),
 };
 static const struct api_field vsock_fields[] = {
 	VSOCK(rx_queue_event_count), VSOCK(tx_queue_event_count), VSOCK(rx_bytes_count),
@@ -1126,6 +1190,8 @@ static const struct api_field entropy_fields[] = {
 	FIELD(struct cvmm_rng_metrics, "entropy_event_count", entropy_event_count),
 	FIELD(struct cvmm_rng_metrics, "entropy_bytes", entropy_bytes),
 	FIELD(struct cvmm_rng_metrics, "host_rng_fails", host_rng_fails),
+	FIELD(struct cvmm_rng_metrics, "entropy_rate_limiter_throttled",
+	      entropy_rate_limiter_throttled),
 };
 #define BALLOON(f) FIELD(struct cvmm_balloon_metrics, #f, f)
 static const struct api_field balloon_fields[] = {
@@ -1141,7 +1207,7 @@ static const struct api_field vcpu_fields[] = {
 	VCPU(exit_mmio_write),
 };
 #define NFIELDS(a)     (sizeof(a) / sizeof((a)[0]))
-#define API_MAX_FIELDS 16 /* put_device_groups' sums */
+#define API_MAX_FIELDS 20 /* put_device_groups' sums */
 _Static_assert(NFIELDS(disk_fields) <= API_MAX_FIELDS && NFIELDS(net_fields) <= API_MAX_FIELDS,
 	       "a kind's fields fit its sums");
 
@@ -1450,10 +1516,15 @@ static int build_config(struct api *a, struct cvmm_config **out, char *msg, size
 	if (!r && root >= 0)
 		r = cvmm_config_add_disk(cfg, p->drives[root].path,
 					 p->drives[root].ro ? CVMM_DISK_RO : 0, 1);
-	for (unsigned i = 0; !r && i < p->ndrives; i++)
-		if ((int)i != root)
+	if (!r && root >= 0)
+		r = cvmm_config_set_disk_limiter(cfg, 0, &p->drives[root].limit);
+	for (unsigned i = 0, k = root >= 0; !r && i < p->ndrives; i++)
+		if ((int)i != root) {
 			r = cvmm_config_add_disk(cfg, p->drives[i].path,
 						 p->drives[i].ro ? CVMM_DISK_RO : 0, 1);
+			if (!r)
+				r = cvmm_config_set_disk_limiter(cfg, k++, &p->drives[i].limit);
+		}
 	for (unsigned i = 0; !r && i < p->nifaces; i++) {
 		struct cvmm_net_config nc = {.backend = CVMM_NET_TAP,
 					     .target = p->ifaces[i].tap,
@@ -1462,6 +1533,9 @@ static int build_config(struct api *a, struct cvmm_config **out, char *msg, size
 					     .has_mac = p->ifaces[i].has_mac};
 		memcpy(nc.mac, p->ifaces[i].mac, 6);
 		r = cvmm_config_add_net(cfg, &nc);
+		if (!r)
+			r = cvmm_config_set_net_limiter(cfg, i, &p->ifaces[i].rx_limit,
+							&p->ifaces[i].tx_limit);
 	}
 	if (!r && p->vsock_path)
 		r = cvmm_config_set_vsock(cfg, p->vsock_cid, p->vsock_path);
@@ -1470,6 +1544,8 @@ static int build_config(struct api *a, struct cvmm_config **out, char *msg, size
 	if (!r && p->balloon_set)
 		r = cvmm_config_set_balloon(cfg, p->balloon.amount_mib, p->balloon.flags,
 					    p->balloon.stats_interval_s);
+	if (!r && p->entropy)
+		r = cvmm_config_set_rng_limiter(cfg, &p->entropy_limit);
 	if (!r && a->transport)
 		r = cvmm_config_set_transport(cfg, a->transport);
 	if (!r && a->boot_timer)
@@ -1822,6 +1898,8 @@ static struct json_object *vm_config_json(struct api *a)
 		json_object_object_add(e, "is_read_only", json_object_new_boolean(d->ro));
 		if (d->partuuid[0])
 			json_object_object_add(e, "partuuid", json_object_new_string(d->partuuid));
+		if (cli_limiter_on(&d->limit))
+			json_object_object_add(e, "rate_limiter", cli_limiter_to_json(&d->limit));
 	}
 	x = json_object_new_array();
 	json_object_object_add(o, "network-interfaces", x);
@@ -1837,6 +1915,12 @@ static struct json_object *vm_config_json(struct api *a)
 				 f->mac[1], f->mac[2], f->mac[3], f->mac[4], f->mac[5]);
 			json_object_object_add(e, "guest_mac", json_object_new_string(mac));
 		}
+		if (cli_limiter_on(&f->rx_limit))
+			json_object_object_add(e, "rx_rate_limiter",
+					       cli_limiter_to_json(&f->rx_limit));
+		if (cli_limiter_on(&f->tx_limit))
+			json_object_object_add(e, "tx_rate_limiter",
+					       cli_limiter_to_json(&f->tx_limit));
 	}
 	if (p->vsock_path) {
 		x = json_object_new_object();
@@ -1845,8 +1929,13 @@ static struct json_object *vm_config_json(struct api *a)
 				       json_object_new_int64((int64_t)p->vsock_cid));
 		json_object_object_add(x, "uds_path", json_object_new_string(p->vsock_path));
 	}
-	if (p->entropy)
-		json_object_object_add(o, "entropy", json_object_new_object());
+	if (p->entropy) {
+		x = json_object_new_object();
+		json_object_object_add(o, "entropy", x);
+		if (cli_limiter_on(&p->entropy_limit))
+			json_object_object_add(x, "rate_limiter",
+					       cli_limiter_to_json(&p->entropy_limit));
+	}
 	if (p->balloon_set)
 		json_object_object_add(o, "balloon", balloon_json(&p->balloon));
 	return o;
@@ -1985,7 +2074,7 @@ static void route(struct api_conn *c)
 	bool ok = ((r == R_INFO || r == R_VERSION || r == R_VMCONFIG) && m == HTTP_GET) ||
 		  (r == R_MACHINE && (m == HTTP_GET || m == HTTP_PUT || m == HTTP_PATCH)) ||
 		  (r == R_VM && m == HTTP_PATCH) || (r == R_DRIVE && m == HTTP_PATCH) ||
-		  r == R_LATER ||
+		  (r == R_IFACE && m == HTTP_PATCH) || r == R_LATER ||
 		  (r == R_BALLOON && (m == HTTP_GET || m == HTTP_PUT || m == HTTP_PATCH)) ||
 		  (r == R_BALLOON_STATS && (m == HTTP_GET || m == HTTP_PATCH)) ||
 		  ((r == R_BOOT || r == R_DRIVE || r == R_IFACE || r == R_VSOCK || r == R_ENTROPY ||
@@ -2034,8 +2123,8 @@ static void route(struct api_conn *c)
 		return;
 	}
 	bool preboot = r == R_BOOT || r == R_MACHINE || (r == R_DRIVE && m == HTTP_PUT) ||
-		       r == R_IFACE || r == R_VSOCK || r == R_ENTROPY || r == R_LOGGER ||
-		       r == R_METRICS || (r == R_BALLOON && m == HTTP_PUT);
+		       (r == R_IFACE && m == HTTP_PUT) || r == R_VSOCK || r == R_ENTROPY ||
+		       r == R_LOGGER || r == R_METRICS || (r == R_BALLOON && m == HTTP_PUT);
 	if (preboot && a->started) {
 		fault(c, 400,
 		      "the requested operation is not supported after starting the microVM");
@@ -2075,7 +2164,10 @@ static void route(struct api_conn *c)
 			put_drive(c, id, o);
 		break;
 	case R_IFACE:
-		put_iface(c, id, o);
+		if (m == HTTP_PATCH)
+			patch_iface(c, id, o);
+		else
+			put_iface(c, id, o);
 		break;
 	case R_VSOCK:
 		put_vsock(c, o);

@@ -37,6 +37,11 @@ struct api_ops {
 	 * now on the file at path (cvmm_vm_update_disk). After a start; 0 or
 	 * -errno with a message in err. */
 	int (*update_disk)(void *ctx, unsigned index, const char *path, char *err, size_t errlen);
+	/* PATCH /drives, /network-interfaces (may be NULL): the rate limiters
+	 * of the device of `kind` (CVMM_DEVICE_DISK, _NET) and index, rx only
+	 * for a disk (cvmm_vm_set_*_limiter). After a start. */
+	int (*set_limiter)(void *ctx, int kind, unsigned index, const struct cvmm_rate_limiter *rx,
+			   const struct cvmm_rate_limiter *tx, char *err, size_t errlen);
 	/* After a start; may be NULL: the VM's counters (cvmm_vm_vcpu_metrics)
 	 * and those of up to max of its devices (cvmm_vm_device_metrics); how
 	 * many devices the VM has, or -errno. */

@@ -212,6 +212,112 @@ int cli_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* --help's part on rate limiters, after cli_usage. */
+const char cli_usage_limits[] =
+	"\nRate limiters (docs/rate-limiters.md): --disk PATH,...,bw=LIMIT,iops=LIMIT;\n"
+	"--net SPEC,...,rx-bw=LIMIT,rx-iops=LIMIT,tx-bw=LIMIT,tx-iops=LIMIT;\n"
+	"--rng-limit bw=LIMIT[,iops=LIMIT] for --rng. LIMIT is RATE per second (bytes with\n"
+	"K/M/G, or operations: bw=2M, iops=500) or SIZE:REFILL_MS[:BURST] (Firecracker's\n"
+	"token bucket: size, refill_time, one_time_burst).\n";
+
+/* A count with an optional K, M, G (binary) suffix. */
+static int parse_amount(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+	for (; i < n && isdigit((unsigned char)s[i]); i++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (i == 0)
+		return -EINVAL;
+	unsigned shift = 0;
+	if (i < n) {
+		const char *sfx = "KMG", *c = strchr(sfx, toupper((unsigned char)s[i]));
+		if (!s[i] || !c || i + 1 != n)
+			return -EINVAL;
+		shift = 10 * (unsigned)(c - sfx + 1);
+	}
+	if (v > ((1ULL << 62) >> shift))
+		return -ERANGE;
+	*out = v << shift;
+	return 0;
+}
+
+int cli_parse_bucket(const char *s, struct cvmm_token_bucket *b)
+{
+	uint64_t v[3] = {0, 1000, 0}; /* size, refill ms, burst */
+	unsigned k = 0;
+	for (const char *p = s;; k++) {
+		const char *colon = strchr(p, ':');
+		size_t n = colon ? (size_t)(colon - p) : strlen(p);
+		if (k == 3 || parse_amount(p, n, &v[k]) < 0)
+			return -EINVAL;
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	if (k == 0)
+		v[2] = 0; /* RATE: per second, no burst */
+	if (v[0] == 0 || v[1] == 0 || v[1] > 1000000000000ULL)
+		return -EINVAL;
+	*b = (struct cvmm_token_bucket){
+		.size = v[0], .one_time_burst = v[2], .refill_time_ms = v[1]};
+	return 0;
+}
+
+/* The rate limiter options of a spec: KEY=BUCKET fields (keys[i] sets
+ * lim[i / 2]'s bandwidth, even i, or ops, odd i) after the first field
+ * (skip_first) are taken out; the rest of the spec goes to rest. */
+static int take_limits(const char *spec, bool skip_first, const char *const *keys, unsigned nkeys,
+		       struct cvmm_rate_limiter *lim, char *rest, size_t restlen, const char **why)
+{
+	size_t at = 0;
+	const char *p = spec;
+	for (bool first = true;; first = false) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		const char *eq = memchr(p, '=', n);
+		unsigned k = nkeys;
+		for (unsigned i = 0; eq && !(first && skip_first) && i < nkeys && k == nkeys; i++)
+			if ((size_t)(eq - p) == strlen(keys[i]) &&
+			    !strncmp(p, keys[i], strlen(keys[i])))
+				k = i;
+		if (k < nkeys) {
+			char val[64];
+			size_t vl = n - (size_t)(eq + 1 - p);
+			struct cvmm_token_bucket *b =
+				k % 2 ? &lim[k / 2].ops : &lim[k / 2].bandwidth;
+			if (vl >= sizeof(val)) {
+				*why = "a rate limit is RATE (per second: 2M, 500) or "
+				       "SIZE:REFILL_MS[:BURST] (docs/rate-limiters.md)";
+				return -EINVAL;
+			}
+			memcpy(val, eq + 1, vl);
+			val[vl] = '\0';
+			if (cli_parse_bucket(val, b) < 0) {
+				*why = "a rate limit is RATE (per second: 2M, 500) or "
+				       "SIZE:REFILL_MS[:BURST], each 1 or more, sizes at most 2^62 "
+				       "(docs/rate-limiters.md)";
+				return -EINVAL;
+			}
+		} else {
+			if (at + n + 2 > restlen)
+				return -ENAMETOOLONG;
+			if (at)
+				rest[at++] = ',';
+			memcpy(rest + at, p, n);
+			at += n;
+		}
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	rest[at] = '\0';
+	return 0;
+}
+
 int cli_parse_disk(const char *spec, char *path, size_t pathlen, unsigned *flags, unsigned *queues)
 {
 	const char *comma = strchr(spec, ',');
@@ -523,14 +629,28 @@ struct cli_opt {
 
 static int spec_disk(void *dst, const char *val, const char **why)
 {
+	static const char *const keys[] = {"bw", "iops"};
 	struct cli_disk *d = dst;
-	return cli_parse_disk(val, d->path, sizeof(d->path), &d->flags, &d->queues);
+	char rest[CLI_PATH_MAX + 64];
+	int r = take_limits(val, true, keys, 2, &d->limit, rest, sizeof(rest), why);
+	return r < 0 ? r : cli_parse_disk(rest, d->path, sizeof(d->path), &d->flags, &d->queues);
 }
 
 static int spec_net(void *dst, const char *val, const char **why)
 {
+	static const char *const keys[] = {"rx-bw", "rx-iops", "tx-bw", "tx-iops"};
 	struct cli_net *n = dst;
-	return cli_parse_net(val, &n->cfg, n->target, sizeof(n->target));
+	char rest[CLI_PATH_MAX + 64];
+	int r = take_limits(val, true, keys, 4, n->limit, rest, sizeof(rest), why);
+	return r < 0 ? r : cli_parse_net(rest, &n->cfg, n->target, sizeof(n->target));
+}
+
+static int spec_rng_limit(void *dst, const char *val, const char **why)
+{
+	static const char *const keys[] = {"bw", "iops"};
+	char rest[8];
+	int r = take_limits(val, false, keys, 2, dst, rest, sizeof(rest), why);
+	return r < 0 ? r : rest[0] ? -EINVAL : 0;
 }
 
 static int spec_fs(void *dst, const char *val, const char **why)
@@ -656,10 +776,10 @@ static const struct cli_opt cli_table[] = {
 	{"version", 'V', CLI_FLAG, DST(version)},
 	{"debug-exit", 0, CLI_FLAG, .vm = true, DST(debug_exit)},
 	{"disk", 'd', LIST(disks, ndisks, spec_disk), .vm = true, .more = "disks",
-	 .what = "PATH[,ro][,direct][,queues=N]"},
+	 .what = "PATH[,ro][,direct][,queues=N][,bw=LIMIT][,iops=LIMIT]"},
 	{"net", 'n', LIST(nets, nnets, spec_net), .vm = true, .more = "interfaces",
 	 .what = "NAME, tap=NAME[,queues=N], tapfd=N, passt=PATH or stream=PATH[,listen] (each "
-		 "with optional ,mac=XX:XX:XX:XX:XX:XX)"},
+		 "with optional ,mac=XX:XX:XX:XX:XX:XX and ,rx-bw= ,rx-iops= ,tx-bw= ,tx-iops=)"},
 	{"fs", 0, LIST(fs, nfs, spec_fs), .vm = true, .more = "shared directories",
 	 .what = "tag=TAG,path=DIR[,ro][,xattr][,privileged] (TAG 1.." CLI_STR(
 		 CVMM_FS_TAG_MAX) " bytes)"},
@@ -681,6 +801,9 @@ static const struct cli_opt cli_table[] = {
 	{"rng", 0, CLI_FLAG, .vm = true, DST(rng)},
 	{"balloon", 0, CLI_SPEC, .vm = true, DST(balloon), .spec = spec_balloon, .times = 1,
 	 .more = "one balloon per VM"},
+	{"rng-limit", 0, LIST(rng_limit, nrng_limit, spec_rng_limit), .vm = true,
+	 .more = "given twice",
+	 .what = "bw=LIMIT[,iops=LIMIT] (LIMIT: RATE or SIZE:REFILL_MS[:BURST])"},
 	{"log-level", 0, CLI_WORD, DST(log_level), .words = log_words},
 	{"print-jail", 0, CLI_FLAG, DST(print_jail)},
 	{"restore", 0, CLI_SPEC, DST(restore), .spec = spec_restore, .times = 1,

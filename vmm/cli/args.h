@@ -17,10 +17,12 @@ struct cli_disk { /* --disk */
 	char path[CLI_PATH_MAX];
 	unsigned flags; /* CVMM_DISK_* */
 	unsigned queues;
+	struct cvmm_rate_limiter limit; /* ,bw= ,iops= */
 };
 struct cli_net {		    /* --net */
 	struct cvmm_net_config cfg; /* cfg.target points into target, or NULL */
 	char target[CLI_PATH_MAX];
+	struct cvmm_rate_limiter limit[2]; /* RX, TX: ,rx-bw= ,rx-iops= ,tx-bw= ,tx-iops= */
 };
 struct cli_fs { /* --fs */
 	char tag[CVMM_FS_TAG_MAX + 1];
@@ -91,8 +93,10 @@ struct cli_opts {
 	bool help, version;
 	bool print_jail; /* --print-jail */
 	bool debug_exit;
-	bool rng; /* --rng */
 	struct cli_balloon balloon;
+	bool rng;			       /* --rng */
+	struct cvmm_rate_limiter rng_limit[1]; /* --rng-limit bw=,iops= */
+	unsigned nrng_limit;
 	int transport; /* CVMM_TRANSPORT_* */
 	/* the jail (process options, allowed with --config and --api-socket) */
 	int seccomp; /* CVMM_SECCOMP_* */
@@ -144,9 +148,16 @@ __attribute__((warn_unused_result)) int cli_parse_balloon(const char *spec, uint
 							  unsigned *flags, unsigned *stats_s);
 __attribute__((warn_unused_result)) int cli_parse_vsock(const char *spec, uint64_t *cid, char *path,
 							size_t plen);
+/* A rate limiter's bucket on the command line (docs/rate-limiters.md):
+ * "RATE" (per second: a size, "2M" or "500", K, M, G binary; for ops a
+ * plain count) or "SIZE:REFILL_MS[:BURST]" (Firecracker's size,
+ * refill_time and one_time_burst). 0 or -EINVAL. */
+__attribute__((warn_unused_result)) int cli_parse_bucket(const char *s,
+							 struct cvmm_token_bucket *b);
 /* "52:54:00:12:34:56" -> mac; -EINVAL unless six hex pairs and unicast. */
 __attribute__((warn_unused_result)) int cli_parse_mac(const char *s, uint8_t mac[6]);
 extern const char cli_usage[];
-extern const char cli_fc_usage[]; /* Firecracker's command line */
+extern const char cli_usage_limits[]; /* after cli_usage */
+extern const char cli_fc_usage[];     /* Firecracker's command line */
 
 #endif

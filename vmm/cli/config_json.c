@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "vmm/cli/args.h"
+#include "vmm/cli/limiter_json.h"
 
 #define JSON_MAX_DEPTH 8
 
@@ -19,6 +20,7 @@ struct jctx {
 	struct cvmm_config *cfg; /* borrowed */
 	char *err;		 /* borrowed */
 	size_t errlen;
+	unsigned ndisks, nnets; /* added so far */
 };
 
 __attribute__((format(printf, 3, 4))) static int jfail(struct jctx *c, int er, const char *fmt, ...)
@@ -115,9 +117,25 @@ static int jint(struct jctx *c, struct json_object *o, const char *key, const ch
 	return 0;
 }
 
+/* A rate limiter field of o (Firecracker's object, limiter_json.h). */
+static int jlimit(struct jctx *c, struct json_object *o, const char *key, const char *where,
+		  struct cvmm_rate_limiter *out)
+{
+	struct json_object *v = NULL;
+	struct cli_limiter l;
+	char msg[200];
+	if (!jhas(o, key, &v))
+		v = NULL;
+	if (cli_limiter_json(v, key, &l, msg, sizeof(msg)) < 0)
+		return jfail(c, EINVAL, "%s%s%s", msg, *where ? " in " : "", where);
+	*out = l.rl;
+	return 0;
+}
+
 static int jdisk(struct jctx *c, struct json_object *d, const char *where)
 {
-	static const char *const keys[] = {"path", "ro", "direct", "queues", NULL};
+	static const char *const keys[] = {"path", "ro", "direct", "queues", "rate_limiter", NULL};
+	struct cvmm_rate_limiter lim;
 	const char *path;
 	bool ro, direct, hasq;
 	int64_t q = 1;
@@ -127,18 +145,23 @@ static int jdisk(struct jctx *c, struct json_object *d, const char *where)
 	if ((r = jkeys(c, d, where, keys)) < 0 || (r = jstr(c, d, "path", where, &path)) < 0 ||
 	    (r = jbool(c, d, "ro", where, &ro)) < 0 ||
 	    (r = jbool(c, d, "direct", where, &direct)) < 0 ||
-	    (r = jint(c, d, "queues", where, 1, 8, &q, &hasq)) < 0)
+	    (r = jint(c, d, "queues", where, 1, 8, &q, &hasq)) < 0 ||
+	    (r = jlimit(c, d, "rate_limiter", where, &lim)) < 0)
 		return r;
 	if (!path)
 		return jfail(c, EINVAL, "'path' is required in %s", where);
 	unsigned flags = (ro ? CVMM_DISK_RO : 0) | (direct ? CVMM_DISK_DIRECT : 0);
-	return jsetter(c, cvmm_config_add_disk(c->cfg, path, flags, (unsigned)q), where);
+	if ((r = jsetter(c, cvmm_config_add_disk(c->cfg, path, flags, (unsigned)q), where)) < 0)
+		return r;
+	return jsetter(c, cvmm_config_set_disk_limiter(c->cfg, c->ndisks++, &lim), where);
 }
 
 static int jnet(struct jctx *c, struct json_object *n, const char *where)
 {
-	static const char *const keys[] = {"tap",    "tapfd", "passt",	"stream",
-					   "listen", "mac",   "queues", NULL};
+	static const char *const keys[] = {
+		"tap", "tapfd",	 "passt",	    "stream",	       "listen",
+		"mac", "queues", "rx_rate_limiter", "tx_rate_limiter", NULL};
+	struct cvmm_rate_limiter rx, tx;
 	static const char *const backends[] = {"tap", "tapfd", "passt", "stream"};
 	struct cvmm_net_config nc;
 	memset(&nc, 0, sizeof(nc));
@@ -165,7 +188,9 @@ static int jnet(struct jctx *c, struct json_object *n, const char *where)
 	const char *mac;
 	if ((r = jbool(c, n, "listen", where, &listen)) < 0 ||
 	    (r = jstr(c, n, "mac", where, &mac)) < 0 ||
-	    (r = jint(c, n, "queues", where, 1, 8, &v, &has)) < 0)
+	    (r = jint(c, n, "queues", where, 1, 8, &v, &has)) < 0 ||
+	    (r = jlimit(c, n, "rx_rate_limiter", where, &rx)) < 0 ||
+	    (r = jlimit(c, n, "tx_rate_limiter", where, &tx)) < 0)
 		return r;
 	nc.queue_pairs = has ? (unsigned)v : 0;
 	if (!strcmp(which, "tapfd")) {
@@ -189,7 +214,9 @@ static int jnet(struct jctx *c, struct json_object *n, const char *where)
 				     where);
 		nc.has_mac = 1;
 	}
-	return jsetter(c, cvmm_config_add_net(c->cfg, &nc), where);
+	if ((r = jsetter(c, cvmm_config_add_net(c->cfg, &nc), where)) < 0)
+		return r;
+	return jsetter(c, cvmm_config_set_net_limiter(c->cfg, c->nnets++, &rx, &tx), where);
 }
 
 static int jfs(struct jctx *c, struct json_object *f, const char *where)
@@ -282,9 +309,14 @@ static int jarray(struct jctx *c, struct json_object *top, const char *key, size
 
 static int japply(struct jctx *c, struct json_object *top)
 {
-	static const char *const keys[] = {"kernel",	"initrd", "cmdline", "cpus",  "memory",
-					   "disks",	"nets",	  "fs",	     "vsock", "debug_exit",
-					   "transport", "rng",	  "balloon", NULL};
+	static const char *const keys[] = {"kernel",	"initrd",
+					   "cmdline",	"cpus",
+					   "memory",	"disks",
+					   "nets",	"fs",
+					   "vsock",	"debug_exit",
+					   "transport", "rng",
+					   "balloon",	"rng_rate_limiter",
+					   NULL};
 	const char *s;
 	int64_t v;
 	bool has, b;
@@ -345,6 +377,10 @@ static int japply(struct jctx *c, struct json_object *top)
 	if ((r = jbool(c, top, "rng", "", &b)) < 0 ||
 	    (b && (r = jsetter(c, cvmm_config_set_rng(c->cfg, 1), "rng")) < 0))
 		return r;
+	struct cvmm_rate_limiter rl;
+	if ((r = jlimit(c, top, "rng_rate_limiter", "", &rl)) < 0 ||
+	    (r = jsetter(c, cvmm_config_set_rng_limiter(c->cfg, &rl), "rng_rate_limiter")) < 0)
+		return r;
 	if ((r = jbool(c, top, "debug_exit", "", &b)) < 0 ||
 	    (b && (r = jsetter(c, cvmm_config_set_debug_exit(c->cfg, 1), "debug_exit")) < 0))
 		return r;
@@ -353,7 +389,7 @@ static int japply(struct jctx *c, struct json_object *top)
 
 int cli_config_json(struct cvmm_config *cfg, const char *text, size_t len, char *err, size_t errlen)
 {
-	struct jctx c = {cfg, err, errlen};
+	struct jctx c = {cfg, err, errlen, 0, 0};
 	err[0] = '\0';
 	if (len > CLI_CONFIG_MAX)
 		return jfail(&c, EFBIG, "larger than %u bytes", CLI_CONFIG_MAX);

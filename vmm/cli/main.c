@@ -279,6 +279,16 @@ static int api_vm_stats(void *ctx, struct cvmm_stats *st)
 	return cvmm_vm_stats(av->vm, st);
 }
 
+static int api_vm_set_limiter(void *ctx, int kind, unsigned index,
+			      const struct cvmm_rate_limiter *rx,
+			      const struct cvmm_rate_limiter *tx, char *err, size_t len)
+{
+	struct api_vm *av = ctx;
+	int r = kind == CVMM_DEVICE_DISK ? cvmm_vm_set_disk_limiter(av->vm, index, rx)
+					 : cvmm_vm_set_net_limiter(av->vm, index, rx, tx);
+	return api_vm_result(av, r, err, len);
+}
+
 static int api_vm_update_disk(void *ctx, unsigned index, const char *path, char *err, size_t len)
 {
 	struct api_vm *av = ctx;
@@ -365,6 +375,7 @@ static const struct api_ops api_vm_ops = {
 	.state = api_vm_state,
 	.stats = api_vm_stats,
 	.update_disk = api_vm_update_disk,
+	.set_limiter = api_vm_set_limiter,
 	.metrics = api_vm_metrics,
 	.balloon = api_vm_balloon,
 };
@@ -457,11 +468,18 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 		r = cvmm_config_set_memory(cfg, o->memory);
 	if (!r)
 		r = cvmm_config_set_console(cfg, STDIN_FILENO, STDOUT_FILENO);
-	for (unsigned i = 0; !r && i < o->ndisks; i++)
+	for (unsigned i = 0; !r && i < o->ndisks; i++) {
 		r = cvmm_config_add_disk(cfg, o->disks[i].path, o->disks[i].flags,
 					 o->disks[i].queues);
-	for (unsigned i = 0; !r && i < o->nnets; i++)
+		if (!r)
+			r = cvmm_config_set_disk_limiter(cfg, i, &o->disks[i].limit);
+	}
+	for (unsigned i = 0; !r && i < o->nnets; i++) {
 		r = cvmm_config_add_net(cfg, &o->nets[i].cfg);
+		if (!r)
+			r = cvmm_config_set_net_limiter(cfg, i, &o->nets[i].limit[0],
+							&o->nets[i].limit[1]);
+	}
 	for (unsigned i = 0; !r && i < o->nfs; i++)
 		r = cvmm_config_add_fs(cfg, o->fs[i].tag, o->fs[i].path, o->fs[i].flags);
 	if (!r && o->nvsock)
@@ -473,6 +491,8 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 	if (!r && o->balloon.set)
 		r = cvmm_config_set_balloon(cfg, o->balloon.mib, o->balloon.flags,
 					    o->balloon.stats_s);
+	if (!r && o->nrng_limit)
+		r = cvmm_config_set_rng_limiter(cfg, &o->rng_limit[0]);
 	if (!r && o->transport)
 		r = cvmm_config_set_transport(cfg, o->transport);
 	return r;
@@ -696,6 +716,8 @@ int main(int argc, char **argv)
 	}
 	if (o.help) {
 		fputs(o.fc.on ? cli_fc_usage : cli_usage, stdout);
+		if (!o.fc.on)
+			fputs(cli_usage_limits, stdout);
 		return 0;
 	}
 	if (o.version) {

@@ -159,6 +159,37 @@ CVMM_API CVMM_WUR int cvmm_config_set_rng(struct cvmm_config *cfg, int enabled);
 #define CVMM_BALLOON_FREE_PAGE_REPORTING 2u
 CVMM_API CVMM_WUR int cvmm_config_set_balloon(struct cvmm_config *cfg, uint32_t amount_mib,
 					      unsigned flags, unsigned stats_interval_s);
+/* Rate limiters (docs/rate-limiters.md), Firecracker's model: two token
+ * buckets, bandwidth (bytes) and operations. A bucket holds `size` tokens
+ * and refills continuously from empty to full in refill_time_ms; a request
+ * takes its tokens from one_time_burst (given once, never refilled) first,
+ * then the bucket. A request that does not fit waits (its queue is not
+ * served until the tokens are there); it is never dropped or failed. One
+ * larger than the bucket goes once the bucket is full and leaves it owing
+ * the excess. A bucket with size or refill_time_ms 0 does not limit; a
+ * limiter NULL or all zeros, none. size and one_time_burst at most 2^62,
+ * refill_time_ms at most 10^12. What counts: a disk, 1 op per request and
+ * the data of reads and writes; an interface, 1 op per frame and its bytes
+ * with the 12-byte virtio-net header, RX (to the guest) and TX apart; the
+ * entropy device, 1 op per request and the bytes asked for. */
+struct cvmm_token_bucket {
+	uint64_t size;		 /* tokens: bytes or operations; 0: no limit */
+	uint64_t one_time_burst; /* extra tokens, spent first, never refilled */
+	uint64_t refill_time_ms; /* from empty to full; 0: no limit */
+};
+struct cvmm_rate_limiter {
+	struct cvmm_token_bucket bandwidth, ops;
+};
+/* Disk `disk` (cvmm_config_add_disk's order), interface `net` (RX and TX),
+ * the entropy device: the limiters it starts with. -ENODEV: no such disk
+ * or interface (yet); -EINVAL: a bucket beyond the bounds. */
+CVMM_API CVMM_WUR int cvmm_config_set_disk_limiter(struct cvmm_config *cfg, unsigned disk,
+						   const struct cvmm_rate_limiter *rl);
+CVMM_API CVMM_WUR int cvmm_config_set_net_limiter(struct cvmm_config *cfg, unsigned net,
+						  const struct cvmm_rate_limiter *rx,
+						  const struct cvmm_rate_limiter *tx);
+CVMM_API CVMM_WUR int cvmm_config_set_rng_limiter(struct cvmm_config *cfg,
+						  const struct cvmm_rate_limiter *rl);
 /* How virtio devices reach the guest. CVMM_TRANSPORT_DEFAULT: virtio-pci
  * on x86_64, virtio-mmio elsewhere. CVMM_TRANSPORT_PCI (x86_64 only): each
  * device is a PCI function on bus 0 (configuration ports 0xCF8/0xCFC and an
@@ -401,6 +432,9 @@ struct cvmm_disk_metrics {
 	uint64_t invalid_reqs_count;	  /* requests answered with an error status */
 	uint64_t execute_fails;		  /* chains with no room for a status: no request */
 	uint64_t queue_event_count;	  /* the guest's notifications (kicks) */
+	/* times a queue waited for the rate limiter, and the time those
+	 * waits took (ended ones), nanoseconds */
+	uint64_t rate_limiter_throttled_events, rate_limiter_throttled_ns;
 };
 struct cvmm_net_metrics {
 	/* guest to backend: frames written (bytes with the 12-byte virtio-net
@@ -414,6 +448,10 @@ struct cvmm_net_metrics {
 	uint64_t rx_packets_count, rx_bytes_count, rx_fails, tap_read_fails, no_rx_avail_buffer;
 	uint64_t rx_tap_event_count;
 	uint64_t rx_queue_event_count, tx_queue_event_count; /* kicks */
+	/* times a queue waited for the RX or TX rate limiter, and the time
+	 * those waits took (ended ones), nanoseconds */
+	uint64_t rx_rate_limiter_throttled, tx_rate_limiter_throttled;
+	uint64_t rx_rate_limiter_throttled_ns, tx_rate_limiter_throttled_ns;
 };
 struct cvmm_vsock_metrics {
 	uint64_t rx_packets_count, rx_bytes_count; /* to the guest: packets, stream bytes */
@@ -426,6 +464,9 @@ struct cvmm_rng_metrics {
 	uint64_t entropy_event_count; /* the guest's buffers filled */
 	uint64_t entropy_bytes;	      /* bytes given */
 	uint64_t host_rng_fails;      /* buffers getrandom(2) could not fill */
+	/* times the queue waited for the rate limiter, and the time those
+	 * waits took (ended ones), nanoseconds */
+	uint64_t entropy_rate_limiter_throttled, rate_limiter_throttled_ns;
 };
 struct cvmm_balloon_metrics {
 	uint64_t inflate_count, deflate_count;	 /* the driver's inflate and deflate buffers */
@@ -523,6 +564,19 @@ CVMM_API CVMM_WUR int cvmm_vm_set_balloon_target(struct cvmm_vm *vm, uint32_t am
 CVMM_API CVMM_WUR int cvmm_vm_set_balloon_stats_interval(struct cvmm_vm *vm, unsigned seconds);
 CVMM_API CVMM_WUR int cvmm_vm_balloon_config(struct cvmm_vm *vm, struct cvmm_balloon_config *out);
 CVMM_API CVMM_WUR int cvmm_vm_balloon_stats(struct cvmm_vm *vm, struct cvmm_balloon_stats *out);
+/* Replaces a device's rate limiters while the VM runs (or before it
+ * starts, or paused), from any thread, as Firecracker's PATCH /drives and
+ * PATCH /network-interfaces do: a bucket whose settings changed starts
+ * full, one left as it was keeps its tokens; a request waiting under the
+ * old limits is reconsidered at once. A snapshot keeps the new limits.
+ * -ENODEV: no such device; -EINVAL: a bucket beyond the bounds. */
+CVMM_API CVMM_WUR int cvmm_vm_set_disk_limiter(struct cvmm_vm *vm, unsigned index,
+					       const struct cvmm_rate_limiter *rl);
+CVMM_API CVMM_WUR int cvmm_vm_set_net_limiter(struct cvmm_vm *vm, unsigned index,
+					      const struct cvmm_rate_limiter *rx,
+					      const struct cvmm_rate_limiter *tx);
+CVMM_API CVMM_WUR int cvmm_vm_set_rng_limiter(struct cvmm_vm *vm,
+					      const struct cvmm_rate_limiter *rl);
 /* Waits until the VM has exited and every vCPU thread is joined. */
 CVMM_API CVMM_WUR int cvmm_vm_wait(struct cvmm_vm *vm, struct cvmm_exit *exit);
 /* Stops (if needed), joins and frees everything. */
