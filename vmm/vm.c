@@ -1142,6 +1142,8 @@ static void vm_device_metrics(const struct vm_vdev *s, unsigned index,
 	struct vdev_metrics m = {0};
 	if (s->k->metrics)
 		s->k->metrics(s->model, &m);
+	const struct virtio_dev *d = s->k->vdev(s->model);
+	uint64_t irqs = d ? atomic_load_explicit(&d->irqs, memory_order_relaxed) : 0;
 	memset(o, 0, sizeof(*o));
 	o->index = index;
 	switch (s->k->virtio_id) {
@@ -1158,6 +1160,7 @@ static void vm_device_metrics(const struct vm_vdev *s, unsigned index,
 			.queue_event_count = m.blk.queue_event_count,
 			.rate_limiter_throttled_events = m.limit[0].throttled,
 			.rate_limiter_throttled_ns = m.limit[0].throttled_ns,
+			.interrupt_count = irqs,
 		};
 		break;
 	case VIRTIO_ID_NET:
@@ -1180,6 +1183,7 @@ static void vm_device_metrics(const struct vm_vdev *s, unsigned index,
 			.tx_rate_limiter_throttled = m.limit[1].throttled,
 			.rx_rate_limiter_throttled_ns = m.limit[0].throttled_ns,
 			.tx_rate_limiter_throttled_ns = m.limit[1].throttled_ns,
+			.interrupt_count = irqs,
 		};
 		break;
 	case VIRTIO_ID_VSOCK:
@@ -1196,6 +1200,7 @@ static void vm_device_metrics(const struct vm_vdev *s, unsigned index,
 			.tx_write_fails = m.vsock.tx_write_fails,
 			.rx_queue_event_count = m.vsock.rx_queue_event_count,
 			.tx_queue_event_count = m.vsock.tx_queue_event_count,
+			.interrupt_count = irqs,
 		};
 		break;
 	case VIRTIO_ID_RNG:
@@ -1206,6 +1211,7 @@ static void vm_device_metrics(const struct vm_vdev *s, unsigned index,
 			.host_rng_fails = m.errors,
 			.entropy_rate_limiter_throttled = m.limit[0].throttled,
 			.rate_limiter_throttled_ns = m.limit[0].throttled_ns,
+			.interrupt_count = irqs,
 		};
 		break;
 	case VIRTIO_ID_BALLOON:
@@ -1222,10 +1228,12 @@ static void vm_device_metrics(const struct vm_vdev *s, unsigned index,
 			.stats_updates_count = m.balloon.stats_updates_count,
 			.stats_update_fails = m.balloon.stats_update_fails,
 			.release_fails = m.balloon.release_fails,
+			.interrupt_count = irqs,
 		};
 		break;
 	case VIRTIO_ID_FS:
-		o->kind = CVMM_DEVICE_FS; /* no counters yet */
+		o->kind = CVMM_DEVICE_FS;
+		o->u.fs.interrupt_count = irqs;
 		break;
 	}
 }

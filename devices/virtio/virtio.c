@@ -45,6 +45,7 @@ static void irqfd_raise(int fd)
 void virtio_notify(struct virtio_dev *d, unsigned why)
 {
 	atomic_fetch_or(&d->isr, why);
+	atomic_fetch_add_explicit(&d->irqs, 1, memory_order_relaxed);
 	irqfd_raise(d->irqfd);
 }
 
@@ -61,6 +62,7 @@ void virtio_config_changed(struct virtio_dev *d)
 void virtio_notify_vq(struct virtio_dev *d, unsigned q)
 {
 	atomic_fetch_or(&d->isr, VIRTIO_INT_USED);
+	atomic_fetch_add_explicit(&d->irqs, 1, memory_order_relaxed);
 	irqfd_raise(q < VIRTIO_MAX_QUEUES ? d->vq_irqfd[q] : d->irqfd);
 }
 

@@ -68,7 +68,10 @@ struct virtio_dev {
 	unsigned nqueues;
 	uint16_t queue_max;
 	struct virtio_queue_cfg qcfg[VIRTIO_MAX_QUEUES];
-	atomic_uint isr;	 /* InterruptStatus, set by workers */
+	atomic_uint isr; /* InterruptStatus, set by workers */
+	/* interrupts raised (used buffers and configuration changes): the
+	 * device's metrics, any thread adds, any reads */
+	_Atomic uint64_t irqs;
 	atomic_bool needs_reset; /* a worker found its queue broken */
 	/* Why, for the log: the first reason since the last reset. Workers
 	 * do not log (their filter allows writes to fd 2 only: core/log.h),

@@ -1159,32 +1159,23 @@ static const struct api_field disk_fields[] = {
 	DISK(execute_fails),	 DISK(invalid_reqs_count), DISK(flush_count),
 	DISK(queue_event_count), DISK(read_bytes),	   DISK(write_bytes),
 	DISK(read_count),	 DISK(write_count),	   DISK(rate_limiter_throttled_events),
+	DISK(interrupt_count), /* cvmm's own */
 };
 static const struct api_field net_fields[] = {
-	NET(no_rx_avail_buffer),
-	NET(rx_queue_event_count),
-	NET(rx_tap_event_count),
-	NET(rx_bytes_count),
-	NET(rx_packets_count),
-	NET(rx_fails),
+	NET(no_rx_avail_buffer), NET(rx_queue_event_count), NET(rx_tap_event_count),
+	NET(rx_bytes_count), NET(rx_packets_count), NET(rx_fails),
 	/* Firecracker counts a frame in both, as cvmm does */
-	FIELD(struct cvmm_net_metrics, "rx_count", rx_packets_count),
-	NET(tap_read_fails),
-	NET(tap_write_fails),
-	NET(tx_bytes_count),
-	NET(tx_malformed_frames),
-	NET(tx_fails),
-	FIELD(struct cvmm_net_metrics, "tx_count", tx_packets_count),
-	NET(tx_packets_count),
-	NET(tx_queue_event_count),
-	NET(rx_rate_limiter_throttled),
-	NET(tx_rate_limiter_throttled),
+	FIELD(struct cvmm_net_metrics, "rx_count", rx_packets_count), NET(tap_read_fails),
+	NET(tap_write_fails), NET(tx_bytes_count), NET(tx_malformed_frames), NET(tx_fails),
+	FIELD(struct cvmm_net_metrics, "tx_count", tx_packets_count), NET(tx_packets_count),
+	NET(tx_queue_event_count), NET(rx_rate_limiter_throttled), NET(tx_rate_limiter_throttled),
+	NET(interrupt_count), /* cvmm's own */
 };
 static const struct api_field vsock_fields[] = {
 	VSOCK(rx_queue_event_count), VSOCK(tx_queue_event_count), VSOCK(rx_bytes_count),
 	VSOCK(tx_bytes_count),	     VSOCK(rx_packets_count),	  VSOCK(tx_packets_count),
 	VSOCK(conns_added),	     VSOCK(conns_killed),	  VSOCK(conns_removed),
-	VSOCK(tx_write_fails),	     VSOCK(rx_read_fails),
+	VSOCK(tx_write_fails),	     VSOCK(rx_read_fails),	  VSOCK(interrupt_count),
 };
 static const struct api_field entropy_fields[] = {
 	FIELD(struct cvmm_rng_metrics, "entropy_event_count", entropy_event_count),
@@ -1192,13 +1183,14 @@ static const struct api_field entropy_fields[] = {
 	FIELD(struct cvmm_rng_metrics, "host_rng_fails", host_rng_fails),
 	FIELD(struct cvmm_rng_metrics, "entropy_rate_limiter_throttled",
 	      entropy_rate_limiter_throttled),
+	FIELD(struct cvmm_rng_metrics, "interrupt_count", interrupt_count), /* cvmm's own */
 };
 #define BALLOON(f) FIELD(struct cvmm_balloon_metrics, #f, f)
 static const struct api_field balloon_fields[] = {
 	BALLOON(inflate_count),		 BALLOON(stats_updates_count),
 	BALLOON(stats_update_fails),	 BALLOON(deflate_count),
 	BALLOON(free_page_report_count), BALLOON(free_page_report_freed),
-	BALLOON(free_page_report_fails),
+	BALLOON(free_page_report_fails), BALLOON(interrupt_count),
 };
 static const struct api_field vcpu_fields[] = {
 	VCPU(exit_io_in),

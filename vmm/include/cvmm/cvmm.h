@@ -420,7 +420,7 @@ CVMM_API CVMM_WUR int cvmm_vm_vcpu_metrics(const struct cvmm_vm *vm, struct cvmm
 enum cvmm_device_kind {
 	CVMM_DEVICE_DISK = 1, /* cvmm_config_add_disk */
 	CVMM_DEVICE_NET,      /* cvmm_config_add_net */
-	CVMM_DEVICE_FS,	      /* cvmm_config_add_fs: no counters yet */
+	CVMM_DEVICE_FS,	      /* cvmm_config_add_fs: its interrupts only */
 	CVMM_DEVICE_VSOCK,
 	CVMM_DEVICE_RNG,
 	CVMM_DEVICE_BALLOON,
@@ -435,6 +435,7 @@ struct cvmm_disk_metrics {
 	/* times a queue waited for the rate limiter, and the time those
 	 * waits took (ended ones), nanoseconds */
 	uint64_t rate_limiter_throttled_events, rate_limiter_throttled_ns;
+	uint64_t interrupt_count; /* interrupts raised to the guest (each kind has it) */
 };
 struct cvmm_net_metrics {
 	/* guest to backend: frames written (bytes with the 12-byte virtio-net
@@ -452,6 +453,7 @@ struct cvmm_net_metrics {
 	 * those waits took (ended ones), nanoseconds */
 	uint64_t rx_rate_limiter_throttled, tx_rate_limiter_throttled;
 	uint64_t rx_rate_limiter_throttled_ns, tx_rate_limiter_throttled_ns;
+	uint64_t interrupt_count;
 };
 struct cvmm_vsock_metrics {
 	uint64_t rx_packets_count, rx_bytes_count; /* to the guest: packets, stream bytes */
@@ -459,6 +461,7 @@ struct cvmm_vsock_metrics {
 	uint64_t conns_added, conns_killed, conns_removed; /* killed: ended by a reset of ours */
 	uint64_t rx_read_fails, tx_write_fails;		   /* socket reads and writes that failed */
 	uint64_t rx_queue_event_count, tx_queue_event_count; /* kicks */
+	uint64_t interrupt_count;
 };
 struct cvmm_rng_metrics {
 	uint64_t entropy_event_count; /* the guest's buffers filled */
@@ -467,6 +470,7 @@ struct cvmm_rng_metrics {
 	/* times the queue waited for the rate limiter, and the time those
 	 * waits took (ended ones), nanoseconds */
 	uint64_t entropy_rate_limiter_throttled, rate_limiter_throttled_ns;
+	uint64_t interrupt_count;
 };
 struct cvmm_balloon_metrics {
 	uint64_t inflate_count, deflate_count;	 /* the driver's inflate and deflate buffers */
@@ -477,6 +481,10 @@ struct cvmm_balloon_metrics {
 	uint64_t free_page_report_fails;	 /* reports outside guest RAM */
 	uint64_t stats_updates_count, stats_update_fails; /* statistics buffers; malformed */
 	uint64_t release_fails;				  /* madvise calls that failed */
+	uint64_t interrupt_count;
+};
+struct cvmm_fs_metrics {
+	uint64_t interrupt_count;
 };
 struct cvmm_device_metrics {
 	int kind;	/* enum cvmm_device_kind */
@@ -487,6 +495,7 @@ struct cvmm_device_metrics {
 		struct cvmm_vsock_metrics vsock;
 		struct cvmm_rng_metrics rng;
 		struct cvmm_balloon_metrics balloon;
+		struct cvmm_fs_metrics fs;
 		uint64_t reserved[32];
 	} u;
 };
