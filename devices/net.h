@@ -67,6 +67,8 @@ void net_default_mac(const char *seed, unsigned index, uint8_t mac[6]);
 
 /* ---- the device and its backend ------------------------------------------- */
 
+struct mmds_store; /* devices/mmds.h */
+
 enum net_backend {
 	NET_TAP = 1,	   /* open (or create) the named tap */
 	NET_TAPFD,	   /* an open tap fd a manager passed in (borrowed, dup'ed) */
@@ -81,6 +83,7 @@ struct net_cfg {
 	unsigned pairs;	    /* queue pairs (tap only), 1..NET_MAX_PAIRS */
 	bool has_mac;
 	uint8_t mac[6];
+	struct mmds_store *mmds; /* borrowed (the VM's): MMDS on this interface; NULL: none */
 };
 
 struct net;

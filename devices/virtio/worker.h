@@ -100,6 +100,8 @@ struct vq_worker_cfg {
  * the kinds that need more (virtio-net's control queue, virtio-fs,
  * virtio-rng). */
 extern const struct jail_table vq_jail_worker, vq_jail_net_ctrl, vq_jail_fs, vq_jail_rng;
+/* virtio-net's TX workers: the MMDS responder reads the clock */
+extern const struct jail_table vq_jail_net_tx;
 /* io_uring opcodes a device may ask for besides READ (the worker's own):
  * more is an error (E2BIG), not a shorter list. */
 #define WORKER_MAX_OPS 13
