@@ -268,6 +268,8 @@ const struct jail_table *jail_table(enum jail_kind kind)
 		return &vq_jail_rng;
 	case JAIL_SNAPMEM:
 		return &snapmem_table;
+	case JAIL_NET_TX:
+		return &vq_jail_net_tx;
 	}
 	return NULL;
 }

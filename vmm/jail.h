@@ -25,8 +25,10 @@ enum jail_kind {
 	JAIL_SNAPMEM,	    /* a restored VM's memory thread (vmm/snapmem.h): the
 			     * LAZY loader (its userfaultfd, the memory file) or
 			     * the UFFD handler's watcher (its socket) */
+	JAIL_NET_TX,	    /* virtio-net's TX workers: a virtqueue worker's, and
+			     * the clock (MMDS) */
 };
-#define JAIL_NKINDS 7
+#define JAIL_NKINDS 8
 
 /* A thread kind's table (NULL: no such kind). */
 const struct jail_table *jail_table(enum jail_kind kind);

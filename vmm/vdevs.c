@@ -41,6 +41,8 @@ static int net_open_cfg(void **out, const struct cvmm_config *cfg, unsigned i, s
 			     .pairs = c->queue_pairs,
 			     .has_mac = c->has_mac};
 	memcpy(nc.mac, c->mac, 6);
+	if (cfg->mmds.net_mask & (1u << i))
+		nc.mmds = cfg->mmds_store;
 	return net_desc.open(out, &nc, i, e);
 }
 
