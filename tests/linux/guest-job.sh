@@ -541,6 +541,10 @@ fc) # tests/linux/fc-cases.sh: a Firecracker manager's VM (pci=off acpi=off): th
 		until ping -c 1 -W 2 "$(arg peer)" >/dev/null 2>&1 || [ $i -ge 30 ]; do i=$((i + 1)); done
 		ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"
 	fi
+	if [ -n "$(arg mmds)" ]; then # cloud-init's read of MMDS (flintlock's guests)
+		ip route add 169.254.169.254/32 dev eth0
+		echo "GUEST-FC-MMDS $(wget -q -T 30 -O - "http://169.254.169.254/$(arg mmds)")"
+	fi
 	if [ -n "$(arg vsockport)" ]; then
 		/work/vsocktool connect "vsock:2:$(arg vsockport)" send 65536 >/tmp/cv 2>&1
 		echo "GUEST-VSOCK $?"
