@@ -8,9 +8,10 @@
  * has a buffer for them, so none is lost on the way; a guest that sends
  * its SYN again gets the SYN-ACK again, and one that retransmits data gets
  * the ACK again. Anything unexpected (a segment for no connection, an ACK
- * of what was never sent, a request over the buffer) gets a reset. An idle
- * connection (MMDS_EVICT_MS) gives way to a new one when all are taken;
- * otherwise the new one is reset. */
+ * of what was never sent, a request over the buffer) gets a reset. When all
+ * connections are taken, a new one takes the place of the oldest half-open
+ * one (a SYN flood's), else of one idle for MMDS_EVICT_MS; otherwise the
+ * new one is reset. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,21 +107,26 @@ static struct mmds_conn *conn_find(struct mmds_tcp *t, uint32_t rip, uint16_t rp
 	return NULL;
 }
 
-/* A free slot, or an idle connection's (reset), or NULL. */
+/* A free slot; else the oldest half-open connection's (a SYN flood's
+ * give way first), else that of one idle for MMDS_EVICT_MS (each reset);
+ * else NULL. */
 static struct mmds_conn *conn_slot(struct mmds_tcp *t, uint64_t now_ms)
 {
-	struct mmds_conn *idle = NULL;
+	struct mmds_conn *idle = NULL, *half = NULL;
 	for (unsigned i = 0; i < MMDS_MAX_CONNS; i++) {
 		struct mmds_conn *c = &t->conns[i];
 		if (!c->used)
 			return c;
+		if (!c->syn_acked && (!half || c->last_ms < half->last_ms))
+			half = c;
 		if (!idle || c->last_ms < idle->last_ms)
 			idle = c;
 	}
-	if (now_ms - idle->last_ms < MMDS_EVICT_MS)
+	struct mmds_conn *c = half ? half : idle;
+	if (!half && now_ms - idle->last_ms < MMDS_EVICT_MS)
 		return NULL;
-	conn_reset(t, idle);
-	return idle;
+	conn_reset(t, c);
+	return c;
 }
 
 static uint32_t tseq_of(const struct mmds_conn *c)

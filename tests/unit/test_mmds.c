@@ -408,9 +408,10 @@ static void test_resets(void **state)
 	assert_int_equal(next_seg(t), 0);
 }
 
-/* More connections than there are slots: the new ones are reset until an
- * old one has been idle long enough to give way. A duplicate SYN gets the
- * SYN-ACK again. */
+/* More connections than there are slots: a SYN flood's half-open ones give
+ * way to a new one at once; established ones only once idle long enough
+ * (until then the new one is reset). A duplicate SYN gets the SYN-ACK
+ * again. */
 static void test_conn_bound(void **state)
 {
 	struct t *t = *state;
@@ -424,6 +425,23 @@ static void test_conn_bound(void **state)
 	send_seg(t, MMDS_TCP_SYN, MMDS_PORT, NULL, 0);
 	assert_int_equal(next_seg(t), 1);
 	assert_int_equal(t->seg.flags, MMDS_TCP_SYN | MMDS_TCP_ACK);
+	uint16_t first = (uint16_t)(t->sport - MMDS_MAX_CONNS + 1);
+	t->now += 1;
+	t->sport++;
+	send_seg(t, MMDS_TCP_SYN, MMDS_PORT, NULL, 0); /* the oldest half-open one gives way */
+	assert_int_equal(next_seg(t), 1);
+	assert_true(t->seg.flags & MMDS_TCP_RST);
+	assert_int_equal(t->seg.dport, first);
+	assert_int_equal(next_seg(t), 1);
+	assert_int_equal(t->seg.flags, MMDS_TCP_SYN | MMDS_TCP_ACK);
+	assert_int_equal(t->seg.dport, t->sport);
+	/* now every slot established and busy */
+	for (unsigned i = 0; i < MMDS_MAX_CONNS; i++)
+		t->resp->tcp.conns[i].used = false;
+	for (unsigned i = 0; i < MMDS_MAX_CONNS; i++) {
+		t->sport++;
+		connect_(t);
+	}
 	t->sport++;
 	send_seg(t, MMDS_TCP_SYN, MMDS_PORT, NULL, 0);
 	assert_int_equal(next_seg(t), 1);
