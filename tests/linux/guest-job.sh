@@ -307,15 +307,15 @@ mmds_test() {
 	M=http://169.254.169.254
 	if ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1; then echo "GUEST-PING ok"; else echo "GUEST-PING failed"; fi
 	if [ "$(arg ver)" = 1 ]; then
-		echo "GUEST-MMDS-LIST $(wget -q -T 30 -O - $M/latest/meta-data/ | tr '\n' ',')"
-		echo "GUEST-MMDS-JSON $(wget -q -T 30 -O - --header 'Accept: application/json' $M/latest/meta-data/)"
-		h=$(wget -q -T 30 -O - $M/latest/meta-data/hostname)
+		echo "GUEST-MMDS-LIST $(timeout 30 wget -q -O - $M/latest/meta-data/ | tr '\n' ',')"
+		echo "GUEST-MMDS-JSON $(timeout 30 wget -q -O - --header 'Accept: application/json' $M/latest/meta-data/)"
+		h=$(timeout 30 wget -q -O - $M/latest/meta-data/hostname)
 		echo "GUEST-MMDS-HOSTNAME $h"
 		echo "GUEST-MMDS-WAIT-PATCH"
 		i=0 v=$h
 		while [ $i -lt 120 ] && [ "$v" = "$h" ]; do
 			sleep 1
-			v=$(wget -q -T 30 -O - $M/latest/meta-data/hostname)
+			v=$(timeout 30 wget -q -O - $M/latest/meta-data/hostname)
 			i=$((i + 1))
 		done
 		echo "GUEST-MMDS-PATCHED $v"
@@ -323,7 +323,7 @@ mmds_test() {
 	fi
 	tok=$(mmds_req 'PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 600\r\nConnection: close\r\n\r\n' | tail -1)
 	echo "GUEST-MMDS-TOKEN-LEN ${#tok}"
-	echo "GUEST-MMDS-V2-GET $(wget -q -T 30 -O - --header "X-metadata-token: $tok" $M/latest/meta-data/hostname)"
+	echo "GUEST-MMDS-V2-GET $(timeout 30 wget -q -O - --header "X-metadata-token: $tok" $M/latest/meta-data/hostname)"
 	echo "GUEST-MMDS-V2-NOTOKEN $(mmds_req 'GET /latest/meta-data/hostname HTTP/1.1\r\nConnection: close\r\n\r\n' | head -1)"
 	t1=$(mmds_req 'PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 1\r\nConnection: close\r\n\r\n' | tail -1)
 	sleep 2
@@ -336,7 +336,7 @@ mmds_test() {
 	sleep 3
 	echo "GUEST-MMDS-FLOOD2-DONE"
 	sleep 3
-	echo "GUEST-MMDS-AFTER $(wget -q -T 30 -O - --header "X-metadata-token: $tok" $M/latest/meta-data/hostname)"
+	echo "GUEST-MMDS-AFTER $(timeout 30 wget -q -O - --header "X-metadata-token: $tok" $M/latest/meta-data/hostname)"
 	if ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1; then echo "GUEST-PING2 ok"; else echo "GUEST-PING2 failed"; fi
 }
 case "$t" in
@@ -543,7 +543,7 @@ fc) # tests/linux/fc-cases.sh: a Firecracker manager's VM (pci=off acpi=off): th
 	fi
 	if [ -n "$(arg mmds)" ]; then # cloud-init's read of MMDS (flintlock's guests)
 		ip route add 169.254.169.254/32 dev eth0
-		echo "GUEST-FC-MMDS $(wget -q -T 30 -O - "http://169.254.169.254/$(arg mmds)")"
+		echo "GUEST-FC-MMDS $(timeout 30 wget -q -O - "http://169.254.169.254/$(arg mmds)")"
 	fi
 	if [ -n "$(arg vsockport)" ]; then
 		/work/vsocktool connect "vsock:2:$(arg vsockport)" send 65536 >/tmp/cv 2>&1
