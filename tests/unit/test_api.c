@@ -1386,6 +1386,10 @@ static void test_mmds(void **state)
 			     "{\"network_interfaces\": [\"eth0\"], \"version\": \"V2\", "
 			     "\"ipv4_address\": \"169.254.170.2\", \"imds_compat\": true}"),
 			 204);
+	assert_int_equal(req(t, "GET", "/vm/config", NULL), 200);
+	assert_non_null(strstr(t->out, "\"mmds-config\":{\"version\":\"V2\",\"network_interfaces\":"
+				       "[\"eth0\"],\"ipv4_address\":\"169.254.170.2\","
+				       "\"imds_compat\":true}"));
 	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"k\"}"), 204);
 	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
 	assert_int_equal(t->f.seen.mmds.version, CVMM_MMDS_V2);

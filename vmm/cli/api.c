@@ -1689,6 +1689,13 @@ static struct json_object *vm_config_json(struct api *a)
 	}
 	if (p->entropy)
 		json_object_object_add(o, "entropy", json_object_new_object());
+	if (a->mmds.cfg.version) {
+		const char *ids[API_MAX_IFACES];
+		for (unsigned i = 0; i < p->nifaces; i++)
+			ids[i] = p->ifaces[i].id;
+		json_object_object_add(o, "mmds-config",
+				       api_mmds_config_json(&a->mmds, ids, p->nifaces));
+	}
 	return o;
 }
 

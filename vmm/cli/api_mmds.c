@@ -308,3 +308,22 @@ out:
 	json_object_put(o);
 	return st;
 }
+
+struct json_object *api_mmds_config_json(const struct api_mmds *m, const char *const *ids,
+					 unsigned nids)
+{
+	struct json_object *o = json_object_new_object(), *ifs = json_object_new_array();
+	char ip[INET_ADDRSTRLEN] = "169.254.169.254";
+	struct in_addr a = {.s_addr = htonl(m->cfg.ipv4_addr)};
+	if (m->cfg.ipv4_addr)
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+	for (unsigned i = 0; i < nids; i++)
+		if (m->cfg.net_mask & (1u << i))
+			json_object_array_add(ifs, json_object_new_string(ids[i]));
+	json_object_object_add(
+		o, "version", json_object_new_string(m->cfg.version == CVMM_MMDS_V2 ? "V2" : "V1"));
+	json_object_object_add(o, "network_interfaces", ifs);
+	json_object_object_add(o, "ipv4_address", json_object_new_string(ip));
+	json_object_object_add(o, "imds_compat", json_object_new_boolean(m->cfg.imds_compat));
+	return o;
+}

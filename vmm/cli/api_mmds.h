@@ -36,4 +36,8 @@ __attribute__((warn_unused_result)) int api_mmds_config(struct api_mmds *m, cons
 							size_t len, const char *const *ids,
 							unsigned nids, char *msg, size_t msglen);
 
+/* PUT /mmds/config's settings as GET /vm/config shows them. */
+struct json_object *api_mmds_config_json(const struct api_mmds *m, const char *const *ids,
+					 unsigned nids);
+
 #endif
