@@ -111,8 +111,7 @@ static const char *const route_names[API_ROUTES] = {
 	[R_METRICS] = "metrics",
 	[R_SNAP_CREATE] = "snapshot_create",
 	[R_SNAP_LOAD] = "snapshot_load",
-	[R_MMDS] = "mmds",
-	[R_MMDS_CONFIG] = "mmds",
+	[R_MMDS] = "mmds", /* R_MMDS_CONFIG counts there too, as in Firecracker */
 };
 #define API_METRICS_PERIOD_MS 60000 /* as Firecracker's */
 /* The VM's devices the API makes: drives, interfaces, vsock, entropy. */
@@ -1822,8 +1821,9 @@ static void count_request(struct api_conn *c)
 	int mi = method_index((enum http_method)c->parser.method);
 	if (mi < 0 || c->route == R_NONE || c->route == R_LATER)
 		return;
-	c->api->count[mi][c->route]++;
-	c->api->fails[mi][c->route] += c->last_status >= 400;
+	enum api_route r = c->route == R_MMDS_CONFIG ? R_MMDS : c->route;
+	c->api->count[mi][r]++;
+	c->api->fails[mi][r] += c->last_status >= 400;
 }
 
 static void route(struct api_conn *c)
