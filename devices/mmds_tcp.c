@@ -240,8 +240,8 @@ void mmds_tcp_input(struct mmds_tcp *t, const struct mmds_tcp_seg *s, uint64_t n
 	}
 	if (syn) {
 		if (!c->syn_acked && s->seq + 1 == c->rcv_nxt && !(s->flags & MMDS_TCP_ACK)) {
-			c->synack_due = true; /* our SYN-ACK again */
-			c->snd_nxt = c->iss;
+			c->synack_due =
+				true; /* our SYN-ACK again (an ACK of the first stays valid) */
 		} else if (!(s->flags & MMDS_TCP_ACK)) {
 			conn_free(c); /* the port reused: a new connection */
 			conn_open(t, s, now_ms);

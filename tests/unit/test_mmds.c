@@ -462,6 +462,29 @@ static void test_conn_bound(void **state)
 	assert_int_equal(n, MMDS_MAX_RSTS);
 }
 
+/* The guest sends its SYN again (its SYN-ACK was slow), then acknowledges
+ * the first SYN-ACK before the second went out: the connection stands and
+ * serves. */
+static void test_dup_syn(void **state)
+{
+	struct t *t = *state;
+	send_seg(t, MMDS_TCP_SYN, MMDS_PORT, NULL, 1460);
+	assert_int_equal(next_seg(t), 1);
+	assert_int_equal(t->seg.flags, MMDS_TCP_SYN | MMDS_TCP_ACK);
+	uint32_t iss = t->seg.seq;
+	t->seq--;
+	send_seg(t, MMDS_TCP_SYN, MMDS_PORT, NULL, 1460);
+	t->ack = iss + 1;
+	send_seg(t, MMDS_TCP_ACK, MMDS_PORT, NULL, 0);
+	assert_int_equal(next_seg(t), 1); /* the second SYN-ACK, no reset */
+	assert_int_equal(t->seg.flags, MMDS_TCP_SYN | MMDS_TCP_ACK);
+	assert_int_equal(t->seg.seq, iss);
+	send_seg(t, MMDS_TCP_ACK, MMDS_PORT, "GET /esc HTTP/1.1\r\nConnection: close\r\n\r\n", 0);
+	assert_false(drain(t) & MMDS_TCP_RST);
+	t->rx[t->rxlen] = '\0';
+	assert_string_equal(body(t), "a\nb\xc3\xa9");
+}
+
 static void test_json(void **state)
 {
 	(void)state;
@@ -540,6 +563,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v2_tokens, setup_v2, teardown),
 		cmocka_unit_test_setup_teardown(test_resets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conn_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dup_syn, setup, teardown),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_http_parse),
 	};
