@@ -158,12 +158,10 @@ static int jail_table_add(scmp_filter_ctx ctx, const struct jail_table *t,
 	return 0;
 }
 
-int jail_filter_build(const struct jail_table *const *tables, unsigned ntables, enum jail_mode mode,
-		      const struct jail_fds *fds, void **out, struct err *e)
+/* libseccomp's context for the tables, the mode and fds. */
+static int jail_ctx(const struct jail_table *const *tables, unsigned ntables, enum jail_mode mode,
+		    const struct jail_fds *fds, scmp_filter_ctx *out, struct err *e)
 {
-	*out = NULL;
-	if (mode == JAIL_OFF)
-		return 0;
 	/* TRAP, not KILL_PROCESS: the SIGSYS handler can say what happened;
 	 * without one, SIGSYS's default action kills the process anyway. */
 	scmp_filter_ctx ctx = seccomp_init(mode == JAIL_LOG ? SCMP_ACT_LOG : SCMP_ACT_TRAP);
@@ -183,6 +181,141 @@ int jail_filter_build(const struct jail_table *const *tables, unsigned ntables, 
 	}
 	*out = ctx;
 	return 0;
+}
+
+int jail_filter_compile(const struct jail_table *const *tables, unsigned ntables,
+			enum jail_mode mode, const struct jail_fds *fds, struct sock_filter *out,
+			unsigned max, unsigned *len, struct err *e)
+{
+	scmp_filter_ctx ctx = NULL;
+	int r = jail_ctx(tables, ntables, mode, fds, &ctx, e);
+	if (r < 0)
+		return r;
+	/* libseccomp writes the program to a descriptor */
+	int fd = memfd_create("cvmm-seccomp", MFD_CLOEXEC);
+	if (fd < 0) {
+		r = err_set(e, errno, "memfd_create: %s", strerror(errno));
+		seccomp_release(ctx);
+		return r;
+	}
+	r = seccomp_export_bpf(ctx, fd);
+	seccomp_release(ctx);
+	size_t cap = (size_t)max * sizeof(out[0]);
+	ssize_t n = r < 0 ? 0 : pread(fd, out, cap, 0);
+	if (r == 0 && n < 0)
+		r = -errno;
+	close(fd);
+	if (r < 0)
+		return err_set(e, -r, "seccomp_export_bpf: %s", strerror(-r));
+	if (n <= 0 || n % (ssize_t)sizeof(out[0]) != 0 || (size_t)n == cap)
+		return err_set(e, E2BIG, "seccomp program: %zd bytes (empty, torn or too long)", n);
+	*len = (unsigned)(n / (ssize_t)sizeof(out[0]));
+	return 0;
+}
+
+/* FNV-1a, 64-bit */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static uint64_t table_key(uint64_t h, const struct jail_table *t)
+{
+	h = fnv(h, t->name, strlen(t->name) + 1);
+	for (unsigned i = 0; i < t->n; i++) {
+		const struct jail_rule *rl = &t->rules[i];
+		int32_t nr = rl->nr;
+		h = fnv(h, &nr, sizeof(nr));
+		for (unsigned a = 0; a < JAIL_MAX_ARGS; a++) {
+			const struct jail_arg *g = &rl->args[a];
+			unsigned char b[3] = {g->arg, g->cmp, g->fd};
+			h = fnv(h, b, sizeof(b));
+			h = fnv(h, &g->value, sizeof(g->value));
+		}
+	}
+	return fnv(h, "|", 1);
+}
+
+uint64_t jail_key(const struct jail_table *const *tables, unsigned ntables, enum jail_mode mode)
+{
+	uint32_t m = (uint32_t)mode;
+	uint64_t h = fnv(0xcbf29ce484222325ULL, &m, sizeof(m));
+	for (unsigned t = 0; t < ntables; t++)
+		h = table_key(h, tables[t]);
+#ifdef CVMM_SANITIZED
+	h = table_key(h, &sanitizer_table);
+#endif
+	return h;
+}
+
+/* A built filter: the program jail_load installs (owned; malloc'd on the
+ * main thread, freed by the jailed thread before its filter). */
+struct jail_filter {
+	bool prebuilt;
+	unsigned short len;
+	struct sock_filter insns[];
+};
+
+static const struct jail_prog *prog_find(uint64_t key)
+{
+	for (unsigned i = 0; i < jail_nprogs; i++)
+		if (jail_progs[i].key == key)
+			return &jail_progs[i];
+	return NULL;
+}
+
+int jail_filter_build(const struct jail_table *const *tables, unsigned ntables, enum jail_mode mode,
+		      const struct jail_fds *fds, void **out, struct err *e)
+{
+	*out = NULL;
+	if (mode == JAIL_OFF)
+		return 0;
+	const struct jail_prog *p = prog_find(jail_key(tables, ntables, mode));
+	struct jail_filter *f;
+	if (p) {
+		f = malloc(sizeof(*f) + p->len * sizeof(f->insns[0]));
+		if (!f)
+			return err_set(e, ENOMEM, "no memory for a seccomp program");
+		memcpy(f->insns, p->insns, p->len * sizeof(f->insns[0]));
+		f->len = p->len;
+		f->prebuilt = true;
+		/* the thread's descriptors where the program compares with a
+		 * slot's placeholder (an fd is never negative here: a slot
+		 * of -1, none, then matches no call at all) */
+		for (unsigned i = 0; i < f->len; i++) {
+			struct sock_filter *in = &f->insns[i];
+			unsigned slot = in->k - JAIL_FD_PLACEHOLDER(0);
+			if (in->code == (BPF_JMP | BPF_JEQ | BPF_K) &&
+			    in->k >= JAIL_FD_PLACEHOLDER(0) && slot > 0 && slot < JAIL_NFDS)
+				in->k = (uint32_t)jail_fd_of(fds, slot);
+		}
+	} else {
+		f = malloc(sizeof(*f) + BPF_MAXINSNS * sizeof(f->insns[0]));
+		if (!f)
+			return err_set(e, ENOMEM, "no memory for a seccomp program");
+		unsigned len = 0;
+		int r = jail_filter_compile(tables, ntables, mode, fds, f->insns, BPF_MAXINSNS,
+					    &len, e);
+		if (r < 0) {
+			free(f);
+			return r;
+		}
+		f->len = (unsigned short)len;
+		f->prebuilt = false;
+		struct jail_filter *g = realloc(f, sizeof(*f) + len * sizeof(f->insns[0]));
+		if (g)
+			f = g;
+	}
+	*out = f;
+	return 0;
+}
+
+bool jail_filter_prebuilt(const void *ctx)
+{
+	return ctx && ((const struct jail_filter *)ctx)->prebuilt;
 }
 
 /* The thread's name for the SIGSYS message. Written by jail_load before
@@ -205,32 +338,17 @@ int jail_load(void *ctx, const char *thread_name)
 	 * count from /sys (openat): do it now, before the filter. */
 	void *volatile warm = malloc(1); /* volatile: the pair must not be elided */
 	free(warm);
-	/* libseccomp's seccomp_load frees the program it generated after
-	 * loading it, and the context was allocated by another thread: frees
-	 * that, on the main arena (glibc shares its arenas once threads
-	 * outnumber 8 per CPU), give memory back with brk, which a worker's
-	 * filter does not allow. So: the program, exported through a memfd
-	 * into this thread's stack, the context released, and only then the
-	 * filter: no allocator call after it. */
+	/* The program was allocated by another thread: freeing it, on the
+	 * main arena (glibc shares its arenas once threads outnumber 8 per
+	 * CPU), may give memory back with brk, which a worker's filter does
+	 * not allow. So: the program copied onto this thread's stack and
+	 * freed, and only then the filter: no allocator call after it. */
+	struct jail_filter *f = ctx;
 	struct sock_filter prog[BPF_MAXINSNS];
-	int fd = memfd_create("cvmm-seccomp", MFD_CLOEXEC);
-	if (fd < 0) {
-		int r = -errno;
-		seccomp_release(ctx);
-		return r;
-	}
-	int r = seccomp_export_bpf(ctx, fd);
-	seccomp_release(ctx);
-	ssize_t n = r < 0 ? 0 : pread(fd, prog, sizeof(prog), 0);
-	if (r == 0 && n < 0)
-		r = -errno;
-	close(fd);
-	if (r < 0)
-		return r;
-	if (n <= 0 || n % (ssize_t)sizeof(prog[0]) != 0 || n == (ssize_t)sizeof(prog))
-		return -E2BIG; /* empty, torn or longer than the kernel takes */
-	struct sock_fprog fprog = {.len = (unsigned short)(n / (ssize_t)sizeof(prog[0])),
-				   .filter = prog};
+	unsigned short len = f->len;
+	memcpy(prog, f->insns, len * sizeof(prog[0]));
+	free(f);
+	struct sock_fprog fprog = {.len = len, .filter = prog};
 	/* A thread that blocks every signal (vCPUs, workers) must still run
 	 * the SIGSYS handler: the kernel resets a blocked SIGSYS to its
 	 * default action. */
@@ -249,8 +367,7 @@ int jail_load(void *ctx, const char *thread_name)
 
 void jail_free(void *ctx)
 {
-	if (ctx)
-		seccomp_release(ctx);
+	free(ctx);
 }
 
 /* ---- the SIGSYS message ------------------------------------------------- */
@@ -438,15 +555,25 @@ static int caps_drop_bounding(uint64_t keep, struct err *e)
 {
 	/* The bounding set needs CAP_SETPCAP; a process without it has no
 	 * capabilities to lose there that NO_NEW_PRIVS does not already
-	 * keep it from gaining. */
+	 * keep it from gaining: one capget, and no drop. */
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct d[2];
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d) < 0)
+		return err_set(e, errno, "capget: %s", strerror(errno));
+	if (!(d[CAP_SETPCAP / 32].effective & (1u << (CAP_SETPCAP % 32))))
+		return 0;
+	/* one call per capability (the kernel has no other way), until
+	 * EINVAL: past the kernel's last one */
 	for (int c = 0; c <= 63; c++) {
-		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) < 0)
-			break; /* past the kernel's last capability */
 		if (keep & (1ULL << c))
 			continue;
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EPERM)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break;
 			return err_set(e, errno, "dropping capability %d from the bounding set: %s",
 				       c, strerror(errno));
+		}
 	}
 	return 0;
 }

@@ -147,11 +147,46 @@ const struct jail_table *jail_sanitizer_table(void);
 /* Builds one filter from the rules of ntables tables (and, in sanitizer
  * builds, the runtime's own); fds: the descriptors the rules name. *ctx
  * is owned by the caller until jail_load/jail_free. JAIL_OFF: *ctx = NULL
- * (jail_load of NULL does nothing). */
+ * (jail_load of NULL does nothing). The program comes from jail_progs
+ * (built with the cvmm build, below) with the descriptors put in, in
+ * microseconds; a set of tables the build did not see (a cross build, an
+ * embedder's own table) is compiled with libseccomp here instead. */
 __attribute__((warn_unused_result)) int jail_filter_build(const struct jail_table *const *tables,
 							  unsigned ntables, enum jail_mode mode,
 							  const struct jail_fds *fds, void **ctx,
 							  struct err *e);
+/* Seccomp programs compiled when cvmm is built (vmm/jail_gen.c writes
+ * them with libseccomp, from the same tables, for every set of tables a
+ * thread kind uses, in both modes): libseccomp's compilation cost at start
+ * is gone. A rule bound to a descriptor compares the argument with
+ * JAIL_FD_PLACEHOLDER(slot) in the program as built; jail_filter_build
+ * puts the thread's descriptor there. key: jail_key of the tables and
+ * the mode. A cross build has none (jail_nprogs 0). */
+struct sock_filter;
+struct jail_prog {
+	uint64_t key;
+	const char *what; /* its tables' names and its mode, for tests */
+	unsigned short len;
+	const struct sock_filter *insns;
+};
+extern const struct jail_prog jail_progs[];
+extern const unsigned jail_nprogs;
+#define JAIL_FD_PLACEHOLDER(slot) (0x7e5c0000u + (unsigned)(slot))
+/* A hash of what a filter of these tables in this mode is made of (each
+ * rule's call and bounds, in order; in sanitizer builds the runtime's
+ * table too): the key of jail_progs. */
+uint64_t jail_key(const struct jail_table *const *tables, unsigned ntables, enum jail_mode mode);
+/* Compiles the filter with libseccomp into out (max instructions), *len
+ * set: what jail_filter_build does for a set of tables not in jail_progs,
+ * and what the build step and the tests compare jail_progs with. */
+__attribute__((warn_unused_result)) int jail_filter_compile(const struct jail_table *const *tables,
+							    unsigned ntables, enum jail_mode mode,
+							    const struct jail_fds *fds,
+							    struct sock_filter *out, unsigned max,
+							    unsigned *len, struct err *e);
+/* Whether the program of ctx (jail_filter_build's) came from jail_progs:
+ * tests. */
+bool jail_filter_prebuilt(const void *ctx);
 /* In the thread to jail: unblocks SIGSYS (so that the handler, not the
  * default action, gets it), remembers the thread's name for the SIGSYS
  * message, releases ctx, then NO_NEW_PRIVS and the filter (the program on

@@ -192,6 +192,13 @@ def vdev_restore(own=True, avail=5, used=3, pos=(3, 3), status=0xF, num=32, drv=
     return out
 
 
+def balloon_seed(knobs, pfns, stats, partial=b""):
+    """fuzz_balloon: knobs, the PFN array's length, the PFNs, the stats."""
+    a = b"".join(struct.pack("<I", p) for p in pfns) + partial
+    st = b"".join(struct.pack("<HQ", t, v) for t, v in stats)
+    return bytes([knobs]) + struct.pack("<H", len(a)) + a + st
+
+
 def main():
     put("bzimage", "relocatable", bzimage())
     put("bzimage", "fixed_2m", bzimage(reloc=0, pref=0x200000))
@@ -298,6 +305,14 @@ def main():
     put("net", "mergeable", net_seed(3 | 0x80, 1 | 5 << 1, 0xFFFF, net_descs, [5, 6, 7, 0]))
     # vsock: a host-initiated connection accepted, data both ways, credit,
     # shutdown; a guest REQUEST; hostile headers
+    # balloon: a driver's array with runs and duplicates, Linux's stats;
+    # PFNs past RAM, in the hole and at the top; near RAM with 64 KiB pages
+    put("balloon", "runs_and_stats", balloon_seed(0, [0x100, 0x102, 0x101, 0x101, 0x200, 0x2ff], [
+        (t, 1000 * t) for t in range(10)]))
+    put("balloon", "outside_ram", balloon_seed(0, [0x1000, 0xc0000, 0x100000, 0xffffffff, 0xfffffffe, 0],
+                                                [(99, 1), (4, 2)], b"\x01\x02"))
+    put("balloon", "folded_64k", balloon_seed(3, list(range(0x0ff0, 0x1010)) + [0x1fff, 0x0fff],
+                                               [(5, 1 << 40), (15, 3)]))
     put("vsock", "host_initiated", vsock_seed(4, 0, b"CONNECT 5000\n", [
         vsock_hdr(2), vsock_hdr(5, 100) + bytes(100), vsock_hdr(7), vsock_hdr(6, fwd_cnt=10),
         vsock_hdr(5, 65536) + bytes(64), vsock_hdr(4, flags=2), vsock_hdr(5, 1) + b"x",

@@ -230,6 +230,20 @@ API int cvmm_config_set_rng(struct cvmm_config *c, int enabled)
 	return 0;
 }
 
+API int cvmm_config_set_balloon(struct cvmm_config *c, uint32_t amount_mib, unsigned flags,
+				unsigned stats_interval_s)
+{
+	err_clear(&c->err);
+	if (flags & ~(CVMM_BALLOON_DEFLATE_ON_OOM | CVMM_BALLOON_FREE_PAGE_REPORTING))
+		return err_set(&c->err, EINVAL, "balloon: unknown flags 0x%x", flags);
+	if (stats_interval_s > 65535)
+		return err_set(&c->err, EINVAL,
+			       "balloon: statistics interval must be 0..65535 s, got %u",
+			       stats_interval_s);
+	c->balloon = (struct vm_balloon_cfg){true, amount_mib, flags, stats_interval_s};
+	return 0;
+}
+
 API int cvmm_config_set_dirty_tracking(struct cvmm_config *c, int enabled)
 {
 	err_clear(&c->err);

@@ -52,7 +52,12 @@ struct cvmm_config {
 	unsigned nfs;
 	char *vsock_path; /* owned, NULL: no vsock device */
 	uint64_t vsock_cid;
-	bool rng;	  /* a virtio-rng device */
+	bool rng; /* a virtio-rng device */
+	struct vm_balloon_cfg {
+		bool on; /* a virtio-balloon device */
+		uint32_t mib;
+		unsigned flags, stats_s; /* CVMM_BALLOON_*, statistics interval (0: none) */
+	} balloon;
 	bool track_dirty; /* dirty pages tracked: diff snapshots */
 	int seccomp;	  /* CVMM_SECCOMP_*, for every thread of the VM */
 	int transport;	  /* CVMM_TRANSPORT_* */

@@ -268,6 +268,8 @@ const struct jail_table *jail_table(enum jail_kind kind)
 		return &vq_jail_rng;
 	case JAIL_SNAPMEM:
 		return &snapmem_table;
+	case JAIL_BALLOON_WORKER:
+		return &vq_jail_balloon;
 	case JAIL_NET_TX:
 		return &vq_jail_net_tx;
 	}
@@ -318,15 +320,12 @@ int jail_build(enum jail_kind kind, enum jail_mode mode, const struct jail_fds *
 	return jail_build_ex(kind, mode, fds, 0, ctx, e);
 }
 
-int jail_build_ex(enum jail_kind kind, enum jail_mode mode, const struct jail_fds *fds,
-		  unsigned extras, void **ctx, struct err *e)
+unsigned jail_kind_tables(enum jail_kind kind, unsigned extras, const struct jail_table *t[4])
 {
-	const struct jail_table *t[4] = {jail_table(kind), NULL, NULL, NULL};
-	unsigned n = 1;
-	if (!t[0]) {
-		*ctx = NULL;
-		return err_set(e, EINVAL, "no seccomp table for thread kind %d", (int)kind);
-	}
+	unsigned n = 0;
+	t[n] = jail_table(kind);
+	if (!t[n++])
+		return 0;
 #ifdef CVMM_SANITIZED
 	/* LeakSanitizer's check runs on the thread that calls exit() */
 	if (kind == JAIL_CONTROL)
@@ -336,5 +335,17 @@ int jail_build_ex(enum jail_kind kind, enum jail_mode mode, const struct jail_fd
 		t[n++] = &control_disk_table;
 	if ((extras & JAIL_EXTRA_SNAPSHOTS) && kind == JAIL_CONTROL)
 		t[n++] = &control_snapshot_table;
+	return n;
+}
+
+int jail_build_ex(enum jail_kind kind, enum jail_mode mode, const struct jail_fds *fds,
+		  unsigned extras, void **ctx, struct err *e)
+{
+	const struct jail_table *t[4];
+	unsigned n = jail_kind_tables(kind, extras, t);
+	if (!n) {
+		*ctx = NULL;
+		return err_set(e, EINVAL, "no seccomp table for thread kind %d", (int)kind);
+	}
 	return jail_filter_build(t, n, mode, fds, ctx, e);
 }

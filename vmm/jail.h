@@ -11,24 +11,26 @@
 #include "core/jail.h"
 
 enum jail_kind {
-	JAIL_VIRTIO_WORKER, /* a virtqueue worker: its ring, its irqfds */
-	JAIL_NET_CTRL,	    /* virtio-net's control queue worker: the same, and it
-			     * attaches/detaches tap queues */
-	JAIL_FS_WORKER,	    /* a virtio-fs worker: the same, and the metadata calls
-			     * of the FUSE server, each relative to a directory
-			     * handle beneath the share */
-	JAIL_VCPU,	    /* a vCPU thread: its vCPU fd, the VM fd */
-	JAIL_CONTROL,	    /* the CLI's control thread (poll loop, control socket,
-			     * teardown): the VM fd, the listening socket */
-	JAIL_RNG_WORKER,    /* virtio-rng's worker: a virtqueue worker's, and
-			     * getrandom (it has no io_uring opcode) */
-	JAIL_SNAPMEM,	    /* a restored VM's memory thread (vmm/snapmem.h): the
-			     * LAZY loader (its userfaultfd, the memory file) or
-			     * the UFFD handler's watcher (its socket) */
-	JAIL_NET_TX,	    /* virtio-net's TX workers: a virtqueue worker's, and
-			     * the clock (MMDS) */
+	JAIL_VIRTIO_WORKER,  /* a virtqueue worker: its ring, its irqfds */
+	JAIL_NET_CTRL,	     /* virtio-net's control queue worker: the same, and it
+			      * attaches/detaches tap queues */
+	JAIL_FS_WORKER,	     /* a virtio-fs worker: the same, and the metadata calls
+			      * of the FUSE server, each relative to a directory
+			      * handle beneath the share */
+	JAIL_VCPU,	     /* a vCPU thread: its vCPU fd, the VM fd */
+	JAIL_CONTROL,	     /* the CLI's control thread (poll loop, control socket,
+			      * teardown): the VM fd, the listening socket */
+	JAIL_RNG_WORKER,     /* virtio-rng's worker: a virtqueue worker's, and
+			      * getrandom (it has no io_uring opcode) */
+	JAIL_SNAPMEM,	     /* a restored VM's memory thread (vmm/snapmem.h): the
+			      * LAZY loader (its userfaultfd, the memory file) or
+			      * the UFFD handler's watcher (its socket) */
+	JAIL_BALLOON_WORKER, /* virtio-balloon's workers: a virtqueue worker's,
+			      * madvise with MADV_DONTNEED only */
+	JAIL_NET_TX,	     /* virtio-net's TX workers: a virtqueue worker's, and
+			      * the clock (MMDS) */
 };
-#define JAIL_NKINDS 8
+#define JAIL_NKINDS 9
 
 /* A thread kind's table (NULL: no such kind). */
 const struct jail_table *jail_table(enum jail_kind kind);
@@ -46,6 +48,10 @@ const struct jail_rule *jail_disk_rules(unsigned *n);
 const struct jail_rule *jail_snapshot_rules(unsigned *n);
 #define JAIL_EXTRA_DISKS     1u /* jail_disk_rules */
 #define JAIL_EXTRA_SNAPSHOTS 2u /* jail_snapshot_rules */
+#define JAIL_EXTRAS_ALL	     3u
+/* The tables of a thread kind's filter with the extras asked for (only a
+ * control thread has any), into t: how many (0: no such kind). */
+unsigned jail_kind_tables(enum jail_kind kind, unsigned extras, const struct jail_table *t[4]);
 /* Builds the filter of a thread kind (jail_filter_build) from the slots
  * of fds its rules name; *ctx is owned by the caller until
  * jail_load/jail_free. */

@@ -35,6 +35,8 @@ enum {
 };
 enum { DISK_PATH = 1, DISK_FLAGS, DISK_QUEUES };
 enum { NET_BACKEND = 1, NET_TARGET, NET_PAIRS, NET_HAS_MAC, NET_MAC };
+/* section "balloon-config", with a balloon only (older states have none) */
+enum { BALLOON_MIB = 1, BALLOON_FLAGS, BALLOON_STATS_S };
 
 void snapshot_config_write(const struct cvmm_config *c, bool pci, struct snap_w *w)
 {
@@ -54,6 +56,12 @@ void snapshot_config_write(const struct cvmm_config *c, bool pci, struct snap_w 
 	snap_str(w, CFG_VSOCK_PATH, c->vsock_path);
 	snap_u32(w, CFG_NDISKS, c->ndisks);
 	snap_u32(w, CFG_NNETS, c->nnets);
+	if (c->balloon.on) {
+		snap_section(w, "balloon-config", 0);
+		snap_u32(w, BALLOON_MIB, c->balloon.mib);
+		snap_u32(w, BALLOON_FLAGS, c->balloon.flags);
+		snap_u32(w, BALLOON_STATS_S, c->balloon.stats_s);
+	}
 	for (unsigned i = 0; i < c->ndisks; i++) {
 		snap_section(w, "disk", i);
 		snap_str(w, DISK_PATH, c->disks[i].path);
@@ -155,6 +163,17 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 		ret = cvmm_config_set_dirty_tracking(c, rs->track_dirty);
 	if (!ret && cid)
 		ret = cvmm_config_set_vsock(c, cid, rs->vsock_path ? rs->vsock_path : vsock);
+	struct snap_sec bs;
+	if (!ret && snap_find(r, "balloon-config", 0, &bs) == 0) {
+		static const uint16_t bknown[] = {BALLOON_MIB, BALLOON_FLAGS, BALLOON_STATS_S};
+		uint32_t mib, flags, st;
+		if ((ret = snap_check_known(&bs, bknown, 3, e)) < 0 ||
+		    (ret = snap_get_u32(&bs, BALLOON_MIB, &mib, e)) < 0 ||
+		    (ret = snap_get_u32(&bs, BALLOON_FLAGS, &flags, e)) < 0 ||
+		    (ret = snap_get_u32(&bs, BALLOON_STATS_S, &st, e)) < 0)
+			return ret;
+		ret = cvmm_config_set_balloon(c, mib, flags, st);
+	}
 	for (uint32_t i = 0; !ret && i < ndisks; i++) {
 		struct snap_sec d;
 		char path[4096];

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "devices/balloon.h"
 #include "devices/blk.h"
 #include "devices/fs.h"
 #include "devices/net.h"
@@ -101,14 +102,36 @@ static int rng_open_cfg(void **out, const struct cvmm_config *c, unsigned i, str
 	return rng_desc.open(out, &rc, i, e);
 }
 
+static unsigned balloon_count(const struct cvmm_config *c)
+{
+	return c->balloon.on ? 1 : 0;
+}
+
+static int balloon_open_cfg(void **out, const struct cvmm_config *c, unsigned i, struct err *e)
+{
+	const struct vm_balloon_cfg *b = &c->balloon;
+	*out = NULL;
+	if ((uint64_t)b->mib << 20 > c->memory)
+		return err_set(e, EINVAL,
+			       "balloon: %u MiB is more than the guest's memory (%llu MiB)", b->mib,
+			       (unsigned long long)(c->memory >> 20));
+	struct balloon_cfg bc = {.target_pages = b->mib * BALLOON_MIB_PAGES,
+				 .deflate_on_oom = b->flags & CVMM_BALLOON_DEFLATE_ON_OOM,
+				 .reporting = b->flags & CVMM_BALLOON_FREE_PAGE_REPORTING,
+				 .stats_interval_s = b->stats_s};
+	return balloon_desc.open(out, &bc, i, e);
+}
+
 /* Slots go to disks first, then network interfaces, then shared
- * directories, in the order given, then vsock, then the entropy device. */
+ * directories, in the order given, then vsock, the entropy device, the
+ * balloon. */
 const struct vm_vdev_src vm_vdev_srcs[] = {
 	{.desc = &blk_desc, .count = blk_count, .open = blk_open_cfg},
 	{.desc = &net_desc, .count = net_count, .open = net_open_cfg},
 	{.desc = &fs_desc, .count = fs_count, .open = fs_open_cfg},
 	{.desc = &vsock_desc, .count = vsock_count, .open = vsock_open_cfg, .jail = vsock_jail},
 	{.desc = &rng_desc, .count = rng_count, .open = rng_open_cfg},
+	{.desc = &balloon_desc, .count = balloon_count, .open = balloon_open_cfg},
 };
 const unsigned vm_nvdev_srcs = sizeof(vm_vdev_srcs) / sizeof(vm_vdev_srcs[0]);
 const struct vm_vdev_src *const vm_vdev_disks = &vm_vdev_srcs[0];

@@ -1200,6 +1200,22 @@ static void vm_device_metrics(const struct vm_vdev *s, unsigned index,
 			.host_rng_fails = m.errors,
 		};
 		break;
+	case VIRTIO_ID_BALLOON:
+		o->kind = CVMM_DEVICE_BALLOON;
+		o->u.balloon = (struct cvmm_balloon_metrics){
+			.inflate_count = m.balloon.inflate_count,
+			.deflate_count = m.balloon.deflate_count,
+			.pages_inflated = m.balloon.pages_inflated,
+			.pages_deflated = m.balloon.pages_deflated,
+			.pages_refused = m.balloon.pages_refused,
+			.free_page_report_count = m.balloon.free_page_report_count,
+			.free_page_report_freed = m.balloon.free_page_report_freed,
+			.free_page_report_fails = m.balloon.free_page_report_fails,
+			.stats_updates_count = m.balloon.stats_updates_count,
+			.stats_update_fails = m.balloon.stats_update_fails,
+			.release_fails = m.balloon.release_fails,
+		};
+		break;
 	case VIRTIO_ID_FS:
 		o->kind = CVMM_DEVICE_FS; /* no counters yet */
 		break;

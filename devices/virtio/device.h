@@ -51,6 +51,14 @@ struct vdev_vsock_metrics {
 	uint64_t rx_read_fails, tx_write_fails;		     /* socket reads, writes that failed */
 	uint64_t rx_queue_event_count, tx_queue_event_count; /* kicks */
 };
+struct vdev_balloon_metrics {
+	uint64_t inflate_count, deflate_count;	 /* chains served */
+	uint64_t pages_inflated, pages_deflated; /* 4 KiB pages in them */
+	uint64_t pages_refused, release_fails;	 /* not guest RAM; madvise failed */
+	/* free page reporting: buffers, bytes released, buffers refused */
+	uint64_t free_page_report_count, free_page_report_freed, free_page_report_fails;
+	uint64_t stats_updates_count, stats_update_fails;
+};
 struct vdev_metrics {
 	uint64_t requests; /* chains served */
 	uint64_t bytes;	   /* bytes moved to or from the guest */
@@ -58,6 +66,7 @@ struct vdev_metrics {
 	struct vdev_blk_metrics blk;
 	struct vdev_net_metrics net;
 	struct vdev_vsock_metrics vsock;
+	struct vdev_balloon_metrics balloon;
 };
 
 /* Adds n to a counter only the calling thread writes (a device's worker):

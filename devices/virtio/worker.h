@@ -98,8 +98,9 @@ struct vq_worker_cfg {
 #define WORKER_MAX_SPARSE 4096
 /* The workers' seccomp tables (worker_jail.c): a virtqueue worker's, and
  * the kinds that need more (virtio-net's control queue, virtio-fs,
- * virtio-rng). */
+ * virtio-rng, virtio-balloon). */
 extern const struct jail_table vq_jail_worker, vq_jail_net_ctrl, vq_jail_fs, vq_jail_rng;
+extern const struct jail_table vq_jail_balloon;
 /* virtio-net's TX workers: the MMDS responder reads the clock */
 extern const struct jail_table vq_jail_net_tx;
 /* io_uring opcodes a device may ask for besides READ (the worker's own):

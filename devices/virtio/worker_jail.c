@@ -8,6 +8,7 @@
 #include <linux/if_tun.h>
 #include <linux/io_uring.h>
 #include <seccomp.h>
+#include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,7 +26,8 @@
 #define FD   JAIL_FD
 #define EQ   JAIL_EQ
 
-#define WORKER_COMMON                                                                              \
+/* Every worker's rules; madv: its madvise rule */
+#define WORKER_COMMON_WITH(madv)                                                                   \
 	RULE(io_uring_enter, "submit the queue's I/O and wait for completions, on its own ring",   \
 	     FD(0, RING)),                                                                         \
 		RULE(write, "raise the queue's interrupt through its irqfd", FD(0, IRQ)),          \
@@ -33,8 +35,7 @@
 		     FD(0, CONFIG_IRQ)),                                                           \
 		RULE(write, "raise the interrupt of the second queue it serves (vsock: RX)",       \
 		     FD(0, NOTIFY_IRQ)),                                                           \
-		RULE(futex, "the lock and condition variable shared with the transport"),          \
-		RULE(madvise, "glibc releases the thread's stack when it exits"),                  \
+		RULE(futex, "the lock and condition variable shared with the transport"), madv,    \
 		RULE(munmap, "free() may give memory back when the thread exits"),                 \
 		RULE(brk,                                                                          \
 		     "the thread's exit returns its malloc cache to its arena: the main arena "    \
@@ -44,6 +45,9 @@
 		RULE(exit, "the thread exits"),                                                    \
 		RULE(write, "the SIGSYS handler names the forbidden call on stderr",               \
 		     EQ(0, STDERR_FILENO))
+
+#define WORKER_COMMON                                                                              \
+	WORKER_COMMON_WITH(RULE(madvise, "glibc releases the thread's stack when it exits"))
 
 static const struct jail_rule worker_rules[] = {
 	WORKER_COMMON,
@@ -103,10 +107,21 @@ static const struct jail_rule rng_rules[] = {
 	RULE(getrandom, "fill the guest's buffers with the host's random bytes (virtio-rng)"),
 };
 
+/* virtio-balloon: the guest's pages released, with the one advice that
+ * drops them (which is also glibc's for a thread's stack at exit). */
+static const struct jail_rule balloon_rules[] = {
+	WORKER_COMMON_WITH(RULE(madvise,
+				"release the pages the guest gave back (glibc: a thread's stack "
+				"at exit)",
+				EQ(2, MADV_DONTNEED))),
+	RULE(clock_gettime, "the time of a statistics update (when the vDSO falls back)"),
+};
+
 const struct jail_table vq_jail_worker = JAIL_TABLE("virtqueue worker", worker_rules);
 const struct jail_table vq_jail_net_ctrl = JAIL_TABLE("net control worker", net_ctrl_rules);
 const struct jail_table vq_jail_fs = JAIL_TABLE("fs worker", fs_rules);
 const struct jail_table vq_jail_rng = JAIL_TABLE("rng worker", rng_rules);
+const struct jail_table vq_jail_balloon = JAIL_TABLE("balloon worker", balloon_rules);
 
 static const struct jail_rule net_tx_rules[] = {
 	WORKER_COMMON,

@@ -561,6 +561,9 @@ if wanted x86-snap; then # snapshot, restore, clones of a guest at work
 	if netns; then subscript snap "$TMP/snap" unshare -n sh ./snap-cases.sh
 	else bad stage-snap-cases "cannot create a network namespace (unshare -n)"; fi
 fi
+if wanted x86-balloon; then # virtio-balloon: memory given back, reported
+	subscript balloon "$TMP/balloon" sh ./balloon-cases.sh
+fi
 if wanted x86-mmds; then # the guest's metadata service, V1 and V2; a flood at it
 	if netns; then subscript mmds "$TMP/mmds" unshare -n sh ./mmds-cases.sh
 	else bad stage-mmds-cases "cannot create a network namespace (unshare -n)"; fi

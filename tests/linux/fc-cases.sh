@@ -350,5 +350,7 @@ for c in kata-go kata-rs go-sdk containerd flintlock boot-timer; do
 		finish_case
 	fi
 done
+# the jailer with Kata's and the SDK's argv (fc-jailer-*)
+. ./jailer-cases.sh
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

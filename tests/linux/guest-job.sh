@@ -569,6 +569,11 @@ snap) # tests/linux/snap-cases.sh: a guest in the middle of work, snapshotted an
 	# own 512-byte block of vda (flushed) before printing it
 	net_up
 	/work/vsocktool listen vsock:5000 send 65536 8 >/tmp/l5000 2>&1 &
+	# a TCP listener on port 6000 that echoes each line back ("echo LINE")
+	# and prints it: one connection, kept across the snapshot
+	printf '#!/bin/sh\nwhile read -r l; do echo "GUEST-TCP $l" >/dev/console; echo "echo $l"; done\n' >/tmp/tcpecho
+	chmod +x /tmp/tcpecho
+	nc -l -p 6000 -e /tmp/tcpecho >/dev/null 2>&1 &
 	echo "GUEST-SNAP-READY"
 	i=0
 	forked=
@@ -587,6 +592,43 @@ snap-bench) # bench/snapshot: a vsock listener (a byte per connection, for the
 	echo "GUEST-SNAP-BENCH-READY"
 	i=0
 	while :; do i=$((i + 1)); echo "GUEST-TICK $i"; sleep 0.02; done ;;
+balloon) # tests/linux/balloon-cases.sh (cvmm.balloon=inflate|report): memory
+	# touched on a tmpfs of its own, then freed; inflate: the balloon's pages
+	# leave MemTotal (no deflate-on-oom), come back, and the guest then fills
+	# 32 MiB more than it had while inflated; report: freed memory is
+	# reported after a while
+	mem() { awk '/^MemTotal:/ {print $2}' /proc/meminfo; }
+	mkdir -p /m && mount -t tmpfs -o size=230m none /m
+	ls /sys/bus/virtio/drivers/virtio_balloon/virtio* >/dev/null 2>&1 || echo "GUEST-BALLOON-NODEV"
+	sleep 3 # the boot's own frees reported first
+	m0=$(mem)
+	echo "GUEST-BALLOON-UP memkb=$m0"
+	dd if=/dev/zero of=/m/f bs=1048576 count=96 2>/dev/null
+	sync
+	echo "GUEST-BALLOON-FILLED"
+	sleep 3
+	rm /m/f
+	echo "GUEST-BALLOON-FREED"
+	if [ "$(arg balloon)" = inflate ]; then
+		i=0 # the host inflates 64 MiB: MemTotal drops by as much
+		while [ $i -lt 900 ] && [ $(($(mem) + 60 * 1024)) -gt "$m0" ]; do sleep 0.2; i=$((i + 1)); done
+		# what it could use while inflated, plus 32 MiB: only the
+		# balloon's pages, back, make room for that
+		want=$(($(awk '/^MemAvailable:/ {print $2}' /proc/meminfo) / 1024 + 32))
+		echo "GUEST-BALLOON-INFLATED memkb=$(mem) want=$want"
+		i=0 # then deflates
+		while [ $i -lt 900 ] && [ "$(mem)" -lt "$m0" ]; do sleep 0.2; i=$((i + 1)); done
+		echo "GUEST-BALLOON-DEFLATED memkb=$(mem)"
+		dd if=/dev/zero of=/m/g bs=1048576 count=$want 2>/tmp/dd && sync &&
+			echo "GUEST-BALLOON-USED $(($(wc -c </m/g) >> 20))" || echo "GUEST-BALLOON-USE-FAILED $(cat /tmp/dd)"
+		rm -f /m/g
+		# the host snapshots and restores it meanwhile: busy enough
+		# that its statistics change (a process every 0.2 s)
+		i=0
+		while [ $i -lt 300 ]; do cat /proc/meminfo >/dev/null; sleep 0.2; i=$((i + 1)); done
+	fi
+	sleep 20
+	finish ;;
 reboot) echo "GUEST-REBOOTING"; reboot -f ;;
 sleep) echo "GUEST-SLEEPING"; while :; do sleep 60; done ;;
 demo|shell)

@@ -10,7 +10,9 @@
 #   snap-restore-file  `cvmm --restore DIR,mem=file`: the counter goes on
 #                      from where it was (no reboot), its later counts land
 #                      on the disk, the host pings the guest, and a new vsock
-#                      connection to the guest's listener works
+#                      connection to the guest's listener works; a TCP
+#                      connection the host made to the guest before the
+#                      snapshot carries on (a line each way)
 #   snap-restore-lazy  the same through Firecracker's PUT /snapshot/load
 #                      with cvmm's own lazy loader (backend_type "Lazy")
 #   snap-restore-uffd  the same through PUT /snapshot/load with backend_type
@@ -51,12 +53,13 @@ pids=""
 cleanup() {
 	[ -n "$pids" ] && kill -KILL $pids 2>/dev/null && wait $pids 2>/dev/null
 	pids=""
+	[ "${1:-}" = exit ] && tcp_close
 	# the kernel unregisters a tap after its last descriptor closed, not
 	# at once: wait until it is gone (at most 10 s)
 	i=0
 	while [ $i -lt 100 ] && ip link show dev snap0 >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
 }
-trap cleanup EXIT
+trap 'cleanup exit' EXIT
 
 # last_count NAME: the last count the guest printed in $TMP/NAME.out
 last_count() { tr -d '\r' <"$TMP/$1.out" | sed -n 's/^GUEST-COUNT \([0-9]*\)$/\1/p' | tail -1; }
@@ -83,6 +86,27 @@ goes_on() {
 }
 # talks NAME SOCK: a new vsock connection to the guest's listener (64 KiB)
 talks() { VSOCKTOOL_TIMEOUT=120 vsocktool connect "fc:$2:5000" recv 65536 >"$TMP/$1.vsock" 2>&1; }
+# A TCP connection to the guest's echo listener (port 6000) made before the
+# snapshot and used again after the first restore: the host's end lives on
+# while cvmm is killed and restored (lines in through a fifo kept open,
+# answers in $TMP/tcp.out). tcp_say LINE: sends LINE, waits up to 60 s for
+# "echo LINE".
+TCPPIDS=""
+tcp_open() {
+	rm -f "$TMP/tcp.in" "$TMP/tcp.out"
+	mkfifo "$TMP/tcp.in"
+	sleep 100000 >"$TMP/tcp.in" &
+	TCPPIDS=$!
+	busybox nc $GIP 6000 <"$TMP/tcp.in" >"$TMP/tcp.out" 2>&1 &
+	TCPPIDS="$TCPPIDS $!"
+}
+tcp_say() {
+	echo "$1" >"$TMP/tcp.in"
+	i=0
+	while [ $i -lt 600 ] && ! grep -qx "echo $1" "$TMP/tcp.out" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+	grep -qx "echo $1" "$TMP/tcp.out" 2>/dev/null
+}
+tcp_close() { [ -n "$TCPPIDS" ] && kill $TCPPIDS 2>/dev/null; TCPPIDS=""; }
 
 # ---- the guest, at work, snapshotted -------------------------------------
 n=snap-create
@@ -117,6 +141,8 @@ if selected snap-create || selected snap-restore-file || selected snap-restore-l
 		bad $n "the guest does not answer ping before the snapshot"
 	elif ! talks $n "$V"; then
 		bad $n "no vsock connection before the snapshot: $(tail -2 "$TMP/$n.vsock")"
+	elif ! tcp_open || ! tcp_say before-snapshot; then
+		bad $n "no TCP echo before the snapshot: $(tail -c 200 "$TMP/tcp.out" 2>/dev/null)"
 	elif http_step $n 204 "$A" PATCH /vm '{"state": "Paused"}' &&
 		http_step $n 204 "$A" PUT /snapshot/create \
 			"{\"snapshot_type\": \"Full\", \"snapshot_path\": \"$D/state\", \"mem_file_path\": \"$D/memory\"}"; then
@@ -138,7 +164,8 @@ if selected snap-create || selected snap-restore-file || selected snap-restore-l
 fi
 
 # ---- restores ---------------------------------------------------------------
-# restored NAME: checks the restored guest of $pid (disk $DISK, vsock $V)
+# restored NAME [tcp]: checks the restored guest of $pid (disk $DISK, vsock
+# $V; with tcp, the TCP connection of before the snapshot)
 restored() {
 	if ! goes_on "$1" "$BEFORE" "$DISK" "$pids"; then
 		bad "$1" "$why"
@@ -146,8 +173,10 @@ restored() {
 		bad "$1" "the host cannot ping the restored guest: $(tail -2 "$TMP/$1.ping" | tr '\n' ' ') tap: $(ip addr show dev snap0 2>&1 | tr -s ' \n' ' ')"
 	elif ! talks "$1" "$V"; then
 		bad "$1" "no new vsock connection: $(tail -2 "$TMP/$1.vsock")"
+	elif [ "${2:-}" = tcp ] && ! tcp_say after-restore; then
+		bad "$1" "the TCP connection made before the snapshot does not carry on: host got '$(tail -c 100 "$TMP/tcp.out" | tr '\n' ' ')', guest got '$(grep GUEST-TCP "$TMP/$1.out" | tr -d '\r' | tr '\n' ' ')'"
 	else
-		ok "$1" "counts on from $BEFORE (first $(first_count "$1")), disk written, ping and vsock answer"
+		ok "$1" "counts on from $BEFORE (first $(first_count "$1")), disk written, ping and vsock answer${2:+, the TCP connection of before the snapshot carries on}"
 	fi
 }
 n=snap-restore-file
@@ -156,7 +185,8 @@ if selected $n; then
 		tap_up snap0 $HIP/24
 		"$CVMM" --restore "$D,mem=file" --api-socket "$A" --log-level debug </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 		pids=$!
-		restored $n
+		restored $n tcp
+		tcp_close
 		cleanup
 	fi
 fi

@@ -44,6 +44,8 @@ struct fake {
 	char snap_mem[64];
 	struct cvmm_restore rs; /* what the load asked (its strings copied below) */
 	char rs_mem[64], rs_tap[16], rs_vsock[64];
+	int balloon_result; /* the balloon: what f_balloon answers, what it was told */
+	uint32_t balloon_target, balloon_interval;
 	char mmds_data[256]; /* the started config's MMDS document */
 	int mmds_puts;	     /* after the start */
 	char mmds[256];	     /* the last one put */
@@ -195,8 +197,35 @@ static int f_mmds_put(void *ctx, const char *json, size_t len, char *err, size_t
 	return 0;
 }
 
-static const struct api_ops fake_ops = {.start = f_start,
+static int f_balloon(void *ctx, int op, uint32_t arg, struct cvmm_balloon_config *cfg,
+		     struct cvmm_balloon_stats *st, char *err, size_t len)
+{
+	struct fake *f = ctx;
+	if (f->balloon_result < 0) {
+		snprintf(err, len, "fake balloon failure");
+		return f->balloon_result;
+	}
+	if (op == API_BALLOON_TARGET)
+		f->balloon_target = arg;
+	else if (op == API_BALLOON_INTERVAL)
+		f->balloon_interval = arg;
+	else if (op == API_BALLOON_CONFIG)
+		*cfg = (struct cvmm_balloon_config){
+			f->balloon_target, CVMM_BALLOON_FREE_PAGE_REPORTING, f->balloon_interval};
+	else
+		*st = (struct cvmm_balloon_stats){
+			.target_pages = f->balloon_target * 256,
+			.actual_pages = 256,
+			.target_mib = f->balloon_target,
+			.actual_mib = 1,
+			.present = 1u << CVMM_BALLOON_MEMFREE | 1u << CVMM_BALLOON_DIRECT_RECLAIM,
+			.val = {[CVMM_BALLOON_MEMFREE] = 12345, [CVMM_BALLOON_DIRECT_RECLAIM] = 7}};
+	return 0;
+}
+
+static const struct api_ops fake_ops = {.balloon = f_balloon,
 					.mmds_put = f_mmds_put,
+					.start = f_start,
 					.snapshot = f_snapshot,
 					.restore = f_restore,
 					.pause = f_pause,
@@ -839,6 +868,94 @@ static void test_snapshot_endpoints(void **state)
 	unlink("s");
 }
 
+/* Firecracker's /balloon calls: PUT before the start (checked, refused
+ * after), GET either side, PATCH and the statistics after; the config
+ * InstanceStart builds carries it. */
+static void test_balloon_endpoints(void **state)
+{
+	struct t *t = *state;
+	assert_int_equal(req(t, "GET", "/balloon", NULL), 400);
+	fault_has(t, "no balloon");
+	assert_int_equal(req(t, "PUT", "/balloon", "{}"), 400);
+	fault_has(t, "'amount_mib' and 'deflate_on_oom' are required");
+	assert_int_equal(req(t, "PUT", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": 1}"),
+			 400);
+	fault_has(t, "'deflate_on_oom' must be a boolean");
+	assert_int_equal(req(t, "PUT", "/balloon",
+			     "{\"amount_mib\": 1, \"deflate_on_oom\": true, \"bogus\": 1}"),
+			 400);
+	fault_has(t, "unknown field 'bogus'");
+	assert_int_equal(req(t, "PUT", "/balloon",
+			     "{\"amount_mib\": 1, \"deflate_on_oom\": true,"
+			     " \"free_page_hinting\": true}"),
+			 400);
+	fault_has(t, "'free_page_hinting' is not supported");
+	assert_int_equal(req(t, "PUT", "/balloon",
+			     "{\"amount_mib\": 1, \"deflate_on_oom\": true,"
+			     " \"stats_polling_interval_s\": 65536}"),
+			 400);
+	fault_has(t, "'stats_polling_interval_s' must be 0..65535");
+	assert_int_equal(
+		req(t, "PUT", "/balloon", "{\"amount_mib\": 129, \"deflate_on_oom\": true}"), 400);
+	fault_has(t, "more than the guest's memory");
+	assert_int_equal(req(t, "PUT", "/balloon",
+			     "{\"amount_mib\": 64, \"deflate_on_oom\": true,"
+			     " \"stats_polling_interval_s\": 3, \"free_page_reporting\": true}"),
+			 204);
+	assert_int_equal(req(t, "GET", "/balloon", NULL), 200);
+	assert_non_null(strstr(t->out, "{\"amount_mib\":64,\"deflate_on_oom\":true,"
+				       "\"stats_polling_interval_s\":3,\"free_page_hinting\":false,"
+				       "\"free_page_reporting\":true}"));
+	assert_int_equal(req(t, "GET", "/vm/config", NULL), 200);
+	assert_non_null(strstr(t->out, "\"balloon\":{\"amount_mib\":64"));
+	/* what needs a running VM */
+	assert_int_equal(req(t, "GET", "/balloon/statistics", NULL), 400);
+	fault_has(t, "not supported before starting the microVM");
+	assert_int_equal(req(t, "PATCH", "/balloon", "{\"amount_mib\": 1}"), 400);
+	fault_has(t, "not supported before starting the microVM");
+	assert_int_equal(req(t, "DELETE", "/balloon", NULL), 400);
+	fault_has(t, "Invalid request method and/or path");
+	assert_int_equal(req(t, "PUT", "/balloon/statistics", "{}"), 400);
+	fault_has(t, "Invalid request method and/or path");
+	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"k\"}"), 204);
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
+	assert_true(t->f.seen.balloon.on);
+	assert_int_equal(t->f.seen.balloon.mib, 64);
+	assert_int_equal(t->f.seen.balloon.stats_s, 3);
+	assert_int_equal(t->f.seen.balloon.flags,
+			 CVMM_BALLOON_DEFLATE_ON_OOM | CVMM_BALLOON_FREE_PAGE_REPORTING);
+	assert_int_equal(req(t, "PUT", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": true}"),
+			 400);
+	fault_has(t, "not supported after starting the microVM");
+	assert_int_equal(req(t, "PATCH", "/balloon", "{\"amount_mib\": 32}"), 204);
+	assert_int_equal(t->f.balloon_target, 32);
+	assert_int_equal(req(t, "PATCH", "/balloon", "{\"amount_mib\": \"32\"}"), 400);
+	fault_has(t, "'amount_mib' must be an integer");
+	assert_int_equal(req(t, "PATCH", "/balloon", "{}"), 400);
+	fault_has(t, "'amount_mib' is required");
+	assert_int_equal(req(t, "PATCH", "/balloon", "{\"stats_polling_interval_s\": 1}"), 400);
+	fault_has(t, "unknown field");
+	assert_int_equal(req(t, "PATCH", "/balloon", "[1"), 400);
+	assert_int_equal(
+		req(t, "PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 2}"), 204);
+	assert_int_equal(t->f.balloon_interval, 2);
+	assert_int_equal(req(t, "GET", "/balloon", NULL), 200);
+	assert_non_null(strstr(t->out, "\"amount_mib\":32"));
+	assert_non_null(strstr(t->out, "\"stats_polling_interval_s\":2"));
+	assert_int_equal(req(t, "GET", "/balloon/statistics", NULL), 200);
+	assert_non_null(strstr(t->out, "{\"target_pages\":8192,\"actual_pages\":256,"
+				       "\"target_mib\":32,\"actual_mib\":1,\"free_memory\":12345,"
+				       "\"direct_reclaim\":7}"));
+	/* the VM's refusal (statistics not enabled, a target too large) */
+	t->f.balloon_result = -EINVAL;
+	assert_int_equal(req(t, "GET", "/balloon/statistics", NULL), 400);
+	fault_has(t, "fake balloon failure");
+	assert_int_equal(req(t, "PATCH", "/balloon", "{\"amount_mib\": 5}"), 400);
+	fault_has(t, "fake balloon failure");
+	assert_int_equal(req(t, "GET", "/balloon/hinting/status", NULL), 400);
+	fault_has(t, "not supported by cvmm yet");
+}
+
 static void test_methods_and_paths(void **state)
 {
 	struct t *t = *state;
@@ -849,7 +966,7 @@ static void test_methods_and_paths(void **state)
 	fault_has(t, "Invalid request method and/or path: DELETE /machine-config.");
 	assert_int_equal(req(t, "POST", "/actions", "{}"), 400);
 	/* endpoints of later issues say so */
-	assert_int_equal(req(t, "PUT", "/balloon", "{}"), 400);
+	assert_int_equal(req(t, "PATCH", "/balloon/hinting/start", "{}"), 400);
 	fault_has(t, "not supported by cvmm yet");
 	assert_int_equal(req(t, "GET", "/version", NULL), 200);
 	assert_non_null(strstr(t->out, "{\"firecracker_version\": \"" API_FC_VERSION "\"}"));
@@ -1038,6 +1155,9 @@ static void fake_devices(struct fake *f, unsigned ndisks, unsigned nnets, uint64
 	f->dev[n].kind = CVMM_DEVICE_RNG;
 	f->dev[n++].u.rng = (struct cvmm_rng_metrics){.entropy_event_count = base + 4,
 						      .entropy_bytes = (base + 4) * 64};
+	f->dev[n].kind = CVMM_DEVICE_BALLOON;
+	f->dev[n++].u.balloon = (struct cvmm_balloon_metrics){.inflate_count = base + 8,
+							      .free_page_report_freed = base << 12};
 	f->ndev = n;
 }
 
@@ -1115,6 +1235,9 @@ static void test_metrics_devices(void **state)
 	assert_int_equal(mval(l[0], "vsock", "conns_removed"), 100);
 	assert_int_equal(mval(l[0], "entropy", "entropy_event_count"), 104);
 	assert_int_equal(mval(l[0], "entropy", "entropy_bytes"), 104 * 64);
+	assert_int_equal(mval(l[0], "balloon", "inflate_count"), 108);
+	assert_int_equal(mval(l[0], "balloon", "free_page_report_freed"), 100 << 12);
+	assert_int_equal(mval(l[0], "balloon", "deflate_count"), 0);
 	assert_int_equal(mval(l[0], "vcpu", "exit_io_in"), 11);
 	assert_int_equal(mval(l[0], "vcpu", "exit_mmio_write"), 14);
 	assert_int_equal(mval(l[0], "vcpu", "exit_count"), -1); /* not Firecracker's */
@@ -1141,6 +1264,7 @@ static void test_metrics_devices(void **state)
 	assert_int_equal(mval(l[1], "net_eth1", "tap_write_fails"), 0);
 	assert_int_equal(mval(l[1], "vsock", "tx_bytes_count"), 450);
 	assert_int_equal(mval(l[1], "entropy", "entropy_event_count"), 150);
+	assert_int_equal(mval(l[1], "balloon", "inflate_count"), 150);
 	assert_int_equal(mval(l[1], "vcpu", "exit_io_in"), 0);
 	assert_int_equal(mval(l[1], "vcpu", "exit_mmio_write"), 6);
 	assert_true(mval(l[1], "latencies_us", "pause_vm") >= 3000); /* a store: still there */
@@ -1486,6 +1610,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_patch_drive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_methods_and_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_balloon_endpoints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_endpoints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits_and_framing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_logger, setup, teardown),

@@ -98,6 +98,33 @@ static void test_valid_full(void **state)
 	want_error("{\"kernel\":\"/k\",\"transport\":1}", -EINVAL, "transport", NULL);
 }
 
+/* "balloon": Firecracker's PUT /balloon body. */
+static void test_balloon(void **state)
+{
+	(void)state;
+	assert_int_equal(load("{\"kernel\":\"/k\",\"balloon\":{\"amount_mib\":64,"
+			      "\"deflate_on_oom\":true,\"stats_polling_interval_s\":2,"
+			      "\"free_page_reporting\":true,\"free_page_hinting\":false}}"),
+			 0);
+	assert_true(cfg->balloon.on);
+	assert_int_equal(cfg->balloon.mib, 64);
+	assert_int_equal(cfg->balloon.stats_s, 2);
+	assert_int_equal(cfg->balloon.flags,
+			 CVMM_BALLOON_DEFLATE_ON_OOM | CVMM_BALLOON_FREE_PAGE_REPORTING);
+	want_error("{\"kernel\":\"/k\",\"balloon\":{}}", -EINVAL, "'amount_mib' is required", NULL);
+	want_error("{\"kernel\":\"/k\",\"balloon\":{\"amount_mib\":-1}}", -ERANGE,
+		   "'amount_mib' in balloon", NULL);
+	want_error("{\"kernel\":\"/k\",\"balloon\":{\"amount_mib\":1,\"x\":1}}", -EINVAL, "'x'",
+		   NULL);
+	want_error("{\"kernel\":\"/k\",\"balloon\":{\"amount_mib\":1,"
+		   "\"stats_polling_interval_s\":70000}}",
+		   -ERANGE, "stats_polling_interval_s", NULL);
+	want_error("{\"kernel\":\"/k\",\"balloon\":{\"amount_mib\":1,\"free_page_hinting\":true}}",
+		   -EINVAL, "free_page_hinting", NULL);
+	want_error("{\"kernel\":\"/k\",\"balloon\":true}", -EINVAL, "'balloon' must be an object",
+		   NULL);
+}
+
 static void test_valid_minimal(void **state)
 {
 	(void)state;
@@ -225,6 +252,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_valid_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_valid_minimal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_balloon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_field, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing, setup, teardown),

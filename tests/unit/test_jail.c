@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <linux/io_uring.h>
 #include <linux/kvm.h>
@@ -36,9 +37,9 @@
 
 #include "vmm/jail.h"
 
-static const enum jail_kind kinds[] = {JAIL_VIRTIO_WORKER, JAIL_NET_CTRL, JAIL_FS_WORKER,
-				       JAIL_VCPU,	   JAIL_CONTROL,  JAIL_RNG_WORKER,
-				       JAIL_SNAPMEM,	   JAIL_NET_TX};
+static const enum jail_kind kinds[] = {JAIL_VIRTIO_WORKER, JAIL_NET_CTRL,	JAIL_FS_WORKER,
+				       JAIL_VCPU,	   JAIL_CONTROL,	JAIL_RNG_WORKER,
+				       JAIL_SNAPMEM,	   JAIL_BALLOON_WORKER, JAIL_NET_TX};
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 /* The descriptors the children's filters are bound to: 100 a vCPU, a
@@ -89,6 +90,117 @@ static void test_tables(void **state)
 			jail_free(ctx);
 		}
 	}
+}
+
+/* The programs compiled when cvmm was built (core/jail.h: jail_progs) are
+ * what libseccomp makes of today's tables: every thread kind's (the
+ * control thread's with each set of extras), in both modes, each the same
+ * instructions as libseccomp's with the placeholder descriptors, and, the
+ * descriptors put in, the same as libseccomp's with those descriptors.
+ * jail_build takes them (none compiled at start). A cross build has none
+ * (jail_nprogs 0) and compiles at run time: only that is checked there. */
+static void test_prebuilt(void **state)
+{
+	(void)state;
+	static struct sock_filter want[BPF_MAXINSNS];
+	const struct jail_fds ph = {
+		.ring = JAIL_FD_PLACEHOLDER(JAIL_FD_RING),
+		.irq = JAIL_FD_PLACEHOLDER(JAIL_FD_IRQ),
+		.config_irq = JAIL_FD_PLACEHOLDER(JAIL_FD_CONFIG_IRQ),
+		.notify_irq = JAIL_FD_PLACEHOLDER(JAIL_FD_NOTIFY_IRQ),
+		.vcpu = JAIL_FD_PLACEHOLDER(JAIL_FD_VCPU),
+		.vm = JAIL_FD_PLACEHOLDER(JAIL_FD_VM),
+		.listen = JAIL_FD_PLACEHOLDER(JAIL_FD_LISTEN),
+		.uffd = JAIL_FD_PLACEHOLDER(JAIL_FD_UFFD),
+		.memfile = JAIL_FD_PLACEHOLDER(JAIL_FD_MEMFILE),
+		.fail = JAIL_FD_PLACEHOLDER(JAIL_FD_FAIL),
+		.sock = JAIL_FD_PLACEHOLDER(JAIL_FD_SOCK),
+	};
+	/* a descriptor per slot, all different */
+	const struct jail_fds real = {.ring = 201,
+				      .irq = 202,
+				      .config_irq = 203,
+				      .notify_irq = 204,
+				      .vcpu = 205,
+				      .vm = 206,
+				      .listen = 207,
+				      .uffd = 208,
+				      .memfile = 209,
+				      .fail = 210,
+				      .sock = 211};
+	unsigned seen = 0;
+	for (unsigned k = 0; k < JAIL_NKINDS; k++) {
+		unsigned nx = k == JAIL_CONTROL ? JAIL_EXTRAS_ALL : 0;
+		for (unsigned x = 0; x <= nx; x++) {
+			const struct jail_table *t[4];
+			unsigned nt = jail_kind_tables((enum jail_kind)k, x, t);
+			assert_true(nt > 0);
+			/* no value a rule compares with looks like a placeholder */
+			for (unsigned i = 0; i < nt; i++)
+				for (unsigned r = 0; r < t[i]->n; r++)
+					for (unsigned a = 0; a < JAIL_MAX_ARGS; a++) {
+						uint64_t v = t[i]->rules[r].args[a].value;
+						for (int h = 0; h < 2; h++, v >>= 32)
+							assert_false(
+								(uint32_t)v >=
+									JAIL_FD_PLACEHOLDER(0) &&
+								(uint32_t)v <=
+									JAIL_FD_PLACEHOLDER(0xff));
+					}
+			for (int m = JAIL_ON; m <= JAIL_LOG; m++) {
+				const enum jail_mode mode = (enum jail_mode)m;
+				uint64_t key = jail_key(t, nt, mode);
+				const struct jail_prog *p = NULL;
+				for (unsigned i = 0; i < jail_nprogs; i++)
+					if (jail_progs[i].key == key)
+						p = &jail_progs[i];
+				void *ctx = NULL;
+				struct err e = {0};
+				assert_int_equal(
+					jail_build_ex((enum jail_kind)k, mode, &real, x, &ctx, &e),
+					0);
+				assert_int_equal(jail_filter_prebuilt(ctx), jail_nprogs > 0);
+				jail_free(ctx);
+				if (!jail_nprogs)
+					continue;
+				if (!p)
+					fail_msg("no program built for %s (extras %u, mode %d)",
+						 t[0]->name, x, m);
+				seen++;
+				unsigned len = 0;
+				assert_int_equal(jail_filter_compile(t, nt, mode, &ph, want,
+								     BPF_MAXINSNS, &len, &e),
+						 0);
+				assert_int_equal(len, p->len);
+				if (memcmp(want, p->insns, len * sizeof(want[0])) != 0)
+					fail_msg("%s: the program built differs from libseccomp's "
+						 "now",
+						 p->what);
+				/* with the descriptors put in, as jail_build does */
+				assert_int_equal(jail_filter_compile(t, nt, mode, &real, want,
+								     BPF_MAXINSNS, &len, &e),
+						 0);
+				struct sock_filter got[BPF_MAXINSNS];
+				memcpy(got, p->insns, p->len * sizeof(got[0]));
+				int patched = 0;
+				for (unsigned i = 0; i < p->len; i++) {
+					unsigned slot = got[i].k - JAIL_FD_PLACEHOLDER(0);
+					if (got[i].code == (BPF_JMP | BPF_JEQ | BPF_K) &&
+					    got[i].k >= JAIL_FD_PLACEHOLDER(0) && slot > 0 &&
+					    slot < JAIL_NFDS) {
+						got[i].k = 200 + slot;
+						patched++;
+					}
+				}
+				assert_true(patched > 0); /* every kind binds a descriptor */
+				assert_int_equal(len, p->len);
+				if (memcmp(want, got, len * sizeof(want[0])) != 0)
+					fail_msg("%s: with descriptors, not libseccomp's program",
+						 p->what);
+			}
+		}
+	}
+	assert_int_equal(seen, jail_nprogs);
 }
 
 /* A child that loads kind's filter (with every signal blocked, as vCPU and
@@ -213,6 +325,8 @@ enum call {
 	C_SET_REGS,
 	C_GET_CLOCK_VM,
 	C_GET_CLOCK_OTHER,
+	C_MADV_DONTNEED,
+	C_MADV_OTHER,
 };
 /* kind's table, and the extra rules asked for (JAIL_EXTRA_*: jail_build_ex) */
 static bool killed_by_ex(enum jail_kind kind, unsigned disks, enum call c)
@@ -367,6 +481,12 @@ static bool killed_by_ex(enum jail_kind kind, unsigned disks, enum call c)
 		case C_GET_CLOCK_OTHER:
 			syscall(SYS_ioctl, 100, KVM_GET_CLOCK, 0);
 			break;
+		case C_MADV_DONTNEED: /* an unaligned address: EINVAL, were it allowed */
+			syscall(SYS_madvise, 1, 4096, MADV_DONTNEED);
+			break;
+		case C_MADV_OTHER:
+			syscall(SYS_madvise, 1, 4096, MADV_DONTFORK);
+			break;
 		}
 		syscall(SYS_exit, 0); /* every table has exit (not all exit_group) */
 	}
@@ -437,6 +557,13 @@ static void test_arguments(void **state)
 	assert_true(killed_by(JAIL_RNG_WORKER, C_WRITE_OTHER));
 #endif
 	assert_true(killed_by(JAIL_RNG_WORKER, C_TUNSETQUEUE));
+	/* virtio-balloon: madvise with MADV_DONTNEED (the guest's pages) only */
+	assert_false(killed_by(JAIL_BALLOON_WORKER, C_MADV_DONTNEED));
+#ifndef CVMM_SANITIZED /* the sanitizers' rules allow every madvise */
+	assert_true(killed_by(JAIL_BALLOON_WORKER, C_MADV_OTHER));
+	assert_true(killed_by(JAIL_BALLOON_WORKER, C_WRITE_OTHER));
+#endif
+	assert_true(killed_by(JAIL_BALLOON_WORKER, C_GETRANDOM));
 }
 
 /* A control thread whose VM's disks may be replaced (PATCH /drives) opens
@@ -695,6 +822,7 @@ int main(void)
 	skip_without_seccomp();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tables),
+		cmocka_unit_test(test_prebuilt),
 		cmocka_unit_test(test_violation_kills_with_message),
 		cmocka_unit_test(test_log_mode_lets_it_through),
 		cmocka_unit_test(test_arguments),

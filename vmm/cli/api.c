@@ -68,8 +68,10 @@ struct api_pending {
 	bool smt;	  /* accepted as Firecracker does; the guest's topology is unchanged */
 	char *vsock_path; /* owned */
 	uint64_t vsock_cid;
-	bool entropy;	  /* PUT /entropy: a virtio-rng device */
-	bool track_dirty; /* machine-config's track_dirty_pages: diff snapshots */
+	bool entropy;			    /* PUT /entropy: a virtio-rng device */
+	bool track_dirty;		    /* machine-config's track_dirty_pages: diff snapshots */
+	struct cvmm_balloon_config balloon; /* PUT /balloon (balloon_set) */
+	bool balloon_set;
 };
 
 /* The routes; their names are the metrics' (Firecracker's where it has one). */
@@ -90,6 +92,8 @@ enum api_route {
 	R_METRICS,
 	R_SNAP_CREATE,
 	R_SNAP_LOAD,
+	R_BALLOON,	 /* /balloon (no request metrics in Firecracker) */
+	R_BALLOON_STATS, /* /balloon/statistics */
 	R_MMDS,
 	R_MMDS_CONFIG,
 	R_LATER,
@@ -839,6 +843,151 @@ static void put_entropy(struct api_conn *c, struct json_object *o)
 	respond(c, 204, NULL);
 }
 
+static void put_u64(struct json_object *g, const char *k, uint64_t v);
+
+/* PUT /balloon (pre-boot): Firecracker's balloon; free page hinting is
+ * not offered. */
+static void put_balloon(struct api_conn *c, struct json_object *o)
+{
+	static const char *const keys[] = {
+		"amount_mib",	       "deflate_on_oom",    "stats_polling_interval_s",
+		"free_page_reporting", "free_page_hinting", NULL};
+	struct api_pending *p = &c->api->p;
+	int64_t mib = 0, st = 0;
+	int oom, rep, hint, r;
+	if (!only_keys(c, o, keys) ||
+	    (r = field_int(c, o, "amount_mib", 0, UINT32_MAX, &mib)) < 0 ||
+	    field_int(c, o, "stats_polling_interval_s", 0, 65535, &st) < 0 ||
+	    field_bool(c, o, "deflate_on_oom", &oom) < 0 ||
+	    field_bool(c, o, "free_page_reporting", &rep) < 0 ||
+	    field_bool(c, o, "free_page_hinting", &hint) < 0)
+		return;
+	if (r == 0 || oom < 0) {
+		fault(c, 400, "'amount_mib' and 'deflate_on_oom' are required");
+		return;
+	}
+	if (hint > 0) {
+		fault(c, 400, "'free_page_hinting' is not supported by cvmm");
+		return;
+	}
+	if ((uint64_t)mib > p->mem_mib) {
+		fault(c, 400, "balloon: %lld MiB is more than the guest's memory (%llu MiB)",
+		      (long long)mib, (unsigned long long)p->mem_mib);
+		return;
+	}
+	p->balloon = (struct cvmm_balloon_config){
+		.amount_mib = (uint32_t)mib,
+		.flags = (oom ? CVMM_BALLOON_DEFLATE_ON_OOM : 0) |
+			 (rep > 0 ? CVMM_BALLOON_FREE_PAGE_REPORTING : 0),
+		.stats_interval_s = (unsigned)st};
+	p->balloon_set = true;
+	respond(c, 204, NULL);
+}
+
+/* Calls the VM's balloon (ops->balloon); false: a 400 answered. */
+static bool balloon_call(struct api_conn *c, int op, uint32_t arg, struct cvmm_balloon_config *cfg,
+			 struct cvmm_balloon_stats *st)
+{
+	struct api *a = c->api;
+	char msg[300] = "";
+	int r = a->ops->balloon ? a->ops->balloon(a->ctx, op, arg, cfg, st, msg, sizeof(msg))
+				: -ENODEV;
+	if (r < 0)
+		fault(c, 400, "%s", msg[0] ? msg : "the VM has no balloon");
+	return r == 0;
+}
+
+static void respond_json(struct api_conn *c, struct json_object *o)
+{
+	const char *s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;
+	if (s)
+		respond(c, 200, s);
+	else
+		fault(c, 500, "out of memory");
+	json_object_put(o);
+}
+
+/* The balloon's configuration as Firecracker's PUT /balloon takes it. */
+static struct json_object *balloon_json(const struct cvmm_balloon_config *b)
+{
+	struct json_object *o = json_object_new_object();
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "amount_mib", json_object_new_int64(b->amount_mib));
+	json_object_object_add(
+		o, "deflate_on_oom",
+		json_object_new_boolean((b->flags & CVMM_BALLOON_DEFLATE_ON_OOM) != 0));
+	json_object_object_add(o, "stats_polling_interval_s",
+			       json_object_new_int64(b->stats_interval_s));
+	json_object_object_add(o, "free_page_hinting", json_object_new_boolean(0));
+	json_object_object_add(
+		o, "free_page_reporting",
+		json_object_new_boolean((b->flags & CVMM_BALLOON_FREE_PAGE_REPORTING) != 0));
+	return o;
+}
+
+/* GET /balloon: before the start what PUT set, after it the device's
+ * (the target as it is now). */
+static void get_balloon(struct api_conn *c)
+{
+	struct api *a = c->api;
+	struct cvmm_balloon_config b = a->p.balloon;
+	if (!a->p.balloon_set && !a->started) {
+		fault(c, 400, "no balloon device: PUT /balloon first");
+		return;
+	}
+	if (a->started && !balloon_call(c, API_BALLOON_CONFIG, 0, &b, NULL))
+		return;
+	respond_json(c, balloon_json(&b));
+}
+
+/* GET /balloon/statistics: Firecracker's names, a value only where the
+ * guest gave one. */
+static void get_balloon_stats(struct api_conn *c)
+{
+	static const char *const names[CVMM_BALLOON_NSTATS] = {
+		"swap_in",	    "swap_out",	   "major_faults",
+		"minor_faults",	    "free_memory", "total_memory",
+		"available_memory", "disk_caches", "hugetlb_allocations",
+		"hugetlb_failures", "oom_kill",	   "alloc_stall",
+		"async_scan",	    "direct_scan", "async_reclaim",
+		"direct_reclaim"};
+	struct cvmm_balloon_stats st;
+	if (!balloon_call(c, API_BALLOON_STATS, 0, NULL, &st))
+		return;
+	struct json_object *o = json_object_new_object();
+	if (o) {
+		put_u64(o, "target_pages", st.target_pages);
+		put_u64(o, "actual_pages", st.actual_pages);
+		put_u64(o, "target_mib", st.target_mib);
+		put_u64(o, "actual_mib", st.actual_mib);
+		for (unsigned i = 0; i < CVMM_BALLOON_NSTATS; i++)
+			if (st.present & (1u << i))
+				put_u64(o, names[i], st.val[i]);
+	}
+	respond_json(c, o);
+}
+
+/* PATCH /balloon {"amount_mib"}, PATCH /balloon/statistics
+ * {"stats_polling_interval_s"}: after the start. */
+static void patch_balloon(struct api_conn *c, struct json_object *o, bool stats)
+{
+	const char *key = stats ? "stats_polling_interval_s" : "amount_mib";
+	const char *const keys[] = {key, NULL};
+	int64_t v = 0;
+	int r;
+	if (!only_keys(c, o, keys) ||
+	    (r = field_int(c, o, key, 0, stats ? 65535 : UINT32_MAX, &v)) < 0)
+		return;
+	if (r == 0) {
+		fault(c, 400, "'%s' is required", key);
+		return;
+	}
+	if (balloon_call(c, stats ? API_BALLOON_INTERVAL : API_BALLOON_TARGET, (uint32_t)v, NULL,
+			 NULL))
+		respond(c, 204, NULL);
+}
+
 /* Firecracker's logger levels (case does not matter) -> CVMM_LOG_*. */
 static const struct {
 	const char *name;
@@ -983,6 +1132,13 @@ static const struct api_field entropy_fields[] = {
 	FIELD(struct cvmm_rng_metrics, "entropy_bytes", entropy_bytes),
 	FIELD(struct cvmm_rng_metrics, "host_rng_fails", host_rng_fails),
 };
+#define BALLOON(f) FIELD(struct cvmm_balloon_metrics, #f, f)
+static const struct api_field balloon_fields[] = {
+	BALLOON(inflate_count),		 BALLOON(stats_updates_count),
+	BALLOON(stats_update_fails),	 BALLOON(deflate_count),
+	BALLOON(free_page_report_count), BALLOON(free_page_report_freed),
+	BALLOON(free_page_report_fails),
+};
 static const struct api_field vcpu_fields[] = {
 	VCPU(exit_io_in),
 	VCPU(exit_io_out),
@@ -1056,6 +1212,19 @@ static void put_device_groups(struct api *a, struct json_object *o, int kind, co
 		put_inc_group(o, name, f, nf, &dev[i].u, &a->last_dev[i].u, sum);
 	}
 	put_sum_group(o, prefix, f, nf, sum);
+}
+
+/* Group `name` of the VM's one device of `kind` (zeros without one). */
+static void put_kind_group(struct api *a, struct json_object *o, const char *name, int kind,
+			   const struct api_field *f, size_t nf,
+			   const struct cvmm_device_metrics *dev, unsigned nd)
+{
+	int k = -1;
+	for (unsigned i = 0; i < nd && k < 0; i++)
+		if (dev[i].kind == kind)
+			k = (int)i;
+	put_inc_group(o, name, f, nf, k < 0 ? NULL : &dev[k].u, k < 0 ? NULL : &a->last_dev[k].u,
+		      NULL);
 }
 
 /* The line goes whole or not at all: a reader must never see a torn
@@ -1144,6 +1313,8 @@ static int flush_metrics(struct api *a)
 	json_object_object_add(o, "api_server", g = json_object_new_object());
 	put_u64(g, "process_startup_time_us", a->startup_us);
 	put_u64(g, "process_startup_time_cpu_us", a->startup_cpu_us);
+	put_kind_group(a, o, "balloon", CVMM_DEVICE_BALLOON, balloon_fields,
+		       NFIELDS(balloon_fields), dev, nd);
 	put_device_groups(a, o, CVMM_DEVICE_DISK, "block", disk_fields, NFIELDS(disk_fields), dev,
 			  nd);
 	put_requests(a, o, 0);
@@ -1301,6 +1472,9 @@ static int build_config(struct api *a, struct cvmm_config **out, char *msg, size
 		r = cvmm_config_set_vsock(cfg, p->vsock_cid, p->vsock_path);
 	if (!r && p->entropy)
 		r = cvmm_config_set_rng(cfg, 1);
+	if (!r && p->balloon_set)
+		r = cvmm_config_set_balloon(cfg, p->balloon.amount_mib, p->balloon.flags,
+					    p->balloon.stats_interval_s);
 	if (!r && a->transport)
 		r = cvmm_config_set_transport(cfg, a->transport);
 	if (!r && a->boot_timer)
@@ -1688,6 +1862,8 @@ static struct json_object *vm_config_json(struct api *a)
 	}
 	if (p->entropy)
 		json_object_object_add(o, "entropy", json_object_new_object());
+	if (p->balloon_set)
+		json_object_object_add(o, "balloon", balloon_json(&p->balloon));
 	if (a->mmds.cfg.version) {
 		const char *ids[API_MAX_IFACES];
 		for (unsigned i = 0; i < p->nifaces; i++)
@@ -1841,8 +2017,8 @@ static void route(struct api_conn *c)
 	enum api_route r;
 	/* Firecracker's endpoints cvmm does not have yet: each answers 400
 	 * saying so (their own issues bring them). */
-	static const char *const later[] = {"/balloon", "/cpu-config", "/serial",
-					    "/hotplug", "/pmem",       NULL};
+	static const char *const later[] = {"/balloon/hinting", "/cpu-config", "/serial",
+					    "/hotplug",		"/pmem",       NULL};
 	const char *const *l = later;
 	while (*l && strncmp(path, *l, strlen(*l)))
 		l++;
@@ -1876,6 +2052,10 @@ static void route(struct api_conn *c)
 		r = R_SNAP_CREATE;
 	else if (path_is(path, "/snapshot/load", NULL))
 		r = R_SNAP_LOAD;
+	else if (path_is(path, "/balloon", NULL))
+		r = R_BALLOON;
+	else if (path_is(path, "/balloon/statistics", NULL))
+		r = R_BALLOON_STATS;
 	else if (path_is(path, "/mmds", NULL))
 		r = R_MMDS;
 	else if (path_is(path, "/mmds/config", NULL))
@@ -1891,6 +2071,8 @@ static void route(struct api_conn *c)
 		  (r == R_MACHINE && (m == HTTP_GET || m == HTTP_PUT || m == HTTP_PATCH)) ||
 		  (r == R_VM && m == HTTP_PATCH) || (r == R_DRIVE && m == HTTP_PATCH) ||
 		  r == R_LATER || r == R_MMDS || (r == R_MMDS_CONFIG && m == HTTP_PUT) ||
+		  (r == R_BALLOON && (m == HTTP_GET || m == HTTP_PUT || m == HTTP_PATCH)) ||
+		  (r == R_BALLOON_STATS && (m == HTTP_GET || m == HTTP_PATCH)) ||
 		  ((r == R_BOOT || r == R_DRIVE || r == R_IFACE || r == R_VSOCK || r == R_ENTROPY ||
 		    r == R_ACTIONS || r == R_LOGGER || r == R_METRICS || r == R_SNAP_CREATE ||
 		    r == R_SNAP_LOAD) &&
@@ -1922,9 +2104,23 @@ static void route(struct api_conn *c)
 		get_machine_config(c);
 		return;
 	}
+	if ((r == R_BALLOON || r == R_BALLOON_STATS) && m != HTTP_PUT && !a->started &&
+	    (m == HTTP_PATCH || r == R_BALLOON_STATS)) {
+		fault(c, 400,
+		      "The requested operation is not supported before starting the microVM.");
+		return;
+	}
+	if (r == R_BALLOON && m == HTTP_GET) {
+		get_balloon(c);
+		return;
+	}
+	if (r == R_BALLOON_STATS && m == HTTP_GET) {
+		get_balloon_stats(c);
+		return;
+	}
 	bool preboot = r == R_BOOT || r == R_MACHINE || (r == R_DRIVE && m == HTTP_PUT) ||
 		       r == R_IFACE || r == R_VSOCK || r == R_ENTROPY || r == R_LOGGER ||
-		       r == R_METRICS || r == R_MMDS_CONFIG;
+		       r == R_METRICS || r == R_MMDS_CONFIG || (r == R_BALLOON && m == HTTP_PUT);
 	if (preboot && a->started) {
 		fault(c, 400,
 		      "the requested operation is not supported after starting the microVM");
@@ -1987,6 +2183,13 @@ static void route(struct api_conn *c)
 		break;
 	case R_VM:
 		patch_vm(c, o);
+		break;
+	case R_BALLOON:
+	case R_BALLOON_STATS:
+		if (m == HTTP_PUT)
+			put_balloon(c, o);
+		else
+			patch_balloon(c, o, r == R_BALLOON_STATS);
 		break;
 	default:
 		break;
@@ -2593,8 +2796,7 @@ int api_apply_config(struct api *a, const char *json, size_t len, bool start, ch
 	}
 	/* Firecracker's sections cvmm does not have yet: refused by name, never
 	 * ignored (a null one is absent) */
-	static const char *const later[] = {"balloon", "cpu-config",	 "pmem",
-					    "serial",  "memory-hotplug", NULL};
+	static const char *const later[] = {"cpu-config", "pmem", "memory-hotplug", "serial", NULL};
 	r = 0;
 	struct json_object *v;
 	for (const char *const *l = later; *l && !r; l++)
@@ -2615,6 +2817,7 @@ int api_apply_config(struct api *a, const char *json, size_t len, bool start, ch
 		{"network-interfaces", "/network-interfaces", "iface_id", false},
 		{"vsock", "/vsock", NULL, false},
 		{"entropy", "/entropy", NULL, false},
+		{"balloon", "/balloon", NULL, false},
 		{"mmds-config", "/mmds/config", NULL, false},
 	};
 	for (size_t i = 0; !r && i < sizeof(sections) / sizeof(sections[0]); i++) {

@@ -42,6 +42,12 @@ struct api_ops {
 	 * many devices the VM has, or -errno. */
 	int (*metrics)(void *ctx, struct cvmm_vcpu_metrics *vcpu, struct cvmm_device_metrics *dev,
 		       unsigned max);
+	/* The balloon (may be NULL), after a start: op API_BALLOON_CONFIG
+	 * fills *cfg, _STATS *st, _TARGET sets the target (arg MiB),
+	 * _INTERVAL the statistics interval (arg s): cvmm_vm_balloon_*. 0 or
+	 * -errno with a message in err. */
+	int (*balloon)(void *ctx, int op, uint32_t arg, struct cvmm_balloon_config *cfg,
+		       struct cvmm_balloon_stats *st, char *err, size_t errlen);
 	/* PUT /snapshot/create (may be NULL): the paused VM to state and mem
 	 * (CVMM_SNAPSHOT_*), app kept with it (cvmm_vm_snapshot). */
 	int (*snapshot)(void *ctx, const char *state, const char *mem, int type, const char *app,
@@ -53,6 +59,8 @@ struct api_ops {
 	 * now the JSON text (cvmm_vm_mmds_put). -ENODEV: the VM has no MMDS. */
 	int (*mmds_put)(void *ctx, const char *json, size_t len, char *err, size_t errlen);
 };
+
+enum { API_BALLOON_CONFIG, API_BALLOON_STATS, API_BALLOON_TARGET, API_BALLOON_INTERVAL };
 
 struct api;
 

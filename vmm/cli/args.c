@@ -41,94 +41,110 @@ const char cli_fc_usage[] =
 	"command line (152: a bad --level), 128+N after signal N.\n";
 
 const char
-	cli_usage
-		[] = "usage: cvmm --kernel PATH [options]\n"
-		     "\n"
-		     "Boots a Linux guest under KVM; the guest's serial console is this terminal.\n"
-		     "\n"
-		     "  -k, --kernel PATH    bzImage, or ELF vmlinux with a PVH entry note "
-		     "(x86_64);\n"
-		     "                       an arm64 Image (aarch64)\n"
-		     "  -i, --initrd PATH    initial ramdisk\n"
-		     "  -c, --cmdline STR    kernel command line (default: \"console=ttyS0 "
-		     "panic=1\")\n"
-		     "      --cpus N         number of vCPUs (default 1)\n"
-		     "  -m, --memory SIZE    guest memory: bytes with K/M/G suffix, or MiB "
-		     "(default 256M)\n"
-		     "  -d, --disk PATH[,ro][,direct][,queues=N]\n"
-		     "                       virtio-blk disk (repeatable, up to " CLI_STR(
-			     CVMM_MAX_DISKS) "): ro opens it read-only,\n"
-					     "                       direct uses O_DIRECT, "
-					     "queues=1.." CLI_STR(CVMM_MAX_QUEUES) " request "
-										   "queues\n"
-										   "  -n, --net "
-										   "SPEC       "
-										   "virtio-net "
-										   "interface "
-										   "(repeatable, "
-										   "up to " CLI_STR(
-											   CVMM_MAX_NETS) "). SPEC is one of\n"
-													  "                         NAME or tap=NAME[,queues=N]  a tap, opened or created\n"
-													  "                                (queues=1.." CLI_STR(CVMM_MAX_QUEUES) " pairs: a multi_queue tap)\n"
-																						 "                         tapfd=N      an open tap passed in as descriptor N\n"
-																						 "                         passt=PATH   connect to passt's socket (no root needed)\n"
-																						 "                         stream=PATH[,listen]  a unix stream socket with length-\n"
-																						 "                                prefixed frames (QEMU -netdev stream); listen\n"
-																						 "                                creates it and waits for a peer (VM to VM)\n"
-																						 "                       each with optional ,mac=52:54:00:xx:xx:xx (default: a stable\n"
-																						 "                       address derived from the backend)\n"
-																						 "      --fs tag=TAG,path=DIR[,ro][,xattr][,privileged]\n"
-																						 "                       share the host directory DIR with the guest as virtio-fs\n"
-																						 "                       (repeatable, up to " CLI_STR(CVMM_MAX_FS) "): mount -t virtiofs TAG /mnt in the\n"
-																														   "                       guest; TAG is 1.." CLI_STR(CVMM_FS_TAG_MAX) " bytes; ro refuses every write; xattr\n"
-																																						       "                       serves extended attributes; privileged lets the guest's\n"
-																																						       "                       root change owners (keeps 4 ownership capabilities)\n"
-																																						       "      --vsock cid=N,socket=PATH\n"
-																																						       "                       virtio-vsock with the guest's CID N (" CLI_STR(
-																																							       CVMM_VSOCK_CID_MIN) " or more); host side\n"
-																																										   "                       on unix sockets (Firecracker's protocol): clients of PATH\n"
-																																										   "                       write \"CONNECT <port>\\n\" to reach a guest port; guest\n"
-																																										   "                       connections to CID 2 port P go to PATH_P\n"
-																																										   "      --rng            virtio-rng: the guest's /dev/hwrng reads the host's getrandom\n"
-																																										   "      --config FILE    the whole VM as JSON (docs/api.md); no other VM options\n"
-																																										   "      --api-socket PATH\n"
-																																										   "                       serve Firecracker's HTTP API on the unix socket PATH and\n"
-																																										   "                       boot the VM it configures (docs/api.md)\n"
-																																										   "      --transport mmio|pci\n"
-																																										   "                       how virtio devices attach: pci (default on x86_64: PCI\n"
-																																										   "                       functions with MSI-X, one vector per queue) or mmio\n"
-																																										   "      --seccomp on|log|off\n"
-																																										   "                       per-thread seccomp filters (default on: a forbidden call\n"
-																																										   "                       kills cvmm with SIGSYS and a message; log: allowed and\n"
-																																										   "                       logged by the kernel, for diagnosis; off: none)\n"
-																																										   "      --user UID:GID   run as UID:GID once everything is open\n"
-																																										   "      --chroot DIR     chroot to DIR once everything is open (docs/threat-model.md)\n"
-																																										   "      --log-level off|error|warn|info|debug|trace\n"
-																																										   "                       which of libcvmm's messages to print (default info)\n"
-																																										   "      --print-jail     print this build's seccomp policy: per thread kind, the\n"
-																																										   "                       syscalls, their argument bounds and the io_uring opcodes\n"
-																																										   "                       (docs/seccomp.md)\n"
-																																										   "      --snapshot-dir DIR  with --api-socket: where PUT /snapshot/create may write\n"
-																																										   "                       once jailed (default: the socket's directory)\n"
-																																										   "      --snapshot-merge BASE,DIFF  copy every page of a diff snapshot's memory\n"
-																																										   "                       file over its base's, then exit\n"
-																																										   "      --restore DIR[,mem=file|lazy|uffd:SOCKET][,paused][,dirty][,tapN=NAME][,vsock=PATH]\n"
-																																										   "                       run the VM of the snapshot in DIR (its files state and\n"
-																																										   "                       memory: PUT /snapshot/create over --api-socket makes\n"
-																																										   "                       them); mem: how memory comes in (docs/snapshot.md);\n"
-																																										   "                       tapN/vsock/diskN: interface N's tap, the vsock socket,\n"
-																																										   "                       disk N's image (a clone's own copy)\n"
-																																										   "  -h, --help           this text\n"
-																																										   "  -V, --version        print the version\n"
-																																										   "      --debug-exit     tests/benchmarks: a write of byte B to port 0x501 ends\n"
-																																										   "                       cvmm with status (B << 1) | 1, as QEMU's isa-debug-exit\n"
-																																										   "\n"
-																																										   "Console: Ctrl-C stops the VM; Ctrl-A x quits; Ctrl-A c sends a Ctrl-C to the guest;\n"
-																																										   "Ctrl-A Ctrl-A sends a Ctrl-A.\n"
-																																										   "\n"
-																																										   "Exit status: 0 guest powered off; 1 bad arguments or the VM could not be built;\n"
-																																										   "2 guest rebooted; 3 guest crashed (triple fault); 4 KVM or internal failure while\n"
-																																										   "running; 128+N stopped by signal N (SIGINT: 130, SIGTERM: 143).\n";
+	cli_usage[] =
+		"usage: cvmm --kernel PATH [options]\n"
+		"\n"
+		"Boots a Linux guest under KVM; the guest's serial console is this terminal.\n"
+		"\n"
+		"  -k, --kernel PATH    bzImage, or ELF vmlinux with a PVH entry note "
+		"(x86_64);\n"
+		"                       an arm64 Image (aarch64)\n"
+		"  -i, --initrd PATH    initial ramdisk\n"
+		"  -c, --cmdline STR    kernel command line (default: \"console=ttyS0 "
+		"panic=1\")\n"
+		"      --cpus N         number of vCPUs (default 1)\n"
+		"  -m, --memory SIZE    guest memory: bytes with K/M/G suffix, or MiB "
+		"(default 256M)\n"
+		"  -d, --disk PATH[,ro][,direct][,queues=N]\n"
+		"                       virtio-blk disk (repeatable, up to " CLI_STR(
+			CVMM_MAX_DISKS) "): ro opens it read-only,\n"
+					"                       direct uses O_DIRECT, "
+					"queues=1.." CLI_STR(CVMM_MAX_QUEUES) " request "
+									      "queues\n"
+									      "  -n, --net "
+									      "SPEC       "
+									      "virtio-net "
+									      "interface "
+									      "(repeatable, "
+									      "up to " CLI_STR(CVMM_MAX_NETS) "). SPEC "
+													      "is one "
+													      "of\n"
+													      "          "
+													      "          "
+													      "     NAME "
+													      "or "
+													      "tap=NAME[,"
+													      "queues=N] "
+													      " a tap, "
+													      "opened or "
+													      "created\n"
+													      "          "
+													      "          "
+													      "          "
+													      "  "
+													      "(queues=1."
+													      "." CLI_STR(
+														      CVMM_MAX_QUEUES) " pairs: a multi_queue tap)\n"
+																       "                         tapfd=N      an open tap passed in as descriptor N\n"
+																       "                         passt=PATH   connect to passt's socket (no root needed)\n"
+																       "                         stream=PATH[,listen]  a unix stream socket with length-\n"
+																       "                                prefixed frames (QEMU -netdev stream); listen\n"
+																       "                                creates it and waits for a peer (VM to VM)\n"
+																       "                       each with optional ,mac=52:54:00:xx:xx:xx (default: a stable\n"
+																       "                       address derived from the backend)\n"
+																       "      --fs tag=TAG,path=DIR[,ro][,xattr][,privileged]\n"
+																       "                       share the host directory DIR with the guest as virtio-fs\n"
+																       "                       (repeatable, up to " CLI_STR(CVMM_MAX_FS) "): mount -t virtiofs TAG /mnt in the\n"
+																									 "                       guest; TAG is 1.." CLI_STR(CVMM_FS_TAG_MAX) " bytes; ro refuses every write; xattr\n"
+																																	     "                       serves extended attributes; privileged lets the guest's\n"
+																																	     "                       root change owners (keeps 4 ownership capabilities)\n"
+																																	     "      --vsock cid=N,socket=PATH\n"
+																																	     "                       virtio-vsock with the guest's CID N (" CLI_STR(CVMM_VSOCK_CID_MIN) " or more); host side\n"
+																																													"                       on unix sockets (Firecracker's protocol): clients of PATH\n"
+																																													"                       write \"CONNECT <port>\\n\" to reach a guest port; guest\n"
+																																													"                       connections to CID 2 port P go to PATH_P\n"
+																																													"      --rng            virtio-rng: the guest's /dev/hwrng reads the host's getrandom\n"
+																																													"      --balloon SIZE[,deflate-on-oom][,stats=S][,free-page-reporting]\n"
+																																													"                       virtio-balloon; SIZE (MiB) asked back at start\n"
+																																													"      --config FILE    the whole VM as JSON (docs/api.md); no other VM options\n"
+																																													"      --api-socket PATH\n"
+																																													"                       serve Firecracker's HTTP API on the unix socket PATH and\n"
+																																													"                       boot the VM it configures (docs/api.md)\n"
+																																													"      --transport mmio|pci\n"
+																																													"                       how virtio devices attach: pci (default on x86_64: PCI\n"
+																																													"                       functions with MSI-X, one vector per queue) or mmio\n"
+																																													"      --seccomp on|log|off\n"
+																																													"                       per-thread seccomp filters (default on: a forbidden call\n"
+																																													"                       kills cvmm with SIGSYS and a message; log: allowed and\n"
+																																													"                       logged by the kernel, for diagnosis; off: none)\n"
+																																													"      --user UID:GID   run as UID:GID once everything is open\n"
+																																													"      --chroot DIR     chroot to DIR once everything is open (docs/threat-model.md)\n"
+																																													"      --log-level off|error|warn|info|debug|trace\n"
+																																													"                       which of libcvmm's messages to print (default info)\n"
+																																													"      --print-jail     print this build's seccomp policy: per thread kind, the\n"
+																																													"                       syscalls, their argument bounds and the io_uring opcodes\n"
+																																													"                       (docs/seccomp.md)\n"
+																																													"      --snapshot-dir DIR  with --api-socket: where PUT /snapshot/create may write\n"
+																																													"                       once jailed (default: the socket's directory)\n"
+																																													"      --snapshot-merge BASE,DIFF  copy every page of a diff snapshot's memory\n"
+																																													"                       file over its base's, then exit\n"
+																																													"      --restore DIR[,mem=file|lazy|uffd:SOCKET][,paused][,dirty][,tapN=NAME][,vsock=PATH]\n"
+																																													"                       run the VM of the snapshot in DIR (its files state and\n"
+																																													"                       memory: PUT /snapshot/create over --api-socket makes\n"
+																																													"                       them); mem: how memory comes in (docs/snapshot.md);\n"
+																																													"                       tapN/vsock/diskN: interface N's tap, the vsock socket,\n"
+																																													"                       disk N's image (a clone's own copy)\n"
+																																													"  -h, --help           this text\n"
+																																													"  -V, --version        print the version\n"
+																																													"      --debug-exit     tests/benchmarks: a write of byte B to port 0x501 ends\n"
+																																													"                       cvmm with status (B << 1) | 1, as QEMU's isa-debug-exit\n"
+																																													"\n"
+																																													"Console: Ctrl-C stops the VM; Ctrl-A x quits; Ctrl-A c sends a Ctrl-C to the guest;\n"
+																																													"Ctrl-A Ctrl-A sends a Ctrl-A.\n"
+																																													"\n"
+																																													"Exit status: 0 guest powered off; 1 bad arguments or the VM could not be built;\n"
+																																													"2 guest rebooted; 3 guest crashed (triple fault); 4 KVM or internal failure while\n"
+																																													"running; 128+N stopped by signal N (SIGINT: 130, SIGTERM: 143).\n";
 
 int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 {
@@ -380,6 +396,30 @@ int cli_parse_net(const char *spec, struct cvmm_net_config *out, char *target, s
 	return 0;
 }
 
+int cli_parse_balloon(const char *spec, uint32_t *mib, unsigned *flags, unsigned *stats_s)
+{
+	char buf[128];
+	if (strlen(spec) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	char *save = NULL, *t = strtok_r(buf, ",", &save);
+	uint64_t bytes;
+	if (!t || cli_parse_size(t, &bytes) < 0 || bytes % (1u << 20) || bytes >> 20 > UINT32_MAX)
+		return -EINVAL;
+	*mib = (uint32_t)(bytes >> 20);
+	*flags = 0;
+	*stats_s = 0;
+	while ((t = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(t, "deflate-on-oom"))
+			*flags |= CVMM_BALLOON_DEFLATE_ON_OOM;
+		else if (!strcmp(t, "free-page-reporting"))
+			*flags |= CVMM_BALLOON_FREE_PAGE_REPORTING;
+		else if (strncmp(t, "stats=", 6) || cli_parse_uint(t + 6, 1, 65535, stats_s) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 int cli_parse_vsock(const char *spec, uint64_t *cid, char *path, size_t plen)
 {
 	bool have_cid = false, have_path = false;
@@ -512,6 +552,19 @@ static int spec_vsock(void *dst, const char *val, const char **why)
 	return r;
 }
 
+static int spec_balloon(void *dst, const char *val, const char **why)
+{
+	struct cli_balloon *b = dst;
+	int r = cli_parse_balloon(val, &b->mib, &b->flags, &b->stats_s);
+	if (r == 0)
+		b->set = true;
+	else
+		*why = "SIZE[,deflate-on-oom][,stats=SECONDS][,free-page-reporting] (SIZE whole "
+		       "MiB, "
+		       "SECONDS 1..65535)";
+	return r;
+}
+
 static int spec_restore(void *dst, const char *val, const char **why)
 {
 	struct cli_restore *rs = dst;
@@ -627,6 +680,8 @@ static const struct cli_opt cli_table[] = {
 	 .what = "BASE,DIFF (two memory files)"},
 	{"transport", 0, CLI_WORD, .vm = true, DST(transport), .words = transport_words},
 	{"rng", 0, CLI_FLAG, .vm = true, DST(rng)},
+	{"balloon", 0, CLI_SPEC, .vm = true, DST(balloon), .spec = spec_balloon, .times = 1,
+	 .more = "one balloon per VM"},
 	{"log-level", 0, CLI_WORD, DST(log_level), .words = log_words},
 	{"print-jail", 0, CLI_FLAG, DST(print_jail)},
 	{"restore", 0, CLI_SPEC, DST(restore), .spec = spec_restore, .times = 1,

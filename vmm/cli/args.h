@@ -27,6 +27,11 @@ struct cli_fs { /* --fs */
 	char path[CLI_PATH_MAX];
 	unsigned flags; /* CVMM_FS_* */
 };
+struct cli_balloon { /* --balloon SIZE[,deflate-on-oom][,stats=SECONDS][,free-page-reporting] */
+	bool set;
+	uint32_t mib;
+	unsigned flags, stats_s; /* CVMM_BALLOON_*, seconds (0: no statistics) */
+};
 struct cli_vsock { /* --vsock */
 	uint64_t cid;
 	char path[CLI_PATH_MAX];
@@ -87,7 +92,8 @@ struct cli_opts {
 	bool help, version;
 	bool print_jail; /* --print-jail */
 	bool debug_exit;
-	bool rng;      /* --rng */
+	bool rng; /* --rng */
+	struct cli_balloon balloon;
 	int transport; /* CVMM_TRANSPORT_* */
 	/* the jail (process options, allowed with --config and --api-socket) */
 	int seccomp; /* CVMM_SECCOMP_* */
@@ -133,6 +139,10 @@ __attribute__((warn_unused_result)) int cli_parse_fs(const char *spec, char *tag
 						     char *path, size_t pathlen, unsigned *flags);
 /* --vsock: "cid=N,socket=PATH" (either order, each once): N in
  * CVMM_VSOCK_CID_MIN..CVMM_VSOCK_CID_MAX; PATH copied into path (size plen). */
+/* --balloon SIZE[,deflate-on-oom][,stats=SECONDS][,free-page-reporting]:
+ * SIZE whole MiB (cli_parse_size), SECONDS 1..65535. 0 or -EINVAL. */
+__attribute__((warn_unused_result)) int cli_parse_balloon(const char *spec, uint32_t *mib,
+							  unsigned *flags, unsigned *stats_s);
 __attribute__((warn_unused_result)) int cli_parse_vsock(const char *spec, uint64_t *cid, char *path,
 							size_t plen);
 /* "52:54:00:12:34:56" -> mac; -EINVAL unless six hex pairs and unicast. */

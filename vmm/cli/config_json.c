@@ -230,6 +230,34 @@ static int jvsock(struct jctx *c, struct json_object *v)
 	return jsetter(c, cvmm_config_set_vsock(c->cfg, (uint64_t)cid, sock), "vsock");
 }
 
+/* "balloon": Firecracker's PUT /balloon body. */
+static int jballoon(struct jctx *c, struct json_object *v)
+{
+	static const char *const keys[] = {
+		"amount_mib",	       "deflate_on_oom",    "stats_polling_interval_s",
+		"free_page_reporting", "free_page_hinting", NULL};
+	int64_t mib = 0, st = 0;
+	bool has, hs, oom, rep, hint;
+	int r;
+	if (!json_object_is_type(v, json_type_object))
+		return jfail(c, EINVAL, "'balloon' must be an object");
+	if ((r = jkeys(c, v, "balloon", keys)) < 0 ||
+	    (r = jint(c, v, "amount_mib", "balloon", 0, UINT32_MAX, &mib, &has)) < 0 ||
+	    (r = jint(c, v, "stats_polling_interval_s", "balloon", 0, 65535, &st, &hs)) < 0 ||
+	    (r = jbool(c, v, "deflate_on_oom", "balloon", &oom)) < 0 ||
+	    (r = jbool(c, v, "free_page_reporting", "balloon", &rep)) < 0 ||
+	    (r = jbool(c, v, "free_page_hinting", "balloon", &hint)) < 0)
+		return r;
+	if (!has)
+		return jfail(c, EINVAL, "'amount_mib' is required in balloon");
+	if (hint)
+		return jfail(c, EINVAL, "'free_page_hinting' is not supported by cvmm");
+	unsigned flags = (oom ? CVMM_BALLOON_DEFLATE_ON_OOM : 0) |
+			 (rep ? CVMM_BALLOON_FREE_PAGE_REPORTING : 0);
+	return jsetter(c, cvmm_config_set_balloon(c->cfg, (uint32_t)mib, flags, (unsigned)st),
+		       "balloon");
+}
+
 /* An optional array of objects, each handed to fn. */
 static int jarray(struct jctx *c, struct json_object *top, const char *key, size_t max,
 		  int (*fn)(struct jctx *, struct json_object *, const char *))
@@ -256,7 +284,7 @@ static int japply(struct jctx *c, struct json_object *top)
 {
 	static const char *const keys[] = {"kernel",	"initrd", "cmdline", "cpus",  "memory",
 					   "disks",	"nets",	  "fs",	     "vsock", "debug_exit",
-					   "transport", "rng",	  NULL};
+					   "transport", "rng",	  "balloon", NULL};
 	const char *s;
 	int64_t v;
 	bool has, b;
@@ -311,6 +339,9 @@ static int japply(struct jctx *c, struct json_object *top)
 		if ((r = jsetter(c, cvmm_config_set_transport(c->cfg, t), "transport")) < 0)
 			return r;
 	}
+	struct json_object *bl;
+	if (jhas(top, "balloon", &bl) && (r = jballoon(c, bl)) < 0)
+		return r;
 	if ((r = jbool(c, top, "rng", "", &b)) < 0 ||
 	    (b && (r = jsetter(c, cvmm_config_set_rng(c->cfg, 1), "rng")) < 0))
 		return r;

@@ -285,6 +285,17 @@ static int api_vm_update_disk(void *ctx, unsigned index, const char *path, char 
 	return api_vm_result(av, cvmm_vm_update_disk(av->vm, index, path), err, len);
 }
 
+static int api_vm_balloon(void *ctx, int op, uint32_t arg, struct cvmm_balloon_config *cfg,
+			  struct cvmm_balloon_stats *st, char *err, size_t len)
+{
+	struct api_vm *av = ctx;
+	int r = op == API_BALLOON_CONFIG   ? cvmm_vm_balloon_config(av->vm, cfg)
+		: op == API_BALLOON_STATS  ? cvmm_vm_balloon_stats(av->vm, st)
+		: op == API_BALLOON_TARGET ? cvmm_vm_set_balloon_target(av->vm, arg)
+					   : cvmm_vm_set_balloon_stats_interval(av->vm, arg);
+	return api_vm_result(av, r, err, len);
+}
+
 static int api_vm_metrics(void *ctx, struct cvmm_vcpu_metrics *vcpu,
 			  struct cvmm_device_metrics *dev, unsigned max)
 {
@@ -365,6 +376,7 @@ static const struct api_ops api_vm_ops = {
 	.stats = api_vm_stats,
 	.update_disk = api_vm_update_disk,
 	.metrics = api_vm_metrics,
+	.balloon = api_vm_balloon,
 };
 
 /* The control loop: the VM's exit, signals, console input and (with
@@ -468,6 +480,9 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 		r = cvmm_config_set_debug_exit(cfg, 1);
 	if (!r && o->rng)
 		r = cvmm_config_set_rng(cfg, 1);
+	if (!r && o->balloon.set)
+		r = cvmm_config_set_balloon(cfg, o->balloon.mib, o->balloon.flags,
+					    o->balloon.stats_s);
 	if (!r && o->transport)
 		r = cvmm_config_set_transport(cfg, o->transport);
 	return r;

@@ -146,6 +146,19 @@ CVMM_API CVMM_WUR int cvmm_config_set_vsock(struct cvmm_config *cfg, uint64_t gu
  * whose seccomp filter allows getrandom and its interrupts only. Off by
  * default. */
 CVMM_API CVMM_WUR int cvmm_config_set_rng(struct cvmm_config *cfg, int enabled);
+/* Gives the VM a virtio-balloon device (docs/balloon.md; a second call
+ * replaces the first): the guest is asked to give back amount_mib MiB
+ * (at most its memory; cvmm_vm_set_balloon_target changes it), which
+ * cvmm releases (madvise MADV_DONTNEED: the process's memory shrinks).
+ * flags: CVMM_BALLOON_DEFLATE_ON_OOM (the guest may take pages back when
+ * it runs out of memory), CVMM_BALLOON_FREE_PAGE_REPORTING (the guest
+ * reports free pages, cvmm releases them too). stats_interval_s: 1..65535
+ * seconds between statistics updates (cvmm_vm_balloon_stats), 0 for none
+ * (statistics cannot be turned on or off later). */
+#define CVMM_BALLOON_DEFLATE_ON_OOM	 1u
+#define CVMM_BALLOON_FREE_PAGE_REPORTING 2u
+CVMM_API CVMM_WUR int cvmm_config_set_balloon(struct cvmm_config *cfg, uint32_t amount_mib,
+					      unsigned flags, unsigned stats_interval_s);
 /* MMDS, Firecracker's microVM metadata service (docs/api.md): the guest
  * reads a JSON document over HTTP at ipv4_addr, port 80, on the interfaces
  * of net_mask (bit i: the i-th cvmm_config_add_net), answered inside the
@@ -402,6 +415,7 @@ enum cvmm_device_kind {
 	CVMM_DEVICE_FS,	      /* cvmm_config_add_fs: no counters yet */
 	CVMM_DEVICE_VSOCK,
 	CVMM_DEVICE_RNG,
+	CVMM_DEVICE_BALLOON,
 };
 struct cvmm_disk_metrics {
 	uint64_t read_count, write_count; /* requests that succeeded */
@@ -436,6 +450,16 @@ struct cvmm_rng_metrics {
 	uint64_t entropy_bytes;	      /* bytes given */
 	uint64_t host_rng_fails;      /* buffers getrandom(2) could not fill */
 };
+struct cvmm_balloon_metrics {
+	uint64_t inflate_count, deflate_count;	 /* the driver's inflate and deflate buffers */
+	uint64_t pages_inflated, pages_deflated; /* 4 KiB pages in them */
+	uint64_t pages_refused;			 /* inflated pages outside guest RAM: kept */
+	uint64_t free_page_report_count;	 /* free page reports (buffers) */
+	uint64_t free_page_report_freed;	 /* bytes they released */
+	uint64_t free_page_report_fails;	 /* reports outside guest RAM */
+	uint64_t stats_updates_count, stats_update_fails; /* statistics buffers; malformed */
+	uint64_t release_fails;				  /* madvise calls that failed */
+};
 struct cvmm_device_metrics {
 	int kind;	/* enum cvmm_device_kind */
 	unsigned index; /* among the VM's devices of its kind, in the order added */
@@ -444,11 +468,12 @@ struct cvmm_device_metrics {
 		struct cvmm_net_metrics net;
 		struct cvmm_vsock_metrics vsock;
 		struct cvmm_rng_metrics rng;
+		struct cvmm_balloon_metrics balloon;
 		uint64_t reserved[32];
 	} u;
 };
 /* The counters of the VM's virtio devices, in slot order (disks,
- * interfaces, shares, vsock, rng): up to max into out; returns how many
+ * interfaces, shares, vsock, rng, balloon): up to max into out; returns how many
  * devices the VM has (more than max: the rest were left out). */
 CVMM_API CVMM_WUR int cvmm_vm_device_metrics(const struct cvmm_vm *vm,
 					     struct cvmm_device_metrics *out, unsigned max);
@@ -476,6 +501,51 @@ CVMM_API CVMM_WUR int cvmm_vm_jail_control_thread(struct cvmm_vm *vm, int listen
  * cvmm_vm_destroy. With the jail (cvmm_config_set_jail), see
  * cvmm_jail.update_disks. */
 CVMM_API CVMM_WUR int cvmm_vm_update_disk(struct cvmm_vm *vm, unsigned index, const char *path);
+/* The balloon (cvmm_config_set_balloon), while the VM exists (not
+ * destroyed): -ENODEV without one. set_balloon_target: the guest is asked
+ * to give back amount_mib MiB in all (at most its memory: -EINVAL), a
+ * configuration change; set_balloon_stats_interval: 1..65535 s (-EINVAL:
+ * 0, or a balloon without statistics); balloon_config: what it was
+ * configured with, the target now; balloon_stats: the target, what the
+ * guest holds (actual) and the guest's last statistics (-EINVAL without
+ * statistics). The VM started and not exited: -EINVAL, -ESHUTDOWN. */
+struct cvmm_balloon_config {
+	uint32_t amount_mib; /* the target now */
+	unsigned flags;	     /* CVMM_BALLOON_* */
+	unsigned stats_interval_s;
+};
+/* The statistics' tags (virtio 1.2, 5.5.6.3; 10.. are Linux 6.12's) */
+enum cvmm_balloon_stat {
+	CVMM_BALLOON_SWAP_IN,
+	CVMM_BALLOON_SWAP_OUT,
+	CVMM_BALLOON_MAJFLT,
+	CVMM_BALLOON_MINFLT,
+	CVMM_BALLOON_MEMFREE,
+	CVMM_BALLOON_MEMTOT,
+	CVMM_BALLOON_AVAIL,
+	CVMM_BALLOON_CACHES,
+	CVMM_BALLOON_HTLB_PGALLOC,
+	CVMM_BALLOON_HTLB_PGFAIL,
+	CVMM_BALLOON_OOM_KILL,
+	CVMM_BALLOON_ALLOC_STALL,
+	CVMM_BALLOON_ASYNC_SCAN,
+	CVMM_BALLOON_DIRECT_SCAN,
+	CVMM_BALLOON_ASYNC_RECLAIM,
+	CVMM_BALLOON_DIRECT_RECLAIM,
+	CVMM_BALLOON_NSTATS
+};
+struct cvmm_balloon_stats {
+	uint32_t target_pages, actual_pages, target_mib, actual_mib; /* 4 KiB pages */
+	uint32_t present; /* bit 1 << CVMM_BALLOON_*: the guest gave that value */
+	uint64_t val[CVMM_BALLOON_NSTATS];
+	uint64_t updates;     /* statistics the guest sent */
+	uint64_t last_ms_ago; /* since the last (none: 0) */
+	uint64_t reserved[6];
+};
+CVMM_API CVMM_WUR int cvmm_vm_set_balloon_target(struct cvmm_vm *vm, uint32_t amount_mib);
+CVMM_API CVMM_WUR int cvmm_vm_set_balloon_stats_interval(struct cvmm_vm *vm, unsigned seconds);
+CVMM_API CVMM_WUR int cvmm_vm_balloon_config(struct cvmm_vm *vm, struct cvmm_balloon_config *out);
+CVMM_API CVMM_WUR int cvmm_vm_balloon_stats(struct cvmm_vm *vm, struct cvmm_balloon_stats *out);
 /* MMDS's document replaced by len bytes of JSON text (any thread, any
  * time after cvmm_vm_create; the guest's next GET sees it). The caller
  * merges PATCHes (the CLI does, RFC 7396) and hands the whole document.
