@@ -125,6 +125,12 @@ static void rx_drain(struct net_rxq *rq)
 		if (rq->off == rq->fill && !rq->reading)
 			rq->off = rq->fill = 0;
 	}
+	/* MMDS's answers (net_mmds.c), between the backend's packets */
+	if (rq->n->mmds && rq->pair == 0 && net_mmds_rx(rq) == -EINVAL) {
+		virtio_fail(&rq->n->vdev, q->why);
+		rq->w.active = false;
+		return;
+	}
 	if (rq->pushed && vq_need_notify(q))
 		virtio_notify_vq(&rq->n->vdev, rq->w.qidx);
 	rq->pushed = false;
@@ -237,6 +243,13 @@ static void tx_kick(struct vq_worker *w)
 			if (!vq_limit(&n->limit[1], w, tq->chain.out_bytes, 1, &tq->limit_since)) {
 				vq_unpop(&w->q, 1); /* back for the limiter's timer */
 				goto out;
+			}
+			/* MMDS's frames count against the TX limiter too (as
+			 * Firecracker's): the limiter first */
+			if (n->mmds && net_mmds_tx(tq, &tq->chain)) { /* MMDS's frame */
+				(void)virtio_push(&n->vdev, &w->q, tq->chain.head, 0);
+				tq->pushed = true;
+				continue;
 			}
 			struct net_tx_req *req = tq->free;
 			tq->free = req->next_free;
@@ -489,6 +502,10 @@ int net_open(struct net **out, const struct net_cfg *cfg, unsigned index, struct
 		net_destroy(n);
 		return r;
 	}
+	if (cfg->mmds && (r = net_mmds_new(&n->mmds, cfg->mmds, e)) < 0) {
+		net_destroy(n);
+		return r;
+	}
 	if (cfg->has_mac)
 		memcpy(n->mac, cfg->mac, 6);
 	else
@@ -513,10 +530,12 @@ static const struct vq_grant net_grants[] = {
 			  .jail = &vq_jail_worker,
 			  VQ_GRANT_OPS(net_rx_uring_ops),
 			  .files = "its pair's tap queue (or the socket)"},
-	[NET_GRANT_TX] = {.thread = "cvmm-net<N>-tx<P>",
-			  .jail = &vq_jail_worker,
-			  VQ_GRANT_OPS(net_tx_uring_ops),
-			  .files = "its pair's tap queue (or the socket)"},
+	[NET_GRANT_TX] =
+		{.thread = "cvmm-net<N>-tx<P>",
+		 .jail = &vq_jail_net_tx,
+		 VQ_GRANT_OPS(net_tx_uring_ops),
+		 .files = "its pair's tap queue (or the socket); with MMDS, RX pair 0's kick "
+			  "eventfd"},
 	[NET_GRANT_CTRL] = {.thread = "cvmm-net<N>-ctl",
 			    .jail = &vq_jail_net_ctrl,
 			    VQ_GRANT_OPS(net_ctrl_uring_ops),
@@ -567,6 +586,10 @@ int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_ir
 		if (r < 0)
 			return r;
 		snprintf(name, sizeof(name), "cvmm-net%u-tx%u", n->index, p);
+		/* with MMDS, RX pair 0's kick eventfd too (net_mmds.c) */
+		int txfds[2] = {fd, n->rx[0]->w.kick_fd};
+		wc.dev_fds = txfds;
+		wc.ndev_fds = n->mmds ? 2 : 1;
 		wc.ops = &tx_ops;
 		wc.model = tq;
 		wc.grant = &net_grants[NET_GRANT_TX];
@@ -648,6 +671,7 @@ void net_destroy(struct net *n)
 		free(n->tx[p]);
 	}
 	free(n->ctrl);
+	net_mmds_free(n->mmds);
 	for (unsigned i = 0; i < n->nfds; i++)
 		close(n->fds[i]);
 	vq_limiter_destroy(&n->limit[0]);

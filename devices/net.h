@@ -67,6 +67,8 @@ void net_default_mac(const char *seed, unsigned index, uint8_t mac[6]);
 
 /* ---- the device and its backend ------------------------------------------- */
 
+struct mmds_store; /* devices/mmds.h */
+
 enum net_backend {
 	NET_TAP = 1,	   /* open (or create) the named tap */
 	NET_TAPFD,	   /* an open tap fd a manager passed in (borrowed, dup'ed) */
@@ -84,6 +86,7 @@ struct net_cfg {
 	/* rate limiters: RX (bytes delivered to the guest with their header,
 	 * 1 op per frame), TX (bytes of each chain, 1 op per frame) */
 	struct rl_cfg rx_limit, tx_limit;
+	struct mmds_store *mmds; /* borrowed (the VM's): MMDS on this interface; NULL: none */
 };
 
 struct net;

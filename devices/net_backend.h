@@ -85,6 +85,7 @@ struct net {
 	/* a restore's active pair count for the activation it makes (0:
 	 * none, the driver's DRIVER_OK: 1) */
 	unsigned restore_pairs;
+	struct net_mmds *mmds; /* owned: MMDS's detour (net_mmds.c); NULL: none */
 };
 
 struct net_backend_ops {
@@ -148,5 +149,16 @@ static inline bool net_has_feature(const struct net *n, unsigned bit)
 /* The link goes up or down (a stream peer hung up): the configuration's
  * status changes and the driver is told. Any thread. */
 void net_link_change(struct net *n, bool up);
+
+/* MMDS's detour (net_mmds.c), on an interface with n->mmds. Main thread:
+ * its responder on the store (borrowed). */
+__attribute__((warn_unused_result)) int net_mmds_new(struct net_mmds **out,
+						     struct mmds_store *store, struct err *e);
+void net_mmds_free(struct net_mmds *m);
+/* TX worker: whether the chain's frame was the MMDS's (then handled). */
+bool net_mmds_tx(struct net_txq *tq, const struct vq_chain *c);
+/* RX pair 0's worker: the responder's frames into the guest's buffers;
+ * -EINVAL when the queue is broken. */
+int net_mmds_rx(struct net_rxq *rq);
 
 #endif

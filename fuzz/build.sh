@@ -31,13 +31,16 @@ FLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-paramet
 LIB="core/mem.c core/err.c core/bus.c core/jail.c core/jail_progs_none.c core/log.c core/snap.c core/ratelimit.c boot/x86_kernel.c boot/x86_e820.c
 	boot/x86_bootinfo.c boot/x86_mptable.c boot/acpi.c boot/aml.c boot/arm64_image.c
 	boot/arm64_fdt.c vmm/cli/args.c vmm/cli/jailer/jailer_args.c
-	vmm/cli/config_json.c vmm/cli/api.c vmm/cli/limiter_json.c vmm/config.c vmm/log_api.c vmm/snapshot_config.c
+	vmm/cli/config_json.c vmm/cli/api.c vmm/cli/api_mmds.c vmm/cli/limiter_json.c vmm/config.c vmm/log_api.c
+	vmm/snapshot_config.c vmm/mmds.c
 	devices/serial.c devices/rtc.c devices/pl031.c devices/i8042.c devices/acpi_pm.c devices/legacy_snap.c devices/blk.c
 	devices/blk_model.c devices/virtio/queue.c devices/virtio/mmio.c devices/virtio/pci.c
 	devices/virtio/pci_host.c devices/virtio/virtio.c devices/virtio/worker.c devices/virtio/worker_jail.c devices/virtio/limiter.c
 	devices/net.c devices/net_tap.c devices/net_stream.c devices/net_model.c devices/fs.c
 	devices/fs_model.c devices/fs_srv.c devices/vsock_model.c devices/vsock.c devices/rng.c
-	devices/balloon.c devices/balloon_model.c"
+	devices/balloon.c devices/balloon_model.c
+	devices/net_mmds.c devices/mmds.c devices/mmds_net.c devices/mmds_tcp.c devices/mmds_http.c
+	devices/mmds_json.c"
 LIBS="-luring -lseccomp -lpthread -ljson-c -lhttp_parser -lfdt"
 
 mode=${1:-build}

@@ -156,6 +156,7 @@ API void cvmm_config_free(struct cvmm_config *c)
 	free(c->jail_chroot);
 	free(c->jail_rm_dir);
 	free(c->jail_snapshot_dir);
+	free((char *)c->mmds.data);
 	free(c);
 }
 

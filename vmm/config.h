@@ -13,6 +13,15 @@
 #include "core/err.h"
 #include "core/ratelimit.h"
 
+struct mmds_store; /* devices/mmds.h */
+
+/* The VM's MMDS store from c (the caller's config), into vm->cfg.mmds_store
+ * (vmm/mmds.c). */
+struct vm;
+__attribute__((warn_unused_result)) int vm_mmds_open(struct vm *vm, const struct cvmm_config *c,
+						     struct err *e);
+void vm_mmds_close(struct vm *vm);
+
 #define CVMM_MAX_CPUS 254 /* xAPIC ids, one IOAPIC id above them */
 
 struct vm_disk_cfg {
@@ -77,6 +86,10 @@ struct cvmm_config {
 	char *jail_chroot;	 /* owned, NULL: none */
 	char *jail_rm_dir;	 /* owned, NULL: none: Landlock still lets files be removed there */
 	char *jail_snapshot_dir; /* owned, NULL: no snapshots after the drop */
+	/* MMDS (vmm/mmds.c): version 0: none; data owned. The VM's copy has
+	 * no data but the store made from it (vm_mmds_open). */
+	struct cvmm_mmds_config mmds;
+	struct mmds_store *mmds_store; /* the VM's, borrowed by its interfaces */
 	struct err err;
 };
 

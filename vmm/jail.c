@@ -270,6 +270,8 @@ const struct jail_table *jail_table(enum jail_kind kind)
 		return &snapmem_table;
 	case JAIL_BALLOON_WORKER:
 		return &vq_jail_balloon;
+	case JAIL_NET_TX:
+		return &vq_jail_net_tx;
 	}
 	return NULL;
 }

@@ -27,8 +27,10 @@ enum jail_kind {
 			      * the UFFD handler's watcher (its socket) */
 	JAIL_BALLOON_WORKER, /* virtio-balloon's workers: a virtqueue worker's,
 			      * madvise with MADV_DONTNEED only */
+	JAIL_NET_TX,	     /* virtio-net's TX workers: a virtqueue worker's, and
+			      * the clock (MMDS) */
 };
-#define JAIL_NKINDS 8
+#define JAIL_NKINDS 9
 
 /* A thread kind's table (NULL: no such kind). */
 const struct jail_table *jail_table(enum jail_kind kind);

@@ -23,7 +23,7 @@
 static const char *const kind_ids[JAIL_NKINDS] = {
 	KIND(JAIL_VIRTIO_WORKER), KIND(JAIL_NET_CTRL),	     KIND(JAIL_FS_WORKER),
 	KIND(JAIL_VCPU),	  KIND(JAIL_CONTROL),	     KIND(JAIL_RNG_WORKER),
-	KIND(JAIL_SNAPMEM),	  KIND(JAIL_BALLOON_WORKER),
+	KIND(JAIL_SNAPMEM),	  KIND(JAIL_BALLOON_WORKER), KIND(JAIL_NET_TX),
 };
 
 /* A table cell: '|' escaped (GitHub's tables split on it, code or not). */

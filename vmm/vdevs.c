@@ -45,6 +45,8 @@ static int net_open_cfg(void **out, const struct cvmm_config *cfg, unsigned i, s
 			     .rx_limit = vm_rl_cfg(&cfg->net_limit[i][0]),
 			     .tx_limit = vm_rl_cfg(&cfg->net_limit[i][1])};
 	memcpy(nc.mac, c->mac, 6);
+	if (cfg->mmds.net_mask & (1u << i))
+		nc.mmds = cfg->mmds_store;
 	return net_desc.open(out, &nc, i, e);
 }
 

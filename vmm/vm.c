@@ -229,7 +229,7 @@ static int vm_copy_config(struct vm *vm, const struct cvmm_config *c, struct err
 	if (vm->cfg.memory < CVMM_MIN_MEMORY || vm->cfg.memory % 4096)
 		return err_set(e, EINVAL, "memory must be at least %llu MiB, in 4 KiB units",
 			       CVMM_MIN_MEMORY >> 20);
-	return 0;
+	return vm_mmds_open(vm, c, e);
 }
 
 /* Guest RAM: anonymous mappings, one per region of the arch's layout. */
@@ -1444,6 +1444,7 @@ static void vm_free(struct vm *vm)
 			vm->vdevs[i].k->quiesce(vm->vdevs[i].model);
 	for (unsigned i = vm->nvdevs; i-- > 0;)
 		vm->vdevs[i].k->destroy(vm->vdevs[i].model);
+	vm_mmds_close(vm); /* once no interface answers from it */
 	/* The interrupt eventfds, once no worker writes them. */
 	for (unsigned i = 0; i < vm->nvdevs; i++)
 		for (unsigned k = 0; k < vm->vdevs[i].nirq; k++)

@@ -103,6 +103,8 @@ struct vq_worker_cfg {
  * virtio-rng, virtio-balloon). */
 extern const struct jail_table vq_jail_worker, vq_jail_net_ctrl, vq_jail_fs, vq_jail_rng;
 extern const struct jail_table vq_jail_balloon;
+/* virtio-net's TX workers: the MMDS responder reads the clock */
+extern const struct jail_table vq_jail_net_tx;
 /* io_uring opcodes a device may ask for besides READ (the worker's own):
  * more is an error (E2BIG), not a shorter list. */
 #define WORKER_MAX_OPS 13

@@ -10,6 +10,7 @@
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/jail.h"
@@ -122,3 +123,11 @@ const struct jail_table vq_jail_net_ctrl = JAIL_TABLE("net control worker", net_
 const struct jail_table vq_jail_fs = JAIL_TABLE("fs worker", fs_rules);
 const struct jail_table vq_jail_rng = JAIL_TABLE("rng worker", rng_rules);
 const struct jail_table vq_jail_balloon = JAIL_TABLE("balloon worker", balloon_rules);
+
+static const struct jail_rule net_tx_rules[] = {
+	WORKER_COMMON,
+	RULE(clock_gettime,
+	     "MMDS: token expiry and idle connections (where the vDSO falls back to the call)",
+	     EQ(0, CLOCK_MONOTONIC)),
+};
+const struct jail_table vq_jail_net_tx = JAIL_TABLE("net TX worker", net_tx_rules);

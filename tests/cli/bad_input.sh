@@ -97,7 +97,7 @@ expect 153 "unknown option '--kernel'" -- --api-sock "$tmp/s" --kernel "$tmp/gar
 expect 153 "--id: invalid instance id" -- --id "a b"
 expect 153 "--id: given more than once" -- --id a --id b
 expect 153 "--seccomp-filter: cvmm's seccomp filters" -- --seccomp-filter "$tmp/f"
-expect 153 "--metadata: MMDS" -- --metadata "$tmp/m"
+expect 1 "--metadata: cannot open" -- --metadata "$tmp/nope" --no-api --config-file "$tmp/nope"
 expect 153 "needs a value" -- --api-sock
 expect 153 "--start-time-us" -- --start-time-us soon
 expect 152 "--level: invalid value" -- --level loud --no-api --config-file x

@@ -568,6 +568,10 @@ if wanted x86-limit; then # rate limiters: the rates a guest measures
 	if netns; then subscript limit "$TMP/limit" unshare -n sh ./limit-cases.sh
 	else bad stage-limit-cases "cannot create a network namespace (unshare -n)"; fi
 fi
+if wanted x86-mmds; then # the guest's metadata service, V1 and V2; a flood at it
+	if netns; then subscript mmds "$TMP/mmds" unshare -n sh ./mmds-cases.sh
+	else bad stage-mmds-cases "cannot create a network namespace (unshare -n)"; fi
+fi
 if wanted x86-soak; then # cycles in one process; VMs killed mid-write
 	subscript soak "$TMP/soak" sh ./soak-cases.sh
 fi

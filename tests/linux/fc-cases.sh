@@ -27,9 +27,10 @@
 #    stub drives (512 bytes, base32 ids), one patched to a container image
 #    the guest reads, then patched back to its stub by a relative path.
 #  - fc-flintlock: flintlock's launch line (`--id UID --boot-timer --no-api
-#    --config-file F`; without its `--metadata`: no MMDS yet) with a config
-#    file as flintlock writes it: the guest boots and reboots; cvmm exits 0,
-#    no socket made.
+#    --config-file F --metadata M`) with a config file as flintlock writes it
+#    (its "mmds-config" V1 on eth0): the guest reads its instance id from
+#    MMDS as cloud-init would, boots and reboots; cvmm exits 0, no socket
+#    made.
 #  - fc-boot-timer: the micro-guest (mg.boottimer=1) writes the boot timer's
 #    byte at 0xc0000000 under `--boot-timer --no-api --config-file`: cvmm
 #    logs Firecracker's Guest-boot-time line and exits 0 at its power-off.
@@ -294,21 +295,30 @@ flintlock() {
 	dd if=/dev/zero of="$d/root.img" bs=1048576 count=8 2>/dev/null
 	cat >"$d/firecracker.cfg" <<EOF
 {"boot-source": {"kernel_image_path": "$KIT/small-bzImage", "initrd_path": "$KIT/guest.cpio.gz",
-  "boot_args": "$ARGS cvmm.fcend=reboot"},
+  "boot_args": "$ARGS cvmm.fcend=reboot cvmm.ip=10.0.7.2/24 cvmm.peer=10.0.7.1 cvmm.mmds=latest/meta-data/instance-id"},
  "drives": [{"drive_id": "root", "path_on_host": "$d/root.img", "is_root_device": true,
   "is_read_only": false, "cache_type": "Unsafe"}],
  "machine-config": {"vcpu_count": 1, "mem_size_mib": 256, "smt": false, "track_dirty_pages": false},
- "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "fcfl0", "guest_mac": "02:00:ca:fe:43:02"}]}
+ "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "fcfl0", "guest_mac": "02:00:ca:fe:43:02"}],
+ "mmds-config": {"version": "V1", "network_interfaces": ["eth0"]}}
 EOF
+	cat >"$d/metadata.json" <<EOF
+{"latest": {"meta-data": {"instance-id": "ns/vm1", "local-hostname": "vm1"},
+  "user-data": "#cloud-config\nhostname: vm1\n"}}
+EOF
+	tap_up fcfl0 10.0.7.1/24
 	start=$(date +%s)
 	(cd "$d" && exec "$FC" --id 4ff0dd4e-6c1d-4fbb-8bbd-1ab8e3e5a0c7 --boot-timer --no-api \
-		--config-file "$d/firecracker.cfg" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err") &
+		--config-file "$d/firecracker.cfg" --metadata "$d/metadata.json" </dev/null \
+		>"$TMP/$n.out" 2>"$TMP/$n.err") &
 	pid=$!
 	wait_exit 300 || { bad $n "still running after 300 s"; return; }
 	if [ $st -ne 0 ]; then bad $n "exit status $st after the guest's reboot, wanted 0: $(tail -2 "$TMP/$n.err")"
 	elif ! has $n "GUEST-FC-UP"; then bad $n "the guest did not come up"
 	elif [ -e /run/firecracker.socket ]; then bad $n "--no-api, yet a socket was made"
-	else ok $n "booted, rebooted, exit 0 after $(($(date +%s) - start)) s"; fi
+	elif ! has $n "GUEST-FC-MMDS ns/vm1"; then
+		bad $n "MMDS: $(tr -d '\r' <"$TMP/$n.out" | grep GUEST-FC-MMDS)"
+	else ok $n "booted, read MMDS, rebooted, exit 0 after $(($(date +%s) - start)) s"; fi
 }
 
 # ---- the boot timer -----------------------------------------------------------

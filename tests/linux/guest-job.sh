@@ -294,6 +294,51 @@ vmgenid_test() {
 finish() {
 	if grep -q 'acpi=off' /proc/cmdline; then reboot -f; else poweroff -f; fi
 }
+# mmds: tests/linux/mmds-cases.sh. cvmm.ip, cvmm.peer (the host's tap
+# address: the ping that must still reach the tap), cvmm.ver=1|2. V1: the
+# listing, JSON, a leaf, then a host PATCH awaited (polled). V2: a token,
+# GETs with, without and with an expired token (raw requests: busybox wget
+# cannot PUT), then malformed frames at the MMDS (mmdsflood) in two
+# rounds the host measures cvmm's memory around, and a GET after them.
+mmds_req() { printf "$1" | timeout 30 nc 169.254.169.254 80 | tr -d '\r'; }
+mmds_test() {
+	net_up
+	ip route add 169.254.169.254/32 dev eth0
+	M=http://169.254.169.254
+	if ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1; then echo "GUEST-PING ok"; else echo "GUEST-PING failed"; fi
+	if [ "$(arg ver)" = 1 ]; then
+		echo "GUEST-MMDS-LIST $(timeout 30 wget -q -O - $M/latest/meta-data/ | tr '\n' ',')"
+		echo "GUEST-MMDS-JSON $(timeout 30 wget -q -O - --header 'Accept: application/json' $M/latest/meta-data/)"
+		h=$(timeout 30 wget -q -O - $M/latest/meta-data/hostname)
+		echo "GUEST-MMDS-HOSTNAME $h"
+		echo "GUEST-MMDS-WAIT-PATCH"
+		i=0 v=$h
+		while [ $i -lt 120 ] && [ "$v" = "$h" ]; do
+			sleep 1
+			v=$(timeout 30 wget -q -O - $M/latest/meta-data/hostname)
+			i=$((i + 1))
+		done
+		echo "GUEST-MMDS-PATCHED $v"
+		return
+	fi
+	tok=$(mmds_req 'PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 600\r\nConnection: close\r\n\r\n' | tail -1)
+	echo "GUEST-MMDS-TOKEN-LEN ${#tok}"
+	echo "GUEST-MMDS-V2-GET $(timeout 30 wget -q -O - --header "X-metadata-token: $tok" $M/latest/meta-data/hostname)"
+	echo "GUEST-MMDS-V2-NOTOKEN $(mmds_req 'GET /latest/meta-data/hostname HTTP/1.1\r\nConnection: close\r\n\r\n' | head -1)"
+	t1=$(mmds_req 'PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 1\r\nConnection: close\r\n\r\n' | tail -1)
+	sleep 2
+	echo "GUEST-MMDS-V2-EXPIRED $(mmds_req "GET /latest/meta-data/hostname HTTP/1.1\r\nX-metadata-token: $t1\r\nConnection: close\r\n\r\n" | head -1)"
+	echo "GUEST-MMDS-FLOOD1 $(/work/mmdsflood eth0 "$(arg flood1)")"
+	sleep 3
+	echo "GUEST-MMDS-FLOOD2-START"
+	sleep 3
+	echo "GUEST-MMDS-FLOOD2 $(/work/mmdsflood eth0 "$(arg flood2)")"
+	sleep 3
+	echo "GUEST-MMDS-FLOOD2-DONE"
+	sleep 3
+	echo "GUEST-MMDS-AFTER $(timeout 30 wget -q -O - --header "X-metadata-token: $tok" $M/latest/meta-data/hostname)"
+	if ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1; then echo "GUEST-PING2 ok"; else echo "GUEST-PING2 failed"; fi
+}
 case "$t" in
 info) info; finish ;;
 blk) info; blk_raw; finish ;;
@@ -336,6 +381,7 @@ blk-kill)
 	echo "GUEST-FLUSHED $(md5sum </tmp/w | cut -c1-32)"
 	while :; do sleep 60; done ;;
 net) net_test; finish ;;
+mmds) mmds_test; finish ;;
 multi) # net-cases.sh net-two-nics-two-disks: two disks, two NICs
 	for d in vda vdb; do
 		echo "GUEST-$d-READ $(dd if=/dev/$d bs=65536 count=16 2>/dev/null | md5sum | cut -c1-32) size=$(cat /sys/block/$d/size)"
@@ -494,6 +540,10 @@ fc) # tests/linux/fc-cases.sh: a Firecracker manager's VM (pci=off acpi=off): th
 		i=0
 		until ping -c 1 -W 2 "$(arg peer)" >/dev/null 2>&1 || [ $i -ge 30 ]; do i=$((i + 1)); done
 		ping -c 2 -W 10 "$(arg peer)" >/dev/null 2>&1 && echo "GUEST-PING ok" || echo "GUEST-PING failed"
+	fi
+	if [ -n "$(arg mmds)" ]; then # cloud-init's read of MMDS (flintlock's guests)
+		ip route add 169.254.169.254/32 dev eth0
+		echo "GUEST-FC-MMDS $(timeout 30 wget -q -O - "http://169.254.169.254/$(arg mmds)")"
 	fi
 	if [ -n "$(arg vsockport)" ]; then
 		/work/vsocktool connect "vsock:2:$(arg vsockport)" send 65536 >/tmp/cv 2>&1

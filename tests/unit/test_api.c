@@ -49,6 +49,9 @@ struct fake {
 	char rs_mem[64], rs_tap[16], rs_vsock[64];
 	int balloon_result; /* the balloon: what f_balloon answers, what it was told */
 	uint32_t balloon_target, balloon_interval;
+	char mmds_data[256]; /* the started config's MMDS document */
+	int mmds_puts;	     /* after the start */
+	char mmds[256];	     /* the last one put */
 };
 
 static int f_start(void *ctx, struct cvmm_config *cfg, char *err, size_t len)
@@ -68,6 +71,7 @@ static int f_start(void *ctx, struct cvmm_config *cfg, char *err, size_t len)
 	f->disk0_flags = cfg->ndisks ? cfg->disks[0].flags : 0;
 	snprintf(f->tap, sizeof(f->tap), "%s", cfg->nnets ? cfg->nets[0].target : "");
 	snprintf(f->vsock, sizeof(f->vsock), "%s", cfg->vsock_path ? cfg->vsock_path : "");
+	snprintf(f->mmds_data, sizeof(f->mmds_data), "%s", cfg->mmds.data ? cfg->mmds.data : "");
 	f->state = CVMM_STATE_RUNNING;
 	return 0;
 }
@@ -201,6 +205,16 @@ static int f_restore(void *ctx, const struct cvmm_restore *rs, char *err, size_t
 	return 0;
 }
 
+static int f_mmds_put(void *ctx, const char *json, size_t len, char *err, size_t errlen)
+{
+	struct fake *f = ctx;
+	(void)err;
+	(void)errlen;
+	f->mmds_puts++;
+	snprintf(f->mmds, sizeof(f->mmds), "%.*s", (int)len, json);
+	return 0;
+}
+
 static int f_balloon(void *ctx, int op, uint32_t arg, struct cvmm_balloon_config *cfg,
 		     struct cvmm_balloon_stats *st, char *err, size_t len)
 {
@@ -228,6 +242,7 @@ static int f_balloon(void *ctx, int op, uint32_t arg, struct cvmm_balloon_config
 }
 
 static const struct api_ops fake_ops = {.balloon = f_balloon,
+					.mmds_put = f_mmds_put,
 					.start = f_start,
 					.snapshot = f_snapshot,
 					.restore = f_restore,
@@ -1044,8 +1059,6 @@ static void test_methods_and_paths(void **state)
 	/* endpoints of later issues say so */
 	assert_int_equal(req(t, "PATCH", "/balloon/hinting/start", "{}"), 400);
 	fault_has(t, "not supported by cvmm yet");
-	assert_int_equal(req(t, "GET", "/mmds", NULL), 400);
-	fault_has(t, "not supported by cvmm yet");
 	assert_int_equal(req(t, "GET", "/version", NULL), 200);
 	assert_non_null(strstr(t->out, "{\"firecracker_version\": \"" API_FC_VERSION "\"}"));
 	assert_int_equal(req(t, "GET", "/vm/config", NULL), 200);
@@ -1522,7 +1535,11 @@ static void test_config_file_errors(void **state)
 		 "machine-config: unknown field 'frob'"},
 		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": [],"
 		 " \"mmds-config\": {\"network_interfaces\": []}}",
-		 "'mmds-config' is not supported by cvmm yet"},
+		 "mmds-config: The list of network interface IDs that allow forwarding MMDS "
+		 "requests is empty."},
+		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": [],"
+		 " \"mmds-config\": {\"network_interfaces\": [\"eth9\"]}}",
+		 "does not correspond to any existing network interface"},
 		{"{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": [],"
 		 " \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"v\", \"state\": \"x\\\"y\"}}",
 		 "vsock: unknown field 'state'"},
@@ -1535,6 +1552,73 @@ static void test_config_file_errors(void **state)
 			fail_msg("%s: got '%s', wanted '%s'", bad[i].json, err, bad[i].want);
 	}
 	assert_int_equal(t->f.starts, 0);
+}
+
+/* MMDS: the document (PUT, PATCH as RFC 7396, GET with keys sorted), its
+ * limit (413), its configuration, and what the VM gets at and after the
+ * start. */
+static void test_mmds(void **state)
+{
+	struct t *t = *state;
+	assert_int_equal(req(t, "GET", "/mmds", NULL), 200);
+	assert_non_null(strstr(t->out, "\r\n\r\nnull"));
+	assert_int_equal(req(t, "PATCH", "/mmds", "{\"a\": 1}"), 400);
+	fault_has(t, "The MMDS data store is not initialized.");
+	assert_int_equal(req(t, "PUT", "/mmds", "{\"b\": {\"x\": 1, \"y\": 2}, \"a\": \"s/t\"}"),
+			 204);
+	assert_int_equal(req(t, "GET", "/mmds", NULL), 200);
+	assert_non_null(strstr(t->out, "\r\n\r\n{\"a\":\"s/t\",\"b\":{\"x\":1,\"y\":2}}"));
+	assert_int_equal(req(t, "PATCH", "/mmds", "{\"b\": {\"x\": null, \"z\": [1]}, \"c\": 3}"),
+			 204);
+	assert_int_equal(req(t, "GET", "/mmds", NULL), 200);
+	assert_non_null(strstr(t->out, "{\"a\":\"s/t\",\"b\":{\"y\":2,\"z\":[1]},\"c\":3}"));
+	assert_int_equal(req(t, "PUT", "/mmds", "{\"a\": "), 400);
+	assert_int_equal(req(t, "DELETE", "/mmds", NULL), 400);
+	assert_int_equal(req(t, "GET", "/mmds/config", NULL), 400);
+	/* the limit: the request body limit unless set */
+	api_set_mmds_limit(t->api, 16);
+	assert_int_equal(req(t, "PUT", "/mmds", "{\"long\": \"0123456789\"}"), 413);
+	fault_has(t, "The MMDS patch request doesn't fit.");
+	assert_int_equal(req(t, "PATCH", "/mmds", "{\"d\": \"0123456789\"}"), 413);
+	assert_int_equal(req(t, "PUT", "/mmds", "{\"k\": \"v\"}"), 204);
+	api_set_mmds_limit(t->api, 0);
+	/* the configuration: interfaces that exist, a link-local address */
+	assert_int_equal(req(t, "PUT", "/mmds/config", "{\"network_interfaces\": [\"eth0\"]}"),
+			 400);
+	fault_has(t, "does not correspond to any existing network interface");
+	assert_int_equal(req(t, "PUT", "/network-interfaces/eth0",
+			     "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}"),
+			 204);
+	assert_int_equal(
+		req(t, "PUT", "/mmds/config",
+		    "{\"network_interfaces\": [\"eth0\"], \"ipv4_address\": \"10.0.0.1\"}"),
+		400);
+	fault_has(t, "The MMDS IPv4 address is not link local.");
+	assert_int_equal(req(t, "PUT", "/mmds/config",
+			     "{\"network_interfaces\": [\"eth0\"], \"version\": \"V3\"}"),
+			 400);
+	assert_int_equal(req(t, "PUT", "/mmds/config",
+			     "{\"network_interfaces\": [\"eth0\"], \"version\": \"V2\", "
+			     "\"ipv4_address\": \"169.254.170.2\", \"imds_compat\": true}"),
+			 204);
+	assert_int_equal(req(t, "GET", "/vm/config", NULL), 200);
+	assert_non_null(strstr(t->out, "\"mmds-config\":{\"version\":\"V2\",\"network_interfaces\":"
+				       "[\"eth0\"],\"ipv4_address\":\"169.254.170.2\","
+				       "\"imds_compat\":true}"));
+	assert_int_equal(req(t, "PUT", "/boot-source", "{\"kernel_image_path\": \"k\"}"), 204);
+	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
+	assert_int_equal(t->f.seen.mmds.version, CVMM_MMDS_V2);
+	assert_int_equal(t->f.seen.mmds.net_mask, 1);
+	assert_int_equal(t->f.seen.mmds.ipv4_addr, 0xa9feaa02);
+	assert_true(t->f.seen.mmds.imds_compat);
+	assert_int_equal(t->f.seen.mmds.size_limit, API_MAX_BODY);
+	assert_string_equal(t->f.mmds_data, "{\"k\":\"v\"}");
+	/* after the start: /mmds/config no more, the document still */
+	assert_int_equal(req(t, "PUT", "/mmds/config", "{\"network_interfaces\": [\"eth0\"]}"),
+			 400);
+	assert_int_equal(req(t, "PATCH", "/mmds", "{\"k\": {\"n\": \"w\"}}"), 204);
+	assert_int_equal(t->f.mmds_puts, 1);
+	assert_string_equal(t->f.mmds, "{\"k\":{\"n\":\"w\"}}");
 }
 
 static void test_limits_and_framing(void **state)
@@ -1628,6 +1712,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_file_flintlock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_file_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mmds, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

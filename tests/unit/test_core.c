@@ -413,17 +413,19 @@ static void test_cli_firecracker(void **state)
 		parse_as("firecracker", &o, err, "--http-api-max-payload-size", "10", NULL),
 		-EINVAL);
 	/* refused by name, never ignored */
-	static const char *const refused[] = {"--seccomp-filter", "--metadata", "--module",
+	static const char *const refused[] = {"--seccomp-filter", "--module",
 					      "--describe-snapshot"};
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < 3; i++) {
 		assert_int_equal(parse_as("firecracker", &o, err, refused[i], "x", NULL), -EINVAL);
 		assert_true(!strncmp(err, refused[i], strlen(refused[i])));
 	}
-	/* flintlock's launch line, but for its --metadata (no MMDS yet) */
+	/* flintlock's launch line */
 	assert_int_equal(parse_as("firecracker", &o, err, "--id", "uid1", "--boot-timer",
-				  "--no-api", "--config-file", "/s/firecracker.cfg", NULL),
+				  "--no-api", "--config-file", "/s/firecracker.cfg", "--metadata",
+				  "/s/metadata.json", NULL),
 			 0);
 	assert_true(o.fc.boot_timer && o.fc.no_api);
+	assert_string_equal(o.fc.metadata, "/s/metadata.json");
 	assert_int_equal(parse_as("firecracker", &o, err, "--snapshot-version", NULL), -EINVAL);
 	/* cvmm's own command line is unchanged by the name "cvmm" */
 	assert_int_equal(parse_as("cvmm", &o, err, "--kernel", "bz", NULL), 0);

@@ -37,9 +37,9 @@
 
 #include "vmm/jail.h"
 
-static const enum jail_kind kinds[] = {JAIL_VIRTIO_WORKER, JAIL_NET_CTRL,      JAIL_FS_WORKER,
-				       JAIL_VCPU,	   JAIL_CONTROL,       JAIL_RNG_WORKER,
-				       JAIL_SNAPMEM,	   JAIL_BALLOON_WORKER};
+static const enum jail_kind kinds[] = {JAIL_VIRTIO_WORKER, JAIL_NET_CTRL,	JAIL_FS_WORKER,
+				       JAIL_VCPU,	   JAIL_CONTROL,	JAIL_RNG_WORKER,
+				       JAIL_SNAPMEM,	   JAIL_BALLOON_WORKER, JAIL_NET_TX};
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 /* The descriptors the children's filters are bound to: 100 a vCPU, a

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/cli/api_mmds.h"
 #include "vmm/cli/args.h"
 #include "vmm/cli/limiter_json.h"
 
@@ -31,7 +32,7 @@
 #endif
 
 #define API_MAX_URL 1024
-#define API_OUT_CAP (16u << 10) /* responses not yet written */
+#define API_OUT_CAP (80u << 10) /* responses not yet written: GET /mmds's 51200 bytes fit */
 #define API_OUT_ROOM                                                                               \
 	4096 /* one response always fits in this (a 512-byte fault message escaped)                \
 	      */
@@ -97,6 +98,8 @@ enum api_route {
 	R_SNAP_LOAD,
 	R_BALLOON,	 /* /balloon (no request metrics in Firecracker) */
 	R_BALLOON_STATS, /* /balloon/statistics */
+	R_MMDS,
+	R_MMDS_CONFIG,
 	R_LATER,
 	API_ROUTES
 };
@@ -116,6 +119,7 @@ static const char *const route_names[API_ROUTES] = {
 	[R_METRICS] = "metrics",
 	[R_SNAP_CREATE] = "snapshot_create",
 	[R_SNAP_LOAD] = "snapshot_load",
+	[R_MMDS] = "mmds", /* R_MMDS_CONFIG counts there too, as in Firecracker */
 };
 #define API_METRICS_PERIOD_MS 60000 /* as Firecracker's */
 /* The VM's devices the API makes: drives, interfaces, vsock, entropy. */
@@ -173,12 +177,13 @@ struct api {
 	uint64_t pause_us, vmm_pause_us, resume_us, vmm_resume_us;
 	uint64_t start_us, start_cpu_us, parent_cpu_us; /* api_set_start_times; 0: none */
 	uint64_t startup_us, startup_cpu_us;
-	unsigned max_body; /* a request body's bytes at most */
-	bool fc;	   /* Firecracker's command line: its limits */
-	bool configured;   /* a boot resource was PUT: no snapshot load */
-	bool loading;	   /* PUT /snapshot/load replays the snapshot's configuration */
-	bool boot_timer;   /* Firecracker's --boot-timer */
-	int transport;	   /* the VM's: CVMM_TRANSPORT_* */
+	unsigned max_body;    /* a request body's bytes at most */
+	bool fc;	      /* Firecracker's command line: its limits */
+	bool configured;      /* a boot resource was PUT: no snapshot load */
+	bool loading;	      /* PUT /snapshot/load replays the snapshot's configuration */
+	bool boot_timer;      /* Firecracker's --boot-timer */
+	int transport;	      /* the VM's: CVMM_TRANSPORT_* */
+	struct api_mmds mmds; /* api_mmds.c */
 };
 
 /* ---- responses ------------------------------------------------------------- */
@@ -1544,6 +1549,16 @@ static int build_config(struct api *a, struct cvmm_config **out, char *msg, size
 		r = cvmm_config_set_boot_timer(cfg, 1);
 	if (!r && p->track_dirty)
 		r = cvmm_config_set_dirty_tracking(cfg, 1);
+	if (!r && a->mmds.cfg.version) { /* the document as it is at the start */
+		struct cvmm_mmds_config mc = a->mmds.cfg;
+		size_t dlen = 0;
+		char *doc = a->mmds.doc ? api_mmds_text(&a->mmds, &dlen) : NULL;
+		mc.data = doc;
+		mc.data_len = dlen;
+		mc.size_limit = a->mmds.limit ? a->mmds.limit : a->max_body;
+		r = a->mmds.doc && !doc ? -ENOMEM : cvmm_config_set_mmds(cfg, &mc);
+		free(doc);
+	}
 	if (r < 0) {
 		snprintf(msg, len, "%s", cvmm_config_error(cfg));
 		cvmm_config_free(cfg);
@@ -1930,6 +1945,13 @@ static struct json_object *vm_config_json(struct api *a)
 	}
 	if (p->balloon_set)
 		json_object_object_add(o, "balloon", balloon_json(&p->balloon));
+	if (a->mmds.cfg.version) {
+		const char *ids[API_MAX_IFACES];
+		for (unsigned i = 0; i < p->nifaces; i++)
+			ids[i] = p->ifaces[i].id;
+		json_object_object_add(o, "mmds-config",
+				       api_mmds_config_json(&a->mmds, ids, p->nifaces));
+	}
 	return o;
 }
 
@@ -1974,6 +1996,64 @@ static void get_info(struct api_conn *c)
 	respond(c, 200, buf);
 }
 
+/* ---- MMDS (api_mmds.c) ------------------------------------------------------- */
+
+/* GET, PUT and PATCH /mmds (any time: a started VM's store follows), PUT
+ * /mmds/config (before the start). */
+static void serve_mmds(struct api_conn *c, enum api_route r, enum http_method m)
+{
+	struct api *a = c->api;
+	char msg[300] = "";
+	int st;
+	if (r == R_MMDS_CONFIG) {
+		const char *ids[API_MAX_IFACES];
+		for (unsigned i = 0; i < a->p.nifaces; i++)
+			ids[i] = a->p.ifaces[i].id;
+		st = api_mmds_config(&a->mmds, c->body, c->body_len, ids, a->p.nifaces, msg,
+				     sizeof(msg));
+		if (st)
+			fault(c, st, "%s", msg);
+		else
+			respond(c, 204, NULL);
+		return;
+	}
+	size_t len;
+	if (m == HTTP_GET) {
+		char *text = api_mmds_text(&a->mmds, &len);
+		if (!text)
+			fault(c, 500, "out of memory");
+		else if (len + 512 > API_OUT_CAP - c->out_len)
+			fault(c, 500,
+			      "the MMDS document (%zu bytes) is larger than a response may be",
+			      len);
+		else
+			respond(c, 200, text);
+		free(text);
+		return;
+	}
+	size_t limit = a->mmds.limit ? a->mmds.limit : a->max_body;
+	st = api_mmds_update(&a->mmds, c->body, c->body_len, m == HTTP_PATCH, limit, msg,
+			     sizeof(msg));
+	if (st) {
+		fault(c, st, "%s", msg);
+		return;
+	}
+	if (a->started && a->ops->mmds_put) {
+		char *text = api_mmds_text(&a->mmds, &len);
+		int rc = -ENOMEM;
+		if (text)
+			rc = a->ops->mmds_put(a->ctx, text, len, msg, sizeof(msg));
+		else
+			snprintf(msg, sizeof(msg), "out of memory");
+		free(text);
+		if (rc < 0 && rc != -ENODEV) { /* no MMDS on the VM: the document waits */
+			fault(c, rc == -EFBIG ? 413 : 400, "%s", msg);
+			return;
+		}
+	}
+	respond(c, 204, NULL);
+}
+
 /* ---- routing ---------------------------------------------------------------- */
 
 static bool path_is(const char *path, const char *want, const char **rest)
@@ -1998,8 +2078,9 @@ static void count_request(struct api_conn *c)
 	int mi = method_index((enum http_method)c->parser.method);
 	if (mi < 0 || c->route == R_NONE || c->route == R_LATER)
 		return;
-	c->api->count[mi][c->route]++;
-	c->api->fails[mi][c->route] += c->last_status >= 400;
+	enum api_route r = c->route == R_MMDS_CONFIG ? R_MMDS : c->route;
+	c->api->count[mi][r]++;
+	c->api->fails[mi][r] += c->last_status >= 400;
 }
 
 static void route(struct api_conn *c)
@@ -2017,8 +2098,8 @@ static void route(struct api_conn *c)
 	enum api_route r;
 	/* Firecracker's endpoints cvmm does not have yet: each answers 400
 	 * saying so (their own issues bring them). */
-	static const char *const later[] = {"/balloon/hinting", "/mmds", "/cpu-config", "/serial",
-					    "/hotplug",		"/pmem", NULL};
+	static const char *const later[] = {"/balloon/hinting", "/cpu-config", "/serial",
+					    "/hotplug",		"/pmem",       NULL};
 	const char *const *l = later;
 	while (*l && strncmp(path, *l, strlen(*l)))
 		l++;
@@ -2056,6 +2137,10 @@ static void route(struct api_conn *c)
 		r = R_BALLOON;
 	else if (path_is(path, "/balloon/statistics", NULL))
 		r = R_BALLOON_STATS;
+	else if (path_is(path, "/mmds", NULL))
+		r = R_MMDS;
+	else if (path_is(path, "/mmds/config", NULL))
+		r = R_MMDS_CONFIG;
 	else if (*l && (path[strlen(*l)] == '\0' || path[strlen(*l)] == '/'))
 		r = R_LATER;
 	else
@@ -2066,7 +2151,8 @@ static void route(struct api_conn *c)
 	bool ok = ((r == R_INFO || r == R_VERSION || r == R_VMCONFIG) && m == HTTP_GET) ||
 		  (r == R_MACHINE && (m == HTTP_GET || m == HTTP_PUT || m == HTTP_PATCH)) ||
 		  (r == R_VM && m == HTTP_PATCH) || (r == R_DRIVE && m == HTTP_PATCH) ||
-		  (r == R_IFACE && m == HTTP_PATCH) || r == R_LATER ||
+		  (r == R_IFACE && m == HTTP_PATCH) || r == R_LATER || r == R_MMDS ||
+		  (r == R_MMDS_CONFIG && m == HTTP_PUT) ||
 		  (r == R_BALLOON && (m == HTTP_GET || m == HTTP_PUT || m == HTTP_PATCH)) ||
 		  (r == R_BALLOON_STATS && (m == HTTP_GET || m == HTTP_PATCH)) ||
 		  ((r == R_BOOT || r == R_DRIVE || r == R_IFACE || r == R_VSOCK || r == R_ENTROPY ||
@@ -2116,7 +2202,8 @@ static void route(struct api_conn *c)
 	}
 	bool preboot = r == R_BOOT || r == R_MACHINE || (r == R_DRIVE && m == HTTP_PUT) ||
 		       (r == R_IFACE && m == HTTP_PUT) || r == R_VSOCK || r == R_ENTROPY ||
-		       r == R_LOGGER || r == R_METRICS || (r == R_BALLOON && m == HTTP_PUT);
+		       r == R_LOGGER || r == R_METRICS || r == R_MMDS_CONFIG ||
+		       (r == R_BALLOON && m == HTTP_PUT);
 	if (preboot && a->started) {
 		fault(c, 400,
 		      "the requested operation is not supported after starting the microVM");
@@ -2131,6 +2218,10 @@ static void route(struct api_conn *c)
 		fault(c, 400,
 		      "Loading a microVM snapshot not allowed after configuring boot-specific "
 		      "resources.");
+		return;
+	}
+	if (r == R_MMDS || r == R_MMDS_CONFIG) {
+		serve_mmds(c, r, m);
 		return;
 	}
 	struct json_object *o = body_object(c);
@@ -2434,6 +2525,11 @@ int api_set_id(struct api *a, const char *id)
 	return 0;
 }
 
+void api_set_mmds_limit(struct api *a, unsigned bytes)
+{
+	a->mmds.limit = bytes;
+}
+
 int api_set_max_body(struct api *a, unsigned bytes)
 {
 	if (bytes < 1024 || bytes > API_MAX_BODY_CAP)
@@ -2483,6 +2579,7 @@ void api_free(struct api *a)
 	for (unsigned i = 0; i < a->p.nifaces; i++)
 		free(a->p.ifaces[i].tap);
 	free(a->p.vsock_path);
+	api_mmds_free(&a->mmds);
 	if (a->metrics_fd >= 0) {
 		(void)flush_metrics(a); /* the last line, as Firecracker writes at exit */
 		close(a->metrics_fd);
@@ -2785,8 +2882,7 @@ int api_apply_config(struct api *a, const char *json, size_t len, bool start, ch
 	}
 	/* Firecracker's sections cvmm does not have yet: refused by name, never
 	 * ignored (a null one is absent) */
-	static const char *const later[] = {"mmds-config",    "cpu-config", "pmem",
-					    "memory-hotplug", "serial",	    NULL};
+	static const char *const later[] = {"cpu-config", "pmem", "memory-hotplug", "serial", NULL};
 	r = 0;
 	struct json_object *v;
 	for (const char *const *l = later; *l && !r; l++)
@@ -2808,6 +2904,7 @@ int api_apply_config(struct api *a, const char *json, size_t len, bool start, ch
 		{"vsock", "/vsock", NULL, false},
 		{"entropy", "/entropy", NULL, false},
 		{"balloon", "/balloon", NULL, false},
+		{"mmds-config", "/mmds/config", NULL, false},
 	};
 	for (size_t i = 0; !r && i < sizeof(sections) / sizeof(sections[0]); i++) {
 		if (!json_object_object_get_ex(o, sections[i].key, &v) || !v) {

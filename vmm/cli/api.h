@@ -60,6 +60,9 @@ struct api_ops {
 	/* PUT /snapshot/load (may be NULL): the VM built from rs and started
 	 * (paused if rs->paused), in place of InstanceStart. */
 	int (*restore)(void *ctx, const struct cvmm_restore *rs, char *err, size_t errlen);
+	/* PUT or PATCH /mmds after a start (may be NULL): the VM's document
+	 * now the JSON text (cvmm_vm_mmds_put). -ENODEV: the VM has no MMDS. */
+	int (*mmds_put)(void *ctx, const char *json, size_t len, char *err, size_t errlen);
 };
 
 enum { API_BALLOON_CONFIG, API_BALLOON_STATS, API_BALLOON_TARGET, API_BALLOON_INTERVAL };
@@ -76,6 +79,9 @@ __attribute__((warn_unused_result)) int api_set_id(struct api *a, const char *id
 /* A request body's limit (Firecracker's --http-api-max-payload-size):
  * 1024..API_MAX_BODY_CAP bytes, else -EINVAL. Before any connection. */
 __attribute__((warn_unused_result)) int api_set_max_body(struct api *a, unsigned bytes);
+/* Firecracker's --mmds-size-limit: the MMDS document's bytes at most (0:
+ * the request body limit, as in Firecracker). */
+void api_set_mmds_limit(struct api *a, unsigned bytes);
 /* Firecracker's command line: its limits where they are tighter than
  * cvmm's (32 vCPUs). */
 void api_set_firecracker(struct api *a);

@@ -28,13 +28,14 @@ const char cli_fc_usage[] =
 	"  --level L, --log-path P, --show-level, --show-log-origin   PUT /logger's\n"
 	"  --metrics-path P         PUT /metrics'\n"
 	"  --http-api-max-payload-size N   a request body's limit (default 51200)\n"
-	"  --mmds-size-limit N      accepted (no MMDS yet)\n"
+	"  --metadata FILE          MMDS's document at start (JSON)\n"
+	"  --mmds-size-limit N      MMDS's document in bytes at most (default: the payload limit)\n"
 	"  --no-seccomp             no seccomp filters\n"
 	"  --boot-timer             the guest's write of 123 at 0xc0000000 logs its boot time\n"
 	"  --enable-pci             virtio-pci devices\n"
 	"  --start-time-us N, --start-time-cpu-us N, --parent-cpu-time-us N   accepted\n"
 	"  --version, --help\n"
-	"Refused, with the reason: --seccomp-filter, --metadata, --module,\n"
+	"Refused, with the reason: --seccomp-filter, --module,\n"
 	"--snapshot-version, --describe-snapshot.\n"
 	"Exit status: 0 when the guest powers off or reboots, 1 on a failure, 153 for a bad\n"
 	"command line (152: a bad --level), 128+N after signal N.\n";
@@ -860,6 +861,7 @@ static const struct cli_opt fc_table[] = {
 	 .max = 16u << 20, .what = "a size in bytes from 1024 to 16777216"},
 	{"mmds-size-limit", 0, CLI_UINT, FCDST(mmds_size_limit), .max = 0xffffffffu,
 	 .what = "a size in bytes"},
+	{"metadata", 0, CLI_STR, FCDST(metadata)},
 	{"no-seccomp", 0, CLI_FLAG, FCDST(no_seccomp)},
 	{"start-time-us", 0, CLI_U64, FCDST(start_time_us), .what = "microseconds"},
 	{"start-time-cpu-us", 0, CLI_U64, FCDST(start_time_cpu_us), .what = "microseconds"},
@@ -872,7 +874,6 @@ static const struct cli_opt fc_table[] = {
 	 .refuse = "cvmm's seccomp filters are its own, one per "
 		   "thread kind (docs/seccomp.md): a Firecracker "
 		   "filter file cannot replace them"},
-	{"metadata", 0, CLI_STR, .refuse = "MMDS is not supported by cvmm yet"},
 	{"module", 0, CLI_STR, .refuse = "cvmm's log has no modules to filter by"},
 	{"snapshot-version", 0, CLI_FLAG, .refuse = "snapshots are not supported by cvmm yet"},
 	{"describe-snapshot", 0, CLI_STR, .refuse = "snapshots are not supported by cvmm yet"},

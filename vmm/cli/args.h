@@ -68,7 +68,8 @@ struct cli_fc {
 	bool no_api, boot_timer, show_level, show_log_origin, enable_pci, no_seccomp;
 	const char *level, *log_path, *metrics_path; /* borrowed, NULL: none */
 	unsigned max_payload;			     /* --http-api-max-payload-size, bytes */
-	unsigned mmds_size_limit;
+	unsigned mmds_size_limit;		     /* 0: max_payload */
+	const char *metadata;			     /* borrowed: --metadata FILE, NULL: none */
 	uint64_t start_time_us, start_time_cpu_us, parent_cpu_time_us;
 	bool start_time_set;
 };

@@ -365,7 +365,17 @@ static void restore_from_opts(const struct cli_opts *o, struct cvmm_restore *rs,
 		rs->disk_path[i] = c->disk[i][0] ? c->disk[i] : NULL;
 }
 
+static int api_vm_mmds_put(void *ctx, const char *json, size_t len, char *err, size_t errlen)
+{
+	struct api_vm *av = ctx;
+	int r = cvmm_vm_mmds_put(av->vm, json, len);
+	if (r == -ENODEV)
+		return r; /* no MMDS on the VM: not a failure */
+	return api_vm_result(av, r, err, errlen);
+}
+
 static const struct api_ops api_vm_ops = {
+	.mmds_put = api_vm_mmds_put,
 	.snapshot = api_vm_snapshot,
 	.restore = api_vm_restore,
 	.start = api_vm_start,
@@ -650,6 +660,7 @@ static int main_api(const struct cli_opts *o)
 				    : -EINVAL;
 		api_set_start_times(api, o->fc.start_time_us, o->fc.start_time_cpu_us,
 				    o->fc.parent_cpu_time_us);
+		api_set_mmds_limit(api, o->fc.mmds_size_limit);
 		if (!r)
 			r = fc_logger_metrics(api, &o->fc, err, sizeof(err));
 	} else if (o->transport) {
@@ -666,6 +677,15 @@ static int main_api(const struct cli_opts *o)
 	if (!r && path)
 		r = api_listen(api, path, err, sizeof(err));
 	av.listen_fd = api_listen_fd(api);
+	if (!r && o->fc.metadata) { /* MMDS's document, before the VM is configured */
+		static char buf[CLI_CONFIG_MAX + 1];
+		size_t len;
+		r = read_config("--metadata", o->fc.metadata, buf, &len, err, sizeof(err));
+		if (!r)
+			buf[len] = '\0';
+		if (!r)
+			r = api_call(api, "PUT", "/mmds", buf, "--metadata", err, sizeof(err));
+	}
 	if (!r && o->fc.config_file) {
 		static char buf[CLI_CONFIG_MAX + 1];
 		size_t len;

@@ -190,6 +190,29 @@ CVMM_API CVMM_WUR int cvmm_config_set_net_limiter(struct cvmm_config *cfg, unsig
 						  const struct cvmm_rate_limiter *tx);
 CVMM_API CVMM_WUR int cvmm_config_set_rng_limiter(struct cvmm_config *cfg,
 						  const struct cvmm_rate_limiter *rl);
+/* MMDS, Firecracker's microVM metadata service (docs/api.md): the guest
+ * reads a JSON document over HTTP at ipv4_addr, port 80, on the interfaces
+ * of net_mask (bit i: the i-th cvmm_config_add_net), answered inside the
+ * VMM by the interface's workers. version: CVMM_MMDS_V1 (plain GETs) or
+ * CVMM_MMDS_V2 (a session token first: PUT /latest/api/token). ipv4_addr:
+ * host byte order, link-local (169.254.0.0/16); 0: 169.254.169.254.
+ * imds_compat: answer in EC2 IMDS's plain-text form whatever the guest's
+ * Accept header says. size_limit: the document's bytes at most (0:
+ * 51200). data: the document at start (data_len bytes of JSON text,
+ * copied; NULL: none until cvmm_vm_mmds_put). version 0 turns MMDS off. */
+#define CVMM_MMDS_V1 1
+#define CVMM_MMDS_V2 2
+struct cvmm_mmds_config {
+	int version;
+	uint32_t ipv4_addr;
+	int imds_compat;
+	unsigned net_mask;
+	uint32_t size_limit;
+	const char *data;
+	unsigned long data_len;
+};
+CVMM_API CVMM_WUR int cvmm_config_set_mmds(struct cvmm_config *cfg,
+					   const struct cvmm_mmds_config *mmds);
 /* How virtio devices reach the guest. CVMM_TRANSPORT_DEFAULT: virtio-pci
  * on x86_64, virtio-mmio elsewhere. CVMM_TRANSPORT_PCI (x86_64 only): each
  * device is a PCI function on bus 0 (configuration ports 0xCF8/0xCFC and an
@@ -586,6 +609,12 @@ CVMM_API CVMM_WUR int cvmm_vm_set_net_limiter(struct cvmm_vm *vm, unsigned index
 					      const struct cvmm_rate_limiter *tx);
 CVMM_API CVMM_WUR int cvmm_vm_set_rng_limiter(struct cvmm_vm *vm,
 					      const struct cvmm_rate_limiter *rl);
+/* MMDS's document replaced by len bytes of JSON text (any thread, any
+ * time after cvmm_vm_create; the guest's next GET sees it). The caller
+ * merges PATCHes (the CLI does, RFC 7396) and hands the whole document.
+ * -ENODEV: the VM has no MMDS; -EINVAL: not JSON; -EFBIG: over its
+ * size_limit. */
+CVMM_API CVMM_WUR int cvmm_vm_mmds_put(struct cvmm_vm *vm, const char *json, unsigned long len);
 /* Waits until the VM has exited and every vCPU thread is joined. */
 CVMM_API CVMM_WUR int cvmm_vm_wait(struct cvmm_vm *vm, struct cvmm_exit *exit);
 /* Stops (if needed), joins and frees everything. */
