@@ -259,6 +259,37 @@ struct jail_filter {
 	struct sock_filter insns[];
 };
 
+const struct jail_fds jail_placeholder_fds = {
+	.ring = JAIL_FD_PLACEHOLDER(JAIL_FD_RING),
+	.irq = JAIL_FD_PLACEHOLDER(JAIL_FD_IRQ),
+	.config_irq = JAIL_FD_PLACEHOLDER(JAIL_FD_CONFIG_IRQ),
+	.notify_irq = JAIL_FD_PLACEHOLDER(JAIL_FD_NOTIFY_IRQ),
+	.vcpu = JAIL_FD_PLACEHOLDER(JAIL_FD_VCPU),
+	.vm = JAIL_FD_PLACEHOLDER(JAIL_FD_VM),
+	.listen = JAIL_FD_PLACEHOLDER(JAIL_FD_LISTEN),
+	.uffd = JAIL_FD_PLACEHOLDER(JAIL_FD_UFFD),
+	.memfile = JAIL_FD_PLACEHOLDER(JAIL_FD_MEMFILE),
+	.fail = JAIL_FD_PLACEHOLDER(JAIL_FD_FAIL),
+	.sock = JAIL_FD_PLACEHOLDER(JAIL_FD_SOCK),
+};
+
+unsigned jail_prog_patch(struct sock_filter *insns, unsigned len, const struct jail_fds *fds)
+{
+	/* an fd is never negative here: a slot of -1, none, then matches
+	 * no call at all */
+	unsigned n = 0;
+	for (unsigned i = 0; i < len; i++) {
+		struct sock_filter *in = &insns[i];
+		unsigned slot = in->k - JAIL_FD_PLACEHOLDER(0);
+		if (in->code == (BPF_JMP | BPF_JEQ | BPF_K) && in->k >= JAIL_FD_PLACEHOLDER(0) &&
+		    slot > 0 && slot < JAIL_NFDS) {
+			in->k = (uint32_t)jail_fd_of(fds, slot);
+			n++;
+		}
+	}
+	return n;
+}
+
 static const struct jail_prog *prog_find(uint64_t key)
 {
 	for (unsigned i = 0; i < jail_nprogs; i++)
@@ -282,16 +313,7 @@ int jail_filter_build(const struct jail_table *const *tables, unsigned ntables, 
 		memcpy(f->insns, p->insns, p->len * sizeof(f->insns[0]));
 		f->len = p->len;
 		f->prebuilt = true;
-		/* the thread's descriptors where the program compares with a
-		 * slot's placeholder (an fd is never negative here: a slot
-		 * of -1, none, then matches no call at all) */
-		for (unsigned i = 0; i < f->len; i++) {
-			struct sock_filter *in = &f->insns[i];
-			unsigned slot = in->k - JAIL_FD_PLACEHOLDER(0);
-			if (in->code == (BPF_JMP | BPF_JEQ | BPF_K) &&
-			    in->k >= JAIL_FD_PLACEHOLDER(0) && slot > 0 && slot < JAIL_NFDS)
-				in->k = (uint32_t)jail_fd_of(fds, slot);
-		}
+		(void)jail_prog_patch(f->insns, f->len, fds); /* the thread's descriptors */
 	} else {
 		f = malloc(sizeof(*f) + BPF_MAXINSNS * sizeof(f->insns[0]));
 		if (!f)

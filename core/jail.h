@@ -172,6 +172,11 @@ struct jail_prog {
 extern const struct jail_prog jail_progs[];
 extern const unsigned jail_nprogs;
 #define JAIL_FD_PLACEHOLDER(slot) (0x7e5c0000u + (unsigned)(slot))
+/* Every slot its placeholder: what jail_progs were compiled with. */
+extern const struct jail_fds jail_placeholder_fds;
+/* Puts fds's descriptors where a program of jail_progs compares with a
+ * slot's placeholder (len instructions, in place); returns how many. */
+unsigned jail_prog_patch(struct sock_filter *insns, unsigned len, const struct jail_fds *fds);
 /* A hash of what a filter of these tables in this mode is made of (each
  * rule's call and bounds, in order; in sanitizer builds the runtime's
  * table too): the key of jail_progs. */

@@ -17,20 +17,6 @@
 #include "core/jail.h"
 #include "vmm/jail.h"
 
-static const struct jail_fds placeholders = {
-	.ring = JAIL_FD_PLACEHOLDER(JAIL_FD_RING),
-	.irq = JAIL_FD_PLACEHOLDER(JAIL_FD_IRQ),
-	.config_irq = JAIL_FD_PLACEHOLDER(JAIL_FD_CONFIG_IRQ),
-	.notify_irq = JAIL_FD_PLACEHOLDER(JAIL_FD_NOTIFY_IRQ),
-	.vcpu = JAIL_FD_PLACEHOLDER(JAIL_FD_VCPU),
-	.vm = JAIL_FD_PLACEHOLDER(JAIL_FD_VM),
-	.listen = JAIL_FD_PLACEHOLDER(JAIL_FD_LISTEN),
-	.uffd = JAIL_FD_PLACEHOLDER(JAIL_FD_UFFD),
-	.memfile = JAIL_FD_PLACEHOLDER(JAIL_FD_MEMFILE),
-	.fail = JAIL_FD_PLACEHOLDER(JAIL_FD_FAIL),
-	.sock = JAIL_FD_PLACEHOLDER(JAIL_FD_SOCK),
-};
-
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -63,8 +49,9 @@ int main(int argc, char **argv)
 				}
 				struct err e = {0};
 				unsigned len = 0;
-				if (jail_filter_compile(t, nt, (enum jail_mode)mode, &placeholders,
-							prog, BPF_MAXINSNS, &len, &e) < 0) {
+				if (jail_filter_compile(t, nt, (enum jail_mode)mode,
+							&jail_placeholder_fds, prog, BPF_MAXINSNS,
+							&len, &e) < 0) {
 					fprintf(stderr, "jail-gen: %s: %s\n", t[0]->name, e.msg);
 					fclose(f);
 					return 1;

@@ -103,19 +103,6 @@ static void test_prebuilt(void **state)
 {
 	(void)state;
 	static struct sock_filter want[BPF_MAXINSNS];
-	const struct jail_fds ph = {
-		.ring = JAIL_FD_PLACEHOLDER(JAIL_FD_RING),
-		.irq = JAIL_FD_PLACEHOLDER(JAIL_FD_IRQ),
-		.config_irq = JAIL_FD_PLACEHOLDER(JAIL_FD_CONFIG_IRQ),
-		.notify_irq = JAIL_FD_PLACEHOLDER(JAIL_FD_NOTIFY_IRQ),
-		.vcpu = JAIL_FD_PLACEHOLDER(JAIL_FD_VCPU),
-		.vm = JAIL_FD_PLACEHOLDER(JAIL_FD_VM),
-		.listen = JAIL_FD_PLACEHOLDER(JAIL_FD_LISTEN),
-		.uffd = JAIL_FD_PLACEHOLDER(JAIL_FD_UFFD),
-		.memfile = JAIL_FD_PLACEHOLDER(JAIL_FD_MEMFILE),
-		.fail = JAIL_FD_PLACEHOLDER(JAIL_FD_FAIL),
-		.sock = JAIL_FD_PLACEHOLDER(JAIL_FD_SOCK),
-	};
 	/* a descriptor per slot, all different */
 	const struct jail_fds real = {.ring = 201,
 				      .irq = 202,
@@ -168,7 +155,8 @@ static void test_prebuilt(void **state)
 						 t[0]->name, x, m);
 				seen++;
 				unsigned len = 0;
-				assert_int_equal(jail_filter_compile(t, nt, mode, &ph, want,
+				assert_int_equal(jail_filter_compile(t, nt, mode,
+								     &jail_placeholder_fds, want,
 								     BPF_MAXINSNS, &len, &e),
 						 0);
 				assert_int_equal(len, p->len);
@@ -182,16 +170,8 @@ static void test_prebuilt(void **state)
 						 0);
 				struct sock_filter got[BPF_MAXINSNS];
 				memcpy(got, p->insns, p->len * sizeof(got[0]));
-				int patched = 0;
-				for (unsigned i = 0; i < p->len; i++) {
-					unsigned slot = got[i].k - JAIL_FD_PLACEHOLDER(0);
-					if (got[i].code == (BPF_JMP | BPF_JEQ | BPF_K) &&
-					    got[i].k >= JAIL_FD_PLACEHOLDER(0) && slot > 0 &&
-					    slot < JAIL_NFDS) {
-						got[i].k = 200 + slot;
-						patched++;
-					}
-				}
+				/* jail_build's patch, with other descriptors */
+				unsigned patched = jail_prog_patch(got, p->len, &real);
 				assert_true(patched > 0); /* every kind binds a descriptor */
 				assert_int_equal(len, p->len);
 				if (memcmp(want, got, len * sizeof(want[0])) != 0)
