@@ -17,6 +17,7 @@
 #include "devices/irq.h"
 
 struct serial;
+struct kvm_run;
 struct snap_w;
 struct snap_r;
 
@@ -81,6 +82,14 @@ ARCH_WUR int arch_load(struct arch *a, const uint8_t *kernel, size_t ksize, cons
 		       size_t isize, struct err *e);
 /* Sets the boot vCPU's registers. */
 ARCH_WUR int arch_boot_vcpu(struct arch *a, int vcpu_fd, struct err *e);
+/* A port I/O exit, before the port bus sees it (vcpu_fd's thread, with run
+ * its kvm_run). 1: the arch took it and the guest must make the access
+ * again, which the arch has arranged (the vCPU's next KVM_RUN returns
+ * EINTR at once, then runs the instruction anew); 0: the bus handles it;
+ * negative: the VM cannot go on (e says why). x86 creates the in-kernel
+ * PIT on the guest's first access to its ports (docs/architecture.md); arm64 has
+ * no port I/O. */
+ARCH_WUR int arch_pio_exit(struct arch *a, int vcpu_fd, struct kvm_run *run, struct err *e);
 /* Instruction pointer of a vCPU, for error reports (0 if unknown). */
 uint64_t arch_vcpu_ip(int vcpu_fd);
 /* After KVM_EXIT_INTERNAL_ERROR with this suberror: true when the vCPU's

@@ -58,6 +58,10 @@ static const struct jail_rule vcpu_rules[] = {
 	RULE(ioctl,
 	     "an internal error: is the guest's IDT unable to take an exception (a triple fault)?",
 	     FD(0, VCPU), EQ(1, KVM_GET_SREGS)),
+	RULE(ioctl, "the guest's first PIT access: make it again once the PIT exists", FD(0, VCPU),
+	     EQ(1, KVM_SET_REGS)),
+	RULE(ioctl, "the guest's first PIT access: the in-kernel PIT, made then (one per VM)",
+	     FD(0, VM), EQ(1, KVM_CREATE_PIT2)),
 #endif
 	RULE(ioctl, "legacy devices' interrupt lines (8250, RTC, i8042, ACPI GED)", FD(0, VM),
 	     EQ(1, KVM_IRQ_LINE)),

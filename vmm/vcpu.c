@@ -59,11 +59,21 @@ static bool vcpu_handle_exit(struct vcpu *v)
 	struct vm *vm = v->vm;
 	struct kvm_run *run = v->run;
 	switch (run->exit_reason) {
-	case KVM_EXIT_IO:
+	case KVM_EXIT_IO: {
 		vcpu_count(&v->exit_kinds[run->io.direction == KVM_EXIT_IO_OUT ? VCPU_EXIT_IO_OUT
 									       : VCPU_EXIT_IO_IN]);
-		vcpu_handle_io(v);
-		return true;
+		struct err e; /* set only on failure: no clearing on every exit */
+		e.code = 0;
+		e.msg[0] = 0;
+		int r = arch_pio_exit(vm->arch, v->fd, run, &e);
+		if (r == 0)
+			vcpu_handle_io(v);
+		if (r >= 0)
+			return true;
+		vm_request_exit(vm, CVMM_EXIT_ERROR, (int)v->id, vcpu_ip(v), 0, "vCPU %u: %s",
+				v->id, e.msg);
+		return false;
+	}
 	case KVM_EXIT_MMIO:
 		vcpu_count(&v->exit_kinds[run->mmio.is_write ? VCPU_EXIT_MMIO_WRITE
 							     : VCPU_EXIT_MMIO_READ]);

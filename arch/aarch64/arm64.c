@@ -183,6 +183,12 @@ int arch_devices_init(struct arch *a, struct err *e)
 	return 0;
 }
 
+int arch_pio_exit(struct arch *a, int vcpu_fd, struct kvm_run *run, struct err *e)
+{
+	(void)a, (void)vcpu_fd, (void)run, (void)e;
+	return 0; /* arm64 has no port I/O */
+}
+
 uint64_t arch_vcpu_ip(int vcpu_fd)
 {
 	uint64_t pc = 0;

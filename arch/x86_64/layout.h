@@ -55,6 +55,8 @@
 #define X86_RTC_IRQ		8
 #define X86_GED_GSI		23    /* ACPI Generic Event Device: the power button */
 #define X86_VMGENID_GSI		3     /* the GED's second: a new VM generation ID (COM2's) */
+#define X86_PORT_PIT		0x40  /* 0x40-0x42 counters, 0x43 mode (in-kernel) */
+#define X86_PORT_PIT_SPEAKER	0x61  /* channel 2's gate (the in-kernel PIT's) */
 #define X86_PORT_I8042		0x60  /* 0x60 data, 0x64 command/status */
 #define X86_KBD_IRQ		1     /* the i8042's keyboard */
 #define X86_PORT_ACPI_SLEEP_CTL 0x600 /* FADT SLEEP_CONTROL_REG (1 byte) */

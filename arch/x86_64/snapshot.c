@@ -14,6 +14,7 @@
  * XSAVE, XCRs, debug registers, LAPIC (before the MSRs: the TSC deadline
  * is an LAPIC timer), MSRs, then the events. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -175,7 +176,8 @@ int arch_save(struct arch *a, const int *vcpu_fds, unsigned n, struct snap_w *w,
 			return r;
 	}
 	memset(&clock, 0, sizeof(clock));
-	if ((r = x86_ioctl(vm->vm_fd, KVM_GET_PIT2, &pit, "KVM_GET_PIT2", e)) < 0 ||
+	bool has_pit = atomic_load(&a->pit);
+	if ((has_pit && (r = x86_ioctl(vm->vm_fd, KVM_GET_PIT2, &pit, "KVM_GET_PIT2", e)) < 0) ||
 	    (r = x86_ioctl(vm->vm_fd, KVM_GET_CLOCK, &clock, "KVM_GET_CLOCK", e)) < 0)
 		return r;
 	int khz = n ? ioctl(vcpu_fds[0], KVM_GET_TSC_KHZ, 0) : 0;
@@ -184,7 +186,8 @@ int arch_save(struct arch *a, const int *vcpu_fds, unsigned n, struct snap_w *w,
 	snap_put(w, VM_PIC_MASTER, &chip[0].chip.pic, sizeof(chip[0].chip.pic));
 	snap_put(w, VM_PIC_SLAVE, &chip[1].chip.pic, sizeof(chip[1].chip.pic));
 	snap_put(w, VM_IOAPIC, &chip[2].chip.ioapic, sizeof(chip[2].chip.ioapic));
-	snap_put(w, VM_PIT, &pit, sizeof(pit));
+	if (has_pit) /* none: the guest never used one (x86_pit_create) */
+		snap_put(w, VM_PIT, &pit, sizeof(pit));
 	snap_u64(w, VM_CLOCK, clock.clock);
 	snap_u32(w, VM_TSC_KHZ, khz > 0 ? (uint32_t)khz : 0);
 	for (unsigned i = 0; i < n; i++)
@@ -372,7 +375,9 @@ int arch_restore(struct arch *a, const int *vcpu_fds, unsigned n, const struct s
 	if (!ret)
 		ret = snap_get_exact(&s, VM_IOAPIC, &chip[2].chip.ioapic,
 				     sizeof(chip[2].chip.ioapic), e);
-	if (!ret)
+	size_t pit_len;
+	bool has_pit = snap_get(&s, VM_PIT, &pit_len) != NULL; /* absent: never used */
+	if (!ret && has_pit)
 		ret = snap_get_exact(&s, VM_PIT, &pit, sizeof(pit), e);
 	if (!ret)
 		ret = snap_get_u64(&s, VM_CLOCK, &clockv, e);
@@ -408,8 +413,10 @@ int arch_restore(struct arch *a, const int *vcpu_fds, unsigned n, const struct s
 	struct kvm_clock_data clock;
 	memset(&clock, 0, sizeof(clock));
 	clock.clock = clockv;
-	if ((ret = x86_ioctl(vm->vm_fd, KVM_SET_PIT2, &pit, "KVM_SET_PIT2", e)) < 0 ||
-	    (ret = x86_ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock, "KVM_SET_CLOCK", e)) < 0)
+	if (has_pit && ((ret = x86_pit_create(a, e)) < 0 ||
+			(ret = x86_ioctl(vm->vm_fd, KVM_SET_PIT2, &pit, "KVM_SET_PIT2", e)) < 0))
+		return ret;
+	if ((ret = x86_ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock, "KVM_SET_CLOCK", e)) < 0)
 		return ret;
 	if ((ret = serial_restore(&a->com1, r, 0, e)) < 0 ||
 	    (ret = rtc_restore(&a->rtc, r, 0, e)) < 0 ||

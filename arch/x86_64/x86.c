@@ -2,6 +2,7 @@
 /* x86_64: VM and vCPU setup, the legacy platform, and the boot flow. */
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,10 +145,64 @@ int arch_vm_init(struct arch *a, struct err *e)
 		return err_set(e, errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return err_set(e, errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
-	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return err_set(e, errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+	/* No PIT yet: arch_pio_exit makes it for a guest that uses it. */
 	return 0;
+}
+
+/* ---- the PIT, made when the guest first uses it ------------------------- */
+
+/* A guest that knows its TSC's frequency (kvm-clock, or CPUID 0x40000010),
+ * and has a local APIC with the TSC deadline timer and ARAT, needs no PIT:
+ * Linux 5.3 and later then never touch its ports (apic_needs_pit()). A
+ * guest that does needs one from its first access on, so the PIT is made
+ * then, and the access made again against it: the guest cannot tell it
+ * from a PIT made at start, and a VM whose guest never used one neither
+ * pays its creation nor, at exit, the teardown of its timer thread. */
+int x86_pit_create(struct arch *a, struct err *e)
+{
+	if (atomic_load(&a->pit))
+		return 0;
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+	if (ioctl(a->vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0 && errno != EEXIST)
+		return err_set(e, errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+	atomic_store(&a->pit, true);
+	return 0;
+}
+
+static bool x86_pit_port(uint16_t port)
+{
+	return (port >= X86_PORT_PIT && port < X86_PORT_PIT + 4) || port == X86_PORT_PIT_SPEAKER;
+}
+
+int arch_pio_exit(struct arch *a, int vcpu_fd, struct kvm_run *run, struct err *e)
+{
+	if (atomic_load(&a->pit) || !x86_pit_port(run->io.port))
+		return 0;
+	struct kvm_regs regs;
+	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0)
+		return err_set(e, errno, "KVM_GET_REGS: %s", strerror(errno));
+	int r = x86_pit_create(a, e);
+	if (r < 0)
+		return r;
+	/* A string instruction (several elements) is not replayed: KVM may
+	 * have more rounds of it to finish. Its elements go to the bus (no
+	 * device there: reads get all ones) and the rest of its life to the
+	 * PIT. A single access is made again: KVM completes this exit in a
+	 * KVM_RUN that immediate_exit stops before the guest runs (stepping
+	 * past the instruction, for a read putting the bus's value in the
+	 * register), then the registers from before it come back, the
+	 * instruction pointer on it. immediate_exit stays set: the vCPU loop
+	 * takes the next KVM_RUN's EINTR as a kick's. */
+	if (run->io.count != 1)
+		return 0;
+	__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELEASE);
+	if (ioctl(vcpu_fd, KVM_RUN, 0) == 0 || errno != EINTR)
+		return err_set(e, errno ? errno : EIO,
+			       "replaying the first PIT access: KVM_RUN did not stop (%s)",
+			       strerror(errno));
+	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0)
+		return err_set(e, errno, "KVM_SET_REGS: %s", strerror(errno));
+	return 1;
 }
 
 int arch_devices_init(struct arch *a, struct err *e)

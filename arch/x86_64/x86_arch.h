@@ -18,11 +18,18 @@ struct arch {
 	struct acpi_pm acpi_pm;
 	struct debug_exit debug_exit;
 	bool devs_ready; /* com1, rtc and i8042 set up: arch_destroy ends them */
+	/* The in-kernel PIT exists: made on the guest's first access to its
+	 * ports (arch_pio_exit) or by a restore of a VM that had one. */
+	_Atomic bool pit;
 	struct {
 		uint32_t kind;	/* X86_BOOT_LINUX64 or the PVH entry */
 		uint64_t entry; /* first instruction */
 	} boot;
 };
+
+/* Creates the in-kernel PIT (once; a second call, or a vCPU that lost the
+ * race, finds it made). */
+ARCH_WUR int x86_pit_create(struct arch *a, struct err *e);
 
 /* This host's CPUID for vCPU id (what arch_vcpu_init sets): *out is
  * allocated (free it). */

@@ -36,6 +36,36 @@ if [ -f "$MG/mg-check.elf" ]; then
 	mg mg-bzimage-initrd "$MG/mg-check.bzimage" 2 64M "mg.initrd=12345" "$TMP/initrd.bin"
 	mg mg-pvh-initrd "$MG/mg-check.elf" 1 64M "mg.initrd=12345" "$TMP/initrd.bin"
 	mg mg-bzimage-above-4g "$MG/mg-check.bzimage" 2 3584M ""
+	# The in-kernel PIT is made at the guest's first access to its ports
+	# and that access is made again against it: mg-check's first access a
+	# read of port 0x61 (mg-pit-in: a PIT's answer, not a bare port's 0xff)
+	# or the write of channel 0's control word (mg-pit-out: read back from
+	# the PIT), then the count must move. mg-pit-out also looks for the
+	# PIT's kernel thread (kvm-pit/PID) while the guest waits: there after
+	# such a guest, and not for mg-check without mg.pit (mg-no-pit).
+	mg mg-pit-in "$MG/mg-check.elf" 1 64M "mg.pit=in"
+	for n in mg-no-pit mg-pit-out; do
+		selected $n || continue
+		arg=; [ $n = mg-pit-out ] && arg=mg.pit=out
+		rm -f "$TMP/$n.in"
+		mkfifo "$TMP/$n.in"
+		timeout 60 "$CVMM" --kernel "$MG/mg-check.elf" --memory 64M \
+			--cmdline "mg.cpus=1 mg.mem=64M mg.echo=1 $arg" <"$TMP/$n.in" >"$TMP/$n.out" 2>"$TMP/$n.err" &
+		pid=$!
+		exec 5>"$TMP/$n.in"
+		i=0
+		while [ $i -lt 300 ] && ! has $n "MG ECHO"; do sleep 0.1; i=$((i + 1)); done
+		pit=$(cat /proc/[0-9]*/comm 2>/dev/null | grep -c "^kvm-pit/$pid\$")
+		printf q >&5
+		wait $pid
+		st=$?
+		exec 5>&-
+		if [ $st -ne 0 ] || ! has $n "MG DONE pass=[0-9]* fail=0" || has $n "MG FAIL"; then
+			bad $n "status $st: $(grep -o 'MG FAIL.*' "$TMP/$n.out" | head -2 | tr '\n' ';')"
+		elif [ $n = mg-pit-out ] && [ "$pit" != 1 ]; then bad $n "no kvm-pit/$pid thread"
+		elif [ $n = mg-no-pit ] && [ "$pit" != 0 ]; then bad $n "a PIT for a guest that never used one"
+		else ok $n "kvm-pit threads: $pit"; fi
+	done
 	# a triple fault ends cvmm with status 3 and says so; an i8042 reset with 2
 	want mg-triple-fault 3 60 -- --kernel "$MG/mg-check.elf" --memory 64M --cmdline "mg.end=crash" &&
 		{ has mg-triple-fault "MG CRASHING" && grep -q "triple fault" "$TMP/mg-triple-fault.err" &&
@@ -266,16 +296,22 @@ if [ -f "$KIT/small-bzImage" ]; then
 		{ has small-reboot GUEST-REBOOTING && ok small-reboot || bad small-reboot "no GUEST-REBOOTING"; }
 	# SIGTERM while the guest runs: a clean stop with status 143
 	n=small-sigterm
-	selected $n && {
+	{ selected $n || selected small-no-pit; } && {
 		"$CVMM" --kernel "$KIT/small-bzImage" --initrd "$KIT/guest.cpio.gz" --memory 64M \
 			--cmdline "console=ttyS0 quiet cvmm.test=sleep" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 		pid=$!
 		i=0
 		while [ $i -lt 240 ] && ! has $n GUEST-SLEEPING; do sleep 0.5; i=$((i + 1)); done
+		# Linux with kvm-clock, the TSC deadline timer and ARAT never
+		# touches the PIT (apic_needs_pit()): cvmm made none
+		pit=$(cat /proc/[0-9]*/comm 2>/dev/null | grep -c "^kvm-pit/$pid\$")
 		kill -TERM $pid
 		wait $pid
 		st=$?
 		if [ $st -eq 143 ] && has $n GUEST-SLEEPING; then ok $n; else bad $n "status $st"; fi
+		if ! has $n GUEST-SLEEPING; then bad small-no-pit "the guest did not come up"
+		elif [ "$pit" != 0 ]; then bad small-no-pit "a kvm-pit thread: the guest used the PIT"
+		else ok small-no-pit "booted to init, no PIT made"; fi
 	}
 	# The VM Generation ID: the guest's vmgenid driver binds to the DSDT's
 	# VGEN; a new ID (the test build's SIGUSR2: cvmm_vm_new_generation_id,

@@ -21,6 +21,7 @@
 
 struct expect {
 	bool cpus_set, mem_set, initrd_set, echo, boot_timer;
+	int pit; /* mg.pit: 0 none, 1 its first access a write, 2 a read */
 	int end; /* mg.end: 0 power off, 1 crash (triple fault), 2 i8042 reset,
 		  * 3 mmio (run code from the MMIO hole: KVM cannot emulate it) */
 	uint64_t cpus, mem, initrd;
@@ -65,6 +66,12 @@ static void check_args(const struct mg_boot *b, struct expect *x)
 		} else if (mg_tok_is(&t, "mg.boottimer")) {
 			ok = mg_parse_u64(t.val, t.val_len, false, &v) && v <= 1;
 			x->boot_timer = ok && v == 1;
+		} else if (mg_tok_is(&t, "mg.pit")) {
+			ok = t.val_len == 3 && !memcmp(t.val, "out", 3);
+			if (ok)
+				x->pit = 1;
+			else if ((ok = t.val_len == 2 && !memcmp(t.val, "in", 2)))
+				x->pit = 2;
 		} else if (mg_tok_is(&t, "mg.echo")) {
 			ok = mg_parse_u64(t.val, t.val_len, false, &v) && v <= 1;
 			x->echo = ok && v == 1;
@@ -85,6 +92,46 @@ static void check_args(const struct mg_boot *b, struct expect *x)
 	}
 	if (!bad)
 		mg_pass("args");
+}
+
+/* The i8254 PIT: the guest's very first access to its ports (the VMM may
+ * make the PIT only then) must reach a working PIT. mode 2: that access is
+ * a read of port 0x61 (channel 2's gate and output; a port without a
+ * device reads 0xff, the PIT's has bits 6-7 clear). Then channel 0 is
+ * programmed (lobyte/hibyte, mode 2, count 0xffff), its status read back
+ * (the control word must be there: in mode 1 that write was the first
+ * access) and its count latched twice: it must move. */
+static uint16_t pit_latch(void)
+{
+	mg_outb(0x43, 0x00); /* counter latch, channel 0 */
+	uint8_t lo = mg_inb(0x40);
+	return (uint16_t)(lo | mg_inb(0x40) << 8);
+}
+
+static void check_pit(int mode)
+{
+	if (mode == 2) {
+		uint8_t v = mg_inb(0x61);
+		if (v & 0xc0)
+			FAIL("pit", "first read of port 0x61 gave 0x%x: no PIT answered", v);
+	}
+	mg_outb(0x43, 0x34); /* channel 0, lobyte/hibyte, mode 2, binary */
+	mg_outb(0x40, 0xff);
+	mg_outb(0x40, 0xff);
+	mg_outb(0x43, 0xe2); /* read-back: status of channel 0 only */
+	uint8_t st = mg_inb(0x40);
+	if ((st & 0x3f) != 0x34)
+		FAIL("pit", "channel 0 status 0x%x, want the control word 0x34 in bits 0-5", st);
+	uint16_t a = pit_latch(), b = a;
+	for (unsigned i = 0; i < 1000000 && b == a; i++) {
+		__asm__ volatile("pause");
+		if (i % 1000 == 999)
+			b = pit_latch();
+	}
+	if (a == b)
+		FAIL("pit", "channel 0 stands at 0x%x", a);
+	mg_outb(0x43, 0x30); /* channel 0 back to mode 0, no count: stopped */
+	PASS("pit");
 }
 
 static void check_bootinfo(const struct mg_boot *b)
@@ -354,6 +401,8 @@ void mg_main(struct mg_boot *b)
 		check_madt(a, &x);
 		check_dsdt(a);
 	}
+	if (x.pit)
+		check_pit(x.pit);
 	if (x.echo)
 		echo();
 	if (x.boot_timer) {
