@@ -4,7 +4,8 @@
  * slot), the ELF's loadable segments copied in, one vCPU with the host's
  * supported CPUID, flat 32-bit protected mode at the PVH entry (the ELF
  * note), KVM_RUN until the guest writes the debug-exit port (its first
- * instruction, mg-exit), then exit(0). No irqchip unless --pit (then the
+ * instruction, mg-exit), then exit(0); bytes written to COM1's data port
+ * go to stdout (mg-hello's first output). No irqchip unless --pit (then the
  * in-kernel irqchip and PIT, as a VMM that gives its guest a PIT has: the
  * price of the PIT's teardown at exit). No threads, no files but the ELF,
  * no jail. Built statically so that it runs in the test host.
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #define DEBUG_EXIT_PORT	   0x501
+#define COM1_PORT	   0x3f8
 #define XEN_ELFNOTE_PHYS32 18
 
 static void die(const char *what)
@@ -186,6 +188,14 @@ int main(int argc, char **argv)
 		}
 		if (run->exit_reason == KVM_EXIT_IO && run->io.port == DEBUG_EXIT_PORT)
 			return 0; /* the guest runs: what bench/boot times */
+		if (run->exit_reason == KVM_EXIT_IO && run->io.port == COM1_PORT &&
+		    run->io.direction == KVM_EXIT_IO_OUT) {
+			/* the console: a UART's transmit register, no more */
+			const uint8_t *d = (const uint8_t *)run + run->io.data_offset;
+			if (write(1, d, (size_t)run->io.size * run->io.count) < 0)
+				die("write");
+			continue;
+		}
 		if (run->exit_reason == KVM_EXIT_IO)
 			continue; /* other ports: nothing there */
 		fprintf(stderr, "floor: unexpected exit %u\n", run->exit_reason);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/thread.h"
 #include "vmm/jail.h"
 
 #define PAGE  4096u
@@ -645,11 +646,7 @@ int snapmem_start(struct snapmem *sm, struct err *e)
 		free(ts);
 		return r;
 	}
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&sm->thread, NULL, thread_main, ts);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	r = core_thread_start(&sm->thread, thread_main, ts);
 	if (r != 0) {
 		jail_free(ts->ctx);
 		free(ts);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "core/thread.h"
 #include "vmm/jail.h"
 #include "vmm/vm.h"
 
@@ -316,13 +317,9 @@ int vcpu_start(struct vcpu *v)
 	t = getenv("CVMM_TEST_ASAN");
 	v->test_overflow = t && !strcmp(t, "overflow-vcpu") && v->id == 0;
 #endif
-	sigset_t all, old;
-	sigfillset(&all);
 	/* The thread inherits a fully blocked mask: process signals (SIGINT,
 	 * SIGTERM) go to the embedder's threads, never to a vCPU. */
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&v->thread, NULL, vcpu_thread, v);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	r = core_thread_start(&v->thread, vcpu_thread, v);
 	if (r) {
 		jail_free(v->filter);
 		v->filter = NULL;

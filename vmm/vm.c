@@ -232,20 +232,36 @@ static int vm_copy_config(struct vm *vm, const struct cvmm_config *c, struct err
 	return vm_mmds_open(vm, c, e);
 }
 
-/* Guest RAM: anonymous mappings, one per region of the arch's layout. */
+#define VM_HUGE (2u << 20) /* a transparent huge page (x86 and arm64 with 4 KiB pages) */
+
+/* Guest RAM: anonymous mappings, one per region of the arch's layout, each
+ * aligned to 2 MiB like its guest address, so that where the host backs it
+ * with transparent huge pages KVM can map them whole (a 2 MiB guest page on
+ * a 2 MiB host page). The first 2 MiB of guest RAM are kept off huge pages:
+ * they hold what the loader writes (boot information, firmware tables, a
+ * micro-guest whole) and, for Linux, memory it reserves and barely touches;
+ * a huge page there would put 2 MiB in the VMM's RSS for a few KiB used. */
 static int vm_memory_alloc(struct vm *vm, struct err *e)
 {
 	uint64_t gpa[GM_MAX_REGIONS], size[GM_MAX_REGIONS];
 	unsigned n = arch_ram_layout(vm->cfg.memory, gpa, size);
 	for (unsigned i = 0; i < n; i++) {
-		void *p = mmap(NULL, size[i], PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (p == MAP_FAILED)
+		size_t len = size[i] + VM_HUGE;
+		uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED)
 			return err_set(e, errno, "cannot allocate %llu MiB of guest memory: %s",
 				       (unsigned long long)(size[i] >> 20), strerror(errno));
+		uint8_t *p = (uint8_t *)(((uintptr_t)m + VM_HUGE - 1) & ~(uintptr_t)(VM_HUGE - 1));
+		if (p > m)
+			munmap(m, (size_t)(p - m));
+		if (m + len > p + size[i])
+			munmap(p + size[i], (size_t)(m + len - (p + size[i])));
 		vm->ram_map[i] = p;
 		vm->ram_len[i] = size[i];
 		madvise(p, size[i], MADV_DONTDUMP);
+		if (gpa[i] == 0)
+			madvise(p, size[i] < VM_HUGE ? size[i] : VM_HUGE, MADV_NOHUGEPAGE);
 		int r = gm_add(&vm->mem, gpa[i], size[i], p);
 		if (r < 0)
 			return err_set(e, -r, "bad memory layout");

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/jail.h"
+#include "core/thread.h"
 #include "core/log.h"
 #include "devices/virtio/device.h"
 
@@ -608,11 +609,7 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	w->test_uring_probe = u && (!strcmp(u, "worker") ||
 				    (!strncmp(u, "worker=", 7) && !strcmp(u + 7, w->name)));
 #endif
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&w->thread, NULL, worker_thread, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	r = core_thread_start(&w->thread, worker_thread, w);
 	if (r)
 		return err_set(e, r, "%s: cannot start the worker thread: %s", w->name,
 			       strerror(r));

@@ -9,7 +9,8 @@
  * Both zero .bss, build their own identity map of 0..4 GiB (2 MiB pages),
  * load their own GDT and IDT and call mg_start(kind, info) on our stack.
  * With MG_EARLY_EXIT, each entry first writes one byte to the debug exit
- * port (the boot benchmark's "guest is running" signal). */
+ * port (the boot benchmark's "guest is running" signal); with MG_EARLY_OUT
+ * too, "G\n" to COM1 before it (its "first output"; no LSR check). */
 #include "mg_defs.h"
 
 #define PTE_P 0x1
@@ -25,6 +26,13 @@
 	.code32
 	.globl mg_entry32
 mg_entry32:
+#ifdef MG_EARLY_OUT
+	movw $0x3f8, %dx
+	movb $'G', %al
+	outb %al, %dx
+	movb $'\n', %al
+	outb %al, %dx
+#endif
 #ifdef MG_EARLY_EXIT
 	movw $MG_DEBUG_EXIT_PORT, %dx
 	movb $MG_DEBUG_EXIT_VALUE, %al
@@ -88,6 +96,13 @@ mg_entry32:
 	.code64
 	.globl mg_entry64
 mg_entry64:
+#ifdef MG_EARLY_OUT
+	movw $0x3f8, %dx
+	movb $'G', %al
+	outb %al, %dx
+	movb $'\n', %al
+	outb %al, %dx
+#endif
 #ifdef MG_EARLY_EXIT
 	movw $MG_DEBUG_EXIT_PORT, %dx
 	movb $MG_DEBUG_EXIT_VALUE, %al
