@@ -64,9 +64,9 @@ if [ -f "$MG/mg-check.elf" ]; then
 			i=0
 			while [ $i -lt 300 ] && ! has $n "MG ECHO"; do sleep 0.1; i=$((i + 1)); done
 			if [ "$bin" = "$st_bin" ]; then
-				hwm=$(sed -n 's/^VmHWM: *\([0-9]*\) kB/\1/p' /proc/$pid/status)
+				hwm=$(awk '$1 == "VmHWM:" {print $2}' /proc/$pid/status)
 			else
-				anon=$(sed -n 's/^RssAnon: *\([0-9]*\) kB/\1/p' /proc/$pid/status)
+				anon=$(awk '$1 == "RssAnon:" {print $2}' /proc/$pid/status)
 			fi
 			printf q >&5
 			wait $pid
