@@ -163,6 +163,7 @@ static void rx_drain(struct net_rxq *rq)
 		return; /* what was read waits in the buffer until the resume's kick */
 	bool mrg = net_has_feature(rq->n, VIRTIO_NET_F_MRG_RXBUF);
 	vq_disable_notify(q);
+	vq_hold_used(q); /* the driver sees the batch whole: one used->idx store */
 	for (;;) {
 		const uint8_t *hdr, *data;
 		size_t len, used;
@@ -216,6 +217,7 @@ static void rx_drain(struct net_rxq *rq)
 		rq->w.active = false;
 		return;
 	}
+	vq_publish_used(q);
 	if (rq->pushed && vq_need_notify(q))
 		virtio_notify_vq(&rq->n->vdev, rq->w.qidx);
 	rq->pushed = false;
@@ -320,8 +322,11 @@ static void tx_put(struct net_txq *tq, struct net_tx_req *r)
 	tq->free = r;
 }
 
+/* A frame is done with: its chain goes to the used ring, whose index the
+ * driver sees once for the batch (tx_notify). */
 static void tx_done(struct net_txq *tq, struct net_tx_req *r)
 {
+	vq_hold_used(&tq->w.q);
 	(void)virtio_push(&tq->n->vdev, &tq->w.q, r->head, 0);
 	tq->pushed = true;
 	tx_put(tq, r);
@@ -343,6 +348,7 @@ static void tx_submit(struct net_txq *tq, struct net_tx_req *r)
 
 static void tx_notify(struct net_txq *tq)
 {
+	vq_publish_used(&tq->w.q);
 	if (tq->pushed && vq_need_notify(&tq->w.q))
 		virtio_notify_vq(&tq->n->vdev, tq->w.qidx);
 	tq->pushed = false;
@@ -367,6 +373,7 @@ static void tx_kick(struct vq_worker *w)
 			/* MMDS's frames count against the TX limiter too (as
 			 * Firecracker's): the limiter first */
 			if (n->mmds && net_mmds_tx(tq, &tq->chain)) { /* MMDS's frame */
+				vq_hold_used(&w->q);
 				(void)virtio_push(&n->vdev, &w->q, tq->chain.head, 0);
 				tq->pushed = true;
 				continue;
