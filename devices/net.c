@@ -10,12 +10,15 @@
  * - TX: each chain is one frame behind a 12-byte header, written as the
  *   backend prepared it (tx_prepare), several writes in flight or, for a
  *   tx_serial backend, one at a time.
- * - RX: one read at a time into a bounce buffer, cut into packets by the
- *   backend (rx_next), each copied into as many posted buffers as it
- *   needs. When the driver has posted too few, the packet waits in the
- *   buffer and the worker stops reading until the driver kicks: nothing is
- *   dropped for want of buffers (the backend's own queue absorbs the rest)
- *   and nothing spins.
+ * - RX: a tap: several reads in flight, each into its own bounce buffer
+ *   (a slot) holding one packet; a stream: one read at a time into one
+ *   buffer, cut into packets by the backend (rx_next). Each packet is
+ *   copied into as many posted buffers as it needs, in the order the
+ *   backend gave them, all that one wake-up of the worker brought before
+ *   one interrupt decision. When the driver has posted too few, the packet
+ *   waits in its buffer and the worker stops reading once its buffers are
+ *   full, until the driver kicks: nothing is dropped for want of buffers
+ *   (the backend's own queue absorbs the rest) and nothing spins.
  * - control: MQ pair count (the backend steers to match), RX mode and MAC
  *   filter commands acknowledged. */
 #include "devices/net.h"
@@ -48,13 +51,51 @@ void net_link_change(struct net *n, bool up)
 
 /* ---- RX worker ---- */
 
+/* Whether reads may go out at all now. */
+static bool rx_may_read(struct net_rxq *rq)
+{
+	return !rq->eof && !rq->stalled && rq->w.active && !rq->w.paused && !rq->limit_since &&
+	       rq->pair < atomic_load(&rq->n->active_pairs);
+	/* (throttled: what is not read waits in the backend) */
+}
+
+/* A packet-per-read backend: reads into free slots, `depth` of them,
+ * once none is in flight. Those the backend has packets for complete at
+ * once (the worker's next wait submits them all in one system call); the
+ * others wait for the next packet. While one waits, no more go out: every
+ * read waiting on the tap is woken by each packet and all but one find
+ * nothing (on Linux 6.1 they then end in -EAGAIN through an io-wq thread),
+ * so only a read that came back with a packet makes room for more. */
+static void rx_submit_slots(struct net_rxq *rq)
+{
+	size_t cap = rq->n->be->rx_cap;
+	if (rq->reads_out)
+		return;
+	for (unsigned i = 0; i < rq->nslots && rq->reads_out < rq->depth; i++) {
+		struct net_rx_slot *s = &rq->slot[i];
+		if (s->state != NET_SLOT_FREE)
+			continue;
+		struct io_uring_sqe *sqe = vq_worker_sqe(&rq->w);
+		if (!sqe)
+			return;
+		io_uring_prep_read(sqe, WORKER_FILE_DEV, s->buf, (unsigned)cap, (uint64_t)-1);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		io_uring_sqe_set_data(sqe, s);
+		s->state = NET_SLOT_READING;
+		rq->reads_out++;
+		rq->w.inflight++;
+	}
+}
+
 static void rx_submit_read(struct net_rxq *rq)
 {
-	struct net *n = rq->n;
-	if (rq->reading || rq->eof || rq->stalled || !rq->w.active || rq->w.paused ||
-	    rq->limit_since || rq->pair >= atomic_load(&n->active_pairs))
-		return; /* (throttled: what is not read waits in the backend) */
-	if (!n->be->rx_room(rq))
+	if (!rx_may_read(rq))
+		return;
+	if (rq->nslots) {
+		rx_submit_slots(rq);
+		return;
+	}
+	if (rq->reading || !rq->n->be->rx_room(rq))
 		return; /* what is there waits for guest buffers */
 	struct io_uring_sqe *sqe = vq_worker_sqe(&rq->w);
 	if (!sqe)
@@ -67,6 +108,54 @@ static void rx_submit_read(struct net_rxq *rq)
 	rq->reading = true;
 }
 
+/* The next packet waiting to be delivered: 1 and its parts (consumed: its
+ * bytes in a stream's buffer), 0 if none, -1 when a stream peer broke the
+ * framing. */
+static int rx_peek(struct net_rxq *rq, const uint8_t **hdr, const uint8_t **data, size_t *len,
+		   size_t *consumed)
+{
+	if (!rq->nslots)
+		return rq->n->be->rx_next(rq, hdr, data, len, consumed);
+	if (!rq->nready)
+		return 0;
+	const struct net_rx_slot *s = &rq->slot[rq->ready[rq->ready_head]];
+	*hdr = s->buf;
+	*data = s->buf + NET_HDR_LEN;
+	*len = s->len >= NET_HDR_LEN ? s->len - NET_HDR_LEN : 0;
+	*consumed = s->len;
+	return 1;
+}
+
+/* The packet rx_peek gave is done with (delivered or dropped). */
+static void rx_pop(struct net_rxq *rq, size_t consumed)
+{
+	if (rq->nslots) {
+		rq->slot[rq->ready[rq->ready_head]].state = NET_SLOT_FREE;
+		rq->ready_head = (rq->ready_head + 1) % NET_RX_SLOTS;
+		rq->nready--;
+		return;
+	}
+	rq->off += consumed;
+	/* Rewind only with no read in flight: a read lands at buf + fill as
+	 * it was when it was submitted. */
+	if (rq->off == rq->fill && !rq->reading)
+		rq->off = rq->fill = 0;
+}
+
+/* Forgets every packet read and not delivered (a reset, a broken stream). */
+static void rx_forget(struct net_rxq *rq)
+{
+	rq->off = rq->fill = 0;
+	rq->paid = false;
+	for (; rq->nready; rq->nready--) {
+		rq->slot[rq->ready[rq->ready_head]].state = NET_SLOT_FREE;
+		rq->ready_head = (rq->ready_head + 1) % NET_RX_SLOTS;
+	}
+}
+
+/* Delivers what was read, in order, into the guest's buffers, then raises
+ * at most one interrupt for all of it (EVENT_IDX's used_event looked at
+ * once, for the whole batch) and reads on. */
 static void rx_drain(struct net_rxq *rq)
 {
 	struct vq *q = &rq->w.q;
@@ -74,10 +163,11 @@ static void rx_drain(struct net_rxq *rq)
 		return; /* what was read waits in the buffer until the resume's kick */
 	bool mrg = net_has_feature(rq->n, VIRTIO_NET_F_MRG_RXBUF);
 	vq_disable_notify(q);
+	vq_hold_used(q); /* the driver sees the batch whole: one used->idx store */
 	for (;;) {
 		const uint8_t *hdr, *data;
 		size_t len, used;
-		int r = rq->n->be->rx_next(rq, &hdr, &data, &len, &used);
+		int r = rx_peek(rq, &hdr, &data, &len, &used);
 		if (r < 0) { /* a peer that breaks the framing: hang up */
 			rq->eof = true;
 			net_link_change(rq->n, false);
@@ -119,11 +209,7 @@ static void rx_drain(struct net_rxq *rq)
 		} else {
 			vdev_count(&rq->dropped, 1);
 		}
-		rq->off += used;
-		/* Rewind only with no read in flight: a read lands at
-		 * buf + fill as it was when it was submitted. */
-		if (rq->off == rq->fill && !rq->reading)
-			rq->off = rq->fill = 0;
+		rx_pop(rq, used);
 	}
 	/* MMDS's answers (net_mmds.c), between the backend's packets */
 	if (rq->n->mmds && rq->pair == 0 && net_mmds_rx(rq) == -EINVAL) {
@@ -131,6 +217,7 @@ static void rx_drain(struct net_rxq *rq)
 		rq->w.active = false;
 		return;
 	}
+	vq_publish_used(q);
 	if (rq->pushed && vq_need_notify(q))
 		virtio_notify_vq(&rq->n->vdev, rq->w.qidx);
 	rq->pushed = false;
@@ -142,6 +229,9 @@ static void rx_cancel(struct vq_worker *w)
 	struct net_rxq *rq = w->model;
 	if (rq->reading)
 		vq_worker_cancel(w, rq);
+	for (unsigned i = 0; i < rq->nslots; i++)
+		if (rq->slot[i].state == NET_SLOT_READING)
+			vq_worker_cancel(w, &rq->slot[i]);
 }
 
 static void rx_kick(struct vq_worker *w)
@@ -150,35 +240,66 @@ static void rx_kick(struct vq_worker *w)
 	rq->stalled = false;
 	if (rq->pair >= atomic_load(&rq->n->active_pairs))
 		rx_cancel(w); /* the driver disabled this pair */
-	rx_drain(rq);	      /* its read goes out with the worker's next wait */
+	rx_drain(rq);	      /* its reads go out with the worker's next wait */
 }
 
+/* A read ended: its bytes are recorded here, and delivered once the
+ * worker handled every completion its ring had (rx_flush), so that a
+ * wake-up that brings several packets delivers them as one batch. */
 static void rx_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop)
 {
 	struct net_rxq *rq = w->model;
-	rq->reading = false;
+	struct net_rx_slot *s = NULL;
+	if (rq->nslots) {
+		s = io_uring_cqe_get_data(cqe);
+		s->state = NET_SLOT_FREE;
+		rq->reads_out--;
+	} else {
+		rq->reading = false;
+	}
 	if (drop) { /* reset: forget what was buffered */
-		rq->off = rq->fill = 0;
-		rq->paid = false;
+		rx_forget(rq);
 		return;
 	}
 	int res = cqe->res;
 	if (res > 0) {
-		rq->fill += (size_t)res;
+		if (s) {
+			s->len = (size_t)res;
+			s->state = NET_SLOT_READY;
+			rq->ready[(rq->ready_head + rq->nready++) % NET_RX_SLOTS] =
+				(uint8_t)(s - rq->slot);
+			rq->got++;
+		} else {
+			rq->fill += (size_t)res;
+		}
 		vdev_count(&rq->reads, 1);
 	} else if (res == -EAGAIN || res == -EINTR || res == -ECANCELED) {
-		/* read again below (or not, if the pair was disabled) */
+		/* read again (or not, if the pair was disabled) */
 	} else {
 		if (res < 0)
 			vdev_count(&rq->read_fails, 1);
 		rq->n->be->rx_failed(rq); /* end of file, or an error */
 	}
+}
+
+/* After each batch of completions: deliver them, one interrupt at most,
+ * and read again: twice as many reads as the batch brought packets (at
+ * least one, at most every slot), so that a busy tap is read until it is
+ * empty in a few rounds and an idle one has one read waiting. */
+static void rx_flush(struct vq_worker *w)
+{
+	struct net_rxq *rq = w->model;
+	if (rq->nslots) {
+		unsigned want = 2 * rq->got;
+		rq->depth = want < 1 ? 1 : want > rq->nslots ? rq->nslots : want;
+		rq->got = 0;
+	}
 	rx_drain(rq);
 }
 
-/* A snapshot's pause: the one read RX has in flight lands in its own
- * buffer, and nothing is delivered from there while paused (rx_drain), so
- * it need not end (a tap may stay silent for good). */
+/* A snapshot's pause: the reads RX has in flight land in its own buffers,
+ * and nothing is delivered from there while paused (rx_drain), so they
+ * need not end (a tap may stay silent for good). */
 static bool rx_pause(struct vq_worker *w)
 {
 	(void)w;
@@ -188,6 +309,7 @@ static bool rx_pause(struct vq_worker *w)
 static const struct vq_worker_ops rx_ops = {
 	.kick = rx_kick,
 	.complete = rx_complete,
+	.flush = rx_flush,
 	.quiesce = rx_cancel,
 	.pause = rx_pause,
 };
@@ -200,8 +322,11 @@ static void tx_put(struct net_txq *tq, struct net_tx_req *r)
 	tq->free = r;
 }
 
+/* A frame is done with: its chain goes to the used ring, whose index the
+ * driver sees once for the batch (tx_notify). */
 static void tx_done(struct net_txq *tq, struct net_tx_req *r)
 {
+	vq_hold_used(&tq->w.q);
 	(void)virtio_push(&tq->n->vdev, &tq->w.q, r->head, 0);
 	tq->pushed = true;
 	tx_put(tq, r);
@@ -223,6 +348,7 @@ static void tx_submit(struct net_txq *tq, struct net_tx_req *r)
 
 static void tx_notify(struct net_txq *tq)
 {
+	vq_publish_used(&tq->w.q);
 	if (tq->pushed && vq_need_notify(&tq->w.q))
 		virtio_notify_vq(&tq->n->vdev, tq->w.qidx);
 	tq->pushed = false;
@@ -247,6 +373,7 @@ static void tx_kick(struct vq_worker *w)
 			/* MMDS's frames count against the TX limiter too (as
 			 * Firecracker's): the limiter first */
 			if (n->mmds && net_mmds_tx(tq, &tq->chain)) { /* MMDS's frame */
+				vq_hold_used(&w->q);
 				(void)virtio_push(&n->vdev, &w->q, tq->chain.head, 0);
 				tq->pushed = true;
 				continue;
@@ -563,9 +690,12 @@ int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_ir
 		struct net_txq *tq = n->tx[p];
 		rq->n = tq->n = n;
 		rq->pair = tq->pair = p;
-		rq->cap = n->be->rx_cap;
-		rq->buf = malloc(rq->cap);
-		if (!rq->buf)
+		rq->nslots = rq->depth = n->be->rx_slots;
+		for (unsigned k = 0; k < rq->nslots; k++)
+			if (!(rq->slot[k].buf = malloc(n->be->rx_cap)))
+				return err_set(e, ENOMEM, "out of memory");
+		rq->cap = rq->nslots ? 0 : n->be->rx_cap;
+		if (rq->cap && !(rq->buf = malloc(rq->cap)))
 			return err_set(e, ENOMEM, "out of memory");
 		for (unsigned k = 0; k < NET_QUEUE_MAX; k++)
 			tx_put(tq, &tq->reqs[k]);
@@ -578,7 +708,9 @@ int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_ir
 			.grant = &net_grants[NET_GRANT_RX],
 			.dev_fds = &fd,
 			.ndev_fds = 1,
-			.ring_entries = 16,
+			/* its eventfds' reads, NET_RX_SLOTS reads and their
+			 * cancels, the limiter's timer */
+			.ring_entries = 32,
 			.name = name,
 		};
 		int r = vq_worker_create(&rq->w, d, 2 * p, &wc, e);
@@ -665,8 +797,11 @@ void net_destroy(struct net *n)
 		pthread_mutex_destroy(&n->vdev.lock);
 	}
 	for (unsigned p = 0; p < NET_MAX_PAIRS; p++) {
-		if (n->rx[p])
+		if (n->rx[p]) {
 			free(n->rx[p]->buf);
+			for (unsigned k = 0; k < NET_RX_SLOTS; k++)
+				free(n->rx[p]->slot[k].buf);
+		}
 		free(n->rx[p]);
 		free(n->tx[p]);
 	}

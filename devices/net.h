@@ -28,6 +28,7 @@
 #define NET_MIN_FRAME	  14  /* an Ethernet header */
 #define NET_TX_SEGS	  64  /* iovecs per TX request */
 #define NET_RX_MAX_CHAINS 256 /* buffers one received packet may span */
+#define NET_RX_SLOTS	  8   /* tap reads one RX queue has in flight at most */
 
 /* ---- the device model: pure functions over chains and queues -------------- */
 

@@ -31,13 +31,34 @@ struct net_tx_req {
 	struct net_tx_req *next_free;
 };
 
+/* A packet-per-read backend's read buffer (rx_slots): free, a read in
+ * flight into it, or a packet waiting to be delivered (in the queue's ready
+ * FIFO). */
+enum net_slot_state { NET_SLOT_FREE, NET_SLOT_READING, NET_SLOT_READY };
+struct net_rx_slot {
+	uint8_t *buf; /* owned, rx_cap bytes */
+	size_t len;   /* what its read brought: the header, then the frame */
+	enum net_slot_state state;
+};
+
 struct net_rxq {
 	struct vq_worker w;
 	struct net *n;
 	unsigned pair;
 	struct vq_chain chain;
+	/* A byte-stream backend (rx_slots 0): one read at a time into buf. */
 	uint8_t *buf; /* owned, cap bytes: what the backend read, [off, fill) not delivered */
 	size_t cap, off, fill;
+	/* A packet-per-read backend (rx_slots N): up to `depth` reads in
+	 * flight, each into its own slot; the packets they brought are
+	 * delivered in the order their reads completed (ready[], a FIFO of
+	 * slot indices from ready_head), which is the order the backend
+	 * queued them: the worker's thread runs the reads one after the
+	 * other and the ring posts their completions in that order. */
+	struct net_rx_slot slot[NET_RX_SLOTS];
+	uint8_t ready[NET_RX_SLOTS];
+	unsigned nslots, depth, reads_out, ready_head, nready;
+	unsigned got; /* reads that brought a packet since the last batch */
 	bool reading, eof, stalled, pushed;
 	uint64_t limit_since; /* its wait for the RX rate limiter began (0: none) */
 	bool paid;	      /* the packet at off took its tokens (it waits for buffers) */
@@ -107,9 +128,14 @@ struct net_backend_ops {
 	 * the first `pairs` queue pairs now. 0, or the first failure's errno. */
 	int (*steer)(struct net *n, unsigned pairs);
 
-	/* RX worker: each read goes to rq->buf + rq->fill, at most
-	 * rq->cap - rq->fill bytes. */
-	size_t rx_cap; /* the buffer's size */
+	/* RX worker. Either a byte stream (rx_slots 0: one read at a time
+	 * into rq->buf + rq->fill, at most rq->cap - rq->fill bytes, cut into
+	 * packets by rx_next) or one packet per read with its NET_HDR_LEN
+	 * header first (rx_slots N, at most NET_RX_SLOTS: a tap; up to N reads
+	 * in flight, each into its own buffer of rx_cap bytes; rx_room and
+	 * rx_next unused). */
+	size_t rx_cap; /* the buffer's size (each slot's) */
+	unsigned rx_slots;
 	/* Whether a read may go out now (room made first, e.g. a partial
 	 * frame moved to the start); false while what is there must be
 	 * delivered first. */

@@ -4,7 +4,9 @@
  * or created here) or passed in by a manager (NET_TAPFD). The tap speaks
  * the virtio-net header itself: TX writes the header and the frame
  * straight from guest memory (writev, several in flight), RX reads one
- * packet with its header per read, and the offloads the driver accepts are
+ * packet with its header per read, several reads in flight (rx_slots: as
+ * many packets as the tap holds come in one wake-up of the worker), and
+ * the offloads the driver accepts are
  * the tap's (TUNSETOFFLOAD). With several pairs the tap is multi_queue and
  * follows the driver's pair count (TUNSETQUEUE). */
 #include <errno.h>
@@ -187,27 +189,6 @@ static void tap_activate(struct net *n)
 		log_warn("net%u: TUNSETQUEUE: %s", n->index, strerror(er));
 }
 
-/* One packet per read: the buffer holds at most one, which waits there
- * for guest buffers. */
-static bool tap_rx_room(struct net_rxq *rq)
-{
-	return rq->fill == 0;
-}
-
-static int tap_rx_next(struct net_rxq *rq, const uint8_t **hdr, const uint8_t **data, size_t *len,
-		       size_t *consumed)
-{
-	size_t have = rq->fill - rq->off;
-	const uint8_t *p = rq->buf + rq->off;
-	if (have == 0)
-		return 0;
-	*hdr = p;
-	*data = p + NET_HDR_LEN;
-	*len = have >= NET_HDR_LEN ? have - NET_HDR_LEN : 0;
-	*consumed = have;
-	return 1;
-}
-
 /* A detached tap queue (-EBADFD) or a failing tap: stop reading until the
  * next kick rather than spin on the error. */
 static void tap_rx_failed(struct net_rxq *rq)
@@ -240,8 +221,7 @@ const struct net_backend_ops net_tap_ops = {
 	.activate = tap_activate,
 	.steer = tap_steer,
 	.rx_cap = NET_HDR_LEN + NET_MAX_FRAME,
-	.rx_room = tap_rx_room,
-	.rx_next = tap_rx_next,
+	.rx_slots = NET_RX_SLOTS,
 	.rx_failed = tap_rx_failed,
 	.tx_prepare = tap_tx_prepare,
 	.tx_written = tap_tx_written,

@@ -266,12 +266,30 @@ int vq_push(struct vq *q, uint16_t head, uint32_t written)
 	st32(e + offsetof(struct vring_used_elem, id), head);
 	st32(e + offsetof(struct vring_used_elem, len), written);
 	uint16_t old = q->used_idx++;
-	st16(used + USED_IDX, q->used_idx, __ATOMIC_RELEASE);
+	if (!q->hold_used)
+		st16(used + USED_IDX, q->used_idx, __ATOMIC_RELEASE);
 	/* 2^16 pushes without a notification: signalled_used no longer tells
 	 * where we were, so the next vq_need_notify must notify. */
 	if ((uint16_t)(q->used_idx - q->signalled_used) < (uint16_t)(q->used_idx - old))
 		q->signalled_valid = false;
 	return 0;
+}
+
+void vq_hold_used(struct vq *q)
+{
+	q->hold_used = true;
+}
+
+void vq_publish_used(struct vq *q)
+{
+	if (!q->hold_used)
+		return;
+	q->hold_used = false;
+	uint8_t *used = used_ring_w(q);
+	if (q->broken || !used)
+		return;
+	/* the entries before the index */
+	st16(used + USED_IDX, q->used_idx, __ATOMIC_RELEASE);
 }
 
 bool vq_need_notify(struct vq *q)

@@ -46,6 +46,9 @@ struct vq {
 	 * notification calls write nothing (vq_enable_notify says no more
 	 * came), so that the rings stay as they are; vq_push still works. */
 	bool paused;
+	/* vq_hold_used in effect: vq_push writes the entries, vq_publish_used
+	 * the index */
+	bool hold_used;
 };
 
 /* A walked descriptor chain: device-readable segments first (n_out), then
@@ -82,6 +85,16 @@ void vq_unpop(struct vq *q, uint16_t n);
  * in_bytes). -EINVAL if the queue is broken or head >= size (which breaks
  * it). */
 __attribute__((warn_unused_result)) int vq_push(struct vq *q, uint16_t head, uint32_t written);
+
+/* Batches used entries: after vq_hold_used, vq_push writes each entry but
+ * not used->idx, which vq_publish_used then stores once for all of them
+ * (one release store, one cache line the driver sees change). The driver
+ * so never sees part of a batch, e.g. the first buffers of a packet spread
+ * over several (virtio-net's mergeable buffers: a driver that finds fewer
+ * than num_buffers drops the packet). Call vq_publish_used before
+ * vq_need_notify. */
+void vq_hold_used(struct vq *q);
+void vq_publish_used(struct vq *q);
 
 /* After one or more vq_push: whether the driver wants an interrupt now
  * (VRING_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX). */

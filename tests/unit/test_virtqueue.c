@@ -131,6 +131,34 @@ static void test_simple_chain(void **state)
 	assert_int_equal(rd32(fake_at(&r->f, USED + 8, 4)), 200);
 }
 
+/* vq_hold_used: the entries are written, the index only at
+ * vq_publish_used, once for the batch; without a hold each push publishes. */
+static void test_hold_used(void **state)
+{
+	struct vq_rig *r = vq_rig_reset(state, 16, true);
+	for (unsigned i = 0; i < 3; i++) {
+		rr_desc(&r->ring, i, BUFN(i), 64, F_WRITE, 0);
+		rr_avail(&r->ring, (uint16_t)i);
+	}
+	vq_hold_used(&r->q);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(vq_pop(&r->q, &r->c), 1);
+		assert_int_equal(vq_push(&r->q, r->c.head, 10 + i), 0);
+		assert_int_equal(rr_used_idx(&r->ring), 0);
+	}
+	assert_int_equal(rd32(fake_at(&r->f, USED + 4 + 8 * 2, 4)), 2); /* the entries are there */
+	vq_publish_used(&r->q);
+	assert_int_equal(rr_used_idx(&r->ring), 3);
+	assert_true(vq_need_notify(&r->q)); /* the first notification */
+	vq_publish_used(&r->q);		    /* nothing held: nothing changes */
+	assert_int_equal(rr_used_idx(&r->ring), 3);
+	rr_desc(&r->ring, 3, BUFN(3), 64, F_WRITE, 0);
+	rr_avail(&r->ring, 3);
+	assert_int_equal(vq_pop(&r->q, &r->c), 1);
+	assert_int_equal(vq_push(&r->q, r->c.head, 1), 0);
+	assert_int_equal(rr_used_idx(&r->ring), 4);
+}
+
 static void test_several_chains_in_order(void **state)
 {
 	struct vq_rig *r = vq_rig_reset(state, 8, false);
@@ -692,6 +720,7 @@ int main(void)
 		cmocka_unit_test(test_init_rejects_bad_layouts),
 		cmocka_unit_test(test_init_accepts_limits),
 		cmocka_unit_test(test_simple_chain),
+		cmocka_unit_test(test_hold_used),
 		cmocka_unit_test(test_several_chains_in_order),
 		cmocka_unit_test(test_chain_of_queue_size),
 		cmocka_unit_test(test_zero_length_segments),
