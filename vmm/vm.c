@@ -783,6 +783,38 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 	return vm_create(cfg, NULL, out, errbuf, errlen);
 }
 
+static uint64_t mono_ns(void);
+
+static void vm_phase(struct vm *vm, enum vm_phase p)
+{
+	vm->phase_ns[p] = mono_ns();
+}
+
+/* --log-level debug: how long each phase of the start took (a phase left
+ * out, e.g. loading on a restore, shows 0). */
+static void vm_phases_log(const struct vm *vm)
+{
+	static const char *const names[VM_NPHASES] = {
+		[VM_PH_CONFIG] = "config",	  [VM_PH_DEVICES_OPEN] = "device files",
+		[VM_PH_MEMORY] = "guest RAM",	  [VM_PH_LOAD] = "kernel and tables",
+		[VM_PH_KVM_OPEN] = "/dev/kvm",	  [VM_PH_VM] = "VM and memory slots",
+		[VM_PH_VCPUS] = "vCPUs",	  [VM_PH_PLATFORM] = "platform devices",
+		[VM_PH_JAIL_DROP] = "privileges", [VM_PH_WORKERS] = "queue workers",
+		[VM_PH_BOOT_REGS] = "boot state", [VM_PH_VCPU_THREADS] = "vCPU threads",
+	};
+	char line[512];
+	size_t n = 0;
+	uint64_t prev = vm->phase_ns[VM_PH_BEGIN];
+	for (unsigned p = VM_PH_BEGIN + 1; p < VM_NPHASES && n < sizeof(line); p++) {
+		uint64_t t = vm->phase_ns[p] ? vm->phase_ns[p] : prev;
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s %.3f", n ? ", " : "",
+				      names[p], (double)(t - prev) / 1e6);
+		prev = t;
+	}
+	log_debug("start-up phases (ms): %s; %.3f ms in all", line,
+		  (double)(prev - vm->phase_ns[VM_PH_BEGIN]) / 1e6);
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -808,6 +840,7 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 	snapmem_init(&vm->snapmem);
 	vm->restored = rc != NULL;
 	vm->rs_ns[0] = mono_ns();
+	vm->phase_ns[VM_PH_BEGIN] = vm->rs_ns[0];
 	int r = pthread_mutex_init(&vm->exit_lock, NULL);
 	if (r) {
 		free(vm);
@@ -867,11 +900,13 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 	r = arch_create(&vm->arch, &vm->av, e);
 	if (r < 0)
 		goto fail;
+	vm_phase(vm, VM_PH_CONFIG);
 	/* Memory, kernel, initrd and tables first: bad images are reported as
 	 * such even on a host without KVM. */
 	r = vm_devices_open(vm, e);
 	if (r < 0)
 		goto fail;
+	vm_phase(vm, VM_PH_DEVICES_OPEN);
 	if (rc) {
 		/* memory from the snapshot; nothing to load. Its thread (LAZY's
 		 * loader, UFFD's watcher) tells the VM's exit event when guest
@@ -889,6 +924,7 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 		r = vm_memory_alloc(vm, e);
 		if (r < 0)
 			goto fail;
+		vm_phase(vm, VM_PH_MEMORY);
 		r = vm_load(vm, e);
 		if (r < 0)
 			goto fail;
@@ -896,6 +932,7 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 		if (r < 0)
 			goto fail;
 	}
+	vm_phase(vm, VM_PH_LOAD);
 	const char *dev = getenv("CVMM_KVM_DEVICE");
 	vm->kvm_fd = kvm_open_checked(dev ? dev : "/dev/kvm", e);
 	if (vm->kvm_fd < 0) {
@@ -903,6 +940,7 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 		goto fail;
 	}
 	vm->av.kvm_fd = vm->kvm_fd;
+	vm_phase(vm, VM_PH_KVM_OPEN);
 	unsigned max = kvm_max_vcpus(vm->kvm_fd);
 	if (vm->cfg.cpus > max) {
 		r = err_set(e, EINVAL, "--cpus %u exceeds KVM's maximum of %u vCPUs per VM",
@@ -932,9 +970,11 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 	if (vm->cfg.track_dirty &&
 	    (r = snapmem_dirty_start(vm->vm_fd, &vm->mem, &vm->dirty, e)) < 0)
 		goto fail;
+	vm_phase(vm, VM_PH_VM);
 	r = vm_vcpus_init(vm, e);
 	if (r < 0)
 		goto fail;
+	vm_phase(vm, VM_PH_VCPUS);
 	r = arch_devices_init(vm->arch, e);
 	if (r < 0)
 		goto fail;
@@ -950,9 +990,11 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 	/* Everything is open: drop privileges before any thread starts
 	 * (threads inherit the credentials, the capabilities and the Landlock
 	 * domain; glibc's set*id would have to reach filtered threads). */
+	vm_phase(vm, VM_PH_PLATFORM);
 	r = vm_jail_drop(vm, e);
 	if (r < 0)
 		goto fail;
+	vm_phase(vm, VM_PH_JAIL_DROP);
 #ifdef CVMM_TEST_HOOKS
 	vm_test_landlock_probe();
 #endif
@@ -964,10 +1006,12 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 	if (r < 0)
 		goto fail;
 	vm->rs_ns[2] = mono_ns();
+	vm->phase_ns[VM_PH_WORKERS] = vm->rs_ns[2];
 	r = rc ? vm_restore_state(vm, rc, e) : arch_boot_vcpu(vm->arch, vm->vcpus[0].fd, e);
 	if (r < 0)
 		goto fail;
 	vm->rs_ns[3] = mono_ns();
+	vm->phase_ns[VM_PH_BOOT_REGS] = vm->rs_ns[3];
 	*out = (struct cvmm_vm *)vm;
 	return 0;
 fail:
@@ -1008,6 +1052,9 @@ API int cvmm_vm_start(struct cvmm_vm *handle)
 			return r;
 		}
 	}
+	vm_phase(vm, VM_PH_VCPU_THREADS);
+	if (!vm->restored)
+		vm_phases_log(vm);
 	return 0;
 }
 

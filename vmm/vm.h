@@ -73,6 +73,24 @@ struct vcpu {
 	_Atomic uint64_t exit_kinds[VCPU_EXIT_KINDS];
 };
 
+/* The builder's phases, in order (vm_create, cvmm_vm_start). */
+enum vm_phase {
+	VM_PH_BEGIN,
+	VM_PH_CONFIG,
+	VM_PH_DEVICES_OPEN,
+	VM_PH_MEMORY,
+	VM_PH_LOAD,
+	VM_PH_KVM_OPEN,
+	VM_PH_VM,
+	VM_PH_VCPUS,
+	VM_PH_PLATFORM,
+	VM_PH_JAIL_DROP,
+	VM_PH_WORKERS,
+	VM_PH_BOOT_REGS,
+	VM_PH_VCPU_THREADS,
+	VM_NPHASES
+};
+
 struct vm {
 	struct cvmm_config cfg; /* owned copy */
 	int kvm_fd, vm_fd;	/* owned */
@@ -108,6 +126,9 @@ struct vm {
 	int console_fd;	       /* owned, opened from cfg.console_path; -1: none */
 	bool started, joined;
 	uint64_t start_ns; /* CLOCK_MONOTONIC at cvmm_vm_start */
+	/* Start-up phases (CLOCK_MONOTONIC at each one's end, vm_phase): what
+	 * --log-level debug prints once the vCPUs run (docs/benchmarks.md). */
+	uint64_t phase_ns[VM_NPHASES];
 	/* a restore's steps, CLOCK_MONOTONIC (logged at cvmm_vm_start): vm_create
 	 * entered, memory mapped, KVM set up (VM, vCPUs, devices), state loaded */
 	uint64_t rs_ns[4];
