@@ -2,7 +2,11 @@
 # SPDX-License-Identifier: MIT
 """Prints bench/run's table from the RESULT lines of its log (run-job.sh).
 
-usage: bench/report.py LOG [--markdown]
+usage: bench/report.py LOG [--markdown] [--plot FILE.png]
+--plot draws, per row, how many times better cvmm is than QEMU (cvmm/QEMU
+for rates, QEMU/cvmm for times and memory: right of 1 is cvmm ahead) and the
+same for CPU time per operation, with the 1.3x target marked (matplotlib,
+Debian's python3-matplotlib).
 """
 import re
 import statistics
@@ -134,12 +138,51 @@ def main():
             print(f"| {label} | " + " | ".join(x.strip() for x in cells) + " |")
         else:
             print(f"{label:42} {cells[0]} {cells[1]} {cells[2]} {cells[3]:>10} {cells[4]:>9} {cells[5]:>14} {cells[6]:>14}")
+    if "--plot" in sys.argv:
+        plot(rows, sys.argv[sys.argv.index("--plot") + 1])
     for (case, vmm), rs in sorted(runs.items()):
         bad = [r["status"] for r in rs if r["status"] not in GOOD]
         if bad:
             print(f"note: {case}/{vmm}: unexpected exit statuses {bad}")
     for e in errors:
         print(f"note: {e}")
+
+
+def lower_is_better(label):
+    return any(u in label for u in ("(ms)", "(MiB)", "us/exit"))
+
+
+def plot(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, adv, cpu = [], [], []
+    for label, a, b, ca, cb, _ in rows:
+        if not a or not b:
+            continue
+        labels.append(label)
+        adv.append(b / a if lower_is_better(label) else a / b)
+        cpu.append(cb / ca if ca and cb else None)
+    y = list(range(len(labels)))[::-1]
+    fig, ax = plt.subplots(1, 2, figsize=(12, 0.38 * len(labels) + 1.4), sharey=True)
+    for k, (vals, title) in enumerate(((adv, "cvmm ahead of QEMU by (x)"),
+                                       (cpu, "CPU per operation: QEMU's / cvmm's"))):
+        yy = [yi for yi, v in zip(y, vals) if v]
+        vv = [v for v in vals if v]
+        ax[k].barh(yy, vv, color=["tab:green" if v >= 1.3 else "tab:orange" if v >= 1 else "tab:red"
+                                   for v in vv])
+        ax[k].axvline(1.0, color="black", lw=0.8)
+        ax[k].axvline(1.3, color="grey", lw=0.8, ls="--")
+        ax[k].set_xscale("log")
+        ax[k].set_title(title, fontsize=10)
+        for yi, v in zip(yy, vv):
+            ax[k].text(v, yi, f" {v:.2f}", va="center", fontsize=7)
+    ax[0].set_yticks(y)
+    ax[0].set_yticklabels(labels, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":
