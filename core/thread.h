@@ -9,7 +9,7 @@
  * a host that backs anonymous memory with huge pages never puts 2 MiB in
  * the VMM's RSS for a stack that uses a few KiB (glibc's default, 8 MiB,
  * takes one whenever its mapping happens to hold an aligned 2 MiB). The
- * deepest frames are under 40 KiB (gcc -fstack-usage). Sanitizer builds
+ * largest frame is 19 KiB (gcc -fstack-usage, balloon_kick). Sanitizer builds
  * keep the default: ASan's frames are several times larger. */
 #define CORE_THREAD_STACK (1u << 20)
 
