@@ -161,10 +161,7 @@ struct vq_worker {
 	/* kicks (ioeventfd reads) it served while active: the queue's events,
 	 * written by the worker (vdev_count), read by any thread */
 	_Atomic uint64_t kicks;
-	/* its adaptive polling (worker thread only), and the chains polling
-	 * found (no kick needed): written by the worker, read by any thread */
-	struct vq_poll poll;
-	_Atomic uint64_t polled;
+	struct vq_poll poll; /* its adaptive polling (worker thread only) */
 	/* vq_worker_timer: timeouts pending, the earliest one's due time
 	 * (CLOCK_MONOTONIC ns; UINT64_MAX: not known), their timespecs until
 	 * the kernel has read them (at the next submit). Worker thread only. */
