@@ -87,7 +87,7 @@ CVMM_API CVMM_WUR int cvmm_config_add_disk(struct cvmm_config *cfg, const char *
  * sees few requests pays at most one window per request. 0: off.
  * Default CVMM_DISK_POLL_DEFAULT_US. -ENODEV: no such disk; -EINVAL: over
  * CVMM_DISK_POLL_MAX_US. */
-#define CVMM_DISK_POLL_DEFAULT_US 64
+#define CVMM_DISK_POLL_DEFAULT_US 128
 #define CVMM_DISK_POLL_MAX_US	  10000
 CVMM_API CVMM_WUR int cvmm_config_set_disk_poll(struct cvmm_config *cfg, unsigned disk,
 						unsigned poll_us);
