@@ -439,6 +439,11 @@ static bool worker_poll_serve(struct vq_worker *w)
  * *t0, the window's start), -1 when the ring failed. */
 static int worker_poll(struct vq_worker *w, uint64_t *t0)
 {
+	/* Kicks stay off while the worker is busy too (submitting, handling
+	 * completions: each round's flush looks at the ring anyway), not only
+	 * while it spins: a driver that keeps the queue full then needs none. */
+	if (w->poll.ns)
+		vq_poll_begin(&w->q);
 	if (io_uring_sq_ready(&w->ring) || io_uring_cq_ready(&w->ring)) {
 		int n = worker_round_peek(w, false, NULL, true);
 		if (n != 0)
