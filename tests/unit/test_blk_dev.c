@@ -1061,31 +1061,45 @@ static void test_no_poll_needs_kicks(void **state)
 	rig_down(r);
 }
 
-/* A driver that follows the protocol (EVENT_IDX: it kicks only when the
- * device's avail_event asks) gets every request served, polling or not,
- * and while the worker polls it is asked for few kicks. */
+/* A driver that follows the protocol (it kicks only when the device asks:
+ * with EVENT_IDX when its avail_event is crossed, without when used->flags
+ * lacks VRING_USED_F_NO_NOTIFY) gets every request served, polling or
+ * not, and while the worker polls it is asked for few kicks. */
 static void test_poll_driver_protocol(void **state)
 {
 	(void)state;
-	for (unsigned poll = 0; poll < 2; poll++) {
+	for (unsigned run = 0; run < 4; run++) {
+		bool poll = run & 1, event_idx = run < 2;
 		rig_poll_us = poll ? 10000 : 0;
-		struct rig *r = rig_up_with("/tmp", 1ULL << VIRTIO_RING_F_EVENT_IDX);
+		struct rig *r =
+			rig_up_with("/tmp", event_idx ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0);
 		rig_poll_us = 0;
 		unsigned asked = 0;
 		for (unsigned k = 0; k < 300; k++) {
 			uint16_t at = vd_used_idx(&r->v, 0);
 			uint16_t old = r->v.q[0].r.avail_idx;
 			post_req(r, k % 64, VIRTIO_BLK_T_IN, 8 * (k % 64), 4096);
-			asked += vd_kick_if_asked(&r->v, 0, old);
+			if (event_idx) {
+				asked += vd_kick_if_asked(&r->v, 0, old);
+			} else {
+				__atomic_thread_fence(__ATOMIC_SEQ_CST);
+				if (!(rr_used_flags(&r->v.q[0].r) & VRING_USED_F_NO_NOTIFY)) {
+					vd_kick(&r->v, 0);
+					asked++;
+				}
+			}
 			if (!vd_wait_used(&r->v, 0, (uint16_t)(at + 1), 5))
-				fail_msg("poll %u: request %u not served (no kick asked for?)",
-					 poll, k);
+				fail_msg("poll %d event_idx %d: request %u not served (no kick "
+					 "asked "
+					 "for?)",
+					 poll, event_idx, k);
 			assert_int_equal(*vd_at(&r->v, STATUS(k % 64), 1), VIRTIO_BLK_S_OK);
 		}
 		if (!poll)
 			assert_int_equal(asked, 300); /* each one kicked */
 		else if (asked > 100)
-			fail_msg("polling: %u of 300 requests asked for a kick", asked);
+			fail_msg("polling (event_idx %d): %u of 300 requests asked for a kick",
+				 event_idx, asked);
 		rig_down(r);
 	}
 }
