@@ -7,7 +7,8 @@
 #      rate, default 8), DIR (cvmm timeit netpump mg-exit.elf mg-bench.elf
 #      qemu-system-x86_64 qemu-share/ fio-jobs.sh), IP (ip binary), DISK
 #      (the disk file to create, default /tmp/mgb-disk.img, 256 MiB), CASES
-#      (default: all, in the order below), FIO=0 (no host fio)
+#      (default: all, in the order below), FIO=0 (no host fio), DISKOPTS
+#      (appended to cvmm's --disk spec: ",poll=0")
 # POSIX sh + busybox.
 DIR=${DIR:-.}
 ROUNDS=${ROUNDS:-3}
@@ -48,7 +49,7 @@ bench() { # case vmm devices-kind guest-args
 	c=$1 v=$2 k=$3 a=$4 TMO="timeout 120"
 	if [ "$v" = cvmm ]; then
 		case $k in
-		blk) dev="--disk $DISK" ;;
+		blk) dev="--disk $DISK${DISKOPTS:-}" ;;
 		net) dev="--net $TAP" ;;
 		esac
 		run "$c" cvmm $C $dev --kernel mg-bench.elf --cmdline "acpi=off $a"

@@ -58,6 +58,7 @@ struct blk {
 	dev_t st_dev; /* the disk file's identity */
 	ino_t st_ino;
 	unsigned index, nq, nworkers;
+	unsigned poll_us; /* its workers' largest poll window (blk_cfg) */
 	bool direct, started;
 	struct blk_queue *q;	 /* owned, nq entries */
 	struct vq_limiter limit; /* shared by the queues */
@@ -493,6 +494,9 @@ int blk_open(struct blk **out, const struct blk_cfg *cfg, unsigned index, struct
 	if (cfg->queues == 0 || cfg->queues > BLK_MAX_QUEUES)
 		return err_set(e, EINVAL, "disk '%s': queues must be 1..%d", cfg->path,
 			       BLK_MAX_QUEUES);
+	if ((uint64_t)cfg->poll_us * 1000 > VQ_POLL_MAX_NS)
+		return err_set(e, EINVAL, "disk '%s': poll must be 0..%llu us", cfg->path,
+			       VQ_POLL_MAX_NS / 1000);
 	struct blk *b = calloc(1, sizeof(*b));
 	if (!b)
 		return err_set(e, ENOMEM, "out of memory");
@@ -500,6 +504,7 @@ int blk_open(struct blk **out, const struct blk_cfg *cfg, unsigned index, struct
 	b->index = index;
 	b->nq = cfg->queues;
 	b->direct = cfg->direct;
+	b->poll_us = cfg->poll_us;
 	b->geom.ro = cfg->ro;
 	vq_limiter_init(&b->limit, &cfg->limit);
 	pthread_mutex_init(&b->geom_lock, NULL);
@@ -583,6 +588,7 @@ int blk_start(struct blk *b, const struct guest_mem *mem, const struct virtio_ir
 			.ndev_fds = 1,
 			.ring_entries = 2 * BLK_QUEUE_MAX,
 			.name = name,
+			.poll_max_ns = (uint64_t)b->poll_us * 1000,
 		};
 		int r = vq_worker_create(&bq->w, d, i, &wc, e);
 		b->nworkers = i + 1; /* destroy undoes even a half-made worker */

@@ -79,6 +79,9 @@ struct blk_cfg {
 	bool ro, direct;
 	unsigned queues;
 	struct rl_cfg limit; /* its rate limiter: 1 op per request, the data's bytes */
+	/* each queue worker's adaptive polling, its largest window in us (0:
+	 * none; at most VQ_POLL_MAX_NS / 1000): worker.h, vq_poll */
+	unsigned poll_us;
 };
 
 struct blk;

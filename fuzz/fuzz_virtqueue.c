@@ -237,8 +237,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)vq_need_notify(&q);
 		if (op & 0x40)
 			(void)vq_enable_notify(&q);
+		if (op & 0x80) {
+			/* the worker's polling: kicks held off, the ring looked
+			 * at, kicks back on (what it pops in between is as
+			 * checked as ever) */
+			vq_poll_begin(&q);
+			FZ_CHECK(q.broken || q.polling);
+			(void)vq_poll_pending(&q);
+			if (op & 0x20)
+				(void)vq_poll_end(&q);
+		}
 		FZ_CHECK(!q.broken);
 	}
+	if (q.polling)
+		(void)vq_poll_end(&q);
+	FZ_CHECK(!q.polling);
 	return 0;
 }
 

@@ -49,7 +49,24 @@ API int cvmm_config_add_disk(struct cvmm_config *c, const char *path, unsigned f
 	char *p = strdup(path);
 	if (!p)
 		return err_set(&c->err, ENOMEM, "out of memory");
-	c->disks[c->ndisks++] = (struct vm_disk_cfg){p, flags, queues, {{0}, {0}}};
+	c->disks[c->ndisks++] =
+		(struct vm_disk_cfg){p, flags, queues, {{0}, {0}}, CVMM_DISK_POLL_DEFAULT_US};
+	return 0;
+}
+
+_Static_assert((uint64_t)CVMM_DISK_POLL_MAX_US * 1000 == VQ_POLL_MAX_NS,
+	       "a disk's poll window: the API's bound is the worker's");
+_Static_assert(CVMM_DISK_POLL_DEFAULT_US <= CVMM_DISK_POLL_MAX_US, "the default within bounds");
+
+API int cvmm_config_set_disk_poll(struct cvmm_config *c, unsigned disk, unsigned poll_us)
+{
+	err_clear(&c->err);
+	if (disk >= c->ndisks)
+		return err_set(&c->err, ENODEV, "no disk %u", disk);
+	if (poll_us > CVMM_DISK_POLL_MAX_US)
+		return err_set(&c->err, EINVAL, "disk %u: poll must be 0..%d us, got %u", disk,
+			       CVMM_DISK_POLL_MAX_US, poll_us);
+	c->disks[disk].poll_us = poll_us;
 	return 0;
 }
 

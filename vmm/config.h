@@ -28,6 +28,7 @@ struct vm_disk_cfg {
 	char *path; /* owned */
 	unsigned flags, queues;
 	struct cvmm_rate_limiter limit;
+	unsigned poll_us; /* cvmm_config_set_disk_poll */
 };
 struct vm_fs_cfg {
 	char *tag, *path; /* owned */

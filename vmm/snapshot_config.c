@@ -35,7 +35,7 @@ enum {
 	CFG_VERSION,
 	CFG_RNG_LIMIT, /* optional, as every limiter: a file without one loads */
 };
-enum { DISK_PATH = 1, DISK_FLAGS, DISK_QUEUES, DISK_LIMIT };
+enum { DISK_PATH = 1, DISK_FLAGS, DISK_QUEUES, DISK_LIMIT, DISK_POLL };
 enum { NET_BACKEND = 1, NET_TARGET, NET_PAIRS, NET_HAS_MAC, NET_MAC, NET_RX_LIMIT, NET_TX_LIMIT };
 /* section "balloon-config", with a balloon only (older states have none) */
 enum { BALLOON_MIB = 1, BALLOON_FLAGS, BALLOON_STATS_S };
@@ -107,6 +107,7 @@ void snapshot_config_write(const struct cvmm_config *c, bool pci, struct snap_w 
 		snap_u32(w, DISK_FLAGS, c->disks[i].flags);
 		snap_u32(w, DISK_QUEUES, c->disks[i].queues);
 		put_limit(w, DISK_LIMIT, &c->disks[i].limit);
+		snap_u64(w, DISK_POLL, c->disks[i].poll_us);
 	}
 	for (unsigned i = 0; i < c->nnets; i++) {
 		const struct cvmm_net_config *n = &c->nets[i];
@@ -225,17 +226,23 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 		struct snap_sec d;
 		char path[4096];
 		uint32_t flags, queues;
+		uint64_t poll;
 		if (snap_find(r, "disk", i, &d) < 0)
 			return err_set(e, EINVAL, "snapshot lacks disk %u", i);
 		if ((ret = snap_get_str(&d, DISK_PATH, path, sizeof(path), true, e)) < 0 ||
 		    (ret = snap_get_u32(&d, DISK_FLAGS, &flags, e)) < 0 ||
 		    (ret = snap_get_u32(&d, DISK_QUEUES, &queues, e)) < 0 ||
-		    (ret = get_limit(&d, DISK_LIMIT, &lim, e)) < 0)
+		    (ret = get_limit(&d, DISK_LIMIT, &lim, e)) < 0 ||
+		    /* absent from snapshots of a cvmm before polling: the default */
+		    (ret = snap_opt_u64(&d, DISK_POLL, CVMM_DISK_POLL_DEFAULT_US, &poll, e)) < 0)
 			return ret;
 		ret = cvmm_config_add_disk(c, rs->disk_path[i] ? rs->disk_path[i] : path, flags,
 					   queues);
 		if (!ret)
 			ret = cvmm_config_set_disk_limiter(c, i, &lim);
+		if (!ret)
+			ret = cvmm_config_set_disk_poll(
+				c, i, poll > UINT32_MAX ? UINT32_MAX : (unsigned)poll);
 	}
 	for (uint32_t i = 0; !ret && i < nnets; i++) {
 		struct snap_sec d;

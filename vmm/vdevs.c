@@ -25,7 +25,8 @@ static int blk_open_cfg(void **out, const struct cvmm_config *c, unsigned i, str
 			     .ro = d->flags & CVMM_DISK_RO,
 			     .direct = d->flags & CVMM_DISK_DIRECT,
 			     .queues = d->queues,
-			     .limit = vm_rl_cfg(&d->limit)};
+			     .limit = vm_rl_cfg(&d->limit),
+			     .poll_us = d->poll_us};
 	return blk_desc.open(out, &bc, i, e);
 }
 

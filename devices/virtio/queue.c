@@ -340,6 +340,10 @@ static bool notify_from(struct vq *q, uint16_t idx)
 {
 	if (q->broken || q->paused)
 		return false;
+	if (q->polling) { /* kicks stay off: the poller looks again itself */
+		uint8_t *avail = avail_ring(q);
+		return avail && ld16(avail + AVAIL_IDX, __ATOMIC_ACQUIRE) != idx;
+	}
 	q->notify_off = false;
 	uint8_t *used = used_ring_w(q), *avail = avail_ring(q);
 	if (!used || !avail) {
@@ -364,6 +368,43 @@ bool vq_enable_notify(struct vq *q)
 bool vq_enable_notify_more(struct vq *q)
 {
 	return notify_from(q, q->avail_seen);
+}
+
+void vq_poll_begin(struct vq *q)
+{
+	if (q->broken || q->paused || q->polling)
+		return;
+	q->polling = true;
+	q->notify_off = true;
+	uint8_t *used = used_ring_w(q);
+	if (!used) {
+		vq_fail(q, "used ring outside guest memory");
+		return;
+	}
+	/* vring_need_event(event, new, old) is true when old <= event < new
+	 * (mod 2^16): the driver's adds go from old >= last_avail onwards, so
+	 * an event one behind last_avail is never crossed (until 2^16 chains
+	 * later: at worst one kick). */
+	if (q->event_idx)
+		st16(used + USED_RING(q->size), (uint16_t)(q->last_avail - 1), __ATOMIC_RELAXED);
+	else
+		st16(used + USED_FLAGS, VRING_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+}
+
+bool vq_poll_pending(struct vq *q)
+{
+	if (q->broken || q->paused)
+		return false;
+	uint8_t *avail = avail_ring(q);
+	if (!avail)
+		return false; /* vq_pop says why, if anyone pops */
+	return ld16(avail + AVAIL_IDX, __ATOMIC_ACQUIRE) != q->last_avail;
+}
+
+bool vq_poll_end(struct vq *q)
+{
+	q->polling = false;
+	return vq_enable_notify(q);
 }
 
 /* Cursors. */

@@ -40,6 +40,7 @@ struct vq {
 	uint16_t signalled_used; /* used_idx when we last notified the driver */
 	bool signalled_valid;
 	bool notify_off; /* vq_disable_notify in effect */
+	bool polling;	 /* vq_poll_begin in effect: kicks held off until vq_poll_end */
 	bool broken;	 /* a guest violation was seen: stop using the queue */
 	const char *why; /* what broke it (static string) */
 	/* A snapshot's pause (worker.h): vq_pop takes nothing and the
@@ -115,6 +116,20 @@ bool vq_enable_notify(struct vq *q);
  * a spin). Returns true if more came since (try again), false if a kick
  * will come. */
 bool vq_enable_notify_more(struct vq *q);
+
+/* Polling (the worker's adaptive poll, worker.h): vq_poll_begin asks the
+ * driver not to kick at all (with EVENT_IDX, avail_event is put behind the
+ * chains we consumed, an index the driver has passed, so that no add
+ * crosses it; without, VRING_USED_F_NO_NOTIFY), and until vq_poll_end
+ * vq_enable_notify and vq_enable_notify_more only look (true if chains are
+ * available) and leave kicks off. vq_poll_pending: whether the driver made
+ * a chain available that we did not take (an acquire load of avail->idx,
+ * no other access to guest memory; false for a broken or paused queue).
+ * vq_poll_end is vq_enable_notify: kicks on again, then one more look
+ * (true: chains came meanwhile, serve them before waiting for a kick). */
+void vq_poll_begin(struct vq *q);
+bool vq_poll_pending(struct vq *q);
+bool vq_poll_end(struct vq *q);
 
 /* Copies between a chain and host buffers. A cursor walks the readable
  * (out) or the writable (in) part; reads and writes never cross into the

@@ -151,6 +151,10 @@ static bool virtio_reset_finish(struct virtio_dev *d, bool wait)
 	atomic_store(&d->fail_why, NULL);
 	atomic_store(&d->fail_told, false);
 	memset(d->qcfg, 0, sizeof(d->qcfg));
+	/* a snapshot's queue positions (a pause's, a restore's) are the old
+	 * driver's: the next activation starts its queues at 0 */
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		d->qpos[q].valid = false;
 	d->dev_features_sel = d->drv_features_sel = d->queue_sel = 0;
 	if (d->transport_reset)
 		d->transport_reset(d->transport);

@@ -285,14 +285,22 @@ static void worker_test_uring_probe(struct vq_worker *w)
 }
 #endif
 
+static void worker_poll_stop(struct vq_worker *w);
+
 /* One round of the worker's loop: submits what the last round queued,
  * waits for a completion (for good if `ts` is NULL, at most *ts otherwise;
  * not at all if !wait), then handles every completion the ring has.
- * Returns how many, or -1 when the ring failed. */
-static int worker_round(struct vq_worker *w, bool wait, struct __kernel_timespec *ts)
+ * Returns how many, or -1 when the ring failed. `peek` (with !wait): no
+ * system call unless there is something to submit (the poller's round:
+ * what it saw in the completion ring is there already). */
+static int worker_round_peek(struct vq_worker *w, bool wait, struct __kernel_timespec *ts,
+			     bool peek)
 {
-	int r;
-	if (!wait) {
+	int r = 0;
+	if (peek) {
+		if (io_uring_sq_ready(&w->ring))
+			r = io_uring_submit(&w->ring);
+	} else if (!wait) {
 		/* enters the kernel even with nothing to submit: completions
 		 * queued as task work for this thread get posted */
 		r = io_uring_submit(&w->ring);
@@ -320,6 +328,7 @@ static int worker_round(struct vq_worker *w, bool wait, struct __kernel_timespec
 		uint64_t tag = io_uring_cqe_get_data64(cqe);
 		if (tag == WORKER_TAG_CTL) {
 			arm_read(w, WORKER_FILE_CTL, &w->ctl_buf, WORKER_TAG_CTL);
+			worker_poll_stop(w); /* kicks on again before any command */
 			worker_handle_command(w);
 		} else if (tag == WORKER_TAG_IGNORE) {
 			/* a cancel's own completion */
@@ -352,6 +361,122 @@ static int worker_round(struct vq_worker *w, bool wait, struct __kernel_timespec
 	}
 	pause_check(w);
 	return (int)seen;
+}
+
+static int worker_round(struct vq_worker *w, bool wait, struct __kernel_timespec *ts)
+{
+	return worker_round_peek(w, wait, ts, false);
+}
+
+/* ---- adaptive polling ----------------------------------------------------- */
+
+void vq_poll_init(struct vq_poll *p, uint64_t max_ns)
+{
+	p->max_ns = max_ns < VQ_POLL_MAX_NS ? max_ns : VQ_POLL_MAX_NS;
+	p->ns = 0;
+}
+
+void vq_poll_tune(struct vq_poll *p, uint64_t waited_ns)
+{
+	if (waited_ns <= p->ns) /* found while polling: the window fits */
+		return;
+	if (waited_ns > p->max_ns) {
+		/* longer than we would ever poll: poll less */
+		p->ns /= 2;
+		if (p->ns < VQ_POLL_START_NS)
+			p->ns = 0;
+	} else if (p->ns < p->max_ns) {
+		/* came soon after the window closed: a longer one would have
+		 * caught it */
+		p->ns = p->ns ? 2 * p->ns : VQ_POLL_START_NS;
+		if (p->ns > p->max_ns)
+			p->ns = p->max_ns;
+	}
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+/* Whether the worker may poll now: polling on, a threaded worker serving
+ * its queue, no command in progress (a pause, a reset, the exit). */
+static bool worker_polls(const struct vq_worker *w)
+{
+	return w->poll.max_ns && !w->inline_run && w->active && !w->paused && !w->pausing &&
+	       !w->draining && !w->exiting && !w->q.broken;
+}
+
+/* Leaves polling: kicks on again, one more look (chains that came
+ * meanwhile are served now: no kick will come for them). */
+static void worker_poll_stop(struct vq_worker *w)
+{
+	if (!w->q.polling)
+		return;
+	if (vq_poll_end(&w->q) && w->active && !w->paused)
+		w->ops->kick(w);
+}
+
+/* Serves the chains polling found. False when the device took none (its
+ * request slots all in flight, or its rate limiter said wait): polling
+ * then stops, kicks go on, and the device goes on by itself (a completion,
+ * its timer), as it would without polling. */
+static bool worker_poll_serve(struct vq_worker *w)
+{
+	uint16_t before = w->q.last_avail;
+	w->ops->kick(w);
+	return w->q.last_avail != before;
+}
+
+/* The poller, before the worker would wait: submits and handles what is
+ * ready without waiting; else, with kicks held off, watches the available
+ * ring and the completion ring for up to the window. Returns 1 when it did
+ * something (the loop comes back here), 0 when the window passed with
+ * nothing (kicks are on again: the loop waits, then tunes the window from
+ * *t0, the window's start), -1 when the ring failed. */
+static int worker_poll(struct vq_worker *w, uint64_t *t0)
+{
+	/* Kicks stay off while the worker is busy too (submitting, handling
+	 * completions: each round's flush looks at the ring anyway), not only
+	 * while it spins: a driver that keeps the queue full then needs none. */
+	if (w->poll.ns)
+		vq_poll_begin(&w->q);
+	if (io_uring_sq_ready(&w->ring) || io_uring_cq_ready(&w->ring)) {
+		int n = worker_round_peek(w, false, NULL, true);
+		if (n != 0)
+			return n < 0 ? -1 : 1;
+		if (!worker_polls(w)) {
+			worker_poll_stop(w);
+			return 1;
+		}
+	}
+	*t0 = vq_now_ns();
+	uint64_t window = w->poll.ns;
+	bool stuck = false;
+	if (window) {
+		vq_poll_begin(&w->q);
+		for (;;) {
+			if (io_uring_cq_ready(&w->ring))
+				return 1; /* a completion or a command: the next round's */
+			if (vq_poll_pending(&w->q)) {
+				if (worker_poll_serve(w))
+					return 1;
+				stuck = true;
+				break;
+			}
+			if (vq_now_ns() - *t0 >= window)
+				break;
+			cpu_relax();
+		}
+	}
+	/* came as the window closed: served now (no kick will come) */
+	if (w->q.polling && vq_poll_end(&w->q) && !stuck && worker_polls(w) && worker_poll_serve(w))
+		return 1;
+	return 0;
 }
 
 static void worker_ended(struct vq_worker *w)
@@ -389,9 +514,23 @@ static void *worker_thread(void *arg)
 #endif
 	arm_read(w, WORKER_FILE_CTL, &w->ctl_buf, WORKER_TAG_CTL);
 	arm_read(w, WORKER_FILE_KICK, &w->kick_buf, WORKER_TAG_KICK);
-	while (!(w->exiting && w->inflight == 0))
+	while (!(w->exiting && w->inflight == 0)) {
+		uint64_t t0 = 0;
+		if (worker_polls(w)) {
+			int p = worker_poll(w, &t0);
+			if (p < 0)
+				break;
+			if (p > 0)
+				continue;
+		} else {
+			worker_poll_stop(w); /* e.g. the queue broke while polling */
+		}
+		/* kicks are on (worker_poll ended its window) */
 		if (worker_round(w, true, NULL) < 0)
 			break;
+		if (t0)
+			vq_poll_tune(&w->poll, vq_now_ns() - t0);
+	}
 	worker_ended(w);
 	return NULL;
 }
@@ -495,6 +634,7 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	w->ops = cfg->ops;
 	w->keep_caps = cfg->keep_caps;
 	w->model = cfg->model;
+	vq_poll_init(&w->poll, cfg->poll_max_ns);
 	w->kick_fd = w->ctl_fd = -1;
 	snprintf(w->name, sizeof(w->name), "%s", cfg->name);
 	int r = -pthread_mutex_init(&w->lock, NULL);

@@ -78,6 +78,26 @@ struct vq_grant {
 /* The opcode list of a grant, from an array. */
 #define VQ_GRANT_OPS(a) .uring_ops = (a), .nuring_ops = sizeof(a) / sizeof((a)[0])
 
+/* Adaptive polling (as QEMU's iothread polls, its poll-max-ns): after a
+ * batch the worker keeps kicks off and watches the available ring (and its
+ * own completion ring) for up to `ns` before it turns kicks back on and
+ * waits, so that a driver quick to send its next request sends it without
+ * a kick (a VM exit). The window tunes itself after each wait that began
+ * with one (vq_poll_tune, `waited` from the window's start to whatever
+ * ended the wait): work within the window leaves it; a wait longer than
+ * max_ns halves it (under VQ_POLL_START_NS: none); a wait between grows it
+ * (none: VQ_POLL_START_NS, else doubled; at most max_ns). max_ns 0: off. */
+#define VQ_POLL_START_NS 4000ULL
+/* the largest max_ns: a window is spun on a core, and a worker must see its
+ * commands (pause, reset, exit) between its windows at the latest */
+#define VQ_POLL_MAX_NS 10000000ULL
+struct vq_poll {
+	uint64_t max_ns; /* 0: no polling */
+	uint64_t ns;	 /* the window now, 0..max_ns */
+};
+void vq_poll_init(struct vq_poll *p, uint64_t max_ns);
+void vq_poll_tune(struct vq_poll *p, uint64_t waited_ns);
+
 struct vq_worker_cfg {
 	const struct vq_worker_ops *ops;
 	void *model;		      /* borrowed */
@@ -96,6 +116,9 @@ struct vq_worker_cfg {
 	 * its interrupt: its filter lets it write that eventfd too. */
 	bool also_notify;
 	unsigned also_notify_q;
+	/* adaptive polling's largest window (vq_poll), ns; 0: none (at most
+	 * VQ_POLL_MAX_NS) */
+	uint64_t poll_max_ns;
 };
 #define WORKER_MAX_SPARSE 4096
 /* The workers' seccomp tables (worker_jail.c): a virtqueue worker's, and
@@ -138,6 +161,7 @@ struct vq_worker {
 	/* kicks (ioeventfd reads) it served while active: the queue's events,
 	 * written by the worker (vdev_count), read by any thread */
 	_Atomic uint64_t kicks;
+	struct vq_poll poll; /* its adaptive polling (worker thread only) */
 	/* vq_worker_timer: timeouts pending, the earliest one's due time
 	 * (CLOCK_MONOTONIC ns; UINT64_MAX: not known), their timespecs until
 	 * the kernel has read them (at the next submit). Worker thread only. */

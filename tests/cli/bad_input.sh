@@ -147,6 +147,11 @@ expect 1 "--disk: a rate limit is RATE" -- --kernel "$tmp/garbage" --disk "$tmp/
 expect 1 "--disk: a rate limit is RATE" -- --kernel "$tmp/garbage" --disk "$tmp/garbage,bw=1M:0"
 expect 1 "--disk: a rate limit is RATE" -- --kernel "$tmp/garbage" --disk "$tmp/garbage,bw=1:2:3:4"
 expect 1 "--disk: a rate limit is RATE" -- --kernel "$tmp/garbage" --disk "$tmp/garbage,bw=5G:1000:$(printf '9%.0s' $(seq 30))"
+# disk polling (docs/api.md): a window beyond 0..10000 us is refused by name
+expect 1 "--disk: poll=US is the largest polling window in microseconds, 0 \(off\) to 10000" -- --kernel "$tmp/garbage" --disk "$tmp/garbage,poll=10001"
+expect 1 "--disk: poll=US" -- --kernel "$tmp/garbage" --disk "$tmp/garbage,poll=fast"
+printf '{"kernel": "%s", "disks": [{"path": "/d", "poll_us": 20000}]}' "$tmp/garbage" >"$tmp/c-poll.json"
+expect 1 "config: 'poll_us' in disks\[0\] must be 0..10000" -- --config "$tmp/c-poll.json"
 expect 1 "--net: a rate limit is RATE" -- --kernel "$tmp/garbage" --net tap0,rx-bw=-1
 expect 1 "--net" -- --kernel "$tmp/garbage" --net tap0,bw=1M
 expect 1 "--rng-limit" -- --kernel "$tmp/garbage" --rng --rng-limit bw=1M,queues=2

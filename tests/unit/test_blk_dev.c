@@ -71,12 +71,14 @@ static void make_disk(struct rig *r, const char *dir)
 }
 
 static const struct rl_cfg *rig_limit; /* the next rig's rate limiter, NULL: none */
+static unsigned rig_poll_us;	       /* the next rig's largest poll window (0: none) */
 
 static void rig_start(struct rig *r)
 {
 	struct blk_cfg cfg = {.path = r->path, .queues = 1};
 	if (rig_limit)
 		cfg.limit = *rig_limit;
+	cfg.poll_us = rig_poll_us;
 	struct err e = {0};
 	assert_int_equal(blk_open(&r->b, &cfg, 0, &e), 0);
 	struct virtio_irqfds irq = {.config = r->irqfd};
@@ -975,6 +977,201 @@ static void test_restore_other_disk_size(void **state)
 	rig_down(r);
 }
 
+/* ---- adaptive polling ---- */
+
+/* Requests sent one after another, each as soon as the one before was
+ * used (the driver waits on its interrupt: the test's thread sleeps, so
+ * that on a busy host the worker gets the core), none kicked unless it was
+ * not served within 5 ms (a watchdog kick, counted: shorter than the
+ * largest window, so that a miss grows the window). Returns how many of n
+ * were served without a kick. */
+static unsigned kickless_run(struct rig *r, unsigned n, unsigned *kicks)
+{
+	unsigned served = 0;
+	*kicks = 0;
+	for (unsigned k = 0; k < n; k++) {
+		uint16_t at = vd_used_idx(&r->v, 0);
+		uint64_t junk;
+		(void)!read(r->irqfd, &junk, sizeof(junk));
+		rr_set_used_event(&r->v.q[0].r, at); /* EVENT_IDX: the next one's */
+		post_req(r, k % 64, VIRTIO_BLK_T_IN, 8 * (k % 64), 4096);
+		double until = vd_now() + 0.005;
+		while (vd_used_idx(&r->v, 0) == at && vd_now() < until) {
+			double left = until - vd_now();
+			struct timespec ts = {0, left > 0 ? (long)(left * 1e9) : 0};
+			struct pollfd pfd = {.fd = r->irqfd, .events = POLLIN};
+			(void)ppoll(&pfd, 1, &ts, NULL);
+			(void)!read(r->irqfd, &junk, sizeof(junk));
+		}
+		if (vd_used_idx(&r->v, 0) != at) {
+			served++;
+		} else {
+			vd_kick(&r->v, 0);
+			(*kicks)++;
+			assert_true(vd_wait_used(&r->v, 0, (uint16_t)(at + 1), 5));
+		}
+		assert_int_equal(*vd_at(&r->v, STATUS(k % 64), 1), VIRTIO_BLK_S_OK);
+		assert_int_equal(*vd_at(&r->v, DATA(k % 64), 1), pattern(8 * 512 * (k % 64)));
+	}
+	return served;
+}
+
+/* With polling (the largest window), requests the driver makes available
+ * while the worker polls are served without a kick: once the window has
+ * grown past the driver's turnaround, nearly all of them. The device's
+ * counters say so too: its queue events are the watchdog's kicks. */
+static void poll_serves_without_kick(uint64_t features)
+{
+	rig_poll_us = 10000;
+	struct rig *r = rig_up_with("/tmp", features);
+	rig_poll_us = 0;
+	check_served(r, 0); /* kicked */
+	unsigned kicks, served = kickless_run(r, 300, &kicks);
+	print_message("polling: %u of 300 requests served without a kick\n", served);
+	if (served < 200)
+		fail_msg("polling: %u of 300 requests served without a kick (%u kicked)", served,
+			 kicks);
+	struct vdev_metrics m = blk_counters(r);
+	assert_int_equal(m.blk.queue_event_count, kicks + 1);
+	assert_int_equal(m.blk.read_count, 301);
+	rig_down(r);
+}
+
+static void test_poll_serves_without_kick(void **state)
+{
+	(void)state;
+	poll_serves_without_kick(0);
+}
+
+static void test_poll_serves_without_kick_event_idx(void **state)
+{
+	(void)state;
+	poll_serves_without_kick(1ULL << VIRTIO_RING_F_EVENT_IDX);
+}
+
+/* Without polling (poll=0) every one of them needs its kick. */
+static void test_no_poll_needs_kicks(void **state)
+{
+	(void)state;
+	struct rig *r = rig_up("/tmp");
+	check_served(r, 0);
+	unsigned kicks, served = kickless_run(r, 30, &kicks);
+	assert_int_equal(served, 0);
+	assert_int_equal(kicks, 30);
+	rig_down(r);
+}
+
+/* A driver that follows the protocol (it kicks only when the device asks:
+ * with EVENT_IDX when its avail_event is crossed, without when used->flags
+ * lacks VRING_USED_F_NO_NOTIFY) gets every request served, polling or
+ * not, and while the worker polls it is asked for few kicks. */
+static void test_poll_driver_protocol(void **state)
+{
+	(void)state;
+	for (unsigned run = 0; run < 4; run++) {
+		bool poll = run & 1, event_idx = run < 2;
+		rig_poll_us = poll ? 10000 : 0;
+		struct rig *r =
+			rig_up_with("/tmp", event_idx ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0);
+		rig_poll_us = 0;
+		unsigned asked = 0;
+		for (unsigned k = 0; k < 300; k++) {
+			uint16_t at = vd_used_idx(&r->v, 0);
+			uint16_t old = r->v.q[0].r.avail_idx;
+			post_req(r, k % 64, VIRTIO_BLK_T_IN, 8 * (k % 64), 4096);
+			if (event_idx) {
+				asked += vd_kick_if_asked(&r->v, 0, old);
+			} else {
+				__atomic_thread_fence(__ATOMIC_SEQ_CST);
+				if (!(rr_used_flags(&r->v.q[0].r) & VRING_USED_F_NO_NOTIFY)) {
+					vd_kick(&r->v, 0);
+					asked++;
+				}
+			}
+			if (!vd_wait_used(&r->v, 0, (uint16_t)(at + 1), 5))
+				fail_msg("poll %d event_idx %d: request %u not served (no kick "
+					 "asked "
+					 "for?)",
+					 poll, event_idx, k);
+			assert_int_equal(*vd_at(&r->v, STATUS(k % 64), 1), VIRTIO_BLK_S_OK);
+		}
+		if (!poll)
+			assert_int_equal(asked, 300); /* each one kicked */
+		else if (asked > 100)
+			fail_msg("polling (event_idx %d): %u of 300 requests asked for a kick",
+				 event_idx, asked);
+		rig_down(r);
+	}
+}
+
+/* Polling with a rate limiter that makes requests wait: they are served
+ * at the limiter's pace (the poller does not spin on chains the device
+ * cannot take yet, nor serve them early) and right. */
+static void test_poll_rate_limited(void **state)
+{
+	(void)state;
+	struct rl_cfg lim = {.ops = {.size = 10, .refill_ms = 100}};
+	rig_limit = &lim;
+	rig_poll_us = 10000;
+	struct rig *r = rig_up("/tmp");
+	rig_limit = NULL;
+	rig_poll_us = 0;
+	double t0 = vd_now();
+	for (unsigned k = 0; k < 30; k++)
+		post_req(r, k, VIRTIO_BLK_T_IN, 8 * k, 4096);
+	vd_kick(&r->v, 0);
+	assert_true(vd_wait_used(&r->v, 0, 30, 10));
+	double took = vd_now() - t0;
+	/* 20 after the first 10, at 10 per 100 ms: 200 ms */
+	if (took < 0.15 || took > 3)
+		fail_msg("30 reads at 10 per 100 ms (10 at once) took %.3f s, not about 0.2", took);
+	for (unsigned k = 0; k < 30; k++)
+		assert_int_equal(*vd_at(&r->v, STATUS(k), 1), VIRTIO_BLK_S_OK);
+	check_served(r, 30);
+	rig_down(r);
+}
+
+/* A pause, a snapshot's state and a reset all go through while the worker
+ * polls with the largest window, promptly; so does the end. */
+static void test_poll_pause_reset_prompt(void **state)
+{
+	(void)state;
+	rig_poll_us = 10000;
+	struct rig *r = rig_up_with("/tmp", 1ULL << VIRTIO_RING_F_EVENT_IDX);
+	rig_poll_us = 0;
+	unsigned kicks;
+	(void)kickless_run(r, 50, &kicks); /* the window grown */
+	for (unsigned i = 0; i < 20; i++) {
+		double t0 = vd_now();
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += 5;
+		assert_int_equal(virtio_dev_pause(blk_vdev(r->b), &until), 0);
+		/* paused: kicks are on again for when it resumes (avail_event
+		 * where the next chain goes), and nothing is served */
+		assert_int_equal(rr_avail_event(&r->v.q[0].r), r->v.q[0].r.avail_idx);
+		uint16_t at = vd_used_idx(&r->v, 0);
+		post_req(r, 1, VIRTIO_BLK_T_IN, 8, 4096);
+		usleep(20000);
+		assert_int_equal(vd_used_idx(&r->v, 0), at);
+		virtio_dev_resume(blk_vdev(r->b));
+		assert_true(vd_wait_used(&r->v, 0, (uint16_t)(at + 1), 5));
+		if (vd_now() - t0 > 1)
+			fail_msg("a pause and resume while polling took %.3f s", vd_now() - t0);
+		(void)kickless_run(r, 5, &kicks);
+	}
+	double t0 = vd_now();
+	vd_reset(&r->v);
+	if (vd_now() - t0 > 1)
+		fail_msg("a reset while polling took %.3f s", vd_now() - t0);
+	assert_true(vd_init(&r->v, r->features) & VIRTIO_CONFIG_S_DRIVER_OK);
+	check_served(r, 2);
+	t0 = vd_now();
+	rig_down(r);
+	if (vd_now() - t0 > 1)
+		fail_msg("the end while polling took %.3f s", vd_now() - t0);
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -993,6 +1190,12 @@ int main(void)
 		cmocka_unit_test(test_snapshot_drains_and_restores),
 		cmocka_unit_test(test_pause_holds_then_resume),
 		cmocka_unit_test(test_restore_other_disk_size),
+		cmocka_unit_test(test_poll_serves_without_kick),
+		cmocka_unit_test(test_poll_serves_without_kick_event_idx),
+		cmocka_unit_test(test_no_poll_needs_kicks),
+		cmocka_unit_test(test_poll_driver_protocol),
+		cmocka_unit_test(test_poll_rate_limited),
+		cmocka_unit_test(test_poll_pause_reset_prompt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,7 +54,8 @@ static void test_valid_full(void **state)
 		"{\"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"console=ttyS0 x=1\","
 		" \"cpus\": 3, \"memory\": \"512M\","
 		" \"disks\": [{\"path\": \"/d0\"}, {\"path\": \"/d1\", \"ro\": true,"
-		" \"direct\": true, \"queues\": 4}],"
+		" \"direct\": true, \"queues\": 4, \"poll_us\": 0}, {\"path\": \"/d2\", "
+		"\"poll_us\": 250}],"
 		" \"nets\": [{\"tap\": \"tap0\", \"mac\": \"52:54:00:12:34:56\", \"queues\": 2},"
 		" {\"stream\": \"/s\", \"listen\": true}, {\"tapfd\": 7}, {\"passt\": \"/p\"}],"
 		" \"fs\": [{\"tag\": \"share\", \"path\": \"/tmp\", \"ro\": true, \"xattr\": "
@@ -67,12 +68,16 @@ static void test_valid_full(void **state)
 	assert_string_equal(cfg->cmdline, "console=ttyS0 x=1");
 	assert_int_equal(cfg->cpus, 3);
 	assert_int_equal(cfg->memory, 512ULL << 20);
-	assert_int_equal(cfg->ndisks, 2);
+	assert_int_equal(cfg->ndisks, 3);
 	assert_string_equal(cfg->disks[0].path, "/d0");
 	assert_int_equal(cfg->disks[0].flags, 0);
 	assert_int_equal(cfg->disks[0].queues, 1);
 	assert_int_equal(cfg->disks[1].flags, CVMM_DISK_RO | CVMM_DISK_DIRECT);
 	assert_int_equal(cfg->disks[1].queues, 4);
+	/* polling: the default, off, a window of its own */
+	assert_int_equal(cfg->disks[0].poll_us, CVMM_DISK_POLL_DEFAULT_US);
+	assert_int_equal(cfg->disks[1].poll_us, 0);
+	assert_int_equal(cfg->disks[2].poll_us, 250);
 	assert_int_equal(cfg->nnets, 4);
 	assert_int_equal(cfg->nets[0].backend, CVMM_NET_TAP);
 	assert_string_equal(cfg->nets[0].target, "tap0");
@@ -196,6 +201,12 @@ static void test_values_refused(void **state)
 	want_error("{\"kernel\":\"\"}", -EINVAL, "kernel: kernel path must not be empty", NULL);
 	want_error("{\"kernel\":\"/k\",\"disks\":[{\"path\":\"/d\",\"queues\":9}]}", -ERANGE,
 		   "'queues' in disks[0] must be 1..8", NULL);
+	want_error("{\"kernel\":\"/k\",\"disks\":[{\"path\":\"/d\",\"poll_us\":10001}]}", -ERANGE,
+		   "'poll_us' in disks[0] must be 0..10000", NULL);
+	want_error("{\"kernel\":\"/k\",\"disks\":[{\"path\":\"/d\",\"poll_us\":-1}]}", -ERANGE,
+		   "'poll_us' in disks[0] must be 0..10000", NULL);
+	want_error("{\"kernel\":\"/k\",\"disks\":[{\"path\":\"/d\",\"poll_us\":\"50\"}]}", -EINVAL,
+		   "'poll_us' in disks[0] must be an integer", NULL);
 	want_error("{\"kernel\":\"/k\",\"nets\":[{\"tap\":\"a\",\"stream\":\"/s\"}]}", -EINVAL,
 		   "both given", NULL);
 	want_error("{\"kernel\":\"/k\",\"nets\":[{\"tap\":\"a\",\"listen\":true}]}", -EINVAL,

@@ -236,6 +236,40 @@ static void test_cli_bad(void **state)
 	assert_non_null(strstr(err, "--transport"));
 }
 
+/* --disk's poll=US: the largest polling window, 0 (off) up to
+ * CVMM_DISK_POLL_MAX_US; not given: -1 (the library's default); anything
+ * else refused with a message that says what it takes. */
+static void test_cli_disk_poll(void **state)
+{
+	(void)state;
+	struct cli_opts o;
+	char err[256];
+	assert_int_equal(parse(&o, err, "--kernel", "k", "--disk", "/d", NULL), 0);
+	assert_int_equal(o.disks[0].poll_us, -1);
+	assert_int_equal(parse(&o, err, "--kernel", "k", "--disk", "/d,poll=0", "--disk",
+			       "/e,ro,poll=250,queues=2,iops=500", "--disk", "/f,poll=10000", NULL),
+			 0);
+	assert_int_equal(o.ndisks, 3);
+	assert_int_equal(o.disks[0].poll_us, 0);
+	assert_int_equal(o.disks[1].poll_us, 250);
+	assert_string_equal(o.disks[1].path, "/e");
+	assert_int_equal(o.disks[1].queues, 2);
+	assert_int_equal(o.disks[1].flags, CVMM_DISK_RO);
+	assert_int_equal(o.disks[1].limit.ops.size, 500);
+	assert_int_equal(o.disks[2].poll_us, CVMM_DISK_POLL_MAX_US);
+	const char *bad[] = {"/d,poll=",    "/d,poll=10001",	      "/d,poll=-1", "/d,poll=1e3",
+			     "/d,poll=5us", "/d,poll=99999999999999", "/d,poll= 5"};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		if (parse(&o, err, "--kernel", "k", "--disk", bad[i], NULL) != -EINVAL ||
+		    !strstr(err, "--disk") || !strstr(err, "poll=US") || !strstr(err, "10000"))
+			fail_msg("--disk %s: '%s'", bad[i], err);
+	}
+	/* a path that starts like the option is a path */
+	assert_int_equal(parse(&o, err, "--kernel", "k", "--disk", "poll=5", NULL), 0);
+	assert_string_equal(o.disks[0].path, "poll=5");
+}
+
 /* --fs specs: flags in any order, a path holding commas, bad specs. */
 static void test_cli_fs(void **state)
 {
@@ -452,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_cli_firecracker),
 		cmocka_unit_test(test_cli_sizes),
 		cmocka_unit_test(test_cli_fs),
+		cmocka_unit_test(test_cli_disk_poll),
 		cmocka_unit_test(test_err_shared_per_call),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -198,6 +198,46 @@ static void test_config_limiters(void **state)
 	cvmm_config_free(c);
 }
 
+/* A disk's poll window is kept in the snapshot's configuration (a
+ * snapshot of a cvmm before polling has no such field: the default). */
+static void test_config_disk_poll(void **state)
+{
+	(void)state;
+	struct cvmm_config *c, *back;
+	assert_int_equal(cvmm_config_new(&c), 0);
+	assert_int_equal(cvmm_config_set_kernel(c, "k"), 0);
+	assert_int_equal(cvmm_config_add_disk(c, "/d0", 0, 1), 0);
+	assert_int_equal(cvmm_config_add_disk(c, "/d1", 0, 1), 0);
+	assert_int_equal(cvmm_config_add_disk(c, "/d2", 0, 1), 0);
+	assert_int_equal(c->disks[0].poll_us, CVMM_DISK_POLL_DEFAULT_US);
+	assert_int_equal(cvmm_config_set_disk_poll(c, 1, 0), 0);
+	assert_int_equal(cvmm_config_set_disk_poll(c, 2, 777), 0);
+	assert_int_equal(cvmm_config_set_disk_poll(c, 3, 7), -ENODEV);
+	assert_int_equal(cvmm_config_set_disk_poll(c, 2, CVMM_DISK_POLL_MAX_US + 1), -EINVAL);
+	assert_non_null(strstr(cvmm_config_error(c), "poll"));
+	assert_int_equal(c->disks[2].poll_us, 777);
+	{
+		struct snap_w w;
+		snap_w_init(&w);
+		snapshot_config_write(c, false, &w);
+		const uint8_t *p;
+		size_t len;
+		struct err e = {0};
+		assert_int_equal(snap_w_finish(&w, SNAP_ARCH_HOST, &p, &len, &e), 0);
+		struct snap_r r;
+		assert_int_equal(snap_open(&r, p, len, SNAP_ARCH_HOST, &e), 0);
+		assert_int_equal(cvmm_config_new(&back), 0);
+		struct cvmm_restore rs = {0};
+		assert_int_equal(snapshot_config_read(&r, &rs, NULL, back, &e), 0);
+		assert_int_equal(back->disks[0].poll_us, CVMM_DISK_POLL_DEFAULT_US);
+		assert_int_equal(back->disks[1].poll_us, 0);
+		assert_int_equal(back->disks[2].poll_us, 777);
+		cvmm_config_free(back);
+		snap_w_free(&w);
+	}
+	cvmm_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_crc),
 		cmocka_unit_test(test_config_limiters),
+		cmocka_unit_test(test_config_disk_poll),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

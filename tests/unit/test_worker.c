@@ -444,6 +444,56 @@ static void test_pause_hook_need_not_wait(void **state)
 	rig_down(&r);
 }
 
+/* The poll window's tuner (QEMU's rule): work within the window leaves
+ * it; a wait between the window and the largest grows it (from none to
+ * VQ_POLL_START_NS, then doubled, never past the largest); a wait longer
+ * than the largest halves it (under VQ_POLL_START_NS: none). */
+static void test_poll_tune(void **state)
+{
+	(void)state;
+	struct vq_poll p;
+	vq_poll_init(&p, 0); /* off: stays off whatever the waits */
+	vq_poll_tune(&p, 1000);
+	vq_poll_tune(&p, 1000000000);
+	assert_int_equal(p.ns, 0);
+
+	vq_poll_init(&p, 50000);
+	assert_int_equal(p.max_ns, 50000);
+	assert_int_equal(p.ns, 0); /* starts with none */
+	vq_poll_tune(&p, 20000);   /* came soon after: grow */
+	assert_int_equal(p.ns, VQ_POLL_START_NS);
+	vq_poll_tune(&p, 3000); /* found within the window: as it is */
+	assert_int_equal(p.ns, VQ_POLL_START_NS);
+	vq_poll_tune(&p, 20000);
+	assert_int_equal(p.ns, 2 * VQ_POLL_START_NS);
+	for (int i = 0; i < 10; i++)
+		vq_poll_tune(&p, 40000);
+	assert_int_equal(p.ns, 50000); /* at most the largest */
+	vq_poll_tune(&p, 50000);       /* within: stays */
+	assert_int_equal(p.ns, 50000);
+	vq_poll_tune(&p, 50001); /* longer than the largest: shrink */
+	assert_int_equal(p.ns, 25000);
+	vq_poll_tune(&p, 10000000);
+	assert_int_equal(p.ns, 12500);
+	vq_poll_tune(&p, 10000000);
+	assert_int_equal(p.ns, 6250);
+	vq_poll_tune(&p, 10000000); /* 3125 < VQ_POLL_START_NS: none */
+	assert_int_equal(p.ns, 0);
+	vq_poll_tune(&p, 10000000); /* and none it stays */
+	assert_int_equal(p.ns, 0);
+
+	/* the largest is bounded: a worker sees its commands between windows */
+	vq_poll_init(&p, UINT64_MAX);
+	assert_int_equal(p.max_ns, VQ_POLL_MAX_NS);
+	for (int i = 0; i < 64; i++)
+		vq_poll_tune(&p, VQ_POLL_MAX_NS - 1);
+	assert_int_equal(p.ns, VQ_POLL_MAX_NS);
+	/* a largest under VQ_POLL_START_NS: that one */
+	vq_poll_init(&p, 1000);
+	vq_poll_tune(&p, 500);
+	assert_int_equal(p.ns, 1000);
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -457,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_exit_cancels_a_pending_read),
 		cmocka_unit_test(test_pause_waits_for_io),
 		cmocka_unit_test(test_pause_hook_need_not_wait),
+		cmocka_unit_test(test_poll_tune),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

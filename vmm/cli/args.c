@@ -219,7 +219,11 @@ const char cli_usage_limits[] =
 	"--net SPEC,...,rx-bw=LIMIT,rx-iops=LIMIT,tx-bw=LIMIT,tx-iops=LIMIT;\n"
 	"--rng-limit bw=LIMIT[,iops=LIMIT] for --rng. LIMIT is RATE per second (bytes with\n"
 	"K/M/G, or operations: bw=2M, iops=500) or SIZE:REFILL_MS[:BURST] (Firecracker's\n"
-	"token bucket: size, refill_time, one_time_burst).\n";
+	"token bucket: size, refill_time, one_time_burst).\n"
+	"\nDisk polling (docs/api.md): --disk PATH,...,poll=US: after requests, each queue\n"
+	"worker watches the ring up to US microseconds (self-tuning below it) before it\n"
+	"waits for the guest's kick; 0 turns it off (default " CLI_STR(
+		CVMM_DISK_POLL_DEFAULT_US) ", at most " CLI_STR(CVMM_DISK_POLL_MAX_US) ").\n";
 
 /* A count with an optional K, M, G (binary) suffix. */
 static int parse_amount(const char *s, size_t n, uint64_t *out)
@@ -319,7 +323,8 @@ static int take_limits(const char *spec, bool skip_first, const char *const *key
 	return 0;
 }
 
-int cli_parse_disk(const char *spec, char *path, size_t pathlen, unsigned *flags, unsigned *queues)
+int cli_parse_disk(const char *spec, char *path, size_t pathlen, unsigned *flags, unsigned *queues,
+		   int *poll_us, const char **why)
 {
 	const char *comma = strchr(spec, ',');
 	size_t plen = comma ? (size_t)(comma - spec) : strlen(spec);
@@ -329,6 +334,7 @@ int cli_parse_disk(const char *spec, char *path, size_t pathlen, unsigned *flags
 	path[plen] = '\0';
 	*flags = 0;
 	*queues = 1;
+	*poll_us = -1;
 	while (comma) {
 		const char *opt = comma + 1;
 		comma = strchr(opt, ',');
@@ -345,6 +351,22 @@ int cli_parse_disk(const char *spec, char *path, size_t pathlen, unsigned *flags
 			num[n - 7] = '\0';
 			if (cli_parse_uint(num, 1, CVMM_MAX_QUEUES, queues) < 0)
 				return -EINVAL;
+		} else if (n >= 5 && !strncmp(opt, "poll=", 5)) {
+			char num[12];
+			unsigned us;
+			if (n - 5 >= sizeof(num)) {
+				*why = "poll=US is the largest polling window in microseconds, 0 "
+				       "(off) to " CLI_STR(CVMM_DISK_POLL_MAX_US);
+				return -EINVAL;
+			}
+			memcpy(num, opt + 5, n - 5);
+			num[n - 5] = '\0';
+			if (cli_parse_uint(num, 0, CVMM_DISK_POLL_MAX_US, &us) < 0) {
+				*why = "poll=US is the largest polling window in microseconds, 0 "
+				       "(off) to " CLI_STR(CVMM_DISK_POLL_MAX_US);
+				return -EINVAL;
+			}
+			*poll_us = (int)us;
 		} else {
 			return -EINVAL;
 		}
@@ -634,7 +656,9 @@ static int spec_disk(void *dst, const char *val, const char **why)
 	struct cli_disk *d = dst;
 	char rest[CLI_PATH_MAX + 64];
 	int r = take_limits(val, true, keys, 2, &d->limit, rest, sizeof(rest), why);
-	return r < 0 ? r : cli_parse_disk(rest, d->path, sizeof(d->path), &d->flags, &d->queues);
+	return r < 0 ? r
+		     : cli_parse_disk(rest, d->path, sizeof(d->path), &d->flags, &d->queues,
+				      &d->poll_us, why);
 }
 
 static int spec_net(void *dst, const char *val, const char **why)
@@ -777,7 +801,7 @@ static const struct cli_opt cli_table[] = {
 	{"version", 'V', CLI_FLAG, DST(version)},
 	{"debug-exit", 0, CLI_FLAG, .vm = true, DST(debug_exit)},
 	{"disk", 'd', LIST(disks, ndisks, spec_disk), .vm = true, .more = "disks",
-	 .what = "PATH[,ro][,direct][,queues=N][,bw=LIMIT][,iops=LIMIT]"},
+	 .what = "PATH[,ro][,direct][,queues=N][,bw=LIMIT][,iops=LIMIT][,poll=US]"},
 	{"net", 'n', LIST(nets, nnets, spec_net), .vm = true, .more = "interfaces",
 	 .what = "NAME, tap=NAME[,queues=N], tapfd=N, passt=PATH or stream=PATH[,listen] (each "
 		 "with optional ,mac=XX:XX:XX:XX:XX:XX and ,rx-bw= ,rx-iops= ,tx-bw= ,tx-iops=)"},

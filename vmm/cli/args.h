@@ -18,6 +18,7 @@ struct cli_disk { /* --disk */
 	unsigned flags; /* CVMM_DISK_* */
 	unsigned queues;
 	struct cvmm_rate_limiter limit; /* ,bw= ,iops= */
+	int poll_us;			/* ,poll=US; -1: not given (the library's default) */
 };
 struct cli_net {		    /* --net */
 	struct cvmm_net_config cfg; /* cfg.target points into target, or NULL */
@@ -126,10 +127,12 @@ __attribute__((warn_unused_result)) int cli_parse_transport(const char *s, int *
 /* Decimal unsigned in [min, max]. */
 __attribute__((warn_unused_result)) int cli_parse_uint(const char *s, unsigned min, unsigned max,
 						       unsigned *out);
-/* "PATH[,ro][,direct][,queues=N]" -> path (copied into path, size
- * pathlen), flags (CVMM_DISK_*), queues. */
+/* "PATH[,ro][,direct][,queues=N][,poll=US]" -> path (copied into path,
+ * size pathlen), flags (CVMM_DISK_*), queues, poll_us (-1 when not
+ * given). -EINVAL, with *why set when the option's own rule says more. */
 __attribute__((warn_unused_result)) int cli_parse_disk(const char *spec, char *path, size_t pathlen,
-						       unsigned *flags, unsigned *queues);
+						       unsigned *flags, unsigned *queues,
+						       int *poll_us, const char **why);
 /* --net: "NAME" (short for tap=NAME), "tap=NAME[,queues=N]",
  * "tapfd=N", "stream=PATH[,listen]", "passt=PATH", each with ",mac=MAC".
  * Fills *out; its target points into `target` (size tlen). */

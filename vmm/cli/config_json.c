@@ -134,11 +134,12 @@ static int jlimit(struct jctx *c, struct json_object *o, const char *key, const 
 
 static int jdisk(struct jctx *c, struct json_object *d, const char *where)
 {
-	static const char *const keys[] = {"path", "ro", "direct", "queues", "rate_limiter", NULL};
+	static const char *const keys[] = {"path",	   "ro",      "direct", "queues",
+					   "rate_limiter", "poll_us", NULL};
 	struct cvmm_rate_limiter lim;
 	const char *path;
-	bool ro, direct, hasq;
-	int64_t q = 1;
+	bool ro, direct, hasq, haspoll;
+	int64_t q = 1, poll = 0;
 	int r;
 	if (!json_object_is_type(d, json_type_object))
 		return jfail(c, EINVAL, "%s must be an object", where);
@@ -146,12 +147,16 @@ static int jdisk(struct jctx *c, struct json_object *d, const char *where)
 	    (r = jbool(c, d, "ro", where, &ro)) < 0 ||
 	    (r = jbool(c, d, "direct", where, &direct)) < 0 ||
 	    (r = jint(c, d, "queues", where, 1, 8, &q, &hasq)) < 0 ||
-	    (r = jlimit(c, d, "rate_limiter", where, &lim)) < 0)
+	    (r = jlimit(c, d, "rate_limiter", where, &lim)) < 0 ||
+	    (r = jint(c, d, "poll_us", where, 0, CVMM_DISK_POLL_MAX_US, &poll, &haspoll)) < 0)
 		return r;
 	if (!path)
 		return jfail(c, EINVAL, "'path' is required in %s", where);
 	unsigned flags = (ro ? CVMM_DISK_RO : 0) | (direct ? CVMM_DISK_DIRECT : 0);
 	if ((r = jsetter(c, cvmm_config_add_disk(c->cfg, path, flags, (unsigned)q), where)) < 0)
+		return r;
+	if (haspoll && (r = jsetter(c, cvmm_config_set_disk_poll(c->cfg, c->ndisks, (unsigned)poll),
+				    where)) < 0)
 		return r;
 	return jsetter(c, cvmm_config_set_disk_limiter(c->cfg, c->ndisks++, &lim), where);
 }

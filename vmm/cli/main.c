@@ -483,6 +483,8 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 					 o->disks[i].queues);
 		if (!r)
 			r = cvmm_config_set_disk_limiter(cfg, i, &o->disks[i].limit);
+		if (!r && o->disks[i].poll_us >= 0)
+			r = cvmm_config_set_disk_poll(cfg, i, (unsigned)o->disks[i].poll_us);
 	}
 	for (unsigned i = 0; !r && i < o->nnets; i++) {
 		r = cvmm_config_add_net(cfg, &o->nets[i].cfg);

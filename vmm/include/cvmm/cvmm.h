@@ -78,6 +78,19 @@ CVMM_API CVMM_WUR int cvmm_config_set_kick_signal(struct cvmm_config *cfg, int s
 #define CVMM_DISK_DIRECT 2u
 CVMM_API CVMM_WUR int cvmm_config_add_disk(struct cvmm_config *cfg, const char *path,
 					   unsigned flags, unsigned queues);
+/* Disk `disk`'s adaptive polling (docs/api.md, "Disk polling"): after
+ * serving requests each of its queue workers keeps the guest's kicks off
+ * and watches the queue for up to a window before it waits for a kick
+ * again, so that a request sent soon after costs no VM exit; the window
+ * tunes itself between 0 and poll_us microseconds (as QEMU's iothread
+ * with poll-max-ns). Each window is spun on a host core: a disk that
+ * sees few requests pays at most one window per request. 0: off.
+ * Default CVMM_DISK_POLL_DEFAULT_US. -ENODEV: no such disk; -EINVAL: over
+ * CVMM_DISK_POLL_MAX_US. */
+#define CVMM_DISK_POLL_DEFAULT_US 128
+#define CVMM_DISK_POLL_MAX_US	  10000
+CVMM_API CVMM_WUR int cvmm_config_set_disk_poll(struct cvmm_config *cfg, unsigned disk,
+						unsigned poll_us);
 /* Adds a virtio-net interface. Backends:
  * - CVMM_NET_TAP: target is a tap name; opened, or created when missing
  *   (creating needs CAP_NET_ADMIN), with IFF_VNET_HDR, and IFF_MULTI_QUEUE
