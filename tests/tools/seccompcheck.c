@@ -723,10 +723,20 @@ static void check_kind(struct thread_check *t, enum kind k, unsigned vcpu, const
 		DENY_AS(t, "ioctl(the VM, KVM_CREATE_VCPU)", SYS_ioctl,
 			A((uint64_t)p->vm_fd, KVM_CREATE_VCPU, 0));
 #ifdef __x86_64__
-		DENY_AS(t, "ioctl(its vCPU, KVM_SET_REGS)", SYS_ioctl,
-			A((uint64_t)own, KVM_SET_REGS, 0x1000));
+		/* the guest's first PIT access, made again once the PIT exists
+		 * (arch_pio_exit): its own registers and the VM's one PIT only */
+		ALLOW_AS(t, "ioctl(its vCPU, KVM_SET_REGS)", SYS_ioctl,
+			 A((uint64_t)own, KVM_SET_REGS, 0x1000));
+		for (int i = 0; i < 256; i++)
+			if (p->vcpu_fd[i] >= 0 && p->vcpu_fd[i] != own)
+				DENY_AS(t, "ioctl(another vCPU, KVM_SET_REGS)", SYS_ioctl,
+					A((uint64_t)p->vcpu_fd[i], KVM_SET_REGS, 0x1000));
 		DENY_AS(t, "ioctl(its vCPU, KVM_SET_SREGS)", SYS_ioctl,
 			A((uint64_t)own, KVM_SET_SREGS, 0x1000));
+		ALLOW_AS(t, "ioctl(the VM, KVM_CREATE_PIT2)", SYS_ioctl,
+			 A((uint64_t)p->vm_fd, KVM_CREATE_PIT2, 0x1000));
+		DENY_AS(t, "ioctl(the VM, KVM_SET_PIT2)", SYS_ioctl,
+			A((uint64_t)p->vm_fd, KVM_SET_PIT2, 0x1000));
 #endif
 		ALLOW_AS(t, "ioctl(TUNSETQUEUE)", SYS_ioctl, A(9, TUNSETQUEUE, 0x1000));
 		DENY_AS(t, "ioctl(TUNSETIFF)", SYS_ioctl, A(9, TUNSETIFF, 0x1000));
