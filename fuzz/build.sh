@@ -28,7 +28,7 @@ FLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-paramet
 	-Wvla
 	-I. -Ivmm/include"
 # Library sources compiled once into an archive; a target links what it uses.
-LIB="core/mem.c core/err.c core/bus.c core/jail.c core/jail_progs_none.c core/log.c core/snap.c core/ratelimit.c boot/x86_kernel.c boot/x86_e820.c
+LIB="core/mem.c core/err.c core/bus.c core/jail.c core/jail_progs_none.c core/log.c core/snap.c core/ratelimit.c core/thread.c boot/x86_kernel.c boot/x86_e820.c
 	boot/x86_bootinfo.c boot/x86_mptable.c boot/acpi.c boot/aml.c boot/arm64_image.c
 	boot/arm64_fdt.c vmm/cli/args.c vmm/cli/jailer/jailer_args.c
 	vmm/cli/config_json.c vmm/cli/api.c vmm/cli/api_mmds.c vmm/cli/limiter_json.c vmm/config.c vmm/log_api.c
