@@ -681,6 +681,47 @@ static void test_tx_no_poll_driver_protocol(void **state)
 	tx_driver_protocol(*state, false);
 }
 
+/* A pause and a reset go through promptly while the TX worker polls
+ * with a grown window; frames posted while paused are not sent until the
+ * resume, and after the reset and the driver's initialisation TX works. */
+static void test_tx_poll_pause_reset_prompt(void **state)
+{
+	struct rig *r = *state;
+	unsigned kicks;
+	(void)tx_kickless_run(r, 50, &kicks); /* the window grown */
+	for (unsigned i = 0; i < 10; i++) {
+		double t0 = vd_now();
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += 5;
+		assert_int_equal(virtio_dev_pause(net_vdev(r->n), &until), 0);
+		uint16_t at = vd_used_idx(&r->v, 1);
+		post_tx(r, 0, POLL_LEN, (uint8_t)i);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		/* paused: kicks are on again (for when it resumes) */
+		assert_false(rr_used_flags(TX(r)) & VRING_USED_F_NO_NOTIFY);
+		kick(r, 1);
+		usleep(20000);
+		assert_int_equal(vd_used_idx(&r->v, 1), at);
+		virtio_dev_resume(net_vdev(r->n));
+		assert_true(vd_wait_used(&r->v, 1, (uint16_t)(at + 1), 5));
+		if (vd_now() - t0 > 1)
+			fail_msg("a pause and resume while polling took %.3f s", vd_now() - t0);
+		size_t got = 0;
+		for (double end = vd_now() + 5; got < 4 + POLL_LEN && vd_now() < end; usleep(1000))
+			got += peer_drain(r);
+		assert_int_equal(got, 4 + POLL_LEN); /* the frame, once */
+		(void)tx_kickless_run(r, 5, &kicks);
+	}
+	double t0 = vd_now();
+	vd_reset(&r->v);
+	if (vd_now() - t0 > 1)
+		fail_msg("a reset while polling took %.3f s", vd_now() - t0);
+	peer_drain(r);
+	assert_true(vd_init(&r->v, 1ULL << VIRTIO_NET_F_MRG_RXBUF) & VIRTIO_CONFIG_S_DRIVER_OK);
+	(void)tx_kickless_run(r, 5, &kicks);
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -698,6 +739,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tx_no_poll_needs_kicks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_poll_driver_protocol, setup_poll, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_no_poll_driver_protocol, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_poll_pause_reset_prompt, setup_poll,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
