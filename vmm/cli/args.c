@@ -220,14 +220,14 @@ const char cli_usage_limits[] =
 	"--rng-limit bw=LIMIT[,iops=LIMIT] for --rng. LIMIT is RATE per second (bytes with\n"
 	"K/M/G, or operations: bw=2M, iops=500) or SIZE:REFILL_MS[:BURST] (Firecracker's\n"
 	"token bucket: size, refill_time, one_time_burst).\n"
-	"\nDisk polling (docs/api.md): --disk PATH,...,poll=US: after requests, each queue\n"
-	"worker watches the ring up to US microseconds (self-tuning below it) before it\n"
-	"waits for the guest's kick; 0 turns it off (default " CLI_STR(CVMM_DISK_POLL_DEFAULT_US) ", at most " CLI_STR(
-		CVMM_DISK_POLL_MAX_US) ").\n"
-				       "--net SPEC,...,poll=US: the same for the interface's TX "
-				       "queues (frames the guest\n"
-				       "sends; RX does not poll): default " CLI_STR(
-					       CVMM_NET_POLL_DEFAULT_US) ", at most " CLI_STR(CVMM_NET_POLL_MAX_US) ".\n";
+	"\nPolling (docs/api.md): --disk PATH,...,poll=US and --net SPEC,...,poll=US (its TX\n"
+	"queues; RX does not poll): after requests, each queue worker watches the ring up\n"
+	"to US microseconds (self-tuning below it) before it waits for the guest's kick;\n"
+	"0 turns it off (default " CLI_STR(CVMM_DISK_POLL_DEFAULT_US) ", at most " CLI_STR(
+		CVMM_DISK_POLL_MAX_US) ").\n";
+_Static_assert(CVMM_NET_POLL_DEFAULT_US == CVMM_DISK_POLL_DEFAULT_US &&
+		       CVMM_NET_POLL_MAX_US == CVMM_DISK_POLL_MAX_US,
+	       "--help gives one default and one bound for --disk's and --net's poll=");
 
 /* A count with an optional K, M, G (binary) suffix. */
 static int parse_amount(const char *s, size_t n, uint64_t *out)
