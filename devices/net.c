@@ -612,6 +612,9 @@ int net_open(struct net **out, const struct net_cfg *cfg, unsigned index, struct
 		return err_set(e, EINVAL,
 			       "net%u: queues=1..%d, and more than 1 only with tap=", index,
 			       NET_MAX_PAIRS);
+	if ((uint64_t)cfg->poll_us * 1000 > VQ_POLL_MAX_NS)
+		return err_set(e, EINVAL, "net%u: poll must be 0..%llu us", index,
+			       VQ_POLL_MAX_NS / 1000);
 	if ((unsigned)cfg->backend >= sizeof(backends) / sizeof(backends[0]) ||
 	    !backends[cfg->backend])
 		return err_set(e, EINVAL, "net%u: unknown backend", index);
@@ -621,6 +624,7 @@ int net_open(struct net **out, const struct net_cfg *cfg, unsigned index, struct
 	n->index = index;
 	n->pairs = pairs;
 	n->be = backends[cfg->backend];
+	n->poll_us = cfg->poll_us;
 	vq_limiter_init(&n->limit[0], &cfg->rx_limit);
 	vq_limiter_init(&n->limit[1], &cfg->tx_limit);
 	char seed[160] = "";
@@ -726,6 +730,10 @@ int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_ir
 		wc.model = tq;
 		wc.grant = &net_grants[NET_GRANT_TX];
 		wc.ring_entries = 2 * NET_QUEUE_MAX;
+		/* TX alone polls: a guest sending a stream of frames is
+		 * rarely asked to kick (its rate limiter's wait stops the
+		 * window: worker.c, worker_poll_serve) */
+		wc.poll_max_ns = (uint64_t)n->poll_us * 1000;
 		r = vq_worker_create(&tq->w, d, 2 * p + 1, &wc, e);
 		n->nworkers++;
 		if (r < 0)

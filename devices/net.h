@@ -87,6 +87,10 @@ struct net_cfg {
 	/* rate limiters: RX (bytes delivered to the guest with their header,
 	 * 1 op per frame), TX (bytes of each chain, 1 op per frame) */
 	struct rl_cfg rx_limit, tx_limit;
+	/* each TX worker's adaptive polling, its largest window in us (0:
+	 * none; at most VQ_POLL_MAX_NS / 1000): worker.h, vq_poll. RX does not
+	 * poll: it waits on the backend, not on the driver. */
+	unsigned poll_us;
 	struct mmds_store *mmds; /* borrowed (the VM's): MMDS on this interface; NULL: none */
 };
 

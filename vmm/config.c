@@ -97,7 +97,24 @@ API int cvmm_config_add_net(struct cvmm_config *c, const struct cvmm_net_config 
 	if (needs_target && !(n.target = strdup(net->target)))
 		return err_set(&c->err, ENOMEM, "out of memory");
 	memset(c->net_limit[c->nnets], 0, sizeof(c->net_limit[c->nnets]));
+	c->net_poll_us[c->nnets] = CVMM_NET_POLL_DEFAULT_US;
 	c->nets[c->nnets++] = n;
+	return 0;
+}
+
+_Static_assert((uint64_t)CVMM_NET_POLL_MAX_US * 1000 == VQ_POLL_MAX_NS,
+	       "an interface's poll window: the API's bound is the worker's");
+_Static_assert(CVMM_NET_POLL_DEFAULT_US <= CVMM_NET_POLL_MAX_US, "the default within bounds");
+
+API int cvmm_config_set_net_poll(struct cvmm_config *c, unsigned net, unsigned poll_us)
+{
+	err_clear(&c->err);
+	if (net >= c->nnets)
+		return err_set(&c->err, ENODEV, "no network interface %u", net);
+	if (poll_us > CVMM_NET_POLL_MAX_US)
+		return err_set(&c->err, EINVAL, "net %u: poll must be 0..%d us, got %u", net,
+			       CVMM_NET_POLL_MAX_US, poll_us);
+	c->net_poll_us[net] = poll_us;
 	return 0;
 }
 

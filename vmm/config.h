@@ -65,6 +65,7 @@ struct cvmm_config {
 	struct cvmm_net_config nets[CVMM_MAX_NETS]; /* target owned */
 	unsigned nnets;
 	struct cvmm_rate_limiter net_limit[CVMM_MAX_NETS][2]; /* RX, TX */
+	unsigned net_poll_us[CVMM_MAX_NETS];		      /* cvmm_config_set_net_poll */
 	struct vm_fs_cfg fs[CVMM_MAX_FS];
 	unsigned nfs;
 	char *vsock_path; /* owned, NULL: no vsock device */

@@ -36,7 +36,16 @@ enum {
 	CFG_RNG_LIMIT, /* optional, as every limiter: a file without one loads */
 };
 enum { DISK_PATH = 1, DISK_FLAGS, DISK_QUEUES, DISK_LIMIT, DISK_POLL };
-enum { NET_BACKEND = 1, NET_TARGET, NET_PAIRS, NET_HAS_MAC, NET_MAC, NET_RX_LIMIT, NET_TX_LIMIT };
+enum {
+	NET_BACKEND = 1,
+	NET_TARGET,
+	NET_PAIRS,
+	NET_HAS_MAC,
+	NET_MAC,
+	NET_RX_LIMIT,
+	NET_TX_LIMIT,
+	NET_POLL, /* optional: older snapshots have none (the default) */
+};
 /* section "balloon-config", with a balloon only (older states have none) */
 enum { BALLOON_MIB = 1, BALLOON_FLAGS, BALLOON_STATS_S };
 
@@ -119,6 +128,7 @@ void snapshot_config_write(const struct cvmm_config *c, bool pci, struct snap_w 
 		snap_put(w, NET_MAC, n->mac, 6);
 		put_limit(w, NET_RX_LIMIT, &c->net_limit[i][0]);
 		put_limit(w, NET_TX_LIMIT, &c->net_limit[i][1]);
+		snap_u64(w, NET_POLL, c->net_poll_us[i]);
 	}
 }
 
@@ -248,6 +258,7 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 		struct snap_sec d;
 		char target[4096];
 		uint32_t backend, pairs, has_mac;
+		uint64_t poll;
 		struct cvmm_net_config n = {.fd = -1};
 		if (snap_find(r, "net", i, &d) < 0)
 			return err_set(e, EINVAL, "snapshot lacks interface %u", i);
@@ -257,7 +268,9 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 		    (ret = snap_get_u32(&d, NET_HAS_MAC, &has_mac, e)) < 0 ||
 		    (ret = snap_get_exact(&d, NET_MAC, n.mac, 6, e)) < 0 ||
 		    (ret = get_limit(&d, NET_RX_LIMIT, &lim, e)) < 0 ||
-		    (ret = get_limit(&d, NET_TX_LIMIT, &lim2, e)) < 0)
+		    (ret = get_limit(&d, NET_TX_LIMIT, &lim2, e)) < 0 ||
+		    /* absent from snapshots of a cvmm before TX polling: the default */
+		    (ret = snap_opt_u64(&d, NET_POLL, CVMM_NET_POLL_DEFAULT_US, &poll, e)) < 0)
 			return ret;
 		n.queue_pairs = pairs;
 		n.has_mac = has_mac != 0;
@@ -280,6 +293,9 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 		ret = cvmm_config_add_net(c, &n);
 		if (!ret)
 			ret = cvmm_config_set_net_limiter(c, i, &lim, &lim2);
+		if (!ret)
+			ret = cvmm_config_set_net_poll(
+				c, i, poll > UINT32_MAX ? UINT32_MAX : (unsigned)poll);
 	}
 	if (ret < 0)
 		return err_set(e, -ret, "snapshot's configuration: %s", cvmm_config_error(c));

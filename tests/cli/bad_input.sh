@@ -152,6 +152,12 @@ expect 1 "--disk: poll=US is the largest polling window in microseconds, 0 \(off
 expect 1 "--disk: poll=US" -- --kernel "$tmp/garbage" --disk "$tmp/garbage,poll=fast"
 printf '{"kernel": "%s", "disks": [{"path": "/d", "poll_us": 20000}]}' "$tmp/garbage" >"$tmp/c-poll.json"
 expect 1 "config: 'poll_us' in disks\[0\] must be 0..10000" -- --config "$tmp/c-poll.json"
+# net (TX) polling: the same bounds, refused by name
+expect 1 "--net: poll=US is the largest polling window of its TX queues in microseconds, 0 \(off\) to 10000" -- --kernel "$tmp/garbage" --net tap0,poll=10001
+expect 1 "--net: poll=US" -- --kernel "$tmp/garbage" --net tap0,poll=fast
+expect 1 "--net: poll=US" -- --kernel "$tmp/garbage" --net tap0,poll=
+printf '{"kernel": "%s", "nets": [{"tap": "tap0", "poll_us": 20000}]}' "$tmp/garbage" >"$tmp/c-npoll.json"
+expect 1 "config: 'poll_us' in nets\[0\] must be 0..10000" -- --config "$tmp/c-npoll.json"
 expect 1 "--net: a rate limit is RATE" -- --kernel "$tmp/garbage" --net tap0,rx-bw=-1
 expect 1 "--net" -- --kernel "$tmp/garbage" --net tap0,bw=1M
 expect 1 "--rng-limit" -- --kernel "$tmp/garbage" --rng --rng-limit bw=1M,queues=2

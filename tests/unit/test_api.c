@@ -353,6 +353,12 @@ static void test_firecracker_sequence(void **state)
 			     "{\"drive_id\": \"rootfs\", \"path_on_host\": \"root.img\","
 			     " \"is_root_device\": true, \"is_read_only\": true}"),
 			 204);
+	/* cvmm's own fields (a TX poll window) are not Firecracker's */
+	assert_int_equal(
+		req(t, "PUT", "/network-interfaces/eth0",
+		    "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap7\", \"poll_us\": 0}"),
+		400);
+	fault_has(t, "unknown field 'poll_us'");
 	assert_int_equal(req(t, "PUT", "/network-interfaces/eth0",
 			     "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap7\","
 			     " \"guest_mac\": \"06:00:AC:10:00:02\"}"),

@@ -57,7 +57,8 @@ static void test_valid_full(void **state)
 		" \"direct\": true, \"queues\": 4, \"poll_us\": 0}, {\"path\": \"/d2\", "
 		"\"poll_us\": 250}],"
 		" \"nets\": [{\"tap\": \"tap0\", \"mac\": \"52:54:00:12:34:56\", \"queues\": 2},"
-		" {\"stream\": \"/s\", \"listen\": true}, {\"tapfd\": 7}, {\"passt\": \"/p\"}],"
+		" {\"stream\": \"/s\", \"listen\": true, \"poll_us\": 0}, {\"tapfd\": 7, "
+		"\"poll_us\": 300}, {\"passt\": \"/p\"}],"
 		" \"fs\": [{\"tag\": \"share\", \"path\": \"/tmp\", \"ro\": true, \"xattr\": "
 		"true}, {\"tag\": \"own\", \"path\": \"/\", \"privileged\": true}],"
 		" \"vsock\": {\"cid\": 42, \"socket\": \"/v.sock\"}, \"debug_exit\": true,"
@@ -90,6 +91,11 @@ static void test_valid_full(void **state)
 	assert_int_equal(cfg->nets[2].fd, 7);
 	assert_int_equal(cfg->nets[3].backend, CVMM_NET_STREAM);
 	assert_string_equal(cfg->nets[3].target, "/p");
+	/* TX polling: the default, off, a window of its own */
+	assert_int_equal(cfg->net_poll_us[0], CVMM_NET_POLL_DEFAULT_US);
+	assert_int_equal(cfg->net_poll_us[1], 0);
+	assert_int_equal(cfg->net_poll_us[2], 300);
+	assert_int_equal(cfg->net_poll_us[3], CVMM_NET_POLL_DEFAULT_US);
 	assert_int_equal(cfg->nfs, 2);
 	assert_string_equal(cfg->fs[0].tag, "share");
 	assert_int_equal(cfg->fs[0].flags, CVMM_FS_RO | CVMM_FS_XATTR);
@@ -209,6 +215,12 @@ static void test_values_refused(void **state)
 		   "'poll_us' in disks[0] must be an integer", NULL);
 	want_error("{\"kernel\":\"/k\",\"nets\":[{\"tap\":\"a\",\"stream\":\"/s\"}]}", -EINVAL,
 		   "both given", NULL);
+	want_error("{\"kernel\":\"/k\",\"nets\":[{\"tap\":\"a\",\"poll_us\":10001}]}", -ERANGE,
+		   "'poll_us' in nets[0] must be 0..10000", NULL);
+	want_error("{\"kernel\":\"/k\",\"nets\":[{\"tap\":\"a\",\"poll_us\":-1}]}", -ERANGE,
+		   "'poll_us' in nets[0] must be 0..10000", NULL);
+	want_error("{\"kernel\":\"/k\",\"nets\":[{\"tap\":\"a\",\"poll_us\":true}]}", -EINVAL,
+		   "'poll_us' in nets[0] must be an integer", NULL);
 	want_error("{\"kernel\":\"/k\",\"nets\":[{\"tap\":\"a\",\"listen\":true}]}", -EINVAL,
 		   "'listen' goes with 'stream' only", NULL);
 	want_error("{\"kernel\":\"/k\",\"nets\":[{\"tap\":\"a\",\"mac\":\"01:00:00:00:00:00\"}]}",

@@ -270,6 +270,39 @@ static void test_cli_disk_poll(void **state)
 	assert_string_equal(o.disks[0].path, "poll=5");
 }
 
+/* --net's poll=US: its TX workers' largest polling window, 0 (off) up to
+ * CVMM_NET_POLL_MAX_US, beside the rate limits; not given: -1 (the
+ * library's default); anything else refused with a message that names
+ * the option and says what it takes. */
+static void test_cli_net_poll(void **state)
+{
+	(void)state;
+	struct cli_opts o;
+	char err[256];
+	assert_int_equal(parse(&o, err, "--kernel", "k", "--net", "tap0", NULL), 0);
+	assert_int_equal(o.nets[0].poll_us, -1);
+	assert_int_equal(parse(&o, err, "--kernel", "k", "--net", "tap=a,poll=0", "--net",
+			       "tap=b,tx-iops=500,poll=250,queues=2", "--net",
+			       "stream=/s,poll=10000", NULL),
+			 0);
+	assert_int_equal(o.nnets, 3);
+	assert_int_equal(o.nets[0].poll_us, 0);
+	assert_int_equal(o.nets[1].poll_us, 250);
+	assert_string_equal(o.nets[1].cfg.target, "b");
+	assert_int_equal(o.nets[1].cfg.queue_pairs, 2);
+	assert_int_equal(o.nets[1].limit[1].ops.size, 500);
+	assert_int_equal(o.nets[2].poll_us, CVMM_NET_POLL_MAX_US);
+	const char *bad[] = {"tap0,poll=",    "tap0,poll=10001", "tap0,poll=-1",
+			     "tap0,poll=1e3", "tap0,poll=5us",	 "tap0,poll=99999999999999",
+			     "tap0,poll= 5"};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		if (parse(&o, err, "--kernel", "k", "--net", bad[i], NULL) != -EINVAL ||
+		    !strstr(err, "--net") || !strstr(err, "poll=US") || !strstr(err, "10000"))
+			fail_msg("--net %s: '%s'", bad[i], err);
+	}
+}
+
 /* --fs specs: flags in any order, a path holding commas, bad specs. */
 static void test_cli_fs(void **state)
 {
@@ -487,6 +520,7 @@ int main(void)
 		cmocka_unit_test(test_cli_sizes),
 		cmocka_unit_test(test_cli_fs),
 		cmocka_unit_test(test_cli_disk_poll),
+		cmocka_unit_test(test_cli_net_poll),
 		cmocka_unit_test(test_err_shared_per_call),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

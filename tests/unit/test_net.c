@@ -296,26 +296,57 @@ static void test_cli_net(void **state)
 	(void)state;
 	struct cvmm_net_config n;
 	char t[64];
-	assert_int_equal(cli_parse_net("tap0", &n, t, sizeof(t)), 0);
+	int poll;
+	const char *why = NULL;
+	assert_int_equal(cli_parse_net("tap0", &n, t, sizeof(t), &poll, &why), 0);
 	assert_int_equal(n.backend, CVMM_NET_TAP);
 	assert_string_equal(n.target, "tap0");
 	assert_int_equal(n.has_mac, 0);
-	assert_int_equal(cli_parse_net("tap=vm1,queues=4,mac=52:54:00:ab:CD:ef", &n, t, sizeof(t)),
+	assert_int_equal(poll, -1); /* not given: the library's default */
+	assert_int_equal(cli_parse_net("tap=vm1,queues=4,mac=52:54:00:ab:CD:ef", &n, t, sizeof(t),
+				       &poll, &why),
 			 0);
 	assert_int_equal(n.backend, CVMM_NET_TAP);
 	assert_string_equal(n.target, "vm1");
 	assert_int_equal(n.queue_pairs, 4);
 	assert_int_equal(n.has_mac, 1);
 	assert_int_equal(n.mac[4], 0xcd);
-	assert_int_equal(cli_parse_net("tapfd=7", &n, t, sizeof(t)), 0);
+	assert_int_equal(cli_parse_net("tapfd=7", &n, t, sizeof(t), &poll, &why), 0);
 	assert_int_equal(n.backend, CVMM_NET_TAPFD);
 	assert_int_equal(n.fd, 7);
 	assert_null(n.target);
-	assert_int_equal(cli_parse_net("passt=/run/p.sock", &n, t, sizeof(t)), 0);
+	assert_int_equal(cli_parse_net("passt=/run/p.sock", &n, t, sizeof(t), &poll, &why), 0);
 	assert_int_equal(n.backend, CVMM_NET_STREAM);
 	assert_string_equal(n.target, "/run/p.sock");
-	assert_int_equal(cli_parse_net("stream=/tmp/s,listen", &n, t, sizeof(t)), 0);
+	assert_int_equal(cli_parse_net("stream=/tmp/s,listen", &n, t, sizeof(t), &poll, &why), 0);
 	assert_int_equal(n.backend, CVMM_NET_STREAM_LISTEN);
+	/* poll=US: its TX workers' largest polling window, 0 (off) up to
+	 * CVMM_NET_POLL_MAX_US, with any backend, anywhere after the first */
+	assert_int_equal(cli_parse_net("tap=vm1,poll=0,queues=2", &n, t, sizeof(t), &poll, &why),
+			 0);
+	assert_int_equal(poll, 0);
+	assert_int_equal(n.queue_pairs, 2);
+	assert_int_equal(
+		cli_parse_net("stream=/tmp/s,listen,poll=250", &n, t, sizeof(t), &poll, &why), 0);
+	assert_int_equal(poll, 250);
+	assert_int_equal(n.backend, CVMM_NET_STREAM_LISTEN);
+	assert_int_equal(cli_parse_net("tapfd=3,poll=10000", &n, t, sizeof(t), &poll, &why), 0);
+	assert_int_equal(poll, CVMM_NET_POLL_MAX_US);
+	static const char *bad_poll[] = {"tap=x,poll=",
+					 "tap=x,poll=10001",
+					 "tap=x,poll=-1",
+					 "tap=x,poll=1e3",
+					 "tap=x,poll=5us",
+					 "tap=x,poll= 5",
+					 "tap=x,poll=99999999999999"};
+	for (size_t i = 0; i < sizeof(bad_poll) / sizeof(bad_poll[0]); i++) {
+		why = NULL;
+		if (cli_parse_net(bad_poll[i], &n, t, sizeof(t), &poll, &why) != -EINVAL)
+			fail_msg("'%s' was accepted", bad_poll[i]);
+		if (!why || !strstr(why, "poll=US") || !strstr(why, "10000"))
+			fail_msg("'%s': refused without saying why (%s)", bad_poll[i],
+				 why ? why : "nothing");
+	}
 	static const char *bad[] = {
 		"",
 		",",
@@ -334,6 +365,8 @@ static void test_cli_net(void **state)
 		"tap=x,mac=zz:54:00:00:00:00",
 		"tap=x,bogus=1",
 		"tap=x,listen",
+		"tap=x,poll",
+		"poll=5",
 		"mac=52:54:00:00:00:01",
 		"x,tap=y",
 		"tap="
@@ -341,7 +374,7 @@ static void test_cli_net(void **state)
 		"a",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (cli_parse_net(bad[i], &n, t, sizeof(t)) != -EINVAL)
+		if (cli_parse_net(bad[i], &n, t, sizeof(t), &poll, &why) != -EINVAL)
 			fail_msg("'%s' was accepted", bad[i]);
 	}
 }

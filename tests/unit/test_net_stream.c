@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -88,6 +89,8 @@ static void peer_send(struct rig *r, size_t len, uint8_t seed)
 
 /* The next rig's rate limiters (RX, TX), NULL: none. */
 static const struct rl_cfg *rig_limit[2];
+/* The next rig's largest TX poll window, us (0: none). */
+static unsigned rig_poll_us;
 
 static int setup_on(void **state, bool pci)
 {
@@ -107,6 +110,7 @@ static int setup_on(void **state, bool pci)
 		cfg.rx_limit = *rig_limit[0];
 	if (rig_limit[1])
 		cfg.tx_limit = *rig_limit[1];
+	cfg.poll_us = rig_poll_us;
 	struct err e = {0};
 	assert_int_equal(net_open(&r->n, &cfg, 0, &e), 0);
 	r->peer = accept4(l, NULL, NULL, SOCK_CLOEXEC);
@@ -381,6 +385,16 @@ static int setup_limited(void **state)
 	return r;
 }
 
+/* The same with TX polling on (the largest window): the poller does not
+ * spin on frames the limiter holds back, nor send them early. */
+static int setup_limited_poll(void **state)
+{
+	rig_poll_us = 10000;
+	int r = setup_limited(state);
+	rig_poll_us = 0;
+	return r;
+}
+
 static void test_rate_limited(void **state)
 {
 	struct rig *r = *state;
@@ -534,6 +548,180 @@ static void test_snapshot_restore(void **state)
 	snap_w_free(&w);
 }
 
+/* ---- adaptive polling (TX) ---- */
+
+static int setup_poll(void **state)
+{
+	rig_poll_us = 10000;
+	int r = setup_on(state, false);
+	rig_poll_us = 0;
+	return r;
+}
+
+#define POLL_LEN 100 /* each frame's bytes, without its header */
+
+/* Frames sent one after another, each as soon as the one before was used
+ * (the driver waits on its interrupt: the test's thread sleeps, so that
+ * on a busy host the worker gets the core), none kicked unless it was not
+ * used within 5 ms (a watchdog kick, counted: shorter than the largest
+ * window, so that a miss grows the window). Every frame reaches the peer,
+ * whole. Returns how many of n went out without a kick. */
+static unsigned tx_kickless_run(struct rig *r, unsigned n, unsigned *kicks)
+{
+	unsigned served = 0;
+	size_t got = 0;
+	*kicks = 0;
+	/* one kicked first: the TX worker's activation (which looks at the
+	 * ring once by itself) is over by the time it is used */
+	post_tx(r, 31, POLL_LEN, 0xff);
+	kick(r, 1);
+	assert_true(vd_wait_used(&r->v, 1, 1, 5));
+	for (unsigned k = 0; k < n; k++) {
+		uint16_t at = vd_used_idx(&r->v, 1);
+		uint64_t junk;
+		(void)!read(r->irqfd, &junk, sizeof(junk));
+		post_tx(r, k % 31, POLL_LEN, (uint8_t)k);
+		double until = vd_now() + 0.005;
+		while (vd_used_idx(&r->v, 1) == at && vd_now() < until) {
+			double left = until - vd_now();
+			struct timespec ts = {0, left > 0 ? (long)(left * 1e9) : 0};
+			struct pollfd pfd = {.fd = r->irqfd, .events = POLLIN};
+			(void)ppoll(&pfd, 1, &ts, NULL);
+			(void)!read(r->irqfd, &junk, sizeof(junk));
+		}
+		if (vd_used_idx(&r->v, 1) != at) {
+			served++;
+		} else {
+			kick(r, 1);
+			(*kicks)++;
+			/* 1 ms steps (wait_used's 5 would make the miss look
+			 * longer than the largest window: it would shrink) */
+			assert_true(vd_wait_used(&r->v, 1, (uint16_t)(at + 1), 5));
+		}
+		got += peer_drain(r);
+	}
+	for (double until = vd_now() + 5; got < (n + 1) * (4 + POLL_LEN) && vd_now() < until;
+	     usleep(1000))
+		got += peer_drain(r);
+	assert_int_equal(got, (n + 1) * (4 + POLL_LEN));
+	return served;
+}
+
+/* With TX polling (the largest window), frames the driver makes available
+ * while the worker polls go out without a kick: once the window has grown
+ * past the driver's turnaround, nearly all of them. The device's counters
+ * say so too: its TX queue events are the watchdog's kicks. */
+static void test_tx_poll_sends_without_kick(void **state)
+{
+	struct rig *r = *state;
+	unsigned kicks, served = tx_kickless_run(r, 300, &kicks);
+	print_message("TX polling: %u of 300 frames sent without a kick\n", served);
+	if (served < 200)
+		fail_msg("TX polling: %u of 300 frames sent without a kick (%u kicked)", served,
+			 kicks);
+	struct vdev_metrics m = {0};
+	net_desc.metrics(r->n, &m);
+	assert_int_equal(m.net.tx_queue_event_count, kicks + 1);
+	assert_int_equal(m.net.tx_packets_count, 301);
+	assert_int_equal(m.net.tx_malformed_frames + m.net.tx_fails + m.net.tap_write_fails, 0);
+	/* RX, which does not poll, still serves its kick */
+	post_rx(r, 0, 1);
+	peer_send(r, 60, 1);
+	wait_used(r, 0, 1);
+	check_rx(r, 0, 60, 1);
+}
+
+/* Without polling (poll=0) every frame needs its kick. */
+static void test_tx_no_poll_needs_kicks(void **state)
+{
+	struct rig *r = *state;
+	unsigned kicks, served = tx_kickless_run(r, 30, &kicks);
+	assert_int_equal(served, 0);
+	assert_int_equal(kicks, 30);
+	struct vdev_metrics m = {0};
+	net_desc.metrics(r->n, &m);
+	assert_int_equal(m.net.tx_queue_event_count, 31);
+	assert_int_equal(m.net.tx_packets_count, 31);
+}
+
+/* A driver that follows the protocol (it kicks only when used->flags lacks
+ * VRING_USED_F_NO_NOTIFY) gets every frame sent, polling or not, and
+ * while the TX worker polls it is asked for few kicks. */
+static void tx_driver_protocol(struct rig *r, bool poll)
+{
+	unsigned asked = 0;
+	for (unsigned k = 0; k < 300; k++) {
+		uint16_t at = vd_used_idx(&r->v, 1);
+		post_tx(r, k % 32, POLL_LEN, (uint8_t)k);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (!(rr_used_flags(TX(r)) & VRING_USED_F_NO_NOTIFY)) {
+			kick(r, 1);
+			asked++;
+		}
+		double until = vd_now() + 5;
+		while (vd_used_idx(&r->v, 1) == at && vd_now() < until)
+			usleep(50);
+		if (vd_used_idx(&r->v, 1) == at)
+			fail_msg("poll %d: frame %u not sent (no kick asked for?)", poll, k);
+		peer_drain(r);
+	}
+	if (!poll)
+		assert_int_equal(asked, 300); /* each one kicked */
+	else if (asked > 100)
+		fail_msg("TX polling: %u of 300 frames asked for a kick", asked);
+}
+
+static void test_tx_poll_driver_protocol(void **state)
+{
+	tx_driver_protocol(*state, true);
+}
+
+static void test_tx_no_poll_driver_protocol(void **state)
+{
+	tx_driver_protocol(*state, false);
+}
+
+/* A pause and a reset go through promptly while the TX worker polls
+ * with a grown window; frames posted while paused are not sent until the
+ * resume, and after the reset and the driver's initialisation TX works. */
+static void test_tx_poll_pause_reset_prompt(void **state)
+{
+	struct rig *r = *state;
+	unsigned kicks;
+	(void)tx_kickless_run(r, 50, &kicks); /* the window grown */
+	for (unsigned i = 0; i < 10; i++) {
+		double t0 = vd_now();
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += 5;
+		assert_int_equal(virtio_dev_pause(net_vdev(r->n), &until), 0);
+		uint16_t at = vd_used_idx(&r->v, 1);
+		post_tx(r, 0, POLL_LEN, (uint8_t)i);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		/* paused: kicks are on again (for when it resumes) */
+		assert_false(rr_used_flags(TX(r)) & VRING_USED_F_NO_NOTIFY);
+		kick(r, 1);
+		usleep(20000);
+		assert_int_equal(vd_used_idx(&r->v, 1), at);
+		virtio_dev_resume(net_vdev(r->n));
+		assert_true(vd_wait_used(&r->v, 1, (uint16_t)(at + 1), 5));
+		if (vd_now() - t0 > 1)
+			fail_msg("a pause and resume while polling took %.3f s", vd_now() - t0);
+		size_t got = 0;
+		for (double end = vd_now() + 5; got < 4 + POLL_LEN && vd_now() < end; usleep(1000))
+			got += peer_drain(r);
+		assert_int_equal(got, 4 + POLL_LEN); /* the frame, once */
+		(void)tx_kickless_run(r, 5, &kicks);
+	}
+	double t0 = vd_now();
+	vd_reset(&r->v);
+	if (vd_now() - t0 > 1)
+		fail_msg("a reset while polling took %.3f s", vd_now() - t0);
+	peer_drain(r);
+	assert_true(vd_init(&r->v, 1ULL << VIRTIO_NET_F_MRG_RXBUF) & VIRTIO_CONFIG_S_DRIVER_OK);
+	(void)tx_kickless_run(r, 5, &kicks);
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -545,6 +733,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pause_with_rx_read_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limited, setup_limited, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limited, setup_limited_poll, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_poll_sends_without_kick, setup_poll,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tx_no_poll_needs_kicks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_poll_driver_protocol, setup_poll, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_no_poll_driver_protocol, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_poll_pause_reset_prompt, setup_poll,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

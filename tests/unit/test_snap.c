@@ -238,6 +238,62 @@ static void test_config_disk_poll(void **state)
 	cvmm_config_free(c);
 }
 
+/* An interface's TX poll window is kept in the snapshot's configuration;
+ * a snapshot of a cvmm before net polling (its net section without the
+ * field) loads with the default. */
+static void test_config_net_poll(void **state)
+{
+	(void)state;
+	struct cvmm_config *c, *back;
+	assert_int_equal(cvmm_config_new(&c), 0);
+	assert_int_equal(cvmm_config_set_kernel(c, "k"), 0);
+	struct cvmm_net_config n = {.backend = CVMM_NET_STREAM, .target = "/s", .fd = -1};
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(cvmm_config_add_net(c, &n), 0);
+	assert_int_equal(c->net_poll_us[0], CVMM_NET_POLL_DEFAULT_US);
+	assert_int_equal(cvmm_config_set_net_poll(c, 1, 0), 0);
+	assert_int_equal(cvmm_config_set_net_poll(c, 2, 777), 0);
+	assert_int_equal(cvmm_config_set_net_poll(c, 3, 7), -ENODEV);
+	assert_int_equal(cvmm_config_set_net_poll(c, 2, CVMM_NET_POLL_MAX_US + 1), -EINVAL);
+	assert_non_null(strstr(cvmm_config_error(c), "poll"));
+	assert_int_equal(cvmm_config_set_net_poll(c, 0, CVMM_NET_POLL_MAX_US), 0);
+	assert_string_equal(cvmm_config_error(c), ""); /* the setter cleared it */
+	assert_int_equal(cvmm_config_set_net_poll(c, 0, CVMM_NET_POLL_DEFAULT_US), 0);
+	assert_int_equal(c->net_poll_us[2], 777);
+	for (int older = 0; older < 2; older++) {
+		struct snap_w w;
+		snap_w_init(&w);
+		snapshot_config_write(c, false, &w);
+		if (older) {
+			/* as a cvmm before net polling wrote it: the last net
+			 * section's last field (its poll window, 16 bytes with
+			 * its tag, flags and length) left out */
+			assert_true(w.len > 16);
+			const uint8_t *f = w.buf + w.len - 16;
+			assert_int_equal(f[4], 8); /* an 8-byte value */
+			assert_int_equal(f[8], 777 & 0xff);
+			assert_int_equal(f[9], 777 >> 8);
+			w.len -= 16;
+		}
+		const uint8_t *p;
+		size_t len;
+		struct err e = {0};
+		assert_int_equal(snap_w_finish(&w, SNAP_ARCH_HOST, &p, &len, &e), 0);
+		struct snap_r r;
+		assert_int_equal(snap_open(&r, p, len, SNAP_ARCH_HOST, &e), 0);
+		assert_int_equal(cvmm_config_new(&back), 0);
+		struct cvmm_restore rs = {0};
+		assert_int_equal(snapshot_config_read(&r, &rs, NULL, back, &e), 0);
+		assert_int_equal(back->nnets, 3);
+		assert_int_equal(back->net_poll_us[0], CVMM_NET_POLL_DEFAULT_US);
+		assert_int_equal(back->net_poll_us[1], 0);
+		assert_int_equal(back->net_poll_us[2], older ? CVMM_NET_POLL_DEFAULT_US : 777);
+		cvmm_config_free(back);
+		snap_w_free(&w);
+	}
+	cvmm_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +302,7 @@ int main(void)
 		cmocka_unit_test(test_crc),
 		cmocka_unit_test(test_config_limiters),
 		cmocka_unit_test(test_config_disk_poll),
+		cmocka_unit_test(test_config_net_poll),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

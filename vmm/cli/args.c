@@ -220,10 +220,14 @@ const char cli_usage_limits[] =
 	"--rng-limit bw=LIMIT[,iops=LIMIT] for --rng. LIMIT is RATE per second (bytes with\n"
 	"K/M/G, or operations: bw=2M, iops=500) or SIZE:REFILL_MS[:BURST] (Firecracker's\n"
 	"token bucket: size, refill_time, one_time_burst).\n"
-	"\nDisk polling (docs/api.md): --disk PATH,...,poll=US: after requests, each queue\n"
-	"worker watches the ring up to US microseconds (self-tuning below it) before it\n"
-	"waits for the guest's kick; 0 turns it off (default " CLI_STR(
-		CVMM_DISK_POLL_DEFAULT_US) ", at most " CLI_STR(CVMM_DISK_POLL_MAX_US) ").\n";
+	"\nPolling (docs/api.md): --disk PATH,...,poll=US and --net SPEC,...,poll=US (its TX\n"
+	"queues; RX does not poll): after requests, each queue worker watches the ring up\n"
+	"to US microseconds (self-tuning below it) before it waits for the guest's kick;\n"
+	"0 turns it off (default " CLI_STR(CVMM_DISK_POLL_DEFAULT_US) ", at most " CLI_STR(
+		CVMM_DISK_POLL_MAX_US) ").\n";
+_Static_assert(CVMM_NET_POLL_DEFAULT_US == CVMM_DISK_POLL_DEFAULT_US &&
+		       CVMM_NET_POLL_MAX_US == CVMM_DISK_POLL_MAX_US,
+	       "--help gives one default and one bound for --disk's and --net's poll=");
 
 /* A count with an optional K, M, G (binary) suffix. */
 static int parse_amount(const char *s, size_t n, uint64_t *out)
@@ -461,11 +465,17 @@ static int copy_field(char *dst, size_t dlen, const char *s, size_t n)
 	return 0;
 }
 
-int cli_parse_net(const char *spec, struct cvmm_net_config *out, char *target, size_t tlen)
+#define NET_POLL_WHY                                                                               \
+	"poll=US is the largest polling window of its TX queues in microseconds, 0 (off) "         \
+	"to " CLI_STR(CVMM_NET_POLL_MAX_US)
+
+int cli_parse_net(const char *spec, struct cvmm_net_config *out, char *target, size_t tlen,
+		  int *poll_us, const char **why)
 {
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
 	target[0] = '\0';
+	*poll_us = -1;
 	const char *p = spec;
 	bool first = true, listen = false;
 	for (;;) {
@@ -478,9 +488,12 @@ int cli_parse_net(const char *spec, struct cvmm_net_config *out, char *target, s
 		const char *v = eq ? eq + 1 : NULL;
 		size_t vlen = eq ? n - klen - 1 : 0;
 		char val[256];
-		if (v && copy_field(val, sizeof(val), v, vlen) < 0)
-			return -EINVAL;
 #define KEY(k) (klen == sizeof(k) - 1 && !strncmp(p, k, klen))
+		if (v && copy_field(val, sizeof(val), v, vlen) < 0) {
+			if (!first && KEY("poll"))
+				*why = NET_POLL_WHY;
+			return -EINVAL;
+		}
 		if (first && !v) { /* "tap0": the short form of tap=tap0 */
 			if (copy_field(target, tlen, p, n) < 0)
 				return -EINVAL;
@@ -504,6 +517,13 @@ int cli_parse_net(const char *spec, struct cvmm_net_config *out, char *target, s
 				return -EINVAL;
 		} else if (!first && !v && KEY("listen")) {
 			listen = true;
+		} else if (!first && v && KEY("poll")) {
+			unsigned us;
+			if (cli_parse_uint(val, 0, CVMM_NET_POLL_MAX_US, &us) < 0) {
+				*why = NET_POLL_WHY;
+				return -EINVAL;
+			}
+			*poll_us = (int)us;
 		} else {
 			return -EINVAL;
 		}
@@ -667,7 +687,8 @@ static int spec_net(void *dst, const char *val, const char **why)
 	struct cli_net *n = dst;
 	char rest[CLI_PATH_MAX + 64];
 	int r = take_limits(val, true, keys, 4, n->limit, rest, sizeof(rest), why);
-	return r < 0 ? r : cli_parse_net(rest, &n->cfg, n->target, sizeof(n->target));
+	return r < 0 ? r
+		     : cli_parse_net(rest, &n->cfg, n->target, sizeof(n->target), &n->poll_us, why);
 }
 
 static int spec_rng_limit(void *dst, const char *val, const char **why)
@@ -804,7 +825,8 @@ static const struct cli_opt cli_table[] = {
 	 .what = "PATH[,ro][,direct][,queues=N][,bw=LIMIT][,iops=LIMIT][,poll=US]"},
 	{"net", 'n', LIST(nets, nnets, spec_net), .vm = true, .more = "interfaces",
 	 .what = "NAME, tap=NAME[,queues=N], tapfd=N, passt=PATH or stream=PATH[,listen] (each "
-		 "with optional ,mac=XX:XX:XX:XX:XX:XX and ,rx-bw= ,rx-iops= ,tx-bw= ,tx-iops=)"},
+		 "with optional ,mac=XX:XX:XX:XX:XX:XX, ,rx-bw= ,rx-iops= ,tx-bw= ,tx-iops= and "
+		 ",poll=US)"},
 	{"fs", 0, LIST(fs, nfs, spec_fs), .vm = true, .more = "shared directories",
 	 .what = "tag=TAG,path=DIR[,ro][,xattr][,privileged] (TAG 1.." CLI_STR(
 		 CVMM_FS_TAG_MAX) " bytes)"},

@@ -24,6 +24,7 @@ struct cli_net {		    /* --net */
 	struct cvmm_net_config cfg; /* cfg.target points into target, or NULL */
 	char target[CLI_PATH_MAX];
 	struct cvmm_rate_limiter limit[2]; /* RX, TX: ,rx-bw= ,rx-iops= ,tx-bw= ,tx-iops= */
+	int poll_us; /* ,poll=US (its TX workers); -1: not given (the library's default) */
 };
 struct cli_fs { /* --fs */
 	char tag[CVMM_FS_TAG_MAX + 1];
@@ -134,10 +135,13 @@ __attribute__((warn_unused_result)) int cli_parse_disk(const char *spec, char *p
 						       unsigned *flags, unsigned *queues,
 						       int *poll_us, const char **why);
 /* --net: "NAME" (short for tap=NAME), "tap=NAME[,queues=N]",
- * "tapfd=N", "stream=PATH[,listen]", "passt=PATH", each with ",mac=MAC".
- * Fills *out; its target points into `target` (size tlen). */
+ * "tapfd=N", "stream=PATH[,listen]", "passt=PATH", each with ",mac=MAC"
+ * and ",poll=US". Fills *out; its target points into `target` (size
+ * tlen); poll_us: -1 when not given. -EINVAL, with *why set when the
+ * option's own rule says more. */
 __attribute__((warn_unused_result)) int cli_parse_net(const char *spec, struct cvmm_net_config *out,
-						      char *target, size_t tlen);
+						      char *target, size_t tlen, int *poll_us,
+						      const char **why);
 /* --fs: "tag=TAG,path=DIR[,ro][,xattr][,privileged]" (any order; path=
  * takes the rest of the spec, less trailing ",ro", ",xattr" and
  * ",privileged") -> tag, path, flags (CVMM_FS_RO, CVMM_FS_XATTR,

@@ -164,8 +164,8 @@ static int jdisk(struct jctx *c, struct json_object *d, const char *where)
 static int jnet(struct jctx *c, struct json_object *n, const char *where)
 {
 	static const char *const keys[] = {
-		"tap", "tapfd",	 "passt",	    "stream",	       "listen",
-		"mac", "queues", "rx_rate_limiter", "tx_rate_limiter", NULL};
+		"tap",	  "tapfd",	     "passt",		"stream",  "listen", "mac",
+		"queues", "rx_rate_limiter", "tx_rate_limiter", "poll_us", NULL};
 	struct cvmm_rate_limiter rx, tx;
 	static const char *const backends[] = {"tap", "tapfd", "passt", "stream"};
 	struct cvmm_net_config nc;
@@ -188,14 +188,15 @@ static int jnet(struct jctx *c, struct json_object *n, const char *where)
 	}
 	if (!which)
 		return jfail(c, EINVAL, "%s needs one of 'tap', 'tapfd', 'passt', 'stream'", where);
-	bool listen, has;
-	int64_t v = 0;
+	bool listen, has, haspoll;
+	int64_t v = 0, poll = 0;
 	const char *mac;
 	if ((r = jbool(c, n, "listen", where, &listen)) < 0 ||
 	    (r = jstr(c, n, "mac", where, &mac)) < 0 ||
 	    (r = jint(c, n, "queues", where, 1, 8, &v, &has)) < 0 ||
 	    (r = jlimit(c, n, "rx_rate_limiter", where, &rx)) < 0 ||
-	    (r = jlimit(c, n, "tx_rate_limiter", where, &tx)) < 0)
+	    (r = jlimit(c, n, "tx_rate_limiter", where, &tx)) < 0 ||
+	    (r = jint(c, n, "poll_us", where, 0, CVMM_NET_POLL_MAX_US, &poll, &haspoll)) < 0)
 		return r;
 	nc.queue_pairs = has ? (unsigned)v : 0;
 	if (!strcmp(which, "tapfd")) {
@@ -220,6 +221,9 @@ static int jnet(struct jctx *c, struct json_object *n, const char *where)
 		nc.has_mac = 1;
 	}
 	if ((r = jsetter(c, cvmm_config_add_net(c->cfg, &nc), where)) < 0)
+		return r;
+	if (haspoll &&
+	    (r = jsetter(c, cvmm_config_set_net_poll(c->cfg, c->nnets, (unsigned)poll), where)) < 0)
 		return r;
 	return jsetter(c, cvmm_config_set_net_limiter(c->cfg, c->nnets++, &rx, &tx), where);
 }

@@ -491,6 +491,8 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 		if (!r)
 			r = cvmm_config_set_net_limiter(cfg, i, &o->nets[i].limit[0],
 							&o->nets[i].limit[1]);
+		if (!r && o->nets[i].poll_us >= 0)
+			r = cvmm_config_set_net_poll(cfg, i, (unsigned)o->nets[i].poll_us);
 	}
 	for (unsigned i = 0; !r && i < o->nfs; i++)
 		r = cvmm_config_add_fs(cfg, o->fs[i].tag, o->fs[i].path, o->fs[i].flags);

@@ -121,6 +121,18 @@ struct cvmm_net_config {
 };
 CVMM_API CVMM_WUR int cvmm_config_add_net(struct cvmm_config *cfg,
 					  const struct cvmm_net_config *net);
+/* Interface `net`'s adaptive polling (docs/api.md, "Network polling"),
+ * as cvmm_config_set_disk_poll's, for its TX queues only (RX waits on the
+ * backend, not on the guest): after sending frames each TX worker keeps
+ * the guest's kicks off and watches the queue for up to a window that
+ * tunes itself between 0 and poll_us microseconds, so that a guest
+ * sending a stream of frames is rarely asked to kick (a VM exit). Each
+ * window is spun on a host core. 0: off. Default CVMM_NET_POLL_DEFAULT_US.
+ * -ENODEV: no such interface; -EINVAL: over CVMM_NET_POLL_MAX_US. */
+#define CVMM_NET_POLL_DEFAULT_US 128
+#define CVMM_NET_POLL_MAX_US	 10000
+CVMM_API CVMM_WUR int cvmm_config_set_net_poll(struct cvmm_config *cfg, unsigned net,
+					       unsigned poll_us);
 /* Adds a virtio-fs share: the host directory at path, seen by the guest
  * as `mount -t virtiofs TAG DIR`. tag: 1..36 bytes, unique per VM. flags:
  * CVMM_FS_RO (every write is refused with EROFS), CVMM_FS_XATTR (serve
