@@ -85,11 +85,16 @@ one() { # case vmm: one run of one case
 	exit-*) bench $c $v blk "mg.case=exits mg.job=$c mg.ms=$MS" ;;
 	net-tx-*) bench $c $v net "mg.case=net-tx mg.job=$c mg.ms=$MS" ;;
 	net-rx-*)
+		# the tap's counters: frames queued for the VMM to read, and those
+		# dropped because its queue was full (the VMM did not keep up)
+		st=/sys/class/net/$TAP/statistics
+		q0=$(cat $st/tx_packets) d0=$(cat $st/tx_dropped)
 		./netpump $TAP ${c#net-rx-} &
 		p=$!
 		bench $c $v net "mg.case=net-rx mg.ms=$MS"
 		kill $p
-		wait $p 2>/dev/null ;;
+		wait $p 2>/dev/null
+		echo "RESULT-TAP $c $v queued=$(($(cat $st/tx_packets) - q0)) dropped=$(($(cat $st/tx_dropped) - d0))" ;;
 	create) # COPIES VMs at once, each ending at its first instruction
 		if [ $v = cvmm ]; then
 			r=$(./timeit --copies "$COPIES" -- $C --kernel mg-exit.elf)
