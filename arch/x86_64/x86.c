@@ -178,9 +178,6 @@ int arch_pio_exit(struct arch *a, int vcpu_fd, struct kvm_run *run, struct err *
 {
 	if (atomic_load(&a->pit) || !x86_pit_port(run->io.port))
 		return 0;
-	struct kvm_regs regs;
-	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0)
-		return err_set(e, errno, "KVM_GET_REGS: %s", strerror(errno));
 	int r = x86_pit_create(a, e);
 	if (r < 0)
 		return r;
@@ -195,6 +192,9 @@ int arch_pio_exit(struct arch *a, int vcpu_fd, struct kvm_run *run, struct err *
 	 * takes the next KVM_RUN's EINTR as a kick's. */
 	if (run->io.count != 1)
 		return 0;
+	struct kvm_regs regs; /* as they were before the access: KVM completes it only below */
+	if (ioctl(vcpu_fd, KVM_GET_REGS, &regs) < 0)
+		return err_set(e, errno, "KVM_GET_REGS: %s", strerror(errno));
 	__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELEASE);
 	if (ioctl(vcpu_fd, KVM_RUN, 0) == 0 || errno != EINTR)
 		return err_set(e, errno ? errno : EIO,
