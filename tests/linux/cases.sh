@@ -55,22 +55,13 @@ if [ -f "$MG/mg-check.elf" ]; then
 		hwm= anon=
 		st_bin=${CVMM_STATIC:-./cvmm-static}
 		for bin in "$st_bin" "$CVMM"; do
-			rm -f "$TMP/$n.in"
-			mkfifo "$TMP/$n.in"
-			timeout 60 "$bin" --kernel "$MG/mg-check.elf" --memory 64M \
-				--cmdline "mg.cpus=1 mg.mem=64M mg.echo=1" <"$TMP/$n.in" >"$TMP/$n.out" 2>"$TMP/$n.err" &
-			pid=$!
-			exec 5>"$TMP/$n.in"
-			i=0
-			while [ $i -lt 300 ] && ! has $n "MG ECHO"; do sleep 0.1; i=$((i + 1)); done
+			echo_start $n "$bin"
 			if [ "$bin" = "$st_bin" ]; then
 				hwm=$(awk '$1 == "VmHWM:" {print $2}' /proc/$pid/status)
 			else
 				anon=$(awk '$1 == "RssAnon:" {print $2}' /proc/$pid/status)
 			fi
-			printf q >&5
-			wait $pid
-			exec 5>&-
+			echo_end
 		done
 		if [ ! -x "$st_bin" ]; then bad $n "no $st_bin (the static cvmm)"
 		elif [ -z "$hwm" ] || [ -z "$anon" ]; then bad $n "the VMs did not come up"
@@ -81,19 +72,9 @@ if [ -f "$MG/mg-check.elf" ]; then
 	for n in mg-no-pit mg-pit-out; do
 		selected $n || continue
 		arg=; [ $n = mg-pit-out ] && arg=mg.pit=out
-		rm -f "$TMP/$n.in"
-		mkfifo "$TMP/$n.in"
-		timeout 60 "$CVMM" --kernel "$MG/mg-check.elf" --memory 64M \
-			--cmdline "mg.cpus=1 mg.mem=64M mg.echo=1 $arg" <"$TMP/$n.in" >"$TMP/$n.out" 2>"$TMP/$n.err" &
-		pid=$!
-		exec 5>"$TMP/$n.in"
-		i=0
-		while [ $i -lt 300 ] && ! has $n "MG ECHO"; do sleep 0.1; i=$((i + 1)); done
-		pit=$(cat /proc/[0-9]*/comm 2>/dev/null | grep -c "^kvm-pit/$pid\$")
-		printf q >&5
-		wait $pid
-		st=$?
-		exec 5>&-
+		echo_start $n "$CVMM" $arg
+		pit=$(kvm_pits $pid)
+		echo_end
 		if [ $st -ne 0 ] || ! has $n "MG DONE pass=[0-9]* fail=0" || has $n "MG FAIL"; then
 			bad $n "status $st: $(grep -o 'MG FAIL.*' "$TMP/$n.out" | head -2 | tr '\n' ';')"
 		elif [ $n = mg-pit-out ] && [ "$pit" != 1 ]; then bad $n "no kvm-pit/$pid thread"
@@ -338,7 +319,7 @@ if [ -f "$KIT/small-bzImage" ]; then
 		while [ $i -lt 240 ] && ! has $n GUEST-SLEEPING; do sleep 0.5; i=$((i + 1)); done
 		# Linux with kvm-clock, the TSC deadline timer and ARAT never
 		# touches the PIT (apic_needs_pit()): cvmm made none
-		pit=$(cat /proc/[0-9]*/comm 2>/dev/null | grep -c "^kvm-pit/$pid\$")
+		pit=$(kvm_pits $pid)
 		kill -TERM $pid
 		wait $pid
 		st=$?

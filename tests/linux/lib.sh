@@ -79,6 +79,27 @@ has() { grep -q -- "$2" "$TMP/$1.out" 2>/dev/null; } # the background cvmm may n
 
 # wait_for NAME PATTERN SECONDS [PID]: until $TMP/NAME.out has PATTERN, for
 # at most SECONDS, giving up early once PID (when given) is gone.
+# kvm_pits PID: how many in-kernel PIT threads (kvm-pit/PID) the VM of
+# cvmm PID has: 0, or 1 once its guest used the PIT
+kvm_pits() { cat /proc/[0-9]*/comm 2>/dev/null | grep -c "^kvm-pit/$1\$"; }
+# echo_start NAME CVMM [mg-check keys]: mg-check in the background, its
+# console input a fifo on fd 5, until it echoes (MG ECHO; pid in $pid);
+# echo_end then types q and reaps it (status in $st)
+echo_start() {
+	rm -f "$TMP/$1.in"
+	mkfifo "$TMP/$1.in"
+	timeout 60 "$2" --kernel "$MG/mg-check.elf" --memory 64M \
+		--cmdline "mg.cpus=1 mg.mem=64M mg.echo=1 ${3:-}" <"$TMP/$1.in" >"$TMP/$1.out" 2>"$TMP/$1.err" &
+	pid=$!
+	exec 5>"$TMP/$1.in"
+	wait_for "$1" "MG ECHO" 30 $pid
+}
+echo_end() {
+	printf q >&5
+	wait $pid
+	st=$?
+	exec 5>&-
+}
 wait_for() {
 	i=0
 	while [ $i -lt $(($3 * 5)) ] && ! has "$1" "$2"; do

@@ -362,7 +362,7 @@ if selected $n; then
 			exec 5>"$TMP/$n.in2"
 			printf 'after-restore' >&5
 			wait_for $n "after-restore" 60 $pid
-			pit=$(cat /proc/[0-9]*/comm 2>/dev/null | grep -c "^kvm-pit/$pid\$")
+			pit=$(kvm_pits $pid)
 			printf q >&5
 			i=0
 			while [ $i -lt 300 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
