@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -497,6 +498,12 @@ static void *worker_thread(void *arg)
 	 * privileged virtio-fs share's, jail.h) */
 	uint64_t caps = w->keep_caps;
 	jail_name_thread(w->name);
+	/* before the filter, which has no sched_setscheduler; an unprivileged
+	 * thread may always move from SCHED_OTHER to SCHED_BATCH, and where it
+	 * could not (an embedder's own filter), the worker works as well,
+	 * only with more wake-ups */
+	if (w->batch_sched && sched_setscheduler(0, SCHED_BATCH, &(struct sched_param){0}) < 0)
+		log_debug("%s: SCHED_BATCH: %s", w->name, strerror(errno));
 	int jr = jail_caps_limit(caps);
 	if (jr < 0)
 		jail_free(filter);
@@ -633,6 +640,7 @@ int vq_worker_create(struct vq_worker *w, struct virtio_dev *dev, unsigned qidx,
 	w->qidx = qidx;
 	w->ops = cfg->ops;
 	w->keep_caps = cfg->keep_caps;
+	w->batch_sched = cfg->batch_sched;
 	w->model = cfg->model;
 	vq_poll_init(&w->poll, cfg->poll_max_ns);
 	w->kick_fd = w->ctl_fd = -1;

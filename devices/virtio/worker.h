@@ -112,6 +112,13 @@ struct vq_worker_cfg {
 	unsigned sparse_files;
 	const char *name;   /* thread name, e.g. "cvmm-blk0-q0" */
 	uint64_t keep_caps; /* CAP_* mask the thread keeps (default: none) */
+	/* The thread runs under SCHED_BATCH: woken while its CPU runs another
+	 * thread, it waits for that thread's time slice to end instead of
+	 * preempting it (on an idle CPU it runs at once, as always). For a
+	 * worker woken by a producer that may share its CPU (virtio-net's RX,
+	 * woken by each frame the tap queues): it then finds a batch rather
+	 * than one frame per wake-up, two context switches a frame. */
+	bool batch_sched;
 	/* The worker also serves queue also_notify_q (vsock: RX) and raises
 	 * its interrupt: its filter lets it write that eventfd too. */
 	bool also_notify;
@@ -172,6 +179,7 @@ struct vq_worker {
 	int test_violation;   /* test builds: make a syscall outside the filter */
 	int test_uring_probe; /* test builds: submit what its ring must refuse */
 	uint64_t keep_caps;   /* capabilities it keeps (vq_worker_cfg) */
+	bool batch_sched;     /* SCHED_BATCH (vq_worker_cfg) */
 };
 
 /* Main thread: eventfds, restricted io_uring, seccomp filter, thread. */
