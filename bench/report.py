@@ -90,9 +90,18 @@ def main():
         b = med(r[key] / div / (r.get("copies", 1) if per else 1) for r in good(runs, case, "qemu"))
         rows.append((label, a, b, None, None, None))
 
+    def static(label, key, div):
+        """cvmm-static's first-insn runs against QEMU's first-insn runs"""
+        a = med(r[key] / div for r in good(runs, "first-insn-static", "cvmm"))
+        b = med(r[key] / div for r in good(runs, "first-insn", "qemu"))
+        if a is not None:
+            rows.append((label, a, b, None, None, None))
+
     plain("boot: exec -> first instruction (ms)", "first-insn", "wall_us", 1000, 0)
     plain("  the same, cvmm --seccomp off (ms)", "first-insn-noseccomp", "wall_us", 1000, 0)
+    static("  the same, cvmm-static (ms)", "wall_us", 1000)
     plain("boot: VMM peak RSS (MiB)", "first-insn", "maxrss_kb", 1024, 0)
+    static("  the same, cvmm-static (MiB)", "maxrss_kb", 1024)
     plain("boot: VMM CPU time (ms)", "first-insn", "cpu_us", 1000, 0)
     plain("idle VM with a disk: peak RSS (MiB)", "idle-blk", "maxrss_kb", 1024, 0)
     plain("idle VM with a net: peak RSS (MiB)", "idle-net", "maxrss_kb", 1024, 0)

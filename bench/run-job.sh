@@ -4,7 +4,7 @@
 # on the same disk file. One line per run:
 #   RESULT <case> <vmm> <timeit fields> [<mg-bench fields: n= bytes= ns= kicks=>]
 # env: ROUNDS (default 3), MS (per job, default 1000), COPIES (creation
-#      rate, default 8), DIR (cvmm timeit netpump mg-exit.elf mg-bench.elf
+#      rate, default 8), DIR (cvmm [cvmm-static] timeit netpump mg-exit.elf mg-bench.elf
 #      qemu-system-x86_64 qemu-share/ fio-jobs.sh), IP (ip binary), DISK
 #      (the disk file to create, default /tmp/mgb-disk.img, 256 MiB), CASES
 #      (default: all, in the order below), FIO=0 (no host fio), DISKOPTS
@@ -79,6 +79,12 @@ one() { # case vmm: one run of one case
 		else
 			run first-insn-noseccomp qemu $QM -kernel mg-exit.elf
 		fi ;;
+	first-insn-static) # the same with the static cvmm (no dynamic loader,
+		# no shared libraries: its peak RSS is the figure to read), where
+		# the build made one; QEMU's row is first-insn's
+		[ $v = cvmm ] && [ -x ./cvmm-static ] &&
+			run first-insn-static cvmm ./cvmm-static --debug-exit --memory 64M --transport mmio \
+				--kernel mg-exit.elf ;;
 	idle-blk | idle-net) # the VMM's cost of a run that does nothing, per device
 		bench $c $v ${c#idle-} "mg.case=idle" ;;
 	blk-*) bench $c $v blk "mg.case=blk mg.job=$c mg.ms=$MS" ;;
@@ -105,7 +111,7 @@ one() { # case vmm: one run of one case
 	esac
 }
 
-CASES=${CASES:-"first-insn first-insn-noseccomp idle-blk idle-net blk-randread-4k-qd1 blk-randread-4k-qdN blk-read-1m-qd1
+CASES=${CASES:-"first-insn first-insn-noseccomp first-insn-static idle-blk idle-net blk-randread-4k-qd1 blk-randread-4k-qdN blk-read-1m-qd1
  blk-read-1m-qdN blk-write-1m-qd1 blk-write-1m-qdN exit-pio exit-mmio net-tx-60 net-tx-1514
  net-rx-60 net-rx-1514 create"}
 i=0
