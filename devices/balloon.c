@@ -512,7 +512,12 @@ static void balloon_metrics(const void *model, struct vdev_metrics *m)
  * holds and the statistics interval; which queues exist must match the
  * configuration. The statistics buffer went back at the pause
  * (balloon_pause). */
-enum { SNAP_BAL_TARGET = 1, SNAP_BAL_ACTUAL, SNAP_BAL_INTERVAL, SNAP_BAL_FLAGS };
+enum { SNAP_BAL_TARGET = 1, SNAP_BAL_ACTUAL, SNAP_BAL_INTERVAL, SNAP_BAL_FLAGS, SNAP_BAL_STATS };
+/* SNAP_BAL_STATS (optional: a state without it restores none): the guest's
+ * latest statistics, le32 present mask then BALLOON_STATS_TAGS le64
+ * values, so that GET /balloon/statistics answers with them right after a
+ * restore, before the guest's next report (Firecracker keeps them too). */
+#define SNAP_BAL_STATS_LEN (4 + 8 * BALLOON_STATS_TAGS)
 
 static uint32_t balloon_flags(const struct balloon *g)
 {
@@ -528,6 +533,15 @@ static int balloon_save(void *m, struct snap_w *w, uint32_t inst, struct err *e)
 	snap_u32(w, SNAP_BAL_ACTUAL, atomic_load(&g->actual));
 	snap_u32(w, SNAP_BAL_INTERVAL, atomic_load(&g->interval_s));
 	snap_u32(w, SNAP_BAL_FLAGS, balloon_flags(g));
+	if (g->stats) {
+		uint8_t b[SNAP_BAL_STATS_LEN];
+		pthread_mutex_lock(&g->stats_lock);
+		le_put32(b, g->st.present);
+		for (unsigned i = 0; i < BALLOON_STATS_TAGS; i++)
+			le_put64(b + 4 + 8 * i, g->st.val[i]);
+		pthread_mutex_unlock(&g->stats_lock);
+		snap_put_opt(w, SNAP_BAL_STATS, b, sizeof(b));
+	}
 	return 0;
 }
 
@@ -556,6 +570,20 @@ static int balloon_restore(void *m, const struct snap_r *r, uint32_t inst, struc
 			       flags & 4 ? "on" : "off");
 	if (g->stats && (interval == 0 || interval > BALLOON_INTERVAL_MAX))
 		return err_set(e, EINVAL, "balloon: bad statistics interval %u", interval);
+	size_t slen;
+	const uint8_t *sb = snap_get(&s, SNAP_BAL_STATS, &slen);
+	struct balloon_stats st = {0};
+	if (sb) {
+		if (slen != SNAP_BAL_STATS_LEN || !g->stats)
+			return err_set(e, EINVAL, "balloon: the snapshot's statistics are %zu bytes%s",
+				       slen, g->stats ? "" : " for a balloon without statistics");
+		st.present = le_get32(sb) & ((1u << BALLOON_STATS_TAGS) - 1);
+		for (unsigned i = 0; i < BALLOON_STATS_TAGS; i++)
+			st.val[i] = le_get64(sb + 4 + 8 * i);
+	}
+	pthread_mutex_lock(&g->stats_lock);
+	g->st = st;
+	pthread_mutex_unlock(&g->stats_lock);
 	atomic_store(&g->target, target);
 	atomic_store(&g->actual, actual);
 	if (g->stats)

@@ -281,8 +281,11 @@ static void test_stats(void **state)
 	rig_down(r);
 }
 
-/* Snapshot: the target, actual, interval and the kept statistics buffer
- * come back; a restore of another configuration is refused by name. */
+/* Snapshot: the target, actual, interval, the guest's latest statistics
+ * (GET /balloon/statistics has them before the guest's next report, as
+ * Firecracker's does) and the kept statistics buffer come back; a restore
+ * of another configuration is refused by name, and so are statistics of
+ * the wrong size. */
 static void test_snapshot(void **state)
 {
 	(void)state;
@@ -326,7 +329,29 @@ static void test_snapshot(void **state)
 	assert_int_equal(st.target_pages, 300);
 	assert_int_equal(st.actual_pages, 250);
 	assert_int_equal(st.stats_interval_s, 7);
+	assert_int_equal(st.stats.present, 1u << VIRTIO_BALLOON_S_MEMFREE);
+	assert_int_equal(st.stats.val[VIRTIO_BALLOON_S_MEMFREE], 1);
 	balloon_destroy(g2);
+	/* a state whose statistics field (tag 5) has the wrong size */
+	struct snap_w w2;
+	snap_w_init(&w2);
+	snap_section(&w2, balloon_desc.name, 0);
+	snap_u32(&w2, 1, 300); /* target, actual, interval, flags (stats on) */
+	snap_u32(&w2, 2, 250);
+	snap_u32(&w2, 3, 7);
+	snap_u32(&w2, 4, 1);
+	uint8_t shortstats[12] = {1};
+	snap_put_opt(&w2, 5, shortstats, sizeof(shortstats));
+	const uint8_t *buf2;
+	size_t len2;
+	assert_int_equal(snap_w_finish(&w2, SNAP_ARCH_HOST, &buf2, &len2, &e), 0);
+	struct snap_r sr2;
+	assert_int_equal(snap_open(&sr2, buf2, len2, SNAP_ARCH_HOST, &e), 0);
+	assert_int_equal(balloon_open(&g2, &cfg, 0, &e), 0);
+	assert_int_equal(balloon_desc.restore(g2, &sr2, 0, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "statistics"));
+	balloon_destroy(g2);
+	snap_w_free(&w2);
 	/* another configuration is refused, and so is a state without it */
 	struct balloon_cfg other = {.stats_interval_s = 0, .reporting = true};
 	assert_int_equal(balloon_open(&g2, &other, 0, &e), 0);
