@@ -575,8 +575,9 @@ static int balloon_restore(void *m, const struct snap_r *r, uint32_t inst, struc
 	struct balloon_stats st = {0};
 	if (sb) {
 		if (slen != SNAP_BAL_STATS_LEN || !g->stats)
-			return err_set(e, EINVAL, "balloon: the snapshot's statistics are %zu bytes%s",
-				       slen, g->stats ? "" : " for a balloon without statistics");
+			return err_set(e, EINVAL,
+				       "balloon: the snapshot's statistics are %zu bytes%s", slen,
+				       g->stats ? "" : " for a balloon without statistics");
 		st.present = le_get32(sb) & ((1u << BALLOON_STATS_TAGS) - 1);
 		for (unsigned i = 0; i < BALLOON_STATS_TAGS; i++)
 			st.val[i] = le_get64(sb + 4 + 8 * i);
