@@ -79,6 +79,15 @@ has() { grep -q -- "$2" "$TMP/$1.out" 2>/dev/null; } # the background cvmm may n
 
 # wait_for NAME PATTERN SECONDS [PID]: until $TMP/NAME.out has PATTERN, for
 # at most SECONDS, giving up early once PID (when given) is gone.
+wait_for() {
+	i=0
+	while [ $i -lt $(($3 * 5)) ] && ! has "$1" "$2"; do
+		[ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && break
+		sleep 0.2
+		i=$((i + 1))
+	done
+	has "$1" "$2"
+}
 # kvm_pits PID: how many in-kernel PIT threads (kvm-pit/PID) the VM of
 # cvmm PID has: 0, or 1 once its guest used the PIT
 kvm_pits() { cat /proc/[0-9]*/comm 2>/dev/null | grep -c "^kvm-pit/$1\$"; }
@@ -99,15 +108,6 @@ echo_end() {
 	wait $pid
 	st=$?
 	exec 5>&-
-}
-wait_for() {
-	i=0
-	while [ $i -lt $(($3 * 5)) ] && ! has "$1" "$2"; do
-		[ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && break
-		sleep 0.2
-		i=$((i + 1))
-	done
-	has "$1" "$2"
 }
 # http SOCK METHOD PATH [JSON]: one API call on a unix socket; prints the
 # HTTP status, the body is in $TMP/resp.
