@@ -56,11 +56,12 @@ static void save_vdev(const struct vm_vdev *s, uint32_t i, struct snap_w *w)
 	snap_u32(w, VDEV_MSI_BASE, s->msi_gsi_base);
 }
 
-static int write_file(const char *path, const void *p, size_t len, struct err *e)
+/* Writes the state into fd (opened, not yet truncated: see
+ * check_targets), from its start. */
+static int write_file(int fd, const char *path, const void *p, size_t len, struct err *e)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return err_set(e, errno, "cannot create '%s': %s", path, strerror(errno));
+	if (ftruncate(fd, 0) < 0)
+		return err_set(e, errno, "cannot truncate '%s': %s", path, strerror(errno));
 	const uint8_t *b = p;
 	while (len) {
 		ssize_t n = write(fd, b, len);
@@ -68,18 +69,46 @@ static int write_file(const char *path, const void *p, size_t len, struct err *e
 			continue;
 		if (n <= 0) {
 			int er = n < 0 ? errno : EIO;
-			close(fd);
 			return err_set(e, er, "cannot write '%s': %s", path, strerror(er));
 		}
 		b += n;
 		len -= (size_t)n;
 	}
-	if (fsync(fd) < 0) {
-		int er = errno;
-		close(fd);
-		return err_set(e, er, "cannot sync '%s': %s", path, strerror(er));
-	}
-	close(fd);
+	if (fsync(fd) < 0)
+		return err_set(e, errno, "cannot sync '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Before either file is truncated. A VM restored from a memory file maps
+ * it (MAP_PRIVATE) or reads its pages from it on first touch (the lazy
+ * backend): truncating that file would zero every page the guest has not
+ * written since, in the running guest and in the snapshot written from it
+ * (whose zero pages are then left out), with no error. And one file cannot
+ * be both the state and the memory. */
+static int check_targets(const struct vm *vm, int mfd, const char *mem_path, int sfd,
+			 const char *state_path, struct err *e)
+{
+	struct stat m, s, src;
+	if (fstat(mfd, &m) < 0 || fstat(sfd, &s) < 0)
+		return err_set(e, errno, "cannot stat the snapshot's files: %s", strerror(errno));
+	if (same_file(&m, &s))
+		return err_set(e, EINVAL,
+			       "'%s' and '%s' are the same file: the state and the "
+			       "memory need one each",
+			       state_path, mem_path);
+	if (vm->snapmem.fd < 0 || fstat(vm->snapmem.fd, &src) < 0)
+		return 0;
+	const char *p = same_file(&m, &src) ? mem_path : same_file(&s, &src) ? state_path : NULL;
+	if (p)
+		return err_set(e, EBUSY,
+			       "'%s' is the memory file this VM was restored from, and its "
+			       "memory is still read from it: write the snapshot to another file",
+			       p);
 	return 0;
 }
 
@@ -138,7 +167,7 @@ static int snapshot(struct vm *vm, const char *state_path, const char *mem_path,
 	}
 	struct snap_w w;
 	snap_w_init(&w);
-	int fd = -1;
+	int fd = -1, sfd = -1;
 	if (r < 0)
 		goto out;
 	/* each interface's MAC as its driver saw it (derived from its tap's
@@ -183,6 +212,13 @@ static int snapshot(struct vm *vm, const char *state_path, const char *mem_path,
 			    strerror(errno));
 		goto out;
 	}
+	sfd = open(state_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (sfd < 0) {
+		r = err_set(e, errno, "cannot create '%s': %s", state_path, strerror(errno));
+		goto out;
+	}
+	if ((r = check_targets(vm, fd, mem_path, sfd, state_path, e)) < 0)
+		goto out;
 	/* tracking: what changed since the last snapshot, which this one
 	 * becomes the base of (a full one too) */
 	if (vm->cfg.track_dirty &&
@@ -192,10 +228,12 @@ static int snapshot(struct vm *vm, const char *state_path, const char *mem_path,
 	    0)
 		goto out;
 	/* the state last: a state file names a complete memory file */
-	r = write_file(state_path, buf, len, e);
+	r = write_file(sfd, state_path, buf, len, e);
 out:
 	if (fd >= 0)
 		close(fd);
+	if (sfd >= 0)
+		close(sfd);
 	snap_w_free(&w);
 	for (unsigned i = 0; i < paused; i++)
 		if (vm->vdevs[i].vdev)
