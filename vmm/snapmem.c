@@ -59,39 +59,74 @@ static int write_all(int fd, const uint8_t *p, size_t len, off_t off)
 	return 0;
 }
 
+/* Makes len bytes at off read as zeros: a hole where the file system
+ * punches one, zeros written where it cannot. */
+static int clear_range(int fd, uint64_t off, uint64_t len)
+{
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP)
+		return -errno;
+	static const uint8_t zero[PAGE];
+	for (uint64_t done = 0; done < len; done += PAGE) {
+		int r = write_all(fd, zero, PAGE, (off_t)(off + done));
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int snapmem_save(const struct guest_mem *m, int fd, unsigned long *const *dirty, struct err *e)
 {
-	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)m->total) < 0)
+	/* A file of the memory's size is written over, not truncated (as
+	 * Firecracker does): it may be the file this VM was restored from,
+	 * whose pages the guest has not written are still read from it, so a
+	 * truncation would zero them in the guest and in this snapshot; and a
+	 * diff written onto its base's file merges into it. */
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return err_set(e, errno, "cannot stat the memory file: %s", strerror(errno));
+	bool fresh = (uint64_t)st.st_size != m->total;
+	if (fresh && (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)m->total) < 0))
 		return err_set(e, errno, "cannot size the memory file: %s", strerror(errno));
 	uint64_t off = 0;
 	const unsigned bits = 8 * sizeof(unsigned long);
+	enum { SKIP, WRITE, CLEAR };
 	for (unsigned i = 0; i < m->n; i++) {
 		const struct gm_region *g = &m->r[i];
 		uint64_t pages = g->size / PAGE;
-		/* runs of pages to write, one pwrite each */
+		/* runs of pages to write (or, over an old file, to clear): one
+		 * call each */
 		uint64_t run = 0, nrun = 0;
+		int kind = SKIP;
 		for (uint64_t p = 0; p <= pages; p++) {
-			bool want = false;
+			int k = SKIP;
 			if (p < pages) {
 				if (dirty)
-					want = dirty[i] && (dirty[i][p / bits] >> (p % bits)) & 1;
+					k = dirty[i] && (dirty[i][p / bits] >> (p % bits)) & 1
+						    ? WRITE
+						    : SKIP;
 				else
-					want = !page_zero(g->host + p * PAGE);
+					k = !page_zero(g->host + p * PAGE) ? WRITE
+					    : fresh			   ? SKIP
+									   : CLEAR;
 			}
-			if (want) {
-				if (!nrun)
-					run = p;
+			if (k != SKIP && k == kind) {
 				nrun++;
 				continue;
 			}
 			if (nrun) {
-				int r = write_all(fd, g->host + run * PAGE, nrun * PAGE,
-						  (off_t)(off + run * PAGE));
+				uint64_t at = off + run * PAGE;
+				int r = kind == WRITE ? write_all(fd, g->host + run * PAGE,
+								  nrun * PAGE, (off_t)at)
+						      : clear_range(fd, at, nrun * PAGE);
 				if (r < 0)
 					return err_set(e, -r, "cannot write the memory file: %s",
 						       strerror(-r));
-				nrun = 0;
 			}
+			kind = k;
+			run = p;
+			nrun = k != SKIP;
 		}
 		off += g->size;
 	}

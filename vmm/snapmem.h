@@ -27,9 +27,12 @@
 
 enum snapmem_backend { SNAPMEM_FILE, SNAPMEM_UFFD, SNAPMEM_LAZY };
 
-/* Writes guest memory m into fd (a regular file, truncated first). With
- * dirty (one bitmap per region, a bit per 4 KiB page), only those pages
- * are written; otherwise every page that is not zero. */
+/* Writes guest memory m into fd (a regular file). With dirty (one bitmap
+ * per region, a bit per 4 KiB page), only those pages are written;
+ * otherwise every page that is not zero, and the rest read as zeros. A
+ * file of another size is truncated first; one of m's size is written
+ * over in place (Firecracker's rule): it may be the file m is mapped
+ * from, and a diff written onto its base merges into it. */
 __attribute__((warn_unused_result)) int snapmem_save(const struct guest_mem *m, int fd,
 						     unsigned long *const *dirty, struct err *e);
 

@@ -84,12 +84,12 @@ static bool same_file(const struct stat *a, const struct stat *b)
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-/* Before either file is truncated. A VM restored from a memory file maps
+/* Before either file is written. A VM restored from a memory file maps
  * it (MAP_PRIVATE) or reads its pages from it on first touch (the lazy
- * backend): truncating that file would zero every page the guest has not
- * written since, in the running guest and in the snapshot written from it
- * (whose zero pages are then left out), with no error. And one file cannot
- * be both the state and the memory. */
+ * backend): a new memory file may be that file (snapmem_save writes over
+ * it in place, with what the guest sees), but a state file may not, as
+ * its truncation would zero every page the guest has not written since.
+ * And one file cannot be both the state and the memory. */
 static int check_targets(const struct vm *vm, int mfd, const char *mem_path, int sfd,
 			 const char *state_path, struct err *e)
 {
@@ -101,14 +101,11 @@ static int check_targets(const struct vm *vm, int mfd, const char *mem_path, int
 			       "'%s' and '%s' are the same file: the state and the "
 			       "memory need one each",
 			       state_path, mem_path);
-	if (vm->snapmem.fd < 0 || fstat(vm->snapmem.fd, &src) < 0)
-		return 0;
-	const char *p = same_file(&m, &src) ? mem_path : same_file(&s, &src) ? state_path : NULL;
-	if (p)
+	if (vm->snapmem.fd >= 0 && fstat(vm->snapmem.fd, &src) == 0 && same_file(&s, &src))
 		return err_set(e, EBUSY,
 			       "'%s' is the memory file this VM was restored from, and its "
-			       "memory is still read from it: write the snapshot to another file",
-			       p);
+			       "memory is still read from it: it cannot be the state file",
+			       state_path);
 	return 0;
 }
 

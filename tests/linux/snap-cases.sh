@@ -19,10 +19,11 @@
 #                      "Uffd": an external handler (uffdhandler, Firecracker's
 #                      protocol) serves the faults; killed, the VM ends with
 #                      an error naming it, within 60 s, instead of hanging
-#   snap-resnapshot    a restored VM snapshotted again: its memory file
-#                      (still its memory) refused as the new memory or
-#                      state file, and so is one file for both; new files
-#                      restore and the guest counts on
+#   snap-resnapshot    a restored VM snapshotted again into the memory
+#                      file it was restored from (still its memory): the
+#                      guest counts on, the snapshot restores and counts on;
+#                      that file as the state file, and one file for both,
+#                      refused
 #   snap-diff          a VM tracking dirty pages: a full snapshot, more work,
 #                      a diff snapshot (its memory file a fraction of the
 #                      full one's), the diff merged onto the full one
@@ -243,20 +244,22 @@ if selected $n; then
 	fi
 fi
 
-# A restored VM snapshotted again. Its memory is still the file it was
-# restored from (mapped private, or read on first touch): writing over that
-# file would zero, in the running guest and in the new snapshot, every page
-# not written since the restore. cvmm refuses it (and a state file that is
-# that file, and one file for both), leaving the file as it was; a snapshot
-# to new files restores, and the guest counts on from it.
+# A restored VM snapshotted again into the memory file it was restored
+# from, which is still its memory (mapped private): as Firecracker does,
+# the file is written over, not truncated, so the pages the guest has not
+# written since the restore keep their data, in the new snapshot and in the
+# running guest (a truncation zeroed them in both, silently). That file as
+# the state file, and one file for both, are refused and change nothing.
 n=snap-resnapshot
 if selected $n; then
 	if [ $made -ne 1 ]; then bad $n "no snapshot to restore (snap-create failed)"; else
+		R=$TMP/resnap
+		rm -rf "$R" "$A"
+		mkdir -p "$R"
+		cp "$D/state" "$D/memory" "$R/"
 		tap_up snap0 $HIP/24
-		rm -rf "$A" "$D/re"
-		mkdir -p "$D/re"
-		sum0=$(cat "$D/state" "$D/memory" | md5sum)
-		"$CVMM" --restore "$D,mem=file" --api-socket "$A" --snapshot-dir "$D" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+		sum0=$(md5sum <"$R/memory")
+		"$CVMM" --restore "$R,mem=file" --api-socket "$A" --snapshot-dir "$R" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 		pids=$!
 		vpid=$!
 		wait_sock "$A"
@@ -264,18 +267,21 @@ if selected $n; then
 		create() {
 			got=$(http "$A" PUT /snapshot/create "{\"snapshot_path\": \"$1\", \"mem_file_path\": \"$2\"}")
 			[ "$got" = "$3" ] && { [ -z "${4:-}" ] || grep -q "$4" "$TMP/resp"; } && return 0
-			why="$1, $2: $got $(head -c 300 "$TMP/resp")"
+			why="$1, $2: $got, wanted $3 ${4:-}: $(head -c 300 "$TMP/resp")"
 			return 1
 		}
 		why=""
 		if ! wait_for $n "GUEST-COUNT $((BEFORE + 2))" 240 $vpid; then why="the restored guest did not count on: $(tail -2 "$TMP/$n.err" | tr '\n' ' ')"
 		elif ! http_step $n 204 "$A" PATCH /vm '{"state": "Paused"}'; then why="-"
-		elif create "$D/re/state" "$D/memory" 400 "memory file this VM was restored from" &&
-			create "$D/memory" "$D/re/memory" 400 "memory file this VM was restored from" &&
-			create "$D/re/both" "$D/re/both" 400 "are the same file"; then
-			AFTER=$(last_count $n)
-			if [ "$(cat "$D/state" "$D/memory" | md5sum)" != "$sum0" ]; then why="a refused snapshot changed the files the VM was restored from"
-			elif ! create "$D/re/state" "$D/re/memory" 204; then :
+		elif create "$R/memory" "$R/other" 400 "cannot be the state file" &&
+			create "$R/both" "$R/both" 400 "are the same file"; then
+			if [ "$(md5sum <"$R/memory")" != "$sum0" ]; then why="a refused snapshot changed the memory file"
+			elif create "$R/state2" "$R/memory" 204; then
+				AFTER=$(last_count $n)
+				# the running guest still reads its untouched pages from the file
+				if ! http_step $n 204 "$A" PATCH /vm '{"state": "Resumed"}'; then why="-"
+				elif ! wait_for $n "GUEST-COUNT $((AFTER + 2))" 120 $vpid; then why="the guest stopped counting after its snapshot was written over its memory file: $(tail -2 "$TMP/$n.err" | tr '\n' ' ')"
+				fi
 			fi
 		fi
 		cleanup
@@ -284,10 +290,11 @@ if selected $n; then
 		else
 			tap_up snap0 $HIP/24
 			mv "$TMP/$n.out" "$TMP/$n.first"
-			"$CVMM" --restore "$D/re,mem=file" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+			mv "$R/state2" "$R/state"
+			"$CVMM" --restore "$R,mem=file" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 			pids=$!
-			if ! goes_on $n "$AFTER" "$DISK" $pids; then bad $n "the second restore: $why"
-			else ok $n "the source memory file refused as the new snapshot's memory or state, one file for both refused, the files untouched; a snapshot of the restored VM at count $AFTER restores and counts on"; fi
+			if ! goes_on $n "$AFTER" "$DISK" $pids; then bad $n "restored from it: $why"
+			else ok $n "snapshotted at count $AFTER into its own memory file, the guest counted on, and the snapshot restores and counts on; that file as the state file and one file for both refused, the file unchanged"; fi
 			cleanup
 		fi
 	fi

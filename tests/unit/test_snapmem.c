@@ -187,6 +187,52 @@ static void test_file_map(void **state)
 	unlink(path);
 }
 
+/* A VM restored from a memory file (mapped private) snapshotted into that
+ * same file, as Firecracker allows: the file is written over, not
+ * truncated, so the pages the guest never wrote (still the file's own)
+ * keep their data, in the file and in the running guest; a page the guest
+ * zeroed reads as zeros; the file stays sparse there. */
+static void test_save_over_source(void **state)
+{
+	(void)state;
+	char path[256];
+	dump(path, sizeof(path));
+	struct snapmem sm;
+	snapmem_init(&sm);
+	struct guest_mem m = {0};
+	struct err e = {0};
+	assert_int_equal(snapmem_map(&sm, SNAPMEM_FILE, path, gpas, sizes, 2, &m, &e), 0);
+	assert_int_equal(snapmem_start(&sm, &e), 0);
+	memset(m.r[0].host + 10 * PG, 0xee, PG); /* a new page */
+	memset(m.r[1].host + 5 * PG, 0, PG);	 /* a data page zeroed */
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(snapmem_save(&m, fd, NULL, &e), 0);
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, R0 + R1);
+	uint8_t page[PG];
+	for (unsigned r = 0; r < 2; r++)
+		for (unsigned p = 0; p < sizes[r] / PG; p++) {
+			uint64_t off = (r ? R0 : 0) + (uint64_t)p * PG;
+			assert_int_equal(pread(fd, page, PG, (off_t)off), PG);
+			/* the file and the guest both read what the guest has */
+			assert_memory_equal(page, m.r[r].host + p * PG, PG);
+			uint8_t want = (r == 0 && p == 10)  ? 0xee
+				       : (r == 1 && p == 5) ? 0
+				       : is_data(r, p)	    ? pattern(r, p, 1)
+							    : 0;
+			if (page[1] != want)
+				fail_msg("region %u page %u: 0x%02x, want 0x%02x", r, p, page[1],
+					 want);
+		}
+	/* the zeroed page is a hole again */
+	assert_int_equal(lseek(fd, R0 + 5 * PG, SEEK_DATA), R0 + 31 * PG);
+	close(fd);
+	snapmem_destroy(&sm);
+	unlink(path);
+}
+
 /* ---- userfaultfd -------------------------------------------------------- */
 
 /* Whether this process may create a userfaultfd that sees kernel faults
@@ -675,6 +721,22 @@ static void test_diff(void **state)
 	assert_int_equal(got[0x20900], 0xab);
 	free(got);
 	close(bf);
+	/* the diff written straight onto a copy of the base (Firecracker's
+	 * merge: a memory file of the right size is written over, not
+	 * truncated): the same as the merge */
+	char base2[256];
+	int b2 = tmp_file(base2, sizeof(base2));
+	memset(fake_at(&r->f, 0x21000, PG), 0x77, PG);
+	assert_int_equal(snapmem_save(m, b2, NULL, &e), 0);
+	memset(fake_at(&r->f, 0x21000, PG), 0, PG);
+	assert_int_equal(snapmem_save(m, b2, out, &e), 0);
+	got = malloc(VQR_MEM);
+	assert_int_equal(pread(b2, got, VQR_MEM, 0), VQR_MEM);
+	assert_memory_equal(got, want, VQR_MEM);
+	assert_int_equal(got[0x50000], 0x66);
+	free(got);
+	close(b2);
+	unlink(base2);
 	/* stopped: nothing marks any more */
 	snapmem_dirty_stop(-1, m, &d);
 	assert_null(m->dirty[0]);
@@ -709,6 +771,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_save_sparse),
 		cmocka_unit_test(test_file_map),
+		cmocka_unit_test(test_save_over_source),
 		cmocka_unit_test(test_lazy),
 		cmocka_unit_test(test_lazy_on_demand),
 		cmocka_unit_test(test_user_mode_only_misses_kernel_faults),
