@@ -191,6 +191,7 @@ static const struct jail_rule control_snapshot_rules[] = {
 	     "snapshot: over a memory file of the right size, a hole where memory is now zero",
 	     EQ(1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)),
 	RULE(fsync, "snapshot: both files on disk before the call answers"),
+	RULE(mincore, "snapshot: a diff without dirty page tracking takes the resident pages"),
 	RULE(ioctl, "snapshot: diff snapshots' pages the vCPUs wrote", FD(0, VM),
 	     EQ(1, KVM_GET_DIRTY_LOG)),
 	RULE(ioctl, "snapshot: what KVM offers (XSAVE's size)", EQ(1, KVM_CHECK_EXTENSION)),

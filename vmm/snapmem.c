@@ -892,6 +892,31 @@ int snapmem_dirty_collect(int vm_fd, struct guest_mem *m, struct snapmem_dirty *
 	return 0;
 }
 
+int snapmem_resident(const struct guest_mem *m, unsigned long **out, struct err *e)
+{
+	const unsigned bits = 8 * sizeof(unsigned long);
+	enum { STEP = 16384 }; /* pages per mincore call */
+	unsigned char vec[STEP];
+	for (unsigned i = 0; i < m->n; i++)
+		out[i] = NULL;
+	for (unsigned i = 0; i < m->n; i++) {
+		const struct gm_region *g = &m->r[i];
+		uint64_t pages = g->size / PAGE;
+		out[i] = calloc((pages + bits - 1) / bits, sizeof(unsigned long));
+		if (!out[i])
+			return err_set(e, ENOMEM, "no memory for the resident pages' map");
+		for (uint64_t p = 0; p < pages; p += STEP) {
+			uint64_t n = pages - p < STEP ? pages - p : STEP;
+			if (mincore(g->host + p * PAGE, n * PAGE, vec) < 0)
+				return err_set(e, errno, "mincore: %s", strerror(errno));
+			for (uint64_t k = 0; k < n; k++)
+				if (vec[k] & 1)
+					out[i][(p + k) / bits] |= 1UL << ((p + k) % bits);
+		}
+	}
+	return 0;
+}
+
 void snapmem_dirty_stop(int vm_fd, struct guest_mem *m, struct snapmem_dirty *d)
 {
 	for (unsigned i = 0; i < d->n && i < m->n; i++) {

@@ -127,6 +127,13 @@ __attribute__((warn_unused_result)) int snapmem_dirty_start(int vm_fd, struct gu
  * to snapmem_save as its dirty argument. */
 __attribute__((warn_unused_result)) int
 snapmem_dirty_collect(int vm_fd, struct guest_mem *m, struct snapmem_dirty *d, struct err *e);
+/* A diff without tracking (Firecracker's fallback since its 1.13): out[i]
+ * (allocated, a bit per page, for snapmem_save) marks every page of region
+ * i that is resident (mincore): a superset of the pages written since the
+ * last snapshot, as long as the host swapped none of them out. Free each
+ * out[i] after. */
+__attribute__((warn_unused_result)) int snapmem_resident(const struct guest_mem *m,
+							 unsigned long **out, struct err *e);
 /* Stops tracking: slots without dirty logging, m->dirty cleared, the
  * bitmaps freed. NULL-safe on a zeroed d. */
 void snapmem_dirty_stop(int vm_fd, struct guest_mem *m, struct snapmem_dirty *d);

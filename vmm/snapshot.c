@@ -124,9 +124,6 @@ static int snapshot(struct vm *vm, const char *state_path, const char *mem_path,
 		return err_set(e, EINVAL, "a snapshot needs a state file and a memory file");
 	if (type != CVMM_SNAPSHOT_FULL && type != CVMM_SNAPSHOT_DIFF)
 		return err_set(e, EINVAL, "unknown snapshot type %d", type);
-	if (type == CVMM_SNAPSHOT_DIFF && !vm->cfg.track_dirty)
-		return err_set(e, EINVAL,
-			       "a diff snapshot needs dirty page tracking (track_dirty_pages)");
 	if (__atomic_load_n(&vm->snapmem.failed, __ATOMIC_ACQUIRE))
 		return err_set(e, EIO, "guest memory is lost: %s", vm->snapmem.why);
 	if (atomic_load(&vm->stopping))
@@ -165,6 +162,7 @@ static int snapshot(struct vm *vm, const char *state_path, const char *mem_path,
 	struct snap_w w;
 	snap_w_init(&w);
 	int fd = -1, sfd = -1;
+	unsigned long *resident[GM_MAX_REGIONS] = {0};
 	if (r < 0)
 		goto out;
 	/* each interface's MAC as its driver saw it (derived from its tap's
@@ -221,8 +219,14 @@ static int snapshot(struct vm *vm, const char *state_path, const char *mem_path,
 	if (vm->cfg.track_dirty &&
 	    (r = snapmem_dirty_collect(vm->vm_fd, &vm->mem, &vm->dirty, e)) < 0)
 		goto out;
-	if ((r = snapmem_save(&vm->mem, fd, type == CVMM_SNAPSHOT_DIFF ? vm->dirty.out : NULL, e)) <
-	    0)
+	/* a diff without tracking: every resident page (Firecracker's
+	 * fallback) */
+	unsigned long *const *dirty = type != CVMM_SNAPSHOT_DIFF ? NULL
+				      : vm->cfg.track_dirty	 ? vm->dirty.out
+								 : resident;
+	if ((type == CVMM_SNAPSHOT_DIFF && !vm->cfg.track_dirty &&
+	     (r = snapmem_resident(&vm->mem, resident, e)) < 0) ||
+	    (r = snapmem_save(&vm->mem, fd, dirty, e)) < 0)
 		goto out;
 	/* the state last: a state file names a complete memory file */
 	r = write_file(sfd, state_path, buf, len, e);
@@ -231,6 +235,8 @@ out:
 		close(fd);
 	if (sfd >= 0)
 		close(sfd);
+	for (unsigned i = 0; i < GM_MAX_REGIONS; i++)
+		free(resident[i]);
 	snap_w_free(&w);
 	for (unsigned i = 0; i < paused; i++)
 		if (vm->vdevs[i].vdev)

@@ -745,6 +745,38 @@ static void test_diff(void **state)
 	unlink(diff);
 }
 
+/* A diff without tracking: the pages resident in the mapping (mincore),
+ * here exactly the ones written, in both regions; saved, they are the
+ * diff's data. */
+static void test_resident(void **state)
+{
+	(void)state;
+	struct fake_guest g;
+	guest_make(&g);
+	unsigned long *out[GM_MAX_REGIONS];
+	struct err e = {0};
+	assert_int_equal(snapmem_resident(&g.m, out, &e), 0);
+	unsigned n = 0;
+	for (unsigned r = 0; r < 2; r++)
+		for (unsigned p = 0; p < sizes[r] / PG; p++) {
+			if (bit(out[r], p) != is_data(r, p))
+				fail_msg("region %u page %u: resident %d", r, p, bit(out[r], p));
+			n += bit(out[r], p);
+		}
+	assert_int_equal(n, NDATA);
+	char path[256];
+	int fd = tmp_file(path, sizeof(path));
+	assert_int_equal(snapmem_save(&g.m, fd, out, &e), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_HOLE), PG);
+	assert_int_equal(lseek(fd, PG, SEEK_DATA), 3 * PG);
+	assert_int_equal(lseek(fd, R0 + 6 * PG, SEEK_DATA), R0 + 31 * PG);
+	close(fd);
+	unlink(path);
+	for (unsigned r = 0; r < 2; r++)
+		free(out[r]);
+	guest_free(&g);
+}
+
 /* gm_mark_dirty: the pages of the range, in its region's map only; a range
  * outside every region marks nothing. */
 static void test_mark(void **state)
@@ -779,6 +811,7 @@ int main(void)
 		cmocka_unit_test(test_uffd_handler_dies),
 		cmocka_unit_test(test_uffd_no_handler),
 		VQ_RIG_TEST(test_diff),
+		cmocka_unit_test(test_resident),
 		cmocka_unit_test(test_mark),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

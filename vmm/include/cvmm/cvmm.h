@@ -652,14 +652,18 @@ CVMM_API const char *cvmm_vm_error(const struct cvmm_vm *vm);
 
 /* ---- snapshots (docs/snapshot.md) ----------------------------------------- */
 
-/* Writes the paused VM (cvmm_vm_pause) to two files, created or truncated
- * with mode 0600: its state (registers, interrupt controllers, devices,
+/* Writes the paused VM (cvmm_vm_pause) to two files, created (mode 0600)
+ * where missing: its state (registers, interrupt controllers, devices,
  * the configuration it needs to be rebuilt) at state_path, its memory at
  * mem_path. CVMM_SNAPSHOT_FULL writes every page that is not zero (the
- * rest are holes); CVMM_SNAPSHOT_DIFF only the pages written since the
- * VM's last snapshot or restore (cvmm_config_set_dirty_tracking, or a
- * restore with track_dirty), to be merged onto that snapshot's memory
- * (cvmm_snapshot_merge). In-flight I/O is finished first; the VM stays
+ * rest read as zeros, holes where they can be); CVMM_SNAPSHOT_DIFF only
+ * the pages written since the VM's last snapshot or restore
+ * (cvmm_config_set_dirty_tracking, or a restore with track_dirty; without
+ * either, every resident page), to be merged onto that snapshot's memory
+ * (cvmm_snapshot_merge). A memory file of the memory's size is written
+ * over in place, not truncated: it may be the file a restored VM maps (a
+ * diff onto its base's file merges into it); the state file may not be
+ * that file, nor mem_path. In-flight I/O is finished first; the VM stays
  * paused. app (app_len bytes, may be NULL) is the embedder's own, kept in
  * the state file (a manager's names for its devices): cvmm_snapshot_app
  * gives it back. A VM with a virtio-fs share cannot be snapshotted. */
