@@ -123,7 +123,7 @@ A=$TMP/api.sock
 V=$TMP/v.sock
 made=0
 if selected snap-create || selected snap-restore-file || selected snap-restore-lazy ||
-	selected snap-restore-uffd || selected snap-clones || selected snap-refused; then
+	selected snap-restore-uffd || selected snap-resnapshot || selected snap-clones || selected snap-refused; then
 	tap_up snap0 $HIP/24
 	"$CVMM" --api-socket "$A" --snapshot-dir "$D" $TRANSPORT </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	pid=$!
