@@ -134,11 +134,14 @@ ARCH_WUR int arch_ctrl_alt_del(struct arch *a);
  * outside KVM_RUN. arch_restore reads them back into a VM built as for
  * boot but with arch_load and arch_boot_vcpu skipped, before any vCPU
  * thread starts; a state this host cannot take (a CPU feature it lacks, a
- * vCPU count that differs) is refused with a message naming the cause. */
+ * vCPU count that differs) is refused with a message naming the cause.
+ * clock_realtime: the guest's clock moves on by the wall-clock time since
+ * the snapshot (x86: KVM_CLOCK_REALTIME; refused where the snapshot has
+ * no wall-clock time, and on aarch64). */
 ARCH_WUR int arch_save(struct arch *a, const int *vcpu_fds, unsigned n, struct snap_w *w,
 		       struct err *e);
 ARCH_WUR int arch_restore(struct arch *a, const int *vcpu_fds, unsigned n, const struct snap_r *r,
-			  struct err *e);
+			  bool clock_realtime, struct err *e);
 /* The guest's console UART (input, counters), once arch_devices_init
  * succeeded; NULL before. */
 struct serial *arch_console(struct arch *a);

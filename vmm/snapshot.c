@@ -310,7 +310,7 @@ int vm_restore_state(struct vm *vm, const struct vm_restore *rc, struct err *e)
 	int fds[CVMM_MAX_CPUS];
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		fds[i] = vm->vcpus[i].fd;
-	int ret = arch_restore(vm->arch, fds, vm->nvcpus, r, e);
+	int ret = arch_restore(vm->arch, fds, vm->nvcpus, r, rc->rs && rc->rs->clock_realtime, e);
 	if (ret < 0)
 		return ret;
 	for (unsigned i = 0; i < vm->nvdevs; i++) {

@@ -319,8 +319,10 @@ int arch_save(struct arch *a, const int *vcpu_fds, unsigned n, struct snap_w *w,
 }
 
 int arch_restore(struct arch *a, const int *vcpu_fds, unsigned n, const struct snap_r *r,
-		 struct err *e)
+		 bool clock_realtime, struct err *e)
 {
+	if (clock_realtime) /* as Firecracker: x86_64 only */
+		return err_set(e, EOPNOTSUPP, "clock_realtime is not supported on aarch64");
 	if (n != a->vm->ncpus)
 		return err_set(e, EINVAL, "snapshot: %u vCPUs given, the VM has %u", n,
 			       a->vm->ncpus);

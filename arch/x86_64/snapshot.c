@@ -32,6 +32,7 @@ enum {
 	VM_CLOCK,
 	VM_TSC_KHZ,
 	VM_NCPUS,
+	VM_CLOCK_REALTIME, /* optional: the wall-clock time of VM_CLOCK (ns) */
 };
 enum {
 	CPU_CPUID = 1, /* struct kvm_cpuid_entry2[] */
@@ -189,6 +190,12 @@ int arch_save(struct arch *a, const int *vcpu_fds, unsigned n, struct snap_w *w,
 	if (has_pit) /* none: the guest never used one (x86_pit_create) */
 		snap_put(w, VM_PIT, &pit, sizeof(pit));
 	snap_u64(w, VM_CLOCK, clock.clock);
+	/* KVM gives it where the host's clock is TSC-based (its master clock) */
+	if (clock.flags & KVM_CLOCK_REALTIME) {
+		uint8_t rt[8];
+		le_put64(rt, clock.realtime);
+		snap_put_opt(w, VM_CLOCK_REALTIME, rt, sizeof(rt));
+	}
 	snap_u32(w, VM_TSC_KHZ, khz > 0 ? (uint32_t)khz : 0);
 	for (unsigned i = 0; i < n; i++)
 		if ((r = save_vcpu(a, vcpu_fds[i], i, w, e)) < 0)
@@ -348,16 +355,16 @@ out:
 }
 
 int arch_restore(struct arch *a, const int *vcpu_fds, unsigned n, const struct snap_r *r,
-		 struct err *e)
+		 bool clock_realtime, struct err *e)
 {
 	const struct arch_vm *vm = a->vm;
 	struct snap_sec s;
 	if (snap_find(r, "x86-vm", 0, &s) < 0)
 		return err_set(e, EINVAL, "snapshot has no x86 VM state");
 	static const uint16_t known[] = {VM_PIC_MASTER, VM_PIC_SLAVE, VM_IOAPIC, VM_PIT,
-					 VM_CLOCK,	VM_TSC_KHZ,   VM_NCPUS};
+					 VM_CLOCK,	VM_TSC_KHZ,   VM_NCPUS,	 VM_CLOCK_REALTIME};
 	uint32_t ncpus, khz;
-	uint64_t clockv;
+	uint64_t clockv, realtime = 0;
 	struct kvm_irqchip chip[3];
 	struct kvm_pit_state2 pit;
 	memset(chip, 0, sizeof(chip));
@@ -383,6 +390,12 @@ int arch_restore(struct arch *a, const int *vcpu_fds, unsigned n, const struct s
 		ret = snap_get_u64(&s, VM_CLOCK, &clockv, e);
 	if (!ret)
 		ret = snap_get_u32(&s, VM_TSC_KHZ, &khz, e);
+	if (!ret)
+		ret = snap_opt_u64(&s, VM_CLOCK_REALTIME, 0, &realtime, e);
+	if (!ret && clock_realtime && !realtime)
+		ret = err_set(e, EINVAL,
+			      "clock_realtime: the snapshot has no wall-clock time for the guest's "
+			      "clock (its host's clock was not TSC-based)");
 	if (ret < 0)
 		return ret;
 	/* The guest's TSC ticks at the rate it saw: scale it where the host
@@ -413,6 +426,10 @@ int arch_restore(struct arch *a, const int *vcpu_fds, unsigned n, const struct s
 	struct kvm_clock_data clock;
 	memset(&clock, 0, sizeof(clock));
 	clock.clock = clockv;
+	if (clock_realtime) { /* KVM adds the wall-clock time since */
+		clock.flags = KVM_CLOCK_REALTIME;
+		clock.realtime = realtime;
+	}
 	if (has_pit && ((ret = x86_pit_create(a, e)) < 0 ||
 			(ret = x86_ioctl(vm->vm_fd, KVM_SET_PIT2, &pit, "KVM_SET_PIT2", e)) < 0))
 		return ret;

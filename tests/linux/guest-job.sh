@@ -581,6 +581,7 @@ snap) # tests/linux/snap-cases.sh: a guest in the middle of work, snapshotted an
 		i=$((i + 1))
 		printf 'cvmm-count-%08d\n' $i | dd of=/dev/vda bs=512 seek=$i conv=notrunc,fsync 2>/dev/null
 		echo "GUEST-COUNT $i"
+		echo "GUEST-UP $(cut -d' ' -f1 /proc/uptime)"
 		# restored: a new VM generation ID made the kernel reseed
 		[ -z "$forked" ] && dmesg | grep -q 'virtual machine fork' && forked=1 && echo "GUEST-FORKED"
 		sleep 1

@@ -15,6 +15,8 @@
 #                      snapshot carries on (a line each way)
 #   snap-restore-lazy  the same through Firecracker's PUT /snapshot/load
 #                      with cvmm's own lazy loader (backend_type "Lazy")
+#   snap-realtime      PUT /snapshot/load with clock_realtime: the guest's
+#                      uptime jumps by the snapshot's age (at least 15 s)
 #   snap-restore-uffd  the same through PUT /snapshot/load with backend_type
 #                      "Uffd": an external handler (uffdhandler, Firecracker's
 #                      protocol) serves the faults; killed, the VM ends with
@@ -123,7 +125,8 @@ A=$TMP/api.sock
 V=$TMP/v.sock
 made=0
 if selected snap-create || selected snap-restore-file || selected snap-restore-lazy ||
-	selected snap-restore-uffd || selected snap-resnapshot || selected snap-clones || selected snap-refused; then
+	selected snap-restore-uffd || selected snap-realtime || selected snap-resnapshot ||
+	selected snap-clones || selected snap-refused; then
 	tap_up snap0 $HIP/24
 	"$CVMM" --api-socket "$A" --snapshot-dir "$D" $TRANSPORT </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
 	pid=$!
@@ -208,6 +211,38 @@ if selected $n; then
 		if http_step $n 204 "$A" PUT /snapshot/load \
 			"{\"snapshot_path\": \"$D/state\", \"mem_backend\": {\"backend_type\": \"Lazy\", \"backend_path\": \"$D/memory\"}, \"resume_vm\": true, \"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"snap0\"}]}"; then
 			restored $n
+		fi
+		cleanup
+	fi
+fi
+
+# Firecracker's clock_realtime: the restored guest's clock (kvmclock) moves
+# on by the wall-clock time since the snapshot, at least 15 s here, where a
+# plain restore goes on from the snapshot's moment
+n=snap-realtime
+if selected $n; then
+	if [ $made -ne 1 ]; then bad $n "no snapshot to restore (snap-create failed)"; else
+		tap_up snap0 $HIP/24
+		rm -f "$A"
+		age=$(($(date +%s) - $(stat -c %Y "$D/state")))
+		[ $age -lt 15 ] && sleep $((15 - age))
+		"$CVMM" --api-socket "$A" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+		pids=$!
+		vpid=$!
+		wait_sock "$A"
+		age=$(($(date +%s) - $(stat -c %Y "$D/state")))
+		if http_step $n 204 "$A" PUT /snapshot/load \
+			"{\"snapshot_path\": \"$D/state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$D/memory\"}, \"resume_vm\": true, \"clock_realtime\": true}"; then
+			# the guest's uptime: its last line before the snapshot, its first after
+			u0=$(tr -d '\r' <"$TMP/snap-create.out" | sed -n 's/^GUEST-UP //p' | tail -1)
+			if ! goes_on $n "$BEFORE" "$DISK" $vpid; then bad $n "$why"
+			else
+				u1=$(tr -d '\r' <"$TMP/$n.out" | sed -n 's/^GUEST-UP //p' | head -1)
+				jump=$(awk -v a="$u0" -v b="$u1" 'BEGIN { printf "%.1f", b - a }')
+				if [ -z "$u0" ] || [ -z "$u1" ] || ! awk -v j="$jump" -v w="$age" 'BEGIN { exit !(j >= w - 1) }'; then
+					bad $n "the guest's uptime went $u0 -> $u1 s across a snapshot $age s old: wanted a jump of at least $((age - 1)) s"
+				else ok $n "the guest's uptime jumped $jump s across a snapshot $age s old (uptime $u0 -> $u1), and it counts on"; fi
+			fi
 		fi
 		cleanup
 	fi

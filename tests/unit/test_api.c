@@ -941,6 +941,14 @@ static void test_snapshot_endpoints(void **state)
 			 204);
 	assert_int_equal(t->f.rs.mem_backend, CVMM_MEM_FILE);
 	assert_true(t->f.rs.paused); /* resume_vm absent: paused */
+	assert_false(t->f.rs.clock_realtime);
+	/* clock_realtime goes to the restore (Firecracker 1.17's field) */
+	fresh(t);
+	assert_int_equal(req(t, "PUT", "/snapshot/load",
+			     "{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\","
+			     " \"clock_realtime\": true}"),
+			 204);
+	assert_true(t->f.rs.clock_realtime);
 	fresh(t);
 	assert_int_equal(req(t, "PUT", "/snapshot/load",
 			     "{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\", \"mem_backend\":"

@@ -281,7 +281,7 @@ static void test_save_restore(void **state)
 	memcpy(t2.ram, t1.ram, RAM_SIZE);
 	struct snap_r r;
 	check(snap_open(&r, s1, l1, SNAP_ARCH_AARCH64, &e), &e, "snap_open");
-	check(arch_restore(t2.a, t2.vcpu, NCPU, &r, &e), &e, "arch_restore");
+	check(arch_restore(t2.a, t2.vcpu, NCPU, &r, false, &e), &e, "arch_restore");
 	uint8_t *s2 = save(&t2, &l2);
 	compare(s1, l1, s2, l2);
 	struct kvm_mp_state mp;
@@ -306,7 +306,7 @@ static void test_save_restore(void **state)
 	/* a one-vCPU VM refuses it, named */
 	tvm_build(&t3, 1);
 	e = (struct err){0};
-	assert_true(arch_restore(t3.a, t3.vcpu, 1, &r, &e) < 0);
+	assert_true(arch_restore(t3.a, t3.vcpu, 1, &r, false, &e) < 0);
 	printf("1-vCPU VM: %s\n", e.msg);
 	assert_non_null(strstr(e.msg, "2 vCPUs"));
 

@@ -1741,10 +1741,7 @@ static void put_snapshot_load(struct api_conn *c, struct json_object *o)
 		c->deprecated = true;
 	rs.track_dirty = track > 0 || diff > 0;
 	rs.paused = resume <= 0;
-	if (realtime > 0) {
-		fault(c, 400, "'clock_realtime' is not supported by cvmm yet");
-		return;
-	}
+	rs.clock_realtime = realtime > 0;
 	if (huge && strcmp(huge, "None") && strcmp(huge, "Snapshot")) {
 		fault(c, 400, "'huge_pages' %.16s is not supported by cvmm", huge);
 		return;

@@ -48,7 +48,7 @@ struct cli_restore {
 	char dir[CLI_PATH_MAX]; /* "": none */
 	int mem_backend;	/* CVMM_MEM_* */
 	char uffd[CLI_PATH_MAX];
-	bool paused, dirty;
+	bool paused, dirty, realtime;
 	char tap[CVMM_MAX_NETS][16];		    /* "": as saved */
 	char vsock[CLI_PATH_MAX];		    /* "": as saved */
 	char disk[CLI_RESTORE_DISKS][CLI_PATH_MAX]; /* "": as saved */

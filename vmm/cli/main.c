@@ -358,6 +358,7 @@ static void restore_from_opts(const struct cli_opts *o, struct cvmm_restore *rs,
 	rs->mem_path = c->mem_backend == CVMM_MEM_UFFD ? c->uffd : mem;
 	rs->paused = c->paused;
 	rs->track_dirty = c->dirty;
+	rs->clock_realtime = c->realtime;
 	for (unsigned i = 0; i < CVMM_MAX_NETS; i++)
 		rs->net_tap[i] = c->tap[i][0] ? c->tap[i] : NULL;
 	rs->vsock_path = c->vsock[0] ? c->vsock : NULL;

@@ -697,6 +697,11 @@ struct cvmm_restore {
 	const char *net_tap[CVMM_MAX_NETS];
 	const char *vsock_path;
 	const char *disk_path[CVMM_MAX_DISKS];
+	/* x86_64: the guest's clock (kvmclock) moves on by the wall-clock
+	 * time since the snapshot instead of going on from the snapshot's
+	 * moment (KVM_CLOCK_REALTIME, Firecracker's clock_realtime); refused
+	 * where the snapshot's host had no TSC-based clock, and on aarch64. */
+	int clock_realtime;
 };
 /* Builds a VM from a snapshot, paused where it was: cvmm_vm_start runs it
  * on. host gives what belongs to this process rather than the snapshot
