@@ -87,8 +87,12 @@ static void serial_tx(struct serial *s, uint8_t c)
 		do
 			n = write(s->out_fd, &c, 1);
 		while (n < 0 && errno == EINTR);
-		/* A console that fails (closed pty) drops output; the guest
-		 * must not be able to stall or kill the VMM through it. */
+		/* A console that fails (closed pty) or is full (nobody reads
+		 * it: the descriptor is non-blocking, vmm/vm.c) drops output;
+		 * the guest must not be able to stall or kill the VMM through
+		 * it. */
+		if (n != 1)
+			s->tx_missed++;
 	}
 	s->tx_bytes++;
 	/* We transmit at once, so the holding register is empty again. */

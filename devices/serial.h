@@ -28,6 +28,7 @@ struct serial {
 	uint8_t rx[SERIAL_FIFO];
 	unsigned rx_head, rx_count;
 	uint64_t tx_bytes;
+	uint64_t tx_missed; /* bytes the console could not take (full, closed): dropped */
 };
 
 extern const struct bus_ops serial_ops;

@@ -232,6 +232,37 @@ static int vm_copy_config(struct vm *vm, const struct cvmm_config *c, struct err
 	return vm_mmds_open(vm, c, e);
 }
 
+/* The console's output must never block the vCPU thread that writes a
+ * guest's UART byte: a pipe or terminal nobody drains would otherwise
+ * hold that vCPU in write() for good, and with it every pause, snapshot
+ * and the VM's exit (a kick cannot interrupt a thread outside KVM_RUN).
+ * The embedder's descriptor is borrowed, and O_NONBLOCK on it would change
+ * it for whoever shares it (the shell that started cvmm), so a pipe, FIFO
+ * or terminal is written through a description of cvmm's own, opened
+ * O_NONBLOCK from /proc/self/fd (returned, owned; -1: use fd as it is). A
+ * regular file never waits for a reader; a socket, which cannot be opened
+ * anew, gets O_NONBLOCK on its description. A byte a full console cannot
+ * take is dropped, as Firecracker drops it. */
+static int console_nonblocking(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || S_ISREG(st.st_mode))
+		return -1;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_NONBLOCK))
+		return -1;
+	if (S_ISSOCK(st.st_mode)) {
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+		return -1;
+	}
+	char path[32];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int own = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (own < 0) /* no /proc (a jail without it): the shared flag, then */
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	return own;
+}
+
 #define VM_HUGE (2u << 20) /* a transparent huge page (x86 and arm64 with 4 KiB pages) */
 
 /* Guest RAM: anonymous mappings, one per region of the arch's layout, each
@@ -870,14 +901,21 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 #endif
 	vm->kick_signal = vm->cfg.kick_signal ? vm->cfg.kick_signal : CVMM_KICK_SIGNAL;
 	if (vm->cfg.console_path) {
-		vm->console_fd = open(vm->cfg.console_path,
-				      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+		/* O_RDWR with O_NONBLOCK: a FIFO opens without a reader
+		 * (Firecracker's serial_out_path opens it so too) */
+		vm->console_fd =
+			open(vm->cfg.console_path,
+			     O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
 		if (vm->console_fd < 0) {
 			r = err_set(e, errno, "cannot open console file '%s': %s",
 				    vm->cfg.console_path, strerror(errno));
 			goto fail;
 		}
 		vm->cfg.console_out = vm->console_fd;
+	} else if (vm->cfg.console_out >= 0) {
+		vm->console_fd = console_nonblocking(vm->cfg.console_out);
+		if (vm->console_fd >= 0)
+			vm->cfg.console_out = vm->console_fd;
 	}
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_efd < 0) {
@@ -1175,6 +1213,7 @@ API int cvmm_vm_stats(const struct cvmm_vm *handle, struct cvmm_stats *st)
 	if (con) {
 		pthread_mutex_lock(&con->lock);
 		st->console_tx_bytes = con->tx_bytes;
+		st->console_tx_missed = con->tx_missed;
 		pthread_mutex_unlock(&con->lock);
 	}
 	pthread_mutex_lock(&vm->pause_lock);

@@ -268,6 +268,35 @@ if [ -f "$MG/mg-bench.elf" ] && [ -f "$MG/mg-bench-disk.img" ] && selected $n; t
 	else ok $n "writes refused with IOERR, image unchanged"; fi
 fi
 
+# A guest's console output never holds its vCPU: cvmm's stdout is a pipe
+# whose reader never reads (a manager that stopped draining it) and mg-bench
+# prints 128 KiB, twice the pipe's room. The VM must end on its own, the
+# bytes past the room dropped; a blocking write held the vCPU, and with it
+# the VM's exit (a kick cannot reach a thread outside KVM_RUN), until the
+# reader went away.
+n=mg-console-stall
+if [ -f "$MG/mg-bench.elf" ] && selected $n; then
+	rm -f "$TMP/$n.rc"
+	start=$(date +%s)
+	{
+		timeout 120 "$CVMM" --debug-exit --transport mmio --kernel "$MG/mg-bench.elf" --memory 64M \
+			--cmdline "acpi=off mg.case=console mg.n=2000" </dev/null 2>"$TMP/$n.err"
+		echo $? >"$TMP/$n.rc"
+	} | sleep 100 &
+	spid=$! # the pipeline's last process: the reader that never reads
+	i=0
+	while [ $i -lt 600 ] && [ ! -s "$TMP/$n.rc" ]; do sleep 0.1; i=$((i + 1)); done
+	secs=$(($(date +%s) - start))
+	if [ ! -s "$TMP/$n.rc" ]; then
+		bad $n "cvmm still ran after ${secs}s, its console a pipe nobody read: $(head -c 200 "$TMP/$n.err")"
+	elif [ "$(cat "$TMP/$n.rc")" != 67 ]; then
+		bad $n "exit status $(cat "$TMP/$n.rc"), wanted 67: $(head -c 200 "$TMP/$n.err")"
+	else
+		ok $n "128 KiB of guest output into a pipe nobody read: the VM ended in ${secs}s"
+	fi
+	kill $spid 2>/dev/null
+fi
+
 # ---- real Linux ---------------------------------------------------------
 linux() { # name kernel initrd cpus mem test [wanted-status]
 	want "$1" "${7:-0}" 300 -- --kernel "$2" --initrd "$3" --cpus "$4" --memory "$5" \

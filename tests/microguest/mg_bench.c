@@ -5,8 +5,9 @@
  *
  *   MGB <job> n=<ops> bytes=<bytes> ns=<elapsed> kicks=<notifications>
  *
- * Keys: mg.case=blk|net-tx|net-rx|exits|idle|flushlog (required; idle only boots,
- * finds the devices and powers off), mg.job=NAME (only that job of the
+ * Keys: mg.case=blk|net-tx|net-rx|exits|idle|flushlog|console (required; idle
+ * only boots, finds the devices and powers off; console prints mg.n lines
+ * of 64 bytes), mg.job=NAME (only that job of the
  * case), mg.ms=MS per job
  * (default 1000), mg.n=N at most N operations per job (0: no cap),
  * mg.verify=1 (blk: reads must return the pattern of bench/run and the
@@ -558,6 +559,11 @@ void mg_main(struct mg_boot *b)
 		case_flushlog(devs, ndev);
 	else if (case_is("idle"))
 		mg_printf("MGB-INFO idle: %u virtio-mmio devices\n", ndev);
+	else if (case_is("console")) /* mg.n lines of 64 bytes on COM1 */
+		for (uint64_t i = 0; i < o.n; i++)
+			mg_printf(
+				"MGB-LINE %08llu ...............................................\n",
+				(unsigned long long)i);
 	else
 		mg_fail("args", "unknown mg.case");
 out:

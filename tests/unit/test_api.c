@@ -35,7 +35,7 @@ struct fake {
 	struct cvmm_config seen; /* shallow copy of the started config's scalars */
 	char kernel[64], initrd[64], cmdline[256], disk0[64], disk1[64], tap[16], vsock[64];
 	unsigned disk0_flags;
-	uint64_t exits, tx;	    /* what f_stats reports */
+	uint64_t exits, tx, missed; /* what f_stats reports */
 	int updates, update_result; /* PATCH /drives */
 	unsigned update_index;
 	char update_path[64];
@@ -122,6 +122,7 @@ static int f_stats(void *ctx, struct cvmm_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->exits_total = f->exits;
 	st->console_tx_bytes = f->tx;
+	st->console_tx_missed = f->missed;
 	return 0;
 }
 
@@ -1161,6 +1162,7 @@ static void test_metrics(void **state)
 	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}"), 204);
 	t->f.vcpu.exit_io_out = 1000;
 	t->f.tx = 77;
+	t->f.missed = 5;
 	assert_int_equal(req(t, "GET", "/", NULL), 200);
 	assert_int_equal(req(t, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}"), 204);
 	t->f.vcpu.exit_io_out = 1500;
@@ -1179,14 +1181,14 @@ static void test_metrics(void **state)
 	    !strstr(m, "\"actions_count\":2,\"actions_fails\":1") ||
 	    !strstr(m, "\"vcpu\":{\"exit_io_in\":0,\"exit_io_out\":1000,\"exit_mmio_read\":0,"
 		       "\"exit_mmio_write\":0}") ||
-	    !strstr(m, "\"uart\":{\"write_count\":77}"))
+	    !strstr(m, "\"uart\":{\"write_count\":77,\"missed_write_count\":5}"))
 		fail_msg("first line: %s", m);
 	/* the second: only what happened since (the FlushMetrics that wrote the
 	 * first line counts after it) */
 	if (!strstr(second, "\"instance_info_count\":0,") ||
 	    !strstr(second, "\"actions_count\":1,\"actions_fails\":0") ||
 	    !strstr(second, "\"vcpu\":{\"exit_io_in\":0,\"exit_io_out\":500,") ||
-	    !strstr(second, "\"uart\":{\"write_count\":0}"))
+	    !strstr(second, "\"uart\":{\"write_count\":0,\"missed_write_count\":0}"))
 		fail_msg("second line: %s", second);
 	unlink("m.json");
 	unlink("m2.json");

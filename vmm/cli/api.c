@@ -167,6 +167,7 @@ struct api {
 	/* requests per method (GET, PUT, PATCH) and route since the last flush */
 	uint64_t count[3][API_ROUTES], fails[3][API_ROUTES];
 	uint64_t last_tx;		    /* the console's bytes at the last flush */
+	uint64_t last_tx_missed;	    /* and those it dropped */
 	struct cvmm_vcpu_metrics last_vcpu; /* and its counters (ops->metrics) */
 	struct cvmm_device_metrics last_dev[API_MAX_DEVICES];
 	struct cvmm_device_metrics dev[API_MAX_DEVICES]; /* flush_metrics' scratch */
@@ -1352,6 +1353,7 @@ static int flush_metrics(struct api *a)
 	if (!a->started || !a->ops->stats || a->ops->stats(a->ctx, &st) < 0) {
 		memset(&st, 0, sizeof(st));
 		st.console_tx_bytes = a->last_tx;
+		st.console_tx_missed = a->last_tx_missed;
 	}
 	struct cvmm_vcpu_metrics vcpu = a->last_vcpu;
 	struct cvmm_device_metrics *dev = a->dev;
@@ -1378,6 +1380,7 @@ static int flush_metrics(struct api *a)
 	put_requests(a, o, 0);
 	json_object_object_add(o, "uart", g = json_object_new_object());
 	put_u64(g, "write_count", st.console_tx_bytes - a->last_tx);
+	put_u64(g, "missed_write_count", st.console_tx_missed - a->last_tx_missed);
 	json_object_object_add(o, "latencies_us", g = json_object_new_object());
 	put_u64(g, "pause_vm", a->pause_us);
 	put_u64(g, "resume_vm", a->resume_us);
@@ -1413,6 +1416,7 @@ static int flush_metrics(struct api *a)
 
 	/* what this line said is the base of the next one's counts */
 	a->last_tx = st.console_tx_bytes;
+	a->last_tx_missed = st.console_tx_missed;
 	a->last_vcpu = vcpu;
 	memcpy(a->last_dev, dev, nd * sizeof(*dev));
 	a->metrics_missed = a->metrics_fails = 0;

@@ -451,6 +451,9 @@ struct cvmm_stats {
 	uint64_t vcpu_exits[CVMM_STATS_MAX_VCPUS]; /* the first 64 vCPUs */
 	uint64_t console_tx_bytes;		   /* bytes the guest wrote to its serial port */
 	uint64_t shutdown_requests;		   /* power button presses */
+	/* of console_tx_bytes, those the console could not take (a pipe or
+	 * terminal nobody drained, a closed one): dropped, never waited for */
+	uint64_t console_tx_missed;
 };
 /* Fills *st; cheap, callable from any thread while the VM exists. */
 CVMM_API CVMM_WUR int cvmm_vm_stats(const struct cvmm_vm *vm, struct cvmm_stats *st);
