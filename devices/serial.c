@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Register offsets (DLAB = 0 unless noted). */
@@ -53,6 +54,17 @@ int serial_init(struct serial *s, const struct irq_line *irq, int out_fd)
 	return 0;
 }
 
+void serial_set_limit(struct serial *s, const struct rl_cfg *c)
+{
+	pthread_mutex_lock(&s->lock);
+	s->limited = c && rl_bucket_on(&c->bw);
+	if (s->limited) {
+		struct rl_cfg bw = {.bw = c->bw};
+		rl_init(&s->limit, &bw);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 void serial_destroy(struct serial *s)
 {
 	pthread_mutex_destroy(&s->lock);
@@ -78,10 +90,19 @@ static void rx_push(struct serial *s, uint8_t c)
 	s->rx_count++;
 }
 
+static uint64_t serial_now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
 static void serial_tx(struct serial *s, uint8_t c)
 {
 	if (s->mcr & MCR_LOOP) {
 		rx_push(s, c);
+	} else if (s->limited && rl_take(&s->limit, 1, 0, serial_now_ns()) != 0) {
+		s->tx_limited++;
 	} else if (s->out_fd >= 0) {
 		ssize_t n;
 		do

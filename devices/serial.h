@@ -12,6 +12,7 @@
 #include "devices/irq.h"
 #include "core/bus.h"
 #include "core/err.h"
+#include "core/ratelimit.h"
 
 struct snap_w;
 struct snap_r;
@@ -29,6 +30,11 @@ struct serial {
 	unsigned rx_head, rx_count;
 	uint64_t tx_bytes;
 	uint64_t tx_missed; /* bytes the console could not take (full, closed): dropped */
+	/* Output rate limit (Firecracker's serial rate_limiter): a byte the
+	 * bandwidth bucket has no token for is dropped and counted. */
+	bool limited;
+	struct rl limit;
+	uint64_t tx_limited;
 };
 
 extern const struct bus_ops serial_ops;
@@ -36,6 +42,9 @@ extern const struct bus_ops serial_ops;
 __attribute__((warn_unused_result)) int serial_init(struct serial *s, const struct irq_line *irq,
 						    int out_fd);
 void serial_destroy(struct serial *s);
+/* Limits the output to c's bandwidth bucket (bytes; its ops bucket is not
+ * used); NULL or a bucket that limits nothing: no limit. */
+void serial_set_limit(struct serial *s, const struct rl_cfg *c);
 /* Snapshot: section "serial" inst (devices/legacy_snap.c). */
 void serial_save(struct serial *s, struct snap_w *w, uint32_t inst);
 __attribute__((warn_unused_result)) int serial_restore(struct serial *s, const struct snap_r *r,

@@ -367,6 +367,18 @@ API int cvmm_config_set_console_file(struct cvmm_config *c, const char *path)
 	return r;
 }
 
+API int cvmm_config_set_console_limiter(struct cvmm_config *c, const struct cvmm_token_bucket *bw)
+{
+	err_clear(&c->err);
+	struct cvmm_rate_limiter rl = {0};
+	if (bw)
+		rl.bandwidth = *bw;
+	int r = limiter_copy(c, &rl, &rl, "console", 0);
+	if (r == 0)
+		c->console_limit = rl.bandwidth;
+	return r;
+}
+
 API int cvmm_config_set_kick_signal(struct cvmm_config *c, int signo)
 {
 	err_clear(&c->err);

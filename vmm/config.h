@@ -55,9 +55,10 @@ struct cvmm_config {
 	char *cmdline; /* owned, NULL: default */
 	unsigned cpus;
 	uint64_t memory;
-	int console_in, console_out; /* borrowed, -1: none */
-	char *console_path;	     /* owned, NULL: none; opened by cvmm_vm_create */
-	int kick_signal;	     /* 0: the default (SIGRTMIN + 2) */
+	int console_in, console_out;		/* borrowed, -1: none */
+	char *console_path;			/* owned, NULL: none; opened by cvmm_vm_create */
+	struct cvmm_token_bucket console_limit; /* all zero: none */
+	int kick_signal;			/* 0: the default (SIGRTMIN + 2) */
 	bool debug_exit;
 	bool boot_timer; /* Firecracker's --boot-timer */
 	struct vm_disk_cfg disks[CVMM_MAX_DISKS];

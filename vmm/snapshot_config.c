@@ -180,6 +180,7 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 	if (host) {
 		c->console_in = host->console_in;
 		c->console_out = host->console_out;
+		c->console_limit = host->console_limit;
 		if (host->console_path)
 			c->console_path = strdup(host->console_path);
 		c->kick_signal = host->kick_signal;

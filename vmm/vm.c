@@ -1016,6 +1016,11 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 	r = arch_devices_init(vm->arch, e);
 	if (r < 0)
 		goto fail;
+	{
+		const struct cvmm_token_bucket *b = &vm->cfg.console_limit;
+		struct rl_cfg con_rl = {.bw = {b->size, b->one_time_burst, b->refill_time_ms}};
+		serial_set_limit(arch_console(vm->arch), &con_rl);
+	}
 	if (vm->cfg.boot_timer) {
 		boot_timer_init(&vm->boot_timer);
 		r = bus_add(&vm->mmio, arch_boot_timer_base(), BOOT_TIMER_SIZE, &boot_timer_ops,
@@ -1214,6 +1219,7 @@ API int cvmm_vm_stats(const struct cvmm_vm *handle, struct cvmm_stats *st)
 		pthread_mutex_lock(&con->lock);
 		st->console_tx_bytes = con->tx_bytes;
 		st->console_tx_missed = con->tx_missed;
+		st->console_tx_limited = con->tx_limited;
 		pthread_mutex_unlock(&con->lock);
 	}
 	pthread_mutex_lock(&vm->pause_lock);

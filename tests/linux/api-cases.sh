@@ -13,6 +13,7 @@
 # makes it reboot through the i8042's reset line, and cvmm exits with its
 # reboot status (2).
 # api-patch-drive: PATCH /drives while a guest runs (below).
+# api-serial: PUT /serial's FIFO and rate limiter (below).
 # env: CVMM, KIT, TMP, ONLY/SKIP; curl on PATH.
 CVMM=${CVMM:-./cvmm}
 export PATH="$PWD:$PATH"
@@ -199,6 +200,54 @@ api_patch() {
 	elif [ "$(dd if="$D/old.img" bs=16 skip=32 count=1 2>/dev/null | tr -d '\000')" != "" ]; then bad $n "the old file was written after the swap"
 	else ok $n "PATCH answered in $((t1 - t0))s, the guest saw 2048 -> 6144 sectors"; fi
 }
+# api-serial: Firecracker's PUT /serial. mg-bench prints 300 lines of 64
+# bytes on COM1: with serial_out_path a FIFO that nobody opens, the VM runs
+# to its end (the FIFO opened without waiting for a reader); with a reader,
+# the lines land there, none on stdout;
+# then with a file and a rate_limiter of 2000 bytes (no refill to speak
+# of), the file gets 1900-2100 of the 19200 bytes. PUT /serial after the
+# start is refused.
+api_serial() {
+	n=api-serial
+	[ -f "$MG/mg-bench.elf" ] || { bad $n "no mg-bench.elf (MG)"; return; }
+	boot() { # OUT-NAME SERIAL-JSON
+		rm -f "$S"
+		"$CVMM" --api-socket "$S" </dev/null >"$TMP/$1.out" 2>"$TMP/$1.err" &
+		pid=$!
+		i=0
+		while [ $i -lt 50 ] && [ ! -S "$S" ]; do sleep 0.1; i=$((i + 1)); done
+		step $n 204 PUT /serial "$2" &&
+			step $n 204 PUT /boot-source "{\"kernel_image_path\": \"$MG/mg-bench.elf\", \"boot_args\": \"mg.case=console mg.n=300\"}" &&
+			step $n 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}' &&
+			step $n 204 PUT /actions '{"action_type": "InstanceStart"}' || return 1
+		step $n 400 PUT /serial '{}' || return 1
+		i=0
+		while [ $i -lt 600 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+		kill -0 $pid 2>/dev/null && { bad $n "the guest did not end within 60 s"; return 1; }
+		wait $pid
+	}
+	rm -f "$TMP/serial.fifo"
+	mkfifo "$TMP/serial.fifo"
+	# no reader at all: opening and writing must not wait for one
+	boot api-serial-noreader "{\"serial_out_path\": \"$TMP/serial.fifo\"}" || return
+	cat "$TMP/serial.fifo" >"$TMP/serial.got" &
+	cpid=$!
+	boot api-serial-fifo "{\"serial_out_path\": \"$TMP/serial.fifo\"}" || { kill $cpid 2>/dev/null; return; }
+	wait $cpid
+	got=$(grep -c '^MGB-LINE ' "$TMP/serial.got")
+	if [ "$got" != 300 ] || grep -q MGB-LINE "$TMP/api-serial-fifo.out"; then
+		bad $n "FIFO: $got lines of 300 there, $(grep -c MGB-LINE "$TMP/api-serial-fifo.out") on stdout"
+		return
+	fi
+	: >"$TMP/serial.file"
+	boot api-serial-limit "{\"serial_out_path\": \"$TMP/serial.file\", \"rate_limiter\": {\"size\": 2000, \"refill_time\": 100000000}}" || return
+	size=$(wc -c <"$TMP/serial.file")
+	if [ "$size" -lt 1900 ] || [ "$size" -gt 2100 ]; then
+		bad $n "rate limited to 2000 bytes: the file has $size"
+	else
+		ok $n "a FIFO without a reader does not hold the VM; 300 lines into one with a reader, none on stdout; limited to 2000 bytes, the file has $size of 19200"
+	fi
+}
 pid=
 if selected api-firecracker-boot; then
 	api_boot
@@ -212,6 +261,11 @@ fi
 pid=
 if selected api-patch-drive; then
 	api_patch
+	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+fi
+pid=
+if selected api-serial; then
+	api_serial
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
 fi
 echo "$pass passed, $fail failed"

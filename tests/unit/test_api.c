@@ -36,6 +36,8 @@ struct fake {
 	char kernel[64], initrd[64], cmdline[256], disk0[64], disk1[64], tap[16], vsock[64];
 	unsigned disk0_flags;
 	uint64_t exits, tx, missed; /* what f_stats reports */
+	char rs_console[64];	    /* f_restore's console path ("": none) */
+	struct cvmm_token_bucket rs_console_limit;
 	int updates, update_result; /* PATCH /drives */
 	unsigned update_index;
 	char update_path[64];
@@ -194,10 +196,13 @@ static int f_snapshot(void *ctx, const char *state, const char *mem, int type, c
 	return r;
 }
 
-static int f_restore(void *ctx, const struct cvmm_restore *rs, char *err, size_t len)
+static int f_restore(void *ctx, const struct cvmm_restore *rs, const char *console_path,
+		     const struct cvmm_token_bucket *console_limit, char *err, size_t len)
 {
 	struct fake *f = ctx;
 	f->restores++;
+	snprintf(f->rs_console, sizeof(f->rs_console), "%s", console_path ? console_path : "");
+	f->rs_console_limit = *console_limit;
 	f->rs = *rs;
 	snprintf(f->rs_mem, sizeof(f->rs_mem), "%s", rs->mem_path);
 	snprintf(f->rs_tap, sizeof(f->rs_tap), "%s", rs->net_tap[0] ? rs->net_tap[0] : "");
@@ -950,6 +955,29 @@ static void test_snapshot_endpoints(void **state)
 			     " \"clock_realtime\": true}"),
 			 204);
 	assert_true(t->f.rs.clock_realtime);
+	assert_string_equal(t->f.rs_console, "");
+	/* PUT /serial: not a boot resource (a load may follow), its output
+	 * path and rate limiter go to the restored VM; bad bodies refused */
+	fresh(t);
+	assert_int_equal(req(t, "PUT", "/serial", "{\"serial_out_path\": 7}"), 400);
+	assert_int_equal(req(t, "PUT", "/serial", "{\"serial_out_path\": \"/s\", \"x\": 1}"), 400);
+	assert_int_equal(req(t, "PUT", "/serial",
+			     "{\"serial_out_path\": \"/s\", \"rate_limiter\": {\"size\": -1,"
+			     " \"refill_time\": 10}}"),
+			 400);
+	fault_has(t, "'rate_limiter': 'size' must be an integer");
+	assert_int_equal(req(t, "PUT", "/serial",
+			     "{\"serial_out_path\": \"/s\", \"rate_limiter\": {\"size\": 100,"
+			     " \"refill_time\": 1000}}"),
+			 204);
+	assert_int_equal(req(t, "PUT", "/snapshot/load",
+			     "{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\"}"),
+			 204);
+	assert_string_equal(t->f.rs_console, "/s");
+	assert_int_equal(t->f.rs_console_limit.size, 100);
+	assert_int_equal(t->f.rs_console_limit.refill_time_ms, 1000);
+	assert_int_equal(req(t, "PUT", "/serial", "{\"serial_out_path\": \"/t\"}"), 400);
+	fault_has(t, "not supported after starting");
 	fresh(t);
 	assert_int_equal(req(t, "PUT", "/snapshot/load",
 			     "{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\", \"mem_backend\":"
@@ -1181,14 +1209,16 @@ static void test_metrics(void **state)
 	    !strstr(m, "\"actions_count\":2,\"actions_fails\":1") ||
 	    !strstr(m, "\"vcpu\":{\"exit_io_in\":0,\"exit_io_out\":1000,\"exit_mmio_read\":0,"
 		       "\"exit_mmio_write\":0}") ||
-	    !strstr(m, "\"uart\":{\"write_count\":77,\"missed_write_count\":5}"))
+	    !strstr(m, "\"uart\":{\"write_count\":77,\"missed_write_count\":5,"
+		       "\"rate_limiter_dropped_bytes\":0}"))
 		fail_msg("first line: %s", m);
 	/* the second: only what happened since (the FlushMetrics that wrote the
 	 * first line counts after it) */
 	if (!strstr(second, "\"instance_info_count\":0,") ||
 	    !strstr(second, "\"actions_count\":1,\"actions_fails\":0") ||
 	    !strstr(second, "\"vcpu\":{\"exit_io_in\":0,\"exit_io_out\":500,") ||
-	    !strstr(second, "\"uart\":{\"write_count\":0,\"missed_write_count\":0}"))
+	    !strstr(second, "\"uart\":{\"write_count\":0,\"missed_write_count\":0,"
+			    "\"rate_limiter_dropped_bytes\":0}"))
 		fail_msg("second line: %s", second);
 	unlink("m.json");
 	unlink("m2.json");

@@ -68,8 +68,10 @@ struct api_pending {
 	unsigned ndrives;
 	struct api_iface ifaces[API_MAX_IFACES];
 	unsigned nifaces;
-	bool smt;	  /* accepted as Firecracker does; the guest's topology is unchanged */
-	char *vsock_path; /* owned */
+	bool smt;	   /* accepted as Firecracker does; the guest's topology is unchanged */
+	char *vsock_path;  /* owned */
+	char *serial_path; /* owned, PUT /serial's serial_out_path; NULL: stdout */
+	struct cvmm_token_bucket serial_limit; /* PUT /serial's rate_limiter */
 	uint64_t vsock_cid;
 	bool entropy; /* PUT /entropy: a virtio-rng device */
 	struct cvmm_rate_limiter entropy_limit;
@@ -100,6 +102,7 @@ enum api_route {
 	R_BALLOON_STATS, /* /balloon/statistics */
 	R_MMDS,
 	R_MMDS_CONFIG,
+	R_SERIAL,
 	R_LATER,
 	API_ROUTES
 };
@@ -120,6 +123,7 @@ static const char *const route_names[API_ROUTES] = {
 	[R_SNAP_CREATE] = "snapshot_create",
 	[R_SNAP_LOAD] = "snapshot_load",
 	[R_MMDS] = "mmds", /* R_MMDS_CONFIG counts there too, as in Firecracker */
+	[R_SERIAL] = "serial",
 };
 #define API_METRICS_PERIOD_MS 60000 /* as Firecracker's */
 /* The VM's devices the API makes: drives, interfaces, vsock, entropy. */
@@ -168,6 +172,7 @@ struct api {
 	uint64_t count[3][API_ROUTES], fails[3][API_ROUTES];
 	uint64_t last_tx;		    /* the console's bytes at the last flush */
 	uint64_t last_tx_missed;	    /* and those it dropped */
+	uint64_t last_tx_limited;	    /* and those its limiter dropped */
 	struct cvmm_vcpu_metrics last_vcpu; /* and its counters (ops->metrics) */
 	struct cvmm_device_metrics last_dev[API_MAX_DEVICES];
 	struct cvmm_device_metrics dev[API_MAX_DEVICES]; /* flush_metrics' scratch */
@@ -905,6 +910,38 @@ static void put_entropy(struct api_conn *c, struct json_object *o)
 	respond(c, 204, NULL);
 }
 
+/* Firecracker's PUT /serial (pre-boot; like the logger it does not count
+ * as a boot resource, so a snapshot load after it takes it): the guest's
+ * console output to serial_out_path (created if missing, appended to; a
+ * FIFO opens without waiting for a reader) instead of stdout; rate_limiter,
+ * a token bucket on its bytes, those beyond it dropped (uart
+ * rate_limiter_dropped_bytes). A PUT replaces both; {} is stdout again. */
+static void put_serial(struct api_conn *c, struct json_object *o)
+{
+	static const char *const keys[] = {"serial_out_path", "rate_limiter", NULL};
+	const char *path;
+	struct json_object *v;
+	struct cvmm_token_bucket b;
+	char msg[200];
+	if (!only_keys(c, o, keys) || field_str(c, o, "serial_out_path", API_PATH_MAX, &path) < 0)
+		return;
+	if (!json_object_object_get_ex(o, "rate_limiter", &v))
+		v = NULL;
+	if (cli_bucket_json(v, "rate_limiter", &b, msg, sizeof(msg)) < 0) {
+		fault(c, 400, "%s", msg);
+		return;
+	}
+	struct api_pending *p = &c->api->p;
+	if (path && !set_str(c, &p->serial_path, path))
+		return;
+	if (!path) {
+		free(p->serial_path);
+		p->serial_path = NULL;
+	}
+	p->serial_limit = b;
+	respond(c, 204, NULL);
+}
+
 static void put_u64(struct json_object *g, const char *k, uint64_t v);
 
 /* PUT /balloon (pre-boot): Firecracker's balloon; free page hinting is
@@ -1354,6 +1391,7 @@ static int flush_metrics(struct api *a)
 		memset(&st, 0, sizeof(st));
 		st.console_tx_bytes = a->last_tx;
 		st.console_tx_missed = a->last_tx_missed;
+		st.console_tx_limited = a->last_tx_limited;
 	}
 	struct cvmm_vcpu_metrics vcpu = a->last_vcpu;
 	struct cvmm_device_metrics *dev = a->dev;
@@ -1381,6 +1419,7 @@ static int flush_metrics(struct api *a)
 	json_object_object_add(o, "uart", g = json_object_new_object());
 	put_u64(g, "write_count", st.console_tx_bytes - a->last_tx);
 	put_u64(g, "missed_write_count", st.console_tx_missed - a->last_tx_missed);
+	put_u64(g, "rate_limiter_dropped_bytes", st.console_tx_limited - a->last_tx_limited);
 	json_object_object_add(o, "latencies_us", g = json_object_new_object());
 	put_u64(g, "pause_vm", a->pause_us);
 	put_u64(g, "resume_vm", a->resume_us);
@@ -1417,6 +1456,7 @@ static int flush_metrics(struct api *a)
 	/* what this line said is the base of the next one's counts */
 	a->last_tx = st.console_tx_bytes;
 	a->last_tx_missed = st.console_tx_missed;
+	a->last_tx_limited = st.console_tx_limited;
 	a->last_vcpu = vcpu;
 	memcpy(a->last_dev, dev, nd * sizeof(*dev));
 	a->metrics_missed = a->metrics_fails = 0;
@@ -1513,7 +1553,10 @@ static int build_config(struct api *a, struct cvmm_config **out, char *msg, size
 	if (!r)
 		r = cvmm_config_set_memory(cfg, p->mem_mib << 20);
 	if (!r)
-		r = cvmm_config_set_console(cfg, a->console_in, a->console_out);
+		r = p->serial_path ? cvmm_config_set_console_file(cfg, p->serial_path)
+				   : cvmm_config_set_console(cfg, a->console_in, a->console_out);
+	if (!r)
+		r = cvmm_config_set_console_limiter(cfg, &p->serial_limit);
 	if (!r && root >= 0)
 		r = cvmm_config_add_disk(cfg, p->drives[root].path,
 					 p->drives[root].ro ? CVMM_DISK_RO : 0, 1);
@@ -1831,7 +1874,7 @@ static void put_snapshot_load(struct api_conn *c, struct json_object *o)
 		rs.net_tap[i] = p->ifaces[i].tap;
 	rs.vsock_path = p->vsock_path;
 	p->track_dirty = rs.track_dirty;
-	int r = a->ops->restore(a->ctx, &rs, msg, sizeof(msg));
+	int r = a->ops->restore(a->ctx, &rs, p->serial_path, &p->serial_limit, msg, sizeof(msg));
 	if (r < 0) {
 		fault(c, 400, "Load snapshot error: %s", msg[0] ? msg : strerror(-r));
 		return;
@@ -2099,8 +2142,8 @@ static void route(struct api_conn *c)
 	enum api_route r;
 	/* Firecracker's endpoints cvmm does not have yet: each answers 400
 	 * saying so (their own issues bring them). */
-	static const char *const later[] = {"/balloon/hinting", "/cpu-config", "/serial",
-					    "/hotplug",		"/pmem",       NULL};
+	static const char *const later[] = {"/balloon/hinting", "/cpu-config", "/hotplug", "/pmem",
+					    NULL};
 	const char *const *l = later;
 	while (*l && strncmp(path, *l, strlen(*l)))
 		l++;
@@ -2142,6 +2185,8 @@ static void route(struct api_conn *c)
 		r = R_MMDS;
 	else if (path_is(path, "/mmds/config", NULL))
 		r = R_MMDS_CONFIG;
+	else if (path_is(path, "/serial", NULL))
+		r = R_SERIAL;
 	else if (*l && (path[strlen(*l)] == '\0' || path[strlen(*l)] == '/'))
 		r = R_LATER;
 	else
@@ -2158,7 +2203,7 @@ static void route(struct api_conn *c)
 		  (r == R_BALLOON_STATS && (m == HTTP_GET || m == HTTP_PATCH)) ||
 		  ((r == R_BOOT || r == R_DRIVE || r == R_IFACE || r == R_VSOCK || r == R_ENTROPY ||
 		    r == R_ACTIONS || r == R_LOGGER || r == R_METRICS || r == R_SNAP_CREATE ||
-		    r == R_SNAP_LOAD) &&
+		    r == R_SNAP_LOAD || r == R_SERIAL) &&
 		   m == HTTP_PUT);
 	cvmm_log(CVMM_LOG_DEBUG, "API: %s %.128s", http_method_str(m), path);
 	if (!ok) {
@@ -2203,7 +2248,7 @@ static void route(struct api_conn *c)
 	}
 	bool preboot = r == R_BOOT || r == R_MACHINE || (r == R_DRIVE && m == HTTP_PUT) ||
 		       (r == R_IFACE && m == HTTP_PUT) || r == R_VSOCK || r == R_ENTROPY ||
-		       r == R_LOGGER || r == R_METRICS || r == R_MMDS_CONFIG ||
+		       r == R_LOGGER || r == R_METRICS || r == R_MMDS_CONFIG || r == R_SERIAL ||
 		       (r == R_BALLOON && m == HTTP_PUT);
 	if (preboot && a->started) {
 		fault(c, 400,
@@ -2268,6 +2313,9 @@ static void route(struct api_conn *c)
 	case R_METRICS:
 		put_metrics(c, o);
 		break;
+	case R_SERIAL:
+		put_serial(c, o);
+		break;
 	case R_VM:
 		patch_vm(c, o);
 		break;
@@ -2283,8 +2331,8 @@ static void route(struct api_conn *c)
 	}
 	json_object_put(o);
 	/* a boot resource configured (accepted): no snapshot load from now on */
-	if (preboot && r != R_LOGGER && r != R_METRICS && !a->loading && c->last_status >= 200 &&
-	    c->last_status < 300)
+	if (preboot && r != R_LOGGER && r != R_METRICS && r != R_SERIAL && !a->loading &&
+	    c->last_status >= 200 && c->last_status < 300)
 		a->configured = true;
 }
 
@@ -2580,6 +2628,7 @@ void api_free(struct api *a)
 	for (unsigned i = 0; i < a->p.nifaces; i++)
 		free(a->p.ifaces[i].tap);
 	free(a->p.vsock_path);
+	free(a->p.serial_path);
 	api_mmds_free(&a->mmds);
 	if (a->metrics_fd >= 0) {
 		(void)flush_metrics(a); /* the last line, as Firecracker writes at exit */

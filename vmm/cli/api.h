@@ -58,8 +58,11 @@ struct api_ops {
 	int (*snapshot)(void *ctx, const char *state, const char *mem, int type, const char *app,
 			char *err, size_t errlen);
 	/* PUT /snapshot/load (may be NULL): the VM built from rs and started
-	 * (paused if rs->paused), in place of InstanceStart. */
-	int (*restore)(void *ctx, const struct cvmm_restore *rs, char *err, size_t errlen);
+	 * (paused if rs->paused), in place of InstanceStart; its console
+	 * output to console_path (PUT /serial; NULL: this process's console),
+	 * limited by console_limit. */
+	int (*restore)(void *ctx, const struct cvmm_restore *rs, const char *console_path,
+		       const struct cvmm_token_bucket *console_limit, char *err, size_t errlen);
 	/* PUT or PATCH /mmds after a start (may be NULL): the VM's document
 	 * now the JSON text (cvmm_vm_mmds_put). -ENODEV: the VM has no MMDS. */
 	int (*mmds_put)(void *ctx, const char *json, size_t len, char *err, size_t errlen);

@@ -16,9 +16,9 @@
 static int bad(char *err, size_t errlen, const char *msg, const char *key, const char *bucket,
 	       const char *field)
 {
-	snprintf(err, errlen, "'%.32s'%s%.32s%s%.32s%s %s", key, bucket ? ": '" : "",
-		 bucket ? bucket : "", field ? "': '" : "", field ? field : "",
-		 bucket || field ? "'" : "", msg);
+	snprintf(err, errlen, "'%.32s'%s%.32s%s%s%.32s%s %s", key, bucket ? ": '" : "",
+		 bucket ? bucket : "", bucket ? "'" : "", field ? ": '" : "", field ? field : "",
+		 field ? "'" : "", msg);
 	return -EINVAL;
 }
 
@@ -89,6 +89,13 @@ int cli_limiter_json(struct json_object *v, const char *key, struct cli_limiter 
 		out->has_ops = true;
 	}
 	return out->has_bw || out->has_ops;
+}
+
+int cli_bucket_json(struct json_object *v, const char *key, struct cvmm_token_bucket *out,
+		    char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	return v ? bucket(v, key, NULL, out, err, errlen) : 0;
 }
 
 void cli_limiter_merge(struct cvmm_rate_limiter *cur, const struct cli_limiter *upd)

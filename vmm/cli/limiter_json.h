@@ -31,6 +31,11 @@ __attribute__((warn_unused_result)) int cli_limiter_json(struct json_object *v, 
 void cli_limiter_merge(struct cvmm_rate_limiter *cur, const struct cli_limiter *upd);
 /* Whether rl limits anything (a bucket with size and refill time). */
 bool cli_limiter_on(const struct cvmm_rate_limiter *rl);
+/* A lone token bucket (Firecracker's TokenBucket: size, one_time_burst,
+ * refill_time), as PUT /serial's rate_limiter: *out (zeros for v NULL),
+ * 0; or -EINVAL with a message naming key and the field. */
+int cli_bucket_json(struct json_object *v, const char *key, struct cvmm_token_bucket *out,
+		    char *err, size_t errlen);
 /* rl as Firecracker's object (GET /vm/config): its buckets that limit;
  * a new reference. */
 struct json_object *cli_limiter_to_json(const struct cvmm_rate_limiter *rl);

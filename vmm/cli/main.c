@@ -324,7 +324,8 @@ static int api_vm_snapshot(void *ctx, const char *state, const char *mem, int ty
 
 /* A VM from a snapshot (PUT /snapshot/load, --restore): this process's
  * console and jail, the snapshot's devices and state. */
-static int api_vm_restore(void *ctx, const struct cvmm_restore *rs, char *err, size_t len)
+static int api_vm_restore(void *ctx, const struct cvmm_restore *rs, const char *console_path,
+			  const struct cvmm_token_bucket *console_limit, char *err, size_t len)
 {
 	struct api_vm *av = ctx;
 	struct cvmm_config *host;
@@ -332,7 +333,10 @@ static int api_vm_restore(void *ctx, const struct cvmm_restore *rs, char *err, s
 		snprintf(err, len, "out of memory");
 		return -ENOMEM;
 	}
-	int r = cvmm_config_set_console(host, av->console_in, av->console_out);
+	int r = console_path ? cvmm_config_set_console_file(host, console_path)
+			     : cvmm_config_set_console(host, av->console_in, av->console_out);
+	if (!r)
+		r = cvmm_config_set_console_limiter(host, console_limit);
 	if (!r)
 		r = jail_config(host, av->opts, av->socket_dir[0] ? av->socket_dir : NULL);
 	if (r < 0) {
@@ -706,7 +710,7 @@ static int main_api(const struct cli_opts *o)
 		struct cvmm_restore rs;
 		char state[CLI_PATH_MAX + 8], mem[CLI_PATH_MAX + 8];
 		restore_from_opts(o, &rs, state, mem, sizeof(state));
-		r = api_vm_restore(&av, &rs, err, sizeof(err));
+		r = api_vm_restore(&av, &rs, NULL, NULL, err, sizeof(err));
 		if (!r)
 			api_set_started(api);
 	}

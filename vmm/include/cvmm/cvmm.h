@@ -42,6 +42,13 @@ CVMM_API CVMM_WUR int cvmm_config_set_console(struct cvmm_config *cfg, int in_fd
  * 0600 if missing, appended to) and the VM owns that descriptor. Input can
  * still be fed with cvmm_vm_console_input. Replaces a console fd. */
 CVMM_API CVMM_WUR int cvmm_config_set_console_file(struct cvmm_config *cfg, const char *path);
+/* Limits the guest's console output to bw (bytes; struct cvmm_token_bucket
+ * below, Firecracker's serial rate_limiter): a byte the bucket has no
+ * token for is dropped and counted (cvmm_stats.console_tx_limited), never
+ * waited for. NULL or a bucket that limits nothing: no limit. */
+struct cvmm_token_bucket;
+CVMM_API CVMM_WUR int cvmm_config_set_console_limiter(struct cvmm_config *cfg,
+						      const struct cvmm_token_bucket *bw);
 /* The signal that kicks vCPU threads out of KVM_RUN (pause, stop). The
  * library installs no handler for it and it is never delivered: vCPU
  * threads block every signal and unblock only this one inside KVM_RUN,
@@ -454,6 +461,8 @@ struct cvmm_stats {
 	/* of console_tx_bytes, those the console could not take (a pipe or
 	 * terminal nobody drained, a closed one): dropped, never waited for */
 	uint64_t console_tx_missed;
+	/* of console_tx_bytes, those the console's rate limiter dropped */
+	uint64_t console_tx_limited;
 };
 /* Fills *st; cheap, callable from any thread while the VM exists. */
 CVMM_API CVMM_WUR int cvmm_vm_stats(const struct cvmm_vm *vm, struct cvmm_stats *st);
