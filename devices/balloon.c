@@ -59,6 +59,7 @@ struct balloon {
 	bool started;
 	bool deflate_on_oom, reporting, stats;
 	size_t host_page;
+	bool keep_pages; /* balloon_cfg's */
 	_Atomic uint32_t target, actual;
 	_Atomic unsigned interval_s;
 	/* the statistics worker's own */
@@ -90,7 +91,7 @@ static int64_t balloon_release(struct balloon *g, uint64_t gpa, uint64_t len)
 	uint64_t at, n;
 	if (balloon_span(g->vdev.mem, gpa, len, g->host_page, &host, &at, &n) < 0)
 		return -EFAULT;
-	if (!n)
+	if (!n || g->keep_pages)
 		return 0;
 	if (madvise(host, (size_t)n, MADV_DONTNEED) < 0)
 		return -errno;
@@ -382,6 +383,7 @@ int balloon_open(struct balloon **out, const struct balloon_cfg *cfg, unsigned i
 	atomic_init(&g->target, cfg->target_pages);
 	atomic_init(&g->interval_s, cfg->stats_interval_s);
 	g->deflate_on_oom = cfg->deflate_on_oom;
+	g->keep_pages = cfg->keep_pages;
 	g->reporting = cfg->reporting;
 	g->stats = cfg->stats_interval_s > 0;
 	g->nq = 2 + g->stats + g->reporting;

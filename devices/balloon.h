@@ -61,6 +61,10 @@ struct balloon_cfg {
 	uint32_t target_pages; /* at start */
 	bool deflate_on_oom, reporting;
 	unsigned stats_interval_s; /* 0: no statistics queue */
+	/* guest RAM is hugetlbfs: a 4 KiB page cannot go back to the host
+	 * alone, so inflated and reported pages stay (the guest still cannot
+	 * use them), as with Firecracker's 2M huge pages */
+	bool keep_pages;
 };
 
 /* What the control thread reads. */

@@ -243,6 +243,15 @@ API int cvmm_config_set_cpus(struct cvmm_config *c, unsigned cpus)
 	return 0;
 }
 
+API int cvmm_config_set_huge_pages(struct cvmm_config *c, int mode)
+{
+	err_clear(&c->err);
+	if (mode != CVMM_HUGE_NONE && mode != CVMM_HUGE_THP && mode != CVMM_HUGE_2M)
+		return err_set(&c->err, EINVAL, "unknown huge pages mode %d", mode);
+	c->huge_pages = mode;
+	return 0;
+}
+
 API int cvmm_config_set_memory(struct cvmm_config *c, uint64_t bytes)
 {
 	err_clear(&c->err);

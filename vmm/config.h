@@ -58,6 +58,7 @@ struct cvmm_config {
 	int console_in, console_out;		/* borrowed, -1: none */
 	char *console_path;			/* owned, NULL: none; opened by cvmm_vm_create */
 	struct cvmm_token_bucket console_limit; /* all zero: none */
+	int huge_pages;				/* CVMM_HUGE_* */
 	int kick_signal;			/* 0: the default (SIGRTMIN + 2) */
 	bool debug_exit;
 	bool boot_timer; /* Firecracker's --boot-timer */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/thread.h"
+#include "cvmm/cvmm.h"
 #include "vmm/jail.h"
 
 #define PAGE  4096u
@@ -203,6 +204,19 @@ int snapmem_map(struct snapmem *sm, enum snapmem_backend b, const char *path, co
 	sm->backend = b;
 	if (n > GM_MAX_REGIONS)
 		return err_set(e, EINVAL, "too many memory regions");
+	bool hugetlb = sm->huge == CVMM_HUGE_2M;
+	if (hugetlb && b == SNAPMEM_FILE)
+		return err_set(e, EINVAL,
+			       "a snapshot restored with 2 MiB huge pages needs the Uffd memory "
+			       "backend: its memory file cannot be mapped as huge pages "
+			       "(Firecracker's rule)");
+	if (hugetlb && b == SNAPMEM_LAZY)
+		return err_set(e, EINVAL,
+			       "cvmm's lazy loader serves 4 KiB pages: restore a snapshot with "
+			       "2 MiB huge pages through the Uffd memory backend");
+	for (unsigned i = 0; hugetlb && i < n; i++)
+		if (size[i] % (2u << 20))
+			return err_set(e, EINVAL, "memory region %u: not in 2 MiB huge pages", i);
 	for (unsigned i = 0; i < n; i++)
 		if (size[i] == 0 || size[i] % PAGE)
 			return err_set(e, EINVAL, "memory region %u: size not a multiple of 4 KiB",
@@ -226,19 +240,30 @@ int snapmem_map(struct snapmem *sm, enum snapmem_backend b, const char *path, co
 	}
 	uint64_t off = 0;
 	for (unsigned i = 0; i < n; i++) {
-		void *p = b == SNAPMEM_FILE
-				  ? mmap(NULL, size[i], PROT_READ | PROT_WRITE,
-					 MAP_PRIVATE | MAP_NORESERVE, sm->fd, (off_t)off)
-				  : mmap(NULL, size[i], PROT_READ | PROT_WRITE,
-					 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << 26)
+#endif
+		/* hugetlb: reserved from the host's pool now, not at a fault */
+		void *p = b == SNAPMEM_FILE ? mmap(NULL, size[i], PROT_READ | PROT_WRITE,
+						   MAP_PRIVATE | MAP_NORESERVE, sm->fd, (off_t)off)
+			  : hugetlb	    ? mmap(NULL, size[i], PROT_READ | PROT_WRITE,
+						   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB,
+						   -1, 0)
+					    : mmap(NULL, size[i], PROT_READ | PROT_WRITE,
+						   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p == MAP_FAILED)
-			return err_set(e, errno, "cannot map guest memory for '%s': %s", path,
-				       strerror(errno));
+			return err_set(e, errno, "cannot map guest memory for '%s': %s%s", path,
+				       strerror(errno),
+				       hugetlb ? " (2 MiB huge pages: the host's pool, "
+						 "vm.nr_hugepages)"
+					       : "");
 		sm->map[i] = p;
 		sm->len[i] = size[i];
 		sm->off[i] = off;
 		sm->n = i + 1;
 		madvise(p, size[i], MADV_DONTDUMP);
+		if (b != SNAPMEM_FILE && sm->huge == CVMM_HUGE_THP)
+			madvise(p, size[i], MADV_HUGEPAGE);
 		if (b != SNAPMEM_FILE) {
 			struct uffdio_register reg = {
 				.range = {.start = (uint64_t)(uintptr_t)p, .len = size[i]},
@@ -597,6 +622,8 @@ static int uffd_handshake(struct snapmem *sm, struct err *e)
 			       sm->path, strerror(errno));
 	char json[GM_MAX_REGIONS * 160 + 8];
 	size_t at = 0;
+	/* the page the handler must copy whole (UFFDIO_COPY on hugetlb) */
+	unsigned psize = sm->huge == CVMM_HUGE_2M ? 2u << 20 : PAGE;
 	json[at++] = '[';
 	for (unsigned i = 0; i < sm->n; i++)
 		at += (size_t)snprintf(json + at, sizeof(json) - at,
@@ -604,7 +631,7 @@ static int uffd_handshake(struct snapmem *sm, struct err *e)
 				       "llu,\"page_size\":%u,\"page_size_kib\":%u}",
 				       i ? "," : "", (unsigned long long)(uintptr_t)sm->map[i],
 				       (unsigned long long)sm->len[i],
-				       (unsigned long long)sm->off[i], PAGE, PAGE);
+				       (unsigned long long)sm->off[i], psize, psize);
 	json[at++] = ']';
 	struct iovec iov = {json, at};
 	union {

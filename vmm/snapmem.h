@@ -56,6 +56,12 @@ struct snapmem {
 	 * snapmem_release (or snapmem_destroy). */
 	enum jail_mode jail;
 	int fail_fd;
+	/* Set by the caller before snapmem_map (snapmem_init: 0): the
+	 * restored VM's huge pages (CVMM_HUGE_*). 2 MiB hugetlbfs pages come
+	 * only through UFFD (the handler is told page_size 2 MiB); FILE and
+	 * LAZY refuse them. Transparent ones are asked for (MADV_HUGEPAGE) on
+	 * UFFD's and LAZY's anonymous memory. */
+	int huge;
 	bool failed; /* atomic: read with __atomic_load_n */
 	char why[160];
 	/* UFFD */

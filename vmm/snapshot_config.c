@@ -33,7 +33,8 @@ enum {
 	CFG_NDISKS,
 	CFG_NNETS,
 	CFG_VERSION,
-	CFG_RNG_LIMIT, /* optional, as every limiter: a file without one loads */
+	CFG_RNG_LIMIT,	/* optional, as every limiter: a file without one loads */
+	CFG_HUGE_PAGES, /* optional: CVMM_HUGE_*, absent: none */
 };
 enum { DISK_PATH = 1, DISK_FLAGS, DISK_QUEUES, DISK_LIMIT, DISK_POLL };
 enum {
@@ -98,6 +99,11 @@ void snapshot_config_write(const struct cvmm_config *c, bool pci, struct snap_w 
 		snap_put_opt(w, CFG_CMDLINE, c->cmdline, strlen(c->cmdline));
 	snap_u32(w, CFG_DEBUG_EXIT, c->debug_exit);
 	snap_u32(w, CFG_BOOT_TIMER, c->boot_timer);
+	if (c->huge_pages) {
+		uint8_t h[8];
+		le_put64(h, (uint64_t)c->huge_pages);
+		snap_put_opt(w, CFG_HUGE_PAGES, h, sizeof(h));
+	}
 	snap_u32(w, CFG_RNG, c->rng);
 	snap_u64(w, CFG_VSOCK_CID, c->vsock_path ? c->vsock_cid : 0);
 	snap_str(w, CFG_VSOCK_PATH, c->vsock_path);
@@ -145,7 +151,7 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 					 CFG_VSOCK_CID, CFG_VSOCK_PATH, CFG_NDISKS,	CFG_NNETS,
 					 CFG_VERSION};
 	uint32_t cpus, pci, dbg, bt, rng, ndisks, nnets;
-	uint64_t mem, cid;
+	uint64_t mem, cid, huge = 0;
 	char kernel[4096], vsock[CVMM_VSOCK_PATH_MAX + 1];
 	int ret = snap_check_known(&s, known, sizeof(known) / sizeof(known[0]), e);
 	if (!ret)
@@ -170,6 +176,8 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 		ret = snap_get_str(&s, CFG_KERNEL, kernel, sizeof(kernel), false, e);
 	if (!ret)
 		ret = snap_get_str(&s, CFG_VSOCK_PATH, vsock, sizeof(vsock), cid != 0, e);
+	if (!ret)
+		ret = snap_opt_u64(&s, CFG_HUGE_PAGES, 0, &huge, e);
 	if (ret < 0)
 		return ret;
 	if (ndisks > CVMM_MAX_DISKS || nnets > CVMM_MAX_NETS)
@@ -205,6 +213,10 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 		ret = cvmm_config_set_cpus(c, cpus);
 	if (!ret)
 		ret = cvmm_config_set_memory(c, mem);
+	/* the snapshot's huge pages, or those the load asks for */
+	if (!ret)
+		ret = cvmm_config_set_huge_pages(c, rs->set_huge_pages ? rs->huge_pages
+								       : (int)(huge & 0xff));
 	if (!ret)
 		ret = cvmm_config_set_transport(c, pci ? CVMM_TRANSPORT_PCI : CVMM_TRANSPORT_MMIO);
 	if (!ret)

@@ -122,7 +122,8 @@ static int balloon_open_cfg(void **out, const struct cvmm_config *c, unsigned i,
 	struct balloon_cfg bc = {.target_pages = b->mib * BALLOON_MIB_PAGES,
 				 .deflate_on_oom = b->flags & CVMM_BALLOON_DEFLATE_ON_OOM,
 				 .reporting = b->flags & CVMM_BALLOON_FREE_PAGE_REPORTING,
-				 .stats_interval_s = b->stats_s};
+				 .stats_interval_s = b->stats_s,
+				 .keep_pages = c->huge_pages == CVMM_HUGE_2M};
 	return balloon_desc.open(out, &bc, i, e);
 }
 

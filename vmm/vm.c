@@ -30,6 +30,7 @@
 #include "vmm/vm.h"
 #include "vmm/jail.h"
 
+#define VM_HUGE		 (2u << 20) /* a transparent huge page (x86 and arm64 with 4 KiB pages) */
 #define API		 __attribute__((visibility("default")))
 #define CVMM_KICK_SIGNAL (SIGRTMIN + 2)
 #define MAX_IMAGE_SIZE	 (2ULL << 30)
@@ -229,6 +230,8 @@ static int vm_copy_config(struct vm *vm, const struct cvmm_config *c, struct err
 	if (vm->cfg.memory < CVMM_MIN_MEMORY || vm->cfg.memory % 4096)
 		return err_set(e, EINVAL, "memory must be at least %llu MiB, in 4 KiB units",
 			       CVMM_MIN_MEMORY >> 20);
+	if (vm->cfg.huge_pages != CVMM_HUGE_NONE && vm->cfg.memory % VM_HUGE)
+		return err_set(e, EINVAL, "memory must be a multiple of 2 MiB with huge pages");
 	return vm_mmds_open(vm, c, e);
 }
 
@@ -263,7 +266,33 @@ static int console_nonblocking(int fd)
 	return own;
 }
 
-#define VM_HUGE (2u << 20) /* a transparent huge page (x86 and arm64 with 4 KiB pages) */
+/* 2 MiB hugetlbfs pages (CVMM_HUGE_2M): reserved from the host's pool by
+ * mmap itself (no MAP_NORESERVE), so a pool too small fails here, named,
+ * instead of a SIGBUS at the guest's first touch of a page it lacks. */
+static int vm_memory_alloc_hugetlb(struct vm *vm, const uint64_t *gpa, const uint64_t *size,
+				   unsigned n, struct err *e)
+{
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << 26) /* log2(2 MiB) << MAP_HUGE_SHIFT */
+#endif
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *p = mmap(NULL, size[i], PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+		if (p == MAP_FAILED)
+			return err_set(e, errno,
+				       "cannot reserve %llu MiB of 2 MiB huge pages for guest "
+				       "memory: %s (the host's pool: vm.nr_hugepages, "
+				       "HugePages_Free in /proc/meminfo)",
+				       (unsigned long long)(size[i] >> 20), strerror(errno));
+		vm->ram_map[i] = p;
+		vm->ram_len[i] = size[i];
+		madvise(p, size[i], MADV_DONTDUMP);
+		int r = gm_add(&vm->mem, gpa[i], size[i], p);
+		if (r < 0)
+			return err_set(e, -r, "bad memory layout");
+	}
+	return 0;
+}
 
 /* Guest RAM: anonymous mappings, one per region of the arch's layout, each
  * aligned to 2 MiB like its guest address, so that where the host backs it
@@ -276,6 +305,8 @@ static int vm_memory_alloc(struct vm *vm, struct err *e)
 {
 	uint64_t gpa[GM_MAX_REGIONS], size[GM_MAX_REGIONS];
 	unsigned n = arch_ram_layout(vm->cfg.memory, gpa, size);
+	if (vm->cfg.huge_pages == CVMM_HUGE_2M)
+		return vm_memory_alloc_hugetlb(vm, gpa, size, n, e);
 	for (unsigned i = 0; i < n; i++) {
 		size_t len = size[i] + VM_HUGE;
 		uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -291,7 +322,9 @@ static int vm_memory_alloc(struct vm *vm, struct err *e)
 		vm->ram_map[i] = p;
 		vm->ram_len[i] = size[i];
 		madvise(p, size[i], MADV_DONTDUMP);
-		if (gpa[i] == 0)
+		if (vm->cfg.huge_pages == CVMM_HUGE_THP)
+			madvise(p, size[i], MADV_HUGEPAGE);
+		else if (gpa[i] == 0)
 			madvise(p, size[i] < VM_HUGE ? size[i] : VM_HUGE, MADV_NOHUGEPAGE);
 		int r = gm_add(&vm->mem, gpa[i], size[i], p);
 		if (r < 0)
@@ -951,6 +984,7 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 		 * memory can no longer be served. */
 		vm->snapmem.jail = (enum jail_mode)vm->cfg.seccomp;
 		vm->snapmem.fail_fd = vm->exit_efd;
+		vm->snapmem.huge = vm->cfg.huge_pages;
 		uint64_t gpa[GM_MAX_REGIONS], size[GM_MAX_REGIONS];
 		unsigned n = arch_ram_layout(vm->cfg.memory, gpa, size);
 		r = snapmem_map(&vm->snapmem, (enum snapmem_backend)rc->rs->mem_backend,

@@ -345,7 +345,7 @@ static void test_firecracker_sequence(void **state)
 	assert_false(t->closed);
 	assert_int_equal(req(t, "PUT", "/machine-config",
 			     "{\"vcpu_count\": 2, \"mem_size_mib\": 256,"
-			     " \"smt\": false}"),
+			     " \"smt\": false, \"huge_pages\": \"Transparent\"}"),
 			 204);
 	assert_int_equal(req(t, "PUT", "/boot-source",
 			     "{\"kernel_image_path\": \"k\", \"initrd_path\": \"i\","
@@ -382,6 +382,7 @@ static void test_firecracker_sequence(void **state)
 	assert_string_equal(t->f.cmdline, "console=ttyS0 quiet root=/dev/vda ro");
 	assert_int_equal(t->f.seen.cpus, 2);
 	assert_int_equal(t->f.seen.memory, 256ULL << 20);
+	assert_int_equal(t->f.seen.huge_pages, CVMM_HUGE_THP);
 	assert_int_equal(t->f.seen.ndisks, 2);
 	assert_string_equal(t->f.disk0, "root.img"); /* the root device is /dev/vda */
 	assert_int_equal(t->f.disk0_flags, CVMM_DISK_RO);
@@ -704,6 +705,27 @@ static void test_bad_bodies(void **state)
 	assert_int_equal(req(t, "PUT", "/machine-config", "{\"vcpu_count\": 1}"), 400);
 	fault_has(t, "required");
 	assert_int_equal(req(t, "PATCH", "/machine-config", "{\"vcpu_count\": 3}"), 204);
+	/* huge_pages: Firecracker's names; 2 MiB units of memory with one;
+	 * a PATCH keeps it, a PUT without it is None again */
+	assert_int_equal(req(t, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 1, \"mem_size_mib\": 65, \"huge_pages\": \"2M\"}"),
+			 400);
+	fault_has(t, "not a multiple of the configured page size");
+	assert_int_equal(req(t, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 1, \"mem_size_mib\": 64, \"huge_pages\": \"1G\"}"),
+			 400);
+	fault_has(t, "'huge_pages' must be one of None, Transparent, 2M");
+	assert_int_equal(req(t, "PUT", "/machine-config",
+			     "{\"vcpu_count\": 1, \"mem_size_mib\": 64, \"huge_pages\": \"2M\"}"),
+			 204);
+	assert_int_equal(req(t, "PATCH", "/machine-config", "{\"mem_size_mib\": 63}"), 400);
+	assert_int_equal(req(t, "PATCH", "/machine-config", "{\"vcpu_count\": 2}"), 204);
+	assert_int_equal(req(t, "GET", "/machine-config", NULL), 200);
+	assert_non_null(strstr(t->out, "\"huge_pages\": \"2M\""));
+	assert_int_equal(
+		req(t, "PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 63}"), 204);
+	assert_int_equal(req(t, "GET", "/machine-config", NULL), 200);
+	assert_non_null(strstr(t->out, "\"huge_pages\": \"None\""));
 #ifdef __x86_64__
 	/* smt as Firecracker takes it: 1 or an even number of vCPUs */
 	assert_int_equal(req(t, "PUT", "/machine-config",
@@ -955,6 +977,18 @@ static void test_snapshot_endpoints(void **state)
 			     " \"clock_realtime\": true}"),
 			 204);
 	assert_true(t->f.rs.clock_realtime);
+	assert_false(t->f.rs.set_huge_pages); /* absent: as the snapshot */
+	fresh(t);
+	assert_int_equal(req(t, "PUT", "/snapshot/load",
+			     "{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\","
+			     " \"huge_pages\": \"4M\"}"),
+			 400);
+	assert_int_equal(req(t, "PUT", "/snapshot/load",
+			     "{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\","
+			     " \"huge_pages\": \"2M\"}"),
+			 204);
+	assert_true(t->f.rs.set_huge_pages);
+	assert_int_equal(t->f.rs.huge_pages, CVMM_HUGE_2M);
 	assert_string_equal(t->f.rs_console, "");
 	/* PUT /serial: not a boot resource (a load may follow), its output
 	 * path and rate limiter go to the restored VM; bad bodies refused */

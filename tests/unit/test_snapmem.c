@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cvmm/cvmm.h"
 #include "vmm/snapmem.h"
 #include "vq_rig.h"
 
@@ -177,6 +178,18 @@ static void test_file_map(void **state)
 	assert_int_equal(page[0], 0);
 	close(fd);
 	snapmem_destroy(&sm);
+	/* 2 MiB huge pages come only through an external handler */
+	for (int b = SNAPMEM_FILE; b <= SNAPMEM_LAZY; b += SNAPMEM_LAZY - SNAPMEM_FILE) {
+		snapmem_init(&sm);
+		sm.huge = CVMM_HUGE_2M;
+		struct guest_mem mh = {0};
+		assert_int_not_equal(
+			snapmem_map(&sm, (enum snapmem_backend)b, path, gpas, sizes, 2, &mh, &e),
+			0);
+		assert_non_null(strstr(e.msg, "Uffd"));
+		snapmem_destroy(&sm);
+		e = (struct err){0};
+	}
 	/* a file of the wrong size is refused, named */
 	uint64_t big[2] = {R0, R1 + PG};
 	snapmem_init(&sm);

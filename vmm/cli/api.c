@@ -73,7 +73,8 @@ struct api_pending {
 	char *serial_path; /* owned, PUT /serial's serial_out_path; NULL: stdout */
 	struct cvmm_token_bucket serial_limit; /* PUT /serial's rate_limiter */
 	uint64_t vsock_cid;
-	bool entropy; /* PUT /entropy: a virtio-rng device */
+	bool entropy;	/* PUT /entropy: a virtio-rng device */
+	int huge_pages; /* machine-config's huge_pages: CVMM_HUGE_* */
 	struct cvmm_rate_limiter entropy_limit;
 	bool track_dirty;		    /* machine-config's track_dirty_pages: diff snapshots */
 	struct cvmm_balloon_config balloon; /* PUT /balloon (balloon_set) */
@@ -391,6 +392,18 @@ static int field_int(struct api_conn *c, struct json_object *o, const char *key,
 
 /* A field cvmm does not implement: absent, null or the one value that
  * means "off" is fine; anything else is refused by name. */
+/* Firecracker's huge_pages names, by CVMM_HUGE_* */
+static const char *const huge_names[] = {"None", "Transparent", "2M"};
+/* CVMM_HUGE_* of a huge_pages name; -2 for "Snapshot" where snapshot is
+ * true (PUT /snapshot/load); -1 for anything else. */
+static int huge_mode(const char *s, bool snapshot)
+{
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(s, huge_names[i]))
+			return i;
+	return snapshot && !strcmp(s, "Snapshot") ? -2 : -1;
+}
+
 static bool off_only(struct api_conn *c, struct json_object *o, const char *key,
 		     const char *off_str, bool off_false)
 {
@@ -504,15 +517,20 @@ static void put_machine_config(struct api_conn *c, struct json_object *o, bool p
 	struct api_pending *p = &c->api->p;
 	int64_t cpus = p->cpus, mem = (int64_t)p->mem_mib;
 	struct json_object *v;
-	const char *tmpl;
+	const char *tmpl, *huge_s;
 	int rc, rm, rs, dirty;
 	if (!only_keys(c, o, keys) || (rc = field_int(c, o, "vcpu_count", 1, 254, &cpus)) < 0 ||
 	    (rm = field_int(c, o, "mem_size_mib", 16, 1 << 26, &mem)) < 0 ||
 	    (rs = field(c, o, "smt", J_BOOL, &v)) < 0 ||
 	    field_bool(c, o, "track_dirty_pages", &dirty) < 0 ||
 	    field_str(c, o, "cpu_template", 8, &tmpl) < 0 ||
-	    !off_only(c, o, "huge_pages", "None", false))
+	    field_str(c, o, "huge_pages", 16, &huge_s) < 0)
 		return;
+	int huge = patch ? p->huge_pages : CVMM_HUGE_NONE;
+	if (huge_s && (huge = huge_mode(huge_s, false)) < 0) {
+		fault(c, 400, "'huge_pages' must be one of None, Transparent, 2M");
+		return;
+	}
 	bool smt = rs == 1 ? json_object_get_boolean(v) : (patch && p->smt);
 	if (!patch && (!rc || !rm)) {
 		fault(c, 400, "'vcpu_count' and 'mem_size_mib' are required");
@@ -542,9 +560,17 @@ static void put_machine_config(struct api_conn *c, struct json_object *o, bool p
 		}
 		c->deprecated = true; /* as Firecracker marks it */
 	}
+	/* Firecracker's rule: huge pages in 2 MiB units */
+	if (huge != CVMM_HUGE_NONE && mem % 2) {
+		fault(c, 400,
+		      "The memory size (MiB) is either 0, or not a multiple of the configured page "
+		      "size.");
+		return;
+	}
 	p->cpus = (unsigned)cpus;
 	p->mem_mib = (uint64_t)mem;
 	p->smt = smt;
+	p->huge_pages = huge;
 	if (dirty >= 0 || !patch)
 		p->track_dirty = dirty > 0;
 	respond(c, 204, NULL);
@@ -552,12 +578,13 @@ static void put_machine_config(struct api_conn *c, struct json_object *o, bool p
 
 static void get_machine_config(struct api_conn *c)
 {
-	char buf[160];
+	char buf[200];
 	snprintf(buf, sizeof(buf),
 		 "{\"vcpu_count\": %u, \"mem_size_mib\": %llu, \"smt\": %s, "
-		 "\"track_dirty_pages\": %s, \"huge_pages\": \"None\"}",
+		 "\"track_dirty_pages\": %s, \"huge_pages\": \"%s\"}",
 		 c->api->p.cpus, (unsigned long long)c->api->p.mem_mib,
-		 c->api->p.smt ? "true" : "false", c->api->p.track_dirty ? "true" : "false");
+		 c->api->p.smt ? "true" : "false", c->api->p.track_dirty ? "true" : "false",
+		 huge_names[c->api->p.huge_pages]);
 	respond(c, 200, buf);
 }
 
@@ -1553,6 +1580,8 @@ static int build_config(struct api *a, struct cvmm_config **out, char *msg, size
 	if (!r)
 		r = cvmm_config_set_memory(cfg, p->mem_mib << 20);
 	if (!r)
+		r = cvmm_config_set_huge_pages(cfg, p->huge_pages);
+	if (!r)
 		r = p->serial_path ? cvmm_config_set_console_file(cfg, p->serial_path)
 				   : cvmm_config_set_console(cfg, a->console_in, a->console_out);
 	if (!r)
@@ -1789,10 +1818,13 @@ static void put_snapshot_load(struct api_conn *c, struct json_object *o)
 	rs.track_dirty = track > 0 || diff > 0;
 	rs.paused = resume <= 0;
 	rs.clock_realtime = realtime > 0;
-	if (huge && strcmp(huge, "None") && strcmp(huge, "Snapshot")) {
-		fault(c, 400, "'huge_pages' %.16s is not supported by cvmm", huge);
+	int hm = huge ? huge_mode(huge, true) : -2;
+	if (hm == -1) {
+		fault(c, 400, "'huge_pages' must be one of Snapshot, None, Transparent, 2M");
 		return;
 	}
+	rs.set_huge_pages = hm >= 0;
+	rs.huge_pages = hm >= 0 ? hm : 0;
 	if (!a->ops->restore) {
 		fault(c, 400, "snapshots are not available here");
 		return;
@@ -1874,6 +1906,8 @@ static void put_snapshot_load(struct api_conn *c, struct json_object *o)
 		rs.net_tap[i] = p->ifaces[i].tap;
 	rs.vsock_path = p->vsock_path;
 	p->track_dirty = rs.track_dirty;
+	if (rs.set_huge_pages)
+		p->huge_pages = rs.huge_pages;
 	int r = a->ops->restore(a->ctx, &rs, p->serial_path, &p->serial_limit, msg, sizeof(msg));
 	if (r < 0) {
 		fault(c, 400, "Load snapshot error: %s", msg[0] ? msg : strerror(-r));
@@ -1937,6 +1971,7 @@ static struct json_object *vm_config_json(struct api *a)
 	json_object_object_add(x, "mem_size_mib", json_object_new_int64((int64_t)p->mem_mib));
 	json_object_object_add(x, "smt", json_object_new_boolean(p->smt));
 	json_object_object_add(x, "track_dirty_pages", json_object_new_boolean(p->track_dirty));
+	json_object_object_add(x, "huge_pages", json_object_new_string(huge_names[p->huge_pages]));
 	x = json_object_new_array();
 	json_object_object_add(o, "drives", x);
 	for (unsigned i = 0; i < p->ndrives; i++) {

@@ -100,7 +100,8 @@ struct cli_opts {
 	bool rng;			       /* --rng */
 	struct cvmm_rate_limiter rng_limit[1]; /* --rng-limit bw=,iops= */
 	unsigned nrng_limit;
-	int transport; /* CVMM_TRANSPORT_* */
+	int transport;	/* CVMM_TRANSPORT_* */
+	int huge_pages; /* CVMM_HUGE_* */
 	/* the jail (process options, allowed with --config and --api-socket) */
 	int seccomp; /* CVMM_SECCOMP_* */
 	struct cli_user user;

@@ -514,6 +514,8 @@ static int config_from_opts(struct cvmm_config *cfg, const struct cli_opts *o)
 		r = cvmm_config_set_rng_limiter(cfg, &o->rng_limit[0]);
 	if (!r && o->transport)
 		r = cvmm_config_set_transport(cfg, o->transport);
+	if (!r && o->huge_pages)
+		r = cvmm_config_set_huge_pages(cfg, o->huge_pages);
 	return r;
 }
 

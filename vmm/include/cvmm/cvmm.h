@@ -34,6 +34,19 @@ CVMM_API CVMM_WUR int cvmm_config_set_initrd(struct cvmm_config *cfg, const char
 CVMM_API CVMM_WUR int cvmm_config_set_cmdline(struct cvmm_config *cfg, const char *cmdline);
 CVMM_API CVMM_WUR int cvmm_config_set_cpus(struct cvmm_config *cfg, unsigned cpus);
 CVMM_API CVMM_WUR int cvmm_config_set_memory(struct cvmm_config *cfg, uint64_t bytes);
+/* What backs guest RAM (Firecracker's machine-config huge_pages):
+ * CVMM_HUGE_NONE, the host's pages (transparent huge pages as the host's
+ * policy has them, the first 2 MiB never); CVMM_HUGE_THP, transparent huge
+ * pages asked for everywhere (madvise MADV_HUGEPAGE); CVMM_HUGE_2M, 2 MiB
+ * hugetlbfs pages, reserved from the host's pool when the VM is built (a
+ * pool too small is a clear error then, never a SIGBUS later). THP and 2M
+ * need memory in 2 MiB units. With 2M, the balloon gives no memory back to
+ * the host, and a snapshot restores only through an external page fault
+ * handler (CVMM_MEM_UFFD), which is told 2 MiB pages. */
+#define CVMM_HUGE_NONE 0
+#define CVMM_HUGE_THP  1
+#define CVMM_HUGE_2M   2
+CVMM_API CVMM_WUR int cvmm_config_set_huge_pages(struct cvmm_config *cfg, int mode);
 /* Console: guest serial output goes to out_fd, input comes from in_fd
  * (-1: none). Both are borrowed and must stay open while the VM runs.
  * Default: no input, output discarded. Replaces a console file. */
@@ -714,6 +727,10 @@ struct cvmm_restore {
 	 * moment (KVM_CLOCK_REALTIME, Firecracker's clock_realtime); refused
 	 * where the snapshot's host had no TSC-based clock, and on aarch64. */
 	int clock_realtime;
+	/* set_huge_pages nonzero: the restored VM's memory is backed as
+	 * huge_pages says (CVMM_HUGE_*) instead of as the snapshot's VM was
+	 * (Firecracker's huge_pages on load); 2M needs CVMM_MEM_UFFD. */
+	int set_huge_pages, huge_pages;
 };
 /* Builds a VM from a snapshot, paused where it was: cvmm_vm_start runs it
  * on. host gives what belongs to this process rather than the snapshot
