@@ -39,6 +39,8 @@
 #                      fork" reseed)
 #   snap-pit           a micro-guest that uses the PIT: saved, killed,
 #                      restored with its PIT, its guest echoes on
+#   snap-hugetlb-uffd  a guest on 2 MiB huge pages: a File load refused,
+#                      through Uffd (2 MiB pages) it ticks on
 #   snap-refused       a corrupt, a truncated, another architecture's and a
 #                      newer format's state file: cvmm exits 1 naming each
 # env: CVMM, KIT (small-bzImage, guest.cpio.gz), MG (mg-check.elf), TMP, ONLY/SKIP; curl, ip,
@@ -474,6 +476,82 @@ if selected $n; then
 		cleanup
 	fi
 	exec 5>&-
+fi
+
+# ---- 2 MiB huge pages ------------------------------------------------------------
+# A guest on 2 MiB hugetlbfs pages (machine-config huge_pages "2M") is
+# snapshotted: its state keeps the huge pages; a load with the File backend
+# is refused naming Uffd (its file cannot be mapped as huge pages); through
+# Uffd the handler is told 2 MiB pages, serves them whole, and the guest
+# ticks on, its memory on 2048 kB pages again.
+n=snap-hugetlb-uffd
+if selected $n; then
+	D4=$TMP/snap-huge
+	mkdir -p "$D4"
+	hp=/proc/sys/vm/nr_hugepages
+	oldhp=$(cat $hp)
+	echo 80 >$hp
+	rm -f "$A"
+	"$CVMM" --api-socket "$A" --snapshot-dir "$D4" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+	pid=$!
+	pids=$pid
+	wait_sock "$A"
+	why=""
+	if http_step $n 204 "$A" PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128, "huge_pages": "2M"}' &&
+		http_step $n 204 "$A" PUT /boot-source \
+			"{\"kernel_image_path\": \"$KIT/small-bzImage\", \"initrd_path\": \"$KIT/guest.cpio.gz\", \"boot_args\": \"console=ttyS0 quiet panic=-1 cvmm.test=snap-bench\"}" &&
+		http_step $n 204 "$A" PUT /actions '{"action_type": "InstanceStart"}'; then
+		if ! wait_for $n "GUEST-TICK 20" 240 $pid; then why="the guest on huge pages did not tick: $(tail -2 "$TMP/$n.err" | tr '\n' ' ')"
+		elif http_step $n 204 "$A" PATCH /vm '{"state": "Paused"}' &&
+			http_step $n 204 "$A" PUT /snapshot/create \
+				"{\"snapshot_path\": \"$D4/state\", \"mem_file_path\": \"$D4/memory\"}"; then
+			cleanup
+			# File: refused, naming Uffd
+			rm -f "$A"
+			"$CVMM" --api-socket "$A" </dev/null >"$TMP/$n-file.out" 2>"$TMP/$n-file.err" &
+			pids=$!
+			wait_sock "$A"
+			got=$(http "$A" PUT /snapshot/load "{\"snapshot_path\": \"$D4/state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$D4/memory\"}, \"resume_vm\": true}")
+			if [ "$got" != 400 ] || ! grep -q "needs the Uffd memory backend" "$TMP/resp"; then
+				why="a File load of a 2M snapshot answered $got: $(head -c 200 "$TMP/resp")"
+			fi
+			cleanup
+			if [ -z "$why" ]; then
+				rm -f "$A" "$TMP/huffd.sock"
+				uffdhandler "$TMP/huffd.sock" "$D4/memory" >"$TMP/$n.handler" 2>&1 &
+				hpid=$!
+				mv "$TMP/$n.out" "$TMP/$n.boot.out"
+				"$CVMM" --api-socket "$A" </dev/null >"$TMP/$n.out" 2>"$TMP/$n.err" &
+				vpid=$!
+				pids=$vpid
+				wait_sock "$A"
+				wait_sock "$TMP/huffd.sock"
+				t0=$(tr -d '\r' <"$TMP/$n.boot.out" | sed -n 's/^GUEST-TICK \([0-9]*\)$/\1/p' | tail -1)
+				if http_step $n 204 "$A" PUT /snapshot/load \
+					"{\"snapshot_path\": \"$D4/state\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"$TMP/huffd.sock\"}, \"resume_vm\": true}"; then
+					if ! wait_for $n "GUEST-TICK $((t0 + 20))" 120 $vpid; then why="the restored guest did not tick on from $t0: $(tail -2 "$TMP/$n.err" | tr '\n' ' '); handler: $(tail -2 "$TMP/$n.handler" | tr '\n' ' ')"
+					else
+						kps=$(awk '/^Size:/ { big = ($2 == 131072) } big && /^KernelPageSize:/ { print $2; exit }' /proc/$vpid/smaps 2>/dev/null)
+						[ "$kps" = 2048 ] || why="the restored guest's RAM is on '$kps' kB pages"
+					fi
+				else why="-"
+				fi
+				cleanup
+				# the handler ends when the VMM hangs up, saying how many
+				i=0
+				while [ $i -lt 100 ] && kill -0 $hpid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+				kill -KILL $hpid 2>/dev/null
+				wait $hpid 2>/dev/null
+			fi
+		else why="-"
+		fi
+	else why="-"
+	fi
+	cleanup
+	echo "$oldhp" >$hp
+	if [ "$why" = - ]; then :
+	elif [ -n "$why" ]; then bad $n "$why"
+	else ok $n "a 2M guest snapshotted: File refused naming Uffd; through Uffd ($(grep -o '[0-9]* faults served' "$TMP/$n.handler") of 2 MiB) it ticks on from $t0 on 2048 kB pages"; fi
 fi
 
 # ---- refusals -------------------------------------------------------------------

@@ -7,7 +7,8 @@
  * array of regions ({"base_host_virt_addr", "size", "offset",
  * "page_size"...}) with the userfaultfd as SCM_RIGHTS; then serves every
  * missing-page fault of those regions from MEMFILE (UFFDIO_COPY of the
- * page at the region's offset; a hole reads as zeros) until the VMM hangs
+ * page at the region's offset, 4 KiB or the 2 MiB of hugetlbfs regions; a
+ * hole reads as zeros) until the VMM hangs
  * up. Prints "uffdhandler: N faults served" at the end; exits 0 then. */
 #include <errno.h>
 #include <fcntl.h>
@@ -92,6 +93,7 @@ int main(int argc, char **argv)
 	memcpy(&uffd, CMSG_DATA(c), sizeof(uffd));
 	struct region r[MAX_REGIONS];
 	unsigned nr = 0;
+	uint64_t psize = 0; /* every region's page: 4 KiB, or 2 MiB hugetlbfs */
 	for (const char *p = json; nr < MAX_REGIONS && (p = strchr(p, '{')); p++) {
 		const char *end = strchr(p, '}');
 		if (!end)
@@ -99,11 +101,13 @@ int main(int argc, char **argv)
 		uint64_t page = 0;
 		if (!num(p, "base_host_virt_addr", &r[nr].base) || !num(p, "size", &r[nr].size) ||
 		    !num(p, "offset", &r[nr].offset) || !num(p, "page_size", &page) ||
-		    page != 4096 || r[nr].offset + r[nr].size > (uint64_t)st.st_size) {
+		    (page != 4096 && page != 2u << 20) || (psize && page != psize) ||
+		    r[nr].offset + r[nr].size > (uint64_t)st.st_size) {
 			fprintf(stderr, "uffdhandler: a region I cannot serve: %.*s\n",
 				(int)(end - p + 1), p);
 			return 1;
 		}
+		psize = page;
 		nr++;
 		p = end;
 	}
@@ -129,7 +133,7 @@ int main(int argc, char **argv)
 		struct uffd_msg m;
 		if (read(uffd, &m, sizeof(m)) != sizeof(m) || m.event != UFFD_EVENT_PAGEFAULT)
 			continue;
-		uint64_t addr = m.arg.pagefault.address & ~4095ULL;
+		uint64_t addr = m.arg.pagefault.address & ~(psize - 1);
 		unsigned i = 0;
 		while (i < nr && (addr < r[i].base || addr >= r[i].base + r[i].size))
 			i++;
@@ -141,7 +145,7 @@ int main(int argc, char **argv)
 		struct uffdio_copy cp = {
 			.dst = addr,
 			.src = (uint64_t)(uintptr_t)(mem + r[i].offset + (addr - r[i].base)),
-			.len = 4096};
+			.len = psize};
 		if (ioctl(uffd, UFFDIO_COPY, &cp) < 0 && errno != EEXIST) {
 			perror("uffdhandler: UFFDIO_COPY");
 			return 1;
