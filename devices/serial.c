@@ -2,6 +2,7 @@
 #include "devices/serial.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,6 +91,9 @@ static void rx_push(struct serial *s, uint8_t c)
 	s->rx_count++;
 }
 
+/* How long a full console may hold a vCPU for room (serial_tx). */
+#define SERIAL_STALL_MS 100
+
 static uint64_t serial_now_ns(void)
 {
 	struct timespec t;
@@ -105,15 +109,32 @@ static void serial_tx(struct serial *s, uint8_t c)
 		s->tx_limited++;
 	} else if (s->out_fd >= 0) {
 		ssize_t n;
-		do
+		for (;;) {
 			n = write(s->out_fd, &c, 1);
-		while (n < 0 && errno == EINTR);
-		/* A console that fails (closed pty) or is full (nobody reads
-		 * it: the descriptor is non-blocking, vmm/vm.c) drops output;
-		 * the guest must not be able to stall or kill the VMM through
-		 * it. */
-		if (n != 1)
-			s->tx_missed++;
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n >= 0 || errno != EAGAIN || s->out_stalled)
+				break;
+			/* Full (the descriptor is non-blocking, vmm/vm.c): a
+			 * console that drains, only slower than the guest
+			 * writes (a terminal over a slow link), gets up to
+			 * SERIAL_STALL_MS for room, so it loses nothing. One
+			 * that took nothing for that long has stopped (nobody
+			 * reads it): from then on its bytes are dropped at once
+			 * until it takes one again, so the guest can stall the
+			 * vCPU, and with it a pause or the VM's exit, for that
+			 * long at most, never for good. */
+			struct pollfd p = {.fd = s->out_fd, .events = POLLOUT};
+			struct timespec t = {0, SERIAL_STALL_MS * 1000000L};
+			if (ppoll(&p, 1, &t, NULL) != 1) {
+				s->out_stalled = true;
+				break;
+			}
+		}
+		if (n == 1)
+			s->out_stalled = false;
+		else
+			s->tx_missed++; /* dropped: full, or failed (a closed pty) */
 	}
 	s->tx_bytes++;
 	/* We transmit at once, so the holding register is empty again. */

@@ -30,6 +30,7 @@ struct serial {
 	unsigned rx_head, rx_count;
 	uint64_t tx_bytes;
 	uint64_t tx_missed; /* bytes the console could not take (full, closed): dropped */
+	bool out_stalled;   /* the console took nothing for SERIAL_STALL_MS: dropping */
 	/* Output rate limit (Firecracker's serial rate_limiter): a byte the
 	 * bandwidth bucket has no token for is dropped and counted. */
 	bool limited;

@@ -8,8 +8,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86_64/layout.h"
@@ -78,6 +80,92 @@ static void test_serial_tx_and_thre(void **state)
 	assert_int_equal(rd(&s, 0), 0x01);
 	wr(&s, 3, 0x03);
 	assert_int_equal(rd(&s, 3), 0x03);
+	serial_destroy(&s);
+	close(p[0]);
+	close(p[1]);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+struct drainer {
+	int fd;
+	unsigned delay_ms;
+	char got[8];
+};
+
+static void *drain_later(void *arg)
+{
+	struct drainer *d = arg;
+	usleep(d->delay_ms * 1000);
+	char buf[65536];
+	ssize_t n = read(d->fd, buf, sizeof(buf)); /* the whole pipe: room again */
+	if (n > 0)
+		memcpy(d->got, buf + n - 1, 1);
+	return NULL;
+}
+
+/* A console that is full never holds the writing vCPU for good: one that
+ * drains within SERIAL_STALL_MS (100) loses nothing; one that takes nothing
+ * for that long is dropped from at once, until it takes a byte again. And
+ * the rate limiter drops what its bucket has no token for. */
+static void test_serial_full_console(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	struct fake_irq fi = {.gsi = 4};
+	struct irq_line irq = {fake_irq_set, &fi, 4};
+	struct serial s;
+	assert_int_equal(serial_init(&s, &irq, p[1]), 0);
+	char fill[4096];
+	memset(fill, 'f', sizeof(fill));
+	while (write(p[1], fill, sizeof(fill)) > 0)
+		;
+	/* drained 30 ms later: the byte waits for room, and lands */
+	struct drainer d = {.fd = p[0], .delay_ms = 30};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, drain_later, &d), 0);
+	uint64_t t0 = now_ms();
+	wr(&s, 0, 'A');
+	uint64_t waited = now_ms() - t0;
+	pthread_join(t, NULL);
+	char c = 0;
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(c, 'A');
+	assert_true(waited >= 20 && waited < 1000);
+	assert_int_equal(s.tx_missed, 0);
+	/* full and never drained: 100 ms for the first byte, then none */
+	while (write(p[1], fill, sizeof(fill)) > 0)
+		;
+	t0 = now_ms();
+	wr(&s, 0, 'B');
+	waited = now_ms() - t0;
+	assert_true(waited >= 90 && waited < 1000);
+	t0 = now_ms();
+	for (int i = 0; i < 100; i++)
+		wr(&s, 0, 'C');
+	assert_true(now_ms() - t0 < 50);
+	assert_int_equal(s.tx_missed, 101);
+	/* room again: the next byte lands, and the wait comes back */
+	while (read(p[0], fill, sizeof(fill)) > 0)
+		;
+	wr(&s, 0, 'D');
+	assert_int_equal(read(p[0], &c, 1), 1);
+	assert_int_equal(c, 'D');
+	assert_false(s.out_stalled);
+	/* a 3-byte bucket, no refill to speak of: 3 of 10 go out */
+	struct rl_cfg lim = {.bw = {.size = 3, .refill_ms = 1000000}};
+	serial_set_limit(&s, &lim);
+	for (int i = 0; i < 10; i++)
+		wr(&s, 0, 'E');
+	assert_int_equal(read(p[0], fill, sizeof(fill)), 3);
+	assert_int_equal(s.tx_limited, 7);
+	assert_int_equal(s.tx_bytes, 1 + 1 + 100 + 1 + 10);
 	serial_destroy(&s);
 	close(p[0]);
 	close(p[1]);
@@ -461,6 +549,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_serial_tx_and_thre),
 		cmocka_unit_test(test_serial_rx),
+		cmocka_unit_test(test_serial_full_console),
 		cmocka_unit_test(test_rtc),
 		cmocka_unit_test(test_pl031),
 		cmocka_unit_test(test_power_paths),
