@@ -149,7 +149,7 @@ static void test_serial_full_console(void **state)
 	t0 = now_ms();
 	for (int i = 0; i < 100; i++)
 		wr(&s, 0, 'C');
-	assert_true(now_ms() - t0 < 50);
+	assert_true(now_ms() - t0 < 1000); /* not 100 x 100 ms */
 	assert_int_equal(s.tx_missed, 101);
 	/* room again: the next byte lands, and the wait comes back */
 	while (read(p[0], fill, sizeof(fill)) > 0)
