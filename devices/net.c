@@ -624,6 +624,7 @@ int net_open(struct net **out, const struct net_cfg *cfg, unsigned index, struct
 	n->index = index;
 	n->pairs = pairs;
 	n->be = backends[cfg->backend];
+	n->rx_no_batch = cfg->rx_no_batch;
 	n->poll_us = cfg->poll_us;
 	vq_limiter_init(&n->limit[0], &cfg->rx_limit);
 	vq_limiter_init(&n->limit[1], &cfg->tx_limit);
@@ -720,8 +721,9 @@ int net_start(struct net *n, const struct guest_mem *mem, const struct virtio_ir
 			 * source on the same CPU (a process sending to the
 			 * guest, a vCPU of another VM) would be preempted by it
 			 * frame by frame. bench/run's net-rx at 1514 B: 16-36k
-			 * frames/s without, 78-121k with (docs/benchmarks.md). */
-			.batch_sched = true,
+			 * frames/s without, 78-121k with (docs/benchmarks.md).
+			 * An interface may choose latency instead (rx_no_batch). */
+			.batch_sched = !n->rx_no_batch,
 		};
 		int r = vq_worker_create(&rq->w, d, 2 * p, &wc, e);
 		n->nworkers++;

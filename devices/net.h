@@ -91,6 +91,7 @@ struct net_cfg {
 	 * none; at most VQ_POLL_MAX_NS / 1000): worker.h, vq_poll. RX does not
 	 * poll: it waits on the backend, not on the driver. */
 	unsigned poll_us;
+	bool rx_no_batch;	 /* RX workers SCHED_OTHER instead of SCHED_BATCH */
 	struct mmds_store *mmds; /* borrowed (the VM's): MMDS on this interface; NULL: none */
 };
 

@@ -91,6 +91,7 @@ struct net {
 	const struct net_backend_ops *be; /* static const, chosen by net_open */
 	unsigned index, pairs;
 	unsigned poll_us;	/* its TX workers' largest poll window (net_cfg) */
+	bool rx_no_batch;	/* its RX workers SCHED_OTHER (net_cfg) */
 	int fds[NET_MAX_PAIRS]; /* owned: the backend's, one per queue pair */
 	unsigned nfds;
 	uint8_t mac[6];

@@ -45,7 +45,8 @@ enum {
 	NET_MAC,
 	NET_RX_LIMIT,
 	NET_TX_LIMIT,
-	NET_POLL, /* optional: older snapshots have none (the default) */
+	NET_POLL,     /* optional: older snapshots have none (the default) */
+	NET_RX_OTHER, /* optional: present (1) for an interface with rx_no_batch */
 };
 /* section "balloon-config", with a balloon only (older states have none) */
 enum { BALLOON_MIB = 1, BALLOON_FLAGS, BALLOON_STATS_S };
@@ -135,6 +136,11 @@ void snapshot_config_write(const struct cvmm_config *c, bool pci, struct snap_w 
 		put_limit(w, NET_RX_LIMIT, &c->net_limit[i][0]);
 		put_limit(w, NET_TX_LIMIT, &c->net_limit[i][1]);
 		snap_u64(w, NET_POLL, c->net_poll_us[i]);
+		if (n->rx_no_batch) {
+			uint8_t one[8];
+			le_put64(one, 1);
+			snap_put_opt(w, NET_RX_OTHER, one, sizeof(one));
+		}
 	}
 }
 
@@ -271,7 +277,7 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 		struct snap_sec d;
 		char target[4096];
 		uint32_t backend, pairs, has_mac;
-		uint64_t poll;
+		uint64_t poll, rx_other;
 		struct cvmm_net_config n = {.fd = -1};
 		if (snap_find(r, "net", i, &d) < 0)
 			return err_set(e, EINVAL, "snapshot lacks interface %u", i);
@@ -283,8 +289,10 @@ int snapshot_config_read(const struct snap_r *r, const struct cvmm_restore *rs,
 		    (ret = get_limit(&d, NET_RX_LIMIT, &lim, e)) < 0 ||
 		    (ret = get_limit(&d, NET_TX_LIMIT, &lim2, e)) < 0 ||
 		    /* absent from snapshots of a cvmm before TX polling: the default */
-		    (ret = snap_opt_u64(&d, NET_POLL, CVMM_NET_POLL_DEFAULT_US, &poll, e)) < 0)
+		    (ret = snap_opt_u64(&d, NET_POLL, CVMM_NET_POLL_DEFAULT_US, &poll, e)) < 0 ||
+		    (ret = snap_opt_u64(&d, NET_RX_OTHER, 0, &rx_other, e)) < 0)
 			return ret;
+		n.rx_no_batch = rx_other != 0;
 		n.queue_pairs = pairs;
 		n.has_mac = has_mac != 0;
 		n.target = target;

@@ -45,7 +45,8 @@ static int net_open_cfg(void **out, const struct cvmm_config *cfg, unsigned i, s
 			     .has_mac = c->has_mac,
 			     .rx_limit = vm_rl_cfg(&cfg->net_limit[i][0]),
 			     .tx_limit = vm_rl_cfg(&cfg->net_limit[i][1]),
-			     .poll_us = cfg->net_poll_us[i]};
+			     .poll_us = cfg->net_poll_us[i],
+			     .rx_no_batch = c->rx_no_batch != 0};
 	memcpy(nc.mac, c->mac, 6);
 	if (cfg->mmds.net_mask & (1u << i))
 		nc.mmds = cfg->mmds_store;

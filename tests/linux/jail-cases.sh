@@ -260,11 +260,12 @@ if [ -f "$MG/mg-check.elf" ]; then
 	fi
 	# Scheduling classes: virtio-net's RX worker runs SCHED_BATCH (woken by
 	# each frame a tap queues, it must not preempt the frame source frame by
-	# frame: worker.h, batch_sched), every other thread SCHED_OTHER. The
-	# policy is field 41 of /proc/PID/task/TID/stat (0 OTHER, 3 BATCH).
+	# frame: worker.h, batch_sched), every other thread SCHED_OTHER; a
+	# second interface given rx-sched=other keeps its RX worker SCHED_OTHER.
+	# The policy is field 41 of /proc/PID/task/TID/stat (0 OTHER, 3 BATCH).
 	n=sched-net-rx-batch
 	if selected $n; then
-		run_full $n jsb0 --
+		run_full $n jsb0 -- --net tap=jsb1,rx-sched=other
 		why="" seen=""
 		if [ $up -eq 1 ]; then
 			for f in /proc/$pid/task/*; do
@@ -273,16 +274,16 @@ if [ -f "$MG/mg-check.elf" ]; then
 				seen="$seen $tn"
 				pol=$(sed 's/.*) //' "$f/stat" | cut -d' ' -f39)
 				want=0
-				case $tn in cvmm-net*-rx*) want=3 ;; esac
+				case $tn in cvmm-net0-rx*) want=3 ;; esac
 				[ "$pol" = $want ] || why="$why $tn:policy=$pol(want $want)"
 			done
 		fi
-		m=$(missing $ALL_THREADS)
+		m=$(missing $ALL_THREADS cvmm-net1-rx0)
 		stop_full
 		if [ $up -ne 1 ]; then bad $n "the guest did not come up (cvmm status $st)"
 		elif [ -n "$why$m" ]; then bad $n "$why $m"
 		elif [ $st -ne 0 ]; then bad $n "status $st"
-		else ok $n "cvmm-net0-rx0 SCHED_BATCH, the other $(($(echo $seen | wc -w) - 1)) threads SCHED_OTHER"; fi
+		else ok $n "cvmm-net0-rx0 SCHED_BATCH; cvmm-net1-rx0 (rx-sched=other) and the other $(($(echo $seen | wc -w) - 2)) threads SCHED_OTHER"; fi
 	fi
 	# --seccomp off: no thread has a filter, and the hooks' forbidden call
 	# (control, vCPU, every worker) kills nothing.

@@ -292,6 +292,17 @@ static void test_cli_net_poll(void **state)
 	assert_int_equal(o.nets[1].cfg.queue_pairs, 2);
 	assert_int_equal(o.nets[1].limit[1].ops.size, 500);
 	assert_int_equal(o.nets[2].poll_us, CVMM_NET_POLL_MAX_US);
+	/* rx-sched: batch (the default) or other */
+	assert_int_equal(o.nets[0].cfg.rx_no_batch, 0);
+	assert_int_equal(parse(&o, err, "--kernel", "k", "--net", "tap=a,rx-sched=other", "--net",
+			       "tap=b,rx-sched=batch", NULL),
+			 0);
+	assert_int_equal(o.nets[0].cfg.rx_no_batch, 1);
+	assert_int_equal(o.nets[1].cfg.rx_no_batch, 0);
+	err[0] = 0;
+	assert_int_equal(parse(&o, err, "--kernel", "k", "--net", "tap0,rx-sched=fast", NULL),
+			 -EINVAL);
+	assert_non_null(strstr(err, "rx-sched=batch"));
 	const char *bad[] = {"tap0,poll=",    "tap0,poll=10001", "tap0,poll=-1",
 			     "tap0,poll=1e3", "tap0,poll=5us",	 "tap0,poll=99999999999999",
 			     "tap0,poll= 5"};

@@ -294,6 +294,45 @@ static void test_config_net_poll(void **state)
 	cvmm_config_free(c);
 }
 
+/* An interface's RX scheduling choice (rx_no_batch) and the VM's huge
+ * pages are kept in the snapshot's configuration. */
+static void test_config_rx_sched_huge(void **state)
+{
+	(void)state;
+	struct cvmm_config *c, *back;
+	assert_int_equal(cvmm_config_new(&c), 0);
+	assert_int_equal(cvmm_config_set_kernel(c, "k"), 0);
+	assert_int_equal(cvmm_config_set_memory(c, 128 << 20), 0);
+	assert_int_equal(cvmm_config_set_huge_pages(c, CVMM_HUGE_2M), 0);
+	assert_int_equal(cvmm_config_set_huge_pages(c, 7), -EINVAL);
+	struct cvmm_net_config n = {.backend = CVMM_NET_STREAM, .target = "/s", .fd = -1};
+	assert_int_equal(cvmm_config_add_net(c, &n), 0);
+	n.rx_no_batch = 1;
+	assert_int_equal(cvmm_config_add_net(c, &n), 0);
+	struct snap_w w;
+	snap_w_init(&w);
+	snapshot_config_write(c, false, &w);
+	const uint8_t *p;
+	size_t len;
+	struct err e = {0};
+	assert_int_equal(snap_w_finish(&w, SNAP_ARCH_HOST, &p, &len, &e), 0);
+	struct snap_r r;
+	assert_int_equal(snap_open(&r, p, len, SNAP_ARCH_HOST, &e), 0);
+	for (int over = 0; over < 2; over++) {
+		assert_int_equal(cvmm_config_new(&back), 0);
+		/* the load may ask for other huge pages */
+		struct cvmm_restore rs = {.set_huge_pages = over, .huge_pages = CVMM_HUGE_THP};
+		assert_int_equal(snapshot_config_read(&r, &rs, NULL, back, &e), 0);
+		assert_int_equal(back->nnets, 2);
+		assert_int_equal(back->nets[0].rx_no_batch, 0);
+		assert_int_equal(back->nets[1].rx_no_batch, 1);
+		assert_int_equal(back->huge_pages, over ? CVMM_HUGE_THP : CVMM_HUGE_2M);
+		cvmm_config_free(back);
+	}
+	snap_w_free(&w);
+	cvmm_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_config_limiters),
 		cmocka_unit_test(test_config_disk_poll),
 		cmocka_unit_test(test_config_net_poll),
+		cmocka_unit_test(test_config_rx_sched_huge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -231,7 +231,13 @@ const char cli_usage_limits[] =
 	"queues; RX does not poll): after requests, each queue worker watches the ring up\n"
 	"to US microseconds (self-tuning below it) before it waits for the guest's kick;\n"
 	"0 turns it off (default " CLI_STR(CVMM_DISK_POLL_DEFAULT_US) ", at most " CLI_STR(
-		CVMM_DISK_POLL_MAX_US) ").\n";
+		CVMM_DISK_POLL_MAX_US) ").\n"
+				       "--net SPEC,...,rx-sched=other: its RX workers run "
+				       "SCHED_OTHER, a frame preempting\n"
+				       "at once, instead of SCHED_BATCH (the default: fewer "
+				       "context switches, more frames\n"
+				       "per second where the worker shares a busy CPU; "
+				       "docs/architecture.md).\n";
 _Static_assert(CVMM_NET_POLL_DEFAULT_US == CVMM_DISK_POLL_DEFAULT_US &&
 		       CVMM_NET_POLL_MAX_US == CVMM_DISK_POLL_MAX_US,
 	       "--help gives one default and one bound for --disk's and --net's poll=");
@@ -524,6 +530,13 @@ int cli_parse_net(const char *spec, struct cvmm_net_config *out, char *target, s
 				return -EINVAL;
 		} else if (!first && !v && KEY("listen")) {
 			listen = true;
+		} else if (!first && v && KEY("rx-sched")) {
+			if (strcmp(val, "batch") && strcmp(val, "other")) {
+				*why = "rx-sched=batch (the default) or other: the RX workers' "
+				       "scheduling policy";
+				return -EINVAL;
+			}
+			out->rx_no_batch = !strcmp(val, "other");
 		} else if (!first && v && KEY("poll")) {
 			unsigned us;
 			if (cli_parse_uint(val, 0, CVMM_NET_POLL_MAX_US, &us) < 0) {
@@ -836,8 +849,8 @@ static const struct cli_opt cli_table[] = {
 	 .what = "PATH[,ro][,direct][,queues=N][,bw=LIMIT][,iops=LIMIT][,poll=US]"},
 	{"net", 'n', LIST(nets, nnets, spec_net), .vm = true, .more = "interfaces",
 	 .what = "NAME, tap=NAME[,queues=N], tapfd=N, passt=PATH or stream=PATH[,listen] (each "
-		 "with optional ,mac=XX:XX:XX:XX:XX:XX, ,rx-bw= ,rx-iops= ,tx-bw= ,tx-iops= and "
-		 ",poll=US)"},
+		 "with optional ,mac=XX:XX:XX:XX:XX:XX, ,rx-bw= ,rx-iops= ,tx-bw= ,tx-iops=, "
+		 ",poll=US and ,rx-sched=batch|other)"},
 	{"fs", 0, LIST(fs, nfs, spec_fs), .vm = true, .more = "shared directories",
 	 .what = "tag=TAG,path=DIR[,ro][,xattr][,privileged] (TAG 1.." CLI_STR(
 		 CVMM_FS_TAG_MAX) " bytes)"},

@@ -164,8 +164,8 @@ static int jdisk(struct jctx *c, struct json_object *d, const char *where)
 static int jnet(struct jctx *c, struct json_object *n, const char *where)
 {
 	static const char *const keys[] = {
-		"tap",	  "tapfd",	     "passt",		"stream",  "listen", "mac",
-		"queues", "rx_rate_limiter", "tx_rate_limiter", "poll_us", NULL};
+		"tap",	  "tapfd",	     "passt",		"stream",  "listen",   "mac",
+		"queues", "rx_rate_limiter", "tx_rate_limiter", "poll_us", "rx_sched", NULL};
 	struct cvmm_rate_limiter rx, tx;
 	static const char *const backends[] = {"tap", "tapfd", "passt", "stream"};
 	struct cvmm_net_config nc;
@@ -190,15 +190,19 @@ static int jnet(struct jctx *c, struct json_object *n, const char *where)
 		return jfail(c, EINVAL, "%s needs one of 'tap', 'tapfd', 'passt', 'stream'", where);
 	bool listen, has, haspoll;
 	int64_t v = 0, poll = 0;
-	const char *mac;
+	const char *mac, *sched;
 	if ((r = jbool(c, n, "listen", where, &listen)) < 0 ||
 	    (r = jstr(c, n, "mac", where, &mac)) < 0 ||
+	    (r = jstr(c, n, "rx_sched", where, &sched)) < 0 ||
 	    (r = jint(c, n, "queues", where, 1, 8, &v, &has)) < 0 ||
 	    (r = jlimit(c, n, "rx_rate_limiter", where, &rx)) < 0 ||
 	    (r = jlimit(c, n, "tx_rate_limiter", where, &tx)) < 0 ||
 	    (r = jint(c, n, "poll_us", where, 0, CVMM_NET_POLL_MAX_US, &poll, &haspoll)) < 0)
 		return r;
 	nc.queue_pairs = has ? (unsigned)v : 0;
+	if (sched && strcmp(sched, "batch") && strcmp(sched, "other"))
+		return jfail(c, EINVAL, "%s: 'rx_sched' must be \"batch\" or \"other\"", where);
+	nc.rx_no_batch = sched && !strcmp(sched, "other");
 	if (!strcmp(which, "tapfd")) {
 		if ((r = jint(c, n, "tapfd", where, 0, 1 << 30, &v, &has)) < 0)
 			return r;

@@ -138,6 +138,12 @@ struct cvmm_net_config {
 	unsigned queue_pairs; /* 1..8, tap only; 0 means 1 */
 	int has_mac;
 	uint8_t mac[6];
+	/* 0: the RX workers run SCHED_BATCH (a frame that wakes one on a busy
+	 * CPU waits for the running thread's slice, and the tap gathers more
+	 * meanwhile: fewer context switches, more frames per second); 1:
+	 * SCHED_OTHER, a frame preempts at once (lower latency where the
+	 * worker shares a CPU with busy threads). docs/architecture.md. */
+	int rx_no_batch;
 };
 CVMM_API CVMM_WUR int cvmm_config_add_net(struct cvmm_config *cfg,
 					  const struct cvmm_net_config *net);
