@@ -3,6 +3,17 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << 26) /* log2(2 MiB) << MAP_HUGE_SHIFT */
+#endif
+
+void *gm_map_hugetlb(uint64_t size)
+{
+	return mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+}
 
 int gm_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len)
 {

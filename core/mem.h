@@ -61,6 +61,12 @@ __attribute__((warn_unused_result)) int gm_fill(const struct guest_mem *m, uint6
  * not wholly inside one region: gm_ptr refused it anyway). */
 void gm_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 
+/* Guest RAM on 2 MiB hugetlbfs pages (size a multiple of 2 MiB), private
+ * and anonymous, the pages reserved from the host's pool by the mapping
+ * itself (no MAP_NORESERVE): a pool too small fails here (MAP_FAILED,
+ * errno set), never as a SIGBUS at a later fault. */
+void *gm_map_hugetlb(uint64_t size);
+
 /* Adds a region (the caller owns host). -EINVAL on overlap or too many. */
 __attribute__((warn_unused_result)) int gm_add(struct guest_mem *m, uint64_t gpa, uint64_t size,
 					       void *host);

@@ -157,6 +157,13 @@ void snap_u64(struct snap_w *w, uint16_t tag, uint64_t v)
 	snap_put(w, tag, b, 8);
 }
 
+void snap_u64_opt(struct snap_w *w, uint16_t tag, uint64_t v)
+{
+	uint8_t b[8];
+	le_put64(b, v);
+	snap_put_opt(w, tag, b, 8);
+}
+
 void snap_u32(struct snap_w *w, uint16_t tag, uint32_t v)
 {
 	uint8_t b[4];

@@ -52,6 +52,9 @@ void snap_section(struct snap_w *w, const char *name, uint32_t instance);
 void snap_put(struct snap_w *w, uint16_t tag, const void *p, size_t len);
 void snap_put_opt(struct snap_w *w, uint16_t tag, const void *p, size_t len);
 void snap_u64(struct snap_w *w, uint16_t tag, uint64_t v);
+/* An optional integer (8 bytes), read with snap_opt_u64: a reader that
+ * does not know the tag skips it. */
+void snap_u64_opt(struct snap_w *w, uint16_t tag, uint64_t v);
 void snap_u32(struct snap_w *w, uint16_t tag, uint32_t v);
 void snap_str(struct snap_w *w, uint16_t tag, const char *s); /* NULL: not put */
 /* Closes the last section and writes the header (arch, checksum);

@@ -240,15 +240,10 @@ int snapmem_map(struct snapmem *sm, enum snapmem_backend b, const char *path, co
 	}
 	uint64_t off = 0;
 	for (unsigned i = 0; i < n; i++) {
-#ifndef MAP_HUGE_2MB
-#define MAP_HUGE_2MB (21 << 26)
-#endif
 		/* hugetlb: reserved from the host's pool now, not at a fault */
 		void *p = b == SNAPMEM_FILE ? mmap(NULL, size[i], PROT_READ | PROT_WRITE,
 						   MAP_PRIVATE | MAP_NORESERVE, sm->fd, (off_t)off)
-			  : hugetlb	    ? mmap(NULL, size[i], PROT_READ | PROT_WRITE,
-						   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB,
-						   -1, 0)
+			  : hugetlb	    ? gm_map_hugetlb(size[i])
 					    : mmap(NULL, size[i], PROT_READ | PROT_WRITE,
 						   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p == MAP_FAILED)

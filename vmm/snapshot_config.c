@@ -100,11 +100,8 @@ void snapshot_config_write(const struct cvmm_config *c, bool pci, struct snap_w 
 		snap_put_opt(w, CFG_CMDLINE, c->cmdline, strlen(c->cmdline));
 	snap_u32(w, CFG_DEBUG_EXIT, c->debug_exit);
 	snap_u32(w, CFG_BOOT_TIMER, c->boot_timer);
-	if (c->huge_pages) {
-		uint8_t h[8];
-		le_put64(h, (uint64_t)c->huge_pages);
-		snap_put_opt(w, CFG_HUGE_PAGES, h, sizeof(h));
-	}
+	if (c->huge_pages)
+		snap_u64_opt(w, CFG_HUGE_PAGES, (uint64_t)c->huge_pages);
 	snap_u32(w, CFG_RNG, c->rng);
 	snap_u64(w, CFG_VSOCK_CID, c->vsock_path ? c->vsock_cid : 0);
 	snap_str(w, CFG_VSOCK_PATH, c->vsock_path);
@@ -136,11 +133,8 @@ void snapshot_config_write(const struct cvmm_config *c, bool pci, struct snap_w 
 		put_limit(w, NET_RX_LIMIT, &c->net_limit[i][0]);
 		put_limit(w, NET_TX_LIMIT, &c->net_limit[i][1]);
 		snap_u64(w, NET_POLL, c->net_poll_us[i]);
-		if (n->rx_no_batch) {
-			uint8_t one[8];
-			le_put64(one, 1);
-			snap_put_opt(w, NET_RX_OTHER, one, sizeof(one));
-		}
+		if (n->rx_no_batch)
+			snap_u64_opt(w, NET_RX_OTHER, 1);
 	}
 }
 

@@ -266,18 +266,14 @@ static int console_nonblocking(int fd)
 	return own;
 }
 
-/* 2 MiB hugetlbfs pages (CVMM_HUGE_2M): reserved from the host's pool by
- * mmap itself (no MAP_NORESERVE), so a pool too small fails here, named,
- * instead of a SIGBUS at the guest's first touch of a page it lacks. */
+/* 2 MiB hugetlbfs pages (CVMM_HUGE_2M): reserved from the host's pool
+ * (gm_map_hugetlb), so a pool too small fails here, named, instead of a
+ * SIGBUS at the guest's first touch of a page it lacks. */
 static int vm_memory_alloc_hugetlb(struct vm *vm, const uint64_t *gpa, const uint64_t *size,
 				   unsigned n, struct err *e)
 {
-#ifndef MAP_HUGE_2MB
-#define MAP_HUGE_2MB (21 << 26) /* log2(2 MiB) << MAP_HUGE_SHIFT */
-#endif
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t *p = mmap(NULL, size[i], PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+		uint8_t *p = gm_map_hugetlb(size[i]);
 		if (p == MAP_FAILED)
 			return err_set(e, errno,
 				       "cannot reserve %llu MiB of 2 MiB huge pages for guest "

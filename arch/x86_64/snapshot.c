@@ -191,11 +191,8 @@ int arch_save(struct arch *a, const int *vcpu_fds, unsigned n, struct snap_w *w,
 		snap_put(w, VM_PIT, &pit, sizeof(pit));
 	snap_u64(w, VM_CLOCK, clock.clock);
 	/* KVM gives it where the host's clock is TSC-based (its master clock) */
-	if (clock.flags & KVM_CLOCK_REALTIME) {
-		uint8_t rt[8];
-		le_put64(rt, clock.realtime);
-		snap_put_opt(w, VM_CLOCK_REALTIME, rt, sizeof(rt));
-	}
+	if (clock.flags & KVM_CLOCK_REALTIME)
+		snap_u64_opt(w, VM_CLOCK_REALTIME, clock.realtime);
 	snap_u32(w, VM_TSC_KHZ, khz > 0 ? (uint32_t)khz : 0);
 	for (unsigned i = 0; i < n; i++)
 		if ((r = save_vcpu(a, vcpu_fds[i], i, w, e)) < 0)

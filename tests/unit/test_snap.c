@@ -145,6 +145,23 @@ static void test_crc(void **state)
 /* The rate limiters a snapshot keeps (vmm/snapshot_config.c): a disk's,
  * an interface's RX and TX, the entropy device's come back as they were;
  * a configuration without them (an older cvmm's file) loads unlimited. */
+/* The configuration w holds (snapshot_config_write's, perhaps edited)
+ * read back as a load with rs reads it: a new configuration, the
+ * caller's to free (w still holds the bytes). */
+static struct cvmm_config *read_back(struct snap_w *w, const struct cvmm_restore *rs)
+{
+	const uint8_t *p;
+	size_t len;
+	struct err e = {0};
+	assert_int_equal(snap_w_finish(w, SNAP_ARCH_HOST, &p, &len, &e), 0);
+	struct snap_r r;
+	assert_int_equal(snap_open(&r, p, len, SNAP_ARCH_HOST, &e), 0);
+	struct cvmm_config *back;
+	assert_int_equal(cvmm_config_new(&back), 0);
+	assert_int_equal(snapshot_config_read(&r, rs, NULL, back, &e), 0);
+	return back;
+}
+
 static void test_config_limiters(void **state)
 {
 	(void)state;
@@ -177,15 +194,7 @@ static void test_config_limiters(void **state)
 			assert_int_equal(cvmm_config_set_rng_limiter(c, NULL), 0);
 		}
 		snapshot_config_write(c, false, &w);
-		const uint8_t *p;
-		size_t len;
-		struct err e = {0};
-		assert_int_equal(snap_w_finish(&w, SNAP_ARCH_HOST, &p, &len, &e), 0);
-		struct snap_r r;
-		assert_int_equal(snap_open(&r, p, len, SNAP_ARCH_HOST, &e), 0);
-		assert_int_equal(cvmm_config_new(&back), 0);
-		struct cvmm_restore rs = {0};
-		assert_int_equal(snapshot_config_read(&r, &rs, NULL, back, &e), 0);
+		back = read_back(&w, &(struct cvmm_restore){0});
 		struct cvmm_rate_limiter zero = {0};
 		assert_memory_equal(&back->disks[0].limit, &zero, sizeof(zero));
 		assert_memory_equal(&back->disks[1].limit, older ? &zero : &d1, sizeof(d1));
@@ -220,15 +229,7 @@ static void test_config_disk_poll(void **state)
 		struct snap_w w;
 		snap_w_init(&w);
 		snapshot_config_write(c, false, &w);
-		const uint8_t *p;
-		size_t len;
-		struct err e = {0};
-		assert_int_equal(snap_w_finish(&w, SNAP_ARCH_HOST, &p, &len, &e), 0);
-		struct snap_r r;
-		assert_int_equal(snap_open(&r, p, len, SNAP_ARCH_HOST, &e), 0);
-		assert_int_equal(cvmm_config_new(&back), 0);
-		struct cvmm_restore rs = {0};
-		assert_int_equal(snapshot_config_read(&r, &rs, NULL, back, &e), 0);
+		back = read_back(&w, &(struct cvmm_restore){0});
 		assert_int_equal(back->disks[0].poll_us, CVMM_DISK_POLL_DEFAULT_US);
 		assert_int_equal(back->disks[1].poll_us, 0);
 		assert_int_equal(back->disks[2].poll_us, 777);
@@ -275,15 +276,7 @@ static void test_config_net_poll(void **state)
 			assert_int_equal(f[9], 777 >> 8);
 			w.len -= 16;
 		}
-		const uint8_t *p;
-		size_t len;
-		struct err e = {0};
-		assert_int_equal(snap_w_finish(&w, SNAP_ARCH_HOST, &p, &len, &e), 0);
-		struct snap_r r;
-		assert_int_equal(snap_open(&r, p, len, SNAP_ARCH_HOST, &e), 0);
-		assert_int_equal(cvmm_config_new(&back), 0);
-		struct cvmm_restore rs = {0};
-		assert_int_equal(snapshot_config_read(&r, &rs, NULL, back, &e), 0);
+		back = read_back(&w, &(struct cvmm_restore){0});
 		assert_int_equal(back->nnets, 3);
 		assert_int_equal(back->net_poll_us[0], CVMM_NET_POLL_DEFAULT_US);
 		assert_int_equal(back->net_poll_us[1], 0);
@@ -309,27 +302,20 @@ static void test_config_rx_sched_huge(void **state)
 	assert_int_equal(cvmm_config_add_net(c, &n), 0);
 	n.rx_no_batch = 1;
 	assert_int_equal(cvmm_config_add_net(c, &n), 0);
-	struct snap_w w;
-	snap_w_init(&w);
-	snapshot_config_write(c, false, &w);
-	const uint8_t *p;
-	size_t len;
-	struct err e = {0};
-	assert_int_equal(snap_w_finish(&w, SNAP_ARCH_HOST, &p, &len, &e), 0);
-	struct snap_r r;
-	assert_int_equal(snap_open(&r, p, len, SNAP_ARCH_HOST, &e), 0);
 	for (int over = 0; over < 2; over++) {
-		assert_int_equal(cvmm_config_new(&back), 0);
+		struct snap_w w;
+		snap_w_init(&w);
+		snapshot_config_write(c, false, &w);
 		/* the load may ask for other huge pages */
-		struct cvmm_restore rs = {.set_huge_pages = over, .huge_pages = CVMM_HUGE_THP};
-		assert_int_equal(snapshot_config_read(&r, &rs, NULL, back, &e), 0);
+		back = read_back(&w, &(struct cvmm_restore){.set_huge_pages = over,
+							    .huge_pages = CVMM_HUGE_THP});
 		assert_int_equal(back->nnets, 2);
 		assert_int_equal(back->nets[0].rx_no_batch, 0);
 		assert_int_equal(back->nets[1].rx_no_batch, 1);
 		assert_int_equal(back->huge_pages, over ? CVMM_HUGE_THP : CVMM_HUGE_2M);
 		cvmm_config_free(back);
+		snap_w_free(&w);
 	}
-	snap_w_free(&w);
 	cvmm_config_free(c);
 }
 

@@ -154,17 +154,25 @@ static void test_save_sparse(void **state)
 	unlink(path);
 }
 
+/* The fake guest's full dump, made at path, mapped back with the FILE
+ * backend and started, as a restore maps it. */
+static void map_dump(char *path, size_t len, struct snapmem *sm, struct guest_mem *m)
+{
+	dump(path, len);
+	snapmem_init(sm);
+	struct err e = {0};
+	assert_int_equal(snapmem_map(sm, SNAPMEM_FILE, path, gpas, sizes, 2, m, &e), 0);
+	assert_int_equal(snapmem_start(sm, &e), 0);
+}
+
 static void test_file_map(void **state)
 {
 	(void)state;
 	char path[256];
-	dump(path, sizeof(path));
 	struct snapmem sm;
-	snapmem_init(&sm);
 	struct guest_mem m = {0};
 	struct err e = {0};
-	assert_int_equal(snapmem_map(&sm, SNAPMEM_FILE, path, gpas, sizes, 2, &m, &e), 0);
-	assert_int_equal(snapmem_start(&sm, &e), 0);
+	map_dump(path, sizeof(path), &sm, &m);
 	for (unsigned r = 0; r < 2; r++)
 		check_region(m.r[r].host, r);
 	/* private: the guest's writes stay out of the file */
@@ -209,13 +217,10 @@ static void test_save_over_source(void **state)
 {
 	(void)state;
 	char path[256];
-	dump(path, sizeof(path));
 	struct snapmem sm;
-	snapmem_init(&sm);
 	struct guest_mem m = {0};
 	struct err e = {0};
-	assert_int_equal(snapmem_map(&sm, SNAPMEM_FILE, path, gpas, sizes, 2, &m, &e), 0);
-	assert_int_equal(snapmem_start(&sm, &e), 0);
+	map_dump(path, sizeof(path), &sm, &m);
 	memset(m.r[0].host + 10 * PG, 0xee, PG); /* a new page */
 	memset(m.r[1].host + 5 * PG, 0, PG);	 /* a data page zeroed */
 	int fd = open(path, O_RDWR);
