@@ -50,6 +50,38 @@ enum {
 #define MAX_MSRS   1024
 #define MAX_CPUID  1024
 #define MSR_TSC_DL 0x6e0 /* IA32_TSC_DEADLINE */
+#define MSR_TSC	   0x10	 /* IA32_TSC */
+
+unsigned x86_msrs_restore_fix(struct kvm_msr_entry *m, unsigned n)
+{
+	bool have_tsc = false;
+	uint64_t tsc = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (m[i].index == MSR_TSC && (!have_tsc || m[i].data > tsc)) {
+			tsc = m[i].data;
+			have_tsc = true;
+		}
+	unsigned fixed = 0, dl = 0;
+	struct kvm_msr_entry keep[4];
+	/* the deadlines out, the rest moved up in their order, then the
+	 * deadlines at the end */
+	unsigned w = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (m[i].index == MSR_TSC_DL && dl < sizeof(keep) / sizeof(keep[0])) {
+			keep[dl] = m[i];
+			if (have_tsc && !keep[dl].data) {
+				keep[dl].data = tsc;
+				fixed++;
+			}
+			dl++;
+			continue;
+		}
+		m[w++] = m[i];
+	}
+	for (unsigned i = 0; i < dl; i++)
+		m[w++] = keep[i];
+	return fixed;
+}
 
 static int x86_ioctl(int fd, unsigned long req, void *arg, const char *what, struct err *e)
 {
@@ -322,6 +354,10 @@ static int restore_vcpu(struct arch *a, int fd, unsigned id, const struct snap_r
 	cpuid->nent = ncpuid;
 	memcpy(msrs->entries, mp_, nml);
 	msrs->nmsrs = (uint32_t)(nml / me);
+	if (x86_msrs_restore_fix(msrs->entries, msrs->nmsrs))
+		log_debug("vCPU %u: the snapshot's TSC deadline was 0: set to its TSC, so that a "
+			  "timer tick in flight at the snapshot is not lost",
+			  id);
 	memcpy(xsave, xp, xl);
 	if ((r = cpuid_check(cpuid->entries, ncpuid, host, e)) < 0)
 		goto out;

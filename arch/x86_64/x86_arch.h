@@ -36,4 +36,20 @@ ARCH_WUR int x86_pit_create(struct arch *a, struct err *e);
 ARCH_WUR int x86_cpuid_table(const struct arch_vm *vm, int fd, unsigned id, struct kvm_cpuid2 **out,
 			     struct err *e);
 
+/* A snapshot's MSRs made ready for KVM_SET_MSRS, in place (Firecracker's
+ * two rules, src/vmm/src/arch/x86_64/vcpu.rs):
+ * - IA32_TSC_DEADLINE goes after IA32_TSC: KVM arms the LAPIC timer from
+ *   the deadline against the TSC as it is at that write; written before
+ *   the TSC, the timer is primed against the new VM's TSC (too late or
+ *   not at all).
+ * - A deadline of 0 becomes the saved TSC (fires at once): KVM clears the
+ *   MSR when the timer fires, before the interrupt reaches the LAPIC's
+ *   IRR, and KVM_GET_LAPIC does not see it pending. Saved in that window,
+ *   the tick is lost and the guest's vCPU waits for a timer that never
+ *   fires, until some other interrupt comes (a restored guest silent for
+ *   seconds, 2 restores of 30 here). At worst the guest gets one early
+ *   tick, which its timer code takes as spurious.
+ * Returns how many deadlines it set. */
+unsigned x86_msrs_restore_fix(struct kvm_msr_entry *m, unsigned n);
+
 #endif
