@@ -120,7 +120,10 @@ EOF
 	step $n 204 "$S" PUT /actions '{"action_type": "SendCtrlAltDel"}' || { kill -KILL $jpid; return; }
 	i=0
 	while [ $i -lt 600 ] && ! gone $jpid; do sleep 0.2; i=$((i + 1)); done
-	if ! gone $jpid; then bad $n "still running 120 s after SendCtrlAltDel"; kill -KILL $jpid
+	# the guest's own failure first: a guest that never came up does not
+	# take Ctrl-Alt-Del either
+	if [ $up -ne 1 ]; then bad $n "the guest never answered a ping in the namespace (in $(($(date +%s) - start)) s; cvmm $(gone $jpid && echo exited || echo still running): $(tail -c 300 "$TMP/$n.err" | tr '\n' ' ')"; kill -KILL $jpid 2>/dev/null
+	elif ! gone $jpid; then bad $n "still running 120 s after SendCtrlAltDel"; kill -KILL $jpid
 	elif [ "$mi" != "/ /fcConfig.json /initrd /rootfs /vmlinux " ]; then bad $n "mount points: $mi"
 	elif [ -n "$pidns" ] && [ "$nspid" != "NSpid: $jpid 1" ]; then bad $n "not PID 1 of a new PID namespace: $nspid"
 	elif [ -z "$pidns" ] && [ "$nspid" != "NSpid: $jpid" ]; then bad $n "in a PID namespace not asked for: $nspid"
@@ -128,7 +131,6 @@ EOF
 	elif [ "$uid" != "Uid: 0 0 0 0" ]; then bad $n "ids: $uid"
 	elif [ "$sec" != "Seccomp: 2" ] || [ "$nnp" != "NoNewPrivs: 1" ]; then bad $n "cvmm's own jail: $sec, $nnp"
 	elif [ $ns_ok -ne 1 ]; then bad $n "not in the network namespace $ns"
-	elif [ $up -ne 1 ]; then bad $n "the guest never answered a ping in the namespace"
 	elif [ $vst -ne 0 ]; then bad $n "no 64 KiB from the guest on the vsock socket in the chroot: $(cat "$TMP/$n.vsock")"
 	else ok $n "Kata's argv${pidns:+ + $pidns}: booted in $(($(date +%s) - start)) s, ping in netns $ns, vsock to /kata.hvsock_7000, mounts: $mi, $nspid, $nthr threads CapEff 0, seccomp on"; fi
 }
