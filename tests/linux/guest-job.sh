@@ -545,6 +545,10 @@ fc) # tests/linux/fc-cases.sh: a Firecracker manager's VM (pci=off acpi=off): th
 		ip route add 169.254.169.254/32 dev eth0
 		echo "GUEST-FC-MMDS $(timeout 30 wget -q -O - "http://169.254.169.254/$(arg mmds)")"
 	fi
+	# SendCtrlAltDel needs the keyboard probed: before the vsock data, on
+	# which a host that cannot see this console (the jailer's daemonized
+	# cvmm) sends it (fc-jailer-kata-pidns once sent it first)
+	kbd_wait
 	if [ -n "$(arg vsockport)" ]; then
 		/work/vsocktool connect "vsock:2:$(arg vsockport)" send 65536 >/tmp/cv 2>&1
 		echo "GUEST-VSOCK $?"
@@ -558,7 +562,6 @@ fc) # tests/linux/fc-cases.sh: a Firecracker manager's VM (pci=off acpi=off): th
 		echo 3 >/proc/sys/vm/drop_caches # the old file's blocks may be cached
 		echo "GUEST-FC-SWAPPED $d $(cat /sys/block/$d/size) $(dd if=/dev/$d bs=512 count=1 2>/dev/null | head -c 32)"
 	fi
-	kbd_wait # SendCtrlAltDel needs the keyboard probed
 	echo "GUEST-FC-UP $(cut -d' ' -f1 /proc/uptime)"
 	[ "$(arg fcend)" = reboot ] && reboot -f
 	(i=0; while :; do i=$((i + 1)); echo "GUEST-TICK $i"; sleep 1; done) &
