@@ -50,36 +50,28 @@ enum {
 #define MAX_MSRS   1024
 #define MAX_CPUID  1024
 #define MSR_TSC_DL 0x6e0 /* IA32_TSC_DEADLINE */
-#define MSR_TSC	   0x10	 /* IA32_TSC */
 
+/* KVM's MSR list names each MSR once: one TSC, one deadline. */
 unsigned x86_msrs_restore_fix(struct kvm_msr_entry *m, unsigned n)
 {
-	bool have_tsc = false;
-	uint64_t tsc = 0;
-	for (unsigned i = 0; i < n; i++)
-		if (m[i].index == MSR_TSC && (!have_tsc || m[i].data > tsc)) {
-			tsc = m[i].data;
-			have_tsc = true;
-		}
-	unsigned fixed = 0, dl = 0;
-	struct kvm_msr_entry keep[4];
-	/* the deadlines out, the rest moved up in their order, then the
-	 * deadlines at the end */
-	unsigned w = 0;
+	const struct kvm_msr_entry *tsc = NULL;
+	unsigned dl = n;
 	for (unsigned i = 0; i < n; i++) {
-		if (m[i].index == MSR_TSC_DL && dl < sizeof(keep) / sizeof(keep[0])) {
-			keep[dl] = m[i];
-			if (have_tsc && !keep[dl].data) {
-				keep[dl].data = tsc;
-				fixed++;
-			}
-			dl++;
-			continue;
-		}
-		m[w++] = m[i];
+		if (m[i].index == MSR_IA32_TSC && !tsc)
+			tsc = &m[i];
+		else if (m[i].index == MSR_TSC_DL && dl == n)
+			dl = i;
 	}
-	for (unsigned i = 0; i < dl; i++)
-		m[w++] = keep[i];
+	if (dl == n)
+		return 0;
+	struct kvm_msr_entry d = m[dl];
+	unsigned fixed = 0;
+	if (tsc && !d.data) {
+		d.data = tsc->data; /* read before the move below */
+		fixed = 1;
+	}
+	memmove(&m[dl], &m[dl + 1], (n - dl - 1) * sizeof(m[0]));
+	m[n - 1] = d;
 	return fixed;
 }
 

@@ -245,7 +245,6 @@ int arch_devices_init(struct arch *a, struct err *e)
 
 /* ---- vCPUs --------------------------------------------------------------- */
 
-#define MSR_IA32_TSC	      0x10
 #define MSR_IA32_SYSENTER_CS  0x174
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176

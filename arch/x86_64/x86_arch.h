@@ -9,6 +9,8 @@
 #include "devices/legacy.h"
 #include "devices/serial.h"
 
+#define MSR_IA32_TSC 0x10
+
 /* The x86 VM's own: the legacy PC devices and the boot entry. */
 struct arch {
 	const struct arch_vm *vm; /* borrowed from the VMM */
@@ -49,7 +51,7 @@ ARCH_WUR int x86_cpuid_table(const struct arch_vm *vm, int fd, unsigned id, stru
  *   fires, until some other interrupt comes (a restored guest silent for
  *   seconds, 2 restores of 30 here). At worst the guest gets one early
  *   tick, which its timer code takes as spurious.
- * Returns how many deadlines it set. */
+ * Returns 1 when it set the deadline, else 0. */
 unsigned x86_msrs_restore_fix(struct kvm_msr_entry *m, unsigned n);
 
 #endif
