@@ -405,6 +405,7 @@ static void kick(unsigned q)
 	h.unkicked[q] = false;
 }
 
+/* Every chain kicked came back. */
 static bool all_back(void)
 {
 	for (unsigned q = 0; q < h.nq; q++)
@@ -429,8 +430,7 @@ static void settle(void)
 			collect();
 		}
 		FZ_CHECK(!(vd_read(&h.v, VD_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET));
-		for (unsigned q = 0; q < h.nq; q++) /* every chain kicked came back */
-			FZ_CHECK(h.unkicked[q] || h.used_seen[q] == h.v.q[q].r.avail_idx);
+		FZ_CHECK(all_back());
 	}
 }
 
