@@ -91,26 +91,19 @@ static void rx_submit_slots(struct net_rxq *rq)
  * A busy tap is read straight into the guest's buffers: when the last
  * batch brought packets, the next one pops up to `depth` chains and reads
  * one packet into each (readv: the chain's writable segments, then the
- * slot's buffer for what the chain cannot hold), submitted at once. The
- * reads the tap has packets for end in that submission, in the order they
- * were popped; those still waiting are cancelled (their cancels go out
- * with the worker's next wait, before any wake-up of theirs is served), so
- * no chain stays held by a read that waits, and a tap that does not run
- * dry costs no cancel. When all have ended (rx_zc_finish), the packets
- * that came in order and fit their chain are used as they lie: one copy
- * (the kernel's) instead of two. From the first that does not (a packet
- * larger than its chain, too short, refused by the rate limiter), and for
- * the whole batch when its packets did not fill its first chains in order
- * (a read that lost a race for a packet to a later one), each packet is
- * moved into its slot's buffer and delivered by copying, in the order the
- * reads ended, and the chains not used go back to the ring: they are the
- * last ones popped, nothing popped since. An idle tap is waited on by one
- * slot read, which holds no chain. */
+ * slot's buffer for what the chain cannot hold), each read followed in the
+ * same submission by its cancel. The tap has packets for the first reads,
+ * which end at once; the cancels end the others, so no chain stays with a
+ * read that waits: the batch ends within the worker's round, and a pause,
+ * a reset or a snapshot never finds the guest's buffers held. When it has
+ * ended (rx_zc_finish), packets that fit their chain are used as they lie
+ * (one copy instead of two); from the first read that did not bring one
+ * that fits (none: the tap was empty; a packet larger than its chain; a
+ * refusal of the rate limiter) on, each packet is moved into its slot's
+ * buffer and delivered by copying, and those chains go back to the ring
+ * unused: they are the last ones popped, nothing popped since. An idle tap
+ * is waited on by one slot read (no chain held while nothing comes). */
 #define NET_RX_ZC_COOL 64 /* batches by copy after a packet outgrew its chain */
-/* Packets smaller than this on average go by copy: copying them costs less
- * than the system call that finds which reads wait (bench/run's RX of 60 B
- * frames: 7% fewer with zero copy, 1514 B: 10% more). */
-#define NET_RX_ZC_MIN 512
 
 static void rx_zc_cancel(struct net_rxq *rq, struct net_rx_slot *s)
 {
@@ -126,8 +119,7 @@ static void rx_zc_cancel(struct net_rxq *rq, struct net_rx_slot *s)
  * brought packets and nothing read is waiting: how many went out. */
 static unsigned rx_submit_zc(struct net_rxq *rq)
 {
-	if (!rq->n->be->rx_zero_copy || rq->depth < 2 || rq->nready || rq->reads_out || rq->zc_n ||
-	    rq->avg_len < NET_RX_ZC_MIN)
+	if (!rq->n->be->rx_zero_copy || rq->depth < 2 || rq->nready || rq->reads_out || rq->zc_n)
 		return 0;
 	if (rq->zc_cool) {
 		rq->zc_cool--;
@@ -169,25 +161,8 @@ static unsigned rx_submit_zc(struct net_rxq *rq)
 		rq->w.inflight++;
 	}
 	rq->zc_n = rq->zc_out = k;
-	rq->zc_cancelled = false;
-	rq->zc_seq = 0;
-	if (!k)
-		return 0;
-	/* Now, not with the worker's wait: what has not ended here waits for
-	 * a packet, and gets its cancel. */
-	io_uring_submit(&rq->w.ring);
-	bool ended[NET_RX_SLOTS] = {false};
-	struct io_uring_cqe *cqe;
-	unsigned head;
-	io_uring_for_each_cqe(&rq->w.ring, head, cqe)
-	{
-		for (unsigned j = 0; j < k; j++)
-			if (io_uring_cqe_get_data(cqe) == &rq->slot[rq->zc_slot[j]])
-				ended[j] = true;
-	}
 	for (unsigned j = 0; j < k; j++)
-		if (!ended[j])
-			rx_zc_cancel(rq, &rq->slot[rq->zc_slot[j]]);
+		rx_zc_cancel(rq, &rq->slot[rq->zc_slot[j]]);
 	return k;
 }
 
@@ -205,17 +180,12 @@ static void rx_zc_num_buffers(struct net_rx_slot *s)
 }
 
 /* A read that brought a packet the copy path is to deliver: the part in
- * the chain is moved in front of the rest, in the slot's buffer, and the
- * slot joins the ready FIFO. Dropped if it cannot be (larger than the
- * buffer: not from a tap). */
-static void rx_zc_to_copy(struct net_rxq *rq, struct net_rx_slot *s)
+ * the chain is moved in front of the rest, in the slot's buffer. False if
+ * it cannot be (larger than the buffer: not from a tap). */
+static bool rx_zc_linearize(struct net_rxq *rq, struct net_rx_slot *s, size_t res)
 {
-	size_t res = (size_t)s->res;
-	s->state = NET_SLOT_FREE;
-	if (res > rq->n->be->rx_cap) {
-		vdev_count(&rq->dropped, 1);
-		return;
-	}
+	if (res > rq->n->be->rx_cap)
+		return false;
 	size_t head = res < s->chain_len ? res : s->chain_len;
 	memmove(s->buf + head, s->buf, res - head);
 	size_t pos = 0;
@@ -224,44 +194,21 @@ static void rx_zc_to_copy(struct net_rxq *rq, struct net_rx_slot *s)
 		memcpy(s->buf + pos, s->iov[i].iov_base, m);
 		pos += m;
 	}
-	s->len = res;
-	s->state = NET_SLOT_READY;
-	rq->ready[(rq->ready_head + rq->nready++) % NET_RX_SLOTS] = (uint8_t)(s - rq->slot);
+	return true;
 }
 
 /* The batch's reads have all ended: see the comment above. */
 static void rx_zc_finish(struct net_rxq *rq)
 {
 	struct vq *q = &rq->w.q;
-	unsigned n = rq->zc_n, d = 0, i;
-	struct net_rx_slot
-		*by_end[NET_RX_SLOTS]; /* the reads that brought a packet, as they ended */
+	unsigned n = rq->zc_n, i;
 	rq->zc_n = 0;
+	rq->zc_cancelled = false;
+	vq_hold_used(q);
 	for (i = 0; i < n; i++) {
 		struct net_rx_slot *s = &rq->slot[rq->zc_slot[i]];
-		if (s->res > 0) {
-			unsigned j = d++;
-			for (; j > 0 && by_end[j - 1]->seq > s->seq; j--)
-				by_end[j] = by_end[j - 1];
-			by_end[j] = s;
-		} else {
-			s->state = NET_SLOT_FREE;
-			if (s->res != -EAGAIN && s->res != -EINTR && s->res != -ECANCELED) {
-				if (s->res < 0)
-					vdev_count(&rq->read_fails, 1);
-				rq->n->be->rx_failed(rq); /* end of file, or an error */
-			}
-		}
-	}
-	/* in place: the first d chains popped hold the d packets, in order */
-	bool in_place = true;
-	for (i = 0; i < d && in_place; i++)
-		in_place = by_end[i] == &rq->slot[rq->zc_slot[i]];
-	vq_hold_used(q);
-	for (i = 0; in_place && i < d; i++) {
-		struct net_rx_slot *s = by_end[i];
 		if (s->res < (int)(NET_HDR_LEN + NET_MIN_FRAME))
-			break; /* too short: the copy path drops it */
+			break; /* none (cancelled, failed), or too short: the copy path's */
 		if ((size_t)s->res > s->chain_len) {
 			rq->zc_cool = NET_RX_ZC_COOL; /* this driver's buffers are small */
 			break;
@@ -276,16 +223,31 @@ static void rx_zc_finish(struct net_rxq *rq)
 		}
 		s->state = NET_SLOT_FREE;
 		rq->pushed = true;
-		rq->avg_len = (7 * rq->avg_len + (unsigned)s->res) / 8;
+		rq->got++;
 		vdev_count(&rq->packets, 1);
 		vdev_count(&rq->bytes, (uint64_t)s->res);
 		vdev_count(&rq->zero_copy, 1);
 	}
 	/* the rest: their packets to the copy path, their chains back */
-	rq->got += d;
 	vq_unpop(q, (uint16_t)(n - i));
-	for (; i < d; i++)
-		rx_zc_to_copy(rq, by_end[i]);
+	for (; i < n; i++) {
+		struct net_rx_slot *s = &rq->slot[rq->zc_slot[i]];
+		int res = s->res;
+		s->state = NET_SLOT_FREE;
+		if (res > 0 && rx_zc_linearize(rq, s, (size_t)res)) {
+			s->len = (size_t)res;
+			s->state = NET_SLOT_READY;
+			rq->ready[(rq->ready_head + rq->nready++) % NET_RX_SLOTS] =
+				(uint8_t)(s - rq->slot);
+			rq->got++;
+		} else if (res > 0) {
+			vdev_count(&rq->dropped, 1);
+		} else if (res != -EAGAIN && res != -EINTR && res != -ECANCELED) {
+			if (res < 0)
+				vdev_count(&rq->read_fails, 1);
+			rq->n->be->rx_failed(rq);
+		}
+	}
 	vq_publish_used(q);
 	if (rq->pushed && vq_need_notify(q))
 		virtio_notify_vq(&rq->n->vdev, rq->w.qidx);
@@ -412,7 +374,6 @@ static void rx_drain(struct net_rxq *rq)
 		}
 		if (r == 1) {
 			rq->pushed = true;
-			rq->avg_len = (7 * rq->avg_len + (unsigned)(NET_HDR_LEN + len)) / 8;
 			vdev_count(&rq->packets, 1);
 			vdev_count(&rq->bytes, NET_HDR_LEN + len);
 		} else {
@@ -466,7 +427,6 @@ static void rx_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop
 			 * reset, when the ring's chains are gone anyway */
 			s->state = NET_SLOT_ZC_DONE;
 			s->res = cqe->res;
-			s->seq = rq->zc_seq++;
 			vdev_count(&rq->reads, cqe->res > 0);
 			if (--rq->zc_out == 0 && drop) {
 				for (unsigned i = 0; i < rq->zc_n; i++)
@@ -515,7 +475,7 @@ static void rx_flush(struct vq_worker *w)
 	struct net_rxq *rq = w->model;
 	if (rq->zc_n) {
 		if (rq->zc_out)
-			return; /* its cancels end the others */
+			return; /* (a read the cancel missed: it ends with the next packet) */
 		rx_zc_finish(rq);
 	}
 	if (rq->nslots) {

@@ -53,7 +53,6 @@ struct net_rx_slot {
 	unsigned niov;
 	size_t chain_len;
 	int res;
-	unsigned seq; /* the order its read ended in, within its batch */
 	struct iovec iov[NET_RX_ZC_SEGS + 1];
 };
 
@@ -79,8 +78,7 @@ struct net_rxq {
 	 * order their chains were popped, how many are still in flight, and
 	 * batches to go without (after one that a buffer could not hold). */
 	uint8_t zc_slot[NET_RX_SLOTS];
-	unsigned zc_n, zc_out, zc_cool, zc_seq;
-	unsigned avg_len;  /* of the packets delivered lately (zero copy for large ones) */
+	unsigned zc_n, zc_out, zc_cool;
 	bool zc_cancelled; /* a pause cancelled its reads */
 	bool reading, eof, stalled, pushed;
 	uint64_t limit_since; /* its wait for the RX rate limiter began (0: none) */
