@@ -87,180 +87,12 @@ static void rx_submit_slots(struct net_rxq *rq)
 	}
 }
 
-/* ---- zero-copy reads (a tap) ----
- * A busy tap is read straight into the guest's buffers: when the last
- * batch brought packets, the next one pops up to `depth` chains and reads
- * one packet into each (readv: the chain's writable segments, then the
- * slot's buffer for what the chain cannot hold), each read followed in the
- * same submission by its cancel. The tap has packets for the first reads,
- * which end at once; the cancels end the others, so no chain stays with a
- * read that waits: the batch ends within the worker's round, and a pause,
- * a reset or a snapshot never finds the guest's buffers held. When it has
- * ended (rx_zc_finish), packets that fit their chain are used as they lie
- * (one copy instead of two); from the first read that did not bring one
- * that fits (none: the tap was empty; a packet larger than its chain; a
- * refusal of the rate limiter) on, each packet is moved into its slot's
- * buffer and delivered by copying, and those chains go back to the ring
- * unused: they are the last ones popped, nothing popped since. An idle tap
- * is waited on by one slot read (no chain held while nothing comes). */
-#define NET_RX_ZC_COOL 64 /* batches by copy after a packet outgrew its chain */
-
-static void rx_zc_cancel(struct net_rxq *rq, struct net_rx_slot *s)
-{
-	struct io_uring_sqe *sqe = vq_worker_sqe(&rq->w);
-	if (!sqe)
-		return;
-	io_uring_prep_cancel(sqe, s, 0);
-	sqe->flags |= IOSQE_FIXED_FILE; /* the ring's restrictions want it on every SQE */
-	io_uring_sqe_set_data64(sqe, WORKER_TAG_IGNORE);
-}
-
-/* Reads into the guest's buffers if the backend allows, the last batch
- * brought packets and nothing read is waiting: how many went out. */
-static unsigned rx_submit_zc(struct net_rxq *rq)
-{
-	if (!rq->n->be->rx_zero_copy || rq->depth < 2 || rq->nready || rq->reads_out || rq->zc_n)
-		return 0;
-	if (rq->zc_cool) {
-		rq->zc_cool--;
-		return 0;
-	}
-	struct vq *q = &rq->w.q;
-	struct vq_chain *c = &rq->chain;
-	unsigned k = 0;
-	for (unsigned i = 0; i < rq->nslots && k < rq->depth; i++) {
-		struct net_rx_slot *s = &rq->slot[i];
-		if (s->state != NET_SLOT_FREE)
-			continue;
-		int r = vq_worker_pop(&rq->w, c);
-		if (r < 0) {
-			virtio_fail(&rq->n->vdev, q->why);
-			break;
-		}
-		if (r == 0)
-			break;
-		struct io_uring_sqe *sqe = NULL;
-		/* a header's room, and few enough segments; else the copy
-		 * path has it (and its rules for chains too short) */
-		if (c->in_bytes < NET_HDR_LEN || c->n_in > NET_RX_ZC_SEGS ||
-		    c->in_bytes > NET_MAX_FRAME + NET_HDR_LEN || !(sqe = vq_worker_sqe(&rq->w))) {
-			vq_unpop(q, 1);
-			break;
-		}
-		memcpy(s->iov, c->iov + c->n_out, c->n_in * sizeof(struct iovec));
-		s->iov[c->n_in] = (struct iovec){s->buf, rq->n->be->rx_cap};
-		s->niov = c->n_in + 1;
-		s->head = c->head;
-		s->chain_len = c->in_bytes;
-		s->res = 0;
-		s->state = NET_SLOT_ZC;
-		io_uring_prep_readv(sqe, WORKER_FILE_DEV, s->iov, s->niov, (uint64_t)-1);
-		sqe->flags |= IOSQE_FIXED_FILE;
-		io_uring_sqe_set_data(sqe, s);
-		rq->zc_slot[k++] = (uint8_t)i;
-		rq->w.inflight++;
-	}
-	rq->zc_n = rq->zc_out = k;
-	for (unsigned j = 0; j < k; j++)
-		rx_zc_cancel(rq, &rq->slot[rq->zc_slot[j]]);
-	return k;
-}
-
-/* Writes num_buffers (1) into the header at the start of s's chain. */
-static void rx_zc_num_buffers(struct net_rx_slot *s)
-{
-	const uint8_t nb[2] = {1, 0}; /* little endian */
-	size_t at = offsetof(struct virtio_net_hdr_v1, num_buffers), pos = 0;
-	for (unsigned i = 0; i + 1 < s->niov && pos < at + 2; i++) {
-		uint8_t *b = s->iov[i].iov_base;
-		for (size_t k = 0; k < s->iov[i].iov_len && pos < at + 2; k++, pos++)
-			if (pos >= at)
-				b[k] = nb[pos - at];
-	}
-}
-
-/* A read that brought a packet the copy path is to deliver: the part in
- * the chain is moved in front of the rest, in the slot's buffer. False if
- * it cannot be (larger than the buffer: not from a tap). */
-static bool rx_zc_linearize(struct net_rxq *rq, struct net_rx_slot *s, size_t res)
-{
-	if (res > rq->n->be->rx_cap)
-		return false;
-	size_t head = res < s->chain_len ? res : s->chain_len;
-	memmove(s->buf + head, s->buf, res - head);
-	size_t pos = 0;
-	for (unsigned i = 0; i + 1 < s->niov && pos < head; i++) {
-		size_t m = s->iov[i].iov_len < head - pos ? s->iov[i].iov_len : head - pos;
-		memcpy(s->buf + pos, s->iov[i].iov_base, m);
-		pos += m;
-	}
-	return true;
-}
-
-/* The batch's reads have all ended: see the comment above. */
-static void rx_zc_finish(struct net_rxq *rq)
-{
-	struct vq *q = &rq->w.q;
-	unsigned n = rq->zc_n, i;
-	rq->zc_n = 0;
-	rq->zc_cancelled = false;
-	vq_hold_used(q);
-	for (i = 0; i < n; i++) {
-		struct net_rx_slot *s = &rq->slot[rq->zc_slot[i]];
-		if (s->res < (int)(NET_HDR_LEN + NET_MIN_FRAME))
-			break; /* none (cancelled, failed), or too short: the copy path's */
-		if ((size_t)s->res > s->chain_len) {
-			rq->zc_cool = NET_RX_ZC_COOL; /* this driver's buffers are small */
-			break;
-		}
-		if (!vq_limit(&rq->n->limit[0], &rq->w, (uint64_t)s->res, 1, &rq->limit_since))
-			break; /* it waits in its buffer for the limiter's timer */
-		rx_zc_num_buffers(s);
-		if (vq_push(q, s->head, (uint32_t)s->res) < 0) {
-			virtio_fail(&rq->n->vdev, q->why);
-			rq->w.active = false;
-			break;
-		}
-		s->state = NET_SLOT_FREE;
-		rq->pushed = true;
-		rq->got++;
-		vdev_count(&rq->packets, 1);
-		vdev_count(&rq->bytes, (uint64_t)s->res);
-		vdev_count(&rq->zero_copy, 1);
-	}
-	/* the rest: their packets to the copy path, their chains back */
-	vq_unpop(q, (uint16_t)(n - i));
-	for (; i < n; i++) {
-		struct net_rx_slot *s = &rq->slot[rq->zc_slot[i]];
-		int res = s->res;
-		s->state = NET_SLOT_FREE;
-		if (res > 0 && rx_zc_linearize(rq, s, (size_t)res)) {
-			s->len = (size_t)res;
-			s->state = NET_SLOT_READY;
-			rq->ready[(rq->ready_head + rq->nready++) % NET_RX_SLOTS] =
-				(uint8_t)(s - rq->slot);
-			rq->got++;
-		} else if (res > 0) {
-			vdev_count(&rq->dropped, 1);
-		} else if (res != -EAGAIN && res != -EINTR && res != -ECANCELED) {
-			if (res < 0)
-				vdev_count(&rq->read_fails, 1);
-			rq->n->be->rx_failed(rq);
-		}
-	}
-	vq_publish_used(q);
-	if (rq->pushed && vq_need_notify(q))
-		virtio_notify_vq(&rq->n->vdev, rq->w.qidx);
-	rq->pushed = false;
-}
-
 static void rx_submit_read(struct net_rxq *rq)
 {
 	if (!rx_may_read(rq))
 		return;
 	if (rq->nslots) {
-		if (!rx_submit_zc(rq))
-			rx_submit_slots(rq);
+		rx_submit_slots(rq);
 		return;
 	}
 	if (rq->reading || !rq->n->be->rx_room(rq))
@@ -329,8 +161,6 @@ static void rx_drain(struct net_rxq *rq)
 	struct vq *q = &rq->w.q;
 	if (rq->w.paused)
 		return; /* what was read waits in the buffer until the resume's kick */
-	if (rq->zc_n)
-		return; /* a zero-copy batch holds chains: it ends first (rx_flush) */
 	bool mrg = net_has_feature(rq->n, VIRTIO_NET_F_MRG_RXBUF);
 	vq_disable_notify(q);
 	vq_hold_used(q); /* the driver sees the batch whole: one used->idx store */
@@ -400,7 +230,7 @@ static void rx_cancel(struct vq_worker *w)
 	if (rq->reading)
 		vq_worker_cancel(w, rq);
 	for (unsigned i = 0; i < rq->nslots; i++)
-		if (rq->slot[i].state == NET_SLOT_READING || rq->slot[i].state == NET_SLOT_ZC)
+		if (rq->slot[i].state == NET_SLOT_READING)
 			vq_worker_cancel(w, &rq->slot[i]);
 }
 
@@ -422,20 +252,6 @@ static void rx_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop
 	struct net_rx_slot *s = NULL;
 	if (rq->nslots) {
 		s = io_uring_cqe_get_data(cqe);
-		if (s->state == NET_SLOT_ZC) {
-			/* its batch ends as a whole (rx_zc_finish), or with a
-			 * reset, when the ring's chains are gone anyway */
-			s->state = NET_SLOT_ZC_DONE;
-			s->res = cqe->res;
-			vdev_count(&rq->reads, cqe->res > 0);
-			if (--rq->zc_out == 0 && drop) {
-				for (unsigned i = 0; i < rq->zc_n; i++)
-					rq->slot[rq->zc_slot[i]].state = NET_SLOT_FREE;
-				rq->zc_n = 0;
-				rq->zc_cancelled = false;
-			}
-			return;
-		}
 		s->state = NET_SLOT_FREE;
 		rq->reads_out--;
 	} else {
@@ -473,11 +289,6 @@ static void rx_complete(struct vq_worker *w, struct io_uring_cqe *cqe, bool drop
 static void rx_flush(struct vq_worker *w)
 {
 	struct net_rxq *rq = w->model;
-	if (rq->zc_n) {
-		if (rq->zc_out)
-			return; /* (a read the cancel missed: it ends with the next packet) */
-		rx_zc_finish(rq);
-	}
 	if (rq->nslots) {
 		unsigned want = 2 * rq->got;
 		rq->depth = want < 1 ? 1 : want > rq->nslots ? rq->nslots : want;
@@ -486,24 +297,12 @@ static void rx_flush(struct vq_worker *w)
 	rx_drain(rq);
 }
 
-/* A snapshot's pause: the reads RX has in flight into its own buffers
- * land there, and nothing is delivered from there while paused (rx_drain),
- * so they need not end (a tap may stay silent for good). A zero-copy
- * batch holds the guest's buffers: it ends first (its reads cancelled, if
- * one waits still), its packets used or moved to the slots, its chains
- * back in the ring, before the queue's state is recorded. */
+/* A snapshot's pause: the reads RX has in flight land in its own buffers,
+ * and nothing is delivered from there while paused (rx_drain), so they
+ * need not end (a tap may stay silent for good). */
 static bool rx_pause(struct vq_worker *w)
 {
-	struct net_rxq *rq = w->model;
-	if (rq->zc_out) {
-		for (unsigned i = 0; i < rq->zc_n && !rq->zc_cancelled; i++)
-			if (rq->slot[rq->zc_slot[i]].state == NET_SLOT_ZC)
-				vq_worker_cancel(w, &rq->slot[rq->zc_slot[i]]);
-		rq->zc_cancelled = true;
-		return false;
-	}
-	if (rq->zc_n)
-		rx_zc_finish(rq);
+	(void)w;
 	return true;
 }
 
@@ -855,8 +654,7 @@ int net_open(struct net **out, const struct net_cfg *cfg, unsigned index, struct
  * the control queue's worker attaches and detaches tap queues (its table)
  * and wakes the RX workers through their kick eventfds. */
 enum { NET_GRANT_RX, NET_GRANT_TX, NET_GRANT_CTRL };
-static const uint8_t net_rx_uring_ops[] = {IORING_OP_READV, IORING_OP_ASYNC_CANCEL,
-					   IORING_OP_TIMEOUT};
+static const uint8_t net_rx_uring_ops[] = {IORING_OP_ASYNC_CANCEL, IORING_OP_TIMEOUT};
 static const uint8_t net_tx_uring_ops[] = {IORING_OP_WRITEV, IORING_OP_TIMEOUT};
 static const uint8_t net_ctrl_uring_ops[] = {IORING_OP_WRITE};
 static const struct vq_grant net_grants[] = {

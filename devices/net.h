@@ -29,7 +29,6 @@
 #define NET_TX_SEGS	  64  /* iovecs per TX request */
 #define NET_RX_MAX_CHAINS 256 /* buffers one received packet may span */
 #define NET_RX_SLOTS	  8   /* tap reads one RX queue has in flight at most */
-#define NET_RX_ZC_SEGS	  8   /* guest segments a zero-copy RX read takes at most */
 
 /* ---- the device model: pure functions over chains and queues -------------- */
 

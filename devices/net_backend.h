@@ -33,27 +33,12 @@ struct net_tx_req {
 
 /* A packet-per-read backend's read buffer (rx_slots): free, a read in
  * flight into it, or a packet waiting to be delivered (in the queue's ready
- * FIFO); or a zero-copy read (rx_zero_copy) in flight into a guest buffer
- * the worker popped, buf behind it for what the buffer cannot hold, and
- * ended (NET_SLOT_ZC_DONE: res) until its batch is finished. */
-enum net_slot_state {
-	NET_SLOT_FREE,
-	NET_SLOT_READING,
-	NET_SLOT_READY,
-	NET_SLOT_ZC,
-	NET_SLOT_ZC_DONE
-};
+ * FIFO). */
+enum net_slot_state { NET_SLOT_FREE, NET_SLOT_READING, NET_SLOT_READY };
 struct net_rx_slot {
 	uint8_t *buf; /* owned, rx_cap bytes */
 	size_t len;   /* what its read brought: the header, then the frame */
 	enum net_slot_state state;
-	/* a zero-copy read: the chain's head and writable bytes, the read's
-	 * iovecs (the chain's writable segments, then buf), its result */
-	uint16_t head;
-	unsigned niov;
-	size_t chain_len;
-	int res;
-	struct iovec iov[NET_RX_ZC_SEGS + 1];
 };
 
 struct net_rxq {
@@ -74,18 +59,11 @@ struct net_rxq {
 	uint8_t ready[NET_RX_SLOTS];
 	unsigned nslots, depth, reads_out, ready_head, nready;
 	unsigned got; /* reads that brought a packet since the last batch */
-	/* A zero-copy batch (net.c, rx_submit_zc): its reads' slots in the
-	 * order their chains were popped, how many are still in flight, and
-	 * batches to go without (after one that a buffer could not hold). */
-	uint8_t zc_slot[NET_RX_SLOTS];
-	unsigned zc_n, zc_out, zc_cool;
-	bool zc_cancelled; /* a pause cancelled its reads */
 	bool reading, eof, stalled, pushed;
 	uint64_t limit_since; /* its wait for the RX rate limiter began (0: none) */
 	bool paid;	      /* the packet at off took its tokens (it waits for buffers) */
 	/* metrics (net_metrics): this queue's worker writes them */
 	_Atomic uint64_t packets, bytes, dropped, read_fails, waits, reads;
-	_Atomic uint64_t zero_copy; /* packets read straight into the guest's buffer */
 };
 
 struct net_txq {
@@ -160,10 +138,6 @@ struct net_backend_ops {
 	 * rx_next unused). */
 	size_t rx_cap; /* the buffer's size (each slot's) */
 	unsigned rx_slots;
-	/* rx_slots N: reads may also go straight into the guest's buffers
-	 * (readv into a popped chain, the slot's buffer behind it), when the
-	 * last ones brought packets. */
-	bool rx_zero_copy;
 	/* Whether a read may go out now (room made first, e.g. a partial
 	 * frame moved to the start); false while what is there must be
 	 * delivered first. */

@@ -222,7 +222,6 @@ const struct net_backend_ops net_tap_ops = {
 	.steer = tap_steer,
 	.rx_cap = NET_HDR_LEN + NET_MAX_FRAME,
 	.rx_slots = NET_RX_SLOTS,
-	.rx_zero_copy = true,
 	.rx_failed = tap_rx_failed,
 	.tx_prepare = tap_tx_prepare,
 	.tx_written = tap_tx_written,

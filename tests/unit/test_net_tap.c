@@ -29,7 +29,6 @@
 #include <unistd.h>
 
 #include "devices/net.h"
-#include "devices/net_backend.h"
 #include "fake_mem.h"
 #include "tests/rig/vdev.h"
 
@@ -56,7 +55,6 @@ struct rig {
 	int pkt; /* AF_PACKET socket on the tap (host side) */
 	unsigned ifindex;
 	char name[IFNAMSIZ];
-	unsigned bufsz; /* each RX buffer's */
 };
 
 #define RX(r) (&(r)->v.q[0].r)
@@ -95,11 +93,10 @@ static void host_send(struct rig *r, size_t len, uint8_t seed)
 			 (ssize_t)len);
 }
 
-static int setup_bufs(void **state, unsigned bufsz)
+static int setup(void **state)
 {
 	struct rig *r = calloc(1, sizeof(*r));
 	assert_non_null(r);
-	r->bufsz = bufsz;
 	assert_int_equal(fake_mem_init(&r->f, MEM), 0);
 	/* a name per test: the last one's tap goes only once its worker's
 	 * ring has been torn down, which the kernel finishes later */
@@ -143,11 +140,8 @@ static int setup_bufs(void **state, unsigned bufsz)
 	vd_ring_set(&r->v, 0, RX_DESC, RX_AVAIL, RX_USED, QSIZE, r->kicks[0]);
 	vd_ring_set(&r->v, 1, TX_DESC, TX_AVAIL, TX_USED, QSIZE, r->kicks[1]);
 	assert_true(vd_init(&r->v, 1ULL << VIRTIO_NET_F_MRG_RXBUF) & VIRTIO_CONFIG_S_DRIVER_OK);
-	/* the buffers as the guest left them: not zeros (num_buffers must be
-	 * written, not found) */
-	memset(fake_at(&r->f, RX_BUF, 48 * BUFSZ), 0xa5, 48 * BUFSZ);
 	for (unsigned i = 0; i < 48; i++) {
-		rr_desc(RX(r), i, RX_BUF + (uint64_t)i * bufsz, bufsz, VRING_DESC_F_WRITE, 0);
+		rr_desc(RX(r), i, RX_BUF + (uint64_t)i * BUFSZ, BUFSZ, VRING_DESC_F_WRITE, 0);
 		rr_avail(RX(r), (uint16_t)i);
 	}
 	uint64_t one = 1;
@@ -156,17 +150,6 @@ static int setup_bufs(void **state, unsigned bufsz)
 	(void)irqs(r);
 	*state = r;
 	return 0;
-}
-
-static int setup(void **state)
-{
-	return setup_bufs(state, BUFSZ);
-}
-
-/* Buffers smaller than a full frame: mergeable buffers carry it. */
-static int setup_small(void **state)
-{
-	return setup_bufs(state, 256);
 }
 
 static int teardown(void **state)
@@ -196,106 +179,6 @@ static bool rx_is(struct rig *r, uint16_t i, size_t len, uint8_t seed)
 	frame(want, len, seed);
 	assert_memory_equal(b + NET_HDR_LEN, want, len);
 	return true;
-}
-
-/* The packet whose first buffer is used entry *i: true if it is frame
- * `seed` of len bytes, intact across its num_buffers buffers, with
- * num_buffers written; false for another frame (the host's own traffic).
- * *i moves past the packet's buffers. */
-static bool rx_packet_is(struct rig *r, uint16_t *i, size_t len, uint8_t seed)
-{
-	uint8_t got[NET_HDR_LEN + 1514];
-	size_t have = 0;
-	uint32_t id, used_len;
-	vd_used(&r->v, 0, *i, &id, &used_len);
-	assert_true(id < 48 && used_len <= r->bufsz && used_len >= NET_HDR_LEN);
-	const uint8_t *b = fake_at(&r->f, RX_BUF + (uint64_t)id * r->bufsz, r->bufsz);
-	unsigned nb = (unsigned)b[10] | (unsigned)b[11] << 8;
-	assert_true(nb >= 1 && nb <= 48);
-	for (unsigned k = 0; k < nb; k++, (*i)++) {
-		vd_used(&r->v, 0, *i, &id, &used_len);
-		assert_true(id < 48 && used_len <= r->bufsz);
-		assert_true(have + used_len <= sizeof(got));
-		memcpy(got + have, fake_at(&r->f, RX_BUF + (uint64_t)id * r->bufsz, used_len),
-		       used_len);
-		have += used_len;
-	}
-	if (have < NET_HDR_LEN + 14 || got[NET_HDR_LEN + 12] != (ETYPE >> 8) ||
-	    got[NET_HDR_LEN + 13] != (ETYPE & 0xff))
-		return false;
-	assert_int_equal(have, NET_HDR_LEN + len);
-	uint8_t want[1514];
-	frame(want, len, seed);
-	assert_memory_equal(got + NET_HDR_LEN, want, len);
-	return true;
-}
-
-/* Frames `count` from seed0, lens[k % nlens], sent while the worker
- * sleeps, then the worker run until the guest has them all: each arrives
- * whole, in order. */
-static void rx_burst(struct rig *r, unsigned count, const size_t *lens, unsigned nlens,
-		     uint8_t seed0)
-{
-	uint16_t from = vd_used_idx(&r->v, 0);
-	for (unsigned k = 0; k < count; k++)
-		host_send(r, lens[k % nlens], (uint8_t)(seed0 + k));
-	unsigned k = 0;
-	uint16_t i = from;
-	for (int t = 0; t < 200 && k < count; t++) {
-		vq_workers_run(r->d, 10);
-		uint16_t now = vd_used_idx(&r->v, 0);
-		while (i != now && k < count)
-			if (rx_packet_is(r, &i, lens[k % nlens], (uint8_t)(seed0 + k)))
-				k++;
-		/* the guest gives the buffers back */
-		for (uint16_t j = from; j != i; j++) {
-			uint32_t id, l;
-			vd_used(&r->v, 0, j, &id, &l);
-			rr_avail(RX(r), (uint16_t)id);
-		}
-		from = i;
-		uint64_t one = 1;
-		assert_int_equal(write(r->kicks[0], &one, 8), 8);
-	}
-	assert_int_equal(k, count);
-}
-
-/* A burst from the tap goes straight into the guest's buffers: after the
- * read that waited for the first frame, the reads of a busy tap are the
- * guest's chains, and every frame still arrives whole, in order, with its
- * header's num_buffers written. */
-static void test_rx_zero_copy(void **state)
-{
-	struct rig *r = *state;
-	static const size_t lens[] = {1514, 60, 700, 1514, 1000};
-	rx_burst(r, 4 * NET_RX_SLOTS, lens, 5, 1);
-	struct net_rxq *rq = r->n->rx[0];
-	uint64_t zc = atomic_load(&rq->zero_copy);
-	/* the first frame comes through the slot read that waited; the
-	 * others are read in batches into chains */
-	assert_true(zc >= 2 * NET_RX_SLOTS);
-	assert_int_equal(atomic_load(&rq->read_fails) + atomic_load(&rq->dropped), 0);
-	assert_int_equal(rq->zc_n, 0); /* no chain held once the batch ended */
-	/* every chain popped was used: none lost, none used twice */
-	assert_int_equal(rq->w.q.last_avail, vd_used_idx(&r->v, 0));
-}
-
-/* Buffers smaller than the frames: a frame read into one chain does not
- * fit, so it and the rest of its batch are delivered by copying, across
- * mergeable buffers, the other chains given back unused; frames stay
- * whole and in order, and the worker reads by copy for a while. */
-static void test_rx_zero_copy_small_buffers(void **state)
-{
-	struct rig *r = *state;
-	static const size_t small[] = {60, 100, 200};
-	rx_burst(r, 2 * NET_RX_SLOTS, small, 3, 1); /* fit: batches by zero copy */
-	struct net_rxq *rq = r->n->rx[0];
-	assert_true(atomic_load(&rq->zero_copy) > 0);
-	static const size_t mixed[] = {1514, 60, 1000, 200, 1514};
-	rx_burst(r, 4 * NET_RX_SLOTS, mixed, 5, 0x30);
-	assert_true(rq->zc_cool > 0);
-	assert_int_equal(atomic_load(&rq->read_fails) + atomic_load(&rq->dropped), 0);
-	assert_int_equal(rq->w.q.last_avail, vd_used_idx(&r->v, 0));
 }
 
 /* Five frames queue in the tap while the worker sleeps: one wake-up
@@ -387,9 +270,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rx_batch_one_interrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_batch_one_interrupt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_zero_copy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rx_zero_copy_small_buffers, setup_small,
-						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
