@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/le.h"
 #include "core/snap.h"
 #include "devices/virtio/virtio.h"
@@ -155,13 +156,6 @@ static void balloon_report(struct balloon *g, const struct vq_chain *c)
 	}
 }
 
-static uint64_t balloon_now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
 /* A statistics buffer: read, kept until the next interval. */
 static void balloon_stats_take(struct balloon *g, struct vq_worker *w, const struct vq_chain *c)
 {
@@ -179,7 +173,7 @@ static void balloon_stats_take(struct balloon *g, struct vq_worker *w, const str
 	unsigned bad = balloon_stats_parse(buf, n, &st);
 	if (bad || vq_cursor_left(&cur))
 		atomic_fetch_add(&g->stats_fails, 1);
-	uint64_t now = balloon_now_ms();
+	uint64_t now = clock_mono_ms();
 	pthread_mutex_lock(&g->stats_lock);
 	g->st = st;
 	g->stats_updates++;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "devices/mmds.h"
 #include "devices/net_backend.h"
 
@@ -54,13 +55,6 @@ void net_mmds_free(struct net_mmds *m)
 	free(m);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 bool net_mmds_tx(struct net_txq *tq, const struct vq_chain *c)
 {
 	struct net_mmds *m = tq->n->mmds;
@@ -78,7 +72,7 @@ bool net_mmds_tx(struct net_txq *tq, const struct vq_chain *c)
 	if (len > MMDS_IN_MAX)
 		return true; /* for the MMDS, but more than any request: dropped */
 	got += vq_cursor_read(&cur, in + got, len - got);
-	mmds_resp_input(m->resp, in, got, now_ms());
+	mmds_resp_input(m->resp, in, got, clock_mono_ms());
 	/* RX pair 0 takes what the responder has now */
 	struct io_uring_sqe *sqe = vq_worker_sqe(&tq->w);
 	if (sqe) {

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "core/clock.h"
 #include "devices/serial.h"
 
 #include <errno.h>
@@ -94,18 +95,11 @@ static void rx_push(struct serial *s, uint8_t c)
 /* How long a full console may hold a vCPU for room (serial_tx). */
 #define SERIAL_STALL_MS 100
 
-static uint64_t serial_now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
 static void serial_tx(struct serial *s, uint8_t c)
 {
 	if (s->mcr & MCR_LOOP) {
 		rx_push(s, c);
-	} else if (s->limited && rl_take(&s->limit, 1, 0, serial_now_ns()) != 0) {
+	} else if (s->limited && rl_take(&s->limit, 1, 0, clock_mono_ns()) != 0) {
 		s->tx_limited++;
 	} else if (s->out_fd >= 0) {
 		ssize_t n;

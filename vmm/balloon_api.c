@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "devices/balloon.h"
 #include "vmm/vm.h"
 
@@ -102,9 +103,7 @@ API int cvmm_vm_balloon_stats(struct cvmm_vm *handle, struct cvmm_balloon_stats 
 	memcpy(out->val, st.stats.val, sizeof(out->val));
 	out->updates = st.stats_updates;
 	if (st.stats_updates) {
-		struct timespec t;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		uint64_t now = (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+		uint64_t now = clock_mono_ms();
 		out->last_ms_ago = now > st.stats_ms ? now - st.stats_ms : 0;
 	}
 	return 0;

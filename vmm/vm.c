@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "devices/serial.h"
 #include "devices/virtio/mmio.h"
@@ -843,11 +844,9 @@ API int cvmm_vm_create(const struct cvmm_config *cfg, struct cvmm_vm **out, char
 	return vm_create(cfg, NULL, out, errbuf, errlen);
 }
 
-static uint64_t mono_ns(void);
-
 static void vm_phase(struct vm *vm, enum vm_phase p)
 {
-	vm->phase_ns[p] = mono_ns();
+	vm->phase_ns[p] = clock_mono_ns();
 }
 
 /* --log-level debug: how long each phase of the start took (a phase left
@@ -875,13 +874,6 @@ static void vm_phases_log(const struct vm *vm)
 		  (double)(prev - vm->phase_ns[VM_PH_BEGIN]) / 1e6);
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct cvmm_vm **out,
 	      char *errbuf, unsigned long errlen)
 {
@@ -899,7 +891,7 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 	vm->exit.vcpu = -1;
 	snapmem_init(&vm->snapmem);
 	vm->restored = rc != NULL;
-	vm->rs_ns[0] = mono_ns();
+	vm->rs_ns[0] = clock_mono_ns();
 	vm->phase_ns[VM_PH_BEGIN] = vm->rs_ns[0];
 	int r = pthread_mutex_init(&vm->exit_lock, NULL);
 	if (r) {
@@ -987,7 +979,7 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 				rc->rs->mem_path, gpa, size, n, &vm->mem, e);
 		if (r < 0)
 			goto fail;
-		vm->rs_ns[1] = mono_ns();
+		vm->rs_ns[1] = clock_mono_ns();
 	} else {
 		r = vm_memory_alloc(vm, e);
 		if (r < 0)
@@ -1078,12 +1070,12 @@ int vm_create(const struct cvmm_config *cfg, const struct vm_restore *rc, struct
 	r = vm_devices_start(vm, e);
 	if (r < 0)
 		goto fail;
-	vm->rs_ns[2] = mono_ns();
+	vm->rs_ns[2] = clock_mono_ns();
 	vm->phase_ns[VM_PH_WORKERS] = vm->rs_ns[2];
 	r = rc ? vm_restore_state(vm, rc, e) : arch_boot_vcpu(vm->arch, vm->vcpus[0].fd, e);
 	if (r < 0)
 		goto fail;
-	vm->rs_ns[3] = mono_ns();
+	vm->rs_ns[3] = clock_mono_ns();
 	vm->phase_ns[VM_PH_BOOT_REGS] = vm->rs_ns[3];
 	*out = (struct cvmm_vm *)vm;
 	return 0;
@@ -1101,7 +1093,7 @@ API int cvmm_vm_start(struct cvmm_vm *handle)
 	if (vm->started)
 		return err_shared_set(&vm->err, EALREADY, "VM already started");
 	vm->started = true;
-	vm->start_ns = mono_ns();
+	vm->start_ns = clock_mono_ns();
 	if (vm->restored)
 		log_info("restore: memory map %.1f ms, KVM set-up %.1f ms, state load %.1f ms, "
 			 "vCPUs start %.1f ms after the VM's creation began",

@@ -2,6 +2,7 @@
 /* A device's rate limiter, shared by its workers (limiter.h). */
 #include "devices/virtio/limiter.h"
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "devices/virtio/device.h"
 
@@ -32,7 +33,7 @@ void vq_limiter_set(struct vq_limiter *l, const struct rl_cfg *c)
 bool vq_limit_slow(struct vq_limiter *l, struct vq_worker *w, uint64_t bytes, uint64_t ops,
 		   uint64_t *since)
 {
-	uint64_t now = vq_now_ns(), wait = 0;
+	uint64_t now = clock_mono_ns(), wait = 0;
 	pthread_mutex_lock(&l->lock);
 	if (atomic_load_explicit(&l->on, memory_order_relaxed))
 		wait = rl_take(&l->rl, bytes, ops, now);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/jail.h"
 #include "core/thread.h"
 #include "core/log.h"
@@ -128,16 +129,9 @@ void vq_worker_cancel(struct vq_worker *w, const void *io)
 	io_uring_submit(&w->ring);
 }
 
-uint64_t vq_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 void vq_worker_timer(struct vq_worker *w, uint64_t ns)
 {
-	uint64_t due = vq_now_ns() + ns;
+	uint64_t due = clock_mono_ns() + ns;
 	if ((w->timers && due >= w->timer_due) || w->timers >= WORKER_MAX_TIMERS)
 		return;
 	struct io_uring_sqe *sqe = vq_worker_sqe(w);
@@ -455,7 +449,7 @@ static int worker_poll(struct vq_worker *w, uint64_t *t0)
 			return 1;
 		}
 	}
-	*t0 = vq_now_ns();
+	*t0 = clock_mono_ns();
 	uint64_t window = w->poll.ns;
 	bool stuck = false;
 	if (window) {
@@ -469,7 +463,7 @@ static int worker_poll(struct vq_worker *w, uint64_t *t0)
 				stuck = true;
 				break;
 			}
-			if (vq_now_ns() - *t0 >= window)
+			if (clock_mono_ns() - *t0 >= window)
 				break;
 			cpu_relax();
 		}
@@ -536,7 +530,7 @@ static void *worker_thread(void *arg)
 		if (worker_round(w, true, NULL) < 0)
 			break;
 		if (t0)
-			vq_poll_tune(&w->poll, vq_now_ns() - t0);
+			vq_poll_tune(&w->poll, clock_mono_ns() - t0);
 	}
 	worker_ended(w);
 	return NULL;

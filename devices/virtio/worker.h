@@ -240,8 +240,6 @@ void vq_worker_timer(struct vq_worker *w, uint64_t ns);
 /* Any thread: the worker serves its queue as if the guest had kicked (its
  * kick eventfd written): a rate limiter replaced, a wait to reconsider. */
 void vq_worker_wake(struct vq_worker *w);
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t vq_now_ns(void);
 /* An io_uring opcode's name without IORING_OP_ ("READV"), or NULL. */
 const char *vq_uring_op_name(unsigned op);
 struct io_uring_sqe *vq_worker_sqe(struct vq_worker *w);
