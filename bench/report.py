@@ -166,6 +166,7 @@ def plot(rows, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     labels, adv, cpu = [], [], []
     for label, a, b, ca, cb, _ in rows:
@@ -185,6 +186,10 @@ def plot(rows, path):
         ax[k].axvline(1.0, color="black", lw=0.8)
         ax[k].axvline(1.3, color="grey", lw=0.8, ls="--")
         ax[k].set_xscale("log")
+        # plain ratios on the axis: a narrow log range otherwise gets
+        # overlapping "1.25x10^0" minor labels
+        ax[k].xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax[k].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax[k].set_title(title, fontsize=10)
         for yi, v in zip(yy, vv):
             ax[k].text(v, yi, f" {v:.2f}", va="center", fontsize=7)
