@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/log.h"
 #include "core/snap.h"
 #include "devices/virtio/limiter.h"
@@ -447,7 +448,7 @@ static int blk_file_open(const struct blk *b, const char *path, int *fd, struct 
 {
 	int flags = (b->geom.ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (b->direct ? O_DIRECT : 0);
 	*same = false;
-	*fd = open(path, flags);
+	*fd = file_open_nowait(path, flags);
 	if (*fd < 0)
 		return err_set(e, errno, "cannot open disk '%s': %s", path, strerror(errno));
 	int r;

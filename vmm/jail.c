@@ -166,6 +166,8 @@ static const struct jail_rule control_disk_rules[] = {
 	     "cvmm_vm_update_disk (PATCH /drives): open the new disk image, never creating or "
 	     "truncating a file (Landlock: beneath the disks' directories only)",
 	     CLEAR(2, O_CREAT | O_TRUNC | O_TMPFILE)),
+	RULE(fcntl, "the new disk image opened without waiting: O_NONBLOCK off again",
+	     EQ(1, F_SETFL)),
 	RULE(lseek, "the new disk's size, where it is a block device", EQ(2, SEEK_END)),
 	RULE(io_uring_register, "put the new disk file into each of its queue workers' rings",
 	     EQ(1, IORING_REGISTER_FILES_UPDATE)),

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/thread.h"
 #include "cvmm/cvmm.h"
 #include "vmm/jail.h"
@@ -140,7 +141,7 @@ int snapmem_save(const struct guest_mem *m, int fd, unsigned long *const *dirty,
 static int memfile_open(struct snapmem *sm, const char *path, const uint64_t *size, unsigned n,
 			struct err *e)
 {
-	sm->fd = open(path, O_RDONLY | O_CLOEXEC);
+	sm->fd = file_open_nowait(path, O_RDONLY | O_CLOEXEC);
 	if (sm->fd < 0)
 		return err_set(e, errno, "cannot open memory file '%s': %s", path, strerror(errno));
 	struct stat st;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/file.h"
 #include "core/le.h"
 #include "vmm/config.h"
 
@@ -323,7 +324,7 @@ int snapshot_read_state(const char *path, uint8_t **buf, struct snap_r *r, struc
 	*buf = NULL;
 	if (!path || !path[0])
 		return err_set(e, EINVAL, "no snapshot state file given");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = file_open_nowait(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(e, errno, "cannot open snapshot '%s': %s", path, strerror(errno));
 	struct stat st;

@@ -25,6 +25,7 @@
 
 #include "vmm/cli/api_mmds.h"
 #include "vmm/cli/args.h"
+#include "vmm/cli/config_json.h"
 #include "vmm/cli/limiter_json.h"
 
 #ifndef CVMM_VERSION
@@ -150,9 +151,10 @@ struct api_conn {
 	size_t out_len;
 	char in[4096]; /* received, not yet parsed (parser paused) */
 	size_t in_len;
-	bool closing;	/* close once out is written */
-	bool draining;	/* out written, shut down for writing; waiting for the peer's EOF */
-	size_t drained; /* bytes dropped while draining */
+	bool closing;	    /* close once out is written */
+	bool draining;	    /* out written, shut down for writing; waiting for the peer's EOF */
+	size_t drained;	    /* bytes dropped while draining */
+	uint64_t active_ms; /* its last byte in or out (CLOCK_MONOTONIC) */
 	struct api *api;
 };
 
@@ -161,6 +163,7 @@ struct api {
 	void *ctx;
 	int console_in, console_out; /* borrowed */
 	int listen_fd;		     /* owned, -1: none */
+	uint64_t accept_after_ms;    /* accept failed (no descriptor left): not before */
 	char sock_path[108];
 	struct api_conn *conns[API_MAX_CONNS]; /* owned */
 	struct api_pending p;
@@ -589,6 +592,21 @@ static void get_machine_config(struct api_conn *c)
 }
 
 /* The id in the path must be a plain name and match the body's. */
+/* Firecracker's resource ids: letters, digits and underscores (n bytes,
+ * no NUL among them). */
+static bool id_ok(const char *id, size_t n)
+{
+	if (strlen(id) != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = id[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_'))
+			return false;
+	}
+	return true;
+}
+
 static bool check_id(struct api_conn *c, const char *path_id, struct json_object *o,
 		     const char *key)
 {
@@ -597,15 +615,11 @@ static bool check_id(struct api_conn *c, const char *path_id, struct json_object
 		fault(c, 400, "the id must be 1..%d bytes", API_ID_MAX - 1);
 		return false;
 	}
-	for (size_t i = 0; i < n; i++) {
-		char ch = path_id[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '_')) {
-			fault(c, 400,
-			      "API Resource IDs can only contain alphanumeric characters "
-			      "and underscores.");
-			return false;
-		}
+	if (!id_ok(path_id, n)) {
+		fault(c, 400,
+		      "API Resource IDs can only contain alphanumeric characters "
+		      "and underscores.");
+		return false;
 	}
 	const char *body_id;
 	int r = field_str(c, o, key, API_ID_MAX - 1, &body_id);
@@ -1535,10 +1549,14 @@ static void put_metrics(struct api_conn *c, struct json_object *o)
 
 int api_timeout_ms(const struct api *a)
 {
-	if (a->metrics_fd < 0)
+	uint64_t now = now_ms(CLOCK_MONOTONIC), due = UINT64_MAX;
+	if (a->metrics_fd >= 0)
+		due = a->metrics_due_ms;
+	if (a->accept_after_ms && a->accept_after_ms < due)
+		due = a->accept_after_ms;
+	if (due == UINT64_MAX)
 		return -1;
-	uint64_t now = now_ms(CLOCK_MONOTONIC);
-	return a->metrics_due_ms <= now ? 0 : (int)(a->metrics_due_ms - now);
+	return due <= now ? 0 : (int)(due - now);
 }
 
 /* The pending configuration -> a cvmm_config; 0 or -errno with msg. */
@@ -1748,7 +1766,38 @@ static void put_snapshot_create(struct api_conn *c, struct json_object *o)
 
 /* PUT /snapshot/load: a VM built from a snapshot, in place of the boot
  * resources a fresh process would be given. */
+/* The pending configuration as a new API has it (what it owns freed). */
+static void pending_reset(struct api_pending *p)
+{
+	free(p->kernel);
+	free(p->initrd);
+	free(p->cmdline);
+	for (unsigned i = 0; i < p->ndrives; i++)
+		free(p->drives[i].path);
+	for (unsigned i = 0; i < p->nifaces; i++)
+		free(p->ifaces[i].tap);
+	free(p->vsock_path);
+	free(p->serial_path);
+	memset(p, 0, sizeof(*p));
+	p->cpus = 1;
+	p->mem_mib = 128; /* Firecracker's default */
+}
+
+static void put_snapshot_load_try(struct api_conn *c, struct json_object *o);
+
+/* A load that fails leaves no configuration behind: what the snapshot's
+ * replay set would otherwise join the next load's (its interfaces, matched
+ * to taps by position) or boot with InstanceStart unchecked. A load is
+ * only taken before anything but the logger and metrics was configured, so
+ * the pending configuration was a new one before it. */
 static void put_snapshot_load(struct api_conn *c, struct json_object *o)
+{
+	put_snapshot_load_try(c, o);
+	if (!c->api->started)
+		pending_reset(&c->api->p);
+}
+
+static void put_snapshot_load_try(struct api_conn *c, struct json_object *o)
 {
 	static const char *const keys[] = {"snapshot_path",
 					   "mem_file_path",
@@ -2232,7 +2281,8 @@ static void route(struct api_conn *c)
 	bool ok = ((r == R_INFO || r == R_VERSION || r == R_VMCONFIG) && m == HTTP_GET) ||
 		  (r == R_MACHINE && (m == HTTP_GET || m == HTTP_PUT || m == HTTP_PATCH)) ||
 		  (r == R_VM && m == HTTP_PATCH) || (r == R_DRIVE && m == HTTP_PATCH) ||
-		  (r == R_IFACE && m == HTTP_PATCH) || r == R_LATER || r == R_MMDS ||
+		  (r == R_IFACE && m == HTTP_PATCH) || r == R_LATER ||
+		  (r == R_MMDS && (m == HTTP_GET || m == HTTP_PUT || m == HTTP_PATCH)) ||
 		  (r == R_MMDS_CONFIG && m == HTTP_PUT) ||
 		  (r == R_BALLOON && (m == HTTP_GET || m == HTTP_PUT || m == HTTP_PATCH)) ||
 		  (r == R_BALLOON_STATS && (m == HTTP_GET || m == HTTP_PATCH)) ||
@@ -2558,6 +2608,7 @@ static struct api_conn *conn_new(struct api *a, int fd)
 	}
 	c->fd = fd;
 	c->api = a;
+	c->active_ms = now_ms(CLOCK_MONOTONIC);
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
 	return c;
@@ -2586,8 +2637,7 @@ int api_new(struct api **out, const struct api_ops *ops, void *ctx, int console_
 	a->console_in = console_in;
 	a->console_out = console_out;
 	a->listen_fd = -1;
-	a->p.cpus = 1;
-	a->p.mem_mib = 128; /* Firecracker's default */
+	pending_reset(&a->p);
 	snprintf(a->id, sizeof(a->id), "anonymous-instance");
 	a->log_fd = -1;
 	a->metrics_fd = -1;
@@ -2655,15 +2705,7 @@ void api_free(struct api *a)
 		close(a->listen_fd);
 		unlink(a->sock_path);
 	}
-	free(a->p.kernel);
-	free(a->p.initrd);
-	free(a->p.cmdline);
-	for (unsigned i = 0; i < a->p.ndrives; i++)
-		free(a->p.drives[i].path);
-	for (unsigned i = 0; i < a->p.nifaces; i++)
-		free(a->p.ifaces[i].tap);
-	free(a->p.vsock_path);
-	free(a->p.serial_path);
+	pending_reset(&a->p);
 	api_mmds_free(&a->mmds);
 	if (a->metrics_fd >= 0) {
 		(void)flush_metrics(a); /* the last line, as Firecracker writes at exit */
@@ -2729,7 +2771,8 @@ int api_listen_fd(const struct api *a)
 unsigned api_pollfds(const struct api *a, struct pollfd *p, unsigned max)
 {
 	unsigned n = 0;
-	if (a->listen_fd >= 0 && n < max)
+	if (a->listen_fd >= 0 && n < max &&
+	    (!a->accept_after_ms || now_ms(CLOCK_MONOTONIC) >= a->accept_after_ms))
 		p[n++] = (struct pollfd){.fd = a->listen_fd, .events = POLLIN};
 	for (unsigned i = 0; i < API_MAX_CONNS && n < max; i++) {
 		const struct api_conn *c = a->conns[i];
@@ -2757,6 +2800,7 @@ static void conn_flush(struct api_conn *c)
 		}
 		memmove(c->out, c->out + w, c->out_len - (size_t)w);
 		c->out_len -= (size_t)w;
+		c->active_ms = now_ms(CLOCK_MONOTONIC);
 	}
 }
 
@@ -2779,8 +2823,10 @@ static bool conn_service(struct api_conn *c, short revents)
 		ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			return false;
-		if (n > 0)
+		if (n > 0) {
 			c->in_len += (size_t)n;
+			c->active_ms = now_ms(CLOCK_MONOTONIC);
+		}
 	} else if (revents & (POLLHUP | POLLERR) && !(revents & POLLOUT)) {
 		return false;
 	}
@@ -2797,6 +2843,50 @@ static bool conn_service(struct api_conn *c, short revents)
 	return true;
 }
 
+/* A client that connects when every connection is taken gets the place of
+ * the one idle longest, if that one has been idle API_IDLE_MS (a client
+ * that hung, or never closes): a manager is never locked out by others'
+ * stale connections. */
+static int conn_slot(struct api *a)
+{
+	uint64_t now = now_ms(CLOCK_MONOTONIC);
+	int old = -1;
+	for (unsigned i = 0; i < API_MAX_CONNS; i++) {
+		if (!a->conns[i])
+			return (int)i;
+		if (old < 0 || a->conns[i]->active_ms < a->conns[old]->active_ms)
+			old = (int)i;
+	}
+	if (now - a->conns[old]->active_ms < API_IDLE_MS)
+		return -1;
+	cvmm_log(CVMM_LOG_WARN, "API: a connection idle for %llu ms closed for a new one",
+		 (unsigned long long)(now - a->conns[old]->active_ms));
+	conn_free(a->conns[old]);
+	a->conns[old] = NULL;
+	return old;
+}
+
+static void api_accept(struct api *a)
+{
+	int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		/* No descriptor left (EMFILE, ENFILE) or no memory: the client
+		 * stays in the backlog, and the listening socket is not watched
+		 * for a while (it stays readable: polling it now would spin). */
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			a->accept_after_ms = now_ms(CLOCK_MONOTONIC) + API_ACCEPT_RETRY_MS;
+		return;
+	}
+	a->accept_after_ms = 0;
+	int i = conn_slot(a);
+	struct api_conn *c = i >= 0 ? conn_new(a, fd) : NULL;
+	if (!c) {
+		close(fd); /* too many connections, all of them in use */
+		return;
+	}
+	a->conns[i] = c;
+}
+
 void api_service(struct api *a, const struct pollfd *p, unsigned n)
 {
 	if (a->metrics_fd >= 0 && api_timeout_ms(a) == 0)
@@ -2805,18 +2895,7 @@ void api_service(struct api *a, const struct pollfd *p, unsigned n)
 		if (!p[k].revents)
 			continue;
 		if (p[k].fd == a->listen_fd) {
-			int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-			if (fd < 0)
-				continue;
-			unsigned i;
-			for (i = 0; i < API_MAX_CONNS && a->conns[i]; i++)
-				;
-			struct api_conn *c = i < API_MAX_CONNS ? conn_new(a, fd) : NULL;
-			if (!c) {
-				close(fd); /* too many connections */
-				continue;
-			}
-			a->conns[i] = c;
+			api_accept(a);
 			continue;
 		}
 		for (unsigned i = 0; i < API_MAX_CONNS; i++) {
@@ -2942,6 +3021,14 @@ static int apply_array(struct api *a, struct json_object *v, const char *prefix,
 				 idkey);
 			return -EINVAL;
 		}
+		/* checked here too: it becomes part of a request line */
+		if (!id_ok(json_object_get_string(id), (size_t)json_object_get_string_len(id))) {
+			snprintf(err, errlen,
+				 "%s: '%s': API Resource IDs can only contain alphanumeric "
+				 "characters and underscores.",
+				 w, idkey);
+			return -EINVAL;
+		}
 		snprintf(path, sizeof(path), "%s/%s", prefix, json_object_get_string(id));
 		int r = apply_object(a, e, path, w, err, errlen);
 		if (r < 0)
@@ -2950,11 +3037,57 @@ static int apply_array(struct api *a, struct json_object *v, const char *prefix,
 	return 0;
 }
 
+/* A string the pending configuration owns, replaced by a copy of v. */
+static int pending_str(char **dst, const char *v)
+{
+	char *d = strdup(v);
+	if (!d)
+		return -ENOMEM;
+	free(*dst);
+	*dst = d;
+	return 0;
+}
+
+int api_restored_config(struct api *a, const struct cvmm_restore *rs, char *err, size_t errlen)
+{
+	void *app = NULL;
+	unsigned long alen = 0;
+	int r = cvmm_snapshot_app(rs->state_path, &app, &alen, err, errlen);
+	if (r < 0 || !app)
+		return r;
+	a->loading = true;
+	r = api_apply_config(a, app, alen, false, err, errlen);
+	a->loading = false;
+	free(app);
+	struct api_pending *p = &a->p;
+	for (unsigned i = 0; !r && i < p->nifaces && i < CVMM_MAX_NETS; i++)
+		if (rs->net_tap[i])
+			r = pending_str(&p->ifaces[i].tap, rs->net_tap[i]);
+	if (!r && rs->vsock_path && p->vsock_path)
+		r = pending_str(&p->vsock_path, rs->vsock_path);
+	for (unsigned k = 0; !r && k < CVMM_MAX_DISKS; k++) {
+		int d = disk_drive(p, k);
+		if (rs->disk_path[k] && d >= 0)
+			r = pending_str(&p->drives[d].path, rs->disk_path[k]);
+	}
+	if (r == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	if (r < 0)
+		pending_reset(p);
+	return r;
+}
+
 int api_apply_config(struct api *a, const char *json, size_t len, bool start, char *err,
 		     size_t errlen)
 {
 	int r;
 	const char *why = "";
+	/* a snapshot's is read whole from its state file (up to 64 MiB): parsed,
+	 * json-c's objects would take some 50 times that */
+	if (len > CLI_CONFIG_MAX) {
+		snprintf(err, errlen, "larger than %u bytes", CLI_CONFIG_MAX);
+		return -EFBIG;
+	}
 	struct json_object *o = json_whole(json, len, &r, &why);
 	if (!o && r == -ENOMEM) {
 		snprintf(err, errlen, "out of memory");
@@ -2973,6 +3106,15 @@ int api_apply_config(struct api *a, const char *json, size_t len, bool start, ch
 	for (const char *const *l = later; *l && !r; l++)
 		if (json_object_object_get_ex(o, *l, &v) && v) {
 			snprintf(err, errlen, "'%s' is not supported by cvmm yet", *l);
+			r = -EINVAL;
+		}
+	/* A snapshot never carries where the logs and metrics go (the process
+	 * that loads it has its own): one that does was not made by cvmm, and
+	 * would point this process's files elsewhere. */
+	static const char *const own[] = {"logger", "metrics", NULL};
+	for (const char *const *l = own; a->loading && *l && !r; l++)
+		if (json_object_object_get_ex(o, *l, &v) && v) {
+			snprintf(err, errlen, "'%s' is not part of a snapshot", *l);
 			r = -EINVAL;
 		}
 	/* in Firecracker's order: the logger and metrics first */

@@ -20,6 +20,10 @@
 #define API_MAX_BODY	 (64u << 10) /* by default */
 #define API_MAX_BODY_CAP (16u << 20)
 #define API_MAX_CONNS	 8
+/* A connection idle this long gives its place to a new client when all are
+ * taken; a failed accept (no descriptor left) is retried this much later. */
+#define API_IDLE_MS	    10000
+#define API_ACCEPT_RETRY_MS 100
 /* The Firecracker API version whose calls cvmm answers (GET /version). */
 #define API_FC_VERSION "1.12.0"
 
@@ -121,6 +125,15 @@ int api_listen_fd(const struct api *a);
 bool api_started(const struct api *a);
 /* The caller started the VM itself (--restore): pre-boot calls are over. */
 void api_set_started(struct api *a);
+/* cvmm --restore with --api-socket, before the restore: the snapshot's
+ * configuration (the state file's app section, replayed as PUT
+ * /snapshot/load does) becomes the API's, with the restore's overrides
+ * (taps, vsock socket, disks) in place of the snapshot's, so that GET
+ * /vm/config, PATCH /drives and /network-interfaces and a later PUT
+ * /snapshot/create see the VM as it is. 0, or -errno with err (the
+ * configuration is then left empty: the restore needs none). */
+__attribute__((warn_unused_result)) int
+api_restored_config(struct api *a, const struct cvmm_restore *rs, char *err, size_t errlen);
 
 /* Firecracker's --config-file: the JSON (len bytes) applied as the API
  * calls its sections stand for (logger, metrics, machine-config,

@@ -712,6 +712,12 @@ static int main_api(const struct cli_opts *o)
 		struct cvmm_restore rs;
 		char state[CLI_PATH_MAX + 8], mem[CLI_PATH_MAX + 8];
 		restore_from_opts(o, &rs, state, mem, sizeof(state));
+		char why[600];
+		if (api_restored_config(api, &rs, why, sizeof(why)) < 0)
+			fprintf(stderr,
+				"cvmm: warning: the snapshot's configuration: %s (the API "
+				"knows no devices)\n",
+				why);
 		r = api_vm_restore(&av, &rs, NULL, NULL, err, sizeof(err));
 		if (!r)
 			api_set_started(api);
