@@ -90,10 +90,22 @@ static void fs_answer(struct fs_queue *fq, struct fs_slot *s)
 	fs_push(fq, s, n);
 }
 
-/* The registered-file table follows the server's open files. */
+/* The registered-file table follows the server's open files.
+ *
+ * A READ or WRITE prepared earlier in this batch (fs_submit) names its
+ * file by slot, and io_uring looks the slot up only when the SQE is
+ * submitted. So the SQEs not yet submitted go first: otherwise a WRITE,
+ * the RELEASE of its file and an OPEN that gets the same slot, all in one
+ * batch, would write the newly opened file. Once submitted, a request
+ * keeps its file whatever the table does later. Where they cannot all be
+ * submitted now, the slot stays as it is: an OPEN fails, a RELEASE leaves
+ * the slot never to be used again (fh_release). */
 static int fs_file_slot(void *opaque, unsigned slot, int fd)
 {
 	struct fs_queue *fq = opaque;
+	if (io_uring_sq_ready(&fq->w.ring) &&
+	    (io_uring_submit(&fq->w.ring) < 0 || io_uring_sq_ready(&fq->w.ring)))
+		return -EBUSY;
 	int r = io_uring_register_files_update(&fq->w.ring, WORKER_FILE_DEV + slot, &fd, 1);
 	return r < 0 ? r : (r == 1 ? 0 : -EIO);
 }
