@@ -274,14 +274,21 @@ static const struct virtio_dev_ops fs_dev_ops = {
 	.reset_done = fs_reset_done,
 };
 
+uint64_t fs_nofile_want(unsigned shares)
+{
+	return (uint64_t)(shares ? shares : 1) * (FS_MAX_INODES + FS_MAX_FH) + 1024;
+}
+
 /* Each inode the guest holds is an O_PATH descriptor (and each open file
  * one more): 1024, the usual soft limit, is far too few for a directory of
- * 10,000 entries. Raise the soft limit to what the table can hold (the hard
- * limit too where we may); the limit is the process's, as for virtiofsd. */
-static void fs_raise_nofile(void)
+ * 10,000 entries. Raise the soft limit to what the tables of all the VM's
+ * shares can hold (the hard limit too where we may; else the soft limit
+ * as far as the hard one); the limit is the process's, as for virtiofsd.
+ * Each share asks for the same figure, so the first one raises it. */
+static void fs_raise_nofile(unsigned shares)
 {
 	struct rlimit rl;
-	rlim_t want = FS_MAX_INODES + FS_MAX_FH + 1024;
+	rlim_t want = (rlim_t)fs_nofile_want(shares);
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
 		return;
 	if (rl.rlim_max < want) {
@@ -304,7 +311,7 @@ int fs_open(struct fs **out, const struct fs_cfg *cfg, unsigned index, struct er
 		return err_set(e, ENOMEM, "out of memory");
 	f->index = index;
 	memcpy(f->tag, cfg->tag, tl);
-	fs_raise_nofile();
+	fs_raise_nofile(cfg->shares);
 	int fd = open(cfg->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		int er = errno;

@@ -25,6 +25,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -1600,6 +1601,37 @@ static void test_dev_write_release_open(void **state)
 	sentinel_untouched();
 }
 
+/* RLIMIT_NOFILE grows with the VM's shares: each can hold FS_MAX_INODES +
+ * FS_MAX_FH descriptors. fs_open raises the soft limit that far, the hard
+ * one too where the process may, else the soft one up to the hard one.
+ * The test puts the process's limits back. */
+static void test_dev_nofile(void **state)
+{
+	(void)state;
+	const uint64_t share = FS_MAX_INODES + FS_MAX_FH;
+	assert_true(fs_nofile_want(0) == share + 1024);
+	assert_true(fs_nofile_want(1) == share + 1024);
+	assert_true(fs_nofile_want(4) == 4 * share + 1024);
+
+	uint64_t want = fs_nofile_want(4);
+	struct rlimit saved, rl;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	/* whether fs_open may go as far (a raised hard limit comes down
+	 * again below: only a process allowed to raise it got here) */
+	rl = (struct rlimit){want, want};
+	bool room = saved.rlim_max >= want || setrlimit(RLIMIT_NOFILE, &rl) == 0;
+	rl = (struct rlimit){1024, saved.rlim_max};
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	struct fs_cfg cfg = {.tag = "t", .path = env.share, .shares = 4};
+	struct err e = {0};
+	struct fs *f;
+	assert_int_equal(fs_open(&f, &cfg, 3, &e), 0);
+	fs_destroy(f);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_true(rl.rlim_cur == (room ? want : saved.rlim_max));
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
+
 int main(void)
 {
 	skip_without_uring();
@@ -1621,6 +1653,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_srv_forget_open_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dev_reset_fifo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dev_write_release_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dev_nofile, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
