@@ -90,10 +90,22 @@ static void fs_answer(struct fs_queue *fq, struct fs_slot *s)
 	fs_push(fq, s, n);
 }
 
-/* The registered-file table follows the server's open files. */
+/* The registered-file table follows the server's open files.
+ *
+ * A READ or WRITE prepared earlier in this batch (fs_submit) names its
+ * file by slot, and io_uring looks the slot up only when the SQE is
+ * submitted. So the SQEs not yet submitted go first: otherwise a WRITE,
+ * the RELEASE of its file and an OPEN that gets the same slot, all in one
+ * batch, would write the newly opened file. Once submitted, a request
+ * keeps its file whatever the table does later. Where they cannot all be
+ * submitted now, the slot stays as it is: an OPEN fails, a RELEASE leaves
+ * the slot never to be used again (fh_release). */
 static int fs_file_slot(void *opaque, unsigned slot, int fd)
 {
 	struct fs_queue *fq = opaque;
+	if (io_uring_sq_ready(&fq->w.ring) &&
+	    (io_uring_submit(&fq->w.ring) < 0 || io_uring_sq_ready(&fq->w.ring)))
+		return -EBUSY;
 	int r = io_uring_register_files_update(&fq->w.ring, WORKER_FILE_DEV + slot, &fd, 1);
 	return r < 0 ? r : (r == 1 ? 0 : -EIO);
 }
@@ -262,14 +274,21 @@ static const struct virtio_dev_ops fs_dev_ops = {
 	.reset_done = fs_reset_done,
 };
 
+uint64_t fs_nofile_want(unsigned shares)
+{
+	return (uint64_t)(shares ? shares : 1) * (FS_MAX_INODES + FS_MAX_FH) + 1024;
+}
+
 /* Each inode the guest holds is an O_PATH descriptor (and each open file
  * one more): 1024, the usual soft limit, is far too few for a directory of
- * 10,000 entries. Raise the soft limit to what the table can hold (the hard
- * limit too where we may); the limit is the process's, as for virtiofsd. */
-static void fs_raise_nofile(void)
+ * 10,000 entries. Raise the soft limit to what the tables of all the VM's
+ * shares can hold (the hard limit too where we may; else the soft limit
+ * as far as the hard one); the limit is the process's, as for virtiofsd.
+ * Each share asks for the same figure, so the first one raises it. */
+static void fs_raise_nofile(unsigned shares)
 {
 	struct rlimit rl;
-	rlim_t want = FS_MAX_INODES + FS_MAX_FH + 1024;
+	rlim_t want = (rlim_t)fs_nofile_want(shares);
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
 		return;
 	if (rl.rlim_max < want) {
@@ -292,7 +311,7 @@ int fs_open(struct fs **out, const struct fs_cfg *cfg, unsigned index, struct er
 		return err_set(e, ENOMEM, "out of memory");
 	f->index = index;
 	memcpy(f->tag, cfg->tag, tl);
-	fs_raise_nofile();
+	fs_raise_nofile(cfg->shares);
 	int fd = open(cfg->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		int er = errno;

@@ -170,7 +170,14 @@ struct fs_cfg {
 	/* the workers keep the ownership capabilities (JAIL_FS_CAPS) the
 	 * process has, so the guest's root acts as root beneath the share */
 	bool privileged;
+	/* the VM's shares, this one included: RLIMIT_NOFILE is raised for
+	 * them all (fs_nofile_want) */
+	unsigned shares;
 };
+
+/* The RLIMIT_NOFILE that fs_open asks for: room for every descriptor of
+ * `shares` shares (0 counts as 1), and 1,024 for the rest of the VMM. */
+uint64_t fs_nofile_want(unsigned shares);
 
 struct fs;
 __attribute__((warn_unused_result)) int fs_open(struct fs **out, const struct fs_cfg *cfg,

@@ -15,6 +15,15 @@
 struct snap_w;
 struct snap_r;
 
+/* The largest clock offset, either way, that a restore accepts for the
+ * CMOS RTC and the PL031, in seconds: 2^40, about 34,800 years. The guest
+ * itself cannot go near it: the CMOS registers reach year 25,776 at most
+ * (century and year 255 in binary mode, the month and day overflowing),
+ * about 7.5e11 s from the epoch; the PL031's load register is 32 bits.
+ * Within it, the host's time plus the offset neither overflows nor leaves
+ * what gmtime_r converts. */
+#define RTC_MAX_OFFSET (INT64_C(1) << 40)
+
 /* MC146818-compatible CMOS RTC at ports 0x70/0x71. Time comes from
  * now(ctx) (the host's clock unless a test injects one); the guest's
  * writes to the time registers are kept as an offset. No alarm/periodic

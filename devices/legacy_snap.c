@@ -6,6 +6,7 @@
  * interrupt line levels themselves are the interrupt controller's state
  * (the arch saves it); a device only remembers what it last drove. */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "core/snap.h"
@@ -68,6 +69,12 @@ int serial_restore(struct serial *s, const struct snap_r *r, uint32_t inst, stru
 	return 0;
 }
 
+/* A clock offset read from a state file: within RTC_MAX_OFFSET. */
+static bool clock_offset_ok(uint64_t off)
+{
+	return (int64_t)off >= -RTC_MAX_OFFSET && (int64_t)off <= RTC_MAX_OFFSET;
+}
+
 enum { RTC_INDEX = 1, RTC_CMOS, RTC_OFFSET };
 
 void rtc_save(struct rtc *r, struct snap_w *w, uint32_t inst)
@@ -97,6 +104,10 @@ int rtc_restore(struct rtc *r, const struct snap_r *sr, uint32_t inst, struct er
 		ret = snap_get_u64(&sec, RTC_OFFSET, &off, e);
 	if (ret < 0)
 		return ret;
+	if (!clock_offset_ok(off))
+		return err_set(e, EINVAL,
+			       "snapshot's RTC offset (%lld s) is out of range (2^40 s either way)",
+			       (long long)off);
 	pthread_mutex_lock(&r->lock);
 	r->index = index & 0x7f;
 	memcpy(r->cmos, cmos, sizeof(cmos));
@@ -174,6 +185,11 @@ int pl031_restore(struct pl031 *p, const struct snap_r *r, uint32_t inst, struct
 		ret = snap_get_exact(&sec, PL_REGS, regs, sizeof(regs), e);
 	if (ret < 0)
 		return ret;
+	if (!clock_offset_ok(off))
+		return err_set(
+			e, EINVAL,
+			"snapshot's PL031 offset (%lld s) is out of range (2^40 s either way)",
+			(long long)off);
 	pthread_mutex_lock(&p->lock);
 	p->offset = (int64_t)off;
 	p->lr = regs[0];

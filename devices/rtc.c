@@ -65,10 +65,15 @@ static unsigned from_reg(const struct rtc *r, uint8_t v)
 	return (r->cmos[RTC_B] & B_BIN) ? v : (unsigned)((v >> 4) * 10 + (v & 0xf));
 }
 
+/* The guest's time now. The offset stays within RTC_MAX_OFFSET (what the
+ * guest can set, what a restore accepts), but a time that cannot be
+ * converted (a host clock far out) reads as the epoch, 1970-01-01
+ * 00:00:00, a Thursday: never as what the stack held. */
 static void rtc_snapshot(struct rtc *r, struct tm *tm)
 {
-	time_t t = r->now(r->now_ctx) + r->offset;
-	gmtime_r(&t, tm);
+	time_t t;
+	if (__builtin_add_overflow(r->now(r->now_ctx), r->offset, &t) || !gmtime_r(&t, tm))
+		*tm = (struct tm){.tm_mday = 1, .tm_year = 70, .tm_wday = 4};
 }
 
 static uint8_t rtc_read_reg(struct rtc *r, uint8_t idx)

@@ -8,7 +8,8 @@
  *       [name index, instance, nfields] then per field [tag, n] and
  *       n % 40 bytes
  * Invariants: a refused file says why; an accepted one's sections all lie
- * inside it; a configuration read back is one cvmm_config accepted. */
+ * inside it; a configuration read back is one cvmm_config accepted; a
+ * clock offset restored is within RTC_MAX_OFFSET. */
 #include <stdint.h>
 
 #include "core/snap.h"
@@ -63,6 +64,7 @@ static void read_all(const uint8_t *file, size_t len)
 			FZ_CHECK(e.msg[0]);
 		err_clear(&e);
 		FZ_CHECK(rtc.index < 128);
+		FZ_CHECK(rtc.offset >= -RTC_MAX_OFFSET && rtc.offset <= RTC_MAX_OFFSET);
 		rtc_destroy(&rtc);
 	}
 	if (i8042_init(&kbd, &sys, &irq) == 0) {
@@ -76,6 +78,7 @@ static void read_all(const uint8_t *file, size_t len)
 		if (pl031_restore(&pl, &r, 0, &e) < 0)
 			FZ_CHECK(e.msg[0]);
 		err_clear(&e);
+		FZ_CHECK(pl.offset >= -RTC_MAX_OFFSET && pl.offset <= RTC_MAX_OFFSET);
 		pl031_destroy(&pl);
 	}
 }

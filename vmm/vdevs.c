@@ -65,7 +65,8 @@ static int fs_open_cfg(void **out, const struct cvmm_config *cfg, unsigned i, st
 			    .path = c->path,
 			    .ro = c->flags & CVMM_FS_RO,
 			    .xattr = c->flags & CVMM_FS_XATTR,
-			    .privileged = c->flags & CVMM_FS_PRIVILEGED};
+			    .privileged = c->flags & CVMM_FS_PRIVILEGED,
+			    .shares = cfg->nfs};
 	return fs_desc.open(out, &fc, i, e);
 }
 

@@ -18,6 +18,7 @@
 
 #include "arch/x86_64/layout.h"
 #include "core/log.h"
+#include "core/snap.h"
 #include "devices/legacy.h"
 #include "devices/serial.h"
 
@@ -252,6 +253,97 @@ static void test_rtc(void **state)
 	rtc_destroy(&r);
 }
 
+/* Finishes the state file w holds and opens it for reading, as a restore
+ * does; w still owns the bytes. */
+static void state_open(struct snap_w *w, struct snap_r *sr)
+{
+	const uint8_t *p;
+	size_t len;
+	struct err e = {0};
+	assert_int_equal(snap_w_finish(w, SNAP_ARCH_HOST, &p, &len, &e), 0);
+	assert_int_equal(snap_open(sr, p, len, SNAP_ARCH_HOST, &e), 0);
+}
+
+/* Restores into r the state of a fresh CMOS RTC whose offset is off. */
+static int rtc_restore_offset(struct rtc *r, int64_t off, struct err *e)
+{
+	struct rtc src;
+	assert_int_equal(rtc_init(&src, NULL, NULL), 0);
+	src.offset = off;
+	struct snap_w w;
+	struct snap_r sr;
+	snap_w_init(&w);
+	rtc_save(&src, &w, 0);
+	state_open(&w, &sr);
+	int ret = rtc_restore(r, &sr, 0, e);
+	snap_w_free(&w);
+	rtc_destroy(&src);
+	return ret;
+}
+
+/* A state file's RTC offset is the guest's clock: the farthest time the
+ * guest can set comes back, an offset past RTC_MAX_OFFSET either way is
+ * refused with a message and changes nothing. */
+static void test_rtc_restore(void **state)
+{
+	(void)state;
+	time_t now = 1700000000;
+	struct rtc g, r;
+	assert_int_equal(rtc_init(&g, fixed_now, &now), 0);
+	assert_int_equal(rtc_init(&r, fixed_now, &now), 0);
+	/* binary mode, every time register at 255: year 25,776 */
+	static const uint8_t treg[] = {0, 2, 4, 7, 8, 9, 0x32};
+	cmos_set(&g, 0x0b, 0x86);
+	for (unsigned i = 0; i < sizeof(treg); i++)
+		cmos_set(&g, treg[i], 0xff);
+	cmos_set(&g, 0x0b, 0x06);
+	assert_true(g.offset > 700000000000LL);
+	struct snap_w w;
+	struct snap_r sr;
+	struct err e = {0};
+	snap_w_init(&w);
+	rtc_save(&g, &w, 0);
+	state_open(&w, &sr);
+	assert_int_equal(rtc_restore(&r, &sr, 0, &e), 0);
+	snap_w_free(&w);
+	assert_true(r.offset == g.offset);
+	assert_int_equal(cmos(&r, 0x32), cmos(&g, 0x32));
+	assert_int_equal(cmos(&r, 9), cmos(&g, 9));
+
+	assert_int_equal(rtc_restore_offset(&r, RTC_MAX_OFFSET, &e), 0);
+	assert_int_equal(rtc_restore_offset(&r, -RTC_MAX_OFFSET, &e), 0);
+	static const int64_t bad[] = {RTC_MAX_OFFSET + 1, -RTC_MAX_OFFSET - 1, INT64_MAX,
+				      INT64_MIN};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&e);
+		assert_int_equal(rtc_restore_offset(&r, bad[i], &e), -EINVAL);
+		assert_non_null(strstr(e.msg, "RTC offset"));
+		assert_true(r.offset == -RTC_MAX_OFFSET);
+	}
+	rtc_destroy(&g);
+	rtc_destroy(&r);
+}
+
+/* A time gmtime_r cannot convert (a host clock far out, an offset no
+ * guest or restore can set) reads as the epoch, 1970-01-01 00:00:00, a
+ * Thursday, in every time register: never what the stack held. */
+static void test_rtc_unconvertible(void **state)
+{
+	(void)state;
+	static const uint8_t reg[] = {0, 2, 4, 6, 7, 8, 9, 0x32};
+	static const uint8_t epoch[] = {0x00, 0x00, 0x00, 0x05, 0x01, 0x01, 0x70, 0x19};
+	time_t now = (time_t)1 << 62; /* past the years a struct tm holds */
+	struct rtc r;
+	assert_int_equal(rtc_init(&r, fixed_now, &now), 0);
+	for (unsigned i = 0; i < sizeof(reg); i++)
+		assert_int_equal(cmos(&r, reg[i]), epoch[i]);
+	now = 1700000000;
+	r.offset = INT64_MAX; /* the sum overflows */
+	for (unsigned i = 0; i < sizeof(reg); i++)
+		assert_int_equal(cmos(&r, reg[i]), epoch[i]);
+	rtc_destroy(&r);
+}
+
 static uint32_t pl031_rd(struct pl031 *p, uint64_t off)
 {
 	uint8_t b[4];
@@ -308,6 +400,32 @@ static void test_pl031(void **state)
 	assert_int_equal(b, 0);
 	pl031_ops.write(&p, 0x09, &b, 1);
 	assert_int_equal(pl031_rd(&p, 0x08), 1000);
+	pl031_destroy(&p);
+}
+
+/* The PL031's offset from a state file is bounded as the RTC's. */
+static void test_pl031_restore(void **state)
+{
+	(void)state;
+	time_t now = 1700000000;
+	struct pl031 src, p;
+	assert_int_equal(pl031_init(&src, fixed_now, &now), 0);
+	assert_int_equal(pl031_init(&p, fixed_now, &now), 0);
+	static const int64_t off[] = {RTC_MAX_OFFSET, INT64_MIN, RTC_MAX_OFFSET + 1};
+	for (unsigned i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+		src.offset = off[i];
+		struct snap_w w;
+		struct snap_r sr;
+		struct err e = {0};
+		snap_w_init(&w);
+		pl031_save(&src, &w, 0);
+		state_open(&w, &sr);
+		int ret = pl031_restore(&p, &sr, 0, &e);
+		snap_w_free(&w);
+		assert_int_equal(ret, i == 0 ? 0 : -EINVAL);
+		assert_true(p.offset == RTC_MAX_OFFSET);
+	}
+	pl031_destroy(&src);
 	pl031_destroy(&p);
 }
 
@@ -549,7 +667,10 @@ int main(void)
 		cmocka_unit_test(test_serial_rx),
 		cmocka_unit_test(test_serial_full_console),
 		cmocka_unit_test(test_rtc),
+		cmocka_unit_test(test_rtc_restore),
+		cmocka_unit_test(test_rtc_unconvertible),
 		cmocka_unit_test(test_pl031),
+		cmocka_unit_test(test_pl031_restore),
 		cmocka_unit_test(test_power_paths),
 		cmocka_unit_test(test_i8042_probe),
 		cmocka_unit_test(test_i8042_ctrl_alt_del),

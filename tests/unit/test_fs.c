@@ -25,6 +25,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -1371,8 +1372,9 @@ struct dev_rig {
 };
 
 /* Makes the request in io1's buffer (n bytes) available on the request
- * queue and kicks; its reply goes to the request's writable buffer. */
-static unsigned dev_send(struct dev_rig *r, size_t n)
+ * queue, without a kick; its reply goes to the request's writable buffer
+ * (dev_reply(k)). */
+static unsigned dev_post(struct dev_rig *r, size_t n)
 {
 	unsigned k = r->ring.avail_idx % (DQ_NUM / 2);
 	uint64_t out = DQ_BUF + k * 0x4000ULL, in = out + 0x2000;
@@ -1381,13 +1383,23 @@ static unsigned dev_send(struct dev_rig *r, size_t n)
 	struct rr_seg segs[2] = {{out, (uint32_t)n, 0}, {in, 0x2000, VRING_DESC_F_WRITE}};
 	r->ring.next_desc = (uint16_t)(2 * k);
 	rr_post(&r->ring, segs, 2);
-	uint64_t one = 1;
-	assert_int_equal(write(fs_kick_fd(r->f, 1), &one, sizeof(one)), (ssize_t)sizeof(one));
 	return k;
 }
 
-/* Waits (5 s at most) for `count` used entries; the reply of request slot
- * k then: its error, payload at *payload. */
+static void dev_kick(struct dev_rig *r)
+{
+	uint64_t one = 1;
+	assert_int_equal(write(fs_kick_fd(r->f, 1), &one, sizeof(one)), (ssize_t)sizeof(one));
+}
+
+static unsigned dev_send(struct dev_rig *r, size_t n)
+{
+	unsigned k = dev_post(r, n);
+	dev_kick(r);
+	return k;
+}
+
+/* Waits (5 s at most) for `count` used entries. */
 static bool dev_wait(struct dev_rig *r, uint16_t count)
 {
 	for (int i = 0; i < 5000; i++) {
@@ -1398,18 +1410,55 @@ static bool dev_wait(struct dev_rig *r, uint16_t count)
 	return false;
 }
 
-static int dev_call(struct dev_rig *r, uint32_t op, uint64_t nodeid, const void *arg, size_t alen,
-		    const char *n1, const char *n2, void *payload, size_t plen)
+/* The reply of request slot k: its error, its first plen payload bytes
+ * at *payload (when the error is 0). */
+static int dev_reply(struct dev_rig *r, unsigned k, void *payload, size_t plen)
 {
-	size_t n = build_io(&io1, op, nodeid, arg, alen, n1, n2);
-	unsigned k = dev_send(r, n);
-	assert_true(dev_wait(r, r->ring.avail_idx));
 	const uint8_t *in = fake_at(&r->fm, DQ_BUF + k * 0x4000ULL + 0x2000, 0x2000);
 	struct fuse_out_header oh;
 	memcpy(&oh, in, sizeof(oh));
 	if (payload && oh.error == 0)
 		memcpy(payload, in + sizeof(oh), plen);
 	return oh.error;
+}
+
+static int dev_call(struct dev_rig *r, uint32_t op, uint64_t nodeid, const void *arg, size_t alen,
+		    const char *n1, const char *n2, void *payload, size_t plen)
+{
+	size_t n = build_io(&io1, op, nodeid, arg, alen, n1, n2);
+	unsigned k = dev_send(r, n);
+	assert_true(dev_wait(r, r->ring.avail_idx));
+	return dev_reply(r, k, payload, plen);
+}
+
+/* A share of env.share, its request queue activated, FUSE_INIT done. */
+static void dev_up(struct dev_rig *r)
+{
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(fake_mem_init(&r->fm, 1 * MiB), 0);
+	rr_set(&r->ring, &r->fm.m, DQ_DESC, DQ_AVAIL, DQ_USED, DQ_NUM);
+	struct fs_cfg cfg = {.tag = "t", .path = env.share};
+	struct err e = {0};
+	assert_int_equal(fs_open(&r->f, &cfg, 0, &e), 0);
+	r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct virtio_irqfds irq = {.config = r->efd};
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		irq.vq[i] = r->efd;
+	assert_int_equal(fs_start(r->f, &r->fm.m, &irq, &e), 0);
+	struct virtio_dev *d = fs_vdev(r->f);
+	d->driver_features = 1ULL << VIRTIO_F_VERSION_1;
+	d->qcfg[1] = (struct virtio_queue_cfg){
+		.num = DQ_NUM, .ready = true, .desc = DQ_DESC, .avail = DQ_AVAIL, .used = DQ_USED};
+	assert_int_equal(d->ops->activate(d), 0);
+	struct fuse_init_in ii = {.major = 7, .minor = 38};
+	assert_int_equal(dev_call(r, FUSE_INIT, 0, &ii, sizeof(ii), NULL, NULL, NULL, 0), 0);
+}
+
+static void dev_down(struct dev_rig *r)
+{
+	fs_destroy(r->f);
+	close(r->efd);
+	fake_mem_free(&r->fm);
 }
 
 /* What a vCPU does when the guest writes status 0: start the reset (it
@@ -1435,24 +1484,8 @@ static void test_dev_reset_fifo(void **state)
 {
 	(void)state;
 	struct dev_rig r;
-	memset(&r, 0, sizeof(r));
-	assert_int_equal(fake_mem_init(&r.fm, 1 * MiB), 0);
-	rr_set(&r.ring, &r.fm.m, DQ_DESC, DQ_AVAIL, DQ_USED, DQ_NUM);
-	struct fs_cfg cfg = {.tag = "t", .path = env.share};
-	struct err e = {0};
-	assert_int_equal(fs_open(&r.f, &cfg, 0, &e), 0);
-	r.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	struct virtio_irqfds irq = {.config = r.efd};
-	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
-		irq.vq[i] = r.efd;
-	assert_int_equal(fs_start(r.f, &r.fm.m, &irq, &e), 0);
+	dev_up(&r);
 	struct virtio_dev *d = fs_vdev(r.f);
-	d->driver_features = 1ULL << VIRTIO_F_VERSION_1;
-	d->qcfg[1] = (struct virtio_queue_cfg){
-		.num = DQ_NUM, .ready = true, .desc = DQ_DESC, .avail = DQ_AVAIL, .used = DQ_USED};
-	assert_int_equal(d->ops->activate(d), 0);
-	struct fuse_init_in ii = {.major = 7, .minor = 38};
-	assert_int_equal(dev_call(&r, FUSE_INIT, 0, &ii, sizeof(ii), NULL, NULL, NULL, 0), 0);
 	/* The calls the fixes added, through the jailed worker. */
 	struct fuse_entry_out ent;
 	assert_int_equal(dev_call(&r, FUSE_LOOKUP, 1, NULL, 0, "file", NULL, &ent, sizeof(ent)), 0);
@@ -1498,10 +1531,105 @@ static void test_dev_reset_fifo(void **state)
 		pthread_detach(t); /* the device cannot be destroyed either */
 	assert_true(returned);
 	assert_int_equal(cr, -EACCES);
-	fs_destroy(r.f);
-	close(r.efd);
-	fake_mem_free(&r.fm);
+	dev_down(&r);
 	sentinel_untouched();
+}
+
+/* The whole content of the share's file name (at most n - 1 bytes), as a
+ * string. */
+static void host_text(const char *name, char *buf, size_t n)
+{
+	char p[256];
+	share_path(p, sizeof(p), name);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	ssize_t got = read(fd, buf, n - 1);
+	close(fd);
+	assert_true(got >= 0);
+	buf[got] = 0;
+}
+
+/* A WRITE, the RELEASE of its file and an OPEN of another file, all in one
+ * kick: the OPEN gets the registered-file slot the RELEASE cleared, and the
+ * WRITE, queued on that slot in the same batch, must still write the file
+ * it was sent for, not the one opened after it. */
+static void test_dev_write_release_open(void **state)
+{
+	(void)state;
+	struct dev_rig r;
+	dev_up(&r);
+	char p[256];
+	share_path(p, sizeof(p), "other");
+	write_file(p, "0123456789");
+	struct fuse_entry_out ea, eb;
+	assert_int_equal(dev_call(&r, FUSE_LOOKUP, 1, NULL, 0, "file", NULL, &ea, sizeof(ea)), 0);
+	assert_int_equal(dev_call(&r, FUSE_LOOKUP, 1, NULL, 0, "other", NULL, &eb, sizeof(eb)), 0);
+	struct fuse_open_in oi = {.flags = O_WRONLY};
+	struct fuse_open_out oa;
+	assert_int_equal(
+		dev_call(&r, FUSE_OPEN, ea.nodeid, &oi, sizeof(oi), NULL, NULL, &oa, sizeof(oa)),
+		0);
+
+	uint8_t wr[sizeof(struct fuse_write_in) + 5];
+	struct fuse_write_in wi = {.fh = oa.fh, .size = 5};
+	memcpy(wr, &wi, sizeof(wi));
+	memcpy(wr + sizeof(wi), "XXXXX", 5);
+	unsigned kw =
+		dev_post(&r, build_io(&io1, FUSE_WRITE, ea.nodeid, wr, sizeof(wr), NULL, NULL));
+	struct fuse_release_in rl = {.fh = oa.fh};
+	unsigned kr =
+		dev_post(&r, build_io(&io1, FUSE_RELEASE, ea.nodeid, &rl, sizeof(rl), NULL, NULL));
+	oi.flags = O_RDWR;
+	unsigned ko =
+		dev_post(&r, build_io(&io1, FUSE_OPEN, eb.nodeid, &oi, sizeof(oi), NULL, NULL));
+	dev_kick(&r);
+	assert_true(dev_wait(&r, r.ring.avail_idx));
+
+	struct fuse_write_out wo;
+	struct fuse_open_out ob;
+	assert_int_equal(dev_reply(&r, kw, &wo, sizeof(wo)), 0);
+	assert_int_equal(wo.size, 5);
+	assert_int_equal(dev_reply(&r, kr, NULL, 0), 0);
+	assert_int_equal(dev_reply(&r, ko, &ob, sizeof(ob)), 0);
+	assert_int_equal(ob.fh & 0xffffffff, oa.fh & 0xffffffff); /* the slot came back */
+	char text[32];
+	host_text("other", text, sizeof(text));
+	assert_string_equal(text, "0123456789");
+	host_text("file", text, sizeof(text));
+	assert_string_equal(text, "XXXXXe");
+	dev_down(&r);
+	sentinel_untouched();
+}
+
+/* RLIMIT_NOFILE grows with the VM's shares: each can hold FS_MAX_INODES +
+ * FS_MAX_FH descriptors. fs_open raises the soft limit that far, the hard
+ * one too where the process may, else the soft one up to the hard one.
+ * The test puts the process's limits back. */
+static void test_dev_nofile(void **state)
+{
+	(void)state;
+	const uint64_t share = FS_MAX_INODES + FS_MAX_FH;
+	assert_true(fs_nofile_want(0) == share + 1024);
+	assert_true(fs_nofile_want(1) == share + 1024);
+	assert_true(fs_nofile_want(4) == 4 * share + 1024);
+
+	uint64_t want = fs_nofile_want(4);
+	struct rlimit saved, rl;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	/* whether fs_open may go as far (a raised hard limit comes down
+	 * again below: only a process allowed to raise it got here) */
+	rl = (struct rlimit){want, want};
+	bool room = saved.rlim_max >= want || setrlimit(RLIMIT_NOFILE, &rl) == 0;
+	rl = (struct rlimit){1024, saved.rlim_max};
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	struct fs_cfg cfg = {.tag = "t", .path = env.share, .shares = 4};
+	struct err e = {0};
+	struct fs *f;
+	assert_int_equal(fs_open(&f, &cfg, 3, &e), 0);
+	fs_destroy(f);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_true(rl.rlim_cur == (room ? want : saved.rlim_max));
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
 }
 
 int main(void)
@@ -1524,6 +1652,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_srv_fifo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_forget_open_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dev_reset_fifo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dev_write_release_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dev_nofile, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
