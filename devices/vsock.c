@@ -30,7 +30,14 @@
  * a host client is owed, which sits in the same ring: a guest that sends more
  * than its credit is reset) and a socket->guest buffer of VSOCK_RX_BUF that
  * is refilled only once delivered and only up to the guest's credit; all of
- * it one arena mapped at start, pages given back when a connection ends. */
+ * it one arena mapped at start, pages given back when a connection ends.
+ *
+ * Bounded time: a connection that waits on its other end has a deadline
+ * (vsock.h: the guest's answer to our REQUEST, the end of a shutdown); the
+ * worker's own timer (vq_worker_timer) wakes it for the earliest, and a
+ * connection past its deadline is reset. Without them a guest that never
+ * answers keeps the slot and the host socket for good, and once it holds
+ * all VSOCK_MAX_CONNS, no host client gets through any more. */
 #include "devices/vsock.h"
 
 #include <endian.h>
@@ -45,6 +52,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/snap.h"
 #include "devices/virtio/virtio.h"
 #include "devices/virtio/worker.h"
@@ -80,6 +88,9 @@ struct vsock_conn {
 	bool credit_req_sent;
 	bool touched; /* its buffers were written: give the pages back when freed */
 	bool added;   /* counted in conns_added: a connection both ends know */
+	/* when it is reset if still waiting (conn_deadline), CLOCK_MONOTONIC
+	 * ns; 0: not waiting */
+	uint64_t deadline;
 	uint8_t *txb; /* guest -> socket ring, VSOCK_TX_BUF (arena) */
 	size_t tx_head, tx_len, ok_left;
 	uint8_t *rxb; /* socket -> guest, VSOCK_RX_BUF (arena) */
@@ -116,6 +127,9 @@ struct vsock {
 	uint64_t kick_buf;
 	uint32_t next_port;
 	unsigned rr; /* round-robin start for RX service */
+	/* no connection's deadline is earlier than this (0: none is set);
+	 * deadlines are looked at from then on (sweep) */
+	uint64_t next_deadline;
 	unsigned free_hint;
 	uint64_t want[WANT_WORDS]; /* connections with something for the guest */
 	unsigned hash[HASH_SIZE];
@@ -213,6 +227,7 @@ static void conn_release(struct vsock *v, struct vsock_conn *c)
 		madvise(c->rxb, VSOCK_RX_BUF, MADV_DONTNEED);
 	}
 	c->touched = false;
+	c->deadline = 0;
 	c->s.state = VSOCK_FREE;
 }
 
@@ -306,6 +321,18 @@ static bool rx_pending(const struct vsock_conn *c)
 	return c->host_eof && !c->rx_len && !c->shut_sent;
 }
 
+/* c waits on its other end: unless it moves on within ms, the sweep
+ * resets it. The worker's timer wakes the worker by then (a timer due
+ * earlier is left to do it: its sweep asks for the next one). */
+static void conn_deadline(struct vsock *v, struct vsock_conn *c, unsigned ms)
+{
+	uint64_t ns = (uint64_t)ms * 1000000u;
+	c->deadline = clock_mono_ns() + ns;
+	if (!v->next_deadline || c->deadline < v->next_deadline)
+		v->next_deadline = c->deadline;
+	vq_worker_timer(&v->w, ns);
+}
+
 /* Ends a connection: RST to the guest if rst (and the guest knows it),
  * what we hold for the socket written first if flush, then the socket
  * shut down and the slot freed once no I/O is left. */
@@ -324,6 +351,10 @@ static void conn_close(struct vsock *v, struct vsock_conn *c, bool rst, bool flu
 	if (!flush)
 		c->tx_len = 0;
 	c->rx_len = 0;
+	/* A host peer that stops taking what is left does not keep the slot. */
+	c->deadline = 0;
+	if (flush && (c->tx_len || c->sending))
+		conn_deadline(v, c, VSOCK_SHUTDOWN_TIMEOUT_MS);
 	conn_progress(v, c);
 }
 
@@ -486,6 +517,7 @@ static void tx_packet(struct vsock *v, const struct vq_chain *chain)
 		c->tx_head = 0;
 		c->tx_len = c->ok_left = (size_t)n;
 		c->touched = true;
+		c->deadline = 0; /* answered in time */
 		break;
 	}
 	case VSOCK_A_DATA:
@@ -563,6 +595,9 @@ static uint32_t rx_conn_packet(struct vsock *v, struct vsock_conn *c, const stru
 	} else if (c->need_request) {
 		hdr_for(v, c, VIRTIO_VSOCK_OP_REQUEST, &h);
 		c->need_request = false;
+		/* As Firecracker, from when the guest has it: a REQUEST that
+		 * waits for an RX buffer (the VM paused, say) costs it nothing. */
+		conn_deadline(v, c, VSOCK_REQUEST_TIMEOUT_MS);
 	} else if (c->need_response) {
 		hdr_for(v, c, VIRTIO_VSOCK_OP_RESPONSE, &h);
 		c->need_response = false;
@@ -586,6 +621,8 @@ static uint32_t rx_conn_packet(struct vsock *v, struct vsock_conn *c, const stru
 		hdr_for(v, c, VIRTIO_VSOCK_OP_SHUTDOWN, &h);
 		h.flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
 		c->shut_sent = true;
+		/* the guest's turn to end it (RST, or SHUTDOWN of both) */
+		conn_deadline(v, c, VSOCK_SHUTDOWN_TIMEOUT_MS);
 	} else {
 		return 0;
 	}
@@ -752,9 +789,56 @@ static void ev_service(struct vsock *v)
 	}
 }
 
+/* c's deadline passed: the guest did not answer our REQUEST, or did not
+ * end the connection after our SHUTDOWN, or the host peer stopped taking
+ * what the guest sent before its SHUTDOWN. As Firecracker: RST to the
+ * guest (it has one already in the last case), the host socket shut down,
+ * what is left for it dropped; the slot is freed once that is done. A send
+ * still waiting on a peer that does not read ends with the shutdown
+ * (EPIPE: our side can send no more). */
+static void conn_expire(struct vsock *v, struct vsock_conn *c)
+{
+	c->deadline = 0;
+	if (c->s.state != VSOCK_CLOSING) {
+		conn_close(v, c, true, false); /* counted as killed there */
+		return;
+	}
+	if (c->added)
+		vdev_count(&v->conns_killed, 1);
+	c->flush = false;
+	c->tx_len = 0;
+	conn_progress(v, c);
+}
+
+/* Once the earliest deadline is due: resets every connection past its
+ * own, and asks the timer for the next. Not while paused (nothing reaches
+ * the guest then; the resume's kick comes here again). */
+static void sweep(struct vsock *v)
+{
+	if (!v->next_deadline || v->w.paused || !v->w.active)
+		return;
+	uint64_t now = clock_mono_ns();
+	if (now < v->next_deadline)
+		return;
+	uint64_t next = 0;
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vsock_conn *c = &v->conns[i];
+		if (!c->deadline)
+			continue;
+		if (c->deadline <= now)
+			conn_expire(v, c);
+		else if (!next || c->deadline < next)
+			next = c->deadline;
+	}
+	v->next_deadline = next;
+	if (next)
+		vq_worker_timer(&v->w, next - now);
+}
+
 /* After every batch of events: deliver, submit, interrupt. */
 static void service(struct vsock *v)
 {
+	sweep(v);
 	ev_service(v);
 	rx_service(v);
 	io_uring_submit(&v->w.ring);
@@ -852,6 +936,10 @@ static void on_send(struct vsock *v, struct vsock_conn *c, int res)
 		vdev_count(&v->tx_bytes, n - ok);
 		c->tx_head = (c->tx_head + n) % VSOCK_TX_BUF;
 		c->tx_len -= n;
+		/* Shutting down, and data still moves (a half-closed stream, a
+		 * slow reader): its time runs from here. */
+		if (c->deadline)
+			conn_deadline(v, c, VSOCK_SHUTDOWN_TIMEOUT_MS);
 	} else if (res != -EAGAIN && res != -EINTR) {
 		/* The client went away (EPIPE): the guest's data has nowhere to go. */
 		vdev_count(&v->write_fails, 1);
@@ -1075,6 +1163,7 @@ static void vsock_forget(struct vsock *v)
 	memset(v->hash, 0, sizeof(v->hash));
 	memset(v->want, 0, sizeof(v->want));
 	v->nrst = 0;
+	v->next_deadline = 0;
 	v->armed = v->accepting = v->accept_failed = false;
 	v->ev_live = v->ev_pending = v->ev_wait_ack = v->ev_reading = false;
 }
@@ -1214,12 +1303,14 @@ fail:
  * socket operation is an io_uring op, on registered files only: READ (its
  * eventfds, the RX queue's ioeventfd), ACCEPT and SOCKET (into an empty
  * slot), CONNECT (to PATH_P), RECV, SEND, SHUTDOWN (a finished
- * connection; reset), ASYNC_CANCEL (reset). No CLOSE: it refuses
- * IOSQE_FIXED_FILE (see the top of this file). */
+ * connection; reset), ASYNC_CANCEL (reset), TIMEOUT (vq_worker_timer:
+ * the connections' deadlines). No CLOSE: it refuses IOSQE_FIXED_FILE (see
+ * the top of this file). */
 static const uint8_t vsock_uring_ops[] = {
 	IORING_OP_RECV,		IORING_OP_SEND,	   IORING_OP_ACCEPT,
 	IORING_OP_SOCKET,	IORING_OP_CONNECT, IORING_OP_SHUTDOWN,
 	IORING_OP_ASYNC_CANCEL, IORING_OP_WRITE, /* the event queue's interrupt eventfd */
+	IORING_OP_TIMEOUT,
 };
 static const struct vq_grant vsock_grants[] = {
 	{.thread = "cvmm-vsock",

@@ -40,6 +40,16 @@
 #define VSOCK_MAX_CONNS	      512
 #define VSOCK_LINE_MAX	      64	 /* "CONNECT <port>\n" from a host client */
 #define VSOCK_FIRST_HOST_PORT (1u << 30) /* host ports we pick (as Firecracker) */
+/* How long a connection may wait on its other end before it is reset (RST
+ * to the guest, the host socket shut down, the slot freed); both 2 s, as
+ * Firecracker's CONN_REQUEST_TIMEOUT_MS and CONN_SHUTDOWN_TIMEOUT_MS:
+ * - the guest's answer to our REQUEST, from when the REQUEST is delivered;
+ * - a connection that is shutting down, from the last data moved: after
+ *   our SHUTDOWN (host EOF), the guest's ending it (RST, SHUTDOWN of both);
+ *   after the guest's SHUTDOWN of both directions, the host peer's taking
+ *   what the guest sent before it. */
+#define VSOCK_REQUEST_TIMEOUT_MS  2000
+#define VSOCK_SHUTDOWN_TIMEOUT_MS 2000
 
 /* struct virtio_vsock_hdr in host byte order (vsock_hdr_decode/_encode). */
 struct vsock_hdr {

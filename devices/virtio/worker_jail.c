@@ -43,7 +43,8 @@
 		RULE(rt_sigprocmask, "glibc masks signals while the thread exits"),                \
 		RULE(restart_syscall, "resume an interrupted wait"),                               \
 		RULE(clock_gettime,                                                                \
-		     "rate limiters: the monotonic clock, where the vDSO falls back to the call"), \
+		     "timers (rate limiters, vsock's deadlines): the monotonic clock, where the "  \
+		     "vDSO falls back to the call"),                                               \
 		RULE(exit, "the thread exits"),                                                    \
 		RULE(write, "the SIGSYS handler names the forbidden call on stderr",               \
 		     EQ(0, STDERR_FILENO))

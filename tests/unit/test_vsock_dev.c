@@ -15,6 +15,7 @@
 #include "tests/unit/emu.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -517,6 +518,151 @@ static void test_metrics_counted(void **state)
 	unlink(p2);
 }
 
+/* ---- deadlines ---- */
+
+#define REQUEST_SECS  (VSOCK_REQUEST_TIMEOUT_MS / 1000.0)
+#define SHUTDOWN_SECS (VSOCK_SHUTDOWN_TIMEOUT_MS / 1000.0)
+
+/* REQUESTs the guest never answers, as a guest that keeps them all would
+ * (VSOCK_MAX_CONNS of them and no host client got through any more): the
+ * guest gets RST for each once its time (2 s, as Firecracker) is up from
+ * when it got the REQUEST, not before; a client still there sees EOF, one
+ * that gave up and closed meanwhile (nobody reads its socket then) is
+ * released all the same; both slots are freed. */
+static void test_request_timeout(void **state)
+{
+	struct rig *r = *state;
+	guest_up(r);
+	int a = host_connect(r), b = host_connect(r);
+	uint32_t port[2];
+	struct vsock_hdr h;
+	for (unsigned i = 0; i < 2; i++) {
+		assert_true(guest_recv(r, &h, NULL, 5));
+		assert_int_equal(h.op, VIRTIO_VSOCK_OP_REQUEST);
+		port[i] = h.src_port;
+	}
+	double t0 = vd_now();
+	close(b);
+	bool rst[2] = {false, false};
+	while (!(rst[0] && rst[1]) && guest_recv(r, &h, NULL, REQUEST_SECS + 2)) {
+		assert_int_equal(h.op, VIRTIO_VSOCK_OP_RST);
+		assert_int_equal(h.dst_port, GPORT);
+		for (unsigned i = 0; i < 2; i++)
+			rst[i] |= h.src_port == port[i];
+	}
+	double waited = vd_now() - t0;
+	if (!(rst[0] && rst[1]))
+		fail_msg("unanswered REQUESTs: no RST for %s within %.1f s",
+			 rst[0] ? "one" : "either", waited);
+	if (waited < REQUEST_SECS - 0.2)
+		fail_msg("RST after %.2f s: the guest had %.1f s", waited, REQUEST_SECS);
+	host_sees_end(a);
+	close(a);
+	assert_int_equal(removed_within(r, 2), 2);
+	assert_int_equal(vs_counters(r).vsock.conns_killed, 2);
+}
+
+/* Shutdowns that do not finish, at once on three connections: (a) the
+ * guest shuts down both directions with data still queued for a host peer
+ * that reads nothing; (b) the host client closes and the guest ignores our
+ * SHUTDOWN; (c) the host client shuts down its sending side and the guest
+ * goes on sending. After 2 s without progress (as Firecracker) a and b are
+ * reset: a's peer sees the end without reading (what it was not sent is
+ * dropped), b's guest side gets RST, both slots are freed; c, whose data
+ * still flows, is not (its 2 s run from its last data). */
+static void test_shutdown_timeout(void **state)
+{
+	struct rig *r = *state;
+	guest_up(r);
+	uint32_t pa, pb, pc;
+	int a = host_session(r, &pa), b = host_session(r, &pb), c = host_session(r, &pc);
+	/* as much as the credit allows: more than a's socket holds */
+	static uint8_t data[VSOCK_MAX_PKT];
+	memset(data, 0x77, sizeof(data));
+	char ok[32];
+	uint32_t room = VSOCK_TX_BUF - (uint32_t)snprintf(ok, sizeof(ok), "OK %u\n", pa);
+	uint32_t sent = 0;
+	while (sent < room) {
+		uint32_t n = room - sent < VSOCK_MAX_PKT ? room - sent : VSOCK_MAX_PKT;
+		struct vsock_hdr h = ghdr(VIRTIO_VSOCK_OP_RW, pa, n);
+		guest_send(r, &h, data);
+		sent += n;
+	}
+	guest_kick_tx(r);
+	usleep(100000);
+	assert_true(vs_counters(r).vsock.tx_bytes_count < sent); /* some of it waits */
+
+	double t0 = vd_now();
+	close(b);
+	assert_int_equal(shutdown(c, SHUT_WR), 0);
+	struct vsock_hdr h = ghdr(VIRTIO_VSOCK_OP_SHUTDOWN, pa, 0);
+	h.flags = VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND;
+	guest_send(r, &h, NULL);
+	guest_kick_tx(r);
+	struct pollfd pa_end = {.fd = a, .events = POLLRDHUP};
+	assert_int_equal(poll(&pa_end, 1, 200), 0); /* a's peer may still read, for now */
+
+	/* until past the time b and c had from our SHUTDOWN, c's guest side
+	 * sending every 0.4 s */
+	bool b_shut = false, c_shut = false, c_rst = false;
+	double b_rst = 0, next_c = vd_now();
+	uint32_t c_sent = 0;
+	while (vd_now() < t0 + SHUTDOWN_SECS + 0.6 || (!b_rst && vd_now() < t0 + 5)) {
+		if (vd_now() >= next_c) {
+			h = ghdr(VIRTIO_VSOCK_OP_RW, pc, 10);
+			guest_send(r, &h, data);
+			guest_kick_tx(r);
+			c_sent += 10;
+			next_c += 0.4;
+		}
+		if (!guest_recv(r, &h, NULL, 0.05))
+			continue;
+		bool shut =
+			h.op == VIRTIO_VSOCK_OP_SHUTDOWN && (h.flags & VIRTIO_VSOCK_SHUTDOWN_SEND);
+		if (h.src_port == pb) {
+			b_shut |= shut;
+			if (h.op == VIRTIO_VSOCK_OP_RST && !b_rst)
+				b_rst = vd_now() - t0;
+		} else if (h.src_port == pc) {
+			c_shut |= shut;
+			c_rst |= h.op == VIRTIO_VSOCK_OP_RST;
+		}
+	}
+	assert_true(b_shut && c_shut);
+	if (!b_rst)
+		fail_msg("host EOF, our SHUTDOWN ignored: no RST within %.1f s", vd_now() - t0);
+	if (b_rst < SHUTDOWN_SECS - 0.2)
+		fail_msg("RST after %.2f s: the guest had %.1f s", b_rst, SHUTDOWN_SECS);
+	if (c_rst)
+		fail_msg("a half-closed connection still sending was reset");
+	if (poll(&pa_end, 1, 2000) != 1)
+		fail_msg("a host peer that reads nothing still held %.1f s after the guest's "
+			 "SHUTDOWN",
+			 vd_now() - t0);
+	assert_int_equal(removed_within(r, 2), 2);
+	assert_int_equal(vs_counters(r).vsock.conns_killed, 2);
+	/* what is in a's socket, then EOF: the rest was dropped */
+	uint8_t *got = malloc(sent);
+	assert_non_null(got);
+	size_t have = 0;
+	ssize_t k;
+	while ((k = recv(a, got + have, sent - have, 0)) > 0)
+		have += (size_t)k;
+	assert_int_equal(k, 0);
+	assert_true(have < sent);
+	/* c's host end got all of it; the guest ends c */
+	host_read(c, got, c_sent);
+	free(got);
+	h = ghdr(VIRTIO_VSOCK_OP_RST, pc, 0);
+	guest_send(r, &h, NULL);
+	guest_kick_tx(r);
+	host_sees_end(c);
+	assert_int_equal(removed_within(r, 3), 3);
+	assert_int_equal(vs_counters(r).vsock.conns_killed, 2);
+	close(a);
+	close(c);
+}
+
 /* ---- snapshot ---- */
 
 #define EVB(i) (0x300000ULL + 0x100ULL * (i)) /* event buffers */
@@ -686,6 +832,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_with_connections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shutdown_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_transport_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_event_waits_for_buffer, setup,
 						teardown),
