@@ -24,6 +24,9 @@
 #   snap-resnapshot    a restored VM snapshotted again into the memory
 #                      file it was restored from (still its memory): the
 #                      guest counts on, the snapshot restores and counts on;
+#                      the API of the restored VM knows its devices
+#                      (GET /vm/config, PATCH /drives, the new snapshot's
+#                      configuration);
 #                      that file as the state file, and one file for both,
 #                      refused; a Diff without dirty tracking is taken
 #   snap-diff          a VM tracking dirty pages: a full snapshot, more work,
@@ -309,12 +312,19 @@ if selected $n; then
 		}
 		why="" AFTER=""
 		if ! wait_for $n "GUEST-COUNT $((BEFORE + 2))" 240 $vpid; then why="the restored guest did not count on: $(tail -2 "$TMP/$n.err" | tr '\n' ' ')"
+		# the API knows the restored VM's devices (the snapshot's
+		# configuration): its drive can be changed, and the next
+		# snapshot carries them
+		elif [ "$(http "$A" GET /vm/config)" != 200 ] || ! grep -q '"drive_id": *"data"' "$TMP/resp" ||
+			! grep -q '"host_dev_name": *"snap0"' "$TMP/resp"; then why="GET /vm/config after --restore: $(head -c 300 "$TMP/resp")"
+		elif ! http_step $n 204 "$A" PATCH /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$DISK\"}"; then why="-"
 		elif ! http_step $n 204 "$A" PATCH /vm '{"state": "Paused"}'; then why="-"
 		elif create "$R/memory" "$R/other" 400 "cannot be the state file" &&
 			create "$R/both" "$R/both" 400 "are the same file"; then
 			if [ "$(md5sum <"$R/memory")" != "$sum0" ]; then why="a refused snapshot changed the memory file"
 			elif create "$R/state2" "$R/memory" 204; then
 				AFTER=$(last_count $n)
+				grep -aq '"drive_id": *"data"' "$R/state2" || why="the snapshot of the restored VM carries no configuration"
 				# a Diff without dirty tracking (Firecracker 1.13+): every
 				# resident page, so a file with data in it
 				got=$(http "$A" PUT /snapshot/create "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"$R/dstate\", \"mem_file_path\": \"$R/dmem\"}")
