@@ -6,7 +6,8 @@
 # larger than a configuration file may be, carries a logger or metrics
 # destination, or an id that would split the request cvmm replays, is
 # refused, none of it applied; a load that fails leaves no configuration
-# behind; /mmds takes only GET, PUT and PATCH; eight clients that connect
+# behind; /mmds takes only GET, PUT and PATCH; JSON with NaN, bytes that
+# are not UTF-8 or a NUL in a path is refused; eight clients that connect
 # and stay silent do not lock out a ninth for good; and with no descriptor
 # left for a new connection, cvmm does not spin on its listening socket,
 # and serves the waiting client once one frees.
@@ -123,6 +124,22 @@ done
 req "$S" GET /mmds
 check mmds-kept 200 '"a": ?1'
 
+# JSON as Firecracker takes it: NaN would come back from GET /mmds as
+# something that is not JSON; a byte that is not UTF-8 would come back in
+# the error message; "\u0000" would cut a path short
+req "$S" PUT /mmds '{"f": NaN}'
+check mmds-nan 400 "fault_message"
+req "$S" PUT /mmds "$(printf '{"g": "\xff\xfe"}')"
+check mmds-utf8 400 "fault_message"
+req "$S" PUT /boot-source "$(printf '{"kernel_image_path": "%s/kernel\\u0000x"}' "$tmp")"
+check path-nul 400 "must not hold a NUL"
+req "$S" PUT /drives/rootfs "$(printf '{"drive_id": "rootfs", "path_on_host": "/x/\xff", "is_root_device": false}')"
+if [[ $code == 400 ]] && python3 -c 'import json, sys; json.load(open(sys.argv[1], encoding="utf-8"))' "$tmp/body" 2>/dev/null; then
+	ok "utf8-error: 400 with a JSON body: $(head -c 120 "$tmp/body")"
+else bad "utf8-error: $code, the body is not JSON: $(head -c 200 "$tmp/body" | od -c | head -3)"; fi
+req "$S" GET /mmds
+check mmds-unchanged 200 '"a": ?1'
+
 # eight clients that connect and say nothing: every connection taken; a
 # ninth gets the place of one idle 10 s (it was refused before, for as
 # long as they stayed)
@@ -188,7 +205,8 @@ except OSError as e:
 	else bad "emfile: the waiting client: $(cat "$tmp/emfile.out")"; fi
 fi
 
-kill -KILL "${pids[@]}" 2>/dev/null
-wait 2>/dev/null
+exec 2>/dev/null # (the shell's word on the jobs it kills)
+kill -KILL "${pids[@]}"
+wait
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -275,6 +275,10 @@ static struct json_object *json_whole(const char *text, size_t len, int *err, co
 		*err = -ENOMEM;
 		return NULL;
 	}
+	/* JSON as Firecracker's parser takes it: no NaN or Infinity, no
+	 * trailing commas, UTF-8 only (a byte that is not would come back in
+	 * an error message, which is then not JSON either) */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
 	enum json_tokener_error je = json_tokener_get_error(tok);
 	size_t end = json_tokener_get_parse_end(tok);
@@ -371,6 +375,11 @@ static int field_str(struct api_conn *c, struct json_object *o, const char *key,
 	*s = r == 1 ? json_object_get_string(v) : NULL;
 	if (r == 1 && (!**s || strlen(*s) > max)) {
 		fault(c, 400, "'%s' must be 1..%zu bytes", key, max);
+		return -1;
+	}
+	/* a "\u0000" would cut the string short: another path, another id */
+	if (r == 1 && strlen(*s) != (size_t)json_object_get_string_len(v)) {
+		fault(c, 400, "'%s' must not hold a NUL character", key);
 		return -1;
 	}
 	return r;

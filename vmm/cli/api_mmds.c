@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,39 @@ void api_mmds_free(struct api_mmds *m)
 	m->doc = NULL;
 }
 
+/* No NaN or infinity anywhere in o (json-c takes them even when strict;
+ * GET /mmds would hand them back as text that is not JSON). */
+static bool all_finite(struct json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (!all_finite(json_object_array_get_idx(o, i)))
+				return false;
+		return true;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v)
+		{
+			(void)k;
+			if (!all_finite(v))
+				return false;
+		}
+		return true;
+	}
+	default:
+		return true;
+	}
+}
+
 static struct json_object *parse(const char *text, size_t len)
 {
 	struct json_tokener *tok = json_tokener_new_ex(MMDS_BODY_DEPTH);
 	if (!tok)
 		return NULL;
+	/* what GET /mmds gives back must be JSON: no NaN or Infinity, UTF-8 */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
 	enum json_tokener_error je = json_tokener_get_error(tok);
 	size_t end = json_tokener_get_parse_end(tok);
@@ -30,7 +59,7 @@ static struct json_object *parse(const char *text, size_t len)
 	for (size_t i = end; i < len; i++)
 		trailing |= !text[i] || !strchr(" \t\r\n", text[i]);
 	/* a body of "null" parses to NULL too: refused like the rest */
-	if (!o || je != json_tokener_success || trailing) {
+	if (!o || je != json_tokener_success || trailing || !all_finite(o)) {
 		json_object_put(o);
 		return NULL;
 	}
