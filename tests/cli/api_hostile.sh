@@ -124,6 +124,17 @@ done
 req "$S" GET /mmds
 check mmds-kept 200 '"a": ?1'
 
+# a configuration longer than one small response: a 4000-byte kernel path
+comp=$(printf 'k%.0s' $(seq 200))
+long=$tmp
+for _ in $(seq 19); do long=$long/$comp; done
+mkdir -p "$long"
+: >"$long/kernel"
+req "$S" PUT /boot-source "{\"kernel_image_path\": \"$long/kernel\"}"
+check long-path 204 ""
+req "$S" GET /vm/config
+check long-config 200 "kkkkkkkk/kernel\""
+
 # JSON as Firecracker takes it: NaN would come back from GET /mmds as
 # something that is not JSON; a byte that is not UTF-8 would come back in
 # the error message; "\u0000" would cut a path short
