@@ -58,6 +58,10 @@ if [ -f "$MG/mg-check.elf" ]; then
 			echo_start $n "$bin"
 			if [ "$bin" = "$st_bin" ]; then
 				hwm=$(awk '$1 == "VmHWM:" {print $2}' /proc/$pid/status)
+				# what a peak over 2 MiB was made of (seen once, 3836 kB,
+				# not reproduced: a transparent huge page?)
+				parts=$(grep -E '^(Rss|Anonymous|AnonHugePages|ShmemPmdMapped|FilePmdMapped|Private_Clean|Shared_Clean):' \
+					/proc/$pid/smaps_rollup 2>/dev/null | tr -s ' \n' ' ')
 			else
 				anon=$(awk '$1 == "RssAnon:" {print $2}' /proc/$pid/status)
 			fi
@@ -65,7 +69,7 @@ if [ -f "$MG/mg-check.elf" ]; then
 		done
 		if [ ! -x "$st_bin" ]; then bad $n "no $st_bin (the static cvmm)"
 		elif [ -z "$hwm" ] || [ -z "$anon" ]; then bad $n "the VMs did not come up"
-		elif [ "$hwm" -ge 2048 ]; then bad $n "cvmm-static peak RSS $hwm kB, over 2 MiB"
+		elif [ "$hwm" -ge 2048 ]; then bad $n "cvmm-static peak RSS $hwm kB, over 2 MiB (now: $parts)"
 		elif [ "$anon" -ge 1024 ]; then bad $n "cvmm private RSS $anon kB, over 1 MiB"
 		else ok $n "cvmm-static peak RSS $hwm kB, cvmm private $anon kB"; fi
 	fi
