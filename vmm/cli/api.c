@@ -600,7 +600,6 @@ static void get_machine_config(struct api_conn *c)
 	respond(c, 200, buf);
 }
 
-/* The id in the path must be a plain name and match the body's. */
 /* Firecracker's resource ids: letters, digits and underscores (n bytes,
  * no NUL among them). */
 static bool id_ok(const char *id, size_t n)
@@ -616,6 +615,7 @@ static bool id_ok(const char *id, size_t n)
 	return true;
 }
 
+/* The id in the path must be a plain name and match the body's. */
 static bool check_id(struct api_conn *c, const char *path_id, struct json_object *o,
 		     const char *key)
 {
@@ -1773,8 +1773,6 @@ static void put_snapshot_create(struct api_conn *c, struct json_object *o)
 		respond(c, 204, NULL);
 }
 
-/* PUT /snapshot/load: a VM built from a snapshot, in place of the boot
- * resources a fresh process would be given. */
 /* The pending configuration as a new API has it (what it owns freed). */
 static void pending_reset(struct api_pending *p)
 {
@@ -1794,11 +1792,13 @@ static void pending_reset(struct api_pending *p)
 
 static void put_snapshot_load_try(struct api_conn *c, struct json_object *o);
 
-/* A load that fails leaves no configuration behind: what the snapshot's
- * replay set would otherwise join the next load's (its interfaces, matched
- * to taps by position) or boot with InstanceStart unchecked. A load is
- * only taken before anything but the logger and metrics was configured, so
- * the pending configuration was a new one before it. */
+/* PUT /snapshot/load: a VM built from a snapshot, in place of the boot
+ * resources a fresh process would be given. A load that fails leaves no
+ * configuration behind: what the snapshot's replay set would otherwise
+ * join the next load's (its interfaces, matched to taps by position) or
+ * boot with InstanceStart unchecked. A load is only taken before anything
+ * but the logger and metrics was configured, so the pending configuration
+ * was a new one before it. */
 static void put_snapshot_load(struct api_conn *c, struct json_object *o)
 {
 	put_snapshot_load_try(c, o);
@@ -2900,7 +2900,9 @@ static void api_accept(struct api *a)
 
 void api_service(struct api *a, const struct pollfd *p, unsigned n)
 {
-	if (a->metrics_fd >= 0 && api_timeout_ms(a) == 0)
+	/* the metrics' own time, not api_timeout_ms (an accept retry is due
+	 * there too) */
+	if (a->metrics_fd >= 0 && now_ms(CLOCK_MONOTONIC) >= a->metrics_due_ms)
 		(void)flush_metrics(a); /* a failed write is a lost line, as in Firecracker */
 	for (unsigned k = 0; k < n; k++) {
 		if (!p[k].revents)
